@@ -1,0 +1,54 @@
+//! What the authenticator needs from its surroundings: time, randomness and the user.
+
+/// Milliseconds on a monotonic clock that starts at the authenticator's power-up.
+///
+/// Injected so that token lifetimes, the reset window and timeouts are testable without sleeping.
+pub trait Clock {
+    /// Milliseconds since this authenticator was powered up (monotonic, never goes back).
+    fn now_ms(&self) -> u64;
+    /// Seconds since the Unix epoch, for creation timestamps only (never for security decisions).
+    fn unix_time(&self) -> u64;
+}
+
+/// A cryptographically secure random number generator.
+pub trait Rng {
+    /// Fills `buf` with random bytes.
+    fn fill(&mut self, buf: &mut [u8]);
+}
+
+/// Why the user did not confirm presence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PresenceDenied {
+    /// The user refused (CTAP2_ERR_OPERATION_DENIED).
+    Denied,
+    /// Nobody answered in time (CTAP2_ERR_USER_ACTION_TIMEOUT).
+    Timeout,
+    /// The client cancelled the request (CTAP2_ERR_KEEPALIVE_CANCEL).
+    Cancelled,
+}
+
+/// What the user is asked to confirm, shown by prompts that can display it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PresencePurpose<'a> {
+    /// Registering a credential for this RP.
+    MakeCredential { rp_id: &'a str, user_name: Option<&'a str> },
+    /// Signing in to this RP.
+    GetAssertion { rp_id: &'a str },
+    /// authenticatorSelection: "touch the key you want to use".
+    Selection,
+    /// authenticatorReset: wipes every credential.
+    Reset,
+    /// A U2F register or authenticate.
+    U2f,
+    /// Any other command that needs a touch (credential management, config, large blobs).
+    Other,
+}
+
+/// Asks the user to prove presence (a touch, a click).
+///
+/// Implementations may block; a transport driver that must keep answering (CTAPHID keepalives,
+/// CANCEL) runs the authenticator on its own thread and makes `cancelled` visible here.
+pub trait UserPresence {
+    /// Asks for presence; returns when the user answered, the request was cancelled, or it timed out.
+    fn request_presence(&mut self, purpose: PresencePurpose<'_>) -> Result<(), PresenceDenied>;
+}

@@ -1,0 +1,4 @@
+//! The `latchkey` command.
+#![forbid(unsafe_code)]
+
+fn main() {}

@@ -1,0 +1,2 @@
+//! The CTAP client: drives any authenticator through a WebAuthn ceremony.
+#![forbid(unsafe_code)]

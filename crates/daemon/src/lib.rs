@@ -1,0 +1,2 @@
+//! latchkeyd, the per-user WebAuthn platform service on D-Bus.
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! Credential stores for the platform authenticator.
+#![forbid(unsafe_code)]

@@ -1,0 +1,1 @@
+//! CTAPHID transports: hidraw devices, Unix sockets and UDP.
