@@ -31,7 +31,10 @@ pub enum PresenceDenied {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PresencePurpose<'a> {
     /// Registering a credential for this RP.
-    MakeCredential { rp_id: &'a str, user_name: Option<&'a str> },
+    MakeCredential {
+        rp_id: &'a str,
+        user_name: Option<&'a str>,
+    },
     /// Signing in to this RP.
     GetAssertion { rp_id: &'a str },
     /// authenticatorSelection: "touch the key you want to use".

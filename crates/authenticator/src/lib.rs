@@ -7,4 +7,5 @@
 #![forbid(unsafe_code)]
 
 pub mod env;
+pub mod softkey;
 pub mod store;

@@ -272,7 +272,12 @@ pub trait CredentialStore {
     /// Signs `message` with a key this store made. ES256 signatures are ASN.1 DER; EdDSA raw.
     ///
     /// The message is signed as given (for ES256, hashed with SHA-256 by the signer).
-    fn sign(&mut self, key: &KeyBlob, alg: Algorithm, message: &[u8]) -> Result<Vec<u8>, StoreError>;
+    fn sign(
+        &mut self,
+        key: &KeyBlob,
+        alg: Algorithm,
+        message: &[u8],
+    ) -> Result<Vec<u8>, StoreError>;
 
     /// Stores a new credential. A discoverable credential with the same RP ID and user ID replaces
     /// the old one (CTAP 2.1 §6.1.2 step 16).

@@ -1,0 +1,1 @@
+//! CTAPHID framing and channel state machine (CTAP 2.1 §11.2).
