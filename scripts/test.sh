@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian 12 machine with Rust: installs what the tests need
+# (system packages, a pinned Python environment), then runs the Rust and Python suites.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+for pkg in dbus-daemon swtpm swtpm-tools libtss2-dev libssl-dev pkg-config python3-venv; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
+done
+if [ ${#need_apt[@]} -gt 0 ]; then
+    echo "== installing system packages: ${need_apt[*]}"
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+venv=tests/python/.venv
+if [ ! -x "$venv/bin/pytest" ] || ! cmp -s tests/python/requirements.txt "$venv/requirements.txt"; then
+    echo "== preparing the Python environment (pinned in tests/python/requirements.txt)"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check -r tests/python/requirements.txt
+    cp tests/python/requirements.txt "$venv/requirements.txt"
+fi
+
+echo "== building"
+cargo build --workspace --all-features --all-targets
+
+status=0
+echo "== Rust tests"
+cargo test --workspace --all-features --no-fail-fast 2>&1 | tee target/rust-tests.log || status=1
+grep -E "^test result:" target/rust-tests.log |
+    awk '{p+=$4; f+=$6; i+=$8} END {printf "rust: %d passed, %d failed, %d skipped\n", p, f, i}'
+
+echo "== Python interoperability tests (python-fido2 as the peer)"
+export LATCHKEY_BIN="$PWD/target/debug/latchkey"
+"$venv/bin/pytest" -q -p no:cacheprovider tests/python || status=1
+
+exit $status
