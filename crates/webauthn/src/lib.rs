@@ -1,2 +1,26 @@
 //! WebAuthn Level 3 client-side data types and checks, sans-I/O.
+//!
+//! No sockets, no clock, no randomness, no file access: inputs are strings and bytes, outputs
+//! are typed values, JSON and bytes. The `/.well-known/webauthn` fetch, timers and the choice of
+//! authenticator belong to the daemon and the `client` crate.
+//!
+//! - [`error`]: [`WebAuthnError`], the DOMException names WebAuthn raises.
+//! - [`b64`], [`ids`]: base64url and the checked byte newtypes (`Challenge`, `UserHandle`,
+//!   `CredentialId`, `ClientDataHash`).
+//! - [`origin`]: origins, RP IDs, the registrable-suffix check and [`origin::AuthorizedRpId`].
+//! - [`related`]: Related Origin Requests (§5.11), the pure decision.
+//! - [`clientdata`]: `CollectedClientData` and its byte-exact serialization (§5.8.1).
+//! - [`options`]: `PublicKeyCredentialCreationOptionsJSON` / `…RequestOptionsJSON` parsing.
+//! - [`extensions`]: client extension processing (credProps, prf, largeBlob, credProtect,
+//!   credBlob, minPinLength, appid) into plain CTAP-side inputs and back.
+//! - [`response`]: `RegistrationResponseJSON` / `AuthenticationResponseJSON`.
+//! - [`rp`]: relying-party-side verification of those responses (a second check in tests).
 #![forbid(unsafe_code)]
+
+pub mod b64;
+pub mod clientdata;
+pub mod error;
+pub mod ids;
+pub mod origin;
+
+pub use error::{ErrorName, WebAuthnError};
