@@ -1,0 +1,376 @@
+//! The store engine shared by [`crate::FileStore`] and the TPM store: files, index, locking.
+//!
+//! ```text
+//! DIR/                 0700
+//!   keystore           0600  "LKKS" 0x01 ‖ custody kind ‖ custody section (key wrapping / TPM PIN object)
+//!   state              0600  the authenticator's persistent state
+//!   credentials/       0700
+//!     <hex SHA-256(credential ID)>.cred   one record per credential (see `record`)
+//! ```
+//!
+//! What differs between stores is *custody*: where private keys live and how a PIN unlocks the
+//! [`MasterKey`] that seals the per-credential secrets ([`Custody`]).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use latchkey_authenticator::env::Rng;
+use latchkey_authenticator::store::{
+    Algorithm, Credential, KeyBlob, PersistentState, PinHash, PublicKey, RpEntity, StoreError,
+};
+
+use crate::crypto::MasterKey;
+use crate::fsutil::{self, io_err};
+use crate::index::Index;
+use crate::record::{self, Record};
+use crate::state;
+
+const KEYRING: &str = "keystore";
+const STATE: &str = "state";
+const CREDENTIALS: &str = "credentials";
+const KEYRING_MAGIC: &[u8; 5] = b"LKKS\x01";
+const MAX_KEYRING: usize = 64 * 1024;
+
+/// Key custody: who holds private keys and what a PIN unlocks.
+pub(crate) trait Custody {
+    /// Tag in the keyring header, so a directory is never opened by the wrong kind of store.
+    const KIND: u8;
+
+    /// The custody section of the keyring file.
+    fn encode(&self) -> Vec<u8>;
+
+    /// Whether a PIN is set.
+    fn pin_is_set(&self) -> bool;
+
+    /// A master key usable without user verification (test stores only).
+    fn resident_key(&self) -> Option<&MasterKey>;
+
+    /// Checks `pin`; the master key on success, `None` for a wrong PIN.
+    fn unlock(&mut self, pin: &PinHash) -> Result<Option<MasterKey>, StoreError>;
+
+    /// Binds the master key to `pin`: `current` is the unlocked key, `None` when no PIN was set
+    /// (then a fresh key is made). The caller persists [`Custody::encode`] afterwards.
+    fn set_pin(&mut self, pin: &PinHash, current: Option<&MasterKey>) -> Result<(), StoreError>;
+
+    /// Makes a key pair; the blob is sealed (software) or TPM-wrapped.
+    fn generate_key(
+        &mut self,
+        alg: Algorithm,
+        rng: &mut dyn Rng,
+        mk: &MasterKey,
+    ) -> Result<(PublicKey, KeyBlob), StoreError>;
+
+    /// Signs with a key from [`Custody::generate_key`].
+    fn sign(
+        &mut self,
+        key: &KeyBlob,
+        alg: Algorithm,
+        message: &[u8],
+        mk: &MasterKey,
+    ) -> Result<Vec<u8>, StoreError>;
+
+    /// Forgets anything derived from the last verification.
+    fn lock(&mut self) {}
+
+    /// Returns to the state of a new store (no PIN).
+    fn wipe(&mut self) -> Result<(), StoreError>;
+}
+
+/// Reads the custody section of `dir/keystore`, if the store exists.
+pub(crate) fn read_keyring(dir: &Path, kind: u8) -> Result<Option<Vec<u8>>, StoreError> {
+    let Some(bytes) = fsutil::read_bounded(&dir.join(KEYRING), MAX_KEYRING)? else {
+        return Ok(None);
+    };
+    let body = bytes
+        .strip_prefix(KEYRING_MAGIC.as_slice())
+        .ok_or_else(|| StoreError::Corrupt("keystore file: bad magic".into()))?;
+    match body.split_first() {
+        Some((&k, rest)) if k == kind => Ok(Some(rest.to_vec())),
+        Some((&k, _)) => Err(StoreError::Corrupt(format!(
+            "keystore file belongs to another kind of store (kind {k}, expected {kind})"
+        ))),
+        None => Err(StoreError::Corrupt("keystore file: truncated".into())),
+    }
+}
+
+/// Options shared by every store.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub(crate) max_discoverable: usize,
+}
+
+/// A credential store over a directory and a custody.
+pub(crate) struct Engine<C: Custody> {
+    dir: PathBuf,
+    cred_dir: PathBuf,
+    pub(crate) custody: C,
+    /// What the last successful [`Custody::unlock`] returned, until `lock`.
+    unlocked: Option<MasterKey>,
+    index: Index,
+    state: Option<PersistentState>,
+    limits: Limits,
+}
+
+impl<C: Custody> Engine<C> {
+    /// Opens (creating if needed) the store in `dir` with `custody`, which the caller built from
+    /// [`read_keyring`]'s result.
+    pub(crate) fn open(dir: &Path, custody: C, limits: Limits) -> Result<Self, StoreError> {
+        fsutil::ensure_private_dir(dir)?;
+        let cred_dir = dir.join(CREDENTIALS);
+        fsutil::ensure_private_dir(&cred_dir)?;
+        fsutil::remove_stale_temps(dir)?;
+        let mut engine = Engine {
+            dir: dir.to_path_buf(),
+            cred_dir,
+            custody,
+            unlocked: None,
+            index: Index::default(),
+            state: None,
+            limits,
+        };
+        if !dir.join(KEYRING).exists() {
+            engine.write_keyring()?;
+        }
+        engine.load_records()?;
+        Ok(engine)
+    }
+
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub(crate) fn write_keyring(&self) -> Result<(), StoreError> {
+        let mut bytes = KEYRING_MAGIC.to_vec();
+        bytes.push(C::KIND);
+        bytes.extend_from_slice(&self.custody.encode());
+        fsutil::write_atomic(&self.dir, KEYRING, &bytes)
+    }
+
+    fn load_records(&mut self) -> Result<(), StoreError> {
+        let entries = fs::read_dir(&self.cred_dir).map_err(|e| io_err("listing", &self.cred_dir, e))?;
+        let mut superseded = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| io_err("listing", &self.cred_dir, e))?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if name.starts_with(fsutil::TEMP_PREFIX) {
+                let path = entry.path();
+                fs::remove_file(&path).map_err(|e| io_err("removing stale", &path, e))?;
+                continue;
+            }
+            if !name.ends_with(".cred") {
+                continue;
+            }
+            let path = entry.path();
+            let bytes = fsutil::read_bounded(&path, record::MAX_FILE)?.unwrap_or_default();
+            let rec = Record::decode(&bytes)
+                .map_err(|e| StoreError::Corrupt(format!("{}: {e}", path.display())))?;
+            if record::file_name(&rec.id) != name {
+                return Err(StoreError::Corrupt(format!(
+                    "{}: record does not belong under this name",
+                    path.display()
+                )));
+            }
+            // A crash between writing a replacing credential and removing the one it replaces
+            // leaves both: the newer wins.
+            if rec.discoverable {
+                if let Some(old) = self.index.discoverable_for(&rec.rp.id, &rec.user_id) {
+                    if old.seq > rec.seq {
+                        superseded.push(rec.id);
+                        continue;
+                    }
+                    let old_id = old.id.clone();
+                    self.index.remove(&old_id);
+                    superseded.push(old_id);
+                }
+            }
+            self.index.insert(rec);
+        }
+        for id in superseded {
+            fsutil::remove_durable(&self.cred_dir, &record::file_name(&id))?;
+        }
+        Ok(())
+    }
+
+    /// The master key if usable now.
+    fn key(&self) -> Result<&MasterKey, StoreError> {
+        self.unlocked
+            .as_ref()
+            .or_else(|| self.custody.resident_key())
+            .ok_or(StoreError::Locked)
+    }
+
+    fn key_opt(&self) -> Option<&MasterKey> {
+        self.key().ok()
+    }
+
+    /// Whether keys can be used without a user verification now.
+    pub(crate) fn is_unlocked(&self) -> bool {
+        self.key_opt().is_some()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    fn write_record(&self, rec: &Record) -> Result<(), StoreError> {
+        fsutil::write_atomic(&self.cred_dir, &record::file_name(&rec.id), &rec.encode())
+    }
+
+    // ---- CredentialStore ----
+
+    pub(crate) fn generate_key(
+        &mut self,
+        alg: Algorithm,
+        rng: &mut dyn Rng,
+    ) -> Result<(PublicKey, KeyBlob), StoreError> {
+        let mk = self.key()?.clone();
+        self.custody.generate_key(alg, rng, &mk)
+    }
+
+    pub(crate) fn sign(
+        &mut self,
+        key: &KeyBlob,
+        alg: Algorithm,
+        message: &[u8],
+    ) -> Result<Vec<u8>, StoreError> {
+        let mk = self.key()?.clone();
+        self.custody.sign(key, alg, message, &mk)
+    }
+
+    pub(crate) fn insert(&mut self, credential: Credential) -> Result<(), StoreError> {
+        let replaced = if credential.discoverable {
+            self.index
+                .discoverable_for(&credential.rp.id, &credential.user.id)
+                .map(|r| r.id.clone())
+                .filter(|id| *id != credential.id)
+        } else {
+            None
+        };
+        if credential.discoverable && replaced.is_none() {
+            let same_id_discoverable = self
+                .index
+                .get(&credential.id)
+                .is_some_and(|r| r.discoverable);
+            if !same_id_discoverable && self.index.discoverable() >= self.limits.max_discoverable {
+                return Err(StoreError::Full);
+            }
+        }
+        let rec = Record::seal(self.index.next_seq(), &credential, self.key()?)?;
+        self.write_record(&rec)?;
+        self.index.insert(rec);
+        if let Some(old) = replaced {
+            fsutil::remove_durable(&self.cred_dir, &record::file_name(&old))?;
+            self.index.remove(&old);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn get(&mut self, id: &[u8]) -> Result<Option<Credential>, StoreError> {
+        let mk = self.key_opt();
+        self.index.get(id).map(|r| r.credential(mk)).transpose()
+    }
+
+    pub(crate) fn by_rp(&mut self, rp_id: &str) -> Result<Vec<Credential>, StoreError> {
+        let mk = self.key_opt();
+        self.index.by_rp(rp_id).map(|r| r.credential(mk)).collect()
+    }
+
+    pub(crate) fn rps(&mut self) -> Result<Vec<RpEntity>, StoreError> {
+        Ok(self.index.rps().into_iter().map(|r| r.rp.clone()).collect())
+    }
+
+    pub(crate) fn update(&mut self, credential: &Credential) -> Result<(), StoreError> {
+        let Some(rec) = self.index.get_mut(&credential.id) else {
+            return Err(StoreError::Io("update of a credential that is not stored".into()));
+        };
+        let mut updated = rec.clone();
+        updated.apply_update(credential)?;
+        fsutil::write_atomic(&self.cred_dir, &record::file_name(&updated.id), &updated.encode())?;
+        *rec = updated;
+        Ok(())
+    }
+
+    pub(crate) fn delete(&mut self, id: &[u8]) -> Result<bool, StoreError> {
+        if self.index.get(id).is_none() {
+            return Ok(false);
+        }
+        fsutil::remove_durable(&self.cred_dir, &record::file_name(id))?;
+        self.index.remove(id);
+        Ok(true)
+    }
+
+    pub(crate) fn discoverable_count(&mut self) -> Result<(usize, usize), StoreError> {
+        let n = self.index.discoverable();
+        Ok((n, self.limits.max_discoverable.saturating_sub(n)))
+    }
+
+    pub(crate) fn load_state(&mut self) -> Result<PersistentState, StoreError> {
+        if let Some(s) = &self.state {
+            return Ok(s.clone());
+        }
+        let s = match fsutil::read_bounded(&self.dir.join(STATE), state::MAX_FILE)? {
+            Some(bytes) => state::decode(&bytes)?,
+            None => PersistentState::default(),
+        };
+        self.state = Some(s.clone());
+        Ok(s)
+    }
+
+    pub(crate) fn save_state(&mut self, s: &PersistentState) -> Result<(), StoreError> {
+        fsutil::write_atomic(&self.dir, STATE, &state::encode(s)?)?;
+        self.state = Some(s.clone());
+        Ok(())
+    }
+
+    pub(crate) fn pin_is_set(&mut self) -> Result<bool, StoreError> {
+        Ok(self.custody.pin_is_set())
+    }
+
+    pub(crate) fn set_pin(&mut self, pin: &PinHash) -> Result<(), StoreError> {
+        let current = match self.key_opt() {
+            Some(mk) => Some(mk.clone()),
+            None if self.custody.pin_is_set() => return Err(StoreError::Locked),
+            None => None,
+        };
+        self.custody.set_pin(pin, current.as_ref())?;
+        self.write_keyring()?;
+        // Setting or changing the PIN is not a verification for later commands (CTAP 2.1 §6.5.5.5
+        // and §6.5.5.6 leave no pinUvAuthToken behind): the store is locked afterwards.
+        self.lock();
+        Ok(())
+    }
+
+    pub(crate) fn verify_pin(&mut self, pin: &PinHash) -> Result<bool, StoreError> {
+        match self.custody.unlock(pin)? {
+            Some(mk) => {
+                self.unlocked = Some(mk);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    pub(crate) fn lock(&mut self) {
+        self.unlocked = None;
+        self.custody.lock();
+    }
+
+    pub(crate) fn wipe(&mut self) -> Result<(), StoreError> {
+        self.lock();
+        // The key custody goes first: once the wrapped master key (or the TPM PIN object) is
+        // gone, a crash before the records are deleted leaves nothing usable behind.
+        self.custody.wipe()?;
+        self.write_keyring()?;
+        let entries = fs::read_dir(&self.cred_dir).map_err(|e| io_err("listing", &self.cred_dir, e))?;
+        for entry in entries {
+            let path = entry.map_err(|e| io_err("listing", &self.cred_dir, e))?.path();
+            fs::remove_file(&path).map_err(|e| io_err("removing", &path, e))?;
+        }
+        fsutil::sync_dir(&self.cred_dir)?;
+        self.index.clear();
+        fsutil::remove_durable(&self.dir, STATE)?;
+        self.state = None;
+        Ok(())
+    }
+}

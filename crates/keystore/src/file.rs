@@ -1,0 +1,284 @@
+//! [`FileStore`]: software keys in files, sealed by a master key that the PIN unwraps.
+
+use std::path::Path;
+
+use latchkey_authenticator::env::Rng;
+use latchkey_authenticator::softkey;
+use latchkey_authenticator::store::{Algorithm, KeyBlob, PinHash, PublicKey, StoreError};
+
+use crate::codec::{Reader, Writer};
+use crate::crypto::{self, derive_kek, KdfParams, MasterKey};
+use crate::engine::{self, Custody, Engine, Limits};
+use crate::record::alg_from_byte;
+
+const KEY_AAD: &[u8] = b"latchkey-keystore/key/v1";
+const WRAP_AAD: &[u8] = b"latchkey-keystore/pin-wrap/v1";
+const KEY_BLOB_VERSION: u8 = 1;
+
+/// How a [`FileStore`] protects private keys at rest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protection {
+    /// Keys are sealed by a master key wrapped with Argon2id(PinHash): nothing can be signed until
+    /// the PIN is verified, and no key can be made before a PIN is set.
+    Pin,
+    /// **Test only.** The master key lies in the clear next to the records: anyone who can read
+    /// the directory can use every key. For virtual test keys (`latchkey virtual-key`), never for a
+    /// user's real credentials. The PIN is still checked, but it protects nothing at rest.
+    None,
+}
+
+impl Protection {
+    fn tag(self) -> u8 {
+        match self {
+            Protection::None => 0,
+            Protection::Pin => 1,
+        }
+    }
+}
+
+/// Options for [`FileStore::open_with`].
+#[derive(Debug, Clone, Copy)]
+pub struct FileStoreOptions {
+    /// Argon2id cost for PINs set from now on (a PIN already set keeps the cost it was set with).
+    pub kdf: KdfParams,
+    /// How many discoverable credentials fit.
+    pub max_discoverable: usize,
+}
+
+impl Default for FileStoreOptions {
+    fn default() -> Self {
+        FileStoreOptions {
+            kdf: KdfParams::default(),
+            max_discoverable: crate::DEFAULT_MAX_DISCOVERABLE,
+        }
+    }
+}
+
+/// The master key wrapped under a PIN-derived key.
+struct PinWrap {
+    params: KdfParams,
+    salt: [u8; 16],
+    sealed: Vec<u8>,
+}
+
+impl PinWrap {
+    fn aad(params: KdfParams, salt: &[u8; 16]) -> Vec<u8> {
+        let mut w = Writer::new();
+        w.raw(WRAP_AAD)
+            .u32(params.memory_kib)
+            .u32(params.iterations)
+            .u32(params.parallelism)
+            .raw(salt);
+        w.into_vec()
+    }
+}
+
+/// Software custody: keys are aws-lc-rs keys sealed under the master key.
+pub(crate) struct SoftCustody {
+    protection: Protection,
+    kdf: KdfParams,
+    /// `Protection::None` only: the master key, stored in the clear.
+    resident: Option<MasterKey>,
+    wrap: Option<PinWrap>,
+}
+
+impl SoftCustody {
+    fn new(protection: Protection, kdf: KdfParams) -> Result<Self, StoreError> {
+        let resident = match protection {
+            Protection::None => Some(MasterKey::generate()?),
+            Protection::Pin => None,
+        };
+        Ok(SoftCustody { protection, kdf, resident, wrap: None })
+    }
+
+    fn decode(bytes: &[u8], protection: Protection, kdf: KdfParams) -> Result<Self, StoreError> {
+        let mut r = Reader::new(bytes, "keystore file");
+        let tag = r.u8()?;
+        if tag != protection.tag() {
+            return Err(StoreError::Corrupt(format!(
+                "the store was created with another protection (tag {tag}); refusing to open it as {protection:?}"
+            )));
+        }
+        let resident = match protection {
+            Protection::None => Some(MasterKey::from_bytes(r.raw(32)?)?),
+            Protection::Pin => None,
+        };
+        let wrap = if r.bool()? {
+            let params = KdfParams {
+                memory_kib: r.u32()?,
+                iterations: r.u32()?,
+                parallelism: r.u32()?,
+            }
+            .check()?;
+            let salt = r.array::<16>()?;
+            let sealed = r.bytes(256)?.to_vec();
+            Some(PinWrap { params, salt, sealed })
+        } else {
+            None
+        };
+        r.finish()?;
+        Ok(SoftCustody { protection, kdf, resident, wrap })
+    }
+}
+
+fn key_aad(alg: Algorithm) -> Vec<u8> {
+    let mut v = KEY_AAD.to_vec();
+    v.push(u8::try_from(alg.cose().unsigned_abs()).unwrap_or(0));
+    v
+}
+
+impl Custody for SoftCustody {
+    const KIND: u8 = 1;
+
+    fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::new();
+        w.u8(self.protection.tag());
+        if let Some(mk) = &self.resident {
+            w.raw(mk.as_bytes());
+        }
+        match &self.wrap {
+            None => {
+                w.u8(0);
+            }
+            Some(p) => {
+                w.u8(1)
+                    .u32(p.params.memory_kib)
+                    .u32(p.params.iterations)
+                    .u32(p.params.parallelism)
+                    .raw(&p.salt)
+                    .bytes(&p.sealed);
+            }
+        }
+        w.into_vec()
+    }
+
+    fn pin_is_set(&self) -> bool {
+        self.wrap.is_some()
+    }
+
+    fn resident_key(&self) -> Option<&MasterKey> {
+        self.resident.as_ref()
+    }
+
+    fn unlock(&mut self, pin: &PinHash) -> Result<Option<MasterKey>, StoreError> {
+        let Some(wrap) = &self.wrap else {
+            return Ok(None);
+        };
+        let kek = derive_kek(pin, &wrap.salt, wrap.params)?;
+        match crypto::open(&kek, &PinWrap::aad(wrap.params, &wrap.salt), &wrap.sealed) {
+            Some(mk) => MasterKey::from_bytes(&mk).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn set_pin(&mut self, pin: &PinHash, current: Option<&MasterKey>) -> Result<(), StoreError> {
+        let mk = match (current, &self.resident) {
+            (Some(mk), _) => mk.clone(),
+            (None, Some(mk)) => mk.clone(),
+            (None, None) if self.wrap.is_none() => MasterKey::generate()?,
+            (None, None) => return Err(StoreError::Locked),
+        };
+        let mut salt = [0u8; 16];
+        crypto::random(&mut salt)?;
+        let params = self.kdf.check()?;
+        let kek = derive_kek(pin, &salt, params)?;
+        let sealed = crypto::seal(&kek, &PinWrap::aad(params, &salt), mk.as_bytes())?;
+        self.wrap = Some(PinWrap { params, salt, sealed });
+        Ok(())
+    }
+
+    fn generate_key(
+        &mut self,
+        alg: Algorithm,
+        rng: &mut dyn Rng,
+        mk: &MasterKey,
+    ) -> Result<(PublicKey, KeyBlob), StoreError> {
+        let (public, plain) = softkey::generate(alg, rng)?;
+        let mut blob = vec![KEY_BLOB_VERSION, alg_byte(alg)];
+        blob.extend_from_slice(&mk.seal(&key_aad(alg), plain.as_bytes())?);
+        Ok((public, KeyBlob::new(blob)))
+    }
+
+    fn sign(
+        &mut self,
+        key: &KeyBlob,
+        alg: Algorithm,
+        message: &[u8],
+        mk: &MasterKey,
+    ) -> Result<Vec<u8>, StoreError> {
+        let [version, tag, sealed @ ..] = key.as_bytes() else {
+            return Err(StoreError::Corrupt("key blob is too short".into()));
+        };
+        if *version != KEY_BLOB_VERSION || alg_from_byte(*tag)? != alg {
+            return Err(StoreError::Corrupt("key blob is not a key of this store".into()));
+        }
+        let plain = KeyBlob::new(mk.open(&key_aad(alg), sealed)?.to_vec());
+        softkey::sign(alg, &plain, message)
+    }
+
+    fn wipe(&mut self) -> Result<(), StoreError> {
+        *self = SoftCustody::new(self.protection, self.kdf)?;
+        Ok(())
+    }
+}
+
+fn alg_byte(alg: Algorithm) -> u8 {
+    match alg {
+        Algorithm::Es256 => 1,
+        Algorithm::EdDsa => 2,
+    }
+}
+
+/// A credential store in a directory, keys in software (see the crate docs and SECURITY.md).
+pub struct FileStore {
+    pub(crate) engine: Engine<SoftCustody>,
+}
+
+impl FileStore {
+    /// Opens or creates the store in `dir` with default options.
+    pub fn open(dir: &Path, protection: Protection) -> Result<Self, StoreError> {
+        Self::open_with(dir, protection, FileStoreOptions::default())
+    }
+
+    /// Opens or creates the store in `dir`. Fails with [`StoreError::Corrupt`] if `dir` holds a
+    /// store made with another protection or by a TPM store, or a damaged record.
+    pub fn open_with(
+        dir: &Path,
+        protection: Protection,
+        options: FileStoreOptions,
+    ) -> Result<Self, StoreError> {
+        let custody = match engine::read_keyring(dir, SoftCustody::KIND)? {
+            Some(bytes) => SoftCustody::decode(&bytes, protection, options.kdf)?,
+            None => SoftCustody::new(protection, options.kdf)?,
+        };
+        let limits = Limits { max_discoverable: options.max_discoverable };
+        Ok(FileStore { engine: Engine::open(dir, custody, limits)? })
+    }
+
+    /// The store's directory.
+    pub fn dir(&self) -> &Path {
+        self.engine.dir()
+    }
+
+    /// Whether keys are usable now without a PIN (after `verify_pin`, or always for
+    /// [`Protection::None`]).
+    pub fn is_unlocked(&self) -> bool {
+        self.engine.is_unlocked()
+    }
+
+    /// Number of credentials (discoverable or not).
+    pub fn len(&self) -> usize {
+        self.engine.len()
+    }
+
+    /// Whether the store holds no credential.
+    pub fn is_empty(&self) -> bool {
+        self.engine.len() == 0
+    }
+}
+
+delegate_store!(FileStore);
+
+#[cfg(test)]
+#[path = "file_tests.rs"]
+mod tests;

@@ -1,0 +1,306 @@
+//! One credential as stored on disk: one file per credential.
+//!
+//! ```text
+//! file   = "LKCR" 0x01 ‖ bytes(bound) ‖ bytes(sealed) ‖ mutable
+//! bound  = seq u64 ‖ bytes(credential ID) ‖ rp ID ‖ opt rp name ‖ bytes(user ID)
+//!          ‖ discoverable ‖ kind ‖ credProtect ‖ alg ‖ bytes(public key) ‖ bytes(key blob)
+//!          ‖ created_at u64
+//! sealed = AES-256-GCM(master key, secrets, AAD = "latchkey-keystore/record/v1" ‖ bound)
+//! secrets = opt CredRandom(64) ‖ opt largeBlobKey(32) ‖ opt credBlob
+//! mutable = opt user name ‖ opt display name ‖ sign count u32
+//! ```
+//!
+//! `bound` is everything that decides what a credential may do and is never changed after
+//! creation; it is authenticated by the seal, so a record whose RP, credProtect level or key blob
+//! was edited, or whose sealed part was moved to another record, fails to open with
+//! [`StoreError::Corrupt`]. `mutable` is what [`CredentialStore::update`] changes (display
+//! strings and the counter): not authenticated, so an update needs no unlocked key.
+//!
+//! [`CredentialStore::update`]: latchkey_authenticator::store::CredentialStore::update
+
+use latchkey_authenticator::store::{
+    Algorithm, CredProtect, CredRandom, Credential, CredentialKind, KeyBlob, PublicKey,
+    RpEntity, StoreError, UserEntity,
+};
+use zeroize::Zeroizing;
+
+use crate::codec::{Reader, Writer};
+use crate::crypto::{sha256, MasterKey};
+
+const MAGIC: &[u8; 5] = b"LKCR\x01";
+const RECORD_AAD: &[u8] = b"latchkey-keystore/record/v1";
+
+/// Longest credential ID (CTAP 2.1 allows up to 1023 bytes).
+pub(crate) const MAX_ID: usize = 1023;
+/// Longest RP ID, name or user string kept.
+pub(crate) const MAX_STR: usize = 1024;
+/// Longest user handle (WebAuthn allows 64; a little slack for non-conforming RPs).
+pub(crate) const MAX_USER_ID: usize = 128;
+/// Longest public key encoding.
+pub(crate) const MAX_PUBLIC: usize = 256;
+/// Longest key blob (TPM blobs are a few hundred bytes).
+pub(crate) const MAX_KEY: usize = 4096;
+/// Longest credBlob.
+pub(crate) const MAX_CRED_BLOB: usize = 4096;
+/// Largest record file.
+pub(crate) const MAX_FILE: usize = 16 * 1024;
+
+/// The file name of a credential: hex(SHA-256(credential ID)) + ".cred".
+pub(crate) fn file_name(id: &[u8]) -> String {
+    format!("{}.cred", crate::fsutil::hex(&sha256(&[id])))
+}
+
+/// A parsed record; secrets still sealed.
+#[derive(Debug, Clone)]
+pub(crate) struct Record {
+    pub(crate) seq: u64,
+    pub(crate) id: Vec<u8>,
+    pub(crate) rp: RpEntity,
+    pub(crate) user_id: Vec<u8>,
+    pub(crate) discoverable: bool,
+    pub(crate) kind: CredentialKind,
+    pub(crate) cred_protect: CredProtect,
+    pub(crate) public_key: PublicKey,
+    pub(crate) key: KeyBlob,
+    pub(crate) created_at: u64,
+    /// The encoded `bound` section, kept for the AAD.
+    bound: Vec<u8>,
+    sealed: Vec<u8>,
+    pub(crate) user_name: Option<String>,
+    pub(crate) display_name: Option<String>,
+    pub(crate) sign_count: u32,
+}
+
+fn kind_byte(k: CredentialKind) -> u8 {
+    match k {
+        CredentialKind::Ctap2 => 1,
+        CredentialKind::U2f => 2,
+    }
+}
+
+fn alg_byte(a: Algorithm) -> u8 {
+    match a {
+        Algorithm::Es256 => 1,
+        Algorithm::EdDsa => 2,
+    }
+}
+
+pub(crate) fn alg_from_byte(b: u8) -> Result<Algorithm, StoreError> {
+    match b {
+        1 => Ok(Algorithm::Es256),
+        2 => Ok(Algorithm::EdDsa),
+        _ => Err(StoreError::Corrupt(format!("unknown algorithm tag {b}"))),
+    }
+}
+
+fn too_long(what: &str) -> StoreError {
+    StoreError::Corrupt(format!("credential {what} is longer than the store allows"))
+}
+
+fn check_len(len: usize, max: usize, what: &str) -> Result<(), StoreError> {
+    if len > max {
+        Err(too_long(what))
+    } else {
+        Ok(())
+    }
+}
+
+fn opt_len(s: Option<&String>) -> usize {
+    s.map_or(0, String::len)
+}
+
+impl Record {
+    /// Builds the record for a new credential, sealing its secrets with `mk`.
+    pub(crate) fn seal(seq: u64, c: &Credential, mk: &MasterKey) -> Result<Self, StoreError> {
+        check_len(c.id.len(), MAX_ID, "ID")?;
+        if c.id.is_empty() {
+            return Err(StoreError::Corrupt("empty credential ID".into()));
+        }
+        check_len(c.rp.id.len(), MAX_STR, "RP ID")?;
+        check_len(opt_len(c.rp.name.as_ref()), MAX_STR, "RP name")?;
+        check_len(c.user.id.len(), MAX_USER_ID, "user ID")?;
+        check_len(opt_len(c.user.name.as_ref()), MAX_STR, "user name")?;
+        check_len(opt_len(c.user.display_name.as_ref()), MAX_STR, "display name")?;
+        check_len(c.public_key.bytes.len(), MAX_PUBLIC, "public key")?;
+        check_len(c.key.as_bytes().len(), MAX_KEY, "key blob")?;
+        check_len(c.cred_blob.as_ref().map_or(0, Vec::len), MAX_CRED_BLOB, "credBlob")?;
+
+        let mut b = Writer::new();
+        b.u64(seq)
+            .bytes(&c.id)
+            .bytes(c.rp.id.as_bytes())
+            .opt_str(c.rp.name.as_deref())
+            .bytes(&c.user.id)
+            .u8(u8::from(c.discoverable))
+            .u8(kind_byte(c.kind))
+            .u8(c.cred_protect.value())
+            .u8(alg_byte(c.public_key.alg))
+            .bytes(&c.public_key.bytes)
+            .bytes(c.key.as_bytes())
+            .u64(c.created_at);
+        let bound = b.into_vec();
+
+        let mut s = Writer::new();
+        match &c.cred_random {
+            None => s.u8(0),
+            Some(r) => s.u8(1).raw(&r.with_uv).raw(&r.without_uv),
+        };
+        match &c.large_blob_key {
+            None => s.u8(0),
+            Some(k) => s.u8(1).raw(k.as_ref()),
+        };
+        s.opt_bytes(c.cred_blob.as_deref());
+        let secrets = Zeroizing::new(s.into_vec());
+        let sealed = mk.seal(&aad(&bound), &secrets)?;
+
+        Ok(Record {
+            seq,
+            id: c.id.clone(),
+            rp: c.rp.clone(),
+            user_id: c.user.id.clone(),
+            discoverable: c.discoverable,
+            kind: c.kind,
+            cred_protect: c.cred_protect,
+            public_key: c.public_key.clone(),
+            key: c.key.clone(),
+            created_at: c.created_at,
+            bound,
+            sealed,
+            user_name: c.user.name.clone(),
+            display_name: c.user.display_name.clone(),
+            sign_count: c.sign_count,
+        })
+    }
+
+    /// Takes the mutable fields (user strings, counter) from `c`.
+    pub(crate) fn apply_update(&mut self, c: &Credential) -> Result<(), StoreError> {
+        check_len(opt_len(c.user.name.as_ref()), MAX_STR, "user name")?;
+        check_len(opt_len(c.user.display_name.as_ref()), MAX_STR, "display name")?;
+        self.user_name = c.user.name.clone();
+        self.display_name = c.user.display_name.clone();
+        self.sign_count = c.sign_count;
+        Ok(())
+    }
+
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::new();
+        w.raw(MAGIC)
+            .bytes(&self.bound)
+            .bytes(&self.sealed)
+            .opt_str(self.user_name.as_deref())
+            .opt_str(self.display_name.as_deref())
+            .u32(self.sign_count);
+        w.into_vec()
+    }
+
+    pub(crate) fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
+        let mut r = Reader::new(bytes, "credential record");
+        if r.raw(MAGIC.len())? != MAGIC {
+            return Err(StoreError::Corrupt("not a credential record (bad magic)".into()));
+        }
+        let bound = r.bytes(MAX_FILE)?.to_vec();
+        let sealed = r.bytes(MAX_FILE)?.to_vec();
+        let user_name = r.opt_string(MAX_STR)?;
+        let display_name = r.opt_string(MAX_STR)?;
+        let sign_count = r.u32()?;
+        r.finish()?;
+
+        let mut b = Reader::new(&bound, "credential record");
+        let seq = b.u64()?;
+        let id = b.bytes(MAX_ID)?.to_vec();
+        let rp_id = b.string(MAX_STR)?;
+        let rp_name = b.opt_string(MAX_STR)?;
+        let user_id = b.bytes(MAX_USER_ID)?.to_vec();
+        let discoverable = b.bool()?;
+        let kind = match b.u8()? {
+            1 => CredentialKind::Ctap2,
+            2 => CredentialKind::U2f,
+            k => return Err(StoreError::Corrupt(format!("unknown credential kind {k}"))),
+        };
+        let cp = b.u8()?;
+        let cred_protect = CredProtect::from_value(u64::from(cp))
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown credProtect level {cp}")))?;
+        let alg = alg_from_byte(b.u8()?)?;
+        let public = b.bytes(MAX_PUBLIC)?.to_vec();
+        let key = KeyBlob::new(b.bytes(MAX_KEY)?.to_vec());
+        let created_at = b.u64()?;
+        b.finish()?;
+        if id.is_empty() {
+            return Err(StoreError::Corrupt("empty credential ID".into()));
+        }
+
+        Ok(Record {
+            seq,
+            id,
+            rp: RpEntity { id: rp_id, name: rp_name },
+            user_id,
+            discoverable,
+            kind,
+            cred_protect,
+            public_key: PublicKey { alg, bytes: public },
+            key,
+            created_at,
+            bound,
+            sealed,
+            user_name,
+            display_name,
+            sign_count,
+        })
+    }
+
+    /// The credential. With the master key, the secrets are opened (and the record's integrity
+    /// checked); without it, `cred_random`, `large_blob_key` and `cred_blob` are `None`.
+    pub(crate) fn credential(&self, mk: Option<&MasterKey>) -> Result<Credential, StoreError> {
+        let mut cred = Credential {
+            id: self.id.clone(),
+            rp: self.rp.clone(),
+            user: UserEntity {
+                id: self.user_id.clone(),
+                name: self.user_name.clone(),
+                display_name: self.display_name.clone(),
+            },
+            discoverable: self.discoverable,
+            public_key: self.public_key.clone(),
+            key: self.key.clone(),
+            cred_protect: self.cred_protect,
+            cred_random: None,
+            cred_blob: None,
+            large_blob_key: None,
+            sign_count: self.sign_count,
+            created_at: self.created_at,
+            kind: self.kind,
+        };
+        let Some(mk) = mk else {
+            return Ok(cred);
+        };
+        let secrets = mk.open(&aad(&self.bound), &self.sealed).map_err(|_| {
+            StoreError::Corrupt(format!(
+                "credential record {} failed authentication (tampered or from another store)",
+                file_name(&self.id)
+            ))
+        })?;
+        let mut r = Reader::new(&secrets, "credential secrets");
+        if r.bool()? {
+            let with_uv = r.array::<32>()?;
+            let without_uv = r.array::<32>()?;
+            cred.cred_random = Some(CredRandom { with_uv, without_uv });
+        }
+        if r.bool()? {
+            cred.large_blob_key = Some(Zeroizing::new(r.array::<32>()?));
+        }
+        cred.cred_blob = r.opt_bytes(MAX_CRED_BLOB)?.map(<[u8]>::to_vec);
+        r.finish()?;
+        Ok(cred)
+    }
+}
+
+fn aad(bound: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(RECORD_AAD.len() + bound.len());
+    v.extend_from_slice(RECORD_AAD);
+    v.extend_from_slice(bound);
+    v
+}
+
+#[cfg(test)]
+#[path = "record_tests.rs"]
+mod tests;

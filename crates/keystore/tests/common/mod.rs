@@ -1,0 +1,115 @@
+//! Helpers shared by the integration tests; each test binary uses a different subset.
+#![allow(dead_code)] // each test binary uses a subset of these helpers
+
+pub mod contract;
+
+use aws_lc_rs::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_ASN1, ED25519};
+use latchkey_authenticator::env::Rng;
+use latchkey_authenticator::store::{
+    Algorithm, CredProtect, CredRandom, Credential, CredentialKind, CredentialStore, KeyBlob,
+    PinHash, PublicKey, RpEntity, UserEntity,
+};
+use latchkey_keystore::{FileStoreOptions, KdfParams};
+use zeroize::Zeroizing;
+
+/// The operating system's RNG.
+pub struct SysRng;
+impl Rng for SysRng {
+    fn fill(&mut self, buf: &mut [u8]) {
+        aws_lc_rs::rand::fill(buf).unwrap();
+    }
+}
+
+/// An RNG that remembers what it produced (to look for key bytes on disk).
+pub struct RecordingRng(pub Vec<Vec<u8>>);
+impl Rng for RecordingRng {
+    fn fill(&mut self, buf: &mut [u8]) {
+        aws_lc_rs::rand::fill(buf).unwrap();
+        self.0.push(buf.to_vec());
+    }
+}
+
+/// LEFT(SHA-256(pin), 16), as CTAP clientPIN computes it.
+pub fn pin_hash(pin: &str) -> PinHash {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, pin.as_bytes());
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&d.as_ref()[..16]);
+    PinHash(out)
+}
+
+/// Cheap Argon2id so the suites run quickly; production parameters are measured separately.
+pub fn fast_options() -> FileStoreOptions {
+    FileStoreOptions {
+        kdf: KdfParams::INSECURE_TEST,
+        ..FileStoreOptions::default()
+    }
+}
+
+pub fn random_id(len: usize) -> Vec<u8> {
+    let mut id = vec![0u8; len];
+    aws_lc_rs::rand::fill(&mut id).unwrap();
+    id
+}
+
+/// A credential with every field set, around a key the store generated.
+pub fn credential(
+    rp: &str,
+    user: &[u8],
+    discoverable: bool,
+    public_key: PublicKey,
+    key: KeyBlob,
+) -> Credential {
+    let mut with_uv = [0u8; 32];
+    let mut without_uv = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut with_uv).unwrap();
+    aws_lc_rs::rand::fill(&mut without_uv).unwrap();
+    let mut lbk = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut lbk).unwrap();
+    Credential {
+        id: random_id(32),
+        rp: RpEntity {
+            id: rp.to_string(),
+            name: Some(format!("{rp} Inc.")),
+        },
+        user: UserEntity {
+            id: user.to_vec(),
+            name: Some(format!("{}@{rp}", String::from_utf8_lossy(user))),
+            display_name: Some("Alice Ä".into()),
+        },
+        discoverable,
+        public_key,
+        key,
+        cred_protect: CredProtect::UvOptionalWithCredentialIdList,
+        cred_random: Some(CredRandom {
+            with_uv,
+            without_uv,
+        }),
+        cred_blob: Some(b"blob".to_vec()),
+        large_blob_key: Some(Zeroizing::new(lbk)),
+        sign_count: 0,
+        created_at: 1_700_000_000,
+        kind: CredentialKind::Ctap2,
+    }
+}
+
+/// Generates a key in `store` and builds a credential around it.
+pub fn new_credential<S: CredentialStore + ?Sized>(
+    store: &mut S,
+    rp: &str,
+    user: &[u8],
+    discoverable: bool,
+) -> Credential {
+    let (pk, key) = store.generate_key(Algorithm::Es256, &mut SysRng).unwrap();
+    credential(rp, user, discoverable, pk, key)
+}
+
+/// Checks an ES256 (DER) or EdDSA signature with aws-lc-rs.
+pub fn verify(pk: &PublicKey, msg: &[u8], sig: &[u8]) -> bool {
+    let alg: &'static dyn aws_lc_rs::signature::VerificationAlgorithm = match pk.alg {
+        Algorithm::Es256 => &ECDSA_P256_SHA256_ASN1,
+        Algorithm::EdDsa => &ED25519,
+    };
+    UnparsedPublicKey::new(alg, &pk.bytes)
+        .verify(msg, sig)
+        .is_ok()
+}
