@@ -36,7 +36,9 @@ pub fn decode(what: &str, s: &str) -> Result<Vec<u8>, WebAuthnError> {
     let unpadded = s.trim_end_matches('=');
     let pad = s.len() - unpadded.len();
     if pad > 0 && (s.len() % 4 != 0 || pad > 2) {
-        return Err(WebAuthnError::encoding(format!("{what}: base64url padding is not canonical")));
+        return Err(WebAuthnError::encoding(format!(
+            "{what}: base64url padding is not canonical"
+        )));
     }
     DECODER
         .decode(unpadded)

@@ -56,8 +56,18 @@ pub struct CollectedClientData {
 
 impl CollectedClientData {
     /// Client data for a ceremony.
-    pub fn new(ceremony: CeremonyType, challenge: &Challenge, origin: &str, ancestry: Ancestry) -> Self {
-        Self { ceremony, challenge: challenge.to_base64url(), origin: origin.to_owned(), ancestry }
+    pub fn new(
+        ceremony: CeremonyType,
+        challenge: &Challenge,
+        origin: &str,
+        ancestry: Ancestry,
+    ) -> Self {
+        Self {
+            ceremony,
+            challenge: challenge.to_base64url(),
+            origin: origin.to_owned(),
+            ancestry,
+        }
     }
 
     /// The JSON-compatible serialization (§5.8.1.1), byte for byte.
@@ -145,7 +155,10 @@ pub fn limited_verify(
     if !client_data_json.starts_with(&expected) {
         return false;
     }
-    matches!(client_data_json.get(expected.len()), Some(b'}') | Some(b','))
+    matches!(
+        client_data_json.get(expected.len()),
+        Some(b'}') | Some(b',')
+    )
 }
 
 /// `clientDataJSON` as an RP parses it with a full JSON parser (§7.1 step 6, §7.2 step 10).

@@ -87,7 +87,10 @@ pub struct WebAuthnError {
 impl WebAuthnError {
     /// An error with the given DOMException name and message.
     pub fn new(name: ErrorName, message: impl Into<String>) -> Self {
-        Self { name, message: message.into() }
+        Self {
+            name,
+            message: message.into(),
+        }
     }
     /// `NotAllowedError`.
     pub fn not_allowed(message: impl Into<String>) -> Self {
@@ -177,6 +180,9 @@ mod tests {
             j,
             r#"{"name":"SecurityError","message":"rp.id \"evil.com\" is not a suffix of \"example.com\""}"#
         );
-        assert_eq!(e.to_string(), "SecurityError: rp.id \"evil.com\" is not a suffix of \"example.com\"");
+        assert_eq!(
+            e.to_string(),
+            "SecurityError: rp.id \"evil.com\" is not a suffix of \"example.com\""
+        );
     }
 }

@@ -169,14 +169,23 @@ mod tests {
         assert_eq!(UserHandle::new(vec![]).unwrap_err().kind(), ErrorName::Type);
         let e = UserHandle::new(vec![1; 65]).unwrap_err();
         assert_eq!(e.kind(), ErrorName::Type);
-        assert_eq!(e.message(), "user.id is 65 bytes; it must be between 1 and 64 bytes");
+        assert_eq!(
+            e.message(),
+            "user.id is 65 bytes; it must be between 1 and 64 bytes"
+        );
     }
 
     #[test]
     fn credential_id_bounds() {
         assert!(CredentialId::new("id", vec![0; 1023]).is_ok());
-        assert_eq!(CredentialId::new("id", vec![0; 1024]).unwrap_err().kind(), ErrorName::Type);
-        assert_eq!(CredentialId::new("id", vec![]).unwrap_err().kind(), ErrorName::Type);
+        assert_eq!(
+            CredentialId::new("id", vec![0; 1024]).unwrap_err().kind(),
+            ErrorName::Type
+        );
+        assert_eq!(
+            CredentialId::new("id", vec![]).unwrap_err().kind(),
+            ErrorName::Type
+        );
     }
 
     #[test]

@@ -20,7 +20,10 @@
 pub mod b64;
 pub mod clientdata;
 pub mod error;
+pub mod extensions;
 pub mod ids;
+pub mod options;
 pub mod origin;
+pub mod related;
 
 pub use error::{ErrorName, WebAuthnError};

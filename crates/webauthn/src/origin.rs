@@ -44,7 +44,9 @@ pub enum OriginError {
     #[error("RP ID {0:?} is not a valid domain")]
     InvalidRpId(String),
     /// The RP ID is neither the effective domain nor a registrable suffix of it: `SecurityError`.
-    #[error("RP ID {rp_id:?} is not equal to or a registrable domain suffix of {effective_domain:?}")]
+    #[error(
+        "RP ID {rp_id:?} is not equal to or a registrable domain suffix of {effective_domain:?}"
+    )]
     NotRegistrableSuffix {
         /// The canonical RP ID requested.
         rp_id: String,
@@ -122,7 +124,9 @@ impl AppId {
     pub fn new(id: &str) -> Result<Self, OriginError> {
         let ok = !id.is_empty()
             && id.len() <= Self::MAX_LEN
-            && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
         if ok {
             Ok(Self(id.to_owned()))
         } else {
@@ -165,16 +169,23 @@ fn parse_web_origin(s: &str) -> Result<WebOrigin, OriginError> {
     if s == "null" {
         return Err(OriginError::Opaque(s.to_owned()));
     }
-    let url = url::Url::parse(s).map_err(|_| OriginError::Malformed(s.to_owned(), "URL parse failure"))?;
+    let url = url::Url::parse(s)
+        .map_err(|_| OriginError::Malformed(s.to_owned(), "URL parse failure"))?;
     let origin = url.origin();
     if !origin.is_tuple() {
         return Err(OriginError::Opaque(s.to_owned()));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(OriginError::Malformed(s.to_owned(), "origins carry no userinfo"));
+        return Err(OriginError::Malformed(
+            s.to_owned(),
+            "origins carry no userinfo",
+        ));
     }
     if url.query().is_some() || url.fragment().is_some() || !matches!(url.path(), "" | "/") {
-        return Err(OriginError::Malformed(s.to_owned(), "origins carry no path, query or fragment"));
+        return Err(OriginError::Malformed(
+            s.to_owned(),
+            "origins carry no path, query or fragment",
+        ));
     }
     let host = match url.host() {
         Some(url::Host::Domain(d)) => d.to_owned(),
@@ -188,7 +199,11 @@ fn parse_web_origin(s: &str) -> Result<WebOrigin, OriginError> {
     if !is_valid_domain(&host) {
         return Err(OriginError::NotValidDomain(s.to_owned()));
     }
-    Ok(WebOrigin { serialized: origin.ascii_serialization(), host, https })
+    Ok(WebOrigin {
+        serialized: origin.ascii_serialization(),
+        host,
+        https,
+    })
 }
 
 fn is_localhost(host: &str) -> bool {
@@ -203,7 +218,8 @@ pub(crate) fn is_valid_domain(d: &str) -> bool {
         && body.split('.').all(|l| {
             !l.is_empty()
                 && l.len() <= 63
-                && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && l.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         })
 }
 
@@ -312,7 +328,11 @@ impl AuthorizedRpId {
                 effective_domain: origin.host.clone(),
             });
         }
-        Ok(Self { origin: Origin::Web(origin.clone()), rp_id, via: Authorization::EffectiveDomain })
+        Ok(Self {
+            origin: Origin::Web(origin.clone()),
+            rp_id,
+            via: Authorization::EffectiveDomain,
+        })
     }
 
     /// Check any origin: web origins as [`Self::check`]; `app:` origins are refused because
@@ -326,11 +346,19 @@ impl AuthorizedRpId {
 
     /// The daemon's policy bound `rp_id` to this application. The caller vouches for that.
     pub fn bound_by_policy(app: AppId, rp_id: RpId) -> Self {
-        Self { origin: Origin::App(app), rp_id, via: Authorization::AppPolicy }
+        Self {
+            origin: Origin::App(app),
+            rp_id,
+            via: Authorization::AppPolicy,
+        }
     }
 
     pub(crate) fn related(origin: WebOrigin, rp_id: RpId) -> Self {
-        Self { origin: Origin::Web(origin), rp_id, via: Authorization::RelatedOrigins }
+        Self {
+            origin: Origin::Web(origin),
+            rp_id,
+            via: Authorization::RelatedOrigins,
+        }
     }
 
     /// The caller's origin.

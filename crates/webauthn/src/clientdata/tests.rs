@@ -11,7 +11,10 @@ fn ccd_escapes_exactly_quote_backslash_and_c0() {
     assert_eq!(ccd("plain"), "\"plain\"");
     assert_eq!(ccd("a\"b"), "\"a\\\"b\"");
     assert_eq!(ccd("a\\b"), "\"a\\\\b\"");
-    assert_eq!(ccd("\n\t\r\u{0}\u{1f}"), "\"\\u000a\\u0009\\u000d\\u0000\\u001f\"");
+    assert_eq!(
+        ccd("\n\t\r\u{0}\u{1f}"),
+        "\"\\u000a\\u0009\\u000d\\u0000\\u001f\""
+    );
     // U+007F, U+2028 and non-ASCII are not escaped: UTF-8 as is.
     assert_eq!(ccd("\u{7f}"), "\"\u{7f}\"");
     assert_eq!(ccd("\u{2028}"), "\"\u{2028}\"");
@@ -39,7 +42,9 @@ fn serializes_cross_origin_with_top_origin() {
         CeremonyType::Create,
         &Challenge::new(b"abc".to_vec()),
         "https://a.example",
-        Ancestry::CrossOrigin { top_origin: Some("https://top.example:8443".into()) },
+        Ancestry::CrossOrigin {
+            top_origin: Some("https://top.example:8443".into()),
+        },
     );
     assert_eq!(
         String::from_utf8(cd.to_json_bytes()).unwrap(),
@@ -68,7 +73,9 @@ fn limited_verification_accepts_own_output_and_rejects_changes() {
         CeremonyType::Get,
         &ch,
         "https://x.example",
-        Ancestry::CrossOrigin { top_origin: Some("https://t.example".into()) },
+        Ancestry::CrossOrigin {
+            top_origin: Some("https://t.example".into()),
+        },
     );
     let j = cd.to_json_bytes();
     let ok = |j: &[u8], o: &str, t: Option<&str>| {
@@ -78,7 +85,18 @@ fn limited_verification_accepts_own_output_and_rejects_changes() {
     assert!(!ok(&j, "https://y.example", Some("https://t.example")));
     assert!(!ok(&j, "https://x.example", Some("https://u.example")));
     assert!(!ok(&j, "https://x.example", None));
-    assert!(!limited_verify(&j, CeremonyType::Create, ch.as_bytes(), "https://x.example", Some("https://t.example"), true));
+    assert!(!limited_verify(
+        &j,
+        CeremonyType::Create,
+        ch.as_bytes(),
+        "https://x.example",
+        Some("https://t.example"),
+        true
+    ));
     // Truncation after the expected prefix fails.
-    assert!(!ok(&j[..j.len() - 1], "https://x.example", Some("https://t.example")));
+    assert!(!ok(
+        &j[..j.len() - 1],
+        "https://x.example",
+        Some("https://t.example")
+    ));
 }

@@ -6,7 +6,10 @@ fn origin_serialization_is_canonical() {
     assert_eq!(o.serialize(), "https://example.com");
     let o = Origin::parse("https://Bücher.example:8443/").unwrap();
     assert_eq!(o.serialize(), "https://xn--bcher-kva.example:8443");
-    assert_eq!(Origin::parse("app:org.gnome.Fractal").unwrap().serialize(), "app:org.gnome.Fractal");
+    assert_eq!(
+        Origin::parse("app:org.gnome.Fractal").unwrap().serialize(),
+        "app:org.gnome.Fractal"
+    );
 }
 
 #[test]
@@ -15,12 +18,18 @@ fn error_names() {
     assert_eq!(e.name(), "NotAllowedError");
     let e: WebAuthnError = Origin::parse("http://example.com").unwrap_err().into();
     assert_eq!(e.name(), "SecurityError");
-    assert_eq!(e.message(), "origin \"http://example.com\" is not https (http is only allowed for localhost)");
+    assert_eq!(
+        e.message(),
+        "origin \"http://example.com\" is not https (http is only allowed for localhost)"
+    );
 }
 
 #[test]
 fn rp_id_canonicalisation() {
-    assert_eq!(RpId::parse("Bücher.Example").unwrap().as_str(), "xn--bcher-kva.example");
+    assert_eq!(
+        RpId::parse("Bücher.Example").unwrap().as_str(),
+        "xn--bcher-kva.example"
+    );
     assert_eq!(RpId::parse("EXAMPLE.COM").unwrap().as_str(), "example.com");
     assert!(RpId::parse("1.2.3.4").is_err());
     assert!(RpId::parse("[::1]").is_err());
@@ -49,7 +58,10 @@ fn html_table_for_domains() {
     assert!(!t("com", "example.com"));
     assert!(t("example", "example"));
     assert!(!t("compute.amazonaws.com", "example.compute.amazonaws.com"));
-    assert!(!t("example.compute.amazonaws.com", "www.example.compute.amazonaws.com"));
+    assert!(!t(
+        "example.compute.amazonaws.com",
+        "www.example.compute.amazonaws.com"
+    ));
     assert!(!t("amazonaws.com", "www.example.compute.amazonaws.com"));
     assert!(t("amazonaws.com", "test.amazonaws.com"));
 }
