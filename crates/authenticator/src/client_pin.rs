@@ -1,0 +1,231 @@
+//! authenticatorClientPIN (CTAP 2.1 §6.5.5).
+
+use zeroize::Zeroizing;
+
+use crate::authenticator::{sha256, Authenticator};
+use crate::env::{Clock, Rng, UserPresence};
+use crate::pinproto::{Protocol, SharedSecret};
+use crate::request::{ClientPinRequest, ClientPinResponse, PlatformKey};
+use crate::retries::MAX_PIN_RETRIES;
+use crate::status::Status;
+use crate::store::{CredentialStore, PinHash};
+use crate::token::Permissions;
+
+/// clientPIN subcommands (CTAP 2.1 §6.5.5.1).
+pub mod sub {
+    /// getPINRetries.
+    pub const GET_PIN_RETRIES: u64 = 0x01;
+    /// getKeyAgreement.
+    pub const GET_KEY_AGREEMENT: u64 = 0x02;
+    /// setPIN.
+    pub const SET_PIN: u64 = 0x03;
+    /// changePIN.
+    pub const CHANGE_PIN: u64 = 0x04;
+    /// getPinToken.
+    pub const GET_PIN_TOKEN: u64 = 0x05;
+    /// getPinUvAuthTokenUsingUvWithPermissions.
+    pub const GET_TOKEN_USING_UV: u64 = 0x06;
+    /// getUVRetries.
+    pub const GET_UV_RETRIES: u64 = 0x07;
+    /// getPinUvAuthTokenUsingPinWithPermissions.
+    pub const GET_TOKEN_USING_PIN: u64 = 0x09;
+}
+
+/// Longest PIN in UTF-8 bytes (§6.5.1): it must fit the 64-byte padded block with a NUL.
+pub const MAX_PIN_BYTES: usize = 63;
+
+fn required<T: Clone>(v: &Option<T>) -> Result<T, Status> {
+    v.clone().ok_or(Status::MissingParameter)
+}
+
+impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, C, R> {
+    /// authenticatorClientPIN on a parsed request.
+    pub fn client_pin(&mut self, req: &ClientPinRequest) -> Result<ClientPinResponse, Status> {
+        self.observe_token();
+        match req.sub_command {
+            sub::GET_PIN_RETRIES => {
+                let state = self.state()?;
+                Ok(ClientPinResponse {
+                    retries: Some(u64::from(state.pin_retries)),
+                    power_cycle_state: Some(self.retry_gate.power_cycle_needed()),
+                    ..ClientPinResponse::default()
+                })
+            }
+            sub::GET_KEY_AGREEMENT => {
+                Protocol::parse(req.protocol)?;
+                Ok(ClientPinResponse {
+                    key_agreement: Some(self.key_agreement.public()),
+                    ..ClientPinResponse::default()
+                })
+            }
+            sub::SET_PIN => self.set_pin(req).map(|()| ClientPinResponse::default()),
+            sub::CHANGE_PIN => self.change_pin(req).map(|()| ClientPinResponse::default()),
+            sub::GET_PIN_TOKEN => {
+                if req.permissions.is_some() || req.rp_id.is_some() {
+                    return Err(Status::InvalidParameter);
+                }
+                let perms = Permissions::MAKE_CREDENTIAL | Permissions::GET_ASSERTION;
+                self.issue_token(req, perms, None)
+            }
+            sub::GET_TOKEN_USING_PIN => {
+                let permissions = required(&req.permissions)?;
+                if permissions == 0 {
+                    return Err(Status::InvalidParameter);
+                }
+                let Ok(permissions) = u8::try_from(permissions) else {
+                    return Err(Status::UnauthorizedPermission);
+                };
+                // bio enrollment is not supported; unknown bits neither.
+                if permissions & (Permissions::BIO_ENROLLMENT | 0xC0) != 0 {
+                    return Err(Status::UnauthorizedPermission);
+                }
+                let needs_rp = Permissions::MAKE_CREDENTIAL | Permissions::GET_ASSERTION;
+                if permissions & needs_rp != 0 && req.rp_id.is_none() {
+                    return Err(Status::MissingParameter);
+                }
+                self.issue_token(req, permissions, req.rp_id.clone())
+            }
+            sub::GET_TOKEN_USING_UV | sub::GET_UV_RETRIES => Err(Status::InvalidSubcommand),
+            _ => Err(Status::InvalidSubcommand),
+        }
+    }
+
+    fn shared_secret(&mut self, req: &ClientPinRequest) -> Result<SharedSecret, Status> {
+        let protocol = Protocol::parse(req.protocol)?;
+        let key: PlatformKey = required(&req.key_agreement)?;
+        self.key_agreement.shared_secret(protocol, &key)
+    }
+
+    /// Decrypts and checks a new PIN (§6.5.5.5 step "paddedNewPin").
+    fn new_pin(&mut self, shared: &SharedSecret, new_pin_enc: &[u8]) -> Result<PinHash, Status> {
+        let padded = shared.decrypt(new_pin_enc)?;
+        if padded.len() != 64 {
+            return Err(Status::InvalidParameter);
+        }
+        let len = padded.iter().position(|&b| b == 0).unwrap_or(padded.len());
+        if len > MAX_PIN_BYTES {
+            return Err(Status::PinPolicyViolation);
+        }
+        let pin = padded.get(..len).ok_or(Status::Other)?;
+        let text = core::str::from_utf8(pin).map_err(|_| Status::PinPolicyViolation)?;
+        let state = self.state()?;
+        if text.chars().count() < usize::from(state.min_pin_length) {
+            return Err(Status::PinPolicyViolation);
+        }
+        let digest = Zeroizing::new(sha256(pin));
+        let mut hash = [0u8; 16];
+        hash.copy_from_slice(digest.get(..16).ok_or(Status::Other)?);
+        Ok(PinHash(hash))
+    }
+
+    fn set_pin(&mut self, req: &ClientPinRequest) -> Result<(), Status> {
+        let param = required(&req.pin_uv_auth_param)?;
+        let new_pin_enc = required(&req.new_pin_enc)?;
+        Protocol::parse(req.protocol)?;
+        required(&req.key_agreement)?;
+        if self.pin_is_set()? {
+            return Err(Status::NotAllowed);
+        }
+        let shared = self.shared_secret(req)?;
+        if !shared.verify(&new_pin_enc, &param) {
+            return Err(Status::PinAuthInvalid);
+        }
+        let hash = self.new_pin(&shared, &new_pin_enc)?;
+        self.store.set_pin(&hash, &mut self.rng)?;
+        let mut state = self.state()?;
+        state.pin_retries = MAX_PIN_RETRIES;
+        state.force_pin_change = false;
+        self.save_state(&state)?;
+        self.store.lock();
+        Ok(())
+    }
+
+    /// Decrypts pinHashEnc and checks it, applying the retry rules (§6.5.5.5 "pinHashEnc").
+    fn check_pin_hash(&mut self, shared: &SharedSecret, pin_hash_enc: &[u8]) -> Result<(), Status> {
+        let expected_len = match shared.protocol() {
+            Protocol::One => 16,
+            Protocol::Two => 32,
+        };
+        if pin_hash_enc.len() != expected_len {
+            return Err(Status::InvalidParameter);
+        }
+        let mut state = self.state()?;
+        self.retry_gate.check(state.pin_retries)?;
+        state.pin_retries = state.pin_retries.saturating_sub(1);
+        self.save_state(&state)?;
+        let plain = shared.decrypt(pin_hash_enc)?;
+        let mut hash = [0u8; 16];
+        hash.copy_from_slice(plain.get(..16).ok_or(Status::InvalidParameter)?);
+        let hash = PinHash(hash);
+        if !self.store.verify_pin(&hash)? {
+            self.key_agreement = crate::pinproto::KeyAgreementKey::generate(&mut self.rng);
+            return Err(self.retry_gate.mismatch(state.pin_retries));
+        }
+        self.retry_gate.matched();
+        state.pin_retries = MAX_PIN_RETRIES;
+        self.save_state(&state)?;
+        Ok(())
+    }
+
+    fn change_pin(&mut self, req: &ClientPinRequest) -> Result<(), Status> {
+        let param = required(&req.pin_uv_auth_param)?;
+        let new_pin_enc = required(&req.new_pin_enc)?;
+        let pin_hash_enc = required(&req.pin_hash_enc)?;
+        Protocol::parse(req.protocol)?;
+        required(&req.key_agreement)?;
+        if !self.pin_is_set()? {
+            return Err(Status::PinNotSet);
+        }
+        let state = self.state()?;
+        self.retry_gate.check(state.pin_retries)?;
+        let shared = self.shared_secret(req)?;
+        let mut message = new_pin_enc.clone();
+        message.extend_from_slice(&pin_hash_enc);
+        if !shared.verify(&message, &param) {
+            return Err(Status::PinAuthInvalid);
+        }
+        self.check_pin_hash(&shared, &pin_hash_enc)?;
+        let hash = self.new_pin(&shared, &new_pin_enc)?;
+        if state.force_pin_change && self.store.verify_pin(&hash)? {
+            return Err(Status::PinPolicyViolation);
+        }
+        self.store.set_pin(&hash, &mut self.rng)?;
+        let mut state = self.state()?;
+        state.force_pin_change = false;
+        state.pin_retries = MAX_PIN_RETRIES;
+        self.save_state(&state)?;
+        self.revoke_token();
+        Ok(())
+    }
+
+    fn issue_token(
+        &mut self,
+        req: &ClientPinRequest,
+        permissions: u8,
+        rp_id: Option<String>,
+    ) -> Result<ClientPinResponse, Status> {
+        let pin_hash_enc = required(&req.pin_hash_enc)?;
+        Protocol::parse(req.protocol)?;
+        required(&req.key_agreement)?;
+        if !self.pin_is_set()? {
+            return Err(Status::PinNotSet);
+        }
+        let state = self.state()?;
+        self.retry_gate.check(state.pin_retries)?;
+        let shared = self.shared_secret(req)?;
+        self.check_pin_hash(&shared, &pin_hash_enc)?;
+        if self.state()?.force_pin_change {
+            return Err(Status::PinPolicyViolation);
+        }
+        let token = self.random32();
+        self.token.reset(token);
+        let now = self.now();
+        self.token.begin_using(false, now);
+        self.token.set_permissions(permissions, rp_id);
+        let encrypted = shared.encrypt(&mut self.rng, self.token.token().as_slice())?;
+        Ok(ClientPinResponse {
+            pin_uv_auth_token: Some(encrypted),
+            ..ClientPinResponse::default()
+        })
+    }
+}

@@ -1,0 +1,82 @@
+//! authenticatorGetInfo (CTAP 2.1 §6.4), authenticatorReset (§6.6) and authenticatorSelection
+//! (§6.9).
+
+use crate::authenticator::Authenticator;
+use crate::authn_config::MAX_RP_IDS_FOR_SET_MIN_PIN_LENGTH;
+use crate::env::{Clock, PresencePurpose, Rng, UserPresence};
+use crate::request::Info;
+use crate::status::Status;
+use crate::store::CredentialStore;
+
+/// The extensions this authenticator implements, as getInfo lists them.
+pub const EXTENSIONS: [&str; 6] = [
+    "credBlob",
+    "credProtect",
+    "hmac-secret",
+    "hmac-secret-mc",
+    "largeBlobKey",
+    "minPinLength",
+];
+
+impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, C, R> {
+    /// authenticatorGetInfo: what this authenticator is and does, reflecting current state.
+    pub fn get_info(&mut self) -> Result<Info, Status> {
+        let state = self.state()?;
+        let pin_set = self.pin_is_set()?;
+        let (_, remaining) = self.store.discoverable_count()?;
+        let options = vec![
+            ("plat", self.config.platform),
+            ("rk", true),
+            ("up", true),
+            ("clientPin", pin_set),
+            ("credMgmt", true),
+            ("alwaysUv", state.always_uv),
+            ("authnrCfg", true),
+            ("largeBlobs", true),
+            ("pinUvAuthToken", true),
+            ("setMinPINLength", true),
+            ("makeCredUvNotRqd", !state.always_uv),
+            ("credentialMgmtPreview", true),
+        ];
+        Ok(Info {
+            versions: vec!["U2F_V2", "FIDO_2_0", "FIDO_2_1"],
+            extensions: EXTENSIONS.to_vec(),
+            aaguid: self.config.aaguid,
+            options,
+            max_msg_size: self.config.max_msg_size as u64,
+            pin_uv_auth_protocols: vec![2, 1],
+            max_credential_count_in_list: self.config.max_credential_count_in_list as u64,
+            max_credential_id_length: self.config.max_credential_id_length as u64,
+            transports: self.config.transports.clone(),
+            algorithms: self.config.algorithms.iter().map(|a| a.cose()).collect(),
+            max_serialized_large_blob_array: self.config.max_serialized_large_blob_array as u64,
+            force_pin_change: state.force_pin_change,
+            min_pin_length: u64::from(state.min_pin_length),
+            firmware_version: self.config.firmware_version,
+            max_cred_blob_length: self.config.max_cred_blob_length as u64,
+            max_rp_ids_for_set_min_pin_length: MAX_RP_IDS_FOR_SET_MIN_PIN_LENGTH as u64,
+            remaining_discoverable_credentials: remaining as u64,
+        })
+    }
+
+    /// authenticatorReset: only within the reset window after power-up, and only with the
+    /// user's presence; wipes every credential, the PIN and the persistent state.
+    pub fn reset(&mut self) -> Result<(), Status> {
+        let elapsed = self.now().saturating_sub(self.power_up_ms);
+        if elapsed > self.config.reset_window_ms {
+            return Err(Status::NotAllowed);
+        }
+        self.ask_presence(PresencePurpose::Reset)?;
+        self.store.wipe()?;
+        let window_start = self.power_up_ms;
+        self.power_cycle();
+        self.power_up_ms = window_start;
+        self.apply_default_always_uv();
+        Ok(())
+    }
+
+    /// authenticatorSelection: the user touches the authenticator they want.
+    pub fn selection(&mut self) -> Result<(), Status> {
+        self.ask_presence(PresencePurpose::Selection)
+    }
+}

@@ -1,0 +1,246 @@
+//! authenticatorMakeCredential (CTAP 2.1 §6.1.2).
+
+use zeroize::Zeroizing;
+
+use crate::authenticator::{flags, sha256, Authenticator};
+use crate::config::AttestationMode;
+use crate::env::{Clock, PresencePurpose, Rng, UserPresence};
+use crate::pinproto::Protocol;
+use crate::request::{
+    AttestationStatement, MakeCredentialExtensionOutputs, MakeCredentialRequest,
+    MakeCredentialResponse,
+};
+use crate::status::Status;
+use crate::store::{
+    Algorithm, CredProtect, CredRandom, Credential, CredentialKind, CredentialStore,
+};
+use crate::token::Permissions;
+use crate::wire;
+
+impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, C, R> {
+    /// authenticatorMakeCredential on a parsed request.
+    pub fn make_credential(
+        &mut self,
+        req: &MakeCredentialRequest,
+    ) -> Result<MakeCredentialResponse, Status> {
+        let purpose = PresencePurpose::MakeCredential {
+            rp_id: &req.rp.id,
+            user_name: req.user.name.as_deref(),
+        };
+        // Step 1: the zero-length pinUvAuthParam probe.
+        if req.pin_uv_auth_param.as_ref().is_some_and(|p| p.is_empty()) {
+            return Err(self.probe(purpose));
+        }
+        // Step 2: the protocol must come with the param and be one we speak.
+        if req.pin_uv_auth_param.is_some() {
+            Protocol::parse(req.pin_uv_auth_protocol)?;
+        }
+        // Step 3: the first supported algorithm in the RP's order of preference.
+        let alg = req
+            .algorithms
+            .iter()
+            .filter_map(|&a| Algorithm::from_cose(a))
+            .find(|a| self.config.algorithms.contains(a))
+            .ok_or(Status::UnsupportedAlgorithm)?;
+        // Step 4: options. "up": false is invalid for makeCredential; we have no built-in UV.
+        if req.up == Some(false) {
+            return Err(Status::InvalidOption);
+        }
+        let has_param = req.pin_uv_auth_param.is_some();
+        if req.uv && !has_param {
+            return Err(Status::InvalidOption);
+        }
+        // Step 5/6: alwaysUv and makeCredUvNotRqd.
+        let state = self.state()?;
+        let pin_set = self.pin_is_set()?;
+        if !has_param {
+            if state.always_uv {
+                return Err(if pin_set {
+                    Status::PuatRequired
+                } else {
+                    Status::PinNotSet
+                });
+            }
+            if req.rk && pin_set {
+                return Err(Status::PuatRequired);
+            }
+        }
+        // Step 7: no enterprise attestation here.
+        if req.enterprise_attestation.is_some() {
+            return Err(Status::InvalidParameter);
+        }
+        // Extension inputs that are simply malformed.
+        let cred_protect = match req.extensions.cred_protect {
+            None => None,
+            Some(v) => Some(CredProtect::from_value(v).ok_or(Status::InvalidParameter)?),
+        };
+        if req.extensions.large_blob_key == Some(false) {
+            return Err(Status::InvalidOption);
+        }
+        if req.extensions.large_blob_key == Some(true) && !req.rk {
+            return Err(Status::InvalidOption);
+        }
+        // Step 11: the pinUvAuthParam.
+        if let Some(param) = &req.pin_uv_auth_param {
+            self.check_token(
+                req.pin_uv_auth_protocol,
+                param,
+                &req.client_data_hash,
+                Permissions::MAKE_CREDENTIAL,
+                Some(&req.rp.id),
+                true,
+            )?;
+            if !self.token.user_verified() {
+                return Err(Status::PinAuthInvalid);
+            }
+        }
+        let uv = has_param;
+        // Step 12: the excludeList; UP before saying "excluded".
+        if req.exclude_list.len() > self.config.max_credential_count_in_list {
+            return Err(Status::LimitExceeded);
+        }
+        for id in &req.exclude_list {
+            if id.len() > self.config.max_credential_id_length {
+                continue;
+            }
+            let Some(cred) = self.store.get(id)? else {
+                continue;
+            };
+            if cred.rp.id != req.rp.id {
+                continue;
+            }
+            if cred.cred_protect == CredProtect::UvRequired && !uv {
+                continue;
+            }
+            if !(uv && self.token.user_present()) {
+                self.ask_presence(purpose)?;
+            }
+            return Err(Status::CredentialExcluded);
+        }
+        // hmac-secret-mc needs a good shared secret before anything is created.
+        let hmac_mc = match &req.extensions.hmac_secret_mc {
+            Some(input) if req.extensions.hmac_secret => {
+                Some(crate::hmac_secret::open_salts(&self.key_agreement, input)?)
+            }
+            _ => None,
+        };
+        // Step 14: user presence.
+        if !(uv && self.token.user_present()) {
+            self.ask_presence(purpose)?;
+        }
+        if uv {
+            self.token.clear_user_present();
+            self.token.clear_user_verified();
+            self.token.clear_permissions_except_lbw();
+        }
+
+        // Step 15: the credential.
+        let (public_key, key) = self.store.generate_key(alg, &mut self.rng)?;
+        let credential_id = self.new_credential_id();
+        if credential_id.len() > 1023 {
+            return Err(Status::Other);
+        }
+        let cred_random = if req.extensions.hmac_secret {
+            Some(CredRandom {
+                with_uv: self.random32(),
+                without_uv: self.random32(),
+            })
+        } else {
+            None
+        };
+        let mut outputs = MakeCredentialExtensionOutputs::default();
+        let cred_blob = match &req.extensions.cred_blob {
+            Some(blob) if blob.len() <= self.config.max_cred_blob_length => {
+                outputs.cred_blob = Some(true);
+                Some(blob.clone())
+            }
+            Some(_) => {
+                outputs.cred_blob = Some(false);
+                None
+            }
+            None => None,
+        };
+        outputs.cred_protect = cred_protect;
+        if req.extensions.hmac_secret {
+            outputs.hmac_secret = Some(true);
+        }
+        if req.extensions.min_pin_length
+            && state.min_pin_length_rp_ids.iter().any(|r| r == &req.rp.id)
+        {
+            outputs.min_pin_length = Some(state.min_pin_length);
+        }
+        if let (Some((shared, salts)), Some(random)) = (&hmac_mc, &cred_random) {
+            let secret = if uv {
+                &random.with_uv
+            } else {
+                &random.without_uv
+            };
+            outputs.hmac_secret_mc = Some(crate::hmac_secret::outputs(
+                shared,
+                secret,
+                salts,
+                &mut self.rng,
+            )?);
+        }
+        let large_blob_key = if req.extensions.large_blob_key == Some(true) {
+            Some(Zeroizing::new(self.random32()))
+        } else {
+            None
+        };
+        let credential = Credential {
+            id: credential_id.clone(),
+            rp: req.rp.clone(),
+            user: req.user.clone(),
+            discoverable: req.rk,
+            public_key: public_key.clone(),
+            key,
+            cred_protect: cred_protect.unwrap_or(CredProtect::UvOptional),
+            cred_random,
+            cred_blob,
+            large_blob_key: large_blob_key.clone(),
+            sign_count: 0,
+            created_at: self.clock.unix_time(),
+            kind: CredentialKind::Ctap2,
+        };
+
+        let mut flag_byte = flags::UP | flags::AT | self.backup_flags();
+        if uv {
+            flag_byte |= flags::UV;
+        }
+        let ext = if outputs.is_empty() {
+            None
+        } else {
+            flag_byte |= flags::ED;
+            Some(wire::make_credential_extensions(&outputs))
+        };
+        let auth_data = wire::attested_auth_data(
+            &sha256(req.rp.id.as_bytes()),
+            flag_byte,
+            credential.sign_count,
+            &self.config.aaguid,
+            &credential_id,
+            &public_key,
+            ext.as_deref(),
+        )?;
+        let att_stmt = match self.config.attestation {
+            AttestationMode::None => AttestationStatement::None,
+            AttestationMode::PackedSelf => {
+                let mut message = auth_data.clone();
+                message.extend_from_slice(&req.client_data_hash);
+                let sig = self.store.sign(&credential.key, alg, &message)?;
+                AttestationStatement::PackedSelf {
+                    alg: alg.cose(),
+                    sig,
+                }
+            }
+        };
+        self.store.insert(credential)?;
+        Ok(MakeCredentialResponse {
+            auth_data,
+            att_stmt,
+            large_blob_key,
+            credential_id,
+            public_key,
+        })
+    }
+}

@@ -1,0 +1,118 @@
+use super::*;
+use crate::store::{CredProtect, CredentialKind, UserEntity};
+
+struct Seq(u8);
+impl Rng for Seq {
+    fn fill(&mut self, buf: &mut [u8]) {
+        for b in buf {
+            self.0 = self.0.wrapping_add(1);
+            *b = self.0;
+        }
+    }
+}
+
+fn cred(store: &mut MemoryStore, id: u8, rp: &str, user: u8, rk: bool) -> Credential {
+    let (public_key, key) = store.generate_key(Algorithm::Es256, &mut Seq(id)).unwrap();
+    Credential {
+        id: vec![id; 16],
+        rp: RpEntity {
+            id: rp.into(),
+            name: None,
+        },
+        user: UserEntity {
+            id: vec![user],
+            name: None,
+            display_name: None,
+        },
+        discoverable: rk,
+        public_key,
+        key,
+        cred_protect: CredProtect::UvOptional,
+        cred_random: None,
+        cred_blob: None,
+        large_blob_key: None,
+        sign_count: 0,
+        created_at: 0,
+        kind: CredentialKind::Ctap2,
+    }
+}
+
+#[test]
+fn discoverable_with_same_rp_and_user_replaces() {
+    let mut s = MemoryStore::default();
+    let a = cred(&mut s, 1, "a.example", 9, true);
+    let b = cred(&mut s, 2, "a.example", 9, true);
+    let c = cred(&mut s, 3, "a.example", 9, false);
+    s.insert(a).unwrap();
+    s.insert(b).unwrap();
+    s.insert(c).unwrap();
+    let ids: Vec<u8> = s
+        .by_rp("a.example")
+        .unwrap()
+        .iter()
+        .map(|c| c.id[0])
+        .collect();
+    assert_eq!(ids, vec![2, 3]);
+    assert_eq!(s.discoverable_count().unwrap(), (1, DEFAULT_CAPACITY - 1));
+}
+
+#[test]
+fn capacity_is_enforced_for_discoverable_only() {
+    let mut s = MemoryStore::with_capacity(1);
+    let a = cred(&mut s, 1, "a.example", 1, true);
+    let b = cred(&mut s, 2, "a.example", 2, true);
+    let c = cred(&mut s, 3, "a.example", 3, false);
+    s.insert(a).unwrap();
+    assert!(matches!(s.insert(b), Err(StoreError::Full)));
+    s.insert(c).unwrap();
+    assert_eq!(s.credentials().len(), 2);
+}
+
+#[test]
+fn pin_verification_unlocks_and_lock_locks() {
+    let mut s = MemoryStore::default();
+    assert!(!s.pin_is_set().unwrap());
+    assert!(!s.verify_pin(&PinHash([1; 16])).unwrap());
+    s.set_pin(&PinHash([1; 16]), &mut Seq(0)).unwrap();
+    s.lock();
+    assert!(!s.verify_pin(&PinHash([2; 16])).unwrap());
+    assert!(!s.is_unlocked());
+    assert!(s.verify_pin(&PinHash([1; 16])).unwrap());
+    assert!(s.is_unlocked());
+    s.lock();
+    assert!(!s.is_unlocked());
+    s.wipe().unwrap();
+    assert!(!s.pin_is_set().unwrap());
+}
+
+#[test]
+fn injected_key_is_used_and_cached_signing_verifies() {
+    use aws_lc_rs::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_ASN1};
+    let mut s = MemoryStore::default();
+    s.inject_next_key(&[0x11; 32]);
+    let (pk, blob) = s.generate_key(Algorithm::Es256, &mut Seq(0)).unwrap();
+    let (expected, _) = softkey::from_secret(Algorithm::Es256, &[0x11; 32]).unwrap();
+    assert_eq!(pk, expected);
+    for msg in [b"one".as_slice(), b"two"] {
+        let sig = s.sign(&blob, Algorithm::Es256, msg).unwrap();
+        UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, &pk.bytes)
+            .verify(msg, &sig)
+            .unwrap();
+    }
+    let (pk2, _) = s.generate_key(Algorithm::Es256, &mut Seq(0)).unwrap();
+    assert_ne!(pk2, pk);
+}
+
+#[test]
+fn update_and_delete() {
+    let mut s = MemoryStore::default();
+    let mut a = cred(&mut s, 1, "a.example", 1, true);
+    s.insert(a.clone()).unwrap();
+    a.sign_count = 5;
+    s.update(&a).unwrap();
+    assert_eq!(s.get(&a.id).unwrap().unwrap().sign_count, 5);
+    assert_eq!(s.rps().unwrap().len(), 1);
+    assert!(s.delete(&a.id).unwrap());
+    assert!(!s.delete(&a.id).unwrap());
+    assert!(s.update(&a).is_err());
+}

@@ -1,0 +1,53 @@
+use super::*;
+
+struct Seq(u8);
+impl Rng for Seq {
+    fn fill(&mut self, buf: &mut [u8]) {
+        for b in buf {
+            self.0 = self.0.wrapping_add(13);
+            *b = self.0;
+        }
+    }
+}
+
+#[test]
+fn both_sides_derive_the_same_secret_and_round_trip() {
+    let a = KeyAgreementKey::generate(&mut Seq(1));
+    let b = KeyAgreementKey::generate(&mut Seq(2));
+    for protocol in [Protocol::One, Protocol::Two] {
+        let sa = a.shared_secret(protocol, &b.public()).unwrap();
+        let sb = b.shared_secret(protocol, &a.public()).unwrap();
+        let ct = sa.encrypt(&mut Seq(3), &[5u8; 64]).unwrap();
+        assert_eq!(ct.len(), if protocol == Protocol::One { 64 } else { 80 });
+        assert_eq!(sb.decrypt(&ct).unwrap().as_slice(), &[5u8; 64]);
+        let tag = sa.authenticate(b"msg");
+        assert_eq!(tag.len(), if protocol == Protocol::One { 16 } else { 32 });
+        assert!(sb.verify(b"msg", &tag));
+        assert!(!sb.verify(b"msh", &tag));
+        assert!(!sb.verify(b"msg", &tag[..tag.len() - 1]));
+    }
+}
+
+#[test]
+fn bad_points_and_ciphertexts_are_invalid_parameter() {
+    let a = KeyAgreementKey::generate(&mut Seq(1));
+    let bad = PlatformKey {
+        x: [1; 32],
+        y: [2; 32],
+    };
+    assert_eq!(
+        a.shared_secret(Protocol::Two, &bad).unwrap_err(),
+        Status::InvalidParameter
+    );
+    let s = a.shared_secret(Protocol::Two, &a.public()).unwrap();
+    assert_eq!(s.decrypt(&[0; 15]).unwrap_err(), Status::InvalidParameter);
+    assert_eq!(s.decrypt(&[0; 16]).unwrap_err(), Status::InvalidParameter);
+    assert_eq!(s.decrypt(&[0; 40]).unwrap_err(), Status::InvalidParameter);
+}
+
+#[test]
+fn protocol_parse() {
+    assert_eq!(Protocol::parse(None), Err(Status::MissingParameter));
+    assert_eq!(Protocol::parse(Some(3)), Err(Status::InvalidParameter));
+    assert_eq!(Protocol::parse(Some(2)), Ok(Protocol::Two));
+}
