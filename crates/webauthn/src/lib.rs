@@ -24,6 +24,8 @@ pub mod extensions;
 pub mod ids;
 pub mod options;
 pub mod origin;
+pub mod publickey;
 pub mod related;
+pub mod response;
 
 pub use error::{ErrorName, WebAuthnError};
