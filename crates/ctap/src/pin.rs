@@ -7,8 +7,66 @@
 //! key from injected randomness and decapsulates. Randomness is always an argument
 //! ([`Rng`]); nothing here reads a clock or an OS RNG.
 
+mod authenticator;
+mod messages;
+mod platform;
+mod protocol;
+
+#[cfg(test)]
+mod tests;
+
+pub use authenticator::KeyAgreementKey;
+pub use messages::{
+    change_pin_message, config_message, cred_mgmt_message, large_blobs_message, pad_pin, pin_hash,
+    unpad_pin, MAX_PIN_LEN, PADDED_PIN_LEN,
+};
+pub use platform::encapsulate;
+pub use protocol::{authenticate, verify, SharedSecret};
+
 use crate::cbor::{FromValue, Value};
 use crate::error::Error;
+use crate::status::StatusCode;
+
+/// Why a PIN/UV auth protocol operation failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PinError {
+    /// The peer's public key is not a valid P-256 point (`CTAP1_ERR_INVALID_PARAMETER`).
+    #[error("peer key-agreement key is not a valid P-256 point")]
+    InvalidPeerKey,
+    /// A ciphertext is empty or not a whole number of AES blocks (or lacks the protocol 2
+    /// IV) (`CTAP1_ERR_INVALID_PARAMETER`).
+    #[error("ciphertext length is not valid for this protocol")]
+    InvalidCiphertextLength,
+    /// A plaintext to encrypt is not a whole number of AES blocks (a caller bug).
+    #[error("plaintext length is not a multiple of 16")]
+    InvalidPlaintextLength,
+    /// A pinUvAuthParam or saltAuth does not verify (`CTAP2_ERR_PIN_AUTH_INVALID`).
+    #[error("authentication tag does not verify")]
+    BadAuthentication,
+    /// A PIN is longer than 63 bytes or a padded PIN is malformed
+    /// (`CTAP2_ERR_PIN_POLICY_VIOLATION`).
+    #[error("PIN is empty, too long or badly padded")]
+    InvalidPin,
+    /// The injected randomness never produced a valid private key.
+    #[error("randomness did not yield a valid P-256 private key")]
+    BadRandomness,
+    /// The cryptographic library failed unexpectedly.
+    #[error("cryptographic library failure")]
+    Crypto,
+}
+
+impl PinError {
+    /// The status code an authenticator answers with.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::InvalidPeerKey | Self::InvalidCiphertextLength => StatusCode::InvalidParameter,
+            Self::BadAuthentication => StatusCode::PinAuthInvalid,
+            Self::InvalidPin => StatusCode::PinPolicyViolation,
+            Self::InvalidPlaintextLength | Self::BadRandomness | Self::Crypto => StatusCode::Other,
+        }
+    }
+}
 
 /// A PIN/UV auth protocol version (CTAP 2.1 §6.5.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -104,14 +162,4 @@ impl<F: FnMut(&mut [u8])> Rng for F {
     fn fill(&mut self, dest: &mut [u8]) {
         self(dest)
     }
-}
-
-/// The message a config pinUvAuthParam authenticates (CTAP 2.1 §6.11):
-/// `32×0xff ‖ 0x0d ‖ subCommand ‖ subCommandParams`.
-pub fn config_message(subcommand: u8, params: &[u8]) -> Vec<u8> {
-    let mut out = vec![0xff; 32];
-    out.push(0x0d);
-    out.push(subcommand);
-    out.extend_from_slice(params);
-    out
 }
