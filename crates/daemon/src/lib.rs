@@ -1,2 +1,21 @@
 //! latchkeyd, the per-user WebAuthn platform service on D-Bus.
+//!
+//! A request flows: D-Bus method ([`service`]) → caller identity from the kernel ([`identity`]) →
+//! options first look ([`options`]) → policy and origin ([`policy`], [`authorize`], [`related`]) →
+//! the prompt queue ([`queue`]) → the prompt process ([`prompt`]) → an authenticator behind
+//! [`authenticators::Authenticators`] → `Response` ([`request`]). [`server`] wires it to a bus;
+//! [`install`] sets up D-Bus activation; [`client`] is the caller side.
 #![forbid(unsafe_code)]
+
+pub mod authenticators;
+pub mod authorize;
+pub mod error;
+pub mod identity;
+pub mod options;
+pub mod policy;
+pub mod prompt;
+pub mod queue;
+pub mod related;
+pub mod request;
+pub mod server;
+pub mod service;

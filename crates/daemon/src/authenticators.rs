@@ -1,0 +1,144 @@
+//! The seam between latchkeyd and whatever runs a ceremony: the platform authenticator, a virtual
+//! key, a USB key. latchkeyd holds no key material (DESIGN "Processes"); it hands over the checked
+//! request and a [`PromptSession`] through which the authenticator side asks the user for a PIN or
+//! an account, and receives the WebAuthn L3 response JSON (§5.1.10 `RegistrationResponseJSON`,
+//! `AuthenticationResponseJSON`).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use async_trait::async_trait;
+use latchkey_webauthn::clientdata::CeremonyType;
+use latchkey_webauthn::origin::AuthorizedRpId;
+use latchkey_webauthn::WebAuthnError;
+use zeroize::Zeroizing;
+
+/// A request's number, unique within one latchkeyd run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestId(pub u64);
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "r{}", self.0)
+    }
+}
+
+/// Everything an authenticator needs for one ceremony; only latchkeyd builds it.
+#[derive(Debug, Clone)]
+pub struct Ceremony {
+    /// The request.
+    pub id: RequestId,
+    /// Create or get.
+    pub kind: CeremonyType,
+    /// The caller's options (`PublicKeyCredentialCreationOptionsJSON` / `…RequestOptionsJSON`).
+    pub options: serde_json::Value,
+    /// The origin and RP ID, checked.
+    pub authorized: AuthorizedRpId,
+    /// `clientDataJSON`, built by latchkeyd (§5.8.1.1).
+    pub client_data_json: Vec<u8>,
+    /// How the caller is shown to the user.
+    pub caller_name: String,
+}
+
+/// A PIN read from the prompt's file descriptor; zeroised on drop, never printed.
+pub struct Pin(Zeroizing<Vec<u8>>);
+
+impl Pin {
+    /// Wraps PIN bytes (UTF-8, as CTAP 2.1 §6.5.1 expects).
+    pub fn new(bytes: Zeroizing<Vec<u8>>) -> Self {
+        Self(bytes)
+    }
+    /// The PIN bytes.
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Pin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Pin(<redacted>)")
+    }
+}
+
+/// Why the authenticator side wants a PIN.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PinRequest {
+    /// Which authenticator (shown to the user).
+    pub authenticator: String,
+    /// Retries left, if known.
+    pub retries: Option<u32>,
+    /// The previous PIN was wrong.
+    pub wrong_pin: bool,
+}
+
+/// An account to choose from (a discoverable credential).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// `user.name`.
+    pub name: String,
+    /// `user.displayName`.
+    pub display_name: String,
+}
+
+/// The user side of a ceremony, as the authenticator side sees it.
+#[async_trait]
+pub trait PromptSession: Send + Sync {
+    /// Asks for a PIN (delivered over a file descriptor, zeroised after use).
+    async fn pin(&self, request: PinRequest) -> Result<Pin, WebAuthnError>;
+    /// Asks the user to pick one of `accounts`; returns its index.
+    async fn choose_account(&self, accounts: &[Account]) -> Result<usize, WebAuthnError>;
+    /// Shows a status line ("Touch your security key").
+    async fn notice(&self, text: &str);
+}
+
+/// A platform credential, for management (`ListCredentials`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformCredential {
+    /// The credential ID.
+    pub credential_id: Vec<u8>,
+    /// Its RP ID.
+    pub rp_id: String,
+    /// `user.name`.
+    pub user_name: String,
+    /// `user.displayName`.
+    pub user_display_name: String,
+}
+
+/// A management failure.
+#[derive(Debug, thiserror::Error)]
+pub enum ManageError {
+    /// No such credential.
+    #[error("no platform credential with that ID")]
+    NotFound,
+    /// The store failed.
+    #[error("the credential store failed: {0}")]
+    Store(String),
+}
+
+/// The authenticators latchkeyd routes ceremonies to (platform, virtual, USB), behind one trait.
+#[async_trait]
+pub trait Authenticators: Send + Sync + 'static {
+    /// Runs `navigator.credentials.create()`; returns `RegistrationResponseJSON`.
+    async fn create(
+        &self,
+        ceremony: &Ceremony,
+        ui: &dyn PromptSession,
+    ) -> Result<serde_json::Value, WebAuthnError>;
+    /// Runs `navigator.credentials.get()`; returns `AuthenticationResponseJSON`.
+    async fn get(
+        &self,
+        ceremony: &Ceremony,
+        ui: &dyn PromptSession,
+    ) -> Result<serde_json::Value, WebAuthnError>;
+    /// Stops the ceremony for `id` (the caller cancelled, left or timed out); its future is dropped.
+    fn cancel(&self, id: RequestId);
+    /// Client capabilities this back-end provides (L3 §5.1.7 names, `extension:<id>` entries).
+    fn capabilities(&self) -> BTreeMap<String, bool>;
+    /// The platform authenticator's credentials, optionally for one RP ID.
+    fn list_platform_credentials(
+        &self,
+        rp_id: Option<&str>,
+    ) -> Result<Vec<PlatformCredential>, ManageError>;
+    /// Deletes a platform credential.
+    fn delete_platform_credential(&self, credential_id: &[u8]) -> Result<(), ManageError>;
+}

@@ -1,0 +1,274 @@
+//! Who is calling, from the kernel — never from what the caller says.
+//!
+//! The bus gives a `ProcessFD` (dbus-broker, dbus-daemon ≥ 1.15.x with `SO_PEERPIDFD`) or only a
+//! `ProcessID` (Debian 12's dbus-daemon 1.14). Either way we hold a pidfd for the whole reading:
+//!
+//! 1. pidfd from the bus, or `pidfd_open(ProcessID)`; if both are given they must name the same
+//!    process ([`IdentityError::Contradiction`]);
+//! 2. read `/proc/PID/stat` (start time), `exe`, `root/.flatpak-info`, `cgroup`, `root/meta/snap.yaml`;
+//! 3. confirm the pidfd still names a live process with that PID and the start time is unchanged,
+//!    so the PID was not reused while we read ([`IdentityError::Gone`]).
+//!
+//! The D-Bus layer additionally re-asks the bus for the connection's PID afterwards, so the unique
+//! name still owns the process we read.
+
+pub mod parse;
+
+use std::fs;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+/// Credentials the bus reported for a connection (`GetConnectionCredentials`).
+#[derive(Debug, Default)]
+pub struct PeerCredentials {
+    /// `ProcessID`.
+    pub pid: Option<u32>,
+    /// `ProcessFD`.
+    pub pidfd: Option<OwnedFd>,
+    /// `UnixUserID`.
+    pub uid: Option<u32>,
+}
+
+/// Why a caller could not be identified.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum IdentityError {
+    /// The bus gave neither a PID nor a pidfd.
+    #[error("the bus did not report the caller's process")]
+    NoProcess,
+    /// `ProcessFD` and `ProcessID` name different processes.
+    #[error("the caller's pidfd names PID {pidfd_pid:?} but the bus reported PID {pid}")]
+    Contradiction {
+        /// The bus's `ProcessID`.
+        pid: u32,
+        /// The PID behind the pidfd (`None`: it already exited).
+        pidfd_pid: Option<u32>,
+    },
+    /// The process exited (or its PID was reused) while it was being identified.
+    #[error("the caller's process went away while it was identified")]
+    Gone,
+    /// The caller runs as another user.
+    #[error("the caller runs as uid {0}, not as this session's user")]
+    OtherUser(u32),
+    /// `/proc` could not be read.
+    #[error("reading /proc for the caller failed: {0}")]
+    Proc(String),
+}
+
+/// The identity of a process, read from the kernel while pinned by a pidfd.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallerIdentity {
+    /// The process ID (in our PID namespace).
+    pub pid: u32,
+    /// Its parent's PID.
+    pub ppid: u32,
+    /// Start time in clock ticks since boot.
+    pub start_time: u64,
+    /// `/proc/PID/exe`, as the process's own mount namespace names it.
+    pub executable: Option<PathBuf>,
+    /// Device and inode of the executable, as opened through `/proc/PID/exe`.
+    pub executable_file: Option<(u64, u64)>,
+    /// Whether the process shares our mount namespace (so `executable` means the same file here).
+    pub same_mount_namespace: bool,
+    /// Flatpak application ID from `/.flatpak-info`.
+    pub flatpak_app_id: Option<String>,
+    /// Snap name from the cgroup or `meta/snap.yaml`.
+    pub snap_name: Option<String>,
+    /// The systemd unit (scope/service) the process runs in; informative only.
+    pub systemd_unit: Option<String>,
+}
+
+impl CallerIdentity {
+    /// Whether the process runs in a Flatpak or Snap sandbox.
+    pub fn sandboxed(&self) -> bool {
+        self.flatpak_app_id.is_some() || self.snap_name.is_some()
+    }
+
+    /// The application ID used for `app:<id>` origins (`[A-Za-z0-9._-]`): the Flatpak ID,
+    /// `snap.<name>`, else the executable's file name (unverified: any program can be named so).
+    pub fn app_id(&self) -> String {
+        if let Some(id) = &self.flatpak_app_id {
+            return id.clone();
+        }
+        if let Some(s) = &self.snap_name {
+            return format!("snap.{s}");
+        }
+        let name = self
+            .executable
+            .as_deref()
+            .and_then(Path::file_name)
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let clean: String = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .take(200)
+            .collect();
+        if clean.is_empty() {
+            format!("pid-{}", self.pid)
+        } else {
+            clean
+        }
+    }
+
+    /// A name to show the user.
+    pub fn display_name(&self) -> String {
+        if let Some(id) = &self.flatpak_app_id {
+            return format!("{id} (Flatpak)");
+        }
+        if let Some(s) = &self.snap_name {
+            return format!("{s} (Snap)");
+        }
+        match &self.executable {
+            Some(p) => p.display().to_string(),
+            None => format!("pid {}", self.pid),
+        }
+    }
+
+    /// Whether the process runs exactly the file at `path` (same path, same device and inode,
+    /// same mount namespace — a bind mount in a private namespace does not pass).
+    pub fn executable_is(&self, path: &Path) -> bool {
+        if !self.same_mount_namespace || self.executable.as_deref() != Some(path) {
+            return false;
+        }
+        match (self.executable_file, fs::metadata(path)) {
+            (Some(file), Ok(m)) => file == (m.dev(), m.ino()),
+            _ => false,
+        }
+    }
+}
+
+/// Identifies the process behind `creds`; `expected_uid` is this session's user.
+pub fn identify(
+    creds: PeerCredentials,
+    expected_uid: u32,
+) -> Result<CallerIdentity, IdentityError> {
+    if let Some(uid) = creds.uid {
+        if uid != expected_uid {
+            return Err(IdentityError::OtherUser(uid));
+        }
+    }
+    let (pidfd, pid) = match (creds.pidfd, creds.pid) {
+        (Some(fd), reported) => {
+            let pidfd_pid = pidfd_pid(&fd)?;
+            let Some(pid) = pidfd_pid else {
+                return match reported {
+                    Some(pid) => Err(IdentityError::Contradiction { pid, pidfd_pid }),
+                    None => Err(IdentityError::Gone),
+                };
+            };
+            if let Some(reported) = reported {
+                if reported != pid {
+                    return Err(IdentityError::Contradiction {
+                        pid: reported,
+                        pidfd_pid,
+                    });
+                }
+            }
+            (fd, pid)
+        }
+        (None, Some(pid)) => (open_pidfd(pid)?, pid),
+        (None, None) => return Err(IdentityError::NoProcess),
+    };
+    let proc_dir = PathBuf::from(format!("/proc/{pid}"));
+    let stat_before = read_stat(&proc_dir)?;
+    let identity = read_identity(&proc_dir, pid, stat_before)?;
+    // The pidfd still names a live process with this PID, and it is the one that started at the
+    // same time: nothing we read came from a recycled PID.
+    if pidfd_pid(&pidfd)? != Some(pid) || read_stat(&proc_dir)? != stat_before {
+        return Err(IdentityError::Gone);
+    }
+    Ok(identity)
+}
+
+fn read_identity(
+    proc_dir: &Path,
+    pid: u32,
+    stat: parse::ProcStat,
+) -> Result<CallerIdentity, IdentityError> {
+    let exe_link = proc_dir.join("exe");
+    let executable = fs::read_link(&exe_link).ok();
+    let executable_file = fs::metadata(&exe_link).ok().map(|m| (m.dev(), m.ino()));
+    let same_mount_namespace = match (
+        fs::metadata(proc_dir.join("ns/mnt")),
+        fs::metadata("/proc/self/ns/mnt"),
+    ) {
+        (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
+        _ => false,
+    };
+    let root = proc_dir.join("root");
+    let flatpak_app_id = if same_mount_namespace {
+        // Our own root has no .flatpak-info worth trusting; only a separate mount namespace (the
+        // sandbox) can carry one.
+        None
+    } else {
+        read_small(&root.join(".flatpak-info")).and_then(|k| parse::flatpak_app_id(&k))
+    };
+    let cgroup = read_small(&proc_dir.join("cgroup")).unwrap_or_default();
+    let cgroup_path = parse::cgroup_v2_path(&cgroup).unwrap_or("");
+    let snap_name = parse::snap_name_from_cgroup(cgroup_path).or_else(|| {
+        if same_mount_namespace {
+            None
+        } else {
+            read_small(&root.join("meta/snap.yaml")).and_then(|y| parse::snap_name_from_yaml(&y))
+        }
+    });
+    let systemd_unit = parse::systemd_unit(cgroup_path).map(str::to_owned);
+    Ok(CallerIdentity {
+        pid,
+        ppid: stat.ppid,
+        start_time: stat.start_time,
+        executable,
+        executable_file,
+        same_mount_namespace,
+        flatpak_app_id,
+        snap_name,
+        systemd_unit,
+    })
+}
+
+/// Reads at most 64 KiB of a text file; `None` if absent or unreadable.
+fn read_small(path: &Path) -> Option<String> {
+    use std::io::Read as _;
+    let f = fs::File::open(path).ok()?;
+    let mut s = String::new();
+    f.take(64 * 1024).read_to_string(&mut s).ok()?;
+    Some(s)
+}
+
+fn read_stat(proc_dir: &Path) -> Result<parse::ProcStat, IdentityError> {
+    let s = read_small(&proc_dir.join("stat")).ok_or(IdentityError::Gone)?;
+    parse::proc_stat(&s).ok_or_else(|| IdentityError::Proc("unparseable stat".into()))
+}
+
+/// Opens a pidfd for `pid`.
+pub fn open_pidfd(pid: u32) -> Result<OwnedFd, IdentityError> {
+    let raw = i32::try_from(pid).map_err(|_| IdentityError::Gone)?;
+    let pid = rustix::process::Pid::from_raw(raw).ok_or(IdentityError::Gone)?;
+    rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).map_err(|e| {
+        if e == rustix::io::Errno::SRCH {
+            IdentityError::Gone
+        } else {
+            IdentityError::Proc(format!("pidfd_open: {e}"))
+        }
+    })
+}
+
+/// The PID a pidfd names (`None` once the process exited), from `/proc/self/fdinfo`.
+pub fn pidfd_pid(fd: &OwnedFd) -> Result<Option<u32>, IdentityError> {
+    let info = read_small(Path::new(&format!("/proc/self/fdinfo/{}", fd.as_raw_fd())))
+        .ok_or_else(|| IdentityError::Proc("fdinfo unreadable".into()))?;
+    if !info.lines().any(|l| l.starts_with("Pid:")) {
+        return Err(IdentityError::Proc("not a pidfd".into()));
+    }
+    Ok(parse::pidfd_fdinfo_pid(&info))
+}
+
+#[cfg(test)]
+mod tests;

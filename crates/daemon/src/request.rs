@@ -1,0 +1,395 @@
+//! One request's life: its exported object (`dev.latchkey.Request1`: `Close()`, `Response`), the
+//! task that checks, queues, prompts and runs the ceremony, and the `Response` at the end.
+//!
+//! `Response` codes (xdg-desktop-portal convention): 0 success, 1 the user refused or dismissed,
+//! 2 any other error. After `Close()` or the caller leaving the bus no `Response` is sent.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use latchkey_webauthn::clientdata::{CeremonyType, CollectedClientData};
+use latchkey_webauthn::WebAuthnError;
+use tokio::sync::watch;
+use zbus::message::Header;
+use zbus::names::{BusName, OwnedUniqueName};
+use zbus::object_server::{ObjectServer, SignalEmitter};
+use zbus::zvariant::{OwnedObjectPath, Value};
+use zbus::Connection;
+
+use crate::authenticators::{Ceremony, RequestId};
+use crate::authorize::{self, AuthorizeError, Grant, OriginClaims};
+use crate::error::Error;
+use crate::identity::CallerIdentity;
+use crate::options::{self, Kind};
+use crate::policy::CallerClass;
+use crate::prompt::{self, ChosenPrompt, DbusPromptSession, Trust};
+use crate::server::{CancelReason, LiveRequest, Shared};
+
+/// `Response` code: success.
+pub const RESPONSE_SUCCESS: u32 = 0;
+/// `Response` code: the user refused or dismissed the prompt.
+pub const RESPONSE_CANCELLED: u32 = 1;
+/// `Response` code: any other failure.
+pub const RESPONSE_ERROR: u32 = 2;
+
+/// The object at a request handle.
+pub struct RequestObject {
+    owner: OwnedUniqueName,
+    cancel: watch::Sender<Option<CancelReason>>,
+}
+
+#[zbus::interface(name = "dev.latchkey.Request1")]
+impl RequestObject {
+    /// Cancels the request (only its caller may); no `Response` follows.
+    async fn close(&self, #[zbus(header)] hdr: Header<'_>) -> Result<(), Error> {
+        if hdr.sender().map(|s| s.as_str()) != Some(self.owner.as_str()) {
+            return Err(Error::AccessDenied(
+                "only the caller may close its request".into(),
+            ));
+        }
+        self.cancel.send_replace(Some(CancelReason::Closed));
+        Ok(())
+    }
+
+    /// The result of the request.
+    #[zbus(signal)]
+    async fn response(
+        emitter: &SignalEmitter<'_>,
+        code: u32,
+        results: HashMap<&str, Value<'_>>,
+    ) -> zbus::Result<()>;
+}
+
+/// What the method call gathered.
+pub(crate) struct NewRequest {
+    pub(crate) id: RequestId,
+    pub(crate) kind: Kind,
+    pub(crate) path: OwnedObjectPath,
+    pub(crate) sender: OwnedUniqueName,
+    pub(crate) caller: CallerIdentity,
+    pub(crate) options_json: String,
+    pub(crate) origin: Option<String>,
+    pub(crate) top_origin: Option<String>,
+}
+
+/// How a ceremony ended.
+enum Outcome {
+    Done(serde_json::Value),
+    Refused(WebAuthnError),
+    Failed(WebAuthnError),
+}
+
+/// Exports the request object (before the method returns) and starts its task.
+pub(crate) async fn spawn(
+    shared: Arc<Shared>,
+    conn: Connection,
+    server: &ObjectServer,
+    req: NewRequest,
+) -> Result<(), Error> {
+    let (cancel_tx, cancel_rx) = watch::channel(None);
+    {
+        let mut live = shared.lock_requests();
+        if live.contains_key(&req.path) {
+            return Err(Error::HandleInUse(req.path.to_string()));
+        }
+        live.insert(
+            req.path.clone(),
+            LiveRequest {
+                sender: req.sender.clone(),
+                cancel: cancel_tx.clone(),
+            },
+        );
+    }
+    let object = RequestObject {
+        owner: req.sender.clone(),
+        cancel: cancel_tx,
+    };
+    match server.at(req.path.clone(), object).await {
+        Ok(true) => {}
+        Ok(false) => {
+            shared.lock_requests().remove(&req.path);
+            return Err(Error::HandleInUse(req.path.to_string()));
+        }
+        Err(e) => {
+            shared.lock_requests().remove(&req.path);
+            return Err(e.into());
+        }
+    }
+    tokio::spawn(run(shared, conn, req, cancel_rx));
+    Ok(())
+}
+
+async fn run(
+    shared: Arc<Shared>,
+    conn: Connection,
+    req: NewRequest,
+    mut cancel: watch::Receiver<Option<CancelReason>>,
+) {
+    let id = req.id;
+    let chosen: Arc<Mutex<Option<ChosenPrompt>>> = Arc::default();
+    let timeout = match options::check(req.kind, &req.options_json) {
+        Ok(o) => shared.settings.timeouts.clamp(o.timeout_ms),
+        Err(_) => shared.settings.timeouts.default,
+    };
+    let outcome = tokio::select! {
+        biased;
+        reason = cancel.wait_for(Option::is_some) => {
+            let reason = reason.ok().and_then(|r| *r);
+            tracing::info!(request = %id, ?reason, "request cancelled");
+            None
+        }
+        () = tokio::time::sleep(timeout) => {
+            Some(Outcome::Failed(WebAuthnError::not_allowed(format!("the request timed out after {} s", timeout.as_secs()))))
+        }
+        o = ceremony(&shared, &conn, &req, &chosen) => Some(o),
+    };
+    // Whatever ended it, stop the authenticator and take the prompt down.
+    let finished = matches!(outcome, Some(Outcome::Done(_)));
+    if !finished {
+        shared.settings.authenticators.cancel(id);
+    }
+    let prompt = chosen.lock().unwrap_or_else(PoisonError::into_inner).take();
+    if let Some(p) = prompt {
+        let rid = id.to_string();
+        tokio::spawn(async move {
+            if let Err(e) = p.proxy.dismiss(&rid).await {
+                tracing::debug!(error = %e, "dismissing the prompt failed");
+            }
+        });
+    }
+    let _ = conn
+        .object_server()
+        .remove::<RequestObject, _>(&req.path)
+        .await;
+    shared.lock_requests().remove(&req.path);
+    let Some(outcome) = outcome else { return };
+    let (code, results) = match &outcome {
+        Outcome::Done(json) => {
+            let key = match req.kind {
+                Kind::Create => "registration_response_json",
+                Kind::Get => "authentication_response_json",
+            };
+            (
+                RESPONSE_SUCCESS,
+                HashMap::from([(key, Value::from(json.to_string()))]),
+            )
+        }
+        Outcome::Refused(e) => (RESPONSE_CANCELLED, error_results(e)),
+        Outcome::Failed(e) => (RESPONSE_ERROR, error_results(e)),
+    };
+    match &outcome {
+        Outcome::Done(_) => {
+            tracing::info!(request = %id, kind = req.kind.as_str(), "request succeeded")
+        }
+        Outcome::Refused(e) | Outcome::Failed(e) => {
+            tracing::info!(request = %id, kind = req.kind.as_str(), error = e.name(), message = e.message(), "request failed")
+        }
+    }
+    let emitter = match SignalEmitter::new(&conn, req.path.clone()) {
+        Ok(e) => e.set_destination(BusName::Unique(req.sender.clone().into())),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot address the response");
+            return;
+        }
+    };
+    if let Err(e) = RequestObject::response(&emitter, code, results).await {
+        tracing::debug!(error = %e, "sending the response failed");
+    }
+}
+
+fn error_results(e: &WebAuthnError) -> HashMap<&'static str, Value<'static>> {
+    HashMap::from([
+        ("error", Value::from(e.name())),
+        ("message", Value::from(e.message().to_owned())),
+    ])
+}
+
+async fn ceremony(
+    shared: &Shared,
+    conn: &Connection,
+    req: &NewRequest,
+    chosen: &Mutex<Option<ChosenPrompt>>,
+) -> Outcome {
+    match ceremony_inner(shared, conn, req, chosen).await {
+        Ok(json) => Outcome::Done(json),
+        Err((true, e)) => Outcome::Refused(e),
+        Err((false, e)) => Outcome::Failed(e),
+    }
+}
+
+/// Errors are `(refused_by_user, error)`.
+async fn ceremony_inner(
+    shared: &Shared,
+    conn: &Connection,
+    req: &NewRequest,
+    chosen: &Mutex<Option<ChosenPrompt>>,
+) -> Result<serde_json::Value, (bool, WebAuthnError)> {
+    let fail = |e: WebAuthnError| (false, e);
+    let checked = options::check(req.kind, &req.options_json).map_err(fail)?;
+    let class = shared.settings.policy.classify(&req.caller);
+    let claims = OriginClaims {
+        origin: req.origin.as_deref(),
+        top_origin: req.top_origin.as_deref(),
+        rp_id: checked.rp_id.as_deref(),
+    };
+    let grant = match authorize::authorize(&class, &req.caller, &claims) {
+        Ok(g) => g,
+        Err(AuthorizeError::WebAuthn(e)) => return Err(fail(e)),
+        Err(AuthorizeError::TryRelatedOrigins { origin, error }) => {
+            match &shared.settings.related_origins {
+                Some(related) => related
+                    .authorize(&origin, claims.rp_id, claims.top_origin, error)
+                    .await
+                    .map_err(fail)?,
+                None => return Err(fail(error)),
+            }
+        }
+    };
+    let ceremony_type = match req.kind {
+        Kind::Create => CeremonyType::Create,
+        Kind::Get => CeremonyType::Get,
+    };
+    let authorized = grant.authorized().clone();
+    let client_data_json = CollectedClientData::new(
+        ceremony_type,
+        &checked.challenge,
+        &authorized.origin().serialize(),
+        grant.ancestry().clone(),
+    )
+    .to_json_bytes();
+
+    let ticket = shared
+        .queue
+        .enter()
+        .map_err(|e| fail(WebAuthnError::not_allowed(e.to_string())))?;
+    let _turn = ticket
+        .turn()
+        .await
+        .ok_or_else(|| fail(WebAuthnError::unknown("the prompt queue is closed")))?;
+
+    let prompt = choose_prompt(shared, conn, &req.caller)
+        .await
+        .ok_or_else(|| {
+            fail(WebAuthnError::not_allowed(
+                "no prompt is available to ask the user",
+            ))
+        })?;
+    *chosen.lock().unwrap_or_else(PoisonError::into_inner) = Some(prompt.clone());
+    let needs_approval = matches!(grant, Grant::NeedsApproval(..));
+    if needs_approval && prompt.trust != Trust::Trusted {
+        return Err(fail(WebAuthnError::not_allowed(
+            "an unverified caller can only be approved in the trusted prompt",
+        )));
+    }
+    let rid = req.id.to_string();
+    let mut details: HashMap<&str, Value<'_>> = HashMap::new();
+    details.insert("kind", Value::from(req.kind.as_str()));
+    details.insert("rp_id", Value::from(authorized.rp_id().as_str().to_owned()));
+    details.insert("origin", Value::from(authorized.origin().serialize()));
+    details.insert("caller", Value::from(req.caller.display_name()));
+    details.insert("app_id", Value::from(req.caller.app_id()));
+    details.insert("caller_verified", Value::from(!needs_approval));
+    details.insert("caller_class", Value::from(class_name(&class)));
+    if let Some(user) = &checked.user_name {
+        details.insert("user_name", Value::from(user.clone()));
+    }
+    if let latchkey_webauthn::clientdata::Ancestry::CrossOrigin {
+        top_origin: Some(top),
+    } = grant.ancestry()
+    {
+        details.insert("top_origin", Value::from(top.clone()));
+    }
+    let (code, _results) = prompt.proxy.consent(&rid, details).await.map_err(|e| {
+        fail(WebAuthnError::not_allowed(format!(
+            "the prompt failed: {e}"
+        )))
+    })?;
+    if code != prompt::response::APPROVED {
+        return Err((
+            true,
+            WebAuthnError::not_allowed("the user refused the request"),
+        ));
+    }
+    let ceremony = Ceremony {
+        id: req.id,
+        kind: ceremony_type,
+        options: checked.json,
+        authorized,
+        client_data_json,
+        caller_name: req.caller.display_name(),
+    };
+    let session = DbusPromptSession::new(prompt, rid);
+    let auth = &shared.settings.authenticators;
+    let result = match req.kind {
+        Kind::Create => auth.create(&ceremony, &session).await,
+        Kind::Get => auth.get(&ceremony, &session).await,
+    };
+    result.map_err(fail)
+}
+
+fn class_name(class: &CallerClass) -> &'static str {
+    match class {
+        CallerClass::Privileged { .. } => "privileged",
+        CallerClass::Bound { .. } => "bound",
+        CallerClass::Unknown => "unknown",
+        CallerClass::Denied => "denied",
+    }
+}
+
+/// The prompt for a request from `caller`: the trusted graphical prompt if it runs (or can be
+/// activated), else a caller-controlled prompt registered by the caller or its child.
+async fn choose_prompt(
+    shared: &Shared,
+    conn: &Connection,
+    caller: &CallerIdentity,
+) -> Option<ChosenPrompt> {
+    let dbus = zbus::fdo::DBusProxy::new(conn).await.ok()?;
+    let name = zbus::names::BusName::try_from(prompt::PROMPT_BUS_NAME).ok()?;
+    let mut owner = dbus.get_name_owner(name.clone()).await.ok();
+    if owner.is_none() {
+        let activatable = dbus.list_activatable_names().await.unwrap_or_default();
+        if activatable
+            .iter()
+            .any(|n| n.as_str() == prompt::PROMPT_BUS_NAME)
+        {
+            if let Ok(wk) = zbus::names::WellKnownName::try_from(prompt::PROMPT_BUS_NAME) {
+                let _ = dbus.start_service_by_name(wk, 0).await;
+            }
+            owner = dbus.get_name_owner(name).await.ok();
+        }
+    }
+    if let Some(owner) = owner {
+        match crate::service::identify_sender(conn, &owner, shared.settings.uid).await {
+            Ok(id) if shared.settings.policy.is_trusted_prompt(&id) => {
+                return proxy(conn, owner, Trust::Trusted).await;
+            }
+            Ok(id) => {
+                tracing::warn!(owner = %owner, exe = ?id.executable, "ignoring an untrusted owner of dev.latchkey.Prompt")
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot identify the owner of dev.latchkey.Prompt")
+            }
+        }
+    }
+    let agent = shared
+        .lock_agents()
+        .iter()
+        .rev()
+        .find(|(_, pid, ppid)| *pid == caller.pid || *ppid == caller.pid)
+        .map(|(n, _, _)| n.clone());
+    match agent {
+        Some(a) => proxy(conn, a, Trust::CallerControlled).await,
+        None => None,
+    }
+}
+
+async fn proxy(conn: &Connection, dest: OwnedUniqueName, trust: Trust) -> Option<ChosenPrompt> {
+    let proxy = prompt::Prompt1Proxy::builder(conn)
+        .destination(dest)
+        .ok()?
+        .cache_properties(zbus::proxy::CacheProperties::No)
+        .build()
+        .await
+        .ok()?;
+    Some(ChosenPrompt { proxy, trust })
+}

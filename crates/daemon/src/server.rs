@@ -1,0 +1,215 @@
+//! Starting latchkeyd on a bus: the shared state, the `dev.latchkey.Credentials` name, and the
+//! watcher that cancels the requests of callers who leave the bus (`NameOwnerChanged`).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use futures_lite::StreamExt as _;
+use tokio::sync::watch;
+use zbus::names::OwnedUniqueName;
+use zbus::zvariant::OwnedObjectPath;
+use zbus::Connection;
+
+use crate::authenticators::{Authenticators, RequestId};
+use crate::policy::Policy;
+use crate::queue::PromptQueue;
+use crate::related::RelatedOrigins;
+use crate::service::CredentialsService;
+
+/// Bus name.
+pub const BUS_NAME: &str = "dev.latchkey.Credentials";
+/// Object path.
+pub const OBJECT_PATH: &str = "/dev/latchkey/Credentials";
+/// Interface version (`Version` property).
+pub const API_VERSION: u32 = 1;
+
+/// Bounds for a request's `timeout` (WebAuthn L3 §15.1 recommends 5–10 minutes for UV).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Shortest allowed.
+    pub min: Duration,
+    /// Longest allowed.
+    pub max: Duration,
+    /// When the options give none.
+    pub default: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            min: Duration::from_secs(30),
+            max: Duration::from_secs(600),
+            default: Duration::from_secs(300),
+        }
+    }
+}
+
+impl Timeouts {
+    /// The timeout for a request whose options asked for `ms` milliseconds.
+    pub fn clamp(&self, ms: Option<u64>) -> Duration {
+        ms.map_or(self.default, |ms| {
+            Duration::from_millis(ms).clamp(self.min, self.max)
+        })
+    }
+}
+
+/// Settings of one latchkeyd instance.
+#[derive(Clone)]
+pub struct Settings {
+    /// Merged policy.
+    pub policy: Policy,
+    /// The authenticator back-ends.
+    pub authenticators: Arc<dyn Authenticators>,
+    /// Most requests queued for the prompt (waiting + running).
+    pub queue_capacity: usize,
+    /// Request timeout bounds.
+    pub timeouts: Timeouts,
+    /// This session's user (callers of other users are refused).
+    pub uid: u32,
+    /// Related Origin Requests fetcher; `None` disables §5.11.
+    pub related_origins: Option<Arc<RelatedOrigins>>,
+}
+
+/// Why a request was cancelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelReason {
+    /// The caller called `Close()`.
+    Closed,
+    /// The caller left the bus.
+    Disconnected,
+}
+
+pub(crate) struct LiveRequest {
+    pub(crate) sender: OwnedUniqueName,
+    pub(crate) cancel: watch::Sender<Option<CancelReason>>,
+}
+
+/// State shared by the interface objects and request tasks.
+pub struct Shared {
+    pub(crate) settings: Settings,
+    pub(crate) queue: PromptQueue,
+    next_id: AtomicU64,
+    pub(crate) requests: Mutex<HashMap<OwnedObjectPath, LiveRequest>>,
+    /// Registered caller-controlled prompts: unique name → the PIDs whose requests they serve.
+    pub(crate) agents: Mutex<Vec<(OwnedUniqueName, u32, u32)>>,
+}
+
+impl Shared {
+    pub(crate) fn next_request_id(&self) -> RequestId {
+        RequestId(self.next_id.fetch_add(1, Ordering::Relaxed) + 1)
+    }
+
+    pub(crate) fn lock_requests(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<OwnedObjectPath, LiveRequest>> {
+        self.requests.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn lock_agents(
+        &self,
+    ) -> std::sync::MutexGuard<'_, Vec<(OwnedUniqueName, u32, u32)>> {
+        self.agents.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Cancels every request `sender` made and forgets its prompt registration.
+    fn sender_left(&self, sender: &str) {
+        let mut n = 0;
+        for live in self.lock_requests().values() {
+            if live.sender.as_str() == sender {
+                live.cancel.send_replace(Some(CancelReason::Disconnected));
+                n += 1;
+            }
+        }
+        self.lock_agents()
+            .retain(|(name, _, _)| name.as_str() != sender);
+        if n > 0 {
+            tracing::info!(
+                sender,
+                requests = n,
+                "caller left the bus; its requests are cancelled"
+            );
+        }
+    }
+}
+
+/// A running latchkeyd.
+pub struct Daemon {
+    conn: Connection,
+    shared: Arc<Shared>,
+    watcher: tokio::task::JoinHandle<()>,
+}
+
+impl Daemon {
+    /// Serves the API on the bus at `address` (the session bus when `None`) and takes the name.
+    pub async fn start(address: Option<&str>, settings: Settings) -> zbus::Result<Self> {
+        let builder = match address {
+            Some(a) => zbus::connection::Builder::address(a)?,
+            None => zbus::connection::Builder::session()?,
+        };
+        let conn = builder.build().await?;
+        Self::start_on(conn, settings).await
+    }
+
+    /// Serves the API on an existing connection and takes the name.
+    pub async fn start_on(conn: Connection, settings: Settings) -> zbus::Result<Self> {
+        for w in &settings.policy.warnings {
+            tracing::warn!(warning = %w, "policy");
+        }
+        let queue = PromptQueue::new(settings.queue_capacity);
+        let shared = Arc::new(Shared {
+            settings,
+            queue,
+            next_id: AtomicU64::new(0),
+            requests: Mutex::new(HashMap::new()),
+            agents: Mutex::new(Vec::new()),
+        });
+        // Watch callers leaving before serving, so no request can miss its sender's departure.
+        let dbus = zbus::fdo::DBusProxy::new(&conn).await?;
+        let mut changes = dbus.receive_name_owner_changed().await?;
+        let weak = Arc::downgrade(&shared);
+        let watcher = tokio::spawn(async move {
+            while let Some(signal) = changes.next().await {
+                let Ok(args) = signal.args() else { continue };
+                if args.new_owner().is_none() && args.name().as_str().starts_with(':') {
+                    match weak.upgrade() {
+                        Some(shared) => shared.sender_left(args.name().as_str()),
+                        None => break,
+                    }
+                }
+            }
+        });
+        conn.object_server()
+            .at(OBJECT_PATH, CredentialsService::new(shared.clone()))
+            .await?;
+        conn.request_name(BUS_NAME).await?;
+        tracing::info!(name = BUS_NAME, unique = ?conn.unique_name(), "latchkeyd serving");
+        Ok(Self {
+            conn,
+            shared,
+            watcher,
+        })
+    }
+
+    /// The bus connection.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Requests queued for the prompt (waiting + running).
+    pub fn queued(&self) -> usize {
+        self.shared.queue.len()
+    }
+
+    /// Requests alive (exported request objects).
+    pub fn live_requests(&self) -> usize {
+        self.shared.lock_requests().len()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.watcher.abort();
+    }
+}

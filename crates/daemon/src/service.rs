@@ -1,0 +1,310 @@
+//! `dev.latchkey.Credentials1` (data/dev.latchkey.Credentials1.xml), following xdg-desktop-portal
+//! request conventions: `CreateCredential`/`GetCredential` return a request handle at once and the
+//! result arrives later as `Response` on it (see [`crate::request`]).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use zbus::message::Header;
+use zbus::names::{OwnedUniqueName, UniqueName};
+use zbus::object_server::ObjectServer;
+use zbus::zvariant::{OwnedObjectPath, OwnedValue, Value};
+use zbus::Connection;
+
+use crate::error::Error;
+use crate::identity::{self, CallerIdentity, PeerCredentials};
+use crate::options::Kind;
+use crate::policy::CallerClass;
+use crate::request::{self, NewRequest};
+use crate::server::{Shared, API_VERSION};
+
+/// Longest `handle_token`.
+pub const MAX_HANDLE_TOKEN: usize = 64;
+
+/// The interface object at `/dev/latchkey/Credentials`.
+pub struct CredentialsService {
+    shared: Arc<Shared>,
+}
+
+impl CredentialsService {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Self { shared }
+    }
+}
+
+/// The request handle for `sender` and `token` (portal convention:
+/// `/…/request/SENDER/TOKEN`, SENDER without `:` and with `.` as `_`).
+pub fn handle_path(sender: &UniqueName<'_>, token: &str) -> Result<OwnedObjectPath, Error> {
+    let valid = !token.is_empty()
+        && token.len() <= MAX_HANDLE_TOKEN
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if !valid {
+        return Err(Error::InvalidArgument(format!(
+            "handle_token must be 1 to {MAX_HANDLE_TOKEN} characters of [A-Za-z0-9_]"
+        )));
+    }
+    let s = sender.as_str().trim_start_matches(':').replace('.', "_");
+    OwnedObjectPath::try_from(format!("/dev/latchkey/Credentials/request/{s}/{token}"))
+        .map_err(|e| Error::InvalidArgument(e.to_string()))
+}
+
+fn string_option(options: &HashMap<&str, Value<'_>>, key: &str) -> Result<Option<String>, Error> {
+    match options.get(key) {
+        None => Ok(None),
+        Some(Value::Str(s)) => Ok(Some(s.to_string())),
+        Some(other) => Err(Error::InvalidArgument(format!(
+            "option {key} must be a string (s), not {}",
+            other.value_signature()
+        ))),
+    }
+}
+
+/// Identifies the sender of `hdr` from the kernel (see [`crate::identity`]).
+pub(crate) async fn identify_sender(
+    conn: &Connection,
+    sender: &UniqueName<'_>,
+    uid: u32,
+) -> Result<CallerIdentity, Error> {
+    let dbus = zbus::fdo::DBusProxy::new(conn).await?;
+    let creds = dbus
+        .get_connection_credentials(sender.clone().into())
+        .await
+        .map_err(|e| {
+            Error::CallerRefused(format!("the bus has no credentials for the caller: {e}"))
+        })?;
+    let pidfd = match creds.process_fd() {
+        Some(fd) => Some(
+            std::os::fd::AsFd::as_fd(fd)
+                .try_clone_to_owned()
+                .map_err(|e| Error::Failed(format!("dup pidfd: {e}")))?,
+        ),
+        None => None,
+    };
+    let peer = PeerCredentials {
+        pid: creds.process_id(),
+        pidfd,
+        uid: creds.unix_user_id(),
+    };
+    let id = identity::identify(peer, uid).map_err(|e| Error::CallerRefused(e.to_string()))?;
+    // The unique name must still belong to the process we read (it could have left and the PID
+    // been reused only if the name were gone; a name is never reassigned).
+    let again = dbus
+        .get_connection_credentials(sender.clone().into())
+        .await
+        .map_err(|_| Error::CallerRefused("the caller left while it was identified".into()))?;
+    if again.process_id().is_some_and(|p| p != id.pid) {
+        return Err(Error::CallerRefused(
+            "the caller's process changed while it was identified".into(),
+        ));
+    }
+    Ok(id)
+}
+
+impl CredentialsService {
+    #[allow(clippy::too_many_arguments)] // the D-Bus signature plus zbus's injected context
+    async fn start(
+        &self,
+        kind: Kind,
+        hdr: Header<'_>,
+        conn: &Connection,
+        server: &ObjectServer,
+        options_json: String,
+        options: HashMap<&str, Value<'_>>,
+    ) -> Result<OwnedObjectPath, Error> {
+        let sender = hdr
+            .sender()
+            .ok_or_else(|| Error::InvalidArgument("no sender".into()))?
+            .to_owned();
+        let id = self.shared.next_request_id();
+        let token = match string_option(&options, "handle_token")? {
+            Some(t) => t,
+            None => format!("latchkey{}", id.0),
+        };
+        let path = handle_path(&sender, &token)?;
+        let origin = string_option(&options, "origin")?;
+        let top_origin = string_option(&options, "top_origin")?;
+        let caller = identify_sender(conn, &sender, self.shared.settings.uid).await?;
+        request::spawn(
+            self.shared.clone(),
+            conn.clone(),
+            server,
+            NewRequest {
+                id,
+                kind,
+                path: path.clone(),
+                sender: OwnedUniqueName::from(sender),
+                caller,
+                options_json,
+                origin,
+                top_origin,
+            },
+        )
+        .await?;
+        Ok(path)
+    }
+
+    async fn manager(&self, hdr: &Header<'_>, conn: &Connection) -> Result<CallerIdentity, Error> {
+        let sender = hdr
+            .sender()
+            .ok_or_else(|| Error::InvalidArgument("no sender".into()))?;
+        let caller = identify_sender(conn, sender, self.shared.settings.uid).await?;
+        if caller.sandboxed()
+            || self.shared.settings.policy.classify(&caller) == CallerClass::Denied
+        {
+            return Err(Error::AccessDenied(
+                "sandboxed or denied callers may not manage credentials".into(),
+            ));
+        }
+        Ok(caller)
+    }
+}
+
+#[zbus::interface(name = "dev.latchkey.Credentials1")]
+impl CredentialsService {
+    /// `navigator.credentials.create()`: returns the request handle; the result comes as
+    /// `Response` on it.
+    async fn create_credential(
+        &self,
+        #[zbus(header)] hdr: Header<'_>,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(object_server)] server: &ObjectServer,
+        parent_window: &str,
+        options_json: String,
+        options: HashMap<&str, Value<'_>>,
+    ) -> Result<OwnedObjectPath, Error> {
+        let _ = parent_window;
+        self.start(Kind::Create, hdr, conn, server, options_json, options)
+            .await
+    }
+
+    /// `navigator.credentials.get()`.
+    async fn get_credential(
+        &self,
+        #[zbus(header)] hdr: Header<'_>,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(object_server)] server: &ObjectServer,
+        parent_window: &str,
+        options_json: String,
+        options: HashMap<&str, Value<'_>>,
+    ) -> Result<OwnedObjectPath, Error> {
+        let _ = parent_window;
+        self.start(Kind::Get, hdr, conn, server, options_json, options)
+            .await
+    }
+
+    /// `PublicKeyCredential.getClientCapabilities()` (L3 §5.1.7).
+    async fn get_client_capabilities(&self) -> HashMap<String, bool> {
+        let mut caps: BTreeMap<String, bool> = [
+            "conditionalCreate",
+            "conditionalGet",
+            "hybridTransport",
+            "passkeyPlatformAuthenticator",
+            "userVerifyingPlatformAuthenticator",
+            "relatedOrigins",
+            "signalAllAcceptedCredentials",
+            "signalCurrentUserDetails",
+            "signalUnknownCredential",
+        ]
+        .into_iter()
+        .map(|k| (k.to_owned(), false))
+        .collect();
+        caps.insert(
+            "relatedOrigins".into(),
+            self.shared.settings.related_origins.is_some(),
+        );
+        caps.extend(self.shared.settings.authenticators.capabilities());
+        caps.into_iter().collect()
+    }
+
+    /// The platform authenticator's credentials (`options`: `rp_id`).
+    async fn list_credentials(
+        &self,
+        #[zbus(header)] hdr: Header<'_>,
+        #[zbus(connection)] conn: &Connection,
+        options: HashMap<&str, Value<'_>>,
+    ) -> Result<Vec<HashMap<String, OwnedValue>>, Error> {
+        self.manager(&hdr, conn).await?;
+        let rp_id = string_option(&options, "rp_id")?;
+        let list = self
+            .shared
+            .settings
+            .authenticators
+            .list_platform_credentials(rp_id.as_deref())
+            .map_err(|e| Error::Failed(e.to_string()))?;
+        Ok(list
+            .into_iter()
+            .map(|c| {
+                HashMap::from([
+                    (
+                        "credential_id".to_owned(),
+                        OwnedValue::from(zbus::zvariant::Str::from(
+                            latchkey_webauthn::b64::encode(&c.credential_id),
+                        )),
+                    ),
+                    (
+                        "rp_id".to_owned(),
+                        OwnedValue::from(zbus::zvariant::Str::from(c.rp_id)),
+                    ),
+                    (
+                        "user_name".to_owned(),
+                        OwnedValue::from(zbus::zvariant::Str::from(c.user_name)),
+                    ),
+                    (
+                        "user_display_name".to_owned(),
+                        OwnedValue::from(zbus::zvariant::Str::from(c.user_display_name)),
+                    ),
+                ])
+            })
+            .collect())
+    }
+
+    /// Deletes a platform credential by its base64url ID.
+    async fn delete_credential(
+        &self,
+        #[zbus(header)] hdr: Header<'_>,
+        #[zbus(connection)] conn: &Connection,
+        credential_id: &str,
+    ) -> Result<(), Error> {
+        self.manager(&hdr, conn).await?;
+        let id = latchkey_webauthn::b64::decode("credential_id", credential_id)
+            .map_err(|e| Error::InvalidArgument(e.message().to_owned()))?;
+        self.shared
+            .settings
+            .authenticators
+            .delete_platform_credential(&id)
+            .map_err(|e| match e {
+                crate::authenticators::ManageError::NotFound => Error::NotFound(e.to_string()),
+                crate::authenticators::ManageError::Store(_) => Error::Failed(e.to_string()),
+            })
+    }
+
+    /// Registers the caller as a caller-controlled prompt (a terminal prompt) for the requests of
+    /// its parent process and itself, until it leaves the bus. See PROMPT-TRUST.md.
+    async fn register_prompt(
+        &self,
+        #[zbus(header)] hdr: Header<'_>,
+        #[zbus(connection)] conn: &Connection,
+    ) -> Result<(), Error> {
+        let sender = hdr
+            .sender()
+            .ok_or_else(|| Error::InvalidArgument("no sender".into()))?;
+        let agent = identify_sender(conn, sender, self.shared.settings.uid).await?;
+        let mut agents = self.shared.lock_agents();
+        agents.retain(|(n, _, _)| n != sender);
+        agents.push((
+            OwnedUniqueName::from(sender.to_owned()),
+            agent.pid,
+            agent.ppid,
+        ));
+        tracing::info!(agent = %sender, pid = agent.pid, serves = agent.ppid, "terminal prompt registered");
+        Ok(())
+    }
+
+    /// Interface version.
+    #[zbus(property)]
+    fn version(&self) -> u32 {
+        API_VERSION
+    }
+}
