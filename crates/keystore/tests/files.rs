@@ -1,0 +1,249 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+//! What `FileStore` leaves on disk: modes, no secrets in the clear, tamper evidence.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use common::{contract::unlock, credential, fast_options, new_credential, pin_hash, RecordingRng, SysRng};
+use latchkey_authenticator::store::{Algorithm, CredentialStore, PersistentState, StoreError};
+use latchkey_keystore::{FileStore, Protection};
+
+fn open_pin(dir: &Path) -> FileStore {
+    FileStore::open_with(dir, Protection::Pin, fast_options()).unwrap()
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        out.push(p.clone());
+        if p.is_dir() {
+            walk(&p, out);
+        }
+    }
+}
+
+fn mode(p: &Path) -> u32 {
+    fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+fn record_path(dir: &Path, id: &[u8]) -> PathBuf {
+    let h = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, id);
+    let hex: String = h.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    dir.join("credentials").join(format!("{hex}.cred"))
+}
+
+fn cred_files(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<_> = fs::read_dir(dir.join("credentials"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn files_are_0600_and_directories_0700() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data/latchkey");
+    let mut s = open_pin(&dir);
+    unlock(&mut s);
+    let c = new_credential(&mut s, "example.com", b"alice", true);
+    s.insert(c.clone()).unwrap();
+    s.update(&c).unwrap();
+    s.save_state(&PersistentState::default()).unwrap();
+    let mut all = vec![dir.clone()];
+    walk(&dir, &mut all);
+    let names: Vec<_> = all.iter().map(|p| p.strip_prefix(&dir).unwrap().to_owned()).collect();
+    assert_eq!(all.len(), 5, "dir, keystore, state, credentials/, one record: {names:?}");
+    for p in &all {
+        let want = if p.is_dir() { 0o700 } else { 0o600 };
+        assert_eq!(mode(p), want, "{}", p.display());
+    }
+}
+
+#[test]
+fn no_secret_is_on_disk_in_the_clear() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = open_pin(tmp.path());
+    let pin = pin_hash("271828");
+    s.set_pin(&pin, &mut SysRng).unwrap();
+    assert!(s.verify_pin(&pin).unwrap());
+    let mut rng = RecordingRng(Vec::new());
+    let (pk, key) = s.generate_key(Algorithm::Es256, &mut rng).unwrap();
+    let scalar = rng.0.last().unwrap().clone();
+    assert_eq!(scalar.len(), 32);
+    let mut c = credential("example.com", b"alice", true, pk, key);
+    c.cred_blob = Some(common::random_id(32));
+    s.insert(c.clone()).unwrap();
+    s.save_state(&PersistentState::default()).unwrap();
+    drop(s);
+
+    let cr = c.cred_random.clone().unwrap();
+    let secrets: Vec<(&str, Vec<u8>)> = vec![
+        ("private scalar", scalar),
+        ("CredRandomWithUV", cr.with_uv.to_vec()),
+        ("CredRandomWithoutUV", cr.without_uv.to_vec()),
+        ("largeBlobKey", c.large_blob_key.as_ref().unwrap().to_vec()),
+        ("credBlob", c.cred_blob.clone().unwrap()),
+        ("PinHash", pin.0.to_vec()),
+    ];
+    let mut files = Vec::new();
+    walk(tmp.path(), &mut files);
+    let mut searched = 0;
+    for f in files.iter().filter(|p| p.is_file()) {
+        let raw = fs::read(f).unwrap();
+        searched += raw.len();
+        for (what, secret) in &secrets {
+            assert!(
+                !raw.windows(secret.len()).any(|w| w == secret.as_slice()),
+                "{what} found in {}",
+                f.display()
+            );
+        }
+    }
+    // The search looked at real data: the public key and credential ID are there.
+    let record = fs::read(&cred_files(tmp.path())[0]).unwrap();
+    assert!(record.windows(65).any(|w| w == c.public_key.bytes.as_slice()));
+    assert!(record.windows(32).any(|w| w == c.id.as_slice()));
+    assert!(searched > 300);
+}
+
+#[test]
+fn a_copied_directory_without_the_pin_yields_no_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    let mut s = open_pin(&home);
+    unlock(&mut s);
+    let c = new_credential(&mut s, "bank.example", b"alice", true);
+    s.insert(c.clone()).unwrap();
+    drop(s);
+
+    let stolen = tmp.path().join("stolen");
+    fs::create_dir(&stolen).unwrap();
+    fs::create_dir(stolen.join("credentials")).unwrap();
+    for f in ["keystore"] {
+        fs::copy(home.join(f), stolen.join(f)).unwrap();
+    }
+    for f in cred_files(&home) {
+        fs::copy(&f, stolen.join("credentials").join(f.file_name().unwrap())).unwrap();
+    }
+    let mut t = open_pin(&stolen);
+    // Listing works (documented as visible), keys do not.
+    let seen = t.get(&c.id).unwrap().unwrap();
+    assert_eq!(seen.rp.id, "bank.example");
+    assert_eq!(seen.cred_random, None);
+    assert!(matches!(t.sign(&c.key, Algorithm::Es256, b"m"), Err(StoreError::Locked)));
+    assert!(matches!(t.generate_key(Algorithm::Es256, &mut SysRng), Err(StoreError::Locked)));
+    for guess in ["0000", "1111", "123456", "12345"] {
+        assert!(!t.verify_pin(&pin_hash(guess)).unwrap(), "{guess}");
+        assert!(matches!(t.sign(&c.key, Algorithm::Es256, b"m"), Err(StoreError::Locked)));
+    }
+    // Setting a new PIN on the copy is refused: it would need the master key.
+    assert!(matches!(t.set_pin(&pin_hash("0000"), &mut SysRng), Err(StoreError::Locked)));
+}
+
+#[test]
+fn tampered_records_are_corrupt() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = open_pin(tmp.path());
+    unlock(&mut s);
+    let c = new_credential(&mut s, "example.com", b"alice", true);
+    s.insert(c.clone()).unwrap();
+    drop(s);
+    let path = cred_files(tmp.path())[0].clone();
+    let original = fs::read(&path).unwrap();
+    // Flip one bit of the RP ID ("example.com" -> "exampld.com"): still parses, fails to open.
+    let pos = original.windows(11).position(|w| w == b"example.com").unwrap();
+    let mut edited = original.clone();
+    edited[pos + 6] ^= 1;
+    fs::write(&path, &edited).unwrap();
+    let mut s = open_pin(tmp.path());
+    assert_eq!(s.by_rp("exampld.com").unwrap().len(), 1, "locked: unchecked public view");
+    unlock(&mut s);
+    assert!(matches!(s.get(&c.id), Err(StoreError::Corrupt(_))));
+    assert!(matches!(s.by_rp("exampld.com"), Err(StoreError::Corrupt(_))));
+    drop(s);
+    // A truncated record stops the store from opening (it cannot come from a crash).
+    fs::write(&path, &original[..original.len() - 3]).unwrap();
+    assert!(matches!(
+        FileStore::open_with(tmp.path(), Protection::Pin, common::fast_options()),
+        Err(StoreError::Corrupt(_))
+    ));
+    fs::write(&path, &original).unwrap();
+    let mut s = open_pin(tmp.path());
+    unlock(&mut s);
+    assert_eq!(s.get(&c.id).unwrap().unwrap(), c);
+}
+
+#[test]
+fn swapped_records_are_corrupt() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = open_pin(tmp.path());
+    unlock(&mut s);
+    let a = new_credential(&mut s, "a.example", b"alice", true);
+    let b = new_credential(&mut s, "b.example", b"bob", true);
+    s.insert(a.clone()).unwrap();
+    s.insert(b.clone()).unwrap();
+    drop(s);
+    let (pa, pb) = (record_path(tmp.path(), &a.id), record_path(tmp.path(), &b.id));
+    let (fa, fb) = (fs::read(&pa).unwrap(), fs::read(&pb).unwrap());
+    // Whole files renamed onto each other: the name no longer matches the ID.
+    fs::write(&pa, &fb).unwrap();
+    fs::write(&pb, &fa).unwrap();
+    assert!(matches!(
+        FileStore::open_with(tmp.path(), Protection::Pin, common::fast_options()),
+        Err(StoreError::Corrupt(_))
+    ));
+    fs::write(&pa, &fa).unwrap();
+    fs::write(&pb, &fb).unwrap();
+    // A's sealed secrets moved into B's record (B's ID, RP and key kept): fails to open.
+    let (a_bytes, b_bytes) = (pa, pb);
+    let ra = fs::read(&a_bytes).unwrap();
+    let rb = fs::read(&b_bytes).unwrap();
+    // Layout: magic(5) ‖ u32 len ‖ bound ‖ u32 len ‖ sealed ‖ mutable.
+    let split = |r: &[u8]| {
+        let bl = u32::from_be_bytes(r[5..9].try_into().unwrap()) as usize;
+        let start = 9 + bl;
+        let sl = u32::from_be_bytes(r[start..start + 4].try_into().unwrap()) as usize;
+        (start, start + 4 + sl)
+    };
+    let (bs, be) = split(&rb);
+    let (as_, ae) = split(&ra);
+    let mut franken = rb[..bs].to_vec();
+    franken.extend_from_slice(&ra[as_..ae]);
+    franken.extend_from_slice(&rb[be..]);
+    fs::write(&b_bytes, &franken).unwrap();
+    let mut s = open_pin(tmp.path());
+    unlock(&mut s);
+    assert_eq!(s.get(&a.id).unwrap().unwrap(), a);
+    assert!(matches!(s.get(&b.id), Err(StoreError::Corrupt(_))));
+}
+
+#[test]
+fn debris_of_a_crash_is_cleaned_at_open() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = open_pin(tmp.path());
+    unlock(&mut s);
+    let old = new_credential(&mut s, "example.com", b"alice", true);
+    s.insert(old.clone()).unwrap();
+    let old_file = cred_files(tmp.path())[0].clone();
+    let old_bytes = fs::read(&old_file).unwrap();
+    let new = new_credential(&mut s, "example.com", b"alice", true);
+    s.insert(new.clone()).unwrap();
+    drop(s);
+    // As if the process died after writing the replacement but before removing the old record,
+    // and in the middle of another write.
+    fs::write(&old_file, &old_bytes).unwrap();
+    fs::write(tmp.path().join("credentials/.tmp-deadbeef"), b"half a record").unwrap();
+    fs::write(tmp.path().join(".tmp-cafe"), b"half a state").unwrap();
+    let mut s = open_pin(tmp.path());
+    assert_eq!(s.get(&old.id).unwrap(), None, "the newer credential wins");
+    assert_eq!(s.by_rp("example.com").unwrap().len(), 1);
+    assert!(!old_file.exists());
+    assert!(!tmp.path().join("credentials/.tmp-deadbeef").exists());
+    assert!(!tmp.path().join(".tmp-cafe").exists());
+    assert_eq!(cred_files(tmp.path()).len(), 1);
+}
