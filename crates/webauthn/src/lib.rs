@@ -27,5 +27,6 @@ pub mod origin;
 pub mod publickey;
 pub mod related;
 pub mod response;
+pub mod rp;
 
 pub use error::{ErrorName, WebAuthnError};

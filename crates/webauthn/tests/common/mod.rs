@@ -1,0 +1,2 @@
+//! Shared test data.
+pub mod w3c_vectors;
