@@ -293,6 +293,14 @@ pub fn is_registrable_suffix_or_equal(rp_id: &RpId, effective_domain: &str) -> b
     true
 }
 
+/// Parse `origin` and authorise `requested` (or the default RP ID) for it, with the
+/// DOMException names of §5.1.3/§5.1.4: the one-call form of [`Origin::parse`] and
+/// [`AuthorizedRpId::check_origin`].
+pub fn authorize(origin: &str, requested: Option<&str>) -> Result<AuthorizedRpId, WebAuthnError> {
+    let origin = Origin::parse(origin)?;
+    Ok(AuthorizedRpId::check_origin(&origin, requested)?)
+}
+
 /// How an RP ID came to be authorised for an origin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Authorization {
