@@ -6,7 +6,7 @@ use aws_lc_rs::digest;
 
 use crate::config::{Config, SignCountMode};
 use crate::env::{Clock, PresencePurpose, Rng, UserPresence};
-use crate::pinproto::{KeyAgreementKey, Protocol, SharedSecret};
+use crate::pinproto::{KeyAgreementKey, SharedSecret};
 use crate::retries::RetryGate;
 use crate::status::Status;
 use crate::store::{CredentialStore, PersistentState};
@@ -237,7 +237,7 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
         rp_id: Option<&str>,
         bind: bool,
     ) -> Result<(), Status> {
-        let protocol = Protocol::parse(protocol)?;
+        let protocol = crate::pinproto::parse_protocol(protocol)?;
         self.observe_token();
         if !self.token.in_use() {
             return Err(Status::PinAuthInvalid);

@@ -32,12 +32,8 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
         let pin_set = self.pin_is_set()?;
         if pin_set || state.always_uv {
             let param = req.pin_uv_auth_param.as_ref().ok_or(Status::PuatRequired)?;
-            let mut message = vec![0xff; 32];
-            message.push(0x0d);
-            message.push(sub_byte);
-            if let Some(params) = &req.params_cbor {
-                message.extend_from_slice(params);
-            }
+            let params = req.params_cbor.as_deref().unwrap_or_default();
+            let message = latchkey_ctap::pin::config_message(sub_byte, params);
             self.check_token(
                 req.protocol,
                 param,

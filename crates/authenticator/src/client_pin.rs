@@ -1,8 +1,6 @@
 //! authenticatorClientPIN (CTAP 2.1 §6.5.5).
 
-use zeroize::Zeroizing;
-
-use crate::authenticator::{sha256, Authenticator};
+use crate::authenticator::Authenticator;
 use crate::env::{Clock, Rng, UserPresence};
 use crate::pinproto::{Protocol, SharedSecret};
 use crate::request::{ClientPinRequest, ClientPinResponse, PlatformKey};
@@ -52,9 +50,9 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
                 })
             }
             sub::GET_KEY_AGREEMENT => {
-                Protocol::parse(req.protocol)?;
+                crate::pinproto::parse_protocol(req.protocol)?;
                 Ok(ClientPinResponse {
-                    key_agreement: Some(self.key_agreement.public()),
+                    key_agreement: Some(self.key_agreement.public()?),
                     ..ClientPinResponse::default()
                 })
             }
@@ -91,7 +89,7 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
     }
 
     fn shared_secret(&mut self, req: &ClientPinRequest) -> Result<SharedSecret, Status> {
-        let protocol = Protocol::parse(req.protocol)?;
+        let protocol = crate::pinproto::parse_protocol(req.protocol)?;
         let key: PlatformKey = required(&req.key_agreement)?;
         self.key_agreement.shared_secret(protocol, &key)
     }
@@ -112,16 +110,13 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
         if text.chars().count() < usize::from(state.min_pin_length) {
             return Err(Status::PinPolicyViolation);
         }
-        let digest = Zeroizing::new(sha256(pin));
-        let mut hash = [0u8; 16];
-        hash.copy_from_slice(digest.get(..16).ok_or(Status::Other)?);
-        Ok(PinHash(hash))
+        Ok(PinHash(latchkey_ctap::pin::pin_hash(pin)))
     }
 
     fn set_pin(&mut self, req: &ClientPinRequest) -> Result<(), Status> {
         let param = required(&req.pin_uv_auth_param)?;
         let new_pin_enc = required(&req.new_pin_enc)?;
-        Protocol::parse(req.protocol)?;
+        crate::pinproto::parse_protocol(req.protocol)?;
         required(&req.key_agreement)?;
         if self.pin_is_set()? {
             return Err(Status::NotAllowed);
@@ -171,7 +166,7 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
         let param = required(&req.pin_uv_auth_param)?;
         let new_pin_enc = required(&req.new_pin_enc)?;
         let pin_hash_enc = required(&req.pin_hash_enc)?;
-        Protocol::parse(req.protocol)?;
+        crate::pinproto::parse_protocol(req.protocol)?;
         required(&req.key_agreement)?;
         if !self.pin_is_set()? {
             return Err(Status::PinNotSet);
@@ -179,8 +174,7 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
         let state = self.state()?;
         self.retry_gate.check(state.pin_retries)?;
         let shared = self.shared_secret(req)?;
-        let mut message = new_pin_enc.clone();
-        message.extend_from_slice(&pin_hash_enc);
+        let message = latchkey_ctap::pin::change_pin_message(&new_pin_enc, &pin_hash_enc);
         if !shared.verify(&message, &param) {
             return Err(Status::PinAuthInvalid);
         }
@@ -205,7 +199,7 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
         rp_id: Option<String>,
     ) -> Result<ClientPinResponse, Status> {
         let pin_hash_enc = required(&req.pin_hash_enc)?;
-        Protocol::parse(req.protocol)?;
+        crate::pinproto::parse_protocol(req.protocol)?;
         required(&req.key_agreement)?;
         if !self.pin_is_set()? {
             return Err(Status::PinNotSet);

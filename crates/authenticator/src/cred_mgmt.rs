@@ -54,10 +54,9 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
         }
         self.enumeration = None;
         let param = req.pin_uv_auth_param.as_ref().ok_or(Status::PuatRequired)?;
-        let mut message = vec![u8::try_from(req.sub_command).map_err(|_| Status::Other)?];
-        if let Some(params) = &req.params_cbor {
-            message.extend_from_slice(params);
-        }
+        let sub_byte = u8::try_from(req.sub_command).map_err(|_| Status::Other)?;
+        let params = req.params_cbor.as_deref().unwrap_or_default();
+        let message = latchkey_ctap::pin::cred_mgmt_message(sub_byte, params);
         self.check_token(
             req.protocol,
             param,

@@ -6,7 +6,6 @@ use crate::authenticator::{
     flags, sha256, Authenticator, PendingAssertions, NEXT_ASSERTION_TIMEOUT_MS,
 };
 use crate::env::{Clock, PresencePurpose, Rng, UserPresence};
-use crate::pinproto::Protocol;
 use crate::request::{GetAssertionExtensionOutputs, GetAssertionRequest, GetAssertionResponse};
 use crate::status::Status;
 use crate::store::{CredProtect, Credential, CredentialKind, CredentialStore, UserEntity};
@@ -53,7 +52,7 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
             return Err(self.probe(purpose));
         }
         if req.pin_uv_auth_param.is_some() {
-            Protocol::parse(req.pin_uv_auth_protocol)?;
+            crate::pinproto::parse_protocol(req.pin_uv_auth_protocol)?;
         }
         if req.rk_present {
             return Err(Status::UnsupportedOption);
@@ -231,7 +230,7 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
         };
         cred.sign_count = self.next_sign_count(cred.sign_count);
         let rp_id_hash = sha256(p.rp_id.as_bytes());
-        let auth_data = wire::auth_data(&rp_id_hash, flag_byte, cred.sign_count, ext.as_deref());
+        let auth_data = wire::auth_data(&rp_id_hash, flag_byte, cred.sign_count, ext);
         let mut message = auth_data.clone();
         message.extend_from_slice(&p.client_data_hash);
         let signature = self.store.sign(&cred.key, cred.public_key.alg, &message)?;

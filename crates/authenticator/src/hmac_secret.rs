@@ -8,7 +8,7 @@
 use zeroize::Zeroizing;
 
 use crate::env::Rng;
-use crate::pinproto::{hmac_sha256, KeyAgreementKey, Protocol, SharedSecret};
+use crate::pinproto::{hmac_sha256, KeyAgreementKey, SharedSecret};
 use crate::request::HmacSecretInput;
 use crate::status::Status;
 
@@ -18,7 +18,7 @@ pub(crate) fn open_salts(
     key_agreement: &KeyAgreementKey,
     input: &HmacSecretInput,
 ) -> Result<(SharedSecret, Zeroizing<Vec<u8>>), Status> {
-    let protocol = Protocol::parse(Some(input.protocol.unwrap_or(1)))?;
+    let protocol = crate::pinproto::parse_protocol(Some(input.protocol.unwrap_or(1)))?;
     let shared = key_agreement.shared_secret(protocol, &input.key_agreement)?;
     if !shared.verify(&input.salt_enc, &input.salt_auth) {
         return Err(Status::PinAuthInvalid);

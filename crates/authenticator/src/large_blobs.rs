@@ -81,14 +81,8 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
         let protected = self.pin_is_set()? || self.state()?.always_uv;
         if protected {
             let param = req.pin_uv_auth_param.as_ref().ok_or(Status::PuatRequired)?;
-            let mut message = vec![0xff; 32];
-            message.extend_from_slice(&[0x0c, 0x00]);
-            message.extend_from_slice(
-                &u32::try_from(offset)
-                    .map_err(|_| Status::InvalidParameter)?
-                    .to_le_bytes(),
-            );
-            message.extend_from_slice(&sha256(set));
+            let offset32 = u32::try_from(offset).map_err(|_| Status::InvalidParameter)?;
+            let message = latchkey_ctap::pin::large_blobs_message(offset32, set);
             self.check_token(
                 req.protocol,
                 param,

@@ -5,7 +5,6 @@ use zeroize::Zeroizing;
 use crate::authenticator::{flags, sha256, Authenticator};
 use crate::config::AttestationMode;
 use crate::env::{Clock, PresencePurpose, Rng, UserPresence};
-use crate::pinproto::Protocol;
 use crate::request::{
     AttestationStatement, MakeCredentialExtensionOutputs, MakeCredentialRequest,
     MakeCredentialResponse,
@@ -33,7 +32,7 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
         }
         // Step 2: the protocol must come with the param and be one we speak.
         if req.pin_uv_auth_param.is_some() {
-            Protocol::parse(req.pin_uv_auth_protocol)?;
+            crate::pinproto::parse_protocol(req.pin_uv_auth_protocol)?;
         }
         // Step 3: the first supported algorithm in the RP's order of preference.
         let alg = req
@@ -220,7 +219,7 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
             &self.config.aaguid,
             &credential_id,
             &public_key,
-            ext.as_deref(),
+            ext,
         )?;
         let att_stmt = match self.config.attestation {
             AttestationMode::None => AttestationStatement::None,
