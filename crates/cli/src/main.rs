@@ -5,11 +5,21 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod ceremony;
+mod common;
+mod credentials;
+mod demo;
+mod demo_verify;
+mod pin;
+mod prompt;
 mod virtual_key;
 
 /// Latchkey: the passkey platform for the Linux desktop.
+///
+/// Start with `latchkey demo`: it registers a passkey for a demo website with the platform
+/// authenticator in a throwaway store and signs in with it, explaining each step.
 #[derive(Debug, Parser)]
-#[command(name = "latchkey", version, about, long_about = None)]
+#[command(name = "latchkey", version, about, long_about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -17,6 +27,21 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Register a passkey for a demo website and sign in with it, showing every step (no setup,
+    /// no hardware: a throwaway credential store).
+    Demo(demo::Args),
+    /// Create a credential: reads PublicKeyCredentialCreationOptionsJSON (standard input by
+    /// default), prints RegistrationResponseJSON.
+    Create(ceremony::CreateArgs),
+    /// Sign in: reads PublicKeyCredentialRequestOptionsJSON (standard input by default), prints
+    /// AuthenticationResponseJSON.
+    Get(ceremony::GetArgs),
+    /// List or delete credentials.
+    #[command(subcommand)]
+    Credentials(credentials::Command),
+    /// Set or change a PIN.
+    #[command(subcommand)]
+    Pin(pin::Command),
     /// Serve a software security key over CTAPHID (UDP or a Unix socket), for testing clients.
     VirtualKey(virtual_key::Args),
 }
@@ -24,6 +49,11 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Demo(args) => demo::run(args),
+        Command::Create(args) => ceremony::run_create(args),
+        Command::Get(args) => ceremony::run_get(args),
+        Command::Credentials(c) => credentials::run(c),
+        Command::Pin(c) => pin::run(c),
         Command::VirtualKey(args) => virtual_key::run(args),
     }
 }

@@ -1,2 +1,41 @@
 //! The CTAP client: drives any authenticator through a WebAuthn ceremony.
+//!
+//! - [`device`]: the [`Device`] trait every authenticator sits behind, [`DeviceError`],
+//!   [`CancelHandle`].
+//! - [`platform`]: the platform authenticator (the software CTAP 2.1 core over the PIN-protected
+//!   file store), in process.
+//! - [`hid`]: CTAPHID authenticators (virtual keys over Unix sockets / UDP).
+//! - [`request`]: checked ceremony inputs (options, RP ID, clientDataJSON).
+//! - [`register()`] / [`authenticate()`]: the ceremonies, with PIN/UV, pre-flight, account choice
+//!   and extensions (credProps, prf ↔ hmac-secret, credProtect, credBlob, largeBlob, minPinLength).
+//! - [`ui`]: [`CeremonyUi`], what a ceremony asks of the user.
+//! - [`manage`]: PIN set/change and credential management.
+//! - [`error`]: CTAP status → WebAuthn DOMException, in one place.
+//!
+//! Every function is blocking; run it on a worker thread (`spawn_blocking`) and cancel through the
+//! device's [`CancelHandle`].
 #![forbid(unsafe_code)]
+
+pub mod authenticate;
+pub mod ctap2;
+pub mod device;
+pub mod error;
+pub mod hid;
+pub mod large_blob;
+pub mod manage;
+pub mod pinuv;
+pub mod platform;
+pub mod prf;
+pub mod register;
+pub mod request;
+pub mod response;
+pub mod u2f;
+pub mod ui;
+pub mod uv;
+
+pub use authenticate::authenticate;
+pub use device::{CancelHandle, Device, DeviceDescription, DeviceError, Transport};
+pub use register::register;
+pub use request::{CreateRequest, GetRequest};
+pub use response::{Assertion, Registration};
+pub use ui::{Account, CeremonyUi, Pin, PinReason, PinRequest, ScriptedUi, Status};

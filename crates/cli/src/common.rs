@@ -1,0 +1,101 @@
+//! What every ceremony command shares: which authenticator, where PINs come from, how errors
+//! are printed.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use latchkey_client::platform::PlatformDevice;
+use latchkey_client::Device;
+use latchkey_webauthn::WebAuthnError;
+
+use crate::prompt::{PinSource, TerminalUi};
+
+/// Which authenticator, PIN input and output format.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DeviceArgs {
+    /// Use the security key at unix:PATH or udp:HOST:PORT (e.g. a `latchkey virtual-key`)
+    /// instead of the platform authenticator.
+    #[arg(long, value_name = "unix:PATH|udp:HOST:PORT")]
+    pub device: Option<String>,
+    /// The platform authenticator's credential store [default: $XDG_DATA_HOME/latchkey].
+    #[arg(long, value_name = "DIR")]
+    pub store: Option<PathBuf>,
+    /// Read PINs from this open file descriptor, one per line, in the order they are needed
+    /// (on first use the first line becomes the new PIN). Without it, PINs are asked on the
+    /// terminal with echo off.
+    #[arg(long, value_name = "N")]
+    pub pin_fd: Option<u32>,
+    /// Print errors (and listings) as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Run the ceremony in this process rather than through latchkeyd (currently the only mode).
+    #[arg(long)]
+    pub local: bool,
+}
+
+impl DeviceArgs {
+    /// Opens the chosen authenticator. The platform authenticator takes the user's presence as
+    /// given: running this command at a terminal is the user's gesture.
+    pub fn open(&self) -> Result<Box<dyn Device>, WebAuthnError> {
+        match &self.device {
+            Some(spec) => latchkey_client::hid::open_named(spec).map_err(|e| {
+                WebAuthnError::not_allowed(format!("cannot open the authenticator {spec}: {e}"))
+            }),
+            None => PlatformDevice::open(self.store.as_deref(), |_| true)
+                .map(|d| Box::new(d) as Box<dyn Device>)
+                .map_err(|e| WebAuthnError::not_allowed(e.to_string())),
+        }
+    }
+
+    /// The UI: PINs from `--pin-fd` or the terminal.
+    pub fn ui(&self) -> Result<TerminalUi, WebAuthnError> {
+        let pins = match self.pin_fd {
+            Some(fd) => PinSource::from_fd(fd).map_err(|e| {
+                WebAuthnError::not_allowed(format!(
+                    "cannot read PINs from file descriptor {fd}: {e}"
+                ))
+            })?,
+            None => PinSource::Terminal,
+        };
+        Ok(TerminalUi::new(pins, self.json))
+    }
+}
+
+/// Reads options JSON from `path`, or standard input when `None` or `-`.
+pub fn read_options(path: Option<&PathBuf>) -> Result<Vec<u8>, WebAuthnError> {
+    let mut buf = Vec::new();
+    let result = match path {
+        Some(p) if p.as_os_str() != "-" => {
+            std::fs::File::open(p).and_then(|mut f| f.read_to_end(&mut buf))
+        }
+        _ => std::io::stdin().read_to_end(&mut buf),
+    };
+    result.map_err(|e| WebAuthnError::type_error(format!("cannot read the options: {e}")))?;
+    Ok(buf)
+}
+
+/// Prints a refused request on stderr (`Name: message`, or `{"name","message"}` with `--json`)
+/// and returns the failure exit code.
+pub fn fail(error: &WebAuthnError, json: bool) -> ExitCode {
+    if json {
+        eprintln!(
+            "{}",
+            serde_json::json!({"name": error.name(), "message": error.message()})
+        );
+    } else {
+        eprintln!("{}: {}", error.name(), error.message());
+    }
+    ExitCode::FAILURE
+}
+
+/// Prints `value` as pretty JSON on stdout.
+pub fn print_json(value: &serde_json::Value) -> ExitCode {
+    match serde_json::to_string_pretty(value) {
+        Ok(s) => {
+            println!("{s}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&WebAuthnError::unknown(e.to_string()), false),
+    }
+}

@@ -1,0 +1,121 @@
+//! `latchkey credentials list|delete`: the platform authenticator's credentials (straight from
+//! its store: no PIN needed to list them), or a security key's (credential management, PIN).
+
+use std::process::ExitCode;
+
+use latchkey_client::manage::{self, CredentialInfo};
+use latchkey_client::platform::PlatformDevice;
+use latchkey_webauthn::{b64, WebAuthnError};
+
+use crate::common::{fail, print_json, DeviceArgs};
+
+/// `latchkey credentials` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// List credentials (all relying parties, or one).
+    List {
+        /// Only this RP ID.
+        #[arg(long, value_name = "RP_ID")]
+        rp_id: Option<String>,
+        #[command(flatten)]
+        device: DeviceArgs,
+    },
+    /// Delete a credential by its ID (base64url, as `list` prints it).
+    Delete {
+        /// The credential ID.
+        id: String,
+        #[command(flatten)]
+        device: DeviceArgs,
+    },
+}
+
+fn list(rp_id: Option<&str>, args: &DeviceArgs) -> Result<Vec<CredentialInfo>, WebAuthnError> {
+    match &args.device {
+        None => {
+            let mut platform = PlatformDevice::open(args.store.as_deref(), |_| true)
+                .map_err(|e| WebAuthnError::not_allowed(e.to_string()))?;
+            manage::list_store(platform.core_mut().store_mut(), rp_id)
+        }
+        Some(_) => {
+            let mut device = args.open()?;
+            let mut ui = args.ui()?;
+            let all = manage::list_device(&mut *device, &mut ui)?;
+            Ok(all
+                .into_iter()
+                .filter(|c| rp_id.is_none_or(|r| c.rp_id == r))
+                .collect())
+        }
+    }
+}
+
+fn to_json(c: &CredentialInfo) -> serde_json::Value {
+    serde_json::json!({
+        "id": b64::encode(&c.credential_id),
+        "rpId": c.rp_id,
+        "userId": b64::encode(&c.user_id),
+        "userName": c.user_name,
+        "userDisplayName": c.user_display_name,
+        "discoverable": c.discoverable,
+        "credProtect": c.cred_protect,
+        "signCount": c.sign_count,
+    })
+}
+
+fn delete(id: &str, args: &DeviceArgs) -> Result<(), WebAuthnError> {
+    let id = b64::decode("credential ID", id)?;
+    match &args.device {
+        None => {
+            let mut platform = PlatformDevice::open(args.store.as_deref(), |_| true)
+                .map_err(|e| WebAuthnError::not_allowed(e.to_string()))?;
+            if manage::delete_from_store(platform.core_mut().store_mut(), &id)? {
+                Ok(())
+            } else {
+                Err(WebAuthnError::not_allowed(
+                    "no platform credential has that ID",
+                ))
+            }
+        }
+        Some(_) => {
+            let mut device = args.open()?;
+            let mut ui = args.ui()?;
+            manage::delete_on_device(&mut *device, &mut ui, &id)
+        }
+    }
+}
+
+/// Runs `latchkey credentials …`.
+pub fn run(command: Command) -> ExitCode {
+    match command {
+        Command::List { rp_id, device } => match list(rp_id.as_deref(), &device) {
+            Ok(creds) if device.json => print_json(&serde_json::Value::Array(
+                creds.iter().map(to_json).collect(),
+            )),
+            Ok(creds) => {
+                if creds.is_empty() {
+                    println!("No credentials.");
+                }
+                for c in &creds {
+                    println!(
+                        "{}  {}  {} ({}){}",
+                        b64::encode(&c.credential_id),
+                        c.rp_id,
+                        c.user_display_name.as_deref().unwrap_or("-"),
+                        c.user_name.as_deref().unwrap_or("-"),
+                        if c.discoverable { "  passkey" } else { "" }
+                    );
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e, device.json),
+        },
+        Command::Delete { id, device } => match delete(&id, &device) {
+            Ok(()) => {
+                if !device.json {
+                    println!("Deleted {id}.");
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e, device.json),
+        },
+    }
+}

@@ -1,0 +1,225 @@
+//! `navigator.credentials.get()` on one authenticator (WebAuthn L3 §5.1.4 from step 18, and the
+//! platform's part of CTAP 2.1 §6.2 and §6.3).
+
+use latchkey_ctap::authdata::AuthenticatorData;
+use latchkey_ctap::command::{
+    ClientDataHash as CtapHash, GetAssertionOptions, GetAssertionRequest, GetAssertionResponse,
+};
+use latchkey_ctap::entity::CredentialDescriptor;
+use latchkey_ctap::extensions::{
+    CredBlobOutput, GetAssertionExtensions as CtapGaExtensions, HmacSecretOutput,
+};
+use latchkey_ctap::pin::Permissions;
+use latchkey_webauthn::extensions::ctap::AuthenticationOutcome;
+use latchkey_webauthn::extensions::LargeBlobAuthentication;
+use latchkey_webauthn::ids::CredentialId;
+use latchkey_webauthn::WebAuthnError;
+
+use crate::ctap2;
+use crate::device::Device;
+use crate::error::{to_webauthn, Step};
+use crate::pinuv::{self, Session, Token};
+use crate::register::{extension_support, speaks_ctap2, token_for};
+use crate::request::GetRequest;
+use crate::response::Assertion;
+use crate::ui::{Account, CeremonyUi};
+use crate::uv::{self, UvPlan};
+
+/// The most credentials offered to choose from (getNextAssertion calls are bounded by it).
+pub const MAX_ACCOUNTS: u64 = 64;
+
+fn account(r: &GetAssertionResponse, fallback_id: Option<&[u8]>) -> Account {
+    Account {
+        credential_id: r
+            .credential
+            .as_ref()
+            .map(|c| c.id.clone())
+            .or_else(|| fallback_id.map(<[u8]>::to_vec))
+            .unwrap_or_default(),
+        user_id: r
+            .user
+            .as_ref()
+            .map(|u| u.id.as_bytes().to_vec())
+            .unwrap_or_default(),
+        name: r.user.as_ref().and_then(|u| u.name.clone()),
+        display_name: r.user.as_ref().and_then(|u| u.display_name.clone()),
+    }
+}
+
+/// Runs an authentication ceremony on `device`.
+pub fn authenticate(
+    device: &mut dyn Device,
+    request: &GetRequest,
+    ui: &mut dyn CeremonyUi,
+) -> Result<Assertion, WebAuthnError> {
+    let options = &request.options;
+    let mut info = ctap2::get_info(device).map_err(|e| to_webauthn(Step::Info, &e))?;
+    if !speaks_ctap2(&info) {
+        return crate::u2f::authenticate(device, request, ui);
+    }
+    let support = extension_support(&info);
+    let large_blob_write = matches!(
+        options.extensions.large_blob,
+        Some(LargeBlobAuthentication::Write(_))
+    ) && support.large_blobs;
+    let mut plan = uv::plan(&info, options.user_verification, false, false)?;
+    if large_blob_write && plan == UvPlan::Skip && info.option("clientPin") == Some(true) {
+        // Writing a large blob needs a token with the lbw permission (CTAP 2.1 §6.10.2).
+        plan = UvPlan::Pin {
+            set_if_unset: false,
+        };
+    }
+    let mut permissions = Permissions::GET_ASSERTION;
+    if large_blob_write {
+        permissions = permissions | Permissions::LARGE_BLOB_WRITE;
+    }
+    let token = token_for(device, &mut info, ui, plan, permissions, &request.rp_id)?;
+
+    let allowed: Vec<Vec<u8>> = options
+        .allow_credentials
+        .iter()
+        .map(|d| d.id.as_bytes().to_vec())
+        .collect();
+    let chosen = if allowed.is_empty() {
+        None
+    } else {
+        match uv::preflight(device, &info, &request.rp_id, &allowed, token.as_ref())? {
+            Some(id) => Some(id),
+            None => {
+                return Err(WebAuthnError::not_allowed(
+                    "none of the credentials in allowCredentials is on this authenticator",
+                ))
+            }
+        }
+    };
+    let chosen_id = match &chosen {
+        Some(id) => Some(
+            CredentialId::new("credential", id.clone())
+                .map_err(|e| WebAuthnError::not_allowed(e.message().to_owned()))?,
+        ),
+        None => None,
+    };
+    let ext = options.extensions.to_ctap(&support, chosen_id.as_ref());
+    let hmac_session = match &ext.hmac_secret {
+        Some(_) => Some(Session::establish(
+            device,
+            pinuv::preferred_protocol(&info),
+        )?),
+        None => None,
+    };
+    let hmac_secret = match (&ext.hmac_secret, &hmac_session) {
+        (Some(salts), Some(session)) => Some(crate::prf::input(session, salts)?),
+        _ => None,
+    };
+    let extensions = CtapGaExtensions {
+        hmac_secret,
+        cred_blob: ext.get_cred_blob.then_some(true),
+        large_blob_key: ext.large_blob_key.then_some(true),
+        unknown: Vec::new(),
+    };
+    let hash = request.client_data_hash();
+    let ga = GetAssertionRequest {
+        rp_id: request.rp_id.clone(),
+        client_data_hash: CtapHash(hash),
+        allow_list: chosen
+            .as_ref()
+            .map(|id| vec![CredentialDescriptor::public_key(id.as_slice())]),
+        extensions: (extensions != CtapGaExtensions::default()).then_some(extensions),
+        options: GetAssertionOptions {
+            rk: None,
+            up: None,
+            uv: (plan == UvPlan::BuiltIn).then_some(true),
+        },
+        pin_uv_auth_param: token.as_ref().map(|t| t.authenticate(&hash)),
+        pin_uv_auth_protocol: token.as_ref().map(Token::protocol),
+    };
+    let first = ctap2::get_assertion(device, ga, &mut |k| ui.status(k.into()))
+        .map_err(|e| to_webauthn(Step::GetAssertion, &e))?;
+    let count = first.number_of_credentials.unwrap_or(1).min(MAX_ACCOUNTS);
+    let answer = if count > 1 && chosen.is_none() {
+        let mut all = vec![first];
+        for _ in 1..count {
+            all.push(
+                ctap2::get_next_assertion(device)
+                    .map_err(|e| to_webauthn(Step::GetAssertion, &e))?,
+            );
+        }
+        let accounts: Vec<Account> = all.iter().map(|r| account(r, None)).collect();
+        let index = ui
+            .choose_credential(&accounts)
+            .map_err(|_| WebAuthnError::not_allowed("the user did not choose an account"))?;
+        if index >= all.len() {
+            return Err(WebAuthnError::not_allowed(
+                "the user did not choose an account",
+            ));
+        }
+        all.swap_remove(index)
+    } else {
+        first
+    };
+
+    let credential_id = answer
+        .credential
+        .as_ref()
+        .map(|c| c.id.clone())
+        .or_else(|| chosen.clone())
+        .ok_or_else(|| {
+            WebAuthnError::not_allowed("the authenticator did not name the credential")
+        })?;
+    if let Some(c) = &chosen {
+        if *c != credential_id {
+            return Err(WebAuthnError::not_allowed(
+                "the authenticator answered with a credential that was not asked for",
+            ));
+        }
+    }
+    let auth_data = AuthenticatorData::parse(&answer.auth_data).map_err(|e| {
+        WebAuthnError::not_allowed(format!(
+            "the authenticator's authenticatorData is malformed: {e}"
+        ))
+    })?;
+    let outputs = auth_data.extensions.clone().unwrap_or_default();
+    let prf_results = match (&outputs.hmac_secret, &hmac_session, &ext.hmac_secret) {
+        (Some(HmacSecretOutput::Output(enc)), Some(session), Some(salts)) => {
+            Some(crate::prf::output(session, enc, salts.salt2.is_some())?)
+        }
+        _ => None,
+    };
+    let mut outcome = AuthenticationOutcome {
+        appid_used: false,
+        prf_results,
+        large_blob: None,
+        large_blob_written: false,
+        cred_blob: match outputs.cred_blob {
+            Some(CredBlobOutput::Blob(b)) => Some(b),
+            _ => None,
+        },
+    };
+    if let (Some(key), Some(large)) = (&answer.large_blob_key, &options.extensions.large_blob) {
+        match large {
+            LargeBlobAuthentication::Read => {
+                outcome.large_blob = crate::large_blob::read(device, &info, key)?;
+            }
+            LargeBlobAuthentication::Write(blob) => {
+                if let Some(token) = &token {
+                    crate::large_blob::write(device, &info, token, key, blob)?;
+                    outcome.large_blob_written = true;
+                }
+            }
+        }
+    }
+    let description = device.info();
+    Ok(Assertion {
+        credential_id,
+        client_data_json: request.client_data_json.clone(),
+        authenticator_data: answer.auth_data.clone(),
+        signature: answer.signature.clone(),
+        user_handle: answer
+            .user
+            .as_ref()
+            .map(|u| u.id.as_bytes().to_vec())
+            .filter(|h| !h.is_empty()),
+        attachment: description.transport.attachment(),
+        extensions: options.extensions.client_outputs(&outcome),
+    })
+}

@@ -1,0 +1,153 @@
+//! CTAPHID authenticators (CTAP 2.1 §11.2) through `latchkey-transport`'s host channel: virtual
+//! keys over a Unix `SOCK_SEQPACKET` socket or UDP today, hidraw devices under the same trait.
+
+use std::net::ToSocketAddrs;
+use std::path::Path;
+
+use latchkey_ctap::hid::{Capabilities, HostError};
+use latchkey_transport::{
+    ChannelError, CtapHidChannel, HidConnection, TransactOptions, UdpConnection, UnixConnection,
+};
+
+use crate::device::{
+    CancelHandle, Device, DeviceDescription, DeviceError, KeepaliveStatus, Transport,
+};
+
+/// A CTAPHID device with an allocated channel.
+pub struct HidDevice<C: HidConnection> {
+    channel: CtapHidChannel<C>,
+    cancel: CancelHandle,
+    description: DeviceDescription,
+}
+
+impl<C: HidConnection> std::fmt::Debug for HidDevice<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HidDevice")
+            .field("description", &self.description)
+            .finish_non_exhaustive()
+    }
+}
+
+fn device_error(e: ChannelError) -> DeviceError {
+    use std::io::ErrorKind;
+    match e {
+        ChannelError::Io(io) => match io.kind() {
+            ErrorKind::ConnectionRefused
+            | ErrorKind::ConnectionReset
+            | ErrorKind::BrokenPipe
+            | ErrorKind::NotFound
+            | ErrorKind::UnexpectedEof => DeviceError::Gone(io.to_string()),
+            _ => DeviceError::Io(io),
+        },
+        ChannelError::Timeout => DeviceError::Timeout,
+        ChannelError::Protocol(HostError::Device(code)) => DeviceError::Transport(code.to_string()),
+        ChannelError::Protocol(other) => DeviceError::Garbage(other.to_string()),
+        ChannelError::Frame(f) => {
+            DeviceError::Transport(format!("the request cannot be framed: {f}"))
+        }
+    }
+}
+
+impl<C: HidConnection> HidDevice<C> {
+    /// Allocates a channel on `conn` (CTAPHID_INIT).
+    pub fn open(
+        conn: C,
+        name: String,
+        path: String,
+        transport: Transport,
+    ) -> Result<Self, DeviceError> {
+        let channel = CtapHidChannel::open(conn).map_err(device_error)?;
+        let cbor = channel.info().capabilities.has(Capabilities::CBOR);
+        Ok(Self {
+            channel,
+            cancel: CancelHandle::new(),
+            description: DeviceDescription {
+                name,
+                path,
+                transport,
+                cbor,
+            },
+        })
+    }
+}
+
+/// Opens a virtual key listening on the Unix socket `path`.
+pub fn open_unix(path: &Path) -> Result<HidDevice<UnixConnection>, DeviceError> {
+    let conn = UnixConnection::connect(path)
+        .map_err(|e| DeviceError::Gone(format!("{}: {e}", path.display())))?;
+    HidDevice::open(
+        conn,
+        format!("virtual key at {}", path.display()),
+        format!("unix:{}", path.display()),
+        Transport::Virtual,
+    )
+}
+
+/// Opens a virtual key at the UDP address `addr` (`host:port`).
+pub fn open_udp(addr: &str) -> Result<HidDevice<UdpConnection>, DeviceError> {
+    let sock = addr
+        .to_socket_addrs()
+        .map_err(|e| DeviceError::Gone(format!("{addr}: {e}")))?
+        .next()
+        .ok_or_else(|| DeviceError::Gone(format!("{addr}: no address")))?;
+    let conn = UdpConnection::connect(sock).map_err(DeviceError::Io)?;
+    HidDevice::open(
+        conn,
+        format!("virtual key at udp:{addr}"),
+        format!("udp:{addr}"),
+        Transport::Virtual,
+    )
+}
+
+/// Opens a device named `unix:PATH` or `udp:HOST:PORT`.
+pub fn open_named(spec: &str) -> Result<Box<dyn Device>, DeviceError> {
+    if let Some(path) = spec.strip_prefix("unix:") {
+        Ok(Box::new(open_unix(Path::new(path))?))
+    } else if let Some(addr) = spec.strip_prefix("udp:") {
+        Ok(Box::new(open_udp(addr)?))
+    } else {
+        Err(DeviceError::Unsupported(
+            "this device name: use unix:PATH or udp:HOST:PORT",
+        ))
+    }
+}
+
+impl<C: HidConnection> Device for HidDevice<C> {
+    fn info(&self) -> DeviceDescription {
+        self.description.clone()
+    }
+
+    fn cbor(
+        &mut self,
+        request: &[u8],
+        status: &mut dyn FnMut(KeepaliveStatus),
+    ) -> Result<Vec<u8>, DeviceError> {
+        if !self.description.cbor {
+            return Err(DeviceError::Unsupported("CTAP2 (CTAPHID_CBOR)"));
+        }
+        if self.cancel.is_cancelled() {
+            return Err(DeviceError::Cancelled);
+        }
+        let options = TransactOptions {
+            on_keepalive: Some(status),
+            cancel: Some(self.cancel.flag()),
+            ..TransactOptions::default()
+        };
+        self.channel.cbor(request, options).map_err(device_error)
+    }
+
+    fn msg(&mut self, apdu: &[u8]) -> Result<Vec<u8>, DeviceError> {
+        if self.cancel.is_cancelled() {
+            return Err(DeviceError::Cancelled);
+        }
+        let options = TransactOptions {
+            cancel: Some(self.cancel.flag()),
+            ..TransactOptions::default()
+        };
+        self.channel.msg(apdu, options).map_err(device_error)
+    }
+
+    fn cancel_handle(&self) -> CancelHandle {
+        self.cancel.clone()
+    }
+}

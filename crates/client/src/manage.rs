@@ -1,0 +1,257 @@
+//! Managing an authenticator: its PIN (CTAP 2.1 §6.5.5.5–6) and its discoverable credentials
+//! (authenticatorCredentialManagement, §6.8), and listing/deleting platform credentials straight
+//! from the store (public data, no PIN needed).
+
+use latchkey_authenticator::store::CredentialStore;
+use latchkey_ctap::command::{
+    CredentialManagementRequest, CredentialManagementResponse, CredentialManagementSubcommand,
+};
+use latchkey_ctap::entity::CredentialDescriptor;
+use latchkey_ctap::pin::Permissions;
+use latchkey_webauthn::WebAuthnError;
+
+use crate::ctap2;
+use crate::device::Device;
+use crate::error::{to_webauthn, Step};
+use crate::pinuv::{self, Token, TokenRequest};
+use crate::ui::{CeremonyUi, PinReason, PinRequest};
+
+/// A credential as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialInfo {
+    /// The credential ID.
+    pub credential_id: Vec<u8>,
+    /// The RP ID.
+    pub rp_id: String,
+    /// `user.id`.
+    pub user_id: Vec<u8>,
+    /// `user.name`.
+    pub user_name: Option<String>,
+    /// `user.displayName`.
+    pub user_display_name: Option<String>,
+    /// Discoverable or not.
+    pub discoverable: bool,
+    /// The credProtect level (1–3).
+    pub cred_protect: u8,
+    /// The signature counter, where known.
+    pub sign_count: Option<u32>,
+}
+
+fn store_error(e: impl std::fmt::Display) -> WebAuthnError {
+    WebAuthnError::unknown(format!("the credential store failed: {e}"))
+}
+
+/// Lists the credentials of a store (all RPs, or one).
+pub fn list_store<S: CredentialStore>(
+    store: &mut S,
+    rp_id: Option<&str>,
+) -> Result<Vec<CredentialInfo>, WebAuthnError> {
+    let rps: Vec<String> = match rp_id {
+        Some(r) => vec![r.to_owned()],
+        None => store
+            .rps()
+            .map_err(store_error)?
+            .into_iter()
+            .map(|r| r.id)
+            .collect(),
+    };
+    let mut out = Vec::new();
+    for rp in rps {
+        for c in store.by_rp(&rp).map_err(store_error)? {
+            out.push(CredentialInfo {
+                credential_id: c.id.clone(),
+                rp_id: c.rp.id.clone(),
+                user_id: c.user.id.clone(),
+                user_name: c.user.name.clone(),
+                user_display_name: c.user.display_name.clone(),
+                discoverable: c.discoverable,
+                cred_protect: c.cred_protect.value(),
+                sign_count: Some(c.sign_count),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Deletes a credential from a store; `false` if there was none with that ID.
+pub fn delete_from_store<S: CredentialStore>(
+    store: &mut S,
+    id: &[u8],
+) -> Result<bool, WebAuthnError> {
+    store.delete(id).map_err(store_error)
+}
+
+/// Sets the first PIN of `device`, asking the UI for it.
+pub fn set_pin(device: &mut dyn Device, ui: &mut dyn CeremonyUi) -> Result<(), WebAuthnError> {
+    let info = ctap2::get_info(device).map_err(|e| to_webauthn(Step::Info, &e))?;
+    if info.option("clientPin") == Some(true) {
+        return Err(WebAuthnError::invalid_state(
+            "the authenticator already has a PIN; change it instead",
+        ));
+    }
+    let pin = ui
+        .pin(&PinRequest {
+            reason: PinReason::New,
+            retries_left: None,
+            min_length: info.min_pin_length.unwrap_or(4),
+            device: device.info().name,
+        })
+        .map_err(|_| WebAuthnError::not_allowed("no PIN was entered"))?;
+    pinuv::set_pin(device, &info, &pin)
+}
+
+/// Changes the PIN of `device`, asking the UI for the current and the new one.
+pub fn change_pin(device: &mut dyn Device, ui: &mut dyn CeremonyUi) -> Result<(), WebAuthnError> {
+    let info = ctap2::get_info(device).map_err(|e| to_webauthn(Step::Info, &e))?;
+    if info.option("clientPin") != Some(true) {
+        return Err(WebAuthnError::invalid_state(
+            "the authenticator has no PIN yet; set one",
+        ));
+    }
+    let retries_left = pinuv::pin_retries(device).map_err(|e| to_webauthn(Step::Pin, &e))?;
+    let name = device.info().name;
+    let min_length = info.min_pin_length.unwrap_or(4);
+    let current = ui
+        .pin(&PinRequest {
+            reason: PinReason::Current,
+            retries_left,
+            min_length,
+            device: name.clone(),
+        })
+        .map_err(|_| WebAuthnError::not_allowed("no PIN was entered"))?;
+    let new = ui
+        .pin(&PinRequest {
+            reason: PinReason::New,
+            retries_left: None,
+            min_length,
+            device: name,
+        })
+        .map_err(|_| WebAuthnError::not_allowed("no new PIN was entered"))?;
+    pinuv::change_pin(device, &info, &current, &new)
+}
+
+fn cm(
+    device: &mut dyn Device,
+    token: &Token,
+    sub: CredentialManagementSubcommand,
+) -> Result<CredentialManagementResponse, WebAuthnError> {
+    let mut request = CredentialManagementRequest::new(sub);
+    request.pin_uv_auth_protocol = Some(token.protocol());
+    request.pin_uv_auth_param = Some(token.authenticate(&request.auth_message()));
+    ctap2::credential_management(device, request)
+        .map_err(|e| to_webauthn(Step::CredentialManagement, &e))
+}
+
+fn next(
+    device: &mut dyn Device,
+    sub: CredentialManagementSubcommand,
+) -> Result<CredentialManagementResponse, WebAuthnError> {
+    ctap2::credential_management(device, CredentialManagementRequest::new(sub))
+        .map_err(|e| to_webauthn(Step::CredentialManagement, &e))
+}
+
+fn cm_token(device: &mut dyn Device, ui: &mut dyn CeremonyUi) -> Result<Token, WebAuthnError> {
+    let mut info = ctap2::get_info(device).map_err(|e| to_webauthn(Step::Info, &e))?;
+    if info.option("credMgmt") != Some(true) && info.option("credentialMgmtPreview") != Some(true) {
+        return Err(WebAuthnError::not_supported(
+            "the authenticator does not support credential management",
+        ));
+    }
+    pinuv::obtain(
+        device,
+        &mut info,
+        ui,
+        TokenRequest {
+            permissions: Permissions::CREDENTIAL_MANAGEMENT,
+            rp_id: None,
+            set_if_unset: false,
+        },
+    )
+}
+
+/// Bound on enumerations, against a device that never stops.
+const MAX_ITEMS: u64 = 1024;
+
+/// Lists the discoverable credentials on `device` (credential management; asks for the PIN).
+pub fn list_device(
+    device: &mut dyn Device,
+    ui: &mut dyn CeremonyUi,
+) -> Result<Vec<CredentialInfo>, WebAuthnError> {
+    let token = cm_token(device, ui)?;
+    let first = match cm(
+        device,
+        &token,
+        CredentialManagementSubcommand::EnumerateRpsBegin,
+    ) {
+        Ok(r) => r,
+        Err(e)
+            if e.message().contains("CTAP2_ERR_NO_CREDENTIALS")
+                || e.message().contains("holds no credential") =>
+        {
+            return Ok(Vec::new())
+        }
+        Err(e) => return Err(e),
+    };
+    let total = first.total_rps.unwrap_or(0).min(MAX_ITEMS);
+    let mut rps = vec![first];
+    for _ in 1..total {
+        rps.push(next(
+            device,
+            CredentialManagementSubcommand::EnumerateRpsGetNextRp,
+        )?);
+    }
+    let mut out = Vec::new();
+    for rp in rps {
+        let (Some(entity), Some(hash)) = (rp.rp, rp.rp_id_hash) else {
+            continue;
+        };
+        let first = cm(
+            device,
+            &token,
+            CredentialManagementSubcommand::EnumerateCredentialsBegin { rp_id_hash: hash },
+        )?;
+        let total = first.total_credentials.unwrap_or(1).min(MAX_ITEMS);
+        let mut creds = vec![first];
+        for _ in 1..total {
+            creds.push(next(
+                device,
+                CredentialManagementSubcommand::EnumerateCredentialsGetNextCredential,
+            )?);
+        }
+        for c in creds {
+            let Some(id) = c.credential_id else { continue };
+            out.push(CredentialInfo {
+                credential_id: id.id,
+                rp_id: entity.id.clone(),
+                user_id: c
+                    .user
+                    .as_ref()
+                    .map(|u| u.id.as_bytes().to_vec())
+                    .unwrap_or_default(),
+                user_name: c.user.as_ref().and_then(|u| u.name.clone()),
+                user_display_name: c.user.as_ref().and_then(|u| u.display_name.clone()),
+                discoverable: true,
+                cred_protect: c.cred_protect.map(|p| p as u8).unwrap_or(1),
+                sign_count: None,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Deletes a discoverable credential on `device` (credential management; asks for the PIN).
+pub fn delete_on_device(
+    device: &mut dyn Device,
+    ui: &mut dyn CeremonyUi,
+    id: &[u8],
+) -> Result<(), WebAuthnError> {
+    let token = cm_token(device, ui)?;
+    cm(
+        device,
+        &token,
+        CredentialManagementSubcommand::DeleteCredential {
+            credential_id: CredentialDescriptor::public_key(id),
+        },
+    )
+    .map(drop)
+}

@@ -1,0 +1,260 @@
+//! The platform authenticator: the software CTAP 2.1 authenticator core over the user's credential
+//! store, driven in this process through the same [`Device`] trait as a security key.
+//!
+//! Its PIN is the platform PIN, with CTAP clientPIN semantics (CTAP 2.1 §6.5): set on first use
+//! (the ceremony asks the UI for a new PIN when none is set), retries counted, blocked after eight
+//! wrong PINs. The store is `FileStore` with `Protection::Pin` (every key wrapped by a key derived
+//! from the PIN) under `$XDG_DATA_HOME/latchkey/`, so a stolen home directory yields no usable key.
+//! Its configuration says `plat: true`, transports `["internal"]`, `alwaysUv`, BE/BS clear, and
+//! attestation `none`.
+//!
+//! User presence is granted by whoever owns the device: the `latchkey` command's user at the
+//! terminal, latchkeyd's prompt. [`Presence`] carries that decision; a cancelled
+//! [`CancelHandle`] always refuses it.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use latchkey_authenticator::config::{AttestationMode, Config};
+use latchkey_authenticator::env::{Clock, PresenceDenied, PresencePurpose, Rng, UserPresence};
+use latchkey_authenticator::store::{CredentialStore, StoreError};
+use latchkey_authenticator::Authenticator;
+use latchkey_keystore::{FileStore, Protection};
+
+use crate::device::{
+    CancelHandle, Device, DeviceDescription, DeviceError, KeepaliveStatus, Transport,
+};
+
+/// The platform authenticator's AAGUID: all zero, as WebAuthn L3 §6.5.1 asks of `none` attestation.
+pub const AAGUID: [u8; 16] = [0; 16];
+
+/// The configuration of the platform authenticator core.
+pub fn config() -> Config {
+    Config {
+        aaguid: AAGUID,
+        attestation: AttestationMode::None,
+        transports: vec!["internal".to_owned()],
+        always_uv_default: true,
+        platform: true,
+        backup_eligible: false,
+        backup_state: false,
+        ..Config::default()
+    }
+}
+
+/// Where the platform store lives: `dir` if given, else `$XDG_DATA_HOME/latchkey/`.
+pub fn store_dir(dir: Option<&Path>) -> Result<PathBuf, StoreOpenError> {
+    match dir {
+        Some(d) => Ok(d.to_path_buf()),
+        None => latchkey_keystore::default_dir().ok_or(StoreOpenError::NoHome),
+    }
+}
+
+/// Why the platform store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreOpenError {
+    /// Neither `$XDG_DATA_HOME` nor `$HOME` is set.
+    #[error("cannot find the credential store: neither XDG_DATA_HOME nor HOME is set")]
+    NoHome,
+    /// The store refused to open.
+    #[error("cannot open the credential store at {dir}: {source}")]
+    Store {
+        /// The directory.
+        dir: PathBuf,
+        /// What went wrong.
+        source: StoreError,
+    },
+}
+
+/// Whether the user is present, decided by the owner of the device.
+pub type PresenceFn = dyn Fn(&PresencePurpose<'_>) -> bool + Send + Sync;
+
+/// The platform authenticator's presence check: the owner's decision, refused once cancelled.
+#[derive(Clone)]
+pub struct Presence {
+    decide: Arc<PresenceFn>,
+    cancel: CancelHandle,
+}
+
+impl Presence {
+    /// Presence is granted for every request (the caller has the user's intent already: the
+    /// `latchkey` command run at a terminal, a confirmed prompt).
+    pub fn granted(cancel: CancelHandle) -> Self {
+        Self::with(cancel, |_| true)
+    }
+
+    /// Presence as `decide` says.
+    pub fn with(
+        cancel: CancelHandle,
+        decide: impl Fn(&PresencePurpose<'_>) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            decide: Arc::new(decide),
+            cancel,
+        }
+    }
+}
+
+impl UserPresence for Presence {
+    fn request_presence(&mut self, purpose: PresencePurpose<'_>) -> Result<(), PresenceDenied> {
+        if self.cancel.is_cancelled() {
+            return Err(PresenceDenied::Cancelled);
+        }
+        if (self.decide)(&purpose) {
+            Ok(())
+        } else {
+            Err(PresenceDenied::Denied)
+        }
+    }
+}
+
+/// The wall clock, in milliseconds since this device was opened.
+#[derive(Debug, Clone, Copy)]
+pub struct SystemClock {
+    start: Instant,
+}
+
+impl Default for SystemClock {
+    fn default() -> Self {
+        Self {
+            start: Instant::now(),
+        }
+    }
+}
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+    fn unix_time(&self) -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    }
+}
+
+/// The operating system's random number generator.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemRng;
+
+impl Rng for SystemRng {
+    fn fill(&mut self, buf: &mut [u8]) {
+        if aws_lc_rs::rand::fill(buf).is_err() {
+            // Without randomness no key, token or nonce would be safe: stop rather than go on.
+            std::process::abort();
+        }
+    }
+}
+
+/// The platform authenticator core over the store `S`.
+pub type PlatformCore<S> = Authenticator<S, Presence, SystemClock, SystemRng>;
+
+/// An in-process authenticator behind the [`Device`] trait.
+pub struct PlatformDevice<S: CredentialStore> {
+    core: PlatformCore<S>,
+    cancel: CancelHandle,
+    description: DeviceDescription,
+}
+
+impl<S: CredentialStore> std::fmt::Debug for PlatformDevice<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlatformDevice")
+            .field("description", &self.description)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PlatformDevice<FileStore> {
+    /// The user's platform authenticator over the PIN-protected file store in `dir` (default
+    /// `$XDG_DATA_HOME/latchkey/`), with user presence decided by `presence`.
+    pub fn open(
+        dir: Option<&Path>,
+        presence: impl Fn(&PresencePurpose<'_>) -> bool + Send + Sync + 'static,
+    ) -> Result<Self, StoreOpenError> {
+        let dir = store_dir(dir)?;
+        let store =
+            FileStore::open(&dir, Protection::Pin).map_err(|source| StoreOpenError::Store {
+                dir: dir.clone(),
+                source,
+            })?;
+        let cancel = CancelHandle::new();
+        let presence = Presence::with(cancel.clone(), presence);
+        Ok(Self::with_store(
+            config(),
+            store,
+            presence,
+            cancel,
+            format!("{}", dir.display()),
+        ))
+    }
+}
+
+impl<S: CredentialStore + Send> PlatformDevice<S> {
+    /// An in-process authenticator with any store and configuration (tests use a `MemoryStore`).
+    /// `presence` must share `cancel` so that cancelling refuses the touch.
+    pub fn with_store(
+        config: Config,
+        store: S,
+        presence: Presence,
+        cancel: CancelHandle,
+        path: String,
+    ) -> Self {
+        let internal = config.platform;
+        let core = Authenticator::new(config, store, presence, SystemClock::default(), SystemRng);
+        let (name, transport) = if internal {
+            ("Latchkey platform authenticator", Transport::Internal)
+        } else {
+            ("Latchkey software key (in process)", Transport::Virtual)
+        };
+        Self {
+            core,
+            cancel,
+            description: DeviceDescription {
+                name: name.to_owned(),
+                path,
+                transport,
+                cbor: true,
+            },
+        }
+    }
+
+    /// The authenticator core (for its store).
+    pub fn core(&self) -> &PlatformCore<S> {
+        &self.core
+    }
+
+    /// The authenticator core, mutably.
+    pub fn core_mut(&mut self) -> &mut PlatformCore<S> {
+        &mut self.core
+    }
+}
+
+impl<S: CredentialStore + Send> Device for PlatformDevice<S> {
+    fn info(&self) -> DeviceDescription {
+        self.description.clone()
+    }
+
+    fn cbor(
+        &mut self,
+        request: &[u8],
+        _status: &mut dyn FnMut(KeepaliveStatus),
+    ) -> Result<Vec<u8>, DeviceError> {
+        if self.cancel.is_cancelled() {
+            return Err(DeviceError::Cancelled);
+        }
+        Ok(self.core.handle_cbor(request))
+    }
+
+    fn msg(&mut self, apdu: &[u8]) -> Result<Vec<u8>, DeviceError> {
+        if self.cancel.is_cancelled() {
+            return Err(DeviceError::Cancelled);
+        }
+        Ok(self.core.handle_u2f(apdu))
+    }
+
+    fn cancel_handle(&self) -> CancelHandle {
+        self.cancel.clone()
+    }
+}

@@ -1,0 +1,160 @@
+//! What a ceremony asks of the person in front of the machine: a PIN, a choice of account, and
+//! what to show while the authenticator works.
+
+use std::fmt;
+
+use zeroize::Zeroizing;
+
+pub use crate::device::KeepaliveStatus;
+
+/// A PIN as typed (UTF-8, CTAP 2.1 §6.5.1), zeroised on drop, never printed.
+pub struct Pin(Zeroizing<String>);
+
+impl Pin {
+    /// Wraps a PIN.
+    pub fn new(pin: Zeroizing<String>) -> Self {
+        Self(pin)
+    }
+
+    /// The PIN's UTF-8 bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+
+    /// The length in Unicode code points, as CTAP 2.1 §6.5.1 counts it for minPINLength.
+    pub fn code_points(&self) -> usize {
+        self.0.chars().count()
+    }
+}
+
+impl fmt::Debug for Pin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Pin(<redacted>)")
+    }
+}
+
+/// Why a PIN is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinReason {
+    /// To verify the user (getPinUvAuthToken).
+    Verify,
+    /// The previous PIN was wrong; ask again.
+    Retry,
+    /// No PIN is set yet: choose one (it is set with clientPIN setPIN before the ceremony goes on).
+    New,
+    /// The current PIN, to change it.
+    Current,
+}
+
+/// A request for a PIN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PinRequest {
+    /// Why.
+    pub reason: PinReason,
+    /// Attempts left before the PIN blocks, if the authenticator said.
+    pub retries_left: Option<u64>,
+    /// The shortest PIN the authenticator accepts (code points), for a new PIN.
+    pub min_length: u64,
+    /// Which authenticator asks (shown to the user).
+    pub device: String,
+}
+
+/// The user (or the caller) gave up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("cancelled by the user")]
+pub struct Cancelled;
+
+/// A discoverable credential to choose from (CTAP 2.1 §6.2 `user`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// The credential ID.
+    pub credential_id: Vec<u8>,
+    /// `user.id`.
+    pub user_id: Vec<u8>,
+    /// `user.name`, if the authenticator returned it.
+    pub name: Option<String>,
+    /// `user.displayName`, if the authenticator returned it.
+    pub display_name: Option<String>,
+}
+
+/// Something to show while the ceremony runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    /// The authenticator waits for a touch.
+    TouchNeeded,
+    /// The authenticator is working.
+    Processing,
+    /// A new PIN was set (first use).
+    PinSet,
+}
+
+impl From<KeepaliveStatus> for Status {
+    fn from(k: KeepaliveStatus) -> Self {
+        match k {
+            KeepaliveStatus::UpNeeded => Self::TouchNeeded,
+            KeepaliveStatus::Processing => Self::Processing,
+        }
+    }
+}
+
+/// The person in front of the machine, as a ceremony sees them.
+pub trait CeremonyUi {
+    /// Asks for a PIN.
+    fn pin(&mut self, request: &PinRequest) -> Result<Pin, Cancelled>;
+
+    /// Asks which of `accounts` to sign in with; returns its index.
+    fn choose_credential(&mut self, accounts: &[Account]) -> Result<usize, Cancelled>;
+
+    /// Shows a status.
+    fn status(&mut self, status: Status);
+}
+
+/// A UI that answers from fixed values: PINs in order (then cancels), the first account. For tests
+/// and non-interactive use (`--pin-fd`).
+#[derive(Debug, Default)]
+pub struct ScriptedUi {
+    pins: Vec<Pin>,
+    /// Every PIN request seen, in order.
+    pub pin_requests: Vec<PinRequest>,
+    /// Every status shown, in order.
+    pub statuses: Vec<Status>,
+    /// The account index to choose.
+    pub choice: usize,
+    /// Every account list offered.
+    pub choices_offered: Vec<Vec<Account>>,
+}
+
+impl ScriptedUi {
+    /// A UI that answers PIN requests with `pins`, in order.
+    pub fn with_pins<I: IntoIterator<Item = S>, S: AsRef<str>>(pins: I) -> Self {
+        let mut pins: Vec<Pin> = pins
+            .into_iter()
+            .map(|p| Pin::new(Zeroizing::new(p.as_ref().to_owned())))
+            .collect();
+        pins.reverse();
+        Self {
+            pins,
+            ..Self::default()
+        }
+    }
+}
+
+impl CeremonyUi for ScriptedUi {
+    fn pin(&mut self, request: &PinRequest) -> Result<Pin, Cancelled> {
+        self.pin_requests.push(request.clone());
+        self.pins.pop().ok_or(Cancelled)
+    }
+
+    fn choose_credential(&mut self, accounts: &[Account]) -> Result<usize, Cancelled> {
+        self.choices_offered.push(accounts.to_vec());
+        if self.choice < accounts.len() {
+            Ok(self.choice)
+        } else {
+            Err(Cancelled)
+        }
+    }
+
+    fn status(&mut self, status: Status) {
+        self.statuses.push(status);
+    }
+}
