@@ -185,16 +185,24 @@ mod tests {
         let mut w = Writer::new();
         w.bytes(b"abcd");
         let bytes = w.into_vec();
-        assert!(matches!(Reader::new(&bytes, "t").bytes(3), Err(StoreError::Corrupt(_))));
+        assert!(matches!(
+            Reader::new(&bytes, "t").bytes(3),
+            Err(StoreError::Corrupt(_))
+        ));
         assert!(matches!(
             Reader::new(&bytes[..6], "t").bytes(10),
             Err(StoreError::Corrupt(_))
         ));
-        assert!(matches!(Reader::new(&[2], "t").bool(), Err(StoreError::Corrupt(_))));
+        assert!(matches!(
+            Reader::new(&[2], "t").bool(),
+            Err(StoreError::Corrupt(_))
+        ));
         let mut r = Reader::new(&bytes, "t");
         r.u8().unwrap();
         assert!(matches!(r.finish(), Err(StoreError::Corrupt(_))));
         // A huge declared length is refused before any allocation.
-        assert!(Reader::new(&[0xff, 0xff, 0xff, 0xff], "t").bytes(usize::MAX).is_err());
+        assert!(Reader::new(&[0xff, 0xff, 0xff, 0xff], "t")
+            .bytes(usize::MAX)
+            .is_err());
     }
 }

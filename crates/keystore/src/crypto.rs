@@ -15,7 +15,8 @@ pub(crate) const SEAL_OVERHEAD: usize = NONCE_LEN + 16;
 
 /// Fills `buf` from the operating system's CSPRNG.
 pub(crate) fn random(buf: &mut [u8]) -> Result<(), StoreError> {
-    aws_lc_rs::rand::fill(buf).map_err(|_| StoreError::Crypto("system random generator failed".into()))
+    aws_lc_rs::rand::fill(buf)
+        .map_err(|_| StoreError::Crypto("system random generator failed".into()))
 }
 
 /// The 256-bit key that seals private keys and per-credential secrets; what a user verification
@@ -72,7 +73,11 @@ pub(crate) fn seal(key: &[u8; 32], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u
     out.extend_from_slice(plaintext);
     let mut body = out.split_off(NONCE_LEN);
     aead_key(key)?
-        .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), &mut body)
+        .seal_in_place_append_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(aad),
+            &mut body,
+        )
         .map_err(|_| StoreError::Crypto("AES-256-GCM seal failed".into()))?;
     out.append(&mut body);
     Ok(out)
@@ -141,7 +146,9 @@ impl KdfParams {
             || self.parallelism == 0
             || self.memory_kib < 8 * self.parallelism
         {
-            return Err(StoreError::Corrupt(format!("Argon2id parameters out of range: {self:?}")));
+            return Err(StoreError::Corrupt(format!(
+                "Argon2id parameters out of range: {self:?}"
+            )));
         }
         Ok(self)
     }
@@ -165,8 +172,13 @@ pub(crate) fn derive_kek(
     params: KdfParams,
 ) -> Result<Zeroizing<[u8; 32]>, StoreError> {
     let params = params.check()?;
-    let p = argon2::Params::new(params.memory_kib, params.iterations, params.parallelism, Some(32))
-        .map_err(|e| StoreError::Crypto(format!("Argon2id parameters rejected: {e}")))?;
+    let p = argon2::Params::new(
+        params.memory_kib,
+        params.iterations,
+        params.parallelism,
+        Some(32),
+    )
+    .map_err(|e| StoreError::Crypto(format!("Argon2id parameters rejected: {e}")))?;
     let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, p);
     let mut out = Zeroizing::new([0u8; 32]);
     argon
@@ -201,10 +213,22 @@ mod tests {
     fn kek_depends_on_pin_salt_and_params() {
         let pin = PinHash([1; 16]);
         let a = derive_kek(&pin, &[0; 16], KdfParams::INSECURE_TEST).unwrap();
-        assert_eq!(a, derive_kek(&pin, &[0; 16], KdfParams::INSECURE_TEST).unwrap());
-        assert_ne!(a, derive_kek(&PinHash([2; 16]), &[0; 16], KdfParams::INSECURE_TEST).unwrap());
-        assert_ne!(a, derive_kek(&pin, &[1; 16], KdfParams::INSECURE_TEST).unwrap());
-        let p2 = KdfParams { iterations: 2, ..KdfParams::INSECURE_TEST };
+        assert_eq!(
+            a,
+            derive_kek(&pin, &[0; 16], KdfParams::INSECURE_TEST).unwrap()
+        );
+        assert_ne!(
+            a,
+            derive_kek(&PinHash([2; 16]), &[0; 16], KdfParams::INSECURE_TEST).unwrap()
+        );
+        assert_ne!(
+            a,
+            derive_kek(&pin, &[1; 16], KdfParams::INSECURE_TEST).unwrap()
+        );
+        let p2 = KdfParams {
+            iterations: 2,
+            ..KdfParams::INSECURE_TEST
+        };
         assert_ne!(a, derive_kek(&pin, &[0; 16], p2).unwrap());
     }
 
@@ -212,11 +236,23 @@ mod tests {
     fn absurd_params_are_refused() {
         let pin = PinHash([1; 16]);
         for p in [
-            KdfParams { memory_kib: u32::MAX, ..KdfParams::default() },
-            KdfParams { iterations: 0, ..KdfParams::default() },
-            KdfParams { parallelism: 0, ..KdfParams::default() },
+            KdfParams {
+                memory_kib: u32::MAX,
+                ..KdfParams::default()
+            },
+            KdfParams {
+                iterations: 0,
+                ..KdfParams::default()
+            },
+            KdfParams {
+                parallelism: 0,
+                ..KdfParams::default()
+            },
         ] {
-            assert!(matches!(derive_kek(&pin, &[0; 16], p), Err(StoreError::Corrupt(_))));
+            assert!(matches!(
+                derive_kek(&pin, &[0; 16], p),
+                Err(StoreError::Corrupt(_))
+            ));
         }
     }
 }

@@ -147,7 +147,8 @@ impl<C: Custody> Engine<C> {
     }
 
     fn load_records(&mut self) -> Result<(), StoreError> {
-        let entries = fs::read_dir(&self.cred_dir).map_err(|e| io_err("listing", &self.cred_dir, e))?;
+        let entries =
+            fs::read_dir(&self.cred_dir).map_err(|e| io_err("listing", &self.cred_dir, e))?;
         let mut superseded = Vec::new();
         for entry in entries {
             let entry = entry.map_err(|e| io_err("listing", &self.cred_dir, e))?;
@@ -282,11 +283,17 @@ impl<C: Custody> Engine<C> {
 
     pub(crate) fn update(&mut self, credential: &Credential) -> Result<(), StoreError> {
         let Some(rec) = self.index.get_mut(&credential.id) else {
-            return Err(StoreError::Io("update of a credential that is not stored".into()));
+            return Err(StoreError::Io(
+                "update of a credential that is not stored".into(),
+            ));
         };
         let mut updated = rec.clone();
         updated.apply_update(credential)?;
-        fsutil::write_atomic(&self.cred_dir, &record::file_name(&updated.id), &updated.encode())?;
+        fsutil::write_atomic(
+            &self.cred_dir,
+            &record::file_name(&updated.id),
+            &updated.encode(),
+        )?;
         *rec = updated;
         Ok(())
     }
@@ -362,9 +369,12 @@ impl<C: Custody> Engine<C> {
         // gone, a crash before the records are deleted leaves nothing usable behind.
         self.custody.wipe()?;
         self.write_keyring()?;
-        let entries = fs::read_dir(&self.cred_dir).map_err(|e| io_err("listing", &self.cred_dir, e))?;
+        let entries =
+            fs::read_dir(&self.cred_dir).map_err(|e| io_err("listing", &self.cred_dir, e))?;
         for entry in entries {
-            let path = entry.map_err(|e| io_err("listing", &self.cred_dir, e))?.path();
+            let path = entry
+                .map_err(|e| io_err("listing", &self.cred_dir, e))?
+                .path();
             fs::remove_file(&path).map_err(|e| io_err("removing", &path, e))?;
         }
         fsutil::sync_dir(&self.cred_dir)?;

@@ -88,7 +88,12 @@ impl SoftCustody {
             Protection::None => Some(MasterKey::generate()?),
             Protection::Pin => None,
         };
-        Ok(SoftCustody { protection, kdf, resident, wrap: None })
+        Ok(SoftCustody {
+            protection,
+            kdf,
+            resident,
+            wrap: None,
+        })
     }
 
     fn decode(bytes: &[u8], protection: Protection, kdf: KdfParams) -> Result<Self, StoreError> {
@@ -112,12 +117,21 @@ impl SoftCustody {
             .check()?;
             let salt = r.array::<16>()?;
             let sealed = r.bytes(256)?.to_vec();
-            Some(PinWrap { params, salt, sealed })
+            Some(PinWrap {
+                params,
+                salt,
+                sealed,
+            })
         } else {
             None
         };
         r.finish()?;
-        Ok(SoftCustody { protection, kdf, resident, wrap })
+        Ok(SoftCustody {
+            protection,
+            kdf,
+            resident,
+            wrap,
+        })
     }
 }
 
@@ -183,7 +197,11 @@ impl Custody for SoftCustody {
         let params = self.kdf.check()?;
         let kek = derive_kek(pin, &salt, params)?;
         let sealed = crypto::seal(&kek, &PinWrap::aad(params, &salt), mk.as_bytes())?;
-        self.wrap = Some(PinWrap { params, salt, sealed });
+        self.wrap = Some(PinWrap {
+            params,
+            salt,
+            sealed,
+        });
         Ok(())
     }
 
@@ -210,7 +228,9 @@ impl Custody for SoftCustody {
             return Err(StoreError::Corrupt("key blob is too short".into()));
         };
         if *version != KEY_BLOB_VERSION || alg_from_byte(*tag)? != alg {
-            return Err(StoreError::Corrupt("key blob is not a key of this store".into()));
+            return Err(StoreError::Corrupt(
+                "key blob is not a key of this store".into(),
+            ));
         }
         let plain = KeyBlob::new(mk.open(&key_aad(alg), sealed)?.to_vec());
         softkey::sign(alg, &plain, message)
@@ -251,8 +271,12 @@ impl FileStore {
             Some(bytes) => SoftCustody::decode(&bytes, protection, options.kdf)?,
             None => SoftCustody::new(protection, options.kdf)?,
         };
-        let limits = Limits { max_discoverable: options.max_discoverable };
-        Ok(FileStore { engine: Engine::open(dir, custody, limits)? })
+        let limits = Limits {
+            max_discoverable: options.max_discoverable,
+        };
+        Ok(FileStore {
+            engine: Engine::open(dir, custody, limits)?,
+        })
     }
 
     /// The store's directory.

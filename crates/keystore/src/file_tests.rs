@@ -9,7 +9,10 @@ impl Rng for Sys {
 }
 
 fn fast() -> FileStoreOptions {
-    FileStoreOptions { kdf: KdfParams::INSECURE_TEST, ..FileStoreOptions::default() }
+    FileStoreOptions {
+        kdf: KdfParams::INSECURE_TEST,
+        ..FileStoreOptions::default()
+    }
 }
 
 #[test]
@@ -20,7 +23,10 @@ fn key_blobs_are_sealed_and_bound_to_their_algorithm() {
     assert_eq!(blob.as_bytes()[..2], [KEY_BLOB_VERSION, 1]);
     assert_eq!(blob.as_bytes().len(), 2 + 97 + crypto::SEAL_OVERHEAD);
     // The public key is in the plaintext blob, never the sealed one in the clear.
-    assert!(!blob.as_bytes().windows(65).any(|w| w == pk.bytes.as_slice()));
+    assert!(!blob
+        .as_bytes()
+        .windows(65)
+        .any(|w| w == pk.bytes.as_slice()));
     assert!(matches!(
         s.sign(&blob, Algorithm::EdDsa, b"m"),
         Err(StoreError::Corrupt(_))
@@ -46,7 +52,10 @@ fn keys_from_another_store_do_not_sign() {
     let mut a = FileStore::open_with(t1.path(), Protection::None, fast()).unwrap();
     let mut b = FileStore::open_with(t2.path(), Protection::None, fast()).unwrap();
     let (_, blob) = a.generate_key(Algorithm::Es256, &mut Sys).unwrap();
-    assert!(matches!(b.sign(&blob, Algorithm::Es256, b"m"), Err(StoreError::Corrupt(_))));
+    assert!(matches!(
+        b.sign(&blob, Algorithm::Es256, b"m"),
+        Err(StoreError::Corrupt(_))
+    ));
 }
 
 #[test]
@@ -72,7 +81,11 @@ fn pin_keeps_the_cost_it_was_set_with() {
     s.set_pin(&PinHash([7; 16]), &mut Sys).unwrap();
     drop(s);
     let other = FileStoreOptions {
-        kdf: KdfParams { memory_kib: 128, iterations: 2, parallelism: 1 },
+        kdf: KdfParams {
+            memory_kib: 128,
+            iterations: 2,
+            parallelism: 1,
+        },
         ..fast()
     };
     let mut s = FileStore::open_with(tmp.path(), Protection::Pin, other).unwrap();

@@ -136,7 +136,10 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("a/b");
         ensure_private_dir(&dir).unwrap();
-        assert_eq!(fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
+        assert_eq!(
+            fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
         write_atomic(&dir, "f", b"one").unwrap();
         write_atomic(&dir, "f", b"two!").unwrap();
         assert_eq!(fs::read(dir.join("f")).unwrap(), b"two!");
@@ -154,7 +157,10 @@ mod tests {
         fs::create_dir(&dir).unwrap();
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
         ensure_private_dir(&dir).unwrap();
-        assert_eq!(fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
+        assert_eq!(
+            fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
     }
 
     #[test]
@@ -165,8 +171,16 @@ mod tests {
             read_bounded(&tmp.path().join("big"), 9),
             Err(StoreError::Corrupt(_))
         ));
-        assert_eq!(read_bounded(&tmp.path().join("big"), 10).unwrap().unwrap().len(), 10);
-        assert!(read_bounded(&tmp.path().join("none"), 10).unwrap().is_none());
+        assert_eq!(
+            read_bounded(&tmp.path().join("big"), 10)
+                .unwrap()
+                .unwrap()
+                .len(),
+            10
+        );
+        assert!(read_bounded(&tmp.path().join("none"), 10)
+            .unwrap()
+            .is_none());
         fs::write(tmp.path().join(".tmp-1234"), b"x").unwrap();
         remove_stale_temps(tmp.path()).unwrap();
         assert!(!tmp.path().join(".tmp-1234").exists());

@@ -192,8 +192,10 @@ mod tests {
             default_dir_from(Some(Path::new("rel")), Some(Path::new("/home/a"))),
             Some(PathBuf::from("/home/a/.local/share/latchkey"))
         );
-        assert_eq!(default_dir_from(None, Some(Path::new("/home/a"))),
-            Some(PathBuf::from("/home/a/.local/share/latchkey")));
+        assert_eq!(
+            default_dir_from(None, Some(Path::new("/home/a"))),
+            Some(PathBuf::from("/home/a/.local/share/latchkey"))
+        );
         assert_eq!(default_dir_from(None, None), None);
         assert_eq!(default_dir_from(None, Some(Path::new("h"))), None);
     }

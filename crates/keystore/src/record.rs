@@ -19,8 +19,8 @@
 //! [`CredentialStore::update`]: latchkey_authenticator::store::CredentialStore::update
 
 use latchkey_authenticator::store::{
-    Algorithm, CredProtect, CredRandom, Credential, CredentialKind, KeyBlob, PublicKey,
-    RpEntity, StoreError, UserEntity,
+    Algorithm, CredProtect, CredRandom, Credential, CredentialKind, KeyBlob, PublicKey, RpEntity,
+    StoreError, UserEntity,
 };
 use zeroize::Zeroizing;
 
@@ -120,10 +120,18 @@ impl Record {
         check_len(opt_len(c.rp.name.as_ref()), MAX_STR, "RP name")?;
         check_len(c.user.id.len(), MAX_USER_ID, "user ID")?;
         check_len(opt_len(c.user.name.as_ref()), MAX_STR, "user name")?;
-        check_len(opt_len(c.user.display_name.as_ref()), MAX_STR, "display name")?;
+        check_len(
+            opt_len(c.user.display_name.as_ref()),
+            MAX_STR,
+            "display name",
+        )?;
         check_len(c.public_key.bytes.len(), MAX_PUBLIC, "public key")?;
         check_len(c.key.as_bytes().len(), MAX_KEY, "key blob")?;
-        check_len(c.cred_blob.as_ref().map_or(0, Vec::len), MAX_CRED_BLOB, "credBlob")?;
+        check_len(
+            c.cred_blob.as_ref().map_or(0, Vec::len),
+            MAX_CRED_BLOB,
+            "credBlob",
+        )?;
 
         let mut b = Writer::new();
         b.u64(seq)
@@ -175,7 +183,11 @@ impl Record {
     /// Takes the mutable fields (user strings, counter) from `c`.
     pub(crate) fn apply_update(&mut self, c: &Credential) -> Result<(), StoreError> {
         check_len(opt_len(c.user.name.as_ref()), MAX_STR, "user name")?;
-        check_len(opt_len(c.user.display_name.as_ref()), MAX_STR, "display name")?;
+        check_len(
+            opt_len(c.user.display_name.as_ref()),
+            MAX_STR,
+            "display name",
+        )?;
         self.user_name = c.user.name.clone();
         self.display_name = c.user.display_name.clone();
         self.sign_count = c.sign_count;
@@ -196,7 +208,9 @@ impl Record {
     pub(crate) fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
         let mut r = Reader::new(bytes, "credential record");
         if r.raw(MAGIC.len())? != MAGIC {
-            return Err(StoreError::Corrupt("not a credential record (bad magic)".into()));
+            return Err(StoreError::Corrupt(
+                "not a credential record (bad magic)".into(),
+            ));
         }
         let bound = r.bytes(MAX_FILE)?.to_vec();
         let sealed = r.bytes(MAX_FILE)?.to_vec();
@@ -232,7 +246,10 @@ impl Record {
         Ok(Record {
             seq,
             id,
-            rp: RpEntity { id: rp_id, name: rp_name },
+            rp: RpEntity {
+                id: rp_id,
+                name: rp_name,
+            },
             user_id,
             discoverable,
             kind,
@@ -283,7 +300,10 @@ impl Record {
         if r.bool()? {
             let with_uv = r.array::<32>()?;
             let without_uv = r.array::<32>()?;
-            cred.cred_random = Some(CredRandom { with_uv, without_uv });
+            cred.cred_random = Some(CredRandom {
+                with_uv,
+                without_uv,
+            });
         }
         if r.bool()? {
             cred.large_blob_key = Some(Zeroizing::new(r.array::<32>()?));

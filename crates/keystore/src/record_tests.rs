@@ -3,17 +3,26 @@ use super::*;
 fn cred(id: u8, cred_protect: CredProtect) -> Credential {
     Credential {
         id: vec![id; 16],
-        rp: RpEntity { id: "example.com".into(), name: None },
+        rp: RpEntity {
+            id: "example.com".into(),
+            name: None,
+        },
         user: UserEntity {
             id: vec![0xaa; 8],
             name: Some("alice".into()),
             display_name: None,
         },
         discoverable: true,
-        public_key: PublicKey { alg: Algorithm::Es256, bytes: vec![4; 65] },
+        public_key: PublicKey {
+            alg: Algorithm::Es256,
+            bytes: vec![4; 65],
+        },
         key: KeyBlob::new(vec![0x55; 40]),
         cred_protect,
-        cred_random: Some(CredRandom { with_uv: [1; 32], without_uv: [2; 32] }),
+        cred_random: Some(CredRandom {
+            with_uv: [1; 32],
+            without_uv: [2; 32],
+        }),
         cred_blob: Some(vec![3; 5]),
         large_blob_key: Some(Zeroizing::new([9; 32])),
         sign_count: 7,
@@ -47,13 +56,22 @@ fn edited_bound_fields_fail_authentication() {
     let c = cred(1, CredProtect::UvRequired);
     let bytes = Record::seal(5, &c, &mk).unwrap().encode();
     // Downgrade credProtect 3 -> 1 in place (find the byte after the discoverable/kind bytes).
-    let downgraded = Record::seal(5, &cred(1, CredProtect::UvOptional), &mk).unwrap().encode();
-    let pos = bytes.iter().zip(&downgraded).position(|(a, b)| a != b).unwrap();
+    let downgraded = Record::seal(5, &cred(1, CredProtect::UvOptional), &mk)
+        .unwrap()
+        .encode();
+    let pos = bytes
+        .iter()
+        .zip(&downgraded)
+        .position(|(a, b)| a != b)
+        .unwrap();
     let mut edited = bytes.clone();
     edited[pos] = downgraded[pos];
     let r = Record::decode(&edited).unwrap();
     assert_eq!(r.cred_protect, CredProtect::UvOptional);
-    assert!(matches!(r.credential(Some(&mk)), Err(StoreError::Corrupt(_))));
+    assert!(matches!(
+        r.credential(Some(&mk)),
+        Err(StoreError::Corrupt(_))
+    ));
 }
 
 #[test]
@@ -64,21 +82,35 @@ fn swapped_sealed_parts_fail_authentication() {
     let mut franken = a.clone();
     franken.sealed = b.sealed.clone();
     let r = Record::decode(&franken.encode()).unwrap();
-    assert!(matches!(r.credential(Some(&mk)), Err(StoreError::Corrupt(_))));
+    assert!(matches!(
+        r.credential(Some(&mk)),
+        Err(StoreError::Corrupt(_))
+    ));
     let other = MasterKey::generate().unwrap();
-    assert!(matches!(a.credential(Some(&other)), Err(StoreError::Corrupt(_))));
+    assert!(matches!(
+        a.credential(Some(&other)),
+        Err(StoreError::Corrupt(_))
+    ));
 }
 
 #[test]
 fn damaged_files_are_corrupt_not_panics() {
     let mk = MasterKey::generate().unwrap();
-    let bytes = Record::seal(1, &cred(1, CredProtect::UvOptional), &mk).unwrap().encode();
+    let bytes = Record::seal(1, &cred(1, CredProtect::UvOptional), &mk)
+        .unwrap()
+        .encode();
     for cut in [0, 3, 5, 9, bytes.len() / 2, bytes.len() - 1] {
-        assert!(matches!(Record::decode(&bytes[..cut]), Err(StoreError::Corrupt(_))), "cut {cut}");
+        assert!(
+            matches!(Record::decode(&bytes[..cut]), Err(StoreError::Corrupt(_))),
+            "cut {cut}"
+        );
     }
     let mut extra = bytes.clone();
     extra.push(0);
-    assert!(matches!(Record::decode(&extra), Err(StoreError::Corrupt(_))));
+    assert!(matches!(
+        Record::decode(&extra),
+        Err(StoreError::Corrupt(_))
+    ));
 }
 
 #[test]
@@ -106,9 +138,15 @@ fn update_changes_only_mutable_fields() {
     changed.sign_count = 1000;
     changed.rp.id = "evil.example".into();
     r.apply_update(&changed).unwrap();
-    let back = Record::decode(&r.encode()).unwrap().credential(Some(&mk)).unwrap();
+    let back = Record::decode(&r.encode())
+        .unwrap()
+        .credential(Some(&mk))
+        .unwrap();
     assert_eq!(back.sign_count, 1000);
     assert_eq!(back.user.display_name.as_deref(), Some("Al"));
     assert_eq!(back.user.name, None);
-    assert_eq!(back.rp.id, "example.com", "the RP is not changed by an update");
+    assert_eq!(
+        back.rp.id, "example.com",
+        "the RP is not changed by an update"
+    );
 }

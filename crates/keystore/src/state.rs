@@ -64,7 +64,9 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<PersistentState, StoreError> {
     let force_pin_change = r.bool()?;
     let n = r.u32()?;
     if n > MAX_RP_IDS {
-        return Err(StoreError::Corrupt("persistent state: too many RP IDs".into()));
+        return Err(StoreError::Corrupt(
+            "persistent state: too many RP IDs".into(),
+        ));
     }
     let mut min_pin_length_rp_ids = Vec::new();
     for _ in 0..n {
@@ -110,7 +112,10 @@ mod tests {
         };
         let bytes = encode(&full).unwrap();
         assert_eq!(decode(&bytes).unwrap(), full);
-        assert!(matches!(decode(&bytes[..bytes.len() - 1]), Err(StoreError::Corrupt(_))));
+        assert!(matches!(
+            decode(&bytes[..bytes.len() - 1]),
+            Err(StoreError::Corrupt(_))
+        ));
         let mut bad = bytes.clone();
         bad[0] = b'X';
         assert!(matches!(decode(&bad), Err(StoreError::Corrupt(_))));

@@ -16,7 +16,7 @@ mod file_pin {
         FileStore::open_with(dir, Protection::Pin, opts).unwrap()
     }
 
-    crate::contract_suite!(open, Flavour { locks_keys: true });
+    crate::contract_suite!((), |_: &(), d, m| open(d, m), Flavour { locks_keys: true });
 }
 
 mod file_none {
@@ -32,5 +32,5 @@ mod file_none {
         FileStore::open_with(dir, Protection::None, opts).unwrap()
     }
 
-    crate::contract_suite!(open, Flavour { locks_keys: false });
+    crate::contract_suite!((), |_: &(), d, m| open(d, m), Flavour { locks_keys: false });
 }

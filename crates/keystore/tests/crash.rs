@@ -25,7 +25,10 @@ fn hex(b: &[u8]) -> String {
 }
 
 fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 fn open(dir: &Path) -> FileStore {
@@ -35,7 +38,9 @@ fn open(dir: &Path) -> FileStore {
 /// The writer. Does nothing unless started by `writer_killed_at_random_points`.
 #[test]
 fn crash_writer_child() {
-    let Some(dir) = std::env::var_os(CHILD_ENV) else { return };
+    let Some(dir) = std::env::var_os(CHILD_ENV) else {
+        return;
+    };
     let mut s = open(Path::new(&dir));
     unlock(&mut s);
     let mut out = std::io::stdout().lock();
@@ -91,7 +96,12 @@ fn writer_killed_at_random_points() {
     for round in 0..20 {
         let target = prng.range(20, 50);
         let mut child = Command::new(&exe)
-            .args(["--exact", "crash_writer_child", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "crash_writer_child",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(CHILD_ENV, &dir)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -102,7 +112,9 @@ fn writer_killed_at_random_points() {
         let mut last_reported: Option<Vec<u8>> = None;
         let mut record = |line: &str, expected: &mut HashSet<Vec<u8>>| {
             // libtest prints "test crash_writer_child ... " without a newline before the output.
-            let Some(at) = line.find("done ") else { return false };
+            let Some(at) = line.find("done ") else {
+                return false;
+            };
             let mut parts = line[at..].split(' ').skip(1);
             let new = unhex(parts.next().unwrap());
             if let Some(old) = parts.next().filter(|o| *o != "-") {
@@ -148,11 +160,22 @@ fn writer_killed_at_random_points() {
             }
         }
         // At most the one insert in flight at the kill may be there without its report.
-        let unreported: Vec<Vec<u8>> =
-            stored.keys().filter(|id| !expected.contains(*id)).cloned().collect();
-        assert!(unreported.len() <= 1, "round {round}: {} unreported", unreported.len());
+        let unreported: Vec<Vec<u8>> = stored
+            .keys()
+            .filter(|id| !expected.contains(*id))
+            .cloned()
+            .collect();
+        assert!(
+            unreported.len() <= 1,
+            "round {round}: {} unreported",
+            unreported.len()
+        );
         for u in &unreported {
-            assert!(!owners.contains_key(u), "round {round}: replaced credential {} is back", hex(u));
+            assert!(
+                !owners.contains_key(u),
+                "round {round}: replaced credential {} is back",
+                hex(u)
+            );
         }
         for id in &expected {
             let Some(c) = s.get(id).unwrap() else {
@@ -166,7 +189,9 @@ fn writer_killed_at_random_points() {
                 );
                 continue;
             };
-            let sig = s.sign(&c.key, Algorithm::Es256, b"after the crash").unwrap();
+            let sig = s
+                .sign(&c.key, Algorithm::Es256, b"after the crash")
+                .unwrap();
             assert!(verify(&c.public_key, b"after the crash", &sig));
         }
         expected = stored.keys().cloned().collect();

@@ -7,7 +7,9 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use common::{contract::unlock, credential, fast_options, new_credential, pin_hash, RecordingRng, SysRng};
+use common::{
+    contract::unlock, credential, fast_options, new_credential, pin_hash, RecordingRng, SysRng,
+};
 use latchkey_authenticator::store::{Algorithm, CredentialStore, PersistentState, StoreError};
 use latchkey_keystore::{FileStore, Protection};
 
@@ -56,8 +58,15 @@ fn files_are_0600_and_directories_0700() {
     s.save_state(&PersistentState::default()).unwrap();
     let mut all = vec![dir.clone()];
     walk(&dir, &mut all);
-    let names: Vec<_> = all.iter().map(|p| p.strip_prefix(&dir).unwrap().to_owned()).collect();
-    assert_eq!(all.len(), 5, "dir, keystore, state, credentials/, one record: {names:?}");
+    let names: Vec<_> = all
+        .iter()
+        .map(|p| p.strip_prefix(&dir).unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        all.len(),
+        5,
+        "dir, keystore, state, credentials/, one record: {names:?}"
+    );
     for p in &all {
         let want = if p.is_dir() { 0o700 } else { 0o600 };
         assert_eq!(mode(p), want, "{}", p.display());
@@ -106,7 +115,9 @@ fn no_secret_is_on_disk_in_the_clear() {
     }
     // The search looked at real data: the public key and credential ID are there.
     let record = fs::read(&cred_files(tmp.path())[0]).unwrap();
-    assert!(record.windows(65).any(|w| w == c.public_key.bytes.as_slice()));
+    assert!(record
+        .windows(65)
+        .any(|w| w == c.public_key.bytes.as_slice()));
     assert!(record.windows(32).any(|w| w == c.id.as_slice()));
     assert!(searched > 300);
 }
@@ -135,14 +146,26 @@ fn a_copied_directory_without_the_pin_yields_no_key() {
     let seen = t.get(&c.id).unwrap().unwrap();
     assert_eq!(seen.rp.id, "bank.example");
     assert_eq!(seen.cred_random, None);
-    assert!(matches!(t.sign(&c.key, Algorithm::Es256, b"m"), Err(StoreError::Locked)));
-    assert!(matches!(t.generate_key(Algorithm::Es256, &mut SysRng), Err(StoreError::Locked)));
+    assert!(matches!(
+        t.sign(&c.key, Algorithm::Es256, b"m"),
+        Err(StoreError::Locked)
+    ));
+    assert!(matches!(
+        t.generate_key(Algorithm::Es256, &mut SysRng),
+        Err(StoreError::Locked)
+    ));
     for guess in ["0000", "1111", "123456", "12345"] {
         assert!(!t.verify_pin(&pin_hash(guess)).unwrap(), "{guess}");
-        assert!(matches!(t.sign(&c.key, Algorithm::Es256, b"m"), Err(StoreError::Locked)));
+        assert!(matches!(
+            t.sign(&c.key, Algorithm::Es256, b"m"),
+            Err(StoreError::Locked)
+        ));
     }
     // Setting a new PIN on the copy is refused: it would need the master key.
-    assert!(matches!(t.set_pin(&pin_hash("0000"), &mut SysRng), Err(StoreError::Locked)));
+    assert!(matches!(
+        t.set_pin(&pin_hash("0000"), &mut SysRng),
+        Err(StoreError::Locked)
+    ));
 }
 
 #[test]
@@ -156,15 +179,25 @@ fn tampered_records_are_corrupt() {
     let path = cred_files(tmp.path())[0].clone();
     let original = fs::read(&path).unwrap();
     // Flip one bit of the RP ID ("example.com" -> "exampld.com"): still parses, fails to open.
-    let pos = original.windows(11).position(|w| w == b"example.com").unwrap();
+    let pos = original
+        .windows(11)
+        .position(|w| w == b"example.com")
+        .unwrap();
     let mut edited = original.clone();
     edited[pos + 6] ^= 1;
     fs::write(&path, &edited).unwrap();
     let mut s = open_pin(tmp.path());
-    assert_eq!(s.by_rp("exampld.com").unwrap().len(), 1, "locked: unchecked public view");
+    assert_eq!(
+        s.by_rp("exampld.com").unwrap().len(),
+        1,
+        "locked: unchecked public view"
+    );
     unlock(&mut s);
     assert!(matches!(s.get(&c.id), Err(StoreError::Corrupt(_))));
-    assert!(matches!(s.by_rp("exampld.com"), Err(StoreError::Corrupt(_))));
+    assert!(matches!(
+        s.by_rp("exampld.com"),
+        Err(StoreError::Corrupt(_))
+    ));
     drop(s);
     // A truncated record stops the store from opening (it cannot come from a crash).
     fs::write(&path, &original[..original.len() - 3]).unwrap();
@@ -188,7 +221,10 @@ fn swapped_records_are_corrupt() {
     s.insert(a.clone()).unwrap();
     s.insert(b.clone()).unwrap();
     drop(s);
-    let (pa, pb) = (record_path(tmp.path(), &a.id), record_path(tmp.path(), &b.id));
+    let (pa, pb) = (
+        record_path(tmp.path(), &a.id),
+        record_path(tmp.path(), &b.id),
+    );
     let (fa, fb) = (fs::read(&pa).unwrap(), fs::read(&pb).unwrap());
     // Whole files renamed onto each other: the name no longer matches the ID.
     fs::write(&pa, &fb).unwrap();
@@ -237,7 +273,11 @@ fn debris_of_a_crash_is_cleaned_at_open() {
     // As if the process died after writing the replacement but before removing the old record,
     // and in the middle of another write.
     fs::write(&old_file, &old_bytes).unwrap();
-    fs::write(tmp.path().join("credentials/.tmp-deadbeef"), b"half a record").unwrap();
+    fs::write(
+        tmp.path().join("credentials/.tmp-deadbeef"),
+        b"half a record",
+    )
+    .unwrap();
     fs::write(tmp.path().join(".tmp-cafe"), b"half a state").unwrap();
     let mut s = open_pin(tmp.path());
     assert_eq!(s.get(&old.id).unwrap(), None, "the newer credential wins");

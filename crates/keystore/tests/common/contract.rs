@@ -337,41 +337,74 @@ pub fn wipe<S: CredentialStore>(open: Opener<'_, S>, _f: Flavour) {
     );
 }
 
-/// Declares one `#[test]` per contract function for a store.
+/// Declares one `#[test]` per contract function for a store: `$setup` makes a fixture (e.g. a
+/// TPM simulator) that lives for the test, `$open(&fixture, dir, max_discoverable)` opens a store.
 #[macro_export]
 macro_rules! contract_suite {
-    ($open:expr, $flavour:expr) => {
+    ($setup:expr, $open:expr, $flavour:expr) => {
         #[test]
         fn contract_insert_get_sign() {
-            $crate::common::contract::insert_get_sign(&$open, $flavour)
+            let fixture = $setup;
+            $crate::common::contract::insert_get_sign(
+                &|d: &std::path::Path, m: usize| $open(&fixture, d, m),
+                $flavour,
+            )
         }
         #[test]
         fn contract_replace_by_rp_and_user() {
-            $crate::common::contract::replace_by_rp_and_user(&$open, $flavour)
+            let fixture = $setup;
+            $crate::common::contract::replace_by_rp_and_user(
+                &|d: &std::path::Path, m: usize| $open(&fixture, d, m),
+                $flavour,
+            )
         }
         #[test]
         fn contract_by_rp_and_rps() {
-            $crate::common::contract::by_rp_and_rps(&$open, $flavour)
+            let fixture = $setup;
+            $crate::common::contract::by_rp_and_rps(
+                &|d: &std::path::Path, m: usize| $open(&fixture, d, m),
+                $flavour,
+            )
         }
         #[test]
         fn contract_update_and_delete() {
-            $crate::common::contract::update_and_delete(&$open, $flavour)
+            let fixture = $setup;
+            $crate::common::contract::update_and_delete(
+                &|d: &std::path::Path, m: usize| $open(&fixture, d, m),
+                $flavour,
+            )
         }
         #[test]
         fn contract_capacity() {
-            $crate::common::contract::capacity(&$open, $flavour)
+            let fixture = $setup;
+            $crate::common::contract::capacity(
+                &|d: &std::path::Path, m: usize| $open(&fixture, d, m),
+                $flavour,
+            )
         }
         #[test]
         fn contract_persistent_state() {
-            $crate::common::contract::persistent_state(&$open, $flavour)
+            let fixture = $setup;
+            $crate::common::contract::persistent_state(
+                &|d: &std::path::Path, m: usize| $open(&fixture, d, m),
+                $flavour,
+            )
         }
         #[test]
         fn contract_pin_lock_and_change() {
-            $crate::common::contract::pin_lock_and_change(&$open, $flavour)
+            let fixture = $setup;
+            $crate::common::contract::pin_lock_and_change(
+                &|d: &std::path::Path, m: usize| $open(&fixture, d, m),
+                $flavour,
+            )
         }
         #[test]
         fn contract_wipe() {
-            $crate::common::contract::wipe(&$open, $flavour)
+            let fixture = $setup;
+            $crate::common::contract::wipe(
+                &|d: &std::path::Path, m: usize| $open(&fixture, d, m),
+                $flavour,
+            )
         }
     };
 }

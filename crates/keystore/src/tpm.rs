@@ -1,0 +1,552 @@
+//! [`TpmStore`]: every credential key is made and used inside a TPM 2.0.
+//!
+//! - A storage primary key (ECC P-256, restricted decryption) is derived in the owner hierarchy
+//!   at every open (`TPM2_CreatePrimary` is deterministic for a template and the TPM's seed), so
+//!   nothing about it is stored.
+//! - The *PIN object* is a sealed data object under the primary whose content is the store's
+//!   random master key and whose authValue is SHA-256(domain ‖ PinHash). It is subject to the
+//!   TPM's dictionary-attack protection: [`CredentialStore::verify_pin`] is a `TPM2_Unseal`, and
+//!   every wrong PIN counts against the TPM's lockout counter. A PIN change replaces this one
+//!   object.
+//! - Each credential key is an ECC P-256 ECDSA/SHA-256 signing key made by `TPM2_Create`; its
+//!   authValue is derived from the master key, so it can only be used after a verification. The
+//!   TPM's wrapped private blob and public area are the [`KeyBlob`]; the private key never exists
+//!   outside the TPM.
+//! - Per-credential secrets (CredRandom, largeBlobKey, credBlob) are sealed in software under the
+//!   master key, like [`crate::FileStore`] does.
+//!
+//! Loaded signing keys stay cached (up to [`TpmStoreOptions::cached_keys`]), so an assertion with
+//! a warm key is one `TPM2_Sign`. [`TpmStore::tpm_commands`] counts the commands sent.
+//!
+//! [`CredentialStore::verify_pin`]: latchkey_authenticator::store::CredentialStore::verify_pin
+
+use std::collections::VecDeque;
+use std::path::Path;
+use std::str::FromStr;
+
+use latchkey_authenticator::env::Rng;
+use latchkey_authenticator::store::{Algorithm, KeyBlob, PinHash, PublicKey, StoreError};
+use tss_esapi::attributes::ObjectAttributesBuilder;
+use tss_esapi::constants::tss::{TPM2_RH_NULL, TPM2_ST_HASHCHECK};
+use tss_esapi::constants::{CapabilityType, PropertyTag, Tss2ResponseCodeKind};
+use tss_esapi::handles::{KeyHandle, ObjectHandle};
+use tss_esapi::interface_types::algorithm::{HashingAlgorithm, PublicAlgorithm};
+use tss_esapi::interface_types::ecc::EccCurve;
+use tss_esapi::interface_types::resource_handles::Hierarchy;
+use tss_esapi::interface_types::session_handles::AuthSession;
+use tss_esapi::structures::{
+    Auth, CapabilityData, Digest, EccPoint, EccScheme, HashScheme, HashcheckTicket,
+    KeyedHashScheme, Private, Public, PublicBuilder, PublicEccParametersBuilder,
+    PublicKeyedHashParameters, SensitiveData, Signature, SignatureScheme,
+    SymmetricDefinitionObject,
+};
+use tss_esapi::traits::{Marshall, UnMarshall};
+use tss_esapi::tss2_esys::TPMT_TK_HASHCHECK;
+use tss_esapi::{Context, TctiNameConf};
+
+use crate::codec::{Reader, Writer};
+use crate::crypto::{sha256, MasterKey};
+use crate::engine::{self, Custody, Engine, Limits};
+
+mod der;
+
+const PIN_AUTH_DOMAIN: &[u8] = b"latchkey-keystore/tpm-pin-auth/v1";
+const KEY_AUTH_DOMAIN: &[u8] = b"latchkey-keystore/tpm-key-auth/v1";
+const KEY_BLOB_MAGIC: &[u8; 4] = b"LKT\x01";
+const MAX_TPM_BLOB: usize = 1024;
+
+/// Options for [`TpmStore::open`].
+#[derive(Debug, Clone)]
+pub struct TpmStoreOptions {
+    /// The TCTI configuration, e.g. `device:/dev/tpmrm0` or `swtpm:host=127.0.0.1,port=2321`.
+    /// `None`: [`TpmStore::tcti_from_env`].
+    pub tcti: Option<String>,
+    /// How many discoverable credentials fit.
+    pub max_discoverable: usize,
+    /// Signing keys kept loaded in the TPM. A TPM without a resource manager (a bare `swtpm`,
+    /// `/dev/tpm0`) has as few as three transient slots, one taken by the primary key and one
+    /// needed for loading others: keep this at 1 there; through `/dev/tpmrm0` more is fine.
+    pub cached_keys: usize,
+}
+
+impl Default for TpmStoreOptions {
+    fn default() -> Self {
+        TpmStoreOptions {
+            tcti: None,
+            max_discoverable: crate::DEFAULT_MAX_DISCOVERABLE,
+            cached_keys: 1,
+        }
+    }
+}
+
+fn tpm_err(what: &str, e: tss_esapi::Error) -> StoreError {
+    StoreError::Io(format!("TPM {what} failed: {e}"))
+}
+
+fn auth(bytes: &[u8]) -> Result<Auth, StoreError> {
+    Auth::try_from(bytes.to_vec()).map_err(|e| tpm_err("authValue", e))
+}
+
+fn pin_auth(pin: &PinHash) -> [u8; 32] {
+    sha256(&[PIN_AUTH_DOMAIN, &pin.0])
+}
+
+fn key_auth(mk: &MasterKey) -> [u8; 32] {
+    sha256(&[KEY_AUTH_DOMAIN, mk.as_bytes()])
+}
+
+fn is_wrong_auth(e: &tss_esapi::Error) -> bool {
+    matches!(e, tss_esapi::Error::Tss2Error(rc)
+        if matches!(rc.kind(), Some(Tss2ResponseCodeKind::AuthFail | Tss2ResponseCodeKind::BadAuth)))
+}
+
+fn is_lockout(e: &tss_esapi::Error) -> bool {
+    matches!(e, tss_esapi::Error::Tss2Error(rc) if rc.kind() == Some(Tss2ResponseCodeKind::Lockout))
+}
+
+fn primary_template() -> Result<Public, StoreError> {
+    let attrs = ObjectAttributesBuilder::new()
+        .with_fixed_tpm(true)
+        .with_fixed_parent(true)
+        .with_sensitive_data_origin(true)
+        .with_user_with_auth(true)
+        .with_decrypt(true)
+        .with_restricted(true)
+        .build()
+        .map_err(|e| tpm_err("primary template", e))?;
+    let params = PublicEccParametersBuilder::new_restricted_decryption_key(
+        SymmetricDefinitionObject::AES_128_CFB,
+        EccCurve::NistP256,
+    )
+    .build()
+    .map_err(|e| tpm_err("primary template", e))?;
+    PublicBuilder::new()
+        .with_public_algorithm(PublicAlgorithm::Ecc)
+        .with_name_hashing_algorithm(HashingAlgorithm::Sha256)
+        .with_object_attributes(attrs)
+        .with_ecc_parameters(params)
+        .with_ecc_unique_identifier(EccPoint::default())
+        .build()
+        .map_err(|e| tpm_err("primary template", e))
+}
+
+fn signing_template() -> Result<Public, StoreError> {
+    // Not noDA: a wrong authValue counts towards lockout like a wrong PIN does.
+    let attrs = ObjectAttributesBuilder::new()
+        .with_fixed_tpm(true)
+        .with_fixed_parent(true)
+        .with_sensitive_data_origin(true)
+        .with_user_with_auth(true)
+        .with_sign_encrypt(true)
+        .build()
+        .map_err(|e| tpm_err("key template", e))?;
+    let params = PublicEccParametersBuilder::new_unrestricted_signing_key(
+        EccScheme::EcDsa(HashScheme::new(HashingAlgorithm::Sha256)),
+        EccCurve::NistP256,
+    )
+    .build()
+    .map_err(|e| tpm_err("key template", e))?;
+    PublicBuilder::new()
+        .with_public_algorithm(PublicAlgorithm::Ecc)
+        .with_name_hashing_algorithm(HashingAlgorithm::Sha256)
+        .with_object_attributes(attrs)
+        .with_ecc_parameters(params)
+        .with_ecc_unique_identifier(EccPoint::default())
+        .build()
+        .map_err(|e| tpm_err("key template", e))
+}
+
+fn sealed_template() -> Result<Public, StoreError> {
+    let attrs = ObjectAttributesBuilder::new()
+        .with_fixed_tpm(true)
+        .with_fixed_parent(true)
+        .with_user_with_auth(true)
+        .build()
+        .map_err(|e| tpm_err("PIN object template", e))?;
+    PublicBuilder::new()
+        .with_public_algorithm(PublicAlgorithm::KeyedHash)
+        .with_name_hashing_algorithm(HashingAlgorithm::Sha256)
+        .with_object_attributes(attrs)
+        .with_keyed_hash_parameters(PublicKeyedHashParameters::new(KeyedHashScheme::Null))
+        .with_keyed_hash_unique_identifier(Digest::default())
+        .build()
+        .map_err(|e| tpm_err("PIN object template", e))
+}
+
+/// A TPM object as stored: marshalled TPM2B_PUBLIC contents and the TPM-wrapped private blob.
+struct Blobs {
+    public: Vec<u8>,
+    private: Vec<u8>,
+}
+
+impl Blobs {
+    fn write(&self, w: &mut Writer) {
+        w.bytes(&self.public).bytes(&self.private);
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<Self, StoreError> {
+        Ok(Blobs {
+            public: r.bytes(MAX_TPM_BLOB)?.to_vec(),
+            private: r.bytes(MAX_TPM_BLOB)?.to_vec(),
+        })
+    }
+
+    fn parse(&self) -> Result<(Public, Private), StoreError> {
+        let public = Public::unmarshall(&self.public)
+            .map_err(|_| StoreError::Corrupt("TPM public area does not parse".into()))?;
+        let private = Private::try_from(self.private.clone())
+            .map_err(|_| StoreError::Corrupt("TPM private blob is too large".into()))?;
+        Ok((public, private))
+    }
+}
+
+/// TPM custody: an ESAPI context, the primary key and a cache of loaded signing keys.
+pub(crate) struct TpmCustody {
+    ctx: Context,
+    primary: KeyHandle,
+    pin_object: Option<Blobs>,
+    /// (SHA-256 of the key blob, its loaded handle), oldest first.
+    cache: VecDeque<([u8; 32], KeyHandle)>,
+    cache_size: usize,
+    commands: u64,
+}
+
+impl TpmCustody {
+    fn connect(tcti: &str, cache_size: usize) -> Result<Self, StoreError> {
+        let conf = TctiNameConf::from_str(tcti).map_err(|e| tpm_err("TCTI configuration", e))?;
+        let mut ctx = Context::new(conf).map_err(|e| tpm_err("connecting", e))?;
+        let template = primary_template()?;
+        let primary = ctx
+            .execute_with_session(Some(AuthSession::Password), |ctx| {
+                ctx.create_primary(Hierarchy::Owner, template, None, None, None, None)
+            })
+            .map_err(|e| tpm_err("TPM2_CreatePrimary", e))?
+            .key_handle;
+        Ok(TpmCustody {
+            ctx,
+            primary,
+            pin_object: None,
+            cache: VecDeque::new(),
+            cache_size,
+            commands: 1,
+        })
+    }
+
+    fn decode_section(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
+        let mut r = Reader::new(bytes, "keystore file");
+        self.pin_object = if r.bool()? {
+            Some(Blobs::read(&mut r)?)
+        } else {
+            None
+        };
+        r.finish()
+    }
+
+    fn load(&mut self, blobs: &Blobs) -> Result<KeyHandle, StoreError> {
+        let (public, private) = blobs.parse()?;
+        let primary = self.primary;
+        self.commands += 1;
+        self.ctx
+            .execute_with_session(Some(AuthSession::Password), |ctx| {
+                ctx.load(primary, private, public)
+            })
+            .map_err(|e| tpm_err("TPM2_Load", e))
+    }
+
+    fn flush(&mut self, handle: KeyHandle) {
+        self.commands += 1;
+        // A failed flush leaves a transient object until the TPM is reset; nothing to undo.
+        let _ = self.ctx.flush_context(ObjectHandle::from(handle));
+    }
+
+    fn flush_cache(&mut self) {
+        while let Some((_, h)) = self.cache.pop_front() {
+            self.flush(h);
+        }
+    }
+
+    /// The loaded handle for a key blob, loading (and evicting the oldest) if needed.
+    fn key_handle(&mut self, blob: &[u8], blobs: &Blobs) -> Result<KeyHandle, StoreError> {
+        let tag = sha256(&[blob]);
+        if let Some(&(_, h)) = self.cache.iter().find(|(t, _)| *t == tag) {
+            return Ok(h);
+        }
+        while self.cache.len() >= self.cache_size.max(1) {
+            if let Some((_, old)) = self.cache.pop_front() {
+                self.flush(old);
+            }
+        }
+        let h = self.load(blobs)?;
+        self.cache.push_back((tag, h));
+        Ok(h)
+    }
+
+    fn lockout_counter(&mut self) -> Result<u32, StoreError> {
+        self.commands += 1;
+        let (data, _) = self
+            .ctx
+            .get_capability(
+                CapabilityType::TpmProperties,
+                PropertyTag::LockoutCounter.into(),
+                1,
+            )
+            .map_err(|e| tpm_err("TPM2_GetCapability", e))?;
+        match data {
+            CapabilityData::TpmProperties(list) => list
+                .find(PropertyTag::LockoutCounter)
+                .map(|p| p.value())
+                .ok_or_else(|| StoreError::Io("TPM did not report TPM_PT_LOCKOUT_COUNTER".into())),
+            _ => Err(StoreError::Io("TPM answered another capability".into())),
+        }
+    }
+}
+
+impl Drop for TpmCustody {
+    fn drop(&mut self) {
+        self.flush_cache();
+        let primary = self.primary;
+        self.flush(primary);
+    }
+}
+
+impl Custody for TpmCustody {
+    const KIND: u8 = 2;
+
+    fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::new();
+        match &self.pin_object {
+            None => {
+                w.u8(0);
+            }
+            Some(b) => {
+                w.u8(1);
+                b.write(&mut w);
+            }
+        }
+        w.into_vec()
+    }
+
+    fn pin_is_set(&self) -> bool {
+        self.pin_object.is_some()
+    }
+
+    fn resident_key(&self) -> Option<&MasterKey> {
+        None
+    }
+
+    fn unlock(&mut self, pin: &PinHash) -> Result<Option<MasterKey>, StoreError> {
+        let Some(blobs) = self.pin_object.take() else {
+            return Ok(None);
+        };
+        let loaded = self.load(&blobs);
+        self.pin_object = Some(blobs);
+        let handle = loaded?;
+        let unsealed = self
+            .ctx
+            .tr_set_auth(ObjectHandle::from(handle), auth(&pin_auth(pin))?)
+            .map_err(|e| tpm_err("setting the PIN authValue", e))
+            .and_then(|()| {
+                self.commands += 1;
+                Ok(self
+                    .ctx
+                    .execute_with_session(Some(AuthSession::Password), |ctx| {
+                        ctx.unseal(ObjectHandle::from(handle))
+                    }))
+            });
+        self.flush(handle);
+        match unsealed? {
+            Ok(data) => MasterKey::from_bytes(data.value()).map(Some),
+            Err(e) if is_wrong_auth(&e) => Ok(None),
+            Err(e) if is_lockout(&e) => Err(StoreError::Io(
+                "the TPM is in dictionary-attack lockout: too many wrong PINs".into(),
+            )),
+            Err(e) => Err(tpm_err("TPM2_Unseal", e)),
+        }
+    }
+
+    fn set_pin(&mut self, pin: &PinHash, current: Option<&MasterKey>) -> Result<(), StoreError> {
+        let mk = match current {
+            Some(mk) => mk.clone(),
+            None if self.pin_object.is_some() => return Err(StoreError::Locked),
+            None => MasterKey::generate()?,
+        };
+        let template = sealed_template()?;
+        let data = SensitiveData::try_from(mk.as_bytes().to_vec())
+            .map_err(|e| tpm_err("sealing the master key", e))?;
+        let pin_auth = auth(&pin_auth(pin))?;
+        let primary = self.primary;
+        self.commands += 1;
+        let created = self
+            .ctx
+            .execute_with_session(Some(AuthSession::Password), |ctx| {
+                ctx.create(primary, template, Some(pin_auth), Some(data), None, None)
+            })
+            .map_err(|e| tpm_err("TPM2_Create (PIN object)", e))?;
+        let public = created
+            .out_public
+            .marshall()
+            .map_err(|e| tpm_err("marshalling", e))?;
+        self.pin_object = Some(Blobs {
+            public,
+            private: created.out_private.value().to_vec(),
+        });
+        Ok(())
+    }
+
+    fn generate_key(
+        &mut self,
+        alg: Algorithm,
+        _rng: &mut dyn Rng,
+        mk: &MasterKey,
+    ) -> Result<(PublicKey, KeyBlob), StoreError> {
+        if alg != Algorithm::Es256 {
+            return Err(StoreError::UnsupportedAlgorithm(alg));
+        }
+        let template = signing_template()?;
+        let key_auth = auth(&key_auth(mk))?;
+        let primary = self.primary;
+        self.commands += 1;
+        let created = self
+            .ctx
+            .execute_with_session(Some(AuthSession::Password), |ctx| {
+                ctx.create(primary, template, Some(key_auth), None, None, None)
+            })
+            .map_err(|e| tpm_err("TPM2_Create (credential key)", e))?;
+        let point = match &created.out_public {
+            Public::Ecc { unique, .. } => der::sec1_point(unique.x().value(), unique.y().value())?,
+            _ => return Err(StoreError::Io("TPM made a key of another type".into())),
+        };
+        let blobs = Blobs {
+            public: created
+                .out_public
+                .marshall()
+                .map_err(|e| tpm_err("marshalling", e))?,
+            private: created.out_private.value().to_vec(),
+        };
+        let mut w = Writer::new();
+        w.raw(KEY_BLOB_MAGIC);
+        blobs.write(&mut w);
+        Ok((PublicKey { alg, bytes: point }, KeyBlob::new(w.into_vec())))
+    }
+
+    fn sign(
+        &mut self,
+        key: &KeyBlob,
+        alg: Algorithm,
+        message: &[u8],
+        mk: &MasterKey,
+    ) -> Result<Vec<u8>, StoreError> {
+        if alg != Algorithm::Es256 {
+            return Err(StoreError::UnsupportedAlgorithm(alg));
+        }
+        let mut r = Reader::new(key.as_bytes(), "TPM key blob");
+        if r.raw(KEY_BLOB_MAGIC.len())? != KEY_BLOB_MAGIC {
+            return Err(StoreError::Corrupt(
+                "key blob is not a TPM key of this store".into(),
+            ));
+        }
+        let blobs = Blobs::read(&mut r)?;
+        r.finish()?;
+        let handle = self.key_handle(key.as_bytes(), &blobs)?;
+        self.ctx
+            .tr_set_auth(ObjectHandle::from(handle), auth(&key_auth(mk))?)
+            .map_err(|e| tpm_err("setting the key authValue", e))?;
+        let digest =
+            Digest::try_from(sha256(&[message]).to_vec()).map_err(|e| tpm_err("digest", e))?;
+        let ticket = HashcheckTicket::try_from(TPMT_TK_HASHCHECK {
+            tag: TPM2_ST_HASHCHECK,
+            hierarchy: TPM2_RH_NULL,
+            digest: Default::default(),
+        })
+        .map_err(|e| tpm_err("hash-check ticket", e))?;
+        self.commands += 1;
+        let signature = self
+            .ctx
+            .execute_with_session(Some(AuthSession::Password), |ctx| {
+                ctx.sign(handle, digest, SignatureScheme::Null, ticket)
+            })
+            .map_err(|e| {
+                if is_wrong_auth(&e) {
+                    StoreError::Corrupt(
+                        "the TPM refused the key: it belongs to another master key".into(),
+                    )
+                } else {
+                    tpm_err("TPM2_Sign", e)
+                }
+            })?;
+        match signature {
+            Signature::EcDsa(sig) => {
+                der::ecdsa_der(sig.signature_r().value(), sig.signature_s().value())
+            }
+            _ => Err(StoreError::Io(
+                "TPM returned another signature scheme".into(),
+            )),
+        }
+    }
+
+    fn lock(&mut self) {}
+
+    fn wipe(&mut self) -> Result<(), StoreError> {
+        self.flush_cache();
+        self.pin_object = None;
+        Ok(())
+    }
+}
+
+/// A credential store whose keys live in a TPM 2.0 (see the module docs and SECURITY.md).
+pub struct TpmStore {
+    pub(crate) engine: Engine<TpmCustody>,
+}
+
+impl TpmStore {
+    /// The TCTI to use when none is configured: `$TPM2TOOLS_TCTI`, else `$TCTI`, else the kernel
+    /// resource manager `device:/dev/tpmrm0`.
+    pub fn tcti_from_env() -> String {
+        ["TPM2TOOLS_TCTI", "TCTI"]
+            .iter()
+            .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+            .unwrap_or_else(|| "device:/dev/tpmrm0".to_string())
+    }
+
+    /// Connects to the TPM and opens (creating if needed) the store in `dir`.
+    pub fn open(dir: &Path, options: TpmStoreOptions) -> Result<Self, StoreError> {
+        let tcti = options.tcti.clone().unwrap_or_else(Self::tcti_from_env);
+        let mut custody = TpmCustody::connect(&tcti, options.cached_keys)?;
+        if let Some(bytes) = engine::read_keyring(dir, TpmCustody::KIND)? {
+            custody.decode_section(&bytes)?;
+        }
+        let limits = Limits {
+            max_discoverable: options.max_discoverable,
+        };
+        Ok(TpmStore {
+            engine: Engine::open(dir, custody, limits)?,
+        })
+    }
+
+    /// TPM commands sent since the store was opened (opening costs one: `TPM2_CreatePrimary`).
+    pub fn tpm_commands(&self) -> u64 {
+        self.engine.custody.commands
+    }
+
+    /// The TPM's dictionary-attack failure counter (`TPM_PT_LOCKOUT_COUNTER`).
+    pub fn lockout_counter(&mut self) -> Result<u32, StoreError> {
+        self.engine.custody.lockout_counter()
+    }
+
+    /// Whether keys are usable now (after `verify_pin`, until `lock`).
+    pub fn is_unlocked(&self) -> bool {
+        self.engine.is_unlocked()
+    }
+
+    /// Number of credentials.
+    pub fn len(&self) -> usize {
+        self.engine.len()
+    }
+
+    /// Whether the store holds no credential.
+    pub fn is_empty(&self) -> bool {
+        self.engine.len() == 0
+    }
+}
+
+delegate_store!(TpmStore);

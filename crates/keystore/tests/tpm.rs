@@ -1,0 +1,178 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+#![cfg(feature = "tpm")]
+//! `TpmStore` against a software TPM (`swtpm`) that each test starts and stops itself.
+
+mod common;
+#[path = "common/swtpm.rs"]
+mod swtpm;
+
+use std::path::Path;
+use std::time::Instant;
+
+use common::contract::{unlock, Flavour, PIN};
+use common::{new_credential, pin_hash, verify, SysRng};
+use latchkey_authenticator::softkey::SigningKey;
+use latchkey_authenticator::store::{Algorithm, CredentialStore, StoreError};
+use latchkey_keystore::{TpmStore, TpmStoreOptions};
+use swtpm::Swtpm;
+
+fn open(tpm: &Swtpm, dir: &Path, max_discoverable: usize) -> TpmStore {
+    let opts = TpmStoreOptions {
+        tcti: Some(tpm.tcti()),
+        max_discoverable,
+        ..TpmStoreOptions::default()
+    };
+    TpmStore::open(dir, opts).unwrap()
+}
+
+mod contract {
+    use super::*;
+    crate::contract_suite!(Swtpm::start(), open, Flavour { locks_keys: true });
+}
+
+#[test]
+fn keys_are_made_and_used_in_the_tpm_only() {
+    let tpm = Swtpm::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = open(&tpm, tmp.path(), 100);
+    unlock(&mut s);
+    let c = new_credential(&mut s, "example.com", b"alice", true);
+    s.insert(c.clone()).unwrap();
+    let sig = s.sign(&c.key, Algorithm::Es256, b"client data").unwrap();
+    assert!(verify(&c.public_key, b"client data", &sig));
+    assert_eq!(c.public_key.bytes.len(), 65);
+    // The blob is the TPM's: not a software key, and it carries the TPM public area (x, y).
+    assert_eq!(&c.key.as_bytes()[..4], b"LKT\x01");
+    assert!(
+        SigningKey::load(Algorithm::Es256, &c.key).is_err(),
+        "no software key in the store"
+    );
+    let x = &c.public_key.bytes[1..33];
+    assert!(c.key.as_bytes().windows(32).any(|w| w == x));
+    // The record on disk holds that blob and nothing else key-like.
+    let files: Vec<_> = std::fs::read_dir(tmp.path().join("credentials"))
+        .unwrap()
+        .collect();
+    assert_eq!(files.len(), 1);
+    let raw = std::fs::read(files[0].as_ref().unwrap().path()).unwrap();
+    assert!(raw
+        .windows(c.key.as_bytes().len())
+        .any(|w| w == c.key.as_bytes()));
+    assert!(matches!(
+        s.generate_key(Algorithm::EdDsa, &mut SysRng),
+        Err(StoreError::UnsupportedAlgorithm(Algorithm::EdDsa))
+    ));
+    drop(s);
+
+    // The same files with another TPM (a stolen home directory): nothing unlocks.
+    let other = Swtpm::start();
+    let mut t = open(&other, tmp.path(), 100);
+    assert!(t.get(&c.id).unwrap().is_some(), "public data is readable");
+    assert!(matches!(
+        t.sign(&c.key, Algorithm::Es256, b"m"),
+        Err(StoreError::Locked)
+    ));
+    assert!(
+        t.verify_pin(&pin_hash(PIN)).is_err(),
+        "the PIN object only loads in its own TPM"
+    );
+    assert!(!t.is_unlocked());
+}
+
+#[test]
+fn wrong_pins_are_refused_and_counted_by_the_tpm() {
+    let tpm = Swtpm::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = open(&tpm, tmp.path(), 100);
+    s.set_pin(&pin_hash(PIN), &mut SysRng).unwrap();
+    let before = s.lockout_counter().unwrap();
+    assert!(!s.verify_pin(&pin_hash("0000")).unwrap());
+    assert_eq!(s.lockout_counter().unwrap(), before + 1);
+    assert!(!s.verify_pin(&pin_hash("1111")).unwrap());
+    assert_eq!(s.lockout_counter().unwrap(), before + 2);
+    assert!(!s.is_unlocked());
+    assert!(s.verify_pin(&pin_hash(PIN)).unwrap());
+    assert_eq!(
+        s.lockout_counter().unwrap(),
+        before + 2,
+        "a right PIN is not a failure"
+    );
+}
+
+#[test]
+fn the_tpm_locks_out_a_pin_guesser() {
+    let tpm = Swtpm::start_with(3);
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = open(&tpm, tmp.path(), 100);
+    s.set_pin(&pin_hash(PIN), &mut SysRng).unwrap();
+    for guess in ["0000", "1111", "2222"] {
+        assert!(!s.verify_pin(&pin_hash(guess)).unwrap());
+    }
+    // In lockout even the right PIN is refused, and not as "wrong PIN" (it is not counted).
+    let err = s.verify_pin(&pin_hash(PIN)).unwrap_err();
+    assert!(
+        matches!(err, StoreError::Io(ref m) if m.contains("lockout")),
+        "{err:?}"
+    );
+    assert!(!s.is_unlocked());
+}
+
+#[test]
+fn the_store_survives_tpm_and_process_restarts() {
+    let mut tpm = Swtpm::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = open(&tpm, tmp.path(), 100);
+    unlock(&mut s);
+    let c = new_credential(&mut s, "example.com", b"alice", true);
+    s.insert(c.clone()).unwrap();
+    drop(s);
+    tpm.restart();
+    let mut s = open(&tpm, tmp.path(), 100);
+    assert!(matches!(
+        s.sign(&c.key, Algorithm::Es256, b"m"),
+        Err(StoreError::Locked)
+    ));
+    assert!(s.verify_pin(&pin_hash(PIN)).unwrap());
+    assert_eq!(s.get(&c.id).unwrap().unwrap(), c);
+    let sig = s.sign(&c.key, Algorithm::Es256, b"after reboot").unwrap();
+    assert!(verify(&c.public_key, b"after reboot", &sig));
+}
+
+#[test]
+fn a_warm_assertion_is_one_tpm_command() {
+    let tpm = Swtpm::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = open(&tpm, tmp.path(), 100);
+    assert_eq!(s.tpm_commands(), 1, "open: TPM2_CreatePrimary");
+    unlock(&mut s);
+    let c = new_credential(&mut s, "example.com", b"alice", true);
+    s.insert(c.clone()).unwrap();
+    let before = s.tpm_commands();
+    s.sign(&c.key, Algorithm::Es256, b"warm-up").unwrap();
+    assert_eq!(
+        s.tpm_commands() - before,
+        2,
+        "first use: TPM2_Load + TPM2_Sign"
+    );
+    let n = 20;
+    let before = s.tpm_commands();
+    let start = Instant::now();
+    for i in 0..n {
+        let msg = format!("assertion {i}");
+        let sig = s.sign(&c.key, Algorithm::Es256, msg.as_bytes()).unwrap();
+        assert!(verify(&c.public_key, msg.as_bytes(), &sig));
+    }
+    let per_sign = start.elapsed() / n;
+    assert_eq!(
+        s.tpm_commands() - before,
+        u64::from(n),
+        "one TPM2_Sign per assertion"
+    );
+    // Another key evicts the cached one (one cache slot): load + sign, then back again.
+    let d = new_credential(&mut s, "example.com", b"bob", true);
+    let before = s.tpm_commands();
+    s.sign(&d.key, Algorithm::Es256, b"x").unwrap();
+    s.sign(&c.key, Algorithm::Es256, b"y").unwrap();
+    assert_eq!(s.tpm_commands() - before, 6, "flush + load + sign, twice");
+    eprintln!("TPM sign against swtpm: {per_sign:?} per signature (warm key)");
+}
