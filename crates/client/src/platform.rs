@@ -103,6 +103,8 @@ impl UserPresence for Presence {
         }
         if (self.decide)(&purpose) {
             Ok(())
+        } else if self.cancel.is_cancelled() {
+            Err(PresenceDenied::Cancelled)
         } else {
             Err(PresenceDenied::Denied)
         }

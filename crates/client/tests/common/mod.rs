@@ -1,0 +1,296 @@
+//! Back-ends and relying-party checks shared by the ceremony tests.
+#![allow(dead_code)] // each test file uses part of it
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use latchkey_authenticator::env::{PresenceDenied, PresencePurpose, UserPresence};
+use latchkey_authenticator::memory::MemoryStore;
+use latchkey_authenticator::{Authenticator, Config};
+use latchkey_client::platform::{self, PlatformDevice, Presence, SystemClock, SystemRng};
+use latchkey_client::{Assertion, CancelHandle, CreateRequest, Device, GetRequest, Registration};
+use latchkey_transport::virtual_key::{CtapHidApp, Signals, VirtualKey};
+use latchkey_transport::SeqpacketListener;
+use latchkey_webauthn::b64;
+use latchkey_webauthn::ids::{CoseAlgorithm, CredentialId, UserHandle};
+use latchkey_webauthn::origin::RpId;
+use latchkey_webauthn::rp::{
+    verify_authentication, verify_registration, CredentialRecord, ExpectedAuthentication,
+    ExpectedOrigins, ExpectedRegistration, ExpectedUser,
+};
+use serde_json::{json, Value};
+
+pub const ORIGIN: &str = "https://example.com";
+pub const RP_ID: &str = "example.com";
+
+/// Counts the touches an authenticator asked for.
+#[derive(Clone, Default)]
+pub struct Touches(Arc<AtomicUsize>);
+
+impl Touches {
+    pub fn count(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+    fn touch(&self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// The platform authenticator core over a memory store, in process.
+pub fn platform_in_memory() -> (PlatformDevice<MemoryStore>, Touches) {
+    let touches = Touches::default();
+    let t = touches.clone();
+    let cancel = CancelHandle::new();
+    let presence = Presence::with(cancel.clone(), move |_| {
+        t.touch();
+        true
+    });
+    let device = PlatformDevice::with_store(
+        platform::config(),
+        MemoryStore::default(),
+        presence,
+        cancel,
+        "memory".into(),
+    );
+    (device, touches)
+}
+
+/// A USB-style software key (no alwaysUv, no PIN until set) in process.
+pub fn usb_key_in_memory() -> (PlatformDevice<MemoryStore>, Touches) {
+    let touches = Touches::default();
+    let t = touches.clone();
+    let cancel = CancelHandle::new();
+    let presence = Presence::with(cancel.clone(), move |_| {
+        t.touch();
+        true
+    });
+    let device = PlatformDevice::with_store(
+        Config::default(),
+        MemoryStore::default(),
+        presence,
+        cancel,
+        "memory".into(),
+    );
+    (device, touches)
+}
+
+/// Presence for the virtual key: counts touches; with `hold`, waits until the host cancels.
+struct VkPresence {
+    touches: Touches,
+    signals: Signals,
+    hold: Arc<AtomicBool>,
+}
+
+impl UserPresence for VkPresence {
+    fn request_presence(&mut self, _purpose: PresencePurpose<'_>) -> Result<(), PresenceDenied> {
+        self.touches.touch();
+        if self.hold.load(Ordering::SeqCst) {
+            self.signals.set_up_needed(true);
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(10) {
+                if self.signals.is_cancelled() {
+                    self.signals.set_up_needed(false);
+                    return Err(PresenceDenied::Cancelled);
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            return Err(PresenceDenied::Timeout);
+        }
+        Ok(())
+    }
+}
+
+struct App {
+    inner: Authenticator<MemoryStore, VkPresence, SystemClock, SystemRng>,
+}
+
+impl CtapHidApp for App {
+    fn cbor(&mut self, request: &[u8]) -> Vec<u8> {
+        self.inner.handle_cbor(request)
+    }
+    fn msg(&mut self, apdu: &[u8]) -> Vec<u8> {
+        self.inner.handle_u2f(apdu)
+    }
+    fn power_cycle(&mut self) {
+        self.inner.power_cycle();
+    }
+}
+
+/// A virtual key served over a Unix seqpacket socket by the transport's server, in process.
+pub struct VirtualKeyServer {
+    pub path: PathBuf,
+    pub touches: Touches,
+    pub hold: Arc<AtomicBool>,
+    shutdown: Arc<AtomicBool>,
+    _dir: tempfile::TempDir,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl VirtualKeyServer {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key.sock");
+        let listener = SeqpacketListener::bind(&path).unwrap();
+        let signals = Signals::new();
+        let touches = Touches::default();
+        let hold = Arc::new(AtomicBool::new(false));
+        let presence = VkPresence {
+            touches: touches.clone(),
+            signals: signals.clone(),
+            hold: hold.clone(),
+        };
+        let app = App {
+            inner: Authenticator::new(
+                Config::default(),
+                MemoryStore::default(),
+                presence,
+                SystemClock::default(),
+                SystemRng,
+            ),
+        };
+        let shutdown = Arc::new(AtomicBool::new(false));
+        let stop = shutdown.clone();
+        let thread = std::thread::spawn(move || {
+            let _ = VirtualKey::new(app, signals).serve_unix(listener, stop);
+        });
+        Self {
+            path,
+            touches,
+            hold,
+            shutdown,
+            _dir: dir,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn open(&self) -> Box<dyn Device> {
+        Box::new(latchkey_client::hid::open_unix(&self.path).unwrap())
+    }
+}
+
+impl Drop for VirtualKeyServer {
+    fn drop(&mut self) {
+        self.shutdown.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+pub fn random(n: usize) -> Vec<u8> {
+    let mut b = vec![0u8; n];
+    aws_lc_rs::rand::fill(&mut b).unwrap();
+    b
+}
+
+/// Creation options JSON.
+pub fn create_options(
+    user_id: &[u8],
+    resident_key: &str,
+    uv: &str,
+    exclude: &[Vec<u8>],
+    extensions: Value,
+) -> (Value, Vec<u8>) {
+    let challenge = random(32);
+    let options = json!({
+        "rp": {"id": RP_ID, "name": "Example"},
+        "user": {"id": b64::encode(user_id), "name": format!("user-{}", b64::encode(user_id)), "displayName": "A User"},
+        "challenge": b64::encode(&challenge),
+        "pubKeyCredParams": [{"type": "public-key", "alg": -7}, {"type": "public-key", "alg": -8}],
+        "excludeCredentials": exclude.iter().map(|id| json!({"type": "public-key", "id": b64::encode(id)})).collect::<Vec<_>>(),
+        "authenticatorSelection": {"residentKey": resident_key, "userVerification": uv},
+        "attestation": "none",
+        "extensions": extensions,
+    });
+    (options, challenge)
+}
+
+/// Request options JSON.
+pub fn get_options(allow: &[Vec<u8>], uv: &str, extensions: Value) -> (Value, Vec<u8>) {
+    let challenge = random(32);
+    let options = json!({
+        "challenge": b64::encode(&challenge),
+        "rpId": RP_ID,
+        "allowCredentials": allow.iter().map(|id| json!({"type": "public-key", "id": b64::encode(id)})).collect::<Vec<_>>(),
+        "userVerification": uv,
+        "extensions": extensions,
+    });
+    (options, challenge)
+}
+
+pub fn create_request(options: &Value) -> CreateRequest {
+    CreateRequest::new(options.to_string().as_bytes(), ORIGIN, None).unwrap()
+}
+
+pub fn get_request(options: &Value) -> GetRequest {
+    GetRequest::new(options.to_string().as_bytes(), ORIGIN, None).unwrap()
+}
+
+/// Verifies a registration as the RP; returns the record.
+pub fn rp_register(reg: &Registration, challenge: &[u8], require_uv: bool) -> CredentialRecord {
+    let rp_id = RpId::parse(RP_ID).unwrap();
+    let origins = [ORIGIN];
+    let (record, _) = verify_registration(
+        &reg.to_response().unwrap(),
+        &ExpectedRegistration {
+            challenge,
+            origins: ExpectedOrigins {
+                origins: &origins,
+                top_origins: &[],
+            },
+            rp_id: &rp_id,
+            require_user_verification: require_uv,
+            algorithms: &[CoseAlgorithm(-7), CoseAlgorithm(-8)],
+        },
+    )
+    .unwrap();
+    record
+}
+
+/// Verifies an assertion as the RP; returns the new sign count.
+pub fn rp_authenticate(
+    a: &Assertion,
+    challenge: &[u8],
+    record: &CredentialRecord,
+    user: &[u8],
+    require_uv: bool,
+    allow: &[Vec<u8>],
+) -> u32 {
+    let rp_id = RpId::parse(RP_ID).unwrap();
+    let origins = [ORIGIN];
+    let handle = UserHandle::new(user.to_vec()).unwrap();
+    let allow: Vec<CredentialId> = allow
+        .iter()
+        .map(|id| CredentialId::new("id", id.clone()).unwrap())
+        .collect();
+    verify_authentication(
+        &a.to_response().unwrap(),
+        &ExpectedAuthentication {
+            challenge,
+            origins: ExpectedOrigins {
+                origins: &origins,
+                top_origins: &[],
+            },
+            rp_id: &rp_id,
+            require_user_verification: require_uv,
+            allow_credentials: &allow,
+            user: if allow.is_empty() {
+                ExpectedUser::Discoverable(&handle)
+            } else {
+                ExpectedUser::Identified(&handle)
+            },
+        },
+        record,
+    )
+    .unwrap()
+    .sign_count
+}
+
+/// The authenticatorData flags byte.
+pub fn flags(auth_data: &[u8]) -> u8 {
+    auth_data[32]
+}
+pub const UP: u8 = 0x01;
+pub const UV: u8 = 0x04;
