@@ -10,6 +10,7 @@
 //! `read` and `write`, and `write` without exactly one allowed credential are `NotSupportedError`;
 //! an `evalByCredential` key that is not an allowed credential ID is `SyntaxError` (§10.1.4).
 
+pub mod appid;
 pub mod ctap;
 mod json;
 pub mod prf;
