@@ -30,8 +30,8 @@ pub struct Ceremony {
     pub id: RequestId,
     /// Create or get.
     pub kind: CeremonyType,
-    /// The caller's options (`PublicKeyCredentialCreationOptionsJSON` / `…RequestOptionsJSON`).
-    pub options: serde_json::Value,
+    /// The caller's options, parsed (matches `kind`).
+    pub options: crate::options::CheckedOptions,
     /// The origin and RP ID, checked.
     pub authorized: AuthorizedRpId,
     /// `clientDataJSON`, built by latchkeyd (§5.8.1.1).

@@ -9,6 +9,7 @@
 
 pub mod authenticators;
 pub mod authorize;
+pub mod client;
 pub mod error;
 pub mod identity;
 pub mod options;

@@ -128,7 +128,7 @@ async fn run(
     let id = req.id;
     let chosen: Arc<Mutex<Option<ChosenPrompt>>> = Arc::default();
     let timeout = match options::check(req.kind, &req.options_json) {
-        Ok(o) => shared.settings.timeouts.clamp(o.timeout_ms),
+        Ok(o) => shared.settings.timeouts.clamp(o.timeout_ms()),
         Err(_) => shared.settings.timeouts.default,
     };
     let outcome = tokio::select! {
@@ -230,7 +230,7 @@ async fn ceremony_inner(
     let claims = OriginClaims {
         origin: req.origin.as_deref(),
         top_origin: req.top_origin.as_deref(),
-        rp_id: checked.rp_id.as_deref(),
+        rp_id: checked.rp_id(),
     };
     let grant = match authorize::authorize(&class, &req.caller, &claims) {
         Ok(g) => g,
@@ -252,7 +252,7 @@ async fn ceremony_inner(
     let authorized = grant.authorized().clone();
     let client_data_json = CollectedClientData::new(
         ceremony_type,
-        &checked.challenge,
+        checked.challenge(),
         &authorized.origin().serialize(),
         grant.ancestry().clone(),
     )
@@ -290,8 +290,8 @@ async fn ceremony_inner(
     details.insert("app_id", Value::from(req.caller.app_id()));
     details.insert("caller_verified", Value::from(!needs_approval));
     details.insert("caller_class", Value::from(class_name(&class)));
-    if let Some(user) = &checked.user_name {
-        details.insert("user_name", Value::from(user.clone()));
+    if let Some(user) = checked.user_name() {
+        details.insert("user_name", Value::from(user.to_owned()));
     }
     if let latchkey_webauthn::clientdata::Ancestry::CrossOrigin {
         top_origin: Some(top),
@@ -313,7 +313,7 @@ async fn ceremony_inner(
     let ceremony = Ceremony {
         id: req.id,
         kind: ceremony_type,
-        options: checked.json,
+        options: checked,
         authorized,
         client_data_json,
         caller_name: req.caller.display_name(),

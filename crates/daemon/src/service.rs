@@ -165,6 +165,7 @@ impl CredentialsService {
 impl CredentialsService {
     /// `navigator.credentials.create()`: returns the request handle; the result comes as
     /// `Response` on it.
+    #[zbus(out_args("handle"))]
     async fn create_credential(
         &self,
         #[zbus(header)] hdr: Header<'_>,
@@ -180,6 +181,7 @@ impl CredentialsService {
     }
 
     /// `navigator.credentials.get()`.
+    #[zbus(out_args("handle"))]
     async fn get_credential(
         &self,
         #[zbus(header)] hdr: Header<'_>,
@@ -195,6 +197,7 @@ impl CredentialsService {
     }
 
     /// `PublicKeyCredential.getClientCapabilities()` (L3 §5.1.7).
+    #[zbus(out_args("capabilities"))]
     async fn get_client_capabilities(&self) -> HashMap<String, bool> {
         let mut caps: BTreeMap<String, bool> = [
             "conditionalCreate",
@@ -219,6 +222,7 @@ impl CredentialsService {
     }
 
     /// The platform authenticator's credentials (`options`: `rp_id`).
+    #[zbus(out_args("credentials"))]
     async fn list_credentials(
         &self,
         #[zbus(header)] hdr: Header<'_>,

@@ -1,0 +1,273 @@
+//! The caller side of `dev.latchkey.Credentials1`, for the `latchkey` command, the native
+//! messaging host and tests. Follows the portal convention: subscribe to `Response` on the
+//! predicted handle (`/…/request/SENDER/TOKEN`) *before* calling, so no result can be missed.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use futures_lite::StreamExt as _;
+use zbus::zvariant::{OwnedObjectPath, OwnedValue, Value};
+use zbus::{Connection, MatchRule, MessageStream};
+
+use crate::options::Kind;
+use crate::server::{BUS_NAME, OBJECT_PATH};
+use crate::service::handle_path;
+
+/// Proxy for `dev.latchkey.Credentials1`.
+#[zbus::proxy(
+    interface = "dev.latchkey.Credentials1",
+    default_service = "dev.latchkey.Credentials",
+    default_path = "/dev/latchkey/Credentials",
+    gen_blocking = false
+)]
+pub trait Credentials1 {
+    /// See the interface XML.
+    fn create_credential(
+        &self,
+        parent_window: &str,
+        options_json: &str,
+        options: HashMap<&str, Value<'_>>,
+    ) -> zbus::Result<OwnedObjectPath>;
+    /// See the interface XML.
+    fn get_credential(
+        &self,
+        parent_window: &str,
+        options_json: &str,
+        options: HashMap<&str, Value<'_>>,
+    ) -> zbus::Result<OwnedObjectPath>;
+    /// See the interface XML.
+    fn get_client_capabilities(&self) -> zbus::Result<HashMap<String, bool>>;
+    /// See the interface XML.
+    fn list_credentials(
+        &self,
+        options: HashMap<&str, Value<'_>>,
+    ) -> zbus::Result<Vec<HashMap<String, OwnedValue>>>;
+    /// See the interface XML.
+    fn delete_credential(&self, credential_id: &str) -> zbus::Result<()>;
+    /// See the interface XML.
+    fn register_prompt(&self) -> zbus::Result<()>;
+    /// See the interface XML.
+    #[zbus(property)]
+    fn version(&self) -> zbus::Result<u32>;
+}
+
+/// What the caller vouches for (privileged clients only) and the handle token to use.
+#[derive(Debug, Clone, Default)]
+pub struct CallOptions {
+    /// `origin`.
+    pub origin: Option<String>,
+    /// `top_origin`.
+    pub top_origin: Option<String>,
+    /// `handle_token` (generated when `None`).
+    pub handle_token: Option<String>,
+}
+
+/// The `Response` of a request.
+#[derive(Debug)]
+pub struct Outcome {
+    /// 0 success, 1 refused by the user, 2 other error.
+    pub code: u32,
+    /// The results dictionary.
+    pub results: HashMap<String, OwnedValue>,
+}
+
+impl Outcome {
+    fn string(&self, key: &str) -> Option<String> {
+        self.results.get(key).and_then(|v| match &**v {
+            Value::Str(s) => Some(s.to_string()),
+            _ => None,
+        })
+    }
+    /// The DOMException name, on failure.
+    pub fn error_name(&self) -> Option<String> {
+        self.string("error")
+    }
+    /// The failure message.
+    pub fn message(&self) -> Option<String> {
+        self.string("message")
+    }
+    /// `registration_response_json` or `authentication_response_json`.
+    pub fn response_json(&self) -> Option<String> {
+        self.string("registration_response_json")
+            .or_else(|| self.string("authentication_response_json"))
+    }
+}
+
+/// A client-side failure.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The method call failed (a `dev.latchkey.Credentials1.Error.*` or bus error).
+    #[error("{name}: {message}")]
+    Method {
+        /// The D-Bus error name.
+        name: String,
+        /// Its message.
+        message: String,
+    },
+    /// Transport failure.
+    #[error(transparent)]
+    Bus(zbus::Error),
+    /// The bus closed before a `Response` arrived.
+    #[error("no Response arrived")]
+    NoResponse,
+}
+
+impl From<zbus::Error> for ClientError {
+    fn from(e: zbus::Error) -> Self {
+        match e {
+            zbus::Error::MethodError(name, message, _) => ClientError::Method {
+                name: name.to_string(),
+                message: message.unwrap_or_default(),
+            },
+            zbus::Error::FDO(fdo) => {
+                use zbus::DBusError as _;
+                ClientError::Method {
+                    name: fdo.name().to_string(),
+                    message: fdo.description().unwrap_or_default().to_owned(),
+                }
+            }
+            other => ClientError::Bus(other),
+        }
+    }
+}
+
+impl ClientError {
+    /// The D-Bus error name, if the method call was refused.
+    pub fn dbus_name(&self) -> Option<&str> {
+        match self {
+            ClientError::Method { name, .. } => Some(name),
+            _ => None,
+        }
+    }
+}
+
+/// A request in flight.
+pub struct Pending {
+    conn: Connection,
+    /// Its handle.
+    pub handle: OwnedObjectPath,
+    stream: MessageStream,
+}
+
+impl Pending {
+    /// Waits for `Response`.
+    pub async fn response(mut self) -> Result<Outcome, ClientError> {
+        while let Some(msg) = self.stream.next().await {
+            let msg = msg?;
+            let (code, results): (u32, HashMap<String, OwnedValue>) = msg.body().deserialize()?;
+            return Ok(Outcome { code, results });
+        }
+        Err(ClientError::NoResponse)
+    }
+
+    /// Cancels it (`Close()`); no `Response` follows.
+    pub async fn close(&self) -> Result<(), ClientError> {
+        self.conn
+            .call_method(
+                Some(BUS_NAME),
+                self.handle.as_str(),
+                Some("dev.latchkey.Request1"),
+                "Close",
+                &(),
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+static NEXT_TOKEN: AtomicU64 = AtomicU64::new(0);
+
+/// A connection to latchkeyd.
+#[derive(Clone)]
+pub struct CredentialsClient {
+    conn: Connection,
+    proxy: Credentials1Proxy<'static>,
+}
+
+impl CredentialsClient {
+    /// Connects to the bus at `address` (the session bus when `None`).
+    pub async fn connect(address: Option<&str>) -> Result<Self, ClientError> {
+        let conn = match address {
+            Some(a) => zbus::connection::Builder::address(a)?.build().await?,
+            None => Connection::session().await?,
+        };
+        Self::on(conn).await
+    }
+
+    /// Uses an existing connection.
+    pub async fn on(conn: Connection) -> Result<Self, ClientError> {
+        let proxy = Credentials1Proxy::builder(&conn)
+            .cache_properties(zbus::proxy::CacheProperties::No)
+            .build()
+            .await?;
+        Ok(Self { conn, proxy })
+    }
+
+    /// The proxy, for the other methods.
+    pub fn proxy(&self) -> &Credentials1Proxy<'static> {
+        &self.proxy
+    }
+
+    /// The connection.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Starts a request and returns it in flight.
+    pub async fn start(
+        &self,
+        kind: Kind,
+        options_json: &str,
+        opts: &CallOptions,
+    ) -> Result<Pending, ClientError> {
+        let token = opts.handle_token.clone().unwrap_or_else(|| {
+            format!(
+                "lk{}_{}",
+                std::process::id(),
+                NEXT_TOKEN.fetch_add(1, Ordering::Relaxed)
+            )
+        });
+        let me = self.conn.unique_name().ok_or(ClientError::NoResponse)?;
+        let predicted = handle_path(me, &token).map_err(|e| ClientError::Method {
+            name: "dev.latchkey.Credentials1.Error.InvalidArgument".into(),
+            message: e.to_string(),
+        })?;
+        let rule = MatchRule::builder()
+            .msg_type(zbus::message::Type::Signal)
+            .interface("dev.latchkey.Request1")?
+            .member("Response")?
+            .path(predicted.clone())?
+            .build();
+        let stream = MessageStream::for_match_rule(rule, &self.conn, Some(4)).await?;
+        let mut dict: HashMap<&str, Value<'_>> = HashMap::new();
+        dict.insert("handle_token", Value::from(token.as_str()));
+        if let Some(o) = &opts.origin {
+            dict.insert("origin", Value::from(o.as_str()));
+        }
+        if let Some(t) = &opts.top_origin {
+            dict.insert("top_origin", Value::from(t.as_str()));
+        }
+        let handle = match kind {
+            Kind::Create => self.proxy.create_credential("", options_json, dict).await?,
+            Kind::Get => self.proxy.get_credential("", options_json, dict).await?,
+        };
+        Ok(Pending {
+            conn: self.conn.clone(),
+            handle,
+            stream,
+        })
+    }
+
+    /// Runs a request to its `Response`.
+    pub async fn call(
+        &self,
+        kind: Kind,
+        options_json: &str,
+        opts: &CallOptions,
+    ) -> Result<Outcome, ClientError> {
+        self.start(kind, options_json, opts).await?.response().await
+    }
+}
+
+/// The object path of the service, for callers building their own proxies.
+pub const SERVICE_PATH: &str = OBJECT_PATH;
