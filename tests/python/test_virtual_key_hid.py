@@ -1,0 +1,99 @@
+"""Smoke test of `latchkey virtual-key` through python-fido2's own CTAPHID stack, over UDP and
+over the Unix seqpacket socket: getInfo, makeCredential, getAssertion (the assertion verified
+by python-fido2's server), U2F version over CTAPHID_MSG, and a clean exit on SIGTERM."""
+
+import os
+import re
+import subprocess
+import time
+
+import pytest
+from fido2.client import DefaultClientDataCollector, Fido2Client, UserInteraction
+from fido2.ctap1 import Ctap1
+from fido2.ctap2 import Ctap2
+from fido2.server import Fido2Server
+from fido2.webauthn import PublicKeyCredentialRpEntity, PublicKeyCredentialUserEntity
+
+from virtual_key_transport import udp_device, unix_device
+
+LATCHKEY = os.environ.get(
+    "LATCHKEY_BIN",
+    os.path.join(os.path.dirname(__file__), "..", "..", "target", "debug", "latchkey"),
+)
+ORIGIN = "https://example.com"
+RP = PublicKeyCredentialRpEntity(id="example.com", name="Example")
+
+
+class NoPin(UserInteraction):
+    def request_pin(self, permissions, rp_id):
+        raise AssertionError("no PIN is set on a fresh virtual key")
+
+
+def start(*listen):
+    """Starts the virtual key; returns the process and the address it announced."""
+    proc = subprocess.Popen(
+        [LATCHKEY, "virtual-key", *listen],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    line = proc.stdout.readline()
+    m = re.match(r"latchkey virtual-key: serving on (udp|unix) (.+)$", line.strip())
+    if not m:
+        proc.kill()
+        raise AssertionError(f"unexpected announcement {line!r}: {proc.stderr.read()}")
+    return proc, m.group(2)
+
+
+def stop(proc):
+    proc.terminate()
+    assert proc.wait(timeout=5) == 0, proc.stderr.read()
+
+
+@pytest.fixture(params=["udp", "unix"])
+def device(request, tmp_path):
+    if request.param == "udp":
+        proc, addr = start("--udp", "127.0.0.1:0")
+        host, port = addr.rsplit(":", 1)
+        dev = udp_device(host, int(port))
+    else:
+        path = tmp_path / "vk.sock"
+        proc, announced = start("--unix", str(path))
+        assert announced == str(path)
+        dev = unix_device(path)
+    yield dev
+    dev.close()
+    stop(proc)
+    if request.param == "unix":
+        assert not path.exists(), "socket file left behind"
+
+
+def test_get_info_make_credential_get_assertion(device):
+    assert device.capabilities & 0x04, "CBOR capability"
+    info = Ctap2(device).get_info()
+    assert "FIDO_2_0" in info.versions
+    assert info.max_msg_size >= 1200
+
+    server = Fido2Server(RP)
+    client = Fido2Client(device, DefaultClientDataCollector(ORIGIN), user_interaction=NoPin())
+    user = PublicKeyCredentialUserEntity(id=b"user-1", name="alice", display_name="Alice")
+    options, state = server.register_begin(user, user_verification="discouraged")
+    reg = client.make_credential(options.public_key)
+    auth_data = server.register_complete(state, reg)
+    cred = auth_data.credential_data
+
+    options, state = server.authenticate_begin([cred], user_verification="discouraged")
+    result = client.get_assertion(options.public_key)
+    response = result.get_response(0)
+    server.authenticate_complete(state, [cred], response)
+
+
+def test_u2f_version_over_msg(device):
+    assert Ctap1(device).get_version() == "U2F_V2"
+
+
+def test_ping_round_trips_a_long_message(device):
+    from fido2.hid import CTAPHID
+
+    payload = bytes(range(256)) * 29  # 7424 bytes, 126 continuation packets
+    assert device.call(CTAPHID.PING, payload) == payload
