@@ -7,6 +7,7 @@
 
 use crate::error::WebAuthnError;
 use crate::ids::{Challenge, ClientDataHash};
+use crate::origin::{AuthorizedRpId, WebOrigin};
 use serde::Deserialize;
 
 /// `CollectedClientData.type` (L3 §5.8.1).
@@ -41,6 +42,15 @@ pub enum Ancestry {
     },
 }
 
+impl Ancestry {
+    /// A cross-origin caller framed by `top` (L3 clients always send `topOrigin`).
+    pub fn framed_by(top: &WebOrigin) -> Self {
+        Self::CrossOrigin {
+            top_origin: Some(top.as_str().to_owned()),
+        }
+    }
+}
+
 /// The client data the platform signs over (L3 §5.8.1).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CollectedClientData {
@@ -68,6 +78,22 @@ impl CollectedClientData {
             origin: origin.to_owned(),
             ancestry,
         }
+    }
+
+    /// Client data for an origin whose RP ID was authorised: the only way the platform itself
+    /// should build it (§5.1.3 step 13, §5.1.4.1 step 11).
+    pub fn for_authorized(
+        ceremony: CeremonyType,
+        challenge: &Challenge,
+        authorized: &AuthorizedRpId,
+        ancestry: Ancestry,
+    ) -> Self {
+        Self::new(
+            ceremony,
+            challenge,
+            &authorized.origin().serialize(),
+            ancestry,
+        )
     }
 
     /// The JSON-compatible serialization (§5.8.1.1), byte for byte.

@@ -324,7 +324,7 @@ pub struct AuthorizedRpId {
 impl AuthorizedRpId {
     /// Check `requested` (or default to the effective domain) for a web origin (§5.1.3 step 8).
     /// A failure here is where a client supporting related origins would fetch
-    /// `/.well-known/webauthn` and call [`crate::related::authorize`].
+    /// `/.well-known/webauthn` and call [`crate::related::RelatedOrigins::authorize`].
     pub fn check(origin: &WebOrigin, requested: Option<&str>) -> Result<Self, OriginError> {
         let rp_id = match requested {
             None => RpId(origin.host.clone()),

@@ -100,3 +100,23 @@ fn limited_verification_accepts_own_output_and_rejects_changes() {
         Some("https://t.example")
     ));
 }
+
+#[test]
+fn built_for_an_authorized_origin() {
+    let a =
+        crate::origin::authorize("https://Login.Example.com:8443", Some("example.com")).unwrap();
+    let top = match crate::origin::Origin::parse("https://portal.example").unwrap() {
+        crate::origin::Origin::Web(w) => w,
+        crate::origin::Origin::App(_) => unreachable!(),
+    };
+    let cd = CollectedClientData::for_authorized(
+        CeremonyType::Get,
+        &Challenge::new(vec![0; 3]),
+        &a,
+        Ancestry::framed_by(&top),
+    );
+    assert_eq!(
+        String::from_utf8(cd.to_json_bytes()).unwrap(),
+        r#"{"type":"webauthn.get","challenge":"AAAA","origin":"https://login.example.com:8443","crossOrigin":true,"topOrigin":"https://portal.example"}"#
+    );
+}

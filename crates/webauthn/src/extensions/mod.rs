@@ -97,6 +97,12 @@ pub struct RegistrationExtensionInputs {
 }
 
 impl RegistrationExtensionInputs {
+    /// `prf` over `hmac-secret` must use the UV-protected PRF (§10.1.4), which overrides the
+    /// RP's `userVerification`: the client then asks for UV.
+    pub fn forces_user_verification(&self) -> bool {
+        self.prf.is_some()
+    }
+
     /// Parse and check registration inputs.
     pub fn parse(j: &AuthenticationExtensionsClientInputsJSON) -> Result<Self, WebAuthnError> {
         let prf = match &j.prf {
@@ -208,6 +214,11 @@ pub struct AuthenticationExtensionInputs {
 }
 
 impl AuthenticationExtensionInputs {
+    /// `prf` evaluation must use the UV-protected PRF (§10.1.4): the client asks for UV.
+    pub fn forces_user_verification(&self) -> bool {
+        self.prf.is_some()
+    }
+
     /// Parse and check authentication inputs against the allowed credentials.
     pub fn parse(
         j: &AuthenticationExtensionsClientInputsJSON,

@@ -28,6 +28,32 @@ pub const MAX_CREDENTIAL_DESCRIPTORS: usize = 256;
 /// The most `hints` or `attestationFormats` entries accepted.
 pub const MAX_STRING_LIST: usize = 32;
 
+/// The recommended range for ceremony timeouts, in milliseconds (L3 §15.1).
+pub const TIMEOUT_RANGE_MS: std::ops::RangeInclusive<u32> = 300_000..=600_000;
+/// The recommended default timeout, in milliseconds (L3 §15.1).
+pub const DEFAULT_TIMEOUT_MS: u32 = 300_000;
+
+/// The timeout the client runs with (§5.1.3 step 4, §5.1.4.1 step 3): the requested value
+/// moved into [`TIMEOUT_RANGE_MS`], or [`DEFAULT_TIMEOUT_MS`] when none was given.
+pub fn effective_timeout_ms(requested: Option<u32>) -> u32 {
+    requested.map_or(DEFAULT_TIMEOUT_MS, |t| {
+        t.clamp(*TIMEOUT_RANGE_MS.start(), *TIMEOUT_RANGE_MS.end())
+    })
+}
+
+/// Truncate `s` to at most `max_bytes` of UTF-8 on a code point boundary (L3 §6.4.1.1), e.g.
+/// `user.name` to 64 bytes before it goes to a CTAP authenticator.
+pub fn truncate_utf8(s: &str, max_bytes: usize) -> &str {
+    if s.len() <= max_bytes {
+        return s;
+    }
+    let mut end = max_bytes;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
 /// `AuthenticatorTransport` (L3 §5.8.4). Unknown strings are dropped when parsing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum AuthenticatorTransport {

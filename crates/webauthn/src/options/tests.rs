@@ -159,3 +159,22 @@ fn caps() {
     let e = RequestOptions::from_json(big.as_bytes()).unwrap_err();
     assert_eq!(e.name(), "TypeError");
 }
+
+#[test]
+fn timeouts_are_clamped_to_the_recommended_range() {
+    assert_eq!(effective_timeout_ms(None), 300_000);
+    assert_eq!(effective_timeout_ms(Some(60_000)), 300_000);
+    assert_eq!(effective_timeout_ms(Some(450_000)), 450_000);
+    assert_eq!(effective_timeout_ms(Some(u32::MAX)), 600_000);
+}
+
+#[test]
+fn truncation_respects_code_points() {
+    assert_eq!(truncate_utf8("alice", 64), "alice");
+    // "ü" is two bytes: cutting at 2 would split it.
+    assert_eq!(truncate_utf8("aüb", 2), "a");
+    assert_eq!(truncate_utf8("aüb", 3), "aü");
+    let long = "😀".repeat(20); // 80 bytes
+    assert_eq!(truncate_utf8(&long, 64).len(), 64);
+    assert_eq!(truncate_utf8(&long, 63).len(), 60);
+}
