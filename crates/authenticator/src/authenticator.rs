@@ -145,6 +145,11 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
         &self.config
     }
 
+    /// The configuration, mutably: limits and flags take effect from the next command.
+    pub fn config_mut(&mut self) -> &mut Config {
+        &mut self.config
+    }
+
     /// The credential store.
     pub fn store(&self) -> &S {
         &self.store

@@ -11,13 +11,18 @@ use latchkey_ctap::StatusCode;
 #[test]
 fn set_pin_then_tokens_on_both_protocols() {
     let mut h = Harness::new();
-    assert_eq!(h.info().options.unwrap()["clientPin"], false);
+    assert!(!h.info().options.unwrap()["clientPin"]);
     assert_eq!(h.pin_retries(), (8, false));
     h.set_pin(PIN);
-    assert_eq!(h.info().options.unwrap()["clientPin"], true);
-    assert!(!h.auth.store().is_unlocked(), "setPIN alone leaves the store locked");
+    assert!(h.info().options.unwrap()["clientPin"]);
+    assert!(
+        !h.auth.store().is_unlocked(),
+        "setPIN alone leaves the store locked"
+    );
     for protocol in [PinUvAuthProtocol::One, PinUvAuthProtocol::Two] {
-        let token = h.token_with(protocol, PIN, MC | GA, Some("a.example")).unwrap();
+        let token = h
+            .token_with(protocol, PIN, MC | GA, Some("a.example"))
+            .unwrap();
         assert_eq!(token.len(), 32);
         assert!(h.auth.store().is_unlocked());
     }
@@ -36,7 +41,7 @@ fn pin_policy() {
     assert_eq!(h.status(&req), StatusCode::PinPolicyViolation);
     let req = h.set_pin_request(PinUvAuthProtocol::Two, &[b'x'; 64]);
     assert_eq!(h.status(&req), StatusCode::PinPolicyViolation);
-    assert_eq!(h.info().options.unwrap()["clientPin"], false);
+    assert!(!h.info().options.unwrap()["clientPin"]);
     let req = h.set_pin_request(PinUvAuthProtocol::One, &[b'x'; 63]);
     assert_eq!(h.status(&req), StatusCode::Ok);
 }
@@ -61,7 +66,7 @@ fn set_pin_with_a_bad_auth_param_changes_nothing() {
         pin_uv_auth_param,
     });
     assert_eq!(h.status(&req), StatusCode::PinAuthInvalid);
-    assert_eq!(h.info().options.unwrap()["clientPin"], false);
+    assert!(!h.info().options.unwrap()["clientPin"]);
 }
 
 #[test]
@@ -71,7 +76,9 @@ fn retries_lockout_sequence_exactly() {
     let wrong = b"0000";
     let mut seen = Vec::new();
     for _ in 0..8 {
-        let s = h.token_with(PinUvAuthProtocol::Two, wrong, GA, Some("a")).unwrap_err();
+        let s = h
+            .token_with(PinUvAuthProtocol::Two, wrong, GA, Some("a"))
+            .unwrap_err();
         seen.push((s, h.pin_retries()));
         if s == StatusCode::PinAuthBlocked {
             // Further tries are refused without costing a retry, even with the right PIN.
@@ -110,7 +117,10 @@ fn retries_lockout_sequence_exactly() {
 fn a_right_pin_restores_the_retries() {
     let mut h = Harness::new();
     h.set_pin(PIN);
-    assert_eq!(h.token_with(PinUvAuthProtocol::Two, b"9999", GA, Some("a")), Err(StatusCode::PinInvalid));
+    assert_eq!(
+        h.token_with(PinUvAuthProtocol::Two, b"9999", GA, Some("a")),
+        Err(StatusCode::PinInvalid)
+    );
     assert_eq!(h.pin_retries(), (7, false));
     h.token(GA, Some("a"));
     assert_eq!(h.pin_retries(), (8, false));
@@ -124,11 +134,13 @@ fn a_mismatch_regenerates_the_key_agreement_key() {
     let hash = |h: &mut Harness, p: &[u8]| shared.encrypt(&mut h.rng, &pin::pin_hash(p)).unwrap();
     let bad = hash(&mut h, b"0000");
     let good = hash(&mut h, PIN);
-    let req = |e: Vec<u8>| Request::ClientPin(ClientPinRequest::GetPinToken {
-        protocol: PinUvAuthProtocol::Two,
-        key_agreement: ka,
-        pin_hash_enc: e,
-    });
+    let req = |e: Vec<u8>| {
+        Request::ClientPin(ClientPinRequest::GetPinToken {
+            protocol: PinUvAuthProtocol::Two,
+            key_agreement: ka,
+            pin_hash_enc: e,
+        })
+    };
     assert_eq!(h.status(&req(bad)), StatusCode::PinInvalid);
     // The old shared secret no longer decrypts to the right PIN hash: another mismatch.
     assert_eq!(h.status(&req(good)), StatusCode::PinInvalid);
@@ -161,15 +173,29 @@ fn change_pin_and_force_pin_change() {
     assert_eq!(h.pin_retries(), (8, false));
     // The old token was revoked by the change.
     let r = with_token_mc(mc("a.example", 1, false), &token);
-    assert_eq!(h.status(&Request::MakeCredential(r)), StatusCode::PinAuthInvalid);
-    assert_eq!(h.token_with(PinUvAuthProtocol::Two, PIN, GA, Some("a")), Err(StatusCode::PinInvalid));
-    let token = h.token_with(PinUvAuthProtocol::Two, b"5678", ACFG, None).unwrap();
+    assert_eq!(
+        h.status(&Request::MakeCredential(r)),
+        StatusCode::PinAuthInvalid
+    );
+    assert_eq!(
+        h.token_with(PinUvAuthProtocol::Two, PIN, GA, Some("a")),
+        Err(StatusCode::PinInvalid)
+    );
+    let token = h
+        .token_with(PinUvAuthProtocol::Two, b"5678", ACFG, None)
+        .unwrap();
 
     // setMinPINLength with forceChangePin: tokens are refused until the PIN changes.
     let params = latchkey_ctap::cbor::encode(
-        &latchkey_ctap::cbor::MapBuilder::new().insert(0x03, true).build(),
+        &latchkey_ctap::cbor::MapBuilder::new()
+            .insert(0x03, true)
+            .build(),
     );
-    let param = pin::authenticate(PinUvAuthProtocol::Two, &token, &pin::config_message(0x03, &params));
+    let param = pin::authenticate(
+        PinUvAuthProtocol::Two,
+        &token,
+        &pin::config_message(0x03, &params),
+    );
     let req = Request::Config(cmd::ConfigRequest {
         subcommand: cmd::ConfigSubcommand::SetMinPinLength {
             new_min_pin_length: None,
@@ -182,22 +208,41 @@ fn change_pin_and_force_pin_change() {
     });
     assert_eq!(h.status(&req), StatusCode::Ok);
     assert_eq!(h.info().force_pin_change, Some(true));
-    assert_eq!(h.token_with(PinUvAuthProtocol::Two, b"5678", GA, Some("a")), Err(StatusCode::PinPolicyViolation));
+    assert_eq!(
+        h.token_with(PinUvAuthProtocol::Two, b"5678", GA, Some("a")),
+        Err(StatusCode::PinPolicyViolation)
+    );
     // Changing to the same PIN is refused; to another clears the flag.
-    assert_eq!(change(&mut h, b"5678", b"5678"), StatusCode::PinPolicyViolation);
+    assert_eq!(
+        change(&mut h, b"5678", b"5678"),
+        StatusCode::PinPolicyViolation
+    );
     assert_eq!(change(&mut h, b"5678", b"24680"), StatusCode::Ok);
     assert_eq!(h.info().force_pin_change, Some(false));
-    h.token_with(PinUvAuthProtocol::Two, b"24680", GA, Some("a")).unwrap();
+    h.token_with(PinUvAuthProtocol::Two, b"24680", GA, Some("a"))
+        .unwrap();
 }
 
 #[test]
 fn permission_requests_are_checked() {
     let mut h = Harness::new();
-    assert_eq!(h.token_with(PinUvAuthProtocol::Two, PIN, GA, Some("a")), Err(StatusCode::PinNotSet));
+    assert_eq!(
+        h.token_with(PinUvAuthProtocol::Two, PIN, GA, Some("a")),
+        Err(StatusCode::PinNotSet)
+    );
     h.set_pin(PIN);
-    assert_eq!(h.token_with(PinUvAuthProtocol::Two, PIN, 0, None), Err(StatusCode::InvalidParameter));
-    assert_eq!(h.token_with(PinUvAuthProtocol::Two, PIN, MC, None), Err(StatusCode::MissingParameter));
-    assert_eq!(h.token_with(PinUvAuthProtocol::Two, PIN, 0x08, None), Err(StatusCode::UnauthorizedPermission));
+    assert_eq!(
+        h.token_with(PinUvAuthProtocol::Two, PIN, 0, None),
+        Err(StatusCode::InvalidParameter)
+    );
+    assert_eq!(
+        h.token_with(PinUvAuthProtocol::Two, PIN, MC, None),
+        Err(StatusCode::MissingParameter)
+    );
+    assert_eq!(
+        h.token_with(PinUvAuthProtocol::Two, PIN, 0x08, None),
+        Err(StatusCode::UnauthorizedPermission)
+    );
     // None of these cost a retry.
     assert_eq!(h.pin_retries(), (8, false));
     assert_eq!(
@@ -213,25 +258,42 @@ fn token_permissions_rp_binding_and_single_use_up() {
     // ga-only token cannot make credentials.
     let token = h.token(GA, Some("a.example"));
     let r = with_token_mc(mc("a.example", 1, true), &token);
-    assert_eq!(h.status(&Request::MakeCredential(r)), StatusCode::PinAuthInvalid);
+    assert_eq!(
+        h.status(&Request::MakeCredential(r)),
+        StatusCode::PinAuthInvalid
+    );
     // mc token bound to a.example cannot be used for b.example.
     let token = h.token(MC, Some("a.example"));
     let r = with_token_mc(mc("b.example", 1, true), &token);
-    assert_eq!(h.status(&Request::MakeCredential(r)), StatusCode::PinAuthInvalid);
+    assert_eq!(
+        h.status(&Request::MakeCredential(r)),
+        StatusCode::PinAuthInvalid
+    );
     // A wrong param is refused, and a right one works once: UP/UV are consumed.
     let mut bad = with_token_mc(mc("a.example", 1, true), &token);
     bad.pin_uv_auth_param.as_mut().unwrap()[0] ^= 0xff;
-    assert_eq!(h.status(&Request::MakeCredential(bad)), StatusCode::PinAuthInvalid);
-    let resp: cmd::MakeCredentialResponse =
-        h.ok(&Request::MakeCredential(with_token_mc(mc("a.example", 1, true), &token)));
+    assert_eq!(
+        h.status(&Request::MakeCredential(bad)),
+        StatusCode::PinAuthInvalid
+    );
+    let resp: cmd::MakeCredentialResponse = h.ok(&Request::MakeCredential(with_token_mc(
+        mc("a.example", 1, true),
+        &token,
+    )));
     assert_eq!(resp.auth_data[32], 0x45, "UP|UV|AT");
     assert_eq!(
-        h.status(&Request::MakeCredential(with_token_mc(mc("a.example", 2, true), &token))),
+        h.status(&Request::MakeCredential(with_token_mc(
+            mc("a.example", 2, true),
+            &token
+        ))),
         StatusCode::PinAuthInvalid
     );
     // Without a token, a PIN-protected authenticator wants one for discoverable credentials
     // only (makeCredUvNotRqd).
-    assert_eq!(h.status(&Request::MakeCredential(mc("a.example", 3, true))), StatusCode::PuatRequired);
+    assert_eq!(
+        h.status(&Request::MakeCredential(mc("a.example", 3, true))),
+        StatusCode::PuatRequired
+    );
     make(&mut h, mc("a.example", 3, false));
 }
 
@@ -251,13 +313,20 @@ fn unbound_token_binds_to_the_first_rp() {
     let token = shared.decrypt(&r.pin_uv_auth_token.unwrap()).unwrap();
     let mut g = ga("a.example", &[&id]);
     g.options.up = Some(false);
-    g.pin_uv_auth_param = Some(pin::authenticate(PinUvAuthProtocol::One, &token, &g.client_data_hash.0));
+    g.pin_uv_auth_param = Some(pin::authenticate(
+        PinUvAuthProtocol::One,
+        &token,
+        &g.client_data_hash.0,
+    ));
     g.pin_uv_auth_protocol = Some(PinUvAuthProtocol::One);
     let a: cmd::GetAssertionResponse = h.ok(&Request::GetAssertion(g.clone()));
     assert_eq!(a.auth_data[32], 0x04, "UV without UP");
     let mut other = g.clone();
     other.rp_id = "b.example".into();
-    assert_eq!(h.status(&Request::GetAssertion(other)), StatusCode::PinAuthInvalid);
+    assert_eq!(
+        h.status(&Request::GetAssertion(other)),
+        StatusCode::PinAuthInvalid
+    );
     // up=false did not consume the token.
     let _: cmd::GetAssertionResponse = h.ok(&Request::GetAssertion(g));
 }
@@ -272,7 +341,10 @@ fn token_expires_with_the_clock_and_locks_the_store() {
     h.clock.advance(30_001);
     let mut g = with_token_ga(ga("a.example", &[&id]), &token);
     g.options.up = Some(false);
-    assert_eq!(h.status(&Request::GetAssertion(g.clone())), StatusCode::PinAuthInvalid);
+    assert_eq!(
+        h.status(&Request::GetAssertion(g.clone())),
+        StatusCode::PinAuthInvalid
+    );
     assert!(!h.auth.store().is_unlocked());
 
     // Used within 30 s, it lasts up to 10 minutes.
@@ -287,7 +359,10 @@ fn token_expires_with_the_clock_and_locks_the_store() {
     h.clock.advance(500_000);
     let _: cmd::GetAssertionResponse = h.ok(&Request::GetAssertion(g.clone()));
     h.clock.advance(71_000);
-    assert_eq!(h.status(&Request::GetAssertion(g)), StatusCode::PinAuthInvalid);
+    assert_eq!(
+        h.status(&Request::GetAssertion(g)),
+        StatusCode::PinAuthInvalid
+    );
 }
 
 #[test]
@@ -300,7 +375,10 @@ fn power_cycle_revokes_tokens() {
     assert!(!h.auth.store().is_unlocked());
     let mut g = with_token_ga(ga("a.example", &[&id]), &token);
     g.options.up = Some(false);
-    assert_eq!(h.status(&Request::GetAssertion(g)), StatusCode::PinAuthInvalid);
+    assert_eq!(
+        h.status(&Request::GetAssertion(g)),
+        StatusCode::PinAuthInvalid
+    );
 }
 
 #[test]

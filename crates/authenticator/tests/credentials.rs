@@ -20,7 +20,9 @@ fn verify(key: &CoseKey, auth_data: &[u8], cdh: &[u8], sig: &[u8]) {
         CoseKey::Es256(p) => UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, p.to_sec1())
             .verify(&msg, sig)
             .unwrap(),
-        CoseKey::Ed25519(k) => UnparsedPublicKey::new(&ED25519, k).verify(&msg, sig).unwrap(),
+        CoseKey::Ed25519(k) => UnparsedPublicKey::new(&ED25519, k)
+            .verify(&msg, sig)
+            .unwrap(),
         other => panic!("unexpected key {other:?}"),
     }
 }
@@ -31,7 +33,8 @@ fn register_then_sign_in_with_allow_list_counts_up() {
         attestation: AttestationMode::PackedSelf,
         ..Config::default()
     });
-    let resp: cmd::MakeCredentialResponse = h.ok(&Request::MakeCredential(mc("a.example", 1, false)));
+    let resp: cmd::MakeCredentialResponse =
+        h.ok(&Request::MakeCredential(mc("a.example", 1, false)));
     let ad = AuthenticatorData::parse(&resp.auth_data).unwrap();
     assert_eq!(ad.rp_id_hash, sha256(b"a.example"));
     // UP and AT only: no UV, and BE/BS clear (device-bound).
@@ -50,8 +53,10 @@ fn register_then_sign_in_with_allow_list_counts_up() {
     assert_eq!(h.user.prompts(), 1);
 
     for expected in 1..=3u32 {
-        let r: cmd::GetAssertionResponse =
-            h.ok(&Request::GetAssertion(ga("a.example", &[&acd.credential_id])));
+        let r: cmd::GetAssertionResponse = h.ok(&Request::GetAssertion(ga(
+            "a.example",
+            &[&acd.credential_id],
+        )));
         let ad = AuthenticatorData::parse(&r.auth_data).unwrap();
         assert_eq!(ad.sign_count, expected);
         assert_eq!(r.auth_data[32], 0x01);
@@ -62,7 +67,10 @@ fn register_then_sign_in_with_allow_list_counts_up() {
     }
     // Another RP cannot use it.
     assert_eq!(
-        h.status(&Request::GetAssertion(ga("b.example", &[&acd.credential_id]))),
+        h.status(&Request::GetAssertion(ga(
+            "b.example",
+            &[&acd.credential_id]
+        ))),
         StatusCode::NoCredentials
     );
 }
@@ -72,28 +80,46 @@ fn attestation_none_and_eddsa() {
     let mut h = Harness::new();
     let mut r = mc("a.example", 1, false);
     r.pub_key_cred_params = vec![
-        CredentialParameters { alg: CoseAlgorithm(-257) },
-        CredentialParameters { alg: CoseAlgorithm::EDDSA },
-        CredentialParameters { alg: CoseAlgorithm::ES256 },
+        CredentialParameters {
+            alg: CoseAlgorithm(-257),
+        },
+        CredentialParameters {
+            alg: CoseAlgorithm::EDDSA,
+        },
+        CredentialParameters {
+            alg: CoseAlgorithm::ES256,
+        },
     ];
     let resp: cmd::MakeCredentialResponse = h.ok(&Request::MakeCredential(r));
     assert_eq!(resp.att_stmt, AttestationStatement::None);
     let ad = AuthenticatorData::parse(&resp.auth_data).unwrap();
     let acd = ad.attested_credential_data.unwrap();
     assert!(matches!(acd.public_key, CoseKey::Ed25519(_)));
-    let a: cmd::GetAssertionResponse =
-        h.ok(&Request::GetAssertion(ga("a.example", &[&acd.credential_id])));
+    let a: cmd::GetAssertionResponse = h.ok(&Request::GetAssertion(ga(
+        "a.example",
+        &[&acd.credential_id],
+    )));
     verify(&acd.public_key, &a.auth_data, &cdh("ga").0, &a.signature);
 
     let mut r = mc("a.example", 1, false);
-    r.pub_key_cred_params = vec![CredentialParameters { alg: CoseAlgorithm(-257) }];
-    assert_eq!(h.status(&Request::MakeCredential(r)), StatusCode::UnsupportedAlgorithm);
+    r.pub_key_cred_params = vec![CredentialParameters {
+        alg: CoseAlgorithm(-257),
+    }];
+    assert_eq!(
+        h.status(&Request::MakeCredential(r)),
+        StatusCode::UnsupportedAlgorithm
+    );
 }
 
 #[test]
 fn discoverable_credentials_newest_first_with_next_assertion() {
     let mut h = Harness::new();
-    let ids: Vec<Vec<u8>> = (1..=3).map(|u| { h.clock.advance(1000); make(&mut h, mc("a.example", u, true)) }).collect();
+    let ids: Vec<Vec<u8>> = (1..=3)
+        .map(|u| {
+            h.clock.advance(1000);
+            make(&mut h, mc("a.example", u, true))
+        })
+        .collect();
     make(&mut h, mc("b.example", 9, true));
     let first: cmd::GetAssertionResponse = h.ok(&Request::GetAssertion(ga("a.example", &[])));
     assert_eq!(first.number_of_credentials, Some(3));
@@ -159,19 +185,34 @@ fn options_errors() {
     let mut h = Harness::new();
     let mut r = mc("a.example", 1, false);
     r.options.up = Some(false);
-    assert_eq!(h.status(&Request::MakeCredential(r)), StatusCode::InvalidOption);
+    assert_eq!(
+        h.status(&Request::MakeCredential(r)),
+        StatusCode::InvalidOption
+    );
     let mut r = mc("a.example", 1, false);
     r.options.uv = Some(true);
-    assert_eq!(h.status(&Request::MakeCredential(r)), StatusCode::InvalidOption);
+    assert_eq!(
+        h.status(&Request::MakeCredential(r)),
+        StatusCode::InvalidOption
+    );
     let mut r = ga("a.example", &[]);
     r.options.rk = Some(true);
-    assert_eq!(h.status(&Request::GetAssertion(r)), StatusCode::UnsupportedOption);
+    assert_eq!(
+        h.status(&Request::GetAssertion(r)),
+        StatusCode::UnsupportedOption
+    );
     let mut r = ga("a.example", &[]);
     r.options.uv = Some(true);
-    assert_eq!(h.status(&Request::GetAssertion(r)), StatusCode::InvalidOption);
+    assert_eq!(
+        h.status(&Request::GetAssertion(r)),
+        StatusCode::InvalidOption
+    );
     let mut r = mc("a.example", 1, false);
     r.enterprise_attestation = Some(1);
-    assert_eq!(h.status(&Request::MakeCredential(r)), StatusCode::InvalidParameter);
+    assert_eq!(
+        h.status(&Request::MakeCredential(r)),
+        StatusCode::InvalidParameter
+    );
     assert_eq!(h.auth.store().credentials().len(), 0);
 }
 
@@ -180,12 +221,20 @@ fn exclude_list_asks_for_presence_before_credential_excluded() {
     let mut h = Harness::new();
     let id = make(&mut h, mc("a.example", 1, false));
     let mut r = mc("a.example", 2, false);
-    r.exclude_list = Some(vec![latchkey_ctap::entity::CredentialDescriptor::public_key(id.clone())]);
+    r.exclude_list = Some(vec![
+        latchkey_ctap::entity::CredentialDescriptor::public_key(id.clone()),
+    ]);
     let before = h.user.prompts();
-    assert_eq!(h.status(&Request::MakeCredential(r.clone())), StatusCode::CredentialExcluded);
+    assert_eq!(
+        h.status(&Request::MakeCredential(r.clone())),
+        StatusCode::CredentialExcluded
+    );
     assert_eq!(h.user.prompts(), before + 1);
     h.user.deny_next(PresenceDenied::Denied);
-    assert_eq!(h.status(&Request::MakeCredential(r.clone())), StatusCode::OperationDenied);
+    assert_eq!(
+        h.status(&Request::MakeCredential(r.clone())),
+        StatusCode::OperationDenied
+    );
     assert_eq!(h.auth.store().credentials().len(), 1);
     // A credential of another RP in the list does not exclude.
     r.rp.id = "b.example".into();
@@ -197,15 +246,27 @@ fn exclude_list_asks_for_presence_before_credential_excluded() {
 fn presence_denied_or_timed_out_creates_nothing() {
     let mut h = Harness::new();
     h.user.deny_next(PresenceDenied::Denied);
-    assert_eq!(h.status(&Request::MakeCredential(mc("a.example", 1, true))), StatusCode::OperationDenied);
+    assert_eq!(
+        h.status(&Request::MakeCredential(mc("a.example", 1, true))),
+        StatusCode::OperationDenied
+    );
     h.user.deny_next(PresenceDenied::Timeout);
-    assert_eq!(h.status(&Request::MakeCredential(mc("a.example", 1, true))), StatusCode::UserActionTimeout);
+    assert_eq!(
+        h.status(&Request::MakeCredential(mc("a.example", 1, true))),
+        StatusCode::UserActionTimeout
+    );
     h.user.deny_next(PresenceDenied::Cancelled);
-    assert_eq!(h.status(&Request::MakeCredential(mc("a.example", 1, true))), StatusCode::KeepaliveCancel);
+    assert_eq!(
+        h.status(&Request::MakeCredential(mc("a.example", 1, true))),
+        StatusCode::KeepaliveCancel
+    );
     assert!(h.auth.store().credentials().is_empty());
     let id = make(&mut h, mc("a.example", 1, false));
     h.user.deny_next(PresenceDenied::Denied);
-    assert_eq!(h.status(&Request::GetAssertion(ga("a.example", &[&id]))), StatusCode::OperationDenied);
+    assert_eq!(
+        h.status(&Request::GetAssertion(ga("a.example", &[&id]))),
+        StatusCode::OperationDenied
+    );
     assert_eq!(h.auth.store().credentials()[0].sign_count, 0);
 }
 
@@ -216,12 +277,21 @@ fn zero_length_pin_uv_auth_param_probe() {
     r.pin_uv_auth_param = Some(vec![]);
     r.pin_uv_auth_protocol = Some(latchkey_ctap::pin::PinUvAuthProtocol::Two);
     let before = h.user.prompts();
-    assert_eq!(h.status(&Request::MakeCredential(r.clone())), StatusCode::PinNotSet);
+    assert_eq!(
+        h.status(&Request::MakeCredential(r.clone())),
+        StatusCode::PinNotSet
+    );
     assert_eq!(h.user.prompts(), before + 1);
     h.set_pin(PIN);
-    assert_eq!(h.status(&Request::MakeCredential(r.clone())), StatusCode::PinInvalid);
+    assert_eq!(
+        h.status(&Request::MakeCredential(r.clone())),
+        StatusCode::PinInvalid
+    );
     h.user.deny_next(PresenceDenied::Denied);
-    assert_eq!(h.status(&Request::MakeCredential(r)), StatusCode::OperationDenied);
+    assert_eq!(
+        h.status(&Request::MakeCredential(r)),
+        StatusCode::OperationDenied
+    );
     let mut g = ga("a.example", &[]);
     g.pin_uv_auth_param = Some(vec![]);
     g.pin_uv_auth_protocol = Some(latchkey_ctap::pin::PinUvAuthProtocol::One);
@@ -234,6 +304,12 @@ fn allow_list_longer_than_the_limit_is_refused() {
     let mut h = Harness::new();
     let ids: Vec<Vec<u8>> = (0..9).map(|i| vec![i; 16]).collect();
     let refs: Vec<&[u8]> = ids.iter().map(Vec::as_slice).collect();
-    assert_eq!(h.status(&Request::GetAssertion(ga("a.example", &refs))), StatusCode::LimitExceeded);
-    assert_eq!(h.status(&Request::GetAssertion(ga("a.example", &refs[..8]))), StatusCode::NoCredentials);
+    assert_eq!(
+        h.status(&Request::GetAssertion(ga("a.example", &refs))),
+        StatusCode::LimitExceeded
+    );
+    assert_eq!(
+        h.status(&Request::GetAssertion(ga("a.example", &refs[..8]))),
+        StatusCode::NoCredentials
+    );
 }

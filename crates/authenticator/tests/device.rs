@@ -19,13 +19,28 @@ fn get_info_tells_the_truth() {
     assert_eq!(info.versions, vec!["U2F_V2", "FIDO_2_0", "FIDO_2_1"]);
     assert_eq!(
         info.extensions.unwrap(),
-        vec!["credBlob", "credProtect", "hmac-secret", "hmac-secret-mc", "largeBlobKey", "minPinLength"]
+        vec![
+            "credBlob",
+            "credProtect",
+            "hmac-secret",
+            "hmac-secret-mc",
+            "largeBlobKey",
+            "minPinLength"
+        ]
     );
     let o = info.options.unwrap();
     for (k, v) in [
-        ("rk", true), ("up", true), ("plat", false), ("clientPin", false), ("credMgmt", true),
-        ("largeBlobs", true), ("pinUvAuthToken", true), ("setMinPINLength", true),
-        ("makeCredUvNotRqd", true), ("alwaysUv", false), ("authnrCfg", true),
+        ("rk", true),
+        ("up", true),
+        ("plat", false),
+        ("clientPin", false),
+        ("credMgmt", true),
+        ("largeBlobs", true),
+        ("pinUvAuthToken", true),
+        ("setMinPINLength", true),
+        ("makeCredUvNotRqd", true),
+        ("alwaysUv", false),
+        ("authnrCfg", true),
     ] {
         assert_eq!(o.get(k), Some(&v), "{k}");
     }
@@ -33,7 +48,14 @@ fn get_info_tells_the_truth() {
     assert_eq!(info.max_msg_size, Some(7609));
     assert_eq!(info.pin_uv_auth_protocols, Some(vec![2, 1]));
     assert_eq!(info.transports, Some(vec!["usb".to_owned()]));
-    assert_eq!(info.algorithms.unwrap().iter().map(|a| a.alg.0).collect::<Vec<_>>(), vec![-7, -8]);
+    assert_eq!(
+        info.algorithms
+            .unwrap()
+            .iter()
+            .map(|a| a.alg.0)
+            .collect::<Vec<_>>(),
+        vec![-7, -8]
+    );
     assert_eq!(info.min_pin_length, Some(4));
     assert_eq!(info.remaining_discoverable_credentials, Some(50));
     make(&mut h, mc("a.example", 1, true));
@@ -67,7 +89,7 @@ fn reset_window_is_ten_seconds_after_power_up() {
     assert_eq!(h.status(&Request::Reset), StatusCode::Ok);
     assert!(h.auth.store().credentials().is_empty());
     let info = h.info();
-    assert_eq!(info.options.unwrap()["clientPin"], false);
+    assert!(!info.options.unwrap()["clientPin"]);
     assert_eq!(h.pin_retries(), (8, false));
 }
 
@@ -101,7 +123,10 @@ fn authenticate(h: &mut Harness, control: u8, app: [u8; 32], kh: &[u8]) -> Vec<u
 #[test]
 fn u2f_register_authenticate_and_check_only() {
     let mut h = Harness::new();
-    assert_eq!(h.auth.handle_u2f(&[0x00, 0x03, 0x00, 0x00, 0x00]), b"U2F_V2\x90\x00".to_vec());
+    assert_eq!(
+        h.auth.handle_u2f(&[0x00, 0x03, 0x00, 0x00, 0x00]),
+        b"U2F_V2\x90\x00".to_vec()
+    );
     let app = sha256(b"https://u2f.example");
     let reg = register(&mut h, app);
     // The attestation certificate is made once and reused; its key signs registrations.
@@ -111,7 +136,10 @@ fn u2f_register_authenticate_and_check_only() {
     let kh = reg.key_handle.as_bytes().to_vec();
 
     assert_eq!(authenticate(&mut h, 0x07, app, &kh), vec![0x69, 0x85]);
-    assert_eq!(authenticate(&mut h, 0x07, sha256(b"other"), &kh), vec![0x6a, 0x80]);
+    assert_eq!(
+        authenticate(&mut h, 0x07, sha256(b"other"), &kh),
+        vec![0x6a, 0x80]
+    );
     assert_eq!(authenticate(&mut h, 0x07, app, &[1; 64]), vec![0x6a, 0x80]);
     for (n, control, up) in [(1u32, 0x03u8, 1u8), (2, 0x08, 0)] {
         let out = authenticate(&mut h, control, app, &kh);
@@ -119,13 +147,21 @@ fn u2f_register_authenticate_and_check_only() {
         let r = AuthenticateResponse::parse(&out[..out.len() - 2]).unwrap();
         assert_eq!((r.counter, r.user_presence), (n, up));
         let msg = latchkey_ctap::u2f::authenticate_signed_data(&app, up, n, &[0xdd; 32]);
-        UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, reg.public_key).verify(&msg, &r.signature).unwrap();
+        UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, reg.public_key)
+            .verify(&msg, &r.signature)
+            .unwrap();
     }
     h.user.deny_next(PresenceDenied::Denied);
     assert_eq!(authenticate(&mut h, 0x03, app, &kh), vec![0x69, 0x85]);
     // Bad APDUs.
-    assert_eq!(h.auth.handle_u2f(&[0x80, 0x03, 0x00, 0x00, 0x00]), vec![0x6e, 0x00]);
-    assert_eq!(h.auth.handle_u2f(&[0x00, 0x09, 0x00, 0x00, 0x00]), vec![0x6d, 0x00]);
+    assert_eq!(
+        h.auth.handle_u2f(&[0x80, 0x03, 0x00, 0x00, 0x00]),
+        vec![0x6e, 0x00]
+    );
+    assert_eq!(
+        h.auth.handle_u2f(&[0x00, 0x09, 0x00, 0x00, 0x00]),
+        vec![0x6d, 0x00]
+    );
     assert_eq!(h.auth.handle_u2f(&[0x00]), vec![0x67, 0x00]);
 
     // The U2F credential works from CTAP2 getAssertion with the app ID as rpId.
@@ -136,7 +172,9 @@ fn u2f_register_authenticate_and_check_only() {
     assert_eq!(ad.sign_count, 3);
     let mut msg = g.auth_data.clone();
     msg.extend_from_slice(&cdh("ga").0);
-    UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, reg.public_key).verify(&msg, &g.signature).unwrap();
+    UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, reg.public_key)
+        .verify(&msg, &g.signature)
+        .unwrap();
 }
 
 #[test]
@@ -147,10 +185,21 @@ fn u2f_attestation_certificate_verifies_registrations() {
     // The subject public key is the last 65 bytes of the SubjectPublicKeyInfo, which ends the
     // TBSCertificate; find it by the SPKI's fixed prefix.
     let prefix = [0x03, 0x42, 0x00, 0x04];
-    let pos = reg.certificate.windows(4).position(|w| w == prefix).unwrap();
+    let pos = reg
+        .certificate
+        .windows(4)
+        .position(|w| w == prefix)
+        .unwrap();
     let att_key = &reg.certificate[pos + 3..pos + 3 + 65];
-    let msg = latchkey_ctap::u2f::register_signed_data(&app, &[0xcc; 32], &reg.key_handle, &reg.public_key);
-    UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, att_key).verify(&msg, &reg.signature).unwrap();
+    let msg = latchkey_ctap::u2f::register_signed_data(
+        &app,
+        &[0xcc; 32],
+        &reg.key_handle,
+        &reg.public_key,
+    );
+    UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, att_key)
+        .verify(&msg, &reg.signature)
+        .unwrap();
 }
 
 #[test]
@@ -207,7 +256,9 @@ fn arbitrary_input_never_panics_and_errors_leave_state_intact() {
     // Whatever succeeded may have added credentials or bumped counters, but the original
     // credential is still there with its key.
     let after = h.auth.store().credentials();
-    assert!(after.iter().any(|c| c.id == before[0].id && c.key == before[0].key));
+    assert!(after
+        .iter()
+        .any(|c| c.id == before[0].id && c.key == before[0].key));
     assert_eq!(h.raw(&[]).0, StatusCode::InvalidLength);
     assert_eq!(h.raw(&[0x99]).0, StatusCode::InvalidCommand);
     assert_eq!(h.raw(&[0x01, 0xff]).0, StatusCode::InvalidCbor);

@@ -14,14 +14,22 @@ use latchkey_ctap::extensions::{
 use latchkey_ctap::pin::{PinUvAuthProtocol, SharedSecret};
 use latchkey_ctap::StatusCode;
 
-fn mc_ext(rp: &str, user: u8, rk: bool, ext: MakeCredentialExtensions) -> cmd::MakeCredentialRequest {
+fn mc_ext(
+    rp: &str,
+    user: u8,
+    rk: bool,
+    ext: MakeCredentialExtensions,
+) -> cmd::MakeCredentialRequest {
     let mut r = mc(rp, user, rk);
     r.extensions = Some(ext);
     r
 }
 
 fn ext_outputs(auth_data: &[u8]) -> latchkey_ctap::extensions::ExtensionOutputs {
-    AuthenticatorData::parse(auth_data).unwrap().extensions.unwrap_or_default()
+    AuthenticatorData::parse(auth_data)
+        .unwrap()
+        .extensions
+        .unwrap_or_default()
 }
 
 #[test]
@@ -41,8 +49,10 @@ fn cred_protect_matrix() {
             cred_protect: Some(*level),
             ..Default::default()
         };
-        let resp: cmd::MakeCredentialResponse =
-            h.ok(&Request::MakeCredential(with_token_mc(mc_ext(&rp, 1, true, ext), &token)));
+        let resp: cmd::MakeCredentialResponse = h.ok(&Request::MakeCredential(with_token_mc(
+            mc_ext(&rp, 1, true, ext),
+            &token,
+        )));
         assert_eq!(ext_outputs(&resp.auth_data).cred_protect, Some(*level));
         let ad = AuthenticatorData::parse(&resp.auth_data).unwrap();
         ids.push(ad.attested_credential_data.unwrap().credential_id);
@@ -69,13 +79,27 @@ fn cred_protect_matrix() {
             }
         };
         assert_eq!(found(&mut h, false, false), disc, "level {level} discovery");
-        assert_eq!(found(&mut h, true, false), listed, "level {level} allowList");
-        assert_eq!(found(&mut h, false, true), disc_uv, "level {level} discovery+UV");
-        assert_eq!(found(&mut h, true, true), listed_uv, "level {level} allowList+UV");
+        assert_eq!(
+            found(&mut h, true, false),
+            listed,
+            "level {level} allowList"
+        );
+        assert_eq!(
+            found(&mut h, false, true),
+            disc_uv,
+            "level {level} discovery+UV"
+        );
+        assert_eq!(
+            found(&mut h, true, true),
+            listed_uv,
+            "level {level} allowList+UV"
+        );
     }
     // Level 3 excludes only with UV: without it, makeCredential goes ahead.
     let mut r = mc("l3.example", 2, false);
-    r.exclude_list = Some(vec![latchkey_ctap::entity::CredentialDescriptor::public_key(ids[2].clone())]);
+    r.exclude_list = Some(vec![
+        latchkey_ctap::entity::CredentialDescriptor::public_key(ids[2].clone()),
+    ]);
     make(&mut h, r.clone());
     let token = h.token(MC, Some("l3.example"));
     assert_eq!(
@@ -84,7 +108,11 @@ fn cred_protect_matrix() {
     );
 }
 
-fn hmac_input(h: &mut Harness, protocol: PinUvAuthProtocol, salts: &[u8]) -> (HmacSecretInput, SharedSecret) {
+fn hmac_input(
+    h: &mut Harness,
+    protocol: PinUvAuthProtocol,
+    salts: &[u8],
+) -> (HmacSecretInput, SharedSecret) {
     let (key_agreement, shared) = h.shared_secret(protocol);
     let salt_enc = shared.encrypt(&mut h.rng, salts).unwrap();
     let salt_auth = shared.authenticate(&salt_enc);
@@ -99,7 +127,13 @@ fn hmac_input(h: &mut Harness, protocol: PinUvAuthProtocol, salts: &[u8]) -> (Hm
     )
 }
 
-fn hmac_get(h: &mut Harness, id: &[u8], protocol: PinUvAuthProtocol, salts: &[u8], token: Option<&[u8]>) -> Vec<u8> {
+fn hmac_get(
+    h: &mut Harness,
+    id: &[u8],
+    protocol: PinUvAuthProtocol,
+    salts: &[u8],
+    token: Option<&[u8]>,
+) -> Vec<u8> {
     let (input, shared) = hmac_input(h, protocol, salts);
     let mut g = ga("a.example", &[id]);
     g.extensions = Some(GetAssertionExtensions {
@@ -127,8 +161,15 @@ fn hmac_secret_is_stable_and_differs_with_uv() {
     };
     let resp: cmd::MakeCredentialResponse =
         h.ok(&Request::MakeCredential(mc_ext("a.example", 1, false, ext)));
-    assert_eq!(ext_outputs(&resp.auth_data).hmac_secret, Some(HmacSecretOutput::Created(true)));
-    let id = AuthenticatorData::parse(&resp.auth_data).unwrap().attested_credential_data.unwrap().credential_id;
+    assert_eq!(
+        ext_outputs(&resp.auth_data).hmac_secret,
+        Some(HmacSecretOutput::Created(true))
+    );
+    let id = AuthenticatorData::parse(&resp.auth_data)
+        .unwrap()
+        .attested_credential_data
+        .unwrap()
+        .credential_id;
 
     let salt1 = [0x11u8; 32];
     let mut both = salt1.to_vec();
@@ -145,23 +186,44 @@ fn hmac_secret_is_stable_and_differs_with_uv() {
     let with_uv = hmac_get(&mut h, &id, PinUvAuthProtocol::Two, &salt1, Some(&token));
     assert_ne!(with_uv, a, "CredRandomWithUV differs");
     let token = h.token(GA, Some("a.example"));
-    assert_eq!(hmac_get(&mut h, &id, PinUvAuthProtocol::One, &salt1, Some(&token)), with_uv);
+    assert_eq!(
+        hmac_get(&mut h, &id, PinUvAuthProtocol::One, &salt1, Some(&token)),
+        with_uv
+    );
 
     // A bad saltAuth, a bad salt length, and up=false are refused.
     let (mut input, _) = hmac_input(&mut h, PinUvAuthProtocol::Two, &salt1);
     input.salt_auth[0] ^= 1;
     let mut g = ga("a.example", &[&id]);
-    g.extensions = Some(GetAssertionExtensions { hmac_secret: Some(input), ..Default::default() });
-    assert_eq!(h.status(&Request::GetAssertion(g)), StatusCode::PinAuthInvalid);
+    g.extensions = Some(GetAssertionExtensions {
+        hmac_secret: Some(input),
+        ..Default::default()
+    });
+    assert_eq!(
+        h.status(&Request::GetAssertion(g)),
+        StatusCode::PinAuthInvalid
+    );
     let (input, _) = hmac_input(&mut h, PinUvAuthProtocol::Two, &[0u8; 48]);
     let mut g = ga("a.example", &[&id]);
-    g.extensions = Some(GetAssertionExtensions { hmac_secret: Some(input.clone()), ..Default::default() });
-    assert_eq!(h.status(&Request::GetAssertion(g)), StatusCode::InvalidLength);
+    g.extensions = Some(GetAssertionExtensions {
+        hmac_secret: Some(input.clone()),
+        ..Default::default()
+    });
+    assert_eq!(
+        h.status(&Request::GetAssertion(g)),
+        StatusCode::InvalidLength
+    );
     let (input, _) = hmac_input(&mut h, PinUvAuthProtocol::Two, &salt1);
     let mut g = ga("a.example", &[&id]);
     g.options.up = Some(false);
-    g.extensions = Some(GetAssertionExtensions { hmac_secret: Some(input), ..Default::default() });
-    assert_eq!(h.status(&Request::GetAssertion(g)), StatusCode::UnsupportedOption);
+    g.extensions = Some(GetAssertionExtensions {
+        hmac_secret: Some(input),
+        ..Default::default()
+    });
+    assert_eq!(
+        h.status(&Request::GetAssertion(g)),
+        StatusCode::UnsupportedOption
+    );
 }
 
 #[test]
@@ -177,9 +239,19 @@ fn hmac_secret_mc_matches_a_later_get_assertion() {
     let resp: cmd::MakeCredentialResponse =
         h.ok(&Request::MakeCredential(mc_ext("a.example", 1, false, ext)));
     let out = ext_outputs(&resp.auth_data);
-    let at_creation = shared.decrypt(&out.hmac_secret_mc.unwrap()).unwrap().to_vec();
-    let id = AuthenticatorData::parse(&resp.auth_data).unwrap().attested_credential_data.unwrap().credential_id;
-    assert_eq!(hmac_get(&mut h, &id, PinUvAuthProtocol::Two, &salt, None), at_creation);
+    let at_creation = shared
+        .decrypt(&out.hmac_secret_mc.unwrap())
+        .unwrap()
+        .to_vec();
+    let id = AuthenticatorData::parse(&resp.auth_data)
+        .unwrap()
+        .attested_credential_data
+        .unwrap()
+        .credential_id;
+    assert_eq!(
+        hmac_get(&mut h, &id, PinUvAuthProtocol::Two, &salt, None),
+        at_creation
+    );
 }
 
 #[test]
@@ -192,7 +264,10 @@ fn cred_blob_and_large_blob_key() {
     };
     let resp: cmd::MakeCredentialResponse =
         h.ok(&Request::MakeCredential(mc_ext("a.example", 1, true, ext)));
-    assert_eq!(ext_outputs(&resp.auth_data).cred_blob, Some(CredBlobOutput::Stored(true)));
+    assert_eq!(
+        ext_outputs(&resp.auth_data).cred_blob,
+        Some(CredBlobOutput::Stored(true))
+    );
     let key = resp.large_blob_key.clone().unwrap();
     assert_eq!(key.len(), 32);
     let mut g = ga("a.example", &[]);
@@ -202,7 +277,10 @@ fn cred_blob_and_large_blob_key() {
         ..Default::default()
     });
     let r: cmd::GetAssertionResponse = h.ok(&Request::GetAssertion(g));
-    assert_eq!(ext_outputs(&r.auth_data).cred_blob, Some(CredBlobOutput::Blob(vec![7; 32])));
+    assert_eq!(
+        ext_outputs(&r.auth_data).cred_blob,
+        Some(CredBlobOutput::Blob(vec![7; 32]))
+    );
     assert_eq!(r.large_blob_key, Some(key));
 
     // Too long: not stored, output false; asking for it gives an empty blob.
@@ -212,17 +290,38 @@ fn cred_blob_and_large_blob_key() {
     };
     let resp: cmd::MakeCredentialResponse =
         h.ok(&Request::MakeCredential(mc_ext("b.example", 1, true, ext)));
-    assert_eq!(ext_outputs(&resp.auth_data).cred_blob, Some(CredBlobOutput::Stored(false)));
+    assert_eq!(
+        ext_outputs(&resp.auth_data).cred_blob,
+        Some(CredBlobOutput::Stored(false))
+    );
     let mut g = ga("b.example", &[]);
-    g.extensions = Some(GetAssertionExtensions { cred_blob: Some(true), ..Default::default() });
+    g.extensions = Some(GetAssertionExtensions {
+        cred_blob: Some(true),
+        ..Default::default()
+    });
     let r: cmd::GetAssertionResponse = h.ok(&Request::GetAssertion(g));
-    assert_eq!(ext_outputs(&r.auth_data).cred_blob, Some(CredBlobOutput::Blob(vec![])));
+    assert_eq!(
+        ext_outputs(&r.auth_data).cred_blob,
+        Some(CredBlobOutput::Blob(vec![]))
+    );
 
     // largeBlobKey needs a discoverable credential, and only `true` is valid.
-    let ext = MakeCredentialExtensions { large_blob_key: Some(true), ..Default::default() };
-    assert_eq!(h.status(&Request::MakeCredential(mc_ext("c.example", 1, false, ext))), StatusCode::InvalidOption);
-    let ext = MakeCredentialExtensions { large_blob_key: Some(false), ..Default::default() };
-    assert_eq!(h.status(&Request::MakeCredential(mc_ext("c.example", 1, true, ext))), StatusCode::InvalidOption);
+    let ext = MakeCredentialExtensions {
+        large_blob_key: Some(true),
+        ..Default::default()
+    };
+    assert_eq!(
+        h.status(&Request::MakeCredential(mc_ext("c.example", 1, false, ext))),
+        StatusCode::InvalidOption
+    );
+    let ext = MakeCredentialExtensions {
+        large_blob_key: Some(false),
+        ..Default::default()
+    };
+    assert_eq!(
+        h.status(&Request::MakeCredential(mc_ext("c.example", 1, true, ext))),
+        StatusCode::InvalidOption
+    );
 }
 
 #[test]
@@ -240,9 +339,16 @@ fn min_pin_length_only_for_listed_rps_and_unknown_extensions_ignored() {
         received_params: None,
     });
     assert_eq!(h.status(&req), StatusCode::Ok);
-    let ext = MakeCredentialExtensions { min_pin_length: Some(true), ..Default::default() };
-    let resp: cmd::MakeCredentialResponse =
-        h.ok(&Request::MakeCredential(mc_ext("a.example", 1, false, ext.clone())));
+    let ext = MakeCredentialExtensions {
+        min_pin_length: Some(true),
+        ..Default::default()
+    };
+    let resp: cmd::MakeCredentialResponse = h.ok(&Request::MakeCredential(mc_ext(
+        "a.example",
+        1,
+        false,
+        ext.clone(),
+    )));
     assert_eq!(ext_outputs(&resp.auth_data).min_pin_length, Some(6));
     let resp: cmd::MakeCredentialResponse =
         h.ok(&Request::MakeCredential(mc_ext("b.example", 1, false, ext)));

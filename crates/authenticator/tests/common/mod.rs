@@ -148,8 +148,9 @@ impl Harness {
 
     /// getKeyAgreement, then encapsulate.
     pub fn shared_secret(&mut self, protocol: PinUvAuthProtocol) -> (P256Point, SharedSecret) {
-        let r: cmd::ClientPinResponse =
-            self.ok(&Request::ClientPin(cmd::ClientPinRequest::GetKeyAgreement { protocol }));
+        let r: cmd::ClientPinResponse = self.ok(&Request::ClientPin(
+            cmd::ClientPinRequest::GetKeyAgreement { protocol },
+        ));
         let peer = r.key_agreement.unwrap();
         pin::encapsulate(protocol, &peer, &mut self.rng).unwrap()
     }
@@ -182,17 +183,24 @@ impl Harness {
         rp_id: Option<&str>,
     ) -> Result<Vec<u8>, StatusCode> {
         let (key_agreement, shared) = self.shared_secret(protocol);
-        let pin_hash_enc = shared.encrypt(&mut self.rng, &pin::pin_hash(pin_bytes)).unwrap();
-        let req = Request::ClientPin(cmd::ClientPinRequest::GetPinUvAuthTokenUsingPinWithPermissions {
-            protocol,
-            key_agreement,
-            pin_hash_enc,
-            permissions: pin::Permissions(permissions),
-            rp_id: rp_id.map(str::to_owned),
-        });
+        let pin_hash_enc = shared
+            .encrypt(&mut self.rng, &pin::pin_hash(pin_bytes))
+            .unwrap();
+        let req = Request::ClientPin(
+            cmd::ClientPinRequest::GetPinUvAuthTokenUsingPinWithPermissions {
+                protocol,
+                key_agreement,
+                pin_hash_enc,
+                permissions: pin::Permissions(permissions),
+                rp_id: rp_id.map(str::to_owned),
+            },
+        );
         let out = self.auth.handle_cbor(&req.encode());
         match cmd::decode_response::<cmd::ClientPinResponse>(&out) {
-            Ok(r) => Ok(shared.decrypt(&r.pin_uv_auth_token.unwrap()).unwrap().to_vec()),
+            Ok(r) => Ok(shared
+                .decrypt(&r.pin_uv_auth_token.unwrap())
+                .unwrap()
+                .to_vec()),
             Err(latchkey_ctap::ResponseError::Status(s)) => Err(s),
             Err(e) => panic!("{e}"),
         }
@@ -204,9 +212,10 @@ impl Harness {
     }
 
     pub fn pin_retries(&mut self) -> (u64, bool) {
-        let r: cmd::ClientPinResponse = self.ok(&Request::ClientPin(
-            cmd::ClientPinRequest::GetPinRetries { protocol: None },
-        ));
+        let r: cmd::ClientPinResponse =
+            self.ok(&Request::ClientPin(cmd::ClientPinRequest::GetPinRetries {
+                protocol: None,
+            }));
         (r.pin_retries.unwrap(), r.power_cycle_state.unwrap_or(false))
     }
 
@@ -284,14 +293,25 @@ pub fn ga(rp: &str, allow: &[&[u8]]) -> cmd::GetAssertionRequest {
 }
 
 /// Signs a makeCredential/getAssertion with a token (protocol 2).
-pub fn with_token_mc(mut r: cmd::MakeCredentialRequest, token: &[u8]) -> cmd::MakeCredentialRequest {
-    r.pin_uv_auth_param = Some(pin::authenticate(PinUvAuthProtocol::Two, token, &r.client_data_hash.0));
+pub fn with_token_mc(
+    mut r: cmd::MakeCredentialRequest,
+    token: &[u8],
+) -> cmd::MakeCredentialRequest {
+    r.pin_uv_auth_param = Some(pin::authenticate(
+        PinUvAuthProtocol::Two,
+        token,
+        &r.client_data_hash.0,
+    ));
     r.pin_uv_auth_protocol = Some(PinUvAuthProtocol::Two);
     r
 }
 
 pub fn with_token_ga(mut r: cmd::GetAssertionRequest, token: &[u8]) -> cmd::GetAssertionRequest {
-    r.pin_uv_auth_param = Some(pin::authenticate(PinUvAuthProtocol::Two, token, &r.client_data_hash.0));
+    r.pin_uv_auth_param = Some(pin::authenticate(
+        PinUvAuthProtocol::Two,
+        token,
+        &r.client_data_hash.0,
+    ));
     r.pin_uv_auth_protocol = Some(PinUvAuthProtocol::Two);
     r
 }
