@@ -97,3 +97,49 @@ def test_ping_round_trips_a_long_message(device):
 
     payload = bytes(range(256)) * 29  # 7424 bytes, 126 continuation packets
     assert device.call(CTAPHID.PING, payload) == payload
+
+
+def make_resident(ctap2):
+    return ctap2.make_credential(
+        b"\x01" * 32,
+        {"id": "example.com", "name": "Example"},
+        {"id": b"user-2", "name": "bob"},
+        [{"type": "public-key", "alg": -7}],
+        options={"rk": True},
+    )
+
+
+def test_presence_deny_refuses_make_credential():
+    from fido2.ctap import CtapError
+
+    proc, addr = start("--udp", "127.0.0.1:0", "--presence", "deny")
+    host, port = addr.rsplit(":", 1)
+    dev = udp_device(host, int(port))
+    try:
+        with pytest.raises(CtapError) as e:
+            make_resident(Ctap2(dev))
+        assert e.value.code == CtapError.ERR.OPERATION_DENIED
+    finally:
+        dev.close()
+        stop(proc)
+
+
+def test_state_dir_keeps_credentials_across_restarts(tmp_path):
+    state = tmp_path / "state"
+    proc, addr = start("--udp", "127.0.0.1:0", "--state", str(state))
+    host, port = addr.rsplit(":", 1)
+    dev = udp_device(host, int(port))
+    make_resident(Ctap2(dev))
+    dev.close()
+    stop(proc)
+    assert any(state.iterdir()), "nothing written to the state directory"
+
+    proc, addr = start("--udp", "127.0.0.1:0", "--state", str(state))
+    host, port = addr.rsplit(":", 1)
+    dev = udp_device(host, int(port))
+    try:
+        assertion = Ctap2(dev).get_assertion("example.com", b"\x02" * 32)
+        assert assertion.user["id"] == b"user-2"
+    finally:
+        dev.close()
+        stop(proc)
