@@ -127,7 +127,14 @@ both!(
         let err = get(dev, &mut ui, &[], "required", json!({})).unwrap_err();
         assert_eq!(err.kind(), ErrorName::NotAllowed, "{err:?}");
         let mut ui = pins(1);
-        let (a, challenge) = get(dev, &mut ui, &[id.clone()], "required", json!({})).unwrap();
+        let (a, challenge) = get(
+            dev,
+            &mut ui,
+            std::slice::from_ref(&id),
+            "required",
+            json!({}),
+        )
+        .unwrap();
         assert_eq!(a.credential_id, id);
         rp_authenticate(&a, &challenge, &record, &c.user, true, &[id]);
         assert_eq!(
@@ -250,7 +257,7 @@ both!(large_blob_is_written_then_read_back, |dev, _touches| {
     let (a, _) = get(
         dev,
         &mut ui,
-        &[id.clone()],
+        std::slice::from_ref(&id),
         "required",
         json!({"largeBlob": {"write": b64::encode(&blob)}}),
     )
@@ -303,7 +310,7 @@ both!(
             let (a, _) = get(
                 dev,
                 &mut ui,
-                &[id.clone()],
+                std::slice::from_ref(&id),
                 "required",
                 json!({"prf": {"eval": e}}),
             )
@@ -413,7 +420,7 @@ fn a_key_without_pin_signs_without_uv_when_discouraged() {
     let (a, challenge) = get(
         &mut *dev,
         &mut ui,
-        &[c.reg.credential_id.clone()],
+        std::slice::from_ref(&c.reg.credential_id),
         "discouraged",
         json!({}),
     )
@@ -425,7 +432,7 @@ fn a_key_without_pin_signs_without_uv_when_discouraged() {
         &record,
         &c.user,
         false,
-        &[c.reg.credential_id.clone()],
+        std::slice::from_ref(&c.reg.credential_id),
     );
     assert!(ui.pin_requests.is_empty());
     assert_eq!(a.attachment.as_str(), "cross-platform");
@@ -448,12 +455,19 @@ fn prf_differs_with_and_without_uv() {
     let id = c.reg.credential_id.clone();
     let salt = json!({"prf": {"eval": {"first": b64::encode(b"the salt")}}});
     let mut ui = pins(1);
-    let (with_uv, _) = get(&mut *dev, &mut ui, &[id.clone()], "required", salt.clone()).unwrap();
+    let (with_uv, _) = get(
+        &mut *dev,
+        &mut ui,
+        std::slice::from_ref(&id),
+        "required",
+        salt.clone(),
+    )
+    .unwrap();
     let mut ui = ScriptedUi::default();
     let (without, _) = get(
         &mut *dev,
         &mut ui,
-        &[id.clone()],
+        std::slice::from_ref(&id),
         "discouraged",
         salt.clone(),
     )
@@ -476,10 +490,24 @@ fn cred_protect_uv_required_hides_the_credential_without_uv() {
     let c = create(&mut *dev, &mut ui, "discouraged", "required", &[], ext).unwrap();
     let id = c.reg.credential_id.clone();
     let mut ui = ScriptedUi::default();
-    let err = get(&mut *dev, &mut ui, &[id.clone()], "discouraged", json!({})).unwrap_err();
+    let err = get(
+        &mut *dev,
+        &mut ui,
+        std::slice::from_ref(&id),
+        "discouraged",
+        json!({}),
+    )
+    .unwrap_err();
     assert_eq!(err.kind(), ErrorName::NotAllowed);
     let mut ui = pins(1);
-    let (a, _) = get(&mut *dev, &mut ui, &[id.clone()], "preferred", json!({})).unwrap();
+    let (a, _) = get(
+        &mut *dev,
+        &mut ui,
+        std::slice::from_ref(&id),
+        "preferred",
+        json!({}),
+    )
+    .unwrap();
     assert_eq!(a.credential_id, id);
 }
 

@@ -1,0 +1,186 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+//! Acceptance: webauthn-rs (`WebauthnCore`, an RP library we did not write) makes the options,
+//! this client runs the ceremonies (on the platform authenticator and on a CTAPHID virtual key),
+//! and webauthn-rs verifies the responses.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use latchkey_client::{CreateRequest, Device, GetRequest, ScriptedUi};
+use webauthn_rs_core::proto::{
+    COSEAlgorithm, Credential, PublicKeyCredential, RegisterPublicKeyCredential,
+    RequestRegistrationExtensions, UserVerificationPolicy,
+};
+use webauthn_rs_core::WebauthnCore;
+
+const PIN: &str = "246810";
+
+fn rp() -> WebauthnCore {
+    WebauthnCore::new_unsafe_experts_only(
+        "Example",
+        RP_ID,
+        vec![url::Url::parse(ORIGIN).unwrap()],
+        Duration::from_secs(60),
+        None,
+        None,
+    )
+}
+
+fn register(
+    core: &WebauthnCore,
+    dev: &mut dyn Device,
+    ui: &mut ScriptedUi,
+    user: &[u8],
+    discoverable: bool,
+    policy: UserVerificationPolicy,
+) -> (Credential, serde_json::Value) {
+    let builder = core
+        .new_challenge_register_builder(user, "alice@example.com", "Alice")
+        .unwrap()
+        .user_verification_policy(policy)
+        .require_resident_key(discoverable)
+        .credential_algorithms(vec![COSEAlgorithm::ES256, COSEAlgorithm::EDDSA])
+        .extensions(Some(RequestRegistrationExtensions {
+            cred_props: Some(true),
+            ..Default::default()
+        }));
+    let (ccr, state) = core.generate_challenge_register(builder).unwrap();
+    let options = serde_json::to_vec(&ccr.public_key).unwrap();
+    let request = CreateRequest::new(&options, ORIGIN, None).unwrap();
+    let response = latchkey_client::register(dev, &request, ui)
+        .unwrap()
+        .to_json()
+        .unwrap();
+    let parsed: RegisterPublicKeyCredential = serde_json::from_value(response.clone()).unwrap();
+    let cred = core.register_credential(&parsed, &state, None).unwrap();
+    (cred, response)
+}
+
+fn authenticate(
+    core: &WebauthnCore,
+    dev: &mut dyn Device,
+    ui: &mut ScriptedUi,
+    cred: &Credential,
+    discoverable: bool,
+    policy: UserVerificationPolicy,
+) -> (u32, bool, serde_json::Value) {
+    let allowed = if discoverable {
+        vec![]
+    } else {
+        vec![cred.clone()]
+    };
+    let builder = core
+        .new_challenge_authenticate_builder(allowed, Some(policy))
+        .unwrap();
+    let (rcr, mut state) = core.generate_challenge_authenticate(builder).unwrap();
+    let options = serde_json::to_vec(&rcr.public_key).unwrap();
+    let request = GetRequest::new(&options, ORIGIN, None).unwrap();
+    let response = latchkey_client::authenticate(dev, &request, ui)
+        .unwrap()
+        .to_json()
+        .unwrap();
+    let parsed: PublicKeyCredential = serde_json::from_value(response.clone()).unwrap();
+    if discoverable {
+        state.set_allowed_credentials(vec![cred.clone()]);
+    }
+    let result = core.authenticate_credential(&parsed, &state).unwrap();
+    (result.counter(), result.user_verified(), response)
+}
+
+fn suite(dev: &mut dyn Device) {
+    let core = rp();
+    let mut ui = ScriptedUi::with_pins(vec![PIN; 8]);
+    // Discoverable, user verified.
+    let user = random(16);
+    let (cred, response) = register(
+        &core,
+        dev,
+        &mut ui,
+        &user,
+        true,
+        UserVerificationPolicy::Required,
+    );
+    assert_eq!(response["clientExtensionResults"]["credProps"]["rk"], true);
+    let (counter, uv, response) = authenticate(
+        &core,
+        dev,
+        &mut ui,
+        &cred,
+        true,
+        UserVerificationPolicy::Required,
+    );
+    assert_eq!(counter, 1);
+    assert!(uv);
+    assert_eq!(
+        response["response"]["userHandle"],
+        latchkey_webauthn::b64::encode(&user)
+    );
+    // Non-discoverable.
+    let user = random(16);
+    let (cred, response) = register(
+        &core,
+        dev,
+        &mut ui,
+        &user,
+        false,
+        UserVerificationPolicy::Required,
+    );
+    assert_eq!(response["clientExtensionResults"]["credProps"]["rk"], false);
+    let (counter, uv, _) = authenticate(
+        &core,
+        dev,
+        &mut ui,
+        &cred,
+        false,
+        UserVerificationPolicy::Required,
+    );
+    // The silent allowList pre-flight is an assertion too: the counter moved twice.
+    assert_eq!(counter, 2);
+    assert!(uv);
+}
+
+#[test]
+fn webauthn_rs_accepts_platform_authenticator_responses() {
+    let (mut dev, _) = platform_in_memory();
+    suite(&mut dev);
+}
+
+#[test]
+fn webauthn_rs_accepts_virtual_key_responses() {
+    let server = VirtualKeyServer::start();
+    let mut dev = server.open();
+    suite(&mut *dev);
+}
+
+#[test]
+fn webauthn_rs_accepts_a_key_used_without_user_verification() {
+    let server = VirtualKeyServer::start();
+    let mut dev = server.open();
+    let core = rp();
+    let mut ui = ScriptedUi::default();
+    let user = random(16);
+    let (cred, _) = register(
+        &core,
+        &mut *dev,
+        &mut ui,
+        &user,
+        false,
+        UserVerificationPolicy::Discouraged_DO_NOT_USE,
+    );
+    let (counter, uv, _) = authenticate(
+        &core,
+        &mut *dev,
+        &mut ui,
+        &cred,
+        false,
+        UserVerificationPolicy::Discouraged_DO_NOT_USE,
+    );
+    assert_eq!(counter, 2, "pre-flight + the assertion");
+    assert!(!uv);
+    assert!(
+        ui.pin_requests.is_empty(),
+        "no PIN without user verification"
+    );
+}
