@@ -143,3 +143,97 @@ def test_state_dir_keeps_credentials_across_restarts(tmp_path):
     finally:
         dev.close()
         stop(proc)
+
+
+class PromptingKey:
+    """`latchkey virtual-key --presence prompt` on a pseudo-terminal we can type into."""
+
+    def __init__(self):
+        import pty
+
+        pid, fd = pty.fork()
+        if pid == 0:  # child: the pty is now its controlling terminal
+            os.execv(
+                LATCHKEY,
+                [LATCHKEY, "virtual-key", "--udp", "127.0.0.1:0", "--presence", "prompt"],
+            )
+        self.pid, self.fd, self.seen = pid, fd, b""
+        m = re.search(rb"serving on udp (\S+):(\d+)", self.read_until(rb"serving on udp \S+:\d+\r?\n"))
+        self.device = udp_device(m.group(1).decode(), int(m.group(2)))
+
+    def read_until(self, pattern, timeout=10):
+        import select
+
+        deadline = time.monotonic() + timeout
+        while not re.search(pattern, self.seen):
+            left = deadline - time.monotonic()
+            assert left > 0, f"terminal never showed {pattern!r}: {self.seen!r}"
+            if select.select([self.fd], [], [], left)[0]:
+                self.seen += os.read(self.fd, 1024)
+        return self.seen
+
+    def type(self, text):
+        os.write(self.fd, text)
+
+    def stop(self):
+        import signal
+
+        self.device.close()
+        os.kill(self.pid, signal.SIGTERM)
+        _, status = os.waitpid(self.pid, 0)
+        os.close(self.fd)
+        assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_prompt_asks_on_the_terminal_and_keepalives_say_upneeded():
+    import threading
+
+    from fido2.ctap import STATUS
+
+    key = PromptingKey()
+    try:
+        statuses, result = [], {}
+
+        def register():
+            result["ok"] = make_resident_with(Ctap2(key.device), statuses.append)
+
+        t = threading.Thread(target=register)
+        t.start()
+        key.read_until(rb"Register a passkey for bob on example\.com\? Touch\? \[y/N\] ")
+        time.sleep(0.3)  # let a few keepalives go out while the prompt waits
+        key.type(b"y\n")
+        t.join(10)
+        assert result.get("ok") is not None
+        assert STATUS.UPNEEDED in statuses, statuses
+    finally:
+        key.stop()
+
+
+def test_cancel_while_the_prompt_waits():
+    import threading
+
+    from fido2.ctap import CtapError
+
+    key = PromptingKey()
+    try:
+        cancel = threading.Event()
+        with pytest.raises(CtapError) as e:
+            make_resident_with(
+                Ctap2(key.device), lambda status: cancel.set(), event=cancel
+            )
+        assert e.value.code == CtapError.ERR.KEEPALIVE_CANCEL
+        key.read_until(rb"\(cancelled by the client\)")
+    finally:
+        key.stop()
+
+
+def make_resident_with(ctap2, on_keepalive, event=None):
+    return ctap2.make_credential(
+        b"\x01" * 32,
+        {"id": "example.com", "name": "Example"},
+        {"id": b"user-2", "name": "bob"},
+        [{"type": "public-key", "alg": -7}],
+        options={"rk": True},
+        on_keepalive=on_keepalive,
+        event=event,
+    )
