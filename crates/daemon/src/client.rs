@@ -152,12 +152,9 @@ pub struct Pending {
 impl Pending {
     /// Waits for `Response`.
     pub async fn response(mut self) -> Result<Outcome, ClientError> {
-        while let Some(msg) = self.stream.next().await {
-            let msg = msg?;
-            let (code, results): (u32, HashMap<String, OwnedValue>) = msg.body().deserialize()?;
-            return Ok(Outcome { code, results });
-        }
-        Err(ClientError::NoResponse)
+        let msg = self.stream.next().await.ok_or(ClientError::NoResponse)??;
+        let (code, results): (u32, HashMap<String, OwnedValue>) = msg.body().deserialize()?;
+        Ok(Outcome { code, results })
     }
 
     /// Cancels it (`Close()`); no `Response` follows.

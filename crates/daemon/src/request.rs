@@ -126,7 +126,7 @@ async fn run(
     mut cancel: watch::Receiver<Option<CancelReason>>,
 ) {
     let id = req.id;
-    let chosen: Arc<Mutex<Option<ChosenPrompt>>> = Arc::default();
+    let chosen: Arc<Mutex<Progress>> = Arc::default();
     let timeout = match options::check(req.kind, &req.options_json) {
         Ok(o) => shared.settings.timeouts.clamp(o.timeout_ms()),
         Err(_) => shared.settings.timeouts.default,
@@ -145,10 +145,11 @@ async fn run(
     };
     // Whatever ended it, stop the authenticator and take the prompt down.
     let finished = matches!(outcome, Some(Outcome::Done(_)));
-    if !finished {
+    let progress = std::mem::take(&mut *chosen.lock().unwrap_or_else(PoisonError::into_inner));
+    if !finished && progress.authenticator_started {
         shared.settings.authenticators.cancel(id);
     }
-    let prompt = chosen.lock().unwrap_or_else(PoisonError::into_inner).take();
+    let prompt = progress.prompt;
     if let Some(p) = prompt {
         let rid = id.to_string();
         tokio::spawn(async move {
@@ -197,6 +198,13 @@ async fn run(
     }
 }
 
+/// How far a request got, for cleaning up after cancellation.
+#[derive(Default)]
+struct Progress {
+    prompt: Option<ChosenPrompt>,
+    authenticator_started: bool,
+}
+
 fn error_results(e: &WebAuthnError) -> HashMap<&'static str, Value<'static>> {
     HashMap::from([
         ("error", Value::from(e.name())),
@@ -208,7 +216,7 @@ async fn ceremony(
     shared: &Shared,
     conn: &Connection,
     req: &NewRequest,
-    chosen: &Mutex<Option<ChosenPrompt>>,
+    chosen: &Mutex<Progress>,
 ) -> Outcome {
     match ceremony_inner(shared, conn, req, chosen).await {
         Ok(json) => Outcome::Done(json),
@@ -222,7 +230,7 @@ async fn ceremony_inner(
     shared: &Shared,
     conn: &Connection,
     req: &NewRequest,
-    chosen: &Mutex<Option<ChosenPrompt>>,
+    chosen: &Mutex<Progress>,
 ) -> Result<serde_json::Value, (bool, WebAuthnError)> {
     let fail = |e: WebAuthnError| (false, e);
     let checked = options::check(req.kind, &req.options_json).map_err(fail)?;
@@ -274,7 +282,7 @@ async fn ceremony_inner(
                 "no prompt is available to ask the user",
             ))
         })?;
-    *chosen.lock().unwrap_or_else(PoisonError::into_inner) = Some(prompt.clone());
+    chosen.lock().unwrap_or_else(PoisonError::into_inner).prompt = Some(prompt.clone());
     let needs_approval = matches!(grant, Grant::NeedsApproval(..));
     if needs_approval && prompt.trust != Trust::Trusted {
         return Err(fail(WebAuthnError::not_allowed(
@@ -319,6 +327,10 @@ async fn ceremony_inner(
         caller_name: req.caller.display_name(),
     };
     let session = DbusPromptSession::new(prompt, rid);
+    chosen
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .authenticator_started = true;
     let auth = &shared.settings.authenticators;
     let result = match req.kind {
         Kind::Create => auth.create(&ceremony, &session).await,

@@ -73,7 +73,7 @@ impl TestBus {
             .arg(format!("--config-file={}", conf_path.display()))
             .args(["--print-address", "--nofork"])
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(std::fs::File::create(dir.path().join("dbus-daemon.log")).unwrap())
             .spawn()
             .expect("dbus-daemon must be installed (apt-get install dbus-daemon)");
         let mut line = String::new();

@@ -1,0 +1,298 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+//! The request queue under load, cancellation, disconnection, overflow and timeouts.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use latchkey_daemon::client::{CallOptions, CredentialsClient};
+use latchkey_daemon::options::Kind;
+use latchkey_daemon::server::Timeouts;
+
+fn web() -> CallOptions {
+    CallOptions {
+        origin: Some("https://example.com".into()),
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_clients_ten_requests_each() {
+    let bus = TestBus::start();
+    let auth = FakeAuthenticators::new(FakeMode::Answer);
+    let daemon = start_daemon(&bus, &policy_privileged_self(), auth.clone()).await;
+    // Every 7th consent is refused, so failures are exercised too.
+    let _p = Prompt::spawn(
+        &bus,
+        &"approve\n"
+            .repeat(6)
+            .chars()
+            .chain("deny\n".chars())
+            .collect::<String>()
+            .repeat(80),
+        false,
+    );
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..50 {
+        let address = bus.address.clone();
+        tasks.push(tokio::spawn(async move {
+            let client = CredentialsClient::connect(Some(&address)).await.unwrap();
+            let mut outcomes = Vec::new();
+            for i in 0..10 {
+                let (kind, json) = if i % 2 == 0 {
+                    (Kind::Create, create_options("example.com"))
+                } else {
+                    (Kind::Get, get_options("example.com"))
+                };
+                let out =
+                    tokio::time::timeout(Duration::from_secs(60), client.call(kind, &json, &web()))
+                        .await
+                        .unwrap_or_else(|_| panic!("client {c} request {i} hung"))
+                        .unwrap();
+                outcomes.push((out.code, out.error_name()));
+            }
+            outcomes
+        }));
+    }
+    let (mut ok, mut refused) = (0, 0);
+    for t in tasks {
+        let outcomes = t.await.unwrap();
+        assert_eq!(outcomes.len(), 10);
+        for (code, name) in outcomes {
+            match (code, name.as_deref()) {
+                (0, None) => ok += 1,
+                (1, Some("NotAllowedError")) => refused += 1,
+                other => panic!("unexpected outcome {other:?}"),
+            }
+        }
+    }
+    assert_eq!(ok + refused, 500);
+    assert!(refused >= 60 && refused <= 80, "{refused} refused");
+    assert_eq!(auth.ceremonies.lock().unwrap().len(), ok);
+    eprintln!("500 requests from 50 clients in {:?}", started.elapsed());
+    assert_eq!(daemon.queued(), 0);
+    assert_eq!(daemon.live_requests(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_are_served_in_arrival_order() {
+    let bus = TestBus::start();
+    let _d = start_daemon(
+        &bus,
+        &policy_privileged_self(),
+        FakeAuthenticators::new(FakeMode::Answer),
+    )
+    .await;
+    let p = Prompt::spawn(&bus, "delay 30 approve\n", false);
+    let client = CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap();
+    let mut pending = Vec::new();
+    for i in 0..8 {
+        let opts = CallOptions {
+            handle_token: Some(format!("order{i}")),
+            ..web()
+        };
+        pending.push(
+            client
+                .start(Kind::Get, &get_options("example.com"), &opts)
+                .await
+                .unwrap(),
+        );
+    }
+    for p in pending {
+        assert_eq!(p.response().await.unwrap().code, 0);
+    }
+    let ids: Vec<u64> = p
+        .consents()
+        .iter()
+        .map(|c| {
+            c["request_id"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches('r')
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(ids, sorted, "the prompt saw requests out of order");
+    assert_eq!(ids.len(), 8);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_mid_prompt_frees_the_queue() {
+    let bus = TestBus::start();
+    let auth = FakeAuthenticators::new(FakeMode::Answer);
+    let daemon = start_daemon(&bus, &policy_privileged_self(), auth.clone()).await;
+    let p = Prompt::spawn(&bus, "hang\napprove\n", false);
+    let client = CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap();
+    let first = client
+        .start(Kind::Get, &get_options("example.com"), &web())
+        .await
+        .unwrap();
+    let second = client
+        .start(Kind::Get, &get_options("example.com"), &web())
+        .await
+        .unwrap();
+    wait_until(|| p.consents().len() == 1).await;
+    let handle = first.handle.clone();
+    first.close().await.unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(10), second.response())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.code, 0);
+    // The hung prompt was dismissed; the authenticator never started for it, so it is not
+    // cancelled, and it ran exactly the second request.
+    wait_until(|| {
+        p.shown()
+            .iter()
+            .any(|r| r["method"] == "Dismiss" && r["request_id"] == "r1")
+    })
+    .await;
+    assert!(auth.cancelled.lock().unwrap().is_empty());
+    assert_eq!(auth.ceremonies.lock().unwrap().len(), 1);
+    // The handle is gone: closing it again is an error.
+    let e = client
+        .connection()
+        .call_method(
+            Some("dev.latchkey.Credentials"),
+            handle.as_str(),
+            Some("dev.latchkey.Request1"),
+            "Close",
+            &(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("UnknownObject") || e.to_string().contains("Unknown"),
+        "{e}"
+    );
+    assert_eq!(daemon.live_requests(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_caller_may_close() {
+    let bus = TestBus::start();
+    let _d = start_daemon(
+        &bus,
+        &policy_privileged_self(),
+        FakeAuthenticators::new(FakeMode::Hang),
+    )
+    .await;
+    let _p = Prompt::spawn(&bus, "approve\n", false);
+    let client = CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap();
+    let other = CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap();
+    let pending = client
+        .start(Kind::Get, &get_options("example.com"), &web())
+        .await
+        .unwrap();
+    let e = other
+        .connection()
+        .call_method(
+            Some("dev.latchkey.Credentials"),
+            pending.handle.as_str(),
+            Some("dev.latchkey.Request1"),
+            "Close",
+            &(),
+        )
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("AccessDenied"), "{e}");
+    pending.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disconnect_mid_ceremony_cancels_and_frees_the_queue() {
+    let bus = TestBus::start();
+    let auth = FakeAuthenticators::new(FakeMode::Hang);
+    let daemon = start_daemon(&bus, &policy_privileged_self(), auth.clone()).await;
+    let _p = Prompt::spawn(&bus, "approve\n", false);
+    {
+        let leaver = CredentialsClient::connect(Some(&bus.address))
+            .await
+            .unwrap();
+        let _pending = leaver
+            .start(Kind::Get, &get_options("example.com"), &web())
+            .await
+            .unwrap();
+        wait_until(|| auth.ceremonies.lock().unwrap().len() == 1).await;
+        // Dropping the connection closes the socket: the caller leaves the bus.
+    }
+    wait_until(|| auth.cancelled.lock().unwrap().len() == 1).await;
+    *auth.mode.lock().unwrap() = FakeMode::Answer;
+    let client = CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap();
+    let out = tokio::time::timeout(
+        Duration::from_secs(10),
+        client.call(Kind::Get, &get_options("example.com"), &web()),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(out.code, 0);
+    assert_eq!(daemon.queued(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overflow_is_refused_at_once_and_timeouts_fire() {
+    let bus = TestBus::start();
+    let auth = FakeAuthenticators::new(FakeMode::Hang);
+    let timeouts = Timeouts {
+        min: Duration::from_millis(300),
+        max: Duration::from_secs(5),
+        default: Duration::from_secs(5),
+    };
+    let _d = start_daemon_with(&bus, &policy_privileged_self(), auth.clone(), 2, timeouts).await;
+    let _p = Prompt::spawn(&bus, "approve\n", false);
+    let client = CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap();
+    // timeout 1 ms is clamped up to 300 ms.
+    let fast = r#"{"rpId":"example.com","challenge":"AAECAwQFBgcICQoLDA0ODw","timeout":1}"#;
+    let a = client.start(Kind::Get, fast, &web()).await.unwrap();
+    let b = client.start(Kind::Get, fast, &web()).await.unwrap();
+    wait_until(|| !auth.ceremonies.lock().unwrap().is_empty()).await;
+    let t = Instant::now();
+    let c = client.call(Kind::Get, fast, &web()).await.unwrap();
+    assert_eq!(c.error_name().as_deref(), Some("NotAllowedError"));
+    assert!(
+        c.message().unwrap().contains("too many"),
+        "{:?}",
+        c.message()
+    );
+    assert!(
+        t.elapsed() < Duration::from_millis(250),
+        "overflow must not wait"
+    );
+    let a = a.response().await.unwrap();
+    assert_eq!(
+        (a.code, a.error_name().as_deref()),
+        (2, Some("NotAllowedError"))
+    );
+    assert!(a.message().unwrap().contains("timed out"));
+    let b = b.response().await.unwrap();
+    assert_eq!(b.error_name().as_deref(), Some("NotAllowedError"));
+    // Only `a` reached the (hanging) authenticator; `b` timed out while waiting for the prompt.
+    assert_eq!(auth.cancelled.lock().unwrap().len(), 1);
+    assert_eq!(auth.ceremonies.lock().unwrap().len(), 1);
+}
+
+async fn wait_until(mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !f() {
+        assert!(Instant::now() < deadline, "condition not reached in 10 s");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
