@@ -284,3 +284,96 @@ impl ToValue for ExtensionOutputs {
         b.build()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cbor;
+    use crate::status::StatusCode;
+
+    fn point() -> P256Point {
+        P256Point {
+            x: [1; 32],
+            y: [2; 32],
+        }
+    }
+
+    #[test]
+    fn make_credential_inputs_round_trip_with_unknown_extensions() {
+        let ext = MakeCredentialExtensions {
+            cred_protect: Some(CredProtect::UserVerificationOptional),
+            hmac_secret: Some(true),
+            hmac_secret_mc: Some(HmacSecretInput {
+                key_agreement: point(),
+                salt_enc: vec![1; 64],
+                salt_auth: vec![2; 32],
+                pin_uv_auth_protocol: Some(PinUvAuthProtocol::Two),
+            }),
+            cred_blob: Some(vec![9; 8]),
+            large_blob_key: Some(true),
+            min_pin_length: Some(true),
+            unknown: vec![("zz-vendor".into(), Value::Array(vec![Value::Null]))],
+        };
+        let bytes = cbor::encode(&ext.to_value());
+        let back =
+            MakeCredentialExtensions::from_value(cbor::decode(&bytes).unwrap(), "e").unwrap();
+        assert_eq!(back, ext);
+    }
+
+    #[test]
+    fn hmac_secret_input_is_strict() {
+        let input = HmacSecretInput {
+            key_agreement: point(),
+            salt_enc: vec![1; 32],
+            salt_auth: vec![2; 16],
+            pin_uv_auth_protocol: None,
+        };
+        let v = input.to_value();
+        // {1: COSE key, 2: saltEnc, 3: saltAuth}
+        let map = v.as_map().unwrap();
+        assert_eq!(map.len(), 3);
+        assert_eq!(map[0].0, Value::from(1));
+        assert_eq!(HmacSecretInput::from_value(v, "h").unwrap(), input);
+        let missing = crate::cbor::MapBuilder::new()
+            .insert(2, vec![0u8; 32])
+            .build();
+        assert_eq!(
+            HmacSecretInput::from_value(missing, "h")
+                .unwrap_err()
+                .status(),
+            StatusCode::MissingParameter
+        );
+    }
+
+    #[test]
+    fn outputs_distinguish_creation_and_assertion_forms() {
+        let created = ExtensionOutputs {
+            hmac_secret: Some(HmacSecretOutput::Created(true)),
+            cred_blob: Some(CredBlobOutput::Stored(false)),
+            min_pin_length: Some(6),
+            ..ExtensionOutputs::default()
+        };
+        let asserted = ExtensionOutputs {
+            hmac_secret: Some(HmacSecretOutput::Output(vec![3; 48])),
+            cred_blob: Some(CredBlobOutput::Blob(vec![4; 5])),
+            hmac_secret_mc: Some(vec![5; 32]),
+            third_party_payment: Some(true),
+            unknown: vec![("other".into(), Value::from(1))],
+            ..ExtensionOutputs::default()
+        };
+        for out in [created, asserted] {
+            let back = ExtensionOutputs::from_value(out.to_value(), "x").unwrap();
+            assert_eq!(back, out);
+        }
+        assert!(ExtensionOutputs::default().is_empty());
+        let wrong = crate::cbor::MapBuilder::new()
+            .insert(HMAC_SECRET, 1)
+            .build();
+        assert_eq!(
+            ExtensionOutputs::from_value(wrong, "x")
+                .unwrap_err()
+                .status(),
+            StatusCode::CborUnexpectedType
+        );
+    }
+}

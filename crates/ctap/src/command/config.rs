@@ -53,9 +53,14 @@ impl ConfigSubcommand {
         }) as u8
     }
 
-    /// The `subCommandParams` map, if any.
+    /// The `subCommandParams` map, if any (setMinPINLength with no member sends none).
     pub fn params(&self) -> Option<Value> {
         match self {
+            Self::SetMinPinLength {
+                new_min_pin_length: None,
+                min_pin_length_rp_ids: None,
+                force_change_pin: None,
+            } => None,
             Self::SetMinPinLength {
                 new_min_pin_length,
                 min_pin_length_rp_ids,

@@ -643,3 +643,47 @@ fn every_response_round_trips() {
         crate::ResponseError::Malformed(crate::Error::MissingParameter { field: "versions" })
     ));
 }
+
+/// The body python-fido2 2.2.1 (`fido2.ctap2.base.args` + `fido2.cbor.encode`) produces for
+/// this makeCredential: an independent canonical encoder must agree byte for byte.
+#[test]
+fn make_credential_matches_python_fido2_bytes() {
+    let python_fido2 = hex::decode(concat!(
+        "a9015820cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd02a26269646b65",
+        "78616d706c652e636f6d646e616d65674578616d706c6503a362696443010203646e616d6565616c6963",
+        "656b646973706c61794e616d6565416c6963650482a263616c672664747970656a7075626c69632d6b65",
+        "79a263616c672764747970656a7075626c69632d6b65790581a362696450090909090909090909090909",
+        "0909090964747970656a7075626c69632d6b65796a7472616e73706f7274738263757362636e666306a2",
+        "6b6372656450726f74656374036b686d61632d736563726574f507a162726bf5085820aaaaaaaaaaaaaa",
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa0902"
+    ))
+    .unwrap();
+    let req = MakeCredentialRequest {
+        user: UserEntity {
+            id: UserId::new(vec![1, 2, 3]).unwrap(),
+            ..sample_make_credential().user
+        },
+        extensions: Some(MakeCredentialExtensions {
+            cred_protect: Some(CredProtect::UserVerificationRequired),
+            hmac_secret: Some(true),
+            ..MakeCredentialExtensions::default()
+        }),
+        options: MakeCredentialOptions {
+            rk: Some(true),
+            up: None,
+            uv: None,
+        },
+        enterprise_attestation: None,
+        attestation_formats_preference: None,
+        ..sample_make_credential()
+    };
+    let encoded = Request::MakeCredential(req.clone()).encode();
+    assert_eq!(encoded[0], 0x01);
+    assert_eq!(hex::encode(&encoded[1..]), hex::encode(&python_fido2));
+    let mut message = vec![0x01];
+    message.extend_from_slice(&python_fido2);
+    assert_eq!(
+        Request::decode(&message).unwrap(),
+        Request::MakeCredential(req)
+    );
+}
