@@ -273,7 +273,7 @@ fn stalled_message_times_out() {
         );
         let waited = start.elapsed();
         assert!(waited >= Duration::from_millis(490), "{waited:?}");
-        assert!(waited < Duration::from_millis(900), "{waited:?}");
+        assert!(waited < Duration::from_millis(1500), "{waited:?}");
     }
 }
 
