@@ -22,7 +22,7 @@ use latchkey_authenticator::store::{
 use crate::crypto::MasterKey;
 use crate::fsutil::{self, io_err};
 use crate::index::Index;
-use crate::record::{self, Record};
+use crate::record::Record;
 use crate::state;
 
 const KEYRING: &str = "keystore";
@@ -119,19 +119,19 @@ impl<C: Custody> Engine<C> {
         let cred_dir = dir.join(CREDENTIALS);
         fsutil::ensure_private_dir(&cred_dir)?;
         fsutil::remove_stale_temps(dir)?;
-        let mut engine = Engine {
+        let index = Index::scan(&cred_dir)?;
+        let engine = Engine {
             dir: dir.to_path_buf(),
             cred_dir,
             custody,
             unlocked: None,
-            index: Index::default(),
+            index,
             state: None,
             limits,
         };
         if !dir.join(KEYRING).exists() {
             engine.write_keyring()?;
         }
-        engine.load_records()?;
         Ok(engine)
     }
 
@@ -144,53 +144,6 @@ impl<C: Custody> Engine<C> {
         bytes.push(C::KIND);
         bytes.extend_from_slice(&self.custody.encode());
         fsutil::write_atomic(&self.dir, KEYRING, &bytes)
-    }
-
-    fn load_records(&mut self) -> Result<(), StoreError> {
-        let entries =
-            fs::read_dir(&self.cred_dir).map_err(|e| io_err("listing", &self.cred_dir, e))?;
-        let mut superseded = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(|e| io_err("listing", &self.cred_dir, e))?;
-            let name = entry.file_name();
-            let Some(name) = name.to_str() else { continue };
-            if name.starts_with(fsutil::TEMP_PREFIX) {
-                let path = entry.path();
-                fs::remove_file(&path).map_err(|e| io_err("removing stale", &path, e))?;
-                continue;
-            }
-            if !name.ends_with(".cred") {
-                continue;
-            }
-            let path = entry.path();
-            let bytes = fsutil::read_bounded(&path, record::MAX_FILE)?.unwrap_or_default();
-            let rec = Record::decode(&bytes)
-                .map_err(|e| StoreError::Corrupt(format!("{}: {e}", path.display())))?;
-            if record::file_name(&rec.id) != name {
-                return Err(StoreError::Corrupt(format!(
-                    "{}: record does not belong under this name",
-                    path.display()
-                )));
-            }
-            // A crash between writing a replacing credential and removing the one it replaces
-            // leaves both: the newer wins.
-            if rec.discoverable {
-                if let Some(old) = self.index.discoverable_for(&rec.rp.id, &rec.user_id) {
-                    if old.seq > rec.seq {
-                        superseded.push(rec.id);
-                        continue;
-                    }
-                    let old_id = old.id.clone();
-                    self.index.remove(&old_id);
-                    superseded.push(old_id);
-                }
-            }
-            self.index.insert(rec);
-        }
-        for id in superseded {
-            fsutil::remove_durable(&self.cred_dir, &record::file_name(&id))?;
-        }
-        Ok(())
     }
 
     /// The master key if usable now.
@@ -212,10 +165,6 @@ impl<C: Custody> Engine<C> {
 
     pub(crate) fn len(&self) -> usize {
         self.index.len()
-    }
-
-    fn write_record(&self, rec: &Record) -> Result<(), StoreError> {
-        fsutil::write_atomic(&self.cred_dir, &record::file_name(&rec.id), &rec.encode())
     }
 
     // ---- CredentialStore ----
@@ -242,8 +191,7 @@ impl<C: Custody> Engine<C> {
     pub(crate) fn insert(&mut self, credential: Credential) -> Result<(), StoreError> {
         let replaced = if credential.discoverable {
             self.index
-                .discoverable_for(&credential.rp.id, &credential.user.id)
-                .map(|r| r.id.clone())
+                .discoverable_for(&credential.rp.id, &credential.user.id)?
                 .filter(|id| *id != credential.id)
         } else {
             None
@@ -251,60 +199,60 @@ impl<C: Custody> Engine<C> {
         if credential.discoverable && replaced.is_none() {
             let same_id_discoverable = self
                 .index
-                .get(&credential.id)
+                .get(&credential.id)?
                 .is_some_and(|r| r.discoverable);
             if !same_id_discoverable && self.index.discoverable() >= self.limits.max_discoverable {
                 return Err(StoreError::Full);
             }
         }
-        let rec = Record::seal(self.index.next_seq(), &credential, self.key()?)?;
-        self.write_record(&rec)?;
-        self.index.insert(rec);
+        let seq = self.index.next_seq(&credential.rp.id)?;
+        let rec = Record::seal(seq, &credential, self.key()?)?;
+        // Written before the replaced record is removed: a crash in between leaves both, and
+        // the newer wins when the RP is next read.
+        self.index.put(rec)?;
         if let Some(old) = replaced {
-            fsutil::remove_durable(&self.cred_dir, &record::file_name(&old))?;
-            self.index.remove(&old);
+            self.index.remove(&old)?;
         }
         Ok(())
     }
 
     pub(crate) fn get(&mut self, id: &[u8]) -> Result<Option<Credential>, StoreError> {
-        let mk = self.key_opt();
-        self.index.get(id).map(|r| r.credential(mk)).transpose()
+        let mk = self
+            .unlocked
+            .as_ref()
+            .or_else(|| self.custody.resident_key());
+        self.index.get(id)?.map(|r| r.credential(mk)).transpose()
     }
 
     pub(crate) fn by_rp(&mut self, rp_id: &str) -> Result<Vec<Credential>, StoreError> {
-        let mk = self.key_opt();
-        self.index.by_rp(rp_id).map(|r| r.credential(mk)).collect()
+        let mk = self
+            .unlocked
+            .as_ref()
+            .or_else(|| self.custody.resident_key());
+        self.index
+            .by_rp(rp_id)?
+            .into_iter()
+            .map(|r| r.credential(mk))
+            .collect()
     }
 
     pub(crate) fn rps(&mut self) -> Result<Vec<RpEntity>, StoreError> {
-        Ok(self.index.rps().into_iter().map(|r| r.rp.clone()).collect())
+        self.index.rps()
     }
 
     pub(crate) fn update(&mut self, credential: &Credential) -> Result<(), StoreError> {
-        let Some(rec) = self.index.get_mut(&credential.id) else {
+        let Some(rec) = self.index.get(&credential.id)? else {
             return Err(StoreError::Io(
                 "update of a credential that is not stored".into(),
             ));
         };
         let mut updated = rec.clone();
         updated.apply_update(credential)?;
-        fsutil::write_atomic(
-            &self.cred_dir,
-            &record::file_name(&updated.id),
-            &updated.encode(),
-        )?;
-        *rec = updated;
-        Ok(())
+        self.index.put(updated)
     }
 
     pub(crate) fn delete(&mut self, id: &[u8]) -> Result<bool, StoreError> {
-        if self.index.get(id).is_none() {
-            return Ok(false);
-        }
-        fsutil::remove_durable(&self.cred_dir, &record::file_name(id))?;
-        self.index.remove(id);
-        Ok(true)
+        self.index.remove(id)
     }
 
     pub(crate) fn discoverable_count(&mut self) -> Result<(usize, usize), StoreError> {

@@ -1,102 +1,294 @@
-//! The in-memory index of a store's records: by credential ID and by RP ID in creation order.
+//! The in-memory index of a store's records, filled lazily from the file names.
+//!
+//! Opening a store lists `credentials/` once: each name gives the credential's RP tag,
+//! discoverability and ID hash ([`record::file_name`]), which is enough for counts. A record is
+//! read and parsed the first time its ID or its RP is asked for, then kept. Listing 10,000 names
+//! takes a few milliseconds where reading 10,000 files takes a hundred or more.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{HashMap, HashSet};
+use std::fs;
+use std::path::{Path, PathBuf};
 
-use crate::record::Record;
+use latchkey_authenticator::store::{RpEntity, StoreError};
 
-/// Every record of a store, indexed for `get`, `by_rp` and `rps`.
-#[derive(Default)]
+use crate::fsutil::{self, io_err};
+use crate::record::{self, id_hash, rp_tag, Record};
+
+struct Entry {
+    tag: [u8; 8],
+    discoverable: bool,
+    record: Option<Record>,
+}
+
+/// Every record of a store, by ID hash and by RP tag.
 pub(crate) struct Index {
-    records: HashMap<Vec<u8>, Record>,
-    /// RP ID → (sequence number → credential ID): creation order per RP.
-    by_rp: HashMap<String, BTreeMap<u64, Vec<u8>>>,
+    dir: PathBuf,
+    entries: HashMap<[u8; 32], Entry>,
+    by_tag: HashMap<[u8; 8], HashSet<[u8; 32]>>,
+    /// RP tags whose records are all read.
+    loaded: HashSet<[u8; 8]>,
     discoverable: usize,
-    max_seq: u64,
 }
 
 impl Index {
+    /// Lists `dir`, removing debris of interrupted writes.
+    pub(crate) fn scan(dir: &Path) -> Result<Self, StoreError> {
+        let mut index = Index {
+            dir: dir.to_path_buf(),
+            entries: HashMap::new(),
+            by_tag: HashMap::new(),
+            loaded: HashSet::new(),
+            discoverable: 0,
+        };
+        for entry in fs::read_dir(dir).map_err(|e| io_err("listing", dir, e))? {
+            let entry = entry.map_err(|e| io_err("listing", dir, e))?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if name.starts_with(fsutil::TEMP_PREFIX) {
+                let path = entry.path();
+                fs::remove_file(&path).map_err(|e| io_err("removing stale", &path, e))?;
+            } else if let Some((tag, discoverable, hash)) = record::parse_file_name(name) {
+                index.add(hash, tag, discoverable, None);
+            }
+        }
+        Ok(index)
+    }
+
+    fn add(&mut self, hash: [u8; 32], tag: [u8; 8], discoverable: bool, record: Option<Record>) {
+        if discoverable {
+            self.discoverable += 1;
+        }
+        self.by_tag.entry(tag).or_default().insert(hash);
+        self.entries.insert(
+            hash,
+            Entry {
+                tag,
+                discoverable,
+                record,
+            },
+        );
+    }
+
+    fn forget(&mut self, hash: &[u8; 32]) -> Option<Entry> {
+        let e = self.entries.remove(hash)?;
+        if e.discoverable {
+            self.discoverable -= 1;
+        }
+        if let Some(set) = self.by_tag.get_mut(&e.tag) {
+            set.remove(hash);
+            if set.is_empty() {
+                self.by_tag.remove(&e.tag);
+            }
+        }
+        Some(e)
+    }
+
     pub(crate) fn len(&self) -> usize {
-        self.records.len()
+        self.entries.len()
     }
 
     pub(crate) fn discoverable(&self) -> usize {
         self.discoverable
     }
 
-    /// A sequence number greater than any record's.
-    pub(crate) fn next_seq(&self) -> u64 {
-        self.max_seq.saturating_add(1)
-    }
-
-    pub(crate) fn get(&self, id: &[u8]) -> Option<&Record> {
-        self.records.get(id)
-    }
-
-    pub(crate) fn get_mut(&mut self, id: &[u8]) -> Option<&mut Record> {
-        self.records.get_mut(id)
-    }
-
-    /// Adds a record, returning the one it replaced (same credential ID).
-    pub(crate) fn insert(&mut self, record: Record) -> Option<Record> {
-        let old = self.remove(&record.id);
-        self.max_seq = self.max_seq.max(record.seq);
-        if record.discoverable {
-            self.discoverable += 1;
+    fn read(
+        &self,
+        tag: &[u8; 8],
+        discoverable: bool,
+        hash: &[u8; 32],
+    ) -> Result<Record, StoreError> {
+        let name = record::file_name(tag, discoverable, hash);
+        let path = self.dir.join(&name);
+        let bytes = fsutil::read_bounded(&path, record::MAX_FILE)?
+            .ok_or_else(|| StoreError::Io(format!("{} vanished", path.display())))?;
+        let rec = Record::decode(&bytes)
+            .map_err(|e| StoreError::Corrupt(format!("{}: {e}", path.display())))?;
+        if rec.file_name() != name {
+            return Err(StoreError::Corrupt(format!(
+                "{}: record does not belong under this name",
+                path.display()
+            )));
         }
-        self.by_rp
-            .entry(record.rp.id.clone())
-            .or_default()
-            .insert(record.seq, record.id.clone());
-        self.records.insert(record.id.clone(), record);
-        old
+        Ok(rec)
     }
 
-    pub(crate) fn remove(&mut self, id: &[u8]) -> Option<Record> {
-        let record = self.records.remove(id)?;
-        if record.discoverable {
-            self.discoverable -= 1;
-        }
-        if let Some(ids) = self.by_rp.get_mut(&record.rp.id) {
-            ids.remove(&record.seq);
-            if ids.is_empty() {
-                self.by_rp.remove(&record.rp.id);
+    /// Reads the record of `hash` if it is not in memory yet.
+    fn ensure(&mut self, hash: &[u8; 32]) -> Result<(), StoreError> {
+        let Some(e) = self.entries.get(hash) else {
+            return Ok(());
+        };
+        if e.record.is_none() {
+            let rec = self.read(&e.tag, e.discoverable, hash)?;
+            if let Some(e) = self.entries.get_mut(hash) {
+                e.record = Some(rec);
             }
         }
-        Some(record)
+        Ok(())
+    }
+
+    /// Reads every record with this RP tag, and settles a replacement a crash interrupted
+    /// (two discoverable records for one RP and user handle: the newer wins).
+    fn ensure_tag(&mut self, tag: &[u8; 8]) -> Result<(), StoreError> {
+        if self.loaded.contains(tag) {
+            return Ok(());
+        }
+        let hashes: Vec<[u8; 32]> = self
+            .by_tag
+            .get(tag)
+            .into_iter()
+            .flatten()
+            .copied()
+            .collect();
+        for h in &hashes {
+            self.ensure(h)?;
+        }
+        let mut newest: HashMap<(String, Vec<u8>), ([u8; 32], u64)> = HashMap::new();
+        let mut superseded = Vec::new();
+        for h in &hashes {
+            let Some(r) = self.entries.get(h).and_then(|e| e.record.as_ref()) else {
+                continue;
+            };
+            if !r.discoverable {
+                continue;
+            }
+            let key = (r.rp.id.clone(), r.user_id.clone());
+            match newest.get(&key) {
+                Some(&(_, seq)) if seq > r.seq => superseded.push(*h),
+                Some(&(other, _)) => {
+                    superseded.push(other);
+                    newest.insert(key, (*h, r.seq));
+                }
+                None => {
+                    newest.insert(key, (*h, r.seq));
+                }
+            }
+        }
+        for h in superseded {
+            self.remove_hash(&h)?;
+        }
+        self.loaded.insert(*tag);
+        Ok(())
+    }
+
+    /// The record with this ID. Reads the record's whole RP on first use, so that a replacement
+    /// a crash interrupted is settled before the replaced credential could be returned.
+    pub(crate) fn get(&mut self, id: &[u8]) -> Result<Option<&Record>, StoreError> {
+        let hash = id_hash(id);
+        if let Some(tag) = self.entries.get(&hash).map(|e| e.tag) {
+            self.ensure_tag(&tag)?;
+        }
+        Ok(self
+            .entries
+            .get(&hash)
+            .and_then(|e| e.record.as_ref())
+            .filter(|r| r.id == id))
     }
 
     /// The RP's records, oldest first.
-    pub(crate) fn by_rp(&self, rp_id: &str) -> impl Iterator<Item = &Record> {
-        self.by_rp
-            .get(rp_id)
-            .into_iter()
-            .flat_map(|ids| ids.values())
-            .filter_map(|id| self.records.get(id))
-    }
-
-    /// The discoverable record for this RP and user handle, if any.
-    pub(crate) fn discoverable_for(&self, rp_id: &str, user_id: &[u8]) -> Option<&Record> {
-        self.by_rp(rp_id)
-            .find(|r| r.discoverable && r.user_id == user_id)
-    }
-
-    /// RP IDs with at least one discoverable record, sorted, with their newest such record.
-    pub(crate) fn rps(&self) -> Vec<&Record> {
+    pub(crate) fn by_rp(&mut self, rp_id: &str) -> Result<Vec<&Record>, StoreError> {
+        let tag = rp_tag(rp_id);
+        self.ensure_tag(&tag)?;
         let mut out: Vec<&Record> = self
-            .by_rp
-            .values()
-            .filter_map(|ids| {
-                ids.values()
-                    .rev()
-                    .filter_map(|id| self.records.get(id))
-                    .find(|r| r.discoverable)
-            })
+            .by_tag
+            .get(&tag)
+            .into_iter()
+            .flatten()
+            .filter_map(|h| self.entries.get(h).and_then(|e| e.record.as_ref()))
+            .filter(|r| r.rp.id == rp_id)
             .collect();
-        out.sort_by(|a, b| a.rp.id.cmp(&b.rp.id));
-        out
+        out.sort_by_key(|r| r.seq);
+        Ok(out)
     }
 
+    /// The ID of the discoverable record for this RP and user handle, if any.
+    pub(crate) fn discoverable_for(
+        &mut self,
+        rp_id: &str,
+        user_id: &[u8],
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .by_rp(rp_id)?
+            .into_iter()
+            .find(|r| r.discoverable && r.user_id == user_id)
+            .map(|r| r.id.clone()))
+    }
+
+    /// A sequence number above every record of this RP (order only matters within an RP).
+    pub(crate) fn next_seq(&mut self, rp_id: &str) -> Result<u64, StoreError> {
+        let max = self.by_rp(rp_id)?.last().map_or(0, |r| r.seq);
+        Ok(max.saturating_add(1))
+    }
+
+    /// RPs with at least one discoverable record, sorted by RP ID, named by their newest.
+    pub(crate) fn rps(&mut self) -> Result<Vec<RpEntity>, StoreError> {
+        let tags: Vec<[u8; 8]> = self
+            .by_tag
+            .iter()
+            .filter(|(_, hs)| {
+                hs.iter()
+                    .any(|h| self.entries.get(h).is_some_and(|e| e.discoverable))
+            })
+            .map(|(t, _)| *t)
+            .collect();
+        let mut newest: HashMap<&str, &Record> = HashMap::new();
+        for t in &tags {
+            self.ensure_tag(t)?;
+        }
+        for t in &tags {
+            for h in self.by_tag.get(t).into_iter().flatten() {
+                let Some(r) = self.entries.get(h).and_then(|e| e.record.as_ref()) else {
+                    continue;
+                };
+                if r.discoverable && newest.get(r.rp.id.as_str()).is_none_or(|n| n.seq < r.seq) {
+                    newest.insert(&r.rp.id, r);
+                }
+            }
+        }
+        let mut out: Vec<RpEntity> = newest.into_values().map(|r| r.rp.clone()).collect();
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(out)
+    }
+
+    /// Writes `rec` durably and indexes it (replacing a record with the same ID).
+    pub(crate) fn put(&mut self, rec: Record) -> Result<(), StoreError> {
+        let hash = id_hash(&rec.id);
+        let tag = rp_tag(&rec.rp.id);
+        let old_name = self
+            .entries
+            .get(&hash)
+            .map(|e| record::file_name(&e.tag, e.discoverable, &hash));
+        let name = rec.file_name();
+        fsutil::write_atomic(&self.dir, &name, &rec.encode())?;
+        if let Some(old) = old_name.filter(|o| *o != name) {
+            fsutil::remove_durable(&self.dir, &old)?;
+        }
+        self.forget(&hash);
+        self.add(hash, tag, rec.discoverable, Some(rec));
+        Ok(())
+    }
+
+    fn remove_hash(&mut self, hash: &[u8; 32]) -> Result<bool, StoreError> {
+        let Some(e) = self.entries.get(hash) else {
+            return Ok(false);
+        };
+        fsutil::remove_durable(&self.dir, &record::file_name(&e.tag, e.discoverable, hash))?;
+        self.forget(hash);
+        Ok(true)
+    }
+
+    /// Deletes a record durably; `false` if there was none.
+    pub(crate) fn remove(&mut self, id: &[u8]) -> Result<bool, StoreError> {
+        if self.get(id)?.is_none() {
+            return Ok(false);
+        }
+        self.remove_hash(&id_hash(id))
+    }
+
+    /// Forgets everything (after the files were deleted).
     pub(crate) fn clear(&mut self) {
-        *self = Index::default();
+        self.entries.clear();
+        self.by_tag.clear();
+        self.loaded.clear();
+        self.discoverable = 0;
     }
 }

@@ -45,9 +45,57 @@ pub(crate) const MAX_CRED_BLOB: usize = 4096;
 /// Largest record file.
 pub(crate) const MAX_FILE: usize = 16 * 1024;
 
-/// The file name of a credential: hex(SHA-256(credential ID)) + ".cred".
-pub(crate) fn file_name(id: &[u8]) -> String {
-    format!("{}.cred", crate::fsutil::hex(&sha256(&[id])))
+/// The 8-byte tag of an RP ID in file names: LEFT(SHA-256(RP ID), 8).
+pub(crate) fn rp_tag(rp_id: &str) -> [u8; 8] {
+    let mut t = [0u8; 8];
+    t.copy_from_slice(&sha256(&[rp_id.as_bytes()])[..8]);
+    t
+}
+
+/// SHA-256 of a credential ID, its key in file names and in the index.
+pub(crate) fn id_hash(id: &[u8]) -> [u8; 32] {
+    sha256(&[id])
+}
+
+/// The file name of a credential: `hex(rp tag) ‖ d|n ‖ hex(SHA-256(ID)) ‖ ".cred"`.
+///
+/// The name alone tells which RP a file belongs to and whether it is discoverable, so opening a
+/// store only lists the directory; records are read when their RP or ID is first asked for.
+pub(crate) fn file_name(tag: &[u8; 8], discoverable: bool, id_hash: &[u8; 32]) -> String {
+    let flag = if discoverable { 'd' } else { 'n' };
+    format!(
+        "{}{flag}{}.cred",
+        crate::fsutil::hex(tag),
+        crate::fsutil::hex(id_hash)
+    )
+}
+
+/// Parses a [`file_name`]; `None` for any other name.
+pub(crate) fn parse_file_name(name: &str) -> Option<([u8; 8], bool, [u8; 32])> {
+    let stem = name.strip_suffix(".cred")?;
+    if stem.len() != 16 + 1 + 64 || !stem.is_ascii() {
+        return None;
+    }
+    let discoverable = match &stem[16..17] {
+        "d" => true,
+        "n" => false,
+        _ => return None,
+    };
+    let mut tag = [0u8; 8];
+    let mut id = [0u8; 32];
+    unhex(&stem[..16], &mut tag)?;
+    unhex(&stem[17..], &mut id)?;
+    Some((tag, discoverable, id))
+}
+
+fn unhex(s: &str, out: &mut [u8]) -> Option<()> {
+    let b = s.as_bytes();
+    for (i, o) in out.iter_mut().enumerate() {
+        let hi = char::from(*b.get(2 * i)?).to_digit(16)?;
+        let lo = char::from(*b.get(2 * i + 1)?).to_digit(16)?;
+        *o = u8::try_from(hi * 16 + lo).ok()?;
+    }
+    Some(())
 }
 
 /// A parsed record; secrets still sealed.
@@ -180,6 +228,11 @@ impl Record {
         })
     }
 
+    /// This record's file name.
+    pub(crate) fn file_name(&self) -> String {
+        file_name(&rp_tag(&self.rp.id), self.discoverable, &id_hash(&self.id))
+    }
+
     /// Takes the mutable fields (user strings, counter) from `c`.
     pub(crate) fn apply_update(&mut self, c: &Credential) -> Result<(), StoreError> {
         check_len(opt_len(c.user.name.as_ref()), MAX_STR, "user name")?;
@@ -293,7 +346,7 @@ impl Record {
         let secrets = mk.open(&aad(&self.bound), &self.sealed).map_err(|_| {
             StoreError::Corrupt(format!(
                 "credential record {} failed authentication (tampered or from another store)",
-                file_name(&self.id)
+                self.file_name()
             ))
         })?;
         let mut r = Reader::new(&secrets, "credential secrets");

@@ -345,13 +345,12 @@ impl Custody for TpmCustody {
             .ctx
             .tr_set_auth(ObjectHandle::from(handle), auth(&pin_auth(pin))?)
             .map_err(|e| tpm_err("setting the PIN authValue", e))
-            .and_then(|()| {
+            .map(|()| {
                 self.commands += 1;
-                Ok(self
-                    .ctx
+                self.ctx
                     .execute_with_session(Some(AuthSession::Password), |ctx| {
                         ctx.unseal(ObjectHandle::from(handle))
-                    }))
+                    })
             });
         self.flush(handle);
         match unsealed? {
@@ -484,7 +483,16 @@ impl Custody for TpmCustody {
         }
     }
 
-    fn lock(&mut self) {}
+    fn lock(&mut self) {
+        // ESAPI keeps each handle's authValue in host memory: forget them with the master key.
+        let handles: Vec<KeyHandle> = self.cache.iter().map(|&(_, h)| h).collect();
+        for h in handles {
+            if let Ok(empty) = auth(&[]) {
+                // Local to ESAPI (no TPM command); it cannot fail for a live handle.
+                let _ = self.ctx.tr_set_auth(ObjectHandle::from(h), empty);
+            }
+        }
+    }
 
     fn wipe(&mut self) -> Result<(), StoreError> {
         self.flush_cache();

@@ -94,7 +94,7 @@ fn writer_killed_at_random_points() {
     let mut total_done = 0;
     let exe = std::env::current_exe().unwrap();
     for round in 0..20 {
-        let target = prng.range(20, 50);
+        let target = prng.range(15, 35);
         let mut child = Command::new(&exe)
             .args([
                 "--exact",
@@ -203,7 +203,7 @@ fn writer_killed_at_random_points() {
             .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
     }
-    assert!(total_done >= 400, "{total_done} creations");
+    assert!(total_done >= 300, "{total_done} creations");
     eprintln!(
         "crash test: seed {seed:#x}, 20 kills, {total_done} creations reported, {} credentials, {:?}",
         expected.len(),

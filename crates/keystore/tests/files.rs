@@ -31,10 +31,20 @@ fn mode(p: &Path) -> u32 {
     fs::metadata(p).unwrap().permissions().mode() & 0o777
 }
 
-fn record_path(dir: &Path, id: &[u8]) -> PathBuf {
-    let h = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, id);
-    let hex: String = h.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-    dir.join("credentials").join(format!("{hex}.cred"))
+fn hex_sha256(b: &[u8]) -> String {
+    let h = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, b);
+    h.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `hex(LEFT(SHA-256(RP ID), 8)) ‖ d|n ‖ hex(SHA-256(credential ID)) ‖ ".cred"`.
+fn record_path(dir: &Path, c: &latchkey_authenticator::store::Credential) -> PathBuf {
+    let flag = if c.discoverable { "d" } else { "n" };
+    let name = format!(
+        "{}{flag}{}.cred",
+        &hex_sha256(c.rp.id.as_bytes())[..16],
+        hex_sha256(&c.id)
+    );
+    dir.join("credentials").join(name)
 }
 
 fn cred_files(dir: &Path) -> Vec<PathBuf> {
@@ -135,9 +145,7 @@ fn a_copied_directory_without_the_pin_yields_no_key() {
     let stolen = tmp.path().join("stolen");
     fs::create_dir(&stolen).unwrap();
     fs::create_dir(stolen.join("credentials")).unwrap();
-    for f in ["keystore"] {
-        fs::copy(home.join(f), stolen.join(f)).unwrap();
-    }
+    fs::copy(home.join("keystore"), stolen.join("keystore")).unwrap();
     for f in cred_files(&home) {
         fs::copy(&f, stolen.join("credentials").join(f.file_name().unwrap())).unwrap();
     }
@@ -178,7 +186,25 @@ fn tampered_records_are_corrupt() {
     drop(s);
     let path = cred_files(tmp.path())[0].clone();
     let original = fs::read(&path).unwrap();
-    // Flip one bit of the RP ID ("example.com" -> "exampld.com"): still parses, fails to open.
+    // Flip one bit of the user handle ("alice" -> "alicd"): still parses, fails to open.
+    let pos = original.windows(5).position(|w| w == b"alice").unwrap();
+    let mut edited = original.clone();
+    edited[pos + 4] ^= 1;
+    fs::write(&path, &edited).unwrap();
+    let mut s = open_pin(tmp.path());
+    let seen = s.by_rp("example.com").unwrap();
+    assert_eq!(
+        seen[0].user.id, b"alicd",
+        "locked: the unchecked public view"
+    );
+    unlock(&mut s);
+    assert!(matches!(s.get(&c.id), Err(StoreError::Corrupt(_))));
+    assert!(matches!(
+        s.by_rp("example.com"),
+        Err(StoreError::Corrupt(_))
+    ));
+    drop(s);
+    // The RP ID edited instead: the record no longer belongs under its name.
     let pos = original
         .windows(11)
         .position(|w| w == b"example.com")
@@ -187,24 +213,21 @@ fn tampered_records_are_corrupt() {
     edited[pos + 6] ^= 1;
     fs::write(&path, &edited).unwrap();
     let mut s = open_pin(tmp.path());
-    assert_eq!(
-        s.by_rp("exampld.com").unwrap().len(),
-        1,
-        "locked: unchecked public view"
-    );
-    unlock(&mut s);
+    assert!(matches!(
+        s.by_rp("example.com"),
+        Err(StoreError::Corrupt(_))
+    ));
+    assert!(s.by_rp("exampld.com").unwrap().is_empty());
+    drop(s);
+    // A truncated record is corrupt, locked or not (it cannot come from a crash).
+    fs::write(&path, &original[..original.len() - 3]).unwrap();
+    let mut s = open_pin(tmp.path());
     assert!(matches!(s.get(&c.id), Err(StoreError::Corrupt(_))));
     assert!(matches!(
-        s.by_rp("exampld.com"),
+        s.by_rp("example.com"),
         Err(StoreError::Corrupt(_))
     ));
     drop(s);
-    // A truncated record stops the store from opening (it cannot come from a crash).
-    fs::write(&path, &original[..original.len() - 3]).unwrap();
-    assert!(matches!(
-        FileStore::open_with(tmp.path(), Protection::Pin, common::fast_options()),
-        Err(StoreError::Corrupt(_))
-    ));
     fs::write(&path, &original).unwrap();
     let mut s = open_pin(tmp.path());
     unlock(&mut s);
@@ -221,18 +244,15 @@ fn swapped_records_are_corrupt() {
     s.insert(a.clone()).unwrap();
     s.insert(b.clone()).unwrap();
     drop(s);
-    let (pa, pb) = (
-        record_path(tmp.path(), &a.id),
-        record_path(tmp.path(), &b.id),
-    );
+    let (pa, pb) = (record_path(tmp.path(), &a), record_path(tmp.path(), &b));
     let (fa, fb) = (fs::read(&pa).unwrap(), fs::read(&pb).unwrap());
     // Whole files renamed onto each other: the name no longer matches the ID.
     fs::write(&pa, &fb).unwrap();
     fs::write(&pb, &fa).unwrap();
-    assert!(matches!(
-        FileStore::open_with(tmp.path(), Protection::Pin, common::fast_options()),
-        Err(StoreError::Corrupt(_))
-    ));
+    let mut s = open_pin(tmp.path());
+    assert!(matches!(s.get(&a.id), Err(StoreError::Corrupt(_))));
+    assert!(matches!(s.by_rp("b.example"), Err(StoreError::Corrupt(_))));
+    drop(s);
     fs::write(&pa, &fa).unwrap();
     fs::write(&pb, &fb).unwrap();
     // A's sealed secrets moved into B's record (B's ID, RP and key kept): fails to open.

@@ -69,7 +69,8 @@ mod tests {
         let der = ecdsa_der(&r, &s).unwrap();
         assert_eq!(der[..5], [0x30, 35 + 3, 0x02, 33, 0x00]);
         assert_eq!(der[5], 0x80);
-        assert_eq!(der[38..], [0x02, 1, 5]);
+        assert_eq!(der[37..], [0x02, 1, 5]);
+        assert_eq!(der.len(), 40);
         // Zero encodes as a single 0x00 octet.
         assert_eq!(
             ecdsa_der(&[0; 32], &[1]).unwrap(),
