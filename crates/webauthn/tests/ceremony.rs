@@ -3,14 +3,9 @@
 //! authenticator signing with aws-lc keys, data encoded with `latchkey_ctap::authdata`) →
 //! response JSON → RP-side verification, including the counter and userHandle rules.
 
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{EcdsaKeyPair, Ed25519KeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
-use latchkey_ctap::authdata::{
-    AttestationObject, AttestationStatement, AttestedCredentialData, AuthenticatorData, Flags,
-};
-use latchkey_ctap::command::Aaguid;
-use latchkey_ctap::cose::{CoseKey, P256Point};
-use latchkey_ctap::entity::CoseAlgorithm as CtapAlg;
+mod common;
+
+use common::softkey::Key;
 use latchkey_webauthn::clientdata::{Ancestry, CeremonyType, CollectedClientData};
 use latchkey_webauthn::ids::{CoseAlgorithm, CredentialId, UserHandle};
 use latchkey_webauthn::options::{CreationOptions, RequestOptions};
@@ -21,36 +16,7 @@ use latchkey_webauthn::rp::{
     ExpectedOrigins, ExpectedRegistration, ExpectedUser, VerifyError,
 };
 
-enum Key {
-    P256(EcdsaKeyPair),
-    Ed(Ed25519KeyPair),
-}
-
-impl Key {
-    fn p256() -> Self {
-        let rng = SystemRandom::new();
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
-        Key::P256(
-            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref()).unwrap(),
-        )
-    }
-    fn ed25519() -> Self {
-        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).unwrap();
-        Key::Ed(Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap())
-    }
-    fn cose(&self) -> CoseKey {
-        match self {
-            Key::P256(k) => CoseKey::Es256(P256Point::from_sec1(k.public_key().as_ref()).unwrap()),
-            Key::Ed(k) => CoseKey::Ed25519(k.public_key().as_ref().try_into().unwrap()),
-        }
-    }
-    fn sign(&self, msg: &[u8]) -> Vec<u8> {
-        match self {
-            Key::P256(k) => k.sign(&SystemRandom::new(), msg).unwrap().as_ref().to_vec(),
-            Key::Ed(k) => k.sign(msg).as_ref().to_vec(),
-        }
-    }
-}
+const UP_UV: u8 = 0x01 | 0x04;
 
 const OPTIONS: &str = r#"{"rp":{"name":"Example","id":"example.com"},
  "user":{"id":"dXNlci0x","name":"alice","displayName":"Alice"},
@@ -83,35 +49,7 @@ fn register(key: Key, packed_self: bool) -> Registered {
 
     // The test authenticator.
     let cred_id = vec![0x42; 48];
-    let auth_data = AuthenticatorData {
-        rp_id_hash: auth.rp_id().hash(),
-        flags: Flags(Flags::UP | Flags::UV),
-        sign_count: 1,
-        attested_credential_data: Some(AttestedCredentialData {
-            aaguid: Aaguid([7; 16]),
-            credential_id: cred_id.clone(),
-            public_key: key.cose(),
-        }),
-        extensions: None,
-    }
-    .to_bytes();
-    let att_stmt = if packed_self {
-        let mut signed = auth_data.clone();
-        signed.extend_from_slice(hash.as_bytes());
-        let alg = key.cose().alg();
-        AttestationStatement::Packed {
-            alg: CtapAlg(alg.0),
-            sig: key.sign(&signed),
-            x5c: None,
-        }
-    } else {
-        AttestationStatement::None
-    };
-    let att = AttestationObject {
-        auth_data,
-        att_stmt,
-    }
-    .to_bytes();
+    let att = key.attest(auth.rp_id().hash(), UP_UV, &cred_id, &hash, packed_self);
 
     let ext =
         opts.extensions
@@ -179,21 +117,12 @@ fn assert_with(
         Ancestry::SameOrigin,
     )
     .serialize();
-    let auth_data = AuthenticatorData {
-        rp_id_hash: auth.rp_id().hash(),
-        flags: Flags(Flags::UP | Flags::UV),
-        sign_count: counter,
-        attested_credential_data: None,
-        extensions: None,
-    }
-    .to_bytes();
-    let mut signed = auth_data.clone();
-    signed.extend_from_slice(hash.as_bytes());
+    let (auth_data, sig) = reg.key.assert(auth.rp_id().hash(), UP_UV, counter, &hash);
     AuthenticationResponseJSON::new(
         &reg.record.id,
         &cdj,
         &auth_data,
-        &reg.key.sign(&signed),
+        &sig,
         send_user_handle.then_some(&reg.user),
         None,
         Default::default(),
@@ -265,10 +194,7 @@ fn ed25519_none_attestation_ceremony() {
 #[test]
 fn es256_spki_from_response_is_the_authenticator_key() {
     let key = Key::p256();
-    let point = match &key {
-        Key::P256(k) => k.public_key().as_ref().to_vec(),
-        Key::Ed(_) => unreachable!(),
-    };
+    let point = key.public();
     let reg = register(key, false);
     let spki = reg.record.public_key.to_spki();
     assert!(spki.ends_with(&point));

@@ -1,2 +1,3 @@
-//! Shared test data.
+//! Shared test data and the test authenticator.
+pub mod softkey;
 pub mod w3c_vectors;
