@@ -9,6 +9,27 @@
 //!   `get_assertion`, `client_pin`, …) and U2F over raw APDUs (`handle_u2f`).
 //! - [`memory::MemoryStore`]: an in-memory credential store for tests and the virtual key.
 //! - [`token`], [`retries`]: the pinUvAuthToken state and the PIN retry rules of §6.5.
+//!
+//! # Decisions
+//!
+//! - **Every credential is stored.** Credential IDs are `Config::credential_id_length` (32)
+//!   random bytes from the injected RNG, never wrapped keys: a non-discoverable credential is a
+//!   store entry like a discoverable one, so the store (TPM, encrypted file) keeps custody of
+//!   every private key and deleting a credential really revokes it. Test vectors inject IDs with
+//!   [`Authenticator::push_credential_id`] and keys with `MemoryStore::inject_next_key`.
+//! - **One pinUvAuthToken** serves both PIN/UV auth protocols; a new token (any protocol)
+//!   replaces the previous one. mc/ga consume its user-present and user-verified flags and all
+//!   permissions but lbw (CTAP 2.1 §6.5.2.1), so one token authorises one ceremony with UP.
+//! - **The store owns the PIN verifier**; the core keeps the retry counters, and locks the store
+//!   when the token expires (checked lazily before every command), is replaced, or at power-up.
+//! - **No built-in UV**: `uv: true` without a pinUvAuthParam is `CTAP2_ERR_INVALID_OPTION`;
+//!   alwaysUv without a token is `PUAT_REQUIRED` (or `PIN_NOT_SET` when there is no PIN to get
+//!   one with).
+//! - **hmac-secret needs UP** (`up: false` with hmac-secret is `UNSUPPORTED_OPTION`), so silent
+//!   assertions cannot be used to derive keys.
+//! - **Errors leave state intact**: every check that can fail runs before anything is written;
+//!   the only state an error changes is what the spec demands (a PIN mismatch costs a retry and
+//!   regenerates the key agreement key; a token's first use binds its RP ID).
 #![forbid(unsafe_code)]
 
 pub mod authenticator;

@@ -123,6 +123,19 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
             }
             _ => None,
         };
+        // A full store is reported before the user is asked to touch anything.
+        if req.rk {
+            let (_, remaining) = self.store.discoverable_count()?;
+            let replaces = remaining == 0
+                && self
+                    .store
+                    .by_rp(&req.rp.id)?
+                    .iter()
+                    .any(|c| c.discoverable && c.user.id == req.user.id);
+            if remaining == 0 && !replaces {
+                return Err(Status::KeyStoreFull);
+            }
+        }
         // Step 14: user presence.
         if !(uv && self.token.user_present()) {
             self.ask_presence(purpose)?;

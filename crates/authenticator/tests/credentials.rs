@@ -313,3 +313,27 @@ fn allow_list_longer_than_the_limit_is_refused() {
         StatusCode::NoCredentials
     );
 }
+
+#[test]
+fn a_full_store_says_so_before_asking_for_presence() {
+    use latchkey_authenticator::memory::MemoryStore;
+    let mut h = Harness::new();
+    h.auth = latchkey_authenticator::Authenticator::new(
+        Config::default(),
+        MemoryStore::with_capacity(1),
+        h.user.clone(),
+        h.clock.clone(),
+        SeededRng::new(3),
+    );
+    make(&mut h, mc("a.example", 1, true));
+    let before = h.user.prompts();
+    assert_eq!(
+        h.status(&Request::MakeCredential(mc("a.example", 2, true))),
+        StatusCode::KeyStoreFull
+    );
+    assert_eq!(h.user.prompts(), before);
+    // Replacing the same account still works, and non-discoverable ones are not counted.
+    make(&mut h, mc("a.example", 1, true));
+    make(&mut h, mc("a.example", 2, false));
+    assert_eq!(h.info().remaining_discoverable_credentials, Some(0));
+}

@@ -7,6 +7,7 @@ mod common;
 use aws_lc_rs::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_ASN1};
 use common::*;
 use latchkey_authenticator::env::{PresenceDenied, Rng};
+use latchkey_authenticator::store::CredentialStore;
 use latchkey_authenticator::Config;
 use latchkey_ctap::command::{self as cmd, Request};
 use latchkey_ctap::u2f::{AuthenticateResponse, RegisterResponse};
@@ -246,10 +247,22 @@ fn arbitrary_input_never_panics_and_errors_leave_state_intact() {
                 msg.truncate(p.max(1));
             }
         }
+        let creds_before = h.auth.store().credentials().to_vec();
+        let state_before = h.auth.store_mut().load_state().unwrap();
         let out = h.auth.handle_cbor(&msg);
         assert!(!out.is_empty());
         if out[0] != 0 {
             assert_eq!(out.len(), 1, "errors are a status byte alone");
+            assert_eq!(
+                h.auth.store().credentials(),
+                creds_before.as_slice(),
+                "{msg:02x?}"
+            );
+            assert_eq!(
+                h.auth.store_mut().load_state().unwrap(),
+                state_before,
+                "{msg:02x?}"
+            );
         }
         let _ = h.auth.handle_u2f(&msg);
     }
