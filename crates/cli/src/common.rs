@@ -5,8 +5,8 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use latchkey_client::platform::PlatformDevice;
 use latchkey_client::Device;
+use latchkey_client::PlatformAuthenticator;
 use latchkey_webauthn::WebAuthnError;
 
 use crate::prompt::{PinSource, TerminalUi};
@@ -42,7 +42,7 @@ impl DeviceArgs {
             Some(spec) => latchkey_client::hid::open_named(spec).map_err(|e| {
                 WebAuthnError::not_allowed(format!("cannot open the authenticator {spec}: {e}"))
             }),
-            None => PlatformDevice::open(self.store.as_deref(), |_| true)
+            None => PlatformAuthenticator::open(self.store.as_deref(), |_| true)
                 .map(|d| Box::new(d) as Box<dyn Device>)
                 .map_err(|e| WebAuthnError::not_allowed(e.to_string())),
         }

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use latchkey_client::manage::{self, CredentialInfo};
-use latchkey_client::platform::PlatformDevice;
+use latchkey_client::PlatformAuthenticator;
 use latchkey_webauthn::{b64, WebAuthnError};
 
 use crate::common::{fail, print_json, DeviceArgs};
@@ -32,9 +32,9 @@ pub enum Command {
 fn list(rp_id: Option<&str>, args: &DeviceArgs) -> Result<Vec<CredentialInfo>, WebAuthnError> {
     match &args.device {
         None => {
-            let mut platform = PlatformDevice::open(args.store.as_deref(), |_| true)
+            let mut platform = PlatformAuthenticator::open(args.store.as_deref(), |_| true)
                 .map_err(|e| WebAuthnError::not_allowed(e.to_string()))?;
-            manage::list_store(platform.core_mut().store_mut(), rp_id)
+            platform.list(rp_id)
         }
         Some(_) => {
             let mut device = args.open()?;
@@ -65,9 +65,9 @@ fn delete(id: &str, args: &DeviceArgs) -> Result<(), WebAuthnError> {
     let id = b64::decode("credential ID", id)?;
     match &args.device {
         None => {
-            let mut platform = PlatformDevice::open(args.store.as_deref(), |_| true)
+            let mut platform = PlatformAuthenticator::open(args.store.as_deref(), |_| true)
                 .map_err(|e| WebAuthnError::not_allowed(e.to_string()))?;
-            if manage::delete_from_store(platform.core_mut().store_mut(), &id)? {
+            if platform.delete(&id)? {
                 Ok(())
             } else {
                 Err(WebAuthnError::not_allowed(

@@ -4,6 +4,7 @@
 //!   [`CancelHandle`].
 //! - [`platform`]: the platform authenticator (the software CTAP 2.1 core over the PIN-protected
 //!   file store), in process.
+//! - [`store`]: [`PlatformAuthenticator`], the platform authenticator over a TPM or file store.
 //! - [`hid`]: CTAPHID authenticators (virtual keys over Unix sockets / UDP).
 //! - [`request`]: checked ceremony inputs (options, RP ID, clientDataJSON).
 //! - [`register()`] / [`authenticate()`]: the ceremonies, with PIN/UV, pre-flight, account choice
@@ -29,6 +30,7 @@ pub mod prf;
 pub mod register;
 pub mod request;
 pub mod response;
+pub mod store;
 pub mod u2f;
 pub mod ui;
 pub mod uv;
@@ -38,4 +40,5 @@ pub use device::{CancelHandle, Device, DeviceDescription, DeviceError, Transport
 pub use register::register;
 pub use request::{CreateRequest, GetRequest};
 pub use response::{Assertion, Registration};
+pub use store::PlatformAuthenticator;
 pub use ui::{Account, CeremonyUi, Pin, PinReason, PinRequest, ScriptedUi, Status};

@@ -1,0 +1,126 @@
+//! Which credential store backs the platform authenticator: a TPM 2.0 when the crate is built
+//! with the `tpm` feature and a TPM is reachable (and the directory is not already a file
+//! store), else the PIN-protected file store. Both live in the same directory; a directory
+//! belongs to one kind of store for good.
+
+use std::path::Path;
+
+use latchkey_authenticator::env::PresencePurpose;
+use latchkey_keystore::FileStore;
+use latchkey_webauthn::WebAuthnError;
+
+use crate::device::{CancelHandle, Device, DeviceDescription, DeviceError, KeepaliveStatus};
+use crate::manage::{self, CredentialInfo};
+use crate::platform::{PlatformDevice, StoreOpenError};
+
+/// The platform authenticator over whichever store was chosen.
+#[derive(Debug)]
+pub enum PlatformAuthenticator {
+    /// Keys wrapped by a key derived from the PIN, in files.
+    File(PlatformDevice<FileStore>),
+    /// Keys inside the TPM.
+    #[cfg(feature = "tpm")]
+    Tpm(PlatformDevice<latchkey_keystore::TpmStore>),
+}
+
+#[cfg(feature = "tpm")]
+fn tpm_reachable() -> bool {
+    ["TPM2TOOLS_TCTI", "TCTI"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
+        || Path::new("/dev/tpmrm0").exists()
+}
+
+impl PlatformAuthenticator {
+    /// Opens the platform authenticator in `dir` (default `$XDG_DATA_HOME/latchkey/`).
+    pub fn open(
+        dir: Option<&Path>,
+        presence: impl Fn(&PresencePurpose<'_>) -> bool + Send + Sync + 'static,
+    ) -> Result<Self, StoreOpenError> {
+        #[cfg(feature = "tpm")]
+        {
+            let dir = crate::platform::store_dir(dir)?;
+            if tpm_reachable() {
+                let options = latchkey_keystore::TpmStoreOptions::default();
+                if let Ok(store) = latchkey_keystore::TpmStore::open(&dir, options) {
+                    let cancel = CancelHandle::new();
+                    let presence = crate::platform::Presence::with(cancel.clone(), presence);
+                    return Ok(Self::Tpm(PlatformDevice::with_store(
+                        crate::platform::config(),
+                        store,
+                        presence,
+                        cancel,
+                        format!("{} (TPM)", dir.display()),
+                    )));
+                }
+            }
+            PlatformDevice::open(Some(&dir), presence).map(Self::File)
+        }
+        #[cfg(not(feature = "tpm"))]
+        {
+            PlatformDevice::open(dir, presence).map(Self::File)
+        }
+    }
+
+    /// `"tpm"` or `"file"`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::File(_) => "file",
+            #[cfg(feature = "tpm")]
+            Self::Tpm(_) => "tpm",
+        }
+    }
+
+    /// Lists the platform credentials (public data: no PIN needed).
+    pub fn list(&mut self, rp_id: Option<&str>) -> Result<Vec<CredentialInfo>, WebAuthnError> {
+        match self {
+            Self::File(d) => manage::list_store(d.core_mut().store_mut(), rp_id),
+            #[cfg(feature = "tpm")]
+            Self::Tpm(d) => manage::list_store(d.core_mut().store_mut(), rp_id),
+        }
+    }
+
+    /// Deletes a platform credential; `false` if there was none with that ID.
+    pub fn delete(&mut self, id: &[u8]) -> Result<bool, WebAuthnError> {
+        match self {
+            Self::File(d) => manage::delete_from_store(d.core_mut().store_mut(), id),
+            #[cfg(feature = "tpm")]
+            Self::Tpm(d) => manage::delete_from_store(d.core_mut().store_mut(), id),
+        }
+    }
+
+    fn device(&self) -> &dyn Device {
+        match self {
+            Self::File(d) => d,
+            #[cfg(feature = "tpm")]
+            Self::Tpm(d) => d,
+        }
+    }
+
+    fn device_mut(&mut self) -> &mut dyn Device {
+        match self {
+            Self::File(d) => d,
+            #[cfg(feature = "tpm")]
+            Self::Tpm(d) => d,
+        }
+    }
+}
+
+impl Device for PlatformAuthenticator {
+    fn info(&self) -> DeviceDescription {
+        self.device().info()
+    }
+    fn cbor(
+        &mut self,
+        request: &[u8],
+        status: &mut dyn FnMut(KeepaliveStatus),
+    ) -> Result<Vec<u8>, DeviceError> {
+        self.device_mut().cbor(request, status)
+    }
+    fn msg(&mut self, apdu: &[u8]) -> Result<Vec<u8>, DeviceError> {
+        self.device_mut().msg(apdu)
+    }
+    fn cancel_handle(&self) -> CancelHandle {
+        self.device().cancel_handle()
+    }
+}
