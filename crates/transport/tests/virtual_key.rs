@@ -485,3 +485,23 @@ fn wrong_sized_datagram_is_invalid_len() {
         &[0, 0, 0, 1, 0xBF, 0, 1, ErrorCode::INVALID_LEN.0]
     );
 }
+
+#[test]
+fn hosts_coming_and_going_leave_the_device_working() {
+    let server = Server::unix();
+    let mut keep = server.channel();
+    for i in 0..20u8 {
+        let mut ch = server.channel();
+        assert_eq!(ch.ping(&[i]).unwrap(), vec![i]);
+        drop(ch);
+    }
+    // One host leaving in the middle of a request does not wedge the device either.
+    let mut c = server.connect();
+    let cid = raw_init(c.as_mut());
+    for r in frames(cid, Command::CBOR, &[0x52]) {
+        c.send_report(&r).unwrap();
+    }
+    drop(c);
+    thread::sleep(Duration::from_millis(400));
+    assert_eq!(keep.ping(b"still here").unwrap(), b"still here");
+}

@@ -91,9 +91,16 @@ fn accept_loop(
                     .insert(id, writer);
                 let inputs = inputs.clone();
                 let shutdown = Arc::clone(shutdown);
+                let conn_writers = Arc::clone(writers);
                 let spawned = thread::Builder::new()
                     .name(format!("virtual-key-conn-{id}"))
-                    .spawn(move || read_loop(&stream, id, &inputs, &shutdown));
+                    .spawn(move || {
+                        read_loop(&stream, id, &inputs, &shutdown);
+                        conn_writers
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .remove(&id);
+                    });
                 match spawned {
                     Ok(handle) => readers.push(handle),
                     Err(_) => {
