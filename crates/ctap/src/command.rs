@@ -14,6 +14,10 @@ pub mod large_blobs;
 pub mod make_credential;
 
 #[cfg(test)]
+mod malformed_tests;
+#[cfg(test)]
+mod response_tests;
+#[cfg(test)]
 mod tests;
 
 pub use client_pin::{ClientPinRequest, ClientPinResponse};
