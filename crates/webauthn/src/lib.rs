@@ -13,7 +13,9 @@
 //! - [`options`]: `PublicKeyCredentialCreationOptionsJSON` / `…RequestOptionsJSON` parsing.
 //! - [`extensions`]: client extension processing (credProps, prf, largeBlob, credProtect,
 //!   credBlob, minPinLength, appid) into plain CTAP-side inputs and back.
-//! - [`response`]: `RegistrationResponseJSON` / `AuthenticationResponseJSON`.
+//! - [`publickey`]: COSE credential keys to SubjectPublicKeyInfo and signature checks.
+//! - [`response`]: `RegistrationResponseJSON` / `AuthenticationResponseJSON`, and the
+//!   attestation conveyance rule (`none` replacement).
 //! - [`rp`]: relying-party-side verification of those responses (a second check in tests).
 #![forbid(unsafe_code)]
 

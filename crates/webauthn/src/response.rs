@@ -5,10 +5,10 @@ use crate::b64;
 use crate::error::WebAuthnError;
 use crate::extensions::AuthenticationExtensionsClientOutputsJSON;
 use crate::ids::{CoseAlgorithm, CredentialId, UserHandle};
-use crate::options::create::AuthenticatorAttachment;
+use crate::options::create::{AttestationConveyancePreference, AuthenticatorAttachment};
 use crate::options::AuthenticatorTransport;
 use crate::publickey::CredentialPublicKey;
-use latchkey_ctap::authdata::{AttestationObject, AuthenticatorData};
+use latchkey_ctap::authdata::{AttestationObject, AttestationStatement, AuthenticatorData};
 use serde::{Deserialize, Serialize};
 
 /// `AuthenticatorAttestationResponseJSON` (L3 §5.1).
@@ -177,6 +177,38 @@ impl AuthenticationResponseJSON {
         check_ids(&r.id, &r.raw_id, &r.ty)?;
         Ok(r)
     }
+}
+
+/// Apply the RP's attestation conveyance preference to the authenticator's attestation object
+/// (§5.1.3 step 22, `constructCredentialAlg` step 1). For `none`, self attestation (`packed`
+/// without `x5c` and an all-zero AAGUID) passes unchanged; anything else becomes
+/// `fmt: "none"`, `attStmt: {}` over the same authenticator data. `indirect`, `direct` and
+/// `enterprise` convey the object unaltered.
+pub fn convey_attestation(
+    attestation_object: &[u8],
+    preference: AttestationConveyancePreference,
+) -> Result<Vec<u8>, WebAuthnError> {
+    if preference != AttestationConveyancePreference::None {
+        return Ok(attestation_object.to_vec());
+    }
+    let att = AttestationObject::from_bytes(attestation_object)
+        .map_err(|e| WebAuthnError::unknown(format!("attestationObject: {e}")))?;
+    let auth_data = AuthenticatorData::parse(&att.auth_data)
+        .map_err(|e| WebAuthnError::unknown(format!("authenticatorData: {e}")))?;
+    let zero_aaguid = auth_data
+        .attested_credential_data
+        .as_ref()
+        .is_some_and(|a| a.aaguid.0 == [0u8; 16]);
+    let self_attestation =
+        zero_aaguid && matches!(att.att_stmt, AttestationStatement::Packed { x5c: None, .. });
+    if self_attestation {
+        return Ok(attestation_object.to_vec());
+    }
+    Ok(AttestationObject {
+        auth_data: att.auth_data,
+        att_stmt: AttestationStatement::None,
+    }
+    .to_bytes())
 }
 
 fn check_ids(id: &str, raw_id: &str, ty: &str) -> Result<(), WebAuthnError> {

@@ -241,3 +241,36 @@ fn chrome_shaped_responses_parse_and_round_trip() {
         Some("Y2FyYm9uLXVzZXItMQ")
     );
 }
+
+#[test]
+fn attestation_none_replaces_all_but_zero_aaguid_self_attestation() {
+    use latchkey_webauthn::options::create::AttestationConveyancePreference as P;
+    use latchkey_webauthn::response::convey_attestation;
+    // W3C §16 packed.ES256 (x5c) and packed-self.ES256 (non-zero AAGUID): both become none.
+    for v in &common::w3c_vectors::VECTORS[..6] {
+        let att = hex::decode(v.attestation_object).unwrap();
+        let out = convey_attestation(&att, P::None).unwrap();
+        let before = latchkey_ctap::authdata::AttestationObject::from_bytes(&att).unwrap();
+        let after = latchkey_ctap::authdata::AttestationObject::from_bytes(&out).unwrap();
+        assert_eq!(
+            after.att_stmt,
+            latchkey_ctap::authdata::AttestationStatement::None,
+            "{}",
+            v.anchor
+        );
+        assert_eq!(after.auth_data, before.auth_data, "{}", v.anchor);
+        if v.anchor == "sctn-test-vectors-none-es256" {
+            // Already none: byte-identical {"fmt":"none","attStmt":{},"authData":…}.
+            assert_eq!(out, att);
+        }
+        assert_eq!(convey_attestation(&att, P::Direct).unwrap(), att);
+    }
+    // A packed self attestation with an all-zero AAGUID passes unchanged.
+    let key = common::softkey::Key::p256();
+    let hash = latchkey_webauthn::ids::ClientDataHash::of(b"{}");
+    let mut att = key.attest([1; 32], 0x05, &[9; 16], &hash, true);
+    // Zero the AAGUID: authData starts after the 0x58 0xXX byte-string header; AAGUID at +37.
+    let at = att.windows(16).position(|w| w == [7u8; 16]).unwrap();
+    att[at..at + 16].copy_from_slice(&[0; 16]);
+    assert_eq!(convey_attestation(&att, P::None).unwrap(), att);
+}
