@@ -109,3 +109,43 @@ pub fn status_to_webauthn(step: Step, status: StatusCode) -> WebAuthnError {
         other => WebAuthnError::not_allowed(format!("the authenticator answered {other} while {what}")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_map_to_the_dom_exceptions_webauthn_names() {
+        let name = |s: StatusCode| status_to_webauthn(Step::MakeCredential, s).name();
+        assert_eq!(name(StatusCode::CredentialExcluded), "InvalidStateError");
+        assert_eq!(name(StatusCode::NoCredentials), "NotAllowedError");
+        assert_eq!(name(StatusCode::PinBlocked), "NotAllowedError");
+        assert_eq!(name(StatusCode::OperationDenied), "NotAllowedError");
+        assert_eq!(name(StatusCode::KeepaliveCancel), "AbortError");
+        assert_eq!(name(StatusCode::UnsupportedAlgorithm), "NotSupportedError");
+        assert_eq!(name(StatusCode::KeyStoreFull), "ConstraintError");
+        assert_eq!(name(StatusCode::from(0xF3)), "NotAllowedError");
+    }
+
+    #[test]
+    fn messages_say_what_failed() {
+        let e = status_to_webauthn(Step::GetAssertion, StatusCode::InvalidCbor);
+        assert_eq!(
+            e.message(),
+            "the authenticator answered CTAP2_ERR_INVALID_CBOR (0x12) while signing in"
+        );
+        let e = to_webauthn(Step::Pin, &CtapError::Device(DeviceError::Timeout));
+        assert_eq!(e.name(), "NotAllowedError");
+        assert!(e
+            .message()
+            .contains("did not answer in time while verifying the PIN"));
+        let e = to_webauthn(Step::Info, &CtapError::Device(DeviceError::Cancelled));
+        assert_eq!(e.name(), "AbortError");
+        let e = status_to_webauthn(Step::Pin, StatusCode::PinAuthBlocked);
+        assert!(
+            e.message().contains("remove and reinsert"),
+            "{}",
+            e.message()
+        );
+    }
+}

@@ -124,3 +124,87 @@ pub fn preflight(
     }
     Ok(None)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+    use UserVerificationRequirement::{Discouraged, Preferred, Required};
+
+    fn info(options: &[(&str, bool)]) -> GetInfoResponse {
+        GetInfoResponse {
+            versions: vec!["FIDO_2_1".into()],
+            options: Some(
+                options
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), *v))
+                    .collect::<BTreeMap<_, _>>(),
+            ),
+            ..GetInfoResponse::default()
+        }
+    }
+
+    #[test]
+    fn a_key_with_a_pin_uses_it_unless_discouraged_and_allowed() {
+        let i = info(&[("clientPin", true), ("makeCredUvNotRqd", true)]);
+        assert_eq!(
+            plan(&i, Required, true, false).unwrap(),
+            UvPlan::Pin {
+                set_if_unset: false
+            }
+        );
+        assert_eq!(
+            plan(&i, Preferred, false, false).unwrap(),
+            UvPlan::Pin {
+                set_if_unset: false
+            }
+        );
+        assert_eq!(plan(&i, Discouraged, true, false).unwrap(), UvPlan::Skip);
+        assert_eq!(plan(&i, Discouraged, false, false).unwrap(), UvPlan::Skip);
+        // A discoverable credential needs UV whenever a PIN is set.
+        assert_eq!(
+            plan(&i, Discouraged, true, true).unwrap(),
+            UvPlan::Pin {
+                set_if_unset: false
+            }
+        );
+    }
+
+    #[test]
+    fn make_credential_needs_uv_without_make_cred_uv_not_rqd() {
+        let i = info(&[("clientPin", true)]);
+        assert_eq!(
+            plan(&i, Discouraged, true, false).unwrap(),
+            UvPlan::Pin {
+                set_if_unset: false
+            }
+        );
+        assert_eq!(plan(&i, Discouraged, false, false).unwrap(), UvPlan::Skip);
+    }
+
+    #[test]
+    fn no_pin_yet_sets_one_only_when_uv_is_required() {
+        let i = info(&[("clientPin", false)]);
+        assert_eq!(
+            plan(&i, Required, true, true).unwrap(),
+            UvPlan::Pin { set_if_unset: true }
+        );
+        assert_eq!(plan(&i, Preferred, true, true).unwrap(), UvPlan::Skip);
+        assert_eq!(plan(&i, Discouraged, false, false).unwrap(), UvPlan::Skip);
+        let always = info(&[("clientPin", false), ("alwaysUv", true)]);
+        assert_eq!(
+            plan(&always, Discouraged, false, false).unwrap(),
+            UvPlan::Pin { set_if_unset: true }
+        );
+    }
+
+    #[test]
+    fn built_in_uv_is_used_and_no_uv_at_all_refuses_required() {
+        let i = info(&[("uv", true)]);
+        assert_eq!(plan(&i, Required, true, false).unwrap(), UvPlan::BuiltIn);
+        let none = info(&[]);
+        let err = plan(&none, Required, true, false).unwrap_err();
+        assert_eq!(err.name(), "NotAllowedError");
+        assert_eq!(plan(&none, Preferred, true, false).unwrap(), UvPlan::Skip);
+    }
+}
