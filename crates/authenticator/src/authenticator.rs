@@ -218,6 +218,16 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
             .map_err(Status::from)
     }
 
+    /// User presence inside makeCredential/getAssertion: declining or timing out is
+    /// OPERATION_DENIED (CTAP 2.1 §6.1.2 step 14, §6.2.2 step 9); a cancel stays KEEPALIVE_CANCEL.
+    pub(crate) fn ceremony_presence(&mut self, purpose: PresencePurpose<'_>) -> Result<(), Status> {
+        match self.presence.request_presence(purpose) {
+            Ok(()) => Ok(()),
+            Err(crate::env::PresenceDenied::Cancelled) => Err(Status::KeepaliveCancel),
+            Err(_) => Err(Status::OperationDenied),
+        }
+    }
+
     /// The zero-length pinUvAuthParam probe (CTAP 2.1 §6.1.2 step 1, §6.2.2 step 1).
     pub(crate) fn probe(&mut self, purpose: PresencePurpose<'_>) -> Status {
         if let Err(e) = self.ask_presence(purpose) {

@@ -66,11 +66,7 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
         }
         let state = self.state()?;
         if state.always_uv && req.up && !has_param {
-            return Err(if self.pin_is_set()? {
-                Status::PuatRequired
-            } else {
-                Status::PinNotSet
-            });
+            return Err(Status::PuatRequired);
         }
         if req.allow_list.len() > self.config.max_credential_count_in_list {
             return Err(Status::LimitExceeded);
@@ -129,7 +125,7 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
         let mut flag_byte = self.backup_flags();
         if req.up {
             if !(uv && self.token.user_present()) {
-                self.ask_presence(purpose)?;
+                self.ceremony_presence(purpose)?;
             }
             flag_byte |= flags::UP;
         }

@@ -22,9 +22,13 @@
 //!   permissions but lbw (CTAP 2.1 §6.5.2.1), so one token authorises one ceremony with UP.
 //! - **The store owns the PIN verifier**; the core keeps the retry counters, and locks the store
 //!   when the token expires (checked lazily before every command), is replaced, or at power-up.
-//! - **No built-in UV**: `uv: true` without a pinUvAuthParam is `CTAP2_ERR_INVALID_OPTION`;
-//!   alwaysUv without a token is `PUAT_REQUIRED` (or `PIN_NOT_SET` when there is no PIN to get
-//!   one with).
+//! - **No built-in UV**: `uv: true` without a pinUvAuthParam is `CTAP2_ERR_INVALID_OPTION`
+//!   (§6.1.2 step 5.3.1); with alwaysUv, a request without a token is `PUAT_REQUIRED`, since
+//!   clientPIN is how this authenticator verifies users (§6.1.2 step 6, §6.2.2 step 5).
+//! - **Presence inside a ceremony**: declining or timing out is `OPERATION_DENIED` (§6.1.2 step
+//!   14, §6.2.2 step 9), an excluded credential is `CREDENTIAL_EXCLUDED` whatever the user did
+//!   (§6.1.2 step 12.1.4.2); elsewhere (reset, selection, U2F) a timeout is
+//!   `USER_ACTION_TIMEOUT`.
 //! - **hmac-secret needs UP** (`up: false` with hmac-secret is `UNSUPPORTED_OPTION`), so silent
 //!   assertions cannot be used to derive keys.
 //! - **Errors leave state intact**: every check that can fail runs before anything is written;

@@ -53,12 +53,9 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
         let state = self.state()?;
         let pin_set = self.pin_is_set()?;
         if !has_param {
+            // Step 6: with alwaysUv, clientPin is the way to UV (step 6.2.1 / 6.4.1).
             if state.always_uv {
-                return Err(if pin_set {
-                    Status::PuatRequired
-                } else {
-                    Status::PinNotSet
-                });
+                return Err(Status::PuatRequired);
             }
             if req.rk && pin_set {
                 return Err(Status::PuatRequired);
@@ -111,8 +108,9 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
             if cred.cred_protect == CredProtect::UvRequired && !uv {
                 continue;
             }
+            // Step 12.1.4: wait for presence, then say "excluded" whatever the user did.
             if !(uv && self.token.user_present()) {
-                self.ask_presence(purpose)?;
+                let _ = self.ask_presence(purpose);
             }
             return Err(Status::CredentialExcluded);
         }
@@ -136,9 +134,9 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
                 return Err(Status::KeyStoreFull);
             }
         }
-        // Step 14: user presence.
+        // Step 14: user presence; declining or timing out is OPERATION_DENIED (14.1.2.2).
         if !(uv && self.token.user_present()) {
-            self.ask_presence(purpose)?;
+            self.ceremony_presence(purpose)?;
         }
         if uv {
             self.token.clear_user_present();

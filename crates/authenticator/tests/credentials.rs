@@ -233,8 +233,9 @@ fn exclude_list_asks_for_presence_before_credential_excluded() {
     h.user.deny_next(PresenceDenied::Denied);
     assert_eq!(
         h.status(&Request::MakeCredential(r.clone())),
-        StatusCode::OperationDenied
+        StatusCode::CredentialExcluded
     );
+    assert_eq!(h.user.prompts(), before + 2);
     assert_eq!(h.auth.store().credentials().len(), 1);
     // A credential of another RP in the list does not exclude.
     r.rp.id = "b.example".into();
@@ -251,9 +252,10 @@ fn presence_denied_or_timed_out_creates_nothing() {
         StatusCode::OperationDenied
     );
     h.user.deny_next(PresenceDenied::Timeout);
+    // §6.1.2 step 14.1.2.2: a timeout inside the ceremony is OPERATION_DENIED too.
     assert_eq!(
         h.status(&Request::MakeCredential(mc("a.example", 1, true))),
-        StatusCode::UserActionTimeout
+        StatusCode::OperationDenied
     );
     h.user.deny_next(PresenceDenied::Cancelled);
     assert_eq!(
@@ -266,6 +268,16 @@ fn presence_denied_or_timed_out_creates_nothing() {
     assert_eq!(
         h.status(&Request::GetAssertion(ga("a.example", &[&id]))),
         StatusCode::OperationDenied
+    );
+    h.user.deny_next(PresenceDenied::Timeout);
+    assert_eq!(
+        h.status(&Request::GetAssertion(ga("a.example", &[&id]))),
+        StatusCode::OperationDenied
+    );
+    h.user.deny_next(PresenceDenied::Cancelled);
+    assert_eq!(
+        h.status(&Request::GetAssertion(ga("a.example", &[&id]))),
+        StatusCode::KeepaliveCancel
     );
     assert_eq!(h.auth.store().credentials()[0].sign_count, 0);
 }
