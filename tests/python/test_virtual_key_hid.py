@@ -237,3 +237,23 @@ def make_resident_with(ctap2, on_keepalive, event=None):
         on_keepalive=on_keepalive,
         event=event,
     )
+
+
+def test_u2f_register_and_authenticate_verify(device):
+    """CTAP1 over CTAPHID_MSG; python-fido2 parses and verifies both responses."""
+    from fido2.ctap1 import APDU, ApduError
+
+    ctap1 = Ctap1(device)
+    app, chal = b"\x11" * 32, b"\x22" * 32
+    reg = ctap1.register(chal, app)
+    reg.verify(app, chal)  # attestation signature over 00 ‖ app ‖ chal ‖ kh ‖ pk
+    auth = ctap1.authenticate(chal, app, reg.key_handle)
+    assert auth.user_presence & 1
+    auth.verify(app, chal, reg.public_key)
+    # Check-only: a valid handle answers "conditions not satisfied", a foreign one "wrong data".
+    with pytest.raises(ApduError) as e:
+        ctap1.authenticate(chal, app, reg.key_handle, check_only=True)
+    assert e.value.code == APDU.USE_NOT_SATISFIED
+    with pytest.raises(ApduError) as e:
+        ctap1.authenticate(chal, b"\x33" * 32, reg.key_handle)
+    assert e.value.code == APDU.WRONG_DATA
