@@ -10,6 +10,13 @@ use latchkey_webauthn::WebAuthnError;
 /// Largest accepted `options_json`, in bytes.
 pub const MAX_OPTIONS_JSON: usize = 64 * 1024;
 
+/// COSE algorithms latchkeyd recognises (IANA COSE Algorithms registry). Per §5.1.3 step 10 the
+/// client skips algorithms it does not recognise; if none is left the result is
+/// `NotSupportedError`.
+pub const KNOWN_ALGORITHMS: [i32; 14] = [
+    -7, -8, -9, -19, -35, -36, -37, -38, -39, -47, -257, -258, -259, -65535,
+];
+
 /// Which ceremony the options are for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -78,7 +85,14 @@ pub fn check(kind: Kind, text: &str) -> Result<CheckedOptions, WebAuthnError> {
     }
     Ok(match kind {
         Kind::Create => {
-            CheckedOptions::Create(Box::new(CreationOptions::from_json(text.as_bytes())?))
+            let mut o = CreationOptions::from_json(text.as_bytes())?;
+            o.algorithms.retain(|a| KNOWN_ALGORITHMS.contains(&a.0));
+            if o.algorithms.is_empty() {
+                return Err(WebAuthnError::not_supported(
+                    "pubKeyCredParams names no algorithm latchkeyd recognises",
+                ));
+            }
+            CheckedOptions::Create(Box::new(o))
         }
         Kind::Get => CheckedOptions::Get(Box::new(RequestOptions::from_json(text.as_bytes())?)),
     })
