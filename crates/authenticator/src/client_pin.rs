@@ -2,7 +2,7 @@
 
 use crate::authenticator::Authenticator;
 use crate::env::{Clock, Rng, UserPresence};
-use crate::pinproto::{Protocol, SharedSecret};
+use crate::pinproto::SharedSecret;
 use crate::request::{ClientPinRequest, ClientPinResponse, PlatformKey};
 use crate::retries::MAX_PIN_RETRIES;
 use crate::status::Status;
@@ -96,9 +96,13 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
 
     /// Decrypts and checks a new PIN (§6.5.5.5 step "paddedNewPin").
     fn new_pin(&mut self, shared: &SharedSecret, new_pin_enc: &[u8]) -> Result<PinHash, Status> {
-        let padded = shared.decrypt(new_pin_enc)?;
-        if padded.len() != 64 {
-            return Err(Status::InvalidParameter);
+        // A newPinEnc that does not decrypt is PIN_AUTH_INVALID (§6.5.5.5); a padded PIN that is
+        // not 64 bytes breaks the PIN policy.
+        let padded = shared
+            .decrypt(new_pin_enc)
+            .map_err(|_| Status::PinAuthInvalid)?;
+        if padded.len() != latchkey_ctap::pin::PADDED_PIN_LEN {
+            return Err(Status::PinPolicyViolation);
         }
         let len = padded.iter().position(|&b| b == 0).unwrap_or(padded.len());
         if len > MAX_PIN_BYTES {
@@ -118,8 +122,10 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
         let new_pin_enc = required(&req.new_pin_enc)?;
         crate::pinproto::parse_protocol(req.protocol)?;
         required(&req.key_agreement)?;
+        // §6.5.5.5: "If a PIN has already been set, authenticator returns
+        // CTAP2_ERR_PIN_AUTH_INVALID error."
         if self.pin_is_set()? {
-            return Err(Status::NotAllowed);
+            return Err(Status::PinAuthInvalid);
         }
         let shared = self.shared_secret(req)?;
         if !shared.verify(&new_pin_enc, &param) {
@@ -137,22 +143,21 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
 
     /// Decrypts pinHashEnc and checks it, applying the retry rules (§6.5.5.5 "pinHashEnc").
     fn check_pin_hash(&mut self, shared: &SharedSecret, pin_hash_enc: &[u8]) -> Result<(), Status> {
-        let expected_len = match shared.protocol() {
-            Protocol::One => 16,
-            Protocol::Two => 32,
-        };
-        if pin_hash_enc.len() != expected_len {
-            return Err(Status::InvalidParameter);
-        }
         let mut state = self.state()?;
         self.retry_gate.check(state.pin_retries)?;
         state.pin_retries = state.pin_retries.saturating_sub(1);
         self.save_state(&state)?;
-        let plain = shared.decrypt(pin_hash_enc)?;
-        let mut hash = [0u8; 16];
-        hash.copy_from_slice(plain.get(..16).ok_or(Status::InvalidParameter)?);
-        let hash = PinHash(hash);
-        if !self.store.verify_pin(&hash)? {
+        // "If an error results, or a mismatch is detected": a pinHashEnc that does not decrypt
+        // to 16 bytes counts as a mismatch, after the retry was spent.
+        let matched = match shared.decrypt(pin_hash_enc) {
+            Ok(plain) if plain.len() == 16 => {
+                let mut hash = [0u8; 16];
+                hash.copy_from_slice(&plain);
+                self.store.verify_pin(&PinHash(hash))?
+            }
+            _ => false,
+        };
+        if !matched {
             self.key_agreement = crate::pinproto::KeyAgreementKey::generate(&mut self.rng);
             return Err(self.retry_gate.mismatch(state.pin_retries));
         }

@@ -26,9 +26,9 @@ fn set_pin_then_tokens_on_both_protocols() {
         assert_eq!(token.len(), 32);
         assert!(h.auth.store().is_unlocked());
     }
-    // A second setPIN is not allowed.
+    // A second setPIN is PIN_AUTH_INVALID (CTAP 2.1 §6.5.5.5).
     let req = h.set_pin_request(PinUvAuthProtocol::Two, b"5678");
-    assert_eq!(h.status(&req), StatusCode::NotAllowed);
+    assert_eq!(h.status(&req), StatusCode::PinAuthInvalid);
 }
 
 #[test]
@@ -393,4 +393,18 @@ fn missing_and_bad_protocol_parameters() {
     // Unknown subcommand.
     let raw = [0x06, 0xa2, 0x01, 0x02, 0x02, 0x0f];
     assert_eq!(h.raw(&raw).0, StatusCode::InvalidSubcommand);
+}
+
+#[test]
+fn a_pin_hash_that_does_not_decrypt_counts_as_a_mismatch() {
+    let mut h = Harness::new();
+    h.set_pin(PIN);
+    let (key_agreement, _) = h.shared_secret(PinUvAuthProtocol::Two);
+    let req = Request::ClientPin(ClientPinRequest::GetPinToken {
+        protocol: PinUvAuthProtocol::Two,
+        key_agreement,
+        pin_hash_enc: vec![0; 20],
+    });
+    assert_eq!(h.status(&req), StatusCode::PinInvalid);
+    assert_eq!(h.pin_retries(), (7, false));
 }
