@@ -208,9 +208,13 @@ pub struct ParsedClientData {
 }
 
 impl ParsedClientData {
-    /// Parse UTF-8 JSON; failures are `EncodingError`.
+    /// Parse UTF-8 JSON (a leading byte order mark is dropped, as UTF-8 decode does);
+    /// failures are `EncodingError`.
     pub fn parse(client_data_json: &[u8]) -> Result<Self, WebAuthnError> {
-        serde_json::from_slice(client_data_json)
+        let json = client_data_json
+            .strip_prefix(b"\xef\xbb\xbf")
+            .unwrap_or(client_data_json);
+        serde_json::from_slice(json)
             .map_err(|e| WebAuthnError::encoding(format!("clientDataJSON: {e}")))
     }
 }

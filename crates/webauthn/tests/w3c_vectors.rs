@@ -56,19 +56,56 @@ fn assert_serialization(v: &Vector, ceremony: CeremonyType, challenge: &str, the
             v.anchor
         );
     }
-    let top = matches!(ancestry(v), Ancestry::CrossOrigin { .. }).then_some(TOP);
-    let top = if v.anchor.ends_with("-crossOrigin") {
-        None
-    } else {
-        top
-    };
-    if !v.anchor.ends_with("-crossOrigin") {
-        assert!(
-            limited_verify(&theirs, ceremony, &h(challenge), ORIGIN, top, false),
-            "{}",
-            v.anchor
-        );
+    let c = h(challenge);
+    match ancestry(v) {
+        Ancestry::SameOrigin => {
+            assert!(
+                limited_verify(&theirs, ceremony, &c, ORIGIN, None, false),
+                "{}",
+                v.anchor
+            );
+            assert!(
+                !limited_verify(&theirs, ceremony, &c, ORIGIN, Some(TOP), false),
+                "{}",
+                v.anchor
+            );
+        }
+        Ancestry::CrossOrigin {
+            top_origin: Some(_),
+        } => {
+            assert!(
+                limited_verify(&theirs, ceremony, &c, ORIGIN, Some(TOP), true),
+                "{}",
+                v.anchor
+            );
+            assert!(
+                !limited_verify(&theirs, ceremony, &c, ORIGIN, None, false),
+                "{}",
+                v.anchor
+            );
+        }
+        Ancestry::CrossOrigin { top_origin: None } => {
+            // A Level 2 style serialization: accepted only when topOrigin is not required.
+            assert!(
+                limited_verify(&theirs, ceremony, &c, ORIGIN, Some(TOP), false),
+                "{}",
+                v.anchor
+            );
+            assert!(
+                !limited_verify(&theirs, ceremony, &c, ORIGIN, Some(TOP), true),
+                "{}",
+                v.anchor
+            );
+        }
     }
+    assert!(!limited_verify(
+        &theirs,
+        ceremony,
+        &c,
+        "https://example.net",
+        None,
+        false
+    ));
 }
 
 #[test]

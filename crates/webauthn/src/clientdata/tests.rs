@@ -120,3 +120,15 @@ fn built_for_an_authorized_origin() {
         r#"{"type":"webauthn.get","challenge":"AAAA","origin":"https://login.example.com:8443","crossOrigin":true,"topOrigin":"https://portal.example"}"#
     );
 }
+
+#[test]
+fn parse_drops_a_byte_order_mark() {
+    let with_bom = b"\xef\xbb\xbf{\"type\":\"webauthn.get\",\"challenge\":\"AA\",\"origin\":\"https://a.example\"}";
+    let p = ParsedClientData::parse(with_bom).unwrap();
+    assert_eq!(p.origin, "https://a.example");
+    assert_eq!(p.cross_origin, None);
+    assert_eq!(
+        ParsedClientData::parse(b"[1]").unwrap_err().name(),
+        "EncodingError"
+    );
+}
