@@ -286,11 +286,6 @@ fn parse_prf_get(
                 "extensions.prf.evalByCredential needs a non-empty allowCredentials",
             ));
         }
-        if map.len() > allow.len() {
-            return Err(WebAuthnError::syntax(
-                "extensions.prf.evalByCredential has more keys than allowCredentials has entries",
-            ));
-        }
         for (key, value) in map {
             let what = format!("extensions.prf.evalByCredential[{key:?}]");
             let id = b64::decode(&what, key)
