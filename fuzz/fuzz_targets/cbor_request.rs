@@ -2,7 +2,7 @@
 //!
 //! Properties: no panic; no allocation beyond what the input bounds (libFuzzer's
 //! `-rss_limit_mb` and `-malloc_limit_mb` catch that); the CBOR reader accepts only canonical
-//! input; an accepted request re-encodes to bytes that parse to the same request.
+//! input and the lenient reader agrees with it there; an accepted request re-encodes to bytes that parse to the same request.
 #![no_main]
 
 use latchkey_ctap::cbor;
@@ -11,8 +11,12 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Some(body) = data.get(1..) {
+        let lenient = cbor::decode_lenient(body);
         if let Ok(value) = cbor::decode(body) {
             assert_eq!(cbor::encode(&value), body);
+            assert_eq!(lenient.as_ref(), Ok(&value));
+        } else if let Ok(value) = lenient {
+            assert_eq!(cbor::decode(&cbor::encode(&value)), Ok(value));
         }
     }
     if let Ok(request) = Request::decode(data) {

@@ -16,7 +16,9 @@
 //! - no trailing bytes after the top-level item.
 //!
 //! The writer always produces the canonical form, so `encode(decode(b)) == b` for every
-//! accepted `b`.
+//! accepted `b`. Clients reading responses from deployed authenticators, some of which emit
+//! unsorted keys or non-shortest integers, may use [`decode_lenient`], which tolerates those
+//! two deviations and nothing else.
 
 mod map;
 mod read;
@@ -28,7 +30,7 @@ mod tests;
 
 pub(crate) use map::{array_of, array_value};
 pub use map::{FromValue, IntMap, MapBuilder, TextMap, ToValue};
-pub use read::{decode, decode_prefix};
+pub use read::{decode, decode_lenient, decode_prefix};
 pub use value::{Int, Kind, Value};
 pub use write::{encode, encode_into};
 

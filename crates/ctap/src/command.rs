@@ -261,8 +261,23 @@ pub fn encode_error(status: StatusCode) -> Vec<u8> {
 }
 
 /// Decodes `status byte ‖ CBOR` into `T`: a non-zero status is [`ResponseError::Status`], an
-/// empty body decodes as an empty map (so all-optional responses default).
+/// empty body decodes as an empty map (so all-optional responses default). The body must be
+/// canonical CBOR.
 pub fn decode_response<T: FromValue>(message: &[u8]) -> Result<T, ResponseError> {
+    decode_response_with(message, cbor::decode)
+}
+
+/// Like [`decode_response`], but reads the body with [`cbor::decode_lenient`]: for
+/// authenticators that emit unsorted map keys or non-shortest integers. Byte strings such as
+/// `authData` are kept exactly as received, so signatures over them still verify.
+pub fn decode_response_lenient<T: FromValue>(message: &[u8]) -> Result<T, ResponseError> {
+    decode_response_with(message, cbor::decode_lenient)
+}
+
+fn decode_response_with<T: FromValue>(
+    message: &[u8],
+    decode: fn(&[u8]) -> Result<Value, Error>,
+) -> Result<T, ResponseError> {
     let (&status, body) = message
         .split_first()
         .ok_or(ResponseError::Malformed(Error::EmptyMessage))?;
@@ -273,7 +288,7 @@ pub fn decode_response<T: FromValue>(message: &[u8]) -> Result<T, ResponseError>
     let value = if body.is_empty() {
         Value::Map(Vec::new())
     } else {
-        cbor::decode(body)?
+        decode(body)?
     };
     Ok(T::from_value(value, "response")?)
 }

@@ -4,7 +4,8 @@
 //! requests through the top-level parser. Properties checked on every input:
 //!
 //! - the parser never panics (a panic fails the test);
-//! - the CBOR reader accepts only canonical input: `encode(decode(b)) == b`;
+//! - the CBOR reader accepts only canonical input: `encode(decode(b)) == b`, and the lenient
+//!   reader agrees with it on canonical input;
 //! - a request that parses re-encodes to bytes that parse to the same request.
 
 use latchkey_ctap::cbor::{self, Value};
@@ -204,12 +205,17 @@ fn mutate(rng: &mut XorShift, input: &[u8]) -> Vec<u8> {
 
 fn check(input: &[u8]) -> bool {
     if let Some(body) = input.get(1..) {
+        let lenient = cbor::decode_lenient(body);
         if let Ok(value) = cbor::decode(body) {
             assert_eq!(
                 cbor::encode(&value),
                 body,
                 "accepted non-canonical CBOR {body:02x?}"
             );
+            assert_eq!(lenient.as_ref(), Ok(&value), "lenient and strict disagree");
+        } else if let Ok(value) = lenient {
+            // Leniently read values re-encode canonically and then pass the strict reader.
+            assert_eq!(cbor::decode(&cbor::encode(&value)), Ok(value));
         }
     }
     match Request::decode(input) {

@@ -21,13 +21,36 @@ pub fn decode(bytes: &[u8]) -> Result<Value, Error> {
 ///
 /// For structures where CBOR follows other data or other CBOR (authenticator data).
 pub fn decode_prefix(bytes: &[u8]) -> Result<(Value, usize), Error> {
+    decode_prefix_mode(bytes, true)
+}
+
+/// Decodes one CBOR item that fills `bytes`, tolerating two deviations from canonical form
+/// that some deployed authenticators produce in their responses: integers and lengths not
+/// in shortest form, and map keys out of canonical order. Everything else is still
+/// rejected: duplicate keys, indefinite lengths, tags, floats, invalid UTF-8, nesting deeper
+/// than [`MAX_DEPTH`], more than [`MAX_MESSAGE_SIZE`] bytes, trailing bytes.
+///
+/// For clients reading responses only; authenticators decode requests with [`decode`].
+pub fn decode_lenient(bytes: &[u8]) -> Result<Value, Error> {
+    let (value, used) = decode_prefix_mode(bytes, false)?;
+    match bytes.len() - used {
+        0 => Ok(value),
+        rest => Err(CborError::TrailingBytes(rest).into()),
+    }
+}
+
+fn decode_prefix_mode(bytes: &[u8], strict: bool) -> Result<(Value, usize), Error> {
     if bytes.len() > MAX_MESSAGE_SIZE {
         return Err(Error::MessageTooLong {
             len: bytes.len(),
             max: MAX_MESSAGE_SIZE,
         });
     }
-    let mut reader = Reader { buf: bytes, pos: 0 };
+    let mut reader = Reader {
+        buf: bytes,
+        pos: 0,
+        strict,
+    };
     let value = reader.item(0)?;
     Ok((value, reader.pos))
 }
@@ -35,6 +58,8 @@ pub fn decode_prefix(bytes: &[u8]) -> Result<(Value, usize), Error> {
 struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
+    /// Canonical form required (shortest integers, sorted keys).
+    strict: bool,
 }
 
 impl<'a> Reader<'a> {
@@ -81,7 +106,7 @@ impl<'a> Reader<'a> {
             31 => return Err(CborError::IndefiniteLength),
             reserved => return Err(CborError::ReservedAdditionalInfo(reserved)),
         };
-        if value < min {
+        if value < min && self.strict {
             return Err(CborError::NonCanonicalInteger);
         }
         Ok(value)
@@ -139,7 +164,7 @@ impl<'a> Reader<'a> {
                         return Err(CborError::UnsupportedMapKey);
                     }
                     let encoded = &self.buf[start..self.pos];
-                    if let Some(prev) = previous {
+                    if let (Some(prev), true) = (previous, self.strict) {
                         match canonical_key_order(prev, encoded) {
                             Ordering::Less => {}
                             Ordering::Equal => return Err(CborError::DuplicateMapKey),
@@ -149,6 +174,9 @@ impl<'a> Reader<'a> {
                     previous = Some(encoded);
                     let value = self.item(depth)?;
                     entries.push((key, value));
+                }
+                if !self.strict {
+                    canonicalise(&mut entries)?;
                 }
                 Ok(Value::Map(entries))
             }
@@ -163,6 +191,21 @@ impl<'a> Reader<'a> {
             },
         }
     }
+}
+
+/// Sorts leniently decoded entries into canonical order, rejecting duplicate keys (which
+/// compare equal once re-encoded canonically).
+fn canonicalise(entries: &mut Vec<(Value, Value)>) -> Result<(), CborError> {
+    let mut keyed: Vec<(Vec<u8>, (Value, Value))> = core::mem::take(entries)
+        .into_iter()
+        .map(|entry| (super::write::encode(&entry.0), entry))
+        .collect();
+    keyed.sort_by(|a, b| canonical_key_order(&a.0, &b.0));
+    if keyed.windows(2).any(|w| w[0].0 == w[1].0) {
+        return Err(CborError::DuplicateMapKey);
+    }
+    *entries = keyed.into_iter().map(|(_, entry)| entry).collect();
+    Ok(())
 }
 
 fn enter(depth: usize) -> Result<usize, CborError> {

@@ -262,3 +262,32 @@ fn value_debug_is_diagnostic_notation() {
         r#"{1: h'00ff', 2: [null, -3], "up": true}"#
     );
 }
+
+#[test]
+fn lenient_decoding_tolerates_only_order_and_width() {
+    // Unsorted keys and a non-shortest integer: rejected strictly, accepted leniently and
+    // put in canonical order.
+    let quirky = hex("a2 02 1801 01 f5");
+    assert_eq!(cbor_err(&quirky), CborError::NonCanonicalInteger);
+    assert_eq!(cbor_err(&hex("a2 02 01 01 f5")), CborError::UnsortedMapKeys);
+    let v = decode_lenient(&quirky).unwrap();
+    assert_eq!(v, MapBuilder::new().insert(1, true).insert(2, 1).build());
+    assert_eq!(encode(&v), hex("a2 01 f5 02 01"));
+    // Duplicates (even spelled differently), indefinite lengths, tags, trailing bytes,
+    // depth: still rejected.
+    for (bytes, err) in [
+        ("a2 01 f5 1801 f4", CborError::DuplicateMapKey),
+        ("a2 02 f5 02 f4", CborError::DuplicateMapKey),
+        ("9f 01 ff", CborError::IndefiniteLength),
+        ("c1 01", CborError::Tag),
+        ("01 01", CborError::TrailingBytes(1)),
+        ("8181818181 01", CborError::TooDeep),
+        ("f9 3c00", CborError::UnsupportedSimple(25)),
+    ] {
+        assert_eq!(
+            decode_lenient(&hex(bytes)),
+            Err(Error::Cbor(err)),
+            "{bytes}"
+        );
+    }
+}

@@ -167,3 +167,23 @@ fn every_response_round_trips() {
         crate::ResponseError::Malformed(crate::Error::MissingParameter { field: "versions" })
     ));
 }
+
+#[test]
+fn lenient_response_decoding_accepts_unsorted_get_info() {
+    // {3: aaguid, 1: ["FIDO_2_0"]}: keys out of order, as some authenticators send.
+    let mut message = vec![0x00, 0xa2, 0x03, 0x50];
+    message.extend_from_slice(&[0xab; 16]);
+    message.extend_from_slice(&[0x01, 0x81, 0x68]);
+    message.extend_from_slice(b"FIDO_2_0");
+    assert!(matches!(
+        decode_response::<GetInfoResponse>(&message).unwrap_err(),
+        crate::ResponseError::Malformed(crate::Error::Cbor(crate::CborError::UnsortedMapKeys))
+    ));
+    let info: GetInfoResponse = decode_response_lenient(&message).unwrap();
+    assert_eq!(info.versions, vec!["FIDO_2_0".to_owned()]);
+    assert_eq!(info.aaguid, Aaguid([0xab; 16]));
+    assert_eq!(
+        decode_response_lenient::<GetInfoResponse>(&[0x2e]).unwrap_err(),
+        crate::ResponseError::Status(StatusCode::NoCredentials)
+    );
+}
