@@ -39,7 +39,12 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
             ("credentialMgmtPreview", true),
         ];
         Ok(Info {
-            versions: vec!["U2F_V2", "FIDO_2_0", "FIDO_2_1"],
+            // With alwaysUv, U2F (which cannot verify the user) is off (CTAP 2.1 §6.11.2).
+            versions: if state.always_uv {
+                vec!["FIDO_2_0", "FIDO_2_1"]
+            } else {
+                vec!["U2F_V2", "FIDO_2_0", "FIDO_2_1"]
+            },
             extensions: EXTENSIONS.to_vec(),
             aaguid: self.config.aaguid,
             options,

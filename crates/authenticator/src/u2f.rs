@@ -47,8 +47,13 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
             Ok(r) => r,
             Err(e) => return e.to_response().to_bytes(),
         };
+        // With alwaysUv, U2F cannot meet the policy: register and authenticate are refused.
+        let always_uv = self.state().map(|s| s.always_uv).unwrap_or(true);
         let result = match request {
             Request::Version => Ok(VERSION.to_vec()),
+            Request::Register(_) | Request::Authenticate(_) if always_uv => {
+                Err(U2fError::Sw(StatusWord::CONDITIONS_NOT_SATISFIED))
+            }
             Request::Register(r) => self.u2f_register(&r.application, &r.challenge),
             Request::Authenticate(a) => {
                 self.u2f_authenticate(a.control, &a.application, &a.challenge, &a.key_handle)
@@ -82,9 +87,6 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
         application: &[u8; 32],
         challenge: &[u8; 32],
     ) -> Result<Vec<u8>, U2fError> {
-        if self.state()?.always_uv {
-            return Err(U2fError::Sw(StatusWord::CONDITIONS_NOT_SATISFIED));
-        }
         self.ask_presence(PresencePurpose::U2f)
             .map_err(|_| U2fError::Sw(StatusWord::CONDITIONS_NOT_SATISFIED))?;
         let (cert, att_key) = self.u2f_attestation()?;

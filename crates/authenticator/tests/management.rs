@@ -458,10 +458,19 @@ fn toggle_always_uv_and_min_pin_length() {
     let mut silent = ga("a.example", &[&id]);
     silent.options.up = Some(false);
     assert_eq!(h.status(&Request::GetAssertion(silent)), StatusCode::Ok);
-    // U2F refuses registration while alwaysUv is on.
+    // U2F is off while alwaysUv is on: not in versions, register and authenticate refused.
+    assert_eq!(h.info().versions, vec!["FIDO_2_0", "FIDO_2_1"]);
     let mut apdu = vec![0x00, 0x01, 0x00, 0x00, 0x40];
     apdu.extend_from_slice(&[1; 64]);
     assert_eq!(h.auth.handle_u2f(&apdu), vec![0x69, 0x85]);
+    let mut auth = vec![0x00, 0x02, 0x03, 0x00, 65 + id.len() as u8];
+    auth.extend_from_slice(&[2; 32]);
+    auth.extend_from_slice(&sha256(b"a.example"));
+    auth.push(id.len() as u8);
+    auth.extend_from_slice(&id);
+    assert_eq!(h.auth.handle_u2f(&auth), vec![0x69, 0x85]);
+    // Only the silent assertion above counted.
+    assert_eq!(h.auth.store().credentials()[0].sign_count, 1);
     // Only one token exists at a time: the mc token above replaced the acfg one.
     assert_eq!(
         h.status(&config(
