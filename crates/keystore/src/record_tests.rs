@@ -150,3 +150,32 @@ fn update_changes_only_mutable_fields() {
         "the RP is not changed by an update"
     );
 }
+
+#[test]
+fn file_names_round_trip_and_reject_others() {
+    let tag = rp_tag("example.com");
+    let hash = id_hash(b"credential");
+    let name = file_name(&tag, true, &hash);
+    assert_eq!(name.len(), 16 + 1 + 64 + 5);
+    assert_eq!(&name[16..17], "d");
+    assert_eq!(parse_file_name(&name), Some((tag, true, hash)));
+    let nd = file_name(&tag, false, &hash);
+    assert_eq!(parse_file_name(&nd), Some((tag, false, hash)));
+    for bad in [
+        "keystore",
+        ".tmp-0011",
+        &name[..name.len() - 1],
+        &name.replace(".cred", ".crex"),
+        &name.replacen('d', "x", 1),
+        &format!("{}zz.cred", &name[..name.len() - 7]),
+    ] {
+        assert_eq!(parse_file_name(bad), None, "{bad}");
+    }
+    // The record knows its own name.
+    let mk = MasterKey::generate().unwrap();
+    let r = Record::seal(1, &cred(1, CredProtect::UvOptional), &mk).unwrap();
+    assert_eq!(
+        parse_file_name(&r.file_name()),
+        Some((tag, true, id_hash(&[1; 16])))
+    );
+}

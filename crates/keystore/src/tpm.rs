@@ -26,21 +26,16 @@ use std::str::FromStr;
 
 use latchkey_authenticator::env::Rng;
 use latchkey_authenticator::store::{Algorithm, KeyBlob, PinHash, PublicKey, StoreError};
-use tss_esapi::attributes::ObjectAttributesBuilder;
 use tss_esapi::constants::tss::{TPM2_RH_NULL, TPM2_ST_HASHCHECK};
 use tss_esapi::constants::{CapabilityType, PropertyTag, Tss2ResponseCodeKind};
 use tss_esapi::handles::{KeyHandle, ObjectHandle};
-use tss_esapi::interface_types::algorithm::{HashingAlgorithm, PublicAlgorithm};
-use tss_esapi::interface_types::ecc::EccCurve;
 use tss_esapi::interface_types::resource_handles::Hierarchy;
 use tss_esapi::interface_types::session_handles::AuthSession;
 use tss_esapi::structures::{
-    Auth, CapabilityData, Digest, EccPoint, EccScheme, HashScheme, HashcheckTicket,
-    KeyedHashScheme, Private, Public, PublicBuilder, PublicEccParametersBuilder,
-    PublicKeyedHashParameters, SensitiveData, Signature, SignatureScheme,
-    SymmetricDefinitionObject,
+    Auth, CapabilityData, Digest, HashcheckTicket, Public, SensitiveData, Signature,
+    SignatureScheme,
 };
-use tss_esapi::traits::{Marshall, UnMarshall};
+use tss_esapi::traits::Marshall;
 use tss_esapi::tss2_esys::TPMT_TK_HASHCHECK;
 use tss_esapi::{Context, TctiNameConf};
 
@@ -49,11 +44,13 @@ use crate::crypto::{sha256, MasterKey};
 use crate::engine::{self, Custody, Engine, Limits};
 
 mod der;
+mod objects;
+
+use objects::{primary_template, sealed_template, signing_template, Blobs};
 
 const PIN_AUTH_DOMAIN: &[u8] = b"latchkey-keystore/tpm-pin-auth/v1";
 const KEY_AUTH_DOMAIN: &[u8] = b"latchkey-keystore/tpm-key-auth/v1";
 const KEY_BLOB_MAGIC: &[u8; 4] = b"LKT\x01";
-const MAX_TPM_BLOB: usize = 1024;
 
 /// Options for [`TpmStore::open`].
 #[derive(Debug, Clone)]
@@ -102,102 +99,6 @@ fn is_wrong_auth(e: &tss_esapi::Error) -> bool {
 
 fn is_lockout(e: &tss_esapi::Error) -> bool {
     matches!(e, tss_esapi::Error::Tss2Error(rc) if rc.kind() == Some(Tss2ResponseCodeKind::Lockout))
-}
-
-fn primary_template() -> Result<Public, StoreError> {
-    let attrs = ObjectAttributesBuilder::new()
-        .with_fixed_tpm(true)
-        .with_fixed_parent(true)
-        .with_sensitive_data_origin(true)
-        .with_user_with_auth(true)
-        .with_decrypt(true)
-        .with_restricted(true)
-        .build()
-        .map_err(|e| tpm_err("primary template", e))?;
-    let params = PublicEccParametersBuilder::new_restricted_decryption_key(
-        SymmetricDefinitionObject::AES_128_CFB,
-        EccCurve::NistP256,
-    )
-    .build()
-    .map_err(|e| tpm_err("primary template", e))?;
-    PublicBuilder::new()
-        .with_public_algorithm(PublicAlgorithm::Ecc)
-        .with_name_hashing_algorithm(HashingAlgorithm::Sha256)
-        .with_object_attributes(attrs)
-        .with_ecc_parameters(params)
-        .with_ecc_unique_identifier(EccPoint::default())
-        .build()
-        .map_err(|e| tpm_err("primary template", e))
-}
-
-fn signing_template() -> Result<Public, StoreError> {
-    // Not noDA: a wrong authValue counts towards lockout like a wrong PIN does.
-    let attrs = ObjectAttributesBuilder::new()
-        .with_fixed_tpm(true)
-        .with_fixed_parent(true)
-        .with_sensitive_data_origin(true)
-        .with_user_with_auth(true)
-        .with_sign_encrypt(true)
-        .build()
-        .map_err(|e| tpm_err("key template", e))?;
-    let params = PublicEccParametersBuilder::new_unrestricted_signing_key(
-        EccScheme::EcDsa(HashScheme::new(HashingAlgorithm::Sha256)),
-        EccCurve::NistP256,
-    )
-    .build()
-    .map_err(|e| tpm_err("key template", e))?;
-    PublicBuilder::new()
-        .with_public_algorithm(PublicAlgorithm::Ecc)
-        .with_name_hashing_algorithm(HashingAlgorithm::Sha256)
-        .with_object_attributes(attrs)
-        .with_ecc_parameters(params)
-        .with_ecc_unique_identifier(EccPoint::default())
-        .build()
-        .map_err(|e| tpm_err("key template", e))
-}
-
-fn sealed_template() -> Result<Public, StoreError> {
-    let attrs = ObjectAttributesBuilder::new()
-        .with_fixed_tpm(true)
-        .with_fixed_parent(true)
-        .with_user_with_auth(true)
-        .build()
-        .map_err(|e| tpm_err("PIN object template", e))?;
-    PublicBuilder::new()
-        .with_public_algorithm(PublicAlgorithm::KeyedHash)
-        .with_name_hashing_algorithm(HashingAlgorithm::Sha256)
-        .with_object_attributes(attrs)
-        .with_keyed_hash_parameters(PublicKeyedHashParameters::new(KeyedHashScheme::Null))
-        .with_keyed_hash_unique_identifier(Digest::default())
-        .build()
-        .map_err(|e| tpm_err("PIN object template", e))
-}
-
-/// A TPM object as stored: marshalled TPM2B_PUBLIC contents and the TPM-wrapped private blob.
-struct Blobs {
-    public: Vec<u8>,
-    private: Vec<u8>,
-}
-
-impl Blobs {
-    fn write(&self, w: &mut Writer) {
-        w.bytes(&self.public).bytes(&self.private);
-    }
-
-    fn read(r: &mut Reader<'_>) -> Result<Self, StoreError> {
-        Ok(Blobs {
-            public: r.bytes(MAX_TPM_BLOB)?.to_vec(),
-            private: r.bytes(MAX_TPM_BLOB)?.to_vec(),
-        })
-    }
-
-    fn parse(&self) -> Result<(Public, Private), StoreError> {
-        let public = Public::unmarshall(&self.public)
-            .map_err(|_| StoreError::Corrupt("TPM public area does not parse".into()))?;
-        let private = Private::try_from(self.private.clone())
-            .map_err(|_| StoreError::Corrupt("TPM private blob is too large".into()))?;
-        Ok((public, private))
-    }
 }
 
 /// TPM custody: an ESAPI context, the primary key and a cache of loaded signing keys.
