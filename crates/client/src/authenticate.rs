@@ -19,7 +19,7 @@ use crate::ctap2;
 use crate::device::Device;
 use crate::error::{to_webauthn, Step};
 use crate::pinuv::{self, Session, Token};
-use crate::register::{extension_support, speaks_ctap2, token_for};
+use crate::register::{extension_support, probe, token_for, Protocol};
 use crate::request::GetRequest;
 use crate::response::Assertion;
 use crate::ui::{Account, CeremonyUi};
@@ -53,10 +53,10 @@ pub fn authenticate(
     ui: &mut dyn CeremonyUi,
 ) -> Result<Assertion, WebAuthnError> {
     let options = &request.options;
-    let mut info = ctap2::get_info(device).map_err(|e| to_webauthn(Step::Info, &e))?;
-    if !speaks_ctap2(&info) {
-        return crate::u2f::authenticate(device, request, ui);
-    }
+    let mut info = match probe(device)? {
+        Protocol::Ctap2(info) => *info,
+        Protocol::U2f => return crate::u2f::authenticate(device, request, ui),
+    };
     let support = extension_support(&info);
     let large_blob_write = matches!(
         options.extensions.large_blob,

@@ -12,14 +12,15 @@ use latchkey_ctap::extensions::{
     CredBlobOutput, CredProtect, HmacSecretOutput, MakeCredentialExtensions as CtapMcExtensions,
 };
 use latchkey_ctap::pin::Permissions;
+use latchkey_ctap::status::StatusCode;
 use latchkey_webauthn::extensions::ctap::{AuthenticatorExtensionSupport, RegistrationOutcome};
 use latchkey_webauthn::options::create::{
     AttestationConveyancePreference, AuthenticatorAttachment, ResidentKeyRequirement,
 };
 use latchkey_webauthn::WebAuthnError;
 
-use crate::ctap2;
-use crate::device::{Device, Transport};
+use crate::ctap2::{self, CtapError};
+use crate::device::{Device, DeviceError, Transport};
 use crate::error::{to_webauthn, Step};
 use crate::pinuv::{self, Session, Token, TokenRequest};
 use crate::request::CreateRequest;
@@ -51,6 +52,30 @@ pub fn extension_support(info: &GetInfoResponse) -> AuthenticatorExtensionSuppor
 /// Whether the device speaks CTAP2 (its getInfo lists FIDO_2_0 or later).
 pub fn speaks_ctap2(info: &GetInfoResponse) -> bool {
     info.versions.iter().any(|v| v.starts_with("FIDO_2"))
+}
+
+/// What a device speaks.
+#[derive(Debug)]
+pub enum Protocol {
+    /// CTAP2, with its getInfo.
+    Ctap2(Box<GetInfoResponse>),
+    /// Only U2F (CTAP1).
+    U2f,
+}
+
+/// Finds out what `device` speaks: no CTAPHID_CBOR capability, a getInfo refused as an unknown
+/// command, or no FIDO_2 version means U2F only (CTAP 2.1 §10).
+pub fn probe(device: &mut dyn Device) -> Result<Protocol, WebAuthnError> {
+    if !device.info().cbor {
+        return Ok(Protocol::U2f);
+    }
+    match ctap2::get_info(device) {
+        Ok(info) if speaks_ctap2(&info) => Ok(Protocol::Ctap2(Box::new(info))),
+        Ok(_) => Ok(Protocol::U2f),
+        Err(CtapError::Status(StatusCode::InvalidCommand))
+        | Err(CtapError::Device(DeviceError::Unsupported(_))) => Ok(Protocol::U2f),
+        Err(e) => Err(to_webauthn(Step::Info, &e)),
+    }
 }
 
 pub(crate) fn check_attachment(
@@ -115,10 +140,10 @@ pub fn register(
 ) -> Result<Registration, WebAuthnError> {
     let options = &request.options;
     check_attachment(device, options.authenticator_attachment)?;
-    let mut info = ctap2::get_info(device).map_err(|e| to_webauthn(Step::Info, &e))?;
-    if !speaks_ctap2(&info) {
-        return crate::u2f::register(device, request, ui);
-    }
+    let mut info = match probe(device)? {
+        Protocol::Ctap2(info) => *info,
+        Protocol::U2f => return crate::u2f::register(device, request, ui),
+    };
     let rk_supported = info.option("rk") == Some(true);
     let rk = match options.resident_key {
         ResidentKeyRequirement::Required if !rk_supported => {

@@ -10,8 +10,8 @@ use std::time::Duration;
 use common::*;
 use latchkey_client::{CreateRequest, Device, GetRequest, ScriptedUi};
 use webauthn_rs_core::proto::{
-    COSEAlgorithm, Credential, PublicKeyCredential, RegisterPublicKeyCredential,
-    RequestRegistrationExtensions, UserVerificationPolicy,
+    AttestationConveyancePreference, COSEAlgorithm, Credential, PublicKeyCredential,
+    RegisterPublicKeyCredential, RequestRegistrationExtensions, UserVerificationPolicy,
 };
 use webauthn_rs_core::WebauthnCore;
 
@@ -36,10 +36,31 @@ fn register(
     discoverable: bool,
     policy: UserVerificationPolicy,
 ) -> (Credential, serde_json::Value) {
+    register_with(
+        core,
+        dev,
+        ui,
+        user,
+        discoverable,
+        policy,
+        AttestationConveyancePreference::None,
+    )
+}
+
+fn register_with(
+    core: &WebauthnCore,
+    dev: &mut dyn Device,
+    ui: &mut ScriptedUi,
+    user: &[u8],
+    discoverable: bool,
+    policy: UserVerificationPolicy,
+    attestation: AttestationConveyancePreference,
+) -> (Credential, serde_json::Value) {
     let builder = core
         .new_challenge_register_builder(user, "alice@example.com", "Alice")
         .unwrap()
         .user_verification_policy(policy)
+        .attestation(attestation)
         .require_resident_key(discoverable)
         .credential_algorithms(vec![COSEAlgorithm::ES256, COSEAlgorithm::EDDSA])
         .extensions(Some(RequestRegistrationExtensions {
@@ -183,4 +204,39 @@ fn webauthn_rs_accepts_a_key_used_without_user_verification() {
         ui.pin_requests.is_empty(),
         "no PIN without user verification"
     );
+}
+
+#[test]
+fn webauthn_rs_accepts_a_u2f_only_key_with_fido_u2f_attestation() {
+    let (inner, _) = usb_key_in_memory();
+    let mut dev = U2fOnly(inner);
+    let core = rp();
+    let mut ui = ScriptedUi::default();
+    let user = random(16);
+    let (cred, response) = register_with(
+        &core,
+        &mut dev,
+        &mut ui,
+        &user,
+        false,
+        UserVerificationPolicy::Discouraged_DO_NOT_USE,
+        AttestationConveyancePreference::Direct,
+    );
+    let att = latchkey_webauthn::b64::decode(
+        "attestationObject",
+        response["response"]["attestationObject"].as_str().unwrap(),
+    )
+    .unwrap();
+    let att = latchkey_ctap::authdata::AttestationObject::from_bytes(&att).unwrap();
+    assert_eq!(att.att_stmt.format(), "fido-u2f");
+    let (counter, uv, _) = authenticate(
+        &core,
+        &mut dev,
+        &mut ui,
+        &cred,
+        false,
+        UserVerificationPolicy::Discouraged_DO_NOT_USE,
+    );
+    assert!(counter >= 1);
+    assert!(!uv);
 }

@@ -294,3 +294,28 @@ pub fn flags(auth_data: &[u8]) -> u8 {
 }
 pub const UP: u8 = 0x01;
 pub const UV: u8 = 0x04;
+
+/// A device that only speaks U2F: no CTAPHID_CBOR, every CTAP2 request refused.
+pub struct U2fOnly<D>(pub D);
+
+impl<D: Device> Device for U2fOnly<D> {
+    fn info(&self) -> latchkey_client::DeviceDescription {
+        let mut d = self.0.info();
+        d.cbor = false;
+        d.transport = latchkey_client::Transport::Usb;
+        d
+    }
+    fn cbor(
+        &mut self,
+        _request: &[u8],
+        _status: &mut dyn FnMut(latchkey_client::device::KeepaliveStatus),
+    ) -> Result<Vec<u8>, latchkey_client::DeviceError> {
+        Err(latchkey_client::DeviceError::Unsupported("CTAP2"))
+    }
+    fn msg(&mut self, apdu: &[u8]) -> Result<Vec<u8>, latchkey_client::DeviceError> {
+        self.0.msg(apdu)
+    }
+    fn cancel_handle(&self) -> CancelHandle {
+        self.0.cancel_handle()
+    }
+}
