@@ -199,3 +199,118 @@ fn es256_spki_from_response_is_the_authenticator_key() {
     let spki = reg.record.public_key.to_spki();
     assert!(spki.ends_with(&point));
 }
+
+/// An attestation certificate and its PKCS #8 key, made for these tests with `openssl req -x509
+/// -addext "1.3.6.1.4.1.45724.1.1.4=DER:04:10:00:11:…:ff"`: its AAGUID extension is
+/// 00112233-4455-6677-8899-aabbccddeeff.
+const ATTESTATION_CERT: &str =
+    "30820247308201eda003020102021477c1ed71e05016ffe9c2bd02f1950c7d9d548efb300a06082a8648ce3d04\
+     030230683122302006035504030c194c617463686b65792074657374206174746573746174696f6e3111300f06\
+     0355040a0c084c617463686b657931223020060355040b0c1941757468656e74696361746f7220417474657374\
+     6174696f6e310b30090603550406130241413020170d3236313132323032353935375a180f3231323631303239\
+     3032353935375a30683122302006035504030c194c617463686b65792074657374206174746573746174696f6e\
+     3111300f060355040a0c084c617463686b657931223020060355040b0c1941757468656e74696361746f722041\
+     74746573746174696f6e310b30090603550406130241413059301306072a8648ce3d020106082a8648ce3d0301\
+     0703420004d075db9241dcfbe32fe921614f3cde6c9c362023b255fe121dd24259d01766cb5327b410767aca89\
+     883b46588323b37ab1e6d8100555faae06e9b2eb571c4c61a3733071301d0603551d0e04160414ce0373d923e0\
+     e9d2bfe260ca4374e0da6167cb38301f0603551d23041830168014ce0373d923e0e9d2bfe260ca4374e0da6167\
+     cb383021060b2b0601040182e51c0101040412041000112233445566778899aabbccddeeff300c0603551d1301\
+     01ff04023000300a06082a8648ce3d04030203480030450221009684376901eea713bde988fd8e266098605e27\
+     7e3abc51cc8f91913f0a32a5a70220335f6802a044d2987ebefeee9d514b8fc3f74e3f44a61dd2c9367bdd4c1d\
+     4ed1";
+const ATTESTATION_KEY_PKCS8: &str =
+    "308187020100301306072a8648ce3d020106082a8648ce3d030107046d306b0201010420c8706204a45e5cb0c7\
+     b73fd390fcb209aadedad5ba520e19c80651f0af97a23ea14403420004d075db9241dcfbe32fe921614f3cde6c\
+     9c362023b255fe121dd24259d01766cb5327b410767aca89883b46588323b37ab1e6d8100555faae06e9b2eb57\
+     1c4c61";
+
+fn packed_full(aaguid: [u8; 16]) -> Result<AttestationType, VerifyError> {
+    use aws_lc_rs::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
+    use latchkey_ctap::authdata::{
+        AttestationObject, AttestationStatement, AttestedCredentialData, AuthenticatorData, Flags,
+    };
+    let attestation_key = EcdsaKeyPair::from_pkcs8(
+        &ECDSA_P256_SHA256_ASN1_SIGNING,
+        &hex::decode(ATTESTATION_KEY_PKCS8).unwrap(),
+    )
+    .unwrap();
+    let opts = CreationOptions::from_json(OPTIONS.as_bytes()).unwrap();
+    let auth = authorize("https://login.example.com", opts.rp_id.as_deref()).unwrap();
+    let (cdj, hash) = CollectedClientData::for_authorized(
+        CeremonyType::Create,
+        &opts.challenge,
+        &auth,
+        Ancestry::SameOrigin,
+    )
+    .serialize();
+    let key = Key::p256();
+    let auth_data = AuthenticatorData {
+        rp_id_hash: auth.rp_id().hash(),
+        flags: Flags(UP_UV),
+        sign_count: 0,
+        attested_credential_data: Some(AttestedCredentialData {
+            aaguid: latchkey_ctap::command::Aaguid(aaguid),
+            credential_id: vec![3; 16],
+            public_key: key.cose(),
+        }),
+        extensions: None,
+    }
+    .to_bytes();
+    let mut signed = auth_data.clone();
+    signed.extend_from_slice(hash.as_bytes());
+    let sig = attestation_key
+        .sign(&aws_lc_rs::rand::SystemRandom::new(), &signed)
+        .unwrap()
+        .as_ref()
+        .to_vec();
+    let att = AttestationObject {
+        auth_data,
+        att_stmt: AttestationStatement::Packed {
+            alg: latchkey_ctap::entity::CoseAlgorithm(-7),
+            sig,
+            x5c: Some(vec![hex::decode(ATTESTATION_CERT).unwrap()]),
+        },
+    }
+    .to_bytes();
+    let resp = RegistrationResponseJSON::from_attestation_object(
+        &cdj,
+        &att,
+        &[],
+        None,
+        Default::default(),
+    )
+    .unwrap();
+    let rp_id = latchkey_webauthn::origin::RpId::parse("example.com").unwrap();
+    verify_registration(
+        &resp,
+        &ExpectedRegistration {
+            challenge: opts.challenge.as_bytes(),
+            origins: ExpectedOrigins {
+                origins: &["https://login.example.com"],
+                top_origins: &[],
+            },
+            rp_id: &rp_id,
+            require_user_verification: true,
+            algorithms: &[CoseAlgorithm::ES256],
+        },
+    )
+    .map(|(_, att)| att)
+}
+
+#[test]
+fn packed_full_attestation_checks_signature_and_certificate_aaguid() {
+    let aaguid = [
+        0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee,
+        0xff,
+    ];
+    match packed_full(aaguid).unwrap() {
+        AttestationType::Basic { x5c } => {
+            assert_eq!(x5c, vec![hex::decode(ATTESTATION_CERT).unwrap()])
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        packed_full([0x42; 16]).unwrap_err(),
+        VerifyError::InvalidAttestation("certificate AAGUID differs from the authenticator data's")
+    );
+}

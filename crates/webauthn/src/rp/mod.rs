@@ -3,8 +3,9 @@
 //! third-party RP libraries.
 //!
 //! Attestation: `none` (§8.7) and `packed` (§8.2) are verified. For `packed` with `x5c` the
-//! signature is checked with the leaf certificate's key, and the chain is returned for the RP's
-//! trust decision; certificate requirements (§8.2.1) and chain validation are not checked.
+//! signature is checked with the leaf certificate's key and the certificate's AAGUID extension
+//! against the authenticator data; the chain is returned for the RP's trust decision. The other
+//! certificate requirements of §8.2.1 and chain validation are not checked.
 //! CBOR is decoded with `latchkey_ctap::authdata` and `latchkey_ctap::cose`.
 
 mod authentication;
@@ -184,3 +185,6 @@ pub enum ExpectedUser<'a> {
     /// Discoverable flow: userHandle must be present and name the credential's owner.
     Discoverable(&'a UserHandle),
 }
+
+#[cfg(test)]
+mod tests;

@@ -98,6 +98,13 @@ pub fn verify_registration(
             if !x509::verify_with_certificate(leaf, alg.0, &signed, sig)? {
                 return Err(VerifyError::BadSignature);
             }
+            if let Some(aaguid) = x509::aaguid_extension(leaf)? {
+                if aaguid != acd.aaguid.0 {
+                    return Err(VerifyError::InvalidAttestation(
+                        "certificate AAGUID differs from the authenticator data's",
+                    ));
+                }
+            }
             AttestationType::Basic { x5c: chain.clone() }
         }
         other => {

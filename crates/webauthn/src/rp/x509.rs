@@ -1,6 +1,7 @@
 //! Just enough DER (X.690) to take the SubjectPublicKeyInfo out of an X.509 certificate
 //! (RFC 5280 §4.1) and verify a `packed` attestation signature with it (L3 §8.2 step 2).
-//! Certificate contents, validity and chains are not checked here.
+//! Of the certificate contents only the AAGUID extension is checked (§8.2.1); validity periods,
+//! the other §8.2.1 requirements and chains are not.
 
 use super::VerifyError;
 use aws_lc_rs::signature::{self, UnparsedPublicKey};
@@ -30,8 +31,8 @@ fn tlv(input: &[u8]) -> Result<(u8, &[u8], &[u8]), VerifyError> {
     Ok((tag, &rest[..len], &rest[len..]))
 }
 
-/// The SubjectPublicKeyInfo's algorithm OID and key bits.
-fn spki_of(cert: &[u8]) -> Result<(&[u8], &[u8]), VerifyError> {
+/// The TBSCertificate fields from subjectPublicKeyInfo on.
+fn tbs_from_spki(cert: &[u8]) -> Result<&[u8], VerifyError> {
     let (_, cert_body, _) = tlv(cert)?; // Certificate
     let (_, tbs, _) = tlv(cert_body)?; // TBSCertificate
     let mut rest = tbs;
@@ -41,7 +42,54 @@ fn spki_of(cert: &[u8]) -> Result<(&[u8], &[u8]), VerifyError> {
         // serialNumber, signature, issuer, validity, subject
         rest = tlv(rest)?.2;
     }
-    let (_, spki, _) = tlv(rest)?;
+    Ok(rest)
+}
+
+/// `id-fido-gen-ce-aaguid`, 1.3.6.1.4.1.45724.1.1.4 (L3 §8.2.1).
+const OID_FIDO_AAGUID: &[u8] = &[
+    0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0xe5, 0x1c, 0x01, 0x01, 0x04,
+];
+
+/// The AAGUID certificate extension (L3 §8.2.1), if present: an OCTET STRING wrapping an
+/// OCTET STRING of 16 bytes, which must not be marked critical.
+pub(super) fn aaguid_extension(cert: &[u8]) -> Result<Option<[u8; 16]>, VerifyError> {
+    let (_, _, mut rest) = tlv(tbs_from_spki(cert)?)?; // skip subjectPublicKeyInfo
+    while !rest.is_empty() {
+        let (tag, content, r) = tlv(rest)?;
+        rest = r;
+        if tag != 0xa3 {
+            continue; // [1] issuerUniqueID, [2] subjectUniqueID
+        }
+        let (_, mut exts, _) = tlv(content)?; // SEQUENCE OF Extension
+        while !exts.is_empty() {
+            let (_, ext, r) = tlv(exts)?;
+            exts = r;
+            let (_, oid, mut fields) = tlv(ext)?;
+            if oid != OID_FIDO_AAGUID {
+                continue;
+            }
+            let (mut tag, mut value, r) = tlv(fields)?;
+            if tag == 0x01 {
+                // critical BOOLEAN
+                if value != [0] {
+                    return Err(VerifyError::InvalidAttestation("critical AAGUID extension"));
+                }
+                fields = r;
+                (tag, value, _) = tlv(fields)?;
+            }
+            let (inner_tag, aaguid, _) = tlv(value)?;
+            return match (tag, inner_tag, <[u8; 16]>::try_from(aaguid)) {
+                (0x04, 0x04, Ok(a)) => Ok(Some(a)),
+                _ => Err(BAD),
+            };
+        }
+    }
+    Ok(None)
+}
+
+/// The SubjectPublicKeyInfo's algorithm OID and key bits.
+fn spki_of(cert: &[u8]) -> Result<(&[u8], &[u8]), VerifyError> {
+    let (_, spki, _) = tlv(tbs_from_spki(cert)?)?;
     let (_, alg_id, rest) = tlv(spki)?;
     let (_, oid, _) = tlv(alg_id)?;
     let (tag, bits, _) = tlv(rest)?;
