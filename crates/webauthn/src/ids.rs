@@ -1,5 +1,5 @@
-//! Byte-string newtypes checked once at the boundary (L3 §5.4.3 user handle, §5.8.3 credential
-//! ID, §5.4 challenge, §5.8.7 COSEAlgorithmIdentifier, §5.8.1 hash of the serialized client data).
+//! Byte-string newtypes checked once at the boundary (L3 §5.4.3 user handle, §5.1 credential
+//! ID, §5.4 challenge, §5.8.5 COSEAlgorithmIdentifier, §5.8.1 hash of the serialized client data).
 
 use crate::b64;
 use crate::error::WebAuthnError;

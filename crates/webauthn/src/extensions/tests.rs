@@ -17,7 +17,7 @@ fn allow(ids: &[&[u8]]) -> Vec<CredentialDescriptor> {
 
 #[test]
 fn prf_salt_matches_spec_vectors() {
-    // L3 §16.2.1 hmac-secret vectors: prf_eval_first / prf_eval_second → salt1 / salt2.
+    // L3 §16, prf extension, "CTAP2 hmac-secret extension" examples: prf_eval_first / prf_eval_second → salt1 / salt2.
     let first = hex::decode("576562417574686e20505246207465737420766563746f727302").unwrap();
     let second = hex::decode("576562417574686e20505246207465737420766563746f727303").unwrap();
     assert_eq!(

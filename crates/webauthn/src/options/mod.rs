@@ -128,7 +128,7 @@ impl UserVerificationRequirement {
     }
 }
 
-/// `PublicKeyCredentialHint` (L3 §5.8.7); unknown hints and repeats are dropped.
+/// `PublicKeyCredentialHint` (L3 §5.8.8); unknown hints and repeats are dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Hint {
     /// `"security-key"`.
