@@ -2,7 +2,7 @@
 //!
 //! Section numbers ("L3 §5.1.3") refer to W3C Web Authentication Level 3
 //! (<https://www.w3.org/TR/webauthn-3/>); "CTAP 2.1 §12" to FIDO Client to Authenticator
-//! Protocol v2.1 (<https://fidoalliance.org/specs/fido-v2.1-ps-20210615/fido-client-to-authenticator-protocol-v2.1-ps-errata-20220621.html>).
+//! Protocol v2.1 (<https://fidoalliance.org/specs/fido-v2.1-ps-20210615/fido-client-to-authenticator-protocol-v2.1-ps-20210615.html>).
 //!
 //! No sockets, no clock, no randomness, no file access: inputs are strings and bytes, outputs
 //! are typed values, JSON and bytes. The `/.well-known/webauthn` fetch, timers and the choice of
