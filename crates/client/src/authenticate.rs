@@ -80,18 +80,34 @@ pub fn authenticate(
         .iter()
         .map(|d| d.id.as_bytes().to_vec())
         .collect();
+    // The `appid` extension (WebAuthn L3 §10.1.1): a credential made through U2F for the AppID
+    // is asked for with the AppID as RP ID, whose SHA-256 is the U2F application parameter.
+    let mut rp_id = request.rp_id.clone();
+    let mut appid_used = false;
     let chosen = if allowed.is_empty() {
         None
     } else {
         match uv::preflight(device, &info, &request.rp_id, &allowed, token.as_ref())? {
             Some(id) => Some(id),
             None => {
-                return Err(WebAuthnError::not_allowed(
-                    "none of the credentials in allowCredentials is on this authenticator",
-                ))
+                let legacy = match &options.extensions.appid {
+                    Some(appid) => uv::preflight(device, &info, appid, &allowed, None)?
+                        .map(|id| (appid.clone(), id)),
+                    None => None,
+                };
+                let Some((appid, id)) = legacy else {
+                    return Err(WebAuthnError::not_allowed(
+                        "none of the credentials in allowCredentials is on this authenticator",
+                    ));
+                };
+                rp_id = appid;
+                appid_used = true;
+                Some(id)
             }
         }
     };
+    // A token is bound to the RP ID it was made for: none is used under the AppID.
+    let token = if appid_used { None } else { token };
     let chosen_id = match &chosen {
         Some(id) => Some(
             CredentialId::new("credential", id.clone())
@@ -119,7 +135,7 @@ pub fn authenticate(
     };
     let hash = request.client_data_hash();
     let ga = GetAssertionRequest {
-        rp_id: request.rp_id.clone(),
+        rp_id,
         client_data_hash: CtapHash(hash),
         allow_list: chosen
             .as_ref()
@@ -186,7 +202,7 @@ pub fn authenticate(
         _ => None,
     };
     let mut outcome = AuthenticationOutcome {
-        appid_used: false,
+        appid_used,
         prf_results,
         large_blob: None,
         large_blob_written: false,

@@ -191,7 +191,21 @@ pub fn register(
     let exclude_list = if excluded.is_empty() {
         None
     } else {
-        uv::preflight(device, &info, &request.rp_id, &excluded, token.as_ref())?
+        let mut found = uv::preflight(device, &info, &request.rp_id, &excluded, token.as_ref())?;
+        // appidExclude (WebAuthn L3 §10.1.2): a U2F credential made for the AppID counts too.
+        if let (None, Some(appid)) = (&found, &options.extensions.appid_exclude) {
+            if uv::preflight(device, &info, appid, &excluded, None)?.is_some() {
+                let selection = ctap2::selection(device, &mut |k| ui.status(k.into()));
+                return match selection {
+                    Ok(()) => Err(WebAuthnError::invalid_state(
+                        "the authenticator already holds a credential from excludeCredentials (by appidExclude)",
+                    )),
+                    Err(e) => Err(to_webauthn(Step::MakeCredential, &e)),
+                };
+            }
+        }
+        found
+            .take()
             .map(|id| vec![CredentialDescriptor::public_key(id)])
     };
 

@@ -134,3 +134,77 @@ fn appid_finds_a_legacy_u2f_credential() {
     assert_eq!(&a.authenticator_data[..32], &sha256(appid.as_bytes()));
     assert_eq!(b64::encode(&a.credential_id), b64::encode(&id));
 }
+
+fn legacy_credential(dev: &mut dyn latchkey_client::Device, appid: &str) -> Vec<u8> {
+    let register = Request::Register(RegisterRequest {
+        challenge: [7u8; 32],
+        application: sha256(appid.as_bytes()),
+    });
+    let answer = dev.msg(&register.to_bytes()).unwrap();
+    let answer = ResponseApdu::parse(&answer).unwrap();
+    RegisterResponse::parse(&answer.data)
+        .unwrap()
+        .key_handle
+        .as_bytes()
+        .to_vec()
+}
+
+#[test]
+fn appid_finds_a_u2f_credential_on_a_ctap2_key() {
+    let (mut dev, _) = usb_key_in_memory();
+    let appid = "https://example.com/u2f-app-id.json";
+    let id = legacy_credential(&mut dev, appid);
+    let mut ui = ScriptedUi::default();
+    let (options, _) = get_options(
+        std::slice::from_ref(&id),
+        "discouraged",
+        json!({"appid": appid}),
+    );
+    let a = latchkey_client::authenticate(&mut dev, &get_request(&options), &mut ui).unwrap();
+    assert_eq!(a.extensions.appid, Some(true));
+    assert_eq!(&a.authenticator_data[..32], &sha256(appid.as_bytes()));
+    // Found under the RP ID itself, appid reports false.
+    let (options, _) = create_options(&random(8), "discouraged", "discouraged", &[], json!({}));
+    let reg = latchkey_client::register(&mut dev, &create_request(&options), &mut ui).unwrap();
+    let (options, _) = get_options(
+        std::slice::from_ref(&reg.credential_id),
+        "discouraged",
+        json!({"appid": appid}),
+    );
+    let a = latchkey_client::authenticate(&mut dev, &get_request(&options), &mut ui).unwrap();
+    assert_eq!(a.extensions.appid, Some(false));
+    assert_eq!(&a.authenticator_data[..32], &sha256(RP_ID.as_bytes()));
+}
+
+#[test]
+fn appid_exclude_refuses_a_key_holding_the_u2f_credential() {
+    let (mut dev, touches) = usb_key_in_memory();
+    let appid = "https://example.com/u2f-app-id.json";
+    let id = legacy_credential(&mut dev, appid);
+    let before = touches.count();
+    let mut ui = ScriptedUi::default();
+    let exclude = vec![id];
+    let (options, _) = create_options(
+        &random(8),
+        "discouraged",
+        "discouraged",
+        &exclude,
+        json!({"appidExclude": appid}),
+    );
+    let err = latchkey_client::register(&mut dev, &create_request(&options), &mut ui).unwrap_err();
+    assert_eq!(err.kind(), ErrorName::InvalidState, "{err:?}");
+    assert_eq!(
+        touches.count(),
+        before + 1,
+        "one touch, as the spec requires"
+    );
+    // Without appidExclude the U2F credential does not stop the registration.
+    let (options, _) = create_options(
+        &random(8),
+        "discouraged",
+        "discouraged",
+        &exclude,
+        json!({}),
+    );
+    latchkey_client::register(&mut dev, &create_request(&options), &mut ui).unwrap();
+}
