@@ -69,7 +69,13 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
                     }
                     state.min_pin_length_rp_ids = rps.clone();
                 }
-                if pin_set && (force || new > current) {
+                // The PIN must change if asked, or if it is now too short; a store that does
+                // not know the PIN's length forces a change whenever the minimum rises.
+                let too_short = match self.store.pin_code_points()? {
+                    Some(len) => len < new,
+                    None => new > current,
+                };
+                if pin_set && (force || too_short) {
                     state.force_pin_change = true;
                 }
                 state.min_pin_length = new;

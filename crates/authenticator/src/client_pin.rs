@@ -95,7 +95,11 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
     }
 
     /// Decrypts and checks a new PIN (§6.5.5.5 step "paddedNewPin").
-    fn new_pin(&mut self, shared: &SharedSecret, new_pin_enc: &[u8]) -> Result<PinHash, Status> {
+    fn new_pin(
+        &mut self,
+        shared: &SharedSecret,
+        new_pin_enc: &[u8],
+    ) -> Result<(PinHash, u8), Status> {
         // A newPinEnc that does not decrypt is PIN_AUTH_INVALID (§6.5.5.5); a padded PIN that is
         // not 64 bytes breaks the PIN policy.
         let padded = shared
@@ -111,10 +115,13 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
         let pin = padded.get(..len).ok_or(Status::Other)?;
         let text = core::str::from_utf8(pin).map_err(|_| Status::PinPolicyViolation)?;
         let state = self.state()?;
-        if text.chars().count() < usize::from(state.min_pin_length) {
+        let code_points = text.chars().count();
+        if code_points < usize::from(state.min_pin_length) {
             return Err(Status::PinPolicyViolation);
         }
-        Ok(PinHash(latchkey_ctap::pin::pin_hash(pin)))
+        // At most 63 bytes, so at most 63 code points.
+        let code_points = u8::try_from(code_points).map_err(|_| Status::PinPolicyViolation)?;
+        Ok((PinHash(latchkey_ctap::pin::pin_hash(pin)), code_points))
     }
 
     fn set_pin(&mut self, req: &ClientPinRequest) -> Result<(), Status> {
@@ -131,8 +138,9 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
         if !shared.verify(&new_pin_enc, &param) {
             return Err(Status::PinAuthInvalid);
         }
-        let hash = self.new_pin(&shared, &new_pin_enc)?;
+        let (hash, code_points) = self.new_pin(&shared, &new_pin_enc)?;
         self.store.set_pin(&hash, &mut self.rng)?;
+        self.store.set_pin_code_points(code_points)?;
         let mut state = self.state()?;
         state.pin_retries = MAX_PIN_RETRIES;
         state.force_pin_change = false;
@@ -184,11 +192,12 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
             return Err(Status::PinAuthInvalid);
         }
         self.check_pin_hash(&shared, &pin_hash_enc)?;
-        let hash = self.new_pin(&shared, &new_pin_enc)?;
+        let (hash, code_points) = self.new_pin(&shared, &new_pin_enc)?;
         if state.force_pin_change && self.store.verify_pin(&hash)? {
             return Err(Status::PinPolicyViolation);
         }
         self.store.set_pin(&hash, &mut self.rng)?;
+        self.store.set_pin_code_points(code_points)?;
         let mut state = self.state()?;
         state.force_pin_change = false;
         state.pin_retries = MAX_PIN_RETRIES;

@@ -24,6 +24,7 @@ pub struct MemoryStore {
     credentials: Vec<Credential>,
     state: PersistentState,
     pin: Option<PinHash>,
+    pin_code_points: Option<u8>,
     unlocked: bool,
     capacity: usize,
     /// Private keys to hand out instead of generating one (test vectors).
@@ -56,6 +57,7 @@ impl MemoryStore {
             credentials: Vec::new(),
             state: PersistentState::default(),
             pin: None,
+            pin_code_points: None,
             unlocked: false,
             capacity,
             injected_keys: VecDeque::new(),
@@ -192,6 +194,15 @@ impl CredentialStore for MemoryStore {
         Ok(())
     }
 
+    fn set_pin_code_points(&mut self, code_points: u8) -> Result<(), StoreError> {
+        self.pin_code_points = Some(code_points);
+        Ok(())
+    }
+
+    fn pin_code_points(&mut self) -> Result<Option<u8>, StoreError> {
+        Ok(self.pin.as_ref().and(self.pin_code_points))
+    }
+
     fn verify_pin(&mut self, pin: &PinHash) -> Result<bool, StoreError> {
         let ok = self.pin.as_ref().is_some_and(|p| ct_eq(&p.0, &pin.0));
         if ok {
@@ -208,6 +219,7 @@ impl CredentialStore for MemoryStore {
         self.credentials.clear();
         self.state = PersistentState::default();
         self.pin = None;
+        self.pin_code_points = None;
         self.unlocked = false;
         self.cache.clear();
         Ok(())

@@ -314,6 +314,19 @@ pub trait CredentialStore {
     /// [`CredentialStore::verify_pin`] in this power cycle.
     fn set_pin(&mut self, pin: &PinHash, rng: &mut dyn Rng) -> Result<(), StoreError>;
 
+    /// Remembers the current PIN's length in Unicode code points, so that setMinPINLength can
+    /// tell whether the PIN still complies (CTAP 2.1 §6.11.4). Called right after
+    /// [`CredentialStore::set_pin`]. Stores that do not keep it leave this default no-op.
+    fn set_pin_code_points(&mut self, _code_points: u8) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// The length given to [`CredentialStore::set_pin_code_points`] for the current PIN, if the
+    /// store keeps it. Without it, raising the minimum PIN length always forces a PIN change.
+    fn pin_code_points(&mut self) -> Result<Option<u8>, StoreError> {
+        Ok(None)
+    }
+
     /// Checks a PIN. A right PIN also unlocks what a user verification unlocks, until
     /// [`CredentialStore::lock`].
     fn verify_pin(&mut self, pin: &PinHash) -> Result<bool, StoreError>;

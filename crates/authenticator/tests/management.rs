@@ -529,3 +529,31 @@ fn toggle_always_uv_and_min_pin_length() {
     let req = fresh.set_pin_request(PinUvAuthProtocol::Two, b"123456");
     assert_eq!(fresh.status(&req), StatusCode::Ok);
 }
+
+#[test]
+fn raising_the_minimum_forces_a_change_only_for_a_pin_now_too_short() {
+    let mut h = Harness::new();
+    h.set_pin("äbcdef".as_bytes()); // six code points, seven bytes
+    let sub = |n| cmd::ConfigSubcommand::SetMinPinLength {
+        new_min_pin_length: Some(n),
+        min_pin_length_rp_ids: None,
+        force_change_pin: None,
+    };
+    let params = |n: u64| Some(MapBuilder::new().insert(0x01, n).build());
+    let token = h
+        .token_with(PinUvAuthProtocol::Two, "äbcdef".as_bytes(), ACFG, None)
+        .unwrap();
+    assert_eq!(
+        h.status(&config(Some(&token), sub(6), 3, params(6))),
+        StatusCode::Ok
+    );
+    assert_eq!(h.info().force_pin_change, Some(false));
+    let token = h
+        .token_with(PinUvAuthProtocol::Two, "äbcdef".as_bytes(), ACFG, None)
+        .unwrap();
+    assert_eq!(
+        h.status(&config(Some(&token), sub(7), 3, params(7))),
+        StatusCode::Ok
+    );
+    assert_eq!(h.info().force_pin_change, Some(true));
+}

@@ -1,0 +1,67 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+//! A client we did not write drives the authenticator: python-fido2's `Ctap2`, `ClientPin`,
+//! `CredentialManagement`, `LargeBlobs` and `Config`, and its packed attestation verifier
+//! (tests/interop/fido2_client.py), over a length-prefixed pipe to `handle_cbor`.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+
+use common::*;
+
+#[test]
+fn python_fido2_drives_every_command() {
+    let available = Command::new("python3")
+        .args(["-c", "import fido2"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !available {
+        // Debian: python3-fido2; PyPI: fido2. Without it there is nothing to run.
+        eprintln!("SKIPPED: python3 with fido2 is not installed");
+        return;
+    }
+    let mut h = Harness::with_config(latchkey_authenticator::Config {
+        attestation: latchkey_authenticator::AttestationMode::PackedSelf,
+        ..latchkey_authenticator::Config::default()
+    });
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/fido2_client.py");
+    let mut child = Command::new("python3")
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut to_child = child.stdin.take().unwrap();
+    let mut from_child = child.stdout.take().unwrap();
+    let mut messages = 0;
+    loop {
+        let mut len = [0u8; 4];
+        if from_child.read_exact(&mut len).is_err() {
+            break;
+        }
+        let len = u32::from_be_bytes(len) as usize;
+        if len == 0 {
+            break;
+        }
+        let mut msg = vec![0u8; len];
+        from_child.read_exact(&mut msg).unwrap();
+        let response = h.auth.handle_cbor(&msg);
+        messages += 1;
+        to_child
+            .write_all(&(response.len() as u32).to_be_bytes())
+            .unwrap();
+        to_child.write_all(&response).unwrap();
+        to_child.flush().unwrap();
+    }
+    drop(to_child);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "python-fido2 failed:\n{stderr}");
+    assert!(
+        stderr.contains("python-fido2 drove every command"),
+        "{stderr}"
+    );
+    assert!(messages > 30, "only {messages} messages");
+}
