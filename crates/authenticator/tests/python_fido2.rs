@@ -1,7 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 //! A client we did not write drives the authenticator: python-fido2's `Ctap2`, `ClientPin`,
 //! `CredentialManagement`, `LargeBlobs` and `Config`, and its packed attestation verifier
-//! (tests/interop/fido2_client.py), over a length-prefixed pipe to `handle_cbor`.
+//! and `Ctap1` (tests/interop/fido2_client.py), over a length-prefixed pipe to `handle_cbor` and
+//! `handle_u2f`.
 
 mod common;
 
@@ -47,7 +48,11 @@ fn python_fido2_drives_every_command() {
         }
         let mut msg = vec![0u8; len];
         from_child.read_exact(&mut msg).unwrap();
-        let response = h.auth.handle_cbor(&msg);
+        let response = match msg.split_first() {
+            Some((0x10, body)) => h.auth.handle_cbor(body),
+            Some((0x03, apdu)) => h.auth.handle_u2f(apdu),
+            other => panic!("unexpected message {other:?}"),
+        };
         messages += 1;
         to_child
             .write_all(&(response.len() as u32).to_be_bytes())

@@ -1,8 +1,8 @@
 """Drives the Latchkey authenticator with python-fido2's CTAP2 client classes.
 
-The Rust test runs this script with pipes: each CTAP2 message (command byte + CBOR) goes to
-stdout as a 4-byte big-endian length and the bytes; the response comes back the same way on
-stdin. Assertions failing here exit non-zero with the traceback on stderr.
+The Rust test runs this script with pipes: each message goes to stdout as a 4-byte big-endian
+length, a kind byte (0x10 CTAPHID_CBOR: command byte + CBOR; 0x03 CTAPHID_MSG: a U2F APDU) and
+the bytes; the response comes back as a length and the bytes on stdin. Assertions failing here exit non-zero with the traceback on stderr.
 """
 
 import hashlib
@@ -12,6 +12,7 @@ import sys
 from fido2.attestation import AttestationType, PackedAttestation
 from fido2.cose import CoseKey
 from fido2.ctap import CtapDevice, CtapError
+from fido2.ctap1 import ApduError, Ctap1
 from fido2.ctap2 import Config, Ctap2, ClientPin, CredentialManagement, LargeBlobs
 from fido2.ctap2.pin import PinProtocolV1, PinProtocolV2
 from fido2.hid import CAPABILITY, CTAPHID
@@ -23,8 +24,8 @@ class Pipe(CtapDevice):
         return CAPABILITY.CBOR
 
     def call(self, cmd, data=b"", event=None, on_keepalive=None):
-        assert cmd == CTAPHID.CBOR, cmd
-        sys.stdout.buffer.write(struct.pack(">I", len(data)) + data)
+        assert cmd in (CTAPHID.CBOR, CTAPHID.MSG), cmd
+        sys.stdout.buffer.write(struct.pack(">IB", len(data) + 1, cmd) + data)
         sys.stdout.buffer.flush()
         (n,) = struct.unpack(">I", sys.stdin.buffer.read(4))
         return sys.stdin.buffer.read(n)
@@ -67,6 +68,29 @@ assert att.auth_data.flags == 0x41, att.auth_data.flags
 a = ctap.get_assertion("fido2.example", cdh, [{"type": "public-key", "id": cred.credential_id}])
 CoseKey.parse(cred.public_key).verify(a.auth_data + cdh, a.signature)
 assert a.auth_data.counter == 1
+
+# U2F through python-fido2's Ctap1: it checks our self-signed attestation certificate's
+# signature over the registration, and the assertion signatures.
+u2f = Ctap1(Pipe())
+assert u2f.get_version() == "U2F_V2"
+app = hashlib.sha256(b"https://u2f.example").digest()
+chal = hashlib.sha256(b"challenge").digest()
+reg = u2f.register(chal, app)
+reg.verify(app, chal)
+for n in (1, 2):
+    sig = u2f.authenticate(chal, app, reg.key_handle)
+    sig.verify(app, chal, reg.public_key)
+    assert sig.counter == n and sig.user_presence & 1
+try:
+    u2f.authenticate(chal, app, reg.key_handle, check_only=True)
+    raise AssertionError("check-only signed")
+except ApduError as e:
+    assert e.code == 0x6985, hex(e.code)
+try:
+    u2f.authenticate(chal, hashlib.sha256(b"other").digest(), reg.key_handle)
+    raise AssertionError("wrong app signed")
+except ApduError as e:
+    assert e.code == 0x6A80, hex(e.code)
 
 # Set a PIN with protocol 1, get tokens with both protocols.
 ClientPin(ctap, PinProtocolV1()).set_pin("1234")
