@@ -16,6 +16,13 @@ impl Writer {
         Writer::default()
     }
 
+    /// A writer that will not reallocate below `n` bytes (for secrets: no stray copies).
+    pub(crate) fn with_capacity(n: usize) -> Self {
+        Writer {
+            buf: Vec::with_capacity(n),
+        }
+    }
+
     pub(crate) fn u8(&mut self, v: u8) -> &mut Self {
         self.buf.push(v);
         self

@@ -68,10 +68,10 @@ fn aead_key(key: &[u8; 32]) -> Result<LessSafeKey, StoreError> {
 pub(crate) fn seal(key: &[u8; 32], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, StoreError> {
     let mut nonce = [0u8; NONCE_LEN];
     random(&mut nonce)?;
-    let mut out = Vec::with_capacity(plaintext.len() + SEAL_OVERHEAD);
-    out.extend_from_slice(&nonce);
-    out.extend_from_slice(plaintext);
-    let mut body = out.split_off(NONCE_LEN);
+    // Encrypted in place in a buffer that already has room for the tag, so no copy of the
+    // plaintext is left behind in a reallocated-away buffer.
+    let mut body = Vec::with_capacity(plaintext.len() + 16);
+    body.extend_from_slice(plaintext);
     aead_key(key)?
         .seal_in_place_append_tag(
             Nonce::assume_unique_for_key(nonce),
@@ -79,7 +79,9 @@ pub(crate) fn seal(key: &[u8; 32], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u
             &mut body,
         )
         .map_err(|_| StoreError::Crypto("AES-256-GCM seal failed".into()))?;
-    out.append(&mut body);
+    let mut out = Vec::with_capacity(NONCE_LEN + body.len());
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&body);
     Ok(out)
 }
 

@@ -196,7 +196,7 @@ impl Record {
             .u64(c.created_at);
         let bound = b.into_vec();
 
-        let mut s = Writer::new();
+        let mut s = Writer::with_capacity(1 + 64 + 1 + 32 + 5 + MAX_CRED_BLOB);
         match &c.cred_random {
             None => s.u8(0),
             Some(r) => s.u8(1).raw(&r.with_uv).raw(&r.without_uv),

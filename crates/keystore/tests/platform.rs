@@ -1,0 +1,204 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+//! The platform authenticator end to end: the CTAP 2.1 core over a `FileStore(Pin)`, driven with
+//! CTAP2 CBOR, across a restart.
+
+mod common;
+
+use std::path::Path;
+
+use aws_lc_rs::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_ASN1};
+use latchkey_authenticator::env::{Clock, PresenceDenied, PresencePurpose, Rng, UserPresence};
+use latchkey_authenticator::{Authenticator, Config};
+use latchkey_ctap::authdata::AuthenticatorData;
+use latchkey_ctap::command::{self as cmd, ClientDataHash, Request};
+use latchkey_ctap::cose::CoseKey;
+use latchkey_ctap::entity::{CoseAlgorithm, CredentialParameters, RpEntity, UserEntity, UserId};
+use latchkey_ctap::pin::{self, PinUvAuthProtocol};
+use latchkey_ctap::StatusCode;
+use latchkey_keystore::{FileStore, Protection};
+
+struct Yes;
+impl UserPresence for Yes {
+    fn request_presence(&mut self, _: PresencePurpose<'_>) -> Result<(), PresenceDenied> {
+        Ok(())
+    }
+}
+
+struct Frozen;
+impl Clock for Frozen {
+    fn now_ms(&self) -> u64 {
+        1000
+    }
+    fn unix_time(&self) -> u64 {
+        1_700_000_000
+    }
+}
+
+struct Sys;
+impl Rng for Sys {
+    fn fill(&mut self, buf: &mut [u8]) {
+        aws_lc_rs::rand::fill(buf).unwrap();
+    }
+}
+impl pin::Rng for Sys {
+    fn fill(&mut self, dest: &mut [u8]) {
+        aws_lc_rs::rand::fill(dest).unwrap();
+    }
+}
+
+type Platform = Authenticator<FileStore, Yes, Frozen, Sys>;
+
+fn platform(dir: &Path) -> Platform {
+    let store = FileStore::open_with(dir, Protection::Pin, common::fast_options()).unwrap();
+    Authenticator::new(Config::default(), store, Yes, Frozen, Sys)
+}
+
+fn send<T: latchkey_ctap::cbor::FromValue>(a: &mut Platform, r: &Request) -> Result<T, StatusCode> {
+    match cmd::decode_response::<T>(&a.handle_cbor(&r.encode())) {
+        Ok(v) => Ok(v),
+        Err(latchkey_ctap::ResponseError::Status(s)) => Err(s),
+        Err(e) => panic!("{r:?}: {e}"),
+    }
+}
+
+fn shared(a: &mut Platform) -> (latchkey_ctap::cose::P256Point, pin::SharedSecret) {
+    let r: cmd::ClientPinResponse = send(
+        a,
+        &Request::ClientPin(cmd::ClientPinRequest::GetKeyAgreement {
+            protocol: PinUvAuthProtocol::Two,
+        }),
+    )
+    .unwrap();
+    pin::encapsulate(PinUvAuthProtocol::Two, &r.key_agreement.unwrap(), &mut Sys).unwrap()
+}
+
+fn set_pin(a: &mut Platform, pin_bytes: &[u8]) {
+    let (key_agreement, s) = shared(a);
+    let mut padded = [0u8; 64];
+    padded[..pin_bytes.len()].copy_from_slice(pin_bytes);
+    let new_pin_enc = s.encrypt(&mut Sys, &padded).unwrap();
+    let pin_uv_auth_param = s.authenticate(&new_pin_enc);
+    let req = Request::ClientPin(cmd::ClientPinRequest::SetPin {
+        protocol: PinUvAuthProtocol::Two,
+        key_agreement,
+        new_pin_enc,
+        pin_uv_auth_param,
+    });
+    send::<cmd::ClientPinResponse>(a, &req).unwrap();
+}
+
+/// getPinUvAuthTokenUsingPinWithPermissions (mc | ga) for `rp`.
+fn token(a: &mut Platform, pin_bytes: &[u8], rp: &str) -> Result<Vec<u8>, StatusCode> {
+    let (key_agreement, s) = shared(a);
+    let pin_hash_enc = s.encrypt(&mut Sys, &pin::pin_hash(pin_bytes)).unwrap();
+    let req = Request::ClientPin(
+        cmd::ClientPinRequest::GetPinUvAuthTokenUsingPinWithPermissions {
+            protocol: PinUvAuthProtocol::Two,
+            key_agreement,
+            pin_hash_enc,
+            permissions: pin::Permissions(0x03),
+            rp_id: Some(rp.to_owned()),
+        },
+    );
+    let r: cmd::ClientPinResponse = send(a, &req)?;
+    Ok(s.decrypt(&r.pin_uv_auth_token.unwrap()).unwrap().to_vec())
+}
+
+fn cdh(tag: &str) -> ClientDataHash {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, tag.as_bytes());
+    ClientDataHash(d.as_ref().try_into().unwrap())
+}
+
+fn make_credential(a: &mut Platform, tok: Option<&[u8]>) -> Result<(Vec<u8>, Vec<u8>), StatusCode> {
+    let client_data_hash = cdh("register");
+    let req = cmd::MakeCredentialRequest {
+        pin_uv_auth_param: tok
+            .map(|t| pin::authenticate(PinUvAuthProtocol::Two, t, &client_data_hash.0)),
+        pin_uv_auth_protocol: tok.map(|_| PinUvAuthProtocol::Two),
+        client_data_hash,
+        rp: RpEntity {
+            id: "bank.example".into(),
+            name: Some("Bank".into()),
+        },
+        user: UserEntity {
+            id: UserId::new(vec![7; 8]).unwrap(),
+            name: Some("alice".into()),
+            display_name: Some("Alice".into()),
+        },
+        pub_key_cred_params: vec![CredentialParameters {
+            alg: CoseAlgorithm::ES256,
+        }],
+        exclude_list: None,
+        extensions: None,
+        options: cmd::MakeCredentialOptions {
+            rk: Some(true),
+            up: None,
+            uv: None,
+        },
+        enterprise_attestation: None,
+        attestation_formats_preference: None,
+    };
+    let r: cmd::MakeCredentialResponse = send(a, &Request::MakeCredential(req))?;
+    let ad = AuthenticatorData::parse(&r.auth_data).unwrap();
+    let acd = ad.attested_credential_data.unwrap();
+    let CoseKey::Es256(p) = acd.public_key else {
+        panic!("not ES256")
+    };
+    let mut point = vec![4];
+    point.extend_from_slice(&p.x);
+    point.extend_from_slice(&p.y);
+    Ok((acd.credential_id, point))
+}
+
+fn get_assertion(a: &mut Platform, tok: Option<&[u8]>, public: &[u8]) -> Result<u32, StatusCode> {
+    let client_data_hash = cdh("sign in");
+    let req = cmd::GetAssertionRequest {
+        rp_id: "bank.example".into(),
+        pin_uv_auth_param: tok
+            .map(|t| pin::authenticate(PinUvAuthProtocol::Two, t, &client_data_hash.0)),
+        pin_uv_auth_protocol: tok.map(|_| PinUvAuthProtocol::Two),
+        client_data_hash: client_data_hash.clone(),
+        allow_list: None,
+        extensions: None,
+        options: cmd::GetAssertionOptions::default(),
+    };
+    let r: cmd::GetAssertionResponse = send(a, &Request::GetAssertion(req))?;
+    let mut signed = r.auth_data.clone();
+    signed.extend_from_slice(&client_data_hash.0);
+    UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, public)
+        .verify(&signed, &r.signature)
+        .expect("assertion signature verifies against the registered key");
+    Ok(AuthenticatorData::parse(&r.auth_data).unwrap().sign_count)
+}
+
+#[test]
+fn register_and_sign_in_with_a_pin_across_a_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut a = platform(tmp.path());
+    // No PIN, no key: the store refuses to make an unprotected key.
+    assert_eq!(make_credential(&mut a, None), Err(StatusCode::PuatRequired));
+    set_pin(&mut a, b"24681357");
+    assert_eq!(
+        token(&mut a, b"00000000", "bank.example"),
+        Err(StatusCode::PinInvalid)
+    );
+    let t = token(&mut a, b"24681357", "bank.example").unwrap();
+    let (id, public) = make_credential(&mut a, Some(&t)).unwrap();
+    assert_eq!(id.len(), 32);
+    let t = token(&mut a, b"24681357", "bank.example").unwrap();
+    assert_eq!(get_assertion(&mut a, Some(&t), &public), Ok(1));
+    drop(a);
+
+    // A restart: the credential is there, but no signature without the PIN.
+    let mut a = platform(tmp.path());
+    assert_eq!(
+        get_assertion(&mut a, None, &public),
+        Err(StatusCode::PuatRequired)
+    );
+    let t = token(&mut a, b"24681357", "bank.example").unwrap();
+    assert_eq!(
+        get_assertion(&mut a, Some(&t), &public),
+        Ok(2),
+        "the counter survived"
+    );
+}
