@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use latchkey_webauthn::clientdata::CeremonyType;
@@ -69,6 +70,10 @@ pub struct PinRequest {
     pub retries: Option<u32>,
     /// The previous PIN was wrong.
     pub wrong_pin: bool,
+    /// No PIN is set: the user chooses one (at least `min_length` code points).
+    pub new_pin: bool,
+    /// The shortest PIN accepted, for a new PIN.
+    pub min_length: u32,
 }
 
 /// An account to choose from (a discoverable credential).
@@ -122,13 +127,13 @@ pub trait Authenticators: Send + Sync + 'static {
     async fn create(
         &self,
         ceremony: &Ceremony,
-        ui: &dyn PromptSession,
+        ui: Arc<dyn PromptSession>,
     ) -> Result<serde_json::Value, WebAuthnError>;
     /// Runs `navigator.credentials.get()`; returns `AuthenticationResponseJSON`.
     async fn get(
         &self,
         ceremony: &Ceremony,
-        ui: &dyn PromptSession,
+        ui: Arc<dyn PromptSession>,
     ) -> Result<serde_json::Value, WebAuthnError>;
     /// Stops the ceremony for `id` (the caller cancelled, left or timed out); its future is dropped.
     fn cancel(&self, id: RequestId);

@@ -13,6 +13,7 @@ pub mod client;
 pub mod error;
 pub mod identity;
 pub mod options;
+pub mod platform;
 pub mod policy;
 pub mod prompt;
 pub mod queue;

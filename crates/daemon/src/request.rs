@@ -326,15 +326,16 @@ async fn ceremony_inner(
         client_data_json,
         caller_name: req.caller.display_name(),
     };
-    let session = DbusPromptSession::new(prompt, rid);
+    let session: Arc<dyn crate::authenticators::PromptSession> =
+        Arc::new(DbusPromptSession::new(prompt, rid));
     chosen
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .authenticator_started = true;
     let auth = &shared.settings.authenticators;
     let result = match req.kind {
-        Kind::Create => auth.create(&ceremony, &session).await,
-        Kind::Get => auth.get(&ceremony, &session).await,
+        Kind::Create => auth.create(&ceremony, session).await,
+        Kind::Get => auth.get(&ceremony, session).await,
     };
     result.map_err(fail)
 }

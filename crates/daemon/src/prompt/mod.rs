@@ -113,6 +113,8 @@ impl PromptSession for DbusPromptSession {
         let mut details: HashMap<&str, Value<'_>> = HashMap::new();
         details.insert("authenticator", Value::from(request.authenticator.clone()));
         details.insert("wrong_pin", Value::from(request.wrong_pin));
+        details.insert("new_pin", Value::from(request.new_pin));
+        details.insert("min_length", Value::from(request.min_length));
         if let Some(r) = request.retries {
             details.insert("retries", Value::from(r));
         }

@@ -1,13 +1,16 @@
 //! A prompt that answers from a script and records what it was shown, for tests and benchmarks
-//! (`latchkey-test-prompt`). One step per line, consumed in order, the last step repeating:
+//! (`latchkey-test-prompt`). One step per line. Each method has its own queue — consent steps,
+//! PIN steps, account steps — consumed in order, the last step of a queue repeating:
 //!
 //! ```text
 //! approve            # Consent → approved
-//! deny               # Consent/RequestPin/ChooseAccount → refused
+//! deny               # Consent → refused
+//! hang               # Consent: never answers until Dismiss (then refused)
 //! pin 1234           # RequestPin → writes "1234" into the PIN fd
+//! pin deny           # RequestPin → refused
 //! choose 1           # ChooseAccount → index 1
-//! hang               # never answers until Dismiss (then refused)
-//! delay 250 approve  # waits 250 ms, then the step
+//! choose deny        # ChooseAccount → refused
+//! delay 250 approve  # waits 250 ms, then the step (any queue)
 //! ```
 //!
 //! The record file gets one JSON object per call: `{"method":…,"request_id":…,"details":{…}}`
@@ -38,6 +41,10 @@ pub enum Step {
     Choose(u32),
     /// Do not answer until dismissed.
     Hang,
+    /// Refuse a PIN request.
+    PinDeny,
+    /// Refuse an account choice.
+    ChooseDeny,
     /// Wait, then do the inner step.
     Delay(Duration, Box<Step>),
 }
@@ -50,6 +57,8 @@ impl std::fmt::Debug for Step {
             Step::Pin(_) => f.write_str("Pin(<redacted>)"),
             Step::Choose(i) => write!(f, "Choose({i})"),
             Step::Hang => f.write_str("Hang"),
+            Step::PinDeny => f.write_str("PinDeny"),
+            Step::ChooseDeny => f.write_str("ChooseDeny"),
             Step::Delay(d, s) => write!(f, "Delay({d:?}, {s:?})"),
         }
     }
@@ -70,6 +79,8 @@ fn parse_step(words: &[&str]) -> Result<Step, String> {
         ["approve"] => Ok(Step::Approve),
         ["deny"] => Ok(Step::Deny),
         ["hang"] => Ok(Step::Hang),
+        ["pin", "deny"] => Ok(Step::PinDeny),
+        ["choose", "deny"] => Ok(Step::ChooseDeny),
         ["pin", pin] => Ok(Step::Pin(Zeroizing::new((*pin).to_owned()))),
         ["choose", n] => n
             .parse()
@@ -109,10 +120,27 @@ pub fn parse_script(text: &str) -> Result<Vec<Step>, ScriptError> {
     Ok(steps)
 }
 
+/// Which method a step answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Queue {
+    Consent,
+    Pin,
+    Choose,
+}
+
+fn queue_of(step: &Step) -> Queue {
+    match step {
+        Step::Delay(_, inner) => queue_of(inner),
+        Step::Pin(_) | Step::PinDeny => Queue::Pin,
+        Step::Choose(_) | Step::ChooseDeny => Queue::Choose,
+        Step::Approve | Step::Deny | Step::Hang => Queue::Consent,
+    }
+}
+
 /// The scripted prompt object (serve it at [`super::PROMPT_PATH`]).
 pub struct ScriptedPrompt {
     steps: Vec<Step>,
-    next: Mutex<usize>,
+    next: Mutex<HashMap<&'static str, usize>>,
     record: Mutex<Option<std::fs::File>>,
     dismissed: Mutex<HashSet<String>>,
 }
@@ -131,17 +159,25 @@ impl ScriptedPrompt {
         };
         Ok(Self {
             steps,
-            next: Mutex::new(0),
+            next: Mutex::default(),
             record: Mutex::new(record),
             dismissed: Mutex::default(),
         })
     }
 
-    fn take_step(&self) -> Step {
+    /// The next step of `queue`'s kind (its last step repeats); refusal if it has none.
+    fn take_step(&self, queue: Queue) -> Step {
+        let mine: Vec<&Step> = self.steps.iter().filter(|s| queue_of(s) == queue).collect();
+        let key = match queue {
+            Queue::Consent => "consent",
+            Queue::Pin => "pin",
+            Queue::Choose => "choose",
+        };
         let mut next = self.next.lock().unwrap_or_else(PoisonError::into_inner);
-        let i = (*next).min(self.steps.len().saturating_sub(1));
-        *next += 1;
-        self.steps.get(i).cloned().unwrap_or(Step::Deny)
+        let n = next.entry(key).or_insert(0);
+        let i = (*n).min(mine.len().saturating_sub(1));
+        *n += 1;
+        mine.get(i).map(|s| (*s).clone()).unwrap_or(Step::Deny)
     }
 
     fn record(&self, method: &str, request_id: &str, details: Json) {
@@ -211,7 +247,7 @@ impl ScriptedPrompt {
         details: HashMap<String, OwnedValue>,
     ) -> (u32, HashMap<String, OwnedValue>) {
         self.record("Consent", &request_id, dict_to_json(&details));
-        let step = self.take_step();
+        let step = self.take_step(Queue::Consent);
         let code = match self.resolve(&request_id, step).await {
             Some(Step::Approve) => response::APPROVED,
             Some(Step::Deny) | None => response::DENIED,
@@ -228,13 +264,13 @@ impl ScriptedPrompt {
         pin_sink: OwnedFd,
     ) -> u32 {
         self.record("RequestPin", &request_id, dict_to_json(&details));
-        let step = self.take_step();
+        let step = self.take_step(Queue::Pin);
         match self.resolve(&request_id, step).await {
             Some(Step::Pin(pin)) => match super::pin::write_pin(pin_sink.into(), pin.as_bytes()) {
                 Ok(()) => response::APPROVED,
                 Err(_) => response::FAILED,
             },
-            Some(Step::Deny) | None => response::DENIED,
+            Some(Step::PinDeny | Step::Deny) | None => response::DENIED,
             Some(_) => response::FAILED,
         }
     }
@@ -250,10 +286,10 @@ impl ScriptedPrompt {
             &request_id,
             Json::Array(accounts.iter().map(dict_to_json).collect()),
         );
-        let step = self.take_step();
+        let step = self.take_step(Queue::Choose);
         match self.resolve(&request_id, step).await {
             Some(Step::Choose(i)) => (response::APPROVED, i),
-            Some(Step::Deny) | None => (response::DENIED, 0),
+            Some(Step::ChooseDeny | Step::Deny) | None => (response::DENIED, 0),
             Some(_) => (response::FAILED, 0),
         }
     }
@@ -296,6 +332,20 @@ mod tests {
         assert_eq!(format!("{:?}", s[1]), "Delay(5ms, Pin(<redacted>))");
         assert_eq!(s[2], Step::Choose(2));
         assert_eq!(parse_script("bogus").unwrap_err().line, 1);
+        let p = ScriptedPrompt::new(
+            parse_script("approve\npin 1\ndeny\npin deny\n").unwrap(),
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            p.take_step(Queue::Pin),
+            Step::Pin(Zeroizing::new("1".into()))
+        );
+        assert_eq!(p.take_step(Queue::Consent), Step::Approve);
+        assert_eq!(p.take_step(Queue::Consent), Step::Deny);
+        assert_eq!(p.take_step(Queue::Consent), Step::Deny);
+        assert_eq!(p.take_step(Queue::Pin), Step::PinDeny);
+        assert_eq!(p.take_step(Queue::Choose), Step::Deny);
         assert!(parse_script("\n#\n").is_err());
     }
 }

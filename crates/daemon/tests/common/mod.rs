@@ -263,7 +263,7 @@ impl FakeAuthenticators {
     async fn answer(
         &self,
         c: &Ceremony,
-        ui: &dyn PromptSession,
+        ui: Arc<dyn PromptSession>,
     ) -> Result<serde_json::Value, WebAuthnError> {
         self.ceremonies.lock().unwrap().push(c.id);
         let mode = *self.mode.lock().unwrap();
@@ -290,14 +290,14 @@ impl Authenticators for FakeAuthenticators {
     async fn create(
         &self,
         c: &Ceremony,
-        ui: &dyn PromptSession,
+        ui: Arc<dyn PromptSession>,
     ) -> Result<serde_json::Value, WebAuthnError> {
         self.answer(c, ui).await
     }
     async fn get(
         &self,
         c: &Ceremony,
-        ui: &dyn PromptSession,
+        ui: Arc<dyn PromptSession>,
     ) -> Result<serde_json::Value, WebAuthnError> {
         self.answer(c, ui).await
     }
@@ -396,4 +396,22 @@ pub async fn introspect(conn: &zbus::Connection, dest: &str, path: &str) -> Stri
         .await
         .unwrap();
     p.introspect().await.unwrap()
+}
+
+/// The real platform authenticator (the software CTAP 2.1 core with the platform configuration)
+/// over an in-memory credential store, behind [`latchkey_daemon::platform::ClientAuthenticators`].
+pub fn platform_authenticator() -> Arc<dyn Authenticators> {
+    use latchkey_client::platform::{self, PlatformDevice, Presence};
+    let cancel = latchkey_client::CancelHandle::new();
+    let device = PlatformDevice::with_store(
+        platform::config(),
+        latchkey_authenticator::memory::MemoryStore::default(),
+        Presence::granted(cancel.clone()),
+        cancel,
+        "memory".into(),
+    );
+    Arc::new(latchkey_daemon::platform::ClientAuthenticators::new(
+        Box::new(device),
+        true,
+    ))
 }

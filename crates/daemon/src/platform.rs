@@ -1,0 +1,203 @@
+//! [`Authenticators`] over `latchkey-client`: ceremonies run against a CTAP device — the platform
+//! authenticator (in process, over the user's credential store), a virtual key or a USB key —
+//! with `latchkey_client::register` / `authenticate` on a blocking thread. The user side of the
+//! ceremony (PIN, account choice, status) is bridged to the prompt through [`PromptSession`].
+//!
+//! User presence for the platform authenticator is the consent latchkeyd already obtained from the
+//! prompt before it calls [`Authenticators::create`]/[`Authenticators::get`]; user verification is
+//! the PIN the authenticator itself checks.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_trait::async_trait;
+use latchkey_client::{CancelHandle, CeremonyUi, CreateRequest, Device, GetRequest};
+use latchkey_webauthn::WebAuthnError;
+
+use crate::authenticators::{
+    Account, Authenticators, Ceremony, ManageError, PinRequest, PlatformCredential, PromptSession,
+    RequestId,
+};
+use crate::options::CheckedOptions;
+
+/// One device, one ceremony at a time (the prompt queue already serialises requests).
+pub struct ClientAuthenticators {
+    device: Arc<Mutex<Box<dyn Device>>>,
+    cancel: CancelHandle,
+    current: Mutex<Option<RequestId>>,
+    platform: bool,
+}
+
+impl ClientAuthenticators {
+    /// Routes every ceremony to `device`; `platform` says whether it is the platform
+    /// authenticator (for `getClientCapabilities`).
+    pub fn new(device: Box<dyn Device>, platform: bool) -> Self {
+        let cancel = device.cancel_handle();
+        Self {
+            device: Arc::new(Mutex::new(device)),
+            cancel,
+            current: Mutex::new(None),
+            platform,
+        }
+    }
+
+    async fn run<T, F>(
+        &self,
+        id: RequestId,
+        ui: Arc<dyn PromptSession>,
+        f: F,
+    ) -> Result<T, WebAuthnError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn Device, &mut dyn CeremonyUi) -> Result<T, WebAuthnError>
+            + Send
+            + 'static,
+    {
+        *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(id);
+        self.cancel.reset();
+        let device = self.device.clone();
+        let handle = tokio::runtime::Handle::current();
+        let joined = tokio::task::spawn_blocking(move || {
+            let mut bridge = UiBridge { ui, handle };
+            let mut device = device.lock().unwrap_or_else(PoisonError::into_inner);
+            f(&mut **device, &mut bridge)
+        })
+        .await;
+        *self.current.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        joined.map_err(|e| WebAuthnError::unknown(format!("the ceremony thread failed: {e}")))?
+    }
+}
+
+/// The client crate's blocking UI, answered by the async prompt session.
+struct UiBridge {
+    ui: Arc<dyn PromptSession>,
+    handle: tokio::runtime::Handle,
+}
+
+impl CeremonyUi for UiBridge {
+    fn pin(
+        &mut self,
+        request: &latchkey_client::PinRequest,
+    ) -> Result<latchkey_client::Pin, latchkey_client::ui::Cancelled> {
+        use latchkey_client::PinReason;
+        let req = PinRequest {
+            authenticator: request.device.clone(),
+            retries: request.retries_left.and_then(|r| u32::try_from(r).ok()),
+            wrong_pin: request.reason == PinReason::Retry,
+            new_pin: request.reason == PinReason::New,
+            min_length: u32::try_from(request.min_length).unwrap_or(u32::MAX),
+        };
+        let pin = self
+            .handle
+            .block_on(self.ui.pin(req))
+            .map_err(|_| latchkey_client::ui::Cancelled)?;
+        let text = std::str::from_utf8(pin.expose()).map_err(|_| latchkey_client::ui::Cancelled)?;
+        Ok(latchkey_client::Pin::new(zeroize::Zeroizing::new(
+            text.to_owned(),
+        )))
+    }
+
+    fn choose_credential(
+        &mut self,
+        accounts: &[latchkey_client::Account],
+    ) -> Result<usize, latchkey_client::ui::Cancelled> {
+        let shown: Vec<Account> = accounts
+            .iter()
+            .map(|a| Account {
+                name: a.name.clone().unwrap_or_default(),
+                display_name: a.display_name.clone().unwrap_or_default(),
+            })
+            .collect();
+        self.handle
+            .block_on(self.ui.choose_account(&shown))
+            .map_err(|_| latchkey_client::ui::Cancelled)
+    }
+
+    fn status(&mut self, status: latchkey_client::Status) {
+        let text = match status {
+            latchkey_client::Status::TouchNeeded => "Touch your security key",
+            latchkey_client::Status::Processing => "Working…",
+            latchkey_client::Status::PinSet => "Your new PIN is set",
+        };
+        self.handle.block_on(self.ui.notice(text));
+    }
+}
+
+#[async_trait]
+impl Authenticators for ClientAuthenticators {
+    async fn create(
+        &self,
+        c: &Ceremony,
+        ui: Arc<dyn PromptSession>,
+    ) -> Result<serde_json::Value, WebAuthnError> {
+        let CheckedOptions::Create(options) = &c.options else {
+            return Err(WebAuthnError::unknown(
+                "create ceremony without creation options",
+            ));
+        };
+        let request = CreateRequest {
+            options: (**options).clone(),
+            rp_id: c.authorized.rp_id().as_str().to_owned(),
+            client_data_json: c.client_data_json.clone(),
+        };
+        self.run(c.id, ui, move |device, ui| {
+            latchkey_client::register(device, &request, ui)?.to_json()
+        })
+        .await
+    }
+
+    async fn get(
+        &self,
+        c: &Ceremony,
+        ui: Arc<dyn PromptSession>,
+    ) -> Result<serde_json::Value, WebAuthnError> {
+        let CheckedOptions::Get(options) = &c.options else {
+            return Err(WebAuthnError::unknown(
+                "get ceremony without request options",
+            ));
+        };
+        let request = GetRequest {
+            options: (**options).clone(),
+            rp_id: c.authorized.rp_id().as_str().to_owned(),
+            client_data_json: c.client_data_json.clone(),
+        };
+        self.run(c.id, ui, move |device, ui| {
+            latchkey_client::authenticate(device, &request, ui)?.to_json()
+        })
+        .await
+    }
+
+    fn cancel(&self, id: RequestId) {
+        if *self.current.lock().unwrap_or_else(PoisonError::into_inner) == Some(id) {
+            self.cancel.cancel();
+        }
+    }
+
+    fn capabilities(&self) -> BTreeMap<String, bool> {
+        BTreeMap::from([
+            ("passkeyPlatformAuthenticator".to_owned(), self.platform),
+            (
+                "userVerifyingPlatformAuthenticator".to_owned(),
+                self.platform,
+            ),
+            ("extension:credProps".to_owned(), true),
+        ])
+    }
+
+    fn list_platform_credentials(
+        &self,
+        _rp_id: Option<&str>,
+    ) -> Result<Vec<PlatformCredential>, ManageError> {
+        Err(ManageError::Store(
+            "listing platform credentials over D-Bus needs the user's PIN; not available yet"
+                .into(),
+        ))
+    }
+
+    fn delete_platform_credential(&self, _credential_id: &[u8]) -> Result<(), ManageError> {
+        Err(ManageError::Store(
+            "deleting platform credentials over D-Bus needs the user's PIN; not available yet"
+                .into(),
+        ))
+    }
+}

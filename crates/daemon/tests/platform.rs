@@ -1,0 +1,147 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+//! Acceptance: a client on the bus registers and signs in through latchkeyd with the platform
+//! authenticator; the webauthn crate's RP-side verifier accepts the results.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use latchkey_daemon::client::{CallOptions, CredentialsClient};
+use latchkey_daemon::options::Kind;
+use latchkey_webauthn::ids::{CoseAlgorithm, UserHandle};
+use latchkey_webauthn::origin::RpId;
+use latchkey_webauthn::response::{AuthenticationResponseJSON, RegistrationResponseJSON};
+use latchkey_webauthn::rp::{
+    verify_authentication, verify_registration, ExpectedAuthentication, ExpectedOrigins,
+    ExpectedRegistration, ExpectedUser,
+};
+
+const CHALLENGE: [u8; 16] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn register_and_sign_in_with_the_platform_authenticator() {
+    let bus = TestBus::start();
+    let _d = start_daemon(&bus, &policy_privileged_self(), platform_authenticator()).await;
+    // First use: the platform authenticator asks for a new PIN, then for the PIN to verify.
+    let prompt = Prompt::spawn(&bus, "approve\npin 482916\n", false);
+    let client = CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap();
+    let web = CallOptions {
+        origin: Some("https://login.example.com".into()),
+        ..Default::default()
+    };
+    let rp_id = RpId::parse("example.com").unwrap();
+    let origins = ExpectedOrigins {
+        origins: &["https://login.example.com"],
+        top_origins: &[],
+    };
+
+    let t = Instant::now();
+    let out = client
+        .call(Kind::Create, &create_options("example.com"), &web)
+        .await
+        .unwrap();
+    let create_time = t.elapsed();
+    assert_eq!(out.code, 0, "{:?}: {:?}", out.error_name(), out.message());
+    let reg: RegistrationResponseJSON =
+        serde_json::from_str(&out.response_json().unwrap()).unwrap();
+    let (record, _attestation) = verify_registration(
+        &reg,
+        &ExpectedRegistration {
+            challenge: &CHALLENGE,
+            origins: origins.clone(),
+            rp_id: &rp_id,
+            require_user_verification: true,
+            algorithms: &[CoseAlgorithm(-7)],
+        },
+    )
+    .unwrap();
+    assert!(record.uv_initialized);
+
+    let t = Instant::now();
+    let out = client
+        .call(Kind::Get, &get_options("example.com"), &web)
+        .await
+        .unwrap();
+    let get_time = t.elapsed();
+    assert_eq!(out.code, 0, "{:?}: {:?}", out.error_name(), out.message());
+    let auth: AuthenticationResponseJSON =
+        serde_json::from_str(&out.response_json().unwrap()).unwrap();
+    let user = UserHandle::new(vec![1, 2, 3, 4]).unwrap();
+    let result = verify_authentication(
+        &auth,
+        &ExpectedAuthentication {
+            challenge: &CHALLENGE,
+            origins,
+            rp_id: &rp_id,
+            require_user_verification: true,
+            allow_credentials: &[],
+            user: ExpectedUser::Discoverable(&user),
+        },
+        &record,
+    )
+    .unwrap();
+    assert!(result.user_verified);
+    eprintln!("platform authenticator over D-Bus: create {create_time:?}, get {get_time:?}");
+
+    // The prompt saw consent twice and PIN requests, and never the PIN itself.
+    let shown = prompt.shown();
+    assert_eq!(shown.iter().filter(|r| r["method"] == "Consent").count(), 2);
+    let pins: Vec<_> = shown
+        .iter()
+        .filter(|r| r["method"] == "RequestPin")
+        .collect();
+    assert!(!pins.is_empty());
+    assert_eq!(pins[0]["details"]["new_pin"], true);
+    assert!(!std::fs::read_to_string(&prompt.record)
+        .unwrap()
+        .contains("482916"));
+
+    // The wrong origin is refused before the authenticator.
+    let evil = CallOptions {
+        origin: Some("https://example.org".into()),
+        ..Default::default()
+    };
+    let out = client
+        .call(Kind::Get, &get_options("example.com"), &evil)
+        .await
+        .unwrap();
+    assert_eq!(out.error_name().as_deref(), Some("SecurityError"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusing_the_pin_fails_the_ceremony_and_frees_the_queue() {
+    let bus = TestBus::start();
+    let _d = start_daemon(&bus, &policy_privileged_self(), platform_authenticator()).await;
+    let prompt = Prompt::spawn(&bus, "approve\npin deny\n", false);
+    let client = CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap();
+    let web = CallOptions {
+        origin: Some("https://example.com".into()),
+        ..Default::default()
+    };
+    let options = create_options("example.com").replace("\"preferred\"", "\"required\"");
+    let out = tokio::time::timeout(
+        Duration::from_secs(20),
+        client.call(Kind::Create, &options, &web),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        out.code,
+        2,
+        "{:?} {:?}",
+        prompt.shown(),
+        out.response_json()
+    );
+    assert_eq!(
+        out.error_name().as_deref(),
+        Some("NotAllowedError"),
+        "{:?}",
+        out.message()
+    );
+}
