@@ -157,7 +157,7 @@ fn get_assertion(a: &mut Platform, tok: Option<&[u8]>, public: &[u8]) -> Result<
         pin_uv_auth_param: tok
             .map(|t| pin::authenticate(PinUvAuthProtocol::Two, t, &client_data_hash.0)),
         pin_uv_auth_protocol: tok.map(|_| PinUvAuthProtocol::Two),
-        client_data_hash: client_data_hash.clone(),
+        client_data_hash,
         allow_list: None,
         extensions: None,
         options: cmd::GetAssertionOptions::default(),
