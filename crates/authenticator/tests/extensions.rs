@@ -362,3 +362,48 @@ fn min_pin_length_only_for_listed_rps_and_unknown_extensions_ignored() {
         h.ok(&Request::MakeCredential(mc_ext("b.example", 2, false, ext)));
     assert_eq!(resp.auth_data[32], 0x41);
 }
+
+#[test]
+fn hmac_secret_answers_for_every_credential_of_get_next_assertion() {
+    let mut h = Harness::new();
+    for u in 1..=2 {
+        let ext = MakeCredentialExtensions {
+            hmac_secret: Some(true),
+            ..Default::default()
+        };
+        make(&mut h, mc_ext("a.example", u, true, ext));
+    }
+    let salt = [0x33u8; 32];
+    let (input, shared) = hmac_input(&mut h, PinUvAuthProtocol::One, &salt);
+    let mut g = ga("a.example", &[]);
+    g.extensions = Some(GetAssertionExtensions {
+        hmac_secret: Some(input),
+        ..Default::default()
+    });
+    let first: cmd::GetAssertionResponse = h.ok(&Request::GetAssertion(g));
+    assert_eq!(first.number_of_credentials, Some(2));
+    let second: cmd::GetAssertionResponse = h.ok(&Request::GetNextAssertion);
+    let out = |r: &cmd::GetAssertionResponse| match ext_outputs(&r.auth_data).hmac_secret {
+        Some(HmacSecretOutput::Output(enc)) => shared.decrypt(&enc).unwrap().to_vec(),
+        other => panic!("{other:?}"),
+    };
+    let (a, b) = (out(&first), out(&second));
+    assert_ne!(a, b, "each credential has its own CredRandom");
+    // And each matches what a direct allowList request for that credential gives.
+    let id = second.credential.unwrap().id;
+    assert_eq!(hmac_get_rp(&mut h, "a.example", &id, &salt), b);
+}
+
+fn hmac_get_rp(h: &mut Harness, rp: &str, id: &[u8], salt: &[u8]) -> Vec<u8> {
+    let (input, shared) = hmac_input(h, PinUvAuthProtocol::Two, salt);
+    let mut g = ga(rp, &[id]);
+    g.extensions = Some(GetAssertionExtensions {
+        hmac_secret: Some(input),
+        ..Default::default()
+    });
+    let r: cmd::GetAssertionResponse = h.ok(&Request::GetAssertion(g));
+    match ext_outputs(&r.auth_data).hmac_secret {
+        Some(HmacSecretOutput::Output(enc)) => shared.decrypt(&enc).unwrap().to_vec(),
+        other => panic!("{other:?}"),
+    }
+}
