@@ -11,6 +11,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
+use latchkey_authenticator::store::CredentialStore;
+use latchkey_client::manage::{self, CredentialInfo};
+use latchkey_client::platform::PlatformDevice;
 use latchkey_client::{CancelHandle, CeremonyUi, CreateRequest, Device, GetRequest};
 use latchkey_webauthn::WebAuthnError;
 
@@ -20,9 +23,36 @@ use crate::authenticators::{
 };
 use crate::options::CheckedOptions;
 
+/// A device latchkeyd can route to, and whose credentials it may list and delete when it is the
+/// platform authenticator (its store's public data needs no PIN).
+pub trait RoutedDevice: Device {
+    /// Lists platform credentials; `None` when this device does not support it over D-Bus.
+    fn list(&mut self, rp_id: Option<&str>) -> Option<Result<Vec<CredentialInfo>, WebAuthnError>>;
+    /// Deletes a platform credential (`Ok(false)`: none with that ID); `None` if unsupported.
+    fn delete(&mut self, id: &[u8]) -> Option<Result<bool, WebAuthnError>>;
+}
+
+impl RoutedDevice for latchkey_client::PlatformAuthenticator {
+    fn list(&mut self, rp_id: Option<&str>) -> Option<Result<Vec<CredentialInfo>, WebAuthnError>> {
+        Some(latchkey_client::PlatformAuthenticator::list(self, rp_id))
+    }
+    fn delete(&mut self, id: &[u8]) -> Option<Result<bool, WebAuthnError>> {
+        Some(latchkey_client::PlatformAuthenticator::delete(self, id))
+    }
+}
+
+impl<S: CredentialStore + Send> RoutedDevice for PlatformDevice<S> {
+    fn list(&mut self, rp_id: Option<&str>) -> Option<Result<Vec<CredentialInfo>, WebAuthnError>> {
+        Some(manage::list_store(self.core_mut().store_mut(), rp_id))
+    }
+    fn delete(&mut self, id: &[u8]) -> Option<Result<bool, WebAuthnError>> {
+        Some(manage::delete_from_store(self.core_mut().store_mut(), id))
+    }
+}
+
 /// One device, one ceremony at a time (the prompt queue already serialises requests).
 pub struct ClientAuthenticators {
-    device: Arc<Mutex<Box<dyn Device>>>,
+    device: Arc<Mutex<Box<dyn RoutedDevice>>>,
     cancel: CancelHandle,
     current: Mutex<Option<RequestId>>,
     platform: bool,
@@ -31,7 +61,7 @@ pub struct ClientAuthenticators {
 impl ClientAuthenticators {
     /// Routes every ceremony to `device`; `platform` says whether it is the platform
     /// authenticator (for `getClientCapabilities`).
-    pub fn new(device: Box<dyn Device>, platform: bool) -> Self {
+    pub fn new(device: Box<dyn RoutedDevice>, platform: bool) -> Self {
         let cancel = device.cancel_handle();
         Self {
             device: Arc::new(Mutex::new(device)),
@@ -60,11 +90,21 @@ impl ClientAuthenticators {
         let joined = tokio::task::spawn_blocking(move || {
             let mut bridge = UiBridge { ui, handle };
             let mut device = device.lock().unwrap_or_else(PoisonError::into_inner);
-            f(&mut **device, &mut bridge)
+            f(device.as_device_mut(), &mut bridge)
         })
         .await;
         *self.current.lock().unwrap_or_else(PoisonError::into_inner) = None;
         joined.map_err(|e| WebAuthnError::unknown(format!("the ceremony thread failed: {e}")))?
+    }
+}
+
+trait AsDevice {
+    fn as_device_mut(&mut self) -> &mut dyn Device;
+}
+
+impl AsDevice for Box<dyn RoutedDevice> {
+    fn as_device_mut(&mut self) -> &mut dyn Device {
+        &mut **self
     }
 }
 
@@ -186,18 +226,35 @@ impl Authenticators for ClientAuthenticators {
 
     fn list_platform_credentials(
         &self,
-        _rp_id: Option<&str>,
+        rp_id: Option<&str>,
     ) -> Result<Vec<PlatformCredential>, ManageError> {
-        Err(ManageError::Store(
-            "listing platform credentials over D-Bus needs the user's PIN; not available yet"
-                .into(),
-        ))
+        let mut device = self.device.lock().unwrap_or_else(PoisonError::into_inner);
+        let list = device
+            .list(rp_id)
+            .ok_or_else(|| {
+                ManageError::Store("this authenticator keeps no platform credentials".into())
+            })?
+            .map_err(|e| ManageError::Store(e.to_string()))?;
+        Ok(list
+            .into_iter()
+            .map(|c| PlatformCredential {
+                credential_id: c.credential_id,
+                rp_id: c.rp_id,
+                user_name: c.user_name.unwrap_or_default(),
+                user_display_name: c.user_display_name.unwrap_or_default(),
+            })
+            .collect())
     }
 
-    fn delete_platform_credential(&self, _credential_id: &[u8]) -> Result<(), ManageError> {
-        Err(ManageError::Store(
-            "deleting platform credentials over D-Bus needs the user's PIN; not available yet"
-                .into(),
-        ))
+    fn delete_platform_credential(&self, credential_id: &[u8]) -> Result<(), ManageError> {
+        let mut device = self.device.lock().unwrap_or_else(PoisonError::into_inner);
+        match device.delete(credential_id) {
+            Some(Ok(true)) => Ok(()),
+            Some(Ok(false)) => Err(ManageError::NotFound),
+            Some(Err(e)) => Err(ManageError::Store(e.to_string())),
+            None => Err(ManageError::Store(
+                "this authenticator keeps no platform credentials".into(),
+            )),
+        }
     }
 }

@@ -99,6 +99,51 @@ async fn register_and_sign_in_with_the_platform_authenticator() {
         .unwrap()
         .contains("482916"));
 
+    // Management: the credential is listed, then deleted; signing in then finds nothing.
+    let list = client
+        .proxy()
+        .list_credentials(Default::default())
+        .await
+        .unwrap();
+    assert_eq!(list.len(), 1);
+    let id = latchkey_webauthn::b64::encode(record.id.as_bytes());
+    assert_eq!(
+        list[0]["credential_id"],
+        zbus::zvariant::OwnedValue::from(zbus::zvariant::Str::from(id.as_str()))
+    );
+    assert_eq!(
+        list[0]["rp_id"],
+        zbus::zvariant::OwnedValue::from(zbus::zvariant::Str::from("example.com"))
+    );
+    assert_eq!(
+        list[0]["user_name"],
+        zbus::zvariant::OwnedValue::from(zbus::zvariant::Str::from("alice"))
+    );
+    client.proxy().delete_credential(&id).await.unwrap();
+    assert!(client
+        .proxy()
+        .list_credentials(Default::default())
+        .await
+        .unwrap()
+        .is_empty());
+    let e = latchkey_daemon::client::ClientError::from(
+        client.proxy().delete_credential(&id).await.unwrap_err(),
+    );
+    assert_eq!(
+        e.dbus_name(),
+        Some("dev.latchkey.Credentials1.Error.NotFound")
+    );
+    let out = client
+        .call(Kind::Get, &get_options("example.com"), &web)
+        .await
+        .unwrap();
+    assert_eq!(
+        out.error_name().as_deref(),
+        Some("NotAllowedError"),
+        "{:?}",
+        out.message()
+    );
+
     // The wrong origin is refused before the authenticator.
     let evil = CallOptions {
         origin: Some("https://example.org".into()),
