@@ -28,6 +28,8 @@ echo "== building"
 cargo build --workspace --all-features --all-targets
 
 status=0
+# Tests that drive a third-party peer fail, rather than skip, when it is missing.
+export LATCHKEY_REQUIRE_PEERS=1
 echo "== Rust tests"
 cargo test --workspace --all-features --no-fail-fast 2>&1 | tee target/rust-tests.log || status=1
 grep -E "^test result:" target/rust-tests.log |
