@@ -1,13 +1,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
-//! The platform authenticator end to end: the CTAP 2.1 core over a `FileStore(Pin)`, driven with
-//! CTAP2 CBOR, across a restart.
+//! The platform authenticator end to end: the CTAP 2.1 core over `FileStore(Pin)` (and, with the
+//! `tpm` feature, `TpmStore` on swtpm), driven with CTAP2 CBOR, across a restart.
 
 mod common;
-
-use std::path::Path;
+#[cfg(feature = "tpm")]
+#[path = "common/swtpm.rs"]
+mod swtpm;
 
 use aws_lc_rs::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_ASN1};
 use latchkey_authenticator::env::{Clock, PresenceDenied, PresencePurpose, Rng, UserPresence};
+use latchkey_authenticator::store::CredentialStore;
 use latchkey_authenticator::{Authenticator, Config};
 use latchkey_ctap::authdata::AuthenticatorData;
 use latchkey_ctap::command::{self as cmd, ClientDataHash, Request};
@@ -46,14 +48,16 @@ impl pin::Rng for Sys {
     }
 }
 
-type Platform = Authenticator<FileStore, Yes, Frozen, Sys>;
+type Platform<S> = Authenticator<S, Yes, Frozen, Sys>;
 
-fn platform(dir: &Path) -> Platform {
-    let store = FileStore::open_with(dir, Protection::Pin, common::fast_options()).unwrap();
+fn platform<S: CredentialStore>(store: S) -> Platform<S> {
     Authenticator::new(Config::default(), store, Yes, Frozen, Sys)
 }
 
-fn send<T: latchkey_ctap::cbor::FromValue>(a: &mut Platform, r: &Request) -> Result<T, StatusCode> {
+fn send<T: latchkey_ctap::cbor::FromValue, S: CredentialStore>(
+    a: &mut Platform<S>,
+    r: &Request,
+) -> Result<T, StatusCode> {
     match cmd::decode_response::<T>(&a.handle_cbor(&r.encode())) {
         Ok(v) => Ok(v),
         Err(latchkey_ctap::ResponseError::Status(s)) => Err(s),
@@ -61,7 +65,9 @@ fn send<T: latchkey_ctap::cbor::FromValue>(a: &mut Platform, r: &Request) -> Res
     }
 }
 
-fn shared(a: &mut Platform) -> (latchkey_ctap::cose::P256Point, pin::SharedSecret) {
+fn shared<S: CredentialStore>(
+    a: &mut Platform<S>,
+) -> (latchkey_ctap::cose::P256Point, pin::SharedSecret) {
     let r: cmd::ClientPinResponse = send(
         a,
         &Request::ClientPin(cmd::ClientPinRequest::GetKeyAgreement {
@@ -72,7 +78,7 @@ fn shared(a: &mut Platform) -> (latchkey_ctap::cose::P256Point, pin::SharedSecre
     pin::encapsulate(PinUvAuthProtocol::Two, &r.key_agreement.unwrap(), &mut Sys).unwrap()
 }
 
-fn set_pin(a: &mut Platform, pin_bytes: &[u8]) {
+fn set_pin<S: CredentialStore>(a: &mut Platform<S>, pin_bytes: &[u8]) {
     let (key_agreement, s) = shared(a);
     let mut padded = [0u8; 64];
     padded[..pin_bytes.len()].copy_from_slice(pin_bytes);
@@ -84,11 +90,15 @@ fn set_pin(a: &mut Platform, pin_bytes: &[u8]) {
         new_pin_enc,
         pin_uv_auth_param,
     });
-    send::<cmd::ClientPinResponse>(a, &req).unwrap();
+    send::<cmd::ClientPinResponse, S>(a, &req).unwrap();
 }
 
 /// getPinUvAuthTokenUsingPinWithPermissions (mc | ga) for `rp`.
-fn token(a: &mut Platform, pin_bytes: &[u8], rp: &str) -> Result<Vec<u8>, StatusCode> {
+fn token<S: CredentialStore>(
+    a: &mut Platform<S>,
+    pin_bytes: &[u8],
+    rp: &str,
+) -> Result<Vec<u8>, StatusCode> {
     let (key_agreement, s) = shared(a);
     let pin_hash_enc = s.encrypt(&mut Sys, &pin::pin_hash(pin_bytes)).unwrap();
     let req = Request::ClientPin(
@@ -109,7 +119,10 @@ fn cdh(tag: &str) -> ClientDataHash {
     ClientDataHash(d.as_ref().try_into().unwrap())
 }
 
-fn make_credential(a: &mut Platform, tok: Option<&[u8]>) -> Result<(Vec<u8>, Vec<u8>), StatusCode> {
+fn make_credential<S: CredentialStore>(
+    a: &mut Platform<S>,
+    tok: Option<&[u8]>,
+) -> Result<(Vec<u8>, Vec<u8>), StatusCode> {
     let client_data_hash = cdh("register");
     let req = cmd::MakeCredentialRequest {
         pin_uv_auth_param: tok
@@ -150,7 +163,11 @@ fn make_credential(a: &mut Platform, tok: Option<&[u8]>) -> Result<(Vec<u8>, Vec
     Ok((acd.credential_id, point))
 }
 
-fn get_assertion(a: &mut Platform, tok: Option<&[u8]>, public: &[u8]) -> Result<u32, StatusCode> {
+fn get_assertion<S: CredentialStore>(
+    a: &mut Platform<S>,
+    tok: Option<&[u8]>,
+    public: &[u8],
+) -> Result<u32, StatusCode> {
     let client_data_hash = cdh("sign in");
     let req = cmd::GetAssertionRequest {
         rp_id: "bank.example".into(),
@@ -171,10 +188,9 @@ fn get_assertion(a: &mut Platform, tok: Option<&[u8]>, public: &[u8]) -> Result<
     Ok(AuthenticatorData::parse(&r.auth_data).unwrap().sign_count)
 }
 
-#[test]
-fn register_and_sign_in_with_a_pin_across_a_restart() {
-    let tmp = tempfile::tempdir().unwrap();
-    let mut a = platform(tmp.path());
+/// Registers and signs in; `open` opens the store over the same directory each time.
+fn register_and_sign_in<S: CredentialStore>(open: impl Fn() -> S) {
+    let mut a = platform(open());
     // No PIN, no key: the store refuses to make an unprotected key.
     assert_eq!(make_credential(&mut a, None), Err(StatusCode::PuatRequired));
     set_pin(&mut a, b"24681357");
@@ -190,7 +206,7 @@ fn register_and_sign_in_with_a_pin_across_a_restart() {
     drop(a);
 
     // A restart: the credential is there, but no signature without the PIN.
-    let mut a = platform(tmp.path());
+    let mut a = platform(open());
     assert_eq!(
         get_assertion(&mut a, None, &public),
         Err(StatusCode::PuatRequired)
@@ -201,4 +217,26 @@ fn register_and_sign_in_with_a_pin_across_a_restart() {
         Ok(2),
         "the counter survived"
     );
+}
+
+#[test]
+fn file_store_platform_authenticator() {
+    let tmp = tempfile::tempdir().unwrap();
+    register_and_sign_in(|| {
+        FileStore::open_with(tmp.path(), Protection::Pin, common::fast_options()).unwrap()
+    });
+}
+
+#[cfg(feature = "tpm")]
+#[test]
+fn tpm_store_platform_authenticator() {
+    let tpm = swtpm::Swtpm::start();
+    let tmp = tempfile::tempdir().unwrap();
+    register_and_sign_in(|| {
+        let opts = latchkey_keystore::TpmStoreOptions {
+            tcti: Some(tpm.tcti()),
+            ..Default::default()
+        };
+        latchkey_keystore::TpmStore::open(tmp.path(), opts).unwrap()
+    });
 }

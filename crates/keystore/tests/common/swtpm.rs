@@ -1,4 +1,5 @@
 //! A software TPM (`swtpm`) started and stopped by a test.
+#![allow(dead_code)] // each test binary uses a subset of the fixture
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
