@@ -176,3 +176,76 @@ fn a_warm_assertion_is_one_tpm_command() {
     assert_eq!(s.tpm_commands() - before, 6, "flush + load + sign, twice");
     eprintln!("TPM sign against swtpm: {per_sign:?} per signature (warm key)");
 }
+
+const CHILD_ENV: &str = "LATCHKEY_KEYSTORE_TPM_CHILD";
+
+/// Run by `a_credential_made_by_another_process_survives_a_tpm_restart` in a separate process:
+/// makes one credential and prints `made <ID hex> <public key hex>`.
+#[test]
+fn tpm_writer_child() {
+    let Some(spec) = std::env::var_os(CHILD_ENV) else {
+        return;
+    };
+    let spec = spec.into_string().unwrap();
+    let (tcti, dir) = spec.split_once('|').unwrap();
+    let opts = TpmStoreOptions {
+        tcti: Some(tcti.to_string()),
+        ..TpmStoreOptions::default()
+    };
+    let mut s = TpmStore::open(Path::new(dir), opts).unwrap();
+    unlock(&mut s);
+    let c = new_credential(&mut s, "example.com", b"carol", true);
+    s.insert(c.clone()).unwrap();
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    println!("made {} {}", hex(&c.id), hex(&c.public_key.bytes));
+}
+
+#[test]
+fn a_credential_made_by_another_process_survives_a_tpm_restart() {
+    if std::env::var_os(CHILD_ENV).is_some() {
+        return;
+    }
+    let mut tpm = Swtpm::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "tpm_writer_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(
+            CHILD_ENV,
+            format!("{}|{}", tpm.tcti(), tmp.path().display()),
+        )
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let line = &stdout[stdout
+        .find("made ")
+        .expect("the child reported a credential")..];
+    let mut parts = line.split_whitespace().skip(1);
+    let unhex = |s: &str| -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    };
+    let id = unhex(parts.next().unwrap());
+    let public = unhex(parts.next().unwrap());
+
+    tpm.restart();
+    let mut s = open(&tpm, tmp.path(), 100);
+    let c = s.get(&id).unwrap().expect("the credential is on disk");
+    assert_eq!(c.public_key.bytes, public);
+    assert!(matches!(
+        s.sign(&c.key, Algorithm::Es256, b"m"),
+        Err(StoreError::Locked)
+    ));
+    assert!(s.verify_pin(&pin_hash(PIN)).unwrap());
+    let sig = s
+        .sign(&c.key, Algorithm::Es256, b"new process, rebooted TPM")
+        .unwrap();
+    assert!(verify(&c.public_key, b"new process, rebooted TPM", &sig));
+}
