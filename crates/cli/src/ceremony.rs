@@ -44,16 +44,16 @@ pub struct GetArgs {
 fn create(args: &CreateArgs) -> Result<serde_json::Value, WebAuthnError> {
     let json = read_options(args.options.as_ref())?;
     let request = CreateRequest::new(&json, &args.origin, args.top_origin.as_deref())?;
-    let mut device = args.device.open()?;
     let mut ui = args.device.ui()?;
+    let mut device = args.device.open(&mut ui)?;
     latchkey_client::register(&mut *device, &request, &mut ui)?.to_json()
 }
 
 fn get(args: &GetArgs) -> Result<serde_json::Value, WebAuthnError> {
     let json = read_options(args.options.as_ref())?;
     let request = GetRequest::new(&json, &args.origin, args.top_origin.as_deref())?;
-    let mut device = args.device.open()?;
     let mut ui = args.device.ui()?;
+    let mut device = args.device.open(&mut ui)?;
     latchkey_client::authenticate(&mut *device, &request, &mut ui)?.to_json()
 }
 

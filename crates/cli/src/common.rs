@@ -15,9 +15,10 @@ use crate::prompt::{PinSource, TerminalUi};
 #[derive(Debug, Clone, clap::Args)]
 pub struct DeviceArgs {
     /// Use the security key at unix:PATH or udp:HOST:PORT (e.g. a `latchkey virtual-key`)
-    /// instead of the platform authenticator.
+    /// instead of the platform authenticator. Repeat it to name several keys: the one touched
+    /// first is used.
     #[arg(long, value_name = "unix:PATH|udp:HOST:PORT")]
-    pub device: Option<String>,
+    pub device: Vec<String>,
     /// The platform authenticator's credential store [default: $XDG_DATA_HOME/latchkey].
     #[arg(long, value_name = "DIR")]
     pub store: Option<PathBuf>,
@@ -37,15 +38,24 @@ pub struct DeviceArgs {
 impl DeviceArgs {
     /// Opens the chosen authenticator. The platform authenticator takes the user's presence as
     /// given: running this command at a terminal is the user's gesture.
-    pub fn open(&self) -> Result<Box<dyn Device>, WebAuthnError> {
-        match &self.device {
-            Some(spec) => latchkey_client::hid::open_named(spec).map_err(|e| {
-                WebAuthnError::not_allowed(format!("cannot open the authenticator {spec}: {e}"))
-            }),
-            None => PlatformAuthenticator::open(self.store.as_deref(), |_| true)
+    pub fn open(&self, ui: &mut TerminalUi) -> Result<Box<dyn Device>, WebAuthnError> {
+        if self.device.is_empty() {
+            return PlatformAuthenticator::open(self.store.as_deref(), |_| true)
                 .map(|d| Box::new(d) as Box<dyn Device>)
-                .map_err(|e| WebAuthnError::not_allowed(e.to_string())),
+                .map_err(|e| WebAuthnError::not_allowed(e.to_string()));
         }
+        let mut devices = Vec::new();
+        for spec in &self.device {
+            devices.push(latchkey_client::hid::open_named(spec).map_err(|e| {
+                WebAuthnError::not_allowed(format!("cannot open the authenticator {spec}: {e}"))
+            })?);
+        }
+        latchkey_client::select::select(devices, ui)
+    }
+
+    /// Whether a security key (rather than the platform authenticator) was named.
+    pub fn security_key(&self) -> bool {
+        !self.device.is_empty()
     }
 
     /// The UI: PINs from `--pin-fd` or the terminal.

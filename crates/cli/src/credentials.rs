@@ -30,15 +30,15 @@ pub enum Command {
 }
 
 fn list(rp_id: Option<&str>, args: &DeviceArgs) -> Result<Vec<CredentialInfo>, WebAuthnError> {
-    match &args.device {
-        None => {
+    match args.security_key() {
+        false => {
             let mut platform = PlatformAuthenticator::open(args.store.as_deref(), |_| true)
                 .map_err(|e| WebAuthnError::not_allowed(e.to_string()))?;
             platform.list(rp_id)
         }
-        Some(_) => {
-            let mut device = args.open()?;
+        true => {
             let mut ui = args.ui()?;
+            let mut device = args.open(&mut ui)?;
             let all = manage::list_device(&mut *device, &mut ui)?;
             Ok(all
                 .into_iter()
@@ -63,8 +63,8 @@ fn to_json(c: &CredentialInfo) -> serde_json::Value {
 
 fn delete(id: &str, args: &DeviceArgs) -> Result<(), WebAuthnError> {
     let id = b64::decode("credential ID", id)?;
-    match &args.device {
-        None => {
+    match args.security_key() {
+        false => {
             let mut platform = PlatformAuthenticator::open(args.store.as_deref(), |_| true)
                 .map_err(|e| WebAuthnError::not_allowed(e.to_string()))?;
             if platform.delete(&id)? {
@@ -75,9 +75,9 @@ fn delete(id: &str, args: &DeviceArgs) -> Result<(), WebAuthnError> {
                 ))
             }
         }
-        Some(_) => {
-            let mut device = args.open()?;
+        true => {
             let mut ui = args.ui()?;
+            let mut device = args.open(&mut ui)?;
             manage::delete_on_device(&mut *device, &mut ui, &id)
         }
     }

@@ -27,8 +27,8 @@ pub fn run(command: Command) -> ExitCode {
         Command::Set { device } => (device, false),
         Command::Change { device } => (device, true),
     };
-    let result = args.open().and_then(|mut device| {
-        let mut ui = args.ui()?;
+    let result = args.ui().and_then(|mut ui| {
+        let mut device = args.open(&mut ui)?;
         if change {
             manage::change_pin(&mut *device, &mut ui)
         } else {

@@ -30,6 +30,7 @@ pub mod prf;
 pub mod register;
 pub mod request;
 pub mod response;
+pub mod select;
 pub mod store;
 pub mod u2f;
 pub mod ui;

@@ -78,6 +78,20 @@ impl CreateRequest {
         })
     }
 
+    /// From parts a gateway already checked: the options JSON, the RP ID it authorized for the
+    /// caller, and the `clientDataJSON` it built.
+    pub fn from_parts(
+        options_json: &[u8],
+        rp_id: &str,
+        client_data_json: Vec<u8>,
+    ) -> Result<Self, WebAuthnError> {
+        Ok(Self {
+            options: CreationOptions::from_json(options_json)?,
+            rp_id: rp_id.to_owned(),
+            client_data_json,
+        })
+    }
+
     /// SHA-256 of `clientDataJSON`.
     pub fn client_data_hash(&self) -> [u8; 32] {
         *ClientDataHash::of(&self.client_data_json).as_bytes()
@@ -85,6 +99,19 @@ impl CreateRequest {
 }
 
 impl GetRequest {
+    /// From parts a gateway already checked (see [`CreateRequest::from_parts`]).
+    pub fn from_parts(
+        options_json: &[u8],
+        rp_id: &str,
+        client_data_json: Vec<u8>,
+    ) -> Result<Self, WebAuthnError> {
+        Ok(Self {
+            options: RequestOptions::from_json(options_json)?,
+            rp_id: rp_id.to_owned(),
+            client_data_json,
+        })
+    }
+
     /// Parses `options_json` and checks its `rpId` against `origin`.
     pub fn new(
         options_json: &[u8],

@@ -575,3 +575,69 @@ fn a_platform_attachment_request_refuses_a_security_key() {
     assert_eq!(err.kind(), ErrorName::NotAllowed);
     assert_eq!(server.touches.count(), 0);
 }
+
+#[test]
+fn of_several_keys_the_one_touched_is_used_and_the_others_cancelled() {
+    let waiting = VirtualKeyServer::start();
+    waiting
+        .hold
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let ready = VirtualKeyServer::start();
+    let mut ui = ScriptedUi::default();
+    let started = std::time::Instant::now();
+    let mut chosen =
+        latchkey_client::select::select(vec![waiting.open(), ready.open()], &mut ui).unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(chosen.info().path, format!("unix:{}", ready.path.display()));
+    assert_eq!(
+        waiting.touches.count(),
+        1,
+        "the other key was asked, then cancelled"
+    );
+    assert_eq!(ready.touches.count(), 1);
+    let c = create(
+        &mut *chosen,
+        &mut ui,
+        "discouraged",
+        "discouraged",
+        &[],
+        json!({}),
+    )
+    .unwrap();
+    assert!(!c.reg.credential_id.is_empty());
+    assert_eq!(ready.touches.count(), 2);
+}
+
+#[test]
+fn a_security_keys_credentials_are_listed_and_deleted_and_its_pin_changed() {
+    let server = VirtualKeyServer::start();
+    let mut dev = server.open();
+    let mut ui = pins(2);
+    let first = create(&mut *dev, &mut ui, "required", "required", &[], json!({})).unwrap();
+    let second = create(&mut *dev, &mut ui, "required", "required", &[], json!({})).unwrap();
+    let mut ui = pins(1);
+    let listed = latchkey_client::manage::list_device(&mut *dev, &mut ui).unwrap();
+    let mut ids: Vec<_> = listed.iter().map(|c| c.credential_id.clone()).collect();
+    ids.sort();
+    let mut want = vec![
+        first.reg.credential_id.clone(),
+        second.reg.credential_id.clone(),
+    ];
+    want.sort();
+    assert_eq!(ids, want);
+    assert!(listed.iter().all(|c| c.rp_id == RP_ID));
+    let mut ui = pins(1);
+    latchkey_client::manage::delete_on_device(&mut *dev, &mut ui, &first.reg.credential_id)
+        .unwrap();
+    let mut ui = pins(1);
+    let listed = latchkey_client::manage::list_device(&mut *dev, &mut ui).unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].credential_id, second.reg.credential_id);
+    // Change the PIN; the old one is then wrong and the new one works.
+    let mut ui = ScriptedUi::with_pins([PIN, "97531"]);
+    latchkey_client::manage::change_pin(&mut *dev, &mut ui).unwrap();
+    let mut ui = ScriptedUi::with_pins([PIN, "97531"]);
+    get(&mut *dev, &mut ui, &[], "required", json!({})).unwrap();
+    assert_eq!(ui.pin_requests.len(), 2);
+    assert_eq!(ui.pin_requests[1].reason, PinReason::Retry);
+}
