@@ -183,3 +183,38 @@ def test_wrong_origin_is_a_security_error(auth):
     )
     assert proc.returncode != 0
     assert json.loads(proc.stderr)["name"] == "SecurityError"
+
+
+def test_large_blob_written_then_read(auth):
+    server = Fido2Server(RP)
+    _, auth_data, response = register(
+        auth, server, "required", "required", {"largeBlob": {"support": "required"}}
+    )
+    assert response["clientExtensionResults"]["largeBlob"] == {"supported": True}
+    creds = [auth_data.credential_data]
+    blob = secrets.token_bytes(300)
+    got = authenticate(
+        auth, server, creds, allow=True, uv="required",
+        extensions={"largeBlob": {"write": websafe_encode(blob)}},
+    )
+    assert got["clientExtensionResults"]["largeBlob"] == {"written": True}
+    got = authenticate(
+        auth, server, creds, allow=True, uv="required", extensions={"largeBlob": {"read": True}}
+    )
+    assert websafe_decode(got["clientExtensionResults"]["largeBlob"]["blob"]) == blob
+
+
+def test_wrong_pin_then_right_pin_from_the_pin_fd(tmp_path):
+    auth = Authenticator("platform", tmp_path)
+    server = Fido2Server(RP)
+    _, auth_data, _ = register(auth, server, "required", "required")
+    options, state = server.authenticate_begin(None, user_verification="required")
+    proc = auth.run("get", dict(options)["publicKey"], pins=("00000000", PIN))
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+    server.authenticate_complete(state, [auth_data.credential_data], json.loads(proc.stdout))
+    # Only wrong PINs: refused, and the message says so.
+    options, _ = server.authenticate_begin(None, user_verification="required")
+    proc = auth.run("get", dict(options)["publicKey"], pins=("00000000",), extra=["--json"])
+    assert proc.returncode != 0
+    err = json.loads(proc.stderr.decode().strip().splitlines()[-1])
+    assert err["name"] == "NotAllowedError", err
