@@ -12,6 +12,7 @@ pub mod authorize;
 pub mod client;
 pub mod error;
 pub mod identity;
+pub mod install;
 pub mod options;
 pub mod platform;
 pub mod policy;

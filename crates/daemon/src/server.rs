@@ -192,6 +192,20 @@ impl Daemon {
         })
     }
 
+    /// Resolves when the bus connection is gone.
+    pub async fn closed(&self) {
+        let dbus = match zbus::fdo::DBusProxy::new(&self.conn).await {
+            Ok(d) => d,
+            Err(_) => return,
+        };
+        loop {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            if dbus.get_id().await.is_err() {
+                return;
+            }
+        }
+    }
+
     /// The bus connection.
     pub fn connection(&self) -> &Connection {
         &self.conn

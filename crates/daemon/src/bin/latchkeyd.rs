@@ -1,1 +1,111 @@
-fn main() {}
+//! `latchkeyd`: the per-user WebAuthn platform service on the session bus.
+//!
+//! Normally started by D-Bus activation or its systemd user unit; run it in the foreground for
+//! development (`latchkeyd --address unix:path=… --log-level debug`).
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use latchkey_daemon::authenticators::Authenticators;
+use latchkey_daemon::platform::ClientAuthenticators;
+use latchkey_daemon::policy::{Policy, PolicyDirs};
+use latchkey_daemon::server::{Daemon, Settings, Timeouts};
+
+/// The Latchkey platform service (dev.latchkey.Credentials on the session bus).
+#[derive(Debug, Parser)]
+#[command(name = "latchkeyd", version, about)]
+struct Args {
+    /// Bus address (default: $DBUS_STARTER_ADDRESS when activated, else the session bus).
+    #[arg(long)]
+    address: Option<String>,
+    /// Packaged policy directory.
+    #[arg(long, default_value = "/usr/share/latchkey/policy.d")]
+    policy_system_dir: PathBuf,
+    /// Administrator policy directory.
+    #[arg(long, default_value = "/etc/latchkey/policy.d")]
+    policy_admin_dir: PathBuf,
+    /// User policy directory, which may only narrow (default: $XDG_CONFIG_HOME/latchkey/policy.d).
+    #[arg(long)]
+    policy_user_dir: Option<PathBuf>,
+    /// Platform credential store directory (default: $XDG_DATA_HOME/latchkey).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Log filter (`error`, `warn`, `info`, `debug`, or a tracing directive).
+    #[arg(long, default_value = "info", env = "LATCHKEYD_LOG")]
+    log_level: String,
+    /// Most requests waiting for the prompt at once.
+    #[arg(long, default_value_t = 64)]
+    queue_capacity: usize,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let filter = tracing_subscriber::EnvFilter::try_new(&args.log_level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Under systemd, stderr goes to the journal, which stamps its own time.
+    let journald = std::env::var_os("JOURNAL_STREAM").is_some();
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if journald {
+        builder.without_time().with_ansi(false).init();
+    } else {
+        builder.init();
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "latchkeyd failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let mut dirs = PolicyDirs::standard();
+    dirs.system = args.policy_system_dir;
+    dirs.admin = args.policy_admin_dir;
+    if let Some(user) = args.policy_user_dir {
+        dirs.user = Some(user);
+    }
+    let policy = Policy::load(&dirs)?;
+    // Presence for the platform authenticator is the consent latchkeyd obtained in the prompt
+    // before any ceremony reaches it.
+    let device = latchkey_client::PlatformAuthenticator::open(args.data_dir.as_deref(), |_| true)?;
+    tracing::info!(store = device.kind(), "platform authenticator opened");
+    let authenticators: Arc<dyn Authenticators> =
+        Arc::new(ClientAuthenticators::new(Box::new(device), true));
+    let settings = Settings {
+        policy,
+        authenticators,
+        queue_capacity: args.queue_capacity,
+        timeouts: Timeouts::default(),
+        uid: rustix::process::getuid().as_raw(),
+        related_origins: None,
+    };
+    let address = args
+        .address
+        .or_else(|| std::env::var("DBUS_STARTER_ADDRESS").ok());
+    let daemon = Daemon::start(address.as_deref(), settings).await?;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("interrupted"),
+        _ = term.recv() => tracing::info!("terminated"),
+        () = daemon.closed() => tracing::info!("the bus went away"),
+    }
+    Ok(())
+}

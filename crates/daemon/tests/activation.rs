@@ -1,0 +1,102 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+//! `install_user()` into a temp XDG dir, a private dbus-daemon whose `<servicedir>` is that dir,
+//! and a call to the bus name that starts `latchkeyd` by D-Bus activation.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use latchkey_daemon::client::{CallOptions, CredentialsClient};
+use latchkey_daemon::install::{install_user, uninstall_user, UserDirs};
+use latchkey_daemon::options::Kind;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dbus_activation_after_install() {
+    let home = tempfile::tempdir().unwrap();
+    let dirs = UserDirs {
+        data_home: home.path().join("data"),
+        config_home: home.path().join("config"),
+    };
+    let policy_dir = home.path().join("policy");
+    std::fs::create_dir_all(&policy_dir).unwrap();
+    std::fs::write(policy_dir.join("50-test.toml"), policy_privileged_self()).unwrap();
+    let latchkeyd = std::path::Path::new(env!("CARGO_BIN_EXE_latchkeyd"));
+    let args = vec![
+        format!("--policy-system-dir={}", policy_dir.display()),
+        format!("--policy-admin-dir={}", home.path().join("none").display()),
+        format!("--policy-user-dir={}", home.path().join("none").display()),
+        format!("--data-dir={}", home.path().join("store").display()),
+        "--log-level=debug".to_owned(),
+    ];
+    let files = install_user(&dirs, latchkeyd, &args).unwrap();
+    assert!(files.iter().all(|f| f.exists()));
+
+    let bus = TestBus::start_with_services(Some(&dirs.data_home.join("dbus-1/services")));
+    let conn = zbus::connection::Builder::address(bus.address.as_str())
+        .unwrap()
+        .build()
+        .await
+        .unwrap();
+    let dbus = zbus::fdo::DBusProxy::new(&conn).await.unwrap();
+    let name = zbus::names::BusName::try_from("dev.latchkey.Credentials").unwrap();
+    assert!(
+        !dbus.name_has_owner(name.clone()).await.unwrap(),
+        "nothing runs before the first call"
+    );
+    let activatable = dbus.list_activatable_names().await.unwrap();
+    assert!(activatable
+        .iter()
+        .any(|n| n.as_str() == "dev.latchkey.Credentials"));
+
+    // The first call starts latchkeyd.
+    let t = Instant::now();
+    let client = CredentialsClient::on(conn.clone()).await.unwrap();
+    let caps = client.proxy().get_client_capabilities().await.unwrap();
+    let activation_time = t.elapsed();
+    assert_eq!(caps.get("passkeyPlatformAuthenticator"), Some(&true));
+    let owner = dbus.get_name_owner(name.clone()).await.unwrap();
+    let pid = dbus
+        .get_connection_unix_process_id(owner.clone().into())
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::read_link(format!("/proc/{pid}/exe")).unwrap(),
+        latchkeyd
+    );
+    eprintln!("D-Bus activation of latchkeyd answered in {activation_time:?}");
+
+    // The activated daemon serves a full ceremony with its real file-backed platform
+    // authenticator (new PIN, then the PIN to verify).
+    let _prompt = Prompt::spawn(&bus, "approve\npin 271828\n", false);
+    let web = CallOptions {
+        origin: Some("https://example.com".into()),
+        ..Default::default()
+    };
+    let out = tokio::time::timeout(
+        Duration::from_secs(60),
+        client.call(Kind::Create, &create_options("example.com"), &web),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(out.code, 0, "{:?}: {:?}", out.error_name(), out.message());
+    assert!(
+        home.path().join("store").exists(),
+        "the credential store was created in --data-dir"
+    );
+
+    // Stop the daemon we caused to start, then uninstall.
+    let pid = rustix::process::Pid::from_raw(i32::try_from(pid).unwrap()).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while dbus.name_has_owner(name.clone()).await.unwrap() {
+        assert!(
+            Instant::now() < deadline,
+            "latchkeyd did not exit on SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(uninstall_user(&dirs).unwrap().len(), 2);
+    assert!(files.iter().all(|f| !f.exists()));
+}
