@@ -9,6 +9,10 @@
 //! - [`request`]: checked ceremony inputs (options, RP ID, clientDataJSON).
 //! - [`register()`] / [`authenticate()`]: the ceremonies, with PIN/UV, pre-flight, account choice
 //!   and extensions (credProps, prf ↔ hmac-secret, credProtect, credBlob, largeBlob, minPinLength).
+//! - [`select`]: several keys at once; the first one touched is used.
+//! - [`u2f`]: U2F-only keys (CTAP 2.1 §10), with `appid` / `appidExclude`.
+//! - [`pinuv`], [`uv`], [`prf`], [`large_blob`], [`ctap2`]: clientPIN, the UV decision and the
+//!   silent pre-flight, prf ↔ hmac-secret, the large-blob array, typed CTAP2 calls.
 //! - [`ui`]: [`CeremonyUi`], what a ceremony asks of the user.
 //! - [`manage`]: PIN set/change and credential management.
 //! - [`error`]: CTAP status → WebAuthn DOMException, in one place.
