@@ -277,10 +277,9 @@ impl Index {
     }
 
     /// Deletes a record durably; `false` if there was none.
+    ///
+    /// Works without reading the record, so a damaged record can still be deleted.
     pub(crate) fn remove(&mut self, id: &[u8]) -> Result<bool, StoreError> {
-        if self.get(id)?.is_none() {
-            return Ok(false);
-        }
         self.remove_hash(&id_hash(id))
     }
 

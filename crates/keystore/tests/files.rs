@@ -228,6 +228,12 @@ fn tampered_records_are_corrupt() {
         Err(StoreError::Corrupt(_))
     ));
     drop(s);
+    // A damaged record can still be deleted.
+    let mut s = open_pin(tmp.path());
+    assert!(s.delete(&c.id).unwrap());
+    assert!(!path.exists());
+    assert!(s.by_rp("example.com").unwrap().is_empty());
+    drop(s);
     fs::write(&path, &original).unwrap();
     let mut s = open_pin(tmp.path());
     unlock(&mut s);
