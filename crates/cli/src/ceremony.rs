@@ -10,6 +10,11 @@ use crate::common::{fail, print_json, read_options, DeviceArgs};
 
 /// Options of `latchkey create`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  \
+    latchkey create --origin https://example.com --options creation.json > registration.json\n  \
+    latchkey create --origin https://example.com --device udp:127.0.0.1:8111 < creation.json\n\n\
+    A refused request exits with status 1 and prints the WebAuthn error name and message\n\
+    (NotAllowedError, InvalidStateError, SecurityError, ...) on standard error.")]
 pub struct CreateArgs {
     /// The web origin asking, e.g. https://example.com (the RP ID must be its domain or a
     /// registrable suffix of it).
@@ -27,6 +32,8 @@ pub struct CreateArgs {
 
 /// Options of `latchkey get`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Example:\n  \
+    latchkey get --origin https://example.com --options request.json > assertion.json")]
 pub struct GetArgs {
     /// The web origin asking, e.g. https://example.com.
     #[arg(long, value_name = "ORIGIN")]
