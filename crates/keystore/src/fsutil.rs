@@ -22,6 +22,7 @@ pub(crate) fn io_err(what: &str, path: &Path, err: io::Error) -> StoreError {
 
 /// Creates `dir` (and missing parents) with mode 0700, and tightens an existing one to 0700.
 pub(crate) fn ensure_private_dir(dir: &Path) -> Result<(), StoreError> {
+    let existed = dir.is_dir();
     DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -31,6 +32,12 @@ pub(crate) fn ensure_private_dir(dir: &Path) -> Result<(), StoreError> {
     if meta.permissions().mode() & 0o777 != 0o700 {
         fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
             .map_err(|e| io_err("restricting directory", dir, e))?;
+    }
+    if !existed {
+        // Make the new directory's own entry durable, not only what is written inside it.
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            sync_dir(parent)?;
+        }
     }
     Ok(())
 }
