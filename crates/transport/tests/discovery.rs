@@ -20,7 +20,9 @@ use tree::Tree;
 fn real_key_descriptors_have_a_64_byte_ctaphid_collection() {
     for name in ["yubikey5-fido", "solo2", "nitrokey3", "fido-feature"] {
         let parsed = descriptor::parse(&tree::descriptor(name)).unwrap();
-        let fido = parsed.ctaphid().unwrap_or_else(|| panic!("{name}: no CTAPHID"));
+        let fido = parsed
+            .ctaphid()
+            .unwrap_or_else(|| panic!("{name}: no CTAPHID"));
         assert_eq!((fido.usage_page, fido.usage), (0xF1D0, 0x01), "{name}");
         assert_eq!((fido.input_len(), fido.output_len()), (64, 64), "{name}");
         assert!(!fido.uses_report_ids, "{name}");
@@ -35,12 +37,18 @@ fn real_key_descriptors_have_a_64_byte_ctaphid_collection() {
 fn non_fido_descriptors_have_no_ctaphid_collection() {
     let kb = descriptor::parse(&tree::descriptor("keyboard")).unwrap();
     assert_eq!(kb.collections.len(), 1);
-    assert_eq!((kb.collections[0].usage_page, kb.collections[0].usage), (0x01, 0x06));
+    assert_eq!(
+        (kb.collections[0].usage_page, kb.collections[0].usage),
+        (0x01, 0x06)
+    );
     assert_eq!(kb.collections[0].input_len(), 8);
     assert_eq!(kb.collections[0].output_len(), 1);
     assert!(kb.ctaphid().is_none());
     let mouse = descriptor::parse(&tree::descriptor("mouse")).unwrap();
-    assert_eq!((mouse.collections[0].usage_page, mouse.collections[0].usage), (0x01, 0x02));
+    assert_eq!(
+        (mouse.collections[0].usage_page, mouse.collections[0].usage),
+        (0x01, 0x02)
+    );
     assert_eq!(mouse.collections[0].input_len(), 3);
     assert!(mouse.ctaphid().is_none());
     let vendor = descriptor::parse(&tree::descriptor("vendor-ff00")).unwrap();
@@ -87,13 +95,19 @@ fn enumerate_lists_fido_keys_with_ids_names_and_serials() {
     let yk = &found.devices[0];
     assert_eq!(yk.path, t.roots.dev.join("hidraw1"));
     assert_eq!(yk.product.as_deref(), Some("Yubico YubiKey OTP+FIDO+CCID"));
-    assert_eq!((yk.bus_type, yk.vendor_id, yk.product_id), (3, 0x1050, 0x0407));
+    assert_eq!(
+        (yk.bus_type, yk.vendor_id, yk.product_id),
+        (3, 0x1050, 0x0407)
+    );
     assert_eq!(yk.serial, None, "an empty HID_UNIQ is no serial");
     assert_eq!((yk.input_report_len, yk.output_report_len), (64, 64));
 
     let solo = &found.devices[1];
     assert_eq!((solo.vendor_id, solo.product_id), (0x1209, 0xbeee));
-    assert_eq!(solo.serial.as_deref(), Some("0123456789ABCDEF0123456789ABCDEF"));
+    assert_eq!(
+        solo.serial.as_deref(),
+        Some("0123456789ABCDEF0123456789ABCDEF")
+    );
     assert_eq!(solo.display_name(), "SoloKeys Solo 2 Security Key");
 
     let nk = &found.devices[2];
@@ -105,8 +119,11 @@ fn enumerate_lists_fido_keys_with_ids_names_and_serials() {
 fn enumerate_says_why_each_other_node_was_skipped() {
     let t = full_tree();
     let found = enumerate(&t.roots).unwrap();
-    let skipped: Vec<(u32, &SkipReason)> =
-        found.skipped.iter().map(|s| (s.node.0, &s.reason)).collect();
+    let skipped: Vec<(u32, &SkipReason)> = found
+        .skipped
+        .iter()
+        .map(|s| (s.node.0, &s.reason))
+        .collect();
     assert_eq!(skipped.len(), 8, "{skipped:?}");
     assert_eq!(skipped[0], (0, &SkipReason::NotFido));
     assert_eq!(skipped[1], (2, &SkipReason::NotFido));
@@ -135,7 +152,10 @@ fn enumerate_says_why_each_other_node_was_skipped() {
     );
     assert_eq!(
         skipped[5],
-        (7, &SkipReason::Malformed(DescriptorError::Truncated { offset: 11 }))
+        (
+            7,
+            &SkipReason::Malformed(DescriptorError::Truncated { offset: 11 })
+        )
     );
     match skipped[6] {
         (8, SkipReason::Unreadable { sysfs, ioctl }) => {
@@ -169,14 +189,20 @@ fn probe_reads_one_node() {
     t.add(4, "nitrokey3");
     let info = probe(&t.roots, HidrawNode(4)).unwrap();
     assert_eq!(info.path, t.roots.dev.join("hidraw4"));
-    assert_eq!(probe(&t.roots, HidrawNode(5)).unwrap_err().to_string().len() > 10, true);
+    match probe(&t.roots, HidrawNode(5)) {
+        Err(SkipReason::Unreadable { sysfs, .. }) => assert!(sysfs.contains("No such file")),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]
 fn specs_parse_every_form_and_print_back() {
     let dev = Path::new("/fake/dev");
     let cases: [(&str, DeviceSpec); 7] = [
-        ("unix:/run/user/1000/key", DeviceSpec::Unix("/run/user/1000/key".into())),
+        (
+            "unix:/run/user/1000/key",
+            DeviceSpec::Unix("/run/user/1000/key".into()),
+        ),
         (
             "udp:127.0.0.1:8111",
             DeviceSpec::Udp {
@@ -200,7 +226,10 @@ fn specs_parse_every_form_and_print_back() {
         ),
         ("/dev/hidraw3", DeviceSpec::Hidraw("/dev/hidraw3".into())),
         ("hidraw:12", DeviceSpec::Hidraw("/fake/dev/hidraw12".into())),
-        ("hidraw:/dev/hidraw0", DeviceSpec::Hidraw("/dev/hidraw0".into())),
+        (
+            "hidraw:/dev/hidraw0",
+            DeviceSpec::Hidraw("/dev/hidraw0".into()),
+        ),
     ];
     for (text, want) in cases {
         let got = DeviceSpec::parse_with_dev_root(text, dev).unwrap();
@@ -220,13 +249,34 @@ fn bad_specs_are_refused_with_their_reason() {
     assert_eq!(p(""), SpecError::Length);
     assert_eq!(p(&"a".repeat(5000)), SpecError::Length);
     assert_eq!(p("unix:"), SpecError::EmptyPath);
-    for bad in ["udp:", "udp:host", "udp::80", "udp:h:0", "udp:h:65536", "udp:::1:80", "udp:[::1:80", "udp:h:x"] {
+    for bad in [
+        "udp:",
+        "udp:host",
+        "udp::80",
+        "udp:h:0",
+        "udp:h:65536",
+        "udp:::1:80",
+        "udp:[::1:80",
+        "udp:h:x",
+    ] {
         assert!(matches!(p(bad), SpecError::BadUdp(_)), "{bad}");
     }
-    for bad in ["hidraw:", "hidraw:99999999999", "hidraw:/dev/sda", "hidraw:-1"] {
+    for bad in [
+        "hidraw:",
+        "hidraw:99999999999",
+        "hidraw:/dev/sda",
+        "hidraw:-1",
+    ] {
         assert!(matches!(p(bad), SpecError::BadHidraw(_)), "{bad}");
     }
-    for bad in ["/dev/sda", "/dev/hidraw", "/dev/hidraw1x", "tcp:1.2.3.4:5", "hidraw3", "usb"] {
+    for bad in [
+        "/dev/sda",
+        "/dev/hidraw",
+        "/dev/hidraw1x",
+        "tcp:1.2.3.4:5",
+        "hidraw3",
+        "usb",
+    ] {
         assert!(matches!(p(bad), SpecError::UnknownForm(_)), "{bad}");
     }
 }
@@ -263,7 +313,10 @@ fn config_lists_devices_in_order() {
         DeviceSpec::parse_config("devices = [1, 2]"),
         Err(SpecError::Config(_))
     ));
-    assert!(matches!(DeviceSpec::parse_config("devices = "), Err(SpecError::Config(_))));
+    assert!(matches!(
+        DeviceSpec::parse_config("devices = "),
+        Err(SpecError::Config(_))
+    ));
     let many = format!("devices = [{}]", vec!["\"unix:/a\""; 65].join(","));
     assert_eq!(DeviceSpec::parse_config(&many), Err(SpecError::TooMany(65)));
 }
@@ -305,9 +358,15 @@ fn specs_open_real_unix_udp_and_hidraw_endpoints() {
     assert_eq!(written[0], 0);
     assert_eq!(written[1..], report);
 
-    let missing = DeviceSpec::Unix(dir.path().join("none.sock")).open().err().unwrap();
+    let missing = DeviceSpec::Unix(dir.path().join("none.sock"))
+        .open()
+        .err()
+        .unwrap();
     assert!(missing.to_string().contains("none.sock"), "{missing}");
-    let missing = DeviceSpec::Hidraw(dir.path().join("hidraw9")).open().err().unwrap();
+    let missing = DeviceSpec::Hidraw(dir.path().join("hidraw9"))
+        .open()
+        .err()
+        .unwrap();
     assert_eq!(missing.kind(), std::io::ErrorKind::NotFound);
     assert!(missing.to_string().contains("hidraw9"), "{missing}");
 }

@@ -31,14 +31,21 @@ fn pair() -> (HidrawConnection, OwnedFd) {
 fn gone_cause(e: &std::io::Error) -> GoneCause {
     assert!(is_device_gone(e), "{e:?}");
     assert_eq!(e.kind(), ErrorKind::NotFound);
-    e.get_ref().unwrap().downcast_ref::<DeviceGone>().unwrap().cause
+    e.get_ref()
+        .unwrap()
+        .downcast_ref::<DeviceGone>()
+        .unwrap()
+        .cause
 }
 
 #[test]
 fn writes_carry_report_id_zero_and_reads_return_whole_reports() {
     let (mut conn, dev) = pair();
     let mut report = [0u8; 64];
-    report.iter_mut().enumerate().for_each(|(i, b)| *b = i as u8);
+    report
+        .iter_mut()
+        .enumerate()
+        .for_each(|(i, b)| *b = i as u8);
     conn.send_report(&report).unwrap();
     let mut buf = [0u8; 128];
     let n = rustix::io::read(&dev, &mut buf).unwrap();
@@ -47,7 +54,10 @@ fn writes_carry_report_id_zero_and_reads_return_whole_reports() {
     assert_eq!(buf[1..65], report);
 
     rustix::io::write(&dev, &[0xAB; 64]).unwrap();
-    assert_eq!(conn.recv_report(Duration::from_secs(5)).unwrap(), Some([0xAB; 64]));
+    assert_eq!(
+        conn.recv_report(Duration::from_secs(5)).unwrap(),
+        Some([0xAB; 64])
+    );
 }
 
 #[test]
@@ -62,7 +72,10 @@ fn reads_time_out_and_skip_reports_of_the_wrong_size() {
     rustix::io::write(&dev, &[1u8; 10]).unwrap();
     rustix::io::write(&dev, &[2u8; 65]).unwrap();
     rustix::io::write(&dev, &[3u8; 64]).unwrap();
-    assert_eq!(conn.recv_report(Duration::from_secs(5)).unwrap(), Some([3; 64]));
+    assert_eq!(
+        conn.recv_report(Duration::from_secs(5)).unwrap(),
+        Some([3; 64])
+    );
     rustix::io::write(&dev, &[1u8; 10]).unwrap();
     assert_eq!(conn.recv_report(Duration::from_millis(50)).unwrap(), None);
     // A zero timeout still returns a report that is already there.
@@ -77,12 +90,24 @@ fn a_vanished_device_is_gone_not_a_timeout() {
     rustix::io::write(&dev, &[9u8; 64]).unwrap();
     drop(dev);
     // What was queued before the hang-up is still delivered.
-    assert_eq!(conn.recv_report(Duration::from_secs(5)).unwrap(), Some([9; 64]));
+    assert_eq!(
+        conn.recv_report(Duration::from_secs(5)).unwrap(),
+        Some([9; 64])
+    );
     let err = conn.recv_report(Duration::from_secs(5)).unwrap_err();
-    assert!(matches!(gone_cause(&err), GoneCause::EndOfFile | GoneCause::HangUp));
+    assert!(matches!(
+        gone_cause(&err),
+        GoneCause::EndOfFile | GoneCause::HangUp
+    ));
     let err = conn.send_report(&[0; 64]).unwrap_err();
-    assert_eq!(gone_cause(&err), GoneCause::Errno(rustix::io::Errno::PIPE.raw_os_error()));
-    assert!(err.to_string().contains("/dev/hidraw-test is gone"), "{err}");
+    assert_eq!(
+        gone_cause(&err),
+        GoneCause::Errno(rustix::io::Errno::PIPE.raw_os_error())
+    );
+    assert!(
+        err.to_string().contains("/dev/hidraw-test is gone"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -90,9 +115,15 @@ fn ioctls_on_something_else_fail_cleanly() {
     let (conn, _dev) = pair();
     let err = conn.report_descriptor().unwrap_err();
     assert!(!is_device_gone(&err));
-    assert_eq!(err.raw_os_error(), Some(rustix::io::Errno::NOTTY.raw_os_error()));
+    assert_eq!(
+        err.raw_os_error(),
+        Some(rustix::io::Errno::NOTTY.raw_os_error())
+    );
     let err = conn.raw_info().unwrap_err();
-    assert_eq!(err.raw_os_error(), Some(rustix::io::Errno::NOTTY.raw_os_error()));
+    assert_eq!(
+        err.raw_os_error(),
+        Some(rustix::io::Errno::NOTTY.raw_os_error())
+    );
 }
 
 #[test]
@@ -147,7 +178,10 @@ fn a_pty_node_in_a_fake_dev_root_reads_writes_and_reports_eio_as_gone() {
     assert!(got[1..].iter().all(|b| *b == 0x77));
 
     rustix::io::write(&master, &[0x42; 64]).unwrap();
-    assert_eq!(conn.recv_report(Duration::from_secs(5)).unwrap(), Some([0x42; 64]));
+    assert_eq!(
+        conn.recv_report(Duration::from_secs(5)).unwrap(),
+        Some([0x42; 64])
+    );
     assert_eq!(conn.recv_report(Duration::from_millis(30)).unwrap(), None);
 
     // The spec form opens the same node.
