@@ -118,6 +118,11 @@ impl DeviceInfo {
     pub fn open(&self) -> io::Result<HidrawConnection> {
         HidrawConnection::open(&self.path)
     }
+
+    /// The spec naming it, to put it in one list with virtual keys.
+    pub fn spec(&self) -> DeviceSpec {
+        DeviceSpec::Hidraw(self.path.clone())
+    }
 }
 
 /// Why a hidraw node was not listed.

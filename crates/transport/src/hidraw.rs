@@ -119,6 +119,26 @@ impl HidrawConnection {
         })
     }
 
+    /// Opens `path`, retrying for up to `patience` while it is missing or not yet accessible:
+    /// right after a hot-plug event the node may not exist yet (inotify on sysfs-less setups) or
+    /// udev may not yet have granted the user access (`uaccess`).
+    pub fn open_with_retry(path: &Path, patience: Duration) -> io::Result<Self> {
+        let deadline = Instant::now() + patience;
+        loop {
+            match Self::open(path) {
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied
+                    ) && Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(25));
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Wraps an already open descriptor; `path` names it in errors. It is made non-blocking.
     pub fn from_fd(fd: OwnedFd, path: impl Into<PathBuf>) -> io::Result<Self> {
         let flags = rustix::fs::fcntl_getfl(&fd)?;

@@ -110,6 +110,7 @@ fn enumerate_lists_fido_keys_with_ids_names_and_serials() {
     );
     assert_eq!(solo.display_name(), "SoloKeys Solo 2 Security Key");
 
+    assert_eq!(solo.spec(), DeviceSpec::Hidraw(t.roots.dev.join("hidraw3")));
     let nk = &found.devices[2];
     assert_eq!((nk.vendor_id, nk.product_id), (0x20a0, 0x42b2));
     assert_eq!(nk.product.as_deref(), Some("Nitrokey Nitrokey 3"));

@@ -250,3 +250,26 @@ fn ctaphid_channel_runs_over_a_hidraw_connection() {
     shutdown.store(true, Ordering::Relaxed);
     key.join().unwrap().unwrap();
 }
+
+#[test]
+fn open_with_retry_waits_for_a_node_that_appears_late() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = dir.path().join("hidraw0");
+    let late = node.clone();
+    let maker = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(100));
+        std::fs::write(&late, b"").unwrap();
+    });
+    let start = Instant::now();
+    let conn = HidrawConnection::open_with_retry(&node, Duration::from_secs(5)).unwrap();
+    assert!(start.elapsed() >= Duration::from_millis(90));
+    assert_eq!(conn.path(), node);
+    maker.join().unwrap();
+
+    let start = Instant::now();
+    let err =
+        HidrawConnection::open_with_retry(&dir.path().join("hidraw1"), Duration::from_millis(100))
+            .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    assert!(start.elapsed() >= Duration::from_millis(100));
+}
