@@ -1,1 +1,342 @@
-//! Terminal prompt.
+//! A terminal prompt in the manner of polkit's `pkttyagent`: the `latchkey` command registers it
+//! (`RegisterPrompt`) for the length of a request when no graphical prompt runs, and it asks on
+//! the terminal — PIN with echo off, or from `--pin-fd`.
+//!
+//! It is *caller-controlled* (the caller started it and owns its terminal), so latchkeyd lets it
+//! answer only what the caller could decide anyway; see PROMPT-TRUST.md.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read as _, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use zbus::zvariant::{OwnedFd as ZOwnedFd, OwnedValue, Value};
+use zeroize::Zeroizing;
+
+use super::{pin, response};
+
+/// The terminal: a line reader, a writer, and optionally the tty whose echo to turn off.
+pub struct Terminal {
+    input: Box<dyn BufRead + Send>,
+    output: Box<dyn Write + Send>,
+    tty: Option<File>,
+}
+
+impl Terminal {
+    /// The controlling terminal (`/dev/tty`).
+    pub fn open() -> io::Result<Self> {
+        let tty = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/tty")?;
+        let input = BufReader::new(tty.try_clone()?);
+        let output = tty.try_clone()?;
+        Ok(Self {
+            input: Box::new(input),
+            output: Box::new(output),
+            tty: Some(tty),
+        })
+    }
+
+    /// Any reader and writer (tests, pipes); no echo control.
+    pub fn from_streams(input: Box<dyn BufRead + Send>, output: Box<dyn Write + Send>) -> Self {
+        Self {
+            input,
+            output,
+            tty: None,
+        }
+    }
+
+    fn say(&mut self, text: &str) {
+        let _ = self.output.write_all(text.as_bytes());
+        let _ = self.output.flush();
+    }
+
+    fn read_line(&mut self, echo: bool) -> io::Result<Zeroizing<String>> {
+        let saved = match (&self.tty, echo) {
+            (Some(tty), false) => {
+                let saved = rustix::termios::tcgetattr(tty.as_fd())?;
+                let mut quiet = saved.clone();
+                quiet.local_modes.remove(rustix::termios::LocalModes::ECHO);
+                rustix::termios::tcsetattr(
+                    tty.as_fd(),
+                    rustix::termios::OptionalActions::Flush,
+                    &quiet,
+                )?;
+                Some(saved)
+            }
+            _ => None,
+        };
+        let mut line = Zeroizing::new(String::new());
+        let read = self.input.read_line(&mut line);
+        if let (Some(saved), Some(tty)) = (saved, &self.tty) {
+            let _ = rustix::termios::tcsetattr(
+                tty.as_fd(),
+                rustix::termios::OptionalActions::Flush,
+                &saved,
+            );
+            self.say("\n");
+        }
+        read?;
+        while line.ends_with('\n') || line.ends_with('\r') {
+            line.pop();
+        }
+        Ok(line)
+    }
+}
+
+/// The terminal prompt object (serve it at [`super::PROMPT_PATH`]).
+pub struct TtyPrompt {
+    terminal: Arc<Mutex<Terminal>>,
+    pin_source: Mutex<Option<OwnedFd>>,
+}
+
+impl TtyPrompt {
+    /// A prompt on `terminal`; PINs come from `pin_fd` (read once, one line) when given.
+    pub fn new(terminal: Terminal, pin_fd: Option<OwnedFd>) -> Self {
+        Self {
+            terminal: Arc::new(Mutex::new(terminal)),
+            pin_source: Mutex::new(pin_fd),
+        }
+    }
+
+    async fn with_terminal<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Terminal) -> T + Send + 'static,
+    ) -> Option<T> {
+        let terminal = self.terminal.clone();
+        tokio::task::spawn_blocking(move || {
+            f(&mut terminal.lock().unwrap_or_else(PoisonError::into_inner))
+        })
+        .await
+        .ok()
+    }
+}
+
+fn text(details: &HashMap<String, OwnedValue>, key: &str) -> String {
+    match details.get(key).map(|v| &**v) {
+        Some(Value::Str(s)) => s.to_string(),
+        _ => String::new(),
+    }
+}
+
+fn flag(details: &HashMap<String, OwnedValue>, key: &str) -> bool {
+    matches!(details.get(key).map(|v| &**v), Some(Value::Bool(true)))
+}
+
+/// The consent question shown on the terminal.
+pub fn consent_text(details: &HashMap<String, OwnedValue>) -> String {
+    let what = if text(details, "kind") == "create" {
+        "create a passkey"
+    } else {
+        "sign in with a passkey"
+    };
+    let verified = if flag(details, "caller_verified") {
+        ""
+    } else {
+        " (UNVERIFIED)"
+    };
+    let user = text(details, "user_name");
+    let user = if user.is_empty() {
+        String::new()
+    } else {
+        format!(" for user {user:?}")
+    };
+    format!(
+        "latchkey: {}{verified} wants to {what} on {}{user}\n          (origin {})\nAllow? [y/N] ",
+        text(details, "caller"),
+        text(details, "rp_id"),
+        text(details, "origin"),
+    )
+}
+
+#[zbus::interface(name = "dev.latchkey.Prompt1")]
+impl TtyPrompt {
+    #[zbus(out_args("response", "results"))]
+    async fn consent(
+        &self,
+        request_id: String,
+        details: HashMap<String, OwnedValue>,
+    ) -> (u32, HashMap<String, OwnedValue>) {
+        let _ = request_id;
+        let question = consent_text(&details);
+        let answer = self
+            .with_terminal(move |t| {
+                t.say(&question);
+                t.read_line(true)
+            })
+            .await;
+        let yes = matches!(answer, Some(Ok(a)) if matches!(a.trim(), "y" | "Y" | "yes"));
+        (
+            if yes {
+                response::APPROVED
+            } else {
+                response::DENIED
+            },
+            HashMap::new(),
+        )
+    }
+
+    #[zbus(out_args("response"))]
+    async fn request_pin(
+        &self,
+        request_id: String,
+        details: HashMap<String, OwnedValue>,
+        pin_sink: ZOwnedFd,
+    ) -> u32 {
+        let _ = request_id;
+        let source = self
+            .pin_source
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let pin = match source {
+            Some(fd) => read_pin_fd(fd),
+            None => {
+                let question = if flag(&details, "new_pin") {
+                    format!("Choose a PIN for {}: ", text(&details, "authenticator"))
+                } else if flag(&details, "wrong_pin") {
+                    format!("Wrong PIN. PIN for {}: ", text(&details, "authenticator"))
+                } else {
+                    format!("PIN for {}: ", text(&details, "authenticator"))
+                };
+                match self
+                    .with_terminal(move |t| {
+                        t.say(&question);
+                        t.read_line(false)
+                    })
+                    .await
+                {
+                    Some(r) => r,
+                    None => Err(io::Error::other("terminal thread failed")),
+                }
+            }
+        };
+        match pin {
+            Ok(p) if !p.is_empty() => match pin::write_pin(pin_sink.into(), p.as_bytes()) {
+                Ok(()) => response::APPROVED,
+                Err(_) => response::FAILED,
+            },
+            _ => response::DENIED,
+        }
+    }
+
+    #[zbus(out_args("response", "index"))]
+    async fn choose_account(
+        &self,
+        request_id: String,
+        accounts: Vec<HashMap<String, OwnedValue>>,
+    ) -> (u32, u32) {
+        let _ = request_id;
+        let mut menu = String::from("latchkey: choose an account:\n");
+        for (i, a) in accounts.iter().enumerate() {
+            menu.push_str(&format!(
+                "  {}) {} {}\n",
+                i + 1,
+                text(a, "display_name"),
+                text(a, "name")
+            ));
+        }
+        menu.push_str("Number (empty to cancel): ");
+        let n = accounts.len();
+        let answer = self
+            .with_terminal(move |t| {
+                t.say(&menu);
+                t.read_line(true)
+            })
+            .await;
+        match answer
+            .and_then(|a| a.ok())
+            .and_then(|a| a.trim().parse::<usize>().ok())
+        {
+            Some(i) if (1..=n).contains(&i) => {
+                (response::APPROVED, u32::try_from(i - 1).unwrap_or(0))
+            }
+            _ => (response::DENIED, 0),
+        }
+    }
+
+    async fn dismiss(&self, request_id: String) {
+        let _ = request_id;
+    }
+
+    async fn notice(&self, request_id: String, text: String) {
+        let _ = request_id;
+        let _ = self
+            .with_terminal(move |t| t.say(&format!("latchkey: {text}\n")))
+            .await;
+    }
+
+    #[zbus(property)]
+    fn version(&self) -> u32 {
+        1
+    }
+}
+
+/// Reads one line (at most [`pin::MAX_PIN`] bytes) from a PIN file descriptor.
+fn read_pin_fd(fd: OwnedFd) -> io::Result<Zeroizing<String>> {
+    let mut buf = Zeroizing::new(Vec::with_capacity(pin::MAX_PIN + 1));
+    File::from(fd)
+        .take(pin::MAX_PIN as u64 + 1)
+        .read_to_end(&mut buf)?;
+    let line = buf.split(|b| *b == b'\n').next().unwrap_or_default();
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line.len() > pin::MAX_PIN {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "PIN too long"));
+    }
+    let s = std::str::from_utf8(line)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "PIN is not UTF-8"))?;
+    Ok(Zeroizing::new(s.to_owned()))
+}
+
+/// Serves the terminal prompt on `conn` and registers it with latchkeyd; it serves requests from
+/// this process and its parent until `conn` closes. This is what `latchkey` calls when no
+/// graphical prompt is running.
+pub async fn serve_and_register(conn: &zbus::Connection, prompt: TtyPrompt) -> zbus::Result<()> {
+    conn.object_server().at(super::PROMPT_PATH, prompt).await?;
+    conn.call_method(
+        Some(crate::server::BUS_NAME),
+        crate::server::OBJECT_PATH,
+        Some("dev.latchkey.Credentials1"),
+        "RegisterPrompt",
+        &(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Opens an inherited file descriptor number (`--pin-fd N`) without unsafe code, through
+/// `/proc/self/fd/N`.
+pub fn open_inherited_fd(n: u32) -> io::Result<OwnedFd> {
+    Ok(File::open(format!("/proc/self/fd/{n}"))?.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consent_text_marks_unverified_callers() {
+        let d: HashMap<String, OwnedValue> = [
+            ("kind", Value::from("create")),
+            ("caller", Value::from("/usr/bin/tool")),
+            ("caller_verified", Value::from(false)),
+            ("rp_id", Value::from("example.com")),
+            ("origin", Value::from("app:tool")),
+            ("user_name", Value::from("alice")),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), OwnedValue::try_from(v).unwrap()))
+        .collect();
+        let t = consent_text(&d);
+        assert!(t.contains("/usr/bin/tool (UNVERIFIED) wants to create a passkey on example.com for user \"alice\""), "{t}");
+    }
+
+    #[test]
+    fn pin_fd_reads_one_line() {
+        let (r, w) = rustix::pipe::pipe().unwrap();
+        File::from(w).write_all(b"2468\nrest").unwrap();
+        assert_eq!(read_pin_fd(r).unwrap().as_str(), "2468");
+    }
+}

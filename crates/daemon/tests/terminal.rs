@@ -1,0 +1,138 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+//! The terminal prompt (caller-controlled): it relays consent and PINs for requests policy
+//! already allows, and is never asked to approve an unverified caller (PROMPT-TRUST.md).
+
+mod common;
+
+use std::io::{Cursor, Write};
+use std::sync::{Arc, Mutex};
+
+use common::*;
+use latchkey_daemon::client::{CallOptions, CredentialsClient};
+use latchkey_daemon::options::Kind;
+use latchkey_daemon::prompt::tty::{serve_and_register, Terminal, TtyPrompt};
+
+#[derive(Clone, Default)]
+struct Screen(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Screen {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Screen {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+async fn terminal_prompt(
+    bus: &TestBus,
+    typed: &str,
+    pin: Option<&[u8]>,
+) -> (zbus::Connection, Screen) {
+    let screen = Screen::default();
+    let terminal = Terminal::from_streams(
+        Box::new(Cursor::new(typed.as_bytes().to_vec())),
+        Box::new(screen.clone()),
+    );
+    let pin_fd = pin.map(|p| {
+        let (r, w) = rustix::pipe::pipe().unwrap();
+        std::fs::File::from(w).write_all(p).unwrap();
+        r
+    });
+    let conn = zbus::connection::Builder::address(bus.address.as_str())
+        .unwrap()
+        .build()
+        .await
+        .unwrap();
+    serve_and_register(&conn, TtyPrompt::new(terminal, pin_fd))
+        .await
+        .unwrap();
+    (conn, screen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminal_prompt_relays_consent_and_pin_fd() {
+    let bus = TestBus::start();
+    let policy = format!(
+        "[[privileged]]\nexecutable = \"{}\"\n",
+        std::env::current_exe().unwrap().display()
+    );
+    let _d = start_daemon(&bus, &policy, FakeAuthenticators::new(FakeMode::AskPin)).await;
+    let (_agent, screen) = terminal_prompt(&bus, "y\n", Some(b"1357\n")).await;
+    let client = CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap();
+    let web = CallOptions {
+        origin: Some("https://example.com".into()),
+        ..Default::default()
+    };
+    let out = client
+        .call(Kind::Get, &get_options("example.com"), &web)
+        .await
+        .unwrap();
+    assert_eq!(out.code, 0, "{:?}", out.message());
+    let v: serde_json::Value = serde_json::from_str(&out.response_json().unwrap()).unwrap();
+    assert_eq!(v["pinLength"], 4);
+    let shown = screen.text();
+    assert!(
+        shown.contains("wants to sign in with a passkey on example.com"),
+        "{shown}"
+    );
+    assert!(!shown.contains("UNVERIFIED"));
+    assert!(!shown.contains("1357"));
+    // The typed answer is used up: the next request reads EOF and is refused by the user.
+    let out = client
+        .call(Kind::Get, &get_options("example.com"), &web)
+        .await
+        .unwrap();
+    assert_eq!(
+        (out.code, out.error_name().as_deref()),
+        (1, Some("NotAllowedError"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminal_prompt_is_never_asked_to_approve_an_unverified_caller() {
+    let bus = TestBus::start();
+    // The test binary is an unknown caller here.
+    let _d = start_daemon(&bus, "", FakeAuthenticators::new(FakeMode::Answer)).await;
+    let (_agent, screen) = terminal_prompt(&bus, "y\ny\ny\n", None).await;
+    let client = CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap();
+    let out = client
+        .call(
+            Kind::Create,
+            &create_options("example.com"),
+            &CallOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (out.code, out.error_name().as_deref()),
+        (2, Some("NotAllowedError"))
+    );
+    assert_eq!(
+        screen.text(),
+        "",
+        "the caller-controlled prompt saw nothing"
+    );
+    // And it may not vouch for a web origin either: SecurityError before any prompt.
+    let web = CallOptions {
+        origin: Some("https://example.com".into()),
+        ..Default::default()
+    };
+    let out = client
+        .call(Kind::Create, &create_options("example.com"), &web)
+        .await
+        .unwrap();
+    assert_eq!(out.error_name().as_deref(), Some("SecurityError"));
+    assert_eq!(screen.text(), "");
+}
