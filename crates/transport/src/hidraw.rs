@@ -110,6 +110,14 @@ impl HidrawConnection {
             Mode::empty(),
         )
         .map_err(|e| {
+            if errno_means_gone(e) {
+                // The node is still there but its device was removed (hidraw_open's ENODEV).
+                return DeviceGone {
+                    path: path.to_path_buf(),
+                    cause: GoneCause::Errno(e.raw_os_error()),
+                }
+                .into_io();
+            }
             let err = io::Error::from(e);
             io::Error::new(err.kind(), format!("{}: {err}", path.display()))
         })?;

@@ -273,3 +273,30 @@ fn open_with_retry_waits_for_a_node_that_appears_late() {
     assert_eq!(err.kind(), ErrorKind::NotFound);
     assert!(start.elapsed() >= Duration::from_millis(100));
 }
+
+/// A character node whose device has no driver answers `ENXIO` on open, as a hidraw node whose
+/// key was just removed answers `ENODEV`: both are "gone", not a permission or path problem.
+#[test]
+fn a_node_without_a_device_is_gone_at_open() {
+    use rustix::fs::{makedev, mknodat, FileType, Mode, CWD};
+    let dir = tempfile::tempdir().unwrap();
+    let node = dir.path().join("hidraw0");
+    // Major 4000 is far above any registered one.
+    if let Err(e) = mknodat(
+        CWD,
+        &node,
+        FileType::CharacterDevice,
+        Mode::from_raw_mode(0o600),
+        makedev(4000, 0),
+    ) {
+        return println!("skipped: cannot create device nodes here ({e})");
+    }
+    let err = HidrawConnection::open(&node).unwrap_err();
+    if err.kind() == ErrorKind::PermissionDenied {
+        return println!("skipped: device nodes are not usable on this filesystem");
+    }
+    assert_eq!(
+        gone_cause(&err),
+        GoneCause::Errno(rustix::io::Errno::NXIO.raw_os_error())
+    );
+}
