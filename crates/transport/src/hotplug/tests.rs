@@ -231,3 +231,26 @@ fn watcher_waits_no_longer_than_asked() {
         "{waited:?}"
     );
 }
+
+#[test]
+fn no_payload_makes_the_uevent_parser_panic() {
+    let real = payload("add", "hidraw", Some("hidraw3"));
+    for n in 0..=real.len() {
+        let _ = parse(&real[..n]);
+    }
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    for _ in 0..20_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let mut bytes = real.clone();
+        // Flip a few bytes to NULs, '=', '@' or noise.
+        for k in 0..4 {
+            let at = ((x >> (k * 12)) as usize) % bytes.len();
+            bytes[at] = [0, b'=', b'@', (x >> 50) as u8][(x >> (k * 2 + 40)) as usize % 4];
+        }
+        if let Ok(ev) = parse(&bytes) {
+            let _ = to_hotplug(&ev, Path::new("/dev"));
+        }
+    }
+}
