@@ -37,6 +37,7 @@ fn open(dir: &Path) -> FileStore {
 
 /// The writer. Does nothing unless started by `writer_killed_at_random_points`.
 #[test]
+#[ignore = "the writer process of writer_killed_at_random_points"]
 fn crash_writer_child() {
     let Some(dir) = std::env::var_os(CHILD_ENV) else {
         return;
@@ -99,6 +100,7 @@ fn writer_killed_at_random_points() {
             .args([
                 "--exact",
                 "crash_writer_child",
+                "--ignored",
                 "--nocapture",
                 "--test-threads=1",
             ])

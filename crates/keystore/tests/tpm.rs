@@ -182,6 +182,7 @@ const CHILD_ENV: &str = "LATCHKEY_KEYSTORE_TPM_CHILD";
 /// Run by `a_credential_made_by_another_process_survives_a_tpm_restart` in a separate process:
 /// makes one credential and prints `made <ID hex> <public key hex>`.
 #[test]
+#[ignore = "the child process of a_credential_made_by_another_process_survives_a_tpm_restart"]
 fn tpm_writer_child() {
     let Some(spec) = std::env::var_os(CHILD_ENV) else {
         return;
@@ -211,6 +212,7 @@ fn a_credential_made_by_another_process_survives_a_tpm_restart() {
         .args([
             "--exact",
             "tpm_writer_child",
+            "--ignored",
             "--nocapture",
             "--test-threads=1",
         ])
