@@ -225,3 +225,42 @@ fn large_blob_required_fails_on_a_key_without_large_blobs() {
     .unwrap_err();
     assert_eq!(err.kind(), ErrorName::NotSupported, "{err:?}");
 }
+
+#[test]
+fn cred_protect_with_id_list_hides_a_discoverable_credential_from_discovery_without_uv() {
+    let mut dev = key();
+    let ext = json!({"credentialProtectionPolicy": "userVerificationOptionalWithCredentialIDList"});
+    let c = create(&mut dev, &mut pins(1), "required", "required", &[], ext).unwrap();
+    let id = c.reg.credential_id.clone();
+    let mut ui = ScriptedUi::default();
+    let err = get(&mut dev, &mut ui, &[], "discouraged", json!({})).unwrap_err();
+    assert_eq!(err.kind(), ErrorName::NotAllowed);
+    let (a, _) = get(
+        &mut dev,
+        &mut ui,
+        std::slice::from_ref(&id),
+        "discouraged",
+        json!({}),
+    )
+    .unwrap();
+    assert_eq!(a.credential_id, id);
+    assert_eq!(flags(&a.authenticator_data) & UV, 0);
+    assert!(ui.pin_requests.is_empty());
+    let (a, _) = get(&mut dev, &mut pins(1), &[], "required", json!({})).unwrap();
+    assert_eq!(a.credential_id, id);
+}
+
+#[test]
+fn hmac_create_secret_is_reported() {
+    let mut dev = key();
+    let c = create(
+        &mut dev,
+        &mut ScriptedUi::default(),
+        "discouraged",
+        "discouraged",
+        &[],
+        json!({"hmacCreateSecret": true}),
+    )
+    .unwrap();
+    assert_eq!(c.reg.extensions.hmac_create_secret, Some(true));
+}
