@@ -32,6 +32,10 @@ status=0
 export LATCHKEY_REQUIRE_PEERS=1
 echo "== Rust tests"
 cargo test --workspace --all-features --no-fail-fast 2>&1 | tee target/rust-tests.log || status=1
+
+echo "== our client against Nitrokey's fido-authenticator (trussed virtual platform)"
+interop/fido-authenticator/run.sh --no-fail-fast 2>&1 | tee -a target/rust-tests.log || status=1
+
 grep -E "^test result:" target/rust-tests.log |
     awk '{p+=$4; f+=$6; i+=$8} END {printf "rust: %d passed, %d failed, %d skipped\n", p, f, i}'
 
