@@ -1,20 +1,266 @@
-//! Related Origin Requests (WebAuthn L3 §5.11): fetching `https://<rp-id>/.well-known/webauthn`.
-//! Placeholder until the fetcher lands; `None` in [`crate::server::Settings`] disables §5.11.
+//! Related Origin Requests (WebAuthn L3 §5.11): when a privileged client's origin is not a
+//! registrable suffix match for the RP ID, fetch `https://<rp-id>/.well-known/webauthn` and let
+//! `latchkey_webauthn::related` decide (§5.11.1, ≥ 5 registrable origin labels).
+//!
+//! The fetch: HTTPS only (rustls, the system's roots), `GET` with no credentials or referrer,
+//! HTTP/1.0 (so no chunked bodies), status 200, `Content-Type: application/json`, redirects
+//! refused, at most [`MAX_RESPONSE`] bytes, a connect timeout and a total timeout. Results — a
+//! document or a failure — are cached per RP ID for [`Limits::ttl`] (failures for a tenth).
 
-/// The `/.well-known/webauthn` fetcher and cache.
-#[derive(Debug, Default)]
-pub struct RelatedOrigins {}
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use latchkey_webauthn::clientdata::Ancestry;
+use latchkey_webauthn::origin::{Origin, RpId};
+use latchkey_webauthn::related::{RelatedOrigins as Document, MAX_DOCUMENT_BYTES, MIN_LABELS};
+use latchkey_webauthn::WebAuthnError;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+use crate::authorize::Grant;
+
+/// Largest response (headers + body) read.
+pub const MAX_RESPONSE: usize = MAX_DOCUMENT_BYTES + 16 * 1024;
+
+/// Timeouts and cache lifetime.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// TCP connect + TLS handshake.
+    pub connect: Duration,
+    /// The whole fetch.
+    pub total: Duration,
+    /// How long a fetched document is reused.
+    pub ttl: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(3),
+            total: Duration::from_secs(10),
+            ttl: Duration::from_secs(600),
+        }
+    }
+}
+
+type Cached = (Instant, Result<Arc<Document>, WebAuthnError>);
+
+/// The `/.well-known/webauthn` fetcher and its cache.
+pub struct RelatedOrigins {
+    tls: Arc<rustls::ClientConfig>,
+    limits: Limits,
+    connect_to: Option<SocketAddr>,
+    cache: Mutex<HashMap<String, Cached>>,
+    fetches: std::sync::atomic::AtomicUsize,
+}
+
+impl std::fmt::Debug for RelatedOrigins {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RelatedOrigins")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Building the fetcher failed.
+#[derive(Debug, thiserror::Error)]
+#[error("TLS setup for related origins failed: {0}")]
+pub struct SetupError(String);
 
 impl RelatedOrigins {
-    /// Authorises `origin` for `rp_id` through the RP's `/.well-known/webauthn`, or returns
-    /// `fallback`.
+    /// A fetcher trusting the system's root certificates.
+    pub fn with_system_roots(limits: Limits) -> Result<Self, SetupError> {
+        let mut roots = rustls::RootCertStore::empty();
+        let found = rustls_native_certs::load_native_certs();
+        for cert in found.certs {
+            let _ = roots.add(cert);
+        }
+        if roots.is_empty() {
+            return Err(SetupError("no system root certificates".into()));
+        }
+        Self::with_roots(roots, limits, None)
+    }
+
+    /// A fetcher trusting `roots`; `connect_to` sends every connection to one address (tests).
+    pub fn with_roots(
+        roots: rustls::RootCertStore,
+        limits: Limits,
+        connect_to: Option<SocketAddr>,
+    ) -> Result<Self, SetupError> {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| SetupError(e.to_string()))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(Self {
+            tls: Arc::new(tls),
+            limits,
+            connect_to,
+            cache: Mutex::new(HashMap::new()),
+            fetches: std::sync::atomic::AtomicUsize::new(0),
+        })
+    }
+
+    /// How many network fetches were made (cache misses).
+    pub fn fetches(&self) -> usize {
+        self.fetches.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Authorises `origin` for `rp_id` through the RP's document, or returns `fallback` (the
+    /// suffix-check error) when the document cannot be had; a document that does not list the
+    /// origin gives its own `SecurityError`.
     pub async fn authorize(
         &self,
-        _origin: &str,
-        _rp_id: Option<&str>,
-        _top_origin: Option<&str>,
-        fallback: latchkey_webauthn::WebAuthnError,
-    ) -> Result<crate::authorize::Grant, latchkey_webauthn::WebAuthnError> {
-        Err(fallback)
+        origin: &str,
+        rp_id: Option<&str>,
+        top_origin: Option<&str>,
+        fallback: WebAuthnError,
+    ) -> Result<Grant, WebAuthnError> {
+        let Ok(Origin::Web(web)) = Origin::parse(origin) else {
+            return Err(fallback);
+        };
+        let Some(rp_id) = rp_id.and_then(|r| RpId::parse(r).ok()) else {
+            return Err(fallback);
+        };
+        let doc = match self.document(&rp_id).await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::info!(rp_id = rp_id.as_str(), error = %e, "related origins unavailable");
+                return Err(fallback);
+            }
+        };
+        let authorized = doc.authorize(&web, &rp_id, MIN_LABELS)?;
+        let ancestry = match top_origin {
+            None => Ancestry::SameOrigin,
+            Some(top) => {
+                let top = Origin::parse(top)?.serialize();
+                if top == web.as_str() {
+                    Ancestry::SameOrigin
+                } else {
+                    Ancestry::CrossOrigin {
+                        top_origin: Some(top),
+                    }
+                }
+            }
+        };
+        Ok(Grant::Allowed(authorized, ancestry))
+    }
+
+    async fn document(&self, rp_id: &RpId) -> Result<Arc<Document>, WebAuthnError> {
+        let now = Instant::now();
+        if let Some((at, cached)) = self
+            .cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(rp_id.as_str())
+        {
+            let ttl = if cached.is_ok() {
+                self.limits.ttl
+            } else {
+                self.limits.ttl / 10
+            };
+            if now.duration_since(*at) < ttl {
+                return cached.clone();
+            }
+        }
+        self.fetches
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let result =
+            match tokio::time::timeout(self.limits.total, self.fetch(rp_id.as_str())).await {
+                Ok(r) => r,
+                Err(_) => Err(WebAuthnError::security(
+                    "fetching /.well-known/webauthn timed out",
+                )),
+            }
+            .and_then(|body| Document::parse(&body))
+            .map(Arc::new);
+        self.cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(rp_id.as_str().to_owned(), (Instant::now(), result.clone()));
+        result
+    }
+
+    async fn fetch(&self, host: &str) -> Result<Vec<u8>, WebAuthnError> {
+        let err = |what: &str| {
+            WebAuthnError::security(format!("/.well-known/webauthn from {host}: {what}"))
+        };
+        let connect = async {
+            let tcp = match self.connect_to {
+                Some(addr) => tokio::net::TcpStream::connect(addr).await,
+                None => tokio::net::TcpStream::connect((host, 443)).await,
+            }
+            .map_err(|e| err(&format!("connect: {e}")))?;
+            let name = rustls::pki_types::ServerName::try_from(host.to_owned())
+                .map_err(|_| err("bad server name"))?;
+            tokio_rustls::TlsConnector::from(self.tls.clone())
+                .connect(name, tcp)
+                .await
+                .map_err(|e| err(&format!("TLS: {e}")))
+        };
+        let mut tls = tokio::time::timeout(self.limits.connect, connect)
+            .await
+            .map_err(|_| err("connect timed out"))??;
+        let request = format!(
+            "GET /.well-known/webauthn HTTP/1.0\r\nHost: {host}\r\nAccept: application/json\r\nUser-Agent: latchkeyd\r\n\r\n"
+        );
+        tls.write_all(request.as_bytes())
+            .await
+            .map_err(|e| err(&e.to_string()))?;
+        let mut raw = Vec::new();
+        (&mut tls)
+            .take(MAX_RESPONSE as u64 + 1)
+            .read_to_end(&mut raw)
+            .await
+            .map_err(|e| err(&e.to_string()))?;
+        if raw.len() > MAX_RESPONSE {
+            return Err(err("response too large"));
+        }
+        parse_response(&raw).map_err(err)
+    }
+}
+
+/// Checks an HTTP/1.x response: status 200, `application/json`; returns the body.
+pub fn parse_response(raw: &[u8]) -> Result<Vec<u8>, &'static str> {
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or("no end of headers")?;
+    let head = std::str::from_utf8(&raw[..end]).map_err(|_| "headers are not UTF-8")?;
+    let mut lines = head.split("\r\n");
+    let status = lines.next().ok_or("no status line")?;
+    let mut parts = status.split(' ');
+    let version = parts.next().unwrap_or("");
+    if !version.starts_with("HTTP/1.") || parts.next() != Some("200") {
+        return Err("status is not 200 (redirects are not followed)");
+    }
+    let json = lines.any(|l| {
+        l.split_once(':').is_some_and(|(k, v)| {
+            k.trim().eq_ignore_ascii_case("content-type")
+                && v.trim()
+                    .split(';')
+                    .next()
+                    .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+        })
+    });
+    if !json {
+        return Err("Content-Type is not application/json");
+    }
+    Ok(raw[end + 4..].to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn responses() {
+        let ok = b"HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\n\r\n{\"origins\":[]}";
+        assert_eq!(parse_response(ok).unwrap(), b"{\"origins\":[]}");
+        assert!(parse_response(b"HTTP/1.1 302 Found\r\nLocation: x\r\n\r\n").is_err());
+        assert!(parse_response(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n{}").is_err());
+        assert!(parse_response(b"HTTP/1.1 200 OK\r\n").is_err());
     }
 }

@@ -12,6 +12,7 @@ use clap::Parser;
 use latchkey_daemon::authenticators::Authenticators;
 use latchkey_daemon::platform::ClientAuthenticators;
 use latchkey_daemon::policy::{Policy, PolicyDirs};
+use latchkey_daemon::related::{Limits, RelatedOrigins};
 use latchkey_daemon::server::{Daemon, Settings, Timeouts};
 
 /// The Latchkey platform service (dev.latchkey.Credentials on the session bus).
@@ -89,13 +90,20 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     tracing::info!(store = device.kind(), "platform authenticator opened");
     let authenticators: Arc<dyn Authenticators> =
         Arc::new(ClientAuthenticators::new(Box::new(device), true));
+    let related_origins = match RelatedOrigins::with_system_roots(Limits::default()) {
+        Ok(r) => Some(Arc::new(r)),
+        Err(e) => {
+            tracing::warn!(error = %e, "related origin requests are disabled");
+            None
+        }
+    };
     let settings = Settings {
         policy,
         authenticators,
         queue_capacity: args.queue_capacity,
         timeouts: Timeouts::default(),
         uid: rustix::process::getuid().as_raw(),
-        related_origins: None,
+        related_origins,
     };
     let address = args
         .address

@@ -1,0 +1,263 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+//! Related Origin Requests (§5.11) against a local HTTPS server with a certificate made here and
+//! trusted only by this test's fetcher.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use latchkey_daemon::client::{CallOptions, CredentialsClient};
+use latchkey_daemon::options::Kind;
+use latchkey_daemon::policy::Policy;
+use latchkey_daemon::related::{Limits, RelatedOrigins};
+use latchkey_daemon::server::{Daemon, Settings};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+/// Serves `response` to every TLS connection for `example.com`; counts requests. `hang` never
+/// answers.
+async fn https_server(
+    response: Vec<u8>,
+    hang: bool,
+) -> (SocketAddr, rustls::RootCertStore, Arc<AtomicUsize>) {
+    let key = rcgen::generate_simple_self_signed(vec!["example.com".to_owned()]).unwrap();
+    let cert_der = key.cert.der().clone();
+    let key_der =
+        rustls::pki_types::PrivateKeyDer::try_from(key.signing_key.serialize_der()).unwrap();
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert_der.clone()], key_der)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let count = Arc::new(AtomicUsize::new(0));
+    let c = count.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let acceptor = acceptor.clone();
+            let response = response.clone();
+            let c = c.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut buf = [0u8; 2048];
+                let n = tls.read(&mut buf).await.unwrap_or(0);
+                assert!(buf[..n]
+                    .starts_with(b"GET /.well-known/webauthn HTTP/1.0\r\nHost: example.com\r\n"));
+                c.fetch_add(1, Ordering::SeqCst);
+                if hang {
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                }
+                let _ = tls.write_all(&response).await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert_der).unwrap();
+    (addr, roots, count)
+}
+
+fn json_response(body: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+async fn daemon_with(bus: &TestBus, related: Arc<RelatedOrigins>) -> Daemon {
+    let settings = Settings {
+        policy: Policy::from_toml(&policy_privileged_self()).unwrap(),
+        authenticators: FakeAuthenticators::new(FakeMode::Answer),
+        queue_capacity: 16,
+        timeouts: test_timeouts(),
+        uid: rustix::process::getuid().as_raw(),
+        related_origins: Some(related),
+    };
+    Daemon::start(Some(&bus.address), settings).await.unwrap()
+}
+
+fn web(origin: &str) -> CallOptions {
+    CallOptions {
+        origin: Some(origin.into()),
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listed_origin_is_authorized_and_the_document_is_cached() {
+    let doc =
+        r#"{"origins":["https://example.co.uk","https://example.de","https://shop.example.fr"]}"#;
+    let (addr, roots, count) = https_server(json_response(doc), false).await;
+    let related =
+        Arc::new(RelatedOrigins::with_roots(roots, Limits::default(), Some(addr)).unwrap());
+    let bus = TestBus::start();
+    let _d = daemon_with(&bus, related.clone()).await;
+    let _p = Prompt::spawn(&bus, "approve\n", false);
+    let client = CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap();
+
+    let out = client
+        .call(
+            Kind::Create,
+            &create_options("example.com"),
+            &web("https://example.co.uk"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.code, 0, "{:?}", out.message());
+    assert!(
+        client_data(&out.response_json().unwrap()).contains(r#""origin":"https://example.co.uk""#)
+    );
+    let out = client
+        .call(
+            Kind::Get,
+            &get_options("example.com"),
+            &web("https://shop.example.fr"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.code, 0, "{:?}", out.message());
+    // Not listed: SecurityError.
+    let out = client
+        .call(
+            Kind::Get,
+            &get_options("example.com"),
+            &web("https://evil.example"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.error_name().as_deref(), Some("SecurityError"));
+    assert!(
+        out.message().unwrap().contains("not listed"),
+        "{:?}",
+        out.message()
+    );
+    // One fetch served all three.
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+    assert_eq!(related.fetches(), 1);
+    let caps = client.proxy().get_client_capabilities().await.unwrap();
+    assert_eq!(caps.get("relatedOrigins"), Some(&true));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn label_budget_caps_at_five() {
+    let labels = ["a1", "b2", "c3", "d4", "e5", "f6"];
+    let origins: Vec<String> = labels
+        .iter()
+        .map(|l| format!("\"https://{l}.example\""))
+        .collect();
+    let doc = format!("{{\"origins\":[{}]}}", origins.join(","));
+    let (addr, roots, _) = https_server(json_response(&doc), false).await;
+    let related =
+        Arc::new(RelatedOrigins::with_roots(roots, Limits::default(), Some(addr)).unwrap());
+    let bus = TestBus::start();
+    let _d = daemon_with(&bus, related).await;
+    let _p = Prompt::spawn(&bus, "approve\n", false);
+    let client = CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap();
+    let fifth = client
+        .call(
+            Kind::Get,
+            &get_options("example.com"),
+            &web("https://e5.example"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(fifth.code, 0, "{:?}", fifth.message());
+    let sixth = client
+        .call(
+            Kind::Get,
+            &get_options("example.com"),
+            &web("https://f6.example"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(sixth.error_name().as_deref(), Some("SecurityError"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_documents_timeouts_and_untrusted_certificates_fail_closed() {
+    let bus = TestBus::start();
+    let client = CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap();
+    let call = |client: CredentialsClient| async move {
+        client
+            .call(
+                Kind::Get,
+                &get_options("example.com"),
+                &web("https://example.co.uk"),
+            )
+            .await
+            .unwrap()
+    };
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (json_response(&format!("{{\"origins\":[\"https://example.co.uk\"],\"pad\":\"{}\"}}", "x".repeat(70_000))), "oversized"),
+        (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n{\"origins\":[\"https://example.co.uk\"]}".to_vec(), "not json"),
+        (b"HTTP/1.1 301 Moved\r\nLocation: https://example.co.uk/\r\n\r\n".to_vec(), "redirect"),
+        (json_response("{\"origins\":\"https://example.co.uk\"}"), "origins not an array"),
+    ];
+    for (response, what) in cases {
+        let (addr, roots, _) = https_server(response, false).await;
+        let related =
+            Arc::new(RelatedOrigins::with_roots(roots, Limits::default(), Some(addr)).unwrap());
+        let _d = daemon_with(&bus, related).await;
+        let _p = Prompt::spawn(&bus, "approve\n", false);
+        let out = call(client.clone()).await;
+        assert_eq!(
+            out.error_name().as_deref(),
+            Some("SecurityError"),
+            "{what}: {:?}",
+            out.message()
+        );
+    }
+    // A server that never answers: the total timeout fires.
+    let (addr, roots, _) = https_server(json_response("{}"), true).await;
+    let limits = Limits {
+        connect: Duration::from_millis(500),
+        total: Duration::from_millis(400),
+        ttl: Duration::from_secs(60),
+    };
+    let related = Arc::new(RelatedOrigins::with_roots(roots, limits, Some(addr)).unwrap());
+    {
+        let _d = daemon_with(&bus, related).await;
+        let _p = Prompt::spawn(&bus, "approve\n", false);
+        let t = Instant::now();
+        let out = call(client.clone()).await;
+        assert_eq!(out.error_name().as_deref(), Some("SecurityError"));
+        assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    }
+    // A certificate the fetcher does not trust.
+    let (addr, _their_roots, count) = https_server(
+        json_response(r#"{"origins":["https://example.co.uk"]}"#),
+        false,
+    )
+    .await;
+    let (_, other_roots, _) = https_server(json_response("{}"), false).await;
+    let related =
+        Arc::new(RelatedOrigins::with_roots(other_roots, Limits::default(), Some(addr)).unwrap());
+    let _d = daemon_with(&bus, related).await;
+    let _p = Prompt::spawn(&bus, "approve\n", false);
+    let out = call(client.clone()).await;
+    assert_eq!(out.error_name().as_deref(), Some("SecurityError"));
+    assert_eq!(
+        count.load(Ordering::SeqCst),
+        0,
+        "no request went out over an untrusted connection"
+    );
+}
