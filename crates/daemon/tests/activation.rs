@@ -97,6 +97,12 @@ async fn dbus_activation_after_install() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    // The activated daemon logged (its stderr is the bus's, captured in the test dir) at debug
+    // level, and never the PIN.
+    let log = std::fs::read_to_string(bus.dir.path().join("dbus-daemon.log")).unwrap();
+    assert!(log.contains("latchkeyd serving"), "{log}");
+    assert!(log.contains("request succeeded"), "{log}");
+    assert!(!log.contains("271828"), "the PIN leaked into the log");
     assert_eq!(uninstall_user(&dirs).unwrap().len(), 2);
     assert!(files.iter().all(|f| !f.exists()));
 }
