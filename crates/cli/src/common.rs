@@ -5,8 +5,10 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use latchkey_client::devices::{open_all, Sources};
 use latchkey_client::Device;
 use latchkey_client::PlatformAuthenticator;
+use latchkey_transport::DeviceSpec;
 use latchkey_webauthn::WebAuthnError;
 
 use crate::prompt::{PinSource, TerminalUi};
@@ -14,10 +16,12 @@ use crate::prompt::{PinSource, TerminalUi};
 /// Which authenticator, PIN input and output format.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DeviceArgs {
-    /// Use the security key at unix:PATH or udp:HOST:PORT (e.g. a `latchkey virtual-key`)
-    /// instead of the platform authenticator. Repeat it to name several keys: the one touched
-    /// first is used.
-    #[arg(long, value_name = "unix:PATH|udp:HOST:PORT")]
+    /// Use the security key at unix:PATH, udp:HOST:PORT (e.g. a `latchkey virtual-key`),
+    /// /dev/hidrawN or hidraw:N instead of the platform authenticator. Repeat it to name several
+    /// keys: the one touched first is used. `all` means every key present: the USB keys found,
+    /// the ones listed in $XDG_CONFIG_HOME/latchkey/devices.toml (`devices = ["unix:…"]`) and
+    /// any other `--device`.
+    #[arg(long, value_name = "unix:PATH|udp:HOST:PORT|/dev/hidrawN|all")]
     pub device: Vec<String>,
     /// The platform authenticator's credential store [default: $XDG_DATA_HOME/latchkey].
     #[arg(long, value_name = "DIR")]
@@ -44,13 +48,61 @@ impl DeviceArgs {
                 .map(|d| Box::new(d) as Box<dyn Device>)
                 .map_err(|e| WebAuthnError::not_allowed(e.to_string()));
         }
-        let mut devices = Vec::new();
-        for spec in &self.device {
-            devices.push(latchkey_client::hid::open_named(spec).map_err(|e| {
-                WebAuthnError::not_allowed(format!("cannot open the authenticator {spec}: {e}"))
-            })?);
-        }
+        let devices = self.open_keys()?;
         latchkey_client::select::select(devices, ui)
+    }
+
+    /// The `--device` specs, with `all` left out.
+    pub fn specs(&self) -> Result<Vec<DeviceSpec>, WebAuthnError> {
+        self.device
+            .iter()
+            .filter(|s| s.as_str() != "all")
+            .map(|s| {
+                s.parse::<DeviceSpec>()
+                    .map_err(|e| WebAuthnError::type_error(format!("--device: {e}")))
+            })
+            .collect()
+    }
+
+    /// Whether `--device all` was given.
+    pub fn all(&self) -> bool {
+        self.device.iter().any(|s| s == "all")
+    }
+
+    /// The specs of every key to use: the named ones, plus with `all` the config file's and the
+    /// discovered ones.
+    pub fn key_specs(&self) -> Result<Vec<DeviceSpec>, WebAuthnError> {
+        let named = self.specs()?;
+        if !self.all() {
+            return Ok(named);
+        }
+        Sources::system(named)
+            .specs()
+            .map_err(|e| WebAuthnError::type_error(e.to_string()))
+    }
+
+    /// Opens every named key (all present keys with `all`). A named key that cannot be opened is
+    /// an error; with `all`, keys that fail to open are skipped with a warning.
+    pub fn open_keys(&self) -> Result<Vec<Box<dyn Device>>, WebAuthnError> {
+        let specs = self.key_specs()?;
+        let (opened, failed) = open_all(&specs);
+        if let Some(f) = failed.first() {
+            if !self.all() {
+                return Err(WebAuthnError::not_allowed(format!(
+                    "cannot open the authenticator {}: {}",
+                    f.spec, f.error
+                )));
+            }
+        }
+        for f in &failed {
+            eprintln!("warning: skipping {}: {}", f.spec, f.error);
+        }
+        if opened.is_empty() {
+            return Err(WebAuthnError::not_allowed(
+                "no security key is present (plug one in, or name one with --device)",
+            ));
+        }
+        Ok(opened)
     }
 
     /// Whether a security key (rather than the platform authenticator) was named.

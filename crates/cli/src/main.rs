@@ -10,6 +10,7 @@ mod common;
 mod credentials;
 mod demo;
 mod demo_verify;
+mod devices;
 mod pin;
 mod prompt;
 mod virtual_key;
@@ -42,6 +43,11 @@ enum Command {
     /// Set or change a PIN.
     #[command(subcommand)]
     Pin(pin::Command),
+    /// List the security keys present (USB, --device, devices.toml) and what they support.
+    Devices(devices::DevicesArgs),
+    /// Erase a security key's credentials and PIN (asks for confirmation; keys accept it only
+    /// within 10 seconds of being plugged in).
+    Reset(devices::ResetArgs),
     /// Serve a software security key over CTAPHID (UDP or a Unix socket), for testing clients.
     VirtualKey(virtual_key::Args),
 }
@@ -54,6 +60,8 @@ fn main() -> ExitCode {
         Command::Get(args) => ceremony::run_get(args),
         Command::Credentials(c) => credentials::run(c),
         Command::Pin(c) => pin::run(c),
+        Command::Devices(args) => devices::run_devices(args),
+        Command::Reset(args) => devices::run_reset(args),
         Command::VirtualKey(args) => virtual_key::run(args),
     }
 }

@@ -6,7 +6,8 @@ use std::path::Path;
 
 use latchkey_ctap::hid::{Capabilities, HostError};
 use latchkey_transport::{
-    ChannelError, CtapHidChannel, HidConnection, TransactOptions, UdpConnection, UnixConnection,
+    ChannelError, CtapHidChannel, DeviceSpec, HidConnection, TransactOptions, UdpConnection,
+    UnixConnection,
 };
 
 use crate::device::{
@@ -150,4 +151,24 @@ impl<C: HidConnection> Device for HidDevice<C> {
     fn cancel_handle(&self) -> CancelHandle {
         self.cancel.clone()
     }
+}
+
+/// Opens the device a [`DeviceSpec`] names: a virtual key (reported as [`Transport::Virtual`])
+/// or a USB key's hidraw node ([`Transport::Usb`]), both over CTAPHID.
+pub fn open_spec(spec: &DeviceSpec, name: Option<&str>) -> Result<Box<dyn Device>, DeviceError> {
+    let label = spec.to_string();
+    let conn = spec.open().map_err(|e| {
+        if latchkey_transport::is_device_gone(&e) || e.kind() == std::io::ErrorKind::NotFound {
+            DeviceError::Gone(format!("{label}: {e}"))
+        } else {
+            DeviceError::Io(e)
+        }
+    })?;
+    let (transport, default_name) = if spec.is_usb() {
+        (Transport::Usb, format!("security key at {label}"))
+    } else {
+        (Transport::Virtual, format!("virtual key at {label}"))
+    };
+    let name = name.map_or(default_name, str::to_owned);
+    Ok(Box::new(HidDevice::open(conn, name, label, transport)?))
 }

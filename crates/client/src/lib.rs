@@ -5,7 +5,8 @@
 //! - [`platform`]: the platform authenticator (the software CTAP 2.1 core over the PIN-protected
 //!   file store), in process.
 //! - [`store`]: [`PlatformAuthenticator`], the platform authenticator over a TPM or file store.
-//! - [`hid`]: CTAPHID authenticators (virtual keys over Unix sockets / UDP).
+//! - [`hid`]: CTAPHID authenticators (virtual keys over Unix sockets / UDP, USB keys over hidraw).
+//! - [`devices`]: the key list: discovered hidraw keys, `--device` specs, the config file.
 //! - [`request`]: checked ceremony inputs (options, RP ID, clientDataJSON).
 //! - [`register()`] / [`authenticate()`]: the ceremonies, with PIN/UV, pre-flight, account choice
 //!   and extensions (credProps, prf ↔ hmac-secret, credProtect, credBlob, largeBlob, minPinLength).
@@ -24,6 +25,7 @@
 pub mod authenticate;
 pub mod ctap2;
 pub mod device;
+pub mod devices;
 pub mod error;
 pub mod hid;
 pub mod large_blob;

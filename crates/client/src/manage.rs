@@ -255,3 +255,55 @@ pub fn delete_on_device(
     )
     .map(drop)
 }
+
+/// What `latchkey devices` reports about one key: its getInfo (CTAP 2.1 §6.4) and, when a PIN is
+/// set, the PIN retries left (§6.5.5.2).
+#[derive(Debug, Clone)]
+pub struct KeyReport {
+    /// Name, path, transport.
+    pub description: crate::device::DeviceDescription,
+    /// authenticatorGetInfo.
+    pub info: latchkey_ctap::command::GetInfoResponse,
+    /// PIN retries left; `None` when no PIN is set or the key does not say.
+    pub pin_retries: Option<u64>,
+}
+
+/// Asks `device` for its getInfo and PIN retries.
+pub fn describe(device: &mut dyn Device) -> Result<KeyReport, WebAuthnError> {
+    let info = ctap2::get_info(device).map_err(|e| to_webauthn(Step::Info, &e))?;
+    let pin_retries = if info.option("clientPin") == Some(true) {
+        pinuv::pin_retries(device).map_err(|e| to_webauthn(Step::Pin, &e))?
+    } else {
+        None
+    };
+    Ok(KeyReport {
+        description: device.info(),
+        info,
+        pin_retries,
+    })
+}
+
+/// authenticatorReset (CTAP 2.1 §6.6): erases every credential and the PIN of `device`. Keys
+/// refuse it (`CTAP2_ERR_NOT_ALLOWED`) unless it comes within 10 seconds of plugging them in,
+/// and ask for a touch.
+pub fn reset(device: &mut dyn Device, ui: &mut dyn CeremonyUi) -> Result<(), WebAuthnError> {
+    use latchkey_ctap::command::Request;
+    use latchkey_ctap::status::StatusCode;
+    let result = ctap2::call_empty(device, &Request::Reset, &mut |k| ui.status(k.into()));
+    match result {
+        Ok(()) => Ok(()),
+        Err(e) => match e.status() {
+            Some(StatusCode::NotAllowed) => Err(WebAuthnError::not_allowed(
+                "the key refused to reset: a reset works only within 10 seconds of plugging the \
+                 key in; unplug it, plug it back in and run the command again at once",
+            )),
+            Some(StatusCode::UserActionTimeout | StatusCode::ActionTimeout) => Err(
+                WebAuthnError::not_allowed("the key was not touched in time; nothing was erased"),
+            ),
+            Some(StatusCode::OperationDenied) => Err(WebAuthnError::not_allowed(
+                "the touch was refused; nothing was erased",
+            )),
+            _ => Err(to_webauthn(Step::Info, &e)),
+        },
+    }
+}
