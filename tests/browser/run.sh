@@ -1,0 +1,29 @@
+#!/bin/sh
+# Runs every browser test: installs what they need (Debian's chromium, npm packages, the python
+# venv), builds the native host and the test latchkeyd, then runs node's test runner.
+# The last line is "N passed, N failed"; the exit status is non-zero on any failure.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+cd "$root" || exit 1
+if [ ! -x /usr/bin/chromium ]; then
+  apt-get install -y chromium >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
+fi
+if [ ! -x tests/python/.venv/bin/python ]; then
+  python3 -m venv tests/python/.venv && tests/python/.venv/bin/pip install -q -r tests/python/requirements.txt \
+    || { echo "0 passed, 1 failed"; exit 1; }
+fi
+(cd "$here" && npm ci --no-audit --no-fund >/dev/null 2>&1) || { echo "0 passed, 1 failed"; exit 1; }
+cargo build -q -p latchkey-native-host --bin latchkey-native-host --examples || { echo "0 passed, 1 failed"; exit 1; }
+out=$(mktemp)
+(cd "$here" && node --test --test-concurrency=1 --test-reporter=spec --test-reporter-destination=stdout \
+  --test-reporter=tap --test-reporter-destination="$out" ./*.test.mjs)
+status=$?
+pass=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$out" | tail -1)
+fail=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$out" | tail -1)
+rm -f "$out"
+pass=${pass:-0}
+fail=${fail:-0}
+if [ "$status" -ne 0 ] && [ "$fail" -eq 0 ]; then fail=1; fi
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ] && [ "$status" -eq 0 ]
