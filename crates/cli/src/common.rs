@@ -13,6 +13,9 @@ use latchkey_webauthn::WebAuthnError;
 
 use crate::prompt::{PinSource, TerminalUi};
 
+/// How long `--device all` waits for a key to be touched (or plugged in and touched).
+const JOIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Which authenticator, PIN input and output format.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DeviceArgs {
@@ -49,7 +52,21 @@ impl DeviceArgs {
                 .map_err(|e| WebAuthnError::not_allowed(e.to_string()));
         }
         let devices = self.open_keys()?;
-        latchkey_client::select::select(devices, ui)
+        if !self.all() {
+            return latchkey_client::select::select(devices, ui);
+        }
+        // Keys plugged in while the user is asked for a touch join the choice.
+        let joins = match latchkey_client::devices::watch(latchkey_transport::Roots::default()) {
+            Ok(rx) => rx,
+            Err(e) => {
+                eprintln!("warning: cannot follow keys being plugged in: {e}");
+                std::sync::mpsc::channel().1
+            }
+        };
+        if devices.is_empty() && !self.json {
+            eprintln!("Plug in a security key and touch it.");
+        }
+        latchkey_client::select::select_joining(devices, &joins, ui, JOIN_TIMEOUT)
     }
 
     /// The `--device` specs, with `all` left out.
@@ -81,8 +98,9 @@ impl DeviceArgs {
             .map_err(|e| WebAuthnError::type_error(e.to_string()))
     }
 
-    /// Opens every named key (all present keys with `all`). A named key that cannot be opened is
-    /// an error; with `all`, keys that fail to open are skipped with a warning.
+    /// Opens every named key (all present keys with `all`, possibly none yet). A named key that
+    /// cannot be opened is an error; with `all`, keys that fail to open are skipped with a
+    /// warning.
     pub fn open_keys(&self) -> Result<Vec<Box<dyn Device>>, WebAuthnError> {
         let specs = self.key_specs()?;
         let (opened, failed) = open_all(&specs);
@@ -97,7 +115,7 @@ impl DeviceArgs {
         for f in &failed {
             eprintln!("warning: skipping {}: {}", f.spec, f.error);
         }
-        if opened.is_empty() {
+        if opened.is_empty() && !self.all() {
             return Err(WebAuthnError::not_allowed(
                 "no security key is present (plug one in, or name one with --device)",
             ));

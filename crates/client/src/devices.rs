@@ -5,9 +5,10 @@
 //! [`Device`]s by [`crate::hid::open_spec`].
 
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 
 use latchkey_transport::discovery::SpecError;
-use latchkey_transport::{enumerate, DeviceSpec, Roots};
+use latchkey_transport::{enumerate, DeviceSpec, DeviceWatcher, Roots, WatchEvent};
 
 use crate::device::{Device, DeviceError};
 use crate::hid::open_spec;
@@ -137,6 +138,37 @@ pub fn open_all(specs: &[DeviceSpec]) -> (Vec<Box<dyn Device>>, Vec<OpenFailure>
         }
     }
     (opened, failed)
+}
+
+/// How long one wait for a uevent lasts.
+const WATCH_POLL: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Follows `watcher` on a thread and sends every FIDO key that appears, opened, to the returned
+/// receiver (for [`crate::select::select_joining`]). Keys that fail to open are skipped. The
+/// thread ends when the watcher fails, or at the first key that arrives after the receiver was
+/// dropped (until then it sleeps in the watcher's poll).
+pub fn watch_with(mut watcher: DeviceWatcher) -> mpsc::Receiver<Box<dyn Device>> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || loop {
+        match watcher.next_event(WATCH_POLL) {
+            Ok(Some(WatchEvent::Added(info))) => {
+                if let Ok(device) = open_spec(&info.spec(), Some(&info.display_name())) {
+                    if tx.send(device).is_err() {
+                        return;
+                    }
+                }
+            }
+            Ok(_) => {}
+            Err(_) => return,
+        }
+    });
+    rx
+}
+
+/// [`watch_with`] over the system's uevents (or inotify on `/dev` without them).
+pub fn watch(roots: Roots) -> std::io::Result<mpsc::Receiver<Box<dyn Device>>> {
+    let (watcher, _) = DeviceWatcher::open(roots)?;
+    Ok(watch_with(watcher))
 }
 
 #[cfg(test)]

@@ -76,23 +76,35 @@ pub fn usb_key_in_memory() -> (PlatformDevice<MemoryStore>, Touches) {
     (device, touches)
 }
 
-/// Presence for the virtual key: counts touches; with `hold`, waits until the host cancels.
+/// Presence for the virtual key: counts touches; with `deny`, refuses at once; with `hold`,
+/// waits until the host cancels (counted in `cancels`) or `grant` is set.
 struct VkPresence {
     touches: Touches,
     signals: Signals,
     hold: Arc<AtomicBool>,
+    deny: Arc<AtomicBool>,
+    grant: Arc<AtomicBool>,
+    cancels: Touches,
 }
 
 impl UserPresence for VkPresence {
     fn request_presence(&mut self, _purpose: PresencePurpose<'_>) -> Result<(), PresenceDenied> {
         self.touches.touch();
+        if self.deny.load(Ordering::SeqCst) {
+            return Err(PresenceDenied::Denied);
+        }
         if self.hold.load(Ordering::SeqCst) {
             self.signals.set_up_needed(true);
             let start = Instant::now();
             while start.elapsed() < Duration::from_secs(10) {
                 if self.signals.is_cancelled() {
                     self.signals.set_up_needed(false);
+                    self.cancels.touch();
                     return Err(PresenceDenied::Cancelled);
+                }
+                if self.grant.load(Ordering::SeqCst) {
+                    self.signals.set_up_needed(false);
+                    return Ok(());
                 }
                 std::thread::sleep(Duration::from_millis(10));
             }
@@ -123,6 +135,12 @@ pub struct VirtualKeyServer {
     pub path: PathBuf,
     pub touches: Touches,
     pub hold: Arc<AtomicBool>,
+    /// Refuse every touch.
+    pub deny: Arc<AtomicBool>,
+    /// Grant the touch being held.
+    pub grant: Arc<AtomicBool>,
+    /// How many held touches the host cancelled (CTAPHID_CANCEL).
+    pub cancels: Touches,
     shutdown: Arc<AtomicBool>,
     _dir: tempfile::TempDir,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -136,10 +154,16 @@ impl VirtualKeyServer {
         let signals = Signals::new();
         let touches = Touches::default();
         let hold = Arc::new(AtomicBool::new(false));
+        let deny = Arc::new(AtomicBool::new(false));
+        let grant = Arc::new(AtomicBool::new(false));
+        let cancels = Touches::default();
         let presence = VkPresence {
             touches: touches.clone(),
             signals: signals.clone(),
             hold: hold.clone(),
+            deny: deny.clone(),
+            grant: grant.clone(),
+            cancels: cancels.clone(),
         };
         let app = App {
             inner: Authenticator::new(
@@ -159,6 +183,9 @@ impl VirtualKeyServer {
             path,
             touches,
             hold,
+            deny,
+            grant,
+            cancels,
             shutdown,
             _dir: dir,
             thread: Some(thread),
