@@ -275,6 +275,7 @@ fn a_key_unplugged_while_waiting_for_a_touch_fails_clearly() {
     let (options, _) = create_options(&user, "discouraged", "discouraged", &[], json!({}));
     let err = latchkey_client::register(&mut *dev, &create_request(&options), &mut ui).unwrap_err();
     assert_eq!(err.kind(), ErrorName::NotAllowed, "{err:?}");
+    assert!(err.message().contains("gone"), "{}", err.message());
 }
 
 #[test]
