@@ -13,7 +13,9 @@ if [ ! -x tests/python/.venv/bin/python ]; then
   python3 -m venv tests/python/.venv && tests/python/.venv/bin/pip install -q -r tests/python/requirements.txt \
     || { echo "0 passed, 1 failed"; exit 1; }
 fi
-(cd "$here" && npm ci --no-audit --no-fund >/dev/null 2>&1) || { echo "0 passed, 1 failed"; exit 1; }
+for d in "$here" "$root/bridges/electron"; do
+  (cd "$d" && npm ci --no-audit --no-fund >/dev/null 2>&1) || { echo "0 passed, 1 failed"; exit 1; }
+done
 cargo build -q -p latchkey-native-host --bin latchkey-native-host --examples || { echo "0 passed, 1 failed"; exit 1; }
 out=$(mktemp)
 (cd "$here" && node --test --test-concurrency=1 --test-reporter=spec --test-reporter-destination=stdout \
