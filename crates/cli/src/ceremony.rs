@@ -4,9 +4,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use latchkey_client::{CreateRequest, GetRequest};
+use latchkey_daemon::options::Kind;
 use latchkey_webauthn::WebAuthnError;
 
 use crate::common::{fail, print_json, read_options, DeviceArgs};
+use crate::daemon;
 
 /// Options of `latchkey create`.
 #[derive(Debug, clap::Args)]
@@ -48,8 +50,50 @@ pub struct GetArgs {
     pub device: DeviceArgs,
 }
 
+/// Whether `options` leaves standard input free (the options come from a file).
+fn stdin_free(options: Option<&PathBuf>) -> bool {
+    options.is_some_and(|p| p.as_os_str() != "-")
+}
+
+/// Runs the ceremony through latchkeyd when `--local` and `--device` are absent and latchkeyd
+/// runs (or can be activated); `None` means "do it in this process".
+fn through_daemon(
+    kind: Kind,
+    json: &[u8],
+    origin: &str,
+    top_origin: Option<&str>,
+    options: Option<&PathBuf>,
+    device: &DeviceArgs,
+) -> Option<Result<serde_json::Value, WebAuthnError>> {
+    if !device.use_daemon() {
+        return None;
+    }
+    let options_json = match std::str::from_utf8(json) {
+        Ok(s) => s,
+        Err(_) => return Some(Err(WebAuthnError::type_error("the options are not UTF-8"))),
+    };
+    Some(daemon::ceremony(&daemon::Ceremony {
+        kind,
+        options_json,
+        origin,
+        top_origin,
+        pin_fd: device.pin_fd,
+        stdin_free: stdin_free(options),
+    }))
+}
+
 fn create(args: &CreateArgs) -> Result<serde_json::Value, WebAuthnError> {
     let json = read_options(args.options.as_ref())?;
+    if let Some(r) = through_daemon(
+        Kind::Create,
+        &json,
+        &args.origin,
+        args.top_origin.as_deref(),
+        args.options.as_ref(),
+        &args.device,
+    ) {
+        return r;
+    }
     let request = CreateRequest::new(&json, &args.origin, args.top_origin.as_deref())?;
     let mut ui = args.device.ui()?;
     let mut device = args.device.open(&mut ui)?;
@@ -58,6 +102,16 @@ fn create(args: &CreateArgs) -> Result<serde_json::Value, WebAuthnError> {
 
 fn get(args: &GetArgs) -> Result<serde_json::Value, WebAuthnError> {
     let json = read_options(args.options.as_ref())?;
+    if let Some(r) = through_daemon(
+        Kind::Get,
+        &json,
+        &args.origin,
+        args.top_origin.as_deref(),
+        args.options.as_ref(),
+        &args.device,
+    ) {
+        return r;
+    }
     let request = GetRequest::new(&json, &args.origin, args.top_origin.as_deref())?;
     let mut ui = args.device.ui()?;
     let mut device = args.device.open(&mut ui)?;

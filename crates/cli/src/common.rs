@@ -37,12 +37,34 @@ pub struct DeviceArgs {
     /// Print errors (and listings) as JSON.
     #[arg(long)]
     pub json: bool,
-    /// Run the ceremony in this process rather than through latchkeyd (currently the only mode).
+    /// Run the ceremony in this process rather than through latchkeyd. Without it (and without
+    /// --device or --store), latchkeyd is used when it runs or can be started on the session bus.
     #[arg(long)]
     pub local: bool,
+    /// Say on standard error which path (latchkeyd or in-process) is taken.
+    #[arg(long)]
+    pub verbose: bool,
 }
 
 impl DeviceArgs {
+    /// Whether to go through latchkeyd: no `--local`, `--device` or `--store`, and latchkeyd is on
+    /// the session bus (running or activatable).
+    pub fn use_daemon(&self) -> bool {
+        let eligible = !self.local && self.device.is_empty() && self.store.is_none();
+        let chosen = eligible && crate::daemon::available();
+        if self.verbose {
+            eprintln!(
+                "{}",
+                if chosen {
+                    "Using latchkeyd on the session bus."
+                } else {
+                    "Running in this process (latchkeyd is not used)."
+                }
+            );
+        }
+        chosen
+    }
+
     /// Opens the chosen authenticator. The platform authenticator takes the user's presence as
     /// given: running this command at a terminal is the user's gesture.
     pub fn open(&self, ui: &mut TerminalUi) -> Result<Box<dyn Device>, WebAuthnError> {

@@ -8,6 +8,7 @@ use latchkey_client::PlatformAuthenticator;
 use latchkey_webauthn::{b64, WebAuthnError};
 
 use crate::common::{fail, print_json, DeviceArgs};
+use crate::daemon;
 
 /// `latchkey credentials` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -27,6 +28,37 @@ pub enum Command {
         #[command(flatten)]
         device: DeviceArgs,
     },
+}
+
+/// `credentials list` through latchkeyd (platform credentials only; what the daemon lists).
+fn list_daemon(rp_id: Option<&str>, json: bool) -> ExitCode {
+    match daemon::list(rp_id) {
+        Ok(rows) if json => print_json(&serde_json::Value::Array(
+            rows.iter()
+                .map(|c| {
+                    serde_json::json!({
+                        "id": c.id,
+                        "rpId": c.rp_id,
+                        "userName": c.user_name,
+                        "userDisplayName": c.user_display_name,
+                    })
+                })
+                .collect(),
+        )),
+        Ok(rows) => {
+            if rows.is_empty() {
+                println!("No credentials.");
+            }
+            for c in &rows {
+                println!(
+                    "{}  {}  {} ({})  passkey",
+                    c.id, c.rp_id, c.user_display_name, c.user_name
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e, json),
+    }
 }
 
 fn list(rp_id: Option<&str>, args: &DeviceArgs) -> Result<Vec<CredentialInfo>, WebAuthnError> {
@@ -86,6 +118,18 @@ fn delete(id: &str, args: &DeviceArgs) -> Result<(), WebAuthnError> {
 /// Runs `latchkey credentials …`.
 pub fn run(command: Command) -> ExitCode {
     match command {
+        Command::List { rp_id, device } if device.use_daemon() => {
+            list_daemon(rp_id.as_deref(), device.json)
+        }
+        Command::Delete { id, device } if device.use_daemon() => match daemon::delete(&id) {
+            Ok(()) => {
+                if !device.json {
+                    println!("Deleted {id}.");
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e, device.json),
+        },
         Command::List { rp_id, device } => match list(rp_id.as_deref(), &device) {
             Ok(creds) if device.json => print_json(&serde_json::Value::Array(
                 creds.iter().map(to_json).collect(),

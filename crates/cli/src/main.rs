@@ -8,9 +8,11 @@ use clap::{Parser, Subcommand};
 mod ceremony;
 mod common;
 mod credentials;
+mod daemon;
 mod demo;
 mod demo_verify;
 mod devices;
+mod install;
 mod pin;
 mod prompt;
 mod virtual_key;
@@ -48,6 +50,10 @@ enum Command {
     /// Erase a security key's credentials and PIN (asks for confirmation; keys accept it only
     /// within 10 seconds of being plugged in).
     Reset(devices::ResetArgs),
+    /// Install latchkeyd for D-Bus activation (a D-Bus service file and a systemd user unit).
+    Install(install::InstallArgs),
+    /// Remove what `latchkey install --user` wrote.
+    Uninstall(install::UninstallArgs),
     /// Serve a software security key over CTAPHID (UDP or a Unix socket), for testing clients.
     VirtualKey(virtual_key::Args),
 }
@@ -62,6 +68,8 @@ fn main() -> ExitCode {
         Command::Pin(c) => pin::run(c),
         Command::Devices(args) => devices::run_devices(args),
         Command::Reset(args) => devices::run_reset(args),
+        Command::Install(args) => install::run_install(args),
+        Command::Uninstall(args) => install::run_uninstall(args),
         Command::VirtualKey(args) => virtual_key::run(args),
     }
 }

@@ -1,0 +1,248 @@
+//! Running ceremonies and credential management through latchkeyd (`dev.latchkey.Credentials`
+//! on the session bus), with a terminal prompt served for the length of the request so PINs can
+//! still come from `--pin-fd` or the terminal. See `crates/daemon/PROMPT-TRUST.md`.
+
+use std::collections::HashMap;
+
+use latchkey_daemon::client::{CallOptions, ClientError, CredentialsClient};
+use latchkey_daemon::options::Kind;
+use latchkey_daemon::prompt::tty::{open_inherited_fd, serve_and_register, Terminal, TtyPrompt};
+use latchkey_webauthn::{ErrorName, WebAuthnError};
+use zbus::zvariant::{OwnedValue, Value};
+
+/// The daemon's well-known bus name.
+const BUS_NAME: &str = "dev.latchkey.Credentials";
+
+/// A ceremony to run through latchkeyd.
+pub struct Ceremony<'a> {
+    /// Create or get.
+    pub kind: Kind,
+    /// The options JSON.
+    pub options_json: &'a str,
+    /// The origin vouched for.
+    pub origin: &'a str,
+    /// The top-level origin, if embedded.
+    pub top_origin: Option<&'a str>,
+    /// `--pin-fd`.
+    pub pin_fd: Option<u32>,
+    /// Whether standard input is free for the terminal prompt (the options came from a file).
+    pub stdin_free: bool,
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, WebAuthnError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(|e| WebAuthnError::unknown(format!("cannot start the async runtime: {e}")))
+}
+
+fn bus_error(e: &ClientError) -> WebAuthnError {
+    WebAuthnError::not_allowed(format!("latchkeyd: {e}"))
+}
+
+/// Whether latchkeyd runs on the session bus or can be started by D-Bus activation. Any failure
+/// (no session bus) means "no".
+pub fn available() -> bool {
+    let Ok(rt) = runtime() else { return false };
+    rt.block_on(async {
+        let Ok(conn) = zbus::Connection::session().await else {
+            return false;
+        };
+        let Ok(dbus) = zbus::fdo::DBusProxy::new(&conn).await else {
+            return false;
+        };
+        let Ok(name) = zbus::names::BusName::try_from(BUS_NAME) else {
+            return false;
+        };
+        if dbus.name_has_owner(name).await.unwrap_or(false) {
+            return true;
+        }
+        dbus.list_activatable_names()
+            .await
+            .map(|names| names.iter().any(|n| n.as_str() == BUS_NAME))
+            .unwrap_or(false)
+    })
+}
+
+/// The terminal for the prompt: the controlling terminal, else standard input (when the options
+/// did not come from it) and standard error.
+fn terminal(stdin_free: bool) -> Terminal {
+    match Terminal::open() {
+        Ok(t) => t,
+        Err(_) if stdin_free => Terminal::from_streams(
+            Box::new(std::io::BufReader::new(std::io::stdin())),
+            Box::new(std::io::stderr()),
+        ),
+        Err(_) => Terminal::from_streams(Box::new(std::io::empty()), Box::new(std::io::stderr())),
+    }
+}
+
+/// Runs `ceremony` through latchkeyd and returns the response JSON.
+pub fn ceremony(c: &Ceremony<'_>) -> Result<serde_json::Value, WebAuthnError> {
+    let pin_fd = c
+        .pin_fd
+        .map(|n| {
+            open_inherited_fd(n).map_err(|e| {
+                WebAuthnError::not_allowed(format!(
+                    "cannot read PINs from file descriptor {n}: {e}"
+                ))
+            })
+        })
+        .transpose()?;
+    let rt = runtime()?;
+    rt.block_on(async {
+        let client = CredentialsClient::connect(None)
+            .await
+            .map_err(|e| bus_error(&e))?;
+        // The terminal prompt, on its own connection: latchkeyd asks it only for this process's
+        // requests, and only when no trusted graphical prompt runs.
+        let prompt_conn = zbus::Connection::session()
+            .await
+            .map_err(|e| bus_error(&e.into()))?;
+        serve_and_register(&prompt_conn, TtyPrompt::new(terminal(c.stdin_free), pin_fd))
+            .await
+            .map_err(|e| bus_error(&e.into()))?;
+        let opts = CallOptions {
+            origin: Some(c.origin.to_owned()),
+            top_origin: c.top_origin.map(str::to_owned),
+            handle_token: None,
+        };
+        let outcome = client
+            .call(c.kind, c.options_json, &opts)
+            .await
+            .map_err(|e| method_error(&e))?;
+        drop(prompt_conn);
+        if outcome.code == 0 {
+            let text = outcome
+                .response_json()
+                .ok_or_else(|| WebAuthnError::unknown("latchkeyd answered without a response"))?;
+            serde_json::from_str(&text)
+                .map_err(|e| WebAuthnError::unknown(format!("latchkeyd's response: {e}")))
+        } else {
+            let message = outcome.message().unwrap_or_default();
+            let name = outcome
+                .error_name()
+                .as_deref()
+                .and_then(ErrorName::from_name);
+            Err(match name {
+                Some(name) => WebAuthnError::new(name, message),
+                None if outcome.code == 1 => WebAuthnError::not_allowed("the request was refused"),
+                None => WebAuthnError::unknown(message),
+            })
+        }
+    })
+}
+
+/// A method call refused by latchkeyd, mapped to the WebAuthn error the caller sees.
+fn method_error(e: &ClientError) -> WebAuthnError {
+    match e {
+        ClientError::Method { name, message } => {
+            let short = name.rsplit('.').next().unwrap_or(name);
+            match short {
+                "InvalidArgument" => WebAuthnError::type_error(message.clone()),
+                "NotFound" | "AccessDenied" | "CallerRefused" => {
+                    WebAuthnError::not_allowed(message.clone())
+                }
+                _ => WebAuthnError::not_allowed(format!("{name}: {message}")),
+            }
+        }
+        other => bus_error(other),
+    }
+}
+
+/// A platform credential as latchkeyd lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    /// base64url credential ID.
+    pub id: String,
+    /// RP ID.
+    pub rp_id: String,
+    /// User name.
+    pub user_name: String,
+    /// User display name.
+    pub user_display_name: String,
+}
+
+fn text(map: &HashMap<String, OwnedValue>, key: &str) -> String {
+    match map.get(key).map(|v| &**v) {
+        Some(Value::Str(s)) => s.to_string(),
+        _ => String::new(),
+    }
+}
+
+/// Lists the platform credentials through latchkeyd.
+pub fn list(rp_id: Option<&str>) -> Result<Vec<Listed>, WebAuthnError> {
+    runtime()?.block_on(async {
+        let client = CredentialsClient::connect(None)
+            .await
+            .map_err(|e| bus_error(&e))?;
+        let mut options: HashMap<&str, Value<'_>> = HashMap::new();
+        if let Some(r) = rp_id {
+            options.insert("rp_id", Value::from(r));
+        }
+        let rows = client
+            .proxy()
+            .list_credentials(options)
+            .await
+            .map_err(|e| method_error(&e.into()))?;
+        Ok(rows
+            .iter()
+            .map(|r| Listed {
+                id: text(r, "credential_id"),
+                rp_id: text(r, "rp_id"),
+                user_name: text(r, "user_name"),
+                user_display_name: text(r, "user_display_name"),
+            })
+            .collect())
+    })
+}
+
+/// Deletes a platform credential (base64url ID) through latchkeyd.
+pub fn delete(id: &str) -> Result<(), WebAuthnError> {
+    runtime()?.block_on(async {
+        let client = CredentialsClient::connect(None)
+            .await
+            .map_err(|e| bus_error(&e))?;
+        client
+            .proxy()
+            .delete_credential(id)
+            .await
+            .map_err(|e| method_error(&e.into()))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refused_method_calls_map_to_webauthn_errors() {
+        let e = method_error(&ClientError::Method {
+            name: "dev.latchkey.Credentials1.Error.InvalidArgument".into(),
+            message: "bad JSON".into(),
+        });
+        assert_eq!(e.name(), "TypeError");
+        assert_eq!(e.message(), "bad JSON");
+        let e = method_error(&ClientError::Method {
+            name: "dev.latchkey.Credentials1.Error.AccessDenied".into(),
+            message: "not a manager".into(),
+        });
+        assert_eq!(e.name(), "NotAllowedError");
+        let e = method_error(&ClientError::NoResponse);
+        assert_eq!(e.name(), "NotAllowedError");
+        assert!(e.message().contains("no Response"));
+    }
+
+    #[test]
+    fn listed_fields_are_read_from_the_dictionary() {
+        let row: HashMap<String, OwnedValue> =
+            [("credential_id", "AQID"), ("rp_id", "example.com")]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), OwnedValue::from(zbus::zvariant::Str::from(v))))
+                .collect();
+        assert_eq!(text(&row, "credential_id"), "AQID");
+        assert_eq!(text(&row, "rp_id"), "example.com");
+        assert_eq!(text(&row, "user_name"), "");
+    }
+}
