@@ -1,0 +1,459 @@
+//! `cargo bench -p latchkey-bench [-- --quick]`: how fast a ceremony is, against peers and
+//! against the physical floor, as one table (see the crate docs and the README's Performance
+//! section). Without `--bench` on the command line (that is, under `cargo test`) it runs the
+//! quick mode: the same code paths with a few iterations, failing if any Latchkey row fails.
+
+mod peers;
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use latchkey_authenticator::memory::MemoryStore;
+use latchkey_bench::core::{check_ok, floor_generate_and_sign, CtapClient, FloorKey};
+use latchkey_bench::scale::{self, ScaleStore};
+use latchkey_bench::{daemon, hid, stats, tpm, Budget, Samples, Table};
+use latchkey_ctap::pin::Permissions;
+
+/// How hard to run each kind of row.
+struct Plan {
+    quick: bool,
+    /// In-process operations of well under a millisecond.
+    fast: Budget,
+    /// Operations over a socket or a bus.
+    io: Budget,
+    /// Operations of several milliseconds (store loads, listing 10,000).
+    slow: Budget,
+    /// Argon2id at production cost.
+    kdf: Budget,
+    /// Store sizes for row 4.
+    sizes: &'static [usize],
+}
+
+impl Plan {
+    fn new(quick: bool) -> Self {
+        if quick {
+            Plan {
+                quick,
+                fast: Budget::quick(),
+                io: Budget::quick(),
+                slow: Budget::quick().scaled(3, 5),
+                kdf: Budget::quick().scaled(1, 5),
+                sizes: &[10, 1_000],
+            }
+        } else {
+            Plan {
+                quick,
+                fast: Budget::full(2_000),
+                io: Budget::full(1_000),
+                slow: Budget::full(30),
+                kdf: Budget::full(5).scaled(1, 1),
+                sizes: &[10, 1_000, 10_000],
+            }
+        }
+    }
+}
+
+fn rp() -> &'static str {
+    "example.com"
+}
+
+/// Row 1, Latchkey: makeCredential and getAssertion through `handle_cbor` (token got untimed),
+/// and the whole getAssertion ceremony including the PIN token.
+fn latchkey_core(plan: &Plan, t: &mut Table) {
+    let mc = (|| {
+        let mut c = CtapClient::platform(MemoryStore::with_capacity(1_000_000));
+        c.set_pin()?;
+        stats::measure_with_setup(
+            plan.fast,
+            &mut c,
+            |c| {
+                let token = c.token(Permissions::MAKE_CREDENTIAL, rp())?;
+                c.make_credential_request(rp(), &token)
+            },
+            |c, request| check_ok("makeCredential", &c.auth.handle_cbor(&request)),
+        )
+    })();
+    t.timed(
+        "lk_mc",
+        "Latchkey makeCredential (CBOR via handle_cbor, PIN token ready)",
+        mc,
+    );
+    let mut c = CtapClient::platform(MemoryStore::default());
+    let ready = c.set_pin().and_then(|()| c.create(rp()).map(drop));
+    let ga = ready.and_then(|()| {
+        stats::measure_with_setup(
+            plan.fast,
+            &mut c,
+            |c| {
+                let token = c.token(Permissions::GET_ASSERTION, rp())?;
+                Ok(c.get_assertion_request(rp(), &[], &token))
+            },
+            |c, request| check_ok("getAssertion", &c.auth.handle_cbor(&request)),
+        )
+    });
+    t.timed(
+        "lk_ga",
+        "Latchkey getAssertion (discoverable, CBOR via handle_cbor, PIN token ready)",
+        ga,
+    );
+    let ceremony = stats::measure(plan.fast, || c.get(rp(), &[]));
+    t.timed(
+        "lk_ga_ceremony",
+        "Latchkey getAssertion ceremony incl. PIN token (getKeyAgreement + token + getAssertion)",
+        ceremony,
+    );
+}
+
+fn floor(plan: &Plan, t: &mut Table) {
+    t.timed(
+        "floor_gen_sign",
+        "floor: aws-lc-rs P-256 key generation + sign",
+        stats::measure(plan.fast, || {
+            floor_generate_and_sign(b"authData||clientDataHash")
+        }),
+    );
+    let sign = FloorKey::new()
+        .and_then(|k| stats::measure(plan.fast, || k.sign(b"authData||clientDataHash")));
+    t.timed("floor_sign", "floor: aws-lc-rs P-256 sign", sign);
+}
+
+fn row1(plan: &Plan, t: &mut Table) {
+    t.heading("1. Authenticator core, in process (ES256, discoverable, UV)");
+    latchkey_core(plan, t);
+    let (mc, ga) = peers::passkey_rs(peers::aws_lc(), plan.fast);
+    t.timed(
+        "pk_aws_mc",
+        "passkey-authenticator 0.6 makeCredential (aws-lc-rs backend)",
+        mc,
+    );
+    t.timed(
+        "pk_aws_ga",
+        "passkey-authenticator 0.6 getAssertion (aws-lc-rs backend)",
+        ga,
+    );
+    let (mc, ga) = peers::passkey_rs(peers::rust_crypto(), plan.fast);
+    t.timed(
+        "pk_rc_mc",
+        "passkey-authenticator 0.6 makeCredential (default RustCrypto backend)",
+        mc,
+    );
+    t.timed(
+        "pk_rc_ga",
+        "passkey-authenticator 0.6 getAssertion (default RustCrypto backend)",
+        ga,
+    );
+    let (mc, ga) = peers::soft_passkey(plan.fast);
+    t.timed(
+        "kn_mc",
+        "webauthn-authenticator-rs 0.6 SoftPasskey register (non-discoverable, OpenSSL)",
+        mc,
+    );
+    t.timed(
+        "kn_ga",
+        "webauthn-authenticator-rs 0.6 SoftPasskey authenticate (allowCredentials)",
+        ga,
+    );
+    floor(plan, t);
+    t.ratio(
+        "ratio makeCredential: Latchkey ÷ passkey-authenticator (aws-lc-rs)",
+        "lk_mc",
+        "pk_aws_mc",
+    );
+    t.ratio(
+        "ratio makeCredential: Latchkey ÷ passkey-authenticator (RustCrypto)",
+        "lk_mc",
+        "pk_rc_mc",
+    );
+    t.ratio(
+        "ratio makeCredential: Latchkey ÷ SoftPasskey",
+        "lk_mc",
+        "kn_mc",
+    );
+    t.ratio(
+        "ratio makeCredential: Latchkey ÷ floor (keygen + sign)",
+        "lk_mc",
+        "floor_gen_sign",
+    );
+    t.ratio(
+        "ratio getAssertion: Latchkey ÷ passkey-authenticator (aws-lc-rs)",
+        "lk_ga",
+        "pk_aws_ga",
+    );
+    t.ratio(
+        "ratio getAssertion: Latchkey ÷ passkey-authenticator (RustCrypto)",
+        "lk_ga",
+        "pk_rc_ga",
+    );
+    t.ratio(
+        "ratio getAssertion: Latchkey ÷ SoftPasskey",
+        "lk_ga",
+        "kn_ga",
+    );
+    t.ratio(
+        "ratio getAssertion: Latchkey ÷ floor (sign)",
+        "lk_ga",
+        "floor_sign",
+    );
+    t.ratio(
+        "ratio getAssertion ceremony incl. PIN token: Latchkey ÷ floor (sign)",
+        "lk_ga_ceremony",
+        "floor_sign",
+    );
+}
+
+fn row2(plan: &Plan, t: &mut Table) {
+    t.heading("2. CTAPHID path (client crate, UP only, allowCredentials)");
+    let mut local = hid::in_process();
+    t.timed(
+        "hid_local",
+        "client authenticate() → authenticator in process",
+        hid::measure_get(plan.io, local.as_mut()),
+    );
+    let remote = hid::VirtualKeyServer::start().and_then(|server| {
+        let mut device = server.open()?;
+        let r = hid::measure_get(plan.io, device.as_mut());
+        drop(device);
+        drop(server);
+        r
+    });
+    t.timed(
+        "hid_unix",
+        "client authenticate() → CTAPHID → virtual key on a Unix socket",
+        remote,
+    );
+    t.ratio(
+        "ratio CTAPHID over Unix socket ÷ in process",
+        "hid_unix",
+        "hid_local",
+    );
+}
+
+fn row3(plan: &Plan, t: &mut Table) {
+    t.heading("3. Through latchkeyd (D-Bus, platform authenticator, scripted prompt)");
+    match daemon::unavailable() {
+        Some(why) => t.not_measured("latchkeyd create / get / activation / RSS", why),
+        None => daemon::measure(plan.io, plan.quick, t),
+    }
+}
+
+fn row4(plan: &Plan, t: &mut Table) {
+    t.heading("4. Scale: platform FileStore (PIN-protected), credentials over 100 RPs");
+    for &n in plan.sizes {
+        let started = Instant::now();
+        let store = match ScaleStore::build(n) {
+            Ok(s) => s,
+            Err(e) => {
+                t.not_measured(format!("{n} credentials"), e.to_string());
+                continue;
+            }
+        };
+        let fill = started.elapsed();
+        t.value(
+            format!("{n} credentials: filled through the store API (tmpfs, then copied to disk)"),
+            latchkey_bench::table::format_duration(fill),
+        );
+        let key = |k: &'static str| k;
+        let (load, get, allow, list) = match n {
+            10 => (
+                key("load_10"),
+                key("get_10"),
+                key("allow_10"),
+                key("list_10"),
+            ),
+            1_000 => (
+                key("load_1k"),
+                key("get_1k"),
+                key("allow_1k"),
+                key("list_1k"),
+            ),
+            _ => (
+                key("load_10k"),
+                key("get_10k"),
+                key("allow_10k"),
+                key("list_10k"),
+            ),
+        };
+        t.timed(
+            load,
+            format!("{n}: store load (open)"),
+            store.measure_load(plan.slow),
+        );
+        t.timed(
+            get,
+            format!(
+                "{n}: discoverable getAssertion, one RP of {} credentials (token ready)",
+                store.ids_of_rp.len()
+            ),
+            store.measure_discoverable_get(plan.fast),
+        );
+        t.timed(
+            allow,
+            format!("{n}: get ceremony, 64-entry allowList (client pre-flight + PIN token + getAssertion)"),
+            store.measure_allow_list_get(plan.io),
+        );
+        t.timed(
+            list,
+            format!("{n}: list every credential"),
+            store.measure_list(plan.slow),
+        );
+    }
+    t.timed(
+        "pin_unlock",
+        "fresh user verification: PIN → Argon2id (128 MiB, t=4) unwraps the store key",
+        scale::measure_pin_unlock(plan.kdf),
+    );
+}
+
+fn row5(plan: &Plan, t: &mut Table) -> Option<f64> {
+    t.heading("5. TPM (swtpm, TPM-bound platform store)");
+    if let Some(why) = tpm::unavailable() {
+        t.not_measured("TPM getAssertion", why);
+        return None;
+    }
+    match tpm::measure(plan.io.scaled(1, 5)) {
+        Ok(r) => {
+            let per_get = r.commands_per_get;
+            t.value(
+                "TPM commands per getAssertion (warm key)",
+                format!("{per_get:.2}"),
+            );
+            t.value(
+                "TPM commands per PIN token (clientPIN getPinUvAuthTokenUsingPinWithPermissions)",
+                format!("{:.2}", r.commands_per_token),
+            );
+            t.timed("tpm_ga", "TPM getAssertion (token ready)", Ok(r.get));
+            Some(per_get)
+        }
+        Err(e) => {
+            t.not_measured("TPM getAssertion", e.to_string());
+            None
+        }
+    }
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok {
+        "met"
+    } else {
+        "MISSED"
+    }
+}
+
+fn median_ms(t: &Table, key: &str) -> Option<f64> {
+    t.samples(key)
+        .map(|s: &Samples| s.median().as_secs_f64() * 1e3)
+}
+
+fn ratio(t: &Table, a: &str, b: &str) -> Option<f64> {
+    Some(t.samples(a)?.median().as_secs_f64() / t.samples(b)?.median().as_secs_f64())
+}
+
+fn targets(t: &Table, tpm_per_get: Option<f64>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut check = |what: &str, value: Option<f64>, ok: fn(f64) -> bool, unit: &str| {
+        out.push(match value {
+            Some(v) => format!("- {what}: {v:.2}{unit} — {}", verdict(ok(v))),
+            None => format!("- {what}: not measured"),
+        });
+    };
+    for (peer, key) in [
+        ("passkey-authenticator (aws-lc-rs)", "pk_aws_ga"),
+        ("passkey-authenticator (RustCrypto)", "pk_rc_ga"),
+        ("SoftPasskey", "kn_ga"),
+    ] {
+        check(
+            &format!("getAssertion at least as fast as {peer} (time ratio ≤ 1)"),
+            ratio(t, "lk_ga", key),
+            |v| v <= 1.0,
+            "×",
+        );
+    }
+    check(
+        "getAssertion within 1.5× of a bare sign",
+        ratio(t, "lk_ga", "floor_sign"),
+        |v| v <= 1.5,
+        "×",
+    );
+    check(
+        "latchkeyd get median < 1 ms",
+        median_ms(t, "dbus_get"),
+        |v| v < 1.0,
+        " ms",
+    );
+    check(
+        "latchkeyd create median < 3 ms",
+        median_ms(t, "dbus_create"),
+        |v| v < 3.0,
+        " ms",
+    );
+    check(
+        "10,000 credentials: discoverable get < 5 ms",
+        median_ms(t, "get_10k"),
+        |v| v < 5.0,
+        " ms",
+    );
+    check(
+        "10,000 credentials: load < 100 ms",
+        median_ms(t, "load_10k"),
+        |v| v < 100.0,
+        " ms",
+    );
+    check(
+        "latchkeyd RSS < 30 MB after the request run",
+        t.rss_kib.map(|k| k as f64 / 1024.0),
+        |v| v < 30.0,
+        " MiB",
+    );
+    check(
+        "one TPM command (sign) per assertion",
+        tpm_per_get,
+        |v| (v - 1.0).abs() < 1e-9,
+        "",
+    );
+    out
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quick = args.iter().any(|a| a == "--quick") || !args.iter().any(|a| a == "--bench");
+    let plan = Plan::new(quick);
+    let started = Instant::now();
+    let mut t = Table::new();
+    row1(&plan, &mut t);
+    row2(&plan, &mut t);
+    row4(&plan, &mut t);
+    let tpm_per_get = row5(&plan, &mut t);
+    row3(&plan, &mut t);
+    println!("{}", t.render());
+    println!("Targets:");
+    for line in targets(&t, tpm_per_get) {
+        println!("{line}");
+    }
+    let (measured, not) = t.counts();
+    println!(
+        "\n{} mode, {:.1} s; {measured} rows measured, {not} not measured",
+        if quick { "quick" } else { "full" },
+        started.elapsed().as_secs_f64()
+    );
+    // Rows that only an absent tool or an unfinished component may skip.
+    let allowed = |why: &str| {
+        why.contains("swtpm is not installed")
+            || why.contains("without the `tpm` feature")
+            || why.contains("latchkeyd")
+            || why.contains("dbus-daemon")
+            || why.contains("a row it divides was not measured")
+    };
+    let failures: Vec<_> = t
+        .not_measured_rows()
+        .into_iter()
+        .filter(|(_, why)| !allowed(why))
+        .collect();
+    if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        for (row, why) in failures {
+            eprintln!("failed: {row}: {why}");
+        }
+        ExitCode::FAILURE
+    }
+}

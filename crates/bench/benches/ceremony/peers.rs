@@ -1,0 +1,223 @@
+//! The peer authenticators, driven at their own in-process APIs with the same ceremony as
+//! Latchkey's row: ES256, user verified, discoverable where the peer can.
+//!
+//! - 1Password's `passkey-authenticator` 0.6: typed CTAP 2 requests (no CBOR decoding), async,
+//!   run with `futures_lite::future::block_on` (it never waits). User verification is whatever
+//!   its `UserValidationMethod` says: here, verified at once (it has no PIN protocol). Measured on
+//!   its default RustCrypto backend and on aws-lc-rs, Latchkey's crypto.
+//! - kanidm's `webauthn-authenticator-rs` 0.6 `SoftPasskey`: WebAuthn options in, a response
+//!   out, client data hash given. It cannot make discoverable credentials and has no real UV
+//!   (`falsify_uv` sets the flag), so its get names the credential in allowCredentials.
+
+use futures_lite::future::block_on;
+use latchkey_bench::{stats, BenchError, Budget, Samples};
+use passkey_authenticator::{Authenticator, UiHint, UserCheck, UserValidationMethod};
+use passkey_crypto::aws_lc_rs::AwsLcRsBackend;
+use passkey_crypto::rust_crypto::RustCryptoBackend;
+use passkey_crypto::{iana, CryptoBackend};
+use passkey_types::ctap2::{get_assertion, make_credential, Aaguid, Ctap2Error};
+use passkey_types::{webauthn, Passkey};
+use serde_json::json;
+use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+use webauthn_authenticator_rs::AuthenticatorBackendHashedClientData;
+use webauthn_rs_proto::{PublicKeyCredentialCreationOptions, PublicKeyCredentialRequestOptions};
+
+/// A user who is present and verified at once.
+struct Verified;
+
+#[async_trait::async_trait]
+impl UserValidationMethod for Verified {
+    type PasskeyItem = Passkey;
+
+    async fn check_user<'a>(
+        &self,
+        _hint: UiHint<'a, Passkey>,
+        presence: bool,
+        verification: bool,
+    ) -> Result<UserCheck, Ctap2Error> {
+        Ok(UserCheck {
+            presence,
+            verification,
+        })
+    }
+
+    fn is_presence_enabled(&self) -> bool {
+        true
+    }
+
+    fn is_verification_enabled(&self) -> Option<bool> {
+        Some(true)
+    }
+}
+
+fn random(n: usize) -> Vec<u8> {
+    let mut v = vec![0u8; n];
+    let _ = aws_lc_rs::rand::fill(&mut v);
+    v
+}
+
+fn peer(e: impl std::fmt::Debug) -> BenchError {
+    BenchError::Peer {
+        peer: "passkey-authenticator",
+        detail: format!("{e:?}"),
+    }
+}
+
+fn mc_request(n: u64) -> make_credential::Request {
+    make_credential::Request {
+        client_data_hash: random(32).into(),
+        rp: make_credential::PublicKeyCredentialRpEntity {
+            id: "example.com".into(),
+            name: Some("Example".into()),
+        },
+        user: webauthn::PublicKeyCredentialUserEntity {
+            id: format!("user-{n}").into_bytes().into(),
+            display_name: format!("User {n}"),
+            name: format!("user{n}@example.com"),
+        },
+        pub_key_cred_params: vec![webauthn::PublicKeyCredentialParameters {
+            ty: webauthn::PublicKeyCredentialType::PublicKey,
+            alg: iana::Algorithm::ES256,
+        }],
+        exclude_list: None,
+        extensions: None,
+        options: make_credential::Options {
+            rk: true,
+            up: true,
+            uv: true,
+        },
+        pin_auth: None,
+        pin_protocol: None,
+    }
+}
+
+fn ga_request() -> get_assertion::Request {
+    get_assertion::Request {
+        rp_id: "example.com".into(),
+        client_data_hash: random(32).into(),
+        allow_list: None,
+        extensions: None,
+        pin_auth: None,
+        pin_protocol: None,
+        options: get_assertion::Options { up: true, uv: true },
+    }
+}
+
+/// passkey-authenticator's makeCredential and getAssertion (discoverable, empty allowList) on
+/// the crypto backend `C`.
+pub fn passkey_rs<C: CryptoBackend>(
+    crypto: C,
+    budget: Budget,
+) -> (Result<Samples, BenchError>, Result<Samples, BenchError>) {
+    let mut auth = Authenticator::new(Aaguid::new_empty(), None::<Passkey>, Verified, crypto);
+    let mut n = 0u64;
+    let mc = stats::measure_with_setup(
+        budget,
+        &mut (),
+        |_| {
+            n += 1;
+            Ok(mc_request(n))
+        },
+        |_, request| {
+            let r = block_on(auth.make_credential(request)).map_err(peer)?;
+            if r.auth_data.attested_credential_data.is_some() {
+                Ok(())
+            } else {
+                Err(peer("no attested credential"))
+            }
+        },
+    );
+    let ga = stats::measure_with_setup(
+        budget,
+        &mut (),
+        |_| Ok(ga_request()),
+        |_, request| {
+            let r = block_on(auth.get_assertion(request)).map_err(peer)?;
+            if r.signature.is_empty() {
+                Err(peer("empty signature"))
+            } else {
+                Ok(())
+            }
+        },
+    );
+    (mc, ga)
+}
+
+/// The AWS-LC backend.
+pub fn aws_lc() -> AwsLcRsBackend {
+    AwsLcRsBackend
+}
+
+/// The RustCrypto backend (the crate's default).
+pub fn rust_crypto() -> RustCryptoBackend {
+    RustCryptoBackend
+}
+
+fn kanidm(e: impl std::fmt::Debug) -> BenchError {
+    BenchError::Peer {
+        peer: "SoftPasskey",
+        detail: format!("{e:?}"),
+    }
+}
+
+fn b64(bytes: &[u8]) -> String {
+    latchkey_webauthn::b64::encode(bytes)
+}
+
+/// kanidm's SoftPasskey: register (UV "required", falsified) and authenticate with the
+/// credential in allowCredentials.
+pub fn soft_passkey(budget: Budget) -> (Result<Samples, BenchError>, Result<Samples, BenchError>) {
+    let mut token = SoftPasskey::new(true);
+    let creation = |n: u64| -> Result<PublicKeyCredentialCreationOptions, BenchError> {
+        serde_json::from_value(json!({
+            "rp": {"id": "example.com", "name": "Example"},
+            "user": {"id": b64(format!("user-{n}").as_bytes()), "name": format!("user{n}@example.com"), "displayName": format!("User {n}")},
+            "challenge": b64(&random(32)),
+            "pubKeyCredParams": [{"type": "public-key", "alg": -7}],
+            "authenticatorSelection": {"requireResidentKey": false, "userVerification": "required"},
+            "attestation": "none",
+        }))
+        .map_err(kanidm)
+    };
+    let mut n = 0u64;
+    let mut last_id = Vec::new();
+    let mc = stats::measure_with_setup(
+        budget,
+        &mut (),
+        |_| {
+            n += 1;
+            Ok((creation(n)?, random(32)))
+        },
+        |_, (options, hash)| {
+            let r = token
+                .perform_register(hash, options, 60_000)
+                .map_err(kanidm)?;
+            last_id = r.raw_id.to_vec();
+            Ok(())
+        },
+    );
+    let request = json!({
+        "challenge": b64(&random(32)),
+        "rpId": "example.com",
+        "allowCredentials": [{"type": "public-key", "id": b64(&last_id)}],
+        "userVerification": "required",
+    });
+    let ga = stats::measure_with_setup(
+        budget,
+        &mut (),
+        |_| {
+            let options: PublicKeyCredentialRequestOptions =
+                serde_json::from_value(request.clone()).map_err(kanidm)?;
+            Ok((options, random(32)))
+        },
+        |_, (options, hash)| {
+            let r = token.perform_auth(hash, options, 60_000).map_err(kanidm)?;
+            if r.response.signature.is_empty() {
+                Err(kanidm("empty signature"))
+            } else {
+                Ok(())
+            }
+        },
+    );
+    (mc, ga)
+}
