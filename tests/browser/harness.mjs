@@ -60,7 +60,9 @@ export async function startDaemon(script, privileged = [HOST]) {
         await new Promise((r) => setTimeout(r, 50));
       }
     },
-    stop() { child.stdin.end(); child.kill(); },
+    // Closing stdin makes it stop its bus and exit; a kill would orphan the bus, which holds
+    // our stderr open.
+    stop() { child.stdin.end(); setTimeout(() => child.kill(), 3000).unref(); },
   };
 }
 
