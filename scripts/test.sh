@@ -5,9 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-for pkg in dbus-daemon swtpm swtpm-tools libtss2-dev libssl-dev pkg-config python3-venv; do
+for pkg in dbus-daemon swtpm swtpm-tools libtss2-dev libssl-dev pkg-config python3-venv libclang-dev chromium; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
+# The browser tests run under Node.js; use the machine's if it has one.
+command -v node >/dev/null 2>&1 || need_apt+=(nodejs npm)
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "== installing system packages: ${need_apt[*]}"
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -35,6 +37,9 @@ cargo test --workspace --all-features --no-fail-fast 2>&1 | tee target/rust-test
 
 echo "== our client against Nitrokey's fido-authenticator (trussed virtual platform)"
 interop/fido-authenticator/run.sh --no-fail-fast 2>&1 | tee -a target/rust-tests.log || status=1
+
+echo "== browsers: the WebExtension in headless Chromium, the Electron bridge (Node)"
+tests/browser/run.sh || status=1
 
 grep -E "^test result:" target/rust-tests.log |
     awk '{p+=$4; f+=$6; i+=$8} END {printf "rust: %d passed, %d failed, %d skipped\n", p, f, i}'
