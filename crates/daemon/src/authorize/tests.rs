@@ -35,6 +35,7 @@ fn err_name(r: Result<Grant, AuthorizeError>) -> &'static str {
 fn privileged_may_vouch_for_https_origins() {
     let p = CallerClass::Privileged {
         name: "browser".into(),
+        via_native_host: None,
     };
     let g = authorize(
         &p,
@@ -85,7 +86,10 @@ fn privileged_may_vouch_for_https_origins() {
 
 #[test]
 fn top_origin_only_from_privileged() {
-    let p = CallerClass::Privileged { name: "b".into() };
+    let p = CallerClass::Privileged {
+        name: "b".into(),
+        via_native_host: None,
+    };
     let c = OriginClaims {
         origin: Some("https://a.example"),
         top_origin: Some("https://top.example"),

@@ -187,6 +187,30 @@ pub fn identify(
     Ok(identity)
 }
 
+/// Identifies `child`'s parent process (for a native messaging host: the browser that started it).
+///
+/// Pins the parent with a pidfd while reading it like any caller, then confirms that the parent
+/// is still the same live process and that `child` (same PID, same start time) still has it as
+/// its parent — so neither a reparenting nor a recycled PID can lend the child another parent.
+pub fn identify_parent(child: &CallerIdentity) -> Result<CallerIdentity, IdentityError> {
+    let ppid = child.ppid;
+    if ppid == 0 {
+        return Err(IdentityError::Gone);
+    }
+    let pidfd = open_pidfd(ppid)?;
+    let proc_dir = PathBuf::from(format!("/proc/{ppid}"));
+    let stat_before = read_stat(&proc_dir)?;
+    let parent = read_identity(&proc_dir, ppid, stat_before)?;
+    if pidfd_pid(&pidfd)? != Some(ppid) || read_stat(&proc_dir)? != stat_before {
+        return Err(IdentityError::Gone);
+    }
+    let child_now = read_stat(Path::new(&format!("/proc/{}", child.pid)))?;
+    if child_now.ppid != ppid || child_now.start_time != child.start_time {
+        return Err(IdentityError::Gone);
+    }
+    Ok(parent)
+}
+
 fn read_identity(
     proc_dir: &Path,
     pid: u32,

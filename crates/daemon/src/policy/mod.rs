@@ -3,8 +3,10 @@
 //! `/usr/share/latchkey/policy.d` (packaged) < `/etc/latchkey/policy.d` (administrator) <
 //! `$XDG_CONFIG_HOME/latchkey/policy.d` (user). Files are read in name order; a file in the
 //! administrator directory replaces the packaged file of the same name (the systemd drop-in
-//! convention). The user layer may only *narrow*: it can `[[deny]]` callers and set
-//! `unknown_callers = "deny"`; anything that would widen trust there is ignored with a warning.
+//! convention). The user layer may only *narrow*: it can `[[deny]]` callers, set
+//! `unknown_callers = "deny"`, and remove native hosts (a `[[native_host]]` entry in the user layer
+//! drops the trusted entry with that executable; it never adds one); anything that would widen
+//! trust there is ignored with a warning.
 //!
 //! ```toml
 //! [[privileged]]              # browsers: may vouch for any https origin
@@ -14,6 +16,9 @@
 //! [[app]]                     # other apps: origin app:<app-id>, only these RP IDs
 //! flatpak = "com.example.Chat"
 //! rp_ids = ["chat.example.com"]
+//!
+//! [[native_host]]             # a native messaging host: privileged when a [[privileged]] browser started it
+//! executable = "/usr/libexec/latchkey-native-host"
 //!
 //! [[trusted_prompt]]          # the graphical prompt allowed to approve on the user's behalf
 //! executable = "/usr/libexec/latchkey-ui"
@@ -114,6 +119,8 @@ pub struct PolicyFile {
     #[serde(default)]
     app: Vec<Matcher>,
     #[serde(default)]
+    native_host: Vec<Matcher>,
+    #[serde(default)]
     trusted_prompt: Vec<Matcher>,
     #[serde(default)]
     deny: Vec<Matcher>,
@@ -153,8 +160,10 @@ impl PolicyDirs {
 pub enum CallerClass {
     /// A configured browser: may vouch for any https origin.
     Privileged {
-        /// Its policy name.
+        /// Its policy name (for a native host: the browser's).
         name: String,
+        /// The native messaging host executable the browser reached us through, if it did.
+        via_native_host: Option<PathBuf>,
     },
     /// An app bound to some RP IDs.
     Bound {
@@ -195,6 +204,7 @@ pub enum PolicyError {
 pub struct Policy {
     privileged: Vec<Matcher>,
     app: Vec<Matcher>,
+    native_host: Vec<Matcher>,
     trusted_prompt: Vec<Matcher>,
     deny: Vec<Matcher>,
     unknown_callers: UnknownCallers,
@@ -246,11 +256,29 @@ impl Policy {
         good
     }
 
+    /// Native hosts are named by executable only: the Flatpak/Snap case needs no entry (see
+    /// [`Policy::classify`]).
+    fn keep_native_hosts(&mut self, list: Vec<Matcher>, path: &Path) -> Vec<Matcher> {
+        let (good, bad): (Vec<_>, Vec<_>) = list
+            .into_iter()
+            .partition(|m| m.is_well_formed() && m.executable.is_some());
+        for m in bad {
+            self.warnings.push(format!(
+                "{}: native_host {:?} must name an absolute executable (and nothing else)",
+                path.display(),
+                m.label()
+            ));
+        }
+        good
+    }
+
     fn merge_trusted(&mut self, f: PolicyFile, path: &Path) {
         let privileged = self.keep_well_formed(f.privileged, path);
         let app = self.keep_well_formed(f.app, path);
         let trusted_prompt = self.keep_well_formed(f.trusted_prompt, path);
         let deny = self.keep_well_formed(f.deny, path);
+        let native_host = self.keep_native_hosts(f.native_host, path);
+        self.native_host.extend(native_host);
         self.privileged.extend(privileged);
         self.app.extend(app);
         self.trusted_prompt.extend(trusted_prompt);
@@ -270,6 +298,10 @@ impl Policy {
         }
         let deny = self.keep_well_formed(f.deny, path);
         self.deny.extend(deny);
+        for removed in self.keep_native_hosts(f.native_host, path) {
+            self.native_host
+                .retain(|m| m.executable != removed.executable);
+        }
         if f.unknown_callers == Some(UnknownCallers::Deny) {
             self.unknown_callers = UnknownCallers::Deny;
         }
@@ -281,7 +313,13 @@ impl Policy {
             return CallerClass::Denied;
         }
         if let Some(m) = self.privileged.iter().find(|m| m.matches(id)) {
-            return CallerClass::Privileged { name: m.label() };
+            return CallerClass::Privileged {
+                name: m.label(),
+                via_native_host: None,
+            };
+        }
+        if let Some(class) = self.classify_native_host(id) {
+            return class;
         }
         let bound: Vec<&Matcher> = self.app.iter().filter(|m| m.matches(id)).collect();
         if let Some(first) = bound.first() {
@@ -298,6 +336,26 @@ impl Policy {
             UnknownCallers::Prompt => CallerClass::Unknown,
             UnknownCallers::Deny => CallerClass::Denied,
         }
+    }
+
+    /// A configured native messaging host started by a privileged browser is that browser.
+    ///
+    /// The host must be the configured file (path, device, inode, our mount namespace, unsandboxed:
+    /// [`Matcher::matches`]); its parent is read from the kernel like any caller
+    /// ([`crate::identity::identify_parent`]), never from what the host says. A Flatpak browser
+    /// needs nothing here: the host it starts runs inside the browser's sandbox, carries the
+    /// browser's app ID and so matches the browser's own `flatpak =` entry (likewise a Snap).
+    fn classify_native_host(&self, id: &CallerIdentity) -> Option<CallerClass> {
+        let host = self.native_host.iter().find(|m| m.matches(id))?;
+        let parent = crate::identity::identify_parent(id).ok()?;
+        if self.deny.iter().any(|m| m.matches(&parent)) {
+            return None;
+        }
+        let browser = self.privileged.iter().find(|m| m.matches(&parent))?;
+        Some(CallerClass::Privileged {
+            name: browser.label(),
+            via_native_host: host.executable.clone(),
+        })
     }
 
     /// Whether `id` is a prompt trusted to approve on the user's behalf.

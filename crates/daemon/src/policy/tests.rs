@@ -47,7 +47,10 @@ fn classifies_by_flatpak_snap_and_executable() {
     ));
     assert_eq!(
         p.classify(&own_exe()),
-        CallerClass::Privileged { name: "me".into() }
+        CallerClass::Privileged {
+            name: "me".into(),
+            via_native_host: None,
+        }
     );
     assert_eq!(
         p.classify(&ident(None, Some("com.example.Chat"), None)),
@@ -174,4 +177,34 @@ fn shipped_default_policy_parses_and_names_browsers() {
     ] {
         assert!(text.contains(&format!("executable = \"{e}\"")), "{e}");
     }
+}
+
+#[test]
+fn native_hosts_are_named_by_absolute_executable_only() {
+    let text = include_str!("../../../../data/policy.d/50-browsers.toml");
+    let p = Policy::from_toml(text).unwrap();
+    let hosts: Vec<_> = p
+        .native_host
+        .iter()
+        .filter_map(|m| m.executable.as_deref())
+        .collect();
+    assert_eq!(
+        hosts,
+        [
+            Path::new("/usr/libexec/latchkey-native-host"),
+            Path::new("/usr/lib/latchkey/latchkey-native-host")
+        ]
+    );
+    let bad = Policy::from_toml(
+        "[[native_host]]\nflatpak = \"org.mozilla.firefox\"\n\n[[native_host]]\nexecutable = \"rel/host\"\n",
+    )
+    .unwrap();
+    assert!(bad.native_host.is_empty());
+    assert_eq!(bad.warnings.len(), 2, "{:?}", bad.warnings);
+    // A host with no live parent process to check is never privileged.
+    let host = Policy::from_toml("[[native_host]]\nexecutable = \"/usr/bin/evil\"\n").unwrap();
+    assert_eq!(
+        host.classify(&ident(Some("/usr/bin/evil"), None, None)),
+        CallerClass::Unknown
+    );
 }
