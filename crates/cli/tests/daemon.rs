@@ -1,0 +1,447 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+//! `latchkey` through latchkeyd, on a private `dbus-daemon` (no machine bus is touched):
+//! latchkeyd is served in-process by this test with the real platform authenticator over a
+//! memory store, a scripted prompt owns `dev.latchkey.Prompt` (trusted by policy) and records
+//! what it was shown — proof the ceremony went through latchkeyd — and the `latchkey` binary is
+//! a privileged client by policy. webauthn-rs (an RP library we did not write) makes the options
+//! and verifies the responses. Then `latchkey install --user` and D-Bus activation by a
+//! `latchkey credentials list` call.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use latchkey_daemon::policy::Policy;
+use latchkey_daemon::prompt::{scripted, PROMPT_BUS_NAME, PROMPT_PATH};
+use latchkey_daemon::server::{Daemon, Settings, Timeouts};
+use webauthn_rs_core::proto::{
+    COSEAlgorithm, PublicKeyCredential, RegisterPublicKeyCredential, UserVerificationPolicy,
+};
+use webauthn_rs_core::WebauthnCore;
+
+const LATCHKEY: &str = env!("CARGO_BIN_EXE_latchkey");
+const ORIGIN: &str = "https://example.com";
+const PIN: &str = "271828";
+
+/// A private session bus; killed on drop.
+struct Bus {
+    dir: tempfile::TempDir,
+    address: String,
+    child: Child,
+}
+
+impl Bus {
+    fn start(services: Option<&Path>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let servicedir = services
+            .map(|s| format!("<servicedir>{}</servicedir>", s.display()))
+            .unwrap_or_default();
+        let config = format!(
+            r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <keep_umask/>
+  <listen>unix:dir={}</listen>
+  {servicedir}
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+  <limit name="max_connections_per_user">2000</limit>
+  <limit name="max_match_rules_per_connection">5000</limit>
+  <limit name="max_replies_per_connection">5000</limit>
+</busconfig>
+"#,
+            dir.path().display()
+        );
+        let conf = dir.path().join("bus.conf");
+        std::fs::write(&conf, config).unwrap();
+        let mut child = Command::new("dbus-daemon")
+            .arg(format!("--config-file={}", conf.display()))
+            .args(["--print-address", "--nofork"])
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(dir.path().join("dbus-daemon.log")).unwrap())
+            .spawn()
+            .expect("dbus-daemon must be installed");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let address = line.trim().to_owned();
+        assert!(address.starts_with("unix:"), "{address:?}");
+        Self {
+            dir,
+            address,
+            child,
+        }
+    }
+}
+
+impl Drop for Bus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Policy: `latchkey` is a privileged client, this test binary (serving the scripted prompt) a
+/// trusted prompt.
+fn policy() -> String {
+    format!(
+        "[[privileged]]\nname = \"latchkey\"\nexecutable = \"{LATCHKEY}\"\n\
+         [[trusted_prompt]]\nexecutable = \"{}\"\n",
+        std::env::current_exe().unwrap().display()
+    )
+}
+
+async fn start_latchkeyd(bus: &Bus) -> Daemon {
+    use latchkey_client::platform::{self, PlatformDevice, Presence};
+    let cancel = latchkey_client::CancelHandle::new();
+    let device = PlatformDevice::with_store(
+        platform::config(),
+        latchkey_authenticator::memory::MemoryStore::default(),
+        Presence::granted(cancel.clone()),
+        cancel,
+        "memory".into(),
+    );
+    let policy = Policy::from_toml(&policy()).unwrap();
+    assert!(policy.warnings.is_empty(), "{:?}", policy.warnings);
+    let settings = Settings {
+        policy,
+        authenticators: std::sync::Arc::new(latchkey_daemon::platform::ClientAuthenticators::new(
+            Box::new(device),
+            true,
+        )),
+        queue_capacity: 8,
+        timeouts: Timeouts {
+            min: Duration::from_millis(200),
+            max: Duration::from_secs(60),
+            default: Duration::from_secs(30),
+        },
+        uid: rustix_uid(),
+        related_origins: None,
+    };
+    Daemon::start(Some(&bus.address), settings).await.unwrap()
+}
+
+fn rustix_uid() -> u32 {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata("/proc/self").unwrap().uid()
+}
+
+/// Serves the scripted prompt owning `dev.latchkey.Prompt`; returns its connection.
+async fn scripted_prompt(bus: &Bus, script: &str, record: &Path) -> zbus::Connection {
+    let prompt =
+        scripted::ScriptedPrompt::new(scripted::parse_script(script).unwrap(), Some(record))
+            .unwrap();
+    let conn = zbus::connection::Builder::address(bus.address.as_str())
+        .unwrap()
+        .serve_at(PROMPT_PATH, prompt)
+        .unwrap()
+        .build()
+        .await
+        .unwrap();
+    conn.request_name(PROMPT_BUS_NAME).await.unwrap();
+    conn
+}
+
+struct Out {
+    ok: bool,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `latchkey ARGS` on `bus` with `stdin`, off the async runtime.
+async fn latchkey(bus_address: &str, env: &[(&str, PathBuf)], args: &[&str], stdin: &str) -> Out {
+    let address = bus_address.to_owned();
+    let env: Vec<(String, PathBuf)> = env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect();
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    let stdin = stdin.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut child = Command::new(LATCHKEY)
+            .args(&args)
+            .env("DBUS_SESSION_BUS_ADDRESS", address)
+            .envs(env)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        if let Err(e) = child.stdin.take().unwrap().write_all(stdin.as_bytes()) {
+            assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
+        }
+        let out = child.wait_with_output().unwrap();
+        Out {
+            ok: out.status.success(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    })
+    .await
+    .unwrap()
+}
+
+fn records(path: &Path, method: &str) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|r| r["method"] == method)
+        .collect()
+}
+
+fn rp() -> WebauthnCore {
+    WebauthnCore::new_unsafe_experts_only(
+        "Example",
+        "example.com",
+        vec![url::Url::parse(ORIGIN).unwrap()],
+        Duration::from_secs(60),
+        None,
+        None,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_and_get_go_through_latchkeyd_and_webauthn_rs_verifies_them() {
+    let bus = Bus::start(None);
+    let _daemon = start_latchkeyd(&bus).await;
+    let record = bus.dir.path().join("record.jsonl");
+    let script = format!("approve\npin {PIN}\napprove\npin {PIN}\n");
+    let _prompt = scripted_prompt(&bus, &script, &record).await;
+    let core = rp();
+
+    // Registration: options from webauthn-rs, ceremony by `latchkey create` via latchkeyd.
+    let builder = core
+        .new_challenge_register_builder(b"alice-id-0001", "alice@example.com", "Alice")
+        .unwrap()
+        .user_verification_policy(UserVerificationPolicy::Required)
+        .require_resident_key(true)
+        .credential_algorithms(vec![COSEAlgorithm::ES256, COSEAlgorithm::EDDSA]);
+    let (ccr, reg_state) = core.generate_challenge_register(builder).unwrap();
+    let options = bus.dir.path().join("create.json");
+    std::fs::write(&options, serde_json::to_vec(&ccr.public_key).unwrap()).unwrap();
+    let out = latchkey(
+        &bus.address,
+        &[],
+        &[
+            "create",
+            "--origin",
+            ORIGIN,
+            "--options",
+            options.to_str().unwrap(),
+            "--verbose",
+        ],
+        "",
+    )
+    .await;
+    assert!(out.ok, "{}", out.stderr);
+    assert!(out.stderr.contains("Using latchkeyd"), "{}", out.stderr);
+    let consents = records(&record, "Consent");
+    assert_eq!(consents.len(), 1, "the prompt saw the request");
+    assert_eq!(consents[0]["details"]["kind"], "create");
+    assert_eq!(consents[0]["details"]["origin"], ORIGIN);
+    assert_eq!(consents[0]["details"]["rp_id"], "example.com");
+    let parsed: RegisterPublicKeyCredential = serde_json::from_str(&out.stdout).unwrap();
+    let cred = core.register_credential(&parsed, &reg_state, None).unwrap();
+
+    // Sign-in: `latchkey get` via latchkeyd, verified by webauthn-rs.
+    let builder = core
+        .new_challenge_authenticate_builder(
+            vec![cred.clone()],
+            Some(UserVerificationPolicy::Required),
+        )
+        .unwrap();
+    let (rcr, auth_state) = core.generate_challenge_authenticate(builder).unwrap();
+    let options = bus.dir.path().join("get.json");
+    std::fs::write(&options, serde_json::to_vec(&rcr.public_key).unwrap()).unwrap();
+    let out = latchkey(
+        &bus.address,
+        &[],
+        &[
+            "get",
+            "--origin",
+            ORIGIN,
+            "--options",
+            options.to_str().unwrap(),
+        ],
+        "",
+    )
+    .await;
+    assert!(out.ok, "{}", out.stderr);
+    let consents = records(&record, "Consent");
+    assert_eq!(consents.len(), 2);
+    assert_eq!(consents[1]["details"]["kind"], "get");
+    let parsed: PublicKeyCredential = serde_json::from_str(&out.stdout).unwrap();
+    let result = core.authenticate_credential(&parsed, &auth_state).unwrap();
+    assert!(result.user_verified());
+    assert!(result.counter() >= 1);
+
+    // The platform credential is listed through latchkeyd.
+    let out = latchkey(&bus.address, &[], &["credentials", "list", "--json"], "").await;
+    assert!(out.ok, "{}", out.stderr);
+    let list: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(list[0]["rpId"], "example.com");
+    assert_eq!(list[0]["userName"], "alice@example.com");
+    assert_eq!(list[0]["id"], parsed.id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_request_keeps_the_error_contract() {
+    let bus = Bus::start(None);
+    let _daemon = start_latchkeyd(&bus).await;
+    let record = bus.dir.path().join("record.jsonl");
+    let _prompt = scripted_prompt(&bus, "deny\n", &record).await;
+    let options = bus.dir.path().join("create.json");
+    std::fs::write(
+        &options,
+        r#"{"rp":{"id":"example.com","name":"Example"},"user":{"id":"AQIDBA","name":"alice","displayName":"Alice"},"challenge":"AAECAwQFBgcICQoLDA0ODw","pubKeyCredParams":[{"type":"public-key","alg":-7}]}"#,
+    )
+    .unwrap();
+    let out = latchkey(
+        &bus.address,
+        &[],
+        &[
+            "create",
+            "--origin",
+            ORIGIN,
+            "--options",
+            options.to_str().unwrap(),
+            "--json",
+        ],
+        "",
+    )
+    .await;
+    assert!(!out.ok);
+    assert_eq!(records(&record, "Consent").len(), 1);
+    let err: serde_json::Value = serde_json::from_str(out.stderr.trim()).unwrap();
+    assert_eq!(err["name"], "NotAllowedError", "{}", out.stderr);
+
+    // An origin the RP ID does not belong to is refused by latchkeyd before any prompt.
+    let out = latchkey(
+        &bus.address,
+        &[],
+        &[
+            "create",
+            "--origin",
+            "https://evil.example",
+            "--options",
+            options.to_str().unwrap(),
+        ],
+        "",
+    )
+    .await;
+    assert!(!out.ok);
+    assert!(out.stderr.starts_with("SecurityError: "), "{}", out.stderr);
+    assert_eq!(records(&record, "Consent").len(), 1, "no second prompt");
+}
+
+/// `latchkeyd` built next to `latchkey` (cargo test -p latchkey-cli -p latchkey-daemon builds
+/// both into the same target directory).
+fn built_latchkeyd() -> PathBuf {
+    let p = Path::new(LATCHKEY).with_file_name("latchkeyd");
+    assert!(
+        p.is_file(),
+        "{} is missing: build it with cargo build -p latchkey-daemon",
+        p.display()
+    );
+    p
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn install_user_then_a_call_activates_latchkeyd() {
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("data");
+    let config = home.path().join("config");
+    let policy_dir = home.path().join("policy");
+    std::fs::create_dir_all(&policy_dir).unwrap();
+    std::fs::write(policy_dir.join("50-test.toml"), policy()).unwrap();
+    let latchkeyd = built_latchkeyd();
+    let env = [
+        ("XDG_DATA_HOME", data.clone()),
+        ("XDG_CONFIG_HOME", config.clone()),
+    ];
+    let policy_arg = format!("--policy-system-dir={}", policy_dir.display());
+    let none = format!("{}", home.path().join("none").display());
+    let admin_arg = format!("--policy-admin-dir={none}");
+    let user_arg = format!("--policy-user-dir={none}");
+    let store_arg = format!("--data-dir={}", home.path().join("store").display());
+    let out = latchkey(
+        "unix:path=/nonexistent",
+        &env,
+        &[
+            "install",
+            "--user",
+            "--latchkeyd",
+            latchkeyd.to_str().unwrap(),
+            "--",
+            &policy_arg,
+            &admin_arg,
+            &user_arg,
+            &store_arg,
+        ],
+        "",
+    )
+    .await;
+    assert!(out.ok, "{}", out.stderr);
+    let service = data.join("dbus-1/services/dev.latchkey.Credentials.service");
+    let unit = config.join("systemd/user/latchkeyd.service");
+    assert!(
+        out.stdout.contains(&service.display().to_string()),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(&unit.display().to_string()),
+        "{}",
+        out.stdout
+    );
+    let text = std::fs::read_to_string(&service).unwrap();
+    assert!(
+        text.contains(&format!("Exec={}", latchkeyd.display())),
+        "{text}"
+    );
+    assert!(text.contains(&policy_arg), "{text}");
+
+    // Nothing runs yet; `latchkey credentials list` activates latchkeyd through the bus.
+    let bus = Bus::start(Some(&data.join("dbus-1/services")));
+    let conn = zbus::connection::Builder::address(bus.address.as_str())
+        .unwrap()
+        .build()
+        .await
+        .unwrap();
+    let dbus = zbus::fdo::DBusProxy::new(&conn).await.unwrap();
+    let name = zbus::names::BusName::try_from("dev.latchkey.Credentials").unwrap();
+    assert!(!dbus.name_has_owner(name.clone()).await.unwrap());
+    let out = latchkey(
+        &bus.address,
+        &env,
+        &["credentials", "list", "--json", "--verbose"],
+        "",
+    )
+    .await;
+    assert!(out.ok, "{}", out.stderr);
+    assert!(out.stderr.contains("Using latchkeyd"), "{}", out.stderr);
+    assert_eq!(out.stdout.trim(), "[]");
+    let owner = dbus.get_name_owner(name.clone()).await.unwrap();
+    let pid = dbus
+        .get_connection_unix_process_id(owner.into())
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::read_link(format!("/proc/{pid}/exe")).unwrap(),
+        latchkeyd
+    );
+    // Stop the daemon the call started.
+    let _ = Command::new("kill").arg(pid.to_string()).status();
+
+    let out = latchkey("unix:path=/nonexistent", &env, &["uninstall", "--user"], "").await;
+    assert!(out.ok, "{}", out.stderr);
+    assert!(!service.exists() && !unit.exists());
+    assert!(out.stdout.contains("Removed"), "{}", out.stdout);
+}
