@@ -1,7 +1,9 @@
 //! A latchkeyd for browser tests, all in one process: a private `dbus-daemon`, latchkeyd serving
 //! the platform authenticator over an in-memory store, and the scripted prompt owning
-//! `dev.latchkey.Prompt`. Policy: each `--privileged` executable is a privileged client (the
-//! native host under test), and this process is the trusted prompt.
+//! `dev.latchkey.Prompt`. Policy: each `--privileged` executable is a privileged client, except
+//! one named `latchkey-native-host`, which is listed as a `[[native_host]]` — trusted only when a
+//! `--browser` executable (default: Debian's Chromium) started it; this process is the trusted
+//! prompt.
 //!
 //! Prints `address=<bus address>` then `ready`, and runs until its stdin closes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test tool fails loudly
@@ -22,6 +24,9 @@ struct Args {
     /// Executables latchkeyd treats as privileged clients.
     #[arg(long)]
     privileged: Vec<PathBuf>,
+    /// Browser executables that may start the native host.
+    #[arg(long, default_value = "/usr/lib/chromium/chromium")]
+    browser: Vec<PathBuf>,
     /// Prompt script (see `latchkey_daemon::prompt::scripted`).
     #[arg(long)]
     script: PathBuf,
@@ -71,11 +76,25 @@ async fn main() {
         "[[trusted_prompt]]\nexecutable = {:?}\n",
         me.display().to_string()
     );
+    let is_host = |p: &PathBuf| p.file_name().is_some_and(|n| n == "latchkey-native-host");
     for p in &args.privileged {
+        let table = if is_host(p) {
+            "native_host"
+        } else {
+            "privileged"
+        };
         policy.push_str(&format!(
-            "[[privileged]]\nname = \"browser under test\"\nexecutable = {:?}\n",
+            "[[{table}]]\nexecutable = {:?}\n",
             p.display().to_string()
         ));
+    }
+    if args.privileged.iter().any(is_host) {
+        for b in &args.browser {
+            policy.push_str(&format!(
+                "[[privileged]]\nname = \"browser under test\"\nexecutable = {:?}\n",
+                b.display().to_string()
+            ));
+        }
     }
     let policy = Policy::from_toml(&policy).unwrap();
     assert!(policy.warnings.is_empty(), "{:?}", policy.warnings);
