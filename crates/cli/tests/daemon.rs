@@ -445,3 +445,70 @@ async fn install_user_then_a_call_activates_latchkeyd() {
     assert!(!service.exists() && !unit.exists());
     assert!(out.stdout.contains("Removed"), "{}", out.stdout);
 }
+
+/// Runs one step of tests/python/fido2_rp_steps.py (python-fido2's Fido2Server) in `dir`.
+fn fido2_step(step: &str, dir: &Path) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python");
+    let out = Command::new(root.join(".venv/bin/python"))
+        .arg(root.join("fido2_rp_steps.py"))
+        .arg(step)
+        .arg(dir)
+        .output()
+        .expect("tests/python/.venv must exist (python -m venv, pip install -r requirements.txt)");
+    assert!(
+        out.status.success(),
+        "{step}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_fido2_server_verifies_ceremonies_run_through_latchkeyd() {
+    let bus = Bus::start(None);
+    let _daemon = start_latchkeyd(&bus).await;
+    let record = bus.dir.path().join("record.jsonl");
+    let script = format!("approve\npin {PIN}\napprove\npin {PIN}\n");
+    let _prompt = scripted_prompt(&bus, &script, &record).await;
+    let dir = bus.dir.path();
+    let options = dir.join("options.json");
+    for (kind, begin, complete, done) in [
+        (
+            "create",
+            "register-begin",
+            "register-complete",
+            "registered",
+        ),
+        (
+            "get",
+            "authenticate-begin",
+            "authenticate-complete",
+            "authenticated",
+        ),
+    ] {
+        fido2_step(begin, dir);
+        let out = latchkey(
+            &bus.address,
+            &[],
+            &[
+                kind,
+                "--origin",
+                ORIGIN,
+                "--options",
+                options.to_str().unwrap(),
+            ],
+            "",
+        )
+        .await;
+        assert!(out.ok, "{kind}: {}", out.stderr);
+        std::fs::write(dir.join("response.json"), &out.stdout).unwrap();
+        assert_eq!(fido2_step(complete, dir), done);
+    }
+    let consents = records(&record, "Consent");
+    assert_eq!(
+        consents.len(),
+        2,
+        "both ceremonies went through latchkeyd's prompt"
+    );
+    assert_eq!(consents[0]["details"]["user_name"], "bob");
+}
