@@ -512,3 +512,60 @@ async fn python_fido2_server_verifies_ceremonies_run_through_latchkeyd() {
     );
     assert_eq!(consents[0]["details"]["user_name"], "bob");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_graphical_prompt_the_terminal_prompt_takes_consent_and_the_pin_fd() {
+    let bus = Bus::start(None);
+    let _daemon = start_latchkeyd(&bus).await;
+    let dir = bus.dir.path();
+    let options = dir.join("create.json");
+    std::fs::write(
+        &options,
+        r#"{"rp":{"id":"example.com","name":"Example"},"user":{"id":"AQIDBA","name":"carol","displayName":"Carol"},"challenge":"AAECAwQFBgcICQoLDA0ODw","pubKeyCredParams":[{"type":"public-key","alg":-7}],"authenticatorSelection":{"residentKey":"required","userVerification":"required"}}"#,
+    )
+    .unwrap();
+    let pin_file = dir.join("pin");
+    std::fs::write(&pin_file, format!("{PIN}\n")).unwrap();
+    // A new session (no controlling terminal): consent is read from standard input (which holds
+    // nothing else), the PIN
+    // only on file descriptor 3.
+    let address = bus.address.clone();
+    let (opts, pin) = (options.clone(), pin_file.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        let mut child = Command::new("setsid")
+            .args([
+                "sh",
+                "-c",
+                &format!("exec \"$0\" \"$@\" 3<'{}'", pin.display()),
+            ])
+            .arg(LATCHKEY)
+            .args(["create", "--origin", ORIGIN, "--pin-fd", "3", "--options"])
+            .arg(&opts)
+            .env("DBUS_SESSION_BUS_ADDRESS", address)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(b"y\n").unwrap();
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("example.com"),
+        "the consent question was shown: {stderr}"
+    );
+    let response: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(response["type"], "public-key");
+    let client_data = latchkey_webauthn::b64::decode(
+        "clientDataJSON",
+        response["response"]["clientDataJSON"].as_str().unwrap(),
+    )
+    .unwrap();
+    let client_data: serde_json::Value = serde_json::from_slice(&client_data).unwrap();
+    assert_eq!(client_data["type"], "webauthn.create");
+    assert_eq!(client_data["origin"], ORIGIN);
+}
