@@ -527,8 +527,7 @@ async fn without_a_graphical_prompt_the_terminal_prompt_takes_consent_and_the_pi
     let pin_file = dir.join("pin");
     std::fs::write(&pin_file, format!("{PIN}\n")).unwrap();
     // A new session (no controlling terminal): consent is read from standard input (which holds
-    // nothing else), the PIN
-    // only on file descriptor 3.
+    // nothing else), the PIN only from file descriptor 3.
     let address = bus.address.clone();
     let (opts, pin) = (options.clone(), pin_file.clone());
     let out = tokio::task::spawn_blocking(move || {
