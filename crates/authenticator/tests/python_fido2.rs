@@ -13,7 +13,10 @@ use common::*;
 
 /// The Python with python-fido2: the pinned environment `scripts/test.sh` prepares, else `python3`.
 fn python() -> String {
-    let venv = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/python/.venv/bin/python");
+    let venv = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/python/.venv/bin/python"
+    );
     std::env::var("LATCHKEY_PYTHON").unwrap_or_else(|_| {
         if std::path::Path::new(venv).exists() {
             venv.to_string()
@@ -36,7 +39,9 @@ fn python_fido2_drives_every_command() {
             std::env::var_os("LATCHKEY_REQUIRE_PEERS").is_none(),
             "python-fido2 is required (LATCHKEY_REQUIRE_PEERS is set) but {python} lacks it"
         );
-        eprintln!("SKIPPED: {python} has no fido2 (run scripts/test.sh for the pinned environment)");
+        eprintln!(
+            "SKIPPED: {python} has no fido2 (run scripts/test.sh for the pinned environment)"
+        );
         return;
     }
     let mut h = Harness::with_config(latchkey_authenticator::Config {
