@@ -39,6 +39,9 @@ impl TestDaemon {
         let mut child = Command::new(example("latchkey-browser-test-daemon"))
             .arg("--privileged")
             .arg(HOST)
+            // The host is started by this test binary, which plays the browser.
+            .arg("--browser")
+            .arg(this_test_binary())
             .arg("--script")
             .arg(&script_path)
             .arg("--record")
