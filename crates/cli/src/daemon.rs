@@ -37,10 +37,6 @@ fn runtime() -> Result<tokio::runtime::Runtime, WebAuthnError> {
         .map_err(|e| WebAuthnError::unknown(format!("cannot start the async runtime: {e}")))
 }
 
-fn bus_error(e: &ClientError) -> WebAuthnError {
-    WebAuthnError::not_allowed(format!("latchkeyd: {e}"))
-}
-
 /// Whether latchkeyd runs on the session bus or can be started by D-Bus activation. Any failure
 /// (no session bus) means "no".
 pub fn available() -> bool {
@@ -94,15 +90,15 @@ pub fn ceremony(c: &Ceremony<'_>) -> Result<serde_json::Value, WebAuthnError> {
     rt.block_on(async {
         let client = CredentialsClient::connect(None)
             .await
-            .map_err(|e| bus_error(&e))?;
+            .map_err(|e| e.webauthn_error())?;
         // The terminal prompt, on its own connection: latchkeyd asks it only for this process's
         // requests, and only when no trusted graphical prompt runs.
         let prompt_conn = zbus::Connection::session()
             .await
-            .map_err(|e| bus_error(&e.into()))?;
+            .map_err(|e| ClientError::from(e).webauthn_error())?;
         serve_and_register(&prompt_conn, TtyPrompt::new(terminal(c.stdin_free), pin_fd))
             .await
-            .map_err(|e| bus_error(&e.into()))?;
+            .map_err(|e| ClientError::from(e).webauthn_error())?;
         let opts = CallOptions {
             origin: Some(c.origin.to_owned()),
             top_origin: c.top_origin.map(str::to_owned),
@@ -111,7 +107,7 @@ pub fn ceremony(c: &Ceremony<'_>) -> Result<serde_json::Value, WebAuthnError> {
         let outcome = client
             .call(c.kind, c.options_json, &opts)
             .await
-            .map_err(|e| method_error(&e))?;
+            .map_err(|e| e.webauthn_error())?;
         drop(prompt_conn);
         if outcome.code == 0 {
             let text = outcome
@@ -132,23 +128,6 @@ pub fn ceremony(c: &Ceremony<'_>) -> Result<serde_json::Value, WebAuthnError> {
             })
         }
     })
-}
-
-/// A method call refused by latchkeyd, mapped to the WebAuthn error the caller sees.
-fn method_error(e: &ClientError) -> WebAuthnError {
-    match e {
-        ClientError::Method { name, message } => {
-            let short = name.rsplit('.').next().unwrap_or(name);
-            match short {
-                "InvalidArgument" => WebAuthnError::type_error(message.clone()),
-                "NotFound" | "AccessDenied" | "CallerRefused" => {
-                    WebAuthnError::not_allowed(message.clone())
-                }
-                _ => WebAuthnError::not_allowed(format!("{name}: {message}")),
-            }
-        }
-        other => bus_error(other),
-    }
 }
 
 /// A platform credential as latchkeyd lists it.
@@ -176,7 +155,7 @@ pub fn list(rp_id: Option<&str>) -> Result<Vec<Listed>, WebAuthnError> {
     runtime()?.block_on(async {
         let client = CredentialsClient::connect(None)
             .await
-            .map_err(|e| bus_error(&e))?;
+            .map_err(|e| e.webauthn_error())?;
         let mut options: HashMap<&str, Value<'_>> = HashMap::new();
         if let Some(r) = rp_id {
             options.insert("rp_id", Value::from(r));
@@ -185,7 +164,7 @@ pub fn list(rp_id: Option<&str>) -> Result<Vec<Listed>, WebAuthnError> {
             .proxy()
             .list_credentials(options)
             .await
-            .map_err(|e| method_error(&e.into()))?;
+            .map_err(|e| ClientError::from(e).webauthn_error())?;
         Ok(rows
             .iter()
             .map(|r| Listed {
@@ -203,36 +182,18 @@ pub fn delete(id: &str) -> Result<(), WebAuthnError> {
     runtime()?.block_on(async {
         let client = CredentialsClient::connect(None)
             .await
-            .map_err(|e| bus_error(&e))?;
+            .map_err(|e| e.webauthn_error())?;
         client
             .proxy()
             .delete_credential(id)
             .await
-            .map_err(|e| method_error(&e.into()))
+            .map_err(|e| ClientError::from(e).webauthn_error())
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn refused_method_calls_map_to_webauthn_errors() {
-        let e = method_error(&ClientError::Method {
-            name: "dev.latchkey.Credentials1.Error.InvalidArgument".into(),
-            message: "bad JSON".into(),
-        });
-        assert_eq!(e.name(), "TypeError");
-        assert_eq!(e.message(), "bad JSON");
-        let e = method_error(&ClientError::Method {
-            name: "dev.latchkey.Credentials1.Error.AccessDenied".into(),
-            message: "not a manager".into(),
-        });
-        assert_eq!(e.name(), "NotAllowedError");
-        let e = method_error(&ClientError::NoResponse);
-        assert_eq!(e.name(), "NotAllowedError");
-        assert!(e.message().contains("no Response"));
-    }
 
     #[test]
     fn listed_fields_are_read_from_the_dictionary() {

@@ -139,6 +139,25 @@ impl ClientError {
             _ => None,
         }
     }
+
+    /// The WebAuthn error a caller of latchkeyd reports for this failure: the one mapping of
+    /// `dev.latchkey.Credentials1.Error.*` (see [`crate::error::Error`]) to DOMException names,
+    /// shared by every client (the `latchkey` command, the native messaging host).
+    pub fn webauthn_error(&self) -> latchkey_webauthn::WebAuthnError {
+        use latchkey_webauthn::WebAuthnError;
+        let ClientError::Method { name, message } = self else {
+            return WebAuthnError::unknown(format!("latchkeyd: {self}"));
+        };
+        match name.strip_prefix("dev.latchkey.Credentials1.Error.") {
+            Some("InvalidArgument") => WebAuthnError::type_error(message.clone()),
+            Some("HandleInUse") => WebAuthnError::invalid_state(message.clone()),
+            // Refusals, and credentials the caller may not know exist, look the same.
+            Some("CallerRefused" | "AccessDenied" | "NotFound") => {
+                WebAuthnError::not_allowed(message.clone())
+            }
+            _ => WebAuthnError::unknown(format!("latchkeyd: {self}")),
+        }
+    }
 }
 
 /// A request in flight.
@@ -268,3 +287,58 @@ impl CredentialsClient {
 
 /// The object path of the service, for callers building their own proxies.
 pub const SERVICE_PATH: &str = OBJECT_PATH;
+
+#[cfg(test)]
+mod webauthn_error_tests {
+    use super::ClientError;
+
+    fn method(name: &str) -> ClientError {
+        ClientError::Method {
+            name: name.into(),
+            message: "why".into(),
+        }
+    }
+
+    #[test]
+    fn method_errors_map_to_domexception_names() {
+        let cases = [
+            (
+                "dev.latchkey.Credentials1.Error.InvalidArgument",
+                "TypeError",
+            ),
+            (
+                "dev.latchkey.Credentials1.Error.HandleInUse",
+                "InvalidStateError",
+            ),
+            (
+                "dev.latchkey.Credentials1.Error.CallerRefused",
+                "NotAllowedError",
+            ),
+            (
+                "dev.latchkey.Credentials1.Error.AccessDenied",
+                "NotAllowedError",
+            ),
+            (
+                "dev.latchkey.Credentials1.Error.NotFound",
+                "NotAllowedError",
+            ),
+            ("dev.latchkey.Credentials1.Error.Failed", "UnknownError"),
+            ("org.freedesktop.DBus.Error.ServiceUnknown", "UnknownError"),
+            // A look-alike outside our interface is not one of ours.
+            ("com.example.Error.InvalidArgument", "UnknownError"),
+        ];
+        for (name, expected) in cases {
+            assert_eq!(method(name).webauthn_error().name(), expected, "{name}");
+        }
+        assert_eq!(
+            method("dev.latchkey.Credentials1.Error.InvalidArgument")
+                .webauthn_error()
+                .message(),
+            "why"
+        );
+        assert_eq!(
+            ClientError::NoResponse.webauthn_error().name(),
+            "UnknownError"
+        );
+    }
+}

@@ -141,11 +141,8 @@ fn lock(m: &InFlight) -> std::sync::MutexGuard<'_, HashMap<RequestId, oneshot::S
 }
 
 fn dbus_error_reply(id: RequestId, e: ClientError) -> Value {
-    message::error_reply(
-        Some(id),
-        message::method_error_name(e.dbus_name()),
-        &e.to_string(),
-    )
+    let e = e.webauthn_error();
+    message::error_reply(Some(id), e.name(), e.message())
 }
 
 fn start(

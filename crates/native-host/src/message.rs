@@ -94,16 +94,6 @@ pub fn capabilities_reply(id: RequestId, caps: impl IntoIterator<Item = (String,
     json!({"id": id, "type": "capabilities", "capabilities": caps})
 }
 
-/// The DOMException name for a failed D-Bus method call (`dev.latchkey.Credentials1.Error.*`).
-pub fn method_error_name(dbus_name: Option<&str>) -> &'static str {
-    match dbus_name.and_then(|n| n.strip_prefix("dev.latchkey.Credentials1.Error.")) {
-        Some("InvalidArgument") => "TypeError",
-        Some("HandleInUse") => "InvalidStateError",
-        Some("CallerRefused") | Some("AccessDenied") => "NotAllowedError",
-        _ => "UnknownError",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,22 +164,5 @@ mod tests {
             result_reply(RequestId(3), json!({"id":"AQ"}))["response"]["id"],
             "AQ"
         );
-    }
-
-    #[test]
-    fn maps_method_errors_to_dom_exception_names() {
-        assert_eq!(
-            method_error_name(Some("dev.latchkey.Credentials1.Error.CallerRefused")),
-            "NotAllowedError"
-        );
-        assert_eq!(
-            method_error_name(Some("dev.latchkey.Credentials1.Error.InvalidArgument")),
-            "TypeError"
-        );
-        assert_eq!(
-            method_error_name(Some("org.freedesktop.DBus.Error.ServiceUnknown")),
-            "UnknownError"
-        );
-        assert_eq!(method_error_name(None), "UnknownError");
     }
 }
