@@ -188,12 +188,9 @@ async fn latchkey(bus_address: &str, env: &[(&str, PathBuf)], args: &[&str], std
 }
 
 fn records(path: &Path, method: &str) -> Vec<serde_json::Value> {
-    // Only complete lines: the prompt may be writing the next one right now.
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let complete = text.rfind('\n').map_or("", |end| &text[..end]).to_owned();
-    complete
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+    latchkey_daemon::prompt::scripted::read_record(path)
+        .unwrap()
+        .into_iter()
         .filter(|r| r["method"] == method)
         .collect()
 }

@@ -68,12 +68,10 @@ impl TestDaemon {
     }
 
     fn prompt_calls(&self, method: &str) -> usize {
-        // Only complete lines: the prompt may be writing the next one right now.
-        let text = std::fs::read_to_string(&self.record).unwrap_or_default();
-        let complete = text.rfind('\n').map_or("", |end| &text[..end]).to_owned();
-        complete
-            .lines()
-            .filter(|l| serde_json::from_str::<Value>(l).unwrap()["method"] == method)
+        latchkey_daemon::prompt::scripted::read_record(&self.record)
+            .unwrap()
+            .iter()
+            .filter(|r| r["method"] == method)
             .count()
     }
 }

@@ -98,6 +98,15 @@ fn parse_step(words: &[&str]) -> Result<Step, String> {
 }
 
 /// Parses a script.
+/// The records a [`ScriptedPrompt`] wrote to `path` so far: complete lines only, since the prompt
+/// may be appending the next one while a test reads the file. A missing file is no records; a
+/// complete line that is not JSON is an error.
+pub fn read_record(path: &Path) -> Result<Vec<Json>, serde_json::Error> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+    complete.lines().map(serde_json::from_str).collect()
+}
+
 pub fn parse_script(text: &str) -> Result<Vec<Step>, ScriptError> {
     let mut steps = Vec::new();
     for (i, line) in text.lines().enumerate() {
@@ -188,7 +197,10 @@ impl ScriptedPrompt {
             .unwrap_or_else(PoisonError::into_inner)
             .as_mut()
         {
-            let _ = writeln!(f, "{line}");
+            // One write per record, so a reader never sees half of one from a split write.
+            let mut text = line.to_string();
+            text.push('\n');
+            let _ = f.write_all(text.as_bytes());
         }
     }
 

@@ -202,13 +202,7 @@ impl Prompt {
 
     /// The JSON lines recorded so far.
     pub fn shown(&self) -> Vec<serde_json::Value> {
-        // Only complete lines: the prompt may be writing the next one right now.
-        let text = std::fs::read_to_string(&self.record).unwrap_or_default();
-        let complete = text.rfind('\n').map_or("", |end| &text[..end]);
-        complete
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
+        latchkey_daemon::prompt::scripted::read_record(&self.record).unwrap()
     }
 
     /// The recorded `Consent` calls.
