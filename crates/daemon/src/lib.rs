@@ -22,3 +22,4 @@ pub mod related;
 pub mod request;
 pub mod server;
 pub mod service;
+pub mod worker;

@@ -1,0 +1,124 @@
+//! One end of the gateway ↔ worker socketpair: `SOCK_SEQPACKET`, so every send is one message and
+//! every receive returns exactly one, with its bound ([`MAX_MESSAGE`]) checked on both sides.
+//!
+//! The worker's end reaches it as its standard input: `std::process::Command` moves it there in
+//! the child without the parent needing `unsafe` code or leaving the descriptor inheritable for
+//! other children started at the same time (both ends are close-on-exec in the gateway).
+
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::time::Duration;
+
+use socket2::{Domain, Socket, Type};
+
+use super::protocol::MAX_MESSAGE;
+
+/// What [`Link::recv`] got.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Received {
+    /// One message.
+    Message(Vec<u8>),
+    /// A message longer than [`MAX_MESSAGE`] (its bytes were dropped).
+    TooLarge,
+    /// The peer closed its end.
+    Closed,
+}
+
+/// A connected `SOCK_SEQPACKET` socket carrying worker messages.
+#[derive(Debug)]
+pub struct Link {
+    socket: Socket,
+}
+
+impl Link {
+    /// A connected pair: the gateway's `Link` and the worker's end, to hand to the child.
+    pub fn pair() -> io::Result<(Self, OwnedFd)> {
+        let (ours, theirs) = Socket::pair(Domain::UNIX, Type::SEQPACKET, None)?;
+        Ok((Self { socket: ours }, theirs.into()))
+    }
+
+    /// Wraps an inherited descriptor, which must be a `SOCK_SEQPACKET` socket.
+    pub fn from_fd(fd: OwnedFd) -> io::Result<Self> {
+        let socket = Socket::from(fd);
+        if socket.r#type()? != Type::SEQPACKET {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the descriptor is not a SOCK_SEQPACKET socket",
+            ));
+        }
+        Ok(Self { socket })
+    }
+
+    /// The worker's end, passed as standard input (a duplicate; fd 0 itself stays open).
+    pub fn from_stdin() -> io::Result<Self> {
+        Self::from_fd(io::stdin().as_fd().try_clone_to_owned()?)
+    }
+
+    /// Sends one message (at most [`MAX_MESSAGE`] bytes).
+    pub fn send(&self, message: &[u8]) -> io::Result<()> {
+        if message.len() > MAX_MESSAGE {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "a {}-byte message is longer than {MAX_MESSAGE}",
+                    message.len()
+                ),
+            ));
+        }
+        let n = (&self.socket).write(message)?;
+        if n == message.len() {
+            Ok(())
+        } else {
+            Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                "short seqpacket send",
+            ))
+        }
+    }
+
+    /// Receives one message; a timeout set by [`Link::set_read_timeout`] shows as an error for
+    /// which [`is_timeout`] holds.
+    pub fn recv(&self) -> io::Result<Received> {
+        // One byte more than the limit: a longer message arrives cut to MAX_MESSAGE + 1 bytes.
+        let mut buf = vec![0u8; MAX_MESSAGE + 1];
+        let n = (&self.socket).read(&mut buf)?;
+        if n == 0 {
+            return Ok(Received::Closed);
+        }
+        if n > MAX_MESSAGE {
+            return Ok(Received::TooLarge);
+        }
+        buf.truncate(n);
+        Ok(Received::Message(buf))
+    }
+
+    /// Bounds how long [`Link::recv`] waits (`None`: forever).
+    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.socket.set_read_timeout(timeout)
+    }
+
+    /// Bounds how long [`Link::send`] may block on a peer that does not read.
+    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.socket.set_write_timeout(timeout)
+    }
+
+    /// Another handle to the same socket.
+    pub fn try_clone(&self) -> io::Result<Self> {
+        Ok(Self {
+            socket: self.socket.try_clone()?,
+        })
+    }
+
+    /// Shuts both directions down: the peer reads end of stream.
+    pub fn shutdown(&self) -> io::Result<()> {
+        self.socket.shutdown(std::net::Shutdown::Both)
+    }
+}
+
+/// Whether an error from [`Link::recv`] is its read timeout.
+pub fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
+}

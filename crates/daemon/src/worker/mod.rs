@@ -1,0 +1,21 @@
+//! The platform authenticator in a sandboxed child process (DESIGN.md "Processes": the platform
+//! authenticator worker holds the credential store and the TPM, and may not use the network or
+//! devices).
+//!
+//! latchkeyd starts `latchkey-platform-worker` (next to its own executable) with one end of a
+//! `SOCK_SEQPACKET` socketpair as the child's standard input ([`link`]). The worker applies its
+//! [`sandbox`] first, then opens the store, says `Ready`, and answers typed CBOR messages
+//! ([`protocol`]) with the software authenticator ([`serve`]). In latchkeyd the worker is a
+//! [`WorkerDevice`]: a `latchkey_client::Device` and a [`crate::platform::RoutedDevice`] that
+//! restarts the worker when it died.
+
+pub mod device;
+pub mod link;
+pub mod protocol;
+pub mod sandbox;
+pub mod serve;
+
+#[cfg(test)]
+mod tests;
+
+pub use device::{WorkerConfig, WorkerDevice, WorkerError, STOPPED, WORKER_PROGRAM};

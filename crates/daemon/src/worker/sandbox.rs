@@ -1,0 +1,302 @@
+//! The worker's sandbox, applied to the calling thread (and every thread it starts later) before
+//! the worker reads its first request. Call [`apply`] before starting any thread.
+//!
+//! 1. `PR_SET_DUMPABLE = 0`: no core dumps of key material, no `ptrace` or `/proc/PID/mem` from
+//!    other processes of the user.
+//! 2. Landlock (best effort: a kernel without it is logged and skipped): every filesystem access
+//!    is handled; the store directory gets all of them, [`Policy::read_only`] paths read (and
+//!    execute, for libraries a TPM TCTI loads), [`Policy::devices`] read/write/ioctl. TCP bind and
+//!    connect are handled with no port allowed (ABI 4), and signals and abstract Unix sockets are
+//!    scoped to the sandbox (ABI 6).
+//! 3. seccomp (`PR_SET_NO_NEW_PRIVS` first): a deny list, not an allow list (the worker runs
+//!    Rust's standard library, aws-lc and, with a TPM, libtss2, whose system calls vary by
+//!    version). Denied with `EPERM`: `socket` of any family (the worker never creates one: its
+//!    link is inherited, so it cannot reach the network, netlink or the session bus), `execve`,
+//!    `execveat`, `ptrace`, `process_vm_readv/writev`, `process_madvise`, `pidfd_getfd`, `kcmp`,
+//!    the mount family, `chroot`, `pivot_root`, `unshare`, `setns`, `clone` with a namespace flag,
+//!    `bpf`, `perf_event_open`, `userfaultfd`, `io_uring_*`, `keyctl`, `add_key`, `request_key`,
+//!    module loading, `kexec_*`, `reboot`, `swapon/off`, `acct`; the same numbers with the x32
+//!    bit set, and the x32-only `execve`/`execveat`/`ptrace`/`process_vm_*` numbers. `clone3` fails
+//!    with `ENOSYS` (its flags are in memory a filter cannot read), so the C library falls back to
+//!    `clone`, whose flags the filter checks. Another architecture's system calls kill the process.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use landlock::{
+    Access, AccessFs, AccessNet, CompatLevel, Compatible, PathBeneath, PathFd, Ruleset,
+    RulesetAttr, RulesetCreatedAttr, RulesetStatus, Scope, ABI,
+};
+use seccompiler::{
+    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
+    SeccompRule, TargetArch,
+};
+
+/// The Landlock ABI whose rights we request (Linux 6.15); newer kernels enforce the same set.
+const LANDLOCK_ABI: ABI = ABI::V7;
+
+/// What the worker may reach on the filesystem.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Policy {
+    /// Directories with every access (the credential store).
+    pub read_write: Vec<PathBuf>,
+    /// Files or directories that may be read (and executed).
+    pub read_only: Vec<PathBuf>,
+    /// Device nodes that may be read, written and sent ioctls.
+    pub devices: Vec<PathBuf>,
+}
+
+/// The TPM resource manager and the raw TPM device.
+const TPM_DEVICES: [&str; 2] = ["/dev/tpmrm0", "/dev/tpm0"];
+/// The VM generation counter aws-lc reads, where it exists, to reseed after a VM snapshot.
+const VM_GENERATION_ID: &str = "/dev/sysgenid";
+/// What libtss2 reads when it loads a TCTI module with `dlopen`.
+const LIBRARY_PATHS: [&str; 5] = ["/etc/ld.so.cache", "/lib", "/lib64", "/usr/lib", "/usr/lib64"];
+
+impl Policy {
+    /// The platform authenticator worker over the store in `store`: the store read/write; when a
+    /// TPM device exists, that device and the libraries its TCTI loads; `/dev/sysgenid` if present.
+    /// (Traced with strace: over a file store the worker opens nothing else once sandboxed.)
+    pub fn platform_worker(store: &Path) -> Self {
+        let tpm: Vec<PathBuf> = TPM_DEVICES
+            .iter()
+            .map(PathBuf::from)
+            .filter(|p| p.exists())
+            .collect();
+        let libraries: &[&str] = if tpm.is_empty() { &[] } else { &LIBRARY_PATHS };
+        let read_only = libraries
+            .iter()
+            .chain(&[VM_GENERATION_ID])
+            .map(PathBuf::from)
+            .filter(|p| p.exists())
+            .collect();
+        Self {
+            read_write: vec![store.to_path_buf()],
+            read_only,
+            devices: tpm,
+        }
+    }
+}
+
+/// How much of the sandbox the kernel enforces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LandlockOutcome {
+    /// Every requested right is enforced.
+    Full,
+    /// Some rights are enforced; the kernel lacks others (an older ABI).
+    Partial,
+    /// The kernel has no Landlock (or it is disabled): filesystem access is not confined.
+    Unsupported,
+}
+
+/// What [`apply`] achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Status {
+    /// Landlock's enforcement.
+    pub landlock: LandlockOutcome,
+}
+
+/// Why the sandbox could not be applied. Only Landlock's absence is tolerated; every other
+/// failure is returned and the worker does not run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SandboxError {
+    /// `prctl(PR_SET_DUMPABLE)` failed.
+    #[error("cannot make the process non-dumpable: {0}")]
+    Dumpable(std::io::Error),
+    /// A Landlock rule could not be built (a path that cannot be opened, …).
+    #[error("cannot build the Landlock ruleset: {0}")]
+    Landlock(#[from] landlock::RulesetError),
+    /// A path in the policy could not be opened.
+    #[error("cannot open {path} for a Landlock rule: {source}")]
+    Path {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        source: landlock::PathFdError,
+    },
+    /// The seccomp filter could not be installed.
+    #[error("cannot install the seccomp filter: {0}")]
+    Seccomp(#[from] seccompiler::Error),
+    /// The seccomp filter could not be built.
+    #[error("cannot build the seccomp filter: {0}")]
+    Filter(#[from] seccompiler::BackendError),
+    /// This architecture has no seccomp filter here.
+    #[error("no seccomp filter for the {0} architecture")]
+    Arch(&'static str),
+}
+
+/// Applies the whole sandbox to the calling thread and its future threads.
+pub fn apply(policy: &Policy) -> Result<Status, SandboxError> {
+    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+        .map_err(|e| SandboxError::Dumpable(e.into()))?;
+    let landlock = landlock(policy)?;
+    seccomp()?;
+    Ok(Status { landlock })
+}
+
+fn rule(
+    path: &Path,
+    access: landlock::BitFlags<AccessFs>,
+) -> Result<PathBeneath<PathFd>, SandboxError> {
+    let fd = PathFd::new(path).map_err(|source| SandboxError::Path {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(PathBeneath::new(fd, access))
+}
+
+fn landlock(policy: &Policy) -> Result<LandlockOutcome, SandboxError> {
+    let all = AccessFs::from_all(LANDLOCK_ABI);
+    let read = AccessFs::from_read(LANDLOCK_ABI);
+    let device = AccessFs::ReadFile | AccessFs::WriteFile | AccessFs::IoctlDev;
+    let mut created = Ruleset::default()
+        .set_compatibility(CompatLevel::BestEffort)
+        .handle_access(all)?
+        .handle_access(AccessNet::from_all(LANDLOCK_ABI))?
+        .scope(Scope::from_all(LANDLOCK_ABI))?
+        .create()?;
+    for p in &policy.read_write {
+        created = created.add_rule(rule(p, all)?)?;
+    }
+    for p in &policy.read_only {
+        // A file gets only the file rights of `read` (Landlock refuses directory rights on it).
+        let access = if p.is_dir() {
+            read
+        } else {
+            read & AccessFs::from_file(LANDLOCK_ABI)
+        };
+        created = created.add_rule(rule(p, access)?)?;
+    }
+    for p in &policy.devices {
+        created = created.add_rule(rule(p, device)?)?;
+    }
+    let status = created.restrict_self()?;
+    Ok(match status.ruleset {
+        RulesetStatus::FullyEnforced => LandlockOutcome::Full,
+        RulesetStatus::PartiallyEnforced => LandlockOutcome::Partial,
+        RulesetStatus::NotEnforced => LandlockOutcome::Unsupported,
+    })
+}
+
+/// The x32 ABI's bit in x86-64 system call numbers.
+#[cfg(target_arch = "x86_64")]
+const X32_BIT: i64 = 0x4000_0000;
+
+/// System calls denied whatever their arguments.
+const DENIED: &[i64] = &[
+    libc::SYS_socket,
+    libc::SYS_execve,
+    libc::SYS_execveat,
+    libc::SYS_ptrace,
+    libc::SYS_process_vm_readv,
+    libc::SYS_process_vm_writev,
+    libc::SYS_process_madvise,
+    libc::SYS_pidfd_getfd,
+    libc::SYS_kcmp,
+    libc::SYS_mount,
+    libc::SYS_umount2,
+    libc::SYS_move_mount,
+    libc::SYS_open_tree,
+    libc::SYS_fsopen,
+    libc::SYS_fsconfig,
+    libc::SYS_fsmount,
+    libc::SYS_fspick,
+    libc::SYS_mount_setattr,
+    libc::SYS_pivot_root,
+    libc::SYS_chroot,
+    libc::SYS_unshare,
+    libc::SYS_setns,
+    libc::SYS_bpf,
+    libc::SYS_perf_event_open,
+    libc::SYS_userfaultfd,
+    libc::SYS_io_uring_setup,
+    libc::SYS_io_uring_enter,
+    libc::SYS_io_uring_register,
+    libc::SYS_keyctl,
+    libc::SYS_add_key,
+    libc::SYS_request_key,
+    libc::SYS_init_module,
+    libc::SYS_finit_module,
+    libc::SYS_delete_module,
+    libc::SYS_kexec_load,
+    libc::SYS_kexec_file_load,
+    libc::SYS_reboot,
+    libc::SYS_swapon,
+    libc::SYS_swapoff,
+    libc::SYS_acct,
+];
+
+/// x32-only numbers of denied calls (arch/x86/entry/syscalls/syscall_64.tbl: 520 execve,
+/// 521 ptrace, 539/540 process_vm_readv/writev, 545 execveat).
+#[cfg(target_arch = "x86_64")]
+const X32_ONLY: &[i64] = &[520, 521, 539, 540, 545];
+
+/// `clone` flags that make a new namespace.
+const NAMESPACE_FLAGS: [libc::c_int; 7] = [
+    libc::CLONE_NEWNS,
+    libc::CLONE_NEWUTS,
+    libc::CLONE_NEWIPC,
+    libc::CLONE_NEWUSER,
+    libc::CLONE_NEWPID,
+    libc::CLONE_NEWNET,
+    libc::CLONE_NEWCGROUP,
+];
+
+fn arch() -> Result<TargetArch, SandboxError> {
+    TargetArch::try_from(std::env::consts::ARCH).map_err(|_| SandboxError::Arch(std::env::consts::ARCH))
+}
+
+/// The deny-list filter (`EPERM`).
+fn deny_filter() -> Result<BpfProgram, SandboxError> {
+    let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
+    for &nr in DENIED {
+        rules.insert(nr, Vec::new());
+        #[cfg(target_arch = "x86_64")]
+        rules.insert(nr | X32_BIT, Vec::new());
+    }
+    #[cfg(target_arch = "x86_64")]
+    for &nr in X32_ONLY {
+        rules.insert(nr | X32_BIT, Vec::new());
+    }
+    // clone(flags, …): any namespace flag. Rules of one call are alternatives.
+    let mut clone_rules = Vec::new();
+    for flag in NAMESPACE_FLAGS {
+        let flag = u64::from(flag.unsigned_abs());
+        clone_rules.push(SeccompRule::new(vec![SeccompCondition::new(
+            0,
+            SeccompCmpArgLen::Qword,
+            SeccompCmpOp::MaskedEq(flag),
+            flag,
+        )?])?);
+    }
+    rules.insert(libc::SYS_clone, clone_rules);
+    let filter = SeccompFilter::new(
+        rules,
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::EPERM.unsigned_abs()),
+        arch()?,
+    )?;
+    Ok(filter.try_into()?)
+}
+
+/// `clone3` → `ENOSYS`, so callers fall back to `clone`.
+fn clone3_filter() -> Result<BpfProgram, SandboxError> {
+    let rules = BTreeMap::from([(libc::SYS_clone3, Vec::new())]);
+    let filter = SeccompFilter::new(
+        rules,
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::ENOSYS.unsigned_abs()),
+        arch()?,
+    )?;
+    Ok(filter.try_into()?)
+}
+
+fn seccomp() -> Result<(), SandboxError> {
+    let deny = deny_filter()?;
+    let clone3 = clone3_filter()?;
+    // Both calls set PR_SET_NO_NEW_PRIVS first, which installing a filter unprivileged requires.
+    seccompiler::apply_filter(&deny)?;
+    seccompiler::apply_filter(&clone3)?;
+    Ok(())
+}
