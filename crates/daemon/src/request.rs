@@ -23,6 +23,7 @@ use crate::identity::CallerIdentity;
 use crate::options::{self, Kind};
 use crate::policy::CallerClass;
 use crate::prompt::{self, ChosenPrompt, DbusPromptSession, Trust};
+use crate::queue::CallerKey;
 use crate::server::{CancelReason, LiveRequest, Shared};
 
 /// `Response` code: success.
@@ -235,24 +236,15 @@ async fn ceremony_inner(
     let fail = |e: WebAuthnError| (false, e);
     let checked = options::check(req.kind, &req.options_json).map_err(fail)?;
     let class = shared.settings.policy.classify(&req.caller);
+    let shown = shown_caller(&class, &req.caller);
     let claims = OriginClaims {
         origin: req.origin.as_deref(),
         top_origin: req.top_origin.as_deref(),
         rp_id: checked.rp_id(),
     };
-    let grant = match authorize::authorize(&class, &req.caller, &claims) {
-        Ok(g) => g,
-        Err(AuthorizeError::WebAuthn(e)) => return Err(fail(e)),
-        Err(AuthorizeError::TryRelatedOrigins { origin, error }) => {
-            match &shared.settings.related_origins {
-                Some(related) => related
-                    .authorize(&origin, claims.rp_id, claims.top_origin, error)
-                    .await
-                    .map_err(fail)?,
-                None => return Err(fail(error)),
-            }
-        }
-    };
+    let grant = authorize_claims(shared, &class, &req.caller, &claims)
+        .await
+        .map_err(fail)?;
     let ceremony_type = match req.kind {
         Kind::Create => CeremonyType::Create,
         Kind::Get => CeremonyType::Get,
@@ -266,10 +258,17 @@ async fn ceremony_inner(
     )
     .to_json_bytes();
 
-    let ticket = shared
-        .queue
-        .enter()
-        .map_err(|e| fail(WebAuthnError::not_allowed(e.to_string())))?;
+    let ticket = shared.queue.enter(caller_key(&req.caller)).map_err(|e| {
+        tracing::info!(request = %req.id, caller = %shown, reason = %e, "request not queued");
+        fail(WebAuthnError::not_allowed(e.to_string()))
+    })?;
+    tracing::info!(
+        request = %req.id,
+        kind = req.kind.as_str(),
+        caller = %shown,
+        rp_id = authorized.rp_id().as_str(),
+        "request queued for the prompt"
+    );
     let _turn = ticket
         .turn()
         .await
@@ -294,7 +293,14 @@ async fn ceremony_inner(
     details.insert("kind", Value::from(req.kind.as_str()));
     details.insert("rp_id", Value::from(authorized.rp_id().as_str().to_owned()));
     details.insert("origin", Value::from(authorized.origin().serialize()));
-    details.insert("caller", Value::from(req.caller.display_name()));
+    details.insert("caller", Value::from(shown.clone()));
+    if let CallerClass::Privileged {
+        via_native_host: Some(host),
+        ..
+    } = &class
+    {
+        details.insert("native_host", Value::from(host.display().to_string()));
+    }
     details.insert("app_id", Value::from(req.caller.app_id()));
     details.insert("caller_verified", Value::from(!needs_approval));
     details.insert("caller_class", Value::from(class_name(&class)));
@@ -324,7 +330,7 @@ async fn ceremony_inner(
         options: checked,
         authorized,
         client_data_json,
-        caller_name: req.caller.display_name(),
+        caller_name: shown,
     };
     let session: Arc<dyn crate::authenticators::PromptSession> =
         Arc::new(DbusPromptSession::new(prompt, rid));
@@ -338,6 +344,57 @@ async fn ceremony_inner(
         Kind::Get => auth.get(&ceremony, session).await,
     };
     result.map_err(fail)
+}
+
+/// Checks `claims` for `caller` of `class` (policy × origin, then Related Origin Requests, L3
+/// §5.11, where policy allows it). Used by ceremonies and by signals alike.
+pub(crate) async fn authorize_claims(
+    shared: &Shared,
+    class: &CallerClass,
+    caller: &CallerIdentity,
+    claims: &OriginClaims<'_>,
+) -> Result<Grant, WebAuthnError> {
+    match authorize::authorize(class, caller, claims) {
+        Ok(g) => Ok(g),
+        Err(AuthorizeError::WebAuthn(e)) => Err(e),
+        Err(AuthorizeError::TryRelatedOrigins { origin, error }) => {
+            match &shared.settings.related_origins {
+                Some(related) => {
+                    related
+                        .authorize(&origin, claims.rp_id, claims.top_origin, error)
+                        .await
+                }
+                None => Err(error),
+            }
+        }
+    }
+}
+
+/// Who a request counts against in the prompt queue: a sandboxed app as a whole (its app ID is
+/// the kernel's and the sandbox's word, and it could otherwise spread a flood over processes),
+/// else one process — PID and start time, so a recycled PID is another caller — however many
+/// bus connections it opens.
+pub(crate) fn caller_key(caller: &CallerIdentity) -> CallerKey {
+    if let Some(id) = &caller.flatpak_app_id {
+        return CallerKey::new(format!("flatpak:{id}"));
+    }
+    if let Some(name) = &caller.snap_name {
+        return CallerKey::new(format!("snap:{name}"));
+    }
+    CallerKey::new(format!("pid:{}:{}", caller.pid, caller.start_time))
+}
+
+/// How the caller is named to the user and in the log. A native messaging host that policy
+/// recognised as a browser's is shown as that browser, and as having come through the host, so
+/// the user sees both who vouches for the origin and the path the request took.
+pub(crate) fn shown_caller(class: &CallerClass, caller: &CallerIdentity) -> String {
+    match class {
+        CallerClass::Privileged {
+            name,
+            via_native_host: Some(_),
+        } => format!("{name} (via native messaging host)"),
+        _ => caller.display_name(),
+    }
 }
 
 fn class_name(class: &CallerClass) -> &'static str {

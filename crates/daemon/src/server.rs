@@ -62,7 +62,8 @@ pub struct Settings {
     pub policy: Policy,
     /// The authenticator back-ends.
     pub authenticators: Arc<dyn Authenticators>,
-    /// Most requests queued for the prompt (waiting + running).
+    /// Most requests queued for the prompt (waiting + running); one caller may hold an eighth of
+    /// them, at least 4 (see [`crate::queue`] and [`Daemon::set_queue_per_caller`]).
     pub queue_capacity: usize,
     /// Request timeout bounds.
     pub timeouts: Timeouts,
@@ -214,6 +215,12 @@ impl Daemon {
     /// Requests queued for the prompt (waiting + running).
     pub fn queued(&self) -> usize {
         self.shared.queue.len()
+    }
+
+    /// Sets the most requests one caller may have queued for the prompt (default
+    /// [`crate::queue::default_per_caller`] of `queue_capacity`).
+    pub fn set_queue_per_caller(&self, limit: usize) {
+        self.shared.queue.set_per_caller(limit);
     }
 
     /// Requests alive (exported request objects).

@@ -22,6 +22,9 @@ async fn fifty_clients_ten_requests_each() {
     let bus = TestBus::start();
     let auth = FakeAuthenticators::new(FakeMode::Answer);
     let daemon = start_daemon(&bus, &policy_privileged_self(), auth.clone()).await;
+    // The fifty clients are connections of this one process, which latchkeyd counts as one
+    // caller: lift the per-caller share so this load test measures the queue itself.
+    daemon.set_queue_per_caller(64);
     // Every 7th consent is refused, so failures are exercised too.
     let _p = Prompt::spawn(
         &bus,
@@ -298,4 +301,96 @@ async fn wait_until(mut f: impl FnMut() -> bool) {
         assert!(Instant::now() < deadline, "condition not reached in 10 s");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+#[test]
+#[ignore = "run by the tests as a separate caller process"]
+fn caller_process() {
+    caller::serve_if_asked();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_flooding_caller_cannot_starve_another() {
+    let bus = TestBus::start();
+    let auth = FakeAuthenticators::new(FakeMode::Answer);
+    // Capacity 8: without a per-caller share one caller could fill all of it. The default share
+    // is max(4, 8 / 8) = 4.
+    let daemon = start_daemon_with(
+        &bus,
+        &policy_privileged_self(),
+        auth.clone(),
+        8,
+        test_timeouts(),
+    )
+    .await;
+    let p = Prompt::spawn(&bus, "delay 150 approve\n", false);
+    let flooder = CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap();
+    let mut pending = Vec::new();
+    for i in 0..12 {
+        let opts = CallOptions {
+            handle_token: Some(format!("flood{i}")),
+            ..web()
+        };
+        pending.push(
+            flooder
+                .start(Kind::Get, &get_options("example.com"), &opts)
+                .await
+                .unwrap(),
+        );
+    }
+    // Another connection of the same process is the same caller: refused too.
+    let same_process = CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap();
+    let t = Instant::now();
+    let refused = same_process
+        .call(Kind::Get, &get_options("example.com"), &web())
+        .await
+        .unwrap();
+    assert!(
+        t.elapsed() < Duration::from_millis(140),
+        "refusal must not wait"
+    );
+    assert_eq!(
+        (refused.code, refused.error_name().as_deref()),
+        (2, Some("NotAllowedError"))
+    );
+    let message = refused.message().unwrap();
+    assert!(
+        message.contains("4 requests waiting") && message.contains("most one caller"),
+        "{message}"
+    );
+    assert_eq!(daemon.queued(), 4, "the flood holds its share, no more");
+
+    // Another process gets in while the flood still waits, and is served.
+    let req = caller::CallerRequest {
+        bus: bus.address.clone(),
+        kind: Kind::Get,
+        options_json: get_options("example.com"),
+        origin: Some("https://example.com".into()),
+    };
+    let exe = std::env::current_exe().unwrap();
+    let other = tokio::task::spawn_blocking(move || caller::call_from_another_process(&exe, &req));
+    let other = tokio::time::timeout(Duration::from_secs(30), other)
+        .await
+        .expect("the other caller was starved")
+        .unwrap();
+    assert_eq!(other["code"], 0, "{other}");
+
+    let mut outcomes = Vec::new();
+    for pending in pending {
+        let out = pending.response().await.unwrap();
+        outcomes.push((out.code, out.error_name()));
+    }
+    let served = outcomes.iter().filter(|o| o.0 == 0).count();
+    assert_eq!(served, 4, "{outcomes:?}");
+    assert!(outcomes[4..]
+        .iter()
+        .all(|o| *o == (2, Some("NotAllowedError".to_owned()))));
+    // Five consents reached the prompt: the flood's four and the other process's one.
+    assert_eq!(p.consents().len(), 5);
+    assert_eq!(auth.ceremonies.lock().unwrap().len(), 5);
+    assert_eq!(daemon.queued(), 0);
 }

@@ -411,3 +411,5 @@ pub fn platform_authenticator() -> Arc<dyn Authenticators> {
         true,
     ))
 }
+
+pub mod caller;
