@@ -22,7 +22,7 @@ use latchkey_authenticator::store::{
 use crate::crypto::MasterKey;
 use crate::fsutil::{self, io_err};
 use crate::index::Index;
-use crate::record::Record;
+use crate::record::{Record, UpdateWrite};
 use crate::state;
 
 const KEYRING: &str = "keystore";
@@ -247,8 +247,20 @@ impl<C: Custody> Engine<C> {
             ));
         };
         let mut updated = rec.clone();
-        updated.apply_update(credential)?;
-        self.index.put(updated)
+        match updated.apply_update(credential)? {
+            UpdateWrite::Durable => self.index.put(updated),
+            UpdateWrite::None => {
+                self.index.replace_cached(updated);
+                Ok(())
+            }
+        }
+    }
+
+    /// Writes every counter kept in memory to its record (see [`crate::record`]), so the next
+    /// open resumes where this one stopped. Done when the store is dropped; a crash instead
+    /// leaves the ceilings, which are above every counter value handed out.
+    pub(crate) fn settle_counters(&mut self) -> Result<usize, StoreError> {
+        self.index.settle_counters()
     }
 
     pub(crate) fn delete(&mut self, id: &[u8]) -> Result<bool, StoreError> {
@@ -330,5 +342,13 @@ impl<C: Custody> Engine<C> {
         fsutil::remove_durable(&self.dir, STATE)?;
         self.state = None;
         Ok(())
+    }
+}
+
+impl<C: Custody> Drop for Engine<C> {
+    fn drop(&mut self) {
+        // Best effort: if these writes fail, the ceilings on disk still keep the counters from
+        // going back; they only skip further at the next open.
+        let _ = self.settle_counters();
     }
 }

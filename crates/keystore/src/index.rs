@@ -267,6 +267,31 @@ impl Index {
         Ok(())
     }
 
+    /// Replaces the in-memory copy of a stored record, writing nothing (same ID and file name:
+    /// only what [`Record::apply_update`] changes may differ).
+    pub(crate) fn replace_cached(&mut self, rec: Record) {
+        if let Some(e) = self.entries.get_mut(&id_hash(&rec.id)) {
+            e.record = Some(rec);
+        }
+    }
+
+    /// Writes, durably, every record whose counter was changed in memory only, with its ceiling
+    /// lowered to the counter. Returns how many were written; stops at the first failure.
+    pub(crate) fn settle_counters(&mut self) -> Result<usize, StoreError> {
+        let mut written = 0;
+        for e in self.entries.values_mut() {
+            let Some(rec) = e.record.as_mut().filter(|r| r.counter_unsettled()) else {
+                continue;
+            };
+            let mut settled = rec.clone();
+            settled.settle_counter();
+            fsutil::write_atomic(&self.dir, &settled.file_name(), &settled.encode())?;
+            *rec = settled;
+            written += 1;
+        }
+        Ok(written)
+    }
+
     fn remove_hash(&mut self, hash: &[u8; 32]) -> Result<bool, StoreError> {
         let Some(e) = self.entries.get(hash) else {
             return Ok(false);

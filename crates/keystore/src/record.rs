@@ -7,7 +7,7 @@
 //!          ‖ created_at u64
 //! sealed = AES-256-GCM(master key, secrets, AAD = "latchkey-keystore/record/v1" ‖ bound)
 //! secrets = opt CredRandom(64) ‖ opt largeBlobKey(32) ‖ opt credBlob
-//! mutable = opt user name ‖ opt display name ‖ sign count u32
+//! mutable = opt user name ‖ opt display name ‖ counter ceiling u32
 //! ```
 //!
 //! `bound` is everything that decides what a credential may do and is never changed after
@@ -15,6 +15,14 @@
 //! was edited, or whose sealed part was moved to another record, fails to open with
 //! [`StoreError::Corrupt`]. `mutable` is what [`CredentialStore::update`] changes (display
 //! strings and the counter): not authenticated, so an update needs no unlocked key.
+//!
+//! The file holds a *ceiling* of the signature counter, not the counter itself: every value the
+//! store has handed out is at most the ceiling on disk, and a counter increase that stays under it
+//! is kept in memory only ([`Record::apply_update`]). When the counter passes the ceiling, the
+//! record is rewritten with a new ceiling [`COUNTER_RESERVE`] above it; when the store is closed,
+//! the ceiling is lowered to the counter ([`Record::settle_counter`]). So an assertion costs one
+//! durable write in [`COUNTER_RESERVE`], and after a crash the counter resumes from the ceiling:
+//! it skips values, which WebAuthn allows, but never repeats or goes back.
 //!
 //! [`CredentialStore::update`]: latchkey_authenticator::store::CredentialStore::update
 
@@ -44,6 +52,9 @@ pub(crate) const MAX_KEY: usize = 4096;
 pub(crate) const MAX_CRED_BLOB: usize = 4096;
 /// Largest record file.
 pub(crate) const MAX_FILE: usize = 16 * 1024;
+/// How far above the counter a rewritten record puts its counter ceiling: the number of
+/// assertions one durable write covers, and the most a crash makes the counter skip.
+pub(crate) const COUNTER_RESERVE: u32 = 1024;
 
 /// The 8-byte tag of an RP ID in file names: LEFT(SHA-256(RP ID), 8).
 pub(crate) fn rp_tag(rp_id: &str) -> [u8; 8] {
@@ -116,7 +127,19 @@ pub(crate) struct Record {
     sealed: Vec<u8>,
     pub(crate) user_name: Option<String>,
     pub(crate) display_name: Option<String>,
+    /// The signature counter: the last value handed out (kept in memory between writes).
     pub(crate) sign_count: u32,
+    /// The counter ceiling in the file: at least every value of `sign_count` handed out.
+    pub(crate) ceiling: u32,
+}
+
+/// What [`Record::apply_update`] needs written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum UpdateWrite {
+    /// Nothing: the change is a counter still under the ceiling on disk (or no change at all).
+    None,
+    /// The record must be rewritten durably (user strings changed, or a new counter ceiling).
+    Durable,
 }
 
 fn kind_byte(k: CredentialKind) -> u8 {
@@ -225,6 +248,7 @@ impl Record {
             user_name: c.user.name.clone(),
             display_name: c.user.display_name.clone(),
             sign_count: c.sign_count,
+            ceiling: c.sign_count,
         })
     }
 
@@ -233,18 +257,41 @@ impl Record {
         file_name(&rp_tag(&self.rp.id), self.discoverable, &id_hash(&self.id))
     }
 
-    /// Takes the mutable fields (user strings, counter) from `c`.
-    pub(crate) fn apply_update(&mut self, c: &Credential) -> Result<(), StoreError> {
+    /// Takes the mutable fields (user strings, counter) from `c`, and says whether the record
+    /// must be written: not for a counter that stays under the ceiling on disk; a counter above
+    /// it raises the ceiling to [`COUNTER_RESERVE`] past the counter.
+    pub(crate) fn apply_update(&mut self, c: &Credential) -> Result<UpdateWrite, StoreError> {
         check_len(opt_len(c.user.name.as_ref()), MAX_STR, "user name")?;
         check_len(
             opt_len(c.user.display_name.as_ref()),
             MAX_STR,
             "display name",
         )?;
+        let strings_changed =
+            self.user_name != c.user.name || self.display_name != c.user.display_name;
         self.user_name = c.user.name.clone();
         self.display_name = c.user.display_name.clone();
         self.sign_count = c.sign_count;
-        Ok(())
+        let above_ceiling = c.sign_count > self.ceiling;
+        if above_ceiling {
+            self.ceiling = c.sign_count.saturating_add(COUNTER_RESERVE);
+        }
+        Ok(if strings_changed || above_ceiling {
+            UpdateWrite::Durable
+        } else {
+            UpdateWrite::None
+        })
+    }
+
+    /// Whether the ceiling on disk is not the counter (an update was kept in memory).
+    pub(crate) fn counter_unsettled(&self) -> bool {
+        self.sign_count != self.ceiling
+    }
+
+    /// Lowers (or raises) the ceiling to the counter itself, for the write when the store closes:
+    /// the next open resumes exactly where this one stopped.
+    pub(crate) fn settle_counter(&mut self) {
+        self.ceiling = self.sign_count;
     }
 
     pub(crate) fn encode(&self) -> Vec<u8> {
@@ -254,7 +301,7 @@ impl Record {
             .bytes(&self.sealed)
             .opt_str(self.user_name.as_deref())
             .opt_str(self.display_name.as_deref())
-            .u32(self.sign_count);
+            .u32(self.ceiling);
         w.into_vec()
     }
 
@@ -269,6 +316,7 @@ impl Record {
         let sealed = r.bytes(MAX_FILE)?.to_vec();
         let user_name = r.opt_string(MAX_STR)?;
         let display_name = r.opt_string(MAX_STR)?;
+        // The counter resumes from the ceiling: above any value handed out before.
         let sign_count = r.u32()?;
         r.finish()?;
 
@@ -315,6 +363,7 @@ impl Record {
             user_name,
             display_name,
             sign_count,
+            ceiling: sign_count,
         })
     }
 

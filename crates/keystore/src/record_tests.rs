@@ -137,12 +137,13 @@ fn update_changes_only_mutable_fields() {
     changed.user.display_name = Some("Al".into());
     changed.sign_count = 1000;
     changed.rp.id = "evil.example".into();
-    r.apply_update(&changed).unwrap();
+    assert_eq!(r.apply_update(&changed).unwrap(), UpdateWrite::Durable);
     let back = Record::decode(&r.encode())
         .unwrap()
         .credential(Some(&mk))
         .unwrap();
-    assert_eq!(back.sign_count, 1000);
+    // The file holds the new ceiling, a reserve above the counter.
+    assert_eq!(back.sign_count, 1000 + COUNTER_RESERVE);
     assert_eq!(back.user.display_name.as_deref(), Some("Al"));
     assert_eq!(back.user.name, None);
     assert_eq!(
@@ -178,4 +179,57 @@ fn file_names_round_trip_and_reject_others() {
         parse_file_name(&r.file_name()),
         Some((tag, true, id_hash(&[1; 16])))
     );
+}
+
+/// The last four bytes of an encoded record: the counter ceiling, big-endian.
+fn ceiling_on_disk(bytes: &[u8]) -> u32 {
+    u32::from_be_bytes(bytes[bytes.len() - 4..].try_into().unwrap())
+}
+
+#[test]
+fn counter_updates_under_the_ceiling_need_no_write() {
+    let mk = MasterKey::generate().unwrap();
+    let mut c = cred(1, CredProtect::UvOptional);
+    c.sign_count = 0;
+    let mut r = Record::seal(1, &c, &mk).unwrap();
+    assert_eq!(ceiling_on_disk(&r.encode()), 0);
+    // The first counter above the ceiling raises it by the reserve.
+    c.sign_count = 1;
+    assert_eq!(r.apply_update(&c).unwrap(), UpdateWrite::Durable);
+    let written = r.encode();
+    assert_eq!(ceiling_on_disk(&written), 1 + COUNTER_RESERVE);
+    // Every counter up to the ceiling is kept in memory: nothing to write, and the bytes a
+    // write would produce are the ones already on disk.
+    for n in 2..=1 + COUNTER_RESERVE {
+        c.sign_count = n;
+        assert_eq!(r.apply_update(&c).unwrap(), UpdateWrite::None, "{n}");
+        assert_eq!(r.credential(None).unwrap().sign_count, n);
+    }
+    assert_eq!(r.encode(), written);
+    assert!(!r.counter_unsettled(), "the counter reached the ceiling");
+    // One past it writes again.
+    c.sign_count = 2 + COUNTER_RESERVE;
+    assert_eq!(r.apply_update(&c).unwrap(), UpdateWrite::Durable);
+    assert_eq!(ceiling_on_disk(&r.encode()), 2 + 2 * COUNTER_RESERVE);
+    // A user-string change is written whatever the counter does.
+    c.user.display_name = Some("Alice".into());
+    assert_eq!(r.apply_update(&c).unwrap(), UpdateWrite::Durable);
+    // So is nothing for an unchanged credential (a counter that is always zero).
+    assert_eq!(r.apply_update(&c).unwrap(), UpdateWrite::None);
+    // Settling writes the counter itself: a reopened store resumes exactly there.
+    assert!(r.counter_unsettled());
+    r.settle_counter();
+    let settled = Record::decode(&r.encode()).unwrap();
+    assert_eq!(settled.sign_count, 2 + COUNTER_RESERVE);
+    assert!(!settled.counter_unsettled());
+}
+
+#[test]
+fn the_ceiling_saturates_at_the_counter_limit() {
+    let mk = MasterKey::generate().unwrap();
+    let mut c = cred(1, CredProtect::UvOptional);
+    let mut r = Record::seal(1, &c, &mk).unwrap();
+    c.sign_count = u32::MAX - 3;
+    assert_eq!(r.apply_update(&c).unwrap(), UpdateWrite::Durable);
+    assert_eq!(ceiling_on_disk(&r.encode()), u32::MAX);
 }

@@ -313,3 +313,100 @@ fn debris_of_a_crash_is_cleaned_at_open() {
     assert!(!tmp.path().join(".tmp-cafe").exists());
     assert_eq!(cred_files(tmp.path()).len(), 1);
 }
+
+/// The record's last four bytes: the counter ceiling, big-endian.
+fn ceiling_in(path: &Path) -> u32 {
+    let raw = fs::read(path).unwrap();
+    u32::from_be_bytes(raw[raw.len() - 4..].try_into().unwrap())
+}
+
+fn inode(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata(path).unwrap().ino()
+}
+
+/// How far above the counter a rewritten record puts its ceiling (`record::COUNTER_RESERVE`).
+const RESERVE: u32 = 1024;
+
+#[test]
+fn counter_updates_are_written_once_per_reserve_and_settled_at_close() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = open_pin(tmp.path());
+    unlock(&mut s);
+    let mut c = new_credential(&mut s, "example.com", b"alice", true);
+    s.insert(c.clone()).unwrap();
+    let path = record_path(tmp.path(), &c);
+    assert_eq!(ceiling_in(&path), 0);
+
+    // The first assertion's counter passes the ceiling: one durable write, a reserve above it.
+    c.sign_count = 1;
+    s.update(&c).unwrap();
+    assert_eq!(ceiling_in(&path), 1 + RESERVE);
+    let written = fs::read(&path).unwrap();
+    let ino = inode(&path);
+    // The next ones stay in memory: the file is neither rewritten (an atomic write would give it
+    // a new inode) nor changed, and the store answers with the counter itself.
+    for n in 2..=100 {
+        c.sign_count = n;
+        s.update(&c).unwrap();
+    }
+    assert_eq!(inode(&path), ino, "no write under the ceiling");
+    assert_eq!(fs::read(&path).unwrap(), written);
+    assert_eq!(s.get(&c.id).unwrap().unwrap().sign_count, 100);
+    assert_eq!(s.by_rp("example.com").unwrap()[0].sign_count, 100);
+    // A user-string change is written at once (with the ceiling it had).
+    c.user.display_name = Some("Alice Liddell".into());
+    s.update(&c).unwrap();
+    assert_ne!(inode(&path), ino);
+    assert_eq!(ceiling_in(&path), 1 + RESERVE);
+
+    // Closing the store writes the counter itself: a reopen resumes exactly.
+    drop(s);
+    assert_eq!(ceiling_in(&path), 100);
+    let mut s = open_pin(tmp.path());
+    let back = s.get(&c.id).unwrap().unwrap();
+    assert_eq!(back.sign_count, 100);
+    assert_eq!(back.user.display_name.as_deref(), Some("Alice Liddell"));
+    // A store closed with nothing in memory writes nothing.
+    let ino = inode(&path);
+    drop(s);
+    assert_eq!(inode(&path), ino);
+}
+
+#[test]
+fn after_a_crash_the_counter_resumes_above_every_value_handed_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = open_pin(tmp.path());
+    unlock(&mut s);
+    let mut c = new_credential(&mut s, "example.com", b"alice", true);
+    s.insert(c.clone()).unwrap();
+    for n in 1..=700 {
+        c.sign_count = n;
+        s.update(&c).unwrap();
+    }
+    // A crash: the store is never dropped, so nothing is settled.
+    std::mem::forget(s);
+    let path = record_path(tmp.path(), &c);
+    assert_eq!(ceiling_in(&path), 1 + RESERVE);
+    let mut s = open_pin(tmp.path());
+    let back = s.get(&c.id).unwrap().unwrap();
+    assert_eq!(
+        back.sign_count,
+        1 + RESERVE,
+        "above the 700 handed out before the crash: skipped, never repeated"
+    );
+    // A counter that never changes (an authenticator whose counters are always zero) costs no
+    // write at all.
+    unlock(&mut s);
+    let mut zero = new_credential(&mut s, "zero.example", b"bob", true);
+    zero.sign_count = 0;
+    s.insert(zero.clone()).unwrap();
+    let zpath = record_path(tmp.path(), &zero);
+    let ino = inode(&zpath);
+    for _ in 0..10 {
+        s.update(&zero).unwrap();
+    }
+    drop(s);
+    assert_eq!(inode(&zpath), ino);
+    assert_eq!(ceiling_in(&zpath), 0);
+}

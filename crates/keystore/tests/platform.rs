@@ -219,6 +219,41 @@ fn register_and_sign_in<S: CredentialStore>(open: impl Fn() -> S) {
     );
 }
 
+/// Signature counters through the authenticator: strictly increasing within a run, exact across
+/// a clean restart, and above every value handed out across a crash.
+#[test]
+fn file_store_counters_never_go_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let open =
+        || FileStore::open_with(tmp.path(), Protection::Pin, common::fast_options()).unwrap();
+    let mut a = platform(open());
+    set_pin(&mut a, b"24681357");
+    let t = token(&mut a, b"24681357", "bank.example").unwrap();
+    let (_, public) = make_credential(&mut a, Some(&t)).unwrap();
+    let mut counts = Vec::new();
+    for _ in 0..5 {
+        let t = token(&mut a, b"24681357", "bank.example").unwrap();
+        counts.push(get_assertion(&mut a, Some(&t), &public).unwrap());
+    }
+    assert_eq!(counts, [1, 2, 3, 4, 5]);
+    drop(a);
+    let mut a = platform(open());
+    let t = token(&mut a, b"24681357", "bank.example").unwrap();
+    assert_eq!(
+        get_assertion(&mut a, Some(&t), &public),
+        Ok(6),
+        "clean restart"
+    );
+    let t = token(&mut a, b"24681357", "bank.example").unwrap();
+    assert_eq!(get_assertion(&mut a, Some(&t), &public), Ok(7));
+    // A crash: the authenticator and its store are never dropped.
+    std::mem::forget(a);
+    let mut a = platform(open());
+    let t = token(&mut a, b"24681357", "bank.example").unwrap();
+    let after = get_assertion(&mut a, Some(&t), &public).unwrap();
+    assert_eq!(after, 6 + 1024 + 1, "resumes past the ceiling written at 6");
+}
+
 #[test]
 fn file_store_platform_authenticator() {
     let tmp = tempfile::tempdir().unwrap();
