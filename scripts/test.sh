@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-for pkg in dbus-daemon swtpm swtpm-tools libtss2-dev libssl-dev pkg-config python3-venv libclang-dev chromium; do
+for pkg in dbus-daemon swtpm swtpm-tools libtss2-dev libssl-dev pkg-config python3-venv libclang-dev chromium firefox-esr; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
 # The browser tests run under Node.js; use the machine's if it has one.

@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const TARGET = process.env.CARGO_TARGET_DIR ? resolve(process.env.CARGO_TARGET_DIR) : join(ROOT, 'target');
 export const HOST = join(TARGET, 'debug/latchkey-native-host');
+export const LATCHKEY = join(TARGET, 'debug/latchkey');
 export const TEST_DAEMON = join(TARGET, 'debug/examples/latchkey-browser-test-daemon');
 export const ARTIFACTS = join(TARGET, 'browser-tests');
 export const CHROMIUM_EXTENSION_ID = 'fffpidmmhigeegjochefhdhalmjmeamj';
@@ -35,13 +36,15 @@ function readLines(child) {
   };
 }
 
-// latchkeyd on a private bus; `privileged` executables may vouch for web origins.
-export async function startDaemon(script, privileged = [HOST]) {
+// latchkeyd on a private bus; `privileged` executables may vouch for web origins (the native
+// host only when one of `browsers` started it; the test daemon's default is Debian's Chromium).
+export async function startDaemon(script, privileged = [HOST], browsers = []) {
   const dir = tempDir('lk-daemon-');
   writeFileSync(join(dir, 'script'), script);
   const record = join(dir, 'record.jsonl');
   const args = ['--script', join(dir, 'script'), '--record', record, '--dir', dir];
   for (const p of privileged) args.push('--privileged', p);
+  for (const b of browsers) args.push('--browser', b);
   const child = spawn(TEST_DAEMON, args, { stdio: ['pipe', 'pipe', 'inherit'] });
   const next = readLines(child);
   const first = await next();

@@ -1,13 +1,18 @@
 #!/bin/sh
-# Runs every browser test: installs what they need (Debian's chromium, npm packages, the python
-# venv), builds the native host and the test latchkeyd, then runs node's test runner.
+# Runs every browser test: installs what they need (Debian's chromium and firefox-esr, npm
+# packages, the python venv), builds the native host, the test latchkeyd and the latchkey command
+# (the Firefox test installs the native messaging manifest with it), then runs node's test runner.
 # The last line is "N passed, N failed"; the exit status is non-zero on any failure.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 cd "$root" || exit 1
-if [ ! -x /usr/bin/chromium ]; then
-  apt-get install -y chromium >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
+need=""
+[ -x /usr/bin/chromium ] || need="$need chromium"
+[ -x /usr/lib/firefox-esr/firefox-esr ] || need="$need firefox-esr"
+if [ -n "$need" ]; then
+  # shellcheck disable=SC2086 # one word per package
+  DEBIAN_FRONTEND=noninteractive apt-get install -y $need >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
 fi
 if [ ! -x tests/python/.venv/bin/python ]; then
   python3 -m venv tests/python/.venv && tests/python/.venv/bin/pip install -q -r tests/python/requirements.txt \
@@ -16,7 +21,8 @@ fi
 for d in "$here" "$root/bridges/electron"; do
   (cd "$d" && npm ci --no-audit --no-fund >/dev/null 2>&1) || { echo "0 passed, 1 failed"; exit 1; }
 done
-cargo build -q -p latchkey-native-host --bin latchkey-native-host --examples || { echo "0 passed, 1 failed"; exit 1; }
+cargo build -q -p latchkey-native-host --bin latchkey-native-host --examples -p latchkey-cli --bin latchkey \
+  || { echo "0 passed, 1 failed"; exit 1; }
 out=$(mktemp)
 (cd "$here" && node --test --test-concurrency=1 --test-reporter=spec --test-reporter-destination=stdout \
   --test-reporter=tap --test-reporter-destination="$out" ./*.test.mjs)

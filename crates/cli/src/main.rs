@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod browser;
 mod ceremony;
 mod common;
 mod credentials;
@@ -54,6 +55,9 @@ enum Command {
     Install(install::InstallArgs),
     /// Remove what `latchkey install --user` wrote.
     Uninstall(install::UninstallArgs),
+    /// Install or remove the native messaging manifests the browser extension needs.
+    #[command(subcommand)]
+    Browser(browser::Command),
     /// Serve a software security key over CTAPHID (UDP or a Unix socket), for testing clients.
     VirtualKey(virtual_key::Args),
 }
@@ -70,6 +74,7 @@ fn main() -> ExitCode {
         Command::Reset(args) => devices::run_reset(args),
         Command::Install(args) => install::run_install(args),
         Command::Uninstall(args) => install::run_uninstall(args),
+        Command::Browser(c) => browser::run(c),
         Command::VirtualKey(args) => virtual_key::run(args),
     }
 }
