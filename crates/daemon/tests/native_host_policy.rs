@@ -7,6 +7,8 @@ use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+mod common;
+
 use latchkey_daemon::identity::{identify, CallerIdentity, PeerCredentials};
 use latchkey_daemon::policy::{CallerClass, Policy, PolicyDirs};
 
@@ -240,4 +242,120 @@ fn user_layer_can_remove_a_native_host_but_not_add_one() {
         widened.classify(&id),
         CallerClass::Privileged { .. }
     ));
+}
+
+#[test]
+#[ignore = "run by the tests as a separate caller process"]
+fn caller_process() {
+    common::caller::serve_if_asked();
+}
+
+/// Everything latchkeyd logs in this test binary, for asserting on what it logged.
+#[derive(Clone, Default)]
+struct LogBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
+    type Writer = LogBuffer;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+/// Copies `src` to `dst` (permissions included).
+fn copy_to(src: &Path, dst: &Path) {
+    std::fs::copy(src, dst).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_through_the_native_host_is_shown_as_the_browser_via_the_host() {
+    use common::caller::{command_via, outcome, CallerRequest};
+    use common::{get_options, start_daemon, Prompt, TestBus};
+
+    let log = LogBuffer::default();
+    tracing_subscriber::fmt()
+        .with_writer(log.clone())
+        .with_ansi(false)
+        .try_init()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let browser = copy_exe("/bin/sh", dir.path(), "browser");
+    // The host is a copy of this test binary, so it can make a real request on the bus.
+    let host = dir.path().join("native-host");
+    copy_to(&std::env::current_exe().unwrap(), &host);
+    let policy = format!(
+        "[[privileged]]\nname = \"Test Browser\"\nexecutable = {:?}\n\n\
+         [[native_host]]\nexecutable = {:?}\n\n{}",
+        browser.display().to_string(),
+        host.display().to_string(),
+        common::trusted_prompt()
+    );
+    let bus = TestBus::start();
+    let auth = common::FakeAuthenticators::new(common::FakeMode::Answer);
+    let _daemon = start_daemon(&bus, &policy, auth).await;
+    let prompt = Prompt::spawn(&bus, "approve\n", false);
+    let req = CallerRequest {
+        bus: bus.address.clone(),
+        kind: latchkey_daemon::options::Kind::Get,
+        options_json: get_options("example.com"),
+        origin: Some("https://example.com".into()),
+    };
+    let out = tokio::task::spawn_blocking(move || {
+        // A freshly copied executable can be briefly busy (ETXTBSY) while another thread forks.
+        let mut tries = 0;
+        let mut child = loop {
+            match command_via(&browser, &host, &req).spawn() {
+                Ok(c) => break c,
+                Err(e) if e.raw_os_error() == Some(26) && tries < 50 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => panic!("spawning the browser: {e}"),
+            }
+        };
+        (outcome(&mut child), host)
+    })
+    .await
+    .unwrap();
+    let (out, host) = out;
+    assert_eq!(out["code"], 0, "{out}");
+    let consents = prompt.consents();
+    assert_eq!(consents.len(), 1);
+    let details = &consents[0]["details"];
+    assert_eq!(
+        details["caller"], "Test Browser (via native messaging host)",
+        "{details}"
+    );
+    assert_eq!(details["native_host"], host.display().to_string());
+    assert_eq!(details["caller_class"], "privileged");
+    assert_eq!(details["origin"], "https://example.com");
+    let logged = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logged.contains("caller=Test Browser (via native messaging host)"),
+        "{logged}"
+    );
+
+    // The same binary run directly (not started by the browser) is not the browser.
+    let direct = CallerRequest {
+        bus: bus.address.clone(),
+        kind: latchkey_daemon::options::Kind::Get,
+        options_json: get_options("example.com"),
+        origin: Some("https://example.com".into()),
+    };
+    let out = tokio::task::spawn_blocking(move || {
+        common::caller::call_from_another_process(&host, &direct)
+    })
+    .await
+    .unwrap();
+    assert_eq!(out["error"], "SecurityError", "{out}");
+    assert_eq!(prompt.consents().len(), 1, "no prompt for the direct call");
 }

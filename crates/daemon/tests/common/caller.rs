@@ -59,6 +59,26 @@ pub fn command(exe: &Path, req: &CallerRequest) -> Command {
     cmd
 }
 
+/// The command that runs `shell` (a copy of `/bin/sh`: the parent, e.g. a browser) which starts
+/// `exe` as its child caller making `req` and waits for it.
+pub fn command_via(shell: &Path, exe: &Path, req: &CallerRequest) -> Command {
+    let inner = command(exe, req);
+    let mut cmd = Command::new(shell);
+    cmd.arg("-c")
+        .arg(format!(
+            "'{}' --exact {ENTRY} --ignored --nocapture --test-threads=1; true",
+            exe.display()
+        ))
+        .envs(
+            inner
+                .get_envs()
+                .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))),
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    cmd
+}
+
 /// Reads the outcome line of a caller process: `{"code":…,"error":…,"message":…}`.
 pub fn outcome(child: &mut Child) -> serde_json::Value {
     let out = child.stdout.take().unwrap();
