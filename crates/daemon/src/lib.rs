@@ -3,16 +3,19 @@
 //! A request flows: D-Bus method ([`service`]) → caller identity from the kernel ([`identity`]) →
 //! options first look ([`options`]) → policy and origin ([`policy`], [`authorize`], [`related`]) →
 //! the prompt queue ([`queue`]) → the prompt process ([`prompt`]) → an authenticator behind
-//! [`authenticators::Authenticators`] → `Response` ([`request`]). [`server`] wires it to a bus;
+//! [`authenticators::Authenticators`] ([`routing`] picks the platform authenticator,
+//! [`platform`], or the security keys, [`keys`]) → `Response` ([`request`]). [`server`] wires it to a bus;
 //! [`install`] sets up D-Bus activation; [`client`] is the caller side.
 #![forbid(unsafe_code)]
 
 pub mod authenticators;
 pub mod authorize;
+pub mod bridge;
 pub mod client;
 pub mod error;
 pub mod identity;
 pub mod install;
+pub mod keys;
 pub mod options;
 pub mod platform;
 pub mod policy;
@@ -20,6 +23,7 @@ pub mod prompt;
 pub mod queue;
 pub mod related;
 pub mod request;
+pub mod routing;
 pub mod server;
 pub mod service;
 pub mod worker;

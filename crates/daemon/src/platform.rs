@@ -18,9 +18,9 @@ use latchkey_client::{CancelHandle, CeremonyUi, CreateRequest, Device, GetReques
 use latchkey_webauthn::WebAuthnError;
 
 use crate::authenticators::{
-    Account, Authenticators, Ceremony, ManageError, PinRequest, PlatformCredential, PromptSession,
-    RequestId,
+    Authenticators, Ceremony, ManageError, PlatformCredential, PromptSession, RequestId,
 };
+use crate::bridge::UiBridge;
 use crate::options::CheckedOptions;
 
 /// A device latchkeyd can route to, and whose credentials it may list and delete when it is the
@@ -88,7 +88,7 @@ impl ClientAuthenticators {
         let device = self.device.clone();
         let handle = tokio::runtime::Handle::current();
         let joined = tokio::task::spawn_blocking(move || {
-            let mut bridge = UiBridge { ui, handle };
+            let mut bridge = UiBridge::new(ui, handle);
             let mut device = device.lock().unwrap_or_else(PoisonError::into_inner);
             f(device.as_device_mut(), &mut bridge)
         })
@@ -105,61 +105,6 @@ trait AsDevice {
 impl AsDevice for Box<dyn RoutedDevice> {
     fn as_device_mut(&mut self) -> &mut dyn Device {
         &mut **self
-    }
-}
-
-/// The client crate's blocking UI, answered by the async prompt session.
-struct UiBridge {
-    ui: Arc<dyn PromptSession>,
-    handle: tokio::runtime::Handle,
-}
-
-impl CeremonyUi for UiBridge {
-    fn pin(
-        &mut self,
-        request: &latchkey_client::PinRequest,
-    ) -> Result<latchkey_client::Pin, latchkey_client::ui::Cancelled> {
-        use latchkey_client::PinReason;
-        let req = PinRequest {
-            authenticator: request.device.clone(),
-            retries: request.retries_left.and_then(|r| u32::try_from(r).ok()),
-            wrong_pin: request.reason == PinReason::Retry,
-            new_pin: request.reason == PinReason::New,
-            min_length: u32::try_from(request.min_length).unwrap_or(u32::MAX),
-        };
-        let pin = self
-            .handle
-            .block_on(self.ui.pin(req))
-            .map_err(|_| latchkey_client::ui::Cancelled)?;
-        let text = std::str::from_utf8(pin.expose()).map_err(|_| latchkey_client::ui::Cancelled)?;
-        Ok(latchkey_client::Pin::new(zeroize::Zeroizing::new(
-            text.to_owned(),
-        )))
-    }
-
-    fn choose_credential(
-        &mut self,
-        accounts: &[latchkey_client::Account],
-    ) -> Result<usize, latchkey_client::ui::Cancelled> {
-        let shown: Vec<Account> = accounts
-            .iter()
-            .map(|a| Account {
-                name: a.name.clone().unwrap_or_default(),
-                display_name: a.display_name.clone().unwrap_or_default(),
-            })
-            .collect();
-        self.handle
-            .block_on(self.ui.choose_account(&shown))
-            .map_err(|_| latchkey_client::ui::Cancelled)
-    }
-
-    fn status(&mut self, status: latchkey_client::Status) {
-        let text = match status {
-            latchkey_client::Status::TouchNeeded => "Touch your security key",
-            latchkey_client::Status::Processing => "Working…",
-            latchkey_client::Status::PinSet => "Your new PIN is set",
-        };
-        self.handle.block_on(self.ui.notice(text));
     }
 }
 

@@ -10,10 +10,13 @@ use std::sync::Arc;
 
 use clap::Parser;
 use latchkey_daemon::authenticators::Authenticators;
+use latchkey_daemon::keys::{KeyAuthenticators, KeySources};
 use latchkey_daemon::platform::ClientAuthenticators;
 use latchkey_daemon::policy::{Policy, PolicyDirs};
 use latchkey_daemon::related::{Limits, RelatedOrigins};
+use latchkey_daemon::routing::Router;
 use latchkey_daemon::server::{Daemon, Settings, Timeouts};
+use latchkey_transport::{DeviceSpec, Roots};
 
 /// The Latchkey platform service (dev.latchkey.Credentials on the session bus).
 #[derive(Debug, Parser)]
@@ -40,22 +43,83 @@ struct Args {
     /// Most requests waiting for the prompt at once.
     #[arg(long, default_value_t = 64)]
     queue_capacity: usize,
+    /// A security key to offer: unix:PATH or udp:HOST:PORT (a `latchkey virtual-key`),
+    /// /dev/hidrawN or hidraw:N. Repeatable; a key that is absent is waited for when needed.
+    #[arg(long, value_name = "SPEC")]
+    device: Vec<String>,
+    /// The security key list the `latchkey` CLI reads too (`devices = ["unix:…"]`)
+    /// [default: $XDG_CONFIG_HOME/latchkey/devices.toml].
+    #[arg(long, value_name = "FILE")]
+    devices_config: Option<PathBuf>,
+    /// Do not look for USB security keys (/dev/hidraw*) nor follow them being plugged in.
+    #[arg(long)]
+    no_usb: bool,
 }
 
-fn main() -> ExitCode {
-    let args = Args::parse();
-    let filter = tracing_subscriber::EnvFilter::try_new(&args.log_level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // Under systemd, stderr goes to the journal, which stamps its own time.
-    let journald = std::env::var_os("JOURNAL_STREAM").is_some();
+/// Logs to the journal when systemd runs latchkeyd (`JOURNAL_STREAM` is set) and its socket
+/// takes a datagram; otherwise to stderr (without timestamps under systemd, which adds its own).
+fn init_logging(level: &str) {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_new(level)
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+    };
+    let under_systemd = std::env::var_os("JOURNAL_STREAM").is_some();
+    if under_systemd {
+        match tracing_journald::layer() {
+            Ok(journal) => {
+                tracing_subscriber::registry()
+                    .with(filter())
+                    .with(journal.with_syslog_identifier("latchkeyd".to_owned()))
+                    .init();
+                return;
+            }
+            Err(e) => eprintln!("latchkeyd: the journal is not reachable ({e}); logging to stderr"),
+        }
+    }
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_env_filter(filter())
         .with_writer(std::io::stderr);
-    if journald {
+    if under_systemd {
         builder.without_time().with_ansi(false).init();
     } else {
         builder.init();
     }
+}
+
+/// The security keys from `--device`, the config file and (unless `--no-usb`) USB discovery.
+fn key_sources(args: &Args) -> Result<KeySources, Box<dyn std::error::Error>> {
+    let devices = args
+        .device
+        .iter()
+        .map(|s| {
+            s.parse::<DeviceSpec>()
+                .map_err(|e| format!("--device {s}: {e}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let sources = KeySources {
+        devices,
+        config: args
+            .devices_config
+            .clone()
+            .or_else(latchkey_client::devices::config_path),
+        usb: (!args.no_usb).then(Roots::default),
+    };
+    match sources.check() {
+        Ok(listed) => tracing::info!(
+            named = sources.devices.len() + listed.len(),
+            usb = sources.usb.is_some(),
+            "security keys"
+        ),
+        Err(e) => tracing::warn!(error = %e, "the security key list is broken; it is ignored"),
+    }
+    Ok(sources)
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    init_logging(&args.log_level);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -77,6 +141,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let sources = key_sources(&args)?;
     let mut dirs = PolicyDirs::standard();
     dirs.system = args.policy_system_dir;
     dirs.admin = args.policy_admin_dir;
@@ -88,8 +153,12 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     // before any ceremony reaches it.
     let device = latchkey_client::PlatformAuthenticator::open(args.data_dir.as_deref(), |_| true)?;
     tracing::info!(store = device.kind(), "platform authenticator opened");
-    let authenticators: Arc<dyn Authenticators> =
+    let platform: Arc<dyn Authenticators> =
         Arc::new(ClientAuthenticators::new(Box::new(device), true));
+    let keys_enabled = sources.enabled();
+    let keys = Arc::new(KeyAuthenticators::new(sources, Timeouts::default()));
+    let authenticators: Arc<dyn Authenticators> =
+        Arc::new(Router::new(platform, keys, keys_enabled));
     let related_origins = match RelatedOrigins::with_system_roots(Limits::default()) {
         Ok(r) => Some(Arc::new(r)),
         Err(e) => {

@@ -1,0 +1,270 @@
+//! Which authenticator a ceremony goes to: the platform authenticator or the security keys
+//! (virtual keys and USB keys). The rules, first match wins:
+//!
+//! **create** (L3 §5.4.4 `authenticatorSelection`, §5.8.8 hints):
+//! 1. `authenticatorAttachment: "platform"` → the platform authenticator only.
+//! 2. `authenticatorAttachment: "cross-platform"` → security keys only.
+//! 3. No attachment: the first `hints` entry that names one — `"security-key"` → keys,
+//!    `"client-device"` → platform (`"hybrid"` is not offered and is skipped).
+//! 4. Otherwise → the platform authenticator.
+//!
+//! **get** (L3 §5.5 `allowCredentials`, §5.8.3 `transports`):
+//! 1. `allowCredentials` names a credential the platform store holds (a silent lookup of the
+//!    store's public data) → the platform authenticator.
+//! 2. `allowCredentials` is not empty: every descriptor says only `"internal"` → the platform
+//!    (which answers that it holds none of them); otherwise (`"usb"`, `"nfc"`, `"ble"`, or no
+//!    transports given) → security keys.
+//! 3. Empty `allowCredentials` (discoverable): the first hint that names one decides, as for
+//!    create; without one → the platform if it holds a credential for the RP ID, else keys.
+//!
+//! When no security key is configured and USB discovery is off, a ceremony that did not ask for
+//! keys explicitly (attachment `"cross-platform"` or the `"security-key"` hint) goes to the
+//! platform authenticator.
+//!
+//! [`decide_create`] and [`decide_get`] are the rules, without I/O; [`Router`] applies them
+//! in front of two [`Authenticators`] back-ends.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use latchkey_webauthn::options::create::AuthenticatorAttachment;
+use latchkey_webauthn::options::{AuthenticatorTransport, CreationOptions, Hint, RequestOptions};
+use latchkey_webauthn::WebAuthnError;
+
+use crate::authenticators::{
+    Authenticators, Ceremony, ManageError, PlatformCredential, PromptSession, RequestId,
+};
+use crate::options::CheckedOptions;
+
+#[cfg(test)]
+mod tests;
+
+/// Where a ceremony goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Destination {
+    /// The platform authenticator.
+    Platform,
+    /// The security keys present (or plugged in while the request waits).
+    Keys,
+}
+
+impl Destination {
+    /// For logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Platform => "platform",
+            Self::Keys => "security keys",
+        }
+    }
+}
+
+/// A routing decision and the rule that made it (logged).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    /// Where.
+    pub to: Destination,
+    /// Why, in a few words.
+    pub because: &'static str,
+}
+
+const fn route(to: Destination, because: &'static str) -> Route {
+    Route { to, because }
+}
+
+/// What the platform authenticator holds for the request's RP ID (its public store data).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlatformHoldings {
+    /// Credential IDs of the platform credentials for the RP ID.
+    pub credential_ids: Vec<Vec<u8>>,
+}
+
+fn from_hints(hints: &[Hint]) -> Option<Route> {
+    hints.iter().find_map(|h| match h {
+        Hint::SecurityKey => Some(route(Destination::Keys, "hint security-key")),
+        Hint::ClientDevice => Some(route(Destination::Platform, "hint client-device")),
+        Hint::Hybrid => None,
+    })
+}
+
+/// Falls back to the platform when keys are off, unless keys were asked for explicitly.
+fn keys_or_platform(r: Route, keys_enabled: bool, explicit: bool) -> Route {
+    if r.to == Destination::Keys && !keys_enabled && !explicit {
+        route(Destination::Platform, "no security keys are configured")
+    } else {
+        r
+    }
+}
+
+/// The create rules (module doc).
+pub fn decide_create(options: &CreationOptions) -> Route {
+    match options.authenticator_attachment {
+        Some(AuthenticatorAttachment::Platform) => {
+            route(Destination::Platform, "attachment platform")
+        }
+        Some(AuthenticatorAttachment::CrossPlatform) => {
+            route(Destination::Keys, "attachment cross-platform")
+        }
+        None => match from_hints(&options.hints) {
+            Some(r) => r,
+            None => route(Destination::Platform, "no attachment or hint"),
+        },
+    }
+}
+
+/// The get rules (module doc). `holdings` is `None` when the platform store could not be read.
+pub fn decide_get(
+    options: &RequestOptions,
+    holdings: Option<&PlatformHoldings>,
+    keys_enabled: bool,
+) -> Route {
+    let holds = |id: &[u8]| holdings.is_some_and(|h| h.credential_ids.iter().any(|c| c == id));
+    if !options.allow_credentials.is_empty() {
+        if options
+            .allow_credentials
+            .iter()
+            .any(|d| holds(d.id.as_bytes()))
+        {
+            return route(
+                Destination::Platform,
+                "allowList credential in the platform",
+            );
+        }
+        let internal_only = options.allow_credentials.iter().all(|d| {
+            !d.transports.is_empty()
+                && d.transports
+                    .iter()
+                    .all(|t| *t == AuthenticatorTransport::Internal)
+        });
+        if internal_only {
+            return route(Destination::Platform, "allowList transports internal");
+        }
+        return keys_or_platform(
+            route(
+                Destination::Keys,
+                "allowList credential not in the platform",
+            ),
+            keys_enabled,
+            false,
+        );
+    }
+    if let Some(r) = from_hints(&options.hints) {
+        return r;
+    }
+    if holdings.is_some_and(|h| !h.credential_ids.is_empty()) {
+        return route(Destination::Platform, "platform holds a passkey for the RP");
+    }
+    keys_or_platform(
+        route(Destination::Keys, "platform holds no passkey for the RP"),
+        keys_enabled,
+        false,
+    )
+}
+
+/// [`Authenticators`] that send each ceremony to the platform authenticator or to the security
+/// keys by the rules above.
+pub struct Router {
+    platform: Arc<dyn Authenticators>,
+    keys: Arc<dyn Authenticators>,
+    keys_enabled: bool,
+}
+
+impl Router {
+    /// Routes between `platform` and `keys`; `keys_enabled` says whether any key can be used
+    /// at all (a key is named, or USB discovery is on).
+    pub fn new(
+        platform: Arc<dyn Authenticators>,
+        keys: Arc<dyn Authenticators>,
+        keys_enabled: bool,
+    ) -> Self {
+        Self {
+            platform,
+            keys,
+            keys_enabled,
+        }
+    }
+
+    async fn holdings(&self, rp_id: &str) -> Option<PlatformHoldings> {
+        let platform = self.platform.clone();
+        let rp_id = rp_id.to_owned();
+        let listed =
+            tokio::task::spawn_blocking(move || platform.list_platform_credentials(Some(&rp_id)))
+                .await;
+        match listed {
+            Ok(Ok(list)) => Some(PlatformHoldings {
+                credential_ids: list.into_iter().map(|c| c.credential_id).collect(),
+            }),
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "cannot look in the platform store; routing without it");
+                None
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "the platform lookup failed");
+                None
+            }
+        }
+    }
+
+    async fn decide(&self, c: &Ceremony) -> Route {
+        match &c.options {
+            CheckedOptions::Create(o) => decide_create(o),
+            CheckedOptions::Get(o) => {
+                let holdings = self.holdings(c.authorized.rp_id().as_str()).await;
+                decide_get(o, holdings.as_ref(), self.keys_enabled)
+            }
+        }
+    }
+
+    async fn pick(&self, c: &Ceremony) -> &Arc<dyn Authenticators> {
+        let r = self.decide(c).await;
+        tracing::info!(request = %c.id, to = r.to.as_str(), because = r.because, "routing");
+        match r.to {
+            Destination::Platform => &self.platform,
+            Destination::Keys => &self.keys,
+        }
+    }
+}
+
+#[async_trait]
+impl Authenticators for Router {
+    async fn create(
+        &self,
+        c: &Ceremony,
+        ui: Arc<dyn PromptSession>,
+    ) -> Result<serde_json::Value, WebAuthnError> {
+        self.pick(c).await.create(c, ui).await
+    }
+
+    async fn get(
+        &self,
+        c: &Ceremony,
+        ui: Arc<dyn PromptSession>,
+    ) -> Result<serde_json::Value, WebAuthnError> {
+        self.pick(c).await.get(c, ui).await
+    }
+
+    fn cancel(&self, id: RequestId) {
+        self.platform.cancel(id);
+        self.keys.cancel(id);
+    }
+
+    fn capabilities(&self) -> BTreeMap<String, bool> {
+        let mut caps = self.platform.capabilities();
+        for (name, on) in self.keys.capabilities() {
+            let entry = caps.entry(name).or_insert(false);
+            *entry |= on;
+        }
+        caps
+    }
+
+    fn list_platform_credentials(
+        &self,
+        rp_id: Option<&str>,
+    ) -> Result<Vec<PlatformCredential>, ManageError> {
+        self.platform.list_platform_credentials(rp_id)
+    }
+
+    fn delete_platform_credential(&self, credential_id: &[u8]) -> Result<(), ManageError> {
+        self.platform.delete_platform_credential(credential_id)
+    }
+}

@@ -1,0 +1,304 @@
+//! Security keys and a real `latchkeyd` for the routing tests.
+//!
+//! - [`TestKey`]: a virtual security key served in this process by `latchkey-transport`'s
+//!   CTAPHID server over a Unix seqpacket socket: the software CTAP 2.1 authenticator with the
+//!   AAGUID [`KEY_AAGUID`], and a presence answer the test controls ([`Presence`]); it records
+//!   the touches it asked for and how many waits for a touch the host cancelled (CTAPHID_CANCEL).
+//! - [`Latchkeyd`]: the real `latchkeyd` binary on a test bus, with `--no-usb`, a store in a temp
+//!   dir, and the given `--device` arguments; killed on drop.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use latchkey_authenticator::env::{PresenceDenied, PresencePurpose, UserPresence};
+use latchkey_authenticator::memory::MemoryStore;
+use latchkey_authenticator::{Authenticator, Config};
+use latchkey_client::platform::{SystemClock, SystemRng};
+use latchkey_transport::virtual_key::{CtapHidApp, Signals, VirtualKey};
+use latchkey_transport::SeqpacketListener;
+
+use crate::common::TestBus;
+
+/// The AAGUID of every [`TestKey`] (the platform authenticator's is all zeros).
+pub const KEY_AAGUID: [u8; 16] = *b"latchkey-testkey";
+
+/// How a [`TestKey`] answers a request for user presence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Presence {
+    /// Touched at once.
+    Touch = 0,
+    /// Waits (UPNEEDED keepalives) until the host cancels or [`TestKey::touch`] is called.
+    Wait = 1,
+    /// Refused at once.
+    Refuse = 2,
+}
+
+#[derive(Default)]
+struct Record {
+    touches: AtomicUsize,
+    cancels: AtomicUsize,
+    waiting: AtomicBool,
+}
+
+struct KeyPresence {
+    shutdown: Arc<AtomicBool>,
+    mode: Arc<AtomicU8>,
+    grant: Arc<AtomicBool>,
+    record: Arc<Record>,
+    signals: Signals,
+}
+
+impl UserPresence for KeyPresence {
+    fn request_presence(&mut self, _: PresencePurpose<'_>) -> Result<(), PresenceDenied> {
+        self.record.touches.fetch_add(1, Ordering::SeqCst);
+        match self.mode.load(Ordering::SeqCst) {
+            0 => Ok(()),
+            2 => Err(PresenceDenied::Denied),
+            _ => {
+                self.signals.set_up_needed(true);
+                self.record.waiting.store(true, Ordering::SeqCst);
+                let start = Instant::now();
+                let result = loop {
+                    if self.signals.is_cancelled() {
+                        self.record.cancels.fetch_add(1, Ordering::SeqCst);
+                        break Err(PresenceDenied::Cancelled);
+                    }
+                    if self.grant.swap(false, Ordering::SeqCst) {
+                        break Ok(());
+                    }
+                    if start.elapsed() > Duration::from_secs(30)
+                        || self.shutdown.load(Ordering::SeqCst)
+                    {
+                        break Err(PresenceDenied::Timeout);
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                };
+                self.record.waiting.store(false, Ordering::SeqCst);
+                self.signals.set_up_needed(false);
+                result
+            }
+        }
+    }
+}
+
+struct App(Authenticator<MemoryStore, KeyPresence, SystemClock, SystemRng>);
+
+impl CtapHidApp for App {
+    fn cbor(&mut self, request: &[u8]) -> Vec<u8> {
+        self.0.handle_cbor(request)
+    }
+    fn msg(&mut self, apdu: &[u8]) -> Vec<u8> {
+        self.0.handle_u2f(apdu)
+    }
+    fn power_cycle(&mut self) {
+        self.0.power_cycle();
+    }
+}
+
+/// A virtual security key on a Unix socket (module doc).
+pub struct TestKey {
+    pub path: PathBuf,
+    mode: Arc<AtomicU8>,
+    grant: Arc<AtomicBool>,
+    record: Arc<Record>,
+    shutdown: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TestKey {
+    /// Serves a fresh key (no PIN, no credentials) at `path`.
+    pub fn start(path: &Path, presence: Presence) -> Self {
+        let listener = SeqpacketListener::bind(path).unwrap();
+        let signals = Signals::new();
+        let mode = Arc::new(AtomicU8::new(presence as u8));
+        let grant = Arc::new(AtomicBool::new(false));
+        let record = Arc::new(Record::default());
+        let shutdown = Arc::new(AtomicBool::new(false));
+        let app = App(Authenticator::new(
+            Config {
+                aaguid: KEY_AAGUID,
+                ..Config::default()
+            },
+            MemoryStore::default(),
+            KeyPresence {
+                shutdown: shutdown.clone(),
+                mode: mode.clone(),
+                grant: grant.clone(),
+                record: record.clone(),
+                signals: signals.clone(),
+            },
+            SystemClock::default(),
+            SystemRng,
+        ));
+        let stop = shutdown.clone();
+        let thread = std::thread::spawn(move || {
+            let _ = VirtualKey::new(app, signals).serve_unix(listener, stop);
+        });
+        Self {
+            path: path.to_owned(),
+            mode,
+            grant,
+            record,
+            shutdown,
+            thread: Some(thread),
+        }
+    }
+
+    /// `--device` argument naming this key.
+    pub fn spec(&self) -> String {
+        format!("unix:{}", self.path.display())
+    }
+
+    /// Changes how presence is answered.
+    pub fn set_presence(&self, presence: Presence) {
+        self.mode.store(presence as u8, Ordering::SeqCst);
+    }
+
+    /// Answers the touch the key is waiting for.
+    pub fn touch(&self) {
+        self.grant.store(true, Ordering::SeqCst);
+    }
+
+    /// Sets the key's PIN (clientPIN setPIN, through the client).
+    pub fn set_pin(&self, pin: &str) {
+        let mut dev = latchkey_client::hid::open_unix(&self.path).unwrap();
+        let mut ui = latchkey_client::ScriptedUi::with_pins([pin]);
+        latchkey_client::manage::set_pin(&mut dev, &mut ui).unwrap();
+    }
+
+    /// Touches the key asked for so far.
+    pub fn touches(&self) -> usize {
+        self.record.touches.load(Ordering::SeqCst)
+    }
+
+    /// Waits for a touch the host cancelled (CTAPHID_CANCEL), so far.
+    pub fn cancels(&self) -> usize {
+        self.record.cancels.load(Ordering::SeqCst)
+    }
+
+    /// Whether the key waits for a touch now.
+    pub fn waiting(&self) -> bool {
+        self.record.waiting.load(Ordering::SeqCst)
+    }
+
+    /// Waits until the key waits for a touch (or panics after `limit`).
+    pub async fn until_waiting(&self, limit: Duration) {
+        let start = Instant::now();
+        while !self.waiting() {
+            assert!(
+                start.elapsed() < limit,
+                "the key was never asked for a touch"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Stops serving: hosts see their connection end and the socket file goes away.
+    pub fn stop(&mut self) {
+        self.shutdown.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for TestKey {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The real `latchkeyd` on a test bus (module doc).
+pub struct Latchkeyd {
+    child: Child,
+    pub home: tempfile::TempDir,
+}
+
+/// The latchkeyd binary under test.
+pub const LATCHKEYD_BIN: &str = env!("CARGO_BIN_EXE_latchkeyd");
+
+impl Latchkeyd {
+    /// Starts latchkeyd with `policy` and `extra` arguments (`--device …`), and waits until it
+    /// owns its bus name.
+    pub async fn start(bus: &TestBus, policy: &str, extra: &[String]) -> Self {
+        Self::start_with_config(bus, policy, extra, None).await
+    }
+
+    /// [`Self::start`] with `devices_toml` as its security key list (`--devices-config`).
+    pub async fn start_with_config(
+        bus: &TestBus,
+        policy: &str,
+        extra: &[String],
+        devices_toml: Option<&str>,
+    ) -> Self {
+        let home = tempfile::tempdir().unwrap();
+        let config = home.path().join("devices.toml");
+        if let Some(text) = devices_toml {
+            std::fs::write(&config, text).unwrap();
+        }
+        let policy_dir = home.path().join("policy");
+        std::fs::create_dir_all(&policy_dir).unwrap();
+        std::fs::write(policy_dir.join("50-test.toml"), policy).unwrap();
+        let none = home.path().join("none");
+        let child = Command::new(LATCHKEYD_BIN)
+            .arg(format!("--address={}", bus.address))
+            .arg(format!("--policy-system-dir={}", policy_dir.display()))
+            .arg(format!("--policy-admin-dir={}", none.display()))
+            .arg(format!("--policy-user-dir={}", none.display()))
+            .arg(format!(
+                "--data-dir={}",
+                home.path().join("store").display()
+            ))
+            .arg(format!("--devices-config={}", config.display()))
+            .arg("--no-usb")
+            .arg("--log-level=debug")
+            .args(extra)
+            .env_remove("JOURNAL_STREAM")
+            .stdin(Stdio::null())
+            .stderr(std::fs::File::create(home.path().join("latchkeyd.log")).unwrap())
+            .spawn()
+            .unwrap();
+        let mut me = Self { child, home };
+        let conn = zbus::connection::Builder::address(bus.address.as_str())
+            .unwrap()
+            .build()
+            .await
+            .unwrap();
+        let dbus = zbus::fdo::DBusProxy::new(&conn).await.unwrap();
+        let name = zbus::names::BusName::try_from("dev.latchkey.Credentials").unwrap();
+        let start = Instant::now();
+        while !dbus.name_has_owner(name.clone()).await.unwrap() {
+            if let Some(status) = me.child.try_wait().unwrap() {
+                panic!("latchkeyd exited with {status}: {}", me.log());
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "latchkeyd did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        me
+    }
+
+    /// What latchkeyd logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.home.path().join("latchkeyd.log")).unwrap_or_default()
+    }
+
+    /// Whether the process still runs.
+    pub fn running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+}
+
+impl Drop for Latchkeyd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,431 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+//! Routing ceremonies to security keys: the real `latchkeyd` on a private bus with
+//! `--device unix:PATH` virtual keys served by the test; webauthn-rs (an RP library we did not
+//! write) makes the options and verifies every response.
+
+mod common;
+#[path = "common/keys.rs"]
+mod keys;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use keys::*;
+use latchkey_daemon::client::{CallOptions, CredentialsClient, Outcome};
+use latchkey_daemon::options::Kind;
+use webauthn_rs_core::proto::{
+    AuthenticatorAttachment, COSEAlgorithm, Credential, PublicKeyCredential,
+    RegisterPublicKeyCredential, UserVerificationPolicy,
+};
+use webauthn_rs_core::WebauthnCore;
+
+const ORIGIN: &str = "https://example.com";
+
+fn rp() -> WebauthnCore {
+    WebauthnCore::new_unsafe_experts_only(
+        "Example",
+        "example.com",
+        vec![url::Url::parse(ORIGIN).unwrap()],
+        Duration::from_secs(60),
+        None,
+        None,
+    )
+}
+
+fn web() -> CallOptions {
+    CallOptions {
+        origin: Some(ORIGIN.into()),
+        ..Default::default()
+    }
+}
+
+async fn client(bus: &TestBus) -> CredentialsClient {
+    CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap()
+}
+
+fn ok_json(out: &Outcome) -> serde_json::Value {
+    assert_eq!(out.code, 0, "{:?}: {:?}", out.error_name(), out.message());
+    serde_json::from_str(&out.response_json().unwrap()).unwrap()
+}
+
+/// Registration options from webauthn-rs, and its state to verify the answer.
+struct Registering {
+    json: String,
+    state: webauthn_rs_core::proto::RegistrationState,
+}
+
+fn registration(
+    core: &WebauthnCore,
+    attachment: Option<AuthenticatorAttachment>,
+    uv: UserVerificationPolicy,
+) -> Registering {
+    let builder = core
+        .new_challenge_register_builder(&[7; 16], "alice@example.com", "Alice")
+        .unwrap()
+        .user_verification_policy(uv)
+        .authenticator_attachment(attachment)
+        .credential_algorithms(vec![COSEAlgorithm::ES256]);
+    let (ccr, state) = core.generate_challenge_register(builder).unwrap();
+    Registering {
+        json: serde_json::to_string(&ccr.public_key).unwrap(),
+        state,
+    }
+}
+
+/// Verifies a registration with webauthn-rs; returns the credential and the AAGUID in authData.
+fn verify_registration(
+    core: &WebauthnCore,
+    reg: &Registering,
+    response: &serde_json::Value,
+) -> (Credential, [u8; 16]) {
+    let parsed: RegisterPublicKeyCredential = serde_json::from_value(response.clone()).unwrap();
+    let cred = core.register_credential(&parsed, &reg.state, None).unwrap();
+    let auth_data = latchkey_webauthn::b64::decode(
+        "authenticatorData",
+        response["response"]["authenticatorData"].as_str().unwrap(),
+    )
+    .unwrap();
+    // rpIdHash (32) ‖ flags (1) ‖ signCount (4) ‖ AAGUID (16) … (L3 §6.5.1).
+    let aaguid: [u8; 16] = auth_data[37..53].try_into().unwrap();
+    (cred, aaguid)
+}
+
+/// Signs in with `cred` in the allowList; webauthn-rs verifies. Returns whether UV was done.
+async fn sign_in(
+    client: &CredentialsClient,
+    core: &WebauthnCore,
+    cred: &Credential,
+    uv: UserVerificationPolicy,
+) -> serde_json::Value {
+    let builder = core
+        .new_challenge_authenticate_builder(vec![cred.clone()], Some(uv))
+        .unwrap();
+    let (rcr, state) = core.generate_challenge_authenticate(builder).unwrap();
+    let json = serde_json::to_string(&rcr.public_key).unwrap();
+    let out = client.call(Kind::Get, &json, &web()).await.unwrap();
+    let response = ok_json(&out);
+    let parsed: PublicKeyCredential = serde_json::from_value(response.clone()).unwrap();
+    core.authenticate_credential(&parsed, &state).unwrap();
+    response
+}
+
+fn methods(prompt: &Prompt, method: &str) -> Vec<serde_json::Value> {
+    prompt
+        .shown()
+        .into_iter()
+        .filter(|r| r["method"] == method)
+        .collect()
+}
+
+async fn until<F: FnMut() -> bool>(what: &str, limit: Duration, mut done: F) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cross_platform_create_lands_on_the_key_and_its_allow_list_signs_there() {
+    let bus = TestBus::start();
+    let key = TestKey::start(&bus.dir.path().join("key.sock"), Presence::Touch);
+    let d = Latchkeyd::start(
+        &bus,
+        &policy_privileged_self(),
+        &[format!("--device={}", key.spec())],
+    )
+    .await;
+    let prompt = Prompt::spawn(&bus, "approve\n", false);
+    let client = client(&bus).await;
+    let core = rp();
+
+    let reg = registration(
+        &core,
+        Some(AuthenticatorAttachment::CrossPlatform),
+        UserVerificationPolicy::Discouraged_DO_NOT_USE,
+    );
+    let out = client.call(Kind::Create, &reg.json, &web()).await.unwrap();
+    let response = ok_json(&out);
+    let (cred, aaguid) = verify_registration(&core, &reg, &response);
+    assert_eq!(aaguid, KEY_AAGUID);
+    assert_eq!(response["authenticatorAttachment"], "cross-platform");
+    assert_eq!(key.touches(), 1);
+
+    // Not in the platform store, transports "usb": the key signs.
+    let response = sign_in(
+        &client,
+        &core,
+        &cred,
+        UserVerificationPolicy::Discouraged_DO_NOT_USE,
+    )
+    .await;
+    assert_eq!(response["authenticatorAttachment"], "cross-platform");
+    // The allowList pre-flight is silent; the assertion itself is the second touch.
+    assert_eq!(key.touches(), 2);
+    assert_eq!(methods(&prompt, "Consent").len(), 2);
+    let log = d.log();
+    assert!(
+        log.contains("attachment cross-platform")
+            && log.contains("allowList credential not in the platform"),
+        "{log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn platform_create_lands_on_the_platform_authenticator_not_the_key() {
+    let bus = TestBus::start();
+    let key = TestKey::start(&bus.dir.path().join("key.sock"), Presence::Touch);
+    let _d = Latchkeyd::start(
+        &bus,
+        &policy_privileged_self(),
+        &[format!("--device={}", key.spec())],
+    )
+    .await;
+    // First use of the platform store: a new PIN, then the PIN to verify.
+    let _prompt = Prompt::spawn(&bus, "approve\npin 271828\n", false);
+    let client = client(&bus).await;
+    let core = rp();
+
+    let reg = registration(
+        &core,
+        Some(AuthenticatorAttachment::Platform),
+        UserVerificationPolicy::Required,
+    );
+    let out = client.call(Kind::Create, &reg.json, &web()).await.unwrap();
+    let response = ok_json(&out);
+    let (cred, aaguid) = verify_registration(&core, &reg, &response);
+    assert_eq!(aaguid, latchkey_client::platform::AAGUID);
+    assert_ne!(aaguid, KEY_AAGUID);
+    assert_eq!(response["authenticatorAttachment"], "platform");
+
+    // The allowList credential is found in the platform store: the platform signs.
+    let response = sign_in(&client, &core, &cred, UserVerificationPolicy::Required).await;
+    assert_eq!(response["authenticatorAttachment"], "platform");
+    assert_eq!(key.touches(), 0, "the key was never used");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pin_protected_key_takes_its_pin_from_the_prompt_with_retries_after_a_wrong_one() {
+    let bus = TestBus::start();
+    let key = TestKey::start(&bus.dir.path().join("key.sock"), Presence::Touch);
+    key.set_pin("4321");
+    let d = Latchkeyd::start(
+        &bus,
+        &policy_privileged_self(),
+        &[format!("--device={}", key.spec())],
+    )
+    .await;
+    let prompt = Prompt::spawn(&bus, "approve\npin 999999\npin 4321\n", false);
+    let client = client(&bus).await;
+    let core = rp();
+
+    let reg = registration(
+        &core,
+        Some(AuthenticatorAttachment::CrossPlatform),
+        UserVerificationPolicy::Required,
+    );
+    let out = client.call(Kind::Create, &reg.json, &web()).await.unwrap();
+    let response = ok_json(&out);
+    let (cred, aaguid) = verify_registration(&core, &reg, &response);
+    assert_eq!(aaguid, KEY_AAGUID);
+    assert!(cred.user_verified);
+
+    let pins = methods(&prompt, "RequestPin");
+    assert_eq!(pins.len(), 2, "{pins:?}");
+    assert_eq!(pins[0]["details"]["wrong_pin"], false);
+    assert_eq!(pins[0]["details"]["new_pin"], false);
+    assert_eq!(pins[0]["details"]["retries"], 8);
+    assert_eq!(pins[1]["details"]["wrong_pin"], true);
+    assert_eq!(pins[1]["details"]["retries"], 7);
+    assert!(pins[1]["details"]["authenticator"]
+        .as_str()
+        .unwrap()
+        .contains("virtual key"));
+    let record = std::fs::read_to_string(&prompt.record).unwrap();
+    assert!(!record.contains("4321") && !record.contains("999999"));
+    assert!(!d.log().contains("4321"), "the PIN leaked into the log");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_a_request_while_the_key_waits_for_a_touch_cancels_it_on_the_key() {
+    let bus = TestBus::start();
+    let key = TestKey::start(&bus.dir.path().join("key.sock"), Presence::Wait);
+    let _d = Latchkeyd::start(
+        &bus,
+        &policy_privileged_self(),
+        &[format!("--device={}", key.spec())],
+    )
+    .await;
+    let prompt = Prompt::spawn(&bus, "approve\n", false);
+    let client = client(&bus).await;
+    let core = rp();
+    let reg = registration(
+        &core,
+        Some(AuthenticatorAttachment::CrossPlatform),
+        UserVerificationPolicy::Discouraged_DO_NOT_USE,
+    );
+    let pending = client.start(Kind::Create, &reg.json, &web()).await.unwrap();
+    key.until_waiting(Duration::from_secs(20)).await;
+    // The keepalives said "touch needed": the prompt was told once.
+    until("the touch notice", Duration::from_secs(5), || {
+        methods(&prompt, "Notice")
+            .iter()
+            .any(|n| n["details"] == "Touch your security key")
+    })
+    .await;
+    let t = Instant::now();
+    pending.close().await.unwrap();
+    until("CTAPHID_CANCEL at the key", Duration::from_secs(5), || {
+        key.cancels() == 1
+    })
+    .await;
+    eprintln!("Close() to CTAPHID_CANCEL at the key: {:?}", t.elapsed());
+    assert!(!key.waiting());
+
+    // The next request runs on the same key.
+    key.set_presence(Presence::Touch);
+    let reg = registration(
+        &core,
+        Some(AuthenticatorAttachment::CrossPlatform),
+        UserVerificationPolicy::Discouraged_DO_NOT_USE,
+    );
+    let out = tokio::time::timeout(
+        Duration::from_secs(30),
+        client.call(Kind::Create, &reg.json, &web()),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let (_, aaguid) = verify_registration(&core, &reg, &ok_json(&out));
+    assert_eq!(aaguid, KEY_AAGUID);
+    assert_eq!(key.cancels(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_two_keys_the_one_touched_wins_and_the_other_is_cancelled() {
+    let bus = TestBus::start();
+    let waits = TestKey::start(&bus.dir.path().join("a.sock"), Presence::Wait);
+    let touched = TestKey::start(&bus.dir.path().join("b.sock"), Presence::Touch);
+    // One key named on the command line, the other in devices.toml.
+    let _d = Latchkeyd::start_with_config(
+        &bus,
+        &policy_privileged_self(),
+        &[format!("--device={}", waits.spec())],
+        Some(&format!("devices = [\"{}\"]\n", touched.spec())),
+    )
+    .await;
+    let _prompt = Prompt::spawn(&bus, "approve\n", false);
+    let client = client(&bus).await;
+    let core = rp();
+    let reg = registration(
+        &core,
+        Some(AuthenticatorAttachment::CrossPlatform),
+        UserVerificationPolicy::Discouraged_DO_NOT_USE,
+    );
+    let out = client.call(Kind::Create, &reg.json, &web()).await.unwrap();
+    let (cred, aaguid) = verify_registration(&core, &reg, &ok_json(&out));
+    assert_eq!(aaguid, KEY_AAGUID);
+    // The touched key: the selection touch and the registration's.
+    assert_eq!(touched.touches(), 2);
+    until(
+        "CTAPHID_CANCEL at the other key",
+        Duration::from_secs(5),
+        || waits.cancels() == 1,
+    )
+    .await;
+    assert_eq!(waits.touches(), 1);
+
+    // Signing in races them again; only the touched key holds the credential, and it signs.
+    sign_in(
+        &client,
+        &core,
+        &cred,
+        UserVerificationPolicy::Discouraged_DO_NOT_USE,
+    )
+    .await;
+    until("the second cancel", Duration::from_secs(5), || {
+        waits.cancels() == 2
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_whose_socket_dies_mid_ceremony_fails_the_request_and_latchkeyd_lives_on() {
+    let bus = TestBus::start();
+    let mut key = TestKey::start(&bus.dir.path().join("key.sock"), Presence::Wait);
+    let mut d = Latchkeyd::start(
+        &bus,
+        &policy_privileged_self(),
+        &[format!("--device={}", key.spec())],
+    )
+    .await;
+    let _prompt = Prompt::spawn(&bus, "approve\n", false);
+    let client = client(&bus).await;
+    let core = rp();
+    let reg = registration(
+        &core,
+        Some(AuthenticatorAttachment::CrossPlatform),
+        UserVerificationPolicy::Discouraged_DO_NOT_USE,
+    );
+    let pending = client.start(Kind::Create, &reg.json, &web()).await.unwrap();
+    key.until_waiting(Duration::from_secs(20)).await;
+    key.stop();
+    let out = tokio::time::timeout(Duration::from_secs(20), pending.response())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.code, 2);
+    assert_eq!(out.error_name().as_deref(), Some("NotAllowedError"));
+    let message = out.message().unwrap();
+    assert!(
+        message.contains("the authenticator is gone")
+            && message.contains("creating the credential"),
+        "{message}"
+    );
+    assert!(d.running());
+    // Still serving: capabilities say keys are usable, and never hybrid.
+    let caps = client.proxy().get_client_capabilities().await.unwrap();
+    assert_eq!(caps.get("extension:prf"), Some(&true));
+    assert_eq!(caps.get("hybridTransport"), Some(&false));
+    assert_eq!(caps.get("passkeyPlatformAuthenticator"), Some(&true));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_no_key_present_the_prompt_asks_for_one_and_the_key_plugged_in_is_used() {
+    let bus = TestBus::start();
+    let path = bus.dir.path().join("later.sock");
+    let _d = Latchkeyd::start(
+        &bus,
+        &policy_privileged_self(),
+        &[format!("--device=unix:{}", path.display())],
+    )
+    .await;
+    let prompt = Prompt::spawn(&bus, "approve\n", false);
+    let client = client(&bus).await;
+    let core = rp();
+    let reg = registration(
+        &core,
+        Some(AuthenticatorAttachment::CrossPlatform),
+        UserVerificationPolicy::Discouraged_DO_NOT_USE,
+    );
+    let pending = client.start(Kind::Create, &reg.json, &web()).await.unwrap();
+    until("the insert notice", Duration::from_secs(20), || {
+        methods(&prompt, "Notice")
+            .iter()
+            .any(|n| n["details"] == "Insert your security key")
+    })
+    .await;
+    // The key appears only now.
+    let key = TestKey::start(&path, Presence::Touch);
+    let t = Instant::now();
+    let out = tokio::time::timeout(Duration::from_secs(20), pending.response())
+        .await
+        .unwrap()
+        .unwrap();
+    eprintln!("key plugged in to registration: {:?}", t.elapsed());
+    let (_, aaguid) = verify_registration(&core, &reg, &ok_json(&out));
+    assert_eq!(aaguid, KEY_AAGUID);
+    assert_eq!(key.touches(), 1);
+}
