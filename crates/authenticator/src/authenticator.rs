@@ -71,6 +71,8 @@ pub struct Authenticator<S, U, C, R> {
     pub(crate) large_blob_write: Option<crate::large_blobs::PendingWrite>,
     pub(crate) next_credential_ids: VecDeque<Vec<u8>>,
     pub(crate) power_up_ms: u64,
+    /// uvRetries of the built-in UV method (CTAP 2.1 §6.5.2.2); kept across power cycles.
+    pub(crate) uv_retries: u8,
 }
 
 impl<S, U, C, R> core::fmt::Debug for Authenticator<S, U, C, R> {
@@ -89,6 +91,7 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
         rng.fill(&mut token);
         let key_agreement = KeyAgreementKey::generate(&mut rng);
         let power_up_ms = clock.now_ms();
+        let uv_retries = config.max_uv_retries.clamp(1, 25);
         let mut this = Authenticator {
             config,
             store,
@@ -103,6 +106,7 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
             large_blob_write: None,
             next_credential_ids: VecDeque::new(),
             power_up_ms,
+            uv_retries,
         };
         let token = this.random32();
         this.token.reset(token);

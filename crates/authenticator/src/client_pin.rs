@@ -83,7 +83,8 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
                 }
                 self.issue_token(req, permissions, req.rp_id.clone())
             }
-            sub::GET_TOKEN_USING_UV | sub::GET_UV_RETRIES => Err(Status::InvalidSubcommand),
+            sub::GET_TOKEN_USING_UV => self.token_using_uv(req),
+            sub::GET_UV_RETRIES => self.get_uv_retries(),
             _ => Err(Status::InvalidSubcommand),
         }
     }
@@ -170,6 +171,8 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
             return Err(self.retry_gate.mismatch(state.pin_retries));
         }
         self.retry_gate.matched();
+        // A right PIN also restores the built-in UV attempts (§6.5.2.2).
+        self.uv_retries = self.max_uv_retries();
         state.pin_retries = MAX_PIN_RETRIES;
         self.save_state(&state)?;
         Ok(())

@@ -21,6 +21,20 @@ pub enum SignCountMode {
     AlwaysZero,
 }
 
+/// A built-in user verification method, such as a fingerprint reader (CTAP 2.1 §6.4 option
+/// `uv`, §6.5.5.7.3). Whether a finger matches is asked of [`crate::env::UserPresence::verify_user`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BuiltInUv {
+    /// None: getInfo has no `uv` option and `uv: true` is `CTAP2_ERR_INVALID_OPTION`.
+    #[default]
+    Absent,
+    /// Present but nothing enrolled (`uv: false`): getPinUvAuthTokenUsingUvWithPermissions is
+    /// `CTAP2_ERR_NOT_ALLOWED`, and `uv: true` in a ceremony `CTAP2_ERR_INVALID_OPTION`.
+    NotConfigured,
+    /// Present and enrolled (`uv: true`).
+    Configured,
+}
+
 /// The authenticator's identity, limits and policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -59,6 +73,14 @@ pub struct Config {
     pub backup_state: bool,
     /// Milliseconds after power-up during which authenticatorReset is allowed (CTAP 2.1 §6.6).
     pub reset_window_ms: u64,
+    /// The built-in user verification method, if any.
+    pub built_in_uv: BuiltInUv,
+    /// maxUvRetries: built-in UV attempts before it blocks (CTAP 2.1 §6.5.2.2: 1 to 25).
+    pub max_uv_retries: u8,
+    /// getInfo preferredPlatformUvAttempts (0x11): how often the platform should call
+    /// getPinUvAuthTokenUsingUvWithPermissions before falling back to the PIN. Above 1, each
+    /// call is one attempt (no internal retry, §6.5.5.7.3 step 6).
+    pub preferred_platform_uv_attempts: u8,
 }
 
 impl Default for Config {
@@ -81,6 +103,9 @@ impl Default for Config {
             backup_eligible: false,
             backup_state: false,
             reset_window_ms: 10_000,
+            built_in_uv: BuiltInUv::Absent,
+            max_uv_retries: 5,
+            preferred_platform_uv_attempts: 3,
         }
     }
 }

@@ -47,6 +47,15 @@ pub enum PresencePurpose<'a> {
     Other,
 }
 
+/// What a built-in user verification attempt found (CTAP 2.1 `performBuiltInUv`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UvMatch {
+    /// The enrolled user was recognised.
+    Matched,
+    /// Someone tried and was not recognised (costs one of the uvRetries).
+    NoMatch,
+}
+
 /// Asks the user to prove presence (a touch, a click).
 ///
 /// Implementations may block; a transport driver that must keep answering (CTAPHID keepalives,
@@ -54,4 +63,12 @@ pub enum PresencePurpose<'a> {
 pub trait UserPresence {
     /// Asks for presence; returns when the user answered, the request was cancelled, or it timed out.
     fn request_presence(&mut self, purpose: PresencePurpose<'_>) -> Result<(), PresenceDenied>;
+
+    /// One attempt of the built-in user verification method (a finger on the reader), asked
+    /// only when [`crate::config::Config::built_in_uv`] is configured. A match is also evidence
+    /// of the user's presence. Without a sensor nothing ever matches.
+    fn verify_user(&mut self, purpose: PresencePurpose<'_>) -> Result<UvMatch, PresenceDenied> {
+        let _ = purpose;
+        Ok(UvMatch::NoMatch)
+    }
 }

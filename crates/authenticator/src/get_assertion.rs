@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 use crate::authenticator::{
     flags, sha256, Authenticator, PendingAssertions, NEXT_ASSERTION_TIMEOUT_MS,
 };
+use crate::config::BuiltInUv;
 use crate::env::{Clock, PresencePurpose, Rng, UserPresence};
 use crate::request::{GetAssertionExtensionOutputs, GetAssertionRequest, GetAssertionResponse};
 use crate::status::Status;
@@ -58,14 +59,16 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
             return Err(Status::UnsupportedOption);
         }
         let has_param = req.pin_uv_auth_param.is_some();
-        if req.uv && !has_param {
+        // Step 4: "uv": true needs an enrolled built-in method.
+        let built_in_uv = req.uv && !has_param;
+        if built_in_uv && self.config.built_in_uv != BuiltInUv::Configured {
             return Err(Status::InvalidOption);
         }
         if req.extensions.hmac_secret.is_some() && !req.up {
             return Err(Status::UnsupportedOption);
         }
         let state = self.state()?;
-        if state.always_uv && req.up && !has_param {
+        if state.always_uv && req.up && !has_param && !built_in_uv {
             return Err(Status::PuatRequired);
         }
         if req.allow_list.len() > self.config.max_credential_count_in_list {
@@ -84,7 +87,11 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
                 return Err(Status::PinAuthInvalid);
             }
         }
-        let uv = has_param;
+        // Step 6.2: built-in UV, whose match is also the user's presence.
+        if built_in_uv {
+            self.ceremony_built_in_uv(purpose.clone())?;
+        }
+        let uv = has_param || built_in_uv;
         let hmac = match &req.extensions.hmac_secret {
             Some(input) => Some(crate::hmac_secret::open_salts(&self.key_agreement, input)?),
             None => None,
@@ -124,18 +131,18 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
 
         let mut flag_byte = self.backup_flags();
         if req.up {
-            if !(uv && self.token.user_present()) {
+            if !(built_in_uv || (has_param && self.token.user_present())) {
                 self.ceremony_presence(purpose)?;
             }
             flag_byte |= flags::UP;
         }
         if uv {
             flag_byte |= flags::UV;
-            if req.up {
-                self.token.clear_user_present();
-                self.token.clear_user_verified();
-                self.token.clear_permissions_except_lbw();
-            }
+        }
+        if has_param && req.up {
+            self.token.clear_user_present();
+            self.token.clear_user_verified();
+            self.token.clear_permissions_except_lbw();
         }
 
         let count = applicable.len();

@@ -3,10 +3,14 @@
 
 use crate::authenticator::Authenticator;
 use crate::authn_config::MAX_RP_IDS_FOR_SET_MIN_PIN_LENGTH;
+use crate::config::BuiltInUv;
 use crate::env::{Clock, PresencePurpose, Rng, UserPresence};
 use crate::request::Info;
 use crate::status::Status;
 use crate::store::CredentialStore;
+
+/// uvModality of a built-in fingerprint reader: USER_VERIFY_FINGERPRINT_INTERNAL (0x02).
+pub const UV_MODALITY_FINGERPRINT_INTERNAL: u64 = 0x02;
 
 /// The extensions this authenticator implements, as getInfo lists them.
 pub const EXTENSIONS: [&str; 6] = [
@@ -24,7 +28,7 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
         let state = self.state()?;
         let pin_set = self.pin_is_set()?;
         let (_, remaining) = self.store.discoverable_count()?;
-        let options = vec![
+        let mut options = vec![
             ("plat", self.config.platform),
             ("rk", true),
             ("up", true),
@@ -38,6 +42,12 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
             ("makeCredUvNotRqd", !state.always_uv),
             ("credentialMgmtPreview", true),
         ];
+        // uv: a built-in method, enrolled or not (§6.4). No bioEnroll / uvBioEnroll / uvAcfg:
+        // enrolment is not offered, so tokens from UV never carry be or acfg (§6.5.5.7.3).
+        let built_in = self.config.built_in_uv != BuiltInUv::Absent;
+        if built_in {
+            options.push(("uv", self.config.built_in_uv == BuiltInUv::Configured));
+        }
         Ok(Info {
             // With alwaysUv, U2F (which cannot verify the user) is off (CTAP 2.1 §6.11.2).
             versions: if state.always_uv {
@@ -60,6 +70,10 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
             firmware_version: self.config.firmware_version,
             max_cred_blob_length: self.config.max_cred_blob_length as u64,
             max_rp_ids_for_set_min_pin_length: MAX_RP_IDS_FOR_SET_MIN_PIN_LENGTH as u64,
+            preferred_platform_uv_attempts: built_in
+                .then(|| u64::from(self.config.preferred_platform_uv_attempts.max(1))),
+            // USER_VERIFY_FINGERPRINT_INTERNAL (FIDO Registry §3.1).
+            uv_modality: built_in.then_some(UV_MODALITY_FINGERPRINT_INTERNAL),
             remaining_discoverable_credentials: remaining as u64,
         })
     }
@@ -75,6 +89,7 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
         self.store.wipe()?;
         let window_start = self.power_up_ms;
         self.power_cycle();
+        self.uv_retries = self.max_uv_retries();
         self.power_up_ms = window_start;
         self.apply_default_always_uv();
         Ok(())

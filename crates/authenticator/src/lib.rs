@@ -22,9 +22,13 @@
 //!   permissions but lbw (CTAP 2.1 §6.5.2.1), so one token authorises one ceremony with UP.
 //! - **The store owns the PIN verifier**; the core keeps the retry counters, and locks the store
 //!   when the token expires (checked lazily before every command), is replaced, or at power-up.
-//! - **No built-in UV**: `uv: true` without a pinUvAuthParam is `CTAP2_ERR_INVALID_OPTION`
-//!   (§6.1.2 step 5.3.1); with alwaysUv, a request without a token is `PUAT_REQUIRED`, since
-//!   clientPIN is how this authenticator verifies users (§6.1.2 step 6, §6.2.2 step 5).
+//! - **Built-in UV is optional** ([`BuiltInUv`], [`uv`]): without it, `uv: true` without a
+//!   pinUvAuthParam is `CTAP2_ERR_INVALID_OPTION` (§6.1.2 step 5) and with alwaysUv a request
+//!   without a token is `PUAT_REQUIRED` (§6.1.2 step 6, §6.2.2 step 5). With a configured sensor
+//!   (the virtual key's emulated fingerprint reader) the user is matched by
+//!   [`env::UserPresence::verify_user`], through getPinUvAuthTokenUsingUvWithPermissions or
+//!   `uv: true`; the uvRetries counter lives in memory with the sensor, not in the store, and a
+//!   match counts as the user's presence too.
 //! - **Presence inside a ceremony**: declining or timing out is `OPERATION_DENIED` (§6.1.2 step
 //!   14, §6.2.2 step 9), an excluded credential is `CREDENTIAL_EXCLUDED` whatever the user did
 //!   (§6.1.2 step 12.1.4.2); elsewhere (reset, selection, U2F) a timeout is
@@ -57,8 +61,9 @@ pub mod store;
 pub mod token;
 mod u2f;
 pub mod u2f_cert;
+pub mod uv;
 pub mod wire;
 
 pub use authenticator::Authenticator;
-pub use config::{AttestationMode, Config, SignCountMode};
+pub use config::{AttestationMode, BuiltInUv, Config, SignCountMode};
 pub use status::Status;

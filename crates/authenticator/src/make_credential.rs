@@ -3,7 +3,7 @@
 use zeroize::Zeroizing;
 
 use crate::authenticator::{flags, sha256, Authenticator};
-use crate::config::AttestationMode;
+use crate::config::{AttestationMode, BuiltInUv};
 use crate::env::{Clock, PresencePurpose, Rng, UserPresence};
 use crate::request::{
     AttestationStatement, MakeCredentialExtensionOutputs, MakeCredentialRequest,
@@ -41,24 +41,32 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
             .filter_map(|&a| Algorithm::from_cose(a))
             .find(|a| self.config.algorithms.contains(a))
             .ok_or(Status::UnsupportedAlgorithm)?;
-        // Step 4: options. "up": false is invalid for makeCredential; we have no built-in UV.
+        // Step 4/5: options. "up": false is invalid for makeCredential; "uv": true needs an
+        // enrolled built-in method (with a pinUvAuthParam it is treated as false).
         if req.up == Some(false) {
             return Err(Status::InvalidOption);
         }
         let has_param = req.pin_uv_auth_param.is_some();
-        if req.uv && !has_param {
+        let built_in_uv = req.uv && !has_param;
+        if built_in_uv && self.config.built_in_uv != BuiltInUv::Configured {
             return Err(Status::InvalidOption);
         }
         // Step 5/6: alwaysUv and makeCredUvNotRqd.
         let state = self.state()?;
         let pin_set = self.pin_is_set()?;
-        if !has_param {
-            // Step 6: with alwaysUv, clientPin is the way to UV (step 6.2.1 / 6.4.1).
+        let uv_configured = self.config.built_in_uv == BuiltInUv::Configured;
+        if !has_param && !built_in_uv {
+            // Step 6.4: with alwaysUv, a token or built-in UV; the clientPin option ID is always
+            // present here, so the answer is PUAT_REQUIRED.
             if state.always_uv {
                 return Err(Status::PuatRequired);
             }
+            // Step 7: a discoverable credential on a key protected by some form of UV.
             if req.rk && pin_set {
                 return Err(Status::PuatRequired);
+            }
+            if req.rk && uv_configured {
+                return Err(Status::OperationDenied);
             }
         }
         // Step 7: no enterprise attestation here.
@@ -90,7 +98,12 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
                 return Err(Status::PinAuthInvalid);
             }
         }
-        let uv = has_param;
+        // Step 11.2: built-in UV, whose match is also the user's presence (step 13).
+        if built_in_uv {
+            self.ceremony_built_in_uv(purpose.clone())?;
+        }
+        let uv = has_param || built_in_uv;
+        let present = built_in_uv || (has_param && self.token.user_present());
         // Step 12: the excludeList; UP before saying "excluded".
         if req.exclude_list.len() > self.config.max_credential_count_in_list {
             return Err(Status::LimitExceeded);
@@ -109,7 +122,7 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
                 continue;
             }
             // Step 12.1.4: wait for presence, then say "excluded" whatever the user did.
-            if !(uv && self.token.user_present()) {
+            if !present {
                 let _ = self.ask_presence(purpose);
             }
             return Err(Status::CredentialExcluded);
@@ -135,10 +148,10 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
             }
         }
         // Step 14: user presence; declining or timing out is OPERATION_DENIED (14.1.2.2).
-        if !(uv && self.token.user_present()) {
+        if !present {
             self.ceremony_presence(purpose)?;
         }
-        if uv {
+        if has_param {
             self.token.clear_user_present();
             self.token.clear_user_verified();
             self.token.clear_permissions_except_lbw();

@@ -230,6 +230,8 @@ pub struct ClientPinResponse {
     pub retries: Option<u64>,
     /// powerCycleState (0x04).
     pub power_cycle_state: Option<bool>,
+    /// uvRetries (0x05).
+    pub uv_retries: Option<u64>,
 }
 
 /// authenticatorCredentialManagement (CTAP 2.1 §6.8).
@@ -349,6 +351,10 @@ pub struct Info {
     pub max_cred_blob_length: u64,
     /// maxRPIDsForSetMinPINLength (0x10).
     pub max_rp_ids_for_set_min_pin_length: u64,
+    /// preferredPlatformUvAttempts (0x11), with a built-in UV method.
+    pub preferred_platform_uv_attempts: Option<u64>,
+    /// uvModality (0x12), with a built-in UV method.
+    pub uv_modality: Option<u64>,
     /// remainingDiscoverableCredentials (0x14).
     pub remaining_discoverable_credentials: u64,
 }

@@ -17,10 +17,13 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use latchkey_authenticator::env::{Clock, PresenceDenied, PresencePurpose, Rng, UserPresence};
+use latchkey_authenticator::env::{
+    Clock, PresenceDenied, PresencePurpose, Rng, UserPresence, UvMatch,
+};
 use latchkey_authenticator::memory::MemoryStore;
 use latchkey_authenticator::store::CredentialStore;
-use latchkey_authenticator::{Authenticator, Config};
+use latchkey_authenticator::uv::UvScript;
+use latchkey_authenticator::{Authenticator, BuiltInUv, Config};
 use latchkey_keystore::{FileStore, Protection};
 use latchkey_transport::virtual_key::{CtapHidApp, Signals, VirtualKey};
 use latchkey_transport::SeqpacketListener;
@@ -45,6 +48,48 @@ pub struct Args {
     /// Without it, state lives in memory and is lost on exit.
     #[arg(long, value_name = "DIR")]
     state: Option<PathBuf>,
+    /// Emulate a fingerprint reader (built-in user verification): `off` (no reader, the
+    /// default), `unenrolled` (a reader with no finger enrolled), or the outcomes of successive
+    /// attempts, `match` / `no-match` separated by commas, the last one repeating
+    /// (`--uv match`, `--uv no-match,match`).
+    #[arg(long, value_name = "SPEC", default_value = "off", value_parser = parse_uv)]
+    uv: UvMode,
+    /// The emulated reader's maxUvRetries: failed fingers before it blocks until a right PIN.
+    #[arg(long, value_name = "N", default_value_t = 5,
+          value_parser = clap::value_parser!(u8).range(1..=25))]
+    uv_retries: u8,
+}
+
+/// `--uv`: the emulated fingerprint reader.
+#[derive(Debug, Clone)]
+enum UvMode {
+    /// No reader.
+    Off,
+    /// A reader, nobody enrolled.
+    Unenrolled,
+    /// An enrolled reader answering from a script.
+    Script(UvScript),
+}
+
+fn parse_uv(spec: &str) -> Result<UvMode, String> {
+    match spec {
+        "off" => Ok(UvMode::Off),
+        "unenrolled" => Ok(UvMode::Unenrolled),
+        script => script
+            .parse::<UvScript>()
+            .map(UvMode::Script)
+            .map_err(|e| e.to_string()),
+    }
+}
+
+impl UvMode {
+    fn built_in_uv(&self) -> BuiltInUv {
+        match self {
+            Self::Off => BuiltInUv::Absent,
+            Self::Unenrolled => BuiltInUv::NotConfigured,
+            Self::Script(_) => BuiltInUv::Configured,
+        }
+    }
 }
 
 /// How the virtual key answers requests for user presence.
@@ -76,7 +121,10 @@ fn serve(args: Args) -> Result<(), String> {
             .map_err(|e| format!("cannot handle signal {signal}: {e}"))?;
     }
     let signals = Signals::new();
-    let presence = Presence::new(args.presence, &signals, args.prompt_timeout)?;
+    let mut presence = Presence::new(args.presence, &signals, args.prompt_timeout)?;
+    if let UvMode::Script(script) = &args.uv {
+        presence.fingers = Some(script.clone());
+    }
     match &args.state {
         Some(dir) => {
             std::fs::create_dir_all(dir)
@@ -98,7 +146,11 @@ fn listen<S: CredentialStore + Send + 'static>(
 ) -> Result<(), String> {
     let app = AuthenticatorApp {
         inner: Authenticator::new(
-            Config::default(),
+            Config {
+                built_in_uv: args.uv.built_in_uv(),
+                max_uv_retries: args.uv_retries,
+                ..Config::default()
+            },
             store,
             presence,
             SystemClock::new(),
@@ -203,6 +255,8 @@ struct Presence {
     timeout: Duration,
     /// For `prompt`: the terminal to write to and the lines read from it.
     tty: Option<(File, Receiver<String>)>,
+    /// `--uv`: what the emulated fingerprint reader answers.
+    fingers: Option<UvScript>,
 }
 
 impl Presence {
@@ -236,6 +290,7 @@ impl Presence {
             signals: signals.clone(),
             timeout: Duration::from_secs(timeout_secs),
             tty,
+            fingers: None,
         })
     }
 
@@ -288,6 +343,24 @@ impl UserPresence for Presence {
                 answer
             }
         }
+    }
+
+    fn verify_user(&mut self, _purpose: PresencePurpose<'_>) -> Result<UvMatch, PresenceDenied> {
+        if self.signals.is_cancelled() {
+            return Err(PresenceDenied::Cancelled);
+        }
+        let outcome = self
+            .fingers
+            .as_mut()
+            .map_or(UvMatch::NoMatch, UvScript::next_outcome);
+        eprintln!(
+            "latchkey virtual-key: fingerprint {}",
+            match outcome {
+                UvMatch::Matched => "recognised",
+                UvMatch::NoMatch => "not recognised",
+            }
+        );
+        Ok(outcome)
     }
 }
 

@@ -10,12 +10,13 @@ use latchkey_ctap::extensions::{
     CredBlobOutput, GetAssertionExtensions as CtapGaExtensions, HmacSecretOutput,
 };
 use latchkey_ctap::pin::Permissions;
+use latchkey_ctap::status::StatusCode;
 use latchkey_webauthn::extensions::ctap::AuthenticationOutcome;
 use latchkey_webauthn::extensions::LargeBlobAuthentication;
 use latchkey_webauthn::ids::CredentialId;
 use latchkey_webauthn::WebAuthnError;
 
-use crate::ctap2;
+use crate::ctap2::{self, CtapError};
 use crate::device::Device;
 use crate::error::{to_webauthn, Step};
 use crate::pinuv::{self, Session, Token};
@@ -46,6 +47,25 @@ fn account(r: &GetAssertionResponse, fallback_id: Option<&[u8]>) -> Account {
     }
 }
 
+fn not_in_allow_list() -> WebAuthnError {
+    WebAuthnError::not_allowed(
+        "none of the credentials in allowCredentials is on this authenticator",
+    )
+}
+
+/// Looks for the listed credentials under the `appid` extension's AppID, if the request has one.
+fn appid_preflight(
+    device: &mut dyn Device,
+    info: &latchkey_ctap::command::GetInfoResponse,
+    options: &latchkey_webauthn::options::get::RequestOptions,
+    allowed: &[Vec<u8>],
+) -> Result<Option<(String, Vec<u8>)>, WebAuthnError> {
+    let Some(appid) = &options.extensions.appid else {
+        return Ok(None);
+    };
+    Ok(uv::preflight(device, info, appid, allowed, None)?.map(|id| (appid.clone(), id)))
+}
+
 /// Runs an authentication ceremony on `device`.
 pub fn authenticate(
     device: &mut dyn Device,
@@ -63,11 +83,15 @@ pub fn authenticate(
         Some(LargeBlobAuthentication::Write(_))
     ) && support.large_blobs;
     let mut plan = uv::plan(&info, options.user_verification, false, false)?;
-    if large_blob_write && plan == UvPlan::Skip && info.option("clientPin") == Some(true) {
+    if large_blob_write && plan == UvPlan::Skip {
         // Writing a large blob needs a token with the lbw permission (CTAP 2.1 §6.10.2).
-        plan = UvPlan::Pin {
-            set_if_unset: false,
-        };
+        if info.option("uv") == Some(true) && info.option("pinUvAuthToken") == Some(true) {
+            plan = UvPlan::BuiltInToken;
+        } else if info.option("clientPin") == Some(true) {
+            plan = UvPlan::Pin {
+                set_if_unset: false,
+            };
+        }
     }
     let mut permissions = Permissions::GET_ASSERTION;
     if large_blob_write {
@@ -84,26 +108,24 @@ pub fn authenticate(
     // is asked for with the AppID as RP ID, whose SHA-256 is the U2F application parameter.
     let mut rp_id = request.rp_id.clone();
     let mut appid_used = false;
+    let direct = uv::needs_no_preflight(&info, &allowed);
     let chosen = if allowed.is_empty() {
         None
+    } else if direct {
+        // One credential, and a CTAP 2.1 key answers NO_CREDENTIALS before asking for a touch
+        // (§6.2.2 steps 7-9): the silent pre-flight would only cost a signature and a count.
+        allowed.first().cloned()
     } else {
         match uv::preflight(device, &info, &request.rp_id, &allowed, token.as_ref())? {
             Some(id) => Some(id),
-            None => {
-                let legacy = match &options.extensions.appid {
-                    Some(appid) => uv::preflight(device, &info, appid, &allowed, None)?
-                        .map(|id| (appid.clone(), id)),
-                    None => None,
-                };
-                let Some((appid, id)) = legacy else {
-                    return Err(WebAuthnError::not_allowed(
-                        "none of the credentials in allowCredentials is on this authenticator",
-                    ));
-                };
-                rp_id = appid;
-                appid_used = true;
-                Some(id)
-            }
+            None => match appid_preflight(device, &info, options, &allowed)? {
+                Some((appid, id)) => {
+                    rp_id = appid;
+                    appid_used = true;
+                    Some(id)
+                }
+                None => return Err(not_in_allow_list()),
+            },
         }
     };
     // A token is bound to the RP ID it was made for: none is used under the AppID.
@@ -149,8 +171,35 @@ pub fn authenticate(
         pin_uv_auth_param: token.as_ref().map(|t| t.authenticate(&hash)),
         pin_uv_auth_protocol: token.as_ref().map(Token::protocol),
     };
-    let first = ctap2::get_assertion(device, ga, &mut |k| ui.status(k.into()))
-        .map_err(|e| to_webauthn(Step::GetAssertion, &e))?;
+    let result = ctap2::get_assertion(device, ga.clone(), &mut crate::ui::on_change(ui));
+    let first = match result {
+        Ok(first) => first,
+        Err(CtapError::Status(StatusCode::NoCredentials)) if direct => {
+            // Not under the RP ID: perhaps a U2F credential under the AppID, asked for directly
+            // too (the key again answers before any touch).
+            let Some(appid) = &options.extensions.appid else {
+                return Err(not_in_allow_list());
+            };
+            appid_used = true;
+            let ga = GetAssertionRequest {
+                rp_id: appid.clone(),
+                pin_uv_auth_param: None,
+                pin_uv_auth_protocol: None,
+                ..ga
+            };
+            let result = ctap2::get_assertion(device, ga, &mut crate::ui::on_change(ui));
+            match result {
+                Ok(first) => first,
+                Err(CtapError::Status(StatusCode::NoCredentials)) => {
+                    return Err(not_in_allow_list())
+                }
+                Err(e) => return Err(to_webauthn(Step::GetAssertion, &e)),
+            }
+        }
+        Err(e) => return Err(to_webauthn(Step::GetAssertion, &e)),
+    };
+    // A token is bound to the RP ID it was made for: none is used under the AppID.
+    let token = if appid_used { None } else { token };
     let count = first.number_of_credentials.unwrap_or(1).min(MAX_ACCOUNTS);
     let answer = if count > 1 && chosen.is_none() {
         let mut all = vec![first];

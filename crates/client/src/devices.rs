@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
 use latchkey_transport::discovery::SpecError;
-use latchkey_transport::{enumerate, DeviceSpec, DeviceWatcher, Roots, WatchEvent};
+use latchkey_transport::{enumerate, DeviceInfo, DeviceSpec, DeviceWatcher, Roots, WatchEvent};
 
 use crate::device::{Device, DeviceError};
 use crate::hid::open_spec;
@@ -147,12 +147,23 @@ const WATCH_POLL: std::time::Duration = std::time::Duration::from_millis(200);
 /// receiver (for [`crate::select::select_joining`]). Keys that fail to open are skipped. The
 /// thread ends when the watcher fails, or at the first key that arrives after the receiver was
 /// dropped (until then it sleeps in the watcher's poll).
-pub fn watch_with(mut watcher: DeviceWatcher) -> mpsc::Receiver<Box<dyn Device>> {
+pub fn watch_with(watcher: DeviceWatcher) -> mpsc::Receiver<Box<dyn Device>> {
+    watch_with_opener(watcher, |info| {
+        open_spec(&info.spec(), Some(&info.display_name()))
+    })
+}
+
+/// [`watch_with`], opening each key that appears with `open` instead of as a hidraw node: the
+/// seam where a test (or another transport) decides what a discovered node connects to.
+pub fn watch_with_opener<F>(mut watcher: DeviceWatcher, open: F) -> mpsc::Receiver<Box<dyn Device>>
+where
+    F: Fn(&DeviceInfo) -> Result<Box<dyn Device>, DeviceError> + Send + 'static,
+{
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || loop {
         match watcher.next_event(WATCH_POLL) {
             Ok(Some(WatchEvent::Added(info))) => {
-                if let Ok(device) = open_spec(&info.spec(), Some(&info.display_name())) {
+                if let Ok(device) = open(&info) {
                     if tx.send(device).is_err() {
                         return;
                     }

@@ -14,6 +14,8 @@ pub enum Step {
     Info,
     /// PIN entry, setPIN, getPinUvAuthToken.
     Pin,
+    /// Built-in user verification (getPinUvAuthTokenUsingUvWithPermissions).
+    UserVerification,
     /// The excludeList / allowList pre-flight.
     Preflight,
     /// authenticatorMakeCredential.
@@ -31,6 +33,7 @@ impl Step {
         match self {
             Self::Info => "asking the authenticator what it supports",
             Self::Pin => "verifying the PIN",
+            Self::UserVerification => "verifying the user on the authenticator",
             Self::Preflight => "checking which credentials the authenticator holds",
             Self::MakeCredential => "creating the credential",
             Self::GetAssertion => "signing in",

@@ -12,6 +12,8 @@
 //!   and extensions (credProps, prf ↔ hmac-secret, credProtect, credBlob, largeBlob, minPinLength).
 //! - [`select`]: several keys at once; the first one touched is used.
 //! - [`u2f`]: U2F-only keys (CTAP 2.1 §10), with `appid` / `appidExclude`.
+//! - [`uv_token`]: a pinUvAuthToken from built-in user verification (a fingerprint), PIN as
+//!   fall-back.
 //! - [`pinuv`], [`uv`], [`prf`], [`large_blob`], [`ctap2`]: clientPIN, the UV decision and the
 //!   silent pre-flight, prf ↔ hmac-secret, the large-blob array, typed CTAP2 calls.
 //! - [`ui`]: [`CeremonyUi`], what a ceremony asks of the user.
@@ -41,6 +43,7 @@ pub mod store;
 pub mod u2f;
 pub mod ui;
 pub mod uv;
+pub mod uv_token;
 
 pub use authenticate::authenticate;
 pub use device::{CancelHandle, Device, DeviceDescription, DeviceError, Transport};
@@ -48,4 +51,6 @@ pub use register::register;
 pub use request::{CreateRequest, GetRequest};
 pub use response::{Assertion, Registration};
 pub use store::PlatformAuthenticator;
-pub use ui::{Account, CeremonyUi, Pin, PinReason, PinRequest, ScriptedUi, Status};
+pub use ui::{
+    Account, CeremonyUi, Pin, PinReason, PinRequest, ScriptedUi, Status, UvReason, UvRequest,
+};

@@ -289,7 +289,7 @@ pub fn describe(device: &mut dyn Device) -> Result<KeyReport, WebAuthnError> {
 pub fn reset(device: &mut dyn Device, ui: &mut dyn CeremonyUi) -> Result<(), WebAuthnError> {
     use latchkey_ctap::command::Request;
     use latchkey_ctap::status::StatusCode;
-    let result = ctap2::call_empty(device, &Request::Reset, &mut |k| ui.status(k.into()));
+    let result = ctap2::call_empty(device, &Request::Reset, &mut crate::ui::on_change(ui));
     match result {
         Ok(()) => Ok(()),
         Err(e) => match e.status() {

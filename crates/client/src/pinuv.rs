@@ -95,6 +95,12 @@ impl std::fmt::Debug for Token {
 }
 
 impl Token {
+    /// Decrypts the `pinUvAuthToken` the authenticator sent over `session`.
+    pub(crate) fn decrypt(session: Session, encrypted: &[u8]) -> Result<Self, WebAuthnError> {
+        let token = session.decrypt(encrypted)?;
+        Ok(Self { token, session })
+    }
+
     /// The protocol.
     pub fn protocol(&self) -> PinUvAuthProtocol {
         self.session.protocol

@@ -119,6 +119,17 @@ pub(crate) fn token_for(
             },
         )
         .map(Some),
+        UvPlan::BuiltInToken => crate::uv_token::obtain(
+            device,
+            info,
+            ui,
+            TokenRequest {
+                permissions,
+                rp_id: Some(rp_id),
+                set_if_unset: false,
+            },
+        )
+        .map(Some),
         UvPlan::Skip | UvPlan::BuiltIn => Ok(None),
     }
 }
@@ -195,7 +206,7 @@ pub fn register(
         // appidExclude (WebAuthn L3 §10.1.2): a U2F credential made for the AppID counts too.
         if let (None, Some(appid)) = (&found, &options.extensions.appid_exclude) {
             if uv::preflight(device, &info, appid, &excluded, None)?.is_some() {
-                let selection = ctap2::selection(device, &mut |k| ui.status(k.into()));
+                let selection = ctap2::selection(device, &mut crate::ui::on_change(ui));
                 return match selection {
                     Ok(()) => Err(WebAuthnError::invalid_state(
                         "the authenticator already holds a credential from excludeCredentials (by appidExclude)",
@@ -256,7 +267,7 @@ pub fn register(
         enterprise_attestation: None,
         attestation_formats_preference: None,
     };
-    let answer = ctap2::make_credential(device, mc, &mut |k| ui.status(k.into()))
+    let answer = ctap2::make_credential(device, mc, &mut crate::ui::on_change(ui))
         .map_err(|e| to_webauthn(Step::MakeCredential, &e))?;
 
     let auth_data = AuthenticatorData::parse(&answer.auth_data).map_err(|e| {

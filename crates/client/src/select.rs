@@ -2,6 +2,11 @@
 //! blinks for a touch at once (authenticatorSelection, or a dummy U2F registration on a U2F-only
 //! key); the first one touched is used, the others are cancelled. With [`select_joining`], keys
 //! plugged in while it waits join the choice.
+//!
+//! While the keys wait, their CTAPHID keepalives (CTAP 2.1 §11.2.9.1.5) reach
+//! [`CeremonyUi::status`] once per change of what the user should be told, not once per
+//! 100 ms packet: [`Status::TouchNeeded`] as soon as any key says UPNEEDED, else
+//! [`Status::Processing`] while any key says PROCESSING.
 
 use std::sync::mpsc;
 use std::thread;
@@ -11,13 +16,17 @@ use latchkey_ctap::u2f::{RegisterRequest, Request as U2fRequest, ResponseApdu, S
 use latchkey_webauthn::WebAuthnError;
 
 use crate::ctap2::{self, CtapError};
-use crate::device::{CancelHandle, Device};
+use crate::device::{CancelHandle, Device, KeepaliveStatus};
 use crate::ui::{CeremonyUi, Status};
 
-/// Waits for a touch on one device: `Ok` once the user touched it.
-fn touched(device: &mut dyn Device) -> Result<(), CtapError> {
+/// Waits for a touch on one device: `Ok` once the user touched it. `status` hears the device's
+/// keepalives (a U2F-only key's "conditions not satisfied" is its way of saying UPNEEDED).
+fn touched(
+    device: &mut dyn Device,
+    status: &mut dyn FnMut(KeepaliveStatus),
+) -> Result<(), CtapError> {
     if device.info().cbor {
-        return ctap2::selection(device, &mut |_| {});
+        return ctap2::selection(device, status);
     }
     // A U2F-only key: a registration for a dummy application, polled until touched.
     let dummy = U2fRequest::Register(RegisterRequest {
@@ -33,6 +42,7 @@ fn touched(device: &mut dyn Device) -> Result<(), CtapError> {
         match ResponseApdu::parse(&answer).map(|r| r.status) {
             Some(StatusWord::NO_ERROR) => return Ok(()),
             Some(StatusWord::CONDITIONS_NOT_SATISFIED) => {
+                status(KeepaliveStatus::UpNeeded);
                 thread::sleep(std::time::Duration::from_millis(100))
             }
             _ => {
@@ -76,27 +86,50 @@ struct Contender {
     name: String,
     cancel: CancelHandle,
     worker: thread::JoinHandle<Box<dyn Device>>,
+    /// The last keepalive it sent, until it finished.
+    status: Option<KeepaliveStatus>,
 }
 
-fn enter(
-    contenders: &mut Vec<Contender>,
-    mut device: Box<dyn Device>,
-    tx: &mpsc::Sender<(usize, Result<(), CtapError>)>,
-) {
+/// What a contender's thread reports.
+enum Report {
+    /// A keepalive (CTAP 2.1 §11.2.9.1.5) while it waits.
+    Keepalive(usize, KeepaliveStatus),
+    /// It was touched (`Ok`) or failed.
+    Done(usize, Result<(), CtapError>),
+}
+
+fn enter(contenders: &mut Vec<Contender>, mut device: Box<dyn Device>, tx: &mpsc::Sender<Report>) {
     let index = contenders.len();
     let name = device.info().path;
     let cancel = device.cancel_handle();
     let tx = tx.clone();
     let worker = thread::spawn(move || {
-        let result = touched(&mut *device);
-        let _ = tx.send((index, result));
+        let keepalives = tx.clone();
+        let result = touched(&mut *device, &mut |k| {
+            let _ = keepalives.send(Report::Keepalive(index, k));
+        });
+        let _ = tx.send(Report::Done(index, result));
         device
     });
     contenders.push(Contender {
         name,
         cancel,
         worker,
+        status: None,
     });
+}
+
+/// What the user is told while keys wait: "touch" as soon as any key waits for one, else
+/// "working" while any key works, else nothing yet.
+fn overall(contenders: &[Contender]) -> Option<Status> {
+    let any = |k: KeepaliveStatus| contenders.iter().any(|c| c.status == Some(k));
+    if any(KeepaliveStatus::UpNeeded) {
+        Some(Status::TouchNeeded)
+    } else if any(KeepaliveStatus::Processing) {
+        Some(Status::Processing)
+    } else {
+        None
+    }
 }
 
 /// Polling interval for newly joined keys.
@@ -108,7 +141,6 @@ fn race(
     ui: &mut dyn CeremonyUi,
     timeout: Option<Duration>,
 ) -> Result<Box<dyn Device>, WebAuthnError> {
-    ui.status(Status::TouchNeeded);
     let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     let (tx, rx) = mpsc::channel();
     let mut contenders = Vec::new();
@@ -118,6 +150,8 @@ fn race(
     let mut joins_open = true;
     let mut failures = Vec::new();
     let mut timed_out = false;
+    // Keepalives come every 100 ms from every key: the UI hears each change once.
+    let mut shown: Option<Status> = None;
     let winner = loop {
         while joins_open {
             match joins.try_recv() {
@@ -140,12 +174,26 @@ fn race(
             None => JOIN_POLL,
         };
         match rx.recv_timeout(wait) {
-            Ok((index, Ok(()))) => break Some(index),
-            Ok((index, Err(e))) => {
+            Ok(Report::Done(index, Ok(()))) => break Some(index),
+            Ok(Report::Done(index, Err(e))) => {
                 let name = contenders.get(index).map_or("?", |c| c.name.as_str());
                 failures.push(format!("{name}: {e}"));
+                if let Some(c) = contenders.get_mut(index) {
+                    c.status = None;
+                }
+            }
+            Ok(Report::Keepalive(index, k)) => {
+                if let Some(c) = contenders.get_mut(index) {
+                    c.status = Some(k);
+                }
             }
             Err(_) => {}
+        }
+        if let Some(now) = overall(&contenders) {
+            if shown.as_ref() != Some(&now) {
+                ui.status(now.clone());
+                shown = Some(now);
+            }
         }
     };
     // The others stop waiting for a touch (CTAPHID_CANCEL); their threads end on their own.

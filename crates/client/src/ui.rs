@@ -59,6 +59,29 @@ pub struct PinRequest {
     pub device: String,
 }
 
+/// Why the authenticator's built-in user verification (a fingerprint reader) is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UvReason {
+    /// The first attempt: put the enrolled finger on the key.
+    Verify,
+    /// The previous finger was not recognised; try again.
+    Retry,
+}
+
+/// Built-in user verification is about to be asked of the authenticator (clientPIN
+/// getPinUvAuthTokenUsingUvWithPermissions, CTAP 2.1 §6.5.5.7.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UvRequest {
+    /// Why.
+    pub reason: UvReason,
+    /// Attempts left before built-in UV blocks (getUVRetries), once an attempt failed.
+    pub retries_left: Option<u64>,
+    /// Which authenticator asks (shown to the user).
+    pub device: String,
+}
+
 /// The user (or the caller) gave up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("cancelled by the user")]
@@ -97,6 +120,19 @@ impl From<KeepaliveStatus> for Status {
     }
 }
 
+/// A keepalive callback that shows `ui` each change of status once: keepalives arrive every
+/// 100 ms while a key waits (CTAP 2.1 §11.2.9.1.5), and the user needs to be told once.
+pub fn on_change<'a>(ui: &'a mut dyn CeremonyUi) -> impl FnMut(KeepaliveStatus) + 'a {
+    let mut last: Option<Status> = None;
+    move |k| {
+        let status = Status::from(k);
+        if last.as_ref() != Some(&status) {
+            ui.status(status.clone());
+            last = Some(status);
+        }
+    }
+}
+
 /// The person in front of the machine, as a ceremony sees them.
 pub trait CeremonyUi {
     /// Asks for a PIN.
@@ -107,6 +143,14 @@ pub trait CeremonyUi {
 
     /// Shows a status.
     fn status(&mut self, status: Status);
+
+    /// The authenticator is about to verify the user with its built-in method (a fingerprint):
+    /// tell them to use it, and after a failed attempt how many are left. A finger on the sensor
+    /// is a touch, so by default this shows [`Status::TouchNeeded`].
+    fn user_verification(&mut self, request: &UvRequest) {
+        let _ = request;
+        self.status(Status::TouchNeeded);
+    }
 }
 
 /// A UI that answers from fixed values: PINs in order (then cancels), the first account. For tests
@@ -122,6 +166,8 @@ pub struct ScriptedUi {
     pub choice: usize,
     /// Every account list offered.
     pub choices_offered: Vec<Vec<Account>>,
+    /// Every built-in user verification announced, in order.
+    pub uv_requests: Vec<UvRequest>,
 }
 
 impl ScriptedUi {
@@ -156,5 +202,36 @@ impl CeremonyUi for ScriptedUi {
 
     fn status(&mut self, status: Status) {
         self.statuses.push(status);
+    }
+
+    fn user_verification(&mut self, request: &UvRequest) {
+        self.uv_requests.push(request.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keepalives_reach_the_ui_once_per_change() {
+        let mut ui = ScriptedUi::default();
+        {
+            let mut show = on_change(&mut ui);
+            for k in [
+                KeepaliveStatus::Processing,
+                KeepaliveStatus::Processing,
+                KeepaliveStatus::UpNeeded,
+                KeepaliveStatus::UpNeeded,
+                KeepaliveStatus::UpNeeded,
+                KeepaliveStatus::Processing,
+            ] {
+                show(k);
+            }
+        }
+        assert_eq!(
+            ui.statuses,
+            [Status::Processing, Status::TouchNeeded, Status::Processing]
+        );
     }
 }

@@ -21,8 +21,12 @@ use crate::pinuv::Token;
 pub enum UvPlan {
     /// No user verification.
     Skip,
-    /// The authenticator verifies the user itself (`options.uv = true`).
+    /// The authenticator verifies the user itself within the ceremony (`options.uv = true`): a
+    /// CTAP 2.0 key with built-in UV and no pinUvAuthToken.
     BuiltIn,
+    /// A pinUvAuthToken from built-in UV (getPinUvAuthTokenUsingUvWithPermissions), the PIN
+    /// as fall-back: a key with built-in UV set up and `pinUvAuthToken`.
+    BuiltInToken,
     /// A pinUvAuthToken from the PIN; set a PIN first if none is set and `set_if_unset`.
     Pin {
         /// First use: set a PIN when none is set.
@@ -42,17 +46,26 @@ pub fn plan(
     let always = info.option("alwaysUv") == Some(true);
     let mc_uv_not_required = info.option("makeCredUvNotRqd") == Some(true);
     let can_verify = pin == Some(true) || built_in;
+    // A key protected by some form of UV wants it for a discoverable credential, and for any
+    // credential without makeCredUvNotRqd (CTAP 2.1 §6.1.2 steps 7-8).
     let needed = match requirement {
         UserVerificationRequirement::Required => true,
         UserVerificationRequirement::Preferred => can_verify,
         UserVerificationRequirement::Discouraged => false,
     } || always
-        || (make_credential && pin == Some(true) && (discoverable || !mc_uv_not_required));
+        || (make_credential && can_verify && (discoverable || !mc_uv_not_required));
     if !needed {
         return Ok(UvPlan::Skip);
     }
-    if built_in && !(pin == Some(true) && info.option("pinUvAuthToken") == Some(true)) {
-        return Ok(UvPlan::BuiltIn);
+    // Built-in UV set up (`uv: true`): a token from it where the key issues tokens (the PIN
+    // stays the fall-back), else `uv` in the request itself. Built-in UV present but not set
+    // up (`uv: false`) is passed over for the PIN.
+    if built_in {
+        return Ok(if info.option("pinUvAuthToken") == Some(true) {
+            UvPlan::BuiltInToken
+        } else {
+            UvPlan::BuiltIn
+        });
     }
     match pin {
         Some(true) => Ok(UvPlan::Pin { set_if_unset: false }),
@@ -64,6 +77,25 @@ pub fn plan(
             "user verification is required, but the authenticator has neither a PIN nor built-in user verification",
         )),
     }
+}
+
+/// Whether a sign-in can name the one listed credential directly, without the silent pre-flight.
+///
+/// A pre-flight is an assertion like any other: the authenticator signs it and counts it
+/// (CTAP 2.1 §6.2.2 increments the signature counter for every assertion it signs, whatever
+/// `up` is, and a counter that skipped signatures would let a clone go unnoticed), so a sign-in
+/// with a pre-flight moves the counter by 2. It is needed where it tells the platform something:
+/// a list longer than `maxCredentialCountInList` (it finds the batch to send), or a CTAP 2.0
+/// key, which may ask for a touch before answering NO_CREDENTIALS. A CTAP 2.1 key checks the
+/// allowList before asking for a touch (§6.2.2 steps 7-9), so one credential that fits
+/// `maxCredentialIdLength` is sent as is and the counter moves once per sign-in.
+pub fn needs_no_preflight(info: &GetInfoResponse, ids: &[Vec<u8>]) -> bool {
+    let max_len = info
+        .max_credential_id_length
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(usize::MAX);
+    let ctap21 = info.versions.iter().any(|v| v == "FIDO_2_1");
+    matches!(ids, [only] if only.len() <= max_len) && ctap21
 }
 
 /// The clientDataHash used for pre-flight requests: nothing is signed for a relying party.
@@ -199,8 +231,65 @@ mod tests {
     }
 
     #[test]
+    fn only_one_listed_credential_on_a_ctap21_key_skips_the_preflight() {
+        let mut i = info(&[]);
+        i.max_credential_id_length = Some(64);
+        let one = vec![vec![1u8; 32]];
+        assert!(needs_no_preflight(&i, &one));
+        assert!(!needs_no_preflight(&i, &[vec![1u8; 32], vec![2u8; 32]]));
+        assert!(!needs_no_preflight(&i, &[]));
+        // Longer than the key takes: the pre-flight skips it (and finds nothing).
+        assert!(!needs_no_preflight(&i, &[vec![1u8; 65]]));
+        let mut old = i.clone();
+        old.versions = vec!["U2F_V2".into(), "FIDO_2_0".into()];
+        assert!(!needs_no_preflight(&old, &one));
+    }
+
+    #[test]
+    fn built_in_uv_gives_a_token_where_the_key_issues_them_and_the_pin_stays_the_fallback() {
+        let i = info(&[("uv", true), ("clientPin", true), ("pinUvAuthToken", true)]);
+        assert_eq!(
+            plan(&i, Required, true, false).unwrap(),
+            UvPlan::BuiltInToken
+        );
+        assert_eq!(
+            plan(&i, Preferred, false, false).unwrap(),
+            UvPlan::BuiltInToken
+        );
+        assert_eq!(plan(&i, Discouraged, false, false).unwrap(), UvPlan::Skip);
+        // No PIN set: still by finger.
+        let i = info(&[("uv", true), ("clientPin", false), ("pinUvAuthToken", true)]);
+        assert_eq!(
+            plan(&i, Required, false, false).unwrap(),
+            UvPlan::BuiltInToken
+        );
+        // A discoverable credential on a key protected by a finger needs it.
+        let i = info(&[
+            ("uv", true),
+            ("pinUvAuthToken", true),
+            ("makeCredUvNotRqd", true),
+        ]);
+        assert_eq!(
+            plan(&i, Discouraged, true, true).unwrap(),
+            UvPlan::BuiltInToken
+        );
+        assert_eq!(plan(&i, Discouraged, true, false).unwrap(), UvPlan::Skip);
+        // Built-in UV not set up: the PIN.
+        let i = info(&[("uv", false), ("clientPin", true), ("pinUvAuthToken", true)]);
+        assert_eq!(
+            plan(&i, Required, false, false).unwrap(),
+            UvPlan::Pin {
+                set_if_unset: false
+            }
+        );
+    }
+
+    #[test]
     fn built_in_uv_is_used_and_no_uv_at_all_refuses_required() {
         let i = info(&[("uv", true)]);
+        assert_eq!(plan(&i, Required, true, false).unwrap(), UvPlan::BuiltIn);
+        // A CTAP 2.0 key with a PIN and a finger (no pinUvAuthToken): `uv` in the request.
+        let i = info(&[("uv", true), ("clientPin", true)]);
         assert_eq!(plan(&i, Required, true, false).unwrap(), UvPlan::BuiltIn);
         let none = info(&[]);
         let err = plan(&none, Required, true, false).unwrap_err();

@@ -368,3 +368,75 @@ fn a_key_answering_garbage_fails_with_a_malformed_answer_error() {
         "the authenticator sent a malformed answer: device answered with command 0x42"
     );
 }
+
+/// Counts the keepalive packets a device passes up, on the way to the caller's callback.
+struct CountingKeepalives {
+    inner: Box<dyn Device>,
+    seen: Arc<AtomicUsize>,
+}
+
+impl Device for CountingKeepalives {
+    fn info(&self) -> latchkey_client::DeviceDescription {
+        self.inner.info()
+    }
+    fn cbor(
+        &mut self,
+        request: &[u8],
+        status: &mut dyn FnMut(KeepaliveStatus),
+    ) -> Result<Vec<u8>, DeviceError> {
+        let seen = self.seen.clone();
+        self.inner.cbor(request, &mut |k| {
+            seen.fetch_add(1, Ordering::SeqCst);
+            status(k)
+        })
+    }
+    fn msg(&mut self, apdu: &[u8]) -> Result<Vec<u8>, DeviceError> {
+        self.inner.msg(apdu)
+    }
+    fn cancel_handle(&self) -> latchkey_client::CancelHandle {
+        self.inner.cancel_handle()
+    }
+}
+
+#[test]
+fn waiting_keys_keepalives_tell_the_ui_touch_needed_once() {
+    let first = VirtualKeyServer::start();
+    let second = VirtualKeyServer::start();
+    first.hold.store(true, Ordering::SeqCst);
+    second.hold.store(true, Ordering::SeqCst);
+    let packets = Arc::new(AtomicUsize::new(0));
+    let wrap = |server: &VirtualKeyServer| -> Box<dyn Device> {
+        Box::new(CountingKeepalives {
+            inner: server.open(),
+            seen: packets.clone(),
+        })
+    };
+    let devices = vec![wrap(&first), wrap(&second)];
+    let grant = second.grant.clone();
+    let toucher = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(700));
+        grant.store(true, Ordering::SeqCst);
+    });
+    let mut ui = ScriptedUi::default();
+    let chosen = select(devices, &mut ui).unwrap();
+    toucher.join().unwrap();
+    assert_eq!(chosen.info().path, path_of(&second));
+    // Both keys sent UPNEEDED every 100 ms for 0.7 s: many packets, one status.
+    let packets = packets.load(Ordering::SeqCst);
+    assert!(packets >= 6, "only {packets} keepalives arrived");
+    assert_eq!(ui.statuses, [Status::TouchNeeded]);
+}
+
+#[test]
+fn keys_that_answer_at_once_leave_the_ui_without_a_touch_prompt() {
+    // No key waits for a touch, so none says UPNEEDED and the UI is not told to touch one.
+    let a = VirtualKeyServer::start();
+    let b = VirtualKeyServer::start();
+    let mut ui = ScriptedUi::default();
+    select(vec![a.open(), b.open()], &mut ui).unwrap();
+    assert!(
+        !ui.statuses.contains(&Status::TouchNeeded),
+        "{:?}",
+        ui.statuses
+    );
+}

@@ -198,9 +198,17 @@ pub(super) fn client_pin_in(r: &cmd::ClientPinRequest) -> req::ClientPinRequest 
             pin_hash_enc: Some(pin_hash_enc.clone()),
             ..base
         },
-        C::GetPinUvAuthTokenUsingUvWithPermissions { protocol, .. } => req::ClientPinRequest {
+        C::GetPinUvAuthTokenUsingUvWithPermissions {
+            protocol,
+            key_agreement,
+            permissions,
+            rp_id,
+        } => req::ClientPinRequest {
             protocol: protocol_id(Some(*protocol)),
             sub_command: sub::GET_TOKEN_USING_UV,
+            key_agreement: Some(platform_key(key_agreement)),
+            permissions: Some(permissions.0),
+            rp_id: rp_id.clone(),
             ..base
         },
         C::GetUvRetries => req::ClientPinRequest {
@@ -231,7 +239,7 @@ pub(super) fn client_pin_out(r: req::ClientPinResponse) -> cmd::ClientPinRespons
         pin_uv_auth_token: r.pin_uv_auth_token,
         pin_retries: r.retries,
         power_cycle_state: r.power_cycle_state,
-        uv_retries: None,
+        uv_retries: r.uv_retries,
     }
 }
 
@@ -371,8 +379,8 @@ pub(super) fn info_out(i: req::Info) -> cmd::GetInfoResponse {
         firmware_version: Some(i.firmware_version),
         max_cred_blob_length: Some(i.max_cred_blob_length),
         max_rp_ids_for_set_min_pin_length: Some(i.max_rp_ids_for_set_min_pin_length),
-        preferred_platform_uv_attempts: None,
-        uv_modality: None,
+        preferred_platform_uv_attempts: i.preferred_platform_uv_attempts,
+        uv_modality: i.uv_modality,
         certifications: None,
         remaining_discoverable_credentials: Some(i.remaining_discoverable_credentials),
         vendor_prototype_config_commands: None,

@@ -7,7 +7,9 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 
 use aws_lc_rs::digest;
-use latchkey_authenticator::env::{Clock, PresenceDenied, PresencePurpose, Rng, UserPresence};
+use latchkey_authenticator::env::{
+    Clock, PresenceDenied, PresencePurpose, Rng, UserPresence, UvMatch,
+};
 use latchkey_authenticator::memory::MemoryStore;
 use latchkey_authenticator::{Authenticator, Config};
 use latchkey_ctap::cbor::FromValue;
@@ -73,6 +75,10 @@ impl pin::Rng for SeededRng {
 pub struct ScriptedUser {
     pub answers: Rc<RefCell<VecDeque<Result<(), PresenceDenied>>>>,
     pub prompts: Rc<Cell<usize>>,
+    /// The fingers put on the built-in reader, in order (then: no match).
+    pub fingers: Rc<RefCell<VecDeque<Result<UvMatch, PresenceDenied>>>>,
+    /// Built-in UV attempts made.
+    pub uv_prompts: Rc<Cell<usize>>,
 }
 
 impl ScriptedUser {
@@ -82,12 +88,26 @@ impl ScriptedUser {
     pub fn prompts(&self) -> usize {
         self.prompts.get()
     }
+    pub fn fingers(&self, outcomes: &[Result<UvMatch, PresenceDenied>]) {
+        self.fingers.borrow_mut().extend(outcomes.iter().copied());
+    }
+    pub fn uv_prompts(&self) -> usize {
+        self.uv_prompts.get()
+    }
 }
 
 impl UserPresence for ScriptedUser {
     fn request_presence(&mut self, _purpose: PresencePurpose<'_>) -> Result<(), PresenceDenied> {
         self.prompts.set(self.prompts.get() + 1);
         self.answers.borrow_mut().pop_front().unwrap_or(Ok(()))
+    }
+
+    fn verify_user(&mut self, _purpose: PresencePurpose<'_>) -> Result<UvMatch, PresenceDenied> {
+        self.uv_prompts.set(self.uv_prompts.get() + 1);
+        self.fingers
+            .borrow_mut()
+            .pop_front()
+            .unwrap_or(Ok(UvMatch::NoMatch))
     }
 }
 

@@ -3,11 +3,12 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use latchkey_authenticator::env::{PresenceDenied, PresencePurpose, UserPresence};
+use latchkey_authenticator::env::{PresenceDenied, PresencePurpose, UserPresence, UvMatch};
 use latchkey_authenticator::memory::MemoryStore;
+use latchkey_authenticator::uv::UvScript;
 use latchkey_authenticator::{Authenticator, Config};
 use latchkey_client::platform::{self, PlatformDevice, Presence, SystemClock, SystemRng};
 use latchkey_client::{Assertion, CancelHandle, CreateRequest, Device, GetRequest, Registration};
@@ -80,6 +81,8 @@ pub fn usb_key_in_memory() -> (PlatformDevice<MemoryStore>, Touches) {
 /// waits until the host cancels (counted in `cancels`) or `grant` is set.
 struct VkPresence {
     touches: Touches,
+    fingers: Arc<Mutex<UvScript>>,
+    uv_attempts: Touches,
     signals: Signals,
     hold: Arc<AtomicBool>,
     deny: Arc<AtomicBool>,
@@ -88,6 +91,11 @@ struct VkPresence {
 }
 
 impl UserPresence for VkPresence {
+    fn verify_user(&mut self, _purpose: PresencePurpose<'_>) -> Result<UvMatch, PresenceDenied> {
+        self.uv_attempts.touch();
+        Ok(self.fingers.lock().unwrap().next_outcome())
+    }
+
     fn request_presence(&mut self, _purpose: PresencePurpose<'_>) -> Result<(), PresenceDenied> {
         self.touches.touch();
         if self.deny.load(Ordering::SeqCst) {
@@ -141,8 +149,12 @@ pub struct VirtualKeyServer {
     pub grant: Arc<AtomicBool>,
     /// How many held touches the host cancelled (CTAPHID_CANCEL).
     pub cancels: Touches,
+    /// What the emulated fingerprint reader answers (with a `built_in_uv` config).
+    pub fingers: Arc<Mutex<UvScript>>,
+    /// Built-in UV attempts made.
+    pub uv_attempts: Touches,
     shutdown: Arc<AtomicBool>,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -150,6 +162,22 @@ impl VirtualKeyServer {
     pub fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("key.sock");
+        Self::serve(path, Some(dir), Config::default())
+    }
+
+    /// A virtual key with its own authenticator `config` (e.g. a fingerprint reader).
+    pub fn start_with(config: Config) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key.sock");
+        Self::serve(path, Some(dir), config)
+    }
+
+    /// A virtual key whose socket is created at `path` (e.g. a `hidrawN` node of a fake /dev).
+    pub fn start_at(path: &std::path::Path) -> Self {
+        Self::serve(path.to_path_buf(), None, Config::default())
+    }
+
+    fn serve(path: PathBuf, dir: Option<tempfile::TempDir>, config: Config) -> Self {
         let listener = SeqpacketListener::bind(&path).unwrap();
         let signals = Signals::new();
         let touches = Touches::default();
@@ -157,8 +185,12 @@ impl VirtualKeyServer {
         let deny = Arc::new(AtomicBool::new(false));
         let grant = Arc::new(AtomicBool::new(false));
         let cancels = Touches::default();
+        let fingers = Arc::new(Mutex::new(UvScript::default()));
+        let uv_attempts = Touches::default();
         let presence = VkPresence {
             touches: touches.clone(),
+            fingers: fingers.clone(),
+            uv_attempts: uv_attempts.clone(),
             signals: signals.clone(),
             hold: hold.clone(),
             deny: deny.clone(),
@@ -167,7 +199,7 @@ impl VirtualKeyServer {
         };
         let app = App {
             inner: Authenticator::new(
-                Config::default(),
+                config,
                 MemoryStore::default(),
                 presence,
                 SystemClock::default(),
@@ -186,6 +218,8 @@ impl VirtualKeyServer {
             deny,
             grant,
             cancels,
+            fingers,
+            uv_attempts,
             shutdown,
             _dir: dir,
             thread: Some(thread),
