@@ -3,11 +3,15 @@
 //! still come from `--pin-fd` or the terminal. See `crates/daemon/PROMPT-TRUST.md`.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
-use latchkey_daemon::client::{CallOptions, ClientError, CredentialsClient};
+use latchkey_daemon::client::{CallOptions, ClientError, Closer, CredentialsClient};
 use latchkey_daemon::options::Kind;
-use latchkey_daemon::prompt::tty::{open_inherited_fd, serve_and_register, Terminal, TtyPrompt};
+use latchkey_daemon::prompt::tty::{
+    open_inherited_fd, restore_terminal, serve_and_register, Terminal, TtyPrompt,
+};
 use latchkey_webauthn::{ErrorName, WebAuthnError};
+use tokio::signal::unix::SignalKind;
 use zbus::zvariant::{OwnedValue, Value};
 
 /// The daemon's well-known bus name.
@@ -104,10 +108,19 @@ pub fn ceremony(c: &Ceremony<'_>) -> Result<serde_json::Value, WebAuthnError> {
             top_origin: c.top_origin.map(str::to_owned),
             handle_token: None,
         };
-        let outcome = client
-            .call(c.kind, c.options_json, &opts)
+        // Ctrl-C closes the request, so latchkeyd takes its prompt down and frees the queue at
+        // once, then exits 130 (128 + SIGINT) as an interrupted command does.
+        let mut interrupt = tokio::signal::unix::signal(SignalKind::interrupt())
+            .map_err(|e| WebAuthnError::unknown(format!("cannot watch for Ctrl-C: {e}")))?;
+        let pending = client
+            .start(c.kind, c.options_json, &opts)
             .await
             .map_err(|e| e.webauthn_error())?;
+        let closer = pending.closer();
+        let outcome = tokio::select! {
+            outcome = pending.response() => outcome.map_err(|e| e.webauthn_error())?,
+            _ = interrupt.recv() => interrupted(&closer).await,
+        };
         drop(prompt_conn);
         if outcome.code == 0 {
             let text = outcome
@@ -128,6 +141,24 @@ pub fn ceremony(c: &Ceremony<'_>) -> Result<serde_json::Value, WebAuthnError> {
             })
         }
     })
+}
+
+/// Exit status of a command interrupted by SIGINT (128 + 2), as shells report it.
+pub const INTERRUPTED_EXIT: i32 = 130;
+
+/// How long an interrupted command waits for latchkeyd to acknowledge `Close()`.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
+
+/// The user pressed Ctrl-C during a request: close it, say so, exit 130.
+async fn interrupted(closer: &Closer) -> ! {
+    restore_terminal();
+    let closed = tokio::time::timeout(CLOSE_WAIT, closer.close()).await;
+    match closed {
+        Ok(Ok(())) => eprintln!("latchkey: interrupted; the request was cancelled"),
+        Ok(Err(e)) => eprintln!("latchkey: interrupted; closing the request failed: {e}"),
+        Err(_) => eprintln!("latchkey: interrupted; latchkeyd did not confirm the cancellation"),
+    }
+    std::process::exit(INTERRUPTED_EXIT)
 }
 
 /// A platform credential as latchkeyd lists it.

@@ -567,3 +567,87 @@ async fn without_a_graphical_prompt_the_terminal_prompt_takes_consent_and_the_pi
     assert_eq!(client_data["type"], "webauthn.create");
     assert_eq!(client_data["origin"], ORIGIN);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_closes_the_request_and_exits_130() {
+    let bus = Bus::start(None);
+    let daemon = start_latchkeyd(&bus).await;
+    let record = bus.dir.path().join("record.jsonl");
+    // The first consent never comes; the second is refused at once.
+    let _prompt = scripted_prompt(&bus, "hang\ndeny\n", &record).await;
+    let options = bus.dir.path().join("get.json");
+    std::fs::write(
+        &options,
+        r#"{"rpId":"example.com","challenge":"AAECAwQFBgcICQoLDA0ODw"}"#,
+    )
+    .unwrap();
+    let mut child = Command::new(LATCHKEY)
+        .args(["get", "--origin", ORIGIN, "--options"])
+        .arg(&options)
+        .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while records(&record, "Consent").is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no consent asked");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let request_id = records(&record, "Consent")[0]["request_id"].clone();
+    assert_eq!(daemon.queued(), 1);
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = tokio::task::spawn_blocking(move || {
+        let status = child.wait().unwrap();
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+        (status, stderr)
+    })
+    .await
+    .unwrap();
+    let (status, stderr) = out;
+    assert_eq!(status.code(), Some(130), "{status} {stderr}");
+    assert!(
+        stderr.contains("interrupted; the request was cancelled"),
+        "{stderr}"
+    );
+    // That message is printed only once latchkeyd accepted Close(). It took the prompt down.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !records(&record, "Dismiss")
+        .iter()
+        .any(|r| r["request_id"] == request_id)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the prompt was not dismissed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(daemon.queued(), 0);
+    assert_eq!(daemon.live_requests(), 0);
+
+    // The next request reaches the prompt at once (it would otherwise wait out the first).
+    let t = std::time::Instant::now();
+    let out = latchkey(
+        &bus.address,
+        &[],
+        &[
+            "get",
+            "--origin",
+            ORIGIN,
+            "--options",
+            options.to_str().unwrap(),
+        ],
+        "",
+    )
+    .await;
+    assert!(!out.ok);
+    assert!(out.stderr.starts_with("NotAllowedError"), "{}", out.stderr);
+    assert_eq!(records(&record, "Consent").len(), 2);
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+}

@@ -178,6 +178,29 @@ impl Pending {
 
     /// Cancels it (`Close()`); no `Response` follows.
     pub async fn close(&self) -> Result<(), ClientError> {
+        self.closer().close().await
+    }
+
+    /// What closes this request, kept apart from it so a caller can wait for the `Response`
+    /// (which consumes the `Pending`) and still close the request when interrupted.
+    pub fn closer(&self) -> Closer {
+        Closer {
+            conn: self.conn.clone(),
+            handle: self.handle.clone(),
+        }
+    }
+}
+
+/// Closes one request (see [`Pending::closer`]).
+#[derive(Clone)]
+pub struct Closer {
+    conn: Connection,
+    handle: OwnedObjectPath,
+}
+
+impl Closer {
+    /// Cancels the request (`Close()`); no `Response` follows.
+    pub async fn close(&self) -> Result<(), ClientError> {
         self.conn
             .call_method(
                 Some(BUS_NAME),

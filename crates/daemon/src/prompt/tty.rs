@@ -16,6 +16,25 @@ use zeroize::Zeroizing;
 
 use super::{pin, response};
 
+/// The terminal whose echo a PIN read turned off, and its settings before, while the read lasts.
+static ECHO_OFF: Mutex<Option<(File, rustix::termios::Termios)>> = Mutex::new(None);
+
+/// Turns the terminal's echo back on if a PIN read is in progress: for a process about to exit in
+/// the middle of one (the user pressed Ctrl-C), so the shell is not left without echo.
+pub fn restore_terminal() {
+    if let Some((tty, saved)) = ECHO_OFF
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take()
+    {
+        let _ = rustix::termios::tcsetattr(
+            tty.as_fd(),
+            rustix::termios::OptionalActions::Flush,
+            &saved,
+        );
+    }
+}
+
 /// The terminal: a line reader, a writer, and optionally the tty whose echo to turn off.
 pub struct Terminal {
     input: Box<dyn BufRead + Send>,
@@ -64,6 +83,10 @@ impl Terminal {
                     rustix::termios::OptionalActions::Flush,
                     &quiet,
                 )?;
+                if let Ok(handle) = tty.try_clone() {
+                    *ECHO_OFF.lock().unwrap_or_else(PoisonError::into_inner) =
+                        Some((handle, saved.clone()));
+                }
                 Some(saved)
             }
             _ => None,
@@ -76,6 +99,10 @@ impl Terminal {
                 rustix::termios::OptionalActions::Flush,
                 &saved,
             );
+            ECHO_OFF
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
             self.say("\n");
         }
         read?;
