@@ -14,8 +14,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use latchkey_client::manage::CredentialInfo;
 use latchkey_client::device::KeepaliveStatus;
+use latchkey_client::manage::CredentialInfo;
 use latchkey_client::{CancelHandle, Device, DeviceDescription, DeviceError, Transport};
 use latchkey_webauthn::WebAuthnError;
 
@@ -278,7 +278,10 @@ impl WorkerDevice {
         }
         if self.running.is_none() {
             let (running, ready) = spawn(&self.config)?;
-            tracing::info!(pid = running.child.id(), "platform authenticator worker restarted");
+            tracing::info!(
+                pid = running.child.id(),
+                "platform authenticator worker restarted"
+            );
             self.running = Some(running);
             self.ready = ready;
         }
@@ -288,7 +291,10 @@ impl WorkerDevice {
             let Some(running) = self.running.as_ref() else {
                 return Err(WorkerError::Stopped);
             };
-            let mut state = self.in_flight.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut state = self
+                .in_flight
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
             state.seq = seq;
             state.link = running.link.try_clone().ok();
             running.link.send(&request.encode(seq))
@@ -303,7 +309,10 @@ impl WorkerDevice {
 
     /// Forgets the request in flight (its link handle would keep the worker's socket open).
     fn end_call(&mut self) {
-        let mut state = self.in_flight.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut state = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         state.link = None;
     }
 

@@ -317,7 +317,10 @@ impl Reply {
             Self::Credentials { items, more } => (
                 3,
                 map(vec![
-                    (1, Value::Array(items.iter().map(credential_value).collect())),
+                    (
+                        1,
+                        Value::Array(items.iter().map(credential_value).collect()),
+                    ),
                     (2, Value::Bool(*more)),
                 ]),
             ),
@@ -344,8 +347,7 @@ impl Reply {
             1 => {
                 let mut m = Fields::new(body, "ready").map_err(fail)?;
                 Self::Ready(Ready {
-                    kind: text_field(m.take(1, "kind").map_err(fail)?, "kind", 16)
-                        .map_err(fail)?,
+                    kind: text_field(m.take(1, "kind").map_err(fail)?, "kind", 16).map_err(fail)?,
                     path: text_field(m.take(2, "path").map_err(fail)?, "path", 4096)
                         .map_err(fail)?,
                 })

@@ -51,7 +51,13 @@ const TPM_DEVICES: [&str; 2] = ["/dev/tpmrm0", "/dev/tpm0"];
 /// The VM generation counter aws-lc reads, where it exists, to reseed after a VM snapshot.
 const VM_GENERATION_ID: &str = "/dev/sysgenid";
 /// What libtss2 reads when it loads a TCTI module with `dlopen`.
-const LIBRARY_PATHS: [&str; 5] = ["/etc/ld.so.cache", "/lib", "/lib64", "/usr/lib", "/usr/lib64"];
+const LIBRARY_PATHS: [&str; 5] = [
+    "/etc/ld.so.cache",
+    "/lib",
+    "/lib64",
+    "/usr/lib",
+    "/usr/lib64",
+];
 
 impl Policy {
     /// The platform authenticator worker over the store in `store`: the store read/write; when a
@@ -244,7 +250,8 @@ const NAMESPACE_FLAGS: [libc::c_int; 7] = [
 ];
 
 fn arch() -> Result<TargetArch, SandboxError> {
-    TargetArch::try_from(std::env::consts::ARCH).map_err(|_| SandboxError::Arch(std::env::consts::ARCH))
+    TargetArch::try_from(std::env::consts::ARCH)
+        .map_err(|_| SandboxError::Arch(std::env::consts::ARCH))
 }
 
 /// The deny-list filter (`EPERM`).

@@ -160,12 +160,16 @@ pub fn execute<D: RoutedDevice + ?Sized>(device: &mut D, request: Request) -> Ve
         Request::List { rp_id } => match device.list(rp_id.as_deref()) {
             Some(Ok(items)) => chunk(items),
             Some(Err(e)) => vec![store_error(e.message())],
-            None => vec![store_error("this authenticator keeps no platform credentials")],
+            None => vec![store_error(
+                "this authenticator keeps no platform credentials",
+            )],
         },
         Request::Delete { credential_id } => match device.delete(&credential_id) {
             Some(Ok(deleted)) => vec![Reply::Deleted(deleted)],
             Some(Err(e)) => vec![store_error(e.message())],
-            None => vec![store_error("this authenticator keeps no platform credentials")],
+            None => vec![store_error(
+                "this authenticator keeps no platform credentials",
+            )],
         },
         // The reader handles Cancel; one that reaches here has nothing left to cancel.
         Request::Cancel { .. } => Vec::new(),

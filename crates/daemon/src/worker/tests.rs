@@ -127,7 +127,10 @@ fn malformed_requests_are_refused_with_their_reason() {
     // Duplicate keys: {1: 3, 1: 4, 2: 1, 3: h''}.
     assert!(matches!(
         reason(&[0xa4, 0x01, 0x03, 0x01, 0x04, 0x02, 0x01, 0x03, 0x40]).reason,
-        Reason::Invalid { field: "message", .. }
+        Reason::Invalid {
+            field: "message",
+            ..
+        }
     ));
     // A CTAP request over the limit.
     let m = reason(&Request::Ctap(vec![0; MAX_CTAP_REQUEST + 1]).encode(2));
@@ -141,8 +144,17 @@ fn malformed_requests_are_refused_with_their_reason() {
     );
     // An empty credential ID.
     assert!(matches!(
-        reason(&Request::Delete { credential_id: vec![] }.encode(2)).reason,
-        Reason::Invalid { field: "credentialId", .. }
+        reason(
+            &Request::Delete {
+                credential_id: vec![]
+            }
+            .encode(2)
+        )
+        .reason,
+        Reason::Invalid {
+            field: "credentialId",
+            ..
+        }
     ));
     // Too deep: 20 nested arrays as the body.
     let mut deep = vec![0xa3, 0x01, 0x01, 0x02, 0x02, 0x03];
@@ -232,7 +244,11 @@ fn long_lists_are_split_into_bounded_replies() {
     let mut joined = Vec::new();
     for (i, part) in parts.iter().enumerate() {
         let bytes = part.encode(5);
-        assert!(bytes.len() <= MAX_MESSAGE, "part {i}: {} bytes", bytes.len());
+        assert!(
+            bytes.len() <= MAX_MESSAGE,
+            "part {i}: {} bytes",
+            bytes.len()
+        );
         let Reply::Credentials { items, more } = Reply::decode(&bytes).unwrap().body else {
             panic!("part {i}")
         };

@@ -1,0 +1,562 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+//! The platform authenticator worker: ceremonies through [`WorkerDevice`] verified by the
+//! webauthn crate's RP side, list and delete, the sandbox (probed in a child process that applies
+//! the same `sandbox::apply`, and read from the real worker's /proc status), a worker killed
+//! mid-ceremony and mid-request, malformed messages, and the round-trip cost.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use latchkey_client::platform::PlatformDevice;
+use latchkey_client::{
+    Assertion, CeremonyUi, CreateRequest, Device, DeviceError, GetRequest, PinReason, Registration,
+    ScriptedUi,
+};
+use latchkey_daemon::platform::RoutedDevice;
+use latchkey_daemon::worker::protocol::{ErrorCode, Message, Reply, Request, MAX_MESSAGE};
+use latchkey_daemon::worker::sandbox::{self, LandlockOutcome, Policy};
+use latchkey_daemon::worker::{WorkerConfig, WorkerDevice, WorkerError, STOPPED};
+use latchkey_webauthn::b64;
+use latchkey_webauthn::ids::{CoseAlgorithm, UserHandle};
+use latchkey_webauthn::origin::RpId;
+use latchkey_webauthn::rp::{
+    verify_authentication, verify_registration, CredentialRecord, ExpectedAuthentication,
+    ExpectedOrigins, ExpectedRegistration, ExpectedUser,
+};
+use serde_json::json;
+use socket2::{Domain, Socket, Type};
+
+const WORKER: &str = env!("CARGO_BIN_EXE_latchkey-platform-worker");
+const ORIGIN: &str = "https://example.com";
+const RP_ID: &str = "example.com";
+const PIN: &str = "4321";
+
+fn start(store: &Path) -> WorkerDevice {
+    WorkerDevice::start(WorkerConfig::new(WORKER, store)).unwrap()
+}
+
+fn random(n: usize) -> Vec<u8> {
+    let mut b = vec![0u8; n];
+    std::fs::File::open("/dev/urandom")
+        .unwrap()
+        .read_exact(&mut b)
+        .unwrap();
+    b
+}
+
+struct Created {
+    reg: Registration,
+    challenge: Vec<u8>,
+    user: Vec<u8>,
+}
+
+fn create(
+    dev: &mut dyn Device,
+    ui: &mut dyn CeremonyUi,
+) -> Result<Created, latchkey_webauthn::WebAuthnError> {
+    let user = random(16);
+    let challenge = random(32);
+    let options = json!({
+        "rp": {"id": RP_ID, "name": "Example"},
+        "user": {"id": b64::encode(&user), "name": "alice", "displayName": "Alice"},
+        "challenge": b64::encode(&challenge),
+        "pubKeyCredParams": [{"type": "public-key", "alg": -7}],
+        "authenticatorSelection": {"residentKey": "required", "userVerification": "required"},
+        "attestation": "none",
+    });
+    let request = CreateRequest::new(options.to_string().as_bytes(), ORIGIN, None).unwrap();
+    let reg = latchkey_client::register(dev, &request, ui)?;
+    Ok(Created {
+        reg,
+        challenge,
+        user,
+    })
+}
+
+fn get(
+    dev: &mut dyn Device,
+    ui: &mut dyn CeremonyUi,
+) -> Result<(Assertion, Vec<u8>), latchkey_webauthn::WebAuthnError> {
+    let challenge = random(32);
+    let options = json!({
+        "challenge": b64::encode(&challenge),
+        "rpId": RP_ID,
+        "userVerification": "required",
+    });
+    let request = GetRequest::new(options.to_string().as_bytes(), ORIGIN, None).unwrap();
+    Ok((latchkey_client::authenticate(dev, &request, ui)?, challenge))
+}
+
+fn rp_register(c: &Created) -> CredentialRecord {
+    let rp_id = RpId::parse(RP_ID).unwrap();
+    let (record, _) = verify_registration(
+        &c.reg.to_response().unwrap(),
+        &ExpectedRegistration {
+            challenge: &c.challenge,
+            origins: ExpectedOrigins {
+                origins: &[ORIGIN],
+                top_origins: &[],
+            },
+            rp_id: &rp_id,
+            require_user_verification: true,
+            algorithms: &[CoseAlgorithm(-7)],
+        },
+    )
+    .unwrap();
+    record
+}
+
+fn rp_authenticate(a: &Assertion, challenge: &[u8], record: &CredentialRecord, user: &[u8]) -> u32 {
+    let rp_id = RpId::parse(RP_ID).unwrap();
+    let handle = UserHandle::new(user.to_vec()).unwrap();
+    verify_authentication(
+        &a.to_response().unwrap(),
+        &ExpectedAuthentication {
+            challenge,
+            origins: ExpectedOrigins {
+                origins: &[ORIGIN],
+                top_origins: &[],
+            },
+            rp_id: &rp_id,
+            require_user_verification: true,
+            allow_credentials: &[],
+            user: ExpectedUser::Discoverable(&handle),
+        },
+        record,
+    )
+    .unwrap()
+    .sign_count
+}
+
+#[test]
+fn a_ceremony_through_the_worker_verifies_and_its_credential_is_listed_and_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("latchkey");
+    let mut dev = start(&store);
+    assert_eq!(dev.kind(), "file");
+    let info = dev.info();
+    assert_eq!(info.path, store.display().to_string());
+    assert_eq!(info.transport, latchkey_client::Transport::Internal);
+
+    let mut ui = ScriptedUi::with_pins([PIN]);
+    let c = create(&mut dev, &mut ui).unwrap();
+    assert_eq!(ui.pin_requests[0].reason, PinReason::New);
+    let record = rp_register(&c);
+    // The worker wrote the store: one credential file on disk.
+    assert_eq!(
+        std::fs::read_dir(store.join("credentials"))
+            .unwrap()
+            .count(),
+        1
+    );
+
+    let mut ui = ScriptedUi::with_pins([PIN]);
+    let (a, challenge) = get(&mut dev, &mut ui).unwrap();
+    assert_eq!(ui.pin_requests[0].reason, PinReason::Verify);
+    assert_eq!(a.credential_id, c.reg.credential_id);
+    assert_eq!(rp_authenticate(&a, &challenge, &record, &c.user), 1);
+
+    // List (all, then by RP) and delete, through the RoutedDevice surface latchkeyd uses.
+    let routed: &mut dyn RoutedDevice = &mut dev;
+    let all = routed.list(None).unwrap().unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].credential_id, c.reg.credential_id);
+    assert_eq!(all[0].rp_id, RP_ID);
+    assert_eq!(all[0].user_id, c.user);
+    assert_eq!(all[0].user_name.as_deref(), Some("alice"));
+    assert_eq!(all[0].user_display_name.as_deref(), Some("Alice"));
+    assert!(all[0].discoverable);
+    assert_eq!(routed.list(Some("other.example")).unwrap().unwrap(), vec![]);
+    assert_eq!(routed.list(Some(RP_ID)).unwrap().unwrap(), all);
+    assert!(!routed.delete(&[9; 16]).unwrap().unwrap());
+    assert!(routed.delete(&c.reg.credential_id).unwrap().unwrap());
+    assert!(routed.list(None).unwrap().unwrap().is_empty());
+    assert_eq!(
+        std::fs::read_dir(store.join("credentials"))
+            .unwrap()
+            .count(),
+        0
+    );
+    let mut ui = ScriptedUi::with_pins([PIN]);
+    assert_eq!(
+        get(&mut dev, &mut ui).unwrap_err().name(),
+        "NotAllowedError"
+    );
+}
+
+/// A UI that kills the worker when asked for the PIN, then gives the PIN.
+struct KillingUi {
+    pid: u32,
+}
+
+fn kill(pid: u32) {
+    let pid = rustix::process::Pid::from_raw(i32::try_from(pid).unwrap()).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::KILL).unwrap();
+    // Wait until it is gone (a zombie until WorkerDevice reaps it).
+    let status = format!("/proc/{}/status", pid.as_raw_nonzero());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        match std::fs::read_to_string(&status) {
+            Ok(s) if s.contains("State:\tZ") => return,
+            Err(_) => return,
+            Ok(_) => std::thread::sleep(Duration::from_millis(5)),
+        }
+    }
+    panic!("the worker did not die");
+}
+
+impl CeremonyUi for KillingUi {
+    fn pin(
+        &mut self,
+        _request: &latchkey_client::PinRequest,
+    ) -> Result<latchkey_client::Pin, latchkey_client::ui::Cancelled> {
+        kill(self.pid);
+        Ok(latchkey_client::Pin::new(zeroize::Zeroizing::new(
+            PIN.to_owned(),
+        )))
+    }
+    fn choose_credential(
+        &mut self,
+        _accounts: &[latchkey_client::Account],
+    ) -> Result<usize, latchkey_client::ui::Cancelled> {
+        Ok(0)
+    }
+    fn status(&mut self, _status: latchkey_client::Status) {}
+}
+
+#[test]
+fn a_worker_killed_mid_ceremony_fails_that_ceremony_and_the_next_one_respawns_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut dev = start(dir.path());
+    let c = create(&mut dev, &mut ScriptedUi::with_pins([PIN])).unwrap();
+    let record = rp_register(&c);
+    let first = dev.pid().unwrap();
+
+    let mut ui = KillingUi { pid: first };
+    let e = get(&mut dev, &mut ui).unwrap_err();
+    assert_eq!(e.name(), "NotAllowedError", "{e:?}");
+    assert!(e.message().contains(STOPPED), "{}", e.message());
+    assert_eq!(dev.pid(), None, "the dead worker was reaped");
+
+    // The next ceremony starts a new worker over the same store.
+    let (a, challenge) = get(&mut dev, &mut ScriptedUi::with_pins([PIN])).unwrap();
+    let second = dev.pid().unwrap();
+    assert_ne!(first, second);
+    assert_eq!(rp_authenticate(&a, &challenge, &record, &c.user), 1);
+
+    // Listing through a dead worker: UnknownError with the same message, then a respawn.
+    kill(second);
+    let e = dev.list(None).unwrap_err();
+    assert_eq!(e.name(), "UnknownError");
+    assert_eq!(e.message(), STOPPED);
+    assert_eq!(dev.list(None).unwrap().len(), 1);
+}
+
+#[test]
+fn a_worker_killed_mid_request_fails_that_request_and_the_next_one_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut dev = start(dir.path());
+    create(&mut dev, &mut ScriptedUi::with_pins([PIN])).unwrap();
+    let pid = dev.pid().unwrap();
+    // The PIN check runs Argon2id (128 MiB, t=4) in the worker: a request that takes a while.
+    let runner = std::thread::spawn(move || {
+        let started = Instant::now();
+        let result = get(&mut dev, &mut ScriptedUi::with_pins([PIN]));
+        (dev, result.map(|_| ()), started.elapsed())
+    });
+    std::thread::sleep(Duration::from_millis(150));
+    kill(pid);
+    let (mut dev, result, took) = runner.join().unwrap();
+    let e = result.unwrap_err();
+    assert_eq!(e.name(), "NotAllowedError", "{e:?} after {took:?}");
+    assert!(e.message().contains(STOPPED), "{}", e.message());
+    get(&mut dev, &mut ScriptedUi::with_pins([PIN])).unwrap();
+    assert_ne!(dev.pid(), Some(pid));
+}
+
+#[test]
+fn cancelling_fails_the_request_at_once_and_a_reset_device_works_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut dev = start(dir.path());
+    let cancel = dev.cancel_handle();
+    cancel.cancel();
+    assert!(matches!(
+        dev.cbor(&[0x04], &mut |_| {}),
+        Err(DeviceError::Cancelled)
+    ));
+    cancel.reset();
+    let info = dev.cbor(&[0x04], &mut |_| {}).unwrap();
+    assert_eq!(info[0], 0x00);
+    assert!(dev.msg(&[0; 7]).is_err(), "no U2F through the worker");
+}
+
+#[test]
+fn a_missing_worker_or_an_unusable_store_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let e =
+        WorkerDevice::start(WorkerConfig::new(dir.path().join("nope"), dir.path())).unwrap_err();
+    assert!(matches!(e, WorkerError::Spawn { .. }), "{e:?}");
+    // A store path under a regular file cannot be created.
+    let file = dir.path().join("file");
+    std::fs::write(&file, b"x").unwrap();
+    let e = WorkerDevice::start(WorkerConfig::new(WORKER, file.join("store"))).unwrap_err();
+    match e {
+        WorkerError::Refused(m) => assert!(m.contains("cannot create"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The real worker runs with no_new_privs, two seccomp filters, and is not dumpable.
+#[test]
+fn the_running_worker_is_sandboxed() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = start(dir.path());
+    let status = std::fs::read_to_string(format!("/proc/{}/status", dev.pid().unwrap())).unwrap();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(str::trim)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(field("NoNewPrivs:"), "1");
+    assert_eq!(field("Seccomp:"), "2", "filter mode");
+    assert_eq!(field("Seccomp_filters:"), "2");
+    // Non-dumpable: its /proc files belong to root instead of the user.
+    let meta = std::fs::metadata(format!("/proc/{}/mem", dev.pid().unwrap())).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(meta.uid(), 0);
+}
+
+/// What the sandbox probe child reports, one `name value` per line.
+fn probe(store: &Path, outside: &Path) -> std::collections::BTreeMap<String, String> {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            "sandbox_probe_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("LATCHKEY_SANDBOX_PROBE_STORE", store)
+        .env("LATCHKEY_SANDBOX_PROBE_OUTSIDE", outside)
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "probe failed:\n{text}");
+    text.lines()
+        // libtest prints the test's name on the line of its first output.
+        .filter_map(|l| l.find("PROBE ").map(|i| &l[i + "PROBE ".len()..]))
+        .filter_map(|l| l.split_once(' '))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+#[test]
+fn the_sandbox_confines_files_sockets_and_exec() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    std::fs::create_dir(&store).unwrap();
+    let outside = dir.path().join("secret");
+    std::fs::write(&outside, b"not for the worker").unwrap();
+    let r = probe(&store, &outside);
+    let eacces = libc::EACCES.to_string();
+    let eperm = libc::EPERM.to_string();
+    assert_eq!(r["landlock"], "Full", "{r:?}");
+    assert_eq!(r["store_write"], "ok", "{r:?}");
+    assert_eq!(r["store_read"], "ok", "{r:?}");
+    assert_eq!(
+        r["outside_read"], eacces,
+        "Landlock denies files outside the store: {r:?}"
+    );
+    assert_eq!(r["outside_create"], eacces, "{r:?}");
+    assert_eq!(r["proc_self"], eacces, "{r:?}");
+    assert_eq!(r["etc_passwd"], eacces, "{r:?}");
+    assert_eq!(r["tcp_socket"], eperm, "seccomp denies AF_INET: {r:?}");
+    assert_eq!(r["udp6_socket"], eperm, "seccomp denies AF_INET6: {r:?}");
+    assert_eq!(
+        r["unix_socket"], eperm,
+        "seccomp denies every new socket: {r:?}"
+    );
+    assert_eq!(r["exec"], eperm, "seccomp denies execve: {r:?}");
+    assert_eq!(
+        r["thread"], "ok",
+        "threads still start (clone3 → clone): {r:?}"
+    );
+}
+
+/// Not a test on its own: the child process of `the_sandbox_confines_files_sockets_and_exec`,
+/// which sandboxes itself with the worker's `sandbox::apply` and reports what it could do.
+#[test]
+#[ignore = "run in a child process by the_sandbox_confines_files_sockets_and_exec"]
+fn sandbox_probe_child() {
+    let store = PathBuf::from(std::env::var_os("LATCHKEY_SANDBOX_PROBE_STORE").unwrap());
+    let outside = PathBuf::from(std::env::var_os("LATCHKEY_SANDBOX_PROBE_OUTSIDE").unwrap());
+    let status = sandbox::apply(&Policy::platform_worker(&store)).unwrap();
+    let report = |name: &str, r: std::io::Result<()>| {
+        let v = match r {
+            Ok(()) => "ok".to_owned(),
+            Err(e) => e.raw_os_error().map_or(format!("{e}"), |n| n.to_string()),
+        };
+        println!("PROBE {name} {v}");
+    };
+    let landlock = match status.landlock {
+        LandlockOutcome::Full => "Full",
+        LandlockOutcome::Partial => "Partial",
+        LandlockOutcome::Unsupported => "Unsupported",
+    };
+    println!("PROBE landlock {landlock}");
+    let inside = store.join("probe");
+    report(
+        "store_write",
+        std::fs::File::create(&inside).and_then(|mut f| f.write_all(b"ok")),
+    );
+    report(
+        "store_read",
+        std::fs::read(&inside).and_then(|b| {
+            (b == b"ok")
+                .then_some(())
+                .ok_or_else(|| std::io::Error::other("wrong bytes"))
+        }),
+    );
+    report("outside_read", std::fs::read(&outside).map(drop));
+    report(
+        "outside_create",
+        std::fs::File::create(outside.with_file_name("planted")).map(drop),
+    );
+    report("proc_self", std::fs::read("/proc/self/status").map(drop));
+    report("etc_passwd", std::fs::read("/etc/passwd").map(drop));
+    report(
+        "tcp_socket",
+        std::net::TcpListener::bind("127.0.0.1:0").map(drop),
+    );
+    report(
+        "udp6_socket",
+        std::net::UdpSocket::bind("[::1]:0").map(drop),
+    );
+    report(
+        "unix_socket",
+        std::os::unix::net::UnixDatagram::unbound().map(drop),
+    );
+    report("exec", Command::new("/bin/true").status().map(drop));
+    report(
+        "thread",
+        std::thread::spawn(|| 7)
+            .join()
+            .map_err(|_| std::io::Error::other("panicked"))
+            .and_then(|n| {
+                (n == 7)
+                    .then_some(())
+                    .ok_or_else(|| std::io::Error::other("?"))
+            }),
+    );
+}
+
+/// Starts the worker by hand, for speaking raw bytes to it.
+fn raw_worker(store: &Path) -> (Socket, std::process::Child) {
+    let (ours, theirs) = Socket::pair(Domain::UNIX, Type::SEQPACKET, None).unwrap();
+    let child = Command::new(WORKER)
+        .arg("--store")
+        .arg(store)
+        .stdin(Stdio::from(std::os::fd::OwnedFd::from(theirs)))
+        .spawn()
+        .unwrap();
+    ours.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let ready = recv(&ours);
+    assert!(matches!(ready.body, Reply::Ready(_)), "{ready:?}");
+    assert_eq!(ready.seq, 0);
+    (ours, child)
+}
+
+fn recv(s: &Socket) -> Message<Reply> {
+    let mut buf = vec![0u8; MAX_MESSAGE + 1];
+    let n = (&*s).read(&mut buf).unwrap();
+    Reply::decode(&buf[..n]).unwrap()
+}
+
+fn error_code(m: &Message<Reply>) -> ErrorCode {
+    match &m.body {
+        Reply::Error(e) => e.code,
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+
+#[test]
+fn malformed_messages_get_an_error_reply_and_the_worker_stays_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, mut child) = raw_worker(dir.path());
+    let send = |b: &[u8]| assert_eq!((&s).write(b).unwrap(), b.len());
+
+    send(b"\xff\x00 not cbor");
+    let r = recv(&s);
+    assert_eq!((r.seq, error_code(&r)), (0, ErrorCode::Malformed));
+
+    // {1: 3, 2: 9, 3: null}: an unknown type, answered under its seq.
+    send(&[0xa3, 0x01, 0x03, 0x02, 0x09, 0x03, 0xf6]);
+    let r = recv(&s);
+    assert_eq!((r.seq, error_code(&r)), (3, ErrorCode::Malformed));
+
+    // A CTAP request one byte over the limit.
+    send(&Request::Ctap(vec![0; 7610]).encode(4));
+    let r = recv(&s);
+    assert_eq!((r.seq, error_code(&r)), (4, ErrorCode::Malformed));
+
+    // A message over MAX_MESSAGE.
+    send(&vec![0xa0; MAX_MESSAGE + 100]);
+    let r = recv(&s);
+    assert_eq!((r.seq, error_code(&r)), (0, ErrorCode::TooLarge));
+
+    // A CTAP request with garbage CBOR reaches the authenticator, which answers a CTAP error.
+    send(&Request::Ctap(vec![0x01, 0xff]).encode(5));
+    let r = recv(&s);
+    assert_eq!(r.seq, 5);
+    let Reply::Ctap(bytes) = r.body else {
+        panic!("{r:?}")
+    };
+    assert_ne!(bytes[0], 0x00, "a CTAP error status");
+
+    // Still up: getInfo answers.
+    send(&Request::Ctap(vec![0x04]).encode(6));
+    let r = recv(&s);
+    assert_eq!(r.seq, 6);
+    let Reply::Ctap(bytes) = r.body else {
+        panic!("{r:?}")
+    };
+    assert_eq!(bytes[0], 0x00);
+    assert!(child.try_wait().unwrap().is_none(), "the worker runs");
+
+    // Closing our end stops it cleanly.
+    drop(s);
+    assert!(child.wait().unwrap().success());
+}
+
+/// The cost of the process boundary: getInfo through the worker and in process.
+#[test]
+fn round_trip_cost_through_the_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut worker = start(&dir.path().join("w"));
+    let mut local = PlatformDevice::open(Some(&dir.path().join("l")), |_| true).unwrap();
+    let n = 300;
+    let time = |dev: &mut dyn Device| {
+        let started = Instant::now();
+        let mut len = 0;
+        for _ in 0..n {
+            len = dev.cbor(&[0x04], &mut |_| {}).unwrap().len();
+        }
+        (started.elapsed() / n, len)
+    };
+    let (through, len_w) = time(&mut worker);
+    let (inside, len_l) = time(&mut local);
+    assert_eq!(len_w, len_l, "the same getInfo either way");
+    let envelope = Request::Ctap(vec![0x04]).encode(1).len();
+    println!(
+        "getInfo ({len_w}-byte response; request message {envelope} bytes): \
+         {through:?} through the worker, {inside:?} in process"
+    );
+    assert!(through < Duration::from_millis(50), "{through:?}");
+}
