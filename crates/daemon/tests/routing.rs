@@ -429,3 +429,26 @@ async fn with_no_key_present_the_prompt_asks_for_one_and_the_key_plugged_in_is_u
     assert_eq!(aaguid, KEY_AAGUID);
     assert_eq!(key.touches(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_systemd_latchkeyd_logs_to_the_journal_or_says_why_not() {
+    let bus = TestBus::start();
+    let d = Latchkeyd::start_with_env(&bus, &policy_privileged_self(), &[], None, Some("8:12345"))
+        .await;
+    let log = d.log();
+    if std::path::Path::new("/run/systemd/journal/socket").exists() {
+        // The journal took the records: nothing of them on stderr.
+        assert!(!log.contains("latchkeyd serving"), "{log}");
+    } else {
+        assert!(
+            log.contains("the journal is not reachable") && log.contains("latchkeyd serving"),
+            "{log}"
+        );
+        // systemd stamps its own time: the stderr lines carry none.
+        let serving = log
+            .lines()
+            .find(|l| l.contains("latchkeyd serving"))
+            .unwrap();
+        assert!(serving.trim_start().starts_with("INFO"), "{serving}");
+    }
+}

@@ -236,6 +236,18 @@ impl Latchkeyd {
         extra: &[String],
         devices_toml: Option<&str>,
     ) -> Self {
+        Self::start_with_env(bus, policy, extra, devices_toml, None).await
+    }
+
+    /// [`Self::start_with_config`] with `JOURNAL_STREAM` set to `journal_stream` (as systemd
+    /// sets it), or removed.
+    pub async fn start_with_env(
+        bus: &TestBus,
+        policy: &str,
+        extra: &[String],
+        devices_toml: Option<&str>,
+        journal_stream: Option<&str>,
+    ) -> Self {
         let home = tempfile::tempdir().unwrap();
         let config = home.path().join("devices.toml");
         if let Some(text) = devices_toml {
@@ -245,7 +257,12 @@ impl Latchkeyd {
         std::fs::create_dir_all(&policy_dir).unwrap();
         std::fs::write(policy_dir.join("50-test.toml"), policy).unwrap();
         let none = home.path().join("none");
-        let child = Command::new(LATCHKEYD_BIN)
+        let mut cmd = Command::new(LATCHKEYD_BIN);
+        match journal_stream {
+            Some(v) => cmd.env("JOURNAL_STREAM", v),
+            None => cmd.env_remove("JOURNAL_STREAM"),
+        };
+        let child = cmd
             .arg(format!("--address={}", bus.address))
             .arg(format!("--policy-system-dir={}", policy_dir.display()))
             .arg(format!("--policy-admin-dir={}", none.display()))
@@ -258,7 +275,6 @@ impl Latchkeyd {
             .arg("--no-usb")
             .arg("--log-level=debug")
             .args(extra)
-            .env_remove("JOURNAL_STREAM")
             .stdin(Stdio::null())
             .stderr(std::fs::File::create(home.path().join("latchkeyd.log")).unwrap())
             .spawn()
