@@ -14,8 +14,8 @@ import { FIREFOX, writeProfile, launchFirefox } from './firefox.mjs';
 let daemon, rp, firefox, m, home, installed;
 
 before(async () => {
-  // Consent answers in order: register, sign in, refuse.
-  daemon = await startDaemon('approve\napprove\ndeny\npin 482916\n', [HOST], [FIREFOX]);
+  // Consent answers in order: register, sign in, refuse, then hang until dismissed.
+  daemon = await startDaemon('approve\napprove\ndeny\nhang\npin 482916\n', [HOST], [FIREFOX]);
   rp = await startRp();
   const ext = buildExtension();
   home = tempDir('lk-firefox-home-');
@@ -140,4 +140,19 @@ test('Firefox: a refused request rejects with NotAllowedError; a foreign RP ID w
   assert.deepEqual(await inPage(createIn('example.com')), ['DOMException', 'SecurityError']);
   assert.equal(daemon.prompt('Consent').length, 3, 'refused before any prompt');
   assert.deepEqual(await rpStatus(), { credentials: 1, signed_in: 'alice' });
+});
+
+test('Firefox: AbortSignal cancels the request in latchkeyd', async () => {
+  await inPage(`(() => {
+    window.abort = new AbortController();
+    window.aborted = navigator.credentials.get({ signal: window.abort.signal, publicKey: { challenge: new Uint8Array(16), rpId: 'localhost' } })
+      .then(() => 'resolved', (e) => [e.constructor.name, e.name]);
+    return true;
+  })()`);
+  await daemon.waitFor('Consent', 4);
+  const dismissed = daemon.prompt('Dismiss').length;
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(daemon.prompt('Dismiss').length, dismissed, 'still waiting on the prompt');
+  assert.deepEqual(await inPage('(window.abort.abort(), window.aborted)'), ['DOMException', 'AbortError']);
+  await daemon.waitFor('Dismiss', dismissed + 1);
 });
