@@ -6,12 +6,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startDaemon, startRp, buildExtension, tempDir, ARTIFACTS, HOST, LATCHKEY, FIREFOX_EXTENSION_ID, describeCredentialSource } from './harness.mjs';
 import { FIREFOX, writeProfile, launchFirefox } from './firefox.mjs';
 
-let daemon, rp, firefox, m, home, installed;
+let daemon, rp, firefox, m, home, profile, installed;
 
 before(async () => {
   // Consent answers in order: register, sign in, refuse, then hang until dismissed.
@@ -27,7 +27,8 @@ before(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   const log = join(ARTIFACTS, 'firefox.log');
   writeFileSync(log, '');
-  firefox = await launchFirefox(writeProfile(ext.xpi), {
+  profile = writeProfile(ext.xpi);
+  firefox = await launchFirefox(profile, {
     PATH: process.env.PATH, HOME: home, XDG_CONFIG_HOME: join(home, '.config'), TMPDIR: home,
     DBUS_SESSION_BUS_ADDRESS: daemon.address, LANG: 'C.UTF-8',
   }, log);
@@ -44,6 +45,7 @@ after(async () => {
   await firefox?.stop();
   rp?.stop();
   daemon?.stop();
+  for (const d of [profile, home]) if (d) rmSync(d, { recursive: true, force: true });
 });
 
 async function rpStatus() {
