@@ -62,6 +62,16 @@ pub fn status_text(status: &Status) -> &'static str {
     }
 }
 
+/// The status line when a key verifies the user with its built-in method (a fingerprint).
+pub fn uv_text(request: &latchkey_client::UvRequest) -> String {
+    let ask = format!("Verify yourself on {} (fingerprint)", request.device);
+    match (request.reason, request.retries_left) {
+        (latchkey_client::UvReason::Verify, _) => ask,
+        (_, Some(n)) => format!("Not recognised ({n} tries left). {ask}"),
+        (_, None) => format!("Not recognised. {ask}"),
+    }
+}
+
 impl CeremonyUi for UiBridge {
     fn pin(
         &mut self,
@@ -93,6 +103,11 @@ impl CeremonyUi for UiBridge {
         self.handle
             .block_on(self.ui.choose_account(&shown))
             .map_err(|_| Cancelled)
+    }
+
+    fn user_verification(&mut self, request: &latchkey_client::UvRequest) {
+        let text = uv_text(request);
+        self.notice(&text);
     }
 
     fn status(&mut self, status: Status) {

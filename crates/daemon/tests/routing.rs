@@ -452,3 +452,51 @@ async fn under_systemd_latchkeyd_logs_to_the_journal_or_says_why_not() {
         assert!(serving.trim_start().starts_with("INFO"), "{serving}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_with_a_fingerprint_reader_is_announced_to_the_prompt_with_attempts_left() {
+    let bus = TestBus::start();
+    let key = TestKey::start_with_fingers(
+        &bus.dir.path().join("key.sock"),
+        Presence::Touch,
+        Some("no-match,match"),
+    );
+    key.set_pin("4321");
+    let _d = Latchkeyd::start(
+        &bus,
+        &policy_privileged_self(),
+        &[format!("--device={}", key.spec())],
+    )
+    .await;
+    let prompt = Prompt::spawn(&bus, "approve\npin deny\n", false);
+    let client = client(&bus).await;
+    let core = rp();
+    let reg = registration(
+        &core,
+        Some(AuthenticatorAttachment::CrossPlatform),
+        UserVerificationPolicy::Required,
+    );
+    let out = client.call(Kind::Create, &reg.json, &web()).await.unwrap();
+    let (cred, aaguid) = verify_registration(&core, &reg, &ok_json(&out));
+    assert_eq!(aaguid, KEY_AAGUID);
+    assert!(cred.user_verified);
+    // The finger, not the PIN: the prompt was told to use the reader, then how many tries are
+    // left after the miss, and never asked for a PIN.
+    let notices: Vec<String> = methods(&prompt, "Notice")
+        .iter()
+        .map(|n| n["details"].as_str().unwrap().to_owned())
+        .collect();
+    let uv: Vec<&String> = notices
+        .iter()
+        .filter(|n| n.contains("fingerprint"))
+        .collect();
+    assert_eq!(uv.len(), 2, "{notices:?}");
+    assert!(
+        uv[0].starts_with("Verify yourself on virtual key"),
+        "{}",
+        uv[0]
+    );
+    assert!(uv[1].starts_with("Not recognised ("), "{}", uv[1]);
+    assert!(uv[1].contains("tries left"), "{}", uv[1]);
+    assert!(methods(&prompt, "RequestPin").is_empty());
+}

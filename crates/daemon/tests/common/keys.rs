@@ -14,8 +14,10 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use latchkey_authenticator::env::{PresenceDenied, PresencePurpose, UserPresence};
+use latchkey_authenticator::env::{PresenceDenied, PresencePurpose, UserPresence, UvMatch};
 use latchkey_authenticator::memory::MemoryStore;
+use latchkey_authenticator::uv::UvScript;
+use latchkey_authenticator::BuiltInUv;
 use latchkey_authenticator::{Authenticator, Config};
 use latchkey_client::platform::{SystemClock, SystemRng};
 use latchkey_transport::virtual_key::{CtapHidApp, Signals, VirtualKey};
@@ -46,6 +48,7 @@ struct Record {
 }
 
 struct KeyPresence {
+    fingers: Option<UvScript>,
     shutdown: Arc<AtomicBool>,
     mode: Arc<AtomicU8>,
     grant: Arc<AtomicBool>,
@@ -54,6 +57,13 @@ struct KeyPresence {
 }
 
 impl UserPresence for KeyPresence {
+    fn verify_user(&mut self, _: PresencePurpose<'_>) -> Result<UvMatch, PresenceDenied> {
+        Ok(self
+            .fingers
+            .as_mut()
+            .map_or(UvMatch::NoMatch, UvScript::next_outcome))
+    }
+
     fn request_presence(&mut self, _: PresencePurpose<'_>) -> Result<(), PresenceDenied> {
         self.record.touches.fetch_add(1, Ordering::SeqCst);
         match self.mode.load(Ordering::SeqCst) {
@@ -113,6 +123,11 @@ pub struct TestKey {
 impl TestKey {
     /// Serves a fresh key (no PIN, no credentials) at `path`.
     pub fn start(path: &Path, presence: Presence) -> Self {
+        Self::start_with_fingers(path, presence, None)
+    }
+
+    /// [`Self::start`] with a fingerprint reader answering `fingers` (`"no-match,match"`).
+    pub fn start_with_fingers(path: &Path, presence: Presence, fingers: Option<&str>) -> Self {
         let listener = SeqpacketListener::bind(path).unwrap();
         let signals = Signals::new();
         let mode = Arc::new(AtomicU8::new(presence as u8));
@@ -122,10 +137,16 @@ impl TestKey {
         let app = App(Authenticator::new(
             Config {
                 aaguid: KEY_AAGUID,
+                built_in_uv: if fingers.is_some() {
+                    BuiltInUv::Configured
+                } else {
+                    Config::default().built_in_uv
+                },
                 ..Config::default()
             },
             MemoryStore::default(),
             KeyPresence {
+                fingers: fingers.map(|f| f.parse().unwrap()),
                 shutdown: shutdown.clone(),
                 mode: mode.clone(),
                 grant: grant.clone(),
