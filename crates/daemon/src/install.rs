@@ -9,6 +9,7 @@
 //! Files are written atomically (temp file, rename). `uninstall_user` removes exactly these.
 
 use std::io::Write as _;
+use std::os::unix::fs::DirBuilderExt as _;
 use std::path::{Path, PathBuf};
 
 const DBUS_SERVICE_TEMPLATE: &str =
@@ -139,7 +140,9 @@ fn write_atomic(path: &Path, text: &str) -> Result<(), InstallError> {
 }
 
 /// Installs the D-Bus activation file and the systemd user unit for `latchkeyd` (extra `args`
-/// are appended to its command line). Returns the files written.
+/// are appended to its command line), and creates the credential store's directory (mode 0700):
+/// the unit's `ProtectSystem=strict` leaves only that directory writable, so it must exist before
+/// the service starts. Returns the files written.
 pub fn install_user(
     dirs: &UserDirs,
     latchkeyd: &Path,
@@ -147,6 +150,15 @@ pub fn install_user(
 ) -> Result<Vec<PathBuf>, InstallError> {
     let service = dbus_service_text(latchkeyd, args)?;
     let unit = systemd_unit_text(latchkeyd, args)?;
+    let store = dirs.data_home.join("latchkey");
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&store)
+        .map_err(|source| InstallError::Io {
+            path: store.clone(),
+            source,
+        })?;
     write_atomic(&dirs.dbus_service(), &service)?;
     write_atomic(&dirs.systemd_unit(), &unit)?;
     Ok(vec![dirs.dbus_service(), dirs.systemd_unit()])
@@ -188,6 +200,41 @@ mod tests {
             unit.contains("Type=dbus\n") && unit.contains("BusName=dev.latchkey.Credentials\n")
         );
         assert!(unit.contains("ExecStart=/usr/libexec/latchkeyd --log-level=debug\n"));
+        // Hardening that fits a per-user service with the session bus, its data directory,
+        // hidraw and HTTPS; the mount-namespace settings need PrivateUsers=yes in a user unit.
+        for line in [
+            "PrivateUsers=yes",
+            "NoNewPrivileges=yes",
+            "ProtectSystem=strict",
+            "ReadWritePaths=-%h/.local/share/latchkey",
+            "PrivateTmp=yes",
+            "ProtectKernelTunables=yes",
+            "ProtectKernelModules=yes",
+            "ProtectControlGroups=yes",
+            "RestrictAddressFamilies=AF_UNIX AF_NETLINK AF_INET AF_INET6",
+            "LockPersonality=yes",
+            "MemoryDenyWriteExecute=yes",
+            "RestrictNamespaces=yes",
+            "SystemCallArchitectures=native",
+            "UMask=0077",
+        ] {
+            assert!(
+                unit.lines().any(|l| l == line),
+                "{line} missing from:\n{unit}"
+            );
+        }
+        assert!(
+            !unit.contains("PrivateDevices"),
+            "hidraw must stay reachable"
+        );
+        assert!(
+            !unit.contains("ProtectHome"),
+            "the data directory is under home"
+        );
+        use std::os::unix::fs::PermissionsExt;
+        let store = dirs.data_home.join("latchkey");
+        let mode = std::fs::metadata(&store).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700, "the store directory exists, private");
         assert_eq!(uninstall_user(&dirs).unwrap().len(), 2);
         assert!(!dirs.dbus_service().exists() && !dirs.systemd_unit().exists());
         assert!(uninstall_user(&dirs).unwrap().is_empty());
