@@ -15,7 +15,7 @@ use latchkey_daemon::client::{CallOptions, CredentialsClient, Outcome};
 use latchkey_daemon::options::Kind;
 use webauthn_rs_core::proto::{
     AuthenticatorAttachment, COSEAlgorithm, Credential, PublicKeyCredential,
-    RegisterPublicKeyCredential, UserVerificationPolicy,
+    PublicKeyCredentialHints, RegisterPublicKeyCredential, UserVerificationPolicy,
 };
 use webauthn_rs_core::WebauthnCore;
 
@@ -61,11 +61,23 @@ fn registration(
     attachment: Option<AuthenticatorAttachment>,
     uv: UserVerificationPolicy,
 ) -> Registering {
+    registration_with(core, attachment, uv, None, false)
+}
+
+fn registration_with(
+    core: &WebauthnCore,
+    attachment: Option<AuthenticatorAttachment>,
+    uv: UserVerificationPolicy,
+    hints: Option<Vec<PublicKeyCredentialHints>>,
+    discoverable: bool,
+) -> Registering {
     let builder = core
         .new_challenge_register_builder(&[7; 16], "alice@example.com", "Alice")
         .unwrap()
         .user_verification_policy(uv)
         .authenticator_attachment(attachment)
+        .hints(hints)
+        .require_resident_key(discoverable)
         .credential_algorithms(vec![COSEAlgorithm::ES256]);
     let (ccr, state) = core.generate_challenge_register(builder).unwrap();
     Registering {
@@ -499,4 +511,56 @@ async fn a_key_with_a_fingerprint_reader_is_announced_to_the_prompt_with_attempt
     assert!(uv[1].starts_with("Not recognised ("), "{}", uv[1]);
     assert!(uv[1].contains("tries left"), "{}", uv[1]);
     assert!(methods(&prompt, "RequestPin").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_security_key_hint_and_a_discoverable_get_the_platform_cannot_answer_go_to_the_key() {
+    let bus = TestBus::start();
+    let key = TestKey::start(&bus.dir.path().join("key.sock"), Presence::Touch);
+    let d = Latchkeyd::start(
+        &bus,
+        &policy_privileged_self(),
+        &[format!("--device={}", key.spec())],
+    )
+    .await;
+    let _prompt = Prompt::spawn(&bus, "approve\n", false);
+    let client = client(&bus).await;
+    let core = rp();
+    // No attachment; the hint asks for a security key.
+    let reg = registration_with(
+        &core,
+        None,
+        UserVerificationPolicy::Discouraged_DO_NOT_USE,
+        Some(vec![PublicKeyCredentialHints::SecurityKey]),
+        true,
+    );
+    let out = client.call(Kind::Create, &reg.json, &web()).await.unwrap();
+    let (cred, aaguid) = verify_registration(&core, &reg, &ok_json(&out));
+    assert_eq!(aaguid, KEY_AAGUID);
+
+    // A discoverable get without hints: the platform holds nothing for example.com, so the key.
+    let builder = core
+        .new_challenge_authenticate_builder(
+            vec![],
+            Some(UserVerificationPolicy::Discouraged_DO_NOT_USE),
+        )
+        .unwrap();
+    let (rcr, mut state) = core.generate_challenge_authenticate(builder).unwrap();
+    let json = serde_json::to_string(&rcr.public_key).unwrap();
+    assert!(!json.contains("hints\":[\""), "{json}");
+    let out = client.call(Kind::Get, &json, &web()).await.unwrap();
+    let response = ok_json(&out);
+    assert_eq!(response["authenticatorAttachment"], "cross-platform");
+    assert_eq!(
+        response["response"]["userHandle"],
+        latchkey_webauthn::b64::encode(&[7; 16])
+    );
+    let parsed: PublicKeyCredential = serde_json::from_value(response).unwrap();
+    state.set_allowed_credentials(vec![cred]);
+    core.authenticate_credential(&parsed, &state).unwrap();
+    let log = d.log();
+    assert!(
+        log.contains("hint security-key") && log.contains("platform holds no passkey for the RP"),
+        "{log}"
+    );
 }
