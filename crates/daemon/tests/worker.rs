@@ -298,6 +298,19 @@ fn a_missing_worker_or_an_unusable_store_is_a_clear_error() {
     let e =
         WorkerDevice::start(WorkerConfig::new(dir.path().join("nope"), dir.path())).unwrap_err();
     assert!(matches!(e, WorkerError::Spawn { .. }), "{e:?}");
+    // latchkeyd looks next to itself; this test binary has no worker beside it.
+    let e = WorkerConfig::for_latchkeyd(Some(dir.path())).unwrap_err();
+    match e {
+        WorkerError::NotFound(p) => {
+            assert_eq!(
+                p,
+                std::env::current_exe()
+                    .unwrap()
+                    .with_file_name("latchkey-platform-worker")
+            );
+        }
+        other => panic!("{other:?}"),
+    }
     // A store path under a regular file cannot be created.
     let file = dir.path().join("file");
     std::fs::write(&file, b"x").unwrap();

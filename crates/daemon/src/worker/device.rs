@@ -8,9 +8,6 @@
 //! `UnknownError` with the same message. Cancelling sends `Cancel` to the worker and returns
 //! [`DeviceError::Cancelled`] at once; the late reply is recognised by its `seq` and dropped.
 
-use std::io;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -20,137 +17,9 @@ use latchkey_client::{CancelHandle, Device, DeviceDescription, DeviceError, Tran
 use latchkey_webauthn::WebAuthnError;
 
 use super::link::{is_timeout, Link, Received};
+use super::process::{spawn, Running, WorkerConfig, WorkerError};
 use super::protocol::{ErrorCode, Message, Ready, Reply, Request};
 use crate::platform::RoutedDevice;
-
-/// The worker executable's file name; latchkeyd looks for it next to itself.
-pub const WORKER_PROGRAM: &str = "latchkey-platform-worker";
-
-/// What a request failing because the worker went away says.
-pub const STOPPED: &str = "the platform authenticator stopped";
-
-/// How latchkeyd starts the worker.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WorkerConfig {
-    /// The `latchkey-platform-worker` executable.
-    pub program: PathBuf,
-    /// The credential store directory (`$XDG_DATA_HOME/latchkey` by default).
-    pub store_dir: PathBuf,
-    /// The worker's log filter (its standard error is latchkeyd's).
-    pub log_level: String,
-    /// How long the worker may take to open the store and say `Ready`.
-    pub start_timeout: Duration,
-    /// How long one request may take before the worker is presumed hung and killed.
-    pub request_timeout: Duration,
-}
-
-impl WorkerConfig {
-    /// A worker at `program` over the store in `store_dir`.
-    pub fn new(program: impl Into<PathBuf>, store_dir: impl Into<PathBuf>) -> Self {
-        Self {
-            program: program.into(),
-            store_dir: store_dir.into(),
-            log_level: "info".into(),
-            start_timeout: Duration::from_secs(30),
-            request_timeout: Duration::from_secs(60),
-        }
-    }
-
-    /// The worker installed next to the running executable (latchkeyd).
-    pub fn beside_current_exe(store_dir: impl Into<PathBuf>) -> Result<Self, WorkerError> {
-        let exe = std::env::current_exe().map_err(WorkerError::Io)?;
-        let program = exe
-            .parent()
-            .map(|d| d.join(WORKER_PROGRAM))
-            .filter(|p| p.is_file())
-            .ok_or_else(|| WorkerError::NotFound(exe.with_file_name(WORKER_PROGRAM)))?;
-        Ok(Self::new(program, store_dir))
-    }
-}
-
-/// Why the worker could not be started or talked to.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum WorkerError {
-    /// No worker executable where it should be.
-    #[error("the platform authenticator worker is missing: {0} does not exist")]
-    NotFound(PathBuf),
-    /// Starting it failed.
-    #[error("cannot start the platform authenticator worker {program}: {source}")]
-    Spawn {
-        /// The executable.
-        program: PathBuf,
-        /// The OS error.
-        source: io::Error,
-    },
-    /// The socketpair failed.
-    #[error("I/O error with the platform authenticator worker: {0}")]
-    Io(io::Error),
-    /// The worker refused to start (store or sandbox failure), in its words.
-    #[error("the platform authenticator could not start: {0}")]
-    Refused(String),
-    /// The worker sent something that is not a valid reply.
-    #[error("the platform authenticator sent a malformed reply: {0}")]
-    Garbled(String),
-    /// The worker exited or closed its end.
-    #[error("{STOPPED}")]
-    Stopped,
-    /// The worker did not answer in time (and was killed).
-    #[error("the platform authenticator did not answer in time")]
-    Timeout,
-    /// The request was cancelled.
-    #[error("the request was cancelled")]
-    Cancelled,
-    /// The worker answered with an error.
-    #[error("the platform authenticator failed: {0}")]
-    Failed(String),
-}
-
-impl WorkerError {
-    fn into_device_error(self) -> DeviceError {
-        match self {
-            Self::Cancelled => DeviceError::Cancelled,
-            Self::Timeout => DeviceError::Timeout,
-            Self::Stopped => DeviceError::Gone(STOPPED.into()),
-            Self::Garbled(m) => DeviceError::Garbage(m),
-            other => DeviceError::Gone(other.to_string()),
-        }
-    }
-
-    fn into_webauthn(self) -> WebAuthnError {
-        match self {
-            Self::Cancelled => WebAuthnError::abort("the request was cancelled"),
-            other => WebAuthnError::unknown(other.to_string()),
-        }
-    }
-}
-
-/// A running worker.
-struct Running {
-    child: Child,
-    link: Link,
-}
-
-impl Running {
-    /// Kills the worker (if it still runs) and reaps it.
-    fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// Closes the link so the worker exits on its own; kills it after a grace period.
-    fn close(mut self) {
-        let _ = self.link.shutdown();
-        let deadline = Instant::now() + Duration::from_secs(2);
-        while Instant::now() < deadline {
-            match self.child.try_wait() {
-                Ok(Some(_)) | Err(_) => return,
-                Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-            }
-        }
-        self.kill();
-    }
-}
 
 /// The request in flight, for the cancel hook.
 #[derive(Default)]
@@ -383,73 +252,6 @@ impl Drop for WorkerDevice {
     }
 }
 
-/// Starts the worker and waits for its `Ready`.
-fn spawn(config: &WorkerConfig) -> Result<(Running, Ready), WorkerError> {
-    let (link, theirs) = Link::pair().map_err(WorkerError::Io)?;
-    let mut command = Command::new(&config.program);
-    command
-        .arg("--store")
-        .arg(&config.store_dir)
-        .arg("--log-level")
-        .arg(&config.log_level)
-        .stdin(Stdio::from(theirs))
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        // Nothing of latchkeyd's environment but what the store needs to find a TPM.
-        .env_clear();
-    for var in ["TPM2TOOLS_TCTI", "TCTI", "TSS2_LOG"] {
-        if let Some(value) = std::env::var_os(var) {
-            command.env(var, value);
-        }
-    }
-    let child = command.spawn().map_err(|source| WorkerError::Spawn {
-        program: config.program.clone(),
-        source,
-    })?;
-    // The Command held the worker's end; it is closed here once the child has it.
-    drop(command);
-    let running = Running { child, link };
-    match wait_ready(&running.link, config.start_timeout) {
-        Ok(ready) => {
-            tracing::debug!(pid = running.child.id(), store = %ready.kind, "platform authenticator worker ready");
-            Ok((running, ready))
-        }
-        Err(e) => {
-            running.kill();
-            Err(e)
-        }
-    }
-}
-
-fn wait_ready(link: &Link, timeout: Duration) -> Result<Ready, WorkerError> {
-    link.set_read_timeout(Some(timeout))
-        .map_err(WorkerError::Io)?;
-    link.set_write_timeout(Some(Duration::from_secs(10)))
-        .map_err(WorkerError::Io)?;
-    match link.recv() {
-        Ok(Received::Message(bytes)) => match Reply::decode(&bytes) {
-            Ok(Message {
-                body: Reply::Ready(ready),
-                ..
-            }) => Ok(ready),
-            Ok(Message {
-                body: Reply::Error(e),
-                ..
-            }) => Err(WorkerError::Refused(e.message)),
-            Ok(other) => Err(WorkerError::Garbled(format!(
-                "expected Ready, got {other:?}"
-            ))),
-            Err(e) => Err(WorkerError::Garbled(e.to_string())),
-        },
-        Ok(Received::TooLarge) => Err(WorkerError::Garbled("a reply was too large".into())),
-        Ok(Received::Closed) => Err(WorkerError::Refused(
-            "the worker exited before opening the store".into(),
-        )),
-        Err(e) if is_timeout(&e) => Err(WorkerError::Timeout),
-        Err(e) => Err(WorkerError::Io(e)),
-    }
-}
-
 impl Device for WorkerDevice {
     fn info(&self) -> DeviceDescription {
         DeviceDescription {
@@ -495,9 +297,4 @@ impl RoutedDevice for WorkerDevice {
     fn delete(&mut self, id: &[u8]) -> Option<Result<bool, WebAuthnError>> {
         Some(WorkerDevice::delete(self, id))
     }
-}
-
-/// The store directory latchkeyd uses when none is given: `$XDG_DATA_HOME/latchkey`.
-pub fn default_store_dir(dir: Option<&Path>) -> Result<PathBuf, WorkerError> {
-    latchkey_client::platform::store_dir(dir).map_err(|e| WorkerError::Refused(e.to_string()))
 }

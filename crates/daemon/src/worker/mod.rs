@@ -5,12 +5,14 @@
 //! latchkeyd starts `latchkey-platform-worker` (next to its own executable) with one end of a
 //! `SOCK_SEQPACKET` socketpair as the child's standard input ([`link`]). The worker applies its
 //! [`sandbox`] first, then opens the store, says `Ready`, and answers typed CBOR messages
-//! ([`protocol`]) with the software authenticator ([`serve`]). In latchkeyd the worker is a
-//! [`WorkerDevice`]: a `latchkey_client::Device` and a [`crate::platform::RoutedDevice`] that
-//! restarts the worker when it died.
+//! ([`protocol`]) with the software authenticator ([`serve`]). latchkeyd starts it ([`process`])
+//! and sees it as a [`WorkerDevice`]: a `latchkey_client::Device` and a
+//! [`crate::platform::RoutedDevice`] that restarts the worker when it died.
 
 pub mod device;
+mod fields;
 pub mod link;
+pub mod process;
 pub mod protocol;
 pub mod sandbox;
 pub mod serve;
@@ -18,4 +20,5 @@ pub mod serve;
 #[cfg(test)]
 mod tests;
 
-pub use device::{WorkerConfig, WorkerDevice, WorkerError, STOPPED, WORKER_PROGRAM};
+pub use device::WorkerDevice;
+pub use process::{WorkerConfig, WorkerError, STOPPED, WORKER_PROGRAM};

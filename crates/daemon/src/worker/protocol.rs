@@ -26,6 +26,8 @@
 use ciborium::value::{Integer, Value};
 use latchkey_client::manage::CredentialInfo;
 
+use super::fields::{bool_field, bytes_field, text_field, uint, Fields};
+
 /// The largest message either side sends or accepts.
 pub const MAX_MESSAGE: usize = 64 * 1024;
 /// The largest CTAP request: a CTAPHID message carries at most 7609 bytes (CTAP 2.1 §11.2.4), and
@@ -436,92 +438,4 @@ fn open_envelope(bytes: &[u8]) -> Result<(u64, u64, Value), Malformed> {
     let kind = uint(m.take(2, "type").map_err(with_seq)?, "type").map_err(with_seq)?;
     let body = m.take(3, "body").map_err(with_seq)?;
     Ok((seq, kind, body))
-}
-
-/// A CBOR map with unsigned integer keys, taken apart field by field.
-struct Fields(Vec<(u64, Value)>);
-
-impl Fields {
-    fn new(v: Value, field: &'static str) -> Result<Self, Reason> {
-        let Value::Map(entries) = v else {
-            return Err(Reason::Invalid {
-                field,
-                expected: "a map",
-            });
-        };
-        let mut out: Vec<(u64, Value)> = Vec::with_capacity(entries.len());
-        for (k, v) in entries {
-            let k = uint(k, "map key")?;
-            if out.iter().any(|(seen, _)| *seen == k) {
-                return Err(Reason::Invalid {
-                    field,
-                    expected: "a map without duplicate keys",
-                });
-            }
-            out.push((k, v));
-        }
-        Ok(Self(out))
-    }
-
-    fn optional(&mut self, key: u64) -> Option<Value> {
-        let at = self.0.iter().position(|(k, _)| *k == key)?;
-        Some(self.0.swap_remove(at).1)
-    }
-
-    fn take(&mut self, key: u64, field: &'static str) -> Result<Value, Reason> {
-        self.optional(key).ok_or(Reason::Missing(field))
-    }
-}
-
-fn uint(v: Value, field: &'static str) -> Result<u64, Reason> {
-    match v {
-        Value::Integer(i) => u64::try_from(i).map_err(|_| Reason::Invalid {
-            field,
-            expected: "an unsigned integer",
-        }),
-        _ => Err(Reason::Invalid {
-            field,
-            expected: "an unsigned integer",
-        }),
-    }
-}
-
-fn bool_field(v: Value, field: &'static str) -> Result<bool, Reason> {
-    match v {
-        Value::Bool(b) => Ok(b),
-        _ => Err(Reason::Invalid {
-            field,
-            expected: "a boolean",
-        }),
-    }
-}
-
-fn bytes_field(v: Value, field: &'static str, max: usize) -> Result<Vec<u8>, Reason> {
-    match v {
-        Value::Bytes(b) if b.len() <= max => Ok(b),
-        Value::Bytes(b) => Err(Reason::TooLong {
-            field,
-            len: b.len(),
-            max,
-        }),
-        _ => Err(Reason::Invalid {
-            field,
-            expected: "a byte string",
-        }),
-    }
-}
-
-fn text_field(v: Value, field: &'static str, max: usize) -> Result<String, Reason> {
-    match v {
-        Value::Text(t) if t.len() <= max => Ok(t),
-        Value::Text(t) => Err(Reason::TooLong {
-            field,
-            len: t.len(),
-            max,
-        }),
-        _ => Err(Reason::Invalid {
-            field,
-            expected: "a text string",
-        }),
-    }
 }

@@ -4,8 +4,9 @@
 //! 1. `PR_SET_DUMPABLE = 0`: no core dumps of key material, no `ptrace` or `/proc/PID/mem` from
 //!    other processes of the user.
 //! 2. Landlock (best effort: a kernel without it is logged and skipped): every filesystem access
-//!    is handled; the store directory gets all of them, [`Policy::read_only`] paths read (and
-//!    execute, for libraries a TPM TCTI loads), [`Policy::devices`] read/write/ioctl. TCP bind and
+//!    is handled; the store directory gets all of them, [`Policy::read_only`] paths reading (enough
+//!    for `dlopen` of the libraries a TPM TCTI loads: Landlock's execute right is `execve` only),
+//!    [`Policy::devices`] read/write/ioctl. TCP bind and
 //!    connect are handled with no port allowed (ABI 4), and signals and abstract Unix sockets are
 //!    scoped to the sandbox (ABI 6).
 //! 3. seccomp (`PR_SET_NO_NEW_PRIVS` first): a deny list, not an allow list (the worker runs
@@ -40,7 +41,7 @@ const LANDLOCK_ABI: ABI = ABI::V7;
 pub struct Policy {
     /// Directories with every access (the credential store).
     pub read_write: Vec<PathBuf>,
-    /// Files or directories that may be read (and executed).
+    /// Files or directories that may be read.
     pub read_only: Vec<PathBuf>,
     /// Device nodes that may be read, written and sent ioctls.
     pub devices: Vec<PathBuf>,
