@@ -146,4 +146,20 @@ pub trait Authenticators: Send + Sync + 'static {
     ) -> Result<Vec<PlatformCredential>, ManageError>;
     /// Deletes a platform credential.
     fn delete_platform_credential(&self, credential_id: &[u8]) -> Result<(), ManageError>;
+    /// Which WebAuthn L3 signals (§5.1.10) this back-end applies to its platform credentials
+    /// (`getClientCapabilities` reports exactly these). None unless a back-end says so.
+    fn signal_support(&self) -> crate::signal::SignalSupport {
+        crate::signal::SignalSupport::NONE
+    }
+    /// Applies a signal whose RP ID latchkeyd checked for the caller, without asking the user
+    /// (see [`crate::signal`]: [`crate::signal::apply_to_store`] and
+    /// [`crate::signal::apply_to_device`] do the work). Called on a blocking thread.
+    fn apply_signal(
+        &self,
+        signal: &crate::signal::Signal,
+    ) -> Result<crate::signal::SignalReport, crate::signal::SignalError> {
+        Err(crate::signal::SignalError::NotSupported(
+            signal.body.kind().capability(),
+        ))
+    }
 }

@@ -47,6 +47,24 @@ pub trait Credentials1 {
     /// See the interface XML.
     fn register_prompt(&self) -> zbus::Result<()>;
     /// See the interface XML.
+    fn signal_unknown_credential(
+        &self,
+        options_json: &str,
+        options: HashMap<&str, Value<'_>>,
+    ) -> zbus::Result<()>;
+    /// See the interface XML.
+    fn signal_all_accepted_credentials(
+        &self,
+        options_json: &str,
+        options: HashMap<&str, Value<'_>>,
+    ) -> zbus::Result<()>;
+    /// See the interface XML.
+    fn signal_current_user_details(
+        &self,
+        options_json: &str,
+        options: HashMap<&str, Value<'_>>,
+    ) -> zbus::Result<()>;
+    /// See the interface XML.
     #[zbus(property)]
     fn version(&self) -> zbus::Result<u32>;
 }
@@ -155,6 +173,8 @@ impl ClientError {
             Some("CallerRefused" | "AccessDenied" | "NotFound") => {
                 WebAuthnError::not_allowed(message.clone())
             }
+            Some("Security") => WebAuthnError::security(message.clone()),
+            Some("NotSupported") => WebAuthnError::not_supported(message.clone()),
             _ => WebAuthnError::unknown(format!("latchkeyd: {self}")),
         }
     }
@@ -346,6 +366,11 @@ mod webauthn_error_tests {
                 "NotAllowedError",
             ),
             ("dev.latchkey.Credentials1.Error.Failed", "UnknownError"),
+            ("dev.latchkey.Credentials1.Error.Security", "SecurityError"),
+            (
+                "dev.latchkey.Credentials1.Error.NotSupported",
+                "NotSupportedError",
+            ),
             ("org.freedesktop.DBus.Error.ServiceUnknown", "UnknownError"),
             // A look-alike outside our interface is not one of ours.
             ("com.example.Error.InvalidArgument", "UnknownError"),

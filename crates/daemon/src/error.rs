@@ -26,6 +26,29 @@ pub enum Error {
     NotFound(String),
     /// The authenticator back-end failed.
     Failed(String),
+    /// The caller may not use this RP ID from its origin (WebAuthn `SecurityError`), e.g. a
+    /// signal for an RP the caller does not belong to.
+    Security(String),
+    /// No authenticator supports this (WebAuthn `NotSupportedError`), e.g. a signal none applies.
+    NotSupported(String),
+}
+
+impl Error {
+    /// The method error for a WebAuthn failure of a method that answers directly (the signals):
+    /// `TypeError`/`EncodingError` → `InvalidArgument`, `SecurityError` → `Security`,
+    /// `NotAllowedError` → `CallerRefused`, `NotSupportedError` → `NotSupported`, else `Failed`.
+    /// [`crate::client::ClientError::webauthn_error`] maps them back.
+    pub fn from_webauthn(e: &latchkey_webauthn::WebAuthnError) -> Self {
+        use latchkey_webauthn::ErrorName;
+        let message = e.message().to_owned();
+        match e.kind() {
+            ErrorName::Type | ErrorName::Encoding => Self::InvalidArgument(message),
+            ErrorName::Security => Self::Security(message),
+            ErrorName::NotAllowed => Self::CallerRefused(message),
+            ErrorName::NotSupported => Self::NotSupported(message),
+            _ => Self::Failed(format!("{}: {message}", e.name())),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -40,5 +63,32 @@ mod tests {
             "dev.latchkey.Credentials1.Error.HandleInUse"
         );
         assert_eq!(e.description(), Some("x"));
+    }
+
+    #[test]
+    fn webauthn_errors_round_trip_through_method_errors() {
+        use crate::client::ClientError;
+        use latchkey_webauthn::WebAuthnError;
+        use zbus::DBusError as _;
+        for e in [
+            WebAuthnError::type_error("t"),
+            WebAuthnError::security("s"),
+            WebAuthnError::not_allowed("n"),
+            WebAuthnError::not_supported("u"),
+        ] {
+            let m = Error::from_webauthn(&e);
+            let back = ClientError::Method {
+                name: m.name().to_string(),
+                message: m.description().unwrap_or_default().to_owned(),
+            }
+            .webauthn_error();
+            assert_eq!((back.name(), back.message()), (e.name(), e.message()));
+        }
+        assert_eq!(
+            Error::from_webauthn(&WebAuthnError::encoding("e"))
+                .name()
+                .as_str(),
+            "dev.latchkey.Credentials1.Error.InvalidArgument"
+        );
     }
 }

@@ -26,4 +26,5 @@ pub mod request;
 pub mod routing;
 pub mod server;
 pub mod service;
+pub mod signal;
 pub mod worker;

@@ -11,12 +11,14 @@ use zbus::object_server::ObjectServer;
 use zbus::zvariant::{OwnedObjectPath, OwnedValue, Value};
 use zbus::Connection;
 
+use crate::authorize::{Grant, OriginClaims};
 use crate::error::Error;
 use crate::identity::{self, CallerIdentity, PeerCredentials};
 use crate::options::Kind;
 use crate::policy::CallerClass;
 use crate::request::{self, NewRequest};
 use crate::server::{Shared, API_VERSION};
+use crate::signal::{SignalError, SignalKind, SignalRequest};
 
 /// Longest `handle_token`.
 pub const MAX_HANDLE_TOKEN: usize = 64;
@@ -145,6 +147,77 @@ impl CredentialsService {
         Ok(path)
     }
 
+    /// A signal (L3 §5.1.10): parsed, its RP ID checked for the caller as for a ceremony, then
+    /// applied to the platform credentials without a prompt. Answers nothing about what it found.
+    async fn signal(
+        &self,
+        kind: SignalKind,
+        hdr: &Header<'_>,
+        conn: &Connection,
+        options_json: &str,
+        options: &HashMap<&str, Value<'_>>,
+    ) -> Result<(), Error> {
+        let sender = hdr
+            .sender()
+            .ok_or_else(|| Error::InvalidArgument("no sender".into()))?;
+        let origin = string_option(options, "origin")?;
+        let top_origin = string_option(options, "top_origin")?;
+        let parsed =
+            SignalRequest::parse(kind, options_json).map_err(|e| Error::from_webauthn(&e))?;
+        let caller = identify_sender(conn, sender, self.shared.settings.uid).await?;
+        let class = self.shared.settings.policy.classify(&caller);
+        let claims = OriginClaims {
+            origin: origin.as_deref(),
+            top_origin: top_origin.as_deref(),
+            rp_id: Some(parsed.rp_id.as_str()),
+        };
+        let grant = request::authorize_claims(&self.shared, &class, &caller, &claims)
+            .await
+            .map_err(|e| Error::from_webauthn(&e))?;
+        let authorized = match grant {
+            Grant::Allowed(a, _) => a,
+            // Only the user could vouch for an unknown caller, and signals never ask the user.
+            Grant::NeedsApproval(..) => {
+                return Err(Error::Security(
+                    "an unverified caller may not send signals: they are silent, so the user \
+                     cannot approve it"
+                        .into(),
+                ))
+            }
+        };
+        let auth = self.shared.settings.authenticators.clone();
+        if !auth.signal_support().supports(kind) {
+            return Err(Error::NotSupported(format!(
+                "no authenticator supports {}",
+                kind.capability()
+            )));
+        }
+        let shown = request::shown_caller(&class, &caller);
+        let signal = parsed.authorized(authorized.rp_id().clone());
+        let rp_id = signal.rp_id.to_string();
+        let applied = tokio::task::spawn_blocking(move || auth.apply_signal(&signal))
+            .await
+            .map_err(|e| Error::Failed(format!("the signal thread failed: {e}")))?;
+        match applied {
+            Ok(report) => {
+                tracing::info!(
+                    signal = kind.capability(),
+                    caller = %shown,
+                    rp_id,
+                    removed = report.removed,
+                    updated = report.updated,
+                    "signal applied"
+                );
+                Ok(())
+            }
+            Err(e @ SignalError::NotSupported(_)) => Err(Error::NotSupported(e.to_string())),
+            Err(e @ SignalError::Store(_)) => {
+                tracing::warn!(signal = kind.capability(), caller = %shown, rp_id, error = %e, "signal failed");
+                Err(Error::Failed(e.to_string()))
+            }
+        }
+    }
+
     async fn manager(&self, hdr: &Header<'_>, conn: &Connection) -> Result<CallerIdentity, Error> {
         let sender = hdr
             .sender()
@@ -217,8 +290,72 @@ impl CredentialsService {
             "relatedOrigins".into(),
             self.shared.settings.related_origins.is_some(),
         );
-        caps.extend(self.shared.settings.authenticators.capabilities());
+        let auth = &self.shared.settings.authenticators;
+        caps.extend(auth.capabilities());
+        // Signals are reported from what the back-end applies, whatever else it says.
+        let signals = auth.signal_support();
+        for kind in [
+            SignalKind::UnknownCredential,
+            SignalKind::AllAcceptedCredentials,
+            SignalKind::CurrentUserDetails,
+        ] {
+            caps.insert(kind.capability().to_owned(), signals.supports(kind));
+        }
         caps.into_iter().collect()
+    }
+
+    /// `PublicKeyCredential.signalUnknownCredential()` (L3 §5.1.10.1).
+    async fn signal_unknown_credential(
+        &self,
+        #[zbus(header)] hdr: Header<'_>,
+        #[zbus(connection)] conn: &Connection,
+        options_json: &str,
+        options: HashMap<&str, Value<'_>>,
+    ) -> Result<(), Error> {
+        self.signal(
+            SignalKind::UnknownCredential,
+            &hdr,
+            conn,
+            options_json,
+            &options,
+        )
+        .await
+    }
+
+    /// `PublicKeyCredential.signalAllAcceptedCredentials()` (L3 §5.1.10.2).
+    async fn signal_all_accepted_credentials(
+        &self,
+        #[zbus(header)] hdr: Header<'_>,
+        #[zbus(connection)] conn: &Connection,
+        options_json: &str,
+        options: HashMap<&str, Value<'_>>,
+    ) -> Result<(), Error> {
+        self.signal(
+            SignalKind::AllAcceptedCredentials,
+            &hdr,
+            conn,
+            options_json,
+            &options,
+        )
+        .await
+    }
+
+    /// `PublicKeyCredential.signalCurrentUserDetails()` (L3 §5.1.10.3).
+    async fn signal_current_user_details(
+        &self,
+        #[zbus(header)] hdr: Header<'_>,
+        #[zbus(connection)] conn: &Connection,
+        options_json: &str,
+        options: HashMap<&str, Value<'_>>,
+    ) -> Result<(), Error> {
+        self.signal(
+            SignalKind::CurrentUserDetails,
+            &hdr,
+            conn,
+            options_json,
+            &options,
+        )
+        .await
     }
 
     /// The platform authenticator's credentials (`options`: `rp_id`).

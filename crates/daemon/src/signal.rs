@@ -1,0 +1,431 @@
+//! The Signal API (WebAuthn L3 §5.1.10, "Signal Credential Changes to the Authenticator"):
+//! `signalUnknownCredential`, `signalAllAcceptedCredentials`, `signalCurrentUserDetails`.
+//!
+//! Three layers, the first two without I/O:
+//! 1. [`SignalRequest::parse`] reads the L3 options JSON (`UnknownCredentialOptions`,
+//!    `AllAcceptedCredentialsOptions`, `CurrentUserDetailsOptions`); a bad member is a
+//!    `TypeError`, as the client algorithms say. The D-Bus layer then checks `rpId` for the caller
+//!    exactly as for a ceremony (`SecurityError` when it may not use it) and makes a [`Signal`].
+//! 2. [`plan`] turns a signal and the RP's stored credentials into [`Action`]s.
+//! 3. [`apply_to_store`] (any `CredentialStore`: all three signals) and [`apply_to_device`] (a
+//!    [`RoutedDevice`], which can list and delete but not yet update: the first two) carry them
+//!    out; an [`crate::authenticators::Authenticators`] back-end calls one of them from
+//!    `apply_signal`.
+//!
+//! Signals are silent (L3: no user interaction) and answer nothing about what they found: a
+//! caller learns neither whether a credential existed nor how many were removed, since
+//! `signalUnknownCredential` may be sent for a user who has not signed in.
+//!
+//! Removal, not hiding: L3 says the authenticator SHOULD remove the credential (it MAY hide it
+//! instead). We remove, because the store has no hidden state to keep consistent, a hidden
+//! credential still holds a private key the RP has disowned, and nothing could un-hide a
+//! credential an RP said it does not know. The cost, that an RP wrongly omitting a credential from
+//! `allAcceptedCredentialIds` deletes it for good, is the RP's to avoid; the log records each
+//! removal.
+
+use latchkey_authenticator::store::CredentialStore;
+use latchkey_webauthn::ids::{CredentialId, UserHandle};
+use latchkey_webauthn::origin::RpId;
+use latchkey_webauthn::{b64, WebAuthnError};
+use serde::Deserialize;
+
+use crate::options::MAX_OPTIONS_JSON;
+use crate::platform::RoutedDevice;
+
+/// Which signal (L3 §5.1.10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignalKind {
+    /// `signalUnknownCredential`.
+    UnknownCredential,
+    /// `signalAllAcceptedCredentials`.
+    AllAcceptedCredentials,
+    /// `signalCurrentUserDetails`.
+    CurrentUserDetails,
+}
+
+impl SignalKind {
+    /// The client capability name (L3 §5.1.7).
+    pub fn capability(self) -> &'static str {
+        match self {
+            Self::UnknownCredential => "signalUnknownCredential",
+            Self::AllAcceptedCredentials => "signalAllAcceptedCredentials",
+            Self::CurrentUserDetails => "signalCurrentUserDetails",
+        }
+    }
+}
+
+/// Which signals a back-end applies.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SignalSupport {
+    /// `signalUnknownCredential`.
+    pub unknown_credential: bool,
+    /// `signalAllAcceptedCredentials`.
+    pub all_accepted_credentials: bool,
+    /// `signalCurrentUserDetails`.
+    pub current_user_details: bool,
+}
+
+impl SignalSupport {
+    /// None.
+    pub const NONE: Self = Self {
+        unknown_credential: false,
+        all_accepted_credentials: false,
+        current_user_details: false,
+    };
+    /// All three ([`apply_to_store`]).
+    pub const ALL: Self = Self {
+        unknown_credential: true,
+        all_accepted_credentials: true,
+        current_user_details: true,
+    };
+    /// What [`apply_to_device`] can do: remove, not update.
+    pub const REMOVE_ONLY: Self = Self {
+        unknown_credential: true,
+        all_accepted_credentials: true,
+        current_user_details: false,
+    };
+
+    /// Whether `kind` is supported.
+    pub fn supports(self, kind: SignalKind) -> bool {
+        match kind {
+            SignalKind::UnknownCredential => self.unknown_credential,
+            SignalKind::AllAcceptedCredentials => self.all_accepted_credentials,
+            SignalKind::CurrentUserDetails => self.current_user_details,
+        }
+    }
+}
+
+/// What a signal says, its IDs decoded and checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignalBody {
+    /// The RP does not know this credential.
+    UnknownCredential {
+        /// `credentialId`.
+        credential_id: CredentialId,
+    },
+    /// These are all of this user's credentials the RP accepts.
+    AllAcceptedCredentials {
+        /// `userId`.
+        user_id: UserHandle,
+        /// `allAcceptedCredentialIds`.
+        accepted: Vec<CredentialId>,
+    },
+    /// The user's current names.
+    CurrentUserDetails {
+        /// `userId`.
+        user_id: UserHandle,
+        /// `name`.
+        name: String,
+        /// `displayName`.
+        display_name: String,
+    },
+}
+
+impl SignalBody {
+    /// Which signal this is.
+    pub fn kind(&self) -> SignalKind {
+        match self {
+            Self::UnknownCredential { .. } => SignalKind::UnknownCredential,
+            Self::AllAcceptedCredentials { .. } => SignalKind::AllAcceptedCredentials,
+            Self::CurrentUserDetails { .. } => SignalKind::CurrentUserDetails,
+        }
+    }
+}
+
+/// A parsed signal whose `rpId` is not yet checked for the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignalRequest {
+    /// `rpId`, as the caller sent it.
+    pub rp_id: String,
+    /// The rest.
+    pub body: SignalBody,
+}
+
+/// A signal whose RP ID latchkeyd checked for the caller; only the D-Bus layer makes one from a
+/// request (and tests).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signal {
+    /// The RP ID, authorised for the caller.
+    pub rp_id: RpId,
+    /// What it says.
+    pub body: SignalBody,
+}
+
+/// L3 §5.1.10 `UnknownCredentialOptions`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UnknownCredentialOptions {
+    rp_id: String,
+    credential_id: String,
+}
+
+/// L3 §5.1.10 `AllAcceptedCredentialsOptions`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AllAcceptedCredentialsOptions {
+    rp_id: String,
+    user_id: String,
+    all_accepted_credential_ids: Vec<String>,
+}
+
+/// L3 §5.1.10 `CurrentUserDetailsOptions`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CurrentUserDetailsOptions {
+    rp_id: String,
+    user_id: String,
+    name: String,
+    display_name: String,
+}
+
+/// base64url that fails to decode is a `TypeError` in the signal algorithms (not the
+/// `EncodingError` of the ceremony options' parsers).
+fn decode(what: &str, text: &str) -> Result<Vec<u8>, WebAuthnError> {
+    b64::decode(what, text).map_err(|e| WebAuthnError::type_error(e.message().to_owned()))
+}
+
+fn credential_id(what: &str, text: &str) -> Result<CredentialId, WebAuthnError> {
+    CredentialId::new(what, decode(what, text)?)
+}
+
+fn user_id(text: &str) -> Result<UserHandle, WebAuthnError> {
+    UserHandle::new(decode("userId", text)?)
+        .map_err(|e| WebAuthnError::type_error(e.message().replace("user.id", "userId")))
+}
+
+fn json<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, WebAuthnError> {
+    serde_json::from_str(text)
+        .map_err(|e| WebAuthnError::type_error(format!("the signal options are invalid: {e}")))
+}
+
+impl SignalRequest {
+    /// Parses the options JSON of `kind`.
+    pub fn parse(kind: SignalKind, text: &str) -> Result<Self, WebAuthnError> {
+        if text.len() > MAX_OPTIONS_JSON {
+            return Err(WebAuthnError::type_error(format!(
+                "signal options JSON is larger than {MAX_OPTIONS_JSON} bytes"
+            )));
+        }
+        Ok(match kind {
+            SignalKind::UnknownCredential => {
+                let o: UnknownCredentialOptions = json(text)?;
+                Self {
+                    body: SignalBody::UnknownCredential {
+                        credential_id: credential_id("credentialId", &o.credential_id)?,
+                    },
+                    rp_id: o.rp_id,
+                }
+            }
+            SignalKind::AllAcceptedCredentials => {
+                let o: AllAcceptedCredentialsOptions = json(text)?;
+                let accepted = o
+                    .all_accepted_credential_ids
+                    .iter()
+                    .map(|id| credential_id("allAcceptedCredentialIds", id))
+                    .collect::<Result<_, _>>()?;
+                Self {
+                    body: SignalBody::AllAcceptedCredentials {
+                        user_id: user_id(&o.user_id)?,
+                        accepted,
+                    },
+                    rp_id: o.rp_id,
+                }
+            }
+            SignalKind::CurrentUserDetails => {
+                let o: CurrentUserDetailsOptions = json(text)?;
+                Self {
+                    body: SignalBody::CurrentUserDetails {
+                        user_id: user_id(&o.user_id)?,
+                        name: o.name,
+                        display_name: o.display_name,
+                    },
+                    rp_id: o.rp_id,
+                }
+            }
+        })
+    }
+
+    /// The signal, once the D-Bus layer authorised `rp_id` for the caller.
+    pub fn authorized(self, rp_id: RpId) -> Signal {
+        Signal {
+            rp_id,
+            body: self.body,
+        }
+    }
+}
+
+/// A stored credential as far as signals care.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCredential {
+    /// The credential ID.
+    pub id: Vec<u8>,
+    /// `user.id` (empty when the store has none, e.g. a non-discoverable credential).
+    pub user_id: Vec<u8>,
+    /// `user.name`.
+    pub user_name: Option<String>,
+    /// `user.displayName`.
+    pub user_display_name: Option<String>,
+}
+
+/// One change to the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Remove the credential with this ID.
+    Remove(Vec<u8>),
+    /// Set the names of the credential with this ID.
+    UpdateUser {
+        /// The credential ID.
+        id: Vec<u8>,
+        /// New `user.name`.
+        name: String,
+        /// New `user.displayName`.
+        display_name: String,
+    },
+}
+
+/// What a signal changed (for the log; never told to the caller).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SignalReport {
+    /// Credentials removed.
+    pub removed: usize,
+    /// Credentials whose user names changed.
+    pub updated: usize,
+}
+
+/// Why a signal was not applied.
+#[derive(Debug, thiserror::Error)]
+pub enum SignalError {
+    /// This back-end does not apply this signal.
+    #[error("this authenticator does not support {0}")]
+    NotSupported(&'static str),
+    /// The store failed.
+    #[error("the credential store failed: {0}")]
+    Store(String),
+}
+
+/// The changes `signal` asks of `stored`, the RP's credentials (L3 §5.1.10's authenticator
+/// actions): an unknown credential is removed; of the user's credentials, those not accepted are
+/// removed; the user's credentials get the current names (only where they differ).
+pub fn plan(signal: &Signal, stored: &[StoredCredential]) -> Vec<Action> {
+    match &signal.body {
+        SignalBody::UnknownCredential { credential_id } => stored
+            .iter()
+            .filter(|c| c.id == credential_id.as_bytes())
+            .map(|c| Action::Remove(c.id.clone()))
+            .collect(),
+        SignalBody::AllAcceptedCredentials { user_id, accepted } => stored
+            .iter()
+            .filter(|c| c.user_id == user_id.as_bytes())
+            .filter(|c| !accepted.iter().any(|a| a.as_bytes() == c.id))
+            .map(|c| Action::Remove(c.id.clone()))
+            .collect(),
+        SignalBody::CurrentUserDetails {
+            user_id,
+            name,
+            display_name,
+        } => stored
+            .iter()
+            .filter(|c| c.user_id == user_id.as_bytes())
+            .filter(|c| {
+                c.user_name.as_deref() != Some(name.as_str())
+                    || c.user_display_name.as_deref() != Some(display_name.as_str())
+            })
+            .map(|c| Action::UpdateUser {
+                id: c.id.clone(),
+                name: name.clone(),
+                display_name: display_name.clone(),
+            })
+            .collect(),
+    }
+}
+
+fn store_error(e: impl std::fmt::Display) -> SignalError {
+    SignalError::Store(e.to_string())
+}
+
+/// Applies `signal` to a credential store (all three signals).
+pub fn apply_to_store<S: CredentialStore + ?Sized>(
+    store: &mut S,
+    signal: &Signal,
+) -> Result<SignalReport, SignalError> {
+    let stored: Vec<StoredCredential> = store
+        .by_rp(signal.rp_id.as_str())
+        .map_err(store_error)?
+        .into_iter()
+        .map(|c| StoredCredential {
+            id: c.id,
+            user_id: c.user.id,
+            user_name: c.user.name,
+            user_display_name: c.user.display_name,
+        })
+        .collect();
+    let mut report = SignalReport::default();
+    for action in plan(signal, &stored) {
+        match action {
+            Action::Remove(id) => {
+                if store.delete(&id).map_err(store_error)? {
+                    report.removed += 1;
+                }
+            }
+            Action::UpdateUser {
+                id,
+                name,
+                display_name,
+            } => {
+                let Some(mut credential) = store.get(&id).map_err(store_error)? else {
+                    continue;
+                };
+                credential.user.name = Some(name);
+                credential.user.display_name = Some(display_name);
+                store.update(&credential).map_err(store_error)?;
+                report.updated += 1;
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Applies `signal` to a routed device's platform credentials through its list and delete
+/// operations ([`SignalSupport::REMOVE_ONLY`]: a device cannot update user names yet).
+pub fn apply_to_device(
+    device: &mut dyn RoutedDevice,
+    signal: &Signal,
+) -> Result<SignalReport, SignalError> {
+    let kind = signal.body.kind();
+    if !SignalSupport::REMOVE_ONLY.supports(kind) {
+        return Err(SignalError::NotSupported(kind.capability()));
+    }
+    let stored: Vec<StoredCredential> = device
+        .list(Some(signal.rp_id.as_str()))
+        .ok_or(SignalError::NotSupported(kind.capability()))?
+        .map_err(store_error)?
+        .into_iter()
+        .map(|c| StoredCredential {
+            id: c.credential_id,
+            user_id: c.user_id,
+            user_name: c.user_name,
+            user_display_name: c.user_display_name,
+        })
+        .collect();
+    let mut report = SignalReport::default();
+    for action in plan(signal, &stored) {
+        match action {
+            Action::Remove(id) => {
+                let removed = device
+                    .delete(&id)
+                    .ok_or(SignalError::NotSupported(kind.capability()))?
+                    .map_err(store_error)?;
+                if removed {
+                    report.removed += 1;
+                }
+            }
+            Action::UpdateUser { .. } => {
+                return Err(SignalError::NotSupported(kind.capability()));
+            }
+        }
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,354 @@
+use latchkey_authenticator::env::Rng;
+use latchkey_authenticator::memory::MemoryStore;
+use latchkey_authenticator::store::{
+    Algorithm, CredProtect, Credential, CredentialKind, CredentialStore, RpEntity, UserEntity,
+};
+
+use super::*;
+
+struct CountingRng(u8);
+
+impl Rng for CountingRng {
+    fn fill(&mut self, buf: &mut [u8]) {
+        for b in buf {
+            self.0 = self.0.wrapping_add(1);
+            *b = self.0;
+        }
+    }
+}
+
+/// Stores a credential `id` for `rp` and `user`. A store keeps one discoverable credential per
+/// RP and user (CTAP 2.1 §6.1.2 step 16), so a user's second credential at an RP is stored
+/// non-discoverable, as a server-side credential would be.
+fn seed(store: &mut MemoryStore, id: &[u8], rp: &str, user: &[u8], name: &str, discoverable: bool) {
+    let (public_key, key) = store
+        .generate_key(Algorithm::Es256, &mut CountingRng(id[0]))
+        .unwrap();
+    store
+        .insert(Credential {
+            id: id.to_vec(),
+            rp: RpEntity {
+                id: rp.into(),
+                name: None,
+            },
+            user: UserEntity {
+                id: user.to_vec(),
+                name: Some(name.into()),
+                display_name: Some(name.to_uppercase()),
+            },
+            discoverable,
+            public_key,
+            key,
+            cred_protect: CredProtect::UvOptional,
+            cred_random: None,
+            cred_blob: None,
+            large_blob_key: None,
+            sign_count: 0,
+            created_at: 0,
+            kind: CredentialKind::Ctap2,
+        })
+        .unwrap();
+}
+
+fn signal(kind: SignalKind, json: &str) -> Signal {
+    let r = SignalRequest::parse(kind, json).unwrap();
+    let rp = RpId::parse(&r.rp_id).unwrap();
+    r.authorized(rp)
+}
+
+fn ids(store: &mut MemoryStore, rp: &str) -> Vec<Vec<u8>> {
+    store.by_rp(rp).unwrap().into_iter().map(|c| c.id).collect()
+}
+
+// base64url: AQID = [1,2,3], BAUG = [4,5,6], BwgJ = [7,8,9], dXNlcg = "user", b3RoZXI = "other"
+
+#[test]
+fn parses_the_three_option_dictionaries() {
+    let r = SignalRequest::parse(
+        SignalKind::UnknownCredential,
+        r#"{"rpId":"example.com","credentialId":"AQID","extra":1}"#,
+    )
+    .unwrap();
+    assert_eq!(r.rp_id, "example.com");
+    assert_eq!(r.body.kind(), SignalKind::UnknownCredential);
+    let r = SignalRequest::parse(
+        SignalKind::AllAcceptedCredentials,
+        r#"{"rpId":"example.com","userId":"dXNlcg","allAcceptedCredentialIds":["AQID","BAUG"]}"#,
+    )
+    .unwrap();
+    let SignalBody::AllAcceptedCredentials { user_id, accepted } = r.body else {
+        panic!("wrong body")
+    };
+    assert_eq!(user_id.as_bytes(), b"user");
+    assert_eq!(accepted.len(), 2);
+    let r = SignalRequest::parse(
+        SignalKind::CurrentUserDetails,
+        r#"{"rpId":"example.com","userId":"dXNlcg","name":"a@example.com","displayName":"A"}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        r.body,
+        SignalBody::CurrentUserDetails {
+            user_id: latchkey_webauthn::ids::UserHandle::new(b"user".to_vec()).unwrap(),
+            name: "a@example.com".into(),
+            display_name: "A".into()
+        }
+    );
+}
+
+#[test]
+fn malformed_options_are_type_errors() {
+    let cases = [
+        (SignalKind::UnknownCredential, "{"),
+        (SignalKind::UnknownCredential, r#"{"rpId":"example.com"}"#),
+        (
+            SignalKind::UnknownCredential,
+            r#"{"rpId":"example.com","credentialId":"a+b/"}"#,
+        ),
+        (
+            SignalKind::UnknownCredential,
+            r#"{"rpId":"example.com","credentialId":""}"#,
+        ),
+        (
+            SignalKind::UnknownCredential,
+            r#"{"rpId":7,"credentialId":"AQID"}"#,
+        ),
+        (
+            SignalKind::AllAcceptedCredentials,
+            r#"{"rpId":"example.com","userId":"!!","allAcceptedCredentialIds":[]}"#,
+        ),
+        (
+            SignalKind::AllAcceptedCredentials,
+            r#"{"rpId":"example.com","userId":"dXNlcg","allAcceptedCredentialIds":["AQID","%%"]}"#,
+        ),
+        (
+            SignalKind::AllAcceptedCredentials,
+            r#"{"rpId":"example.com","userId":"","allAcceptedCredentialIds":[]}"#,
+        ),
+        (
+            SignalKind::CurrentUserDetails,
+            r#"{"rpId":"example.com","userId":"dXNlcg","name":"a"}"#,
+        ),
+    ];
+    for (kind, json) in cases {
+        let e = SignalRequest::parse(kind, json).unwrap_err();
+        assert_eq!(e.name(), "TypeError", "{json}: {}", e.message());
+    }
+    let big = format!(
+        r#"{{"rpId":"example.com","credentialId":"AQID","pad":"{}"}}"#,
+        " ".repeat(MAX_OPTIONS_JSON)
+    );
+    assert_eq!(
+        SignalRequest::parse(SignalKind::UnknownCredential, &big)
+            .unwrap_err()
+            .name(),
+        "TypeError"
+    );
+}
+
+#[test]
+fn plan_follows_the_authenticator_actions() {
+    let stored = vec![
+        StoredCredential {
+            id: vec![1, 2, 3],
+            user_id: b"user".to_vec(),
+            user_name: Some("a".into()),
+            user_display_name: Some("A".into()),
+        },
+        StoredCredential {
+            id: vec![4, 5, 6],
+            user_id: b"user".to_vec(),
+            user_name: Some("old".into()),
+            user_display_name: Some("Old".into()),
+        },
+        StoredCredential {
+            id: vec![7, 8, 9],
+            user_id: b"other".to_vec(),
+            user_name: None,
+            user_display_name: None,
+        },
+    ];
+    let unknown = signal(
+        SignalKind::UnknownCredential,
+        r#"{"rpId":"example.com","credentialId":"BAUG"}"#,
+    );
+    assert_eq!(plan(&unknown, &stored), vec![Action::Remove(vec![4, 5, 6])]);
+    let none = signal(
+        SignalKind::UnknownCredential,
+        r#"{"rpId":"example.com","credentialId":"CgsM"}"#,
+    );
+    assert!(plan(&none, &stored).is_empty());
+    let accepted = signal(
+        SignalKind::AllAcceptedCredentials,
+        r#"{"rpId":"example.com","userId":"dXNlcg","allAcceptedCredentialIds":["AQID","BwgJ"]}"#,
+    );
+    // [7,8,9] is another user's: listing it for this user neither keeps nor removes it.
+    assert_eq!(
+        plan(&accepted, &stored),
+        vec![Action::Remove(vec![4, 5, 6])]
+    );
+    let details = signal(
+        SignalKind::CurrentUserDetails,
+        r#"{"rpId":"example.com","userId":"dXNlcg","name":"a","displayName":"A"}"#,
+    );
+    assert_eq!(
+        plan(&details, &stored),
+        vec![Action::UpdateUser {
+            id: vec![4, 5, 6],
+            name: "a".into(),
+            display_name: "A".into()
+        }]
+    );
+}
+
+#[test]
+fn applied_to_a_store() {
+    let mut store = MemoryStore::default();
+    seed(
+        &mut store,
+        &[1, 2, 3],
+        "example.com",
+        b"user",
+        "alice",
+        false,
+    );
+    seed(
+        &mut store,
+        &[4, 5, 6],
+        "example.com",
+        b"user",
+        "alice",
+        true,
+    );
+    seed(&mut store, &[7, 8, 9], "example.com", b"other", "bob", true);
+    seed(
+        &mut store,
+        &[10, 11, 12],
+        "other.example",
+        b"user",
+        "alice",
+        true,
+    );
+
+    let report = apply_to_store(
+        &mut store,
+        &signal(
+            SignalKind::UnknownCredential,
+            r#"{"rpId":"example.com","credentialId":"CgsM"}"#,
+        ),
+    )
+    .unwrap();
+    assert_eq!(report, SignalReport::default(), "another RP's credential");
+    assert_eq!(ids(&mut store, "other.example").len(), 1);
+
+    let report = apply_to_store(
+        &mut store,
+        &signal(
+            SignalKind::CurrentUserDetails,
+            r#"{"rpId":"example.com","userId":"dXNlcg","name":"alice@new","displayName":"Alice New"}"#,
+        ),
+    )
+    .unwrap();
+    assert_eq!(report.updated, 2);
+    let users: Vec<_> = store
+        .by_rp("example.com")
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.user.name, c.user.display_name))
+        .collect();
+    assert_eq!(
+        users,
+        vec![
+            (Some("alice@new".into()), Some("Alice New".into())),
+            (Some("alice@new".into()), Some("Alice New".into())),
+            (Some("bob".into()), Some("BOB".into())),
+        ]
+    );
+    // The other RP's credential for the same user handle keeps its names.
+    let other = store.by_rp("other.example").unwrap();
+    assert_eq!(other[0].user.name.as_deref(), Some("alice"));
+
+    let report = apply_to_store(
+        &mut store,
+        &signal(
+            SignalKind::AllAcceptedCredentials,
+            r#"{"rpId":"example.com","userId":"dXNlcg","allAcceptedCredentialIds":["BAUG"]}"#,
+        ),
+    )
+    .unwrap();
+    assert_eq!(report.removed, 1);
+    assert_eq!(
+        ids(&mut store, "example.com"),
+        vec![vec![4, 5, 6], vec![7, 8, 9]]
+    );
+    let report = apply_to_store(
+        &mut store,
+        &signal(
+            SignalKind::UnknownCredential,
+            r#"{"rpId":"example.com","credentialId":"BwgJ"}"#,
+        ),
+    )
+    .unwrap();
+    assert_eq!(report.removed, 1);
+    assert_eq!(ids(&mut store, "example.com"), vec![vec![4, 5, 6]]);
+}
+
+#[test]
+fn applied_to_a_routed_device_removes_but_does_not_update() {
+    use latchkey_client::platform::{self, PlatformDevice, Presence};
+    let mut store = MemoryStore::default();
+    seed(
+        &mut store,
+        &[1, 2, 3],
+        "example.com",
+        b"user",
+        "alice",
+        false,
+    );
+    seed(
+        &mut store,
+        &[4, 5, 6],
+        "example.com",
+        b"user",
+        "alice",
+        true,
+    );
+    let cancel = latchkey_client::CancelHandle::new();
+    let mut device = PlatformDevice::with_store(
+        platform::config(),
+        store,
+        Presence::granted(cancel.clone()),
+        cancel,
+        "memory".into(),
+    );
+    let report = apply_to_device(
+        &mut device,
+        &signal(
+            SignalKind::AllAcceptedCredentials,
+            r#"{"rpId":"example.com","userId":"dXNlcg","allAcceptedCredentialIds":["AQID"]}"#,
+        ),
+    )
+    .unwrap();
+    assert_eq!(report.removed, 1);
+    let left: Vec<Vec<u8>> = device
+        .core_mut()
+        .store_mut()
+        .by_rp("example.com")
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(left, vec![vec![1, 2, 3]]);
+    let e = apply_to_device(
+        &mut device,
+        &signal(
+            SignalKind::CurrentUserDetails,
+            r#"{"rpId":"example.com","userId":"dXNlcg","name":"a","displayName":"A"}"#,
+        ),
+    )
+    .unwrap_err();
+    assert!(matches!(
+        e,
+        SignalError::NotSupported("signalCurrentUserDetails")
+    ));
+}

@@ -1,0 +1,459 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+//! The Signal API (WebAuthn L3 §5.1.10) on a private bus: silent, checked like a ceremony,
+//! applied to a real credential store, reported by getClientCapabilities only where built.
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use common::*;
+use latchkey_authenticator::env::Rng;
+use latchkey_authenticator::memory::MemoryStore;
+use latchkey_authenticator::store::{
+    Algorithm, CredProtect, Credential, CredentialKind, CredentialStore, RpEntity, UserEntity,
+};
+use latchkey_daemon::authenticators::{
+    Authenticators, Ceremony, ManageError, PlatformCredential, PromptSession, RequestId,
+};
+use latchkey_daemon::client::{ClientError, CredentialsClient};
+use latchkey_daemon::signal::{self, Signal, SignalError, SignalReport, SignalSupport};
+use latchkey_webauthn::WebAuthnError;
+use zbus::zvariant::Value;
+
+/// A back-end over an in-memory credential store that applies signals with
+/// [`signal::apply_to_store`], as a platform back-end does.
+struct StoreBackend {
+    store: Mutex<MemoryStore>,
+    support: SignalSupport,
+}
+
+#[async_trait]
+impl Authenticators for StoreBackend {
+    async fn create(
+        &self,
+        _c: &Ceremony,
+        _ui: Arc<dyn PromptSession>,
+    ) -> Result<serde_json::Value, WebAuthnError> {
+        Err(WebAuthnError::not_supported("signals only"))
+    }
+    async fn get(
+        &self,
+        _c: &Ceremony,
+        _ui: Arc<dyn PromptSession>,
+    ) -> Result<serde_json::Value, WebAuthnError> {
+        Err(WebAuthnError::not_supported("signals only"))
+    }
+    fn cancel(&self, _id: RequestId) {}
+    fn capabilities(&self) -> BTreeMap<String, bool> {
+        // A back-end's own claim does not decide the signal capabilities: latchkeyd asks
+        // signal_support().
+        BTreeMap::from([("signalCurrentUserDetails".to_owned(), true)])
+    }
+    fn list_platform_credentials(
+        &self,
+        _rp_id: Option<&str>,
+    ) -> Result<Vec<PlatformCredential>, ManageError> {
+        Ok(Vec::new())
+    }
+    fn delete_platform_credential(&self, _id: &[u8]) -> Result<(), ManageError> {
+        Err(ManageError::NotFound)
+    }
+    fn signal_support(&self) -> SignalSupport {
+        self.support
+    }
+    fn apply_signal(&self, s: &Signal) -> Result<SignalReport, SignalError> {
+        if !self.support.supports(s.body.kind()) {
+            return Err(SignalError::NotSupported(s.body.kind().capability()));
+        }
+        signal::apply_to_store(&mut *self.store.lock().unwrap(), s)
+    }
+}
+
+struct CountingRng(u8);
+
+impl Rng for CountingRng {
+    fn fill(&mut self, buf: &mut [u8]) {
+        for b in buf {
+            self.0 = self.0.wrapping_add(1);
+            *b = self.0;
+        }
+    }
+}
+
+/// Stores a credential `id` for `rp` and `user`. A store keeps one discoverable credential per
+/// RP and user (CTAP 2.1 §6.1.2 step 16), so a user's second credential at an RP is stored
+/// non-discoverable, as a server-side credential would be.
+fn seed(store: &mut MemoryStore, id: &[u8], rp: &str, user: &[u8], name: &str, discoverable: bool) {
+    let (public_key, key) = store
+        .generate_key(Algorithm::Es256, &mut CountingRng(id[0]))
+        .unwrap();
+    store
+        .insert(Credential {
+            id: id.to_vec(),
+            rp: RpEntity {
+                id: rp.into(),
+                name: None,
+            },
+            user: UserEntity {
+                id: user.to_vec(),
+                name: Some(name.into()),
+                display_name: Some(name.to_uppercase()),
+            },
+            discoverable,
+            public_key,
+            key,
+            cred_protect: CredProtect::UvOptional,
+            cred_random: None,
+            cred_blob: None,
+            large_blob_key: None,
+            sign_count: 0,
+            created_at: 0,
+            kind: CredentialKind::Ctap2,
+        })
+        .unwrap();
+}
+
+/// [1,2,3] "AQID" and [4,5,6] "BAUG" of user "dXNlcg" (b"user"), [7,8,9] "BwgJ" of "b3RoZXI"
+/// (b"other") at example.com; [10,11,12] "CgsM" of b"user" at other.example.
+fn backend(support: SignalSupport) -> Arc<StoreBackend> {
+    let mut store = MemoryStore::default();
+    seed(
+        &mut store,
+        &[1, 2, 3],
+        "example.com",
+        b"user",
+        "alice",
+        false,
+    );
+    seed(
+        &mut store,
+        &[4, 5, 6],
+        "example.com",
+        b"user",
+        "alice",
+        true,
+    );
+    seed(&mut store, &[7, 8, 9], "example.com", b"other", "bob", true);
+    seed(
+        &mut store,
+        &[10, 11, 12],
+        "other.example",
+        b"user",
+        "alice",
+        true,
+    );
+    Arc::new(StoreBackend {
+        store: Mutex::new(store),
+        support,
+    })
+}
+
+impl StoreBackend {
+    fn ids(&self, rp: &str) -> Vec<Vec<u8>> {
+        let mut store = self.store.lock().unwrap();
+        store.by_rp(rp).unwrap().into_iter().map(|c| c.id).collect()
+    }
+    fn names(&self, rp: &str) -> Vec<(Option<String>, Option<String>)> {
+        let mut store = self.store.lock().unwrap();
+        store
+            .by_rp(rp)
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.user.name, c.user.display_name))
+            .collect()
+    }
+}
+
+fn web(origin: &str) -> HashMap<&str, Value<'_>> {
+    HashMap::from([("origin", Value::from(origin))])
+}
+
+/// The DOMException name a signal call failed with.
+fn refused(r: zbus::Result<()>) -> (String, String) {
+    let e = ClientError::from(r.unwrap_err()).webauthn_error();
+    (e.name().to_owned(), e.message().to_owned())
+}
+
+const ALL_ACCEPTED: &str =
+    r#"{"rpId":"example.com","userId":"dXNlcg","allAcceptedCredentialIds":["BAUG","BwgJ"]}"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn capabilities_report_only_the_signals_that_are_built() {
+    for (support, want) in [
+        (SignalSupport::NONE, [false, false, false]),
+        (SignalSupport::REMOVE_ONLY, [true, true, false]),
+        (SignalSupport::ALL, [true, true, true]),
+    ] {
+        let bus = TestBus::start();
+        let _d = start_daemon(&bus, &policy_privileged_self(), backend(support)).await;
+        let client = CredentialsClient::connect(Some(&bus.address))
+            .await
+            .unwrap();
+        let caps = client.proxy().get_client_capabilities().await.unwrap();
+        let got = [
+            caps["signalUnknownCredential"],
+            caps["signalAllAcceptedCredentials"],
+            caps["signalCurrentUserDetails"],
+        ];
+        assert_eq!(got, want, "{support:?}");
+    }
+    // The fake back-end of the other tests applies none.
+    let bus = TestBus::start();
+    let _d = start_daemon(
+        &bus,
+        &policy_privileged_self(),
+        FakeAuthenticators::new(FakeMode::Answer),
+    )
+    .await;
+    let client = CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap();
+    let caps = client.proxy().get_client_capabilities().await.unwrap();
+    assert!(!caps["signalUnknownCredential"]);
+    let (name, _) = refused(
+        client
+            .proxy()
+            .signal_unknown_credential(
+                r#"{"rpId":"example.com","credentialId":"AQID"}"#,
+                web("https://example.com"),
+            )
+            .await,
+    );
+    assert_eq!(name, "NotSupportedError");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signals_change_the_store_without_a_prompt() {
+    let bus = TestBus::start();
+    let store = backend(SignalSupport::ALL);
+    let _d = start_daemon(&bus, &policy_privileged_self(), store.clone()).await;
+    let prompt = Prompt::spawn(&bus, "deny\n", false);
+    let client = CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap();
+    let p = client.proxy();
+
+    // Unknown credential: removed; an ID the store lacks changes nothing and looks the same.
+    p.signal_unknown_credential(
+        r#"{"rpId":"example.com","credentialId":"AQID"}"#,
+        web("https://example.com"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(store.ids("example.com"), vec![vec![4, 5, 6], vec![7, 8, 9]]);
+    p.signal_unknown_credential(
+        r#"{"rpId":"example.com","credentialId":"AAAA"}"#,
+        web("https://example.com"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(store.ids("example.com").len(), 2);
+
+    // Current user details: this user's credentials at this RP only.
+    p.signal_current_user_details(
+        r#"{"rpId":"example.com","userId":"dXNlcg","name":"alice@new.example","displayName":"Alice N."}"#,
+        web("https://login.example.com"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        store.names("example.com"),
+        vec![
+            (Some("alice@new.example".into()), Some("Alice N.".into())),
+            (Some("bob".into()), Some("BOB".into())),
+        ]
+    );
+    assert_eq!(
+        store.names("other.example"),
+        vec![(Some("alice".into()), Some("ALICE".into()))]
+    );
+
+    // All accepted: [4,5,6] stays; a listed ID of another user removes nothing of this one's.
+    p.signal_all_accepted_credentials(ALL_ACCEPTED, web("https://example.com"))
+        .await
+        .unwrap();
+    assert_eq!(store.ids("example.com"), vec![vec![4, 5, 6], vec![7, 8, 9]]);
+    p.signal_all_accepted_credentials(
+        r#"{"rpId":"example.com","userId":"dXNlcg","allAcceptedCredentialIds":[]}"#,
+        web("https://example.com"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(store.ids("example.com"), vec![vec![7, 8, 9]]);
+    assert_eq!(
+        store.ids("other.example").len(),
+        1,
+        "another RP is untouched"
+    );
+
+    assert!(
+        prompt.shown().is_empty(),
+        "signals are silent: {:?}",
+        prompt.shown()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_may_signal_only_for_rp_ids_it_may_use() {
+    let unchanged = |store: &StoreBackend| {
+        assert_eq!(store.ids("example.com").len(), 3);
+        assert_eq!(store.ids("other.example").len(), 1);
+    };
+    let unknown = r#"{"rpId":"example.com","credentialId":"AQID"}"#;
+
+    // A privileged client: the RP ID must belong to the origin it vouches for.
+    let bus = TestBus::start();
+    let store = backend(SignalSupport::ALL);
+    let _d = start_daemon(&bus, &policy_privileged_self(), store.clone()).await;
+    let client = CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap();
+    let p = client.proxy();
+    for (rp_id, options) in [
+        ("example.com", web("https://evil.example")),
+        ("example.com", HashMap::new()),
+        ("example.com", web("https://example.org")),
+        ("com", web("https://example.com")),
+        ("other.example", web("https://example.com")),
+    ] {
+        let json = format!(r#"{{"rpId":"{rp_id}","credentialId":"AQID"}}"#);
+        let (name, message) = refused(p.signal_unknown_credential(&json, options.clone()).await);
+        assert_eq!(name, "SecurityError", "{json} {options:?}: {message}");
+        let json =
+            format!(r#"{{"rpId":"{rp_id}","userId":"dXNlcg","allAcceptedCredentialIds":[]}}"#);
+        let (name, _) = refused(
+            p.signal_all_accepted_credentials(&json, options.clone())
+                .await,
+        );
+        assert_eq!(name, "SecurityError", "{json}");
+        let json =
+            format!(r#"{{"rpId":"{rp_id}","userId":"dXNlcg","name":"x","displayName":"X"}}"#);
+        let (name, _) = refused(p.signal_current_user_details(&json, options).await);
+        assert_eq!(name, "SecurityError", "{json}");
+    }
+    unchanged(&store);
+
+    // An app bound to example.com: only that RP ID, from its app: origin.
+    let bus = TestBus::start();
+    let store = backend(SignalSupport::ALL);
+    let _d = start_daemon(&bus, &policy_bound_self(&["example.com"]), store.clone()).await;
+    let client = CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap();
+    let p = client.proxy();
+    let (name, _) = refused(
+        p.signal_unknown_credential(
+            r#"{"rpId":"other.example","credentialId":"CgsM"}"#,
+            HashMap::new(),
+        )
+        .await,
+    );
+    assert_eq!(name, "SecurityError");
+    unchanged(&store);
+    p.signal_unknown_credential(unknown, HashMap::new())
+        .await
+        .unwrap();
+    assert_eq!(store.ids("example.com").len(), 2);
+
+    // An unknown caller: only the user could approve it, and signals never ask.
+    let bus = TestBus::start();
+    let store = backend(SignalSupport::ALL);
+    let _d = start_daemon(&bus, &trusted_prompt(), store.clone()).await;
+    let prompt = Prompt::spawn(&bus, "approve\n", false);
+    let client = CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap();
+    let (name, message) = refused(
+        client
+            .proxy()
+            .signal_unknown_credential(unknown, HashMap::new())
+            .await,
+    );
+    assert_eq!(name, "SecurityError");
+    assert!(message.contains("unverified"), "{message}");
+    assert!(prompt.shown().is_empty());
+    unchanged(&store);
+
+    // A denied caller.
+    let bus = TestBus::start();
+    let store = backend(SignalSupport::ALL);
+    let deny = format!(
+        "[[deny]]\nexecutable = \"{}\"\n",
+        std::env::current_exe().unwrap().display()
+    );
+    let _d = start_daemon(&bus, &deny, store.clone()).await;
+    let client = CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap();
+    let (name, _) = refused(
+        client
+            .proxy()
+            .signal_unknown_credential(unknown, web("https://example.com"))
+            .await,
+    );
+    assert_eq!(name, "NotAllowedError");
+    unchanged(&store);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_signal_calls_are_refused_with_the_l3_error() {
+    let bus = TestBus::start();
+    let store = backend(SignalSupport::REMOVE_ONLY);
+    let _d = start_daemon(&bus, &policy_privileged_self(), store.clone()).await;
+    let client = CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap();
+    let p = client.proxy();
+    let o = || web("https://example.com");
+    for json in [
+        "",
+        "[]",
+        r#"{"rpId":"example.com"}"#,
+        r#"{"rpId":"example.com","credentialId":"a+b/"}"#,
+        r#"{"rpId":"example.com","credentialId":"AQ=I"}"#,
+        r#"{"rpId":"example.com","credentialId":42}"#,
+    ] {
+        let (name, message) = refused(p.signal_unknown_credential(json, o()).await);
+        assert_eq!(name, "TypeError", "{json}: {message}");
+    }
+    for json in [
+        r#"{"rpId":"example.com","userId":"dXNlcg","allAcceptedCredentialIds":["AQID","!"]}"#,
+        r#"{"rpId":"example.com","userId":"","allAcceptedCredentialIds":[]}"#,
+        r#"{"rpId":"example.com","userId":"dXNlcg","allAcceptedCredentialIds":"AQID"}"#,
+    ] {
+        let (name, message) = refused(p.signal_all_accepted_credentials(json, o()).await);
+        assert_eq!(name, "TypeError", "{json}: {message}");
+    }
+    let (name, _) = refused(
+        p.signal_current_user_details(r#"{"rpId":"example.com","userId":"dXNlcg"}"#, o())
+            .await,
+    );
+    assert_eq!(name, "TypeError");
+    // Options of the wrong D-Bus type.
+    let (name, message) = refused(
+        p.signal_unknown_credential(
+            r#"{"rpId":"example.com","credentialId":"AQID"}"#,
+            HashMap::from([("origin", Value::from(7u32))]),
+        )
+        .await,
+    );
+    assert_eq!(name, "TypeError", "{message}");
+    let too_big = format!(
+        r#"{{"rpId":"example.com","credentialId":"AQID","x":"{}"}}"#,
+        "a".repeat(70 * 1024)
+    );
+    let (name, _) = refused(p.signal_unknown_credential(&too_big, o()).await);
+    assert_eq!(name, "TypeError");
+    // Well-formed, allowed, but not built by this back-end.
+    let (name, message) = refused(
+        p.signal_current_user_details(
+            r#"{"rpId":"example.com","userId":"dXNlcg","name":"a","displayName":"A"}"#,
+            o(),
+        )
+        .await,
+    );
+    assert_eq!(name, "NotSupportedError", "{message}");
+    assert_eq!(store.ids("example.com").len(), 3, "nothing changed");
+}
