@@ -290,6 +290,13 @@ fn cancelling_fails_the_request_at_once_and_a_reset_device_works_again() {
     let info = dev.cbor(&[0x04], &mut |_| {}).unwrap();
     assert_eq!(info[0], 0x00);
     assert!(dev.msg(&[0; 7]).is_err(), "no U2F through the worker");
+    // Dropping the device closes the link: the worker exits and is reaped.
+    let pid = dev.pid().unwrap();
+    drop(dev);
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists(),
+        "the worker is gone"
+    );
 }
 
 #[test]
@@ -532,6 +539,12 @@ fn malformed_messages_get_an_error_reply_and_the_worker_stays_up() {
         panic!("{r:?}")
     };
     assert_ne!(bytes[0], 0x00, "a CTAP error status");
+
+    // A request cancelled before it ran is answered Cancelled under its seq.
+    send(&Request::Cancel { target: 8 }.encode(8));
+    send(&Request::Ctap(vec![0x04]).encode(8));
+    let r = recv(&s);
+    assert_eq!((r.seq, error_code(&r)), (8, ErrorCode::Cancelled));
 
     // Still up: getInfo answers.
     send(&Request::Ctap(vec![0x04]).encode(6));
