@@ -2,7 +2,10 @@
 //! The platform authenticator worker: ceremonies through [`WorkerDevice`] verified by the
 //! webauthn crate's RP side, list and delete, the sandbox (probed in a child process that applies
 //! the same `sandbox::apply`, and read from the real worker's /proc status), a worker killed
-//! mid-ceremony and mid-request, malformed messages, and the round-trip cost.
+//! mid-ceremony and mid-request, malformed messages, the round-trip cost, and latchkeyd's D-Bus
+//! API over a private bus with the worker as its platform authenticator.
+
+mod common;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -585,4 +588,106 @@ fn round_trip_cost_through_the_worker() {
          {through:?} through the worker, {inside:?} in process"
     );
     assert!(through < Duration::from_millis(50), "{through:?}");
+}
+
+/// latchkeyd (in process, on a private bus) with the worker as its platform authenticator, as
+/// `ClientAuthenticators` routes to it: create, get (verified), list and delete over D-Bus.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn latchkeyd_runs_ceremonies_and_management_through_the_worker() {
+    use common::{
+        create_options, get_options, policy_privileged_self, start_daemon, Prompt, TestBus,
+    };
+    use latchkey_daemon::client::{CallOptions, CredentialsClient};
+    use latchkey_daemon::options::Kind;
+    use latchkey_daemon::platform::ClientAuthenticators;
+    use latchkey_webauthn::response::{AuthenticationResponseJSON, RegistrationResponseJSON};
+    use zbus::zvariant::{OwnedValue, Str};
+
+    let dir = tempfile::tempdir().unwrap();
+    let worker = start(dir.path());
+    let pid = worker.pid().unwrap();
+    let auth = std::sync::Arc::new(ClientAuthenticators::new(Box::new(worker), true));
+    let bus = TestBus::start();
+    let _d = start_daemon(&bus, &policy_privileged_self(), auth).await;
+    let prompt = Prompt::spawn(&bus, "approve\npin 482916\n", false);
+    let client = CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap();
+    let web = CallOptions {
+        origin: Some("https://login.example.com".into()),
+        ..Default::default()
+    };
+    let rp_id = RpId::parse("example.com").unwrap();
+    let origins = ExpectedOrigins {
+        origins: &["https://login.example.com"],
+        top_origins: &[],
+    };
+    let out = client
+        .call(Kind::Create, &create_options("example.com"), &web)
+        .await
+        .unwrap();
+    assert_eq!(out.code, 0, "{:?}: {:?}", out.error_name(), out.message());
+    let reg: RegistrationResponseJSON =
+        serde_json::from_str(&out.response_json().unwrap()).unwrap();
+    let challenge: [u8; 16] = std::array::from_fn(|i| u8::try_from(i).unwrap());
+    let (record, _) = verify_registration(
+        &reg,
+        &ExpectedRegistration {
+            challenge: &challenge,
+            origins: origins.clone(),
+            rp_id: &rp_id,
+            require_user_verification: true,
+            algorithms: &[CoseAlgorithm(-7)],
+        },
+    )
+    .unwrap();
+    let out = client
+        .call(Kind::Get, &get_options("example.com"), &web)
+        .await
+        .unwrap();
+    assert_eq!(out.code, 0, "{:?}: {:?}", out.error_name(), out.message());
+    let auth: AuthenticationResponseJSON =
+        serde_json::from_str(&out.response_json().unwrap()).unwrap();
+    let user = UserHandle::new(vec![1, 2, 3, 4]).unwrap();
+    let result = verify_authentication(
+        &auth,
+        &ExpectedAuthentication {
+            challenge: &challenge,
+            origins,
+            rp_id: &rp_id,
+            require_user_verification: true,
+            allow_credentials: &[],
+            user: ExpectedUser::Discoverable(&user),
+        },
+        &record,
+    )
+    .unwrap();
+    assert!(result.user_verified);
+    assert!(!std::fs::read_to_string(&prompt.record)
+        .unwrap()
+        .contains("482916"));
+
+    let list = client
+        .proxy()
+        .list_credentials(Default::default())
+        .await
+        .unwrap();
+    assert_eq!(list.len(), 1);
+    let id = b64::encode(record.id.as_bytes());
+    assert_eq!(
+        list[0]["credential_id"],
+        OwnedValue::from(Str::from(id.as_str()))
+    );
+    assert_eq!(list[0]["user_name"], OwnedValue::from(Str::from("alice")));
+    client.proxy().delete_credential(&id).await.unwrap();
+    assert!(client
+        .proxy()
+        .list_credentials(Default::default())
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(
+        Path::new(&format!("/proc/{pid}")).exists(),
+        "one worker served it all"
+    );
 }
