@@ -368,12 +368,13 @@ impl CredentialsService {
     ) -> Result<Vec<HashMap<String, OwnedValue>>, Error> {
         self.manager(&hdr, conn).await?;
         let rp_id = string_option(&options, "rp_id")?;
-        let list = self
-            .shared
-            .settings
-            .authenticators
-            .list_platform_credentials(rp_id.as_deref())
-            .map_err(|e| Error::Failed(e.to_string()))?;
+        // The store may be busy with a ceremony (waiting for a PIN): wait off the bus threads.
+        let auth = self.shared.settings.authenticators.clone();
+        let list =
+            tokio::task::spawn_blocking(move || auth.list_platform_credentials(rp_id.as_deref()))
+                .await
+                .map_err(|e| Error::Failed(format!("the listing thread failed: {e}")))?
+                .map_err(|e| Error::Failed(e.to_string()))?;
         Ok(list
             .into_iter()
             .map(|c| {
@@ -411,10 +412,10 @@ impl CredentialsService {
         self.manager(&hdr, conn).await?;
         let id = latchkey_webauthn::b64::decode("credential_id", credential_id)
             .map_err(|e| Error::InvalidArgument(e.message().to_owned()))?;
-        self.shared
-            .settings
-            .authenticators
-            .delete_platform_credential(&id)
+        let auth = self.shared.settings.authenticators.clone();
+        tokio::task::spawn_blocking(move || auth.delete_platform_credential(&id))
+            .await
+            .map_err(|e| Error::Failed(format!("the deleting thread failed: {e}")))?
             .map_err(|e| match e {
                 crate::authenticators::ManageError::NotFound => Error::NotFound(e.to_string()),
                 crate::authenticators::ManageError::Store(_) => Error::Failed(e.to_string()),
