@@ -56,6 +56,14 @@ fn main() -> ExitCode {
     if let Err(e) = create_store_dir(&args.store) {
         return refuse(format!("cannot create {}: {e}", args.store.display()));
     }
+    if let Some(tcti) = ["TPM2TOOLS_TCTI", "TCTI"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .find(|t| t.starts_with("swtpm") || t.starts_with("mssim"))
+    {
+        // The sandbox lets the worker create no socket: only the kernel's TPM device is reachable.
+        tracing::warn!(%tcti, "a network TPM interface cannot be reached from the sandbox");
+    }
     let policy = sandbox::Policy::platform_worker(&args.store);
     match sandbox::apply(&policy) {
         Ok(status) => match status.landlock {
