@@ -457,3 +457,123 @@ async fn malformed_signal_calls_are_refused_with_the_l3_error() {
     assert_eq!(name, "NotSupportedError", "{message}");
     assert_eq!(store.ids("example.com").len(), 3, "nothing changed");
 }
+
+/// A back-end over a routed device, applying signals exactly as the platform back-end is meant
+/// to (`signal::apply_to_device` under the device lock): list and delete, no update.
+struct RoutedBackend {
+    device: Mutex<Box<dyn latchkey_daemon::platform::RoutedDevice>>,
+}
+
+#[async_trait]
+impl Authenticators for RoutedBackend {
+    async fn create(
+        &self,
+        _c: &Ceremony,
+        _ui: Arc<dyn PromptSession>,
+    ) -> Result<serde_json::Value, WebAuthnError> {
+        Err(WebAuthnError::not_supported("signals only"))
+    }
+    async fn get(
+        &self,
+        _c: &Ceremony,
+        _ui: Arc<dyn PromptSession>,
+    ) -> Result<serde_json::Value, WebAuthnError> {
+        Err(WebAuthnError::not_supported("signals only"))
+    }
+    fn cancel(&self, _id: RequestId) {}
+    fn capabilities(&self) -> BTreeMap<String, bool> {
+        BTreeMap::new()
+    }
+    fn list_platform_credentials(
+        &self,
+        _rp_id: Option<&str>,
+    ) -> Result<Vec<PlatformCredential>, ManageError> {
+        Ok(Vec::new())
+    }
+    fn delete_platform_credential(&self, _id: &[u8]) -> Result<(), ManageError> {
+        Err(ManageError::NotFound)
+    }
+    fn signal_support(&self) -> SignalSupport {
+        SignalSupport::REMOVE_ONLY
+    }
+    fn apply_signal(&self, signal: &Signal) -> Result<SignalReport, SignalError> {
+        let mut device = self.device.lock().unwrap();
+        signal::apply_to_device(&mut **device, signal)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_routed_platform_device_applies_the_removing_signals() {
+    use latchkey_client::platform::{self, PlatformDevice, Presence};
+    let mut store = MemoryStore::default();
+    seed(
+        &mut store,
+        &[1, 2, 3],
+        "example.com",
+        b"user",
+        "alice",
+        false,
+    );
+    seed(
+        &mut store,
+        &[4, 5, 6],
+        "example.com",
+        b"user",
+        "alice",
+        true,
+    );
+    seed(&mut store, &[7, 8, 9], "example.com", b"other", "bob", true);
+    let cancel = latchkey_client::CancelHandle::new();
+    let device = PlatformDevice::with_store(
+        platform::config(),
+        store,
+        Presence::granted(cancel.clone()),
+        cancel,
+        "memory".into(),
+    );
+    let backend = Arc::new(RoutedBackend {
+        device: Mutex::new(Box::new(device)),
+    });
+    let bus = TestBus::start();
+    let _d = start_daemon(&bus, &policy_privileged_self(), backend.clone()).await;
+    let client = CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap();
+    let p = client.proxy();
+    let caps = p.get_client_capabilities().await.unwrap();
+    assert!(caps["signalUnknownCredential"] && caps["signalAllAcceptedCredentials"]);
+    assert!(!caps["signalCurrentUserDetails"]);
+
+    let listed = |backend: &RoutedBackend| -> Vec<Vec<u8>> {
+        let mut device = backend.device.lock().unwrap();
+        device
+            .list(Some("example.com"))
+            .unwrap()
+            .unwrap()
+            .into_iter()
+            .map(|c| c.credential_id)
+            .collect()
+    };
+    p.signal_all_accepted_credentials(
+        r#"{"rpId":"example.com","userId":"dXNlcg","allAcceptedCredentialIds":["AQID"]}"#,
+        web("https://example.com"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(listed(&backend), vec![vec![1, 2, 3], vec![7, 8, 9]]);
+    p.signal_unknown_credential(
+        r#"{"rpId":"example.com","credentialId":"BwgJ"}"#,
+        web("https://example.com"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(listed(&backend), vec![vec![1, 2, 3]]);
+    let (name, _) = refused(
+        p.signal_current_user_details(
+            r#"{"rpId":"example.com","userId":"dXNlcg","name":"a","displayName":"A"}"#,
+            web("https://example.com"),
+        )
+        .await,
+    );
+    assert_eq!(name, "NotSupportedError");
+}
