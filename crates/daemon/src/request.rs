@@ -181,10 +181,10 @@ async fn run(
     };
     match &outcome {
         Outcome::Done(_) => {
-            tracing::info!(request = %id, kind = req.kind.as_str(), "request succeeded")
+            tracing::info!(request = %id, kind = req.kind.as_str(), caller = ?progress.caller, "request succeeded")
         }
         Outcome::Refused(e) | Outcome::Failed(e) => {
-            tracing::info!(request = %id, kind = req.kind.as_str(), error = e.name(), message = e.message(), "request failed")
+            tracing::info!(request = %id, kind = req.kind.as_str(), caller = ?progress.caller, error = e.name(), message = e.message(), "request failed")
         }
     }
     let emitter = match SignalEmitter::new(&conn, req.path.clone()) {
@@ -204,6 +204,8 @@ async fn run(
 struct Progress {
     prompt: Option<ChosenPrompt>,
     authenticator_started: bool,
+    /// How the caller is named (once policy classified it), for the log.
+    caller: Option<String>,
 }
 
 fn error_results(e: &WebAuthnError) -> HashMap<&'static str, Value<'static>> {
@@ -237,6 +239,7 @@ async fn ceremony_inner(
     let checked = options::check(req.kind, &req.options_json).map_err(fail)?;
     let class = shared.settings.policy.classify(&req.caller);
     let shown = shown_caller(&class, &req.caller);
+    chosen.lock().unwrap_or_else(PoisonError::into_inner).caller = Some(shown.clone());
     let claims = OriginClaims {
         origin: req.origin.as_deref(),
         top_origin: req.top_origin.as_deref(),

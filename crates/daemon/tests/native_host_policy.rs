@@ -343,6 +343,11 @@ async fn a_request_through_the_native_host_is_shown_as_the_browser_via_the_host(
         logged.contains("caller=Test Browser (via native messaging host)"),
         "{logged}"
     );
+    assert!(
+        logged.lines().any(|l| l.contains("request succeeded")
+            && l.contains(r#"caller=Some("Test Browser (via native messaging host)")"#)),
+        "{logged}"
+    );
 
     // The same binary run directly (not started by the browser) is not the browser.
     let direct = CallerRequest {
