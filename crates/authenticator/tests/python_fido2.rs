@@ -26,10 +26,9 @@ fn python() -> String {
     })
 }
 
-#[test]
-fn python_fido2_drives_every_command() {
-    let python = python();
-    let available = Command::new(&python)
+/// Whether python-fido2 is there; without it the test is skipped (unless peers are required).
+fn peer_available(python: &str) -> bool {
+    let available = Command::new(python)
         .args(["-c", "import fido2"])
         .status()
         .is_ok_and(|s| s.success());
@@ -42,14 +41,15 @@ fn python_fido2_drives_every_command() {
         eprintln!(
             "SKIPPED: {python} has no fido2 (run scripts/test.sh for the pinned environment)"
         );
-        return;
     }
-    let mut h = Harness::with_config(latchkey_authenticator::Config {
-        attestation: latchkey_authenticator::AttestationMode::PackedSelf,
-        ..latchkey_authenticator::Config::default()
-    });
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/fido2_client.py");
-    let mut child = Command::new(&python)
+    available
+}
+
+/// Runs `script` (in tests/interop) against `h` over the pipe; returns its stderr and how many
+/// messages it sent, after checking that it succeeded.
+fn drive(python: &str, h: &mut Harness, script: &str) -> (String, usize) {
+    let script = format!("{}/tests/interop/{script}", env!("CARGO_MANIFEST_DIR"));
+    let mut child = Command::new(python)
         .arg(script)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -84,11 +84,52 @@ fn python_fido2_drives_every_command() {
     }
     drop(to_child);
     let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "python-fido2 failed:\n{stderr}");
+    (stderr, messages)
+}
+
+#[test]
+fn python_fido2_drives_every_command() {
+    let python = python();
+    if !peer_available(&python) {
+        return;
+    }
+    let mut h = Harness::with_config(latchkey_authenticator::Config {
+        attestation: latchkey_authenticator::AttestationMode::PackedSelf,
+        ..latchkey_authenticator::Config::default()
+    });
+    let (stderr, messages) = drive(&python, &mut h, "fido2_client.py");
     assert!(
         stderr.contains("python-fido2 drove every command"),
         "{stderr}"
     );
     assert!(messages > 30, "only {messages} messages");
+}
+
+#[test]
+fn python_fido2_gets_tokens_by_fingerprint() {
+    use latchkey_authenticator::env::UvMatch;
+    let python = python();
+    if !peer_available(&python) {
+        return;
+    }
+    let mut h = Harness::with_config(latchkey_authenticator::Config {
+        built_in_uv: latchkey_authenticator::BuiltInUv::Configured,
+        max_uv_retries: 4,
+        preferred_platform_uv_attempts: 3,
+        ..latchkey_authenticator::Config::default()
+    });
+    h.user.fingers(&[
+        Ok(UvMatch::NoMatch),
+        Ok(UvMatch::Matched),
+        Ok(UvMatch::Matched),
+    ]);
+    let (stderr, _) = drive(&python, &mut h, "fido2_uv.py");
+    assert!(
+        stderr.contains("python-fido2 verified the user by fingerprint"),
+        "{stderr}"
+    );
+    assert_eq!(h.user.uv_prompts(), 3);
+    assert_eq!(h.user.prompts(), 0, "every touch was a finger");
 }
