@@ -318,49 +318,72 @@ async fn closing_a_request_while_the_key_waits_for_a_touch_cancels_it_on_the_key
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_two_keys_the_one_touched_wins_and_the_other_is_cancelled() {
     let bus = TestBus::start();
-    let waits = TestKey::start(&bus.dir.path().join("a.sock"), Presence::Wait);
-    let touched = TestKey::start(&bus.dir.path().join("b.sock"), Presence::Touch);
+    let other = TestKey::start(&bus.dir.path().join("a.sock"), Presence::Wait);
+    let chosen = TestKey::start(&bus.dir.path().join("b.sock"), Presence::Wait);
     // One key named on the command line, the other in devices.toml.
     let _d = Latchkeyd::start_with_config(
         &bus,
         &policy_privileged_self(),
-        &[format!("--device={}", waits.spec())],
-        Some(&format!("devices = [\"{}\"]\n", touched.spec())),
+        &[format!("--device={}", other.spec())],
+        Some(&format!("devices = [\"{}\"]\n", chosen.spec())),
     )
     .await;
     let _prompt = Prompt::spawn(&bus, "approve\n", false);
     let client = client(&bus).await;
     let core = rp();
+
+    // Both keys blink; the user touches one of them.
+    let race = |n: usize| {
+        let (other, chosen) = (&other, &chosen);
+        async move {
+            other.until_waiting(Duration::from_secs(20)).await;
+            chosen.until_waiting(Duration::from_secs(20)).await;
+            // Each blinked once more: the other one for the n-th time.
+            assert_eq!(other.touches(), n);
+            chosen.set_presence(Presence::Touch);
+            chosen.touch();
+            until(
+                "CTAPHID_CANCEL at the other key",
+                Duration::from_secs(5),
+                || other.cancels() == n,
+            )
+            .await;
+        }
+    };
     let reg = registration(
         &core,
         Some(AuthenticatorAttachment::CrossPlatform),
         UserVerificationPolicy::Discouraged_DO_NOT_USE,
     );
-    let out = client.call(Kind::Create, &reg.json, &web()).await.unwrap();
+    let pending = client.start(Kind::Create, &reg.json, &web()).await.unwrap();
+    race(1).await;
+    let out = tokio::time::timeout(Duration::from_secs(20), pending.response())
+        .await
+        .unwrap()
+        .unwrap();
     let (cred, aaguid) = verify_registration(&core, &reg, &ok_json(&out));
     assert_eq!(aaguid, KEY_AAGUID);
-    // The touched key: the selection touch and the registration's.
-    assert_eq!(touched.touches(), 2);
-    until(
-        "CTAPHID_CANCEL at the other key",
-        Duration::from_secs(5),
-        || waits.cancels() == 1,
-    )
-    .await;
-    assert_eq!(waits.touches(), 1);
+    // The chosen key: the selection touch and the registration's; the other only blinked.
+    assert_eq!((chosen.touches(), other.touches()), (2, 1));
 
-    // Signing in races them again; only the touched key holds the credential, and it signs.
-    sign_in(
-        &client,
-        &core,
-        &cred,
-        UserVerificationPolicy::Discouraged_DO_NOT_USE,
-    )
-    .await;
-    until("the second cancel", Duration::from_secs(5), || {
-        waits.cancels() == 2
-    })
-    .await;
+    // Signing in races them again; only the chosen key holds the credential, and it signs.
+    chosen.set_presence(Presence::Wait);
+    let builder = core
+        .new_challenge_authenticate_builder(
+            vec![cred],
+            Some(UserVerificationPolicy::Discouraged_DO_NOT_USE),
+        )
+        .unwrap();
+    let (rcr, state) = core.generate_challenge_authenticate(builder).unwrap();
+    let json = serde_json::to_string(&rcr.public_key).unwrap();
+    let pending = client.start(Kind::Get, &json, &web()).await.unwrap();
+    race(2).await;
+    let out = tokio::time::timeout(Duration::from_secs(20), pending.response())
+        .await
+        .unwrap()
+        .unwrap();
+    let parsed: PublicKeyCredential = serde_json::from_value(ok_json(&out)).unwrap();
+    core.authenticate_credential(&parsed, &state).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

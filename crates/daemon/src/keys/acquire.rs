@@ -174,13 +174,18 @@ fn feed(
 }
 
 /// The key the ceremony uses (module doc), or why there is none: `AbortError` when cancelled,
-/// `NotAllowedError` when no key came before `deadline`.
+/// `NotAllowedError` when no key came before `deadline` or none can come at all.
 pub(crate) fn acquire(
     sources: &KeySources,
     ceremony: &CancelHandle,
     ui: &mut UiBridge,
     deadline: Instant,
 ) -> Result<Box<dyn Device>, WebAuthnError> {
+    if !sources.enabled() {
+        return Err(WebAuthnError::not_allowed(
+            "no security key is configured (latchkeyd runs with --no-usb and no --device)",
+        ));
+    }
     let mut present = open_present(sources, ceremony);
     if ceremony.is_cancelled() {
         return Err(cancelled());

@@ -137,6 +137,22 @@ fn no_key_in_time_is_not_allowed_and_a_cancelled_wait_is_an_abort() {
     assert_eq!(e.name(), "NotAllowedError");
     assert!(e.message().contains("no security key"), "{}", e.message());
 
+    // Keys off altogether: refused at once, without asking to insert one.
+    let t = Instant::now();
+    let (got, shown) = acquire_now(
+        &KeySources::default(),
+        &CancelHandle::new(),
+        Duration::from_secs(30),
+    );
+    let e = got.err().unwrap();
+    assert_eq!(e.name(), "NotAllowedError");
+    assert!(
+        e.message().contains("no security key is configured"),
+        "{}",
+        e.message()
+    );
+    assert!(shown.is_empty() && t.elapsed() < Duration::from_secs(2));
+
     let cancel = CancelHandle::new();
     let c = cancel.clone();
     std::thread::spawn(move || {

@@ -81,9 +81,13 @@ impl UserPresence for KeyPresence {
                     if self.grant.swap(false, Ordering::SeqCst) {
                         break Ok(());
                     }
-                    if start.elapsed() > Duration::from_secs(30)
-                        || self.shutdown.load(Ordering::SeqCst)
-                    {
+                    if self.shutdown.load(Ordering::SeqCst) {
+                        // Unplugged while waiting: the host must see the connection end, not an
+                        // answer, so outlast the server's shutdown before giving up.
+                        std::thread::sleep(Duration::from_secs(3));
+                        break Err(PresenceDenied::Timeout);
+                    }
+                    if start.elapsed() > Duration::from_secs(30) {
                         break Err(PresenceDenied::Timeout);
                     }
                     std::thread::sleep(Duration::from_millis(5));
