@@ -1,7 +1,9 @@
-//! [`Authenticators`] over `latchkey-client`: ceremonies run against a CTAP device — the platform
-//! authenticator (in process, over the user's credential store), a virtual key or a USB key —
-//! with `latchkey_client::register` / `authenticate` on a blocking thread. The user side of the
-//! ceremony (PIN, account choice, status) is bridged to the prompt through [`PromptSession`].
+//! [`Authenticators`] over one `latchkey-client` [`Device`], kept open: the platform authenticator
+//! (in process over the user's credential store, or its worker), with
+//! `latchkey_client::register` / `authenticate` on a blocking thread. The user side of the
+//! ceremony (PIN, account choice, status) is bridged to the prompt through [`PromptSession`]
+//! ([`crate::bridge`]). Security keys, opened per ceremony, are [`crate::keys`]; which of the two
+//! a ceremony goes to is [`crate::routing`].
 //!
 //! User presence for the platform authenticator is the consent latchkeyd already obtained from the
 //! prompt before it calls [`Authenticators::create`]/[`Authenticators::get`]; user verification is

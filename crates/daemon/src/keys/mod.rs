@@ -1,7 +1,7 @@
 //! [`Authenticators`] over security keys: virtual keys (`unix:PATH`, `udp:HOST:PORT`) and USB
 //! keys (`/dev/hidrawN`), named by `--device`, listed in `devices.toml`
 //! (`$XDG_CONFIG_HOME/latchkey/devices.toml`, the file the `latchkey` CLI reads), or found by
-//! hidraw discovery with hot-plug. Each ceremony opens the keys afresh ([`acquire`]), runs
+//! hidraw discovery with hot-plug. Each ceremony opens the keys afresh (the `acquire` module), runs
 //! `latchkey_client::register` / `authenticate` on the chosen one on a blocking thread, and
 //! closes them. The user side — PIN with retries left, "touch your key", "insert your key" —
 //! goes through the request's [`PromptSession`] ([`crate::bridge`]).
