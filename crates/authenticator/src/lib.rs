@@ -33,6 +33,9 @@
 //!   14, §6.2.2 step 9), an excluded credential is `CREDENTIAL_EXCLUDED` whatever the user did
 //!   (§6.1.2 step 12.1.4.2); elsewhere (reset, selection, U2F) a timeout is
 //!   `USER_ACTION_TIMEOUT`.
+//! - **Every signature counts**: an `up: false` assertion is signed like any other, so it moves
+//!   the signature counter too (CTAP 2.1 §6.2.2); the platform avoids silent pre-flights that
+//!   tell it nothing (latchkey-client's `uv::needs_no_preflight`), not the authenticator.
 //! - **hmac-secret needs UP** (`up: false` with hmac-secret is `UNSUPPORTED_OPTION`), so silent
 //!   assertions cannot be used to derive keys.
 //! - **Errors leave state intact**: every check that can fail runs before anything is written;

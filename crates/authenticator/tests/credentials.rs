@@ -65,6 +65,15 @@ fn register_then_sign_in_with_allow_list_counts_up() {
         assert!(r.number_of_credentials.is_none());
         verify(&acd.public_key, &r.auth_data, &cdh("ga").0, &r.signature);
     }
+    // A silent assertion (up: false) is signed like any other, so it is counted too: a counter
+    // that skipped signatures would let two signatures carry one value (CTAP 2.1 §6.2.2).
+    let mut silent = ga("a.example", &[&acd.credential_id]);
+    silent.options.up = Some(false);
+    let r: cmd::GetAssertionResponse = h.ok(&Request::GetAssertion(silent));
+    let ad = AuthenticatorData::parse(&r.auth_data).unwrap();
+    assert_eq!(r.auth_data[32], 0x00, "neither UP nor UV");
+    assert_eq!(ad.sign_count, 4);
+    verify(&acd.public_key, &r.auth_data, &cdh("ga").0, &r.signature);
     // Another RP cannot use it.
     assert_eq!(
         h.status(&Request::GetAssertion(ga(
