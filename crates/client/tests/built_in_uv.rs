@@ -9,9 +9,7 @@ mod common;
 use common::*;
 use latchkey_authenticator::uv::UvScript;
 use latchkey_authenticator::{BuiltInUv, Config};
-use latchkey_client::{Device, DeviceError, ScriptedUi, UvReason};
-use latchkey_ctap::cbor::{encode, ToValue};
-use latchkey_ctap::command::{decode_response, GetInfoResponse};
+use latchkey_client::{Device, ScriptedUi, UvReason};
 use latchkey_webauthn::ErrorName;
 use serde_json::json;
 
@@ -154,39 +152,6 @@ fn a_reader_with_no_finger_enrolled_leaves_it_to_the_pin() {
     assert!(ui.uv_requests.is_empty());
     assert_eq!(ui.pin_requests.len(), 1);
     assert_eq!(server.uv_attempts.count(), 0);
-}
-
-/// A key that says it is CTAP 2.0 with built-in UV: no `pinUvAuthToken`, no FIDO_2_1.
-struct Ctap20<D>(D);
-
-impl<D: Device> Device for Ctap20<D> {
-    fn info(&self) -> latchkey_client::DeviceDescription {
-        self.0.info()
-    }
-    fn cbor(
-        &mut self,
-        request: &[u8],
-        status: &mut dyn FnMut(latchkey_client::device::KeepaliveStatus),
-    ) -> Result<Vec<u8>, DeviceError> {
-        let answer = self.0.cbor(request, status)?;
-        if request.first() != Some(&0x04) {
-            return Ok(answer);
-        }
-        let mut info: GetInfoResponse = decode_response(&answer).unwrap();
-        info.versions.retain(|v| v != "FIDO_2_1");
-        if let Some(options) = info.options.as_mut() {
-            options.remove("pinUvAuthToken");
-        }
-        let mut out = vec![0x00];
-        out.extend(encode(&info.to_value()));
-        Ok(out)
-    }
-    fn msg(&mut self, apdu: &[u8]) -> Result<Vec<u8>, DeviceError> {
-        self.0.msg(apdu)
-    }
-    fn cancel_handle(&self) -> latchkey_client::CancelHandle {
-        self.0.cancel_handle()
-    }
 }
 
 #[test]

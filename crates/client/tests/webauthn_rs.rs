@@ -226,6 +226,34 @@ fn webauthn_rs_accepts_a_key_used_without_user_verification() {
 }
 
 #[test]
+fn a_ctap20_key_is_still_asked_silently_first_so_its_counter_moves_twice() {
+    // A CTAP 2.0 key may want a touch before it says it holds no such credential: the silent
+    // pre-flight stays, and it is counted like any assertion.
+    let server = VirtualKeyServer::start();
+    let mut dev = Ctap20(server.open());
+    let core = rp();
+    let mut ui = ScriptedUi::default();
+    let user = random(16);
+    let (cred, _) = register(
+        &core,
+        &mut dev,
+        &mut ui,
+        &user,
+        false,
+        UserVerificationPolicy::Discouraged_DO_NOT_USE,
+    );
+    let (counter, _, _) = authenticate(
+        &core,
+        &mut dev,
+        &mut ui,
+        &cred,
+        false,
+        UserVerificationPolicy::Discouraged_DO_NOT_USE,
+    );
+    assert_eq!(counter, 2, "pre-flight + the assertion");
+}
+
+#[test]
 fn webauthn_rs_accepts_a_u2f_only_key_with_fido_u2f_attestation() {
     let (inner, _) = usb_key_in_memory();
     let mut dev = U2fOnly(inner);

@@ -380,3 +380,39 @@ impl<D: Device> Device for U2fOnly<D> {
         self.0.cancel_handle()
     }
 }
+
+/// A key that says it is CTAP 2.0: its getInfo loses `pinUvAuthToken` and FIDO_2_1.
+pub struct Ctap20<D>(pub D);
+
+impl<D: Device> Device for Ctap20<D> {
+    fn info(&self) -> latchkey_client::DeviceDescription {
+        self.0.info()
+    }
+    fn cbor(
+        &mut self,
+        request: &[u8],
+        status: &mut dyn FnMut(latchkey_client::device::KeepaliveStatus),
+    ) -> Result<Vec<u8>, latchkey_client::DeviceError> {
+        let answer = self.0.cbor(request, status)?;
+        if request.first() != Some(&0x04) {
+            return Ok(answer);
+        }
+        let mut info: latchkey_ctap::command::GetInfoResponse =
+            latchkey_ctap::command::decode_response(&answer).unwrap();
+        info.versions.retain(|v| v != "FIDO_2_1");
+        if let Some(options) = info.options.as_mut() {
+            options.remove("pinUvAuthToken");
+        }
+        let mut out = vec![0x00];
+        out.extend(latchkey_ctap::cbor::encode(
+            &latchkey_ctap::cbor::ToValue::to_value(&info),
+        ));
+        Ok(out)
+    }
+    fn msg(&mut self, apdu: &[u8]) -> Result<Vec<u8>, latchkey_client::DeviceError> {
+        self.0.msg(apdu)
+    }
+    fn cancel_handle(&self) -> latchkey_client::CancelHandle {
+        self.0.cancel_handle()
+    }
+}
