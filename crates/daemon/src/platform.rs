@@ -24,6 +24,7 @@ use crate::authenticators::{
 };
 use crate::bridge::UiBridge;
 use crate::options::CheckedOptions;
+use crate::signal::{Signal, SignalError, SignalReport, SignalSupport};
 
 /// A device latchkeyd can route to, and whose credentials it may list and delete when it is the
 /// platform authenticator (its store's public data needs no PIN).
@@ -203,5 +204,22 @@ impl Authenticators for ClientAuthenticators {
                 "this authenticator keeps no platform credentials".into(),
             )),
         }
+    }
+
+    fn signal_support(&self) -> SignalSupport {
+        // Signals act on platform credentials, through list and delete (no user-name update).
+        if self.platform {
+            SignalSupport::REMOVE_ONLY
+        } else {
+            SignalSupport::NONE
+        }
+    }
+
+    fn apply_signal(&self, signal: &Signal) -> Result<SignalReport, SignalError> {
+        if !self.platform {
+            return Err(SignalError::NotSupported(signal.body.kind().capability()));
+        }
+        let mut device = self.device.lock().unwrap_or_else(PoisonError::into_inner);
+        crate::signal::apply_to_device(&mut **device, signal)
     }
 }

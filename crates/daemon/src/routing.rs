@@ -9,8 +9,8 @@
 //! 4. Otherwise → the platform authenticator.
 //!
 //! **get** (L3 §5.5 `allowCredentials`, §5.8.3 `transports`):
-//! 1. `allowCredentials` names a credential the platform store holds (a silent lookup of the
-//!    store's public data) → the platform authenticator.
+//! 1. `allowCredentials` names a credential the platform store lists (a silent lookup of the
+//!    store's public data: its discoverable credentials) → the platform authenticator.
 //! 2. `allowCredentials` is not empty: every descriptor says only `"internal"` → the platform
 //!    (which answers that it holds none of them); otherwise (`"usb"`, `"nfc"`, `"ble"`, or no
 //!    transports given) → security keys.
@@ -22,7 +22,8 @@
 //! platform authenticator.
 //!
 //! [`decide_create`] and [`decide_get`] are the rules, without I/O; [`Router`] applies them
-//! in front of two [`Authenticators`] back-ends.
+//! in front of two [`Authenticators`] back-ends. Management and signals (L3 §5.1.10) concern
+//! platform credentials and go to the platform back-end only.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -36,6 +37,7 @@ use crate::authenticators::{
     Authenticators, Ceremony, ManageError, PlatformCredential, PromptSession, RequestId,
 };
 use crate::options::CheckedOptions;
+use crate::signal::{Signal, SignalError, SignalReport, SignalSupport};
 
 #[cfg(test)]
 mod tests;
@@ -266,5 +268,14 @@ impl Authenticators for Router {
 
     fn delete_platform_credential(&self, credential_id: &[u8]) -> Result<(), ManageError> {
         self.platform.delete_platform_credential(credential_id)
+    }
+
+    fn signal_support(&self) -> SignalSupport {
+        // Signals concern platform credentials; a key is not touched without the user.
+        self.platform.signal_support()
+    }
+
+    fn apply_signal(&self, signal: &Signal) -> Result<SignalReport, SignalError> {
+        self.platform.apply_signal(signal)
     }
 }

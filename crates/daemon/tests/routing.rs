@@ -189,7 +189,7 @@ async fn cross_platform_create_lands_on_the_key_and_its_allow_list_signs_there()
 async fn platform_create_lands_on_the_platform_authenticator_not_the_key() {
     let bus = TestBus::start();
     let key = TestKey::start(&bus.dir.path().join("key.sock"), Presence::Touch);
-    let _d = Latchkeyd::start(
+    let d = Latchkeyd::start(
         &bus,
         &policy_privileged_self(),
         &[format!("--device={}", key.spec())],
@@ -200,10 +200,12 @@ async fn platform_create_lands_on_the_platform_authenticator_not_the_key() {
     let client = client(&bus).await;
     let core = rp();
 
-    let reg = registration(
+    let reg = registration_with(
         &core,
         Some(AuthenticatorAttachment::Platform),
         UserVerificationPolicy::Required,
+        None,
+        true,
     );
     let out = client.call(Kind::Create, &reg.json, &web()).await.unwrap();
     let response = ok_json(&out);
@@ -216,6 +218,47 @@ async fn platform_create_lands_on_the_platform_authenticator_not_the_key() {
     let response = sign_in(&client, &core, &cred, UserVerificationPolicy::Required).await;
     assert_eq!(response["authenticatorAttachment"], "platform");
     assert_eq!(key.touches(), 0, "the key was never used");
+    let log = d.log();
+    assert!(
+        log.contains("attachment platform") && log.contains("allowList credential in the platform"),
+        "{log}"
+    );
+
+    // Signals reach the platform store through the router: the RP disowns the credential.
+    let caps = client.proxy().get_client_capabilities().await.unwrap();
+    assert_eq!(
+        [
+            caps["signalUnknownCredential"],
+            caps["signalAllAcceptedCredentials"],
+            caps["signalCurrentUserDetails"]
+        ],
+        [true, true, false]
+    );
+    assert_eq!(
+        client
+            .proxy()
+            .list_credentials(Default::default())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let id = latchkey_webauthn::b64::encode(cred.cred_id.as_ref());
+    client
+        .proxy()
+        .signal_unknown_credential(
+            &format!(r#"{{"rpId":"example.com","credentialId":"{id}"}}"#),
+            std::collections::HashMap::from([("origin", zbus::zvariant::Value::from(ORIGIN))]),
+        )
+        .await
+        .unwrap();
+    assert!(client
+        .proxy()
+        .list_credentials(Default::default())
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(key.touches(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
