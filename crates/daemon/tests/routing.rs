@@ -630,3 +630,19 @@ async fn the_security_key_hint_and_a_discoverable_get_the_platform_cannot_answer
         "{log}"
     );
 }
+
+#[test]
+fn a_device_that_is_not_a_key_name_stops_latchkeyd_with_the_reason() {
+    let out = std::process::Command::new(LATCHKEYD_BIN)
+        .args([
+            "--address=unix:path=/nonexistent",
+            "--no-usb",
+            "--device=tcp:1",
+        ])
+        .env_remove("JOURNAL_STREAM")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--device tcp:1"), "{stderr}");
+}
