@@ -213,6 +213,19 @@ async fn platform_create_lands_on_the_platform_authenticator_not_the_key() {
     assert_eq!(aaguid, latchkey_client::platform::AAGUID);
     assert_ne!(aaguid, KEY_AAGUID);
     assert_eq!(response["authenticatorAttachment"], "platform");
+    // The platform authenticator is latchkeyd's one child, the sandboxed worker, and the
+    // credential it made is in the store directory the worker alone writes.
+    let children = d.children();
+    assert_eq!(children.len(), 1, "{children:?}");
+    let (_, name, status) = &children[0];
+    assert_eq!(name, "latchkey-platform-worker");
+    for line in ["NoNewPrivs:\t1", "Seccomp:\t2"] {
+        assert!(status.lines().any(|l| l == line), "{line} not in {status}");
+    }
+    let stored = std::fs::read_dir(d.home.path().join("store"))
+        .unwrap()
+        .count();
+    assert!(stored > 0, "the store directory is empty");
 
     // The allowList credential is found in the platform store: the platform signs.
     let response = sign_in(&client, &core, &cred, UserVerificationPolicy::Required).await;

@@ -16,6 +16,7 @@ use latchkey_daemon::policy::{Policy, PolicyDirs};
 use latchkey_daemon::related::{Limits, RelatedOrigins};
 use latchkey_daemon::routing::Router;
 use latchkey_daemon::server::{Daemon, Settings, Timeouts};
+use latchkey_daemon::worker::{WorkerConfig, WorkerDevice};
 use latchkey_transport::{DeviceSpec, Roots};
 
 /// The Latchkey platform service (dev.latchkey.Credentials on the session bus).
@@ -149,10 +150,12 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         dirs.user = Some(user);
     }
     let policy = Policy::load(&dirs)?;
-    // Presence for the platform authenticator is the consent latchkeyd obtained in the prompt
-    // before any ceremony reaches it.
-    let device = latchkey_client::PlatformAuthenticator::open(args.data_dir.as_deref(), |_| true)?;
-    tracing::info!(store = device.kind(), "platform authenticator opened");
+    // The platform authenticator runs sandboxed in latchkey-platform-worker (next to this
+    // executable), which grants presence: latchkeyd obtained consent in the prompt first.
+    let mut worker = WorkerConfig::for_latchkeyd(args.data_dir.as_deref())?;
+    worker.log_level = args.log_level.clone();
+    let device = WorkerDevice::start(worker)?;
+    tracing::info!(store = device.kind(), pid = ?device.pid(), "platform authenticator worker started");
     let platform: Arc<dyn Authenticators> =
         Arc::new(ClientAuthenticators::new(Box::new(device), true));
     let keys_enabled = sources.enabled();

@@ -331,6 +331,23 @@ impl Latchkeyd {
         std::fs::read_to_string(self.home.path().join("latchkeyd.log")).unwrap_or_default()
     }
 
+    /// latchkeyd's children: (PID, executable name, `/proc/PID/status`).
+    pub fn children(&self) -> Vec<(u32, String, String)> {
+        let mut out = Vec::new();
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", self.child.id())).unwrap();
+        for task in tasks {
+            let children = std::fs::read_to_string(task.unwrap().path().join("children"));
+            for pid in children.unwrap_or_default().split_whitespace() {
+                let pid: u32 = pid.parse().unwrap();
+                let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+                let name = exe.file_name().unwrap().to_string_lossy().into_owned();
+                let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+                out.push((pid, name, status));
+            }
+        }
+        out
+    }
+
     /// Whether the process still runs.
     pub fn running(&mut self) -> bool {
         self.child.try_wait().unwrap().is_none()
