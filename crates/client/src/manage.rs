@@ -8,6 +8,7 @@ use latchkey_ctap::command::{
 };
 use latchkey_ctap::entity::CredentialDescriptor;
 use latchkey_ctap::pin::Permissions;
+use latchkey_webauthn::options::truncate_utf8;
 use latchkey_webauthn::WebAuthnError;
 
 use crate::ctap2;
@@ -79,6 +80,37 @@ pub fn delete_from_store<S: CredentialStore>(
     id: &[u8],
 ) -> Result<bool, WebAuthnError> {
     store.delete(id).map_err(store_error)
+}
+
+/// The longest `user.name` or `user.displayName` [`update_user_in_store`] keeps, in UTF-8 bytes:
+/// the file store's limit for every user string (a longer name makes makeCredential fail there),
+/// and what the platform worker's protocol carries. Longer names are cut on a character boundary,
+/// as CTAP 2.1 §6.1.2 lets an authenticator truncate user names.
+pub const MAX_USER_FIELD: usize = 1024;
+
+/// Sets `user.name` and `user.displayName` of the credential `id` in a store (for the Signal
+/// API's `signalCurrentUserDetails`, WebAuthn L3 §5.1.10.3); each is cut to [`MAX_USER_FIELD`]
+/// bytes. `false` if there was no credential with that ID.
+pub fn update_user_in_store<S: CredentialStore + ?Sized>(
+    store: &mut S,
+    id: &[u8],
+    name: &str,
+    display_name: &str,
+) -> Result<bool, WebAuthnError> {
+    let Some(mut credential) = store.get(id).map_err(store_error)? else {
+        return Ok(false);
+    };
+    let name = truncate_utf8(name, MAX_USER_FIELD);
+    let display_name = truncate_utf8(display_name, MAX_USER_FIELD);
+    if credential.user.name.as_deref() == Some(name)
+        && credential.user.display_name.as_deref() == Some(display_name)
+    {
+        return Ok(true);
+    }
+    credential.user.name = Some(name.to_owned());
+    credential.user.display_name = Some(display_name.to_owned());
+    store.update(&credential).map_err(store_error)?;
+    Ok(true)
 }
 
 /// Sets the first PIN of `device`, asking the UI for it.

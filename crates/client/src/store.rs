@@ -89,6 +89,31 @@ impl PlatformAuthenticator {
         }
     }
 
+    /// Sets `user.name` and `user.displayName` of a platform credential (each cut to
+    /// [`manage::MAX_USER_FIELD`] bytes); `false` if there was none with that ID.
+    pub fn update_user(
+        &mut self,
+        credential_id: &[u8],
+        name: &str,
+        display_name: &str,
+    ) -> Result<bool, WebAuthnError> {
+        match self {
+            Self::File(d) => manage::update_user_in_store(
+                d.core_mut().store_mut(),
+                credential_id,
+                name,
+                display_name,
+            ),
+            #[cfg(feature = "tpm")]
+            Self::Tpm(d) => manage::update_user_in_store(
+                d.core_mut().store_mut(),
+                credential_id,
+                name,
+                display_name,
+            ),
+        }
+    }
+
     fn device(&self) -> &dyn Device {
         match self {
             Self::File(d) => d,

@@ -26,13 +26,23 @@ use crate::bridge::UiBridge;
 use crate::options::CheckedOptions;
 use crate::signal::{Signal, SignalError, SignalReport, SignalSupport};
 
-/// A device latchkeyd can route to, and whose credentials it may list and delete when it is the
-/// platform authenticator (its store's public data needs no PIN).
+/// A device latchkeyd can route to, and whose credentials it may list, delete and rename when it
+/// is the platform authenticator (its store's public data needs no PIN).
 pub trait RoutedDevice: Device {
     /// Lists platform credentials; `None` when this device does not support it over D-Bus.
     fn list(&mut self, rp_id: Option<&str>) -> Option<Result<Vec<CredentialInfo>, WebAuthnError>>;
     /// Deletes a platform credential (`Ok(false)`: none with that ID); `None` if unsupported.
     fn delete(&mut self, id: &[u8]) -> Option<Result<bool, WebAuthnError>>;
+    /// Sets `user.name` and `user.displayName` of a platform credential (`Ok(false)`: none with
+    /// that ID); `None` if unsupported.
+    fn update_user(
+        &mut self,
+        _id: &[u8],
+        _name: &str,
+        _display_name: &str,
+    ) -> Option<Result<bool, WebAuthnError>> {
+        None
+    }
 }
 
 impl RoutedDevice for latchkey_client::PlatformAuthenticator {
@@ -42,6 +52,19 @@ impl RoutedDevice for latchkey_client::PlatformAuthenticator {
     fn delete(&mut self, id: &[u8]) -> Option<Result<bool, WebAuthnError>> {
         Some(latchkey_client::PlatformAuthenticator::delete(self, id))
     }
+    fn update_user(
+        &mut self,
+        id: &[u8],
+        name: &str,
+        display_name: &str,
+    ) -> Option<Result<bool, WebAuthnError>> {
+        Some(latchkey_client::PlatformAuthenticator::update_user(
+            self,
+            id,
+            name,
+            display_name,
+        ))
+    }
 }
 
 impl<S: CredentialStore + Send> RoutedDevice for PlatformDevice<S> {
@@ -50,6 +73,19 @@ impl<S: CredentialStore + Send> RoutedDevice for PlatformDevice<S> {
     }
     fn delete(&mut self, id: &[u8]) -> Option<Result<bool, WebAuthnError>> {
         Some(manage::delete_from_store(self.core_mut().store_mut(), id))
+    }
+    fn update_user(
+        &mut self,
+        id: &[u8],
+        name: &str,
+        display_name: &str,
+    ) -> Option<Result<bool, WebAuthnError>> {
+        Some(manage::update_user_in_store(
+            self.core_mut().store_mut(),
+            id,
+            name,
+            display_name,
+        ))
     }
 }
 
@@ -207,9 +243,9 @@ impl Authenticators for ClientAuthenticators {
     }
 
     fn signal_support(&self) -> SignalSupport {
-        // Signals act on platform credentials, through list and delete (no user-name update).
+        // Signals act on platform credentials, through list, delete and update-user.
         if self.platform {
-            SignalSupport::REMOVE_ONLY
+            SignalSupport::ALL
         } else {
             SignalSupport::NONE
         }

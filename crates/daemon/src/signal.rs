@@ -7,10 +7,14 @@
 //!    `TypeError`, as the client algorithms say. The D-Bus layer then checks `rpId` for the caller
 //!    exactly as for a ceremony (`SecurityError` when it may not use it) and makes a [`Signal`].
 //! 2. [`plan`] turns a signal and the RP's stored credentials into [`Action`]s.
-//! 3. [`apply_to_store`] (any `CredentialStore`: all three signals) and [`apply_to_device`] (a
-//!    [`RoutedDevice`], which can list and delete but not yet update: the first two) carry them
-//!    out; an [`crate::authenticators::Authenticators`] back-end calls one of them from
+//! 3. [`apply_to_store`] (any `CredentialStore`) and [`apply_to_device`] (a [`RoutedDevice`],
+//!    through its list, delete and update-user operations) carry them out, all three signals
+//!    each; an [`crate::authenticators::Authenticators`] back-end calls one of them from
 //!    `apply_signal`.
+//!
+//! `signalCurrentUserDetails` sets `user.name` and `user.displayName` of every credential of the
+//! RP whose user handle is `userId` (L3 §5.1.10.3), each cut to
+//! [`latchkey_client::manage::MAX_USER_FIELD`] bytes as any stored user string is.
 //!
 //! Signals are silent (L3: no user interaction) and answer nothing about what they found: a
 //! caller learns neither whether a credential existed nor how many were removed, since
@@ -24,8 +28,10 @@
 //! removal.
 
 use latchkey_authenticator::store::CredentialStore;
+use latchkey_client::manage::{self, MAX_USER_FIELD};
 use latchkey_webauthn::ids::{CredentialId, UserHandle};
 use latchkey_webauthn::origin::RpId;
+use latchkey_webauthn::options::truncate_utf8;
 use latchkey_webauthn::{b64, WebAuthnError};
 use serde::Deserialize;
 
@@ -72,13 +78,13 @@ impl SignalSupport {
         all_accepted_credentials: false,
         current_user_details: false,
     };
-    /// All three ([`apply_to_store`]).
+    /// All three ([`apply_to_store`], [`apply_to_device`]).
     pub const ALL: Self = Self {
         unknown_credential: true,
         all_accepted_credentials: true,
         current_user_details: true,
     };
-    /// What [`apply_to_device`] can do: remove, not update.
+    /// Removing, not updating (a back-end that can delete but not rename).
     pub const REMOVE_ONLY: Self = Self {
         unknown_credential: true,
         all_accepted_credentials: true,
@@ -305,7 +311,8 @@ pub enum SignalError {
 
 /// The changes `signal` asks of `stored`, the RP's credentials (L3 §5.1.10's authenticator
 /// actions): an unknown credential is removed; of the user's credentials, those not accepted are
-/// removed; the user's credentials get the current names (only where they differ).
+/// removed; the user's credentials get the current names, cut to [`MAX_USER_FIELD`] bytes (only
+/// where they differ).
 pub fn plan(signal: &Signal, stored: &[StoredCredential]) -> Vec<Action> {
     match &signal.body {
         SignalBody::UnknownCredential { credential_id } => stored
@@ -323,19 +330,23 @@ pub fn plan(signal: &Signal, stored: &[StoredCredential]) -> Vec<Action> {
             user_id,
             name,
             display_name,
-        } => stored
-            .iter()
-            .filter(|c| c.user_id == user_id.as_bytes())
-            .filter(|c| {
-                c.user_name.as_deref() != Some(name.as_str())
-                    || c.user_display_name.as_deref() != Some(display_name.as_str())
-            })
-            .map(|c| Action::UpdateUser {
-                id: c.id.clone(),
-                name: name.clone(),
-                display_name: display_name.clone(),
-            })
-            .collect(),
+        } => {
+            let name = truncate_utf8(name, MAX_USER_FIELD);
+            let display_name = truncate_utf8(display_name, MAX_USER_FIELD);
+            stored
+                .iter()
+                .filter(|c| c.user_id == user_id.as_bytes())
+                .filter(|c| {
+                    c.user_name.as_deref() != Some(name)
+                        || c.user_display_name.as_deref() != Some(display_name)
+                })
+                .map(|c| Action::UpdateUser {
+                    id: c.id.clone(),
+                    name: name.to_owned(),
+                    display_name: display_name.to_owned(),
+                })
+                .collect()
+        }
     }
 }
 
@@ -372,29 +383,24 @@ pub fn apply_to_store<S: CredentialStore + ?Sized>(
                 name,
                 display_name,
             } => {
-                let Some(mut credential) = store.get(&id).map_err(store_error)? else {
-                    continue;
-                };
-                credential.user.name = Some(name);
-                credential.user.display_name = Some(display_name);
-                store.update(&credential).map_err(store_error)?;
-                report.updated += 1;
+                if manage::update_user_in_store(store, &id, &name, &display_name)
+                    .map_err(store_error)?
+                {
+                    report.updated += 1;
+                }
             }
         }
     }
     Ok(report)
 }
 
-/// Applies `signal` to a routed device's platform credentials through its list and delete
-/// operations ([`SignalSupport::REMOVE_ONLY`]: a device cannot update user names yet).
+/// Applies `signal` to a routed device's platform credentials through its list, delete and
+/// update-user operations (all three signals; `NotSupported` from a device without them).
 pub fn apply_to_device(
     device: &mut dyn RoutedDevice,
     signal: &Signal,
 ) -> Result<SignalReport, SignalError> {
     let kind = signal.body.kind();
-    if !SignalSupport::REMOVE_ONLY.supports(kind) {
-        return Err(SignalError::NotSupported(kind.capability()));
-    }
     let stored: Vec<StoredCredential> = device
         .list(Some(signal.rp_id.as_str()))
         .ok_or(SignalError::NotSupported(kind.capability()))?
@@ -419,8 +425,18 @@ pub fn apply_to_device(
                     report.removed += 1;
                 }
             }
-            Action::UpdateUser { .. } => {
-                return Err(SignalError::NotSupported(kind.capability()));
+            Action::UpdateUser {
+                id,
+                name,
+                display_name,
+            } => {
+                let updated = device
+                    .update_user(&id, &name, &display_name)
+                    .ok_or(SignalError::NotSupported(kind.capability()))?
+                    .map_err(store_error)?;
+                if updated {
+                    report.updated += 1;
+                }
             }
         }
     }

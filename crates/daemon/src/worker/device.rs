@@ -1,6 +1,6 @@
 //! [`WorkerDevice`]: the platform authenticator as latchkeyd sees it, a [`Device`] (and a
-//! [`RoutedDevice`]) whose CTAP requests, listings and deletions go to the sandboxed
-//! `latchkey-platform-worker` child over a socketpair.
+//! [`RoutedDevice`]) whose CTAP requests, listings, deletions and user-name updates go to the
+//! sandboxed `latchkey-platform-worker` child over a socketpair.
 //!
 //! The worker starts with the device and again, on the next call, after it died: a request under
 //! way when it dies (crash, kill) fails with [`DeviceError::Gone`] "the platform authenticator
@@ -18,7 +18,9 @@ use latchkey_webauthn::WebAuthnError;
 
 use super::link::{is_timeout, Link, Received};
 use super::process::{spawn, Running, WorkerConfig, WorkerError};
-use super::protocol::{ErrorCode, Message, Ready, Reply, Request};
+use latchkey_webauthn::options::truncate_utf8;
+
+use super::protocol::{ErrorCode, Message, Ready, Reply, Request, MAX_USER_FIELD};
 use crate::platform::RoutedDevice;
 
 /// The request in flight, for the cancel hook.
@@ -120,6 +122,28 @@ impl WorkerDevice {
         };
         match self.call(&request).map_err(WorkerError::into_webauthn)? {
             Reply::Deleted(yes) => {
+                self.end_call();
+                Ok(yes)
+            }
+            other => Err(self.unexpected(other).into_webauthn()),
+        }
+    }
+
+    /// Sets a platform credential's `user.name` and `user.displayName` (each cut to
+    /// [`MAX_USER_FIELD`] bytes, as the worker's store keeps them); `false` if none had that ID.
+    pub fn update_user(
+        &mut self,
+        credential_id: &[u8],
+        name: &str,
+        display_name: &str,
+    ) -> Result<bool, WebAuthnError> {
+        let request = Request::UpdateUser {
+            credential_id: credential_id.to_vec(),
+            name: truncate_utf8(name, MAX_USER_FIELD).to_owned(),
+            display_name: truncate_utf8(display_name, MAX_USER_FIELD).to_owned(),
+        };
+        match self.call(&request).map_err(WorkerError::into_webauthn)? {
+            Reply::Updated(yes) => {
                 self.end_call();
                 Ok(yes)
             }
@@ -296,5 +320,13 @@ impl RoutedDevice for WorkerDevice {
     }
     fn delete(&mut self, id: &[u8]) -> Option<Result<bool, WebAuthnError>> {
         Some(WorkerDevice::delete(self, id))
+    }
+    fn update_user(
+        &mut self,
+        id: &[u8],
+        name: &str,
+        display_name: &str,
+    ) -> Option<Result<bool, WebAuthnError>> {
+        Some(WorkerDevice::update_user(self, id, name, display_name))
     }
 }

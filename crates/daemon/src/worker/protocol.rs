@@ -7,24 +7,28 @@
 //! | key | request (gateway → worker) | reply (worker → gateway) |
 //! |---|---|---|
 //! | 1 | `seq`: unsigned, ≥ 1, chosen by the gateway | `seq` of the request answered; 0 for `Ready` and for an error about a message without a readable `seq` |
-//! | 2 | type: 1 `Ctap`, 2 `List`, 3 `Delete`, 4 `Cancel` | type: 1 `Ready`, 2 `Ctap`, 3 `Credentials`, 4 `Deleted`, 5 `Error` |
+//! | 2 | type: 1 `Ctap`, 2 `List`, 3 `Delete`, 4 `Cancel`, 5 `UpdateUser` | type: 1 `Ready`, 2 `Ctap`, 3 `Credentials`, 4 `Deleted`, 5 `Error`, 6 `Updated` |
 //! | 3 | body (below) | body (below) |
 //!
 //! Request bodies: `Ctap` a byte string, the command byte and its CBOR parameters (CTAP 2.1 §8.1,
 //! at most [`MAX_CTAP_REQUEST`] bytes); `List` an RP ID text or null; `Delete` the credential ID
-//! bytes; `Cancel` the `seq` of the request to cancel (no reply).
+//! bytes; `Cancel` the `seq` of the request to cancel (no reply); `UpdateUser` `{1: credential
+//! ID, 2: user.name, 3: user.displayName}`, the names at most [`MAX_USER_FIELD`] bytes each (for
+//! `signalCurrentUserDetails`, WebAuthn L3 §5.1.10.3).
 //!
 //! Reply bodies: `Ready` `{1: store kind, 2: store path}` once the store is open; `Ctap` the status
 //! byte and its CBOR (CTAP 2.1 §8.1); `Credentials` `{1: [credential…], 2: more}` where a
 //! credential is `{1: id, 2: rpId, 3: user.id, 4: user.name?, 5: user.displayName?,
 //! 6: discoverable, 7: credProtect, 8: signCount?}` and `more` says another `Credentials` reply
-//! with the same `seq` follows; `Deleted` a boolean; `Error` `{1: code, 2: message}`.
+//! with the same `seq` follows; `Deleted` a boolean; `Error` `{1: code, 2: message}`; `Updated` a
+//! boolean (`false`: no credential had that ID).
 //!
 //! Decoding is bounded (message size, nesting depth, each field's length) and never panics: a
 //! message that breaks any rule is a [`Malformed`], which the worker answers with an `Error`.
 
 use ciborium::value::{Integer, Value};
 use latchkey_client::manage::CredentialInfo;
+pub use latchkey_client::manage::MAX_USER_FIELD;
 
 use super::fields::{bool_field, bytes_field, text_field, uint, Fields};
 
@@ -73,6 +77,15 @@ pub enum Request {
         /// The request to cancel.
         target: u64,
     },
+    /// Set the user names of a platform credential.
+    UpdateUser {
+        /// Its credential ID.
+        credential_id: Vec<u8>,
+        /// The new `user.name`, at most [`MAX_USER_FIELD`] bytes.
+        name: String,
+        /// The new `user.displayName`, at most [`MAX_USER_FIELD`] bytes.
+        display_name: String,
+    },
 }
 
 /// What the worker answers.
@@ -93,6 +106,8 @@ pub enum Reply {
     Deleted(bool),
     /// The request failed.
     Error(ErrorReply),
+    /// Whether a credential's user names were set (`false`: none had that ID).
+    Updated(bool),
 }
 
 /// The worker's first message: which store it opened.
@@ -234,6 +249,18 @@ impl Request {
             Self::List { rp_id } => (2, rp_id.clone().map_or(Value::Null, Value::Text)),
             Self::Delete { credential_id } => (3, Value::Bytes(credential_id.clone())),
             Self::Cancel { target } => (4, int(*target)),
+            Self::UpdateUser {
+                credential_id,
+                name,
+                display_name,
+            } => (
+                5,
+                map(vec![
+                    (1, Value::Bytes(credential_id.clone())),
+                    (2, Value::Text(name.clone())),
+                    (3, Value::Text(display_name.clone())),
+                ]),
+            ),
         };
         envelope(seq, kind, body)
     }
@@ -259,24 +286,46 @@ impl Request {
                     other => Some(text_field(other, "rpId", MAX_RP_ID).map_err(fail)?),
                 },
             },
-            3 => {
-                let credential_id =
-                    bytes_field(body, "credentialId", MAX_CREDENTIAL_ID).map_err(fail)?;
-                if credential_id.is_empty() {
-                    return Err(fail(Reason::Invalid {
-                        field: "credentialId",
-                        expected: "a non-empty byte string",
-                    }));
-                }
-                Self::Delete { credential_id }
-            }
+            3 => Self::Delete {
+                credential_id: credential_id_field(body).map_err(fail)?,
+            },
             4 => Self::Cancel {
                 target: uint(body, "target").map_err(fail)?,
             },
+            5 => {
+                let mut m = Fields::new(body, "updateUser").map_err(fail)?;
+                let credential_id =
+                    credential_id_field(m.take(1, "credentialId").map_err(fail)?).map_err(fail)?;
+                let name = text_field(m.take(2, "name").map_err(fail)?, "name", MAX_USER_FIELD)
+                    .map_err(fail)?;
+                let display_name = text_field(
+                    m.take(3, "displayName").map_err(fail)?,
+                    "displayName",
+                    MAX_USER_FIELD,
+                )
+                .map_err(fail)?;
+                Self::UpdateUser {
+                    credential_id,
+                    name,
+                    display_name,
+                }
+            }
             other => return Err(fail(Reason::UnknownType(other))),
         };
         Ok(Message { seq, body: request })
     }
+}
+
+/// A credential ID in a request: 1 to [`MAX_CREDENTIAL_ID`] bytes.
+fn credential_id_field(v: Value) -> Result<Vec<u8>, Reason> {
+    let credential_id = bytes_field(v, "credentialId", MAX_CREDENTIAL_ID)?;
+    if credential_id.is_empty() {
+        return Err(Reason::Invalid {
+            field: "credentialId",
+            expected: "a non-empty byte string",
+        });
+    }
+    Ok(credential_id)
 }
 
 fn credential_value(c: &CredentialInfo) -> Value {
@@ -334,6 +383,7 @@ impl Reply {
                     (2, Value::Text(e.message.clone())),
                 ]),
             ),
+            Self::Updated(yes) => (6, Value::Bool(*yes)),
         };
         envelope(seq, kind, body)
     }
@@ -372,6 +422,7 @@ impl Reply {
                 Self::Credentials { items, more }
             }
             4 => Self::Deleted(bool_field(body, "deleted").map_err(fail)?),
+            6 => Self::Updated(bool_field(body, "updated").map_err(fail)?),
             5 => {
                 let mut m = Fields::new(body, "error").map_err(fail)?;
                 let code = uint(m.take(1, "code").map_err(fail)?, "code").map_err(fail)?;
@@ -391,7 +442,8 @@ impl Reply {
 
 fn credential_from(v: Value) -> Result<CredentialInfo, Reason> {
     let mut m = Fields::new(v, "credential")?;
-    let optional_text = |v: Option<Value>, field| v.map(|v| text_field(v, field, 1024)).transpose();
+    let optional_text =
+        |v: Option<Value>, field| v.map(|v| text_field(v, field, MAX_USER_FIELD)).transpose();
     Ok(CredentialInfo {
         credential_id: bytes_field(m.take(1, "id")?, "id", MAX_CREDENTIAL_ID)?,
         rp_id: text_field(m.take(2, "rpId")?, "rpId", MAX_RP_ID)?,

@@ -1,8 +1,8 @@
 //! The worker's side of the link: answers requests with the platform authenticator it holds.
 //!
 //! Two threads. The reader (the caller of [`serve`]) receives every message, answers malformed
-//! ones with an `Error` reply, and handles `Cancel` at once; the executor runs `Ctap`, `List`
-//! and `Delete` requests in order on the device. A `Cancel` for the running request trips the
+//! ones with an `Error` reply, and handles `Cancel` at once; the executor runs `Ctap`, `List`,
+//! `Delete` and `UpdateUser` requests in order on the device. A `Cancel` for the running request trips the
 //! device's [`CancelHandle`] (its presence check is then refused); one for a request still queued
 //! makes the executor answer it with `Error(Cancelled)`. End of stream on the link ends both.
 
@@ -166,6 +166,17 @@ pub fn execute<D: RoutedDevice + ?Sized>(device: &mut D, request: Request) -> Ve
         },
         Request::Delete { credential_id } => match device.delete(&credential_id) {
             Some(Ok(deleted)) => vec![Reply::Deleted(deleted)],
+            Some(Err(e)) => vec![store_error(e.message())],
+            None => vec![store_error(
+                "this authenticator keeps no platform credentials",
+            )],
+        },
+        Request::UpdateUser {
+            credential_id,
+            name,
+            display_name,
+        } => match device.update_user(&credential_id, &name, &display_name) {
+            Some(Ok(updated)) => vec![Reply::Updated(updated)],
             Some(Err(e)) => vec![store_error(e.message())],
             None => vec![store_error(
                 "this authenticator keeps no platform credentials",
