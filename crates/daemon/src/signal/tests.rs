@@ -294,7 +294,7 @@ fn applied_to_a_store() {
 }
 
 #[test]
-fn applied_to_a_routed_device_removes_but_does_not_update() {
+fn applied_to_a_routed_device_removes_and_updates() {
     use latchkey_client::platform::{self, PlatformDevice, Presence};
     let mut store = MemoryStore::default();
     seed(
@@ -309,6 +309,15 @@ fn applied_to_a_routed_device_removes_but_does_not_update() {
         &mut store,
         &[4, 5, 6],
         "example.com",
+        b"user",
+        "alice",
+        true,
+    );
+    seed(&mut store, &[7, 8, 9], "example.com", b"other", "bob", true);
+    seed(
+        &mut store,
+        &[10, 11, 12],
+        "other.example",
         b"user",
         "alice",
         true,
@@ -338,7 +347,95 @@ fn applied_to_a_routed_device_removes_but_does_not_update() {
         .into_iter()
         .map(|c| c.id)
         .collect();
-    assert_eq!(left, vec![vec![1, 2, 3]]);
+    assert_eq!(left, vec![vec![1, 2, 3], vec![7, 8, 9]]);
+
+    // A name over the store's limit is cut on a character boundary.
+    let long = "é".repeat(MAX_USER_FIELD);
+    let json = format!(
+        r#"{{"rpId":"example.com","userId":"dXNlcg","name":"{long}","displayName":"A"}}"#
+    );
+    let details = signal(SignalKind::CurrentUserDetails, &json);
+    let report = apply_to_device(&mut device, &details).unwrap();
+    assert_eq!(report.updated, 1);
+    let names = |device: &mut PlatformDevice<MemoryStore>, rp: &str| -> Vec<_> {
+        device
+            .core_mut()
+            .store_mut()
+            .by_rp(rp)
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.id, c.user.name, c.user.display_name))
+            .collect()
+    };
+    assert_eq!(
+        names(&mut device, "example.com"),
+        vec![
+            (
+                vec![1, 2, 3],
+                Some("é".repeat(MAX_USER_FIELD / 2)),
+                Some("A".into())
+            ),
+            (vec![7, 8, 9], Some("bob".into()), Some("BOB".into())),
+        ]
+    );
+    assert_eq!(
+        names(&mut device, "other.example"),
+        vec![(vec![10, 11, 12], Some("alice".into()), Some("ALICE".into()))]
+    );
+    // Again: nothing differs, nothing is written.
+    assert_eq!(
+        apply_to_device(&mut device, &details).unwrap(),
+        SignalReport::default()
+    );
+}
+
+/// A routed device that lists and deletes but cannot rename.
+struct NoRename(latchkey_client::platform::PlatformDevice<MemoryStore>);
+
+impl latchkey_client::Device for NoRename {
+    fn info(&self) -> latchkey_client::DeviceDescription {
+        self.0.info()
+    }
+    fn cbor(
+        &mut self,
+        request: &[u8],
+        status: &mut dyn FnMut(latchkey_client::device::KeepaliveStatus),
+    ) -> Result<Vec<u8>, latchkey_client::DeviceError> {
+        self.0.cbor(request, status)
+    }
+    fn msg(&mut self, apdu: &[u8]) -> Result<Vec<u8>, latchkey_client::DeviceError> {
+        self.0.msg(apdu)
+    }
+    fn cancel_handle(&self) -> latchkey_client::CancelHandle {
+        self.0.cancel_handle()
+    }
+}
+
+impl RoutedDevice for NoRename {
+    fn list(
+        &mut self,
+        rp_id: Option<&str>,
+    ) -> Option<Result<Vec<latchkey_client::manage::CredentialInfo>, WebAuthnError>> {
+        self.0.list(rp_id)
+    }
+    fn delete(&mut self, id: &[u8]) -> Option<Result<bool, WebAuthnError>> {
+        self.0.delete(id)
+    }
+}
+
+#[test]
+fn a_device_that_cannot_rename_refuses_current_user_details() {
+    use latchkey_client::platform::{self, PlatformDevice, Presence};
+    let mut store = MemoryStore::default();
+    seed(&mut store, &[1, 2, 3], "example.com", b"user", "alice", true);
+    let cancel = latchkey_client::CancelHandle::new();
+    let mut device = NoRename(PlatformDevice::with_store(
+        platform::config(),
+        store,
+        Presence::granted(cancel.clone()),
+        cancel,
+        "memory".into(),
+    ));
     let e = apply_to_device(
         &mut device,
         &signal(
@@ -351,4 +448,6 @@ fn applied_to_a_routed_device_removes_but_does_not_update() {
         e,
         SignalError::NotSupported("signalCurrentUserDetails")
     ));
+    let stored = device.0.core_mut().store_mut().by_rp("example.com").unwrap();
+    assert_eq!(stored[0].user.name.as_deref(), Some("alice"));
 }

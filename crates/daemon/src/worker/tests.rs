@@ -28,6 +28,16 @@ fn requests_round_trip() {
             credential_id: vec![1, 2, 3],
         },
         Request::Cancel { target: 7 },
+        Request::UpdateUser {
+            credential_id: vec![4, 5, 6],
+            name: "alice@example.com".into(),
+            display_name: "Älice".into(),
+        },
+        Request::UpdateUser {
+            credential_id: vec![9; MAX_CREDENTIAL_ID],
+            name: "n".repeat(MAX_USER_FIELD),
+            display_name: String::new(),
+        },
     ] {
         let bytes = request.encode(42);
         assert_eq!(
@@ -52,6 +62,24 @@ fn the_wire_form_is_an_integer_keyed_map() {
         Reply::Deleted(true).encode(0),
         [0xa3, 0x01, 0x00, 0x02, 0x04, 0x03, 0xf5]
     );
+    // {1: 2, 2: 5, 3: {1: h'07', 2: "a", 3: "B"}}
+    assert_eq!(
+        Request::UpdateUser {
+            credential_id: vec![7],
+            name: "a".into(),
+            display_name: "B".into()
+        }
+        .encode(2),
+        [
+            0xa3, 0x01, 0x02, 0x02, 0x05, 0x03, 0xa3, 0x01, 0x41, 0x07, 0x02, 0x61, b'a', 0x03,
+            0x61, b'B'
+        ]
+    );
+    // {1: 3, 2: 6, 3: false}: Updated(false).
+    assert_eq!(
+        Reply::Updated(false).encode(3),
+        [0xa3, 0x01, 0x03, 0x02, 0x06, 0x03, 0xf4]
+    );
 }
 
 #[test]
@@ -71,6 +99,8 @@ fn replies_round_trip() {
             more: false,
         },
         Reply::Deleted(false),
+        Reply::Updated(true),
+        Reply::Updated(false),
         Reply::Error(ErrorReply::new(ErrorCode::Store, "disk full")),
     ] {
         let bytes = reply.encode(9);
@@ -156,6 +186,47 @@ fn malformed_requests_are_refused_with_their_reason() {
             ..
         }
     ));
+    // UpdateUser: an empty credential ID, a name over the limit, a missing displayName, a body
+    // that is not a map.
+    let update = |credential_id: Vec<u8>, name: String| Request::UpdateUser {
+        credential_id,
+        name,
+        display_name: "D".into(),
+    };
+    assert!(matches!(
+        reason(&update(vec![], "a".into()).encode(2)).reason,
+        Reason::Invalid {
+            field: "credentialId",
+            ..
+        }
+    ));
+    assert_eq!(
+        reason(&update(vec![1], "x".repeat(MAX_USER_FIELD + 1)).encode(2)).reason,
+        Reason::TooLong {
+            field: "name",
+            len: MAX_USER_FIELD + 1,
+            max: MAX_USER_FIELD
+        }
+    );
+    // {1: 4, 2: 5, 3: {1: h'01', 2: "a"}}
+    let m = reason(&[
+        0xa3, 0x01, 0x04, 0x02, 0x05, 0x03, 0xa2, 0x01, 0x41, 0x01, 0x02, 0x61, b'a',
+    ]);
+    assert_eq!(
+        m,
+        Malformed {
+            seq: Some(4),
+            reason: Reason::Missing("displayName")
+        }
+    );
+    // {1: 4, 2: 5, 3: h'01'}
+    assert!(matches!(
+        reason(&[0xa3, 0x01, 0x04, 0x02, 0x05, 0x03, 0x41, 0x01]).reason,
+        Reason::Invalid {
+            field: "updateUser",
+            ..
+        }
+    ));
     // Too deep: 20 nested arrays as the body.
     let mut deep = vec![0xa3, 0x01, 0x01, 0x02, 0x02, 0x03];
     deep.extend([0x81; 20]);
@@ -225,6 +296,15 @@ fn long_lists_are_split_into_bounded_replies() {
         },
     );
     assert_eq!(deleted, vec![Reply::Deleted(false)]);
+    let updated = super::serve::execute(
+        &mut device,
+        Request::UpdateUser {
+            credential_id: vec![1; 16],
+            name: "a".into(),
+            display_name: "A".into(),
+        },
+    );
+    assert_eq!(updated, vec![Reply::Updated(false)]);
     // getInfo over CTAP answers status 0 and a CBOR map.
     let info = super::serve::execute(&mut device, Request::Ctap(vec![0x04]));
     let [Reply::Ctap(bytes)] = info.as_slice() else {
