@@ -196,7 +196,7 @@ async fn platform_create_lands_on_the_platform_authenticator_not_the_key() {
     )
     .await;
     // First use of the platform store: a new PIN, then the PIN to verify.
-    let _prompt = Prompt::spawn(&bus, "approve\npin 271828\n", false);
+    let prompt = Prompt::spawn(&bus, "approve\npin 271828\n", false);
     let client = client(&bus).await;
     let core = rp();
 
@@ -245,17 +245,89 @@ async fn platform_create_lands_on_the_platform_authenticator_not_the_key() {
             caps["signalAllAcceptedCredentials"],
             caps["signalCurrentUserDetails"]
         ],
-        [true, true, false]
+        [true, true, true]
     );
+
+    // The same user at another RP: a second platform credential with the same user handle.
+    let other_origin = "https://other.example";
+    let other = WebauthnCore::new_unsafe_experts_only(
+        "Other",
+        "other.example",
+        vec![url::Url::parse(other_origin).unwrap()],
+        Duration::from_secs(60),
+        None,
+        None,
+    );
+    let reg = registration_with(
+        &other,
+        Some(AuthenticatorAttachment::Platform),
+        UserVerificationPolicy::Required,
+        None,
+        true,
+    );
+    let at_other = CallOptions {
+        origin: Some(other_origin.into()),
+        ..Default::default()
+    };
+    let out = client.call(Kind::Create, &reg.json, &at_other).await.unwrap();
+    verify_registration(&other, &reg, &ok_json(&out));
+    let before = listed_names(&client).await;
     assert_eq!(
-        client
-            .proxy()
-            .list_credentials(Default::default())
-            .await
-            .unwrap()
-            .len(),
-        1
+        before,
+        [
+            ("example.com", "alice@example.com", "Alice"),
+            ("other.example", "alice@example.com", "Alice"),
+        ]
+        .map(|(r, n, d)| (r.to_owned(), n.to_owned(), d.to_owned()))
     );
+
+    // signalCurrentUserDetails renames the user's credentials at example.com only, in the
+    // worker's store, silently.
+    let user_id = latchkey_webauthn::b64::encode(&[7; 16]);
+    let at_example =
+        || std::collections::HashMap::from([("origin", zbus::zvariant::Value::from(ORIGIN))]);
+    client
+        .proxy()
+        .signal_current_user_details(
+            &format!(
+                r#"{{"rpId":"example.com","userId":"{user_id}","name":"alice@new.example","displayName":"Alice N."}}"#
+            ),
+            at_example(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        listed_names(&client).await,
+        [
+            ("example.com", "alice@new.example", "Alice N."),
+            ("other.example", "alice@example.com", "Alice"),
+        ]
+        .map(|(r, n, d)| (r.to_owned(), n.to_owned(), d.to_owned()))
+    );
+    // A caller at https://example.com may not signal for other.example: SecurityError, and the
+    // other RP's names stay.
+    let e = client
+        .proxy()
+        .signal_current_user_details(
+            &format!(
+                r#"{{"rpId":"other.example","userId":"{user_id}","name":"mallory","displayName":"M"}}"#
+            ),
+            at_example(),
+        )
+        .await
+        .unwrap_err();
+    let e = latchkey_daemon::client::ClientError::from(e).webauthn_error();
+    assert_eq!(e.name(), "SecurityError", "{}", e.message());
+    assert_eq!(
+        listed_names(&client).await[1],
+        (
+            "other.example".to_owned(),
+            "alice@example.com".to_owned(),
+            "Alice".to_owned()
+        )
+    );
+    assert_eq!(prompt_consents(&prompt), 3, "signals ask the user nothing");
+
     let id = latchkey_webauthn::b64::encode(cred.cred_id.as_ref());
     client
         .proxy()
@@ -265,13 +337,43 @@ async fn platform_create_lands_on_the_platform_authenticator_not_the_key() {
         )
         .await
         .unwrap();
-    assert!(client
+    assert_eq!(
+        listed_names(&client).await,
+        [(
+            "other.example".to_owned(),
+            "alice@example.com".to_owned(),
+            "Alice".to_owned()
+        )]
+    );
+    assert_eq!(key.touches(), 0);
+}
+
+/// (rpId, user.name, user.displayName) of every credential ListCredentials returns, sorted.
+async fn listed_names(client: &CredentialsClient) -> Vec<(String, String, String)> {
+    let text = |c: &std::collections::HashMap<String, zbus::zvariant::OwnedValue>, key: &str| {
+        <&str>::try_from(&*c[key]).unwrap().to_owned()
+    };
+    let mut out: Vec<_> = client
         .proxy()
         .list_credentials(Default::default())
         .await
         .unwrap()
-        .is_empty());
-    assert_eq!(key.touches(), 0);
+        .iter()
+        .map(|c| {
+            (
+                text(c, "rp_id"),
+                text(c, "user_name"),
+                text(c, "user_display_name"),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// How many consents the prompt was asked for.
+fn prompt_consents(prompt: &Prompt) -> usize {
+    methods(prompt, "Consent").len()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

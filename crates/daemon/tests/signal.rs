@@ -459,7 +459,7 @@ async fn malformed_signal_calls_are_refused_with_the_l3_error() {
 }
 
 /// A back-end over a routed device, applying signals exactly as the platform back-end is meant
-/// to (`signal::apply_to_device` under the device lock): list and delete, no update.
+/// to (`signal::apply_to_device` under the device lock): list, delete and update-user.
 struct RoutedBackend {
     device: Mutex<Box<dyn latchkey_daemon::platform::RoutedDevice>>,
 }
@@ -494,7 +494,7 @@ impl Authenticators for RoutedBackend {
         Err(ManageError::NotFound)
     }
     fn signal_support(&self) -> SignalSupport {
-        SignalSupport::REMOVE_ONLY
+        SignalSupport::ALL
     }
     fn apply_signal(&self, signal: &Signal) -> Result<SignalReport, SignalError> {
         let mut device = self.device.lock().unwrap();
@@ -503,7 +503,7 @@ impl Authenticators for RoutedBackend {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_routed_platform_device_applies_the_removing_signals() {
+async fn a_routed_platform_device_applies_all_three_signals() {
     use latchkey_client::platform::{self, PlatformDevice, Presence};
     let mut store = MemoryStore::default();
     seed(
@@ -523,6 +523,14 @@ async fn a_routed_platform_device_applies_the_removing_signals() {
         true,
     );
     seed(&mut store, &[7, 8, 9], "example.com", b"other", "bob", true);
+    seed(
+        &mut store,
+        &[10, 11, 12],
+        "other.example",
+        b"user",
+        "alice",
+        true,
+    );
     let cancel = latchkey_client::CancelHandle::new();
     let device = PlatformDevice::with_store(
         platform::config(),
@@ -542,7 +550,7 @@ async fn a_routed_platform_device_applies_the_removing_signals() {
     let p = client.proxy();
     let caps = p.get_client_capabilities().await.unwrap();
     assert!(caps["signalUnknownCredential"] && caps["signalAllAcceptedCredentials"]);
-    assert!(!caps["signalCurrentUserDetails"]);
+    assert!(caps["signalCurrentUserDetails"]);
 
     let listed = |backend: &RoutedBackend| -> Vec<Vec<u8>> {
         let mut device = backend.device.lock().unwrap();
@@ -568,12 +576,28 @@ async fn a_routed_platform_device_applies_the_removing_signals() {
     .await
     .unwrap();
     assert_eq!(listed(&backend), vec![vec![1, 2, 3]]);
-    let (name, _) = refused(
-        p.signal_current_user_details(
-            r#"{"rpId":"example.com","userId":"dXNlcg","name":"a","displayName":"A"}"#,
-            web("https://example.com"),
-        )
-        .await,
+    p.signal_current_user_details(
+        r#"{"rpId":"example.com","userId":"dXNlcg","name":"a","displayName":"A"}"#,
+        web("https://example.com"),
+    )
+    .await
+    .unwrap();
+    let names = |backend: &RoutedBackend, rp: &str| -> Vec<_> {
+        let mut device = backend.device.lock().unwrap();
+        device
+            .list(Some(rp))
+            .unwrap()
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.credential_id, c.user_name, c.user_display_name))
+            .collect()
+    };
+    assert_eq!(
+        names(&backend, "example.com"),
+        vec![(vec![1, 2, 3], Some("a".into()), Some("A".into()))]
     );
-    assert_eq!(name, "NotSupportedError");
+    assert_eq!(
+        names(&backend, "other.example"),
+        vec![(vec![10, 11, 12], Some("alice".into()), Some("ALICE".into()))]
+    );
 }
