@@ -18,7 +18,9 @@ use latchkey_client::{
     ScriptedUi,
 };
 use latchkey_daemon::platform::RoutedDevice;
-use latchkey_daemon::worker::protocol::{ErrorCode, Message, Reply, Request, MAX_MESSAGE};
+use latchkey_daemon::worker::protocol::{
+    ErrorCode, Message, Reply, Request, MAX_MESSAGE, MAX_USER_FIELD,
+};
 use latchkey_daemon::worker::sandbox::{self, LandlockOutcome, Policy};
 use latchkey_daemon::worker::{WorkerConfig, WorkerDevice, WorkerError, STOPPED};
 use latchkey_webauthn::b64;
@@ -173,6 +175,30 @@ fn a_ceremony_through_the_worker_verifies_and_its_credential_is_listed_and_delet
     assert!(all[0].discoverable);
     assert_eq!(routed.list(Some("other.example")).unwrap().unwrap(), vec![]);
     assert_eq!(routed.list(Some(RP_ID)).unwrap().unwrap(), all);
+    // Rename (signalCurrentUserDetails): the worker's store keeps the new names; a name over the
+    // store's limit is cut on a character boundary before it is sent.
+    assert!(!routed
+        .update_user(&[9; 16], "bob", "Bob")
+        .unwrap()
+        .unwrap());
+    assert!(routed
+        .update_user(&c.reg.credential_id, "alice@new", "Alice N.")
+        .unwrap()
+        .unwrap());
+    let renamed = routed.list(Some(RP_ID)).unwrap().unwrap();
+    assert_eq!(renamed[0].user_name.as_deref(), Some("alice@new"));
+    assert_eq!(renamed[0].user_display_name.as_deref(), Some("Alice N."));
+    assert_eq!(renamed[0].user_id, c.user);
+    let long = "ü".repeat(latchkey_client::manage::MAX_USER_FIELD);
+    assert!(routed
+        .update_user(&c.reg.credential_id, &long, "A")
+        .unwrap()
+        .unwrap());
+    let renamed = routed.list(Some(RP_ID)).unwrap().unwrap();
+    assert_eq!(
+        renamed[0].user_name.as_deref(),
+        Some("ü".repeat(latchkey_client::manage::MAX_USER_FIELD / 2).as_str())
+    );
     assert!(!routed.delete(&[9; 16]).unwrap().unwrap());
     assert!(routed.delete(&c.reg.credential_id).unwrap().unwrap());
     assert!(routed.list(None).unwrap().unwrap().is_empty());
@@ -542,6 +568,28 @@ fn malformed_messages_get_an_error_reply_and_the_worker_stays_up() {
         panic!("{r:?}")
     };
     assert_ne!(bytes[0], 0x00, "a CTAP error status");
+
+    // UpdateUser: an empty credential ID, a name over the limit: malformed, under their seq.
+    let update = |credential_id: Vec<u8>, name: String| Request::UpdateUser {
+        credential_id,
+        name,
+        display_name: "D".into(),
+    };
+    send(&update(vec![], "a".into()).encode(9));
+    let r = recv(&s);
+    assert_eq!((r.seq, error_code(&r)), (9, ErrorCode::Malformed));
+    send(&update(vec![1; 16], "x".repeat(MAX_USER_FIELD + 1)).encode(10));
+    let r = recv(&s);
+    assert_eq!((r.seq, error_code(&r)), (10, ErrorCode::Malformed));
+    // A well-formed one for no credential: Updated(false).
+    send(&update(vec![1; 16], "x".repeat(MAX_USER_FIELD)).encode(11));
+    assert_eq!(
+        recv(&s),
+        Message {
+            seq: 11,
+            body: Reply::Updated(false)
+        }
+    );
 
     // A request cancelled before it ran is answered Cancelled under its seq.
     send(&Request::Cancel { target: 8 }.encode(8));
