@@ -1,19 +1,26 @@
 //! Row 3: latchkeyd on a private D-Bus (`dbus-daemon` started here; never the machine's bus).
 //!
 //! - Ceremonies: latchkeyd served in this process on the private bus, with the platform
-//!   authenticator (the platform configuration over a memory store) and the scripted test prompt
+//!   authenticator (the platform configuration over a memory store, so no ceremony pays the file
+//!   store's Argon2id: that cost has its own row in row 4) and the scripted test prompt
 //!   (`latchkey-test-prompt`, a separate process, answering consent and PIN at once); the caller
 //!   is this process, trusted by policy as a browser. Against it: the floor of one empty method
 //!   call round trip on the same bus (`org.freedesktop.DBus.Peer.Ping` to latchkeyd).
 //! - Activation and memory: the `latchkeyd` binary started by D-Bus activation on a second
 //!   private bus; the time from the first call to its answer, and its RSS idle and after 10,000
-//!   `GetClientCapabilities` calls (each ceremony through its file store would pay Argon2id).
+//!   `GetClientCapabilities` calls; then a few ceremonies through the binary as shipped (its
+//!   worker process and file store), where each get's fresh PIN verification runs Argon2id.
 //!
-//! Both binaries come from the daemon crate and must be built first (`cargo build --release -p
-//! latchkey-daemon --bins`); they are looked up next to this executable.
+//! The binaries come from the daemon crate: [`binaries`] runs `cargo build -p latchkey-daemon
+//! --bins` (`--release` when this executable is a release build, as under `cargo bench`) before
+//! the row, so the row always measures the current source; `LATCHKEY_BENCH_BIN_DIR` names a
+//! directory of prebuilt binaries instead.
+//!
+//! Every wait here is bounded (the bus's address line, the prompt's `ready`, each call), so a
+//! broken setup fails the row instead of hanging the run.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -43,41 +50,88 @@ fn on_path(name: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// A binary of the workspace, next to this executable or in a sibling profile directory.
-fn workspace_bin(name: &str) -> Option<PathBuf> {
+/// Where this executable's profile puts binaries (`target/release` for `cargo bench`).
+fn profile_dir() -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
-    let deps = exe.parent()?;
-    let profile = deps.parent()?;
-    let target = profile.parent()?;
-    [
-        deps.to_path_buf(),
-        profile.to_path_buf(),
-        target.join("release"),
-        target.join("debug"),
-    ]
-    .into_iter()
-    .map(|d| d.join(name))
-    .find(|p| p.is_file())
+    Some(exe.parent()?.parent()?.to_path_buf())
 }
 
 /// Why row 3 cannot run here, if it cannot.
 pub fn unavailable() -> Option<String> {
-    if std::env::var_os("LATCHKEY_BENCH_DAEMON").is_none() {
-        return Some(
-            "latchkeyd rows are opt-in (LATCHKEY_BENCH_DAEMON=1): in this harness the run does not come back from starting latchkeyd on the private bus yet".into(),
-        );
+    if on_path("dbus-daemon") {
+        None
+    } else {
+        Some("skipped: no dbus-daemon (apt-get install dbus-daemon)".into())
     }
-    if !on_path("dbus-daemon") {
-        return Some("dbus-daemon is not installed (apt-get install dbus-daemon)".into());
-    }
-    for bin in ["latchkeyd", "latchkey-test-prompt"] {
-        if workspace_bin(bin).is_none() {
-            return Some(format!(
-                "the latchkeyd binaries are not built ({bin}): cargo build --release -p latchkey-daemon --bins"
-            ));
+}
+
+/// The daemon crate's binaries this row runs.
+#[derive(Debug, Clone)]
+pub struct Binaries {
+    /// `latchkeyd`.
+    pub latchkeyd: PathBuf,
+    /// `latchkey-test-prompt`.
+    pub prompt: PathBuf,
+}
+
+/// Builds the daemon crate's binaries with this executable's profile (a no-op when they are
+/// current) and returns them; or takes them from `LATCHKEY_BENCH_BIN_DIR`.
+pub fn binaries() -> Result<Binaries, BenchError> {
+    let dir = match std::env::var_os("LATCHKEY_BENCH_BIN_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => {
+            let dir = profile_dir().ok_or(BenchError::setup("binaries", "no executable path"))?;
+            let release = dir.file_name().is_some_and(|n| n == "release");
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.toml");
+            let mut cmd = Command::new(cargo);
+            cmd.args(["build", "--quiet", "-p", "latchkey-daemon", "--bins"])
+                .arg("--manifest-path")
+                .arg(&manifest);
+            if release {
+                cmd.arg("--release");
+            }
+            eprintln!(
+                "   building latchkeyd: cargo build -p latchkey-daemon --bins{}",
+                if release { " --release" } else { "" }
+            );
+            let status = cmd
+                .stdout(Stdio::null())
+                .status()
+                .map_err(|e| BenchError::setup("cargo build -p latchkey-daemon", e))?;
+            if !status.success() {
+                return Err(BenchError::setup(
+                    "cargo build -p latchkey-daemon",
+                    status.to_string(),
+                ));
+            }
+            dir
         }
-    }
-    None
+    };
+    let find = |name: &'static str| {
+        let p = dir.join(name);
+        if p.is_file() {
+            Ok(p)
+        } else {
+            Err(BenchError::setup(name, format!("not in {}", dir.display())))
+        }
+    };
+    Ok(Binaries {
+        latchkeyd: find("latchkeyd")?,
+        prompt: find("latchkey-test-prompt")?,
+    })
+}
+
+/// The first line `out` prints, waiting at most `limit` (a thread reads it; the pipe closes when
+/// the caller kills the child).
+fn first_line(out: impl Read + Send + 'static, limit: Duration) -> Option<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(out).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    rx.recv_timeout(limit).ok()
 }
 
 /// A private `dbus-daemon`, killed on drop.
@@ -101,13 +155,17 @@ impl Bus {
   <listen>unix:dir={}</listen>
   {servicedir}
   <policy context="default">
-    <allow send_destination="*"/>
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
     <allow own="*"/>
   </policy>
+  <limit name="max_replies_per_connection">50000</limit>
 </busconfig>
 "#,
             dir.path().display()
         );
+        // `<allow eavesdrop="true"/>` is the rule that lets every connection receive: with only
+        // the send and own rules, dbus-daemon delivers no reply and the first call never returns.
         let conf = dir.path().join("bus.conf");
         std::fs::write(&conf, config).map_err(|e| BenchError::setup("bus config", e))?;
         let mut child = Command::new("dbus-daemon")
@@ -117,10 +175,11 @@ impl Bus {
             .stderr(Stdio::null())
             .spawn()
             .map_err(|e| BenchError::setup("dbus-daemon", e))?;
-        let mut line = String::new();
-        if let Some(out) = child.stdout.take() {
-            let _ = BufReader::new(out).read_line(&mut line);
-        }
+        let line = child
+            .stdout
+            .take()
+            .and_then(|out| first_line(out, Duration::from_secs(10)))
+            .unwrap_or_default();
         let address = line.trim().to_owned();
         if !address.starts_with("unix:") {
             let _ = child.kill();
@@ -153,21 +212,21 @@ impl Prompt {
         let script = bus.dir.path().join("script");
         std::fs::write(&script, "approve\npin 482916\n")
             .map_err(|e| BenchError::setup("prompt script", e))?;
+        // No --record: a JSON line per prompt call would be written inside the timed path.
         let mut child = Command::new(bin)
             .arg("--script")
             .arg(&script)
-            .arg("--record")
-            .arg(bus.dir.path().join("record.jsonl"))
             .arg("--address")
             .arg(&bus.address)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .map_err(|e| BenchError::setup("latchkey-test-prompt", e))?;
-        let mut line = String::new();
-        if let Some(out) = child.stdout.take() {
-            let _ = BufReader::new(out).read_line(&mut line);
-        }
+        let line = child
+            .stdout
+            .take()
+            .and_then(|out| first_line(out, Duration::from_secs(15)))
+            .unwrap_or_default();
         if line.trim() != "ready" {
             let _ = child.kill();
             let _ = child.wait();
@@ -302,10 +361,22 @@ fn run<T>(
     rt: &tokio::runtime::Runtime,
     f: impl std::future::Future<Output = Result<T, BenchError>>,
 ) -> Result<T, BenchError> {
+    run_within(rt, Duration::from_secs(15), f)
+}
+
+/// Runs `f` on `rt`, failing after `limit`.
+fn run_within<T>(
+    rt: &tokio::runtime::Runtime,
+    limit: Duration,
+    f: impl std::future::Future<Output = Result<T, BenchError>>,
+) -> Result<T, BenchError> {
     rt.block_on(async {
-        tokio::time::timeout(Duration::from_secs(15), f)
-            .await
-            .unwrap_or(Err(BenchError::setup("latchkeyd", "no answer in 15 s")))
+        tokio::time::timeout(limit, f).await.unwrap_or_else(|_| {
+            Err(BenchError::setup(
+                "latchkeyd",
+                format!("no answer in {} s", limit.as_secs()),
+            ))
+        })
     })
 }
 
@@ -318,25 +389,23 @@ fn runtime() -> Result<tokio::runtime::Runtime, BenchError> {
 }
 
 /// Create and get through latchkeyd in process, and the empty round trip.
-fn ceremonies(budget: Budget, t: &mut Table) -> Result<(), BenchError> {
-    let prompt_bin = workspace_bin("latchkey-test-prompt")
-        .ok_or(BenchError::setup("latchkey-test-prompt", "not built"))?;
+fn ceremonies(budget: Budget, bins: &Binaries, t: &mut Table) -> Result<(), BenchError> {
     let rt = runtime()?;
     let bus = Bus::start(None)?;
     let settings = Settings {
-        policy: policy(&prompt_bin)?,
+        policy: policy(&bins.prompt)?,
         authenticators: platform_authenticator(),
         queue_capacity: 64,
         timeouts: Timeouts::default(),
         uid: rustix::process::getuid().as_raw(),
         related_origins: None,
     };
-    let _daemon: Daemon = run(&rt, async {
+    let daemon: Daemon = run(&rt, async {
         Daemon::start(Some(&bus.address), settings)
             .await
             .map_err(dbus)
     })?;
-    let _prompt = Prompt::spawn(&bus, &prompt_bin)?;
+    let prompt = Prompt::spawn(&bus, &bins.prompt)?;
     let client = run(&rt, async {
         CredentialsClient::connect(Some(&bus.address))
             .await
@@ -356,12 +425,12 @@ fn ceremonies(budget: Budget, t: &mut Table) -> Result<(), BenchError> {
     );
     t.timed(
         "dbus_create",
-        "latchkeyd create (CreateCredential → prompt consent + PIN → Response)",
+        "latchkeyd create (CreateCredential → prompt consent + PIN → Response), in process, memory store",
         stats::measure(budget, || run(&rt, ceremony(&client, Kind::Create))),
     );
     t.timed(
         "dbus_get",
-        "latchkeyd get (GetCredential → prompt consent + PIN → Response)",
+        "latchkeyd get (GetCredential → prompt consent + PIN → Response), in process, memory store",
         stats::measure(budget, || run(&rt, ceremony(&client, Kind::Get))),
     );
     t.ratio(
@@ -374,6 +443,14 @@ fn ceremonies(budget: Budget, t: &mut Table) -> Result<(), BenchError> {
         "dbus_create",
         "dbus_ping",
     );
+    // The connections go while the runtime that drives them still runs.
+    rt.block_on(async move {
+        drop(client);
+        drop(daemon);
+    });
+    drop(prompt);
+    drop(bus);
+    rt.shutdown_timeout(Duration::from_secs(2));
     Ok(())
 }
 
@@ -385,6 +462,26 @@ fn rss_kib(pid: u32) -> Result<u64, BenchError> {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .ok_or(BenchError::setup("/proc status", "no VmRSS"))
+}
+
+/// The PIDs of `pid`'s child processes (latchkeyd's platform worker).
+fn children(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+        .flat_map(|c| {
+            c.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .collect()
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.1} MiB", kib as f64 / 1024.0)
 }
 
 async fn owner_pid(conn: &zbus::Connection) -> Result<u32, BenchError> {
@@ -411,21 +508,36 @@ fn stop(pid: u32) {
     }
 }
 
-/// D-Bus activation of the latchkeyd binary, and its memory.
-fn activation(runs: usize, requests: usize, t: &mut Table) -> Result<(), BenchError> {
-    let daemon_bin =
-        workspace_bin("latchkeyd").ok_or(BenchError::setup("latchkeyd", "not built"))?;
+/// D-Bus activation of the latchkeyd binary, its memory, and ceremonies through it as shipped.
+fn activation(
+    runs: usize,
+    requests: usize,
+    gets: Budget,
+    bins: &Binaries,
+    t: &mut Table,
+) -> Result<(), BenchError> {
     let home = tempfile::tempdir().map_err(|e| BenchError::setup("daemon directory", e))?;
     let services = home.path().join("services");
-    let empty = home.path().join("policy");
-    for d in [&services, &empty] {
+    let policy_dir = home.path().join("policy");
+    let empty = home.path().join("empty");
+    for d in [&services, &policy_dir, &empty] {
         std::fs::create_dir_all(d).map_err(|e| BenchError::setup("daemon directory", e))?;
     }
+    let me = std::env::current_exe().map_err(|e| BenchError::setup("current executable", e))?;
+    std::fs::write(
+        policy_dir.join("50-bench.toml"),
+        format!(
+            "[[privileged]]\nname = \"benchmark\"\nexecutable = \"{}\"\n[[trusted_prompt]]\nexecutable = \"{}\"\n",
+            me.display(),
+            bins.prompt.display()
+        ),
+    )
+    .map_err(|e| BenchError::setup("policy file", e))?;
     let service = format!(
-        "[D-BUS Service]\nName={BUS_NAME}\nExec={} --data-dir {} --policy-system-dir {} --policy-admin-dir {} --policy-user-dir {} --log-level error\n",
-        daemon_bin.display(),
+        "[D-BUS Service]\nName={BUS_NAME}\nExec={} --data-dir {} --policy-system-dir {} --policy-admin-dir {} --policy-user-dir {} --no-usb --log-level error\n",
+        bins.latchkeyd.display(),
         home.path().join("data").display(),
-        empty.display(),
+        policy_dir.display(),
         empty.display(),
         empty.display()
     );
@@ -433,13 +545,14 @@ fn activation(runs: usize, requests: usize, t: &mut Table) -> Result<(), BenchEr
         .map_err(|e| BenchError::setup("service file", e))?;
     let bus = Bus::start(Some(&services))?;
     let rt = runtime()?;
-    let conn = rt
-        .block_on(
-            zbus::connection::Builder::address(bus.address.as_str())
-                .map_err(dbus)?
-                .build(),
-        )
-        .map_err(dbus)?;
+    let address = bus.address.clone();
+    let conn = run(&rt, async move {
+        zbus::connection::Builder::address(address.as_str())
+            .map_err(dbus)?
+            .build()
+            .await
+            .map_err(dbus)
+    })?;
     let mut times = Vec::new();
     let mut pid = 0;
     for i in 0..runs {
@@ -458,10 +571,13 @@ fn activation(runs: usize, requests: usize, t: &mut Table) -> Result<(), BenchEr
     );
     std::thread::sleep(Duration::from_millis(200));
     let idle = rss_kib(pid)?;
-    t.value(
-        "latchkeyd RSS, idle after activation",
-        format!("{:.1} MiB", idle as f64 / 1024.0),
-    );
+    let workers = || -> u64 {
+        children(pid)
+            .into_iter()
+            .filter_map(|c| rss_kib(c).ok())
+            .sum()
+    };
+    t.value("latchkeyd RSS, idle after activation", mib(idle));
     let start = Instant::now();
     for _ in 0..requests {
         run(&rt, capabilities(&conn))?;
@@ -473,20 +589,54 @@ fn activation(runs: usize, requests: usize, t: &mut Table) -> Result<(), BenchEr
             "latchkeyd RSS after {requests} GetClientCapabilities requests ({} total)",
             format_duration(spent)
         ),
-        format!("{:.1} MiB", after as f64 / 1024.0),
+        mib(after),
     );
     t.rss_kib = Some(after);
+
+    // Ceremonies through the binary as shipped: its platform worker and file store. The first
+    // create sets the PIN; every later ceremony verifies it afresh (Argon2id at production cost).
+    let _prompt = Prompt::spawn(&bus, &bins.prompt)?;
+    let client = run(&rt, async {
+        CredentialsClient::on(conn.clone()).await.map_err(dbus)
+    })?;
+    let minute = Duration::from_secs(60);
+    run_within(&rt, minute, ceremony(&client, Kind::Create))?;
+    t.timed(
+        "dbus_bin_get",
+        "latchkeyd binary get (worker + file store; fresh PIN verification: Argon2id)",
+        stats::measure(gets, || {
+            run_within(&rt, minute, ceremony(&client, Kind::Get))
+        }),
+    );
+    let worker_rss = workers();
+    t.value(
+        "latchkeyd RSS after the binary ceremonies (platform worker process separately)",
+        format!("{} (worker {})", mib(rss_kib(pid)?), mib(worker_rss)),
+    );
+    rt.block_on(async move {
+        drop(client);
+        drop(conn);
+    });
     stop(pid);
+    rt.shutdown_timeout(Duration::from_secs(2));
     Ok(())
 }
 
-/// Measures row 3 into `table`.
-pub fn measure(budget: Budget, quick: bool, t: &mut Table) {
-    if let Err(e) = ceremonies(budget, t) {
+/// Measures row 3 into `table`: `budget` for the calls through latchkeyd, `slow` for the
+/// ceremonies that pay Argon2id.
+pub fn measure(budget: Budget, slow: Budget, quick: bool, t: &mut Table) {
+    let bins = match binaries() {
+        Ok(b) => b,
+        Err(e) => {
+            t.not_measured("latchkeyd create / get / activation / RSS", e.to_string());
+            return;
+        }
+    };
+    if let Err(e) = ceremonies(budget, &bins, t) {
         t.not_measured("latchkeyd create / get", e.to_string());
     }
     let (runs, requests) = if quick { (2, 200) } else { (10, 10_000) };
-    if let Err(e) = activation(runs, requests, t) {
+    if let Err(e) = activation(runs, requests, slow, &bins, t) {
         t.not_measured("latchkeyd activation / RSS", e.to_string());
     }
 }
