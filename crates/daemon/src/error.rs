@@ -31,6 +31,9 @@ pub enum Error {
     Security(String),
     /// No authenticator supports this (WebAuthn `NotSupportedError`), e.g. a signal none applies.
     NotSupported(String),
+    /// Too many management calls are running (for this caller, or waiting for the platform
+    /// authenticator a ceremony holds); retry later.
+    Busy(String),
 }
 
 impl Error {

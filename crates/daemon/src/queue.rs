@@ -7,8 +7,9 @@
 //! No caller may hold more than its share of the queue ([`default_per_caller`]: an eighth of it,
 //! at least 4), so one app flooding latchkeyd cannot keep everyone else from the prompt: its
 //! excess requests are refused at once while other callers still get in. A caller is a
-//! [`CallerKey`]: a sandboxed app (all its processes), else one process (all its bus
-//! connections) — never something the caller names itself.
+//! [`CallerKey`] ([`caller_key`]): a sandboxed app (all its processes), else the systemd user unit
+//! it runs in when that names an app, else its executable — never something the caller names
+//! itself, and nothing it can multiply by forking.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,7 +17,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// Who a request counts against, from the kernel-backed identity (see `request::caller_key`).
+use crate::identity::{parse, CallerIdentity};
+
+/// Who a request counts against, from the kernel-backed identity (see [`caller_key`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CallerKey(String);
 
@@ -168,9 +171,141 @@ impl Drop for Ticket {
     }
 }
 
+/// Who `caller` (a process of user `uid`) counts against, in the prompt queue and for management
+/// and signal calls:
+///
+/// * a sandboxed app as a whole (its app ID is the kernel's and the sandbox's word);
+/// * else the systemd user unit it runs in, when that names an app (`app-*.scope`, or a
+///   `*.service`, under `user@UID.service`; `/proc/PID/cgroup`): every process an app launch
+///   starts, however many it forks;
+/// * else its executable (path, for user `uid`): forking or re-running the same program does not
+///   make another caller. A process whose executable is unknown counts as itself alone.
+pub fn caller_key(caller: &CallerIdentity, uid: u32) -> CallerKey {
+    if let Some(id) = &caller.flatpak_app_id {
+        return CallerKey::new(format!("flatpak:{id}"));
+    }
+    if let Some(name) = &caller.snap_name {
+        return CallerKey::new(format!("snap:{name}"));
+    }
+    if let Some(unit) = live_cgroup(caller).and_then(|c| app_unit(&c, uid).map(str::to_owned)) {
+        return CallerKey::new(format!("unit:{uid}:{unit}"));
+    }
+    match &caller.executable {
+        Some(exe) => CallerKey::new(format!("exe:{uid}:{}", exe.display())),
+        None => CallerKey::new(format!("pid:{}:{}", caller.pid, caller.start_time)),
+    }
+}
+
+/// The cgroup v2 path of `caller`, if its PID still names the same process afterwards (a PID
+/// reused since identification reads as nothing).
+fn live_cgroup(caller: &CallerIdentity) -> Option<String> {
+    let dir = std::path::PathBuf::from(format!("/proc/{}", caller.pid));
+    let cgroup = std::fs::read_to_string(dir.join("cgroup")).ok()?;
+    let stat = std::fs::read_to_string(dir.join("stat")).ok()?;
+    if parse::proc_stat(&stat)?.start_time != caller.start_time {
+        return None;
+    }
+    parse::cgroup_v2_path(&cgroup).map(str::to_owned)
+}
+
+/// The outermost unit below `user@UID.service` in `cgroup_path` that names an app: an
+/// `app-*.scope` or a `*.service`. Other scopes (a terminal's `vte-spawn-*.scope`, a session's
+/// `session-N.scope`, the manager's `init.scope`) name no app.
+pub fn app_unit(cgroup_path: &str, uid: u32) -> Option<&str> {
+    let manager = format!("user@{uid}.service");
+    let mut elements = cgroup_path.split('/');
+    elements.find(|e| *e == manager)?;
+    elements.find(|e| {
+        let app_scope = e.starts_with("app-") && e.ends_with(".scope") && e.len() > 10;
+        let service = e.ends_with(".service") && e.len() > ".service".len();
+        app_scope || service
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn app_units_come_from_the_user_manager_only() {
+        let base = "/user.slice/user-1000.slice/user@1000.service";
+        assert_eq!(
+            app_unit(
+                &format!("{base}/app.slice/app-gnome-firefox-4242.scope"),
+                1000
+            ),
+            Some("app-gnome-firefox-4242.scope")
+        );
+        assert_eq!(
+            app_unit(
+                &format!("{base}/app.slice/app-flatpak-org.x.Y-1.scope/sub"),
+                1000
+            ),
+            Some("app-flatpak-org.x.Y-1.scope")
+        );
+        assert_eq!(
+            app_unit(&format!("{base}/app.slice/syncthing.service"), 1000),
+            Some("syncthing.service")
+        );
+        // The outermost unit names the app, not a cgroup it delegated to itself.
+        assert_eq!(
+            app_unit(&format!("{base}/app.slice/foo.service/bar.service"), 1000),
+            Some("foo.service")
+        );
+        // Terminals, sessions and the manager itself name no app; nor does another user's
+        // manager, or a system service.
+        for path in [
+            format!("{base}/app.slice/app-org.gnome.Terminal.slice/vte-spawn-1.scope"),
+            format!("{base}/init.scope"),
+            "/user.slice/user-1000.slice/session-2.scope".to_owned(),
+            "/user.slice/user-1001.slice/user@1001.service/app.slice/a-b.service".to_owned(),
+            "/system.slice/sshd.service".to_owned(),
+            "/".to_owned(),
+            String::new(),
+        ] {
+            assert_eq!(app_unit(&path, 1000), None, "{path}");
+        }
+    }
+
+    #[test]
+    fn unsandboxed_callers_are_keyed_by_executable_not_process() {
+        let me = CallerIdentity {
+            pid: std::process::id(),
+            ppid: 1,
+            start_time: 0, // not this process's: its cgroup is not read
+            executable: Some("/usr/bin/app".into()),
+            executable_file: None,
+            same_mount_namespace: true,
+            flatpak_app_id: None,
+            snap_name: None,
+            systemd_unit: None,
+        };
+        let forked = CallerIdentity {
+            pid: me.pid + 1,
+            start_time: 7,
+            ..me.clone()
+        };
+        assert_eq!(caller_key(&me, 1000), caller_key(&forked, 1000));
+        assert_eq!(caller_key(&me, 1000).as_str(), "exe:1000:/usr/bin/app");
+        let other = CallerIdentity {
+            executable: Some("/usr/bin/other".into()),
+            ..me.clone()
+        };
+        assert_ne!(caller_key(&me, 1000), caller_key(&other, 1000));
+        let unknown = CallerIdentity {
+            executable: None,
+            ..me.clone()
+        };
+        assert_eq!(
+            caller_key(&unknown, 1000).as_str(),
+            format!("pid:{}:0", me.pid)
+        );
+        let flatpak = CallerIdentity {
+            flatpak_app_id: Some("org.x.Y".into()),
+            ..me
+        };
+        assert_eq!(caller_key(&flatpak, 1000).as_str(), "flatpak:org.x.Y");
+    }
 
     fn key(s: &str) -> CallerKey {
         CallerKey::new(s)

@@ -23,7 +23,7 @@ use crate::identity::CallerIdentity;
 use crate::options::{self, Kind};
 use crate::policy::CallerClass;
 use crate::prompt::{self, ChosenPrompt, DbusPromptSession, Trust};
-use crate::queue::CallerKey;
+use crate::queue::{self, Ticket};
 use crate::server::{CancelReason, LiveRequest, Shared};
 
 /// `Response` code: success.
@@ -80,13 +80,31 @@ enum Outcome {
     Failed(WebAuthnError),
 }
 
-/// Exports the request object (before the method returns) and starts its task.
+/// Takes the caller's place in the prompt queue, then exports the request object (before the
+/// method returns) and starts its task. A caller beyond its share (or a full queue) costs nothing
+/// more: no object is exported and no work starts; the refusal is the handle's `Response`.
 pub(crate) async fn spawn(
     shared: Arc<Shared>,
     conn: Connection,
     server: &ObjectServer,
     req: NewRequest,
 ) -> Result<(), Error> {
+    let key = queue::caller_key(&req.caller, shared.settings.uid);
+    let ticket = match shared.queue.enter(key.clone()) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::info!(request = %req.id, caller = key.as_str(), reason = %e, "request not queued");
+            let refusal = WebAuthnError::not_allowed(e.to_string());
+            tokio::spawn(respond(
+                conn,
+                req.path,
+                req.sender,
+                RESPONSE_ERROR,
+                error_results(&refusal),
+            ));
+            return Ok(());
+        }
+    };
     let (cancel_tx, cancel_rx) = watch::channel(None);
     {
         let mut live = shared.lock_requests();
@@ -116,14 +134,35 @@ pub(crate) async fn spawn(
             return Err(e.into());
         }
     }
-    tokio::spawn(run(shared, conn, req, cancel_rx));
+    tokio::spawn(run(shared, conn, req, ticket, cancel_rx));
     Ok(())
+}
+
+/// Sends `Response` on `path` to `sender` only.
+async fn respond(
+    conn: Connection,
+    path: OwnedObjectPath,
+    sender: OwnedUniqueName,
+    code: u32,
+    results: HashMap<&str, Value<'_>>,
+) {
+    let emitter = match SignalEmitter::new(&conn, path) {
+        Ok(e) => e.set_destination(BusName::Unique(sender.into())),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot address the response");
+            return;
+        }
+    };
+    if let Err(e) = RequestObject::response(&emitter, code, results).await {
+        tracing::debug!(error = %e, "sending the response failed");
+    }
 }
 
 async fn run(
     shared: Arc<Shared>,
     conn: Connection,
     req: NewRequest,
+    ticket: Ticket,
     mut cancel: watch::Receiver<Option<CancelReason>>,
 ) {
     let id = req.id;
@@ -142,8 +181,9 @@ async fn run(
         () = tokio::time::sleep(timeout) => {
             Some(Outcome::Failed(WebAuthnError::not_allowed(format!("the request timed out after {} s", timeout.as_secs()))))
         }
-        o = ceremony(&shared, &conn, &req, &chosen) => Some(o),
+        o = ceremony(&shared, &conn, &req, &ticket, &chosen) => Some(o),
     };
+    drop(ticket);
     // Whatever ended it, stop the authenticator and take the prompt down.
     let finished = matches!(outcome, Some(Outcome::Done(_)));
     let progress = std::mem::take(&mut *chosen.lock().unwrap_or_else(PoisonError::into_inner));
@@ -187,16 +227,7 @@ async fn run(
             tracing::info!(request = %id, kind = req.kind.as_str(), caller = ?progress.caller, error = e.name(), message = e.message(), "request failed")
         }
     }
-    let emitter = match SignalEmitter::new(&conn, req.path.clone()) {
-        Ok(e) => e.set_destination(BusName::Unique(req.sender.clone().into())),
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot address the response");
-            return;
-        }
-    };
-    if let Err(e) = RequestObject::response(&emitter, code, results).await {
-        tracing::debug!(error = %e, "sending the response failed");
-    }
+    respond(conn, req.path, req.sender, code, results).await;
 }
 
 /// How far a request got, for cleaning up after cancellation.
@@ -219,9 +250,10 @@ async fn ceremony(
     shared: &Shared,
     conn: &Connection,
     req: &NewRequest,
+    ticket: &Ticket,
     chosen: &Mutex<Progress>,
 ) -> Outcome {
-    match ceremony_inner(shared, conn, req, chosen).await {
+    match ceremony_inner(shared, conn, req, ticket, chosen).await {
         Ok(json) => Outcome::Done(json),
         Err((true, e)) => Outcome::Refused(e),
         Err((false, e)) => Outcome::Failed(e),
@@ -233,6 +265,7 @@ async fn ceremony_inner(
     shared: &Shared,
     conn: &Connection,
     req: &NewRequest,
+    ticket: &Ticket,
     chosen: &Mutex<Progress>,
 ) -> Result<serde_json::Value, (bool, WebAuthnError)> {
     let fail = |e: WebAuthnError| (false, e);
@@ -261,10 +294,6 @@ async fn ceremony_inner(
     )
     .to_json_bytes();
 
-    let ticket = shared.queue.enter(caller_key(&req.caller)).map_err(|e| {
-        tracing::info!(request = %req.id, caller = %shown, reason = %e, "request not queued");
-        fail(WebAuthnError::not_allowed(e.to_string()))
-    })?;
     tracing::info!(
         request = %req.id,
         kind = req.kind.as_str(),
@@ -350,7 +379,8 @@ async fn ceremony_inner(
 }
 
 /// Checks `claims` for `caller` of `class` (policy × origin, then Related Origin Requests, L3
-/// §5.11, where policy allows it). Used by ceremonies and by signals alike.
+/// §5.11, where policy allows it). For ceremonies only: signals (§5.1.10) check the RP ID against
+/// the caller's own origin and never consult related origins (see `service`).
 pub(crate) async fn authorize_claims(
     shared: &Shared,
     class: &CallerClass,
@@ -371,20 +401,6 @@ pub(crate) async fn authorize_claims(
             }
         }
     }
-}
-
-/// Who a request counts against in the prompt queue: a sandboxed app as a whole (its app ID is
-/// the kernel's and the sandbox's word, and it could otherwise spread a flood over processes),
-/// else one process — PID and start time, so a recycled PID is another caller — however many
-/// bus connections it opens.
-pub(crate) fn caller_key(caller: &CallerIdentity) -> CallerKey {
-    if let Some(id) = &caller.flatpak_app_id {
-        return CallerKey::new(format!("flatpak:{id}"));
-    }
-    if let Some(name) = &caller.snap_name {
-        return CallerKey::new(format!("snap:{name}"));
-    }
-    CallerKey::new(format!("pid:{}:{}", caller.pid, caller.start_time))
 }
 
 /// How the caller is named to the user and in the log. A native messaging host that policy

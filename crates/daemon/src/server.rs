@@ -14,7 +14,7 @@ use zbus::Connection;
 
 use crate::authenticators::{Authenticators, RequestId};
 use crate::policy::Policy;
-use crate::queue::PromptQueue;
+use crate::queue::{CallerKey, PromptQueue};
 use crate::related::RelatedOrigins;
 use crate::service::CredentialsService;
 
@@ -52,6 +52,144 @@ impl Timeouts {
         ms.map_or(self.default, |ms| {
             Duration::from_millis(ms).clamp(self.min, self.max)
         })
+    }
+}
+
+/// Bounds on management and signal calls (`ListCredentials`, `DeleteCredential`, `Signal*`).
+/// Each runs on a blocking thread that may wait for the platform authenticator, which a ceremony
+/// can hold for minutes (waiting for a PIN): without a bound a flooding caller could take every
+/// blocking thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallLimits {
+    /// Such calls running at once, all callers together.
+    pub total: usize,
+    /// Such calls running at once for one caller ([`crate::queue::caller_key`]); more are
+    /// refused at once.
+    pub per_caller: usize,
+    /// How long a call may wait (for its turn, then for the authenticator) before it fails as
+    /// busy. A call that timed out keeps its place until its thread finishes.
+    pub wait: Duration,
+}
+
+impl Default for CallLimits {
+    fn default() -> Self {
+        Self {
+            total: 4,
+            per_caller: 2,
+            wait: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Why a management or signal call did not run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Busy {
+    /// The caller already has its share of calls running.
+    #[error("latchkeyd is busy: this caller already has {0} such calls running; retry later")]
+    CallerShare(usize),
+    /// The call did not finish within the bounded wait.
+    #[error(
+        "latchkeyd is busy: the authenticator did not become free within {} ms (a ceremony may          be waiting for the user); retry later",
+        .0.as_millis()
+    )]
+    Timeout(Duration),
+}
+
+/// Admission for management and signal calls (see [`CallLimits`]).
+pub(crate) struct CallLimiter {
+    state: Mutex<(CallLimits, Arc<tokio::sync::Semaphore>)>,
+    by_caller: Arc<Mutex<HashMap<CallerKey, usize>>>,
+}
+
+/// A running management or signal call; dropping it frees its place.
+pub(crate) struct CallPermit {
+    _slot: tokio::sync::OwnedSemaphorePermit,
+    _share: CallShare,
+}
+
+struct CallShare {
+    by_caller: Arc<Mutex<HashMap<CallerKey, usize>>>,
+    caller: CallerKey,
+}
+
+impl Drop for CallShare {
+    fn drop(&mut self) {
+        let mut map = self
+            .by_caller
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(n) = map.get_mut(&self.caller) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                map.remove(&self.caller);
+            }
+        }
+    }
+}
+
+impl CallLimiter {
+    fn new(limits: CallLimits) -> Self {
+        Self {
+            state: Mutex::new((limits, Arc::new(tokio::sync::Semaphore::new(limits.total)))),
+            by_caller: Arc::default(),
+        }
+    }
+
+    fn set(&self, limits: CallLimits) {
+        let limits = CallLimits {
+            total: limits.total.max(1),
+            per_caller: limits.per_caller.max(1),
+            wait: limits.wait,
+        };
+        *self.state.lock().unwrap_or_else(PoisonError::into_inner) =
+            (limits, Arc::new(tokio::sync::Semaphore::new(limits.total)));
+    }
+
+    /// Runs `work` on a blocking thread for `caller` within the limits: refused at once beyond the
+    /// caller's share, [`Busy::Timeout`] when it does not finish within the wait (the thread then
+    /// keeps its place until it is done).
+    pub(crate) async fn run<T: Send + 'static>(
+        &self,
+        caller: CallerKey,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<Result<T, tokio::task::JoinError>, Busy> {
+        let (limits, slots) = self
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let share = {
+            let mut map = self
+                .by_caller
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let mine = map.entry(caller.clone()).or_insert(0);
+            if *mine >= limits.per_caller {
+                return Err(Busy::CallerShare(limits.per_caller));
+            }
+            *mine += 1;
+            CallShare {
+                by_caller: self.by_caller.clone(),
+                caller,
+            }
+        };
+        let deadline = tokio::time::Instant::now() + limits.wait;
+        let slot = match tokio::time::timeout_at(deadline, slots.acquire_owned()).await {
+            Ok(Ok(slot)) => slot,
+            // The semaphore is never closed; a replaced one still admits.
+            Ok(Err(_)) | Err(_) => return Err(Busy::Timeout(limits.wait)),
+        };
+        let permit = CallPermit {
+            _slot: slot,
+            _share: share,
+        };
+        let task = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work()
+        });
+        tokio::time::timeout_at(deadline, task)
+            .await
+            .map_err(|_| Busy::Timeout(limits.wait))
     }
 }
 
@@ -95,6 +233,8 @@ pub struct Shared {
     pub(crate) requests: Mutex<HashMap<OwnedObjectPath, LiveRequest>>,
     /// Registered caller-controlled prompts: unique name → the PIDs whose requests they serve.
     pub(crate) agents: Mutex<Vec<(OwnedUniqueName, u32, u32)>>,
+    /// Admission for management and signal calls.
+    pub(crate) calls: CallLimiter,
 }
 
 impl Shared {
@@ -165,6 +305,7 @@ impl Daemon {
             next_id: AtomicU64::new(0),
             requests: Mutex::new(HashMap::new()),
             agents: Mutex::new(Vec::new()),
+            calls: CallLimiter::new(CallLimits::default()),
         });
         // Watch callers leaving before serving, so no request can miss its sender's departure.
         let dbus = zbus::fdo::DBusProxy::new(&conn).await?;
@@ -221,6 +362,12 @@ impl Daemon {
     /// [`crate::queue::default_per_caller`] of `queue_capacity`).
     pub fn set_queue_per_caller(&self, limit: usize) {
         self.shared.queue.set_per_caller(limit);
+    }
+
+    /// Sets the bounds on management and signal calls (default [`CallLimits::default`]); calls
+    /// already running keep the places they hold.
+    pub fn set_call_limits(&self, limits: CallLimits) {
+        self.shared.calls.set(limits);
     }
 
     /// Requests alive (exported request objects).

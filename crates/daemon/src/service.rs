@@ -11,13 +11,14 @@ use zbus::object_server::ObjectServer;
 use zbus::zvariant::{OwnedObjectPath, OwnedValue, Value};
 use zbus::Connection;
 
-use crate::authorize::{Grant, OriginClaims};
+use crate::authorize::{self, AuthorizeError, Grant, OriginClaims};
 use crate::error::Error;
 use crate::identity::{self, CallerIdentity, PeerCredentials};
 use crate::options::Kind;
 use crate::policy::CallerClass;
+use crate::queue::caller_key;
 use crate::request::{self, NewRequest};
-use crate::server::{Shared, API_VERSION};
+use crate::server::{Busy, Shared, API_VERSION};
 use crate::signal::{SignalError, SignalKind, SignalRequest};
 
 /// Longest `handle_token`.
@@ -61,6 +62,11 @@ fn string_option(options: &HashMap<&str, Value<'_>>, key: &str) -> Result<Option
             other.value_signature()
         ))),
     }
+}
+
+/// The method error for a management call that did not run (`…Error.Busy`).
+fn busy(e: Busy) -> Error {
+    Error::Busy(e.to_string())
 }
 
 /// Identifies the sender of `hdr` from the kernel (see [`crate::identity`]).
@@ -147,8 +153,11 @@ impl CredentialsService {
         Ok(path)
     }
 
-    /// A signal (L3 §5.1.10): parsed, its RP ID checked for the caller as for a ceremony, then
-    /// applied to the platform credentials without a prompt. Answers nothing about what it found.
+    /// A signal (L3 §5.1.10): parsed, its RP ID checked against the caller's own origin (equal to
+    /// its effective domain or a registrable suffix of it — never through Related Origin
+    /// Requests, §5.11, which serve create/get only), then applied to the platform credentials
+    /// without a prompt, within [`crate::server::CallLimits`]. Answers nothing about what it
+    /// found.
     async fn signal(
         &self,
         kind: SignalKind,
@@ -171,9 +180,18 @@ impl CredentialsService {
             top_origin: top_origin.as_deref(),
             rp_id: Some(parsed.rp_id.as_str()),
         };
-        let grant = request::authorize_claims(&self.shared, &class, &caller, &claims)
-            .await
-            .map_err(|e| Error::from_webauthn(&e))?;
+        let grant = match authorize::authorize(&class, &caller, &claims) {
+            Ok(g) => g,
+            Err(AuthorizeError::WebAuthn(e)) => return Err(Error::from_webauthn(&e)),
+            // An origin an RP's /.well-known/webauthn lists may act for it in ceremonies the
+            // user consents to, not in silent signals that delete or rename its credentials.
+            Err(AuthorizeError::TryRelatedOrigins { error, .. }) => {
+                return Err(Error::Security(format!(
+                    "{}; related origins (WebAuthn L3 §5.11) do not apply to signals",
+                    error.message()
+                )))
+            }
+        };
         let authorized = match grant {
             Grant::Allowed(a, _) => a,
             // Only the user could vouch for an unknown caller, and signals never ask the user.
@@ -195,8 +213,17 @@ impl CredentialsService {
         let shown = request::shown_caller(&class, &caller);
         let signal = parsed.authorized(authorized.rp_id().clone());
         let rp_id = signal.rp_id.to_string();
-        let applied = tokio::task::spawn_blocking(move || auth.apply_signal(&signal))
+        let key = caller_key(&caller, self.shared.settings.uid);
+        let applied = self
+            .shared
+            .calls
+            .run(key, move || auth.apply_signal(&signal))
             .await
+            .map_err(|e| {
+                tracing::info!(signal = kind.capability(), caller = %shown, rp_id, reason = %e, "signal refused");
+                // NotAllowedError: the page may retry.
+                Error::CallerRefused(e.to_string())
+            })?
             .map_err(|e| Error::Failed(format!("the signal thread failed: {e}")))?;
         match applied {
             Ok(report) => {
@@ -366,15 +393,21 @@ impl CredentialsService {
         #[zbus(connection)] conn: &Connection,
         options: HashMap<&str, Value<'_>>,
     ) -> Result<Vec<HashMap<String, OwnedValue>>, Error> {
-        self.manager(&hdr, conn).await?;
+        let caller = self.manager(&hdr, conn).await?;
         let rp_id = string_option(&options, "rp_id")?;
-        // The store may be busy with a ceremony (waiting for a PIN): wait off the bus threads.
+        // The store may be busy with a ceremony (waiting for a PIN): wait off the bus threads,
+        // and within the call limits.
         let auth = self.shared.settings.authenticators.clone();
-        let list =
-            tokio::task::spawn_blocking(move || auth.list_platform_credentials(rp_id.as_deref()))
-                .await
-                .map_err(|e| Error::Failed(format!("the listing thread failed: {e}")))?
-                .map_err(|e| Error::Failed(e.to_string()))?;
+        let list = self
+            .shared
+            .calls
+            .run(caller_key(&caller, self.shared.settings.uid), move || {
+                auth.list_platform_credentials(rp_id.as_deref())
+            })
+            .await
+            .map_err(busy)?
+            .map_err(|e| Error::Failed(format!("the listing thread failed: {e}")))?
+            .map_err(|e| Error::Failed(e.to_string()))?;
         Ok(list
             .into_iter()
             .map(|c| {
@@ -409,12 +442,17 @@ impl CredentialsService {
         #[zbus(connection)] conn: &Connection,
         credential_id: &str,
     ) -> Result<(), Error> {
-        self.manager(&hdr, conn).await?;
+        let caller = self.manager(&hdr, conn).await?;
         let id = latchkey_webauthn::b64::decode("credential_id", credential_id)
             .map_err(|e| Error::InvalidArgument(e.message().to_owned()))?;
         let auth = self.shared.settings.authenticators.clone();
-        tokio::task::spawn_blocking(move || auth.delete_platform_credential(&id))
+        self.shared
+            .calls
+            .run(caller_key(&caller, self.shared.settings.uid), move || {
+                auth.delete_platform_credential(&id)
+            })
             .await
+            .map_err(busy)?
             .map_err(|e| Error::Failed(format!("the deleting thread failed: {e}")))?
             .map_err(|e| match e {
                 crate::authenticators::ManageError::NotFound => Error::NotFound(e.to_string()),

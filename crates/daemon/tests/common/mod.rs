@@ -413,3 +413,140 @@ pub fn platform_authenticator() -> Arc<dyn Authenticators> {
 }
 
 pub mod caller;
+pub mod https;
+
+/// Starts latchkeyd on `bus` with `policy`, `auth`, a queue of `queue_capacity` and Related Origin
+/// Requests through `related`.
+pub async fn start_daemon_related(
+    bus: &TestBus,
+    policy: &str,
+    auth: Arc<dyn Authenticators>,
+    queue_capacity: usize,
+    related: Arc<latchkey_daemon::related::RelatedOrigins>,
+) -> Daemon {
+    let settings = Settings {
+        policy: Policy::from_toml(policy).unwrap(),
+        authenticators: auth,
+        queue_capacity,
+        timeouts: test_timeouts(),
+        uid: rustix::process::getuid().as_raw(),
+        related_origins: Some(related),
+    };
+    Daemon::start(Some(&bus.address), settings).await.unwrap()
+}
+
+/// Copies this test binary to `dir/name` (executable) and returns the copy's path: another
+/// program, as far as the kernel's view of executables goes.
+pub fn copy_test_binary(dir: &Path, name: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dst = dir.join(name);
+    std::fs::copy(std::env::current_exe().unwrap(), &dst).unwrap();
+    std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(0o755)).unwrap();
+    dst
+}
+
+/// Policy: this test binary and each of `others` are privileged clients; the test prompt is
+/// trusted.
+pub fn policy_privileged_self_and(others: &[&Path]) -> String {
+    let mut policy = policy_privileged_self();
+    for (i, exe) in others.iter().enumerate() {
+        policy.push_str(&format!(
+            "[[privileged]]\nname = \"test browser {i}\"\nexecutable = \"{}\"\n",
+            exe.display()
+        ));
+    }
+    policy
+}
+
+/// A back-end whose ceremonies hold the platform authenticator (as a ceremony waiting for a PIN
+/// holds the device) until cancelled, and whose signals wait for it like the platform back-end's
+/// do. Counts the signals waiting at once.
+pub struct GatedAuthenticators {
+    gate: Mutex<Gate>,
+    freed: std::sync::Condvar,
+}
+
+/// What [`GatedAuthenticators`] saw.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Gate {
+    /// A ceremony holds the authenticator.
+    pub held: bool,
+    /// Signals waiting for it now.
+    pub waiting: usize,
+    /// The most signals that were ever waiting at once.
+    pub most_waiting: usize,
+    /// Signals applied.
+    pub applied: usize,
+}
+
+impl GatedAuthenticators {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self {
+            gate: Mutex::default(),
+            freed: std::sync::Condvar::new(),
+        })
+    }
+
+    /// What it saw so far.
+    pub fn gate(&self) -> Gate {
+        *self.gate.lock().unwrap()
+    }
+
+    async fn hold(&self) -> Result<serde_json::Value, WebAuthnError> {
+        self.gate.lock().unwrap().held = true;
+        loop {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+        }
+    }
+}
+
+#[async_trait]
+impl Authenticators for GatedAuthenticators {
+    async fn create(
+        &self,
+        _c: &Ceremony,
+        _ui: Arc<dyn PromptSession>,
+    ) -> Result<serde_json::Value, WebAuthnError> {
+        self.hold().await
+    }
+    async fn get(
+        &self,
+        _c: &Ceremony,
+        _ui: Arc<dyn PromptSession>,
+    ) -> Result<serde_json::Value, WebAuthnError> {
+        self.hold().await
+    }
+    fn cancel(&self, _id: RequestId) {
+        self.gate.lock().unwrap().held = false;
+        self.freed.notify_all();
+    }
+    fn capabilities(&self) -> BTreeMap<String, bool> {
+        BTreeMap::new()
+    }
+    fn list_platform_credentials(
+        &self,
+        _rp_id: Option<&str>,
+    ) -> Result<Vec<PlatformCredential>, ManageError> {
+        Ok(Vec::new())
+    }
+    fn delete_platform_credential(&self, _id: &[u8]) -> Result<(), ManageError> {
+        Err(ManageError::NotFound)
+    }
+    fn signal_support(&self) -> latchkey_daemon::signal::SignalSupport {
+        latchkey_daemon::signal::SignalSupport::ALL
+    }
+    fn apply_signal(
+        &self,
+        _s: &latchkey_daemon::signal::Signal,
+    ) -> Result<latchkey_daemon::signal::SignalReport, latchkey_daemon::signal::SignalError> {
+        let mut gate = self.gate.lock().unwrap();
+        gate.waiting += 1;
+        gate.most_waiting = gate.most_waiting.max(gate.waiting);
+        while gate.held {
+            gate = self.freed.wait(gate).unwrap();
+        }
+        gate.waiting -= 1;
+        gate.applied += 1;
+        Ok(latchkey_daemon::signal::SignalReport::default())
+    }
+}

@@ -1,0 +1,277 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+//! Signals and management calls: their RP ID is checked against the caller's own origin only
+//! (WebAuthn L3 §5.1.10; Related Origin Requests, §5.11, serve create/get alone), and they run
+//! within bounds (`CallLimits`) while a ceremony holds the platform authenticator.
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use common::*;
+use latchkey_daemon::client::{CallOptions, ClientError, CredentialsClient};
+use latchkey_daemon::options::Kind;
+use latchkey_daemon::server::CallLimits;
+use zbus::zvariant::Value;
+
+const UNKNOWN: &str = r#"{"rpId":"example.com","credentialId":"AQID"}"#;
+
+fn web(origin: &str) -> HashMap<&str, Value<'_>> {
+    HashMap::from([("origin", Value::from(origin))])
+}
+
+/// The DOMException name and message a signal failed with.
+fn refused(r: zbus::Result<()>) -> (String, String) {
+    let e = ClientError::from(r.unwrap_err()).webauthn_error();
+    (e.name().to_owned(), e.message().to_owned())
+}
+
+async fn wait_until(mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !f() {
+        assert!(Instant::now() < deadline, "condition not reached in 10 s");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Starts a get from `origin` for example.com and waits until it holds the authenticator.
+async fn hold_the_authenticator(
+    client: &CredentialsClient,
+    auth: &GatedAuthenticators,
+    origin: &str,
+) -> latchkey_daemon::client::Pending {
+    let opts = CallOptions {
+        origin: Some(origin.into()),
+        ..Default::default()
+    };
+    let pending = client
+        .start(Kind::Get, &get_options("example.com"), &opts)
+        .await
+        .unwrap();
+    wait_until(|| auth.gate().held).await;
+    pending
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn related_origins_authorize_ceremonies_but_not_signals() {
+    let well_known = https::serve_related_origins(&["https://example.co.uk"]).await;
+    let bus = TestBus::start();
+    let auth = GatedAuthenticators::new();
+    let _d = start_daemon_related(
+        &bus,
+        &policy_privileged_self(),
+        auth.clone(),
+        16,
+        well_known.related.clone(),
+    )
+    .await;
+    let _p = Prompt::spawn(&bus, "approve\n", false);
+    let client = CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap();
+
+    // A ceremony for example.com from the listed origin reaches the authenticator...
+    let pending = hold_the_authenticator(&client, &auth, "https://example.co.uk").await;
+    assert_eq!(well_known.fetched(), 1);
+    pending.close().await.unwrap();
+    wait_until(|| !auth.gate().held).await;
+
+    // ...but a signal for example.com from it is a SecurityError and changes nothing, for every
+    // kind of signal.
+    let p = client.proxy();
+    let (name, message) = refused(
+        p.signal_unknown_credential(UNKNOWN, web("https://example.co.uk"))
+            .await,
+    );
+    assert_eq!(name, "SecurityError", "{message}");
+    assert!(message.contains("do not apply to signals"), "{message}");
+    let all = r#"{"rpId":"example.com","userId":"dXNlcg","allAcceptedCredentialIds":[]}"#;
+    let (name, _) = refused(
+        p.signal_all_accepted_credentials(all, web("https://example.co.uk"))
+            .await,
+    );
+    assert_eq!(name, "SecurityError");
+    let details = r#"{"rpId":"example.com","userId":"dXNlcg","name":"a","displayName":"A"}"#;
+    let (name, _) = refused(
+        p.signal_current_user_details(details, web("https://example.co.uk"))
+            .await,
+    );
+    assert_eq!(name, "SecurityError");
+    assert_eq!(auth.gate().applied, 0);
+
+    // The RP's own origin (and a subdomain's, a registrable suffix) may signal.
+    p.signal_unknown_credential(UNKNOWN, web("https://example.com"))
+        .await
+        .unwrap();
+    p.signal_unknown_credential(UNKNOWN, web("https://login.example.com"))
+        .await
+        .unwrap();
+    assert_eq!(auth.gate().applied, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signals_beyond_a_callers_share_are_refused_at_once_while_a_ceremony_holds_the_platform() {
+    let bus = TestBus::start();
+    let auth = GatedAuthenticators::new();
+    let daemon = start_daemon(&bus, &policy_privileged_self(), auth.clone()).await;
+    daemon.set_call_limits(CallLimits {
+        total: 4,
+        per_caller: 2,
+        wait: Duration::from_secs(20),
+    });
+    let _p = Prompt::spawn(&bus, "approve\n", false);
+    let client = CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap();
+    let pending = hold_the_authenticator(&client, &auth, "https://example.com").await;
+
+    // Six signals at once from one caller (six connections of one process).
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let started = Instant::now();
+    for _ in 0..6 {
+        let address = bus.address.clone();
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let c = CredentialsClient::connect(Some(&address)).await.unwrap();
+            let r = c
+                .proxy()
+                .signal_unknown_credential(UNKNOWN, web("https://example.com"))
+                .await;
+            let _ = tx.send(r.map_err(|e| ClientError::from(e).webauthn_error()));
+        });
+    }
+    // Four are refused promptly, far sooner than the 20 s wait; two wait for the authenticator.
+    for _ in 0..4 {
+        let r = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .expect("the excess signals were not refused")
+            .unwrap();
+        let e = r.unwrap_err();
+        assert_eq!(e.name(), "NotAllowedError", "{}", e.message());
+        assert!(
+            e.message().contains("busy") && e.message().contains("2 such calls"),
+            "{}",
+            e.message()
+        );
+    }
+    assert!(started.elapsed() < Duration::from_secs(10));
+    wait_until(|| auth.gate().waiting == 2).await;
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), rx.recv())
+            .await
+            .is_err(),
+        "the admitted signals must wait for the authenticator"
+    );
+    assert_eq!(
+        auth.gate().most_waiting,
+        2,
+        "at most the caller's share ran"
+    );
+
+    // The ceremony ends: the two waiting signals apply, and a new one runs at once.
+    pending.close().await.unwrap();
+    for _ in 0..2 {
+        let r = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        r.unwrap();
+    }
+    client
+        .proxy()
+        .signal_unknown_credential(UNKNOWN, web("https://example.com"))
+        .await
+        .unwrap();
+    assert_eq!(auth.gate().applied, 3);
+    assert_eq!(auth.gate().most_waiting, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_beyond_the_total_fail_as_busy_after_a_bounded_wait() {
+    let bus = TestBus::start();
+    let auth = GatedAuthenticators::new();
+    let daemon = start_daemon(&bus, &policy_privileged_self(), auth.clone()).await;
+    let wait = Duration::from_millis(500);
+    daemon.set_call_limits(CallLimits {
+        total: 1,
+        per_caller: 4,
+        wait,
+    });
+    let _p = Prompt::spawn(&bus, "approve\n", false);
+    let client = CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap();
+    let pending = hold_the_authenticator(&client, &auth, "https://example.com").await;
+
+    let started = Instant::now();
+    let mut calls = Vec::new();
+    for _ in 0..3 {
+        let address = bus.address.clone();
+        calls.push(tokio::spawn(async move {
+            let c = CredentialsClient::connect(Some(&address)).await.unwrap();
+            c.proxy()
+                .signal_unknown_credential(UNKNOWN, web("https://example.com"))
+                .await
+                .map_err(|e| ClientError::from(e).webauthn_error())
+        }));
+    }
+    for call in calls {
+        let e = call.await.unwrap().unwrap_err();
+        assert_eq!(e.name(), "NotAllowedError", "{}", e.message());
+        assert!(
+            e.message().contains("did not become free within 500 ms"),
+            "{}",
+            e.message()
+        );
+    }
+    let took = started.elapsed();
+    assert!(took >= wait, "{took:?}");
+    assert!(
+        took < Duration::from_secs(5),
+        "the wait is bounded: {took:?}"
+    );
+    // One signal took the only place (and keeps it until its thread is done).
+    assert_eq!(auth.gate().most_waiting, 1);
+    assert_eq!(auth.gate().waiting, 1);
+
+    // Management calls share the bound and fail with the D-Bus busy error.
+    let e = ClientError::from(
+        client
+            .proxy()
+            .list_credentials(HashMap::new())
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        e.dbus_name(),
+        Some("dev.latchkey.Credentials1.Error.Busy"),
+        "{e}"
+    );
+
+    // The ceremony ends: the thread that held the place applies its signal and leaves; the next
+    // calls run.
+    pending.close().await.unwrap();
+    wait_until(|| auth.gate().applied == 1).await;
+    let mut ok = false;
+    for _ in 0..50 {
+        match client
+            .proxy()
+            .signal_unknown_credential(UNKNOWN, web("https://example.com"))
+            .await
+        {
+            Ok(()) => {
+                ok = true;
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+    assert!(ok, "a signal runs once the authenticator is free");
+    assert_eq!(auth.gate().applied, 2);
+    assert!(client
+        .proxy()
+        .list_credentials(HashMap::new())
+        .await
+        .unwrap()
+        .is_empty());
+}
