@@ -254,45 +254,73 @@ async fn overflow_is_refused_at_once_and_timeouts_fire() {
     let auth = FakeAuthenticators::new(FakeMode::Hang);
     let timeouts = Timeouts {
         min: Duration::from_millis(300),
-        max: Duration::from_secs(5),
-        default: Duration::from_secs(5),
+        max: Duration::from_secs(60),
+        default: Duration::from_secs(60),
     };
-    let _d = start_daemon_with(&bus, &policy_privileged_self(), auth.clone(), 2, timeouts).await;
+    let daemon =
+        start_daemon_with(&bus, &policy_privileged_self(), auth.clone(), 2, timeouts).await;
     let _p = Prompt::spawn(&bus, "approve\n", false);
     let client = CredentialsClient::connect(Some(&bus.address))
         .await
         .unwrap();
-    // timeout 1 ms is clamped up to 300 ms.
-    let fast = r#"{"rpId":"example.com","challenge":"AAECAwQFBgcICQoLDA0ODw","timeout":1}"#;
-    let a = client.start(Kind::Get, fast, &web()).await.unwrap();
-    let slower = fast.replace("\"timeout\":1", "\"timeout\":1000");
-    let b = client.start(Kind::Get, &slower, &web()).await.unwrap();
-    wait_until(|| !auth.ceremonies.lock().unwrap().is_empty()).await;
+    // `a` and `b` fill the queue and stay: nothing of theirs times out during the test.
+    let long = r#"{"rpId":"example.com","challenge":"AAECAwQFBgcICQoLDA0ODw","timeout":60000}"#;
+    let a = client.start(Kind::Get, long, &web()).await.unwrap();
+    let b = client.start(Kind::Get, long, &web()).await.unwrap();
+    wait_until(|| auth.ceremonies.lock().unwrap().len() == 1 && daemon.queued() == 2).await;
     let t = Instant::now();
-    let c = client.call(Kind::Get, fast, &web()).await.unwrap();
-    assert_eq!(c.error_name().as_deref(), Some("NotAllowedError"));
+    let c = client.call(Kind::Get, long, &web()).await.unwrap();
+    assert_eq!(
+        (c.code, c.error_name().as_deref()),
+        (2, Some("NotAllowedError"))
+    );
     assert!(
         c.message().unwrap().contains("too many"),
         "{:?}",
         c.message()
     );
+    // Refused without waiting for a place (which would take the 60 s timeouts).
     assert!(
-        t.elapsed() < Duration::from_millis(250),
+        t.elapsed() < Duration::from_secs(5),
         "overflow must not wait"
     );
-    let a = a.response().await.unwrap();
+    assert_eq!(daemon.queued(), 2);
     assert_eq!(
-        (a.code, a.error_name().as_deref()),
+        daemon.live_requests(),
+        2,
+        "the refused request exported nothing"
+    );
+    assert_eq!(auth.ceremonies.lock().unwrap().len(), 1);
+
+    // Empty the queue: the waiting `b`, then the running `a` (its ceremony is cancelled).
+    b.close().await.unwrap();
+    wait_until(|| daemon.queued() == 1).await;
+    a.close().await.unwrap();
+    wait_until(|| daemon.queued() == 0).await;
+    assert_eq!(auth.cancelled.lock().unwrap().len(), 1);
+
+    // `timeout: 1` is clamped up to 300 ms; the request reaches the hanging authenticator, times
+    // out, and its ceremony is cancelled.
+    let fast = r#"{"rpId":"example.com","challenge":"AAECAwQFBgcICQoLDA0ODw","timeout":1}"#;
+    let t = Instant::now();
+    let d = client.call(Kind::Get, fast, &web()).await.unwrap();
+    assert!(
+        t.elapsed() >= Duration::from_millis(300),
+        "{:?}",
+        t.elapsed()
+    );
+    assert_eq!(
+        (d.code, d.error_name().as_deref()),
         (2, Some("NotAllowedError"))
     );
-    assert!(a.message().unwrap().contains("timed out"));
-    let b = b.response().await.unwrap();
-    assert_eq!(b.error_name().as_deref(), Some("NotAllowedError"));
-    assert!(b.message().unwrap().contains("timed out"));
-    // `b` got the prompt when `a` timed out, reached the hanging authenticator, and timed out
-    // too: both ceremonies were cancelled, the overflowing one never started.
+    assert!(
+        d.message().unwrap().contains("timed out"),
+        "{:?}",
+        d.message()
+    );
     assert_eq!(auth.ceremonies.lock().unwrap().len(), 2);
     assert_eq!(auth.cancelled.lock().unwrap().len(), 2);
+    assert_eq!(daemon.queued(), 0);
 }
 
 async fn wait_until(mut f: impl FnMut() -> bool) {
@@ -313,11 +341,13 @@ fn caller_process() {
 async fn one_flooding_caller_cannot_starve_another() {
     let bus = TestBus::start();
     let auth = FakeAuthenticators::new(FakeMode::Answer);
+    // The other caller is another program: processes of one executable are one caller.
+    let other_exe = copy_test_binary(bus.dir.path(), "other-browser");
     // Capacity 8: without a per-caller share one caller could fill all of it. The default share
     // is max(4, 8 / 8) = 4.
     let daemon = start_daemon_with(
         &bus,
-        &policy_privileged_self(),
+        &policy_privileged_self_and(&[&other_exe]),
         auth.clone(),
         8,
         test_timeouts(),
@@ -367,6 +397,7 @@ async fn one_flooding_caller_cannot_starve_another() {
     }
     wait_until(|| p.consents().len() == 1).await;
     assert_eq!(daemon.queued(), 4, "the flood holds its share, no more");
+    assert_eq!(daemon.live_requests(), 4, "refused requests export nothing");
 
     // Another connection of the same process is the same caller: refused too, at once.
     let same_process = CredentialsClient::connect(Some(&bus.address))
@@ -391,8 +422,8 @@ async fn one_flooding_caller_cannot_starve_another() {
         options_json: get_options("example.com"),
         origin: Some("https://example.com".into()),
     };
-    let exe = std::env::current_exe().unwrap();
-    let other = tokio::task::spawn_blocking(move || caller::call_from_another_process(&exe, &req));
+    let other =
+        tokio::task::spawn_blocking(move || caller::call_from_another_process(&other_exe, &req));
     wait_until(|| daemon.queued() == 5).await;
     // ...and is served once the flood's requests are through.
     let first: usize = p.consents()[0]["request_id"]
@@ -424,4 +455,125 @@ async fn one_flooding_caller_cannot_starve_another() {
     for w in waiting {
         w.abort();
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processes_of_one_executable_share_one_share_and_another_executable_has_its_own() {
+    let bus = TestBus::start();
+    let other_exe = copy_test_binary(bus.dir.path(), "another-browser");
+    let auth = FakeAuthenticators::new(FakeMode::Answer);
+    let daemon = start_daemon(
+        &bus,
+        &policy_privileged_self_and(&[&other_exe]),
+        auth.clone(),
+    )
+    .await;
+    daemon.set_queue_per_caller(1);
+    // The first consent holds the prompt until its request is closed.
+    let p = Prompt::spawn(&bus, "hang\napprove\n", false);
+    let client = CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap();
+    let held = client
+        .start(Kind::Get, &get_options("example.com"), &web())
+        .await
+        .unwrap();
+    wait_until(|| p.consents().len() == 1).await;
+
+    let req = caller::CallerRequest {
+        bus: bus.address.clone(),
+        kind: Kind::Get,
+        options_json: get_options("example.com"),
+        origin: Some("https://example.com".into()),
+    };
+    // Another process of this same executable (a fork, a re-run) is the same caller: refused at
+    // once, its share being taken.
+    let same_exe = std::env::current_exe().unwrap();
+    let r = req.clone();
+    let same =
+        tokio::task::spawn_blocking(move || caller::call_from_another_process(&same_exe, &r));
+    let same = tokio::time::timeout(Duration::from_secs(20), same)
+        .await
+        .expect("a second process of the same executable was queued, not refused")
+        .unwrap();
+    assert_eq!(same["code"], 2, "{same}");
+    assert_eq!(same["error"], "NotAllowedError", "{same}");
+    assert!(
+        same["message"]
+            .as_str()
+            .unwrap()
+            .contains("1 requests waiting"),
+        "{same}"
+    );
+    assert_eq!(daemon.queued(), 1);
+
+    // Another executable has a share of its own: queued behind the held request, then served.
+    let other =
+        tokio::task::spawn_blocking(move || caller::call_from_another_process(&other_exe, &req));
+    wait_until(|| daemon.queued() == 2).await;
+    held.close().await.unwrap();
+    let other = tokio::time::timeout(Duration::from_secs(30), other)
+        .await
+        .expect("the other executable was not served")
+        .unwrap();
+    assert_eq!(other["code"], 0, "{other}");
+    assert_eq!(p.consents().len(), 2);
+    wait_until(|| daemon.queued() == 0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_beyond_the_share_starts_no_work() {
+    // An RP whose well-known document lists the origin: an authorised request would fetch it.
+    let well_known = https::serve_related_origins(&["https://example.co.uk"]).await;
+    let bus = TestBus::start();
+    let auth = FakeAuthenticators::new(FakeMode::Answer);
+    let daemon = start_daemon_related(
+        &bus,
+        &policy_privileged_self(),
+        auth.clone(),
+        16,
+        well_known.related.clone(),
+    )
+    .await;
+    daemon.set_queue_per_caller(1);
+    let p = Prompt::spawn(&bus, "hang\napprove\n", false);
+    let client = CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap();
+    let held = client
+        .start(Kind::Get, &get_options("example.com"), &web())
+        .await
+        .unwrap();
+    wait_until(|| p.consents().len() == 1).await;
+
+    let related = CallOptions {
+        origin: Some("https://example.co.uk".into()),
+        ..Default::default()
+    };
+    let refused = client
+        .call(Kind::Get, &get_options("example.com"), &related)
+        .await
+        .unwrap();
+    assert_eq!(
+        (refused.code, refused.error_name().as_deref()),
+        (2, Some("NotAllowedError"))
+    );
+    assert!(
+        refused.message().unwrap().contains("1 requests waiting"),
+        "{:?}",
+        refused.message()
+    );
+    // Refused before authorisation: nothing was fetched and no request object was exported.
+    assert_eq!(well_known.fetched(), 0);
+    assert_eq!(daemon.live_requests(), 1);
+
+    // Once the share is free the same request is authorised through the fetched document.
+    held.close().await.unwrap();
+    wait_until(|| daemon.queued() == 0).await;
+    let out = client
+        .call(Kind::Get, &get_options("example.com"), &related)
+        .await
+        .unwrap();
+    assert_eq!(out.code, 0, "{:?}", out.message());
+    assert_eq!(well_known.fetched(), 1);
 }
