@@ -10,14 +10,15 @@
 //! Flatpak browsers read other directories and run the host inside their sandbox; see
 //! `browser/README.md`.
 //!
-//! Installing writes one file per browser (atomically, mode 0644) and creates the directories
-//! it needs; uninstalling removes that file and then those directories that are left empty, up
-//! to the browser's base directory (the home directory for Firefox, the XDG config directory for
-//! Chromium and Chrome), so that an install followed by an uninstall leaves the disk as it was.
+//! Installing writes one manifest per browser (atomically, mode 0644, through a uniquely named
+//! temp file that is never an existing path or symlink), creates the directories it needs and
+//! records beside the manifest which of them it created ([`Record`]). Uninstalling removes a
+//! manifest only if it is ours ([`check_ours`]), then only the directories its install created,
+//! while they are empty, never the browser's base directory (the home directory for Firefox, the
+//! XDG config directory for Chromium and Chrome) or above, so that an install followed by an
+//! uninstall leaves the disk as it was, and a `~/.mozilla` the browser made stays.
 
 use std::ffi::OsString;
-use std::io::Write as _;
-use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
 use serde_json::json;
@@ -164,7 +165,8 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> InstallError + '_ {
 
 /// Writes `browser`'s manifest for `host` into `dir` (for browsers run with a custom profile:
 /// Chromium with `--user-data-dir=D` reads `D/NativeMessagingHosts`), atomically and with mode
-/// [`MANIFEST_MODE`]. Returns the file written.
+/// [`MANIFEST_MODE`], and beside it the [`Record`] of this install (the host and how many
+/// directory levels it created). Returns the manifest written.
 pub fn install_manifest_in(
     dir: &Path,
     browser: Browser,
@@ -173,27 +175,27 @@ pub fn install_manifest_in(
     if !host.is_absolute() {
         return Err(InstallError::RelativeHost(host.to_owned()));
     }
-    if host.to_str().is_none() {
+    let Some(host_str) = host.to_str() else {
         return Err(InstallError::NonUtf8Host(host.to_owned()));
-    }
+    };
     let mut text = serde_json::to_string_pretty(&browser.manifest(host))
         .map_err(|e| io(host)(std::io::Error::other(e)))?;
     text.push('\n');
+    let created = missing_levels(dir);
     std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let path = dir.join(MANIFEST_FILE);
-    let tmp = dir.join(format!(".{MANIFEST_FILE}.tmp"));
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.set_permissions(std::fs::Permissions::from_mode(MANIFEST_MODE))?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()
+    // A reinstall finds the directories present; the first install's count still holds.
+    let earlier = Record::read(dir).map_or(0, |r| r.created_dirs);
+    let record = Record {
+        host: host_str.to_owned(),
+        created_dirs: created.max(earlier),
     };
-    if let Err(e) = write() {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(io(&tmp)(e));
-    }
-    std::fs::rename(&tmp, &path).map_err(io(&path))?;
-    Ok(path)
+    let write = |name: &str, text: &str| {
+        atomic::write(dir, name, text.as_bytes(), MANIFEST_MODE)
+            .map_err(|(path, source)| InstallError::Io { path, source })
+    };
+    // The record first: a manifest never exists without the record that lets uninstall clean up.
+    write(RECORD_FILE, &record.to_text())?;
+    write(MANIFEST_FILE, &text)
 }
 
 /// Installs the manifests for `browsers`; returns the files written, in `browsers`' order.
@@ -208,41 +210,87 @@ pub fn install_manifests(
         .collect()
 }
 
-/// What [`uninstall_manifests`] removed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Removed {
-    /// The manifests removed.
-    pub files: Vec<PathBuf>,
-    /// The directories removed because they were left empty.
-    pub dirs: Vec<PathBuf>,
+/// A file at our manifest's name that uninstall left alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Left {
+    /// The file.
+    pub path: PathBuf,
+    /// Why it is not ours.
+    pub reason: Foreign,
 }
 
-/// Removes the manifests for `browsers`, then the directories between each manifest and its
-/// browser's [`Browser::base_dir`] that are left empty. Absent manifests are not an error.
+/// What [`uninstall_manifests`] removed and left.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Removed {
+    /// The files removed: manifests and their install records.
+    pub files: Vec<PathBuf>,
+    /// The directories removed: ones install created, left empty.
+    pub dirs: Vec<PathBuf>,
+    /// Manifests at our file name that another program wrote, left in place.
+    pub left: Vec<Left>,
+}
+
+/// Removes the manifests for `browsers` that are ours (see [`check_ours`]) and their install
+/// records, then those directories the record says install created, deepest first, while they
+/// are empty and below the browser's [`Browser::base_dir`]. Absent manifests are not an error; a
+/// foreign manifest is left in place and reported in [`Removed::left`].
 pub fn uninstall_manifests(dirs: &UserDirs, browsers: &[Browser]) -> Result<Removed, InstallError> {
     let mut removed = Removed::default();
     for b in browsers {
-        let dir = b.manifest_dir(dirs);
-        let path = dir.join(MANIFEST_FILE);
-        match std::fs::remove_file(&path) {
-            Ok(()) => removed.files.push(path),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io(&path)(e)),
-        }
-        let base = b.base_dir(dirs);
-        let mut d: &Path = &dir;
-        while d != base && d.starts_with(base) {
-            // A directory that holds anything else (or is already gone) stops the climb.
-            if std::fs::remove_dir(d).is_err() {
-                break;
-            }
-            removed.dirs.push(d.to_owned());
-            let Some(parent) = d.parent() else { break };
-            d = parent;
-        }
+        uninstall_in(&b.manifest_dir(dirs), b.base_dir(dirs), &mut removed)?;
     }
     Ok(removed)
 }
+
+fn remove_if_present(path: &Path, removed: &mut Removed) -> Result<(), InstallError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => {
+            removed.files.push(path.to_owned());
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io(path)(e)),
+    }
+}
+
+fn uninstall_in(dir: &Path, base: &Path, removed: &mut Removed) -> Result<(), InstallError> {
+    let path = dir.join(MANIFEST_FILE);
+    let record = Record::read(dir);
+    let present = std::fs::symlink_metadata(&path).is_ok();
+    let mut foreign = false;
+    if present {
+        match check_ours(&path, record.as_ref()) {
+            Ok(()) => remove_if_present(&path, removed)?,
+            Err(reason) => {
+                removed.left.push(Left { path, reason });
+                foreign = true;
+            }
+        }
+    }
+    remove_if_present(&dir.join(RECORD_FILE), removed)?;
+    if foreign {
+        // The directory still holds that manifest: nothing above it can be empty.
+        return Ok(());
+    }
+    let mut d = dir;
+    for _ in 0..record.map_or(0, |r| r.created_dirs) {
+        // A directory that holds anything else (or is already gone) stops the climb.
+        if d == base || !d.starts_with(base) || std::fs::remove_dir(d).is_err() {
+            break;
+        }
+        removed.dirs.push(d.to_owned());
+        let Some(parent) = d.parent() else { break };
+        d = parent;
+    }
+    Ok(())
+}
+
+mod atomic;
+mod record;
+
+pub use record::{check_ours, Foreign, Record, HOST_BINARY, RECORD_FILE};
+
+use record::missing_levels;
 
 #[cfg(test)]
 mod tests;
