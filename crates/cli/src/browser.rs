@@ -27,7 +27,9 @@ pub enum Command {
         $XDG_CONFIG_HOME/google-chrome/NativeMessagingHosts/ (Chrome)\n  \
         ~/.mozilla/native-messaging-hosts/ (Firefox, Firefox ESR)")]
     Install(InstallArgs),
-    /// Remove what `latchkey browser install` wrote (safe to repeat).
+    /// Remove what `latchkey browser install` wrote (safe to repeat): our manifests, and the
+    /// directories install created if they are empty. A manifest at our name that another
+    /// program wrote is left in place and reported.
     Uninstall(UninstallArgs),
 }
 
@@ -191,16 +193,28 @@ fn run_uninstall(args: UninstallArgs) -> ExitCode {
         Err(e) => return report(&Error::Install(e), args.json),
     };
     if args.json {
+        let left: Vec<_> = removed
+            .left
+            .iter()
+            .map(|l| json!({ "path": l.path, "reason": l.reason.to_string() }))
+            .collect();
         println!(
             "{}",
-            json!({ "removed": removed.files, "removed_dirs": removed.dirs })
+            json!({ "removed": removed.files, "removed_dirs": removed.dirs, "left": left })
         );
     } else {
-        if removed.files.is_empty() {
+        if removed.files.is_empty() && removed.left.is_empty() {
             println!("Nothing was installed.");
         }
         for f in removed.files.iter().chain(&removed.dirs) {
             println!("Removed {}", f.display());
+        }
+        for l in &removed.left {
+            println!(
+                "Left {} in place: {}, so another program wrote it.",
+                l.path.display(),
+                l.reason
+            );
         }
     }
     ExitCode::SUCCESS

@@ -103,6 +103,11 @@ fn firefox_manifest(e: &Env) -> PathBuf {
         .join(".mozilla/native-messaging-hosts/dev.latchkey.native_host.json")
 }
 
+/// The install record beside a manifest.
+fn record(manifest: &Path) -> PathBuf {
+    manifest.with_file_name(".dev.latchkey.native_host.install")
+}
+
 #[test]
 fn install_writes_every_browsers_manifest_and_uninstall_removes_all_of_it() {
     let e = env();
@@ -150,13 +155,16 @@ fn install_writes_every_browsers_manifest_and_uninstall_removes_all_of_it() {
             "config",
             "config/chromium",
             "config/chromium/NativeMessagingHosts",
+            "config/chromium/NativeMessagingHosts/.dev.latchkey.native_host.install",
             "config/chromium/NativeMessagingHosts/dev.latchkey.native_host.json",
             "config/google-chrome",
             "config/google-chrome/NativeMessagingHosts",
+            "config/google-chrome/NativeMessagingHosts/.dev.latchkey.native_host.install",
             "config/google-chrome/NativeMessagingHosts/dev.latchkey.native_host.json",
             "home",
             "home/.mozilla",
             "home/.mozilla/native-messaging-hosts",
+            "home/.mozilla/native-messaging-hosts/.dev.latchkey.native_host.install",
             "home/.mozilla/native-messaging-hosts/dev.latchkey.native_host.json",
         ]
     );
@@ -178,12 +186,26 @@ fn install_writes_every_browsers_manifest_and_uninstall_removes_all_of_it() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     let printed: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(
-        printed["removed"],
-        json!([
-            chromium_manifest(&e),
-            chrome_manifest(&e),
-            firefox_manifest(&e)
-        ])
+        printed,
+        json!({
+            "removed": [
+                chromium_manifest(&e),
+                record(&chromium_manifest(&e)),
+                chrome_manifest(&e),
+                record(&chrome_manifest(&e)),
+                firefox_manifest(&e),
+                record(&firefox_manifest(&e)),
+            ],
+            "removed_dirs": [
+                e.config.join("chromium/NativeMessagingHosts"),
+                e.config.join("chromium"),
+                e.config.join("google-chrome/NativeMessagingHosts"),
+                e.config.join("google-chrome"),
+                e.home.join(".mozilla/native-messaging-hosts"),
+                e.home.join(".mozilla"),
+            ],
+            "left": [],
+        })
     );
     // Everything install created is gone; the config directory itself (which install created
     // too, since XDG_CONFIG_HOME named a missing one) is the one thing left, empty.
@@ -340,4 +362,85 @@ fn bad_hosts_and_environments_are_refused() {
         String::from_utf8(o.stderr).unwrap().trim(),
         "error: HOME is not set to an absolute path"
     );
+}
+
+#[test]
+fn directories_the_browsers_made_stay_after_install_and_uninstall() {
+    let e = env();
+    // Empty directories the browsers created before Latchkey was installed.
+    let ff_hosts = e.home.join(".mozilla/native-messaging-hosts");
+    let chromium = e.config.join("chromium");
+    std::fs::create_dir_all(&ff_hosts).unwrap();
+    std::fs::create_dir_all(&chromium).unwrap();
+    let before = tree(&e.root);
+    let host = e.host.to_str().unwrap();
+    let out = latchkey(&e, &["browser", "install", "--host", host]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = latchkey(&e, &["browser", "uninstall", "--json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let printed: Value = serde_json::from_str(&out.stdout).unwrap();
+    // Only what install created goes: Chromium's NativeMessagingHosts (chromium/ existed) and
+    // all of Chrome's; nothing of Firefox's.
+    assert_eq!(
+        printed["removed_dirs"],
+        json!([
+            chromium.join("NativeMessagingHosts"),
+            e.config.join("google-chrome/NativeMessagingHosts"),
+            e.config.join("google-chrome"),
+        ])
+    );
+    assert!(ff_hosts.is_dir() && chromium.is_dir());
+    assert_eq!(tree(&e.root), before);
+}
+
+#[test]
+fn a_foreign_manifest_at_our_name_is_left_alone_and_reported() {
+    let e = env();
+    let host = e.host.to_str().unwrap();
+    let out = latchkey(&e, &["browser", "install", "--host", host]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // Another program replaced Firefox's manifest with one naming its own host.
+    let foreign = br#"{"name":"dev.latchkey.native_host","path":"/opt/other/host","type":"stdio"}"#;
+    std::fs::write(firefox_manifest(&e), foreign).unwrap();
+
+    let out = latchkey(&e, &["browser", "uninstall", "--json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let printed: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        printed["removed"],
+        json!([
+            chromium_manifest(&e),
+            record(&chromium_manifest(&e)),
+            chrome_manifest(&e),
+            record(&chrome_manifest(&e)),
+            record(&firefox_manifest(&e)),
+        ])
+    );
+    assert_eq!(
+        printed["left"],
+        json!([{
+            "path": firefox_manifest(&e),
+            "reason": "its path \"/opt/other/host\" is not latchkey-native-host",
+        }])
+    );
+    // Firefox's directories hold the foreign manifest: none of them is removed.
+    assert!(!printed["removed_dirs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|d| d.as_str().unwrap().contains(".mozilla")));
+    assert_eq!(std::fs::read(firefox_manifest(&e)).unwrap(), foreign);
+
+    // Without --json the message says so plainly.
+    let out = latchkey(&e, &["browser", "uninstall"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        format!(
+            "Left {} in place: its path \"/opt/other/host\" is not latchkey-native-host, \
+             so another program wrote it.\n",
+            firefox_manifest(&e).display()
+        )
+    );
+    assert_eq!(std::fs::read(firefox_manifest(&e)).unwrap(), foreign);
 }
