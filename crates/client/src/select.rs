@@ -6,7 +6,9 @@
 //! While the keys wait, their CTAPHID keepalives (CTAP 2.1 §11.2.9.1.5) reach
 //! [`CeremonyUi::status`] once per change of what the user should be told, not once per
 //! 100 ms packet: [`Status::TouchNeeded`] as soon as any key says UPNEEDED, else
-//! [`Status::Processing`] while any key says PROCESSING.
+//! [`Status::Processing`] while any key says PROCESSING. Keepalives are only a SHOULD
+//! (CTAP 2.1 §11.2.9.1.5) and some keys send none: if nothing was told within
+//! [`SILENT_PROMPT`] while a key still waits, the user is told to touch one anyway.
 
 use std::sync::mpsc;
 use std::thread;
@@ -135,13 +137,32 @@ fn overall(contenders: &[Contender]) -> Option<Status> {
 /// Polling interval for newly joined keys.
 const JOIN_POLL: Duration = Duration::from_millis(50);
 
+/// How long the UI waits for a keepalive before it says "touch" on its own: a key that sends
+/// none is still waiting for a touch.
+pub const SILENT_PROMPT: Duration = Duration::from_millis(300);
+
+/// What the user is told now: what the keepalives say, or "touch" once [`SILENT_PROMPT`] has
+/// passed with nothing told and a key still in the race.
+fn to_tell(
+    contenders: &[Contender],
+    failed: usize,
+    shown: Option<&Status>,
+    waited: Duration,
+) -> Option<Status> {
+    overall(contenders).or_else(|| {
+        (shown.is_none() && waited >= SILENT_PROMPT && contenders.len() > failed)
+            .then_some(Status::TouchNeeded)
+    })
+}
+
 fn race(
     devices: Vec<Box<dyn Device>>,
     joins: &mpsc::Receiver<Box<dyn Device>>,
     ui: &mut dyn CeremonyUi,
     timeout: Option<Duration>,
 ) -> Result<Box<dyn Device>, WebAuthnError> {
-    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+    let started = Instant::now();
+    let deadline = timeout.and_then(|t| started.checked_add(t));
     let (tx, rx) = mpsc::channel();
     let mut contenders = Vec::new();
     for device in devices {
@@ -173,6 +194,11 @@ fn race(
             },
             None => JOIN_POLL,
         };
+        // Wake up in time to tell the user to touch a key that sends no keepalives.
+        let wait = match SILENT_PROMPT.checked_sub(started.elapsed()) {
+            Some(left) if shown.is_none() && !left.is_zero() => wait.min(left),
+            _ => wait,
+        };
         match rx.recv_timeout(wait) {
             Ok(Report::Done(index, Ok(()))) => break Some(index),
             Ok(Report::Done(index, Err(e))) => {
@@ -189,7 +215,13 @@ fn race(
             }
             Err(_) => {}
         }
-        if let Some(now) = overall(&contenders) {
+        let now = to_tell(
+            &contenders,
+            failures.len(),
+            shown.as_ref(),
+            started.elapsed(),
+        );
+        if let Some(now) = now {
             if shown.as_ref() != Some(&now) {
                 ui.status(now.clone());
                 shown = Some(now);

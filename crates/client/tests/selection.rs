@@ -6,14 +6,15 @@
 mod common;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use common::*;
 use latchkey_client::ctap2::{self, CtapError};
 use latchkey_client::device::KeepaliveStatus;
-use latchkey_client::select::{select, select_joining};
+use latchkey_client::select::{select, select_joining, SILENT_PROMPT};
+use latchkey_client::ui::{Account, Cancelled, CeremonyUi, Pin, PinRequest};
 use latchkey_client::{Device, DeviceError, ScriptedUi, Status};
 use latchkey_transport::SeqpacketListener;
 use latchkey_webauthn::ErrorName;
@@ -38,6 +39,8 @@ enum Behaviour {
 struct FakeKey {
     path: PathBuf,
     cancels: Arc<AtomicUsize>,
+    /// Set once an unplugging key has closed its end.
+    gone: Arc<AtomicBool>,
     _dir: tempfile::TempDir,
 }
 
@@ -59,6 +62,8 @@ impl FakeKey {
         let listener = SeqpacketListener::bind(&path).unwrap();
         let cancels = Arc::new(AtomicUsize::new(0));
         let counted = cancels.clone();
+        let gone = Arc::new(AtomicBool::new(false));
+        let unplugged = gone.clone();
         std::thread::spawn(move || {
             let stream = listener.accept().unwrap();
             let mut buf = [0u8; 65];
@@ -90,6 +95,8 @@ impl FakeKey {
                                 let _ = stream.send(&report(CID, 0xBB, &[2]));
                                 std::thread::sleep(Duration::from_millis(100));
                             }
+                            drop(stream);
+                            unplugged.store(true, Ordering::SeqCst);
                             return;
                         }
                         Behaviour::KeepaliveThenOk => {
@@ -124,6 +131,7 @@ impl FakeKey {
         Self {
             path,
             cancels,
+            gone,
             _dir: dir,
         }
     }
@@ -137,6 +145,62 @@ fn path_of(server: &VirtualKeyServer) -> String {
     format!("unix:{}", server.path.display())
 }
 
+/// Waits until `done` holds, polling; a bound far beyond any scheduling delay turns a hang into
+/// a failure naming `what`.
+fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "timed out waiting until {what}"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// A [`ScriptedUi`] that also sends every status it is shown down a channel, so that another
+/// thread can act once the user was told something.
+struct TellingUi {
+    inner: ScriptedUi,
+    told: mpsc::Sender<Status>,
+}
+
+impl TellingUi {
+    fn new() -> (Self, mpsc::Receiver<Status>) {
+        let (told, hear) = mpsc::channel();
+        let ui = Self {
+            inner: ScriptedUi::default(),
+            told,
+        };
+        (ui, hear)
+    }
+}
+
+impl CeremonyUi for TellingUi {
+    fn pin(&mut self, request: &PinRequest) -> Result<Pin, Cancelled> {
+        self.inner.pin(request)
+    }
+    fn choose_credential(&mut self, accounts: &[Account]) -> Result<usize, Cancelled> {
+        self.inner.choose_credential(accounts)
+    }
+    fn status(&mut self, status: Status) {
+        let _ = self.told.send(status.clone());
+        self.inner.status(status);
+    }
+}
+
+/// Waits for the UI to be told `status`.
+fn hear(statuses: &mpsc::Receiver<Status>, status: &Status) {
+    loop {
+        let heard = statuses
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|e| panic!("the UI was never told {status:?}: {e}"));
+        if heard == *status {
+            return;
+        }
+    }
+}
+
 #[test]
 fn of_two_keys_one_refusing_the_granting_one_is_used() {
     let refusing = VirtualKeyServer::start();
@@ -144,8 +208,12 @@ fn of_two_keys_one_refusing_the_granting_one_is_used() {
     let granting = VirtualKeyServer::start();
     granting.hold.store(true, Ordering::SeqCst);
     let grant = granting.grant.clone();
+    let (refused, asked) = (refusing.touches.clone(), granting.touches.clone());
     let toucher = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(300));
+        // Touched only once both keys were asked (and one refused at once).
+        wait_until("both keys were asked for a touch", || {
+            refused.count() == 1 && asked.count() == 1
+        });
         grant.store(true, Ordering::SeqCst);
     });
     let mut ui = ScriptedUi::default();
@@ -163,22 +231,24 @@ fn of_two_waiting_keys_the_first_touched_wins_and_the_other_is_cancelled() {
     first.hold.store(true, Ordering::SeqCst);
     second.hold.store(true, Ordering::SeqCst);
     let grant = second.grant.clone();
+    let (asked_first, asked_second) = (first.touches.clone(), second.touches.clone());
+    let (mut ui, statuses) = TellingUi::new();
     let toucher = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(400));
+        // The user touches the second key once told to, with both keys waiting.
+        hear(&statuses, &Status::TouchNeeded);
+        wait_until("both keys wait for a touch", || {
+            asked_first.count() == 1 && asked_second.count() == 1
+        });
         grant.store(true, Ordering::SeqCst);
     });
-    let mut ui = ScriptedUi::default();
     let chosen = select(vec![first.open(), second.open()], &mut ui).unwrap();
     toucher.join().unwrap();
     assert_eq!(chosen.info().path, path_of(&second));
     // The other key saw CTAPHID_CANCEL and stopped waiting.
-    let start = Instant::now();
-    while first.cancels.count() == 0 && start.elapsed() < Duration::from_secs(3) {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_until("the first key was cancelled", || first.cancels.count() > 0);
     assert_eq!(first.cancels.count(), 1);
     assert_eq!(second.cancels.count(), 0);
-    assert_eq!(ui.statuses.first(), Some(&Status::TouchNeeded));
+    assert_eq!(ui.inner.statuses.first(), Some(&Status::TouchNeeded));
 }
 
 #[test]
@@ -186,8 +256,10 @@ fn a_key_plugged_in_mid_ceremony_joins_and_is_used() {
     let waiting = VirtualKeyServer::start();
     waiting.hold.store(true, Ordering::SeqCst);
     let (plug, joins) = mpsc::channel();
+    let asked = waiting.touches.clone();
     let plugged = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(300));
+        // Plugged in while the first key waits for a touch.
+        wait_until("the first key waits for a touch", || asked.count() == 1);
         let late = VirtualKeyServer::start();
         plug.send(late.open()).unwrap();
         late
@@ -211,10 +283,9 @@ fn a_key_plugged_in_mid_ceremony_joins_and_is_used() {
     let reg = latchkey_client::register(&mut *chosen, &create_request(&options), &mut ui).unwrap();
     assert!(!reg.credential_id.is_empty());
     assert_eq!(late.touches.count(), 2);
-    let start = Instant::now();
-    while waiting.cancels.count() == 0 && start.elapsed() < Duration::from_secs(3) {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_until("the first key was cancelled", || {
+        waiting.cancels.count() > 0
+    });
     assert_eq!(waiting.cancels.count(), 1);
 }
 
@@ -284,8 +355,12 @@ fn a_key_unplugged_during_selection_leaves_the_other_key_in_the_race() {
     let granting = VirtualKeyServer::start();
     granting.hold.store(true, Ordering::SeqCst);
     let grant = granting.grant.clone();
+    let (gone, asked) = (unplugged.gone.clone(), granting.touches.clone());
     let toucher = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(800));
+        // The other key is touched only after the first one was pulled out.
+        wait_until("one key is gone and the other waits", || {
+            gone.load(Ordering::SeqCst) && asked.count() == 1
+        });
         grant.store(true, Ordering::SeqCst);
     });
     let mut ui = ScriptedUi::default();
@@ -329,10 +404,9 @@ fn a_hanging_key_times_out_without_holding_up_another() {
     assert!(started.elapsed() < Duration::from_secs(2));
     assert_eq!(chosen.info().path, path_of(&ready));
     // The hanging key was told to stop.
-    let start = Instant::now();
-    while hanging.cancels.load(Ordering::SeqCst) == 0 && start.elapsed() < Duration::from_secs(3) {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_until("the hanging key was cancelled", || {
+        hanging.cancels.load(Ordering::SeqCst) > 0
+    });
     assert_eq!(hanging.cancels.load(Ordering::SeqCst), 1);
 }
 
@@ -413,18 +487,103 @@ fn waiting_keys_keepalives_tell_the_ui_touch_needed_once() {
     };
     let devices = vec![wrap(&first), wrap(&second)];
     let grant = second.grant.clone();
+    let counted = packets.clone();
     let toucher = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(700));
+        // Touched once the keys have sent several keepalives.
+        wait_until("six keepalives arrived", || {
+            counted.load(Ordering::SeqCst) >= 6
+        });
         grant.store(true, Ordering::SeqCst);
     });
     let mut ui = ScriptedUi::default();
     let chosen = select(devices, &mut ui).unwrap();
     toucher.join().unwrap();
     assert_eq!(chosen.info().path, path_of(&second));
-    // Both keys sent UPNEEDED every 100 ms for 0.7 s: many packets, one status.
+    // Both keys sent UPNEEDED every 100 ms: many packets, one prompt to touch. (A key may say
+    // PROCESSING before it gets to asking for the touch; that is a change, told once too.)
     let packets = packets.load(Ordering::SeqCst);
     assert!(packets >= 6, "only {packets} keepalives arrived");
-    assert_eq!(ui.statuses, [Status::TouchNeeded]);
+    let touch = ui
+        .statuses
+        .iter()
+        .filter(|s| **s == Status::TouchNeeded)
+        .count();
+    assert_eq!(touch, 1, "{:?}", ui.statuses);
+    assert!(
+        ui.statuses.len() <= 2 && ui.statuses.last() == Some(&Status::TouchNeeded),
+        "{:?}",
+        ui.statuses
+    );
+}
+
+/// Passes a device's answers up but none of its keepalives (a SHOULD, CTAP 2.1 §11.2.9.1.5):
+/// a key or transport that sends none.
+struct NoKeepalives(Box<dyn Device>);
+
+impl Device for NoKeepalives {
+    fn info(&self) -> latchkey_client::DeviceDescription {
+        self.0.info()
+    }
+    fn cbor(
+        &mut self,
+        request: &[u8],
+        _status: &mut dyn FnMut(KeepaliveStatus),
+    ) -> Result<Vec<u8>, DeviceError> {
+        self.0.cbor(request, &mut |_| {})
+    }
+    fn msg(&mut self, apdu: &[u8]) -> Result<Vec<u8>, DeviceError> {
+        self.0.msg(apdu)
+    }
+    fn cancel_handle(&self) -> latchkey_client::CancelHandle {
+        self.0.cancel_handle()
+    }
+}
+
+#[test]
+fn keys_sending_no_keepalives_still_tell_the_ui_touch_needed_once() {
+    let first = VirtualKeyServer::start();
+    let second = VirtualKeyServer::start();
+    first.hold.store(true, Ordering::SeqCst);
+    second.hold.store(true, Ordering::SeqCst);
+    let devices: Vec<Box<dyn Device>> = vec![
+        Box::new(NoKeepalives(first.open())),
+        Box::new(NoKeepalives(second.open())),
+    ];
+    let grant = second.grant.clone();
+    let (mut ui, statuses) = TellingUi::new();
+    let started = Instant::now();
+    let toucher = std::thread::spawn(move || {
+        hear(&statuses, &Status::TouchNeeded);
+        let told_after = started.elapsed();
+        grant.store(true, Ordering::SeqCst);
+        told_after
+    });
+    let chosen = select(devices, &mut ui).unwrap();
+    let told_after = toucher.join().unwrap();
+    assert_eq!(chosen.info().path, path_of(&second));
+    // Told after the grace period for keepalives, and only once.
+    assert!(told_after >= SILENT_PROMPT, "{told_after:?}");
+    assert_eq!(ui.inner.statuses, [Status::TouchNeeded]);
+    assert_eq!(first.touches.count(), 1);
+}
+
+#[test]
+fn a_lone_silent_key_plugged_in_is_prompted_for() {
+    let key = VirtualKeyServer::start();
+    key.hold.store(true, Ordering::SeqCst);
+    let (plug, joins) = mpsc::channel();
+    plug.send(Box::new(NoKeepalives(key.open())) as Box<dyn Device>)
+        .unwrap();
+    let grant = key.grant.clone();
+    let (mut ui, statuses) = TellingUi::new();
+    let toucher = std::thread::spawn(move || {
+        hear(&statuses, &Status::TouchNeeded);
+        grant.store(true, Ordering::SeqCst);
+    });
+    let chosen = select_joining(Vec::new(), &joins, &mut ui, Duration::from_secs(30)).unwrap();
+    toucher.join().unwrap();
+    assert_eq!(chosen.info().path, path_of(&key));
+    assert_eq!(ui.inner.statuses, [Status::TouchNeeded]);
 }
 
 #[test]
