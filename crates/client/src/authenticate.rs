@@ -108,7 +108,7 @@ pub fn authenticate(
     // is asked for with the AppID as RP ID, whose SHA-256 is the U2F application parameter.
     let mut rp_id = request.rp_id.clone();
     let mut appid_used = false;
-    let direct = uv::needs_no_preflight(&info, &allowed);
+    let direct = uv::needs_no_preflight(&info, plan, &allowed);
     let chosen = if allowed.is_empty() {
         None
     } else if direct {
@@ -181,8 +181,14 @@ pub fn authenticate(
                 return Err(not_in_allow_list());
             };
             appid_used = true;
+            // No built-in UV in the request either: the direct path never carries it (see
+            // `uv::needs_no_preflight`), and with it the key would verify before the lookup.
             let ga = GetAssertionRequest {
                 rp_id: appid.clone(),
+                options: GetAssertionOptions {
+                    uv: None,
+                    ..ga.options
+                },
                 pin_uv_auth_param: None,
                 pin_uv_auth_protocol: None,
                 ..ga

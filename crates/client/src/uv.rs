@@ -89,13 +89,18 @@ pub fn plan(
 /// key, which may ask for a touch before answering NO_CREDENTIALS. A CTAP 2.1 key checks the
 /// allowList before asking for a touch (§6.2.2 steps 7-9), so one credential that fits
 /// `maxCredentialIdLength` is sent as is and the counter moves once per sign-in.
-pub fn needs_no_preflight(info: &GetInfoResponse, ids: &[Vec<u8>]) -> bool {
+///
+/// Not with built-in UV in the request itself ([`UvPlan::BuiltIn`], `options.uv = true`): the
+/// key verifies the user (§6.2.2 step 6.2) before it looks up the allowList (step 7), so a
+/// credential it does not hold would still cost a finger scan; the silent pre-flight finds out
+/// first.
+pub fn needs_no_preflight(info: &GetInfoResponse, plan: UvPlan, ids: &[Vec<u8>]) -> bool {
     let max_len = info
         .max_credential_id_length
         .and_then(|n| usize::try_from(n).ok())
         .unwrap_or(usize::MAX);
     let ctap21 = info.versions.iter().any(|v| v == "FIDO_2_1");
-    matches!(ids, [only] if only.len() <= max_len) && ctap21
+    matches!(ids, [only] if only.len() <= max_len) && ctap21 && plan != UvPlan::BuiltIn
 }
 
 /// The clientDataHash used for pre-flight requests: nothing is signed for a relying party.
@@ -235,14 +240,34 @@ mod tests {
         let mut i = info(&[]);
         i.max_credential_id_length = Some(64);
         let one = vec![vec![1u8; 32]];
-        assert!(needs_no_preflight(&i, &one));
-        assert!(!needs_no_preflight(&i, &[vec![1u8; 32], vec![2u8; 32]]));
-        assert!(!needs_no_preflight(&i, &[]));
+        let skip = UvPlan::Skip;
+        assert!(needs_no_preflight(&i, skip, &one));
+        assert!(!needs_no_preflight(
+            &i,
+            skip,
+            &[vec![1u8; 32], vec![2u8; 32]]
+        ));
+        assert!(!needs_no_preflight(&i, skip, &[]));
         // Longer than the key takes: the pre-flight skips it (and finds nothing).
-        assert!(!needs_no_preflight(&i, &[vec![1u8; 65]]));
+        assert!(!needs_no_preflight(&i, skip, &[vec![1u8; 65]]));
         let mut old = i.clone();
         old.versions = vec!["U2F_V2".into(), "FIDO_2_0".into()];
-        assert!(!needs_no_preflight(&old, &one));
+        assert!(!needs_no_preflight(&old, skip, &one));
+        // A token (from the PIN or the finger) is had before the request: the key still looks
+        // the credential up before asking for anything.
+        assert!(needs_no_preflight(&i, UvPlan::BuiltInToken, &one));
+        let pin = UvPlan::Pin {
+            set_if_unset: false,
+        };
+        assert!(needs_no_preflight(&i, pin, &one));
+    }
+
+    #[test]
+    fn built_in_uv_in_the_request_keeps_the_preflight() {
+        // §6.2.2 verifies the user (step 6.2) before it looks for the credential (step 7).
+        let mut i = info(&[("uv", true)]);
+        i.max_credential_id_length = Some(64);
+        assert!(!needs_no_preflight(&i, UvPlan::BuiltIn, &[vec![1u8; 32]]));
     }
 
     #[test]

@@ -93,8 +93,9 @@ fn attempts(
         match token_with_uv(device, info, request)? {
             Ok(token) => return Ok(Some(token)),
             Err(CtapError::Status(StatusCode::UvInvalid)) => {
-                retries_left =
-                    uv_retries(device).map_err(|e| to_webauthn(Step::UserVerification, &e))?;
+                // The count is only told to the user: a key that fails getUVRetries is tried
+                // again with the attempts left unknown.
+                retries_left = uv_retries(device).ok().flatten();
                 if retries_left == Some(0) {
                     return Ok(None);
                 }

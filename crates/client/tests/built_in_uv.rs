@@ -2,16 +2,99 @@
 //! Keys with a fingerprint reader (the virtual key's emulated built-in user verification):
 //! a pinUvAuthToken from the finger instead of the PIN (CTAP 2.1 §6.5.5.7.3), retries told to
 //! the user (getUVRetries), the PIN once built-in UV blocks or is not set up, and `uv: true` in
-//! the request on a key that issues no tokens (CTAP 2.0).
+//! the request on a key that issues no tokens (CTAP 2.0, or CTAP 2.1 without
+//! `pinUvAuthToken`).
 
 mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use common::*;
 use latchkey_authenticator::uv::UvScript;
 use latchkey_authenticator::{BuiltInUv, Config};
-use latchkey_client::{Device, ScriptedUi, UvReason};
+use latchkey_client::device::KeepaliveStatus;
+use latchkey_client::{CancelHandle, Device, DeviceDescription, DeviceError, ScriptedUi, UvReason};
+use latchkey_ctap::cbor::{self, Value};
 use latchkey_webauthn::ErrorName;
 use serde_json::json;
+
+/// authenticatorGetInfo (CTAP 2.1 §6.4) and authenticatorClientPIN (§6.5.5) command bytes.
+const GET_INFO: u8 = 0x04;
+const CLIENT_PIN: u8 = 0x06;
+/// clientPIN subCommand getUVRetries (§6.5.5.3).
+const GET_UV_RETRIES: i64 = 0x07;
+
+/// A CTAP 2.1 key with built-in UV that issues no pinUvAuthToken: its getInfo loses the
+/// `pinUvAuthToken` option but keeps FIDO_2_1, so the platform puts `uv: true` in the request.
+struct NoTokens(Box<dyn Device>);
+
+impl Device for NoTokens {
+    fn info(&self) -> DeviceDescription {
+        self.0.info()
+    }
+    fn cbor(
+        &mut self,
+        request: &[u8],
+        status: &mut dyn FnMut(KeepaliveStatus),
+    ) -> Result<Vec<u8>, DeviceError> {
+        let answer = self.0.cbor(request, status)?;
+        if request.first() != Some(&GET_INFO) {
+            return Ok(answer);
+        }
+        let mut info: latchkey_ctap::command::GetInfoResponse =
+            latchkey_ctap::command::decode_response(&answer).unwrap();
+        assert!(info.versions.iter().any(|v| v == "FIDO_2_1"));
+        info.options.as_mut().unwrap().remove("pinUvAuthToken");
+        let mut out = vec![0x00];
+        out.extend(cbor::encode(&cbor::ToValue::to_value(&info)));
+        Ok(out)
+    }
+    fn msg(&mut self, apdu: &[u8]) -> Result<Vec<u8>, DeviceError> {
+        self.0.msg(apdu)
+    }
+    fn cancel_handle(&self) -> CancelHandle {
+        self.0.cancel_handle()
+    }
+}
+
+/// A key whose clientPIN getUVRetries fails (CTAP2_ERR_INVALID_SUBCOMMAND); counts the calls.
+struct NoUvRetries {
+    inner: Box<dyn Device>,
+    asked: Arc<AtomicUsize>,
+}
+
+impl Device for NoUvRetries {
+    fn info(&self) -> DeviceDescription {
+        self.inner.info()
+    }
+    fn cbor(
+        &mut self,
+        request: &[u8],
+        status: &mut dyn FnMut(KeepaliveStatus),
+    ) -> Result<Vec<u8>, DeviceError> {
+        let answer = self.inner.cbor(request, status)?;
+        let sub_command = match request.split_first() {
+            Some((&CLIENT_PIN, body)) => cbor::decode(body)
+                .unwrap()
+                .get(&Value::from(0x02))
+                .and_then(|v| v.as_int())
+                .and_then(|i| i.as_i64()),
+            _ => None,
+        };
+        if sub_command == Some(GET_UV_RETRIES) {
+            self.asked.fetch_add(1, Ordering::SeqCst);
+            return Ok(vec![0x3E]);
+        }
+        Ok(answer)
+    }
+    fn msg(&mut self, apdu: &[u8]) -> Result<Vec<u8>, DeviceError> {
+        self.inner.msg(apdu)
+    }
+    fn cancel_handle(&self) -> CancelHandle {
+        self.inner.cancel_handle()
+    }
+}
 
 const PIN: &str = "1234";
 
@@ -166,4 +249,95 @@ fn a_ctap20_key_with_a_finger_is_asked_for_uv_in_the_request() {
     assert!(ui.pin_requests.is_empty());
     assert_eq!(server.uv_attempts.count(), 2);
     assert_eq!(server.touches.count(), 0);
+}
+
+#[test]
+fn a_key_failing_get_uv_retries_is_tried_again_with_the_attempts_left_unknown() {
+    let server = fingerprint_key("no-match,match", 5, 3);
+    let asked = Arc::new(AtomicUsize::new(0));
+    let mut dev = NoUvRetries {
+        inner: server.open(),
+        asked: asked.clone(),
+    };
+    set_pin(&mut dev);
+    let mut ui = ScriptedUi::default();
+    let reg = register(&mut dev, &mut ui, "required");
+    assert_eq!(flags(&reg.authenticator_data) & (UP | UV), UP | UV);
+    assert_eq!(asked.load(Ordering::SeqCst), 1, "getUVRetries was asked");
+    assert_eq!(
+        uv_log(&ui),
+        [(UvReason::Verify, None), (UvReason::Retry, None)]
+    );
+    assert!(ui.pin_requests.is_empty());
+    assert_eq!(server.uv_attempts.count(), 2);
+}
+
+#[test]
+fn built_in_uv_in_the_request_is_not_spent_on_a_credential_the_key_lacks() {
+    let server = fingerprint_key("match", 5, 3);
+    let mut dev = NoTokens(server.open());
+    let mut ui = ScriptedUi::default();
+    let reg = register(&mut dev, &mut ui, "discouraged");
+    let (scans, touches) = (server.uv_attempts.count(), server.touches.count());
+
+    // One listed credential the key does not hold: found out silently, no finger asked for.
+    let other = random(reg.credential_id.len());
+    let (options, _) = get_options(&[other], "required", json!({}));
+    let err = latchkey_client::authenticate(&mut dev, &get_request(&options), &mut ui).unwrap_err();
+    assert_eq!(err.kind(), ErrorName::NotAllowed);
+    assert!(
+        err.message().contains("none of the credentials"),
+        "{}",
+        err.message()
+    );
+    assert_eq!(server.uv_attempts.count(), scans, "no finger scan in vain");
+    assert_eq!(server.touches.count(), touches);
+
+    // The one it holds: the pre-flight, then one finger scan in the request itself.
+    let (options, _) = get_options(
+        std::slice::from_ref(&reg.credential_id),
+        "required",
+        json!({}),
+    );
+    let a = latchkey_client::authenticate(&mut dev, &get_request(&options), &mut ui).unwrap();
+    assert_eq!(flags(&a.authenticator_data) & (UP | UV), UP | UV);
+    assert_eq!(a.credential_id, reg.credential_id);
+    assert_eq!(server.uv_attempts.count(), scans + 1);
+    assert_eq!(server.touches.count(), touches);
+}
+
+#[test]
+fn an_appid_sign_in_with_built_in_uv_in_the_request_scans_the_finger_once() {
+    use latchkey_ctap::u2f::{RegisterRequest, RegisterResponse, Request, ResponseApdu};
+    let server = fingerprint_key("match", 5, 3);
+    let mut dev = NoTokens(server.open());
+    let appid = "https://example.com/u2f-app-id.json";
+    let application: [u8; 32] =
+        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, appid.as_bytes())
+            .as_ref()
+            .try_into()
+            .unwrap();
+    let register = Request::Register(RegisterRequest {
+        challenge: [7u8; 32],
+        application,
+    });
+    let answer = ResponseApdu::parse(&dev.msg(&register.to_bytes()).unwrap()).unwrap();
+    let id = RegisterResponse::parse(&answer.data)
+        .unwrap()
+        .key_handle
+        .as_bytes()
+        .to_vec();
+    let (scans, touches) = (server.uv_attempts.count(), server.touches.count());
+    let mut ui = ScriptedUi::default();
+    let (options, _) = get_options(
+        std::slice::from_ref(&id),
+        "required",
+        json!({"appid": appid}),
+    );
+    let a = latchkey_client::authenticate(&mut dev, &get_request(&options), &mut ui).unwrap();
+    assert_eq!(a.extensions.appid, Some(true));
+    assert_eq!(&a.authenticator_data[..32], &application);
+    assert_eq!(flags(&a.authenticator_data) & UV, UV);
+    assert_eq!(server.uv_attempts.count(), scans + 1, "one finger scan");
+    assert_eq!(server.touches.count(), touches);
 }

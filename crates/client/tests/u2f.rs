@@ -208,3 +208,26 @@ fn appid_exclude_refuses_a_key_holding_the_u2f_credential() {
     );
     latchkey_client::register(&mut dev, &create_request(&options), &mut ui).unwrap();
 }
+
+#[test]
+fn an_appid_sign_in_on_a_ctap21_key_costs_one_touch() {
+    // Asked directly under the RP ID, the key answers NO_CREDENTIALS before any touch; under
+    // the AppID it asks for the one touch of the sign-in.
+    let (mut dev, touches) = usb_key_in_memory();
+    let appid = "https://example.com/u2f-app-id.json";
+    let id = legacy_credential(&mut dev, appid);
+    let before = touches.count();
+    let mut ui = ScriptedUi::default();
+    let (options, _) = get_options(
+        std::slice::from_ref(&id),
+        "discouraged",
+        json!({"appid": appid}),
+    );
+    let a = latchkey_client::authenticate(&mut dev, &get_request(&options), &mut ui).unwrap();
+    assert_eq!(a.extensions.appid, Some(true));
+    assert_eq!(a.credential_id, id);
+    assert_eq!(flags(&a.authenticator_data) & UP, UP);
+    assert_eq!(touches.count(), before + 1);
+    // Signed once, with no silent pre-flight signature before it.
+    assert_eq!(&a.authenticator_data[33..37], &[0, 0, 0, 1]);
+}
