@@ -41,6 +41,13 @@ pub enum InstallError {
         "the latchkeyd path {0:?} must be absolute and free of spaces, quotes, % and newlines"
     )]
     BadExecutable(PathBuf),
+    /// The credential store directory cannot go into the unit (not absolute or not UTF-8, or it
+    /// holds a quote, a backslash or a control character).
+    #[error(
+        "the credential store directory {0:?} must be an absolute UTF-8 path free of quotes, \
+         backslashes and control characters"
+    )]
+    BadDataDir(PathBuf),
     /// Writing or removing a file failed.
     #[error("{path}: {source}")]
     Io {
@@ -108,14 +115,84 @@ fn exec_line(latchkeyd: &Path, args: &[String]) -> Result<String, InstallError> 
         .join(" "))
 }
 
-/// The D-Bus service file text for `latchkeyd` started with `args`.
-pub fn dbus_service_text(latchkeyd: &Path, args: &[String]) -> Result<String, InstallError> {
-    Ok(DBUS_SERVICE_TEMPLATE.replace("@EXEC@", &exec_line(latchkeyd, args)?))
+/// The `--data-dir` value among latchkeyd's `args` (`--data-dir=D` or `--data-dir D`).
+fn data_dir_arg(args: &[String]) -> Option<&str> {
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if let Some(d) = a.strip_prefix("--data-dir=") {
+            return Some(d);
+        }
+        if a == "--data-dir" {
+            return it.next().map(String::as_str);
+        }
+    }
+    None
 }
 
-/// The systemd unit text.
-pub fn systemd_unit_text(latchkeyd: &Path, args: &[String]) -> Result<String, InstallError> {
-    Ok(SYSTEMD_UNIT_TEMPLATE.replace("@EXEC@", &exec_line(latchkeyd, args)?))
+/// The credential store directory latchkeyd will use when started with `args`: their
+/// `--data-dir`, else `$XDG_DATA_HOME/latchkey` by `dirs` (the rule of
+/// `latchkey_client::platform::store_dir(None)`). Refuses a path the unit cannot carry.
+pub fn store_dir(dirs: &UserDirs, args: &[String]) -> Result<PathBuf, InstallError> {
+    let store = data_dir_arg(args).map_or_else(|| dirs.data_home.join("latchkey"), PathBuf::from);
+    let ok = store.is_absolute()
+        && store.to_str().is_some_and(|s| {
+            !s.chars()
+                .any(|c| c.is_control() || matches!(c, '"' | '\'' | '\\'))
+        });
+    if ok {
+        Ok(store)
+    } else {
+        Err(InstallError::BadDataDir(store))
+    }
+}
+
+/// `args` with `--data-dir=<store>` appended unless they name one, each argument quoted for the
+/// line it goes into by `quote`.
+fn with_data_dir(args: &[String], store: &Path, quote: impl Fn(&str) -> String) -> String {
+    match (data_dir_arg(args), store.to_str()) {
+        (None, Some(s)) => format!(" {}", quote(&format!("--data-dir={s}"))),
+        _ => String::new(),
+    }
+}
+
+/// The D-Bus service file text for `latchkeyd` started with `args` and the store `store` (from
+/// [`store_dir`]). The D-Bus `Exec=` line is split like a shell command line, so the added
+/// `--data-dir` is single-quoted (the store path holds no quote).
+pub fn dbus_service_text(
+    latchkeyd: &Path,
+    args: &[String],
+    store: &Path,
+) -> Result<String, InstallError> {
+    let exec = exec_line(latchkeyd, args)? + &with_data_dir(args, store, |a| format!("'{a}'"));
+    Ok(DBUS_SERVICE_TEMPLATE.replace("@EXEC@", &exec))
+}
+
+/// `s` with systemd's specifier character escaped (`%` → `%%`).
+fn systemd_escape_specifiers(s: &str) -> String {
+    s.replace('%', "%%")
+}
+
+/// The systemd unit text for `latchkeyd` started with `args` and the store `store` (from
+/// [`store_dir`]): `ExecStart=` gets `--data-dir` and `ReadWritePaths=` the same directory,
+/// double-quoted (spaces) with `%` doubled (specifiers) and, in `ExecStart=`, `$` doubled
+/// (environment variable expansion) (systemd.service(5) "Command lines", systemd.unit(5)
+/// "Specifiers").
+pub fn systemd_unit_text(
+    latchkeyd: &Path,
+    args: &[String],
+    store: &Path,
+) -> Result<String, InstallError> {
+    let exec = exec_line(latchkeyd, args)?
+        + &with_data_dir(args, store, |a| {
+            format!("\"{}\"", systemd_escape_specifiers(a).replace('$', "$$"))
+        });
+    let store = store
+        .to_str()
+        .ok_or_else(|| InstallError::BadDataDir(store.to_owned()))?;
+    let rw = format!("\"-{}\"", systemd_escape_specifiers(store));
+    Ok(SYSTEMD_UNIT_TEMPLATE
+        .replace("@EXEC@", &exec)
+        .replace("@STORE@", &rw))
 }
 
 fn write_atomic(path: &Path, text: &str) -> Result<(), InstallError> {
@@ -127,30 +204,47 @@ fn write_atomic(path: &Path, text: &str) -> Result<(), InstallError> {
         .parent()
         .ok_or_else(|| io(std::io::Error::other("no parent directory")))?;
     std::fs::create_dir_all(dir).map_err(io)?;
+    // A fresh name per process, opened with O_CREAT|O_EXCL: never an existing file or a symlink
+    // planted at a predictable name.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
     let tmp = dir.join(format!(
-        ".{}.tmp",
+        ".{}.{}.{nanos:x}.tmp",
         path.file_name()
             .map(|n| n.to_string_lossy())
-            .unwrap_or_default()
+            .unwrap_or_default(),
+        std::process::id()
     ));
-    let mut f = std::fs::File::create(&tmp).map_err(io)?;
-    f.write_all(text.as_bytes()).map_err(io)?;
-    f.sync_all().map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .map_err(io)?;
+    let written = f
+        .write_all(text.as_bytes())
+        .and_then(|()| f.sync_all())
+        .and_then(|()| std::fs::rename(&tmp, path));
+    drop(f);
+    written.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io(e)
+    })
 }
 
 /// Installs the D-Bus activation file and the systemd user unit for `latchkeyd` (extra `args`
-/// are appended to its command line), and creates the credential store's directory (mode 0700):
-/// the unit's `ProtectSystem=strict` leaves only that directory writable, so it must exist before
-/// the service starts. Returns the files written.
+/// are appended to its command line, and `--data-dir` naming [`store_dir`] unless they name
+/// one), and creates the credential store's directory (mode 0700): the unit's
+/// `ProtectSystem=strict` leaves only that directory writable, so it must exist before the
+/// service starts. Returns the files written.
 pub fn install_user(
     dirs: &UserDirs,
     latchkeyd: &Path,
     args: &[String],
 ) -> Result<Vec<PathBuf>, InstallError> {
-    let service = dbus_service_text(latchkeyd, args)?;
-    let unit = systemd_unit_text(latchkeyd, args)?;
-    let store = dirs.data_home.join("latchkey");
+    let store = store_dir(dirs, args)?;
+    let service = dbus_service_text(latchkeyd, args, &store)?;
+    let unit = systemd_unit_text(latchkeyd, args, &store)?;
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -193,20 +287,25 @@ mod tests {
         assert_eq!(files.len(), 2);
         let service = std::fs::read_to_string(dirs.dbus_service()).unwrap();
         assert!(service.contains("Name=dev.latchkey.Credentials\n"));
-        assert!(service.contains("Exec=/usr/libexec/latchkeyd --log-level=debug\n"));
         assert!(service.contains("SystemdService=latchkeyd.service\n"));
         let unit = std::fs::read_to_string(dirs.systemd_unit()).unwrap();
         assert!(
             unit.contains("Type=dbus\n") && unit.contains("BusName=dev.latchkey.Credentials\n")
         );
-        assert!(unit.contains("ExecStart=/usr/libexec/latchkeyd --log-level=debug\n"));
+        let store = dirs.data_home.join("latchkey");
+        let store = store.to_str().unwrap();
+        assert!(service.contains(&format!(
+            "Exec=/usr/libexec/latchkeyd --log-level=debug '--data-dir={store}'\n"
+        )));
+        assert!(unit.contains(&format!(
+            "ExecStart=/usr/libexec/latchkeyd --log-level=debug \"--data-dir={store}\"\n"
+        )));
         // Hardening that fits a per-user service with the session bus, its data directory,
         // hidraw and HTTPS; the mount-namespace settings need PrivateUsers=yes in a user unit.
         for line in [
             "PrivateUsers=yes",
             "NoNewPrivileges=yes",
             "ProtectSystem=strict",
-            "ReadWritePaths=-%h/.local/share/latchkey",
             "PrivateTmp=yes",
             "ProtectKernelTunables=yes",
             "ProtectKernelModules=yes",
@@ -217,6 +316,7 @@ mod tests {
             "RestrictNamespaces=yes",
             "SystemCallArchitectures=native",
             "UMask=0077",
+            &format!("ReadWritePaths=\"-{store}\""),
         ] {
             assert!(
                 unit.lines().any(|l| l == line),
@@ -250,12 +350,111 @@ mod tests {
         ] {
             assert!(
                 matches!(
-                    dbus_service_text(Path::new(bad), &[]),
+                    dbus_service_text(Path::new(bad), &[], Path::new("/s")),
                     Err(InstallError::BadExecutable(_))
                 ),
                 "{bad}"
             );
         }
-        assert!(dbus_service_text(Path::new("/ok"), &["--a b".into()]).is_err());
+        assert!(dbus_service_text(Path::new("/ok"), &["--a b".into()], Path::new("/s")).is_err());
+    }
+
+    fn dirs_in(data_home: PathBuf) -> UserDirs {
+        UserDirs {
+            config_home: data_home.join("config"),
+            data_home,
+        }
+    }
+
+    #[test]
+    fn the_store_follows_xdg_data_home_and_data_dir_with_systemd_escaping() {
+        let t = tempfile::tempdir().unwrap();
+        // A data directory with a space, a specifier and a dollar sign.
+        let dirs = dirs_in(t.path().join("my data %Q $HOME"));
+        let exe = Path::new("/bin/true");
+        install_user(&dirs, exe, &[]).unwrap();
+        let store = dirs.data_home.join("latchkey");
+        assert!(store.is_dir(), "install created the store");
+        let p = store.to_str().unwrap();
+        let esc = p.replace('%', "%%");
+        let unit = std::fs::read_to_string(dirs.systemd_unit()).unwrap();
+        let lines: Vec<_> = unit
+            .lines()
+            .filter(|l| l.starts_with("ExecStart=") || l.starts_with("ReadWritePaths="))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                format!(
+                    "ExecStart=/bin/true \"--data-dir={}\"",
+                    esc.replace('$', "$$")
+                ),
+                format!("ReadWritePaths=\"-{esc}\""),
+            ]
+        );
+        assert!(!unit.contains(".local/share"), "{unit}");
+        let service = std::fs::read_to_string(dirs.dbus_service()).unwrap();
+        assert!(
+            service.contains(&format!("Exec=/bin/true '--data-dir={p}'\n")),
+            "{service}"
+        );
+        // systemd itself accepts the unit (an unescaped % or an unbalanced quote fails here).
+        match std::process::Command::new("systemd-analyze")
+            .arg("verify")
+            .arg(dirs.systemd_unit())
+            .output()
+        {
+            Ok(o) => assert!(
+                o.status.success(),
+                "systemd-analyze verify: {}",
+                String::from_utf8_lossy(&o.stderr)
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                eprintln!("systemd-analyze not installed; skipping verify")
+            }
+            Err(e) => panic!("systemd-analyze: {e}"),
+        }
+
+        // An explicit --data-dir wins: it is the store, and it is not added twice.
+        let other = t.path().join("elsewhere");
+        for args in [
+            vec![format!("--data-dir={}", other.display())],
+            vec!["--data-dir".to_owned(), other.display().to_string()],
+        ] {
+            assert_eq!(store_dir(&dirs, &args).unwrap(), other);
+            let unit = systemd_unit_text(exe, &args, &other).unwrap();
+            let exec = unit.lines().find(|l| l.starts_with("ExecStart=")).unwrap();
+            assert_eq!(exec.matches("--data-dir").count(), 1, "{exec}");
+            assert!(unit.contains(&format!("ReadWritePaths=\"-{}\"\n", other.display())));
+        }
+    }
+
+    #[test]
+    fn the_default_store_is_latchkeyds() {
+        // Whatever this process's HOME and XDG_DATA_HOME are, install and latchkeyd agree.
+        if let (Ok(dirs), Ok(daemon)) = (
+            UserDirs::from_env(),
+            latchkey_client::platform::store_dir(None),
+        ) {
+            assert_eq!(store_dir(&dirs, &[]).unwrap(), daemon);
+        }
+    }
+
+    #[test]
+    fn store_paths_the_unit_cannot_carry_are_refused() {
+        for bad in ["/a\"b", "/a'b", "/a\\b", "/a\nb", "relative"] {
+            let dirs = dirs_in(PathBuf::from("/d"));
+            let args = vec![format!("--data-dir={bad}")];
+            assert!(
+                matches!(store_dir(&dirs, &args), Err(InstallError::BadDataDir(p)) if p == Path::new(bad)),
+                "{bad:?}"
+            );
+        }
+        let dirs = dirs_in(PathBuf::from("/d\"q"));
+        assert!(matches!(
+            install_user(&dirs, Path::new("/bin/true"), &[]),
+            Err(InstallError::BadDataDir(_))
+        ));
+        assert!(!Path::new("/d\"q").exists());
     }
 }

@@ -14,8 +14,10 @@ use latchkey_daemon::options::Kind;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dbus_activation_after_install() {
     let home = tempfile::tempdir().unwrap();
+    // A data directory with a space: install passes it to latchkeyd as a quoted --data-dir on
+    // the D-Bus Exec= line, which the bus must split correctly for the store to land there.
     let dirs = UserDirs {
-        data_home: home.path().join("data"),
+        data_home: home.path().join("user data"),
         config_home: home.path().join("config"),
     };
     let policy_dir = home.path().join("policy");
@@ -26,11 +28,13 @@ async fn dbus_activation_after_install() {
         format!("--policy-system-dir={}", policy_dir.display()),
         format!("--policy-admin-dir={}", home.path().join("none").display()),
         format!("--policy-user-dir={}", home.path().join("none").display()),
-        format!("--data-dir={}", home.path().join("store").display()),
         "--log-level=debug".to_owned(),
     ];
     let files = install_user(&dirs, latchkeyd, &args).unwrap();
     assert!(files.iter().all(|f| f.exists()));
+    let store = dirs.data_home.join("latchkey");
+    let store_entries = || std::fs::read_dir(&store).unwrap().count();
+    assert_eq!(store_entries(), 0, "install creates the store empty");
 
     let bus = TestBus::start_with_services(Some(&dirs.data_home.join("dbus-1/services")));
     let conn = zbus::connection::Builder::address(bus.address.as_str())
@@ -82,8 +86,9 @@ async fn dbus_activation_after_install() {
     .unwrap();
     assert_eq!(out.code, 0, "{:?}: {:?}", out.error_name(), out.message());
     assert!(
-        home.path().join("store").exists(),
-        "the credential store was created in --data-dir"
+        store_entries() > 0,
+        "the credential was stored in the installed --data-dir {}",
+        store.display()
     );
 
     // Stop the daemon we caused to start, then uninstall.
