@@ -4,13 +4,14 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use latchkey_daemon::install::{install_user, uninstall_user, UserDirs};
+use latchkey_daemon::install::{install_user, store_dir, uninstall_user, UserDirs};
 
 /// Options of `latchkey install`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Example:\n  latchkey install --user\n\n\
     Writes $XDG_DATA_HOME/dbus-1/services/dev.latchkey.Credentials.service and\n\
-    $XDG_CONFIG_HOME/systemd/user/latchkeyd.service.")]
+    $XDG_CONFIG_HOME/systemd/user/latchkeyd.service, both naming the credential store\n\
+    ($XDG_DATA_HOME/latchkey, or the --data-dir among ARGS) as latchkeyd's --data-dir.")]
 pub struct InstallArgs {
     /// Install for the current user (the only mode).
     #[arg(long, required = true)]
@@ -55,13 +56,20 @@ pub fn run_install(args: InstallArgs) -> ExitCode {
         return ExitCode::FAILURE;
     };
     let latchkeyd = std::path::absolute(&latchkeyd).unwrap_or(latchkeyd);
-    let result = UserDirs::from_env().and_then(|dirs| install_user(&dirs, &latchkeyd, &args.args));
+    let result = UserDirs::from_env().and_then(|dirs| {
+        let files = install_user(&dirs, &latchkeyd, &args.args)?;
+        Ok((files, store_dir(&dirs, &args.args)?))
+    });
     match result {
-        Ok(files) => {
+        Ok((files, store)) => {
             for f in files {
                 println!("Wrote {}", f.display());
             }
-            println!("latchkeyd ({}) now starts on demand.", latchkeyd.display());
+            println!(
+                "latchkeyd ({}) now starts on demand, with its credential store in {}.",
+                latchkeyd.display(),
+                store.display()
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {
