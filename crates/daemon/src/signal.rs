@@ -30,8 +30,8 @@
 use latchkey_authenticator::store::CredentialStore;
 use latchkey_client::manage::{self, MAX_USER_FIELD};
 use latchkey_webauthn::ids::{CredentialId, UserHandle};
-use latchkey_webauthn::origin::RpId;
 use latchkey_webauthn::options::truncate_utf8;
+use latchkey_webauthn::origin::RpId;
 use latchkey_webauthn::{b64, WebAuthnError};
 use serde::Deserialize;
 

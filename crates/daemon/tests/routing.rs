@@ -269,7 +269,10 @@ async fn platform_create_lands_on_the_platform_authenticator_not_the_key() {
         origin: Some(other_origin.into()),
         ..Default::default()
     };
-    let out = client.call(Kind::Create, &reg.json, &at_other).await.unwrap();
+    let out = client
+        .call(Kind::Create, &reg.json, &at_other)
+        .await
+        .unwrap();
     verify_registration(&other, &reg, &ok_json(&out));
     let before = listed_names(&client).await;
     assert_eq!(

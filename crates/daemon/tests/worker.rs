@@ -177,10 +177,7 @@ fn a_ceremony_through_the_worker_verifies_and_its_credential_is_listed_and_delet
     assert_eq!(routed.list(Some(RP_ID)).unwrap().unwrap(), all);
     // Rename (signalCurrentUserDetails): the worker's store keeps the new names; a name over the
     // store's limit is cut on a character boundary before it is sent.
-    assert!(!routed
-        .update_user(&[9; 16], "bob", "Bob")
-        .unwrap()
-        .unwrap());
+    assert!(!routed.update_user(&[9; 16], "bob", "Bob").unwrap().unwrap());
     assert!(routed
         .update_user(&c.reg.credential_id, "alice@new", "Alice N.")
         .unwrap()
@@ -197,7 +194,10 @@ fn a_ceremony_through_the_worker_verifies_and_its_credential_is_listed_and_delet
     let renamed = routed.list(Some(RP_ID)).unwrap().unwrap();
     assert_eq!(
         renamed[0].user_name.as_deref(),
-        Some("ü".repeat(latchkey_client::manage::MAX_USER_FIELD / 2).as_str())
+        Some(
+            "ü".repeat(latchkey_client::manage::MAX_USER_FIELD / 2)
+                .as_str()
+        )
     );
     assert!(!routed.delete(&[9; 16]).unwrap().unwrap());
     assert!(routed.delete(&c.reg.credential_id).unwrap().unwrap());

@@ -351,9 +351,8 @@ fn applied_to_a_routed_device_removes_and_updates() {
 
     // A name over the store's limit is cut on a character boundary.
     let long = "é".repeat(MAX_USER_FIELD);
-    let json = format!(
-        r#"{{"rpId":"example.com","userId":"dXNlcg","name":"{long}","displayName":"A"}}"#
-    );
+    let json =
+        format!(r#"{{"rpId":"example.com","userId":"dXNlcg","name":"{long}","displayName":"A"}}"#);
     let details = signal(SignalKind::CurrentUserDetails, &json);
     let report = apply_to_device(&mut device, &details).unwrap();
     assert_eq!(report.updated, 1);
@@ -427,7 +426,14 @@ impl RoutedDevice for NoRename {
 fn a_device_that_cannot_rename_refuses_current_user_details() {
     use latchkey_client::platform::{self, PlatformDevice, Presence};
     let mut store = MemoryStore::default();
-    seed(&mut store, &[1, 2, 3], "example.com", b"user", "alice", true);
+    seed(
+        &mut store,
+        &[1, 2, 3],
+        "example.com",
+        b"user",
+        "alice",
+        true,
+    );
     let cancel = latchkey_client::CancelHandle::new();
     let mut device = NoRename(PlatformDevice::with_store(
         platform::config(),
@@ -448,6 +454,11 @@ fn a_device_that_cannot_rename_refuses_current_user_details() {
         e,
         SignalError::NotSupported("signalCurrentUserDetails")
     ));
-    let stored = device.0.core_mut().store_mut().by_rp("example.com").unwrap();
+    let stored = device
+        .0
+        .core_mut()
+        .store_mut()
+        .by_rp("example.com")
+        .unwrap();
     assert_eq!(stored[0].user.name.as_deref(), Some("alice"));
 }
