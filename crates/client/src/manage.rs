@@ -339,3 +339,71 @@ pub fn reset(device: &mut dyn Device, ui: &mut dyn CeremonyUi) -> Result<(), Web
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use latchkey_authenticator::env::Rng;
+    use latchkey_authenticator::memory::MemoryStore;
+    use latchkey_authenticator::store::{
+        Algorithm, CredProtect, Credential, CredentialKind, RpEntity, UserEntity,
+    };
+
+    use super::*;
+
+    struct FixedRng;
+
+    impl Rng for FixedRng {
+        fn fill(&mut self, buf: &mut [u8]) {
+            buf.fill(7);
+        }
+    }
+
+    fn store_with(id: &[u8]) -> MemoryStore {
+        let mut store = MemoryStore::default();
+        let (public_key, key) = store.generate_key(Algorithm::Es256, &mut FixedRng).unwrap();
+        store
+            .insert(Credential {
+                id: id.to_vec(),
+                rp: RpEntity {
+                    id: "example.com".into(),
+                    name: None,
+                },
+                user: UserEntity {
+                    id: b"user".to_vec(),
+                    name: Some("alice".into()),
+                    display_name: Some("Alice".into()),
+                },
+                discoverable: true,
+                public_key,
+                key,
+                cred_protect: CredProtect::UvOptional,
+                cred_random: None,
+                cred_blob: None,
+                large_blob_key: None,
+                sign_count: 3,
+                created_at: 0,
+                kind: CredentialKind::Ctap2,
+            })
+            .unwrap();
+        store
+    }
+
+    #[test]
+    fn update_user_sets_both_names_and_cuts_long_ones() {
+        let mut store = store_with(&[1; 16]);
+        assert!(!update_user_in_store(&mut store, &[2; 16], "bob", "Bob").unwrap());
+        assert!(update_user_in_store(&mut store, &[1; 16], "alice@new", "Alice N.").unwrap());
+        let c = store.get(&[1; 16]).unwrap().unwrap();
+        assert_eq!(c.user.id, b"user");
+        assert_eq!(c.user.name.as_deref(), Some("alice@new"));
+        assert_eq!(c.user.display_name.as_deref(), Some("Alice N."));
+        assert_eq!(c.sign_count, 3);
+
+        // 3-byte characters: 1024 bytes end inside one, so 341 whole ones are kept.
+        let long = "€".repeat(MAX_USER_FIELD);
+        assert!(update_user_in_store(&mut store, &[1; 16], &long, &long).unwrap());
+        let listed = list_store(&mut store, Some("example.com")).unwrap();
+        assert_eq!(listed[0].user_name, Some("€".repeat(341)));
+        assert_eq!(listed[0].user_display_name, Some("€".repeat(341)));
+    }
+}
