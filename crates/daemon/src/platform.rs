@@ -123,13 +123,20 @@ impl ClientAuthenticators {
             + 'static,
     {
         *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(id);
-        self.cancel.reset();
         let device = self.device.clone();
+        let cancel = self.cancel.clone();
         let handle = tokio::runtime::Handle::current();
         let joined = tokio::task::spawn_blocking(move || {
             let mut bridge = UiBridge::new(ui, handle);
             let mut device = device.lock().unwrap_or_else(PoisonError::into_inner);
-            f(device.as_device_mut(), &mut bridge)
+            // Cleared only once the device is ours: a ceremony still running holds the lock, and
+            // its cancel must not be undone by the request queued behind it.
+            cancel.reset();
+            let result = f(device.as_device_mut(), &mut bridge);
+            // Cleared again before the lock goes, so that listing, deleting and signals (which
+            // take the same device) do not see this ceremony's cancel.
+            cancel.reset();
+            result
         })
         .await;
         *self.current.lock().unwrap_or_else(PoisonError::into_inner) = None;

@@ -739,3 +739,151 @@ async fn latchkeyd_runs_ceremonies_and_management_through_the_worker() {
         "one worker served it all"
     );
 }
+
+/// A ceremony's cancel (the device's cancel handle, as `ClientAuthenticators::cancel` sets it)
+/// does not refuse listing, deleting or renaming, which are no part of any ceremony.
+#[test]
+fn a_cancelled_ceremony_does_not_refuse_list_delete_or_update_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut dev = start(dir.path());
+    create(&mut dev, &mut ScriptedUi::with_pins([PIN, PIN])).unwrap();
+    dev.cancel_handle().cancel();
+    let list = RoutedDevice::list(&mut dev, Some(RP_ID)).unwrap().unwrap();
+    assert_eq!(list.len(), 1);
+    let id = list[0].credential_id.clone();
+    assert!(RoutedDevice::update_user(&mut dev, &id, "bob", "Bob")
+        .unwrap()
+        .unwrap());
+    assert!(!RoutedDevice::delete(&mut dev, &[9, 9, 9]).unwrap().unwrap());
+    // The ceremony itself stays cancelled until the flag is reset.
+    assert!(matches!(
+        dev.cbor(&[0x04], &mut |_| {}),
+        Err(DeviceError::Cancelled)
+    ));
+}
+
+/// Security keys that are never right: a get routed here fails with a name the test recognises.
+struct NoKeys;
+
+#[async_trait::async_trait]
+impl latchkey_daemon::authenticators::Authenticators for NoKeys {
+    async fn create(
+        &self,
+        _c: &latchkey_daemon::authenticators::Ceremony,
+        _ui: std::sync::Arc<dyn latchkey_daemon::authenticators::PromptSession>,
+    ) -> Result<serde_json::Value, latchkey_webauthn::WebAuthnError> {
+        Err(latchkey_webauthn::WebAuthnError::invalid_state(
+            "routed to the security keys",
+        ))
+    }
+    async fn get(
+        &self,
+        _c: &latchkey_daemon::authenticators::Ceremony,
+        _ui: std::sync::Arc<dyn latchkey_daemon::authenticators::PromptSession>,
+    ) -> Result<serde_json::Value, latchkey_webauthn::WebAuthnError> {
+        Err(latchkey_webauthn::WebAuthnError::invalid_state(
+            "routed to the security keys",
+        ))
+    }
+    fn cancel(&self, _id: latchkey_daemon::authenticators::RequestId) {}
+    fn capabilities(&self) -> std::collections::BTreeMap<String, bool> {
+        std::collections::BTreeMap::new()
+    }
+    fn list_platform_credentials(
+        &self,
+        _rp_id: Option<&str>,
+    ) -> Result<
+        Vec<latchkey_daemon::authenticators::PlatformCredential>,
+        latchkey_daemon::authenticators::ManageError,
+    > {
+        Ok(Vec::new())
+    }
+    fn delete_platform_credential(
+        &self,
+        _credential_id: &[u8],
+    ) -> Result<(), latchkey_daemon::authenticators::ManageError> {
+        Err(latchkey_daemon::authenticators::ManageError::NotFound)
+    }
+}
+
+/// After a platform ceremony is closed while the prompt asks for the PIN, listing, a signal and
+/// the routing look-up (an allowList get for the platform credential goes to the platform, not
+/// the security keys) all still work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_cancelled_platform_ceremony_list_signals_and_routing_still_work() {
+    use common::{create_options, policy_privileged_self, start_daemon, Prompt, TestBus};
+    use latchkey_daemon::client::{CallOptions, CredentialsClient};
+    use latchkey_daemon::options::Kind;
+    use latchkey_daemon::platform::ClientAuthenticators;
+    use latchkey_daemon::routing::Router;
+    use latchkey_webauthn::response::RegistrationResponseJSON;
+    use std::collections::HashMap;
+    use zbus::zvariant::Value;
+
+    let dir = tempfile::tempdir().unwrap();
+    let worker = start(dir.path());
+    let platform = std::sync::Arc::new(ClientAuthenticators::new(Box::new(worker), true));
+    let router = std::sync::Arc::new(Router::new(platform, std::sync::Arc::new(NoKeys), true));
+    let bus = TestBus::start();
+    let _d = start_daemon(&bus, &policy_privileged_self(), router).await;
+    // Every PIN comes late, so that the request can be closed while the prompt still asks.
+    let prompt = Prompt::spawn(&bus, "approve\ndelay 1500 pin 482916\n", false);
+    let client = CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap();
+    let web = CallOptions {
+        origin: Some("https://login.example.com".into()),
+        ..Default::default()
+    };
+    let out = client
+        .call(Kind::Create, &create_options("example.com"), &web)
+        .await
+        .unwrap();
+    assert_eq!(out.code, 0, "{:?}: {:?}", out.error_name(), out.message());
+    let reg: RegistrationResponseJSON =
+        serde_json::from_str(&out.response_json().unwrap()).unwrap();
+    let id = reg.raw_id.clone();
+    let allow = format!(
+        r#"{{"rpId":"example.com","challenge":"AAECAwQFBgcICQoLDA0ODw","userVerification":"required","allowCredentials":[{{"type":"public-key","id":"{id}"}}]}}"#
+    );
+
+    let pins = |p: &Prompt| {
+        p.shown()
+            .iter()
+            .filter(|r| r["method"] == "RequestPin")
+            .count()
+    };
+    let before = pins(&prompt);
+    let pending = client.start(Kind::Get, &allow, &web).await.unwrap();
+    let waited = Instant::now();
+    while pins(&prompt) == before {
+        assert!(waited.elapsed() < Duration::from_secs(30), "no PIN request");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    pending.close().await.unwrap();
+    // Let the closed ceremony wind down (its PIN arrives, the device refuses it).
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+
+    let list = client
+        .proxy()
+        .list_credentials(Default::default())
+        .await
+        .expect("listing after a cancelled ceremony");
+    assert_eq!(list.len(), 1);
+    client
+        .proxy()
+        .signal_unknown_credential(
+            r#"{"rpId":"example.com","credentialId":"AAAA"}"#,
+            HashMap::from([("origin", Value::from("https://login.example.com"))]),
+        )
+        .await
+        .expect("a signal after a cancelled ceremony");
+    let out = client.call(Kind::Get, &allow, &web).await.unwrap();
+    assert_eq!(
+        out.code,
+        0,
+        "routed to the platform: {:?}: {:?}",
+        out.error_name(),
+        out.message()
+    );
+}

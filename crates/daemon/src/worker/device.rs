@@ -33,6 +33,20 @@ struct InFlight {
 /// How often a waiting request looks at its cancel flag.
 const POLL: Duration = Duration::from_millis(50);
 
+/// The most credentials one listing may bring, over all its parts.
+pub const MAX_LIST_ITEMS: usize = 10_000;
+
+/// The most reply bytes one listing may bring, over all its parts.
+pub const MAX_LIST_BYTES: usize = 16 << 20;
+
+/// Whether a request is part of a ceremony (which the device's cancel handle cancels) or
+/// management (list, delete, update user), which a ceremony's cancel does not touch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Ceremony,
+    Manage,
+}
+
 /// The platform authenticator in its sandboxed worker process.
 pub struct WorkerDevice {
     config: WorkerConfig,
@@ -93,17 +107,36 @@ impl WorkerDevice {
         let request = Request::List {
             rp_id: rp_id.map(str::to_owned),
         };
+        let deadline = Instant::now() + self.config.request_timeout;
         let mut all = Vec::new();
+        let mut bytes = 0usize;
         let mut first = true;
         loop {
             let reply = if first {
-                self.call(&request)
+                self.call(&request, Kind::Manage, deadline)
             } else {
-                self.wait(self.seq)
+                self.wait(self.seq, Kind::Manage, deadline)
             };
             first = false;
-            match reply.map_err(WorkerError::into_webauthn)? {
+            let (reply, size) = reply.map_err(WorkerError::into_webauthn)?;
+            match reply {
                 Reply::Credentials { items, more } => {
+                    bytes = bytes.saturating_add(size);
+                    if all.len().saturating_add(items.len()) > MAX_LIST_ITEMS
+                        || bytes > MAX_LIST_BYTES
+                    {
+                        tracing::warn!(
+                            items = all.len().saturating_add(items.len()),
+                            bytes,
+                            "the platform authenticator worker lists too much; killing it"
+                        );
+                        self.stop_killing();
+                        return Err(WorkerError::Garbled(format!(
+                            "the credential list is longer than {MAX_LIST_ITEMS} credentials \
+                             or {MAX_LIST_BYTES} bytes"
+                        ))
+                        .into_webauthn());
+                    }
                     all.extend(items);
                     if !more {
                         self.end_call();
@@ -120,7 +153,12 @@ impl WorkerDevice {
         let request = Request::Delete {
             credential_id: credential_id.to_vec(),
         };
-        match self.call(&request).map_err(WorkerError::into_webauthn)? {
+        let deadline = Instant::now() + self.config.request_timeout;
+        match self
+            .call(&request, Kind::Manage, deadline)
+            .map_err(WorkerError::into_webauthn)?
+            .0
+        {
             Reply::Deleted(yes) => {
                 self.end_call();
                 Ok(yes)
@@ -142,7 +180,12 @@ impl WorkerDevice {
             name: truncate_utf8(name, MAX_USER_FIELD).to_owned(),
             display_name: truncate_utf8(display_name, MAX_USER_FIELD).to_owned(),
         };
-        match self.call(&request).map_err(WorkerError::into_webauthn)? {
+        let deadline = Instant::now() + self.config.request_timeout;
+        match self
+            .call(&request, Kind::Manage, deadline)
+            .map_err(WorkerError::into_webauthn)?
+            .0
+        {
             Reply::Updated(yes) => {
                 self.end_call();
                 Ok(yes)
@@ -159,14 +202,21 @@ impl WorkerDevice {
             other => {
                 // A reply of the wrong kind: the worker is confused; start afresh next time.
                 self.stop_killing();
-                WorkerError::Garbled(format!("unexpected reply {other:?}"))
+                WorkerError::Garbled(format!("unexpected reply {}", other.summary()))
             }
         }
     }
 
-    /// Sends `request` (starting the worker if needed) and waits for its first reply.
-    fn call(&mut self, request: &Request) -> Result<Reply, WorkerError> {
-        if self.cancel.is_cancelled() {
+    /// Sends `request` (starting the worker if needed) and waits, until `deadline`, for its first
+    /// reply and that reply's size in bytes. Only a ceremony request heeds the cancel flag.
+    fn call(
+        &mut self,
+        request: &Request,
+        kind: Kind,
+        deadline: Instant,
+    ) -> Result<(Reply, usize), WorkerError> {
+        self.reap_if_exited();
+        if kind == Kind::Ceremony && self.cancel.is_cancelled() {
             return Err(WorkerError::Cancelled);
         }
         if self.running.is_none() {
@@ -189,7 +239,17 @@ impl WorkerDevice {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
             state.seq = seq;
-            state.link = running.link.try_clone().ok();
+            if kind == Kind::Ceremony {
+                state.link = running.link.try_clone().ok();
+                // A cancel that came after the check above but before the link was set found
+                // nothing to send to: see it here, under the lock the cancel hook takes.
+                if self.cancel.is_cancelled() {
+                    state.link = None;
+                    return Err(WorkerError::Cancelled);
+                }
+            } else {
+                state.link = None;
+            }
             running.link.send(&request.encode(seq))
         };
         if let Err(e) = sent {
@@ -197,7 +257,20 @@ impl WorkerDevice {
             self.stop_killing();
             return Err(WorkerError::Stopped);
         }
-        self.wait(seq)
+        self.wait(seq, kind, deadline)
+    }
+
+    /// Reaps a worker that exited while idle, so it does not linger as a zombie; the call that
+    /// follows starts a new one.
+    fn reap_if_exited(&mut self) {
+        let exited = match self.running.as_mut() {
+            Some(running) => !matches!(running.child.try_wait(), Ok(None)),
+            None => false,
+        };
+        if exited {
+            tracing::warn!("the platform authenticator worker exited while idle");
+            self.stop_killing();
+        }
     }
 
     /// Forgets the request in flight (its link handle would keep the worker's socket open).
@@ -209,13 +282,30 @@ impl WorkerDevice {
         state.link = None;
     }
 
-    /// Waits for the reply to `seq`, dropping late replies to earlier requests.
-    fn wait(&mut self, seq: u64) -> Result<Reply, WorkerError> {
-        let deadline = Instant::now() + self.config.request_timeout;
+    /// Waits, until `deadline`, for the reply to `seq` (and its size in bytes), dropping late
+    /// replies to earlier requests.
+    fn wait(
+        &mut self,
+        seq: u64,
+        kind: Kind,
+        deadline: Instant,
+    ) -> Result<(Reply, usize), WorkerError> {
         loop {
-            if self.cancel.is_cancelled() {
+            if kind == Kind::Ceremony && self.cancel.is_cancelled() {
+                if let Some(running) = self.running.as_ref() {
+                    // The cancel hook may have found no link to send on; sending twice is
+                    // harmless (the worker ignores a Cancel for a request it no longer runs).
+                    let _ = running
+                        .link
+                        .send(&Request::Cancel { target: seq }.encode(seq));
+                }
                 self.end_call();
                 return Err(WorkerError::Cancelled);
+            }
+            if Instant::now() >= deadline {
+                tracing::warn!("the platform authenticator worker hangs; killing it");
+                self.stop_killing();
+                return Err(WorkerError::Timeout);
             }
             let Some(running) = self.running.as_ref() else {
                 return Err(WorkerError::Stopped);
@@ -226,7 +316,7 @@ impl WorkerDevice {
                 .and_then(|()| running.link.recv());
             match received {
                 Ok(Received::Message(bytes)) => match Reply::decode(&bytes) {
-                    Ok(Message { seq: s, body }) if s == seq => return Ok(body),
+                    Ok(Message { seq: s, body }) if s == seq => return Ok((body, bytes.len())),
                     Ok(_) => continue,
                     Err(e) => {
                         self.stop_killing();
@@ -242,13 +332,7 @@ impl WorkerDevice {
                     self.stop_killing();
                     return Err(WorkerError::Stopped);
                 }
-                Err(e) if is_timeout(&e) => {
-                    if Instant::now() >= deadline {
-                        tracing::warn!("the platform authenticator worker hangs; killing it");
-                        self.stop_killing();
-                        return Err(WorkerError::Timeout);
-                    }
-                }
+                Err(e) if is_timeout(&e) => {}
                 Err(e) => {
                     tracing::warn!(error = %e, "the platform authenticator worker's link failed");
                     self.stop_killing();
@@ -291,8 +375,9 @@ impl Device for WorkerDevice {
         request: &[u8],
         _status: &mut dyn FnMut(KeepaliveStatus),
     ) -> Result<Vec<u8>, DeviceError> {
-        let reply = self
-            .call(&Request::Ctap(request.to_vec()))
+        let deadline = Instant::now() + self.config.request_timeout;
+        let (reply, _) = self
+            .call(&Request::Ctap(request.to_vec()), Kind::Ceremony, deadline)
             .map_err(WorkerError::into_device_error)?;
         match reply {
             Reply::Ctap(response) => {

@@ -198,7 +198,8 @@ fn wait_ready(link: &Link, timeout: Duration) -> Result<Ready, WorkerError> {
                 ..
             }) => Err(WorkerError::Refused(e.message)),
             Ok(other) => Err(WorkerError::Garbled(format!(
-                "expected Ready, got {other:?}"
+                "expected Ready, got {}",
+                other.body.summary()
             ))),
             Err(e) => Err(WorkerError::Garbled(e.to_string())),
         },

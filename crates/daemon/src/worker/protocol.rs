@@ -353,7 +353,32 @@ pub fn credential_size(c: &CredentialInfo) -> usize {
     encode(&credential_value(c)).len()
 }
 
+/// What a log line may say of a reply: its kind and size, never its contents (CTAP responses,
+/// user names and IDs). See [`Reply::summary`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplySummary<'a>(&'a Reply);
+
+impl std::fmt::Display for ReplySummary<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Reply::Ready(_) => f.write_str("Ready"),
+            Reply::Ctap(bytes) => write!(f, "Ctap ({} bytes)", bytes.len()),
+            Reply::Credentials { items, more } => {
+                write!(f, "Credentials ({} items, more: {more})", items.len())
+            }
+            Reply::Deleted(yes) => write!(f, "Deleted ({yes})"),
+            Reply::Error(e) => write!(f, "Error ({:?}, {} bytes)", e.code, e.message.len()),
+            Reply::Updated(yes) => write!(f, "Updated ({yes})"),
+        }
+    }
+}
+
 impl Reply {
+    /// Its kind and size, for logs and error messages.
+    pub fn summary(&self) -> ReplySummary<'_> {
+        ReplySummary(self)
+    }
+
     /// The message bytes.
     pub fn encode(&self, seq: u64) -> Vec<u8> {
         let (kind, body) = match self {
