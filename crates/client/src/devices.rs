@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
+use std::time::Duration;
 
 use latchkey_transport::discovery::SpecError;
 use latchkey_transport::{enumerate, DeviceInfo, DeviceSpec, DeviceWatcher, Roots, WatchEvent};
@@ -141,10 +142,65 @@ pub fn open_all(specs: &[DeviceSpec]) -> (Vec<Box<dyn Device>>, Vec<OpenFailure>
 }
 
 /// How long one wait for a uevent lasts.
-const WATCH_POLL: std::time::Duration = std::time::Duration::from_millis(200);
+const WATCH_POLL: Duration = Duration::from_millis(200);
+
+/// The pauses before each new attempt at opening a key whose node has just appeared (doubling
+/// from 10 ms, one second in all). A node can be seen before it can be opened: udev applies the
+/// desktop user's ACL to a hidraw node a moment after the kernel creates it (EACCES/EPERM until
+/// then), and a Unix socket's node exists between its bind and its listen (ECONNREFUSED).
+const OPEN_RETRY_PAUSES: [Duration; 7] = [
+    Duration::from_millis(10),
+    Duration::from_millis(20),
+    Duration::from_millis(40),
+    Duration::from_millis(80),
+    Duration::from_millis(160),
+    Duration::from_millis(320),
+    Duration::from_millis(370),
+];
+
+/// Whether an open that failed with `error` may succeed a moment later, when the node that just
+/// appeared is ready: permission denied (no ACL yet), refused or not found (a socket not yet
+/// listening, a node being renamed into place), and [`DeviceError::Gone`], which is how the
+/// openers report the last two. A timeout or a malformed answer comes from a key that was
+/// reached, and is not retried.
+fn may_succeed_later(error: &DeviceError) -> bool {
+    match error {
+        DeviceError::Gone(_) => true,
+        DeviceError::Io(e) => matches!(
+            e.kind(),
+            std::io::ErrorKind::PermissionDenied
+                | std::io::ErrorKind::ConnectionRefused
+                | std::io::ErrorKind::NotFound
+        ),
+        _ => false,
+    }
+}
+
+/// Calls `attempt` until it succeeds, fails for good (not [`may_succeed_later`]), or the
+/// [`OPEN_RETRY_PAUSES`] are used up, calling `pause` with each pause between attempts. The last
+/// error is returned with the number of attempts made.
+fn open_with_retries<T>(
+    mut attempt: impl FnMut() -> Result<T, DeviceError>,
+    mut pause: impl FnMut(Duration),
+) -> Result<T, (DeviceError, usize)> {
+    let mut pauses = OPEN_RETRY_PAUSES.iter();
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match attempt() {
+            Ok(found) => return Ok(found),
+            Err(error) => match pauses.next() {
+                Some(&wait) if may_succeed_later(&error) => pause(wait),
+                _ => return Err((error, attempts)),
+            },
+        }
+    }
+}
 
 /// Follows `watcher` on a thread and sends every FIDO key that appears, opened, to the returned
-/// receiver (for [`crate::select::select_joining`]). Keys that fail to open are skipped. The
+/// receiver (for [`crate::select::select_joining`]). A key that fails to open is tried again
+/// for about a second while the failure may be its node not being ready yet, then skipped
+/// (logged at debug level). The
 /// thread ends when the watcher fails, or at the first key that arrives after the receiver was
 /// dropped (until then it sleeps in the watcher's poll).
 pub fn watch_with(watcher: DeviceWatcher) -> mpsc::Receiver<Box<dyn Device>> {
@@ -163,10 +219,18 @@ where
     std::thread::spawn(move || loop {
         match watcher.next_event(WATCH_POLL) {
             Ok(Some(WatchEvent::Added(info))) => {
-                if let Ok(device) = open(&info) {
-                    if tx.send(device).is_err() {
-                        return;
+                match open_with_retries(|| open(&info), std::thread::sleep) {
+                    Ok(device) => {
+                        if tx.send(device).is_err() {
+                            return;
+                        }
                     }
+                    Err((error, attempts)) => tracing::debug!(
+                        path = %info.path.display(),
+                        attempts,
+                        %error,
+                        "a key that appeared could not be opened; skipping it"
+                    ),
                 }
             }
             Ok(_) => {}
@@ -224,6 +288,81 @@ mod tests {
         std::fs::write(&bad, "devices = [\"unix:/ok\", \"tcp:1\"]").unwrap();
         let err = read_config(&bad, Path::new("/dev")).unwrap_err();
         assert!(err.to_string().contains("devices[1]"), "{err}");
+    }
+
+    /// An opener that fails with each of `failures` in turn, then succeeds; counts its calls.
+    fn failing_then_open(
+        failures: Vec<DeviceError>,
+    ) -> (
+        impl FnMut() -> Result<&'static str, DeviceError>,
+        std::rc::Rc<std::cell::Cell<usize>>,
+    ) {
+        let calls = std::rc::Rc::new(std::cell::Cell::new(0));
+        let counted = calls.clone();
+        let mut failures = failures.into_iter();
+        let attempt = move || {
+            counted.set(counted.get() + 1);
+            failures.next().map_or(Ok("opened"), Err)
+        };
+        (attempt, calls)
+    }
+
+    fn refused() -> DeviceError {
+        DeviceError::Gone("/dev/hidraw7: Connection refused (os error 111)".into())
+    }
+
+    fn io(kind: std::io::ErrorKind) -> DeviceError {
+        DeviceError::Io(std::io::Error::from(kind))
+    }
+
+    #[test]
+    fn a_node_that_fails_to_open_at_first_is_opened_after_backing_off() {
+        let (attempt, calls) = failing_then_open(vec![
+            refused(),
+            io(std::io::ErrorKind::PermissionDenied),
+            io(std::io::ErrorKind::NotFound),
+        ]);
+        let mut paused = Vec::new();
+        let opened = open_with_retries(attempt, |d| paused.push(d)).unwrap();
+        assert_eq!(opened, "opened");
+        assert_eq!(calls.get(), 4);
+        assert_eq!(
+            paused,
+            [10, 20, 40].map(Duration::from_millis),
+            "doubling pauses between the attempts"
+        );
+    }
+
+    #[test]
+    fn a_node_that_never_opens_is_given_up_after_about_a_second() {
+        let (attempt, calls) = failing_then_open((0..100).map(|_| refused()).collect());
+        let mut paused = Vec::new();
+        let (error, attempts) = open_with_retries(attempt, |d| paused.push(d)).unwrap_err();
+        assert_eq!(attempts, OPEN_RETRY_PAUSES.len() + 1);
+        assert_eq!(calls.get(), attempts);
+        assert_eq!(paused, OPEN_RETRY_PAUSES);
+        assert_eq!(paused.iter().sum::<Duration>(), Duration::from_secs(1));
+        assert_eq!(
+            error.to_string(),
+            "the authenticator is gone: /dev/hidraw7: Connection refused (os error 111)"
+        );
+    }
+
+    #[test]
+    fn a_key_that_was_reached_but_failed_is_not_retried() {
+        for failure in [
+            DeviceError::Timeout,
+            DeviceError::Garbage("short INIT answer".into()),
+            io(std::io::ErrorKind::InvalidData),
+        ] {
+            let shown = failure.to_string();
+            let (attempt, calls) = failing_then_open(vec![failure]);
+            let mut paused = Vec::new();
+            let (error, attempts) = open_with_retries(attempt, |d| paused.push(d)).unwrap_err();
+            assert_eq!((attempts, calls.get()), (1, 1), "{shown}");
+            assert!(paused.is_empty(), "{shown}");
+            assert_eq!(error.to_string(), shown);
+        }
     }
 
     #[test]
