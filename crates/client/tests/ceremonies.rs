@@ -582,12 +582,32 @@ fn of_several_keys_the_one_touched_is_used_and_the_others_cancelled() {
     waiting
         .hold
         .store(true, std::sync::atomic::Ordering::SeqCst);
+    // The ready key is touched only once both keys have the request, so the held one is
+    // always asked before it loses.
     let ready = VirtualKeyServer::start();
+    ready.hold.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (held, asked, grant) = (
+        waiting.touches.clone(),
+        ready.touches.clone(),
+        ready.grant.clone(),
+    );
+    let toucher = std::thread::spawn(move || {
+        wait_for("both keys were asked for a touch", || {
+            held.count() == 1 && asked.count() == 1
+        });
+        grant.store(true, std::sync::atomic::Ordering::SeqCst);
+    });
     let mut ui = ScriptedUi::default();
     let started = std::time::Instant::now();
     let mut chosen =
         latchkey_client::select::select(vec![waiting.open(), ready.open()], &mut ui).unwrap();
-    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    toucher.join().unwrap();
+    // Chosen at the touch, without waiting for the held key's own 10 s limit.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(chosen.info().path, format!("unix:{}", ready.path.display()));
     assert_eq!(
         waiting.touches.count(),
@@ -595,6 +615,9 @@ fn of_several_keys_the_one_touched_is_used_and_the_others_cancelled() {
         "the other key was asked, then cancelled"
     );
     assert_eq!(ready.touches.count(), 1);
+    wait_for("the held key was cancelled", || {
+        waiting.cancels.count() == 1
+    });
     let c = create(
         &mut *chosen,
         &mut ui,

@@ -2,9 +2,10 @@
 //! A key plugged in while a ceremony waits, found the way a real one is: the [`DeviceWatcher`]
 //! sees its node appear in the device directory (inotify on a temporary directory that plays
 //! `/dev`), reads its report descriptor from a fake sysfs (the transport's descriptor fixtures),
-//! and hands it to `select_joining`. The node is a virtual key's Unix socket: binding the socket
-//! is what creates `hidrawN`, and the watcher's opener connects to it where a real node would
-//! be opened as hidraw.
+//! and hands it to `select_joining`. The node is a virtual key's Unix socket, bound and listening
+//! under a temporary name and then renamed to `hidrawN`, so that it appears ready to open as a
+//! real node does; the watcher's opener connects to it where a real node would be opened as
+//! hidraw.
 
 mod common;
 
@@ -77,12 +78,14 @@ fn a_key_found_by_the_device_watcher_joins_a_waiting_ceremony_and_wins() {
     let waiting = VirtualKeyServer::start();
     waiting.hold.store(true, Ordering::SeqCst);
 
-    // Later a Nitrokey 3 is plugged in: sysfs first, then its node (the virtual key's socket).
+    // Once the ceremony waits on that key, a Nitrokey 3 is plugged in: sysfs first, then its
+    // node (the virtual key's socket).
     let sysfs_roots = roots.clone();
+    let asked = waiting.touches.clone();
     let plugged = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(300));
+        wait_for("the first key was asked for a touch", || asked.count() == 1);
         let node = add_sysfs(&sysfs_roots, 7, "nitrokey3");
-        VirtualKeyServer::start_at(&node)
+        VirtualKeyServer::start_ready_at(&node)
     });
 
     let mut ui = ScriptedUi::default();
@@ -118,9 +121,8 @@ fn a_key_found_by_the_device_watcher_joins_a_waiting_ceremony_and_wins() {
     assert_eq!(late.touches.count(), 2);
 
     // The one that lost was told to stop waiting (CTAPHID_CANCEL).
-    let start = Instant::now();
-    while waiting.cancels.count() == 0 && start.elapsed() < Duration::from_secs(3) {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_for("the key that lost was cancelled", || {
+        waiting.cancels.count() == 1
+    });
     assert_eq!(waiting.cancels.count(), 1);
 }

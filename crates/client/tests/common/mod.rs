@@ -173,8 +173,23 @@ impl VirtualKeyServer {
     }
 
     /// A virtual key whose socket is created at `path` (e.g. a `hidrawN` node of a fake /dev).
+    /// The node exists from the socket's bind, a moment before it accepts connections.
     pub fn start_at(path: &std::path::Path) -> Self {
         Self::serve(path.to_path_buf(), None, Config::default())
+    }
+
+    /// A virtual key whose socket appears at `path` only once it accepts connections, as a
+    /// device node appears ready: it is bound and listening under a temporary name beside
+    /// `path`'s directory (same filesystem), then renamed to `path`.
+    pub fn start_ready_at(path: &std::path::Path) -> Self {
+        let parent = path.parent().and_then(std::path::Path::parent).unwrap();
+        let staging = tempfile::tempdir_in(parent).unwrap();
+        let bound = staging.path().join("key.sock");
+        let mut server = Self::serve(bound.clone(), None, Config::default());
+        std::fs::rename(&bound, path).unwrap();
+        server.path = path.to_path_buf();
+        server._dir = Some(staging);
+        server
     }
 
     fn serve(path: PathBuf, dir: Option<tempfile::TempDir>, config: Config) -> Self {
@@ -237,6 +252,19 @@ impl Drop for VirtualKeyServer {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+/// Waits until `done` holds, polling an observable state (a counter, a flag), for at most
+/// 30 seconds; panics naming `what` after that.
+pub fn wait_for(what: &str, done: impl Fn() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "timed out after 30 s waiting until {what}"
+        );
+        std::thread::sleep(Duration::from_millis(2));
     }
 }
 
