@@ -275,3 +275,61 @@ fn tpm_store_platform_authenticator() {
         latchkey_keystore::TpmStore::open(tmp.path(), opts).unwrap()
     });
 }
+
+/// getPinRetries through the authenticator.
+fn pin_retries<S: CredentialStore>(a: &mut Platform<S>) -> u64 {
+    let r: cmd::ClientPinResponse = send(
+        a,
+        &Request::ClientPin(cmd::ClientPinRequest::GetPinRetries { protocol: None }),
+    )
+    .unwrap();
+    r.pin_retries.unwrap()
+}
+
+/// The `state` file's identity and bytes: a rewrite (temp file + rename) changes the inode.
+fn state_file(dir: &std::path::Path) -> (u64, Vec<u8>) {
+    use std::os::unix::fs::MetadataExt as _;
+    let path = dir.join("state");
+    (
+        std::fs::metadata(&path).unwrap().ino(),
+        std::fs::read(&path).unwrap(),
+    )
+}
+
+/// CTAP 2.1 §6.5.5.5: a right PIN with pinRetries at its maximum rewrites nothing; a wrong PIN
+/// is counted on disk before PIN_INVALID is answered (a crash right after loses nothing), and
+/// the next right PIN restores the maximum on disk.
+#[test]
+fn pin_retries_are_written_only_when_they_change() {
+    let tmp = tempfile::tempdir().unwrap();
+    let open =
+        || FileStore::open_with(tmp.path(), Protection::Pin, common::fast_options()).unwrap();
+    let mut a = platform(open());
+    set_pin(&mut a, b"24681357");
+    let before = state_file(tmp.path());
+    for _ in 0..3 {
+        token(&mut a, b"24681357", "bank.example").unwrap();
+    }
+    assert_eq!(
+        state_file(tmp.path()),
+        before,
+        "a right PIN at full retries leaves the state file untouched"
+    );
+
+    assert_eq!(
+        token(&mut a, b"00000000", "bank.example"),
+        Err(StatusCode::PinInvalid)
+    );
+    let after_miss = state_file(tmp.path());
+    assert_ne!(after_miss.0, before.0, "the miss was written");
+    // A crash right after the answer: the authenticator is never dropped.
+    std::mem::forget(a);
+    let mut a = platform(open());
+    assert_eq!(pin_retries(&mut a), 7, "the miss survived the crash");
+
+    token(&mut a, b"24681357", "bank.example").unwrap();
+    assert_ne!(state_file(tmp.path()), after_miss);
+    drop(a);
+    let mut a = platform(open());
+    assert_eq!(pin_retries(&mut a), 8, "the restored maximum is on disk");
+}
