@@ -38,8 +38,15 @@ const ORIGIN: &str = "https://example.com";
 const RP_ID: &str = "example.com";
 const PIN: &str = "4321";
 
+/// How long a test lets the worker take to start: generous, for a loaded 2-core machine that
+/// runs the whole crate's tests at once (latchkeyd itself allows 30 s).
+const TEST_START_TIMEOUT: Duration = Duration::from_secs(120);
+
 fn start(store: &Path) -> WorkerDevice {
-    WorkerDevice::start(WorkerConfig::new(WORKER, store)).unwrap()
+    let mut config = WorkerConfig::new(WORKER, store);
+    config.start_timeout = TEST_START_TIMEOUT;
+    WorkerDevice::start(config)
+        .unwrap_or_else(|e| panic!("the worker over {} did not start: {e}", store.display()))
 }
 
 fn random(n: usize) -> Vec<u8> {
@@ -885,5 +892,147 @@ async fn after_a_cancelled_platform_ceremony_list_signals_and_routing_still_work
         "routed to the platform: {:?}: {:?}",
         out.error_name(),
         out.message()
+    );
+}
+
+/// A worker stand-in that speaks the protocol badly: this test binary, re-run (through a shell
+/// script, since latchkeyd clears the worker's environment) as `fake_worker_child` in `mode`.
+fn fake_worker(dir: &Path, mode: &str) -> WorkerConfig {
+    use std::os::unix::fs::PermissionsExt;
+    let exe = std::env::current_exe().unwrap();
+    let script = dir.join(format!("fake-worker-{mode}"));
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nLATCHKEY_FAKE_WORKER={mode} exec '{}' --exact fake_worker_child \
+             --nocapture --test-threads=1\n",
+            exe.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut config = WorkerConfig::new(script, dir);
+    config.start_timeout = TEST_START_TIMEOUT;
+    config.request_timeout = Duration::from_secs(2);
+    config
+}
+
+/// The stand-in's body (does nothing unless started by [`fake_worker`]).
+#[test]
+fn fake_worker_child() {
+    use latchkey_client::manage::CredentialInfo;
+    use latchkey_daemon::worker::link::{Link, Received};
+    use latchkey_daemon::worker::protocol::Ready;
+    let Some(mode) = std::env::var_os("LATCHKEY_FAKE_WORKER") else {
+        return;
+    };
+    let link = Link::from_stdin().unwrap();
+    let ready = Reply::Ready(Ready {
+        kind: "file".into(),
+        path: "/fake".into(),
+    });
+    link.send(&ready.encode(0)).unwrap();
+    let Ok(Received::Message(bytes)) = link.recv() else {
+        return;
+    };
+    let seq = Request::decode(&bytes).unwrap().seq;
+    let item = |i: u32| CredentialInfo {
+        credential_id: i.to_be_bytes().to_vec(),
+        rp_id: RP_ID.into(),
+        user_id: vec![1; 16],
+        user_name: Some("alice".into()),
+        user_display_name: Some("Alice".into()),
+        discoverable: true,
+        cred_protect: 1,
+        sign_count: Some(0),
+    };
+    match mode.to_str().unwrap() {
+        // Part after part of the list, always saying more follow, and then, should the gateway
+        // still read, the end of a 200,000-credential list.
+        "endless" => {
+            for n in 0u32..2_000 {
+                let items = (0..100).map(|i| item(n * 100 + i)).collect();
+                let part = Reply::Credentials { items, more: true };
+                if link.send(&part.encode(seq)).is_err() {
+                    return;
+                }
+            }
+            let last = Reply::Credentials {
+                items: Vec::new(),
+                more: false,
+            };
+            let _ = link.send(&last.encode(seq));
+        }
+        // Replies to an earlier request, forever, as fast as the gateway reads them (a send
+        // blocks while the socket's buffer is full), so that a read never waits.
+        "stale" => loop {
+            if link.send(&Reply::Deleted(true).encode(seq - 1)).is_err() {
+                return;
+            }
+        },
+        other => panic!("unknown mode {other}"),
+    }
+    std::thread::sleep(Duration::from_secs(600));
+}
+
+/// Runs `f` on the device in a thread; its result and how long it took, or a failure if it
+/// takes more than `limit`.
+fn bounded<T: Send + 'static>(
+    mut dev: WorkerDevice,
+    limit: Duration,
+    f: impl FnOnce(&mut WorkerDevice) -> T + Send + 'static,
+) -> (T, Duration, WorkerDevice) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let began = Instant::now();
+        let out = f(&mut dev);
+        let _ = tx.send((out, began.elapsed(), dev));
+    });
+    rx.recv_timeout(limit)
+        .unwrap_or_else(|_| panic!("the call did not end within {limit:?}"))
+}
+
+#[test]
+fn a_worker_listing_without_end_is_cut_off_and_killed() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = WorkerDevice::start(fake_worker(dir.path(), "endless"))
+        .unwrap_or_else(|e| panic!("the stand-in did not start: {e}"));
+    let pid = dev.pid().unwrap();
+    let (result, took, dev) = bounded(dev, Duration::from_secs(30), |d| d.list(None));
+    let e = match result {
+        Ok(list) => panic!("an endless list must fail, got {} credentials", list.len()),
+        Err(e) => e,
+    };
+    assert!(
+        e.message().contains("10000 credentials"),
+        "{} after {took:?}",
+        e.message()
+    );
+    assert_eq!(dev.pid(), None, "the stand-in is forgotten");
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists(),
+        "the stand-in was killed and reaped"
+    );
+}
+
+#[test]
+fn a_worker_sending_only_stale_replies_times_out_and_is_killed() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = WorkerDevice::start(fake_worker(dir.path(), "stale"))
+        .unwrap_or_else(|e| panic!("the stand-in did not start: {e}"));
+    let pid = dev.pid().unwrap();
+    let (result, took, dev) = bounded(dev, Duration::from_secs(20), |d| {
+        RoutedDevice::delete(d, &[1, 2, 3]).unwrap()
+    });
+    let e = result.expect_err("stale replies only must fail");
+    assert!(e.message().contains("in time"), "{}", e.message());
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(8),
+        "{took:?}"
+    );
+    assert_eq!(dev.pid(), None);
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists(),
+        "the stand-in was killed and reaped"
     );
 }
