@@ -439,6 +439,15 @@ fn the_sandbox_confines_files_sockets_and_exec() {
         "seccomp denies every new socket: {r:?}"
     );
     assert_eq!(r["exec"], eperm, "seccomp denies execve: {r:?}");
+    assert_eq!(r["ioctl_tiocsti"], eperm, "seccomp denies TIOCSTI: {r:?}");
+    assert_eq!(
+        r["ioctl_tioclinux"], eperm,
+        "seccomp denies TIOCLINUX: {r:?}"
+    );
+    assert_eq!(r["unshare_newuser"], eperm, "{r:?}");
+    assert_eq!(r["clone_newuser"], eperm, "{r:?}");
+    #[cfg(target_arch = "x86_64")]
+    assert_eq!(r["x32_getpid"], eperm, "seccomp denies the x32 ABI: {r:?}");
     assert_eq!(
         r["thread"], "ok",
         "threads still start (clone3 → clone): {r:?}"
@@ -499,6 +508,72 @@ fn sandbox_probe_child() {
         std::os::unix::net::UnixDatagram::unbound().map(drop),
     );
     report("exec", Command::new("/bin/true").status().map(drop));
+    // Terminal injection: seccomp answers before the kernel looks at the descriptor (stdout is a
+    // pipe here, which would otherwise say ENOTTY).
+    let ioctl = |cmd: libc::c_ulong| {
+        let mut c: libc::c_char = b'x' as libc::c_char;
+        // SAFETY: ioctl on our own stdout with a pointer to a live byte; at worst it fails.
+        #[allow(unsafe_code)]
+        let r = unsafe { libc::ioctl(1, cmd, &mut c as *mut libc::c_char) };
+        if r == -1 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
+    };
+    report("ioctl_tiocsti", ioctl(libc::TIOCSTI));
+    // TIOCLINUX with the x32-style high bits set: only the low 32 bits of the command count.
+    report(
+        "ioctl_tioclinux",
+        ioctl(0xffff_ffff_0000_0000 | libc::TIOCLINUX),
+    );
+    let syscall_result = |r: libc::c_long| {
+        if r == -1 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
+    };
+    // SAFETY: unshare takes flags only.
+    #[allow(unsafe_code)]
+    let r = unsafe { libc::unshare(libc::CLONE_NEWUSER) };
+    report("unshare_newuser", syscall_result(libc::c_long::from(r)));
+    // clone(CLONE_NEWUSER | SIGCHLD) like fork: a child that got through exits at once.
+    // SAFETY: a fork-like clone; the child only calls _exit.
+    #[allow(unsafe_code)]
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            libc::c_long::from(libc::CLONE_NEWUSER | libc::SIGCHLD),
+            0,
+            0,
+            0,
+            0,
+        )
+    };
+    if r == 0 {
+        // SAFETY: in the child; leave without running anything of the parent's.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::_exit(0)
+        };
+    }
+    if r > 0 {
+        // SAFETY: reaping our own child.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::waitpid(r as libc::pid_t, std::ptr::null_mut(), 0)
+        };
+    }
+    report("clone_newuser", syscall_result(r));
+    // An x32 system call (getpid with the x32 bit): denied whether or not the kernel has x32.
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: getpid takes no arguments.
+        #[allow(unsafe_code)]
+        let r = unsafe { libc::syscall(0x4000_0000 | libc::SYS_getpid) };
+        report("x32_getpid", syscall_result(r));
+    }
     report(
         "thread",
         std::thread::spawn(|| 7)

@@ -16,8 +16,9 @@
 //!    `execveat`, `ptrace`, `process_vm_readv/writev`, `process_madvise`, `pidfd_getfd`, `kcmp`,
 //!    the mount family, `chroot`, `pivot_root`, `unshare`, `setns`, `clone` with a namespace flag,
 //!    `bpf`, `perf_event_open`, `userfaultfd`, `io_uring_*`, `keyctl`, `add_key`, `request_key`,
-//!    module loading, `kexec_*`, `reboot`, `swapon/off`, `acct`; the same numbers with the x32
-//!    bit set, and the x32-only `execve`/`execveat`/`ptrace`/`process_vm_*` numbers. `clone3` fails
+//!    module loading, `kexec_*`, `reboot`, `swapon/off`, `acct`, `ioctl` with `TIOCSTI` or
+//!    `TIOCLINUX` (terminal input injection); every x32 system call (any number with the x32
+//!    bit), so that no argument rule can be side-stepped through that ABI. `clone3` fails
 //!    with `ENOSYS` (its flags are in memory a filter cannot read), so the C library falls back to
 //!    `clone`, whose flags the filter checks. Another architecture's system calls kill the process.
 
@@ -239,6 +240,10 @@ const DENIED: &[i64] = &[
 #[cfg(target_arch = "x86_64")]
 const X32_ONLY: &[i64] = &[520, 521, 539, 540, 545];
 
+/// The `ioctl` commands that inject input into a terminal: `TIOCSTI` (fake a typed character)
+/// and `TIOCLINUX` (among others, paste the console selection).
+const TERMINAL_INJECTION: [u64; 2] = [0x5412, 0x541C];
+
 /// `clone` flags that make a new namespace.
 const NAMESPACE_FLAGS: [libc::c_int; 7] = [
     libc::CLONE_NEWNS,
@@ -279,6 +284,19 @@ fn deny_filter() -> Result<BpfProgram, SandboxError> {
         )?])?);
     }
     rules.insert(libc::SYS_clone, clone_rules);
+    // ioctl(fd, TIOCSTI | TIOCLINUX, …): pushing keystrokes into a terminal the worker might
+    // still hold. The command is an unsigned int; the kernel looks at its low 32 bits only, and
+    // so does this comparison (Dword).
+    let mut ioctl_rules = Vec::new();
+    for cmd in TERMINAL_INJECTION {
+        ioctl_rules.push(SeccompRule::new(vec![SeccompCondition::new(
+            1,
+            SeccompCmpArgLen::Dword,
+            SeccompCmpOp::Eq,
+            cmd,
+        )?])?);
+    }
+    rules.insert(libc::SYS_ioctl, ioctl_rules);
     let filter = SeccompFilter::new(
         rules,
         SeccompAction::Allow,
@@ -300,11 +318,44 @@ fn clone3_filter() -> Result<BpfProgram, SandboxError> {
     Ok(filter.try_into()?)
 }
 
+/// Every x32 system call (number with [`X32_BIT`]) → `EPERM`: the worker is a 64-bit program
+/// and never makes one, and argument rules (`clone`, `ioctl`) written for the 64-bit numbers
+/// would not see them. seccompiler matches numbers one by one, so this is a small hand-written
+/// classic BPF program: x86-64 arch? number has the bit? deny : allow.
+#[cfg(target_arch = "x86_64")]
+fn x32_filter() -> BpfProgram {
+    use seccompiler::sock_filter;
+    // linux/filter.h, linux/seccomp.h, linux/audit.h.
+    // BPF_LD | BPF_W | BPF_ABS; BPF_JMP | BPF_JEQ | BPF_K; BPF_JMP | BPF_JSET | BPF_K.
+    const LD_W_ABS: u16 = 0x20;
+    const JMP_JEQ_K: u16 = 0x15;
+    const JMP_JSET_K: u16 = 0x45;
+    const X32: u32 = 0x4000_0000;
+    const RET_K: u16 = 0x06;
+    const ARCH_OFFSET: u32 = 4;
+    const NR_OFFSET: u32 = 0;
+    const AUDIT_ARCH_X86_64: u32 = 62 | 0x8000_0000 | 0x4000_0000;
+    const RET_ALLOW: u32 = 0x7fff_0000;
+    const RET_ERRNO: u32 = 0x0005_0000;
+    let op = |code, jt, jf, k| sock_filter { code, jt, jf, k };
+    vec![
+        op(LD_W_ABS, 0, 0, ARCH_OFFSET),
+        // Not x86-64: not this filter's business (the deny filter kills other architectures).
+        op(JMP_JEQ_K, 0, 3, AUDIT_ARCH_X86_64),
+        op(LD_W_ABS, 0, 0, NR_OFFSET),
+        op(JMP_JSET_K, 0, 1, X32),
+        op(RET_K, 0, 0, RET_ERRNO | libc::EPERM.unsigned_abs()),
+        op(RET_K, 0, 0, RET_ALLOW),
+    ]
+}
+
 fn seccomp() -> Result<(), SandboxError> {
     let deny = deny_filter()?;
     let clone3 = clone3_filter()?;
-    // Both calls set PR_SET_NO_NEW_PRIVS first, which installing a filter unprivileged requires.
+    // Every call sets PR_SET_NO_NEW_PRIVS first, which installing a filter unprivileged requires.
     seccompiler::apply_filter(&deny)?;
     seccompiler::apply_filter(&clone3)?;
+    #[cfg(target_arch = "x86_64")]
+    seccompiler::apply_filter(&x32_filter())?;
     Ok(())
 }
