@@ -2,7 +2,7 @@
 //! gets its end of the socketpair as standard input and answers `Ready` once its sandbox is on
 //! and its store open).
 
-use std::io;
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -26,7 +26,7 @@ pub struct WorkerConfig {
     pub program: PathBuf,
     /// The credential store directory (`$XDG_DATA_HOME/latchkey` by default).
     pub store_dir: PathBuf,
-    /// The worker's log filter (its standard error is latchkeyd's).
+    /// The worker's log filter (its standard error is relayed into latchkeyd's log).
     pub log_level: String,
     /// How long the worker may take to open the store and say `Ready`.
     pub start_timeout: Duration,
@@ -155,7 +155,9 @@ pub(crate) fn spawn(config: &WorkerConfig) -> Result<(Running, Ready), WorkerErr
         .arg(&config.log_level)
         .stdin(Stdio::from(theirs))
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
+        // Never latchkeyd's own standard error, which may be a terminal: the worker's lines are
+        // relayed into latchkeyd's log by `relay_stderr`.
+        .stderr(Stdio::piped())
         // Nothing of latchkeyd's environment but what the store needs to find a TPM.
         .env_clear();
     for var in ["TPM2TOOLS_TCTI", "TCTI", "TSS2_LOG"] {
@@ -163,10 +165,22 @@ pub(crate) fn spawn(config: &WorkerConfig) -> Result<(Running, Ready), WorkerErr
             command.env(var, value);
         }
     }
-    let child = command.spawn().map_err(|source| WorkerError::Spawn {
+    let mut child = command.spawn().map_err(|source| WorkerError::Spawn {
         program: config.program.clone(),
         source,
     })?;
+    if let Some(stderr) = child.stderr.take() {
+        let pid = child.id();
+        let relay = std::thread::Builder::new()
+            .name(format!("worker-{pid}-stderr"))
+            .spawn(move || relay_stderr(stderr, pid));
+        if let Err(e) = relay {
+            // Without a reader the worker would block once the pipe is full: do not run it.
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(WorkerError::Io(e));
+        }
+    }
     // The Command held the worker's end; it is closed here once the child has it.
     drop(command);
     let running = Running { child, link };
@@ -180,6 +194,59 @@ pub(crate) fn spawn(config: &WorkerConfig) -> Result<(Running, Ready), WorkerErr
             Err(e)
         }
     }
+}
+
+/// The longest worker log line relayed whole; longer ones are cut.
+pub const MAX_LOG_LINE: usize = 4096;
+
+/// Relays the worker's standard error, line by line, into latchkeyd's log (`worker=PID`), each
+/// line cut to [`MAX_LOG_LINE`] bytes and its control characters escaped, until the worker
+/// closes it.
+fn relay_stderr(stderr: impl Read, pid: u32) {
+    let mut reader = BufReader::new(stderr);
+    let mut line = Vec::with_capacity(256);
+    // Inside a line already cut: drop bytes up to its end.
+    let mut skipping = false;
+    loop {
+        line.clear();
+        let limit = u64::try_from(MAX_LOG_LINE).unwrap_or(u64::MAX) + 1;
+        match (&mut reader).take(limit).read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let ended = line.last() == Some(&b'\n');
+        if skipping {
+            skipping = !ended;
+            continue;
+        }
+        let cut = !ended && line.len() > MAX_LOG_LINE;
+        if cut {
+            line.truncate(MAX_LOG_LINE);
+            skipping = true;
+        }
+        let text = log_line(&line);
+        if cut {
+            tracing::info!(worker = pid, "{text}… (cut)");
+        } else {
+            tracing::info!(worker = pid, "{text}");
+        }
+    }
+}
+
+/// One worker log line as latchkeyd logs it: trailing newline dropped, invalid UTF-8 replaced,
+/// control characters (terminal escapes included) escaped.
+pub fn log_line(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let text = text.trim_end_matches(['\n', '\r']);
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn wait_ready(link: &Link, timeout: Duration) -> Result<Ready, WorkerError> {
