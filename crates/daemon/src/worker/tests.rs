@@ -337,3 +337,26 @@ fn long_lists_are_split_into_bounded_replies() {
     }
     assert_eq!(joined, big);
 }
+
+#[test]
+fn reply_summaries_say_kind_and_size_only() {
+    let secret = "alice@example.com";
+    let listed = Reply::Credentials {
+        items: vec![credential(1), credential(2)],
+        more: true,
+    };
+    assert_eq!(
+        listed.summary().to_string(),
+        "Credentials (2 items, more: true)"
+    );
+    assert_eq!(
+        Reply::Ctap(vec![0, 0xa1, 1, 2]).summary().to_string(),
+        "Ctap (4 bytes)"
+    );
+    assert_eq!(Reply::Deleted(true).summary().to_string(), "Deleted (true)");
+    let error = Reply::Error(ErrorReply::new(ErrorCode::Store, secret.into()));
+    let text = error.summary().to_string();
+    assert!(!text.contains(secret), "{text}");
+    assert!(text.contains("17 bytes"), "{text}");
+    assert!(!listed.summary().to_string().contains("user1"));
+}
