@@ -354,7 +354,7 @@ fn reply_summaries_say_kind_and_size_only() {
         "Ctap (4 bytes)"
     );
     assert_eq!(Reply::Deleted(true).summary().to_string(), "Deleted (true)");
-    let error = Reply::Error(ErrorReply::new(ErrorCode::Store, secret.into()));
+    let error = Reply::Error(ErrorReply::new(ErrorCode::Store, secret));
     let text = error.summary().to_string();
     assert!(!text.contains(secret), "{text}");
     assert!(text.contains("17 bytes"), "{text}");
