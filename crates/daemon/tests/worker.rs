@@ -249,6 +249,8 @@ impl CeremonyUi for KillingUi {
         _request: &latchkey_client::PinRequest,
     ) -> Result<latchkey_client::Pin, latchkey_client::ui::Cancelled> {
         kill(self.pid);
+        // Its leader shows as a zombie before its other threads have gone; let them go.
+        std::thread::sleep(Duration::from_millis(300));
         Ok(latchkey_client::Pin::new(zeroize::Zeroizing::new(
             PIN.to_owned(),
         )))
@@ -263,31 +265,24 @@ impl CeremonyUi for KillingUi {
 }
 
 #[test]
-fn a_worker_killed_mid_ceremony_fails_that_ceremony_and_the_next_one_respawns_it() {
+fn a_worker_killed_between_requests_of_a_ceremony_is_replaced_for_the_next_request() {
     let dir = tempfile::tempdir().unwrap();
     let mut dev = start(dir.path());
     let c = create(&mut dev, &mut ScriptedUi::with_pins([PIN])).unwrap();
     let record = rp_register(&c);
     let first = dev.pid().unwrap();
 
+    // Killed while the PIN is asked for, with no request under way: the next request finds it
+    // dead, reaps it and starts a new worker over the same store, and the ceremony completes.
     let mut ui = KillingUi { pid: first };
-    let e = get(&mut dev, &mut ui).unwrap_err();
-    assert_eq!(e.name(), "NotAllowedError", "{e:?}");
-    assert!(e.message().contains(STOPPED), "{}", e.message());
-    assert_eq!(dev.pid(), None, "the dead worker was reaped");
-
-    // The next ceremony starts a new worker over the same store.
-    let (a, challenge) = get(&mut dev, &mut ScriptedUi::with_pins([PIN])).unwrap();
+    let (a, challenge) = get(&mut dev, &mut ui).unwrap();
     let second = dev.pid().unwrap();
     assert_ne!(first, second);
+    assert!(
+        !Path::new(&format!("/proc/{first}")).exists(),
+        "the dead worker was reaped"
+    );
     assert_eq!(rp_authenticate(&a, &challenge, &record, &c.user), 1);
-
-    // Listing through a dead worker: UnknownError with the same message, then a respawn.
-    kill(second);
-    let e = dev.list(None).unwrap_err();
-    assert_eq!(e.name(), "UnknownError");
-    assert_eq!(e.message(), STOPPED);
-    assert_eq!(dev.list(None).unwrap().len(), 1);
 }
 
 #[test]
@@ -364,7 +359,7 @@ fn a_missing_worker_or_an_unusable_store_is_a_clear_error() {
     }
 }
 
-/// The real worker runs with no_new_privs, two seccomp filters, and is not dumpable.
+/// The real worker runs with no_new_privs, three seccomp filters, and is not dumpable.
 #[test]
 fn the_running_worker_is_sandboxed() {
     let dir = tempfile::tempdir().unwrap();
@@ -380,7 +375,7 @@ fn the_running_worker_is_sandboxed() {
     };
     assert_eq!(field("NoNewPrivs:"), "1");
     assert_eq!(field("Seccomp:"), "2", "filter mode");
-    assert_eq!(field("Seccomp_filters:"), "2");
+    assert_eq!(field("Seccomp_filters:"), "3", "deny list, clone3, x32");
     // Non-dumpable: its /proc files belong to root instead of the user.
     let meta = std::fs::metadata(format!("/proc/{}/mem", dev.pid().unwrap())).unwrap();
     use std::os::unix::fs::MetadataExt;
