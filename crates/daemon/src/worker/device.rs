@@ -5,8 +5,14 @@
 //! The worker starts with the device and again, on the next call, after it died: a request under
 //! way when it dies (crash, kill) fails with [`DeviceError::Gone`] "the platform authenticator
 //! stopped", which the client turns into a `NotAllowedError`; listing and deleting fail with an
-//! `UnknownError` with the same message. Cancelling sends `Cancel` to the worker and returns
+//! `UnknownError` with the same message; a worker found dead before a request is reaped and
+//! replaced. Cancelling (the device's [`CancelHandle`], which only ceremony requests heed: never
+//! listing, deleting or renaming) sends `Cancel` to the worker and returns
 //! [`DeviceError::Cancelled`] at once; the late reply is recognised by its `seq` and dropped.
+//!
+//! A worker is not trusted to be well behaved: each call has one deadline
+//! ([`WorkerConfig::request_timeout`]) however many messages arrive, and a listing at most
+//! [`MAX_LIST_ITEMS`] credentials and [`MAX_LIST_BYTES`] bytes; past either the worker is killed.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
