@@ -152,6 +152,24 @@ mod tests {
             .is_err());
     }
 
+    /// Known answers pin the scalar-to-point step: 1·G is the generator (SEC 2 §2.4.2), and the
+    /// scalars outside [1, n-1] are refused.
+    #[test]
+    fn es256_from_secret_known_answers() {
+        let mut one = [0u8; 32];
+        one[31] = 1;
+        let (pk, blob) = from_secret(Algorithm::Es256, &one).unwrap();
+        let g = "04\
+            6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296\
+            4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5";
+        let hex: String = pk.bytes.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, g);
+        assert_eq!(&blob.as_bytes()[..32], &one);
+        assert_eq!(&blob.as_bytes()[32..], pk.bytes.as_slice());
+        assert!(from_secret(Algorithm::Es256, &[0u8; 32]).is_err());
+        assert!(from_secret(Algorithm::Es256, &P256_ORDER).is_err());
+    }
+
     #[test]
     fn eddsa_keys_verify() {
         let (pk, blob) = generate(Algorithm::EdDsa, &mut Counter(7)).unwrap();
