@@ -12,8 +12,11 @@
 //! itself, and nothing it can multiply by forking.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Waker};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -56,11 +59,35 @@ pub struct PromptQueue {
 }
 
 /// A place in the queue; leaving (drop) frees it.
-#[derive(Debug)]
 pub struct Ticket {
     slot: Arc<Semaphore>,
     counts: Arc<Mutex<Counts>>,
     caller: CallerKey,
+    /// The place in the semaphore's FIFO, taken when the ticket was issued (so the order is the
+    /// order of [`PromptQueue::enter`], not of whichever request task runs first).
+    place: Mutex<Option<Place>>,
+}
+
+type Place = Pin<Box<dyn Future<Output = Option<OwnedSemaphorePermit>> + Send>>;
+
+impl std::fmt::Debug for Ticket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ticket")
+            .field("caller", &self.caller)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Queues for `slot` now: the returned future is polled once here, which puts it in the
+/// semaphore's waiter list (or takes the permit) in call order.
+fn take_place(slot: &Arc<Semaphore>) -> Place {
+    let slot = slot.clone();
+    let mut place: Place = Box::pin(async move { slot.acquire_owned().await.ok() });
+    let mut cx = Context::from_waker(Waker::noop());
+    match place.as_mut().poll(&mut cx) {
+        Poll::Ready(permit) => Box::pin(std::future::ready(permit)),
+        Poll::Pending => place,
+    }
 }
 
 /// The prompt is this request's until dropped.
@@ -127,6 +154,7 @@ impl PromptQueue {
             slot: self.slot.clone(),
             counts: self.counts.clone(),
             caller,
+            place: Mutex::new(Some(take_place(&self.slot))),
         })
     }
 
@@ -149,12 +177,17 @@ impl PromptQueue {
 impl Ticket {
     /// Waits until the prompt is free for this request.
     pub async fn turn(&self) -> Option<Turn> {
-        self.slot
-            .clone()
-            .acquire_owned()
-            .await
-            .ok()
-            .map(|p| Turn { _permit: p })
+        let place = self
+            .place
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let permit = match place {
+            Some(place) => place.await,
+            // A second turn on the same ticket queues at the back.
+            None => self.slot.clone().acquire_owned().await.ok(),
+        };
+        permit.map(|p| Turn { _permit: p })
     }
 }
 

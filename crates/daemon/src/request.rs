@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 
 use latchkey_webauthn::clientdata::{CeremonyType, CollectedClientData};
 use latchkey_webauthn::WebAuthnError;
@@ -22,7 +23,7 @@ use crate::error::Error;
 use crate::identity::CallerIdentity;
 use crate::options::{self, Kind};
 use crate::policy::CallerClass;
-use crate::prompt::{self, ChosenPrompt, DbusPromptSession, Trust};
+use crate::prompt::{self, micros, ChosenPrompt, DbusPromptSession, Trust};
 use crate::queue::{self, Ticket};
 use crate::server::{CancelReason, LiveRequest, Shared};
 
@@ -89,6 +90,7 @@ pub(crate) async fn spawn(
     server: &ObjectServer,
     req: NewRequest,
 ) -> Result<(), Error> {
+    let t = Instant::now();
     let key = queue::caller_key(&req.caller, shared.settings.uid);
     let ticket = match shared.queue.enter(key.clone()) {
         Ok(t) => t,
@@ -134,6 +136,7 @@ pub(crate) async fn spawn(
             return Err(e.into());
         }
     }
+    tracing::debug!(request = %req.id, phase = "export", us = micros(t), "phase");
     tokio::spawn(run(shared, conn, req, ticket, cancel_rx));
     Ok(())
 }
@@ -199,10 +202,12 @@ async fn run(
             }
         });
     }
+    let t = Instant::now();
     let _ = conn
         .object_server()
         .remove::<RequestObject, _>(&req.path)
         .await;
+    tracing::debug!(request = %id, phase = "unexport", us = micros(t), "phase");
     shared.lock_requests().remove(&req.path);
     let Some(outcome) = outcome else { return };
     let (code, results) = match &outcome {
@@ -227,7 +232,9 @@ async fn run(
             tracing::info!(request = %id, kind = req.kind.as_str(), caller = ?progress.caller, error = e.name(), message = e.message(), "request failed")
         }
     }
+    let t = Instant::now();
     respond(conn, req.path, req.sender, code, results).await;
+    tracing::debug!(request = %id, phase = "response", us = micros(t), "phase");
 }
 
 /// How far a request got, for cleaning up after cancellation.
@@ -269,6 +276,10 @@ async fn ceremony_inner(
     chosen: &Mutex<Progress>,
 ) -> Result<serde_json::Value, (bool, WebAuthnError)> {
     let fail = |e: WebAuthnError| (false, e);
+    let phase = |name: &'static str, t: Instant| {
+        tracing::debug!(request = %req.id, phase = name, us = micros(t), "phase");
+    };
+    let t = Instant::now();
     let checked = options::check(req.kind, &req.options_json).map_err(fail)?;
     let class = shared.settings.policy.classify(&req.caller);
     let shown = shown_caller(&class, &req.caller);
@@ -281,6 +292,7 @@ async fn ceremony_inner(
     let grant = authorize_claims(shared, &class, &req.caller, &claims)
         .await
         .map_err(fail)?;
+    phase("authorize", t);
     let ceremony_type = match req.kind {
         Kind::Create => CeremonyType::Create,
         Kind::Get => CeremonyType::Get,
@@ -301,11 +313,14 @@ async fn ceremony_inner(
         rp_id = authorized.rp_id().as_str(),
         "request queued for the prompt"
     );
+    let t = Instant::now();
     let _turn = ticket
         .turn()
         .await
         .ok_or_else(|| fail(WebAuthnError::unknown("the prompt queue is closed")))?;
+    phase("queue", t);
 
+    let t = Instant::now();
     let prompt = choose_prompt(shared, conn, &req.caller)
         .await
         .ok_or_else(|| {
@@ -313,6 +328,7 @@ async fn ceremony_inner(
                 "no prompt is available to ask the user",
             ))
         })?;
+    phase("choose_prompt", t);
     chosen.lock().unwrap_or_else(PoisonError::into_inner).prompt = Some(prompt.clone());
     let needs_approval = matches!(grant, Grant::NeedsApproval(..));
     if needs_approval && prompt.trust != Trust::Trusted {
@@ -345,11 +361,13 @@ async fn ceremony_inner(
     {
         details.insert("top_origin", Value::from(top.clone()));
     }
+    let t = Instant::now();
     let (code, _results) = prompt.proxy.consent(&rid, details).await.map_err(|e| {
         fail(WebAuthnError::not_allowed(format!(
             "the prompt failed: {e}"
         )))
     })?;
+    phase("consent", t);
     if code != prompt::response::APPROVED {
         return Err((
             true,
@@ -371,10 +389,12 @@ async fn ceremony_inner(
         .unwrap_or_else(PoisonError::into_inner)
         .authenticator_started = true;
     let auth = &shared.settings.authenticators;
+    let t = Instant::now();
     let result = match req.kind {
         Kind::Create => auth.create(&ceremony, session).await,
         Kind::Get => auth.get(&ceremony, session).await,
     };
+    phase("ceremony", t);
     result.map_err(fail)
 }
 
@@ -448,7 +468,7 @@ async fn choose_prompt(
         }
     }
     if let Some(owner) = owner {
-        match crate::service::identify_sender(conn, &owner, shared.settings.uid).await {
+        match crate::service::identify_sender(shared, conn, &owner).await {
             Ok(id) if shared.settings.policy.is_trusted_prompt(&id) => {
                 return proxy(conn, owner, Trust::Trusted).await;
             }

@@ -13,6 +13,7 @@ use zbus::zvariant::OwnedObjectPath;
 use zbus::Connection;
 
 use crate::authenticators::{Authenticators, RequestId};
+use crate::identity::cache::IdentityCache;
 use crate::policy::Policy;
 use crate::queue::{CallerKey, PromptQueue};
 use crate::related::RelatedOrigins;
@@ -235,6 +236,8 @@ pub struct Shared {
     pub(crate) agents: Mutex<Vec<(OwnedUniqueName, u32, u32)>>,
     /// Admission for management and signal calls.
     pub(crate) calls: CallLimiter,
+    /// Identities of the connections that called (callers and the prompt), by unique name.
+    pub(crate) identities: IdentityCache,
 }
 
 impl Shared {
@@ -256,6 +259,7 @@ impl Shared {
 
     /// Cancels every request `sender` made and forgets its prompt registration.
     fn sender_left(&self, sender: &str) {
+        self.identities.forget(sender);
         let mut n = 0;
         for live in self.lock_requests().values() {
             if live.sender.as_str() == sender {
@@ -306,6 +310,7 @@ impl Daemon {
             requests: Mutex::new(HashMap::new()),
             agents: Mutex::new(Vec::new()),
             calls: CallLimiter::new(CallLimits::default()),
+            identities: IdentityCache::default(),
         });
         // Watch callers leaving before serving, so no request can miss its sender's departure.
         let dbus = zbus::fdo::DBusProxy::new(&conn).await?;

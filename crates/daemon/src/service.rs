@@ -69,12 +69,17 @@ fn busy(e: Busy) -> Error {
     Error::Busy(e.to_string())
 }
 
-/// Identifies the sender of `hdr` from the kernel (see [`crate::identity`]).
+/// Identifies `sender` from the kernel (see [`crate::identity`]): once per connection, through
+/// the bus's `GetConnectionCredentials`; later calls on the same connection take the identity
+/// from [`crate::identity::cache`], re-checked against the kernel through the kept pidfd.
 pub(crate) async fn identify_sender(
+    shared: &Shared,
     conn: &Connection,
     sender: &UniqueName<'_>,
-    uid: u32,
 ) -> Result<CallerIdentity, Error> {
+    if let Some(id) = shared.identities.get(sender.as_str()) {
+        return Ok(id);
+    }
     let dbus = zbus::fdo::DBusProxy::new(conn).await?;
     let creds = dbus
         .get_connection_credentials(sender.clone().into())
@@ -95,7 +100,8 @@ pub(crate) async fn identify_sender(
         pidfd,
         uid: creds.unix_user_id(),
     };
-    let id = identity::identify(peer, uid).map_err(|e| Error::CallerRefused(e.to_string()))?;
+    let (id, pidfd) = identity::identify_pinned(peer, shared.settings.uid)
+        .map_err(|e| Error::CallerRefused(e.to_string()))?;
     // The unique name must still belong to the process we read (it could have left and the PID
     // been reused only if the name were gone; a name is never reassigned).
     let again = dbus
@@ -107,6 +113,7 @@ pub(crate) async fn identify_sender(
             "the caller's process changed while it was identified".into(),
         ));
     }
+    shared.identities.insert(sender.as_str(), id.clone(), pidfd);
     Ok(id)
 }
 
@@ -133,7 +140,9 @@ impl CredentialsService {
         let path = handle_path(&sender, &token)?;
         let origin = string_option(&options, "origin")?;
         let top_origin = string_option(&options, "top_origin")?;
-        let caller = identify_sender(conn, &sender, self.shared.settings.uid).await?;
+        let started = std::time::Instant::now();
+        let caller = identify_sender(&self.shared, conn, &sender).await?;
+        tracing::debug!(request = %id, phase = "identify", us = crate::prompt::micros(started), "phase");
         request::spawn(
             self.shared.clone(),
             conn.clone(),
@@ -173,7 +182,7 @@ impl CredentialsService {
         let top_origin = string_option(options, "top_origin")?;
         let parsed =
             SignalRequest::parse(kind, options_json).map_err(|e| Error::from_webauthn(&e))?;
-        let caller = identify_sender(conn, sender, self.shared.settings.uid).await?;
+        let caller = identify_sender(&self.shared, conn, sender).await?;
         let class = self.shared.settings.policy.classify(&caller);
         let claims = OriginClaims {
             origin: origin.as_deref(),
@@ -249,7 +258,7 @@ impl CredentialsService {
         let sender = hdr
             .sender()
             .ok_or_else(|| Error::InvalidArgument("no sender".into()))?;
-        let caller = identify_sender(conn, sender, self.shared.settings.uid).await?;
+        let caller = identify_sender(&self.shared, conn, sender).await?;
         if caller.sandboxed()
             || self.shared.settings.policy.classify(&caller) == CallerClass::Denied
         {
@@ -470,7 +479,7 @@ impl CredentialsService {
         let sender = hdr
             .sender()
             .ok_or_else(|| Error::InvalidArgument("no sender".into()))?;
-        let agent = identify_sender(conn, sender, self.shared.settings.uid).await?;
+        let agent = identify_sender(&self.shared, conn, sender).await?;
         let mut agents = self.shared.lock_agents();
         agents.retain(|(n, _, _)| n != sender);
         agents.push((

@@ -12,6 +12,7 @@
 //! The D-Bus layer additionally re-asks the bus for the connection's PID afterwards, so the unique
 //! name still owns the process we read.
 
+pub mod cache;
 pub mod parse;
 
 use std::fs;
@@ -149,6 +150,15 @@ pub fn identify(
     creds: PeerCredentials,
     expected_uid: u32,
 ) -> Result<CallerIdentity, IdentityError> {
+    identify_pinned(creds, expected_uid).map(|(id, _)| id)
+}
+
+/// [`identify`], also returning the pidfd that pinned the process while it was read (for
+/// [`still_same`]).
+pub fn identify_pinned(
+    creds: PeerCredentials,
+    expected_uid: u32,
+) -> Result<(CallerIdentity, OwnedFd), IdentityError> {
     if let Some(uid) = creds.uid {
         if uid != expected_uid {
             return Err(IdentityError::OtherUser(uid));
@@ -184,7 +194,25 @@ pub fn identify(
     if pidfd_pid(&pidfd)? != Some(pid) || read_stat(&proc_dir)? != stat_before {
         return Err(IdentityError::Gone);
     }
-    Ok(identity)
+    Ok((identity, pidfd))
+}
+
+/// Whether `identity`, read earlier while `pidfd` pinned it, still describes that process: the
+/// pidfd names a live process with the same PID, whose start time and parent are unchanged (no
+/// PID reuse, no reparenting) and whose executable is the same file (no `exec` since).
+pub fn still_same(pidfd: &OwnedFd, identity: &CallerIdentity) -> bool {
+    if !matches!(pidfd_pid(pidfd), Ok(Some(p)) if p == identity.pid) {
+        return false;
+    }
+    let proc_dir = PathBuf::from(format!("/proc/{}", identity.pid));
+    let stat_ok = matches!(read_stat(&proc_dir), Ok(s) if s.start_time == identity.start_time && s.ppid == identity.ppid);
+    let exe_now = fs::metadata(proc_dir.join("exe"))
+        .ok()
+        .map(|m| (m.dev(), m.ino()));
+    // Checked again after the reads: the PID did not change hands while we looked.
+    stat_ok
+        && exe_now == identity.executable_file
+        && matches!(pidfd_pid(pidfd), Ok(Some(p)) if p == identity.pid)
 }
 
 /// Identifies `child`'s parent process (for a native messaging host: the browser that started it).

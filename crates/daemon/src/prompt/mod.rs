@@ -101,6 +101,11 @@ impl DbusPromptSession {
     }
 }
 
+/// Microseconds since `t`, for the per-phase `debug` timings.
+pub(crate) fn micros(t: std::time::Instant) -> u64 {
+    u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX)
+}
+
 fn prompt_failed(e: zbus::Error) -> WebAuthnError {
     WebAuthnError::not_allowed(format!("the prompt failed: {e}"))
 }
@@ -118,6 +123,7 @@ impl PromptSession for DbusPromptSession {
         if let Some(r) = request.retries {
             details.insert("retries", Value::from(r));
         }
+        let started = std::time::Instant::now();
         let code = {
             use std::os::fd::AsFd as _;
             let sink = zbus::zvariant::Fd::from(writer.as_fd());
@@ -131,8 +137,10 @@ impl PromptSession for DbusPromptSession {
         if code != response::APPROVED {
             return Err(WebAuthnError::not_allowed("the user did not enter a PIN"));
         }
-        pin::read_pin(reader)
-            .map_err(|e| WebAuthnError::not_allowed(format!("reading the PIN failed: {e}")))
+        let pin = pin::read_pin(reader)
+            .map_err(|e| WebAuthnError::not_allowed(format!("reading the PIN failed: {e}")));
+        tracing::debug!(request = %self.request_id, phase = "pin", us = micros(started), "phase");
+        pin
     }
 
     async fn choose_account(&self, accounts: &[Account]) -> Result<usize, WebAuthnError> {

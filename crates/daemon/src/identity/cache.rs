@@ -1,0 +1,158 @@
+//! Caller identities per bus connection, so a caller's second request costs no bus round trips.
+//!
+//! A unique name is never reassigned, and the bus fixes a connection's process when it connects,
+//! so what the kernel said about `:1.42` when it first called holds for as long as `:1.42` exists
+//! — as long as the process is still the one we read. Each hit is therefore re-checked from the
+//! kernel through the pidfd kept from the first reading ([`super::still_same`]: same live PID,
+//! same start time and parent, same executable file); a failed check drops the entry and the
+//! caller is identified afresh. Entries go when `NameOwnerChanged` says the name left
+//! ([`IdentityCache::forget`]); the cache is bounded so a missed signal cannot grow it forever.
+
+use std::collections::HashMap;
+use std::os::fd::OwnedFd;
+use std::sync::{Mutex, PoisonError};
+
+use super::{still_same, CallerIdentity};
+
+/// Most connections remembered; past it the cache starts over.
+pub const MAX_ENTRIES: usize = 1024;
+
+struct Entry {
+    identity: CallerIdentity,
+    pidfd: OwnedFd,
+}
+
+/// Unique bus name → the identity read from the kernel for it.
+pub struct IdentityCache {
+    entries: Mutex<HashMap<String, Entry>>,
+    capacity: usize,
+}
+
+impl Default for IdentityCache {
+    fn default() -> Self {
+        Self::with_capacity(MAX_ENTRIES)
+    }
+}
+
+impl IdentityCache {
+    /// A cache of at most `capacity` connections.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            entries: Mutex::default(),
+            capacity,
+        }
+    }
+
+    /// The identity remembered for `unique_name`, if its process is provably unchanged.
+    pub fn get(&self, unique_name: &str) -> Option<CallerIdentity> {
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = entries.get(unique_name)?;
+        if still_same(&entry.pidfd, &entry.identity) {
+            Some(entry.identity.clone())
+        } else {
+            entries.remove(unique_name);
+            None
+        }
+    }
+
+    /// Remembers `identity`, read while `pidfd` pinned its process, for `unique_name`.
+    pub fn insert(&self, unique_name: &str, identity: CallerIdentity, pidfd: OwnedFd) {
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        if entries.len() >= self.capacity && !entries.contains_key(unique_name) {
+            entries.clear();
+        }
+        entries.insert(unique_name.to_owned(), Entry { identity, pidfd });
+    }
+
+    /// Forgets `unique_name` (it left the bus).
+    pub fn forget(&self, unique_name: &str) {
+        self.entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(unique_name);
+    }
+
+    /// How many connections are remembered.
+    pub fn len(&self) -> usize {
+        self.entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    /// Whether nothing is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::{identify_pinned, PeerCredentials};
+
+    fn me() -> (CallerIdentity, OwnedFd) {
+        let creds = PeerCredentials {
+            pid: Some(std::process::id()),
+            pidfd: None,
+            uid: None,
+        };
+        identify_pinned(creds, 0).unwrap()
+    }
+
+    #[test]
+    fn a_live_unchanged_process_is_remembered_until_it_leaves() {
+        let cache = IdentityCache::default();
+        let (id, fd) = me();
+        cache.insert(":1.7", id.clone(), fd);
+        assert_eq!(cache.get(":1.7"), Some(id));
+        assert_eq!(cache.get(":1.8"), None);
+        cache.forget(":1.7");
+        assert_eq!(cache.get(":1.7"), None);
+        assert!(cache.is_empty());
+    }
+
+    #[test]
+    fn an_exited_process_is_dropped_not_served() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        let fd = crate::identity::open_pidfd(pid).unwrap();
+        let (mut id, _) = me();
+        id.pid = pid;
+        child.wait().unwrap();
+        let cache = IdentityCache::default();
+        cache.insert(":1.9", id, fd);
+        assert_eq!(cache.get(":1.9"), None);
+        assert_eq!(cache.len(), 0, "the stale entry is removed");
+    }
+
+    #[test]
+    fn a_changed_start_time_or_executable_is_not_served() {
+        let cache = IdentityCache::default();
+        let (mut id, fd) = me();
+        id.start_time += 1;
+        cache.insert(":1.10", id, fd);
+        assert_eq!(cache.get(":1.10"), None);
+        let (mut id, fd) = me();
+        id.executable_file = Some((0, 0));
+        cache.insert(":1.11", id, fd);
+        assert_eq!(cache.get(":1.11"), None);
+    }
+
+    #[test]
+    fn the_cache_is_bounded() {
+        let cache = IdentityCache::with_capacity(8);
+        for i in 0..8 {
+            let (id, fd) = me();
+            cache.insert(&format!(":1.{i}"), id, fd);
+        }
+        assert_eq!(cache.len(), 8);
+        let (id, fd) = me();
+        cache.insert(":1.0", id, fd);
+        assert_eq!(cache.len(), 8, "replacing an entry keeps the others");
+        let (id, fd) = me();
+        cache.insert(":1.99", id.clone(), fd);
+        assert_eq!(cache.len(), 1, "a new name past the bound starts over");
+        assert_eq!(cache.get(":1.99"), Some(id));
+    }
+}
