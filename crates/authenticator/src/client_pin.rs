@@ -154,8 +154,10 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
     fn check_pin_hash(&mut self, shared: &SharedSecret, pin_hash_enc: &[u8]) -> Result<(), Status> {
         let mut state = self.state()?;
         self.retry_gate.check(state.pin_retries)?;
+        state.pin_retries = state.pin_retries.saturating_sub(1);
+        self.save_state(&state)?;
         // "If an error results, or a mismatch is detected": a pinHashEnc that does not decrypt
-        // to 16 bytes counts as a mismatch.
+        // to 16 bytes counts as a mismatch, after the retry was spent.
         let matched = match shared.decrypt(pin_hash_enc) {
             Ok(plain) if plain.len() == 16 => {
                 let mut hash = [0u8; 16];
@@ -165,22 +167,14 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
             _ => false,
         };
         if !matched {
-            // The spent attempt is on disk before any answer leaves (§6.5.5.5: "decrement the
-            // pinRetries counter"); a failed write is the answer instead of PIN_INVALID.
-            state.pin_retries = state.pin_retries.saturating_sub(1);
-            self.save_state(&state)?;
             self.key_agreement = crate::pinproto::KeyAgreementKey::generate(&mut self.rng);
             return Err(self.retry_gate.mismatch(state.pin_retries));
         }
         self.retry_gate.matched();
         // A right PIN also restores the built-in UV attempts (§6.5.2.2).
         self.uv_retries = self.max_uv_retries();
-        // "set the pinRetries counter to maximum value": a counter already at its maximum is
-        // not rewritten, so the common case costs no durable write.
-        if state.pin_retries != MAX_PIN_RETRIES {
-            state.pin_retries = MAX_PIN_RETRIES;
-            self.save_state(&state)?;
-        }
+        state.pin_retries = MAX_PIN_RETRIES;
+        self.save_state(&state)?;
         Ok(())
     }
 
