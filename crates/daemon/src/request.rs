@@ -452,6 +452,15 @@ async fn choose_prompt(
     conn: &Connection,
     caller: &CallerIdentity,
 ) -> Option<ChosenPrompt> {
+    // The trusted prompt found last time, while it still owns the name (the watcher forgets it
+    // when the name changes owner) and its identity still checks out against the kernel.
+    let cached = shared.lock_trusted_prompt().clone();
+    if let Some((owner, prompt)) = cached {
+        match shared.identities.get(owner.as_str()) {
+            Some(id) if shared.settings.policy.is_trusted_prompt(&id) => return Some(prompt),
+            _ => *shared.lock_trusted_prompt() = None,
+        }
+    }
     let dbus = zbus::fdo::DBusProxy::new(conn).await.ok()?;
     let name = zbus::names::BusName::try_from(prompt::PROMPT_BUS_NAME).ok()?;
     let mut owner = dbus.get_name_owner(name.clone()).await.ok();
@@ -470,7 +479,9 @@ async fn choose_prompt(
     if let Some(owner) = owner {
         match crate::service::identify_sender(shared, conn, &owner).await {
             Ok(id) if shared.settings.policy.is_trusted_prompt(&id) => {
-                return proxy(conn, owner, Trust::Trusted).await;
+                let prompt = proxy(conn, owner.clone(), Trust::Trusted).await?;
+                *shared.lock_trusted_prompt() = Some((owner, prompt.clone()));
+                return Some(prompt);
             }
             Ok(id) => {
                 tracing::warn!(owner = %owner, exe = ?id.executable, "ignoring an untrusted owner of dev.latchkey.Prompt")

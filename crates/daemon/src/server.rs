@@ -15,6 +15,7 @@ use zbus::Connection;
 use crate::authenticators::{Authenticators, RequestId};
 use crate::identity::cache::IdentityCache;
 use crate::policy::Policy;
+use crate::prompt::ChosenPrompt;
 use crate::queue::{CallerKey, PromptQueue};
 use crate::related::RelatedOrigins;
 use crate::service::CredentialsService;
@@ -238,6 +239,9 @@ pub struct Shared {
     pub(crate) calls: CallLimiter,
     /// Identities of the connections that called (callers and the prompt), by unique name.
     pub(crate) identities: IdentityCache,
+    /// The trusted prompt last found owning `dev.latchkey.Prompt`, by its unique name; cleared
+    /// when `NameOwnerChanged` says that name changed owner or the owner left.
+    pub(crate) trusted_prompt: Mutex<Option<(OwnedUniqueName, ChosenPrompt)>>,
 }
 
 impl Shared {
@@ -258,8 +262,21 @@ impl Shared {
     }
 
     /// Cancels every request `sender` made and forgets its prompt registration.
+    pub(crate) fn lock_trusted_prompt(
+        &self,
+    ) -> std::sync::MutexGuard<'_, Option<(OwnedUniqueName, ChosenPrompt)>> {
+        self.trusted_prompt
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn sender_left(&self, sender: &str) {
         self.identities.forget(sender);
+        let mut prompt = self.lock_trusted_prompt();
+        if prompt.as_ref().is_some_and(|(n, _)| n.as_str() == sender) {
+            *prompt = None;
+        }
+        drop(prompt);
         let mut n = 0;
         for live in self.lock_requests().values() {
             if live.sender.as_str() == sender {
@@ -311,6 +328,7 @@ impl Daemon {
             agents: Mutex::new(Vec::new()),
             calls: CallLimiter::new(CallLimits::default()),
             identities: IdentityCache::default(),
+            trusted_prompt: Mutex::new(None),
         });
         // Watch callers leaving before serving, so no request can miss its sender's departure.
         let dbus = zbus::fdo::DBusProxy::new(&conn).await?;
@@ -319,6 +337,12 @@ impl Daemon {
         let watcher = tokio::spawn(async move {
             while let Some(signal) = changes.next().await {
                 let Ok(args) = signal.args() else { continue };
+                if args.name().as_str() == crate::prompt::PROMPT_BUS_NAME {
+                    match weak.upgrade() {
+                        Some(shared) => *shared.lock_trusted_prompt() = None,
+                        None => break,
+                    }
+                }
                 if args.new_owner().is_none() && args.name().as_str().starts_with(':') {
                     match weak.upgrade() {
                         Some(shared) => shared.sender_left(args.name().as_str()),
