@@ -41,6 +41,36 @@ pub struct Ceremony {
     pub caller_name: String,
 }
 
+impl Ceremony {
+    /// The client crate's registration request for this ceremony.
+    pub fn create_request(&self) -> Result<latchkey_client::CreateRequest, WebAuthnError> {
+        let crate::options::CheckedOptions::Create(options) = &self.options else {
+            return Err(WebAuthnError::unknown(
+                "create ceremony without creation options",
+            ));
+        };
+        Ok(latchkey_client::CreateRequest {
+            options: (**options).clone(),
+            rp_id: self.authorized.rp_id().as_str().to_owned(),
+            client_data_json: self.client_data_json.clone(),
+        })
+    }
+
+    /// The client crate's authentication request for this ceremony.
+    pub fn get_request(&self) -> Result<latchkey_client::GetRequest, WebAuthnError> {
+        let crate::options::CheckedOptions::Get(options) = &self.options else {
+            return Err(WebAuthnError::unknown(
+                "get ceremony without request options",
+            ));
+        };
+        Ok(latchkey_client::GetRequest {
+            options: (**options).clone(),
+            rp_id: self.authorized.rp_id().as_str().to_owned(),
+            client_data_json: self.client_data_json.clone(),
+        })
+    }
+}
+
 /// A PIN read from the prompt's file descriptor; zeroised on drop, never printed.
 pub struct Pin(Zeroizing<Vec<u8>>);
 

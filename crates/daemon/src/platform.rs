@@ -16,14 +16,13 @@ use async_trait::async_trait;
 use latchkey_authenticator::store::CredentialStore;
 use latchkey_client::manage::{self, CredentialInfo};
 use latchkey_client::platform::PlatformDevice;
-use latchkey_client::{CancelHandle, CeremonyUi, CreateRequest, Device, GetRequest};
+use latchkey_client::{CancelHandle, CeremonyUi, Device};
 use latchkey_webauthn::WebAuthnError;
 
 use crate::authenticators::{
     Authenticators, Ceremony, ManageError, PlatformCredential, PromptSession, RequestId,
 };
 use crate::bridge::UiBridge;
-use crate::options::CheckedOptions;
 use crate::signal::{Signal, SignalError, SignalReport, SignalSupport};
 
 /// A device latchkeyd can route to, and whose credentials it may list, delete and rename when it
@@ -161,16 +160,7 @@ impl Authenticators for ClientAuthenticators {
         c: &Ceremony,
         ui: Arc<dyn PromptSession>,
     ) -> Result<serde_json::Value, WebAuthnError> {
-        let CheckedOptions::Create(options) = &c.options else {
-            return Err(WebAuthnError::unknown(
-                "create ceremony without creation options",
-            ));
-        };
-        let request = CreateRequest {
-            options: (**options).clone(),
-            rp_id: c.authorized.rp_id().as_str().to_owned(),
-            client_data_json: c.client_data_json.clone(),
-        };
+        let request = c.create_request()?;
         self.run(c.id, ui, move |device, ui| {
             latchkey_client::register(device, &request, ui)?.to_json()
         })
@@ -182,16 +172,7 @@ impl Authenticators for ClientAuthenticators {
         c: &Ceremony,
         ui: Arc<dyn PromptSession>,
     ) -> Result<serde_json::Value, WebAuthnError> {
-        let CheckedOptions::Get(options) = &c.options else {
-            return Err(WebAuthnError::unknown(
-                "get ceremony without request options",
-            ));
-        };
-        let request = GetRequest {
-            options: (**options).clone(),
-            rp_id: c.authorized.rp_id().as_str().to_owned(),
-            client_data_json: c.client_data_json.clone(),
-        };
+        let request = c.get_request()?;
         self.run(c.id, ui, move |device, ui| {
             latchkey_client::authenticate(device, &request, ui)?.to_json()
         })

@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use latchkey_client::devices::{read_config, ListError};
-use latchkey_client::{CancelHandle, CeremonyUi, CreateRequest, Device, GetRequest};
+use latchkey_client::{CancelHandle, CeremonyUi, Device};
 use latchkey_transport::{DeviceSpec, Roots};
 use latchkey_webauthn::WebAuthnError;
 
@@ -27,7 +27,6 @@ use crate::authenticators::{
     Authenticators, Ceremony, ManageError, PlatformCredential, PromptSession, RequestId,
 };
 use crate::bridge::UiBridge;
-use crate::options::CheckedOptions;
 use crate::server::Timeouts;
 
 /// WebAuthn extensions the client drives on security keys (L3 §5.1.7 `extension:<id>`
@@ -181,16 +180,7 @@ impl Authenticators for KeyAuthenticators {
         c: &Ceremony,
         ui: Arc<dyn PromptSession>,
     ) -> Result<serde_json::Value, WebAuthnError> {
-        let CheckedOptions::Create(options) = &c.options else {
-            return Err(WebAuthnError::unknown(
-                "create ceremony without creation options",
-            ));
-        };
-        let request = CreateRequest {
-            options: (**options).clone(),
-            rp_id: c.authorized.rp_id().as_str().to_owned(),
-            client_data_json: c.client_data_json.clone(),
-        };
+        let request = c.create_request()?;
         self.run(c, ui, move |device, ui| {
             latchkey_client::register(device, &request, ui)?.to_json()
         })
@@ -202,16 +192,7 @@ impl Authenticators for KeyAuthenticators {
         c: &Ceremony,
         ui: Arc<dyn PromptSession>,
     ) -> Result<serde_json::Value, WebAuthnError> {
-        let CheckedOptions::Get(options) = &c.options else {
-            return Err(WebAuthnError::unknown(
-                "get ceremony without request options",
-            ));
-        };
-        let request = GetRequest {
-            options: (**options).clone(),
-            rp_id: c.authorized.rp_id().as_str().to_owned(),
-            client_data_json: c.client_data_json.clone(),
-        };
+        let request = c.get_request()?;
         self.run(c, ui, move |device, ui| {
             latchkey_client::authenticate(device, &request, ui)?.to_json()
         })
