@@ -8,7 +8,6 @@
 //!
 //! Files are written atomically (temp file, rename). `uninstall_user` removes exactly these.
 
-use std::io::Write as _;
 use std::os::unix::fs::DirBuilderExt as _;
 use std::path::{Path, PathBuf};
 
@@ -196,40 +195,18 @@ pub fn systemd_unit_text(
 }
 
 fn write_atomic(path: &Path, text: &str) -> Result<(), InstallError> {
-    let io = |source| InstallError::Io {
-        path: path.to_owned(),
-        source,
+    let io = |path: PathBuf, source| InstallError::Io { path, source };
+    let (dir, name) = match (path.parent(), path.file_name().and_then(|n| n.to_str())) {
+        (Some(dir), Some(name)) => (dir, name),
+        _ => {
+            let e = std::io::Error::other("not a file path in a directory");
+            return Err(io(path.to_owned(), e));
+        }
     };
-    let dir = path
-        .parent()
-        .ok_or_else(|| io(std::io::Error::other("no parent directory")))?;
-    std::fs::create_dir_all(dir).map_err(io)?;
-    // A fresh name per process, opened with O_CREAT|O_EXCL: never an existing file or a symlink
-    // planted at a predictable name.
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let tmp = dir.join(format!(
-        ".{}.{}.{nanos:x}.tmp",
-        path.file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default(),
-        std::process::id()
-    ));
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&tmp)
-        .map_err(io)?;
-    let written = f
-        .write_all(text.as_bytes())
-        .and_then(|()| f.sync_all())
-        .and_then(|()| std::fs::rename(&tmp, path));
-    drop(f);
-    written.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        io(e)
-    })
+    std::fs::create_dir_all(dir).map_err(|e| io(dir.to_owned(), e))?;
+    crate::atomic_file::write(dir, name, text.as_bytes(), 0o644)
+        .map(drop)
+        .map_err(|(failed, e)| io(failed, e))
 }
 
 /// Installs the D-Bus activation file and the systemd user unit for `latchkeyd` (extra `args`

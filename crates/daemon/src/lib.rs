@@ -8,6 +8,7 @@
 //! [`install`] sets up D-Bus activation; [`client`] is the caller side.
 #![forbid(unsafe_code)]
 
+pub mod atomic_file;
 pub mod authenticators;
 pub mod authorize;
 pub mod bridge;

@@ -1,5 +1,6 @@
 //! Atomic file replacement in a directory other users' programs (browsers, other native hosts)
-//! share with us.
+//! share with us. Used by the installers of latchkeyd (its unit and activation file) and of the
+//! native host.
 //!
 //! The new contents go to a temp file whose name is unique to this call (process ID, time and a
 //! counter) and which is opened with `O_CREAT | O_EXCL` (`create_new`): an existing path,
@@ -21,7 +22,7 @@ const ATTEMPTS: u32 = 16;
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// A temp file name for `name` that no other call in any process produces.
-pub(super) fn temp_name(name: &str) -> String {
+pub fn temp_name(name: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
@@ -51,7 +52,7 @@ fn create_temp(dir: &Path, name: &str, mode: u32) -> std::io::Result<(PathBuf, s
 
 /// Replaces `dir/name` with `bytes` (mode `mode`, whatever the umask) atomically. On error
 /// returns the path that failed: the temp file, or the destination if the rename failed.
-pub(super) fn write(
+pub fn write(
     dir: &Path,
     name: &str,
     bytes: &[u8],
