@@ -1,13 +1,19 @@
 //! The caller side of `dev.latchkey.Credentials1`, for the `latchkey` command, the native
-//! messaging host and tests. Follows the portal convention: subscribe to `Response` on the
-//! predicted handle (`/…/request/SENDER/TOKEN`) *before* calling, so no result can be missed.
+//! messaging host and tests. Follows the portal convention: wait for `Response` on the
+//! predicted handle (`/…/request/SENDER/TOKEN`), registered *before* calling, so no result can
+//! be missed; one subscription per connection serves every request ([`responses`]).
+
+mod responses;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
-use futures_lite::StreamExt as _;
+use tokio::sync::OnceCell;
 use zbus::zvariant::{OwnedObjectPath, OwnedValue, Value};
-use zbus::{Connection, MatchRule, MessageStream};
+use zbus::Connection;
+
+use responses::{Responses, Waiter};
 
 use crate::options::Kind;
 use crate::server::{BUS_NAME, OBJECT_PATH};
@@ -185,13 +191,13 @@ pub struct Pending {
     conn: Connection,
     /// Its handle.
     pub handle: OwnedObjectPath,
-    stream: MessageStream,
+    waiter: Waiter,
 }
 
 impl Pending {
     /// Waits for `Response`.
     pub async fn response(mut self) -> Result<Outcome, ClientError> {
-        let msg = self.stream.next().await.ok_or(ClientError::NoResponse)??;
+        let msg = self.waiter.response().await?;
         let (code, results): (u32, HashMap<String, OwnedValue>) = msg.body().deserialize()?;
         Ok(Outcome { code, results })
     }
@@ -241,6 +247,8 @@ static NEXT_TOKEN: AtomicU64 = AtomicU64::new(0);
 pub struct CredentialsClient {
     conn: Connection,
     proxy: Credentials1Proxy<'static>,
+    /// The `Response` subscription, made by the first request.
+    responses: Arc<OnceCell<Responses>>,
 }
 
 impl CredentialsClient {
@@ -259,7 +267,11 @@ impl CredentialsClient {
             .cache_properties(zbus::proxy::CacheProperties::No)
             .build()
             .await?;
-        Ok(Self { conn, proxy })
+        Ok(Self {
+            conn,
+            proxy,
+            responses: Arc::default(),
+        })
     }
 
     /// The proxy, for the other methods.
@@ -291,13 +303,17 @@ impl CredentialsClient {
             name: "dev.latchkey.Credentials1.Error.InvalidArgument".into(),
             message: e.to_string(),
         })?;
-        let rule = MatchRule::builder()
-            .msg_type(zbus::message::Type::Signal)
-            .interface("dev.latchkey.Request1")?
-            .member("Response")?
-            .path(predicted.clone())?
-            .build();
-        let stream = MessageStream::for_match_rule(rule, &self.conn, Some(4)).await?;
+        let responses = self
+            .responses
+            .get_or_try_init(|| async {
+                let prefix = predicted
+                    .as_str()
+                    .rsplit_once('/')
+                    .map_or(predicted.as_str(), |(prefix, _)| prefix);
+                Responses::subscribe(&self.conn, prefix).await
+            })
+            .await?;
+        let waiter = responses.expect(predicted)?;
         let mut dict: HashMap<&str, Value<'_>> = HashMap::new();
         dict.insert("handle_token", Value::from(token.as_str()));
         if let Some(o) = &opts.origin {
@@ -313,7 +329,7 @@ impl CredentialsClient {
         Ok(Pending {
             conn: self.conn.clone(),
             handle,
-            stream,
+            waiter,
         })
     }
 

@@ -193,15 +193,6 @@ async fn run(
     if !finished && progress.authenticator_started {
         shared.settings.authenticators.cancel(id);
     }
-    let prompt = progress.prompt;
-    if let Some(p) = prompt {
-        let rid = id.to_string();
-        tokio::spawn(async move {
-            if let Err(e) = p.proxy.dismiss(&rid).await {
-                tracing::debug!(error = %e, "dismissing the prompt failed");
-            }
-        });
-    }
     let t = Instant::now();
     let _ = conn
         .object_server()
@@ -209,7 +200,22 @@ async fn run(
         .await;
     tracing::debug!(request = %id, phase = "unexport", us = micros(t), "phase");
     shared.lock_requests().remove(&req.path);
-    let Some(outcome) = outcome else { return };
+    // The prompt comes down after the caller has its answer: `Dismiss` is a round trip to
+    // another process that the caller need not wait for.
+    let dismiss = progress.prompt.map(|p| {
+        let rid = id.to_string();
+        async move {
+            if let Err(e) = p.proxy.dismiss(&rid).await {
+                tracing::debug!(error = %e, "dismissing the prompt failed");
+            }
+        }
+    });
+    let Some(outcome) = outcome else {
+        if let Some(d) = dismiss {
+            d.await;
+        }
+        return;
+    };
     let (code, results) = match &outcome {
         Outcome::Done(json) => {
             let key = match req.kind {
@@ -235,6 +241,9 @@ async fn run(
     let t = Instant::now();
     respond(conn, req.path, req.sender, code, results).await;
     tracing::debug!(request = %id, phase = "response", us = micros(t), "phase");
+    if let Some(d) = dismiss {
+        d.await;
+    }
 }
 
 /// How far a request got, for cleaning up after cancellation.

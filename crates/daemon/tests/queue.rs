@@ -577,3 +577,62 @@ async fn a_request_beyond_the_share_starts_no_work() {
     assert_eq!(out.code, 0, "{:?}", out.message());
     assert_eq!(well_known.fetched(), 1);
 }
+
+/// One connection, one `Response` subscription: each answer reaches its own request whatever
+/// the order they are awaited in, an abandoned request does not disturb the others, and a
+/// handle token can be used again once its request is over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_connection_routes_each_response_to_its_request() {
+    let bus = TestBus::start();
+    let _d = start_daemon(
+        &bus,
+        &policy_privileged_self(),
+        FakeAuthenticators::new(FakeMode::Answer),
+    )
+    .await;
+    let _p = Prompt::spawn(&bus, &"approve\n".repeat(20), false);
+    let client = CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap();
+    let challenge =
+        |i: usize| latchkey_webauthn::b64::encode(format!("challenge number {i}").as_bytes());
+    let options = |i: usize| format!(r#"{{"rpId":"example.com","challenge":"{}"}}"#, challenge(i));
+    let mut pending = Vec::new();
+    for i in 0..5 {
+        pending.push(client.start(Kind::Get, &options(i), &web()).await.unwrap());
+    }
+    // Abandon the middle one: its answer comes with nobody waiting.
+    let abandoned = pending.remove(2);
+    drop(abandoned);
+    for (i, p) in pending.into_iter().enumerate().rev() {
+        let i = if i >= 2 { i + 1 } else { i };
+        let out = tokio::time::timeout(Duration::from_secs(30), p.response())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(out.code, 0, "request {i}");
+        let json = out.results["authentication_response_json"]
+            .downcast_ref::<String>()
+            .unwrap();
+        let data: serde_json::Value = serde_json::from_str(&client_data(&json)).unwrap();
+        assert_eq!(
+            data["challenge"],
+            challenge(i),
+            "request {i} got another's answer"
+        );
+    }
+    let again = CallOptions {
+        handle_token: Some("same".into()),
+        ..web()
+    };
+    for _ in 0..2 {
+        let out = tokio::time::timeout(
+            Duration::from_secs(30),
+            client.call(Kind::Get, &options(9), &again),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(out.code, 0);
+    }
+}
