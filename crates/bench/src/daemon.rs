@@ -38,7 +38,7 @@ use latchkey_webauthn::b64;
 use serde_json::json;
 
 use crate::table::format_duration;
-use crate::{stats, BenchError, Budget, Table};
+use crate::{prompt_time, stats, BenchError, Budget, Samples, Table};
 
 const BUS_NAME: &str = "dev.latchkey.Credentials";
 const OBJECT: &str = "/dev/latchkey/Credentials";
@@ -390,6 +390,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, BenchError> {
 
 /// Create and get through latchkeyd in process, and the empty round trip.
 fn ceremonies(budget: Budget, bins: &Binaries, t: &mut Table) -> Result<(), BenchError> {
+    let prompt_timed = prompt_time::install();
     let rt = runtime()?;
     let bus = Bus::start(None)?;
     let settings = Settings {
@@ -423,15 +424,42 @@ fn ceremonies(budget: Budget, bins: &Binaries, t: &mut Table) -> Result<(), Benc
         "latchkeyd GetClientCapabilities",
         stats::measure(budget, || run(&rt, capabilities(client.connection()))),
     );
+    // Each run also reports how long latchkeyd waited on the prompt (its Consent and RequestPin
+    // calls): a person answers those, at human speed.
+    let split = |kind: Kind| {
+        if !prompt_timed {
+            return Err(BenchError::setup(
+                "prompt timing",
+                "another tracing subscriber was installed first",
+            ));
+        }
+        stats::measure_excluding(budget, || {
+            prompt_time::take();
+            run(&rt, ceremony(&client, kind))?;
+            Ok(prompt_time::take())
+        })
+    };
+    let (create, create_own) = split_rows(split(Kind::Create));
+    let (get, get_own) = split_rows(split(Kind::Get));
     t.timed(
         "dbus_create",
         "latchkeyd create (CreateCredential → prompt consent + PIN → Response), in process, memory store",
-        stats::measure(budget, || run(&rt, ceremony(&client, Kind::Create))),
+        create,
+    );
+    t.timed(
+        "dbus_create_own",
+        "latchkeyd create, less its waits on the prompt (Consent, RequestPin: human interaction)",
+        create_own,
     );
     t.timed(
         "dbus_get",
         "latchkeyd get (GetCredential → prompt consent + PIN → Response), in process, memory store",
-        stats::measure(budget, || run(&rt, ceremony(&client, Kind::Get))),
+        get,
+    );
+    t.timed(
+        "dbus_get_own",
+        "latchkeyd get, less its waits on the prompt (Consent, RequestPin: human interaction)",
+        get_own,
     );
     t.ratio(
         "ratio latchkeyd get ÷ empty round trip",
@@ -452,6 +480,19 @@ fn ceremonies(budget: Budget, bins: &Binaries, t: &mut Table) -> Result<(), Benc
     drop(bus);
     rt.shutdown_timeout(Duration::from_secs(2));
     Ok(())
+}
+
+/// One measurement's two sample sets as two rows' results.
+fn split_rows(
+    r: Result<(Samples, Samples), BenchError>,
+) -> (Result<Samples, BenchError>, Result<Samples, BenchError>) {
+    match r {
+        Ok((whole, own)) => (Ok(whole), Ok(own)),
+        Err(e) => {
+            let again = BenchError::Ceremony(e.to_string());
+            (Err(e), Err(again))
+        }
+    }
 }
 
 fn rss_kib(pid: u32) -> Result<u64, BenchError> {

@@ -20,6 +20,7 @@ pub mod core;
 pub mod daemon;
 pub mod error;
 pub mod hid;
+pub mod prompt_time;
 pub mod scale;
 pub mod stats;
 pub mod table;

@@ -142,12 +142,61 @@ pub fn measure_with_setup<S, T>(
     })
 }
 
+/// Times `op` under `budget` like [`measure`], where each run also reports a part of its time
+/// spent waiting on something else (e.g. a prompt): returns the whole times and the times less
+/// that part, per run (so the second median is the median of differences).
+pub fn measure_excluding(
+    budget: Budget,
+    mut op: impl FnMut() -> Result<Duration, BenchError>,
+) -> Result<(Samples, Samples), BenchError> {
+    for _ in 0..budget.warmup {
+        op()?;
+    }
+    let mut whole = Vec::with_capacity(budget.iterations);
+    let mut net = Vec::with_capacity(budget.iterations);
+    let mut spent = Duration::ZERO;
+    while whole.len() < budget.iterations
+        && (spent < budget.max_time || whole.len() < budget.min_iterations)
+    {
+        let start = Instant::now();
+        let excluded = op()?;
+        let t = start.elapsed();
+        spent += t;
+        whole.push(t);
+        net.push(t.saturating_sub(excluded));
+    }
+    let none = || BenchError::Setup {
+        what: "timing",
+        detail: "no iteration ran".into(),
+    };
+    Ok((
+        Samples::from_durations(whole).ok_or_else(none)?,
+        Samples::from_durations(net).ok_or_else(none)?,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn ms(v: &[u64]) -> Samples {
         Samples::from_durations(v.iter().map(|&m| Duration::from_millis(m)).collect()).unwrap()
+    }
+
+    #[test]
+    fn excluding_subtracts_per_run() {
+        let mut n = 0u64;
+        let (whole, net) = measure_excluding(Budget::quick(), || {
+            n += 1;
+            std::thread::sleep(Duration::from_millis(2));
+            Ok(Duration::from_millis(if n % 2 == 0 { 1 } else { 100 }))
+        })
+        .unwrap();
+        assert!(whole.median() >= Duration::from_millis(2));
+        // A run can't go below zero, and the 1 ms exclusions leave at least 1 ms.
+        assert_eq!(net.quantile(0.0), Duration::ZERO);
+        assert!(net.quantile(1.0) >= Duration::from_millis(1));
+        assert!(net.quantile(1.0) < whole.quantile(1.0));
     }
 
     #[test]
