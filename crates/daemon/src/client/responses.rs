@@ -49,7 +49,9 @@ impl Responses {
         let waiting: Waiting = Arc::default();
         let routes = Arc::clone(&waiting);
         let task = tokio::spawn(async move {
-            while let Some(Ok(msg)) = stream.next().await {
+            while let Some(item) = stream.next().await {
+                // One unreadable message is that message's loss, not every request's.
+                let Ok(msg) = item else { continue };
                 let Some(path) = msg
                     .header()
                     .path()
