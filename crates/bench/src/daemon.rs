@@ -314,6 +314,25 @@ async fn ceremony(client: &CredentialsClient, kind: Kind) -> Result<(), BenchErr
     }
 }
 
+/// A get whose RP ID the origin may not claim: latchkeyd must answer `SecurityError`.
+async fn refused_get(client: &CredentialsClient) -> Result<(), BenchError> {
+    let opts = CallOptions {
+        origin: Some("https://example.org".into()),
+        ..CallOptions::default()
+    };
+    let out = client
+        .call(Kind::Get, &get_options(), &opts)
+        .await
+        .map_err(|e| BenchError::Ceremony(e.to_string()))?;
+    match out.error_name().as_deref() {
+        Some("SecurityError") => Ok(()),
+        other => Err(BenchError::Ceremony(format!(
+            "latchkeyd answered {} {other:?} to a get for another site's RP ID",
+            out.code
+        ))),
+    }
+}
+
 async fn ping(conn: &zbus::Connection) -> Result<(), BenchError> {
     conn.call_method(
         Some(BUS_NAME),
@@ -632,7 +651,27 @@ fn activation(
         ),
         mib(after),
     );
+    // Then as many ceremony requests, each with its own request object, identification, options
+    // parsing and origin check, refused there (an RP ID the origin may not claim) so that no
+    // prompt or PIN is involved and nothing else bounds how many run.
+    let refuser = run(&rt, async {
+        CredentialsClient::on(conn.clone()).await.map_err(dbus)
+    })?;
+    let start = Instant::now();
+    for _ in 0..requests {
+        run(&rt, refused_get(&refuser))?;
+    }
+    let spent = start.elapsed();
+    let after = rss_kib(pid)?;
+    t.value(
+        format!(
+            "latchkeyd RSS after {requests} more GetCredential requests, refused at the origin check ({} total)",
+            format_duration(spent)
+        ),
+        mib(after),
+    );
     t.rss_kib = Some(after);
+    drop(refuser);
 
     // Ceremonies through the binary as shipped: its platform worker and file store. The first
     // create sets the PIN; every later ceremony verifies it afresh (Argon2id at production cost).
