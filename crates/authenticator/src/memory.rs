@@ -18,10 +18,18 @@ use crate::store::{
 /// Default number of discoverable credentials a [`MemoryStore`] holds.
 pub const DEFAULT_CAPACITY: usize = 50;
 
+/// Most loaded signing keys kept (the oldest loaded goes first).
+const KEY_CACHE: usize = 64;
+
 /// An in-memory credential store.
 pub struct MemoryStore {
     /// Every credential, oldest first.
     credentials: Vec<Credential>,
+    /// The discoverable credentials' IDs by RP ID and user handle (at most one each), so that an
+    /// insert costs the same in a full store as in an empty one.
+    discoverable: HashMap<String, HashMap<Vec<u8>, Vec<u8>>>,
+    /// How many credentials are discoverable.
+    discoverable_count: usize,
     state: PersistentState,
     pin: Option<PinHash>,
     pin_code_points: Option<u8>,
@@ -29,8 +37,10 @@ pub struct MemoryStore {
     capacity: usize,
     /// Private keys to hand out instead of generating one (test vectors).
     injected_keys: VecDeque<Zeroizing<Vec<u8>>>,
-    /// Loaded signing keys, keyed by their blob.
+    /// Loaded signing keys, keyed by their blob, at most [`KEY_CACHE`].
     cache: HashMap<Vec<u8>, SigningKey>,
+    /// The cache's keys, oldest first.
+    cache_order: VecDeque<Vec<u8>>,
 }
 
 impl Default for MemoryStore {
@@ -55,6 +65,8 @@ impl MemoryStore {
     pub fn with_capacity(capacity: usize) -> Self {
         MemoryStore {
             credentials: Vec::new(),
+            discoverable: HashMap::new(),
+            discoverable_count: 0,
             state: PersistentState::default(),
             pin: None,
             pin_code_points: None,
@@ -62,6 +74,7 @@ impl MemoryStore {
             capacity,
             injected_keys: VecDeque::new(),
             cache: HashMap::new(),
+            cache_order: VecDeque::new(),
         }
     }
 
@@ -83,6 +96,62 @@ impl MemoryStore {
     }
 }
 
+impl MemoryStore {
+    /// Keeps a loaded key, forgetting the oldest one if the cache is full.
+    fn cache_key(&mut self, blob: &KeyBlob, loaded: SigningKey) {
+        let key = blob.as_bytes().to_vec();
+        if self.cache.contains_key(&key) {
+            return;
+        }
+        while self.cache.len() >= KEY_CACHE {
+            match self.cache_order.pop_front() {
+                Some(old) => {
+                    self.cache.remove(&old);
+                }
+                None => break,
+            }
+        }
+        self.cache_order.push_back(key.clone());
+        self.cache.insert(key, loaded);
+    }
+
+    /// The ID of the discoverable credential for this RP and user handle.
+    fn discoverable_for(&self, rp_id: &str, user_id: &[u8]) -> Option<&Vec<u8>> {
+        self.discoverable.get(rp_id)?.get(user_id)
+    }
+
+    /// Adds `c` to the discoverable index (if it is discoverable).
+    fn index(&mut self, c: &Credential) {
+        if c.discoverable {
+            let previous = self
+                .discoverable
+                .entry(c.rp.id.clone())
+                .or_default()
+                .insert(c.user.id.clone(), c.id.clone());
+            if previous.is_none() {
+                self.discoverable_count += 1;
+            }
+        }
+    }
+
+    /// Removes `c` from the discoverable index (if it is the one indexed).
+    fn unindex(&mut self, c: &Credential) {
+        if !c.discoverable {
+            return;
+        }
+        let Some(users) = self.discoverable.get_mut(&c.rp.id) else {
+            return;
+        };
+        if users.get(&c.user.id) == Some(&c.id) {
+            users.remove(&c.user.id);
+            self.discoverable_count -= 1;
+            if users.is_empty() {
+                self.discoverable.remove(&c.rp.id);
+            }
+        }
+    }
+}
+
 fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
@@ -93,10 +162,14 @@ impl CredentialStore for MemoryStore {
         alg: Algorithm,
         rng: &mut dyn Rng,
     ) -> Result<(PublicKey, KeyBlob), StoreError> {
-        match self.injected_keys.pop_front() {
-            Some(secret) => softkey::from_secret(alg, &secret),
-            None => softkey::generate(alg, rng),
-        }
+        let (public, blob, loaded) = match self.injected_keys.pop_front() {
+            Some(secret) => softkey::from_secret_loaded(alg, &secret)?,
+            None => softkey::generate_loaded(alg, rng)?,
+        };
+        // The key is loaded already: the first signature (self attestation, the first
+        // assertion) needs no second load.
+        self.cache_key(&blob, loaded);
+        Ok((public, blob))
     }
 
     fn sign(
@@ -105,28 +178,37 @@ impl CredentialStore for MemoryStore {
         alg: Algorithm,
         message: &[u8],
     ) -> Result<Vec<u8>, StoreError> {
-        let cache_key = key.as_bytes().to_vec();
-        if let Some(loaded) = self.cache.get(&cache_key) {
+        if let Some(loaded) = self.cache.get(key.as_bytes()) {
             return loaded.sign(message);
         }
         let loaded = SigningKey::load(alg, key)?;
         let sig = loaded.sign(message)?;
-        self.cache.insert(cache_key, loaded);
+        self.cache_key(key, loaded);
         Ok(sig)
     }
 
     fn insert(&mut self, credential: Credential) -> Result<(), StoreError> {
         if credential.discoverable {
-            let before = self.credentials.len();
-            self.credentials.retain(|c| {
-                !(c.discoverable && c.rp.id == credential.rp.id && c.user.id == credential.user.id)
-            });
-            let replaced = before != self.credentials.len();
-            let count = self.credentials.iter().filter(|c| c.discoverable).count();
-            if !replaced && count >= self.capacity {
-                return Err(StoreError::Full);
+            match self
+                .discoverable_for(&credential.rp.id, &credential.user.id)
+                .cloned()
+            {
+                // A discoverable credential with the same RP ID and user handle is replaced.
+                Some(old_id) => {
+                    if let Some(at) = self
+                        .credentials
+                        .iter()
+                        .position(|c| c.discoverable && c.id == old_id)
+                    {
+                        let old = self.credentials.remove(at);
+                        self.unindex(&old);
+                    }
+                }
+                None if self.discoverable_count >= self.capacity => return Err(StoreError::Full),
+                None => {}
             }
         }
+        self.index(&credential);
         self.credentials.push(credential);
         Ok(())
     }
@@ -155,23 +237,43 @@ impl CredentialStore for MemoryStore {
     }
 
     fn update(&mut self, credential: &Credential) -> Result<(), StoreError> {
-        match self.credentials.iter_mut().find(|c| c.id == credential.id) {
-            Some(slot) => {
-                *slot = credential.clone();
-                Ok(())
-            }
-            None => Err(StoreError::Corrupt("no credential with that ID".into())),
+        let Some(at) = self.credentials.iter().position(|c| c.id == credential.id) else {
+            return Err(StoreError::Corrupt("no credential with that ID".into()));
+        };
+        let old = &self.credentials[at];
+        let reindex = old.discoverable != credential.discoverable
+            || old.rp.id != credential.rp.id
+            || old.user.id != credential.user.id;
+        if reindex {
+            let old = old.clone();
+            self.unindex(&old);
+            self.index(credential);
         }
+        self.credentials[at] = credential.clone();
+        Ok(())
     }
 
     fn delete(&mut self, id: &[u8]) -> Result<bool, StoreError> {
-        let before = self.credentials.len();
-        self.credentials.retain(|c| c.id != id);
-        Ok(before != self.credentials.len())
+        let mut removed = Vec::new();
+        self.credentials.retain(|c| {
+            let keep = c.id != id;
+            if !keep {
+                removed.push(c.clone());
+            }
+            keep
+        });
+        for c in &removed {
+            self.unindex(c);
+            if self.cache.remove(c.key.as_bytes()).is_some() {
+                self.cache_order
+                    .retain(|k| k.as_slice() != c.key.as_bytes());
+            }
+        }
+        Ok(!removed.is_empty())
     }
 
     fn discoverable_count(&mut self) -> Result<(usize, usize), StoreError> {
-        let count = self.credentials.iter().filter(|c| c.discoverable).count();
+        let count = self.discoverable_count;
         Ok((count, self.capacity.saturating_sub(count)))
     }
 
@@ -217,11 +319,14 @@ impl CredentialStore for MemoryStore {
 
     fn wipe(&mut self) -> Result<(), StoreError> {
         self.credentials.clear();
+        self.discoverable.clear();
+        self.discoverable_count = 0;
         self.state = PersistentState::default();
         self.pin = None;
         self.pin_code_points = None;
         self.unlocked = false;
         self.cache.clear();
+        self.cache_order.clear();
         Ok(())
     }
 }

@@ -1,16 +1,29 @@
 //! Software keys: generation from the injected RNG and signing, with aws-lc-rs.
 //!
 //! Stores that keep keys in software (the in-memory store, the encrypted file store) share this
-//! encoding of a [`KeyBlob`]: the private scalar or seed followed by the public key, so loading a
-//! key for signing needs no point multiplication.
+//! encoding of a [`KeyBlob`]: the private scalar or seed followed by the public key.
 //!
 //! | alg   | blob                                              |
 //! |-------|---------------------------------------------------|
 //! | ES256 | 32-byte big-endian scalar ‖ 65-byte SEC1 point     |
 //! | EdDSA | 32-byte seed ‖ 32-byte public key                 |
+//!
+//! What the P-256 steps cost, in base-point multiplications (the expensive part; aws-lc-rs's safe
+//! API runs a pairwise consistency test, one multiplication, on every private key it accepts):
+//!
+//! - [`generate`] / [`from_secret`]: 2, the public key `d·G` and the consistency test. Nothing in
+//!   the safe API derives the public key of a given scalar with fewer. The loaded key comes out
+//!   too ([`generate_loaded`]), so a store can sign with it at once without loading it again.
+//! - [`SigningKey::load`]: 1, the consistency test. The stored public key is handed to aws-lc
+//!   with the scalar (as an RFC 5915 `ECPrivateKey` inside PKCS#8), so it is checked against the
+//!   scalar instead of being computed and then checked, which would cost 2.
+//! - [`SigningKey::sign`]: what ECDSA costs (one multiplication and an inversion).
+//!
+//! A store that signs often with the same key should keep the [`SigningKey`] while it may use
+//! the key (see `MemoryStore` and the keystore crate's file store).
 
 use aws_lc_rs::signature::KeyPair as _;
-use aws_lc_rs::{agreement, rand::SystemRandom, signature};
+use aws_lc_rs::{rand::SystemRandom, signature};
 use zeroize::Zeroizing;
 
 use crate::env::Rng;
@@ -21,8 +34,64 @@ const P256_ORDER: [u8; 32] = [
     0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
 ];
 
+/// Length of an uncompressed SEC1 P-256 point (0x04 ‖ x ‖ y).
+const P256_POINT_LEN: usize = 65;
+
+/// PKCS#8 v1 `PrivateKeyInfo` (RFC 5208 §5) of a P-256 key up to its `ECPrivateKey` (RFC 5915
+/// §3): the header when the public key is included, and when it is left out.
+mod der {
+    /// `SEQUENCE { INTEGER 0, AlgorithmIdentifier { id-ecPublicKey, prime256v1 }, OCTET STRING {`
+    /// `SEQUENCE { INTEGER 1, OCTET STRING (32) {` — the scalar follows, then [`PUBLIC_TAG`] and
+    /// the point.
+    pub(super) const WITH_PUBLIC: [u8; 35] = [
+        0x30, 0x81, 0x87, 0x02, 0x01, 0x00, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d,
+        0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x04, 0x6d, 0x30,
+        0x6b, 0x02, 0x01, 0x01, 0x04,
+    ];
+    /// `[1] { BIT STRING (0 unused bits) {` — the 65-byte point follows.
+    pub(super) const PUBLIC_TAG: [u8; 5] = [0xa1, 0x44, 0x03, 0x42, 0x00];
+    /// As [`WITH_PUBLIC`] for a document that ends after the scalar.
+    pub(super) const SCALAR_ONLY: [u8; 34] = [
+        0x30, 0x41, 0x02, 0x01, 0x00, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02,
+        0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x04, 0x27, 0x30, 0x25,
+        0x02, 0x01, 0x01, 0x04,
+    ];
+    /// Length byte of the 32-byte scalar's OCTET STRING.
+    pub(super) const SCALAR_LEN: u8 = 0x20;
+    /// Whole document with the public key.
+    pub(super) const WITH_PUBLIC_LEN: usize = WITH_PUBLIC.len() + 1 + 32 + PUBLIC_TAG.len() + 65;
+}
+
+/// The PKCS#8 document of a P-256 scalar and, if given, its public point; zeroised on drop.
+fn p256_pkcs8(secret: &[u8], public: Option<&[u8]>) -> Zeroizing<Vec<u8>> {
+    let mut doc = Zeroizing::new(Vec::with_capacity(der::WITH_PUBLIC_LEN));
+    match public {
+        Some(point) => {
+            doc.extend_from_slice(&der::WITH_PUBLIC);
+            doc.push(der::SCALAR_LEN);
+            doc.extend_from_slice(secret);
+            doc.extend_from_slice(&der::PUBLIC_TAG);
+            doc.extend_from_slice(point);
+        }
+        None => {
+            doc.extend_from_slice(&der::SCALAR_ONLY);
+            doc.push(der::SCALAR_LEN);
+            doc.extend_from_slice(secret);
+        }
+    }
+    doc
+}
+
 /// Generates a key pair from `rng` (so tests that inject an RNG get reproducible keys).
 pub fn generate(alg: Algorithm, rng: &mut dyn Rng) -> Result<(PublicKey, KeyBlob), StoreError> {
+    generate_loaded(alg, rng).map(|(public, blob, _)| (public, blob))
+}
+
+/// [`generate`], and the key loaded for signing (what [`SigningKey::load`] of the blob gives).
+pub fn generate_loaded(
+    alg: Algorithm,
+    rng: &mut dyn Rng,
+) -> Result<(PublicKey, KeyBlob, SigningKey), StoreError> {
     let mut secret = Zeroizing::new([0u8; 32]);
     match alg {
         Algorithm::Es256 => {
@@ -33,39 +102,57 @@ pub fn generate(alg: Algorithm, rng: &mut dyn Rng) -> Result<(PublicKey, KeyBlob
                     break;
                 }
             }
-            from_secret(alg, secret.as_ref())
         }
-        Algorithm::EdDsa => {
-            rng.fill(secret.as_mut());
-            from_secret(alg, secret.as_ref())
-        }
+        Algorithm::EdDsa => rng.fill(secret.as_mut()),
     }
+    from_secret_loaded(alg, secret.as_ref())
 }
 
 /// Builds the key pair for a known private scalar (ES256) or seed (EdDSA), e.g. from a test vector.
 pub fn from_secret(alg: Algorithm, secret: &[u8]) -> Result<(PublicKey, KeyBlob), StoreError> {
-    let public = match alg {
+    from_secret_loaded(alg, secret).map(|(public, blob, _)| (public, blob))
+}
+
+/// [`from_secret`], and the key loaded for signing.
+pub fn from_secret_loaded(
+    alg: Algorithm,
+    secret: &[u8],
+) -> Result<(PublicKey, KeyBlob, SigningKey), StoreError> {
+    let (public, loaded) = match alg {
         Algorithm::Es256 => {
-            let private = agreement::PrivateKey::from_private_key(&agreement::ECDH_P256, secret)
-                .map_err(|_| StoreError::Crypto("invalid P-256 private key".into()))?;
-            let public = private
-                .compute_public_key()
-                .map_err(|_| StoreError::Crypto("P-256 public key computation failed".into()))?;
-            public.as_ref().to_vec()
+            let invalid = || StoreError::Crypto("invalid P-256 private key".into());
+            if secret.len() != 32 {
+                return Err(invalid());
+            }
+            // aws-lc computes the public key (one multiplication) and tests it (another); it
+            // refuses 0 and scalars not below the group order.
+            let pair = signature::EcdsaKeyPair::from_pkcs8(
+                &signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+                &p256_pkcs8(secret, None),
+            )
+            .map_err(|_| invalid())?;
+            let public = pair.public_key().as_ref().to_vec();
+            if public.len() != P256_POINT_LEN {
+                return Err(StoreError::Crypto(
+                    "P-256 public key has an unexpected encoding".into(),
+                ));
+            }
+            (public, SigningKey::Es256(pair))
         }
         Algorithm::EdDsa => {
             let pair = signature::Ed25519KeyPair::from_seed_unchecked(secret)
                 .map_err(|_| StoreError::Crypto("invalid Ed25519 seed".into()))?;
-            pair.public_key().as_ref().to_vec()
+            (pair.public_key().as_ref().to_vec(), SigningKey::EdDsa(pair))
         }
     };
     let mut blob = Vec::with_capacity(secret.len() + public.len());
     blob.extend_from_slice(secret);
     blob.extend_from_slice(&public);
-    Ok((PublicKey { alg, bytes: public }, KeyBlob::new(blob)))
+    Ok((PublicKey { alg, bytes: public }, KeyBlob::new(blob), loaded))
 }
 
-/// A loaded software key, ready to sign many times.
+/// A loaded software key, ready to sign many times. aws-lc cleanses the key's memory when it is
+/// dropped.
 pub enum SigningKey {
     /// ES256.
     Es256(signature::EcdsaKeyPair),
@@ -73,21 +160,30 @@ pub enum SigningKey {
     EdDsa(signature::Ed25519KeyPair),
 }
 
+impl core::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            SigningKey::Es256(_) => "SigningKey::Es256(<redacted>)",
+            SigningKey::EdDsa(_) => "SigningKey::EdDsa(<redacted>)",
+        })
+    }
+}
+
 impl SigningKey {
-    /// Loads a blob made by [`generate`] or [`from_secret`].
+    /// Loads a blob made by [`generate`] or [`from_secret`], checking that its public key is the
+    /// scalar's (a blob whose halves do not match is [`StoreError::Corrupt`]).
     pub fn load(alg: Algorithm, blob: &KeyBlob) -> Result<Self, StoreError> {
         let bytes = blob.as_bytes();
         let corrupt = || StoreError::Corrupt("software key blob is malformed".into());
         match alg {
             Algorithm::Es256 => {
-                if bytes.len() != 32 + 65 {
+                if bytes.len() != 32 + P256_POINT_LEN {
                     return Err(corrupt());
                 }
                 let (secret, public) = bytes.split_at(32);
-                signature::EcdsaKeyPair::from_private_key_and_public_key(
+                signature::EcdsaKeyPair::from_pkcs8(
                     &signature::ECDSA_P256_SHA256_ASN1_SIGNING,
-                    secret,
-                    public,
+                    &p256_pkcs8(secret, Some(public)),
                 )
                 .map(SigningKey::Es256)
                 .map_err(|_| corrupt())
@@ -168,6 +264,31 @@ mod tests {
         assert_eq!(&blob.as_bytes()[32..], pk.bytes.as_slice());
         assert!(from_secret(Algorithm::Es256, &[0u8; 32]).is_err());
         assert!(from_secret(Algorithm::Es256, &P256_ORDER).is_err());
+        assert!(from_secret(Algorithm::Es256, &[0xff; 32]).is_err());
+        assert!(from_secret(Algorithm::Es256, &one[1..]).is_err());
+    }
+
+    /// The PKCS#8 document a key is loaded from is byte for byte what aws-lc itself writes for
+    /// that key, and the loaded key is the generated one.
+    #[test]
+    fn es256_pkcs8_matches_aws_lc_and_loads_the_same_key() {
+        let (pk, blob, generated) = generate_loaded(Algorithm::Es256, &mut Counter(3)).unwrap();
+        let (secret, public) = blob.as_bytes().split_at(32);
+        assert_eq!(public, pk.bytes.as_slice());
+        let doc = p256_pkcs8(secret, Some(public));
+        assert_eq!(doc.len(), 138);
+        let SigningKey::Es256(pair) = SigningKey::load(Algorithm::Es256, &blob).unwrap() else {
+            panic!("an ES256 blob loads as ES256");
+        };
+        assert_eq!(pair.to_pkcs8v1().unwrap().as_ref(), doc.as_slice());
+        assert_eq!(pair.public_key().as_ref(), pk.bytes.as_slice());
+        assert_eq!(p256_pkcs8(secret, None).len(), 67);
+        // The key that came out of generation signs for the same public key.
+        let sig = generated.sign(b"m").unwrap();
+        UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, &pk.bytes)
+            .verify(b"m", &sig)
+            .unwrap();
+        assert_eq!(format!("{generated:?}"), "SigningKey::Es256(<redacted>)");
     }
 
     #[test]

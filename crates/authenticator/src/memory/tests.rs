@@ -116,3 +116,59 @@ fn update_and_delete() {
     assert!(!s.delete(&a.id).unwrap());
     assert!(s.update(&a).is_err());
 }
+
+/// The discoverable index follows replacements, deletions and a full store: a deleted
+/// credential frees its slot, a replacement needs none, and the count is what the credentials say.
+#[test]
+fn discoverable_index_follows_replace_delete_and_capacity() {
+    let mut s = MemoryStore::with_capacity(2);
+    let a = cred(&mut s, 1, "a.example", 1, true);
+    let b = cred(&mut s, 2, "b.example", 1, true);
+    let c = cred(&mut s, 3, "c.example", 1, true);
+    let a2 = cred(&mut s, 4, "a.example", 1, true);
+    s.insert(a.clone()).unwrap();
+    s.insert(b.clone()).unwrap();
+    assert!(matches!(s.insert(c.clone()), Err(StoreError::Full)));
+    assert_eq!(s.discoverable_count().unwrap(), (2, 0));
+    // A full store still takes a replacement.
+    s.insert(a2.clone()).unwrap();
+    let ids: Vec<u8> = s.credentials().iter().map(|c| c.id[0]).collect();
+    assert_eq!(ids, vec![2, 4]);
+    assert_eq!(s.discoverable_count().unwrap(), (2, 0));
+    // Deleting the replaced credential's ID changes nothing; deleting the new one frees a slot.
+    assert!(!s.delete(&a.id).unwrap());
+    assert!(s.delete(&a2.id).unwrap());
+    assert_eq!(s.discoverable_count().unwrap(), (1, 1));
+    s.insert(c).unwrap();
+    assert_eq!(s.discoverable_count().unwrap(), (2, 0));
+    // The same RP and user again after a delete is a new credential, not a replacement.
+    assert!(s.delete(&b.id).unwrap());
+    s.insert(a.clone()).unwrap();
+    let ids: Vec<u8> = s.credentials().iter().map(|c| c.id[0]).collect();
+    assert_eq!(ids, vec![3, 1]);
+    s.wipe().unwrap();
+    assert_eq!(s.discoverable_count().unwrap(), (0, 2));
+    s.insert(a).unwrap();
+    assert_eq!(s.discoverable_count().unwrap(), (1, 1));
+}
+
+/// Generated keys sign without a reload, and the cache of loaded keys stays bounded.
+#[test]
+fn key_cache_is_bounded_and_signatures_verify() {
+    use aws_lc_rs::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_ASN1};
+    let mut s = MemoryStore::default();
+    let mut keys = Vec::new();
+    for i in 0..(KEY_CACHE + 10) {
+        keys.push(s.generate_key(Algorithm::Es256, &mut Seq(i as u8)).unwrap());
+    }
+    assert_eq!(s.cache.len(), KEY_CACHE);
+    assert_eq!(s.cache_order.len(), KEY_CACHE);
+    // The oldest (evicted) and the newest (cached) keys both sign.
+    for (pk, blob) in [&keys[0], &keys[KEY_CACHE + 9]] {
+        let sig = s.sign(blob, Algorithm::Es256, b"m").unwrap();
+        UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, &pk.bytes)
+            .verify(b"m", &sig)
+            .unwrap();
+    }
+    assert_eq!(s.cache.len(), KEY_CACHE);
+}
