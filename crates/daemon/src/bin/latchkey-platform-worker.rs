@@ -1,9 +1,11 @@
 //! `latchkey-platform-worker`: the platform authenticator, sandboxed, as a child of latchkeyd.
 //!
 //! latchkeyd starts it with a `SOCK_SEQPACKET` socket as standard input and `--store DIR`. It
-//! creates the store directory if needed, applies its sandbox (no dumps, Landlock, seccomp:
-//! `latchkey_daemon::worker::sandbox`), opens the store, and then serves requests until
-//! latchkeyd closes the socket. It is not meant to be run by hand.
+//! creates the store directory if needed, opens the store (a TPM's when one is reachable: its
+//! TCTI connects or opens the device and loads its library now), applies its sandbox (no dumps,
+//! Landlock, seccomp: `latchkey_daemon::worker::sandbox`, with what the TCTI still needs), and
+//! then serves requests until latchkeyd closes the socket. Nothing from latchkeyd is read before
+//! the sandbox is on. It is not meant to be run by hand.
 #![forbid(unsafe_code)]
 
 use std::os::unix::fs::DirBuilderExt;
@@ -13,7 +15,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use latchkey_daemon::worker::link::Link;
 use latchkey_daemon::worker::protocol::{ErrorCode, ErrorReply, Ready, Reply};
-use latchkey_daemon::worker::sandbox::{self, LandlockOutcome};
+use latchkey_daemon::worker::sandbox::{self, tcti, LandlockOutcome};
 use latchkey_daemon::worker::serve::serve;
 
 /// The Latchkey platform authenticator worker (started by latchkeyd).
@@ -56,32 +58,42 @@ fn main() -> ExitCode {
     if let Err(e) = create_store_dir(&args.store) {
         return refuse(format!("cannot create {}: {e}", args.store.display()));
     }
-    if let Some(tcti) = ["TPM2TOOLS_TCTI", "TCTI"]
-        .iter()
-        .filter_map(|v| std::env::var(v).ok())
-        .find(|t| t.starts_with("swtpm") || t.starts_with("mssim"))
-    {
-        // The sandbox lets the worker create no socket: only the kernel's TPM device is reachable.
-        tracing::warn!(%tcti, "a network TPM interface cannot be reached from the sandbox");
-    }
-    let policy = sandbox::Policy::platform_worker(&args.store);
-    match sandbox::apply(&policy) {
-        Ok(status) => match status.landlock {
-            LandlockOutcome::Full => tracing::debug!("sandboxed: Landlock, seccomp"),
-            LandlockOutcome::Partial => {
-                tracing::warn!("Landlock is only partly enforced by this kernel")
-            }
-            LandlockOutcome::Unsupported => tracing::warn!(
-                "this kernel has no Landlock: the worker's filesystem access is not confined"
-            ),
-        },
-        Err(e) => return refuse(format!("cannot sandbox the platform authenticator: {e}")),
-    }
-    // Presence is the consent latchkeyd obtained in its prompt before sending any request.
+    // Opened before the sandbox: a TPM's TCTI opens its device or connects, and loads its
+    // library, here; nothing from latchkeyd has been read yet. Neither store starts a thread
+    // (checked: a thread running now would escape the sandbox). Presence is the consent latchkeyd obtained
+    // in its prompt before sending any request.
     let device = match latchkey_client::PlatformAuthenticator::open(Some(&args.store), |_| true) {
         Ok(d) => d,
         Err(e) => return refuse(e.to_string()),
     };
+    let mut policy = sandbox::Policy::platform_worker(&args.store);
+    if device.kind() == "tpm" {
+        if let Some(conf) = tcti::from_env() {
+            policy = match policy.with_tcti(&conf) {
+                Ok(p) => p,
+                Err(e) => return refuse(format!("cannot sandbox the platform authenticator: {e}")),
+            };
+        }
+    }
+    let landlock = match sandbox::single_threaded().and_then(|()| sandbox::apply(&policy)) {
+        Ok(status) => status.landlock,
+        Err(e) => return refuse(format!("cannot sandbox the platform authenticator: {e}")),
+    };
+    match landlock {
+        LandlockOutcome::Full => tracing::debug!("sandboxed: Landlock, seccomp"),
+        LandlockOutcome::Partial => {
+            tracing::warn!("Landlock is only partly enforced by this kernel")
+        }
+        LandlockOutcome::Unsupported => tracing::warn!(
+            "this kernel has no Landlock: the worker's filesystem access is not confined"
+        ),
+    }
+    if !policy.tcp_connect.is_empty() {
+        tracing::info!(ports = ?policy.tcp_connect, "the TPM is reached over TCP: TCP connections are allowed to these ports");
+        if landlock != LandlockOutcome::Full {
+            tracing::warn!("this kernel's Landlock may not confine TCP connections to those ports");
+        }
+    }
     let ready = Ready {
         kind: device.kind().to_owned(),
         path: args.store.display().to_string(),

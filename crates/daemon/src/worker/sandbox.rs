@@ -1,32 +1,42 @@
-//! The worker's sandbox, applied to the calling thread (and every thread it starts later) before
-//! the worker reads its first request. Call [`apply`] before starting any thread.
+//! The worker's sandbox, applied to the calling thread (and every thread it starts later) after
+//! the worker opened its store and before it reads its first request. Call [`apply`] before
+//! starting any thread: threads that run already are not confined.
+//!
+//! The store (and with it a TPM's TCTI: its device descriptor or connections, the TCTI library
+//! `dlopen` loads, libtss2's OpenSSL configuration) is opened first, because nothing from
+//! latchkeyd's requests has been read at that point: the sandbox still confines everything a
+//! hostile request could reach. [`tcti`] says what a TCTI still needs afterwards. Neither store
+//! starts a thread; [`single_threaded`] checks that none runs before the sandbox is applied.
 //!
 //! 1. `PR_SET_DUMPABLE = 0`: no core dumps of key material, no `ptrace` or `/proc/PID/mem` from
 //!    other processes of the user.
 //! 2. Landlock (best effort: a kernel without it is logged and skipped): every filesystem access
-//!    is handled; the store directory gets all of them, [`Policy::read_only`] paths reading (enough
-//!    for `dlopen` of the libraries a TPM TCTI loads: Landlock's execute right is `execve` only),
-//!    [`Policy::devices`] read/write/ioctl. TCP bind and
-//!    connect are handled with no port allowed (ABI 4), and signals and abstract Unix sockets are
-//!    scoped to the sandbox (ABI 6).
+//!    is handled; the store directory gets all of them, [`Policy::read_only`] paths reading,
+//!    [`Policy::devices`] read/write/ioctl (the worker's policy names no device: a TPM device is
+//!    already open). TCP bind is handled with no port allowed and TCP connect with only
+//!    [`Policy::tcp_connect`] (ABI 4; empty unless the TPM is an `swtpm` reached over TCP), and
+//!    signals and abstract Unix sockets are scoped to the sandbox (ABI 6).
 //! 3. seccomp (`PR_SET_NO_NEW_PRIVS` first): a deny list, not an allow list (the worker runs
 //!    Rust's standard library, aws-lc and, with a TPM, libtss2, whose system calls vary by
-//!    version). Denied with `EPERM`: `socket` of any family (the worker never creates one: its
-//!    link is inherited, so it cannot reach the network, netlink or the session bus), `execve`,
-//!    `execveat`, `ptrace`, `process_vm_readv/writev`, `process_madvise`, `pidfd_getfd`, `kcmp`,
-//!    the mount family, `chroot`, `pivot_root`, `unshare`, `setns`, `clone` with a namespace flag,
-//!    `bpf`, `perf_event_open`, `userfaultfd`, `io_uring_*`, `keyctl`, `add_key`, `request_key`,
-//!    module loading, `kexec_*`, `reboot`, `swapon/off`, `acct`, `ioctl` with `TIOCSTI` or
-//!    `TIOCLINUX` (terminal input injection); every x32 system call (any number with the x32
-//!    bit), so that no argument rule can be side-stepped through that ABI. `clone3` fails
-//!    with `ENOSYS` (its flags are in memory a filter cannot read), so the C library falls back to
-//!    `clone`, whose flags the filter checks. Another architecture's system calls kill the process.
+//!    version). Denied with `EPERM`: `socket` of any family (the worker's link is inherited, so
+//!    it cannot reach the network, netlink or the session bus) — except, when
+//!    [`Policy::tcp_connect`] names ports, TCP stream sockets (`AF_INET`/`AF_INET6`,
+//!    `SOCK_STREAM`, protocol 0 or TCP), which Landlock then confines to those ports; `listen`,
+//!    `accept`, `accept4`, `execve`, `execveat`, `ptrace`, `process_vm_readv/writev`,
+//!    `process_madvise`, `pidfd_getfd`, `kcmp`, the mount family, `chroot`, `pivot_root`,
+//!    `unshare`, `setns`, `clone` with a namespace flag, `bpf`, `perf_event_open`, `userfaultfd`,
+//!    `io_uring_*`, `keyctl`, `add_key`, `request_key`, module loading, `kexec_*`, `reboot`,
+//!    `swapon/off`, `acct`, `ioctl` with `TIOCSTI` or `TIOCLINUX` (terminal input injection);
+//!    every x32 system call (any number with the x32 bit), so that no argument rule can be
+//!    side-stepped through that ABI. `clone3` fails with `ENOSYS` (its flags are in memory a
+//!    filter cannot read), so the C library falls back to `clone`, whose flags the filter
+//!    checks. Another architecture's system calls kill the process.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use landlock::{
-    Access, AccessFs, AccessNet, CompatLevel, Compatible, PathBeneath, PathFd, Ruleset,
+    Access, AccessFs, AccessNet, CompatLevel, Compatible, NetPort, PathBeneath, PathFd, Ruleset,
     RulesetAttr, RulesetCreatedAttr, RulesetStatus, Scope, ABI,
 };
 use seccompiler::{
@@ -34,10 +44,12 @@ use seccompiler::{
     SeccompRule, TargetArch,
 };
 
+pub mod tcti;
+
 /// The Landlock ABI whose rights we request (Linux 6.15); newer kernels enforce the same set.
 const LANDLOCK_ABI: ABI = ABI::V7;
 
-/// What the worker may reach on the filesystem.
+/// What the worker may reach.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Policy {
     /// Directories with every access (the credential store).
@@ -46,43 +58,38 @@ pub struct Policy {
     pub read_only: Vec<PathBuf>,
     /// Device nodes that may be read, written and sent ioctls.
     pub devices: Vec<PathBuf>,
+    /// TCP ports that may be connected to (on any host: Landlock rules name ports only). Empty:
+    /// no socket may be created at all.
+    pub tcp_connect: Vec<u16>,
 }
 
-/// The TPM resource manager and the raw TPM device.
-const TPM_DEVICES: [&str; 2] = ["/dev/tpmrm0", "/dev/tpm0"];
 /// The VM generation counter aws-lc reads, where it exists, to reseed after a VM snapshot.
 const VM_GENERATION_ID: &str = "/dev/sysgenid";
-/// What libtss2 reads when it loads a TCTI module with `dlopen`.
-const LIBRARY_PATHS: [&str; 5] = [
-    "/etc/ld.so.cache",
-    "/lib",
-    "/lib64",
-    "/usr/lib",
-    "/usr/lib64",
-];
 
 impl Policy {
-    /// The platform authenticator worker over the store in `store`: the store read/write; when a
-    /// TPM device exists, that device and the libraries its TCTI loads; `/dev/sysgenid` if present.
-    /// (Traced with strace: over a file store the worker opens nothing else once sandboxed.)
+    /// The platform authenticator worker over the store in `store`, opened already: the store
+    /// read/write and `/dev/sysgenid` (if present) read. No device and no library path: a TPM
+    /// device is open before the sandbox, and the TCTI library loaded. (Traced with strace: over
+    /// a file store and over a TPM the worker opens nothing else once sandboxed.) Add a TPM's
+    /// needs with [`Policy::with_tcti`].
     pub fn platform_worker(store: &Path) -> Self {
-        let tpm: Vec<PathBuf> = TPM_DEVICES
-            .iter()
-            .map(PathBuf::from)
-            .filter(|p| p.exists())
-            .collect();
-        let libraries: &[&str] = if tpm.is_empty() { &[] } else { &LIBRARY_PATHS };
-        let read_only = libraries
-            .iter()
-            .chain(&[VM_GENERATION_ID])
-            .map(PathBuf::from)
-            .filter(|p| p.exists())
-            .collect();
         Self {
             read_write: vec![store.to_path_buf()],
-            read_only,
-            devices: tpm,
+            read_only: [VM_GENERATION_ID]
+                .iter()
+                .map(PathBuf::from)
+                .filter(|p| p.exists())
+                .collect(),
+            devices: Vec::new(),
+            tcp_connect: Vec::new(),
         }
+    }
+
+    /// This policy plus what an open TPM interface configured by `conf` still needs
+    /// ([`tcti::TctiNeeds`]).
+    pub fn with_tcti(mut self, conf: &str) -> Result<Self, tcti::TctiError> {
+        self.tcp_connect = tcti::TctiNeeds::parse(conf)?.tcp_ports();
+        Ok(self)
     }
 }
 
@@ -132,15 +139,45 @@ pub enum SandboxError {
     /// This architecture has no seccomp filter here.
     #[error("no seccomp filter for the {0} architecture")]
     Arch(&'static str),
+    /// Other threads run already: neither Landlock nor the filters would confine them.
+    #[error("the process already runs {0} threads; the sandbox must be applied before any starts")]
+    Threads(usize),
+    /// The thread count could not be read from `/proc/self/status`.
+    #[error("cannot count the process's threads: {0}")]
+    ThreadCount(std::io::Error),
 }
 
-/// Applies the whole sandbox to the calling thread and its future threads.
+/// Applies the whole sandbox to the calling thread and its future threads (not to threads that
+/// run already: call [`single_threaded`] first).
 pub fn apply(policy: &Policy) -> Result<Status, SandboxError> {
     rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
         .map_err(|e| SandboxError::Dumpable(e.into()))?;
     let landlock = landlock(policy)?;
-    seccomp()?;
+    seccomp(!policy.tcp_connect.is_empty())?;
     Ok(Status { landlock })
+}
+
+/// Fails if the process runs more than one thread: [`apply`] would not confine the others (a
+/// library that started one while the store was opened, say).
+pub fn single_threaded() -> Result<(), SandboxError> {
+    match thread_count()? {
+        1 => Ok(()),
+        n => Err(SandboxError::Threads(n)),
+    }
+}
+
+/// The `Threads:` field of `/proc/self/status`.
+fn thread_count() -> Result<usize, SandboxError> {
+    let status = std::fs::read_to_string("/proc/self/status").map_err(SandboxError::ThreadCount)?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|n| n.trim().parse().ok())
+        .ok_or_else(|| {
+            SandboxError::ThreadCount(std::io::Error::other(
+                "no Threads: line in /proc/self/status",
+            ))
+        })
 }
 
 fn rule(
@@ -179,6 +216,9 @@ fn landlock(policy: &Policy) -> Result<LandlockOutcome, SandboxError> {
     for p in &policy.devices {
         created = created.add_rule(rule(p, device)?)?;
     }
+    for &port in &policy.tcp_connect {
+        created = created.add_rule(NetPort::new(port, AccessNet::ConnectTcp))?;
+    }
     let status = created.restrict_self()?;
     Ok(match status.ruleset {
         RulesetStatus::FullyEnforced => LandlockOutcome::Full,
@@ -193,7 +233,9 @@ const X32_BIT: i64 = 0x4000_0000;
 
 /// System calls denied whatever their arguments.
 const DENIED: &[i64] = &[
-    libc::SYS_socket,
+    libc::SYS_listen,
+    libc::SYS_accept,
+    libc::SYS_accept4,
     libc::SYS_execve,
     libc::SYS_execveat,
     libc::SYS_ptrace,
@@ -240,6 +282,44 @@ const DENIED: &[i64] = &[
 #[cfg(target_arch = "x86_64")]
 const X32_ONLY: &[i64] = &[520, 521, 539, 540, 545];
 
+/// `socket`'s type argument: the type is in the low four bits (`SOCK_TYPE_MASK`); the others
+/// are flags (`SOCK_NONBLOCK`, `SOCK_CLOEXEC`).
+const SOCK_TYPE_MASK: u64 = 0xf;
+
+/// `socket(domain, type, protocol)` rules (any match is denied): every socket, or, with
+/// `allow_tcp`, every socket but a TCP stream one.
+fn socket_rules(allow_tcp: bool) -> Result<Vec<SeccompRule>, SandboxError> {
+    if !allow_tcp {
+        return Ok(Vec::new());
+    }
+    let dword = |arg, op, value| SeccompCondition::new(arg, SeccompCmpArgLen::Dword, op, value);
+    let inet = u64::from(libc::AF_INET.unsigned_abs());
+    let inet6 = u64::from(libc::AF_INET6.unsigned_abs());
+    let stream = u64::from(libc::SOCK_STREAM.unsigned_abs());
+    let tcp = u64::from(libc::IPPROTO_TCP.unsigned_abs());
+    let mut rules = vec![
+        // Neither IPv4 nor IPv6.
+        SeccompRule::new(vec![
+            dword(0, SeccompCmpOp::Ne, inet)?,
+            dword(0, SeccompCmpOp::Ne, inet6)?,
+        ])?,
+        // A protocol other than the default (0) or TCP.
+        SeccompRule::new(vec![
+            dword(2, SeccompCmpOp::Ne, 0)?,
+            dword(2, SeccompCmpOp::Ne, tcp)?,
+        ])?,
+    ];
+    // Any type but a stream.
+    for kind in (0..=SOCK_TYPE_MASK).filter(|&k| k != stream) {
+        rules.push(SeccompRule::new(vec![dword(
+            1,
+            SeccompCmpOp::MaskedEq(SOCK_TYPE_MASK),
+            kind,
+        )?])?);
+    }
+    Ok(rules)
+}
+
 /// The `ioctl` commands that inject input into a terminal: `TIOCSTI` (fake a typed character)
 /// and `TIOCLINUX` (among others, paste the console selection).
 const TERMINAL_INJECTION: [u64; 2] = [0x5412, 0x541C];
@@ -260,8 +340,8 @@ fn arch() -> Result<TargetArch, SandboxError> {
         .map_err(|_| SandboxError::Arch(std::env::consts::ARCH))
 }
 
-/// The deny-list filter (`EPERM`).
-fn deny_filter() -> Result<BpfProgram, SandboxError> {
+/// The deny-list filter (`EPERM`); `allow_tcp` lets TCP stream sockets be created.
+fn deny_filter(allow_tcp: bool) -> Result<BpfProgram, SandboxError> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     for &nr in DENIED {
         rules.insert(nr, Vec::new());
@@ -272,6 +352,9 @@ fn deny_filter() -> Result<BpfProgram, SandboxError> {
     for &nr in X32_ONLY {
         rules.insert(nr | X32_BIT, Vec::new());
     }
+    rules.insert(libc::SYS_socket, socket_rules(allow_tcp)?);
+    #[cfg(target_arch = "x86_64")]
+    rules.insert(libc::SYS_socket | X32_BIT, Vec::new());
     // clone(flags, …): any namespace flag. Rules of one call are alternatives.
     let mut clone_rules = Vec::new();
     for flag in NAMESPACE_FLAGS {
@@ -349,8 +432,8 @@ fn x32_filter() -> BpfProgram {
     ]
 }
 
-fn seccomp() -> Result<(), SandboxError> {
-    let deny = deny_filter()?;
+fn seccomp(allow_tcp: bool) -> Result<(), SandboxError> {
+    let deny = deny_filter(allow_tcp)?;
     let clone3 = clone3_filter()?;
     // Every call sets PR_SET_NO_NEW_PRIVS first, which installing a filter unprivileged requires.
     seccompiler::apply_filter(&deny)?;

@@ -1,0 +1,335 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+#![cfg(feature = "tpm")]
+//! The platform authenticator worker over a TPM: a software TPM (`swtpm`, started by each test
+//! and reached through the `swtpm:` network TCTI, as in the keystore's TPM tests) behind the real
+//! `latchkeyd` binary on a private bus. The worker reports the `tpm` store, ceremonies verify
+//! with webauthn-rs (an RP library we did not write), a wrong PIN is refused with fewer retries,
+//! and the worker still runs under its sandbox.
+
+mod common;
+#[path = "../../keystore/tests/common/swtpm.rs"]
+mod swtpm;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{policy_privileged_self, Prompt, TestBus};
+use latchkey_daemon::client::{CallOptions, CredentialsClient, Outcome};
+use latchkey_daemon::options::Kind;
+use swtpm::Swtpm;
+use webauthn_rs_core::proto::{
+    COSEAlgorithm, Credential, PublicKeyCredential, RegisterPublicKeyCredential,
+    UserVerificationPolicy,
+};
+use webauthn_rs_core::WebauthnCore;
+
+const LATCHKEYD: &str = env!("CARGO_BIN_EXE_latchkeyd");
+const ORIGIN: &str = "https://example.com";
+const PIN: &str = "48291637";
+
+/// The real `latchkeyd` on a test bus, its TCTI pointing at a software TPM.
+struct Latchkeyd {
+    child: Child,
+    home: tempfile::TempDir,
+}
+
+impl Latchkeyd {
+    /// Starts latchkeyd with `policy` and `tcti` and waits until it owns its bus name.
+    async fn start(bus: &TestBus, policy: &str, tcti: &str) -> Self {
+        let home = tempfile::tempdir().unwrap();
+        let policy_dir = home.path().join("policy");
+        std::fs::create_dir_all(&policy_dir).unwrap();
+        std::fs::write(policy_dir.join("50-test.toml"), policy).unwrap();
+        let none = home.path().join("none");
+        let child = Command::new(LATCHKEYD)
+            .env_remove("JOURNAL_STREAM")
+            .env_remove("TCTI")
+            .env("TPM2TOOLS_TCTI", tcti)
+            .arg(format!("--address={}", bus.address))
+            .arg(format!("--policy-system-dir={}", policy_dir.display()))
+            .arg(format!("--policy-admin-dir={}", none.display()))
+            .arg(format!("--policy-user-dir={}", none.display()))
+            .arg(format!(
+                "--data-dir={}",
+                home.path().join("store").display()
+            ))
+            .arg(format!(
+                "--devices-config={}",
+                home.path().join("devices.toml").display()
+            ))
+            .arg("--no-usb")
+            .arg("--log-level=debug")
+            .stdin(Stdio::null())
+            .stderr(std::fs::File::create(home.path().join("latchkeyd.log")).unwrap())
+            .spawn()
+            .unwrap();
+        let mut me = Self { child, home };
+        let conn = zbus::connection::Builder::address(bus.address.as_str())
+            .unwrap()
+            .build()
+            .await
+            .unwrap();
+        let dbus = zbus::fdo::DBusProxy::new(&conn).await.unwrap();
+        let name = zbus::names::BusName::try_from("dev.latchkey.Credentials").unwrap();
+        let start = Instant::now();
+        while !dbus.name_has_owner(name.clone()).await.unwrap() {
+            if let Some(status) = me.child.try_wait().unwrap() {
+                panic!("latchkeyd exited with {status}: {}", me.log());
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "latchkeyd did not start: {}",
+                me.log()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        me
+    }
+
+    /// What latchkeyd logged so far, terminal colours removed.
+    fn log(&self) -> String {
+        let raw =
+            std::fs::read_to_string(self.home.path().join("latchkeyd.log")).unwrap_or_default();
+        let mut out = String::with_capacity(raw.len());
+        let mut rest = raw.as_str();
+        while let Some(i) = rest.find('\x1b') {
+            out.push_str(&rest[..i]);
+            rest = &rest[i..];
+            rest = rest.find('m').map_or("", |m| &rest[m + 1..]);
+        }
+        out.push_str(rest);
+        out
+    }
+
+    fn store(&self) -> PathBuf {
+        self.home.path().join("store")
+    }
+
+    /// latchkeyd's children: (PID, executable name, `/proc/PID/status`).
+    fn children(&self) -> Vec<(u32, String, String)> {
+        let mut out = Vec::new();
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", self.child.id())).unwrap();
+        for task in tasks {
+            let children = std::fs::read_to_string(task.unwrap().path().join("children"));
+            for pid in children.unwrap_or_default().split_whitespace() {
+                let pid: u32 = pid.parse().unwrap();
+                let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+                let name = exe.file_name().unwrap().to_string_lossy().into_owned();
+                let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+                out.push((pid, name, status));
+            }
+        }
+        out
+    }
+}
+
+impl Drop for Latchkeyd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn rp() -> WebauthnCore {
+    WebauthnCore::new_unsafe_experts_only(
+        "Example",
+        "example.com",
+        vec![url::Url::parse(ORIGIN).unwrap()],
+        Duration::from_secs(60),
+        None,
+        None,
+    )
+}
+
+fn web() -> CallOptions {
+    CallOptions {
+        origin: Some(ORIGIN.into()),
+        ..Default::default()
+    }
+}
+
+fn ok_json(out: &Outcome) -> serde_json::Value {
+    assert_eq!(out.code, 0, "{:?}: {:?}", out.error_name(), out.message());
+    serde_json::from_str(&out.response_json().unwrap()).unwrap()
+}
+
+/// Registers a discoverable ES256 passkey through latchkeyd; webauthn-rs verifies it.
+async fn register(client: &CredentialsClient, core: &WebauthnCore) -> Credential {
+    let builder = core
+        .new_challenge_register_builder(&[7; 16], "alice@example.com", "Alice")
+        .unwrap()
+        .user_verification_policy(UserVerificationPolicy::Required)
+        .require_resident_key(true)
+        .credential_algorithms(vec![COSEAlgorithm::ES256]);
+    let (ccr, state) = core.generate_challenge_register(builder).unwrap();
+    let json = serde_json::to_string(&ccr.public_key).unwrap();
+    let out = client.call(Kind::Create, &json, &web()).await.unwrap();
+    let response = ok_json(&out);
+    let parsed: RegisterPublicKeyCredential = serde_json::from_value(response).unwrap();
+    let cred = core.register_credential(&parsed, &state, None).unwrap();
+    assert!(cred.user_verified);
+    cred
+}
+
+/// Signs in with `cred` in the allowList; webauthn-rs verifies the assertion against the
+/// registered public key. Returns the sign count.
+async fn sign_in(client: &CredentialsClient, core: &WebauthnCore, cred: &Credential) -> u32 {
+    let builder = core
+        .new_challenge_authenticate_builder(
+            vec![cred.clone()],
+            Some(UserVerificationPolicy::Required),
+        )
+        .unwrap();
+    let (rcr, state) = core.generate_challenge_authenticate(builder).unwrap();
+    let json = serde_json::to_string(&rcr.public_key).unwrap();
+    let out = client.call(Kind::Get, &json, &web()).await.unwrap();
+    let parsed: PublicKeyCredential = serde_json::from_value(ok_json(&out)).unwrap();
+    let result = core.authenticate_credential(&parsed, &state).unwrap();
+    assert!(result.user_verified());
+    result.counter()
+}
+
+fn pin_requests(prompt: &Prompt) -> Vec<serde_json::Value> {
+    prompt
+        .shown()
+        .into_iter()
+        .filter(|r| r["method"] == "RequestPin")
+        .collect()
+}
+
+/// The single `latchkey-platform-worker` child of latchkeyd: its PID and `/proc` status.
+fn worker(d: &Latchkeyd) -> (u32, String) {
+    let children = d.children();
+    assert_eq!(children.len(), 1, "{children:?}");
+    let (pid, name, status) = children.into_iter().next().unwrap();
+    assert_eq!(name, "latchkey-platform-worker");
+    (pid, status)
+}
+
+fn field<'a>(status: &'a str, name: &str) -> &'a str {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(name))
+        .map_or("", str::trim)
+}
+
+/// Every credential record in the store holds the TPM's key blob (magic `LKT\x01`, keystore
+/// `tpm.rs`), not a software key: the keys were made in the TPM.
+fn assert_tpm_records(store: &Path, count: usize) {
+    let files: Vec<_> = std::fs::read_dir(store.join("credentials"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), count, "{files:?}");
+    for f in files {
+        let raw = std::fs::read(&f).unwrap();
+        assert!(
+            raw.windows(4).any(|w| w == b"LKT\x01"),
+            "{} holds no TPM key blob",
+            f.display()
+        );
+    }
+}
+
+/// The TPM's dictionary-attack failure counter (`TPM_PT_LOCKOUT_COUNTER`), asked over the
+/// command port with a raw `TPM2_GetCapability` (TPM 2.0 Part 3 §30.2); swtpm serves one
+/// connection at a time and the worker connects per command, so this fits between requests.
+fn lockout_counter(tpm: &Swtpm) -> u32 {
+    use std::io::{Read, Write};
+    let mut cmd = Vec::new();
+    cmd.extend_from_slice(&0x8001u16.to_be_bytes()); // TPM_ST_NO_SESSIONS
+    cmd.extend_from_slice(&22u32.to_be_bytes());
+    cmd.extend_from_slice(&0x0000_017Au32.to_be_bytes()); // TPM_CC_GetCapability
+    cmd.extend_from_slice(&6u32.to_be_bytes()); // TPM_CAP_TPM_PROPERTIES
+    cmd.extend_from_slice(&0x0000_020Eu32.to_be_bytes()); // TPM_PT_LOCKOUT_COUNTER
+    cmd.extend_from_slice(&1u32.to_be_bytes()); // propertyCount
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", tpm.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(&cmd).unwrap();
+    // header (10) ‖ moreData (1) ‖ capability (4) ‖ count (4) ‖ property (4) ‖ value (4)
+    let mut resp = [0u8; 27];
+    s.read_exact(&mut resp).unwrap();
+    assert_eq!(
+        &resp[6..10],
+        &[0; 4],
+        "TPM2_GetCapability failed: {resp:02x?}"
+    );
+    assert_eq!(&resp[19..23], &0x0000_020Eu32.to_be_bytes());
+    u32::from_be_bytes(resp[23..27].try_into().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn latchkeyd_over_a_network_tpm_makes_and_uses_passkeys_in_the_sandboxed_worker() {
+    let tpm = Swtpm::start();
+    let bus = TestBus::start();
+    let tcti = std::env::var("XTCTI")
+        .map(|t| t.replace("PORT", &tpm.port.to_string()))
+        .unwrap_or(tpm.tcti());
+    let d = Latchkeyd::start(&bus, &policy_privileged_self(), &tcti).await;
+    let log = d.log();
+    assert!(
+        log.contains("platform authenticator worker started store=\"tpm\""),
+        "{log}"
+    );
+    let prompt = Prompt::spawn(&bus, &format!("approve\npin {PIN}\n"), false);
+    let client = CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap();
+    let core = rp();
+
+    let cred = register(&client, &core).await;
+    assert_tpm_records(&d.store(), 1);
+    let started = Instant::now();
+    let count = sign_in(&client, &core, &cred).await;
+    println!("get through latchkeyd over swtpm: {:?}", started.elapsed());
+    assert_eq!(count, 1);
+    let pins = pin_requests(&prompt);
+    assert_eq!(pins.len(), 2, "{pins:?}");
+    assert_eq!(pins[0]["details"]["new_pin"], true, "{pins:?}");
+    assert_eq!(pins[1]["details"]["wrong_pin"], false, "{pins:?}");
+
+    let (pid, status) = worker(&d);
+    assert_eq!(field(&status, "NoNewPrivs:"), "1", "{status}");
+    assert_eq!(field(&status, "Seccomp:"), "2", "filter mode: {status}");
+    assert_eq!(
+        field(&status, "Seccomp_filters:"),
+        "3",
+        "deny list, clone3, x32: {status}"
+    );
+    println!("worker {pid}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_a_tpm_a_wrong_pin_is_refused_by_the_tpm_with_fewer_retries_each_time() {
+    let tpm = Swtpm::start();
+    let bus = TestBus::start();
+    let d = Latchkeyd::start(&bus, &policy_privileged_self(), &tpm.tcti()).await;
+    let script = format!("approve\npin {PIN}\npin 11111119\npin 22222229\npin {PIN}\n");
+    let prompt = Prompt::spawn(&bus, &script, false);
+    let client = CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap();
+    let core = rp();
+    let cred = register(&client, &core).await;
+    assert_eq!(lockout_counter(&tpm), 0);
+
+    // Two wrong PINs, then the right one: the get succeeds and verifies.
+    assert_eq!(sign_in(&client, &core, &cred).await, 1);
+    let pins = pin_requests(&prompt);
+    assert_eq!(pins.len(), 4, "{pins:?}");
+    let get = &pins[1..];
+    assert_eq!(get[0]["details"]["wrong_pin"], false, "{pins:?}");
+    assert_eq!(get[0]["details"]["retries"], 8, "{pins:?}");
+    assert_eq!(get[1]["details"]["wrong_pin"], true, "{pins:?}");
+    assert_eq!(get[1]["details"]["retries"], 7, "{pins:?}");
+    assert_eq!(get[2]["details"]["wrong_pin"], true, "{pins:?}");
+    assert_eq!(get[2]["details"]["retries"], 6, "{pins:?}");
+    // Each wrong PIN was the TPM's refusal: an unseal with the wrong authValue, counted by its
+    // dictionary-attack protection.
+    assert_eq!(lockout_counter(&tpm), 2);
+    let log = d.log();
+    for pin in [PIN, "11111119", "22222229"] {
+        assert!(!log.contains(pin), "a PIN leaked into the log");
+    }
+}
