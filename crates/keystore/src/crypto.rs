@@ -42,6 +42,15 @@ impl MasterKey {
         &self.0
     }
 
+    /// Whether `other` is the same key, in time independent of where they differ.
+    pub(crate) fn ct_eq(&self, other: &MasterKey) -> bool {
+        self.0
+            .iter()
+            .zip(other.0.iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+    }
+
     pub(crate) fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, StoreError> {
         seal(self.as_bytes(), aad, plaintext)
     }

@@ -167,6 +167,12 @@ impl<C: Custody> Engine<C> {
         self.index.len()
     }
 
+    /// How many records keep opened secrets (see [`crate::secrets`]).
+    #[cfg(test)]
+    pub(crate) fn kept_secrets(&self) -> usize {
+        self.index.kept_secrets()
+    }
+
     // ---- CredentialStore ----
 
     pub(crate) fn generate_key(
@@ -221,7 +227,7 @@ impl<C: Custody> Engine<C> {
             .unlocked
             .as_ref()
             .or_else(|| self.custody.resident_key());
-        self.index.get(id)?.map(|r| r.credential(mk)).transpose()
+        self.index.credential(id, mk)
     }
 
     pub(crate) fn by_rp(&mut self, rp_id: &str) -> Result<Vec<Credential>, StoreError> {
@@ -229,11 +235,7 @@ impl<C: Custody> Engine<C> {
             .unlocked
             .as_ref()
             .or_else(|| self.custody.resident_key());
-        self.index
-            .by_rp(rp_id)?
-            .into_iter()
-            .map(|r| r.credential(mk))
-            .collect()
+        self.index.credentials_of_rp(rp_id, mk)
     }
 
     pub(crate) fn rps(&mut self) -> Result<Vec<RpEntity>, StoreError> {
@@ -311,6 +313,11 @@ impl<C: Custody> Engine<C> {
     pub(crate) fn verify_pin(&mut self, pin: &PinHash) -> Result<bool, StoreError> {
         match self.custody.unlock(pin)? {
             Some(mk) => {
+                // Secrets opened under another key (there is none in practice: the PIN unwraps
+                // the one master key) must not outlive it.
+                if !self.key_opt().is_some_and(|old| old.ct_eq(&mk)) {
+                    self.index.forget_secrets();
+                }
                 self.unlocked = Some(mk);
                 Ok(true)
             }
@@ -320,6 +327,8 @@ impl<C: Custody> Engine<C> {
 
     pub(crate) fn lock(&mut self) {
         self.unlocked = None;
+        // Everything opened while unlocked goes: the records' secrets and the custody's keys.
+        self.index.forget_secrets();
         self.custody.lock();
     }
 

@@ -3,12 +3,13 @@
 use std::path::Path;
 
 use latchkey_authenticator::env::Rng;
-use latchkey_authenticator::softkey;
+use latchkey_authenticator::softkey::{self, SigningKey};
 use latchkey_authenticator::store::{Algorithm, KeyBlob, PinHash, PublicKey, StoreError};
 
 use crate::codec::{Reader, Writer};
 use crate::crypto::{self, derive_kek, KdfParams, MasterKey};
 use crate::engine::{self, Custody, Engine, Limits};
+use crate::keycache::KeyCache;
 use crate::record::alg_from_byte;
 
 const KEY_AAD: &[u8] = b"latchkey-keystore/key/v1";
@@ -80,6 +81,9 @@ pub(crate) struct SoftCustody {
     /// `Protection::None` only: the master key, stored in the clear.
     resident: Option<MasterKey>,
     wrap: Option<PinWrap>,
+    /// Keys loaded while unlocked; emptied by [`Custody::lock`] (see `keycache` for why this is
+    /// safe).
+    pub(crate) keys: KeyCache,
 }
 
 impl SoftCustody {
@@ -93,6 +97,7 @@ impl SoftCustody {
             kdf,
             resident,
             wrap: None,
+            keys: KeyCache::default(),
         })
     }
 
@@ -131,6 +136,7 @@ impl SoftCustody {
             kdf,
             resident,
             wrap,
+            keys: KeyCache::default(),
         })
     }
 }
@@ -211,9 +217,11 @@ impl Custody for SoftCustody {
         rng: &mut dyn Rng,
         mk: &MasterKey,
     ) -> Result<(PublicKey, KeyBlob), StoreError> {
-        let (public, plain) = softkey::generate(alg, rng)?;
+        let (public, plain, loaded) = softkey::generate_loaded(alg, rng)?;
         let mut blob = vec![KEY_BLOB_VERSION, alg_byte(alg)];
         blob.extend_from_slice(&mk.seal(&key_aad(alg), plain.as_bytes())?);
+        // The first signature with a new key needs no second load.
+        self.keys.put(mk, &blob, loaded);
         Ok((public, KeyBlob::new(blob)))
     }
 
@@ -232,8 +240,18 @@ impl Custody for SoftCustody {
                 "key blob is not a key of this store".into(),
             ));
         }
+        if let Some(loaded) = self.keys.get(mk, key.as_bytes()) {
+            return loaded.sign(message);
+        }
         let plain = KeyBlob::new(mk.open(&key_aad(alg), sealed)?.to_vec());
-        softkey::sign(alg, &plain, message)
+        let loaded = SigningKey::load(alg, &plain)?;
+        let signature = loaded.sign(message)?;
+        self.keys.put(mk, key.as_bytes(), loaded);
+        Ok(signature)
+    }
+
+    fn lock(&mut self) {
+        self.keys.clear();
     }
 
     fn wipe(&mut self) -> Result<(), StoreError> {

@@ -1,5 +1,5 @@
 use super::*;
-use latchkey_authenticator::store::CredentialStore;
+use latchkey_authenticator::store::{Credential, CredentialStore};
 
 struct Sys;
 impl Rng for Sys {
@@ -110,4 +110,155 @@ fn tampered_kdf_parameters_are_corrupt() {
         FileStore::open_with(tmp.path(), Protection::Pin, fast()),
         Err(StoreError::Corrupt(_))
     ));
+}
+
+/// Loaded keys are kept while the store is unlocked and dropped when it locks: after `lock` no
+/// key is held and signing fails with `Locked` until the PIN is verified again.
+#[test]
+fn loaded_keys_live_only_while_unlocked() {
+    use aws_lc_rs::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_ASN1};
+    let tmp = tempfile::tempdir().unwrap();
+    let pin = PinHash([7; 16]);
+    let mut s = FileStore::open_with(tmp.path(), Protection::Pin, fast()).unwrap();
+    s.set_pin(&pin, &mut Sys).unwrap();
+    assert!(s.verify_pin(&pin).unwrap());
+    let (pk, blob) = s.generate_key(Algorithm::Es256, &mut Sys).unwrap();
+    // The new key is loaded once, at generation.
+    assert_eq!(s.engine.custody.keys.len(), 1);
+    for msg in [b"one".as_slice(), b"two"] {
+        let sig = s.sign(&blob, Algorithm::Es256, msg).unwrap();
+        UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, &pk.bytes)
+            .verify(msg, &sig)
+            .unwrap();
+    }
+    assert_eq!(s.engine.custody.keys.len(), 1);
+
+    s.lock();
+    assert_eq!(s.engine.custody.keys.len(), 0);
+    assert!(matches!(
+        s.sign(&blob, Algorithm::Es256, b"m"),
+        Err(StoreError::Locked)
+    ));
+    // A wrong PIN unlocks nothing.
+    assert!(!s.verify_pin(&PinHash([8; 16])).unwrap());
+    assert!(matches!(
+        s.sign(&blob, Algorithm::Es256, b"m"),
+        Err(StoreError::Locked)
+    ));
+    assert_eq!(s.engine.custody.keys.len(), 0);
+
+    // Unlocked again, the key is opened from its sealed blob and kept again.
+    assert!(s.verify_pin(&pin).unwrap());
+    let sig = s.sign(&blob, Algorithm::Es256, b"three").unwrap();
+    UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, &pk.bytes)
+        .verify(b"three", &sig)
+        .unwrap();
+    assert_eq!(s.engine.custody.keys.len(), 1);
+
+    // A PIN change locks the store too; a reset forgets everything.
+    s.set_pin(&PinHash([9; 16]), &mut Sys).unwrap();
+    assert_eq!(s.engine.custody.keys.len(), 0);
+    assert!(s.verify_pin(&PinHash([9; 16])).unwrap());
+    s.sign(&blob, Algorithm::Es256, b"four").unwrap();
+    assert_eq!(s.engine.custody.keys.len(), 1);
+    s.wipe().unwrap();
+    assert_eq!(s.engine.custody.keys.len(), 0);
+}
+
+/// A tampered blob is refused even when the untampered one is cached: the cache is keyed by the
+/// exact sealed bytes.
+#[test]
+fn a_cached_key_does_not_answer_for_a_tampered_blob() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = FileStore::open_with(tmp.path(), Protection::None, fast()).unwrap();
+    let (_, blob) = s.generate_key(Algorithm::Es256, &mut Sys).unwrap();
+    s.sign(&blob, Algorithm::Es256, b"m").unwrap();
+    let mut flipped = blob.as_bytes().to_vec();
+    flipped[5] ^= 1;
+    assert!(matches!(
+        s.sign(&KeyBlob::new(flipped), Algorithm::Es256, b"m"),
+        Err(StoreError::Corrupt(_))
+    ));
+    assert!(matches!(
+        s.sign(&blob, Algorithm::EdDsa, b"m"),
+        Err(StoreError::Corrupt(_))
+    ));
+}
+
+fn credential_with_secrets(s: &mut FileStore, id: u8, rp: &str, user: u8) -> Credential {
+    use latchkey_authenticator::store::{
+        CredProtect, CredRandom, CredentialKind, RpEntity, UserEntity,
+    };
+    let (public_key, key) = s.generate_key(Algorithm::Es256, &mut Sys).unwrap();
+    Credential {
+        id: vec![id; 16],
+        rp: RpEntity {
+            id: rp.into(),
+            name: None,
+        },
+        user: UserEntity {
+            id: vec![user],
+            name: None,
+            display_name: None,
+        },
+        discoverable: true,
+        public_key,
+        key,
+        cred_protect: CredProtect::UvOptional,
+        cred_random: Some(CredRandom {
+            with_uv: [id; 32],
+            without_uv: [id ^ 0xff; 32],
+        }),
+        cred_blob: Some(vec![id, 1, 2]),
+        large_blob_key: Some(zeroize::Zeroizing::new([id; 32])),
+        sign_count: 0,
+        created_at: 0,
+        kind: CredentialKind::Ctap2,
+    }
+}
+
+/// Secrets opened while unlocked are kept with their records (the same values every time) and
+/// all dropped when the store locks: a locked store hands out no secret, kept or not.
+#[test]
+fn opened_secrets_live_only_while_unlocked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pin = PinHash([7; 16]);
+    let mut s = FileStore::open_with(tmp.path(), Protection::Pin, fast()).unwrap();
+    s.set_pin(&pin, &mut Sys).unwrap();
+    assert!(s.verify_pin(&pin).unwrap());
+    let a = credential_with_secrets(&mut s, 1, "a.example", 1);
+    let b = credential_with_secrets(&mut s, 2, "a.example", 2);
+    let c = credential_with_secrets(&mut s, 3, "c.example", 3);
+    for cred in [&a, &b, &c] {
+        s.insert(cred.clone()).unwrap();
+    }
+    assert_eq!(s.engine.kept_secrets(), 0);
+    for _ in 0..2 {
+        assert_eq!(s.by_rp("a.example").unwrap(), vec![a.clone(), b.clone()]);
+        assert_eq!(s.engine.kept_secrets(), 2);
+    }
+    assert_eq!(s.get(&c.id).unwrap().unwrap(), c);
+    assert_eq!(s.engine.kept_secrets(), 3);
+    // An update keeps the record's secrets (it changes none of them).
+    let mut a2 = a.clone();
+    a2.sign_count = 9;
+    s.update(&a2).unwrap();
+    assert_eq!(s.get(&a.id).unwrap().unwrap(), a2);
+    assert_eq!(s.engine.kept_secrets(), 3);
+
+    s.lock();
+    assert_eq!(s.engine.kept_secrets(), 0);
+    for cred in s.by_rp("a.example").unwrap() {
+        assert!(cred.cred_random.is_none() && cred.cred_blob.is_none());
+        assert!(cred.large_blob_key.is_none());
+    }
+    assert!(s.get(&c.id).unwrap().unwrap().cred_random.is_none());
+    assert_eq!(s.engine.kept_secrets(), 0);
+
+    // After the PIN again, the same secrets, opened afresh from the sealed records.
+    assert!(s.verify_pin(&pin).unwrap());
+    assert_eq!(s.by_rp("a.example").unwrap(), vec![a2, b]);
+    assert_eq!(s.engine.kept_secrets(), 2);
+    s.wipe().unwrap();
+    assert_eq!(s.engine.kept_secrets(), 0);
 }

@@ -9,8 +9,9 @@ use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use latchkey_authenticator::store::{RpEntity, StoreError};
+use latchkey_authenticator::store::{Credential, RpEntity, StoreError};
 
+use crate::crypto::MasterKey;
 use crate::fsutil::{self, io_err};
 use crate::record::{self, id_hash, rp_tag, Record};
 
@@ -198,6 +199,63 @@ impl Index {
             .collect();
         out.sort_by_key(|r| r.seq);
         Ok(out)
+    }
+
+    /// The credential with this ID (see [`Index::get`]), its secrets opened with `mk` if given and
+    /// kept with the record until [`Index::forget_secrets`].
+    pub(crate) fn credential(
+        &mut self,
+        id: &[u8],
+        mk: Option<&MasterKey>,
+    ) -> Result<Option<Credential>, StoreError> {
+        if self.get(id)?.is_none() {
+            return Ok(None);
+        }
+        match self
+            .entries
+            .get_mut(&id_hash(id))
+            .and_then(|e| e.record.as_mut())
+        {
+            Some(r) => r.credential_keeping(mk).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The RP's credentials, oldest first, as [`Index::credential`] gives them.
+    pub(crate) fn credentials_of_rp(
+        &mut self,
+        rp_id: &str,
+        mk: Option<&MasterKey>,
+    ) -> Result<Vec<Credential>, StoreError> {
+        let hashes: Vec<[u8; 32]> = self
+            .by_rp(rp_id)?
+            .into_iter()
+            .map(|r| id_hash(&r.id))
+            .collect();
+        let mut out = Vec::with_capacity(hashes.len());
+        for h in &hashes {
+            if let Some(r) = self.entries.get_mut(h).and_then(|e| e.record.as_mut()) {
+                out.push(r.credential_keeping(mk)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Drops every secret [`Index::credential`] and [`Index::credentials_of_rp`] kept.
+    pub(crate) fn forget_secrets(&mut self) {
+        for r in self.entries.values_mut().filter_map(|e| e.record.as_mut()) {
+            r.forget_secrets();
+        }
+    }
+
+    /// How many records keep opened secrets.
+    #[cfg(test)]
+    pub(crate) fn kept_secrets(&self) -> usize {
+        self.entries
+            .values()
+            .filter_map(|e| e.record.as_ref())
+            .filter(|r| r.keeps_secrets())
+            .count()
     }
 
     /// The ID of the discoverable record for this RP and user handle, if any.

@@ -144,7 +144,9 @@ mod engine;
 mod file;
 mod fsutil;
 mod index;
+mod keycache;
 mod record;
+mod secrets;
 mod state;
 #[cfg(feature = "tpm")]
 mod tpm;

@@ -27,13 +27,14 @@
 //! [`CredentialStore::update`]: latchkey_authenticator::store::CredentialStore::update
 
 use latchkey_authenticator::store::{
-    Algorithm, CredProtect, CredRandom, Credential, CredentialKind, KeyBlob, PublicKey, RpEntity,
-    StoreError, UserEntity,
+    Algorithm, CredProtect, Credential, CredentialKind, KeyBlob, PublicKey, RpEntity, StoreError,
+    UserEntity,
 };
 use zeroize::Zeroizing;
 
 use crate::codec::{Reader, Writer};
 use crate::crypto::{sha256, MasterKey};
+use crate::secrets::Secrets;
 
 const MAGIC: &[u8; 5] = b"LKCR\x01";
 const RECORD_AAD: &[u8] = b"latchkey-keystore/record/v1";
@@ -131,6 +132,9 @@ pub(crate) struct Record {
     pub(crate) sign_count: u32,
     /// The counter ceiling in the file: at least every value of `sign_count` handed out.
     pub(crate) ceiling: u32,
+    /// The secrets, once opened under the master key the store is unlocked with; `None` while
+    /// locked (see [`crate::secrets`]).
+    opened: Option<Secrets>,
 }
 
 /// What [`Record::apply_update`] needs written.
@@ -249,6 +253,7 @@ impl Record {
             display_name: c.user.display_name.clone(),
             sign_count: c.sign_count,
             ceiling: c.sign_count,
+            opened: None,
         })
     }
 
@@ -364,13 +369,67 @@ impl Record {
             display_name,
             sign_count,
             ceiling: sign_count,
+            opened: None,
         })
     }
 
     /// The credential. With the master key, the secrets are opened (and the record's integrity
     /// checked); without it, `cred_random`, `large_blob_key` and `cred_blob` are `None`.
+    #[cfg(test)]
     pub(crate) fn credential(&self, mk: Option<&MasterKey>) -> Result<Credential, StoreError> {
-        let mut cred = Credential {
+        let mut cred = self.public_credential();
+        if let Some(mk) = mk {
+            match &self.opened {
+                Some(secrets) => secrets.fill(&mut cred),
+                None => self.open(mk)?.fill(&mut cred),
+            }
+        }
+        Ok(cred)
+    }
+
+    /// As [`Record::credential`], keeping the opened secrets with the record until
+    /// [`Record::forget_secrets`], so the next call with the key does not open them again.
+    pub(crate) fn credential_keeping(
+        &mut self,
+        mk: Option<&MasterKey>,
+    ) -> Result<Credential, StoreError> {
+        let mut cred = self.public_credential();
+        if let Some(mk) = mk {
+            if self.opened.is_none() {
+                self.opened = Some(self.open(mk)?);
+            }
+            if let Some(secrets) = &self.opened {
+                secrets.fill(&mut cred);
+            }
+        }
+        Ok(cred)
+    }
+
+    /// Drops (zeroising) the secrets [`Record::credential_keeping`] kept.
+    pub(crate) fn forget_secrets(&mut self) {
+        self.opened = None;
+    }
+
+    /// Whether opened secrets are kept.
+    #[cfg(test)]
+    pub(crate) fn keeps_secrets(&self) -> bool {
+        self.opened.is_some()
+    }
+
+    /// Opens and authenticates the sealed secrets.
+    fn open(&self, mk: &MasterKey) -> Result<Secrets, StoreError> {
+        let plain = mk.open(&aad(&self.bound), &self.sealed).map_err(|_| {
+            StoreError::Corrupt(format!(
+                "credential record {} failed authentication (tampered or from another store)",
+                self.file_name()
+            ))
+        })?;
+        Secrets::decode(&plain)
+    }
+
+    /// The credential without its secrets.
+    fn public_credential(&self) -> Credential {
+        Credential {
             id: self.id.clone(),
             rp: self.rp.clone(),
             user: UserEntity {
@@ -388,31 +447,7 @@ impl Record {
             sign_count: self.sign_count,
             created_at: self.created_at,
             kind: self.kind,
-        };
-        let Some(mk) = mk else {
-            return Ok(cred);
-        };
-        let secrets = mk.open(&aad(&self.bound), &self.sealed).map_err(|_| {
-            StoreError::Corrupt(format!(
-                "credential record {} failed authentication (tampered or from another store)",
-                self.file_name()
-            ))
-        })?;
-        let mut r = Reader::new(&secrets, "credential secrets");
-        if r.bool()? {
-            let with_uv = r.array::<32>()?;
-            let without_uv = r.array::<32>()?;
-            cred.cred_random = Some(CredRandom {
-                with_uv,
-                without_uv,
-            });
         }
-        if r.bool()? {
-            cred.large_blob_key = Some(Zeroizing::new(r.array::<32>()?));
-        }
-        cred.cred_blob = r.opt_bytes(MAX_CRED_BLOB)?.map(<[u8]>::to_vec);
-        r.finish()?;
-        Ok(cred)
     }
 }
 

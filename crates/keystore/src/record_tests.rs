@@ -1,4 +1,5 @@
 use super::*;
+use latchkey_authenticator::store::CredRandom;
 
 fn cred(id: u8, cred_protect: CredProtect) -> Credential {
     Credential {
