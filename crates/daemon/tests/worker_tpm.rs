@@ -3,8 +3,11 @@
 //! The platform authenticator worker over a TPM: a software TPM (`swtpm`, started by each test
 //! and reached through the `swtpm:` network TCTI, as in the keystore's TPM tests) behind the real
 //! `latchkeyd` binary on a private bus. The worker reports the `tpm` store, ceremonies verify
-//! with webauthn-rs (an RP library we did not write), a wrong PIN is refused with fewer retries,
-//! and the worker still runs under its sandbox.
+//! with webauthn-rs (an RP library we did not write) against keys the TPM made, a wrong PIN is
+//! refused by the TPM with fewer retries each time, and the worker still runs under its sandbox,
+//! which (probed in a child process) lets it reach the TPM's TCP ports and nothing else.
+//!
+//! Like the keystore's TPM tests, these fail when `swtpm` is not installed.
 
 mod common;
 #[path = "../../keystore/tests/common/swtpm.rs"]
@@ -263,10 +266,7 @@ fn lockout_counter(tpm: &Swtpm) -> u32 {
 async fn latchkeyd_over_a_network_tpm_makes_and_uses_passkeys_in_the_sandboxed_worker() {
     let tpm = Swtpm::start();
     let bus = TestBus::start();
-    let tcti = std::env::var("XTCTI")
-        .map(|t| t.replace("PORT", &tpm.port.to_string()))
-        .unwrap_or(tpm.tcti());
-    let d = Latchkeyd::start(&bus, &policy_privileged_self(), &tcti).await;
+    let d = Latchkeyd::start(&bus, &policy_privileged_self(), &tpm.tcti()).await;
     let log = d.log();
     assert!(
         log.contains("platform authenticator worker started store=\"tpm\""),
@@ -280,14 +280,26 @@ async fn latchkeyd_over_a_network_tpm_makes_and_uses_passkeys_in_the_sandboxed_w
 
     let cred = register(&client, &core).await;
     assert_tpm_records(&d.store(), 1);
-    let started = Instant::now();
-    let count = sign_in(&client, &core, &cred).await;
-    println!("get through latchkeyd over swtpm: {:?}", started.elapsed());
-    assert_eq!(count, 1);
+    assert_eq!(sign_in(&client, &core, &cred).await, 1);
     let pins = pin_requests(&prompt);
     assert_eq!(pins.len(), 2, "{pins:?}");
     assert_eq!(pins[0]["details"]["new_pin"], true, "{pins:?}");
     assert_eq!(pins[1]["details"]["wrong_pin"], false, "{pins:?}");
+    // The time of a get through latchkeyd (prompt round trips included), warm.
+    let mut took = Vec::new();
+    for n in 2..=8 {
+        let started = Instant::now();
+        assert_eq!(sign_in(&client, &core, &cred).await, n);
+        took.push(started.elapsed());
+    }
+    took.sort();
+    println!(
+        "a get through latchkeyd over swtpm: median {:?} (min {:?}, max {:?}, {} runs)",
+        took[took.len() / 2],
+        took[0],
+        took[took.len() - 1],
+        took.len()
+    );
 
     let (pid, status) = worker(&d);
     assert_eq!(field(&status, "NoNewPrivs:"), "1", "{status}");
@@ -297,7 +309,12 @@ async fn latchkeyd_over_a_network_tpm_makes_and_uses_passkeys_in_the_sandboxed_w
         "3",
         "deny list, clone3, x32: {status}"
     );
-    println!("worker {pid}");
+    // Non-dumpable: its /proc files belong to root instead of the user.
+    use std::os::unix::fs::MetadataExt;
+    let mem = std::fs::metadata(format!("/proc/{pid}/mem")).unwrap();
+    assert_eq!(mem.uid(), 0);
+    // The one worker served it all.
+    assert_eq!(worker(&d).0, pid);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -332,4 +349,148 @@ async fn over_a_tpm_a_wrong_pin_is_refused_by_the_tpm_with_fewer_retries_each_ti
     for pin in [PIN, "11111119", "22222229"] {
         assert!(!log.contains(pin), "a PIN leaked into the log");
     }
+}
+
+/// The Landlock ABI this kernel supports (`landlock_create_ruleset` version query), 0 without.
+fn landlock_abi() -> i64 {
+    const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;
+    // SAFETY: the version query takes no ruleset attributes (NULL, size 0).
+    #[allow(unsafe_code)]
+    let v = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<libc::c_void>(),
+            0usize,
+            LANDLOCK_CREATE_RULESET_VERSION,
+        )
+    };
+    v.max(0)
+}
+
+/// The sandbox of a worker over an `swtpm` TCTI, probed in a child process (this test binary,
+/// re-run) that applies it: TCP to the TCTI's ports only, no other socket, no listening.
+#[test]
+fn over_an_swtpm_the_sandbox_allows_tcp_to_its_ports_only() {
+    let allowed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let other = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = allowed.local_addr().unwrap().port();
+    let other_port = other.local_addr().unwrap().port();
+    assert!(other_port != port + 1, "pick another pair");
+    let store = tempfile::tempdir().unwrap();
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            "tcp_sandbox_probe_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("LATCHKEY_PROBE_STORE", store.path())
+        .env("LATCHKEY_PROBE_PORTS", format!("{port} {other_port}"))
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "probe failed:\n{text}");
+    let r: std::collections::BTreeMap<String, String> = text
+        .lines()
+        .filter_map(|l| l.find("PROBE ").map(|i| &l[i + "PROBE ".len()..]))
+        .filter_map(|l| l.split_once(' '))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let eperm = libc::EPERM.to_string();
+    assert_eq!(r["tcti_port"], "ok", "{r:?}");
+    if landlock_abi() >= 4 {
+        assert_eq!(
+            r["other_port"],
+            libc::EACCES.to_string(),
+            "Landlock refuses TCP to any other port: {r:?}"
+        );
+    } else {
+        assert_eq!(r["other_port"], "ok", "no Landlock TCP rules here: {r:?}");
+    }
+    assert_eq!(r["udp_socket"], eperm, "{r:?}");
+    assert_eq!(r["raw_socket"], eperm, "{r:?}");
+    assert_eq!(r["sctp_stream"], eperm, "only TCP streams: {r:?}");
+    assert_eq!(r["unix_socket"], eperm, "{r:?}");
+    assert_eq!(r["netlink_socket"], eperm, "{r:?}");
+    assert_eq!(r["listen"], eperm, "{r:?}");
+    assert_eq!(r["exec"], eperm, "{r:?}");
+    assert_eq!(
+        r["outside_read"],
+        libc::EACCES.to_string(),
+        "no library or device paths are left readable: {r:?}"
+    );
+}
+
+/// Not a test on its own: the child of `over_an_swtpm_the_sandbox_allows_tcp_to_its_ports_only`.
+#[test]
+#[ignore = "run in a child process by over_an_swtpm_the_sandbox_allows_tcp_to_its_ports_only"]
+fn tcp_sandbox_probe_child() {
+    use latchkey_daemon::worker::sandbox::{self, Policy};
+    let store = PathBuf::from(std::env::var_os("LATCHKEY_PROBE_STORE").unwrap());
+    let ports = std::env::var("LATCHKEY_PROBE_PORTS").unwrap();
+    let (port, other_port) = ports.split_once(' ').unwrap();
+    let policy = Policy::platform_worker(&store)
+        .with_tcti(&format!("swtpm:host=127.0.0.1,port={port}"))
+        .unwrap();
+    sandbox::apply(&policy).unwrap();
+    let report = |name: &str, r: std::io::Result<()>| {
+        let v = match r {
+            Ok(()) => "ok".to_owned(),
+            Err(e) => e.raw_os_error().map_or(format!("{e}"), |n| n.to_string()),
+        };
+        println!("PROBE {name} {v}");
+    };
+    let connect = |p: &str| std::net::TcpStream::connect(format!("127.0.0.1:{p}")).map(drop);
+    report("tcti_port", connect(port));
+    report("other_port", connect(other_port));
+    report(
+        "udp_socket",
+        std::net::UdpSocket::bind("127.0.0.1:0").map(drop),
+    );
+    let socket = |domain, kind, protocol| {
+        // SAFETY: socket takes plain integers; a descriptor it returns is closed at once.
+        #[allow(unsafe_code)]
+        let fd = unsafe { libc::socket(domain, kind, protocol) };
+        if fd < 0 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            // SAFETY: a descriptor this function owns.
+            #[allow(unsafe_code)]
+            unsafe {
+                libc::close(fd)
+            };
+            Ok(())
+        }
+    };
+    report(
+        "raw_socket",
+        socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_TCP),
+    );
+    report(
+        "sctp_stream",
+        socket(
+            libc::AF_INET,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+            libc::IPPROTO_SCTP,
+        ),
+    );
+    report(
+        "unix_socket",
+        std::os::unix::net::UnixDatagram::unbound().map(drop),
+    );
+    report(
+        "netlink_socket",
+        socket(libc::AF_NETLINK, libc::SOCK_RAW, 0),
+    );
+    // listen() on a TCP socket that was allowed: it would bind an ephemeral port implicitly.
+    let listen = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+        .and_then(|s| s.listen(1));
+    report("listen", listen);
+    report("exec", Command::new("/bin/true").status().map(drop));
+    report(
+        "outside_read",
+        std::fs::read("/usr/lib/os-release").map(drop),
+    );
 }

@@ -58,10 +58,10 @@ fn main() -> ExitCode {
     if let Err(e) = create_store_dir(&args.store) {
         return refuse(format!("cannot create {}: {e}", args.store.display()));
     }
-    // Opened before the sandbox: a TPM's TCTI opens its device or connects, and loads its
-    // library, here; nothing from latchkeyd has been read yet. Neither store starts a thread
-    // (checked: a thread running now would escape the sandbox). Presence is the consent latchkeyd obtained
-    // in its prompt before sending any request.
+    // Opened before the sandbox: a TPM's TCTI loads its library and opens its device or
+    // connects here, and nothing from latchkeyd has been read yet. Neither store starts a thread
+    // (checked below: one running now would escape the sandbox). Presence is the consent
+    // latchkeyd obtained in its prompt before sending any request.
     let device = match latchkey_client::PlatformAuthenticator::open(Some(&args.store), |_| true) {
         Ok(d) => d,
         Err(e) => return refuse(e.to_string()),
@@ -89,7 +89,10 @@ fn main() -> ExitCode {
         ),
     }
     if !policy.tcp_connect.is_empty() {
-        tracing::info!(ports = ?policy.tcp_connect, "the TPM is reached over TCP: TCP connections are allowed to these ports");
+        tracing::info!(
+            ports = ?policy.tcp_connect,
+            "the TPM is reached over TCP: the worker may connect to these ports"
+        );
         if landlock != LandlockOutcome::Full {
             tracing::warn!("this kernel's Landlock may not confine TCP connections to those ports");
         }

@@ -3,10 +3,10 @@
 //! devices).
 //!
 //! latchkeyd starts `latchkey-platform-worker` (next to its own executable) with one end of a
-//! `SOCK_SEQPACKET` socketpair as the child's standard input ([`link`]). The worker applies its
-//! [`sandbox`] first, then opens the store, says `Ready`, and answers typed CBOR messages
-//! ([`protocol`]) with the software authenticator ([`serve`]). latchkeyd starts it ([`process`])
-//! and sees it as a [`WorkerDevice`]: a `latchkey_client::Device` and a
+//! `SOCK_SEQPACKET` socketpair as the child's standard input ([`link`]). The worker opens the
+//! store, then applies its [`sandbox`] before reading any request, says `Ready`, and answers
+//! typed CBOR messages ([`protocol`]) with the software authenticator ([`serve`]). latchkeyd
+//! starts it ([`process`]) and sees it as a [`WorkerDevice`]: a `latchkey_client::Device` and a
 //! [`crate::platform::RoutedDevice`] that restarts the worker when it died.
 
 pub mod device;

@@ -442,3 +442,49 @@ fn seccomp(allow_tcp: bool) -> Result<(), SandboxError> {
     seccompiler::apply_filter(&x32_filter())?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_worker_policy_names_the_store_and_no_device_library_or_port() {
+        let p = Policy::platform_worker(Path::new("/tmp/store"));
+        assert_eq!(p.read_write, vec![PathBuf::from("/tmp/store")]);
+        assert!(p.devices.is_empty());
+        assert!(p.read_only.iter().all(|r| r == Path::new(VM_GENERATION_ID)));
+        assert!(p.tcp_connect.is_empty());
+    }
+
+    #[test]
+    fn an_swtpm_tcti_adds_its_two_ports_and_a_device_tcti_nothing() {
+        let base = Policy::platform_worker(Path::new("/s"));
+        let swtpm = base.clone().with_tcti("swtpm:port=4000").unwrap();
+        assert_eq!(swtpm.tcp_connect, vec![4000, 4001]);
+        assert_eq!(swtpm.read_write, base.read_write);
+        assert_eq!(base.clone().with_tcti("device:/dev/tpmrm0").unwrap(), base);
+        assert!(base.with_tcti("swtpm:path=/run/s").is_err());
+    }
+
+    #[test]
+    fn sockets_are_denied_outright_unless_tcp_is_allowed() {
+        assert!(
+            socket_rules(false).unwrap().is_empty(),
+            "no rule: always denied"
+        );
+        // Not IPv4/IPv6, a protocol other than TCP, and each of the 15 non-stream types.
+        assert_eq!(socket_rules(true).unwrap().len(), 2 + 15);
+        deny_filter(true).unwrap();
+        deny_filter(false).unwrap();
+    }
+
+    #[test]
+    fn a_second_thread_is_seen_and_refused() {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let other = std::thread::spawn(move || rx.recv());
+        assert!(thread_count().unwrap() >= 2);
+        assert!(matches!(single_threaded(), Err(SandboxError::Threads(n)) if n >= 2));
+        drop(tx);
+        let _ = other.join();
+    }
+}

@@ -1,14 +1,14 @@
 //! What the sandboxed worker still needs from its TPM interface (TCTI) once the store is open.
 //!
 //! The worker opens the store, and with it libtss2's TCTI, before it applies its sandbox. What
-//! the TCTI does per command afterwards decides what the sandbox must leave open (traced with
-//! strace against libtss2 4.x, and read in tpm2-tss's `tcti-device.c`):
+//! the TCTI does per command afterwards decides what the sandbox must leave open (the `swtpm`
+//! TCTI traced with strace against libtss2 4.x; `tcti-device.c` and `tcti-mssim.c` read):
 //!
 //! - `device` (`/dev/tpmrm0`, the default) opens the device once and then only reads, writes and
 //!   polls that descriptor: nothing.
 //! - `mssim` connects to the command and platform ports once, at initialisation: nothing.
-//! - `swtpm` connects anew for every command, to the control port (`port + 1`, to set the
-//!   locality) and then to the command port (`port`): TCP connections to those two ports.
+//! - `swtpm` connects to the command port (`port`) anew for every command, and to the control
+//!   port (`port + 1`) whenever it sets the locality: TCP connections to those two ports.
 //!   Over a Unix socket (`path=`) it would need new Unix sockets, which the sandbox never
 //!   grants: refused.
 //!
