@@ -42,16 +42,23 @@ impl PlatformAuthenticator {
             let dir = crate::platform::store_dir(dir)?;
             if tpm_reachable() {
                 let options = latchkey_keystore::TpmStoreOptions::default();
-                if let Ok(store) = latchkey_keystore::TpmStore::open(&dir, options) {
-                    let cancel = CancelHandle::new();
-                    let presence = crate::platform::Presence::with(cancel.clone(), presence);
-                    return Ok(Self::Tpm(PlatformDevice::with_store(
-                        crate::platform::config(),
-                        store,
-                        presence,
-                        cancel,
-                        format!("{} (TPM)", dir.display()),
-                    )));
+                match latchkey_keystore::TpmStore::open(&dir, options) {
+                    Ok(store) => {
+                        let cancel = CancelHandle::new();
+                        let presence = crate::platform::Presence::with(cancel.clone(), presence);
+                        return Ok(Self::Tpm(PlatformDevice::with_store(
+                            crate::platform::config(),
+                            store,
+                            presence,
+                            cancel,
+                            format!("{} (TPM)", dir.display()),
+                        )));
+                    }
+                    // Not silently: keys would land in the file store instead of the TPM.
+                    Err(e) => tracing::warn!(
+                        error = %e,
+                        "a TPM is configured but its store does not open; using the file store"
+                    ),
                 }
             }
             PlatformDevice::open(Some(&dir), presence).map(Self::File)

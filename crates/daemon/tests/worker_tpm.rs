@@ -494,3 +494,26 @@ fn tcp_sandbox_probe_child() {
         std::fs::read("/usr/lib/os-release").map(drop),
     );
 }
+
+/// A TPM that is configured but does not answer leaves the worker on the file store, and says
+/// so in latchkeyd's log rather than silently.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_tpm_falls_back_to_the_file_store_and_says_so() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let bus = TestBus::start();
+    let tcti = format!("swtpm:host=127.0.0.1,port={port}");
+    let d = Latchkeyd::start(&bus, &policy_privileged_self(), &tcti).await;
+    let log = d.log();
+    assert!(
+        log.contains("platform authenticator worker started store=\"file\""),
+        "{log}"
+    );
+    assert!(
+        log.contains("a TPM is configured but its store does not open; using the file store"),
+        "{log}"
+    );
+    let (_, status) = worker(&d);
+    assert_eq!(field(&status, "Seccomp:"), "2", "{status}");
+}
