@@ -2,7 +2,7 @@
 //!
 //! The worker opens the store, and with it libtss2's TCTI, before it applies its sandbox. What
 //! the TCTI does per command afterwards decides what the sandbox must leave open (the `swtpm`
-//! TCTI traced with strace against libtss2 4.x; `tcti-device.c` and `tcti-mssim.c` read):
+//! TCTI traced with strace against libtss2 3.2; `tcti-device.c` and `tcti-mssim.c` read):
 //!
 //! - `device` (`/dev/tpmrm0`, the default) opens the device once and then only reads, writes and
 //!   polls that descriptor: nothing.
@@ -12,8 +12,9 @@
 //!   Over a Unix socket (`path=`) it would need new Unix sockets, which the sandbox never
 //!   grants: refused.
 //!
-//! The configuration is read as libtss2 reads it: `$TPM2TOOLS_TCTI`, else `$TCTI` ([`from_env`]),
-//! `NAME[:CONF]` with `CONF` a comma-separated `key=value` list (`host`, `port`, `path`).
+//! The configuration is found as the TPM store finds it (`TpmStore::tcti_from_env`):
+//! `$TPM2TOOLS_TCTI`, else `$TCTI` ([`from_env`]); libtss2 reads it as `NAME[:CONF]`, `CONF` a
+//! comma-separated `key=value` list (`host`, `port`, `path`).
 
 /// The port libtss2's `swtpm` and `mssim` TCTIs use when none is configured.
 pub const DEFAULT_PORT: u16 = 2321;
