@@ -185,20 +185,34 @@ impl Index {
             .filter(|r| r.id == id))
     }
 
-    /// The RP's records, oldest first.
-    pub(crate) fn by_rp(&mut self, rp_id: &str) -> Result<Vec<&Record>, StoreError> {
+    /// The ID hashes of the RP's records, oldest first.
+    fn rp_hashes(&mut self, rp_id: &str) -> Result<Vec<[u8; 32]>, StoreError> {
         let tag = rp_tag(rp_id);
         self.ensure_tag(&tag)?;
-        let mut out: Vec<&Record> = self
+        let mut found: Vec<(u64, [u8; 32])> = self
             .by_tag
             .get(&tag)
             .into_iter()
             .flatten()
-            .filter_map(|h| self.entries.get(h).and_then(|e| e.record.as_ref()))
-            .filter(|r| r.rp.id == rp_id)
+            .filter_map(|h| {
+                self.entries
+                    .get(h)
+                    .and_then(|e| e.record.as_ref())
+                    .filter(|r| r.rp.id == rp_id)
+                    .map(|r| (r.seq, *h))
+            })
             .collect();
-        out.sort_by_key(|r| r.seq);
-        Ok(out)
+        found.sort_unstable_by_key(|&(seq, _)| seq);
+        Ok(found.into_iter().map(|(_, h)| h).collect())
+    }
+
+    /// The RP's records, oldest first.
+    pub(crate) fn by_rp(&mut self, rp_id: &str) -> Result<Vec<&Record>, StoreError> {
+        let hashes = self.rp_hashes(rp_id)?;
+        Ok(hashes
+            .iter()
+            .filter_map(|h| self.entries.get(h).and_then(|e| e.record.as_ref()))
+            .collect())
     }
 
     /// The credential with this ID (see [`Index::get`]), its secrets opened with `mk` if given and
@@ -227,11 +241,7 @@ impl Index {
         rp_id: &str,
         mk: Option<&MasterKey>,
     ) -> Result<Vec<Credential>, StoreError> {
-        let hashes: Vec<[u8; 32]> = self
-            .by_rp(rp_id)?
-            .into_iter()
-            .map(|r| id_hash(&r.id))
-            .collect();
+        let hashes = self.rp_hashes(rp_id)?;
         let mut out = Vec::with_capacity(hashes.len());
         for h in &hashes {
             if let Some(r) = self.entries.get_mut(h).and_then(|e| e.record.as_mut()) {
