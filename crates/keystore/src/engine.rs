@@ -167,7 +167,7 @@ impl<C: Custody> Engine<C> {
         self.index.len()
     }
 
-    /// How many records keep opened secrets (see [`crate::secrets`]).
+    /// How many records keep opened secrets (see `secrets.rs`).
     #[cfg(test)]
     pub(crate) fn kept_secrets(&self) -> usize {
         self.index.kept_secrets()

@@ -146,7 +146,6 @@ mod fsutil;
 mod index;
 mod keycache;
 mod record;
-mod secrets;
 mod state;
 #[cfg(feature = "tpm")]
 mod tpm;

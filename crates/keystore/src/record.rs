@@ -28,13 +28,11 @@
 
 use latchkey_authenticator::store::{
     Algorithm, CredProtect, Credential, CredentialKind, KeyBlob, PublicKey, RpEntity, StoreError,
-    UserEntity,
 };
 use zeroize::Zeroizing;
 
 use crate::codec::{Reader, Writer};
 use crate::crypto::{sha256, MasterKey};
-use crate::secrets::Secrets;
 
 const MAGIC: &[u8; 5] = b"LKCR\x01";
 const RECORD_AAD: &[u8] = b"latchkey-keystore/record/v1";
@@ -133,8 +131,8 @@ pub(crate) struct Record {
     /// The counter ceiling in the file: at least every value of `sign_count` handed out.
     pub(crate) ceiling: u32,
     /// The secrets, once opened under the master key the store is unlocked with; `None` while
-    /// locked (see [`crate::secrets`]).
-    opened: Option<Secrets>,
+    /// locked (see `secrets.rs`).
+    opened: Option<secrets::Secrets>,
 }
 
 /// What [`Record::apply_update`] needs written.
@@ -372,83 +370,6 @@ impl Record {
             opened: None,
         })
     }
-
-    /// The credential. With the master key, the secrets are opened (and the record's integrity
-    /// checked); without it, `cred_random`, `large_blob_key` and `cred_blob` are `None`.
-    #[cfg(test)]
-    pub(crate) fn credential(&self, mk: Option<&MasterKey>) -> Result<Credential, StoreError> {
-        let mut cred = self.public_credential();
-        if let Some(mk) = mk {
-            match &self.opened {
-                Some(secrets) => secrets.fill(&mut cred),
-                None => self.open(mk)?.fill(&mut cred),
-            }
-        }
-        Ok(cred)
-    }
-
-    /// As [`Record::credential`], keeping the opened secrets with the record until
-    /// [`Record::forget_secrets`], so the next call with the key does not open them again.
-    pub(crate) fn credential_keeping(
-        &mut self,
-        mk: Option<&MasterKey>,
-    ) -> Result<Credential, StoreError> {
-        let mut cred = self.public_credential();
-        if let Some(mk) = mk {
-            if self.opened.is_none() {
-                self.opened = Some(self.open(mk)?);
-            }
-            if let Some(secrets) = &self.opened {
-                secrets.fill(&mut cred);
-            }
-        }
-        Ok(cred)
-    }
-
-    /// Drops (zeroising) the secrets [`Record::credential_keeping`] kept.
-    pub(crate) fn forget_secrets(&mut self) {
-        self.opened = None;
-    }
-
-    /// Whether opened secrets are kept.
-    #[cfg(test)]
-    pub(crate) fn keeps_secrets(&self) -> bool {
-        self.opened.is_some()
-    }
-
-    /// Opens and authenticates the sealed secrets.
-    fn open(&self, mk: &MasterKey) -> Result<Secrets, StoreError> {
-        let plain = mk.open(&aad(&self.bound), &self.sealed).map_err(|_| {
-            StoreError::Corrupt(format!(
-                "credential record {} failed authentication (tampered or from another store)",
-                self.file_name()
-            ))
-        })?;
-        Secrets::decode(&plain)
-    }
-
-    /// The credential without its secrets.
-    fn public_credential(&self) -> Credential {
-        Credential {
-            id: self.id.clone(),
-            rp: self.rp.clone(),
-            user: UserEntity {
-                id: self.user_id.clone(),
-                name: self.user_name.clone(),
-                display_name: self.display_name.clone(),
-            },
-            discoverable: self.discoverable,
-            public_key: self.public_key.clone(),
-            key: self.key.clone(),
-            cred_protect: self.cred_protect,
-            cred_random: None,
-            cred_blob: None,
-            large_blob_key: None,
-            sign_count: self.sign_count,
-            created_at: self.created_at,
-            kind: self.kind,
-        }
-    }
 }
 
 fn aad(bound: &[u8]) -> Vec<u8> {
@@ -457,6 +378,9 @@ fn aad(bound: &[u8]) -> Vec<u8> {
     v.extend_from_slice(bound);
     v
 }
+
+#[path = "secrets.rs"]
+mod secrets;
 
 #[cfg(test)]
 #[path = "record_tests.rs"]

@@ -1,5 +1,5 @@
 use super::*;
-use latchkey_authenticator::store::CredRandom;
+use latchkey_authenticator::store::{CredRandom, UserEntity};
 
 fn cred(id: u8, cred_protect: CredProtect) -> Credential {
     Credential {
