@@ -91,9 +91,18 @@ pub fn binaries() -> Result<Binaries, BenchError> {
             if release {
                 cmd.arg("--release");
             }
+            // The same daemon this benchmark was built against: with the TPM store if it has one.
+            if cfg!(feature = "tpm") {
+                cmd.args(["--features", "latchkey-daemon/tpm"]);
+            }
             eprintln!(
-                "   building latchkeyd: cargo build -p latchkey-daemon --bins{}",
-                if release { " --release" } else { "" }
+                "   building latchkeyd: cargo build -p latchkey-daemon --bins{}{}",
+                if release { " --release" } else { "" },
+                if cfg!(feature = "tpm") {
+                    " --features latchkey-daemon/tpm"
+                } else {
+                    ""
+                }
             );
             let status = cmd
                 .stdout(Stdio::null())

@@ -23,7 +23,8 @@ pub enum Command {
     },
     /// Delete a credential by its ID (base64url, as `list` prints it).
     Delete {
-        /// The credential ID.
+        /// The credential ID. base64url may begin with '-': it is taken as the ID, not an option.
+        #[arg(allow_hyphen_values = true)]
         id: String,
         #[command(flatten)]
         device: DeviceArgs,

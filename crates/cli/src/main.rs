@@ -78,3 +78,30 @@ fn main() -> ExitCode {
         Command::VirtualKey(args) => virtual_key::run(args),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::{credentials, Cli, Command};
+
+    #[test]
+    fn a_credential_id_that_begins_with_a_hyphen_is_an_id() {
+        // base64url's alphabet has '-': one ID in 64 begins with it.
+        let cli = Cli::try_parse_from([
+            "latchkey",
+            "credentials",
+            "delete",
+            "-zQ3a_w",
+            "--device",
+            "unix:/tmp/key",
+        ])
+        .unwrap();
+        match cli.command {
+            Command::Credentials(credentials::Command::Delete { id, .. }) => {
+                assert_eq!(id, "-zQ3a_w")
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+}
