@@ -6,6 +6,8 @@
 mod common;
 #[path = "common/keys.rs"]
 mod keys;
+#[path = "common/latchkeyd.rs"]
+mod latchkeyd;
 
 use std::time::{Duration, Instant};
 
@@ -13,6 +15,7 @@ use common::*;
 use keys::*;
 use latchkey_daemon::client::{CallOptions, CredentialsClient, Outcome};
 use latchkey_daemon::options::Kind;
+use latchkeyd::{Latchkeyd, LATCHKEYD_BIN};
 use webauthn_rs_core::proto::{
     AuthenticatorAttachment, COSEAlgorithm, Credential, PublicKeyCredential,
     PublicKeyCredentialHints, RegisterPublicKeyCredential, UserVerificationPolicy,
@@ -629,8 +632,14 @@ async fn with_no_key_present_the_prompt_asks_for_one_and_the_key_plugged_in_is_u
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn under_systemd_latchkeyd_logs_to_the_journal_or_says_why_not() {
     let bus = TestBus::start();
-    let d = Latchkeyd::start_with_env(&bus, &policy_privileged_self(), &[], None, Some("8:12345"))
-        .await;
+    let d = Latchkeyd::start_with_env(
+        &bus,
+        &policy_privileged_self(),
+        &[],
+        None,
+        &[("JOURNAL_STREAM", Some("8:12345"))],
+    )
+    .await;
     let log = d.log();
     if std::path::Path::new("/run/systemd/journal/socket").exists() {
         // The journal took the records: nothing of them on stderr.

@@ -10,16 +10,19 @@
 //! Like the keystore's TPM tests, these fail when `swtpm` is not installed.
 
 mod common;
+#[path = "common/latchkeyd.rs"]
+mod latchkeyd;
 #[path = "../../keystore/tests/common/swtpm.rs"]
 mod swtpm;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{policy_privileged_self, Prompt, TestBus};
 use latchkey_daemon::client::{CallOptions, CredentialsClient, Outcome};
 use latchkey_daemon::options::Kind;
+use latchkeyd::Latchkeyd;
 use swtpm::Swtpm;
 use webauthn_rs_core::proto::{
     COSEAlgorithm, Credential, PublicKeyCredential, RegisterPublicKeyCredential,
@@ -27,111 +30,19 @@ use webauthn_rs_core::proto::{
 };
 use webauthn_rs_core::WebauthnCore;
 
-const LATCHKEYD: &str = env!("CARGO_BIN_EXE_latchkeyd");
 const ORIGIN: &str = "https://example.com";
 const PIN: &str = "48291637";
 
 /// The real `latchkeyd` on a test bus, its TCTI pointing at a software TPM.
-struct Latchkeyd {
-    child: Child,
-    home: tempfile::TempDir,
-}
-
-impl Latchkeyd {
-    /// Starts latchkeyd with `policy` and `tcti` and waits until it owns its bus name.
-    async fn start(bus: &TestBus, policy: &str, tcti: &str) -> Self {
-        let home = tempfile::tempdir().unwrap();
-        let policy_dir = home.path().join("policy");
-        std::fs::create_dir_all(&policy_dir).unwrap();
-        std::fs::write(policy_dir.join("50-test.toml"), policy).unwrap();
-        let none = home.path().join("none");
-        let child = Command::new(LATCHKEYD)
-            .env_remove("JOURNAL_STREAM")
-            .env_remove("TCTI")
-            .env("TPM2TOOLS_TCTI", tcti)
-            .arg(format!("--address={}", bus.address))
-            .arg(format!("--policy-system-dir={}", policy_dir.display()))
-            .arg(format!("--policy-admin-dir={}", none.display()))
-            .arg(format!("--policy-user-dir={}", none.display()))
-            .arg(format!(
-                "--data-dir={}",
-                home.path().join("store").display()
-            ))
-            .arg(format!(
-                "--devices-config={}",
-                home.path().join("devices.toml").display()
-            ))
-            .arg("--no-usb")
-            .arg("--log-level=debug")
-            .stdin(Stdio::null())
-            .stderr(std::fs::File::create(home.path().join("latchkeyd.log")).unwrap())
-            .spawn()
-            .unwrap();
-        let mut me = Self { child, home };
-        let conn = zbus::connection::Builder::address(bus.address.as_str())
-            .unwrap()
-            .build()
-            .await
-            .unwrap();
-        let dbus = zbus::fdo::DBusProxy::new(&conn).await.unwrap();
-        let name = zbus::names::BusName::try_from("dev.latchkey.Credentials").unwrap();
-        let start = Instant::now();
-        while !dbus.name_has_owner(name.clone()).await.unwrap() {
-            if let Some(status) = me.child.try_wait().unwrap() {
-                panic!("latchkeyd exited with {status}: {}", me.log());
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "latchkeyd did not start: {}",
-                me.log()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        me
-    }
-
-    /// What latchkeyd logged so far, terminal colours removed.
-    fn log(&self) -> String {
-        let raw =
-            std::fs::read_to_string(self.home.path().join("latchkeyd.log")).unwrap_or_default();
-        let mut out = String::with_capacity(raw.len());
-        let mut rest = raw.as_str();
-        while let Some(i) = rest.find('\x1b') {
-            out.push_str(&rest[..i]);
-            rest = &rest[i..];
-            rest = rest.find('m').map_or("", |m| &rest[m + 1..]);
-        }
-        out.push_str(rest);
-        out
-    }
-
-    fn store(&self) -> PathBuf {
-        self.home.path().join("store")
-    }
-
-    /// latchkeyd's children: (PID, executable name, `/proc/PID/status`).
-    fn children(&self) -> Vec<(u32, String, String)> {
-        let mut out = Vec::new();
-        let tasks = std::fs::read_dir(format!("/proc/{}/task", self.child.id())).unwrap();
-        for task in tasks {
-            let children = std::fs::read_to_string(task.unwrap().path().join("children"));
-            for pid in children.unwrap_or_default().split_whitespace() {
-                let pid: u32 = pid.parse().unwrap();
-                let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
-                let name = exe.file_name().unwrap().to_string_lossy().into_owned();
-                let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-                out.push((pid, name, status));
-            }
-        }
-        out
-    }
-}
-
-impl Drop for Latchkeyd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+async fn latchkeyd_over(bus: &TestBus, policy: &str, tcti: &str) -> Latchkeyd {
+    Latchkeyd::start_with_env(
+        bus,
+        policy,
+        &[],
+        None,
+        &[("TCTI", None), ("TPM2TOOLS_TCTI", Some(tcti))],
+    )
+    .await
 }
 
 fn rp() -> WebauthnCore {
@@ -266,7 +177,7 @@ fn lockout_counter(tpm: &Swtpm) -> u32 {
 async fn latchkeyd_over_a_network_tpm_makes_and_uses_passkeys_in_the_sandboxed_worker() {
     let tpm = Swtpm::start();
     let bus = TestBus::start();
-    let d = Latchkeyd::start(&bus, &policy_privileged_self(), &tpm.tcti()).await;
+    let d = latchkeyd_over(&bus, &policy_privileged_self(), &tpm.tcti()).await;
     let log = d.log();
     assert!(
         log.contains("platform authenticator worker started store=\"tpm\""),
@@ -321,7 +232,7 @@ async fn latchkeyd_over_a_network_tpm_makes_and_uses_passkeys_in_the_sandboxed_w
 async fn over_a_tpm_a_wrong_pin_is_refused_by_the_tpm_with_fewer_retries_each_time() {
     let tpm = Swtpm::start();
     let bus = TestBus::start();
-    let d = Latchkeyd::start(&bus, &policy_privileged_self(), &tpm.tcti()).await;
+    let d = latchkeyd_over(&bus, &policy_privileged_self(), &tpm.tcti()).await;
     let script = format!("approve\npin {PIN}\npin 11111119\npin 22222229\npin {PIN}\n");
     let prompt = Prompt::spawn(&bus, &script, false);
     let client = CredentialsClient::connect(Some(&bus.address))
@@ -504,7 +415,7 @@ async fn an_unreachable_tpm_falls_back_to_the_file_store_and_says_so() {
     drop(closed);
     let bus = TestBus::start();
     let tcti = format!("swtpm:host=127.0.0.1,port={port}");
-    let d = Latchkeyd::start(&bus, &policy_privileged_self(), &tcti).await;
+    let d = latchkeyd_over(&bus, &policy_privileged_self(), &tcti).await;
     let log = d.log();
     assert!(
         log.contains("platform authenticator worker started store=\"file\""),

@@ -4,12 +4,9 @@
 //!   CTAPHID server over a Unix seqpacket socket: the software CTAP 2.1 authenticator with the
 //!   AAGUID [`KEY_AAGUID`], and a presence answer the test controls ([`Presence`]); it records
 //!   the touches it asked for and how many waits for a touch the host cancelled (CTAPHID_CANCEL).
-//! - [`Latchkeyd`]: the real `latchkeyd` binary on a test bus, with `--no-usb`, a store in a temp
-//!   dir, and the given `--device` arguments; killed on drop.
 #![allow(dead_code)] // each test binary uses a different subset
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,8 +19,6 @@ use latchkey_authenticator::{Authenticator, Config};
 use latchkey_client::platform::{SystemClock, SystemRng};
 use latchkey_transport::virtual_key::{CtapHidApp, Signals, VirtualKey};
 use latchkey_transport::SeqpacketListener;
-
-use crate::common::TestBus;
 
 /// The AAGUID of every [`TestKey`] (the platform authenticator's is all zeros).
 pub const KEY_AAGUID: [u8; 16] = *b"latchkey-testkey";
@@ -235,128 +230,5 @@ impl TestKey {
 impl Drop for TestKey {
     fn drop(&mut self) {
         self.stop();
-    }
-}
-
-/// The real `latchkeyd` on a test bus (module doc).
-pub struct Latchkeyd {
-    child: Child,
-    pub home: tempfile::TempDir,
-}
-
-/// The latchkeyd binary under test.
-pub const LATCHKEYD_BIN: &str = env!("CARGO_BIN_EXE_latchkeyd");
-
-impl Latchkeyd {
-    /// Starts latchkeyd with `policy` and `extra` arguments (`--device …`), and waits until it
-    /// owns its bus name.
-    pub async fn start(bus: &TestBus, policy: &str, extra: &[String]) -> Self {
-        Self::start_with_config(bus, policy, extra, None).await
-    }
-
-    /// [`Self::start`] with `devices_toml` as its security key list (`--devices-config`).
-    pub async fn start_with_config(
-        bus: &TestBus,
-        policy: &str,
-        extra: &[String],
-        devices_toml: Option<&str>,
-    ) -> Self {
-        Self::start_with_env(bus, policy, extra, devices_toml, None).await
-    }
-
-    /// [`Self::start_with_config`] with `JOURNAL_STREAM` set to `journal_stream` (as systemd
-    /// sets it), or removed.
-    pub async fn start_with_env(
-        bus: &TestBus,
-        policy: &str,
-        extra: &[String],
-        devices_toml: Option<&str>,
-        journal_stream: Option<&str>,
-    ) -> Self {
-        let home = tempfile::tempdir().unwrap();
-        let config = home.path().join("devices.toml");
-        if let Some(text) = devices_toml {
-            std::fs::write(&config, text).unwrap();
-        }
-        let policy_dir = home.path().join("policy");
-        std::fs::create_dir_all(&policy_dir).unwrap();
-        std::fs::write(policy_dir.join("50-test.toml"), policy).unwrap();
-        let none = home.path().join("none");
-        let mut cmd = Command::new(LATCHKEYD_BIN);
-        match journal_stream {
-            Some(v) => cmd.env("JOURNAL_STREAM", v),
-            None => cmd.env_remove("JOURNAL_STREAM"),
-        };
-        let child = cmd
-            .arg(format!("--address={}", bus.address))
-            .arg(format!("--policy-system-dir={}", policy_dir.display()))
-            .arg(format!("--policy-admin-dir={}", none.display()))
-            .arg(format!("--policy-user-dir={}", none.display()))
-            .arg(format!(
-                "--data-dir={}",
-                home.path().join("store").display()
-            ))
-            .arg(format!("--devices-config={}", config.display()))
-            .arg("--no-usb")
-            .arg("--log-level=debug")
-            .args(extra)
-            .stdin(Stdio::null())
-            .stderr(std::fs::File::create(home.path().join("latchkeyd.log")).unwrap())
-            .spawn()
-            .unwrap();
-        let mut me = Self { child, home };
-        let conn = zbus::connection::Builder::address(bus.address.as_str())
-            .unwrap()
-            .build()
-            .await
-            .unwrap();
-        let dbus = zbus::fdo::DBusProxy::new(&conn).await.unwrap();
-        let name = zbus::names::BusName::try_from("dev.latchkey.Credentials").unwrap();
-        let start = Instant::now();
-        while !dbus.name_has_owner(name.clone()).await.unwrap() {
-            if let Some(status) = me.child.try_wait().unwrap() {
-                panic!("latchkeyd exited with {status}: {}", me.log());
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "latchkeyd did not start"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        me
-    }
-
-    /// What latchkeyd logged so far.
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.home.path().join("latchkeyd.log")).unwrap_or_default()
-    }
-
-    /// latchkeyd's children: (PID, executable name, `/proc/PID/status`).
-    pub fn children(&self) -> Vec<(u32, String, String)> {
-        let mut out = Vec::new();
-        let tasks = std::fs::read_dir(format!("/proc/{}/task", self.child.id())).unwrap();
-        for task in tasks {
-            let children = std::fs::read_to_string(task.unwrap().path().join("children"));
-            for pid in children.unwrap_or_default().split_whitespace() {
-                let pid: u32 = pid.parse().unwrap();
-                let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
-                let name = exe.file_name().unwrap().to_string_lossy().into_owned();
-                let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-                out.push((pid, name, status));
-            }
-        }
-        out
-    }
-
-    /// Whether the process still runs.
-    pub fn running(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
-    }
-}
-
-impl Drop for Latchkeyd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }

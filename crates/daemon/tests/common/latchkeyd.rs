@@ -1,0 +1,152 @@
+//! [`Latchkeyd`]: the real `latchkeyd` binary on a test bus, with `--no-usb`, a policy, a store
+//! and a security key list in a temp dir, the given extra arguments and environment; killed on
+//! drop. Included with `#[path]` by the tests that run the binary (each uses part of it).
+#![allow(dead_code)] // each test file that includes this uses a different part
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::TestBus;
+
+/// The real `latchkeyd` on a test bus (module doc).
+pub struct Latchkeyd {
+    child: Child,
+    pub home: tempfile::TempDir,
+}
+
+/// The latchkeyd binary under test.
+pub const LATCHKEYD_BIN: &str = env!("CARGO_BIN_EXE_latchkeyd");
+
+impl Latchkeyd {
+    /// Starts latchkeyd with `policy` and `extra` arguments (`--device …`), and waits until it
+    /// owns its bus name.
+    pub async fn start(bus: &TestBus, policy: &str, extra: &[String]) -> Self {
+        Self::start_with_config(bus, policy, extra, None).await
+    }
+
+    /// [`Self::start`] with `devices_toml` as its security key list (`--devices-config`).
+    pub async fn start_with_config(
+        bus: &TestBus,
+        policy: &str,
+        extra: &[String],
+        devices_toml: Option<&str>,
+    ) -> Self {
+        Self::start_with_env(bus, policy, extra, devices_toml, &[]).await
+    }
+
+    /// [`Self::start_with_config`] with environment variables set (`Some`) or removed (`None`);
+    /// `JOURNAL_STREAM` is removed unless named.
+    pub async fn start_with_env(
+        bus: &TestBus,
+        policy: &str,
+        extra: &[String],
+        devices_toml: Option<&str>,
+        env: &[(&str, Option<&str>)],
+    ) -> Self {
+        let home = tempfile::tempdir().unwrap();
+        let config = home.path().join("devices.toml");
+        if let Some(text) = devices_toml {
+            std::fs::write(&config, text).unwrap();
+        }
+        let policy_dir = home.path().join("policy");
+        std::fs::create_dir_all(&policy_dir).unwrap();
+        std::fs::write(policy_dir.join("50-test.toml"), policy).unwrap();
+        let none = home.path().join("none");
+        let mut cmd = Command::new(LATCHKEYD_BIN);
+        cmd.env_remove("JOURNAL_STREAM");
+        for (name, value) in env {
+            match value {
+                Some(v) => cmd.env(name, v),
+                None => cmd.env_remove(name),
+            };
+        }
+        let child = cmd
+            .arg(format!("--address={}", bus.address))
+            .arg(format!("--policy-system-dir={}", policy_dir.display()))
+            .arg(format!("--policy-admin-dir={}", none.display()))
+            .arg(format!("--policy-user-dir={}", none.display()))
+            .arg(format!(
+                "--data-dir={}",
+                home.path().join("store").display()
+            ))
+            .arg(format!("--devices-config={}", config.display()))
+            .arg("--no-usb")
+            .arg("--log-level=debug")
+            .args(extra)
+            .stdin(Stdio::null())
+            .stderr(std::fs::File::create(home.path().join("latchkeyd.log")).unwrap())
+            .spawn()
+            .unwrap();
+        let mut me = Self { child, home };
+        let conn = zbus::connection::Builder::address(bus.address.as_str())
+            .unwrap()
+            .build()
+            .await
+            .unwrap();
+        let dbus = zbus::fdo::DBusProxy::new(&conn).await.unwrap();
+        let name = zbus::names::BusName::try_from("dev.latchkey.Credentials").unwrap();
+        let start = Instant::now();
+        while !dbus.name_has_owner(name.clone()).await.unwrap() {
+            if let Some(status) = me.child.try_wait().unwrap() {
+                panic!("latchkeyd exited with {status}: {}", me.log());
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "latchkeyd did not start: {}",
+                me.log()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        me
+    }
+
+    /// What latchkeyd logged so far, terminal colours removed.
+    pub fn log(&self) -> String {
+        let raw =
+            std::fs::read_to_string(self.home.path().join("latchkeyd.log")).unwrap_or_default();
+        let mut out = String::with_capacity(raw.len());
+        let mut rest = raw.as_str();
+        while let Some(i) = rest.find('\x1b') {
+            out.push_str(&rest[..i]);
+            rest = &rest[i..];
+            rest = rest.find('m').map_or("", |m| &rest[m + 1..]);
+        }
+        out.push_str(rest);
+        out
+    }
+
+    /// Its credential store directory (`--data-dir`).
+    pub fn store(&self) -> PathBuf {
+        self.home.path().join("store")
+    }
+
+    /// latchkeyd's children: (PID, executable name, `/proc/PID/status`).
+    pub fn children(&self) -> Vec<(u32, String, String)> {
+        let mut out = Vec::new();
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", self.child.id())).unwrap();
+        for task in tasks {
+            let children = std::fs::read_to_string(task.unwrap().path().join("children"));
+            for pid in children.unwrap_or_default().split_whitespace() {
+                let pid: u32 = pid.parse().unwrap();
+                let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+                let name = exe.file_name().unwrap().to_string_lossy().into_owned();
+                let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+                out.push((pid, name, status));
+            }
+        }
+        out
+    }
+
+    /// Whether the process still runs.
+    pub fn running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+}
+
+impl Drop for Latchkeyd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
