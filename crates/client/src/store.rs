@@ -13,6 +13,9 @@ use crate::device::{CancelHandle, Device, DeviceDescription, DeviceError, Keepal
 use crate::manage::{self, CredentialInfo};
 use crate::platform::{PlatformDevice, StoreOpenError};
 
+/// Where the TPM store finds its TPM (re-exported for the platform worker's sandbox).
+pub use latchkey_keystore::configured_tcti;
+
 /// The platform authenticator over whichever store was chosen.
 #[derive(Debug)]
 pub enum PlatformAuthenticator {
@@ -25,10 +28,7 @@ pub enum PlatformAuthenticator {
 
 #[cfg(feature = "tpm")]
 fn tpm_reachable() -> bool {
-    ["TPM2TOOLS_TCTI", "TCTI"]
-        .iter()
-        .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
-        || Path::new("/dev/tpmrm0").exists()
+    latchkey_keystore::configured_tcti().is_some() || Path::new("/dev/tpmrm0").exists()
 }
 
 impl PlatformAuthenticator {

@@ -8,122 +8,26 @@ mod common;
 mod keys;
 #[path = "common/latchkeyd.rs"]
 mod latchkeyd;
+#[path = "common/rp.rs"]
+mod rp;
 
 use std::time::{Duration, Instant};
 
 use common::*;
 use keys::*;
-use latchkey_daemon::client::{CallOptions, CredentialsClient, Outcome};
+use latchkey_daemon::client::{CallOptions, CredentialsClient};
 use latchkey_daemon::options::Kind;
 use latchkeyd::{Latchkeyd, LATCHKEYD_BIN};
+use rp::*;
 use webauthn_rs_core::proto::{
-    AuthenticatorAttachment, COSEAlgorithm, Credential, PublicKeyCredential,
-    PublicKeyCredentialHints, RegisterPublicKeyCredential, UserVerificationPolicy,
+    AuthenticatorAttachment, PublicKeyCredential, PublicKeyCredentialHints, UserVerificationPolicy,
 };
 use webauthn_rs_core::WebauthnCore;
-
-const ORIGIN: &str = "https://example.com";
-
-fn rp() -> WebauthnCore {
-    WebauthnCore::new_unsafe_experts_only(
-        "Example",
-        "example.com",
-        vec![url::Url::parse(ORIGIN).unwrap()],
-        Duration::from_secs(60),
-        None,
-        None,
-    )
-}
-
-fn web() -> CallOptions {
-    CallOptions {
-        origin: Some(ORIGIN.into()),
-        ..Default::default()
-    }
-}
 
 async fn client(bus: &TestBus) -> CredentialsClient {
     CredentialsClient::connect(Some(&bus.address))
         .await
         .unwrap()
-}
-
-fn ok_json(out: &Outcome) -> serde_json::Value {
-    assert_eq!(out.code, 0, "{:?}: {:?}", out.error_name(), out.message());
-    serde_json::from_str(&out.response_json().unwrap()).unwrap()
-}
-
-/// Registration options from webauthn-rs, and its state to verify the answer.
-struct Registering {
-    json: String,
-    state: webauthn_rs_core::proto::RegistrationState,
-}
-
-fn registration(
-    core: &WebauthnCore,
-    attachment: Option<AuthenticatorAttachment>,
-    uv: UserVerificationPolicy,
-) -> Registering {
-    registration_with(core, attachment, uv, None, false)
-}
-
-fn registration_with(
-    core: &WebauthnCore,
-    attachment: Option<AuthenticatorAttachment>,
-    uv: UserVerificationPolicy,
-    hints: Option<Vec<PublicKeyCredentialHints>>,
-    discoverable: bool,
-) -> Registering {
-    let builder = core
-        .new_challenge_register_builder(&[7; 16], "alice@example.com", "Alice")
-        .unwrap()
-        .user_verification_policy(uv)
-        .authenticator_attachment(attachment)
-        .hints(hints)
-        .require_resident_key(discoverable)
-        .credential_algorithms(vec![COSEAlgorithm::ES256]);
-    let (ccr, state) = core.generate_challenge_register(builder).unwrap();
-    Registering {
-        json: serde_json::to_string(&ccr.public_key).unwrap(),
-        state,
-    }
-}
-
-/// Verifies a registration with webauthn-rs; returns the credential and the AAGUID in authData.
-fn verify_registration(
-    core: &WebauthnCore,
-    reg: &Registering,
-    response: &serde_json::Value,
-) -> (Credential, [u8; 16]) {
-    let parsed: RegisterPublicKeyCredential = serde_json::from_value(response.clone()).unwrap();
-    let cred = core.register_credential(&parsed, &reg.state, None).unwrap();
-    let auth_data = latchkey_webauthn::b64::decode(
-        "authenticatorData",
-        response["response"]["authenticatorData"].as_str().unwrap(),
-    )
-    .unwrap();
-    // rpIdHash (32) ‖ flags (1) ‖ signCount (4) ‖ AAGUID (16) … (L3 §6.5.1).
-    let aaguid: [u8; 16] = auth_data[37..53].try_into().unwrap();
-    (cred, aaguid)
-}
-
-/// Signs in with `cred` in the allowList; webauthn-rs verifies. Returns whether UV was done.
-async fn sign_in(
-    client: &CredentialsClient,
-    core: &WebauthnCore,
-    cred: &Credential,
-    uv: UserVerificationPolicy,
-) -> serde_json::Value {
-    let builder = core
-        .new_challenge_authenticate_builder(vec![cred.clone()], Some(uv))
-        .unwrap();
-    let (rcr, state) = core.generate_challenge_authenticate(builder).unwrap();
-    let json = serde_json::to_string(&rcr.public_key).unwrap();
-    let out = client.call(Kind::Get, &json, &web()).await.unwrap();
-    let response = ok_json(&out);
-    let parsed: PublicKeyCredential = serde_json::from_value(response.clone()).unwrap();
-    core.authenticate_credential(&parsed, &state).unwrap();
-    response
 }
 
 fn methods(prompt: &Prompt, method: &str) -> Vec<serde_json::Value> {
@@ -169,7 +73,7 @@ async fn cross_platform_create_lands_on_the_key_and_its_allow_list_signs_there()
     assert_eq!(key.touches(), 1);
 
     // Not in the platform store, transports "usb": the key signs.
-    let response = sign_in(
+    let (response, _) = sign_in(
         &client,
         &core,
         &cred,
@@ -231,7 +135,7 @@ async fn platform_create_lands_on_the_platform_authenticator_not_the_key() {
     assert!(stored > 0, "the store directory is empty");
 
     // The allowList credential is found in the platform store: the platform signs.
-    let response = sign_in(&client, &core, &cred, UserVerificationPolicy::Required).await;
+    let (response, _) = sign_in(&client, &core, &cred, UserVerificationPolicy::Required).await;
     assert_eq!(response["authenticatorAttachment"], "platform");
     assert_eq!(key.touches(), 0, "the key was never used");
     let log = d.log();

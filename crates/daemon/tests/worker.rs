@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::landlock_abi;
 use latchkey_client::platform::PlatformDevice;
 use latchkey_client::{
     Assertion, CeremonyUi, CreateRequest, Device, DeviceError, GetRequest, PinReason, Registration,
@@ -1134,20 +1135,4 @@ fn a_worker_that_died_while_idle_is_reaped_and_the_next_call_succeeds() {
         !Path::new(&format!("/proc/{pid}")).exists(),
         "the dead worker was reaped"
     );
-}
-
-/// The Landlock ABI this kernel supports (`landlock_create_ruleset` version query), 0 without.
-fn landlock_abi() -> i64 {
-    const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;
-    // SAFETY: the version query takes no ruleset attributes (NULL, size 0).
-    #[allow(unsafe_code)]
-    let v = unsafe {
-        libc::syscall(
-            libc::SYS_landlock_create_ruleset,
-            std::ptr::null::<libc::c_void>(),
-            0usize,
-            LANDLOCK_CREATE_RULESET_VERSION,
-        )
-    };
-    v.max(0)
 }

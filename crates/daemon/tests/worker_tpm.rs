@@ -12,6 +12,8 @@
 mod common;
 #[path = "common/latchkeyd.rs"]
 mod latchkeyd;
+#[path = "common/rp.rs"]
+mod rp;
 #[path = "../../keystore/tests/common/swtpm.rs"]
 mod swtpm;
 
@@ -19,18 +21,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{policy_privileged_self, Prompt, TestBus};
-use latchkey_daemon::client::{CallOptions, CredentialsClient, Outcome};
+use common::{landlock_abi, policy_privileged_self, Prompt, TestBus};
+use latchkey_daemon::client::CredentialsClient;
 use latchkey_daemon::options::Kind;
 use latchkeyd::Latchkeyd;
+use rp::*;
 use swtpm::Swtpm;
-use webauthn_rs_core::proto::{
-    COSEAlgorithm, Credential, PublicKeyCredential, RegisterPublicKeyCredential,
-    UserVerificationPolicy,
-};
+use webauthn_rs_core::proto::{Credential, UserVerificationPolicy};
 use webauthn_rs_core::WebauthnCore;
 
-const ORIGIN: &str = "https://example.com";
 const PIN: &str = "48291637";
 
 /// The real `latchkeyd` on a test bus, its TCTI pointing at a software TPM.
@@ -45,61 +44,18 @@ async fn latchkeyd_over(bus: &TestBus, policy: &str, tcti: &str) -> Latchkeyd {
     .await
 }
 
-fn rp() -> WebauthnCore {
-    WebauthnCore::new_unsafe_experts_only(
-        "Example",
-        "example.com",
-        vec![url::Url::parse(ORIGIN).unwrap()],
-        Duration::from_secs(60),
-        None,
-        None,
-    )
-}
-
-fn web() -> CallOptions {
-    CallOptions {
-        origin: Some(ORIGIN.into()),
-        ..Default::default()
-    }
-}
-
-fn ok_json(out: &Outcome) -> serde_json::Value {
-    assert_eq!(out.code, 0, "{:?}: {:?}", out.error_name(), out.message());
-    serde_json::from_str(&out.response_json().unwrap()).unwrap()
-}
-
 /// Registers a discoverable ES256 passkey through latchkeyd; webauthn-rs verifies it.
 async fn register(client: &CredentialsClient, core: &WebauthnCore) -> Credential {
-    let builder = core
-        .new_challenge_register_builder(&[7; 16], "alice@example.com", "Alice")
-        .unwrap()
-        .user_verification_policy(UserVerificationPolicy::Required)
-        .require_resident_key(true)
-        .credential_algorithms(vec![COSEAlgorithm::ES256]);
-    let (ccr, state) = core.generate_challenge_register(builder).unwrap();
-    let json = serde_json::to_string(&ccr.public_key).unwrap();
-    let out = client.call(Kind::Create, &json, &web()).await.unwrap();
-    let response = ok_json(&out);
-    let parsed: RegisterPublicKeyCredential = serde_json::from_value(response).unwrap();
-    let cred = core.register_credential(&parsed, &state, None).unwrap();
+    let reg = registration_with(core, None, UserVerificationPolicy::Required, None, true);
+    let out = client.call(Kind::Create, &reg.json, &web()).await.unwrap();
+    let (cred, _) = verify_registration(core, &reg, &ok_json(&out));
     assert!(cred.user_verified);
     cred
 }
 
-/// Signs in with `cred` in the allowList; webauthn-rs verifies the assertion against the
-/// registered public key. Returns the sign count.
-async fn sign_in(client: &CredentialsClient, core: &WebauthnCore, cred: &Credential) -> u32 {
-    let builder = core
-        .new_challenge_authenticate_builder(
-            vec![cred.clone()],
-            Some(UserVerificationPolicy::Required),
-        )
-        .unwrap();
-    let (rcr, state) = core.generate_challenge_authenticate(builder).unwrap();
-    let json = serde_json::to_string(&rcr.public_key).unwrap();
-    let out = client.call(Kind::Get, &json, &web()).await.unwrap();
-    let parsed: PublicKeyCredential = serde_json::from_value(ok_json(&out)).unwrap();
-    let result = core.authenticate_credential(&parsed, &state).unwrap();
+/// Signs in with `cred` and UV required; returns the sign count webauthn-rs verified.
+async fn sign_in_uv(client: &CredentialsClient, core: &WebauthnCore, cred: &Credential) -> u32 {
+    let (_, result) = sign_in(client, core, cred, UserVerificationPolicy::Required).await;
     assert!(result.user_verified());
     result.counter()
 }
@@ -191,7 +147,7 @@ async fn latchkeyd_over_a_network_tpm_makes_and_uses_passkeys_in_the_sandboxed_w
 
     let cred = register(&client, &core).await;
     assert_tpm_records(&d.store(), 1);
-    assert_eq!(sign_in(&client, &core, &cred).await, 1);
+    assert_eq!(sign_in_uv(&client, &core, &cred).await, 1);
     let pins = pin_requests(&prompt);
     assert_eq!(pins.len(), 2, "{pins:?}");
     assert_eq!(pins[0]["details"]["new_pin"], true, "{pins:?}");
@@ -200,7 +156,7 @@ async fn latchkeyd_over_a_network_tpm_makes_and_uses_passkeys_in_the_sandboxed_w
     let mut took = Vec::new();
     for n in 2..=8 {
         let started = Instant::now();
-        assert_eq!(sign_in(&client, &core, &cred).await, n);
+        assert_eq!(sign_in_uv(&client, &core, &cred).await, n);
         took.push(started.elapsed());
     }
     took.sort();
@@ -243,7 +199,7 @@ async fn over_a_tpm_a_wrong_pin_is_refused_by_the_tpm_with_fewer_retries_each_ti
     assert_eq!(lockout_counter(&tpm), 0);
 
     // Two wrong PINs, then the right one: the get succeeds and verifies.
-    assert_eq!(sign_in(&client, &core, &cred).await, 1);
+    assert_eq!(sign_in_uv(&client, &core, &cred).await, 1);
     let pins = pin_requests(&prompt);
     assert_eq!(pins.len(), 4, "{pins:?}");
     let get = &pins[1..];
@@ -260,22 +216,6 @@ async fn over_a_tpm_a_wrong_pin_is_refused_by_the_tpm_with_fewer_retries_each_ti
     for pin in [PIN, "11111119", "22222229"] {
         assert!(!log.contains(pin), "a PIN leaked into the log");
     }
-}
-
-/// The Landlock ABI this kernel supports (`landlock_create_ruleset` version query), 0 without.
-fn landlock_abi() -> i64 {
-    const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;
-    // SAFETY: the version query takes no ruleset attributes (NULL, size 0).
-    #[allow(unsafe_code)]
-    let v = unsafe {
-        libc::syscall(
-            libc::SYS_landlock_create_ruleset,
-            std::ptr::null::<libc::c_void>(),
-            0usize,
-            LANDLOCK_CREATE_RULESET_VERSION,
-        )
-    };
-    v.max(0)
 }
 
 /// The sandbox of a worker over an `swtpm` TCTI, probed in a child process (this test binary,

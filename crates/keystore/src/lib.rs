@@ -157,6 +157,16 @@ pub use file::{FileStore, FileStoreOptions, Protection};
 #[cfg(feature = "tpm")]
 pub use tpm::{TpmStore, TpmStoreOptions};
 
+/// The TPM interface (TCTI) configured for this process: `$TPM2TOOLS_TCTI`, else `$TCTI`, in
+/// libtss2's `NAME[:CONF]` form (an empty variable counts as unset); `None` means the kernel's
+/// resource manager. The one place that says where the TPM store finds its TPM, for whatever must
+/// agree with it (the platform worker's sandbox, the choice between TPM and file store).
+pub fn configured_tcti() -> Option<String> {
+    ["TPM2TOOLS_TCTI", "TCTI"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+}
+
 /// Discoverable credentials a store holds by default.
 pub const DEFAULT_MAX_DISCOVERABLE: usize = 50_000;
 

@@ -408,13 +408,10 @@ pub struct TpmStore {
 }
 
 impl TpmStore {
-    /// The TCTI to use when none is configured: `$TPM2TOOLS_TCTI`, else `$TCTI`, else the kernel
+    /// The TCTI to use when none is configured: [`crate::configured_tcti`], else the kernel
     /// resource manager `device:/dev/tpmrm0`.
     pub fn tcti_from_env() -> String {
-        ["TPM2TOOLS_TCTI", "TCTI"]
-            .iter()
-            .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
-            .unwrap_or_else(|| "device:/dev/tpmrm0".to_string())
+        crate::configured_tcti().unwrap_or_else(|| "device:/dev/tpmrm0".to_string())
     }
 
     /// Connects to the TPM and opens (creating if needed) the store in `dir`.

@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use latchkey_daemon::worker::link::Link;
 use latchkey_daemon::worker::protocol::{ErrorCode, ErrorReply, Ready, Reply};
-use latchkey_daemon::worker::sandbox::{self, tcti, LandlockOutcome};
+use latchkey_daemon::worker::sandbox::{self, LandlockOutcome};
 use latchkey_daemon::worker::serve::serve;
 
 /// The Latchkey platform authenticator worker (started by latchkeyd).
@@ -68,7 +68,7 @@ fn main() -> ExitCode {
     };
     let mut policy = sandbox::Policy::platform_worker(&args.store);
     if device.kind() == "tpm" {
-        if let Some(conf) = tcti::from_env() {
+        if let Some(conf) = latchkey_client::store::configured_tcti() {
             policy = match policy.with_tcti(&conf) {
                 Ok(p) => p,
                 Err(e) => return refuse(format!("cannot sandbox the platform authenticator: {e}")),
@@ -93,8 +93,19 @@ fn main() -> ExitCode {
             ports = ?policy.tcp_connect,
             "the TPM is reached over TCP: the worker may connect to these ports"
         );
-        if landlock != LandlockOutcome::Full {
-            tracing::warn!("this kernel's Landlock may not confine TCP connections to those ports");
+        match landlock {
+            LandlockOutcome::Full => {}
+            // No Landlock at all: seccomp lets TCP sockets through and nothing confines them to
+            // the TPM's ports, so the worker could reach any host and port. Not started so.
+            LandlockOutcome::Unsupported => {
+                return refuse(
+                    "this kernel has no Landlock to confine the TPM's TCP connections to its ports"
+                        .to_owned(),
+                )
+            }
+            LandlockOutcome::Partial => tracing::warn!(
+                "this kernel's Landlock may not confine TCP connections to those ports"
+            ),
         }
     }
     let ready = Ready {

@@ -12,20 +12,12 @@
 //!   Over a Unix socket (`path=`) it would need new Unix sockets, which the sandbox never
 //!   grants: refused.
 //!
-//! The configuration is found as the TPM store finds it (`TpmStore::tcti_from_env`):
-//! `$TPM2TOOLS_TCTI`, else `$TCTI` ([`from_env`]); libtss2 reads it as `NAME[:CONF]`, `CONF` a
+//! The configuration is the one the TPM store uses (`latchkey_client::store::configured_tcti`):
+//! `$TPM2TOOLS_TCTI`, else `$TCTI`; libtss2 reads it as `NAME[:CONF]`, `CONF` a
 //! comma-separated `key=value` list (`host`, `port`, `path`).
 
 /// The port libtss2's `swtpm` and `mssim` TCTIs use when none is configured.
 pub const DEFAULT_PORT: u16 = 2321;
-
-/// The TCTI configuration the TPM store uses: `$TPM2TOOLS_TCTI`, else `$TCTI` (an empty one
-/// counts as unset); `None` means the kernel's device.
-pub fn from_env() -> Option<String> {
-    ["TPM2TOOLS_TCTI", "TCTI"]
-        .iter()
-        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
-}
 
 /// What a TCTI needs after it was opened, parsed from its configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
