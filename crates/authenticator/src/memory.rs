@@ -9,7 +9,7 @@ use std::collections::{HashMap, VecDeque};
 use zeroize::Zeroizing;
 
 use crate::env::Rng;
-use crate::softkey::{self, SigningKey};
+use crate::softkey::{self, LoadedKeys, SigningKey};
 use crate::store::{
     Algorithm, Credential, CredentialStore, KeyBlob, PersistentState, PinHash, PublicKey, RpEntity,
     StoreError,
@@ -38,9 +38,7 @@ pub struct MemoryStore {
     /// Private keys to hand out instead of generating one (test vectors).
     injected_keys: VecDeque<Zeroizing<Vec<u8>>>,
     /// Loaded signing keys, keyed by their blob, at most [`KEY_CACHE`].
-    cache: HashMap<Vec<u8>, SigningKey>,
-    /// The cache's keys, oldest first.
-    cache_order: VecDeque<Vec<u8>>,
+    cache: LoadedKeys,
 }
 
 impl Default for MemoryStore {
@@ -73,8 +71,7 @@ impl MemoryStore {
             unlocked: false,
             capacity,
             injected_keys: VecDeque::new(),
-            cache: HashMap::new(),
-            cache_order: VecDeque::new(),
+            cache: LoadedKeys::new(KEY_CACHE),
         }
     }
 
@@ -97,24 +94,6 @@ impl MemoryStore {
 }
 
 impl MemoryStore {
-    /// Keeps a loaded key, forgetting the oldest one if the cache is full.
-    fn cache_key(&mut self, blob: &KeyBlob, loaded: SigningKey) {
-        let key = blob.as_bytes().to_vec();
-        if self.cache.contains_key(&key) {
-            return;
-        }
-        while self.cache.len() >= KEY_CACHE {
-            match self.cache_order.pop_front() {
-                Some(old) => {
-                    self.cache.remove(&old);
-                }
-                None => break,
-            }
-        }
-        self.cache_order.push_back(key.clone());
-        self.cache.insert(key, loaded);
-    }
-
     /// The ID of the discoverable credential for this RP and user handle.
     fn discoverable_for(&self, rp_id: &str, user_id: &[u8]) -> Option<&Vec<u8>> {
         self.discoverable.get(rp_id)?.get(user_id)
@@ -168,7 +147,7 @@ impl CredentialStore for MemoryStore {
         };
         // The key is loaded already: the first signature (self attestation, the first
         // assertion) needs no second load.
-        self.cache_key(&blob, loaded);
+        self.cache.put(blob.as_bytes(), loaded);
         Ok((public, blob))
     }
 
@@ -183,7 +162,7 @@ impl CredentialStore for MemoryStore {
         }
         let loaded = SigningKey::load(alg, key)?;
         let sig = loaded.sign(message)?;
-        self.cache_key(key, loaded);
+        self.cache.put(key.as_bytes(), loaded);
         Ok(sig)
     }
 
@@ -264,10 +243,7 @@ impl CredentialStore for MemoryStore {
         });
         for c in &removed {
             self.unindex(c);
-            if self.cache.remove(c.key.as_bytes()).is_some() {
-                self.cache_order
-                    .retain(|k| k.as_slice() != c.key.as_bytes());
-            }
+            self.cache.remove(c.key.as_bytes());
         }
         Ok(!removed.is_empty())
     }
@@ -326,7 +302,6 @@ impl CredentialStore for MemoryStore {
         self.pin_code_points = None;
         self.unlocked = false;
         self.cache.clear();
-        self.cache_order.clear();
         Ok(())
     }
 }

@@ -22,6 +22,8 @@
 //! A store that signs often with the same key should keep the [`SigningKey`] while it may use
 //! the key (see `MemoryStore` and the keystore crate's file store).
 
+use std::collections::{HashMap, VecDeque};
+
 use aws_lc_rs::signature::KeyPair as _;
 use aws_lc_rs::{rand::SystemRandom, signature};
 use zeroize::Zeroizing;
@@ -215,6 +217,70 @@ impl SigningKey {
 /// Loads and signs in one step.
 pub fn sign(alg: Algorithm, blob: &KeyBlob, message: &[u8]) -> Result<Vec<u8>, StoreError> {
     SigningKey::load(alg, blob)?.sign(message)
+}
+
+/// Loaded keys kept by the blob they were loaded from, at most `capacity`, the oldest loaded
+/// dropped first: what a store keeps so the next signature with a key needs no load. aws-lc
+/// cleanses a key's memory when it is dropped here.
+pub struct LoadedKeys {
+    keys: HashMap<Vec<u8>, SigningKey>,
+    /// The keys of `keys`, oldest first.
+    order: VecDeque<Vec<u8>>,
+    capacity: usize,
+}
+
+impl LoadedKeys {
+    /// An empty set that keeps at most `capacity` keys.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            keys: HashMap::new(),
+            order: VecDeque::new(),
+            capacity,
+        }
+    }
+
+    /// The key loaded from `blob`, if kept.
+    pub fn get(&self, blob: &[u8]) -> Option<&SigningKey> {
+        self.keys.get(blob)
+    }
+
+    /// Keeps `key`, loaded from `blob` (a blob kept already keeps its key).
+    pub fn put(&mut self, blob: &[u8], key: SigningKey) {
+        if self.capacity == 0 || self.keys.contains_key(blob) {
+            return;
+        }
+        while self.keys.len() >= self.capacity {
+            let Some(old) = self.order.pop_front() else {
+                break;
+            };
+            self.keys.remove(&old);
+        }
+        self.order.push_back(blob.to_vec());
+        self.keys.insert(blob.to_vec(), key);
+    }
+
+    /// Drops the key loaded from `blob`, if kept.
+    pub fn remove(&mut self, blob: &[u8]) {
+        if self.keys.remove(blob).is_some() {
+            self.order.retain(|k| k.as_slice() != blob);
+        }
+    }
+
+    /// Drops every key.
+    pub fn clear(&mut self) {
+        self.keys.clear();
+        self.order.clear();
+    }
+
+    /// How many keys are kept.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether no key is kept.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
 }
 
 #[cfg(test)]

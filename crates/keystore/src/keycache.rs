@@ -19,9 +19,7 @@
 //!   master key changes, the cache is emptied before it is consulted.
 //! - At most [`CAPACITY`] keys are kept; the oldest loaded is dropped first.
 
-use std::collections::{HashMap, VecDeque};
-
-use latchkey_authenticator::softkey::SigningKey;
+use latchkey_authenticator::softkey::{LoadedKeys, SigningKey};
 
 use crate::crypto::MasterKey;
 
@@ -29,13 +27,19 @@ use crate::crypto::MasterKey;
 pub(crate) const CAPACITY: usize = 128;
 
 /// Signing keys by sealed key blob, all opened under one master key.
-#[derive(Default)]
 pub(crate) struct KeyCache {
     /// The master key every cached key was opened with.
     owner: Option<MasterKey>,
-    keys: HashMap<Vec<u8>, SigningKey>,
-    /// The keys of `keys`, oldest first.
-    order: VecDeque<Vec<u8>>,
+    keys: LoadedKeys,
+}
+
+impl Default for KeyCache {
+    fn default() -> Self {
+        Self {
+            owner: None,
+            keys: LoadedKeys::new(CAPACITY),
+        }
+    }
 }
 
 impl KeyCache {
@@ -56,23 +60,12 @@ impl KeyCache {
     /// Keeps `key`, loaded from `blob` under `mk`.
     pub(crate) fn put(&mut self, mk: &MasterKey, blob: &[u8], key: SigningKey) {
         self.claim(mk);
-        if self.keys.contains_key(blob) {
-            return;
-        }
-        while self.keys.len() >= CAPACITY {
-            let Some(old) = self.order.pop_front() else {
-                break;
-            };
-            self.keys.remove(&old);
-        }
-        self.order.push_back(blob.to_vec());
-        self.keys.insert(blob.to_vec(), key);
+        self.keys.put(blob, key);
     }
 
     /// Drops every key and the master key they were opened with.
     pub(crate) fn clear(&mut self) {
         self.keys.clear();
-        self.order.clear();
         self.owner = None;
     }
 
@@ -106,7 +99,6 @@ mod tests {
             c.put(&mk, &i.to_be_bytes(), key(1));
         }
         assert_eq!(c.len(), CAPACITY);
-        assert_eq!(c.order.len(), CAPACITY);
         // The oldest went first.
         assert!(c.get(&mk, &0usize.to_be_bytes()).is_none());
         assert!(c.get(&mk, &(CAPACITY + 4).to_be_bytes()).is_some());
