@@ -21,7 +21,7 @@ page="$out/page.js.tmp"
   echo "})();"
 } >"$page"
 for b in chromium firefox; do
-  cp "$here/src/background.js" "$here/src/content.js" "$out/$b/"
+  cp "$here/src/background.js" "$here/src/policy.js" "$here/src/content.js" "$out/$b/"
   cp "$page" "$out/$b/page.js"
   cp "$here/manifest.$b.json" "$out/$b/manifest.json"
 done

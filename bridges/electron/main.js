@@ -92,17 +92,18 @@ class LatchkeyClient {
 }
 
 // Serves the preload script. `allowedOrigins`: the web origins (e.g. 'https://teams.microsoft.com')
-// whose frames may use passkeys; the origin comes from Electron's own frame information.
+// whose frames may use passkeys; the origin comes from Electron's own frame information
+// (WebFrameMain.origin, never the URL: a sandboxed document's URL names a site its opaque origin
+// is not), and so does the top frame's.
 function registerLatchkeyIpc(ipcMain, { allowedOrigins, client = new LatchkeyClient() }) {
   const allowed = new Set(allowedOrigins);
   const inFlight = new Map(); // `${webContentsId}:${id}` → AbortController
   const originOf = (event) => {
     const frame = event.senderFrame;
-    let origin = null;
-    try { origin = new URL(frame.url).origin; } catch { /* opaque */ }
-    let top = origin;
-    try { top = new URL(frame.top.url).origin; } catch { /* same */ }
+    const origin = frame && typeof frame.origin === 'string' && frame.origin !== 'null' ? frame.origin : null;
     if (!origin || !allowed.has(origin)) throw { name: 'NotAllowedError', message: `origin ${origin} may not use passkeys in this app` };
+    const top = frame.top && typeof frame.top.origin === 'string' && frame.top.origin !== 'null' ? frame.top.origin : null;
+    if (!top) throw { name: 'NotAllowedError', message: 'the top-level origin is unknown or opaque' };
     return { origin, topOrigin: top };
   };
   const wrap = (f) => async (event, ...args) => {

@@ -7,9 +7,12 @@
   // content.js hands over a per-page secret in a one-time DOM event; messages carry it.
   let secret = null;
   const waiting = [];
+  // Posting to this very window: '*' only for an opaque origin (a sandboxed document), which no
+  // other value matches; its requests then reach the background, which refuses them.
+  const target = window.origin === 'null' ? '*' : window.origin;
   const post = (msg) => {
     if (secret === null) { waiting.push(msg); return; }
-    window.postMessage({ latchkey: 'request', secret, msg }, window.location.origin === 'null' ? '*' : window.location.origin);
+    window.postMessage({ latchkey: 'request', secret, msg }, target);
   };
   const onHello = (ev) => {
     if (secret !== null || typeof ev.detail !== 'string') return;

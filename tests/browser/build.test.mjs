@@ -51,11 +51,11 @@ test('the built page script patches navigator.credentials and adds no global', (
 test('the .xpi holds the Firefox manifest and the same scripts as the unpacked build', () => {
   const py = 'import sys, zipfile, json\nz = zipfile.ZipFile(sys.argv[1])\nprint(json.dumps({n: z.read(n).decode() for n in z.namelist()}))';
   const files = JSON.parse(execFileSync('python3', ['-c', py, ext.xpi], { encoding: 'utf8' }));
-  assert.deepEqual(Object.keys(files).sort(), ['background.js', 'content.js', 'manifest.json', 'page.js']);
+  assert.deepEqual(Object.keys(files).sort(), ['background.js', 'content.js', 'manifest.json', 'page.js', 'policy.js']);
   const manifest = JSON.parse(files['manifest.json']);
   assert.equal(manifest.browser_specific_settings.gecko.id, FIREFOX_EXTENSION_ID);
   assert.deepEqual(manifest.permissions, ['nativeMessaging']);
-  for (const f of ['background.js', 'content.js', 'page.js']) {
+  for (const f of ['background.js', 'content.js', 'page.js', 'policy.js']) {
     assert.equal(files[f], readFileSync(join(ext.chromium, f), 'utf8'), f);
   }
 });

@@ -66,7 +66,8 @@ test('the preload patch in a Chromium page routes calls through the IPC handlers
     const calls = [];
     await page.exposeFunction('__lkIpc', (channel, ...args) => {
       calls.push(channel);
-      const event = { sender: { id: 1 }, senderFrame: { url: page.url(), top: { url: page.url() } } };
+      const origin = new URL(page.url()).origin;
+      const event = { sender: { id: 1 }, senderFrame: { url: page.url(), origin, top: { url: page.url(), origin } } };
       return handlers.get(channel)(event, ...args);
     });
     await page.addInitScript(`
@@ -101,4 +102,23 @@ test('the preload patch in a Chromium page routes calls through the IPC handlers
   } finally {
     await browser.close();
   }
+});
+
+test("main.js takes the frame's origin from Electron, so a sandboxed document is refused though its URL is allowed", async () => {
+  const handlers = new Map();
+  const ipcMain = { handle: (ch, f) => handlers.set(ch, f), on: (ch, f) => handlers.set(ch, f) };
+  const origin = rp.url.replace(/\/$/, '');
+  registerLatchkeyIpc(ipcMain, { allowedOrigins: [origin], client });
+  // What Electron's WebFrameMain reports for a document under `Content-Security-Policy: sandbox`.
+  const frame = { url: `${origin}/sandboxed`, origin: 'null', top: { url: `${origin}/sandboxed`, origin: 'null' } };
+  const consents = daemon.prompt('Consent').length;
+  const options = JSON.stringify({ challenge: 'AAAAAAAAAAAAAAAAAAAAAA', rpId: 'localhost' });
+  const r = await handlers.get('latchkey:get')({ sender: { id: 2 }, senderFrame: frame }, 1, options);
+  assert.equal(r.ok, false, JSON.stringify(r));
+  assert.equal(r.name, 'NotAllowedError');
+  // A frame whose top Electron cannot name is refused too.
+  const orphan = { url: `${origin}/app`, origin, top: null };
+  const r2 = await handlers.get('latchkey:get')({ sender: { id: 2 }, senderFrame: orphan }, 2, options);
+  assert.equal(r2.name, 'NotAllowedError', JSON.stringify(r2));
+  assert.equal(daemon.prompt('Consent').length, consents, 'refused before the prompt');
 });

@@ -48,7 +48,8 @@ where
         let mut input = input;
         loop {
             let frame = framing::read_frame(&mut input);
-            let stop = !matches!(frame, Ok(Some(_)));
+            // An oversized message was skipped: the stream is still in step.
+            let stop = !matches!(frame, Ok(Some(_)) | Err(FrameError::TooLarge { .. }));
             if in_tx.blocking_send(frame).is_err() || stop {
                 break;
             }
@@ -78,6 +79,12 @@ where
         let frame = match in_rx.recv().await {
             Some(Ok(Some(frame))) => frame,
             Some(Ok(None)) | None => break Ok(()),
+            // Its id is in the part we did not keep: the reply has none, and the extension
+            // (which refuses such requests itself) drops it rather than failing every request.
+            Some(Err(e @ FrameError::TooLarge { .. })) => {
+                let _ = out_tx.send(message::error_reply(None, "TypeError", &e.to_string()));
+                continue;
+            }
             Some(Err(e)) => {
                 let _ = out_tx.send(message::error_reply(None, "UnknownError", &e.to_string()));
                 break Err(BridgeError::Frame(e));

@@ -13,7 +13,9 @@
 //! Host → browser: `{"id":1,"type":"result","response":{…RegistrationResponseJSON or
 //! AuthenticationResponseJSON…}}`, `{"id":3,"type":"capabilities","capabilities":{…}}` or
 //! `{"id":1,"type":"error","name":"NotAllowedError","message":"…"}` (`id` is `null` when the
-//! request could not be read). Options and responses are WebAuthn L3 §5.1.8–§5.1.10 JSON.
+//! request could not be read: not JSON, or a frame over the limit, which the host skips; the
+//! extension drops such replies rather than failing every request). Options and responses are
+//! WebAuthn L3 §5.1.8–§5.1.10 JSON.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -68,13 +70,27 @@ impl Request {
     }
 }
 
+/// The longest error message [`parse_request`] puts in a reply, in bytes: serde's messages quote
+/// the input (an unknown variant, a string where a number was expected), which may be as long as
+/// the frame.
+pub const MAX_ERROR_MESSAGE: usize = 200;
+
 /// Reads a request; on failure returns the error reply to send (with the `id` when readable).
 pub fn parse_request(bytes: &[u8]) -> Result<Request, Value> {
     serde_json::from_slice(bytes).map_err(|e| {
         let id = serde_json::from_slice::<Value>(bytes)
             .ok()
             .and_then(|v| v.get("id").and_then(Value::as_u64));
-        error_reply(id.map(RequestId), "TypeError", &format!("bad request: {e}"))
+        let mut message = format!("bad request: {e}");
+        if message.len() > MAX_ERROR_MESSAGE {
+            let mut end = MAX_ERROR_MESSAGE - 3;
+            while !message.is_char_boundary(end) {
+                end -= 1;
+            }
+            message.truncate(end);
+            message.push_str("...");
+        }
+        error_reply(id.map(RequestId), "TypeError", &message)
     })
 }
 
@@ -145,6 +161,20 @@ mod tests {
         assert_eq!(e["name"], "TypeError");
         // Unknown fields are refused, so a page cannot add knobs the host would ignore silently.
         assert!(parse_request(br#"{"id":6,"type":"cancel","origin":"x"}"#).is_err());
+    }
+
+    #[test]
+    fn error_messages_are_bounded_whatever_the_request_quotes() {
+        let long = "é".repeat(10_000);
+        let e = parse_request(format!(r#"{{"id":1,"type":"{long}"}}"#).as_bytes()).unwrap_err();
+        let message = e["message"].as_str().unwrap();
+        assert!(message.len() <= MAX_ERROR_MESSAGE, "{}", message.len());
+        assert!(
+            message.starts_with("bad request: unknown variant"),
+            "{message}"
+        );
+        assert!(message.ends_with("..."));
+        assert_eq!(e["id"], 1);
     }
 
     #[test]

@@ -284,6 +284,52 @@ fn forwards_ceremonies_capabilities_errors_and_cancellation_to_latchkeyd() {
     assert!(host.child.wait().unwrap().success());
 }
 
+#[test]
+fn an_oversized_frame_fails_alone_and_the_host_keeps_serving() {
+    // One create waits in the prompt while the browser sends a frame over the host's limit.
+    let daemon = TestDaemon::start("hang\npin 482916\n");
+    let mut host = Host::spawn(Some(&this_test_binary()), Some(&daemon.address));
+    let origin = "https://login.example.com";
+    host.send(json!({"id": 1, "type": "create", "options": create_options("example.com"), "origin": origin}));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while daemon.prompt_calls("Consent") < 1 {
+        assert!(Instant::now() < deadline, "the prompt was never asked");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let len = framing::MAX_INCOMING + 1;
+    let mut frame = u32::try_from(len).unwrap().to_ne_bytes().to_vec();
+    frame.extend(std::iter::repeat_n(b' ', len));
+    // A host that stops reading breaks the pipe; what it answered is checked below.
+    let stdin = host.stdin.as_mut().unwrap();
+    let _ = stdin.write_all(&frame).and_then(|()| stdin.flush());
+    let refused = host.recv();
+    assert_eq!(refused["id"], Value::Null, "{refused}");
+    assert_eq!(refused["type"], "error", "{refused}");
+    // The host still serves, and request 1 still waits in the prompt.
+    host.send(json!({"id": 2, "type": "getClientCapabilities"}));
+    let caps = host.recv();
+    assert_eq!(
+        (caps["id"].clone(), caps["type"].clone()),
+        (json!(2), json!("capabilities")),
+        "{caps}"
+    );
+    assert_eq!(refused["name"], "TypeError", "{refused}");
+    assert!(
+        refused["message"].as_str().unwrap().contains("exceeds"),
+        "{refused}"
+    );
+    assert_eq!(daemon.prompt_calls("Dismiss"), 0);
+    host.send(json!({"id": 1, "type": "cancel"}));
+    let aborted = host.recv();
+    assert_eq!(
+        (aborted["id"].clone(), aborted["name"].clone()),
+        (json!(1), json!("AbortError")),
+        "{aborted}"
+    );
+    drop(host.stdin.take());
+    assert!(host.child.wait().unwrap().success());
+}
+
 fn latchkey_webauthn_b64(s: &str) -> String {
     // base64url without padding, decoded by hand to keep the test independent of our codecs.
     const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
