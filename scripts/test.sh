@@ -35,10 +35,11 @@ cargo build --workspace --all-features --all-targets
 status=0
 # Tests that drive a third-party peer fail, rather than skip, when it is missing.
 export LATCHKEY_REQUIRE_PEERS=1
-# The benchmark's smoke test uses the daemon binaries just built (with every feature) instead of
-# rebuilding them with its own feature set, which would replace them under the tests running
-# alongside it.
-export LATCHKEY_BENCH_BIN_DIR="${LATCHKEY_BENCH_BIN_DIR:-$PWD/target/debug}"
+# Tests that run another package's binaries (latchkeyd, the worker, the prompts), and the
+# benchmark's smoke test, use the binaries just built (with every feature) instead of rebuilding
+# them with their own feature set, which would replace them under the tests running alongside.
+export LATCHKEY_BIN_DIR="${LATCHKEY_BIN_DIR:-$PWD/target/debug}"
+export LATCHKEY_BENCH_BIN_DIR="${LATCHKEY_BENCH_BIN_DIR:-$LATCHKEY_BIN_DIR}"
 echo "== Rust tests"
 cargo test --workspace --all-features --no-fail-fast 2>&1 | tee target/rust-tests.log || status=1
 

@@ -1,5 +1,5 @@
 //! Arbitrary bytes through the platform worker's message decoders (latchkeyd ↔
-//! `latchkey-platform-worker`, `crates/daemon/src/worker/protocol.rs`), both directions: the
+//! `latchkey-platform-worker`, `crates/worker/src/protocol.rs`), both directions: the
 //! worker reads requests from latchkeyd, latchkeyd reads replies from a worker that may have been
 //! compromised.
 //!
@@ -9,7 +9,7 @@
 //! message re-encodes within the message limit to bytes that decode to the same message.
 #![no_main]
 
-use latchkey_daemon::worker::protocol::{Message, Reason, Reply, Request, MAX_MESSAGE};
+use latchkey_worker::protocol::{Message, Reason, Reply, Request, MAX_MESSAGE};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

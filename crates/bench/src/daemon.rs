@@ -11,8 +11,8 @@
 //!   `GetClientCapabilities` calls; then a few ceremonies through the binary as shipped (its
 //!   worker process and file store), where each get's fresh PIN verification runs Argon2id.
 //!
-//! The binaries come from the daemon crate: [`binaries`] runs `cargo build -p latchkey-daemon
-//! --bins` (`--release` when this executable is a release build, as under `cargo bench`) before
+//! The binaries come from the daemon, prompt and worker crates: [`binaries`] runs `cargo build
+//! -p latchkey-daemon -p latchkey-prompt -p latchkey-worker --bins` (`--release` when this executable is a release build, as under `cargo bench`) before
 //! the row, so the row always measures the current source; `LATCHKEY_BENCH_BIN_DIR` names a
 //! directory of prebuilt binaries instead.
 //!
@@ -26,11 +26,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use latchkey_api::{CallOptions, CredentialsClient, Kind};
 use latchkey_client::platform::{PlatformDevice, Presence};
 use latchkey_client::CancelHandle;
 use latchkey_daemon::authenticators::Authenticators;
-use latchkey_daemon::client::{CallOptions, CredentialsClient};
-use latchkey_daemon::options::Kind;
 use latchkey_daemon::platform::ClientAuthenticators;
 use latchkey_daemon::policy::Policy;
 use latchkey_daemon::server::{Daemon, Settings, Timeouts};
@@ -85,7 +84,15 @@ pub fn binaries() -> Result<Binaries, BenchError> {
             let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
             let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.toml");
             let mut cmd = Command::new(cargo);
-            cmd.args(["build", "--quiet", "-p", "latchkey-daemon", "--bins"])
+            cmd.args(["build", "--quiet", "--bins"])
+                .args([
+                    "-p",
+                    "latchkey-daemon",
+                    "-p",
+                    "latchkey-prompt",
+                    "-p",
+                    "latchkey-worker",
+                ])
                 .arg("--manifest-path")
                 .arg(&manifest);
             if release {
@@ -93,24 +100,26 @@ pub fn binaries() -> Result<Binaries, BenchError> {
             }
             // The same daemon this benchmark was built against: with the TPM store if it has one.
             if cfg!(feature = "tpm") {
-                cmd.args(["--features", "latchkey-daemon/tpm"]);
+                cmd.args(["--features", "latchkey-worker/tpm"]);
             }
             eprintln!(
-                "   building latchkeyd: cargo build -p latchkey-daemon --bins{}{}",
+                "   building latchkeyd: cargo build -p latchkey-daemon -p latchkey-prompt -p latchkey-worker --bins{}{}",
                 if release { " --release" } else { "" },
                 if cfg!(feature = "tpm") {
-                    " --features latchkey-daemon/tpm"
+                    " --features latchkey-worker/tpm"
                 } else {
                     ""
                 }
             );
-            let status = cmd
-                .stdout(Stdio::null())
-                .status()
-                .map_err(|e| BenchError::setup("cargo build -p latchkey-daemon", e))?;
+            let status = cmd.stdout(Stdio::null()).status().map_err(|e| {
+                BenchError::setup(
+                    "cargo build -p latchkey-daemon -p latchkey-prompt -p latchkey-worker",
+                    e,
+                )
+            })?;
             if !status.success() {
                 return Err(BenchError::setup(
-                    "cargo build -p latchkey-daemon",
+                    "cargo build -p latchkey-daemon -p latchkey-prompt -p latchkey-worker",
                     status.to_string(),
                 ));
             }

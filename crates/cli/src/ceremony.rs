@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use latchkey_api::Kind;
 use latchkey_client::{CreateRequest, GetRequest};
-use latchkey_daemon::options::Kind;
 use latchkey_webauthn::WebAuthnError;
 
 use crate::common::{fail, print_json, read_options, DeviceArgs};

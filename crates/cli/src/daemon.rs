@@ -5,17 +5,13 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use latchkey_daemon::client::{CallOptions, ClientError, Closer, CredentialsClient};
-use latchkey_daemon::options::Kind;
-use latchkey_daemon::prompt::tty::{
+use latchkey_api::{CallOptions, ClientError, Closer, CredentialsClient, Kind, BUS_NAME};
+use latchkey_prompt::tty::{
     open_inherited_fd, restore_terminal, serve_and_register, Terminal, TtyPrompt,
 };
 use latchkey_webauthn::{ErrorName, WebAuthnError};
 use tokio::signal::unix::SignalKind;
 use zbus::zvariant::{OwnedValue, Value};
-
-/// The daemon's well-known bus name.
-const BUS_NAME: &str = "dev.latchkey.Credentials";
 
 /// A ceremony to run through latchkeyd.
 pub struct Ceremony<'a> {

@@ -13,8 +13,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use latchkey_daemon::policy::Policy;
-use latchkey_daemon::prompt::{scripted, PROMPT_BUS_NAME, PROMPT_PATH};
 use latchkey_daemon::server::{Daemon, Settings, Timeouts};
+use latchkey_prompt::{scripted, PROMPT_BUS_NAME, PROMPT_PATH};
 use webauthn_rs_core::proto::{
     COSEAlgorithm, PublicKeyCredential, RegisterPublicKeyCredential, UserVerificationPolicy,
 };
@@ -188,7 +188,7 @@ async fn latchkey(bus_address: &str, env: &[(&str, PathBuf)], args: &[&str], std
 }
 
 fn records(path: &Path, method: &str) -> Vec<serde_json::Value> {
-    latchkey_daemon::prompt::scripted::read_record(path)
+    latchkey_prompt::scripted::read_record(path)
         .unwrap()
         .into_iter()
         .filter(|r| r["method"] == method)

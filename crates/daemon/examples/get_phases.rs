@@ -12,10 +12,10 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use latchkey_api::Kind;
+use latchkey_api::{CallOptions, CredentialsClient};
 use latchkey_client::platform::{PlatformDevice, Presence};
 use latchkey_client::CancelHandle;
-use latchkey_daemon::client::{CallOptions, CredentialsClient};
-use latchkey_daemon::options::Kind;
 use latchkey_daemon::platform::ClientAuthenticators;
 use latchkey_daemon::policy::Policy;
 use latchkey_daemon::server::{Daemon, Settings, Timeouts};

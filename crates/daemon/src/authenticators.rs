@@ -9,10 +9,10 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+pub use latchkey_prompt::{Account, Pin, PinRequest};
 use latchkey_webauthn::clientdata::CeremonyType;
 use latchkey_webauthn::origin::AuthorizedRpId;
 use latchkey_webauthn::WebAuthnError;
-use zeroize::Zeroizing;
 
 /// A request's number, unique within one latchkeyd run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -69,50 +69,6 @@ impl Ceremony {
             client_data_json: self.client_data_json.clone(),
         })
     }
-}
-
-/// A PIN read from the prompt's file descriptor; zeroised on drop, never printed.
-pub struct Pin(Zeroizing<Vec<u8>>);
-
-impl Pin {
-    /// Wraps PIN bytes (UTF-8, as CTAP 2.1 §6.5.1 expects).
-    pub fn new(bytes: Zeroizing<Vec<u8>>) -> Self {
-        Self(bytes)
-    }
-    /// The PIN bytes.
-    pub fn expose(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Pin {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Pin(<redacted>)")
-    }
-}
-
-/// Why the authenticator side wants a PIN.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PinRequest {
-    /// Which authenticator (shown to the user).
-    pub authenticator: String,
-    /// Retries left, if known.
-    pub retries: Option<u32>,
-    /// The previous PIN was wrong.
-    pub wrong_pin: bool,
-    /// No PIN is set: the user chooses one (at least `min_length` code points).
-    pub new_pin: bool,
-    /// The shortest PIN accepted, for a new PIN.
-    pub min_length: u32,
-}
-
-/// An account to choose from (a discoverable credential).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Account {
-    /// `user.name`.
-    pub name: String,
-    /// `user.displayName`.
-    pub display_name: String,
 }
 
 /// The user side of a ceremony, as the authenticator side sees it.

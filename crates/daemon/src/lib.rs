@@ -4,18 +4,15 @@
 //! options first look ([`options`]) → policy and origin ([`policy`], [`authorize`], [`related`]) →
 //! the prompt queue ([`queue`]) → the prompt process ([`prompt`]) → an authenticator behind
 //! [`authenticators::Authenticators`] ([`routing`] picks the platform authenticator,
-//! [`platform`], or the security keys, [`keys`]) → `Response` ([`request`]). [`server`] wires it to a bus;
-//! [`install`] sets up D-Bus activation; [`client`] is the caller side.
+//! [`platform`], or the security keys, [`keys`]) → `Response` ([`request`]). [`server`] wires it
+//! to a bus. The API's caller side is `latchkey_api`, the prompt protocol `latchkey_prompt`, and
+//! the sandboxed platform authenticator `latchkey_worker`.
 #![forbid(unsafe_code)]
 
-pub mod atomic_file;
 pub mod authenticators;
 pub mod authorize;
 pub mod bridge;
-pub mod client;
-pub mod error;
 pub mod identity;
-pub mod install;
 pub mod keys;
 pub mod options;
 pub mod platform;
@@ -28,4 +25,3 @@ pub mod routing;
 pub mod server;
 pub mod service;
 pub mod signal;
-pub mod worker;

@@ -7,6 +7,8 @@ use latchkey_webauthn::ids::Challenge;
 use latchkey_webauthn::options::{CreationOptions, RequestOptions};
 use latchkey_webauthn::WebAuthnError;
 
+pub use latchkey_api::Kind;
+
 /// Largest accepted `options_json`, in bytes.
 pub const MAX_OPTIONS_JSON: usize = 64 * 1024;
 
@@ -16,25 +18,6 @@ pub const MAX_OPTIONS_JSON: usize = 64 * 1024;
 pub const KNOWN_ALGORITHMS: [i32; 14] = [
     -7, -8, -9, -19, -35, -36, -37, -38, -39, -47, -257, -258, -259, -65535,
 ];
-
-/// Which ceremony the options are for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// `navigator.credentials.create()`.
-    Create,
-    /// `navigator.credentials.get()`.
-    Get,
-}
-
-impl Kind {
-    /// `"create"` / `"get"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Create => "create",
-            Kind::Get => "get",
-        }
-    }
-}
 
 /// Parsed options of either ceremony.
 #[derive(Debug, Clone)]

@@ -13,80 +13,15 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
-use latchkey_authenticator::store::CredentialStore;
-use latchkey_client::manage::{self, CredentialInfo};
-use latchkey_client::platform::PlatformDevice;
 use latchkey_client::{CancelHandle, CeremonyUi, Device};
 use latchkey_webauthn::WebAuthnError;
+pub use latchkey_worker::ManagedDevice as RoutedDevice;
 
 use crate::authenticators::{
     Authenticators, Ceremony, ManageError, PlatformCredential, PromptSession, RequestId,
 };
 use crate::bridge::UiBridge;
 use crate::signal::{Signal, SignalError, SignalReport, SignalSupport};
-
-/// A device latchkeyd can route to, and whose credentials it may list, delete and rename when it
-/// is the platform authenticator (its store's public data needs no PIN).
-pub trait RoutedDevice: Device {
-    /// Lists platform credentials; `None` when this device does not support it over D-Bus.
-    fn list(&mut self, rp_id: Option<&str>) -> Option<Result<Vec<CredentialInfo>, WebAuthnError>>;
-    /// Deletes a platform credential (`Ok(false)`: none with that ID); `None` if unsupported.
-    fn delete(&mut self, id: &[u8]) -> Option<Result<bool, WebAuthnError>>;
-    /// Sets `user.name` and `user.displayName` of a platform credential (`Ok(false)`: none with
-    /// that ID); `None` if unsupported.
-    fn update_user(
-        &mut self,
-        _id: &[u8],
-        _name: &str,
-        _display_name: &str,
-    ) -> Option<Result<bool, WebAuthnError>> {
-        None
-    }
-}
-
-impl RoutedDevice for latchkey_client::PlatformAuthenticator {
-    fn list(&mut self, rp_id: Option<&str>) -> Option<Result<Vec<CredentialInfo>, WebAuthnError>> {
-        Some(latchkey_client::PlatformAuthenticator::list(self, rp_id))
-    }
-    fn delete(&mut self, id: &[u8]) -> Option<Result<bool, WebAuthnError>> {
-        Some(latchkey_client::PlatformAuthenticator::delete(self, id))
-    }
-    fn update_user(
-        &mut self,
-        id: &[u8],
-        name: &str,
-        display_name: &str,
-    ) -> Option<Result<bool, WebAuthnError>> {
-        Some(latchkey_client::PlatformAuthenticator::update_user(
-            self,
-            id,
-            name,
-            display_name,
-        ))
-    }
-}
-
-impl<S: CredentialStore + Send> RoutedDevice for PlatformDevice<S> {
-    fn list(&mut self, rp_id: Option<&str>) -> Option<Result<Vec<CredentialInfo>, WebAuthnError>> {
-        Some(manage::list_store(self.core_mut().store_mut(), rp_id))
-    }
-    fn delete(&mut self, id: &[u8]) -> Option<Result<bool, WebAuthnError>> {
-        Some(manage::delete_from_store(self.core_mut().store_mut(), id))
-    }
-    fn update_user(
-        &mut self,
-        id: &[u8],
-        name: &str,
-        display_name: &str,
-    ) -> Option<Result<bool, WebAuthnError>> {
-        Some(manage::update_user_in_store(
-            self.core_mut().store_mut(),
-            id,
-            name,
-            display_name,
-        ))
-    }
-}
 
 /// One device, one ceremony at a time (the prompt queue already serialises requests).
 pub struct ClientAuthenticators {

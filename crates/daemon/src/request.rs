@@ -19,20 +19,16 @@ use zbus::Connection;
 
 use crate::authenticators::{Ceremony, RequestId};
 use crate::authorize::{self, AuthorizeError, Grant, OriginClaims};
-use crate::error::Error;
 use crate::identity::CallerIdentity;
 use crate::options::{self, Kind};
 use crate::policy::CallerClass;
-use crate::prompt::{self, micros, ChosenPrompt, DbusPromptSession, Trust};
+use crate::prompt::{micros, ChosenPrompt, DbusPromptSession, Trust};
 use crate::queue::{self, Ticket};
 use crate::server::{CancelReason, LiveRequest, Shared};
+use latchkey_api::Error;
+use latchkey_prompt as prompt;
 
-/// `Response` code: success.
-pub const RESPONSE_SUCCESS: u32 = 0;
-/// `Response` code: the user refused or dismissed the prompt.
-pub const RESPONSE_CANCELLED: u32 = 1;
-/// `Response` code: any other failure.
-pub const RESPONSE_ERROR: u32 = 2;
+pub use latchkey_api::{RESPONSE_CANCELLED, RESPONSE_ERROR, RESPONSE_SUCCESS};
 
 /// The object at a request handle.
 pub struct RequestObject {

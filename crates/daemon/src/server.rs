@@ -20,12 +20,7 @@ use crate::queue::{CallerKey, PromptQueue};
 use crate::related::RelatedOrigins;
 use crate::service::CredentialsService;
 
-/// Bus name.
-pub const BUS_NAME: &str = "dev.latchkey.Credentials";
-/// Object path.
-pub const OBJECT_PATH: &str = "/dev/latchkey/Credentials";
-/// Interface version (`Version` property).
-pub const API_VERSION: u32 = 1;
+pub use latchkey_api::{API_VERSION, BUS_NAME, OBJECT_PATH};
 
 /// Bounds for a request's `timeout` (WebAuthn L3 §15.1 recommends 5–10 minutes for UV).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -337,7 +332,7 @@ impl Daemon {
         let watcher = tokio::spawn(async move {
             while let Some(signal) = changes.next().await {
                 let Ok(args) = signal.args() else { continue };
-                if args.name().as_str() == crate::prompt::PROMPT_BUS_NAME {
+                if args.name().as_str() == latchkey_prompt::PROMPT_BUS_NAME {
                     match weak.upgrade() {
                         Some(shared) => *shared.lock_trusted_prompt() = None,
                         None => break,

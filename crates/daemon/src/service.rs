@@ -12,17 +12,14 @@ use zbus::zvariant::{OwnedObjectPath, OwnedValue, Value};
 use zbus::Connection;
 
 use crate::authorize::{self, AuthorizeError, Grant, OriginClaims};
-use crate::error::Error;
 use crate::identity::{self, CallerIdentity, PeerCredentials};
-use crate::options::Kind;
 use crate::policy::CallerClass;
 use crate::queue::caller_key;
 use crate::request::{self, NewRequest};
 use crate::server::{Busy, Shared, API_VERSION};
 use crate::signal::{SignalError, SignalKind, SignalRequest};
-
-/// Longest `handle_token`.
-pub const MAX_HANDLE_TOKEN: usize = 64;
+use latchkey_api::Kind;
+use latchkey_api::{handle_path, Error};
 
 /// The interface object at `/dev/latchkey/Credentials`.
 pub struct CredentialsService {
@@ -33,24 +30,6 @@ impl CredentialsService {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
         Self { shared }
     }
-}
-
-/// The request handle for `sender` and `token` (portal convention:
-/// `/…/request/SENDER/TOKEN`, SENDER without `:` and with `.` as `_`).
-pub fn handle_path(sender: &UniqueName<'_>, token: &str) -> Result<OwnedObjectPath, Error> {
-    let valid = !token.is_empty()
-        && token.len() <= MAX_HANDLE_TOKEN
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_');
-    if !valid {
-        return Err(Error::InvalidArgument(format!(
-            "handle_token must be 1 to {MAX_HANDLE_TOKEN} characters of [A-Za-z0-9_]"
-        )));
-    }
-    let s = sender.as_str().trim_start_matches(':').replace('.', "_");
-    OwnedObjectPath::try_from(format!("/dev/latchkey/Credentials/request/{s}/{token}"))
-        .map_err(|e| Error::InvalidArgument(e.to_string()))
 }
 
 fn string_option(options: &HashMap<&str, Value<'_>>, key: &str) -> Result<Option<String>, Error> {

@@ -1,15 +1,63 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
-//! `install_user()` into a temp XDG dir, a private dbus-daemon whose `<servicedir>` is that dir,
-//! and a call to the bus name that starts `latchkeyd` by D-Bus activation.
+//! `latchkey install --user` into a temp XDG dir, a private dbus-daemon whose `<servicedir>` is
+//! that dir, and a call to the bus name that starts `latchkeyd` by D-Bus activation.
 
 mod common;
 
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::*;
-use latchkey_daemon::client::{CallOptions, CredentialsClient};
-use latchkey_daemon::install::{install_user, uninstall_user, UserDirs};
-use latchkey_daemon::options::Kind;
+use latchkey_api::Kind;
+use latchkey_api::{CallOptions, CredentialsClient};
+
+/// `$XDG_DATA_HOME` and `$XDG_CONFIG_HOME` of the installing user.
+struct UserDirs {
+    data_home: PathBuf,
+    config_home: PathBuf,
+}
+
+/// Runs `latchkey ARGS` as the user of `dirs`; returns the files its `PREFIX path` lines name.
+fn latchkey(dirs: &UserDirs, args: &[String], prefix: &str) -> Vec<PathBuf> {
+    let out = std::process::Command::new(bin("latchkey"))
+        .args(args)
+        .env("XDG_DATA_HOME", &dirs.data_home)
+        .env("XDG_CONFIG_HOME", &dirs.config_home)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix(prefix))
+        .map(PathBuf::from)
+        .collect()
+}
+
+/// `latchkey install --user --latchkeyd LATCHKEYD -- ARGS`: the files written.
+fn install_user(dirs: &UserDirs, latchkeyd: &Path, args: &[String]) -> Vec<PathBuf> {
+    let mut all = vec![
+        "install".to_owned(),
+        "--user".to_owned(),
+        format!("--latchkeyd={}", latchkeyd.display()),
+        "--".to_owned(),
+    ];
+    all.extend_from_slice(args);
+    latchkey(dirs, &all, "Wrote ")
+}
+
+/// `latchkey uninstall --user`: the files removed.
+fn uninstall_user(dirs: &UserDirs) -> Vec<PathBuf> {
+    latchkey(
+        dirs,
+        &["uninstall".to_owned(), "--user".to_owned()],
+        "Removed ",
+    )
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dbus_activation_after_install() {
@@ -23,14 +71,15 @@ async fn dbus_activation_after_install() {
     let policy_dir = home.path().join("policy");
     std::fs::create_dir_all(&policy_dir).unwrap();
     std::fs::write(policy_dir.join("50-test.toml"), policy_privileged_self()).unwrap();
-    let latchkeyd = std::path::Path::new(env!("CARGO_BIN_EXE_latchkeyd"));
+    let latchkeyd = bin("latchkeyd");
     let args = vec![
         format!("--policy-system-dir={}", policy_dir.display()),
         format!("--policy-admin-dir={}", home.path().join("none").display()),
         format!("--policy-user-dir={}", home.path().join("none").display()),
         "--log-level=debug".to_owned(),
     ];
-    let files = install_user(&dirs, latchkeyd, &args).unwrap();
+    let files = install_user(&dirs, &latchkeyd, &args);
+    assert_eq!(files.len(), 2, "{files:?}");
     assert!(files.iter().all(|f| f.exists()));
     let store = dirs.data_home.join("latchkey");
     let store_entries = || std::fs::read_dir(&store).unwrap().count();
@@ -108,6 +157,6 @@ async fn dbus_activation_after_install() {
     assert!(log.contains("latchkeyd serving"), "{log}");
     assert!(log.contains("request succeeded"), "{log}");
     assert!(!log.contains("271828"), "the PIN leaked into the log");
-    assert_eq!(uninstall_user(&dirs).unwrap().len(), 2);
+    assert_eq!(uninstall_user(&dirs), files);
     assert!(files.iter().all(|f| !f.exists()));
 }

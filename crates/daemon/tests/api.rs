@@ -4,8 +4,8 @@
 mod common;
 
 use common::*;
-use latchkey_daemon::client::{CallOptions, CredentialsClient};
-use latchkey_daemon::options::Kind;
+use latchkey_api::Kind;
+use latchkey_api::{CallOptions, CredentialsClient};
 
 fn web(origin: &str) -> CallOptions {
     CallOptions {
@@ -447,16 +447,15 @@ async fn management_methods() {
         zbus::zvariant::OwnedValue::from(zbus::zvariant::Str::from("AQID"))
     );
     client.proxy().delete_credential("AQID").await.unwrap();
-    let e = latchkey_daemon::client::ClientError::from(
+    let e = latchkey_api::ClientError::from(
         client.proxy().delete_credential("BBBB").await.unwrap_err(),
     );
     assert_eq!(
         e.dbus_name(),
         Some("dev.latchkey.Credentials1.Error.NotFound")
     );
-    let e = latchkey_daemon::client::ClientError::from(
-        client.proxy().delete_credential("+/").await.unwrap_err(),
-    );
+    let e =
+        latchkey_api::ClientError::from(client.proxy().delete_credential("+/").await.unwrap_err());
     assert_eq!(
         e.dbus_name(),
         Some("dev.latchkey.Credentials1.Error.InvalidArgument")

@@ -7,8 +7,8 @@ mod common;
 use std::collections::HashMap;
 
 use common::*;
-use latchkey_daemon::client::{CallOptions, CredentialsClient};
-use latchkey_daemon::options::Kind;
+use latchkey_api::Kind;
+use latchkey_api::{CallOptions, CredentialsClient};
 use serde_json::{json, Value};
 use zbus::zvariant::Value as ZValue;
 

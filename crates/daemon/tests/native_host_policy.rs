@@ -305,7 +305,7 @@ async fn a_request_through_the_native_host_is_shown_as_the_browser_via_the_host(
     let prompt = Prompt::spawn(&bus, "approve\n", false);
     let req = CallerRequest {
         bus: bus.address.clone(),
-        kind: latchkey_daemon::options::Kind::Get,
+        kind: latchkey_api::Kind::Get,
         options_json: get_options("example.com"),
         origin: Some("https://example.com".into()),
     };
@@ -352,7 +352,7 @@ async fn a_request_through_the_native_host_is_shown_as_the_browser_via_the_host(
     // The same binary run directly (not started by the browser) is not the browser.
     let direct = CallerRequest {
         bus: bus.address.clone(),
-        kind: latchkey_daemon::options::Kind::Get,
+        kind: latchkey_api::Kind::Get,
         options_json: get_options("example.com"),
         origin: Some("https://example.com".into()),
     };

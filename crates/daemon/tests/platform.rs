@@ -7,8 +7,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use latchkey_daemon::client::{CallOptions, CredentialsClient};
-use latchkey_daemon::options::Kind;
+use latchkey_api::Kind;
+use latchkey_api::{CallOptions, CredentialsClient};
 use latchkey_webauthn::ids::{CoseAlgorithm, UserHandle};
 use latchkey_webauthn::origin::RpId;
 use latchkey_webauthn::response::{AuthenticationResponseJSON, RegistrationResponseJSON};
@@ -126,9 +126,8 @@ async fn register_and_sign_in_with_the_platform_authenticator() {
         .await
         .unwrap()
         .is_empty());
-    let e = latchkey_daemon::client::ClientError::from(
-        client.proxy().delete_credential(&id).await.unwrap_err(),
-    );
+    let e =
+        latchkey_api::ClientError::from(client.proxy().delete_credential(&id).await.unwrap_err());
     assert_eq!(
         e.dbus_name(),
         Some("dev.latchkey.Credentials1.Error.NotFound")

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
-use latchkey_daemon::client::{CallOptions, CredentialsClient};
-use latchkey_daemon::options::Kind;
+use latchkey_api::Kind;
+use latchkey_api::{CallOptions, CredentialsClient};
 use latchkey_daemon::policy::Policy;
 use latchkey_daemon::related::{Limits, RelatedOrigins};
 use latchkey_daemon::server::{Daemon, Settings};

@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use keys::*;
-use latchkey_daemon::client::{CallOptions, CredentialsClient};
-use latchkey_daemon::options::Kind;
-use latchkeyd::{Latchkeyd, LATCHKEYD_BIN};
+use latchkey_api::Kind;
+use latchkey_api::{CallOptions, CredentialsClient};
+use latchkeyd::{latchkeyd_bin, Latchkeyd};
 use rp::*;
 use webauthn_rs_core::proto::{
     AuthenticatorAttachment, PublicKeyCredential, PublicKeyCredentialHints, UserVerificationPolicy,
@@ -226,7 +226,7 @@ async fn platform_create_lands_on_the_platform_authenticator_not_the_key() {
         )
         .await
         .unwrap_err();
-    let e = latchkey_daemon::client::ClientError::from(e).webauthn_error();
+    let e = latchkey_api::ClientError::from(e).webauthn_error();
     assert_eq!(e.name(), "SecurityError", "{}", e.message());
     assert_eq!(
         listed_names(&client).await[1],
@@ -664,7 +664,7 @@ async fn the_security_key_hint_and_a_discoverable_get_the_platform_cannot_answer
 
 #[test]
 fn a_device_that_is_not_a_key_name_stops_latchkeyd_with_the_reason() {
-    let out = std::process::Command::new(LATCHKEYD_BIN)
+    let out = std::process::Command::new(latchkeyd_bin())
         .args([
             "--address=unix:path=/nonexistent",
             "--no-usb",

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use common::*;
+use latchkey_api::{ClientError, CredentialsClient};
 use latchkey_authenticator::env::Rng;
 use latchkey_authenticator::memory::MemoryStore;
 use latchkey_authenticator::store::{
@@ -17,7 +18,6 @@ use latchkey_authenticator::store::{
 use latchkey_daemon::authenticators::{
     Authenticators, Ceremony, ManageError, PlatformCredential, PromptSession, RequestId,
 };
-use latchkey_daemon::client::{ClientError, CredentialsClient};
 use latchkey_daemon::signal::{self, Signal, SignalError, SignalReport, SignalSupport};
 use latchkey_webauthn::WebAuthnError;
 use zbus::zvariant::Value;

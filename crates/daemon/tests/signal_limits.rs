@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use common::*;
-use latchkey_daemon::client::{CallOptions, ClientError, CredentialsClient};
-use latchkey_daemon::options::Kind;
+use latchkey_api::Kind;
+use latchkey_api::{CallOptions, ClientError, CredentialsClient};
 use latchkey_daemon::server::CallLimits;
 use zbus::zvariant::Value;
 
@@ -39,7 +39,7 @@ async fn hold_the_authenticator(
     client: &CredentialsClient,
     auth: &GatedAuthenticators,
     origin: &str,
-) -> latchkey_daemon::client::Pending {
+) -> latchkey_api::Pending {
     let opts = CallOptions {
         origin: Some(origin.into()),
         ..Default::default()

@@ -8,9 +8,9 @@ use std::io::{Cursor, Write};
 use std::sync::{Arc, Mutex};
 
 use common::*;
-use latchkey_daemon::client::{CallOptions, CredentialsClient};
-use latchkey_daemon::options::Kind;
-use latchkey_daemon::prompt::tty::{serve_and_register, Terminal, TtyPrompt};
+use latchkey_api::Kind;
+use latchkey_api::{CallOptions, CredentialsClient};
+use latchkey_prompt::tty::{serve_and_register, Terminal, TtyPrompt};
 
 #[derive(Clone, Default)]
 struct Screen(Arc<Mutex<Vec<u8>>>);

@@ -22,8 +22,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{landlock_abi, policy_privileged_self, Prompt, TestBus};
-use latchkey_daemon::client::CredentialsClient;
-use latchkey_daemon::options::Kind;
+use latchkey_api::CredentialsClient;
+use latchkey_api::Kind;
 use latchkeyd::Latchkeyd;
 use rp::*;
 use swtpm::Swtpm;
@@ -278,7 +278,7 @@ fn over_an_swtpm_the_sandbox_allows_tcp_to_its_ports_only() {
 #[test]
 #[ignore = "run in a child process by over_an_swtpm_the_sandbox_allows_tcp_to_its_ports_only"]
 fn tcp_sandbox_probe_child() {
-    use latchkey_daemon::worker::sandbox::{self, Policy};
+    use latchkey_worker::sandbox::{self, Policy};
     let store = PathBuf::from(std::env::var_os("LATCHKEY_PROBE_STORE").unwrap());
     let ports = std::env::var("LATCHKEY_PROBE_PORTS").unwrap();
     let (port, other_port) = ports.split_once(' ').unwrap();

@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use clap::Parser;
 use latchkey_daemon::policy::Policy;
-use latchkey_daemon::prompt::{scripted, PROMPT_BUS_NAME, PROMPT_PATH};
 use latchkey_daemon::server::{Daemon, Settings, Timeouts};
+use latchkey_prompt::{scripted, PROMPT_BUS_NAME, PROMPT_PATH};
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -27,7 +27,7 @@ struct Args {
     /// Browser executables that may start the native host.
     #[arg(long, default_value = "/usr/lib/chromium/chromium")]
     browser: Vec<PathBuf>,
-    /// Prompt script (see `latchkey_daemon::prompt::scripted`).
+    /// Prompt script (see `latchkey_prompt::scripted`).
     #[arg(long)]
     script: PathBuf,
     /// Where the prompt records what it was shown (JSON lines).

@@ -11,8 +11,7 @@ use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use latchkey_daemon::client::{CallOptions, ClientError, CredentialsClient};
-use latchkey_daemon::options::Kind;
+use latchkey_api::{CallOptions, ClientError, CredentialsClient, Kind};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
@@ -226,9 +225,9 @@ async fn run(
             let closed = client
                 .connection()
                 .call_method(
-                    Some(latchkey_daemon::server::BUS_NAME),
+                    Some(latchkey_api::BUS_NAME),
                     handle.as_str(),
-                    Some("dev.latchkey.Request1"),
+                    Some(latchkey_api::REQUEST_INTERFACE),
                     "Close",
                     &(),
                 )

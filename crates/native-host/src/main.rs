@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use latchkey_daemon::client::CredentialsClient;
+use latchkey_api::CredentialsClient;
 use latchkey_native_host::{bridge, framing, message, parent};
 
 fn main() -> ExitCode {

@@ -68,7 +68,7 @@ impl TestDaemon {
     }
 
     fn prompt_calls(&self, method: &str) -> usize {
-        latchkey_daemon::prompt::scripted::read_record(&self.record)
+        latchkey_prompt::scripted::read_record(&self.record)
             .unwrap()
             .iter()
             .filter(|r| r["method"] == method)

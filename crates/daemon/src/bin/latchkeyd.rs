@@ -16,8 +16,8 @@ use latchkey_daemon::policy::{Policy, PolicyDirs};
 use latchkey_daemon::related::{Limits, RelatedOrigins};
 use latchkey_daemon::routing::Router;
 use latchkey_daemon::server::{Daemon, Settings, Timeouts};
-use latchkey_daemon::worker::{WorkerConfig, WorkerDevice};
 use latchkey_transport::{DeviceSpec, Roots};
+use latchkey_worker::{WorkerConfig, WorkerDevice};
 
 /// The Latchkey platform service (dev.latchkey.Credentials on the session bus).
 #[derive(Debug, Parser)]

@@ -17,8 +17,8 @@ use std::io::{BufRead as _, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use latchkey_daemon::client::{CallOptions, CredentialsClient};
-use latchkey_daemon::options::Kind;
+use latchkey_api::Kind;
+use latchkey_api::{CallOptions, CredentialsClient};
 
 /// The name of the entry-point test (see the module docs).
 pub const ENTRY: &str = "caller_process";

@@ -15,8 +15,10 @@ pub struct Latchkeyd {
     pub home: tempfile::TempDir,
 }
 
-/// The latchkeyd binary under test.
-pub const LATCHKEYD_BIN: &str = env!("CARGO_BIN_EXE_latchkeyd");
+/// The latchkeyd binary under test (with its platform worker beside it).
+pub fn latchkeyd_bin() -> PathBuf {
+    crate::common::bin("latchkeyd")
+}
 
 impl Latchkeyd {
     /// Starts latchkeyd with `policy` and `extra` arguments (`--device …`), and waits until it
@@ -53,7 +55,7 @@ impl Latchkeyd {
         std::fs::create_dir_all(&policy_dir).unwrap();
         std::fs::write(policy_dir.join("50-test.toml"), policy).unwrap();
         let none = home.path().join("none");
-        let mut cmd = Command::new(LATCHKEYD_BIN);
+        let mut cmd = Command::new(latchkeyd_bin());
         cmd.env_remove("JOURNAL_STREAM");
         for (name, value) in env {
             match value {

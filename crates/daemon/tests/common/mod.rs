@@ -9,7 +9,7 @@
 //! 3. [`Prompt::spawn`] runs the `latchkey-test-prompt` binary (scripted answers, a JSON-lines
 //!    record of what it was shown) either owning `dev.latchkey.Prompt` or registered as a
 //!    caller-controlled prompt.
-//! 4. Tests call the API with [`latchkey_daemon::client::CredentialsClient`].
+//! 4. Tests call the API with [`latchkey_api::CredentialsClient`].
 #![allow(dead_code)] // each test binary uses a different subset
 
 use std::collections::BTreeMap;
@@ -100,8 +100,20 @@ impl Drop for TestBus {
     }
 }
 
+/// The workspace's binary `name`, its platform worker built with the TPM store when these tests
+/// are (one build per test process).
+pub fn bin(name: &str) -> PathBuf {
+    if cfg!(feature = "tpm") {
+        latchkey_testkit::bins::binary_with_tpm(name)
+    } else {
+        latchkey_testkit::bins::binary(name)
+    }
+}
+
 /// The scripted prompt binary.
-pub const PROMPT_BIN: &str = env!("CARGO_BIN_EXE_latchkey-test-prompt");
+pub fn prompt_bin() -> PathBuf {
+    bin("latchkey-test-prompt")
+}
 
 /// Policy: this test binary is a privileged client and the test prompt is trusted.
 pub fn policy_privileged_self() -> String {
@@ -124,7 +136,10 @@ pub fn policy_bound_self(rp_ids: &[&str]) -> String {
 
 /// Policy: only the trusted prompt (the test binary is unknown).
 pub fn trusted_prompt() -> String {
-    format!("[[trusted_prompt]]\nexecutable = \"{PROMPT_BIN}\"\n")
+    format!(
+        "[[trusted_prompt]]\nexecutable = \"{}\"\n",
+        prompt_bin().display()
+    )
 }
 
 /// Test timeouts: short enough for tests.
@@ -177,7 +192,7 @@ impl Prompt {
         let script_path = bus.dir.path().join(format!("script-{stamp}"));
         let record = bus.dir.path().join(format!("record-{stamp}.jsonl"));
         std::fs::write(&script_path, script).unwrap();
-        let mut cmd = Command::new(PROMPT_BIN);
+        let mut cmd = Command::new(prompt_bin());
         cmd.arg("--script")
             .arg(&script_path)
             .arg("--record")
@@ -202,7 +217,7 @@ impl Prompt {
 
     /// The JSON lines recorded so far.
     pub fn shown(&self) -> Vec<serde_json::Value> {
-        latchkey_daemon::prompt::scripted::read_record(&self.record).unwrap()
+        latchkey_prompt::scripted::read_record(&self.record).unwrap()
     }
 
     /// The recorded `Consent` calls.
@@ -551,18 +566,5 @@ impl Authenticators for GatedAuthenticators {
     }
 }
 
-/// The Landlock ABI this kernel supports (`landlock_create_ruleset` version query), 0 without.
-pub fn landlock_abi() -> i64 {
-    const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;
-    // SAFETY: the version query takes no ruleset attributes (NULL, size 0).
-    #[allow(unsafe_code)]
-    let v = unsafe {
-        libc::syscall(
-            libc::SYS_landlock_create_ruleset,
-            std::ptr::null::<libc::c_void>(),
-            0usize,
-            LANDLOCK_CREATE_RULESET_VERSION,
-        )
-    };
-    v.max(0)
-}
+#[allow(unused_imports)] // each test binary uses a different subset
+pub use latchkey_testkit::landlock_abi;

@@ -3,8 +3,8 @@
 //! `#[path]` by the tests that use it.
 #![allow(dead_code)] // each test file that includes this uses a different part
 
-use latchkey_daemon::client::{CallOptions, CredentialsClient, Outcome};
-use latchkey_daemon::options::Kind;
+use latchkey_api::Kind;
+use latchkey_api::{CallOptions, CredentialsClient, Outcome};
 use std::time::Duration;
 use webauthn_rs_core::proto::{
     AuthenticationResult, AuthenticatorAttachment, COSEAlgorithm, Credential, PublicKeyCredential,

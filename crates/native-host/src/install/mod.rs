@@ -285,7 +285,7 @@ fn uninstall_in(dir: &Path, base: &Path, removed: &mut Removed) -> Result<(), In
     Ok(())
 }
 
-use latchkey_daemon::atomic_file as atomic;
+use crate::atomic_file as atomic;
 mod record;
 
 pub use record::{check_ours, Foreign, Record, HOST_BINARY, RECORD_FILE};

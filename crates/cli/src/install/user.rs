@@ -12,8 +12,8 @@ use std::os::unix::fs::DirBuilderExt as _;
 use std::path::{Path, PathBuf};
 
 const DBUS_SERVICE_TEMPLATE: &str =
-    include_str!("../../../data/dev.latchkey.Credentials.service.in");
-const SYSTEMD_UNIT_TEMPLATE: &str = include_str!("../../../data/latchkeyd.service.in");
+    include_str!("../../../../data/dev.latchkey.Credentials.service.in");
+const SYSTEMD_UNIT_TEMPLATE: &str = include_str!("../../../../data/latchkeyd.service.in");
 
 /// D-Bus service file name.
 pub const DBUS_SERVICE_FILE: &str = "dev.latchkey.Credentials.service";
@@ -204,7 +204,7 @@ fn write_atomic(path: &Path, text: &str) -> Result<(), InstallError> {
         }
     };
     std::fs::create_dir_all(dir).map_err(|e| io(dir.to_owned(), e))?;
-    crate::atomic_file::write(dir, name, text.as_bytes(), 0o644)
+    latchkey_native_host::atomic_file::write(dir, name, text.as_bytes(), 0o644)
         .map(drop)
         .map_err(|(failed, e)| io(failed, e))
 }

@@ -1,6 +1,6 @@
 //! Atomic file replacement in a directory other users' programs (browsers, other native hosts)
-//! share with us. Used by the installers of latchkeyd (its unit and activation file) and of the
-//! native host.
+//! share with us. Used by the installers of the native host and of latchkeyd (its unit and
+//! activation file, `latchkey install --user`).
 //!
 //! The new contents go to a temp file whose name is unique to this call (process ID, time and a
 //! counter) and which is opened with `O_CREAT | O_EXCL` (`create_new`): an existing path,

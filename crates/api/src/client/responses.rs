@@ -40,7 +40,7 @@ impl Responses {
     pub(super) async fn subscribe(conn: &Connection, prefix: &str) -> Result<Self, ClientError> {
         let rule = MatchRule::builder()
             .msg_type(zbus::message::Type::Signal)
-            .interface("dev.latchkey.Request1")?
+            .interface(crate::names::REQUEST_INTERFACE)?
             .member("Response")?
             .path_namespace(prefix.to_owned())?
             .build();

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use zbus::zvariant::{OwnedFd as ZOwnedFd, OwnedValue, Value};
 use zeroize::Zeroizing;
 
-use super::{pin, response};
+use crate::{pin, response};
 
 /// The terminal whose echo a PIN read turned off, and its settings before, while the read lasts.
 static ECHO_OFF: Mutex<Option<(File, rustix::termios::Termios)>> = Mutex::new(None);
@@ -113,7 +113,7 @@ impl Terminal {
     }
 }
 
-/// The terminal prompt object (serve it at [`super::PROMPT_PATH`]).
+/// The terminal prompt object (serve it at [`crate::PROMPT_PATH`]).
 pub struct TtyPrompt {
     terminal: Arc<Mutex<Terminal>>,
     pin_source: Mutex<Option<OwnedFd>>,
@@ -321,11 +321,11 @@ fn read_pin_fd(fd: OwnedFd) -> io::Result<Zeroizing<String>> {
 /// this process and its parent until `conn` closes. This is what `latchkey` calls when no
 /// graphical prompt is running.
 pub async fn serve_and_register(conn: &zbus::Connection, prompt: TtyPrompt) -> zbus::Result<()> {
-    conn.object_server().at(super::PROMPT_PATH, prompt).await?;
+    conn.object_server().at(crate::PROMPT_PATH, prompt).await?;
     conn.call_method(
-        Some(crate::server::BUS_NAME),
-        crate::server::OBJECT_PATH,
-        Some("dev.latchkey.Credentials1"),
+        Some(latchkey_api::BUS_NAME),
+        latchkey_api::OBJECT_PATH,
+        Some(latchkey_api::INTERFACE),
         "RegisterPrompt",
         &(),
     )

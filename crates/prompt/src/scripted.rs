@@ -26,7 +26,7 @@ use serde_json::{json, Map, Value as Json};
 use zbus::zvariant::{OwnedFd, OwnedValue, Value};
 use zeroize::Zeroizing;
 
-use super::response;
+use crate::response;
 
 /// One scripted answer.
 #[derive(Clone, PartialEq, Eq)]
@@ -146,7 +146,7 @@ fn queue_of(step: &Step) -> Queue {
     }
 }
 
-/// The scripted prompt object (serve it at [`super::PROMPT_PATH`]).
+/// The scripted prompt object (serve it at [`crate::PROMPT_PATH`]).
 pub struct ScriptedPrompt {
     steps: Vec<Step>,
     next: Mutex<HashMap<&'static str, usize>>,
@@ -278,7 +278,7 @@ impl ScriptedPrompt {
         self.record("RequestPin", &request_id, dict_to_json(&details));
         let step = self.take_step(Queue::Pin);
         match self.resolve(&request_id, step).await {
-            Some(Step::Pin(pin)) => match super::pin::write_pin(pin_sink.into(), pin.as_bytes()) {
+            Some(Step::Pin(pin)) => match crate::pin::write_pin(pin_sink.into(), pin.as_bytes()) {
                 Ok(()) => response::APPROVED,
                 Err(_) => response::FAILED,
             },

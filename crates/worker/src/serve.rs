@@ -16,7 +16,7 @@ use super::link::{is_timeout, Link, Received};
 use super::protocol::{
     credential_size, ErrorCode, ErrorReply, Message, Ready, Reply, Request, CREDENTIALS_CHUNK,
 };
-use crate::platform::RoutedDevice;
+use crate::managed::ManagedDevice;
 
 /// Which request runs, and which one the gateway cancelled.
 #[derive(Debug, Default)]
@@ -64,7 +64,7 @@ fn send(link: &Link, seq: u64, reply: &Reply) {
 }
 
 /// Sends `Ready`, then serves requests until latchkeyd closes the link.
-pub fn serve<D: RoutedDevice + 'static>(link: Link, device: D, ready: Ready) -> io::Result<()> {
+pub fn serve<D: ManagedDevice + 'static>(link: Link, device: D, ready: Ready) -> io::Result<()> {
     link.set_write_timeout(Some(std::time::Duration::from_secs(10)))?;
     send(&link, 0, &Reply::Ready(ready));
     let canceller = Arc::new(Canceller {
@@ -123,7 +123,7 @@ fn read_all(
     }
 }
 
-fn execute_all<D: RoutedDevice>(
+fn execute_all<D: ManagedDevice>(
     mut device: D,
     rx: &mpsc::Receiver<Message<Request>>,
     link: &Link,
@@ -147,7 +147,7 @@ fn store_error(message: impl Into<String>) -> Reply {
 }
 
 /// Runs one request; a `List` may need several replies.
-pub fn execute<D: RoutedDevice + ?Sized>(device: &mut D, request: Request) -> Vec<Reply> {
+pub fn execute<D: ManagedDevice + ?Sized>(device: &mut D, request: Request) -> Vec<Reply> {
     match request {
         Request::Ctap(bytes) => vec![match device.cbor(&bytes, &mut |_| {}) {
             Ok(response) => Reply::Ctap(response),

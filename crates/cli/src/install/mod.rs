@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use latchkey_daemon::install::{install_user, store_dir, uninstall_user, UserDirs};
+mod user;
+
+use user::{install_user, store_dir, uninstall_user, UserDirs};
 
 /// Options of `latchkey install`.
 #[derive(Debug, clap::Args)]

@@ -2,28 +2,20 @@
 //! The platform authenticator worker: ceremonies through [`WorkerDevice`] verified by the
 //! webauthn crate's RP side, list and delete, the sandbox (probed in a child process that applies
 //! the same `sandbox::apply`, and read from the real worker's /proc status), a worker killed
-//! mid-ceremony and mid-request, malformed messages, the round-trip cost, and latchkeyd's D-Bus
-//! API over a private bus with the worker as its platform authenticator.
-
-mod common;
+//! mid-ceremony and mid-request, malformed messages and the round-trip cost. latchkeyd's D-Bus
+//! API with the worker as its platform authenticator is `crates/daemon/tests/platform_worker.rs`.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::landlock_abi;
 use latchkey_client::platform::PlatformDevice;
 use latchkey_client::{
     Assertion, CeremonyUi, CreateRequest, Device, DeviceError, GetRequest, PinReason, Registration,
     ScriptedUi,
 };
-use latchkey_daemon::platform::RoutedDevice;
-use latchkey_daemon::worker::protocol::{
-    ErrorCode, Message, Reply, Request, MAX_MESSAGE, MAX_USER_FIELD,
-};
-use latchkey_daemon::worker::sandbox::{self, LandlockOutcome, Policy};
-use latchkey_daemon::worker::{WorkerConfig, WorkerDevice, WorkerError, STOPPED};
+use latchkey_testkit::landlock_abi;
 use latchkey_webauthn::b64;
 use latchkey_webauthn::ids::{CoseAlgorithm, UserHandle};
 use latchkey_webauthn::origin::RpId;
@@ -31,6 +23,9 @@ use latchkey_webauthn::rp::{
     verify_authentication, verify_registration, CredentialRecord, ExpectedAuthentication,
     ExpectedOrigins, ExpectedRegistration, ExpectedUser,
 };
+use latchkey_worker::protocol::{ErrorCode, Message, Reply, Request, MAX_MESSAGE, MAX_USER_FIELD};
+use latchkey_worker::sandbox::{self, LandlockOutcome, Policy};
+use latchkey_worker::{ManagedDevice, WorkerConfig, WorkerDevice, WorkerError, STOPPED};
 use serde_json::json;
 use socket2::{Domain, Socket, Type};
 
@@ -171,8 +166,8 @@ fn a_ceremony_through_the_worker_verifies_and_its_credential_is_listed_and_delet
     assert_eq!(a.credential_id, c.reg.credential_id);
     assert_eq!(rp_authenticate(&a, &challenge, &record, &c.user), 1);
 
-    // List (all, then by RP) and delete, through the RoutedDevice surface latchkeyd uses.
-    let routed: &mut dyn RoutedDevice = &mut dev;
+    // List (all, then by RP) and delete, through the ManagedDevice surface latchkeyd uses.
+    let routed: &mut dyn ManagedDevice = &mut dev;
     let all = routed.list(None).unwrap().unwrap();
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].credential_id, c.reg.credential_id);
@@ -724,108 +719,6 @@ fn round_trip_cost_through_the_worker() {
     assert!(through < Duration::from_millis(50), "{through:?}");
 }
 
-/// latchkeyd (in process, on a private bus) with the worker as its platform authenticator, as
-/// `ClientAuthenticators` routes to it: create, get (verified), list and delete over D-Bus.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn latchkeyd_runs_ceremonies_and_management_through_the_worker() {
-    use common::{
-        create_options, get_options, policy_privileged_self, start_daemon, Prompt, TestBus,
-    };
-    use latchkey_daemon::client::{CallOptions, CredentialsClient};
-    use latchkey_daemon::options::Kind;
-    use latchkey_daemon::platform::ClientAuthenticators;
-    use latchkey_webauthn::response::{AuthenticationResponseJSON, RegistrationResponseJSON};
-    use zbus::zvariant::{OwnedValue, Str};
-
-    let dir = tempfile::tempdir().unwrap();
-    let worker = start(dir.path());
-    let pid = worker.pid().unwrap();
-    let auth = std::sync::Arc::new(ClientAuthenticators::new(Box::new(worker), true));
-    let bus = TestBus::start();
-    let _d = start_daemon(&bus, &policy_privileged_self(), auth).await;
-    let prompt = Prompt::spawn(&bus, "approve\npin 482916\n", false);
-    let client = CredentialsClient::connect(Some(&bus.address))
-        .await
-        .unwrap();
-    let web = CallOptions {
-        origin: Some("https://login.example.com".into()),
-        ..Default::default()
-    };
-    let rp_id = RpId::parse("example.com").unwrap();
-    let origins = ExpectedOrigins {
-        origins: &["https://login.example.com"],
-        top_origins: &[],
-    };
-    let out = client
-        .call(Kind::Create, &create_options("example.com"), &web)
-        .await
-        .unwrap();
-    assert_eq!(out.code, 0, "{:?}: {:?}", out.error_name(), out.message());
-    let reg: RegistrationResponseJSON =
-        serde_json::from_str(&out.response_json().unwrap()).unwrap();
-    let challenge: [u8; 16] = std::array::from_fn(|i| u8::try_from(i).unwrap());
-    let (record, _) = verify_registration(
-        &reg,
-        &ExpectedRegistration {
-            challenge: &challenge,
-            origins: origins.clone(),
-            rp_id: &rp_id,
-            require_user_verification: true,
-            algorithms: &[CoseAlgorithm(-7)],
-        },
-    )
-    .unwrap();
-    let out = client
-        .call(Kind::Get, &get_options("example.com"), &web)
-        .await
-        .unwrap();
-    assert_eq!(out.code, 0, "{:?}: {:?}", out.error_name(), out.message());
-    let auth: AuthenticationResponseJSON =
-        serde_json::from_str(&out.response_json().unwrap()).unwrap();
-    let user = UserHandle::new(vec![1, 2, 3, 4]).unwrap();
-    let result = verify_authentication(
-        &auth,
-        &ExpectedAuthentication {
-            challenge: &challenge,
-            origins,
-            rp_id: &rp_id,
-            require_user_verification: true,
-            allow_credentials: &[],
-            user: ExpectedUser::Discoverable(&user),
-        },
-        &record,
-    )
-    .unwrap();
-    assert!(result.user_verified);
-    assert!(!std::fs::read_to_string(&prompt.record)
-        .unwrap()
-        .contains("482916"));
-
-    let list = client
-        .proxy()
-        .list_credentials(Default::default())
-        .await
-        .unwrap();
-    assert_eq!(list.len(), 1);
-    let id = b64::encode(record.id.as_bytes());
-    assert_eq!(
-        list[0]["credential_id"],
-        OwnedValue::from(Str::from(id.as_str()))
-    );
-    assert_eq!(list[0]["user_name"], OwnedValue::from(Str::from("alice")));
-    client.proxy().delete_credential(&id).await.unwrap();
-    assert!(client
-        .proxy()
-        .list_credentials(Default::default())
-        .await
-        .unwrap()
-        .is_empty());
-    assert!(
-        Path::new(&format!("/proc/{pid}")).exists(),
-        "one worker served it all"
-    );
-}
-
 /// A ceremony's cancel (the device's cancel handle, as `ClientAuthenticators::cancel` sets it)
 /// does not refuse listing, deleting or renaming, which are no part of any ceremony.
 #[test]
@@ -834,146 +727,21 @@ fn a_cancelled_ceremony_does_not_refuse_list_delete_or_update_user() {
     let mut dev = start(dir.path());
     create(&mut dev, &mut ScriptedUi::with_pins([PIN, PIN])).unwrap();
     dev.cancel_handle().cancel();
-    let list = RoutedDevice::list(&mut dev, Some(RP_ID)).unwrap().unwrap();
+    let list = ManagedDevice::list(&mut dev, Some(RP_ID)).unwrap().unwrap();
     assert_eq!(list.len(), 1);
     let id = list[0].credential_id.clone();
-    assert!(RoutedDevice::update_user(&mut dev, &id, "bob", "Bob")
+    assert!(ManagedDevice::update_user(&mut dev, &id, "bob", "Bob")
         .unwrap()
         .unwrap());
-    assert!(!RoutedDevice::delete(&mut dev, &[9, 9, 9]).unwrap().unwrap());
+    assert!(!ManagedDevice::delete(&mut dev, &[9, 9, 9])
+        .unwrap()
+        .unwrap());
     // The ceremony itself stays cancelled until the flag is reset.
     assert!(matches!(
         dev.cbor(&[0x04], &mut |_| {}),
         Err(DeviceError::Cancelled)
     ));
 }
-
-/// Security keys that are never right: a get routed here fails with a name the test recognises.
-struct NoKeys;
-
-#[async_trait::async_trait]
-impl latchkey_daemon::authenticators::Authenticators for NoKeys {
-    async fn create(
-        &self,
-        _c: &latchkey_daemon::authenticators::Ceremony,
-        _ui: std::sync::Arc<dyn latchkey_daemon::authenticators::PromptSession>,
-    ) -> Result<serde_json::Value, latchkey_webauthn::WebAuthnError> {
-        Err(latchkey_webauthn::WebAuthnError::invalid_state(
-            "routed to the security keys",
-        ))
-    }
-    async fn get(
-        &self,
-        _c: &latchkey_daemon::authenticators::Ceremony,
-        _ui: std::sync::Arc<dyn latchkey_daemon::authenticators::PromptSession>,
-    ) -> Result<serde_json::Value, latchkey_webauthn::WebAuthnError> {
-        Err(latchkey_webauthn::WebAuthnError::invalid_state(
-            "routed to the security keys",
-        ))
-    }
-    fn cancel(&self, _id: latchkey_daemon::authenticators::RequestId) {}
-    fn capabilities(&self) -> std::collections::BTreeMap<String, bool> {
-        std::collections::BTreeMap::new()
-    }
-    fn list_platform_credentials(
-        &self,
-        _rp_id: Option<&str>,
-    ) -> Result<
-        Vec<latchkey_daemon::authenticators::PlatformCredential>,
-        latchkey_daemon::authenticators::ManageError,
-    > {
-        Ok(Vec::new())
-    }
-    fn delete_platform_credential(
-        &self,
-        _credential_id: &[u8],
-    ) -> Result<(), latchkey_daemon::authenticators::ManageError> {
-        Err(latchkey_daemon::authenticators::ManageError::NotFound)
-    }
-}
-
-/// After a platform ceremony is closed while the prompt asks for the PIN, listing, a signal and
-/// the routing look-up (an allowList get for the platform credential goes to the platform, not
-/// the security keys) all still work.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn after_a_cancelled_platform_ceremony_list_signals_and_routing_still_work() {
-    use common::{create_options, policy_privileged_self, start_daemon, Prompt, TestBus};
-    use latchkey_daemon::client::{CallOptions, CredentialsClient};
-    use latchkey_daemon::options::Kind;
-    use latchkey_daemon::platform::ClientAuthenticators;
-    use latchkey_daemon::routing::Router;
-    use latchkey_webauthn::response::RegistrationResponseJSON;
-    use std::collections::HashMap;
-    use zbus::zvariant::Value;
-
-    let dir = tempfile::tempdir().unwrap();
-    let worker = start(dir.path());
-    let platform = std::sync::Arc::new(ClientAuthenticators::new(Box::new(worker), true));
-    let router = std::sync::Arc::new(Router::new(platform, std::sync::Arc::new(NoKeys), true));
-    let bus = TestBus::start();
-    let _d = start_daemon(&bus, &policy_privileged_self(), router).await;
-    // Every PIN comes late, so that the request can be closed while the prompt still asks.
-    let prompt = Prompt::spawn(&bus, "approve\ndelay 1500 pin 482916\n", false);
-    let client = CredentialsClient::connect(Some(&bus.address))
-        .await
-        .unwrap();
-    let web = CallOptions {
-        origin: Some("https://login.example.com".into()),
-        ..Default::default()
-    };
-    let out = client
-        .call(Kind::Create, &create_options("example.com"), &web)
-        .await
-        .unwrap();
-    assert_eq!(out.code, 0, "{:?}: {:?}", out.error_name(), out.message());
-    let reg: RegistrationResponseJSON =
-        serde_json::from_str(&out.response_json().unwrap()).unwrap();
-    let id = reg.raw_id.clone();
-    let allow = format!(
-        r#"{{"rpId":"example.com","challenge":"AAECAwQFBgcICQoLDA0ODw","userVerification":"required","allowCredentials":[{{"type":"public-key","id":"{id}"}}]}}"#
-    );
-
-    let pins = |p: &Prompt| {
-        p.shown()
-            .iter()
-            .filter(|r| r["method"] == "RequestPin")
-            .count()
-    };
-    let before = pins(&prompt);
-    let pending = client.start(Kind::Get, &allow, &web).await.unwrap();
-    let waited = Instant::now();
-    while pins(&prompt) == before {
-        assert!(waited.elapsed() < Duration::from_secs(30), "no PIN request");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    pending.close().await.unwrap();
-    // Let the closed ceremony wind down (its PIN arrives, the device refuses it).
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-
-    let list = client
-        .proxy()
-        .list_credentials(Default::default())
-        .await
-        .expect("listing after a cancelled ceremony");
-    assert_eq!(list.len(), 1);
-    client
-        .proxy()
-        .signal_unknown_credential(
-            r#"{"rpId":"example.com","credentialId":"AAAA"}"#,
-            HashMap::from([("origin", Value::from("https://login.example.com"))]),
-        )
-        .await
-        .expect("a signal after a cancelled ceremony");
-    let out = client.call(Kind::Get, &allow, &web).await.unwrap();
-    assert_eq!(
-        out.code,
-        0,
-        "routed to the platform: {:?}: {:?}",
-        out.error_name(),
-        out.message()
-    );
-}
-
 /// A worker stand-in that speaks the protocol badly: this test binary, re-run (through a shell
 /// script, since latchkeyd clears the worker's environment) as `fake_worker_child` in `mode`.
 fn fake_worker(dir: &Path, mode: &str) -> WorkerConfig {
@@ -1000,8 +768,8 @@ fn fake_worker(dir: &Path, mode: &str) -> WorkerConfig {
 #[test]
 fn fake_worker_child() {
     use latchkey_client::manage::CredentialInfo;
-    use latchkey_daemon::worker::link::{Link, Received};
-    use latchkey_daemon::worker::protocol::Ready;
+    use latchkey_worker::link::{Link, Received};
+    use latchkey_worker::protocol::Ready;
     let Some(mode) = std::env::var_os("LATCHKEY_FAKE_WORKER") else {
         return;
     };
@@ -1101,7 +869,7 @@ fn a_worker_sending_only_stale_replies_times_out_and_is_killed() {
         .unwrap_or_else(|e| panic!("the stand-in did not start: {e}"));
     let pid = dev.pid().unwrap();
     let (result, took, dev) = bounded(dev, Duration::from_secs(20), |d| {
-        RoutedDevice::delete(d, &[1, 2, 3]).unwrap()
+        ManagedDevice::delete(d, &[1, 2, 3]).unwrap()
     });
     let e = result.expect_err("stale replies only must fail");
     assert!(e.message().contains("in time"), "{}", e.message());
@@ -1126,7 +894,7 @@ fn a_worker_that_died_while_idle_is_reaped_and_the_next_call_succeeds() {
     kill(pid);
     // Its leader shows as a zombie before its other threads have gone; let them go.
     std::thread::sleep(Duration::from_millis(300));
-    let list = RoutedDevice::list(&mut dev, None)
+    let list = ManagedDevice::list(&mut dev, None)
         .unwrap()
         .expect("the call after an idle death starts a new worker");
     assert!(list.is_empty());

@@ -8,13 +8,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use latchkey_daemon::prompt::{scripted, PROMPT_BUS_NAME, PROMPT_PATH};
+use latchkey_prompt::{scripted, PROMPT_BUS_NAME, PROMPT_PATH};
 
 /// Scripted prompt for latchkeyd tests and benchmarks.
 #[derive(Debug, Parser)]
 #[command(name = "latchkey-test-prompt", version, about)]
 struct Args {
-    /// The script (see `latchkey_daemon::prompt::scripted`).
+    /// The script (see `latchkey_prompt::scripted`).
     #[arg(long)]
     script: PathBuf,
     /// Append a JSON line per prompt call here.
@@ -51,9 +51,9 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let conn = builder.serve_at(PROMPT_PATH, prompt)?.build().await?;
     if args.register {
         conn.call_method(
-            Some("dev.latchkey.Credentials"),
-            "/dev/latchkey/Credentials",
-            Some("dev.latchkey.Credentials1"),
+            Some(latchkey_api::BUS_NAME),
+            latchkey_api::OBJECT_PATH,
+            Some(latchkey_api::INTERFACE),
             "RegisterPrompt",
             &(),
         )

@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use latchkey_client::Device;
-use latchkey_daemon::worker::process::log_line;
-use latchkey_daemon::worker::{WorkerConfig, WorkerDevice};
+use latchkey_worker::process::log_line;
+use latchkey_worker::{WorkerConfig, WorkerDevice};
 
 const WORKER: &str = env!("CARGO_BIN_EXE_latchkey-platform-worker");
 /// What the worker logs at debug level once its sandbox is on.

@@ -1,5 +1,5 @@
 //! [`WorkerDevice`]: the platform authenticator as latchkeyd sees it, a [`Device`] (and a
-//! [`RoutedDevice`]) whose CTAP requests, listings, deletions and user-name updates go to the
+//! [`ManagedDevice`]) whose CTAP requests, listings, deletions and user-name updates go to the
 //! sandboxed `latchkey-platform-worker` child over a socketpair.
 //!
 //! The worker starts with the device and again, on the next call, after it died: a request under
@@ -27,7 +27,7 @@ use super::process::{spawn, Running, WorkerConfig, WorkerError};
 use latchkey_webauthn::options::truncate_utf8;
 
 use super::protocol::{ErrorCode, Message, Ready, Reply, Request, MAX_USER_FIELD};
-use crate::platform::RoutedDevice;
+use crate::managed::ManagedDevice;
 
 /// The request in flight, for the cancel hook.
 #[derive(Default)]
@@ -405,7 +405,7 @@ impl Device for WorkerDevice {
     }
 }
 
-impl RoutedDevice for WorkerDevice {
+impl ManagedDevice for WorkerDevice {
     fn list(&mut self, rp_id: Option<&str>) -> Option<Result<Vec<CredentialInfo>, WebAuthnError>> {
         Some(WorkerDevice::list(self, rp_id))
     }

@@ -3,7 +3,7 @@
 //! latchkeyd starts it with a `SOCK_SEQPACKET` socket as standard input and `--store DIR`. It
 //! creates the store directory if needed, opens the store (a TPM's when one is reachable: its
 //! TCTI connects or opens the device and loads its library now), applies its sandbox (no dumps,
-//! Landlock, seccomp: `latchkey_daemon::worker::sandbox`, with what the TCTI still needs), and
+//! Landlock, seccomp: `latchkey_worker::sandbox`, with what the TCTI still needs), and
 //! then serves requests until latchkeyd closes the socket. Nothing from latchkeyd is read before
 //! the sandbox is on. It is not meant to be run by hand.
 #![forbid(unsafe_code)]
@@ -13,10 +13,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
-use latchkey_daemon::worker::link::Link;
-use latchkey_daemon::worker::protocol::{ErrorCode, ErrorReply, Ready, Reply};
-use latchkey_daemon::worker::sandbox::{self, LandlockOutcome};
-use latchkey_daemon::worker::serve::serve;
+use latchkey_worker::link::Link;
+use latchkey_worker::protocol::{ErrorCode, ErrorReply, Ready, Reply};
+use latchkey_worker::sandbox::{self, LandlockOutcome};
+use latchkey_worker::serve::serve;
 
 /// The Latchkey platform authenticator worker (started by latchkeyd).
 #[derive(Debug, Parser)]

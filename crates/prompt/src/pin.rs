@@ -6,7 +6,7 @@ use std::os::fd::OwnedFd;
 
 use zeroize::Zeroizing;
 
-use crate::authenticators::Pin;
+use crate::Pin;
 
 /// Longest PIN accepted (CTAP 2.1 §6.5.5.5 allows 63 bytes; a little slack to detect overlong).
 pub const MAX_PIN: usize = 255;

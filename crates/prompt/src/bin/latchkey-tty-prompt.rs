@@ -6,7 +6,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use latchkey_daemon::prompt::tty::{open_inherited_fd, serve_and_register, Terminal, TtyPrompt};
+use latchkey_prompt::tty::{open_inherited_fd, serve_and_register, Terminal, TtyPrompt};
 
 /// Terminal prompt for latchkeyd.
 #[derive(Debug, Parser)]

@@ -15,9 +15,8 @@ use zbus::Connection;
 
 use responses::{Responses, Waiter};
 
-use crate::options::Kind;
-use crate::server::{BUS_NAME, OBJECT_PATH};
-use crate::service::handle_path;
+use crate::names::{BUS_NAME, REQUEST_INTERFACE};
+use crate::request::{handle_path, Kind};
 
 /// Proxy for `dev.latchkey.Credentials1`.
 #[zbus::proxy(
@@ -231,7 +230,7 @@ impl Closer {
             .call_method(
                 Some(BUS_NAME),
                 self.handle.as_str(),
-                Some("dev.latchkey.Request1"),
+                Some(REQUEST_INTERFACE),
                 "Close",
                 &(),
             )
@@ -343,9 +342,6 @@ impl CredentialsClient {
         self.start(kind, options_json, opts).await?.response().await
     }
 }
-
-/// The object path of the service, for callers building their own proxies.
-pub const SERVICE_PATH: &str = OBJECT_PATH;
 
 #[cfg(test)]
 mod webauthn_error_tests {

@@ -1,0 +1,257 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+//! latchkeyd's D-Bus API over a private bus with the sandboxed platform worker as its platform
+//! authenticator: ceremonies and management through it, and what still works after a platform
+//! ceremony was cancelled. The worker on its own is tested in `crates/worker/tests/worker.rs`.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use latchkey_webauthn::b64;
+use latchkey_webauthn::ids::{CoseAlgorithm, UserHandle};
+use latchkey_webauthn::origin::RpId;
+use latchkey_webauthn::rp::{
+    verify_authentication, verify_registration, ExpectedAuthentication, ExpectedOrigins,
+    ExpectedRegistration, ExpectedUser,
+};
+use latchkey_worker::{WorkerConfig, WorkerDevice};
+
+/// How long a test lets the worker take to start: generous, for a loaded 2-core machine that
+/// runs the whole crate's tests at once (latchkeyd itself allows 30 s).
+const TEST_START_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn start(store: &Path) -> WorkerDevice {
+    let mut config = WorkerConfig::new(common::bin("latchkey-platform-worker"), store);
+    config.start_timeout = TEST_START_TIMEOUT;
+    WorkerDevice::start(config)
+        .unwrap_or_else(|e| panic!("the worker over {} did not start: {e}", store.display()))
+}
+
+/// latchkeyd (in process, on a private bus) with the worker as its platform authenticator, as
+/// `ClientAuthenticators` routes to it: create, get (verified), list and delete over D-Bus.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn latchkeyd_runs_ceremonies_and_management_through_the_worker() {
+    use common::{
+        create_options, get_options, policy_privileged_self, start_daemon, Prompt, TestBus,
+    };
+    use latchkey_api::Kind;
+    use latchkey_api::{CallOptions, CredentialsClient};
+    use latchkey_daemon::platform::ClientAuthenticators;
+    use latchkey_webauthn::response::{AuthenticationResponseJSON, RegistrationResponseJSON};
+    use zbus::zvariant::{OwnedValue, Str};
+
+    let dir = tempfile::tempdir().unwrap();
+    let worker = start(dir.path());
+    let pid = worker.pid().unwrap();
+    let auth = std::sync::Arc::new(ClientAuthenticators::new(Box::new(worker), true));
+    let bus = TestBus::start();
+    let _d = start_daemon(&bus, &policy_privileged_self(), auth).await;
+    let prompt = Prompt::spawn(&bus, "approve\npin 482916\n", false);
+    let client = CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap();
+    let web = CallOptions {
+        origin: Some("https://login.example.com".into()),
+        ..Default::default()
+    };
+    let rp_id = RpId::parse("example.com").unwrap();
+    let origins = ExpectedOrigins {
+        origins: &["https://login.example.com"],
+        top_origins: &[],
+    };
+    let out = client
+        .call(Kind::Create, &create_options("example.com"), &web)
+        .await
+        .unwrap();
+    assert_eq!(out.code, 0, "{:?}: {:?}", out.error_name(), out.message());
+    let reg: RegistrationResponseJSON =
+        serde_json::from_str(&out.response_json().unwrap()).unwrap();
+    let challenge: [u8; 16] = std::array::from_fn(|i| u8::try_from(i).unwrap());
+    let (record, _) = verify_registration(
+        &reg,
+        &ExpectedRegistration {
+            challenge: &challenge,
+            origins: origins.clone(),
+            rp_id: &rp_id,
+            require_user_verification: true,
+            algorithms: &[CoseAlgorithm(-7)],
+        },
+    )
+    .unwrap();
+    let out = client
+        .call(Kind::Get, &get_options("example.com"), &web)
+        .await
+        .unwrap();
+    assert_eq!(out.code, 0, "{:?}: {:?}", out.error_name(), out.message());
+    let auth: AuthenticationResponseJSON =
+        serde_json::from_str(&out.response_json().unwrap()).unwrap();
+    let user = UserHandle::new(vec![1, 2, 3, 4]).unwrap();
+    let result = verify_authentication(
+        &auth,
+        &ExpectedAuthentication {
+            challenge: &challenge,
+            origins,
+            rp_id: &rp_id,
+            require_user_verification: true,
+            allow_credentials: &[],
+            user: ExpectedUser::Discoverable(&user),
+        },
+        &record,
+    )
+    .unwrap();
+    assert!(result.user_verified);
+    assert!(!std::fs::read_to_string(&prompt.record)
+        .unwrap()
+        .contains("482916"));
+
+    let list = client
+        .proxy()
+        .list_credentials(Default::default())
+        .await
+        .unwrap();
+    assert_eq!(list.len(), 1);
+    let id = b64::encode(record.id.as_bytes());
+    assert_eq!(
+        list[0]["credential_id"],
+        OwnedValue::from(Str::from(id.as_str()))
+    );
+    assert_eq!(list[0]["user_name"], OwnedValue::from(Str::from("alice")));
+    client.proxy().delete_credential(&id).await.unwrap();
+    assert!(client
+        .proxy()
+        .list_credentials(Default::default())
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(
+        Path::new(&format!("/proc/{pid}")).exists(),
+        "one worker served it all"
+    );
+}
+
+/// Security keys that are never right: a get routed here fails with a name the test recognises.
+struct NoKeys;
+
+#[async_trait::async_trait]
+impl latchkey_daemon::authenticators::Authenticators for NoKeys {
+    async fn create(
+        &self,
+        _c: &latchkey_daemon::authenticators::Ceremony,
+        _ui: std::sync::Arc<dyn latchkey_daemon::authenticators::PromptSession>,
+    ) -> Result<serde_json::Value, latchkey_webauthn::WebAuthnError> {
+        Err(latchkey_webauthn::WebAuthnError::invalid_state(
+            "routed to the security keys",
+        ))
+    }
+    async fn get(
+        &self,
+        _c: &latchkey_daemon::authenticators::Ceremony,
+        _ui: std::sync::Arc<dyn latchkey_daemon::authenticators::PromptSession>,
+    ) -> Result<serde_json::Value, latchkey_webauthn::WebAuthnError> {
+        Err(latchkey_webauthn::WebAuthnError::invalid_state(
+            "routed to the security keys",
+        ))
+    }
+    fn cancel(&self, _id: latchkey_daemon::authenticators::RequestId) {}
+    fn capabilities(&self) -> std::collections::BTreeMap<String, bool> {
+        std::collections::BTreeMap::new()
+    }
+    fn list_platform_credentials(
+        &self,
+        _rp_id: Option<&str>,
+    ) -> Result<
+        Vec<latchkey_daemon::authenticators::PlatformCredential>,
+        latchkey_daemon::authenticators::ManageError,
+    > {
+        Ok(Vec::new())
+    }
+    fn delete_platform_credential(
+        &self,
+        _credential_id: &[u8],
+    ) -> Result<(), latchkey_daemon::authenticators::ManageError> {
+        Err(latchkey_daemon::authenticators::ManageError::NotFound)
+    }
+}
+
+/// After a platform ceremony is closed while the prompt asks for the PIN, listing, a signal and
+/// the routing look-up (an allowList get for the platform credential goes to the platform, not
+/// the security keys) all still work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_cancelled_platform_ceremony_list_signals_and_routing_still_work() {
+    use common::{create_options, policy_privileged_self, start_daemon, Prompt, TestBus};
+    use latchkey_api::Kind;
+    use latchkey_api::{CallOptions, CredentialsClient};
+    use latchkey_daemon::platform::ClientAuthenticators;
+    use latchkey_daemon::routing::Router;
+    use latchkey_webauthn::response::RegistrationResponseJSON;
+    use std::collections::HashMap;
+    use zbus::zvariant::Value;
+
+    let dir = tempfile::tempdir().unwrap();
+    let worker = start(dir.path());
+    let platform = std::sync::Arc::new(ClientAuthenticators::new(Box::new(worker), true));
+    let router = std::sync::Arc::new(Router::new(platform, std::sync::Arc::new(NoKeys), true));
+    let bus = TestBus::start();
+    let _d = start_daemon(&bus, &policy_privileged_self(), router).await;
+    // Every PIN comes late, so that the request can be closed while the prompt still asks.
+    let prompt = Prompt::spawn(&bus, "approve\ndelay 1500 pin 482916\n", false);
+    let client = CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap();
+    let web = CallOptions {
+        origin: Some("https://login.example.com".into()),
+        ..Default::default()
+    };
+    let out = client
+        .call(Kind::Create, &create_options("example.com"), &web)
+        .await
+        .unwrap();
+    assert_eq!(out.code, 0, "{:?}: {:?}", out.error_name(), out.message());
+    let reg: RegistrationResponseJSON =
+        serde_json::from_str(&out.response_json().unwrap()).unwrap();
+    let id = reg.raw_id.clone();
+    let allow = format!(
+        r#"{{"rpId":"example.com","challenge":"AAECAwQFBgcICQoLDA0ODw","userVerification":"required","allowCredentials":[{{"type":"public-key","id":"{id}"}}]}}"#
+    );
+
+    let pins = |p: &Prompt| {
+        p.shown()
+            .iter()
+            .filter(|r| r["method"] == "RequestPin")
+            .count()
+    };
+    let before = pins(&prompt);
+    let pending = client.start(Kind::Get, &allow, &web).await.unwrap();
+    let waited = Instant::now();
+    while pins(&prompt) == before {
+        assert!(waited.elapsed() < Duration::from_secs(30), "no PIN request");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    pending.close().await.unwrap();
+    // Let the closed ceremony wind down (its PIN arrives, the device refuses it).
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+
+    let list = client
+        .proxy()
+        .list_credentials(Default::default())
+        .await
+        .expect("listing after a cancelled ceremony");
+    assert_eq!(list.len(), 1);
+    client
+        .proxy()
+        .signal_unknown_credential(
+            r#"{"rpId":"example.com","credentialId":"AAAA"}"#,
+            HashMap::from([("origin", Value::from("https://login.example.com"))]),
+        )
+        .await
+        .expect("a signal after a cancelled ceremony");
+    let out = client.call(Kind::Get, &allow, &web).await.unwrap();
+    assert_eq!(
+        out.code,
+        0,
+        "routed to the platform: {:?}: {:?}",
+        out.error_name(),
+        out.message()
+    );
+}

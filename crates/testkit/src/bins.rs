@@ -1,0 +1,98 @@
+//! The workspace's binaries for the tests that run them (`latchkeyd`, `latchkey-platform-worker`,
+//! `latchkey-test-prompt`, `latchkey-tty-prompt`, `latchkey`, `latchkey-native-host`).
+//!
+//! Cargo builds a package's own binaries for its tests, not those of other packages: latchkeyd's
+//! tests need the prompt's and the worker's. So the first call in a process runs `cargo build
+//! --bins` for the packages that have binaries, with this executable's profile (`--release` under
+//! `cargo bench`) and with the worker's TPM store when asked (a no-op when they are current), and
+//! every call returns a path in that profile's directory (`target/debug`). `LATCHKEY_BIN_DIR`
+//! names a directory of binaries built beforehand instead (the test script sets it to what it
+//! just built, so nothing is rebuilt under running tests).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+/// The environment variable naming a directory of prebuilt binaries.
+pub const BIN_DIR_ENV: &str = "LATCHKEY_BIN_DIR";
+
+/// The packages whose binaries the tests run.
+const PACKAGES: [&str; 5] = [
+    "latchkey-daemon",
+    "latchkey-prompt",
+    "latchkey-worker",
+    "latchkey-cli",
+    "latchkey-native-host",
+];
+
+/// Where this executable's profile puts binaries (`target/debug`, `target/release`).
+fn profile_dir() -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("no executable path: {e}"))?;
+    // target/PROFILE/deps/TEST or target/PROFILE/examples/EXAMPLE.
+    exe.parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .ok_or_else(|| format!("{} has no profile directory", exe.display()))
+}
+
+/// Builds the binaries (a no-op when current) and returns their directory.
+fn build(tpm: bool) -> Result<PathBuf, String> {
+    if let Some(dir) = std::env::var_os(BIN_DIR_ENV) {
+        return Ok(PathBuf::from(dir));
+    }
+    let dir = profile_dir()?;
+    let release = dir.file_name().is_some_and(|n| n == "release");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.toml");
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "--quiet", "--bins", "--manifest-path"])
+        .arg(&manifest);
+    for p in PACKAGES {
+        cmd.args(["-p", p]);
+    }
+    if release {
+        cmd.arg("--release");
+    }
+    if tpm {
+        cmd.args(["--features", "latchkey-worker/tpm"]);
+    }
+    let status = cmd
+        .stdout(Stdio::null())
+        .status()
+        .map_err(|e| format!("cannot run cargo build: {e}"))?;
+    if !status.success() {
+        return Err(format!("cargo build of the test binaries failed: {status}"));
+    }
+    Ok(dir)
+}
+
+/// The directory of the binaries, built once per process for each TPM setting.
+fn dir(tpm: bool) -> &'static Path {
+    static PLAIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    static WITH_TPM: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let cell = if tpm { &WITH_TPM } else { &PLAIN };
+    match cell.get_or_init(|| build(tpm)) {
+        Ok(dir) => dir,
+        #[allow(clippy::panic)] // a test's set-up fails loudly
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn existing(dir: &Path, name: &str) -> PathBuf {
+    let path = dir.join(name);
+    #[allow(clippy::panic)] // a test's set-up fails loudly
+    if !path.is_file() {
+        panic!("{name} is not in {}", dir.display());
+    }
+    path
+}
+
+/// The binary `name`, built with the worker's TPM store when this kit has its `tpm` feature.
+pub fn binary(name: &str) -> PathBuf {
+    existing(dir(cfg!(feature = "tpm")), name)
+}
+
+/// The binary `name`, built with the worker's TPM store (for the tests that need it).
+pub fn binary_with_tpm(name: &str) -> PathBuf {
+    existing(dir(true), name)
+}
