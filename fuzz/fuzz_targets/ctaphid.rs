@@ -2,9 +2,11 @@
 //!
 //! The input is a script of operations on one device: reports (with the CID optionally
 //! replaced by a channel the device really allocated, so the fuzzer gets past channel checks),
-//! ticks, application answers, keepalive status changes and power cycles. Every report the
-//! device sends is also fed to the host-side handshake and transaction parsers. Nothing may
-//! panic, and every message the device sends must announce a length within the CTAPHID limit.
+//! ticks (by a given step, or straight to the device's next deadline), application answers,
+//! keepalive status changes, restarts (channels kept) and power cycles (channels forgotten).
+//! Every report the device sends is also fed to the host-side handshake and transaction
+//! parsers. Nothing may panic, every message the device sends must announce a length within
+//! the CTAPHID limit, and a deadline the device names is never in the past after a tick at it.
 #![no_main]
 
 use latchkey_ctap::hid::{
@@ -93,6 +95,16 @@ fuzz_target!(|data: &[u8]| {
                     2 => {
                         dev.power_cycle();
                         known.clear();
+                    }
+                    3 => dev.restart(),
+                    4 => {
+                        if let Some(due) = dev.next_deadline() {
+                            now = now.max(due);
+                            let events = dev.on_tick(now);
+                            // Ticking at the deadline does what was due: the next one is later.
+                            assert!(dev.next_deadline().is_none_or(|next| next > now));
+                            check_sent(&events, &mut known);
+                        }
                     }
                     _ => {}
                 }

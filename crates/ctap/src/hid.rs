@@ -12,7 +12,9 @@ mod device;
 mod host;
 pub mod packet;
 
-pub use device::{Device, DeviceConfig, Event, Request, MESSAGE_TIMEOUT_MS};
+pub use device::{
+    Device, DeviceConfig, Event, Request, KEEPALIVE_INTERVAL_MS, MAX_ADOPTED, MESSAGE_TIMEOUT_MS,
+};
 pub use host::{HostError, InitHandshake, Step, Transaction};
 pub use packet::{
     fragment, ChannelId, Fragments, FrameError, InitResponse, Message, Packet, Progress,

@@ -2,9 +2,9 @@
 //!
 //! One documented loop ([`engine`]) owns the sans-I/O [`Device`](latchkey_ctap::hid::Device):
 //! listener threads feed it the reports they read, a worker thread runs the application and
-//! feeds back its answers, and a 10 ms tick drives keepalives and timeouts. Because the
-//! application runs on its own thread, PING, INIT, CANCEL and KEEPALIVE keep flowing while it
-//! blocks waiting for the user.
+//! feeds back its answers, and the loop wakes the device at its next deadline for keepalives
+//! and timeouts. Because the application runs on its own thread, PING, INIT, CANCEL and
+//! KEEPALIVE keep flowing while it blocks waiting for the user.
 //!
 //! Listeners:
 //! - UDP: each datagram is one 64-byte report; answers go back to the address the channel's
@@ -12,8 +12,10 @@
 //! - Unix `SOCK_SEQPACKET`: each message is one report; every accepted connection is a host
 //!   that opened the device, and all of them share the one device state.
 //!
-//! The 64 bytes of [`REBOOT_REPORT`] (the Solo simulator's convention) power-cycle the device:
-//! channels are forgotten and [`CtapHidApp::power_cycle`] runs.
+//! The 64 bytes of [`REBOOT_REPORT`] (the Solo simulator's convention) power-cycle the
+//! authenticator: [`CtapHidApp::power_cycle`] runs and a request in progress is abandoned, but
+//! the channels hosts allocated stay valid, as in the firmware simulators that defined the
+//! report (the host never closed the device, so only the authenticator's state is volatile).
 
 mod engine;
 mod udp;
@@ -40,7 +42,7 @@ pub trait CtapHidApp: Send + 'static {
 }
 
 /// The Solo simulator's "reboot" report: receiving exactly these 64 bytes power-cycles the
-/// virtual device.
+/// virtual authenticator, keeping the hosts' channels.
 pub const REBOOT_REPORT: Report = [
     0xac, 0x10, 0x52, 0xca, 0x95, 0xe5, 0x69, 0xde, 0x69, 0xe0, 0x2e, 0xbf, 0xf3, 0x33, 0x48, 0x5f,
     0x13, 0xf9, 0xb2, 0xda, 0x34, 0xc5, 0xa8, 0xa3, 0x40, 0x52, 0x66, 0x97, 0xa9, 0xab, 0x2e, 0x0b,

@@ -272,7 +272,7 @@ fn stalled_message_times_out() {
             (Command::ERROR.0, ErrorCode::MSG_TIMEOUT.0)
         );
         let waited = start.elapsed();
-        assert!(waited >= Duration::from_millis(490), "{waited:?}");
+        assert!(waited >= Duration::from_millis(740), "{waited:?}");
         assert!(waited < Duration::from_millis(1500), "{waited:?}");
     }
 }
@@ -353,26 +353,21 @@ fn keepalives_say_processing_then_nothing_after_the_answer() {
 }
 
 #[test]
-fn magic_reboot_power_cycles() {
+fn magic_reboot_power_cycles_the_app_and_keeps_channels() {
     for server in both() {
         let mut ch = server.channel();
         let cid = ch.cid();
         ch.connection().send_report(&REBOOT_REPORT).unwrap();
         thread::sleep(Duration::from_millis(100));
         assert_eq!(server.counters.power_cycles.load(Ordering::SeqCst), 1);
-        let err = ch.ping(b"x").unwrap_err();
-        assert!(
-            matches!(
-                err,
-                ChannelError::Protocol(HostError::Device(ErrorCode::INVALID_CHANNEL))
-            ),
-            "{err}"
-        );
+        // The host's channel outlives the authenticator's reboot (the firmware simulators'
+        // convention the report comes from).
+        assert_eq!(ch.ping(b"x").unwrap(), b"x");
         let mut fresh = server.channel();
         assert_eq!(
             fresh.cid(),
-            cid,
-            "channel numbering restarts after a power cycle"
+            ChannelId(cid.0 + 1),
+            "channel numbering goes on after a reboot"
         );
         assert_eq!(fresh.ping(b"y").unwrap(), b"y");
     }

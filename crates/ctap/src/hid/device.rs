@@ -2,16 +2,40 @@
 //!
 //! [`Device`] is a sans-I/O state machine: the driver feeds it reports ([`Device::on_report`]),
 //! the passage of time ([`Device::on_tick`]) and the application's answers
-//! ([`Device::on_app_response`]), and carries out the [`Event`]s it returns. One transaction at a
-//! time is in progress across all channels, as §11.2.9 requires; its state is one of three types
-//! (idle, receiving, processing) and each transition consumes the previous state.
+//! ([`Device::on_app_response`]), and carries out the [`Event`]s it returns. It never reads a
+//! clock: [`Device::next_deadline`] says when it next has something to do on its own (a message
+//! timeout, a keepalive, a lock expiry), and the driver wakes it then with `on_tick`.
+//!
+//! One transaction at a time is in progress across all channels, as §11.2.9 requires; its state
+//! is one of three types (idle, receiving, processing) and each transition consumes the previous
+//! state. What the device answers while a transaction is in progress (§11.2.9.1, as shipped keys
+//! and the conformance suites show it):
+//!
+//! - CTAPHID_INIT on any channel is answered at once; on the transaction's own channel it
+//!   abandons the transaction first (a resync).
+//! - Any other initialization packet on another channel gets ERR_CHANNEL_BUSY, whether that
+//!   channel's message is still arriving or already being processed, and whether or not the
+//!   channel is allocated; its continuation packets are ignored, and the transaction in progress
+//!   goes on undisturbed.
+//! - An initialization packet on the channel whose continuation packets are due, or a
+//!   continuation packet out of sequence, gets ERR_INVALID_SEQ and drops the message.
+//! - A message whose next packet does not come within [`MESSAGE_TIMEOUT_MS`] gets
+//!   ERR_MSG_TIMEOUT on its channel.
 //!
 //! Accepted report framing: exactly 64 bytes, or 65 bytes whose first byte is a zero report ID
 //! (what `hidraw`-style writers prepend). Any other size that still carries a CID (≥ 4 bytes)
 //! is answered with ERR_INVALID_LEN on that CID, so a UDP or socket peer that frames wrongly
 //! learns why; shorter ones are dropped.
 
-use super::packet::{fragment, ChannelId, InitResponse, Message, Packet, Progress, Reassembler};
+mod channels;
+mod message;
+
+pub use channels::MAX_ADOPTED;
+
+use channels::Channels;
+use message::{error, send};
+
+use super::packet::{ChannelId, InitResponse, Packet, Progress, Reassembler};
 use super::{
     Capabilities, Command, DeviceVersion, ErrorCode, KeepaliveStatus, Report, PROTOCOL_VERSION,
     REPORT_SIZE,
@@ -19,11 +43,12 @@ use super::{
 
 /// How long the device waits for the next continuation packet of a message.
 ///
-/// Hosts write the packets of one message back to back, microseconds apart; 500 ms covers a
-/// badly scheduled host process by two orders of magnitude, while a host that died in the
-/// middle of a message keeps every other channel out (ERR_CHANNEL_BUSY) for at most half a
-/// second.
-pub const MESSAGE_TIMEOUT_MS: u64 = 500;
+/// Hosts write the packets of one message back to back, microseconds apart. Shipped keys time a
+/// stalled message out after half a second to a second, and conformance suites check for that
+/// window; 750 ms sits in its middle, so neither the host's scheduling before its clock starts
+/// nor the driver's waking late pushes the error out of it, and a host that died in the middle
+/// of a message keeps every other channel out (ERR_CHANNEL_BUSY) for under a second.
+pub const MESSAGE_TIMEOUT_MS: u64 = 750;
 
 /// KEEPALIVE period while a request is processed (§11.2.9.1.6: at least every 100 ms).
 pub const KEEPALIVE_INTERVAL_MS: u64 = 100;
@@ -120,10 +145,7 @@ pub struct Device {
     config: DeviceConfig,
     transaction: Transaction,
     lock: Option<Lock>,
-    /// Channels 1..next_cid are allocated.
-    next_cid: u32,
-    /// The CID counter wrapped: every non-reserved CID counts as allocated.
-    wrapped: bool,
+    channels: Channels,
 }
 
 impl Device {
@@ -133,8 +155,7 @@ impl Device {
             config,
             transaction: Transaction::Idle,
             lock: None,
-            next_cid: 1,
-            wrapped: false,
+            channels: Channels::new(),
         }
     }
 
@@ -142,6 +163,33 @@ impl Device {
     /// application request's answer will be ignored.
     pub fn power_cycle(&mut self) {
         *self = Self::new(self.config);
+    }
+
+    /// The firmware restarts while the host keeps the device open (the firmware simulators'
+    /// "reboot" report): the transaction in progress and any lock are dropped, but the channels
+    /// stay allocated, since they belong to the host's open handle rather than to the
+    /// authenticator's volatile state. A running application request's answer will be ignored,
+    /// so the driver must not deliver an answer to a request started before the restart.
+    pub fn restart(&mut self) {
+        self.transaction = Transaction::Idle;
+        self.lock = None;
+    }
+
+    /// When the device next has something to do without any input: a message times out, a
+    /// keepalive is due (or a status change waits to be announced), or a lock expires. The
+    /// driver calls [`Device::on_tick`] at that time or soon after; `None`: nothing is pending.
+    pub fn next_deadline(&self) -> Option<u64> {
+        let transaction = match &self.transaction {
+            Transaction::Idle => None,
+            Transaction::Receiving(r) => Some(r.last_packet_ms.saturating_add(MESSAGE_TIMEOUT_MS)),
+            Transaction::Processing(p) if p.aborted => None,
+            Transaction::Processing(p) if p.status_changed => Some(p.last_keepalive_ms),
+            Transaction::Processing(p) => {
+                Some(p.last_keepalive_ms.saturating_add(KEEPALIVE_INTERVAL_MS))
+            }
+        };
+        let lock = self.lock.map(|l| l.until_ms);
+        [transaction, lock].into_iter().flatten().min()
     }
 
     /// The channel whose request the application is processing, if any.
@@ -227,22 +275,6 @@ impl Device {
         out
     }
 
-    fn is_allocated(&self, cid: ChannelId) -> bool {
-        cid != ChannelId::RESERVED
-            && cid != ChannelId::BROADCAST
-            && (self.wrapped || cid.0 < self.next_cid)
-    }
-
-    fn allocate(&mut self) -> ChannelId {
-        let cid = ChannelId(self.next_cid);
-        self.next_cid += 1;
-        if self.next_cid == ChannelId::BROADCAST.0 {
-            self.next_cid = 1;
-            self.wrapped = true;
-        }
-        cid
-    }
-
     fn expire(&mut self, now_ms: u64, out: &mut Vec<Event>) {
         if self.lock.is_some_and(|l| now_ms >= l.until_ms) {
             self.lock = None;
@@ -264,10 +296,13 @@ impl Device {
         data: &[u8],
         out: &mut Vec<Event>,
     ) {
-        if cmd == Command::INIT && cid != ChannelId::RESERVED {
+        if cid == ChannelId::RESERVED {
+            return error(cid, ErrorCode::INVALID_CHANNEL, out);
+        }
+        if cmd == Command::INIT {
             return self.on_init(cid, bcnt, data, out);
         }
-        if !self.is_allocated(cid) {
+        if cid == ChannelId::BROADCAST {
             return error(cid, ErrorCode::INVALID_CHANNEL, out);
         }
         if self.lock.is_some_and(|l| l.cid != cid) {
@@ -277,6 +312,9 @@ impl Device {
             return self.on_cancel(cid, out);
         }
         match std::mem::replace(&mut self.transaction, Transaction::Idle) {
+            Transaction::Idle if !self.channels.is_allocated(cid) => {
+                error(cid, ErrorCode::INVALID_CHANNEL, out);
+            }
             Transaction::Idle => match Reassembler::start(cid, cmd, bcnt, data) {
                 Err(_) => error(cid, ErrorCode::INVALID_LEN, out),
                 Ok(Progress::Incomplete(rx)) => {
@@ -291,6 +329,7 @@ impl Device {
             Transaction::Receiving(r) if r.rx.cid() == cid => {
                 error(cid, ErrorCode::INVALID_SEQ, out);
             }
+            // Busy is answered before the channel is looked up: one transaction at a time.
             busy => {
                 self.transaction = busy;
                 error(cid, ErrorCode::CHANNEL_BUSY, out);
@@ -298,20 +337,20 @@ impl Device {
         }
     }
 
-    /// CTAPHID_INIT (§11.2.9.1.3): on the broadcast CID allocates a channel; on an allocated
-    /// CID resynchronises it, abandoning its transaction. Answered even while another channel
-    /// is busy: it is a single packet and touches no other channel's transaction.
+    /// CTAPHID_INIT (§11.2.9.1.3): on the broadcast CID allocates a channel; on any other
+    /// (non-reserved) CID resynchronises it, abandoning its transaction, and adopts it if it was
+    /// not allocated (see [`super::channels`]). Answered even while another channel is busy: it
+    /// is a single packet and touches no other channel's transaction.
     fn on_init(&mut self, cid: ChannelId, bcnt: u16, data: &[u8], out: &mut Vec<Event>) {
         let Some(nonce) = data.get(..8).filter(|_| bcnt == 8) else {
             return error(cid, ErrorCode::INVALID_LEN, out);
         };
         let new_cid = if cid == ChannelId::BROADCAST {
-            self.allocate()
-        } else if self.is_allocated(cid) {
-            self.abort(cid, out);
-            cid
+            self.channels.allocate()
         } else {
-            return error(cid, ErrorCode::INVALID_CHANNEL, out);
+            self.abort(cid, out);
+            self.channels.adopt(cid);
+            cid
         };
         let mut n = [0u8; 8];
         n.copy_from_slice(nonce);
@@ -338,6 +377,9 @@ impl Device {
 
     /// CTAPHID_CANCEL (§11.2.9.1.5): no response of its own; the running request ends early.
     fn on_cancel(&mut self, cid: ChannelId, out: &mut Vec<Event>) {
+        if !self.channels.is_allocated(cid) {
+            return error(cid, ErrorCode::INVALID_CHANNEL, out);
+        }
         match &self.transaction {
             Transaction::Receiving(r) if r.rx.cid() == cid => self.transaction = Transaction::Idle,
             Transaction::Processing(p) if p.cid == cid && !p.aborted => {
@@ -370,72 +412,7 @@ impl Device {
             other => self.transaction = other,
         }
     }
-
-    fn on_message(&mut self, now_ms: u64, msg: Message, out: &mut Vec<Event>) {
-        let caps = self.config.capabilities;
-        let Message { cid, cmd, payload } = msg;
-        match cmd {
-            Command::PING => send(cid, cmd, &payload, out),
-            Command::MSG if caps.has(Capabilities::NMSG) => {
-                error(cid, ErrorCode::INVALID_CMD, out);
-            }
-            Command::CBOR if !caps.has(Capabilities::CBOR) => {
-                error(cid, ErrorCode::INVALID_CMD, out);
-            }
-            Command::MSG | Command::CBOR if payload.is_empty() => {
-                error(cid, ErrorCode::INVALID_LEN, out);
-            }
-            Command::MSG | Command::CBOR => {
-                self.transaction = Transaction::Processing(Processing {
-                    cid,
-                    cmd,
-                    last_keepalive_ms: now_ms,
-                    status: KeepaliveStatus::Processing,
-                    status_changed: false,
-                    aborted: false,
-                });
-                out.push(Event::Dispatch(Request { cid, cmd, payload }));
-            }
-            Command::WINK if caps.has(Capabilities::WINK) => {
-                if payload.is_empty() {
-                    out.push(Event::Wink(cid));
-                    send(cid, cmd, &[], out);
-                } else {
-                    error(cid, ErrorCode::INVALID_LEN, out);
-                }
-            }
-            Command::LOCK => match payload.as_slice() {
-                [secs] if *secs > MAX_LOCK_SECONDS => error(cid, ErrorCode::INVALID_PAR, out),
-                [0] => {
-                    self.lock = None;
-                    send(cid, cmd, &[], out);
-                }
-                [secs] => {
-                    self.lock = Some(Lock {
-                        cid,
-                        until_ms: now_ms.saturating_add(u64::from(*secs) * 1000),
-                    });
-                    send(cid, cmd, &[], out);
-                }
-                _ => error(cid, ErrorCode::INVALID_LEN, out),
-            },
-            _ => error(cid, ErrorCode::INVALID_CMD, out),
-        }
-    }
 }
 
-fn send(cid: ChannelId, cmd: Command, payload: &[u8], out: &mut Vec<Event>) {
-    match fragment(cid, cmd, payload) {
-        Ok(reports) => out.extend(reports.map(Event::Send)),
-        Err(_) => error(cid, ErrorCode::OTHER, out),
-    }
-}
-
-fn error(cid: ChannelId, code: ErrorCode, out: &mut Vec<Event>) {
-    out.extend(
-        fragment(cid, Command::ERROR, &[code.0])
-            .into_iter()
-            .flatten()
-            .map(Event::Send),
-    );
-}
+#[cfg(test)]
+mod tests;

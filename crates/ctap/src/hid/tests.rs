@@ -262,11 +262,12 @@ fn stalled_message_times_out() {
     let msg = frames(cid, Command::PING, &[3; 200]);
     dev.on_report(1000, &msg[0]);
     dev.on_report(1400, &msg[1]);
-    assert!(dev.on_tick(1899).is_empty());
-    assert_eq!(error_of(&dev.on_tick(1900)), (cid, ErrorCode::MSG_TIMEOUT));
+    // MESSAGE_TIMEOUT_MS (750) after the last packet, not the first.
+    assert!(dev.on_tick(2149).is_empty());
+    assert_eq!(error_of(&dev.on_tick(2150)), (cid, ErrorCode::MSG_TIMEOUT));
     assert!(!dev.is_busy());
     // A late continuation is then ignored.
-    assert!(dev.on_report(1901, &msg[2]).is_empty());
+    assert!(dev.on_report(2151, &msg[2]).is_empty());
 }
 
 #[test]
@@ -275,7 +276,7 @@ fn timeout_fires_before_a_late_packet_is_considered() {
     let cid = init(&mut dev);
     let msg = frames(cid, Command::PING, &[3; 100]);
     dev.on_report(0, &msg[0]);
-    let events = dev.on_report(600, &msg[1]);
+    let events = dev.on_report(MESSAGE_TIMEOUT_MS + 50, &msg[1]);
     assert_eq!(error_of(&events), (cid, ErrorCode::MSG_TIMEOUT));
 }
 
@@ -291,14 +292,13 @@ fn wrong_channels_are_invalid_channel() {
             "{bad:?}"
         );
     }
-    // INIT on an unallocated or reserved channel too.
-    for bad in [ChannelId(0), ChannelId(77)] {
-        let hs = InitHandshake::resync(bad, NONCE);
-        assert_eq!(
-            error_of(&dev.on_report(0, &hs.report())),
-            (bad, ErrorCode::INVALID_CHANNEL)
-        );
-    }
+    // INIT on the reserved channel too (INIT on a never-allocated channel adopts it: see
+    // device/tests.rs).
+    let hs = InitHandshake::resync(ChannelId(0), NONCE);
+    assert_eq!(
+        error_of(&dev.on_report(0, &hs.report())),
+        (ChannelId(0), ErrorCode::INVALID_CHANNEL)
+    );
 }
 
 #[test]

@@ -1,10 +1,16 @@
-//! The server's one loop: every report, application answer and tick passes through here.
+//! The server's one loop: every report, application answer and wake-up passes through here.
 //!
 //! ```text
 //! listener threads ──Input::Report──▶ ┌────────┐ ──reports──▶ send(peer, report)
 //! worker thread ───Input::AppDone──▶ │ Engine │ ──Job──────▶ worker thread (the app)
-//! 10 ms tick ──────────────────────▶ └────────┘ ──cancel────▶ Signals
+//! the device's next deadline ──────▶ └────────┘ ──cancel────▶ Signals
 //! ```
+//!
+//! The loop waits for input until the device's [`Device::next_deadline`] (a partial message's
+//! timeout, a keepalive, a lock's end), then wakes the device with the time. While a request
+//! runs it also looks every [`STATUS_POLL`] at whether the application waits for the user, so
+//! a change to UPNEEDED is announced within that time; idle, it wakes every [`IDLE_POLL`] only
+//! to see whether to shut down.
 //!
 //! Answers are routed by CID to the peer that last sent a report on that channel (a fresh
 //! channel's INIT answer goes to whoever asked for it); a report on the broadcast channel is
@@ -23,8 +29,11 @@ use latchkey_ctap::hid::{
 use super::worker::Job;
 use super::{Signals, REBOOT_REPORT};
 
-/// How often time is fed to the device (keepalives are due every 100 ms).
-const TICK: Duration = Duration::from_millis(10);
+/// How often the application's "waiting for the user" flag is read while a request runs.
+const STATUS_POLL: Duration = Duration::from_millis(10);
+
+/// The longest wait for input with nothing pending, between looks at the shutdown flag.
+const IDLE_POLL: Duration = Duration::from_millis(50);
 
 /// Routes kept at most; a peer that allocates channels without end cannot grow memory.
 const MAX_ROUTES: usize = 1024;
@@ -80,7 +89,7 @@ impl<P: Clone + Eq + Hash> Engine<P> {
         shutdown: &AtomicBool,
     ) {
         while !shutdown.load(Ordering::SeqCst) {
-            match inputs.recv_timeout(TICK) {
+            match inputs.recv_timeout(self.wait()) {
                 Ok(input) => self.on_input(input, &mut send),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
@@ -91,8 +100,11 @@ impl<P: Clone + Eq + Hash> Engine<P> {
                 KeepaliveStatus::Processing
             };
             self.device.set_keepalive_status(status);
-            let events = self.device.on_tick(self.now_ms());
-            self.apply(events, None, &mut send);
+            let now = self.now_ms();
+            if self.device.next_deadline().is_some_and(|due| due <= now) {
+                let events = self.device.on_tick(now);
+                self.apply(events, None, &mut send);
+            }
         }
         // Let a request blocked on the user see that nobody waits for it any more.
         if let Some(id) = self.running {
@@ -100,11 +112,25 @@ impl<P: Clone + Eq + Hash> Engine<P> {
         }
     }
 
+    /// How long to wait for input: until the device's next deadline, at most [`IDLE_POLL`],
+    /// and at most [`STATUS_POLL`] while the application runs a request.
+    fn wait(&self) -> Duration {
+        let cap = if self.running.is_some() {
+            STATUS_POLL
+        } else {
+            IDLE_POLL
+        };
+        match self.device.next_deadline() {
+            Some(due) => Duration::from_millis(due.saturating_sub(self.now_ms())).min(cap),
+            None => cap,
+        }
+    }
+
     fn on_input(&mut self, input: Input<P>, send: &mut impl FnMut(&P, &Report)) {
         match input {
             Input::Report(peer, bytes) => {
                 if bytes[..] == REBOOT_REPORT[..] {
-                    return self.power_cycle();
+                    return self.restart();
                 }
                 if let [a, b, c, d, ..] = bytes[..] {
                     let cid = ChannelId(u32::from_be_bytes([a, b, c, d]));
@@ -133,9 +159,11 @@ impl<P: Clone + Eq + Hash> Engine<P> {
         self.routes.insert(cid, peer);
     }
 
-    fn power_cycle(&mut self) {
-        self.device.power_cycle();
-        self.routes.clear();
+    /// The reboot report: the authenticator power-cycles (its volatile state is lost) while the
+    /// host keeps the device open, so channels and their routes stay, as in the firmware
+    /// simulators that defined the report.
+    fn restart(&mut self) {
+        self.device.restart();
         if let Some(id) = self.running.take() {
             self.signals.cancel(id);
         }
