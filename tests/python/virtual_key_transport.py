@@ -109,3 +109,29 @@ def udp_device(host, port, timeout=5.0):
 def unix_device(path, timeout=5.0):
     """CtapHidDevice for `latchkey virtual-key --unix PATH`."""
     return device(UnixConnection(path, timeout))
+
+
+def start_virtual_key(latchkey, *args):
+    """Starts `latchkey virtual-key ARGS`; returns the process and the address it announced
+    (`host:port` for --udp, the path for --unix)."""
+    import re
+    import subprocess
+
+    proc = subprocess.Popen(
+        [latchkey, "virtual-key", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    line = proc.stdout.readline()
+    m = re.match(r"latchkey virtual-key: serving on (udp|unix) (.+)$", line.strip())
+    if not m:
+        proc.kill()
+        raise AssertionError(f"unexpected announcement {line!r}: {proc.stderr.read()}")
+    return proc, m.group(2)
+
+
+def stop_virtual_key(proc):
+    """Stops it with SIGTERM; it must exit cleanly."""
+    proc.terminate()
+    assert proc.wait(timeout=5) == 0, proc.stderr.read()

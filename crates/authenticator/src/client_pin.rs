@@ -42,6 +42,10 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
         self.observe_token();
         match req.sub_command {
             sub::GET_PIN_RETRIES => {
+                // What shipped keys answer with no PIN set: there is nothing to retry.
+                if !self.pin_is_set()? {
+                    return Err(Status::PinNotSet);
+                }
                 let state = self.state()?;
                 Ok(ClientPinResponse {
                     retries: Some(u64::from(state.pin_retries)),
@@ -62,8 +66,14 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
                 if req.permissions.is_some() || req.rp_id.is_some() {
                     return Err(Status::InvalidParameter);
                 }
-                let perms = Permissions::MAKE_CREDENTIAL | Permissions::GET_ASSERTION;
-                self.issue_token(req, perms, None)
+                // §6.5.5.7.1 step 14: the default permissions, mc and ga, unless
+                // noMcGaPermissionsWithClientPin withholds them from PIN tokens.
+                let perms = if self.config.no_mc_ga_permissions_with_client_pin {
+                    0
+                } else {
+                    Permissions::MAKE_CREDENTIAL | Permissions::GET_ASSERTION
+                };
+                self.issue_token(req, perms, None, Status::PinInvalid)
             }
             sub::GET_TOKEN_USING_PIN => {
                 let permissions = required(&req.permissions)?;
@@ -78,10 +88,19 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
                     return Err(Status::UnauthorizedPermission);
                 }
                 let needs_rp = Permissions::MAKE_CREDENTIAL | Permissions::GET_ASSERTION;
+                // Step 4: with noMcGaPermissionsWithClientPin, mc and ga come from built-in UV.
+                if permissions & needs_rp != 0 && self.config.no_mc_ga_permissions_with_client_pin {
+                    return Err(Status::UnauthorizedPermission);
+                }
                 if permissions & needs_rp != 0 && req.rp_id.is_none() {
                     return Err(Status::MissingParameter);
                 }
-                self.issue_token(req, permissions, req.rp_id.clone())
+                self.issue_token(
+                    req,
+                    permissions,
+                    req.rp_id.clone(),
+                    Status::PinPolicyViolation,
+                )
             }
             sub::GET_TOKEN_USING_UV => self.token_using_uv(req),
             sub::GET_UV_RETRIES => self.get_uv_retries(),
@@ -209,11 +228,16 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
         Ok(())
     }
 
+    /// Checks the PIN and issues a token with `permissions`. With forcePINChange set, a right
+    /// PIN still restores the retries but no token is issued: `forced_change` is the answer
+    /// then, which CTAP 2.2 gives differently per subcommand (ARCHITECTURE.md, "CTAP 2.2 where
+    /// keys differ").
     fn issue_token(
         &mut self,
         req: &ClientPinRequest,
         permissions: u8,
         rp_id: Option<String>,
+        forced_change: Status,
     ) -> Result<ClientPinResponse, Status> {
         let pin_hash_enc = required(&req.pin_hash_enc)?;
         crate::pinproto::parse_protocol(req.protocol)?;
@@ -226,7 +250,7 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
         let shared = self.shared_secret(req)?;
         self.check_pin_hash(&shared, &pin_hash_enc)?;
         if self.state()?.force_pin_change {
-            return Err(Status::PinPolicyViolation);
+            return Err(forced_change);
         }
         let token = self.random32();
         self.token.reset(token);

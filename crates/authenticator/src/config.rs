@@ -81,6 +81,22 @@ pub struct Config {
     /// getPinUvAuthTokenUsingUvWithPermissions before falling back to the PIN. Above 1, each
     /// call is one attempt (no internal retry, §6.5.5.7.3 step 6).
     pub preferred_platform_uv_attempts: u8,
+    /// getInfo option `noMcGaPermissionsWithClientPin` (CTAP 2.1 §6.4): tokens with the mc and
+    /// ga permissions come from built-in UV only. A PIN token asked for them is
+    /// `CTAP2_ERR_UNAUTHORIZED_PERMISSION` (§6.5.5.7.2 step 4), getPinToken issues a token
+    /// without them (§6.5.5.7.1 step 14), and a makeCredential/getAssertion that lacks UV is
+    /// `CTAP2_ERR_OPERATION_DENIED` where it would be `CTAP2_ERR_PUAT_REQUIRED` (§6.1.2 steps
+    /// 6–8, §6.2.2 step 5). What biometric keys announce.
+    pub no_mc_ga_permissions_with_client_pin: bool,
+    /// getInfo option `makeCredUvNotRqd` (CTAP 2.1 §6.4; reported false while alwaysUv is on).
+    /// Off: a key protected by some form of UV wants it for every makeCredential, not only for
+    /// discoverable credentials (§6.1.2 step 8).
+    pub make_cred_uv_not_rqd: bool,
+    /// Answer as a CTAP 2.0 key: getInfo says `FIDO_2_0` (and `U2F_V2`) with the CTAP 2.0
+    /// members and options only, PIN/UV auth protocol 1 only, clientPIN subcommands 1–5, and
+    /// the commands CTAP 2.1 added are unknown (`CTAP1_ERR_INVALID_COMMAND`). Tokens come from
+    /// getPinToken and otherwise follow the CTAP 2.1 rules (module `ctap20`).
+    pub ctap20: bool,
 }
 
 impl Default for Config {
@@ -106,6 +122,9 @@ impl Default for Config {
             built_in_uv: BuiltInUv::Absent,
             max_uv_retries: 5,
             preferred_platform_uv_attempts: 3,
+            no_mc_ga_permissions_with_client_pin: false,
+            make_cred_uv_not_rqd: true,
+            ctap20: false,
         }
     }
 }

@@ -68,8 +68,13 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
             return Err(Status::UnsupportedOption);
         }
         let state = self.state()?;
+        // Step 5: alwaysUv; OPERATION_DENIED where the PIN may not give the ga permission.
         if state.always_uv && req.up && !has_param && !built_in_uv {
-            return Err(Status::PuatRequired);
+            return Err(if self.config.no_mc_ga_permissions_with_client_pin {
+                Status::OperationDenied
+            } else {
+                Status::PuatRequired
+            });
         }
         if req.allow_list.len() > self.config.max_credential_count_in_list {
             return Err(Status::LimitExceeded);

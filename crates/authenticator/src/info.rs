@@ -12,7 +12,8 @@ use crate::store::CredentialStore;
 /// uvModality of a built-in fingerprint reader: USER_VERIFY_FINGERPRINT_INTERNAL (0x02).
 pub const UV_MODALITY_FINGERPRINT_INTERNAL: u64 = 0x02;
 
-/// The extensions this authenticator implements, as getInfo lists them.
+/// The extensions this authenticator implements (getInfo sends them in
+/// [`canonical_order`]).
 pub const EXTENSIONS: [&str; 6] = [
     "credBlob",
     "credProtect",
@@ -21,6 +22,13 @@ pub const EXTENSIONS: [&str; 6] = [
     "largeBlobKey",
     "minPinLength",
 ];
+
+/// Sorts text strings in CTAP2 canonical order (CTAP 2.1 §8: shorter first, then bytewise).
+/// getInfo's `extensions` list goes out in this order, as shipped keys send it and conformance
+/// suites check it (they hold arrays of strings to the map-key order).
+pub fn canonical_order(list: &mut [&str]) {
+    list.sort_by(|a, b| a.len().cmp(&b.len()).then_with(|| a.cmp(b)));
+}
 
 impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, C, R> {
     /// authenticatorGetInfo: what this authenticator is and does, reflecting current state.
@@ -39,9 +47,15 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
             ("largeBlobs", true),
             ("pinUvAuthToken", true),
             ("setMinPINLength", true),
-            ("makeCredUvNotRqd", !state.always_uv),
+            (
+                "makeCredUvNotRqd",
+                self.config.make_cred_uv_not_rqd && !state.always_uv,
+            ),
             ("credentialMgmtPreview", true),
         ];
+        if self.config.no_mc_ga_permissions_with_client_pin {
+            options.push(("noMcGaPermissionsWithClientPin", true));
+        }
         // uv: a built-in method, enrolled or not (§6.4). No bioEnroll / uvBioEnroll / uvAcfg:
         // enrolment is not offered, so tokens from UV never carry be or acfg (§6.5.5.7.3).
         let built_in = self.config.built_in_uv != BuiltInUv::Absent;
@@ -55,7 +69,11 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
             } else {
                 vec!["U2F_V2", "FIDO_2_0", "FIDO_2_1"]
             },
-            extensions: EXTENSIONS.to_vec(),
+            extensions: {
+                let mut list = EXTENSIONS.to_vec();
+                canonical_order(&mut list);
+                list
+            },
             aaguid: self.config.aaguid,
             options,
             max_msg_size: self.config.max_msg_size as u64,

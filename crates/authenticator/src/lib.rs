@@ -48,6 +48,7 @@ pub mod authn_config;
 pub mod client_pin;
 pub mod config;
 pub mod cred_mgmt;
+mod ctap20;
 pub mod env;
 mod get_assertion;
 mod hmac_secret;

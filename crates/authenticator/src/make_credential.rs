@@ -56,17 +56,28 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
         let pin_set = self.pin_is_set()?;
         let uv_configured = self.config.built_in_uv == BuiltInUv::Configured;
         if !has_param && !built_in_uv {
-            // Step 6.4: with alwaysUv, a token or built-in UV; the clientPin option ID is always
-            // present here, so the answer is PUAT_REQUIRED.
+            // A token from the PIN could have done (PUAT_REQUIRED), unless the PIN may not give
+            // the mc permission (noMcGaPermissionsWithClientPin): then only built-in UV could,
+            // and the answer is OPERATION_DENIED.
+            let no_mc_ga = self.config.no_mc_ga_permissions_with_client_pin;
+            // Step 6.2/6.4: with alwaysUv, a token or built-in UV; the clientPin option ID is
+            // always present here.
             if state.always_uv {
-                return Err(Status::PuatRequired);
+                return Err(if no_mc_ga {
+                    Status::OperationDenied
+                } else {
+                    Status::PuatRequired
+                });
             }
-            // Step 7: a discoverable credential on a key protected by some form of UV.
-            if req.rk && pin_set {
-                return Err(Status::PuatRequired);
-            }
-            if req.rk && uv_configured {
-                return Err(Status::OperationDenied);
+            // Step 7: a discoverable credential on a key protected by some form of UV; step 8
+            // (without makeCredUvNotRqd): any credential.
+            let protected = pin_set || uv_configured;
+            if protected && (req.rk || !self.config.make_cred_uv_not_rqd) {
+                return Err(if pin_set && !no_mc_ga {
+                    Status::PuatRequired
+                } else {
+                    Status::OperationDenied
+                });
             }
         }
         // Step 7: no enterprise attestation here.

@@ -132,6 +132,11 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
             return Err(Status::InvalidLength);
         }
         let decoded = cmd::Request::decode(request).map_err(|e| e.status());
+        if self.config.ctap20 {
+            if let Ok(r) = &decoded {
+                crate::ctap20::admit(r)?;
+            }
+        }
         // Any command other than getNextAssertion ends a getAssertion's enumeration (§6.3), and
         // anything but credential management's next-steps ends its enumeration (§6.8).
         let command = request.first().copied();
@@ -159,7 +164,14 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
                 let out = self.get_next_assertion()?;
                 Ok(Response::GetAssertion(get_assertion_out(out)?))
             }
-            cmd::Request::GetInfo => self.get_info().map(|i| Response::GetInfo(info_out(i))),
+            cmd::Request::GetInfo => self.get_info().map(|i| {
+                let info = info_out(i);
+                Response::GetInfo(if self.config.ctap20 {
+                    crate::ctap20::info(info)
+                } else {
+                    info
+                })
+            }),
             cmd::Request::ClientPin(r) => self
                 .client_pin(&client_pin_in(&r))
                 .map(|r| Response::ClientPin(client_pin_out(r))),

@@ -5,6 +5,11 @@
 //! clients — ours, python-fido2, libfido2 through a shim — can be tested without hardware.
 //! Credentials live in memory unless `--state DIR` names a directory, which then holds an
 //! **unprotected** file store: anyone who can read it can use the keys. Test keys only.
+//!
+//! By default the key answers as shipped CTAP 2.1 keys do, with `packed` self attestation;
+//! [`policy`] flags make it announce other getInfo policies or speak CTAP 2.0.
+
+mod policy;
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
@@ -58,6 +63,8 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 5,
           value_parser = clap::value_parser!(u8).range(1..=25))]
     uv_retries: u8,
+    #[command(flatten)]
+    policy: policy::Policy,
 }
 
 /// `--uv`: the emulated fingerprint reader.
@@ -144,18 +151,14 @@ fn listen<S: CredentialStore + Send + 'static>(
     signals: Signals,
     shutdown: Arc<AtomicBool>,
 ) -> Result<(), String> {
+    let mut config = Config {
+        built_in_uv: args.uv.built_in_uv(),
+        max_uv_retries: args.uv_retries,
+        ..Config::default()
+    };
+    args.policy.apply(&mut config);
     let app = AuthenticatorApp {
-        inner: Authenticator::new(
-            Config {
-                built_in_uv: args.uv.built_in_uv(),
-                max_uv_retries: args.uv_retries,
-                ..Config::default()
-            },
-            store,
-            presence,
-            SystemClock::new(),
-            SystemRng,
-        ),
+        inner: Authenticator::new(config, store, presence, SystemClock::new(), SystemRng),
     };
     let key = VirtualKey::new(app, signals);
     if let Some(addr) = args.udp {

@@ -1,6 +1,9 @@
 //! WebAuthn entities as CTAP carries them (CTAP 2.1 §6.1 and W3C WebAuthn L3 §5.4).
 //!
-//! Unknown members are ignored on decode, as CTAP 2.1 §6.1 requires of authenticators.
+//! Unknown members are ignored on decode, as CTAP 2.1 §6.1 requires of authenticators. The
+//! deprecated `icon` members (WebAuthn L1 §5.4.1) are not kept, but their type is still checked:
+//! a non-text `icon` is `CTAP2_ERR_CBOR_UNEXPECTED_TYPE`, as shipped keys answer and the
+//! conformance suites expect.
 
 use crate::cbor::{FromValue, MapBuilder, TextMap, ToValue, Value};
 use crate::error::Error;
@@ -67,6 +70,7 @@ pub struct RpEntity {
 impl FromValue for RpEntity {
     fn from_value(value: Value, field: &'static str) -> Result<Self, Error> {
         let mut map = TextMap::parse(value, field)?;
+        let _icon: Option<String> = map.optional("icon", "rp.icon")?;
         Ok(Self {
             id: map.required("id", "rp.id")?,
             name: map.optional("name", "rp.name")?,
@@ -126,6 +130,7 @@ pub struct UserEntity {
 impl FromValue for UserEntity {
     fn from_value(value: Value, field: &'static str) -> Result<Self, Error> {
         let mut map = TextMap::parse(value, field)?;
+        let _icon: Option<String> = map.optional("icon", "user.icon")?;
         Ok(Self {
             id: UserId::new(map.required("id", "user.id")?)?,
             name: map.optional("name", "user.name")?,

@@ -226,6 +226,43 @@ impl Harness {
         }
     }
 
+    /// getPinToken (0x05, superseded by 0x09); returns the status and the decrypted token.
+    pub fn legacy_token(
+        &mut self,
+        protocol: PinUvAuthProtocol,
+        pin_bytes: &[u8],
+    ) -> Result<Vec<u8>, StatusCode> {
+        let (key_agreement, shared) = self.shared_secret(protocol);
+        let pin_hash_enc = shared
+            .encrypt(&mut self.rng, &pin::pin_hash(pin_bytes))
+            .unwrap();
+        let req = Request::ClientPin(cmd::ClientPinRequest::GetPinToken {
+            protocol,
+            key_agreement,
+            pin_hash_enc,
+        });
+        let out = self.auth.handle_cbor(&req.encode());
+        match cmd::decode_response::<cmd::ClientPinResponse>(&out) {
+            Ok(r) => Ok(shared
+                .decrypt(&r.pin_uv_auth_token.unwrap())
+                .unwrap()
+                .to_vec()),
+            Err(latchkey_ctap::ResponseError::Status(s)) => Err(s),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// getPINRetries: the status, and (retries, powerCycleState) when it succeeded.
+    pub fn pin_retries_status(&mut self) -> Result<(u64, bool), StatusCode> {
+        let req = Request::ClientPin(cmd::ClientPinRequest::GetPinRetries { protocol: None });
+        match cmd::decode_response::<cmd::ClientPinResponse>(&self.auth.handle_cbor(&req.encode()))
+        {
+            Ok(r) => Ok((r.pin_retries.unwrap(), r.power_cycle_state.unwrap_or(false))),
+            Err(latchkey_ctap::ResponseError::Status(s)) => Err(s),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
     pub fn token(&mut self, permissions: u64, rp_id: Option<&str>) -> Vec<u8> {
         self.token_with(PinUvAuthProtocol::Two, PIN, permissions, rp_id)
             .unwrap()

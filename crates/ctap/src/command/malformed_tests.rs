@@ -249,3 +249,40 @@ fn unknown_parameters_are_ignored_but_still_strictly_parsed() {
     assert_eq!(Request::decode(&[0x07, 0xa0]).unwrap(), Request::Reset);
     assert_eq!(status_of(&[0x0b, 0x1c]), StatusCode::InvalidCbor);
 }
+
+#[test]
+fn a_deprecated_icon_of_the_wrong_type_is_unexpected_type() {
+    let rp = |icon: Value| {
+        MapBuilder::new()
+            .insert("id", "example.com")
+            .insert("name", "Example")
+            .insert("icon", icon)
+            .build()
+    };
+    let user = |icon: Value| {
+        MapBuilder::new()
+            .insert("id", Value::bytes(vec![1; 8]))
+            .insert("name", "alice")
+            .insert("icon", icon)
+            .build()
+    };
+    // A text icon (WebAuthn L1) is accepted and dropped.
+    let Ok(Request::MakeCredential(r)) = Request::decode(&mc_with(|e| {
+        set(e, 2, Some(rp(Value::text("https://example.com/i.png"))));
+        set(e, 3, Some(user(Value::text("https://example.com/u.png"))));
+    })) else {
+        panic!("a text icon is fine")
+    };
+    assert_eq!(r.rp.id, "example.com");
+    // Any other type is refused, on rp and on user.
+    for bad in [Value::from(8u64), Value::bytes(vec![1]), Value::from(true)] {
+        assert_eq!(
+            status_of(&mc_with(|e| set(e, 2, Some(rp(bad.clone()))))),
+            StatusCode::CborUnexpectedType
+        );
+        assert_eq!(
+            status_of(&mc_with(|e| set(e, 3, Some(user(bad.clone()))))),
+            StatusCode::CborUnexpectedType
+        );
+    }
+}
