@@ -72,8 +72,12 @@ impl CeremonyUi for TerminalUi {
             PinReason::Verify => format!("PIN for {}", request.device),
             PinReason::Current => format!("Current PIN for {}", request.device),
             PinReason::Retry => format!("Wrong PIN. PIN for {}", request.device),
+            PinReason::ChangeRequired => format!(
+                "{} requires a new PIN before it is used again. Current PIN",
+                request.device
+            ),
             PinReason::New => format!(
-                "{} has no PIN yet. Choose a PIN (at least {} characters)",
+                "Choose a new PIN for {} (at least {} characters)",
                 request.device, request.min_length
             ),
         };
@@ -86,9 +90,15 @@ impl CeremonyUi for TerminalUi {
         match &mut self.pins {
             PinSource::Lines(lines) => {
                 let pin = lines.pop().ok_or(Cancelled)?;
+                if !self.quiet && request.reason == PinReason::ChangeRequired {
+                    eprintln!(
+                        "{} requires a new PIN: changing it with the PINs read from --pin-fd.",
+                        request.device
+                    );
+                }
                 if !self.quiet && request.reason == PinReason::New {
                     eprintln!(
-                        "{} has no PIN yet: setting the PIN read from --pin-fd.",
+                        "{}: setting the new PIN read from --pin-fd.",
                         request.device
                     );
                 }

@@ -87,7 +87,9 @@ pub fn authenticate(
         // Writing a large blob needs a token with the lbw permission (CTAP 2.1 §6.10.2).
         if info.option("uv") == Some(true) && info.option("pinUvAuthToken") == Some(true) {
             plan = UvPlan::BuiltInToken;
-        } else if info.option("clientPin") == Some(true) {
+        } else if info.option("clientPin") == Some(true)
+            && !crate::pin_policy::no_mc_ga_with_pin(&info)
+        {
             plan = UvPlan::Pin {
                 set_if_unset: false,
             };
@@ -171,6 +173,10 @@ pub fn authenticate(
         pin_uv_auth_param: token.as_ref().map(|t| t.authenticate(&hash)),
         pin_uv_auth_protocol: token.as_ref().map(Token::protocol),
     };
+    ctap2::ensure_fits(
+        &info,
+        &latchkey_ctap::command::Request::GetAssertion(ga.clone()),
+    )?;
     let result = ctap2::get_assertion(device, ga.clone(), &mut crate::ui::on_change(ui));
     let first = match result {
         Ok(first) => first,

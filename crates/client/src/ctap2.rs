@@ -77,6 +77,34 @@ pub fn call_empty(
 
 fn quiet(_: KeepaliveStatus) {}
 
+/// The longest request the authenticator takes: its getInfo maxMsgSize (CTAP 2.1 §6.4), or
+/// 1024 bytes when it does not say, the size a CTAP2 platform assumes then.
+pub fn max_msg_size(info: &GetInfoResponse) -> usize {
+    info.max_msg_size
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(1024)
+}
+
+/// Whether `request` (command byte and parameters) fits the authenticator's maxMsgSize.
+pub fn fits(info: &GetInfoResponse, request: &Request) -> bool {
+    request.encode().len() <= max_msg_size(info)
+}
+
+/// Refuses, before sending it, a request the authenticator would refuse as too long.
+pub fn ensure_fits(
+    info: &GetInfoResponse,
+    request: &Request,
+) -> Result<(), latchkey_webauthn::WebAuthnError> {
+    let len = request.encode().len();
+    let max = max_msg_size(info);
+    if len > max {
+        return Err(latchkey_webauthn::WebAuthnError::not_allowed(format!(
+            "the request is {len} bytes, and the authenticator takes at most {max} (maxMsgSize)"
+        )));
+    }
+    Ok(())
+}
+
 /// authenticatorGetInfo (CTAP 2.1 §6.4).
 pub fn get_info(device: &mut dyn Device) -> Result<GetInfoResponse, CtapError> {
     call(device, &Request::GetInfo, &mut quiet)

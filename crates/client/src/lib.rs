@@ -16,6 +16,8 @@
 //!   fall-back.
 //! - [`pinuv`], [`uv`], [`prf`], [`large_blob`], [`ctap2`]: clientPIN, the UV decision and the
 //!   silent pre-flight, prf ↔ hmac-secret, the large-blob array, typed CTAP2 calls.
+//! - [`pin_policy`]: what a key's getInfo asks of the platform about PINs (`forcePINChange`,
+//!   `noMcGaPermissionsWithClientPin`).
 //! - [`ui`]: [`CeremonyUi`], what a ceremony asks of the user.
 //! - [`manage`]: PIN set/change and credential management.
 //! - [`error`]: CTAP status → WebAuthn DOMException, in one place.
@@ -32,6 +34,7 @@ pub mod error;
 pub mod hid;
 pub mod large_blob;
 pub mod manage;
+pub mod pin_policy;
 pub mod pinuv;
 pub mod platform;
 pub mod prf;

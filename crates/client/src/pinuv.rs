@@ -144,7 +144,7 @@ fn padded(pin: &Pin) -> Result<Zeroizing<[u8; pin::PADDED_PIN_LEN]>, WebAuthnErr
     })
 }
 
-fn min_pin_length(info: &GetInfoResponse) -> u64 {
+pub(crate) fn min_pin_length(info: &GetInfoResponse) -> u64 {
     info.min_pin_length.unwrap_or(4)
 }
 
@@ -184,6 +184,16 @@ pub fn change_pin(
     current: &Pin,
     new: &Pin,
 ) -> Result<(), WebAuthnError> {
+    change(device, info, current, new)?.map_err(|e| to_webauthn(Step::Pin, &e))
+}
+
+/// changePIN, with the authenticator's refusal kept apart from local failures.
+pub(crate) fn change(
+    device: &mut dyn Device,
+    info: &GetInfoResponse,
+    current: &Pin,
+    new: &Pin,
+) -> Result<Result<(), CtapError>, WebAuthnError> {
     check_new_pin(info, new)?;
     let session = Session::establish(device, preferred_protocol(info))?;
     let pin_hash_enc = session.encrypt(left16_sha256(current.as_bytes()).as_slice())?;
@@ -196,12 +206,11 @@ pub fn change_pin(
         pin_hash_enc,
         new_pin_enc,
     };
-    ctap2::client_pin(device, request).map_err(|e| to_webauthn(Step::Pin, &e))?;
-    Ok(())
+    Ok(ctap2::client_pin(device, request).map(|_| ()))
 }
 
 /// One attempt: getPinUvAuthTokenUsingPinWithPermissions (or getPinToken on a CTAP 2.0 device).
-fn token_with_pin(
+pub(crate) fn token_with_pin(
     device: &mut dyn Device,
     info: &GetInfoResponse,
     pin: &Pin,
@@ -249,8 +258,9 @@ pub struct TokenRequest<'a> {
 }
 
 /// Gets a pinUvAuthToken with the user's PIN: sets one first if none is set and
-/// `set_if_unset`; asks again after a wrong PIN, telling the retries left; fails with a clear
-/// `NotAllowedError` once the PIN is blocked.
+/// `set_if_unset`; changes it first if the authenticator requires that (`forcePINChange`, see
+/// [`crate::pin_policy`]); asks again after a wrong PIN, telling the retries left; fails with a
+/// clear `NotAllowedError` once the PIN is blocked.
 pub fn obtain(
     device: &mut dyn Device,
     info: &mut GetInfoResponse,
@@ -280,6 +290,11 @@ pub fn obtain(
             Err(e) => Err(to_webauthn(Step::Pin, &e)),
         };
     }
+    if crate::pin_policy::change_required(info) {
+        let pin = crate::pin_policy::forced_change(device, info, ui, None)?;
+        return token_with_pin(device, info, &pin, request.permissions, request.rp_id)?
+            .map_err(|e| to_webauthn(Step::Pin, &e));
+    }
     let mut reason = PinReason::Verify;
     loop {
         let retries_left = match pin_retries(device) {
@@ -300,6 +315,20 @@ pub fn obtain(
         match token_with_pin(device, info, &pin, request.permissions, request.rp_id)? {
             Ok(token) => return Ok(token),
             Err(CtapError::Status(StatusCode::PinInvalid)) => reason = PinReason::Retry,
+            // The PIN was right, but the key wants it changed first (its getInfo said so only
+            // now): change it from the PIN just entered.
+            Err(CtapError::Status(StatusCode::PinPolicyViolation)) => {
+                *info = ctap2::get_info(device).map_err(|e| to_webauthn(Step::Info, &e))?;
+                if !crate::pin_policy::change_required(info) {
+                    return Err(status_to_webauthn(
+                        Step::Pin,
+                        StatusCode::PinPolicyViolation,
+                    ));
+                }
+                let pin = crate::pin_policy::forced_change(device, info, ui, Some(pin))?;
+                return token_with_pin(device, info, &pin, request.permissions, request.rp_id)?
+                    .map_err(|e| to_webauthn(Step::Pin, &e));
+            }
             Err(e) => return Err(to_webauthn(Step::Pin, &e)),
         }
     }

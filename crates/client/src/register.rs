@@ -267,6 +267,10 @@ pub fn register(
         enterprise_attestation: None,
         attestation_formats_preference: None,
     };
+    ctap2::ensure_fits(
+        &info,
+        &latchkey_ctap::command::Request::MakeCredential(mc.clone()),
+    )?;
     let answer = ctap2::make_credential(device, mc, &mut crate::ui::on_change(ui))
         .map_err(|e| to_webauthn(Step::MakeCredential, &e))?;
 

@@ -7,13 +7,28 @@ use zeroize::Zeroizing;
 
 pub use crate::device::KeepaliveStatus;
 
-/// A PIN as typed (UTF-8, CTAP 2.1 §6.5.1), zeroised on drop, never printed.
+/// A PIN in Unicode Normalization Form C (UTF-8, CTAP 2.1 §6.5.1), zeroised on drop, never
+/// printed.
 pub struct Pin(Zeroizing<String>);
 
 impl Pin {
-    /// Wraps a PIN.
+    /// Wraps a PIN as typed, brought to Normalization Form C: platforms collect PINs "as
+    /// Unicode characters in Normalization Form C" (CTAP 2.1 §6.5.5.5, §6.5.5.6), so the same
+    /// PIN typed with precomposed or with combining characters hashes alike on every client,
+    /// and its length in code points is the one the authenticator counts. A PIN already in NFC
+    /// (every ASCII PIN) is kept as is; otherwise the normalizer's own small working buffer is
+    /// the one copy that is not zeroised.
     pub fn new(pin: Zeroizing<String>) -> Self {
-        Self(pin)
+        if unicode_normalization::is_nfc(&pin) {
+            return Self(pin);
+        }
+        // NFC is at most three times as long in UTF-8 (Unicode's stability policy), so the
+        // string never reallocates and leaves no copy behind.
+        let mut nfc = Zeroizing::new(String::with_capacity(pin.len() * 3));
+        nfc.extend(unicode_normalization::UnicodeNormalization::nfc(
+            pin.as_str(),
+        ));
+        Self(nfc)
     }
 
     /// The PIN's UTF-8 bytes.
@@ -40,10 +55,15 @@ pub enum PinReason {
     Verify,
     /// The previous PIN was wrong; ask again.
     Retry,
-    /// No PIN is set yet: choose one (it is set with clientPIN setPIN before the ceremony goes on).
+    /// A new PIN: the first one when none is set yet (set with clientPIN setPIN before the
+    /// ceremony goes on), or the one replacing the current PIN.
     New,
     /// The current PIN, to change it.
     Current,
+    /// The authenticator requires its PIN changed before it is used again (getInfo
+    /// `forcePINChange`, CTAP 2.1 §6.4): the current PIN; the new one is asked next
+    /// ([`PinReason::New`]).
+    ChangeRequired,
 }
 
 /// A request for a PIN.

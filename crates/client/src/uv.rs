@@ -45,7 +45,11 @@ pub fn plan(
     let built_in = info.option("uv") == Some(true);
     let always = info.option("alwaysUv") == Some(true);
     let mc_uv_not_required = info.option("makeCredUvNotRqd") == Some(true);
-    let can_verify = pin == Some(true) || built_in;
+    // With noMcGaPermissionsWithClientPin the PIN cannot authorise a ceremony (§6.5.5.7.2
+    // step 4), though it still makes the key "protected by some form of user verification".
+    let no_mc_ga = crate::pin_policy::no_mc_ga_with_pin(info);
+    let protected = pin == Some(true) || built_in;
+    let can_verify = (pin == Some(true) && !no_mc_ga) || built_in;
     // A key protected by some form of UV wants it for a discoverable credential, and for any
     // credential without makeCredUvNotRqd (CTAP 2.1 §6.1.2 steps 7-8).
     let needed = match requirement {
@@ -53,7 +57,7 @@ pub fn plan(
         UserVerificationRequirement::Preferred => can_verify,
         UserVerificationRequirement::Discouraged => false,
     } || always
-        || (make_credential && can_verify && (discoverable || !mc_uv_not_required));
+        || (make_credential && protected && (discoverable || !mc_uv_not_required));
     if !needed {
         return Ok(UvPlan::Skip);
     }
@@ -66,6 +70,11 @@ pub fn plan(
         } else {
             UvPlan::BuiltIn
         });
+    }
+    if no_mc_ga {
+        return Err(WebAuthnError::not_allowed(
+            "the authenticator verifies users for this only by its built-in method (a fingerprint), which is not set up",
+        ));
     }
     match pin {
         Some(true) => Ok(UvPlan::Pin { set_if_unset: false }),
@@ -106,8 +115,52 @@ pub fn needs_no_preflight(info: &GetInfoResponse, plan: UvPlan, ids: &[Vec<u8>])
 /// The clientDataHash used for pre-flight requests: nothing is signed for a relying party.
 const PREFLIGHT_HASH: [u8; 32] = [0u8; 32];
 
+/// Splits `ids` into the allowLists the authenticator takes: at most
+/// `maxCredentialCountInList` IDs each (1 when it does not say), each request within
+/// `maxMsgSize` (a batch is closed early when the next ID would not fit); IDs longer than
+/// `maxCredentialIdLength`, and any that alone would not fit, are left out.
+pub fn batches<'a>(
+    info: &GetInfoResponse,
+    ids: &'a [Vec<u8>],
+    request: impl Fn(&[&'a Vec<u8>]) -> GetAssertionRequest,
+) -> Vec<Vec<&'a Vec<u8>>> {
+    let count = usize::try_from(info.max_credential_count_in_list.unwrap_or(1))
+        .unwrap_or(1)
+        .max(1);
+    let max_len = info
+        .max_credential_id_length
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(usize::MAX);
+    let fits = |batch: &[&'a Vec<u8>]| {
+        ctap2::fits(
+            info,
+            &latchkey_ctap::command::Request::GetAssertion(request(batch)),
+        )
+    };
+    let mut out = Vec::new();
+    let mut current: Vec<&'a Vec<u8>> = Vec::new();
+    for id in ids.iter().filter(|id| id.len() <= max_len) {
+        current.push(id);
+        if current.len() <= count && fits(&current) {
+            continue;
+        }
+        current.pop();
+        if !current.is_empty() {
+            out.push(std::mem::take(&mut current));
+        }
+        current.push(id);
+        if !fits(&current) {
+            current.pop();
+        }
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
 /// Finds the first of `ids` the authenticator holds for `rp_id`, asking silently (`up = false`)
-/// in batches of `maxCredentialCountInList`; IDs longer than `maxCredentialIdLength` are skipped.
+/// in the [`batches`] the authenticator takes.
 pub fn preflight(
     device: &mut dyn Device,
     info: &GetInfoResponse,
@@ -115,36 +168,28 @@ pub fn preflight(
     ids: &[Vec<u8>],
     token: Option<&Token>,
 ) -> Result<Option<Vec<u8>>, WebAuthnError> {
-    let batch = usize::try_from(info.max_credential_count_in_list.unwrap_or(1))
-        .unwrap_or(1)
-        .max(1);
-    let max_len = info
-        .max_credential_id_length
-        .and_then(|n| usize::try_from(n).ok())
-        .unwrap_or(usize::MAX);
-    let usable: Vec<&Vec<u8>> = ids.iter().filter(|id| id.len() <= max_len).collect();
-    for chunk in usable.chunks(batch) {
-        let request = GetAssertionRequest {
-            rp_id: rp_id.to_owned(),
-            client_data_hash: CtapHash(PREFLIGHT_HASH),
-            allow_list: Some(
-                chunk
-                    .iter()
-                    .map(|id| CredentialDescriptor::public_key(id.as_slice()))
-                    .collect(),
-            ),
-            extensions: None,
-            options: GetAssertionOptions {
-                rk: None,
-                up: Some(false),
-                uv: None,
-            },
-            pin_uv_auth_param: token.map(|t| t.authenticate(&PREFLIGHT_HASH)),
-            pin_uv_auth_protocol: token.map(Token::protocol),
-        };
-        match ctap2::get_assertion(device, request, &mut |_| {}) {
+    let request = |chunk: &[&Vec<u8>]| GetAssertionRequest {
+        rp_id: rp_id.to_owned(),
+        client_data_hash: CtapHash(PREFLIGHT_HASH),
+        allow_list: Some(
+            chunk
+                .iter()
+                .map(|id| CredentialDescriptor::public_key(id.as_slice()))
+                .collect(),
+        ),
+        extensions: None,
+        options: GetAssertionOptions {
+            rk: None,
+            up: Some(false),
+            uv: None,
+        },
+        pin_uv_auth_param: token.map(|t| t.authenticate(&PREFLIGHT_HASH)),
+        pin_uv_auth_protocol: token.map(Token::protocol),
+    };
+    for chunk in batches(info, ids, request) {
+        match ctap2::get_assertion(device, request(&chunk), &mut |_| {}) {
             Ok(answer) => {
-                let found = match (answer.credential, chunk) {
+                let found = match (answer.credential, chunk.as_slice()) {
                     (Some(c), _) => c.id,
                     (None, [only]) => (*only).clone(),
                     (None, _) => {

@@ -10,12 +10,14 @@
 //! attempts used up: the PIN takes over if the key has one.
 
 use latchkey_ctap::command::{ClientPinRequest, GetInfoResponse};
+use latchkey_ctap::pin::Permissions;
 use latchkey_ctap::status::StatusCode;
 use latchkey_webauthn::WebAuthnError;
 
 use crate::ctap2::{self, CtapError};
 use crate::device::Device;
 use crate::error::{to_webauthn, Step};
+use crate::pin_policy;
 use crate::pinuv::{self, Session, Token, TokenRequest};
 use crate::ui::{CeremonyUi, UvReason, UvRequest};
 
@@ -52,31 +54,59 @@ fn token_with_uv(
     }
 }
 
+/// How the built-in attempts ended.
+enum Outcome {
+    /// A token.
+    Token(Token),
+    /// Built-in UV is blocked (uvRetries is 0): a right PIN unblocks it.
+    Blocked,
+    /// Not set up, PIN blocked for this power cycle, or the attempts used up.
+    GaveUp,
+}
+
 /// Gets a pinUvAuthToken by built-in user verification, falling back to the PIN (through
-/// [`pinuv::obtain`]) when built-in UV is blocked or gives up and the key has a PIN.
+/// [`pinuv::obtain`]) when built-in UV is blocked or gives up and the key has a PIN. A key with
+/// `noMcGaPermissionsWithClientPin` gives mc and ga to built-in UV only: there the PIN only
+/// unblocks the built-in method ([`pin_policy::unblock_built_in_uv`]), which is tried again.
 pub fn obtain(
     device: &mut dyn Device,
     info: &mut GetInfoResponse,
     ui: &mut dyn CeremonyUi,
     request: TokenRequest<'_>,
 ) -> Result<Token, WebAuthnError> {
+    let pin_set = info.option("clientPin") == Some(true);
+    let mc_ga = Permissions::MAKE_CREDENTIAL | Permissions::GET_ASSERTION;
+    let built_in_only = pin_policy::no_mc_ga_with_pin(info) && request.permissions.0 & mc_ga.0 != 0;
     match attempts(device, info, ui, &request)? {
-        Some(token) => Ok(token),
-        None if info.option("clientPin") == Some(true) => pinuv::obtain(device, info, ui, request),
-        None => Err(WebAuthnError::not_allowed(
+        Outcome::Token(token) => Ok(token),
+        Outcome::Blocked if built_in_only && pin_set => {
+            pin_policy::unblock_built_in_uv(device, info, ui)?;
+            match attempts(device, info, ui, &request)? {
+                Outcome::Token(token) => Ok(token),
+                _ => Err(not_recognised()),
+            }
+        }
+        _ if built_in_only => Err(not_recognised()),
+        _ if pin_set => pinuv::obtain(device, info, ui, request),
+        _ => Err(WebAuthnError::not_allowed(
             "the authenticator did not recognise the user, and it has no PIN to use instead",
         )),
     }
 }
 
-/// The built-in attempts: a token, or `None` once built-in UV is blocked, not set up, or the
-/// attempts are used up (the PIN may take over then).
+fn not_recognised() -> WebAuthnError {
+    WebAuthnError::not_allowed(
+        "the authenticator did not recognise the user, and it verifies users for this only by its built-in method",
+    )
+}
+
+/// The built-in attempts: a token, or why there is none (the PIN may take over then).
 fn attempts(
     device: &mut dyn Device,
     info: &GetInfoResponse,
     ui: &mut dyn CeremonyUi,
     request: &TokenRequest<'_>,
-) -> Result<Option<Token>, WebAuthnError> {
+) -> Result<Outcome, WebAuthnError> {
     let name = device.info().name;
     let limit = info
         .preferred_platform_uv_attempts
@@ -91,24 +121,22 @@ fn attempts(
             device: name.clone(),
         });
         match token_with_uv(device, info, request)? {
-            Ok(token) => return Ok(Some(token)),
+            Ok(token) => return Ok(Outcome::Token(token)),
             Err(CtapError::Status(StatusCode::UvInvalid)) => {
                 // The count is only told to the user: a key that fails getUVRetries is tried
                 // again with the attempts left unknown.
                 retries_left = uv_retries(device).ok().flatten();
                 if retries_left == Some(0) {
-                    return Ok(None);
+                    return Ok(Outcome::Blocked);
                 }
                 reason = UvReason::Retry;
             }
+            Err(CtapError::Status(StatusCode::UvBlocked)) => return Ok(Outcome::Blocked),
             Err(CtapError::Status(
-                StatusCode::UvBlocked
-                | StatusCode::PinAuthBlocked
-                | StatusCode::PinBlocked
-                | StatusCode::NotAllowed,
-            )) => return Ok(None),
+                StatusCode::PinAuthBlocked | StatusCode::PinBlocked | StatusCode::NotAllowed,
+            )) => return Ok(Outcome::GaveUp),
             Err(e) => return Err(to_webauthn(Step::UserVerification, &e)),
         }
     }
-    Ok(None)
+    Ok(Outcome::GaveUp)
 }
