@@ -12,6 +12,10 @@
 //! - [`pin`]: PIN/UV auth protocols 1 and 2, both the platform and the authenticator side.
 //! - [`hid`]: CTAPHID framing and the channel state machine (CTAP 2.1 §11.2).
 //! - [`u2f`]: U2F/CTAP1 APDUs (CTAP 2.1 §11.2.9 and the U2F raw message format).
+//! - [`iso7816`]: ISO 7816-4 command and response APDUs, short and extended, with chaining.
+//! - [`nfc`]: CTAP over NFC (CTAP 2.1 §11.3): applet selection, NFCCTAP_MSG, command and
+//!   response chaining, NFCCTAP_GETRESPONSE status updates; the client's exchange and the card's
+//!   applet.
 #![forbid(unsafe_code)]
 
 pub mod authdata;
@@ -22,6 +26,8 @@ pub mod entity;
 pub mod error;
 pub mod extensions;
 pub mod hid;
+pub mod iso7816;
+pub mod nfc;
 pub mod pin;
 pub mod status;
 pub mod u2f;

@@ -8,7 +8,8 @@
 //! and CTAP 2.1 §11.2.9.1.1 / §8 "Interoperating with CTAP1/U2F authenticators"
 //! (<https://fidoalliance.org/specs/fido-v2.1-ps-20210615/fido-client-to-authenticator-protocol-v2.1-ps-20210615.html#u2f-interoperability>).
 
-pub mod apdu;
+/// The ISO 7816-4 APDUs U2F messages travel in (they live in [`crate::iso7816`]).
+pub use crate::iso7816 as apdu;
 mod request;
 mod response;
 

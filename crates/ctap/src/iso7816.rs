@@ -1,8 +1,10 @@
-//! ISO 7816-4 command and response APDUs, short and extended length encodings.
+//! ISO 7816-4 command and response APDUs, short and extended length encodings (ISO/IEC 7816-4
+//! §5.1), the status words FIDO uses, and the class byte's command-chaining bit (§5.4.1).
 //!
-//! U2F uses the extended encoding (raw message formats §3.1,
+//! U2F over HID uses the extended encoding (raw message formats §3.1,
 //! <https://fidoalliance.org/specs/fido-u2f-v1.2-ps-20170411/fido-u2f-raw-message-formats-v1.2-ps-20170411.html#u2f-message-framing>);
-//! the short encoding is accepted too because some clients send it.
+//! the short encoding is accepted too because some clients send it. NFC uses both, with command
+//! chaining and `GET RESPONSE` for messages a short APDU cannot carry ([`crate::nfc`]).
 
 use std::fmt;
 
@@ -10,6 +12,13 @@ use std::fmt;
 pub const MAX_EXTENDED_DATA: usize = 65_535;
 /// Largest `Nc` a short APDU can carry.
 pub const MAX_SHORT_DATA: usize = 255;
+/// The class byte's command-chaining bit (ISO 7816-4 §5.4.1): "more commands of this chain
+/// follow".
+pub const CLA_CHAINING: u8 = 0x10;
+/// INS of SELECT (ISO 7816-4 §11.1.1).
+pub const INS_SELECT: u8 = 0xA4;
+/// INS of GET RESPONSE (ISO 7816-4 §11.7.1).
+pub const INS_GET_RESPONSE: u8 = 0xC0;
 
 /// A two-byte ISO 7816-4 status word (SW1 ‖ SW2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -28,10 +37,35 @@ impl StatusWord {
     pub const INS_NOT_SUPPORTED: Self = Self(0x6D00);
     /// 6E00: the class byte is not supported.
     pub const CLA_NOT_SUPPORTED: Self = Self(0x6E00);
+    /// 6A82: SELECT named an application the card does not have.
+    pub const FILE_NOT_FOUND: Self = Self(0x6A82);
+    /// 6A86: P1 or P2 is wrong.
+    pub const WRONG_P1_P2: Self = Self(0x6A86);
+    /// 6883: a command chain ended with a command that does not continue it.
+    pub const LAST_COMMAND_EXPECTED: Self = Self(0x6883);
+    /// 6986: the command is not allowed now (nothing to fetch, a request still running).
+    pub const COMMAND_NOT_ALLOWED: Self = Self(0x6986);
+    /// 6F00: no precise diagnosis (the card failed internally).
+    pub const NO_PRECISE_DIAGNOSIS: Self = Self(0x6F00);
+    /// 9100: CTAP over NFC's status update: the request is still being processed, the one data
+    /// byte says how (CTAP 2.1 §11.3.7).
+    pub const CTAP_STATUS_UPDATE: Self = Self(0x9100);
 
     /// The two bytes as they travel at the end of a response APDU.
     pub fn to_bytes(self) -> [u8; 2] {
         self.0.to_be_bytes()
+    }
+
+    /// `61XX` (ISO 7816-4 §5.1.3): this many more response bytes wait for GET RESPONSE, where
+    /// `XX` = 00 means 256 or more. `None` for any other status word.
+    pub fn more_data(self) -> Option<usize> {
+        let [sw1, sw2] = self.to_bytes();
+        (sw1 == 0x61).then(|| if sw2 == 0 { 256 } else { usize::from(sw2) })
+    }
+
+    /// `61XX` announcing `remaining` more bytes (`XX` = 00 for 256 or more).
+    pub fn more_data_of(remaining: usize) -> Self {
+        Self(0x6100 | u16::try_from(remaining).map_or(0, |n| if n > 255 { 0 } else { n }))
     }
 }
 
@@ -84,6 +118,11 @@ pub struct CommandApdu {
 }
 
 impl CommandApdu {
+    /// Whether the class byte says more commands of this chain follow (ISO 7816-4 §5.4.1).
+    pub fn is_chained(&self) -> bool {
+        self.cla & CLA_CHAINING != 0
+    }
+
     /// Parses a short or extended command APDU.
     ///
     /// Lenient in one documented way: an extended APDU with Lc = 0000 followed by a two-byte Le
