@@ -20,11 +20,16 @@ const JOIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 #[derive(Debug, Clone, clap::Args)]
 pub struct DeviceArgs {
     /// Use the security key at unix:PATH, udp:HOST:PORT (e.g. a `latchkey virtual-key`),
-    /// /dev/hidrawN or hidraw:N instead of the platform authenticator. Repeat it to name several
+    /// /dev/hidrawN or hidraw:N, or the NFC card on the PC/SC reader pcsc:READER (a build with
+    /// the `pcsc` feature), instead of the platform authenticator. Repeat it to name several
     /// keys: the one touched first is used. `all` means every key present: the USB keys found,
-    /// the ones listed in $XDG_CONFIG_HOME/latchkey/devices.toml (`devices = ["unix:…"]`) and
-    /// any other `--device`.
-    #[arg(long, value_name = "unix:PATH|udp:HOST:PORT|/dev/hidrawN|all")]
+    /// the cards on PC/SC readers, the ones listed in $XDG_CONFIG_HOME/latchkey/devices.toml
+    /// (`devices = ["unix:…"]`) and any other `--device`; keys plugged in and cards put on a
+    /// reader while it waits join the choice.
+    #[arg(
+        long,
+        value_name = "unix:PATH|udp:HOST:PORT|/dev/hidrawN|pcsc:READER|all"
+    )]
     pub device: Vec<String>,
     /// The platform authenticator's credential store [default: $XDG_DATA_HOME/latchkey].
     #[arg(long, value_name = "DIR")]
@@ -77,8 +82,10 @@ impl DeviceArgs {
         if !self.all() {
             return latchkey_client::select::select(devices, ui);
         }
-        // Keys plugged in while the user is asked for a touch join the choice.
-        let joins = match latchkey_client::devices::watch(latchkey_transport::Roots::default()) {
+        // Keys plugged in (and cards put on a reader) while the user is asked for a touch join
+        // the choice.
+        let roots = latchkey_transport::Roots::default();
+        let joins = match latchkey_client::devices::watch_all(roots, true) {
             Ok(rx) => rx,
             Err(e) => {
                 eprintln!("warning: cannot follow keys being plugged in: {e}");
@@ -86,7 +93,7 @@ impl DeviceArgs {
             }
         };
         if devices.is_empty() && !self.json {
-            eprintln!("Plug in a security key and touch it.");
+            eprintln!("Plug in a security key and touch it, or hold one to the reader.");
         }
         latchkey_client::select::select_joining(devices, &joins, ui, JOIN_TIMEOUT)
     }

@@ -45,6 +45,7 @@ fn transport(t: Transport) -> &'static str {
         Transport::Internal => "internal",
         Transport::Usb => "usb",
         Transport::Virtual => "virtual",
+        Transport::Nfc => "nfc",
     }
 }
 

@@ -2,7 +2,9 @@
 //!
 //! Serves `latchkey_authenticator::Authenticator` over UDP (one datagram per 64-byte report,
 //! as the Solo and Trezor simulators do) or a Unix `SOCK_SEQPACKET` socket, so that CTAP
-//! clients — ours, python-fido2, libfido2 through a shim — can be tested without hardware.
+//! clients — ours, python-fido2, libfido2 through a shim — can be tested without hardware; or,
+//! with `--vpcd`, as a contactless card in vsmartcard's virtual reader, so that PC/SC clients
+//! reach it through pcscd as they would an NFC key.
 //! Credentials live in memory unless `--state DIR` names a directory, which then holds an
 //! **unprotected** file store: anyone who can read it can use the keys. Test keys only.
 //!
@@ -11,31 +13,30 @@
 
 mod policy;
 
-use std::fs::File;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::Arc;
-use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use latchkey_authenticator::env::{
-    Clock, PresenceDenied, PresencePurpose, Rng, UserPresence, UvMatch,
-};
+use latchkey_authenticator::env::{Clock, Rng};
 use latchkey_authenticator::memory::MemoryStore;
 use latchkey_authenticator::store::CredentialStore;
 use latchkey_authenticator::uv::UvScript;
 use latchkey_authenticator::{Authenticator, BuiltInUv, Config};
 use latchkey_keystore::{FileStore, Protection};
+use latchkey_transport::virtual_key::vpcd::{self, Misbehaviour, VpcdOptions};
 use latchkey_transport::virtual_key::{CtapHidApp, Signals, VirtualKey};
 use latchkey_transport::SeqpacketListener;
 
+mod presence;
+use presence::Presence;
+
 /// Options of `latchkey virtual-key`.
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("listen").required(true).args(["udp", "unix"])))]
+#[command(group(clap::ArgGroup::new("listen").required(true).args(["udp", "unix", "vpcd"])))]
 pub struct Args {
     /// Listen for 64-byte reports as UDP datagrams on this address (e.g. 127.0.0.1:8111).
     #[arg(long, value_name = "ADDR")]
@@ -43,6 +44,15 @@ pub struct Args {
     /// Listen on a Unix SOCK_SEQPACKET socket at this path (a stale socket file is replaced).
     #[arg(long, value_name = "PATH")]
     unix: Option<PathBuf>,
+    /// Be a contactless card (CTAP over NFC) in vsmartcard's virtual reader: connect to the
+    /// vpcd driver of a running pcscd at HOST:PORT (its reader.conf's port, 35963 by default).
+    /// Stopping this command takes the card off the reader.
+    #[arg(long, value_name = "HOST:PORT")]
+    vpcd: Option<String>,
+    /// For testing clients: as a vpcd card, break CTAP over NFC this way on every CTAP2
+    /// request but authenticatorGetInfo.
+    #[arg(long, value_enum, requires = "vpcd")]
+    misbehave: Option<Misbehave>,
     /// How user presence is answered: granted at once, always denied, or asked on the terminal.
     #[arg(long, value_enum, default_value_t = PresenceMode::Auto)]
     presence: PresenceMode,
@@ -108,6 +118,38 @@ enum PresenceMode {
     Deny,
     /// "Touch? [y/N]" on the controlling terminal.
     Prompt,
+    /// Nobody ever touches: the key waits (saying so in keepalives) until the client cancels.
+    Wait,
+}
+
+/// `--misbehave`: how a vpcd card breaks the protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Misbehave {
+    /// Answers with one byte, shorter than a status word.
+    Truncated,
+    /// Answers with status word 6A80.
+    WrongStatus,
+    /// Announces more data (61 00) without end, sending none.
+    EndlessChain,
+    /// Sends 256 bytes and announces more, without end.
+    Oversized,
+    /// Says it is still working (9100) to every poll, for ever.
+    EndlessUpdates,
+    /// Never answers.
+    Silent,
+}
+
+impl Misbehave {
+    fn to_transport(self) -> Misbehaviour {
+        match self {
+            Self::Truncated => Misbehaviour::Truncated,
+            Self::WrongStatus => Misbehaviour::WrongStatus,
+            Self::EndlessChain => Misbehaviour::EndlessChain,
+            Self::Oversized => Misbehaviour::Oversized,
+            Self::EndlessUpdates => Misbehaviour::EndlessUpdates,
+            Self::Silent => Misbehaviour::Silent,
+        }
+    }
 }
 
 /// Runs the virtual key until SIGINT/SIGTERM.
@@ -156,6 +198,9 @@ fn listen<S: CredentialStore + Send + 'static>(
         max_uv_retries: args.uv_retries,
         ..Config::default()
     };
+    if args.vpcd.is_some() {
+        config.transports = vec!["nfc".to_owned()];
+    }
     args.policy.apply(&mut config);
     let app = AuthenticatorApp {
         inner: Authenticator::new(config, store, presence, SystemClock::new(), SystemRng),
@@ -172,10 +217,24 @@ fn listen<S: CredentialStore + Send + 'static>(
         announce(&format!("unix {}", path.display()));
         key.serve_unix(listener, shutdown)
             .map_err(|e| e.to_string())
+    } else if let Some(addr) = &args.vpcd {
+        let target = vpcd::resolve(addr).map_err(|e| format!("--vpcd {addr}: {e}"))?;
+        let stream = vpcd::connect(target, VPCD_PATIENCE)
+            .map_err(|e| format!("cannot connect to vpcd at {target}: {e}"))?;
+        announce(&format!("vpcd {target}"));
+        let options = VpcdOptions {
+            misbehave: args.misbehave.map(Misbehave::to_transport),
+            ..VpcdOptions::default()
+        };
+        key.serve_vpcd(stream, options, shutdown)
+            .map_err(|e| format!("vpcd at {target}: {e}"))
     } else {
-        Err("give --udp ADDR or --unix PATH".to_owned())
+        Err("give --udp ADDR, --unix PATH or --vpcd HOST:PORT".to_owned())
     }
 }
+
+/// How long `--vpcd` waits for vpcd to listen (pcscd loads it a moment after starting).
+const VPCD_PATIENCE: Duration = Duration::from_secs(10);
 
 /// One line on stdout once the socket is ready, so scripts can wait for it (and learn the port
 /// when they asked for port 0).
@@ -245,139 +304,5 @@ impl Rng for SystemRng {
             // Without randomness no key or token would be safe: stop rather than go on.
             std::process::abort();
         }
-    }
-}
-
-/// How often a waiting prompt looks at the CANCEL flag.
-const CANCEL_POLL: Duration = Duration::from_millis(20);
-
-/// The user-presence answer for `--presence`.
-struct Presence {
-    mode: PresenceMode,
-    signals: Signals,
-    timeout: Duration,
-    /// For `prompt`: the terminal to write to and the lines read from it.
-    tty: Option<(File, Receiver<String>)>,
-    /// `--uv`: what the emulated fingerprint reader answers.
-    fingers: Option<UvScript>,
-}
-
-impl Presence {
-    fn new(mode: PresenceMode, signals: &Signals, timeout_secs: u64) -> Result<Self, String> {
-        let tty = if mode == PresenceMode::Prompt {
-            let write = File::options()
-                .write(true)
-                .open("/dev/tty")
-                .map_err(|e| format!("--presence prompt needs a controlling terminal: {e}"))?;
-            let read = File::open("/dev/tty").map_err(|e| format!("cannot read /dev/tty: {e}"))?;
-            let (tx, rx) = mpsc::channel();
-            // One reader for the whole run: a prompt that was cancelled must not leave a
-            // second reader competing for the next answer.
-            thread::Builder::new()
-                .name("presence-tty".into())
-                .spawn(move || {
-                    for line in BufReader::new(read).lines() {
-                        let Ok(line) = line else { break };
-                        if tx.send(line).is_err() {
-                            break;
-                        }
-                    }
-                })
-                .map_err(|e| format!("cannot start the prompt reader: {e}"))?;
-            Some((write, rx))
-        } else {
-            None
-        };
-        Ok(Self {
-            mode,
-            signals: signals.clone(),
-            timeout: Duration::from_secs(timeout_secs),
-            tty,
-            fingers: None,
-        })
-    }
-
-    fn prompt(&mut self, purpose: &PresencePurpose<'_>) -> Result<(), PresenceDenied> {
-        let Some((tty, lines)) = self.tty.as_mut() else {
-            return Err(PresenceDenied::Denied);
-        };
-        // Answers typed before this question do not count.
-        while lines.try_recv().is_ok() {}
-        let _ = write!(tty, "\n{} Touch? [y/N] ", describe(purpose));
-        let _ = tty.flush();
-        let deadline = Instant::now() + self.timeout;
-        loop {
-            if self.signals.is_cancelled() {
-                let _ = writeln!(tty, "(cancelled by the client)");
-                return Err(PresenceDenied::Cancelled);
-            }
-            if Instant::now() >= deadline {
-                let _ = writeln!(tty, "(timed out)");
-                return Err(PresenceDenied::Timeout);
-            }
-            match lines.recv_timeout(CANCEL_POLL) {
-                Ok(answer) => {
-                    let yes = matches!(answer.trim(), "y" | "Y" | "yes" | "Yes" | "YES");
-                    return if yes {
-                        Ok(())
-                    } else {
-                        Err(PresenceDenied::Denied)
-                    };
-                }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => return Err(PresenceDenied::Denied),
-            }
-        }
-    }
-}
-
-impl UserPresence for Presence {
-    fn request_presence(&mut self, purpose: PresencePurpose<'_>) -> Result<(), PresenceDenied> {
-        if self.signals.is_cancelled() {
-            return Err(PresenceDenied::Cancelled);
-        }
-        match self.mode {
-            PresenceMode::Auto => Ok(()),
-            PresenceMode::Deny => Err(PresenceDenied::Denied),
-            PresenceMode::Prompt => {
-                self.signals.set_up_needed(true);
-                let answer = self.prompt(&purpose);
-                self.signals.set_up_needed(false);
-                answer
-            }
-        }
-    }
-
-    fn verify_user(&mut self, _purpose: PresencePurpose<'_>) -> Result<UvMatch, PresenceDenied> {
-        if self.signals.is_cancelled() {
-            return Err(PresenceDenied::Cancelled);
-        }
-        let outcome = self
-            .fingers
-            .as_mut()
-            .map_or(UvMatch::NoMatch, UvScript::next_outcome);
-        eprintln!(
-            "latchkey virtual-key: fingerprint {}",
-            match outcome {
-                UvMatch::Matched => "recognised",
-                UvMatch::NoMatch => "not recognised",
-            }
-        );
-        Ok(outcome)
-    }
-}
-
-/// One line saying what the touch is for.
-fn describe(purpose: &PresencePurpose<'_>) -> String {
-    match purpose {
-        PresencePurpose::MakeCredential { rp_id, user_name } => match user_name {
-            Some(user) => format!("Register a passkey for {user} on {rp_id}?"),
-            None => format!("Register a passkey on {rp_id}?"),
-        },
-        PresencePurpose::GetAssertion { rp_id } => format!("Sign in to {rp_id}?"),
-        PresencePurpose::Selection => "Select this security key?".to_owned(),
-        PresencePurpose::Reset => "RESET this key, deleting every credential?".to_owned(),
-        PresencePurpose::U2f => "Confirm a U2F request?".to_owned(),
-        PresencePurpose::Other => "Confirm a request to this key?".to_owned(),
     }
 }

@@ -1,5 +1,5 @@
 //! One trait for every CTAP authenticator the client can drive: the in-process platform
-//! authenticator, a virtual key over a socket, a USB key (CTAP 2.1 §8, §11).
+//! authenticator, a virtual key over a socket, a USB key, an NFC card (CTAP 2.1 §8, §11).
 //!
 //! A [`Device`] moves bytes only: `authenticatorXxx` requests (command byte + CBOR parameters,
 //! CTAP 2.1 §8.1) and U2F APDUs (CTAP 2.1 §11.2.9.1.1). Interpreting the status byte is the job of
@@ -23,6 +23,8 @@ pub enum Transport {
     Usb,
     /// A virtual key over a Unix socket or UDP (CTAPHID framing, reported as `usb`).
     Virtual,
+    /// A contactless card on a PC/SC reader (CTAP over NFC, CTAP 2.1 §11.3).
+    Nfc,
 }
 
 impl Transport {
@@ -31,6 +33,7 @@ impl Transport {
         match self {
             Self::Internal => AuthenticatorTransport::Internal,
             Self::Usb | Self::Virtual => AuthenticatorTransport::Usb,
+            Self::Nfc => AuthenticatorTransport::Nfc,
         }
     }
 
@@ -38,7 +41,7 @@ impl Transport {
     pub fn attachment(self) -> AuthenticatorAttachment {
         match self {
             Self::Internal => AuthenticatorAttachment::Platform,
-            Self::Usb | Self::Virtual => AuthenticatorAttachment::CrossPlatform,
+            Self::Usb | Self::Virtual | Self::Nfc => AuthenticatorAttachment::CrossPlatform,
         }
     }
 }

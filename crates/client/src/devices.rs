@@ -1,8 +1,12 @@
 //! The list of security keys a ceremony may use: every FIDO hidraw node discovery finds
-//! ([`latchkey_transport::enumerate`]), the keys named on the command line (`--device`), and the
-//! keys named in the config file `$XDG_CONFIG_HOME/latchkey/devices.toml`
-//! (`devices = ["unix:/run/…", "udp:127.0.0.1:8111", "hidraw:3"]`). All are opened as CTAPHID
-//! [`Device`]s by [`crate::hid::open_spec`].
+//! ([`latchkey_transport::enumerate`]), every card on a PC/SC reader (with the `pcsc` feature,
+//! [`pcsc`]), the keys named on the command line (`--device`), and the keys named in the config
+//! file `$XDG_CONFIG_HOME/latchkey/devices.toml`
+//! (`devices = ["unix:/run/…", "udp:127.0.0.1:8111", "hidraw:3", "pcsc:Reader 00 00"]`). All
+//! are opened as [`Device`]s by [`crate::hid::open_spec`]; keys and cards that appear later
+//! reach a ceremony through [`watch_all`].
+
+pub mod pcsc;
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -78,20 +82,25 @@ pub struct Sources {
     pub config: Option<PathBuf>,
     /// Keys named explicitly (`--device`).
     pub extra: Vec<DeviceSpec>,
+    /// Whether the cards on PC/SC readers are looked for (always none without the `pcsc`
+    /// feature, or without pcscd).
+    pub pcsc: bool,
 }
 
 impl Sources {
-    /// The system's hidraw keys, the user's config file, and `extra`.
+    /// The system's hidraw keys and NFC cards, the user's config file, and `extra`.
     pub fn system(extra: Vec<DeviceSpec>) -> Self {
         Self {
             roots: Some(Roots::default()),
             config: config_path(),
             extra,
+            pcsc: true,
         }
     }
 
-    /// Every spec, without duplicates, in the order: `extra`, config file, discovered keys.
-    /// A discovery failure (no sysfs) means no discovered keys, not an error.
+    /// Every spec, without duplicates, in the order: `extra`, config file, discovered keys,
+    /// cards on PC/SC readers. A discovery failure (no sysfs, no pcscd) means no discovered
+    /// keys, not an error.
     pub fn specs(&self) -> Result<Vec<DeviceSpec>, ListError> {
         let dev_root = self
             .roots
@@ -105,6 +114,9 @@ impl Sources {
             if let Ok(found) = enumerate(roots) {
                 all.extend(found.devices.iter().map(|d| d.spec()));
             }
+        }
+        if self.pcsc {
+            all.extend(pcsc::present_cards());
         }
         let mut unique: Vec<DeviceSpec> = Vec::with_capacity(all.len());
         for spec in all {
@@ -142,7 +154,7 @@ pub fn open_all(specs: &[DeviceSpec]) -> (Vec<Box<dyn Device>>, Vec<OpenFailure>
 }
 
 /// How long one wait for a uevent lasts.
-const WATCH_POLL: Duration = Duration::from_millis(200);
+pub(crate) const WATCH_POLL: Duration = Duration::from_millis(200);
 
 /// The pauses before each new attempt at opening a key whose node has just appeared (doubling
 /// from 10 ms, one second in all). A node can be seen before it can be opened: udev applies the
@@ -179,7 +191,7 @@ fn may_succeed_later(error: &DeviceError) -> bool {
 /// Calls `attempt` until it succeeds, fails for good (not [`may_succeed_later`]), or the
 /// [`OPEN_RETRY_PAUSES`] are used up, calling `pause` with each pause between attempts. The last
 /// error is returned with the number of attempts made.
-fn open_with_retries<T>(
+pub(crate) fn open_with_retries<T>(
     mut attempt: impl FnMut() -> Result<T, DeviceError>,
     mut pause: impl FnMut(Duration),
 ) -> Result<T, (DeviceError, usize)> {
@@ -211,11 +223,20 @@ pub fn watch_with(watcher: DeviceWatcher) -> mpsc::Receiver<Box<dyn Device>> {
 
 /// [`watch_with`], opening each key that appears with `open` instead of as a hidraw node: the
 /// seam where a test (or another transport) decides what a discovered node connects to.
-pub fn watch_with_opener<F>(mut watcher: DeviceWatcher, open: F) -> mpsc::Receiver<Box<dyn Device>>
+pub fn watch_with_opener<F>(watcher: DeviceWatcher, open: F) -> mpsc::Receiver<Box<dyn Device>>
 where
     F: Fn(&DeviceInfo) -> Result<Box<dyn Device>, DeviceError> + Send + 'static,
 {
     let (tx, rx) = mpsc::channel();
+    spawn_watch(watcher, tx, open);
+    rx
+}
+
+/// The thread of [`watch_with_opener`], sending to `tx`.
+fn spawn_watch<F>(mut watcher: DeviceWatcher, tx: mpsc::Sender<Box<dyn Device>>, open: F)
+where
+    F: Fn(&DeviceInfo) -> Result<Box<dyn Device>, DeviceError> + Send + 'static,
+{
     std::thread::spawn(move || loop {
         match watcher.next_event(WATCH_POLL) {
             Ok(Some(WatchEvent::Added(info))) => {
@@ -237,13 +258,32 @@ where
             Err(_) => return,
         }
     });
-    rx
 }
 
 /// [`watch_with`] over the system's uevents (or inotify on `/dev` without them).
 pub fn watch(roots: Roots) -> std::io::Result<mpsc::Receiver<Box<dyn Device>>> {
     let (watcher, _) = DeviceWatcher::open(roots)?;
     Ok(watch_with(watcher))
+}
+
+/// Every key that appears from now on, opened: hidraw keys plugged in ([`watch`]) and, with
+/// `pcsc`, cards put on PC/SC readers ([`pcsc::watch_into`]), on one receiver. Either source may
+/// be unavailable (no uevents nor `/dev`, no pcscd); `Err` only if neither can be followed.
+pub fn watch_all(
+    roots: Roots,
+    with_pcsc: bool,
+) -> std::io::Result<mpsc::Receiver<Box<dyn Device>>> {
+    let (tx, rx) = mpsc::channel();
+    let hidraw = DeviceWatcher::open(roots).map(|(watcher, _)| {
+        spawn_watch(watcher, tx.clone(), |info| {
+            open_spec(&info.spec(), Some(&info.display_name()))
+        })
+    });
+    let cards = with_pcsc && pcsc::watch_into(tx).is_ok();
+    match hidraw {
+        Err(e) if !cards => Err(e),
+        _ => Ok(rx),
+    }
 }
 
 #[cfg(test)]
@@ -266,6 +306,7 @@ mod tests {
             }),
             config: Some(config),
             extra: vec!["unix:/run/a".parse().unwrap()],
+            pcsc: false,
         };
         let specs = sources.specs().unwrap();
         let names: Vec<String> = specs.iter().map(ToString::to_string).collect();

@@ -154,8 +154,12 @@ impl<C: HidConnection> Device for HidDevice<C> {
 }
 
 /// Opens the device a [`DeviceSpec`] names: a virtual key (reported as [`Transport::Virtual`])
-/// or a USB key's hidraw node ([`Transport::Usb`]), both over CTAPHID.
+/// or a USB key's hidraw node ([`Transport::Usb`]), both over CTAPHID, or the card on a PC/SC
+/// reader ([`Transport::Nfc`], through [`crate::nfc`]).
 pub fn open_spec(spec: &DeviceSpec, name: Option<&str>) -> Result<Box<dyn Device>, DeviceError> {
+    if let Some(reader) = spec.pcsc_reader() {
+        return crate::nfc::open_reader(reader, name);
+    }
     let label = spec.to_string();
     let conn = spec.open().map_err(|e| {
         if latchkey_transport::is_device_gone(&e) || e.kind() == std::io::ErrorKind::NotFound {

@@ -6,7 +6,9 @@
 //!   file store), in process.
 //! - [`store`]: [`PlatformAuthenticator`], the platform authenticator over a TPM or file store.
 //! - [`hid`]: CTAPHID authenticators (virtual keys over Unix sockets / UDP, USB keys over hidraw).
-//! - [`devices`]: the key list: discovered hidraw keys, `--device` specs, the config file.
+//! - [`nfc`]: NFC keys: a card on a PC/SC reader (feature `pcsc`), or on any APDU link.
+//! - [`devices`]: the key list: discovered hidraw keys and NFC cards, `--device` specs, the
+//!   config file.
 //! - [`request`]: checked ceremony inputs (options, RP ID, clientDataJSON).
 //! - [`register()`] / [`authenticate()`]: the ceremonies, with PIN/UV, pre-flight, account choice
 //!   and extensions (credProps, prf ↔ hmac-secret, credProtect, credBlob, largeBlob, minPinLength).
@@ -34,6 +36,7 @@ pub mod error;
 pub mod hid;
 pub mod large_blob;
 pub mod manage;
+pub mod nfc;
 pub mod pin_policy;
 pub mod pinuv;
 pub mod platform;

@@ -84,11 +84,12 @@ pub(crate) fn check_attachment(
 ) -> Result<(), WebAuthnError> {
     let transport = device.info().transport;
     match (wanted, transport) {
-        (Some(AuthenticatorAttachment::Platform), Transport::Usb | Transport::Virtual) => {
-            Err(WebAuthnError::not_allowed(
-                "the request asks for a platform authenticator, and this one is a security key",
-            ))
-        }
+        (
+            Some(AuthenticatorAttachment::Platform),
+            Transport::Usb | Transport::Virtual | Transport::Nfc,
+        ) => Err(WebAuthnError::not_allowed(
+            "the request asks for a platform authenticator, and this one is a security key",
+        )),
         (Some(AuthenticatorAttachment::CrossPlatform), Transport::Internal) => {
             Err(WebAuthnError::not_allowed(
                 "the request asks for a security key, and this is the platform authenticator",

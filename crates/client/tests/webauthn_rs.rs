@@ -1,7 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 //! Acceptance: webauthn-rs (`WebauthnCore`, an RP library we did not write) makes the options,
-//! this client runs the ceremonies (on the platform authenticator and on a CTAPHID virtual key),
-//! and webauthn-rs verifies the responses.
+//! this client runs the ceremonies (on the platform authenticator, on a CTAPHID virtual key, and
+//! on an NFC card's applet through the client's NFC transport), and webauthn-rs verifies the
+//! responses.
 
 mod common;
 
@@ -276,6 +277,83 @@ fn webauthn_rs_accepts_a_u2f_only_key_with_fido_u2f_attestation() {
     .unwrap();
     let att = latchkey_ctap::authdata::AttestationObject::from_bytes(&att).unwrap();
     assert_eq!(att.att_stmt.format(), "fido-u2f");
+    let (counter, uv, _) = authenticate(
+        &core,
+        &mut dev,
+        &mut ui,
+        &cred,
+        false,
+        UserVerificationPolicy::Discouraged_DO_NOT_USE,
+    );
+    assert!(counter >= 1);
+    assert!(!uv);
+}
+
+/// A software key behind an NFC card's applet, in memory.
+type NfcCard = latchkey_client::nfc::NfcDevice<
+    CardInMemory<
+        latchkey_client::platform::PlatformDevice<latchkey_authenticator::memory::MemoryStore>,
+    >,
+>;
+/// The command APDUs a card was sent.
+type Apdus = std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>;
+
+fn nfc_card(config: latchkey_ctap::nfc::AppletConfig, busy: usize) -> (NfcCard, Apdus) {
+    let (inner, _) = usb_key_in_memory();
+    let card = CardInMemory::new(inner, config, busy);
+    let apdus = card.apdus.clone();
+    let dev =
+        latchkey_client::nfc::NfcDevice::open(card, "card".into(), "pcsc:memory".into()).unwrap();
+    (dev, apdus)
+}
+
+#[test]
+fn webauthn_rs_accepts_an_nfc_cards_responses() {
+    // Two status updates before every answer: the client polls through them.
+    let (mut dev, apdus) = nfc_card(latchkey_ctap::nfc::AppletConfig::default(), 2);
+    let info = dev.info();
+    assert_eq!(info.transport, latchkey_client::Transport::Nfc);
+    assert!(info.cbor, "U2F_V2 and a getInfo answer: CTAP2 too");
+    suite(&mut dev);
+    let apdus = apdus.lock().unwrap();
+    assert_eq!(
+        apdus[0][..5],
+        [0x00, 0xA4, 0x04, 0x00, 0x08],
+        "SELECT first"
+    );
+    let polls = apdus.iter().filter(|a| a[..2] == [0x80, 0x11]).count();
+    assert!(polls >= 2 * 8, "{polls} NFCCTAP_GETRESPONSE polls");
+    let fetches = apdus.iter().filter(|a| a[..2] == [0x00, 0xC0]).count();
+    assert!(
+        fetches >= 1,
+        "registrations over 256 bytes need GET RESPONSE"
+    );
+}
+
+#[test]
+fn webauthn_rs_accepts_a_u2f_only_nfc_card() {
+    let config = latchkey_ctap::nfc::AppletConfig {
+        ctap2: false,
+        ..latchkey_ctap::nfc::AppletConfig::default()
+    };
+    let (mut dev, _) = nfc_card(config, 0);
+    assert!(!dev.info().cbor, "NFCCTAP_MSG refused: U2F only");
+    let core = rp();
+    let mut ui = ScriptedUi::default();
+    let user = random(16);
+    let (cred, response) = register_with(
+        &core,
+        &mut dev,
+        &mut ui,
+        &user,
+        false,
+        UserVerificationPolicy::Discouraged_DO_NOT_USE,
+        AttestationConveyancePreference::Direct,
+    );
+    assert_eq!(
+        response["response"]["transports"],
+        serde_json::json!(["nfc"])
+    );
     let (counter, uv, _) = authenticate(
         &core,
         &mut dev,

@@ -11,6 +11,8 @@
 //!   last report came from (the Solo and Trezor simulator convention).
 //! - Unix `SOCK_SEQPACKET`: each message is one report; every accepted connection is a host
 //!   that opened the device, and all of them share the one device state.
+//! - vpcd (vsmartcard's virtual PC/SC reader): the key is a contactless card in pcscd's
+//!   reader, speaking CTAP over NFC ([`vpcd`]); the application and its worker are the same.
 //!
 //! The 64 bytes of [`REBOOT_REPORT`] (the Solo simulator's convention) power-cycle the
 //! authenticator: [`CtapHidApp::power_cycle`] runs and a request in progress is abandoned, but
@@ -20,6 +22,7 @@
 mod engine;
 mod udp;
 mod unix;
+pub mod vpcd;
 mod worker;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -143,5 +146,16 @@ impl<A: CtapHidApp> VirtualKey<A> {
         shutdown: Arc<AtomicBool>,
     ) -> std::io::Result<()> {
         unix::serve(self, listener, shutdown)
+    }
+
+    /// Serves as a contactless card on a connection to vsmartcard's vpcd (see
+    /// [`vpcd::connect`]) until `shutdown` becomes true or vpcd closes the connection.
+    pub fn serve_vpcd(
+        self,
+        stream: std::net::TcpStream,
+        options: vpcd::VpcdOptions,
+        shutdown: Arc<AtomicBool>,
+    ) -> std::io::Result<()> {
+        vpcd::serve(self, stream, options, shutdown)
     }
 }

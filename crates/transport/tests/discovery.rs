@@ -199,7 +199,7 @@ fn probe_reads_one_node() {
 #[test]
 fn specs_parse_every_form_and_print_back() {
     let dev = Path::new("/fake/dev");
-    let cases: [(&str, DeviceSpec); 7] = [
+    let cases: [(&str, DeviceSpec); 8] = [
         (
             "unix:/run/user/1000/key",
             DeviceSpec::Unix("/run/user/1000/key".into()),
@@ -231,6 +231,10 @@ fn specs_parse_every_form_and_print_back() {
             "hidraw:/dev/hidraw0",
             DeviceSpec::Hidraw("/dev/hidraw0".into()),
         ),
+        (
+            "pcsc:Virtual PCD 00 00",
+            DeviceSpec::Pcsc("Virtual PCD 00 00".into()),
+        ),
     ];
     for (text, want) in cases {
         let got = DeviceSpec::parse_with_dev_root(text, dev).unwrap();
@@ -242,6 +246,15 @@ fn specs_parse_every_form_and_print_back() {
     assert_eq!(parsed, DeviceSpec::Hidraw("/dev/hidraw2".into()));
     assert!(parsed.is_usb());
     assert!(!"unix:/x".parse::<DeviceSpec>().unwrap().is_usb());
+    let card: DeviceSpec = "pcsc:ACS ACR122U 00 00".parse().unwrap();
+    assert_eq!(card.pcsc_reader(), Some("ACS ACR122U 00 00"));
+    assert!(!card.is_usb());
+    let refused = card.open().err().map(|e| e.kind());
+    assert_eq!(
+        refused,
+        Some(std::io::ErrorKind::Unsupported),
+        "not CTAPHID"
+    );
 }
 
 #[test]
@@ -269,6 +282,9 @@ fn bad_specs_are_refused_with_their_reason() {
         "hidraw:-1",
     ] {
         assert!(matches!(p(bad), SpecError::BadHidraw(_)), "{bad}");
+    }
+    for bad in ["pcsc:", "pcsc:  ", "pcsc:a\nb", "pcsc:a\0b"] {
+        assert!(matches!(p(bad), SpecError::BadPcsc(_)), "{bad:?}");
     }
     for bad in [
         "/dev/sda",

@@ -444,3 +444,67 @@ impl<D: Device> Device for Ctap20<D> {
         self.0.cancel_handle()
     }
 }
+
+/// An NFC card in memory: the card-side applet of `latchkey_ctap::nfc` in front of `app` (any
+/// device, its CTAP2 and U2F answers), reached through an `ApduLink`, so the client's NFC code
+/// (SELECT, chaining, GET RESPONSE, status updates) runs without a reader. `busy` status
+/// updates (UPNEEDED) precede each CTAP answer.
+pub struct CardInMemory<D> {
+    pub applet: latchkey_ctap::nfc::Applet,
+    pub app: D,
+    pub busy: usize,
+    left: usize,
+    pending: Option<Vec<u8>>,
+    /// Every command APDU transmitted.
+    pub apdus: Arc<Mutex<Vec<Vec<u8>>>>,
+}
+
+impl<D: Device> CardInMemory<D> {
+    pub fn new(app: D, config: latchkey_ctap::nfc::AppletConfig, busy: usize) -> Self {
+        Self {
+            applet: latchkey_ctap::nfc::Applet::new(config),
+            app,
+            busy,
+            left: 0,
+            pending: None,
+            apdus: Arc::default(),
+        }
+    }
+
+    fn answer_or_update(&mut self) -> Vec<u8> {
+        use latchkey_ctap::nfc::UpdateStatus;
+        if self.left > 0 {
+            self.left -= 1;
+            if let Some(update) = self.applet.still_running(UpdateStatus::UpNeeded) {
+                return update;
+            }
+        }
+        let answer = self.pending.take().unwrap_or_default();
+        self.applet.finish(answer).unwrap()
+    }
+}
+
+impl<D: Device> latchkey_transport::ApduLink for CardInMemory<D> {
+    fn transmit(
+        &mut self,
+        apdu: &[u8],
+        _timeout: Duration,
+        _cancel: Option<&AtomicBool>,
+    ) -> Result<Vec<u8>, latchkey_transport::LinkError> {
+        use latchkey_ctap::nfc::{Action, Job};
+        self.apdus.lock().unwrap().push(apdu.to_vec());
+        Ok(match self.applet.on_apdu(apdu) {
+            Action::Reply(r) | Action::Abandon(r) => r,
+            Action::Run { job, .. } => {
+                let answer = match job {
+                    Job::Ctap(request) => self.app.cbor(&request, &mut |_| {}),
+                    Job::U2f(command) => self.app.msg(&command),
+                };
+                self.pending = Some(answer.unwrap_or_else(|_| vec![0x7F]));
+                self.left = self.busy;
+                self.answer_or_update()
+            }
+            Action::Poll { .. } => self.answer_or_update(),
+        })
+    }
+}

@@ -25,6 +25,9 @@ pub struct AppletConfig {
     pub ctap2: bool,
     /// Most bytes of command data one request may carry, chain pieces together.
     pub max_request: usize,
+    /// Most data bytes in one response APDU, whatever Ne the client asked for (a link that
+    /// frames answers with a 16-bit length, like vpcd's, carries at most 65,533 plus SW1 SW2).
+    pub max_response_data: usize,
 }
 
 impl Default for AppletConfig {
@@ -35,6 +38,7 @@ impl Default for AppletConfig {
             u2f: true,
             ctap2: true,
             max_request: crate::hid::MAX_MESSAGE,
+            max_response_data: 65_536,
         }
     }
 }
@@ -131,6 +135,14 @@ impl Applet {
     /// running, which the driver must cancel (its answer is not sent).
     pub fn reset(&mut self) -> bool {
         matches!(std::mem::take(&mut self.state), State::Running { .. })
+    }
+
+    /// Forgets the running job (its answer will not be sent) and stays selected: for a driver
+    /// that answers in its place.
+    pub fn abandon(&mut self) {
+        if self.running() {
+            self.state = State::Idle;
+        }
     }
 
     /// Whether a job is running.
@@ -320,6 +332,7 @@ impl Applet {
 
     /// Up to `ne` bytes of `data` with `status`, or `61XX` and the rest kept for GET RESPONSE.
     fn respond(&mut self, mut data: Vec<u8>, status: StatusWord, ne: usize) -> Vec<u8> {
+        let ne = ne.min(self.config.max_response_data);
         if data.len() <= ne {
             self.state = State::Idle;
             data.extend_from_slice(&status.to_bytes());

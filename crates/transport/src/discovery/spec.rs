@@ -1,9 +1,10 @@
 //! `--device` arguments and config-file entries naming one device: a virtual key on a Unix
-//! socket or UDP, or a USB key's hidraw node. Virtual keys thereby join the same device list as
-//! the keys [`crate::discovery::enumerate`] finds.
+//! socket or UDP, a USB key's hidraw node, or the card on a PC/SC reader. Virtual keys thereby
+//! join the same device list as the keys [`crate::discovery::enumerate`] finds.
 //!
 //! Forms: `unix:PATH`, `udp:HOST:PORT` (`udp:[::1]:8111` for IPv6), `/dev/hidrawN` (any path
-//! whose last component is `hidrawN`), `hidraw:N`, `hidraw:PATH`. The config file form is a TOML
+//! whose last component is `hidrawN`), `hidraw:N`, `hidraw:PATH`, `pcsc:READER NAME` (the
+//! reader's name as pcscd gives it, e.g. `pcsc:Virtual PCD 00 00`). The config file form is a TOML
 //! list of the same strings: `devices = ["unix:/run/user/1000/latchkey/key", "hidraw:3"]`.
 
 use std::fmt;
@@ -36,6 +37,8 @@ pub enum DeviceSpec {
     },
     /// A USB key's hidraw node.
     Hidraw(PathBuf),
+    /// The card on a PC/SC reader (an NFC key), by the reader's name.
+    Pcsc(String),
 }
 
 /// Why a device spec or config file was refused.
@@ -49,6 +52,8 @@ pub enum SpecError {
     BadUdp(String),
     /// `hidraw:` with neither a number nor a path, or a path not ending in `hidrawN`.
     BadHidraw(String),
+    /// `pcsc:` without a reader name, or with a NUL or a line break in it.
+    BadPcsc(String),
     /// No known prefix, and not a hidraw path.
     UnknownForm(String),
     /// The config file is not TOML of the expected shape.
@@ -73,9 +78,10 @@ impl fmt::Display for SpecError {
             Self::BadHidraw(s) => {
                 write!(f, "{s:?}: expected hidraw:N, hidraw:PATH or /dev/hidrawN")
             }
+            Self::BadPcsc(s) => write!(f, "{s:?}: expected pcsc:READER NAME"),
             Self::UnknownForm(s) => write!(
                 f,
-                "{s:?}: expected unix:PATH, udp:HOST:PORT, hidraw:N or /dev/hidrawN"
+                "{s:?}: expected unix:PATH, udp:HOST:PORT, hidraw:N, /dev/hidrawN or pcsc:READER"
             ),
             Self::Config(e) => write!(f, "device list: {e}"),
             Self::ConfigEntry { index, error } => write!(f, "devices[{index}]: {error}"),
@@ -123,6 +129,12 @@ impl DeviceSpec {
             }
             return hidraw_path(rest).ok_or_else(|| SpecError::BadHidraw(s.to_string()));
         }
+        if let Some(reader) = s.strip_prefix("pcsc:") {
+            if reader.trim().is_empty() || reader.chars().any(|c| c == '\0' || c == '\n') {
+                return Err(SpecError::BadPcsc(s.to_string()));
+            }
+            return Ok(Self::Pcsc(reader.to_string()));
+        }
         if s.starts_with('/') {
             return hidraw_path(s).ok_or_else(|| SpecError::UnknownForm(s.to_string()));
         }
@@ -167,7 +179,16 @@ impl DeviceSpec {
         matches!(self, Self::Hidraw(_))
     }
 
-    /// Opens the device. UDP hosts are resolved and the first address is used.
+    /// The reader's name, if this names the card on a PC/SC reader (not a CTAPHID device).
+    pub fn pcsc_reader(&self) -> Option<&str> {
+        match self {
+            Self::Pcsc(reader) => Some(reader),
+            _ => None,
+        }
+    }
+
+    /// Opens the device. UDP hosts are resolved and the first address is used. A PC/SC card is
+    /// not a CTAPHID device: it is opened through [`crate::nfc`] (an `Unsupported` error here).
     pub fn open(&self) -> io::Result<Box<dyn HidConnection>> {
         Ok(match self {
             Self::Unix(path) => Box::new(
@@ -184,6 +205,12 @@ impl DeviceSpec {
                 Box::new(UdpConnection::connect(addr)?)
             }
             Self::Hidraw(path) => Box::new(HidrawConnection::open(path)?),
+            Self::Pcsc(reader) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    format!("pcsc:{reader} is a smart card, not a CTAPHID device"),
+                ))
+            }
         })
     }
 }
@@ -212,6 +239,7 @@ impl fmt::Display for DeviceSpec {
             Self::Udp { host, port } => write!(f, "udp:{host}:{port}"),
             Self::Hidraw(p) if p.is_absolute() => write!(f, "{}", p.display()),
             Self::Hidraw(p) => write!(f, "hidraw:{}", p.display()),
+            Self::Pcsc(reader) => write!(f, "pcsc:{reader}"),
         }
     }
 }
