@@ -42,7 +42,6 @@ export LATCHKEY_REQUIRE_PEERS=1
 # benchmark's smoke test, use the binaries just built (with every feature) instead of rebuilding
 # them with their own feature set, which would replace them under the tests running alongside.
 export LATCHKEY_BIN_DIR="${LATCHKEY_BIN_DIR:-$PWD/target/debug}"
-export LATCHKEY_BENCH_BIN_DIR="${LATCHKEY_BENCH_BIN_DIR:-$LATCHKEY_BIN_DIR}"
 echo "== Rust tests"
 cargo test --workspace --all-features --no-fail-fast 2>&1 | tee target/rust-tests.log || status=1
 

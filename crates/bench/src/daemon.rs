@@ -11,28 +11,23 @@
 //!   `GetClientCapabilities` calls; then a few ceremonies through the binary as shipped (its
 //!   worker process and file store), where each get's fresh PIN verification runs Argon2id.
 //!
-//! The binaries come from the daemon, prompt and worker crates: [`binaries`] runs `cargo build
-//! -p latchkey-daemon -p latchkey-prompt -p latchkey-worker --bins` (`--release` when this executable is a release build, as under `cargo bench`) before
-//! the row, so the row always measures the current source; `LATCHKEY_BENCH_BIN_DIR` names a
-//! directory of prebuilt binaries instead.
+//! The binaries come from the daemon, prompt and worker crates: [`binaries`] has the test kit run
+//! `cargo build --bins` for them (`--release` when this executable is a release build, as under
+//! `cargo bench`) before the row, so the row always measures the current source;
+//! `LATCHKEY_BIN_DIR` names a directory of prebuilt binaries instead.
 //!
 //! Every wait here is bounded (the bus's address line, the prompt's `ready`, each call), so a
 //! broken setup fails the row instead of hanging the run.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use latchkey_api::{CallOptions, CredentialsClient, Kind};
-use latchkey_client::platform::{PlatformDevice, Presence};
-use latchkey_client::CancelHandle;
-use latchkey_daemon::authenticators::Authenticators;
-use latchkey_daemon::platform::ClientAuthenticators;
 use latchkey_daemon::policy::Policy;
 use latchkey_daemon::server::{Daemon, Settings, Timeouts};
+use latchkey_testkit::prompt::Prompt;
+use latchkey_testkit::{bins, platform, SetupError, TestBus};
 use latchkey_webauthn::b64;
 use serde_json::json;
 
@@ -47,12 +42,6 @@ fn on_path(name: &str) -> bool {
     std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
         .unwrap_or(false)
-}
-
-/// Where this executable's profile puts binaries (`target/release` for `cargo bench`).
-fn profile_dir() -> Option<PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    Some(exe.parent()?.parent()?.to_path_buf())
 }
 
 /// Why row 3 cannot run here, if it cannot.
@@ -73,211 +62,28 @@ pub struct Binaries {
     pub prompt: PathBuf,
 }
 
-/// Builds the daemon crate's binaries with this executable's profile (a no-op when they are
-/// current) and returns them; or takes them from `LATCHKEY_BENCH_BIN_DIR`.
+/// The binaries this row runs, built by the test kit with this executable's profile (a no-op
+/// when they are current), or taken from `LATCHKEY_BIN_DIR`.
 pub fn binaries() -> Result<Binaries, BenchError> {
-    let dir = match std::env::var_os("LATCHKEY_BENCH_BIN_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => {
-            let dir = profile_dir().ok_or(BenchError::setup("binaries", "no executable path"))?;
-            let release = dir.file_name().is_some_and(|n| n == "release");
-            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-            let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.toml");
-            let mut cmd = Command::new(cargo);
-            cmd.args(["build", "--quiet", "--bins"])
-                .args([
-                    "-p",
-                    "latchkey-daemon",
-                    "-p",
-                    "latchkey-prompt",
-                    "-p",
-                    "latchkey-worker",
-                ])
-                .arg("--manifest-path")
-                .arg(&manifest);
-            if release {
-                cmd.arg("--release");
-            }
-            // The same daemon this benchmark was built against: with the TPM store if it has one.
-            if cfg!(feature = "tpm") {
-                cmd.args(["--features", "latchkey-worker/tpm"]);
-            }
-            eprintln!(
-                "   building latchkeyd: cargo build -p latchkey-daemon -p latchkey-prompt -p latchkey-worker --bins{}{}",
-                if release { " --release" } else { "" },
-                if cfg!(feature = "tpm") {
-                    " --features latchkey-worker/tpm"
-                } else {
-                    ""
-                }
-            );
-            let status = cmd.stdout(Stdio::null()).status().map_err(|e| {
-                BenchError::setup(
-                    "cargo build -p latchkey-daemon -p latchkey-prompt -p latchkey-worker",
-                    e,
-                )
-            })?;
-            if !status.success() {
-                return Err(BenchError::setup(
-                    "cargo build -p latchkey-daemon -p latchkey-prompt -p latchkey-worker",
-                    status.to_string(),
-                ));
-            }
-            dir
-        }
-    };
-    let find = |name: &'static str| {
-        let p = dir.join(name);
-        if p.is_file() {
-            Ok(p)
-        } else {
-            Err(BenchError::setup(name, format!("not in {}", dir.display())))
-        }
-    };
+    let find = |name: &'static str| bins::try_binary(name).map_err(setup);
     Ok(Binaries {
         latchkeyd: find("latchkeyd")?,
         prompt: find("latchkey-test-prompt")?,
     })
 }
 
-/// The first line `out` prints, waiting at most `limit` (a thread reads it; the pipe closes when
-/// the caller kills the child).
-fn first_line(out: impl Read + Send + 'static, limit: Duration) -> Option<String> {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(out).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    rx.recv_timeout(limit).ok()
+fn setup(e: SetupError) -> BenchError {
+    BenchError::setup("set-up", e)
 }
 
-/// A private `dbus-daemon`, killed on drop.
-struct Bus {
-    dir: tempfile::TempDir,
-    address: String,
-    child: Child,
-}
-
-impl Bus {
-    fn start(services: Option<&Path>) -> Result<Self, BenchError> {
-        let dir = tempfile::tempdir().map_err(|e| BenchError::setup("bus directory", e))?;
-        let servicedir = services
-            .map(|s| format!("<servicedir>{}</servicedir>", s.display()))
-            .unwrap_or_default();
-        let config = format!(
-            r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:dir={}</listen>
-  {servicedir}
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-  <limit name="max_replies_per_connection">50000</limit>
-</busconfig>
-"#,
-            dir.path().display()
-        );
-        // `<allow eavesdrop="true"/>` is the rule that lets every connection receive: with only
-        // the send and own rules, dbus-daemon delivers no reply and the first call never returns.
-        let conf = dir.path().join("bus.conf");
-        std::fs::write(&conf, config).map_err(|e| BenchError::setup("bus config", e))?;
-        let mut child = Command::new("dbus-daemon")
-            .arg(format!("--config-file={}", conf.display()))
-            .args(["--print-address", "--nofork"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| BenchError::setup("dbus-daemon", e))?;
-        let line = child
-            .stdout
-            .take()
-            .and_then(|out| first_line(out, Duration::from_secs(10)))
-            .unwrap_or_default();
-        let address = line.trim().to_owned();
-        if !address.starts_with("unix:") {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(BenchError::setup(
-                "dbus-daemon",
-                format!("printed {address:?}"),
-            ));
-        }
-        Ok(Bus {
-            dir,
-            address,
-            child,
-        })
-    }
-}
-
-impl Drop for Bus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The scripted prompt process, killed on drop.
-struct Prompt(Child);
-
-impl Prompt {
-    fn spawn(bus: &Bus, bin: &Path) -> Result<Self, BenchError> {
-        let script = bus.dir.path().join("script");
-        std::fs::write(&script, "approve\npin 482916\n")
-            .map_err(|e| BenchError::setup("prompt script", e))?;
-        // No --record: a JSON line per prompt call would be written inside the timed path.
-        let mut child = Command::new(bin)
-            .arg("--script")
-            .arg(&script)
-            .arg("--address")
-            .arg(&bus.address)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| BenchError::setup("latchkey-test-prompt", e))?;
-        let line = child
-            .stdout
-            .take()
-            .and_then(|out| first_line(out, Duration::from_secs(15)))
-            .unwrap_or_default();
-        if line.trim() != "ready" {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(BenchError::setup(
-                "latchkey-test-prompt",
-                format!("said {line:?}"),
-            ));
-        }
-        Ok(Prompt(child))
-    }
-}
-
-impl Drop for Prompt {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// The scripted prompt, answering consent and PIN at once and recording nothing (a JSON line per
+/// prompt call would be written inside the timed path).
+fn prompt(bus: &TestBus, bin: &Path) -> Result<Prompt, BenchError> {
+    Prompt::spawn_with(bin, bus, "approve\npin 482916\n", false, false).map_err(setup)
 }
 
 fn dbus(e: impl std::fmt::Display) -> BenchError {
     BenchError::setup("D-Bus", e)
-}
-
-fn platform_authenticator() -> Arc<dyn Authenticators> {
-    let cancel = CancelHandle::new();
-    let device = PlatformDevice::with_store(
-        latchkey_client::platform::config(),
-        latchkey_authenticator::memory::MemoryStore::default(),
-        Presence::granted(cancel.clone()),
-        cancel,
-        "memory".into(),
-    );
-    Arc::new(ClientAuthenticators::new(Box::new(device), true))
 }
 
 fn challenge() -> String {
@@ -429,10 +235,10 @@ fn runtime() -> Result<tokio::runtime::Runtime, BenchError> {
 fn ceremonies(budget: Budget, bins: &Binaries, t: &mut Table) -> Result<(), BenchError> {
     let prompt_timed = prompt_time::install();
     let rt = runtime()?;
-    let bus = Bus::start(None)?;
+    let bus = TestBus::try_start(None).map_err(setup)?;
     let settings = Settings {
         policy: policy(&bins.prompt)?,
-        authenticators: platform_authenticator(),
+        authenticators: platform::memory_platform(),
         queue_capacity: 64,
         timeouts: Timeouts::default(),
         uid: rustix::process::getuid().as_raw(),
@@ -443,7 +249,7 @@ fn ceremonies(budget: Budget, bins: &Binaries, t: &mut Table) -> Result<(), Benc
             .await
             .map_err(dbus)
     })?;
-    let prompt = Prompt::spawn(&bus, &bins.prompt)?;
+    let prompt = prompt(&bus, &bins.prompt)?;
     let client = run(&rt, async {
         CredentialsClient::connect(Some(&bus.address))
             .await
@@ -621,7 +427,7 @@ fn activation(
     );
     std::fs::write(services.join(format!("{BUS_NAME}.service")), service)
         .map_err(|e| BenchError::setup("service file", e))?;
-    let bus = Bus::start(Some(&services))?;
+    let bus = TestBus::try_start(Some(&services)).map_err(setup)?;
     let rt = runtime()?;
     let address = bus.address.clone();
     let conn = run(&rt, async move {
@@ -693,7 +499,7 @@ fn activation(
 
     // Ceremonies through the binary as shipped: its platform worker and file store. The first
     // create sets the PIN; every later ceremony verifies it afresh (Argon2id at production cost).
-    let _prompt = Prompt::spawn(&bus, &bins.prompt)?;
+    let _prompt = prompt(&bus, &bins.prompt)?;
     let client = run(&rt, async {
         CredentialsClient::on(conn.clone()).await.map_err(dbus)
     })?;

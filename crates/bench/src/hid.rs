@@ -2,17 +2,12 @@
 //! socket (the transport's server, started in process on a temporary socket), and to the same
 //! authenticator core in process behind the same `Device` trait.
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
-
 use latchkey_authenticator::memory::MemoryStore;
 use latchkey_authenticator::{Authenticator, Config};
 use latchkey_client::platform::{PlatformDevice, Presence, SystemClock, SystemRng};
 use latchkey_client::{CancelHandle, CreateRequest, Device, GetRequest, ScriptedUi};
-use latchkey_transport::virtual_key::{CtapHidApp, Signals, VirtualKey};
-use latchkey_transport::SeqpacketListener;
+use latchkey_testkit::keys::ServedKey;
+use latchkey_transport::virtual_key::Signals;
 use latchkey_webauthn::b64;
 use serde_json::json;
 
@@ -24,25 +19,9 @@ pub const ORIGIN: &str = "https://example.com";
 /// Its RP ID.
 pub const RP_ID: &str = "example.com";
 
-struct App(Authenticator<MemoryStore, Present, SystemClock, SystemRng>);
-
-impl CtapHidApp for App {
-    fn cbor(&mut self, request: &[u8]) -> Vec<u8> {
-        self.0.handle_cbor(request)
-    }
-    fn msg(&mut self, apdu: &[u8]) -> Vec<u8> {
-        self.0.handle_u2f(apdu)
-    }
-    fn power_cycle(&mut self) {
-        self.0.power_cycle();
-    }
-}
-
 /// The transport's virtual key server on a temporary Unix socket, in a thread of this process.
 pub struct VirtualKeyServer {
-    path: PathBuf,
-    shutdown: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    served: ServedKey,
     _dir: tempfile::TempDir,
 }
 
@@ -50,43 +29,23 @@ impl VirtualKeyServer {
     /// Starts a USB-style key (no PIN, no alwaysUv) over a memory store.
     pub fn start() -> Result<Self, BenchError> {
         let dir = tempfile::tempdir().map_err(|e| BenchError::setup("temporary directory", e))?;
-        let path = dir.path().join("key.sock");
-        let listener =
-            SeqpacketListener::bind(&path).map_err(|e| BenchError::setup("socket", e))?;
-        let app = App(Authenticator::new(
+        let core = Authenticator::new(
             Config::default(),
             MemoryStore::default(),
             Present,
             SystemClock::default(),
             SystemRng,
-        ));
-        let shutdown = Arc::new(AtomicBool::new(false));
-        let stop = shutdown.clone();
-        let thread = std::thread::spawn(move || {
-            let _ = VirtualKey::new(app, Signals::new()).serve_unix(listener, stop);
-        });
-        Ok(VirtualKeyServer {
-            path,
-            shutdown,
-            thread: Some(thread),
-            _dir: dir,
-        })
+        );
+        let served = ServedKey::serve(core, Signals::new(), &dir.path().join("key.sock"))
+            .map_err(|e| BenchError::setup("socket", e))?;
+        Ok(VirtualKeyServer { served, _dir: dir })
     }
 
     /// A client connection (CTAPHID_INIT done).
     pub fn open(&self) -> Result<Box<dyn Device>, BenchError> {
-        latchkey_client::hid::open_unix(&self.path)
+        latchkey_client::hid::open_unix(&self.served.path)
             .map(|d| Box::new(d) as Box<dyn Device>)
             .map_err(|e| BenchError::setup("open the virtual key", e))
-    }
-}
-
-impl Drop for VirtualKeyServer {
-    fn drop(&mut self) {
-        self.shutdown.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 

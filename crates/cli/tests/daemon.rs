@@ -7,145 +7,44 @@
 //! and verifies the responses. Then `latchkey install --user` and D-Bus activation by a
 //! `latchkey credentials list` call.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use latchkey_daemon::policy::Policy;
-use latchkey_daemon::server::{Daemon, Settings, Timeouts};
-use latchkey_prompt::{scripted, PROMPT_BUS_NAME, PROMPT_PATH};
+use latchkey_testkit::daemon::Daemon;
+use latchkey_testkit::rp::rp;
+use latchkey_testkit::{bins, daemon, platform, policy as policies, prompt, TestBus};
 use webauthn_rs_core::proto::{
     COSEAlgorithm, PublicKeyCredential, RegisterPublicKeyCredential, UserVerificationPolicy,
 };
-use webauthn_rs_core::WebauthnCore;
 
 const LATCHKEY: &str = env!("CARGO_BIN_EXE_latchkey");
 const ORIGIN: &str = "https://example.com";
 const PIN: &str = "271828";
 
-/// A private session bus; killed on drop.
-struct Bus {
-    dir: tempfile::TempDir,
-    address: String,
-    child: Child,
-}
-
-impl Bus {
-    fn start(services: Option<&Path>) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let servicedir = services
-            .map(|s| format!("<servicedir>{}</servicedir>", s.display()))
-            .unwrap_or_default();
-        let config = format!(
-            r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <keep_umask/>
-  <listen>unix:dir={}</listen>
-  {servicedir}
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-  <limit name="max_connections_per_user">2000</limit>
-  <limit name="max_match_rules_per_connection">5000</limit>
-  <limit name="max_replies_per_connection">5000</limit>
-</busconfig>
-"#,
-            dir.path().display()
-        );
-        let conf = dir.path().join("bus.conf");
-        std::fs::write(&conf, config).unwrap();
-        let mut child = Command::new("dbus-daemon")
-            .arg(format!("--config-file={}", conf.display()))
-            .args(["--print-address", "--nofork"])
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(dir.path().join("dbus-daemon.log")).unwrap())
-            .spawn()
-            .expect("dbus-daemon must be installed");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let address = line.trim().to_owned();
-        assert!(address.starts_with("unix:"), "{address:?}");
-        Self {
-            dir,
-            address,
-            child,
-        }
-    }
-}
-
-impl Drop for Bus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Policy: `latchkey` is a privileged client, this test binary (serving the scripted prompt) a
 /// trusted prompt.
 fn policy() -> String {
     format!(
-        "[[privileged]]\nname = \"latchkey\"\nexecutable = \"{LATCHKEY}\"\n\
-         [[trusted_prompt]]\nexecutable = \"{}\"\n",
-        std::env::current_exe().unwrap().display()
+        "{}{}",
+        policies::privileged("latchkey", Path::new(LATCHKEY)),
+        policies::trusted_prompt_at(&policies::this_executable())
     )
 }
 
-async fn start_latchkeyd(bus: &Bus) -> Daemon {
-    use latchkey_client::platform::{self, PlatformDevice, Presence};
-    let cancel = latchkey_client::CancelHandle::new();
-    let device = PlatformDevice::with_store(
-        platform::config(),
-        latchkey_authenticator::memory::MemoryStore::default(),
-        Presence::granted(cancel.clone()),
-        cancel,
-        "memory".into(),
-    );
-    let policy = Policy::from_toml(&policy()).unwrap();
-    assert!(policy.warnings.is_empty(), "{:?}", policy.warnings);
-    let settings = Settings {
-        policy,
-        authenticators: std::sync::Arc::new(latchkey_daemon::platform::ClientAuthenticators::new(
-            Box::new(device),
-            true,
-        )),
-        queue_capacity: 8,
-        timeouts: Timeouts {
-            min: Duration::from_millis(200),
-            max: Duration::from_secs(60),
-            default: Duration::from_secs(30),
-        },
-        uid: rustix_uid(),
-        related_origins: None,
-    };
-    Daemon::start(Some(&bus.address), settings).await.unwrap()
-}
-
-fn rustix_uid() -> u32 {
-    use std::os::unix::fs::MetadataExt as _;
-    std::fs::metadata("/proc/self").unwrap().uid()
+/// latchkeyd in this process with the platform authenticator over a memory store.
+async fn start_latchkeyd(bus: &TestBus) -> Daemon {
+    let mut settings = daemon::settings(&policy(), platform::memory_platform());
+    settings.queue_capacity = 8;
+    daemon::start_with_settings(bus, settings).await
 }
 
 /// Serves the scripted prompt owning `dev.latchkey.Prompt`; returns its connection.
-async fn scripted_prompt(bus: &Bus, script: &str, record: &Path) -> zbus::Connection {
-    let prompt =
-        scripted::ScriptedPrompt::new(scripted::parse_script(script).unwrap(), Some(record))
-            .unwrap();
-    let conn = zbus::connection::Builder::address(bus.address.as_str())
-        .unwrap()
-        .serve_at(PROMPT_PATH, prompt)
-        .unwrap()
-        .build()
+async fn scripted_prompt(bus: &TestBus, script: &str, record: &Path) -> zbus::Connection {
+    prompt::serve_in_process(&bus.address, script, Some(record))
         .await
-        .unwrap();
-    conn.request_name(PROMPT_BUS_NAME).await.unwrap();
-    conn
+        .unwrap()
 }
 
 struct Out {
@@ -188,27 +87,12 @@ async fn latchkey(bus_address: &str, env: &[(&str, PathBuf)], args: &[&str], std
 }
 
 fn records(path: &Path, method: &str) -> Vec<serde_json::Value> {
-    latchkey_prompt::scripted::read_record(path)
-        .unwrap()
-        .into_iter()
-        .filter(|r| r["method"] == method)
-        .collect()
-}
-
-fn rp() -> WebauthnCore {
-    WebauthnCore::new_unsafe_experts_only(
-        "Example",
-        "example.com",
-        vec![url::Url::parse(ORIGIN).unwrap()],
-        Duration::from_secs(60),
-        None,
-        None,
-    )
+    prompt::calls(path, method)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_and_get_go_through_latchkeyd_and_webauthn_rs_verifies_them() {
-    let bus = Bus::start(None);
+    let bus = TestBus::start();
     let _daemon = start_latchkeyd(&bus).await;
     let record = bus.dir.path().join("record.jsonl");
     let script = format!("approve\npin {PIN}\napprove\npin {PIN}\n");
@@ -292,7 +176,7 @@ async fn create_and_get_go_through_latchkeyd_and_webauthn_rs_verifies_them() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_request_keeps_the_error_contract() {
-    let bus = Bus::start(None);
+    let bus = TestBus::start();
     let _daemon = start_latchkeyd(&bus).await;
     let record = bus.dir.path().join("record.jsonl");
     let _prompt = scripted_prompt(&bus, "deny\n", &record).await;
@@ -340,16 +224,9 @@ async fn a_refused_request_keeps_the_error_contract() {
     assert_eq!(records(&record, "Consent").len(), 1, "no second prompt");
 }
 
-/// `latchkeyd` built next to `latchkey` (cargo test -p latchkey-cli -p latchkey-daemon builds
-/// both into the same target directory).
+/// `latchkeyd`, with its platform worker beside it.
 fn built_latchkeyd() -> PathBuf {
-    let p = Path::new(LATCHKEY).with_file_name("latchkeyd");
-    assert!(
-        p.is_file(),
-        "{} is missing: build it with cargo build -p latchkey-daemon",
-        p.display()
-    );
-    p
+    bins::binary("latchkeyd")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -408,14 +285,9 @@ async fn install_user_then_a_call_activates_latchkeyd() {
     assert!(text.contains(&policy_arg), "{text}");
 
     // Nothing runs yet; `latchkey credentials list` activates latchkeyd through the bus.
-    let bus = Bus::start(Some(&data.join("dbus-1/services")));
-    let conn = zbus::connection::Builder::address(bus.address.as_str())
-        .unwrap()
-        .build()
-        .await
-        .unwrap();
-    let dbus = zbus::fdo::DBusProxy::new(&conn).await.unwrap();
-    let name = zbus::names::BusName::try_from("dev.latchkey.Credentials").unwrap();
+    let bus = TestBus::start_with_services(Some(&data.join("dbus-1/services")));
+    let dbus = bus.dbus().await;
+    let name = latchkey_testkit::bus::credentials_name();
     assert!(!dbus.name_has_owner(name.clone()).await.unwrap());
     let out = latchkey(
         &bus.address,
@@ -464,7 +336,7 @@ fn fido2_step(step: &str, dir: &Path) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_fido2_server_verifies_ceremonies_run_through_latchkeyd() {
-    let bus = Bus::start(None);
+    let bus = TestBus::start();
     let _daemon = start_latchkeyd(&bus).await;
     let record = bus.dir.path().join("record.jsonl");
     let script = format!("approve\npin {PIN}\napprove\npin {PIN}\n");
@@ -514,7 +386,7 @@ async fn python_fido2_server_verifies_ceremonies_run_through_latchkeyd() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_graphical_prompt_the_terminal_prompt_takes_consent_and_the_pin_fd() {
-    let bus = Bus::start(None);
+    let bus = TestBus::start();
     let _daemon = start_latchkeyd(&bus).await;
     let dir = bus.dir.path();
     let options = dir.join("create.json");
@@ -570,7 +442,7 @@ async fn without_a_graphical_prompt_the_terminal_prompt_takes_consent_and_the_pi
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_closes_the_request_and_exits_130() {
-    let bus = Bus::start(None);
+    let bus = TestBus::start();
     let daemon = start_latchkeyd(&bus).await;
     let record = bus.dir.path().join("record.jsonl");
     // The first consent never comes; the second is refused at once.

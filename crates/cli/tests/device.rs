@@ -2,49 +2,11 @@
 //! `latchkey create` / `get` on `latchkey virtual-key` processes over UDP, including a choice
 //! between two keys where only one accepts the touch.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+
+use latchkey_testkit::keys::KeyProcess;
 
 const LATCHKEY: &str = env!("CARGO_BIN_EXE_latchkey");
-
-struct Key {
-    child: Child,
-    spec: String,
-}
-
-impl Key {
-    fn start(presence: &str) -> Self {
-        let mut child = Command::new(LATCHKEY)
-            .args([
-                "virtual-key",
-                "--udp",
-                "127.0.0.1:0",
-                "--presence",
-                presence,
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line.trim().rsplit(' ').next().unwrap().to_owned();
-        assert!(line.contains("serving on udp"), "{line}");
-        Self {
-            child,
-            spec: format!("udp:{addr}"),
-        }
-    }
-}
-
-impl Drop for Key {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn run(args: &[&str], options: &serde_json::Value) -> (bool, serde_json::Value, String) {
     let dir = tempfile::tempdir().unwrap();
@@ -75,7 +37,7 @@ fn creation() -> serde_json::Value {
 
 #[test]
 fn create_then_get_on_a_udp_virtual_key() {
-    let key = Key::start("auto");
+    let key = KeyProcess::udp("auto");
     let (ok, reg, err) = run(&["create", "--device", &key.spec], &creation());
     assert!(ok, "{err}");
     assert_eq!(reg["type"], "public-key");
@@ -97,8 +59,8 @@ fn create_then_get_on_a_udp_virtual_key() {
 
 #[test]
 fn of_two_keys_the_one_that_accepts_the_touch_is_used() {
-    let refusing = Key::start("deny");
-    let accepting = Key::start("auto");
+    let refusing = KeyProcess::udp("deny");
+    let accepting = KeyProcess::udp("auto");
     let (ok, reg, err) = run(
         &[
             "create",

@@ -2,50 +2,13 @@
 //! `latchkey devices`, `reset`, `pin` and `--device all` against `latchkey virtual-key`
 //! processes, asserting on the JSON they print.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+
+use latchkey_testkit::keys::KeyProcess;
 
 const LATCHKEY: &str = env!("CARGO_BIN_EXE_latchkey");
-
-struct Key {
-    child: Child,
-    spec: String,
-}
-
-impl Key {
-    fn start(presence: &str) -> Self {
-        let mut child = Command::new(LATCHKEY)
-            .args([
-                "virtual-key",
-                "--udp",
-                "127.0.0.1:0",
-                "--presence",
-                presence,
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert!(line.contains("serving on udp"), "{line}");
-        let addr = line.trim().rsplit(' ').next().unwrap().to_owned();
-        Self {
-            child,
-            spec: format!("udp:{addr}"),
-        }
-    }
-}
-
-impl Drop for Key {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 struct Out {
     ok: bool,
@@ -100,7 +63,7 @@ fn entry<'a>(listing: &'a serde_json::Value, spec: &str) -> &'a serde_json::Valu
 
 #[test]
 fn devices_lists_the_keys_of_the_config_file_with_their_info() {
-    let key = Key::start("auto");
+    let key = KeyProcess::udp("auto");
     let config = config_with(&[&key.spec]);
     let out = latchkey(&["devices"], config.path(), "");
     assert!(out.ok, "{}", out.stderr);
@@ -135,7 +98,7 @@ fn an_unreachable_key_is_listed_with_its_error() {
 
 #[test]
 fn pin_set_then_devices_shows_the_pin_and_eight_retries_then_reset_clears_it() {
-    let key = Key::start("auto");
+    let key = KeyProcess::udp("auto");
     let config = config_with(&[]);
     let out = latchkey(
         &["pin", "set", "--device", &key.spec, "--pin-fd", "0"],
@@ -169,7 +132,7 @@ fn pin_set_then_devices_shows_the_pin_and_eight_retries_then_reset_clears_it() {
 
 #[test]
 fn reset_without_a_terminal_or_yes_refuses_and_erases_nothing() {
-    let key = Key::start("auto");
+    let key = KeyProcess::udp("auto");
     let config = config_with(&[]);
     let out = latchkey(
         &["pin", "set", "--device", &key.spec, "--pin-fd", "0"],
@@ -194,7 +157,7 @@ fn reset_without_a_terminal_or_yes_refuses_and_erases_nothing() {
 fn reset_refused_by_the_key_says_it_works_only_after_plugging_in() {
     // A key that refuses the touch answers OPERATION_DENIED or NOT_ALLOWED: either way nothing
     // is erased and the message says why.
-    let key = Key::start("deny");
+    let key = KeyProcess::udp("deny");
     let config = config_with(&[]);
     let out = latchkey(
         &["reset", "--device", &key.spec, "--yes"],
@@ -213,7 +176,7 @@ fn reset_refused_by_the_key_says_it_works_only_after_plugging_in() {
 
 #[test]
 fn credentials_list_and_delete_on_a_key_as_json() {
-    let key = Key::start("auto");
+    let key = KeyProcess::udp("auto");
     let config = config_with(&[&key.spec]);
     let out = latchkey(
         &["pin", "set", "--device", &key.spec, "--pin-fd", "0"],

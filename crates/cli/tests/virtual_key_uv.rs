@@ -1,55 +1,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 //! `latchkey virtual-key --uv`: the emulated fingerprint reader, driven by `latchkey create`.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+
+use latchkey_testkit::keys::KeyProcess;
 
 const LATCHKEY: &str = env!("CARGO_BIN_EXE_latchkey");
-
-struct Key {
-    child: Child,
-    spec: String,
-    stderr: std::path::PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Key {
-    fn start(extra: &[&str]) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let sock = dir.path().join("key.sock");
-        let stderr = dir.path().join("stderr");
-        let mut child = Command::new(LATCHKEY)
-            .args(["virtual-key", "--unix"])
-            .arg(&sock)
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&stderr).unwrap())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert!(line.contains("serving on unix"), "{line}");
-        Self {
-            child,
-            spec: format!("unix:{}", sock.display()),
-            stderr,
-            _dir: dir,
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.stderr).unwrap()
-    }
-}
-
-impl Drop for Key {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn create(spec: &str) -> (bool, serde_json::Value, String) {
     let dir = tempfile::tempdir().unwrap();
@@ -85,7 +41,7 @@ fn flags(reg: &serde_json::Value) -> u8 {
 
 #[test]
 fn a_finger_recognised_on_the_second_try_verifies_the_user_without_a_pin() {
-    let key = Key::start(&["--uv", "no-match,match", "--uv-retries", "3"]);
+    let key = KeyProcess::unix(&["--uv", "no-match,match", "--uv-retries", "3"]);
     let (ok, reg, err) = create(&key.spec);
     assert!(ok, "{err}");
     assert_eq!(flags(&reg) & 0x05, 0x05, "UP and UV");
@@ -100,7 +56,7 @@ fn a_finger_recognised_on_the_second_try_verifies_the_user_without_a_pin() {
 
 #[test]
 fn without_a_finger_that_matches_and_without_a_pin_the_ceremony_fails() {
-    let key = Key::start(&["--uv", "no-match", "--uv-retries", "2"]);
+    let key = KeyProcess::unix(&["--uv", "no-match", "--uv-retries", "2"]);
     let (ok, _, err) = create(&key.spec);
     assert!(!ok);
     assert!(err.contains("did not recognise"), "{err}");

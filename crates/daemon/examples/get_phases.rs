@@ -3,22 +3,18 @@
 //! `cargo bench -p latchkey-bench` row 3 does), runs `N` gets (default 200) and prints the
 //! median of each phase the daemon logs at `debug` (`phase=… us=…`) and of the whole call.
 //!
-//! `cargo build --release -p latchkey-daemon --bins --examples && target/release/examples/get_phases [N]`
+//! `cargo build --release -p latchkey-daemon --examples && target/release/examples/get_phases [N]`
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a measuring tool: fail loudly
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use latchkey_api::Kind;
-use latchkey_api::{CallOptions, CredentialsClient};
-use latchkey_client::platform::{PlatformDevice, Presence};
-use latchkey_client::CancelHandle;
-use latchkey_daemon::platform::ClientAuthenticators;
-use latchkey_daemon::policy::Policy;
-use latchkey_daemon::server::{Daemon, Settings, Timeouts};
+use latchkey_api::{CallOptions, CredentialsClient, Kind};
+use latchkey_daemon::server::Timeouts;
+use latchkey_testkit::prompt::{self, Prompt};
+use latchkey_testkit::{daemon, platform, policy, TestBus};
 
 /// Collects the formatted log lines.
 #[derive(Clone, Default)]
@@ -58,78 +54,24 @@ fn main() {
         .with_writer(move || sink.clone())
         .init();
 
-    let dir = tempfile::tempdir().unwrap();
-    let conf = dir.path().join("bus.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            r#"<busconfig><type>session</type><listen>unix:dir={}</listen>
-<policy context="default"><allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/><allow own="*"/></policy>
-<limit name="max_replies_per_connection">50000</limit></busconfig>"#,
-            dir.path().display()
-        ),
+    let bus = TestBus::start();
+    // No record: a JSON line per prompt call would be written inside the measured path.
+    let _prompt = Prompt::spawn_with(
+        &prompt::prompt_bin(),
+        &bus,
+        "approve\npin 482916\n",
+        false,
+        false,
     )
     .unwrap();
-    let mut bus = Command::new("dbus-daemon")
-        .arg(format!("--config-file={}", conf.display()))
-        .args(["--print-address", "--nofork"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut address = String::new();
-    BufReader::new(bus.stdout.take().unwrap())
-        .read_line(&mut address)
-        .unwrap();
-    let address = address.trim().to_owned();
-
-    let bin_dir = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let prompt_bin = bin_dir.join("latchkey-test-prompt");
-    let script = dir.path().join("script");
-    std::fs::write(&script, "approve\npin 482916\n").unwrap();
-    let mut prompt = Command::new(&prompt_bin)
-        .arg("--script")
-        .arg(&script)
-        .arg("--address")
-        .arg(&address)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut ready = String::new();
-    BufReader::new(prompt.stdout.take().unwrap())
-        .read_line(&mut ready)
-        .unwrap();
-    assert_eq!(ready.trim(), "ready");
-
-    let me = std::env::current_exe().unwrap();
-    let policy = Policy::from_toml(&format!(
-        "[[privileged]]\nname = \"phases\"\nexecutable = \"{}\"\n[[trusted_prompt]]\nexecutable = \"{}\"\n",
-        me.display(),
-        prompt_bin.display()
-    ))
-    .unwrap();
-    let cancel = CancelHandle::new();
-    let device = PlatformDevice::with_store(
-        latchkey_client::platform::config(),
-        latchkey_authenticator::memory::MemoryStore::default(),
-        Presence::granted(cancel.clone()),
-        cancel,
-        "memory".into(),
+    let policy = format!(
+        "{}{}",
+        policy::privileged("phases", &policy::this_executable()),
+        policy::trusted_prompt()
     );
-    let settings = Settings {
-        policy,
-        authenticators: Arc::new(ClientAuthenticators::new(Box::new(device), true)),
-        queue_capacity: 64,
-        timeouts: Timeouts::default(),
-        uid: rustix::process::getuid().as_raw(),
-        related_origins: None,
-    };
+    let mut settings = daemon::settings(&policy, platform::memory_platform());
+    settings.timeouts = Timeouts::default();
+    let address = bus.address.clone();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -137,7 +79,7 @@ fn main() {
         .unwrap();
     let mut totals = Vec::new();
     rt.block_on(async {
-        let _daemon = Daemon::start(Some(&address), settings).await.unwrap();
+        let _daemon = daemon::start_with_settings(&bus, settings).await;
         let client = CredentialsClient::connect(Some(&address)).await.unwrap();
         let opts = CallOptions {
             origin: Some("https://login.example.com".into()),
@@ -168,10 +110,6 @@ fn main() {
             assert_eq!(out.code, 0, "{:?}", out.message());
         }
     });
-    let _ = prompt.kill();
-    let _ = prompt.wait();
-    let _ = bus.kill();
-    let _ = bus.wait();
 
     let text = String::from_utf8_lossy(&lines.0.lock().unwrap()).into_owned();
     let mut phases: BTreeMap<String, Vec<u64>> = BTreeMap::new();

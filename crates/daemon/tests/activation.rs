@@ -86,13 +86,8 @@ async fn dbus_activation_after_install() {
     assert_eq!(store_entries(), 0, "install creates the store empty");
 
     let bus = TestBus::start_with_services(Some(&dirs.data_home.join("dbus-1/services")));
-    let conn = zbus::connection::Builder::address(bus.address.as_str())
-        .unwrap()
-        .build()
-        .await
-        .unwrap();
-    let dbus = zbus::fdo::DBusProxy::new(&conn).await.unwrap();
-    let name = zbus::names::BusName::try_from("dev.latchkey.Credentials").unwrap();
+    let dbus = bus.dbus().await;
+    let name = latchkey_testkit::bus::credentials_name();
     assert!(
         !dbus.name_has_owner(name.clone()).await.unwrap(),
         "nothing runs before the first call"
@@ -104,7 +99,9 @@ async fn dbus_activation_after_install() {
 
     // The first call starts latchkeyd.
     let t = Instant::now();
-    let client = CredentialsClient::on(conn.clone()).await.unwrap();
+    let client = CredentialsClient::on(dbus.inner().connection().clone())
+        .await
+        .unwrap();
     let caps = client.proxy().get_client_capabilities().await.unwrap();
     let activation_time = t.elapsed();
     assert_eq!(caps.get("passkeyPlatformAuthenticator"), Some(&true));

@@ -4,89 +4,26 @@
 
 mod common;
 
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
 use latchkey_api::Kind;
 use latchkey_api::{CallOptions, CredentialsClient};
-use latchkey_daemon::policy::Policy;
 use latchkey_daemon::related::{Limits, RelatedOrigins};
-use latchkey_daemon::server::{Daemon, Settings};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-
-/// Serves `response` to every TLS connection for `example.com`; counts requests. `hang` never
-/// answers.
-async fn https_server(
-    response: Vec<u8>,
-    hang: bool,
-) -> (SocketAddr, rustls::RootCertStore, Arc<AtomicUsize>) {
-    let key = rcgen::generate_simple_self_signed(vec!["example.com".to_owned()]).unwrap();
-    let cert_der = key.cert.der().clone();
-    let key_der =
-        rustls::pki_types::PrivateKeyDer::try_from(key.signing_key.serialize_der()).unwrap();
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert_der.clone()], key_der)
-        .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let count = Arc::new(AtomicUsize::new(0));
-    let c = count.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((tcp, _)) = listener.accept().await else {
-                return;
-            };
-            let acceptor = acceptor.clone();
-            let response = response.clone();
-            let c = c.clone();
-            tokio::spawn(async move {
-                let Ok(mut tls) = acceptor.accept(tcp).await else {
-                    return;
-                };
-                let mut buf = [0u8; 2048];
-                let n = tls.read(&mut buf).await.unwrap_or(0);
-                assert!(buf[..n]
-                    .starts_with(b"GET /.well-known/webauthn HTTP/1.0\r\nHost: example.com\r\n"));
-                c.fetch_add(1, Ordering::SeqCst);
-                if hang {
-                    tokio::time::sleep(Duration::from_secs(3600)).await;
-                }
-                let _ = tls.write_all(&response).await;
-                let _ = tls.shutdown().await;
-            });
-        }
-    });
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(cert_der).unwrap();
-    (addr, roots, count)
-}
-
-fn json_response(body: &str) -> Vec<u8> {
-    format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .into_bytes()
-}
+use latchkey_daemon::server::Daemon;
+use latchkey_testkit::https::{json_response, serve, Server};
 
 async fn daemon_with(bus: &TestBus, related: Arc<RelatedOrigins>) -> Daemon {
-    let settings = Settings {
-        policy: Policy::from_toml(&policy_privileged_self()).unwrap(),
-        authenticators: FakeAuthenticators::new(FakeMode::Answer),
-        queue_capacity: 16,
-        timeouts: test_timeouts(),
-        uid: rustix::process::getuid().as_raw(),
-        related_origins: Some(related),
-    };
-    Daemon::start(Some(&bus.address), settings).await.unwrap()
+    start_daemon_related(
+        bus,
+        &policy_privileged_self(),
+        FakeAuthenticators::new(FakeMode::Answer),
+        16,
+        related,
+    )
+    .await
 }
 
 fn web(origin: &str) -> CallOptions {
@@ -100,7 +37,11 @@ fn web(origin: &str) -> CallOptions {
 async fn listed_origin_is_authorized_and_the_document_is_cached() {
     let doc =
         r#"{"origins":["https://example.co.uk","https://example.de","https://shop.example.fr"]}"#;
-    let (addr, roots, count) = https_server(json_response(doc), false).await;
+    let Server {
+        addr,
+        roots,
+        fetches: count,
+    } = serve(json_response(doc), false).await;
     let related =
         Arc::new(RelatedOrigins::with_roots(roots, Limits::default(), Some(addr)).unwrap());
     let bus = TestBus::start();
@@ -161,7 +102,7 @@ async fn label_budget_caps_at_five() {
         .map(|l| format!("\"https://{l}.example\""))
         .collect();
     let doc = format!("{{\"origins\":[{}]}}", origins.join(","));
-    let (addr, roots, _) = https_server(json_response(&doc), false).await;
+    let Server { addr, roots, .. } = serve(json_response(&doc), false).await;
     let related =
         Arc::new(RelatedOrigins::with_roots(roots, Limits::default(), Some(addr)).unwrap());
     let bus = TestBus::start();
@@ -213,7 +154,7 @@ async fn bad_documents_timeouts_and_untrusted_certificates_fail_closed() {
         (json_response("{\"origins\":\"https://example.co.uk\"}"), "origins not an array"),
     ];
     for (response, what) in cases {
-        let (addr, roots, _) = https_server(response, false).await;
+        let Server { addr, roots, .. } = serve(response, false).await;
         let related =
             Arc::new(RelatedOrigins::with_roots(roots, Limits::default(), Some(addr)).unwrap());
         let _d = daemon_with(&bus, related).await;
@@ -227,7 +168,7 @@ async fn bad_documents_timeouts_and_untrusted_certificates_fail_closed() {
         );
     }
     // A server that never answers: the total timeout fires.
-    let (addr, roots, _) = https_server(json_response("{}"), true).await;
+    let Server { addr, roots, .. } = serve(json_response("{}"), true).await;
     let limits = Limits {
         connect: Duration::from_millis(500),
         total: Duration::from_millis(400),
@@ -243,12 +184,18 @@ async fn bad_documents_timeouts_and_untrusted_certificates_fail_closed() {
         assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
     }
     // A certificate the fetcher does not trust.
-    let (addr, _their_roots, count) = https_server(
+    let Server {
+        addr,
+        fetches: count,
+        ..
+    } = serve(
         json_response(r#"{"origins":["https://example.co.uk"]}"#),
         false,
     )
     .await;
-    let (_, other_roots, _) = https_server(json_response("{}"), false).await;
+    let Server {
+        roots: other_roots, ..
+    } = serve(json_response("{}"), false).await;
     let related =
         Arc::new(RelatedOrigins::with_roots(other_roots, Limits::default(), Some(addr)).unwrap());
     let _d = daemon_with(&bus, related).await;

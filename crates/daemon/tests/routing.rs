@@ -4,21 +4,15 @@
 //! write) makes the options and verifies every response.
 
 mod common;
-#[path = "common/keys.rs"]
-mod keys;
-#[path = "common/latchkeyd.rs"]
-mod latchkeyd;
-#[path = "common/rp.rs"]
-mod rp;
 
 use std::time::{Duration, Instant};
 
 use common::*;
-use keys::*;
 use latchkey_api::Kind;
 use latchkey_api::{CallOptions, CredentialsClient};
-use latchkeyd::{latchkeyd_bin, Latchkeyd};
-use rp::*;
+use latchkey_testkit::keys::*;
+use latchkey_testkit::latchkeyd::{latchkeyd_bin, Latchkeyd};
+use latchkey_testkit::rp::*;
 use webauthn_rs_core::proto::{
     AuthenticatorAttachment, PublicKeyCredential, PublicKeyCredentialHints, UserVerificationPolicy,
 };

@@ -504,7 +504,6 @@ impl Authenticators for RoutedBackend {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_routed_platform_device_applies_all_three_signals() {
-    use latchkey_client::platform::{self, PlatformDevice, Presence};
     let mut store = MemoryStore::default();
     seed(
         &mut store,
@@ -531,14 +530,7 @@ async fn a_routed_platform_device_applies_all_three_signals() {
         "alice",
         true,
     );
-    let cancel = latchkey_client::CancelHandle::new();
-    let device = PlatformDevice::with_store(
-        platform::config(),
-        store,
-        Presence::granted(cancel.clone()),
-        cancel,
-        "memory".into(),
-    );
+    let device = latchkey_testkit::platform::device_with(store);
     let backend = Arc::new(RoutedBackend {
         device: Mutex::new(Box::new(device)),
     });

@@ -10,10 +10,6 @@
 //! Like the keystore's TPM tests, these fail when `swtpm` is not installed.
 
 mod common;
-#[path = "common/latchkeyd.rs"]
-mod latchkeyd;
-#[path = "common/rp.rs"]
-mod rp;
 #[path = "../../keystore/tests/common/swtpm.rs"]
 mod swtpm;
 
@@ -24,8 +20,8 @@ use std::time::{Duration, Instant};
 use common::{landlock_abi, policy_privileged_self, Prompt, TestBus};
 use latchkey_api::CredentialsClient;
 use latchkey_api::Kind;
-use latchkeyd::Latchkeyd;
-use rp::*;
+use latchkey_testkit::latchkeyd::Latchkeyd;
+use latchkey_testkit::rp::*;
 use swtpm::Swtpm;
 use webauthn_rs_core::proto::{Credential, UserVerificationPolicy};
 use webauthn_rs_core::WebauthnCore;

@@ -8,16 +8,13 @@
 //! Prints `address=<bus address>` then `ready`, and runs until its stdin closes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test tool fails loudly
 
-use std::io::{BufRead, BufReader, Read as _};
+use std::io::Read as _;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use latchkey_daemon::policy::Policy;
-use latchkey_daemon::server::{Daemon, Settings, Timeouts};
-use latchkey_prompt::{scripted, PROMPT_BUS_NAME, PROMPT_PATH};
+use latchkey_testkit::daemon::Timeouts;
+use latchkey_testkit::{daemon, platform, prompt, TestBus};
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -33,7 +30,7 @@ struct Args {
     /// Where the prompt records what it was shown (JSON lines).
     #[arg(long)]
     record: PathBuf,
-    /// Directory for the bus socket and config.
+    /// Directory under which the bus keeps its socket and config.
     #[arg(long)]
     dir: PathBuf,
 }
@@ -41,35 +38,8 @@ struct Args {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let args = Args::parse();
-    let config = format!(
-        r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:dir={dir}</listen>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-"#,
-        dir = args.dir.display()
-    );
-    let conf = args.dir.join("bus.conf");
-    std::fs::write(&conf, config).unwrap();
-    let mut bus = Command::new("dbus-daemon")
-        .arg(format!("--config-file={}", conf.display()))
-        .args(["--print-address", "--nofork"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("dbus-daemon");
-    let mut address = String::new();
-    BufReader::new(bus.stdout.take().unwrap())
-        .read_line(&mut address)
-        .unwrap();
-    let address = address.trim().to_owned();
+    let bus = TestBus::try_start_in(&args.dir, None).unwrap();
+    let address = bus.address.clone();
 
     let me = std::env::current_exe().unwrap();
     let mut policy = format!(
@@ -96,33 +66,16 @@ async fn main() {
             ));
         }
     }
-    let policy = Policy::from_toml(&policy).unwrap();
-    assert!(policy.warnings.is_empty(), "{:?}", policy.warnings);
-    let settings = Settings {
-        policy,
-        authenticators: platform_authenticator(),
-        queue_capacity: 16,
-        timeouts: Timeouts {
-            min: Duration::from_millis(200),
-            max: Duration::from_secs(120),
-            default: Duration::from_secs(60),
-        },
-        uid: rustix::process::getuid().as_raw(),
-        related_origins: None,
+    let mut settings = daemon::settings(&policy, platform::memory_platform());
+    settings.queue_capacity = 16;
+    settings.timeouts = Timeouts {
+        min: Duration::from_millis(200),
+        max: Duration::from_secs(120),
+        default: Duration::from_secs(60),
     };
-    let _daemon = Daemon::start(Some(&address), settings).await.unwrap();
-
-    let text = std::fs::read_to_string(&args.script).unwrap();
-    let prompt =
-        scripted::ScriptedPrompt::new(scripted::parse_script(&text).unwrap(), Some(&args.record))
-            .unwrap();
-    let _prompt = zbus::connection::Builder::address(address.as_str())
-        .unwrap()
-        .serve_at(PROMPT_PATH, prompt)
-        .unwrap()
-        .name(PROMPT_BUS_NAME)
-        .unwrap()
-        .build()
+    let _daemon = daemon::start_with_settings(&bus, settings).await;
+    let script = std::fs::read_to_string(&args.script).unwrap();
+    let _prompt = prompt::serve_in_process(&address, &script, Some(&args.record))
         .await
         .unwrap();
 
@@ -135,22 +88,5 @@ async fn main() {
     })
     .await
     .unwrap();
-    let _ = bus.kill();
-    let _ = bus.wait();
-}
-
-fn platform_authenticator() -> Arc<dyn latchkey_daemon::authenticators::Authenticators> {
-    use latchkey_client::platform::{self, PlatformDevice, Presence};
-    let cancel = latchkey_client::CancelHandle::new();
-    let device = PlatformDevice::with_store(
-        platform::config(),
-        latchkey_authenticator::memory::MemoryStore::default(),
-        Presence::granted(cancel.clone()),
-        cancel,
-        "memory".into(),
-    );
-    Arc::new(latchkey_daemon::platform::ClientAuthenticators::new(
-        Box::new(device),
-        true,
-    ))
+    drop(bus);
 }

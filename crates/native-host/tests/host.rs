@@ -68,11 +68,7 @@ impl TestDaemon {
     }
 
     fn prompt_calls(&self, method: &str) -> usize {
-        latchkey_prompt::scripted::read_record(&self.record)
-            .unwrap()
-            .iter()
-            .filter(|r| r["method"] == method)
-            .count()
+        latchkey_testkit::prompt::calls(&self.record, method).len()
     }
 }
 

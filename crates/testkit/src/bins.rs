@@ -4,7 +4,8 @@
 //! Cargo builds a package's own binaries for its tests, not those of other packages: latchkeyd's
 //! tests need the prompt's and the worker's. So the first call in a process runs `cargo build
 //! --bins` for the packages that have binaries, with this executable's profile (`--release` under
-//! `cargo bench`) and with the worker's TPM store when asked (a no-op when they are current), and
+//! `cargo bench`) and with the worker's TPM store when this kit has its `tpm` feature (a no-op
+//! when they are current), and
 //! every call returns a path in that profile's directory (`target/debug`). `LATCHKEY_BIN_DIR`
 //! names a directory of binaries built beforehand instead (the test script sets it to what it
 //! just built, so nothing is rebuilt under running tests).
@@ -12,6 +13,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
+
+use crate::SetupError;
 
 /// The environment variable naming a directory of prebuilt binaries.
 pub const BIN_DIR_ENV: &str = "LATCHKEY_BIN_DIR";
@@ -56,6 +59,16 @@ fn build(tpm: bool) -> Result<PathBuf, String> {
     if tpm {
         cmd.args(["--features", "latchkey-worker/tpm"]);
     }
+    eprintln!(
+        "building the test binaries: cargo build --bins -p {}{}{}",
+        PACKAGES.join(" -p "),
+        if release { " --release" } else { "" },
+        if tpm {
+            " --features latchkey-worker/tpm"
+        } else {
+            ""
+        }
+    );
     let status = cmd
         .stdout(Stdio::null())
         .status()
@@ -66,33 +79,22 @@ fn build(tpm: bool) -> Result<PathBuf, String> {
     Ok(dir)
 }
 
-/// The directory of the binaries, built once per process for each TPM setting.
-fn dir(tpm: bool) -> &'static Path {
-    static PLAIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    static WITH_TPM: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let cell = if tpm { &WITH_TPM } else { &PLAIN };
-    match cell.get_or_init(|| build(tpm)) {
-        Ok(dir) => dir,
-        #[allow(clippy::panic)] // a test's set-up fails loudly
-        Err(e) => panic!("{e}"),
-    }
-}
-
-fn existing(dir: &Path, name: &str) -> PathBuf {
+/// The binary `name`, built with the worker's TPM store when this kit has its `tpm` feature
+/// (latchkey-daemon's `tpm` feature turns it on for latchkeyd's tests), or why there is none.
+pub fn try_binary(name: &str) -> Result<PathBuf, SetupError> {
+    static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let dir = DIR
+        .get_or_init(|| build(cfg!(feature = "tpm")))
+        .as_ref()
+        .map_err(|e| SetupError::new("the test binaries", e))?;
     let path = dir.join(name);
-    #[allow(clippy::panic)] // a test's set-up fails loudly
     if !path.is_file() {
-        panic!("{name} is not in {}", dir.display());
+        return Err(SetupError::new(name, format!("not in {}", dir.display())));
     }
-    path
+    Ok(path)
 }
 
-/// The binary `name`, built with the worker's TPM store when this kit has its `tpm` feature.
+/// [`try_binary`], for tests: panics without it.
 pub fn binary(name: &str) -> PathBuf {
-    existing(dir(cfg!(feature = "tpm")), name)
-}
-
-/// The binary `name`, built with the worker's TPM store (for the tests that need it).
-pub fn binary_with_tpm(name: &str) -> PathBuf {
-    existing(dir(true), name)
+    try_binary(name).unwrap_or_else(|e| panic!("{e}"))
 }

@@ -1,8 +1,65 @@
-//! What Latchkey's test suites and its benchmark share, so that no suite sets up a bus, a
-//! latchkeyd or a prompt its own way. A dev-dependency only: no shipped binary links it.
-#![deny(unsafe_code)] // one query of the kernel, in [`landlock_abi`]
+//! What Latchkey's test suites, examples and benchmark share, so that none of them sets up a bus,
+//! a latchkeyd, a prompt or a security key its own way. A dev-dependency only (and the
+//! benchmark's): no shipped binary links it.
+//!
+//! - [`bins`]: the workspace's binaries (latchkeyd, its worker, the prompts, `latchkey`).
+//! - [`bus`]: a private `dbus-daemon` ([`bus::TestBus`]); never the machine's bus.
+//! - [`daemon`]: latchkeyd served in this process on a test bus; [`policy`] texts for it;
+//!   [`platform`]: the platform authenticator over a memory store, the back-end most tests use.
+//! - [`latchkeyd`]: the real `latchkeyd` binary on a test bus, with a chosen environment.
+//! - [`prompt`]: the scripted prompt, as its own process or in this one.
+//! - [`keys`]: virtual security keys, in this process or as `latchkey virtual-key` processes.
+//! - [`https`]: a local HTTPS `/.well-known/webauthn` server and a fetcher trusting only it.
+//! - [`rp`]: the relying party side, webauthn-rs (a library we did not write).
+//! - [`caller`]: another process as a caller (this test binary, re-run).
+//!
+//! Set-ups either panic with what went wrong (for tests) or, where the benchmark uses them, also
+//! come as `try_…` returning a [`SetupError`].
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test set-ups fail loudly
 
 pub mod bins;
+pub mod bus;
+pub mod caller;
+pub mod daemon;
+pub mod https;
+pub mod keys;
+pub mod latchkeyd;
+pub mod platform;
+pub mod policy;
+pub mod prompt;
+pub mod rp;
+
+pub use bus::TestBus;
+
+/// A set-up that did not work: what, and why.
+#[derive(Debug)]
+pub struct SetupError {
+    what: String,
+    why: String,
+}
+
+impl SetupError {
+    /// `what` failed because of `why`.
+    pub fn new(what: impl Into<String>, why: impl std::fmt::Display) -> Self {
+        Self {
+            what: what.into(),
+            why: why.to_string(),
+        }
+    }
+
+    /// What failed.
+    pub fn what(&self) -> &str {
+        &self.what
+    }
+}
+
+impl std::fmt::Display for SetupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.what, self.why)
+    }
+}
+
+impl std::error::Error for SetupError {}
 
 /// The Landlock ABI this kernel supports (`landlock_create_ruleset` version query), 0 without.
 pub fn landlock_abi() -> i64 {

@@ -1,10 +1,11 @@
-//! Security keys and a real `latchkeyd` for the routing tests.
+//! Virtual security keys.
 //!
 //! - [`TestKey`]: a virtual security key served in this process by `latchkey-transport`'s
 //!   CTAPHID server over a Unix seqpacket socket: the software CTAP 2.1 authenticator with the
 //!   AAGUID [`KEY_AAGUID`], and a presence answer the test controls ([`Presence`]); it records
 //!   the touches it asked for and how many waits for a touch the host cancelled (CTAPHID_CANCEL).
-#![allow(dead_code)] // each test binary uses a different subset
+//! - [`KeyProcess`]: `latchkey virtual-key` as its own process, over UDP or a Unix socket, as a
+//!   user runs it.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
@@ -95,9 +96,13 @@ impl UserPresence for KeyPresence {
     }
 }
 
-struct App(Authenticator<MemoryStore, KeyPresence, SystemClock, SystemRng>);
+/// A software authenticator over a memory store, with the system clock and RNG.
+pub type Core<P> = Authenticator<MemoryStore, P, SystemClock, SystemRng>;
 
-impl CtapHidApp for App {
+/// The authenticator core as a CTAPHID application.
+struct App<P: UserPresence>(Core<P>);
+
+impl<P: UserPresence + Send + 'static> CtapHidApp for App<P> {
     fn cbor(&mut self, request: &[u8]) -> Vec<u8> {
         self.0.handle_cbor(request)
     }
@@ -109,14 +114,60 @@ impl CtapHidApp for App {
     }
 }
 
+/// An authenticator core served as a virtual key over CTAPHID on a Unix seqpacket socket, by
+/// `latchkey-transport`'s server in a thread of this process; stops on drop.
+pub struct ServedKey {
+    /// The socket.
+    pub path: PathBuf,
+    shutdown: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ServedKey {
+    /// Serves `core` at `path`; `signals` are the ones its presence check watches (cancel,
+    /// keepalive status).
+    pub fn serve<P: UserPresence + Send + 'static>(
+        core: Core<P>,
+        signals: Signals,
+        path: &Path,
+    ) -> std::io::Result<Self> {
+        let listener = SeqpacketListener::bind(path)?;
+        let shutdown = Arc::new(AtomicBool::new(false));
+        let stop = shutdown.clone();
+        let thread = std::thread::spawn(move || {
+            let _ = VirtualKey::new(App(core), signals).serve_unix(listener, stop);
+        });
+        Ok(Self {
+            path: path.to_owned(),
+            shutdown,
+            thread: Some(thread),
+        })
+    }
+
+    /// Stops serving: hosts see their connection end and the socket file goes away.
+    pub fn stop(&mut self) {
+        self.shutdown.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for ServedKey {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
 /// A virtual security key on a Unix socket (module doc).
 pub struct TestKey {
     pub path: PathBuf,
     mode: Arc<AtomicU8>,
     grant: Arc<AtomicBool>,
     record: Arc<Record>,
-    shutdown: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    served: ServedKey,
+    /// Tells the presence check the key is being unplugged.
+    unplugged: Arc<AtomicBool>,
 }
 
 impl TestKey {
@@ -127,13 +178,13 @@ impl TestKey {
 
     /// [`Self::start`] with a fingerprint reader answering `fingers` (`"no-match,match"`).
     pub fn start_with_fingers(path: &Path, presence: Presence, fingers: Option<&str>) -> Self {
-        let listener = SeqpacketListener::bind(path).unwrap();
         let signals = Signals::new();
         let mode = Arc::new(AtomicU8::new(presence as u8));
         let grant = Arc::new(AtomicBool::new(false));
         let record = Arc::new(Record::default());
+        // The presence check outlasts an unplug it sees through the server's own stop flag.
         let shutdown = Arc::new(AtomicBool::new(false));
-        let app = App(Authenticator::new(
+        let core = Authenticator::new(
             Config {
                 aaguid: KEY_AAGUID,
                 built_in_uv: if fingers.is_some() {
@@ -154,18 +205,15 @@ impl TestKey {
             },
             SystemClock::default(),
             SystemRng,
-        ));
-        let stop = shutdown.clone();
-        let thread = std::thread::spawn(move || {
-            let _ = VirtualKey::new(app, signals).serve_unix(listener, stop);
-        });
+        );
+        let served = ServedKey::serve(core, signals, path).unwrap();
         Self {
             path: path.to_owned(),
             mode,
             grant,
             record,
-            shutdown,
-            thread: Some(thread),
+            served,
+            unplugged: shutdown,
         }
     }
 
@@ -220,15 +268,85 @@ impl TestKey {
 
     /// Stops serving: hosts see their connection end and the socket file goes away.
     pub fn stop(&mut self) {
-        self.shutdown.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        self.unplugged.store(true, Ordering::SeqCst);
+        self.served.stop();
     }
 }
 
 impl Drop for TestKey {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// `latchkey virtual-key` as its own process (module doc), killed on drop.
+pub struct KeyProcess {
+    child: std::process::Child,
+    /// The `--device` spec naming it (`udp:127.0.0.1:PORT`, `unix:PATH`).
+    pub spec: String,
+    stderr: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl KeyProcess {
+    /// A key on a free UDP port of 127.0.0.1 answering presence with `presence` (`--presence`).
+    pub fn udp(presence: &str) -> Self {
+        Self::start(&["--udp", "127.0.0.1:0", "--presence", presence], None)
+    }
+
+    /// A key on a Unix socket, with `extra` arguments (`--uv …`).
+    pub fn unix(extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temporary directory: {e}"));
+        let sock = dir.path().join("key.sock");
+        let mut args = vec!["--unix".to_owned(), sock.display().to_string()];
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Self::start(&args, Some(dir))
+    }
+
+    fn start(args: &[&str], dir: Option<tempfile::TempDir>) -> Self {
+        use std::io::BufRead as _;
+        let dir = match dir {
+            Some(d) => d,
+            None => tempfile::tempdir().unwrap_or_else(|e| panic!("temporary directory: {e}")),
+        };
+        let stderr = dir.path().join("stderr");
+        let log = std::fs::File::create(&stderr).unwrap_or_else(|e| panic!("key log: {e}"));
+        let mut child = std::process::Command::new(crate::bins::binary("latchkey"))
+            .arg("virtual-key")
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("latchkey virtual-key: {e}"));
+        let mut line = String::new();
+        if let Some(out) = child.stdout.take() {
+            let _ = std::io::BufReader::new(out).read_line(&mut line);
+        }
+        // "latchkey virtual-key: serving on udp 127.0.0.1:PORT" / "… serving on unix PATH"
+        let Some((_, rest)) = line.trim().split_once("serving on ") else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("latchkey virtual-key said {line:?}");
+        };
+        let (kind, addr) = rest.split_once(' ').unwrap_or((rest, ""));
+        Self {
+            child,
+            spec: format!("{kind}:{addr}"),
+            stderr,
+            _dir: dir,
+        }
+    }
+
+    /// What the key logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+}
+
+impl Drop for KeyProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

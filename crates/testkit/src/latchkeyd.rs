@@ -1,13 +1,12 @@
 //! [`Latchkeyd`]: the real `latchkeyd` binary on a test bus, with `--no-usb`, a policy, a store
 //! and a security key list in a temp dir, the given extra arguments and environment; killed on
-//! drop. Included with `#[path]` by the tests that run the binary (each uses part of it).
-#![allow(dead_code)] // each test file that includes this uses a different part
+//! drop.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::TestBus;
+use crate::bus::TestBus;
 
 /// The real `latchkeyd` on a test bus (module doc).
 pub struct Latchkeyd {
@@ -17,7 +16,7 @@ pub struct Latchkeyd {
 
 /// The latchkeyd binary under test (with its platform worker beside it).
 pub fn latchkeyd_bin() -> PathBuf {
-    crate::common::bin("latchkeyd")
+    crate::bins::binary("latchkeyd")
 }
 
 impl Latchkeyd {
@@ -81,15 +80,9 @@ impl Latchkeyd {
             .spawn()
             .unwrap();
         let mut me = Self { child, home };
-        let conn = zbus::connection::Builder::address(bus.address.as_str())
-            .unwrap()
-            .build()
-            .await
-            .unwrap();
-        let dbus = zbus::fdo::DBusProxy::new(&conn).await.unwrap();
-        let name = zbus::names::BusName::try_from("dev.latchkey.Credentials").unwrap();
+        let dbus = bus.dbus().await;
         let start = Instant::now();
-        while !dbus.name_has_owner(name.clone()).await.unwrap() {
+        while !bus.latchkeyd_running(&dbus).await {
             if let Some(status) = me.child.try_wait().unwrap() {
                 panic!("latchkeyd exited with {status}: {}", me.log());
             }

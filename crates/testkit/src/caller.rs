@@ -9,7 +9,7 @@
 //! #[test]
 //! #[ignore = "run by the tests as a separate caller process"]
 //! fn caller_process() {
-//!     common::caller::serve_if_asked();
+//!     latchkey_testkit::caller::serve_if_asked();
 //! }
 //! ```
 

@@ -1,7 +1,6 @@
 //! The relying party side of the tests that run ceremonies through latchkeyd: webauthn-rs (an
 //! RP library we did not write) makes the options and verifies every response. Included with
-//! `#[path]` by the tests that use it.
-#![allow(dead_code)] // each test file that includes this uses a different part
+//! by the tests that use it.
 
 use latchkey_api::Kind;
 use latchkey_api::{CallOptions, CredentialsClient, Outcome};

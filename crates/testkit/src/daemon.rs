@@ -1,0 +1,94 @@
+//! latchkeyd served in this process on a test bus: its D-Bus service, policy, queue and prompt
+//! broker as the binary runs them, with a back-end the test chooses (often
+//! [`crate::platform::memory_platform`]) and short request timeouts.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use latchkey_daemon::authenticators::Authenticators;
+use latchkey_daemon::policy::Policy;
+use latchkey_daemon::related::RelatedOrigins;
+pub use latchkey_daemon::server::{Daemon, Settings, Timeouts};
+
+use crate::bus::TestBus;
+use crate::SetupError;
+
+/// Timeouts for tests: a request may ask for as little as 200 ms.
+pub fn test_timeouts() -> Timeouts {
+    Timeouts {
+        min: Duration::from_millis(200),
+        max: Duration::from_secs(60),
+        default: Duration::from_secs(30),
+    }
+}
+
+/// This process's user, the only one latchkeyd serves.
+pub fn uid() -> u32 {
+    rustix::process::getuid().as_raw()
+}
+
+/// The settings of an in-process latchkeyd: `policy` (which must parse without warnings),
+/// `authenticators`, a queue of 64 and [`test_timeouts`], no Related Origin Requests.
+pub fn settings(policy: &str, authenticators: Arc<dyn Authenticators>) -> Settings {
+    try_settings(policy, authenticators).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`settings`], or why the policy does not do.
+pub fn try_settings(
+    policy: &str,
+    authenticators: Arc<dyn Authenticators>,
+) -> Result<Settings, SetupError> {
+    let policy = Policy::from_toml(policy).map_err(|e| SetupError::new("policy", e))?;
+    if !policy.warnings.is_empty() {
+        return Err(SetupError::new("policy", format!("{:?}", policy.warnings)));
+    }
+    Ok(Settings {
+        policy,
+        authenticators,
+        queue_capacity: 64,
+        timeouts: test_timeouts(),
+        uid: uid(),
+        related_origins: None,
+    })
+}
+
+/// Serves `settings` on `bus`.
+pub async fn start_with_settings(bus: &TestBus, settings: Settings) -> Daemon {
+    Daemon::start(Some(&bus.address), settings)
+        .await
+        .unwrap_or_else(|e| panic!("latchkeyd did not start on {}: {e}", bus.address))
+}
+
+/// latchkeyd on `bus` with `policy` and `auth`.
+pub async fn start_daemon(bus: &TestBus, policy: &str, auth: Arc<dyn Authenticators>) -> Daemon {
+    start_with_settings(bus, settings(policy, auth)).await
+}
+
+/// [`start_daemon`] with a queue of `queue_capacity` and `timeouts`.
+pub async fn start_daemon_with(
+    bus: &TestBus,
+    policy: &str,
+    auth: Arc<dyn Authenticators>,
+    queue_capacity: usize,
+    timeouts: Timeouts,
+) -> Daemon {
+    let mut s = settings(policy, auth);
+    s.queue_capacity = queue_capacity;
+    s.timeouts = timeouts;
+    start_with_settings(bus, s).await
+}
+
+/// [`start_daemon`] with a queue of `queue_capacity` and Related Origin Requests through
+/// `related`.
+pub async fn start_daemon_related(
+    bus: &TestBus,
+    policy: &str,
+    auth: Arc<dyn Authenticators>,
+    queue_capacity: usize,
+    related: Arc<RelatedOrigins>,
+) -> Daemon {
+    let mut s = settings(policy, auth);
+    s.queue_capacity = queue_capacity;
+    s.related_origins = Some(related);
+    start_with_settings(bus, s).await
+}

@@ -1,0 +1,45 @@
+//! Policy texts for latchkeyd under test (the TOML of `latchkey_daemon::policy`).
+
+use std::path::Path;
+
+/// This executable (the test binary, example or benchmark).
+pub fn this_executable() -> std::path::PathBuf {
+    std::env::current_exe().unwrap_or_else(|e| panic!("no executable path: {e}"))
+}
+
+/// `exe` is a privileged client (a browser) named `name`.
+pub fn privileged(name: &str, exe: &Path) -> String {
+    format!(
+        "[[privileged]]\nname = \"{name}\"\nexecutable = \"{}\"\n",
+        exe.display()
+    )
+}
+
+/// `exe` is the trusted prompt.
+pub fn trusted_prompt_at(exe: &Path) -> String {
+    format!("[[trusted_prompt]]\nexecutable = \"{}\"\n", exe.display())
+}
+
+/// The scripted prompt process (`latchkey-test-prompt`) is the trusted prompt.
+pub fn trusted_prompt() -> String {
+    trusted_prompt_at(&crate::prompt::prompt_bin())
+}
+
+/// This executable is a privileged client and the test prompt is trusted.
+pub fn privileged_self() -> String {
+    format!(
+        "{}{}",
+        privileged("test browser", &this_executable()),
+        trusted_prompt()
+    )
+}
+
+/// This executable is an app bound to `rp_ids`, and the test prompt is trusted.
+pub fn bound_self(rp_ids: &[&str]) -> String {
+    format!(
+        "[[app]]\nname = \"test app\"\nexecutable = \"{}\"\nrp_ids = {:?}\n{}",
+        this_executable().display(),
+        rp_ids,
+        trusted_prompt()
+    )
+}

@@ -1,0 +1,147 @@
+//! The scripted prompt (`latchkey_prompt::scripted`: answers from a script, records what it was
+//! shown) on a test bus, as its own process ([`Prompt::spawn`], `latchkey-test-prompt`: the
+//! prompt latchkeyd identifies through the kernel, trusted by [`crate::policy::trusted_prompt`])
+//! or served in this process ([`serve_in_process`], trusted when policy names this executable).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use latchkey_prompt::{scripted, PROMPT_BUS_NAME, PROMPT_PATH};
+
+use crate::bus::{first_line, TestBus};
+use crate::SetupError;
+
+/// How long the prompt may take to say `ready`.
+const READY_LIMIT: Duration = Duration::from_secs(30);
+
+/// The `latchkey-test-prompt` binary.
+pub fn prompt_bin() -> PathBuf {
+    crate::bins::binary("latchkey-test-prompt")
+}
+
+/// A running scripted prompt process, killed on drop.
+pub struct Prompt {
+    child: Child,
+    /// Where it records what it was shown (JSON lines); `None` for a prompt that records nothing.
+    pub record: PathBuf,
+}
+
+static NEXT: AtomicU64 = AtomicU64::new(0);
+
+impl Prompt {
+    /// Spawns the test prompt with `script` on `bus`; `register` makes it a caller-controlled
+    /// prompt (`RegisterPrompt`) instead of the owner of `dev.latchkey.Prompt`.
+    pub fn spawn(bus: &TestBus, script: &str, register: bool) -> Self {
+        Self::spawn_with(&prompt_bin(), bus, script, register, true)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Self::spawn`] of the prompt at `bin`, recording what it is shown or not (a record line
+    /// per call costs time inside a measured path).
+    pub fn spawn_with(
+        bin: &Path,
+        bus: &TestBus,
+        script: &str,
+        register: bool,
+        record: bool,
+    ) -> Result<Self, SetupError> {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let stamp = format!("{}-{n}", std::process::id());
+        let script_path = bus.dir.path().join(format!("script-{stamp}"));
+        let record_path = bus.dir.path().join(format!("record-{stamp}.jsonl"));
+        std::fs::write(&script_path, script).map_err(|e| SetupError::new("prompt script", e))?;
+        let mut cmd = Command::new(bin);
+        cmd.arg("--script").arg(&script_path);
+        if record {
+            cmd.arg("--record").arg(&record_path);
+        }
+        cmd.arg("--address").arg(&bus.address);
+        if register {
+            cmd.arg("--register");
+        }
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| SetupError::new("latchkey-test-prompt", e))?;
+        let line = child
+            .stdout
+            .take()
+            .and_then(|out| first_line(out, READY_LIMIT))
+            .unwrap_or_default();
+        if line.trim() != "ready" {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(SetupError::new(
+                "latchkey-test-prompt",
+                format!("said {line:?}"),
+            ));
+        }
+        Ok(Self {
+            child,
+            record: record_path,
+        })
+    }
+
+    /// The JSON lines recorded so far.
+    pub fn shown(&self) -> Vec<serde_json::Value> {
+        read_record(&self.record)
+    }
+
+    /// The recorded calls of `method` (`"Consent"`, `"RequestPin"`, …).
+    pub fn calls(&self, method: &str) -> Vec<serde_json::Value> {
+        calls(&self.record, method)
+    }
+
+    /// The recorded `Consent` calls.
+    pub fn consents(&self) -> Vec<serde_json::Value> {
+        self.calls("Consent")
+    }
+}
+
+impl Drop for Prompt {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The JSON lines a scripted prompt recorded in `record` (none yet: empty).
+pub fn read_record(record: &Path) -> Vec<serde_json::Value> {
+    if !record.exists() {
+        return Vec::new();
+    }
+    scripted::read_record(record).unwrap_or_else(|e| panic!("{}: {e}", record.display()))
+}
+
+/// The recorded calls of `method` in `record`.
+pub fn calls(record: &Path, method: &str) -> Vec<serde_json::Value> {
+    read_record(record)
+        .into_iter()
+        .filter(|r| r["method"] == method)
+        .collect()
+}
+
+/// Serves the scripted prompt in this process on `address`, owning `dev.latchkey.Prompt`,
+/// recording into `record`; returns its connection (the prompt lives as long as it).
+pub async fn serve_in_process(
+    address: &str,
+    script: &str,
+    record: Option<&Path>,
+) -> Result<zbus::Connection, SetupError> {
+    let steps = scripted::parse_script(script).map_err(|e| SetupError::new("prompt script", e))?;
+    let prompt = scripted::ScriptedPrompt::new(steps, record)
+        .map_err(|e| SetupError::new("prompt record", e))?;
+    let conn = zbus::connection::Builder::address(address)
+        .and_then(|b| b.serve_at(PROMPT_PATH, prompt))
+        .map_err(|e| SetupError::new("prompt connection", e))?
+        .build()
+        .await
+        .map_err(|e| SetupError::new("prompt connection", e))?;
+    conn.request_name(PROMPT_BUS_NAME)
+        .await
+        .map_err(|e| SetupError::new("dev.latchkey.Prompt", e))?;
+    Ok(conn)
+}
