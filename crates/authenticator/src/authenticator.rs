@@ -41,6 +41,7 @@ pub(crate) struct PendingAssertions {
     pub uv: bool,
     pub cred_blob: bool,
     pub large_blob_key: bool,
+    pub third_party_payment: bool,
     pub hmac_secret: Option<(SharedSecret, zeroize::Zeroizing<Vec<u8>>)>,
     pub last_ms: u64,
 }
@@ -52,6 +53,8 @@ pub(crate) enum Enumeration {
     },
     Credentials {
         remaining: VecDeque<Vec<u8>>,
+        /// Begun under the persistent token (read-only: no largeBlobKey).
+        persistent: bool,
     },
 }
 
@@ -73,6 +76,11 @@ pub struct Authenticator<S, U, C, R> {
     pub(crate) power_up_ms: u64,
     /// uvRetries of the built-in UV method (CTAP 2.1 §6.5.2.2); kept across power cycles.
     pub(crate) uv_retries: u8,
+    /// getInfo uvCountSinceLastPinEntry (CTAP 2.2 §6.4): built-in verifications since the last
+    /// right PIN.
+    pub(crate) uv_count_since_pin: u64,
+    /// Drawn when first needed, mixed into `encCredStoreState` (see [`crate::persistent`]).
+    pub(crate) store_state_nonce: Option<[u8; 16]>,
 }
 
 impl<S, U, C, R> core::fmt::Debug for Authenticator<S, U, C, R> {
@@ -107,6 +115,8 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
             next_credential_ids: VecDeque::new(),
             power_up_ms,
             uv_retries,
+            uv_count_since_pin: 0,
+            store_state_nonce: None,
         };
         let token = this.random32();
         this.token.reset(token);

@@ -77,6 +77,8 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
                 };
                 if pin_set && (force || too_short) {
                     state.force_pin_change = true;
+                    // A PIN change to come ends the persistent token too (CTAP 2.2 §6.11.4).
+                    crate::persistent::forget_persistent_token(&mut state);
                 }
                 state.min_pin_length = new;
             }

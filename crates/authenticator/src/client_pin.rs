@@ -1,7 +1,8 @@
-//! authenticatorClientPIN (CTAP 2.1 §6.5.5).
+//! authenticatorClientPIN (CTAP 2.1 §6.5.5; the `pcmr` permission of CTAP 2.2 §6.5.5.7).
 
 use crate::authenticator::Authenticator;
 use crate::env::{Clock, Rng, UserPresence};
+use crate::persistent::forget_persistent_token;
 use crate::pinproto::SharedSecret;
 use crate::request::{ClientPinRequest, ClientPinResponse, PlatformKey};
 use crate::retries::MAX_PIN_RETRIES;
@@ -83,8 +84,12 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
                 let Ok(permissions) = u8::try_from(permissions) else {
                     return Err(Status::UnauthorizedPermission);
                 };
-                // bio enrollment is not supported; unknown bits neither.
-                if permissions & (Permissions::BIO_ENROLLMENT | 0xC0) != 0 {
+                // bio enrollment is not supported; unknown bits neither; pcmr only alone
+                // (CTAP 2.2 §6.5.5.7).
+                let pcmr = Permissions::PERSISTENT_CREDENTIAL_MANAGEMENT_READ_ONLY;
+                if permissions & (Permissions::BIO_ENROLLMENT | 0x80) != 0
+                    || (permissions & pcmr != 0 && permissions != pcmr)
+                {
                     return Err(Status::UnauthorizedPermission);
                 }
                 let needs_rp = Permissions::MAKE_CREDENTIAL | Permissions::GET_ASSERTION;
@@ -94,6 +99,10 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
                 }
                 if permissions & needs_rp != 0 && req.rp_id.is_none() {
                     return Err(Status::MissingParameter);
+                }
+                if permissions == pcmr {
+                    let shared = self.verify_pin_for_token(req, Status::PinPolicyViolation)?;
+                    return self.issue_persistent_token(&shared);
                 }
                 self.issue_token(
                     req,
@@ -164,6 +173,7 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
         let mut state = self.state()?;
         state.pin_retries = MAX_PIN_RETRIES;
         state.force_pin_change = false;
+        forget_persistent_token(&mut state);
         self.save_state(&state)?;
         self.store.lock();
         Ok(())
@@ -190,8 +200,10 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
             return Err(self.retry_gate.mismatch(state.pin_retries));
         }
         self.retry_gate.matched();
-        // A right PIN also restores the built-in UV attempts (§6.5.2.2).
+        // A right PIN also restores the built-in UV attempts (§6.5.2.2), and is the PIN entry
+        // uvCountSinceLastPinEntry counts from (CTAP 2.2 §6.4).
         self.uv_retries = self.max_uv_retries();
+        self.uv_count_since_pin = 0;
         state.pin_retries = MAX_PIN_RETRIES;
         self.save_state(&state)?;
         Ok(())
@@ -223,22 +235,22 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
         let mut state = self.state()?;
         state.force_pin_change = false;
         state.pin_retries = MAX_PIN_RETRIES;
+        forget_persistent_token(&mut state);
         self.save_state(&state)?;
         self.revoke_token();
         Ok(())
     }
 
-    /// Checks the PIN and issues a token with `permissions`. With forcePINChange set, a right
-    /// PIN still restores the retries but no token is issued: `forced_change` is the answer
-    /// then, which CTAP 2.2 gives differently per subcommand (ARCHITECTURE.md, "CTAP 2.2 where
-    /// keys differ").
-    fn issue_token(
+    /// The PIN check of the token-issuing subcommands (§6.5.5.7.1 steps 1-9): the shared secret
+    /// once `pinHashEnc` holds the right PIN. With forcePINChange set, a right PIN still
+    /// restores the retries but no token is issued: `forced_change` is the answer then, which
+    /// CTAP 2.2 gives differently per subcommand (ARCHITECTURE.md, "CTAP 2.2 where keys
+    /// differ").
+    fn verify_pin_for_token(
         &mut self,
         req: &ClientPinRequest,
-        permissions: u8,
-        rp_id: Option<String>,
         forced_change: Status,
-    ) -> Result<ClientPinResponse, Status> {
+    ) -> Result<SharedSecret, Status> {
         let pin_hash_enc = required(&req.pin_hash_enc)?;
         crate::pinproto::parse_protocol(req.protocol)?;
         required(&req.key_agreement)?;
@@ -252,6 +264,19 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
         if self.state()?.force_pin_change {
             return Err(forced_change);
         }
+        Ok(shared)
+    }
+
+    /// Checks the PIN and issues a token with `permissions` (see
+    /// [`Self::verify_pin_for_token`] for `forced_change`).
+    fn issue_token(
+        &mut self,
+        req: &ClientPinRequest,
+        permissions: u8,
+        rp_id: Option<String>,
+        forced_change: Status,
+    ) -> Result<ClientPinResponse, Status> {
+        let shared = self.verify_pin_for_token(req, forced_change)?;
         let token = self.random32();
         self.token.reset(token);
         let now = self.now();

@@ -2,13 +2,33 @@
 
 use crate::store::Algorithm;
 
-/// Which attestation statement makeCredential returns (WebAuthn L3 §8).
+/// Which attestation statement makeCredential returns when the platform states no preference
+/// (WebAuthn L3 §8; CTAP 2.2 §6.1 `attestationFormatsPreference` picks among both).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AttestationMode {
     /// `none`: an empty statement.
     None,
     /// `packed` self attestation: signed with the credential's own key (WebAuthn L3 §8.2).
     PackedSelf,
+}
+
+impl AttestationMode {
+    /// The attestation statement format's identifier (WebAuthn L3 §8).
+    pub fn format(self) -> &'static str {
+        match self {
+            AttestationMode::None => "none",
+            AttestationMode::PackedSelf => "packed",
+        }
+    }
+
+    /// The mode for a format identifier, if this authenticator makes that format.
+    pub fn from_format(format: &str) -> Option<Self> {
+        match format {
+            "none" => Some(AttestationMode::None),
+            "packed" => Some(AttestationMode::PackedSelf),
+            _ => None,
+        }
+    }
 }
 
 /// How signature counters behave (WebAuthn L3 §6.1.1).
@@ -63,7 +83,8 @@ pub struct Config {
     pub always_uv_default: bool,
     /// getInfo `plat`: a platform authenticator (not removable).
     pub platform: bool,
-    /// Credential algorithms, in order of preference for getInfo.
+    /// Credential algorithms, in order of preference for getInfo (only those the store supports
+    /// are offered). ML-DSA is off unless added here.
     pub algorithms: Vec<Algorithm>,
     /// How signature counters behave.
     pub sign_count: SignCountMode,
@@ -114,7 +135,7 @@ impl Default for Config {
             transports: vec!["usb".to_owned()],
             always_uv_default: false,
             platform: false,
-            algorithms: vec![Algorithm::Es256, Algorithm::EdDsa],
+            algorithms: vec![Algorithm::Es256, Algorithm::EdDsa, Algorithm::Es384],
             sign_count: SignCountMode::PerCredential,
             backup_eligible: false,
             backup_state: false,
@@ -133,5 +154,25 @@ impl Config {
     /// maxFragmentLength for authenticatorLargeBlobs (CTAP 2.1 §6.10.2): maxMsgSize − 64.
     pub fn max_fragment_length(&self) -> usize {
         self.max_msg_size.saturating_sub(64)
+    }
+
+    /// getInfo attestationFormats (CTAP 2.2 §6.4): both formats this authenticator makes, the
+    /// default ([`Config::attestation`]) first.
+    pub fn attestation_formats(&self) -> Vec<&'static str> {
+        match self.attestation {
+            AttestationMode::None => vec!["none", "packed"],
+            AttestationMode::PackedSelf => vec!["packed", "none"],
+        }
+    }
+
+    /// Adds the post-quantum algorithms ML-DSA-65 and ML-DSA-44 after the configured ones (the
+    /// opt-in of `latchkey virtual-key --post-quantum` and the platform configuration).
+    pub fn with_post_quantum(mut self) -> Self {
+        for alg in [Algorithm::MlDsa65, Algorithm::MlDsa44] {
+            if !self.algorithms.contains(&alg) {
+                self.algorithms.push(alg);
+            }
+        }
+        self
     }
 }

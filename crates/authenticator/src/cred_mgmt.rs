@@ -1,5 +1,6 @@
 //! authenticatorCredentialManagement (CTAP 2.1 §6.8), also answered as the prototype command
-//! 0x41.
+//! 0x41; its read-only subcommands also under the persistent pinUvAuthToken (CTAP 2.2 §6.8,
+//! see [`crate::persistent`]).
 
 use std::collections::VecDeque;
 
@@ -57,15 +58,26 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
         let sub_byte = u8::try_from(req.sub_command).map_err(|_| Status::Other)?;
         let params = req.params_cbor.as_deref().unwrap_or_default();
         let message = latchkey_ctap::pin::cred_mgmt_message(sub_byte, params);
-        self.check_token(
-            req.protocol,
-            param,
-            &message,
-            Permissions::CREDENTIAL_MANAGEMENT,
-            None,
-            false,
-        )?;
-        let bound = self.token.rp_id().map(str::to_owned);
+        // The read-only subcommands also take the persistent token (CTAP 2.2 §6.5.5.7, pcmr).
+        let read_only = matches!(
+            req.sub_command,
+            sub::GET_CREDS_METADATA | sub::ENUMERATE_RPS_BEGIN | sub::ENUMERATE_CREDENTIALS_BEGIN
+        );
+        let persistent = read_only && self.persistent_token_verifies(req.protocol, param, &message)?;
+        if !persistent {
+            self.check_token(
+                req.protocol,
+                param,
+                &message,
+                Permissions::CREDENTIAL_MANAGEMENT,
+                None,
+                false,
+            )?;
+        }
+        let bound = match persistent {
+            true => None,
+            false => self.token.rp_id().map(str::to_owned),
+        };
         match req.sub_command {
             sub::GET_CREDS_METADATA => {
                 if bound.is_some() {
@@ -106,9 +118,12 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
                 ids.pop_front();
                 let first = creds.into_iter().next().ok_or(Status::NoCredentials)?;
                 if !ids.is_empty() {
-                    self.enumeration = Some(Enumeration::Credentials { remaining: ids });
+                    self.enumeration = Some(Enumeration::Credentials {
+                        remaining: ids,
+                        persistent,
+                    });
                 }
-                let mut response = describe(first);
+                let mut response = describe(first, persistent);
                 response.total_credentials = Some(total as u64);
                 Ok(response)
             }
@@ -180,28 +195,42 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
     }
 
     fn next_credential(&mut self) -> Result<CredMgmtResponse, Status> {
-        let Some(Enumeration::Credentials { mut remaining }) = self.enumeration.take() else {
+        let Some(Enumeration::Credentials {
+            mut remaining,
+            persistent,
+        }) = self.enumeration.take()
+        else {
             return Err(Status::NotAllowed);
         };
         while let Some(id) = remaining.pop_front() {
             if let Some(cred) = self.store.get(&id)? {
                 if !remaining.is_empty() {
-                    self.enumeration = Some(Enumeration::Credentials { remaining });
+                    self.enumeration = Some(Enumeration::Credentials {
+                        remaining,
+                        persistent,
+                    });
                 }
-                return Ok(describe(cred));
+                return Ok(describe(cred, persistent));
             }
         }
         Err(Status::NotAllowed)
     }
 }
 
-fn describe(cred: Credential) -> CredMgmtResponse {
+/// A credential as enumerateCredentials shows it. Under the persistent token (read-only) its
+/// `largeBlobKey` stays out: a secret is more than read-only management needs.
+fn describe(cred: Credential, persistent: bool) -> CredMgmtResponse {
     CredMgmtResponse {
         user: Some(cred.user.clone()),
         credential_id: Some(cred.id.clone()),
         public_key: Some(cred.public_key.clone()),
         cred_protect: Some(cred.cred_protect),
-        large_blob_key: cred.large_blob_key.clone(),
+        large_blob_key: if persistent {
+            None
+        } else {
+            cred.large_blob_key.clone()
+        },
+        third_party_payment: Some(cred.third_party_payment),
         ..CredMgmtResponse::default()
     }
 }

@@ -166,6 +166,7 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
             uv,
             cred_blob: req.extensions.cred_blob,
             large_blob_key: req.extensions.large_blob_key == Some(true),
+            third_party_payment: req.extensions.third_party_payment,
             hmac_secret: shared.zip(salts),
             last_ms: self.now(),
         };
@@ -213,6 +214,9 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
         let mut outputs = GetAssertionExtensionOutputs::default();
         if p.cred_blob {
             outputs.cred_blob = Some(cred.cred_blob.clone().unwrap_or_default());
+        }
+        if p.third_party_payment {
+            outputs.third_party_payment = Some(cred.third_party_payment);
         }
         if let Some((shared, salts)) = &p.hmac_secret {
             if let Some(random) = &cred.cred_random {

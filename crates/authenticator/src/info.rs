@@ -1,5 +1,10 @@
-//! authenticatorGetInfo (CTAP 2.1 §6.4), authenticatorReset (§6.6) and authenticatorSelection
-//! (§6.9).
+//! authenticatorGetInfo (CTAP 2.1 §6.4, with the CTAP 2.2 §6.4 members), authenticatorReset
+//! (§6.6) and authenticatorSelection (§6.9).
+//!
+//! CTAP 2.2 getInfo members deliberately absent: `longTouchForReset` (0x18: a software
+//! authenticator has no button to hold; reset asks for the user's presence like any touch),
+//! `transportsForReset` (0x1A: absent means reset works over every transport the authenticator
+//! has, which is true here) and `pinComplexityPolicyURL` (0x1C: no complexity policy).
 
 use crate::authenticator::Authenticator;
 use crate::authn_config::MAX_RP_IDS_FOR_SET_MIN_PIN_LENGTH;
@@ -14,13 +19,14 @@ pub const UV_MODALITY_FINGERPRINT_INTERNAL: u64 = 0x02;
 
 /// The extensions this authenticator implements (getInfo sends them in
 /// [`canonical_order`]).
-pub const EXTENSIONS: [&str; 6] = [
+pub const EXTENSIONS: [&str; 7] = [
     "credBlob",
     "credProtect",
     "hmac-secret",
     "hmac-secret-mc",
     "largeBlobKey",
     "minPinLength",
+    "thirdPartyPayment",
 ];
 
 /// Sorts text strings in CTAP2 canonical order (CTAP 2.1 §8: shorter first, then bytewise).
@@ -29,6 +35,10 @@ pub const EXTENSIONS: [&str; 6] = [
 pub fn canonical_order(list: &mut [&str]) {
     list.sort_by(|a, b| a.len().cmp(&b.len()).then_with(|| a.cmp(b)));
 }
+
+/// getInfo maxPINLength (CTAP 2.2 §6.4): 63, the most the 64-byte padded PIN block holds
+/// (§6.5.1). The block counts UTF-8 bytes, so a PIN of characters beyond ASCII holds fewer.
+pub const MAX_PIN_LENGTH: u64 = 63;
 
 impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, C, R> {
     /// authenticatorGetInfo: what this authenticator is and does, reflecting current state.
@@ -52,6 +62,7 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
                 self.config.make_cred_uv_not_rqd && !state.always_uv,
             ),
             ("credentialMgmtPreview", true),
+            ("perCredMgmtRO", true),
         ];
         if self.config.no_mc_ga_permissions_with_client_pin {
             options.push(("noMcGaPermissionsWithClientPin", true));
@@ -62,12 +73,13 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
         if built_in {
             options.push(("uv", self.config.built_in_uv == BuiltInUv::Configured));
         }
+        let (enc_identifier, enc_cred_store_state) = self.sealed_info_members(&state)?;
         Ok(Info {
             // With alwaysUv, U2F (which cannot verify the user) is off (CTAP 2.1 §6.11.2).
             versions: if state.always_uv {
-                vec!["FIDO_2_0", "FIDO_2_1"]
+                vec!["FIDO_2_0", "FIDO_2_1", "FIDO_2_2"]
             } else {
-                vec!["U2F_V2", "FIDO_2_0", "FIDO_2_1"]
+                vec!["U2F_V2", "FIDO_2_0", "FIDO_2_1", "FIDO_2_2"]
             },
             extensions: {
                 let mut list = EXTENSIONS.to_vec();
@@ -81,7 +93,7 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
             max_credential_count_in_list: self.config.max_credential_count_in_list as u64,
             max_credential_id_length: self.config.max_credential_id_length as u64,
             transports: self.config.transports.clone(),
-            algorithms: self.config.algorithms.iter().map(|a| a.cose()).collect(),
+            algorithms: self.algorithms().iter().map(|a| a.cose()).collect(),
             max_serialized_large_blob_array: self.config.max_serialized_large_blob_array as u64,
             force_pin_change: state.force_pin_change,
             min_pin_length: u64::from(state.min_pin_length),
@@ -93,7 +105,25 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
             // USER_VERIFY_FINGERPRINT_INTERNAL (FIDO Registry §3.1).
             uv_modality: built_in.then_some(UV_MODALITY_FINGERPRINT_INTERNAL),
             remaining_discoverable_credentials: remaining as u64,
+            attestation_formats: self.config.attestation_formats(),
+            uv_count_since_last_pin_entry: built_in.then_some(self.uv_count_since_pin),
+            enc_identifier,
+            // No complexity rule beyond minPINLength is enforced.
+            pin_complexity_policy: false,
+            max_pin_length: MAX_PIN_LENGTH,
+            enc_cred_store_state,
         })
+    }
+
+    /// The credential algorithms offered: the configured ones the store can make keys for, in
+    /// the configured order.
+    pub(crate) fn algorithms(&self) -> Vec<crate::store::Algorithm> {
+        self.config
+            .algorithms
+            .iter()
+            .copied()
+            .filter(|&a| self.store.supports(a))
+            .collect()
     }
 
     /// authenticatorReset: only within the reset window after power-up, and only with the

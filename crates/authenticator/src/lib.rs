@@ -43,6 +43,7 @@
 //!   regenerates the key agreement key; a token's first use binds its RP ID).
 #![forbid(unsafe_code)]
 
+pub mod algorithm;
 pub mod authenticator;
 pub mod authn_config;
 pub mod client_pin;
@@ -56,6 +57,7 @@ pub mod info;
 pub mod large_blobs;
 mod make_credential;
 pub mod memory;
+mod persistent;
 pub mod pinproto;
 pub mod request;
 pub mod retries;

@@ -35,11 +35,12 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
             crate::pinproto::parse_protocol(req.pin_uv_auth_protocol)?;
         }
         // Step 3: the first supported algorithm in the RP's order of preference.
+        let offered = self.algorithms();
         let alg = req
             .algorithms
             .iter()
             .filter_map(|&a| Algorithm::from_cose(a))
-            .find(|a| self.config.algorithms.contains(a))
+            .find(|a| offered.contains(a))
             .ok_or(Status::UnsupportedAlgorithm)?;
         // Step 4/5: options. "up": false is invalid for makeCredential; "uv": true needs an
         // enrolled built-in method (with a pinUvAuthParam it is treated as false).
@@ -203,6 +204,9 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
         {
             outputs.min_pin_length = Some(state.min_pin_length);
         }
+        if req.extensions.third_party_payment {
+            outputs.third_party_payment = Some(true);
+        }
         if let (Some((shared, salts)), Some(random)) = (&hmac_mc, &cred_random) {
             let secret = if uv {
                 &random.with_uv
@@ -235,6 +239,7 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
             sign_count: 0,
             created_at: self.clock.unix_time(),
             kind: CredentialKind::Ctap2,
+            third_party_payment: req.extensions.third_party_payment,
         };
 
         let mut flag_byte = flags::UP | flags::AT | self.backup_flags();
@@ -256,7 +261,15 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
             &public_key,
             ext,
         )?;
-        let att_stmt = match self.config.attestation {
+        // CTAP 2.2 §6.1 attestationFormatsPreference: the first format made here, else the
+        // default.
+        let mode = req
+            .attestation_formats_preference
+            .iter()
+            .flatten()
+            .find_map(|f| AttestationMode::from_format(f))
+            .unwrap_or(self.config.attestation);
+        let att_stmt = match mode {
             AttestationMode::None => AttestationStatement::None,
             AttestationMode::PackedSelf => {
                 let mut message = auth_data.clone();

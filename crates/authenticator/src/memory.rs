@@ -39,6 +39,9 @@ pub struct MemoryStore {
     injected_keys: VecDeque<Zeroizing<Vec<u8>>>,
     /// Loaded signing keys, keyed by their blob, at most [`KEY_CACHE`].
     cache: LoadedKeys,
+    /// Bumped by every change to the discoverable credentials (see
+    /// [`CredentialStore::discoverable_generation`]).
+    generation: u64,
 }
 
 impl Default for MemoryStore {
@@ -72,6 +75,7 @@ impl MemoryStore {
             capacity,
             injected_keys: VecDeque::new(),
             cache: LoadedKeys::new(KEY_CACHE),
+            generation: 0,
         }
     }
 
@@ -187,6 +191,9 @@ impl CredentialStore for MemoryStore {
                 None => {}
             }
         }
+        if credential.discoverable {
+            self.generation += 1;
+        }
         self.index(&credential);
         self.credentials.push(credential);
         Ok(())
@@ -220,6 +227,9 @@ impl CredentialStore for MemoryStore {
             return Err(StoreError::Corrupt("no credential with that ID".into()));
         };
         let old = &self.credentials[at];
+        if (old.discoverable || credential.discoverable) && old.user != credential.user {
+            self.generation += 1;
+        }
         let reindex = old.discoverable != credential.discoverable
             || old.rp.id != credential.rp.id
             || old.user.id != credential.user.id;
@@ -242,6 +252,9 @@ impl CredentialStore for MemoryStore {
             keep
         });
         for c in &removed {
+            if c.discoverable {
+                self.generation += 1;
+            }
             self.unindex(c);
             self.cache.remove(c.key.as_bytes());
         }
@@ -302,7 +315,12 @@ impl CredentialStore for MemoryStore {
         self.pin_code_points = None;
         self.unlocked = false;
         self.cache.clear();
+        self.generation += 1;
         Ok(())
+    }
+
+    fn discoverable_generation(&self) -> Option<u64> {
+        Some(self.generation)
     }
 }
 

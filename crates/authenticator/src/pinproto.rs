@@ -112,6 +112,17 @@ pub fn verify_token(
     pin::verify(protocol, token, message, signature).is_ok()
 }
 
+/// A getInfo member sealed under the persistent pinUvAuthToken (CTAP 2.2 §6.4), its IV from
+/// `rng`.
+pub fn seal_info_member(
+    token: &[u8; 32],
+    member: pin::InfoMember,
+    value: &[u8; 16],
+    rng: &mut dyn Rng,
+) -> Result<Vec<u8>, Status> {
+    pin::encrypt_info_member(token, member, value, &mut RngAdapter(rng)).map_err(|_| Status::Other)
+}
+
 /// HMAC-SHA-256 (hmac-secret's outputs).
 pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
     let tag = aws_lc_rs::hmac::sign(

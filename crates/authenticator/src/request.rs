@@ -45,6 +45,8 @@ pub struct MakeCredentialExtensions {
     pub large_blob_key: Option<bool>,
     /// minPinLength: true.
     pub min_pin_length: bool,
+    /// thirdPartyPayment: true (CTAP 2.2 §12.9).
+    pub third_party_payment: bool,
 }
 
 /// authenticatorMakeCredential (CTAP 2.1 §6.1).
@@ -74,6 +76,9 @@ pub struct MakeCredentialRequest {
     pub pin_uv_auth_protocol: Option<u64>,
     /// enterpriseAttestation (0x0A).
     pub enterprise_attestation: Option<u64>,
+    /// attestationFormatsPreference (0x0B, CTAP 2.2 §6.1): the formats the platform would
+    /// like, most wanted first.
+    pub attestation_formats_preference: Option<Vec<String>>,
 }
 
 /// makeCredential extension outputs, in authenticatorData (CTAP 2.1 §12).
@@ -89,6 +94,8 @@ pub struct MakeCredentialExtensionOutputs {
     pub min_pin_length: Option<u8>,
     /// hmac-secret-mc: the encrypted outputs.
     pub hmac_secret_mc: Option<Vec<u8>>,
+    /// thirdPartyPayment: true when the credential was enabled for it.
+    pub third_party_payment: Option<bool>,
 }
 
 impl MakeCredentialExtensionOutputs {
@@ -99,6 +106,7 @@ impl MakeCredentialExtensionOutputs {
             && self.hmac_secret.is_none()
             && self.min_pin_length.is_none()
             && self.hmac_secret_mc.is_none()
+            && self.third_party_payment.is_none()
     }
 }
 
@@ -140,6 +148,8 @@ pub struct GetAssertionExtensions {
     pub cred_blob: bool,
     /// largeBlobKey.
     pub large_blob_key: Option<bool>,
+    /// thirdPartyPayment: true (CTAP 2.2 §12.9).
+    pub third_party_payment: bool,
 }
 
 /// getAssertion extension outputs, in authenticatorData.
@@ -149,12 +159,14 @@ pub struct GetAssertionExtensionOutputs {
     pub cred_blob: Option<Vec<u8>>,
     /// hmac-secret: the encrypted outputs.
     pub hmac_secret: Option<Vec<u8>>,
+    /// thirdPartyPayment: whether the credential is enabled for it.
+    pub third_party_payment: Option<bool>,
 }
 
 impl GetAssertionExtensionOutputs {
     /// Whether there is anything to encode.
     pub fn is_empty(&self) -> bool {
-        self.cred_blob.is_none() && self.hmac_secret.is_none()
+        self.cred_blob.is_none() && self.hmac_secret.is_none() && self.third_party_payment.is_none()
     }
 }
 
@@ -278,6 +290,8 @@ pub struct CredMgmtResponse {
     pub cred_protect: Option<CredProtect>,
     /// largeBlobKey (0x0B).
     pub large_blob_key: Option<Zeroizing<[u8; 32]>>,
+    /// thirdPartyPayment (0x0C, CTAP 2.2).
+    pub third_party_payment: Option<bool>,
 }
 
 /// authenticatorLargeBlobs (CTAP 2.1 §6.10).
@@ -357,4 +371,17 @@ pub struct Info {
     pub uv_modality: Option<u64>,
     /// remainingDiscoverableCredentials (0x14).
     pub remaining_discoverable_credentials: u64,
+    /// attestationFormats (0x16, CTAP 2.2), the default first.
+    pub attestation_formats: Vec<&'static str>,
+    /// uvCountSinceLastPinEntry (0x17, CTAP 2.2), with a built-in UV method.
+    pub uv_count_since_last_pin_entry: Option<u64>,
+    /// encIdentifier (0x19, CTAP 2.2), once a persistent pinUvAuthToken exists.
+    pub enc_identifier: Option<Vec<u8>>,
+    /// pinComplexityPolicy (0x1B, CTAP 2.2).
+    pub pin_complexity_policy: bool,
+    /// maxPINLength (0x1D, CTAP 2.2).
+    pub max_pin_length: u64,
+    /// encCredStoreState (0x1E, CTAP 2.2), once a persistent pinUvAuthToken exists and if the
+    /// store tracks its changes.
+    pub enc_cred_store_state: Option<Vec<u8>>,
 }

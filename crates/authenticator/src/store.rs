@@ -14,42 +14,15 @@ use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::env::Rng;
 
-/// COSE algorithm of a credential key ([RFC 9053], IANA COSE Algorithms registry).
-///
-/// [RFC 9053]: https://www.rfc-editor.org/rfc/rfc9053
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Algorithm {
-    /// ECDSA over P-256 with SHA-256, COSE -7.
-    Es256,
-    /// Ed25519, COSE -8.
-    EdDsa,
-}
-
-impl Algorithm {
-    /// The COSE algorithm identifier.
-    pub fn cose(self) -> i64 {
-        match self {
-            Algorithm::Es256 => -7,
-            Algorithm::EdDsa => -8,
-        }
-    }
-
-    /// The algorithm for a COSE identifier, if we support it.
-    pub fn from_cose(alg: i64) -> Option<Self> {
-        match alg {
-            -7 => Some(Algorithm::Es256),
-            -8 => Some(Algorithm::EdDsa),
-            _ => None,
-        }
-    }
-}
+pub use crate::algorithm::Algorithm;
 
 /// A credential's public key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublicKey {
     /// The key's algorithm.
     pub alg: Algorithm,
-    /// ES256: the uncompressed SEC1 point (0x04 ‖ x ‖ y, 65 bytes); EdDSA: the 32-byte key.
+    /// ES256 and ES384: the uncompressed SEC1 point (0x04 ‖ x ‖ y, 65 or 97 bytes); EdDSA: the
+    /// 32-byte key; ML-DSA: the FIPS 204 public key (1312 or 1952 bytes).
     pub bytes: Vec<u8>,
 }
 
@@ -183,6 +156,9 @@ pub struct Credential {
     pub created_at: u64,
     /// How it was made.
     pub kind: CredentialKind,
+    /// Enabled for payments initiated by a party other than its RP (the `thirdPartyPayment`
+    /// extension at creation, CTAP 2.2 §12.9).
+    pub third_party_payment: bool,
 }
 
 /// Persistent authenticator state outside the credentials (CTAP 2.1 §6.5 and §6.11).
@@ -204,6 +180,23 @@ pub struct PersistentState {
     pub large_blob_array: Vec<u8>,
     /// The U2F attestation certificate (DER) and its key, generated on first use.
     pub u2f_attestation: Option<(Vec<u8>, KeyBlob)>,
+    /// The persistent pinUvAuthToken (CTAP 2.2 §6.5.2), made at its first issuance and
+    /// forgotten when the PIN is set or changed, a PIN change is forced, or on reset.
+    pub persistent_token: Option<PersistentToken>,
+    /// This authenticator's identifier, shown encrypted as getInfo `encIdentifier` (CTAP 2.2
+    /// §6.4); made with the first persistent token, new after a reset.
+    pub identifier: Option<[u8; 16]>,
+}
+
+/// The persistent pinUvAuthToken: grants read-only credential management (`pcmr`) and survives
+/// power cycles. Zeroised on drop; `Debug` shows nothing of it.
+#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
+pub struct PersistentToken(pub [u8; 32]);
+
+impl fmt::Debug for PersistentToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PersistentToken(<redacted>)")
+    }
 }
 
 impl Default for PersistentState {
@@ -220,6 +213,8 @@ impl Default for PersistentState {
                 0x7a, 0x6d, 0x3c,
             ],
             u2f_attestation: None,
+            persistent_token: None,
+            identifier: None,
         }
     }
 }
@@ -269,9 +264,11 @@ pub trait CredentialStore {
         rng: &mut dyn Rng,
     ) -> Result<(PublicKey, KeyBlob), StoreError>;
 
-    /// Signs `message` with a key this store made. ES256 signatures are ASN.1 DER; EdDSA raw.
+    /// Signs `message` with a key this store made. ECDSA signatures are ASN.1 DER; EdDSA and
+    /// ML-DSA raw.
     ///
-    /// The message is signed as given (for ES256, hashed with SHA-256 by the signer).
+    /// The message is signed as given (for ES256 and ES384, hashed with SHA-256 / SHA-384 by the
+    /// signer; ML-DSA in its pure mode with an empty context).
     fn sign(
         &mut self,
         key: &KeyBlob,
@@ -336,4 +333,19 @@ pub trait CredentialStore {
 
     /// Deletes every credential, the PIN and the persistent state (authenticatorReset).
     fn wipe(&mut self) -> Result<(), StoreError>;
+
+    /// Whether this store can make keys of `alg` (a TPM may hold only some curves). The
+    /// authenticator offers and uses only algorithms its store supports.
+    fn supports(&self, _alg: Algorithm) -> bool {
+        true
+    }
+
+    /// A number that changes whenever a discoverable credential is added or removed, its user
+    /// information changes, or the store is wiped, for as long as this store stays open;
+    /// `None` if the store does not track it. The authenticator turns it into getInfo
+    /// `encCredStoreState` (CTAP 2.2 §6.4), with a value of its own that differs every time it
+    /// starts, so a count that starts again from zero is never mistaken for an old one.
+    fn discoverable_generation(&self) -> Option<u64> {
+        None
+    }
 }

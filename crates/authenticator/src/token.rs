@@ -24,6 +24,9 @@ impl Permissions {
     pub const LARGE_BLOB_WRITE: u8 = 0x10;
     /// acfg: authenticatorConfig.
     pub const AUTHENTICATOR_CONFIG: u8 = 0x20;
+    /// pcmr: read-only credential management with the persistent pinUvAuthToken (CTAP 2.2
+    /// §6.5.5.7); requested alone, it gives that token instead of a new pinUvAuthToken.
+    pub const PERSISTENT_CREDENTIAL_MANAGEMENT_READ_ONLY: u8 = 0x40;
 
     /// Whether every bit of `bits` is granted.
     pub fn has(self, bits: u8) -> bool {

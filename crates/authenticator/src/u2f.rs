@@ -123,6 +123,7 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
             sign_count: 0,
             created_at: self.clock.unix_time(),
             kind: CredentialKind::U2f,
+            third_party_payment: false,
         })?;
         Ok(RegisterResponse {
             public_key: point,

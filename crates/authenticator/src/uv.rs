@@ -60,6 +60,7 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
             match self.presence.verify_user(purpose.clone()) {
                 Ok(UvMatch::Matched) => {
                     self.uv_retries = self.max_uv_retries();
+                    self.uv_count_since_pin = self.uv_count_since_pin.saturating_add(1);
                     return Ok(());
                 }
                 Ok(UvMatch::NoMatch) | Err(PresenceDenied::Denied) => {}
@@ -147,16 +148,21 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
             return Err(Status::InvalidParameter);
         }
         // Undefined permission bits are ignored (step 14).
+        let pcmr = Permissions::PERSISTENT_CREDENTIAL_MANAGEMENT_READ_ONLY;
         let defined = Permissions::MAKE_CREDENTIAL
             | Permissions::GET_ASSERTION
             | Permissions::CREDENTIAL_MANAGEMENT
             | Permissions::BIO_ENROLLMENT
             | Permissions::LARGE_BLOB_WRITE
-            | Permissions::AUTHENTICATOR_CONFIG;
+            | Permissions::AUTHENTICATOR_CONFIG
+            | pcmr;
         let permissions = u8::try_from(permissions & u64::from(defined)).unwrap_or(0);
-        // 4. be needs uvBioEnroll and acfg needs uvAcfg: this authenticator has neither (cm
-        //    and lbw are allowed: credMgmt and largeBlobs are true).
-        if permissions & (Permissions::BIO_ENROLLMENT | Permissions::AUTHENTICATOR_CONFIG) != 0 {
+        // 4. be needs uvBioEnroll and acfg needs uvAcfg: this authenticator has neither (cm,
+        //    lbw and pcmr are allowed: credMgmt, largeBlobs and perCredMgmtRO are true); pcmr
+        //    only alone (CTAP 2.2 §6.5.5.7).
+        if permissions & (Permissions::BIO_ENROLLMENT | Permissions::AUTHENTICATOR_CONFIG) != 0
+            || (permissions & pcmr != 0 && permissions != pcmr)
+        {
             return Err(Status::UnauthorizedPermission);
         }
         // 5. A sensor with nobody enrolled.
@@ -177,6 +183,10 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
             Err(UvFailure::Cancelled) => return Err(Status::KeepaliveCancel),
             Err(UvFailure::NoMatch) if self.uv_retries == 0 => return Err(Status::UvBlocked),
             Err(UvFailure::NoMatch) => return Err(Status::UvInvalid),
+        }
+        // pcmr: the persistent token, the ordinary one untouched (CTAP 2.2 §6.5.5.7).
+        if permissions == pcmr {
+            return self.issue_persistent_token(&shared);
         }
         // 12.-15. A new token, in use with the user present (a finger is a touch), with the
         // permissions and the RP ID asked for.

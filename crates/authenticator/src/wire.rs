@@ -9,7 +9,7 @@ use latchkey_ctap::authdata::{
     AuthenticatorData, Flags,
 };
 use latchkey_ctap::command::{self as cmd, Aaguid, CredentialManagementSubcommand, Response};
-use latchkey_ctap::cose::{CoseKey, P256Point};
+use latchkey_ctap::cose::{CoseKey, MlDsa, P256Point, P384Point};
 use latchkey_ctap::entity::CoseAlgorithm;
 use latchkey_ctap::extensions::{CredBlobOutput, ExtensionOutputs, HmacSecretOutput};
 
@@ -28,9 +28,26 @@ pub fn cose_key(key: &PublicKey) -> Result<CoseKey, Status> {
         Algorithm::Es256 => P256Point::from_sec1(&key.bytes)
             .map(CoseKey::Es256)
             .ok_or(Status::Other),
+        Algorithm::Es384 => P384Point::from_sec1(&key.bytes)
+            .map(CoseKey::Es384)
+            .ok_or(Status::Other),
         Algorithm::EdDsa => <[u8; 32]>::try_from(key.bytes.as_slice())
             .map(CoseKey::Ed25519)
             .map_err(|_| Status::Other),
+        Algorithm::MlDsa44 | Algorithm::MlDsa65 => {
+            let set = if key.alg == Algorithm::MlDsa44 {
+                MlDsa::Ml44
+            } else {
+                MlDsa::Ml65
+            };
+            if key.bytes.len() != set.public_key_len() {
+                return Err(Status::Other);
+            }
+            Ok(CoseKey::MlDsa {
+                set,
+                public: key.bytes.clone(),
+            })
+        }
     }
 }
 
@@ -42,6 +59,7 @@ pub fn make_credential_extensions(o: &req::MakeCredentialExtensionOutputs) -> Ex
         hmac_secret_mc: o.hmac_secret_mc.clone(),
         cred_blob: o.cred_blob.map(CredBlobOutput::Stored),
         min_pin_length: o.min_pin_length.map(u64::from),
+        third_party_payment: o.third_party_payment,
         ..ExtensionOutputs::default()
     }
 }
@@ -51,6 +69,7 @@ pub fn get_assertion_extensions(o: &req::GetAssertionExtensionOutputs) -> Extens
     ExtensionOutputs {
         hmac_secret: o.hmac_secret.clone().map(HmacSecretOutput::Output),
         cred_blob: o.cred_blob.clone().map(CredBlobOutput::Blob),
+        third_party_payment: o.third_party_payment,
         ..ExtensionOutputs::default()
     }
 }

@@ -17,7 +17,7 @@ use latchkey_ctap::StatusCode;
 fn get_info_tells_the_truth() {
     let mut h = Harness::new();
     let info = h.info();
-    assert_eq!(info.versions, vec!["U2F_V2", "FIDO_2_0", "FIDO_2_1"]);
+    assert_eq!(info.versions, vec!["U2F_V2", "FIDO_2_0", "FIDO_2_1", "FIDO_2_2"]);
     // In CTAP2 canonical order: shorter first, then bytewise.
     assert_eq!(
         info.extensions.unwrap(),
@@ -27,7 +27,8 @@ fn get_info_tells_the_truth() {
             "hmac-secret",
             "largeBlobKey",
             "minPinLength",
-            "hmac-secret-mc"
+            "hmac-secret-mc",
+            "thirdPartyPayment"
         ]
     );
     let o = info.options.unwrap();
@@ -43,6 +44,7 @@ fn get_info_tells_the_truth() {
         ("makeCredUvNotRqd", true),
         ("alwaysUv", false),
         ("authnrCfg", true),
+        ("perCredMgmtRO", true),
     ] {
         assert_eq!(o.get(k), Some(&v), "{k}");
     }
@@ -56,9 +58,22 @@ fn get_info_tells_the_truth() {
             .iter()
             .map(|a| a.alg.0)
             .collect::<Vec<_>>(),
-        vec![-7, -8]
+        vec![-7, -8, -35]
     );
     assert_eq!(info.min_pin_length, Some(4));
+    // CTAP 2.2 §6.4: the formats made here (the default first), no complexity policy, PINs of
+    // up to 63, nothing sealed before a persistent token exists, no UV count without a reader.
+    assert_eq!(
+        info.attestation_formats,
+        Some(vec!["none".to_owned(), "packed".to_owned()])
+    );
+    assert_eq!(info.pin_complexity_policy, Some(false));
+    assert_eq!(info.max_pin_length, Some(63));
+    assert_eq!(info.enc_identifier, None);
+    assert_eq!(info.enc_cred_store_state, None);
+    assert_eq!(info.uv_count_since_last_pin_entry, None);
+    assert_eq!(info.long_touch_for_reset, None);
+    assert_eq!(info.transports_for_reset, None);
     assert_eq!(info.remaining_discoverable_credentials, Some(50));
     make(&mut h, mc("a.example", 1, true));
     assert_eq!(h.info().remaining_discoverable_credentials, Some(49));

@@ -459,7 +459,7 @@ fn toggle_always_uv_and_min_pin_length() {
     silent.options.up = Some(false);
     assert_eq!(h.status(&Request::GetAssertion(silent)), StatusCode::Ok);
     // U2F is off while alwaysUv is on: not in versions, register and authenticate refused.
-    assert_eq!(h.info().versions, vec!["FIDO_2_0", "FIDO_2_1"]);
+    assert_eq!(h.info().versions, vec!["FIDO_2_0", "FIDO_2_1", "FIDO_2_2"]);
     let mut apdu = vec![0x00, 0x01, 0x00, 0x00, 0x40];
     apdu.extend_from_slice(&[1; 64]);
     assert_eq!(h.auth.handle_u2f(&apdu), vec![0x69, 0x85]);

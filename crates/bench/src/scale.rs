@@ -83,6 +83,7 @@ fn credential(store: &mut FileStore, i: usize, rps: usize) -> Result<Credential,
         sign_count: 0,
         created_at: 1_700_000_000,
         kind: CredentialKind::Ctap2,
+        third_party_payment: false,
     })
 }
 

@@ -383,6 +383,7 @@ mod tests {
                 sign_count: 3,
                 created_at: 0,
                 kind: CredentialKind::Ctap2,
+                third_party_payment: false,
             })
             .unwrap();
         store

@@ -24,6 +24,12 @@ impl CoseAlgorithm {
     pub const ECDH_ES_HKDF_256: Self = Self(-25);
     /// ECDSA w/ SHA-384.
     pub const ES384: Self = Self(-35);
+    /// ML-DSA-44 (FIPS 204; draft-ietf-cose-dilithium).
+    pub const ML_DSA_44: Self = Self(-48);
+    /// ML-DSA-65 (FIPS 204; draft-ietf-cose-dilithium).
+    pub const ML_DSA_65: Self = Self(-49);
+    /// ML-DSA-87 (FIPS 204; draft-ietf-cose-dilithium).
+    pub const ML_DSA_87: Self = Self(-50);
     /// RSASSA-PKCS1-v1_5 w/ SHA-256.
     pub const RS256: Self = Self(-257);
 }

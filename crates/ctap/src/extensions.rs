@@ -1,4 +1,5 @@
-//! Typed CTAP extension inputs and outputs (CTAP 2.1 §12, CTAP 2.2 §12.7 `hmac-secret-mc`).
+//! Typed CTAP extension inputs and outputs (CTAP 2.1 §12; CTAP 2.2 §12.7 `hmac-secret-mc` and
+//! §12.9 `thirdPartyPayment`).
 //!
 //! Extensions this crate does not know are kept as raw values in `unknown`, so an
 //! authenticator can ignore them and a client can pass them through.
@@ -106,6 +107,9 @@ pub struct MakeCredentialExtensions {
     pub large_blob_key: Option<bool>,
     /// `minPinLength`: `true` asks for the minimum PIN length in the output.
     pub min_pin_length: Option<bool>,
+    /// `thirdPartyPayment` (CTAP 2.2 §12.9): `true` enables the credential for payments
+    /// initiated by a party other than its RP.
+    pub third_party_payment: Option<bool>,
     /// Extensions this crate does not know, in canonical order.
     pub unknown: Vec<(String, Value)>,
 }
@@ -120,6 +124,8 @@ impl FromValue for MakeCredentialExtensions {
             cred_blob: map.optional(CRED_BLOB, "extensions.credBlob")?,
             large_blob_key: map.optional(LARGE_BLOB_KEY, "extensions.largeBlobKey")?,
             min_pin_length: map.optional(MIN_PIN_LENGTH, "extensions.minPinLength")?,
+            third_party_payment: map
+                .optional(THIRD_PARTY_PAYMENT, "extensions.thirdPartyPayment")?,
             unknown: map.into_rest(),
         })
     }
@@ -136,7 +142,8 @@ impl ToValue for MakeCredentialExtensions {
             )
             .insert_opt(CRED_BLOB, self.cred_blob.as_deref())
             .insert_opt(LARGE_BLOB_KEY, self.large_blob_key)
-            .insert_opt(MIN_PIN_LENGTH, self.min_pin_length);
+            .insert_opt(MIN_PIN_LENGTH, self.min_pin_length)
+            .insert_opt(THIRD_PARTY_PAYMENT, self.third_party_payment);
         for (k, v) in &self.unknown {
             b = b.insert(k.as_str(), v.clone());
         }
@@ -153,6 +160,9 @@ pub struct GetAssertionExtensions {
     pub cred_blob: Option<bool>,
     /// `largeBlobKey`: `true` asks for the large-blob key.
     pub large_blob_key: Option<bool>,
+    /// `thirdPartyPayment` (CTAP 2.2 §12.9): `true` asks whether the credential is enabled for
+    /// third-party payments.
+    pub third_party_payment: Option<bool>,
     /// Extensions this crate does not know, in canonical order.
     pub unknown: Vec<(String, Value)>,
 }
@@ -164,6 +174,8 @@ impl FromValue for GetAssertionExtensions {
             hmac_secret: map.optional(HMAC_SECRET, "extensions.hmac-secret")?,
             cred_blob: map.optional(CRED_BLOB, "extensions.credBlob")?,
             large_blob_key: map.optional(LARGE_BLOB_KEY, "extensions.largeBlobKey")?,
+            third_party_payment: map
+                .optional(THIRD_PARTY_PAYMENT, "extensions.thirdPartyPayment")?,
             unknown: map.into_rest(),
         })
     }
@@ -177,7 +189,8 @@ impl ToValue for GetAssertionExtensions {
                 self.hmac_secret.as_ref().map(ToValue::to_value),
             )
             .insert_opt(CRED_BLOB, self.cred_blob)
-            .insert_opt(LARGE_BLOB_KEY, self.large_blob_key);
+            .insert_opt(LARGE_BLOB_KEY, self.large_blob_key)
+            .insert_opt(THIRD_PARTY_PAYMENT, self.third_party_payment);
         for (k, v) in &self.unknown {
             b = b.insert(k.as_str(), v.clone());
         }
@@ -312,12 +325,38 @@ mod tests {
             cred_blob: Some(vec![9; 8]),
             large_blob_key: Some(true),
             min_pin_length: Some(true),
+            third_party_payment: Some(true),
             unknown: vec![("zz-vendor".into(), Value::Array(vec![Value::Null]))],
         };
         let bytes = cbor::encode(&ext.to_value());
         let back =
             MakeCredentialExtensions::from_value(cbor::decode(&bytes).unwrap(), "e").unwrap();
         assert_eq!(back, ext);
+    }
+
+    #[test]
+    fn third_party_payment_inputs_round_trip_and_are_booleans() {
+        let ga = GetAssertionExtensions {
+            third_party_payment: Some(true),
+            ..GetAssertionExtensions::default()
+        };
+        let bytes = cbor::encode(&ga.to_value());
+        // {"thirdPartyPayment": true}
+        let mut expected = vec![0xa1, 0x71];
+        expected.extend_from_slice(b"thirdPartyPayment");
+        expected.push(0xf5);
+        assert_eq!(bytes, expected);
+        let back = GetAssertionExtensions::from_value(cbor::decode(&bytes).unwrap(), "e").unwrap();
+        assert_eq!(back, ga);
+        let wrong = crate::cbor::MapBuilder::new()
+            .insert(THIRD_PARTY_PAYMENT, 1)
+            .build();
+        for status in [
+            GetAssertionExtensions::from_value(wrong.clone(), "e").unwrap_err(),
+            MakeCredentialExtensions::from_value(wrong, "e").unwrap_err(),
+        ] {
+            assert_eq!(status.status(), StatusCode::CborUnexpectedType);
+        }
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! PIN/UV auth protocols 1 and 2 (CTAP 2.1 §6.5.6, §6.5.7), sans-I/O.
+//! PIN/UV auth protocols 1 and 2 (CTAP 2.1 §6.5.6, §6.5.7), sans-I/O, and the getInfo members
+//! sealed under the persistent pinUvAuthToken (CTAP 2.2 §6.4, [`encrypt_info_member`]).
 //!
 //! <https://fidoalliance.org/specs/fido-v2.1-ps-20210615/fido-client-to-authenticator-protocol-v2.1-ps-errata-20220621.html#pinProto1>
 //!
@@ -9,6 +10,7 @@
 
 mod authenticator;
 mod messages;
+mod persistent;
 mod platform;
 mod protocol;
 
@@ -20,6 +22,7 @@ pub use messages::{
     change_pin_message, config_message, cred_mgmt_message, large_blobs_message, pad_pin, pin_hash,
     unpad_pin, MAX_PIN_LEN, PADDED_PIN_LEN,
 };
+pub use persistent::{decrypt_info_member, encrypt_info_member, InfoMember};
 pub use platform::encapsulate;
 pub use protocol::{authenticate, verify, SharedSecret};
 

@@ -214,6 +214,7 @@ fn credential_with_secrets(s: &mut FileStore, id: u8, rp: &str, user: u8) -> Cre
         sign_count: 0,
         created_at: 0,
         kind: CredentialKind::Ctap2,
+        third_party_payment: false,
     }
 }
 

@@ -29,6 +29,7 @@ fn cred(id: u8, cred_protect: CredProtect) -> Credential {
         sign_count: 7,
         created_at: 99,
         kind: CredentialKind::Ctap2,
+        third_party_payment: false,
     }
 }
 

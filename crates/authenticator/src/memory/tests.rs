@@ -34,6 +34,7 @@ fn cred(store: &mut MemoryStore, id: u8, rp: &str, user: u8, rk: bool) -> Creden
         sign_count: 0,
         created_at: 0,
         kind: CredentialKind::Ctap2,
+        third_party_payment: false,
     }
 }
 

@@ -90,6 +90,7 @@ pub(super) fn make_credential_in(r: &cmd::MakeCredentialRequest) -> req::MakeCre
             cred_blob: e.cred_blob.clone(),
             large_blob_key: e.large_blob_key,
             min_pin_length: e.min_pin_length == Some(true),
+            third_party_payment: e.third_party_payment == Some(true),
         },
         rk: r.options.rk == Some(true),
         up: r.options.up,
@@ -97,6 +98,7 @@ pub(super) fn make_credential_in(r: &cmd::MakeCredentialRequest) -> req::MakeCre
         pin_uv_auth_param: r.pin_uv_auth_param.clone(),
         pin_uv_auth_protocol: protocol_id(r.pin_uv_auth_protocol),
         enterprise_attestation: r.enterprise_attestation,
+        attestation_formats_preference: r.attestation_formats_preference.clone(),
     }
 }
 
@@ -120,6 +122,7 @@ pub(super) fn get_assertion_in(r: &cmd::GetAssertionRequest) -> req::GetAssertio
             hmac_secret: e.hmac_secret.as_ref().map(hmac_input),
             cred_blob: e.cred_blob == Some(true),
             large_blob_key: e.large_blob_key,
+            third_party_payment: e.third_party_payment == Some(true),
         },
         up: r.options.up != Some(false),
         uv: r.options.uv == Some(true),
@@ -295,7 +298,7 @@ pub(super) fn cred_mgmt_out(
         total_credentials: r.total_credentials,
         cred_protect: r.cred_protect.map(cred_protect_out),
         large_blob_key: r.large_blob_key.map(|k| k.to_vec()),
-        third_party_payment: None,
+        third_party_payment: r.third_party_payment,
     })
 }
 
@@ -384,13 +387,20 @@ pub(super) fn info_out(i: req::Info) -> cmd::GetInfoResponse {
         certifications: None,
         remaining_discoverable_credentials: Some(i.remaining_discoverable_credentials),
         vendor_prototype_config_commands: None,
-        attestation_formats: None,
-        uv_count_since_last_pin_entry: None,
+        attestation_formats: Some(
+            i.attestation_formats
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+        ),
+        uv_count_since_last_pin_entry: i.uv_count_since_last_pin_entry,
         long_touch_for_reset: None,
-        enc_identifier: None,
+        enc_identifier: i.enc_identifier,
         transports_for_reset: None,
-        pin_complexity_policy: None,
+        pin_complexity_policy: Some(i.pin_complexity_policy),
         pin_complexity_policy_url: None,
-        max_pin_length: None,
+        max_pin_length: Some(i.max_pin_length),
+        enc_cred_store_state: i.enc_cred_store_state,
+        authenticator_config_commands: None,
     }
 }

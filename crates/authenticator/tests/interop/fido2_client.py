@@ -46,7 +46,7 @@ def expect_error(code, fn, *args, **kwargs):
 
 ctap = Ctap2(Pipe())
 info = ctap.info
-assert info.versions == ["U2F_V2", "FIDO_2_0", "FIDO_2_1"], info.versions
+assert info.versions == ["U2F_V2", "FIDO_2_0", "FIDO_2_1", "FIDO_2_2"], info.versions
 assert info.pin_uv_protocols == [2, 1], info.pin_uv_protocols
 assert info.options["clientPin"] is False
 assert info.max_msg_size == 7609

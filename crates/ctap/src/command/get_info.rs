@@ -1,6 +1,8 @@
-//! authenticatorGetInfo (0x04), CTAP 2.1 §6.4 (with the CTAP 2.2 additions 0x16..=0x1D).
+//! authenticatorGetInfo (0x04), CTAP 2.1 §6.4, with the CTAP 2.2 §6.4 additions 0x16..=0x1E
+//! and CTAP 2.3's 0x1F.
 //!
 //! <https://fidoalliance.org/specs/fido-v2.1-ps-20210615/fido-client-to-authenticator-protocol-v2.1-ps-errata-20220621.html#authenticatorGetInfo>
+//! <https://fidoalliance.org/specs/fido-v2.2-ps-20250714/fido-client-to-authenticator-protocol-v2.2-ps-20250714.html#authenticatorGetInfo>
 
 use crate::cbor::{array_of, array_value, FromValue, IntMap, MapBuilder, ToValue, Value};
 use crate::entity::CredentialParameters;
@@ -77,7 +79,8 @@ pub struct GetInfoResponse {
     pub uv_count_since_last_pin_entry: Option<u64>,
     /// 0x18 `longTouchForReset` (CTAP 2.2).
     pub long_touch_for_reset: Option<bool>,
-    /// 0x19 `encIdentifier` (CTAP 2.2).
+    /// 0x19 `encIdentifier` (CTAP 2.2): `IV ‖ AES-128-CBC(key, identifier)`, the key derived
+    /// from the persistent pinUvAuthToken (see [`crate::pin::decrypt_info_member`]).
     pub enc_identifier: Option<Vec<u8>>,
     /// 0x1A `transportsForReset` (CTAP 2.2).
     pub transports_for_reset: Option<Vec<String>>,
@@ -87,6 +90,12 @@ pub struct GetInfoResponse {
     pub pin_complexity_policy_url: Option<Vec<u8>>,
     /// 0x1D `maxPINLength` (CTAP 2.2).
     pub max_pin_length: Option<u64>,
+    /// 0x1E `encCredStoreState` (CTAP 2.2): `IV ‖ AES-128-CBC(key, state)`, the key derived from
+    /// the persistent pinUvAuthToken (see [`crate::pin::decrypt_info_member`]).
+    pub enc_cred_store_state: Option<Vec<u8>>,
+    /// 0x1F `authenticatorConfigCommands` (CTAP 2.3): the authenticatorConfig subcommands
+    /// supported.
+    pub authenticator_config_commands: Option<Vec<u64>>,
 }
 
 impl GetInfoResponse {
@@ -154,6 +163,9 @@ impl FromValue for GetInfoResponse {
             pin_complexity_policy: m.optional(0x1B, "pinComplexityPolicy")?,
             pin_complexity_policy_url: m.optional(0x1C, "pinComplexityPolicyURL")?,
             max_pin_length: m.optional(0x1D, "maxPINLength")?,
+            enc_cred_store_state: m.optional(0x1E, "encCredStoreState")?,
+            authenticator_config_commands: m
+                .optional_array(0x1F, "authenticatorConfigCommands")?,
         })
     }
 }
@@ -200,6 +212,8 @@ impl ToValue for GetInfoResponse {
             .insert_opt(0x1B, self.pin_complexity_policy)
             .insert_opt(0x1C, self.pin_complexity_policy_url.as_deref())
             .insert_opt(0x1D, self.max_pin_length)
+            .insert_opt(0x1E, self.enc_cred_store_state.as_deref())
+            .insert_opt(0x1F, self.authenticator_config_commands.as_deref().map(uints))
             .build()
     }
 }

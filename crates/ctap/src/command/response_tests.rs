@@ -187,3 +187,41 @@ fn lenient_response_decoding_accepts_unsorted_get_info() {
         crate::ResponseError::Status(StatusCode::NoCredentials)
     );
 }
+
+/// Every CTAP 2.2 getInfo member (0x16..=0x1E) and CTAP 2.3's 0x1F, in key order and back.
+#[test]
+fn get_info_ctap22_members_encode_in_key_order_and_round_trip() {
+    let info = GetInfoResponse {
+        attestation_formats: Some(vec!["packed".into(), "none".into()]),
+        uv_count_since_last_pin_entry: Some(2),
+        long_touch_for_reset: Some(false),
+        enc_identifier: Some(vec![0x19; 32]),
+        transports_for_reset: Some(vec!["usb".into()]),
+        pin_complexity_policy: Some(false),
+        pin_complexity_policy_url: Some(b"https://example.com/pin".to_vec()),
+        max_pin_length: Some(63),
+        enc_cred_store_state: Some(vec![0x1e; 32]),
+        authenticator_config_commands: Some(vec![2, 3]),
+        ..sample_get_info()
+    };
+    let bytes = Response::GetInfo(info.clone()).encode();
+    assert_eq!(decode_response::<GetInfoResponse>(&bytes).unwrap(), info);
+    // The tail of the map: 0x1D maxPINLength 63, 0x1E encCredStoreState (32 bytes), 0x1F [2, 3].
+    let mut tail = vec![0x18, 0x1d, 0x18, 0x3f, 0x18, 0x1e, 0x58, 0x20];
+    tail.extend([0x1e; 32]);
+    tail.extend([0x18, 0x1f, 0x82, 0x02, 0x03]);
+    assert!(bytes.ends_with(&tail), "{}", hex::encode(&bytes));
+    // A wrong type is the member's error.
+    let wrong = MapBuilder::new()
+        .insert(0x01, Value::Array(vec![Value::text("FIDO_2_2")]))
+        .insert(0x03, vec![0u8; 16])
+        .insert(0x1E, "state")
+        .build();
+    assert_eq!(
+        GetInfoResponse::from_value(wrong, "info").unwrap_err(),
+        crate::Error::UnexpectedType {
+            field: "encCredStoreState",
+            expected: "byte string"
+        }
+    );
+}

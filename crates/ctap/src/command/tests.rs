@@ -46,6 +46,7 @@ pub(crate) fn sample_make_credential() -> MakeCredentialRequest {
             cred_blob: Some(vec![1, 2]),
             large_blob_key: Some(true),
             min_pin_length: Some(true),
+            third_party_payment: Some(true),
             unknown: vec![("vendorExt".into(), Value::from(5))],
             hmac_secret_mc: None,
         }),
@@ -75,6 +76,7 @@ pub(crate) fn sample_get_assertion() -> GetAssertionRequest {
             }),
             cred_blob: Some(true),
             large_blob_key: None,
+            third_party_payment: Some(false),
             unknown: vec![],
         }),
         options: GetAssertionOptions {

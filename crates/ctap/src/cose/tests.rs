@@ -116,3 +116,131 @@ fn malformed_keys_are_rejected() {
     assert_eq!(P256Point::from_sec1(&p.to_sec1()), Some(p));
     assert_eq!(P256Point::from_sec1(&[4; 64]), None);
 }
+
+#[test]
+fn es384_key_round_trips_in_canonical_order() {
+    let key = CoseKey::Es384(P384Point {
+        x: [0x33; 48],
+        y: [0x44; 48],
+    });
+    let bytes = key.to_bytes();
+    // {1: 2, 3: -35, -1: 2, -2: x, -3: y}
+    let mut expected = hex::decode("a501020338222002215830").unwrap();
+    expected.extend_from_slice(&[0x33; 48]);
+    expected.extend_from_slice(&hex::decode("225830").unwrap());
+    expected.extend_from_slice(&[0x44; 48]);
+    assert_eq!(bytes, expected);
+    assert_eq!(CoseKey::from_bytes(&bytes).unwrap(), key);
+    assert_eq!(key.alg(), CoseAlgorithm::ES384);
+    let p = P384Point {
+        x: [5; 48],
+        y: [6; 48],
+    };
+    assert_eq!(P384Point::from_sec1(&p.to_sec1()), Some(p));
+    assert_eq!(P384Point::from_sec1(&p.to_sec1()[..96]), None);
+    // A P-256 curve under alg -35, and 32-byte coordinates, are refused.
+    let mut wrong_curve = bytes.clone();
+    wrong_curve[7] = 0x01;
+    assert_eq!(
+        CoseKey::from_bytes(&wrong_curve).unwrap_err().status(),
+        StatusCode::UnsupportedAlgorithm
+    );
+    let short = MapBuilder::new()
+        .insert(LABEL_KTY, KTY_EC2)
+        .insert(LABEL_ALG, -35)
+        .insert(LABEL_CRV, CRV_P384)
+        .insert(LABEL_X, vec![1u8; 32])
+        .insert(LABEL_Y, vec![2u8; 32])
+        .build();
+    assert_eq!(
+        CoseKey::from_value(short, "k").unwrap_err().status(),
+        StatusCode::InvalidLength
+    );
+}
+
+#[test]
+fn ml_dsa_keys_are_akp_with_a_raw_public_key() {
+    for (set, alg, len, sig) in [
+        (MlDsa::Ml44, -48, 1312, 2420),
+        (MlDsa::Ml65, -49, 1952, 3309),
+        (MlDsa::Ml87, -50, 2592, 4627),
+    ] {
+        assert_eq!(set.alg(), CoseAlgorithm(alg));
+        assert_eq!(MlDsa::from_alg(CoseAlgorithm(alg)), Some(set));
+        assert_eq!(set.public_key_len(), len);
+        assert_eq!(set.signature_len(), sig);
+        let key = CoseKey::MlDsa {
+            set,
+            public: vec![0x5a; len],
+        };
+        let bytes = key.to_bytes();
+        // {1: 7, 3: alg, -1: h'…'}: kty AKP, the algorithm, then `pub` as a two-byte-length
+        // byte string.
+        let [hi, lo] = (len as u16).to_be_bytes();
+        let head = [0xa3, 0x01, 0x07, 0x03, 0x38, (-1 - alg) as u8, 0x20, 0x59, hi, lo];
+        assert_eq!(&bytes[..10], &head);
+        assert_eq!(bytes.len(), 10 + len);
+        assert_eq!(CoseKey::from_bytes(&bytes).unwrap(), key);
+        assert_eq!(key.alg(), CoseAlgorithm(alg));
+
+        // One byte short, or long: the wrong length for the parameter set.
+        for wrong in [len - 1, len + 1] {
+            let bad = MapBuilder::new()
+                .insert(LABEL_KTY, KTY_AKP)
+                .insert(LABEL_ALG, alg)
+                .insert(LABEL_AKP_PUB, vec![0u8; wrong])
+                .build();
+            assert_eq!(
+                CoseKey::from_value(bad, "k").unwrap_err().status(),
+                StatusCode::InvalidLength
+            );
+        }
+        // No `pub`, or `pub` of the wrong type.
+        let missing = MapBuilder::new()
+            .insert(LABEL_KTY, KTY_AKP)
+            .insert(LABEL_ALG, alg)
+            .build();
+        assert_eq!(
+            CoseKey::from_value(missing, "k").unwrap_err().status(),
+            StatusCode::MissingParameter
+        );
+        let text = MapBuilder::new()
+            .insert(LABEL_KTY, KTY_AKP)
+            .insert(LABEL_ALG, alg)
+            .insert(LABEL_AKP_PUB, "key")
+            .build();
+        assert_eq!(
+            CoseKey::from_value(text, "k").unwrap_err().status(),
+            StatusCode::CborUnexpectedType
+        );
+        // An ML-DSA algorithm under the EC2 key type.
+        let ec2 = MapBuilder::new()
+            .insert(LABEL_KTY, KTY_EC2)
+            .insert(LABEL_ALG, alg)
+            .insert(LABEL_AKP_PUB, vec![0u8; len])
+            .build();
+        assert_eq!(
+            CoseKey::from_value(ec2, "k").unwrap_err().status(),
+            StatusCode::UnsupportedAlgorithm
+        );
+    }
+    // ES256 under the AKP key type is refused too; an unknown AKP algorithm is kept.
+    let es256_akp = MapBuilder::new()
+        .insert(LABEL_KTY, KTY_AKP)
+        .insert(LABEL_ALG, -7)
+        .insert(LABEL_AKP_PUB, vec![0u8; 64])
+        .build();
+    assert_eq!(
+        CoseKey::from_value(es256_akp, "k").unwrap_err().status(),
+        StatusCode::UnsupportedAlgorithm
+    );
+    let other = MapBuilder::new()
+        .insert(LABEL_KTY, KTY_AKP)
+        .insert(LABEL_ALG, -51)
+        .insert(LABEL_AKP_PUB, vec![0u8; 3])
+        .build();
+    assert_eq!(
+        CoseKey::from_value(other, "k").unwrap().alg(),
+        CoseAlgorithm(-51)
+    );
+}

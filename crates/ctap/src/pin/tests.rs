@@ -230,3 +230,38 @@ fn auth_messages_have_the_spec_layout() {
     assert_eq!(cred_mgmt_message(0x04, &[0xa0]), vec![0x04, 0xa0]);
     assert_eq!(change_pin_message(&[1, 2], &[3]), vec![1, 2, 3]);
 }
+
+/// A known answer computed independently (Python `cryptography`: HKDF-SHA256 with a
+/// 32-byte zero salt, then AES-128-CBC), so the derivation is pinned, not just round-tripped.
+#[test]
+fn persistent_token_info_members_known_answer() {
+    let token = [0x11u8; 32];
+    let value = *b"identifier-12345";
+    let mut iv_rng = |b: &mut [u8]| b.fill(0x22);
+    let enc =
+        encrypt_info_member(&token, InfoMember::Identifier, &value, &mut iv_rng).unwrap();
+    assert_eq!(enc.len(), 32);
+    assert_eq!(&enc[..16], &[0x22; 16]);
+    assert_eq!(hex::encode(&enc[16..]), KNOWN_IDENTIFIER_CIPHERTEXT);
+    assert_eq!(
+        decrypt_info_member(&token, InfoMember::Identifier, &enc).unwrap(),
+        value
+    );
+    // The other member's key gives another value; so does another token.
+    assert_ne!(
+        decrypt_info_member(&token, InfoMember::CredStoreState, &enc).unwrap(),
+        value
+    );
+    assert_ne!(
+        decrypt_info_member(&[0x12; 32], InfoMember::Identifier, &enc).unwrap(),
+        value
+    );
+    for len in [0, 16, 31, 33, 48] {
+        assert_eq!(
+            decrypt_info_member(&token, InfoMember::Identifier, &vec![0; len]),
+            Err(PinError::InvalidCiphertextLength)
+        );
+    }
+}
+
+const KNOWN_IDENTIFIER_CIPHERTEXT: &str = "432bedc89993ff7dd0d747fd701e4d5a";

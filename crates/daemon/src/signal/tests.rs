@@ -46,6 +46,7 @@ fn seed(store: &mut MemoryStore, id: &[u8], rp: &str, user: &[u8], name: &str, d
             sign_count: 0,
             created_at: 0,
             kind: CredentialKind::Ctap2,
+            third_party_payment: false,
         })
         .unwrap();
 }

@@ -89,6 +89,7 @@ pub fn credential(
         sign_count: 0,
         created_at: 1_700_000_000,
         kind: CredentialKind::Ctap2,
+        third_party_payment: false,
     }
 }
 
