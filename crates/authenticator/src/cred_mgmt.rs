@@ -63,7 +63,8 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
             req.sub_command,
             sub::GET_CREDS_METADATA | sub::ENUMERATE_RPS_BEGIN | sub::ENUMERATE_CREDENTIALS_BEGIN
         );
-        let persistent = read_only && self.persistent_token_verifies(req.protocol, param, &message)?;
+        let persistent =
+            read_only && self.persistent_token_verifies(req.protocol, param, &message)?;
         if !persistent {
             self.check_token(
                 req.protocol,

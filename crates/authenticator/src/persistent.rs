@@ -74,9 +74,9 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
     ) -> Result<bool, Status> {
         let protocol = crate::pinproto::parse_protocol(protocol)?;
         let state = self.state()?;
-        Ok(state.persistent_token.is_some_and(|token| {
-            crate::pinproto::verify_token(protocol, &token.0, message, param)
-        }))
+        Ok(state
+            .persistent_token
+            .is_some_and(|token| crate::pinproto::verify_token(protocol, &token.0, message, param)))
     }
 
     /// getInfo `encIdentifier` and `encCredStoreState`: both absent until a persistent token

@@ -246,4 +246,3 @@ impl LoadedKeys {
         self.keys.is_empty()
     }
 }
-

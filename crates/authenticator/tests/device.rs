@@ -17,7 +17,10 @@ use latchkey_ctap::StatusCode;
 fn get_info_tells_the_truth() {
     let mut h = Harness::new();
     let info = h.info();
-    assert_eq!(info.versions, vec!["U2F_V2", "FIDO_2_0", "FIDO_2_1", "FIDO_2_2"]);
+    assert_eq!(
+        info.versions,
+        vec!["U2F_V2", "FIDO_2_0", "FIDO_2_1", "FIDO_2_2"]
+    );
     // In CTAP2 canonical order: shorter first, then bytewise.
     assert_eq!(
         info.extensions.unwrap(),

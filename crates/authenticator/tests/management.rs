@@ -13,34 +13,6 @@ use latchkey_ctap::extensions::{CredProtect, MakeCredentialExtensions};
 use latchkey_ctap::pin::{self, PinUvAuthProtocol};
 use latchkey_ctap::StatusCode;
 
-fn cm(
-    token: Option<&[u8]>,
-    sub: u8,
-    subcommand: Sub,
-    params: Option<Value>,
-    preview: bool,
-) -> Request {
-    let received = params.as_ref().map(cbor::encode);
-    let param = token.map(|t| {
-        pin::authenticate(
-            PinUvAuthProtocol::Two,
-            t,
-            &pin::cred_mgmt_message(sub, received.as_deref().unwrap_or_default()),
-        )
-    });
-    let r = CredentialManagementRequest {
-        subcommand,
-        pin_uv_auth_protocol: token.map(|_| PinUvAuthProtocol::Two),
-        pin_uv_auth_param: param,
-        received_params: received,
-    };
-    if preview {
-        Request::CredentialManagementPreview(r)
-    } else {
-        Request::CredentialManagement(r)
-    }
-}
-
 fn setup() -> (Harness, Vec<Vec<u8>>) {
     let mut h = Harness::new();
     h.set_pin(PIN);

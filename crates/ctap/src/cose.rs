@@ -257,7 +257,6 @@ fn ml_dsa_public(map: &mut IntMap, set: MlDsa, field: &'static str) -> Result<Ve
     Ok(public)
 }
 
-
 impl FromValue for CoseKey {
     fn from_value(value: Value, field: &'static str) -> Result<Self, Error> {
         let mut map = IntMap::parse(value.clone(), field)?;

@@ -32,19 +32,18 @@ const CURVE: [u8; 9] = [0xa0, 0x07, 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22];
 /// The key pair of a scalar; scalars outside [1, n-1] are refused.
 pub(super) fn from_scalar(secret: &[u8]) -> Result<(Vec<u8>, signature::EcdsaKeyPair), StoreError> {
     let invalid = || StoreError::Crypto("invalid P-384 private key".into());
-    if secret.len() != SCALAR_LEN
-        || secret.iter().all(|&b| b == 0)
-        || secret >= ORDER.as_slice()
-    {
+    if secret.len() != SCALAR_LEN || secret.iter().all(|&b| b == 0) || secret >= ORDER.as_slice() {
         return Err(invalid());
     }
     let mut der = Zeroizing::new(Vec::with_capacity(HEAD.len() + SCALAR_LEN + CURVE.len()));
     der.extend_from_slice(&HEAD);
     der.extend_from_slice(secret);
     der.extend_from_slice(&CURVE);
-    let pair =
-        signature::EcdsaKeyPair::from_private_key_der(&signature::ECDSA_P384_SHA384_ASN1_SIGNING, &der)
-            .map_err(|_| invalid())?;
+    let pair = signature::EcdsaKeyPair::from_private_key_der(
+        &signature::ECDSA_P384_SHA384_ASN1_SIGNING,
+        &der,
+    )
+    .map_err(|_| invalid())?;
     let public = pair.public_key().as_ref().to_vec();
     if public.len() != POINT_LEN {
         return Err(StoreError::Crypto(

@@ -118,7 +118,10 @@ fn es384_known_answer_and_signatures() {
 
     let (pk, blob, generated) = generate_loaded(Algorithm::Es384, &mut Counter(9)).unwrap();
     assert_eq!(pk.bytes.len(), 97);
-    for key in [generated, SigningKey::load(Algorithm::Es384, &blob).unwrap()] {
+    for key in [
+        generated,
+        SigningKey::load(Algorithm::Es384, &blob).unwrap(),
+    ] {
         let sig = key.sign(b"message").unwrap();
         UnparsedPublicKey::new(&ECDSA_P384_SHA384_ASN1, &pk.bytes)
             .verify(b"message", &sig)

@@ -12,8 +12,11 @@ use latchkey_authenticator::env::{
 };
 use latchkey_authenticator::memory::MemoryStore;
 use latchkey_authenticator::{Authenticator, Config};
-use latchkey_ctap::cbor::FromValue;
-use latchkey_ctap::command::{self as cmd, ClientDataHash, Request};
+use latchkey_ctap::cbor::{self, FromValue, Value};
+use latchkey_ctap::command::{
+    self as cmd, ClientDataHash, CredentialManagementRequest,
+    CredentialManagementSubcommand as Sub, Request,
+};
 use latchkey_ctap::cose::P256Point;
 use latchkey_ctap::entity::{
     CoseAlgorithm, CredentialDescriptor, CredentialParameters, RpEntity, UserEntity, UserId,
@@ -380,8 +383,39 @@ pub fn make(h: &mut Harness, r: cmd::MakeCredentialRequest) -> Vec<u8> {
     ad.attested_credential_data.unwrap().credential_id
 }
 
+/// An authenticatorCredentialManagement request (0x41 if `preview`), its pinUvAuthParam made
+/// with `token` (protocol 2) over `sub ‖ params`.
+pub fn cm(
+    token: Option<&[u8]>,
+    sub: u8,
+    subcommand: Sub,
+    params: Option<Value>,
+    preview: bool,
+) -> Request {
+    let received = params.as_ref().map(cbor::encode);
+    let param = token.map(|t| {
+        pin::authenticate(
+            PinUvAuthProtocol::Two,
+            t,
+            &pin::cred_mgmt_message(sub, received.as_deref().unwrap_or_default()),
+        )
+    });
+    let r = CredentialManagementRequest {
+        subcommand,
+        pin_uv_auth_protocol: token.map(|_| PinUvAuthProtocol::Two),
+        pin_uv_auth_param: param,
+        received_params: received,
+    };
+    if preview {
+        Request::CredentialManagementPreview(r)
+    } else {
+        Request::CredentialManagement(r)
+    }
+}
+
 pub const MC: u64 = 0x01;
 pub const GA: u64 = 0x02;
 pub const CM: u64 = 0x04;
 pub const LBW: u64 = 0x10;
 pub const ACFG: u64 = 0x20;
+pub const PCMR: u64 = 0x40;

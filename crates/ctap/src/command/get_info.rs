@@ -164,8 +164,7 @@ impl FromValue for GetInfoResponse {
             pin_complexity_policy_url: m.optional(0x1C, "pinComplexityPolicyURL")?,
             max_pin_length: m.optional(0x1D, "maxPINLength")?,
             enc_cred_store_state: m.optional(0x1E, "encCredStoreState")?,
-            authenticator_config_commands: m
-                .optional_array(0x1F, "authenticatorConfigCommands")?,
+            authenticator_config_commands: m.optional_array(0x1F, "authenticatorConfigCommands")?,
         })
     }
 }
@@ -213,7 +212,10 @@ impl ToValue for GetInfoResponse {
             .insert_opt(0x1C, self.pin_complexity_policy_url.as_deref())
             .insert_opt(0x1D, self.max_pin_length)
             .insert_opt(0x1E, self.enc_cred_store_state.as_deref())
-            .insert_opt(0x1F, self.authenticator_config_commands.as_deref().map(uints))
+            .insert_opt(
+                0x1F,
+                self.authenticator_config_commands.as_deref().map(uints),
+            )
             .build()
     }
 }

@@ -177,7 +177,18 @@ fn ml_dsa_keys_are_akp_with_a_raw_public_key() {
         // {1: 7, 3: alg, -1: h'…'}: kty AKP, the algorithm, then `pub` as a two-byte-length
         // byte string.
         let [hi, lo] = (len as u16).to_be_bytes();
-        let head = [0xa3, 0x01, 0x07, 0x03, 0x38, (-1 - alg) as u8, 0x20, 0x59, hi, lo];
+        let head = [
+            0xa3,
+            0x01,
+            0x07,
+            0x03,
+            0x38,
+            (-1 - alg) as u8,
+            0x20,
+            0x59,
+            hi,
+            lo,
+        ];
         assert_eq!(&bytes[..10], &head);
         assert_eq!(bytes.len(), 10 + len);
         assert_eq!(CoseKey::from_bytes(&bytes).unwrap(), key);

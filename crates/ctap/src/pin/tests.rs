@@ -238,8 +238,7 @@ fn persistent_token_info_members_known_answer() {
     let token = [0x11u8; 32];
     let value = *b"identifier-12345";
     let mut iv_rng = |b: &mut [u8]| b.fill(0x22);
-    let enc =
-        encrypt_info_member(&token, InfoMember::Identifier, &value, &mut iv_rng).unwrap();
+    let enc = encrypt_info_member(&token, InfoMember::Identifier, &value, &mut iv_rng).unwrap();
     assert_eq!(enc.len(), 32);
     assert_eq!(&enc[..16], &[0x22; 16]);
     assert_eq!(hex::encode(&enc[16..]), KNOWN_IDENTIFIER_CIPHERTEXT);
