@@ -73,7 +73,7 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
         if built_in {
             options.push(("uv", self.config.built_in_uv == BuiltInUv::Configured));
         }
-        let (enc_identifier, enc_cred_store_state) = self.sealed_info_members(&state)?;
+        let sealed = self.sealed_info_members(&state)?;
         Ok(Info {
             // With alwaysUv, U2F (which cannot verify the user) is off (CTAP 2.1 §6.11.2).
             versions: if state.always_uv {
@@ -107,11 +107,11 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
             remaining_discoverable_credentials: remaining as u64,
             attestation_formats: self.config.attestation_formats(),
             uv_count_since_last_pin_entry: built_in.then_some(self.uv_count_since_pin),
-            enc_identifier,
+            enc_identifier: sealed.identifier,
             // No complexity rule beyond minPINLength is enforced.
             pin_complexity_policy: false,
             max_pin_length: MAX_PIN_LENGTH,
-            enc_cred_store_state,
+            enc_cred_store_state: sealed.store_state,
         })
     }
 

@@ -84,9 +84,9 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
     pub(crate) fn sealed_info_members(
         &mut self,
         state: &PersistentState,
-    ) -> Result<(Option<Vec<u8>>, Option<Vec<u8>>), Status> {
+    ) -> Result<SealedInfoMembers, Status> {
         let Some(token) = &state.persistent_token else {
-            return Ok((None, None));
+            return Ok(SealedInfoMembers::default());
         };
         let identifier = match state.identifier {
             Some(id) => Some(crate::pinproto::seal_info_member(
@@ -122,8 +122,20 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
             }
             None => None,
         };
-        Ok((identifier, store_state))
+        Ok(SealedInfoMembers {
+            identifier,
+            store_state,
+        })
     }
+}
+
+/// getInfo's members sealed under the persistent token, each `IV ‖ ciphertext`.
+#[derive(Debug, Default)]
+pub(crate) struct SealedInfoMembers {
+    /// 0x19 `encIdentifier`.
+    pub(crate) identifier: Option<Vec<u8>>,
+    /// 0x1E `encCredStoreState`.
+    pub(crate) store_state: Option<Vec<u8>>,
 }
 
 /// resetPersistentPinUvAuthToken: the next `pcmr` issuance makes a new token.

@@ -69,6 +69,9 @@ pub(crate) trait Custody {
         mk: &MasterKey,
     ) -> Result<Vec<u8>, StoreError>;
 
+    /// Whether keys of `alg` can be made here.
+    fn supports(&self, alg: Algorithm) -> bool;
+
     /// Forgets anything derived from the last verification.
     fn lock(&mut self) {}
 
@@ -109,6 +112,10 @@ pub(crate) struct Engine<C: Custody> {
     index: Index,
     state: Option<PersistentState>,
     limits: Limits,
+    /// Bumped by every change to the discoverable credentials while open (see
+    /// `CredentialStore::discoverable_generation`); a deletion bumps it whether or not the
+    /// credential was discoverable, which only costs a platform a needless re-enumeration.
+    generation: u64,
 }
 
 impl<C: Custody> Engine<C> {
@@ -128,6 +135,7 @@ impl<C: Custody> Engine<C> {
             index,
             state: None,
             limits,
+            generation: 0,
         };
         if !dir.join(KEYRING).exists() {
             engine.write_keyring()?;
@@ -216,10 +224,17 @@ impl<C: Custody> Engine<C> {
         // Written before the replaced record is removed: a crash in between leaves both, and
         // the newer wins when the RP is next read.
         self.index.put(rec)?;
+        if credential.discoverable {
+            self.generation += 1;
+        }
         if let Some(old) = replaced {
             self.index.remove(&old)?;
         }
         Ok(())
+    }
+
+    pub(crate) fn discoverable_generation(&self) -> u64 {
+        self.generation
     }
 
     pub(crate) fn get(&mut self, id: &[u8]) -> Result<Option<Credential>, StoreError> {
@@ -249,6 +264,12 @@ impl<C: Custody> Engine<C> {
             ));
         };
         let mut updated = rec.clone();
+        if updated.discoverable
+            && (updated.user_name != credential.user.name
+                || updated.display_name != credential.user.display_name)
+        {
+            self.generation += 1;
+        }
         match updated.apply_update(credential)? {
             UpdateWrite::Durable => self.index.put(updated),
             UpdateWrite::None => {
@@ -266,7 +287,11 @@ impl<C: Custody> Engine<C> {
     }
 
     pub(crate) fn delete(&mut self, id: &[u8]) -> Result<bool, StoreError> {
-        self.index.remove(id)
+        let removed = self.index.remove(id)?;
+        if removed {
+            self.generation += 1;
+        }
+        Ok(removed)
     }
 
     pub(crate) fn discoverable_count(&mut self) -> Result<(usize, usize), StoreError> {
@@ -348,6 +373,7 @@ impl<C: Custody> Engine<C> {
         }
         fsutil::sync_dir(&self.cred_dir)?;
         self.index.clear();
+        self.generation += 1;
         fsutil::remove_durable(&self.dir, STATE)?;
         self.state = None;
         Ok(())

@@ -3,18 +3,15 @@
 use std::path::Path;
 
 use latchkey_authenticator::env::Rng;
-use latchkey_authenticator::softkey::{self, SigningKey};
 use latchkey_authenticator::store::{Algorithm, KeyBlob, PinHash, PublicKey, StoreError};
 
 use crate::codec::{Reader, Writer};
 use crate::crypto::{self, derive_kek, KdfParams, MasterKey};
 use crate::engine::{self, Custody, Engine, Limits};
 use crate::keycache::KeyCache;
-use crate::record::alg_from_byte;
+use crate::sealedkey;
 
-const KEY_AAD: &[u8] = b"latchkey-keystore/key/v1";
 const WRAP_AAD: &[u8] = b"latchkey-keystore/pin-wrap/v1";
-const KEY_BLOB_VERSION: u8 = 1;
 
 /// How a [`FileStore`] protects private keys at rest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,12 +138,6 @@ impl SoftCustody {
     }
 }
 
-fn key_aad(alg: Algorithm) -> Vec<u8> {
-    let mut v = KEY_AAD.to_vec();
-    v.push(u8::try_from(alg.cose().unsigned_abs()).unwrap_or(0));
-    v
-}
-
 impl Custody for SoftCustody {
     const KIND: u8 = 1;
 
@@ -217,12 +208,7 @@ impl Custody for SoftCustody {
         rng: &mut dyn Rng,
         mk: &MasterKey,
     ) -> Result<(PublicKey, KeyBlob), StoreError> {
-        let (public, plain, loaded) = softkey::generate_loaded(alg, rng)?;
-        let mut blob = vec![KEY_BLOB_VERSION, alg_byte(alg)];
-        blob.extend_from_slice(&mk.seal(&key_aad(alg), plain.as_bytes())?);
-        // The first signature with a new key needs no second load.
-        self.keys.put(mk, &blob, loaded);
-        Ok((public, KeyBlob::new(blob)))
+        sealedkey::generate(&mut self.keys, alg, rng, mk)
     }
 
     fn sign(
@@ -232,22 +218,11 @@ impl Custody for SoftCustody {
         message: &[u8],
         mk: &MasterKey,
     ) -> Result<Vec<u8>, StoreError> {
-        let [version, tag, sealed @ ..] = key.as_bytes() else {
-            return Err(StoreError::Corrupt("key blob is too short".into()));
-        };
-        if *version != KEY_BLOB_VERSION || alg_from_byte(*tag)? != alg {
-            return Err(StoreError::Corrupt(
-                "key blob is not a key of this store".into(),
-            ));
-        }
-        if let Some(loaded) = self.keys.get(mk, key.as_bytes()) {
-            return loaded.sign(message);
-        }
-        let plain = KeyBlob::new(mk.open(&key_aad(alg), sealed)?.to_vec());
-        let loaded = SigningKey::load(alg, &plain)?;
-        let signature = loaded.sign(message)?;
-        self.keys.put(mk, key.as_bytes(), loaded);
-        Ok(signature)
+        sealedkey::sign(&mut self.keys, key, alg, message, mk)
+    }
+
+    fn supports(&self, _alg: Algorithm) -> bool {
+        true
     }
 
     fn lock(&mut self) {
@@ -257,13 +232,6 @@ impl Custody for SoftCustody {
     fn wipe(&mut self) -> Result<(), StoreError> {
         *self = SoftCustody::new(self.protection, self.kdf)?;
         Ok(())
-    }
-}
-
-fn alg_byte(alg: Algorithm) -> u8 {
-    match alg {
-        Algorithm::Es256 => 1,
-        Algorithm::EdDsa => 2,
     }
 }
 

@@ -1,4 +1,5 @@
 use super::*;
+use crate::sealedkey::KEY_BLOB_VERSION;
 use latchkey_authenticator::store::{Credential, CredentialStore};
 
 struct Sys;

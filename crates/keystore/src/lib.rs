@@ -7,7 +7,8 @@
 //!   per-credential secret is sealed (AES-256-GCM) by a random master key, itself wrapped by
 //!   Argon2id(PinHash): nothing can be signed until [`CredentialStore::verify_pin`] succeeds.
 //!   [`Protection::None`] is for virtual test keys only.
-//! - `TpmStore` (cargo feature `tpm`) makes each key inside a TPM 2.0; the TPM's
+//! - `TpmStore` (cargo feature `tpm`) makes each ES256 and ES384 key inside a TPM 2.0, and seals
+//!   ML-DSA keys (which no TPM 2.0 holds) in software under its TPM-sealed master key; the TPM's
 //!   dictionary-attack protection limits PIN guessing.
 //!
 //! Every write is atomic and durable (temp file, fsync, rename, fsync of the directory); files are
@@ -134,6 +135,12 @@ macro_rules! delegate_store {
             fn wipe(&mut self) -> Result<(), latchkey_authenticator::store::StoreError> {
                 self.engine.wipe()
             }
+            fn supports(&self, alg: latchkey_authenticator::store::Algorithm) -> bool {
+                self.engine.custody.supports(alg)
+            }
+            fn discoverable_generation(&self) -> Option<u64> {
+                Some(self.engine.discoverable_generation())
+            }
         }
     };
 }
@@ -146,6 +153,7 @@ mod fsutil;
 mod index;
 mod keycache;
 mod record;
+mod sealedkey;
 mod state;
 #[cfg(feature = "tpm")]
 mod tpm;

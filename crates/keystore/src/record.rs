@@ -1,10 +1,10 @@
 //! One credential as stored on disk: one file per credential.
 //!
 //! ```text
-//! file   = "LKCR" 0x01 ‖ bytes(bound) ‖ bytes(sealed) ‖ mutable
+//! file   = "LKCR" version ‖ bytes(bound) ‖ bytes(sealed) ‖ mutable
 //! bound  = seq u64 ‖ bytes(credential ID) ‖ rp ID ‖ opt rp name ‖ bytes(user ID)
 //!          ‖ discoverable ‖ kind ‖ credProtect ‖ alg ‖ bytes(public key) ‖ bytes(key blob)
-//!          ‖ created_at u64
+//!          ‖ created_at u64 ‖ flags u8 (version 2 only: bit 0 thirdPartyPayment)
 //! sealed = AES-256-GCM(master key, secrets, AAD = "latchkey-keystore/record/v1" ‖ bound)
 //! secrets = opt CredRandom(64) ‖ opt largeBlobKey(32) ‖ opt credBlob
 //! mutable = opt user name ‖ opt display name ‖ counter ceiling u32
@@ -24,6 +24,9 @@
 //! durable write in [`COUNTER_RESERVE`], and after a crash the counter resumes from the ceiling:
 //! it skips values, which WebAuthn allows, but never repeats or goes back.
 //!
+//! Version 2 adds `flags` to `bound`; version 1 records (no flags) are still read, and every
+//! record written is version 2. `alg` is 1 ES256, 2 EdDSA, 3 ES384, 4 ML-DSA-44, 5 ML-DSA-65.
+//!
 //! [`CredentialStore::update`]: latchkey_authenticator::store::CredentialStore::update
 
 use latchkey_authenticator::store::{
@@ -34,7 +37,10 @@ use zeroize::Zeroizing;
 use crate::codec::{Reader, Writer};
 use crate::crypto::{sha256, MasterKey};
 
-const MAGIC: &[u8; 5] = b"LKCR\x01";
+const MAGIC_V1: &[u8; 5] = b"LKCR\x01";
+const MAGIC: &[u8; 5] = b"LKCR\x02";
+/// `flags` bit: enabled for third-party payment.
+const FLAG_THIRD_PARTY_PAYMENT: u8 = 0x01;
 const RECORD_AAD: &[u8] = b"latchkey-keystore/record/v1";
 
 /// Longest credential ID (CTAP 2.1 allows up to 1023 bytes).
@@ -43,8 +49,9 @@ pub(crate) const MAX_ID: usize = 1023;
 pub(crate) const MAX_STR: usize = 1024;
 /// Longest user handle (WebAuthn allows 64; a little slack for non-conforming RPs).
 pub(crate) const MAX_USER_ID: usize = 128;
-/// Longest public key encoding.
-pub(crate) const MAX_PUBLIC: usize = 256;
+/// Longest public key encoding: an ML-DSA-87 public key (FIPS 204), the largest COSE key a
+/// credential algorithm has (ML-DSA-65's, the largest made here, is 1952 bytes).
+pub(crate) const MAX_PUBLIC: usize = 2592;
 /// Longest key blob (TPM blobs are a few hundred bytes).
 pub(crate) const MAX_KEY: usize = 4096;
 /// Longest credBlob.
@@ -121,6 +128,10 @@ pub(crate) struct Record {
     pub(crate) public_key: PublicKey,
     pub(crate) key: KeyBlob,
     pub(crate) created_at: u64,
+    pub(crate) third_party_payment: bool,
+    /// The format version of `bound` (1 or 2), kept so a rewrite keeps the AAD it was sealed
+    /// with.
+    version: u8,
     /// The encoded `bound` section, kept for the AAD.
     bound: Vec<u8>,
     sealed: Vec<u8>,
@@ -151,19 +162,22 @@ fn kind_byte(k: CredentialKind) -> u8 {
     }
 }
 
-fn alg_byte(a: Algorithm) -> u8 {
+/// The algorithm's tag in records and key blobs.
+pub(crate) fn alg_byte(a: Algorithm) -> u8 {
     match a {
         Algorithm::Es256 => 1,
         Algorithm::EdDsa => 2,
+        Algorithm::Es384 => 3,
+        Algorithm::MlDsa44 => 4,
+        Algorithm::MlDsa65 => 5,
     }
 }
 
 pub(crate) fn alg_from_byte(b: u8) -> Result<Algorithm, StoreError> {
-    match b {
-        1 => Ok(Algorithm::Es256),
-        2 => Ok(Algorithm::EdDsa),
-        _ => Err(StoreError::Corrupt(format!("unknown algorithm tag {b}"))),
-    }
+    Algorithm::ALL
+        .into_iter()
+        .find(|&a| alg_byte(a) == b)
+        .ok_or_else(|| StoreError::Corrupt(format!("unknown algorithm tag {b}")))
 }
 
 fn too_long(what: &str) -> StoreError {
@@ -219,6 +233,12 @@ impl Record {
             .bytes(&c.public_key.bytes)
             .bytes(c.key.as_bytes())
             .u64(c.created_at);
+        let flags = if c.third_party_payment {
+            FLAG_THIRD_PARTY_PAYMENT
+        } else {
+            0
+        };
+        b.u8(flags);
         let bound = b.into_vec();
 
         let mut s = Writer::with_capacity(1 + 64 + 1 + 32 + 5 + MAX_CRED_BLOB);
@@ -245,6 +265,8 @@ impl Record {
             public_key: c.public_key.clone(),
             key: c.key.clone(),
             created_at: c.created_at,
+            third_party_payment: c.third_party_payment,
+            version: 2,
             bound,
             sealed,
             user_name: c.user.name.clone(),
@@ -299,7 +321,7 @@ impl Record {
 
     pub(crate) fn encode(&self) -> Vec<u8> {
         let mut w = Writer::new();
-        w.raw(MAGIC)
+        w.raw(if self.version == 1 { MAGIC_V1 } else { MAGIC })
             .bytes(&self.bound)
             .bytes(&self.sealed)
             .opt_str(self.user_name.as_deref())
@@ -310,11 +332,15 @@ impl Record {
 
     pub(crate) fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
         let mut r = Reader::new(bytes, "credential record");
-        if r.raw(MAGIC.len())? != MAGIC {
-            return Err(StoreError::Corrupt(
-                "not a credential record (bad magic)".into(),
-            ));
-        }
+        let version = match r.raw(MAGIC.len())? {
+            m if m == MAGIC_V1 => 1,
+            m if m == MAGIC => 2,
+            _ => {
+                return Err(StoreError::Corrupt(
+                    "not a credential record (bad magic)".into(),
+                ))
+            }
+        };
         let bound = r.bytes(MAX_FILE)?.to_vec();
         let sealed = r.bytes(MAX_FILE)?.to_vec();
         let user_name = r.opt_string(MAX_STR)?;
@@ -342,6 +368,12 @@ impl Record {
         let public = b.bytes(MAX_PUBLIC)?.to_vec();
         let key = KeyBlob::new(b.bytes(MAX_KEY)?.to_vec());
         let created_at = b.u64()?;
+        let flags = if version == 1 { 0 } else { b.u8()? };
+        if flags & !FLAG_THIRD_PARTY_PAYMENT != 0 {
+            return Err(StoreError::Corrupt(format!(
+                "unknown record flags {flags:#x}"
+            )));
+        }
         b.finish()?;
         if id.is_empty() {
             return Err(StoreError::Corrupt("empty credential ID".into()));
@@ -361,6 +393,8 @@ impl Record {
             public_key: PublicKey { alg, bytes: public },
             key,
             created_at,
+            third_party_payment: flags & FLAG_THIRD_PARTY_PAYMENT != 0,
+            version,
             bound,
             sealed,
             user_name,

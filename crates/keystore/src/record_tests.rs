@@ -235,3 +235,115 @@ fn the_ceiling_saturates_at_the_counter_limit() {
     assert_eq!(r.apply_update(&c).unwrap(), UpdateWrite::Durable);
     assert_eq!(ceiling_on_disk(&r.encode()), u32::MAX);
 }
+
+/// thirdPartyPayment is kept in the authenticated part: a record with the flag flipped on disk
+/// does not open.
+#[test]
+fn third_party_payment_is_bound_to_the_record() {
+    let mk = MasterKey::generate().unwrap();
+    let c = Credential {
+        third_party_payment: true,
+        ..cred(1, CredProtect::UvOptional)
+    };
+    let bytes = Record::seal(5, &c, &mk).unwrap().encode();
+    assert_eq!(&bytes[..5], b"LKCR\x02");
+    let r = Record::decode(&bytes).unwrap();
+    assert_eq!(r.credential(Some(&mk)).unwrap(), c);
+    assert!(r.credential(None).unwrap().third_party_payment);
+    let off = Record::seal(5, &cred(1, CredProtect::UvOptional), &mk)
+        .unwrap()
+        .encode();
+    let pos = bytes.iter().zip(&off).position(|(a, b)| a != b).unwrap();
+    let mut edited = bytes.clone();
+    edited[pos] = off[pos];
+    let r = Record::decode(&edited).unwrap();
+    assert!(!r.third_party_payment);
+    assert!(matches!(
+        r.credential(Some(&mk)),
+        Err(StoreError::Corrupt(_))
+    ));
+    // A flag this version does not know is corruption, not a silent drop.
+    let mut unknown = bytes.clone();
+    unknown[pos] = 0x03;
+    assert!(matches!(
+        Record::decode(&unknown),
+        Err(StoreError::Corrupt(_))
+    ));
+}
+
+/// A version 1 record (no flags byte, sealed over the version 1 `bound`) still opens, and a
+/// rewrite (a user name change) keeps it version 1 so its seal still verifies.
+#[test]
+fn version_1_records_still_open_and_rewrite_as_version_1() {
+    let mk = MasterKey::generate().unwrap();
+    let c = cred(1, CredProtect::UvRequired);
+    let v2 = Record::seal(5, &c, &mk).unwrap();
+    // The same record in version 1: bound without the trailing flags byte, sealed over it.
+    let bound_v1 = v2.bound[..v2.bound.len() - 1].to_vec();
+    let secrets = mk.open(&aad(&v2.bound), &v2.sealed).unwrap();
+    let sealed_v1 = mk.seal(&aad(&bound_v1), &secrets).unwrap();
+    let mut w = crate::codec::Writer::new();
+    w.raw(b"LKCR\x01")
+        .bytes(&bound_v1)
+        .bytes(&sealed_v1)
+        .opt_str(Some("alice"))
+        .opt_str(None)
+        .u32(7);
+    let r = Record::decode(&w.into_vec()).unwrap();
+    assert_eq!(r.credential(Some(&mk)).unwrap(), c);
+    let mut renamed = r.clone();
+    let mut c2 = c.clone();
+    c2.user.name = Some("alice2".into());
+    assert_eq!(renamed.apply_update(&c2).unwrap(), UpdateWrite::Durable);
+    let again = Record::decode(&renamed.encode()).unwrap();
+    assert_eq!(&renamed.encode()[..5], b"LKCR\x01");
+    assert_eq!(again.credential(Some(&mk)).unwrap(), c2);
+}
+
+/// ML-DSA-65 credentials (a 1952-byte public key, a key blob of seed and public key) fit the
+/// record limits; public keys beyond ML-DSA-87's size do not.
+#[test]
+fn ml_dsa_records_fit() {
+    let mk = MasterKey::generate().unwrap();
+    for (alg, len) in [(Algorithm::MlDsa44, 1312), (Algorithm::MlDsa65, 1952)] {
+        let c = Credential {
+            public_key: PublicKey {
+                alg,
+                bytes: vec![7; len],
+            },
+            key: KeyBlob::new(vec![8; 2 + 32 + len + 28]),
+            ..cred(2, CredProtect::UvOptional)
+        };
+        let bytes = Record::seal(1, &c, &mk).unwrap().encode();
+        assert!(bytes.len() < MAX_FILE);
+        assert_eq!(
+            Record::decode(&bytes)
+                .unwrap()
+                .credential(Some(&mk))
+                .unwrap(),
+            c
+        );
+    }
+    let too_big = Credential {
+        public_key: PublicKey {
+            alg: Algorithm::MlDsa65,
+            bytes: vec![7; MAX_PUBLIC + 1],
+        },
+        ..cred(3, CredProtect::UvOptional)
+    };
+    assert!(matches!(
+        Record::seal(1, &too_big, &mk),
+        Err(StoreError::Corrupt(_))
+    ));
+    for (alg, tag) in [
+        (Algorithm::Es256, 1),
+        (Algorithm::EdDsa, 2),
+        (Algorithm::Es384, 3),
+        (Algorithm::MlDsa44, 4),
+        (Algorithm::MlDsa65, 5),
+    ] {
+        assert_eq!(alg_byte(alg), tag);
+        assert_eq!(alg_from_byte(tag).unwrap(), alg);
+    }
+    assert!(alg_from_byte(6).is_err());
+}

@@ -148,6 +148,7 @@ impl Record {
             sign_count: self.sign_count,
             created_at: self.created_at,
             kind: self.kind,
+            third_party_payment: self.third_party_payment,
         }
     }
 }

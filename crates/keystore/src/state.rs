@@ -1,19 +1,27 @@
 //! The authenticator's persistent state file (`state`).
 //!
 //! ```text
-//! "LKST" 0x01 ‖ pinRetries u8 ‖ minPINLength u8 ‖ forcePINChange ‖ u32 n ‖ n × bytes(RP ID)
+//! "LKST" 0x02 ‖ pinRetries u8 ‖ minPINLength u8 ‖ forcePINChange ‖ u32 n ‖ n × bytes(RP ID)
 //! ‖ alwaysUv ‖ bytes(large-blob array) ‖ opt (bytes(U2F cert) ‖ bytes(U2F key blob))
+//! ‖ opt persistent pinUvAuthToken (32) ‖ opt identifier (16)
 //! ```
 //!
-//! Nothing here is secret: the large-blob array is encrypted by the authenticator with each
+//! Version 1 (`"LKST" 0x01`) ends after the U2F attestation and is still read.
+//!
+//! Nothing here unlocks a key: the large-blob array is encrypted by the authenticator with each
 //! credential's largeBlobKey, and the U2F attestation key blob is sealed like every other key.
+//! The persistent pinUvAuthToken (CTAP 2.2) lies here in the clear, on purpose: it must work
+//! while the store is locked, and all it grants is read-only credential management, the RP IDs,
+//! user names and public keys that the records in this directory already show to whoever can
+//! read it (see SECURITY.md).
 
-use latchkey_authenticator::store::{KeyBlob, PersistentState, StoreError};
+use latchkey_authenticator::store::{KeyBlob, PersistentState, PersistentToken, StoreError};
 
 use crate::codec::{Reader, Writer};
 use crate::record::{MAX_KEY, MAX_STR};
 
-const MAGIC: &[u8; 5] = b"LKST\x01";
+const MAGIC_V1: &[u8; 5] = b"LKST\x01";
+const MAGIC: &[u8; 5] = b"LKST\x02";
 /// Largest serialized large-blob array kept.
 pub(crate) const MAX_LARGE_BLOB: usize = 1 << 20;
 /// Largest state file.
@@ -51,14 +59,24 @@ pub(crate) fn encode(s: &PersistentState) -> Result<Vec<u8>, StoreError> {
             w.u8(1).bytes(cert).bytes(key.as_bytes());
         }
     }
+    match &s.persistent_token {
+        None => w.u8(0),
+        Some(t) => w.u8(1).raw(&t.0),
+    };
+    match &s.identifier {
+        None => w.u8(0),
+        Some(id) => w.u8(1).raw(id),
+    };
     Ok(w.into_vec())
 }
 
 pub(crate) fn decode(bytes: &[u8]) -> Result<PersistentState, StoreError> {
     let mut r = Reader::new(bytes, "persistent state");
-    if r.raw(MAGIC.len())? != MAGIC {
-        return Err(StoreError::Corrupt("persistent state: bad magic".into()));
-    }
+    let version = match r.raw(MAGIC.len())? {
+        m if m == MAGIC_V1 => 1,
+        m if m == MAGIC => 2,
+        _ => return Err(StoreError::Corrupt("persistent state: bad magic".into())),
+    };
     let pin_retries = r.u8()?;
     let min_pin_length = r.u8()?;
     let force_pin_change = r.bool()?;
@@ -81,6 +99,19 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<PersistentState, StoreError> {
     } else {
         None
     };
+    let (persistent_token, identifier) = if version == 1 {
+        (None, None)
+    } else {
+        let token = match r.bool()? {
+            true => Some(PersistentToken(r.array::<32>()?)),
+            false => None,
+        };
+        let identifier = match r.bool()? {
+            true => Some(r.array::<16>()?),
+            false => None,
+        };
+        (token, identifier)
+    };
     r.finish()?;
     Ok(PersistentState {
         pin_retries,
@@ -90,6 +121,8 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<PersistentState, StoreError> {
         always_uv,
         large_blob_array,
         u2f_attestation,
+        persistent_token,
+        identifier,
     })
 }
 
@@ -109,8 +142,16 @@ mod tests {
             always_uv: true,
             large_blob_array: vec![9; 300],
             u2f_attestation: Some((vec![0x30, 1, 2], KeyBlob::new(vec![7; 40]))),
+            persistent_token: Some(PersistentToken([0x5a; 32])),
+            identifier: Some([0x1d; 16]),
         };
         let bytes = encode(&full).unwrap();
+        // The tail: the token, then the identifier, each behind a presence byte.
+        let mut tail = vec![1];
+        tail.extend([0x5a; 32]);
+        tail.push(1);
+        tail.extend([0x1d; 16]);
+        assert!(bytes.ends_with(&tail));
         assert_eq!(decode(&bytes).unwrap(), full);
         assert!(matches!(
             decode(&bytes[..bytes.len() - 1]),
@@ -119,6 +160,37 @@ mod tests {
         let mut bad = bytes.clone();
         bad[0] = b'X';
         assert!(matches!(decode(&bad), Err(StoreError::Corrupt(_))));
+    }
+
+    /// A state file written before the persistent token existed (version 1, byte for byte as
+    /// that version wrote it) still opens, with neither token nor identifier.
+    #[test]
+    fn version_1_files_still_decode() {
+        let mut v1 = b"LKST\x01".to_vec();
+        v1.extend([5, 6, 1]); // pinRetries, minPINLength, forcePINChange
+        v1.extend([0, 0, 0, 1]); // one RP ID
+        v1.extend([0, 0, 0, 9]);
+        v1.extend(b"a.example");
+        v1.push(1); // alwaysUv
+        v1.extend([0, 0, 0, 2, 0x80, 0x00]); // large-blob array
+        v1.push(0); // no U2F attestation
+        let s = decode(&v1).unwrap();
+        assert_eq!(
+            s,
+            PersistentState {
+                pin_retries: 5,
+                min_pin_length: 6,
+                force_pin_change: true,
+                min_pin_length_rp_ids: vec!["a.example".into()],
+                always_uv: true,
+                large_blob_array: vec![0x80, 0x00],
+                u2f_attestation: None,
+                persistent_token: None,
+                identifier: None,
+            }
+        );
+        // Rewritten, it is version 2.
+        assert_eq!(&encode(&s).unwrap()[..5], b"LKST\x02");
     }
 
     #[test]

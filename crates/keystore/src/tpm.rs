@@ -8,10 +8,15 @@
 //!   TPM's dictionary-attack protection: [`CredentialStore::verify_pin`] is a `TPM2_Unseal`, and
 //!   every wrong PIN counts against the TPM's lockout counter. A PIN change replaces this one
 //!   object.
-//! - Each credential key is an ECC P-256 ECDSA/SHA-256 signing key made by `TPM2_Create`; its
-//!   authValue is derived from the master key, so it can only be used after a verification. The
-//!   TPM's wrapped private blob and public area are the [`KeyBlob`]; the private key never exists
-//!   outside the TPM.
+//! - Each ES256 credential key is an ECC P-256 ECDSA/SHA-256 signing key made by `TPM2_Create`
+//!   (ES384: P-384 with SHA-384, where the TPM lists that curve); its authValue is derived from
+//!   the master key, so it can only be used after a verification. The TPM's wrapped private blob
+//!   and public area are the [`KeyBlob`]; the private key never exists outside the TPM.
+//! - ML-DSA keys (post-quantum, opt-in) cannot live in a TPM 2.0, which knows no ML-DSA: they
+//!   are software keys sealed under the master key, exactly as the file store keeps every key
+//!   (`sealedkey`). At rest they need the TPM and the PIN like every other key here, since the
+//!   master key is TPM-sealed; in use, unlike TPM keys, they are in this process's memory
+//!   (SECURITY.md). EdDSA is not offered: TPM 2.0 has no Ed25519.
 //! - Per-credential secrets (CredRandom, largeBlobKey, credBlob) are sealed in software under the
 //!   master key, like [`crate::FileStore`] does.
 //!
@@ -27,8 +32,10 @@ use std::str::FromStr;
 use latchkey_authenticator::env::Rng;
 use latchkey_authenticator::store::{Algorithm, KeyBlob, PinHash, PublicKey, StoreError};
 use tss_esapi::constants::tss::{TPM2_RH_NULL, TPM2_ST_HASHCHECK};
-use tss_esapi::constants::{CapabilityType, PropertyTag, Tss2ResponseCodeKind};
+use tss_esapi::constants::{CapabilityType, EccCurveIdentifier, PropertyTag, Tss2ResponseCodeKind};
 use tss_esapi::handles::{KeyHandle, ObjectHandle};
+use tss_esapi::interface_types::algorithm::HashingAlgorithm;
+use tss_esapi::interface_types::ecc::EccCurve;
 use tss_esapi::interface_types::resource_handles::Hierarchy;
 use tss_esapi::interface_types::session_handles::AuthSession;
 use tss_esapi::structures::{
@@ -42,6 +49,8 @@ use tss_esapi::{Context, TctiNameConf};
 use crate::codec::{Reader, Writer};
 use crate::crypto::{sha256, MasterKey};
 use crate::engine::{self, Custody, Engine, Limits};
+use crate::keycache::KeyCache;
+use crate::sealedkey;
 
 mod der;
 mod objects;
@@ -110,6 +119,30 @@ pub(crate) struct TpmCustody {
     cache: VecDeque<([u8; 32], KeyHandle)>,
     cache_size: usize,
     commands: u64,
+    /// Whether the TPM lists NIST P-384 among its curves (ES384 in the TPM).
+    p384: bool,
+    /// Loaded ML-DSA keys (sealed in software, see the module docs).
+    soft_keys: KeyCache,
+}
+
+/// The TPM curve, hash and coordinate width of an ECDSA algorithm made in the TPM.
+fn ecdsa_params(alg: Algorithm) -> Option<(EccCurve, HashingAlgorithm, usize)> {
+    match alg {
+        Algorithm::Es256 => Some((EccCurve::NistP256, HashingAlgorithm::Sha256, 32)),
+        Algorithm::Es384 => Some((EccCurve::NistP384, HashingAlgorithm::Sha384, 48)),
+        _ => None,
+    }
+}
+
+/// The digest the TPM signs for `alg`: SHA-256 or SHA-384 of the message.
+fn ecdsa_digest(alg: Algorithm, message: &[u8]) -> Vec<u8> {
+    let algorithm = match alg {
+        Algorithm::Es384 => &aws_lc_rs::digest::SHA384,
+        _ => &aws_lc_rs::digest::SHA256,
+    };
+    aws_lc_rs::digest::digest(algorithm, message)
+        .as_ref()
+        .to_vec()
 }
 
 impl TpmCustody {
@@ -123,14 +156,28 @@ impl TpmCustody {
             })
             .map_err(|e| tpm_err("TPM2_CreatePrimary", e))?
             .key_handle;
-        Ok(TpmCustody {
+        let mut custody = TpmCustody {
             ctx,
             primary,
             pin_object: None,
             cache: VecDeque::new(),
             cache_size,
             commands: 1,
-        })
+            p384: false,
+            soft_keys: KeyCache::default(),
+        };
+        custody.p384 = custody.has_curve(EccCurveIdentifier::NistP384);
+        Ok(custody)
+    }
+
+    /// Whether the TPM lists `curve` (TPM2_GetCapability TPM_CAP_ECC_CURVES); a TPM that does
+    /// not answer is taken not to have it.
+    fn has_curve(&mut self, curve: EccCurveIdentifier) -> bool {
+        self.commands += 1;
+        match self.ctx.get_capability(CapabilityType::EccCurves, 0, 32) {
+            Ok((CapabilityData::EccCurves(list), _)) => list.as_ref().contains(&curve),
+            _ => false,
+        }
     }
 
     fn decode_section(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
@@ -296,13 +343,16 @@ impl Custody for TpmCustody {
     fn generate_key(
         &mut self,
         alg: Algorithm,
-        _rng: &mut dyn Rng,
+        rng: &mut dyn Rng,
         mk: &MasterKey,
     ) -> Result<(PublicKey, KeyBlob), StoreError> {
-        if alg != Algorithm::Es256 {
-            return Err(StoreError::UnsupportedAlgorithm(alg));
+        if matches!(alg, Algorithm::MlDsa44 | Algorithm::MlDsa65) {
+            return sealedkey::generate(&mut self.soft_keys, alg, rng, mk);
         }
-        let template = signing_template()?;
+        let Some((curve, hash, width)) = ecdsa_params(alg).filter(|_| self.supports(alg)) else {
+            return Err(StoreError::UnsupportedAlgorithm(alg));
+        };
+        let template = signing_template(curve, hash)?;
         let key_auth = auth(&key_auth(mk))?;
         let primary = self.primary;
         self.commands += 1;
@@ -313,7 +363,9 @@ impl Custody for TpmCustody {
             })
             .map_err(|e| tpm_err("TPM2_Create (credential key)", e))?;
         let point = match &created.out_public {
-            Public::Ecc { unique, .. } => der::sec1_point(unique.x().value(), unique.y().value())?,
+            Public::Ecc { unique, .. } => {
+                der::sec1_point(unique.x().value(), unique.y().value(), width)?
+            }
             _ => return Err(StoreError::Io("TPM made a key of another type".into())),
         };
         let blobs = Blobs {
@@ -336,9 +388,12 @@ impl Custody for TpmCustody {
         message: &[u8],
         mk: &MasterKey,
     ) -> Result<Vec<u8>, StoreError> {
-        if alg != Algorithm::Es256 {
-            return Err(StoreError::UnsupportedAlgorithm(alg));
+        if sealedkey::is_sealed(key) {
+            return sealedkey::sign(&mut self.soft_keys, key, alg, message, mk);
         }
+        let Some((_, _, width)) = ecdsa_params(alg) else {
+            return Err(StoreError::UnsupportedAlgorithm(alg));
+        };
         let mut r = Reader::new(key.as_bytes(), "TPM key blob");
         if r.raw(KEY_BLOB_MAGIC.len())? != KEY_BLOB_MAGIC {
             return Err(StoreError::Corrupt(
@@ -352,7 +407,7 @@ impl Custody for TpmCustody {
             .tr_set_auth(ObjectHandle::from(handle), auth(&key_auth(mk))?)
             .map_err(|e| tpm_err("setting the key authValue", e))?;
         let digest =
-            Digest::try_from(sha256(&[message]).to_vec()).map_err(|e| tpm_err("digest", e))?;
+            Digest::try_from(ecdsa_digest(alg, message)).map_err(|e| tpm_err("digest", e))?;
         let ticket = HashcheckTicket::try_from(TPMT_TK_HASHCHECK {
             tag: TPM2_ST_HASHCHECK,
             hierarchy: TPM2_RH_NULL,
@@ -376,7 +431,7 @@ impl Custody for TpmCustody {
             })?;
         match signature {
             Signature::EcDsa(sig) => {
-                der::ecdsa_der(sig.signature_r().value(), sig.signature_s().value())
+                der::ecdsa_der(sig.signature_r().value(), sig.signature_s().value(), width)
             }
             _ => Err(StoreError::Io(
                 "TPM returned another signature scheme".into(),
@@ -384,7 +439,16 @@ impl Custody for TpmCustody {
         }
     }
 
+    fn supports(&self, alg: Algorithm) -> bool {
+        match alg {
+            Algorithm::Es256 | Algorithm::MlDsa44 | Algorithm::MlDsa65 => true,
+            Algorithm::Es384 => self.p384,
+            Algorithm::EdDsa => false,
+        }
+    }
+
     fn lock(&mut self) {
+        self.soft_keys.clear();
         // ESAPI keeps each handle's authValue in host memory: forget them with the master key.
         let handles: Vec<KeyHandle> = self.cache.iter().map(|&(_, h)| h).collect();
         for h in handles {
@@ -397,6 +461,7 @@ impl Custody for TpmCustody {
 
     fn wipe(&mut self) -> Result<(), StoreError> {
         self.flush_cache();
+        self.soft_keys.clear();
         self.pin_object = None;
         Ok(())
     }

@@ -138,12 +138,70 @@ fn the_store_survives_tpm_and_process_restarts() {
     assert!(verify(&c.public_key, b"after reboot", &sig));
 }
 
+/// ES384 keys are TPM keys too (swtpm lists NIST P-384); ML-DSA keys, which no TPM 2.0 holds,
+/// are software keys sealed under the TPM-sealed master key: usable with this TPM and the PIN
+/// only, like every other key of the store.
+#[test]
+fn es384_lives_in_the_tpm_and_ml_dsa_under_its_master_key() {
+    let tpm = Swtpm::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = open(&tpm, tmp.path(), 100);
+    assert!(s.supports(Algorithm::Es384), "swtpm has P-384");
+    assert!(s.supports(Algorithm::MlDsa65) && s.supports(Algorithm::MlDsa44));
+    assert!(!s.supports(Algorithm::EdDsa));
+    unlock(&mut s);
+    let (pk, key) = s.generate_key(Algorithm::Es384, &mut SysRng).unwrap();
+    assert_eq!(pk.bytes.len(), 97);
+    assert_eq!(&key.as_bytes()[..4], b"LKT\x01", "a TPM key blob");
+    let sig = s.sign(&key, Algorithm::Es384, b"client data").unwrap();
+    assert!(verify(&pk, b"client data", &sig));
+    let es384 = common::credential("example.com", b"p384", true, pk, key);
+    s.insert(es384.clone()).unwrap();
+
+    let (pk, key) = s.generate_key(Algorithm::MlDsa65, &mut SysRng).unwrap();
+    assert_eq!(pk.bytes.len(), 1952);
+    assert_eq!(
+        key.as_bytes()[0],
+        1,
+        "a sealed software key, not a TPM blob"
+    );
+    assert!(
+        SigningKey::load(Algorithm::MlDsa65, &key).is_err(),
+        "sealed: not loadable without the master key"
+    );
+    let mldsa = common::credential("example.com", b"pq", true, pk, key);
+    s.insert(mldsa.clone()).unwrap();
+    let sig = s.sign(&mldsa.key, Algorithm::MlDsa65, b"m").unwrap();
+    assert!(verify(&mldsa.public_key, b"m", &sig));
+    s.lock();
+    assert!(matches!(
+        s.sign(&mldsa.key, Algorithm::MlDsa65, b"m"),
+        Err(StoreError::Locked)
+    ));
+    drop(s);
+
+    // Another TPM with the same files: the sealed ML-DSA key is as useless as the TPM keys.
+    let other = Swtpm::start();
+    let mut t = open(&other, tmp.path(), 100);
+    assert!(t.verify_pin(&pin_hash(PIN)).is_err());
+    for c in [&es384, &mldsa] {
+        assert!(matches!(
+            t.sign(&c.key, c.public_key.alg, b"m"),
+            Err(StoreError::Locked)
+        ));
+    }
+}
+
 #[test]
 fn a_warm_assertion_is_one_tpm_command() {
     let tpm = Swtpm::start();
     let tmp = tempfile::tempdir().unwrap();
     let mut s = open(&tpm, tmp.path(), 100);
-    assert_eq!(s.tpm_commands(), 1, "open: TPM2_CreatePrimary");
+    assert_eq!(
+        s.tpm_commands(),
+        2,
+        "open: TPM2_CreatePrimary, TPM2_GetCapability (ECC curves)"
+    );
     unlock(&mut s);
     let c = new_credential(&mut s, "example.com", b"alice", true);
     s.insert(c.clone()).unwrap();

@@ -116,6 +116,12 @@ impl CoseAlgorithm {
     pub const ED25519: Self = Self(-19);
     /// ECDSA P-256 w/ SHA-256 (fully specified, RFC 9864).
     pub const ESP256: Self = Self(-9);
+    /// ML-DSA-44 (FIPS 204; draft-ietf-cose-dilithium).
+    pub const ML_DSA_44: Self = Self(-48);
+    /// ML-DSA-65 (FIPS 204; draft-ietf-cose-dilithium).
+    pub const ML_DSA_65: Self = Self(-49);
+    /// ML-DSA-87 (FIPS 204; draft-ietf-cose-dilithium).
+    pub const ML_DSA_87: Self = Self(-50);
 }
 
 /// SHA-256 of `clientDataJSON` (L3 §5.8.1 "hash of the serialized client data").

@@ -42,7 +42,12 @@ pub(super) fn primary_template() -> Result<Public, StoreError> {
         .map_err(|e| tpm_err("primary template", e))
 }
 
-pub(super) fn signing_template() -> Result<Public, StoreError> {
+/// An ECDSA signing key on `curve`, hashing with `hash` (P-256 with SHA-256 for ES256, P-384
+/// with SHA-384 for ES384).
+pub(super) fn signing_template(
+    curve: EccCurve,
+    hash: HashingAlgorithm,
+) -> Result<Public, StoreError> {
     // Not noDA: a wrong authValue counts towards lockout like a wrong PIN does.
     let attrs = ObjectAttributesBuilder::new()
         .with_fixed_tpm(true)
@@ -53,8 +58,8 @@ pub(super) fn signing_template() -> Result<Public, StoreError> {
         .build()
         .map_err(|e| tpm_err("key template", e))?;
     let params = PublicEccParametersBuilder::new_unrestricted_signing_key(
-        EccScheme::EcDsa(HashScheme::new(HashingAlgorithm::Sha256)),
-        EccCurve::NistP256,
+        EccScheme::EcDsa(HashScheme::new(hash)),
+        curve,
     )
     .build()
     .map_err(|e| tpm_err("key template", e))?;

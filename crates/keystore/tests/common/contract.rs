@@ -203,6 +203,8 @@ pub fn persistent_state<S: CredentialStore>(open: Opener<'_, S>, _f: Flavour) {
         always_uv: true,
         large_blob_array: vec![0x81, 1, 2, 3],
         u2f_attestation: None,
+        persistent_token: Some(latchkey_authenticator::store::PersistentToken([0x42; 32])),
+        identifier: Some([0x17; 16]),
     };
     s.save_state(&st).unwrap();
     assert_eq!(s.load_state().unwrap(), st);
@@ -402,6 +404,22 @@ macro_rules! contract_suite {
         fn contract_wipe() {
             let fixture = $setup;
             $crate::common::contract::wipe(
+                &|d: &std::path::Path, m: usize| $open(&fixture, d, m),
+                $flavour,
+            )
+        }
+        #[test]
+        fn contract_every_supported_algorithm() {
+            let fixture = $setup;
+            $crate::common::algorithms::every_supported_algorithm(
+                &|d: &std::path::Path, m: usize| $open(&fixture, d, m),
+                $flavour,
+            )
+        }
+        #[test]
+        fn contract_discoverable_generation() {
+            let fixture = $setup;
+            $crate::common::algorithms::discoverable_generation(
                 &|d: &std::path::Path, m: usize| $open(&fixture, d, m),
                 $flavour,
             )

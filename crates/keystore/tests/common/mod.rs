@@ -1,9 +1,13 @@
 //! Helpers shared by the integration tests; each test binary uses a different subset.
 #![allow(dead_code)] // each test binary uses a subset of these helpers
 
+pub mod algorithms;
 pub mod contract;
 
-use aws_lc_rs::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_ASN1, ED25519};
+use aws_lc_rs::signature::{
+    UnparsedPublicKey, ECDSA_P256_SHA256_ASN1, ECDSA_P384_SHA384_ASN1, ED25519, ML_DSA_44,
+    ML_DSA_65,
+};
 use latchkey_authenticator::env::Rng;
 use latchkey_authenticator::store::{
     Algorithm, CredProtect, CredRandom, Credential, CredentialKind, CredentialStore, KeyBlob,
@@ -104,11 +108,14 @@ pub fn new_credential<S: CredentialStore + ?Sized>(
     credential(rp, user, discoverable, pk, key)
 }
 
-/// Checks an ES256 (DER) or EdDSA signature with aws-lc-rs.
+/// Checks an ES256/ES384 (DER), EdDSA or ML-DSA signature with aws-lc-rs.
 pub fn verify(pk: &PublicKey, msg: &[u8], sig: &[u8]) -> bool {
     let alg: &'static dyn aws_lc_rs::signature::VerificationAlgorithm = match pk.alg {
         Algorithm::Es256 => &ECDSA_P256_SHA256_ASN1,
+        Algorithm::Es384 => &ECDSA_P384_SHA384_ASN1,
         Algorithm::EdDsa => &ED25519,
+        Algorithm::MlDsa44 => &ML_DSA_44,
+        Algorithm::MlDsa65 => &ML_DSA_65,
     };
     UnparsedPublicKey::new(alg, &pk.bytes)
         .verify(msg, sig)
