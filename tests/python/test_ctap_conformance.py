@@ -60,11 +60,19 @@ def free_udp_port():
 class VirtualKey:
     """A `latchkey virtual-key --udp` process and python-fido2 devices connected to it."""
 
-    def __init__(self, tmp_path):
+    def __init__(self, tmp_path, *extra):
         self.port = free_udp_port()
         self.state = tmp_path / "state"
         self.proc = subprocess.Popen(
-            [LATCHKEY, "virtual-key", "--udp", f"127.0.0.1:{self.port}", "--state", str(self.state)],
+            [
+                LATCHKEY,
+                "virtual-key",
+                "--udp",
+                f"127.0.0.1:{self.port}",
+                "--state",
+                str(self.state),
+                *extra,
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )

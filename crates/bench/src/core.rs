@@ -188,6 +188,16 @@ impl<S: CredentialStore> CtapClient<S> {
         rp_id: &str,
         token: &[u8],
     ) -> Result<Vec<u8>, BenchError> {
+        self.make_credential_request_with(rp_id, token, CoseAlgorithm::ES256)
+    }
+
+    /// [`CtapClient::make_credential_request`] for a key of `alg`.
+    pub fn make_credential_request_with(
+        &mut self,
+        rp_id: &str,
+        token: &[u8],
+        alg: CoseAlgorithm,
+    ) -> Result<Vec<u8>, BenchError> {
         let client_data_hash = self.next_hash("create");
         let n = self.counter;
         let mut r = MakeCredentialRequest {
@@ -197,9 +207,7 @@ impl<S: CredentialStore> CtapClient<S> {
                 name: Some("Example".to_owned()),
             },
             user: user(n)?,
-            pub_key_cred_params: vec![CredentialParameters {
-                alg: CoseAlgorithm::ES256,
-            }],
+            pub_key_cred_params: vec![CredentialParameters { alg }],
             exclude_list: None,
             extensions: None,
             options: cmd::MakeCredentialOptions {
@@ -258,8 +266,13 @@ impl<S: CredentialStore> CtapClient<S> {
 
     /// One creation ceremony: a token, then makeCredential. Returns the credential ID.
     pub fn create(&mut self, rp_id: &str) -> Result<Vec<u8>, BenchError> {
+        self.create_with(rp_id, CoseAlgorithm::ES256)
+    }
+
+    /// [`CtapClient::create`] for a key of `alg`.
+    pub fn create_with(&mut self, rp_id: &str, alg: CoseAlgorithm) -> Result<Vec<u8>, BenchError> {
         let token = self.token(Permissions::MAKE_CREDENTIAL, rp_id)?;
-        let request = self.make_credential_request(rp_id, &token)?;
+        let request = self.make_credential_request_with(rp_id, &token, alg)?;
         let r: cmd::MakeCredentialResponse =
             decode("makeCredential", &self.auth.handle_cbor(&request))?;
         credential_id(&r.auth_data)

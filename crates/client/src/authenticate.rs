@@ -155,6 +155,8 @@ pub fn authenticate(
         hmac_secret,
         cred_blob: ext.get_cred_blob.then_some(true),
         large_blob_key: ext.large_blob_key.then_some(true),
+        // Secure Payment Confirmation's `payment` extension is not a client feature here.
+        third_party_payment: None,
         unknown: Vec::new(),
     };
     let hash = request.client_data_hash();

@@ -4,7 +4,8 @@
 //!   [`CancelHandle`].
 //! - [`platform`]: the platform authenticator (the software CTAP 2.1 core over the PIN-protected
 //!   file store), in process.
-//! - [`store`]: [`PlatformAuthenticator`], the platform authenticator over a TPM or file store.
+//! - [`store`]: [`PlatformAuthenticator`], the platform authenticator over a TPM or file store;
+//!   [`platform_options`]: its `platform.toml` (post-quantum credentials).
 //! - [`hid`]: CTAPHID authenticators (virtual keys over Unix sockets / UDP, USB keys over hidraw).
 //! - [`nfc`]: NFC keys: a card on a PC/SC reader (feature `pcsc`), or on any APDU link.
 //! - [`devices`]: the key list: discovered hidraw keys and NFC cards, `--device` specs, the
@@ -40,6 +41,7 @@ pub mod nfc;
 pub mod pin_policy;
 pub mod pinuv;
 pub mod platform;
+pub mod platform_options;
 pub mod prf;
 pub mod register;
 pub mod request;

@@ -182,19 +182,31 @@ fn next(
         .map_err(|e| to_webauthn(Step::CredentialManagement, &e))
 }
 
-fn cm_token(device: &mut dyn Device, ui: &mut dyn CeremonyUi) -> Result<Token, WebAuthnError> {
+/// A token for credential management. `read_only` (listing) asks a key that offers it
+/// (`perCredMgmtRO`, CTAP 2.2 §6.4) for the persistent token with only `pcmr`, which can list
+/// but never delete; deleting asks for `cm`.
+fn cm_token(
+    device: &mut dyn Device,
+    ui: &mut dyn CeremonyUi,
+    read_only: bool,
+) -> Result<Token, WebAuthnError> {
     let mut info = ctap2::get_info(device).map_err(|e| to_webauthn(Step::Info, &e))?;
     if info.option("credMgmt") != Some(true) && info.option("credentialMgmtPreview") != Some(true) {
         return Err(WebAuthnError::not_supported(
             "the authenticator does not support credential management",
         ));
     }
+    let permissions = if read_only && info.option("perCredMgmtRO") == Some(true) {
+        Permissions::PERSISTENT_CREDENTIAL_MANAGEMENT_READ_ONLY
+    } else {
+        Permissions::CREDENTIAL_MANAGEMENT
+    };
     pinuv::obtain(
         device,
         &mut info,
         ui,
         TokenRequest {
-            permissions: Permissions::CREDENTIAL_MANAGEMENT,
+            permissions,
             rp_id: None,
             set_if_unset: false,
         },
@@ -204,12 +216,13 @@ fn cm_token(device: &mut dyn Device, ui: &mut dyn CeremonyUi) -> Result<Token, W
 /// Bound on enumerations, against a device that never stops.
 const MAX_ITEMS: u64 = 1024;
 
-/// Lists the discoverable credentials on `device` (credential management; asks for the PIN).
+/// Lists the discoverable credentials on `device` (credential management; asks for the PIN),
+/// with the read-only persistent token where the key offers one.
 pub fn list_device(
     device: &mut dyn Device,
     ui: &mut dyn CeremonyUi,
 ) -> Result<Vec<CredentialInfo>, WebAuthnError> {
-    let token = cm_token(device, ui)?;
+    let token = cm_token(device, ui, true)?;
     let first = match cm(
         device,
         &token,
@@ -277,7 +290,7 @@ pub fn delete_on_device(
     ui: &mut dyn CeremonyUi,
     id: &[u8],
 ) -> Result<(), WebAuthnError> {
-    let token = cm_token(device, ui)?;
+    let token = cm_token(device, ui, false)?;
     cm(
         device,
         &token,

@@ -6,7 +6,9 @@
 //! wrong PINs. The store is `FileStore` with `Protection::Pin` (every key wrapped by a key derived
 //! from the PIN) under `$XDG_DATA_HOME/latchkey/`, so a stolen home directory yields no usable key.
 //! Its configuration says `plat: true`, transports `["internal"]`, `alwaysUv`, BE/BS clear, and
-//! attestation `none`.
+//! attestation `none` (packed self attestation when the RP's `attestationFormats` asks for it);
+//! ES256, EdDSA (file store only) and ES384, and ML-DSA when `platform.toml` enables it
+//! ([`crate::platform_options`]).
 //!
 //! User presence is granted by whoever owns the device: the `latchkey` command's user at the
 //! terminal, latchkeyd's prompt. [`Presence`] carries that decision; a cancelled
@@ -57,6 +59,9 @@ pub enum StoreOpenError {
     /// Neither `$XDG_DATA_HOME` nor `$HOME` is set.
     #[error("cannot find the credential store: neither XDG_DATA_HOME nor HOME is set")]
     NoHome,
+    /// The platform authenticator's settings (`platform.toml`) do not parse.
+    #[error("cannot read the platform authenticator's settings: {0}")]
+    Options(#[from] crate::platform_options::OptionsError),
     /// The store refused to open.
     #[error("cannot open the credential store at {dir}: {source}")]
     Store {
@@ -181,10 +186,11 @@ impl PlatformDevice<FileStore> {
                 dir: dir.clone(),
                 source,
             })?;
+        let config = crate::platform_options::PlatformOptions::load()?.config();
         let cancel = CancelHandle::new();
         let presence = Presence::with(cancel.clone(), presence);
         Ok(Self::with_store(
-            config(),
+            config,
             store,
             presence,
             cancel,

@@ -240,6 +240,8 @@ pub fn register(
         cred_blob: ext.cred_blob.clone(),
         large_blob_key: ext.large_blob_key.then_some(true),
         min_pin_length: ext.min_pin_length.then_some(true),
+        // Secure Payment Confirmation's `payment` extension is not a client feature here.
+        third_party_payment: None,
         unknown: Vec::new(),
     };
     let user = UserEntity {
@@ -266,7 +268,7 @@ pub fn register(
         pin_uv_auth_param: token.as_ref().map(|t| t.authenticate(&hash)),
         pin_uv_auth_protocol: token.as_ref().map(Token::protocol),
         enterprise_attestation: None,
-        attestation_formats_preference: None,
+        attestation_formats_preference: attestation_formats_preference(&info, options),
     };
     ctap2::ensure_fits(
         &info,
@@ -329,4 +331,15 @@ pub fn register(
         attachment: description.transport.attachment(),
         extensions: options.extensions.client_outputs(&outcome),
     })
+}
+
+/// The RP's `attestationFormats` (WebAuthn L3 §5.4; `["none"]` when it asked for no attestation)
+/// as CTAP 2.2 §6.1 `attestationFormatsPreference`, for authenticators that speak CTAP 2.2: an
+/// older one might refuse the unknown parameter.
+fn attestation_formats_preference(
+    info: &latchkey_ctap::command::GetInfoResponse,
+    options: &latchkey_webauthn::options::CreationOptions,
+) -> Option<Vec<String>> {
+    let ctap22 = info.versions.iter().any(|v| v == "FIDO_2_2");
+    (ctap22 && !options.attestation_formats.is_empty()).then(|| options.attestation_formats.clone())
 }

@@ -40,6 +40,7 @@ impl PlatformAuthenticator {
         #[cfg(feature = "tpm")]
         {
             let dir = crate::platform::store_dir(dir)?;
+            let config = crate::platform_options::PlatformOptions::load()?.config();
             if tpm_reachable() {
                 let options = latchkey_keystore::TpmStoreOptions::default();
                 match latchkey_keystore::TpmStore::open(&dir, options) {
@@ -47,7 +48,7 @@ impl PlatformAuthenticator {
                         let cancel = CancelHandle::new();
                         let presence = crate::platform::Presence::with(cancel.clone(), presence);
                         return Ok(Self::Tpm(PlatformDevice::with_store(
-                            crate::platform::config(),
+                            config,
                             store,
                             presence,
                             cancel,

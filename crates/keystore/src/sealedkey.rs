@@ -27,6 +27,7 @@ fn key_aad(alg: Algorithm) -> Vec<u8> {
 }
 
 /// Whether `blob` is a sealed software key (as opposed to, say, a TPM key blob).
+#[cfg(feature = "tpm")]
 pub(crate) fn is_sealed(blob: &KeyBlob) -> bool {
     blob.as_bytes().first() == Some(&KEY_BLOB_VERSION)
 }

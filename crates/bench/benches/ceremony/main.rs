@@ -3,6 +3,7 @@
 //! section). Without `--bench` on the command line (that is, under `cargo test`) it runs the
 //! quick mode: the same code paths with a few iterations, failing if any Latchkey row fails.
 
+mod algorithms;
 mod peers;
 
 use std::process::ExitCode;
@@ -425,14 +426,14 @@ fn rows_wanted(args: &[String]) -> Result<Vec<u8>, String> {
             .or_else(|| (a == "--rows").then(|| args.get(i + 1).cloned().unwrap_or_default()))
     });
     let Some(value) = value else {
-        return Ok(vec![1, 2, 3, 4, 5]);
+        return Ok(vec![1, 2, 3, 4, 5, 6]);
     };
     value
         .split(',')
         .map(|r| match r.trim().parse::<u8>() {
-            Ok(n @ 1..=5) => Ok(n),
+            Ok(n @ 1..=6) => Ok(n),
             _ => Err(format!(
-                "--rows takes row numbers 1 to 5, separated by commas, not {r:?}"
+                "--rows takes row numbers 1 to 6, separated by commas, not {r:?}"
             )),
         })
         .collect()
@@ -467,6 +468,9 @@ fn main() -> ExitCode {
     };
     if rows.contains(&3) {
         row3(&plan, &mut t);
+    }
+    if rows.contains(&6) {
+        algorithms::row6(plan.fast, &mut t);
     }
     println!("{}", t.render());
     println!("Targets:");

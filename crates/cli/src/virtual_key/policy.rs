@@ -1,5 +1,5 @@
 //! `latchkey virtual-key` flags for what the key announces and how it behaves: its attestation,
-//! its CTAP version, and the getInfo policies a client must honour (CTAP 2.1 §6.4), so that
+//! its credential algorithms, its CTAP version, and the getInfo policies a client must honour (CTAP 2.1 §6.4), so that
 //! clients can be shown against a key that announces each of them.
 
 use latchkey_authenticator::{AttestationMode, Config};
@@ -11,6 +11,10 @@ pub struct Policy {
     /// credential's own key, what shipped keys without a certificate return) or `none`.
     #[arg(long, value_enum, default_value_t = Attestation::Packed)]
     attestation: Attestation,
+    /// Also offer post-quantum credentials, ML-DSA-65 and ML-DSA-44 (FIPS 204; COSE -49, -48),
+    /// after ES256, EdDSA and ES384 in getInfo `algorithms`. An RP gets one only if it asks.
+    #[arg(long)]
+    post_quantum: bool,
     /// The CTAP version to speak: `2.1`, or `2.0` (getInfo FIDO_2_0 without the CTAP 2.1
     /// members, PIN/UV auth protocol 1, tokens from getPinToken only), as older keys do.
     #[arg(long, value_enum, default_value_t = CtapVersion::V2_1)]
@@ -69,6 +73,9 @@ impl Policy {
             Attestation::Packed => AttestationMode::PackedSelf,
             Attestation::None => AttestationMode::None,
         };
+        if self.post_quantum {
+            *config = config.clone().with_post_quantum();
+        }
         config.ctap20 = self.ctap == CtapVersion::V2_0;
         config.always_uv_default = self.always_uv;
         config.make_cred_uv_not_rqd = self.make_cred_uv_not_rqd;
