@@ -119,7 +119,7 @@ mod tests {
         let user = dir.path().join("user.toml");
         let missing = dir.path().join("missing.toml");
         assert_eq!(
-            PlatformOptions::load_from(&[missing.clone()]).unwrap(),
+            PlatformOptions::load_from(std::slice::from_ref(&missing)).unwrap(),
             PlatformOptions::default()
         );
         std::fs::write(&system, "post_quantum = true\n").unwrap();

@@ -99,10 +99,7 @@ fn ceremony(dev: &mut dyn Device, alg: i32, ui: &mut ScriptedUi) -> CredentialPu
     options["attestation"] = json!("direct");
     let reg = latchkey_client::register(dev, &create_request(&options), ui).unwrap();
     let response = reg.to_response().unwrap();
-    assert_eq!(
-        i64::from(response.response.public_key_algorithm),
-        i64::from(alg)
-    );
+    assert_eq!(response.response.public_key_algorithm, i64::from(alg));
     let rp_id = RpId::parse(RP_ID).unwrap();
     let origins = [ORIGIN];
     let (record, attestation) = verify_registration(
