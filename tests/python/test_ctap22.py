@@ -38,7 +38,7 @@ PCMR = ClientPin.PERMISSION.PERSISTENT_CREDENTIAL_MGMT
 
 @pytest.fixture
 def pq(tmp_path):
-    key = VirtualKey(tmp_path, "--post-quantum", "--attestation", "packed")
+    key = VirtualKey(tmp_path, "--post-quantum")
     yield key
     key.stop()
 
@@ -57,7 +57,7 @@ def test_get_info_announces_ctap22(tmp_path):
         assert "thirdPartyPayment" in info.extensions
         assert "hmac-secret-mc" in info.extensions
         assert CredentialManagement.is_readonly_supported(info)
-        assert info.attestation_formats == ["none", "packed"]
+        assert info.attestation_formats == ["packed", "none"], "packed self attestation first"
         assert info.max_pin_length == 63
         assert info.pin_complexity_policy is False
         assert [a["alg"] for a in info.algorithms] == [-7, -8, -35]
@@ -212,7 +212,8 @@ def test_third_party_payment(vk):
 
 
 @pytest.mark.parametrize(
-    "preference, fmt", [(None, "none"), (["packed"], "packed"), (["tpm", "none"], "none")]
+    "preference, fmt",
+    [(None, "packed"), (["none"], "none"), (["tpm", "none"], "none"), (["apple", "packed"], "packed")],
 )
 def test_attestation_formats_preference(vk, preference, fmt):
     ctap = Ctap2(vk.device)

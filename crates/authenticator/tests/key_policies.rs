@@ -102,7 +102,8 @@ fn get_info_lists_extensions_in_canonical_order() {
             "hmac-secret",
             "largeBlobKey",
             "minPinLength",
-            "hmac-secret-mc"
+            "hmac-secret-mc",
+            "thirdPartyPayment"
         ]
     );
     let at = |needle: &[u8]| {
