@@ -12,11 +12,11 @@ pub use latchkey_api::Kind;
 /// Largest accepted `options_json`, in bytes.
 pub const MAX_OPTIONS_JSON: usize = 64 * 1024;
 
-/// COSE algorithms latchkeyd recognises (IANA COSE Algorithms registry). Per §5.1.3 step 10 the
-/// client skips algorithms it does not recognise; if none is left the result is
-/// `NotSupportedError`.
-pub const KNOWN_ALGORITHMS: [i32; 14] = [
-    -7, -8, -9, -19, -35, -36, -37, -38, -39, -47, -257, -258, -259, -65535,
+/// COSE algorithms latchkeyd recognises (IANA COSE Algorithms registry; ML-DSA-44/65/87, -48 to
+/// -50, from draft-ietf-cose-dilithium). Per §5.1.3 step 10 the client skips algorithms it does
+/// not recognise; if none is left the result is `NotSupportedError`.
+pub const KNOWN_ALGORITHMS: [i32; 17] = [
+    -7, -8, -9, -19, -35, -36, -37, -38, -39, -47, -48, -49, -50, -257, -258, -259, -65535,
 ];
 
 /// Parsed options of either ceremony.
@@ -123,5 +123,19 @@ mod tests {
             name(Kind::Get, &" ".repeat(MAX_OPTIONS_JSON + 1)),
             "TypeError"
         );
+    }
+
+    /// ML-DSA requests reach the authenticators: the platform authenticator makes those
+    /// credentials when its configuration offers them.
+    #[test]
+    fn ml_dsa_algorithms_are_recognised() {
+        for alg in ["-48", "-49", "-50"] {
+            let c = check(Kind::Create, &create("").replace("-7", alg)).unwrap();
+            let CheckedOptions::Create(o) = c else {
+                panic!("creation options");
+            };
+            assert_eq!(o.algorithms.len(), 1, "{alg}");
+            assert_eq!(o.algorithms[0].0.to_string(), alg);
+        }
     }
 }
