@@ -5,7 +5,8 @@
 //!
 //! 1. pidfd from the bus, or `pidfd_open(ProcessID)`; if both are given they must name the same
 //!    process ([`IdentityError::Contradiction`]);
-//! 2. read `/proc/PID/stat` (start time), `exe`, `root/.flatpak-info`, `cgroup`, `root/meta/snap.yaml`;
+//! 2. read `/proc/PID/stat` (start time), `exe`, `root/.flatpak-info`, `cgroup`, the AppArmor
+//!    label (`attr/apparmor/current`, else `attr/current`);
 //! 3. confirm the pidfd still names a live process with that PID and the start time is unchanged,
 //!    so the PID was not reused while we read ([`IdentityError::Gone`]).
 //!
@@ -73,7 +74,8 @@ pub struct CallerIdentity {
     pub same_mount_namespace: bool,
     /// Flatpak application ID from `/.flatpak-info`.
     pub flatpak_app_id: Option<String>,
-    /// Snap name from the cgroup or `meta/snap.yaml`.
+    /// Snap name from the process's enforced AppArmor label (`snap.NAME.*`), in a separate mount
+    /// namespace.
     pub snap_name: Option<String>,
     /// The systemd unit (scope/service) the process runs in; informative only.
     pub systemd_unit: Option<String>,
@@ -264,13 +266,17 @@ fn read_identity(
     };
     let cgroup = read_small(&proc_dir.join("cgroup")).unwrap_or_default();
     let cgroup_path = parse::cgroup_v2_path(&cgroup).unwrap_or("");
-    let snap_name = parse::snap_name_from_cgroup(cgroup_path).or_else(|| {
-        if same_mount_namespace {
-            None
-        } else {
-            read_small(&root.join("meta/snap.yaml")).and_then(|y| parse::snap_name_from_yaml(&y))
-        }
-    });
+    // A Snap is what snapd confines: an enforced AppArmor profile `snap.NAME.*`, which only root
+    // can load, in the mount namespace snap-confine made for it. A cgroup or scope named
+    // `snap.NAME.*` is no evidence (any process of the user can run in one: `systemd-run --user
+    // --scope --unit=snap.chromium.x.scope`), nor is a `meta/snap.yaml` under its root.
+    let snap_name = if same_mount_namespace {
+        None
+    } else {
+        read_small(&proc_dir.join("attr/apparmor/current"))
+            .or_else(|| read_small(&proc_dir.join("attr/current")))
+            .and_then(|label| parse::snap_name_from_apparmor_label(&label))
+    };
     let systemd_unit = parse::systemd_unit(cgroup_path).map(str::to_owned);
     Ok(CallerIdentity {
         pid,

@@ -47,7 +47,24 @@ pub fn systemd_unit(cgroup_path: &str) -> Option<&str> {
         .find(|e| e.ends_with(".scope") || e.ends_with(".service"))
 }
 
+/// The snap name of an AppArmor label snapd confines a snap's apps and hooks with,
+/// `snap.NAME.APP (enforce)` or `snap.NAME.hook.HOOK (enforce)` (`/proc/PID/attr/current`).
+/// A profile in complain mode holds the process to nothing, so only `(enforce)` counts; loading a
+/// profile takes root, so the label itself cannot be forged by the user.
+pub fn snap_name_from_apparmor_label(label: &str) -> Option<String> {
+    let (profile, mode) = label.trim_end_matches(['\n', '\0']).rsplit_once(' ')?;
+    if mode != "(enforce)" {
+        return None;
+    }
+    let mut parts = profile.strip_prefix("snap.")?.split('.');
+    let name = parts.next()?;
+    let app = parts.next()?;
+    (is_snap_name(name) && !app.is_empty()).then(|| name.to_owned())
+}
+
 /// The snap name from a cgroup path with a `snap.NAME.APP[-ID].scope` (or `.service`) element.
+/// Informative only: any process of the user may run in a scope so named, so identity never
+/// comes from it (see [`snap_name_from_apparmor_label`]).
 pub fn snap_name_from_cgroup(cgroup_path: &str) -> Option<String> {
     cgroup_path.split('/').find_map(|e| {
         let rest = e.strip_prefix("snap.")?;
@@ -59,7 +76,7 @@ pub fn snap_name_from_cgroup(cgroup_path: &str) -> Option<String> {
     })
 }
 
-/// The `name:` of a `meta/snap.yaml` (top-level key only).
+/// The `name:` of a `meta/snap.yaml` (top-level key only). Informative only, as the cgroup.
 pub fn snap_name_from_yaml(yaml: &str) -> Option<String> {
     yaml.lines().find_map(|l| {
         let v = l
@@ -160,6 +177,27 @@ mod tests {
             snap_name_from_yaml("name: firefox\nversion: 1\n").as_deref(),
             Some("firefox")
         );
+    }
+
+    #[test]
+    fn apparmor_labels() {
+        for (label, name) in [
+            ("snap.chromium.chromium (enforce)\n", Some("chromium")),
+            ("snap.firefox.hook.configure (enforce)", Some("firefox")),
+            ("snap.chromium.chromium (complain)\n", None),
+            ("snap.chromium (enforce)\n", None),
+            ("snap.Bad.app (enforce)\n", None),
+            ("snap-update-ns.chromium (enforce)\n", None),
+            ("unconfined\n", None),
+            ("system_u:system_r:unconfined_t:s0\n", None),
+            ("", None),
+        ] {
+            assert_eq!(
+                snap_name_from_apparmor_label(label).as_deref(),
+                name,
+                "{label:?}"
+            );
+        }
     }
 
     #[test]

@@ -120,3 +120,126 @@ fn other_user_and_missing_process_are_refused() {
         Err(IdentityError::NoProcess)
     );
 }
+
+/// A stand-in for `/proc/PID` of a process running this test binary: its cgroup is `cgroup`, its
+/// AppArmor label `label` (none: no AppArmor), and its mount namespace ours or another.
+fn fake_proc(cgroup: &str, label: Option<&str>, own_mount_namespace: bool) -> tempfile::TempDir {
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    symlink(std::env::current_exe().unwrap(), p.join("exe")).unwrap();
+    std::fs::create_dir(p.join("ns")).unwrap();
+    if own_mount_namespace {
+        symlink("/proc/self/ns/mnt", p.join("ns/mnt")).unwrap();
+    } else {
+        std::fs::write(p.join("ns/mnt"), "").unwrap();
+    }
+    let root = p.join("rootfs");
+    std::fs::create_dir(&root).unwrap();
+    symlink(&root, p.join("root")).unwrap();
+    std::fs::write(p.join("cgroup"), format!("0::{cgroup}\n")).unwrap();
+    std::fs::create_dir(p.join("attr")).unwrap();
+    if let Some(label) = label {
+        std::fs::write(p.join("attr/current"), label).unwrap();
+    }
+    dir
+}
+
+fn read_fake(dir: &tempfile::TempDir) -> CallerIdentity {
+    let stat = parse::ProcStat {
+        ppid: 1,
+        start_time: 7,
+    };
+    read_identity(dir.path(), 4242, stat).unwrap()
+}
+
+const SNAP_SCOPE: &str =
+    "/user.slice/user-1000.slice/user@1000.service/app.slice/snap.chromium.chromium-0b1c.scope";
+
+#[test]
+fn a_snap_scope_in_our_own_mount_namespace_is_no_snap() {
+    // `systemd-run --user --scope --unit=snap.chromium.x.scope CLIENT`: any process of the user
+    // can run in such a cgroup, unconfined and in the session's mount namespace.
+    let id = read_fake(&fake_proc(SNAP_SCOPE, None, true));
+    assert_eq!(id.snap_name, None, "a scope name made the caller a Snap");
+    assert!(!id.sandboxed());
+    assert_eq!(
+        id.app_id(),
+        id.executable
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+    );
+    // Not even with a snap's label claimed in our own namespace (snap-confine gives every snap
+    // its own mount namespace).
+    let id = read_fake(&fake_proc(
+        SNAP_SCOPE,
+        Some("snap.chromium.chromium (enforce)\n"),
+        true,
+    ));
+    assert_eq!(id.snap_name, None);
+}
+
+#[test]
+fn a_snap_is_known_by_its_enforced_apparmor_label_in_its_own_mount_namespace() {
+    let id = read_fake(&fake_proc(
+        SNAP_SCOPE,
+        Some("snap.chromium.chromium (enforce)\n"),
+        false,
+    ));
+    assert_eq!(id.snap_name.as_deref(), Some("chromium"));
+    assert_eq!(id.display_name(), "chromium (Snap)");
+    // Whatever the cgroup says: the label names the snap.
+    let id = read_fake(&fake_proc(
+        "/",
+        Some("snap.firefox.firefox (enforce)\n"),
+        false,
+    ));
+    assert_eq!(id.snap_name.as_deref(), Some("firefox"));
+    // Complain mode holds the process to nothing; unconfined is no snap.
+    for label in ["snap.chromium.chromium (complain)\n", "unconfined\n"] {
+        let id = read_fake(&fake_proc(SNAP_SCOPE, Some(label), false));
+        assert_eq!(id.snap_name, None, "{label}");
+    }
+    let id = read_fake(&fake_proc(SNAP_SCOPE, None, false));
+    assert_eq!(id.snap_name, None);
+}
+
+/// `.flatpak-info` as Flatpak writes it for `app` (its `[Instance]` group names the deployment,
+/// branch and architecture, but not the remote the app came from).
+fn flatpak_info(app: &str) -> String {
+    format!(
+        "[Application]\nname={app}\nruntime=runtime/org.freedesktop.Platform/x86_64/24.08\n\n\
+         [Instance]\ninstance-id=1234\nbranch=stable\narch=x86_64\nflatpak-version=1.14.10\n"
+    )
+}
+
+fn shipped_policy() -> crate::policy::Policy {
+    crate::policy::Policy::from_toml(include_str!("../../../../data/policy.d/50-browsers.toml"))
+        .unwrap()
+}
+
+#[test]
+fn a_sideloaded_flatpak_named_like_a_browser_is_no_browser() {
+    // Whoever builds a bundle chooses its ID: `flatpak build-bundle … com.google.Chrome` and
+    // `flatpak install --user chrome.flatpak` give an app of that ID, and nothing the sandbox
+    // shows tells it from the one on Flathub. The shipped policy trusts no Flatpak ID.
+    let policy = shipped_policy();
+    for app in [
+        "com.google.Chrome",
+        "org.mozilla.firefox",
+        "org.chromium.Chromium",
+    ] {
+        let proc = fake_proc(SNAP_SCOPE, None, false);
+        std::fs::write(proc.path().join("rootfs/.flatpak-info"), flatpak_info(app)).unwrap();
+        let id = read_fake(&proc);
+        assert_eq!(id.flatpak_app_id.as_deref(), Some(app));
+        let class = policy.classify(&id);
+        assert!(
+            !matches!(class, crate::policy::CallerClass::Privileged { .. }),
+            "a Flatpak of ID {app} was trusted as a browser: {class:?}"
+        );
+    }
+}

@@ -148,17 +148,33 @@ fn shipped_default_policy_parses_and_names_browsers() {
     let text = include_str!("../../../../data/policy.d/50-browsers.toml");
     let p = Policy::from_toml(text).unwrap();
     assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+    // Flatpak browsers are shipped off (anyone can build a bundle of any ID), with the entries an
+    // administrator enables, commented.
+    let admin_file: String = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# "))
+        .filter(|l| l.starts_with('[') || l.starts_with("name =") || l.starts_with("flatpak ="))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let enabled = Policy::from_toml(&admin_file).unwrap();
     for f in [
         "org.mozilla.firefox",
         "org.chromium.Chromium",
         "com.google.Chrome",
     ] {
         assert!(
-            matches!(
+            !matches!(
                 p.classify(&ident(None, Some(f), None)),
                 CallerClass::Privileged { .. }
             ),
             "{f}"
+        );
+        assert!(
+            matches!(
+                enabled.classify(&ident(None, Some(f), None)),
+                CallerClass::Privileged { .. }
+            ),
+            "{f} in the documented administrator file"
         );
     }
     for s in ["firefox", "chromium"] {
