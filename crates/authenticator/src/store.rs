@@ -250,6 +250,18 @@ pub enum StoreError {
     /// A cryptographic operation failed.
     #[error("cryptographic operation failed: {0}")]
     Crypto(String),
+    /// Another opener holds the store (one owner at a time): another process, such as
+    /// latchkeyd's platform worker, or another open store in this one. Nothing was read or
+    /// changed.
+    #[error("the store is in use by {}", match holder {
+        Some(pid) => format!("process {pid}"),
+        None => "another process".to_owned(),
+    })]
+    InUse {
+        /// The holder's process ID as it wrote it when it took the store, if readable
+        /// (informative only: it may be stale or from another PID namespace).
+        holder: Option<u32>,
+    },
 }
 
 /// A credential store with key custody and a PIN verifier.

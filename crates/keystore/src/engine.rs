@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! DIR/                 0700
+//!   lock               0600  held (flock) by the one opener; its process ID (see `lock`)
 //!   keystore           0600  "LKKS" 0x01 ‖ custody kind ‖ custody section (key wrapping / TPM PIN object)
 //!   state              0600  the authenticator's persistent state
 //!   credentials/       0700
@@ -22,6 +23,7 @@ use latchkey_authenticator::store::{
 use crate::crypto::MasterKey;
 use crate::fsutil::{self, io_err};
 use crate::index::Index;
+use crate::lock::StoreLock;
 use crate::record::{Record, UpdateWrite};
 use crate::state;
 
@@ -116,12 +118,19 @@ pub(crate) struct Engine<C: Custody> {
     /// `CredentialStore::discoverable_generation`); a deletion bumps it whether or not the
     /// credential was discoverable, which only costs a platform a needless re-enumeration.
     generation: u64,
+    /// Declared last: dropped after [`Drop`] has written the counters back.
+    _lock: StoreLock,
 }
 
 impl<C: Custody> Engine<C> {
     /// Opens (creating if needed) the store in `dir` with `custody`, which the caller built from
-    /// [`read_keyring`]'s result.
-    pub(crate) fn open(dir: &Path, custody: C, limits: Limits) -> Result<Self, StoreError> {
+    /// [`read_keyring`]'s result after taking `lock` on `dir`.
+    pub(crate) fn open(
+        dir: &Path,
+        lock: StoreLock,
+        custody: C,
+        limits: Limits,
+    ) -> Result<Self, StoreError> {
         fsutil::ensure_private_dir(dir)?;
         let cred_dir = dir.join(CREDENTIALS);
         fsutil::ensure_private_dir(&cred_dir)?;
@@ -136,6 +145,7 @@ impl<C: Custody> Engine<C> {
             state: None,
             limits,
             generation: 0,
+            _lock: lock,
         };
         if !dir.join(KEYRING).exists() {
             engine.write_keyring()?;

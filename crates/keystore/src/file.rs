@@ -10,6 +10,7 @@ use crate::crypto::{self, derive_kek, KdfParams, MasterKey};
 use crate::engine::{self, Custody, Engine, Limits};
 use crate::keycache::KeyCache;
 use crate::sealedkey;
+use crate::lock::StoreLock;
 
 const WRAP_AAD: &[u8] = b"latchkey-keystore/pin-wrap/v1";
 
@@ -246,13 +247,17 @@ impl FileStore {
         Self::open_with(dir, protection, FileStoreOptions::default())
     }
 
-    /// Opens or creates the store in `dir`. Fails with [`StoreError::Corrupt`] if `dir` holds a
-    /// store made with another protection or by a TPM store, or a damaged record.
+    /// Opens or creates the store in `dir`, holding it until dropped. Fails with
+    /// [`StoreError::InUse`] if another opener holds it (this process's or another's: one owner
+    /// at a time), and with [`StoreError::Corrupt`] if `dir` holds a store made with another
+    /// protection or by a TPM store, or a damaged record.
     pub fn open_with(
         dir: &Path,
         protection: Protection,
         options: FileStoreOptions,
     ) -> Result<Self, StoreError> {
+        // Before anything is read: another opener's files may be changing under it.
+        let lock = StoreLock::acquire(dir)?;
         let custody = match engine::read_keyring(dir, SoftCustody::KIND)? {
             Some(bytes) => SoftCustody::decode(&bytes, protection, options.kdf)?,
             None => SoftCustody::new(protection, options.kdf)?,
@@ -261,7 +266,7 @@ impl FileStore {
             max_discoverable: options.max_discoverable,
         };
         Ok(FileStore {
-            engine: Engine::open(dir, custody, limits)?,
+            engine: Engine::open(dir, lock, custody, limits)?,
         })
     }
 

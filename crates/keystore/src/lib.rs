@@ -11,6 +11,10 @@
 //!   ML-DSA keys (which no TPM 2.0 holds) in software under its TPM-sealed master key; the TPM's
 //!   dictionary-attack protection limits PIN guessing.
 //!
+//! A store directory has one owner at a time: opening takes an exclusive lock on `DIR/lock`,
+//! held until the store is dropped, and a second opener (another process, or another open in
+//! this one) gets [`StoreError::InUse`] having read and changed nothing.
+//!
 //! Every write is atomic and durable (temp file, fsync, rename, fsync of the directory); files are
 //! 0600 and directories 0700. Public data (credential ID, RP, user, public key, credProtect,
 //! counter) stays readable while the store is locked, so discovery and listing need no PIN; while
@@ -23,6 +27,7 @@
 //! [`CredentialStore::get`]: latchkey_authenticator::store::CredentialStore::get
 //! [`CredentialStore::by_rp`]: latchkey_authenticator::store::CredentialStore::by_rp
 //! [`StoreError::Locked`]: latchkey_authenticator::store::StoreError::Locked
+//! [`StoreError::InUse`]: latchkey_authenticator::store::StoreError::InUse
 #![forbid(unsafe_code)]
 
 /// Implements `CredentialStore` for a store type with an `engine` field.
@@ -152,6 +157,7 @@ mod file;
 mod fsutil;
 mod index;
 mod keycache;
+mod lock;
 mod record;
 mod sealedkey;
 mod state;

@@ -51,6 +51,7 @@ use crate::crypto::{sha256, MasterKey};
 use crate::engine::{self, Custody, Engine, Limits};
 use crate::keycache::KeyCache;
 use crate::sealedkey;
+use crate::lock::StoreLock;
 
 mod der;
 mod objects;
@@ -479,8 +480,11 @@ impl TpmStore {
         crate::configured_tcti().unwrap_or_else(|| "device:/dev/tpmrm0".to_string())
     }
 
-    /// Connects to the TPM and opens (creating if needed) the store in `dir`.
+    /// Connects to the TPM and opens (creating if needed) the store in `dir`, holding it until
+    /// dropped; [`StoreError::InUse`] if another opener holds it (one owner at a time).
     pub fn open(dir: &Path, options: TpmStoreOptions) -> Result<Self, StoreError> {
+        // Before the TPM is asked anything or a file read: one owner at a time.
+        let lock = StoreLock::acquire(dir)?;
         let tcti = options.tcti.clone().unwrap_or_else(Self::tcti_from_env);
         let mut custody = TpmCustody::connect(&tcti, options.cached_keys)?;
         if let Some(bytes) = engine::read_keyring(dir, TpmCustody::KIND)? {
@@ -490,7 +494,7 @@ impl TpmStore {
             max_discoverable: options.max_discoverable,
         };
         Ok(TpmStore {
-            engine: Engine::open(dir, custody, limits)?,
+            engine: Engine::open(dir, lock, custody, limits)?,
         })
     }
 

@@ -74,8 +74,8 @@ fn files_are_0600_and_directories_0700() {
         .collect();
     assert_eq!(
         all.len(),
-        5,
-        "dir, keystore, state, credentials/, one record: {names:?}"
+        6,
+        "dir, lock, keystore, state, credentials/, one record: {names:?}"
     );
     for p in &all {
         let want = if p.is_dir() { 0o700 } else { 0o600 };
@@ -384,11 +384,13 @@ fn after_a_crash_the_counter_resumes_above_every_value_handed_out() {
         c.sign_count = n;
         s.update(&c).unwrap();
     }
-    // A crash: the store is never dropped, so nothing is settled.
+    // A crash: the store is never dropped, so nothing is settled; its files are what it leaves.
     std::mem::forget(s);
-    let path = record_path(tmp.path(), &c);
+    let crashed = tempfile::tempdir().unwrap();
+    common::copy_store(tmp.path(), crashed.path());
+    let path = record_path(crashed.path(), &c);
     assert_eq!(ceiling_in(&path), 1 + RESERVE);
-    let mut s = open_pin(tmp.path());
+    let mut s = open_pin(crashed.path());
     let back = s.get(&c.id).unwrap().unwrap();
     assert_eq!(
         back.sign_count,
@@ -401,7 +403,7 @@ fn after_a_crash_the_counter_resumes_above_every_value_handed_out() {
     let mut zero = new_credential(&mut s, "zero.example", b"bob", true);
     zero.sign_count = 0;
     s.insert(zero.clone()).unwrap();
-    let zpath = record_path(tmp.path(), &zero);
+    let zpath = record_path(crashed.path(), &zero);
     let ino = inode(&zpath);
     for _ in 0..10 {
         s.update(&zero).unwrap();

@@ -246,9 +246,13 @@ fn file_store_counters_never_go_back() {
     );
     let t = token(&mut a, b"24681357", "bank.example").unwrap();
     assert_eq!(get_assertion(&mut a, Some(&t), &public), Ok(7));
-    // A crash: the authenticator and its store are never dropped.
+    // A crash: the authenticator and its store are never dropped; its files are what it leaves.
     std::mem::forget(a);
-    let mut a = platform(open());
+    let crashed = tempfile::tempdir().unwrap();
+    common::copy_store(tmp.path(), crashed.path());
+    let mut a = platform(
+        FileStore::open_with(crashed.path(), Protection::Pin, common::fast_options()).unwrap(),
+    );
     let t = token(&mut a, b"24681357", "bank.example").unwrap();
     let after = get_assertion(&mut a, Some(&t), &public).unwrap();
     assert_eq!(after, 6 + 1024 + 1, "resumes past the ceiling written at 6");

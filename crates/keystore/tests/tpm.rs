@@ -309,3 +309,35 @@ fn a_credential_made_by_another_process_survives_a_tpm_restart() {
         .unwrap();
     assert!(verify(&c.public_key, b"new process, rebooted TPM", &sig));
 }
+
+#[test]
+fn a_second_opener_of_a_tpm_store_is_refused_before_the_tpm_is_asked() {
+    let tpm = Swtpm::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = open(&tpm, tmp.path(), 100);
+    unlock(&mut s);
+    let c = new_credential(&mut s, "example.com", b"alice", true);
+    s.insert(c.clone()).unwrap();
+    let before = common::snapshot(tmp.path());
+    let pid = std::process::id();
+    // A TCTI that reaches no TPM: refused by the lock before any connection is tried.
+    let nowhere = TpmStoreOptions {
+        tcti: Some("swtpm:host=127.0.0.1,port=1".into()),
+        ..TpmStoreOptions::default()
+    };
+    assert!(matches!(
+        TpmStore::open(tmp.path(), nowhere),
+        Err(StoreError::InUse { holder: Some(p) }) if p == pid
+    ));
+    // A file store over the same directory: refused by the lock before the keyring is read
+    // (which would have said it belongs to a TPM store).
+    assert!(matches!(
+        latchkey_keystore::FileStore::open(tmp.path(), latchkey_keystore::Protection::Pin),
+        Err(StoreError::InUse { holder: Some(p) }) if p == pid
+    ));
+    assert_eq!(common::snapshot(tmp.path()), before);
+    assert!(s.delete(&c.id).unwrap());
+    drop(s);
+    let mut again = open(&tpm, tmp.path(), 100);
+    assert!(again.get(&c.id).unwrap().is_none());
+}
