@@ -6,6 +6,8 @@
 use std::path::Path;
 
 use latchkey_authenticator::env::PresencePurpose;
+#[cfg(feature = "tpm")]
+use latchkey_authenticator::store::StoreError;
 use latchkey_keystore::FileStore;
 use latchkey_webauthn::WebAuthnError;
 
@@ -54,6 +56,11 @@ impl PlatformAuthenticator {
                             cancel,
                             format!("{} (TPM)", dir.display()),
                         )));
+                    }
+                    // Another opener holds the directory: the file store would be refused
+                    // too, and falling back would hide why.
+                    Err(source @ StoreError::InUse { .. }) => {
+                        return Err(StoreOpenError::Store { dir, source })
                     }
                     // Not silently: keys would land in the file store instead of the TPM.
                     Err(e) => tracing::warn!(
