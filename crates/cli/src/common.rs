@@ -7,7 +7,6 @@ use std::process::ExitCode;
 
 use latchkey_client::devices::{open_all, Sources};
 use latchkey_client::Device;
-use latchkey_client::PlatformAuthenticator;
 use latchkey_transport::DeviceSpec;
 use latchkey_webauthn::WebAuthnError;
 
@@ -74,9 +73,8 @@ impl DeviceArgs {
     /// given: running this command at a terminal is the user's gesture.
     pub fn open(&self, ui: &mut TerminalUi) -> Result<Box<dyn Device>, WebAuthnError> {
         if self.device.is_empty() {
-            return PlatformAuthenticator::open(self.store.as_deref(), |_| true)
-                .map(|d| Box::new(d) as Box<dyn Device>)
-                .map_err(|e| WebAuthnError::not_allowed(e.to_string()));
+            return crate::local::open(self.store.as_deref())
+                .map(|d| Box::new(d) as Box<dyn Device>);
         }
         let devices = self.open_keys()?;
         if !self.all() {

@@ -4,7 +4,6 @@
 use std::process::ExitCode;
 
 use latchkey_client::manage::{self, CredentialInfo};
-use latchkey_client::PlatformAuthenticator;
 use latchkey_webauthn::{b64, WebAuthnError};
 
 use crate::common::{fail, print_json, DeviceArgs};
@@ -65,8 +64,7 @@ fn list_daemon(rp_id: Option<&str>, json: bool) -> ExitCode {
 fn list(rp_id: Option<&str>, args: &DeviceArgs) -> Result<Vec<CredentialInfo>, WebAuthnError> {
     match args.security_key() {
         false => {
-            let mut platform = PlatformAuthenticator::open(args.store.as_deref(), |_| true)
-                .map_err(|e| WebAuthnError::not_allowed(e.to_string()))?;
+            let mut platform = crate::local::open(args.store.as_deref())?;
             platform.list(rp_id)
         }
         true => {
@@ -98,8 +96,7 @@ fn delete(id: &str, args: &DeviceArgs) -> Result<(), WebAuthnError> {
     let id = b64::decode("credential ID", id)?;
     match args.security_key() {
         false => {
-            let mut platform = PlatformAuthenticator::open(args.store.as_deref(), |_| true)
-                .map_err(|e| WebAuthnError::not_allowed(e.to_string()))?;
+            let mut platform = crate::local::open(args.store.as_deref())?;
             if platform.delete(&id)? {
                 Ok(())
             } else {

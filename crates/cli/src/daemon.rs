@@ -40,6 +40,15 @@ fn runtime() -> Result<tokio::runtime::Runtime, WebAuthnError> {
 /// Whether latchkeyd runs on the session bus or can be started by D-Bus activation. Any failure
 /// (no session bus) means "no".
 pub fn available() -> bool {
+    on_bus(true)
+}
+
+/// Whether latchkeyd runs on the session bus now (owns its name). Any failure means "no".
+pub fn running() -> bool {
+    on_bus(false)
+}
+
+fn on_bus(or_activatable: bool) -> bool {
     let Ok(rt) = runtime() else { return false };
     rt.block_on(async {
         let Ok(conn) = zbus::Connection::session().await else {
@@ -54,10 +63,12 @@ pub fn available() -> bool {
         if dbus.name_has_owner(name).await.unwrap_or(false) {
             return true;
         }
-        dbus.list_activatable_names()
-            .await
-            .map(|names| names.iter().any(|n| n.as_str() == BUS_NAME))
-            .unwrap_or(false)
+        or_activatable
+            && dbus
+                .list_activatable_names()
+                .await
+                .map(|names| names.iter().any(|n| n.as_str() == BUS_NAME))
+                .unwrap_or(false)
     })
 }
 

@@ -14,6 +14,7 @@ mod demo;
 mod demo_verify;
 mod devices;
 mod install;
+mod local;
 mod pin;
 mod prompt;
 mod virtual_key;
