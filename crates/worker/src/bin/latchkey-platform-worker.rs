@@ -2,7 +2,9 @@
 //!
 //! latchkeyd starts it with a `SOCK_SEQPACKET` socket as standard input and `--store DIR`. It
 //! creates the store directory if needed, opens the store (a TPM's when one is reachable: its
-//! TCTI connects or opens the device and loads its library now), applies its sandbox (no dumps,
+//! TCTI connects or opens the device and loads its library now; either store takes the
+//! directory's exclusive lock, held until the worker exits, and is refused while another process
+//! holds it), applies its sandbox (no dumps,
 //! Landlock, seccomp: `latchkey_worker::sandbox`, with what the TCTI still needs), and
 //! then serves requests until latchkeyd closes the socket. Nothing from latchkeyd is read before
 //! the sandbox is on. It is not meant to be run by hand.
