@@ -21,9 +21,19 @@ impl Named {
         let dir = tempfile::tempdir().unwrap();
         let link = dir.path().join(name);
         std::os::unix::fs::symlink("/bin/sleep", &link).unwrap();
-        // `spawn` returns once the exec is done: the kernel already shows the new name.
         let child = Command::new(&link).arg("60").spawn().unwrap();
-        Self { child, _dir: dir }
+        // `spawn` may return before the child has exec'd (until then its comm is this test
+        // thread's name): wait until the kernel shows the new name, cut to 15 bytes as comm is.
+        let want: String = name.chars().take(15).collect();
+        let comm_path = format!("/proc/{}/comm", child.id());
+        for _ in 0..1000 {
+            let shown = std::fs::read_to_string(&comm_path).unwrap_or_default();
+            if shown.trim_end_matches('\n').as_bytes() == want.as_bytes() {
+                return Self { child, _dir: dir };
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("{} never exec'd as {name:?}", child.id());
     }
 }
 

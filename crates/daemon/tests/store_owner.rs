@@ -6,10 +6,6 @@
 //! the store and finds what latchkeyd made.
 
 mod common;
-#[path = "common/latchkeyd.rs"]
-mod latchkeyd;
-#[path = "common/rp.rs"]
-mod rp;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use latchkey_api::{CredentialsClient, Kind};
-use latchkeyd::Latchkeyd;
-use rp::*;
+use latchkey_testkit::latchkeyd::Latchkeyd;
+use latchkey_testkit::rp::*;
 use webauthn_rs_core::proto::{AuthenticatorAttachment, UserVerificationPolicy};
 
 /// Every file under `dir` with its bytes, by relative path.

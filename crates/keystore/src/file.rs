@@ -9,8 +9,8 @@ use crate::codec::{Reader, Writer};
 use crate::crypto::{self, derive_kek, KdfParams, MasterKey};
 use crate::engine::{self, Custody, Engine, Limits};
 use crate::keycache::KeyCache;
-use crate::sealedkey;
 use crate::lock::StoreLock;
+use crate::sealedkey;
 
 const WRAP_AAD: &[u8] = b"latchkey-keystore/pin-wrap/v1";
 

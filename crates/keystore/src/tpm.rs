@@ -50,8 +50,8 @@ use crate::codec::{Reader, Writer};
 use crate::crypto::{sha256, MasterKey};
 use crate::engine::{self, Custody, Engine, Limits};
 use crate::keycache::KeyCache;
-use crate::sealedkey;
 use crate::lock::StoreLock;
+use crate::sealedkey;
 
 mod der;
 mod objects;
