@@ -33,7 +33,9 @@ impl Named {
             }
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
-        panic!("{} never exec'd as {name:?}", child.id());
+        let pid = child.id();
+        drop(Self { child, _dir: dir });
+        panic!("{pid} never exec'd as {name:?}");
     }
 }
 
