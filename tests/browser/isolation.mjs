@@ -225,5 +225,30 @@ export function isolationTests(name, browsers, makeDriver) {
       await d.close(big);
       await d.close(other);
     });
+
+    test("a page whose frames each ask holds only its own share of latchkeyd's queue: another page still gets in", async () => {
+      // Five same-origin frames, one request each (the extension's limit is per document).
+      const frames = await d.open(`${pages.a}/frames?n=5&src=${encodeURIComponent(`${pages.a}/app`)}`);
+      const all = "[...document.querySelectorAll('iframe')].map((f) => f.contentWindow)";
+      await until(() => d.eval(frames, null, `${all}.every((w) => typeof w.call === 'function' && !String(w.navigator.credentials.create).includes('[native code]'))`),
+        'the extension did not patch every frame');
+      await d.eval(frames, null, `(${all}.forEach((w, i) => w.call('m' + i, 'create')), true)`);
+      const states = () => d.eval(frames, null, `${all}.map((w, i) => w.state('m' + i))`);
+      // latchkeyd takes four of them (its share for one page) and refuses the fifth.
+      await until(async () => (await states()).includes('rejected'), async () => `no frame's request was refused: ${q(await states())}`);
+      const refused = await d.eval(frames, null, `Promise.all(${all}.map((w, i) => w.state('m' + i) === 'rejected' ? w.outcome('m' + i) : null)).then((o) => o.filter(Boolean))`);
+      assert.equal(refused.length, 1, q(refused));
+      assert.match(refused[0].message, /already has 4 requests/);
+      const late = await d.open(`${pages.b}/app`);
+      await d.waitPatched(late, null);
+      await d.eval(late, null, "call('late', 'create')");
+      await d.close(frames);
+      await until(async () => consents().some((c) => c.details.user_name === 'late') || (await d.eval(late, null, "state('late')")) !== 'pending',
+        'the other page neither settled nor reached the prompt');
+      const state = await d.eval(late, null, "state('late')");
+      assert.equal(state, 'pending', q(state === 'pending' ? null : await d.eval(late, null, "outcome('late')")));
+      await abortCall(late, null, 'late');
+      await d.close(late);
+    });
   });
 }

@@ -57,6 +57,12 @@ function handler(req, res) {
       for (const a of ['allow', 'sandbox']) if (u.searchParams.has(a)) iframe += ` ${a}="${attr(u.searchParams.get(a))}"`;
       return send(page('embed', `${iframe} width="400" height="200"></iframe>`));
     }
+    // n iframes of src (same-origin ones let the page drive them: frames[i].contentWindow).
+    case '/frames': {
+      const n = Math.min(Number(u.searchParams.get('n')) || 1, 16);
+      const src = attr(u.searchParams.get('src') ?? '');
+      return send(page('frames', Array.from({ length: n }, () => `<iframe src="${src}" width="100" height="60"></iframe>`).join('')));
+    }
     // A document whose own CSP sandboxes it: its origin is opaque though its URL is not.
     case '/sandboxed':
       return send(page('sandboxed'), { 'Content-Security-Policy': 'sandbox allow-scripts' });

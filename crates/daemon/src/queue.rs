@@ -9,7 +9,8 @@
 //! excess requests are refused at once while other callers still get in. A caller is a
 //! [`CallerKey`] ([`caller_key`]): a sandboxed app (all its processes), else the systemd user unit
 //! it runs in when that names an app, else its executable — never something the caller names
-//! itself, and nothing it can multiply by forking.
+//! itself, and nothing it can multiply by forking. A browser's requests count per page as well
+//! ([`request_key`]): the share is per (browser, top-level origin).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -19,6 +20,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use latchkey_webauthn::origin::Origin;
 
 use crate::identity::{parse, CallerIdentity};
 
@@ -229,6 +232,29 @@ pub fn caller_key(caller: &CallerIdentity, uid: u32) -> CallerKey {
     }
 }
 
+/// What a request counts against in the prompt queue: its caller's key ([`caller_key`]) and, for
+/// a privileged caller (a browser, which vouches for web origins), the page it asks for: the
+/// top-level origin, else the origin. A browser is one caller with many pages, and one page (with
+/// all the frames it embeds) must not take the share every other page of that browser needs. The
+/// origins are the browser's word, which policy already trusts; any other caller naming origins
+/// gets no more than its own share. An origin that does not parse adds nothing (the request fails
+/// its origin check anyway).
+pub fn request_key(
+    caller: CallerKey,
+    privileged: bool,
+    origin: Option<&str>,
+    top_origin: Option<&str>,
+) -> CallerKey {
+    let page = top_origin
+        .or(origin)
+        .and_then(|o| Origin::parse(o).ok())
+        .map(|o| o.serialize());
+    match page {
+        Some(page) if privileged => CallerKey::new(format!("{}|page:{page}", caller.as_str())),
+        _ => caller,
+    }
+}
+
 /// The cgroup v2 path of `caller`, if its PID still names the same process afterwards (a PID
 /// reused since identification reads as nothing).
 fn live_cgroup(caller: &CallerIdentity) -> Option<String> {
@@ -258,6 +284,31 @@ pub fn app_unit(cgroup_path: &str, uid: u32) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_privileged_caller_counts_per_top_level_origin_and_others_per_caller() {
+        let browser = || CallerKey::new("exe:1000:/usr/lib/chromium/chromium");
+        let key = |privileged, origin, top| request_key(browser(), privileged, origin, top);
+        let page = key(true, Some("https://example.com"), None);
+        assert_eq!(
+            page.as_str(),
+            "exe:1000:/usr/lib/chromium/chromium|page:https://example.com"
+        );
+        // A frame counts against the page that embeds it, however its own origin is written.
+        assert_eq!(
+            key(
+                true,
+                Some("https://login.example.net"),
+                Some("HTTPS://Example.com:443")
+            ),
+            page
+        );
+        assert_ne!(key(true, Some("https://example.org"), None), page);
+        // Not privileged, or nothing usable named: the caller's own key.
+        assert_eq!(key(false, Some("https://example.com"), None), browser());
+        assert_eq!(key(true, None, None), browser());
+        assert_eq!(key(true, Some("not an origin"), None), browser());
+    }
 
     #[test]
     fn app_units_come_from_the_user_manager_only() {

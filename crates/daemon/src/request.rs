@@ -87,7 +87,16 @@ pub(crate) async fn spawn(
     req: NewRequest,
 ) -> Result<(), Error> {
     let t = Instant::now();
-    let key = queue::caller_key(&req.caller, shared.settings.uid);
+    let privileged = matches!(
+        shared.settings.policy.classify(&req.caller),
+        CallerClass::Privileged { .. }
+    );
+    let key = queue::request_key(
+        queue::caller_key(&req.caller, shared.settings.uid),
+        privileged,
+        req.origin.as_deref(),
+        req.top_origin.as_deref(),
+    );
     let ticket = match shared.queue.enter(key.clone()) {
         Ok(t) => t,
         Err(e) => {

@@ -546,8 +546,10 @@ async fn a_request_beyond_the_share_starts_no_work() {
         .unwrap();
     wait_until(|| p.consents().len() == 1).await;
 
+    // A frame of the page that holds the share (a browser's share is per top-level origin).
     let related = CallOptions {
         origin: Some("https://example.co.uk".into()),
+        top_origin: Some("https://example.com".into()),
         ..Default::default()
     };
     let refused = client
@@ -635,4 +637,73 @@ async fn one_connection_routes_each_response_to_its_request() {
         .unwrap();
         assert_eq!(out.code, 0);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_has_a_share_per_top_level_origin_so_one_page_cannot_fill_it_for_all() {
+    let bus = TestBus::start();
+    let auth = FakeAuthenticators::new(FakeMode::Answer);
+    let daemon = start_daemon(&bus, &policy_privileged_self(), auth.clone()).await;
+    daemon.set_queue_per_caller(1);
+    // The first consent holds the prompt until its request is closed.
+    let p = Prompt::spawn(&bus, "hang\napprove\n", false);
+    let client = CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap();
+    let page = |origin: &str, top: Option<&str>| CallOptions {
+        origin: Some(origin.into()),
+        top_origin: top.map(Into::into),
+        ..Default::default()
+    };
+    let held = client
+        .start(
+            Kind::Get,
+            &get_options("example.com"),
+            &page("https://example.com", None),
+        )
+        .await
+        .unwrap();
+    wait_until(|| p.consents().len() == 1).await;
+
+    // The same page again, and a frame of another origin in it: the page's share is taken.
+    for (origin, top) in [
+        ("https://example.com", None),
+        ("https://login.example.com", Some("https://example.com")),
+    ] {
+        let out = tokio::time::timeout(
+            Duration::from_secs(10),
+            client.call(Kind::Get, &get_options("example.com"), &page(origin, top)),
+        )
+        .await
+        .expect("a request beyond the page's share was queued, not refused")
+        .unwrap();
+        assert_eq!(out.error_name().as_deref(), Some("NotAllowedError"));
+        assert!(
+            out.message().unwrap().contains("1 requests waiting"),
+            "{:?}",
+            out.message()
+        );
+    }
+    assert_eq!(daemon.queued(), 1);
+
+    // Another page of the same browser has a share of its own: queued behind the held request,
+    // then served.
+    let other = client
+        .start(
+            Kind::Get,
+            &get_options("example.org"),
+            &page("https://example.org", Some("https://example.org")),
+        )
+        .await
+        .unwrap();
+    wait_until(|| daemon.queued() == 2).await;
+    held.close().await.unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(10), other.response())
+        .await
+        .expect("the other page was not served")
+        .unwrap();
+    assert_eq!(out.code, 0, "{:?}", out.message());
+    assert_eq!(p.consents().len(), 2);
+    assert_eq!(p.consents()[1]["details"]["origin"], "https://example.org");
+    wait_until(|| daemon.queued() == 0).await;
 }
