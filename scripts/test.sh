@@ -48,6 +48,11 @@ cargo test --workspace --all-features --no-fail-fast 2>&1 | tee target/rust-test
 echo "== our client against Nitrokey's fido-authenticator (trussed virtual platform)"
 interop/fido-authenticator/run.sh --no-fail-fast 2>&1 | tee -a target/rust-tests.log || status=1
 
+# The CLI built on its own has its own feature set (no other package's features unified into it):
+# the README's first command must compile and work that way.
+echo "== the README's first command: latchkey demo, the CLI built on its own"
+cargo run -q -p latchkey-cli -- demo || status=1
+
 echo "== browsers: the WebExtension in headless Chromium, the Electron bridge (Node)"
 tests/browser/run.sh || status=1
 
