@@ -238,7 +238,7 @@ fn ceremonies(budget: Budget, bins: &Binaries, t: &mut Table) -> Result<(), Benc
     let bus = TestBus::try_start(None).map_err(setup)?;
     let settings = Settings {
         policy: policy(&bins.prompt)?,
-        authenticators: platform::memory_platform(),
+        backends: platform::memory_platform().into(),
         queue_capacity: 64,
         timeouts: Timeouts::default(),
         uid: rustix::process::getuid().as_raw(),

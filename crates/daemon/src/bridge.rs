@@ -4,14 +4,18 @@
 //! becomes a `Notice` line — once per change, not once per keepalive.
 //!
 //! It runs on the ceremony's blocking thread and waits on the runtime through a
-//! [`tokio::runtime::Handle`]; it must never be called from a runtime thread.
+//! [`tokio::runtime::Handle`]; it must never be called from a runtime thread. [`run_blocking`]
+//! starts that thread: every back-end that drives a `latchkey_client::Device` runs its ceremony
+//! through it.
 
 use std::sync::Arc;
 
 use latchkey_client::ui::Cancelled;
 use latchkey_client::{CeremonyUi, PinReason, Status};
 
-use crate::authenticators::{Account, PinRequest, PromptSession};
+use latchkey_webauthn::WebAuthnError;
+
+use crate::ceremony::{Account, PinRequest, PromptSession};
 
 /// What the user is told while latchkeyd waits for a security key to be plugged in.
 pub const INSERT_KEY: &str = "Insert your security key";
@@ -40,6 +44,17 @@ impl UiBridge {
         self.last_status = None;
         self.handle.block_on(self.ui.notice(text));
     }
+}
+
+/// Runs `work` on a blocking thread with a [`UiBridge`] to `ui`, and waits for it.
+pub async fn run_blocking<T: Send + 'static>(
+    ui: Arc<dyn PromptSession>,
+    work: impl FnOnce(&mut UiBridge) -> Result<T, WebAuthnError> + Send + 'static,
+) -> Result<T, WebAuthnError> {
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || work(&mut UiBridge::new(ui, handle)))
+        .await
+        .map_err(|e| WebAuthnError::unknown(format!("the ceremony thread failed: {e}")))?
 }
 
 /// The prompt's PIN request for the client's.
@@ -125,10 +140,9 @@ mod tests {
     use std::sync::Mutex;
 
     use async_trait::async_trait;
-    use latchkey_webauthn::WebAuthnError;
 
     use super::*;
-    use crate::authenticators::Pin;
+    use crate::ceremony::Pin;
 
     #[derive(Default)]
     struct Recorder {

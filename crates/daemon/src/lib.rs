@@ -2,18 +2,23 @@
 //!
 //! A request flows: D-Bus method ([`service`]) → caller identity from the kernel ([`identity`]) →
 //! options first look ([`options`]) → policy and origin ([`policy`], [`authorize`], [`related`]) →
-//! the prompt queue ([`queue`]) → the prompt process ([`prompt`]) → an authenticator behind
-//! [`authenticators::Authenticators`] ([`routing`] picks the platform authenticator,
-//! [`platform`], or the security keys, [`keys`]) → `Response` ([`request`]). [`server`] wires it
-//! to a bus. The API's caller side is `latchkey_api`, the prompt protocol `latchkey_prompt`, and
-//! the sandboxed platform authenticator `latchkey_worker`.
+//! the prompt queue ([`queue`]) → the prompt process ([`prompt`]) → a back-end behind
+//! [`ceremony::Ceremonies`] ([`routing`] picks the platform authenticator, [`platform`], or the
+//! security keys, [`keys`]), cancelled through a [`cancel::CancelToken`] → `Response`
+//! ([`request`]). The platform credentials are managed through [`store::PlatformStore`] (list,
+//! delete, [`signal`]s). [`server`] wires it to a bus; the service and the requests share
+//! [`state`] and the [`limits`] on calls outside the queue. The API's caller side is
+//! `latchkey_api`, the prompt protocol `latchkey_prompt`, and the sandboxed platform
+//! authenticator `latchkey_worker`.
 #![forbid(unsafe_code)]
 
-pub mod authenticators;
 pub mod authorize;
 pub mod bridge;
+pub mod cancel;
+pub mod ceremony;
 pub mod identity;
 pub mod keys;
+pub mod limits;
 pub mod options;
 pub mod platform;
 pub mod policy;
@@ -25,3 +30,5 @@ pub mod routing;
 pub mod server;
 pub mod service;
 pub mod signal;
+pub mod state;
+pub mod store;

@@ -3,6 +3,8 @@
 //! size bound. Errors carry the DOMException name the caller gets (`TypeError`, `EncodingError`,
 //! `NotSupportedError`, …).
 
+use std::time::Duration;
+
 use latchkey_webauthn::ids::Challenge;
 use latchkey_webauthn::options::{CreationOptions, RequestOptions};
 use latchkey_webauthn::WebAuthnError;
@@ -18,6 +20,36 @@ pub const MAX_OPTIONS_JSON: usize = 64 * 1024;
 pub const KNOWN_ALGORITHMS: [i32; 17] = [
     -7, -8, -9, -19, -35, -36, -37, -38, -39, -47, -48, -49, -50, -257, -258, -259, -65535,
 ];
+
+/// Bounds for a request's `timeout` (WebAuthn L3 §15.1 recommends 5–10 minutes for UV).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Shortest allowed.
+    pub min: Duration,
+    /// Longest allowed.
+    pub max: Duration,
+    /// When the options give none.
+    pub default: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            min: Duration::from_secs(30),
+            max: Duration::from_secs(600),
+            default: Duration::from_secs(300),
+        }
+    }
+}
+
+impl Timeouts {
+    /// The timeout for a request whose options asked for `ms` milliseconds.
+    pub fn clamp(&self, ms: Option<u64>) -> Duration {
+        ms.map_or(self.default, |ms| {
+            Duration::from_millis(ms).clamp(self.min, self.max)
+        })
+    }
+}
 
 /// Parsed options of either ceremony.
 #[derive(Debug, Clone)]

@@ -17,14 +17,14 @@ use zbus::object_server::{ObjectServer, SignalEmitter};
 use zbus::zvariant::{OwnedObjectPath, Value};
 use zbus::Connection;
 
-use crate::authenticators::{Ceremony, RequestId};
 use crate::authorize::{self, AuthorizeError, Grant, OriginClaims};
+use crate::ceremony::{CancelToken, Ceremony, PromptSession, RequestId};
 use crate::identity::CallerIdentity;
 use crate::options::{self, Kind};
 use crate::policy::CallerClass;
 use crate::prompt::{micros, ChosenPrompt, DbusPromptSession, Trust};
 use crate::queue::{self, Ticket};
-use crate::server::{CancelReason, LiveRequest, Shared};
+use crate::state::{CancelReason, LiveRequest, Shared};
 use latchkey_api::Error;
 use latchkey_prompt as prompt;
 
@@ -175,6 +175,8 @@ async fn run(
 ) {
     let id = req.id;
     let chosen: Arc<Mutex<Progress>> = Arc::default();
+    // The back-end's half of the cancellation: whatever ends the request early stops it.
+    let stop = CancelToken::new();
     let timeout = match options::check(req.kind, &req.options_json) {
         Ok(o) => shared.settings.timeouts.clamp(o.timeout_ms()),
         Err(_) => shared.settings.timeouts.default,
@@ -189,14 +191,14 @@ async fn run(
         () = tokio::time::sleep(timeout) => {
             Some(Outcome::Failed(WebAuthnError::not_allowed(format!("the request timed out after {} s", timeout.as_secs()))))
         }
-        o = ceremony(&shared, &conn, &req, &ticket, &chosen) => Some(o),
+        o = ceremony(&shared, &conn, &req, &ticket, &chosen, &stop) => Some(o),
     };
     drop(ticket);
     // Whatever ended it, stop the authenticator and take the prompt down.
     let finished = matches!(outcome, Some(Outcome::Done(_)));
     let progress = std::mem::take(&mut *chosen.lock().unwrap_or_else(PoisonError::into_inner));
-    if !finished && progress.authenticator_started {
-        shared.settings.authenticators.cancel(id);
+    if !finished {
+        stop.cancel();
     }
     let t = Instant::now();
     let _ = conn
@@ -255,7 +257,6 @@ async fn run(
 #[derive(Default)]
 struct Progress {
     prompt: Option<ChosenPrompt>,
-    authenticator_started: bool,
     /// How the caller is named (once policy classified it), for the log.
     caller: Option<String>,
 }
@@ -273,8 +274,9 @@ async fn ceremony(
     req: &NewRequest,
     ticket: &Ticket,
     chosen: &Mutex<Progress>,
+    stop: &CancelToken,
 ) -> Outcome {
-    match ceremony_inner(shared, conn, req, ticket, chosen).await {
+    match ceremony_inner(shared, conn, req, ticket, chosen, stop).await {
         Ok(json) => Outcome::Done(json),
         Err((true, e)) => Outcome::Refused(e),
         Err((false, e)) => Outcome::Failed(e),
@@ -288,6 +290,7 @@ async fn ceremony_inner(
     req: &NewRequest,
     ticket: &Ticket,
     chosen: &Mutex<Progress>,
+    stop: &CancelToken,
 ) -> Result<serde_json::Value, (bool, WebAuthnError)> {
     let fail = |e: WebAuthnError| (false, e);
     let phase = |name: &'static str, t: Instant| {
@@ -396,17 +399,12 @@ async fn ceremony_inner(
         client_data_json,
         caller_name: shown,
     };
-    let session: Arc<dyn crate::authenticators::PromptSession> =
-        Arc::new(DbusPromptSession::new(prompt, rid));
-    chosen
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .authenticator_started = true;
-    let auth = &shared.settings.authenticators;
+    let session: Arc<dyn PromptSession> = Arc::new(DbusPromptSession::new(prompt, rid));
+    let backend = &shared.settings.backends.ceremonies;
     let t = Instant::now();
     let result = match req.kind {
-        Kind::Create => auth.create(&ceremony, session).await,
-        Kind::Get => auth.get(&ceremony, session).await,
+        Kind::Create => backend.create(&ceremony, session, stop).await,
+        Kind::Get => backend.get(&ceremony, session, stop).await,
     };
     phase("ceremony", t);
     result.map_err(fail)
@@ -491,7 +489,7 @@ async fn choose_prompt(
         }
     }
     if let Some(owner) = owner {
-        match crate::service::identify_sender(shared, conn, &owner).await {
+        match shared.identify(conn, &owner).await {
             Ok(id) if shared.settings.policy.is_trusted_prompt(&id) => {
                 let prompt = proxy(conn, owner.clone(), Trust::Trusted).await?;
                 *shared.lock_trusted_prompt() = Some((owner, prompt.clone()));

@@ -22,8 +22,9 @@
 //! platform authenticator.
 //!
 //! [`decide_create`] and [`decide_get`] are the rules, without I/O; [`Router`] applies them
-//! in front of two [`Authenticators`] back-ends. Management and signals (L3 §5.1.10) concern
-//! platform credentials and go to the platform back-end only.
+//! in front of two [`Ceremonies`] back-ends, looking in the platform's [`PlatformStore`] for a get.
+//! Management and signals (L3 §5.1.10) concern platform credentials and go to that store only
+//! (`crate::server::Backends`), never through the router.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -33,11 +34,9 @@ use latchkey_webauthn::options::create::AuthenticatorAttachment;
 use latchkey_webauthn::options::{AuthenticatorTransport, CreationOptions, Hint, RequestOptions};
 use latchkey_webauthn::WebAuthnError;
 
-use crate::authenticators::{
-    Authenticators, Ceremony, ManageError, PlatformCredential, PromptSession, RequestId,
-};
+use crate::ceremony::{CancelToken, Ceremonies, Ceremony, PromptSession};
 use crate::options::CheckedOptions;
-use crate::signal::{Signal, SignalError, SignalReport, SignalSupport};
+use crate::store::PlatformStore;
 
 #[cfg(test)]
 mod tests;
@@ -163,35 +162,36 @@ pub fn decide_get(
     )
 }
 
-/// [`Authenticators`] that send each ceremony to the platform authenticator or to the security
-/// keys by the rules above.
+/// [`Ceremonies`] that send each ceremony to the platform authenticator or to the security keys
+/// by the rules above.
 pub struct Router {
-    platform: Arc<dyn Authenticators>,
-    keys: Arc<dyn Authenticators>,
+    platform: Arc<dyn Ceremonies>,
+    store: Arc<dyn PlatformStore>,
+    keys: Arc<dyn Ceremonies>,
     keys_enabled: bool,
 }
 
 impl Router {
-    /// Routes between `platform` and `keys`; `keys_enabled` says whether any key can be used
-    /// at all (a key is named, or USB discovery is on).
+    /// Routes between `platform` (whose credentials `store` lists) and `keys`; `keys_enabled`
+    /// says whether any key can be used at all (a key is named, or USB discovery is on).
     pub fn new(
-        platform: Arc<dyn Authenticators>,
-        keys: Arc<dyn Authenticators>,
+        platform: Arc<dyn Ceremonies>,
+        store: Arc<dyn PlatformStore>,
+        keys: Arc<dyn Ceremonies>,
         keys_enabled: bool,
     ) -> Self {
         Self {
             platform,
+            store,
             keys,
             keys_enabled,
         }
     }
 
     async fn holdings(&self, rp_id: &str) -> Option<PlatformHoldings> {
-        let platform = self.platform.clone();
+        let store = self.store.clone();
         let rp_id = rp_id.to_owned();
-        let listed =
-            tokio::task::spawn_blocking(move || platform.list_platform_credentials(Some(&rp_id)))
-                .await;
+        let listed = tokio::task::spawn_blocking(move || store.list(Some(&rp_id))).await;
         match listed {
             Ok(Ok(list)) => Some(PlatformHoldings {
                 credential_ids: list.into_iter().map(|c| c.credential_id).collect(),
@@ -217,7 +217,7 @@ impl Router {
         }
     }
 
-    async fn pick(&self, c: &Ceremony) -> &Arc<dyn Authenticators> {
+    async fn pick(&self, c: &Ceremony) -> &Arc<dyn Ceremonies> {
         let r = self.decide(c).await;
         tracing::info!(request = %c.id, to = r.to.as_str(), because = r.because, "routing");
         match r.to {
@@ -228,26 +228,23 @@ impl Router {
 }
 
 #[async_trait]
-impl Authenticators for Router {
+impl Ceremonies for Router {
     async fn create(
         &self,
         c: &Ceremony,
         ui: Arc<dyn PromptSession>,
+        cancel: &CancelToken,
     ) -> Result<serde_json::Value, WebAuthnError> {
-        self.pick(c).await.create(c, ui).await
+        self.pick(c).await.create(c, ui, cancel).await
     }
 
     async fn get(
         &self,
         c: &Ceremony,
         ui: Arc<dyn PromptSession>,
+        cancel: &CancelToken,
     ) -> Result<serde_json::Value, WebAuthnError> {
-        self.pick(c).await.get(c, ui).await
-    }
-
-    fn cancel(&self, id: RequestId) {
-        self.platform.cancel(id);
-        self.keys.cancel(id);
+        self.pick(c).await.get(c, ui, cancel).await
     }
 
     fn capabilities(&self) -> BTreeMap<String, bool> {
@@ -257,25 +254,5 @@ impl Authenticators for Router {
             *entry |= on;
         }
         caps
-    }
-
-    fn list_platform_credentials(
-        &self,
-        rp_id: Option<&str>,
-    ) -> Result<Vec<PlatformCredential>, ManageError> {
-        self.platform.list_platform_credentials(rp_id)
-    }
-
-    fn delete_platform_credential(&self, credential_id: &[u8]) -> Result<(), ManageError> {
-        self.platform.delete_platform_credential(credential_id)
-    }
-
-    fn signal_support(&self) -> SignalSupport {
-        // Signals concern platform credentials; a key is not touched without the user.
-        self.platform.signal_support()
-    }
-
-    fn apply_signal(&self, signal: &Signal) -> Result<SignalReport, SignalError> {
-        self.platform.apply_signal(signal)
     }
 }

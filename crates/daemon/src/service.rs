@@ -6,19 +6,21 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use zbus::message::Header;
-use zbus::names::{OwnedUniqueName, UniqueName};
+use zbus::names::OwnedUniqueName;
 use zbus::object_server::ObjectServer;
 use zbus::zvariant::{OwnedObjectPath, OwnedValue, Value};
 use zbus::Connection;
 
 use crate::authorize::{self, AuthorizeError, Grant, OriginClaims};
-use crate::identity::{self, CallerIdentity, PeerCredentials};
+use crate::identity::CallerIdentity;
+use crate::limits::Busy;
 use crate::policy::CallerClass;
 use crate::queue::caller_key;
 use crate::request::{self, NewRequest};
-use crate::server::{Busy, Shared, API_VERSION};
 use crate::signal::{SignalError, SignalKind, SignalRequest};
+use crate::state::Shared;
 use latchkey_api::Kind;
+use latchkey_api::API_VERSION;
 use latchkey_api::{handle_path, Error};
 
 /// The interface object at `/dev/latchkey/Credentials`.
@@ -48,54 +50,6 @@ fn busy(e: Busy) -> Error {
     Error::Busy(e.to_string())
 }
 
-/// Identifies `sender` from the kernel (see [`crate::identity`]): once per connection, through
-/// the bus's `GetConnectionCredentials`; later calls on the same connection take the identity
-/// from [`crate::identity::cache`], re-checked against the kernel through the kept pidfd.
-pub(crate) async fn identify_sender(
-    shared: &Shared,
-    conn: &Connection,
-    sender: &UniqueName<'_>,
-) -> Result<CallerIdentity, Error> {
-    if let Some(id) = shared.identities.get(sender.as_str()) {
-        return Ok(id);
-    }
-    let dbus = zbus::fdo::DBusProxy::new(conn).await?;
-    let creds = dbus
-        .get_connection_credentials(sender.clone().into())
-        .await
-        .map_err(|e| {
-            Error::CallerRefused(format!("the bus has no credentials for the caller: {e}"))
-        })?;
-    let pidfd = match creds.process_fd() {
-        Some(fd) => Some(
-            std::os::fd::AsFd::as_fd(fd)
-                .try_clone_to_owned()
-                .map_err(|e| Error::Failed(format!("dup pidfd: {e}")))?,
-        ),
-        None => None,
-    };
-    let peer = PeerCredentials {
-        pid: creds.process_id(),
-        pidfd,
-        uid: creds.unix_user_id(),
-    };
-    let (id, pidfd) = identity::identify_pinned(peer, shared.settings.uid)
-        .map_err(|e| Error::CallerRefused(e.to_string()))?;
-    // The unique name must still belong to the process we read (it could have left and the PID
-    // been reused only if the name were gone; a name is never reassigned).
-    let again = dbus
-        .get_connection_credentials(sender.clone().into())
-        .await
-        .map_err(|_| Error::CallerRefused("the caller left while it was identified".into()))?;
-    if again.process_id().is_some_and(|p| p != id.pid) {
-        return Err(Error::CallerRefused(
-            "the caller's process changed while it was identified".into(),
-        ));
-    }
-    shared.identities.insert(sender.as_str(), id.clone(), pidfd);
-    Ok(id)
-}
-
 impl CredentialsService {
     #[allow(clippy::too_many_arguments)] // the D-Bus signature plus zbus's injected context
     async fn start(
@@ -120,7 +74,7 @@ impl CredentialsService {
         let origin = string_option(&options, "origin")?;
         let top_origin = string_option(&options, "top_origin")?;
         let started = std::time::Instant::now();
-        let caller = identify_sender(&self.shared, conn, &sender).await?;
+        let caller = self.shared.identify(conn, &sender).await?;
         tracing::debug!(request = %id, phase = "identify", us = crate::prompt::micros(started), "phase");
         request::spawn(
             self.shared.clone(),
@@ -144,7 +98,7 @@ impl CredentialsService {
     /// A signal (L3 §5.1.10): parsed, its RP ID checked against the caller's own origin (equal to
     /// its effective domain or a registrable suffix of it — never through Related Origin
     /// Requests, §5.11, which serve create/get only), then applied to the platform credentials
-    /// without a prompt, within [`crate::server::CallLimits`]. Answers nothing about what it
+    /// without a prompt, within [`crate::limits::CallLimits`]. Answers nothing about what it
     /// found.
     async fn signal(
         &self,
@@ -161,7 +115,7 @@ impl CredentialsService {
         let top_origin = string_option(options, "top_origin")?;
         let parsed =
             SignalRequest::parse(kind, options_json).map_err(|e| Error::from_webauthn(&e))?;
-        let caller = identify_sender(&self.shared, conn, sender).await?;
+        let caller = self.shared.identify(conn, sender).await?;
         let class = self.shared.settings.policy.classify(&caller);
         let claims = OriginClaims {
             origin: origin.as_deref(),
@@ -191,8 +145,8 @@ impl CredentialsService {
                 ))
             }
         };
-        let auth = self.shared.settings.authenticators.clone();
-        if !auth.signal_support().supports(kind) {
+        let store = self.shared.settings.backends.store.clone();
+        if !store.signal_support().supports(kind) {
             return Err(Error::NotSupported(format!(
                 "no authenticator supports {}",
                 kind.capability()
@@ -205,7 +159,7 @@ impl CredentialsService {
         let applied = self
             .shared
             .calls
-            .run(key, move || auth.apply_signal(&signal))
+            .run(key, move || store.apply_signal(&signal))
             .await
             .map_err(|e| {
                 tracing::info!(signal = kind.capability(), caller = %shown, rp_id, reason = %e, "signal refused");
@@ -237,7 +191,7 @@ impl CredentialsService {
         let sender = hdr
             .sender()
             .ok_or_else(|| Error::InvalidArgument("no sender".into()))?;
-        let caller = identify_sender(&self.shared, conn, sender).await?;
+        let caller = self.shared.identify(conn, sender).await?;
         if caller.sandboxed()
             || self.shared.settings.policy.classify(&caller) == CallerClass::Denied
         {
@@ -305,10 +259,10 @@ impl CredentialsService {
             "relatedOrigins".into(),
             self.shared.settings.related_origins.is_some(),
         );
-        let auth = &self.shared.settings.authenticators;
-        caps.extend(auth.capabilities());
-        // Signals are reported from what the back-end applies, whatever else it says.
-        let signals = auth.signal_support();
+        let backends = &self.shared.settings.backends;
+        caps.extend(backends.ceremonies.capabilities());
+        // Signals are reported from what the store applies, whatever else a back-end says.
+        let signals = backends.store.signal_support();
         for kind in [
             SignalKind::UnknownCredential,
             SignalKind::AllAcceptedCredentials,
@@ -385,12 +339,12 @@ impl CredentialsService {
         let rp_id = string_option(&options, "rp_id")?;
         // The store may be busy with a ceremony (waiting for a PIN): wait off the bus threads,
         // and within the call limits.
-        let auth = self.shared.settings.authenticators.clone();
+        let store = self.shared.settings.backends.store.clone();
         let list = self
             .shared
             .calls
             .run(caller_key(&caller, self.shared.settings.uid), move || {
-                auth.list_platform_credentials(rp_id.as_deref())
+                store.list(rp_id.as_deref())
             })
             .await
             .map_err(busy)?
@@ -412,11 +366,15 @@ impl CredentialsService {
                     ),
                     (
                         "user_name".to_owned(),
-                        OwnedValue::from(zbus::zvariant::Str::from(c.user_name)),
+                        OwnedValue::from(zbus::zvariant::Str::from(
+                            c.user_name.unwrap_or_default(),
+                        )),
                     ),
                     (
                         "user_display_name".to_owned(),
-                        OwnedValue::from(zbus::zvariant::Str::from(c.user_display_name)),
+                        OwnedValue::from(zbus::zvariant::Str::from(
+                            c.user_display_name.unwrap_or_default(),
+                        )),
                     ),
                 ])
             })
@@ -433,19 +391,24 @@ impl CredentialsService {
         let caller = self.manager(&hdr, conn).await?;
         let id = latchkey_webauthn::b64::decode("credential_id", credential_id)
             .map_err(|e| Error::InvalidArgument(e.message().to_owned()))?;
-        let auth = self.shared.settings.authenticators.clone();
-        self.shared
+        let store = self.shared.settings.backends.store.clone();
+        let found = self
+            .shared
             .calls
             .run(caller_key(&caller, self.shared.settings.uid), move || {
-                auth.delete_platform_credential(&id)
+                store.delete(&id)
             })
             .await
             .map_err(busy)?
             .map_err(|e| Error::Failed(format!("the deleting thread failed: {e}")))?
-            .map_err(|e| match e {
-                crate::authenticators::ManageError::NotFound => Error::NotFound(e.to_string()),
-                crate::authenticators::ManageError::Store(_) => Error::Failed(e.to_string()),
-            })
+            .map_err(|e| Error::Failed(e.to_string()))?;
+        if found {
+            Ok(())
+        } else {
+            Err(Error::NotFound(
+                "no platform credential with that ID".into(),
+            ))
+        }
     }
 
     /// Registers the caller as a caller-controlled prompt (a terminal prompt) for the requests of
@@ -458,7 +421,7 @@ impl CredentialsService {
         let sender = hdr
             .sender()
             .ok_or_else(|| Error::InvalidArgument("no sender".into()))?;
-        let agent = identify_sender(&self.shared, conn, sender).await?;
+        let agent = self.shared.identify(conn, sender).await?;
         let mut agents = self.shared.lock_agents();
         agents.retain(|(n, _, _)| n != sender);
         agents.push((

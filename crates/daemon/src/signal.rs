@@ -7,10 +7,9 @@
 //!    `TypeError`, as the client algorithms say. The D-Bus layer then checks `rpId` for the caller
 //!    exactly as for a ceremony (`SecurityError` when it may not use it) and makes a [`Signal`].
 //! 2. [`plan`] turns a signal and the RP's stored credentials into [`Action`]s.
-//! 3. [`apply_to_store`] (any `CredentialStore`) and [`apply_to_device`] (a [`RoutedDevice`],
-//!    through its list, delete and update-user operations) carry them out, all three signals
-//!    each; an [`crate::authenticators::Authenticators`] back-end calls one of them from
-//!    `apply_signal`.
+//! 3. [`apply`] carries them out on a [`ManagedDevice`] (the platform authenticator, through its
+//!    list, delete and update-user operations), all three signals; the platform back-end calls it
+//!    from [`crate::store::PlatformStore::apply_signal`].
 //!
 //! `signalCurrentUserDetails` sets `user.name` and `user.displayName` of every credential of the
 //! RP whose user handle is `userId` (L3 §5.1.10.3), each cut to
@@ -27,16 +26,16 @@
 //! `allAcceptedCredentialIds` deletes it for good, is the RP's to avoid; the log records each
 //! removal.
 
-use latchkey_authenticator::store::CredentialStore;
-use latchkey_client::manage::{self, MAX_USER_FIELD};
+use latchkey_client::manage::{CredentialInfo, MAX_USER_FIELD};
 use latchkey_webauthn::ids::{CredentialId, UserHandle};
 use latchkey_webauthn::options::truncate_utf8;
 use latchkey_webauthn::origin::RpId;
 use latchkey_webauthn::{b64, WebAuthnError};
 use serde::Deserialize;
 
+use latchkey_worker::ManagedDevice;
+
 use crate::options::MAX_OPTIONS_JSON;
-use crate::platform::RoutedDevice;
 
 /// Which signal (L3 §5.1.10).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,7 +77,7 @@ impl SignalSupport {
         all_accepted_credentials: false,
         current_user_details: false,
     };
-    /// All three ([`apply_to_store`], [`apply_to_device`]).
+    /// All three ([`apply`]).
     pub const ALL: Self = Self {
         unknown_credential: true,
         all_accepted_credentials: true,
@@ -260,19 +259,6 @@ impl SignalRequest {
     }
 }
 
-/// A stored credential as far as signals care.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredCredential {
-    /// The credential ID.
-    pub id: Vec<u8>,
-    /// `user.id` (empty when the store has none, e.g. a non-discoverable credential).
-    pub user_id: Vec<u8>,
-    /// `user.name`.
-    pub user_name: Option<String>,
-    /// `user.displayName`.
-    pub user_display_name: Option<String>,
-}
-
 /// One change to the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
@@ -313,18 +299,18 @@ pub enum SignalError {
 /// actions): an unknown credential is removed; of the user's credentials, those not accepted are
 /// removed; the user's credentials get the current names, cut to [`MAX_USER_FIELD`] bytes (only
 /// where they differ).
-pub fn plan(signal: &Signal, stored: &[StoredCredential]) -> Vec<Action> {
+pub fn plan(signal: &Signal, stored: &[CredentialInfo]) -> Vec<Action> {
     match &signal.body {
         SignalBody::UnknownCredential { credential_id } => stored
             .iter()
-            .filter(|c| c.id == credential_id.as_bytes())
-            .map(|c| Action::Remove(c.id.clone()))
+            .filter(|c| c.credential_id == credential_id.as_bytes())
+            .map(|c| Action::Remove(c.credential_id.clone()))
             .collect(),
         SignalBody::AllAcceptedCredentials { user_id, accepted } => stored
             .iter()
             .filter(|c| c.user_id == user_id.as_bytes())
-            .filter(|c| !accepted.iter().any(|a| a.as_bytes() == c.id))
-            .map(|c| Action::Remove(c.id.clone()))
+            .filter(|c| !accepted.iter().any(|a| a.as_bytes() == c.credential_id))
+            .map(|c| Action::Remove(c.credential_id.clone()))
             .collect(),
         SignalBody::CurrentUserDetails {
             user_id,
@@ -341,7 +327,7 @@ pub fn plan(signal: &Signal, stored: &[StoredCredential]) -> Vec<Action> {
                         || c.user_display_name.as_deref() != Some(display_name)
                 })
                 .map(|c| Action::UpdateUser {
-                    id: c.id.clone(),
+                    id: c.credential_id.clone(),
                     name: name.to_owned(),
                     display_name: display_name.to_owned(),
                 })
@@ -354,65 +340,14 @@ fn store_error(e: impl std::fmt::Display) -> SignalError {
     SignalError::Store(e.to_string())
 }
 
-/// Applies `signal` to a credential store (all three signals).
-pub fn apply_to_store<S: CredentialStore + ?Sized>(
-    store: &mut S,
-    signal: &Signal,
-) -> Result<SignalReport, SignalError> {
-    let stored: Vec<StoredCredential> = store
-        .by_rp(signal.rp_id.as_str())
-        .map_err(store_error)?
-        .into_iter()
-        .map(|c| StoredCredential {
-            id: c.id,
-            user_id: c.user.id,
-            user_name: c.user.name,
-            user_display_name: c.user.display_name,
-        })
-        .collect();
-    let mut report = SignalReport::default();
-    for action in plan(signal, &stored) {
-        match action {
-            Action::Remove(id) => {
-                if store.delete(&id).map_err(store_error)? {
-                    report.removed += 1;
-                }
-            }
-            Action::UpdateUser {
-                id,
-                name,
-                display_name,
-            } => {
-                if manage::update_user_in_store(store, &id, &name, &display_name)
-                    .map_err(store_error)?
-                {
-                    report.updated += 1;
-                }
-            }
-        }
-    }
-    Ok(report)
-}
-
-/// Applies `signal` to a routed device's platform credentials through its list, delete and
-/// update-user operations (all three signals; `NotSupported` from a device without them).
-pub fn apply_to_device(
-    device: &mut dyn RoutedDevice,
-    signal: &Signal,
-) -> Result<SignalReport, SignalError> {
+/// Applies `signal` to a device's platform credentials through its list, delete and update-user
+/// operations (all three signals; `NotSupported` from a device without them).
+pub fn apply(device: &mut dyn ManagedDevice, signal: &Signal) -> Result<SignalReport, SignalError> {
     let kind = signal.body.kind();
-    let stored: Vec<StoredCredential> = device
+    let stored = device
         .list(Some(signal.rp_id.as_str()))
         .ok_or(SignalError::NotSupported(kind.capability()))?
-        .map_err(store_error)?
-        .into_iter()
-        .map(|c| StoredCredential {
-            id: c.credential_id,
-            user_id: c.user_id,
-            user_name: c.user_name,
-            user_display_name: c.user_display_name,
-        })
-        .collect();
+        .map_err(store_error)?;
     let mut report = SignalReport::default();
     for action in plan(signal, &stored) {
         match action {

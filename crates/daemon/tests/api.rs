@@ -17,7 +17,7 @@ fn web(origin: &str) -> CallOptions {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn privileged_client_registers_and_signs_in() {
     let bus = TestBus::start();
-    let auth = FakeAuthenticators::new(FakeMode::Answer);
+    let auth = FakeBackend::new(FakeMode::Answer);
     let _d = start_daemon(&bus, &policy_privileged_self(), auth.clone()).await;
     let prompt = Prompt::spawn(&bus, "approve\n", false);
     let client = CredentialsClient::connect(Some(&bus.address))
@@ -66,7 +66,7 @@ async fn interface_xml_is_the_contract() {
     let _d = start_daemon(
         &bus,
         &policy_privileged_self(),
-        FakeAuthenticators::new(FakeMode::Hang),
+        FakeBackend::new(FakeMode::Hang),
     )
     .await;
     let _prompt = Prompt::spawn(&bus, "approve\n", false);
@@ -149,7 +149,7 @@ async fn identity_and_policy_table() {
         let _d = start_daemon(
             &bus,
             &policy_privileged_self(),
-            FakeAuthenticators::new(FakeMode::Answer),
+            FakeBackend::new(FakeMode::Answer),
         )
         .await;
         let _p = Prompt::spawn(&bus, "approve\n", false);
@@ -195,12 +195,7 @@ async fn identity_and_policy_table() {
     }
     // 2. Unprivileged (unknown): may not vouch for a web origin.
     {
-        let _d = start_daemon(
-            &bus,
-            &trusted_prompt(),
-            FakeAuthenticators::new(FakeMode::Answer),
-        )
-        .await;
+        let _d = start_daemon(&bus, &trusted_prompt(), FakeBackend::new(FakeMode::Answer)).await;
         let p = Prompt::spawn(&bus, "approve\n", false);
         let bad = client
             .call(
@@ -239,7 +234,7 @@ async fn identity_and_policy_table() {
         let _d = start_daemon(
             &bus,
             &policy_bound_self(&["example.com"]),
-            FakeAuthenticators::new(FakeMode::Answer),
+            FakeBackend::new(FakeMode::Answer),
         )
         .await;
         let p = Prompt::spawn(&bus, "approve\n", false);
@@ -285,7 +280,7 @@ async fn identity_and_policy_table() {
     // 4. Denied by policy.
     {
         let policy = format!("unknown_callers = \"deny\"\n{}", trusted_prompt());
-        let _d = start_daemon(&bus, &policy, FakeAuthenticators::new(FakeMode::Answer)).await;
+        let _d = start_daemon(&bus, &policy, FakeBackend::new(FakeMode::Answer)).await;
         let bad = client
             .call(
                 Kind::Get,
@@ -304,7 +299,7 @@ async fn user_refusal_is_code_1() {
     let _d = start_daemon(
         &bus,
         &policy_privileged_self(),
-        FakeAuthenticators::new(FakeMode::Answer),
+        FakeBackend::new(FakeMode::Answer),
     )
     .await;
     let _p = Prompt::spawn(&bus, "deny\n", false);
@@ -333,7 +328,7 @@ async fn caller_controlled_prompt_cannot_approve_unverified_callers() {
         .unwrap();
     // The prompt binary is NOT trusted here; it registers as this test process's own prompt.
     {
-        let _d = start_daemon(&bus, "", FakeAuthenticators::new(FakeMode::Answer)).await;
+        let _d = start_daemon(&bus, "", FakeBackend::new(FakeMode::Answer)).await;
         let p = Prompt::spawn(&bus, "approve\n", true);
         let out = client
             .call(
@@ -363,7 +358,7 @@ async fn caller_controlled_prompt_cannot_approve_unverified_callers() {
             "[[privileged]]\nexecutable = \"{}\"\n",
             std::env::current_exe().unwrap().display()
         );
-        let _d = start_daemon(&bus, &policy, FakeAuthenticators::new(FakeMode::Answer)).await;
+        let _d = start_daemon(&bus, &policy, FakeBackend::new(FakeMode::Answer)).await;
         let p = Prompt::spawn(&bus, "approve\n", true);
         let out = client
             .call(
@@ -378,7 +373,7 @@ async fn caller_controlled_prompt_cannot_approve_unverified_callers() {
     }
     // A squatter owning dev.latchkey.Prompt without being the trusted prompt is ignored.
     {
-        let _d = start_daemon(&bus, "", FakeAuthenticators::new(FakeMode::Answer)).await;
+        let _d = start_daemon(&bus, "", FakeBackend::new(FakeMode::Answer)).await;
         let p = Prompt::spawn(&bus, "approve\n", false);
         let out = client
             .call(
@@ -399,7 +394,7 @@ async fn pin_travels_as_a_file_descriptor() {
     let _d = start_daemon(
         &bus,
         &policy_privileged_self(),
-        FakeAuthenticators::new(FakeMode::AskPin),
+        FakeBackend::new(FakeMode::AskPin),
     )
     .await;
     let p = Prompt::spawn(&bus, "approve\npin 314159\n", false);
@@ -427,12 +422,7 @@ async fn pin_travels_as_a_file_descriptor() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn management_methods() {
     let bus = TestBus::start();
-    let _d = start_daemon(
-        &bus,
-        &trusted_prompt(),
-        FakeAuthenticators::new(FakeMode::Answer),
-    )
-    .await;
+    let _d = start_daemon(&bus, &trusted_prompt(), FakeBackend::new(FakeMode::Answer)).await;
     let client = CredentialsClient::connect(Some(&bus.address))
         .await
         .unwrap();

@@ -322,7 +322,7 @@ fn cases() -> Vec<(Kind, String, &'static str, &'static str)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_calls_get_the_right_error_names() {
     let bus = TestBus::start();
-    let auth = FakeAuthenticators::new(FakeMode::Answer);
+    let auth = FakeBackend::new(FakeMode::Answer);
     let daemon = start_daemon(&bus, &policy_privileged_self(), auth.clone()).await;
     let _p = Prompt::spawn(&bus, "approve\n", false);
     let client = CredentialsClient::connect(Some(&bus.address))

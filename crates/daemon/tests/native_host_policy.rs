@@ -300,7 +300,7 @@ async fn a_request_through_the_native_host_is_shown_as_the_browser_via_the_host(
         common::trusted_prompt()
     );
     let bus = TestBus::start();
-    let auth = common::FakeAuthenticators::new(common::FakeMode::Answer);
+    let auth = common::FakeBackend::new(common::FakeMode::Answer);
     let _daemon = start_daemon(&bus, &policy, auth).await;
     let prompt = Prompt::spawn(&bus, "approve\n", false);
     let req = CallerRequest {

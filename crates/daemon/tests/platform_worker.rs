@@ -29,7 +29,7 @@ fn start(store: &Path) -> WorkerDevice {
 }
 
 /// latchkeyd (in process, on a private bus) with the worker as its platform authenticator, as
-/// `ClientAuthenticators` routes to it: create, get (verified), list and delete over D-Bus.
+/// `PlatformBackend` runs it: create, get (verified), list and delete over D-Bus.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn latchkeyd_runs_ceremonies_and_management_through_the_worker() {
     use common::{
@@ -37,14 +37,14 @@ async fn latchkeyd_runs_ceremonies_and_management_through_the_worker() {
     };
     use latchkey_api::Kind;
     use latchkey_api::{CallOptions, CredentialsClient};
-    use latchkey_daemon::platform::ClientAuthenticators;
+    use latchkey_daemon::platform::PlatformBackend;
     use latchkey_webauthn::response::{AuthenticationResponseJSON, RegistrationResponseJSON};
     use zbus::zvariant::{OwnedValue, Str};
 
     let dir = tempfile::tempdir().unwrap();
     let worker = start(dir.path());
     let pid = worker.pid().unwrap();
-    let auth = std::sync::Arc::new(ClientAuthenticators::new(Box::new(worker), true));
+    let auth = std::sync::Arc::new(PlatformBackend::new(Box::new(worker)));
     let bus = TestBus::start();
     let _d = start_daemon(&bus, &policy_privileged_self(), auth).await;
     let prompt = Prompt::spawn(&bus, "approve\npin 482916\n", false);
@@ -134,11 +134,12 @@ async fn latchkeyd_runs_ceremonies_and_management_through_the_worker() {
 struct NoKeys;
 
 #[async_trait::async_trait]
-impl latchkey_daemon::authenticators::Authenticators for NoKeys {
+impl latchkey_daemon::ceremony::Ceremonies for NoKeys {
     async fn create(
         &self,
-        _c: &latchkey_daemon::authenticators::Ceremony,
-        _ui: std::sync::Arc<dyn latchkey_daemon::authenticators::PromptSession>,
+        _c: &latchkey_daemon::ceremony::Ceremony,
+        _ui: std::sync::Arc<dyn latchkey_daemon::ceremony::PromptSession>,
+        _cancel: &latchkey_daemon::ceremony::CancelToken,
     ) -> Result<serde_json::Value, latchkey_webauthn::WebAuthnError> {
         Err(latchkey_webauthn::WebAuthnError::invalid_state(
             "routed to the security keys",
@@ -146,31 +147,16 @@ impl latchkey_daemon::authenticators::Authenticators for NoKeys {
     }
     async fn get(
         &self,
-        _c: &latchkey_daemon::authenticators::Ceremony,
-        _ui: std::sync::Arc<dyn latchkey_daemon::authenticators::PromptSession>,
+        _c: &latchkey_daemon::ceremony::Ceremony,
+        _ui: std::sync::Arc<dyn latchkey_daemon::ceremony::PromptSession>,
+        _cancel: &latchkey_daemon::ceremony::CancelToken,
     ) -> Result<serde_json::Value, latchkey_webauthn::WebAuthnError> {
         Err(latchkey_webauthn::WebAuthnError::invalid_state(
             "routed to the security keys",
         ))
     }
-    fn cancel(&self, _id: latchkey_daemon::authenticators::RequestId) {}
     fn capabilities(&self) -> std::collections::BTreeMap<String, bool> {
         std::collections::BTreeMap::new()
-    }
-    fn list_platform_credentials(
-        &self,
-        _rp_id: Option<&str>,
-    ) -> Result<
-        Vec<latchkey_daemon::authenticators::PlatformCredential>,
-        latchkey_daemon::authenticators::ManageError,
-    > {
-        Ok(Vec::new())
-    }
-    fn delete_platform_credential(
-        &self,
-        _credential_id: &[u8],
-    ) -> Result<(), latchkey_daemon::authenticators::ManageError> {
-        Err(latchkey_daemon::authenticators::ManageError::NotFound)
     }
 }
 
@@ -182,7 +168,7 @@ async fn after_a_cancelled_platform_ceremony_list_signals_and_routing_still_work
     use common::{create_options, policy_privileged_self, start_daemon, Prompt, TestBus};
     use latchkey_api::Kind;
     use latchkey_api::{CallOptions, CredentialsClient};
-    use latchkey_daemon::platform::ClientAuthenticators;
+    use latchkey_daemon::platform::PlatformBackend;
     use latchkey_daemon::routing::Router;
     use latchkey_webauthn::response::RegistrationResponseJSON;
     use std::collections::HashMap;
@@ -190,10 +176,19 @@ async fn after_a_cancelled_platform_ceremony_list_signals_and_routing_still_work
 
     let dir = tempfile::tempdir().unwrap();
     let worker = start(dir.path());
-    let platform = std::sync::Arc::new(ClientAuthenticators::new(Box::new(worker), true));
-    let router = std::sync::Arc::new(Router::new(platform, std::sync::Arc::new(NoKeys), true));
+    let platform = std::sync::Arc::new(PlatformBackend::new(Box::new(worker)));
+    let router = std::sync::Arc::new(Router::new(
+        platform.clone(),
+        platform.clone(),
+        std::sync::Arc::new(NoKeys),
+        true,
+    ));
+    let backends = latchkey_daemon::server::Backends {
+        ceremonies: router,
+        store: platform,
+    };
     let bus = TestBus::start();
-    let _d = start_daemon(&bus, &policy_privileged_self(), router).await;
+    let _d = start_daemon(&bus, &policy_privileged_self(), backends).await;
     // Every PIN comes late, so that the request can be closed while the prompt still asks.
     let prompt = Prompt::spawn(&bus, "approve\ndelay 1500 pin 482916\n", false);
     let client = CredentialsClient::connect(Some(&bus.address))

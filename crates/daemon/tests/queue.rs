@@ -20,7 +20,7 @@ fn web() -> CallOptions {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_clients_ten_requests_each() {
     let bus = TestBus::start();
-    let auth = FakeAuthenticators::new(FakeMode::Answer);
+    let auth = FakeBackend::new(FakeMode::Answer);
     let daemon = start_daemon(&bus, &policy_privileged_self(), auth.clone()).await;
     // The fifty clients are connections of this one process, which latchkeyd counts as one
     // caller: lift the per-caller share so this load test measures the queue itself.
@@ -85,7 +85,7 @@ async fn requests_are_served_in_arrival_order() {
     let _d = start_daemon(
         &bus,
         &policy_privileged_self(),
-        FakeAuthenticators::new(FakeMode::Answer),
+        FakeBackend::new(FakeMode::Answer),
     )
     .await;
     let p = Prompt::spawn(&bus, "delay 30 approve\n", false);
@@ -129,7 +129,7 @@ async fn requests_are_served_in_arrival_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn close_mid_prompt_frees_the_queue() {
     let bus = TestBus::start();
-    let auth = FakeAuthenticators::new(FakeMode::Answer);
+    let auth = FakeBackend::new(FakeMode::Answer);
     let daemon = start_daemon(&bus, &policy_privileged_self(), auth.clone()).await;
     let p = Prompt::spawn(&bus, "hang\napprove\n", false);
     let client = CredentialsClient::connect(Some(&bus.address))
@@ -186,7 +186,7 @@ async fn only_the_caller_may_close() {
     let _d = start_daemon(
         &bus,
         &policy_privileged_self(),
-        FakeAuthenticators::new(FakeMode::Hang),
+        FakeBackend::new(FakeMode::Hang),
     )
     .await;
     let _p = Prompt::spawn(&bus, "approve\n", false);
@@ -218,7 +218,7 @@ async fn only_the_caller_may_close() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disconnect_mid_ceremony_cancels_and_frees_the_queue() {
     let bus = TestBus::start();
-    let auth = FakeAuthenticators::new(FakeMode::Hang);
+    let auth = FakeBackend::new(FakeMode::Hang);
     let daemon = start_daemon(&bus, &policy_privileged_self(), auth.clone()).await;
     let _p = Prompt::spawn(&bus, "approve\n", false);
     {
@@ -251,7 +251,7 @@ async fn disconnect_mid_ceremony_cancels_and_frees_the_queue() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overflow_is_refused_at_once_and_timeouts_fire() {
     let bus = TestBus::start();
-    let auth = FakeAuthenticators::new(FakeMode::Hang);
+    let auth = FakeBackend::new(FakeMode::Hang);
     let timeouts = Timeouts {
         min: Duration::from_millis(300),
         max: Duration::from_secs(60),
@@ -340,7 +340,7 @@ fn caller_process() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_flooding_caller_cannot_starve_another() {
     let bus = TestBus::start();
-    let auth = FakeAuthenticators::new(FakeMode::Answer);
+    let auth = FakeBackend::new(FakeMode::Answer);
     // The other caller is another program: processes of one executable are one caller.
     let other_exe = copy_test_binary(bus.dir.path(), "other-browser");
     // Capacity 8: without a per-caller share one caller could fill all of it. The default share
@@ -461,7 +461,7 @@ async fn one_flooding_caller_cannot_starve_another() {
 async fn processes_of_one_executable_share_one_share_and_another_executable_has_its_own() {
     let bus = TestBus::start();
     let other_exe = copy_test_binary(bus.dir.path(), "another-browser");
-    let auth = FakeAuthenticators::new(FakeMode::Answer);
+    let auth = FakeBackend::new(FakeMode::Answer);
     let daemon = start_daemon(
         &bus,
         &policy_privileged_self_and(&[&other_exe]),
@@ -526,7 +526,7 @@ async fn a_request_beyond_the_share_starts_no_work() {
     // An RP whose well-known document lists the origin: an authorised request would fetch it.
     let well_known = https::serve_related_origins(&["https://example.co.uk"]).await;
     let bus = TestBus::start();
-    let auth = FakeAuthenticators::new(FakeMode::Answer);
+    let auth = FakeBackend::new(FakeMode::Answer);
     let daemon = start_daemon_related(
         &bus,
         &policy_privileged_self(),
@@ -589,7 +589,7 @@ async fn one_connection_routes_each_response_to_its_request() {
     let _d = start_daemon(
         &bus,
         &policy_privileged_self(),
-        FakeAuthenticators::new(FakeMode::Answer),
+        FakeBackend::new(FakeMode::Answer),
     )
     .await;
     let _p = Prompt::spawn(&bus, &"approve\n".repeat(20), false);

@@ -19,7 +19,7 @@ async fn daemon_with(bus: &TestBus, related: Arc<RelatedOrigins>) -> Daemon {
     start_daemon_related(
         bus,
         &policy_privileged_self(),
-        FakeAuthenticators::new(FakeMode::Answer),
+        FakeBackend::new(FakeMode::Answer),
         16,
         related,
     )

@@ -4,10 +4,9 @@
 
 mod common;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use async_trait::async_trait;
 use common::*;
 use latchkey_api::{ClientError, CredentialsClient};
 use latchkey_authenticator::env::Rng;
@@ -15,50 +14,28 @@ use latchkey_authenticator::memory::MemoryStore;
 use latchkey_authenticator::store::{
     Algorithm, CredProtect, Credential, CredentialKind, CredentialStore, RpEntity, UserEntity,
 };
-use latchkey_daemon::authenticators::{
-    Authenticators, Ceremony, ManageError, PlatformCredential, PromptSession, RequestId,
-};
+use latchkey_client::manage::CredentialInfo;
+use latchkey_client::platform::PlatformDevice;
+use latchkey_daemon::platform::PlatformBackend;
+use latchkey_daemon::server::Backends;
 use latchkey_daemon::signal::{self, Signal, SignalError, SignalReport, SignalSupport};
-use latchkey_webauthn::WebAuthnError;
+use latchkey_daemon::store::{PlatformStore, StoreError};
 use zbus::zvariant::Value;
 
-/// A back-end over an in-memory credential store that applies signals with
-/// [`signal::apply_to_store`], as a platform back-end does.
+/// The platform authenticator over an in-memory credential store, applying the signals of
+/// `support` with [`signal::apply`] as the platform back-end does; its ceremonies are the fake
+/// back-end's.
 struct StoreBackend {
-    store: Mutex<MemoryStore>,
+    device: Mutex<PlatformDevice<MemoryStore>>,
     support: SignalSupport,
 }
 
-#[async_trait]
-impl Authenticators for StoreBackend {
-    async fn create(
-        &self,
-        _c: &Ceremony,
-        _ui: Arc<dyn PromptSession>,
-    ) -> Result<serde_json::Value, WebAuthnError> {
-        Err(WebAuthnError::not_supported("signals only"))
-    }
-    async fn get(
-        &self,
-        _c: &Ceremony,
-        _ui: Arc<dyn PromptSession>,
-    ) -> Result<serde_json::Value, WebAuthnError> {
-        Err(WebAuthnError::not_supported("signals only"))
-    }
-    fn cancel(&self, _id: RequestId) {}
-    fn capabilities(&self) -> BTreeMap<String, bool> {
-        // A back-end's own claim does not decide the signal capabilities: latchkeyd asks
-        // signal_support().
-        BTreeMap::from([("signalCurrentUserDetails".to_owned(), true)])
-    }
-    fn list_platform_credentials(
-        &self,
-        _rp_id: Option<&str>,
-    ) -> Result<Vec<PlatformCredential>, ManageError> {
+impl PlatformStore for StoreBackend {
+    fn list(&self, _rp_id: Option<&str>) -> Result<Vec<CredentialInfo>, StoreError> {
         Ok(Vec::new())
     }
-    fn delete_platform_credential(&self, _id: &[u8]) -> Result<(), ManageError> {
-        Err(ManageError::NotFound)
+    fn delete(&self, _id: &[u8]) -> Result<bool, StoreError> {
+        Ok(false)
     }
     fn signal_support(&self) -> SignalSupport {
         self.support
@@ -67,7 +44,15 @@ impl Authenticators for StoreBackend {
         if !self.support.supports(s.body.kind()) {
             return Err(SignalError::NotSupported(s.body.kind().capability()));
         }
-        signal::apply_to_store(&mut *self.store.lock().unwrap(), s)
+        signal::apply(&mut *self.device.lock().unwrap(), s)
+    }
+}
+
+/// latchkeyd's back-ends with `store` for the platform credentials.
+fn serve(store: Arc<StoreBackend>) -> Backends {
+    Backends {
+        ceremonies: FakeBackend::new(FakeMode::Answer),
+        store,
     }
 }
 
@@ -146,19 +131,22 @@ fn backend(support: SignalSupport) -> Arc<StoreBackend> {
         true,
     );
     Arc::new(StoreBackend {
-        store: Mutex::new(store),
+        device: Mutex::new(latchkey_testkit::platform::device_with(store)),
         support,
     })
 }
 
 impl StoreBackend {
     fn ids(&self, rp: &str) -> Vec<Vec<u8>> {
-        let mut store = self.store.lock().unwrap();
+        let mut device = self.device.lock().unwrap();
+        let store = device.core_mut().store_mut();
         store.by_rp(rp).unwrap().into_iter().map(|c| c.id).collect()
     }
     fn names(&self, rp: &str) -> Vec<(Option<String>, Option<String>)> {
-        let mut store = self.store.lock().unwrap();
-        store
+        let mut device = self.device.lock().unwrap();
+        device
+            .core_mut()
+            .store_mut()
             .by_rp(rp)
             .unwrap()
             .into_iter()
@@ -188,7 +176,7 @@ async fn capabilities_report_only_the_signals_that_are_built() {
         (SignalSupport::ALL, [true, true, true]),
     ] {
         let bus = TestBus::start();
-        let _d = start_daemon(&bus, &policy_privileged_self(), backend(support)).await;
+        let _d = start_daemon(&bus, &policy_privileged_self(), serve(backend(support))).await;
         let client = CredentialsClient::connect(Some(&bus.address))
             .await
             .unwrap();
@@ -205,7 +193,7 @@ async fn capabilities_report_only_the_signals_that_are_built() {
     let _d = start_daemon(
         &bus,
         &policy_privileged_self(),
-        FakeAuthenticators::new(FakeMode::Answer),
+        FakeBackend::new(FakeMode::Answer),
     )
     .await;
     let client = CredentialsClient::connect(Some(&bus.address))
@@ -229,7 +217,7 @@ async fn capabilities_report_only_the_signals_that_are_built() {
 async fn signals_change_the_store_without_a_prompt() {
     let bus = TestBus::start();
     let store = backend(SignalSupport::ALL);
-    let _d = start_daemon(&bus, &policy_privileged_self(), store.clone()).await;
+    let _d = start_daemon(&bus, &policy_privileged_self(), serve(store.clone())).await;
     let prompt = Prompt::spawn(&bus, "deny\n", false);
     let client = CredentialsClient::connect(Some(&bus.address))
         .await
@@ -307,7 +295,7 @@ async fn a_caller_may_signal_only_for_rp_ids_it_may_use() {
     // A privileged client: the RP ID must belong to the origin it vouches for.
     let bus = TestBus::start();
     let store = backend(SignalSupport::ALL);
-    let _d = start_daemon(&bus, &policy_privileged_self(), store.clone()).await;
+    let _d = start_daemon(&bus, &policy_privileged_self(), serve(store.clone())).await;
     let client = CredentialsClient::connect(Some(&bus.address))
         .await
         .unwrap();
@@ -339,7 +327,12 @@ async fn a_caller_may_signal_only_for_rp_ids_it_may_use() {
     // An app bound to example.com: only that RP ID, from its app: origin.
     let bus = TestBus::start();
     let store = backend(SignalSupport::ALL);
-    let _d = start_daemon(&bus, &policy_bound_self(&["example.com"]), store.clone()).await;
+    let _d = start_daemon(
+        &bus,
+        &policy_bound_self(&["example.com"]),
+        serve(store.clone()),
+    )
+    .await;
     let client = CredentialsClient::connect(Some(&bus.address))
         .await
         .unwrap();
@@ -361,7 +354,7 @@ async fn a_caller_may_signal_only_for_rp_ids_it_may_use() {
     // An unknown caller: only the user could approve it, and signals never ask.
     let bus = TestBus::start();
     let store = backend(SignalSupport::ALL);
-    let _d = start_daemon(&bus, &trusted_prompt(), store.clone()).await;
+    let _d = start_daemon(&bus, &trusted_prompt(), serve(store.clone())).await;
     let prompt = Prompt::spawn(&bus, "approve\n", false);
     let client = CredentialsClient::connect(Some(&bus.address))
         .await
@@ -384,7 +377,7 @@ async fn a_caller_may_signal_only_for_rp_ids_it_may_use() {
         "[[deny]]\nexecutable = \"{}\"\n",
         std::env::current_exe().unwrap().display()
     );
-    let _d = start_daemon(&bus, &deny, store.clone()).await;
+    let _d = start_daemon(&bus, &deny, serve(store.clone())).await;
     let client = CredentialsClient::connect(Some(&bus.address))
         .await
         .unwrap();
@@ -402,7 +395,7 @@ async fn a_caller_may_signal_only_for_rp_ids_it_may_use() {
 async fn malformed_signal_calls_are_refused_with_the_l3_error() {
     let bus = TestBus::start();
     let store = backend(SignalSupport::REMOVE_ONLY);
-    let _d = start_daemon(&bus, &policy_privileged_self(), store.clone()).await;
+    let _d = start_daemon(&bus, &policy_privileged_self(), serve(store.clone())).await;
     let client = CredentialsClient::connect(Some(&bus.address))
         .await
         .unwrap();
@@ -459,52 +452,8 @@ async fn malformed_signal_calls_are_refused_with_the_l3_error() {
     assert_eq!(store.ids("example.com").len(), 3, "nothing changed");
 }
 
-/// A back-end over a routed device, applying signals exactly as the platform back-end is meant
-/// to (`signal::apply_to_device` under the device lock): list, delete and update-user.
-struct RoutedBackend {
-    device: Mutex<Box<dyn latchkey_daemon::platform::RoutedDevice>>,
-}
-
-#[async_trait]
-impl Authenticators for RoutedBackend {
-    async fn create(
-        &self,
-        _c: &Ceremony,
-        _ui: Arc<dyn PromptSession>,
-    ) -> Result<serde_json::Value, WebAuthnError> {
-        Err(WebAuthnError::not_supported("signals only"))
-    }
-    async fn get(
-        &self,
-        _c: &Ceremony,
-        _ui: Arc<dyn PromptSession>,
-    ) -> Result<serde_json::Value, WebAuthnError> {
-        Err(WebAuthnError::not_supported("signals only"))
-    }
-    fn cancel(&self, _id: RequestId) {}
-    fn capabilities(&self) -> BTreeMap<String, bool> {
-        BTreeMap::new()
-    }
-    fn list_platform_credentials(
-        &self,
-        _rp_id: Option<&str>,
-    ) -> Result<Vec<PlatformCredential>, ManageError> {
-        Ok(Vec::new())
-    }
-    fn delete_platform_credential(&self, _id: &[u8]) -> Result<(), ManageError> {
-        Err(ManageError::NotFound)
-    }
-    fn signal_support(&self) -> SignalSupport {
-        SignalSupport::ALL
-    }
-    fn apply_signal(&self, signal: &Signal) -> Result<SignalReport, SignalError> {
-        let mut device = self.device.lock().unwrap();
-        signal::apply_to_device(&mut **device, signal)
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_routed_platform_device_applies_all_three_signals() {
+async fn the_platform_back_end_applies_all_three_signals() {
     let mut store = MemoryStore::default();
     seed(
         &mut store,
@@ -532,9 +481,7 @@ async fn a_routed_platform_device_applies_all_three_signals() {
         true,
     );
     let device = latchkey_testkit::platform::device_with(store);
-    let backend = Arc::new(RoutedBackend {
-        device: Mutex::new(Box::new(device)),
-    });
+    let backend = Arc::new(PlatformBackend::new(Box::new(device)));
     let bus = TestBus::start();
     let _d = start_daemon(&bus, &policy_privileged_self(), backend.clone()).await;
     let client = CredentialsClient::connect(Some(&bus.address))
@@ -545,11 +492,9 @@ async fn a_routed_platform_device_applies_all_three_signals() {
     assert!(caps["signalUnknownCredential"] && caps["signalAllAcceptedCredentials"]);
     assert!(caps["signalCurrentUserDetails"]);
 
-    let listed = |backend: &RoutedBackend| -> Vec<Vec<u8>> {
-        let mut device = backend.device.lock().unwrap();
-        device
+    let listed = |backend: &PlatformBackend| -> Vec<Vec<u8>> {
+        backend
             .list(Some("example.com"))
-            .unwrap()
             .unwrap()
             .into_iter()
             .map(|c| c.credential_id)
@@ -575,11 +520,9 @@ async fn a_routed_platform_device_applies_all_three_signals() {
     )
     .await
     .unwrap();
-    let names = |backend: &RoutedBackend, rp: &str| -> Vec<_> {
-        let mut device = backend.device.lock().unwrap();
-        device
+    let names = |backend: &PlatformBackend, rp: &str| -> Vec<_> {
+        backend
             .list(Some(rp))
-            .unwrap()
             .unwrap()
             .into_iter()
             .map(|c| (c.credential_id, c.user_name, c.user_display_name))

@@ -37,7 +37,7 @@ async fn wait_until(mut f: impl FnMut() -> bool) {
 /// Starts a get from `origin` for example.com and waits until it holds the authenticator.
 async fn hold_the_authenticator(
     client: &CredentialsClient,
-    auth: &GatedAuthenticators,
+    auth: &GatedBackend,
     origin: &str,
 ) -> latchkey_api::Pending {
     let opts = CallOptions {
@@ -56,7 +56,7 @@ async fn hold_the_authenticator(
 async fn related_origins_authorize_ceremonies_but_not_signals() {
     let well_known = https::serve_related_origins(&["https://example.co.uk"]).await;
     let bus = TestBus::start();
-    let auth = GatedAuthenticators::new();
+    let auth = GatedBackend::new();
     let _d = start_daemon_related(
         &bus,
         &policy_privileged_self(),
@@ -112,7 +112,7 @@ async fn related_origins_authorize_ceremonies_but_not_signals() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signals_beyond_a_callers_share_are_refused_at_once_while_a_ceremony_holds_the_platform() {
     let bus = TestBus::start();
-    let auth = GatedAuthenticators::new();
+    let auth = GatedBackend::new();
     let daemon = start_daemon(&bus, &policy_privileged_self(), auth.clone()).await;
     daemon.set_call_limits(CallLimits {
         total: 4,
@@ -189,7 +189,7 @@ async fn signals_beyond_a_callers_share_are_refused_at_once_while_a_ceremony_hol
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_beyond_the_total_fail_as_busy_after_a_bounded_wait() {
     let bus = TestBus::start();
-    let auth = GatedAuthenticators::new();
+    let auth = GatedBackend::new();
     let daemon = start_daemon(&bus, &policy_privileged_self(), auth.clone()).await;
     let wait = Duration::from_millis(500);
     daemon.set_call_limits(CallLimits {

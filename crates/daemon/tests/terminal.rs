@@ -64,7 +64,7 @@ async fn terminal_prompt_relays_consent_and_pin_fd() {
         "[[privileged]]\nexecutable = \"{}\"\n",
         std::env::current_exe().unwrap().display()
     );
-    let _d = start_daemon(&bus, &policy, FakeAuthenticators::new(FakeMode::AskPin)).await;
+    let _d = start_daemon(&bus, &policy, FakeBackend::new(FakeMode::AskPin)).await;
     let (_agent, screen) = terminal_prompt(&bus, "y\n", Some(b"1357\n")).await;
     let client = CredentialsClient::connect(Some(&bus.address))
         .await
@@ -102,7 +102,7 @@ async fn terminal_prompt_relays_consent_and_pin_fd() {
 async fn terminal_prompt_is_never_asked_to_approve_an_unverified_caller() {
     let bus = TestBus::start();
     // The test binary is an unknown caller here.
-    let _d = start_daemon(&bus, "", FakeAuthenticators::new(FakeMode::Answer)).await;
+    let _d = start_daemon(&bus, "", FakeBackend::new(FakeMode::Answer)).await;
     let (_agent, screen) = terminal_prompt(&bus, "y\ny\ny\n", None).await;
     let client = CredentialsClient::connect(Some(&bus.address))
         .await

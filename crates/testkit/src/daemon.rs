@@ -5,10 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use latchkey_daemon::authenticators::Authenticators;
 use latchkey_daemon::policy::Policy;
 use latchkey_daemon::related::RelatedOrigins;
-pub use latchkey_daemon::server::{Daemon, Settings, Timeouts};
+pub use latchkey_daemon::server::{Backends, Daemon, Settings, Timeouts};
 
 use crate::bus::TestBus;
 use crate::SetupError;
@@ -28,23 +27,20 @@ pub fn uid() -> u32 {
 }
 
 /// The settings of an in-process latchkeyd: `policy` (which must parse without warnings),
-/// `authenticators`, a queue of 64 and [`test_timeouts`], no Related Origin Requests.
-pub fn settings(policy: &str, authenticators: Arc<dyn Authenticators>) -> Settings {
-    try_settings(policy, authenticators).unwrap_or_else(|e| panic!("{e}"))
+/// `backends`, a queue of 64 and [`test_timeouts`], no Related Origin Requests.
+pub fn settings(policy: &str, backends: impl Into<Backends>) -> Settings {
+    try_settings(policy, backends).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// [`settings`], or why the policy does not do.
-pub fn try_settings(
-    policy: &str,
-    authenticators: Arc<dyn Authenticators>,
-) -> Result<Settings, SetupError> {
+pub fn try_settings(policy: &str, backends: impl Into<Backends>) -> Result<Settings, SetupError> {
     let policy = Policy::from_toml(policy).map_err(|e| SetupError::new("policy", e))?;
     if !policy.warnings.is_empty() {
         return Err(SetupError::new("policy", format!("{:?}", policy.warnings)));
     }
     Ok(Settings {
         policy,
-        authenticators,
+        backends: backends.into(),
         queue_capacity: 64,
         timeouts: test_timeouts(),
         uid: uid(),
@@ -60,7 +56,7 @@ pub async fn start_with_settings(bus: &TestBus, settings: Settings) -> Daemon {
 }
 
 /// latchkeyd on `bus` with `policy` and `auth`.
-pub async fn start_daemon(bus: &TestBus, policy: &str, auth: Arc<dyn Authenticators>) -> Daemon {
+pub async fn start_daemon(bus: &TestBus, policy: &str, auth: impl Into<Backends>) -> Daemon {
     start_with_settings(bus, settings(policy, auth)).await
 }
 
@@ -68,7 +64,7 @@ pub async fn start_daemon(bus: &TestBus, policy: &str, auth: Arc<dyn Authenticat
 pub async fn start_daemon_with(
     bus: &TestBus,
     policy: &str,
-    auth: Arc<dyn Authenticators>,
+    auth: impl Into<Backends>,
     queue_capacity: usize,
     timeouts: Timeouts,
 ) -> Daemon {
@@ -83,7 +79,7 @@ pub async fn start_daemon_with(
 pub async fn start_daemon_related(
     bus: &TestBus,
     policy: &str,
-    auth: Arc<dyn Authenticators>,
+    auth: impl Into<Backends>,
     queue_capacity: usize,
     related: Arc<RelatedOrigins>,
 ) -> Daemon {

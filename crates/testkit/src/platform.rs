@@ -7,8 +7,7 @@ use std::sync::Arc;
 use latchkey_authenticator::memory::MemoryStore;
 use latchkey_client::platform::{self, PlatformDevice, Presence};
 use latchkey_client::CancelHandle;
-use latchkey_daemon::authenticators::Authenticators;
-use latchkey_daemon::platform::ClientAuthenticators;
+use latchkey_daemon::platform::PlatformBackend;
 
 /// The platform authenticator over `store`.
 pub fn device_with(store: MemoryStore) -> PlatformDevice<MemoryStore> {
@@ -27,7 +26,7 @@ pub fn device() -> PlatformDevice<MemoryStore> {
     device_with(MemoryStore::default())
 }
 
-/// latchkeyd's platform back-end over [`device`].
-pub fn memory_platform() -> Arc<dyn Authenticators> {
-    Arc::new(ClientAuthenticators::new(Box::new(device()), true))
+/// latchkeyd's platform back-end over [`device`]: its ceremonies and its store.
+pub fn memory_platform() -> Arc<PlatformBackend> {
+    Arc::new(PlatformBackend::new(Box::new(device())))
 }

@@ -719,7 +719,7 @@ fn round_trip_cost_through_the_worker() {
     assert!(through < Duration::from_millis(50), "{through:?}");
 }
 
-/// A ceremony's cancel (the device's cancel handle, as `ClientAuthenticators::cancel` sets it)
+/// A ceremony's cancel (the device's cancel handle, as a request's `CancelToken` reaches it)
 /// does not refuse listing, deleting or renaming, which are no part of any ceremony.
 #[test]
 fn a_cancelled_ceremony_does_not_refuse_list_delete_or_update_user() {

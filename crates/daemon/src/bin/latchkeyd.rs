@@ -9,13 +9,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use latchkey_daemon::authenticators::Authenticators;
-use latchkey_daemon::keys::{KeyAuthenticators, KeySources};
-use latchkey_daemon::platform::ClientAuthenticators;
+use latchkey_daemon::keys::{KeyBackend, KeySources};
+use latchkey_daemon::platform::PlatformBackend;
 use latchkey_daemon::policy::{Policy, PolicyDirs};
 use latchkey_daemon::related::{Limits, RelatedOrigins};
 use latchkey_daemon::routing::Router;
-use latchkey_daemon::server::{Daemon, Settings, Timeouts};
+use latchkey_daemon::server::{Backends, Daemon, Settings, Timeouts};
 use latchkey_transport::{DeviceSpec, Roots};
 use latchkey_worker::{WorkerConfig, WorkerDevice};
 
@@ -156,12 +155,18 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     worker.log_level = args.log_level.clone();
     let device = WorkerDevice::start(worker)?;
     tracing::info!(store = device.kind(), pid = ?device.pid(), "platform authenticator worker started");
-    let platform: Arc<dyn Authenticators> =
-        Arc::new(ClientAuthenticators::new(Box::new(device), true));
+    let platform = Arc::new(PlatformBackend::new(Box::new(device)));
     let keys_enabled = sources.enabled();
-    let keys = Arc::new(KeyAuthenticators::new(sources, Timeouts::default()));
-    let authenticators: Arc<dyn Authenticators> =
-        Arc::new(Router::new(platform, keys, keys_enabled));
+    let keys = Arc::new(KeyBackend::new(sources, Timeouts::default()));
+    let backends = Backends {
+        ceremonies: Arc::new(Router::new(
+            platform.clone(),
+            platform.clone(),
+            keys,
+            keys_enabled,
+        )),
+        store: platform,
+    };
     let related_origins = match RelatedOrigins::with_system_roots(Limits::default()) {
         Ok(r) => Some(Arc::new(r)),
         Err(e) => {
@@ -171,7 +176,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     };
     let settings = Settings {
         policy,
-        authenticators,
+        backends,
         queue_capacity: args.queue_capacity,
         timeouts: Timeouts::default(),
         uid: rustix::process::getuid().as_raw(),

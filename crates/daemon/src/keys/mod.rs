@@ -1,4 +1,4 @@
-//! [`Authenticators`] over security keys: virtual keys (`unix:PATH`, `udp:HOST:PORT`) and USB
+//! [`Ceremonies`] on security keys: virtual keys (`unix:PATH`, `udp:HOST:PORT`) and USB
 //! keys (`/dev/hidrawN`), named by `--device`, listed in `devices.toml`
 //! (`$XDG_CONFIG_HOME/latchkey/devices.toml`, the file the `latchkey` CLI reads), or found by
 //! hidraw discovery with hot-plug. Each ceremony opens the keys afresh (the `acquire` module), runs
@@ -6,7 +6,7 @@
 //! closes them. The user side — PIN with retries left, "touch your key", "insert your key" —
 //! goes through the request's [`PromptSession`] ([`crate::bridge`]).
 //!
-//! Cancelling ([`Authenticators::cancel`], or the request's future being dropped) cancels the
+//! Cancelling the request's [`CancelToken`] (or dropping the ceremony's future) cancels the
 //! ceremony's [`CancelHandle`], which sends CTAPHID_CANCEL to every key it opened and ends the
 //! wait for keys; the blocking thread then ends on its own and the request is freed at once.
 
@@ -14,20 +14,18 @@ mod acquire;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Instant;
 
 use async_trait::async_trait;
 use latchkey_client::devices::{read_config, ListError};
-use latchkey_client::{CancelHandle, CeremonyUi, Device};
+use latchkey_client::CancelHandle;
 use latchkey_transport::{DeviceSpec, Roots};
 use latchkey_webauthn::WebAuthnError;
 
-use crate::authenticators::{
-    Authenticators, Ceremony, ManageError, PlatformCredential, PromptSession, RequestId,
-};
-use crate::bridge::UiBridge;
-use crate::server::Timeouts;
+use crate::bridge::run_blocking;
+use crate::ceremony::{CancelToken, Ceremonies, Ceremony, PromptSession};
+use crate::options::Timeouts;
 
 /// WebAuthn extensions the client drives on security keys (L3 §5.1.7 `extension:<id>`
 /// capabilities): appid/appidExclude on U2F keys, prf over hmac-secret, largeBlob, credProtect,
@@ -94,9 +92,6 @@ impl KeySources {
     }
 }
 
-/// The ceremony running on keys, for [`Authenticators::cancel`].
-type Current = Mutex<Option<(RequestId, CancelHandle)>>;
-
 /// Cancels the ceremony if its future is dropped before it finished (the request timed out or
 /// was closed), so the blocking thread lets go of the keys.
 struct CancelOnDrop(Option<CancelHandle>);
@@ -109,22 +104,17 @@ impl Drop for CancelOnDrop {
     }
 }
 
-/// Security keys behind [`Authenticators`].
-pub struct KeyAuthenticators {
+/// Security keys behind [`Ceremonies`].
+pub struct KeyBackend {
     sources: KeySources,
     timeouts: Timeouts,
-    current: Arc<Current>,
 }
 
-impl KeyAuthenticators {
+impl KeyBackend {
     /// Keys from `sources`; `timeouts` bounds how long a ceremony waits for a key (the request's
     /// own timeout usually ends it first).
     pub fn new(sources: KeySources, timeouts: Timeouts) -> Self {
-        Self {
-            sources,
-            timeouts,
-            current: Arc::default(),
-        }
+        Self { sources, timeouts }
     }
 
     /// Where keys come from.
@@ -132,80 +122,53 @@ impl KeyAuthenticators {
         &self.sources
     }
 
-    async fn run<T, F>(
+    async fn run(
         &self,
         c: &Ceremony,
         ui: Arc<dyn PromptSession>,
-        f: F,
-    ) -> Result<T, WebAuthnError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut dyn Device, &mut dyn CeremonyUi) -> Result<T, WebAuthnError>
-            + Send
-            + 'static,
-    {
-        let cancel = CancelHandle::new();
-        *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Some((c.id, cancel.clone()));
-        let mut guard = CancelOnDrop(Some(cancel.clone()));
+        cancel: &CancelToken,
+    ) -> Result<serde_json::Value, WebAuthnError> {
+        // This ceremony's own handle: every key it opens is tied to it.
+        let handle = CancelHandle::new();
+        let mut on_drop = CancelOnDrop(Some(handle.clone()));
+        let cancel = cancel.clone();
         let sources = self.sources.clone();
         let wait = self.timeouts.clamp(c.options.timeout_ms());
         let deadline = Instant::now()
             .checked_add(wait)
             .unwrap_or_else(Instant::now);
-        let handle = tokio::runtime::Handle::current();
-        let id = c.id;
-        let joined = tokio::task::spawn_blocking(move || {
-            let mut bridge = UiBridge::new(ui, handle);
-            let mut device = acquire::acquire(&sources, &cancel, &mut bridge, deadline)?;
+        let c = c.clone();
+        let result = run_blocking(ui, move |bridge| {
+            let _link = cancel.link(&handle);
+            let mut device = acquire::acquire(&sources, &handle, bridge, deadline)?;
             let info = device.info();
-            tracing::info!(request = %id, key = %info.path, name = %info.name, "security key chosen");
-            f(&mut *device, &mut bridge)
+            tracing::info!(request = %c.id, key = %info.path, name = %info.name, "security key chosen");
+            c.perform(&mut *device, bridge)
         })
         .await;
-        guard.0 = None;
-        {
-            let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
-            if current.as_ref().is_some_and(|(cur, _)| *cur == c.id) {
-                *current = None;
-            }
-        }
-        joined.map_err(|e| WebAuthnError::unknown(format!("the ceremony thread failed: {e}")))?
+        on_drop.0 = None;
+        result
     }
 }
 
 #[async_trait]
-impl Authenticators for KeyAuthenticators {
+impl Ceremonies for KeyBackend {
     async fn create(
         &self,
         c: &Ceremony,
         ui: Arc<dyn PromptSession>,
+        cancel: &CancelToken,
     ) -> Result<serde_json::Value, WebAuthnError> {
-        let request = c.create_request()?;
-        self.run(c, ui, move |device, ui| {
-            latchkey_client::register(device, &request, ui)?.to_json()
-        })
-        .await
+        self.run(c, ui, cancel).await
     }
 
     async fn get(
         &self,
         c: &Ceremony,
         ui: Arc<dyn PromptSession>,
+        cancel: &CancelToken,
     ) -> Result<serde_json::Value, WebAuthnError> {
-        let request = c.get_request()?;
-        self.run(c, ui, move |device, ui| {
-            latchkey_client::authenticate(device, &request, ui)?.to_json()
-        })
-        .await
-    }
-
-    fn cancel(&self, id: RequestId) {
-        let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((cur, handle)) = current.as_ref() {
-            if *cur == id {
-                handle.cancel();
-            }
-        }
+        self.run(c, ui, cancel).await
     }
 
     fn capabilities(&self) -> BTreeMap<String, bool> {
@@ -217,21 +180,6 @@ impl Authenticators for KeyAuthenticators {
         // Keys over USB, not a phone over caBLE/hybrid.
         caps.insert("hybridTransport".into(), false);
         caps
-    }
-
-    fn list_platform_credentials(
-        &self,
-        _rp_id: Option<&str>,
-    ) -> Result<Vec<PlatformCredential>, ManageError> {
-        Err(ManageError::Store(
-            "security keys keep no platform credentials".into(),
-        ))
-    }
-
-    fn delete_platform_credential(&self, _credential_id: &[u8]) -> Result<(), ManageError> {
-        Err(ManageError::Store(
-            "security keys keep no platform credentials".into(),
-        ))
     }
 }
 

@@ -6,7 +6,11 @@ use latchkey_transport::virtual_key::{CtapHidApp, Signals, VirtualKey};
 use latchkey_transport::SeqpacketListener;
 
 use super::*;
-use crate::authenticators::{Account, Pin, PinRequest};
+use std::sync::Mutex;
+
+use crate::bridge::UiBridge;
+use crate::ceremony::{Account, Pin, PinRequest};
+use latchkey_client::Device;
 
 #[derive(Default)]
 struct Notices(Mutex<Vec<String>>);
@@ -83,10 +87,10 @@ fn named_keys_merge_the_command_line_and_the_config_file() {
         ..KeySources::default()
     };
     assert!(!off.enabled());
-    let caps = KeyAuthenticators::new(off, Timeouts::default()).capabilities();
+    let caps = KeyBackend::new(off, Timeouts::default()).capabilities();
     assert_eq!(caps.get("extension:prf"), Some(&false));
     assert_eq!(caps.get("hybridTransport"), Some(&false));
-    let caps = KeyAuthenticators::new(s, Timeouts::default()).capabilities();
+    let caps = KeyBackend::new(s, Timeouts::default()).capabilities();
     assert_eq!(caps.get("extension:prf"), Some(&true));
     assert_eq!(caps.get("extension:appid"), Some(&true));
     assert_eq!(caps.get("hybridTransport"), Some(&false));

@@ -4,6 +4,8 @@ use latchkey_authenticator::store::{
     Algorithm, CredProtect, Credential, CredentialKind, CredentialStore, RpEntity, UserEntity,
 };
 
+use latchkey_client::platform::{self, PlatformDevice, Presence};
+
 use super::*;
 
 struct CountingRng(u8);
@@ -147,27 +149,37 @@ fn malformed_options_are_type_errors() {
     );
 }
 
+fn stored(id: &[u8], user: &[u8], name: Option<&str>, display: Option<&str>) -> CredentialInfo {
+    CredentialInfo {
+        credential_id: id.to_vec(),
+        rp_id: "example.com".into(),
+        user_id: user.to_vec(),
+        user_name: name.map(Into::into),
+        user_display_name: display.map(Into::into),
+        discoverable: true,
+        cred_protect: 1,
+        sign_count: None,
+    }
+}
+
+/// The platform authenticator over `store`, as signals reach it.
+fn device(store: MemoryStore) -> PlatformDevice<MemoryStore> {
+    let cancel = latchkey_client::CancelHandle::new();
+    PlatformDevice::with_store(
+        platform::config(),
+        store,
+        Presence::granted(cancel.clone()),
+        cancel,
+        "memory".into(),
+    )
+}
+
 #[test]
 fn plan_follows_the_authenticator_actions() {
     let stored = vec![
-        StoredCredential {
-            id: vec![1, 2, 3],
-            user_id: b"user".to_vec(),
-            user_name: Some("a".into()),
-            user_display_name: Some("A".into()),
-        },
-        StoredCredential {
-            id: vec![4, 5, 6],
-            user_id: b"user".to_vec(),
-            user_name: Some("old".into()),
-            user_display_name: Some("Old".into()),
-        },
-        StoredCredential {
-            id: vec![7, 8, 9],
-            user_id: b"other".to_vec(),
-            user_name: None,
-            user_display_name: None,
-        },
+        stored(&[1, 2, 3], b"user", Some("a"), Some("A")),
+        stored(&[4, 5, 6], b"user", Some("old"), Some("Old")),
+        stored(&[7, 8, 9], b"other", None, None),
     ];
     let unknown = signal(
         SignalKind::UnknownCredential,
@@ -230,9 +242,10 @@ fn applied_to_a_store() {
         "alice",
         true,
     );
+    let mut device = device(store);
 
-    let report = apply_to_store(
-        &mut store,
+    let report = apply(
+        &mut device,
         &signal(
             SignalKind::UnknownCredential,
             r#"{"rpId":"example.com","credentialId":"CgsM"}"#,
@@ -240,10 +253,10 @@ fn applied_to_a_store() {
     )
     .unwrap();
     assert_eq!(report, SignalReport::default(), "another RP's credential");
-    assert_eq!(ids(&mut store, "other.example").len(), 1);
+    assert_eq!(ids(device.core_mut().store_mut(), "other.example").len(), 1);
 
-    let report = apply_to_store(
-        &mut store,
+    let report = apply(
+        &mut device,
         &signal(
             SignalKind::CurrentUserDetails,
             r#"{"rpId":"example.com","userId":"dXNlcg","name":"alice@new","displayName":"Alice New"}"#,
@@ -251,7 +264,9 @@ fn applied_to_a_store() {
     )
     .unwrap();
     assert_eq!(report.updated, 2);
-    let users: Vec<_> = store
+    let users: Vec<_> = device
+        .core_mut()
+        .store_mut()
         .by_rp("example.com")
         .unwrap()
         .into_iter()
@@ -266,11 +281,15 @@ fn applied_to_a_store() {
         ]
     );
     // The other RP's credential for the same user handle keeps its names.
-    let other = store.by_rp("other.example").unwrap();
+    let other = device
+        .core_mut()
+        .store_mut()
+        .by_rp("other.example")
+        .unwrap();
     assert_eq!(other[0].user.name.as_deref(), Some("alice"));
 
-    let report = apply_to_store(
-        &mut store,
+    let report = apply(
+        &mut device,
         &signal(
             SignalKind::AllAcceptedCredentials,
             r#"{"rpId":"example.com","userId":"dXNlcg","allAcceptedCredentialIds":["BAUG"]}"#,
@@ -279,11 +298,11 @@ fn applied_to_a_store() {
     .unwrap();
     assert_eq!(report.removed, 1);
     assert_eq!(
-        ids(&mut store, "example.com"),
+        ids(device.core_mut().store_mut(), "example.com"),
         vec![vec![4, 5, 6], vec![7, 8, 9]]
     );
-    let report = apply_to_store(
-        &mut store,
+    let report = apply(
+        &mut device,
         &signal(
             SignalKind::UnknownCredential,
             r#"{"rpId":"example.com","credentialId":"BwgJ"}"#,
@@ -291,12 +310,14 @@ fn applied_to_a_store() {
     )
     .unwrap();
     assert_eq!(report.removed, 1);
-    assert_eq!(ids(&mut store, "example.com"), vec![vec![4, 5, 6]]);
+    assert_eq!(
+        ids(device.core_mut().store_mut(), "example.com"),
+        vec![vec![4, 5, 6]]
+    );
 }
 
 #[test]
 fn applied_to_a_routed_device_removes_and_updates() {
-    use latchkey_client::platform::{self, PlatformDevice, Presence};
     let mut store = MemoryStore::default();
     seed(
         &mut store,
@@ -323,15 +344,8 @@ fn applied_to_a_routed_device_removes_and_updates() {
         "alice",
         true,
     );
-    let cancel = latchkey_client::CancelHandle::new();
-    let mut device = PlatformDevice::with_store(
-        platform::config(),
-        store,
-        Presence::granted(cancel.clone()),
-        cancel,
-        "memory".into(),
-    );
-    let report = apply_to_device(
+    let mut device = device(store);
+    let report = apply(
         &mut device,
         &signal(
             SignalKind::AllAcceptedCredentials,
@@ -355,7 +369,7 @@ fn applied_to_a_routed_device_removes_and_updates() {
     let json =
         format!(r#"{{"rpId":"example.com","userId":"dXNlcg","name":"{long}","displayName":"A"}}"#);
     let details = signal(SignalKind::CurrentUserDetails, &json);
-    let report = apply_to_device(&mut device, &details).unwrap();
+    let report = apply(&mut device, &details).unwrap();
     assert_eq!(report.updated, 1);
     let names = |device: &mut PlatformDevice<MemoryStore>, rp: &str| -> Vec<_> {
         device
@@ -384,7 +398,7 @@ fn applied_to_a_routed_device_removes_and_updates() {
     );
     // Again: nothing differs, nothing is written.
     assert_eq!(
-        apply_to_device(&mut device, &details).unwrap(),
+        apply(&mut device, &details).unwrap(),
         SignalReport::default()
     );
 }
@@ -411,7 +425,7 @@ impl latchkey_client::Device for NoRename {
     }
 }
 
-impl RoutedDevice for NoRename {
+impl ManagedDevice for NoRename {
     fn list(
         &mut self,
         rp_id: Option<&str>,
@@ -425,7 +439,6 @@ impl RoutedDevice for NoRename {
 
 #[test]
 fn a_device_that_cannot_rename_refuses_current_user_details() {
-    use latchkey_client::platform::{self, PlatformDevice, Presence};
     let mut store = MemoryStore::default();
     seed(
         &mut store,
@@ -435,15 +448,8 @@ fn a_device_that_cannot_rename_refuses_current_user_details() {
         "alice",
         true,
     );
-    let cancel = latchkey_client::CancelHandle::new();
-    let mut device = NoRename(PlatformDevice::with_store(
-        platform::config(),
-        store,
-        Presence::granted(cancel.clone()),
-        cancel,
-        "memory".into(),
-    ));
-    let e = apply_to_device(
+    let mut device = NoRename(device(store));
+    let e = apply(
         &mut device,
         &signal(
             SignalKind::CurrentUserDetails,

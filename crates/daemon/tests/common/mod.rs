@@ -4,8 +4,9 @@
 //! How the tests run (no machine bus is ever touched):
 //! 1. [`TestBus::start`] starts a private `dbus-daemon` (`latchkey_testkit::bus`).
 //! 2. [`start_daemon`] serves latchkeyd in-process on that bus, with a policy text and an
-//!    [`Authenticators`] back-end ([`FakeAuthenticators`] or the real platform authenticator,
-//!    [`platform_authenticator`]).
+//!    back-end ([`FakeBackend`] or the real platform authenticator, [`platform_authenticator`]),
+//!    which runs ceremonies ([`Ceremonies`]) and keeps the platform credentials
+//!    ([`PlatformStore`]).
 //! 3. [`Prompt::spawn`] runs the `latchkey-test-prompt` binary (scripted answers, a JSON-lines
 //!    record of what it was shown) either owning `dev.latchkey.Prompt` or registered as a
 //!    caller-controlled prompt.
@@ -18,9 +19,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use latchkey_daemon::authenticators::{
-    Authenticators, Ceremony, ManageError, PlatformCredential, PromptSession, RequestId,
-};
+use latchkey_client::manage::CredentialInfo;
+use latchkey_daemon::ceremony::{CancelToken, Ceremonies, Ceremony, PromptSession, RequestId};
+use latchkey_daemon::signal::{Signal, SignalError, SignalReport, SignalSupport};
+use latchkey_daemon::store::{PlatformStore, StoreError};
 use latchkey_webauthn::WebAuthnError;
 
 pub use latchkey_testkit::bins::binary as bin;
@@ -35,7 +37,7 @@ pub use latchkey_testkit::policy::{
 pub use latchkey_testkit::prompt::{prompt_bin, Prompt};
 pub use latchkey_testkit::{caller, https, TestBus};
 
-/// How [`FakeAuthenticators`] behaves.
+/// How [`FakeBackend`] behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FakeMode {
     /// Answers at once.
@@ -46,18 +48,19 @@ pub enum FakeMode {
     AskPin,
 }
 
-/// An in-test back-end: echoes clientDataJSON in a response-shaped JSON; records cancels.
-pub struct FakeAuthenticators {
+/// An in-test back-end: echoes clientDataJSON in a response-shaped JSON; records cancels; keeps
+/// one platform credential (ID 010203) that it lists and pretends to delete, and no signals.
+pub struct FakeBackend {
     pub mode: Mutex<FakeMode>,
-    pub cancelled: Mutex<Vec<RequestId>>,
+    pub cancelled: Arc<Mutex<Vec<RequestId>>>,
     pub ceremonies: Mutex<Vec<RequestId>>,
 }
 
-impl FakeAuthenticators {
+impl FakeBackend {
     pub fn new(mode: FakeMode) -> Arc<Self> {
         Arc::new(Self {
             mode: Mutex::new(mode),
-            cancelled: Mutex::default(),
+            cancelled: Arc::default(),
             ceremonies: Mutex::default(),
         })
     }
@@ -66,8 +69,11 @@ impl FakeAuthenticators {
         &self,
         c: &Ceremony,
         ui: Arc<dyn PromptSession>,
+        cancel: &CancelToken,
     ) -> Result<serde_json::Value, WebAuthnError> {
         self.ceremonies.lock().unwrap().push(c.id);
+        let (cancelled, id) = (self.cancelled.clone(), c.id);
+        cancel.on_cancel(move || cancelled.lock().unwrap().push(id));
         let mode = *self.mode.lock().unwrap();
         let pin_len = match mode {
             FakeMode::Answer => 0,
@@ -88,44 +94,49 @@ impl FakeAuthenticators {
 }
 
 #[async_trait]
-impl Authenticators for FakeAuthenticators {
+impl Ceremonies for FakeBackend {
     async fn create(
         &self,
         c: &Ceremony,
         ui: Arc<dyn PromptSession>,
+        cancel: &CancelToken,
     ) -> Result<serde_json::Value, WebAuthnError> {
-        self.answer(c, ui).await
+        self.answer(c, ui, cancel).await
     }
     async fn get(
         &self,
         c: &Ceremony,
         ui: Arc<dyn PromptSession>,
+        cancel: &CancelToken,
     ) -> Result<serde_json::Value, WebAuthnError> {
-        self.answer(c, ui).await
-    }
-    fn cancel(&self, id: RequestId) {
-        self.cancelled.lock().unwrap().push(id);
+        self.answer(c, ui, cancel).await
     }
     fn capabilities(&self) -> BTreeMap<String, bool> {
         BTreeMap::from([("passkeyPlatformAuthenticator".to_owned(), true)])
     }
-    fn list_platform_credentials(
-        &self,
-        _rp_id: Option<&str>,
-    ) -> Result<Vec<PlatformCredential>, ManageError> {
-        Ok(vec![PlatformCredential {
+}
+
+impl PlatformStore for FakeBackend {
+    fn list(&self, _rp_id: Option<&str>) -> Result<Vec<CredentialInfo>, StoreError> {
+        Ok(vec![CredentialInfo {
             credential_id: vec![1, 2, 3],
             rp_id: "example.com".into(),
-            user_name: "alice".into(),
-            user_display_name: "Alice".into(),
+            user_id: b"alice".to_vec(),
+            user_name: Some("alice".into()),
+            user_display_name: Some("Alice".into()),
+            discoverable: true,
+            cred_protect: 1,
+            sign_count: None,
         }])
     }
-    fn delete_platform_credential(&self, id: &[u8]) -> Result<(), ManageError> {
-        if id == [1, 2, 3] {
-            Ok(())
-        } else {
-            Err(ManageError::NotFound)
-        }
+    fn delete(&self, id: &[u8]) -> Result<bool, StoreError> {
+        Ok(id == [1, 2, 3])
+    }
+    fn signal_support(&self) -> SignalSupport {
+        SignalSupport::NONE
+    }
+    fn apply_signal(&self, s: &Signal) -> Result<SignalReport, SignalError> {
+        Err(SignalError::NotSupported(s.body.kind().capability()))
     }
 }
 
@@ -226,12 +237,17 @@ pub fn policy_privileged_self_and(others: &[&Path]) -> String {
 /// A back-end whose ceremonies hold the platform authenticator (as a ceremony waiting for a PIN
 /// holds the device) until cancelled, and whose signals wait for it like the platform back-end's
 /// do. Counts the signals waiting at once.
-pub struct GatedAuthenticators {
+pub struct GatedBackend {
+    state: Arc<GateState>,
+}
+
+#[derive(Default)]
+struct GateState {
     gate: Mutex<Gate>,
     freed: std::sync::Condvar,
 }
 
-/// What [`GatedAuthenticators`] saw.
+/// What [`GatedBackend`] saw.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Gate {
     /// A ceremony holds the authenticator.
@@ -244,21 +260,26 @@ pub struct Gate {
     pub applied: usize,
 }
 
-impl GatedAuthenticators {
+impl GatedBackend {
     pub fn new() -> Arc<Self> {
         Arc::new(Self {
-            gate: Mutex::default(),
-            freed: std::sync::Condvar::new(),
+            state: Arc::default(),
         })
     }
 
     /// What it saw so far.
     pub fn gate(&self) -> Gate {
-        *self.gate.lock().unwrap()
+        *self.state.gate.lock().unwrap()
     }
 
-    async fn hold(&self) -> Result<serde_json::Value, WebAuthnError> {
-        self.gate.lock().unwrap().held = true;
+    /// Holds the authenticator until the request is cancelled.
+    async fn hold(&self, cancel: &CancelToken) -> Result<serde_json::Value, WebAuthnError> {
+        self.state.gate.lock().unwrap().held = true;
+        let state = self.state.clone();
+        cancel.on_cancel(move || {
+            state.gate.lock().unwrap().held = false;
+            state.freed.notify_all();
+        });
         loop {
             tokio::time::sleep(Duration::from_secs(3600)).await;
         }
@@ -266,52 +287,47 @@ impl GatedAuthenticators {
 }
 
 #[async_trait]
-impl Authenticators for GatedAuthenticators {
+impl Ceremonies for GatedBackend {
     async fn create(
         &self,
         _c: &Ceremony,
         _ui: Arc<dyn PromptSession>,
+        cancel: &CancelToken,
     ) -> Result<serde_json::Value, WebAuthnError> {
-        self.hold().await
+        self.hold(cancel).await
     }
     async fn get(
         &self,
         _c: &Ceremony,
         _ui: Arc<dyn PromptSession>,
+        cancel: &CancelToken,
     ) -> Result<serde_json::Value, WebAuthnError> {
-        self.hold().await
-    }
-    fn cancel(&self, _id: RequestId) {
-        self.gate.lock().unwrap().held = false;
-        self.freed.notify_all();
+        self.hold(cancel).await
     }
     fn capabilities(&self) -> BTreeMap<String, bool> {
         BTreeMap::new()
     }
-    fn list_platform_credentials(
-        &self,
-        _rp_id: Option<&str>,
-    ) -> Result<Vec<PlatformCredential>, ManageError> {
+}
+
+impl PlatformStore for GatedBackend {
+    fn list(&self, _rp_id: Option<&str>) -> Result<Vec<CredentialInfo>, StoreError> {
         Ok(Vec::new())
     }
-    fn delete_platform_credential(&self, _id: &[u8]) -> Result<(), ManageError> {
-        Err(ManageError::NotFound)
+    fn delete(&self, _id: &[u8]) -> Result<bool, StoreError> {
+        Ok(false)
     }
-    fn signal_support(&self) -> latchkey_daemon::signal::SignalSupport {
-        latchkey_daemon::signal::SignalSupport::ALL
+    fn signal_support(&self) -> SignalSupport {
+        SignalSupport::ALL
     }
-    fn apply_signal(
-        &self,
-        _s: &latchkey_daemon::signal::Signal,
-    ) -> Result<latchkey_daemon::signal::SignalReport, latchkey_daemon::signal::SignalError> {
-        let mut gate = self.gate.lock().unwrap();
+    fn apply_signal(&self, _s: &Signal) -> Result<SignalReport, SignalError> {
+        let mut gate = self.state.gate.lock().unwrap();
         gate.waiting += 1;
         gate.most_waiting = gate.most_waiting.max(gate.waiting);
         while gate.held {
-            gate = self.freed.wait(gate).unwrap();
+            gate = self.state.freed.wait(gate).unwrap();
         }
         gate.waiting -= 1;
         gate.applied += 1;
-        Ok(latchkey_daemon::signal::SignalReport::default())
+        Ok(SignalReport::default())
     }
 }

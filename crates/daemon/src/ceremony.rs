@@ -1,18 +1,26 @@
-//! The seam between latchkeyd and whatever runs a ceremony: the platform authenticator, a virtual
-//! key, a USB key. latchkeyd holds no key material (DESIGN "Processes"); it hands over the checked
-//! request and a [`PromptSession`] through which the authenticator side asks the user for a PIN or
-//! an account, and receives the WebAuthn L3 response JSON (§5.1.10 `RegistrationResponseJSON`,
-//! `AuthenticationResponseJSON`).
+//! The seam between latchkeyd and whatever runs a ceremony: the platform authenticator, the
+//! security keys, and later a phone over hybrid, a password manager, the device worker. latchkeyd
+//! holds no key material (DESIGN "Processes"); a back-end implements [`Ceremonies`] and gets the
+//! authorized request ([`Ceremony`]: RP ID and origin checked, clientDataJSON built, options
+//! parsed), an interaction handle for the prompt ([`PromptSession`]) and a [`CancelToken`], and
+//! answers with the WebAuthn L3 response JSON (§5.1.10 `RegistrationResponseJSON`,
+//! `AuthenticationResponseJSON`). The platform credentials' management is another trait,
+//! [`crate::store::PlatformStore`].
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-pub use latchkey_prompt::{Account, Pin, PinRequest};
+use latchkey_client::Device;
 use latchkey_webauthn::clientdata::CeremonyType;
+use latchkey_webauthn::ids::ClientDataHash;
 use latchkey_webauthn::origin::AuthorizedRpId;
 use latchkey_webauthn::WebAuthnError;
+
+pub use crate::cancel::CancelToken;
+use crate::options::CheckedOptions;
+pub use latchkey_prompt::{Account, Pin, PinRequest};
 
 /// A request's number, unique within one latchkeyd run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -24,7 +32,8 @@ impl fmt::Display for RequestId {
     }
 }
 
-/// Everything an authenticator needs for one ceremony; only latchkeyd builds it.
+/// Everything a back-end needs for one ceremony; only latchkeyd builds it, once the caller's
+/// claims were authorized and the user consented.
 #[derive(Debug, Clone)]
 pub struct Ceremony {
     /// The request.
@@ -32,7 +41,7 @@ pub struct Ceremony {
     /// Create or get.
     pub kind: CeremonyType,
     /// The caller's options, parsed (matches `kind`).
-    pub options: crate::options::CheckedOptions,
+    pub options: CheckedOptions,
     /// The origin and RP ID, checked.
     pub authorized: AuthorizedRpId,
     /// `clientDataJSON`, built by latchkeyd (§5.8.1.1).
@@ -42,9 +51,14 @@ pub struct Ceremony {
 }
 
 impl Ceremony {
+    /// SHA-256 of `clientDataJSON`, the `clientDataHash` an authenticator signs (L3 §5.8.1).
+    pub fn client_data_hash(&self) -> ClientDataHash {
+        ClientDataHash::of(&self.client_data_json)
+    }
+
     /// The client crate's registration request for this ceremony.
     pub fn create_request(&self) -> Result<latchkey_client::CreateRequest, WebAuthnError> {
-        let crate::options::CheckedOptions::Create(options) = &self.options else {
+        let CheckedOptions::Create(options) = &self.options else {
             return Err(WebAuthnError::unknown(
                 "create ceremony without creation options",
             ));
@@ -58,7 +72,7 @@ impl Ceremony {
 
     /// The client crate's authentication request for this ceremony.
     pub fn get_request(&self) -> Result<latchkey_client::GetRequest, WebAuthnError> {
-        let crate::options::CheckedOptions::Get(options) = &self.options else {
+        let CheckedOptions::Get(options) = &self.options else {
             return Err(WebAuthnError::unknown(
                 "get ceremony without request options",
             ));
@@ -69,9 +83,26 @@ impl Ceremony {
             client_data_json: self.client_data_json.clone(),
         })
     }
+
+    /// Runs this ceremony on `device` through the client crate (blocking): registration or
+    /// authentication as `kind` says, the user side through `ui`.
+    pub fn perform(
+        &self,
+        device: &mut dyn Device,
+        ui: &mut dyn latchkey_client::CeremonyUi,
+    ) -> Result<serde_json::Value, WebAuthnError> {
+        match self.kind {
+            CeremonyType::Create => {
+                latchkey_client::register(device, &self.create_request()?, ui)?.to_json()
+            }
+            CeremonyType::Get => {
+                latchkey_client::authenticate(device, &self.get_request()?, ui)?.to_json()
+            }
+        }
+    }
 }
 
-/// The user side of a ceremony, as the authenticator side sees it.
+/// The user side of a ceremony, as a back-end sees it: the prompt latchkeyd chose for the request.
 #[async_trait]
 pub trait PromptSession: Send + Sync {
     /// Asks for a PIN (delivered over a file descriptor, zeroised after use).
@@ -82,70 +113,26 @@ pub trait PromptSession: Send + Sync {
     async fn notice(&self, text: &str);
 }
 
-/// A platform credential, for management (`ListCredentials`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlatformCredential {
-    /// The credential ID.
-    pub credential_id: Vec<u8>,
-    /// Its RP ID.
-    pub rp_id: String,
-    /// `user.name`.
-    pub user_name: String,
-    /// `user.displayName`.
-    pub user_display_name: String,
-}
-
-/// A management failure.
-#[derive(Debug, thiserror::Error)]
-pub enum ManageError {
-    /// No such credential.
-    #[error("no platform credential with that ID")]
-    NotFound,
-    /// The store failed.
-    #[error("the credential store failed: {0}")]
-    Store(String),
-}
-
-/// The authenticators latchkeyd routes ceremonies to (platform, virtual, USB), behind one trait.
+/// A back-end that runs ceremonies: the platform authenticator, the security keys, a router in
+/// front of both. `create` and `get` are called with the request's [`CancelToken`], which latchkeyd
+/// cancels when the caller closes the request, leaves the bus or the request times out; the
+/// back-end then stops at once (its future may also simply be dropped).
 #[async_trait]
-pub trait Authenticators: Send + Sync + 'static {
+pub trait Ceremonies: Send + Sync + 'static {
     /// Runs `navigator.credentials.create()`; returns `RegistrationResponseJSON`.
     async fn create(
         &self,
         ceremony: &Ceremony,
         ui: Arc<dyn PromptSession>,
+        cancel: &CancelToken,
     ) -> Result<serde_json::Value, WebAuthnError>;
     /// Runs `navigator.credentials.get()`; returns `AuthenticationResponseJSON`.
     async fn get(
         &self,
         ceremony: &Ceremony,
         ui: Arc<dyn PromptSession>,
+        cancel: &CancelToken,
     ) -> Result<serde_json::Value, WebAuthnError>;
-    /// Stops the ceremony for `id` (the caller cancelled, left or timed out); its future is dropped.
-    fn cancel(&self, id: RequestId);
     /// Client capabilities this back-end provides (L3 §5.1.7 names, `extension:<id>` entries).
     fn capabilities(&self) -> BTreeMap<String, bool>;
-    /// The platform authenticator's credentials, optionally for one RP ID.
-    fn list_platform_credentials(
-        &self,
-        rp_id: Option<&str>,
-    ) -> Result<Vec<PlatformCredential>, ManageError>;
-    /// Deletes a platform credential.
-    fn delete_platform_credential(&self, credential_id: &[u8]) -> Result<(), ManageError>;
-    /// Which WebAuthn L3 signals (§5.1.10) this back-end applies to its platform credentials
-    /// (`getClientCapabilities` reports exactly these). None unless a back-end says so.
-    fn signal_support(&self) -> crate::signal::SignalSupport {
-        crate::signal::SignalSupport::NONE
-    }
-    /// Applies a signal whose RP ID latchkeyd checked for the caller, without asking the user
-    /// (see [`crate::signal`]: [`crate::signal::apply_to_store`] and
-    /// [`crate::signal::apply_to_device`] do the work). Called on a blocking thread.
-    fn apply_signal(
-        &self,
-        signal: &crate::signal::Signal,
-    ) -> Result<crate::signal::SignalReport, crate::signal::SignalError> {
-        Err(crate::signal::SignalError::NotSupported(
-            signal.body.kind().capability(),
-        ))
-    }
 }

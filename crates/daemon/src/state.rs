@@ -1,0 +1,215 @@
+//! The state one latchkeyd shares between its interface objects and request tasks: its
+//! [`Settings`] (policy, [`Backends`], bounds), the live requests and how each is cancelled, the
+//! registered prompts, the call limits, and who the callers are ([`Shared::identify`]).
+//! [`crate::server`] creates it; [`crate::service`] and [`crate::request`] use it.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use latchkey_api::Error;
+use tokio::sync::watch;
+use zbus::names::{OwnedUniqueName, UniqueName};
+use zbus::zvariant::OwnedObjectPath;
+use zbus::Connection;
+
+use crate::ceremony::{Ceremonies, RequestId};
+use crate::identity::cache::IdentityCache;
+use crate::identity::{self, CallerIdentity, PeerCredentials};
+use crate::limits::{CallLimiter, CallLimits};
+use crate::options::Timeouts;
+use crate::policy::Policy;
+use crate::prompt::ChosenPrompt;
+use crate::queue::PromptQueue;
+use crate::related::RelatedOrigins;
+use crate::store::PlatformStore;
+
+/// The back-ends latchkeyd serves: what runs ceremonies and the platform credentials' store.
+#[derive(Clone)]
+pub struct Backends {
+    /// Runs create and get (in latchkeyd, a [`crate::routing::Router`] in front of the platform
+    /// authenticator and the security keys).
+    pub ceremonies: Arc<dyn Ceremonies>,
+    /// Lists, deletes and signals the platform credentials.
+    pub store: Arc<dyn PlatformStore>,
+}
+
+impl Backends {
+    /// One back-end that is both (the platform authenticator alone, a test's).
+    pub fn single<B: Ceremonies + PlatformStore>(backend: Arc<B>) -> Self {
+        Self {
+            ceremonies: backend.clone(),
+            store: backend,
+        }
+    }
+}
+
+impl<B: Ceremonies + PlatformStore> From<Arc<B>> for Backends {
+    fn from(backend: Arc<B>) -> Self {
+        Self::single(backend)
+    }
+}
+
+/// Settings of one latchkeyd instance.
+#[derive(Clone)]
+pub struct Settings {
+    /// Merged policy.
+    pub policy: Policy,
+    /// The back-ends.
+    pub backends: Backends,
+    /// Most requests queued for the prompt (waiting + running); one caller may hold an eighth of
+    /// them, at least 4 (see [`crate::queue`] and [`Daemon::set_queue_per_caller`]).
+    pub queue_capacity: usize,
+    /// Request timeout bounds.
+    pub timeouts: Timeouts,
+    /// This session's user (callers of other users are refused).
+    pub uid: u32,
+    /// Related Origin Requests fetcher; `None` disables §5.11.
+    pub related_origins: Option<Arc<RelatedOrigins>>,
+}
+
+/// Why a request was cancelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelReason {
+    /// The caller called `Close()`.
+    Closed,
+    /// The caller left the bus.
+    Disconnected,
+}
+
+pub(crate) struct LiveRequest {
+    pub(crate) sender: OwnedUniqueName,
+    pub(crate) cancel: watch::Sender<Option<CancelReason>>,
+}
+
+/// State shared by the interface objects and request tasks.
+pub struct Shared {
+    pub(crate) settings: Settings,
+    pub(crate) queue: PromptQueue,
+    next_id: AtomicU64,
+    pub(crate) requests: Mutex<HashMap<OwnedObjectPath, LiveRequest>>,
+    /// Registered caller-controlled prompts: unique name → the PIDs whose requests they serve.
+    pub(crate) agents: Mutex<Vec<(OwnedUniqueName, u32, u32)>>,
+    /// Admission for management and signal calls.
+    pub(crate) calls: CallLimiter,
+    /// Identities of the connections that called (callers and the prompt), by unique name.
+    pub(crate) identities: IdentityCache,
+    /// The trusted prompt last found owning `dev.latchkey.Prompt`, by its unique name; cleared
+    /// when `NameOwnerChanged` says that name changed owner or the owner left.
+    pub(crate) trusted_prompt: Mutex<Option<(OwnedUniqueName, ChosenPrompt)>>,
+}
+
+impl Shared {
+    /// The state of a latchkeyd serving `settings`, with no request yet.
+    pub(crate) fn new(settings: Settings) -> Self {
+        let queue = PromptQueue::new(settings.queue_capacity);
+        Self {
+            settings,
+            queue,
+            next_id: AtomicU64::new(0),
+            requests: Mutex::new(HashMap::new()),
+            agents: Mutex::new(Vec::new()),
+            calls: CallLimiter::new(CallLimits::default()),
+            identities: IdentityCache::default(),
+            trusted_prompt: Mutex::new(None),
+        }
+    }
+
+    pub(crate) fn next_request_id(&self) -> RequestId {
+        RequestId(self.next_id.fetch_add(1, Ordering::Relaxed) + 1)
+    }
+
+    pub(crate) fn lock_requests(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<OwnedObjectPath, LiveRequest>> {
+        self.requests.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn lock_agents(
+        &self,
+    ) -> std::sync::MutexGuard<'_, Vec<(OwnedUniqueName, u32, u32)>> {
+        self.agents.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Cancels every request `sender` made and forgets its prompt registration.
+    pub(crate) fn lock_trusted_prompt(
+        &self,
+    ) -> std::sync::MutexGuard<'_, Option<(OwnedUniqueName, ChosenPrompt)>> {
+        self.trusted_prompt
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn sender_left(&self, sender: &str) {
+        self.identities.forget(sender);
+        let mut prompt = self.lock_trusted_prompt();
+        if prompt.as_ref().is_some_and(|(n, _)| n.as_str() == sender) {
+            *prompt = None;
+        }
+        drop(prompt);
+        let mut n = 0;
+        for live in self.lock_requests().values() {
+            if live.sender.as_str() == sender {
+                live.cancel.send_replace(Some(CancelReason::Disconnected));
+                n += 1;
+            }
+        }
+        self.lock_agents()
+            .retain(|(name, _, _)| name.as_str() != sender);
+        if n > 0 {
+            tracing::info!(
+                sender,
+                requests = n,
+                "caller left the bus; its requests are cancelled"
+            );
+        }
+    }
+
+    /// Identifies `sender` from the kernel (see [`crate::identity`]): once per connection, through
+    /// the bus's `GetConnectionCredentials`; later calls on the same connection take the identity
+    /// from [`crate::identity::cache`], re-checked against the kernel through the kept pidfd.
+    pub(crate) async fn identify(
+        &self,
+        conn: &Connection,
+        sender: &UniqueName<'_>,
+    ) -> Result<CallerIdentity, Error> {
+        if let Some(id) = self.identities.get(sender.as_str()) {
+            return Ok(id);
+        }
+        let dbus = zbus::fdo::DBusProxy::new(conn).await?;
+        let creds = dbus
+            .get_connection_credentials(sender.clone().into())
+            .await
+            .map_err(|e| {
+                Error::CallerRefused(format!("the bus has no credentials for the caller: {e}"))
+            })?;
+        let pidfd = match creds.process_fd() {
+            Some(fd) => Some(
+                std::os::fd::AsFd::as_fd(fd)
+                    .try_clone_to_owned()
+                    .map_err(|e| Error::Failed(format!("dup pidfd: {e}")))?,
+            ),
+            None => None,
+        };
+        let peer = PeerCredentials {
+            pid: creds.process_id(),
+            pidfd,
+            uid: creds.unix_user_id(),
+        };
+        let (id, pidfd) = identity::identify_pinned(peer, self.settings.uid)
+            .map_err(|e| Error::CallerRefused(e.to_string()))?;
+        // The unique name must still belong to the process we read (it could have left and the PID
+        // been reused only if the name were gone; a name is never reassigned).
+        let again = dbus
+            .get_connection_credentials(sender.clone().into())
+            .await
+            .map_err(|_| Error::CallerRefused("the caller left while it was identified".into()))?;
+        if again.process_id().is_some_and(|p| p != id.pid) {
+            return Err(Error::CallerRefused(
+                "the caller's process changed while it was identified".into(),
+            ));
+        }
+        self.identities.insert(sender.as_str(), id.clone(), pidfd);
+        Ok(id)
+    }
+}
