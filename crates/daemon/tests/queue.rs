@@ -642,7 +642,7 @@ async fn one_connection_routes_each_response_to_its_request() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_browser_has_a_share_per_top_level_origin_so_one_page_cannot_fill_it_for_all() {
     let bus = TestBus::start();
-    let auth = FakeAuthenticators::new(FakeMode::Answer);
+    let auth = FakeBackend::new(FakeMode::Answer);
     let daemon = start_daemon(&bus, &policy_privileged_self(), auth.clone()).await;
     daemon.set_queue_per_caller(1);
     // The first consent holds the prompt until its request is closed.

@@ -90,7 +90,7 @@ async fn a_caller_in_a_snap_named_scope_is_not_that_snap() {
         "[[privileged]]\nname = \"Chromium (Snap)\"\nsnap = \"chromium\"\n{}",
         trusted_prompt()
     );
-    let _d = start_daemon(&bus, &policy, FakeAuthenticators::new(FakeMode::Answer)).await;
+    let _d = start_daemon(&bus, &policy, FakeBackend::new(FakeMode::Answer)).await;
     let prompt = Prompt::spawn(&bus, "approve\napprove\n", false);
     let req = CallerRequest {
         bus: bus.address.clone(),
