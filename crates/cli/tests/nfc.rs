@@ -6,8 +6,7 @@
 //! verifies what they return. Also: the card pulled mid-ceremony, and cards that break the
 //! protocol, each ending the ceremony with a named error.
 
-#[path = "../../transport/tests/pcscd/mod.rs"]
-mod pcscd;
+use latchkey_testkit::pcscd;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;

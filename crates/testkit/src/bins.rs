@@ -4,8 +4,8 @@
 //! Cargo builds a package's own binaries for its tests, not those of other packages: latchkeyd's
 //! tests need the prompt's and the worker's. So the first call in a process runs `cargo build
 //! --bins` for the packages that have binaries, with this executable's profile (`--release` under
-//! `cargo bench`) and with the worker's TPM store when this kit has its `tpm` feature (a no-op
-//! when they are current), and
+//! `cargo bench`), with the worker's TPM store when this kit has its `tpm` feature and with NFC
+//! keys through PC/SC when it has its `pcsc` feature (a no-op when they are current), and
 //! every call returns a path in that profile's directory (`target/debug`). `LATCHKEY_BIN_DIR`
 //! names a directory of binaries built beforehand instead (the test script sets it to what it
 //! just built, so nothing is rebuilt under running tests).
@@ -28,6 +28,9 @@ const PACKAGES: [&str; 5] = [
     "latchkey-native-host",
 ];
 
+/// The features that give latchkeyd and `latchkey` NFC keys through PC/SC.
+const PCSC_FEATURES: &str = "latchkey-daemon/pcsc,latchkey-cli/pcsc";
+
 /// Where this executable's profile puts binaries (`target/debug`, `target/release`).
 fn profile_dir() -> Result<PathBuf, String> {
     let exe = std::env::current_exe().map_err(|e| format!("no executable path: {e}"))?;
@@ -39,7 +42,7 @@ fn profile_dir() -> Result<PathBuf, String> {
 }
 
 /// Builds the binaries (a no-op when current) and returns their directory.
-fn build(tpm: bool) -> Result<PathBuf, String> {
+fn build(tpm: bool, pcsc: bool) -> Result<PathBuf, String> {
     if let Some(dir) = std::env::var_os(BIN_DIR_ENV) {
         return Ok(PathBuf::from(dir));
     }
@@ -59,14 +62,22 @@ fn build(tpm: bool) -> Result<PathBuf, String> {
     if tpm {
         cmd.args(["--features", "latchkey-worker/tpm"]);
     }
+    if pcsc {
+        cmd.args(["--features", PCSC_FEATURES]);
+    }
     eprintln!(
-        "building the test binaries: cargo build --bins -p {}{}{}",
+        "building the test binaries: cargo build --bins -p {}{}{}{}",
         PACKAGES.join(" -p "),
         if release { " --release" } else { "" },
         if tpm {
             " --features latchkey-worker/tpm"
         } else {
             ""
+        },
+        if pcsc {
+            format!(" --features {PCSC_FEATURES}")
+        } else {
+            String::new()
         }
     );
     let status = cmd
@@ -80,11 +91,12 @@ fn build(tpm: bool) -> Result<PathBuf, String> {
 }
 
 /// The binary `name`, built with the worker's TPM store when this kit has its `tpm` feature
-/// (latchkey-daemon's `tpm` feature turns it on for latchkeyd's tests), or why there is none.
+/// (latchkey-daemon's `tpm` feature turns it on for latchkeyd's tests) and with PC/SC when it
+/// has its `pcsc` feature (latchkey-daemon's and latchkey-cli's turn it on), or why there is none.
 pub fn try_binary(name: &str) -> Result<PathBuf, SetupError> {
     static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     let dir = DIR
-        .get_or_init(|| build(cfg!(feature = "tpm")))
+        .get_or_init(|| build(cfg!(feature = "tpm"), cfg!(feature = "pcsc")))
         .as_ref()
         .map_err(|e| SetupError::new("the test binaries", e))?;
     let path = dir.join(name);

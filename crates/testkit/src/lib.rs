@@ -9,6 +9,7 @@
 //! - [`latchkeyd`]: the real `latchkeyd` binary on a test bus, with a chosen environment.
 //! - [`prompt`]: the scripted prompt, as its own process or in this one.
 //! - [`keys`]: virtual security keys, in this process or as `latchkey virtual-key` processes.
+//! - [`pcscd`]: a private pcscd with a vsmartcard vpcd reader, for NFC cards.
 //! - [`https`]: a local HTTPS `/.well-known/webauthn` server and a fetcher trusting only it.
 //! - [`rp`]: the relying party side, webauthn-rs (a library we did not write).
 //! - [`caller`]: another process as a caller (this test binary, re-run).
@@ -24,6 +25,7 @@ pub mod daemon;
 pub mod https;
 pub mod keys;
 pub mod latchkeyd;
+pub mod pcscd;
 pub mod platform;
 pub mod policy;
 pub mod prompt;

@@ -7,6 +7,8 @@
 //! One test: libpcsclite reads `PCSCLITE_CSOCK_NAME` once per process, so every step shares
 //! the one private pcscd.
 
+// latchkey-testkit's, included rather than depended on: the kit depends on this crate.
+#[path = "../../testkit/src/pcscd.rs"]
 mod pcscd;
 
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -44,7 +44,8 @@ struct Args {
     #[arg(long, default_value_t = 64)]
     queue_capacity: usize,
     /// A security key to offer: unix:PATH or udp:HOST:PORT (a `latchkey virtual-key`),
-    /// /dev/hidrawN or hidraw:N. Repeatable; a key that is absent is waited for when needed.
+    /// /dev/hidrawN or hidraw:N, or pcsc:READER (the card on a PC/SC reader). Repeatable; a key
+    /// that is absent is waited for when needed.
     #[arg(long, value_name = "SPEC")]
     device: Vec<String>,
     /// The security key list the `latchkey` CLI reads too (`devices = ["unix:…"]`)
@@ -54,6 +55,10 @@ struct Args {
     /// Do not look for USB security keys (/dev/hidraw*) nor follow them being plugged in.
     #[arg(long)]
     no_usb: bool,
+    /// Do not look for NFC security keys on PC/SC readers (pcscd) nor follow cards put on them.
+    /// A build without the `pcsc` feature never does.
+    #[arg(long)]
+    no_pcsc: bool,
 }
 
 /// Logs to the journal when systemd runs latchkeyd (`JOURNAL_STREAM` is set) and its socket
@@ -88,7 +93,8 @@ fn init_logging(level: &str) {
     }
 }
 
-/// The security keys from `--device`, the config file and (unless `--no-usb`) USB discovery.
+/// The security keys from `--device`, the config file, (unless `--no-usb`) USB discovery and
+/// (unless `--no-pcsc`, in a build with the `pcsc` feature) the cards on PC/SC readers.
 fn key_sources(args: &Args) -> Result<KeySources, Box<dyn std::error::Error>> {
     let devices = args
         .device
@@ -105,11 +111,13 @@ fn key_sources(args: &Args) -> Result<KeySources, Box<dyn std::error::Error>> {
             .clone()
             .or_else(latchkey_client::devices::config_path),
         usb: (!args.no_usb).then(Roots::default),
+        pcsc: !args.no_pcsc && cfg!(feature = "pcsc"),
     };
     match sources.check() {
         Ok(listed) => tracing::info!(
             named = sources.devices.len() + listed.len(),
             usb = sources.usb.is_some(),
+            pcsc = sources.pcsc,
             "security keys"
         ),
         Err(e) => tracing::warn!(error = %e, "the security key list is broken; it is ignored"),

@@ -1,14 +1,14 @@
 //! Getting hold of a security key for one ceremony, on its blocking thread:
 //!
-//! 1. Open every key present: the named specs (`--device`, `devices.toml`) and, with USB
-//!    discovery on, the FIDO hidraw nodes a [`DeviceWatcher`] lists (the watcher is opened
-//!    first, so no key slips in between listing and watching).
+//! 1. Open every key present: the named specs (`--device`, `devices.toml`), with USB discovery
+//!    on the FIDO hidraw nodes a [`DeviceWatcher`] lists, and with PC/SC on the cards on
+//!    pcscd's readers (each watcher is opened before its listing, so no key slips in between).
 //! 2. One key: it is used as is (no extra touch). Several: each is asked for a touch
 //!    ([`select_joining`]); the first touched wins and the others get CTAPHID_CANCEL. None: the
 //!    prompt says [`INSERT_KEY`] and the first key to appear is used.
-//! 3. While it waits, a feeder thread sends keys that appear — hot-plugged hidraw nodes, and
-//!    named specs that could not be opened before (a virtual key's socket showing up) — to the
-//!    selection.
+//! 3. While it waits, a feeder thread sends keys that appear — hot-plugged hidraw nodes, cards
+//!    put on a reader (pcscd's reader events), and named specs that could not be opened before
+//!    (a virtual key's socket showing up) — to the selection.
 //!
 //! Every key opened is tied to the ceremony's [`CancelHandle`]: cancelling the ceremony cancels
 //! them all (CTAPHID_CANCEL to a key waiting for a touch) and stops the feeder.
@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use latchkey_client::devices::pcsc::{present_cards, CardWatcher};
 use latchkey_client::hid::open_spec;
 use latchkey_client::select::select_joining;
 use latchkey_client::{CancelHandle, Device};
@@ -53,6 +54,7 @@ struct Present {
     /// Specs already in use (hot-plug events for them are ignored).
     known: Vec<DeviceSpec>,
     watcher: Option<DeviceWatcher>,
+    cards: Option<CardWatcher>,
 }
 
 fn open_present(sources: &KeySources, ceremony: &CancelHandle) -> Present {
@@ -61,6 +63,7 @@ fn open_present(sources: &KeySources, ceremony: &CancelHandle) -> Present {
         pending: Vec::new(),
         known: Vec::new(),
         watcher: None,
+        cards: None,
     };
     for spec in sources.named_specs() {
         match open_spec(&spec, None) {
@@ -102,6 +105,25 @@ fn open_present(sources: &KeySources, ceremony: &CancelHandle) -> Present {
             }
         }
     }
+    if sources.pcsc {
+        match CardWatcher::open() {
+            Ok(watcher) => present.cards = Some(watcher),
+            Err(e) => tracing::debug!(error = %e, "not following PC/SC readers"),
+        }
+        for spec in present_cards() {
+            if present.known.contains(&spec) {
+                continue;
+            }
+            match open_spec(&spec, None) {
+                Ok(d) => {
+                    tie(&*d, ceremony);
+                    present.devices.push(d);
+                    present.known.push(spec);
+                }
+                Err(e) => tracing::info!(key = %spec, error = %e, "cannot open an NFC card"),
+            }
+        }
+    }
     present
 }
 
@@ -132,7 +154,13 @@ fn feed(
                 tx.send(d).is_ok()
             };
             while !flag.load(Ordering::SeqCst) && !ceremony.is_cancelled() {
-                match present.watcher.as_mut().map(|w| w.next_event(POLL)) {
+                // Both watchers share the poll interval when both are on.
+                let wait = if present.cards.is_some() {
+                    POLL / 2
+                } else {
+                    POLL
+                };
+                match present.watcher.as_mut().map(|w| w.next_event(wait)) {
                     Some(Ok(Some(WatchEvent::Added(info)))) => {
                         let spec = info.spec();
                         present.pending.retain(|p| *p != spec);
@@ -150,7 +178,25 @@ fn feed(
                         tracing::warn!(error = %e, "lost the USB hot-plug watch");
                         present.watcher = None;
                     }
-                    None => thread::sleep(POLL),
+                    None if present.cards.is_none() => thread::sleep(POLL),
+                    None => {}
+                }
+                match present.cards.as_mut().map(|c| c.next_card(wait)) {
+                    Some(Ok(Some(spec))) => {
+                        present.known.retain(|k| *k != spec);
+                        // The card left and came back, or is new: open it afresh.
+                        if let Ok(d) = open_spec(&spec, None) {
+                            present.known.push(spec);
+                            if !send(d) {
+                                return;
+                            }
+                        }
+                    }
+                    Some(Ok(None)) | None => {}
+                    Some(Err(e)) => {
+                        tracing::warn!(error = %e, "lost pcscd's reader events");
+                        present.cards = None;
+                    }
                 }
                 let mut still = Vec::new();
                 for spec in std::mem::take(&mut present.pending) {

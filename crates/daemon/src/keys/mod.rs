@@ -1,7 +1,8 @@
-//! [`Ceremonies`] on security keys: virtual keys (`unix:PATH`, `udp:HOST:PORT`) and USB
-//! keys (`/dev/hidrawN`), named by `--device`, listed in `devices.toml`
-//! (`$XDG_CONFIG_HOME/latchkey/devices.toml`, the file the `latchkey` CLI reads), or found by
-//! hidraw discovery with hot-plug. Each ceremony opens the keys afresh (the `acquire` module), runs
+//! [`Ceremonies`] on security keys: virtual keys (`unix:PATH`, `udp:HOST:PORT`), USB keys
+//! (`/dev/hidrawN`) and NFC cards on PC/SC readers (`pcsc:READER`), named by `--device`, listed
+//! in `devices.toml` (`$XDG_CONFIG_HOME/latchkey/devices.toml`, the file the `latchkey` CLI
+//! reads), or found by hidraw discovery with hot-plug and by pcscd's reader events. Each
+//! ceremony opens the keys afresh (the `acquire` module), runs
 //! `latchkey_client::register` / `authenticate` on the chosen one on a blocking thread, and
 //! closes them. The user side — PIN with retries left, "touch your key", "insert your key" —
 //! goes through the request's [`PromptSession`] ([`crate::bridge`]).
@@ -50,6 +51,9 @@ pub struct KeySources {
     pub config: Option<PathBuf>,
     /// sysfs and `/dev` for hidraw discovery and hot-plug; `None` turns USB discovery off.
     pub usb: Option<Roots>,
+    /// Whether the cards on PC/SC readers are used, and cards put on a reader during a ceremony
+    /// join it (needs the `pcsc` feature and pcscd).
+    pub pcsc: bool,
 }
 
 impl KeySources {
@@ -83,10 +87,11 @@ impl KeySources {
         unique
     }
 
-    /// Whether a key can be used at all: one is named, the config file exists, or USB
+    /// Whether a key can be used at all: one is named, the config file exists, or USB or PC/SC
     /// discovery is on.
     pub fn enabled(&self) -> bool {
         self.usb.is_some()
+            || self.pcsc
             || !self.devices.is_empty()
             || self.config.as_deref().is_some_and(Path::exists)
     }

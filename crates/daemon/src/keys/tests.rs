@@ -59,6 +59,7 @@ fn sources(dir: &Path, devices: &[&str], config: Option<&str>) -> KeySources {
         devices: devices.iter().map(|d| d.parse().unwrap()).collect(),
         config,
         usb: None,
+        pcsc: false,
     }
 }
 
@@ -87,6 +88,11 @@ fn named_keys_merge_the_command_line_and_the_config_file() {
         ..KeySources::default()
     };
     assert!(!off.enabled());
+    let cards = KeySources {
+        pcsc: true,
+        ..KeySources::default()
+    };
+    assert!(cards.enabled(), "cards on PC/SC readers alone are keys");
     let caps = KeyBackend::new(off, Timeouts::default()).capabilities();
     assert_eq!(caps.get("extension:prf"), Some(&false));
     assert_eq!(caps.get("hybridTransport"), Some(&false));

@@ -8,7 +8,8 @@
 //! `PCSCLITE_CSOCK_NAME`. Its reader configuration is the test's too (`--config DIR`): one vpcd
 //! reader, listening on a free port, whose two slots are the readers `Virtual PCD 00 00` (that
 //! port) and `Virtual PCD 00 01` (the next).
-#![allow(dead_code)] // each test binary uses part of it
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test's set-up fails loudly
+#![allow(dead_code)] // latchkey-transport's tests include this file and use part of it
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
