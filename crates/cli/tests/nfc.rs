@@ -81,7 +81,7 @@ struct Out {
 fn command(pcscd: &pcscd::Pcscd, args: &[&str]) -> Command {
     let mut cmd = Command::new(LATCHKEY);
     cmd.args(args)
-        .env("PCSCLITE_CSOCK_NAME", &pcscd.socket)
+        .env(pcscd::SOCKET_ENV, &pcscd.socket)
         .env("XDG_CONFIG_HOME", pcscd.dir().join("config"))
         .env("XDG_DATA_HOME", pcscd.dir().join("data"))
         .stdin(Stdio::piped())

@@ -1,6 +1,7 @@
 //! [`Latchkeyd`]: the real `latchkeyd` binary on a test bus, with `--no-usb`, a policy, a store
 //! and a security key list in a temp dir, the given extra arguments and environment; killed on
-//! drop.
+//! drop. It leaves PC/SC readers alone (`--no-pcsc`) unless the environment names a test's pcscd
+//! ([`crate::pcscd::SOCKET_ENV`]): the machine's pcscd is never used.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -37,7 +38,8 @@ impl Latchkeyd {
     }
 
     /// [`Self::start_with_config`] with environment variables set (`Some`) or removed (`None`);
-    /// `JOURNAL_STREAM` is removed unless named.
+    /// `JOURNAL_STREAM` is removed unless named. Naming [`crate::pcscd::SOCKET_ENV`] lets it use
+    /// that pcscd's readers.
     pub async fn start_with_env(
         bus: &TestBus,
         policy: &str,
@@ -56,6 +58,12 @@ impl Latchkeyd {
         let none = home.path().join("none");
         let mut cmd = Command::new(latchkeyd_bin());
         cmd.env_remove("JOURNAL_STREAM");
+        let pcscd = env
+            .iter()
+            .any(|(name, value)| *name == crate::pcscd::SOCKET_ENV && value.is_some());
+        if !pcscd {
+            cmd.arg("--no-pcsc");
+        }
         for (name, value) in env {
             match value {
                 Some(v) => cmd.env(name, v),

@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 
 /// pcscd's reader driver from Debian's `vsmartcard-vpcd`.
 const VPCD_DRIVER: &str = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so";
+/// The environment variable libpcsclite's clients find pcscd's socket by.
+pub const SOCKET_ENV: &str = "PCSCLITE_CSOCK_NAME";
 /// The first slot's reader name.
 pub const READER: &str = "Virtual PCD 00 00";
 /// The second slot's reader name.
@@ -29,7 +31,7 @@ pub struct Pcscd {
     dir: tempfile::TempDir,
     /// vpcd's port for [`READER`]; [`READER_2`]'s is the next.
     pub port: u16,
-    /// pcscd's socket, for `PCSCLITE_CSOCK_NAME`.
+    /// pcscd's socket, for [`SOCKET_ENV`].
     pub socket: PathBuf,
 }
 

@@ -229,7 +229,7 @@ pub(crate) fn acquire(
 ) -> Result<Box<dyn Device>, WebAuthnError> {
     if !sources.enabled() {
         return Err(WebAuthnError::not_allowed(
-            "no security key is configured (latchkeyd runs with --no-usb and no --device)",
+            "no security key is configured (latchkeyd runs with --no-usb, no --device and no PC/SC)",
         ));
     }
     let mut present = open_present(sources, ceremony);
