@@ -304,6 +304,17 @@ impl KeyProcess {
         Self::start(&args, Some(dir))
     }
 
+    /// A key as a contactless card in vpcd's slot at `addr` (`--vpcd`), with `extra` arguments;
+    /// its spec is `pcsc:READER`, `reader` being the reader that slot is to pcscd. The card is on
+    /// the reader until the process ends (dropped: pulled).
+    pub fn vpcd(addr: &str, reader: &str, extra: &[&str]) -> Self {
+        let mut args = vec!["--vpcd", addr];
+        args.extend_from_slice(extra);
+        let mut key = Self::start(&args, None);
+        key.spec = format!("pcsc:{reader}");
+        key
+    }
+
     fn start(args: &[&str], dir: Option<tempfile::TempDir>) -> Self {
         use std::io::BufRead as _;
         let dir = match dir {

@@ -7,8 +7,9 @@
 //!    ([`select_joining`]); the first touched wins and the others get CTAPHID_CANCEL. None: the
 //!    prompt says [`INSERT_KEY`] and the first key to appear is used.
 //! 3. While it waits, a feeder thread sends keys that appear — hot-plugged hidraw nodes, cards
-//!    put on a reader (pcscd's reader events), and named specs that could not be opened before
-//!    (a virtual key's socket showing up) — to the selection.
+//!    put on a reader (pcscd's reader events), and named specs and cards that could not be
+//!    opened before (a virtual key's socket showing up, a card's arrival completing) — to the
+//!    selection.
 //!
 //! Every key opened is tied to the ceremony's [`CancelHandle`]: cancelling the ceremony cancels
 //! them all (CTAPHID_CANCEL to a key waiting for a touch) and stops the feeder.
@@ -120,7 +121,13 @@ fn open_present(sources: &KeySources, ceremony: &CancelHandle) -> Present {
                     present.devices.push(d);
                     present.known.push(spec);
                 }
-                Err(e) => tracing::info!(key = %spec, error = %e, "cannot open an NFC card"),
+                // Tried again while the ceremony waits: a card just put on the reader (or
+                // one replacing a card just pulled) can refuse its first connection, and no
+                // reader event comes for it after this listing.
+                Err(e) => {
+                    tracing::info!(key = %spec, error = %e, "cannot open an NFC card yet");
+                    present.pending.push(spec);
+                }
             }
         }
     }
@@ -184,12 +191,17 @@ fn feed(
                 match present.cards.as_mut().map(|c| c.next_card(wait)) {
                     Some(Ok(Some(spec))) => {
                         present.known.retain(|k| *k != spec);
-                        // The card left and came back, or is new: open it afresh.
-                        if let Ok(d) = open_spec(&spec, None) {
-                            present.known.push(spec);
-                            if !send(d) {
-                                return;
+                        present.pending.retain(|p| *p != spec);
+                        // The card left and came back, or is new: open it afresh, and again
+                        // later while its arrival is not complete.
+                        match open_spec(&spec, None) {
+                            Ok(d) => {
+                                present.known.push(spec);
+                                if !send(d) {
+                                    return;
+                                }
                             }
+                            Err(_) => present.pending.push(spec),
                         }
                     }
                     Some(Ok(None)) | None => {}

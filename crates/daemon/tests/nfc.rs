@@ -1,0 +1,133 @@
+#![cfg(feature = "pcsc")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+//! NFC security keys through the real `latchkeyd`: a private pcscd with vsmartcard's vpcd reader
+//! (started by the test), `latchkey virtual-key --vpcd` as the card, latchkeyd following pcscd's
+//! readers; webauthn-rs makes the options and verifies every response.
+//!
+//! One test: pcscd's start-up is shared by every step.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use latchkey_api::{CredentialsClient, Kind};
+use latchkey_testkit::keys::KeyProcess;
+use latchkey_testkit::latchkeyd::Latchkeyd;
+use latchkey_testkit::pcscd::{self, Pcscd};
+use latchkey_testkit::rp::*;
+use webauthn_rs_core::proto::{AuthenticatorAttachment, UserVerificationPolicy};
+
+async fn until<F: FnMut() -> bool>(what: &str, limit: Duration, d: &Latchkeyd, mut done: F) {
+    let start = Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < limit,
+            "timed out waiting for {what}; latchkeyd:\n{}",
+            d.log()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// How many `Notice` calls the prompt got saying `details`.
+fn notices(prompt: &Prompt, details: &str) -> usize {
+    prompt
+        .calls("Notice")
+        .iter()
+        .filter(|n| n["details"] == details)
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_card_put_on_a_reader_joins_the_ceremony_and_a_card_pulled_ends_one() {
+    let Some(pcscd) = Pcscd::start() else {
+        return;
+    };
+    let bus = TestBus::start();
+    let socket = pcscd.socket.to_str().unwrap().to_owned();
+    let d = Latchkeyd::start_with_env(
+        &bus,
+        &policy_privileged_self(),
+        &[],
+        None,
+        &[(pcscd::SOCKET_ENV, Some(&socket))],
+    )
+    .await;
+    let prompt = Prompt::spawn(&bus, "approve\napprove\napprove\n", false);
+    let client = CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap();
+    let core = rp();
+
+    // No card on any reader: the prompt asks for a key, and the card put on the reader then is
+    // the one used (pcscd's reader events, the same selection as a USB key plugged in).
+    let reg = registration(
+        &core,
+        Some(AuthenticatorAttachment::CrossPlatform),
+        UserVerificationPolicy::Discouraged_DO_NOT_USE,
+    );
+    let pending = client.start(Kind::Create, &reg.json, &web()).await.unwrap();
+    until("the insert notice", Duration::from_secs(20), &d, || {
+        notices(&prompt, "Insert your security key") == 1
+    })
+    .await;
+    let card = KeyProcess::vpcd(&pcscd.vpcd(), pcscd::READER, &[]);
+    let out = tokio::time::timeout(Duration::from_secs(30), pending.response())
+        .await
+        .unwrap()
+        .unwrap();
+    let response = ok_json(&out);
+    let (cred, _) = verify_registration(&core, &reg, &response);
+    assert_eq!(
+        response["response"]["transports"],
+        serde_json::json!(["nfc"])
+    );
+    assert_eq!(response["authenticatorAttachment"], "cross-platform");
+    let log = d.log();
+    assert!(log.contains(&card.spec), "latchkeyd names the card: {log}");
+
+    // The card on the reader now: found among the keys present, it signs.
+    let (response, result) = sign_in(
+        &client,
+        &core,
+        &cred,
+        UserVerificationPolicy::Discouraged_DO_NOT_USE,
+    )
+    .await;
+    assert_eq!(response["authenticatorAttachment"], "cross-platform");
+    assert!(result.counter() >= 1, "{result:?}");
+    drop(card);
+
+    // A card that waits for a touch, pulled while it waits: the ceremony ends with a named
+    // error and latchkeyd lives on.
+    let touches = notices(&prompt, "Touch your security key");
+    let card = KeyProcess::vpcd(&pcscd.vpcd(), pcscd::READER, &["--presence", "wait"]);
+    let reg = registration(
+        &core,
+        Some(AuthenticatorAttachment::CrossPlatform),
+        UserVerificationPolicy::Discouraged_DO_NOT_USE,
+    );
+    let pending = client.start(Kind::Create, &reg.json, &web()).await.unwrap();
+    until("the touch notice", Duration::from_secs(30), &d, || {
+        notices(&prompt, "Touch your security key") > touches
+    })
+    .await;
+    drop(card);
+    let out = tokio::time::timeout(Duration::from_secs(30), pending.response())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        out.error_name().as_deref(),
+        Some("NotAllowedError"),
+        "{out:?}"
+    );
+    let message = out.message().unwrap_or_default();
+    assert!(
+        message.contains("the authenticator is gone") && message.contains(pcscd::READER),
+        "{message}"
+    );
+    let mut d = d;
+    assert!(d.running());
+}
