@@ -2,7 +2,7 @@
 `latchkey virtual-key --vpcd`: a contactless card in vsmartcard's virtual reader, inside a
 private pcscd this module starts. Registration and sign-in verified by python-fido2's server,
 with and without a PIN; U2F over NFC; status updates and a cancel while the card waits for a
-touch.
+touch; PIN change and retries, credential management, large blobs and reset.
 
 pcscd's socket path is fixed at build time; only clients honour PCSCLITE_CSOCK_NAME. So pcscd
 runs in a mount namespace of its own (`unshare --user --map-root-user --mount`) whose /run is a
@@ -242,3 +242,112 @@ def test_status_updates_then_cancel_while_the_card_waits_for_a_touch(pcscd):
         device.close(release=True)
     finally:
         card.stop()
+
+
+def power_cycle(device):
+    """Takes the card out of the field and back (pcscd resets it: vpcd's reset code), as a
+    card held to a reader again is, and closes `device`."""
+    from smartcard.scard import SCARD_RESET_CARD
+
+    device._conn.reconnect(disposition=SCARD_RESET_CARD)
+    device.close(release=True)
+
+
+def resident_registration(device, user_id, name, extensions=None):
+    from fido2.server import Fido2Server
+    from fido2.webauthn import PublicKeyCredentialRpEntity, PublicKeyCredentialUserEntity
+
+    server = Fido2Server(PublicKeyCredentialRpEntity(id="example.com", name="Example"))
+    user = PublicKeyCredentialUserEntity(id=user_id, name=name, display_name=name.title())
+    options, state = server.register_begin(
+        user, resident_key_requirement="required", user_verification="required"
+    )
+    opts = options.public_key
+    if extensions:
+        opts = type(opts).from_dict({**dict(opts), "extensions": extensions})
+    result = client(device, PIN).make_credential(opts)
+    return server, server.register_complete(state, result), result
+
+
+def test_pin_credential_management_large_blobs_and_reset_over_nfc(card):
+    """The card's management paths through python-fido2 over PC/SC: a PIN set, changed and
+    retried; credential management; a large blob over several fragments (command chaining
+    out, GET RESPONSE in); then a reset after the card is powered again wipes it all."""
+    import hashlib
+    import secrets
+
+    from fido2.ctap import CtapError
+    from fido2.ctap2 import ClientPin, Ctap2
+    from fido2.ctap2.blob import LargeBlobs
+    from fido2.ctap2.credman import CredentialManagement
+    from fido2.utils import websafe_decode
+    from fido2.webauthn import PublicKeyCredentialUserEntity
+
+    device = card.device()
+    ctap = Ctap2(device)
+    assert ctap.info.options["clientPin"] is False
+    ClientPin(ctap).set_pin("000000")
+    ClientPin(ctap).change_pin("000000", PIN)
+    with pytest.raises(CtapError) as e:
+        ClientPin(ctap).get_pin_token("999999")
+    assert e.value.code == CtapError.ERR.PIN_INVALID
+    assert ClientPin(ctap).get_pin_retries()[0] == 7
+
+    # Credential management: two discoverable credentials, one renamed, one deleted.
+    resident_registration(device, b"nfc-u1", "alice")
+    server, auth_data, result = resident_registration(
+        device, b"nfc-u2", "bob", {"largeBlob": {"support": "required"}}
+    )
+    assert result.client_extension_results["largeBlob"]["supported"] is True
+    token = ClientPin(ctap).get_pin_token(PIN, ClientPin.PERMISSION.CREDENTIAL_MGMT)
+    cm = CredentialManagement(ctap, ClientPin(ctap).protocol, token)
+    assert cm.get_metadata()[CredentialManagement.RESULT.EXISTING_CRED_COUNT] == 2
+    rps = cm.enumerate_rps()
+    assert [rp[CredentialManagement.RESULT.RP]["id"] for rp in rps] == ["example.com"]
+    rp_hash = hashlib.sha256(b"example.com").digest()
+    users = {
+        c[CredentialManagement.RESULT.USER]["id"]: c[CredentialManagement.RESULT.CREDENTIAL_ID]
+        for c in cm.enumerate_creds(rp_hash)
+    }
+    assert set(users) == {b"nfc-u1", b"nfc-u2"}
+    cm.update_user_info(
+        users[b"nfc-u2"],
+        PublicKeyCredentialUserEntity(id=b"nfc-u2", name="robert", display_name="Robert"),
+    )
+    names = {
+        c[CredentialManagement.RESULT.USER]["id"]: c[CredentialManagement.RESULT.USER]["name"]
+        for c in cm.enumerate_creds(rp_hash)
+    }
+    assert names == {b"nfc-u1": "alice", b"nfc-u2": "robert"}
+    cm.delete_cred(users[b"nfc-u1"])
+    assert cm.get_metadata()[CredentialManagement.RESULT.EXISTING_CRED_COUNT] == 1
+
+    # A large blob of 3000 bytes: written and read back through the extension.
+    cred = auth_data.credential_data
+    data = secrets.token_bytes(3000)
+    request, _ = server.authenticate_begin([cred], user_verification="required")
+    opts = type(request.public_key).from_dict(
+        {**dict(request.public_key), "extensions": {"largeBlob": {"write": data}}}
+    )
+    written = client(device, PIN).get_assertion(opts).get_response(0)
+    assert written.client_extension_results["largeBlob"]["written"] is True
+    request, state = server.authenticate_begin([cred], user_verification="required")
+    opts = type(request.public_key).from_dict(
+        {**dict(request.public_key), "extensions": {"largeBlob": {"read": True}}}
+    )
+    read = client(device, PIN).get_assertion(opts).get_response(0)
+    server.authenticate_complete(state, [cred], read)
+    assert websafe_decode(read.client_extension_results["largeBlob"]["blob"]) == data
+    assert len(LargeBlobs(Ctap2(device)).read_blob_array()) == 1
+
+    # Reset, within 10 s of the card being powered again: PIN, credentials, blobs gone.
+    power_cycle(device)
+    device = card.device()
+    Ctap2(device).reset()
+    ctap = Ctap2(device)
+    assert ctap.get_info().options["clientPin"] is False
+    with pytest.raises(CtapError) as e:
+        ctap.get_assertion("example.com", hashlib.sha256(b"x").digest())
+    assert e.value.code == CtapError.ERR.NO_CREDENTIALS
+    assert LargeBlobs(ctap).read_blob_array() == []
+    device.close(release=True)
