@@ -4,10 +4,11 @@
 //! (started by the test), `latchkey virtual-key --vpcd` as the card, latchkeyd following pcscd's
 //! readers; webauthn-rs makes the options and verifies every response.
 //!
-//! One test: pcscd's start-up is shared by every step.
+//! Each test runs its steps on one pcscd, started once.
 
 mod common;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -130,4 +131,109 @@ async fn a_card_put_on_a_reader_joins_the_ceremony_and_a_card_pulled_ends_one() 
     );
     let mut d = d;
     assert!(d.running());
+}
+
+/// Creation options from webauthn-rs with the ceremony's deadline `timeout_ms`.
+fn with_timeout(reg: &Registering, timeout_ms: u64) -> String {
+    let mut options: serde_json::Value = serde_json::from_str(&reg.json).unwrap();
+    options["timeout"] = timeout_ms.into();
+    options.to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cards_that_break_the_protocol_end_the_ceremony_with_named_errors_and_nothing_hangs() {
+    let Some(pcscd) = Pcscd::start() else {
+        return;
+    };
+    // latchkeyd in this process (its timeouts let a request ask for seconds, not 30 s), on the
+    // cards of this pcscd; libpcsclite reads the variable at its first use, which is below.
+    std::env::set_var(pcscd::SOCKET_ENV, &pcscd.socket);
+    let bus = TestBus::start();
+    let sources = latchkey_daemon::keys::KeySources {
+        pcsc: true,
+        ..Default::default()
+    };
+    let backends = latchkey_daemon::server::Backends {
+        ceremonies: Arc::new(latchkey_daemon::keys::KeyBackend::new(
+            sources,
+            test_timeouts(),
+        )),
+        store: platform_authenticator(),
+    };
+    let _d = start_daemon(&bus, &policy_privileged_self(), backends).await;
+    let _prompt = Prompt::spawn(&bus, &"approve\n".repeat(16), false);
+    let client = CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap();
+    let core = rp();
+
+    // Each answer: what the error says. The ceremony's deadline is 10 s, or 3 s for the card
+    // that answers "still working" for ever (the exchange's own cap is 120 s: the deadline
+    // ends it first).
+    let cases: [(&str, u64, &str); 6] = [
+        (
+            "truncated",
+            10_000,
+            "the card sent a 1-byte answer, shorter than a status word",
+        ),
+        ("wrong-status", 10_000, "the card answered status word 6A80"),
+        (
+            "endless-chain",
+            10_000,
+            "the card announced more data after 1024 GET RESPONSE rounds",
+        ),
+        (
+            "oversized",
+            10_000,
+            "the card's answer is longer than 65536 bytes",
+        ),
+        ("silent", 10_000, "the authenticator did not answer in time"),
+        ("endless-updates", 3_000, "the request timed out after 3 s"),
+    ];
+    for (how, timeout_ms, says) in cases {
+        let card = KeyProcess::vpcd(&pcscd.vpcd(), pcscd::READER, &["--misbehave", how]);
+        let reg = registration(
+            &core,
+            Some(AuthenticatorAttachment::CrossPlatform),
+            UserVerificationPolicy::Discouraged_DO_NOT_USE,
+        );
+        let json = with_timeout(&reg, timeout_ms);
+        // A guard against a hang, far beyond the deadline: the answer comes by the deadline.
+        let out = tokio::time::timeout(
+            Duration::from_secs(60),
+            client.call(Kind::Create, &json, &web()),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{how}: the ceremony hung"))
+        .unwrap();
+        assert_eq!(
+            out.error_name().as_deref(),
+            Some("NotAllowedError"),
+            "{how}: {out:?}"
+        );
+        let message = out.message().unwrap_or_default();
+        assert!(
+            message.contains(says),
+            "{how}: {message}\npcscd:\n{}",
+            pcscd.log()
+        );
+        drop(card);
+    }
+
+    // latchkeyd lives on: a card that keeps the protocol is served next.
+    let card = KeyProcess::vpcd(&pcscd.vpcd(), pcscd::READER, &[]);
+    let reg = registration(
+        &core,
+        Some(AuthenticatorAttachment::CrossPlatform),
+        UserVerificationPolicy::Discouraged_DO_NOT_USE,
+    );
+    let out = tokio::time::timeout(
+        Duration::from_secs(60),
+        client.call(Kind::Create, &with_timeout(&reg, 10_000), &web()),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    verify_registration(&core, &reg, &ok_json(&out));
+    drop(card);
 }
