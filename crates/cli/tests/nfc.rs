@@ -282,9 +282,8 @@ fn pulling_the_card_mid_ceremony_ends_it_with_a_named_error() {
 
 /// `latchkey create` on a card that breaks the protocol `how`: the error it ends with, and
 /// pcscd's log.
-fn against_misbehaving_card(how: &str) -> (serde_json::Value, String) {
-    let pcscd = pcscd::Pcscd::start().unwrap();
-    let _card = Card::insert(&pcscd, &["--misbehave", how]);
+fn against_misbehaving_card(pcscd: &pcscd::Pcscd, how: &str) -> (serde_json::Value, String) {
+    let _card = Card::insert(pcscd, &["--misbehave", how]);
     let options = write_options(
         pcscd.dir(),
         "create.json",
@@ -298,7 +297,7 @@ fn against_misbehaving_card(how: &str) -> (serde_json::Value, String) {
         ORIGIN,
         "--json",
     ];
-    let mut child = command(&pcscd, &args)
+    let mut child = command(pcscd, &args)
         .args(["--options", &options])
         .stdin(Stdio::null())
         .spawn()
@@ -317,9 +316,10 @@ fn against_misbehaving_card(how: &str) -> (serde_json::Value, String) {
 
 #[test]
 fn cards_that_break_the_protocol_end_the_ceremony_with_named_errors() {
-    if pcscd::Pcscd::start().is_none() {
+    // One pcscd for every card, each put on the reader in turn.
+    let Some(pcscd) = pcscd::Pcscd::start() else {
         return;
-    }
+    };
     for (how, says) in [
         (
             "truncated",
@@ -333,7 +333,7 @@ fn cards_that_break_the_protocol_end_the_ceremony_with_named_errors() {
         ("oversized", "the card's answer is longer than 65536 bytes"),
         ("silent", "the authenticator did not answer in time"),
     ] {
-        let (error, log) = against_misbehaving_card(how);
+        let (error, log) = against_misbehaving_card(&pcscd, how);
         assert_eq!(error["name"], "NotAllowedError", "{how}: {error}");
         let message = error["message"].as_str().unwrap();
         assert!(message.contains(says), "{how}: {message}\npcscd:\n{log}");
