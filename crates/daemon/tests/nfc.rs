@@ -31,6 +31,31 @@ async fn until<F: FnMut() -> bool>(what: &str, limit: Duration, d: &Latchkeyd, m
     }
 }
 
+/// Sets the PIN of the card `spec` with `latchkey pin set`, once pcscd has seen the card.
+fn set_pin(pcscd: &Pcscd, spec: &str, pin: &str) {
+    use std::io::Write as _;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut child = std::process::Command::new(bin("latchkey"))
+            .args(["pin", "set", "--device", spec, "--pin-fd", "0", "--json"])
+            .env(pcscd::SOCKET_ENV, &pcscd.socket)
+            .env("XDG_CONFIG_HOME", pcscd.dir().join("config"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let _ = writeln!(child.stdin.take().unwrap(), "{pin}");
+        let out = child.wait_with_output().unwrap();
+        if out.status.success() {
+            return;
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(Instant::now() < deadline, "latchkey pin set: {stderr}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// How many `Notice` calls the prompt got saying `details`.
 fn notices(prompt: &Prompt, details: &str) -> usize {
     prompt
@@ -55,7 +80,11 @@ async fn a_card_put_on_a_reader_joins_the_ceremony_and_a_card_pulled_ends_one() 
         &[(pcscd::SOCKET_ENV, Some(&socket))],
     )
     .await;
-    let prompt = Prompt::spawn(&bus, "approve\napprove\napprove\n", false);
+    let prompt = Prompt::spawn(
+        &bus,
+        "approve\napprove\napprove\npin 999999\npin 271828\napprove\n",
+        false,
+    );
     let client = CredentialsClient::connect(Some(&bus.address))
         .await
         .unwrap();
@@ -98,6 +127,43 @@ async fn a_card_put_on_a_reader_joins_the_ceremony_and_a_card_pulled_ends_one() 
     .await;
     assert_eq!(response["authenticatorAttachment"], "cross-platform");
     assert!(result.counter() >= 1, "{result:?}");
+    drop(card);
+
+    // A card with a PIN: latchkeyd asks the prompt for it, with the retries the card counts,
+    // and again after a wrong one, as for a USB key.
+    let card = KeyProcess::vpcd(&pcscd.vpcd(), pcscd::READER, &[]);
+    set_pin(&pcscd, &card.spec, "271828");
+    let reg = registration(
+        &core,
+        Some(AuthenticatorAttachment::CrossPlatform),
+        UserVerificationPolicy::Required,
+    );
+    let out = client.call(Kind::Create, &reg.json, &web()).await.unwrap();
+    let (cred, _) = verify_registration(&core, &reg, &ok_json(&out));
+    assert!(cred.user_verified);
+    let pins = prompt.calls("RequestPin");
+    assert_eq!(pins.len(), 2, "{pins:?}");
+    assert_eq!(
+        (
+            &pins[0]["details"]["retries"],
+            &pins[0]["details"]["wrong_pin"]
+        ),
+        (&8.into(), &false.into())
+    );
+    assert_eq!(
+        (
+            &pins[1]["details"]["retries"],
+            &pins[1]["details"]["wrong_pin"]
+        ),
+        (&7.into(), &true.into())
+    );
+    assert_eq!(
+        pins[1]["details"]["authenticator"],
+        format!("NFC key on {}", pcscd::READER)
+    );
+    let record = std::fs::read_to_string(&prompt.record).unwrap();
+    assert!(!record.contains("271828") && !record.contains("999999"));
+    assert!(!d.log().contains("271828"), "the PIN leaked into the log");
     drop(card);
 
     // A card that waits for a touch, pulled while it waits: the ceremony ends with a named
