@@ -2,23 +2,31 @@
 // (dev.latchkey.Credentials1, data/dev.latchkey.Credentials1.xml) over the session bus with
 // dbus-next, following the portal request convention (subscribe to Response on the predicted
 // handle, then call), and serves the preload script's IPC calls for the origins the app allows.
+// Requests go to the owner of dev.latchkey.Credentials only once the kernel says it is latchkeyd
+// (latchkeyd.js), and only that unique name's Response is taken: any peer on the bus can emit a
+// signal with any path, and one watching the bus could otherwise answer a request first.
 'use strict';
+const crypto = require('node:crypto');
 const dbus = require('dbus-next');
+const { verifiedOwner } = require('./latchkeyd.js');
 
-const BUS_NAME = 'dev.latchkey.Credentials';
 const PATH = '/dev/latchkey/Credentials';
 const IFACE = 'dev.latchkey.Credentials1';
 const { Message, Variant } = dbus;
 
-let tokens = 0;
+// Whether a failed call means its destination left the bus (latchkeyd restarted).
+const destinationGone = (e) => ['org.freedesktop.DBus.Error.ServiceUnknown', 'org.freedesktop.DBus.Error.NameHasNoOwner'].includes(e?.type);
 
 class LatchkeyClient {
   // `address`: a D-Bus address (default: DBUS_SESSION_BUS_ADDRESS).
   constructor({ address } = {}) {
     this.bus = dbus.sessionBus(address ? { busAddress: address } : {});
     this.waiting = new Map(); // handle path → resolve
+    this.owner = null; // the verified latchkeyd's unique name
     this.bus.on('message', (msg) => {
       if (msg.type !== dbus.MessageType.SIGNAL || msg.interface !== 'dev.latchkey.Request1' || msg.member !== 'Response') return;
+      // Another peer's signal: a forgery, or a latchkeyd since replaced.
+      if (!this.owner || msg.sender !== this.owner) return;
       const done = this.waiting.get(msg.path);
       if (!done) return;
       this.waiting.delete(msg.path);
@@ -34,15 +42,28 @@ class LatchkeyClient {
     return this.bus.name;
   }
 
+  // The unique name of latchkeyd (verified once, again when `again` or after it left the bus).
+  async latchkeyd(again = false) {
+    await this.ready();
+    if (!this.owner || again) this.owner = await verifiedOwner(this.bus);
+    return this.owner;
+  }
+
   async call(member, signature, body) {
-    const reply = await this.bus.call(new Message({ destination: BUS_NAME, path: PATH, interface: IFACE, member, signature, body }));
-    return reply.body;
+    const send = async (destination) => (await this.bus.call(new Message({ destination, path: PATH, interface: IFACE, member, signature, body }))).body;
+    try {
+      return await send(await this.latchkeyd());
+    } catch (e) {
+      if (!destinationGone(e)) throw e;
+      return send(await this.latchkeyd(true));
+    }
   }
 
   // Starts create/get; returns {handle, response: Promise<{code, results}>}.
   async start(kind, optionsJSON, { origin, topOrigin } = {}) {
     const me = await this.ready();
-    const token = `lkelectron${process.pid}_${tokens++}`;
+    // 128 random bits: no other peer can predict the handle.
+    const token = `lk${crypto.randomBytes(16).toString('hex')}`;
     const handle = `/dev/latchkey/Credentials/request/${me.replace(/^:/, '').replace(/\./g, '_')}/${token}`;
     const rule = `type='signal',interface='dev.latchkey.Request1',member='Response',path='${handle}'`;
     await this.bus.call(new Message({ destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member: 'AddMatch', signature: 's', body: [rule] }));
@@ -74,7 +95,7 @@ class LatchkeyClient {
     if (signal) signal.removeEventListener('abort', onAbort);
     if (out.aborted) {
       this.waiting.delete(handle);
-      await this.bus.call(new Message({ destination: BUS_NAME, path: handle, interface: 'dev.latchkey.Request1', member: 'Close' }));
+      await this.bus.call(new Message({ destination: this.owner, path: handle, interface: 'dev.latchkey.Request1', member: 'Close' }));
       throw { name: 'AbortError', message: 'the request was aborted' };
     }
     if (out.code === 0) {

@@ -13,6 +13,7 @@ import { startDaemon, startRp, tempDir, ROOT } from './harness.mjs';
 const require = createRequire(import.meta.url);
 const { LatchkeyClient, registerLatchkeyIpc } = require(`${ROOT}/bridges/electron/main.js`);
 const { latchkeyPatch } = require(`${ROOT}/bridges/electron/patch.js`);
+const dbus = require(`${ROOT}/bridges/electron/node_modules/dbus-next`);
 
 let daemon, rp, client;
 const b64d = (s) => Buffer.from(s, 'base64url');
@@ -121,4 +122,39 @@ test("main.js takes the frame's origin from Electron, so a sandboxed document is
   const r2 = await handlers.get('latchkey:get')({ sender: { id: 2 }, senderFrame: orphan }, 2, options);
   assert.equal(r2.name, 'NotAllowedError', JSON.stringify(r2));
   assert.equal(daemon.prompt('Consent').length, consents, 'refused before the prompt');
+});
+
+test('main.js takes no Response from a peer that is not latchkeyd, even on its own handle', async () => {
+  // latchkeyd's prompt never answers, so latchkeyd sends no Response of its own.
+  const held = await startDaemon('hang\n', [realpathSync(process.execPath)]);
+  const victim = new LatchkeyClient({ address: held.address });
+  const forger = dbus.sessionBus({ busAddress: held.address });
+  try {
+    const origin = 'https://example.com';
+    const options = { challenge: 'AAAAAAAAAAAAAAAAAAAAAA', rp: { id: 'example.com', name: 'x' }, user: { id: 'AQID', name: 'a', displayName: 'a' }, pubKeyCredParams: [{ type: 'public-key', alg: -7 }] };
+    const ac = new AbortController();
+    const run = victim.run('create', options, { origin }, ac.signal).then((v) => ({ value: v }), (e) => ({ error: e }));
+    await held.waitFor('Consent', 1);
+    // The handle is the one latchkeyd answered with; a peer that watches the bus sees it too.
+    const [handle] = [...victim.waiting.keys()];
+    assert.ok(handle, 'the request is waiting');
+    const forged = { registration_response_json: new dbus.Variant('s', JSON.stringify({ id: 'forged', rawId: 'forged', type: 'public-key', response: {} })) };
+    const me = await victim.ready();
+    for (const destination of [me, undefined]) {
+      await forger.send(new dbus.Message({ type: dbus.MessageType.SIGNAL, destination, path: handle, interface: 'dev.latchkey.Request1', member: 'Response', signature: 'ua{sv}', body: [0, forged] }));
+    }
+    // Round trips through the bus by the forger, then by the victim: the forged signals reached
+    // the victim before its own reply, and it handles messages in order.
+    for (const conn of [forger, victim.bus]) {
+      await conn.call(new dbus.Message({ destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member: 'GetId' }));
+    }
+    ac.abort();
+    const out = await run;
+    assert.equal(out.value, undefined, `the forged Response was taken: ${JSON.stringify(out.value)}`);
+    assert.equal(out.error.name, 'AbortError', JSON.stringify(out.error));
+  } finally {
+    forger.disconnect();
+    victim.disconnect();
+    held.stop();
+  }
 });

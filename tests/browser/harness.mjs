@@ -13,6 +13,9 @@ export const HOST = join(TARGET, 'debug/latchkey-native-host');
 export const LATCHKEY = join(TARGET, 'debug/latchkey');
 export const TEST_DAEMON = join(TARGET, 'debug/examples/latchkey-browser-test-daemon');
 export const ARTIFACTS = join(TARGET, 'browser-tests');
+// latchkeyd's clients (the native host the browsers start, the Electron bridge) take the test
+// latchkeyd for latchkeyd, which no installed D-Bus activation file names.
+process.env.LATCHKEY_TEST_LATCHKEYD = [process.env.LATCHKEY_TEST_LATCHKEYD, TEST_DAEMON].filter(Boolean).join(':');
 export const CHROMIUM_EXTENSION_ID = 'fffpidmmhigeegjochefhdhalmjmeamj';
 export const FIREFOX_EXTENSION_ID = 'latchkey@latchkey.dev';
 const PYTHON = join(ROOT, 'tests/python/.venv/bin/python');

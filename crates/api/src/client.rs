@@ -6,16 +6,16 @@
 mod responses;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::OnceCell;
+use zbus::names::OwnedUniqueName;
 use zbus::zvariant::{OwnedObjectPath, OwnedValue, Value};
 use zbus::Connection;
 
 use responses::{Responses, Waiter};
 
-use crate::names::{BUS_NAME, REQUEST_INTERFACE};
+use crate::names::{INTERFACE, OBJECT_PATH, REQUEST_INTERFACE};
 use crate::request::{handle_path, Kind};
 
 /// Proxy for `dev.latchkey.Credentials1`.
@@ -154,6 +154,12 @@ impl From<zbus::Error> for ClientError {
     }
 }
 
+impl From<zbus::fdo::Error> for ClientError {
+    fn from(e: zbus::fdo::Error) -> Self {
+        zbus::Error::FDO(Box::new(e)).into()
+    }
+}
+
 impl ClientError {
     /// The D-Bus error name, if the method call was refused.
     pub fn dbus_name(&self) -> Option<&str> {
@@ -188,6 +194,7 @@ impl ClientError {
 /// A request in flight.
 pub struct Pending {
     conn: Connection,
+    owner: OwnedUniqueName,
     /// Its handle.
     pub handle: OwnedObjectPath,
     waiter: Waiter,
@@ -211,6 +218,7 @@ impl Pending {
     pub fn closer(&self) -> Closer {
         Closer {
             conn: self.conn.clone(),
+            owner: self.owner.clone(),
             handle: self.handle.clone(),
         }
     }
@@ -220,6 +228,8 @@ impl Pending {
 #[derive(Clone)]
 pub struct Closer {
     conn: Connection,
+    /// The latchkeyd the request was made to.
+    owner: OwnedUniqueName,
     handle: OwnedObjectPath,
 }
 
@@ -228,7 +238,7 @@ impl Closer {
     pub async fn close(&self) -> Result<(), ClientError> {
         self.conn
             .call_method(
-                Some(BUS_NAME),
+                Some(self.owner.as_str()),
                 self.handle.as_str(),
                 Some(REQUEST_INTERFACE),
                 "Close",
@@ -239,13 +249,43 @@ impl Closer {
     }
 }
 
-static NEXT_TOKEN: AtomicU64 = AtomicU64::new(0);
+/// A fresh handle token: 128 random bits, so that no other peer can predict a request's handle.
+fn random_token() -> Result<String, ClientError> {
+    let mut bytes = [0u8; 16];
+    getrandom::getrandom(&mut bytes).map_err(|e| {
+        ClientError::Bus(zbus::Error::Failure(format!(
+            "no randomness for a handle token: {e}"
+        )))
+    })?;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(format!("lk{hex}"))
+}
 
-/// A connection to latchkeyd.
+/// Whether a failed call means its destination has left the bus.
+fn destination_gone(e: &zbus::Error) -> bool {
+    match e {
+        zbus::Error::MethodError(name, _, _) => matches!(
+            name.as_str(),
+            "org.freedesktop.DBus.Error.ServiceUnknown"
+                | "org.freedesktop.DBus.Error.NameHasNoOwner"
+        ),
+        zbus::Error::FDO(e) => matches!(
+            **e,
+            zbus::fdo::Error::ServiceUnknown(_) | zbus::fdo::Error::NameHasNoOwner(_)
+        ),
+        _ => false,
+    }
+}
+
+/// A connection to latchkeyd. Requests go to the unique name of the `dev.latchkey.Credentials`
+/// owner that [`crate::latchkeyd::verified_owner`] found to be latchkeyd, and only that name's
+/// `Response` is taken; it is found again if that latchkeyd leaves the bus.
 #[derive(Clone)]
 pub struct CredentialsClient {
     conn: Connection,
     proxy: Credentials1Proxy<'static>,
+    /// The verified latchkeyd, once a request needed it.
+    owner: Arc<Mutex<Option<OwnedUniqueName>>>,
     /// The `Response` subscription, made by the first request.
     responses: Arc<OnceCell<Responses>>,
 }
@@ -269,11 +309,30 @@ impl CredentialsClient {
         Ok(Self {
             conn,
             proxy,
+            owner: Arc::default(),
             responses: Arc::default(),
         })
     }
 
-    /// The proxy, for the other methods.
+    /// The latchkeyd this client sends requests to: the verified owner of `dev.latchkey.Credentials`
+    /// (found, and latchkeyd started, on first use; found again when `again` is set).
+    pub async fn latchkeyd(&self, again: bool) -> Result<OwnedUniqueName, ClientError> {
+        if !again {
+            if let Some(o) = self.lock_owner().clone() {
+                return Ok(o);
+            }
+        }
+        let owner = crate::latchkeyd::verified_owner(&self.conn).await?;
+        *self.lock_owner() = Some(owner.clone());
+        Ok(owner)
+    }
+
+    fn lock_owner(&self) -> std::sync::MutexGuard<'_, Option<OwnedUniqueName>> {
+        self.owner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The proxy, for the other methods. It calls the well-known name; the ceremonies' results,
+    /// which arrive as signals, are taken only from the verified latchkeyd ([`Self::start`]).
     pub fn proxy(&self) -> &Credentials1Proxy<'static> {
         &self.proxy
     }
@@ -290,18 +349,16 @@ impl CredentialsClient {
         options_json: &str,
         opts: &CallOptions,
     ) -> Result<Pending, ClientError> {
-        let token = opts.handle_token.clone().unwrap_or_else(|| {
-            format!(
-                "lk{}_{}",
-                std::process::id(),
-                NEXT_TOKEN.fetch_add(1, Ordering::Relaxed)
-            )
-        });
+        let token = match &opts.handle_token {
+            Some(t) => t.clone(),
+            None => random_token()?,
+        };
         let me = self.conn.unique_name().ok_or(ClientError::NoResponse)?;
         let predicted = handle_path(me, &token).map_err(|e| ClientError::Method {
             name: "dev.latchkey.Credentials1.Error.InvalidArgument".into(),
             message: e.to_string(),
         })?;
+        let mut owner = self.latchkeyd(false).await?;
         let responses = self
             .responses
             .get_or_try_init(|| async {
@@ -309,7 +366,7 @@ impl CredentialsClient {
                     .as_str()
                     .rsplit_once('/')
                     .map_or(predicted.as_str(), |(prefix, _)| prefix);
-                Responses::subscribe(&self.conn, prefix).await
+                Responses::subscribe(&self.conn, prefix, Arc::clone(&self.owner)).await
             })
             .await?;
         let waiter = responses.expect(predicted)?;
@@ -321,12 +378,36 @@ impl CredentialsClient {
         if let Some(t) = &opts.top_origin {
             dict.insert("top_origin", Value::from(t.as_str()));
         }
-        let handle = match kind {
-            Kind::Create => self.proxy.create_credential("", options_json, dict).await?,
-            Kind::Get => self.proxy.get_credential("", options_json, dict).await?,
+        let member = match kind {
+            Kind::Create => "CreateCredential",
+            Kind::Get => "GetCredential",
         };
+        let body = ("", options_json, &dict);
+        let call = |owner: OwnedUniqueName| {
+            let conn = self.conn.clone();
+            async move {
+                conn.call_method(
+                    Some(owner.as_str()),
+                    OBJECT_PATH,
+                    Some(INTERFACE),
+                    member,
+                    &body,
+                )
+                .await
+            }
+        };
+        let reply = match call(owner.clone()).await {
+            // latchkeyd restarted since it was found: find it again, once.
+            Err(e) if destination_gone(&e) => {
+                owner = self.latchkeyd(true).await?;
+                call(owner.clone()).await?
+            }
+            other => other?,
+        };
+        let handle: OwnedObjectPath = reply.body().deserialize()?;
         Ok(Pending {
             conn: self.conn.clone(),
+            owner,
             handle,
             waiter,
         })

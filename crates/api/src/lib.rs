@@ -9,6 +9,7 @@
 
 pub mod client;
 pub mod error;
+pub mod latchkeyd;
 pub mod names;
 pub mod request;
 

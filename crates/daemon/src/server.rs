@@ -64,7 +64,26 @@ impl Daemon {
         conn.object_server()
             .at(OBJECT_PATH, CredentialsService::new(shared.clone()))
             .await?;
-        conn.request_name(BUS_NAME).await?;
+        // Never wait in the name's queue: a latchkeyd that does not own the name serves nobody,
+        // and a client must not meet a queued one later in place of the running one.
+        let flags = zbus::fdo::RequestNameFlags::DoNotQueue.into();
+        match conn.request_name_with_flags(BUS_NAME, flags).await {
+            Ok(
+                zbus::fdo::RequestNameReply::PrimaryOwner
+                | zbus::fdo::RequestNameReply::AlreadyOwner,
+            ) => {}
+            Ok(_) | Err(zbus::Error::NameTaken) => {
+                let owner = zbus::fdo::DBusProxy::new(&conn)
+                    .await?
+                    .get_name_owner(BUS_NAME.try_into()?)
+                    .await
+                    .map_or_else(|_| "another process".to_owned(), |o| o.to_string());
+                return Err(zbus::Error::Failure(format!(
+                    "{BUS_NAME} is already owned by {owner}; is latchkeyd already running?"
+                )));
+            }
+            Err(e) => return Err(e),
+        }
         tracing::info!(name = BUS_NAME, unique = ?conn.unique_name(), "latchkeyd serving");
         Ok(Self {
             conn,
@@ -118,5 +137,17 @@ impl Daemon {
 impl Drop for Daemon {
     fn drop(&mut self) {
         self.watcher.abort();
+        // Stop serving and give the name up now: the object server holds the service, which can
+        // hold proxies on this connection, so the connection itself may outlive this value.
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            let conn = self.conn.clone();
+            rt.spawn(async move {
+                let _ = conn
+                    .object_server()
+                    .remove::<CredentialsService, _>(OBJECT_PATH)
+                    .await;
+                let _ = conn.release_name(BUS_NAME).await;
+            });
+        }
     }
 }

@@ -63,6 +63,27 @@ impl std::fmt::Display for SetupError {
 
 impl std::error::Error for SetupError {}
 
+/// Makes `exe` one that this process's clients, and the clients it starts, take for latchkeyd
+/// (`latchkey_api::latchkeyd::LATCHKEYD_ENV`): latchkeyd served by this test binary, or the
+/// `latchkeyd` binary under test, neither of which an installed activation file names.
+pub fn trust_as_latchkeyd(exe: &std::path::Path) {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = LOCK
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let var = latchkey_api::latchkeyd::LATCHKEYD_ENV;
+    let mut paths: Vec<std::path::PathBuf> = std::env::var_os(var)
+        .map(|v| std::env::split_paths(&v).collect())
+        .unwrap_or_default();
+    if paths.iter().any(|p| p == exe) {
+        return;
+    }
+    paths.push(exe.to_path_buf());
+    if let Ok(joined) = std::env::join_paths(paths) {
+        std::env::set_var(var, joined);
+    }
+}
+
 /// The Landlock ABI this kernel supports (`landlock_create_ruleset` version query), 0 without.
 pub fn landlock_abi() -> i64 {
     const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;

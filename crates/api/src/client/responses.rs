@@ -5,7 +5,9 @@
 //! the first request on a connection subscribes once to `Response` under the connection's own
 //! handle prefix (`/dev/latchkey/Credentials/request/SENDER`, `path_namespace`), and one task
 //! hands each signal to the request waiting on its path. A request registers its predicted path
-//! *before* calling, so no `Response` can arrive unclaimed.
+//! *before* calling, so no `Response` can arrive unclaimed. Only a `Response` whose sender is the
+//! verified latchkeyd ([`crate::latchkeyd`]) is taken: any peer can emit a signal with any path,
+//! and one that watched the request go by could otherwise answer it first.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -13,6 +15,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use futures_lite::StreamExt as _;
 use tokio::sync::oneshot;
 use zbus::message::Message;
+use zbus::names::OwnedUniqueName;
 use zbus::zvariant::OwnedObjectPath;
 use zbus::{Connection, MatchRule, MessageStream};
 
@@ -36,8 +39,13 @@ impl Drop for Responses {
 }
 
 impl Responses {
-    /// Subscribes to `Response` under `prefix` (the connection's own handle prefix).
-    pub(super) async fn subscribe(conn: &Connection, prefix: &str) -> Result<Self, ClientError> {
+    /// Subscribes to `Response` under `prefix` (the connection's own handle prefix), from
+    /// whichever unique name `latchkeyd` holds when a signal arrives.
+    pub(super) async fn subscribe(
+        conn: &Connection,
+        prefix: &str,
+        latchkeyd: Arc<Mutex<Option<OwnedUniqueName>>>,
+    ) -> Result<Self, ClientError> {
         let rule = MatchRule::builder()
             .msg_type(zbus::message::Type::Signal)
             .interface(crate::names::REQUEST_INTERFACE)?
@@ -52,6 +60,17 @@ impl Responses {
             while let Some(item) = stream.next().await {
                 // One unreadable message is that message's loss, not every request's.
                 let Ok(msg) = item else { continue };
+                let from_latchkeyd = {
+                    let owner = latchkeyd.lock().unwrap_or_else(PoisonError::into_inner);
+                    match (owner.as_ref(), msg.header().sender()) {
+                        (Some(owner), Some(sender)) => owner.as_str() == sender.as_str(),
+                        _ => false,
+                    }
+                };
+                if !from_latchkeyd {
+                    // Another peer's signal: a forgery, or a latchkeyd that has been replaced.
+                    continue;
+                }
                 let Some(path) = msg
                     .header()
                     .path()
