@@ -3,7 +3,10 @@
 //! the terminal — PIN with echo off, or from `--pin-fd`.
 //!
 //! It is *caller-controlled* (the caller started it and owns its terminal), so latchkeyd lets it
-//! answer only what the caller could decide anyway; see PROMPT-TRUST.md.
+//! answer only what the caller could decide anyway; see PROMPT-TRUST.md. It answers latchkeyd
+//! only: every call from another bus peer (one that would ask for the PIN the user types) is
+//! refused with `AccessDenied`, and what it prints is stripped of control characters, so no text
+//! from a caller or a relying party can move the cursor or rewrite the screen.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -11,6 +14,8 @@ use std::io::{self, BufRead, BufReader, Read as _, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use zbus::message::Header;
+use zbus::names::OwnedUniqueName;
 use zbus::zvariant::{OwnedFd as ZOwnedFd, OwnedValue, Value};
 use zeroize::Zeroizing;
 
@@ -117,6 +122,8 @@ impl Terminal {
 pub struct TtyPrompt {
     terminal: Arc<Mutex<Terminal>>,
     pin_source: Mutex<Option<OwnedFd>>,
+    /// The verified latchkeyd's unique name, the one peer served ([`serve_and_register`]).
+    latchkeyd: Mutex<Option<OwnedUniqueName>>,
 }
 
 impl TtyPrompt {
@@ -125,6 +132,21 @@ impl TtyPrompt {
         Self {
             terminal: Arc::new(Mutex::new(terminal)),
             pin_source: Mutex::new(pin_fd),
+            latchkeyd: Mutex::new(None),
+        }
+    }
+
+    /// Refuses a call that does not come from latchkeyd.
+    fn check_latchkeyd(&self, hdr: &Header<'_>) -> zbus::fdo::Result<()> {
+        let latchkeyd = self
+            .latchkeyd
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match (latchkeyd.as_ref(), hdr.sender()) {
+            (Some(l), Some(sender)) if l.as_str() == sender.as_str() => Ok(()),
+            _ => Err(zbus::fdo::Error::AccessDenied(
+                "this prompt answers latchkeyd only".into(),
+            )),
         }
     }
 
@@ -143,9 +165,24 @@ impl TtyPrompt {
 
 fn text(details: &HashMap<String, OwnedValue>, key: &str) -> String {
     match details.get(key).map(|v| &**v) {
-        Some(Value::Str(s)) => s.to_string(),
+        Some(Value::Str(s)) => printable(s),
         _ => String::new(),
     }
+}
+
+/// `s` with what a terminal would act on replaced by U+FFFD (so the user sees something was
+/// there): C0 and C1 control characters (escape sequences, carriage returns, backspaces), DEL,
+/// and the bidirectional overrides and isolates that reorder what follows them.
+pub fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') {
+                '\u{fffd}'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 fn flag(details: &HashMap<String, OwnedValue>, key: &str) -> bool {
@@ -185,7 +222,9 @@ impl TtyPrompt {
         &self,
         request_id: String,
         details: HashMap<String, OwnedValue>,
-    ) -> (u32, HashMap<String, OwnedValue>) {
+        #[zbus(header)] hdr: Header<'_>,
+    ) -> zbus::fdo::Result<(u32, HashMap<String, OwnedValue>)> {
+        self.check_latchkeyd(&hdr)?;
         let _ = request_id;
         let question = consent_text(&details);
         let answer = self
@@ -195,14 +234,14 @@ impl TtyPrompt {
             })
             .await;
         let yes = matches!(answer, Some(Ok(a)) if matches!(a.trim(), "y" | "Y" | "yes"));
-        (
+        Ok((
             if yes {
                 response::APPROVED
             } else {
                 response::DENIED
             },
             HashMap::new(),
-        )
+        ))
     }
 
     #[zbus(out_args("response"))]
@@ -211,7 +250,9 @@ impl TtyPrompt {
         request_id: String,
         details: HashMap<String, OwnedValue>,
         pin_sink: ZOwnedFd,
-    ) -> u32 {
+        #[zbus(header)] hdr: Header<'_>,
+    ) -> zbus::fdo::Result<u32> {
+        self.check_latchkeyd(&hdr)?;
         let _ = request_id;
         let source = self
             .pin_source
@@ -240,13 +281,13 @@ impl TtyPrompt {
                 }
             }
         };
-        match pin {
+        Ok(match pin {
             Ok(p) if !p.is_empty() => match pin::write_pin(pin_sink.into(), p.as_bytes()) {
                 Ok(()) => response::APPROVED,
                 Err(_) => response::FAILED,
             },
             _ => response::DENIED,
-        }
+        })
     }
 
     #[zbus(out_args("response", "index"))]
@@ -254,7 +295,9 @@ impl TtyPrompt {
         &self,
         request_id: String,
         accounts: Vec<HashMap<String, OwnedValue>>,
-    ) -> (u32, u32) {
+        #[zbus(header)] hdr: Header<'_>,
+    ) -> zbus::fdo::Result<(u32, u32)> {
+        self.check_latchkeyd(&hdr)?;
         let _ = request_id;
         let mut menu = String::from("latchkey: choose an account:\n");
         for (i, a) in accounts.iter().enumerate() {
@@ -273,26 +316,40 @@ impl TtyPrompt {
                 t.read_line(true)
             })
             .await;
-        match answer
-            .and_then(|a| a.ok())
-            .and_then(|a| a.trim().parse::<usize>().ok())
-        {
-            Some(i) if (1..=n).contains(&i) => {
-                (response::APPROVED, u32::try_from(i - 1).unwrap_or(0))
-            }
-            _ => (response::DENIED, 0),
-        }
+        Ok(
+            match answer
+                .and_then(|a| a.ok())
+                .and_then(|a| a.trim().parse::<usize>().ok())
+            {
+                Some(i) if (1..=n).contains(&i) => {
+                    (response::APPROVED, u32::try_from(i - 1).unwrap_or(0))
+                }
+                _ => (response::DENIED, 0),
+            },
+        )
     }
 
-    async fn dismiss(&self, request_id: String) {
+    async fn dismiss(
+        &self,
+        request_id: String,
+        #[zbus(header)] hdr: Header<'_>,
+    ) -> zbus::fdo::Result<()> {
+        self.check_latchkeyd(&hdr)?;
         let _ = request_id;
+        Ok(())
     }
 
-    async fn notice(&self, request_id: String, text: String) {
+    async fn notice(
+        &self,
+        request_id: String,
+        text: String,
+        #[zbus(header)] hdr: Header<'_>,
+    ) -> zbus::fdo::Result<()> {
+        self.check_latchkeyd(&hdr)?;
         let _ = request_id;
-        let _ = self
-            .with_terminal(move |t| t.say(&format!("latchkey: {text}\n")))
-            .await;
+        let line = format!("latchkey: {}\n", printable(&text));
+        let _ = self.with_terminal(move |t| t.say(&line)).await;
+        Ok(())
     }
 
     #[zbus(property)]
@@ -319,11 +376,19 @@ fn read_pin_fd(fd: OwnedFd) -> io::Result<Zeroizing<String>> {
 
 /// Serves the terminal prompt on `conn` and registers it with latchkeyd; it serves requests from
 /// this process and its parent until `conn` closes. This is what `latchkey` calls when no
-/// graphical prompt is running.
+/// graphical prompt is running. latchkeyd is found and checked through the kernel first
+/// ([`latchkey_api::latchkeyd`]); the prompt then answers that unique name only.
 pub async fn serve_and_register(conn: &zbus::Connection, prompt: TtyPrompt) -> zbus::Result<()> {
+    let latchkeyd = latchkey_api::latchkeyd::verified_owner(conn)
+        .await
+        .map_err(|e| zbus::Error::Failure(e.to_string()))?;
+    *prompt
+        .latchkeyd
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) = Some(latchkeyd.clone());
     conn.object_server().at(crate::PROMPT_PATH, prompt).await?;
     conn.call_method(
-        Some(latchkey_api::BUS_NAME),
+        Some(latchkeyd.as_str()),
         latchkey_api::OBJECT_PATH,
         Some(latchkey_api::INTERFACE),
         "RegisterPrompt",
@@ -358,6 +423,31 @@ mod tests {
         .collect();
         let t = consent_text(&d);
         assert!(t.contains("/usr/bin/tool (UNVERIFIED) wants to create a passkey on example.com for user \"alice\""), "{t}");
+    }
+
+    #[test]
+    fn nothing_printed_carries_control_characters() {
+        let d: HashMap<String, OwnedValue> = [
+            ("kind", Value::from("get")),
+            ("caller", Value::from("app\x1b[1A\x1b[2K")),
+            ("rp_id", Value::from("example.com\r\u{202e}moc.live")),
+            ("origin", Value::from("https://example.com\u{9b}2J")),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), OwnedValue::try_from(v).unwrap()))
+        .collect();
+        let t = consent_text(&d);
+        assert!(
+            !t.chars()
+                .any(|c| c != '\n' && (c.is_control() || c == '\u{202e}')),
+            "{t:?}"
+        );
+        assert!(
+            t.contains("app\u{fffd}[1A\u{fffd}[2K (UNVERIFIED) wants to sign in"),
+            "{t:?}"
+        );
+        assert_eq!(printable("PIN\x07 ok\u{7f}"), "PIN\u{fffd} ok\u{fffd}");
+        assert_eq!(printable("Ünïcode 🔑 stays"), "Ünïcode 🔑 stays");
     }
 
     #[test]
