@@ -36,7 +36,10 @@ impl TestDaemon {
         let script_path = dir.path().join("script");
         std::fs::write(&script_path, script).unwrap();
         let record = dir.path().join("record.jsonl");
-        let mut child = Command::new(example("latchkey-browser-test-daemon"))
+        let daemon = example("latchkey-browser-test-daemon");
+        // The host this test starts meets that latchkeyd, which no activation file names.
+        latchkey_testkit::trust_as_latchkeyd(&daemon);
+        let mut child = Command::new(&daemon)
             .arg("--privileged")
             .arg(HOST)
             // The host is started by this test binary, which plays the browser.
