@@ -78,7 +78,8 @@ export function writeProfile(xpi) {
 export async function launchFirefox(profile, env, log) {
   const out = openSync(log, 'a');
   const child = spawn(FIREFOX, ['--headless', '--no-remote', '--profile', profile, '--marionette', 'about:blank'], {
-    env: { ...env, MOZ_HEADLESS: '1', MOZ_CRASHREPORTER_DISABLE: '1' },
+    // The native host Firefox starts takes the test latchkeyd for latchkeyd (harness.mjs).
+    env: { ...env, LATCHKEY_TEST_LATCHKEYD: process.env.LATCHKEY_TEST_LATCHKEYD ?? '', MOZ_HEADLESS: '1', MOZ_CRASHREPORTER_DISABLE: '1' },
     stdio: ['ignore', out, out],
   });
   const exited = new Promise((r) => child.once('exit', r));
