@@ -8,7 +8,7 @@ need_apt=()
 # pcscd, vsmartcard-vpcd: NFC keys through a private pcscd and a virtual contactless reader;
 # libpcsclite-dev: the `pcsc` feature (and pyscard, built from source with swig and python3-dev).
 for pkg in dbus-daemon swtpm swtpm-tools libtss2-dev libssl-dev pkg-config python3-venv python3-dev \
-    libclang-dev chromium firefox-esr pcscd libpcsclite-dev vsmartcard-vpcd swig; do
+    libclang-dev chromium firefox-esr pcscd libpcsclite-dev vsmartcard-vpcd swig systemd; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
 # The browser tests run under Node.js; use the machine's if it has one.

@@ -304,10 +304,16 @@ mod tests {
             !unit.contains("PrivateDevices"),
             "hidraw must stay reachable"
         );
-        assert!(
-            !unit.contains("ProtectHome"),
-            "the data directory is under home"
-        );
+        // Home is read-only but for the store (ReadWritePaths above): the session bus socket
+        // under /run/user stays reachable, the configuration readable.
+        assert!(unit.lines().any(|l| l == "ProtectHome=read-only"), "{unit}");
+        for line in [
+            "CapabilityBoundingSet=",
+            "SystemCallFilter=~@privileged @resources",
+            "DeviceAllow=char-hidraw rw",
+        ] {
+            assert!(unit.lines().any(|l| l == line), "{line} missing");
+        }
         use std::os::unix::fs::PermissionsExt;
         let store = dirs.data_home.join("latchkey");
         let mode = std::fs::metadata(&store).unwrap().permissions().mode();
@@ -315,6 +321,45 @@ mod tests {
         assert_eq!(uninstall_user(&dirs).unwrap().len(), 2);
         assert!(!dirs.dbus_service().exists() && !dirs.systemd_unit().exists());
         assert!(uninstall_user(&dirs).unwrap().is_empty());
+    }
+
+    /// `systemd-analyze security --offline=yes --user` on the installed unit: its overall
+    /// exposure (ARCHITECTURE.md shows the full table).
+    fn exposure(unit: &Path) -> Option<f64> {
+        let runtime = tempfile::tempdir().unwrap();
+        let out = match std::process::Command::new("systemd-analyze")
+            .args(["security", "--offline=yes", "--user", "--no-pager"])
+            .arg(unit)
+            .env("XDG_RUNTIME_DIR", runtime.path())
+            .output()
+        {
+            Ok(o) => o,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+            Err(e) => panic!("systemd-analyze: {e}"),
+        };
+        let text = String::from_utf8_lossy(&out.stdout);
+        let score = text
+            .lines()
+            .find_map(|l| l.split_once("Overall exposure level for latchkeyd.service: "))
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .and_then(|v| v.parse().ok());
+        assert!(
+            score.is_some(),
+            "no score from systemd-analyze: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        score
+    }
+
+    #[test]
+    fn the_installed_unit_scores_2_0_or_better_in_systemd_analyze_security() {
+        let t = tempfile::tempdir().unwrap();
+        let dirs = dirs_in(t.path().join("data"));
+        install_user(&dirs, Path::new("/usr/libexec/latchkeyd"), &[]).unwrap();
+        match exposure(&dirs.systemd_unit()) {
+            Some(score) => assert!(score <= 2.0, "exposure {score}, more than 2.0"),
+            None => eprintln!("systemd-analyze not installed; skipping the exposure check"),
+        }
     }
 
     #[test]
