@@ -56,6 +56,30 @@ fn set_pin(pcscd: &Pcscd, spec: &str, pin: &str) {
     }
 }
 
+/// Waits until `latchkey devices` lists the card `spec` without an error (pcscd polls its
+/// readers for cards).
+fn wait_until_listed(pcscd: &Pcscd, spec: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = std::process::Command::new(bin("latchkey"))
+            .args(["devices", "--json", "--device", spec])
+            .env(pcscd::SOCKET_ENV, &pcscd.socket)
+            .env("XDG_CONFIG_HOME", pcscd.dir().join("config"))
+            .output()
+            .unwrap();
+        let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        let listed = list.as_array().is_some_and(|keys| {
+            keys.iter()
+                .any(|k| k["path"] == spec && k["error"].is_null())
+        });
+        if listed {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the card never showed: {list}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// How many `Notice` calls the prompt got saying `details`.
 fn notices(prompt: &Prompt, details: &str) -> usize {
     prompt
@@ -302,4 +326,66 @@ async fn cards_that_break_the_protocol_end_the_ceremony_with_named_errors_and_no
     .unwrap();
     verify_registration(&core, &reg, &ok_json(&out));
     drop(card);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_card_and_another_key_race_in_one_selection_and_the_one_touched_wins() {
+    let Some(pcscd) = Pcscd::start() else {
+        return;
+    };
+    let bus = TestBus::start();
+    // A key nobody touches (named, as a USB key found by discovery would be) and a card on the
+    // reader that the user touches at once.
+    let other = latchkey_testkit::keys::TestKey::start(
+        &bus.dir.path().join("other.sock"),
+        latchkey_testkit::keys::Presence::Wait,
+    );
+    let socket = pcscd.socket.to_str().unwrap().to_owned();
+    let _d = Latchkeyd::start_with_env(
+        &bus,
+        &policy_privileged_self(),
+        &[format!("--device={}", other.spec())],
+        None,
+        &[(pcscd::SOCKET_ENV, Some(&socket))],
+    )
+    .await;
+    let _prompt = Prompt::spawn(&bus, "approve\n", false);
+    let client = CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap();
+    let core = rp();
+    let reg = registration(
+        &core,
+        Some(AuthenticatorAttachment::CrossPlatform),
+        UserVerificationPolicy::Discouraged_DO_NOT_USE,
+    );
+    // Both on hand when the ceremony starts: each is asked for a touch.
+    let card = KeyProcess::vpcd(&pcscd.vpcd(), pcscd::READER, &[]);
+    wait_until_listed(&pcscd, &card.spec);
+    let pending = client.start(Kind::Create, &reg.json, &web()).await.unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(30), pending.response())
+        .await
+        .unwrap()
+        .unwrap();
+    let response = ok_json(&out);
+    let (_, aaguid) = verify_registration(&core, &reg, &response);
+    assert_ne!(
+        aaguid,
+        latchkey_testkit::keys::KEY_AAGUID,
+        "the card made it"
+    );
+    assert_eq!(
+        response["response"]["transports"],
+        serde_json::json!(["nfc"])
+    );
+    // The other key only blinked, and was told to stop.
+    let start = Instant::now();
+    while other.cancels() == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no cancel at the other key"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(other.touches(), 1);
 }
