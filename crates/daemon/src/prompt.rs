@@ -31,6 +31,27 @@ pub struct ChosenPrompt {
     pub proxy: Prompt1Proxy<'static>,
     /// How far it is trusted.
     pub trust: Trust,
+    /// How long it may take to answer one question (caller-controlled prompts: whoever started
+    /// one decides whether it answers, and it holds the one prompt slot meanwhile).
+    pub answer_within: Option<std::time::Duration>,
+}
+
+impl ChosenPrompt {
+    /// Waits for the prompt's answer to one question, within [`Self::answer_within`].
+    pub async fn answer<T>(
+        &self,
+        question: impl std::future::Future<Output = zbus::Result<T>>,
+    ) -> Result<T, WebAuthnError> {
+        match self.answer_within {
+            None => question.await.map_err(prompt_failed),
+            Some(limit) => match tokio::time::timeout(limit, question).await {
+                Ok(answer) => answer.map_err(prompt_failed),
+                Err(_) => Err(WebAuthnError::not_allowed(format!(
+                    "the prompt did not answer within {limit:?}"
+                ))),
+            },
+        }
+    }
 }
 
 /// The [`PromptSession`] the authenticator side gets: forwards to the chosen prompt.
@@ -66,10 +87,12 @@ impl PromptSession for DbusPromptSession {
             use std::os::fd::AsFd as _;
             let sink = zbus::zvariant::Fd::from(writer.as_fd());
             self.prompt
-                .proxy
-                .request_pin(&self.request_id, details, sink)
-                .await
-                .map_err(prompt_failed)?
+                .answer(
+                    self.prompt
+                        .proxy
+                        .request_pin(&self.request_id, details, sink),
+                )
+                .await?
         };
         drop(writer);
         if code != response::APPROVED {
@@ -85,10 +108,8 @@ impl PromptSession for DbusPromptSession {
         let list: Vec<HashMap<&str, Value<'_>>> = accounts.iter().map(Account::entry).collect();
         let (code, index) = self
             .prompt
-            .proxy
-            .choose_account(&self.request_id, list)
-            .await
-            .map_err(prompt_failed)?;
+            .answer(self.prompt.proxy.choose_account(&self.request_id, list))
+            .await?;
         let index = usize::try_from(index).unwrap_or(usize::MAX);
         if code != response::APPROVED {
             return Err(WebAuthnError::not_allowed("the user chose no account"));

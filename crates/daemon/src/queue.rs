@@ -10,7 +10,8 @@
 //! [`CallerKey`] ([`caller_key`]): a sandboxed app (all its processes), else the systemd user unit
 //! it runs in when that names an app, else its executable — never something the caller names
 //! itself, and nothing it can multiply by forking. A browser's requests count per page as well
-//! ([`request_key`]): the share is per (browser, top-level origin).
+//! ([`request_key`]): the share is per (browser, top-level origin). Unsandboxed callers that policy
+//! does not name share one share among them all ([`queue_key`]).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -232,6 +233,18 @@ pub fn caller_key(caller: &CallerIdentity, uid: u32) -> CallerKey {
     }
 }
 
+/// Who a request counts against in the prompt queue: an unsandboxed caller that policy names
+/// nowhere (`named` false) shares one key with every other such caller of user `uid` — copying a
+/// binary to eight paths or running it in eight `systemd-run` units buys no more of the queue
+/// than one — and any other caller has its own [`caller_key`].
+pub fn queue_key(caller: &CallerIdentity, named: bool, uid: u32) -> CallerKey {
+    if named || caller.sandboxed() {
+        caller_key(caller, uid)
+    } else {
+        CallerKey::new(format!("unnamed:{uid}"))
+    }
+}
+
 /// What a request counts against in the prompt queue: its caller's key ([`caller_key`]) and, for
 /// a privileged caller (a browser, which vouches for web origins), the page it asks for: the
 /// top-level origin, else the origin. A browser is one caller with many pages, and one page (with
@@ -349,6 +362,35 @@ mod tests {
         ] {
             assert_eq!(app_unit(&path, 1000), None, "{path}");
         }
+    }
+
+    #[test]
+    fn callers_policy_does_not_name_share_one_key_unless_sandboxed() {
+        let tool = CallerIdentity {
+            pid: std::process::id(),
+            ppid: 1,
+            start_time: 0,
+            executable: Some("/home/u/bin/tool".into()),
+            executable_file: None,
+            same_mount_namespace: true,
+            flatpak_app_id: None,
+            snap_name: None,
+            systemd_unit: None,
+        };
+        let copy = CallerIdentity {
+            executable: Some("/home/u/bin/tool-copy-7".into()),
+            ..tool.clone()
+        };
+        assert_eq!(queue_key(&tool, false, 1000), queue_key(&copy, false, 1000));
+        assert_eq!(queue_key(&tool, false, 1000).as_str(), "unnamed:1000");
+        // Named by policy: its own key, by executable.
+        assert_ne!(queue_key(&tool, true, 1000), queue_key(&copy, true, 1000));
+        // A sandboxed app is its app ID, named or not.
+        let flatpak = CallerIdentity {
+            flatpak_app_id: Some("org.x.Y".into()),
+            ..tool
+        };
+        assert_eq!(queue_key(&flatpak, false, 1000).as_str(), "flatpak:org.x.Y");
     }
 
     #[test]

@@ -87,12 +87,11 @@ pub(crate) async fn spawn(
     req: NewRequest,
 ) -> Result<(), Error> {
     let t = Instant::now();
-    let privileged = matches!(
-        shared.settings.policy.classify(&req.caller),
-        CallerClass::Privileged { .. }
-    );
+    let class = shared.settings.policy.classify(&req.caller);
+    let privileged = matches!(class, CallerClass::Privileged { .. });
+    let named = !matches!(class, CallerClass::Unknown);
     let key = queue::request_key(
-        queue::caller_key(&req.caller, shared.settings.uid),
+        queue::queue_key(&req.caller, named, shared.settings.uid),
         privileged,
         req.origin.as_deref(),
         req.top_origin.as_deref(),
@@ -379,11 +378,10 @@ async fn ceremony_inner(
         details.insert("top_origin", Value::from(top.clone()));
     }
     let t = Instant::now();
-    let (code, _results) = prompt.proxy.consent(&rid, details).await.map_err(|e| {
-        fail(WebAuthnError::not_allowed(format!(
-            "the prompt failed: {e}"
-        )))
-    })?;
+    let (code, _results) = prompt
+        .answer(prompt.proxy.consent(&rid, details))
+        .await
+        .map_err(fail)?;
     phase("consent", t);
     if code != prompt::response::APPROVED {
         return Err((
@@ -491,7 +489,7 @@ async fn choose_prompt(
     if let Some(owner) = owner {
         match shared.identify(conn, &owner).await {
             Ok(id) if shared.settings.policy.is_trusted_prompt(&id) => {
-                let prompt = proxy(conn, owner.clone(), Trust::Trusted).await?;
+                let prompt = proxy(conn, owner.clone(), Trust::Trusted, None).await?;
                 *shared.lock_trusted_prompt() = Some((owner, prompt.clone()));
                 return Some(prompt);
             }
@@ -510,12 +508,20 @@ async fn choose_prompt(
         .find(|(_, pid, ppid)| *pid == caller.pid || *ppid == caller.pid)
         .map(|(n, _, _)| n.clone());
     match agent {
-        Some(a) => proxy(conn, a, Trust::CallerControlled).await,
+        Some(a) => {
+            let limit = shared.caller_prompt_answer();
+            proxy(conn, a, Trust::CallerControlled, Some(limit)).await
+        }
         None => None,
     }
 }
 
-async fn proxy(conn: &Connection, dest: OwnedUniqueName, trust: Trust) -> Option<ChosenPrompt> {
+async fn proxy(
+    conn: &Connection,
+    dest: OwnedUniqueName,
+    trust: Trust,
+    answer_within: Option<std::time::Duration>,
+) -> Option<ChosenPrompt> {
     let proxy = prompt::Prompt1Proxy::builder(conn)
         .destination(dest)
         .ok()?
@@ -523,5 +529,9 @@ async fn proxy(conn: &Connection, dest: OwnedUniqueName, trust: Trust) -> Option
         .build()
         .await
         .ok()?;
-    Some(ChosenPrompt { proxy, trust })
+    Some(ChosenPrompt {
+        proxy,
+        trust,
+        answer_within,
+    })
 }

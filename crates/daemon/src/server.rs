@@ -122,6 +122,16 @@ impl Daemon {
         self.shared.queue.set_per_caller(limit);
     }
 
+    /// Sets how long a caller-controlled prompt may take to answer one question (default
+    /// [`crate::state::CALLER_PROMPT_ANSWER`]); past it the request fails with `NotAllowedError`
+    /// and frees the prompt.
+    pub fn set_caller_prompt_answer(&self, limit: Duration) {
+        self.shared.caller_prompt_answer_ms.store(
+            u64::try_from(limit.as_millis()).unwrap_or(u64::MAX),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
     /// Sets the bounds on management and signal calls (default [`CallLimits::default`]); calls
     /// already running keep the places they hold.
     pub fn set_call_limits(&self, limits: CallLimits) {

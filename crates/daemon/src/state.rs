@@ -97,7 +97,15 @@ pub struct Shared {
     /// The trusted prompt last found owning `dev.latchkey.Prompt`, by its unique name; cleared
     /// when `NameOwnerChanged` says that name changed owner or the owner left.
     pub(crate) trusted_prompt: Mutex<Option<(OwnedUniqueName, ChosenPrompt)>>,
+    /// How long a caller-controlled prompt may take to answer one question, in milliseconds
+    /// ([`CALLER_PROMPT_ANSWER`]).
+    pub(crate) caller_prompt_answer_ms: AtomicU64,
 }
+
+/// How long a caller-controlled prompt (a terminal prompt a client registered) may take to answer
+/// one question by default. It holds the one prompt slot while it waits, and whoever started it
+/// decides whether it ever answers; a person at a terminal answers well within a minute.
+pub const CALLER_PROMPT_ANSWER: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl Shared {
     /// The state of a latchkeyd serving `settings`, with no request yet.
@@ -112,7 +120,15 @@ impl Shared {
             calls: CallLimiter::new(CallLimits::default()),
             identities: IdentityCache::default(),
             trusted_prompt: Mutex::new(None),
+            caller_prompt_answer_ms: AtomicU64::new(
+                u64::try_from(CALLER_PROMPT_ANSWER.as_millis()).unwrap_or(u64::MAX),
+            ),
         }
+    }
+
+    /// How long a caller-controlled prompt may take to answer one question.
+    pub(crate) fn caller_prompt_answer(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.caller_prompt_answer_ms.load(Ordering::Relaxed))
     }
 
     pub(crate) fn next_request_id(&self) -> RequestId {

@@ -707,3 +707,77 @@ async fn a_browser_has_a_share_per_top_level_origin_so_one_page_cannot_fill_it_f
     assert_eq!(p.consents()[1]["details"]["origin"], "https://example.org");
     wait_until(|| daemon.queued() == 0).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callers_policy_does_not_name_share_one_share_however_many_executables() {
+    // Copying a binary to another path (or running it in another systemd unit) must not buy an
+    // unknown caller another share of the prompt queue.
+    let bus = TestBus::start();
+    let copy = copy_test_binary(bus.dir.path(), "another-tool");
+    let daemon = start_daemon(&bus, &trusted_prompt(), FakeBackend::new(FakeMode::Answer)).await;
+    daemon.set_queue_per_caller(1);
+    let p = Prompt::spawn(&bus, "hang\napprove\n", false);
+    let client = CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap();
+    // This test binary, unknown to policy, holds the prompt.
+    let held = client
+        .start(
+            Kind::Get,
+            &get_options("example.com"),
+            &CallOptions::default(),
+        )
+        .await
+        .unwrap();
+    wait_until(|| p.consents().len() == 1).await;
+    let req = caller::CallerRequest {
+        bus: bus.address.clone(),
+        kind: Kind::Get,
+        options_json: get_options("example.com"),
+        origin: None,
+    };
+    let other = tokio::task::spawn_blocking(move || caller::call_from_another_process(&copy, &req));
+    let other = tokio::time::timeout(Duration::from_secs(20), other)
+        .await
+        .expect("another unknown executable was queued with a share of its own, not refused")
+        .unwrap();
+    assert_eq!(other["code"], 2, "{other}");
+    assert_eq!(other["error"], "NotAllowedError", "{other}");
+    assert_eq!(daemon.queued(), 1);
+    held.close().await.unwrap();
+    wait_until(|| daemon.queued() == 0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_controlled_prompt_that_never_answers_loses_the_prompt() {
+    let bus = TestBus::start();
+    let daemon = start_daemon(
+        &bus,
+        &policy_privileged_self(),
+        FakeBackend::new(FakeMode::Answer),
+    )
+    .await;
+    daemon.set_caller_prompt_answer(Duration::from_millis(300));
+    // A prompt this test binary registered (caller-controlled) that never answers Consent.
+    let p = Prompt::spawn(&bus, "hang\n", true);
+    let client = CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap();
+    let out = client
+        .call(Kind::Get, &get_options("example.com"), &web())
+        .await
+        .unwrap();
+    assert_eq!(p.consents().len(), 1, "the registered prompt was asked");
+    assert_eq!(
+        (out.code, out.error_name().as_deref()),
+        (2, Some("NotAllowedError")),
+        "{:?}",
+        out.message()
+    );
+    let message = out.message().unwrap_or_default();
+    assert!(
+        message.contains("the prompt did not answer within 300ms"),
+        "{message}"
+    );
+    wait_until(|| daemon.queued() == 0).await;
+}
