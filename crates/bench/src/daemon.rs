@@ -418,7 +418,7 @@ fn activation(
     )
     .map_err(|e| BenchError::setup("policy file", e))?;
     let service = format!(
-        "[D-BUS Service]\nName={BUS_NAME}\nExec={} --data-dir {} --policy-system-dir {} --policy-admin-dir {} --policy-user-dir {} --no-usb --log-level error\n",
+        "[D-BUS Service]\nName={BUS_NAME}\nExec={} --data-dir {} --policy-system-dir {} --policy-admin-dir {} --policy-user-dir {} --no-usb --no-pcsc --log-level error\n",
         bins.latchkeyd.display(),
         home.path().join("data").display(),
         policy_dir.display(),

@@ -268,6 +268,7 @@ async fn the_latchkeyd_binary_exits_with_a_reason_when_its_name_is_taken() {
         .arg(format!("--policy-user-dir={}", none.display()))
         .arg(format!("--devices-config={}/devices.toml", none.display()))
         .arg("--no-usb")
+        .arg("--no-pcsc")
         .env_remove("JOURNAL_STREAM")
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
