@@ -1,6 +1,8 @@
 //! CTAP over NFC: APDU parsing and response reassembly, on both sides.
 //!
-//! The input is a script. The host's exchange (a CTAP request or a passed-through APDU, short
+//! First the ISO 7816-4 parsers on the raw input: a command APDU that parses re-encodes, short
+//! and extended wherever it fits, to bytes that parse to the same APDU; a response re-encodes to
+//! the input. Then the input is a script. The host's exchange (a CTAP request or a passed-through APDU, short
 //! or extended) is fed card answers taken from the input, with time passing and polls or
 //! cancels on status updates; the card's applet is fed command APDUs from the input, with the
 //! application answering or still running. Nothing may panic; a finished exchange never holds
@@ -149,7 +151,20 @@ fn round_trip(rest: &mut &[u8], op: u8) {
     }
 }
 
+/// The parsers on the raw input (module doc).
+fn parsers(data: &[u8]) {
+    if let Ok(apdu) = CommandApdu::parse(data) {
+        for bytes in [apdu.to_short_bytes(), apdu.to_extended_bytes()].into_iter().flatten() {
+            assert_eq!(CommandApdu::parse(&bytes).as_ref(), Ok(&apdu), "{bytes:02x?}");
+        }
+    }
+    if let Some(response) = ResponseApdu::parse(data) {
+        assert_eq!(response.to_bytes(), data);
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
+    parsers(data);
     let mut rest = data;
     let mut applet = Applet::new(AppletConfig::default());
     while let Some((&op, tail)) = rest.split_first() {
