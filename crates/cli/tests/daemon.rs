@@ -395,6 +395,26 @@ async fn without_a_graphical_prompt_the_terminal_prompt_takes_consent_and_the_pi
         r#"{"rp":{"id":"example.com","name":"Example"},"user":{"id":"AQIDBA","name":"carol","displayName":"Carol"},"challenge":"AAECAwQFBgcICQoLDA0ODw","pubKeyCredParams":[{"type":"public-key","alg":-7}],"authenticatorSelection":{"residentKey":"required","userVerification":"required"}}"#,
     )
     .unwrap();
+    // The user chose the platform PIN in the trusted prompt (a terminal prompt may not choose it).
+    {
+        let record = dir.join("first.jsonl");
+        let trusted = scripted_prompt(&bus, &format!("approve\npin {PIN}\n"), &record).await;
+        let first = latchkey(
+            &bus.address,
+            &[],
+            &[
+                "create",
+                "--origin",
+                ORIGIN,
+                "--options",
+                options.to_str().unwrap(),
+            ],
+            "",
+        )
+        .await;
+        assert!(first.ok, "{}", first.stderr);
+        trusted.release_name("dev.latchkey.Prompt").await.unwrap();
+    }
     let pin_file = dir.join("pin");
     std::fs::write(&pin_file, format!("{PIN}\n")).unwrap();
     // A new session (no controlling terminal): consent is read from standard input (which holds

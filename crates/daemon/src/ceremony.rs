@@ -111,6 +111,11 @@ pub trait PromptSession: Send + Sync {
     async fn choose_account(&self, accounts: &[Account]) -> Result<usize, WebAuthnError>;
     /// Shows a status line ("Touch your security key").
     async fn notice(&self, text: &str);
+    /// Whether the caller controls this prompt (a terminal prompt it registered), so that its
+    /// answers stand for the caller, not the user (PROMPT-TRUST.md).
+    fn caller_controlled(&self) -> bool {
+        false
+    }
 }
 
 /// A back-end that runs ceremonies: the platform authenticator, the security keys, a router in

@@ -21,6 +21,7 @@ pub mod keys;
 pub mod limits;
 pub mod options;
 pub mod platform;
+pub mod platform_pin;
 pub mod policy;
 pub mod prompt;
 pub mod queue;

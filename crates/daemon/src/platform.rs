@@ -11,6 +11,7 @@
 //! the authenticator itself checks.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
@@ -20,12 +21,16 @@ use latchkey_worker::ManagedDevice;
 
 use crate::bridge::run_blocking;
 use crate::ceremony::{CancelToken, Ceremonies, Ceremony, PromptSession};
+use crate::platform_pin::PlatformPinGuard;
 use crate::signal::{self, Signal, SignalError, SignalReport, SignalSupport};
 use crate::store::{PlatformStore, StoreError};
 
 /// The platform authenticator (module doc).
 pub struct PlatformBackend {
     device: Arc<Mutex<Box<dyn ManagedDevice>>>,
+    /// A caller-controlled prompt gave a wrong PIN since the trusted prompt last completed a
+    /// ceremony ([`PlatformPinGuard`]).
+    pin_strike: Arc<AtomicBool>,
 }
 
 impl PlatformBackend {
@@ -33,6 +38,7 @@ impl PlatformBackend {
     pub fn new(device: Box<dyn ManagedDevice>) -> Self {
         Self {
             device: Arc::new(Mutex::new(device)),
+            pin_strike: Arc::default(),
         }
     }
 
@@ -49,7 +55,9 @@ impl PlatformBackend {
         let device = self.device.clone();
         let cancel = cancel.clone();
         let c = c.clone();
-        run_blocking(ui, move |bridge| {
+        let trusted = !ui.caller_controlled();
+        let ui = PlatformPinGuard::wrap(ui, &self.pin_strike);
+        let result = run_blocking(ui, move |bridge| {
             let mut device = device.lock().unwrap_or_else(PoisonError::into_inner);
             let handle = device.cancel_handle();
             // Cleared only once the device is ours: a ceremony still running holds the lock, and
@@ -63,7 +71,13 @@ impl PlatformBackend {
             handle.reset();
             result
         })
-        .await
+        .await;
+        if trusted && result.is_ok() {
+            // The user went through the trusted prompt (with the right PIN, where one was asked):
+            // a terminal prompt may try again.
+            self.pin_strike.store(false, Ordering::SeqCst);
+        }
+        result
     }
 }
 

@@ -127,4 +127,8 @@ impl PromptSession for DbusPromptSession {
             tracing::debug!(error = %e, "prompt notice failed");
         }
     }
+
+    fn caller_controlled(&self) -> bool {
+        self.prompt.trust == Trust::CallerControlled
+    }
 }

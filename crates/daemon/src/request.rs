@@ -505,8 +505,8 @@ async fn choose_prompt(
         .lock_agents()
         .iter()
         .rev()
-        .find(|(_, pid, ppid)| *pid == caller.pid || *ppid == caller.pid)
-        .map(|(n, _, _)| n.clone());
+        .find(|agent| agent.serves(caller))
+        .map(|agent| agent.name.clone());
     match agent {
         Some(a) => {
             let limit = shared.caller_prompt_answer();

@@ -422,13 +422,18 @@ impl CredentialsService {
             .sender()
             .ok_or_else(|| Error::InvalidArgument("no sender".into()))?;
         let agent = self.shared.identify(conn, sender).await?;
+        let mut serves = vec![(agent.pid, agent.start_time)];
+        // Its parent, pinned while read and checked to be still its parent (the `latchkey`
+        // command that started it, usually).
+        if let Ok(parent) = crate::identity::identify_parent(&agent) {
+            serves.push((parent.pid, parent.start_time));
+        }
         let mut agents = self.shared.lock_agents();
-        agents.retain(|(n, _, _)| n != sender);
-        agents.push((
-            OwnedUniqueName::from(sender.to_owned()),
-            agent.pid,
-            agent.ppid,
-        ));
+        agents.retain(|a| a.name != *sender);
+        agents.push(crate::state::Agent {
+            name: OwnedUniqueName::from(sender.to_owned()),
+            serves,
+        });
         tracing::info!(agent = %sender, pid = agent.pid, serves = agent.ppid, "terminal prompt registered");
         Ok(())
     }

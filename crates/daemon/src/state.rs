@@ -88,8 +88,8 @@ pub struct Shared {
     pub(crate) queue: PromptQueue,
     next_id: AtomicU64,
     pub(crate) requests: Mutex<HashMap<OwnedObjectPath, LiveRequest>>,
-    /// Registered caller-controlled prompts: unique name → the PIDs whose requests they serve.
-    pub(crate) agents: Mutex<Vec<(OwnedUniqueName, u32, u32)>>,
+    /// Registered caller-controlled prompts.
+    pub(crate) agents: Mutex<Vec<Agent>>,
     /// Admission for management and signal calls.
     pub(crate) calls: CallLimiter,
     /// Identities of the connections that called (callers and the prompt), by unique name.
@@ -106,6 +106,26 @@ pub struct Shared {
 /// one question by default. It holds the one prompt slot while it waits, and whoever started it
 /// decides whether it ever answers; a person at a terminal answers well within a minute.
 pub const CALLER_PROMPT_ANSWER: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A caller-controlled prompt that registered (`RegisterPrompt`), and the processes whose
+/// requests it serves: itself and its parent, each by PID *and* start time, so that a process that
+/// later gets one of those PIDs is not served by it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Agent {
+    /// Its unique name.
+    pub name: OwnedUniqueName,
+    /// (PID, start time) of the prompt's process and, when it could be read, of its parent.
+    pub serves: Vec<(u32, u64)>,
+}
+
+impl Agent {
+    /// Whether this prompt answers for `caller`.
+    pub fn serves(&self, caller: &CallerIdentity) -> bool {
+        self.serves
+            .iter()
+            .any(|&(pid, start)| pid == caller.pid && start == caller.start_time)
+    }
+}
 
 impl Shared {
     /// The state of a latchkeyd serving `settings`, with no request yet.
@@ -141,9 +161,7 @@ impl Shared {
         self.requests.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    pub(crate) fn lock_agents(
-        &self,
-    ) -> std::sync::MutexGuard<'_, Vec<(OwnedUniqueName, u32, u32)>> {
+    pub(crate) fn lock_agents(&self) -> std::sync::MutexGuard<'_, Vec<Agent>> {
         self.agents.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -171,7 +189,7 @@ impl Shared {
             }
         }
         self.lock_agents()
-            .retain(|(name, _, _)| name.as_str() != sender);
+            .retain(|agent| agent.name.as_str() != sender);
         if n > 0 {
             tracing::info!(
                 sender,
@@ -229,3 +247,6 @@ impl Shared {
         Ok(id)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,100 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+//! The platform PIN and prompts a caller controls (PROMPT-TRUST.md): such a prompt may not choose
+//! the platform authenticator's first PIN, and its first wrong PIN ends its part — it cannot burn
+//! the retries that, once spent, only a reset (which deletes every passkey) recovers.
+
+mod common;
+
+use common::*;
+use latchkey_api::Kind;
+use latchkey_api::{CallOptions, CredentialsClient};
+
+fn web() -> CallOptions {
+    CallOptions {
+        origin: Some("https://login.example.com".into()),
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_controlled_prompt_cannot_choose_the_platform_pin() {
+    let bus = TestBus::start();
+    let _d = start_daemon(&bus, &policy_privileged_self(), platform_authenticator()).await;
+    // First use, and the only prompt is one this caller registered.
+    let p = Prompt::spawn(&bus, "approve\npin 482916\n", true);
+    let client = CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap();
+    let out = client
+        .call(Kind::Create, &create_options("example.com"), &web())
+        .await
+        .unwrap();
+    assert_eq!(
+        (out.code, out.error_name().as_deref()),
+        (2, Some("NotAllowedError")),
+        "a caller-controlled prompt chose the platform PIN: {:?}",
+        out.message()
+    );
+    assert!(
+        p.calls("RequestPin").is_empty(),
+        "{:?}",
+        p.calls("RequestPin")
+    );
+    // The prompt's user is told where the PIN is set.
+    let notices = p.calls("Notice");
+    assert!(
+        notices
+            .iter()
+            .any(|n| n.to_string().contains("latchkey pin set")),
+        "{notices:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_controlled_prompt_stops_after_one_wrong_platform_pin() {
+    let bus = TestBus::start();
+    let _d = start_daemon(&bus, &policy_privileged_self(), platform_authenticator()).await;
+    let client = CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap();
+    // The user sets the PIN in the trusted prompt.
+    {
+        let trusted = Prompt::spawn(&bus, "approve\npin 482916\n", false);
+        let out = client
+            .call(Kind::Create, &create_options("example.com"), &web())
+            .await
+            .unwrap();
+        assert_eq!(out.code, 0, "{:?}", out.message());
+        drop(trusted);
+    }
+    // A prompt the caller controls answers with wrong PINs, again and again.
+    let p = Prompt::spawn(&bus, "approve\npin 000000\n", true);
+    let out = client
+        .call(Kind::Get, &get_options("example.com"), &web())
+        .await
+        .unwrap();
+    assert_eq!(
+        (out.code, out.error_name().as_deref()),
+        (2, Some("NotAllowedError")),
+        "{:?}",
+        out.message()
+    );
+    assert_eq!(
+        p.calls("RequestPin").len(),
+        1,
+        "the caller-controlled prompt was asked again after a wrong PIN: {:?}",
+        p.calls("RequestPin")
+    );
+    // Nor may it try again in another request.
+    let out = client
+        .call(Kind::Get, &get_options("example.com"), &web())
+        .await
+        .unwrap();
+    assert_eq!(out.error_name().as_deref(), Some("NotAllowedError"));
+    assert_eq!(
+        p.calls("RequestPin").len(),
+        1,
+        "{:?}",
+        p.calls("RequestPin")
+    );
+}
