@@ -55,6 +55,10 @@ pub struct Matcher {
     /// For `[[app]]`: the RP IDs the app may use.
     #[serde(default)]
     pub rp_ids: Vec<String>,
+    /// For `[[trusted_prompt]]`: trusted only when the session bus or `systemd --user` started it
+    /// (its parent process), not any process that runs the same executable (PROMPT-TRUST.md).
+    #[serde(default)]
+    pub bus_started: bool,
 }
 
 impl Matcher {
@@ -362,6 +366,17 @@ impl Policy {
     pub fn is_trusted_prompt(&self, id: &CallerIdentity) -> bool {
         !self.deny.iter().any(|m| m.matches(id))
             && self.trusted_prompt.iter().any(|m| m.matches(id))
+    }
+
+    /// Whether the trusted prompt entries `id` matches all ask that the bus started it
+    /// (`bus_started = true`).
+    pub fn trusted_prompt_needs_bus_start(&self, id: &CallerIdentity) -> bool {
+        let mut entries = self
+            .trusted_prompt
+            .iter()
+            .filter(|m| m.matches(id))
+            .peekable();
+        entries.peek().is_some() && entries.all(|m| m.bus_started)
     }
 }
 
