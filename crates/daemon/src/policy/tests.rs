@@ -224,3 +224,36 @@ fn native_hosts_are_named_by_absolute_executable_only() {
         CallerClass::Unknown
     );
 }
+
+#[test]
+fn the_shipped_trusted_prompt_must_have_been_started_by_the_bus() {
+    let p = Policy::from_toml(include_str!("../../../../data/policy.d/50-browsers.toml")).unwrap();
+    let ui = ident(Some("/usr/libexec/latchkey-ui"), None, None);
+    // `ident` has no executable file to compare, so match by entry instead.
+    let entry = p
+        .trusted_prompt
+        .iter()
+        .find(|m| m.executable.as_deref() == Some(Path::new("/usr/libexec/latchkey-ui")))
+        .unwrap();
+    assert!(entry.bus_started);
+    assert!(
+        !p.trusted_prompt_needs_bus_start(&ui),
+        "matches no entry: nothing to ask"
+    );
+    // An entry without the flag (tests, development setups) asks nothing of the parent.
+    let own = own_exe();
+    let exe = own.executable.clone().unwrap();
+    let open = Policy::from_toml(&format!(
+        "[[trusted_prompt]]\nexecutable = \"{}\"\n",
+        exe.display()
+    ))
+    .unwrap();
+    assert!(open.is_trusted_prompt(&own));
+    assert!(!open.trusted_prompt_needs_bus_start(&own));
+    let strict = Policy::from_toml(&format!(
+        "[[trusted_prompt]]\nexecutable = \"{}\"\nbus_started = true\n",
+        exe.display()
+    ))
+    .unwrap();
+    assert!(strict.trusted_prompt_needs_bus_start(&own));
+}
