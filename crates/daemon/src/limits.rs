@@ -144,3 +144,6 @@ impl CallLimiter {
             .map_err(|_| Busy::Timeout(limits.wait))
     }
 }
+
+#[cfg(test)]
+mod tests;
