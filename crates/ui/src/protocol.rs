@@ -233,6 +233,9 @@ pub struct PinRequest {
     pub parent_window: Option<ParentWindow>,
 }
 
+/// The name latchkeyd version 1 gives its platform authenticator in `RequestPin`.
+pub const PLATFORM_NAME_V1: &str = "Latchkey platform authenticator";
+
 /// CTAP 2.1 §6.5.1: a PIN has at least 4 code points.
 pub const DEFAULT_MIN_PIN: u32 = 4;
 
@@ -240,14 +243,16 @@ impl PinRequest {
     /// Parses `RequestPin`'s (or `ChangePin`'s) `details`.
     pub fn parse(d: &Dict) -> Result<Self, ProtocolError> {
         let retries = opt_u32(d, "retries")?;
+        let authenticator = opt_str(d, "authenticator")?.unwrap_or_default();
         let platform = match opt_str(d, "authenticator_kind")?.as_deref() {
             Some("platform") => true,
             Some("security-key") => false,
             Some(_) => return Err(ProtocolError::Unknown("authenticator_kind")),
-            None => false,
+            // Version 1 does not say; its platform authenticator has this name.
+            None => authenticator == PLATFORM_NAME_V1,
         };
         Ok(Self {
-            authenticator: opt_str(d, "authenticator")?.unwrap_or_default(),
+            authenticator,
             platform,
             retries,
             wrong_pin: opt_bool(d, "wrong_pin")?.unwrap_or(false),

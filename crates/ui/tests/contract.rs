@@ -249,3 +249,38 @@ fn activated_on_demand_and_exits_when_idle() {
     at.press("Cancel");
     assert_eq!(rt.block_on(call).unwrap().unwrap().0, 1);
 }
+
+#[test]
+fn escape_and_the_close_button_refuse() {
+    let d = Desktop::start(None);
+    let _ui = d.start_ui(Scheme::Light, &[]);
+    d.wait_for_name("dev.latchkey.Prompt");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let _inside = rt.enter();
+    let conn = rt.block_on(caller::connect(&d.bus_address, true));
+    let p = rt.block_on(caller::prompt(&conn));
+    let mut at = d.driver();
+
+    let p2 = p.clone();
+    let call = rt.spawn(async move {
+        p2.consent("esc", consent_details("get", "example.com"))
+            .await
+    });
+    at.wait_text("Sign in to example.com");
+    at.key(0xff1b); // Escape
+    assert_eq!(rt.block_on(call).unwrap().unwrap().0, 1);
+    at.wait_gone();
+
+    let p2 = p.clone();
+    let call = rt.spawn(async move {
+        p2.consent("close", consent_details("get", "example.com"))
+            .await
+    });
+    at.wait_text("Sign in to example.com");
+    // The title bar's close button comes first.
+    let (_, buttons) = at.all_texts();
+    assert_eq!(buttons.first().map(String::as_str), Some("Close"));
+    at.press("Close");
+    assert_eq!(rt.block_on(call).unwrap().unwrap().0, 1);
+    at.wait_gone();
+}

@@ -33,10 +33,12 @@ pub fn build(
     if let Some(top) = &c.top_origin {
         rows.push((tr("Embedded in"), shown(top, ORIGIN_CHARS)));
     }
+    // latchkeyd names a caller by policy or, failing that, by its executable's path: room for a
+    // path.
     let caller = if c.caller.trim().is_empty() {
         shown(&c.app_id, DETAIL_CHARS)
     } else {
-        shown(&c.caller, NAME_CHARS)
+        shown(&c.caller, DETAIL_CHARS)
     };
     let caller_value = if c.native_host.is_some() {
         format!("{caller} — {}", tr("via native messaging host"))

@@ -108,6 +108,9 @@ fn pin_requests() {
     assert_eq!(p.retries, Some(2));
     assert!(p.wrong_pin && !p.blocked && !p.platform);
     assert_eq!(p.min_length, DEFAULT_MIN_PIN);
+    // Version 1 names its platform authenticator instead of saying its kind.
+    let v1 = PinRequest::parse(&dict(&[("authenticator", s(PLATFORM_NAME_V1))])).unwrap();
+    assert!(v1.platform);
     let blocked = PinRequest::parse(&dict(&[("retries", Value::U32(0))])).unwrap();
     assert!(blocked.blocked);
     let new = PinRequest::parse(&dict(&[

@@ -9,6 +9,7 @@ Reads one JSON command per line on stdin and answers one JSON line on stdout:
   {"op": "press", "app": NAME, "name": N}           (a button, by its accessible name)
   {"op": "wait_gone", "app": NAME, "timeout": S}
   {"op": "windows", "app": NAME}                     -> {"ok": true, "titles": [...]}
+  {"op": "key", "keysym": N}                         (an X keysym, pressed and released)
   {"op": "tree", "app": NAME}                        -> {"ok": true, "tree": "..."}
 Errors are {"ok": false, "error": "..."}. A person's view: only showing windows and their visible widgets count.
 """
@@ -181,6 +182,10 @@ def handle(cmd):
         if cmd.get("sensitive", True):
             until(timeout, lambda: acc.getState().contains(pyatspi.STATE_SENSITIVE))
         acc.queryAction().doAction(0)
+        return {}
+    if op == "key":
+        # A key press as the keyboard would send it (the registry synthesises it with XTest).
+        pyatspi.Registry.generateKeyboardEvent(int(cmd["keysym"]), None, pyatspi.KEY_SYM)
         return {}
     if op == "tree":
         lines = []

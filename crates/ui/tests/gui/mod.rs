@@ -455,6 +455,11 @@ impl Driver {
         self.call(json!({"op": "press", "name": name}));
     }
 
+    /// Presses and releases the key `keysym` (X keysym, e.g. 0xff1b for Escape).
+    pub fn key(&mut self, keysym: u32) {
+        self.call(json!({"op": "key", "keysym": keysym}));
+    }
+
     /// Waits until no prompt window shows.
     pub fn wait_gone(&mut self) {
         self.call(json!({"op": "wait_gone"}));

@@ -1,0 +1,298 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+//! Ceremonies through the real latchkeyd, answered in latchkey-ui as a person would, through
+//! AT-SPI: latchkeyd (the binary, with its platform worker and file store) starts the prompt by
+//! D-Bus activation, the test reads the RP ID and the caller from the dialog, types the PIN and
+//! presses "Continue", and webauthn-rs (an RP library we did not write) verifies the response.
+
+mod gui;
+
+#[path = "../../daemon/tests/common/rp.rs"]
+mod rp;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use gui::{Desktop, Driver};
+use latchkey_daemon::client::CredentialsClient;
+use latchkey_daemon::options::Kind;
+use webauthn_rs_core::proto::{AuthenticatorAttachment, UserVerificationPolicy};
+
+/// The workspace's binaries, next to this test's profile directory (`target/debug`), built if
+/// missing: latchkeyd and its platform worker.
+fn workspace_binary(name: &str) -> PathBuf {
+    let dir = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .to_path_buf();
+    let path = dir.join(name);
+    if !path.is_file() {
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.toml");
+        let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "latchkey-daemon",
+                "--bins",
+                "--manifest-path",
+            ])
+            .arg(manifest)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    path
+}
+
+/// latchkeyd on the desktop's bus, trusting the prompt under test; killed on drop.
+struct Latchkeyd {
+    child: Child,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Latchkeyd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Latchkeyd {
+    /// `privileged`: policy names this test as a browser; otherwise it is an unknown caller.
+    fn start(desktop: &Desktop, privileged: bool) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let policy = dir.path().join("policy");
+        let none = dir.path().join("none");
+        std::fs::create_dir_all(&policy).unwrap();
+        let mut text = format!(
+            "unknown_callers = \"prompt\"\n[[trusted_prompt]]\nname = \"Latchkey prompt\"\nexecutable = \"{}\"\n",
+            gui::UI_BIN
+        );
+        if privileged {
+            text.push_str(&format!(
+                "[[privileged]]\nname = \"Test Browser\"\nexecutable = \"{}\"\n",
+                std::env::current_exe().unwrap().display()
+            ));
+        }
+        std::fs::write(policy.join("50-test.toml"), text).unwrap();
+        let child = desktop
+            .command(workspace_binary("latchkeyd"))
+            .arg(format!("--address={}", desktop.bus_address))
+            .arg(format!("--policy-system-dir={}", policy.display()))
+            .arg(format!("--policy-admin-dir={}", none.display()))
+            .arg(format!("--policy-user-dir={}", none.display()))
+            .arg(format!("--data-dir={}", dir.path().join("store").display()))
+            .arg(format!(
+                "--devices-config={}",
+                dir.path().join("devices.toml").display()
+            ))
+            .args(["--no-usb", "--log-level=debug"])
+            .stdin(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("latchkeyd.log")).unwrap())
+            .spawn()
+            .unwrap();
+        let _ = workspace_binary("latchkey-platform-worker");
+        desktop.wait_for_name("dev.latchkey.Credentials");
+        Self { child, dir }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("latchkeyd.log")).unwrap_or_default()
+    }
+}
+
+/// A desktop whose bus starts latchkey-ui on demand.
+fn desktop() -> (Desktop, tempfile::TempDir) {
+    let services = tempfile::tempdir().unwrap();
+    std::fs::write(
+        services.path().join("dev.latchkey.Prompt.service"),
+        format!(
+            "[D-BUS Service]\nName=dev.latchkey.Prompt\nExec={}\n",
+            gui::UI_BIN
+        ),
+    )
+    .unwrap();
+    (Desktop::start(Some(services.path())), services)
+}
+
+/// Runs `script` against the prompt on its own thread (it blocks on AT-SPI), returning the driver.
+fn person(
+    mut at: Driver,
+    script: impl FnOnce(&mut Driver) + Send + 'static,
+) -> std::thread::JoinHandle<Driver> {
+    std::thread::spawn(move || {
+        script(&mut at);
+        at
+    })
+}
+
+#[test]
+fn create_then_sign_in_with_a_new_pin_verified_by_webauthn_rs() {
+    let (d, _services) = desktop();
+    let lk = Latchkeyd::start(&d, true);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let _inside = rt.enter();
+    let client = rt
+        .block_on(CredentialsClient::connect(Some(&d.bus_address)))
+        .unwrap();
+    let core = rp::rp();
+
+    // Create: consent (the RP ID and the caller as latchkeyd identified it), then the first-use
+    // PIN of the platform authenticator.
+    let reg = rp::registration(
+        &core,
+        Some(AuthenticatorAttachment::Platform),
+        UserVerificationPolicy::Required,
+    );
+    // latchkeyd names a privileged client that is not a native host by its executable.
+    let me = std::env::current_exe().unwrap().display().to_string();
+    let gui = person(d.driver(), move |at| {
+        at.wait_text("Create a passkey for example.com");
+        let (texts, _) = at.texts();
+        assert!(texts.iter().any(|t| t == "example.com"), "{texts:?}");
+        assert!(texts.contains(&me), "{texts:?}");
+        assert!(texts.iter().any(|t| t == "alice@example.com"), "{texts:?}");
+        assert!(!texts.iter().any(|t| t == "Unverified app"));
+        at.press("Continue");
+        at.wait_text("Create a PIN for this device");
+        at.set_text("New PIN", "482916");
+        at.set_text("Confirm PIN", "482916");
+        at.press("Continue");
+        at.wait_gone();
+    });
+    let out = rt
+        .block_on(client.call(Kind::Create, &reg.json, &rp::web()))
+        .unwrap();
+    let at = gui.join().unwrap();
+    let response = rp::ok_json(&out);
+    let (cred, _aaguid) = rp::verify_registration(&core, &reg, &response);
+
+    // Sign in: consent, then the PIN just set; webauthn-rs checks UV and the signature.
+    let gui = person(at, |at| {
+        at.wait_text("Sign in to example.com");
+        at.press("Continue");
+        at.wait_text("Enter your device PIN");
+        at.set_text("PIN", "482916");
+        at.press("Continue");
+        at.wait_gone();
+    });
+    let (_, result) = rt.block_on(rp::sign_in(
+        &client,
+        &core,
+        &cred,
+        UserVerificationPolicy::Required,
+    ));
+    gui.join().unwrap();
+    assert!(result.user_verified(), "{}", lk.log());
+}
+
+#[test]
+fn cancel_is_not_allowed_and_a_wrong_pin_shows_the_tries_left() {
+    let (d, _services) = desktop();
+    let _lk = Latchkeyd::start(&d, true);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let _inside = rt.enter();
+    let client = rt
+        .block_on(CredentialsClient::connect(Some(&d.bus_address)))
+        .unwrap();
+    let core = rp::rp();
+    let reg = rp::registration(
+        &core,
+        Some(AuthenticatorAttachment::Platform),
+        UserVerificationPolicy::Required,
+    );
+
+    // Cancel at consent: the caller gets NotAllowedError.
+    let gui = person(d.driver(), |at| {
+        at.wait_text("Create a passkey for example.com");
+        at.press("Cancel");
+        at.wait_gone();
+    });
+    let out = rt
+        .block_on(client.call(Kind::Create, &reg.json, &rp::web()))
+        .unwrap();
+    let at = gui.join().unwrap();
+    assert_eq!(out.error_name().as_deref(), Some("NotAllowedError"));
+
+    // Create with a PIN, then sign in with a wrong one: the dialog says how many tries are left;
+    // then the right one.
+    let gui = person(at, |at| {
+        at.wait_text("Create a passkey for example.com");
+        at.press("Continue");
+        at.wait_text("Create a PIN for this device");
+        at.set_text("New PIN", "135790");
+        at.set_text("Confirm PIN", "135790");
+        at.press("Continue");
+        at.wait_gone();
+    });
+    let out = rt
+        .block_on(client.call(Kind::Create, &reg.json, &rp::web()))
+        .unwrap();
+    let at = gui.join().unwrap();
+    let (cred, _) = rp::verify_registration(&core, &reg, &rp::ok_json(&out));
+    let started = Instant::now();
+    let gui = person(at, move |at| {
+        at.wait_text("Sign in to example.com");
+        at.press("Continue");
+        at.wait_text("Enter your device PIN");
+        at.set_text("PIN", "000000");
+        at.press("Continue");
+        at.wait_text("Wrong PIN. 7 tries left.");
+        at.set_text("PIN", "135790");
+        at.press("Continue");
+        at.wait_gone();
+        assert!(started.elapsed() < Duration::from_secs(120));
+    });
+    let (_, result) = rt.block_on(rp::sign_in(
+        &client,
+        &core,
+        &cred,
+        UserVerificationPolicy::Required,
+    ));
+    gui.join().unwrap();
+    assert!(result.user_verified());
+}
+
+#[test]
+fn an_unverified_caller_is_shown_as_such() {
+    let (d, _services) = desktop();
+    let _lk = Latchkeyd::start(&d, false);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let _inside = rt.enter();
+    let client = rt
+        .block_on(CredentialsClient::connect(Some(&d.bus_address)))
+        .unwrap();
+    let core = rp::rp();
+    let reg = rp::registration(
+        &core,
+        Some(AuthenticatorAttachment::Platform),
+        UserVerificationPolicy::Required,
+    );
+    let exe = std::env::current_exe().unwrap();
+    let name = exe.file_name().unwrap().to_string_lossy().into_owned();
+    let gui = person(d.driver(), move |at| {
+        at.wait_text("Create a passkey for example.com");
+        let (texts, _) = at.texts();
+        assert!(texts.iter().any(|t| t == "Unverified app"), "{texts:?}");
+        assert!(
+            texts
+                .iter()
+                .any(|t| t.contains(&name[..name.len().min(20)])),
+            "{texts:?}"
+        );
+        at.press("Cancel");
+        at.wait_gone();
+    });
+    let out = rt
+        .block_on(client.call(
+            Kind::Create,
+            &reg.json,
+            &latchkey_daemon::client::CallOptions::default(),
+        ))
+        .unwrap();
+    gui.join().unwrap();
+    assert_eq!(out.error_name().as_deref(), Some("NotAllowedError"));
+}
