@@ -6,45 +6,21 @@
 
 mod gui;
 
+// The RP side the daemon's tests share (webauthn-rs); it moves into latchkey-testkit.
 #[path = "../../daemon/tests/common/rp.rs"]
 mod rp;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use gui::{Desktop, Driver};
-use latchkey_daemon::client::CredentialsClient;
-use latchkey_daemon::options::Kind;
+use latchkey_api::{CallOptions, CredentialsClient, Kind};
 use webauthn_rs_core::proto::{AuthenticatorAttachment, UserVerificationPolicy};
 
-/// The workspace's binaries, next to this test's profile directory (`target/debug`), built if
-/// missing: latchkeyd and its platform worker.
+/// The workspace's binaries (latchkeyd and its platform worker), built by the test kit.
 fn workspace_binary(name: &str) -> PathBuf {
-    let dir = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .and_then(Path::parent)
-        .unwrap()
-        .to_path_buf();
-    let path = dir.join(name);
-    if !path.is_file() {
-        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.toml");
-        let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "latchkey-daemon",
-                "--bins",
-                "--manifest-path",
-            ])
-            .arg(manifest)
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-    path
+    latchkey_testkit::bins::binary(name)
 }
 
 /// latchkeyd on the desktop's bus, trusting the prompt under test; killed on drop.
@@ -290,7 +266,7 @@ fn an_unverified_caller_is_shown_as_such() {
         .block_on(client.call(
             Kind::Create,
             &reg.json,
-            &latchkey_daemon::client::CallOptions::default(),
+            &CallOptions::default(),
         ))
         .unwrap();
     gui.join().unwrap();
