@@ -84,12 +84,15 @@ impl Pending {
     }
 }
 
+/// The width of a page with its margins (see [`widgets::page`]).
+const PAGE_WIDTH: i32 = 440;
+
 /// The window of one request.
 pub struct RequestWindow {
     me: Weak<RequestWindow>,
     id: String,
     window: adw::Window,
-    body: adw::Bin,
+    body: adw::Clamp,
     pending: RefCell<Pending>,
     rp_id: RefCell<Option<String>>,
     kind: Cell<Option<Kind>>,
@@ -121,7 +124,12 @@ impl RequestWindow {
             .title_widget(&gtk::Box::new(gtk::Orientation::Horizontal, 0))
             .build();
         header.add_css_class("flat");
-        let body = adw::Bin::new();
+        // Every page is as wide as the widest the design allows (a 392-pixel page and its
+        // margins): a long peer string or a large title wraps or is cut instead of widening it.
+        let body = adw::Clamp::builder()
+            .maximum_size(PAGE_WIDTH)
+            .tightening_threshold(PAGE_WIDTH)
+            .build();
         let layout = gtk::Box::new(gtk::Orientation::Vertical, 0);
         layout.append(&header);
         layout.append(&body);
@@ -199,7 +207,18 @@ impl RequestWindow {
             retries: None,
             message: String::new(),
         };
-        self.show(status::build(&status, move || cancel(&weak)));
+        let page = status::build(&status, move || cancel(&weak));
+        // The working page keeps the size of the page it replaces: the next page follows
+        // within moments, and a window that shrinks and at once grows again is left at the
+        // smaller size by X11 (the grow is lost behind the shrink's configure event).
+        let root = &page.root;
+        let width = self.body.width() - root.margin_start() - root.margin_end();
+        let height = self.body.height() - root.margin_top() - root.margin_bottom();
+        if width > 0 && height > 0 {
+            root.set_size_request(width, height);
+            root.set_valign(gtk::Align::Center);
+        }
+        self.show(page);
     }
 
     /// A weak handle for a page's callbacks (every window lives in an `Rc`, see `new`).

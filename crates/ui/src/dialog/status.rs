@@ -64,7 +64,7 @@ pub fn words(status: &Status) -> (String, String, &'static str) {
     }
 }
 
-/// The status page; its one button ("Cancel", or "Close" after an error) calls `on_cancel()`.
+/// The status page; its one button ("Cancel", or "Close" after an error or when done) calls `on_cancel()`.
 pub fn build(status: &Status, on_cancel: impl Fn() + 'static) -> Page {
     let root = page();
     let (title, sentence, icon) = words(status);
@@ -105,7 +105,7 @@ pub fn build(status: &Status, on_cancel: impl Fn() + 'static) -> Page {
         let spinner = gtk::Spinner::builder().spinning(true).build();
         root.append(&spinner);
     }
-    let text = if status.kind == StatusKind::Error {
+    let text = if matches!(status.kind, StatusKind::Error | StatusKind::PinSet) {
         tr("Close")
     } else {
         tr("Cancel")
