@@ -62,9 +62,22 @@ tests/browser/run.sh || status=1
 
 grep -E "^test result:" target/rust-tests.log |
     awk '{p+=$4; f+=$6; i+=$8} END {printf "rust: %d passed, %d failed, %d skipped\n", p, f, i}'
+# The graphical prompt's suites (crates/ui: its unit tests and tests/ui_*.rs, under Xvfb through
+# AT-SPI; screenshots in target/ui-screenshots/) are counted in the line above and on their own.
+awk '/^ +(Running|Doc-tests) /{ui = ($0 ~ /deps\/(latchkey_ui|ui_[a-z_]+)-[0-9a-f]+\)|Doc-tests latchkey_ui$/)}
+    /^test result:/ && ui {p+=$4; f+=$6; i+=$8; n++}
+    END {printf "ui (latchkey-ui, %d suites): %d passed, %d failed, %d skipped\n", n, p, f, i}' target/rust-tests.log
 
 echo "== Python interoperability tests (python-fido2 as the peer)"
 export LATCHKEY_BIN="$PWD/target/debug/latchkey"
 "$venv/bin/pytest" -q -p no:cacheprovider tests/python || status=1
+
+# The README's first command needs no GTK: nothing it builds links latchkey-ui. pkg-config finds
+# nothing here, so a dependency on GTK would fail the build. (Its own target directory: the CLI
+# built with fewer features must not replace the binaries the tests above ran.)
+echo "== the README's first command, without GTK"
+PKG_CONFIG_LIBDIR=/nonexistent PKG_CONFIG_PATH="" \
+    cargo run -q -p latchkey-cli --target-dir target/no-gtk -- demo >target/demo.log 2>&1 || status=1
+tail -n 1 target/demo.log
 
 exit $status

@@ -6,16 +6,13 @@
 
 mod gui;
 
-// The RP side the daemon's tests share (webauthn-rs); it moves into latchkey-testkit.
-#[path = "../../daemon/tests/common/rp.rs"]
-mod rp;
-
 use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use gui::{Desktop, Driver};
 use latchkey_api::{CallOptions, CredentialsClient, Kind};
+use latchkey_testkit::rp;
 use webauthn_rs_core::proto::{AuthenticatorAttachment, UserVerificationPolicy};
 
 /// The workspace's binaries (latchkeyd and its platform worker), built by the test kit.
@@ -263,11 +260,7 @@ fn an_unverified_caller_is_shown_as_such() {
         at.wait_gone();
     });
     let out = rt
-        .block_on(client.call(
-            Kind::Create,
-            &reg.json,
-            &CallOptions::default(),
-        ))
+        .block_on(client.call(Kind::Create, &reg.json, &CallOptions::default()))
         .unwrap();
     gui.join().unwrap();
     assert_eq!(out.error_name().as_deref(), Some("NotAllowedError"));
