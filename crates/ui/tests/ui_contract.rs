@@ -73,6 +73,32 @@ fn introspection_matches_the_committed_xml() {
     assert_eq!(shape(&live), expected);
 }
 
+/// Version 2 only adds: every method, signal and property of the committed version 1 contract
+/// (`data/`, which latchkeyd, the terminal prompt and the scripted prompt serve and call) is in
+/// version 2 with the same arguments, so latchkeyd's version 1 calls work against latchkey-ui.
+#[test]
+fn version_2_keeps_every_version_1_member() {
+    let v1 = shape(latchkey_prompt::INTERFACE_XML);
+    let v2 = shape(XML);
+    assert!(v1.len() >= 6, "{v1:#?}");
+    let missing: Vec<&String> = v1.iter().filter(|m| !v2.contains(m)).collect();
+    assert!(missing.is_empty(), "version 2 drops {missing:#?}");
+    let added: Vec<String> = v2
+        .iter()
+        .filter(|m| !v1.contains(m))
+        .map(|m| m.split('(').next().unwrap_or(m).to_owned())
+        .collect();
+    assert_eq!(
+        added,
+        [
+            "method ChangePin",
+            "method Choose",
+            "method ShowStatus",
+            "signal Cancelled"
+        ]
+    );
+}
+
 #[test]
 fn only_latchkeyd_may_ask() {
     let d = Desktop::start(None);
