@@ -8,49 +8,135 @@
 //! [`crate::store::PlatformStore`].
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use latchkey_client::Device;
-use latchkey_webauthn::clientdata::CeremonyType;
+use latchkey_webauthn::clientdata::{CeremonyType, CollectedClientData};
 use latchkey_webauthn::ids::ClientDataHash;
 use latchkey_webauthn::origin::AuthorizedRpId;
 use latchkey_webauthn::WebAuthnError;
 
+use crate::authorize::Authorized;
 pub use crate::cancel::CancelToken;
+use crate::consent::Consent;
+pub use crate::ids::RequestId;
 use crate::options::CheckedOptions;
+pub use crate::session::PromptSession;
 pub use latchkey_prompt::{Account, Pin, PinRequest};
 
-/// A request's number, unique within one latchkeyd run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct RequestId(pub u64);
-
-impl fmt::Display for RequestId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "r{}", self.0)
-    }
-}
-
-/// Everything a back-end needs for one ceremony; only latchkeyd builds it, once the caller's
-/// claims were authorized and the user consented.
+/// Everything a back-end needs for one ceremony. Its fields are private: the one way to build it,
+/// [`Ceremony::new`], is crate-private and takes the two gates latchkeyd's pipeline passes —
+/// the caller's authorization ([`Authorized`], which only [`crate::authorize`] mints) and the
+/// user's [`Consent`] (which only a prompt's approval mints) — and builds `clientDataJSON` from
+/// them itself, so a back-end never runs a ceremony that skipped either.
+///
+/// ```compile_fail
+/// # use latchkey_daemon::ceremony::{Ceremony, RequestId};
+/// // Outside latchkeyd's pipeline a Ceremony cannot be written down, not even as a copy of a
+/// // real one pointed at another request.
+/// fn forge(real: Ceremony) -> Ceremony {
+///     Ceremony { id: RequestId(2), ..real }
+/// }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Ceremony {
-    /// The request.
-    pub id: RequestId,
-    /// Create or get.
-    pub kind: CeremonyType,
-    /// The caller's options, parsed (matches `kind`).
-    pub options: CheckedOptions,
-    /// The origin and RP ID, checked.
-    pub authorized: AuthorizedRpId,
-    /// `clientDataJSON`, built by latchkeyd (§5.8.1.1).
-    pub client_data_json: Vec<u8>,
-    /// How the caller is shown to the user.
-    pub caller_name: String,
+    id: RequestId,
+    kind: CeremonyType,
+    options: CheckedOptions,
+    authorized: AuthorizedRpId,
+    client_data_json: Vec<u8>,
+    caller_name: String,
+}
+
+/// Why the gates did not let a ceremony be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GateError {
+    /// The consent was given to another request.
+    #[error("the consent was given to another request")]
+    OtherRequest,
+    /// An unknown caller needs the user's approval in the trusted prompt, and the consent came
+    /// from a caller-controlled one.
+    #[error("an unverified caller can only be approved in the trusted prompt")]
+    NeedsTrustedPrompt,
+    /// The parsed options are not of the ceremony's kind.
+    #[error("the options are not {0:?} options")]
+    WrongOptions(CeremonyType),
 }
 
 impl Ceremony {
+    /// The ceremony `id` of `kind` on `options`, for the caller shown as `caller_name`, through
+    /// both gates (type doc).
+    pub(crate) fn new(
+        id: RequestId,
+        kind: CeremonyType,
+        options: CheckedOptions,
+        authorized: Authorized,
+        consent: Consent,
+        caller_name: String,
+    ) -> Result<Self, GateError> {
+        if consent.request() != id {
+            return Err(GateError::OtherRequest);
+        }
+        if authorized.needs_approval() && !consent.trusted() {
+            return Err(GateError::NeedsTrustedPrompt);
+        }
+        let matches = matches!(
+            (&options, kind),
+            (CheckedOptions::Create(_), CeremonyType::Create)
+                | (CheckedOptions::Get(_), CeremonyType::Get)
+        );
+        if !matches {
+            return Err(GateError::WrongOptions(kind));
+        }
+        let (rp, ancestry) = authorized.into_parts();
+        let client_data_json = CollectedClientData::new(
+            kind,
+            options.challenge(),
+            &rp.origin().serialize(),
+            ancestry,
+        )
+        .to_json_bytes();
+        Ok(Self {
+            id,
+            kind,
+            options,
+            authorized: rp,
+            client_data_json,
+            caller_name,
+        })
+    }
+
+    /// The request.
+    pub fn id(&self) -> RequestId {
+        self.id
+    }
+
+    /// Create or get.
+    pub fn kind(&self) -> CeremonyType {
+        self.kind
+    }
+
+    /// The caller's options, parsed once (matches [`Self::kind`]).
+    pub fn options(&self) -> &CheckedOptions {
+        &self.options
+    }
+
+    /// The origin and RP ID, authorized for the caller.
+    pub fn authorized(&self) -> &AuthorizedRpId {
+        &self.authorized
+    }
+
+    /// `clientDataJSON`, built by latchkeyd (§5.8.1.1).
+    pub fn client_data_json(&self) -> &[u8] {
+        &self.client_data_json
+    }
+
+    /// How the caller is shown to the user.
+    pub fn caller_name(&self) -> &str {
+        &self.caller_name
+    }
+
     /// SHA-256 of `clientDataJSON`, the `clientDataHash` an authenticator signs (L3 §5.8.1).
     pub fn client_data_hash(&self) -> ClientDataHash {
         ClientDataHash::of(&self.client_data_json)
@@ -99,22 +185,6 @@ impl Ceremony {
                 latchkey_client::authenticate(device, &self.get_request()?, ui)?.to_json()
             }
         }
-    }
-}
-
-/// The user side of a ceremony, as a back-end sees it: the prompt latchkeyd chose for the request.
-#[async_trait]
-pub trait PromptSession: Send + Sync {
-    /// Asks for a PIN (delivered over a file descriptor, zeroised after use).
-    async fn pin(&self, request: PinRequest) -> Result<Pin, WebAuthnError>;
-    /// Asks the user to pick one of `accounts`; returns its index.
-    async fn choose_account(&self, accounts: &[Account]) -> Result<usize, WebAuthnError>;
-    /// Shows a status line ("Touch your security key").
-    async fn notice(&self, text: &str);
-    /// Whether the caller controls this prompt (a terminal prompt it registered), so that its
-    /// answers stand for the caller, not the user (PROMPT-TRUST.md).
-    fn caller_controlled(&self) -> bool {
-        false
     }
 }
 

@@ -11,7 +11,7 @@ use latchkey_prompt::{pin, response, Account, Pin, PinRequest, Prompt1Proxy};
 use latchkey_webauthn::WebAuthnError;
 use zbus::zvariant::Value;
 
-use crate::ceremony::PromptSession;
+use crate::session::PromptSession;
 
 /// How far a prompt is trusted (PROMPT-TRUST.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,12 +13,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use latchkey_webauthn::clientdata::Ancestry;
-use latchkey_webauthn::origin::{Origin, RpId};
+use latchkey_webauthn::origin::{AuthorizedRpId, Origin, RpId};
 use latchkey_webauthn::related::{RelatedOrigins as Document, MAX_DOCUMENT_BYTES, MIN_LABELS};
 use latchkey_webauthn::WebAuthnError;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-
-use crate::authorize::Grant;
 
 /// Largest response (headers + body) read.
 pub const MAX_RESPONSE: usize = MAX_DOCUMENT_BYTES + 16 * 1024;
@@ -111,13 +109,13 @@ impl RelatedOrigins {
     /// Authorises `origin` for `rp_id` through the RP's document, or returns `fallback` (the
     /// suffix-check error) when the document cannot be had; a document that does not list the
     /// origin gives its own `SecurityError`.
-    pub async fn authorize(
+    pub async fn check(
         &self,
         origin: &str,
         rp_id: Option<&str>,
         top_origin: Option<&str>,
         fallback: WebAuthnError,
-    ) -> Result<Grant, WebAuthnError> {
+    ) -> Result<(AuthorizedRpId, Ancestry), WebAuthnError> {
         let Ok(Origin::Web(web)) = Origin::parse(origin) else {
             return Err(fallback);
         };
@@ -145,7 +143,7 @@ impl RelatedOrigins {
                 }
             }
         };
-        Ok(Grant::Allowed(authorized, ancestry))
+        Ok((authorized, ancestry))
     }
 
     async fn document(&self, rp_id: &RpId) -> Result<Arc<Document>, WebAuthnError> {

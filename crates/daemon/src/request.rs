@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use latchkey_webauthn::clientdata::{CeremonyType, CollectedClientData};
+use latchkey_webauthn::clientdata::CeremonyType;
 use latchkey_webauthn::WebAuthnError;
 use tokio::sync::watch;
 use zbus::message::Header;
@@ -19,7 +19,9 @@ use zbus::Connection;
 
 use crate::authorize::{self, AuthorizeError, Grant, OriginClaims};
 use crate::ceremony::{CancelToken, Ceremony, PromptSession, RequestId};
+use crate::consent::{self, NoConsent};
 use crate::identity::CallerIdentity;
+use crate::options::CheckedOptions;
 use crate::options::{self, Kind};
 use crate::policy::CallerClass;
 use crate::prompt::{micros, ChosenPrompt, DbusPromptSession, Trust};
@@ -176,7 +178,9 @@ async fn run(
     let chosen: Arc<Mutex<Progress>> = Arc::default();
     // The back-end's half of the cancellation: whatever ends the request early stops it.
     let stop = CancelToken::new();
-    let timeout = match options::check(req.kind, &req.options_json) {
+    // The options are parsed here, once: for the timeout, then for the ceremony.
+    let checked = options::check(req.kind, &req.options_json);
+    let timeout = match &checked {
         Ok(o) => shared.settings.timeouts.clamp(o.timeout_ms()),
         Err(_) => shared.settings.timeouts.default,
     };
@@ -190,7 +194,7 @@ async fn run(
         () = tokio::time::sleep(timeout) => {
             Some(Outcome::Failed(WebAuthnError::not_allowed(format!("the request timed out after {} s", timeout.as_secs()))))
         }
-        o = ceremony(&shared, &conn, &req, &ticket, &chosen, &stop) => Some(o),
+        o = ceremony(&shared, &conn, &req, checked, &ticket, &chosen, &stop) => Some(o),
     };
     drop(ticket);
     // Whatever ended it, stop the authenticator and take the prompt down.
@@ -271,11 +275,12 @@ async fn ceremony(
     shared: &Shared,
     conn: &Connection,
     req: &NewRequest,
+    checked: Result<CheckedOptions, WebAuthnError>,
     ticket: &Ticket,
     chosen: &Mutex<Progress>,
     stop: &CancelToken,
 ) -> Outcome {
-    match ceremony_inner(shared, conn, req, ticket, chosen, stop).await {
+    match ceremony_inner(shared, conn, req, checked, ticket, chosen, stop).await {
         Ok(json) => Outcome::Done(json),
         Err((true, e)) => Outcome::Refused(e),
         Err((false, e)) => Outcome::Failed(e),
@@ -287,6 +292,7 @@ async fn ceremony_inner(
     shared: &Shared,
     conn: &Connection,
     req: &NewRequest,
+    checked: Result<CheckedOptions, WebAuthnError>,
     ticket: &Ticket,
     chosen: &Mutex<Progress>,
     stop: &CancelToken,
@@ -296,7 +302,7 @@ async fn ceremony_inner(
         tracing::debug!(request = %req.id, phase = name, us = micros(t), "phase");
     };
     let t = Instant::now();
-    let checked = options::check(req.kind, &req.options_json).map_err(fail)?;
+    let checked = checked.map_err(fail)?;
     let class = shared.settings.policy.classify(&req.caller);
     let shown = shown_caller(&class, &req.caller);
     chosen.lock().unwrap_or_else(PoisonError::into_inner).caller = Some(shown.clone());
@@ -314,13 +320,6 @@ async fn ceremony_inner(
         Kind::Get => CeremonyType::Get,
     };
     let authorized = grant.authorized().clone();
-    let client_data_json = CollectedClientData::new(
-        ceremony_type,
-        checked.challenge(),
-        &authorized.origin().serialize(),
-        grant.ancestry().clone(),
-    )
-    .to_json_bytes();
 
     tracing::info!(
         request = %req.id,
@@ -352,7 +351,6 @@ async fn ceremony_inner(
             "an unverified caller can only be approved in the trusted prompt",
         )));
     }
-    let rid = req.id.to_string();
     let mut details: HashMap<&str, Value<'_>> = HashMap::new();
     details.insert("kind", Value::from(req.kind.as_str()));
     details.insert("rp_id", Value::from(authorized.rp_id().as_str().to_owned()));
@@ -378,25 +376,27 @@ async fn ceremony_inner(
         details.insert("top_origin", Value::from(top.clone()));
     }
     let t = Instant::now();
-    let (code, _results) = prompt
-        .answer(prompt.proxy.consent(&rid, details))
-        .await
-        .map_err(fail)?;
-    phase("consent", t);
-    if code != prompt::response::APPROVED {
-        return Err((
-            true,
-            WebAuthnError::not_allowed("the user refused the request"),
-        ));
-    }
-    let ceremony = Ceremony {
-        id: req.id,
-        kind: ceremony_type,
-        options: checked,
-        authorized,
-        client_data_json,
-        caller_name: shown,
+    let consent = match consent::ask(&prompt, req.id, details).await {
+        Ok(c) => c,
+        Err(NoConsent::Refused) => {
+            return Err((
+                true,
+                WebAuthnError::not_allowed("the user refused the request"),
+            ))
+        }
+        Err(NoConsent::Failed(e)) => return Err(fail(e)),
     };
+    phase("consent", t);
+    let ceremony = Ceremony::new(
+        req.id,
+        ceremony_type,
+        checked,
+        grant.into_gate(),
+        consent,
+        shown,
+    )
+    .map_err(|e| fail(WebAuthnError::not_allowed(e.to_string())))?;
+    let rid = req.id.to_string();
     let session: Arc<dyn PromptSession> = Arc::new(DbusPromptSession::new(prompt, rid));
     let backend = &shared.settings.backends.ceremonies;
     let t = Instant::now();
@@ -423,9 +423,7 @@ pub(crate) async fn authorize_claims(
         Err(AuthorizeError::TryRelatedOrigins { origin, error }) => {
             match &shared.settings.related_origins {
                 Some(related) => {
-                    related
-                        .authorize(&origin, claims.rp_id, claims.top_origin, error)
-                        .await
+                    authorize::with_related_origins(related, &origin, claims, error).await
                 }
                 None => Err(error),
             }

@@ -208,10 +208,10 @@ impl Router {
     }
 
     async fn decide(&self, c: &Ceremony) -> Route {
-        match &c.options {
+        match c.options() {
             CheckedOptions::Create(o) => decide_create(o),
             CheckedOptions::Get(o) => {
-                let holdings = self.holdings(c.authorized.rp_id().as_str()).await;
+                let holdings = self.holdings(c.authorized().rp_id().as_str()).await;
                 decide_get(o, holdings.as_ref(), self.keys_enabled)
             }
         }
@@ -219,7 +219,7 @@ impl Router {
 
     async fn pick(&self, c: &Ceremony) -> &Arc<dyn Ceremonies> {
         let r = self.decide(c).await;
-        tracing::info!(request = %c.id, to = r.to.as_str(), because = r.because, "routing");
+        tracing::info!(request = %c.id(), to = r.to.as_str(), because = r.because, "routing");
         match r.to {
             Destination::Platform => &self.platform,
             Destination::Keys => &self.keys,

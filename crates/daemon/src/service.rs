@@ -135,7 +135,7 @@ impl CredentialsService {
             }
         };
         let authorized = match grant {
-            Grant::Allowed(a, _) => a,
+            Grant::Allowed(a) => a.rp().clone(),
             // Only the user could vouch for an unknown caller, and signals never ask the user.
             Grant::NeedsApproval(..) => {
                 return Err(Error::Security(

@@ -15,6 +15,7 @@ use latchkey_webauthn::WebAuthnError;
 
 use crate::identity::CallerIdentity;
 use crate::policy::CallerClass;
+use crate::related::RelatedOrigins;
 
 /// The origin-related parts of a request, as the caller sent them.
 #[derive(Debug, Clone, Default)]
@@ -28,28 +29,107 @@ pub struct OriginClaims<'a> {
 }
 
 /// What policy granted. `NeedsApproval` may only be used after the user approved the caller in a
-/// trusted prompt.
+/// trusted prompt (which [`crate::ceremony::Ceremony::new`] checks).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Grant {
     /// The caller may proceed (the prompt still asks for consent as for any ceremony).
-    Allowed(AuthorizedRpId, Ancestry),
+    Allowed(Authorized),
     /// An unknown caller: the user must approve it, shown as unverified.
-    NeedsApproval(AuthorizedRpId, Ancestry),
+    NeedsApproval(Authorized),
+}
+
+/// The authorization gate: an origin and RP ID checked for the caller by policy (and, where
+/// policy allows, Related Origin Requests) with the frame's ancestry. Only this module makes one
+/// ([`authorize`], [`with_related_origins`]); a [`crate::ceremony::Ceremony`] cannot be built
+/// without it.
+///
+/// ```compile_fail
+/// # use latchkey_daemon::authorize::Authorized;
+/// # use latchkey_webauthn::clientdata::Ancestry;
+/// # fn forge(rp: latchkey_webauthn::origin::AuthorizedRpId) {
+/// // Outside the authorization step an Authorized cannot be written down.
+/// let forged = Authorized { rp, ancestry: Ancestry::SameOrigin, needs_approval: false };
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authorized {
+    rp: AuthorizedRpId,
+    ancestry: Ancestry,
+    needs_approval: bool,
+}
+
+impl Authorized {
+    fn allowed(rp: AuthorizedRpId, ancestry: Ancestry) -> Grant {
+        Grant::Allowed(Self {
+            rp,
+            ancestry,
+            needs_approval: false,
+        })
+    }
+
+    fn needing_approval(rp: AuthorizedRpId, ancestry: Ancestry) -> Grant {
+        Grant::NeedsApproval(Self {
+            rp,
+            ancestry,
+            needs_approval: true,
+        })
+    }
+
+    /// The authorised RP ID and origin.
+    pub fn rp(&self) -> &AuthorizedRpId {
+        &self.rp
+    }
+
+    /// The ancestry for clientDataJSON.
+    pub fn ancestry(&self) -> &Ancestry {
+        &self.ancestry
+    }
+
+    /// Whether the user must approve the caller in the trusted prompt.
+    pub fn needs_approval(&self) -> bool {
+        self.needs_approval
+    }
+
+    pub(crate) fn into_parts(self) -> (AuthorizedRpId, Ancestry) {
+        (self.rp, self.ancestry)
+    }
 }
 
 impl Grant {
     /// The authorised RP ID and origin.
     pub fn authorized(&self) -> &AuthorizedRpId {
-        match self {
-            Grant::Allowed(a, _) | Grant::NeedsApproval(a, _) => a,
-        }
+        self.gate().rp()
     }
     /// The ancestry for clientDataJSON.
     pub fn ancestry(&self) -> &Ancestry {
+        self.gate().ancestry()
+    }
+    /// The gate itself.
+    pub fn gate(&self) -> &Authorized {
         match self {
-            Grant::Allowed(_, a) | Grant::NeedsApproval(_, a) => a,
+            Grant::Allowed(a) | Grant::NeedsApproval(a) => a,
         }
     }
+    /// The gate, for [`crate::ceremony::Ceremony::new`].
+    pub fn into_gate(self) -> Authorized {
+        match self {
+            Grant::Allowed(a) | Grant::NeedsApproval(a) => a,
+        }
+    }
+}
+
+/// Authorises `origin` for the claimed RP ID through the RP's `/.well-known/webauthn` (L3 §5.11),
+/// or fails with `fallback`; see [`RelatedOrigins::check`].
+pub async fn with_related_origins(
+    related: &RelatedOrigins,
+    origin: &str,
+    claims: &OriginClaims<'_>,
+    fallback: WebAuthnError,
+) -> Result<Grant, WebAuthnError> {
+    let (rp, ancestry) = related
+        .check(origin, claims.rp_id, claims.top_origin, fallback)
+        .await?;
+    Ok(Authorized::allowed(rp, ancestry))
 }
 
 /// Whether a web origin failed only because its RP ID is not a registrable suffix — the case in
@@ -126,7 +206,7 @@ pub fn authorize(
                     ))));
                 }
             }
-            Ok(Grant::Allowed(authorized, ancestry))
+            Ok(Authorized::allowed(authorized, ancestry))
         }
         None => {
             let app =
@@ -139,9 +219,9 @@ pub fn authorize(
             let rp_id = RpId::parse(rp_id).map_err(|e| AuthorizeError::WebAuthn(e.into()))?;
             match class {
                 CallerClass::Bound { rp_ids, .. } if is_bound(rp_ids, &rp_id) => Ok(
-                    Grant::Allowed(AuthorizedRpId::bound_by_policy(app, rp_id), ancestry),
+                    Authorized::allowed(AuthorizedRpId::bound_by_policy(app, rp_id), ancestry),
                 ),
-                CallerClass::Unknown => Ok(Grant::NeedsApproval(
+                CallerClass::Unknown => Ok(Authorized::needing_approval(
                     AuthorizedRpId::bound_by_policy(app, rp_id),
                     ancestry,
                 )),

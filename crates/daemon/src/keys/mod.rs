@@ -138,7 +138,7 @@ impl KeyBackend {
         let mut on_drop = CancelOnDrop(Some(handle.clone()));
         let cancel = cancel.clone();
         let sources = self.sources.clone();
-        let wait = self.timeouts.clamp(c.options.timeout_ms());
+        let wait = self.timeouts.clamp(c.options().timeout_ms());
         let deadline = Instant::now()
             .checked_add(wait)
             .unwrap_or_else(Instant::now);
@@ -147,7 +147,7 @@ impl KeyBackend {
             let _link = cancel.link(&handle);
             let mut device = acquire::acquire(&sources, &handle, bridge, deadline)?;
             let info = device.info();
-            tracing::info!(request = %c.id, key = %info.path, name = %info.name, "security key chosen");
+            tracing::info!(request = %c.id(), key = %info.path, name = %info.name, "security key chosen");
             c.perform(&mut *device, bridge)
         })
         .await;

@@ -71,8 +71,8 @@ impl FakeBackend {
         ui: Arc<dyn PromptSession>,
         cancel: &CancelToken,
     ) -> Result<serde_json::Value, WebAuthnError> {
-        self.ceremonies.lock().unwrap().push(c.id);
-        let (cancelled, id) = (self.cancelled.clone(), c.id);
+        self.ceremonies.lock().unwrap().push(c.id());
+        let (cancelled, id) = (self.cancelled.clone(), c.id());
         cancel.on_cancel(move || cancelled.lock().unwrap().push(id));
         let mode = *self.mode.lock().unwrap();
         let pin_len = match mode {
@@ -86,9 +86,9 @@ impl FakeBackend {
             "id": "AQID",
             "rawId": "AQID",
             "type": "public-key",
-            "response": { "clientDataJSON": latchkey_webauthn::b64::encode(&c.client_data_json) },
+            "response": { "clientDataJSON": latchkey_webauthn::b64::encode(c.client_data_json()) },
             "pinLength": pin_len,
-            "rpId": c.authorized.rp_id().as_str(),
+            "rpId": c.authorized().rp_id().as_str(),
         }))
     }
 }
