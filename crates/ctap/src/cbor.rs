@@ -15,6 +15,10 @@
 //!   allocation before a declared length is checked against the remaining input;
 //! - no trailing bytes after the top-level item.
 //!
+//! Those bounds are CTAP's ([`Limits::CTAP`]); [`decode_with`] reads the same canonical form
+//! within other [`Limits`] (nesting, item count, string length, total size), as latchkeyd's
+//! worker protocol does.
+//!
 //! The writer always produces the canonical form, so `encode(decode(b)) == b` for every
 //! accepted `b`. Clients reading responses from deployed authenticators, some of which emit
 //! unsorted keys or non-shortest integers, may use [`decode_lenient`], which tolerates those
@@ -30,7 +34,7 @@ mod tests;
 
 pub(crate) use map::{array_of, array_value};
 pub use map::{FromValue, IntMap, MapBuilder, TextMap, ToValue};
-pub use read::{decode, decode_lenient, decode_prefix};
+pub use read::{decode, decode_lenient, decode_prefix, decode_with, Limits};
 pub use value::{Int, Kind, Value};
 pub use write::{encode, encode_into};
 

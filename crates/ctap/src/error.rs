@@ -35,9 +35,24 @@ pub enum CborError {
     /// A text string that is not UTF-8.
     #[error("text string is not UTF-8")]
     InvalidUtf8,
-    /// Arrays and maps nested deeper than [`crate::cbor::MAX_DEPTH`].
-    #[error("nesting deeper than {} levels", crate::cbor::MAX_DEPTH)]
+    /// Arrays and maps nested deeper than the reader's limit ([`crate::cbor::MAX_DEPTH`] for
+    /// CTAP).
+    #[error("arrays and maps nested deeper than allowed")]
     TooDeep,
+    /// More items (map keys and containers counted) than the reader's limit.
+    #[error("more than {max} items")]
+    TooManyItems {
+        /// The limit.
+        max: usize,
+    },
+    /// A byte or text string longer than the reader's limit.
+    #[error("a {len}-byte string is longer than {max}")]
+    StringTooLong {
+        /// Its declared length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
     /// A tag (major type 6): CTAP has none.
     #[error("tags are not used in CTAP")]
     Tag,

@@ -5,12 +5,43 @@ use super::{MAX_DEPTH, MAX_MESSAGE_SIZE};
 use crate::error::{CborError, Error};
 use core::cmp::Ordering;
 
+/// What the reader accepts at most. CTAP messages are read with [`Limits::CTAP`]; other
+/// protocols written in the same canonical form (latchkeyd's workers) choose their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The whole input, in bytes ([`Error::MessageTooLong`] above it).
+    pub max_size: usize,
+    /// Arrays and maps nested in one another ([`CborError::TooDeep`] above it).
+    pub max_depth: usize,
+    /// Items in all, map keys and the containers themselves counted
+    /// ([`CborError::TooManyItems`] above it).
+    pub max_items: usize,
+    /// The longest byte or text string, in bytes ([`CborError::StringTooLong`] above it).
+    pub max_string: usize,
+}
+
+impl Limits {
+    /// CTAP 2.1 §8: [`MAX_MESSAGE_SIZE`] bytes and [`MAX_DEPTH`] levels; items and strings
+    /// bounded by the size alone.
+    pub const CTAP: Self = Self {
+        max_size: MAX_MESSAGE_SIZE,
+        max_depth: MAX_DEPTH,
+        max_items: usize::MAX,
+        max_string: usize::MAX,
+    };
+}
+
 /// Decodes exactly one canonical CBOR item that fills `bytes`.
 ///
 /// Fails with [`Error::MessageTooLong`] above [`MAX_MESSAGE_SIZE`] bytes, and with
 /// [`Error::Cbor`] for anything that is not CTAP2 canonical CBOR, including trailing bytes.
 pub fn decode(bytes: &[u8]) -> Result<Value, Error> {
-    let (value, used) = decode_prefix(bytes)?;
+    decode_with(bytes, &Limits::CTAP)
+}
+
+/// [`decode`] within other [`Limits`]: exactly one canonical CBOR item that fills `bytes`.
+pub fn decode_with(bytes: &[u8], limits: &Limits) -> Result<Value, Error> {
+    let (value, used) = decode_prefix_mode(bytes, true, limits)?;
     match bytes.len() - used {
         0 => Ok(value),
         rest => Err(CborError::TrailingBytes(rest).into()),
@@ -21,7 +52,7 @@ pub fn decode(bytes: &[u8]) -> Result<Value, Error> {
 ///
 /// For structures where CBOR follows other data or other CBOR (authenticator data).
 pub fn decode_prefix(bytes: &[u8]) -> Result<(Value, usize), Error> {
-    decode_prefix_mode(bytes, true)
+    decode_prefix_mode(bytes, true, &Limits::CTAP)
 }
 
 /// Decodes one CBOR item that fills `bytes`, tolerating two deviations from canonical form
@@ -32,24 +63,30 @@ pub fn decode_prefix(bytes: &[u8]) -> Result<(Value, usize), Error> {
 ///
 /// For clients reading responses only; authenticators decode requests with [`decode`].
 pub fn decode_lenient(bytes: &[u8]) -> Result<Value, Error> {
-    let (value, used) = decode_prefix_mode(bytes, false)?;
+    let (value, used) = decode_prefix_mode(bytes, false, &Limits::CTAP)?;
     match bytes.len() - used {
         0 => Ok(value),
         rest => Err(CborError::TrailingBytes(rest).into()),
     }
 }
 
-fn decode_prefix_mode(bytes: &[u8], strict: bool) -> Result<(Value, usize), Error> {
-    if bytes.len() > MAX_MESSAGE_SIZE {
+fn decode_prefix_mode(
+    bytes: &[u8],
+    strict: bool,
+    limits: &Limits,
+) -> Result<(Value, usize), Error> {
+    if bytes.len() > limits.max_size {
         return Err(Error::MessageTooLong {
             len: bytes.len(),
-            max: MAX_MESSAGE_SIZE,
+            max: limits.max_size,
         });
     }
     let mut reader = Reader {
         buf: bytes,
         pos: 0,
         strict,
+        limits,
+        items: 0,
     };
     let value = reader.item(0)?;
     Ok((value, reader.pos))
@@ -60,6 +97,9 @@ struct Reader<'a> {
     pos: usize,
     /// Canonical form required (shortest integers, sorted keys).
     strict: bool,
+    limits: &'a Limits,
+    /// Items read so far.
+    items: usize,
 }
 
 impl<'a> Reader<'a> {
@@ -123,7 +163,34 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// A byte or text string's declared length, within [`Limits::max_string`].
+    fn string_length(&mut self, info: u8) -> Result<usize, CborError> {
+        let len = self.length(info, 1)?;
+        if len > self.limits.max_string {
+            return Err(CborError::StringTooLong {
+                len,
+                max: self.limits.max_string,
+            });
+        }
+        Ok(len)
+    }
+
+    fn enter(&self, depth: usize) -> Result<usize, CborError> {
+        let depth = depth + 1;
+        if depth > self.limits.max_depth {
+            Err(CborError::TooDeep)
+        } else {
+            Ok(depth)
+        }
+    }
+
     fn item(&mut self, depth: usize) -> Result<Value, CborError> {
+        self.items += 1;
+        if self.items > self.limits.max_items {
+            return Err(CborError::TooManyItems {
+                max: self.limits.max_items,
+            });
+        }
         let initial = self.byte()?;
         let major = initial >> 5;
         let info = initial & 0x1f;
@@ -134,17 +201,17 @@ impl<'a> Reader<'a> {
                 Ok(Value::Int(negative(n)))
             }
             2 => {
-                let len = self.length(info, 1)?;
+                let len = self.string_length(info)?;
                 Ok(Value::Bytes(self.take(len)?.to_vec()))
             }
             3 => {
-                let len = self.length(info, 1)?;
+                let len = self.string_length(info)?;
                 let raw = self.take(len)?;
                 let text = core::str::from_utf8(raw).map_err(|_| CborError::InvalidUtf8)?;
                 Ok(Value::Text(text.to_owned()))
             }
             4 => {
-                let depth = enter(depth)?;
+                let depth = self.enter(depth)?;
                 let len = self.length(info, 1)?;
                 let mut items = Vec::with_capacity(len);
                 for _ in 0..len {
@@ -153,7 +220,7 @@ impl<'a> Reader<'a> {
                 Ok(Value::Array(items))
             }
             5 => {
-                let depth = enter(depth)?;
+                let depth = self.enter(depth)?;
                 let len = self.length(info, 2)?;
                 let mut entries = Vec::with_capacity(len);
                 let mut previous: Option<&'a [u8]> = None;
@@ -206,15 +273,6 @@ fn canonicalise(entries: &mut Vec<(Value, Value)>) -> Result<(), CborError> {
     }
     *entries = keyed.into_iter().map(|(_, entry)| entry).collect();
     Ok(())
-}
-
-fn enter(depth: usize) -> Result<usize, CborError> {
-    let depth = depth + 1;
-    if depth > MAX_DEPTH {
-        Err(CborError::TooDeep)
-    } else {
-        Ok(depth)
-    }
 }
 
 fn negative(n: u64) -> Int {

@@ -291,3 +291,47 @@ fn lenient_decoding_tolerates_only_order_and_width() {
         );
     }
 }
+
+#[test]
+fn other_limits_bound_depth_items_strings_and_size() {
+    let limits = Limits {
+        max_size: 64,
+        max_depth: 2,
+        max_items: 6,
+        max_string: 4,
+    };
+    // {1: [h'00010203']}: 5 items, depth 2, a 4-byte string, 9 bytes.
+    let ok = hex("a1 01 81 4400010203");
+    assert!(decode_with(&ok, &limits).is_ok());
+    let err = |b: &[u8]| match decode_with(b, &limits) {
+        Err(Error::Cbor(e)) => e,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(err(&hex("a1 01 81 81 00")), CborError::TooDeep);
+    // Seven items: the map, three keys and three values.
+    assert_eq!(
+        err(&hex("a3 01 00 02 00 03 00")),
+        CborError::TooManyItems { max: 6 }
+    );
+    assert_eq!(
+        err(&hex("65 6162636465")),
+        CborError::StringTooLong { len: 5, max: 4 }
+    );
+    assert_eq!(
+        err(&hex("45 0001020304")),
+        CborError::StringTooLong { len: 5, max: 4 }
+    );
+    assert_eq!(
+        decode_with(&[0x40; 65], &limits),
+        Err(Error::MessageTooLong { len: 65, max: 64 })
+    );
+    // The canonical rules hold whatever the limits: a non-shortest integer, unsorted keys.
+    assert_eq!(err(&hex("1801")), CborError::NonCanonicalInteger);
+    assert_eq!(err(&hex("a2 02 00 01 00")), CborError::UnsortedMapKeys);
+    // CTAP's own limits are unchanged.
+    assert_eq!(Limits::CTAP.max_size, MAX_MESSAGE_SIZE);
+    assert_eq!(Limits::CTAP.max_depth, MAX_DEPTH);
+    let mut big = vec![0x59, 0x1d, 0xb6];
+    big.resize(MAX_MESSAGE_SIZE, 0);
+    assert_eq!(decode_with(&big, &Limits::CTAP), decode(&big));
+}
