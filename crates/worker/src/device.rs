@@ -7,43 +7,40 @@
 //! stopped", which the client turns into a `NotAllowedError`; listing and deleting fail with an
 //! `UnknownError` with the same message; a worker found dead before a request is reaped and
 //! replaced. Cancelling (the device's [`CancelHandle`], which only ceremony requests heed: never
-//! listing, deleting or renaming) sends `Cancel` to the worker and returns
-//! [`DeviceError::Cancelled`] at once; the late reply is recognised by its `seq` and dropped.
+//! listing, deleting or renaming) sends `Cancel` to the worker and wakes the waiting call, which
+//! returns [`DeviceError::Cancelled`] at once; the late reply is dropped by the session.
 //!
-//! A worker is not trusted to be well behaved: each call has one deadline
-//! ([`WorkerConfig::request_timeout`]) however many messages arrive, and a listing at most
-//! [`MAX_LIST_ITEMS`] credentials and [`MAX_LIST_BYTES`] bytes; past either the worker is killed.
+//! This is the socket loop around [`Client`] (which holds every rule of the conversation): it
+//! sends what the session gives and waits, with poll(2), for the worker's socket, the cancel
+//! hook's [`Waker`] or the call's deadline; nothing is polled on a timer. A worker is not
+//! trusted to be well behaved: each call has one deadline ([`WorkerConfig::request_timeout`])
+//! however many messages arrive, a listing is bounded by the session, and a worker that breaks
+//! the protocol is killed.
 
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
 
 use latchkey_client::device::KeepaliveStatus;
 use latchkey_client::manage::CredentialInfo;
 use latchkey_client::{CancelHandle, Device, DeviceDescription, DeviceError, Transport};
+use latchkey_webauthn::options::truncate_utf8;
 use latchkey_webauthn::WebAuthnError;
 
-use super::link::{is_timeout, Link, Received};
-use super::process::{spawn, Running, WorkerConfig, WorkerError};
-use latchkey_webauthn::options::truncate_utf8;
-
-use super::protocol::{ErrorCode, Message, Ready, Reply, Request, MAX_USER_FIELD};
+use super::link::{Link, Readiness, Received, Waker};
+use super::process::{launch, Running, WorkerConfig, WorkerError};
+use super::protocol::{Malformed, Request, MAX_USER_FIELD};
+use super::session::client::Client;
+use super::session::{Outcome, Ready, SessionError};
 use crate::managed::ManagedDevice;
 
-/// The request in flight, for the cancel hook.
+pub use super::session::{MAX_LIST_BYTES, MAX_LIST_ITEMS};
+
+/// What the cancel hook, on another thread, shares with the calls.
 #[derive(Default)]
-struct InFlight {
-    link: Option<Link>,
-    seq: u64,
+struct Shared {
+    /// The running worker's session and a handle on its link; `None` between workers.
+    session: Option<(Client, Link)>,
 }
-
-/// How often a waiting request looks at its cancel flag.
-const POLL: Duration = Duration::from_millis(50);
-
-/// The most credentials one listing may bring, over all its parts.
-pub const MAX_LIST_ITEMS: usize = 10_000;
-
-/// The most reply bytes one listing may bring, over all its parts.
-pub const MAX_LIST_BYTES: usize = 16 << 20;
 
 /// Whether a request is part of a ceremony (which the device's cancel handle cancels) or
 /// management (list, delete, update user), which a ceremony's cancel does not touch.
@@ -57,9 +54,9 @@ enum Kind {
 pub struct WorkerDevice {
     config: WorkerConfig,
     running: Option<Running>,
-    seq: u64,
     cancel: CancelHandle,
-    in_flight: Arc<Mutex<InFlight>>,
+    shared: Arc<Mutex<Shared>>,
+    waker: Arc<Waker>,
     ready: Ready,
 }
 
@@ -73,29 +70,39 @@ impl std::fmt::Debug for WorkerDevice {
     }
 }
 
+fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
+    shared.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 impl WorkerDevice {
     /// Starts the worker now, so that a store that cannot be opened shows at once.
     pub fn start(config: WorkerConfig) -> Result<Self, WorkerError> {
         let cancel = CancelHandle::new();
-        let in_flight = Arc::new(Mutex::new(InFlight::default()));
-        let hook_state = in_flight.clone();
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        let waker = Arc::new(Waker::new().map_err(WorkerError::Io)?);
+        let (hook_shared, hook_waker) = (shared.clone(), waker.clone());
         cancel.on_cancel(move || {
-            let state = hook_state.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(link) = &state.link {
-                let target = state.seq;
-                // Best effort: a worker that is gone needs no cancelling.
-                let _ = link.send(&Request::Cancel { target }.encode(target));
+            if let Some((client, link)) = lock(&hook_shared).session.as_mut() {
+                if let Some(bytes) = client.cancel() {
+                    // Best effort: a worker that is gone needs no cancelling.
+                    let _ = link.send(&bytes);
+                }
             }
+            hook_waker.wake();
         });
-        let (running, ready) = spawn(&config)?;
-        Ok(Self {
+        let mut device = Self {
             config,
-            running: Some(running),
-            seq: 0,
+            running: None,
             cancel,
-            in_flight,
-            ready,
-        })
+            shared,
+            waker,
+            ready: Ready {
+                store: String::new(),
+                path: String::new(),
+            },
+        };
+        device.ensure_running()?;
+        Ok(device)
     }
 
     /// The worker's process ID, while it runs.
@@ -105,7 +112,7 @@ impl WorkerDevice {
 
     /// `"file"` or `"tpm"`: the store the worker opened.
     pub fn kind(&self) -> &str {
-        &self.ready.kind
+        &self.ready.store
     }
 
     /// Lists the platform credentials (of one RP, or all).
@@ -113,44 +120,9 @@ impl WorkerDevice {
         let request = Request::List {
             rp_id: rp_id.map(str::to_owned),
         };
-        let deadline = Instant::now() + self.config.request_timeout;
-        let mut all = Vec::new();
-        let mut bytes = 0usize;
-        let mut first = true;
-        loop {
-            let reply = if first {
-                self.call(&request, Kind::Manage, deadline)
-            } else {
-                self.wait(self.seq, Kind::Manage, deadline)
-            };
-            first = false;
-            let (reply, size) = reply.map_err(WorkerError::into_webauthn)?;
-            match reply {
-                Reply::Credentials { items, more } => {
-                    bytes = bytes.saturating_add(size);
-                    if all.len().saturating_add(items.len()) > MAX_LIST_ITEMS
-                        || bytes > MAX_LIST_BYTES
-                    {
-                        tracing::warn!(
-                            items = all.len().saturating_add(items.len()),
-                            bytes,
-                            "the platform authenticator worker lists too much; killing it"
-                        );
-                        self.stop_killing();
-                        return Err(WorkerError::Garbled(format!(
-                            "the credential list is longer than {MAX_LIST_ITEMS} credentials \
-                             or {MAX_LIST_BYTES} bytes"
-                        ))
-                        .into_webauthn());
-                    }
-                    all.extend(items);
-                    if !more {
-                        self.end_call();
-                        return Ok(all);
-                    }
-                }
-                other => return Err(self.unexpected(other).into_webauthn()),
-            }
+        match self.call(&request, Kind::Manage) {
+            Ok(Outcome::Credentials(items)) => Ok(items),
+            other => Err(self.unexpected(other).into_webauthn()),
         }
     }
 
@@ -159,16 +131,8 @@ impl WorkerDevice {
         let request = Request::Delete {
             credential_id: credential_id.to_vec(),
         };
-        let deadline = Instant::now() + self.config.request_timeout;
-        match self
-            .call(&request, Kind::Manage, deadline)
-            .map_err(WorkerError::into_webauthn)?
-            .0
-        {
-            Reply::Deleted(yes) => {
-                self.end_call();
-                Ok(yes)
-            }
+        match self.call(&request, Kind::Manage) {
+            Ok(Outcome::Deleted(deleted)) => Ok(deleted),
             other => Err(self.unexpected(other).into_webauthn()),
         }
     }
@@ -186,84 +150,79 @@ impl WorkerDevice {
             name: truncate_utf8(name, MAX_USER_FIELD).to_owned(),
             display_name: truncate_utf8(display_name, MAX_USER_FIELD).to_owned(),
         };
-        let deadline = Instant::now() + self.config.request_timeout;
-        match self
-            .call(&request, Kind::Manage, deadline)
-            .map_err(WorkerError::into_webauthn)?
-            .0
-        {
-            Reply::Updated(yes) => {
-                self.end_call();
-                Ok(yes)
-            }
+        match self.call(&request, Kind::Manage) {
+            Ok(Outcome::Updated(updated)) => Ok(updated),
             other => Err(self.unexpected(other).into_webauthn()),
         }
     }
 
-    fn unexpected(&mut self, reply: Reply) -> WorkerError {
-        self.end_call();
-        match reply {
-            Reply::Error(e) if e.code == ErrorCode::Cancelled => WorkerError::Cancelled,
-            Reply::Error(e) => WorkerError::Failed(e.message),
-            other => {
-                // A reply of the wrong kind: the worker is confused; start afresh next time.
+    /// The error of a call that did not give the outcome its request expects (the session
+    /// checks reply types, so only an error arrives here).
+    fn unexpected(&mut self, result: Result<Outcome, WorkerError>) -> WorkerError {
+        match result {
+            Err(e) => e,
+            Ok(_) => {
                 self.stop_killing();
-                WorkerError::Garbled(format!("unexpected reply {}", other.summary()))
+                WorkerError::Protocol(SessionError::Unexpected {
+                    expected: "the reply to the request",
+                    got: 0,
+                })
             }
         }
     }
 
-    /// Sends `request` (starting the worker if needed) and waits, until `deadline`, for its first
-    /// reply and that reply's size in bytes. Only a ceremony request heeds the cancel flag.
-    fn call(
-        &mut self,
-        request: &Request,
-        kind: Kind,
-        deadline: Instant,
-    ) -> Result<(Reply, usize), WorkerError> {
+    /// Starts the worker if none runs (a dead one is reaped first).
+    fn ensure_running(&mut self) -> Result<(), WorkerError> {
         self.reap_if_exited();
-        if kind == Kind::Ceremony && self.cancel.is_cancelled() {
-            return Err(WorkerError::Cancelled);
+        if self.running.is_some() {
+            return Ok(());
         }
-        if self.running.is_none() {
-            let (running, ready) = spawn(&self.config)?;
+        let (running, client, ready) = launch(&self.config)?;
+        let link = running.link.try_clone().map_err(WorkerError::Io)?;
+        if self.ready.store.is_empty() {
+            tracing::debug!(
+                pid = running.child.id(),
+                "platform authenticator worker started"
+            );
+        } else {
             tracing::info!(
                 pid = running.child.id(),
                 "platform authenticator worker restarted"
             );
-            self.running = Some(running);
-            self.ready = ready;
         }
-        self.seq += 1;
-        let seq = self.seq;
+        lock(&self.shared).session = Some((client, link));
+        self.running = Some(running);
+        self.ready = ready;
+        Ok(())
+    }
+
+    /// Sends `request` (starting the worker if needed) and waits, until the call's deadline,
+    /// for its outcome. Only a ceremony request heeds the cancel flag.
+    fn call(&mut self, request: &Request, kind: Kind) -> Result<Outcome, WorkerError> {
+        let deadline = Instant::now() + self.config.request_timeout;
+        if kind == Kind::Ceremony && self.cancel.is_cancelled() {
+            return Err(WorkerError::Cancelled);
+        }
+        self.ensure_running()?;
         let sent = {
-            let Some(running) = self.running.as_ref() else {
+            let mut shared = lock(&self.shared);
+            let Some((client, link)) = shared.session.as_mut() else {
                 return Err(WorkerError::Stopped);
             };
-            let mut state = self
-                .in_flight
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            state.seq = seq;
-            if kind == Kind::Ceremony {
-                state.link = running.link.try_clone().ok();
-                // A cancel that came after the check above but before the link was set found
-                // nothing to send to: see it here, under the lock the cancel hook takes.
-                if self.cancel.is_cancelled() {
-                    state.link = None;
-                    return Err(WorkerError::Cancelled);
-                }
-            } else {
-                state.link = None;
+            // A cancel that came after the check above found no request to cancel: see it
+            // here, under the lock the cancel hook takes.
+            if kind == Kind::Ceremony && self.cancel.is_cancelled() {
+                return Err(WorkerError::Cancelled);
             }
-            running.link.send(&request.encode(seq))
+            let bytes = client.start(request)?;
+            link.send(&bytes)
         };
         if let Err(e) = sent {
             tracing::warn!(error = %e, "the platform authenticator worker is gone");
             self.stop_killing();
             return Err(WorkerError::Stopped);
         }
-        self.wait(seq, kind, deadline)
+        self.wait(kind, deadline)
     }
 
     /// Reaps a worker that exited while idle, so it does not linger as a zombie; the call that
@@ -279,70 +238,63 @@ impl WorkerDevice {
         }
     }
 
-    /// Forgets the request in flight (its link handle would keep the worker's socket open).
-    fn end_call(&mut self) {
-        let mut state = self
-            .in_flight
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        state.link = None;
-    }
-
-    /// Waits, until `deadline`, for the reply to `seq` (and its size in bytes), dropping late
-    /// replies to earlier requests.
-    fn wait(
-        &mut self,
-        seq: u64,
-        kind: Kind,
-        deadline: Instant,
-    ) -> Result<(Reply, usize), WorkerError> {
+    /// Waits, until `deadline`, for the outcome of the request under way.
+    fn wait(&mut self, kind: Kind, deadline: Instant) -> Result<Outcome, WorkerError> {
         loop {
             if kind == Kind::Ceremony && self.cancel.is_cancelled() {
-                if let Some(running) = self.running.as_ref() {
-                    // The cancel hook may have found no link to send on; sending twice is
-                    // harmless (the worker ignores a Cancel for a request it no longer runs).
-                    let _ = running
-                        .link
-                        .send(&Request::Cancel { target: seq }.encode(seq));
+                if let Some((client, link)) = lock(&self.shared).session.as_mut() {
+                    // The cancel hook may have found no request to cancel yet.
+                    if let Some(bytes) = client.cancel() {
+                        let _ = link.send(&bytes);
+                    }
                 }
-                self.end_call();
                 return Err(WorkerError::Cancelled);
-            }
-            if Instant::now() >= deadline {
-                tracing::warn!("the platform authenticator worker hangs; killing it");
-                self.stop_killing();
-                return Err(WorkerError::Timeout);
             }
             let Some(running) = self.running.as_ref() else {
                 return Err(WorkerError::Stopped);
             };
-            let received = running
-                .link
-                .set_read_timeout(Some(POLL))
-                .and_then(|()| running.link.recv());
-            match received {
-                Ok(Received::Message(bytes)) => match Reply::decode(&bytes) {
-                    Ok(Message { seq: s, body }) if s == seq => return Ok((body, bytes.len())),
-                    Ok(_) => continue,
-                    Err(e) => {
-                        self.stop_killing();
-                        return Err(WorkerError::Garbled(e.to_string()));
-                    }
-                },
+            let received = match running.link.wait(deadline, Some(&self.waker)) {
+                Ok(Readiness::Readable) => running.link.recv(),
+                Ok(Readiness::Woken) => continue,
+                Ok(Readiness::TimedOut) => {
+                    tracing::warn!("the platform authenticator worker hangs; killing it");
+                    self.stop_killing();
+                    return Err(WorkerError::Timeout);
+                }
+                Err(e) => Err(e),
+            };
+            let bytes = match received {
+                Ok(Received::Message(bytes)) => bytes,
                 Ok(Received::TooLarge) => {
                     self.stop_killing();
-                    return Err(WorkerError::Garbled("a reply was too large".into()));
+                    return Err(WorkerError::Protocol(Malformed::too_large().into()));
                 }
                 Ok(Received::Closed) => {
                     tracing::warn!("the platform authenticator worker stopped");
                     self.stop_killing();
                     return Err(WorkerError::Stopped);
                 }
-                Err(e) if is_timeout(&e) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     tracing::warn!(error = %e, "the platform authenticator worker's link failed");
                     self.stop_killing();
                     return Err(WorkerError::Stopped);
+                }
+            };
+            let result = match lock(&self.shared).session.as_mut() {
+                Some((client, _)) => client.receive(&bytes),
+                None => return Err(WorkerError::Stopped),
+            };
+            match result {
+                Ok(Some(outcome)) => return Ok(outcome),
+                Ok(None) => {}
+                Err(e @ (SessionError::Cancelled | SessionError::Failed { .. })) => {
+                    return Err(e.into())
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "the platform authenticator worker broke the protocol; killing it");
+                    self.stop_killing();
+                    return Err(WorkerError::Protocol(e));
                 }
             }
         }
@@ -350,7 +302,7 @@ impl WorkerDevice {
 
     /// Kills and reaps the worker; the next call starts a new one.
     fn stop_killing(&mut self) {
-        self.end_call();
+        lock(&self.shared).session = None;
         if let Some(running) = self.running.take() {
             running.kill();
         }
@@ -359,7 +311,7 @@ impl WorkerDevice {
 
 impl Drop for WorkerDevice {
     fn drop(&mut self) {
-        self.end_call();
+        lock(&self.shared).session = None;
         if let Some(running) = self.running.take() {
             running.close();
         }
@@ -381,15 +333,11 @@ impl Device for WorkerDevice {
         request: &[u8],
         _status: &mut dyn FnMut(KeepaliveStatus),
     ) -> Result<Vec<u8>, DeviceError> {
-        let deadline = Instant::now() + self.config.request_timeout;
-        let (reply, _) = self
-            .call(&Request::Ctap(request.to_vec()), Kind::Ceremony, deadline)
-            .map_err(WorkerError::into_device_error)?;
-        match reply {
-            Reply::Ctap(response) => {
-                self.end_call();
-                Ok(response)
-            }
+        let request = Request::Ctap {
+            command: request.to_vec(),
+        };
+        match self.call(&request, Kind::Ceremony) {
+            Ok(Outcome::Ctap(response)) => Ok(response),
             other => Err(self.unexpected(other).into_device_error()),
         }
     }

@@ -7,8 +7,9 @@
 
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use rustix::event::{EventfdFlags, PollFd, PollFlags, Timespec};
 use socket2::{Domain, Socket, Type};
 
 use super::protocol::MAX_MESSAGE;
@@ -112,6 +113,76 @@ impl Link {
     /// Shuts both directions down: the peer reads end of stream.
     pub fn shutdown(&self) -> io::Result<()> {
         self.socket.shutdown(std::net::Shutdown::Both)
+    }
+}
+
+/// What [`Link::wait`] saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Readiness {
+    /// A message (or the end of stream) is there to [`Link::recv`].
+    Readable,
+    /// The [`Waker`] was woken.
+    Woken,
+    /// The deadline passed.
+    TimedOut,
+}
+
+impl Link {
+    /// Waits until a message arrives, `waker` is woken, or `deadline` passes: poll(2) on the
+    /// socket and the waker's eventfd, so that nothing is polled on a timer.
+    pub fn wait(&self, deadline: Instant, waker: Option<&Waker>) -> io::Result<Readiness> {
+        loop {
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                return Ok(Readiness::TimedOut);
+            };
+            let timeout = Timespec::try_from(left).unwrap_or(Timespec {
+                tv_sec: i64::MAX,
+                tv_nsec: 0,
+            });
+            let mut fds = vec![PollFd::new(&self.socket, PollFlags::IN)];
+            if let Some(w) = waker {
+                fds.push(PollFd::new(&w.0, PollFlags::IN));
+            }
+            match rustix::event::poll(&mut fds, Some(&timeout)) {
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(e.into()),
+                Ok(0) => continue,
+                Ok(_) => {}
+            }
+            if fds.get(1).is_some_and(|w| !w.revents().is_empty()) {
+                if let Some(w) = waker {
+                    w.drain();
+                }
+                return Ok(Readiness::Woken);
+            }
+            if fds.first().is_some_and(|s| !s.revents().is_empty()) {
+                return Ok(Readiness::Readable);
+            }
+        }
+    }
+}
+
+/// Wakes a thread waiting in [`Link::wait`] from another thread (an eventfd).
+#[derive(Debug)]
+pub struct Waker(OwnedFd);
+
+impl Waker {
+    /// A waker nobody has woken.
+    pub fn new() -> io::Result<Self> {
+        let fd = rustix::event::eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?;
+        Ok(Self(fd))
+    }
+
+    /// Wakes the waiting thread (or the next one to wait).
+    pub fn wake(&self) {
+        // A full counter (2^64 - 2 wakes unread) fails with EAGAIN and is awake anyway.
+        let _ = rustix::io::write(&self.0, &1u64.to_ne_bytes());
+    }
+
+    /// Forgets past wakes.
+    pub fn drain(&self) {
+        let mut buf = [0u8; 8];
+        let _ = rustix::io::read(&self.0, &mut buf);
     }
 }
 

@@ -1,6 +1,8 @@
 //! Starting the worker: [`WorkerConfig`], [`WorkerError`], and the spawn handshake (the child
-//! gets its end of the socketpair as standard input and answers `Ready` once its sandbox is on
-//! and its store open).
+//! gets its end of the socketpair as standard input and answers `Ready`, with its protocol
+//! version, once its sandbox is on and its store open). A worker of another protocol version
+//! (its binary replaced by an upgrade under a running latchkeyd) is started once more, then
+//! refused.
 
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -10,8 +12,10 @@ use std::time::{Duration, Instant};
 use latchkey_client::DeviceError;
 use latchkey_webauthn::WebAuthnError;
 
-use super::link::{is_timeout, Link, Received};
-use super::protocol::{Message, Ready, Reply};
+use super::link::{Link, Readiness, Received};
+use super::protocol::PROTOCOL_VERSION;
+use super::session::client::Client;
+use super::session::{Ready, SessionError};
 
 /// The worker executable's file name; latchkeyd looks for it next to itself.
 pub const WORKER_PROGRAM: &str = "latchkey-platform-worker";
@@ -81,9 +85,23 @@ pub enum WorkerError {
     /// The worker refused to start (store or sandbox failure), in its words.
     #[error("the platform authenticator could not start: {0}")]
     Refused(String),
-    /// The worker sent something that is not a valid reply.
-    #[error("the platform authenticator sent a malformed reply: {0}")]
-    Garbled(String),
+    /// The worker broke the protocol (a malformed message, a reply that answers nothing, …).
+    #[error("the platform authenticator broke the worker protocol: {0}")]
+    Protocol(SessionError),
+    /// The worker speaks another protocol version, also when started again.
+    #[error(
+        "the platform authenticator worker {program} speaks protocol version {theirs}, \
+         latchkeyd version {ours}: restart latchkeyd (an upgrade replaced the worker under it)",
+        theirs = theirs.map_or_else(|| "(none)".to_owned(), |v| v.to_string())
+    )]
+    VersionMismatch {
+        /// The executable.
+        program: PathBuf,
+        /// latchkeyd's version.
+        ours: u64,
+        /// The worker's (`None`: from before versions).
+        theirs: Option<u64>,
+    },
     /// The worker exited or closed its end.
     #[error("{STOPPED}")]
     Stopped,
@@ -98,13 +116,23 @@ pub enum WorkerError {
     Failed(String),
 }
 
+impl From<SessionError> for WorkerError {
+    fn from(e: SessionError) -> Self {
+        match e {
+            SessionError::Cancelled => Self::Cancelled,
+            SessionError::Failed { message, .. } => Self::Failed(message),
+            other => Self::Protocol(other),
+        }
+    }
+}
+
 impl WorkerError {
     pub(crate) fn into_device_error(self) -> DeviceError {
         match self {
             Self::Cancelled => DeviceError::Cancelled,
             Self::Timeout => DeviceError::Timeout,
             Self::Stopped => DeviceError::Gone(STOPPED.into()),
-            Self::Garbled(m) => DeviceError::Garbage(m),
+            Self::Protocol(e) => DeviceError::Garbage(e.to_string()),
             other => DeviceError::Gone(other.to_string()),
         }
     }
@@ -133,7 +161,7 @@ impl Running {
     /// Closes the link so the worker exits on its own; kills it after a grace period.
     pub(crate) fn close(mut self) {
         let _ = self.link.shutdown();
-        let deadline = Instant::now() + Duration::from_secs(2);
+        let deadline = Instant::now() + CLOSE_GRACE;
         while Instant::now() < deadline {
             match self.child.try_wait() {
                 Ok(Some(_)) | Err(_) => return,
@@ -144,8 +172,31 @@ impl Running {
     }
 }
 
+/// How long a worker whose link was closed may take to exit before it is killed.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// Starts the worker and waits for its `Ready`; a worker of another protocol version is killed
+/// and started once more (with a log line naming both versions), then refused.
+pub(crate) fn launch(config: &WorkerConfig) -> Result<(Running, Client, Ready), WorkerError> {
+    match spawn(config) {
+        Err(WorkerError::VersionMismatch { theirs, .. }) => {
+            tracing::warn!(
+                program = %config.program.display(),
+                worker_version = ?theirs,
+                latchkeyd_version = PROTOCOL_VERSION,
+                "the platform authenticator worker speaks protocol version {}, latchkeyd \
+                 version {PROTOCOL_VERSION} (an upgrade may have replaced it under a running \
+                 latchkeyd); starting it once more",
+                theirs.map_or_else(|| "(none)".to_owned(), |v| v.to_string()),
+            );
+            spawn(config)
+        }
+        other => other,
+    }
+}
+
 /// Starts the worker and waits for its `Ready`.
-pub(crate) fn spawn(config: &WorkerConfig) -> Result<(Running, Ready), WorkerError> {
+fn spawn(config: &WorkerConfig) -> Result<(Running, Client, Ready), WorkerError> {
     let (link, theirs) = Link::pair().map_err(WorkerError::Io)?;
     let mut command = Command::new(&config.program);
     command
@@ -184,10 +235,11 @@ pub(crate) fn spawn(config: &WorkerConfig) -> Result<(Running, Ready), WorkerErr
     // The Command held the worker's end; it is closed here once the child has it.
     drop(command);
     let running = Running { child, link };
-    match wait_ready(&running.link, config.start_timeout) {
+    let mut client = Client::new();
+    match wait_ready(&running.link, &mut client, config) {
         Ok(ready) => {
-            tracing::debug!(pid = running.child.id(), store = %ready.kind, "platform authenticator worker ready");
-            Ok((running, ready))
+            tracing::debug!(pid = running.child.id(), store = %ready.store, "platform authenticator worker ready");
+            Ok((running, client, ready))
         }
         Err(e) => {
             running.kill();
@@ -249,32 +301,35 @@ pub fn log_line(bytes: &[u8]) -> String {
     out
 }
 
-fn wait_ready(link: &Link, timeout: Duration) -> Result<Ready, WorkerError> {
-    link.set_read_timeout(Some(timeout))
-        .map_err(WorkerError::Io)?;
+fn wait_ready(
+    link: &Link,
+    client: &mut Client,
+    config: &WorkerConfig,
+) -> Result<Ready, WorkerError> {
     link.set_write_timeout(Some(Duration::from_secs(10)))
         .map_err(WorkerError::Io)?;
-    match link.recv() {
-        Ok(Received::Message(bytes)) => match Reply::decode(&bytes) {
-            Ok(Message {
-                body: Reply::Ready(ready),
-                ..
-            }) => Ok(ready),
-            Ok(Message {
-                body: Reply::Error(e),
-                ..
-            }) => Err(WorkerError::Refused(e.message)),
-            Ok(other) => Err(WorkerError::Garbled(format!(
-                "expected Ready, got {}",
-                other.body.summary()
-            ))),
-            Err(e) => Err(WorkerError::Garbled(e.to_string())),
+    let deadline = Instant::now() + config.start_timeout;
+    if link.wait(deadline, None).map_err(WorkerError::Io)? != Readiness::Readable {
+        return Err(WorkerError::Timeout);
+    }
+    match link.recv().map_err(WorkerError::Io)? {
+        Received::Message(bytes) => match client.ready(&bytes) {
+            Ok(ready) => Ok(ready),
+            Err(SessionError::Failed { message, .. }) => Err(WorkerError::Refused(message)),
+            Err(SessionError::VersionMismatch { ours, theirs }) => {
+                Err(WorkerError::VersionMismatch {
+                    program: config.program.clone(),
+                    ours,
+                    theirs,
+                })
+            }
+            Err(e) => Err(WorkerError::Protocol(e)),
         },
-        Ok(Received::TooLarge) => Err(WorkerError::Garbled("a reply was too large".into())),
-        Ok(Received::Closed) => Err(WorkerError::Refused(
+        Received::TooLarge => Err(WorkerError::Protocol(SessionError::Malformed(
+            super::protocol::Malformed::too_large(),
+        ))),
+        Received::Closed => Err(WorkerError::Refused(
             "the worker exited before opening the store".into(),
         )),
-        Err(e) if is_timeout(&e) => Err(WorkerError::Timeout),
-        Err(e) => Err(WorkerError::Io(e)),
     }
 }

@@ -1,85 +1,61 @@
-//! The worker's side of the link: answers requests with the platform authenticator it holds.
+//! The worker's side of the link: the socket loop around [`Server`], answering requests with
+//! the platform authenticator it holds.
 //!
-//! Two threads. The reader (the caller of [`serve`]) receives every message, answers malformed
-//! ones with an `Error` reply, and handles `Cancel` at once; the executor runs `Ctap`, `List`,
-//! `Delete` and `UpdateUser` requests in order on the device. A `Cancel` for the running request trips the
-//! device's [`CancelHandle`] (its presence check is then refused); one for a request still queued
-//! makes the executor answer it with `Error(Cancelled)`. End of stream on the link ends both.
+//! Two threads. The reader (the caller of [`serve`]) receives every message and hands it to the
+//! session, which says what to do: queue a request for the executor, trip the running request's
+//! cancel handle (its presence check is then refused), or send an error reply. The executor runs
+//! `Ctap`, `List`, `Delete` and `UpdateUser` requests in order on the device. End of stream on
+//! the link ends both.
 
 use std::io;
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use latchkey_client::{CancelHandle, DeviceError};
 
-use super::link::{is_timeout, Link, Received};
-use super::protocol::{
-    credential_size, ErrorCode, ErrorReply, Message, Ready, Reply, Request, CREDENTIALS_CHUNK,
-};
+use super::link::{Link, Received};
+use super::protocol::{ErrorCode, Reply, Request};
+use super::session::server::{Action, Server};
+use super::session::Outcome;
 use crate::managed::ManagedDevice;
 
-/// Which request runs, and which one the gateway cancelled.
-#[derive(Debug, Default)]
-struct CancelState {
-    running: Option<u64>,
-    cancelled: Option<u64>,
+/// The session and the device's cancel handle, which the reader trips under the session's lock
+/// so that a cancel is never lost between a request's start and its run.
+struct Shared {
+    server: Mutex<Server>,
+    cancel: CancelHandle,
 }
 
-struct Canceller {
-    state: Mutex<CancelState>,
-    handle: CancelHandle,
-}
-
-impl Canceller {
-    fn cancel(&self, target: u64) {
-        let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        s.cancelled = Some(target);
-        if s.running == Some(target) {
-            self.handle.cancel();
-        }
-    }
-
-    /// Marks `seq` running; `false` if it was cancelled before it started.
-    fn start(&self, seq: u64) -> bool {
-        let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        if s.cancelled == Some(seq) {
-            return false;
-        }
-        s.running = Some(seq);
-        self.handle.reset();
-        true
-    }
-
-    fn finish(&self) {
-        let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        s.running = None;
-        self.handle.reset();
+impl Shared {
+    fn server(&self) -> MutexGuard<'_, Server> {
+        self.server.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
-fn send(link: &Link, seq: u64, reply: &Reply) {
-    if let Err(e) = link.send(&reply.encode(seq)) {
+fn send(link: &Link, bytes: &[u8]) {
+    if let Err(e) = link.send(bytes) {
         tracing::warn!(error = %e, "cannot send a reply to latchkeyd");
     }
 }
 
-/// Sends `Ready`, then serves requests until latchkeyd closes the link.
-pub fn serve<D: ManagedDevice + 'static>(link: Link, device: D, ready: Ready) -> io::Result<()> {
+/// Sends `Ready` (the bytes of [`Server::ready`]), then serves requests until latchkeyd closes
+/// the link.
+pub fn serve<D: ManagedDevice + 'static>(link: Link, device: D, ready: &[u8]) -> io::Result<()> {
     link.set_write_timeout(Some(std::time::Duration::from_secs(10)))?;
-    send(&link, 0, &Reply::Ready(ready));
-    let canceller = Arc::new(Canceller {
-        state: Mutex::new(CancelState::default()),
-        handle: device.cancel_handle(),
+    send(&link, ready);
+    let shared = Arc::new(Shared {
+        server: Mutex::new(Server::new()),
+        cancel: device.cancel_handle(),
     });
-    let (tx, rx) = mpsc::channel::<Message<Request>>();
+    let (tx, rx) = mpsc::channel::<(u64, Request)>();
     let executor = {
         let link = link.try_clone()?;
-        let canceller = canceller.clone();
+        let shared = shared.clone();
         std::thread::Builder::new()
             .name("executor".into())
-            .spawn(move || execute_all(device, &rx, &link, &canceller))?
+            .spawn(move || execute_all(device, &rx, &link, &shared))?
     };
-    let result = read_all(&link, &tx, &canceller);
+    let result = read_all(&link, &tx, &shared);
     drop(tx);
     if executor.join().is_err() {
         tracing::error!("the executor thread panicked");
@@ -87,128 +63,106 @@ pub fn serve<D: ManagedDevice + 'static>(link: Link, device: D, ready: Ready) ->
     result
 }
 
-fn read_all(
-    link: &Link,
-    tx: &mpsc::Sender<Message<Request>>,
-    canceller: &Canceller,
-) -> io::Result<()> {
+fn read_all(link: &Link, tx: &mpsc::Sender<(u64, Request)>, shared: &Shared) -> io::Result<()> {
     loop {
-        let bytes = match link.recv() {
-            Ok(Received::Message(bytes)) => bytes,
-            Ok(Received::Closed) => return Ok(()),
-            Ok(Received::TooLarge) => {
-                let e = ErrorReply::new(ErrorCode::TooLarge, "the message is too large");
-                send(link, 0, &Reply::Error(e));
-                continue;
-            }
-            Err(e) if is_timeout(&e) => continue,
-            Err(e) => return Err(e),
+        let received = match link.recv() {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => other?,
         };
-        match Request::decode(&bytes) {
-            Err(m) => {
-                tracing::warn!(error = %m, "malformed request");
-                let e = ErrorReply::new(ErrorCode::Malformed, m.to_string());
-                send(link, m.seq.unwrap_or(0), &Reply::Error(e));
+        let action = match received {
+            Received::Message(bytes) => {
+                let mut server = shared.server();
+                let action = server.receive(&bytes);
+                if action == Action::CancelRunning {
+                    shared.cancel.cancel();
+                }
+                action
             }
-            Ok(Message {
-                body: Request::Cancel { target },
-                ..
-            }) => canceller.cancel(target),
-            Ok(message) => {
-                if tx.send(message).is_err() {
+            Received::TooLarge => Action::Send(shared.server().too_large()),
+            Received::Closed => return Ok(()),
+        };
+        match action {
+            Action::Run(seq, request) => {
+                if tx.send((seq, request)).is_err() {
                     return Ok(());
                 }
             }
+            Action::Send(bytes) => send(link, &bytes),
+            Action::CancelRunning | Action::Nothing => {}
         }
     }
 }
 
 fn execute_all<D: ManagedDevice>(
     mut device: D,
-    rx: &mpsc::Receiver<Message<Request>>,
+    rx: &mpsc::Receiver<(u64, Request)>,
     link: &Link,
-    canceller: &Canceller,
+    shared: &Shared,
 ) {
-    while let Ok(Message { seq, body }) = rx.recv() {
-        if !canceller.start(seq) {
-            let e = ErrorReply::new(ErrorCode::Cancelled, "the request was cancelled");
-            send(link, seq, &Reply::Error(e));
+    while let Ok((seq, request)) = rx.recv() {
+        let started = {
+            let mut server = shared.server();
+            let started = server.start(seq);
+            if started.is_ok() {
+                shared.cancel.reset();
+            }
+            started
+        };
+        if let Err(cancelled) = started {
+            send(link, &cancelled);
             continue;
         }
-        for reply in execute(&mut device, body) {
-            send(link, seq, &reply);
+        let outcome = execute(&mut device, request);
+        let replies = shared.server().finish(seq, outcome);
+        for bytes in replies {
+            send(link, &bytes);
         }
-        canceller.finish();
     }
 }
 
 fn store_error(message: impl Into<String>) -> Reply {
-    Reply::Error(ErrorReply::new(ErrorCode::Store, message))
+    Reply::error(ErrorCode::Store, message)
 }
 
-/// Runs one request; a `List` may need several replies.
-pub fn execute<D: ManagedDevice + ?Sized>(device: &mut D, request: Request) -> Vec<Reply> {
+const NO_STORE: &str = "this authenticator keeps no platform credentials";
+
+/// Runs one request on the device: its outcome, or the `Error` reply.
+pub fn execute<D: ManagedDevice + ?Sized>(
+    device: &mut D,
+    request: Request,
+) -> Result<Outcome, Reply> {
     match request {
-        Request::Ctap(bytes) => vec![match device.cbor(&bytes, &mut |_| {}) {
-            Ok(response) => Reply::Ctap(response),
-            Err(DeviceError::Cancelled) => Reply::Error(ErrorReply::new(
+        Request::Ctap { command } => match device.cbor(&command, &mut |_| {}) {
+            Ok(response) => Ok(Outcome::Ctap(response)),
+            Err(DeviceError::Cancelled) => Err(Reply::error(
                 ErrorCode::Cancelled,
                 "the request was cancelled",
             )),
-            Err(e) => store_error(e.to_string()),
-        }],
+            Err(e) => Err(store_error(e.to_string())),
+        },
         Request::List { rp_id } => match device.list(rp_id.as_deref()) {
-            Some(Ok(items)) => chunk(items),
-            Some(Err(e)) => vec![store_error(e.message())],
-            None => vec![store_error(
-                "this authenticator keeps no platform credentials",
-            )],
+            Some(Ok(items)) => Ok(Outcome::Credentials(items)),
+            Some(Err(e)) => Err(store_error(e.message())),
+            None => Err(store_error(NO_STORE)),
         },
         Request::Delete { credential_id } => match device.delete(&credential_id) {
-            Some(Ok(deleted)) => vec![Reply::Deleted(deleted)],
-            Some(Err(e)) => vec![store_error(e.message())],
-            None => vec![store_error(
-                "this authenticator keeps no platform credentials",
-            )],
+            Some(Ok(deleted)) => Ok(Outcome::Deleted(deleted)),
+            Some(Err(e)) => Err(store_error(e.message())),
+            None => Err(store_error(NO_STORE)),
         },
         Request::UpdateUser {
             credential_id,
             name,
             display_name,
         } => match device.update_user(&credential_id, &name, &display_name) {
-            Some(Ok(updated)) => vec![Reply::Updated(updated)],
-            Some(Err(e)) => vec![store_error(e.message())],
-            None => vec![store_error(
-                "this authenticator keeps no platform credentials",
-            )],
+            Some(Ok(updated)) => Ok(Outcome::Updated(updated)),
+            Some(Err(e)) => Err(store_error(e.message())),
+            None => Err(store_error(NO_STORE)),
         },
-        // The reader handles Cancel; one that reaches here has nothing left to cancel.
-        Request::Cancel { .. } => Vec::new(),
+        // The session handles Cancel; one that reaches here has nothing to run.
+        Request::Cancel {} => Err(Reply::error(
+            ErrorCode::Malformed,
+            "a cancel is not a request",
+        )),
     }
-}
-
-/// Splits a credential list into replies of at most [`CREDENTIALS_CHUNK`] bytes of credentials.
-pub(crate) fn chunk(items: Vec<latchkey_client::manage::CredentialInfo>) -> Vec<Reply> {
-    let mut parts: Vec<Vec<_>> = vec![Vec::new()];
-    let mut size = 0;
-    for item in items {
-        let n = credential_size(&item);
-        if size + n > CREDENTIALS_CHUNK && parts.last().is_some_and(|p| !p.is_empty()) {
-            parts.push(Vec::new());
-            size = 0;
-        }
-        size += n;
-        if let Some(part) = parts.last_mut() {
-            part.push(item);
-        }
-    }
-    let last = parts.len() - 1;
-    parts
-        .into_iter()
-        .enumerate()
-        .map(|(i, items)| Reply::Credentials {
-            items,
-            more: i < last,
-        })
-        .collect()
 }

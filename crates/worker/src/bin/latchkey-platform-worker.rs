@@ -16,9 +16,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use latchkey_worker::link::Link;
-use latchkey_worker::protocol::{ErrorCode, ErrorReply, Ready, Reply};
 use latchkey_worker::sandbox::{self, LandlockOutcome};
 use latchkey_worker::serve::serve;
+use latchkey_worker::session::server::Server;
 
 /// The Latchkey platform authenticator worker (started by latchkeyd).
 #[derive(Debug, Parser)]
@@ -51,8 +51,7 @@ fn main() -> ExitCode {
     };
     let refuse = |message: String| {
         tracing::error!("{message}");
-        let reply = Reply::Error(ErrorReply::new(ErrorCode::Unavailable, message));
-        let _ = link.send(&reply.encode(0));
+        let _ = link.send(&Server::unavailable(message));
         ExitCode::FAILURE
     };
     // The store directory must exist before Landlock can name it; creating it (and syncing its
@@ -110,11 +109,8 @@ fn main() -> ExitCode {
             ),
         }
     }
-    let ready = Ready {
-        kind: device.kind().to_owned(),
-        path: args.store.display().to_string(),
-    };
-    match serve(link, device, ready) {
+    let ready = Server::ready(device.kind(), &args.store.display().to_string());
+    match serve(link, device, &ready) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "the link to latchkeyd failed");
