@@ -37,6 +37,7 @@ pub fn options(n: usize) -> FileStoreOptions {
     FileStoreOptions {
         kdf: KdfParams::INSECURE_TEST,
         max_discoverable: n + 1,
+        ..FileStoreOptions::default()
     }
 }
 
@@ -241,14 +242,23 @@ impl ScaleStore {
 }
 
 /// Times the deliberate cost of a fresh user verification on the file store: verifying the PIN
-/// with the production Argon2id parameters (it unwraps the master key).
-pub fn measure_pin_unlock(budget: Budget) -> Result<Samples, BenchError> {
+/// with the production Argon2id parameters (it unwraps the master key), as the first
+/// verification of a session does (`session`: `false`), or a verification inside a session, the
+/// PIN checked against the session's verifier (`session`: `true`; SECURITY.md, "Sessions").
+pub fn measure_pin_unlock(budget: Budget, session: bool) -> Result<Samples, BenchError> {
     let tmp = tempfile::tempdir().map_err(|e| BenchError::setup("store directory", e))?;
     let mut store = FileStore::open_with(tmp.path(), Protection::Pin, FileStoreOptions::default())?;
     store.set_pin(&pin_hash(), &mut SystemRng)?;
+    if session && !store.verify_pin(&pin_hash())? {
+        return Err(BenchError::setup("store", "the PIN is refused"));
+    }
     stats::measure(budget, || {
-        store.lock();
-        if store.verify_pin(&pin_hash())? {
+        if session {
+            store.lock();
+        } else {
+            store.end_session();
+        }
+        if store.verify_pin(&pin_hash())? && store.session_is_live() {
             Ok(())
         } else {
             Err(BenchError::setup("store", "the PIN is refused"))

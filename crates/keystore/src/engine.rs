@@ -25,6 +25,7 @@ use crate::fsutil::{self, io_err};
 use crate::index::Index;
 use crate::lock::StoreLock;
 use crate::record::{Record, UpdateWrite};
+use crate::session::{Check, Sessions};
 use crate::state;
 
 const KEYRING: &str = "keystore";
@@ -102,6 +103,8 @@ pub(crate) fn read_keyring(dir: &Path, kind: u8) -> Result<Option<Vec<u8>>, Stor
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Limits {
     pub(crate) max_discoverable: usize,
+    /// How long a session lasts without a verification; `None`: no sessions (see `session`).
+    pub(crate) session_idle: Option<std::time::Duration>,
 }
 
 /// A credential store over a directory and a custody.
@@ -111,6 +114,8 @@ pub(crate) struct Engine<C: Custody> {
     pub(crate) custody: C,
     /// What the last successful [`Custody::unlock`] returned, until `lock`.
     unlocked: Option<MasterKey>,
+    /// The master key and a PIN verifier kept between verifications (see `session`).
+    pub(crate) sessions: Sessions,
     index: Index,
     state: Option<PersistentState>,
     limits: Limits,
@@ -141,6 +146,7 @@ impl<C: Custody> Engine<C> {
             cred_dir,
             custody,
             unlocked: None,
+            sessions: Sessions::new(limits.session_idle),
             index,
             state: None,
             limits,
@@ -337,6 +343,8 @@ impl<C: Custody> Engine<C> {
             None if self.custody.pin_is_set() => return Err(StoreError::Locked),
             None => None,
         };
+        // A session's verifier holds the old PIN: it ends whatever happens next.
+        self.sessions.end();
         self.custody.set_pin(pin, current.as_ref())?;
         self.write_keyring()?;
         // Setting or changing the PIN is not a verification for later commands (CTAP 2.1 §6.5.5.5
@@ -346,18 +354,24 @@ impl<C: Custody> Engine<C> {
     }
 
     pub(crate) fn verify_pin(&mut self, pin: &PinHash) -> Result<bool, StoreError> {
-        match self.custody.unlock(pin)? {
-            Some(mk) => {
-                // Secrets opened under another key (there is none in practice: the PIN unwraps
-                // the one master key) must not outlive it.
-                if !self.key_opt().is_some_and(|old| old.ct_eq(&mk)) {
-                    self.index.forget_secrets();
+        let mk = match self.sessions.check(pin) {
+            Check::Right(mk) => mk,
+            Check::Wrong => return Ok(false),
+            Check::NoSession => match self.custody.unlock(pin)? {
+                Some(mk) => {
+                    self.sessions.start(&mk, pin);
+                    mk
                 }
-                self.unlocked = Some(mk);
-                Ok(true)
-            }
-            None => Ok(false),
+                None => return Ok(false),
+            },
+        };
+        // Secrets opened under another key (there is none in practice: the PIN unwraps the one
+        // master key) must not outlive it.
+        if !self.key_opt().is_some_and(|old| old.ct_eq(&mk)) {
+            self.index.forget_secrets();
         }
+        self.unlocked = Some(mk);
+        Ok(true)
     }
 
     pub(crate) fn lock(&mut self) {
@@ -365,10 +379,28 @@ impl<C: Custody> Engine<C> {
         // Everything opened while unlocked goes: the records' secrets and the custody's keys.
         self.index.forget_secrets();
         self.custody.lock();
+        // The session is left alone (a lock ends one verification, not the session), unless it
+        // has been idle too long.
+        self.sessions.expire();
+    }
+
+    /// Locks the store and ends the session: the next verification pays the slow unwrap.
+    pub(crate) fn end_session(&mut self) {
+        self.sessions.end();
+        self.lock();
+    }
+
+    /// Ends the session if it has been idle too long; `true` if that happened now.
+    pub(crate) fn expire_session(&mut self) -> bool {
+        if self.sessions.expire() {
+            self.lock();
+            return true;
+        }
+        false
     }
 
     pub(crate) fn wipe(&mut self) -> Result<(), StoreError> {
-        self.lock();
+        self.end_session();
         // The key custody goes first: once the wrapped master key (or the TPM PIN object) is
         // gone, a crash before the records are deleted leaves nothing usable behind.
         self.custody.wipe()?;

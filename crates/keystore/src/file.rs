@@ -1,6 +1,7 @@
 //! [`FileStore`]: software keys in files, sealed by a master key that the PIN unwraps.
 
 use std::path::Path;
+use std::time::Duration;
 
 use latchkey_authenticator::env::Rng;
 use latchkey_authenticator::store::{Algorithm, KeyBlob, PinHash, PublicKey, StoreError};
@@ -42,6 +43,10 @@ pub struct FileStoreOptions {
     pub kdf: KdfParams,
     /// How many discoverable credentials fit.
     pub max_discoverable: usize,
+    /// How long the master key stays in memory after a right PIN without another one, so that
+    /// later verifications check the PIN against an in-memory verifier instead of paying
+    /// Argon2id again; `None` pays Argon2id at every verification. SECURITY.md, "Sessions".
+    pub session_idle: Option<Duration>,
 }
 
 impl Default for FileStoreOptions {
@@ -49,6 +54,7 @@ impl Default for FileStoreOptions {
         FileStoreOptions {
             kdf: KdfParams::default(),
             max_discoverable: crate::DEFAULT_MAX_DISCOVERABLE,
+            session_idle: Some(crate::DEFAULT_SESSION_IDLE),
         }
     }
 }
@@ -264,6 +270,7 @@ impl FileStore {
         };
         let limits = Limits {
             max_discoverable: options.max_discoverable,
+            session_idle: options.session_idle,
         };
         Ok(FileStore {
             engine: Engine::open(dir, lock, custody, limits)?,
@@ -279,6 +286,24 @@ impl FileStore {
     /// [`Protection::None`]).
     pub fn is_unlocked(&self) -> bool {
         self.engine.is_unlocked()
+    }
+
+    /// Ends the session (screen locked, machine suspending, user logging out): locks the store
+    /// and zeroises the master key and the PIN verifier, so the next verification pays Argon2id.
+    pub fn end_session(&mut self) {
+        self.engine.end_session()
+    }
+
+    /// Ends the session if it has been idle for longer than
+    /// [`FileStoreOptions::session_idle`]; `true` if it ended now. A verification checks this
+    /// itself; a caller with a timer calls it to drop the key from memory on time.
+    pub fn expire_session(&mut self) -> bool {
+        self.engine.expire_session()
+    }
+
+    /// Whether a session holds the master key in memory (SECURITY.md, "Sessions").
+    pub fn session_is_live(&self) -> bool {
+        self.engine.sessions.is_live()
     }
 
     /// Number of credentials (discoverable or not).

@@ -264,3 +264,118 @@ fn opened_secrets_live_only_while_unlocked() {
     s.wipe().unwrap();
     assert_eq!(s.engine.kept_secrets(), 0);
 }
+
+thread_local! {
+    static NOW: std::cell::Cell<Duration> = const { std::cell::Cell::new(Duration::from_secs(1)) };
+}
+
+fn test_clock() -> Duration {
+    NOW.with(std::cell::Cell::get)
+}
+
+/// A session: the first right PIN pays the unwrap; later ones are checked against the verifier
+/// (shown by breaking the wrapped key after the first: only the session can still answer), and
+/// the core's `lock` still locks the store between verifications.
+#[test]
+fn a_session_answers_later_verifications_without_the_unwrap() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pin = PinHash([7; 16]);
+    let mut s = FileStore::open_with(tmp.path(), Protection::Pin, fast()).unwrap();
+    s.engine.sessions.clock = test_clock;
+    s.set_pin(&pin, &mut Sys).unwrap();
+    assert!(!s.session_is_live());
+    assert!(s.verify_pin(&pin).unwrap());
+    assert!(s.session_is_live());
+    let (_, blob) = s.generate_key(Algorithm::Es256, &mut Sys).unwrap();
+    if let Some(w) = s.engine.custody.wrap.as_mut() {
+        w.sealed[0] ^= 1;
+    }
+    s.lock();
+    assert!(!s.is_unlocked());
+    assert!(matches!(
+        s.sign(&blob, Algorithm::Es256, b"m"),
+        Err(StoreError::Locked)
+    ));
+    assert!(s.verify_pin(&pin).unwrap());
+    s.sign(&blob, Algorithm::Es256, b"m").unwrap();
+    // Ended (screen lock): the slow path is back, and the broken wrap refuses the right PIN.
+    s.end_session();
+    assert!(!s.is_unlocked());
+    assert!(!s.session_is_live());
+    assert!(!s.verify_pin(&pin).unwrap());
+    assert!(!s.is_unlocked());
+}
+
+/// A wrong PIN inside a session is refused, unlocks nothing and ends the session.
+#[test]
+fn a_wrong_pin_ends_the_session() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pin = PinHash([7; 16]);
+    let mut s = FileStore::open_with(tmp.path(), Protection::Pin, fast()).unwrap();
+    s.engine.sessions.clock = test_clock;
+    s.set_pin(&pin, &mut Sys).unwrap();
+    assert!(s.verify_pin(&pin).unwrap());
+    s.lock();
+    assert!(!s.verify_pin(&PinHash([8; 16])).unwrap());
+    assert!(!s.is_unlocked());
+    assert!(!s.session_is_live());
+    // The right PIN still works, through the unwrap, and starts a new session.
+    assert!(s.verify_pin(&pin).unwrap());
+    assert!(s.session_is_live());
+}
+
+/// Idle for the configured time, the session ends and the store locks; a PIN change and a reset
+/// end it too.
+#[test]
+fn a_session_ends_when_idle_at_a_pin_change_and_at_reset() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pin = PinHash([7; 16]);
+    let idle = Duration::from_secs(60);
+    let options = FileStoreOptions {
+        session_idle: Some(idle),
+        ..fast()
+    };
+    let mut s = FileStore::open_with(tmp.path(), Protection::Pin, options).unwrap();
+    s.engine.sessions.clock = test_clock;
+    s.set_pin(&pin, &mut Sys).unwrap();
+    assert!(s.verify_pin(&pin).unwrap());
+    NOW.with(|n| n.set(n.get() + idle - Duration::from_millis(1)));
+    assert!(!s.expire_session());
+    assert!(s.is_unlocked());
+    NOW.with(|n| n.set(n.get() + Duration::from_millis(1)));
+    assert!(s.expire_session());
+    assert!(!s.is_unlocked());
+    assert!(!s.session_is_live());
+
+    assert!(s.verify_pin(&pin).unwrap());
+    let new_pin = PinHash([9; 16]);
+    s.set_pin(&new_pin, &mut Sys).unwrap();
+    assert!(!s.session_is_live());
+    assert!(!s.verify_pin(&pin).unwrap());
+    assert!(s.verify_pin(&new_pin).unwrap());
+    assert!(s.session_is_live());
+    s.wipe().unwrap();
+    assert!(!s.session_is_live());
+    assert!(!s.is_unlocked());
+}
+
+/// With sessions off every verification pays the unwrap: a broken wrap refuses the right PIN
+/// right after it was accepted.
+#[test]
+fn without_sessions_every_verification_unwraps() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pin = PinHash([7; 16]);
+    let options = FileStoreOptions {
+        session_idle: None,
+        ..fast()
+    };
+    let mut s = FileStore::open_with(tmp.path(), Protection::Pin, options).unwrap();
+    s.set_pin(&pin, &mut Sys).unwrap();
+    assert!(s.verify_pin(&pin).unwrap());
+    assert!(!s.session_is_live());
+    if let Some(w) = s.engine.custody.wrap.as_mut() {
+        w.sealed[0] ^= 1;
+    }
+    s.lock();
+    assert!(!s.verify_pin(&pin).unwrap());
+}

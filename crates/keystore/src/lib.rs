@@ -160,6 +160,7 @@ mod keycache;
 mod lock;
 mod record;
 mod sealedkey;
+mod session;
 mod state;
 #[cfg(feature = "tpm")]
 mod tpm;
@@ -168,6 +169,7 @@ use std::path::{Path, PathBuf};
 
 pub use crypto::KdfParams;
 pub use file::{FileStore, FileStoreOptions, Protection};
+pub use session::DEFAULT_SESSION_IDLE;
 #[cfg(feature = "tpm")]
 pub use tpm::{TpmStore, TpmStoreOptions};
 

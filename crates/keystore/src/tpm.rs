@@ -490,8 +490,11 @@ impl TpmStore {
         if let Some(bytes) = engine::read_keyring(dir, TpmCustody::KIND)? {
             custody.decode_section(&bytes)?;
         }
+        // No sessions: a verification is three TPM commands, and each guess must stay under
+        // the TPM's dictionary-attack counter.
         let limits = Limits {
             max_discoverable: options.max_discoverable,
+            session_idle: None,
         };
         Ok(TpmStore {
             engine: Engine::open(dir, lock, custody, limits)?,

@@ -279,3 +279,78 @@ fn tpm_store_platform_authenticator() {
         latchkey_keystore::TpmStore::open(tmp.path(), opts).unwrap()
     });
 }
+
+fn retries<S: CredentialStore>(a: &mut Platform<S>) -> u64 {
+    let r: cmd::ClientPinResponse = send(
+        a,
+        &Request::ClientPin(cmd::ClientPinRequest::GetPinRetries {
+            protocol: Some(PinUvAuthProtocol::Two),
+        }),
+    )
+    .unwrap();
+    r.pin_retries.unwrap()
+}
+
+/// A session (one Argon2id, then the PIN checked against an in-memory verifier) changes nothing
+/// in the PIN retry rules: each wrong PIN costs a retry, the third in a power cycle blocks PIN
+/// use until the next, the eighth blocks the PIN for good, and a right PIN restores the count.
+#[test]
+fn pin_retries_and_lockout_are_exact_inside_a_session() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = FileStore::open_with(tmp.path(), Protection::Pin, common::fast_options()).unwrap();
+    let mut a = platform(store);
+    set_pin(&mut a, b"24681357");
+    token(&mut a, b"24681357", "bank.example").unwrap();
+    assert!(a.store().session_is_live());
+    assert_eq!(retries(&mut a), 8);
+    assert_eq!(
+        token(&mut a, b"00000000", "bank.example"),
+        Err(StatusCode::PinInvalid)
+    );
+    assert_eq!(retries(&mut a), 7);
+    // The wrong PIN ended the session; the right one starts another and restores the count.
+    assert!(!a.store().session_is_live());
+    token(&mut a, b"24681357", "bank.example").unwrap();
+    assert!(a.store().session_is_live());
+    assert_eq!(retries(&mut a), 8);
+    for left in [7, 6] {
+        assert_eq!(
+            token(&mut a, b"00000000", "bank.example"),
+            Err(StatusCode::PinInvalid)
+        );
+        assert_eq!(retries(&mut a), left);
+    }
+    assert_eq!(
+        token(&mut a, b"00000000", "bank.example"),
+        Err(StatusCode::PinAuthBlocked)
+    );
+    assert_eq!(retries(&mut a), 5);
+    // Blocked for this power cycle: even the right PIN is refused, without a retry.
+    assert_eq!(
+        token(&mut a, b"24681357", "bank.example"),
+        Err(StatusCode::PinAuthBlocked)
+    );
+    assert_eq!(retries(&mut a), 5);
+    a.power_cycle();
+    token(&mut a, b"24681357", "bank.example").unwrap();
+    assert_eq!(retries(&mut a), 8);
+    // Eight wrong PINs in a row (power cycles between) block the PIN, the right one included.
+    for n in 1..=8u64 {
+        let got = token(&mut a, b"00000000", "bank.example");
+        let expected = match n {
+            8 => StatusCode::PinBlocked,
+            3 | 6 => StatusCode::PinAuthBlocked,
+            _ => StatusCode::PinInvalid,
+        };
+        assert_eq!(got, Err(expected), "wrong PIN {n}");
+        assert_eq!(retries(&mut a), 8 - n);
+        if n % 3 == 0 {
+            a.power_cycle();
+        }
+    }
+    assert_eq!(
+        token(&mut a, b"24681357", "bank.example"),
+        Err(StatusCode::PinBlocked)
+    );
+    assert!(!a.store().is_unlocked());
+}
