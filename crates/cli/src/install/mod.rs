@@ -1,9 +1,11 @@
 //! `latchkey install --user` / `latchkey uninstall --user`: the D-Bus activation file and the
-//! systemd user unit that start latchkeyd on demand.
+//! systemd user unit that start latchkeyd on demand, and the same for the prompt (latchkey-ui) plus
+//! the Passkeys window's desktop file.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod prompt;
 mod user;
 
 use user::{install_user, store_dir, uninstall_user, UserDirs};
@@ -13,7 +15,10 @@ use user::{install_user, store_dir, uninstall_user, UserDirs};
 #[command(after_help = "Example:\n  latchkey install --user\n\n\
     Writes $XDG_DATA_HOME/dbus-1/services/dev.latchkey.Credentials.service and\n\
     $XDG_CONFIG_HOME/systemd/user/latchkeyd.service, both naming the credential store\n\
-    ($XDG_DATA_HOME/latchkey, or the --data-dir among ARGS) as latchkeyd's --data-dir.")]
+    ($XDG_DATA_HOME/latchkey, or the --data-dir among ARGS) as latchkeyd's --data-dir;\n\
+    and, for the prompt at /usr/libexec/latchkey-ui (the path policy trusts),\n\
+    dev.latchkey.Prompt.service, latchkey-ui.service and\n\
+    $XDG_DATA_HOME/applications/dev.latchkey.Passkeys.desktop.")]
 pub struct InstallArgs {
     /// Install for the current user (the only mode).
     #[arg(long, required = true)]
@@ -59,7 +64,8 @@ pub fn run_install(args: InstallArgs) -> ExitCode {
     };
     let latchkeyd = std::path::absolute(&latchkeyd).unwrap_or(latchkeyd);
     let result = UserDirs::from_env().and_then(|dirs| {
-        let files = install_user(&dirs, &latchkeyd, &args.args)?;
+        let mut files = install_user(&dirs, &latchkeyd, &args.args)?;
+        files.extend(prompt::install_prompt(&dirs)?);
         Ok((files, store_dir(&dirs, &args.args)?))
     });
     match result {
@@ -83,7 +89,12 @@ pub fn run_install(args: InstallArgs) -> ExitCode {
 
 /// Runs `latchkey uninstall`.
 pub fn run_uninstall(_args: UninstallArgs) -> ExitCode {
-    match UserDirs::from_env().and_then(|dirs| uninstall_user(&dirs)) {
+    let removed = UserDirs::from_env().and_then(|dirs| {
+        let mut files = uninstall_user(&dirs)?;
+        files.extend(prompt::uninstall_prompt(&dirs)?);
+        Ok(files)
+    });
+    match removed {
         Ok(files) => {
             if files.is_empty() {
                 println!("Nothing was installed.");

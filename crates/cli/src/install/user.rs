@@ -194,7 +194,7 @@ pub fn systemd_unit_text(
         .replace("@STORE@", &rw))
 }
 
-fn write_atomic(path: &Path, text: &str) -> Result<(), InstallError> {
+pub(super) fn write_atomic(path: &Path, text: &str) -> Result<(), InstallError> {
     let io = |path: PathBuf, source| InstallError::Io { path, source };
     let (dir, name) = match (path.parent(), path.file_name().and_then(|n| n.to_str())) {
         (Some(dir), Some(name)) => (dir, name),
