@@ -14,7 +14,7 @@
 //! started from anywhere else would not be trusted, so there is no option to point them elsewhere.
 //! A developer build is trusted through the admin policy layer (README, PROMPT-TRUST.md).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::user::{InstallError, UserDirs};
 
@@ -69,7 +69,7 @@ pub fn uninstall_prompt(dirs: &UserDirs) -> Result<Vec<PathBuf>, InstallError> {
 
 /// Whether `path` is the executable of a `[[trusted_prompt]]` in the shipped policy.
 #[cfg(test)]
-fn shipped_policy_trusts(path: &Path) -> bool {
+fn shipped_policy_trusts(path: &std::path::Path) -> bool {
     let policy = include_str!("../../../../data/policy.d/50-browsers.toml");
     let mut in_prompt = false;
     policy.lines().any(|l| {

@@ -1,4 +1,5 @@
 use super::*;
+use std::path::Path;
 
 /// The value of the one line starting with `key` in `text`, as bytes.
 fn value<'a>(text: &'a [u8], key: &str) -> &'a [u8] {
