@@ -749,35 +749,19 @@ fn malformed_messages_get_an_error_reply_and_the_worker_stays_up() {
     assert!(child.wait().unwrap().success());
 }
 
-/// The cost of the process boundary: getInfo through the worker and in process.
+/// The process boundary changes nothing a caller sees: getInfo through the worker is the same bytes
+/// as in process, every time. (What the boundary costs is measured in the benchmark, not here.)
 #[test]
-fn round_trip_cost_through_the_worker() {
+fn get_info_through_the_worker_is_the_same_bytes_as_in_process() {
     let dir = tempfile::tempdir().unwrap();
     let mut worker = start(&dir.path().join("w"));
     let mut local = PlatformDevice::open(Some(&dir.path().join("l")), |_| true).unwrap();
-    let n = 300;
-    // The median of single round trips (a mean would let one scheduling hiccup on a loaded
-    // machine stand for all of them).
-    let time = |dev: &mut dyn Device| {
-        let mut times = Vec::with_capacity(n);
-        let mut len = 0;
-        for _ in 0..n {
-            let started = Instant::now();
-            len = dev.cbor(&[0x04], &mut |_| {}).unwrap().len();
-            times.push(started.elapsed());
-        }
-        times.sort();
-        (times[n / 2], len)
-    };
-    let (through, len_w) = time(&mut worker);
-    let (inside, len_l) = time(&mut local);
-    assert_eq!(len_w, len_l, "the same getInfo either way");
-    let envelope = message(1, ctap_request(&[0x04])).len();
-    println!(
-        "getInfo ({len_w}-byte response; request message {envelope} bytes): \
-         median {through:?} through the worker, {inside:?} in process"
-    );
-    assert!(through < Duration::from_millis(50), "{through:?}");
+    let inside = local.cbor(&[0x04], &mut |_| {}).unwrap();
+    assert!(inside.len() > 1 && inside[0] == 0, "{inside:02x?}");
+    for _ in 0..50 {
+        let through = worker.cbor(&[0x04], &mut |_| {}).unwrap();
+        assert_eq!(through, inside, "the same getInfo either way");
+    }
 }
 
 /// A ceremony's cancel (the device's cancel handle, as a request's `CancelToken` reaches it)
