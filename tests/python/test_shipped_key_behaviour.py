@@ -92,7 +92,10 @@ def test_attestation_none_by_flag(key):
 def test_get_info_lists_extensions_in_canonical_order(key):
     extensions = Ctap2(key).get_info().extensions
     assert extensions == sorted(extensions, key=lambda e: (len(e), e.encode()))
-    assert extensions[-1] == "hmac-secret-mc"
+    # Canonical, not bytewise: a shorter name first, so "largeBlobKey" (12 bytes) comes before
+    # "hmac-secret-mc" (14), which bytewise order would put first.
+    assert extensions.index("largeBlobKey") < extensions.index("hmac-secret-mc")
+    assert extensions[-1] == "thirdPartyPayment"
 
 
 def test_a_non_text_rp_icon_is_cbor_unexpected_type(key):
