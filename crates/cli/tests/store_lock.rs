@@ -2,30 +2,13 @@
 //! `latchkey` on a platform store that another process holds: refused, with who holds it, and
 //! nothing changed; the holder's work is intact once it finishes.
 
-use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
-const LATCHKEY: &str = env!("CARGO_BIN_EXE_latchkey");
+use latchkey_testkit::files::snapshot;
 
-/// Every file under `dir` with its bytes, by relative path.
-fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
-        for e in std::fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(root, &p, out);
-            } else {
-                let rel = p.strip_prefix(root).unwrap().to_owned();
-                out.insert(rel, std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
-}
+const LATCHKEY: &str = env!("CARGO_BIN_EXE_latchkey");
 
 fn latchkey(args: &[&str], store: &Path) -> Output {
     Command::new(LATCHKEY)

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::*;
+use latchkey_api::CredentialsClient;
 use latchkey_api::Kind;
-use latchkey_api::{CallOptions, CredentialsClient};
 
 /// `$XDG_DATA_HOME` and `$XDG_CONFIG_HOME` of the installing user.
 struct UserDirs {
@@ -79,7 +79,19 @@ async fn dbus_activation_after_install() {
         "--log-level=debug".to_owned(),
     ];
     let files = install_user(&dirs, &latchkeyd, &args);
-    assert_eq!(files.len(), 2, "{files:?}");
+    // latchkeyd's D-Bus service and unit, then the prompt's D-Bus service, unit and the
+    // Passkeys window's desktop file.
+    let expected = [
+        dirs.data_home
+            .join("dbus-1/services/dev.latchkey.Credentials.service"),
+        dirs.config_home.join("systemd/user/latchkeyd.service"),
+        dirs.data_home
+            .join("dbus-1/services/dev.latchkey.Prompt.service"),
+        dirs.config_home.join("systemd/user/latchkey-ui.service"),
+        dirs.data_home
+            .join("applications/dev.latchkey.Passkeys.desktop"),
+    ];
+    assert_eq!(files, expected, "{files:?}");
     assert!(files.iter().all(|f| f.exists()));
     let store = dirs.data_home.join("latchkey");
     let store_entries = || std::fs::read_dir(&store).unwrap().count();
@@ -119,10 +131,7 @@ async fn dbus_activation_after_install() {
     // The activated daemon serves a full ceremony with its real file-backed platform
     // authenticator (new PIN, then the PIN to verify).
     let _prompt = Prompt::spawn(&bus, "approve\npin 271828\n", false);
-    let web = CallOptions {
-        origin: Some("https://example.com".into()),
-        ..Default::default()
-    };
+    let web = latchkey_testkit::rp::web();
     let out = tokio::time::timeout(
         Duration::from_secs(60),
         client.call(Kind::Create, &create_options("example.com"), &web),

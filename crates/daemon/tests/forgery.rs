@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use common::*;
 use futures_lite::StreamExt as _;
-use latchkey_api::{handle_path, CallOptions, CredentialsClient, Kind};
+use latchkey_api::{handle_path, CredentialsClient, Kind};
 use latchkey_prompt::tty::{serve_and_register, Terminal, TtyPrompt};
 use zbus::zvariant::{OwnedValue, Value};
 
@@ -130,10 +130,7 @@ async fn a_response_forged_by_another_peer_is_not_taken_for_latchkeyds() {
     let client = CredentialsClient::connect(Some(&bus.address))
         .await
         .unwrap();
-    let web = CallOptions {
-        origin: Some("https://example.com".into()),
-        ..Default::default()
-    };
+    let web = latchkey_testkit::rp::web();
     let pending = client
         .start(Kind::Create, &create_options("example.com"), &web)
         .await
@@ -210,10 +207,7 @@ async fn a_process_squatting_on_the_name_is_not_taken_for_latchkeyd() {
     let client = CredentialsClient::connect(Some(&bus.address))
         .await
         .unwrap();
-    let web = CallOptions {
-        origin: Some("https://example.com".into()),
-        ..Default::default()
-    };
+    let web = latchkey_testkit::rp::web();
     let err = match client
         .start(Kind::Create, &create_options("example.com"), &web)
         .await

@@ -163,10 +163,7 @@ async fn refusing_the_pin_fails_the_ceremony_and_frees_the_queue() {
     let client = CredentialsClient::connect(Some(&bus.address))
         .await
         .unwrap();
-    let web = CallOptions {
-        origin: Some("https://example.com".into()),
-        ..Default::default()
-    };
+    let web = latchkey_testkit::rp::web();
     let options = create_options("example.com").replace("\"preferred\"", "\"required\"");
     let out = tokio::time::timeout(
         Duration::from_secs(20),

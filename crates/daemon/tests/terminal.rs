@@ -69,10 +69,7 @@ async fn terminal_prompt_relays_consent_and_pin_fd() {
     let client = CredentialsClient::connect(Some(&bus.address))
         .await
         .unwrap();
-    let web = CallOptions {
-        origin: Some("https://example.com".into()),
-        ..Default::default()
-    };
+    let web = latchkey_testkit::rp::web();
     let out = client
         .call(Kind::Get, &get_options("example.com"), &web)
         .await
@@ -125,10 +122,7 @@ async fn terminal_prompt_is_never_asked_to_approve_an_unverified_caller() {
         "the caller-controlled prompt saw nothing"
     );
     // And it may not vouch for a web origin either: SecurityError before any prompt.
-    let web = CallOptions {
-        origin: Some("https://example.com".into()),
-        ..Default::default()
-    };
+    let web = latchkey_testkit::rp::web();
     let out = client
         .call(Kind::Create, &create_options("example.com"), &web)
         .await
@@ -219,10 +213,7 @@ async fn terminal_prompt_answers_latchkeyd_only() {
     let client = CredentialsClient::connect(Some(&bus.address))
         .await
         .unwrap();
-    let web = CallOptions {
-        origin: Some("https://example.com".into()),
-        ..Default::default()
-    };
+    let web = latchkey_testkit::rp::web();
     let out = client
         .call(Kind::Get, &get_options("example.com"), &web)
         .await

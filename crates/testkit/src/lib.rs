@@ -13,6 +13,7 @@
 //! - [`https`]: a local HTTPS `/.well-known/webauthn` server and a fetcher trusting only it.
 //! - [`rp`]: the relying party side, webauthn-rs (a library we did not write).
 //! - [`caller`]: another process as a caller (this test binary, re-run).
+//! - [`files`]: a directory's files and bytes, to show a refused operation changed nothing.
 //!
 //! Set-ups either panic with what went wrong (for tests) or, where the benchmark uses them, also
 //! come as `try_…` returning a [`SetupError`].
@@ -22,6 +23,7 @@ pub mod bins;
 pub mod bus;
 pub mod caller;
 pub mod daemon;
+pub mod files;
 pub mod https;
 pub mod keys;
 pub mod latchkeyd;
