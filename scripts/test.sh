@@ -36,10 +36,13 @@ fi
 # One build from scratch gains nothing from incremental state, which would double the disk the
 # build takes; a developer's own setting wins.
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+echo "== the crate graph in ARCHITECTURE.md against cargo metadata"
+status=0
+python3 scripts/check-crate-graph.py || status=1
+
 echo "== building"
 cargo build --workspace --all-features --all-targets
 
-status=0
 # Tests that drive a third-party peer fail, rather than skip, when it is missing.
 export LATCHKEY_REQUIRE_PEERS=1
 # Tests that run another package's binaries (latchkeyd, the worker, the prompts), and the
