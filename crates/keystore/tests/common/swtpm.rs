@@ -65,6 +65,13 @@ impl Swtpm {
                     break; // lost the port race: try another
                 }
                 if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    // Another test's swtpm may have taken the port between our check and our
+                    // child's bind, and answered this connect; ours then exits, failing its bind.
+                    // Only a child still running a while later is known to own the port.
+                    std::thread::sleep(Duration::from_millis(200));
+                    if child.try_wait().unwrap().is_some() {
+                        break;
+                    }
                     return Swtpm {
                         child: Some(child),
                         port,
