@@ -50,6 +50,13 @@ pub trait Credentials1 {
     /// See the interface XML.
     fn delete_credential(&self, credential_id: &str) -> zbus::Result<()>;
     /// See the interface XML.
+    fn list_remembered_sites(
+        &self,
+        options: HashMap<&str, Value<'_>>,
+    ) -> zbus::Result<Vec<HashMap<String, OwnedValue>>>;
+    /// See the interface XML.
+    fn revoke_remembered_site(&self, browser: &str, rp_id: &str) -> zbus::Result<()>;
+    /// See the interface XML.
     fn register_prompt(&self) -> zbus::Result<()>;
     /// See the interface XML.
     fn signal_unknown_credential(

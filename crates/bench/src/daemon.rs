@@ -243,6 +243,7 @@ fn ceremonies(budget: Budget, bins: &Binaries, t: &mut Table) -> Result<(), Benc
         timeouts: Timeouts::default(),
         uid: rustix::process::getuid().as_raw(),
         related_origins: None,
+        state_dir: None,
     };
     let daemon: Daemon = run(&rt, async {
         Daemon::start(Some(&bus.address), settings)

@@ -89,6 +89,12 @@ impl Ceremony {
         if !matches {
             return Err(GateError::WrongOptions(kind));
         }
+        // A remembered decision stands for the consent step only, never for user verification.
+        let options = if consent.remembered() {
+            options.requiring_user_verification()
+        } else {
+            options
+        };
         let (rp, ancestry) = authorized.into_parts();
         let client_data_json = CollectedClientData::new(
             kind,

@@ -1,6 +1,7 @@
-//! The user's consent as a value: [`Consent`], which [`ask`] alone makes from the prompt's
-//! "approved" (DESIGN "Security gates are types"). latchkeyd has no policy that skips the prompt
-//! for a ceremony, so no other way to a [`Consent`] exists.
+//! The user's consent as a value: [`Consent`], which [`ask`] makes from the prompt's "approved"
+//! (DESIGN "Security gates are types"), and [`remembered`] from a decision the user made earlier
+//! in the trusted prompt ("Always allow", [`crate::remember`]). No other way to a [`Consent`]
+//! exists; a remembered one makes the ceremony require user verification.
 
 use std::collections::HashMap;
 
@@ -10,6 +11,7 @@ use zbus::zvariant::Value;
 
 use crate::ids::RequestId;
 use crate::prompt::{ChosenPrompt, Trust};
+use crate::remember::{Eligible, Remembered};
 
 /// The user's consent to one request, the gate a [`crate::ceremony::Ceremony`] cannot be built
 /// without. Only [`ask`] makes one, from the prompt's `APPROVED` answer; its
@@ -24,6 +26,8 @@ use crate::prompt::{ChosenPrompt, Trust};
 pub struct Consent {
     request: RequestId,
     trusted: bool,
+    remember: bool,
+    remembered: bool,
 }
 
 impl Consent {
@@ -36,6 +40,28 @@ impl Consent {
     pub fn trusted(&self) -> bool {
         self.trusted
     }
+
+    /// Whether the user ticked "Always allow" (the prompt's `remember` result) in the trusted
+    /// prompt; latchkeyd stores the decision only if it offered it.
+    pub fn remember(&self) -> bool {
+        self.remember
+    }
+
+    /// Whether this consent comes from a remembered decision rather than from a prompt now: the
+    /// ceremony then requires user verification.
+    pub fn remembered(&self) -> bool {
+        self.remembered
+    }
+}
+
+/// The consent a remembered decision gives to `request`, if the user always allows `key`.
+pub fn remembered(request: RequestId, key: &Eligible, decisions: &Remembered) -> Option<Consent> {
+    decisions.contains(key).then_some(Consent {
+        request,
+        trusted: true,
+        remember: false,
+        remembered: true,
+    })
 }
 
 /// Why a prompt gave no [`Consent`].
@@ -53,14 +79,22 @@ pub async fn ask(
     request: RequestId,
     details: HashMap<&str, Value<'_>>,
 ) -> Result<Consent, NoConsent> {
-    let (code, _results) = prompt
+    let (code, results) = prompt
         .answer(prompt.proxy.consent(&request.to_string(), details))
         .await
         .map_err(NoConsent::Failed)?;
     if code == response::APPROVED {
+        let trusted = prompt.trust == Trust::Trusted;
+        let remember = trusted
+            && matches!(
+                results.get("remember").map(|v| &**v),
+                Some(Value::Bool(true))
+            );
         Ok(Consent {
             request,
-            trusted: prompt.trust == Trust::Trusted,
+            trusted,
+            remember,
+            remembered: false,
         })
     } else {
         Err(NoConsent::Refused)

@@ -28,6 +28,7 @@ pub mod policy;
 pub mod prompt;
 pub mod queue;
 pub mod related;
+pub mod remember;
 pub mod request;
 pub mod routing;
 pub mod server;

@@ -82,6 +82,17 @@ impl CheckedOptions {
             Self::Get(o) => o.timeout_ms.map(u64::from),
         }
     }
+    /// These options with `userVerification` raised to `required` (a remembered decision skipped
+    /// the consent step; the user still verifies).
+    pub fn requiring_user_verification(mut self) -> Self {
+        use latchkey_webauthn::options::UserVerificationRequirement::Required;
+        match &mut self {
+            Self::Create(o) => o.user_verification = Required,
+            Self::Get(o) => o.user_verification = Required,
+        }
+        self
+    }
+
     /// `user.name` (create only), for the prompt.
     pub fn user_name(&self) -> Option<&str> {
         match self {

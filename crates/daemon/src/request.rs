@@ -26,6 +26,7 @@ use crate::options::{self, Kind};
 use crate::policy::CallerClass;
 use crate::prompt::{micros, ChosenPrompt, DbusPromptSession, Trust};
 use crate::queue::{self, Ticket};
+use crate::remember;
 use crate::state::{CancelReason, LiveRequest, Shared};
 use latchkey_api::Error;
 use latchkey_prompt as prompt;
@@ -351,6 +352,20 @@ async fn ceremony_inner(
             "an unverified caller can only be approved in the trusted prompt",
         )));
     }
+    let eligible = remember::Eligible::check(remember::Facts {
+        privileged_browser: match &class {
+            CallerClass::Privileged { name, .. } => Some(name.as_str()),
+            _ => None,
+        },
+        verified: !needs_approval,
+        top_level: matches!(
+            grant.ancestry(),
+            latchkey_webauthn::clientdata::Ancestry::SameOrigin
+        ),
+        own_domain: authorized.via() == latchkey_webauthn::origin::Authorization::EffectiveDomain,
+        trusted_prompt: prompt.trust == Trust::Trusted,
+        rp_id: authorized.rp_id().as_str(),
+    });
     let mut details: HashMap<&str, Value<'_>> = HashMap::new();
     details.insert("kind", Value::from(req.kind.as_str()));
     details.insert("rp_id", Value::from(authorized.rp_id().as_str().to_owned()));
@@ -376,16 +391,29 @@ async fn ceremony_inner(
         details.insert("top_origin", Value::from(top.clone()));
     }
     let t = Instant::now();
-    let consent = match consent::ask(&prompt, req.id, details).await {
-        Ok(c) => c,
-        Err(NoConsent::Refused) => {
-            return Err((
-                true,
-                WebAuthnError::not_allowed("the user refused the request"),
-            ))
-        }
-        Err(NoConsent::Failed(e)) => return Err(fail(e)),
+    let remembered = eligible
+        .as_ref()
+        .and_then(|key| consent::remembered(req.id, key, &shared.remembered));
+    if remembered.is_some() {
+        tracing::info!(request = %req.id, caller = %shown, rp_id = authorized.rp_id().as_str(), "consent remembered; user verification required");
+    }
+    details.insert("remember_offer", Value::from(eligible.is_some()));
+    let consent = match remembered {
+        Some(c) => c,
+        None => match consent::ask(&prompt, req.id, details).await {
+            Ok(c) => c,
+            Err(NoConsent::Refused) => {
+                return Err((
+                    true,
+                    WebAuthnError::not_allowed("the user refused the request"),
+                ))
+            }
+            Err(NoConsent::Failed(e)) => return Err(fail(e)),
+        },
     };
+    if let (true, Some(key)) = (consent.remember(), &eligible) {
+        remember(shared, key);
+    }
     phase("consent", t);
     let ceremony = Ceremony::new(
         req.id,
@@ -406,6 +434,24 @@ async fn ceremony_inner(
     };
     phase("ceremony", t);
     result.map_err(fail)
+}
+
+/// Stores the user's "Always allow" for `key` (a failure to save is logged: the ceremony the
+/// user approved goes on).
+fn remember(shared: &Shared, key: &remember::Eligible) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    match shared.remembered.remember(key, now) {
+        Ok(()) => {
+            tracing::info!(
+                browser = key.browser(),
+                rp_id = key.rp_id(),
+                "site decision remembered"
+            )
+        }
+        Err(e) => tracing::warn!(error = %e, "the site decision could not be saved"),
+    }
 }
 
 /// Checks `claims` for `caller` of `class` (policy × origin, then Related Origin Requests, L3

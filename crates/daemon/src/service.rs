@@ -411,6 +411,60 @@ impl CredentialsService {
         }
     }
 
+    /// The remembered site decisions ("Always allow BROWSER to use passkeys for RP_ID"), oldest
+    /// first: `browser` (s), `rp_id` (s), `created` (t).
+    #[zbus(out_args("decisions"))]
+    async fn list_remembered_sites(
+        &self,
+        #[zbus(header)] hdr: Header<'_>,
+        #[zbus(connection)] conn: &Connection,
+        options: HashMap<&str, Value<'_>>,
+    ) -> Result<Vec<HashMap<String, OwnedValue>>, Error> {
+        self.manager(&hdr, conn).await?;
+        let _ = options;
+        Ok(self
+            .shared
+            .remembered
+            .list()
+            .into_iter()
+            .map(|d| {
+                HashMap::from([
+                    (
+                        "browser".to_owned(),
+                        OwnedValue::from(zbus::zvariant::Str::from(d.browser)),
+                    ),
+                    (
+                        "rp_id".to_owned(),
+                        OwnedValue::from(zbus::zvariant::Str::from(d.rp_id)),
+                    ),
+                    ("created".to_owned(), OwnedValue::from(d.created)),
+                ])
+            })
+            .collect())
+    }
+
+    /// Forgets a remembered site decision: the next request from `browser` for `rp_id` asks for
+    /// consent again.
+    async fn revoke_remembered_site(
+        &self,
+        #[zbus(header)] hdr: Header<'_>,
+        #[zbus(connection)] conn: &Connection,
+        browser: &str,
+        rp_id: &str,
+    ) -> Result<(), Error> {
+        let caller = self.manager(&hdr, conn).await?;
+        match self.shared.remembered.revoke(browser, rp_id) {
+            Ok(true) => {
+                tracing::info!(browser, rp_id, by = %caller.display_name(), "site decision revoked");
+                Ok(())
+            }
+            Ok(false) => Err(Error::NotFound(
+                "no remembered decision for that browser and site".into(),
+            )),
+            Err(e) => Err(Error::Failed(e.to_string())),
+        }
+    }
+
     /// Registers the caller as a caller-controlled prompt (a terminal prompt) for the requests of
     /// its parent process and itself, until it leaves the bus. See PROMPT-TRUST.md.
     async fn register_prompt(

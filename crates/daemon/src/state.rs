@@ -22,6 +22,7 @@ use crate::policy::Policy;
 use crate::prompt::ChosenPrompt;
 use crate::queue::PromptQueue;
 use crate::related::RelatedOrigins;
+use crate::remember::Remembered;
 use crate::store::PlatformStore;
 
 /// The back-ends latchkeyd serves: what runs ceremonies and the platform credentials' store.
@@ -66,6 +67,8 @@ pub struct Settings {
     pub uid: u32,
     /// Related Origin Requests fetcher; `None` disables §5.11.
     pub related_origins: Option<Arc<RelatedOrigins>>,
+    /// Where remembered site decisions are kept ([`crate::remember`]); `None`: in memory only.
+    pub state_dir: Option<std::path::PathBuf>,
 }
 
 /// Why a request was cancelled.
@@ -100,6 +103,8 @@ pub struct Shared {
     /// How long a caller-controlled prompt may take to answer one question, in milliseconds
     /// ([`CALLER_PROMPT_ANSWER`]).
     pub(crate) caller_prompt_answer_ms: AtomicU64,
+    /// The user's remembered site decisions.
+    pub(crate) remembered: Remembered,
 }
 
 /// How long a caller-controlled prompt (a terminal prompt a client registered) may take to answer
@@ -131,7 +136,18 @@ impl Shared {
     /// The state of a latchkeyd serving `settings`, with no request yet.
     pub(crate) fn new(settings: Settings) -> Self {
         let queue = PromptQueue::new(settings.queue_capacity);
+        let remembered = match &settings.state_dir {
+            Some(dir) => {
+                let (remembered, error) = Remembered::in_dir(dir);
+                if let Some(e) = error {
+                    tracing::warn!(error = %e, "remembered site decisions are ignored");
+                }
+                remembered
+            }
+            None => Remembered::in_memory(),
+        };
         Self {
+            remembered,
             settings,
             queue,
             next_id: AtomicU64::new(0),

@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! approve            # Consent → approved
+//! remember           # Consent → approved, with "Always allow" ticked (results remember = true)
 //! deny               # Consent → refused
 //! hang               # Consent: never answers until Dismiss (then refused)
 //! pin 1234           # RequestPin → writes "1234" into the PIN fd
@@ -33,6 +34,8 @@ use crate::response;
 pub enum Step {
     /// Approve a consent.
     Approve,
+    /// Approve a consent and ask latchkeyd to remember it.
+    Remember,
     /// Refuse anything.
     Deny,
     /// Answer a PIN request.
@@ -53,6 +56,7 @@ impl std::fmt::Debug for Step {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Step::Approve => f.write_str("Approve"),
+            Step::Remember => f.write_str("Remember"),
             Step::Deny => f.write_str("Deny"),
             Step::Pin(_) => f.write_str("Pin(<redacted>)"),
             Step::Choose(i) => write!(f, "Choose({i})"),
@@ -77,6 +81,7 @@ pub struct ScriptError {
 fn parse_step(words: &[&str]) -> Result<Step, String> {
     match words {
         ["approve"] => Ok(Step::Approve),
+        ["remember"] => Ok(Step::Remember),
         ["deny"] => Ok(Step::Deny),
         ["hang"] => Ok(Step::Hang),
         ["pin", "deny"] => Ok(Step::PinDeny),
@@ -142,7 +147,7 @@ fn queue_of(step: &Step) -> Queue {
         Step::Delay(_, inner) => queue_of(inner),
         Step::Pin(_) | Step::PinDeny => Queue::Pin,
         Step::Choose(_) | Step::ChooseDeny => Queue::Choose,
-        Step::Approve | Step::Deny | Step::Hang => Queue::Consent,
+        Step::Approve | Step::Remember | Step::Deny | Step::Hang => Queue::Consent,
     }
 }
 
@@ -260,12 +265,17 @@ impl ScriptedPrompt {
     ) -> (u32, HashMap<String, OwnedValue>) {
         self.record("Consent", &request_id, dict_to_json(&details));
         let step = self.take_step(Queue::Consent);
+        let mut results = HashMap::new();
         let code = match self.resolve(&request_id, step).await {
             Some(Step::Approve) => response::APPROVED,
+            Some(Step::Remember) => {
+                results.insert("remember".to_owned(), OwnedValue::from(true));
+                response::APPROVED
+            }
             Some(Step::Deny) | None => response::DENIED,
             Some(_) => response::FAILED,
         };
-        (code, HashMap::new())
+        (code, results)
     }
 
     #[zbus(out_args("response"))]

@@ -45,6 +45,7 @@ pub fn try_settings(policy: &str, backends: impl Into<Backends>) -> Result<Setti
         timeouts: test_timeouts(),
         uid: uid(),
         related_origins: None,
+        state_dir: None,
     })
 }
 

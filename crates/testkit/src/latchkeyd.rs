@@ -79,6 +79,10 @@ impl Latchkeyd {
                 "--data-dir={}",
                 home.path().join("store").display()
             ))
+            .arg(format!(
+                "--state-dir={}",
+                home.path().join("state").display()
+            ))
             .arg(format!("--devices-config={}", config.display()))
             .arg("--no-usb")
             .arg("--log-level=debug")
@@ -122,6 +126,11 @@ impl Latchkeyd {
     /// Its credential store directory (`--data-dir`).
     pub fn store(&self) -> PathBuf {
         self.home.path().join("store")
+    }
+
+    /// Its state directory (`--state-dir`: remembered site decisions).
+    pub fn state(&self) -> PathBuf {
+        self.home.path().join("state")
     }
 
     /// latchkeyd's children: (PID, executable name, `/proc/PID/status`).

@@ -37,6 +37,10 @@ struct Args {
     /// Platform credential store directory (default: $XDG_DATA_HOME/latchkey).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Where remembered site decisions are kept (default: $STATE_DIRECTORY under systemd, else
+    /// $XDG_STATE_HOME/latchkey).
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
     /// Log filter (`error`, `warn`, `info`, `debug`, or a tracing directive).
     #[arg(long, default_value = "info", env = "LATCHKEYD_LOG")]
     log_level: String,
@@ -189,6 +193,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         timeouts: Timeouts::default(),
         uid: rustix::process::getuid().as_raw(),
         related_origins,
+        state_dir: args.state_dir.or_else(latchkey_daemon::remember::state_dir),
     };
     let address = args
         .address
