@@ -52,6 +52,18 @@ impl Consent {
     pub fn remembered(&self) -> bool {
         self.remembered
     }
+
+    /// A consent as a prompt would give it, for the pipeline's unit tests only (no build of
+    /// latchkeyd has this constructor).
+    #[cfg(test)]
+    pub(crate) fn for_tests(request: RequestId, trusted: bool) -> Self {
+        Self {
+            request,
+            trusted,
+            remember: false,
+            remembered: false,
+        }
+    }
 }
 
 /// The consent a remembered decision gives to `request`, if the user always allows `key`.

@@ -1,0 +1,276 @@
+//! One request's life: its exported object (`dev.latchkey.Request1`: `Close()`, `Response`), the
+//! task that checks, queues, prompts and runs the ceremony, and the `Response` at the end.
+//!
+//! The ceremony is a pipeline of steps that decide without I/O ([`steps`]: options, policy and
+//! origin, the prompt's trust, consent, the gates of a [`crate::ceremony::Ceremony`]) and a thin
+//! driver that does the I/O between them ([`driver`]: related origins, the queue, the prompt, the
+//! back-end); [`prompt_choice`] finds the prompt. This module runs the driver against the timeout
+//! and cancellation and sends the `Response`.
+//!
+//! `Response` codes (xdg-desktop-portal convention): 0 success, 1 the user refused or dismissed,
+//! 2 any other error. After `Close()` or the caller leaving the bus no `Response` is sent.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use latchkey_webauthn::WebAuthnError;
+use tokio::sync::watch;
+use zbus::message::Header;
+use zbus::names::{BusName, OwnedUniqueName};
+use zbus::object_server::{ObjectServer, SignalEmitter};
+use zbus::zvariant::{OwnedObjectPath, Value};
+use zbus::Connection;
+
+use crate::ceremony::{CancelToken, RequestId};
+use crate::identity::CallerIdentity;
+use crate::options::{self, Kind};
+use crate::policy::CallerClass;
+use crate::prompt::{micros, ChosenPrompt};
+use crate::queue::{self, Ticket};
+use crate::state::{CancelReason, LiveRequest, Shared};
+use latchkey_api::Error;
+
+mod driver;
+mod prompt_choice;
+pub(crate) mod steps;
+#[cfg(test)]
+mod tests;
+
+pub(crate) use steps::shown_caller;
+use steps::Stop;
+
+pub use latchkey_api::{RESPONSE_CANCELLED, RESPONSE_ERROR, RESPONSE_SUCCESS};
+
+/// The object at a request handle.
+pub struct RequestObject {
+    owner: OwnedUniqueName,
+    cancel: watch::Sender<Option<CancelReason>>,
+}
+
+#[zbus::interface(name = "dev.latchkey.Request1")]
+impl RequestObject {
+    /// Cancels the request (only its caller may); no `Response` follows.
+    async fn close(&self, #[zbus(header)] hdr: Header<'_>) -> Result<(), Error> {
+        if hdr.sender().map(|s| s.as_str()) != Some(self.owner.as_str()) {
+            return Err(Error::AccessDenied(
+                "only the caller may close its request".into(),
+            ));
+        }
+        self.cancel.send_replace(Some(CancelReason::Closed));
+        Ok(())
+    }
+
+    /// The result of the request.
+    #[zbus(signal)]
+    async fn response(
+        emitter: &SignalEmitter<'_>,
+        code: u32,
+        results: HashMap<&str, Value<'_>>,
+    ) -> zbus::Result<()>;
+}
+
+/// What the method call gathered.
+pub(crate) struct NewRequest {
+    pub(crate) id: RequestId,
+    pub(crate) kind: Kind,
+    pub(crate) path: OwnedObjectPath,
+    pub(crate) sender: OwnedUniqueName,
+    pub(crate) caller: CallerIdentity,
+    pub(crate) options_json: String,
+    pub(crate) origin: Option<String>,
+    pub(crate) top_origin: Option<String>,
+}
+
+/// Takes the caller's place in the prompt queue, then exports the request object (before the
+/// method returns) and starts its task. A caller beyond its share (or a full queue) costs nothing
+/// more: no object is exported and no work starts; the refusal is the handle's `Response`.
+pub(crate) async fn spawn(
+    shared: Arc<Shared>,
+    conn: Connection,
+    server: &ObjectServer,
+    req: NewRequest,
+) -> Result<(), Error> {
+    let t = Instant::now();
+    let class = shared.settings.policy.classify(&req.caller);
+    let privileged = matches!(class, CallerClass::Privileged { .. });
+    let named = !matches!(class, CallerClass::Unknown);
+    let key = queue::request_key(
+        queue::queue_key(&req.caller, named, shared.settings.uid),
+        privileged,
+        req.origin.as_deref(),
+        req.top_origin.as_deref(),
+    );
+    let ticket = match shared.queue.enter(key.clone()) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::info!(request = %req.id, caller = key.as_str(), reason = %e, "request not queued");
+            let refusal = WebAuthnError::not_allowed(e.to_string());
+            tokio::spawn(respond(
+                conn,
+                req.path,
+                req.sender,
+                RESPONSE_ERROR,
+                error_results(&refusal),
+            ));
+            return Ok(());
+        }
+    };
+    let (cancel_tx, cancel_rx) = watch::channel(None);
+    {
+        let mut live = shared.lock_requests();
+        if live.contains_key(&req.path) {
+            return Err(Error::HandleInUse(req.path.to_string()));
+        }
+        live.insert(
+            req.path.clone(),
+            LiveRequest {
+                sender: req.sender.clone(),
+                cancel: cancel_tx.clone(),
+            },
+        );
+    }
+    let object = RequestObject {
+        owner: req.sender.clone(),
+        cancel: cancel_tx,
+    };
+    match server.at(req.path.clone(), object).await {
+        Ok(true) => {}
+        Ok(false) => {
+            shared.lock_requests().remove(&req.path);
+            return Err(Error::HandleInUse(req.path.to_string()));
+        }
+        Err(e) => {
+            shared.lock_requests().remove(&req.path);
+            return Err(e.into());
+        }
+    }
+    tracing::debug!(request = %req.id, phase = "export", us = micros(t), "phase");
+    tokio::spawn(run(shared, conn, req, ticket, cancel_rx));
+    Ok(())
+}
+
+/// Sends `Response` on `path` to `sender` only.
+async fn respond(
+    conn: Connection,
+    path: OwnedObjectPath,
+    sender: OwnedUniqueName,
+    code: u32,
+    results: HashMap<&str, Value<'_>>,
+) {
+    let emitter = match SignalEmitter::new(&conn, path) {
+        Ok(e) => e.set_destination(BusName::Unique(sender.into())),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot address the response");
+            return;
+        }
+    };
+    if let Err(e) = RequestObject::response(&emitter, code, results).await {
+        tracing::debug!(error = %e, "sending the response failed");
+    }
+}
+
+async fn run(
+    shared: Arc<Shared>,
+    conn: Connection,
+    req: NewRequest,
+    ticket: Ticket,
+    mut cancel: watch::Receiver<Option<CancelReason>>,
+) {
+    let id = req.id;
+    let chosen: Arc<Mutex<Progress>> = Arc::default();
+    // The back-end's half of the cancellation: whatever ends the request early stops it.
+    let stop = CancelToken::new();
+    // The options are parsed here, once: for the timeout, then for the ceremony.
+    let checked = options::check(req.kind, &req.options_json);
+    let timeout = match &checked {
+        Ok(o) => shared.settings.timeouts.clamp(o.timeout_ms()),
+        Err(_) => shared.settings.timeouts.default,
+    };
+    let outcome = tokio::select! {
+        biased;
+        reason = cancel.wait_for(Option::is_some) => {
+            let reason = reason.ok().and_then(|r| *r);
+            tracing::info!(request = %id, ?reason, "request cancelled");
+            None
+        }
+        () = tokio::time::sleep(timeout) => {
+            Some(Err(Stop::Failed(WebAuthnError::not_allowed(format!("the request timed out after {} s", timeout.as_secs())))))
+        }
+        o = driver::ceremony(&shared, &conn, &req, checked, &ticket, &chosen, &stop) => Some(o),
+    };
+    drop(ticket);
+    // Whatever ended it, stop the authenticator and take the prompt down.
+    let finished = matches!(outcome, Some(Ok(_)));
+    let progress = std::mem::take(&mut *chosen.lock().unwrap_or_else(PoisonError::into_inner));
+    if !finished {
+        stop.cancel();
+    }
+    let t = Instant::now();
+    let _ = conn
+        .object_server()
+        .remove::<RequestObject, _>(&req.path)
+        .await;
+    tracing::debug!(request = %id, phase = "unexport", us = micros(t), "phase");
+    shared.lock_requests().remove(&req.path);
+    // The prompt comes down after the caller has its answer: `Dismiss` is a round trip to
+    // another process that the caller need not wait for.
+    let dismiss = progress.prompt.map(|p| {
+        let rid = id.to_string();
+        async move {
+            if let Err(e) = p.proxy.dismiss(&rid).await {
+                tracing::debug!(error = %e, "dismissing the prompt failed");
+            }
+        }
+    });
+    let Some(outcome) = outcome else {
+        if let Some(d) = dismiss {
+            d.await;
+        }
+        return;
+    };
+    let (code, results) = match &outcome {
+        Ok(json) => {
+            let key = match req.kind {
+                Kind::Create => "registration_response_json",
+                Kind::Get => "authentication_response_json",
+            };
+            (
+                RESPONSE_SUCCESS,
+                HashMap::from([(key, Value::from(json.to_string()))]),
+            )
+        }
+        Err(Stop::Refused(e)) => (RESPONSE_CANCELLED, error_results(e)),
+        Err(Stop::Failed(e)) => (RESPONSE_ERROR, error_results(e)),
+    };
+    match &outcome {
+        Ok(_) => {
+            tracing::info!(request = %id, kind = req.kind.as_str(), caller = ?progress.caller, "request succeeded")
+        }
+        Err(stop) => {
+            let e = stop.error();
+            tracing::info!(request = %id, kind = req.kind.as_str(), caller = ?progress.caller, error = e.name(), message = e.message(), "request failed")
+        }
+    }
+    let t = Instant::now();
+    respond(conn, req.path, req.sender, code, results).await;
+    tracing::debug!(request = %id, phase = "response", us = micros(t), "phase");
+    if let Some(d) = dismiss {
+        d.await;
+    }
+}
+
+/// How far a request got, for cleaning up after cancellation.
+#[derive(Default)]
+struct Progress {
+    prompt: Option<ChosenPrompt>,
+    /// How the caller is named (once policy classified it), for the log.
+    caller: Option<String>,
+}
+
+fn error_results(e: &WebAuthnError) -> HashMap<&'static str, Value<'static>> {
+    HashMap::from([
+        ("error", Value::from(e.name())),
+        ("message", Value::from(e.message().to_owned())),
+    ])
+}

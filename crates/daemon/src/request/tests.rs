@@ -1,0 +1,280 @@
+use latchkey_webauthn::WebAuthnError;
+use zbus::zvariant::Value;
+
+use super::steps::{Admitted, Asked, Asking, Authorizing, Decision, Granted, Stop};
+use crate::authorize::{self, OriginClaims};
+use crate::ceremony::RequestId;
+use crate::consent::{Consent, NoConsent};
+use crate::identity::CallerIdentity;
+use crate::options::{self, Kind};
+use crate::policy::{CallerClass, Policy};
+use crate::prompt::Trust;
+
+const CH: &str = "AAECAwQFBgcICQoLDA0ODw";
+const ID: RequestId = RequestId(7);
+
+fn create_options(rp_id: &str) -> String {
+    format!(
+        r#"{{"rp":{{"id":"{rp_id}","name":"Ex"}},"user":{{"id":"AQID","name":"alice","displayName":"Alice"}},"challenge":"{CH}","pubKeyCredParams":[{{"type":"public-key","alg":-7}}]}}"#
+    )
+}
+
+fn flatpak(app: &str) -> CallerIdentity {
+    CallerIdentity {
+        pid: 42,
+        ppid: 1,
+        start_time: 1,
+        executable: Some("/app/bin/app".into()),
+        executable_file: None,
+        same_mount_namespace: false,
+        flatpak_app_id: Some(app.to_owned()),
+        snap_name: None,
+        systemd_unit: None,
+    }
+}
+
+fn policy() -> Policy {
+    Policy::from_toml(
+        "[[privileged]]\nflatpak = \"org.example.Browser\"\n\
+         [[deny]]\nflatpak = \"org.example.Denied\"\n\
+         [[app]]\nflatpak = \"org.example.Chat\"\nrp_ids = [\"chat.example.com\"]\n",
+    )
+    .unwrap()
+}
+
+fn asked<'a>(caller: &'a CallerIdentity, origin: Option<&'a str>) -> Asked<'a> {
+    Asked {
+        id: ID,
+        kind: Kind::Create,
+        caller,
+        origin,
+        top_origin: None,
+    }
+}
+
+fn admit(asked: &Asked<'_>, rp_id: &str) -> Decision<Admitted> {
+    Admitted::new(
+        &policy(),
+        asked,
+        options::check(Kind::Create, &create_options(rp_id)),
+    )
+}
+
+fn granted(asked: &Asked<'_>, rp_id: &str) -> Granted {
+    match admit(asked, rp_id)
+        .unwrap()
+        .authorize(asked, false)
+        .unwrap()
+    {
+        Authorizing::Granted(g) => g,
+        Authorizing::Related { origin, .. } => panic!("related origins for {origin}"),
+    }
+}
+
+fn failed<T: std::fmt::Debug>(d: Decision<T>) -> WebAuthnError {
+    match d {
+        Err(Stop::Failed(e)) => e,
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+fn asking(g: Granted, trust: Trust) -> Asking {
+    g.prompt(Some(trust), |t| *t).unwrap().0
+}
+
+fn text(v: Option<&Value<'_>>) -> String {
+    match v {
+        Some(Value::Str(s)) => s.to_string(),
+        other => panic!("not a string: {other:?}"),
+    }
+}
+
+#[test]
+fn malformed_options_stop_before_policy_with_the_parsers_error() {
+    let browser = flatpak("org.example.Browser");
+    let a = asked(&browser, Some("https://example.com"));
+    let e = failed(Admitted::new(
+        &policy(),
+        &a,
+        options::check(Kind::Create, r#"{"challenge":"!!!"}"#),
+    ));
+    assert_eq!(e.name(), "TypeError");
+}
+
+#[test]
+fn a_denied_caller_stops_at_authorization() {
+    let denied = flatpak("org.example.Denied");
+    let a = asked(&denied, None);
+    let e = failed(admit(&a, "example.com").unwrap().authorize(&a, true));
+    assert_eq!(
+        (e.name(), e.message()),
+        ("NotAllowedError", "policy refuses this caller")
+    );
+}
+
+#[test]
+fn a_foreign_rp_id_goes_to_related_origins_only_when_enabled() {
+    let browser = flatpak("org.example.Browser");
+    let a = asked(&browser, Some("https://shop.example.org"));
+    let e = failed(admit(&a, "example.com").unwrap().authorize(&a, false));
+    assert_eq!(e.name(), "SecurityError");
+    let Authorizing::Related {
+        admitted,
+        origin,
+        fallback,
+    } = admit(&a, "example.com")
+        .unwrap()
+        .authorize(&a, true)
+        .unwrap()
+    else {
+        panic!("no related-origins step")
+    };
+    assert_eq!(origin, "https://shop.example.org");
+    assert_eq!(admitted.claimed_rp_id(), Some("example.com"));
+    // The fetch did not list the origin: its fallback is the caller's error.
+    let e = failed(admitted.related(Err(fallback.clone())));
+    assert_eq!(e, fallback);
+    // It did: the request moves on with the grant the fetch made.
+    let claims = OriginClaims {
+        origin: Some("https://example.com"),
+        top_origin: None,
+        rp_id: Some("example.com"),
+    };
+    let grant = authorize::authorize(
+        &CallerClass::Privileged {
+            name: "b".into(),
+            via_native_host: None,
+        },
+        &browser,
+        &claims,
+    )
+    .unwrap();
+    let admitted = admit(&a, "example.com").unwrap();
+    assert_eq!(admitted.related(Ok(grant)).unwrap().rp_id(), "example.com");
+}
+
+#[test]
+fn no_prompt_and_an_untrusted_prompt_for_an_unknown_caller_stop() {
+    let unknown = flatpak("org.example.Unknown");
+    let a = asked(&unknown, None);
+    let e = failed(granted(&a, "example.com").prompt(None::<Trust>, |t| *t));
+    assert_eq!(
+        (e.name(), e.message()),
+        ("NotAllowedError", "no prompt is available to ask the user")
+    );
+    let e = failed(
+        granted(&a, "example.com")
+            .prompt(Some(Trust::CallerControlled), |t| *t)
+            .map(|(_, t)| t),
+    );
+    assert_eq!(
+        (e.name(), e.message()),
+        (
+            "NotAllowedError",
+            "an unverified caller can only be approved in the trusted prompt"
+        )
+    );
+    let (asking, trust) = granted(&a, "example.com")
+        .prompt(Some(Trust::Trusted), |t| *t)
+        .unwrap();
+    assert_eq!(trust, Trust::Trusted);
+    let details = asking.details(&a);
+    assert_eq!(text(details.get("caller_class")), "unknown");
+    assert_eq!(details.get("caller_verified"), Some(&Value::from(false)));
+    assert_eq!(text(details.get("origin")), "app:org.example.Unknown");
+}
+
+#[test]
+fn consent_details_show_what_was_authorized() {
+    let browser = flatpak("org.example.Browser");
+    let mut a = asked(&browser, Some("https://login.example.com"));
+    a.top_origin = Some("https://top.example.net");
+    let details = asking(granted(&a, "example.com"), Trust::CallerControlled).details(&a);
+    assert_eq!(text(details.get("kind")), "create");
+    assert_eq!(text(details.get("rp_id")), "example.com");
+    assert_eq!(text(details.get("origin")), "https://login.example.com");
+    assert_eq!(text(details.get("top_origin")), "https://top.example.net");
+    assert_eq!(text(details.get("caller_class")), "privileged");
+    assert_eq!(text(details.get("user_name")), "alice");
+    assert_eq!(text(details.get("app_id")), "org.example.Browser");
+    assert_eq!(details.get("caller_verified"), Some(&Value::from(true)));
+    assert!(!details.contains_key("native_host"));
+}
+
+#[test]
+fn a_refusal_is_the_users_and_a_failed_prompt_is_not() {
+    let chat = flatpak("org.example.Chat");
+    let a = asked(&chat, None);
+    let g = || asking(granted(&a, "chat.example.com"), Trust::CallerControlled);
+    match g().consented(&a, Err(NoConsent::Refused)) {
+        Err(Stop::Refused(e)) => assert_eq!(
+            (e.name(), e.message()),
+            ("NotAllowedError", "the user refused the request")
+        ),
+        other => panic!("{other:?}"),
+    }
+    let broke = WebAuthnError::not_allowed("the prompt failed: gone");
+    assert_eq!(
+        failed(g().consented(&a, Err(NoConsent::Failed(broke.clone())))),
+        broke
+    );
+}
+
+#[test]
+fn consent_builds_the_ceremony_through_both_gates() {
+    let chat = flatpak("org.example.Chat");
+    let a = asked(&chat, None);
+    let g = || asking(granted(&a, "chat.example.com"), Trust::CallerControlled);
+    let ceremony = g()
+        .consented(&a, Ok(Consent::for_tests(ID, false)))
+        .unwrap();
+    assert_eq!(ceremony.id(), ID);
+    assert_eq!(ceremony.authorized().rp_id().as_str(), "chat.example.com");
+    assert_eq!(
+        String::from_utf8(ceremony.client_data_json().to_vec()).unwrap(),
+        format!(
+            r#"{{"type":"webauthn.create","challenge":"{CH}","origin":"app:org.example.Chat","crossOrigin":false}}"#
+        )
+    );
+    // A consent given to another request opens no gate.
+    let e = failed(g().consented(&a, Ok(Consent::for_tests(RequestId(8), false))));
+    assert_eq!(
+        (e.name(), e.message()),
+        (
+            "NotAllowedError",
+            "the consent was given to another request"
+        )
+    );
+    // An unknown caller approved in a caller-controlled prompt neither.
+    let unknown = flatpak("org.example.Unknown");
+    let u = asked(&unknown, None);
+    let asking = asking(granted(&u, "example.com"), Trust::Trusted);
+    let e = failed(asking.consented(&u, Ok(Consent::for_tests(ID, false))));
+    assert_eq!(
+        e.message(),
+        "an unverified caller can only be approved in the trusted prompt"
+    );
+}
+
+#[test]
+fn always_allow_is_offered_only_to_a_top_level_browser_in_the_trusted_prompt() {
+    let browser = flatpak("org.example.Browser");
+    let a = asked(&browser, Some("https://login.example.com"));
+    let offer = |trust| {
+        asking(granted(&a, "example.com"), trust)
+            .details(&a)
+            .get("remember_offer")
+            .cloned()
+    };
+    assert_eq!(offer(Trust::Trusted), Some(Value::from(true)));
+    assert_eq!(offer(Trust::CallerControlled), Some(Value::from(false)));
+    let mut framed = a.clone();
+    framed.top_origin = Some("https://top.example.net");
+    let details = asking(granted(&framed, "example.com"), Trust::Trusted).details(&framed);
+    assert_eq!(details.get("remember_offer"), Some(&Value::from(false)));
+    // A bound app is never offered it.
+    let chat = flatpak("org.example.Chat");
+    let c = asked(&chat, None);
+    let details = asking(granted(&c, "chat.example.com"), Trust::Trusted).details(&c);
+    assert_eq!(details.get("remember_offer"), Some(&Value::from(false)));
+}
