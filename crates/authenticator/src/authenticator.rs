@@ -12,7 +12,8 @@ use crate::status::Status;
 use crate::store::{CredentialStore, PersistentState};
 use crate::token::{TokenDenied, TokenState};
 
-/// authenticatorData flags (WebAuthn L3 §6.1).
+/// authenticatorData flags (WebAuthn L3 §6.1). UP and UV are set only from proofs
+/// ([`crate::proof`]); AT and ED by the encoder.
 pub(crate) mod flags {
     /// UP.
     pub const UP: u8 = 0x01;
@@ -22,10 +23,6 @@ pub(crate) mod flags {
     pub const BE: u8 = 0x08;
     /// BS.
     pub const BS: u8 = 0x10;
-    /// AT.
-    pub const AT: u8 = 0x40;
-    /// ED.
-    pub const ED: u8 = 0x80;
 }
 
 /// How long getNextAssertion stays possible after the last getAssertion/getNextAssertion.
@@ -37,8 +34,8 @@ pub(crate) struct PendingAssertions {
     pub remaining: VecDeque<Vec<u8>>,
     pub rp_id: String,
     pub client_data_hash: Vec<u8>,
-    pub flags: u8,
-    pub uv: bool,
+    /// What the first assertion proved about the user; the later ones claim the same.
+    pub user: crate::proof::UserFlags,
     pub cred_blob: bool,
     pub large_blob_key: bool,
     pub third_party_payment: bool,
@@ -230,16 +227,6 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
         self.presence
             .request_presence(purpose)
             .map_err(Status::from)
-    }
-
-    /// User presence inside makeCredential/getAssertion: declining or timing out is
-    /// OPERATION_DENIED (CTAP 2.1 §6.1.2 step 14, §6.2.2 step 9); a cancel stays KEEPALIVE_CANCEL.
-    pub(crate) fn ceremony_presence(&mut self, purpose: PresencePurpose<'_>) -> Result<(), Status> {
-        match self.presence.request_presence(purpose) {
-            Ok(()) => Ok(()),
-            Err(crate::env::PresenceDenied::Cancelled) => Err(Status::KeepaliveCancel),
-            Err(_) => Err(Status::OperationDenied),
-        }
     }
 
     /// The zero-length pinUvAuthParam probe (CTAP 2.1 §6.1.2 step 1, §6.2.2 step 1).

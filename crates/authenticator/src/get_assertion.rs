@@ -2,11 +2,10 @@
 
 use std::collections::VecDeque;
 
-use crate::authenticator::{
-    flags, sha256, Authenticator, PendingAssertions, NEXT_ASSERTION_TIMEOUT_MS,
-};
+use crate::authenticator::{sha256, Authenticator, PendingAssertions, NEXT_ASSERTION_TIMEOUT_MS};
 use crate::config::BuiltInUv;
 use crate::env::{Clock, PresencePurpose, Rng, UserPresence};
+use crate::proof::UserFlags;
 use crate::request::{GetAssertionExtensionOutputs, GetAssertionRequest, GetAssertionResponse};
 use crate::status::Status;
 use crate::store::{CredProtect, Credential, CredentialKind, CredentialStore, UserEntity};
@@ -79,24 +78,23 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
         if req.allow_list.len() > self.config.max_credential_count_in_list {
             return Err(Status::LimitExceeded);
         }
+        let (mut verified, mut present) = (None, None);
         if let Some(param) = &req.pin_uv_auth_param {
-            self.check_token(
+            let (v, p) = self.token_proofs(
                 req.pin_uv_auth_protocol,
                 param,
                 &req.client_data_hash,
                 Permissions::GET_ASSERTION,
-                Some(&req.rp_id),
-                true,
+                &req.rp_id,
             )?;
-            if !self.token.user_verified() {
-                return Err(Status::PinAuthInvalid);
-            }
+            (verified, present) = (Some(v), p);
         }
         // Step 6.2: built-in UV, whose match is also the user's presence.
         if built_in_uv {
-            self.ceremony_built_in_uv(purpose.clone())?;
+            let (v, p) = self.ceremony_built_in_uv(purpose.clone())?;
+            (verified, present) = (Some(v), Some(p));
         }
-        let uv = has_param || built_in_uv;
+        let uv = verified.is_some();
         let hmac = match &req.extensions.hmac_secret {
             Some(input) => Some(crate::hmac_secret::open_salts(&self.key_agreement, input)?),
             None => None,
@@ -134,21 +132,20 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
             return Err(Status::NoCredentials);
         }
 
-        let mut flag_byte = self.backup_flags();
-        if req.up {
-            if !(built_in_uv || (has_param && self.token.user_present())) {
-                self.ceremony_presence(purpose)?;
+        // Step 9: presence, unless a proof of it came with the verification; `up: false` claims
+        // none (and a presence the token proved is then not used up).
+        let present = if req.up {
+            match present {
+                Some(p) => Some(p),
+                None => Some(self.ceremony_presence(purpose)?),
             }
-            flag_byte |= flags::UP;
-        }
-        if uv {
-            flag_byte |= flags::UV;
-        }
+        } else {
+            None
+        };
         if has_param && req.up {
-            self.token.clear_user_present();
-            self.token.clear_user_verified();
-            self.token.clear_permissions_except_lbw();
+            self.spend_token();
         }
+        let user = UserFlags::new(present, verified);
 
         let count = applicable.len();
         let mut ids: VecDeque<Vec<u8>> = applicable.iter().map(|c| c.id.clone()).collect();
@@ -162,8 +159,7 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
             remaining: ids,
             rp_id: req.rp_id.clone(),
             client_data_hash: req.client_data_hash.clone(),
-            flags: flag_byte,
-            uv,
+            user,
             cred_blob: req.extensions.cred_blob,
             large_blob_key: req.extensions.large_blob_key == Some(true),
             third_party_payment: req.extensions.third_party_payment,
@@ -220,7 +216,7 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
         }
         if let Some((shared, salts)) = &p.hmac_secret {
             if let Some(random) = &cred.cred_random {
-                let secret = if p.uv {
+                let secret = if p.user.verified() {
                     &random.with_uv
                 } else {
                     &random.without_uv
@@ -233,22 +229,26 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
                 )?);
             }
         }
-        let mut flag_byte = p.flags;
         let ext = if outputs.is_empty() {
             None
         } else {
-            flag_byte |= flags::ED;
             Some(wire::get_assertion_extensions(&outputs))
         };
         cred.sign_count = self.next_sign_count(cred.sign_count);
         let rp_id_hash = sha256(p.rp_id.as_bytes());
-        let auth_data = wire::auth_data(&rp_id_hash, flag_byte, cred.sign_count, ext);
+        let auth_data = wire::auth_data(
+            &rp_id_hash,
+            &p.user,
+            self.backup_flags(),
+            cred.sign_count,
+            ext,
+        );
         let mut message = auth_data.clone();
         message.extend_from_slice(&p.client_data_hash);
         let signature = self.store.sign(&cred.key, cred.public_key.alg, &message)?;
         self.store.update(&cred)?;
         let user = if cred.discoverable && !cred.user.id.is_empty() {
-            Some(if p.uv {
+            Some(if p.user.verified() {
                 cred.user.clone()
             } else {
                 UserEntity {

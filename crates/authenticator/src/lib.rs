@@ -38,6 +38,9 @@
 //!   tell it nothing (latchkey-client's `uv::needs_no_preflight`), not the authenticator.
 //! - **hmac-secret needs UP** (`up: false` with hmac-secret is `UNSUPPORTED_OPTION`), so silent
 //!   assertions cannot be used to derive keys.
+//! - **User presence and verification are proofs** ([`proof`]): the UP and UV flags of signed
+//!   authenticatorData come only from `UserPresent`/`UserVerified` values that the presence
+//!   request, the token check and the built-in UV match mint; a bool cannot set them.
 //! - **Errors leave state intact**: every check that can fail runs before anything is written;
 //!   the only state an error changes is what the spec demands (a PIN mismatch costs a retry and
 //!   regenerates the key agreement key; a token's first use binds its RP ID).
@@ -59,6 +62,7 @@ mod make_credential;
 pub mod memory;
 mod persistent;
 pub mod pinproto;
+pub mod proof;
 pub mod request;
 pub mod retries;
 pub mod softkey;

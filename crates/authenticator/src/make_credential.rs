@@ -2,9 +2,10 @@
 
 use zeroize::Zeroizing;
 
-use crate::authenticator::{flags, sha256, Authenticator};
+use crate::authenticator::{sha256, Authenticator};
 use crate::config::{AttestationMode, BuiltInUv};
 use crate::env::{Clock, PresencePurpose, Rng, UserPresence};
+use crate::proof::AttestedFlags;
 use crate::request::{
     AttestationStatement, MakeCredentialExtensionOutputs, MakeCredentialRequest,
     MakeCredentialResponse,
@@ -97,25 +98,23 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
             return Err(Status::InvalidOption);
         }
         // Step 11: the pinUvAuthParam.
+        let (mut verified, mut present) = (None, None);
         if let Some(param) = &req.pin_uv_auth_param {
-            self.check_token(
+            let (v, p) = self.token_proofs(
                 req.pin_uv_auth_protocol,
                 param,
                 &req.client_data_hash,
                 Permissions::MAKE_CREDENTIAL,
-                Some(&req.rp.id),
-                true,
+                &req.rp.id,
             )?;
-            if !self.token.user_verified() {
-                return Err(Status::PinAuthInvalid);
-            }
+            (verified, present) = (Some(v), p);
         }
         // Step 11.2: built-in UV, whose match is also the user's presence (step 13).
         if built_in_uv {
-            self.ceremony_built_in_uv(purpose.clone())?;
+            let (v, p) = self.ceremony_built_in_uv(purpose.clone())?;
+            (verified, present) = (Some(v), Some(p));
         }
-        let uv = has_param || built_in_uv;
-        let present = built_in_uv || (has_param && self.token.user_present());
+        let uv = verified.is_some();
         // Step 12: the excludeList; UP before saying "excluded".
         if req.exclude_list.len() > self.config.max_credential_count_in_list {
             return Err(Status::LimitExceeded);
@@ -134,7 +133,7 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
                 continue;
             }
             // Step 12.1.4: wait for presence, then say "excluded" whatever the user did.
-            if !present {
+            if present.is_none() {
                 let _ = self.ask_presence(purpose);
             }
             return Err(Status::CredentialExcluded);
@@ -160,14 +159,14 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
             }
         }
         // Step 14: user presence; declining or timing out is OPERATION_DENIED (14.1.2.2).
-        if !present {
-            self.ceremony_presence(purpose)?;
-        }
+        let present = match present {
+            Some(p) => p,
+            None => self.ceremony_presence(purpose)?,
+        };
         if has_param {
-            self.token.clear_user_present();
-            self.token.clear_user_verified();
-            self.token.clear_permissions_except_lbw();
+            self.spend_token();
         }
+        let user = AttestedFlags::new(present, verified);
 
         // Step 15: the credential.
         let (public_key, key) = self.store.generate_key(alg, &mut self.rng)?;
@@ -242,19 +241,15 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
             third_party_payment: req.extensions.third_party_payment,
         };
 
-        let mut flag_byte = flags::UP | flags::AT | self.backup_flags();
-        if uv {
-            flag_byte |= flags::UV;
-        }
         let ext = if outputs.is_empty() {
             None
         } else {
-            flag_byte |= flags::ED;
             Some(wire::make_credential_extensions(&outputs))
         };
         let auth_data = wire::attested_auth_data(
             &sha256(req.rp.id.as_bytes()),
-            flag_byte,
+            &user,
+            self.backup_flags(),
             credential.sign_count,
             &self.config.aaguid,
             &credential_id,

@@ -7,12 +7,13 @@
 
 use latchkey_ctap::u2f::{
     authenticate_signed_data, register_signed_data, AuthenticateControl, AuthenticateResponse,
-    KeyHandle, RegisterResponse, Request, ResponseApdu, StatusWord, USER_PRESENCE_FLAG, VERSION,
+    KeyHandle, RegisterResponse, Request, ResponseApdu, StatusWord, VERSION,
 };
 
 use crate::authenticator::{sha256, Authenticator};
-use crate::env::{Clock, PresencePurpose, Rng, UserPresence};
+use crate::env::{Clock, Rng, UserPresence};
 use crate::get_assertion::hex_lower;
+use crate::proof::u2f_presence_byte;
 use crate::status::Status;
 use crate::store::{
     Algorithm, CredProtect, Credential, CredentialKind, CredentialStore, KeyBlob, RpEntity,
@@ -87,8 +88,9 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
         application: &[u8; 32],
         challenge: &[u8; 32],
     ) -> Result<Vec<u8>, U2fError> {
-        self.ask_presence(PresencePurpose::U2f)
-            .map_err(|_| U2fError::Sw(StatusWord::CONDITIONS_NOT_SATISFIED))?;
+        let _present = self
+            .u2f_presence()
+            .ok_or(U2fError::Sw(StatusWord::CONDITIONS_NOT_SATISFIED))?;
         let (cert, att_key) = self.u2f_attestation()?;
         let (public, key) = self.store.generate_key(Algorithm::Es256, &mut self.rng)?;
         let mut handle = vec![0u8; KEY_HANDLE_LEN];
@@ -165,17 +167,17 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
         let Some(mut cred) = self.u2f_credential(application, key_handle)? else {
             return Err(U2fError::Sw(StatusWord::WRONG_DATA));
         };
-        let user_presence = match control {
+        let present = match control {
             AuthenticateControl::CheckOnly => {
                 return Err(U2fError::Sw(StatusWord::CONDITIONS_NOT_SATISFIED))
             }
-            AuthenticateControl::EnforceUserPresenceAndSign => {
-                self.ask_presence(PresencePurpose::U2f)
-                    .map_err(|_| U2fError::Sw(StatusWord::CONDITIONS_NOT_SATISFIED))?;
-                USER_PRESENCE_FLAG
-            }
-            AuthenticateControl::DontEnforceUserPresenceAndSign => 0,
+            AuthenticateControl::EnforceUserPresenceAndSign => Some(
+                self.u2f_presence()
+                    .ok_or(U2fError::Sw(StatusWord::CONDITIONS_NOT_SATISFIED))?,
+            ),
+            AuthenticateControl::DontEnforceUserPresenceAndSign => None,
         };
+        let user_presence = u2f_presence_byte(present.as_ref());
         cred.sign_count = self.next_sign_count(cred.sign_count);
         let signed =
             authenticate_signed_data(application, user_presence, cred.sign_count, challenge);

@@ -88,25 +88,7 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
         self.uv_retries
     }
 
-    /// Built-in UV inside makeCredential/getAssertion with `uv: true` (§6.1.2 step 11.2,
-    /// §6.2.2 step 6.2): internal retries allowed; on failure PUAT_REQUIRED when a PIN can take
-    /// over, PIN_BLOCKED when the retries are spent, else OPERATION_DENIED.
-    pub(crate) fn ceremony_built_in_uv(
-        &mut self,
-        purpose: PresencePurpose<'_>,
-    ) -> Result<(), Status> {
-        if self.built_in_uv_blocked()? {
-            return Err(self.uv_failure_status()?);
-        }
-        match self.perform_built_in_uv(true, purpose) {
-            Ok(()) => Ok(()),
-            Err(UvFailure::Timeout) => Err(Status::UserActionTimeout),
-            Err(UvFailure::Cancelled) => Err(Status::KeepaliveCancel),
-            Err(UvFailure::NoMatch) => Err(self.uv_failure_status()?),
-        }
-    }
-
-    fn uv_failure_status(&mut self) -> Result<Status, Status> {
+    pub(crate) fn uv_failure_status(&mut self) -> Result<Status, Status> {
         if self.pin_is_set()? {
             Ok(Status::PuatRequired)
         } else if self.uv_retries == 0 {

@@ -17,6 +17,7 @@ mod convert;
 
 use crate::authenticator::Authenticator;
 use crate::env::{Clock, Rng, UserPresence};
+use crate::proof::{AttestedFlags, UserFlags};
 use crate::request::{self as req, AttestationStatement};
 use crate::status::Status;
 use crate::store::{Algorithm, CredentialStore, PublicKey};
@@ -74,17 +75,18 @@ pub fn get_assertion_extensions(o: &req::GetAssertionExtensionOutputs) -> Extens
     }
 }
 
-/// authenticatorData without attested credential data. `flags` carries UP/UV/BE/BS; ED is set
-/// from `ext`.
+/// authenticatorData without attested credential data: UP/UV from the proofs in `user`, BE/BS
+/// from `backup` (any other bit of it is ignored), ED from `ext`.
 pub fn auth_data(
     rp_id_hash: &[u8; 32],
-    flags: u8,
+    user: &UserFlags,
+    backup: u8,
     counter: u32,
     ext: Option<ExtensionOutputs>,
 ) -> Vec<u8> {
     AuthenticatorData {
         rp_id_hash: *rp_id_hash,
-        flags: Flags(flags),
+        flags: Flags(user.bits() | backup_bits(backup)),
         sign_count: counter,
         attested_credential_data: None,
         extensions: ext,
@@ -92,10 +94,18 @@ pub fn auth_data(
     .to_bytes()
 }
 
-/// authenticatorData with attested credential data (AAGUID ‖ L ‖ credentialId ‖ COSE key).
+/// BE and BS of `backup`: the only bits that do not speak for the user.
+fn backup_bits(backup: u8) -> u8 {
+    backup & (Flags::BE | Flags::BS)
+}
+
+/// authenticatorData with attested credential data (AAGUID ‖ L ‖ credentialId ‖ COSE key): UP and
+/// UV from the proofs in `user`, BE/BS from `backup`, AT, and ED from `ext`.
+#[allow(clippy::too_many_arguments)] // reason: one per member of authenticatorData (L3 §6.1)
 pub fn attested_auth_data(
     rp_id_hash: &[u8; 32],
-    flags: u8,
+    user: &AttestedFlags,
+    backup: u8,
     counter: u32,
     aaguid: &[u8; 16],
     credential_id: &[u8],
@@ -104,7 +114,7 @@ pub fn attested_auth_data(
 ) -> Result<Vec<u8>, Status> {
     Ok(AuthenticatorData {
         rp_id_hash: *rp_id_hash,
-        flags: Flags(flags),
+        flags: Flags(user.bits() | backup_bits(backup)),
         sign_count: counter,
         attested_credential_data: Some(AttestedCredentialData {
             aaguid: Aaguid(*aaguid),
