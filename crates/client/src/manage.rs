@@ -2,7 +2,7 @@
 //! (authenticatorCredentialManagement, §6.8), and listing/deleting platform credentials straight
 //! from the store (public data, no PIN needed).
 
-use latchkey_authenticator::store::CredentialStore;
+use latchkey_authenticator::store::{CredentialStore, StoreError};
 use latchkey_ctap::command::{
     CredentialManagementRequest, CredentialManagementResponse, CredentialManagementSubcommand,
 };
@@ -38,27 +38,30 @@ pub struct CredentialInfo {
     pub sign_count: Option<u32>,
 }
 
-fn store_error(e: impl std::fmt::Display) -> WebAuthnError {
-    WebAuthnError::unknown(format!("the credential store failed: {e}"))
+/// A store failure as the WebAuthn error a caller in this process reports (`UnknownError`, the
+/// store's message and its causes); latchkeyd keeps the [`StoreError`] and decides at its edge.
+pub fn store_error(e: StoreError) -> WebAuthnError {
+    let mut message = format!("the credential store failed: {e}");
+    let mut next = std::error::Error::source(&e);
+    while let Some(cause) = next {
+        message.push_str(&format!(": {cause}"));
+        next = cause.source();
+    }
+    WebAuthnError::unknown(message)
 }
 
 /// Lists the credentials of a store (all RPs, or one).
 pub fn list_store<S: CredentialStore>(
     store: &mut S,
     rp_id: Option<&str>,
-) -> Result<Vec<CredentialInfo>, WebAuthnError> {
+) -> Result<Vec<CredentialInfo>, StoreError> {
     let rps: Vec<String> = match rp_id {
         Some(r) => vec![r.to_owned()],
-        None => store
-            .rps()
-            .map_err(store_error)?
-            .into_iter()
-            .map(|r| r.id)
-            .collect(),
+        None => store.rps()?.into_iter().map(|r| r.id).collect(),
     };
     let mut out = Vec::new();
     for rp in rps {
-        for c in store.by_rp(&rp).map_err(store_error)? {
+        for c in store.by_rp(&rp)? {
             out.push(CredentialInfo {
                 credential_id: c.id.clone(),
                 rp_id: c.rp.id.clone(),
@@ -75,11 +78,8 @@ pub fn list_store<S: CredentialStore>(
 }
 
 /// Deletes a credential from a store; `false` if there was none with that ID.
-pub fn delete_from_store<S: CredentialStore>(
-    store: &mut S,
-    id: &[u8],
-) -> Result<bool, WebAuthnError> {
-    store.delete(id).map_err(store_error)
+pub fn delete_from_store<S: CredentialStore>(store: &mut S, id: &[u8]) -> Result<bool, StoreError> {
+    store.delete(id)
 }
 
 /// The longest `user.name` or `user.displayName` [`update_user_in_store`] keeps, in UTF-8 bytes:
@@ -96,8 +96,8 @@ pub fn update_user_in_store<S: CredentialStore + ?Sized>(
     id: &[u8],
     name: &str,
     display_name: &str,
-) -> Result<bool, WebAuthnError> {
-    let Some(mut credential) = store.get(id).map_err(store_error)? else {
+) -> Result<bool, StoreError> {
+    let Some(mut credential) = store.get(id)? else {
         return Ok(false);
     };
     let name = truncate_utf8(name, MAX_USER_FIELD);
@@ -109,7 +109,7 @@ pub fn update_user_in_store<S: CredentialStore + ?Sized>(
     }
     credential.user.name = Some(name.to_owned());
     credential.user.display_name = Some(display_name.to_owned());
-    store.update(&credential).map_err(store_error)?;
+    store.update(&credential)?;
     Ok(true)
 }
 

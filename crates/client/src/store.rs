@@ -89,18 +89,26 @@ impl PlatformAuthenticator {
     /// Lists the platform credentials (public data: no PIN needed).
     pub fn list(&mut self, rp_id: Option<&str>) -> Result<Vec<CredentialInfo>, WebAuthnError> {
         match self {
-            Self::File(d) => manage::list_store(d.core_mut().store_mut(), rp_id),
+            Self::File(d) => {
+                manage::list_store(d.core_mut().store_mut(), rp_id).map_err(manage::store_error)
+            }
             #[cfg(feature = "tpm")]
-            Self::Tpm(d) => manage::list_store(d.core_mut().store_mut(), rp_id),
+            Self::Tpm(d) => {
+                manage::list_store(d.core_mut().store_mut(), rp_id).map_err(manage::store_error)
+            }
         }
     }
 
     /// Deletes a platform credential; `false` if there was none with that ID.
     pub fn delete(&mut self, id: &[u8]) -> Result<bool, WebAuthnError> {
         match self {
-            Self::File(d) => manage::delete_from_store(d.core_mut().store_mut(), id),
+            Self::File(d) => {
+                manage::delete_from_store(d.core_mut().store_mut(), id).map_err(manage::store_error)
+            }
             #[cfg(feature = "tpm")]
-            Self::Tpm(d) => manage::delete_from_store(d.core_mut().store_mut(), id),
+            Self::Tpm(d) => {
+                manage::delete_from_store(d.core_mut().store_mut(), id).map_err(manage::store_error)
+            }
         }
     }
 
@@ -118,14 +126,16 @@ impl PlatformAuthenticator {
                 credential_id,
                 name,
                 display_name,
-            ),
+            )
+            .map_err(manage::store_error),
             #[cfg(feature = "tpm")]
             Self::Tpm(d) => manage::update_user_in_store(
                 d.core_mut().store_mut(),
                 credential_id,
                 name,
                 display_name,
-            ),
+            )
+            .map_err(manage::store_error),
         }
     }
 

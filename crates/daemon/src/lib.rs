@@ -17,6 +17,7 @@ pub mod bridge;
 pub mod cancel;
 pub mod ceremony;
 pub mod consent;
+pub mod fault;
 pub mod identity;
 pub mod ids;
 pub mod keys;

@@ -110,23 +110,19 @@ impl Ceremonies for PlatformBackend {
     }
 }
 
-fn unsupported() -> StoreError {
-    StoreError::Failed("this authenticator keeps no platform credentials".into())
-}
-
 impl PlatformStore for PlatformBackend {
     fn list(&self, rp_id: Option<&str>) -> Result<Vec<CredentialInfo>, StoreError> {
         self.lock()
             .list(rp_id)
-            .ok_or_else(unsupported)?
-            .map_err(|e| StoreError::Failed(e.to_string()))
+            .ok_or(StoreError::Unsupported)?
+            .map_err(StoreError::Manage)
     }
 
     fn delete(&self, credential_id: &[u8]) -> Result<bool, StoreError> {
         self.lock()
             .delete(credential_id)
-            .ok_or_else(unsupported)?
-            .map_err(|e| StoreError::Failed(e.to_string()))
+            .ok_or(StoreError::Unsupported)?
+            .map_err(StoreError::Manage)
     }
 
     fn signal_support(&self) -> SignalSupport {

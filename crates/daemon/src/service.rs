@@ -180,9 +180,11 @@ impl CredentialsService {
                 Ok(())
             }
             Err(e @ SignalError::NotSupported(_)) => Err(Error::NotSupported(e.to_string())),
-            Err(e @ SignalError::Store(_)) => {
-                tracing::warn!(signal = kind.capability(), caller = %shown, rp_id, error = %e, "signal failed");
-                Err(Error::Failed(e.to_string()))
+            Err(SignalError::Store(e)) => {
+                tracing::info!(signal = kind.capability(), caller = %shown, rp_id, "signal failed");
+                let fault = crate::fault::manage_fault(e);
+                fault.log(kind.capability());
+                Err(fault.method_error())
             }
         }
     }
@@ -349,7 +351,11 @@ impl CredentialsService {
             .await
             .map_err(busy)?
             .map_err(|e| Error::Failed(format!("the listing thread failed: {e}")))?
-            .map_err(|e| Error::Failed(e.to_string()))?;
+            .map_err(|e| {
+                let fault = e.fault();
+                fault.log("ListCredentials");
+                fault.method_error()
+            })?;
         Ok(list
             .into_iter()
             .map(|c| {
@@ -401,7 +407,11 @@ impl CredentialsService {
             .await
             .map_err(busy)?
             .map_err(|e| Error::Failed(format!("the deleting thread failed: {e}")))?
-            .map_err(|e| Error::Failed(e.to_string()))?;
+            .map_err(|e| {
+                let fault = e.fault();
+                fault.log("DeleteCredential");
+                fault.method_error()
+            })?;
         if found {
             Ok(())
         } else {

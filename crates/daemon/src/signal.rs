@@ -290,9 +290,9 @@ pub enum SignalError {
     /// This back-end does not apply this signal.
     #[error("this authenticator does not support {0}")]
     NotSupported(&'static str),
-    /// The store failed.
-    #[error("the credential store failed: {0}")]
-    Store(String),
+    /// The store (or the worker holding it) failed.
+    #[error("the credential store failed")]
+    Store(#[source] latchkey_worker::ManageError),
 }
 
 /// The changes `signal` asks of `stored`, the RP's credentials (L3 §5.1.10's authenticator
@@ -336,10 +336,6 @@ pub fn plan(signal: &Signal, stored: &[CredentialInfo]) -> Vec<Action> {
     }
 }
 
-fn store_error(e: impl std::fmt::Display) -> SignalError {
-    SignalError::Store(e.to_string())
-}
-
 /// Applies `signal` to a device's platform credentials through its list, delete and update-user
 /// operations (all three signals; `NotSupported` from a device without them).
 pub fn apply(device: &mut dyn ManagedDevice, signal: &Signal) -> Result<SignalReport, SignalError> {
@@ -347,7 +343,7 @@ pub fn apply(device: &mut dyn ManagedDevice, signal: &Signal) -> Result<SignalRe
     let stored = device
         .list(Some(signal.rp_id.as_str()))
         .ok_or(SignalError::NotSupported(kind.capability()))?
-        .map_err(store_error)?;
+        .map_err(SignalError::Store)?;
     let mut report = SignalReport::default();
     for action in plan(signal, &stored) {
         match action {
@@ -355,7 +351,7 @@ pub fn apply(device: &mut dyn ManagedDevice, signal: &Signal) -> Result<SignalRe
                 let removed = device
                     .delete(&id)
                     .ok_or(SignalError::NotSupported(kind.capability()))?
-                    .map_err(store_error)?;
+                    .map_err(SignalError::Store)?;
                 if removed {
                     report.removed += 1;
                 }
@@ -368,7 +364,7 @@ pub fn apply(device: &mut dyn ManagedDevice, signal: &Signal) -> Result<SignalRe
                 let updated = device
                     .update_user(&id, &name, &display_name)
                     .ok_or(SignalError::NotSupported(kind.capability()))?
-                    .map_err(store_error)?;
+                    .map_err(SignalError::Store)?;
                 if updated {
                     report.updated += 1;
                 }

@@ -5,15 +5,34 @@
 //! A credential is `latchkey_client::manage::CredentialInfo` here, as in the worker's protocol.
 
 use latchkey_client::manage::CredentialInfo;
+use latchkey_worker::ManageError;
 
+use crate::fault::{Blame, Fault, FaultKind};
 use crate::signal::{Signal, SignalError, SignalReport, SignalSupport};
 
-/// Why a management call failed.
+/// Why a management call failed, typed to the D-Bus edge ([`StoreError::fault`]).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The store failed (or the worker holding it).
-    #[error("the credential store failed: {0}")]
-    Failed(String),
+    /// This back-end keeps no platform credentials.
+    #[error("this authenticator keeps no platform credentials")]
+    Unsupported,
+    /// The platform authenticator or its store failed.
+    #[error("the platform credentials cannot be managed")]
+    Manage(#[source] ManageError),
+}
+
+impl StoreError {
+    /// Whose fault it was, and what the caller is told.
+    pub fn fault(self) -> Fault {
+        match self {
+            Self::Unsupported => Fault::new(
+                Blame::Authenticator,
+                FaultKind::Unsupported,
+                Self::Unsupported.to_string(),
+            ),
+            Self::Manage(e) => crate::fault::manage_fault(e),
+        }
+    }
 }
 
 /// The platform credentials (module doc).

@@ -24,14 +24,13 @@ use latchkey_client::device::KeepaliveStatus;
 use latchkey_client::manage::CredentialInfo;
 use latchkey_client::{CancelHandle, Device, DeviceDescription, DeviceError, Transport};
 use latchkey_webauthn::options::truncate_utf8;
-use latchkey_webauthn::WebAuthnError;
 
 use super::link::{Link, Readiness, Received, Waker};
 use super::process::{launch, Running, WorkerConfig, WorkerError};
 use super::protocol::{Malformed, Request, MAX_USER_FIELD};
 use super::session::client::Client;
 use super::session::{Outcome, Ready, SessionError};
-use crate::managed::ManagedDevice;
+use crate::managed::{ManageError, ManagedDevice};
 
 pub use super::session::{MAX_LIST_BYTES, MAX_LIST_ITEMS};
 
@@ -116,24 +115,24 @@ impl WorkerDevice {
     }
 
     /// Lists the platform credentials (of one RP, or all).
-    pub fn list(&mut self, rp_id: Option<&str>) -> Result<Vec<CredentialInfo>, WebAuthnError> {
+    pub fn list(&mut self, rp_id: Option<&str>) -> Result<Vec<CredentialInfo>, ManageError> {
         let request = Request::List {
             rp_id: rp_id.map(str::to_owned),
         };
         match self.call(&request, Kind::Manage) {
             Ok(Outcome::Credentials(items)) => Ok(items),
-            other => Err(self.unexpected(other).into_webauthn()),
+            other => Err(ManageError::Worker(self.unexpected(other))),
         }
     }
 
     /// Deletes a platform credential; `false` if none had that ID.
-    pub fn delete(&mut self, credential_id: &[u8]) -> Result<bool, WebAuthnError> {
+    pub fn delete(&mut self, credential_id: &[u8]) -> Result<bool, ManageError> {
         let request = Request::Delete {
             credential_id: credential_id.to_vec(),
         };
         match self.call(&request, Kind::Manage) {
             Ok(Outcome::Deleted(deleted)) => Ok(deleted),
-            other => Err(self.unexpected(other).into_webauthn()),
+            other => Err(ManageError::Worker(self.unexpected(other))),
         }
     }
 
@@ -144,7 +143,7 @@ impl WorkerDevice {
         credential_id: &[u8],
         name: &str,
         display_name: &str,
-    ) -> Result<bool, WebAuthnError> {
+    ) -> Result<bool, ManageError> {
         let request = Request::UpdateUser {
             credential_id: credential_id.to_vec(),
             name: truncate_utf8(name, MAX_USER_FIELD).to_owned(),
@@ -152,7 +151,7 @@ impl WorkerDevice {
         };
         match self.call(&request, Kind::Manage) {
             Ok(Outcome::Updated(updated)) => Ok(updated),
-            other => Err(self.unexpected(other).into_webauthn()),
+            other => Err(ManageError::Worker(self.unexpected(other))),
         }
     }
 
@@ -354,10 +353,10 @@ impl Device for WorkerDevice {
 }
 
 impl ManagedDevice for WorkerDevice {
-    fn list(&mut self, rp_id: Option<&str>) -> Option<Result<Vec<CredentialInfo>, WebAuthnError>> {
+    fn list(&mut self, rp_id: Option<&str>) -> Option<Result<Vec<CredentialInfo>, ManageError>> {
         Some(WorkerDevice::list(self, rp_id))
     }
-    fn delete(&mut self, id: &[u8]) -> Option<Result<bool, WebAuthnError>> {
+    fn delete(&mut self, id: &[u8]) -> Option<Result<bool, ManageError>> {
         Some(WorkerDevice::delete(self, id))
     }
     fn update_user(
@@ -365,7 +364,7 @@ impl ManagedDevice for WorkerDevice {
         id: &[u8],
         name: &str,
         display_name: &str,
-    ) -> Option<Result<bool, WebAuthnError>> {
+    ) -> Option<Result<bool, ManageError>> {
         Some(WorkerDevice::update_user(self, id, name, display_name))
     }
 }

@@ -23,5 +23,5 @@ pub mod serve;
 pub mod session;
 
 pub use device::WorkerDevice;
-pub use managed::ManagedDevice;
+pub use managed::{ManageError, ManagedDevice};
 pub use process::{WorkerConfig, WorkerError, STOPPED, WORKER_PROGRAM};

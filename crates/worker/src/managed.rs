@@ -2,18 +2,51 @@
 //! renamed without a PIN (the store's public data). The worker serves one; the gateway holds one
 //! (the [`crate::WorkerDevice`], or in tests the authenticator in process).
 
-use latchkey_authenticator::store::CredentialStore;
+use latchkey_authenticator::store::{CredentialStore, StoreError};
 use latchkey_client::manage::{self, CredentialInfo};
 use latchkey_client::platform::PlatformDevice;
 use latchkey_client::Device;
-use latchkey_webauthn::WebAuthnError;
+
+use crate::process::WorkerError;
+
+/// Why listing, deleting or renaming platform credentials failed: typed up to latchkeyd's edge,
+/// which decides whose fault it was, with the cause as `source()` (never a string on the way).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ManageError {
+    /// The credential store in this process failed.
+    #[error("the credential store failed")]
+    Store(#[source] StoreError),
+    /// The platform authenticator worker failed, or the store it holds did (its error code says
+    /// which).
+    #[error("the platform authenticator worker failed")]
+    Worker(#[source] WorkerError),
+}
+
+impl From<StoreError> for ManageError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
+}
+
+/// `e` and its causes, joined by ": " (what crosses the worker's socket, and the log).
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        next = cause.source();
+    }
+    out
+}
 
 /// A device whose platform credentials may be listed, deleted and renamed.
 pub trait ManagedDevice: Device {
     /// Lists platform credentials; `None` when this device does not support it.
-    fn list(&mut self, rp_id: Option<&str>) -> Option<Result<Vec<CredentialInfo>, WebAuthnError>>;
+    fn list(&mut self, rp_id: Option<&str>) -> Option<Result<Vec<CredentialInfo>, ManageError>>;
     /// Deletes a platform credential (`Ok(false)`: none with that ID); `None` if unsupported.
-    fn delete(&mut self, id: &[u8]) -> Option<Result<bool, WebAuthnError>>;
+    fn delete(&mut self, id: &[u8]) -> Option<Result<bool, ManageError>>;
     /// Sets `user.name` and `user.displayName` of a platform credential (`Ok(false)`: none with
     /// that ID); `None` if unsupported.
     fn update_user(
@@ -21,51 +54,69 @@ pub trait ManagedDevice: Device {
         _id: &[u8],
         _name: &str,
         _display_name: &str,
-    ) -> Option<Result<bool, WebAuthnError>> {
+    ) -> Option<Result<bool, ManageError>> {
         None
     }
 }
 
 impl ManagedDevice for latchkey_client::PlatformAuthenticator {
-    fn list(&mut self, rp_id: Option<&str>) -> Option<Result<Vec<CredentialInfo>, WebAuthnError>> {
-        Some(latchkey_client::PlatformAuthenticator::list(self, rp_id))
+    fn list(&mut self, rp_id: Option<&str>) -> Option<Result<Vec<CredentialInfo>, ManageError>> {
+        Some(
+            match self {
+                Self::File(d) => manage::list_store(d.core_mut().store_mut(), rp_id),
+                #[cfg(feature = "tpm")]
+                Self::Tpm(d) => manage::list_store(d.core_mut().store_mut(), rp_id),
+            }
+            .map_err(ManageError::Store),
+        )
     }
-    fn delete(&mut self, id: &[u8]) -> Option<Result<bool, WebAuthnError>> {
-        Some(latchkey_client::PlatformAuthenticator::delete(self, id))
+    fn delete(&mut self, id: &[u8]) -> Option<Result<bool, ManageError>> {
+        Some(
+            match self {
+                Self::File(d) => manage::delete_from_store(d.core_mut().store_mut(), id),
+                #[cfg(feature = "tpm")]
+                Self::Tpm(d) => manage::delete_from_store(d.core_mut().store_mut(), id),
+            }
+            .map_err(ManageError::Store),
+        )
     }
     fn update_user(
         &mut self,
         id: &[u8],
         name: &str,
         display_name: &str,
-    ) -> Option<Result<bool, WebAuthnError>> {
-        Some(latchkey_client::PlatformAuthenticator::update_user(
-            self,
-            id,
-            name,
-            display_name,
-        ))
+    ) -> Option<Result<bool, ManageError>> {
+        Some(
+            match self {
+                Self::File(d) => {
+                    manage::update_user_in_store(d.core_mut().store_mut(), id, name, display_name)
+                }
+                #[cfg(feature = "tpm")]
+                Self::Tpm(d) => {
+                    manage::update_user_in_store(d.core_mut().store_mut(), id, name, display_name)
+                }
+            }
+            .map_err(ManageError::Store),
+        )
     }
 }
 
 impl<S: CredentialStore + Send> ManagedDevice for PlatformDevice<S> {
-    fn list(&mut self, rp_id: Option<&str>) -> Option<Result<Vec<CredentialInfo>, WebAuthnError>> {
-        Some(manage::list_store(self.core_mut().store_mut(), rp_id))
+    fn list(&mut self, rp_id: Option<&str>) -> Option<Result<Vec<CredentialInfo>, ManageError>> {
+        Some(manage::list_store(self.core_mut().store_mut(), rp_id).map_err(ManageError::Store))
     }
-    fn delete(&mut self, id: &[u8]) -> Option<Result<bool, WebAuthnError>> {
-        Some(manage::delete_from_store(self.core_mut().store_mut(), id))
+    fn delete(&mut self, id: &[u8]) -> Option<Result<bool, ManageError>> {
+        Some(manage::delete_from_store(self.core_mut().store_mut(), id).map_err(ManageError::Store))
     }
     fn update_user(
         &mut self,
         id: &[u8],
         name: &str,
         display_name: &str,
-    ) -> Option<Result<bool, WebAuthnError>> {
-        Some(manage::update_user_in_store(
-            self.core_mut().store_mut(),
-            id,
-            name,
-            display_name,
-        ))
+    ) -> Option<Result<bool, ManageError>> {
+        Some(
+            manage::update_user_in_store(self.core_mut().store_mut(), id, name, display_name)
+                .map_err(ManageError::Store),
+        )
     }
 }

@@ -10,7 +10,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use latchkey_client::DeviceError;
-use latchkey_webauthn::WebAuthnError;
 
 use super::link::{Link, Readiness, Received};
 use super::protocol::PROTOCOL_VERSION;
@@ -111,16 +110,22 @@ pub enum WorkerError {
     /// The request was cancelled.
     #[error("the request was cancelled")]
     Cancelled,
-    /// The worker answered with an error.
-    #[error("the platform authenticator failed: {0}")]
-    Failed(String),
+    /// The worker answered with an error: its protocol code says what failed (its store, a
+    /// malformed request, too many requests), its words how.
+    #[error("the platform authenticator failed: {message}")]
+    Failed {
+        /// The worker protocol's error code.
+        code: crate::protocol::ErrorCode,
+        /// The worker's words (its store error and causes).
+        message: String,
+    },
 }
 
 impl From<SessionError> for WorkerError {
     fn from(e: SessionError) -> Self {
         match e {
             SessionError::Cancelled => Self::Cancelled,
-            SessionError::Failed { message, .. } => Self::Failed(message),
+            SessionError::Failed { code, message } => Self::Failed { code, message },
             other => Self::Protocol(other),
         }
     }
@@ -134,13 +139,6 @@ impl WorkerError {
             Self::Stopped => DeviceError::Gone(STOPPED.into()),
             Self::Protocol(e) => DeviceError::Garbage(e.to_string()),
             other => DeviceError::Gone(other.to_string()),
-        }
-    }
-
-    pub(crate) fn into_webauthn(self) -> WebAuthnError {
-        match self {
-            Self::Cancelled => WebAuthnError::abort("the request was cancelled"),
-            other => WebAuthnError::unknown(other.to_string()),
         }
     }
 }

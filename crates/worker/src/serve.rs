@@ -142,12 +142,12 @@ pub fn execute<D: ManagedDevice + ?Sized>(
         },
         Request::List { rp_id } => match device.list(rp_id.as_deref()) {
             Some(Ok(items)) => Ok(Outcome::Credentials(items)),
-            Some(Err(e)) => Err(store_error(e.message())),
+            Some(Err(e)) => Err(store_error(crate::managed::chain(&e))),
             None => Err(store_error(NO_STORE)),
         },
         Request::Delete { credential_id } => match device.delete(&credential_id) {
             Some(Ok(deleted)) => Ok(Outcome::Deleted(deleted)),
-            Some(Err(e)) => Err(store_error(e.message())),
+            Some(Err(e)) => Err(store_error(crate::managed::chain(&e))),
             None => Err(store_error(NO_STORE)),
         },
         Request::UpdateUser {
@@ -156,7 +156,7 @@ pub fn execute<D: ManagedDevice + ?Sized>(
             display_name,
         } => match device.update_user(&credential_id, &name, &display_name) {
             Some(Ok(updated)) => Ok(Outcome::Updated(updated)),
-            Some(Err(e)) => Err(store_error(e.message())),
+            Some(Err(e)) => Err(store_error(crate::managed::chain(&e))),
             None => Err(store_error(NO_STORE)),
         },
         // The session handles Cancel; one that reaches here has nothing to run.

@@ -429,10 +429,11 @@ impl ManagedDevice for NoRename {
     fn list(
         &mut self,
         rp_id: Option<&str>,
-    ) -> Option<Result<Vec<latchkey_client::manage::CredentialInfo>, WebAuthnError>> {
+    ) -> Option<Result<Vec<latchkey_client::manage::CredentialInfo>, latchkey_worker::ManageError>>
+    {
         self.0.list(rp_id)
     }
-    fn delete(&mut self, id: &[u8]) -> Option<Result<bool, WebAuthnError>> {
+    fn delete(&mut self, id: &[u8]) -> Option<Result<bool, latchkey_worker::ManageError>> {
         self.0.delete(id)
     }
 }
