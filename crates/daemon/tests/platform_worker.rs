@@ -130,6 +130,67 @@ async fn latchkeyd_runs_ceremonies_and_management_through_the_worker() {
     );
 }
 
+/// A store that fails under the worker is the store's fault at the D-Bus edge: the method error
+/// is `Failed` (`UnknownError` to a WebAuthn caller) with the top message only, no path; the
+/// cause travelled typed (the worker's error code `Store`) and the log has the whole chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_failing_under_the_worker_is_the_stores_fault_at_the_edge() {
+    use common::{create_options, policy_privileged_self, start_daemon, Prompt, TestBus};
+    use latchkey_api::Kind;
+    use latchkey_api::{CallOptions, CredentialsClient};
+    use latchkey_daemon::platform::PlatformBackend;
+
+    let dir = tempfile::tempdir().unwrap();
+    let worker = start(dir.path());
+    let auth = std::sync::Arc::new(PlatformBackend::new(Box::new(worker)));
+    let bus = TestBus::start();
+    let _d = start_daemon(&bus, &policy_privileged_self(), auth).await;
+    let _prompt = Prompt::spawn(&bus, "approve\npin 482916\n", false);
+    let client = CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap();
+    let web = CallOptions {
+        origin: Some("https://login.example.com".into()),
+        ..Default::default()
+    };
+    let out = client
+        .call(Kind::Create, &create_options("example.com"), &web)
+        .await
+        .unwrap();
+    assert_eq!(out.code, 0, "{:?}: {:?}", out.error_name(), out.message());
+    let list = client
+        .proxy()
+        .list_credentials(Default::default())
+        .await
+        .unwrap();
+    let id: &str = (&*list[0]["credential_id"]).try_into().unwrap();
+    let id = id.to_owned();
+    // The credential's record becomes a directory with something in it: unlinking it fails
+    // with EISDIR, whoever runs the worker (root ignores permission bits, not this).
+    let record = std::fs::read_dir(dir.path().join("credentials"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "cred"))
+        .expect("the credential's record file");
+    std::fs::remove_file(&record).unwrap();
+    std::fs::create_dir(&record).unwrap();
+    std::fs::write(record.join("keep"), b"x").unwrap();
+
+    let e =
+        latchkey_api::ClientError::from(client.proxy().delete_credential(&id).await.unwrap_err());
+    assert_eq!(
+        e.dbus_name(),
+        Some("dev.latchkey.Credentials1.Error.Failed")
+    );
+    assert_eq!(e.webauthn_error().name(), "UnknownError");
+    let text = e.to_string();
+    assert!(text.contains("the credential store failed"), "{text}");
+    assert!(
+        !text.contains(".cred"),
+        "no path reaches the caller: {text}"
+    );
+}
+
 /// Security keys that are never right: a get routed here fails with a name the test recognises.
 struct NoKeys;
 
