@@ -57,6 +57,8 @@ pub trait Credentials1 {
     /// See the interface XML.
     fn revoke_remembered_site(&self, browser: &str, rp_id: &str) -> zbus::Result<()>;
     /// See the interface XML.
+    fn change_platform_pin(&self, options: HashMap<&str, Value<'_>>) -> zbus::Result<()>;
+    /// See the interface XML.
     fn register_prompt(&self) -> zbus::Result<()>;
     /// See the interface XML.
     fn signal_unknown_credential(

@@ -23,6 +23,7 @@ pub mod ids;
 pub mod keys;
 pub mod limits;
 pub mod options;
+pub mod pin_change;
 pub mod platform;
 pub mod platform_pin;
 pub mod policy;

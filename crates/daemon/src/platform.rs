@@ -135,4 +135,13 @@ impl PlatformStore for PlatformBackend {
         // changes it plans.
         signal::apply(&mut **self.lock(), s)
     }
+
+    fn change_pin(&self, current: &str, new: &str) -> Result<(), WebAuthnError> {
+        // The client asks its UI for the current PIN, then the new one: answered from what the
+        // trusted prompt gave (copied into zeroised buffers).
+        let mut ui = latchkey_client::ScriptedUi::with_pins([current, new]);
+        let mut device = self.lock();
+        let device: &mut dyn latchkey_client::Device = &mut **device;
+        latchkey_client::manage::change_pin(device, &mut ui)
+    }
 }

@@ -475,6 +475,19 @@ impl CredentialsService {
         }
     }
 
+    /// Changes the platform authenticator's PIN, asking the trusted prompt for the current and
+    /// the new one (through file descriptors); returns when the user is done.
+    async fn change_platform_pin(
+        &self,
+        #[zbus(header)] hdr: Header<'_>,
+        #[zbus(connection)] conn: &Connection,
+        options: HashMap<&str, Value<'_>>,
+    ) -> Result<(), Error> {
+        let caller = self.manager(&hdr, conn).await?;
+        let _ = options;
+        crate::pin_change::change_platform_pin(&self.shared, conn, &caller).await
+    }
+
     /// Registers the caller as a caller-controlled prompt (a terminal prompt) for the requests of
     /// its parent process and itself, until it leaves the bus. See PROMPT-TRUST.md.
     async fn register_prompt(

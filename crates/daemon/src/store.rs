@@ -1,10 +1,11 @@
 //! [`PlatformStore`]: the platform authenticator's credentials, managed without a ceremony —
-//! `ListCredentials`, `DeleteCredential` and the Signal API (L3 §5.1.10). Only the platform
+//! `ListCredentials`, `DeleteCredential`, the Signal API (L3 §5.1.10) and `ChangePlatformPin`. Only the platform
 //! back-end has one (security keys are not touched without the user); every operation runs on a
 //! blocking thread within the call limits and may wait for a ceremony holding the authenticator.
 //! A credential is `latchkey_client::manage::CredentialInfo` here, as in the worker's protocol.
 
 use latchkey_client::manage::CredentialInfo;
+use latchkey_webauthn::WebAuthnError;
 use latchkey_worker::ManageError;
 
 use crate::fault::{Blame, Fault, FaultKind};
@@ -46,4 +47,12 @@ pub trait PlatformStore: Send + Sync + 'static {
     /// Applies a signal whose RP ID latchkeyd checked for the caller, without asking the user
     /// ([`crate::signal::apply`] does the work).
     fn apply_signal(&self, signal: &Signal) -> Result<SignalReport, SignalError>;
+    /// Changes the authenticator's PIN from `current` to `new` (CTAP 2.1 §6.5.5.6
+    /// changePIN); the PINs came from the trusted prompt ([`crate::pin_change`]).
+    fn change_pin(&self, current: &str, new: &str) -> Result<(), WebAuthnError> {
+        let _ = (current, new);
+        Err(WebAuthnError::not_supported(
+            "this authenticator has no PIN to change",
+        ))
+    }
 }

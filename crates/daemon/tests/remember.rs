@@ -196,3 +196,54 @@ async fn a_caller_policy_refuses_may_not_list_or_revoke_remembered_sites() {
         assert_eq!(e.webauthn_error().name(), "NotAllowedError");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_platform_pin_is_never_changed_through_a_prompt_the_caller_controls() {
+    let bus = TestBus::start();
+    let _d = start_daemon(&bus, &policy_privileged_self(), platform_authenticator()).await;
+    // Only a caller-controlled prompt runs: latchkeyd refuses rather than ask it for PINs.
+    let prompt = Prompt::spawn(&bus, "approve\npin 482916\n", true);
+    let client = CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap();
+    let e = ClientError::from(
+        client
+            .proxy()
+            .change_platform_pin(Default::default())
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        e.dbus_name(),
+        Some("dev.latchkey.Credentials1.Error.CallerRefused")
+    );
+    assert!(prompt.shown().is_empty(), "{:?}", prompt.shown());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_policy_refuses_may_not_change_the_platform_pin() {
+    let bus = TestBus::start();
+    let policy = format!(
+        "[[deny]]\nexecutable = \"{}\"\n{}",
+        std::env::current_exe().unwrap().display(),
+        trusted_prompt()
+    );
+    let _d = start_daemon(&bus, &policy, platform_authenticator()).await;
+    let prompt = Prompt::spawn(&bus, "approve\n", false);
+    let client = CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap();
+    let e = ClientError::from(
+        client
+            .proxy()
+            .change_platform_pin(Default::default())
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        e.dbus_name(),
+        Some("dev.latchkey.Credentials1.Error.AccessDenied")
+    );
+    assert_eq!(e.webauthn_error().name(), "NotAllowedError");
+    assert!(prompt.shown().is_empty());
+}

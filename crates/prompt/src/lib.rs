@@ -62,6 +62,15 @@ pub trait Prompt1 {
         details: HashMap<&str, Value<'_>>,
         pin_sink: zbus::zvariant::Fd<'_>,
     ) -> zbus::Result<u32>;
+    /// Version 2: asks for a PIN change; writes the current PIN into `current_sink` and the new
+    /// one into `new_sink`, then closes both.
+    fn change_pin(
+        &self,
+        request_id: &str,
+        details: HashMap<&str, Value<'_>>,
+        current_sink: zbus::zvariant::Fd<'_>,
+        new_sink: zbus::zvariant::Fd<'_>,
+    ) -> zbus::Result<u32>;
     /// Asks the user to choose one account; returns the response and the index.
     fn choose_account(
         &self,

@@ -37,6 +37,7 @@ pub(crate) mod steps;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use prompt_choice::choose_prompt;
 pub(crate) use steps::shown_caller;
 use steps::Stop;
 

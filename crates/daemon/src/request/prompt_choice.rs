@@ -11,7 +11,7 @@ use crate::state::Shared;
 
 /// The prompt for a request from `caller`: the trusted graphical prompt if it runs (or can be
 /// activated), else a caller-controlled prompt registered by the caller or its child.
-pub(super) async fn choose_prompt(
+pub(crate) async fn choose_prompt(
     shared: &Shared,
     conn: &Connection,
     caller: &CallerIdentity,
