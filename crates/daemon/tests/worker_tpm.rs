@@ -170,7 +170,7 @@ async fn latchkeyd_over_a_network_tpm_makes_and_uses_passkeys_in_the_sandboxed_w
     assert_eq!(
         field(&status, "Seccomp_filters:"),
         "3",
-        "deny list, clone3, x32: {status}"
+        "allow-list, arguments, clone3: {status}"
     );
     // Non-dumpable: its /proc files belong to root instead of the user.
     use std::os::unix::fs::MetadataExt;
@@ -281,7 +281,8 @@ fn tcp_sandbox_probe_child() {
     let policy = Policy::platform_worker(&store)
         .with_tcti(&format!("swtpm:host=127.0.0.1,port={port}"))
         .unwrap();
-    sandbox::apply(&policy).unwrap();
+    let profile = sandbox::profile::platform_worker(&policy).unwrap();
+    sandbox::apply(&policy, &profile).unwrap();
     let report = |name: &str, r: std::io::Result<()>| {
         let v = match r {
             Ok(()) => "ok".to_owned(),

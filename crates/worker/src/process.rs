@@ -153,7 +153,18 @@ impl Running {
     /// Kills the worker (if it still runs) and reaps it.
     pub(crate) fn kill(mut self) {
         let _ = self.child.kill();
-        let _ = self.child.wait();
+        let status = self.child.wait();
+        self.reaped(status);
+    }
+
+    /// Logs how a worker that was reaped ended, when its seccomp filter killed it.
+    fn reaped(&self, status: std::io::Result<std::process::ExitStatus>) {
+        if let Some(why) = status.ok().as_ref().and_then(crate::sandbox::describe_exit) {
+            tracing::error!(
+                pid = self.child.id(),
+                "the platform authenticator worker was {why}"
+            );
+        }
     }
 
     /// Closes the link so the worker exits on its own; kills it after a grace period.
@@ -162,7 +173,8 @@ impl Running {
         let deadline = Instant::now() + CLOSE_GRACE;
         while Instant::now() < deadline {
             match self.child.try_wait() {
-                Ok(Some(_)) | Err(_) => return,
+                Ok(Some(status)) => return self.reaped(Ok(status)),
+                Err(_) => return,
                 Ok(None) => std::thread::sleep(Duration::from_millis(10)),
             }
         }

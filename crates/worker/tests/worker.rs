@@ -377,7 +377,11 @@ fn the_running_worker_is_sandboxed() {
     };
     assert_eq!(field("NoNewPrivs:"), "1");
     assert_eq!(field("Seccomp:"), "2", "filter mode");
-    assert_eq!(field("Seccomp_filters:"), "3", "deny list, clone3, x32");
+    assert_eq!(
+        field("Seccomp_filters:"),
+        "3",
+        "allow-list, arguments, clone3"
+    );
     // Non-dumpable: its /proc files belong to root instead of the user.
     let meta = std::fs::metadata(format!("/proc/{}/mem", dev.pid().unwrap())).unwrap();
     use std::os::unix::fs::MetadataExt;
@@ -466,7 +470,9 @@ fn the_sandbox_confines_files_sockets_and_exec() {
 fn sandbox_probe_child() {
     let store = PathBuf::from(std::env::var_os("LATCHKEY_SANDBOX_PROBE_STORE").unwrap());
     let outside = PathBuf::from(std::env::var_os("LATCHKEY_SANDBOX_PROBE_OUTSIDE").unwrap());
-    let status = sandbox::apply(&Policy::platform_worker(&store)).unwrap();
+    let policy = Policy::platform_worker(&store);
+    let profile = sandbox::profile::platform_worker(&policy).unwrap();
+    let status = sandbox::apply(&policy, &profile).unwrap();
     let report = |name: &str, r: std::io::Result<()>| {
         let v = match r {
             Ok(()) => "ok".to_owned(),

@@ -5,8 +5,9 @@
 //! TCTI connects or opens the device and loads its library now; either store takes the
 //! directory's exclusive lock, held until the worker exits, and is refused while another process
 //! holds it), applies its sandbox (no dumps,
-//! Landlock, seccomp: `latchkey_worker::sandbox`, with what the TCTI still needs), and
-//! then serves requests until latchkeyd closes the socket. Nothing from latchkeyd is read before
+//! Landlock, seccomp: `latchkey_worker::sandbox`, with what the TCTI still needs, and the
+//! platform worker's seccomp profile; without Landlock it runs, logged, unless the TPM is reached
+//! over TCP, which needs Landlock's network rules), and then serves requests until latchkeyd closes the socket. Nothing from latchkeyd is read before
 //! the sandbox is on. It is not meant to be run by hand.
 #![forbid(unsafe_code)]
 
@@ -76,7 +77,10 @@ fn main() -> ExitCode {
             };
         }
     }
-    let landlock = match sandbox::single_threaded().and_then(|()| sandbox::apply(&policy)) {
+    let applied = sandbox::single_threaded()
+        .and_then(|()| sandbox::profile::platform_worker(&policy))
+        .and_then(|profile| sandbox::apply(&policy, &profile));
+    let landlock = match applied {
         Ok(status) => status.landlock,
         Err(e) => return refuse(format!("cannot sandbox the platform authenticator: {e}")),
     };
@@ -85,29 +89,17 @@ fn main() -> ExitCode {
         LandlockOutcome::Partial => {
             tracing::warn!("Landlock is only partly enforced by this kernel")
         }
+        // Still run: seccomp keeps the worker from sockets and exec (sandbox::landlock).
         LandlockOutcome::Unsupported => tracing::warn!(
             "this kernel has no Landlock: the worker's filesystem access is not confined"
         ),
     }
+    // With TCP allowed, `apply` has refused already unless Landlock's network rules confine it.
     if !policy.tcp_connect.is_empty() {
         tracing::info!(
             ports = ?policy.tcp_connect,
             "the TPM is reached over TCP: the worker may connect to these ports"
         );
-        match landlock {
-            LandlockOutcome::Full => {}
-            // No Landlock at all: seccomp lets TCP sockets through and nothing confines them to
-            // the TPM's ports, so the worker could reach any host and port. Not started so.
-            LandlockOutcome::Unsupported => {
-                return refuse(
-                    "this kernel has no Landlock to confine the TPM's TCP connections to its ports"
-                        .to_owned(),
-                )
-            }
-            LandlockOutcome::Partial => tracing::warn!(
-                "this kernel's Landlock may not confine TCP connections to those ports"
-            ),
-        }
     }
     let ready = Server::ready(device.kind(), &args.store.display().to_string());
     match serve(link, device, &ready) {
