@@ -14,6 +14,15 @@ pub trait Clock {
 pub trait Rng {
     /// Fills `buf` with random bytes.
     fn fill(&mut self, buf: &mut [u8]);
+
+    /// Whether this is the operating system's generator, which aws-lc also draws from. Software
+    /// ECDSA keys are then made by aws-lc's own key generation (one base-point multiplication)
+    /// instead of from a scalar drawn here (two: aws-lc computes the public key and tests the
+    /// pair); an injected generator (`false`, the default) keeps keys reproducible in tests.
+    /// See `softkey`.
+    fn is_system(&self) -> bool {
+        false
+    }
 }
 
 /// Why the user did not confirm presence.

@@ -14,9 +14,12 @@
 //! What the P-256 steps cost, in base-point multiplications (the expensive part; aws-lc-rs's safe
 //! API runs a pairwise consistency test, one multiplication, on every private key it accepts):
 //!
-//! - [`generate`] / [`from_secret`]: 2, the public key `d·G` and the consistency test. Nothing in
-//!   the safe API derives the public key of a given scalar with fewer. The loaded key comes out
-//!   too ([`generate_loaded`]), so a store can sign with it at once without loading it again.
+//! - [`generate`] with the operating system's generator ([`Rng::is_system`], what every shipped
+//!   authenticator uses): 1, aws-lc's own key generation; the scalar is then read out of it.
+//! - [`generate`] with an injected generator (tests, for reproducible keys) / [`from_secret`]: 2,
+//!   the public key `d·G` and the consistency test. Nothing in the safe API derives the public
+//!   key of a given scalar with fewer. The loaded key comes out too ([`generate_loaded`]), so a
+//!   store can sign with it at once without loading it again.
 //! - [`SigningKey::load`]: 1, the consistency test. The stored public key is handed to aws-lc
 //!   with the scalar (as an RFC 5915 `ECPrivateKey` inside PKCS#8), so it is checked against the
 //!   scalar instead of being computed and then checked, which would cost 2.
@@ -67,6 +70,25 @@ pub fn generate_loaded(
     alg: Algorithm,
     rng: &mut dyn Rng,
 ) -> Result<(PublicKey, KeyBlob, SigningKey), StoreError> {
+    // The operating system's generator: aws-lc's own key generation, which costs one
+    // multiplication fewer than a drawn scalar (`Rng::is_system`).
+    if rng.is_system() {
+        let made = match alg {
+            Algorithm::Es256 => Some(p256::generate()?),
+            Algorithm::Es384 => Some(p384::generate()?),
+            _ => None,
+        };
+        if let Some((secret, public, pair)) = made {
+            let loaded = match alg {
+                Algorithm::Es384 => SigningKey::Es384(pair),
+                _ => SigningKey::Es256(pair),
+            };
+            let mut blob = Vec::with_capacity(secret.len() + public.len());
+            blob.extend_from_slice(&secret);
+            blob.extend_from_slice(&public);
+            return Ok((PublicKey { alg, bytes: public }, KeyBlob::new(blob), loaded));
+        }
+    }
     let secret = match alg {
         Algorithm::Es256 => scalar_below(&p256::ORDER, rng),
         Algorithm::Es384 => scalar_below(&p384::ORDER, rng),

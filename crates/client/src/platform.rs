@@ -153,6 +153,10 @@ impl Rng for SystemRng {
             std::process::abort();
         }
     }
+
+    fn is_system(&self) -> bool {
+        true
+    }
 }
 
 /// The platform authenticator core over the store `S`.

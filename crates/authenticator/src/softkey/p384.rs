@@ -66,3 +66,21 @@ pub(super) fn load(bytes: &[u8]) -> Option<signature::EcdsaKeyPair> {
     )
     .ok()
 }
+
+/// A fresh key pair from aws-lc's own generator (the operating system's randomness, one
+/// multiplication, no consistency test to pay): the scalar, the public key and the loaded pair.
+pub(super) fn generate(
+) -> Result<(Zeroizing<Vec<u8>>, Vec<u8>, signature::EcdsaKeyPair), StoreError> {
+    use aws_lc_rs::encoding::AsBigEndian as _;
+    let failed = || StoreError::Crypto("P-384 key generation failed".into());
+    let pair = signature::EcdsaKeyPair::generate(&signature::ECDSA_P384_SHA384_ASN1_SIGNING)
+        .map_err(|_| failed())?;
+    let scalar = pair.private_key().as_be_bytes().map_err(|_| failed())?;
+    let secret = Zeroizing::new(scalar.as_ref().to_vec());
+    drop(scalar);
+    let public = pair.public_key().as_ref().to_vec();
+    if public.len() != POINT_LEN {
+        return Err(failed());
+    }
+    Ok((secret, public, pair))
+}

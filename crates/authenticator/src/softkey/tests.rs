@@ -201,3 +201,45 @@ fn algorithms_have_cose_identifiers_and_names() {
     assert_eq!(Algorithm::from_cose(-50), None);
     assert_eq!(Algorithm::from_name("ML-DSA-87"), None);
 }
+
+/// The operating system's generator, as far as key generation can tell: it says so, and is
+/// never drawn from for an ECDSA key (aws-lc's own key generation is).
+struct System;
+impl Rng for System {
+    fn fill(&mut self, _buf: &mut [u8]) {
+        panic!("an ECDSA key was drawn from the injected generator");
+    }
+    fn is_system(&self) -> bool {
+        true
+    }
+}
+
+#[test]
+fn system_keys_come_from_aws_lc_and_keep_the_blob_layout() {
+    for (alg, scalar_len, point_len) in [(Algorithm::Es256, 32, 65), (Algorithm::Es384, 48, 97)] {
+        let (pk, blob, loaded) = generate_loaded(alg, &mut System).unwrap();
+        let (pk2, _) = generate(alg, &mut System).unwrap();
+        assert_ne!(pk, pk2, "{alg:?}: two keys alike");
+        assert_eq!(pk.bytes.len(), point_len);
+        assert_eq!(pk.bytes[0], 0x04);
+        let bytes = blob.as_bytes();
+        assert_eq!(bytes.len(), scalar_len + point_len);
+        assert_eq!(&bytes[scalar_len..], pk.bytes.as_slice());
+        // The scalar read out of aws-lc is the key's: it gives the same public key.
+        let (again, _) = from_secret(alg, &bytes[..scalar_len]).unwrap();
+        assert_eq!(again, pk, "{alg:?}");
+        // Signatures by the loaded pair and by the blob both verify.
+        let verify_alg: &'static dyn aws_lc_rs::signature::VerificationAlgorithm = match alg {
+            Algorithm::Es256 => &ECDSA_P256_SHA256_ASN1,
+            _ => &aws_lc_rs::signature::ECDSA_P384_SHA384_ASN1,
+        };
+        for sig in [
+            loaded.sign(b"msg").unwrap(),
+            sign(alg, &blob, b"msg").unwrap(),
+        ] {
+            UnparsedPublicKey::new(verify_alg, &pk.bytes)
+                .verify(b"msg", &sig)
+                .unwrap();
+        }
+    }
+}
