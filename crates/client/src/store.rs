@@ -139,6 +139,45 @@ impl PlatformAuthenticator {
         }
     }
 
+    /// Ends the file store's session now (screen locked, machine suspending): the master key
+    /// and the PIN verifier leave memory and the next PIN pays Argon2id (keystore SECURITY.md,
+    /// "Sessions"); `true` if one was live. The TPM store has no sessions.
+    pub fn end_session(&mut self) -> bool {
+        match self {
+            Self::File(d) => {
+                let store = d.core_mut().store_mut();
+                let live = store.session_is_live();
+                store.end_session();
+                live
+            }
+            #[cfg(feature = "tpm")]
+            Self::Tpm(_) => false,
+        }
+    }
+
+    /// Ends the file store's session if it has been idle too long, and says how long the live
+    /// session has left (`None`: none is live), for a timer that ends it on time.
+    pub fn expire_session(&mut self) -> Option<std::time::Duration> {
+        match self {
+            Self::File(d) => {
+                let store = d.core_mut().store_mut();
+                store.expire_session();
+                store.session_expires_in()
+            }
+            #[cfg(feature = "tpm")]
+            Self::Tpm(_) => None,
+        }
+    }
+
+    /// Whether the file store's session holds its master key in memory.
+    pub fn session_is_live(&mut self) -> bool {
+        match self {
+            Self::File(d) => d.core_mut().store_mut().session_is_live(),
+            #[cfg(feature = "tpm")]
+            Self::Tpm(_) => false,
+        }
+    }
+
     fn device(&self) -> &dyn Device {
         match self {
             Self::File(d) => d,

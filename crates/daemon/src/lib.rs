@@ -22,6 +22,7 @@ pub mod identity;
 pub mod ids;
 pub mod keys;
 pub mod limits;
+pub mod lock_watch;
 pub mod options;
 pub mod pin_change;
 pub mod platform;

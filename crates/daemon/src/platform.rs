@@ -144,4 +144,8 @@ impl PlatformStore for PlatformBackend {
         let device: &mut dyn latchkey_client::Device = &mut **device;
         latchkey_client::manage::change_pin(device, &mut ui)
     }
+
+    fn end_session(&self) -> Result<bool, StoreError> {
+        self.lock().end_session().map_err(StoreError::Manage)
+    }
 }

@@ -55,4 +55,10 @@ pub trait PlatformStore: Send + Sync + 'static {
             "this authenticator has no PIN to change",
         ))
     }
+
+    /// Ends the store's session now (screen locked, suspend: [`crate::lock_watch`]), so that its
+    /// master key leaves memory; `Ok(true)` if one was live. A store without sessions has none.
+    fn end_session(&self) -> Result<bool, StoreError> {
+        Ok(false)
+    }
 }

@@ -301,6 +301,12 @@ impl FileStore {
         self.engine.expire_session()
     }
 
+    /// How long until the live session is idle too long (zero when it is due), so that a
+    /// caller's timer can call [`Self::expire_session`] on time; `None` without a live session.
+    pub fn session_expires_in(&self) -> Option<std::time::Duration> {
+        self.engine.sessions.remaining()
+    }
+
     /// Whether a session holds the master key in memory (SECURITY.md, "Sessions").
     pub fn session_is_live(&self) -> bool {
         self.engine.sessions.is_live()

@@ -131,6 +131,16 @@ impl Sessions {
         self.current = None;
     }
 
+    /// How long the live session has left before it is idle too long (zero when it is due);
+    /// `None` without a live session or without sessions.
+    pub(crate) fn remaining(&self) -> Option<Duration> {
+        let (Some(idle), Some(s)) = (self.idle, &self.current) else {
+            return None;
+        };
+        let idle_for = (self.clock)().saturating_sub(s.last_verified);
+        Some(idle.saturating_sub(idle_for))
+    }
+
     /// Whether a session is live (it may still have to expire).
     pub(crate) fn is_live(&self) -> bool {
         self.current.is_some()

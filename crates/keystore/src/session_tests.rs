@@ -75,6 +75,27 @@ fn a_session_expires_after_idle_and_each_right_pin_renews_it() {
 }
 
 #[test]
+fn the_time_left_counts_down_to_the_expiry_a_timer_waits_for() {
+    let idle = Duration::from_secs(60);
+    let mut s = sessions(Some(idle));
+    assert_eq!(s.remaining(), None);
+    let k = MasterKey::from_bytes(&[7; 32]).unwrap();
+    let pin = PinHash([1; 16]);
+    s.start(&k, &pin);
+    assert_eq!(s.remaining(), Some(idle));
+    advance(Duration::from_secs(45));
+    assert_eq!(s.remaining(), Some(Duration::from_secs(15)));
+    // A right PIN renews the session: the full idle time again.
+    assert!(matches!(s.check(&pin), Check::Right(_)));
+    assert_eq!(s.remaining(), Some(idle));
+    advance(idle + Duration::from_secs(3));
+    assert_eq!(s.remaining(), Some(Duration::ZERO));
+    assert!(s.expire());
+    assert_eq!(s.remaining(), None);
+    assert_eq!(sessions(None).remaining(), None);
+}
+
+#[test]
 fn without_an_idle_time_there_are_no_sessions() {
     let mut s = sessions(None);
     let k = MasterKey::from_bytes(&[7; 32]).unwrap();

@@ -98,6 +98,11 @@ impl TestBus {
         let log = std::fs::File::create(dir.path().join("dbus-daemon.log"))
             .map_err(|e| SetupError::new("bus log", e))?;
         let mut child = Command::new("dbus-daemon")
+            // Services it activates (latchkeyd) find no system bus: never the machine's.
+            .env(
+                "DBUS_SYSTEM_BUS_ADDRESS",
+                format!("unix:path={}/no-system-bus", dir.path().display()),
+            )
             .arg(format!("--config-file={}", conf.display()))
             .args(["--print-address", "--nofork"])
             .stdout(Stdio::piped())

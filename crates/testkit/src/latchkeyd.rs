@@ -38,7 +38,8 @@ impl Latchkeyd {
     }
 
     /// [`Self::start_with_config`] with environment variables set (`Some`) or removed (`None`);
-    /// `JOURNAL_STREAM` is removed unless named. Naming [`crate::pcscd::SOCKET_ENV`] lets it use
+    /// `JOURNAL_STREAM` is removed unless named, and `DBUS_SYSTEM_BUS_ADDRESS` names no bus
+    /// unless named (a test's fake logind sets it to the test bus). Naming [`crate::pcscd::SOCKET_ENV`] lets it use
     /// that pcscd's readers.
     pub async fn start_with_env(
         bus: &TestBus,
@@ -58,6 +59,11 @@ impl Latchkeyd {
         let none = home.path().join("none");
         let mut cmd = Command::new(latchkeyd_bin());
         cmd.env_remove("JOURNAL_STREAM");
+        // No system bus unless the test names one: never the machine's.
+        cmd.env(
+            "DBUS_SYSTEM_BUS_ADDRESS",
+            format!("unix:path={}/no-system-bus", home.path().display()),
+        );
         let pcscd = env
             .iter()
             .any(|(name, value)| *name == crate::pcscd::SOCKET_ENV && value.is_some());

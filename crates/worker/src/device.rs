@@ -155,6 +155,19 @@ impl WorkerDevice {
         }
     }
 
+    /// Ends the store's session in the worker now (screen locked, suspend): `true` if one was
+    /// live. No worker running means no session: none is started for this.
+    pub fn end_session(&mut self) -> Result<bool, ManageError> {
+        self.reap_if_exited();
+        if self.running.is_none() {
+            return Ok(false);
+        }
+        match self.call(&Request::EndSession {}, Kind::Manage) {
+            Ok(Outcome::SessionEnded(ended)) => Ok(ended),
+            other => Err(ManageError::Worker(self.unexpected(other))),
+        }
+    }
+
     /// The error of a call that did not give the outcome its request expects (the session
     /// checks reply types, so only an error arrives here).
     fn unexpected(&mut self, result: Result<Outcome, WorkerError>) -> WorkerError {
@@ -366,5 +379,8 @@ impl ManagedDevice for WorkerDevice {
         display_name: &str,
     ) -> Option<Result<bool, ManageError>> {
         Some(WorkerDevice::update_user(self, id, name, display_name))
+    }
+    fn end_session(&mut self) -> Result<bool, ManageError> {
+        WorkerDevice::end_session(self)
     }
 }

@@ -2,6 +2,8 @@
 //! renamed without a PIN (the store's public data). The worker serves one; the gateway holds one
 //! (the [`crate::WorkerDevice`], or in tests the authenticator in process).
 
+use std::time::Duration;
+
 use latchkey_authenticator::store::{CredentialStore, StoreError};
 use latchkey_client::manage::{self, CredentialInfo};
 use latchkey_client::platform::PlatformDevice;
@@ -57,6 +59,16 @@ pub trait ManagedDevice: Device {
     ) -> Option<Result<bool, ManageError>> {
         None
     }
+    /// Ends the store's session now (keystore SECURITY.md, "Sessions"): `true` if one was live.
+    /// A device without sessions has none to end.
+    fn end_session(&mut self) -> Result<bool, ManageError> {
+        Ok(false)
+    }
+    /// Ends the store's session if it has been idle too long, and says how long the live one
+    /// has left (`None`: none is live), for the worker's timer.
+    fn expire_session(&mut self) -> Option<Duration> {
+        None
+    }
 }
 
 impl ManagedDevice for latchkey_client::PlatformAuthenticator {
@@ -98,6 +110,12 @@ impl ManagedDevice for latchkey_client::PlatformAuthenticator {
             }
             .map_err(ManageError::Store),
         )
+    }
+    fn end_session(&mut self) -> Result<bool, ManageError> {
+        Ok(latchkey_client::PlatformAuthenticator::end_session(self))
+    }
+    fn expire_session(&mut self) -> Option<Duration> {
+        latchkey_client::PlatformAuthenticator::expire_session(self)
     }
 }
 

@@ -35,7 +35,7 @@ pub use latchkey_client::manage::MAX_USER_FIELD;
 pub use platform::{ErrorCode, Reply, Request};
 
 /// The version of these messages, in every `Ready`. Raise it with any change to a message.
-pub const PROTOCOL_VERSION: u64 = 1;
+pub const PROTOCOL_VERSION: u64 = 2;
 
 /// The largest message either side sends or accepts: room for a CTAP message of
 /// [`MAX_CTAP_MESSAGE`] bytes and its envelope.

@@ -4,11 +4,16 @@
 //! Two threads. The reader (the caller of [`serve`]) receives every message and hands it to the
 //! session, which says what to do: queue a request for the executor, trip the running request's
 //! cancel handle (its presence check is then refused), or send an error reply. The executor runs
-//! `Ctap`, `List`, `Delete` and `UpdateUser` requests in order on the device. End of stream on
-//! the link ends both.
+//! `Ctap`, `List`, `Delete`, `UpdateUser` and `EndSession` requests in order on the device. End
+//! of stream on the link ends both.
+//!
+//! While the store's session is live (keystore SECURITY.md, "Sessions") the executor waits for
+//! the next request no longer than the session has left, and then ends it: the master key leaves
+//! memory when the idle time is up, not at the next use. It logs when a session starts (a PIN
+//! was checked with Argon2id) and ends, without anything secret.
 
 use std::io;
-use std::sync::mpsc;
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use latchkey_client::{CancelHandle, DeviceError};
@@ -18,6 +23,9 @@ use super::protocol::{ErrorCode, Reply, Request};
 use super::session::server::{Action, Server};
 use super::session::Outcome;
 use crate::managed::ManagedDevice;
+
+#[cfg(test)]
+mod tests;
 
 /// The session and the device's cancel handle, which the reader trips under the session's lock
 /// so that a cancel is never lost between a request's start and its run.
@@ -93,13 +101,51 @@ fn read_all(link: &Link, tx: &mpsc::Sender<(u64, Request)>, shared: &Shared) -> 
     }
 }
 
+/// The next request, or `None` when latchkeyd has gone; meanwhile ends the store's session when
+/// its idle time is up. `live`: whether a session was live when last looked at.
+fn next_request<D: ManagedDevice>(
+    device: &mut D,
+    rx: &mpsc::Receiver<(u64, Request)>,
+    live: &mut bool,
+) -> Option<(u64, Request)> {
+    loop {
+        let left = device.expire_session();
+        if *live && left.is_none() {
+            tracing::info!("the store's session ended: idle for its limit");
+        }
+        *live = left.is_some();
+        match left {
+            None => return rx.recv().ok(),
+            Some(left) => match rx.recv_timeout(left) {
+                Ok(next) => return Some(next),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return None,
+            },
+        }
+    }
+}
+
+/// Logs a change of the store's session that a request made.
+fn session_change<D: ManagedDevice>(device: &mut D, live: &mut bool) {
+    let now = device.expire_session().is_some();
+    match (*live, now) {
+        (false, true) => {
+            tracing::info!("the store's session started: a PIN was checked with Argon2id")
+        }
+        (true, false) => tracing::info!("the store's session ended"),
+        _ => {}
+    }
+    *live = now;
+}
+
 fn execute_all<D: ManagedDevice>(
     mut device: D,
     rx: &mpsc::Receiver<(u64, Request)>,
     link: &Link,
     shared: &Shared,
 ) {
-    while let Ok((seq, request)) = rx.recv() {
+    let mut live = false;
+    while let Some((seq, request)) = next_request(&mut device, rx, &mut live) {
         let started = {
             let mut server = shared.server();
             let started = server.start(seq);
@@ -113,6 +159,7 @@ fn execute_all<D: ManagedDevice>(
             continue;
         }
         let outcome = execute(&mut device, request);
+        session_change(&mut device, &mut live);
         let replies = shared.server().finish(seq, outcome);
         for bytes in replies {
             send(link, &bytes);
@@ -158,6 +205,10 @@ pub fn execute<D: ManagedDevice + ?Sized>(
             Some(Ok(updated)) => Ok(Outcome::Updated(updated)),
             Some(Err(e)) => Err(store_error(crate::managed::chain(&e))),
             None => Err(store_error(NO_STORE)),
+        },
+        Request::EndSession {} => match device.end_session() {
+            Ok(ended) => Ok(Outcome::SessionEnded(ended)),
+            Err(e) => Err(store_error(crate::managed::chain(&e))),
         },
         // The session handles Cancel; one that reaches here has nothing to run.
         Request::Cancel {} => Err(Reply::error(

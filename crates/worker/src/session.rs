@@ -42,6 +42,8 @@ pub enum Outcome {
     Deleted(bool),
     /// Whether a credential's user names were set.
     Updated(bool),
+    /// Whether the store's session was live and has ended.
+    SessionEnded(bool),
 }
 
 /// The `Ready` a worker sent.

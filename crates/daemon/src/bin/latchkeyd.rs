@@ -168,6 +168,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let device = WorkerDevice::start(worker)?;
     tracing::info!(store = device.kind(), pid = ?device.pid(), "platform authenticator worker started");
     let platform = Arc::new(PlatformBackend::new(Box::new(device)));
+    let platform_store: Arc<dyn latchkey_daemon::store::PlatformStore> = platform.clone();
     let keys_enabled = sources.enabled();
     let keys = Arc::new(KeyBackend::new(sources, Timeouts::default()));
     let backends = Backends {
@@ -199,6 +200,16 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .address
         .or_else(|| std::env::var("DBUS_STARTER_ADDRESS").ok());
     let daemon = Daemon::start(address.as_deref(), settings).await?;
+    // The store's session ends when the screen locks or the machine suspends.
+    let system = match zbus::Connection::system().await {
+        Ok(c) => Some(c),
+        Err(e) => {
+            tracing::info!(error = %e, "no system bus: the store's session does not end at suspend");
+            None
+        }
+    };
+    let _lock_watch =
+        latchkey_daemon::lock_watch::start(daemon.connection(), system, platform_store).await;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
         _ = tokio::signal::ctrl_c() => tracing::info!("interrupted"),

@@ -7,7 +7,8 @@
 //! | 3 | `Delete` `{1: credentialId}` | `Credentials` `{1: [credential…], 2: more}`; `more`: another part with the same `seq` follows |
 //! | 4 | `Cancel` `{}`: cancels the request whose `seq` it carries (no reply of its own) | `Deleted` `{1: deleted}` |
 //! | 5 | `UpdateUser` `{1: credentialId, 2: name, 3: displayName}` (`signalCurrentUserDetails`, WebAuthn L3 §5.1.10.3) | `Error` `{1: code, 2: message}` |
-//! | 6 | | `Updated` `{1: updated}` (`false`: no credential had that ID) |
+//! | 6 | `EndSession` `{}`: end the store's session now (screen locked, suspend) | `Updated` `{1: updated}` (`false`: no credential had that ID) |
+//! | 7 | | `SessionEnded` `{1: ended}` (`false`: no session was live) |
 //!
 //! A credential is `{1: id, 2: rpId, 3: user.id, 4: user.name?, 5: user.displayName?,
 //! 6: discoverable, 7: credProtect, 8: signCount?}`. The bounds below are in the tables.
@@ -67,6 +68,9 @@ wire_messages! {
             /// The new `user.displayName`.
             3 => display_name: String [0 ..= MAX_USER_FIELD],
         },
+        /// End the store's session now: its master key and PIN verifier leave memory, and the
+        /// next PIN pays Argon2id (latchkeyd sends it at screen lock and before suspend).
+        6 => EndSession {},
     }
 }
 
@@ -110,6 +114,11 @@ wire_messages! {
         6 => Updated {
             /// Set or not.
             1 => updated: bool,
+        },
+        /// Whether a session was live and has ended (`false`: none was, or the store has none).
+        7 => SessionEnded {
+            /// Ended or not.
+            1 => ended: bool,
         },
     }
 }
@@ -206,6 +215,7 @@ impl std::fmt::Display for ReplySummary<'_> {
                 write!(f, "Error ({code:?}, {} bytes)", message.len())
             }
             Reply::Updated { updated } => write!(f, "Updated ({updated})"),
+            Reply::SessionEnded { ended } => write!(f, "SessionEnded ({ended})"),
         }
     }
 }

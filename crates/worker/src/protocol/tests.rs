@@ -52,6 +52,7 @@ fn requests_round_trip() {
             credential_id: vec![1, 2, 3],
         },
         Request::Cancel {},
+        Request::EndSession {},
         Request::UpdateUser {
             credential_id: vec![4, 5, 6],
             name: "alice@example.com".into(),
@@ -101,6 +102,15 @@ fn the_wire_form_is_an_integer_keyed_map() {
             0x61, b'B'
         ]
     );
+    // {1: 4, 2: 6, 3: {}}: EndSession, request 4; {1: 4, 2: 7, 3: {1: false}}: its reply.
+    assert_eq!(
+        encode(4, Request::EndSession {}),
+        [0xa3, 0x01, 0x04, 0x02, 0x06, 0x03, 0xa0]
+    );
+    assert_eq!(
+        encode(4, Reply::SessionEnded { ended: false }),
+        [0xa3, 0x01, 0x04, 0x02, 0x07, 0x03, 0xa1, 0x01, 0xf4]
+    );
     // {1: 3, 2: 4, 3: {}}: Cancel of request 3.
     assert_eq!(
         encode(3, Request::Cancel {}),
@@ -145,6 +155,8 @@ fn replies_round_trip() {
         Reply::Deleted { deleted: false },
         Reply::Updated { updated: true },
         Reply::Updated { updated: false },
+        Reply::SessionEnded { ended: true },
+        Reply::SessionEnded { ended: false },
         Reply::error(ErrorCode::Store, "disk full"),
     ] {
         let bytes = encode(9, reply.clone());

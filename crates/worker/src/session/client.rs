@@ -20,6 +20,7 @@ enum Expect {
     Credentials,
     Deleted,
     Updated,
+    SessionEnded,
 }
 
 impl Expect {
@@ -29,6 +30,7 @@ impl Expect {
             Self::Credentials => "Credentials",
             Self::Deleted => "Deleted",
             Self::Updated => "Updated",
+            Self::SessionEnded => "SessionEnded",
         }
     }
 }
@@ -112,6 +114,7 @@ impl Client {
             Request::List { .. } => Expect::Credentials,
             Request::Delete { .. } => Expect::Deleted,
             Request::UpdateUser { .. } => Expect::Updated,
+            Request::EndSession {} => Expect::SessionEnded,
             Request::Cancel {} => {
                 return Err(SessionError::Unexpected {
                     expected: "a request",
@@ -204,6 +207,9 @@ impl Client {
             Reply::Ctap { response } if expect == Expect::Ctap => Outcome::Ctap(response),
             Reply::Deleted { deleted } if expect == Expect::Deleted => Outcome::Deleted(deleted),
             Reply::Updated { updated } if expect == Expect::Updated => Outcome::Updated(updated),
+            Reply::SessionEnded { ended } if expect == Expect::SessionEnded => {
+                Outcome::SessionEnded(ended)
+            }
             Reply::Credentials { items, more } if expect == Expect::Credentials => {
                 pending.listed_bytes = pending.listed_bytes.saturating_add(bytes.len());
                 let items_so_far = pending.listed.len().saturating_add(items.len());

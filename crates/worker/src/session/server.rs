@@ -165,6 +165,7 @@ impl Server {
             Ok(Outcome::Credentials(items)) => chunk(items),
             Ok(Outcome::Deleted(deleted)) => vec![Reply::Deleted { deleted }],
             Ok(Outcome::Updated(updated)) => vec![Reply::Updated { updated }],
+            Ok(Outcome::SessionEnded(ended)) => vec![Reply::SessionEnded { ended }],
             Err(error) => vec![error],
         };
         replies.into_iter().map(|r| reply_bytes(seq, r)).collect()

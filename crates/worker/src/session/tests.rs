@@ -248,6 +248,39 @@ fn a_cancel_that_overtakes_its_request_is_remembered() {
 }
 
 #[test]
+fn ending_the_store_session_is_a_request_with_its_own_reply() {
+    let (mut client, mut server) = pair();
+    let bytes = client.start(&Request::EndSession {}).unwrap();
+    assert_eq!(
+        server.receive(&bytes),
+        Action::Run(1, Request::EndSession {})
+    );
+    server.start(1).unwrap();
+    let replies = server.finish(1, Ok(Outcome::SessionEnded(true)));
+    assert_eq!(
+        client.receive(&replies[0]),
+        Ok(Some(Outcome::SessionEnded(true)))
+    );
+    // It is no part of a ceremony: a ceremony's cancel leaves it alone.
+    client.start(&Request::EndSession {}).unwrap();
+    assert_eq!(client.cancel(), None);
+    // Any other reply type is the worker breaking the protocol.
+    let wrong = Message {
+        seq: 2,
+        body: Reply::Updated { updated: true },
+    }
+    .encode()
+    .unwrap();
+    assert_eq!(
+        client.receive(&wrong),
+        Err(SessionError::Unexpected {
+            expected: "SessionEnded",
+            got: 6
+        })
+    );
+}
+
+#[test]
 fn only_ceremonies_are_cancelled() {
     let (mut client, _) = pair();
     client.start(&Request::List { rp_id: None }).unwrap();

@@ -1,0 +1,95 @@
+//! The executor's session timer, on a device whose session runs out while no request comes.
+
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use latchkey_client::device::KeepaliveStatus;
+use latchkey_client::manage::CredentialInfo;
+use latchkey_client::{CancelHandle, Device, DeviceDescription, DeviceError, Transport};
+use crate::managed::ManageError;
+
+use super::*;
+
+/// A store whose session has `left` checks to go before it is due; records what happened.
+struct Expiring {
+    left: u32,
+    events: Arc<Mutex<Vec<&'static str>>>,
+    cancel: CancelHandle,
+}
+
+impl Device for Expiring {
+    fn info(&self) -> DeviceDescription {
+        DeviceDescription {
+            name: "expiring".into(),
+            path: String::new(),
+            transport: Transport::Internal,
+            cbor: true,
+        }
+    }
+    fn cbor(
+        &mut self,
+        _request: &[u8],
+        _status: &mut dyn FnMut(KeepaliveStatus),
+    ) -> Result<Vec<u8>, DeviceError> {
+        Ok(vec![0])
+    }
+    fn msg(&mut self, _apdu: &[u8]) -> Result<Vec<u8>, DeviceError> {
+        Err(DeviceError::Unsupported("U2F"))
+    }
+    fn cancel_handle(&self) -> CancelHandle {
+        self.cancel.clone()
+    }
+}
+
+impl ManagedDevice for Expiring {
+    fn list(&mut self, _: Option<&str>) -> Option<Result<Vec<CredentialInfo>, ManageError>> {
+        None
+    }
+    fn delete(&mut self, _: &[u8]) -> Option<Result<bool, ManageError>> {
+        None
+    }
+    fn expire_session(&mut self) -> Option<Duration> {
+        match self.left {
+            0 => None,
+            1 => {
+                self.left = 0;
+                self.events.lock().unwrap().push("expired");
+                None
+            }
+            n => {
+                self.left = n - 1;
+                Some(Duration::from_millis(1))
+            }
+        }
+    }
+}
+
+#[test]
+fn a_session_that_runs_out_between_requests_is_ended_before_the_next_one() {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let mut device = Expiring {
+        left: 3,
+        events: events.clone(),
+        cancel: CancelHandle::new(),
+    };
+    let (tx, rx) = mpsc::channel();
+    let sender_events = events.clone();
+    let sender = std::thread::spawn(move || {
+        // The request comes only once the session has ended, however long that takes.
+        while !sender_events.lock().unwrap().contains(&"expired") {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        sender_events.lock().unwrap().push("sent");
+        tx.send((1, Request::EndSession {})).unwrap();
+        tx
+    });
+    let mut live = true;
+    let next = next_request(&mut device, &rx, &mut live);
+    assert_eq!(next, Some((1, Request::EndSession {})));
+    assert!(!live);
+    assert_eq!(*events.lock().unwrap(), ["expired", "sent"]);
+    // With no session, the executor waits for requests alone; a closed link ends it.
+    drop(sender.join().unwrap());
+    assert_eq!(next_request(&mut device, &rx, &mut live), None);
+}
