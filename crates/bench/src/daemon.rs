@@ -104,7 +104,8 @@ fn create_options() -> String {
     .to_string()
 }
 
-fn get_options() -> String {
+/// A get's options: a fresh challenge, RP ID `example.com`, user verification required.
+pub fn get_options() -> String {
     json!({
         "challenge": challenge(),
         "rpId": "example.com",
@@ -284,7 +285,9 @@ fn ceremonies(budget: Budget, bins: &Binaries, t: &mut Table) -> Result<(), Benc
         })
     };
     let (create, create_own) = split_rows(split(Kind::Create));
+    prompt_time::take_phases();
     let (get, get_own) = split_rows(split(Kind::Get));
+    let phases = prompt_time::take_phases();
     t.timed(
         "dbus_create",
         "latchkeyd create (CreateCredential → prompt consent + PIN → Response), in process, memory store",
@@ -310,6 +313,27 @@ fn ceremonies(budget: Budget, bins: &Binaries, t: &mut Table) -> Result<(), Benc
         "dbus_get",
         "dbus_ping",
     );
+    t.ratio(
+        "ratio latchkeyd get, less its waits on the prompt ÷ empty round trip",
+        "dbus_get_own",
+        "dbus_ping",
+    );
+    if !phases.is_empty() {
+        let mean = |name: &str| {
+            phases
+                .iter()
+                .find(|(n, _, _)| n == name)
+                .map(|(_, count, us)| *us as f64 / (*count).max(1) as f64)
+        };
+        let shown: Vec<String> = phases
+            .iter()
+            .filter_map(|(name, _, _)| Some(format!("{name} {:.0}", mean(name)?)))
+            .collect();
+        t.value(
+            "latchkeyd get: where its time goes, mean µs per phase as latchkeyd logs them (ceremony includes pin)",
+            shown.join(", "),
+        );
+    }
     t.ratio(
         "ratio latchkeyd create ÷ empty round trip",
         "dbus_create",
@@ -394,10 +418,12 @@ fn stop(pid: u32) {
 }
 
 /// D-Bus activation of the latchkeyd binary, its memory, and ceremonies through it as shipped.
+/// `load`: the load test's callers and gets each.
 fn activation(
     runs: usize,
     requests: usize,
     gets: Budget,
+    load: (usize, usize),
     bins: &Binaries,
     t: &mut Table,
 ) -> Result<(), BenchError> {
@@ -523,6 +549,12 @@ fn activation(
             run_within(&rt, minute, ceremony(&client, Kind::Get))
         }),
     );
+    // Then many callers at once, each a process of its own asking for a page of its own.
+    let (callers, each) = load;
+    match crate::load::run(&me, &bus.address, callers, each) {
+        Ok(r) => load_rows(&r, t),
+        Err(e) => t.not_measured("latchkeyd load test", e.to_string()),
+    }
     let worker_rss = workers();
     t.value(
         "latchkeyd RSS after the binary ceremonies (platform worker process separately)",
@@ -535,6 +567,52 @@ fn activation(
     stop(pid);
     rt.shutdown_timeout(Duration::from_secs(2));
     Ok(())
+}
+
+fn load_rows(r: &crate::load::LoadReport, t: &mut Table) {
+    let total = r.callers * r.gets;
+    t.value(
+        format!(
+            "load: {} callers (processes) × {} gets through the binary at once: answered / refused / lost / hung",
+            r.callers, r.gets
+        ),
+        format!(
+            "{} / {} / {} / {} of {total}{}",
+            r.answered,
+            r.refused.len(),
+            r.lost,
+            r.hung,
+            if r.refused.is_empty() {
+                String::new()
+            } else {
+                format!(" (refused: {})", r.refused.join(", "))
+            }
+        ),
+    );
+    let ok = |s: &Option<Samples>| {
+        s.clone()
+            .ok_or(BenchError::Ceremony("no get was answered".into()))
+    };
+    t.timed(
+        "load_latency",
+        "load: a get's latency, sent → answered",
+        ok(&r.latency),
+    );
+    t.timed(
+        "load_service",
+        "load: a get's service time (latchkeyd busy with it; ceremonies are serialised by the prompt)",
+        ok(&r.service),
+    );
+    t.timed(
+        "load_wait",
+        "load: a get's queue wait (behind other callers' ceremonies)",
+        ok(&r.wait),
+    );
+    t.value(
+        "load: throughput (answered gets per second, first sent → last answered)",
+        format!("{:.0}/s", r.throughput),
+    );
+    t.load = Some((r.answered, total));
 }
 
 /// Measures row 3 into `table`: `budget` for the calls through latchkeyd, `slow` for the
@@ -551,7 +629,8 @@ pub fn measure(budget: Budget, slow: Budget, quick: bool, t: &mut Table) {
         t.not_measured("latchkeyd create / get", e.to_string());
     }
     let (runs, requests) = if quick { (2, 200) } else { (10, 10_000) };
-    if let Err(e) = activation(runs, requests, slow, &bins, t) {
+    let load = if quick { (8, 3) } else { (64, 20) };
+    if let Err(e) = activation(runs, requests, slow, load, &bins, t) {
         t.not_measured("latchkeyd activation / RSS", e.to_string());
     }
 }

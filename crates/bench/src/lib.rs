@@ -14,12 +14,13 @@
 //!   virtual key on a Unix socket.
 //! - [`scale`]: a file store of 10 to 10,000 credentials.
 //! - [`tpm`]: a TPM-bound store against `swtpm` (feature `tpm`).
-//! - [`daemon`]: latchkeyd on a private D-Bus.
+//! - [`daemon`]: latchkeyd on a private D-Bus; [`load`]: many callers at once through it.
 
 pub mod core;
 pub mod daemon;
 pub mod error;
 pub mod hid;
+pub mod load;
 pub mod prompt_time;
 pub mod scale;
 pub mod stats;

@@ -16,6 +16,20 @@ use tracing::{Event, Metadata, Subscriber};
 /// Microseconds latchkeyd spent waiting on the prompt since the last [`take`].
 static WAITED_US: AtomicU64 = AtomicU64::new(0);
 
+/// Every phase latchkeyd timed since the last [`take_phases`]: its name, how often, the sum of
+/// its microseconds.
+static PHASES: std::sync::Mutex<Vec<(String, u64, u64)>> = std::sync::Mutex::new(Vec::new());
+
+/// The phases recorded since the last call (name, count, total µs), in first-seen order, and
+/// resets them: where a request's time went.
+pub fn take_phases() -> Vec<(String, u64, u64)> {
+    std::mem::take(
+        &mut *PHASES
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    )
+}
+
 /// Installs the subscriber for the process; `false` if another one was installed first (then
 /// [`take`] stays at zero and the rows that need it say so).
 pub fn install() -> bool {
@@ -39,6 +53,7 @@ fn is_phase(meta: &Metadata<'_>) -> bool {
 
 #[derive(Default)]
 struct Phase {
+    name: String,
     prompt: bool,
     us: u64,
 }
@@ -47,6 +62,7 @@ impl Visit for Phase {
     fn record_str(&mut self, field: &Field, value: &str) {
         if field.name() == "phase" {
             self.prompt = matches!(value, "consent" | "pin");
+            value.clone_into(&mut self.name);
         }
     }
     fn record_u64(&mut self, field: &Field, value: u64) {
@@ -79,6 +95,16 @@ impl Subscriber for PromptTime {
         if phase.prompt {
             WAITED_US.fetch_add(phase.us, Ordering::SeqCst);
         }
+        let mut phases = PHASES
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match phases.iter_mut().find(|(n, _, _)| *n == phase.name) {
+            Some(entry) => {
+                entry.1 += 1;
+                entry.2 += phase.us;
+            }
+            None => phases.push((phase.name, 1, phase.us)),
+        }
     }
     fn enter(&self, _span: &Id) {}
     fn exit(&self, _span: &Id) {}
@@ -101,5 +127,14 @@ mod tests {
         });
         assert_eq!(take(), std::time::Duration::from_micros(250));
         assert_eq!(take(), std::time::Duration::ZERO);
+        assert_eq!(
+            take_phases(),
+            [
+                ("consent".to_owned(), 1, 200),
+                ("pin".to_owned(), 1, 50),
+                ("ceremony".to_owned(), 1, 900)
+            ]
+        );
+        assert!(take_phases().is_empty());
     }
 }

@@ -27,6 +27,8 @@ pub struct Table {
     timed: HashMap<&'static str, usize>,
     /// latchkeyd's resident memory after the request run, in KiB, for the targets.
     pub rss_kib: Option<u64>,
+    /// The load test's answered gets, of how many.
+    pub load: Option<(usize, usize)>,
 }
 
 /// `1.23 µs`, `456.7 µs`, `12.34 ms`, `1.234 s`.

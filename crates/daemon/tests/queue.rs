@@ -781,3 +781,54 @@ async fn a_caller_controlled_prompt_that_never_answers_loses_the_prompt() {
     );
     wait_until(|| daemon.queued() == 0).await;
 }
+
+/// Many distinct callers at once through the shipped latchkeyd (its platform worker and file
+/// store): every get of every caller is answered with a credential, none lost, none left
+/// waiting. Each caller is a process of its own, a browser by policy asking for a page of its
+/// own origin, so each has its own share of the queue; the one prompt serialises their
+/// ceremonies. The benchmark runs the large version (64 callers × 20 gets) and times it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_callers_through_the_shipped_latchkeyd_are_each_answered() {
+    const CALLERS: usize = 16;
+    const GETS: usize = 4;
+    let bus = TestBus::start();
+    let d =
+        latchkey_testkit::latchkeyd::Latchkeyd::start(&bus, &policy_privileged_self(), &[]).await;
+    let _prompt = Prompt::spawn(&bus, "approve\npin 271828\n", false);
+    let client = CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap();
+    // The credential every get finds (first use: the PIN is set too).
+    let out = client
+        .call(Kind::Create, &create_options("example.com"), &web())
+        .await
+        .unwrap();
+    assert_eq!(out.code, 0, "{:?}", out.message());
+    let exe = std::env::current_exe().unwrap();
+    let mut waits = Vec::new();
+    for i in 0..CALLERS {
+        let req = caller::CallerRequest {
+            bus: bus.address.clone(),
+            kind: Kind::Get,
+            options_json: get_options("example.com"),
+            origin: Some(format!("https://caller{i}.example.com")),
+        };
+        let mut child = caller::command_repeated(&exe, &req, GETS).spawn().unwrap();
+        waits.push(tokio::task::spawn_blocking(move || {
+            caller::outcomes(&mut child)
+        }));
+    }
+    let mut answered = 0;
+    for (i, w) in waits.into_iter().enumerate() {
+        let outcomes = tokio::time::timeout(Duration::from_secs(300), w)
+            .await
+            .unwrap_or_else(|_| panic!("caller {i} hung: {}", d.log()))
+            .unwrap();
+        assert_eq!(outcomes.len(), GETS, "caller {i}: {outcomes:?}");
+        for o in outcomes {
+            assert_eq!(o["code"], 0, "caller {i}: {o}");
+            answered += 1;
+        }
+    }
+    assert_eq!(answered, CALLERS * GETS);
+}

@@ -37,6 +37,28 @@ pub struct CallerRequest {
     pub origin: Option<String>,
 }
 
+/// The command that runs `exe` as a caller making `req` `times` times, one after the other
+/// (read the outcomes with [`outcomes`]).
+pub fn command_repeated(exe: &Path, req: &CallerRequest, times: usize) -> Command {
+    let mut cmd = command(exe, req);
+    cmd.env("LATCHKEY_TEST_CALLER_REPEAT", times.to_string());
+    cmd
+}
+
+/// Reads every outcome line of a caller process (see [`outcome`]) until it exits.
+pub fn outcomes(child: &mut Child) -> Vec<serde_json::Value> {
+    let out = child.stdout.take().unwrap();
+    let mut all = Vec::new();
+    for line in BufReader::new(out).lines() {
+        let line = line.unwrap();
+        if let Some(json) = line.find(PREFIX).map(|at| &line[at + PREFIX.len()..]) {
+            all.push(serde_json::from_str(json).unwrap());
+        }
+    }
+    let _ = child.wait();
+    all
+}
+
 /// The command that runs `exe` (this test binary, or a copy) as a caller making `req`.
 pub fn command(exe: &Path, req: &CallerRequest) -> Command {
     let mut cmd = Command::new(exe);
@@ -114,24 +136,30 @@ pub fn serve_if_asked() {
     let origin = std::env::var("LATCHKEY_TEST_CALLER_ORIGIN")
         .ok()
         .filter(|o| !o.is_empty());
+    let times: usize = std::env::var("LATCHKEY_TEST_CALLER_REPEAT")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let json = rt.block_on(async {
+    rt.block_on(async {
         let client = CredentialsClient::connect(Some(&bus)).await.unwrap();
         let opts = CallOptions {
             origin,
             ..Default::default()
         };
-        match client.call(kind, &options_json, &opts).await {
-            Ok(out) => serde_json::json!({
-                "code": out.code,
-                "error": out.error_name(),
-                "message": out.message(),
-            }),
-            Err(e) => serde_json::json!({ "code": -1, "error": e.to_string() }),
+        for _ in 0..times {
+            let json = match client.call(kind, &options_json, &opts).await {
+                Ok(out) => serde_json::json!({
+                    "code": out.code,
+                    "error": out.error_name(),
+                    "message": out.message(),
+                }),
+                Err(e) => serde_json::json!({ "code": -1, "error": e.to_string() }),
+            };
+            println!("\n{PREFIX}{json}");
         }
     });
-    println!("\n{PREFIX}{json}");
 }

@@ -379,16 +379,45 @@ fn targets(t: &Table, tpm_per_get: Option<f64>) -> Vec<String> {
         "×",
     ));
     out.push(check(
-        "latchkeyd get median < 1 ms, less the waits on the prompt (human interaction)",
+        "makeCredential no slower than passkey-authenticator (aws-lc-rs) (time ratio ≤ 1)",
+        ratio(t, "lk_mc", "pk_aws_mc"),
+        |v| v <= 1.0,
+        "×",
+    ));
+    out.push(check(
+        "latchkeyd get median ≤ 0.5 ms, less the waits on the prompt (human interaction)",
         median_ms(t, "dbus_get_own"),
-        |v| v < 1.0,
+        |v| v <= 0.5,
         " ms",
     ));
     out.push(check(
-        "latchkeyd create median < 3 ms, less the waits on the prompt (human interaction)",
+        "latchkeyd get, less the waits on the prompt, ≤ 3× the empty D-Bus round trip",
+        ratio(t, "dbus_get_own", "dbus_ping"),
+        |v| v <= 3.0,
+        "×",
+    ));
+    out.push(check(
+        "latchkeyd create median ≤ 0.7 ms, less the waits on the prompt (human interaction)",
         median_ms(t, "dbus_create_own"),
-        |v| v < 3.0,
+        |v| v <= 0.7,
         " ms",
+    ));
+    out.push(check(
+        "the wait after the PIN ≤ 250 ms: a get in a session through the binary",
+        median_ms(t, "dbus_bin_get"),
+        |v| v <= 250.0,
+        " ms",
+    ));
+    if let Some(first) = median_ms(t, "dbus_bin_get_first") {
+        out.push(format!(
+            "  (the first get of a session pays Argon2id, once per session, keystore SECURITY.md: {first:.0} ms)"
+        ));
+    }
+    out.push(check(
+        "load test: every get answered, none lost or hung (fraction answered)",
+        t.load.map(|(a, n)| a as f64 / n.max(1) as f64),
+        |v| v >= 1.0,
+        "",
     ));
 
     if let Some(whole) = median_ms(t, "dbus_get") {
@@ -445,6 +474,10 @@ fn rows_wanted(args: &[String]) -> Result<Vec<u8>, String> {
 }
 
 fn main() -> ExitCode {
+    // Run again as one of the load test's callers (`latchkey_bench::load`).
+    if latchkey_bench::load::serve_if_asked(daemon::get_options) {
+        return ExitCode::SUCCESS;
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let quick = args.iter().any(|a| a == "--quick") || !args.iter().any(|a| a == "--bench");
     let rows = match rows_wanted(&args) {
