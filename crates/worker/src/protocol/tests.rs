@@ -116,7 +116,7 @@ fn the_wire_form_is_an_integer_keyed_map() {
         encode(3, Request::Cancel {}),
         [0xa3, 0x01, 0x03, 0x02, 0x04, 0x03, 0xa0]
     );
-    // {1: 0, 2: 1, 3: {1: 1, 2: "tpm", 3: ""}}: Ready, version first.
+    // {1: 0, 2: 1, 3: {1: 2, 2: "tpm", 3: ""}}: Ready, version (2) first.
     assert_eq!(
         encode(
             0,
@@ -127,7 +127,7 @@ fn the_wire_form_is_an_integer_keyed_map() {
             }
         ),
         [
-            0xa3, 0x01, 0x00, 0x02, 0x01, 0x03, 0xa3, 0x01, 0x01, 0x02, 0x63, b't', b'p', b'm',
+            0xa3, 0x01, 0x00, 0x02, 0x01, 0x03, 0xa3, 0x01, 0x02, 0x02, 0x63, b't', b'p', b'm',
             0x03, 0x60
         ]
     );
