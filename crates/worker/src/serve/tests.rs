@@ -7,9 +7,9 @@ use std::time::Duration;
 use latchkey_client::device::KeepaliveStatus;
 use latchkey_client::manage::CredentialInfo;
 use latchkey_client::{CancelHandle, Device, DeviceDescription, DeviceError, Transport};
-use crate::managed::ManageError;
 
 use super::*;
+use crate::managed::ManageError;
 
 /// A store whose session has `left` checks to go before it is due; records what happened.
 struct Expiring {
