@@ -48,6 +48,9 @@ mod p384;
 #[cfg(test)]
 mod tests;
 
+/// An ECDSA key made by aws-lc: its scalar, its public key (SEC1), and the loaded pair.
+type GeneratedEcdsa = (Zeroizing<Vec<u8>>, Vec<u8>, signature::EcdsaKeyPair);
+
 /// Generates a key pair from `rng` (so tests that inject an RNG get reproducible keys).
 pub fn generate(alg: Algorithm, rng: &mut dyn Rng) -> Result<(PublicKey, KeyBlob), StoreError> {
     generate_loaded(alg, rng).map(|(public, blob, _)| (public, blob))

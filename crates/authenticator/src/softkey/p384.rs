@@ -69,8 +69,7 @@ pub(super) fn load(bytes: &[u8]) -> Option<signature::EcdsaKeyPair> {
 
 /// A fresh key pair from aws-lc's own generator (the operating system's randomness, one
 /// multiplication, no consistency test to pay): the scalar, the public key and the loaded pair.
-pub(super) fn generate(
-) -> Result<(Zeroizing<Vec<u8>>, Vec<u8>, signature::EcdsaKeyPair), StoreError> {
+pub(super) fn generate() -> Result<super::GeneratedEcdsa, StoreError> {
     use aws_lc_rs::encoding::AsBigEndian as _;
     let failed = || StoreError::Crypto("P-384 key generation failed".into());
     let pair = signature::EcdsaKeyPair::generate(&signature::ECDSA_P384_SHA384_ASN1_SIGNING)
