@@ -1,7 +1,9 @@
 //! The client crate's blocking [`CeremonyUi`], answered by latchkeyd's async [`PromptSession`]:
-//! PIN requests become `RequestPin` (retries left, wrong PIN, new PIN), account choices become
-//! `ChooseAccount`, and the authenticator's status (CTAPHID keepalives, CTAP 2.1 §11.2.9.2.2)
-//! becomes a `Notice` line — once per change, not once per keepalive.
+//! PIN requests become `RequestPin` (retries left, wrong PIN, new PIN, which kind of
+//! authenticator), account choices become `ChooseAccount`, and the authenticator's status
+//! (CTAPHID keepalives, CTAP 2.1 §11.2.9.2.2; a fingerprint; several keys to pick from) becomes a
+//! `ShowStatus` kind (a `Notice` line for a version 1 prompt) — once per change, not once per
+//! keepalive.
 //!
 //! It runs on the ceremony's blocking thread and waits on the runtime through a
 //! [`tokio::runtime::Handle`]; it must never be called from a runtime thread. [`run_blocking`]
@@ -13,20 +15,22 @@ use std::sync::Arc;
 use latchkey_client::ui::Cancelled;
 use latchkey_client::{CeremonyUi, PinReason, Status};
 
+use latchkey_prompt::{ChoiceKind, StatusKind};
 use latchkey_webauthn::WebAuthnError;
 
 use crate::ceremony::{Account, PinRequest, PromptSession};
 
-/// What the user is told while latchkeyd waits for a security key to be plugged in.
-pub const INSERT_KEY: &str = "Insert your security key";
-/// What the user is told while a key waits for a touch.
-pub const TOUCH_KEY: &str = "Touch your security key";
+pub use latchkey_prompt::v2::{INSERT_KEY, TOUCH_KEY};
 
 /// A [`CeremonyUi`] over a [`PromptSession`].
 pub struct UiBridge {
     ui: Arc<dyn PromptSession>,
     handle: tokio::runtime::Handle,
-    last_status: Option<Status>,
+    last_status: Option<latchkey_prompt::Status>,
+    /// Which kind of authenticator the ceremony drives, for `RequestPin`.
+    kind: Option<ChoiceKind>,
+    /// Several keys wait for the one the user touches: a touch request means "pick one".
+    selecting: bool,
 }
 
 impl UiBridge {
@@ -36,13 +40,40 @@ impl UiBridge {
             ui,
             handle,
             last_status: None,
+            kind: None,
+            selecting: false,
         }
     }
 
-    /// Shows `text` as the request's status line.
+    /// Says which kind of authenticator asks for PINs from now on.
+    pub fn set_authenticator_kind(&mut self, kind: ChoiceKind) {
+        self.kind = Some(kind);
+    }
+
+    /// Shows `text` (latchkeyd's own words) as the request's status line; [`INSERT_KEY`] is the
+    /// state [`StatusKind::InsertKey`].
     pub fn notice(&mut self, text: &str) {
+        if text == INSERT_KEY {
+            return self.show(StatusKind::InsertKey);
+        }
         self.last_status = None;
         self.handle.block_on(self.ui.notice(text));
+    }
+
+    /// Shows a state; [`StatusKind::SelectKey`] starts the choice among several keys (a touch
+    /// request then means "touch the one you want"), any other state ends it.
+    pub fn show(&mut self, kind: StatusKind) {
+        self.selecting = kind == StatusKind::SelectKey;
+        self.send(latchkey_prompt::Status::new(kind));
+    }
+
+    /// Sends `status` unless it is what the prompt already shows.
+    fn send(&mut self, status: latchkey_prompt::Status) {
+        if self.last_status.as_ref() == Some(&status) {
+            return;
+        }
+        self.last_status = Some(status.clone());
+        self.handle.block_on(self.ui.status(status));
     }
 }
 
@@ -65,25 +96,29 @@ pub fn pin_request(request: &latchkey_client::PinRequest) -> PinRequest {
         wrong_pin: request.reason == PinReason::Retry,
         new_pin: request.reason == PinReason::New,
         min_length: u32::try_from(request.min_length).unwrap_or(u32::MAX),
+        kind: None,
     }
 }
 
-/// The status line for a client status.
-pub fn status_text(status: &Status) -> &'static str {
+/// The state for a client status.
+pub fn status_kind(status: &Status) -> StatusKind {
     match status {
-        Status::TouchNeeded => TOUCH_KEY,
-        Status::Processing => "Working…",
-        Status::PinSet => "Your new PIN is set",
+        Status::TouchNeeded => StatusKind::TouchKey,
+        Status::Processing => StatusKind::Working,
+        Status::PinSet => StatusKind::PinSet,
     }
 }
 
-/// The status line when a key verifies the user with its built-in method (a fingerprint).
-pub fn uv_text(request: &latchkey_client::UvRequest) -> String {
-    let ask = format!("Verify yourself on {} (fingerprint)", request.device);
-    match (request.reason, request.retries_left) {
-        (latchkey_client::UvReason::Verify, _) => ask,
-        (_, Some(n)) => format!("Not recognised ({n} tries left). {ask}"),
-        (_, None) => format!("Not recognised. {ask}"),
+/// The state when a key verifies the user with its built-in method (a fingerprint).
+pub fn uv_status(request: &latchkey_client::UvRequest) -> latchkey_prompt::Status {
+    let kind = match request.reason {
+        latchkey_client::UvReason::Verify => StatusKind::Fingerprint,
+        _ => StatusKind::FingerprintRetry,
+    };
+    latchkey_prompt::Status {
+        authenticator: request.device.clone(),
+        retries: request.retries_left.and_then(|r| u32::try_from(r).ok()),
+        ..latchkey_prompt::Status::new(kind)
     }
 }
 
@@ -93,9 +128,11 @@ impl CeremonyUi for UiBridge {
         request: &latchkey_client::PinRequest,
     ) -> Result<latchkey_client::Pin, Cancelled> {
         self.last_status = None;
+        let mut asked = pin_request(request);
+        asked.kind = self.kind;
         let pin = self
             .handle
-            .block_on(self.ui.pin(pin_request(request)))
+            .block_on(self.ui.pin(asked))
             .map_err(|_| Cancelled)?;
         let text = std::str::from_utf8(pin.expose()).map_err(|_| Cancelled)?;
         Ok(latchkey_client::Pin::new(zeroize::Zeroizing::new(
@@ -113,6 +150,7 @@ impl CeremonyUi for UiBridge {
             .map(|a| Account {
                 name: a.name.clone().unwrap_or_default(),
                 display_name: a.display_name.clone().unwrap_or_default(),
+                created: None,
             })
             .collect();
         self.handle
@@ -121,17 +159,19 @@ impl CeremonyUi for UiBridge {
     }
 
     fn user_verification(&mut self, request: &latchkey_client::UvRequest) {
-        let text = uv_text(request);
-        self.notice(&text);
+        self.selecting = false;
+        self.send(uv_status(request));
     }
 
     fn status(&mut self, status: Status) {
-        if self.last_status.as_ref() == Some(&status) {
-            return;
-        }
-        let text = status_text(&status);
-        self.last_status = Some(status);
-        self.handle.block_on(self.ui.notice(text));
+        let kind = match status_kind(&status) {
+            StatusKind::TouchKey if self.selecting => StatusKind::SelectKey,
+            kind => {
+                self.selecting = false;
+                kind
+            }
+        };
+        self.send(latchkey_prompt::Status::new(kind));
     }
 }
 
@@ -178,6 +218,12 @@ mod tests {
         bridge.status(Status::TouchNeeded);
         bridge.notice(INSERT_KEY);
         bridge.status(Status::TouchNeeded);
+        // Several keys: a touch request means "touch the one you want", until one is chosen.
+        bridge.show(StatusKind::SelectKey);
+        bridge.status(Status::TouchNeeded);
+        bridge.status(Status::Processing);
+        bridge.status(Status::TouchNeeded);
+        bridge.set_authenticator_kind(ChoiceKind::SecurityKey);
         let pin = bridge
             .pin(&latchkey_client::PinRequest {
                 reason: PinReason::Retry,
@@ -189,7 +235,16 @@ mod tests {
         assert_eq!(pin.as_bytes(), b"1234");
         assert_eq!(
             *recorder.notices.lock().unwrap(),
-            [TOUCH_KEY, "Working…", TOUCH_KEY, INSERT_KEY, TOUCH_KEY]
+            [
+                TOUCH_KEY,
+                "Working…",
+                TOUCH_KEY,
+                INSERT_KEY,
+                TOUCH_KEY,
+                "Touch the security key you want to use",
+                "Working…",
+                TOUCH_KEY
+            ]
         );
         assert_eq!(
             *recorder.pins.lock().unwrap(),
@@ -199,6 +254,7 @@ mod tests {
                 wrong_pin: true,
                 new_pin: false,
                 min_length: 4,
+                kind: Some(ChoiceKind::SecurityKey),
             }]
         );
     }

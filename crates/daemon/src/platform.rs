@@ -58,6 +58,7 @@ impl PlatformBackend {
         let trusted = !ui.caller_controlled();
         let ui = PlatformPinGuard::wrap(ui, &self.pin_strike);
         let result = run_blocking(ui, move |bridge| {
+            bridge.set_authenticator_kind(latchkey_prompt::ChoiceKind::Platform);
             let mut device = device.lock().unwrap_or_else(PoisonError::into_inner);
             let handle = device.cancel_handle();
             // Cleared only once the device is ours: a ceremony still running holds the lock, and

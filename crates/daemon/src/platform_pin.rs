@@ -17,10 +17,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use latchkey_authenticator::retries::MAX_PIN_RETRIES;
-use latchkey_prompt::{Account, Pin, PinRequest};
+use latchkey_prompt::{Account, ChoiceOffer, Pin, PinRequest, Status};
 use latchkey_webauthn::WebAuthnError;
 
 use crate::ceremony::PromptSession;
+use crate::session::UserCancel;
 
 /// What the user is told when a caller-controlled prompt may not enter the platform PIN.
 const ENTER_ELSEWHERE: &str = "enter the platform authenticator's PIN in the trusted prompt, or \
@@ -85,6 +86,18 @@ impl PromptSession for PlatformPinGuard {
 
     async fn notice(&self, text: &str) {
         self.inner.notice(text).await;
+    }
+
+    async fn status(&self, status: Status) {
+        self.inner.status(status).await;
+    }
+
+    async fn choose(&self, offer: &ChoiceOffer) -> Result<usize, WebAuthnError> {
+        self.inner.choose(offer).await
+    }
+
+    async fn user_cancel(&self) -> UserCancel {
+        self.inner.user_cancel().await
     }
 
     fn caller_controlled(&self) -> bool {

@@ -1,17 +1,26 @@
 //! The UI broker: latchkeyd never draws a prompt itself. It calls the prompt a request was given
 //! (the protocol is `latchkey_prompt`, `dev.latchkey.Prompt1`) and hands the authenticator side a
-//! [`DbusPromptSession`] that forwards PIN requests, account choices and status lines to it.
+//! [`DbusPromptSession`] that forwards PIN requests, account choices, where-to-go choices and
+//! status lines to it.
+//!
+//! Versions: the session reads the prompt's `Version` property once, at its first question. A
+//! version 2 prompt gets `Choose`, `ShowStatus`, the version 2 dictionary keys, and may cancel
+//! with its `Cancelled` signal (heard from that prompt's unique name only, for this request ID
+//! only); a version 1 prompt gets only version 1 calls: statuses as `Notice` lines, and no
+//! `Choose` (latchkeyd's routing decision stands).
 //!
 //! Who may answer what is in PROMPT-TRUST.md; [`Trust`] carries the answer.
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use latchkey_prompt::{pin, response, Account, Pin, PinRequest, Prompt1Proxy};
+use futures_lite::StreamExt as _;
+use latchkey_prompt::{pin, response, Account, ChoiceOffer, Pin, PinRequest, Prompt1Proxy, Status};
 use latchkey_webauthn::WebAuthnError;
+use tokio::sync::OnceCell;
 use zbus::zvariant::Value;
 
-use crate::session::PromptSession;
+use crate::session::{PromptSession, UserCancel};
 
 /// How far a prompt is trusted (PROMPT-TRUST.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,12 +67,28 @@ impl ChosenPrompt {
 pub struct DbusPromptSession {
     prompt: ChosenPrompt,
     request_id: String,
+    version: OnceCell<u32>,
 }
 
 impl DbusPromptSession {
     /// A session for `request_id` on `prompt`.
     pub fn new(prompt: ChosenPrompt, request_id: String) -> Self {
-        Self { prompt, request_id }
+        Self {
+            prompt,
+            request_id,
+            version: OnceCell::new(),
+        }
+    }
+
+    /// The prompt's interface version, read once; a prompt that does not say is version 1.
+    pub async fn version(&self) -> u32 {
+        *self
+            .version
+            .get_or_init(|| async {
+                let read = self.prompt.answer(self.prompt.proxy.version()).await;
+                read.unwrap_or(1).max(1)
+            })
+            .await
     }
 }
 
@@ -81,7 +106,7 @@ impl PromptSession for DbusPromptSession {
     async fn pin(&self, request: PinRequest) -> Result<Pin, WebAuthnError> {
         let (reader, writer) =
             pin::pipe().map_err(|e| WebAuthnError::unknown(format!("pipe: {e}")))?;
-        let details = request.details();
+        let details = request.details(self.version().await);
         let started = std::time::Instant::now();
         let code = {
             use std::os::fd::AsFd as _;
@@ -105,7 +130,9 @@ impl PromptSession for DbusPromptSession {
     }
 
     async fn choose_account(&self, accounts: &[Account]) -> Result<usize, WebAuthnError> {
-        let list: Vec<HashMap<&str, Value<'_>>> = accounts.iter().map(Account::entry).collect();
+        let version = self.version().await;
+        let list: Vec<HashMap<&str, Value<'_>>> =
+            accounts.iter().map(|a| a.entry(version)).collect();
         let (code, index) = self
             .prompt
             .answer(self.prompt.proxy.choose_account(&self.request_id, list))
@@ -123,9 +150,76 @@ impl PromptSession for DbusPromptSession {
     }
 
     async fn notice(&self, text: &str) {
+        if self.version().await >= 2 {
+            return self.status(Status::info(text)).await;
+        }
         if let Err(e) = self.prompt.proxy.notice(&self.request_id, text).await {
             tracing::debug!(error = %e, "prompt notice failed");
         }
+    }
+
+    async fn status(&self, status: Status) {
+        let sent = if self.version().await >= 2 {
+            self.prompt
+                .proxy
+                .show_status(&self.request_id, status.dict())
+                .await
+        } else {
+            self.prompt
+                .proxy
+                .notice(&self.request_id, &status.v1_text())
+                .await
+        };
+        if let Err(e) = sent {
+            tracing::debug!(error = %e, "prompt status failed");
+        }
+    }
+
+    async fn choose(&self, offer: &ChoiceOffer) -> Result<usize, WebAuthnError> {
+        if self.version().await < 2 || offer.choices.len() < 2 {
+            return Ok(0);
+        }
+        let (code, id) = self
+            .prompt
+            .answer(
+                self.prompt
+                    .proxy
+                    .choose(&self.request_id, offer.details(), offer.entries()),
+            )
+            .await?;
+        if code != response::APPROVED {
+            return Err(WebAuthnError::not_allowed(
+                "the user chose no authenticator",
+            ));
+        }
+        offer.position(&id).ok_or_else(|| {
+            WebAuthnError::not_allowed("the prompt chose an authenticator that was not offered")
+        })
+    }
+
+    async fn user_cancel(&self) -> UserCancel {
+        if self.version().await < 2 {
+            return Box::pin(std::future::pending());
+        }
+        // The proxy's destination is the chosen prompt's unique name: the match rule and zbus
+        // both take the signal from that sender only.
+        let stream = match self.prompt.proxy.receive_cancelled().await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot listen for the prompt's Cancelled");
+                return Box::pin(std::future::pending());
+            }
+        };
+        let mine = self.request_id.clone();
+        Box::pin(async move {
+            let mut stream = stream;
+            while let Some(signal) = stream.next().await {
+                if signal.args().is_ok_and(|a| a.request_id == mine) {
+                    return;
+                }
+            }
+            std::future::pending::<()>().await;
+        })
     }
 
     fn caller_controlled(&self) -> bool {

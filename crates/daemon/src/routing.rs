@@ -21,6 +21,14 @@
 //! keys explicitly (attachment `"cross-platform"` or the `"security-key"` hint) goes to the
 //! platform authenticator.
 //!
+//! **The user's choice** (`Choose`, Prompt1 version 2): when the options leave the destination
+//! open (no attachment, no hint naming one, no `allowCredentials`) and both destinations can
+//! serve — security keys are enabled, and for a get the platform holds a passkey for the RP ID —
+//! the prompt is asked where to go, with the rule's decision first ([`offer`]); a version 1
+//! prompt is not asked and the rule stands. The prompt shows what latchkeyd offers and returns a
+//! choice; the rules stay here. While a ceremony runs, the prompt's `Cancelled` ends it with
+//! `NotAllowedError`.
+//!
 //! [`decide_create`] and [`decide_get`] are the rules, without I/O; [`Router`] applies them
 //! in front of two [`Ceremonies`] back-ends, looking in the platform's [`PlatformStore`] for a get.
 //! Management and signals (L3 §5.1.10) concern platform credentials and go to that store only
@@ -33,6 +41,8 @@ use async_trait::async_trait;
 use latchkey_webauthn::options::create::AuthenticatorAttachment;
 use latchkey_webauthn::options::{AuthenticatorTransport, CreationOptions, Hint, RequestOptions};
 use latchkey_webauthn::WebAuthnError;
+
+use latchkey_prompt::{Choice, ChoiceKind, ChoiceOffer};
 
 use crate::ceremony::{CancelToken, Ceremonies, Ceremony, PromptSession};
 use crate::options::CheckedOptions;
@@ -57,6 +67,48 @@ impl Destination {
             Self::Platform => "platform",
             Self::Keys => "security keys",
         }
+    }
+
+    /// The `Choose` entry for it.
+    pub fn choice(self) -> Choice {
+        let (id, kind) = match self {
+            Self::Platform => ("platform", ChoiceKind::Platform),
+            Self::Keys => ("security-key", ChoiceKind::SecurityKey),
+        };
+        Choice {
+            id: id.to_owned(),
+            kind,
+            label: String::new(),
+            detail: String::new(),
+        }
+    }
+}
+
+/// Whether `options` leave the destination to the rules' defaults (module doc).
+pub fn open_choice(options: &CheckedOptions) -> bool {
+    match options {
+        CheckedOptions::Create(o) => {
+            o.authenticator_attachment.is_none() && from_hints(&o.hints).is_none()
+        }
+        CheckedOptions::Get(o) => o.allow_credentials.is_empty() && from_hints(&o.hints).is_none(),
+    }
+}
+
+/// The destinations to offer the user, the rule's decision `r` first; fewer than two means the
+/// user is not asked. `platform_holds` says whether the platform holds a passkey for the RP ID.
+pub fn offer(
+    r: Route,
+    open: bool,
+    create: bool,
+    keys_enabled: bool,
+    platform_holds: bool,
+) -> Vec<Destination> {
+    if !open || !keys_enabled || (!create && !platform_holds) {
+        return vec![r.to];
+    }
+    match r.to {
+        Destination::Platform => vec![Destination::Platform, Destination::Keys],
+        Destination::Keys => vec![Destination::Keys, Destination::Platform],
     }
 }
 
@@ -207,22 +259,75 @@ impl Router {
         }
     }
 
-    async fn decide(&self, c: &Ceremony) -> Route {
+    /// The rule's route and the destinations to offer (the route's first).
+    async fn decide(&self, c: &Ceremony) -> (Route, Vec<Destination>) {
+        let open = open_choice(c.options());
         match c.options() {
-            CheckedOptions::Create(o) => decide_create(o),
+            CheckedOptions::Create(o) => {
+                let r = decide_create(o);
+                (r, offer(r, open, true, self.keys_enabled, false))
+            }
             CheckedOptions::Get(o) => {
                 let holdings = self.holdings(c.authorized().rp_id().as_str()).await;
-                decide_get(o, holdings.as_ref(), self.keys_enabled)
+                let r = decide_get(o, holdings.as_ref(), self.keys_enabled);
+                let holds = holdings.is_some_and(|h| !h.credential_ids.is_empty());
+                (r, offer(r, open, false, self.keys_enabled, holds))
             }
         }
     }
 
-    async fn pick(&self, c: &Ceremony) -> &Arc<dyn Ceremonies> {
-        let r = self.decide(c).await;
-        tracing::info!(request = %c.id(), to = r.to.as_str(), because = r.because, "routing");
-        match r.to {
+    async fn pick(
+        &self,
+        c: &Ceremony,
+        ui: &dyn PromptSession,
+    ) -> Result<&Arc<dyn Ceremonies>, WebAuthnError> {
+        let (r, offered) = self.decide(c).await;
+        let to = if offered.len() > 1 {
+            let question = ChoiceOffer {
+                kind: match c.options() {
+                    CheckedOptions::Create(_) => "create",
+                    CheckedOptions::Get(_) => "get",
+                },
+                rp_id: c.authorized().rp_id().as_str().to_owned(),
+                choices: offered.iter().map(|d| d.choice()).collect(),
+            };
+            let i = ui.choose(&question).await?;
+            let to = offered.get(i).copied().unwrap_or(r.to);
+            tracing::info!(request = %c.id(), to = to.as_str(), rule = r.to.as_str(), "the user chose");
+            to
+        } else {
+            tracing::info!(request = %c.id(), to = r.to.as_str(), because = r.because, "routing");
+            r.to
+        };
+        Ok(match to {
             Destination::Platform => &self.platform,
             Destination::Keys => &self.keys,
+        })
+    }
+
+    /// Routes and runs the ceremony, until the user cancels it in the prompt.
+    async fn run(
+        &self,
+        c: &Ceremony,
+        ui: Arc<dyn PromptSession>,
+        cancel: &CancelToken,
+        create: bool,
+    ) -> Result<serde_json::Value, WebAuthnError> {
+        let user_cancel = ui.user_cancel().await;
+        let work = async {
+            let to = self.pick(c, &*ui).await?;
+            if create {
+                to.create(c, ui.clone(), cancel).await
+            } else {
+                to.get(c, ui.clone(), cancel).await
+            }
+        };
+        tokio::select! {
+            r = work => r,
+            () = user_cancel => {
+                tracing::info!(request = %c.id(), "the user cancelled in the prompt");
+                Err(WebAuthnError::not_allowed("the user cancelled the request"))
+            }
         }
     }
 }
@@ -235,7 +340,7 @@ impl Ceremonies for Router {
         ui: Arc<dyn PromptSession>,
         cancel: &CancelToken,
     ) -> Result<serde_json::Value, WebAuthnError> {
-        self.pick(c).await.create(c, ui, cancel).await
+        self.run(c, ui, cancel, true).await
     }
 
     async fn get(
@@ -244,7 +349,7 @@ impl Ceremonies for Router {
         ui: Arc<dyn PromptSession>,
         cancel: &CancelToken,
     ) -> Result<serde_json::Value, WebAuthnError> {
-        self.pick(c).await.get(c, ui, cancel).await
+        self.run(c, ui, cancel, false).await
     }
 
     fn capabilities(&self) -> BTreeMap<String, bool> {

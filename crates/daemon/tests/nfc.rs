@@ -80,12 +80,12 @@ fn wait_until_listed(pcscd: &Pcscd, spec: &str) {
     }
 }
 
-/// How many `Notice` calls the prompt got saying `details`.
+/// How many status lines the prompt got saying `details`.
 fn notices(prompt: &Prompt, details: &str) -> usize {
     prompt
-        .calls("Notice")
+        .status_lines()
         .iter()
-        .filter(|n| n["details"] == details)
+        .filter(|n| *n == details)
         .count()
 }
 

@@ -41,11 +41,9 @@ async fn a_caller_controlled_prompt_cannot_choose_the_platform_pin() {
         p.calls("RequestPin")
     );
     // The prompt's user is told where the PIN is set.
-    let notices = p.calls("Notice");
+    let notices = p.status_lines();
     assert!(
-        notices
-            .iter()
-            .any(|n| n.to_string().contains("latchkey pin set")),
+        notices.iter().any(|n| n.contains("latchkey pin set")),
         "{notices:?}"
     );
 }

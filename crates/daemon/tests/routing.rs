@@ -344,9 +344,10 @@ async fn closing_a_request_while_the_key_waits_for_a_touch_cancels_it_on_the_key
     key.until_waiting(Duration::from_secs(20)).await;
     // The keepalives said "touch needed": the prompt was told once.
     until("the touch notice", Duration::from_secs(5), || {
-        methods(&prompt, "Notice")
+        prompt
+            .status_lines()
             .iter()
-            .any(|n| n["details"] == "Touch your security key")
+            .any(|n| n == "Touch your security key")
     })
     .await;
     let t = Instant::now();
@@ -509,9 +510,10 @@ async fn with_no_key_present_the_prompt_asks_for_one_and_the_key_plugged_in_is_u
     );
     let pending = client.start(Kind::Create, &reg.json, &web()).await.unwrap();
     until("the insert notice", Duration::from_secs(20), || {
-        methods(&prompt, "Notice")
+        prompt
+            .status_lines()
             .iter()
-            .any(|n| n["details"] == "Insert your security key")
+            .any(|n| n == "Insert your security key")
     })
     .await;
     // The key appears only now.
@@ -585,10 +587,7 @@ async fn a_key_with_a_fingerprint_reader_is_announced_to_the_prompt_with_attempt
     assert!(cred.user_verified);
     // The finger, not the PIN: the prompt was told to use the reader, then how many tries are
     // left after the miss, and never asked for a PIN.
-    let notices: Vec<String> = methods(&prompt, "Notice")
-        .iter()
-        .map(|n| n["details"].as_str().unwrap().to_owned())
-        .collect();
+    let notices: Vec<String> = prompt.status_lines();
     let uv: Vec<&String> = notices
         .iter()
         .filter(|n| n.contains("fingerprint"))

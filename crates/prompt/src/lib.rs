@@ -7,21 +7,30 @@
 //! reads it once and zeroises it ([`pin`]).
 //!
 //! Here: the names, the response codes, the proxy latchkeyd calls ([`Prompt1Proxy`]), what a PIN
-//! request and an account choice carry ([`PinRequest`], [`Account`], [`Pin`]), the terminal
+//! request and an account choice carry ([`PinRequest`], [`Account`], [`Pin`]), what version 2
+//! adds ([`v2`]: `Choose`, `ShowStatus`, `ChangePin`, the `Cancelled` signal), the terminal
 //! prompt ([`tty`], binary `latchkey-tty-prompt`) and the scripted prompt for tests and
 //! benchmarks ([`scripted`], binary `latchkey-test-prompt`). Who may answer what is latchkeyd's
 //! decision (crates/daemon/PROMPT-TRUST.md).
+//!
+//! Versions: a prompt says which it serves in its `Version` property. Version 2 keeps every
+//! member of version 1 ([`INTERFACE_XML_V1`]) with the same arguments and only adds; latchkeyd
+//! reads the property once per request and makes only version 1 calls (and sends only version 1
+//! dictionary keys) to a version 1 prompt.
 #![forbid(unsafe_code)]
 
 pub mod pin;
 pub mod scripted;
 pub mod tty;
+pub mod v2;
 
 use std::collections::HashMap;
 use std::fmt;
 
 use zbus::zvariant::{OwnedValue, Value};
 use zeroize::Zeroizing;
+
+pub use v2::{Choice, ChoiceKind, ChoiceOffer, ConsentResults, Status, StatusKind};
 
 /// Well-known bus name of the graphical prompt.
 pub const PROMPT_BUS_NAME: &str = "dev.latchkey.Prompt";
@@ -31,6 +40,10 @@ pub const PROMPT_PATH: &str = "/dev/latchkey/Prompt";
 pub const PROMPT_INTERFACE: &str = "dev.latchkey.Prompt1";
 /// The interface description, the contract every prompt is checked against.
 pub const INTERFACE_XML: &str = include_str!("../../../data/dev.latchkey.Prompt1.xml");
+/// Version 1 of the interface as it was committed, what a version 1 prompt serves.
+pub const INTERFACE_XML_V1: &str = include_str!("../dbus/dev.latchkey.Prompt1.v1.xml");
+/// The interface version [`INTERFACE_XML`] describes.
+pub const VERSION: u32 = 2;
 
 /// `Consent`/`RequestPin`/`ChooseAccount` response codes.
 pub mod response {
@@ -62,8 +75,8 @@ pub trait Prompt1 {
         details: HashMap<&str, Value<'_>>,
         pin_sink: zbus::zvariant::Fd<'_>,
     ) -> zbus::Result<u32>;
-    /// Version 2: asks for a PIN change; writes the current PIN into `current_sink` and the new
-    /// one into `new_sink`, then closes both.
+    /// Version 2: asks for a PIN change; the current PIN into `current_sink`, the new one into
+    /// `new_sink`.
     fn change_pin(
         &self,
         request_id: &str,
@@ -77,10 +90,23 @@ pub trait Prompt1 {
         request_id: &str,
         accounts: Vec<HashMap<&str, Value<'_>>>,
     ) -> zbus::Result<(u32, u32)>;
+    /// Version 2: asks where the passkey is created or found; returns the response and the
+    /// chosen option's `id`.
+    fn choose(
+        &self,
+        request_id: &str,
+        details: HashMap<&str, Value<'_>>,
+        choices: Vec<HashMap<&str, Value<'_>>>,
+    ) -> zbus::Result<(u32, String)>;
+    /// Version 2: shows what the authenticator waits for.
+    fn show_status(&self, request_id: &str, status: HashMap<&str, Value<'_>>) -> zbus::Result<()>;
     /// Takes down any prompt for `request_id` (cancelled, timed out or finished).
     fn dismiss(&self, request_id: &str) -> zbus::Result<()>;
     /// Shows a status line for `request_id`.
     fn notice(&self, request_id: &str, text: &str) -> zbus::Result<()>;
+    /// Version 2: the user cancelled `request_id` while no call waited for an answer.
+    #[zbus(signal)]
+    fn cancelled(&self, request_id: String) -> zbus::Result<()>;
     /// Interface version.
     #[zbus(property)]
     fn version(&self) -> zbus::Result<u32>;
@@ -119,11 +145,14 @@ pub struct PinRequest {
     pub new_pin: bool,
     /// The shortest PIN accepted, for a new PIN.
     pub min_length: u32,
+    /// Which kind of authenticator asks (version 2: `authenticator_kind`), when latchkeyd knows.
+    pub kind: Option<ChoiceKind>,
 }
 
 impl PinRequest {
-    /// `RequestPin`'s `details` dictionary.
-    pub fn details(&self) -> HashMap<&'static str, Value<'static>> {
+    /// `RequestPin`'s `details` dictionary for a prompt of interface `version` (version 2 keys
+    /// only for version 2 prompts).
+    pub fn details(&self, version: u32) -> HashMap<&'static str, Value<'static>> {
         let mut details = HashMap::new();
         details.insert("authenticator", Value::from(self.authenticator.clone()));
         details.insert("wrong_pin", Value::from(self.wrong_pin));
@@ -131,6 +160,12 @@ impl PinRequest {
         details.insert("min_length", Value::from(self.min_length));
         if let Some(r) = self.retries {
             details.insert("retries", Value::from(r));
+        }
+        if version >= 2 {
+            if let Some(k) = self.kind {
+                details.insert("authenticator_kind", Value::from(k.as_str()));
+            }
+            details.insert("blocked", Value::from(self.retries == Some(0)));
         }
         details
     }
@@ -143,14 +178,21 @@ pub struct Account {
     pub name: String,
     /// `user.displayName`.
     pub display_name: String,
+    /// When the passkey was created, seconds since 1970, if the authenticator keeps it.
+    pub created: Option<u64>,
 }
 
 impl Account {
-    /// One entry of `ChooseAccount`'s `accounts`.
-    pub fn entry(&self) -> HashMap<&'static str, Value<'static>> {
-        HashMap::from([
+    /// One entry of `ChooseAccount`'s `accounts` for a prompt of interface `version` (version 2
+    /// adds `created`, by which the prompt lists the newest first).
+    pub fn entry(&self, version: u32) -> HashMap<&'static str, Value<'static>> {
+        let mut e = HashMap::from([
             ("name", Value::from(self.name.clone())),
             ("display_name", Value::from(self.display_name.clone())),
-        ])
+        ]);
+        if let (true, Some(t)) = (version >= 2, self.created) {
+            e.insert("created", Value::from(t));
+        }
+        e
     }
 }

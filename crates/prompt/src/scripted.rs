@@ -1,21 +1,27 @@
 //! A prompt that answers from a script and records what it was shown, for tests and benchmarks
 //! (`latchkey-test-prompt`). One step per line. Each method has its own queue — consent steps,
-//! PIN steps, account steps — consumed in order, the last step of a queue repeating:
+//! PIN steps, account steps, where-steps, PIN-change steps — consumed in order, the last step of
+//! a queue repeating:
 //!
 //! ```text
 //! approve            # Consent → approved
-//! remember           # Consent → approved, with "Always allow" ticked (results remember = true)
+//! remember           # Consent → approved, results remember = true
 //! deny               # Consent → refused
 //! hang               # Consent: never answers until Dismiss (then refused)
-//! pin 1234           # RequestPin → writes "1234" into the PIN fd
+//! pin 1234           # RequestPin → writes "1234" into the PIN fd (a new PIN too)
 //! pin deny           # RequestPin → refused
 //! choose 1           # ChooseAccount → index 1
 //! choose deny        # ChooseAccount → refused
+//! where platform     # Choose → the choice whose id is "platform" (none scripted: the first)
+//! where deny         # Choose → refused
+//! change 1234 5678   # ChangePin → current PIN 1234, new PIN 5678
 //! delay 250 approve  # waits 250 ms, then the step (any queue)
+//! cancel on touch-key  # emits Cancelled when ShowStatus shows that kind (not a queue step)
+//! version 1          # serve version 1 of the interface only (no version 2 members)
 //! ```
 //!
 //! The record file gets one JSON object per call: `{"method":…,"request_id":…,"details":{…}}`
-//! (never a PIN).
+//! (never a PIN); `Choose` records `{"details":{…},"choices":[…]}`.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write as _;
@@ -24,17 +30,23 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use serde_json::{json, Map, Value as Json};
-use zbus::zvariant::{OwnedFd, OwnedValue, Value};
+use zbus::zvariant::{OwnedValue, Value};
 use zeroize::Zeroizing;
 
-use crate::response;
+use crate::StatusKind;
+
+mod serve;
+#[cfg(test)]
+mod tests;
+
+pub use serve::{serve, ScriptedPromptV1};
 
 /// One scripted answer.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Step {
     /// Approve a consent.
     Approve,
-    /// Approve a consent and ask latchkeyd to remember it.
+    /// Approve a consent and tick "always allow".
     Remember,
     /// Refuse anything.
     Deny,
@@ -48,6 +60,18 @@ pub enum Step {
     PinDeny,
     /// Refuse an account choice.
     ChooseDeny,
+    /// Answer `Choose` with this choice ID.
+    Where(String),
+    /// Refuse `Choose`.
+    WhereDeny,
+    /// Answer `ChangePin`: the current PIN, the new PIN.
+    Change(Zeroizing<String>, Zeroizing<String>),
+    /// Refuse `ChangePin`.
+    ChangeDeny,
+    /// Emit `Cancelled` when `ShowStatus` shows this kind (a directive, not a queue step).
+    CancelOn(StatusKind),
+    /// Serve this interface version (a directive).
+    Version(u32),
     /// Wait, then do the inner step.
     Delay(Duration, Box<Step>),
 }
@@ -57,6 +81,12 @@ impl std::fmt::Debug for Step {
         match self {
             Step::Approve => f.write_str("Approve"),
             Step::Remember => f.write_str("Remember"),
+            Step::Where(id) => write!(f, "Where({id:?})"),
+            Step::WhereDeny => f.write_str("WhereDeny"),
+            Step::Change(..) => f.write_str("Change(<redacted>)"),
+            Step::ChangeDeny => f.write_str("ChangeDeny"),
+            Step::CancelOn(k) => write!(f, "CancelOn({k:?})"),
+            Step::Version(v) => write!(f, "Version({v})"),
             Step::Deny => f.write_str("Deny"),
             Step::Pin(_) => f.write_str("Pin(<redacted>)"),
             Step::Choose(i) => write!(f, "Choose({i})"),
@@ -82,6 +112,21 @@ fn parse_step(words: &[&str]) -> Result<Step, String> {
     match words {
         ["approve"] => Ok(Step::Approve),
         ["remember"] => Ok(Step::Remember),
+        ["where", "deny"] => Ok(Step::WhereDeny),
+        ["where", id] => Ok(Step::Where((*id).to_owned())),
+        ["change", "deny"] => Ok(Step::ChangeDeny),
+        ["change", old, new] => Ok(Step::Change(
+            Zeroizing::new((*old).to_owned()),
+            Zeroizing::new((*new).to_owned()),
+        )),
+        ["cancel", "on", kind] => StatusKind::parse(kind)
+            .map(Step::CancelOn)
+            .ok_or_else(|| format!("unknown status kind {kind:?}")),
+        ["version", v] => match *v {
+            "1" => Ok(Step::Version(1)),
+            "2" => Ok(Step::Version(2)),
+            _ => Err(format!("unknown version {v:?}")),
+        },
         ["deny"] => Ok(Step::Deny),
         ["hang"] => Ok(Step::Hang),
         ["pin", "deny"] => Ok(Step::PinDeny),
@@ -102,7 +147,6 @@ fn parse_step(words: &[&str]) -> Result<Step, String> {
     }
 }
 
-/// Parses a script.
 /// The records a [`ScriptedPrompt`] wrote to `path` so far: complete lines only, since the prompt
 /// may be appending the next one while a test reads the file. A missing file is no records; a
 /// complete line that is not JSON is an error.
@@ -112,6 +156,7 @@ pub fn read_record(path: &Path) -> Result<Vec<Json>, serde_json::Error> {
     complete.lines().map(serde_json::from_str).collect()
 }
 
+/// Parses a script.
 pub fn parse_script(text: &str) -> Result<Vec<Step>, ScriptError> {
     let mut steps = Vec::new();
     for (i, line) in text.lines().enumerate() {
@@ -136,10 +181,14 @@ pub fn parse_script(text: &str) -> Result<Vec<Step>, ScriptError> {
 
 /// Which method a step answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Queue {
+pub(crate) enum Queue {
     Consent,
     Pin,
     Choose,
+    Where,
+    Change,
+    /// Directives: read at start, never answered.
+    Directive,
 }
 
 fn queue_of(step: &Step) -> Queue {
@@ -147,11 +196,15 @@ fn queue_of(step: &Step) -> Queue {
         Step::Delay(_, inner) => queue_of(inner),
         Step::Pin(_) | Step::PinDeny => Queue::Pin,
         Step::Choose(_) | Step::ChooseDeny => Queue::Choose,
+        Step::Where(_) | Step::WhereDeny => Queue::Where,
+        Step::Change(..) | Step::ChangeDeny => Queue::Change,
+        Step::CancelOn(_) | Step::Version(_) => Queue::Directive,
         Step::Approve | Step::Remember | Step::Deny | Step::Hang => Queue::Consent,
     }
 }
 
-/// The scripted prompt object (serve it at [`crate::PROMPT_PATH`]).
+/// The scripted prompt (serve it with [`serve`], which picks the interface version the script
+/// asks for).
 pub struct ScriptedPrompt {
     steps: Vec<Step>,
     next: Mutex<HashMap<&'static str, usize>>,
@@ -179,13 +232,39 @@ impl ScriptedPrompt {
         })
     }
 
+    /// The interface version the script asks for (`version N`; 2 by default).
+    pub fn script_version(&self) -> u32 {
+        self.steps
+            .iter()
+            .find_map(|s| match s {
+                Step::Version(v) => Some(*v),
+                _ => None,
+            })
+            .unwrap_or(crate::VERSION)
+    }
+
+    /// Whether the script cancels when a status of `kind` is shown.
+    pub(crate) fn cancels_on(&self, kind: &str) -> bool {
+        self.steps
+            .iter()
+            .any(|s| matches!(s, Step::CancelOn(k) if k.as_str() == kind))
+    }
+
+    /// Whether the script has steps for `queue`.
+    pub(crate) fn has(&self, queue: Queue) -> bool {
+        self.steps.iter().any(|s| queue_of(s) == queue)
+    }
+
     /// The next step of `queue`'s kind (its last step repeats); refusal if it has none.
-    fn take_step(&self, queue: Queue) -> Step {
+    pub(crate) fn take_step(&self, queue: Queue) -> Step {
         let mine: Vec<&Step> = self.steps.iter().filter(|s| queue_of(s) == queue).collect();
         let key = match queue {
             Queue::Consent => "consent",
             Queue::Pin => "pin",
             Queue::Choose => "choose",
+            Queue::Where => "where",
+            Queue::Change => "change",
+            Queue::Directive => "directive",
         };
         let mut next = self.next.lock().unwrap_or_else(PoisonError::into_inner);
         let n = next.entry(key).or_insert(0);
@@ -194,7 +273,7 @@ impl ScriptedPrompt {
         mine.get(i).map(|s| (*s).clone()).unwrap_or(Step::Deny)
     }
 
-    fn record(&self, method: &str, request_id: &str, details: Json) {
+    pub(crate) fn record(&self, method: &str, request_id: &str, details: Json) {
         let line = json!({"method": method, "request_id": request_id, "details": details});
         if let Some(f) = self
             .record
@@ -210,7 +289,7 @@ impl ScriptedPrompt {
     }
 
     /// Resolves delays and hangs: `None` means dismissed while hanging.
-    async fn resolve(&self, request_id: &str, mut step: Step) -> Option<Step> {
+    pub(crate) async fn resolve(&self, request_id: &str, mut step: Step) -> Option<Step> {
         loop {
             match step {
                 Step::Delay(d, inner) => {
@@ -234,7 +313,7 @@ impl ScriptedPrompt {
     }
 }
 
-fn to_json(v: &Value<'_>) -> Json {
+pub(crate) fn to_json(v: &Value<'_>) -> Json {
     match v {
         Value::Str(s) => Json::String(s.to_string()),
         Value::Bool(b) => Json::Bool(*b),
@@ -247,127 +326,10 @@ fn to_json(v: &Value<'_>) -> Json {
     }
 }
 
-fn dict_to_json(d: &HashMap<String, OwnedValue>) -> Json {
+pub(crate) fn dict_to_json(d: &HashMap<String, OwnedValue>) -> Json {
     let mut m = Map::new();
     for (k, v) in d {
         m.insert(k.clone(), to_json(v));
     }
     Json::Object(m)
-}
-
-#[zbus::interface(name = "dev.latchkey.Prompt1")]
-impl ScriptedPrompt {
-    #[zbus(out_args("response", "results"))]
-    async fn consent(
-        &self,
-        request_id: String,
-        details: HashMap<String, OwnedValue>,
-    ) -> (u32, HashMap<String, OwnedValue>) {
-        self.record("Consent", &request_id, dict_to_json(&details));
-        let step = self.take_step(Queue::Consent);
-        let mut results = HashMap::new();
-        let code = match self.resolve(&request_id, step).await {
-            Some(Step::Approve) => response::APPROVED,
-            Some(Step::Remember) => {
-                results.insert("remember".to_owned(), OwnedValue::from(true));
-                response::APPROVED
-            }
-            Some(Step::Deny) | None => response::DENIED,
-            Some(_) => response::FAILED,
-        };
-        (code, results)
-    }
-
-    #[zbus(out_args("response"))]
-    async fn request_pin(
-        &self,
-        request_id: String,
-        details: HashMap<String, OwnedValue>,
-        pin_sink: OwnedFd,
-    ) -> u32 {
-        self.record("RequestPin", &request_id, dict_to_json(&details));
-        let step = self.take_step(Queue::Pin);
-        match self.resolve(&request_id, step).await {
-            Some(Step::Pin(pin)) => match crate::pin::write_pin(pin_sink.into(), pin.as_bytes()) {
-                Ok(()) => response::APPROVED,
-                Err(_) => response::FAILED,
-            },
-            Some(Step::PinDeny | Step::Deny) | None => response::DENIED,
-            Some(_) => response::FAILED,
-        }
-    }
-
-    #[zbus(out_args("response", "index"))]
-    async fn choose_account(
-        &self,
-        request_id: String,
-        accounts: Vec<HashMap<String, OwnedValue>>,
-    ) -> (u32, u32) {
-        self.record(
-            "ChooseAccount",
-            &request_id,
-            Json::Array(accounts.iter().map(dict_to_json).collect()),
-        );
-        let step = self.take_step(Queue::Choose);
-        match self.resolve(&request_id, step).await {
-            Some(Step::Choose(i)) => (response::APPROVED, i),
-            Some(Step::ChooseDeny | Step::Deny) | None => (response::DENIED, 0),
-            Some(_) => (response::FAILED, 0),
-        }
-    }
-
-    async fn dismiss(&self, request_id: String) {
-        self.record("Dismiss", &request_id, Json::Null);
-        self.dismissed
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(request_id);
-    }
-
-    async fn notice(&self, request_id: String, text: String) {
-        self.record("Notice", &request_id, Json::String(text));
-    }
-
-    #[zbus(property)]
-    fn version(&self) -> u32 {
-        1
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_steps() {
-        let s =
-            parse_script("# c\napprove\n\ndelay 5 pin 1234\nchoose 2\nhang\ndeny # x\n").unwrap();
-        assert_eq!(s.len(), 5);
-        assert_eq!(s[0], Step::Approve);
-        assert_eq!(
-            s[1],
-            Step::Delay(
-                Duration::from_millis(5),
-                Box::new(Step::Pin(Zeroizing::new("1234".into())))
-            )
-        );
-        assert_eq!(format!("{:?}", s[1]), "Delay(5ms, Pin(<redacted>))");
-        assert_eq!(s[2], Step::Choose(2));
-        assert_eq!(parse_script("bogus").unwrap_err().line, 1);
-        let p = ScriptedPrompt::new(
-            parse_script("approve\npin 1\ndeny\npin deny\n").unwrap(),
-            None,
-        )
-        .unwrap();
-        assert_eq!(
-            p.take_step(Queue::Pin),
-            Step::Pin(Zeroizing::new("1".into()))
-        );
-        assert_eq!(p.take_step(Queue::Consent), Step::Approve);
-        assert_eq!(p.take_step(Queue::Consent), Step::Deny);
-        assert_eq!(p.take_step(Queue::Consent), Step::Deny);
-        assert_eq!(p.take_step(Queue::Pin), Step::PinDeny);
-        assert_eq!(p.take_step(Queue::Choose), Step::Deny);
-        assert!(parse_script("\n#\n").is_err());
-    }
 }

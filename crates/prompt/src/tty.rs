@@ -7,6 +7,11 @@
 //! only: every call from another bus peer (one that would ask for the PIN the user types) is
 //! refused with `AccessDenied`, and what it prints is stripped of control characters, so no text
 //! from a caller or a relying party can move the cursor or rewrite the screen.
+//!
+//! It serves version 2 of the interface: `Choose` is a numbered menu, `ChangePin` asks for the
+//! current PIN and the new one twice, `ShowStatus` prints a line ([`words`]). It never emits
+//! `Cancelled`: a user who gives up presses Ctrl-C, the `latchkey` command exits, and latchkeyd
+//! cancels the request when its caller leaves the bus.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -20,6 +25,8 @@ use zbus::zvariant::{OwnedFd as ZOwnedFd, OwnedValue, Value};
 use zeroize::Zeroizing;
 
 use crate::{pin, response};
+
+pub mod words;
 
 /// The terminal whose echo a PIN read turned off, and its settings before, while the read lasts.
 static ECHO_OFF: Mutex<Option<(File, rustix::termios::Termios)>> = Mutex::new(None);
@@ -329,6 +336,86 @@ impl TtyPrompt {
         )
     }
 
+    #[zbus(out_args("response", "choice"))]
+    async fn choose(
+        &self,
+        request_id: String,
+        details: HashMap<String, OwnedValue>,
+        choices: Vec<HashMap<String, OwnedValue>>,
+        #[zbus(header)] hdr: Header<'_>,
+    ) -> zbus::fdo::Result<(u32, String)> {
+        self.check_latchkeyd(&hdr)?;
+        let _ = request_id;
+        let (menu, ids) = words::choice_menu(&details, &choices);
+        let answer = self
+            .with_terminal(move |t| {
+                t.say(&menu);
+                t.read_line(true)
+            })
+            .await;
+        let picked = answer
+            .and_then(|a| a.ok())
+            .and_then(|a| a.trim().parse::<usize>().ok())
+            .and_then(|i| ids.get(i.checked_sub(1)?).cloned());
+        Ok(match picked {
+            Some(id) => (response::APPROVED, id),
+            None => (response::DENIED, String::new()),
+        })
+    }
+
+    #[zbus(out_args("response"))]
+    async fn change_pin(
+        &self,
+        request_id: String,
+        details: HashMap<String, OwnedValue>,
+        current_sink: ZOwnedFd,
+        new_sink: ZOwnedFd,
+        #[zbus(header)] hdr: Header<'_>,
+    ) -> zbus::fdo::Result<u32> {
+        self.check_latchkeyd(&hdr)?;
+        let _ = request_id;
+        let name = text(&details, "authenticator");
+        let pins = self
+            .with_terminal(move |t| {
+                t.say(&format!("Current PIN for {name}: "));
+                let current = t.read_line(false)?;
+                t.say("New PIN: ");
+                let new = t.read_line(false)?;
+                t.say("New PIN again: ");
+                let again = t.read_line(false)?;
+                if new.as_str() != again.as_str() {
+                    t.say("latchkey: the new PINs differ\n");
+                    return Err(io::Error::new(io::ErrorKind::InvalidInput, "PINs differ"));
+                }
+                Ok((current, new))
+            })
+            .await;
+        Ok(match pins {
+            Some(Ok((current, new))) if !current.is_empty() && !new.is_empty() => {
+                match pin::write_pin(current_sink.into(), current.as_bytes())
+                    .and_then(|()| pin::write_pin(new_sink.into(), new.as_bytes()))
+                {
+                    Ok(()) => response::APPROVED,
+                    Err(_) => response::FAILED,
+                }
+            }
+            _ => response::DENIED,
+        })
+    }
+
+    async fn show_status(
+        &self,
+        request_id: String,
+        status: HashMap<String, OwnedValue>,
+        #[zbus(header)] hdr: Header<'_>,
+    ) -> zbus::fdo::Result<()> {
+        self.check_latchkeyd(&hdr)?;
+        let _ = request_id;
+        let line = words::status_line(&status);
+        let _ = self.with_terminal(move |t| t.say(&line)).await;
+        Ok(())
+    }
+
     async fn dismiss(
         &self,
         request_id: String,
@@ -352,9 +439,16 @@ impl TtyPrompt {
         Ok(())
     }
 
+    /// Version 2: never emitted (module doc), declared because the interface has it.
+    #[zbus(signal)]
+    async fn cancelled(
+        emitter: &zbus::object_server::SignalEmitter<'_>,
+        request_id: &str,
+    ) -> zbus::Result<()>;
+
     #[zbus(property)]
     fn version(&self) -> u32 {
-        1
+        crate::VERSION
     }
 }
 
@@ -405,55 +499,4 @@ pub fn open_inherited_fd(n: u32) -> io::Result<OwnedFd> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn consent_text_marks_unverified_callers() {
-        let d: HashMap<String, OwnedValue> = [
-            ("kind", Value::from("create")),
-            ("caller", Value::from("/usr/bin/tool")),
-            ("caller_verified", Value::from(false)),
-            ("rp_id", Value::from("example.com")),
-            ("origin", Value::from("app:tool")),
-            ("user_name", Value::from("alice")),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), OwnedValue::try_from(v).unwrap()))
-        .collect();
-        let t = consent_text(&d);
-        assert!(t.contains("/usr/bin/tool (UNVERIFIED) wants to create a passkey on example.com for user \"alice\""), "{t}");
-    }
-
-    #[test]
-    fn nothing_printed_carries_control_characters() {
-        let d: HashMap<String, OwnedValue> = [
-            ("kind", Value::from("get")),
-            ("caller", Value::from("app\x1b[1A\x1b[2K")),
-            ("rp_id", Value::from("example.com\r\u{202e}moc.live")),
-            ("origin", Value::from("https://example.com\u{9b}2J")),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), OwnedValue::try_from(v).unwrap()))
-        .collect();
-        let t = consent_text(&d);
-        assert!(
-            !t.chars()
-                .any(|c| c != '\n' && (c.is_control() || c == '\u{202e}')),
-            "{t:?}"
-        );
-        assert!(
-            t.contains("app\u{fffd}[1A\u{fffd}[2K (UNVERIFIED) wants to sign in"),
-            "{t:?}"
-        );
-        assert_eq!(printable("PIN\x07 ok\u{7f}"), "PIN\u{fffd} ok\u{fffd}");
-        assert_eq!(printable("Ünïcode 🔑 stays"), "Ünïcode 🔑 stays");
-    }
-
-    #[test]
-    fn pin_fd_reads_one_line() {
-        let (r, w) = rustix::pipe::pipe().unwrap();
-        File::from(w).write_all(b"2468\nrest").unwrap();
-        assert_eq!(read_pin_fd(r).unwrap().as_str(), "2468");
-    }
-}
+mod tests;

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use latchkey_prompt::{scripted, PROMPT_BUS_NAME, PROMPT_PATH};
+use latchkey_prompt::{scripted, PROMPT_BUS_NAME};
 
 use crate::bus::{first_line, TestBus};
 use crate::SetupError;
@@ -99,6 +99,35 @@ impl Prompt {
     pub fn consents(&self) -> Vec<serde_json::Value> {
         self.calls("Consent")
     }
+
+    /// What the prompt was told to show, in order, as version 1 lines: a `Notice`'s text, or the
+    /// line a `ShowStatus` stands for ([`latchkey_prompt::Status::v1_text`]).
+    pub fn status_lines(&self) -> Vec<String> {
+        status_lines(&self.record)
+    }
+}
+
+/// [`Prompt::status_lines`] of the prompt recording into `record`.
+pub fn status_lines(record: &Path) -> Vec<String> {
+    read_record(record)
+        .iter()
+        .filter_map(|r| match r["method"].as_str() {
+            Some("Notice") => r["details"].as_str().map(str::to_owned),
+            Some("ShowStatus") => status_of(&r["details"]).map(|s| s.v1_text()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A recorded `ShowStatus` dictionary as the status it stands for.
+pub fn status_of(d: &serde_json::Value) -> Option<latchkey_prompt::Status> {
+    let text = |k: &str| d[k].as_str().unwrap_or_default().to_owned();
+    Some(latchkey_prompt::Status {
+        kind: latchkey_prompt::StatusKind::parse(d["kind"].as_str()?)?,
+        authenticator: text("authenticator"),
+        retries: d["retries"].as_u64().and_then(|n| u32::try_from(n).ok()),
+        message: text("message"),
+    })
 }
 
 impl Drop for Prompt {
@@ -135,11 +164,13 @@ pub async fn serve_in_process(
     let prompt = scripted::ScriptedPrompt::new(steps, record)
         .map_err(|e| SetupError::new("prompt record", e))?;
     let conn = zbus::connection::Builder::address(address)
-        .and_then(|b| b.serve_at(PROMPT_PATH, prompt))
         .map_err(|e| SetupError::new("prompt connection", e))?
         .build()
         .await
         .map_err(|e| SetupError::new("prompt connection", e))?;
+    scripted::serve(&conn, prompt)
+        .await
+        .map_err(|e| SetupError::new("prompt object", e))?;
     conn.request_name(PROMPT_BUS_NAME)
         .await
         .map_err(|e| SetupError::new("dev.latchkey.Prompt", e))?;

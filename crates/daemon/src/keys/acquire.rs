@@ -282,6 +282,7 @@ pub(crate) fn acquire(
         }
     }
     let left = deadline.saturating_duration_since(Instant::now());
+    ui.show(latchkey_prompt::StatusKind::SelectKey);
     let chosen = select_joining(devices, &joins, ui, left);
     if ceremony.is_cancelled() {
         return Err(cancelled());

@@ -144,6 +144,7 @@ impl KeyBackend {
             .unwrap_or_else(Instant::now);
         let c = c.clone();
         let result = run_blocking(ui, move |bridge| {
+            bridge.set_authenticator_kind(latchkey_prompt::ChoiceKind::SecurityKey);
             let _link = cancel.link(&handle);
             let mut device = acquire::acquire(&sources, &handle, bridge, deadline)?;
             let info = device.info();

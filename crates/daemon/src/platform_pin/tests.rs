@@ -28,6 +28,7 @@ fn ask(retries: Option<u32>, wrong_pin: bool, new_pin: bool) -> PinRequest {
         wrong_pin,
         new_pin,
         min_length: 4,
+        kind: Some(latchkey_prompt::ChoiceKind::Platform),
     }
 }
 

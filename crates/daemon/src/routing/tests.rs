@@ -105,3 +105,36 @@ fn discoverable_get_follows_hints_then_the_platform_store() {
     assert_eq!(to(r#""client-device""#, &holding(&[]), true), Platform);
     assert_eq!(decide_get(&get("", ""), None, true).to, Keys);
 }
+
+#[test]
+fn the_user_is_offered_a_choice_only_when_the_options_leave_it_open() {
+    use Destination::*;
+    let r = |to| route(to, "test");
+    // Open create, keys enabled: both, the rule's decision first.
+    assert_eq!(
+        offer(r(Platform), true, true, true, false),
+        [Platform, Keys]
+    );
+    assert_eq!(offer(r(Keys), true, true, true, false), [Keys, Platform]);
+    // Keys off, or the options decided: no question.
+    assert_eq!(offer(r(Platform), true, true, false, false), [Platform]);
+    assert_eq!(offer(r(Keys), false, true, true, false), [Keys]);
+    // A get offers the platform only when it holds a passkey for the RP.
+    assert_eq!(offer(r(Keys), true, false, true, false), [Keys]);
+    assert_eq!(
+        offer(r(Platform), true, false, true, true),
+        [Platform, Keys]
+    );
+
+    let open = |o: CreationOptions| open_choice(&CheckedOptions::Create(Box::new(o)));
+    assert!(open(create("", "")));
+    assert!(open(create("", r#""hybrid""#)));
+    assert!(!open(create(r#""authenticatorAttachment":"platform""#, "")));
+    assert!(!open(create("", r#""security-key""#)));
+    let open = |o: RequestOptions| open_choice(&CheckedOptions::Get(Box::new(o)));
+    assert!(open(get("", "")));
+    assert!(!open(get(&desc(1, r#""usb""#), "")));
+    assert!(!open(get("", r#""client-device""#)));
+    assert_eq!(Keys.choice().id, "security-key");
+    assert_eq!(Platform.choice().kind, ChoiceKind::Platform);
+}

@@ -1,14 +1,15 @@
 //! `latchkey-test-prompt`: a prompt that answers from a script and records what it was shown.
 //!
 //! Owns `dev.latchkey.Prompt` (default) or registers with latchkeyd as a terminal-style prompt
-//! (`--register`). Prints `ready` on stdout once it serves.
+//! (`--register`). Serves version 2 of the interface, or version 1 when the script says
+//! `version 1`. Prints `ready` on stdout once it serves.
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use latchkey_prompt::{scripted, PROMPT_BUS_NAME, PROMPT_PATH};
+use latchkey_prompt::{scripted, PROMPT_BUS_NAME};
 
 /// Scripted prompt for latchkeyd tests and benchmarks.
 #[derive(Debug, Parser)]
@@ -48,7 +49,8 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         Some(a) => zbus::connection::Builder::address(a.as_str())?,
         None => zbus::connection::Builder::session()?,
     };
-    let conn = builder.serve_at(PROMPT_PATH, prompt)?.build().await?;
+    let conn = builder.build().await?;
+    scripted::serve(&conn, prompt).await?;
     if args.register {
         conn.call_method(
             Some(latchkey_api::BUS_NAME),

@@ -1,0 +1,240 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+//! Prompt1 versions through the real `latchkeyd`: a version 2 prompt is asked where to go
+//! (`Choose`, from latchkeyd's routing), gets `ShowStatus` kinds and the version 2 keys, and can
+//! cancel with `Cancelled`; a version 1 prompt gets only version 1 calls and still completes
+//! ceremonies. webauthn-rs verifies every response.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use latchkey_api::{CredentialsClient, Kind};
+use latchkey_testkit::keys::*;
+use latchkey_testkit::latchkeyd::Latchkeyd;
+use latchkey_testkit::rp::*;
+use webauthn_rs_core::proto::{AuthenticatorAttachment, UserVerificationPolicy};
+
+async fn client(bus: &TestBus) -> CredentialsClient {
+    CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap()
+}
+
+async fn until<F: FnMut() -> bool>(what: &str, limit: Duration, mut done: F) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Records of the methods only version 2 has.
+fn version_2_calls(prompt: &Prompt) -> Vec<serde_json::Value> {
+    prompt
+        .shown()
+        .into_iter()
+        .filter(|r| {
+            matches!(
+                r["method"].as_str(),
+                Some("Choose" | "ShowStatus" | "ChangePin")
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn latchkeyd_offers_where_to_go_and_the_choice_routes_there() {
+    let bus = TestBus::start();
+    let key = TestKey::start(&bus.dir.path().join("key.sock"), Presence::Touch);
+    let _d = Latchkeyd::start(
+        &bus,
+        &policy_privileged_self(),
+        &[format!("--device={}", key.spec())],
+    )
+    .await;
+    let prompt = Prompt::spawn(
+        &bus,
+        "approve\nwhere security-key\nwhere platform\npin 271828\n",
+        false,
+    );
+    let client = client(&bus).await;
+    let core = rp();
+
+    // No attachment, no hint: both can serve; the user picks the security key.
+    let reg = registration(&core, None, UserVerificationPolicy::Discouraged_DO_NOT_USE);
+    let out = client.call(Kind::Create, &reg.json, &web()).await.unwrap();
+    let (_, aaguid) = verify_registration(&core, &reg, &ok_json(&out));
+    assert_eq!(aaguid, KEY_AAGUID);
+    assert_eq!(key.touches(), 1);
+    let asked = prompt.calls("Choose");
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert_eq!(
+        asked[0]["details"]["details"],
+        serde_json::json!({"kind": "create", "rp_id": "example.com"})
+    );
+    // The rule's decision (the platform, rule 4) first.
+    assert_eq!(
+        asked[0]["details"]["choices"],
+        serde_json::json!([
+            {"id": "platform", "kind": "platform"},
+            {"id": "security-key", "kind": "security-key"},
+        ])
+    );
+
+    // The second time the user picks this device: first use of the platform PIN, created in
+    // the trusted prompt with the version 2 keys, then the same PIN verified.
+    let reg = registration(&core, None, UserVerificationPolicy::Required);
+    let out = client.call(Kind::Create, &reg.json, &web()).await.unwrap();
+    let (cred, aaguid) = verify_registration(&core, &reg, &ok_json(&out));
+    assert_eq!(aaguid, latchkey_client::platform::AAGUID);
+    assert!(cred.user_verified);
+    assert_eq!(key.touches(), 1, "the key was not used again");
+    let pins = prompt.calls("RequestPin");
+    assert!(!pins.is_empty());
+    let first = &pins[0]["details"];
+    assert_eq!(first["new_pin"], true, "{first}");
+    assert_eq!(first["authenticator_kind"], "platform", "{first}");
+    assert_eq!(first["blocked"], false, "{first}");
+    assert!(first["min_length"].as_u64().unwrap() >= 4, "{first}");
+    assert_eq!(prompt.calls("Choose").len(), 2);
+
+    // Attachment named: no question.
+    let reg = registration(
+        &core,
+        Some(AuthenticatorAttachment::CrossPlatform),
+        UserVerificationPolicy::Discouraged_DO_NOT_USE,
+    );
+    let out = client.call(Kind::Create, &reg.json, &web()).await.unwrap();
+    verify_registration(&core, &reg, &ok_json(&out));
+    assert_eq!(prompt.calls("Choose").len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_choice_is_not_allowed() {
+    let bus = TestBus::start();
+    let key = TestKey::start(&bus.dir.path().join("key.sock"), Presence::Touch);
+    let _d = Latchkeyd::start(
+        &bus,
+        &policy_privileged_self(),
+        &[format!("--device={}", key.spec())],
+    )
+    .await;
+    let prompt = Prompt::spawn(&bus, "approve\nwhere deny\n", false);
+    let client = client(&bus).await;
+    let reg = registration(&rp(), None, UserVerificationPolicy::Discouraged_DO_NOT_USE);
+    let out = client.call(Kind::Create, &reg.json, &web()).await.unwrap();
+    assert_eq!(out.error_name().as_deref(), Some("NotAllowedError"));
+    assert_eq!(prompt.calls("Choose").len(), 1);
+    assert_eq!(key.touches(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_1_prompt_gets_only_version_1_calls_and_ceremonies_complete() {
+    let bus = TestBus::start();
+    let key = TestKey::start(&bus.dir.path().join("key.sock"), Presence::Wait);
+    let _d = Latchkeyd::start(
+        &bus,
+        &policy_privileged_self(),
+        &[format!("--device={}", key.spec())],
+    )
+    .await;
+    let prompt = Prompt::spawn(&bus, "version 1\napprove\npin 271828\n", false);
+    let client = client(&bus).await;
+
+    // It serves exactly version 1 as committed.
+    let live = introspect(
+        client.connection(),
+        "dev.latchkey.Prompt",
+        "/dev/latchkey/Prompt",
+    )
+    .await;
+    let v1 = interface_shape(latchkey_prompt::INTERFACE_XML_V1, "dev.latchkey.Prompt1");
+    assert_eq!(interface_shape(&live, "dev.latchkey.Prompt1"), v1);
+    assert!(!v1
+        .iter()
+        .any(|m| m.contains("Choose(") || m.contains("ShowStatus")));
+
+    let core = rp();
+    // Open options with keys enabled: a version 2 prompt would be asked; this one is not, and the
+    // rule (the platform) stands: first use of the PIN, asked without the version 2 keys.
+    let reg = registration(&core, None, UserVerificationPolicy::Required);
+    let out = client.call(Kind::Create, &reg.json, &web()).await.unwrap();
+    let (_, aaguid) = verify_registration(&core, &reg, &ok_json(&out));
+    assert_eq!(aaguid, latchkey_client::platform::AAGUID);
+    let pins = prompt.calls("RequestPin");
+    assert_eq!(pins[0]["details"]["new_pin"], true);
+    assert!(
+        pins[0]["details"].get("authenticator_kind").is_none(),
+        "{pins:?}"
+    );
+    assert!(pins[0]["details"].get("blocked").is_none(), "{pins:?}");
+
+    // The key's touch request reaches it as version 1's Notice line.
+    let reg = registration(
+        &core,
+        Some(AuthenticatorAttachment::CrossPlatform),
+        UserVerificationPolicy::Discouraged_DO_NOT_USE,
+    );
+    let pending = client.start(Kind::Create, &reg.json, &web()).await.unwrap();
+    key.until_waiting(Duration::from_secs(20)).await;
+    until("the touch notice", Duration::from_secs(10), || {
+        prompt
+            .calls("Notice")
+            .iter()
+            .any(|n| n["details"] == "Touch your security key")
+    })
+    .await;
+    key.set_presence(Presence::Touch);
+    key.touch();
+    let out = tokio::time::timeout(Duration::from_secs(30), pending.response())
+        .await
+        .unwrap()
+        .unwrap();
+    verify_registration(&core, &reg, &ok_json(&out));
+    assert_eq!(version_2_calls(&prompt), Vec::<serde_json::Value>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_prompts_cancel_while_a_key_waits_ends_the_request_with_not_allowed() {
+    let bus = TestBus::start();
+    let key = TestKey::start(&bus.dir.path().join("key.sock"), Presence::Wait);
+    let _d = Latchkeyd::start(
+        &bus,
+        &policy_privileged_self(),
+        &[format!("--device={}", key.spec())],
+    )
+    .await;
+    let prompt = Prompt::spawn(&bus, "approve\ncancel on touch-key\n", false);
+    let client = client(&bus).await;
+    let reg = registration(
+        &rp(),
+        Some(AuthenticatorAttachment::CrossPlatform),
+        UserVerificationPolicy::Discouraged_DO_NOT_USE,
+    );
+    let out = tokio::time::timeout(
+        Duration::from_secs(30),
+        client.call(Kind::Create, &reg.json, &web()),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        out.error_name().as_deref(),
+        Some("NotAllowedError"),
+        "{:?}",
+        out.message()
+    );
+    let statuses = prompt.calls("ShowStatus");
+    assert!(
+        statuses.iter().any(|s| s["details"]["kind"] == "touch-key"),
+        "{statuses:?}"
+    );
+    assert_eq!(prompt.calls("Cancelled").len(), 1);
+    // The key was told to stop.
+    until("CTAPHID_CANCEL at the key", Duration::from_secs(10), || {
+        key.cancels() == 1
+    })
+    .await;
+    assert_eq!(prompt.calls("Notice"), Vec::<serde_json::Value>::new());
+}
