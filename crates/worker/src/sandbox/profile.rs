@@ -6,7 +6,7 @@
 //! restarted, cancels, malformed messages) and latchkeyd's over an `swtpm` (`worker_tpm`: the TPM
 //! store through libtss2's TCP TCTI, wrong PINs) with every process under `strace -f -ff`, and
 //! lists what each `latchkey-platform-worker` called after its last `seccomp()` (x86-64, Debian
-//! 12's glibc 2.36, Rust 1.95, aws-lc-sys 0.47, libtss2 4.0). Counts from that run: `futex` 676,
+//! 12's glibc 2.36, Rust 1.95, aws-lc-sys 0.47, libtss2 3.2.1). Counts from that run: `futex` 676,
 //! `recvfrom`/`sendto` 219 each, `write` 171, `close` 234, `openat` 143, `fsync` 141, `rename`
 //! 70, `socket`/`connect` 58 (TCP TCTI only), ... Re-measure after upgrading the toolchain,
 //! glibc, aws-lc or libtss2, and add what is new here with the reason.
