@@ -247,6 +247,18 @@ pub enum StoreError {
     /// The backing storage (filesystem, TPM) failed.
     #[error("storage failed: {0}")]
     Io(String),
+    /// A file or directory of the store could not be read or written; the operating system's
+    /// error is the `source()` (its kind tells a read-only or full file system apart).
+    #[error("storage failed: {action} {}", path.display())]
+    File {
+        /// What was being done ("writing", "renaming onto", ...).
+        action: &'static str,
+        /// The file or directory.
+        path: std::path::PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
     /// A cryptographic operation failed.
     #[error("cryptographic operation failed: {0}")]
     Crypto(String),
@@ -262,6 +274,20 @@ pub enum StoreError {
         /// (informative only: it may be stale or from another PID namespace).
         holder: Option<u32>,
     },
+}
+
+impl StoreError {
+    /// This error and its causes, joined by ": " (for messages that show one line).
+    pub fn with_causes(&self) -> String {
+        let mut out = self.to_string();
+        let mut next = std::error::Error::source(self);
+        while let Some(cause) = next {
+            out.push_str(": ");
+            out.push_str(&cause.to_string());
+            next = cause.source();
+        }
+        out
+    }
 }
 
 /// A credential store with key custody and a PIN verifier.

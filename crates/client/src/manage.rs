@@ -41,13 +41,7 @@ pub struct CredentialInfo {
 /// A store failure as the WebAuthn error a caller in this process reports (`UnknownError`, the
 /// store's message and its causes); latchkeyd keeps the [`StoreError`] and decides at its edge.
 pub fn store_error(e: StoreError) -> WebAuthnError {
-    let mut message = format!("the credential store failed: {e}");
-    let mut next = std::error::Error::source(&e);
-    while let Some(cause) = next {
-        message.push_str(&format!(": {cause}"));
-        next = cause.source();
-    }
-    WebAuthnError::unknown(message)
+    WebAuthnError::unknown(format!("the credential store failed: {}", e.with_causes()))
 }
 
 /// Lists the credentials of a store (all RPs, or one).

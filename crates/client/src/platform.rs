@@ -63,7 +63,7 @@ pub enum StoreOpenError {
     #[error("cannot read the platform authenticator's settings: {0}")]
     Options(#[from] crate::platform_options::OptionsError),
     /// The store refused to open.
-    #[error("cannot open the credential store at {dir}: {source}")]
+    #[error("cannot open the credential store at {}: {}", dir.display(), source.with_causes())]
     Store {
         /// The directory.
         dir: PathBuf,

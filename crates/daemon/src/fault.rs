@@ -222,6 +222,7 @@ pub fn store_blame(e: &StoreError) -> (Blame, FaultKind) {
         StoreError::Full
         | StoreError::Corrupt(_)
         | StoreError::Io(_)
+        | StoreError::File { .. }
         | StoreError::Crypto(_)
         | StoreError::InUse { .. } => (Blame::Store, FaultKind::Failed),
     }

@@ -16,8 +16,12 @@ use latchkey_authenticator::store::StoreError;
 pub(crate) const TEMP_PREFIX: &str = ".tmp-";
 
 /// Maps an I/O error to the store's error, naming what was being done.
-pub(crate) fn io_err(what: &str, path: &Path, err: io::Error) -> StoreError {
-    StoreError::Io(format!("{what} {}: {err}", path.display()))
+pub(crate) fn io_err(what: &'static str, path: &Path, err: io::Error) -> StoreError {
+    StoreError::File {
+        action: what,
+        path: path.to_owned(),
+        source: err,
+    }
 }
 
 /// Creates `dir` (and missing parents) with mode 0700, and tightens an existing one to 0700.

@@ -69,6 +69,13 @@ fn a_symlinked_lock_file_is_refused() {
     let dir = tmp.path().join("store");
     fs::create_dir(&dir).unwrap();
     symlink(&elsewhere, dir.join(LOCK_FILE)).unwrap();
-    assert!(matches!(StoreLock::acquire(&dir), Err(StoreError::Io(_))));
+    match StoreLock::acquire(&dir) {
+        Err(StoreError::File { action, source, .. }) => {
+            assert_eq!(action, "opening");
+            // O_NOFOLLOW on a symbolic link (open(2)).
+            assert_eq!(source.raw_os_error(), Some(40), "{source}");
+        }
+        other => panic!("a symlinked lock file was not refused as a file error: {other:?}"),
+    }
     assert_eq!(fs::read(&elsewhere).unwrap(), b"");
 }
