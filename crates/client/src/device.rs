@@ -64,9 +64,15 @@ pub struct DeviceDescription {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DeviceError {
-    /// The device went away (unplugged, socket closed, server stopped).
+    /// The device went away (unplugged, socket closed, server stopped) or is not there at all
+    /// (no such node or socket). Opening it again is pointless until something new appears.
     #[error("the authenticator is gone: {0}")]
     Gone(String),
+    /// The device is there but cannot be opened yet: a hidraw node udev has not given the
+    /// desktop user's ACL (permission denied), a socket bound but not yet listening (connection
+    /// refused). Opening it a moment later may succeed; this is the one error worth retrying.
+    #[error("the authenticator is not ready yet: {0}")]
+    NotReady(String),
     /// An I/O error talking to the device.
     #[error("I/O error talking to the authenticator: {0}")]
     Io(#[from] std::io::Error),

@@ -171,21 +171,11 @@ const OPEN_RETRY_PAUSES: [Duration; 7] = [
 ];
 
 /// Whether an open that failed with `error` may succeed a moment later, when the node that just
-/// appeared is ready: permission denied (no ACL yet), refused or not found (a socket not yet
-/// listening, a node being renamed into place), and [`DeviceError::Gone`], which is how the
-/// openers report the last two. A timeout or a malformed answer comes from a key that was
-/// reached, and is not retried.
+/// appeared is ready: only [`DeviceError::NotReady`] (no ACL yet, a socket not yet listening).
+/// A key that is gone (unplugged again, its node removed) is not waited for, and a timeout or a
+/// malformed answer comes from a key that was reached.
 fn may_succeed_later(error: &DeviceError) -> bool {
-    match error {
-        DeviceError::Gone(_) => true,
-        DeviceError::Io(e) => matches!(
-            e.kind(),
-            std::io::ErrorKind::PermissionDenied
-                | std::io::ErrorKind::ConnectionRefused
-                | std::io::ErrorKind::NotFound
-        ),
-        _ => false,
-    }
+    matches!(error, DeviceError::NotReady(_))
 }
 
 /// Calls `attempt` until it succeeds, fails for good (not [`may_succeed_later`]), or the
@@ -349,7 +339,11 @@ mod tests {
     }
 
     fn refused() -> DeviceError {
-        DeviceError::Gone("/dev/hidraw7: Connection refused (os error 111)".into())
+        DeviceError::NotReady("/dev/hidraw7: Connection refused (os error 111)".into())
+    }
+
+    fn no_acl() -> DeviceError {
+        DeviceError::NotReady("/dev/hidraw7: Permission denied (os error 13)".into())
     }
 
     fn io(kind: std::io::ErrorKind) -> DeviceError {
@@ -358,11 +352,7 @@ mod tests {
 
     #[test]
     fn a_node_that_fails_to_open_at_first_is_opened_after_backing_off() {
-        let (attempt, calls) = failing_then_open(vec![
-            refused(),
-            io(std::io::ErrorKind::PermissionDenied),
-            io(std::io::ErrorKind::NotFound),
-        ]);
+        let (attempt, calls) = failing_then_open(vec![refused(), no_acl(), refused()]);
         let mut paused = Vec::new();
         let opened = open_with_retries(attempt, |d| paused.push(d)).unwrap();
         assert_eq!(opened, "opened");
@@ -385,8 +375,25 @@ mod tests {
         assert_eq!(paused.iter().sum::<Duration>(), Duration::from_secs(1));
         assert_eq!(
             error.to_string(),
-            "the authenticator is gone: /dev/hidraw7: Connection refused (os error 111)"
+            "the authenticator is not ready yet: /dev/hidraw7: Connection refused (os error 111)"
         );
+    }
+
+    #[test]
+    fn a_key_that_is_gone_is_not_retried() {
+        // An unplugged key: its node is removed (ENOENT) or the kernel says no device.
+        for failure in [
+            DeviceError::Gone("/dev/hidraw7: No such file or directory (os error 2)".into()),
+            DeviceError::Gone("/dev/hidraw7: No such device (os error 19)".into()),
+        ] {
+            let shown = failure.to_string();
+            let (attempt, calls) = failing_then_open(vec![failure]);
+            let mut paused = Vec::new();
+            let (error, attempts) = open_with_retries(attempt, |d| paused.push(d)).unwrap_err();
+            assert_eq!((attempts, calls.get()), (1, 1), "{shown}");
+            assert!(paused.is_empty(), "{shown}");
+            assert_eq!(error.to_string(), shown);
+        }
     }
 
     #[test]
@@ -395,6 +402,7 @@ mod tests {
             DeviceError::Timeout,
             DeviceError::Garbage("short INIT answer".into()),
             io(std::io::ErrorKind::InvalidData),
+            io(std::io::ErrorKind::PermissionDenied),
         ] {
             let shown = failure.to_string();
             let (attempt, calls) = failing_then_open(vec![failure]);
@@ -415,6 +423,23 @@ mod tests {
         assert_eq!(failed.len(), 1);
         assert!(
             matches!(failed[0].error, DeviceError::Gone(_)),
+            "{:?}",
+            failed[0].error
+        );
+    }
+
+    #[test]
+    fn a_socket_nobody_listens_on_yet_is_not_ready() {
+        // A socket node with no listener behind it: the state between a key's bind and its
+        // listen (connection refused).
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key");
+        drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+        assert!(path.exists());
+        let (opened, failed) = open_all(&[DeviceSpec::Unix(path)]);
+        assert!(opened.is_empty());
+        assert!(
+            matches!(&failed[0].error, DeviceError::NotReady(why) if why.contains("refused")),
             "{:?}",
             failed[0].error
         );

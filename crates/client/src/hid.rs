@@ -49,6 +49,32 @@ fn device_error(e: ChannelError) -> DeviceError {
     }
 }
 
+/// What a failed CTAPHID_INIT means: a key that refuses it (a UDP key whose port has no
+/// listener yet) is not ready; anything else as in a transaction.
+fn open_error(e: ChannelError) -> DeviceError {
+    match e {
+        ChannelError::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            DeviceError::NotReady(io.to_string())
+        }
+        other => device_error(other),
+    }
+}
+
+/// What a failed open of a node or socket means: not there ([`DeviceError::Gone`]), there but
+/// not yet usable ([`DeviceError::NotReady`]: no ACL yet, not listening yet), or an I/O error.
+fn connect_error(label: &str, e: std::io::Error) -> DeviceError {
+    use std::io::ErrorKind;
+    if latchkey_transport::is_device_gone(&e) || e.kind() == ErrorKind::NotFound {
+        return DeviceError::Gone(format!("{label}: {e}"));
+    }
+    match e.kind() {
+        ErrorKind::PermissionDenied | ErrorKind::ConnectionRefused => {
+            DeviceError::NotReady(format!("{label}: {e}"))
+        }
+        _ => DeviceError::Io(e),
+    }
+}
+
 impl<C: HidConnection> HidDevice<C> {
     /// Allocates a channel on `conn` (CTAPHID_INIT).
     pub fn open(
@@ -57,7 +83,7 @@ impl<C: HidConnection> HidDevice<C> {
         path: String,
         transport: Transport,
     ) -> Result<Self, DeviceError> {
-        let channel = CtapHidChannel::open(conn).map_err(device_error)?;
+        let channel = CtapHidChannel::open(conn).map_err(open_error)?;
         let cbor = channel.info().capabilities.has(Capabilities::CBOR);
         Ok(Self {
             channel,
@@ -74,8 +100,8 @@ impl<C: HidConnection> HidDevice<C> {
 
 /// Opens a virtual key listening on the Unix socket `path`.
 pub fn open_unix(path: &Path) -> Result<HidDevice<UnixConnection>, DeviceError> {
-    let conn = UnixConnection::connect(path)
-        .map_err(|e| DeviceError::Gone(format!("{}: {e}", path.display())))?;
+    let conn =
+        UnixConnection::connect(path).map_err(|e| connect_error(&path.display().to_string(), e))?;
     HidDevice::open(
         conn,
         format!("virtual key at {}", path.display()),
@@ -161,13 +187,7 @@ pub fn open_spec(spec: &DeviceSpec, name: Option<&str>) -> Result<Box<dyn Device
         return crate::nfc::open_reader(reader, name);
     }
     let label = spec.to_string();
-    let conn = spec.open().map_err(|e| {
-        if latchkey_transport::is_device_gone(&e) || e.kind() == std::io::ErrorKind::NotFound {
-            DeviceError::Gone(format!("{label}: {e}"))
-        } else {
-            DeviceError::Io(e)
-        }
-    })?;
+    let conn = spec.open().map_err(|e| connect_error(&label, e))?;
     let (transport, default_name) = if spec.is_usb() {
         (Transport::Usb, format!("security key at {label}"))
     } else {

@@ -7,9 +7,9 @@
 //!    ([`select_joining`]); the first touched wins and the others get CTAPHID_CANCEL. None: the
 //!    prompt says [`INSERT_KEY`] and the first key to appear is used.
 //! 3. While it waits, a feeder thread sends keys that appear — hot-plugged hidraw nodes, cards
-//!    put on a reader (pcscd's reader events), and named specs and cards that could not be
-//!    opened before (a virtual key's socket showing up, a card's arrival completing) — to the
-//!    selection.
+//!    put on a reader (pcscd's reader events; the [`CardWatcher`] retries a card whose arrival
+//!    is not complete), and named specs that could not be opened before (a virtual key's socket
+//!    showing up) — to the selection.
 //!
 //! Every key opened is tied to the ceremony's [`CancelHandle`]: cancelling the ceremony cancels
 //! them all (CTAPHID_CANCEL to a key waiting for a touch) and stops the feeder.
@@ -50,7 +50,7 @@ fn cancelled() -> WebAuthnError {
 /// The keys found at the start, and where later ones may come from.
 struct Present {
     devices: Vec<Box<dyn Device>>,
-    /// Named specs that could not be opened yet.
+    /// Named specs that could not be opened yet (tried again at every poll).
     pending: Vec<DeviceSpec>,
     /// Specs already in use (hot-plug events for them are ignored).
     known: Vec<DeviceSpec>,
@@ -121,12 +121,14 @@ fn open_present(sources: &KeySources, ceremony: &CancelHandle) -> Present {
                     present.devices.push(d);
                     present.known.push(spec);
                 }
-                // Tried again while the ceremony waits: a card just put on the reader (or
-                // one replacing a card just pulled) can refuse its first connection, and no
-                // reader event comes for it after this listing.
+                // A card just put on the reader (or one replacing a card just pulled) can
+                // refuse its first connection, and no reader event comes for it after this
+                // listing: the watcher tries it again while it stays there.
                 Err(e) => {
                     tracing::info!(key = %spec, error = %e, "cannot open an NFC card yet");
-                    present.pending.push(spec);
+                    if let Some(cards) = present.cards.as_mut() {
+                        cards.retry(&spec);
+                    }
                 }
             }
         }
@@ -188,20 +190,15 @@ fn feed(
                     None if present.cards.is_none() => thread::sleep(POLL),
                     None => {}
                 }
-                match present.cards.as_mut().map(|c| c.next_card(wait)) {
-                    Some(Ok(Some(spec))) => {
-                        present.known.retain(|k| *k != spec);
+                match present.cards.as_mut().map(|c| c.next_device(wait)) {
+                    Some(Ok(Some((spec, d)))) => {
+                        // The card left and came back, or is new: it was opened afresh.
                         present.pending.retain(|p| *p != spec);
-                        // The card left and came back, or is new: open it afresh, and again
-                        // later while its arrival is not complete.
-                        match open_spec(&spec, None) {
-                            Ok(d) => {
-                                present.known.push(spec);
-                                if !send(d) {
-                                    return;
-                                }
-                            }
-                            Err(_) => present.pending.push(spec),
+                        if !present.known.contains(&spec) {
+                            present.known.push(spec);
+                        }
+                        if !send(d) {
+                            return;
                         }
                     }
                     Some(Ok(None)) | None => {}
