@@ -9,10 +9,10 @@ need_apt=()
 # libpcsclite-dev: the `pcsc` feature (and pyscard, built from source with swig and python3-dev).
 # The graphical prompt (crates/ui): GTK 4 and libadwaita to build it, gettext for its translations;
 # its tests run it under Xvfb, read it through AT-SPI (python3-pyatspi) and take screenshots
-# (imagemagick, x11-utils).
+# (imagemagick, x11-utils). iproute2 (`ss`): which process holds a key's connection.
 for pkg in dbus-daemon swtpm swtpm-tools libtss2-dev libssl-dev pkg-config python3-venv python3-dev \
     libclang-dev chromium firefox-esr pcscd libpcsclite-dev vsmartcard-vpcd swig systemd \
-    libgtk-4-dev libadwaita-1-dev gettext xvfb at-spi2-core python3-pyatspi imagemagick x11-utils adwaita-icon-theme; do
+    libgtk-4-dev libadwaita-1-dev gettext xvfb at-spi2-core python3-pyatspi imagemagick x11-utils adwaita-icon-theme iproute2; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
 # The browser tests run under Node.js; use the machine's if it has one.

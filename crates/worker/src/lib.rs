@@ -11,9 +11,15 @@
 //! parent starts it ([`process`]) and sees it as a [`WorkerDevice`]: a `latchkey_client::Device`
 //! and a [`ManagedDevice`] that restarts the worker when it died. Both sides are blocking code on
 //! threads: this crate links no async runtime, no D-Bus and no TLS.
+//!
+//! The same pieces (link, CBOR messages, version in `Ready`, sandbox building blocks) serve the
+//! security key worker, `latchkey-device-worker` ([`device_worker`]), which opens the keys that
+//! [`keys`] finds so latchkeyd never does.
 #![forbid(unsafe_code)]
 
 pub mod device;
+pub mod device_worker;
+pub mod keys;
 pub mod link;
 pub mod managed;
 pub mod process;

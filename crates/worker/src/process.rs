@@ -264,7 +264,7 @@ pub const MAX_LOG_LINE: usize = 4096;
 /// Relays the worker's standard error, line by line, into latchkeyd's log (`worker=PID`), each
 /// line cut to [`MAX_LOG_LINE`] bytes and its control characters escaped, until the worker
 /// closes it.
-fn relay_stderr(stderr: impl Read, pid: u32) {
+pub(crate) fn relay_stderr(stderr: impl Read, pid: u32) {
     let mut reader = BufReader::new(stderr);
     let mut line = Vec::with_capacity(256);
     // Inside a line already cut: drop bytes up to its end.

@@ -21,6 +21,7 @@
 //! is a [`ProtocolError`] naming the rule. Each message is declared once, as a table from which
 //! both directions follow ([`wire`]).
 
+pub mod device;
 pub mod error;
 pub mod platform;
 pub mod wire;

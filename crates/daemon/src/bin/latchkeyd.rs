@@ -9,13 +9,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use latchkey_daemon::keys::{KeyBackend, KeySources};
+use latchkey_daemon::keys::{KeyAccess, KeyBackend, KeySources};
 use latchkey_daemon::platform::PlatformBackend;
 use latchkey_daemon::policy::{Policy, PolicyDirs};
 use latchkey_daemon::related::{Limits, RelatedOrigins};
 use latchkey_daemon::routing::Router;
 use latchkey_daemon::server::{Backends, Daemon, Settings, Timeouts};
 use latchkey_transport::{DeviceSpec, Roots};
+use latchkey_worker::device_worker::{DeviceWorkerConfig, DEVICE_WORKER_PROGRAM};
 use latchkey_worker::{WorkerConfig, WorkerDevice};
 
 /// The Latchkey platform service (dev.latchkey.Credentials on the session bus).
@@ -170,7 +171,19 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let platform = Arc::new(PlatformBackend::new(Box::new(device)));
     let platform_store: Arc<dyn latchkey_daemon::store::PlatformStore> = platform.clone();
     let keys_enabled = sources.enabled();
-    let keys = Arc::new(KeyBackend::new(sources, Timeouts::default()));
+    // Security keys are opened only in latchkey-device-worker (next to this executable, started
+    // at the first ceremony on keys): latchkeyd itself opens no device.
+    let device_worker = DeviceWorkerConfig {
+        program: std::env::current_exe()?.with_file_name(DEVICE_WORKER_PROGRAM),
+        usb: sources
+            .usb
+            .as_ref()
+            .map(|r| (r.sysfs.clone(), r.dev.clone())),
+        log_level: args.log_level.clone(),
+    };
+    let keys = Arc::new(
+        KeyBackend::new(sources, Timeouts::default()).with_access(KeyAccess::worker(device_worker)),
+    );
     let backends = Backends {
         ceremonies: Arc::new(Router::new(
             platform.clone(),

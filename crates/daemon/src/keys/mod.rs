@@ -2,7 +2,8 @@
 //! (`/dev/hidrawN`) and NFC cards on PC/SC readers (`pcsc:READER`), named by `--device`, listed
 //! in `devices.toml` (`$XDG_CONFIG_HOME/latchkey/devices.toml`, the file the `latchkey` CLI
 //! reads), or found by hidraw discovery with hot-plug and by pcscd's reader events. Each
-//! ceremony opens the keys afresh (the `acquire` module), runs
+//! ceremony opens the keys afresh (the `acquire` module; in the sandboxed device worker when
+//! latchkeyd runs one, [`KeyAccess`]), runs
 //! `latchkey_client::register` / `authenticate` on the chosen one on a blocking thread, and
 //! closes them. The user side — PIN with retries left, "touch your key", "insert your key" —
 //! goes through the request's [`PromptSession`] ([`crate::bridge`]).
@@ -12,6 +13,8 @@
 //! wait for keys; the blocking thread then ends on its own and the request is freed at once.
 
 mod acquire;
+
+pub use acquire::KeyAccess;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -113,13 +116,29 @@ impl Drop for CancelOnDrop {
 pub struct KeyBackend {
     sources: KeySources,
     timeouts: Timeouts,
+    access: Arc<KeyAccess>,
 }
 
 impl KeyBackend {
     /// Keys from `sources`; `timeouts` bounds how long a ceremony waits for a key (the request's
     /// own timeout usually ends it first).
     pub fn new(sources: KeySources, timeouts: Timeouts) -> Self {
-        Self { sources, timeouts }
+        Self {
+            sources,
+            timeouts,
+            access: Arc::new(KeyAccess::InProcess),
+        }
+    }
+
+    /// The same, opening keys where `access` says (the device worker, for latchkeyd).
+    pub fn with_access(mut self, access: KeyAccess) -> Self {
+        self.access = Arc::new(access);
+        self
+    }
+
+    /// Where keys are opened.
+    pub fn access(&self) -> &KeyAccess {
+        &self.access
     }
 
     /// Where keys come from.
@@ -138,6 +157,7 @@ impl KeyBackend {
         let mut on_drop = CancelOnDrop(Some(handle.clone()));
         let cancel = cancel.clone();
         let sources = self.sources.clone();
+        let access = self.access.clone();
         let wait = self.timeouts.clamp(c.options().timeout_ms());
         let deadline = Instant::now()
             .checked_add(wait)
@@ -146,7 +166,7 @@ impl KeyBackend {
         let result = run_blocking(ui, move |bridge| {
             bridge.set_authenticator_kind(latchkey_prompt::ChoiceKind::SecurityKey);
             let _link = cancel.link(&handle);
-            let mut device = acquire::acquire(&sources, &handle, bridge, deadline)?;
+            let mut device = acquire::acquire(&access, &sources, &handle, bridge, deadline)?;
             let info = device.info();
             tracing::info!(request = %c.id(), key = %info.path, name = %info.name, "security key chosen");
             c.perform(&mut *device, bridge)

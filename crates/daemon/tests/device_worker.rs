@@ -1,0 +1,183 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+//! Security keys through the sandboxed device worker: the real `latchkeyd` on a private bus,
+//! `--device unix:PATH` virtual keys served by the test. latchkeyd holds no key's connection
+//! itself; a worker that dies fails the ceremony clearly and the next ceremony starts another.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use latchkey_api::{CredentialsClient, Kind};
+use latchkey_testkit::keys::*;
+use latchkey_testkit::latchkeyd::Latchkeyd;
+use latchkey_testkit::rp::*;
+use webauthn_rs_core::proto::{AuthenticatorAttachment, UserVerificationPolicy};
+
+async fn client(bus: &TestBus) -> CredentialsClient {
+    CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap()
+}
+
+/// The socket inodes a process holds (`socket:[N]` links in `/proc/PID/fd`), and its other
+/// open files.
+fn fds(pid: u32) -> (Vec<u64>, Vec<String>) {
+    let mut sockets = Vec::new();
+    let mut files = Vec::new();
+    for fd in std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap() {
+        let Ok(target) = std::fs::read_link(fd.unwrap().path()) else {
+            continue;
+        };
+        let target = target.to_string_lossy().into_owned();
+        match target
+            .strip_prefix("socket:[")
+            .and_then(|s| s.strip_suffix(']'))
+        {
+            Some(inode) => sockets.push(inode.parse().unwrap()),
+            None => files.push(target),
+        }
+    }
+    (sockets, files)
+}
+
+/// The inodes of the client ends connected to the Unix socket at `path`: `ss` lists the
+/// server's accepted sockets with the listener's path and their peer's inode.
+fn peers_of(path: &str) -> Vec<u64> {
+    let out = std::process::Command::new("ss")
+        .args(["-xn", "state", "established"])
+        .output()
+        .expect("ss (iproute2) is installed by the test command");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .filter_map(|line| {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            let at = cols.iter().position(|c| *c == path)?;
+            // PATH INODE PEER_ADDRESS PEER_INODE
+            cols.get(at + 3)?.parse().ok()
+        })
+        .collect()
+}
+
+fn child(d: &Latchkeyd, name: &str) -> Option<(u32, String)> {
+    d.children()
+        .into_iter()
+        .find(|(_, n, _)| n == name)
+        .map(|(pid, _, status)| (pid, status))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn latchkeyd_holds_no_key_the_sandboxed_device_worker_does() {
+    let bus = TestBus::start();
+    let key = TestKey::start(&bus.dir.path().join("key.sock"), Presence::Wait);
+    let d = Latchkeyd::start(
+        &bus,
+        &policy_privileged_self(),
+        &[format!("--device={}", key.spec())],
+    )
+    .await;
+    // No ceremony on keys yet: no device worker.
+    assert!(child(&d, "latchkey-device-worker").is_none());
+    let _prompt = Prompt::spawn(&bus, "approve\n", false);
+    let client = client(&bus).await;
+    let core = rp();
+    let reg = registration(
+        &core,
+        Some(AuthenticatorAttachment::CrossPlatform),
+        UserVerificationPolicy::Discouraged_DO_NOT_USE,
+    );
+    let pending = client.start(Kind::Create, &reg.json, &web()).await.unwrap();
+    key.until_waiting(Duration::from_secs(20)).await;
+
+    let (worker, status) = child(&d, "latchkey-device-worker").expect("a device worker");
+    for line in ["NoNewPrivs:\t1", "Seccomp:\t2"] {
+        assert!(status.lines().any(|l| l == line), "{line} not in {status}");
+    }
+    let path = key.spec().strip_prefix("unix:").unwrap().to_owned();
+    let peers = peers_of(&path);
+    assert_eq!(peers.len(), 1, "one connection to the key: {peers:?}");
+    let (worker_sockets, _) = fds(worker);
+    let latchkeyd: u32 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("PPid:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let (own_sockets, own_files) = fds(latchkeyd);
+    assert!(
+        worker_sockets.contains(&peers[0]),
+        "the worker holds the key's connection"
+    );
+    assert!(
+        !own_sockets.contains(&peers[0]),
+        "latchkeyd holds the key's connection"
+    );
+    assert!(
+        !own_files.iter().any(|f| f.starts_with("/dev/hidraw")),
+        "{own_files:?}"
+    );
+    pending.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_worker_killed_mid_ceremony_fails_it_clearly_and_the_next_one_restarts_it() {
+    let bus = TestBus::start();
+    let key = TestKey::start(&bus.dir.path().join("key.sock"), Presence::Wait);
+    let mut d = Latchkeyd::start(
+        &bus,
+        &policy_privileged_self(),
+        &[format!("--device={}", key.spec())],
+    )
+    .await;
+    let _prompt = Prompt::spawn(&bus, "approve\napprove\n", false);
+    let client = client(&bus).await;
+    let core = rp();
+    let reg = registration(
+        &core,
+        Some(AuthenticatorAttachment::CrossPlatform),
+        UserVerificationPolicy::Discouraged_DO_NOT_USE,
+    );
+    let pending = client.start(Kind::Create, &reg.json, &web()).await.unwrap();
+    key.until_waiting(Duration::from_secs(20)).await;
+    let (first, _) = child(&d, "latchkey-device-worker").unwrap();
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &first.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = tokio::time::timeout(Duration::from_secs(20), pending.response())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.code, 2);
+    assert_eq!(out.error_name().as_deref(), Some("NotAllowedError"));
+    let message = out.message().unwrap();
+    assert!(
+        message.contains("the security key worker stopped"),
+        "{message}"
+    );
+    assert!(d.running());
+
+    // The next ceremony starts a new worker and succeeds on the same key.
+    key.set_presence(Presence::Touch);
+    let reg = registration(
+        &core,
+        Some(AuthenticatorAttachment::CrossPlatform),
+        UserVerificationPolicy::Discouraged_DO_NOT_USE,
+    );
+    let out = tokio::time::timeout(
+        Duration::from_secs(30),
+        client.call(Kind::Create, &reg.json, &web()),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let (_, aaguid) = verify_registration(&core, &reg, &ok_json(&out));
+    assert_eq!(aaguid, KEY_AAGUID);
+    let (second, _) = child(&d, "latchkey-device-worker").unwrap();
+    assert_ne!(first, second);
+    assert!(d
+        .log()
+        .contains("the security key worker stopped; starting a new one"));
+}

@@ -1,0 +1,497 @@
+//! latchkeyd's side of the device worker: [`DeviceWorker`] starts `latchkey-device-worker`, and
+//! one reader thread hands each reply to the request (`seq`) waiting for it. Keys come back as
+//! [`RemoteKey`]s, `latchkey_client::Device`s whose bytes the worker carries: the CTAP client,
+//! selection and PIN handling run in latchkeyd unchanged. When the worker dies, every request
+//! waiting on it fails with [`DeviceError::Gone`] ([`KEYS_STOPPED`]) and
+//! [`DeviceWorker::is_alive`] turns false, so the next ceremony starts a new one.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, Weak};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use latchkey_client::device::KeepaliveStatus;
+use latchkey_client::{CancelHandle, Device, DeviceDescription, DeviceError, Transport};
+use latchkey_transport::DeviceSpec;
+
+use crate::keys::{Found, StopOnDrop};
+use crate::link::{Link, Readiness, Received};
+use crate::protocol::device::{failure, DeviceReply, DeviceRequest, Spec, MAX_SPECS};
+use crate::protocol::{Message, PROTOCOL_VERSION};
+use crate::WorkerError;
+
+/// The device worker's executable file name; latchkeyd looks for it next to itself.
+pub const DEVICE_WORKER_PROGRAM: &str = "latchkey-device-worker";
+
+/// What a key request failing because the device worker went away says.
+pub const KEYS_STOPPED: &str = "the security key worker stopped";
+
+/// How long the worker may take to apply its sandbox and say `Ready`.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How latchkeyd starts the device worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceWorkerConfig {
+    /// The `latchkey-device-worker` executable.
+    pub program: PathBuf,
+    /// sysfs and `/dev` for hidraw discovery (`None`: no USB discovery).
+    pub usb: Option<(PathBuf, PathBuf)>,
+    /// The worker's log filter.
+    pub log_level: String,
+}
+
+type Waiters = Mutex<HashMap<u64, mpsc::Sender<DeviceReply>>>;
+
+/// A running device worker.
+pub struct DeviceWorker {
+    link: Link,
+    waiters: Arc<Waiters>,
+    next_seq: AtomicU64,
+    alive: Arc<AtomicBool>,
+    child: Mutex<Child>,
+}
+
+impl std::fmt::Debug for DeviceWorker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceWorker")
+            .field("pid", &self.pid())
+            .field("alive", &self.is_alive())
+            .finish_non_exhaustive()
+    }
+}
+
+impl DeviceWorker {
+    /// Starts the worker and waits for its `Ready` (with this build's protocol version).
+    pub fn start(config: &DeviceWorkerConfig) -> Result<Arc<Self>, WorkerError> {
+        let (link, theirs) = Link::pair().map_err(WorkerError::Io)?;
+        let mut command = Command::new(&config.program);
+        command
+            .arg("--log-level")
+            .arg(&config.log_level)
+            .stdin(Stdio::from(theirs))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            // Nothing of latchkeyd's environment but where pcscd listens.
+            .env_clear();
+        match &config.usb {
+            Some((sysfs, dev)) => {
+                command.arg("--sysfs").arg(sysfs).arg("--dev").arg(dev);
+            }
+            None => {
+                command.arg("--no-usb");
+            }
+        }
+        if let Some(value) = std::env::var_os("PCSCLITE_CSOCK_NAME") {
+            command.env("PCSCLITE_CSOCK_NAME", value);
+        }
+        let mut child = command.spawn().map_err(|source| WorkerError::Spawn {
+            program: config.program.clone(),
+            source,
+        })?;
+        if let Some(stderr) = child.stderr.take() {
+            let pid = child.id();
+            let relay = thread::Builder::new()
+                .name(format!("keys-{pid}-stderr"))
+                .spawn(move || crate::process::relay_stderr(stderr, pid));
+            if let Err(e) = relay {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(WorkerError::Io(e));
+            }
+        }
+        drop(command);
+        if let Err(e) = wait_ready(&link) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(e);
+        }
+        let worker = Arc::new(Self {
+            link,
+            waiters: Arc::new(Mutex::new(HashMap::new())),
+            next_seq: AtomicU64::new(1),
+            alive: Arc::new(AtomicBool::new(true)),
+            child: Mutex::new(child),
+        });
+        let reader = worker.link.try_clone().map_err(WorkerError::Io)?;
+        let waiters = worker.waiters.clone();
+        let alive = worker.alive.clone();
+        thread::Builder::new()
+            .name("keys-reader".into())
+            .spawn(move || read_replies(&reader, &waiters, &alive))
+            .map_err(WorkerError::Io)?;
+        Ok(worker)
+    }
+
+    /// The worker's process ID.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.lock().ok().map(|c| c.id())
+    }
+
+    /// Whether the worker still runs (its link is open).
+    pub fn is_alive(&self) -> bool {
+        self.alive.load(Ordering::SeqCst)
+    }
+
+    /// Sends `body` as a new request; its replies arrive on the receiver.
+    fn call(&self, body: DeviceRequest) -> Result<(u64, mpsc::Receiver<DeviceReply>), DeviceError> {
+        let seq = self.next_seq.fetch_add(1, Ordering::SeqCst);
+        let (tx, rx) = mpsc::channel();
+        if !self.is_alive() {
+            return Err(DeviceError::Gone(KEYS_STOPPED.into()));
+        }
+        if let Ok(mut waiters) = self.waiters.lock() {
+            waiters.insert(seq, tx);
+        }
+        self.notify(seq, body)?;
+        Ok((seq, rx))
+    }
+
+    /// Sends `body` under `seq`, expecting no reply.
+    fn notify(&self, seq: u64, body: DeviceRequest) -> Result<(), DeviceError> {
+        let bytes = (Message { seq, body }).encode().map_err(|e| {
+            DeviceError::Transport(format!("cannot ask the security key worker: {e}"))
+        })?;
+        self.link
+            .send(&bytes)
+            .map_err(|e| DeviceError::Gone(format!("{KEYS_STOPPED}: {e}")))
+    }
+
+    fn forget(&self, seq: u64) {
+        if let Ok(mut waiters) = self.waiters.lock() {
+            waiters.remove(&seq);
+        }
+    }
+
+    /// Opens the keys present and follows new ones, in the worker (`crate::keys::find` there),
+    /// each key tied to `ceremony`. `Err` when the worker is gone.
+    pub fn find(
+        self: &Arc<Self>,
+        specs: &[DeviceSpec],
+        usb: bool,
+        pcsc: bool,
+        ceremony: &CancelHandle,
+    ) -> Result<Found, DeviceError> {
+        let specs = specs
+            .iter()
+            .take(MAX_SPECS)
+            .map(|s| Spec(s.to_string()))
+            .collect();
+        let (seq, rx) = self.call(DeviceRequest::Acquire { specs, usb, pcsc })?;
+        let mut present = Vec::new();
+        loop {
+            match rx.recv() {
+                Ok(DeviceReply::Opened {
+                    key,
+                    name,
+                    path,
+                    transport,
+                    cbor,
+                }) => {
+                    let key = RemoteKey::new(self, key, name, path, transport, cbor);
+                    crate::keys::tie(&key, ceremony);
+                    present.push(Box::new(key) as Box<dyn Device>);
+                }
+                Ok(DeviceReply::Listed {}) => break,
+                Ok(other) => {
+                    tracing::warn!(reply = ?kind(&other), "the security key worker answered out of turn");
+                }
+                Err(_) => {
+                    self.forget(seq);
+                    return Err(DeviceError::Gone(KEYS_STOPPED.into()));
+                }
+            }
+        }
+        // Keys that appear later: turned into RemoteKeys on a thread, until `Stop`.
+        let (tx, joins) = mpsc::channel();
+        let stopped = Arc::new(AtomicBool::new(false));
+        let worker = Arc::downgrade(self);
+        let flag = stopped.clone();
+        let tied = ceremony.clone();
+        let spawned = thread::Builder::new()
+            .name("keys-joins".into())
+            .spawn(move || {
+                while !flag.load(Ordering::SeqCst) {
+                    match rx.recv_timeout(crate::keys::POLL) {
+                        Ok(DeviceReply::Opened {
+                            key,
+                            name,
+                            path,
+                            transport,
+                            cbor,
+                        }) => {
+                            let Some(worker) = worker.upgrade() else {
+                                return;
+                            };
+                            let key = RemoteKey::new(&worker, key, name, path, transport, cbor);
+                            crate::keys::tie(&key, &tied);
+                            if tx.send(Box::new(key) as Box<dyn Device>).is_err() {
+                                return;
+                            }
+                        }
+                        Ok(_) | Err(mpsc::RecvTimeoutError::Timeout) => {}
+                        Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "cannot follow keys that appear");
+        }
+        let worker = Arc::downgrade(self);
+        let stop = StopOnDrop::with(move || {
+            stopped.store(true, Ordering::SeqCst);
+            if let Some(worker) = worker.upgrade() {
+                worker.forget(seq);
+                let _ = worker.notify(seq, DeviceRequest::Stop {});
+            }
+        });
+        Ok(Found {
+            present,
+            joins,
+            stop,
+        })
+    }
+}
+
+impl Drop for DeviceWorker {
+    fn drop(&mut self) {
+        let _ = self.link.shutdown();
+        if let Ok(mut child) = self.child.lock() {
+            let deadline = Instant::now() + Duration::from_secs(2);
+            while Instant::now() < deadline {
+                if !matches!(child.try_wait(), Ok(None)) {
+                    return;
+                }
+                thread::sleep(Duration::from_millis(10));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A reply's kind, for logs (never its bytes).
+fn kind(reply: &DeviceReply) -> u64 {
+    crate::protocol::platform::kind_of(reply)
+}
+
+fn wait_ready(link: &Link) -> Result<(), WorkerError> {
+    link.set_write_timeout(Some(Duration::from_secs(10)))
+        .map_err(WorkerError::Io)?;
+    if link
+        .wait(Instant::now() + START_TIMEOUT, None)
+        .map_err(WorkerError::Io)?
+        != Readiness::Readable
+    {
+        return Err(WorkerError::Timeout);
+    }
+    let bytes = match link.recv().map_err(WorkerError::Io)? {
+        Received::Message(bytes) => bytes,
+        Received::TooLarge | Received::Closed => {
+            return Err(WorkerError::Refused(
+                "the security key worker exited before it was ready".into(),
+            ))
+        }
+    };
+    match Message::<DeviceReply>::decode(&bytes) {
+        Ok(Message {
+            body: DeviceReply::Ready { version },
+            ..
+        }) if version == PROTOCOL_VERSION => Ok(()),
+        Ok(Message {
+            body: DeviceReply::Ready { version },
+            ..
+        }) => Err(WorkerError::Refused(format!(
+            "the security key worker speaks protocol version {version}, latchkeyd version {PROTOCOL_VERSION}: restart latchkeyd"
+        ))),
+        Ok(Message {
+            body: DeviceReply::Failed { message, .. },
+            ..
+        }) => Err(WorkerError::Refused(message)),
+        Ok(_) => Err(WorkerError::Refused(
+            "the security key worker did not say Ready first".into(),
+        )),
+        Err(e) => Err(WorkerError::Refused(format!(
+            "the security key worker sent a malformed message: {}",
+            e.error
+        ))),
+    }
+}
+
+/// The reader thread: hands each reply to its waiter; when the link closes (the worker died or
+/// exited), drops every waiter, which fails their requests as [`KEYS_STOPPED`].
+fn read_replies(link: &Link, waiters: &Waiters, alive: &AtomicBool) {
+    loop {
+        match link.recv() {
+            Ok(Received::Message(bytes)) => match Message::<DeviceReply>::decode(&bytes) {
+                Ok(Message { seq, body }) => {
+                    let waiter = waiters.lock().ok().and_then(|w| w.get(&seq).cloned());
+                    if let Some(waiter) = waiter {
+                        let _ = waiter.send(body);
+                    }
+                }
+                Err(e) => {
+                    // A worker that talks nonsense is not trusted with keys any longer.
+                    tracing::warn!(error = %e.error, "the security key worker sent a malformed message");
+                    break;
+                }
+            },
+            Ok(Received::TooLarge) => {
+                tracing::warn!("the security key worker sent an oversized message");
+                break;
+            }
+            Ok(Received::Closed) => break,
+            Err(e) if crate::link::is_timeout(&e) => {}
+            Err(_) => break,
+        }
+    }
+    alive.store(false, Ordering::SeqCst);
+    let _ = link.shutdown();
+    if let Ok(mut waiters) = waiters.lock() {
+        waiters.clear();
+    }
+}
+
+/// A key the device worker holds open, driven from latchkeyd.
+pub struct RemoteKey {
+    worker: Weak<DeviceWorker>,
+    key: u32,
+    description: DeviceDescription,
+    cancel: CancelHandle,
+}
+
+impl RemoteKey {
+    fn new(
+        worker: &Arc<DeviceWorker>,
+        key: u32,
+        name: String,
+        path: String,
+        transport: u8,
+        cbor: bool,
+    ) -> Self {
+        let cancel = CancelHandle::new();
+        let weak = Arc::downgrade(worker);
+        let hook = weak.clone();
+        cancel.on_cancel(move || {
+            if let Some(worker) = hook.upgrade() {
+                let seq = worker.next_seq.fetch_add(1, Ordering::SeqCst);
+                let _ = worker.notify(seq, DeviceRequest::Cancel { key });
+            }
+        });
+        let transport = match transport {
+            2 => Transport::Virtual,
+            3 => Transport::Nfc,
+            _ => Transport::Usb,
+        };
+        Self {
+            worker: weak,
+            key,
+            description: DeviceDescription {
+                name,
+                path,
+                transport,
+                cbor,
+            },
+            cancel,
+        }
+    }
+
+    fn request(
+        &self,
+        body: DeviceRequest,
+        status: &mut dyn FnMut(KeepaliveStatus),
+    ) -> Result<Vec<u8>, DeviceError> {
+        if self.cancel.is_cancelled() {
+            return Err(DeviceError::Cancelled);
+        }
+        let worker = self
+            .worker
+            .upgrade()
+            .ok_or_else(|| DeviceError::Gone(KEYS_STOPPED.into()))?;
+        let (seq, rx) = worker.call(body)?;
+        let result = loop {
+            match rx.recv() {
+                Ok(DeviceReply::Keepalive { status: byte }) => {
+                    if let Some(s) = KeepaliveStatus::from_byte(byte) {
+                        status(s);
+                    }
+                }
+                Ok(DeviceReply::Answer { response }) => break Ok(response),
+                Ok(DeviceReply::Failed { code, message }) => {
+                    break Err(device_error(code, message))
+                }
+                Ok(other) => {
+                    break Err(DeviceError::Garbage(format!(
+                        "the security key worker answered a request with message type {}",
+                        kind(&other)
+                    )))
+                }
+                Err(_) => break Err(DeviceError::Gone(KEYS_STOPPED.into())),
+            }
+        };
+        worker.forget(seq);
+        result
+    }
+}
+
+/// A `Failed` reply as the [`DeviceError`] the worker saw.
+fn device_error(code: u8, message: String) -> DeviceError {
+    match code {
+        failure::GONE => DeviceError::Gone(message),
+        failure::NOT_READY => DeviceError::NotReady(message),
+        failure::IO => DeviceError::Io(std::io::Error::other(message)),
+        failure::GARBAGE => DeviceError::Garbage(message),
+        failure::TIMEOUT => DeviceError::Timeout,
+        failure::CANCELLED => DeviceError::Cancelled,
+        failure::UNSUPPORTED => {
+            tracing::debug!(%message, "the key refused a request");
+            DeviceError::Unsupported("this request on this key")
+        }
+        _ => DeviceError::Transport(message),
+    }
+}
+
+impl Device for RemoteKey {
+    fn info(&self) -> DeviceDescription {
+        self.description.clone()
+    }
+
+    fn cbor(
+        &mut self,
+        request: &[u8],
+        status: &mut dyn FnMut(KeepaliveStatus),
+    ) -> Result<Vec<u8>, DeviceError> {
+        if !self.description.cbor {
+            return Err(DeviceError::Unsupported("CTAP2 (CTAPHID_CBOR)"));
+        }
+        let body = DeviceRequest::Cbor {
+            key: self.key,
+            request: request.to_vec(),
+        };
+        self.request(body, status)
+    }
+
+    fn msg(&mut self, apdu: &[u8]) -> Result<Vec<u8>, DeviceError> {
+        let body = DeviceRequest::Msg {
+            key: self.key,
+            apdu: apdu.to_vec(),
+        };
+        self.request(body, &mut |_| {})
+    }
+
+    fn cancel_handle(&self) -> CancelHandle {
+        self.cancel.clone()
+    }
+}
+
+impl Drop for RemoteKey {
+    fn drop(&mut self) {
+        if let Some(worker) = self.worker.upgrade() {
+            let seq = worker.next_seq.fetch_add(1, Ordering::SeqCst);
+            let _ = worker.notify(seq, DeviceRequest::Close { key: self.key });
+        }
+    }
+}

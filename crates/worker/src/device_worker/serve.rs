@@ -1,0 +1,272 @@
+//! The device worker's side: reads latchkeyd's requests, finds keys ([`crate::keys`]) on one
+//! thread per `Acquire`, and drives each opened key on a thread of its own, so a key waiting for
+//! a touch never holds up another key, a cancel or a new ceremony. Every thread sends its
+//! replies on the shared link (one `SOCK_SEQPACKET` send is one whole message).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+use latchkey_client::{CancelHandle, Device, DeviceError, Transport};
+use latchkey_transport::{DeviceSpec, Roots};
+
+use crate::keys::{self, Sources, POLL};
+use crate::link::{Link, Received};
+use crate::protocol::device::{failure, DeviceReply, DeviceRequest};
+use crate::protocol::Message;
+
+/// One request for a key's thread.
+enum Job {
+    Cbor(u64, Vec<u8>),
+    Msg(u64, Vec<u8>),
+}
+
+/// A key latchkeyd holds: its thread's queue and its cancel handle.
+struct Slot {
+    jobs: mpsc::Sender<Job>,
+    cancel: CancelHandle,
+}
+
+/// What the worker shares between its threads.
+struct Shared {
+    link: Link,
+    keys: Mutex<HashMap<u32, Slot>>,
+    next_key: Mutex<u32>,
+}
+
+impl Shared {
+    fn send(&self, seq: u64, body: DeviceReply) {
+        match (Message { seq, body }).encode() {
+            Ok(bytes) => {
+                if let Err(e) = self.link.send(&bytes) {
+                    tracing::debug!(error = %e, "cannot answer latchkeyd");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "a reply could not be encoded"),
+        }
+    }
+
+    /// Gives `device` a number and a thread, and tells latchkeyd (for the `Acquire` `seq`).
+    fn register(self: &Arc<Self>, seq: u64, device: Box<dyn Device>) {
+        let info = device.info();
+        let key = {
+            let Ok(mut next) = self.next_key.lock() else {
+                return;
+            };
+            *next = next.wrapping_add(1);
+            *next
+        };
+        let (jobs, rx) = mpsc::channel();
+        let cancel = device.cancel_handle();
+        let shared = self.clone();
+        let spawned = thread::Builder::new()
+            .name(format!("key-{key}"))
+            .spawn(move || drive(&shared, device, &rx));
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "cannot start a key's thread");
+            return;
+        }
+        if let Ok(mut keys) = self.keys.lock() {
+            keys.insert(key, Slot { jobs, cancel });
+        }
+        let transport = match info.transport {
+            Transport::Usb | Transport::Internal => 1,
+            Transport::Virtual => 2,
+            Transport::Nfc => 3,
+        };
+        self.send(
+            seq,
+            DeviceReply::Opened {
+                key,
+                name: cut(info.name, crate::protocol::device::MAX_NAME),
+                path: cut(info.path, crate::protocol::device::MAX_SPEC),
+                transport,
+                cbor: info.cbor,
+            },
+        );
+    }
+}
+
+/// `s` cut to at most `max` bytes on a character boundary.
+fn cut(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+    s
+}
+
+/// A [`DeviceError`] as a `Failed` reply.
+pub fn failed(e: &DeviceError) -> DeviceReply {
+    let code = match e {
+        DeviceError::Gone(_) => failure::GONE,
+        DeviceError::NotReady(_) => failure::NOT_READY,
+        DeviceError::Io(_) => failure::IO,
+        DeviceError::Garbage(_) => failure::GARBAGE,
+        DeviceError::Transport(_) => failure::TRANSPORT,
+        DeviceError::Timeout => failure::TIMEOUT,
+        DeviceError::Cancelled => failure::CANCELLED,
+        _ => failure::UNSUPPORTED,
+    };
+    DeviceReply::Failed {
+        code,
+        message: cut(e.to_string(), crate::protocol::platform::MAX_ERROR_MESSAGE),
+    }
+}
+
+/// A key's thread: runs its jobs in order until latchkeyd closes it (or the worker ends).
+fn drive(shared: &Shared, mut device: Box<dyn Device>, jobs: &mpsc::Receiver<Job>) {
+    for job in jobs {
+        let (seq, result) = match job {
+            Job::Cbor(seq, request) => {
+                let mut status = |s: latchkey_client::device::KeepaliveStatus| {
+                    shared.send(
+                        seq,
+                        DeviceReply::Keepalive {
+                            status: s.to_byte(),
+                        },
+                    );
+                };
+                (seq, device.cbor(&request, &mut status))
+            }
+            Job::Msg(seq, apdu) => (seq, device.msg(&apdu)),
+        };
+        let reply = match result {
+            Ok(response) if response.is_empty() => {
+                failed(&DeviceError::Garbage("an empty answer from the key".into()))
+            }
+            Ok(response) => DeviceReply::Answer { response },
+            Err(e) => failed(&e),
+        };
+        shared.send(seq, reply);
+    }
+}
+
+/// Finds the keys for the `Acquire` `seq` and follows new ones until `stopped` is set.
+fn acquire(shared: &Arc<Shared>, seq: u64, sources: &Sources, stopped: &AtomicBool) {
+    // Keys are cancelled one by one by latchkeyd (`Cancel`); this handle only ties them.
+    let ceremony = CancelHandle::new();
+    let found = keys::find(sources, &ceremony);
+    for device in found.present {
+        shared.register(seq, device);
+    }
+    shared.send(seq, DeviceReply::Listed {});
+    while !stopped.load(Ordering::SeqCst) {
+        match found.joins.recv_timeout(POLL) {
+            Ok(device) => shared.register(seq, device),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+        }
+    }
+}
+
+/// How the worker finds USB keys: `None` turns hidraw discovery off.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// sysfs and `/dev` roots for hidraw discovery.
+    pub usb: Option<Roots>,
+}
+
+/// Serves latchkeyd on `link` until it closes its end. `ready` is sent first.
+pub fn serve(link: Link, ready: &[u8], config: &Config) -> std::io::Result<()> {
+    link.send(ready)?;
+    let reader = link.try_clone()?;
+    let shared = Arc::new(Shared {
+        link,
+        keys: Mutex::new(HashMap::new()),
+        next_key: Mutex::new(0),
+    });
+    let mut acquisitions: HashMap<u64, Arc<AtomicBool>> = HashMap::new();
+    loop {
+        let bytes = match reader.recv()? {
+            Received::Message(bytes) => bytes,
+            Received::TooLarge => {
+                tracing::warn!("latchkeyd sent an oversized message; ignored");
+                continue;
+            }
+            Received::Closed => break,
+        };
+        let message: Message<DeviceRequest> = match Message::decode(&bytes) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(error = %e.error, "latchkeyd sent a malformed message");
+                if let Some(seq) = e.seq {
+                    shared.send(
+                        seq,
+                        failed(&DeviceError::Unsupported("a malformed request")),
+                    );
+                }
+                continue;
+            }
+        };
+        let seq = message.seq;
+        match message.body {
+            DeviceRequest::Acquire { specs, usb, pcsc } => {
+                let specs = specs
+                    .into_iter()
+                    .filter_map(|s| match s.0.parse::<DeviceSpec>() {
+                        Ok(spec) => Some(spec),
+                        Err(e) => {
+                            tracing::warn!(spec = %s.0, error = %e, "ignoring a key spec");
+                            None
+                        }
+                    })
+                    .collect();
+                let sources = Sources {
+                    specs,
+                    usb: if usb { config.usb.clone() } else { None },
+                    pcsc,
+                };
+                let stopped = Arc::new(AtomicBool::new(false));
+                acquisitions.insert(seq, stopped.clone());
+                let shared = shared.clone();
+                let spawned = thread::Builder::new()
+                    .name("acquire".into())
+                    .spawn(move || acquire(&shared, seq, &sources, &stopped));
+                if let Err(e) = spawned {
+                    tracing::warn!(error = %e, "cannot look for keys");
+                }
+            }
+            DeviceRequest::Stop {} => {
+                if let Some(stopped) = acquisitions.remove(&seq) {
+                    stopped.store(true, Ordering::SeqCst);
+                }
+            }
+            DeviceRequest::Cbor { key, request } => job(&shared, seq, key, Job::Cbor(seq, request)),
+            DeviceRequest::Msg { key, apdu } => job(&shared, seq, key, Job::Msg(seq, apdu)),
+            DeviceRequest::Cancel { key } => {
+                if let Ok(keys) = shared.keys.lock() {
+                    if let Some(slot) = keys.get(&key) {
+                        slot.cancel.cancel();
+                    }
+                }
+            }
+            DeviceRequest::Close { key } => {
+                if let Ok(mut keys) = shared.keys.lock() {
+                    // Dropping the queue ends the key's thread, which closes the key.
+                    keys.remove(&key);
+                }
+            }
+        }
+    }
+    for stopped in acquisitions.values() {
+        stopped.store(true, Ordering::SeqCst);
+    }
+    Ok(())
+}
+
+fn job(shared: &Shared, seq: u64, key: u32, job: Job) {
+    let sent = shared
+        .keys
+        .lock()
+        .ok()
+        .and_then(|keys| keys.get(&key).map(|slot| slot.jobs.send(job).is_ok()));
+    if sent != Some(true) {
+        shared.send(seq, failed(&DeviceError::Gone(format!("no key {key}"))));
+    }
+}

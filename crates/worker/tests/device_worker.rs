@@ -1,0 +1,143 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+//! `latchkey-device-worker` on its own: its sandbox (no home directory, no store), keys found and
+//! driven through it, a hostile key refused inside it, and its death seen by latchkeyd's side.
+
+use std::io::Read;
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+
+use latchkey_client::{CancelHandle, Device, DeviceError};
+use latchkey_testkit::keys::{Presence, TestKey};
+use latchkey_transport::DeviceSpec;
+use latchkey_worker::device_worker::{DeviceWorker, DeviceWorkerConfig, KEYS_STOPPED};
+use socket2::{Domain, SockAddr, Socket, Type};
+
+const WORKER: &str = env!("CARGO_BIN_EXE_latchkey-device-worker");
+
+fn probe(args: &[&str], path: &Path) -> (bool, String) {
+    let out = Command::new(WORKER)
+        .args(args)
+        .arg("--sandbox-probe")
+        .arg(path)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn the_sandboxed_worker_cannot_read_a_home_directory_or_a_store_but_reads_sysfs() {
+    // Files this process (root in CI, or the user) may read: only Landlock can refuse them.
+    let home = tempfile::tempdir().unwrap();
+    let secret = home.path().join("secret");
+    std::fs::write(&secret, b"not for the device worker").unwrap();
+    let store = home.path().join(".local/share/latchkey");
+    std::fs::create_dir_all(&store).unwrap();
+    std::fs::write(store.join("master"), b"key material").unwrap();
+    for path in [&secret, &store, &store.join("master")] {
+        let (readable, said) = probe(&[], path);
+        assert!(!readable, "{said}");
+        assert!(said.contains("Permission denied (os error 13)"), "{said}");
+    }
+    // What it needs stays readable: sysfs for hidraw enumeration (and nothing else).
+    let (readable, said) = probe(&[], Path::new("/sys/class"));
+    assert!(readable, "{said}");
+    // Without USB discovery not even that.
+    let (readable, said) = probe(&["--no-usb"], Path::new("/sys/class"));
+    assert!(!readable && said.contains("os error 13"), "{said}");
+}
+
+fn start() -> Arc<DeviceWorker> {
+    DeviceWorker::start(&DeviceWorkerConfig {
+        program: WORKER.into(),
+        usb: None,
+        log_level: "debug".into(),
+    })
+    .unwrap()
+}
+
+fn spec(key: &TestKey) -> DeviceSpec {
+    key.spec().parse().unwrap()
+}
+
+#[test]
+fn a_key_named_to_the_worker_is_opened_there_and_answers_through_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = TestKey::start(&dir.path().join("key.sock"), Presence::Touch);
+    let worker = start();
+    let ceremony = CancelHandle::new();
+    let mut found = worker.find(&[spec(&key)], false, false, &ceremony).unwrap();
+    assert_eq!(found.present.len(), 1);
+    let device = &mut found.present[0];
+    assert_eq!(device.info().path, key.spec());
+    assert!(device.info().cbor);
+    // authenticatorGetInfo: status 0 and the key's AAGUID in the CBOR.
+    let info = device.cbor(&[0x04], &mut |_| {}).unwrap();
+    assert_eq!(info[0], 0);
+    let aaguid = latchkey_testkit::keys::KEY_AAGUID;
+    assert!(info.windows(16).any(|w| w == aaguid), "{info:02x?}");
+}
+
+#[test]
+fn a_key_that_answers_garbage_is_refused_in_the_worker_which_serves_on() {
+    let dir = tempfile::tempdir().unwrap();
+    // A "key" that answers CTAPHID_INIT with a report of garbage.
+    let hostile = dir.path().join("hostile.sock");
+    let listener = Socket::new(Domain::UNIX, Type::SEQPACKET, None).unwrap();
+    listener.bind(&SockAddr::unix(&hostile).unwrap()).unwrap();
+    listener.listen(4).unwrap();
+    let server = std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        let mut conn = std::fs::File::from(std::os::fd::OwnedFd::from(conn));
+        let mut report = [0u8; 64];
+        let _ = conn.read(&mut report);
+        use std::io::Write;
+        let _ = conn.write(&[0xff; 64]);
+        std::thread::sleep(std::time::Duration::from_secs(2));
+    });
+    let good = TestKey::start(&dir.path().join("key.sock"), Presence::Touch);
+    let worker = start();
+    let ceremony = CancelHandle::new();
+    let hostile_spec: DeviceSpec = format!("unix:{}", hostile.display()).parse().unwrap();
+    let found = worker
+        .find(&[hostile_spec, spec(&good)], false, false, &ceremony)
+        .unwrap();
+    let paths: Vec<String> = found.present.iter().map(|d| d.info().path).collect();
+    assert_eq!(paths, [good.spec()]);
+    assert!(worker.is_alive());
+    drop(found);
+    server.join().unwrap();
+}
+
+#[test]
+fn a_worker_killed_under_a_request_fails_it_as_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = TestKey::start(&dir.path().join("key.sock"), Presence::Wait);
+    let worker = start();
+    let ceremony = CancelHandle::new();
+    let mut found = worker.find(&[spec(&key)], false, false, &ceremony).unwrap();
+    let mut device = found.present.pop().unwrap();
+    let pid = worker.pid().unwrap();
+    let killer = std::thread::spawn(move || {
+        while !key.waiting() {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let status = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        key
+    });
+    // authenticatorSelection (CTAP 2.1 §6.9): waits for a touch that never comes.
+    let err = device.cbor(&[0x0b], &mut |_| {}).unwrap_err();
+    assert!(
+        matches!(&err, DeviceError::Gone(why) if why == KEYS_STOPPED),
+        "{err:?}"
+    );
+    assert!(!worker.is_alive());
+    let _key = killer.join().unwrap();
+}
