@@ -43,7 +43,6 @@ pub struct CardWatcher {
     #[cfg(feature = "pcsc")]
     inner: latchkey_transport::pcsc::ReaderWatcher,
     /// Readers whose card is there but could not be opened yet.
-    #[cfg_attr(not(feature = "pcsc"), allow(dead_code))]
     retrying: Vec<String>,
 }
 
@@ -121,14 +120,16 @@ impl CardWatcher {
                 }
             }
         }
-        for i in 0..self.retrying.len() {
-            let spec = DeviceSpec::Pcsc(self.retrying[i].clone());
-            if let Ok(device) = crate::hid::open_spec(&spec, None) {
-                self.retrying.remove(i);
-                return Ok(Some((spec, device)));
-            }
-        }
-        Ok(None)
+        let opened = self.retrying.iter().enumerate().find_map(|(at, reader)| {
+            let spec = DeviceSpec::Pcsc(reader.clone());
+            crate::hid::open_spec(&spec, None)
+                .ok()
+                .map(|device| (at, spec, device))
+        });
+        Ok(opened.map(|(at, spec, device)| {
+            self.retrying.remove(at);
+            (spec, device)
+        }))
     }
 }
 
