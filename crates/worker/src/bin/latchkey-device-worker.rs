@@ -71,7 +71,7 @@ fn main() -> ExitCode {
         }
     };
     let landlock = match sandbox::apply(&policy) {
-        Ok(status) => status.landlock,
+        Ok(landlock) => landlock,
         Err(e) => {
             let message = format!("cannot sandbox the security key worker: {e}");
             tracing::error!("{message}");

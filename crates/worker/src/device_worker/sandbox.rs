@@ -31,7 +31,7 @@ use seccompiler::{
     SeccompRule, TargetArch,
 };
 
-use crate::sandbox::{LandlockOutcome, SandboxError, Status};
+use crate::sandbox::{LandlockOutcome, SandboxError};
 
 /// The Landlock ABI whose rights are requested, as for the platform worker.
 const LANDLOCK_ABI: ABI = ABI::V7;
@@ -46,7 +46,7 @@ pub struct DevicePolicy {
 }
 
 /// Applies the device worker's sandbox to the calling thread and the threads it starts later.
-pub fn apply(policy: &DevicePolicy) -> Result<Status, SandboxError> {
+pub fn apply(policy: &DevicePolicy) -> Result<LandlockOutcome, SandboxError> {
     crate::sandbox::single_threaded()?;
     rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
         .map_err(|e| SandboxError::Dumpable(e.into()))?;
@@ -55,7 +55,7 @@ pub fn apply(policy: &DevicePolicy) -> Result<Status, SandboxError> {
     let clone3 = single_filter(libc::SYS_clone3, libc::ENOSYS)?;
     seccompiler::apply_filter(&deny)?;
     seccompiler::apply_filter(&clone3)?;
-    Ok(Status { landlock })
+    Ok(landlock)
 }
 
 fn rule(
