@@ -31,6 +31,9 @@ pub fn present_cards() -> Vec<DeviceSpec> {
     Vec::new()
 }
 
+/// A card that was opened, with its spec.
+pub type OpenedCard = (DeviceSpec, Box<dyn Device>);
+
 /// Follows pcscd's readers: which card was put on which reader, from now on (cards present
 /// when it starts are [`present_cards`]'s). Readers plugged in later are followed too.
 ///
@@ -107,10 +110,7 @@ impl CardWatcher {
     /// waiting for a retry that opens now. Waits at most `timeout` for reader events. A card
     /// that fails to open is kept for a retry at the next call (until it leaves its reader).
     /// `Err` when pcscd went away.
-    pub fn next_device(
-        &mut self,
-        timeout: Duration,
-    ) -> Result<Option<(DeviceSpec, Box<dyn Device>)>, DeviceError> {
+    pub fn next_device(&mut self, timeout: Duration) -> Result<Option<OpenedCard>, DeviceError> {
         if let Some(spec) = self.next_card(timeout)? {
             match crate::hid::open_spec(&spec, None) {
                 Ok(device) => return Ok(Some((spec, device))),
