@@ -113,7 +113,13 @@ fn acquire_now(
         .unwrap();
     let notices = Arc::new(Notices::default());
     let mut bridge = UiBridge::new(notices.clone(), runtime.handle().clone());
-    let got = acquire::acquire(s, cancel, &mut bridge, Instant::now() + wait);
+    let got = acquire::acquire(
+        &KeyAccess::InProcess,
+        s,
+        cancel,
+        &mut bridge,
+        Instant::now() + wait,
+    );
     let shown = notices.0.lock().unwrap().clone();
     (got, shown)
 }
