@@ -1,18 +1,31 @@
 //! The Passkeys window (`latchkey-ui --manage`): the platform passkeys grouped by site, each
-//! deletable after a confirmation. Everything goes through latchkeyd's management API on the
-//! session bus (`ListCredentials`, `DeleteCredential`); this process holds no key and no store.
+//! deletable after a confirmation ([`passkeys`]); the sites the user always allows a browser to
+//! use passkeys for, each revocable ([`sites`]); the platform PIN's change ([`pin`]). Everything
+//! goes through latchkeyd's management API on the session bus (`ListCredentials`,
+//! `DeleteCredential`, `ListRememberedSites`, `RevokeRememberedSite`, `ChangePlatformPin`); this
+//! process holds no key and no store.
 
-use std::collections::BTreeMap;
+pub mod passkeys;
+pub mod pin;
+pub mod sites;
+
 use std::rc::Rc;
 
 use adw::prelude::*;
 use gtk::glib;
 
 use crate::bus::Bus;
-use crate::dialog::widgets::{label, named, page, start_label};
-use crate::i18n::{tr, trf};
-use crate::protocol::{opt_str, Dict};
-use crate::text::{shown, NAME_CHARS, RP_ID_CHARS};
+use crate::dialog::widgets::{label, page};
+use crate::i18n::tr;
+use crate::protocol::Dict;
+use crate::text::shown;
+
+pub use passkeys::{by_site, Passkey};
+pub use sites::{remembered, Remembered};
+
+/// The program name the window runs under (what AT-SPI and the window manager see), apart from
+/// the prompt's `latchkey-ui` so that a screen reader tells the two apart.
+pub const PROGRAM_NAME: &str = "latchkey-passkeys";
 
 /// The management part of `dev.latchkey.Credentials1` (data/dev.latchkey.Credentials1.xml).
 #[zbus::proxy(
@@ -21,54 +34,32 @@ use crate::text::{shown, NAME_CHARS, RP_ID_CHARS};
     default_path = "/dev/latchkey/Credentials",
     gen_blocking = false
 )]
-trait Manage {
+pub(crate) trait Manage {
     fn list_credentials(
         &self,
         options: std::collections::HashMap<&str, zbus::zvariant::Value<'_>>,
     ) -> zbus::Result<Vec<Dict>>;
     fn delete_credential(&self, credential_id: &str) -> zbus::Result<()>;
+    fn list_remembered_sites(
+        &self,
+        options: std::collections::HashMap<&str, zbus::zvariant::Value<'_>>,
+    ) -> zbus::Result<Vec<Dict>>;
+    fn revoke_remembered_site(&self, browser: &str, rp_id: &str) -> zbus::Result<()>;
+    fn change_platform_pin(
+        &self,
+        options: std::collections::HashMap<&str, zbus::zvariant::Value<'_>>,
+    ) -> zbus::Result<()>;
 }
 
-/// One platform passkey as listed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Passkey {
-    /// base64url credential ID.
-    pub credential_id: String,
-    /// Its site.
-    pub rp_id: String,
-    /// `user.name`.
-    pub user_name: String,
-    /// `user.displayName`.
-    pub user_display_name: String,
-}
-
-/// Groups passkeys by site, sites in order.
-pub fn by_site(list: &[Dict]) -> BTreeMap<String, Vec<Passkey>> {
-    let mut sites: BTreeMap<String, Vec<Passkey>> = BTreeMap::new();
-    for d in list {
-        let get = |k: &'static str| opt_str(d, k).ok().flatten().unwrap_or_default();
-        let p = Passkey {
-            credential_id: get("credential_id"),
-            rp_id: get("rp_id"),
-            user_name: get("user_name"),
-            user_display_name: get("user_display_name"),
-        };
-        if p.credential_id.is_empty() {
-            continue;
-        }
-        sites.entry(p.rp_id.clone()).or_default().push(p);
-    }
-    sites
-}
-
-struct Manager {
-    bus: Bus,
-    window: adw::ApplicationWindow,
+pub(crate) struct Manager {
+    pub(crate) bus: Bus,
+    pub(crate) window: adw::ApplicationWindow,
     content: adw::Bin,
 }
 
 /// Runs the Passkeys window until it is closed.
 pub fn run() -> std::process::ExitCode {
+    glib::set_prgname(Some(PROGRAM_NAME));
     let bus = match crate::bus::start(|| async { zbus::Connection::session().await }) {
         Ok(b) => b,
         Err(e) => {
@@ -122,16 +113,40 @@ pub fn run() -> std::process::ExitCode {
 }
 
 impl Manager {
-    fn reload(self: &Rc<Self>) {
+    /// Lists everything again and shows it.
+    pub(crate) fn reload(self: &Rc<Self>) {
         let conn = self.bus.conn.clone();
         let task = self.bus.handle.spawn(async move {
             let proxy = ManageProxy::new(&conn).await?;
-            proxy.list_credentials(Default::default()).await
+            let keys = proxy.list_credentials(Default::default()).await?;
+            let decisions = proxy.list_remembered_sites(Default::default()).await?;
+            Ok::<_, zbus::Error>((keys, decisions))
         });
         let this = self.clone();
         glib::spawn_future_local(async move {
             match task.await {
-                Ok(Ok(list)) => this.show(&by_site(&list)),
+                Ok(Ok((keys, decisions))) => this.show(&keys, &decisions),
+                Ok(Err(e)) => this.show_error(&e.to_string()),
+                Err(e) => this.show_error(&e.to_string()),
+            }
+        });
+    }
+
+    /// Runs one management call, then lists again (or shows its error).
+    pub(crate) fn act<F, Fut>(self: &Rc<Self>, call: F)
+    where
+        F: FnOnce(ManageProxy<'static>) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = zbus::Result<()>> + Send + 'static,
+    {
+        let conn = self.bus.conn.clone();
+        let task = self.bus.handle.spawn(async move {
+            let proxy = ManageProxy::new(&conn).await?;
+            call(proxy).await
+        });
+        let this = self.clone();
+        glib::spawn_future_local(async move {
+            match task.await {
+                Ok(Ok(())) => this.reload(),
                 Ok(Err(e)) => this.show_error(&e.to_string()),
                 Err(e) => this.show_error(&e.to_string()),
             }
@@ -145,85 +160,14 @@ impl Manager {
         self.content.set_child(Some(&p));
     }
 
-    fn show(self: &Rc<Self>, sites: &BTreeMap<String, Vec<Passkey>>) {
+    fn show(self: &Rc<Self>, keys: &[Dict], decisions: &[Dict]) {
         let p = page();
-        p.append(&start_label(&tr("Passkeys on this device"), &["title-2"]));
-        if sites.is_empty() {
-            p.append(&start_label(
-                &tr("No passkeys are saved on this device yet."),
-                &["dim-label"],
-            ));
-        }
-        for (site, keys) in sites {
-            let group = adw::PreferencesGroup::builder()
-                .title(glib::markup_escape_text(&shown(site, RP_ID_CHARS)).as_str())
-                .build();
-            for key in keys {
-                let user = shown(&key.user_name, NAME_CHARS);
-                let row = adw::ActionRow::builder()
-                    .use_markup(false)
-                    .title(user.as_str())
-                    .subtitle(shown(&key.user_display_name, NAME_CHARS).as_str())
-                    .build();
-                let delete_name = trf("Delete the passkey of {user}", &[("user", &user)]);
-                let delete = named::<gtk::Button>(
-                    "GtkButton",
-                    &delete_name,
-                    &[
-                        ("icon-name", "user-trash-symbolic"),
-                        ("valign", "center"),
-                        ("tooltip-text", &delete_name),
-                    ],
-                )
-                .unwrap_or_else(|| gtk::Button::from_icon_name("user-trash-symbolic"));
-                delete.add_css_class("flat");
-                let (this, key) = (self.clone(), key.clone());
-                delete.connect_clicked(move |_| this.confirm_delete(&key));
-                row.add_suffix(&delete);
-                group.add(&row);
-            }
-            p.append(&group);
-        }
+        passkeys::section(self, &p, &by_site(keys));
+        sites::section(self, &p, &remembered(decisions));
+        pin::section(self, &p);
         self.content.set_child(Some(&p));
     }
-
-    fn confirm_delete(self: &Rc<Self>, key: &Passkey) {
-        let user = shown(&key.user_name, NAME_CHARS);
-        let site = shown(&key.rp_id, RP_ID_CHARS);
-        let dialog = adw::MessageDialog::builder()
-            .transient_for(&self.window)
-            .modal(true)
-            .heading(tr("Delete this passkey?"))
-            .body(trf(
-                "You will no longer be able to sign in to {rp_id} as {user} with it. This cannot be undone.",
-                &[("rp_id", &site), ("user", &user)],
-            ))
-            .build();
-        dialog.add_response("cancel", &tr("Cancel"));
-        dialog.add_response("delete", &tr("Delete"));
-        dialog.set_response_appearance("delete", adw::ResponseAppearance::Destructive);
-        dialog.set_default_response(Some("cancel"));
-        dialog.set_close_response("cancel");
-        let (this, id) = (self.clone(), key.credential_id.clone());
-        dialog.connect_response(None, move |_, response| {
-            if response != "delete" {
-                return;
-            }
-            let conn = this.bus.conn.clone();
-            let id = id.clone();
-            let task = this.bus.handle.spawn(async move {
-                let proxy = ManageProxy::new(&conn).await?;
-                proxy.delete_credential(&id).await
-            });
-            let this = this.clone();
-            glib::spawn_future_local(async move {
-                match task.await {
-                    Ok(Ok(())) => this.reload(),
-                    Ok(Err(e)) => this.show_error(&e.to_string()),
-                    Err(e) => this.show_error(&e.to_string()),
-                }
-            });
-        });
-        dialog.present();
-    }
 }
+
+#[cfg(test)]
+mod tests;

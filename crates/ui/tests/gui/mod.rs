@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 pub mod caller;
+pub mod latchkeyd;
 
 /// The prompt binary under test.
 pub const UI_BIN: &str = env!("CARGO_BIN_EXE_latchkey-ui");
@@ -306,12 +307,18 @@ impl Desktop {
             child,
             stdin,
             stdout,
+            app: None,
         }
     }
 
     /// Saves a screenshot of the showing window of `latchkey-ui` whose title is `title` (the
     /// first one if `None`) as `target/ui-screenshots/NAME.png`.
     pub fn screenshot(&self, title: Option<&str>, name: &str) -> PathBuf {
+        self.screenshot_of("latchkey-ui", title, name)
+    }
+
+    /// [`Self::screenshot`] of a window of the program named `program`.
+    pub fn screenshot_of(&self, program: &str, title: Option<&str>, name: &str) -> PathBuf {
         let tree = self
             .command("xwininfo")
             .args(["-root", "-tree"])
@@ -320,7 +327,7 @@ impl Desktop {
         let tree = String::from_utf8_lossy(&tree.stdout);
         let id = tree
             .lines()
-            .filter(|l| l.contains("(\"latchkey-ui\""))
+            .filter(|l| l.contains(&format!("(\"{program}\"")))
             .filter(|l| title.is_none_or(|t| l.contains(&format!("\"{t}\""))))
             .filter_map(|l| l.split_whitespace().next())
             .find(|id| {
@@ -381,6 +388,7 @@ pub struct Driver {
     child: Child,
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
+    app: Option<String>,
 }
 
 impl Drop for Driver {
@@ -400,8 +408,18 @@ impl Driver {
         answer
     }
 
+    /// This driver, reading and pressing in the windows of the program named `app` (the
+    /// Passkeys window's `latchkey-passkeys`) instead of the prompt's `latchkey-ui`.
+    pub fn for_app(mut self, app: &str) -> Self {
+        self.app = Some(app.to_owned());
+        self
+    }
+
     /// Sends one command; returns the answer as it is.
-    pub fn try_call(&mut self, cmd: Value) -> Value {
+    pub fn try_call(&mut self, mut cmd: Value) -> Value {
+        if let (Some(app), Some(map)) = (&self.app, cmd.as_object_mut()) {
+            map.entry("app").or_insert_with(|| json!(app));
+        }
         writeln!(self.stdin, "{cmd}").unwrap();
         self.stdin.flush().unwrap();
         let mut line = String::new();
@@ -428,6 +446,21 @@ impl Driver {
             buttons.remove(0);
         }
         (texts, buttons)
+    }
+
+    /// [`Self::texts`], or nothing while no window shows.
+    pub fn try_texts(&mut self) -> (Vec<String>, Vec<String>) {
+        let v = self.try_call(json!({"op": "texts"}));
+        let list = |k: &str| -> Vec<String> {
+            v[k].as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|s| s.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        (list("texts"), list("buttons"))
     }
 
     /// The labels and button names of the showing window, title bar included.

@@ -1,0 +1,101 @@
+//! latchkeyd (the real binary, with its platform worker and file store) on a test desktop whose
+//! bus starts latchkey-ui by D-Bus activation, and a person answering the prompt through AT-SPI
+//! on a thread of its own.
+
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+
+use super::{Desktop, Driver};
+
+/// The workspace's binaries (latchkeyd and its platform worker), built by the test kit.
+pub fn workspace_binary(name: &str) -> PathBuf {
+    latchkey_testkit::bins::binary(name)
+}
+
+/// latchkeyd on the desktop's bus, trusting the prompt under test; killed on drop.
+pub struct Latchkeyd {
+    child: Child,
+    /// Its policy, store, state and log.
+    pub dir: tempfile::TempDir,
+}
+
+impl Drop for Latchkeyd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Latchkeyd {
+    /// `privileged`: policy names this test as a browser; otherwise it is an unknown caller.
+    pub fn start(desktop: &Desktop, privileged: bool) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let policy = dir.path().join("policy");
+        let none = dir.path().join("none");
+        std::fs::create_dir_all(&policy).unwrap();
+        let mut text = format!(
+            "unknown_callers = \"prompt\"\n[[trusted_prompt]]\nname = \"Latchkey prompt\"\nexecutable = \"{}\"\n",
+            super::UI_BIN
+        );
+        if privileged {
+            text.push_str(&format!(
+                "[[privileged]]\nname = \"Test Browser\"\nexecutable = \"{}\"\n",
+                std::env::current_exe().unwrap().display()
+            ));
+        }
+        std::fs::write(policy.join("50-test.toml"), text).unwrap();
+        let child = desktop
+            .command(workspace_binary("latchkeyd"))
+            .arg(format!("--address={}", desktop.bus_address))
+            .arg(format!("--policy-system-dir={}", policy.display()))
+            .arg(format!("--policy-admin-dir={}", none.display()))
+            .arg(format!("--policy-user-dir={}", none.display()))
+            .arg(format!("--data-dir={}", dir.path().join("store").display()))
+            .arg(format!(
+                "--state-dir={}",
+                dir.path().join("state").display()
+            ))
+            .arg(format!(
+                "--devices-config={}",
+                dir.path().join("devices.toml").display()
+            ))
+            .args(["--no-usb", "--log-level=debug"])
+            .stdin(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("latchkeyd.log")).unwrap())
+            .spawn()
+            .unwrap();
+        let _ = workspace_binary("latchkey-platform-worker");
+        desktop.wait_for_name("dev.latchkey.Credentials");
+        Self { child, dir }
+    }
+
+    /// What it logged.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("latchkeyd.log")).unwrap_or_default()
+    }
+}
+
+/// A desktop whose bus starts latchkey-ui on demand.
+pub fn desktop() -> (Desktop, tempfile::TempDir) {
+    let services = tempfile::tempdir().unwrap();
+    std::fs::write(
+        services.path().join("dev.latchkey.Prompt.service"),
+        format!(
+            "[D-BUS Service]\nName=dev.latchkey.Prompt\nExec={}\n",
+            super::UI_BIN
+        ),
+    )
+    .unwrap();
+    (Desktop::start(Some(services.path())), services)
+}
+
+/// Runs `script` against the prompt on its own thread (it blocks on AT-SPI), returning the driver.
+pub fn person(
+    mut at: Driver,
+    script: impl FnOnce(&mut Driver) + Send + 'static,
+) -> std::thread::JoinHandle<Driver> {
+    std::thread::spawn(move || {
+        script(&mut at);
+        at
+    })
+}
