@@ -51,7 +51,9 @@ def windows(name):
     for a in apps(name):
         for i in range(a.childCount):
             w = a.getChildAtIndex(i)
-            if w is not None and showing(w):
+            # GTK 4.8 does not always set "showing" on a dialog it presents over another
+            # window (an AdwMessageDialog stays "visible" only): take those too.
+            if w is not None and (showing(w) or (role(w) == "dialog" and visible(w))):
                 out.append(w)
     return out
 
@@ -101,11 +103,29 @@ def window(name):
     return ws[-1]
 
 
+def everything(name):
+    # A dialog (a confirmation over the Passkeys window) is its own toplevel, and which
+    # toplevel an application lists last is not fixed: look through all that are showing,
+    # the last listed first.
+    ws = windows(name)
+    if not ws:
+        raise RuntimeError("no window of %s is showing" % name)
+    for w in reversed(ws):
+        yield from walk(w)
+
+
 def find(name, acc_name, roles):
-    for acc, _ in walk(window(name)):
+    for acc, _ in everything(name):
         if acc.name == acc_name and role(acc) in roles:
             return acc
-    found = [role(acc) for acc, _ in walk(window(name)) if acc.name == acc_name]
+    # libadwaita 1.2's message dialog buttons get their name from their label, which GTK 4.8
+    # reads twice ("Delete Delete"): the label inside such a button stands for the button.
+    for acc, _ in everything(name):
+        if acc.name == acc_name and role(acc) == "label":
+            parent = acc.parent
+            if parent is not None and role(parent) in roles and parent.name in ("", acc_name + " " + acc_name):
+                return parent
+    found = [role(acc) for acc, _ in everything(name) if acc.name == acc_name]
     if found:
         raise RuntimeError("%r is a %s, not a %s" % (acc_name, "/".join(found), "/".join(roles)))
     raise RuntimeError("no %s named %r" % ("/".join(roles), acc_name))
@@ -118,7 +138,7 @@ PRESSABLE = ("push button", "toggle button", "check box", "switch")
 
 def texts(name):
     ts, buttons = [], []
-    for acc, _ in walk(window(name)):
+    for acc, _ in everything(name):
         r = role(acc)
         if r == "label":
             ts.append(acc.name)
