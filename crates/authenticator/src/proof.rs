@@ -26,18 +26,10 @@
 //! ```
 //!
 //! ```compile_fail
-//! // ...so authenticatorData for a new credential, which always claims UP, cannot be built (and
-//! // then signed) without the proof that the user was present.
-//! let auth_data = latchkey_authenticator::wire::attested_auth_data(
-//!     &[0; 32],
-//!     &latchkey_authenticator::proof::UserFlags::silent(),
-//!     0,
-//!     0,
-//!     &[0; 16],
-//!     b"id",
-//!     todo!(),
-//!     None,
-//! );
+//! // ...so the flags of a new credential's authenticatorData, which always claim UP (the only
+//! // flags `wire::attested_auth_data` takes), cannot be made without the proof that the user
+//! // was present.
+//! let flags = latchkey_authenticator::proof::AttestedFlags::new(None, None);
 //! ```
 //!
 //! ```compile_fail
