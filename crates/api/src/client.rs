@@ -59,6 +59,27 @@ pub trait Credentials1 {
     /// See the interface XML.
     fn change_platform_pin(&self, options: HashMap<&str, Value<'_>>) -> zbus::Result<()>;
     /// See the interface XML.
+    fn list_security_keys(
+        &self,
+        options: HashMap<&str, Value<'_>>,
+    ) -> zbus::Result<Vec<HashMap<String, OwnedValue>>>;
+    /// See the interface XML.
+    fn list_security_key_credentials(
+        &self,
+        key: &str,
+        options: HashMap<&str, Value<'_>>,
+    ) -> zbus::Result<Vec<HashMap<String, OwnedValue>>>;
+    /// See the interface XML.
+    fn delete_security_key_credential(&self, key: &str, credential_id: &str) -> zbus::Result<()>;
+    /// See the interface XML.
+    fn change_security_key_pin(
+        &self,
+        key: &str,
+        options: HashMap<&str, Value<'_>>,
+    ) -> zbus::Result<()>;
+    /// See the interface XML.
+    fn reset_security_key(&self, key: &str, options: HashMap<&str, Value<'_>>) -> zbus::Result<()>;
+    /// See the interface XML.
     fn register_prompt(&self) -> zbus::Result<()>;
     /// See the interface XML.
     fn signal_unknown_credential(
@@ -190,7 +211,7 @@ impl ClientError {
             Some("InvalidArgument") => WebAuthnError::type_error(message.clone()),
             Some("HandleInUse") => WebAuthnError::invalid_state(message.clone()),
             // Refusals, and credentials the caller may not know exist, look the same.
-            Some("CallerRefused" | "AccessDenied" | "NotFound") => {
+            Some("CallerRefused" | "AccessDenied" | "NotFound" | "TooLate") => {
                 WebAuthnError::not_allowed(message.clone())
             }
             Some("Security") => WebAuthnError::security(message.clone()),

@@ -34,6 +34,9 @@ pub enum Error {
     /// Too many management calls are running (for this caller, or waiting for the platform
     /// authenticator a ceremony holds); retry later.
     Busy(String),
+    /// The moment for this has passed: a security key resets only within 10 seconds of being
+    /// plugged in (CTAP 2.1 §6.6). Unplug it, plug it back in and try again at once.
+    TooLate(String),
 }
 
 impl Error {

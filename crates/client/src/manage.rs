@@ -322,29 +322,59 @@ pub fn describe(device: &mut dyn Device) -> Result<KeyReport, WebAuthnError> {
     })
 }
 
+/// Why authenticatorReset (CTAP 2.1 §6.6) erased nothing.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ResetError {
+    /// `CTAP2_ERR_NOT_ALLOWED`: the key resets only within 10 seconds of being plugged in.
+    #[error(
+        "the key refused to reset: a reset works only within 10 seconds of plugging the key in; \
+         unplug it, plug it back in and try again at once"
+    )]
+    TooLate,
+    /// The key waited for a touch that did not come.
+    #[error("the key was not touched in time; nothing was erased")]
+    NotTouched,
+    /// The touch was refused.
+    #[error("the touch was refused; nothing was erased")]
+    Refused,
+    /// Anything else (the key did not answer, an unexpected status).
+    #[error("{}", .0.message())]
+    Other(WebAuthnError),
+}
+
+impl ResetError {
+    /// The WebAuthn error a caller reports (`NotAllowedError` but for [`Self::Other`]).
+    pub fn to_webauthn(&self) -> WebAuthnError {
+        match self {
+            Self::Other(e) => e.clone(),
+            e => WebAuthnError::not_allowed(e.to_string()),
+        }
+    }
+}
+
 /// authenticatorReset (CTAP 2.1 §6.6): erases every credential and the PIN of `device`. Keys
 /// refuse it (`CTAP2_ERR_NOT_ALLOWED`) unless it comes within 10 seconds of plugging them in,
-/// and ask for a touch.
-pub fn reset(device: &mut dyn Device, ui: &mut dyn CeremonyUi) -> Result<(), WebAuthnError> {
+/// and ask for a touch. Typed: [`ResetError`].
+pub fn reset_key(device: &mut dyn Device, ui: &mut dyn CeremonyUi) -> Result<(), ResetError> {
     use latchkey_ctap::command::Request;
     use latchkey_ctap::status::StatusCode;
     let result = ctap2::call_empty(device, &Request::Reset, &mut crate::ui::on_change(ui));
     match result {
         Ok(()) => Ok(()),
-        Err(e) => match e.status() {
-            Some(StatusCode::NotAllowed) => Err(WebAuthnError::not_allowed(
-                "the key refused to reset: a reset works only within 10 seconds of plugging the \
-                 key in; unplug it, plug it back in and run the command again at once",
-            )),
-            Some(StatusCode::UserActionTimeout | StatusCode::ActionTimeout) => Err(
-                WebAuthnError::not_allowed("the key was not touched in time; nothing was erased"),
-            ),
-            Some(StatusCode::OperationDenied) => Err(WebAuthnError::not_allowed(
-                "the touch was refused; nothing was erased",
-            )),
-            _ => Err(to_webauthn(Step::Info, &e)),
-        },
+        Err(e) => Err(match e.status() {
+            Some(StatusCode::NotAllowed) => ResetError::TooLate,
+            Some(StatusCode::UserActionTimeout | StatusCode::ActionTimeout) => {
+                ResetError::NotTouched
+            }
+            Some(StatusCode::OperationDenied) => ResetError::Refused,
+            _ => ResetError::Other(to_webauthn(Step::Info, &e)),
+        }),
     }
+}
+
+/// [`reset_key`] with its refusal as the WebAuthn error a caller reports.
+pub fn reset(device: &mut dyn Device, ui: &mut dyn CeremonyUi) -> Result<(), WebAuthnError> {
+    reset_key(device, ui).map_err(|e| e.to_webauthn())
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! [`ceremony::Ceremonies`] ([`routing`] picks the platform authenticator, [`platform`], or the
 //! security keys, [`keys`]), cancelled through a [`cancel::CancelToken`] → `Response`
 //! ([`request`]). The platform credentials are managed through [`store::PlatformStore`] (list,
-//! delete, [`signal`]s). [`server`] wires it to a bus; the service and the requests share
+//! delete, [`signal`]s), the security keys through [`key_manage`]. [`server`] wires it to a bus; the service and the requests share
 //! [`state`] and the [`limits`] on calls outside the queue. The API's caller side is
 //! `latchkey_api`, the prompt protocol `latchkey_prompt`, and the sandboxed platform
 //! authenticator `latchkey_worker`.
@@ -20,6 +20,7 @@ pub mod consent;
 pub mod fault;
 pub mod identity;
 pub mod ids;
+pub mod key_manage;
 pub mod keys;
 pub mod limits;
 pub mod lock_watch;

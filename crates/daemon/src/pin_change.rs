@@ -15,57 +15,64 @@ use zbus::Connection;
 use zeroize::Zeroizing;
 
 use crate::identity::CallerIdentity;
-use crate::prompt::Trust;
+use crate::prompt::{ChosenPrompt, Trust};
 use crate::queue::caller_key;
 use crate::state::Shared;
 
 /// The shortest platform PIN the prompt lets the user choose (CTAP 2.1's minimum).
 const MIN_PIN_LENGTH: u32 = 4;
 
-/// Asks the trusted prompt for the PINs and changes the platform authenticator's PIN.
-pub(crate) async fn change_platform_pin(
+/// The trusted prompt for a management call that asks the user for secrets (PINs, a touch), or
+/// `CallerRefused` when none runs: a caller-controlled prompt is never asked.
+pub(crate) async fn trusted_prompt(
     shared: &Shared,
     conn: &Connection,
     caller: &CallerIdentity,
-) -> Result<(), Error> {
-    let prompt = crate::request::choose_prompt(shared, conn, caller)
+) -> Result<ChosenPrompt, Error> {
+    crate::request::choose_prompt(shared, conn, caller)
         .await
         .filter(|p| p.trust == Trust::Trusted)
         .ok_or_else(|| {
             Error::CallerRefused("no trusted prompt is available to ask for the PINs".into())
-        })?;
-    let id = shared.next_request_id().to_string();
+        })
+}
+
+/// Tells the prompt request `id` is over (its dialog closes).
+pub(crate) async fn dismiss(prompt: &ChosenPrompt, id: &str) {
+    if let Err(e) = prompt.proxy.dismiss(id).await {
+        tracing::debug!(error = %e, "dismissing the prompt failed");
+    }
+}
+
+/// Asks `prompt`'s `ChangePin` for the current and the new PIN of the authenticator `details`
+/// describe, each through a pipe of its own. On failure the prompt is dismissed; on success the
+/// caller dismisses it when the change is done.
+pub(crate) async fn ask_pins(
+    prompt: &ChosenPrompt,
+    id: &str,
+    details: HashMap<&str, Value<'_>>,
+) -> Result<(Zeroizing<String>, Zeroizing<String>), Error> {
     let fail = |what: &str, e: std::io::Error| Error::Failed(format!("{what}: {e}"));
     let (current_r, current_w) = pin::pipe().map_err(|e| fail("pipe", e))?;
     let (new_r, new_w) = pin::pipe().map_err(|e| fail("pipe", e))?;
-    let details: HashMap<&str, Value<'_>> = HashMap::from([
-        ("authenticator", Value::from("This device")),
-        ("authenticator_kind", Value::from("platform")),
-        ("min_length", Value::from(MIN_PIN_LENGTH)),
-    ]);
     let code = {
         use std::os::fd::AsFd as _;
         let current = zbus::zvariant::Fd::from(current_w.as_fd());
         let new = zbus::zvariant::Fd::from(new_w.as_fd());
         prompt
-            .answer(prompt.proxy.change_pin(&id, details, current, new))
+            .answer(prompt.proxy.change_pin(id, details, current, new))
             .await
     };
     drop((current_w, new_w));
-    let dismiss = || async {
-        if let Err(e) = prompt.proxy.dismiss(&id).await {
-            tracing::debug!(error = %e, "dismissing the prompt failed");
-        }
-    };
     let code = match code {
         Ok(c) => c,
         Err(e) => {
-            dismiss().await;
+            dismiss(prompt, id).await;
             return Err(Error::from_webauthn(&e));
         }
     };
     if code != response::APPROVED {
-        dismiss().await;
+        dismiss(prompt, id).await;
         return Err(Error::CallerRefused(
             "the user did not change the PIN".into(),
         ));
@@ -74,7 +81,7 @@ pub(crate) async fn change_platform_pin(
     let (current, new) = match pins {
         Ok(p) => p,
         Err(e) => {
-            dismiss().await;
+            dismiss(prompt, id).await;
             return Err(Error::CallerRefused(format!(
                 "reading the PINs failed: {e}"
             )));
@@ -85,13 +92,29 @@ pub(crate) async fn change_platform_pin(
             .map(|s| Zeroizing::new(s.to_owned()))
             .map_err(|_| Error::InvalidArgument("a PIN is not UTF-8".into()))
     };
-    let (current, new) = match (text(&current), text(&new)) {
-        (Ok(c), Ok(n)) => (c, n),
+    match (text(&current), text(&new)) {
+        (Ok(c), Ok(n)) => Ok((c, n)),
         (Err(e), _) | (_, Err(e)) => {
-            dismiss().await;
-            return Err(e);
+            dismiss(prompt, id).await;
+            Err(e)
         }
-    };
+    }
+}
+
+/// Asks the trusted prompt for the PINs and changes the platform authenticator's PIN.
+pub(crate) async fn change_platform_pin(
+    shared: &Shared,
+    conn: &Connection,
+    caller: &CallerIdentity,
+) -> Result<(), Error> {
+    let prompt = trusted_prompt(shared, conn, caller).await?;
+    let id = shared.next_request_id().to_string();
+    let details: HashMap<&str, Value<'_>> = HashMap::from([
+        ("authenticator", Value::from("This device")),
+        ("authenticator_kind", Value::from("platform")),
+        ("min_length", Value::from(MIN_PIN_LENGTH)),
+    ]);
+    let (current, new) = ask_pins(&prompt, &id, details).await?;
     let store = shared.settings.backends.store.clone();
     let changed = shared
         .calls
@@ -99,7 +122,7 @@ pub(crate) async fn change_platform_pin(
             store.change_pin(&current, &new)
         })
         .await;
-    dismiss().await;
+    dismiss(&prompt, &id).await;
     match changed {
         Err(busy) => Err(Error::Busy(busy.to_string())),
         Ok(Err(e)) => Err(Error::Failed(format!("the PIN thread failed: {e}"))),

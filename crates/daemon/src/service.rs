@@ -358,32 +358,7 @@ impl CredentialsService {
             })?;
         Ok(list
             .into_iter()
-            .map(|c| {
-                HashMap::from([
-                    (
-                        "credential_id".to_owned(),
-                        OwnedValue::from(zbus::zvariant::Str::from(
-                            latchkey_webauthn::b64::encode(&c.credential_id),
-                        )),
-                    ),
-                    (
-                        "rp_id".to_owned(),
-                        OwnedValue::from(zbus::zvariant::Str::from(c.rp_id)),
-                    ),
-                    (
-                        "user_name".to_owned(),
-                        OwnedValue::from(zbus::zvariant::Str::from(
-                            c.user_name.unwrap_or_default(),
-                        )),
-                    ),
-                    (
-                        "user_display_name".to_owned(),
-                        OwnedValue::from(zbus::zvariant::Str::from(
-                            c.user_display_name.unwrap_or_default(),
-                        )),
-                    ),
-                ])
-            })
+            .map(crate::key_manage::credential_entry)
             .collect())
     }
 
@@ -486,6 +461,72 @@ impl CredentialsService {
         let caller = self.manager(&hdr, conn).await?;
         let _ = options;
         crate::pin_change::change_platform_pin(&self.shared, conn, &caller).await
+    }
+
+    /// The security keys present: `handle`, `name`, `transport`, `aaguid`, `pin_set`,
+    /// `pin_retries` (when known), `credential_management`, `min_pin_length`.
+    #[zbus(out_args("keys"))]
+    async fn list_security_keys(
+        &self,
+        #[zbus(header)] hdr: Header<'_>,
+        #[zbus(connection)] conn: &Connection,
+        options: HashMap<&str, Value<'_>>,
+    ) -> Result<Vec<HashMap<String, OwnedValue>>, Error> {
+        let caller = self.manager(&hdr, conn).await?;
+        let _ = options;
+        crate::key_manage::list_keys(&self.shared, &caller).await
+    }
+
+    /// A security key's passkeys, after its PIN (asked in the trusted prompt).
+    #[zbus(out_args("credentials"))]
+    async fn list_security_key_credentials(
+        &self,
+        #[zbus(header)] hdr: Header<'_>,
+        #[zbus(connection)] conn: &Connection,
+        key: &str,
+        options: HashMap<&str, Value<'_>>,
+    ) -> Result<Vec<HashMap<String, OwnedValue>>, Error> {
+        let caller = self.manager(&hdr, conn).await?;
+        let _ = options;
+        crate::key_manage::list_credentials(&self.shared, conn, &caller, key).await
+    }
+
+    /// Deletes one of a security key's passkeys, after its PIN.
+    async fn delete_security_key_credential(
+        &self,
+        #[zbus(header)] hdr: Header<'_>,
+        #[zbus(connection)] conn: &Connection,
+        key: &str,
+        credential_id: &str,
+    ) -> Result<(), Error> {
+        let caller = self.manager(&hdr, conn).await?;
+        crate::key_manage::delete_credential(&self.shared, conn, &caller, key, credential_id).await
+    }
+
+    /// Changes (or sets) a security key's PIN, asking the trusted prompt.
+    async fn change_security_key_pin(
+        &self,
+        #[zbus(header)] hdr: Header<'_>,
+        #[zbus(connection)] conn: &Connection,
+        key: &str,
+        options: HashMap<&str, Value<'_>>,
+    ) -> Result<(), Error> {
+        let caller = self.manager(&hdr, conn).await?;
+        let _ = options;
+        crate::key_manage::change_pin(&self.shared, conn, &caller, key).await
+    }
+
+    /// Erases a security key (CTAP 2.1 §6.6), after a touch; `TooLate` outside its 10 seconds.
+    async fn reset_security_key(
+        &self,
+        #[zbus(header)] hdr: Header<'_>,
+        #[zbus(connection)] conn: &Connection,
+        key: &str,
+        options: HashMap<&str, Value<'_>>,
+    ) -> Result<(), Error> {
+        let caller = self.manager(&hdr, conn).await?;
+        let _ = options;
+        crate::key_manage::reset(&self.shared, conn, &caller, key).await
     }
 
     /// Registers the caller as a caller-controlled prompt (a terminal prompt) for the requests of

@@ -33,6 +33,9 @@ pub struct Backends {
     pub ceremonies: Arc<dyn Ceremonies>,
     /// Lists, deletes and signals the platform credentials.
     pub store: Arc<dyn PlatformStore>,
+    /// The security keys, managed from the Passkeys window ([`crate::key_manage`]); `None`:
+    /// latchkeyd manages no keys.
+    pub keys: Option<Arc<crate::keys::KeyBackend>>,
 }
 
 impl Backends {
@@ -41,6 +44,7 @@ impl Backends {
         Self {
             ceremonies: backend.clone(),
             store: backend,
+            keys: None,
         }
     }
 }
@@ -105,6 +109,8 @@ pub struct Shared {
     pub(crate) caller_prompt_answer_ms: AtomicU64,
     /// The user's remembered site decisions.
     pub(crate) remembered: Remembered,
+    /// Handles of the security keys seen, and the one key operation at a time.
+    pub(crate) key_manage: crate::key_manage::KeyManageState,
 }
 
 /// How long a caller-controlled prompt (a terminal prompt a client registered) may take to answer
@@ -148,6 +154,7 @@ impl Shared {
         };
         Self {
             remembered,
+            key_manage: crate::key_manage::KeyManageState::default(),
             settings,
             queue,
             next_id: AtomicU64::new(0),

@@ -85,7 +85,7 @@ async fn interface_xml_is_the_contract() {
     )
     .await;
     let want = interface_shape(&contract, "dev.latchkey.Credentials1");
-    assert_eq!(want.len(), 36, "{want:?}");
+    assert_eq!(want.len(), 52, "{want:?}");
     assert_eq!(interface_shape(&live, "dev.latchkey.Credentials1"), want);
 
     // A request object, alive while the authenticator hangs.

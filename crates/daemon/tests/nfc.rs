@@ -249,6 +249,7 @@ async fn cards_that_break_the_protocol_end_the_ceremony_with_named_errors_and_no
             test_timeouts(),
         )),
         store: platform_authenticator(),
+        keys: None,
     };
     let _d = start_daemon(&bus, &policy_privileged_self(), backends).await;
     let _prompt = Prompt::spawn(&bus, &"approve\n".repeat(16), false);

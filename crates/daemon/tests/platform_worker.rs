@@ -247,6 +247,7 @@ async fn after_a_cancelled_platform_ceremony_list_signals_and_routing_still_work
     let backends = latchkey_daemon::server::Backends {
         ceremonies: router,
         store: platform,
+        keys: None,
     };
     let bus = TestBus::start();
     let _d = start_daemon(&bus, &policy_privileged_self(), backends).await;

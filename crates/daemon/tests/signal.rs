@@ -53,6 +53,7 @@ fn serve(store: Arc<StoreBackend>) -> Backends {
     Backends {
         ceremonies: FakeBackend::new(FakeMode::Answer),
         store,
+        keys: None,
     }
 }
 

@@ -178,6 +178,22 @@ impl TestKey {
 
     /// [`Self::start`] with a fingerprint reader answering `fingers` (`"no-match,match"`).
     pub fn start_with_fingers(path: &Path, presence: Presence, fingers: Option<&str>) -> Self {
+        Self::start_with(path, presence, fingers, Config::default().reset_window_ms)
+    }
+
+    /// [`Self::start`] for a key that accepts authenticatorReset (CTAP 2.1 §6.6) only within
+    /// `window` of being plugged in (a real key: 10 seconds; zero: never).
+    pub fn start_with_reset_window(path: &Path, presence: Presence, window: Duration) -> Self {
+        let ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX);
+        Self::start_with(path, presence, None, ms)
+    }
+
+    fn start_with(
+        path: &Path,
+        presence: Presence,
+        fingers: Option<&str>,
+        reset_window_ms: u64,
+    ) -> Self {
         let signals = Signals::new();
         let mode = Arc::new(AtomicU8::new(presence as u8));
         let grant = Arc::new(AtomicBool::new(false));
@@ -187,6 +203,7 @@ impl TestKey {
         let core = Authenticator::new(
             Config {
                 aaguid: KEY_AAGUID,
+                reset_window_ms,
                 built_in_uv: if fingers.is_some() {
                     BuiltInUv::Configured
                 } else {

@@ -188,10 +188,11 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         ceremonies: Arc::new(Router::new(
             platform.clone(),
             platform.clone(),
-            keys,
+            keys.clone(),
             keys_enabled,
         )),
         store: platform,
+        keys: Some(keys),
     };
     let related_origins = match RelatedOrigins::with_system_roots(Limits::default()) {
         Ok(r) => Some(Arc::new(r)),

@@ -80,7 +80,12 @@ impl KeyAccess {
         }
     }
 
-    fn find(&self, sources: &KeySources, ceremony: &CancelHandle) -> Result<Found, WebAuthnError> {
+    /// Opens the keys present and follows the ones that appear, tied to `ceremony`.
+    pub(crate) fn find(
+        &self,
+        sources: &KeySources,
+        ceremony: &CancelHandle,
+    ) -> Result<Found, WebAuthnError> {
         let specs = sources.named_specs();
         match self {
             Self::InProcess => Ok(keys::find(

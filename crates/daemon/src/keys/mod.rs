@@ -18,6 +18,7 @@ pub use acquire::KeyAccess;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -112,11 +113,22 @@ impl Drop for CancelOnDrop {
     }
 }
 
+/// Counts a ceremony on keys as running until dropped.
+struct InUse<'a>(&'a AtomicUsize);
+
+impl Drop for InUse<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// Security keys behind [`Ceremonies`].
 pub struct KeyBackend {
     sources: KeySources,
     timeouts: Timeouts,
     access: Arc<KeyAccess>,
+    /// Ceremonies on keys running now ([`Self::in_ceremony`]).
+    running: AtomicUsize,
 }
 
 impl KeyBackend {
@@ -127,6 +139,7 @@ impl KeyBackend {
             sources,
             timeouts,
             access: Arc::new(KeyAccess::InProcess),
+            running: AtomicUsize::new(0),
         }
     }
 
@@ -146,12 +159,20 @@ impl KeyBackend {
         &self.sources
     }
 
+    /// Whether a ceremony on keys is running (management of a key waits for none:
+    /// [`crate::key_manage`] refuses while one runs).
+    pub fn in_ceremony(&self) -> bool {
+        self.running.load(Ordering::SeqCst) > 0
+    }
+
     async fn run(
         &self,
         c: &Ceremony,
         ui: Arc<dyn PromptSession>,
         cancel: &CancelToken,
     ) -> Result<serde_json::Value, WebAuthnError> {
+        self.running.fetch_add(1, Ordering::SeqCst);
+        let _in_use = InUse(&self.running);
         // This ceremony's own handle: every key it opens is tied to it.
         let handle = CancelHandle::new();
         let mut on_drop = CancelOnDrop(Some(handle.clone()));

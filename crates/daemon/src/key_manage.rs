@@ -1,0 +1,415 @@
+//! The security keys present, managed from the Passkeys window: `ListSecurityKeys`,
+//! `ListSecurityKeyCredentials`, `DeleteSecurityKeyCredential`, `ChangeSecurityKeyPin` and
+//! `ResetSecurityKey` (data/dev.latchkey.Credentials1.xml). Keys are opened where ceremonies open
+//! them ([`crate::keys::KeyAccess`]: the sandboxed device worker, in latchkeyd) and driven by
+//! `latchkey_client::manage` on a blocking thread, within the call limits ([`crate::limits`]).
+//!
+//! - Each key gets a handle (`key1`, `key2`, …) by where it is plugged in (its hidraw path,
+//!   socket or reader) for as long as latchkeyd runs: the same key in the same place keeps it.
+//! - Whatever needs the user — the key's PIN for credential management (CTAP 2.1 §6.8), the
+//!   current and the new PIN (§6.5.5.5–6), a touch for a reset (§6.6) — is asked of the *trusted*
+//!   prompt (`RequestPin`, `ChangePin`, `ShowStatus`; PINs through file descriptors), never of a
+//!   prompt the caller controls and never as a D-Bus string.
+//! - One key operation runs at a time, and none while a ceremony uses keys: such a call fails at
+//!   once with `Busy`. A ceremony may wait minutes for a touch; a management call queued behind it
+//!   would leave the window waiting with no word why, while `Busy` lets it say so.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use latchkey_api::Error;
+use latchkey_client::manage::{self, CredentialInfo, KeyReport, ResetError};
+use latchkey_client::{CancelHandle, Device, Transport};
+use latchkey_prompt::ChoiceKind;
+use latchkey_webauthn::WebAuthnError;
+use zbus::zvariant::{OwnedValue, Str, Value};
+use zbus::Connection;
+use zeroize::Zeroizing;
+
+use crate::bridge::UiBridge;
+use crate::identity::CallerIdentity;
+use crate::keys::KeyBackend;
+use crate::pin_change::{ask_pins, dismiss, trusted_prompt};
+use crate::prompt::{ChosenPrompt, DbusPromptSession};
+use crate::queue::caller_key;
+use crate::session::PromptSession;
+use crate::state::Shared;
+
+/// The key handles handed out, and the one key operation at a time (module doc).
+#[derive(Default)]
+pub struct KeyManageState {
+    /// Where each key was seen; handle `keyN` is entry N − 1.
+    places: Mutex<Vec<String>>,
+    one_at_a_time: tokio::sync::Mutex<()>,
+}
+
+impl KeyManageState {
+    fn handle(&self, place: &str) -> String {
+        let mut places = self.places.lock().unwrap_or_else(PoisonError::into_inner);
+        let index = match places.iter().position(|p| p == place) {
+            Some(i) => i,
+            None => {
+                places.push(place.to_owned());
+                places.len() - 1
+            }
+        };
+        format!("key{}", index + 1)
+    }
+
+    fn place(&self, handle: &str) -> Option<String> {
+        let n: usize = handle.strip_prefix("key")?.parse().ok()?;
+        let places = self.places.lock().unwrap_or_else(PoisonError::into_inner);
+        places.get(n.checked_sub(1)?).cloned()
+    }
+}
+
+/// A credential as `ListCredentials` and `ListSecurityKeyCredentials` report it:
+/// `credential_id` (base64url), `rp_id`, `user_name`, `user_display_name`.
+pub fn credential_entry(c: CredentialInfo) -> HashMap<String, OwnedValue> {
+    let text = |s: String| OwnedValue::from(Str::from(s));
+    HashMap::from([
+        (
+            "credential_id".to_owned(),
+            text(latchkey_webauthn::b64::encode(&c.credential_id)),
+        ),
+        ("rp_id".to_owned(), text(c.rp_id)),
+        (
+            "user_name".to_owned(),
+            text(c.user_name.unwrap_or_default()),
+        ),
+        (
+            "user_display_name".to_owned(),
+            text(c.user_display_name.unwrap_or_default()),
+        ),
+    ])
+}
+
+/// How a key is reached, as `ListSecurityKeys` says it.
+fn transport_name(t: Transport) -> &'static str {
+    match t {
+        Transport::Internal => "internal",
+        Transport::Usb => "usb",
+        Transport::Virtual => "virtual",
+        Transport::Nfc => "nfc",
+    }
+}
+
+/// An AAGUID in the UUID form metadata services use (`xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`).
+pub fn aaguid_text(bytes: &[u8; 16]) -> String {
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+/// One key as `ListSecurityKeys` reports it.
+fn key_entry(handle: String, r: &KeyReport) -> HashMap<String, OwnedValue> {
+    let text = |s: &str| OwnedValue::from(Str::from(s.to_owned()));
+    let info = &r.info;
+    let mut entry = HashMap::from([
+        ("handle".to_owned(), OwnedValue::from(Str::from(handle))),
+        ("name".to_owned(), text(&r.description.name)),
+        (
+            "transport".to_owned(),
+            text(transport_name(r.description.transport)),
+        ),
+        ("aaguid".to_owned(), text(&aaguid_text(&info.aaguid.0))),
+        (
+            "pin_set".to_owned(),
+            OwnedValue::from(info.option("clientPin") == Some(true)),
+        ),
+        (
+            "credential_management".to_owned(),
+            OwnedValue::from(
+                info.option("credMgmt") == Some(true)
+                    || info.option("credentialMgmtPreview") == Some(true),
+            ),
+        ),
+        (
+            "min_pin_length".to_owned(),
+            OwnedValue::from(u32::try_from(info.min_pin_length.unwrap_or(4)).unwrap_or(u32::MAX)),
+        ),
+    ]);
+    if let Some(retries) = r.pin_retries {
+        entry.insert(
+            "pin_retries".to_owned(),
+            OwnedValue::from(u32::try_from(retries).unwrap_or(u32::MAX)),
+        );
+    }
+    entry
+}
+
+/// The key a handle names, and where.
+struct Target {
+    keys: Arc<KeyBackend>,
+    place: String,
+    handle: String,
+}
+
+fn busy_ceremony() -> Error {
+    Error::Busy(
+        "a security key is in use by a sign-in or a registration; try again when it is done".into(),
+    )
+}
+
+fn keys_of(shared: &Shared) -> Option<Arc<KeyBackend>> {
+    shared
+        .settings
+        .backends
+        .keys
+        .clone()
+        .filter(|k| k.sources().enabled())
+}
+
+fn target(shared: &Shared, handle: &str) -> Result<Target, Error> {
+    let keys =
+        keys_of(shared).ok_or_else(|| Error::NotFound("latchkeyd uses no security keys".into()))?;
+    let place = shared.key_manage.place(handle).ok_or_else(|| {
+        Error::NotFound(format!(
+            "no security key has the handle {handle:?}; list the keys again"
+        ))
+    })?;
+    if keys.in_ceremony() {
+        return Err(busy_ceremony());
+    }
+    Ok(Target {
+        keys,
+        place,
+        handle: handle.to_owned(),
+    })
+}
+
+fn one_at_a_time(shared: &Shared) -> Result<tokio::sync::MutexGuard<'_, ()>, Error> {
+    shared
+        .key_manage
+        .one_at_a_time
+        .try_lock()
+        .map_err(|_| Error::Busy("another security key operation is running".into()))
+}
+
+/// Opens every key present (blocking).
+fn open_present(keys: &KeyBackend) -> Result<Vec<Box<dyn Device>>, WebAuthnError> {
+    let found = keys.access().find(keys.sources(), &CancelHandle::new())?;
+    Ok(found.present)
+}
+
+/// Opens the key plugged in at `place` (blocking).
+fn open_at(keys: &KeyBackend, place: &str) -> Result<Box<dyn Device>, Error> {
+    open_present(keys)
+        .map_err(|e| Error::from_webauthn(&e))?
+        .into_iter()
+        .find(|d| d.info().path == place)
+        .ok_or_else(|| Error::NotFound("that security key is no longer plugged in".into()))
+}
+
+/// Runs `work` on the target key on a blocking thread, the user side through `prompt` for the
+/// prompt request `id` (dismissed afterwards), within the call limits.
+async fn on_key<T: Send + 'static>(
+    shared: &Shared,
+    caller: &CallerIdentity,
+    target: Target,
+    prompt: &ChosenPrompt,
+    id: &str,
+    work: impl FnOnce(&mut dyn Device, &mut UiBridge) -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    let session: Arc<dyn PromptSession> =
+        Arc::new(DbusPromptSession::new(prompt.clone(), id.to_owned()));
+    let Target { keys, place, .. } = target;
+    let result = shared
+        .calls
+        .run(caller_key(caller, shared.settings.uid), move || {
+            let mut bridge = UiBridge::new(session, tokio::runtime::Handle::current());
+            bridge.set_authenticator_kind(ChoiceKind::SecurityKey);
+            let mut device = open_at(&keys, &place)?;
+            work(&mut *device, &mut bridge)
+        })
+        .await;
+    dismiss(prompt, id).await;
+    result
+        .map_err(|e| Error::Busy(e.to_string()))?
+        .map_err(|e| Error::Failed(format!("the security key thread failed: {e}")))?
+}
+
+/// A key's answer as the method error; `CTAP2_ERR_NO_CREDENTIALS` (the client crate's
+/// `NotAllowedError` "holds no credential") is `NotFound`.
+fn webauthn(e: &WebAuthnError) -> Error {
+    if e.message().contains("CTAP2_ERR_NO_CREDENTIALS")
+        || e.message().contains("holds no credential")
+    {
+        return Error::NotFound("the key holds no such passkey".into());
+    }
+    Error::from_webauthn(e)
+}
+
+fn logged<T>(
+    what: &str,
+    target: &str,
+    by: &CallerIdentity,
+    r: Result<T, Error>,
+) -> Result<T, Error> {
+    match &r {
+        Ok(_) => tracing::info!(key = target, by = %by.display_name(), "{what}: done"),
+        Err(e) => tracing::info!(key = target, error = ?e, "{what}: failed"),
+    }
+    r
+}
+
+/// `ListSecurityKeys`: every key present, described (getInfo, PIN retries); no user needed.
+pub(crate) async fn list_keys(
+    shared: &Shared,
+    caller: &CallerIdentity,
+) -> Result<Vec<HashMap<String, OwnedValue>>, Error> {
+    let Some(keys) = keys_of(shared) else {
+        return Ok(Vec::new());
+    };
+    if keys.in_ceremony() {
+        return Err(busy_ceremony());
+    }
+    let _one = one_at_a_time(shared)?;
+    let reports = shared
+        .calls
+        .run(caller_key(caller, shared.settings.uid), move || {
+            let described = open_present(&keys)?.into_iter().filter_map(|mut d| {
+                manage::describe(&mut *d)
+                    .map_err(|e| {
+                        tracing::warn!(key = %d.info().path, error = e.message(), "a security key did not describe itself");
+                    })
+                    .ok()
+            });
+            Ok::<_, WebAuthnError>(described.collect::<Vec<_>>())
+        })
+        .await
+        .map_err(|e| Error::Busy(e.to_string()))?
+        .map_err(|e| Error::Failed(format!("the security key thread failed: {e}")))?
+        .map_err(|e| Error::from_webauthn(&e))?;
+    Ok(reports
+        .iter()
+        .map(|r| key_entry(shared.key_manage.handle(&r.description.path), r))
+        .collect())
+}
+
+/// `ListSecurityKeyCredentials`: the key's discoverable credentials, after its PIN.
+pub(crate) async fn list_credentials(
+    shared: &Shared,
+    conn: &Connection,
+    caller: &CallerIdentity,
+    handle: &str,
+) -> Result<Vec<HashMap<String, OwnedValue>>, Error> {
+    let target = target(shared, handle)?;
+    let _one = one_at_a_time(shared)?;
+    let prompt = trusted_prompt(shared, conn, caller).await?;
+    let id = shared.next_request_id().to_string();
+    let listed = on_key(shared, caller, target, &prompt, &id, |d, ui| {
+        manage::list_device(d, ui).map_err(|e| webauthn(&e))
+    })
+    .await;
+    let listed = logged("security key passkeys listed", handle, caller, listed)?;
+    Ok(listed.into_iter().map(credential_entry).collect())
+}
+
+/// `DeleteSecurityKeyCredential`: deletes one of the key's credentials, after its PIN.
+pub(crate) async fn delete_credential(
+    shared: &Shared,
+    conn: &Connection,
+    caller: &CallerIdentity,
+    handle: &str,
+    credential_id: &str,
+) -> Result<(), Error> {
+    let id_bytes = latchkey_webauthn::b64::decode("credential_id", credential_id)
+        .map_err(|e| Error::InvalidArgument(e.message().to_owned()))?;
+    let target = target(shared, handle)?;
+    let _one = one_at_a_time(shared)?;
+    let prompt = trusted_prompt(shared, conn, caller).await?;
+    let id = shared.next_request_id().to_string();
+    let deleted = on_key(shared, caller, target, &prompt, &id, move |d, ui| {
+        manage::delete_on_device(d, ui, &id_bytes).map_err(|e| webauthn(&e))
+    })
+    .await;
+    logged("security key passkey deleted", handle, caller, deleted)
+}
+
+/// `ChangeSecurityKeyPin`: the trusted prompt's `ChangePin` for a key with a PIN (current and
+/// new PIN), its `RequestPin` for a new PIN on a key without one.
+pub(crate) async fn change_pin(
+    shared: &Shared,
+    conn: &Connection,
+    caller: &CallerIdentity,
+    handle: &str,
+) -> Result<(), Error> {
+    let target = target(shared, handle)?;
+    let _one = one_at_a_time(shared)?;
+    let prompt = trusted_prompt(shared, conn, caller).await?;
+    let id = shared.next_request_id().to_string();
+    // What the key says first: whether it has a PIN, its retries and its minimum length.
+    let (keys, place) = (target.keys.clone(), target.place.clone());
+    let report = shared
+        .calls
+        .run(caller_key(caller, shared.settings.uid), move || {
+            let mut device = open_at(&keys, &place)?;
+            manage::describe(&mut *device).map_err(|e| Error::from_webauthn(&e))
+        })
+        .await
+        .map_err(|e| Error::Busy(e.to_string()))?
+        .map_err(|e| Error::Failed(format!("the security key thread failed: {e}")))??;
+    if report.info.option("clientPin") != Some(true) {
+        let set = on_key(shared, caller, target, &prompt, &id, |d, ui| {
+            manage::set_pin(d, ui).map_err(|e| Error::from_webauthn(&e))
+        })
+        .await;
+        return logged("security key PIN set", handle, caller, set);
+    }
+    let min_length = u32::try_from(report.info.min_pin_length.unwrap_or(4)).unwrap_or(u32::MAX);
+    let mut details: HashMap<&str, Value<'_>> = HashMap::from([
+        (
+            "authenticator",
+            Value::from(report.description.name.clone()),
+        ),
+        ("authenticator_kind", Value::from("security-key")),
+        ("min_length", Value::from(min_length)),
+    ]);
+    if let Some(r) = report.pin_retries.and_then(|r| u32::try_from(r).ok()) {
+        details.insert("retries", Value::from(r));
+    }
+    let (current, new) = ask_pins(&prompt, &id, details).await?;
+    let changed = on_key(shared, caller, target, &prompt, &id, move |d, _| {
+        let info = latchkey_client::ctap2::get_info(d)
+            .map_err(|e| Error::Failed(format!("the key did not answer getInfo: {e}")))?;
+        let pin = |p: Zeroizing<String>| latchkey_client::Pin::new(p);
+        latchkey_client::pinuv::change_pin(d, &info, &pin(current), &pin(new))
+            .map_err(|e| Error::from_webauthn(&e))
+    })
+    .await;
+    logged("security key PIN changed", handle, caller, changed)
+}
+
+/// `ResetSecurityKey`: authenticatorReset (CTAP 2.1 §6.6), the touch asked for in the prompt;
+/// `TooLate` when the key was plugged in more than 10 seconds ago.
+pub(crate) async fn reset(
+    shared: &Shared,
+    conn: &Connection,
+    caller: &CallerIdentity,
+    handle: &str,
+) -> Result<(), Error> {
+    let target = target(shared, handle)?;
+    let _one = one_at_a_time(shared)?;
+    let prompt = trusted_prompt(shared, conn, caller).await?;
+    let id = shared.next_request_id().to_string();
+    let name = target.handle.clone();
+    let reset = on_key(shared, caller, target, &prompt, &id, |d, ui| {
+        manage::reset_key(d, ui).map_err(|e| match e {
+            ResetError::TooLate => Error::TooLate(e.to_string()),
+            ResetError::NotTouched | ResetError::Refused => Error::CallerRefused(e.to_string()),
+            ResetError::Other(e) => Error::from_webauthn(&e),
+        })
+    })
+    .await;
+    logged("security key reset", &name, caller, reset)
+}
+
+#[cfg(test)]
+mod tests;
