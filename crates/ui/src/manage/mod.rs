@@ -1,14 +1,19 @@
 //! The Passkeys window (`latchkey-ui --manage`): the platform passkeys grouped by site, each
 //! deletable after a confirmation ([`passkeys`]); the sites the user always allows a browser to
-//! use passkeys for, each revocable ([`sites`]); the platform PIN's change ([`pin`]). Everything
-//! goes through latchkeyd's management API on the session bus (`ListCredentials`,
-//! `DeleteCredential`, `ListRememberedSites`, `RevokeRememberedSite`, `ChangePlatformPin`); this
-//! process holds no key and no store.
+//! use passkeys for, each revocable ([`sites`]); the platform PIN's change ([`pin`]); the security
+//! keys plugged in, their passkeys, PIN and reset ([`keys`]). Everything goes through latchkeyd's
+//! management API on the session bus (`ListCredentials`, `DeleteCredential`,
+//! `ListRememberedSites`, `RevokeRememberedSite`, `ChangePlatformPin`, `ListSecurityKeys`,
+//! `ListSecurityKeyCredentials`, `DeleteSecurityKeyCredential`, `ChangeSecurityKeyPin`,
+//! `ResetSecurityKey`); this process holds no key and no store, and never sees a PIN.
 
+pub mod keys;
 pub mod passkeys;
 pub mod pin;
 pub mod sites;
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use adw::prelude::*;
@@ -16,10 +21,11 @@ use gtk::glib;
 
 use crate::bus::Bus;
 use crate::dialog::widgets::{label, page};
-use crate::i18n::tr;
+use crate::i18n::{tr, trf};
 use crate::protocol::Dict;
 use crate::text::shown;
 
+pub use keys::{security_keys, SecurityKey};
 pub use passkeys::{by_site, Passkey};
 pub use sites::{remembered, Remembered};
 
@@ -49,12 +55,36 @@ pub(crate) trait Manage {
         &self,
         options: std::collections::HashMap<&str, zbus::zvariant::Value<'_>>,
     ) -> zbus::Result<()>;
+    fn list_security_keys(
+        &self,
+        options: std::collections::HashMap<&str, zbus::zvariant::Value<'_>>,
+    ) -> zbus::Result<Vec<Dict>>;
+    fn list_security_key_credentials(
+        &self,
+        key: &str,
+        options: std::collections::HashMap<&str, zbus::zvariant::Value<'_>>,
+    ) -> zbus::Result<Vec<Dict>>;
+    fn delete_security_key_credential(&self, key: &str, credential_id: &str) -> zbus::Result<()>;
+    fn change_security_key_pin(
+        &self,
+        key: &str,
+        options: std::collections::HashMap<&str, zbus::zvariant::Value<'_>>,
+    ) -> zbus::Result<()>;
+    fn reset_security_key(
+        &self,
+        key: &str,
+        options: std::collections::HashMap<&str, zbus::zvariant::Value<'_>>,
+    ) -> zbus::Result<()>;
 }
 
 pub(crate) struct Manager {
     pub(crate) bus: Bus,
     pub(crate) window: adw::ApplicationWindow,
     content: adw::Bin,
+    /// The passkeys of each security key (by handle) the user unlocked with its PIN.
+    pub(crate) key_passkeys: RefCell<HashMap<String, Vec<Passkey>>>,
+    /// What went wrong with the last call on a security key.
+    pub(crate) key_notice: RefCell<Option<keys::KeyNotice>>,
 }
 
 /// Runs the Passkeys window until it is closed.
@@ -79,7 +109,7 @@ pub fn run() -> std::process::ExitCode {
             .application(app)
             .title(tr("Passkeys"))
             .default_width(560)
-            .default_height(640)
+            .default_height(780)
             .build();
         let header = adw::HeaderBar::new();
         let content = adw::Bin::new();
@@ -101,6 +131,8 @@ pub fn run() -> std::process::ExitCode {
             bus: bus.clone(),
             window: window.clone(),
             content,
+            key_passkeys: RefCell::default(),
+            key_notice: RefCell::default(),
         });
         m.reload();
         window.present();
@@ -120,12 +152,20 @@ impl Manager {
             let proxy = ManageProxy::new(&conn).await?;
             let keys = proxy.list_credentials(Default::default()).await?;
             let decisions = proxy.list_remembered_sites(Default::default()).await?;
-            Ok::<_, zbus::Error>((keys, decisions))
+            // The keys may be busy in a ceremony: that is said in their section only.
+            let security_keys = proxy
+                .list_security_keys(Default::default())
+                .await
+                .map(|k| security_keys(&k))
+                .map_err(|e| key_list_error(&e));
+            Ok::<_, zbus::Error>((keys, decisions, security_keys))
         });
         let this = self.clone();
         glib::spawn_future_local(async move {
             match task.await {
-                Ok(Ok((keys, decisions))) => this.show(&keys, &decisions),
+                Ok(Ok((keys, decisions, security_keys))) => {
+                    this.show(&keys, &decisions, &security_keys);
+                }
                 Ok(Err(e)) => this.show_error(&e.to_string()),
                 Err(e) => this.show_error(&e.to_string()),
             }
@@ -160,12 +200,31 @@ impl Manager {
         self.content.set_child(Some(&p));
     }
 
-    fn show(self: &Rc<Self>, keys: &[Dict], decisions: &[Dict]) {
+    fn show(
+        self: &Rc<Self>,
+        keys: &[Dict],
+        decisions: &[Dict],
+        security_keys: &Result<Vec<SecurityKey>, String>,
+    ) {
         let p = page();
         passkeys::section(self, &p, &by_site(keys));
         sites::section(self, &p, &remembered(decisions));
         pin::section(self, &p);
+        keys::section(self, &p, security_keys);
         self.content.set_child(Some(&p));
+    }
+}
+
+/// Why the security keys could not be listed, in the window's words.
+fn key_list_error(e: &zbus::Error) -> String {
+    match e {
+        zbus::Error::MethodError(name, _, _) if name.as_str().ends_with(".Busy") => {
+            tr("A security key is in use by a sign-in. Refresh when it is done.")
+        }
+        other => trf(
+            "The security keys could not be listed: {error}",
+            &[("error", &other.to_string())],
+        ),
     }
 }
 

@@ -71,3 +71,41 @@ fn remembered_decisions_are_sorted_and_incomplete_ones_dropped() {
         "Stop always allowing Firefox for z.example"
     );
 }
+
+#[test]
+fn security_keys_keep_their_fields_and_entries_without_a_handle_are_dropped() {
+    let list = [
+        dict(&[
+            ("handle", s("key1")),
+            ("name", s("Key <b>One</b>")),
+            ("transport", s("usb")),
+            ("pin_set", Value::Bool(true)),
+            ("pin_retries", Value::U32(5)),
+            ("credential_management", Value::Bool(true)),
+        ]),
+        dict(&[("handle", s("key2")), ("name", s("Two"))]),
+        dict(&[("name", s("no handle"))]),
+    ];
+    let keys = security_keys(&list);
+    assert_eq!(
+        keys,
+        vec![
+            SecurityKey {
+                handle: "key1".into(),
+                name: "Key <b>One</b>".into(),
+                transport: "usb".into(),
+                pin_set: true,
+                pin_retries: Some(5),
+                credential_management: true,
+            },
+            SecurityKey {
+                handle: "key2".into(),
+                name: "Two".into(),
+                transport: String::new(),
+                pin_set: false,
+                pin_retries: None,
+                credential_management: false,
+            },
+        ]
+    );
+}

@@ -29,7 +29,21 @@ impl Drop for Latchkeyd {
 impl Latchkeyd {
     /// `privileged`: policy names this test as a browser; otherwise it is an unknown caller.
     pub fn start(desktop: &Desktop, privileged: bool) -> Self {
+        Self::start_with_keys(desktop, privileged, &[])
+    }
+
+    /// [`Self::start`] with the security keys `devices` (`unix:PATH` virtual keys) in its
+    /// devices.toml.
+    pub fn start_with_keys(desktop: &Desktop, privileged: bool, devices: &[String]) -> Self {
         let dir = tempfile::tempdir().unwrap();
+        if !devices.is_empty() {
+            let list: Vec<String> = devices.iter().map(|d| format!("{d:?}")).collect();
+            std::fs::write(
+                dir.path().join("devices.toml"),
+                format!("devices = [{}]\n", list.join(", ")),
+            )
+            .unwrap();
+        }
         let policy = dir.path().join("policy");
         let none = dir.path().join("none");
         std::fs::create_dir_all(&policy).unwrap();
