@@ -9,7 +9,8 @@
 //! - Whatever needs the user — the key's PIN for credential management (CTAP 2.1 §6.8), the
 //!   current and the new PIN (§6.5.5.5–6), a touch for a reset (§6.6) — is asked of the *trusted*
 //!   prompt (`RequestPin`, `ChangePin`, `ShowStatus`; PINs through file descriptors), never of a
-//!   prompt the caller controls and never as a D-Bus string.
+//!   prompt the caller controls and never as a D-Bus string. The prompt's `Cancelled` while the
+//!   key waits for a touch sends the key CTAPHID_CANCEL.
 //! - One key operation runs at a time, and none while a ceremony uses keys: such a call fails at
 //!   once with `Busy`. A ceremony may wait minutes for a touch; a management call queued behind it
 //!   would leave the window waiting with no word why, while `Busy` lets it say so.
@@ -192,15 +193,22 @@ fn one_at_a_time(shared: &Shared) -> Result<tokio::sync::MutexGuard<'_, ()>, Err
         .map_err(|_| Error::Busy("another security key operation is running".into()))
 }
 
-/// Opens every key present (blocking).
-fn open_present(keys: &KeyBackend) -> Result<Vec<Box<dyn Device>>, WebAuthnError> {
-    let found = keys.access().find(keys.sources(), &CancelHandle::new())?;
+/// Opens every key present (blocking), tied to `cancel`.
+fn open_present(
+    keys: &KeyBackend,
+    cancel: &CancelHandle,
+) -> Result<Vec<Box<dyn Device>>, WebAuthnError> {
+    let found = keys.access().find(keys.sources(), cancel)?;
     Ok(found.present)
 }
 
-/// Opens the key plugged in at `place` (blocking).
-fn open_at(keys: &KeyBackend, place: &str) -> Result<Box<dyn Device>, Error> {
-    open_present(keys)
+/// Opens the key plugged in at `place` (blocking), tied to `cancel`.
+fn open_at(
+    keys: &KeyBackend,
+    place: &str,
+    cancel: &CancelHandle,
+) -> Result<Box<dyn Device>, Error> {
+    open_present(keys, cancel)
         .map_err(|e| Error::from_webauthn(&e))?
         .into_iter()
         .find(|d| d.info().path == place)
@@ -208,7 +216,8 @@ fn open_at(keys: &KeyBackend, place: &str) -> Result<Box<dyn Device>, Error> {
 }
 
 /// Runs `work` on the target key on a blocking thread, the user side through `prompt` for the
-/// prompt request `id` (dismissed afterwards), within the call limits.
+/// prompt request `id` (dismissed afterwards), within the call limits. The user's cancel in the
+/// prompt while the key waits for a touch (`Cancelled`) sends the key CTAPHID_CANCEL.
 async fn on_key<T: Send + 'static>(
     shared: &Shared,
     caller: &CallerIdentity,
@@ -220,15 +229,25 @@ async fn on_key<T: Send + 'static>(
     let session: Arc<dyn PromptSession> =
         Arc::new(DbusPromptSession::new(prompt.clone(), id.to_owned()));
     let Target { keys, place, .. } = target;
+    let cancel = CancelHandle::new();
+    let user_cancel = session.user_cancel().await;
+    let watch = {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            user_cancel.await;
+            cancel.cancel();
+        })
+    };
     let result = shared
         .calls
         .run(caller_key(caller, shared.settings.uid), move || {
             let mut bridge = UiBridge::new(session, tokio::runtime::Handle::current());
             bridge.set_authenticator_kind(ChoiceKind::SecurityKey);
-            let mut device = open_at(&keys, &place)?;
+            let mut device = open_at(&keys, &place, &cancel)?;
             work(&mut *device, &mut bridge)
         })
         .await;
+    watch.abort();
     dismiss(prompt, id).await;
     result
         .map_err(|e| Error::Busy(e.to_string()))?
@@ -274,7 +293,7 @@ pub(crate) async fn list_keys(
     let reports = shared
         .calls
         .run(caller_key(caller, shared.settings.uid), move || {
-            let described = open_present(&keys)?.into_iter().filter_map(|mut d| {
+            let described = open_present(&keys, &CancelHandle::new())?.into_iter().filter_map(|mut d| {
                 manage::describe(&mut *d)
                     .map_err(|e| {
                         tracing::warn!(key = %d.info().path, error = e.message(), "a security key did not describe itself");
@@ -350,7 +369,7 @@ pub(crate) async fn change_pin(
     let report = shared
         .calls
         .run(caller_key(caller, shared.settings.uid), move || {
-            let mut device = open_at(&keys, &place)?;
+            let mut device = open_at(&keys, &place, &CancelHandle::new())?;
             manage::describe(&mut *device).map_err(|e| Error::from_webauthn(&e))
         })
         .await
@@ -404,6 +423,10 @@ pub(crate) async fn reset(
         manage::reset_key(d, ui).map_err(|e| match e {
             ResetError::TooLate => Error::TooLate(e.to_string()),
             ResetError::NotTouched | ResetError::Refused => Error::CallerRefused(e.to_string()),
+            ResetError::Other(e) if e.name() == "AbortError" => Error::CallerRefused(
+                "the user did not touch the key: the reset was cancelled; nothing was erased"
+                    .into(),
+            ),
             ResetError::Other(e) => Error::from_webauthn(&e),
         })
     })

@@ -447,3 +447,39 @@ async fn a_key_in_a_ceremony_is_not_managed_meanwhile() {
         .unwrap();
     assert_eq!(keys.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_the_user_cancels_in_the_prompt_stops_the_keys_wait_and_erases_nothing() {
+    let bus = TestBus::start();
+    let key = TestKey::start_with_reset_window(
+        &bus.dir.path().join("key.sock"),
+        Presence::Wait,
+        Duration::from_secs(3600),
+    );
+    key.set_pin("1234");
+    let _d = start(&bus, &key).await;
+    let prompt = Prompt::spawn(&bus, "cancel on touch-key\n", false);
+    let client = client(&bus).await;
+    client
+        .proxy()
+        .list_security_keys(HashMap::new())
+        .await
+        .unwrap();
+    let (name, message) = method_error(
+        client
+            .proxy()
+            .reset_security_key("key1", HashMap::new())
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(name, "dev.latchkey.Credentials1.Error.CallerRefused");
+    assert!(message.contains("cancelled"), "{message}");
+    assert_eq!(key.cancels(), 1, "the key got CTAPHID_CANCEL");
+    let shown: Vec<_> = recorded(&prompt, "ShowStatus");
+    assert!(
+        shown.iter().any(|r| r["details"]["kind"] == "touch-key"),
+        "{:?}",
+        prompt.shown()
+    );
+    assert_eq!(on_key(&key, "1234").unwrap(), Vec::<String>::new());
+}

@@ -179,3 +179,79 @@ fn a_security_key_is_listed_its_passkey_shown_after_the_pin_its_pin_changed_and_
     pk.wait_text("No passkeys are saved on this key.");
     assert_eq!(on_key(&key, NEW_PIN).unwrap(), Vec::<String>::new());
 }
+
+#[test]
+fn a_key_just_plugged_in_is_reset_from_the_window_after_a_touch() {
+    let (d, _services) = desktop();
+    let keys_dir = tempfile::tempdir().unwrap();
+    // A key whose reset window stays open for the whole test (a real key's: 10 seconds), and
+    // which waits for the touch.
+    let key = TestKey::start_with_reset_window(
+        &keys_dir.path().join("key.sock"),
+        Presence::Wait,
+        std::time::Duration::from_secs(3600),
+    );
+    key.set_pin(PIN);
+    let lk = Latchkeyd::start_with_keys(&d, true, &[key.spec()]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let _inside = rt.enter();
+    let client = rt
+        .block_on(CredentialsClient::connect(Some(&d.bus_address)))
+        .unwrap();
+    let listed = rt
+        .block_on(client.proxy().list_security_keys(Default::default()))
+        .unwrap();
+    let name = String::try_from(listed[0]["name"].try_clone().unwrap()).unwrap();
+    let name = shown(&name, NAME_CHARS);
+
+    let (_window, mut pk) = passkeys_window(&d, Scheme::Light);
+    pk.wait_text("Virtual key · PIN set, 8 tries left");
+    let mut at = d.driver();
+
+    // Cancelled in the prompt while the key waits for the touch: the key is told
+    // (CTAPHID_CANCEL), nothing is erased, and the window has nothing to report.
+    pk.press(&format!("Reset {name}"));
+    pk.wait_text("Reset this security key?");
+    pk.press("Reset");
+    at.wait_text("Touch your security key");
+    at.press("Cancel");
+    at.wait_gone();
+    for _ in 0..600 {
+        if lk.log().contains("security key reset: failed") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(
+        lk.log().contains("security key reset: failed"),
+        "{}",
+        lk.log()
+    );
+    assert_eq!(key.cancels(), 1);
+    pk.wait_text("Virtual key · PIN set, 8 tries left");
+    let (texts, _) = pk.texts();
+    assert!(
+        !texts.iter().any(|t| t == "Nothing was changed"),
+        "{texts:?}"
+    );
+    assert_eq!(on_key(&key, PIN).unwrap(), Vec::<String>::new());
+
+    // Again, and the key is touched while the trusted prompt says what it waits for.
+    pk.press(&format!("Reset {name}"));
+    pk.wait_text("Reset this security key?");
+    pk.press("Reset");
+    at.wait_text("Touch your security key");
+    d.screenshot(None, "manage-keys-reset-touch-light");
+    assert!(key.waiting());
+    key.touch();
+    at.wait_gone();
+    pk.wait_text("Virtual key · No PIN set");
+    // The key itself has no PIN any more.
+    let mut dev = latchkey_client::hid::open_unix(&key.path).unwrap();
+    let report = manage::describe(&mut dev).unwrap();
+    assert_eq!(report.info.option("clientPin"), Some(false));
+    let after = rt
+        .block_on(client.proxy().list_security_keys(Default::default()))
+        .unwrap();
+    assert!(!bool::try_from(&after[0]["pin_set"]).unwrap());
+}
