@@ -1,5 +1,7 @@
 #![allow(clippy::unwrap_used)]
 
+use latchkey_client::manage::CredentialInfo;
+
 use super::*;
 
 #[test]
