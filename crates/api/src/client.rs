@@ -113,6 +113,9 @@ pub struct CallOptions {
     pub top_origin: Option<String>,
     /// `handle_token` (generated when `None`).
     pub handle_token: Option<String>,
+    /// `parent_window`: the caller's window the prompt is to be transient for (`x11:XID`,
+    /// `wayland:HANDLE`); empty when `None`.
+    pub parent_window: Option<String>,
 }
 
 /// The `Response` of a request.
@@ -412,7 +415,11 @@ impl CredentialsClient {
             Kind::Create => "CreateCredential",
             Kind::Get => "GetCredential",
         };
-        let body = ("", options_json, &dict);
+        let body = (
+            opts.parent_window.as_deref().unwrap_or(""),
+            options_json,
+            &dict,
+        );
         let call = |owner: OwnedUniqueName| {
             let conn = self.conn.clone();
             async move {

@@ -114,6 +114,7 @@ pub fn ceremony(c: &Ceremony<'_>) -> Result<serde_json::Value, WebAuthnError> {
             origin: Some(c.origin.to_owned()),
             top_origin: c.top_origin.map(str::to_owned),
             handle_token: None,
+            parent_window: None,
         };
         // Ctrl-C closes the request, so latchkeyd takes its prompt down and frees the queue at
         // once, then exits 130 (128 + SIGINT) as an interrupted command does.

@@ -15,7 +15,9 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use futures_lite::StreamExt as _;
-use latchkey_prompt::{pin, response, Account, ChoiceOffer, Pin, PinRequest, Prompt1Proxy, Status};
+use latchkey_prompt::{
+    pin, response, Account, ChoiceOffer, ParentWindow, Pin, PinRequest, Prompt1Proxy, Status,
+};
 use latchkey_webauthn::WebAuthnError;
 use tokio::sync::OnceCell;
 use zbus::zvariant::Value;
@@ -68,6 +70,7 @@ pub struct DbusPromptSession {
     prompt: ChosenPrompt,
     request_id: String,
     version: OnceCell<u32>,
+    parent_window: Option<ParentWindow>,
 }
 
 impl DbusPromptSession {
@@ -77,7 +80,27 @@ impl DbusPromptSession {
             prompt,
             request_id,
             version: OnceCell::new(),
+            parent_window: None,
         }
+    }
+
+    /// The caller's window the prompt's dialogs are to be transient for (sent to version 2
+    /// prompts with each question).
+    pub fn with_parent_window(mut self, parent: Option<ParentWindow>) -> Self {
+        self.parent_window = parent;
+        self
+    }
+
+    /// Adds `parent_window` to a version 2 question's `details`.
+    fn with_parent(
+        &self,
+        version: u32,
+        mut details: HashMap<&'static str, Value<'static>>,
+    ) -> HashMap<&'static str, Value<'static>> {
+        if let (2.., Some(p)) = (version, &self.parent_window) {
+            details.insert("parent_window", Value::from(p.as_str().to_owned()));
+        }
+        details
     }
 
     /// The prompt's interface version, read once; a prompt that does not say is version 1.
@@ -106,7 +129,8 @@ impl PromptSession for DbusPromptSession {
     async fn pin(&self, request: PinRequest) -> Result<Pin, WebAuthnError> {
         let (reader, writer) =
             pin::pipe().map_err(|e| WebAuthnError::unknown(format!("pipe: {e}")))?;
-        let details = request.details(self.version().await);
+        let version = self.version().await;
+        let details = self.with_parent(version, request.details(version));
         let started = std::time::Instant::now();
         let code = {
             use std::os::fd::AsFd as _;
@@ -181,11 +205,11 @@ impl PromptSession for DbusPromptSession {
         }
         let (code, id) = self
             .prompt
-            .answer(
-                self.prompt
-                    .proxy
-                    .choose(&self.request_id, offer.details(), offer.entries()),
-            )
+            .answer(self.prompt.proxy.choose(
+                &self.request_id,
+                self.with_parent(2, offer.details()),
+                offer.entries(),
+            ))
             .await?;
         if code != response::APPROVED {
             return Err(WebAuthnError::not_allowed(

@@ -58,9 +58,11 @@ impl CredentialsService {
         hdr: Header<'_>,
         conn: &Connection,
         server: &ObjectServer,
-        options_json: String,
+        (parent_window, options_json): (&str, String),
         options: HashMap<&str, Value<'_>>,
     ) -> Result<OwnedObjectPath, Error> {
+        let parent_window = latchkey_prompt::ParentWindow::parse(parent_window)
+            .map_err(|e| Error::InvalidArgument(e.to_string()))?;
         let sender = hdr
             .sender()
             .ok_or_else(|| Error::InvalidArgument("no sender".into()))?
@@ -89,6 +91,7 @@ impl CredentialsService {
                 options_json,
                 origin,
                 top_origin,
+                parent_window,
             },
         )
         .await?;
@@ -219,9 +222,15 @@ impl CredentialsService {
         options_json: String,
         options: HashMap<&str, Value<'_>>,
     ) -> Result<OwnedObjectPath, Error> {
-        let _ = parent_window;
-        self.start(Kind::Create, hdr, conn, server, options_json, options)
-            .await
+        self.start(
+            Kind::Create,
+            hdr,
+            conn,
+            server,
+            (parent_window, options_json),
+            options,
+        )
+        .await
     }
 
     /// `navigator.credentials.get()`.
@@ -235,9 +244,15 @@ impl CredentialsService {
         options_json: String,
         options: HashMap<&str, Value<'_>>,
     ) -> Result<OwnedObjectPath, Error> {
-        let _ = parent_window;
-        self.start(Kind::Get, hdr, conn, server, options_json, options)
-            .await
+        self.start(
+            Kind::Get,
+            hdr,
+            conn,
+            server,
+            (parent_window, options_json),
+            options,
+        )
+        .await
     }
 
     /// `PublicKeyCredential.getClientCapabilities()` (L3 §5.1.7).

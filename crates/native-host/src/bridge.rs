@@ -201,7 +201,9 @@ async fn run(
     let opts = CallOptions {
         origin: Some(c.origin),
         top_origin: c.top_origin,
+        // A browser extension cannot name the browser's window.
         handle_token: None,
+        parent_window: None,
     };
     let pending = match client.start(kind, &options_json, &opts).await {
         Ok(p) => p,

@@ -30,7 +30,10 @@ use std::fmt;
 use zbus::zvariant::{OwnedValue, Value};
 use zeroize::Zeroizing;
 
-pub use v2::{Choice, ChoiceKind, ChoiceOffer, ConsentResults, Status, StatusKind};
+pub use v2::{
+    BadParentWindow, Choice, ChoiceKind, ChoiceOffer, ConsentResults, ParentWindow, Status,
+    StatusKind,
+};
 
 /// Well-known bus name of the graphical prompt.
 pub const PROMPT_BUS_NAME: &str = "dev.latchkey.Prompt";

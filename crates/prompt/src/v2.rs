@@ -277,5 +277,50 @@ impl ConsentResults {
     }
 }
 
+/// A caller's window the prompt's dialog is to be transient for (`parent_window` of
+/// `CreateCredential`/`GetCredential`, passed on in `Consent`, `RequestPin` and `Choose`), as
+/// xdg-desktop-portal spells one: `x11:XID` (the window ID in hex) or `wayland:HANDLE` (a handle
+/// exported with xdg-foreign). Checked here, once, so the prompt is only ever handed one of these
+/// two forms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParentWindow(String);
+
+/// A `parent_window` that is neither empty nor one of the two forms.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("parent_window must be empty, x11:XID (hexadecimal) or wayland:HANDLE")]
+pub struct BadParentWindow;
+
+/// The longest xdg-foreign handle taken (GTK's are about 40 characters).
+const MAX_WAYLAND_HANDLE: usize = 256;
+
+impl ParentWindow {
+    /// Parses a caller's `parent_window`: empty is no parent window.
+    pub fn parse(handle: &str) -> Result<Option<Self>, BadParentWindow> {
+        if handle.is_empty() {
+            return Ok(None);
+        }
+        let ok = if let Some(xid) = handle.strip_prefix("x11:") {
+            let hex = xid.strip_prefix("0x").unwrap_or(xid);
+            u32::from_str_radix(hex, 16).is_ok_and(|x| x != 0) && !hex.starts_with('+')
+        } else if let Some(h) = handle.strip_prefix("wayland:") {
+            !h.is_empty()
+                && h.len() <= MAX_WAYLAND_HANDLE
+                && h.bytes().all(|b| b.is_ascii_graphic())
+        } else {
+            false
+        };
+        if ok {
+            Ok(Some(Self(handle.to_owned())))
+        } else {
+            Err(BadParentWindow)
+        }
+    }
+
+    /// The handle as the interface carries it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 #[cfg(test)]
 mod tests;

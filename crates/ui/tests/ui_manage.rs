@@ -10,9 +10,10 @@
 
 mod gui;
 
-use gui::latchkeyd::{desktop, person, Latchkeyd};
+use gui::latchkeyd::person;
+use gui::session::{create_pin, Session};
 use gui::{Desktop, Driver, Scheme, UiProcess};
-use latchkey_api::{CredentialsClient, Kind};
+use latchkey_api::Kind;
 use latchkey_testkit::rp;
 use serde_json::json;
 use webauthn_rs_core::proto::{AuthenticatorAttachment, UserVerificationPolicy};
@@ -51,19 +52,13 @@ fn answer(at: &mut Driver, consent: Option<&str>) {
 
 #[test]
 fn always_allow_skips_consent_not_the_pin_and_the_passkeys_window_revokes_and_deletes() {
-    let (d, _services) = desktop();
-    let lk = Latchkeyd::start(&d, true);
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let _inside = rt.enter();
-    let client = rt
-        .block_on(CredentialsClient::connect(Some(&d.bus_address)))
-        .unwrap();
-    let core = rp::rp();
+    let s = Session::start(true);
+    let (d, lk, core) = (&s.d, &s.lk, &s.core);
 
     // Create a passkey (discoverable: the Passkeys window lists those), ticking "Always allow …
     // for example.com" in the consent dialog.
     let reg = rp::registration_with(
-        &core,
+        core,
         Some(AuthenticatorAttachment::Platform),
         UserVerificationPolicy::Required,
         None,
@@ -81,19 +76,13 @@ fn always_allow_skips_consent_not_the_pin_and_the_passkeys_window_revokes_and_de
             .clone();
         at.press(&always);
         at.press("Continue");
-        at.wait_text("Create a PIN for this device");
-        at.set_text("New PIN", PIN);
-        at.set_text("Confirm PIN", PIN);
-        at.press("Continue");
-        at.wait_gone();
+        create_pin(at, PIN);
     });
-    let out = rt
-        .block_on(client.call(Kind::Create, &reg.json, &rp::web()))
-        .unwrap();
+    let out = s.call(Kind::Create, &reg.json, &rp::web());
     let at = gui.join().unwrap();
-    let (cred, _) = rp::verify_registration(&core, &reg, &rp::ok_json(&out));
-    let sites = rt
-        .block_on(client.proxy().list_remembered_sites(Default::default()))
+    let (cred, _) = rp::verify_registration(core, &reg, &rp::ok_json(&out));
+    let sites = s
+        .block_on(s.client().proxy().list_remembered_sites(Default::default()))
         .unwrap();
     assert_eq!(sites.len(), 1, "{sites:?}\n{}", lk.log());
     let on_disk = std::fs::read_to_string(lk.dir.path().join("state/remembered.json")).unwrap();
@@ -114,22 +103,17 @@ fn always_allow_skips_consent_not_the_pin_and_the_passkeys_window_revokes_and_de
         at.press("Continue");
         at.wait_gone();
     });
-    let (_, result) = rt.block_on(rp::sign_in(
-        &client,
-        &core,
-        &cred,
-        UserVerificationPolicy::Preferred,
-    ));
+    let (_, result) = s.sign_in(&cred, UserVerificationPolicy::Preferred);
     let at = gui.join().unwrap();
     assert!(result.user_verified());
 
     // The Passkeys window: the site and the passkey are listed, light and dark.
-    let (dark, mut pk) = passkeys_window(&d, Scheme::Dark);
+    let (dark, mut pk) = passkeys_window(d, Scheme::Dark);
     pk.wait_text("Sites always allowed");
     d.screenshot_of(PASSKEYS, Some("Passkeys"), "manage-dark");
     drop(pk);
     drop(dark);
-    let (_window, mut pk) = passkeys_window(&d, Scheme::Light);
+    let (_window, mut pk) = passkeys_window(d, Scheme::Light);
     pk.wait_text("Sites always allowed");
     let (texts, buttons) = pk.texts();
     assert!(texts.iter().any(|t| t == "example.com"), "{texts:?}");
@@ -144,17 +128,12 @@ fn always_allow_skips_consent_not_the_pin_and_the_passkeys_window_revokes_and_de
     // Revoke: latchkeyd forgets it, and the next sign-in asks for consent again.
     pk.press(&revoke);
     pk.wait_text("No site is always allowed.");
-    let sites = rt
-        .block_on(client.proxy().list_remembered_sites(Default::default()))
+    let sites = s
+        .block_on(s.client().proxy().list_remembered_sites(Default::default()))
         .unwrap();
     assert!(sites.is_empty(), "{sites:?}");
     let gui = person(at, |at| answer(at, Some("Sign in to example.com")));
-    let (_, result) = rt.block_on(rp::sign_in(
-        &client,
-        &core,
-        &cred,
-        UserVerificationPolicy::Required,
-    ));
+    let (_, result) = s.sign_in(&cred, UserVerificationPolicy::Required);
     let at = gui.join().unwrap();
     assert!(result.user_verified());
 
@@ -164,8 +143,8 @@ fn always_allow_skips_consent_not_the_pin_and_the_passkeys_window_revokes_and_de
     d.screenshot_of(PASSKEYS, None, "manage-delete-confirm-light");
     pk.press("Delete");
     pk.wait_text("No passkeys are saved on this device yet.");
-    let left = rt
-        .block_on(client.proxy().list_credentials(Default::default()))
+    let left = s
+        .block_on(s.client().proxy().list_credentials(Default::default()))
         .unwrap();
     assert!(left.is_empty(), "{left:?}");
     // Signing in with it fails.
@@ -177,13 +156,11 @@ fn always_allow_skips_consent_not_the_pin_and_the_passkeys_window_revokes_and_de
         )
         .unwrap();
     let (rcr, _state) = core.generate_challenge_authenticate(builder).unwrap();
-    let out = rt
-        .block_on(client.call(
-            Kind::Get,
-            &serde_json::to_string(&rcr.public_key).unwrap(),
-            &rp::web(),
-        ))
-        .unwrap();
+    let out = s.call(
+        Kind::Get,
+        &serde_json::to_string(&rcr.public_key).unwrap(),
+        &rp::web(),
+    );
     gui.join().unwrap();
     assert_eq!(
         out.error_name().as_deref(),
@@ -196,36 +173,12 @@ fn always_allow_skips_consent_not_the_pin_and_the_passkeys_window_revokes_and_de
 
 #[test]
 fn the_platform_pin_is_changed_from_the_passkeys_window() {
-    let (d, _services) = desktop();
-    let lk = Latchkeyd::start(&d, true);
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let _inside = rt.enter();
-    let client = rt
-        .block_on(CredentialsClient::connect(Some(&d.bus_address)))
-        .unwrap();
-    let core = rp::rp();
-    let reg = rp::registration(
-        &core,
-        Some(AuthenticatorAttachment::Platform),
-        UserVerificationPolicy::Required,
-    );
-    let gui = person(d.driver(), |at| {
-        at.wait_text("Create a passkey for example.com");
-        at.press("Continue");
-        at.wait_text("Create a PIN for this device");
-        at.set_text("New PIN", PIN);
-        at.set_text("Confirm PIN", PIN);
-        at.press("Continue");
-        at.wait_gone();
-    });
-    let out = rt
-        .block_on(client.call(Kind::Create, &reg.json, &rp::web()))
-        .unwrap();
-    let at = gui.join().unwrap();
-    let (cred, _) = rp::verify_registration(&core, &reg, &rp::ok_json(&out));
+    let s = Session::start(true);
+    let (d, lk) = (&s.d, &s.lk);
+    let (at, cred) = s.create_with_new_pin(d.driver(), PIN);
 
     // "Change PIN" in the window: latchkeyd asks for both PINs in the trusted prompt.
-    let (_window, mut pk) = passkeys_window(&d, Scheme::Light);
+    let (_window, mut pk) = passkeys_window(d, Scheme::Light);
     pk.wait_text("PIN of this device");
     let gui = person(at, |at| {
         at.wait_text("Change the PIN of this device");
@@ -252,12 +205,7 @@ fn the_platform_pin_is_changed_from_the_passkeys_window() {
         at.press("Continue");
         at.wait_gone();
     });
-    let (_, result) = rt.block_on(rp::sign_in(
-        &client,
-        &core,
-        &cred,
-        UserVerificationPolicy::Required,
-    ));
+    let (_, result) = s.sign_in(&cred, UserVerificationPolicy::Required);
     gui.join().unwrap();
     assert!(result.user_verified());
 }

@@ -39,6 +39,7 @@ pub(super) async fn ceremony(
         caller: &req.caller,
         origin: req.origin.as_deref(),
         top_origin: req.top_origin.as_deref(),
+        parent_window: req.parent_window.as_ref(),
     };
     let t = Instant::now();
     let admitted = Admitted::new(&shared.settings.policy, &asked, checked)?;
@@ -103,8 +104,10 @@ pub(super) async fn ceremony(
     let ceremony = asking.consented(&asked, answer)?;
     phase("consent", t);
 
-    let session: Arc<dyn PromptSession> =
-        Arc::new(DbusPromptSession::new(prompt, req.id.to_string()));
+    let session: Arc<dyn PromptSession> = Arc::new(
+        DbusPromptSession::new(prompt, req.id.to_string())
+            .with_parent_window(req.parent_window.clone()),
+    );
     let backend = &shared.settings.backends.ceremonies;
     let t = Instant::now();
     let result = match req.kind {

@@ -81,6 +81,8 @@ pub(crate) struct NewRequest {
     pub(crate) options_json: String,
     pub(crate) origin: Option<String>,
     pub(crate) top_origin: Option<String>,
+    /// The caller's window the prompt is to be transient for.
+    pub(crate) parent_window: Option<latchkey_prompt::ParentWindow>,
 }
 
 /// Takes the caller's place in the prompt queue, then exports the request object (before the

@@ -55,6 +55,8 @@ pub(crate) struct Asked<'a> {
     pub(crate) caller: &'a CallerIdentity,
     pub(crate) origin: Option<&'a str>,
     pub(crate) top_origin: Option<&'a str>,
+    /// The caller's window, for the prompt's dialog.
+    pub(crate) parent_window: Option<&'a latchkey_prompt::ParentWindow>,
 }
 
 /// Options parsed and the caller classified by policy.
@@ -270,6 +272,9 @@ impl Asking {
             details.insert("top_origin", Value::from(top.clone()));
         }
         details.insert("remember_offer", Value::from(eligible));
+        if let Some(parent) = asked.parent_window {
+            details.insert("parent_window", Value::from(parent.as_str().to_owned()));
+        }
         details
     }
 

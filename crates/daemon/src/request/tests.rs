@@ -49,6 +49,7 @@ fn asked<'a>(caller: &'a CallerIdentity, origin: Option<&'a str>) -> Asked<'a> {
         caller,
         origin,
         top_origin: None,
+        parent_window: None,
     }
 }
 
@@ -199,6 +200,19 @@ fn consent_details_show_what_was_authorized() {
     assert_eq!(text(details.get("app_id")), "org.example.Browser");
     assert_eq!(details.get("caller_verified"), Some(&Value::from(true)));
     assert!(!details.contains_key("native_host"));
+    assert!(!details.contains_key("parent_window"));
+}
+
+#[test]
+fn consent_details_carry_the_callers_window() {
+    let browser = flatpak("org.example.Browser");
+    let parent = latchkey_prompt::ParentWindow::parse("x11:1e00007")
+        .unwrap()
+        .unwrap();
+    let mut a = asked(&browser, Some("https://login.example.com"));
+    a.parent_window = Some(&parent);
+    let details = asking(granted(&a, "example.com"), Trust::Trusted).details(&a);
+    assert_eq!(text(details.get("parent_window")), "x11:1e00007");
 }
 
 #[test]

@@ -100,3 +100,31 @@ fn choices_carry_label_and_detail_only_when_given() {
         Some(&Value::from("example.com"))
     );
 }
+
+#[test]
+fn parent_windows_are_empty_x11_or_wayland_handles() {
+    assert_eq!(ParentWindow::parse(""), Ok(None));
+    for good in ["x11:1e00007", "x11:0x2a", "wayland:abc-123_XYZ"] {
+        assert_eq!(
+            ParentWindow::parse(good).unwrap().unwrap().as_str(),
+            good,
+            "{good}"
+        );
+    }
+    let long = format!("wayland:{}", "a".repeat(257));
+    for bad in [
+        "x11:",
+        "x11:0",
+        "x11:zz",
+        "x11:+1",
+        "x11:100000000",
+        "wayland:",
+        "wayland:a b",
+        "wayland:\u{202e}x",
+        long.as_str(),
+        "mir:1",
+        "1e00007",
+    ] {
+        assert_eq!(ParentWindow::parse(bad), Err(BadParentWindow), "{bad:?}");
+    }
+}

@@ -29,12 +29,32 @@ impl Drop for Latchkeyd {
 impl Latchkeyd {
     /// `privileged`: policy names this test as a browser; otherwise it is an unknown caller.
     pub fn start(desktop: &Desktop, privileged: bool) -> Self {
-        Self::start_with_keys(desktop, privileged, &[])
+        let policy = if privileged {
+            test_browser()
+        } else {
+            String::new()
+        };
+        Self::start_with(desktop, &policy, &[])
     }
 
     /// [`Self::start`] with the security keys `devices` (`unix:PATH` virtual keys) in its
     /// devices.toml.
     pub fn start_with_keys(desktop: &Desktop, privileged: bool, devices: &[String]) -> Self {
+        let policy = if privileged {
+            test_browser()
+        } else {
+            String::new()
+        };
+        Self::start_in(desktop, &policy, &[], devices)
+    }
+
+    /// latchkeyd trusting the prompt under test, with `policy` added to its policy file (TOML
+    /// tables) and `args` to its command line (`--device=…`).
+    pub fn start_with(desktop: &Desktop, policy: &str, args: &[String]) -> Self {
+        Self::start_in(desktop, policy, args, &[])
+    }
+
+    fn start_in(desktop: &Desktop, policy: &str, args: &[String], devices: &[String]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         if !devices.is_empty() {
             let list: Vec<String> = devices.iter().map(|d| format!("{d:?}")).collect();
@@ -44,24 +64,18 @@ impl Latchkeyd {
             )
             .unwrap();
         }
-        let policy = dir.path().join("policy");
+        let policy_dir = dir.path().join("policy");
         let none = dir.path().join("none");
-        std::fs::create_dir_all(&policy).unwrap();
-        let mut text = format!(
-            "unknown_callers = \"prompt\"\n[[trusted_prompt]]\nname = \"Latchkey prompt\"\nexecutable = \"{}\"\n",
+        std::fs::create_dir_all(&policy_dir).unwrap();
+        let text = format!(
+            "unknown_callers = \"prompt\"\n[[trusted_prompt]]\nname = \"Latchkey prompt\"\nexecutable = \"{}\"\n{policy}",
             super::UI_BIN
         );
-        if privileged {
-            text.push_str(&format!(
-                "[[privileged]]\nname = \"Test Browser\"\nexecutable = \"{}\"\n",
-                std::env::current_exe().unwrap().display()
-            ));
-        }
-        std::fs::write(policy.join("50-test.toml"), text).unwrap();
+        std::fs::write(policy_dir.join("50-test.toml"), text).unwrap();
         let child = desktop
             .command(workspace_binary("latchkeyd"))
             .arg(format!("--address={}", desktop.bus_address))
-            .arg(format!("--policy-system-dir={}", policy.display()))
+            .arg(format!("--policy-system-dir={}", policy_dir.display()))
             .arg(format!("--policy-admin-dir={}", none.display()))
             .arg(format!("--policy-user-dir={}", none.display()))
             .arg(format!("--data-dir={}", dir.path().join("store").display()))
@@ -74,6 +88,7 @@ impl Latchkeyd {
                 dir.path().join("devices.toml").display()
             ))
             .args(["--no-usb", "--log-level=debug"])
+            .args(args)
             .stdin(Stdio::null())
             .stderr(std::fs::File::create(dir.path().join("latchkeyd.log")).unwrap())
             .spawn()
@@ -87,6 +102,14 @@ impl Latchkeyd {
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("latchkeyd.log")).unwrap_or_default()
     }
+}
+
+/// The policy table naming this test's executable a privileged client ("Test Browser").
+pub fn test_browser() -> String {
+    format!(
+        "[[privileged]]\nname = \"Test Browser\"\nexecutable = \"{}\"\n",
+        std::env::current_exe().unwrap().display()
+    )
 }
 
 /// A desktop whose bus starts latchkey-ui on demand.

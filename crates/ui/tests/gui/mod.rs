@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 
 pub mod caller;
 pub mod latchkeyd;
+pub mod session;
 
 /// The prompt binary under test.
 pub const UI_BIN: &str = env!("CARGO_BIN_EXE_latchkey-ui");
@@ -314,19 +315,51 @@ impl Desktop {
     /// Saves a screenshot of the showing window of `latchkey-ui` whose title is `title` (the
     /// first one if `None`) as `target/ui-screenshots/NAME.png`.
     pub fn screenshot(&self, title: Option<&str>, name: &str) -> PathBuf {
-        self.screenshot_of("latchkey-ui", title, name)
+        self.camera().screenshot(title, name)
     }
 
     /// [`Self::screenshot`] of a window of the program named `program`.
     pub fn screenshot_of(&self, program: &str, title: Option<&str>, name: &str) -> PathBuf {
+        self.camera().screenshot_of(program, title, name)
+    }
+
+    /// Takes screenshots of this desktop from another thread (a person's, while the test's own
+    /// waits for a call).
+    pub fn camera(&self) -> Camera {
+        Camera {
+            env: self.env.clone(),
+        }
+    }
+}
+
+/// Takes screenshots of a desktop's windows (see [`Desktop::camera`]).
+#[derive(Debug, Clone)]
+pub struct Camera {
+    env: Vec<(String, String)>,
+}
+
+impl Camera {
+    fn command(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
+        clean_env(&mut c, &self.env);
+        c
+    }
+
+    /// See [`Desktop::screenshot`].
+    pub fn screenshot(&self, title: Option<&str>, name: &str) -> PathBuf {
+        self.screenshot_of("latchkey-ui", title, name)
+    }
+
+    /// The X window ID (`0x…`) of the viewable window of the program named `program` whose title
+    /// is `title` (the first one if `None`).
+    pub fn window(&self, program: &str, title: Option<&str>) -> String {
         let tree = self
             .command("xwininfo")
             .args(["-root", "-tree"])
             .output()
             .unwrap();
         let tree = String::from_utf8_lossy(&tree.stdout);
-        let id = tree
-            .lines()
+        tree.lines()
             .filter(|l| l.contains(&format!("(\"{program}\"")))
             .filter(|l| title.is_none_or(|t| l.contains(&format!("\"{t}\""))))
             .filter_map(|l| l.split_whitespace().next())
@@ -334,8 +367,26 @@ impl Desktop {
                 let info = self.command("xwininfo").args(["-id", id]).output().unwrap();
                 String::from_utf8_lossy(&info.stdout).contains("Map State: IsViewable")
             })
-            .unwrap_or_else(|| panic!("no window {title:?} to take a picture of:\n{tree}"))
-            .to_owned();
+            .unwrap_or_else(|| panic!("no window {title:?} of {program}:\n{tree}"))
+            .to_owned()
+    }
+
+    /// The window `WM_TRANSIENT_FOR` of the window `id` names, if it names one (`xprop`).
+    pub fn transient_for(&self, id: &str) -> Option<u32> {
+        let out = self
+            .command("xprop")
+            .args(["-id", id, "WM_TRANSIENT_FOR"])
+            .output()
+            .unwrap();
+        // "WM_TRANSIENT_FOR(WINDOW): window id # 0x200001"
+        let text = String::from_utf8_lossy(&out.stdout);
+        let hex = text.rsplit_once("# 0x")?.1.trim();
+        u32::from_str_radix(hex, 16).ok()
+    }
+
+    /// See [`Desktop::screenshot_of`].
+    pub fn screenshot_of(&self, program: &str, title: Option<&str>, name: &str) -> PathBuf {
+        let id = self.window(program, title);
         let out = screenshot_dir().join(format!("{name}.png"));
         let status = self
             .command("import")
