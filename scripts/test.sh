@@ -43,6 +43,10 @@ python3 scripts/check-crate-graph.py || status=1
 echo "== building"
 cargo build --workspace --all-features --all-targets
 
+# The browser tests' packages (playwright-core, pinned in tests/browser/package-lock.json): the
+# graphical prompt's browser end to end (crates/ui/tests/ui_browser.rs) runs with the Rust tests.
+(cd tests/browser && npm ci --no-audit --no-fund >/dev/null) || status=1
+
 # Tests that drive a third-party peer fail, rather than skip, when it is missing.
 export LATCHKEY_REQUIRE_PEERS=1
 # Tests that run another package's binaries (latchkeyd, the worker, the prompts), and the

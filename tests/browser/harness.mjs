@@ -86,9 +86,10 @@ export function buildExtension() {
   return { chromium: join(out, 'chromium'), firefox: join(out, 'firefox'), xpi: join(out, 'latchkey-firefox.xpi') };
 }
 
-export function writeManifest(dir, kind) {
+// The native messaging host manifest naming `host` (default: the one built in target/debug).
+export function writeManifest(dir, kind, host = HOST) {
   mkdirSync(dir, { recursive: true });
-  const m = { name: 'dev.latchkey.native_host', description: 'Latchkey passkeys for the web', path: HOST, type: 'stdio' };
+  const m = { name: 'dev.latchkey.native_host', description: 'Latchkey passkeys for the web', path: host, type: 'stdio' };
   if (kind === 'firefox') m.allowed_extensions = [FIREFOX_EXTENSION_ID];
   else m.allowed_origins = [`chrome-extension://${CHROMIUM_EXTENSION_ID}/`];
   writeFileSync(join(dir, 'dev.latchkey.native_host.json'), JSON.stringify(m, null, 2));
