@@ -152,6 +152,32 @@ fn fd(f: zvariant::OwnedFd) -> OwnedFd {
     f.into()
 }
 
+impl PromptService {
+    /// What every asking method does: checks that latchkeyd is the caller, parses its request
+    /// (a malformed one answers `failed` and shows nothing), hands it to the GTK thread and waits
+    /// for the user's answer (`refused` if the window went without one).
+    async fn ask<P, A>(
+        &self,
+        check: (&zbus::Connection, &Header<'_>),
+        method: &str,
+        parse: impl FnOnce() -> Result<P, ProtocolError>,
+        request: impl FnOnce(P, oneshot::Sender<A>) -> UiRequest,
+        (failed, refused): (A, A),
+    ) -> fdo::Result<A> {
+        check_caller(check.0, check.1).await?;
+        let parsed = match parse() {
+            Ok(p) => p,
+            Err(e) => {
+                malformed(method, &e);
+                return Ok(failed);
+            }
+        };
+        let (reply, answer) = oneshot::channel();
+        self.send(request(parsed, reply)).await?;
+        Ok(answer.await.unwrap_or(refused))
+    }
+}
+
 #[zbus::interface(name = "dev.latchkey.Prompt1")]
 impl PromptService {
     #[zbus(out_args("response", "results"))]
@@ -162,25 +188,28 @@ impl PromptService {
         #[zbus(connection)] conn: &zbus::Connection,
         #[zbus(header)] header: Header<'_>,
     ) -> fdo::Result<(u32, HashMap<String, OwnedValue>)> {
-        check_caller(conn, &header).await?;
-        let consent = match Consent::parse(&details) {
-            Ok(c) => c,
-            Err(e) => {
-                malformed("Consent", &e);
-                return Ok((response::FAILED, HashMap::new()));
-            }
-        };
-        let (reply, answer) = oneshot::channel();
-        self.send(UiRequest::Consent {
-            id: request_id,
-            consent,
-            reply,
-        })
-        .await?;
-        let answer = answer.await.unwrap_or(ConsentAnswer {
-            code: response::DENIED,
-            remember: false,
-        });
+        let answer = self
+            .ask(
+                (conn, &header),
+                "Consent",
+                || Consent::parse(&details),
+                |consent, reply| UiRequest::Consent {
+                    id: request_id,
+                    consent,
+                    reply,
+                },
+                (
+                    ConsentAnswer {
+                        code: response::FAILED,
+                        remember: false,
+                    },
+                    ConsentAnswer {
+                        code: response::DENIED,
+                        remember: false,
+                    },
+                ),
+            )
+            .await?;
         let mut results = HashMap::new();
         if answer.code == response::APPROVED && answer.remember {
             results.insert("remember".to_owned(), OwnedValue::from(true));
@@ -197,24 +226,19 @@ impl PromptService {
         #[zbus(connection)] conn: &zbus::Connection,
         #[zbus(header)] header: Header<'_>,
     ) -> fdo::Result<u32> {
-        check_caller(conn, &header).await?;
-        let request = match PinRequest::parse(&details) {
-            Ok(r) => r,
-            Err(e) => {
-                malformed("RequestPin", &e);
-                return Ok(response::FAILED);
-            }
-        };
-        let (reply, answer) = oneshot::channel();
-        let sinks = PinSinks::One(fd(pin_sink));
-        self.send(UiRequest::Pin {
-            id: request_id,
-            request,
-            sinks,
-            reply,
-        })
-        .await?;
-        Ok(answer.await.unwrap_or(response::DENIED))
+        self.ask(
+            (conn, &header),
+            "RequestPin",
+            || PinRequest::parse(&details),
+            |request, reply| UiRequest::Pin {
+                id: request_id,
+                request,
+                sinks: PinSinks::One(fd(pin_sink)),
+                reply,
+            },
+            (response::FAILED, response::DENIED),
+        )
+        .await
     }
 
     /// Version 2: change a PIN; the current PIN goes to `current_sink`, the new one (asked twice)
@@ -229,27 +253,22 @@ impl PromptService {
         #[zbus(connection)] conn: &zbus::Connection,
         #[zbus(header)] header: Header<'_>,
     ) -> fdo::Result<u32> {
-        check_caller(conn, &header).await?;
-        let request = match PinRequest::parse(&details) {
-            Ok(r) => r,
-            Err(e) => {
-                malformed("ChangePin", &e);
-                return Ok(response::FAILED);
-            }
-        };
-        let (reply, answer) = oneshot::channel();
-        let sinks = PinSinks::Change {
-            current: fd(current_sink),
-            new: fd(new_sink),
-        };
-        self.send(UiRequest::Pin {
-            id: request_id,
-            request,
-            sinks,
-            reply,
-        })
-        .await?;
-        Ok(answer.await.unwrap_or(response::DENIED))
+        self.ask(
+            (conn, &header),
+            "ChangePin",
+            || PinRequest::parse(&details),
+            |request, reply| UiRequest::Pin {
+                id: request_id,
+                request,
+                sinks: PinSinks::Change {
+                    current: fd(current_sink),
+                    new: fd(new_sink),
+                },
+                reply,
+            },
+            (response::FAILED, response::DENIED),
+        )
+        .await
     }
 
     #[zbus(out_args("response", "index"))]
@@ -260,23 +279,21 @@ impl PromptService {
         #[zbus(connection)] conn: &zbus::Connection,
         #[zbus(header)] header: Header<'_>,
     ) -> fdo::Result<(u32, u32)> {
-        check_caller(conn, &header).await?;
-        let accounts = match Account::parse_list(&accounts) {
-            Ok(a) if !a.is_empty() => a,
-            Ok(_) => return Ok((response::FAILED, 0)),
-            Err(e) => {
-                malformed("ChooseAccount", &e);
-                return Ok((response::FAILED, 0));
-            }
-        };
-        let (reply, answer) = oneshot::channel();
-        self.send(UiRequest::Accounts {
-            id: request_id,
-            accounts,
-            reply,
-        })
-        .await?;
-        Ok(answer.await.unwrap_or((response::DENIED, 0)))
+        self.ask(
+            (conn, &header),
+            "ChooseAccount",
+            || match Account::parse_list(&accounts)? {
+                a if a.is_empty() => Err(ProtocolError::Missing("accounts")),
+                a => Ok(a),
+            },
+            |accounts, reply| UiRequest::Accounts {
+                id: request_id,
+                accounts,
+                reply,
+            },
+            ((response::FAILED, 0), (response::DENIED, 0)),
+        )
+        .await
     }
 
     /// Version 2: choose where the passkey is created or found.
@@ -289,32 +306,31 @@ impl PromptService {
         #[zbus(connection)] conn: &zbus::Connection,
         #[zbus(header)] header: Header<'_>,
     ) -> fdo::Result<(u32, String)> {
-        check_caller(conn, &header).await?;
-        let parsed = Choice::parse_list(&choices).and_then(|c| {
-            let kind = match crate::protocol::opt_str(&details, "kind")?.as_deref() {
-                Some("create") => Some(Kind::Create),
-                Some("get") => Some(Kind::Get),
-                _ => None,
-            };
-            Ok((c, kind, crate::protocol::opt_str(&details, "rp_id")?))
-        });
-        let (choices, kind, rp_id) = match parsed {
-            Ok(p) => p,
-            Err(e) => {
-                malformed("Choose", &e);
-                return Ok((response::FAILED, String::new()));
-            }
-        };
-        let (reply, answer) = oneshot::channel();
-        self.send(UiRequest::Choose {
-            id: request_id,
-            kind,
-            rp_id,
-            choices,
-            reply,
-        })
-        .await?;
-        Ok(answer.await.unwrap_or((response::DENIED, String::new())))
+        self.ask(
+            (conn, &header),
+            "Choose",
+            || {
+                let kind = match crate::protocol::opt_str(&details, "kind")?.as_deref() {
+                    Some("create") => Some(Kind::Create),
+                    Some("get") => Some(Kind::Get),
+                    _ => None,
+                };
+                let rp_id = crate::protocol::opt_str(&details, "rp_id")?;
+                Ok((Choice::parse_list(&choices)?, kind, rp_id))
+            },
+            |(choices, kind, rp_id), reply| UiRequest::Choose {
+                id: request_id,
+                kind,
+                rp_id,
+                choices,
+                reply,
+            },
+            (
+                (response::FAILED, String::new()),
+                (response::DENIED, String::new()),
+            ),
+        )
+        .await
     }
 
     /// Version 2: a security key's state, with a kind.
