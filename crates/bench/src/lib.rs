@@ -15,6 +15,7 @@
 //! - [`scale`]: a file store of 10 to 10,000 credentials.
 //! - [`tpm`]: a TPM-bound store against `swtpm` (feature `tpm`).
 //! - [`daemon`]: latchkeyd on a private D-Bus; [`load`]: many callers at once through it.
+//! - [`ui`]: the graphical prompt under Xvfb: latchkeyd's `Consent` call to the dialog on screen.
 
 pub mod core;
 pub mod daemon;
@@ -26,6 +27,7 @@ pub mod scale;
 pub mod stats;
 pub mod table;
 pub mod tpm;
+pub mod ui;
 
 pub use error::BenchError;
 pub use stats::{Budget, Samples};

@@ -2,7 +2,8 @@
 //! tests. GTK 4.8 and libadwaita 1.2 (Debian 12); D-Bus through zbus on a tokio thread
 //! ([`bus`]). Modules: the `dev.latchkey.Prompt1` service ([`service`]) and its typed requests
 //! ([`protocol`]), the dialogs ([`dialog`]) and their windows ([`app`]), the Passkeys window
-//! ([`manage`]), translations ([`i18n`]) and making peer text safe to show ([`text`]).
+//! ([`manage`]), translations ([`i18n`]), making peer text safe to show ([`text`]) and the
+//! benchmark's timestamps ([`trace`]).
 
 pub mod app;
 pub mod bus;
@@ -12,3 +13,4 @@ pub mod manage;
 pub mod protocol;
 pub mod service;
 pub mod text;
+pub mod trace;

@@ -237,6 +237,12 @@ fn row3(plan: &Plan, t: &mut Table) {
     }
 }
 
+fn row7(plan: &Plan, t: &mut Table) {
+    t.heading("7. The graphical prompt (latchkey-ui under Xvfb)");
+    let (running, activated) = if plan.quick { (3, 1) } else { (50, 10) };
+    latchkey_bench::ui::measure(running, activated, t);
+}
+
 fn row4(plan: &Plan, t: &mut Table) {
     t.heading("4. Scale: platform FileStore (PIN-protected), credentials over 100 RPs");
     for &n in plan.sizes {
@@ -460,14 +466,14 @@ fn rows_wanted(args: &[String]) -> Result<Vec<u8>, String> {
             .or_else(|| (a == "--rows").then(|| args.get(i + 1).cloned().unwrap_or_default()))
     });
     let Some(value) = value else {
-        return Ok(vec![1, 2, 3, 4, 5, 6]);
+        return Ok(vec![1, 2, 3, 4, 5, 6, 7]);
     };
     value
         .split(',')
         .map(|r| match r.trim().parse::<u8>() {
-            Ok(n @ 1..=6) => Ok(n),
+            Ok(n @ 1..=7) => Ok(n),
             _ => Err(format!(
-                "--rows takes row numbers 1 to 6, separated by commas, not {r:?}"
+                "--rows takes row numbers 1 to 7, separated by commas, not {r:?}"
             )),
         })
         .collect()
@@ -510,9 +516,15 @@ fn main() -> ExitCode {
     if rows.contains(&6) {
         algorithms::row6(plan.fast, &mut t);
     }
+    if rows.contains(&7) {
+        row7(&plan, &mut t);
+    }
     println!("{}", t.render());
     println!("Targets:");
-    for line in targets(&t, tpm_per_get) {
+    for line in targets(&t, tpm_per_get)
+        .into_iter()
+        .chain(latchkey_bench::ui::targets(&t))
+    {
         println!("{line}");
     }
     let (measured, not) = t.counts();
@@ -528,6 +540,7 @@ fn main() -> ExitCode {
             || why.contains("latchkeyd")
             || why.contains("dbus-daemon")
             || why.contains("a row it divides was not measured")
+            || why.starts_with(latchkey_bench::ui::SKIPPED)
     };
     let failures: Vec<_> = t
         .not_measured_rows()

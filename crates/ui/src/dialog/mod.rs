@@ -137,6 +137,7 @@ impl RequestWindow {
         if let Some(p) = parent {
             parent::attach(&window, p);
         }
+        crate::trace::watch(&window, &id);
         let this = Rc::new_cyclic(|me| Self {
             me: me.clone(),
             id,
