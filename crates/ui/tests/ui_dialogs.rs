@@ -300,7 +300,14 @@ fn walk_every_state(scheme: Scheme) {
     assert_eq!(signal.args().unwrap().request_id, "r3");
     s.at.wait_gone();
 
-    // Several accounts: newest first; the answer is the index in latchkeyd's order.
+    // Several accounts, after the request's consent (which names the site, as latchkeyd asks in
+    // a get): newest first; the answer is the index in latchkeyd's order.
+    let p = s.prompt.clone();
+    let consent =
+        s.rt.spawn(async move { p.consent("r4", consent_details("get", "example.com")).await });
+    s.at.wait_text("Sign in to example.com");
+    s.at.press("Continue");
+    assert_eq!(s.rt.block_on(consent).unwrap().unwrap().0, 0);
     let p = s.prompt.clone();
     let chosen = s.rt.spawn(async move {
         let accounts = vec![
@@ -326,6 +333,7 @@ fn walk_every_state(scheme: Scheme) {
     let (texts, buttons) = s.at.texts();
     assert_eq!(buttons, ["grace", "alan", "ada", "Cancel"], "newest first");
     assert_has(&texts, "Grace Hopper");
+    assert_has(&texts, "to sign in to example.com");
     s.shot("accounts");
     s.at.press("grace");
     assert_eq!(s.rt.block_on(chosen).unwrap().unwrap(), (0, 1));

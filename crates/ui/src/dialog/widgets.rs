@@ -159,9 +159,11 @@ pub fn choice_button(name: &str) -> gtk::Button {
 }
 
 /// The prompt's own styles: a fact row's label small and dim, its value (the peer's text) read
-/// at full size, as libadwaita 1.3's `property` rows do (not in 1.2).
+/// at full size, as libadwaita 1.3's `property` rows do (not in 1.2), and in a monospace face:
+/// what a caller supplied (its name, its origin, the account) never looks like the prompt's own
+/// sentences, whatever words it chose.
 const CSS: &str = "row.fact .title { font-size: 0.85em; opacity: 0.7; } \
-                   row.fact .subtitle { font-size: 1em; opacity: 1; }";
+                   row.fact .subtitle { font-size: 1em; opacity: 1; font-family: monospace; }";
 
 /// Loads [`CSS`] for the default display (once, at start-up).
 pub fn load_css() {
