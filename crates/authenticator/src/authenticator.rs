@@ -9,7 +9,7 @@ use crate::env::{Clock, PresencePurpose, Rng, UserPresence};
 use crate::pinproto::{KeyAgreementKey, SharedSecret};
 use crate::retries::RetryGate;
 use crate::status::Status;
-use crate::store::{CredentialStore, PersistentState};
+use crate::store::{CredentialStore, PersistentState, Recorded};
 use crate::token::{TokenDenied, TokenState};
 
 /// authenticatorData flags (WebAuthn L3 §6.1). UP and UV are set only from proofs
@@ -59,7 +59,7 @@ pub(crate) enum Enumeration {
 /// clock `C` and a random number generator `R`.
 pub struct Authenticator<S, U, C, R> {
     pub(crate) config: Config,
-    pub(crate) store: S,
+    pub(crate) store: Recorded<S>,
     pub(crate) presence: U,
     pub(crate) clock: C,
     pub(crate) rng: R,
@@ -99,7 +99,7 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
         let uv_retries = config.max_uv_retries.clamp(1, 25);
         let mut this = Authenticator {
             config,
-            store,
+            store: Recorded::new(store),
             presence,
             clock,
             rng,
@@ -163,12 +163,19 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
 
     /// The credential store.
     pub fn store(&self) -> &S {
-        &self.store
+        self.store.inner()
     }
 
     /// The credential store, mutably (e.g. to inject a test key).
     pub fn store_mut(&mut self) -> &mut S {
-        &mut self.store
+        self.store.inner_mut()
+    }
+
+    /// The store's last failure since the last take (or the start of the last command), with
+    /// its causes: what a CTAP status byte such as `CTAP1_ERR_OTHER` hides, for the host to log
+    /// and to tell its own caller.
+    pub fn take_store_failure(&mut self) -> Option<crate::store::StoreError> {
+        self.store.take_failure()
     }
 
     /// Uses `id` as the next new credential's ID instead of random bytes (queued; for test

@@ -42,6 +42,8 @@ pub struct MemoryStore {
     /// Bumped by every change to the discoverable credentials (see
     /// [`CredentialStore::discoverable_generation`]).
     generation: u64,
+    /// Every write fails with this, when set ([`MemoryStore::fail_writes`]).
+    failing: Option<StoreError>,
 }
 
 impl Default for MemoryStore {
@@ -76,6 +78,21 @@ impl MemoryStore {
             injected_keys: VecDeque::new(),
             cache: LoadedKeys::new(KEY_CACHE),
             generation: 0,
+            failing: None,
+        }
+    }
+
+    /// Makes every write (a new credential, an update, a delete, the state, the PIN) fail with
+    /// `error` from now on, or succeed again with `None`: a store on a file system that turned
+    /// read-only, for the tests of what latchkeyd makes of a failing store.
+    pub fn fail_writes(&mut self, error: Option<StoreError>) {
+        self.failing = error;
+    }
+
+    fn writable(&self) -> Result<(), StoreError> {
+        match &self.failing {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
         }
     }
 
@@ -171,6 +188,7 @@ impl CredentialStore for MemoryStore {
     }
 
     fn insert(&mut self, credential: Credential) -> Result<(), StoreError> {
+        self.writable()?;
         if credential.discoverable {
             match self
                 .discoverable_for(&credential.rp.id, &credential.user.id)
@@ -223,8 +241,9 @@ impl CredentialStore for MemoryStore {
     }
 
     fn update(&mut self, credential: &Credential) -> Result<(), StoreError> {
+        self.writable()?;
         let Some(at) = self.credentials.iter().position(|c| c.id == credential.id) else {
-            return Err(StoreError::Corrupt("no credential with that ID".into()));
+            return Err(StoreError::NoSuchCredential);
         };
         let old = &self.credentials[at];
         if (old.discoverable || credential.discoverable) && old.user != credential.user {
@@ -243,6 +262,7 @@ impl CredentialStore for MemoryStore {
     }
 
     fn delete(&mut self, id: &[u8]) -> Result<bool, StoreError> {
+        self.writable()?;
         let mut removed = Vec::new();
         self.credentials.retain(|c| {
             let keep = c.id != id;
@@ -271,6 +291,7 @@ impl CredentialStore for MemoryStore {
     }
 
     fn save_state(&mut self, state: &PersistentState) -> Result<(), StoreError> {
+        self.writable()?;
         self.state = state.clone();
         Ok(())
     }

@@ -39,7 +39,7 @@ use aws_lc_rs::{rand::SystemRandom, signature};
 use zeroize::Zeroizing;
 
 use crate::env::Rng;
-use crate::store::{Algorithm, KeyBlob, PublicKey, StoreError};
+use crate::store::{Algorithm, CryptoOperation, Damage, KeyBlob, PublicKey, StoreError};
 
 mod mldsa;
 mod p256;
@@ -126,7 +126,7 @@ pub fn from_secret_loaded(
         }
         Algorithm::EdDsa => {
             let pair = signature::Ed25519KeyPair::from_seed_unchecked(secret)
-                .map_err(|_| StoreError::Crypto("invalid Ed25519 seed".into()))?;
+                .map_err(|e| StoreError::crypto_because(CryptoOperation::KeyLoading, e))?;
             (pair.public_key().as_ref().to_vec(), SigningKey::EdDsa(pair))
         }
         Algorithm::MlDsa44 | Algorithm::MlDsa65 => {
@@ -186,7 +186,12 @@ impl SigningKey {
                 mldsa::load(alg, bytes).map(SigningKey::MlDsa)
             }
         };
-        loaded.ok_or_else(|| StoreError::Corrupt("software key blob is malformed".into()))
+        loaded.ok_or_else(|| {
+            StoreError::corrupt(
+                "software key blob",
+                Damage::Inconsistent("its public key is not its private key's"),
+            )
+        })
     }
 
     /// Signs `message`: ES256 and ES384 as ASN.1 DER over SHA-256 / SHA-384 of the message,
@@ -196,7 +201,7 @@ impl SigningKey {
             SigningKey::Es256(pair) | SigningKey::Es384(pair) => pair
                 .sign(&SystemRandom::new(), message)
                 .map(|sig| sig.as_ref().to_vec())
-                .map_err(|_| StoreError::Crypto("ECDSA signing failed".into())),
+                .map_err(|e| StoreError::crypto_because(CryptoOperation::Signing, e)),
             SigningKey::EdDsa(pair) => Ok(pair.sign(message).as_ref().to_vec()),
             SigningKey::MlDsa(pair) => mldsa::sign(pair, message),
         }

@@ -15,6 +15,11 @@ use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 use crate::env::Rng;
 
 pub use crate::algorithm::Algorithm;
+pub use error::{Cause, Corruption, CryptoOperation, Damage, StoreError, StoreErrorKind};
+
+mod error;
+mod recorded;
+pub use recorded::Recorded;
 
 /// A credential's public key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -226,67 +231,6 @@ pub struct PinHash(pub [u8; 16]);
 impl fmt::Debug for PinHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("PinHash(<redacted>)")
-    }
-}
-
-/// Why a store operation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// No room for another credential (CTAP2_ERR_KEY_STORE_FULL).
-    #[error("the credential store is full")]
-    Full,
-    /// The key material needs a user verification that has not happened (or has expired).
-    #[error("the store is locked: user verification is needed to use its keys")]
-    Locked,
-    /// The algorithm is not supported by this store (e.g. by this TPM).
-    #[error("algorithm {0:?} is not supported by this store")]
-    UnsupportedAlgorithm(Algorithm),
-    /// Data on disk or in the TPM is damaged or was tampered with.
-    #[error("stored data is corrupt: {0}")]
-    Corrupt(String),
-    /// The backing storage (filesystem, TPM) failed.
-    #[error("storage failed: {0}")]
-    Io(String),
-    /// A file or directory of the store could not be read or written; the operating system's
-    /// error is the `source()` (its kind tells a read-only or full file system apart).
-    #[error("storage failed: {action} {}", path.display())]
-    File {
-        /// What was being done ("writing", "renaming onto", ...).
-        action: &'static str,
-        /// The file or directory.
-        path: std::path::PathBuf,
-        /// The operating system's error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// A cryptographic operation failed.
-    #[error("cryptographic operation failed: {0}")]
-    Crypto(String),
-    /// Another opener holds the store (one owner at a time): another process, such as
-    /// latchkeyd's platform worker, or another open store in this one. Nothing was read or
-    /// changed.
-    #[error("the store is in use by {}", match holder {
-        Some(pid) => format!("process {pid}"),
-        None => "another process".to_owned(),
-    })]
-    InUse {
-        /// The holder's process ID as it wrote it when it took the store, if readable
-        /// (informative only: it may be stale or from another PID namespace).
-        holder: Option<u32>,
-    },
-}
-
-impl StoreError {
-    /// This error and its causes, joined by ": " (for messages that show one line).
-    pub fn with_causes(&self) -> String {
-        let mut out = self.to_string();
-        let mut next = std::error::Error::source(self);
-        while let Some(cause) = next {
-            out.push_str(": ");
-            out.push_str(&cause.to_string());
-            next = cause.source();
-        }
-        out
     }
 }
 

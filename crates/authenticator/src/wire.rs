@@ -150,6 +150,8 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
     /// Handles one CTAP2 message (command byte ‖ CBOR parameters) and returns status byte ‖
     /// CBOR response. Every failure is a status byte alone; no input makes it panic.
     pub fn handle_cbor(&mut self, request: &[u8]) -> Vec<u8> {
+        // A failure from before this command is not its cause.
+        let _ = self.store.take_failure();
         match self.dispatch(request) {
             Ok(response) => response.encode(),
             Err(status) => cmd::encode_error(status),

@@ -358,3 +358,32 @@ fn a_full_store_says_so_before_asking_for_presence() {
     make(&mut h, mc("a.example", 2, false));
     assert_eq!(h.info().remaining_discoverable_credentials, Some(0));
 }
+
+/// A store failure leaves as CTAP1_ERR_OTHER, as CTAP allows no more; the authenticator keeps
+/// the failure itself, with its cause, for its host to take, and the next command starts clean.
+#[test]
+fn a_store_failure_is_kept_for_the_host_behind_its_status() {
+    use latchkey_authenticator::store::{StoreError, StoreErrorKind};
+    let mut h = Harness::new();
+    let read_only = std::io::Error::from_raw_os_error(30);
+    h.auth
+        .store_mut()
+        .fail_writes(Some(StoreError::file("writing", "/s/x.cred", read_only)));
+    let status = h.status(&Request::MakeCredential(mc("example.com", 1, true)));
+    assert_eq!(status, StatusCode::Other);
+    let failure = h
+        .auth
+        .take_store_failure()
+        .expect("the store failure is kept");
+    assert_eq!(failure.kind(), StoreErrorKind::ReadOnly);
+    assert!(!failure.kind().has_own_status());
+    assert_eq!(
+        failure.with_causes(),
+        "storage failed: writing /s/x.cred: Read-only file system (os error 30)"
+    );
+    assert!(h.auth.take_store_failure().is_none(), "taken once");
+    // A failure is the cause of its own command only.
+    h.auth.store_mut().fail_writes(None);
+    let _ = h.status(&Request::MakeCredential(mc("example.com", 1, true)));
+    assert!(h.auth.take_store_failure().is_none());
+}

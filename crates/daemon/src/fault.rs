@@ -26,7 +26,7 @@ use std::error::Error as StdError;
 use std::fmt;
 
 use latchkey_api::Error as MethodError;
-use latchkey_authenticator::store::StoreError;
+use latchkey_authenticator::store::{StoreError, StoreErrorKind};
 use latchkey_webauthn::{ErrorName, WebAuthnError};
 use latchkey_worker::protocol::ErrorCode;
 use latchkey_worker::{ManageError, WorkerError};
@@ -215,16 +215,33 @@ impl StdError for Fault {
 
 /// Whose fault a failure of the authenticator's credential store is.
 pub fn store_blame(e: &StoreError) -> (Blame, FaultKind) {
-    match e {
-        StoreError::UnsupportedAlgorithm(_) => (Blame::Authenticator, FaultKind::Unsupported),
+    store_kind_blame(e.kind())
+}
+
+/// Whose fault a store failure of `kind` is (in this process, or told by the worker).
+pub fn store_kind_blame(kind: StoreErrorKind) -> (Blame, FaultKind) {
+    match kind {
+        StoreErrorKind::Unsupported => (Blame::Authenticator, FaultKind::Unsupported),
         // A key that needs the user's verification first.
-        StoreError::Locked => (Blame::User, FaultKind::Refused),
-        StoreError::Full
-        | StoreError::Corrupt(_)
-        | StoreError::Io(_)
-        | StoreError::File { .. }
-        | StoreError::Crypto(_)
-        | StoreError::InUse { .. } => (Blame::Store, FaultKind::Failed),
+        StoreErrorKind::Locked => (Blame::User, FaultKind::Refused),
+        StoreErrorKind::Full
+        | StoreErrorKind::Corrupt
+        | StoreErrorKind::Io
+        | StoreErrorKind::ReadOnly
+        | StoreErrorKind::NoSpace
+        | StoreErrorKind::Denied
+        | StoreErrorKind::Tpm
+        | StoreErrorKind::Crypto
+        | StoreErrorKind::InUse => (Blame::Store, FaultKind::Failed),
+    }
+}
+
+/// The kind of store failure behind `e`, in this process or in the worker.
+pub fn store_kind(e: &ManageError) -> Option<StoreErrorKind> {
+    match e {
+        ManageError::Store(s) => Some(s.kind()),
+        ManageError::Worker(WorkerError::Failed { store, .. }) => *store,
+        _ => None,
     }
 }
 
@@ -232,8 +249,11 @@ pub fn store_blame(e: &StoreError) -> (Blame, FaultKind) {
 /// code says what failed inside it.
 pub fn worker_blame(e: &WorkerError) -> (Blame, FaultKind) {
     match e {
-        WorkerError::Failed { code, .. } => match code {
-            ErrorCode::Store | ErrorCode::Unavailable => (Blame::Store, FaultKind::Failed),
+        WorkerError::Failed { code, store, .. } => match code {
+            ErrorCode::Store | ErrorCode::Unavailable => match store {
+                Some(kind) => store_kind_blame(*kind),
+                None => (Blame::Store, FaultKind::Failed),
+            },
             ErrorCode::Cancelled => (Blame::User, FaultKind::Cancelled),
             ErrorCode::Busy => (Blame::System, FaultKind::Busy),
             // latchkeyd sent something the worker could not read.
@@ -252,10 +272,12 @@ pub fn manage_fault(e: ManageError) -> Fault {
         ManageError::Worker(w) => worker_blame(w),
         _ => (Blame::System, FaultKind::Failed),
     };
-    let message = match blame {
-        Blame::Store => "the credential store failed",
-        Blame::User => "the request was cancelled",
-        _ => "the platform authenticator failed",
+    let message = match (blame, store_kind(&e)) {
+        (Blame::Store, Some(k)) => format!("the credential store failed: {}", k.describe()),
+        (Blame::Store, None) => "the credential store failed".to_owned(),
+        (Blame::User, Some(k)) => k.describe().to_owned(),
+        (Blame::User, None) => "the request was cancelled".to_owned(),
+        _ => "the platform authenticator failed".to_owned(),
     };
     Fault::new(blame, kind, message).caused_by(e)
 }

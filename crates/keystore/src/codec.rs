@@ -3,6 +3,7 @@
 //! Hand-rolled rather than CBOR or JSON because load time matters (10,000 records are parsed at
 //! every open) and because every length is bounded here, once, for data read back from disk.
 
+use latchkey_authenticator::store::Damage;
 use latchkey_authenticator::store::StoreError;
 
 /// Appends encoded fields to a buffer.
@@ -82,13 +83,13 @@ impl<'a> Reader<'a> {
         Reader { rest: bytes, what }
     }
 
-    fn corrupt(&self, detail: &str) -> StoreError {
-        StoreError::Corrupt(format!("{}: {detail}", self.what))
+    fn corrupt(&self, damage: Damage) -> StoreError {
+        StoreError::corrupt(self.what, damage)
     }
 
     pub(crate) fn raw(&mut self, n: usize) -> Result<&'a [u8], StoreError> {
         if self.rest.len() < n {
-            return Err(self.corrupt("truncated"));
+            return Err(self.corrupt(Damage::Truncated));
         }
         let (head, tail) = self.rest.split_at(n);
         self.rest = tail;
@@ -117,15 +118,16 @@ impl<'a> Reader<'a> {
         match self.u8()? {
             0 => Ok(false),
             1 => Ok(true),
-            _ => Err(self.corrupt("invalid boolean")),
+            _ => Err(self.corrupt(Damage::Invalid("a boolean"))),
         }
     }
 
     /// A length-prefixed byte string of at most `max` bytes.
     pub(crate) fn bytes(&mut self, max: usize) -> Result<&'a [u8], StoreError> {
-        let len = usize::try_from(self.u32()?).map_err(|_| self.corrupt("length overflow"))?;
+        let len =
+            usize::try_from(self.u32()?).map_err(|_| self.corrupt(Damage::TooLong("a length")))?;
         if len > max {
-            return Err(self.corrupt("field longer than allowed"));
+            return Err(self.corrupt(Damage::TooLong("a field")));
         }
         self.raw(len)
     }
@@ -140,7 +142,7 @@ impl<'a> Reader<'a> {
 
     pub(crate) fn string(&mut self, max: usize) -> Result<String, StoreError> {
         let b = self.bytes(max)?;
-        String::from_utf8(b.to_vec()).map_err(|_| self.corrupt("invalid UTF-8"))
+        String::from_utf8(b.to_vec()).map_err(|_| self.corrupt(Damage::Invalid("a UTF-8 string")))
     }
 
     pub(crate) fn opt_string(&mut self, max: usize) -> Result<Option<String>, StoreError> {
@@ -156,7 +158,7 @@ impl<'a> Reader<'a> {
         if self.rest.is_empty() {
             Ok(())
         } else {
-            Err(self.corrupt("trailing bytes"))
+            Err(self.corrupt(Damage::Trailing))
         }
     }
 }

@@ -7,6 +7,7 @@
 use core::fmt;
 
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
+use latchkey_authenticator::store::{CryptoOperation, Damage};
 use latchkey_authenticator::store::{PinHash, StoreError};
 use zeroize::Zeroizing;
 
@@ -15,8 +16,7 @@ pub(crate) const SEAL_OVERHEAD: usize = NONCE_LEN + 16;
 
 /// Fills `buf` from the operating system's CSPRNG.
 pub(crate) fn random(buf: &mut [u8]) -> Result<(), StoreError> {
-    aws_lc_rs::rand::fill(buf)
-        .map_err(|_| StoreError::Crypto("system random generator failed".into()))
+    aws_lc_rs::rand::fill(buf).map_err(|e| StoreError::crypto_because(CryptoOperation::Random, e))
 }
 
 /// The 256-bit key that seals private keys and per-credential secrets; what a user verification
@@ -32,9 +32,16 @@ impl MasterKey {
     }
 
     pub(crate) fn from_bytes(bytes: &[u8]) -> Result<Self, StoreError> {
-        let arr: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| StoreError::Corrupt("master key has the wrong length".into()))?;
+        let arr: [u8; 32] = bytes.try_into().map_err(|_| {
+            StoreError::corrupt(
+                "master key",
+                Damage::WrongLength {
+                    field: "the key",
+                    expected: 32,
+                    got: bytes.len(),
+                },
+            )
+        })?;
         Ok(MasterKey(Zeroizing::new(arr)))
     }
 
@@ -57,7 +64,7 @@ impl MasterKey {
 
     pub(crate) fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, StoreError> {
         open(self.as_bytes(), aad, sealed)
-            .ok_or_else(|| StoreError::Corrupt("sealed data failed authentication".into()))
+            .ok_or_else(|| StoreError::corrupt("sealed data", Damage::Unauthentic))
     }
 }
 
@@ -70,7 +77,7 @@ impl fmt::Debug for MasterKey {
 fn aead_key(key: &[u8; 32]) -> Result<LessSafeKey, StoreError> {
     UnboundKey::new(&AES_256_GCM, key)
         .map(LessSafeKey::new)
-        .map_err(|_| StoreError::Crypto("AES-256-GCM key setup failed".into()))
+        .map_err(|e| StoreError::crypto_because(CryptoOperation::KeySetup, e))
 }
 
 /// AES-256-GCM with a fresh random nonce.
@@ -87,7 +94,7 @@ pub(crate) fn seal(key: &[u8; 32], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u
             Aad::from(aad),
             &mut body,
         )
-        .map_err(|_| StoreError::Crypto("AES-256-GCM seal failed".into()))?;
+        .map_err(|e| StoreError::crypto_because(CryptoOperation::Sealing, e))?;
     let mut out = Vec::with_capacity(NONCE_LEN + body.len());
     out.extend_from_slice(&nonce);
     out.extend_from_slice(&body);
@@ -157,9 +164,10 @@ impl KdfParams {
             || self.parallelism == 0
             || self.memory_kib < 8 * self.parallelism
         {
-            return Err(StoreError::Corrupt(format!(
-                "Argon2id parameters out of range: {self:?}"
-            )));
+            return Err(StoreError::corrupt(
+                "keystore file",
+                Damage::OutOfRange("the Argon2id parameters"),
+            ));
         }
         Ok(self)
     }
@@ -190,12 +198,14 @@ pub(crate) fn derive_kek(
         params.parallelism,
         Some(32),
     )
-    .map_err(|e| StoreError::Crypto(format!("Argon2id parameters rejected: {e}")))?;
+    .map_err(|e| StoreError::crypto_because(CryptoOperation::KeyDerivation, Argon2Failure(e)))?;
     let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, p);
     let mut out = Zeroizing::new([0u8; 32]);
     argon
         .hash_password_into(&pin.0, salt, out.as_mut())
-        .map_err(|e| StoreError::Crypto(format!("Argon2id failed: {e}")))?;
+        .map_err(|e| {
+            StoreError::crypto_because(CryptoOperation::KeyDerivation, Argon2Failure(e))
+        })?;
     Ok(out)
 }
 
@@ -268,3 +278,16 @@ mod tests {
         }
     }
 }
+
+/// The argon2 crate's error as a `source()` (without its `std` feature it implements `Display`
+/// only).
+#[derive(Debug)]
+struct Argon2Failure(argon2::Error);
+
+impl fmt::Display for Argon2Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for Argon2Failure {}

@@ -16,6 +16,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use latchkey_authenticator::env::Rng;
+use latchkey_authenticator::store::Damage;
 use latchkey_authenticator::store::{
     Algorithm, Credential, KeyBlob, PersistentState, PinHash, PublicKey, RpEntity, StoreError,
 };
@@ -89,13 +90,17 @@ pub(crate) fn read_keyring(dir: &Path, kind: u8) -> Result<Option<Vec<u8>>, Stor
     };
     let body = bytes
         .strip_prefix(KEYRING_MAGIC.as_slice())
-        .ok_or_else(|| StoreError::Corrupt("keystore file: bad magic".into()))?;
+        .ok_or_else(|| StoreError::corrupt("keystore file", Damage::BadMagic))?;
     match body.split_first() {
         Some((&k, rest)) if k == kind => Ok(Some(rest.to_vec())),
-        Some((&k, _)) => Err(StoreError::Corrupt(format!(
-            "keystore file belongs to another kind of store (kind {k}, expected {kind})"
-        ))),
-        None => Err(StoreError::Corrupt("keystore file: truncated".into())),
+        Some((&k, _)) => Err(StoreError::corrupt(
+            "keystore file",
+            Damage::UnknownValue {
+                field: "store kind",
+                value: u64::from(k),
+            },
+        )),
+        None => Err(StoreError::corrupt("keystore file", Damage::Truncated)),
     }
 }
 
@@ -275,9 +280,7 @@ impl<C: Custody> Engine<C> {
 
     pub(crate) fn update(&mut self, credential: &Credential) -> Result<(), StoreError> {
         let Some(rec) = self.index.get(&credential.id)? else {
-            return Err(StoreError::Io(
-                "update of a credential that is not stored".into(),
-            ));
+            return Err(StoreError::NoSuchCredential);
         };
         let mut updated = rec.clone();
         if updated.discoverable

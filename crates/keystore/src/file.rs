@@ -4,6 +4,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use latchkey_authenticator::env::Rng;
+use latchkey_authenticator::store::Damage;
 use latchkey_authenticator::store::{Algorithm, KeyBlob, PinHash, PublicKey, StoreError};
 
 use crate::codec::{Reader, Writer};
@@ -109,9 +110,10 @@ impl SoftCustody {
         let mut r = Reader::new(bytes, "keystore file");
         let tag = r.u8()?;
         if tag != protection.tag() {
-            return Err(StoreError::Corrupt(format!(
-                "the store was created with another protection (tag {tag}); refusing to open it as {protection:?}"
-            )));
+            return Err(StoreError::corrupt(
+                "keystore file",
+                Damage::Foreign("created with another protection (PIN or none)"),
+            ));
         }
         let resident = match protection {
             Protection::None => Some(MasterKey::from_bytes(r.raw(32)?)?),

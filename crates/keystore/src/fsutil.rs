@@ -11,17 +11,14 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use latchkey_authenticator::store::StoreError;
+use latchkey_authenticator::store::{CryptoOperation, Damage};
 
 /// Prefix of temporary files; never a valid name for a store file.
 pub(crate) const TEMP_PREFIX: &str = ".tmp-";
 
 /// Maps an I/O error to the store's error, naming what was being done.
 pub(crate) fn io_err(what: &'static str, path: &Path, err: io::Error) -> StoreError {
-    StoreError::File {
-        action: what,
-        path: path.to_owned(),
-        source: err,
-    }
+    StoreError::file(what, path, err)
 }
 
 /// Creates `dir` (and missing parents) with mode 0700, and tightens an existing one to 0700.
@@ -57,7 +54,7 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
 pub(crate) fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
     let mut suffix = [0u8; 8];
     aws_lc_rs::rand::fill(&mut suffix)
-        .map_err(|_| StoreError::Crypto("system random generator failed".into()))?;
+        .map_err(|e| StoreError::crypto_because(CryptoOperation::Random, e))?;
     let tmp = dir.join(format!("{TEMP_PREFIX}{}", hex(&suffix)));
     let target = dir.join(name);
     let result = (|| {
@@ -106,10 +103,7 @@ pub(crate) fn read_bounded(path: &Path, limit: usize) -> Result<Option<Vec<u8>>,
         .read_to_end(&mut bytes)
         .map_err(|e| io_err("reading", path, e))?;
     if bytes.len() > limit {
-        return Err(StoreError::Corrupt(format!(
-            "{} is larger than {limit} bytes",
-            path.display()
-        )));
+        return Err(StoreError::corrupt("file", Damage::TooLong("the file")).in_file(path));
     }
     Ok(Some(bytes))
 }

@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use latchkey_authenticator::store::Damage;
 use latchkey_authenticator::store::{Credential, RpEntity, StoreError};
 
 use crate::crypto::MasterKey;
@@ -100,15 +101,16 @@ impl Index {
     ) -> Result<Record, StoreError> {
         let name = record::file_name(tag, discoverable, hash);
         let path = self.dir.join(&name);
-        let bytes = fsutil::read_bounded(&path, record::MAX_FILE)?
-            .ok_or_else(|| StoreError::Io(format!("{} vanished", path.display())))?;
-        let rec = Record::decode(&bytes)
-            .map_err(|e| StoreError::Corrupt(format!("{}: {e}", path.display())))?;
+        let bytes = fsutil::read_bounded(&path, record::MAX_FILE)?.ok_or_else(|| {
+            StoreError::corrupt("credential record", Damage::Vanished).in_file(&path)
+        })?;
+        let rec = Record::decode(&bytes).map_err(|e| e.in_file(&path))?;
         if rec.file_name() != name {
-            return Err(StoreError::Corrupt(format!(
-                "{}: record does not belong under this name",
-                path.display()
-            )));
+            return Err(StoreError::corrupt(
+                "credential record",
+                Damage::Inconsistent("it does not belong under its file name"),
+            )
+            .in_file(&path));
         }
         Ok(rec)
     }

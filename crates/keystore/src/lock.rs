@@ -81,13 +81,7 @@ impl StoreLock {
                     holder: read_holder(&file),
                 })
             }
-            Err(Errno::NOLCK) => {
-                return Err(StoreError::Io(format!(
-                    "cannot lock {}: the filesystem offers no locks (NFS without its lock \
-                     service?), and the store is not opened without one",
-                    path.display()
-                )))
-            }
+            Err(Errno::NOLCK) => return Err(StoreError::NoLocks { path }),
             Err(e) => return Err(io_err("locking", &path, e.into())),
         }
         if writable {

@@ -29,6 +29,7 @@
 //!
 //! [`CredentialStore::update`]: latchkey_authenticator::store::CredentialStore::update
 
+use latchkey_authenticator::store::Damage;
 use latchkey_authenticator::store::{
     Algorithm, CredProtect, Credential, CredentialKind, KeyBlob, PublicKey, RpEntity, StoreError,
 };
@@ -177,14 +178,22 @@ pub(crate) fn alg_from_byte(b: u8) -> Result<Algorithm, StoreError> {
     Algorithm::ALL
         .into_iter()
         .find(|&a| alg_byte(a) == b)
-        .ok_or_else(|| StoreError::Corrupt(format!("unknown algorithm tag {b}")))
+        .ok_or_else(|| {
+            StoreError::corrupt(
+                "credential record",
+                Damage::UnknownValue {
+                    field: "algorithm tag",
+                    value: u64::from(b),
+                },
+            )
+        })
 }
 
-fn too_long(what: &str) -> StoreError {
-    StoreError::Corrupt(format!("credential {what} is longer than the store allows"))
+fn too_long(what: &'static str) -> StoreError {
+    StoreError::corrupt("credential", Damage::TooLong(what))
 }
 
-fn check_len(len: usize, max: usize, what: &str) -> Result<(), StoreError> {
+fn check_len(len: usize, max: usize, what: &'static str) -> Result<(), StoreError> {
     if len > max {
         Err(too_long(what))
     } else {
@@ -201,7 +210,10 @@ impl Record {
     pub(crate) fn seal(seq: u64, c: &Credential, mk: &MasterKey) -> Result<Self, StoreError> {
         check_len(c.id.len(), MAX_ID, "ID")?;
         if c.id.is_empty() {
-            return Err(StoreError::Corrupt("empty credential ID".into()));
+            return Err(StoreError::corrupt(
+                "credential",
+                Damage::Empty("credential ID"),
+            ));
         }
         check_len(c.rp.id.len(), MAX_STR, "RP ID")?;
         check_len(opt_len(c.rp.name.as_ref()), MAX_STR, "RP name")?;
@@ -335,11 +347,7 @@ impl Record {
         let version = match r.raw(MAGIC.len())? {
             m if m == MAGIC_V1 => 1,
             m if m == MAGIC => 2,
-            _ => {
-                return Err(StoreError::Corrupt(
-                    "not a credential record (bad magic)".into(),
-                ))
-            }
+            _ => return Err(StoreError::corrupt("credential record", Damage::BadMagic)),
         };
         let bound = r.bytes(MAX_FILE)?.to_vec();
         let sealed = r.bytes(MAX_FILE)?.to_vec();
@@ -359,24 +367,46 @@ impl Record {
         let kind = match b.u8()? {
             1 => CredentialKind::Ctap2,
             2 => CredentialKind::U2f,
-            k => return Err(StoreError::Corrupt(format!("unknown credential kind {k}"))),
+            k => {
+                return Err(StoreError::corrupt(
+                    "credential record",
+                    Damage::UnknownValue {
+                        field: "credential kind",
+                        value: u64::from(k),
+                    },
+                ))
+            }
         };
         let cp = b.u8()?;
-        let cred_protect = CredProtect::from_value(u64::from(cp))
-            .ok_or_else(|| StoreError::Corrupt(format!("unknown credProtect level {cp}")))?;
+        let cred_protect = CredProtect::from_value(u64::from(cp)).ok_or_else(|| {
+            StoreError::corrupt(
+                "credential record",
+                Damage::UnknownValue {
+                    field: "credProtect level",
+                    value: u64::from(cp),
+                },
+            )
+        })?;
         let alg = alg_from_byte(b.u8()?)?;
         let public = b.bytes(MAX_PUBLIC)?.to_vec();
         let key = KeyBlob::new(b.bytes(MAX_KEY)?.to_vec());
         let created_at = b.u64()?;
         let flags = if version == 1 { 0 } else { b.u8()? };
         if flags & !FLAG_THIRD_PARTY_PAYMENT != 0 {
-            return Err(StoreError::Corrupt(format!(
-                "unknown record flags {flags:#x}"
-            )));
+            return Err(StoreError::corrupt(
+                "credential record",
+                Damage::UnknownValue {
+                    field: "flags",
+                    value: u64::from(flags),
+                },
+            ));
         }
         b.finish()?;
         if id.is_empty() {
-            return Err(StoreError::Corrupt("empty credential ID".into()));
+            return Err(StoreError::corrupt(
+                "credential",
+                Damage::Empty("credential ID"),
+            ));
         }
 
         Ok(Record {

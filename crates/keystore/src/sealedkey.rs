@@ -11,6 +11,7 @@
 
 use latchkey_authenticator::env::Rng;
 use latchkey_authenticator::softkey::{self, SigningKey};
+use latchkey_authenticator::store::Damage;
 use latchkey_authenticator::store::{Algorithm, KeyBlob, PublicKey, StoreError};
 
 use crate::crypto::MasterKey;
@@ -56,11 +57,12 @@ pub(crate) fn sign(
     mk: &MasterKey,
 ) -> Result<Vec<u8>, StoreError> {
     let [version, tag, sealed @ ..] = key.as_bytes() else {
-        return Err(StoreError::Corrupt("key blob is too short".into()));
+        return Err(StoreError::corrupt("key blob", Damage::Truncated));
     };
     if *version != KEY_BLOB_VERSION || alg_from_byte(*tag)? != alg {
-        return Err(StoreError::Corrupt(
-            "key blob is not a key of this store".into(),
+        return Err(StoreError::corrupt(
+            "key blob",
+            Damage::Foreign("not a key of this store"),
         ));
     }
     if let Some(loaded) = keys.get(mk, key.as_bytes()) {

@@ -13,6 +13,7 @@
 
 use core::fmt;
 
+use latchkey_authenticator::store::Damage;
 use latchkey_authenticator::store::{CredRandom, Credential, StoreError, UserEntity};
 use zeroize::Zeroizing;
 
@@ -120,10 +121,7 @@ impl Record {
     /// Opens and authenticates the sealed secrets.
     fn open(&self, mk: &MasterKey) -> Result<Secrets, StoreError> {
         let plain = mk.open(&aad(&self.bound), &self.sealed).map_err(|_| {
-            StoreError::Corrupt(format!(
-                "credential record {} failed authentication (tampered or from another store)",
-                self.file_name()
-            ))
+            StoreError::corrupt("credential record", Damage::Unauthentic).in_file(self.file_name())
         })?;
         Secrets::decode(&plain)
     }

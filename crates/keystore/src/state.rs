@@ -15,6 +15,7 @@
 //! user names and public keys that the records in this directory already show to whoever can
 //! read it (see SECURITY.md).
 
+use latchkey_authenticator::store::Damage;
 use latchkey_authenticator::store::{KeyBlob, PersistentState, PersistentToken, StoreError};
 
 use crate::codec::{Reader, Writer};
@@ -30,7 +31,8 @@ const MAX_RP_IDS: u32 = 64;
 const MAX_CERT: usize = 8192;
 
 pub(crate) fn encode(s: &PersistentState) -> Result<Vec<u8>, StoreError> {
-    let too_big = |what: &str| StoreError::Corrupt(format!("persistent state: {what} too large"));
+    let too_big =
+        |what: &'static str| StoreError::corrupt("persistent state", Damage::TooLong(what));
     if s.large_blob_array.len() > MAX_LARGE_BLOB {
         return Err(too_big("large-blob array"));
     }
@@ -75,15 +77,16 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<PersistentState, StoreError> {
     let version = match r.raw(MAGIC.len())? {
         m if m == MAGIC_V1 => 1,
         m if m == MAGIC => 2,
-        _ => return Err(StoreError::Corrupt("persistent state: bad magic".into())),
+        _ => return Err(StoreError::corrupt("persistent state", Damage::BadMagic)),
     };
     let pin_retries = r.u8()?;
     let min_pin_length = r.u8()?;
     let force_pin_change = r.bool()?;
     let n = r.u32()?;
     if n > MAX_RP_IDS {
-        return Err(StoreError::Corrupt(
-            "persistent state: too many RP IDs".into(),
+        return Err(StoreError::corrupt(
+            "persistent state",
+            Damage::TooLong("minPinLength RP ID list"),
         ));
     }
     let mut min_pin_length_rp_ids = Vec::new();

@@ -30,6 +30,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 use latchkey_authenticator::env::Rng;
+use latchkey_authenticator::store::Damage;
 use latchkey_authenticator::store::{Algorithm, KeyBlob, PinHash, PublicKey, StoreError};
 use tss_esapi::constants::tss::{TPM2_RH_NULL, TPM2_ST_HASHCHECK};
 use tss_esapi::constants::{CapabilityType, EccCurveIdentifier, PropertyTag, Tss2ResponseCodeKind};
@@ -86,8 +87,12 @@ impl Default for TpmStoreOptions {
     }
 }
 
-fn tpm_err(what: &str, e: tss_esapi::Error) -> StoreError {
-    StoreError::Io(format!("TPM {what} failed: {e}"))
+fn tpm_err(what: &'static str, e: tss_esapi::Error) -> StoreError {
+    // Any command on a DA-protected object is refused in lockout, not only the unseal.
+    if is_lockout(&e) {
+        return StoreError::TpmLockout;
+    }
+    StoreError::tpm(what, e)
 }
 
 fn auth(bytes: &[u8]) -> Result<Auth, StoreError> {
@@ -244,8 +249,8 @@ impl TpmCustody {
             CapabilityData::TpmProperties(list) => list
                 .find(PropertyTag::LockoutCounter)
                 .map(|p| p.value())
-                .ok_or_else(|| StoreError::Io("TPM did not report TPM_PT_LOCKOUT_COUNTER".into())),
-            _ => Err(StoreError::Io("TPM answered another capability".into())),
+                .ok_or(StoreError::TpmAnswer("no TPM_PT_LOCKOUT_COUNTER")),
+            _ => Err(StoreError::TpmAnswer("another capability")),
         }
     }
 }
@@ -305,9 +310,7 @@ impl Custody for TpmCustody {
         match unsealed? {
             Ok(data) => MasterKey::from_bytes(data.value()).map(Some),
             Err(e) if is_wrong_auth(&e) => Ok(None),
-            Err(e) if is_lockout(&e) => Err(StoreError::Io(
-                "the TPM is in dictionary-attack lockout: too many wrong PINs".into(),
-            )),
+            Err(e) if is_lockout(&e) => Err(StoreError::TpmLockout),
             Err(e) => Err(tpm_err("TPM2_Unseal", e)),
         }
     }
@@ -367,7 +370,7 @@ impl Custody for TpmCustody {
             Public::Ecc { unique, .. } => {
                 der::sec1_point(unique.x().value(), unique.y().value(), width)?
             }
-            _ => return Err(StoreError::Io("TPM made a key of another type".into())),
+            _ => return Err(StoreError::TpmAnswer("a key of another type")),
         };
         let blobs = Blobs {
             public: created
@@ -397,8 +400,9 @@ impl Custody for TpmCustody {
         };
         let mut r = Reader::new(key.as_bytes(), "TPM key blob");
         if r.raw(KEY_BLOB_MAGIC.len())? != KEY_BLOB_MAGIC {
-            return Err(StoreError::Corrupt(
-                "key blob is not a TPM key of this store".into(),
+            return Err(StoreError::corrupt(
+                "TPM key blob",
+                Damage::Foreign("not a TPM key of this store"),
             ));
         }
         let blobs = Blobs::read(&mut r)?;
@@ -423,8 +427,9 @@ impl Custody for TpmCustody {
             })
             .map_err(|e| {
                 if is_wrong_auth(&e) {
-                    StoreError::Corrupt(
-                        "the TPM refused the key: it belongs to another master key".into(),
+                    StoreError::corrupt(
+                        "TPM key blob",
+                        Damage::Foreign("the TPM refused it: it belongs to another master key"),
                     )
                 } else {
                     tpm_err("TPM2_Sign", e)
@@ -434,9 +439,7 @@ impl Custody for TpmCustody {
             Signature::EcDsa(sig) => {
                 der::ecdsa_der(sig.signature_r().value(), sig.signature_s().value(), width)
             }
-            _ => Err(StoreError::Io(
-                "TPM returned another signature scheme".into(),
-            )),
+            _ => Err(StoreError::TpmAnswer("another signature scheme")),
         }
     }
 

@@ -110,10 +110,7 @@ fn the_tpm_locks_out_a_pin_guesser() {
     }
     // In lockout even the right PIN is refused, and not as "wrong PIN" (it is not counted).
     let err = s.verify_pin(&pin_hash(PIN)).unwrap_err();
-    assert!(
-        matches!(err, StoreError::Io(ref m) if m.contains("lockout")),
-        "{err:?}"
-    );
+    assert!(matches!(err, StoreError::TpmLockout), "{err:?}");
     assert!(!s.is_unlocked());
 }
 

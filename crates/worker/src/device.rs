@@ -57,6 +57,8 @@ pub struct WorkerDevice {
     shared: Arc<Mutex<Shared>>,
     waker: Arc<Waker>,
     ready: Ready,
+    /// Why the last CTAP request failed below CTAP, for [`ManagedDevice::take_failure`].
+    failure: Option<WorkerError>,
 }
 
 impl std::fmt::Debug for WorkerDevice {
@@ -99,6 +101,7 @@ impl WorkerDevice {
                 store: String::new(),
                 path: String::new(),
             },
+            failure: None,
         };
         device.ensure_running()?;
         Ok(device)
@@ -350,7 +353,12 @@ impl Device for WorkerDevice {
         };
         match self.call(&request, Kind::Ceremony) {
             Ok(Outcome::Ctap(response)) => Ok(response),
-            other => Err(self.unexpected(other).into_device_error()),
+            other => {
+                let e = self.unexpected(other);
+                let seen = e.to_device_error();
+                self.failure = Some(e);
+                Err(seen)
+            }
         }
     }
 
@@ -382,5 +390,8 @@ impl ManagedDevice for WorkerDevice {
     }
     fn end_session(&mut self) -> Result<bool, ManageError> {
         WorkerDevice::end_session(self)
+    }
+    fn take_failure(&mut self) -> Option<ManageError> {
+        self.failure.take().map(ManageError::Worker)
     }
 }

@@ -69,6 +69,28 @@ pub trait ManagedDevice: Device {
     fn expire_session(&mut self) -> Option<Duration> {
         None
     }
+    /// Why the last CTAP request failed below CTAP, if it did, taking it: a store failure the
+    /// status byte hides (`CTAP1_ERR_OTHER`), a worker that stopped or broke the protocol. What
+    /// the status byte already tells (a full store, a locked one) is not repeated here.
+    fn take_failure(&mut self) -> Option<ManageError> {
+        None
+    }
+}
+
+/// The store failure an authenticator core recorded in its last command, where its CTAP status
+/// hides it.
+fn hidden_store_failure<S, U, C, R>(
+    core: &mut latchkey_authenticator::Authenticator<S, U, C, R>,
+) -> Option<ManageError>
+where
+    S: CredentialStore,
+    U: latchkey_authenticator::env::UserPresence,
+    C: latchkey_authenticator::env::Clock,
+    R: latchkey_authenticator::env::Rng,
+{
+    core.take_store_failure()
+        .filter(|e| !e.kind().has_own_status())
+        .map(ManageError::Store)
 }
 
 impl ManagedDevice for latchkey_client::PlatformAuthenticator {
@@ -117,6 +139,13 @@ impl ManagedDevice for latchkey_client::PlatformAuthenticator {
     fn expire_session(&mut self) -> Option<Duration> {
         latchkey_client::PlatformAuthenticator::expire_session(self)
     }
+    fn take_failure(&mut self) -> Option<ManageError> {
+        match self {
+            Self::File(d) => hidden_store_failure(d.core_mut()),
+            #[cfg(feature = "tpm")]
+            Self::Tpm(d) => hidden_store_failure(d.core_mut()),
+        }
+    }
 }
 
 impl<S: CredentialStore + Send> ManagedDevice for PlatformDevice<S> {
@@ -136,5 +165,8 @@ impl<S: CredentialStore + Send> ManagedDevice for PlatformDevice<S> {
             manage::update_user_in_store(self.core_mut().store_mut(), id, name, display_name)
                 .map_err(ManageError::Store),
         )
+    }
+    fn take_failure(&mut self) -> Option<ManageError> {
+        hidden_store_failure(self.core_mut())
     }
 }

@@ -118,6 +118,8 @@ pub enum WorkerError {
         code: crate::protocol::ErrorCode,
         /// The worker's words (its store error and causes).
         message: String,
+        /// With code `Store`: the kind of store failure, which decides whose fault it is.
+        store: Option<latchkey_authenticator::store::StoreErrorKind>,
     },
 }
 
@@ -125,14 +127,24 @@ impl From<SessionError> for WorkerError {
     fn from(e: SessionError) -> Self {
         match e {
             SessionError::Cancelled => Self::Cancelled,
-            SessionError::Failed { code, message } => Self::Failed { code, message },
+            SessionError::Failed {
+                code,
+                message,
+                store,
+            } => Self::Failed {
+                code,
+                message,
+                store,
+            },
             other => Self::Protocol(other),
         }
     }
 }
 
 impl WorkerError {
-    pub(crate) fn into_device_error(self) -> DeviceError {
+    /// What the client crate sees of this error (the worker device keeps the error itself for
+    /// latchkeyd: [`crate::ManagedDevice::take_failure`]).
+    pub(crate) fn to_device_error(&self) -> DeviceError {
         match self {
             Self::Cancelled => DeviceError::Cancelled,
             Self::Timeout => DeviceError::Timeout,

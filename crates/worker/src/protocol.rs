@@ -36,7 +36,7 @@ pub use latchkey_client::manage::MAX_USER_FIELD;
 pub use platform::{ErrorCode, Reply, Request};
 
 /// The version of these messages, in every `Ready`. Raise it with any change to a message.
-pub const PROTOCOL_VERSION: u64 = 2;
+pub const PROTOCOL_VERSION: u64 = 3;
 
 /// The largest message either side sends or accepts: room for a CTAP message of
 /// [`MAX_CTAP_MESSAGE`] bytes and its envelope.

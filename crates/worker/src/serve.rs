@@ -171,6 +171,14 @@ fn store_error(message: impl Into<String>) -> Reply {
     Reply::error(ErrorCode::Store, message)
 }
 
+/// A management failure as an `Error` reply: a store's failure with its kind.
+fn manage_error(e: &crate::managed::ManageError) -> Reply {
+    match e {
+        crate::managed::ManageError::Store(s) => Reply::store_error(s),
+        other => store_error(crate::managed::chain(other)),
+    }
+}
+
 const NO_STORE: &str = "this authenticator keeps no platform credentials";
 
 /// Runs one request on the device: its outcome, or the `Error` reply.
@@ -180,6 +188,15 @@ pub fn execute<D: ManagedDevice + ?Sized>(
 ) -> Result<Outcome, Reply> {
     match request {
         Request::Ctap { command } => match device.cbor(&command, &mut |_| {}) {
+            // A command that failed on the store: its kind and causes go to latchkeyd, not the
+            // bare CTAP1_ERR_OTHER.
+            Ok(response) if response.first() != Some(&0) => match device.take_failure() {
+                Some(e) => {
+                    tracing::warn!(error = %crate::managed::chain(&e), "a CTAP command failed on the store");
+                    Err(manage_error(&e))
+                }
+                None => Ok(Outcome::Ctap(response)),
+            },
             Ok(response) => Ok(Outcome::Ctap(response)),
             Err(DeviceError::Cancelled) => Err(Reply::error(
                 ErrorCode::Cancelled,
@@ -189,12 +206,12 @@ pub fn execute<D: ManagedDevice + ?Sized>(
         },
         Request::List { rp_id } => match device.list(rp_id.as_deref()) {
             Some(Ok(items)) => Ok(Outcome::Credentials(items)),
-            Some(Err(e)) => Err(store_error(crate::managed::chain(&e))),
+            Some(Err(e)) => Err(manage_error(&e)),
             None => Err(store_error(NO_STORE)),
         },
         Request::Delete { credential_id } => match device.delete(&credential_id) {
             Some(Ok(deleted)) => Ok(Outcome::Deleted(deleted)),
-            Some(Err(e)) => Err(store_error(crate::managed::chain(&e))),
+            Some(Err(e)) => Err(manage_error(&e)),
             None => Err(store_error(NO_STORE)),
         },
         Request::UpdateUser {
@@ -203,12 +220,12 @@ pub fn execute<D: ManagedDevice + ?Sized>(
             display_name,
         } => match device.update_user(&credential_id, &name, &display_name) {
             Some(Ok(updated)) => Ok(Outcome::Updated(updated)),
-            Some(Err(e)) => Err(store_error(crate::managed::chain(&e))),
+            Some(Err(e)) => Err(manage_error(&e)),
             None => Err(store_error(NO_STORE)),
         },
         Request::EndSession {} => match device.end_session() {
             Ok(ended) => Ok(Outcome::SessionEnded(ended)),
-            Err(e) => Err(store_error(crate::managed::chain(&e))),
+            Err(e) => Err(manage_error(&e)),
         },
         // The session handles Cancel; one that reaches here has nothing to run.
         Request::Cancel {} => Err(Reply::error(

@@ -17,6 +17,7 @@ pub mod server;
 #[cfg(test)]
 mod tests;
 
+use latchkey_authenticator::store::StoreErrorKind;
 use latchkey_client::manage::CredentialInfo;
 
 use crate::protocol::{ErrorCode, Malformed, ProtocolError};
@@ -119,6 +120,8 @@ pub enum SessionError {
         code: ErrorCode,
         /// Its words.
         message: String,
+        /// With code `Store`: the kind of store failure.
+        store: Option<StoreErrorKind>,
     },
     /// The request was cancelled.
     #[error("the request was cancelled")]

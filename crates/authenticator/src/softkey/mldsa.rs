@@ -5,7 +5,7 @@
 
 use aws_lc_rs::signature::{self, KeyPair as _, PqdsaKeyPair, PqdsaSigningAlgorithm};
 
-use crate::store::{Algorithm, StoreError};
+use crate::store::{Algorithm, CryptoOperation, StoreError};
 
 /// Length of the seed ξ (FIPS 204 §5.1).
 pub(super) const SEED_LEN: usize = 32;
@@ -26,12 +26,10 @@ pub(super) fn from_seed(
 ) -> Result<(Vec<u8>, PqdsaKeyPair), StoreError> {
     let signing = signing(alg).ok_or(StoreError::UnsupportedAlgorithm(alg))?;
     let pair = PqdsaKeyPair::from_seed(signing, seed)
-        .map_err(|_| StoreError::Crypto("invalid ML-DSA seed".into()))?;
+        .map_err(|e| StoreError::crypto_because(CryptoOperation::KeyLoading, e))?;
     let public = pair.public_key().as_ref().to_vec();
     if public.len() != signing.public_key_len() {
-        return Err(StoreError::Crypto(
-            "ML-DSA public key has an unexpected length".into(),
-        ));
+        return Err(StoreError::crypto(CryptoOperation::KeyGeneration));
     }
     Ok((public, pair))
 }
@@ -52,7 +50,7 @@ pub(super) fn sign(pair: &PqdsaKeyPair, message: &[u8]) -> Result<Vec<u8>, Store
     let mut out = vec![0u8; pair.algorithm().signature_len()];
     let len = pair
         .sign(message, &mut out)
-        .map_err(|_| StoreError::Crypto("ML-DSA signing failed".into()))?;
+        .map_err(|e| StoreError::crypto_because(CryptoOperation::Signing, e))?;
     out.truncate(len);
     Ok(out)
 }

@@ -3,7 +3,7 @@
 use aws_lc_rs::signature::{self, KeyPair as _};
 use zeroize::Zeroizing;
 
-use crate::store::StoreError;
+use crate::store::{CryptoOperation, StoreError};
 
 /// The order of the P-256 group (SEC 2 §2.4.2): scalars are in [1, n-1].
 pub(super) const ORDER: [u8; 32] = [
@@ -62,7 +62,7 @@ pub(super) fn pkcs8(secret: &[u8], public: Option<&[u8]>) -> Zeroizing<Vec<u8>> 
 /// The key pair of a scalar: aws-lc computes the public key (one multiplication) and tests it
 /// (another); it refuses 0 and scalars not below the group order.
 pub(super) fn from_scalar(secret: &[u8]) -> Result<(Vec<u8>, signature::EcdsaKeyPair), StoreError> {
-    let invalid = || StoreError::Crypto("invalid P-256 private key".into());
+    let invalid = || StoreError::crypto(CryptoOperation::KeyLoading);
     if secret.len() != 32 {
         return Err(invalid());
     }
@@ -73,9 +73,7 @@ pub(super) fn from_scalar(secret: &[u8]) -> Result<(Vec<u8>, signature::EcdsaKey
     .map_err(|_| invalid())?;
     let public = pair.public_key().as_ref().to_vec();
     if public.len() != POINT_LEN {
-        return Err(StoreError::Crypto(
-            "P-256 public key has an unexpected encoding".into(),
-        ));
+        return Err(StoreError::crypto(CryptoOperation::KeyLoading));
     }
     Ok((public, pair))
 }
@@ -97,7 +95,7 @@ pub(super) fn load(bytes: &[u8]) -> Option<signature::EcdsaKeyPair> {
 /// multiplication, no consistency test to pay): the scalar, the public key and the loaded pair.
 pub(super) fn generate() -> Result<super::GeneratedEcdsa, StoreError> {
     use aws_lc_rs::encoding::AsBigEndian as _;
-    let failed = || StoreError::Crypto("P-256 key generation failed".into());
+    let failed = || StoreError::crypto(CryptoOperation::KeyGeneration);
     let pair = signature::EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_ASN1_SIGNING)
         .map_err(|_| failed())?;
     let scalar = pair.private_key().as_be_bytes().map_err(|_| failed())?;

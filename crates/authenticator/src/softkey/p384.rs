@@ -8,7 +8,7 @@
 use aws_lc_rs::signature::{self, KeyPair as _};
 use zeroize::Zeroizing;
 
-use crate::store::StoreError;
+use crate::store::{CryptoOperation, StoreError};
 
 /// The order of the P-384 group (SEC 2 §2.5.1): scalars are in [1, n-1].
 pub(super) const ORDER: [u8; 48] = [
@@ -31,7 +31,7 @@ const CURVE: [u8; 9] = [0xa0, 0x07, 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22];
 
 /// The key pair of a scalar; scalars outside [1, n-1] are refused.
 pub(super) fn from_scalar(secret: &[u8]) -> Result<(Vec<u8>, signature::EcdsaKeyPair), StoreError> {
-    let invalid = || StoreError::Crypto("invalid P-384 private key".into());
+    let invalid = || StoreError::crypto(CryptoOperation::KeyLoading);
     if secret.len() != SCALAR_LEN || secret.iter().all(|&b| b == 0) || secret >= ORDER.as_slice() {
         return Err(invalid());
     }
@@ -46,9 +46,7 @@ pub(super) fn from_scalar(secret: &[u8]) -> Result<(Vec<u8>, signature::EcdsaKey
     .map_err(|_| invalid())?;
     let public = pair.public_key().as_ref().to_vec();
     if public.len() != POINT_LEN {
-        return Err(StoreError::Crypto(
-            "P-384 public key has an unexpected encoding".into(),
-        ));
+        return Err(StoreError::crypto(CryptoOperation::KeyLoading));
     }
     Ok((public, pair))
 }
@@ -71,7 +69,7 @@ pub(super) fn load(bytes: &[u8]) -> Option<signature::EcdsaKeyPair> {
 /// multiplication, no consistency test to pay): the scalar, the public key and the loaded pair.
 pub(super) fn generate() -> Result<super::GeneratedEcdsa, StoreError> {
     use aws_lc_rs::encoding::AsBigEndian as _;
-    let failed = || StoreError::Crypto("P-384 key generation failed".into());
+    let failed = || StoreError::crypto(CryptoOperation::KeyGeneration);
     let pair = signature::EcdsaKeyPair::generate(&signature::ECDSA_P384_SHA384_ASN1_SIGNING)
         .map_err(|_| failed())?;
     let scalar = pair.private_key().as_be_bytes().map_err(|_| failed())?;

@@ -77,24 +77,26 @@ fn each_blame_picks_its_method_error() {
 
 #[test]
 fn a_store_failure_in_the_worker_is_the_stores_with_its_chain_kept() {
-    // What the worker's session makes of an Error reply with code Store: typed to here.
+    // What the worker's session makes of an Error reply with code Store: typed to here, the
+    // kind of store failure with it.
     let worker = WorkerError::Failed {
         code: ErrorCode::Store,
         message: "storage failed: write /store/index: Read-only file system (os error 30)".into(),
+        store: Some(StoreErrorKind::ReadOnly),
     };
     let fault = manage_fault(ManageError::Worker(worker));
     assert_eq!(fault.blame(), Blame::Store);
     assert_eq!(fault.webauthn().name(), "UnknownError");
     assert_eq!(
         fault.webauthn().message(),
-        "the credential store failed",
-        "the caller gets no path"
+        "the credential store failed: the credential store is on a read-only file system",
+        "the caller gets the kind, no path"
     );
     assert_eq!(
         fault.chain(),
-        "the credential store failed: the platform authenticator worker failed: the platform \
-         authenticator failed: storage failed: write /store/index: Read-only file system (os \
-         error 30)"
+        "the credential store failed: the credential store is on a read-only file system: the \
+         platform authenticator worker failed: the platform authenticator failed: storage \
+         failed: write /store/index: Read-only file system (os error 30)"
     );
     use zbus::DBusError as _;
     assert_eq!(
@@ -104,15 +106,54 @@ fn a_store_failure_in_the_worker_is_the_stores_with_its_chain_kept() {
 }
 
 #[test]
+fn the_kind_of_a_store_failure_in_the_worker_decides_its_blame() {
+    let fault = |store| {
+        manage_fault(ManageError::Worker(WorkerError::Failed {
+            code: ErrorCode::Store,
+            message: String::new(),
+            store,
+        }))
+    };
+    let locked = fault(Some(StoreErrorKind::Locked));
+    assert_eq!(
+        (locked.blame(), locked.kind()),
+        (Blame::User, FaultKind::Refused)
+    );
+    assert_eq!(locked.webauthn().name(), "NotAllowedError");
+    let unsupported = fault(Some(StoreErrorKind::Unsupported));
+    assert_eq!(unsupported.blame(), Blame::Authenticator);
+    assert_eq!(unsupported.webauthn().name(), "NotSupportedError");
+    for kind in [
+        StoreErrorKind::Corrupt,
+        StoreErrorKind::NoSpace,
+        StoreErrorKind::InUse,
+        StoreErrorKind::Tpm,
+    ] {
+        let f = fault(Some(kind));
+        assert_eq!(f.blame(), Blame::Store, "{kind:?}");
+        assert_eq!(f.webauthn().name(), "UnknownError", "{kind:?}");
+        assert!(f.webauthn().message().ends_with(kind.describe()));
+    }
+    // An older worker's reply without a kind is still the store's.
+    assert_eq!(fault(None).blame(), Blame::Store);
+}
+
+#[test]
 fn a_store_failure_in_process_keeps_its_source() {
-    let fault = manage_fault(ManageError::Store(StoreError::Io("disk on fire".into())));
+    let io = std::io::Error::new(std::io::ErrorKind::StorageFull, "disk on fire");
+    let fault = manage_fault(ManageError::Store(StoreError::file(
+        "writing",
+        "/store/index",
+        io,
+    )));
     assert_eq!(
         (fault.blame(), fault.kind()),
         (Blame::Store, FaultKind::Failed)
     );
     assert_eq!(
         fault.chain(),
-        "the credential store failed: the credential store failed: storage failed: disk on fire"
+        "the credential store failed: the credential store's file system is full: the \
+         credential store failed: storage failed: writing /store/index: disk on fire"
     );
     assert!(std::error::Error::source(&fault).is_some());
     let locked = manage_fault(ManageError::Store(StoreError::Locked));
@@ -125,6 +166,7 @@ fn worker_codes_say_whose_fault_it_was() {
         worker_blame(&WorkerError::Failed {
             code,
             message: String::new(),
+            store: None,
         })
     };
     assert_eq!(blame(ErrorCode::Store), (Blame::Store, FaultKind::Failed));

@@ -6,9 +6,7 @@ use latchkey_authenticator::store::StoreError;
 fn fixed(v: &[u8], width: usize) -> Result<Vec<u8>, StoreError> {
     let v = strip(v);
     if v.len() > width {
-        return Err(StoreError::Io(
-            "TPM returned an over-long curve value".into(),
-        ));
+        return Err(StoreError::TpmAnswer("an over-long curve value"));
     }
     let mut out = vec![0u8; width];
     out[width - v.len()..].copy_from_slice(v);

@@ -1,5 +1,6 @@
 //! The TPM objects the store makes: templates and their stored form.
 
+use latchkey_authenticator::store::Damage;
 use latchkey_authenticator::store::StoreError;
 use tss_esapi::attributes::ObjectAttributesBuilder;
 use tss_esapi::interface_types::algorithm::{HashingAlgorithm, PublicAlgorithm};
@@ -110,9 +111,10 @@ impl Blobs {
 
     pub(super) fn parse(&self) -> Result<(Public, Private), StoreError> {
         let public = Public::unmarshall(&self.public)
-            .map_err(|_| StoreError::Corrupt("TPM public area does not parse".into()))?;
-        let private = Private::try_from(self.private.clone())
-            .map_err(|_| StoreError::Corrupt("TPM private blob is too large".into()))?;
+            .map_err(|_| StoreError::corrupt("TPM key blob", Damage::Invalid("its public area")))?;
+        let private = Private::try_from(self.private.clone()).map_err(|_| {
+            StoreError::corrupt("TPM key blob", Damage::TooLong("its private part"))
+        })?;
         Ok((public, private))
     }
 }

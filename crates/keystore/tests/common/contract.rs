@@ -47,7 +47,7 @@ pub fn insert_get_sign<S: CredentialStore>(open: Opener<'_, S>, _f: Flavour) {
         .sign(&KeyBlob::new(vec![1, 2, 3]), Algorithm::Es256, b"x")
         .unwrap_err();
     assert!(
-        matches!(err, StoreError::Corrupt(_) | StoreError::Crypto(_)),
+        matches!(err, StoreError::Corrupt(_) | StoreError::Crypto { .. }),
         "{err:?}"
     );
     // Reopened (a new process): same credential, secrets included once unlocked.

@@ -6,13 +6,14 @@
 //! | 2 | `List` `{1: rpId?}`: credentials of one RP, or all | `Ctap` `{1: response}`: the status byte and its CBOR (CTAP 2.1 §8.1) |
 //! | 3 | `Delete` `{1: credentialId}` | `Credentials` `{1: [credential…], 2: more}`; `more`: another part with the same `seq` follows |
 //! | 4 | `Cancel` `{}`: cancels the request whose `seq` it carries (no reply of its own) | `Deleted` `{1: deleted}` |
-//! | 5 | `UpdateUser` `{1: credentialId, 2: name, 3: displayName}` (`signalCurrentUserDetails`, WebAuthn L3 §5.1.10.3) | `Error` `{1: code, 2: message}` |
+//! | 5 | `UpdateUser` `{1: credentialId, 2: name, 3: displayName}` (`signalCurrentUserDetails`, WebAuthn L3 §5.1.10.3) | `Error` `{1: code, 2: message, 3: store?}`; `store`: the [`StoreErrorKind`] of a `Store` error |
 //! | 6 | `EndSession` `{}`: end the store's session now (screen locked, suspend) | `Updated` `{1: updated}` (`false`: no credential had that ID) |
 //! | 7 | | `SessionEnded` `{1: ended}` (`false`: no session was live) |
 //!
 //! A credential is `{1: id, 2: rpId, 3: user.id, 4: user.name?, 5: user.displayName?,
 //! 6: discoverable, 7: credProtect, 8: signCount?}`. The bounds below are in the tables.
 
+use latchkey_authenticator::store::{StoreError, StoreErrorKind};
 use latchkey_client::manage::CredentialInfo;
 
 use super::wire::{wire_messages, wire_record, MessageSet, Value, Wire};
@@ -109,6 +110,9 @@ wire_messages! {
             1 => code: ErrorCode,
             /// What happened, for logs (never secrets).
             2 => message: String [0 ..= MAX_ERROR_MESSAGE],
+            /// With code `Store`: what kind of store failure (latchkeyd decides whose fault it
+            /// is from this, not from the words).
+            3 => store: Option<StoreErrorKind>,
         },
         /// Whether a credential's user names were set (`false`: none had that ID).
         6 => Updated {
@@ -170,6 +174,16 @@ impl Wire for ErrorCode {
     }
 }
 
+impl Wire for StoreErrorKind {
+    fn to_value(&self) -> Result<Value, ProtocolError> {
+        Ok(Value::from(self.code()))
+    }
+    fn from_value(value: Value, field: &'static str) -> Result<Self, ProtocolError> {
+        let code = u64::from_value(value, field)?;
+        Self::from_code(code).ok_or(ProtocolError::UnknownValue { field, value: code })
+    }
+}
+
 impl Reply {
     /// An `Error` reply; the message is cut to [`MAX_ERROR_MESSAGE`] bytes on a character
     /// boundary.
@@ -182,7 +196,25 @@ impl Reply {
             }
             message.truncate(end);
         }
-        Self::Error { code, message }
+        Self::Error {
+            code,
+            message,
+            store: None,
+        }
+    }
+
+    /// The `Error` reply for a store failure: code `Store`, its kind, and its words with every
+    /// cause (for latchkeyd's log; the caller gets no path).
+    pub fn store_error(e: &StoreError) -> Self {
+        let Self::Error { code, message, .. } = Self::error(ErrorCode::Store, e.with_causes())
+        else {
+            return Self::error(ErrorCode::Store, String::new());
+        };
+        Self::Error {
+            code,
+            message,
+            store: Some(e.kind()),
+        }
     }
 
     /// Its kind and size, for logs and error messages.
@@ -211,7 +243,7 @@ impl std::fmt::Display for ReplySummary<'_> {
                 write!(f, "Credentials ({} items, more: {more})", items.len())
             }
             Reply::Deleted { deleted } => write!(f, "Deleted ({deleted})"),
-            Reply::Error { code, message } => {
+            Reply::Error { code, message, .. } => {
                 write!(f, "Error ({code:?}, {} bytes)", message.len())
             }
             Reply::Updated { updated } => write!(f, "Updated ({updated})"),

@@ -116,7 +116,7 @@ fn the_wire_form_is_an_integer_keyed_map() {
         encode(3, Request::Cancel {}),
         [0xa3, 0x01, 0x03, 0x02, 0x04, 0x03, 0xa0]
     );
-    // {1: 0, 2: 1, 3: {1: 2, 2: "tpm", 3: ""}}: Ready, version (2) first.
+    // {1: 0, 2: 1, 3: {1: 3, 2: "tpm", 3: ""}}: Ready, version (3) first.
     assert_eq!(
         encode(
             0,
@@ -127,9 +127,26 @@ fn the_wire_form_is_an_integer_keyed_map() {
             }
         ),
         [
-            0xa3, 0x01, 0x00, 0x02, 0x01, 0x03, 0xa3, 0x01, 0x02, 0x02, 0x63, b't', b'p', b'm',
+            0xa3, 0x01, 0x00, 0x02, 0x01, 0x03, 0xa3, 0x01, 0x03, 0x02, 0x63, b't', b'p', b'm',
             0x03, 0x60
         ]
+    );
+    // {1: 5, 2: 5, 3: {1: 3, 2: "", 3: 6}}: a store's Error, its kind (6: read-only) last;
+    // without a kind the field is absent.
+    assert_eq!(
+        encode(
+            5,
+            Reply::Error {
+                code: ErrorCode::Store,
+                message: String::new(),
+                store: Some(latchkey_authenticator::store::StoreErrorKind::ReadOnly),
+            }
+        ),
+        [0xa3, 0x01, 0x05, 0x02, 0x05, 0x03, 0xa3, 0x01, 0x03, 0x02, 0x60, 0x03, 0x06]
+    );
+    assert_eq!(
+        encode(5, Reply::error(ErrorCode::Busy, "")),
+        [0xa3, 0x01, 0x05, 0x02, 0x05, 0x03, 0xa2, 0x01, 0x06, 0x02, 0x60]
     );
 }
 

@@ -93,3 +93,67 @@ fn a_session_that_runs_out_between_requests_is_ended_before_the_next_one() {
     drop(sender.join().unwrap());
     assert_eq!(next_request(&mut device, &rx, &mut live), None);
 }
+
+/// A CTAP command that fails on the store is answered with the store's error and its kind, not
+/// the bare CTAP1_ERR_OTHER the authenticator gives a CTAP peer: latchkeyd decides whose fault
+/// it is from the kind, and logs the words.
+#[test]
+fn a_ctap_command_failing_on_the_store_is_answered_with_the_stores_kind() {
+    use latchkey_authenticator::memory::MemoryStore;
+    use latchkey_authenticator::store::{StoreError, StoreErrorKind};
+    use latchkey_client::platform::{PlatformDevice, Presence};
+    use latchkey_ctap::command::{self as cmd, ClientDataHash};
+    use latchkey_ctap::entity::{
+        CoseAlgorithm, CredentialParameters, RpEntity, UserEntity, UserId,
+    };
+
+    let cancel = CancelHandle::new();
+    let mut store = MemoryStore::default();
+    let read_only = std::io::Error::from_raw_os_error(30);
+    store.fail_writes(Some(StoreError::file("writing", "/s/x.cred", read_only)));
+    let mut device = PlatformDevice::with_store(
+        latchkey_authenticator::Config::default(),
+        store,
+        Presence::granted(cancel.clone()),
+        cancel,
+        String::new(),
+    );
+    let command = cmd::Request::MakeCredential(cmd::MakeCredentialRequest {
+        client_data_hash: ClientDataHash([7; 32]),
+        rp: RpEntity {
+            id: "example.com".into(),
+            name: None,
+        },
+        user: UserEntity {
+            id: UserId::new(vec![1; 8]).unwrap(),
+            name: Some("alice".into()),
+            display_name: None,
+        },
+        pub_key_cred_params: vec![CredentialParameters {
+            alg: CoseAlgorithm::ES256,
+        }],
+        exclude_list: None,
+        extensions: None,
+        options: cmd::MakeCredentialOptions {
+            rk: Some(true),
+            up: None,
+            uv: None,
+        },
+        pin_uv_auth_param: None,
+        pin_uv_auth_protocol: None,
+        enterprise_attestation: None,
+        attestation_formats_preference: None,
+    })
+    .encode();
+    match execute(&mut device, Request::Ctap { command }) {
+        Err(Reply::Error {
+            code: ErrorCode::Store,
+            message,
+            store: Some(StoreErrorKind::ReadOnly),
+        }) => assert_eq!(
+            message,
+            "storage failed: writing /s/x.cred: Read-only file system (os error 30)"
+        ),
+        other => panic!("not the store's error with its kind: {other:?}"),
+    }
+}

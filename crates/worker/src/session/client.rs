@@ -96,7 +96,15 @@ impl Client {
                 self.ready = true;
                 Ok(Ready { store, path })
             }
-            Reply::Error { code, message } => Err(SessionError::Failed { code, message }),
+            Reply::Error {
+                code,
+                message,
+                store,
+            } => Err(SessionError::Failed {
+                code,
+                message,
+                store,
+            }),
             other => Err(SessionError::Unexpected {
                 expected: "Ready",
                 got: other.kind(),
@@ -191,11 +199,19 @@ impl Client {
         }
         let expect = pending.expect;
         let done = match body {
-            Reply::Error { code, message } => {
+            Reply::Error {
+                code,
+                message,
+                store,
+            } => {
                 self.pending = None;
                 return Err(match code {
                     ErrorCode::Cancelled => SessionError::Cancelled,
-                    code => SessionError::Failed { code, message },
+                    code => SessionError::Failed {
+                        code,
+                        message,
+                        store,
+                    },
                 });
             }
             _ if seq == 0 => {

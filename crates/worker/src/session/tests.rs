@@ -94,7 +94,8 @@ fn a_worker_of_another_protocol_version_is_refused() {
         Client::new().ready(&Server::unavailable("no store")),
         Err(SessionError::Failed {
             code: ErrorCode::Unavailable,
-            message: "no store".into()
+            message: "no store".into(),
+            store: None,
         })
     );
     // Anything else first, or a second Ready, breaks the protocol.
@@ -141,7 +142,23 @@ fn a_request_and_its_reply() {
         client.receive(&replies[0]),
         Err(SessionError::Failed {
             code: ErrorCode::Store,
-            message: "disk".into()
+            message: "disk".into(),
+            store: None,
+        })
+    );
+    // A store's failure carries its kind, and its words with their causes.
+    let bytes = client.start(&Request::List { rp_id: None }).unwrap();
+    assert!(matches!(server.receive(&bytes), Action::Run(3, _)));
+    server.start(3).unwrap();
+    let read_only = std::io::Error::from_raw_os_error(30);
+    let failure = latchkey_authenticator::store::StoreError::file("writing", "/s/x", read_only);
+    let replies = server.finish(3, Err(Reply::store_error(&failure)));
+    assert_eq!(
+        client.receive(&replies[0]),
+        Err(SessionError::Failed {
+            code: ErrorCode::Store,
+            message: "storage failed: writing /s/x: Read-only file system (os error 30)".into(),
+            store: Some(latchkey_authenticator::store::StoreErrorKind::ReadOnly),
         })
     );
 }
@@ -326,7 +343,7 @@ fn the_server_refuses_requests_out_of_order_malformed_or_too_many() {
     };
     let reply = error_reply(&bytes);
     assert_eq!(reply.seq, 9);
-    let Reply::Error { code, message } = reply.body else {
+    let Reply::Error { code, message, .. } = reply.body else {
         panic!()
     };
     assert_eq!(code, ErrorCode::Malformed);
@@ -416,7 +433,8 @@ fn the_client_refuses_replies_that_answer_nothing_or_the_wrong_thing() {
         client.receive(&reply(0, Reply::error(ErrorCode::Malformed, "bad"))),
         Err(SessionError::Failed {
             code: ErrorCode::Malformed,
-            message: "bad".into()
+            message: "bad".into(),
+            store: None,
         })
     );
     assert!(!client.waiting());
