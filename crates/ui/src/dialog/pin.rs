@@ -10,7 +10,9 @@ use std::rc::Rc;
 use gtk::prelude::*;
 use zeroize::Zeroizing;
 
-use super::widgets::{button, button_row, label, page, password_entry, picture, start_label};
+use super::widgets::{
+    button, button_row, label, page, password_entry, picture, start_label, title as title_label,
+};
 use super::Page;
 use crate::i18n::{tr, trn};
 use crate::protocol::PinRequest;
@@ -43,7 +45,7 @@ pub fn verify(
     cancel.connect_clicked(move |_| on_cancel());
     if req.blocked {
         let title = tr("PIN blocked");
-        root.append(&label(&title, &["title-2"]));
+        root.append(&title_label(&title));
         let why = if req.platform {
             tr("The PIN was entered wrongly too many times. The passkeys on this device cannot be used until the PIN is reset.")
         } else {
@@ -63,7 +65,7 @@ pub fn verify(
     } else {
         tr("Enter your security key PIN")
     };
-    root.append(&label(&title, &["title-2"]));
+    root.append(&title_label(&title));
     if let Some(l) = authenticator_line(req) {
         root.append(&l);
     }
@@ -137,7 +139,7 @@ pub fn create_or_change(
         (true, true) => tr("Change the PIN of this device"),
         (true, false) => tr("Change the PIN of your security key"),
     };
-    root.append(&label(&title, &["title-2"]));
+    root.append(&title_label(&title));
     if let Some(l) = authenticator_line(req) {
         root.append(&l);
     }

@@ -26,6 +26,21 @@ pub fn label(text: &str, classes: &[&str]) -> gtk::Label {
     l
 }
 
+/// A page's title (`title-2`). One too long for a line is given a natural width of about half
+/// its length and centred, so it wraps into two lines of similar length instead of leaving its
+/// last word alone on the second ("… security / key").
+pub fn title(text: &str) -> gtk::Label {
+    /// About what one line of `title-2` holds on a page.
+    const ONE_LINE: usize = 30;
+    let l = label(text, &["title-2"]);
+    let n = text.chars().count();
+    if n > ONE_LINE {
+        l.set_max_width_chars(i32::try_from(n / 2 + 3).unwrap_or(40).min(40));
+        l.set_halign(gtk::Align::Center);
+    }
+    l
+}
+
 /// A left-aligned label (for rows and sentences).
 pub fn start_label(text: &str, classes: &[&str]) -> gtk::Label {
     let l = label(text, classes);
