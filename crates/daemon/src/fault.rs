@@ -10,6 +10,9 @@
 //! | blame | kind | WebAuthn name | method error |
 //! |---|---|---|---|
 //! | caller | invalid | `TypeError` | `InvalidArgument` |
+//! | caller | encoding | `EncodingError` | `InvalidArgument` |
+//! | caller | syntax | `SyntaxError` | `InvalidArgument` |
+//! | caller, authenticator | constraint | `ConstraintError` | `NotSupported` |
 //! | caller | forbidden | `SecurityError` | `Security` |
 //! | caller | unsupported | `NotSupportedError` | `NotSupported` |
 //! | caller | missing | `NotAllowedError` | `NotFound` |
@@ -20,6 +23,7 @@
 //! | authenticator | any other | `NotAllowedError` | `Failed` |
 //! | store | any | `UnknownError` | `Failed` |
 //! | system | busy | `NotAllowedError` | `Busy` |
+//! | system | unavailable | `NotAllowedError` | `Failed` |
 //! | system | any other | `UnknownError` | `Failed` |
 
 use std::error::Error as StdError;
@@ -80,6 +84,14 @@ pub enum FaultKind {
     Excluded,
     /// Too much at once; retry later.
     Busy,
+    /// A JSON type representation did not decode (bad base64url; WebAuthn L3 §5.1.8).
+    Encoding,
+    /// A value names something the request does not allow (a PRF `evalByCredential` key).
+    Syntax,
+    /// A requirement nothing here can meet (`residentKey` or `userVerification` required).
+    Constraint,
+    /// Nothing can serve it now (no prompt to ask the user, a prompt that failed).
+    Unavailable,
     /// It failed.
     Failed,
 }
@@ -130,12 +142,15 @@ impl Fault {
         use FaultKind as K;
         match (blame, kind) {
             (Blame::Caller, K::Invalid) => ErrorName::Type,
+            (Blame::Caller, K::Encoding) => ErrorName::Encoding,
+            (Blame::Caller, K::Syntax) => ErrorName::Syntax,
+            (Blame::Caller | Blame::Authenticator, K::Constraint) => ErrorName::Constraint,
             (Blame::Caller, K::Forbidden) => ErrorName::Security,
             (Blame::Caller | Blame::Authenticator, K::Unsupported) => ErrorName::NotSupported,
             (Blame::User, K::Cancelled) => ErrorName::Abort,
             (Blame::Authenticator, K::Excluded) => ErrorName::InvalidState,
             (Blame::Caller | Blame::User | Blame::Authenticator, _) => ErrorName::NotAllowed,
-            (Blame::System, K::Busy) => ErrorName::NotAllowed,
+            (Blame::System, K::Busy | K::Unavailable) => ErrorName::NotAllowed,
             (Blame::Store | Blame::System, _) => ErrorName::Unknown,
         }
     }
@@ -151,7 +166,10 @@ impl Fault {
         use FaultKind as K;
         let m = self.message.clone();
         match (self.blame, self.kind) {
-            (Blame::Caller, K::Invalid) => MethodError::InvalidArgument(m),
+            (Blame::Caller, K::Invalid | K::Encoding | K::Syntax) => {
+                MethodError::InvalidArgument(m)
+            }
+            (Blame::Caller | Blame::Authenticator, K::Constraint) => MethodError::NotSupported(m),
             (Blame::Caller, K::Forbidden) => MethodError::Security(m),
             (Blame::Caller | Blame::Authenticator, K::Unsupported) => MethodError::NotSupported(m),
             (Blame::Caller, K::Missing) => MethodError::NotFound(m),
@@ -159,6 +177,48 @@ impl Fault {
             (Blame::System, K::Busy) => MethodError::Busy(m),
             (Blame::Authenticator | Blame::Store | Blame::System, _) => MethodError::Failed(m),
         }
+    }
+
+    /// The kind a WebAuthn error's name stands for: under the blame that raised it, the table
+    /// gives the name back (unit-tested for each name and its blame).
+    pub fn kind_of(name: &str) -> FaultKind {
+        use FaultKind as K;
+        match ErrorName::from_name(name) {
+            Some(ErrorName::Type) => K::Invalid,
+            Some(ErrorName::Encoding) => K::Encoding,
+            Some(ErrorName::Syntax) => K::Syntax,
+            Some(ErrorName::Security) => K::Forbidden,
+            Some(ErrorName::NotSupported) => K::Unsupported,
+            Some(ErrorName::Constraint) => K::Constraint,
+            Some(ErrorName::InvalidState) => K::Excluded,
+            Some(ErrorName::Abort) => K::Cancelled,
+            Some(ErrorName::NotAllowed) => K::Refused,
+            Some(ErrorName::Unknown) | None => K::Failed,
+        }
+    }
+
+    /// A check's WebAuthn error as the fault of `blame` (options parsing and origin checks
+    /// answer in WebAuthn's terms already).
+    pub fn from_webauthn(blame: Blame, e: &WebAuthnError) -> Self {
+        Self::new(blame, Self::kind_of(e.name()), e.message())
+    }
+
+    /// A ceremony back-end's WebAuthn error as a fault. The client crate answers a CTAP outcome
+    /// with a WebAuthn error (`latchkey_client::error`), so the name says whose it is: a
+    /// cancellation is the user's, a malformed or forbidden request the caller's, an unknown
+    /// failure the system's, and every other outcome the authenticator's (a refusal by the user
+    /// at the authenticator is `NotAllowedError` either way).
+    pub fn from_backend(e: &WebAuthnError) -> Self {
+        let kind = Self::kind_of(e.name());
+        let blame = match kind {
+            FaultKind::Cancelled => Blame::User,
+            FaultKind::Invalid | FaultKind::Encoding | FaultKind::Syntax | FaultKind::Forbidden => {
+                Blame::Caller
+            }
+            FaultKind::Failed => Blame::System,
+            _ => Blame::Authenticator,
+        };
+        Self::new(blame, kind, e.message())
     }
 
     /// The message and every cause below it, joined by ": ".

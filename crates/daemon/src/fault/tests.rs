@@ -196,3 +196,40 @@ fn worker_codes_say_whose_fault_it_was() {
         (Blame::User, FaultKind::Cancelled)
     );
 }
+
+#[test]
+fn a_webauthn_name_under_its_blame_maps_back_to_itself() {
+    // What each check raises, under the blame the pipeline gives it: the name the caller saw
+    // before faults carried blame is the name it sees now.
+    let caller = [
+        ErrorName::Type,
+        ErrorName::Encoding,
+        ErrorName::Syntax,
+        ErrorName::Security,
+        ErrorName::NotSupported,
+        ErrorName::Constraint,
+        ErrorName::NotAllowed,
+    ];
+    for name in caller {
+        let e = WebAuthnError::new(name, "m");
+        let f = Fault::from_webauthn(Blame::Caller, &e);
+        assert_eq!(f.webauthn(), e, "{name}");
+    }
+    // Every name a back-end gives comes back unchanged, with the blame its name implies.
+    for name in ErrorName::ALL {
+        let e = WebAuthnError::new(name, "m");
+        let f = Fault::from_backend(&e);
+        assert_eq!(f.webauthn(), e, "{name}");
+    }
+    let blame = |name| Fault::from_backend(&WebAuthnError::new(name, "m")).blame();
+    assert_eq!(blame(ErrorName::Abort), Blame::User);
+    assert_eq!(blame(ErrorName::InvalidState), Blame::Authenticator);
+    assert_eq!(blame(ErrorName::NotAllowed), Blame::Authenticator);
+    assert_eq!(blame(ErrorName::Type), Blame::Caller);
+    assert_eq!(blame(ErrorName::Unknown), Blame::System);
+    // Nobody is left without a prompt silently: the system's unavailability is NotAllowed.
+    assert_eq!(
+        Fault::name_for(Blame::System, FaultKind::Unavailable),
+        ErrorName::NotAllowed
+    );
+}

@@ -14,6 +14,7 @@ use super::{NewRequest, Progress};
 use crate::authorize::{self, OriginClaims};
 use crate::ceremony::{CancelToken, PromptSession};
 use crate::consent;
+use crate::fault::{Blame, Fault, FaultKind};
 use crate::options::{CheckedOptions, Kind};
 use crate::prompt::{micros, DbusPromptSession};
 use crate::queue::Ticket;
@@ -76,10 +77,13 @@ pub(super) async fn ceremony(
         "request queued for the prompt"
     );
     let t = Instant::now();
-    let _turn = ticket
-        .turn()
-        .await
-        .ok_or_else(|| Stop::Failed(WebAuthnError::unknown("the prompt queue is closed")))?;
+    let _turn = ticket.turn().await.ok_or_else(|| {
+        Stop::Failed(Fault::new(
+            Blame::System,
+            FaultKind::Failed,
+            "the prompt queue is closed",
+        ))
+    })?;
     phase("queue", t);
 
     let t = Instant::now();
@@ -115,7 +119,7 @@ pub(super) async fn ceremony(
         Kind::Get => backend.get(&ceremony, session, stop).await,
     };
     phase("ceremony", t);
-    Ok(result?)
+    result.map_err(|e| Stop::Failed(Fault::from_backend(&e)))
 }
 
 fn asked_caller(progress: &Mutex<Progress>) -> String {

@@ -23,6 +23,7 @@ use zbus::zvariant::{OwnedObjectPath, Value};
 use zbus::Connection;
 
 use crate::ceremony::{CancelToken, RequestId};
+use crate::fault::{Blame, Fault, FaultKind};
 use crate::identity::CallerIdentity;
 use crate::options::{self, Kind};
 use crate::policy::CallerClass;
@@ -108,7 +109,7 @@ pub(crate) async fn spawn(
         Ok(t) => t,
         Err(e) => {
             tracing::info!(request = %req.id, caller = key.as_str(), reason = %e, "request not queued");
-            let refusal = WebAuthnError::not_allowed(e.to_string());
+            let refusal = Fault::new(Blame::System, FaultKind::Busy, e.to_string()).webauthn();
             tokio::spawn(respond(
                 conn,
                 req.path,
@@ -198,7 +199,7 @@ async fn run(
             None
         }
         () = tokio::time::sleep(timeout) => {
-            Some(Err(Stop::Failed(WebAuthnError::not_allowed(format!("the request timed out after {} s", timeout.as_secs())))))
+            Some(Err(Stop::Failed(Fault::new(Blame::User, FaultKind::TimedOut, format!("the request timed out after {} s", timeout.as_secs())))))
         }
         o = driver::ceremony(&shared, &conn, &req, checked, &ticket, &chosen, &stop) => Some(o),
     };
@@ -243,16 +244,18 @@ async fn run(
                 HashMap::from([(key, Value::from(json.to_string()))]),
             )
         }
-        Err(Stop::Refused(e)) => (RESPONSE_CANCELLED, error_results(e)),
-        Err(Stop::Failed(e)) => (RESPONSE_ERROR, error_results(e)),
+        Err(Stop::Refused(f)) => (RESPONSE_CANCELLED, error_results(&f.webauthn())),
+        Err(Stop::Failed(f)) => (RESPONSE_ERROR, error_results(&f.webauthn())),
     };
     match &outcome {
         Ok(_) => {
             tracing::info!(request = %id, kind = req.kind.as_str(), caller = ?progress.caller, "request succeeded")
         }
+        // The one log line of a failed request: its blame, the name it maps to, and the whole
+        // source chain (the caller got the top message only).
         Err(stop) => {
-            let e = stop.error();
-            tracing::info!(request = %id, kind = req.kind.as_str(), caller = ?progress.caller, error = e.name(), message = e.message(), "request failed")
+            let fault = stop.fault();
+            tracing::info!(request = %id, kind = req.kind.as_str(), caller = ?progress.caller, error = stop.error().name(), blame = fault.blame().as_str(), fault = ?fault.kind(), message = %fault.chain(), "request failed")
         }
     }
     let t = Instant::now();

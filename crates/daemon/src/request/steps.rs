@@ -1,7 +1,7 @@
 //! The request pipeline's decisions, without I/O: each step takes the state the one before it
 //! produced (consuming it) and what the driver ([`super::driver`]) brought back from the bus or
-//! the queue, and returns a [`Decision`]: the next state, or a [`Stop`] with the error the caller
-//! gets. The order is fixed by the types: [`Admitted`] → [`Authorizing`] → [`Granted`] →
+//! the queue, and returns a [`Decision`]: the next state, or a [`Stop`] with the [`Fault`]: who
+//! is at fault decides the name the caller gets (`crate::fault`). The order is fixed by the types: [`Admitted`] → [`Authorizing`] → [`Granted`] →
 //! [`Asking`] → a [`Ceremony`], which needs the authorization and consent gates.
 
 use std::collections::HashMap;
@@ -12,36 +12,41 @@ use latchkey_webauthn::WebAuthnError;
 use zbus::zvariant::Value;
 
 use crate::authorize::{self, AuthorizeError, Grant, OriginClaims};
-use crate::ceremony::{Ceremony, RequestId};
+use crate::ceremony::{Ceremony, GateError, RequestId};
 use crate::consent::{self, Consent, NoConsent};
+use crate::fault::{Blame, Fault, FaultKind};
 use crate::identity::CallerIdentity;
 use crate::options::{CheckedOptions, Kind};
 use crate::policy::{CallerClass, Policy};
 use crate::prompt::Trust;
 use crate::remember;
 
-/// Why a request ends before its back-end answered.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a request ends before its back-end answered, or why the back-end failed.
+#[derive(Debug)]
 pub(crate) enum Stop {
     /// The user refused or dismissed it (`Response` code 1).
-    Refused(WebAuthnError),
+    Refused(Fault),
     /// Anything else (`Response` code 2).
-    Failed(WebAuthnError),
+    Failed(Fault),
 }
 
 impl Stop {
-    /// The error the caller gets.
-    pub(crate) fn error(&self) -> &WebAuthnError {
+    /// The fault: its blame decides the error the caller gets.
+    pub(crate) fn fault(&self) -> &Fault {
         match self {
-            Self::Refused(e) | Self::Failed(e) => e,
+            Self::Refused(f) | Self::Failed(f) => f,
         }
+    }
+
+    /// The error the caller gets.
+    pub(crate) fn error(&self) -> WebAuthnError {
+        self.fault().webauthn()
     }
 }
 
-impl From<WebAuthnError> for Stop {
-    fn from(e: WebAuthnError) -> Self {
-        Self::Failed(e)
-    }
+/// A failure of the caller's request (its options, its origin, its RP ID).
+fn caller(e: &WebAuthnError) -> Stop {
+    Stop::Failed(Fault::from_webauthn(Blame::Caller, e))
 }
 
 /// What a step decided: the next state, or where the request stops.
@@ -75,7 +80,7 @@ impl Admitted {
         asked: &Asked<'_>,
         options: Result<CheckedOptions, WebAuthnError>,
     ) -> Decision<Self> {
-        let options = options?;
+        let options = options.map_err(|e| caller(&e))?;
         let class = policy.classify(asked.caller);
         let shown = shown_caller(&class, asked.caller);
         Ok(Self {
@@ -104,7 +109,7 @@ impl Admitted {
         };
         match authorize::authorize(&self.class, asked.caller, &claims) {
             Ok(grant) => Ok(Authorizing::Granted(self.granted(grant))),
-            Err(AuthorizeError::WebAuthn(e)) => Err(Stop::Failed(e)),
+            Err(AuthorizeError::WebAuthn(e)) => Err(caller(&e)),
             Err(AuthorizeError::TryRelatedOrigins { origin, error }) if related_origins => {
                 Ok(Authorizing::Related {
                     admitted: self,
@@ -112,7 +117,7 @@ impl Admitted {
                     fallback: error,
                 })
             }
-            Err(AuthorizeError::TryRelatedOrigins { error, .. }) => Err(Stop::Failed(error)),
+            Err(AuthorizeError::TryRelatedOrigins { error, .. }) => Err(caller(&error)),
         }
     }
 
@@ -123,7 +128,7 @@ impl Admitted {
 
     /// Moves on with what Related Origin Requests decided.
     pub(crate) fn related(self, answer: Result<Grant, WebAuthnError>) -> Decision<Granted> {
-        Ok(self.granted(answer?))
+        Ok(self.granted(answer.map_err(|e| caller(&e))?))
     }
 
     fn granted(self, grant: Grant) -> Granted {
@@ -174,13 +179,17 @@ impl Granted {
         trust: fn(&P) -> Trust,
     ) -> Decision<(Asking, P)> {
         let Some(prompt) = found else {
-            return Err(Stop::Failed(WebAuthnError::not_allowed(
+            return Err(Stop::Failed(Fault::new(
+                Blame::System,
+                FaultKind::Unavailable,
                 "no prompt is available to ask the user",
             )));
         };
         let trust = trust(&prompt);
         if self.needs_approval() && trust != Trust::Trusted {
-            return Err(Stop::Failed(WebAuthnError::not_allowed(
+            return Err(Stop::Failed(Fault::new(
+                Blame::Caller,
+                FaultKind::Refused,
                 "an unverified caller can only be approved in the trusted prompt",
             )));
         }
@@ -288,11 +297,20 @@ impl Asking {
         let consent = match answer {
             Ok(c) => c,
             Err(NoConsent::Refused) => {
-                return Err(Stop::Refused(WebAuthnError::not_allowed(
+                return Err(Stop::Refused(Fault::new(
+                    Blame::User,
+                    FaultKind::Refused,
                     "the user refused the request",
                 )))
             }
-            Err(NoConsent::Failed(e)) => return Err(Stop::Failed(e)),
+            // The prompt failed or did not answer: nobody could ask the user.
+            Err(NoConsent::Failed(e)) => {
+                return Err(Stop::Failed(Fault::new(
+                    Blame::System,
+                    FaultKind::Unavailable,
+                    e.message(),
+                )))
+            }
         };
         let Granted { admitted, grant } = self.granted;
         let kind = match asked.kind {
@@ -307,7 +325,15 @@ impl Asking {
             consent,
             admitted.shown,
         )
-        .map_err(|e| Stop::Failed(WebAuthnError::not_allowed(e.to_string())))
+        .map_err(|e| {
+            let (blame, kind) = match e {
+                GateError::NeedsTrustedPrompt => (Blame::Caller, FaultKind::Refused),
+                // The user gave no consent to this request.
+                GateError::OtherRequest => (Blame::User, FaultKind::Refused),
+                GateError::WrongOptions(_) => (Blame::System, FaultKind::Failed),
+            };
+            Stop::Failed(Fault::new(blame, kind, e.to_string()).caused_by(e))
+        })
     }
 }
 

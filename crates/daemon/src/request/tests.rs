@@ -74,7 +74,7 @@ fn granted(asked: &Asked<'_>, rp_id: &str) -> Granted {
 
 fn failed<T: std::fmt::Debug>(d: Decision<T>) -> WebAuthnError {
     match d {
-        Err(Stop::Failed(e)) => e,
+        Err(Stop::Failed(f)) => f.webauthn(),
         other => panic!("expected a failure, got {other:?}"),
     }
 }
@@ -221,10 +221,14 @@ fn a_refusal_is_the_users_and_a_failed_prompt_is_not() {
     let a = asked(&chat, None);
     let g = || asking(granted(&a, "chat.example.com"), Trust::CallerControlled);
     match g().consented(&a, Err(NoConsent::Refused)) {
-        Err(Stop::Refused(e)) => assert_eq!(
-            (e.name(), e.message()),
-            ("NotAllowedError", "the user refused the request")
-        ),
+        Err(Stop::Refused(f)) => {
+            assert_eq!(f.blame(), crate::fault::Blame::User);
+            let e = f.webauthn();
+            assert_eq!(
+                (e.name(), e.message()),
+                ("NotAllowedError", "the user refused the request")
+            )
+        }
         other => panic!("{other:?}"),
     }
     let broke = WebAuthnError::not_allowed("the prompt failed: gone");
@@ -291,4 +295,47 @@ fn always_allow_is_offered_only_to_a_top_level_browser_in_the_trusted_prompt() {
     let c = asked(&chat, None);
     let details = asking(granted(&c, "chat.example.com"), Trust::Trusted).details(&c);
     assert_eq!(details.get("remember_offer"), Some(&Value::from(false)));
+}
+
+fn fault_of<T: std::fmt::Debug>(d: Decision<T>) -> crate::fault::Fault {
+    match d {
+        Err(Stop::Failed(f) | Stop::Refused(f)) => f,
+        other => panic!("expected a stop, got {other:?}"),
+    }
+}
+
+/// Each step's stop says whose fault it is, and that alone decides the name: malformed options
+/// and a forbidden RP ID are the caller's, a missing prompt the system's, a refusal the user's.
+#[test]
+fn each_stop_says_whose_fault_it_is() {
+    use crate::fault::{Blame, FaultKind};
+    let chat = flatpak("org.example.Chat");
+    let a = asked(&chat, None);
+    let malformed = fault_of(Admitted::new(
+        &policy(),
+        &a,
+        options::check(Kind::Create, "{\"rp\": 1}"),
+    ));
+    assert_eq!(
+        (malformed.blame(), malformed.kind()),
+        (Blame::Caller, FaultKind::Invalid)
+    );
+    assert_eq!(malformed.webauthn().name(), "TypeError");
+    let browser = flatpak("org.example.Browser");
+    let shop = asked(&browser, Some("https://shop.example.org"));
+    let forbidden = fault_of(admit(&shop, "example.com").unwrap().authorize(&shop, false));
+    assert_eq!(forbidden.blame(), Blame::Caller);
+    assert_eq!(forbidden.webauthn().name(), "SecurityError");
+    let no_prompt = fault_of(granted(&a, "chat.example.com").prompt(None::<Trust>, |t| *t));
+    assert_eq!(
+        (no_prompt.blame(), no_prompt.kind()),
+        (Blame::System, FaultKind::Unavailable)
+    );
+    assert_eq!(no_prompt.webauthn().name(), "NotAllowedError");
+    let g = asking(granted(&a, "chat.example.com"), Trust::CallerControlled);
+    let refused = fault_of(g.consented(&a, Err(NoConsent::Refused)));
+    assert_eq!(
+        (refused.blame(), refused.kind()),
+        (Blame::User, FaultKind::Refused)
+    );
 }
