@@ -355,6 +355,7 @@ impl Device for WorkerDevice {
             Ok(Outcome::Ctap(response)) => Ok(response),
             other => {
                 let e = self.unexpected(other);
+                tracing::warn!(error = %crate::managed::chain(&e), "a CTAP request to the platform authenticator worker failed");
                 let seen = e.to_device_error();
                 self.failure = Some(e);
                 Err(seen)

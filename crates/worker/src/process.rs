@@ -150,6 +150,16 @@ impl WorkerError {
             Self::Timeout => DeviceError::Timeout,
             Self::Stopped => DeviceError::Gone(STOPPED.into()),
             Self::Protocol(e) => DeviceError::Garbage(e.to_string()),
+            // The worker's words name files: they go to the log, not into a WebAuthn message.
+            Self::Failed {
+                store: Some(kind), ..
+            } => DeviceError::Gone(format!(
+                "the platform authenticator failed: {}",
+                kind.describe()
+            )),
+            Self::Failed { code, .. } => DeviceError::Gone(format!(
+                "the platform authenticator failed (worker error {code:?})"
+            )),
             other => DeviceError::Gone(other.to_string()),
         }
     }

@@ -157,3 +157,27 @@ fn a_ctap_command_failing_on_the_store_is_answered_with_the_stores_kind() {
         other => panic!("not the store's error with its kind: {other:?}"),
     }
 }
+
+/// What the client crate (and so a WebAuthn message) sees of a worker's store failure is its
+/// kind, never the worker's words, which name files.
+#[test]
+fn a_store_failure_reaches_the_client_without_the_workers_words() {
+    use latchkey_authenticator::store::StoreErrorKind;
+    let e = crate::process::WorkerError::Failed {
+        code: ErrorCode::Store,
+        message: "storage failed: writing /home/u/.local/share/latchkey/x.cred".into(),
+        store: Some(StoreErrorKind::ReadOnly),
+    };
+    let seen = e.to_device_error().to_string();
+    assert_eq!(
+        seen,
+        "the authenticator is gone: the platform authenticator failed: the credential store is \
+         on a read-only file system"
+    );
+    let e = crate::process::WorkerError::Failed {
+        code: ErrorCode::Busy,
+        message: "/secret/path".into(),
+        store: None,
+    };
+    assert!(!e.to_device_error().to_string().contains("/secret"));
+}
