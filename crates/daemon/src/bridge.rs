@@ -7,8 +7,10 @@
 //!
 //! It runs on the ceremony's blocking thread and waits on the runtime through a
 //! [`tokio::runtime::Handle`]; it must never be called from a runtime thread. [`run_blocking`]
-//! starts that thread: every back-end that drives a `latchkey_client::Device` runs its ceremony
-//! through it.
+//! starts that thread: the security keys' back-end runs its ceremonies through it (a key asks
+//! for a touch and shows keepalives while its blocking transport waits on the hardware). The
+//! platform authenticator does not: its prompt answers are asked on the runtime
+//! (`crate::platform`'s answers module). The mappings below serve both.
 
 use std::sync::Arc;
 

@@ -1,8 +1,8 @@
 //! [`PlatformBackend`]: the platform authenticator — in production the sandboxed worker
 //! (`latchkey_worker::WorkerDevice`), in tests the authenticator core in process — behind both
 //! back-end traits: its ceremonies ([`Ceremonies`], `latchkey_client::register` /
-//! `authenticate` on a blocking thread, the user side bridged to the prompt by
-//! [`crate::bridge`]) and its credentials ([`PlatformStore`]: list, delete, signals). One device,
+//! `authenticate` on a blocking thread that never waits on the prompt: the prompt is asked on the
+//! runtime and its answers handed to the next run, [`answers`]) and its credentials ([`PlatformStore`]: list, delete, signals). One device,
 //! kept open; one ceremony at a time (the prompt queue already serialises requests), and
 //! management waits for the device while a ceremony holds it.
 //!
@@ -19,11 +19,18 @@ use latchkey_client::manage::CredentialInfo;
 use latchkey_webauthn::WebAuthnError;
 use latchkey_worker::ManagedDevice;
 
-use crate::bridge::run_blocking;
-use crate::ceremony::{CancelToken, Ceremonies, Ceremony, PromptSession};
+use latchkey_client::{PinReason, PinRequest};
+use zeroize::Zeroizing;
+
+use crate::bridge::{pin_request, status_kind};
+use crate::ceremony::{Account, CancelToken, Ceremonies, Ceremony, PromptSession};
 use crate::platform_pin::PlatformPinGuard;
 use crate::signal::{self, Signal, SignalError, SignalReport, SignalSupport};
 use crate::store::{PlatformStore, StoreError};
+
+mod answers;
+
+use answers::{AnsweredUi, Answers, Question};
 
 /// The platform authenticator (module doc).
 pub struct PlatformBackend {
@@ -31,6 +38,9 @@ pub struct PlatformBackend {
     /// A caller-controlled prompt gave a wrong PIN since the trusted prompt last completed a
     /// ceremony ([`PlatformPinGuard`]).
     pin_strike: Arc<AtomicBool>,
+    /// The first PIN question of the last ceremony, when it was the only one and the ceremony
+    /// succeeded: the next one will ask the same, so the prompt is asked before it runs.
+    expected_pin: Mutex<Option<PinRequest>>,
 }
 
 impl PlatformBackend {
@@ -39,6 +49,7 @@ impl PlatformBackend {
         Self {
             device: Arc::new(Mutex::new(device)),
             pin_strike: Arc::default(),
+            expected_pin: Mutex::default(),
         }
     }
 
@@ -46,40 +57,131 @@ impl PlatformBackend {
         self.device.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The PIN question the next ceremony will ask first, if the last one showed it.
+    fn expected(&self) -> std::sync::MutexGuard<'_, Option<PinRequest>> {
+        self.expected_pin
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs the ceremony `c`: the prompt is asked on this task, the ceremony runs on a blocking
+    /// thread answered from what the prompt said ([`answers`]), again after each new question.
     async fn run(
         &self,
         c: &Ceremony,
         ui: Arc<dyn PromptSession>,
         cancel: &CancelToken,
     ) -> Result<serde_json::Value, WebAuthnError> {
-        let device = self.device.clone();
-        let cancel = cancel.clone();
-        let c = c.clone();
         let trusted = !ui.caller_controlled();
         let ui = PlatformPinGuard::wrap(ui, &self.pin_strike);
-        let result = run_blocking(ui, move |bridge| {
-            bridge.set_authenticator_kind(latchkey_prompt::ChoiceKind::Platform);
-            let mut device = device.lock().unwrap_or_else(PoisonError::into_inner);
-            let handle = device.cancel_handle();
-            // Cleared only once the device is ours: a ceremony still running holds the lock, and
-            // its cancel must not be undone by the request queued behind it.
-            handle.reset();
-            let link = cancel.link(&handle);
-            let result = c.perform(&mut **device, bridge);
-            drop(link);
-            // Cleared again before the lock goes, so that listing, deleting and signals (which
-            // take the same device) do not see this ceremony's cancel.
-            handle.reset();
-            result
-        })
-        .await;
-        if trusted && result.is_ok() {
-            // The user went through the trusted prompt (with the right PIN, where one was asked):
-            // a terminal prompt may try again.
-            self.pin_strike.store(false, Ordering::SeqCst);
+        let mut answers = Answers::default();
+        // The steady state: the PIN is the ceremony's first question, the same as last time
+        // (its retries reset by the last success), so it is asked before the first run.
+        let expected = self.expected().take();
+        if let Some(question) = expected {
+            ask_pin(ui.as_ref(), question, &mut answers).await;
         }
-        result
+        let mut asked_pins = 0;
+        loop {
+            let device = self.device.clone();
+            let token = cancel.clone();
+            let c = c.clone();
+            let (result, run) = tokio::task::spawn_blocking(move || {
+                let mut device = device.lock().unwrap_or_else(PoisonError::into_inner);
+                let handle = device.cancel_handle();
+                // Cleared only once the device is ours: a ceremony still running holds the
+                // lock, and its cancel must not be undone by the request queued behind it.
+                handle.reset();
+                let link = token.link(&handle);
+                let mut run = RunOutcome::default();
+                let mut answered = AnsweredUi::new(&answers);
+                let result = c.perform(&mut **device, &mut answered);
+                drop(link);
+                // Cleared again before the lock goes, so that listing, deleting and signals
+                // (which take the same device) do not see this ceremony's cancel.
+                handle.reset();
+                run.question = answered.question;
+                run.statuses = answered.statuses;
+                run.pin_questions = answered.pin_questions;
+                (result, (run, answers))
+            })
+            .await
+            .map_err(|e| WebAuthnError::unknown(format!("the ceremony thread failed: {e}")))?;
+            let (run, kept) = run;
+            answers = kept;
+            for status in &run.statuses {
+                ui.status(latchkey_prompt::Status::new(status_kind(status)))
+                    .await;
+            }
+            let Some(question) = run.question else {
+                let first = run.pin_questions.first();
+                if result.is_ok() && asked_pins <= 1 && run.pin_questions.len() == 1 {
+                    *self.expected() = first.filter(|q| q.reason == PinReason::Verify).cloned();
+                }
+                if trusted && result.is_ok() {
+                    // The user went through the trusted prompt (with the right PIN, where one
+                    // was asked): a terminal prompt may try again.
+                    self.pin_strike.store(false, Ordering::SeqCst);
+                }
+                return result;
+            };
+            if answers.count() >= MAX_ANSWERS || cancel.is_cancelled() {
+                return result;
+            }
+            match question {
+                Question::Pin(q) => {
+                    asked_pins += 1;
+                    ask_pin(ui.as_ref(), q, &mut answers).await;
+                }
+                Question::Account(offered) => {
+                    let chosen = ui
+                        .choose_account(&shown_accounts(&offered))
+                        .await
+                        .ok()
+                        .and_then(|i| offered.get(i))
+                        .map(|a| a.credential_id.clone());
+                    answers.account(&offered, chosen);
+                }
+            }
+        }
     }
+}
+
+/// The most answers one ceremony collects (PIN attempts, account choices) before it gives up:
+/// more than the platform PIN's eight retries and a first-use PIN with a choice of account.
+const MAX_ANSWERS: usize = 12;
+
+/// What one run of the ceremony asked and showed.
+#[derive(Default)]
+struct RunOutcome {
+    question: Option<Question>,
+    statuses: Vec<latchkey_client::Status>,
+    pin_questions: Vec<PinRequest>,
+}
+
+/// Asks the prompt the PIN question `question` and keeps its answer (or refusal).
+async fn ask_pin(ui: &dyn PromptSession, question: PinRequest, answers: &mut Answers) {
+    let mut asked = pin_request(&question);
+    asked.kind = Some(latchkey_prompt::ChoiceKind::Platform);
+    let answer = match ui.pin(asked).await {
+        Ok(pin) => std::str::from_utf8(pin.expose())
+            .ok()
+            .map(|text| Zeroizing::new(text.to_owned())),
+        Err(_) => None,
+    };
+    answers.pin(question, answer);
+}
+
+/// The accounts as the prompt shows them.
+fn shown_accounts(accounts: &[latchkey_client::Account]) -> Vec<Account> {
+    accounts
+        .iter()
+        .map(|a| Account {
+            name: a.name.clone().unwrap_or_default(),
+            display_name: a.display_name.clone().unwrap_or_default(),
+            created: None,
+        })
+        .collect()
 }
 
 #[async_trait]
@@ -140,6 +242,8 @@ impl PlatformStore for PlatformBackend {
     fn change_pin(&self, current: &str, new: &str) -> Result<(), WebAuthnError> {
         // The client asks its UI for the current PIN, then the new one: answered from what the
         // trusted prompt gave (copied into zeroised buffers).
+        // The PIN changes: the next ceremony asks its PIN question afresh.
+        *self.expected() = None;
         let mut ui = latchkey_client::ScriptedUi::with_pins([current, new]);
         let mut device = self.lock();
         let device: &mut dyn latchkey_client::Device = &mut **device;

@@ -1,0 +1,119 @@
+use super::*;
+
+fn question(reason: PinReason, retries: u64) -> PinRequest {
+    PinRequest {
+        reason,
+        retries_left: Some(retries),
+        min_length: 4,
+        device: "Latchkey platform authenticator".into(),
+    }
+}
+
+fn account(id: u8) -> Account {
+    Account {
+        credential_id: vec![id; 16],
+        user_id: vec![id],
+        name: Some(format!("user {id}")),
+        display_name: None,
+    }
+}
+
+fn pin(text: &str) -> Option<Zeroizing<String>> {
+    Some(Zeroizing::new(text.to_owned()))
+}
+
+#[test]
+fn an_unanswered_question_is_recorded_once_and_ends_the_run() {
+    let answers = Answers::default();
+    let mut ui = AnsweredUi::new(&answers);
+    let asked = question(PinReason::Verify, 8);
+    assert_eq!(ui.pin(&asked).unwrap_err(), Cancelled);
+    // Whatever the ceremony asks after that is refused without replacing the first question.
+    assert_eq!(ui.choose_credential(&[account(1)]).unwrap_err(), Cancelled);
+    assert_eq!(
+        ui.pin(&question(PinReason::Retry, 7)).unwrap_err(),
+        Cancelled
+    );
+    assert_eq!(ui.question, Some(Question::Pin(asked.clone())));
+    assert_eq!(
+        ui.pin_questions,
+        [asked, question(PinReason::Retry, 7)],
+        "every PIN question is listed"
+    );
+}
+
+#[test]
+fn a_pin_answers_only_the_question_it_was_given_for() {
+    let mut answers = Answers::default();
+    answers.pin(question(PinReason::Retry, 7), pin("2468"));
+    let mut ui = AnsweredUi::new(&answers);
+    // A new run asks plainly, with the retries the prompt was shown: the same question.
+    assert_eq!(
+        ui.pin(&question(PinReason::Verify, 7)).unwrap().as_bytes(),
+        b"2468"
+    );
+    // Other retries, another purpose, another authenticator: not answered.
+    for other in [
+        question(PinReason::Verify, 6),
+        question(PinReason::New, 7),
+        PinRequest {
+            device: "another key".into(),
+            ..question(PinReason::Verify, 7)
+        },
+        PinRequest {
+            min_length: 6,
+            ..question(PinReason::Verify, 7)
+        },
+    ] {
+        let mut ui = AnsweredUi::new(&answers);
+        assert_eq!(ui.pin(&other).unwrap_err(), Cancelled);
+        assert_eq!(ui.question, Some(Question::Pin(other)));
+    }
+}
+
+#[test]
+fn a_refusal_cancels_without_a_new_question() {
+    let mut answers = Answers::default();
+    answers.pin(question(PinReason::New, 8), None);
+    answers.account(&[account(1), account(2)], None);
+    let mut ui = AnsweredUi::new(&answers);
+    assert_eq!(ui.pin(&question(PinReason::New, 8)).unwrap_err(), Cancelled);
+    assert_eq!(
+        ui.choose_credential(&[account(1), account(2)]).unwrap_err(),
+        Cancelled
+    );
+    assert_eq!(ui.question, None);
+    assert_eq!(answers.count(), 2);
+}
+
+#[test]
+fn an_account_is_chosen_by_its_credential_id_among_the_same_accounts() {
+    let mut answers = Answers::default();
+    answers.account(&[account(1), account(2), account(3)], Some(vec![3; 16]));
+    let mut ui = AnsweredUi::new(&answers);
+    assert_eq!(
+        ui.choose_credential(&[account(1), account(2), account(3)]),
+        Ok(2)
+    );
+    assert_eq!(ui.question, None);
+    // Another list is another question.
+    let mut ui = AnsweredUi::new(&answers);
+    assert_eq!(
+        ui.choose_credential(&[account(1), account(3)]).unwrap_err(),
+        Cancelled
+    );
+    assert_eq!(
+        ui.question,
+        Some(Question::Account(vec![account(1), account(3)]))
+    );
+}
+
+#[test]
+fn statuses_are_kept_in_order_for_the_driver() {
+    let answers = Answers::default();
+    assert_eq!(answers.count(), 0);
+    let mut ui = AnsweredUi::new(&answers);
+    ui.status(Status::PinSet);
+    ui.status(Status::Processing);
+    assert_eq!(ui.statuses, [Status::PinSet, Status::Processing]);
+}
