@@ -232,42 +232,111 @@ fn runtime() -> Result<tokio::runtime::Runtime, BenchError> {
         .map_err(|e| BenchError::setup("tokio", e))
 }
 
+/// latchkeyd served in this process on a private bus, with the memory platform authenticator and
+/// the scripted prompt, and a client of it; the PIN is set (by a first, untimed create).
+pub struct InProcess {
+    // All taken apart in `Drop`: the client and latchkeyd while the runtime still runs, then the
+    // prompt and the bus, then the runtime.
+    rt: Option<tokio::runtime::Runtime>,
+    client: Option<CredentialsClient>,
+    daemon: Option<Daemon>,
+    prompt: Option<Prompt>,
+    bus: Option<TestBus>,
+}
+
+impl InProcess {
+    /// Starts it all.
+    pub fn start(bins: &Binaries) -> Result<Self, BenchError> {
+        let rt = runtime()?;
+        let bus = TestBus::try_start(None).map_err(setup)?;
+        let settings = Settings {
+            policy: policy(&bins.prompt)?,
+            backends: platform::memory_platform().into(),
+            queue_capacity: 64,
+            timeouts: Timeouts::default(),
+            uid: rustix::process::getuid().as_raw(),
+            related_origins: None,
+            state_dir: None,
+        };
+        let daemon: Daemon = run(&rt, async {
+            Daemon::start(Some(&bus.address), settings)
+                .await
+                .map_err(dbus)
+        })?;
+        let prompt = prompt(&bus, &bins.prompt)?;
+        let client = run(&rt, async {
+            CredentialsClient::connect(Some(&bus.address))
+                .await
+                .map_err(dbus)
+        })?;
+        let me = Self {
+            rt: Some(rt),
+            client: Some(client),
+            daemon: Some(daemon),
+            prompt: Some(prompt),
+            bus: Some(bus),
+        };
+        // The first create sets the PIN (the prompt is asked for a new one).
+        me.ceremony(Kind::Create)?;
+        Ok(me)
+    }
+
+    fn parts(&self) -> Result<(&tokio::runtime::Runtime, &CredentialsClient), BenchError> {
+        match (&self.rt, &self.client) {
+            (Some(rt), Some(client)) => Ok((rt, client)),
+            _ => Err(BenchError::setup("latchkeyd", "stopped")),
+        }
+    }
+
+    /// One create or get through latchkeyd, answered.
+    pub fn ceremony(&self, kind: Kind) -> Result<(), BenchError> {
+        let (rt, client) = self.parts()?;
+        run(rt, ceremony(client, kind))
+    }
+
+    /// One empty round trip to latchkeyd (`Peer.Ping`).
+    pub fn ping(&self) -> Result<(), BenchError> {
+        let (rt, client) = self.parts()?;
+        run(rt, ping(client.connection()))
+    }
+
+    /// One `GetClientCapabilities`.
+    pub fn capabilities(&self) -> Result<(), BenchError> {
+        let (rt, client) = self.parts()?;
+        run(rt, capabilities(client.connection()))
+    }
+}
+
+impl Drop for InProcess {
+    fn drop(&mut self) {
+        let client = self.client.take();
+        let daemon = self.daemon.take();
+        if let Some(rt) = self.rt.take() {
+            // The connections go while the runtime that drives them still runs.
+            rt.block_on(async move {
+                drop(client);
+                drop(daemon);
+            });
+            drop(self.prompt.take());
+            drop(self.bus.take());
+            rt.shutdown_timeout(Duration::from_secs(2));
+        }
+    }
+}
+
 /// Create and get through latchkeyd in process, and the empty round trip.
 fn ceremonies(budget: Budget, bins: &Binaries, t: &mut Table) -> Result<(), BenchError> {
     let prompt_timed = prompt_time::install();
-    let rt = runtime()?;
-    let bus = TestBus::try_start(None).map_err(setup)?;
-    let settings = Settings {
-        policy: policy(&bins.prompt)?,
-        backends: platform::memory_platform().into(),
-        queue_capacity: 64,
-        timeouts: Timeouts::default(),
-        uid: rustix::process::getuid().as_raw(),
-        related_origins: None,
-        state_dir: None,
-    };
-    let daemon: Daemon = run(&rt, async {
-        Daemon::start(Some(&bus.address), settings)
-            .await
-            .map_err(dbus)
-    })?;
-    let prompt = prompt(&bus, &bins.prompt)?;
-    let client = run(&rt, async {
-        CredentialsClient::connect(Some(&bus.address))
-            .await
-            .map_err(dbus)
-    })?;
-    // The first create sets the PIN (the prompt is asked for a new one): not timed.
-    run(&rt, ceremony(&client, Kind::Create))?;
+    let lk = InProcess::start(bins)?;
     t.timed(
         "dbus_ping",
         "floor: empty D-Bus method call round trip (Peer.Ping to latchkeyd, same bus)",
-        stats::measure(budget, || run(&rt, ping(client.connection()))),
+        stats::measure(budget, || lk.ping()),
     );
     t.timed(
         "dbus_caps",
         "latchkeyd GetClientCapabilities",
-        stats::measure(budget, || run(&rt, capabilities(client.connection()))),
+        stats::measure(budget, || lk.capabilities()),
     );
     // Each run also reports how long latchkeyd waited on the prompt (its Consent and RequestPin
     // calls): a person answers those, at human speed.
@@ -280,7 +349,7 @@ fn ceremonies(budget: Budget, bins: &Binaries, t: &mut Table) -> Result<(), Benc
         }
         stats::measure_excluding(budget, || {
             prompt_time::take();
-            run(&rt, ceremony(&client, kind))?;
+            lk.ceremony(kind)?;
             Ok(prompt_time::take())
         })
     };
@@ -339,14 +408,7 @@ fn ceremonies(budget: Budget, bins: &Binaries, t: &mut Table) -> Result<(), Benc
         "dbus_create",
         "dbus_ping",
     );
-    // The connections go while the runtime that drives them still runs.
-    rt.block_on(async move {
-        drop(client);
-        drop(daemon);
-    });
-    drop(prompt);
-    drop(bus);
-    rt.shutdown_timeout(Duration::from_secs(2));
+    drop(lk);
     Ok(())
 }
 
