@@ -15,10 +15,14 @@
 //!
 //! or it is this very process (latchkeyd served in process, in tests and the benchmark). Then it
 //! checks that the pidfd still names that process, unchanged (PID and start time), and that the
-//! bus still gives the name's owner that PID. Every `Response` the client takes must come from
-//! that unique name ([`super::client`]). What this cannot stop: a same-user process that runs the
-//! real latchkeyd binary itself before the session's latchkeyd starts (PROMPT-TRUST.md, "Known
-//! limits").
+//! bus still gives the name's owner that PID. A latchkeyd by executable must also have been
+//! started by the bus or `systemd --user` ([`crate::started`]), as the Electron bridge asks: a
+//! same-user process that runs the real latchkeyd binary itself (with a policy of its choosing)
+//! before the session's latchkeyd starts is refused. The one other way is a latchkeyd that is an
+//! ancestor of this client ([`crate::started::is_ancestor`]: it started the client, so it chose
+//! the client's executable and environment anyway; the real latchkeyd starts no clients, test
+//! binaries that serve latchkeyd in process do). Every `Response` the client takes must come from
+//! that unique name ([`super::client`]).
 
 use std::fs;
 use std::os::fd::{AsFd as _, AsRawFd as _, OwnedFd};
@@ -195,6 +199,13 @@ pub async fn verified_owner(conn: &Connection) -> Result<OwnedUniqueName, Client
             "{owner} owns {BUS_NAME} but is not latchkeyd: PID {pid} runs {exe}"
         )));
     }
+    if !crate::started::started_by_the_bus(&dbus, pid, before).await
+        && !crate::started::is_ancestor(pid, before)
+    {
+        return Err(refused(format!(
+            "{owner} runs latchkeyd (PID {pid}) but was not started by the bus or systemd --user"
+        )));
+    }
     Ok(owner)
 }
 
@@ -208,7 +219,7 @@ fn gone(owner: &OwnedUniqueName) -> ClientError {
     ))
 }
 
-fn read_small(path: &Path) -> std::io::Result<String> {
+pub(crate) fn read_small(path: &Path) -> std::io::Result<String> {
     use std::io::Read as _;
     let mut s = String::new();
     fs::File::open(path)?
@@ -217,20 +228,19 @@ fn read_small(path: &Path) -> std::io::Result<String> {
     Ok(s)
 }
 
-/// Field 22 of `/proc/PID/stat` (start time), parsed after the command name's last `)`.
+/// Field 22 of `/proc/PID/stat` (start time).
 fn start_time(proc_dir: &Path) -> Option<u64> {
     let stat = read_small(&proc_dir.join("stat")).ok()?;
-    let after = &stat[stat.rfind(')')? + 1..];
-    after.split_whitespace().nth(19)?.parse().ok()
+    crate::started::proc_stat(&stat).map(|s| s.start_time)
 }
 
-fn open_pidfd(pid: u32) -> Option<OwnedFd> {
+pub(crate) fn open_pidfd(pid: u32) -> Option<OwnedFd> {
     let pid = rustix::process::Pid::from_raw(i32::try_from(pid).ok()?)?;
     rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok()
 }
 
 /// The live PID a pidfd names (`/proc/self/fdinfo`: `Pid:` is -1 once it exited).
-fn pidfd_pid(fd: &OwnedFd) -> Option<u32> {
+pub(crate) fn pidfd_pid(fd: &OwnedFd) -> Option<u32> {
     let info = read_small(Path::new(&format!("/proc/self/fdinfo/{}", fd.as_raw_fd()))).ok()?;
     info.lines()
         .find_map(|l| l.strip_prefix("Pid:"))

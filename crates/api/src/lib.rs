@@ -12,6 +12,7 @@ pub mod error;
 pub mod latchkeyd;
 pub mod names;
 pub mod request;
+pub mod started;
 
 pub use client::{CallOptions, ClientError, Closer, CredentialsClient, Outcome, Pending};
 pub use error::Error;

@@ -293,3 +293,92 @@ async fn the_latchkeyd_binary_exits_with_a_reason_when_its_name_is_taken() {
         "{stderr}"
     );
 }
+
+/// The real latchkeyd binary, run by a process of the user with arguments of its choosing (here a
+/// policy that makes every caller privileged), is not the session's latchkeyd: clients take only a
+/// latchkeyd the bus (or `systemd --user`) started, as the Electron bridge does. The same binary
+/// started by the private bus's activation is taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_latchkeyd_started_by_hand_is_refused_and_one_the_bus_started_is_taken() {
+    let bus = TestBus::start();
+    let home = tempfile::tempdir().unwrap();
+    let policy = home.path().join("policy");
+    let none = home.path().join("none");
+    std::fs::create_dir_all(&policy).unwrap();
+    std::fs::write(policy.join("50-mine.toml"), policy_privileged_self()).unwrap();
+    // latchkeyd_bin() makes this process's clients take the binary for latchkeyd by executable:
+    // only its parentage is left to tell the two apart.
+    let mut by_hand = Command::new(latchkeyd::latchkeyd_bin())
+        .arg(format!("--address={}", bus.address))
+        .arg(format!(
+            "--data-dir={}",
+            home.path().join("store").display()
+        ))
+        .arg(format!("--policy-system-dir={}", policy.display()))
+        .arg(format!("--policy-admin-dir={}", none.display()))
+        .arg(format!("--policy-user-dir={}", none.display()))
+        .arg(format!("--devices-config={}/devices.toml", none.display()))
+        .args(["--no-usb", "--no-pcsc"])
+        .env_remove("JOURNAL_STREAM")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let dbus = bus.dbus().await;
+    while !bus.latchkeyd_running(&dbus).await {
+        assert!(by_hand.try_wait().unwrap().is_none(), "latchkeyd exited");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let client = CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap();
+    let refused = client.latchkeyd(false).await.unwrap_err();
+    let pid = by_hand.id();
+    match &refused {
+        latchkey_api::ClientError::Method { name, message } => {
+            assert_eq!(name, "dev.latchkey.Credentials1.Error.Security");
+            assert!(
+                message.contains(&format!(
+                    "runs latchkeyd (PID {pid}) but was not started by the bus"
+                )),
+                "{message}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let out = client
+        .call(
+            Kind::Create,
+            &create_options("example.com"),
+            &latchkey_api::CallOptions::default(),
+        )
+        .await;
+    assert!(out.is_err(), "a request went to it: {out:?}");
+    by_hand.kill().unwrap();
+    by_hand.wait().unwrap();
+    while bus.latchkeyd_running(&dbus).await {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+
+    let activated = latchkeyd::Latchkeyd::start(&bus, &policy_privileged_self(), &[]).await;
+    let owner = client.latchkeyd(true).await.unwrap();
+    let owner_pid = dbus
+        .get_connection_unix_process_id(owner.as_ref().into())
+        .await
+        .unwrap();
+    assert_eq!(owner_pid, activated.pid());
+    let parent = std::fs::read_to_string(format!("/proc/{owner_pid}/stat")).unwrap();
+    let bus_pid = dbus
+        .get_connection_unix_process_id(
+            zbus::names::BusName::try_from("org.freedesktop.DBus").unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        latchkey_api::started::proc_stat(&parent).unwrap().ppid,
+        bus_pid,
+        "the bus's child"
+    );
+    let caps = client.proxy().get_client_capabilities().await.unwrap();
+    assert!(!caps.is_empty(), "{caps:?}");
+}

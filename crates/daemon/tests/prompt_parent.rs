@@ -63,7 +63,8 @@ async fn a_prompt_dbus_daemon_activates_without_systemd_is_orphaned_so_not_bus_s
         ),
     )
     .unwrap();
-    let bus = TestBus::start_with_services(Some(services.path()));
+    // A bus that is not a subreaper, as dbus-daemon runs without systemd.
+    let bus = TestBus::start_orphaning(Some(services.path()));
     let _d = start_daemon(&bus, &policy(), FakeBackend::new(FakeMode::Answer)).await;
     let client = CredentialsClient::connect(Some(&bus.address))
         .await

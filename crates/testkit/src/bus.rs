@@ -1,6 +1,8 @@
 //! [`TestBus`]: a private `dbus-daemon` with its socket and configuration in a temporary
 //! directory, killed on drop. Never the machine's bus: every test and the benchmark start their
-//! own.
+//! own. It is a child subreaper, so the services it activates stay its children
+//! ([`crate::activation`]), and its own `services` directory is always a service directory
+//! ([`TestBus::services`]: where [`crate::latchkeyd`] puts latchkeyd's activation file).
 
 use std::io::{BufRead as _, BufReader, Read};
 use std::path::Path;
@@ -23,12 +25,14 @@ pub struct TestBus {
 }
 
 /// The bus configuration: a session bus on a socket in `dir`, everything allowed, limits raised
-/// for tests that open many connections or keep many calls in flight, and `services` as the
-/// `<servicedir>` for D-Bus activation.
+/// for tests that open many connections or keep many calls in flight (and a latchkeyd that starts
+/// slowly on a loaded machine), and `dir/services` and `services` as `<servicedir>`s for D-Bus
+/// activation.
 fn config(dir: &Path, services: Option<&Path>) -> String {
-    let servicedir = services
+    let servicedir = std::iter::once(dir.join("services"))
+        .chain(services.map(Path::to_path_buf))
         .map(|s| format!("<servicedir>{}</servicedir>", s.display()))
-        .unwrap_or_default();
+        .collect::<String>();
     // `<allow eavesdrop="true"/>` is the rule that lets every connection receive: with only the
     // send and own rules, dbus-daemon delivers no reply and the first call never returns.
     format!(
@@ -47,6 +51,7 @@ fn config(dir: &Path, services: Option<&Path>) -> String {
   <limit name="max_connections_per_user">2000</limit>
   <limit name="max_match_rules_per_connection">5000</limit>
   <limit name="max_replies_per_connection">50000</limit>
+  <limit name="service_start_timeout">120000</limit>
 </busconfig>
 "#,
         dir = dir.display()
@@ -76,10 +81,18 @@ impl TestBus {
         Self::try_start(services).unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// A bus as dbus-daemon 1.14 runs without systemd: not a subreaper, so a service it
+    /// activates is orphaned (reparented to PID 1 or a subreaper above the test) once it owns its
+    /// name.
+    pub fn start_orphaning(services: Option<&Path>) -> Self {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("bus directory: {e}"));
+        Self::start_at(dir, services, false).unwrap_or_else(|e| panic!("{e}"))
+    }
+
     /// Starts a bus, or says why it could not.
     pub fn try_start(services: Option<&Path>) -> Result<Self, SetupError> {
         let dir = tempfile::tempdir().map_err(|e| SetupError::new("bus directory", e))?;
-        Self::start_at(dir, services)
+        Self::start_at(dir, services, true)
     }
 
     /// [`Self::try_start`] with the bus's directory made under `parent`.
@@ -88,16 +101,26 @@ impl TestBus {
             .prefix("bus")
             .tempdir_in(parent)
             .map_err(|e| SetupError::new("bus directory", e))?;
-        Self::start_at(dir, services)
+        Self::start_at(dir, services, true)
     }
 
-    fn start_at(dir: tempfile::TempDir, services: Option<&Path>) -> Result<Self, SetupError> {
+    fn start_at(
+        dir: tempfile::TempDir,
+        services: Option<&Path>,
+        subreaper: bool,
+    ) -> Result<Self, SetupError> {
+        std::fs::create_dir_all(dir.path().join("services"))
+            .map_err(|e| SetupError::new("bus service directory", e))?;
         let conf = dir.path().join("bus.conf");
         std::fs::write(&conf, config(dir.path(), services))
             .map_err(|e| SetupError::new("bus config", e))?;
         let log = std::fs::File::create(dir.path().join("dbus-daemon.log"))
             .map_err(|e| SetupError::new("bus log", e))?;
-        let mut child = Command::new("dbus-daemon")
+        let mut cmd = Command::new("dbus-daemon");
+        if subreaper {
+            crate::activation::as_subreaper(&mut cmd);
+        }
+        let mut child = cmd
             // Services it activates (latchkeyd) find no system bus: never the machine's.
             .env(
                 "DBUS_SYSTEM_BUS_ADDRESS",
@@ -128,6 +151,11 @@ impl TestBus {
             address,
             child,
         })
+    }
+
+    /// Its own service directory (`dir/services`).
+    pub fn services(&self) -> std::path::PathBuf {
+        self.dir.path().join("services")
     }
 
     /// A new connection to this bus.

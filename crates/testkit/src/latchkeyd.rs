@@ -1,17 +1,19 @@
 //! [`Latchkeyd`]: the real `latchkeyd` binary on a test bus, with `--no-usb`, a policy, a store
 //! and a security key list in a temp dir, the given extra arguments and environment; killed on
-//! drop. It leaves PC/SC readers alone (`--no-pcsc`) unless the environment names a test's pcscd
+//! drop. The bus starts it (D-Bus activation, [`crate::activation`]), as a session's bus would:
+//! latchkeyd's clients take no latchkeyd that a process of the user started itself. It leaves
+//! PC/SC readers alone (`--no-pcsc`) unless the environment names a test's pcscd
 //! ([`crate::pcscd::SOCKET_ENV`]): the machine's pcscd is never used.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
+use crate::activation::{self, Activated};
 use crate::bus::TestBus;
 
 /// The real `latchkeyd` on a test bus (module doc).
 pub struct Latchkeyd {
-    child: Child,
+    process: Activated,
     pub home: tempfile::TempDir,
 }
 
@@ -57,61 +59,54 @@ impl Latchkeyd {
         std::fs::create_dir_all(&policy_dir).unwrap();
         std::fs::write(policy_dir.join("50-test.toml"), policy).unwrap();
         let none = home.path().join("none");
-        let mut cmd = Command::new(latchkeyd_bin());
-        cmd.env_remove("JOURNAL_STREAM");
+        let system_bus = format!("unix:path={}/no-system-bus", home.path().display());
         // No system bus unless the test names one: never the machine's.
-        cmd.env(
-            "DBUS_SYSTEM_BUS_ADDRESS",
-            format!("unix:path={}/no-system-bus", home.path().display()),
-        );
+        let mut changes: Vec<(&str, Option<&str>)> = vec![
+            ("JOURNAL_STREAM", None),
+            ("DBUS_SYSTEM_BUS_ADDRESS", Some(system_bus.as_str())),
+        ];
+        changes.retain(|(name, _)| !env.iter().any(|(n, _)| n == name));
+        changes.extend_from_slice(env);
         let pcscd = env
             .iter()
             .any(|(name, value)| *name == crate::pcscd::SOCKET_ENV && value.is_some());
+        let mut args: Vec<OsString> = Vec::new();
         if !pcscd {
-            cmd.arg("--no-pcsc");
+            args.push("--no-pcsc".into());
         }
-        for (name, value) in env {
-            match value {
-                Some(v) => cmd.env(name, v),
-                None => cmd.env_remove(name),
-            };
+        for a in [
+            format!("--address={}", bus.address),
+            format!("--policy-system-dir={}", policy_dir.display()),
+            format!("--policy-admin-dir={}", none.display()),
+            format!("--policy-user-dir={}", none.display()),
+            format!("--data-dir={}", home.path().join("store").display()),
+            format!("--state-dir={}", home.path().join("state").display()),
+            format!("--devices-config={}", config.display()),
+            "--no-usb".to_owned(),
+            "--log-level=debug".to_owned(),
+        ] {
+            args.push(a.into());
         }
-        let child = cmd
-            .arg(format!("--address={}", bus.address))
-            .arg(format!("--policy-system-dir={}", policy_dir.display()))
-            .arg(format!("--policy-admin-dir={}", none.display()))
-            .arg(format!("--policy-user-dir={}", none.display()))
-            .arg(format!(
-                "--data-dir={}",
-                home.path().join("store").display()
-            ))
-            .arg(format!(
-                "--state-dir={}",
-                home.path().join("state").display()
-            ))
-            .arg(format!("--devices-config={}", config.display()))
-            .arg("--no-usb")
-            .arg("--log-level=debug")
-            .args(extra)
-            .stdin(Stdio::null())
-            .stderr(std::fs::File::create(home.path().join("latchkeyd.log")).unwrap())
-            .spawn()
-            .unwrap();
-        let mut me = Self { child, home };
+        args.extend(extra.iter().map(OsString::from));
+        let log = home.path().join("latchkeyd.log");
+        std::fs::File::create(&log).unwrap();
+        activation::write_latchkeyd_service(
+            &bus.services(),
+            &latchkeyd_bin(),
+            &args,
+            &activation::environment_with(&changes),
+            &log,
+        )
+        .unwrap();
         let dbus = bus.dbus().await;
-        let start = Instant::now();
-        while !bus.latchkeyd_running(&dbus).await {
-            if let Some(status) = me.child.try_wait().unwrap() {
-                panic!("latchkeyd exited with {status}: {}", me.log());
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "latchkeyd did not start: {}",
-                me.log()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        me
+        let process = match Activated::start_latchkeyd(&dbus).await {
+            Ok(p) => p,
+            Err(e) => panic!(
+                "latchkeyd did not start: {e}\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            ),
+        };
+        Self { process, home }
     }
 
     /// What latchkeyd logged so far, terminal colours removed.
@@ -142,7 +137,7 @@ impl Latchkeyd {
     /// latchkeyd's children: (PID, executable name, `/proc/PID/status`).
     pub fn children(&self) -> Vec<(u32, String, String)> {
         let mut out = Vec::new();
-        let tasks = std::fs::read_dir(format!("/proc/{}/task", self.child.id())).unwrap();
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", self.process.pid)).unwrap();
         for task in tasks {
             let children = std::fs::read_to_string(task.unwrap().path().join("children"));
             for pid in children.unwrap_or_default().split_whitespace() {
@@ -158,13 +153,17 @@ impl Latchkeyd {
 
     /// Whether the process still runs.
     pub fn running(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
+        self.process.running()
+    }
+
+    /// Its PID.
+    pub fn pid(&self) -> u32 {
+        self.process.pid
     }
 }
 
 impl Drop for Latchkeyd {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.process.kill();
     }
 }

@@ -6,7 +6,8 @@
 //! - [`bus`]: a private `dbus-daemon` ([`bus::TestBus`]); never the machine's bus.
 //! - [`daemon`]: latchkeyd served in this process on a test bus; [`policy`] texts for it;
 //!   [`platform`]: the platform authenticator over a memory store, the back-end most tests use.
-//! - [`latchkeyd`]: the real `latchkeyd` binary on a test bus, with a chosen environment.
+//! - [`latchkeyd`]: the real `latchkeyd` binary on a test bus, with a chosen environment,
+//!   started by the bus ([`activation`]) as clients require.
 //! - [`prompt`]: the scripted prompt, as its own process or in this one.
 //! - [`keys`]: virtual security keys, in this process or as `latchkey virtual-key` processes.
 //! - [`pcscd`]: a private pcscd with a vsmartcard vpcd reader, for NFC cards.
@@ -19,6 +20,7 @@
 //! come as `try_…` returning a [`SetupError`].
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test set-ups fail loudly
 
+pub mod activation;
 pub mod bins;
 pub mod bus;
 pub mod caller;

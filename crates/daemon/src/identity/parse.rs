@@ -35,17 +35,8 @@ pub fn is_app_id(id: &str) -> bool {
         })
 }
 
-/// The cgroup v2 path from `/proc/PID/cgroup` (the `0::` line), if any.
-pub fn cgroup_v2_path(cgroup: &str) -> Option<&str> {
-    cgroup.lines().find_map(|l| l.strip_prefix("0::"))
-}
-
-/// The last element of a cgroup path that names a systemd unit (`*.scope` or `*.service`).
-pub fn systemd_unit(cgroup_path: &str) -> Option<&str> {
-    cgroup_path
-        .rsplit('/')
-        .find(|e| e.ends_with(".scope") || e.ends_with(".service"))
-}
+// Shared with latchkeyd's clients, which read latchkeyd's own process the same way.
+pub use latchkey_api::started::{cgroup_v2_path, proc_stat, systemd_unit, ProcStat};
 
 /// The snap name of an AppArmor label snapd confines a snap's apps and hooks with,
 /// `snap.NAME.APP (enforce)` or `snap.NAME.hook.HOOK (enforce)` (`/proc/PID/attr/current`).
@@ -109,28 +100,6 @@ pub fn app_id_from_unit(unit: &str) -> Option<String> {
     };
     let id = body.rsplit('-').next()?.replace("\\x2d", "-");
     (!id.is_empty()).then_some(id)
-}
-
-/// Fields of `/proc/PID/stat` that pin a process: parent PID and start time (clock ticks since
-/// boot; field 22 of proc_pid_stat(5)). The command name may hold spaces and parentheses, so
-/// parsing starts after the last `)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ProcStat {
-    /// Field 4.
-    pub ppid: u32,
-    /// Field 22.
-    pub start_time: u64,
-}
-
-/// Parses `/proc/PID/stat`.
-pub fn proc_stat(stat: &str) -> Option<ProcStat> {
-    let after = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    // after ')' come field 3 (state), 4 (ppid), ... 22 (starttime) at index 19.
-    Some(ProcStat {
-        ppid: fields.get(1)?.parse().ok()?,
-        start_time: fields.get(19)?.parse().ok()?,
-    })
 }
 
 /// The `Pid:` of a pidfd's `/proc/self/fdinfo/FD`: `Some(pid)` while the process lives, `None`

@@ -45,7 +45,12 @@ pub(crate) async fn choose_prompt(
             Ok(id)
                 if shared.settings.policy.is_trusted_prompt(&id)
                     && (!shared.settings.policy.trusted_prompt_needs_bus_start(&id)
-                        || started_by_the_bus(&dbus, &id).await) =>
+                        || latchkey_api::started::started_by_the_bus(
+                            &dbus,
+                            id.pid,
+                            id.start_time,
+                        )
+                        .await) =>
             {
                 let prompt = proxy(conn, owner.clone(), Trust::Trusted, None).await?;
                 *shared.lock_trusted_prompt() = Some((owner, prompt.clone()));
@@ -72,53 +77,6 @@ pub(crate) async fn choose_prompt(
         }
         None => None,
     }
-}
-
-/// Whether the session bus or the user's `systemd --user` started `id` (its parent process, read
-/// while pinned and checked to still be its parent): what `bus_started = true` asks of a trusted
-/// prompt, so that a process that merely runs the prompt's executable (and could be driven, or
-/// have exec'd it after connecting) is not taken for the one the bus activated.
-async fn started_by_the_bus(dbus: &zbus::fdo::DBusProxy<'_>, id: &CallerIdentity) -> bool {
-    let Ok(parent) = crate::identity::identify_parent(id) else {
-        return false;
-    };
-    let bus_pid = match zbus::names::BusName::try_from("org.freedesktop.DBus") {
-        Ok(name) => dbus
-            .get_connection_credentials(name)
-            .await
-            .ok()
-            .and_then(|c| c.process_id()),
-        Err(_) => None,
-    };
-    if let Some(bus_pid) = bus_pid {
-        if parent.pid == bus_pid {
-            return true;
-        }
-        // dbus-daemon runs an activated service under a babysitter, a fork of itself: the
-        // parent's parent is the bus, and the parent runs the bus's executable.
-        let bus_exe = std::fs::metadata(format!("/proc/{bus_pid}/exe"))
-            .ok()
-            .map(|m| {
-                (
-                    std::os::unix::fs::MetadataExt::dev(&m),
-                    std::os::unix::fs::MetadataExt::ino(&m),
-                )
-            });
-        if parent.ppid == bus_pid && bus_exe.is_some() && parent.executable_file == bus_exe {
-            return true;
-        }
-    }
-    // systemd --user runs in its unit's init.scope and starts a D-Bus service in a unit of its
-    // own; a process orphaned to it (systemd --user is a subreaper) stays in its old scope.
-    let systemd = ["/usr/lib/systemd/systemd", "/lib/systemd/systemd"]
-        .iter()
-        .any(|p| parent.executable_is(std::path::Path::new(p)));
-    systemd
-        && parent.systemd_unit.as_deref() == Some("init.scope")
-        && id
-            .systemd_unit
-            .as_deref()
-            .is_some_and(|u| u.ends_with(".service"))
 }
 
 async fn proxy(

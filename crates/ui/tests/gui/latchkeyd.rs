@@ -2,8 +2,10 @@
 //! bus starts latchkey-ui by D-Bus activation, and a person answering the prompt through AT-SPI
 //! on a thread of its own.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
-use std::process::{Child, Stdio};
+
+use latchkey_testkit::activation::{self, Activated};
 
 use super::{Desktop, Driver};
 
@@ -12,17 +14,17 @@ pub fn workspace_binary(name: &str) -> PathBuf {
     latchkey_testkit::bins::binary(name)
 }
 
-/// latchkeyd on the desktop's bus, trusting the prompt under test; killed on drop.
+/// latchkeyd on the desktop's bus, started by it (D-Bus activation, as latchkeyd's clients
+/// require), trusting the prompt under test; killed on drop.
 pub struct Latchkeyd {
-    child: Child,
+    process: Activated,
     /// Its policy, store, state and log.
     pub dir: tempfile::TempDir,
 }
 
 impl Drop for Latchkeyd {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.process.kill();
     }
 }
 
@@ -54,7 +56,7 @@ impl Latchkeyd {
         Self::start_in(desktop, policy, args, &[])
     }
 
-    fn start_in(desktop: &Desktop, policy: &str, args: &[String], devices: &[String]) -> Self {
+    fn start_in(desktop: &Desktop, policy: &str, extra: &[String], devices: &[String]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         if !devices.is_empty() {
             let list: Vec<String> = devices.iter().map(|d| format!("{d:?}")).collect();
@@ -72,30 +74,57 @@ impl Latchkeyd {
             super::UI_BIN
         );
         std::fs::write(policy_dir.join("50-test.toml"), text).unwrap();
-        let child = desktop
-            .command(workspace_binary("latchkeyd"))
-            .arg(format!("--address={}", desktop.bus_address))
-            .arg(format!("--policy-system-dir={}", policy_dir.display()))
-            .arg(format!("--policy-admin-dir={}", none.display()))
-            .arg(format!("--policy-user-dir={}", none.display()))
-            .arg(format!("--data-dir={}", dir.path().join("store").display()))
-            .arg(format!(
-                "--state-dir={}",
-                dir.path().join("state").display()
-            ))
-            .arg(format!(
+        let mut args: Vec<OsString> = [
+            format!("--address={}", desktop.bus_address),
+            format!("--policy-system-dir={}", policy_dir.display()),
+            format!("--policy-admin-dir={}", none.display()),
+            format!("--policy-user-dir={}", none.display()),
+            format!("--data-dir={}", dir.path().join("store").display()),
+            format!("--state-dir={}", dir.path().join("state").display()),
+            format!(
                 "--devices-config={}",
                 dir.path().join("devices.toml").display()
-            ))
-            .args(["--no-usb", "--log-level=debug"])
-            .args(args)
-            .stdin(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("latchkeyd.log")).unwrap())
-            .spawn()
-            .unwrap();
+            ),
+            "--no-usb".to_owned(),
+            "--log-level=debug".to_owned(),
+        ]
+        .into_iter()
+        .map(OsString::from)
+        .collect();
+        args.extend(extra.iter().map(OsString::from));
         let _ = workspace_binary("latchkey-platform-worker");
-        desktop.wait_for_name("dev.latchkey.Credentials");
-        Self { child, dir }
+        let log = dir.path().join("latchkeyd.log");
+        // The desktop's environment, as `Desktop::command` gives it.
+        let env: Vec<(OsString, OsString)> = std::env::var_os("PATH")
+            .map(|p| (OsString::from("PATH"), p))
+            .into_iter()
+            .chain(desktop.env().iter().map(|(k, v)| (k.into(), v.into())))
+            .collect();
+        activation::write_latchkeyd_service(
+            &desktop.dir.path().join("services"),
+            &workspace_binary("latchkeyd"),
+            &args,
+            &env,
+            &log,
+        )
+        .unwrap();
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let process = rt
+            .block_on(async {
+                let conn = zbus::connection::Builder::address(desktop.bus_address.as_str())?
+                    .build()
+                    .await?;
+                let dbus = zbus::fdo::DBusProxy::new(&conn).await?;
+                Ok::<_, zbus::Error>(Activated::start_latchkeyd(&dbus).await)
+            })
+            .unwrap()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "latchkeyd did not start: {e}\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                )
+            });
+        Self { process, dir }
     }
 
     /// What it logged.

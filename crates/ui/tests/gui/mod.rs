@@ -68,9 +68,10 @@ impl Drop for Desktop {
 
 /// A session bus configuration; `services` is a directory of activatable services.
 fn bus_config(dir: &Path, services: Option<&Path>) -> String {
-    let servicedir = services
+    let servicedir = std::iter::once(dir.join("services"))
+        .chain(services.map(Path::to_path_buf))
         .map(|s| format!("<servicedir>{}</servicedir>", s.display()))
-        .unwrap_or_default();
+        .collect::<String>();
     format!(
         r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
@@ -84,6 +85,7 @@ fn bus_config(dir: &Path, services: Option<&Path>) -> String {
     <allow eavesdrop="true"/>
     <allow own="*"/>
   </policy>
+  <limit name="service_start_timeout">120000</limit>
 </busconfig>
 "#,
         dir = dir.display()
@@ -167,8 +169,12 @@ impl Desktop {
         }
 
         let conf = dir.path().join("bus.conf");
+        std::fs::create_dir_all(dir.path().join("services")).unwrap();
         std::fs::write(&conf, bus_config(dir.path(), services)).unwrap();
         let mut bus = Command::new("dbus-daemon");
+        // What it activates stays its child (latchkeyd's clients require a latchkeyd the bus
+        // started; `latchkey_testkit::activation`).
+        latchkey_testkit::activation::as_subreaper(&mut bus);
         bus.arg(format!("--config-file={}", conf.display()))
             .args(["--print-address", "--nofork"])
             .stdout(Stdio::piped())
