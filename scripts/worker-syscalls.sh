@@ -1,35 +1,88 @@
 #!/usr/bin/env bash
-# Measures the system calls the sandboxed platform authenticator worker makes: runs the test
-# suites that drive it (file store, TPM through swtpm's TCP TCTI, PINs, management, restarts,
-# cancels) with every test binary under `strace -f -ff`, then prints the calls each worker made
-# once its seccomp filters were on (scripts/worker-syscalls.py), with their counts and the
-# arguments the profile filters on. The allow-list in crates/worker/src/sandbox/profile.rs is
-# this set; re-run after upgrading the toolchain, glibc, aws-lc or libtss2 and compare.
+# Measures the system calls the sandboxed workers make: runs the test suites that drive them and
+# prints the calls each worker made once its seccomp filters were on (scripts/worker-syscalls.py),
+# with their counts and the arguments the profiles filter on. The platform worker's allow-list in
+# crates/worker/src/sandbox/profile.rs is its set; the device worker (still a deny list,
+# crates/worker/src/device_worker/sandbox.rs) is measured the same way for its own allow-list.
+# Re-run after upgrading the toolchain, glibc, aws-lc, libtss2 or libpcsclite and compare.
 #
-# Needs strace, swtpm and libtss2-dev (the `tpm` feature). Usage: scripts/worker-syscalls.sh
-# [TRACE_DIR] (default: a new temporary directory, kept and named at the end).
+# Only the workers run under strace. The worker crate's own suites start the workers from their
+# test binaries, which run under `strace -f -ff` (the cargo runner). latchkeyd's suites start the
+# real latchkeyd, which finds its workers next to its own executable, and tests find the binaries
+# through the test kit's LATCHKEY_BIN_DIR: that directory gets copies of the workspace's
+# binaries, with each worker replaced by a wrapper that runs the real one under strace (latchkeyd
+# itself under strace waits on its children's traces and the suites hang).
+#
+# Needs strace, swtpm, libtss2-dev (the `tpm` feature), pcscd and vsmartcard-vpcd (PC/SC cards).
+# Usage: scripts/worker-syscalls.sh [platform|device|both] [TRACE_DIR] (default both, and a new
+# temporary directory, kept and named at the end).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-dir="${1:-$(mktemp -d /tmp/worker-syscalls.XXXXXX)}"
+which="${1:-both}"
+dir="${2:-$(mktemp -d /tmp/worker-syscalls.XXXXXX)}"
 mkdir -p "$dir"
-features=(--features latchkey-worker/tpm,latchkey-daemon/tpm)
-# The worker's own suites, then latchkeyd's that run it (--test names apply to every -p).
-worker=(-p latchkey-worker)
-daemon=(
-    -p latchkey-daemon --test worker_tpm --test platform_worker --test platform_pin
-    --test platform --test routing --test store_owner
-)
+dir=$(cd "$dir" && pwd)
+features=(--features latchkey-worker/tpm,latchkey-daemon/tpm,latchkey-daemon/pcsc)
+case "$which" in
+platform)
+    worker=(-p latchkey-worker --test worker --test sandbox --test sandbox_limits)
+    daemon=(
+        -p latchkey-daemon --test worker_tpm --test platform_worker --test platform_pin
+        --test platform --test routing --test store_owner
+    )
+    ;;
+device)
+    worker=(-p latchkey-worker --test device_worker)
+    daemon=(-p latchkey-daemon --test device_worker --test routing --test nfc)
+    ;;
+both)
+    worker=(-p latchkey-worker)
+    daemon=(
+        -p latchkey-daemon --test worker_tpm --test platform_worker --test platform_pin
+        --test platform --test routing --test store_owner --test device_worker --test nfc
+    )
+    ;;
+*)
+    echo "usage: $0 [platform|device|both] [TRACE_DIR]" >&2
+    exit 2
+    ;;
+esac
+
+# The binaries latchkeyd's suites run, built as the test kit builds them, then copied next to
+# the wrappers (a copy, not a link: latchkeyd looks for its workers beside /proc/self/exe).
+cargo build --quiet --bins -p latchkey-daemon -p latchkey-worker -p latchkey-prompt -p latchkey-cli \
+    -p latchkey-native-host --features latchkey-worker/tpm,latchkey-daemon/pcsc,latchkey-cli/pcsc
+target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+bins="$dir/bin"
+mkdir -p "$bins/real"
+for b in latchkeyd latchkey latchkey-test-prompt latchkey-tty-prompt latchkey-native-host; do
+    cp -f "$target/debug/$b" "$bins/$b"
+done
+for w in latchkey-platform-worker latchkey-device-worker; do
+    cp -f "$target/debug/$w" "$bins/real/$w"
+    printf '#!/bin/sh\nexec strace -f -ff -qq -o %q/t %q/real/%s "$@"\n' "$dir" "$bins" "$w" >"$bins/$w"
+    chmod +x "$bins/$w"
+done
+
 cargo test "${features[@]}" "${worker[@]}" --no-run
 cargo test "${features[@]}" "${daemon[@]}" --no-run
-# Every test binary (and what it starts: latchkeyd, the worker) runs under strace, one output
-# file per thread. -qq: no attach/detach or exit notes but "killed by" ones.
-export CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="strace -f -ff -qq -o $dir/t"
-export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="$CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER"
-for suite in worker daemon; do
-    declare -n args="$suite"
-    cargo test "${features[@]}" "${args[@]}" -- --test-threads=2 ||
-        echo "worker-syscalls.sh: some $suite tests failed (see above); the set below is what ran" >&2
-done
-python3 scripts/worker-syscalls.py "$dir"
+status=0
+# The worker crate's test binaries (and the workers they start) run under strace, one output file
+# per thread. -qq: no attach/detach or exit notes but "killed by" ones.
+CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="strace -f -ff -qq -o $dir/t" \
+    CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="strace -f -ff -qq -o $dir/t" \
+    cargo test "${features[@]}" "${worker[@]}" -- --test-threads=2 || status=1
+LATCHKEY_BIN_DIR="$bins" cargo test "${features[@]}" "${daemon[@]}" -- --test-threads=2 || status=1
+if [ "$status" -ne 0 ]; then
+    echo "worker-syscalls.sh: some tests failed (see above); the sets below are what ran" >&2
+fi
+case "$which" in
+platform) python3 scripts/worker-syscalls.py "$dir" latchkey-platform-worker ;;
+device) python3 scripts/worker-syscalls.py "$dir" latchkey-device-worker ;;
+both)
+    python3 scripts/worker-syscalls.py "$dir" latchkey-platform-worker
+    python3 scripts/worker-syscalls.py "$dir" latchkey-device-worker
+    ;;
+esac
 echo "# traces in $dir" >&2
