@@ -15,6 +15,7 @@
 //! - [`rp`]: the relying party side, webauthn-rs (a library we did not write).
 //! - [`caller`]: another process as a caller (this test binary, re-run).
 //! - [`files`]: a directory's files and bytes, to show a refused operation changed nothing.
+//! - [`secret`]: whether a PIN shows in a log as a whole token.
 //!
 //! Set-ups either panic with what went wrong (for tests) or, where the benchmark uses them, also
 //! come as `try_…` returning a [`SetupError`].
@@ -34,6 +35,7 @@ pub mod platform;
 pub mod policy;
 pub mod prompt;
 pub mod rp;
+pub mod secret;
 
 pub use bus::TestBus;
 
