@@ -204,7 +204,8 @@ fn a_key_just_plugged_in_is_reset_from_the_window_after_a_touch() {
     let name = String::try_from(listed[0]["name"].try_clone().unwrap()).unwrap();
     let name = shown(&name, NAME_CHARS);
 
-    let (_window, mut pk) = passkeys_window(&d, Scheme::Light);
+    // The window dark this time, so that its reset confirmation is seen in both styles.
+    let (_window, mut pk) = passkeys_window(&d, Scheme::Dark);
     pk.wait_text("Virtual key · PIN set, 8 tries left");
     let mut at = d.driver();
 
@@ -212,6 +213,7 @@ fn a_key_just_plugged_in_is_reset_from_the_window_after_a_touch() {
     // (CTAPHID_CANCEL), nothing is erased, and the window has nothing to report.
     pk.press(&format!("Reset {name}"));
     pk.wait_text("Reset this security key?");
+    d.screenshot_of(PASSKEYS, None, "manage-keys-reset-confirm-dark");
     pk.press("Reset");
     at.wait_text("Touch your security key");
     at.press("Cancel");
