@@ -65,6 +65,48 @@ fn on_key(key: &TestKey, pin: &str) -> Result<Vec<String>, latchkey_webauthn::We
     })
 }
 
+/// A key with PIN "1234" whose reset window is `window` and whose touch is `presence`, listed
+/// once (as `key1`) by a privileged caller, with a scripted prompt answering `script`.
+struct Resetting {
+    bus: TestBus,
+    key: TestKey,
+    latchkeyd: Latchkeyd,
+    prompt: Prompt,
+    client: CredentialsClient,
+}
+
+async fn resetting(presence: Presence, window: Duration, script: &str) -> Resetting {
+    let bus = TestBus::start();
+    let key = TestKey::start_with_reset_window(&bus.dir.path().join("key.sock"), presence, window);
+    key.set_pin("1234");
+    let latchkeyd = start(&bus, &key).await;
+    let prompt = Prompt::spawn(&bus, script, false);
+    let client = client(&bus).await;
+    client
+        .proxy()
+        .list_security_keys(HashMap::new())
+        .await
+        .unwrap();
+    Resetting {
+        bus,
+        key,
+        latchkeyd,
+        prompt,
+        client,
+    }
+}
+
+/// The D-Bus error of resetting `key1`, which must fail.
+async fn reset_error(client: &CredentialsClient) -> (String, String) {
+    method_error(
+        client
+            .proxy()
+            .reset_security_key("key1", HashMap::new())
+            .await
+            .unwrap_err(),
+    )
+}
+
 fn recorded(prompt: &Prompt, method: &str) -> Vec<serde_json::Value> {
     prompt
         .shown()
@@ -260,28 +302,14 @@ async fn a_key_without_a_pin_gets_its_first_one() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reset_after_the_keys_first_seconds_is_too_late_and_erases_nothing() {
-    let bus = TestBus::start();
-    let key = TestKey::start_with_reset_window(
-        &bus.dir.path().join("key.sock"),
-        Presence::Touch,
-        Duration::ZERO,
-    );
-    key.set_pin("1234");
-    let _d = start(&bus, &key).await;
-    let _prompt = Prompt::spawn(&bus, "approve\n", false);
-    let client = client(&bus).await;
-    client
-        .proxy()
-        .list_security_keys(HashMap::new())
-        .await
-        .unwrap();
-    let (name, message) = method_error(
-        client
-            .proxy()
-            .reset_security_key("key1", HashMap::new())
-            .await
-            .unwrap_err(),
-    );
+    let Resetting {
+        bus: _bus,
+        key,
+        latchkeyd: _d,
+        prompt: _prompt,
+        client,
+    } = resetting(Presence::Touch, Duration::ZERO, "approve\n").await;
+    let (name, message) = reset_error(&client).await;
     assert_eq!(name, "dev.latchkey.Credentials1.Error.TooLate");
     assert!(
         message.contains("10 seconds") && message.contains("plug it back in"),
@@ -299,21 +327,13 @@ async fn a_reset_after_the_keys_first_seconds_is_too_late_and_erases_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reset_within_the_window_asks_for_a_touch_and_erases_the_key() {
-    let bus = TestBus::start();
-    let key = TestKey::start_with_reset_window(
-        &bus.dir.path().join("key.sock"),
-        Presence::Touch,
-        Duration::from_secs(3600),
-    );
-    key.set_pin("1234");
-    let _d = start(&bus, &key).await;
-    let _prompt = Prompt::spawn(&bus, "approve\n", false);
-    let client = client(&bus).await;
-    client
-        .proxy()
-        .list_security_keys(HashMap::new())
-        .await
-        .unwrap();
+    let Resetting {
+        bus: _bus,
+        key,
+        latchkeyd: _d,
+        prompt: _prompt,
+        client,
+    } = resetting(Presence::Touch, Duration::from_secs(3600), "approve\n").await;
     client
         .proxy()
         .reset_security_key("key1", HashMap::new())
@@ -332,28 +352,14 @@ async fn a_reset_within_the_window_asks_for_a_touch_and_erases_the_key() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_touch_erases_nothing() {
-    let bus = TestBus::start();
-    let key = TestKey::start_with_reset_window(
-        &bus.dir.path().join("key.sock"),
-        Presence::Refuse,
-        Duration::from_secs(3600),
-    );
-    key.set_pin("1234");
-    let _d = start(&bus, &key).await;
-    let _prompt = Prompt::spawn(&bus, "approve\n", false);
-    let client = client(&bus).await;
-    client
-        .proxy()
-        .list_security_keys(HashMap::new())
-        .await
-        .unwrap();
-    let (name, _) = method_error(
-        client
-            .proxy()
-            .reset_security_key("key1", HashMap::new())
-            .await
-            .unwrap_err(),
-    );
+    let Resetting {
+        bus: _bus,
+        key,
+        latchkeyd: _d,
+        prompt: _prompt,
+        client,
+    } = resetting(Presence::Refuse, Duration::from_secs(3600), "approve\n").await;
+    let (name, _) = reset_error(&client).await;
     assert_eq!(name, "dev.latchkey.Credentials1.Error.CallerRefused");
     assert_eq!(on_key(&key, "1234").unwrap(), Vec::<String>::new());
 }
@@ -450,28 +456,19 @@ async fn a_key_in_a_ceremony_is_not_managed_meanwhile() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reset_the_user_cancels_in_the_prompt_stops_the_keys_wait_and_erases_nothing() {
-    let bus = TestBus::start();
-    let key = TestKey::start_with_reset_window(
-        &bus.dir.path().join("key.sock"),
+    let Resetting {
+        bus: _bus,
+        key,
+        latchkeyd: _d,
+        prompt,
+        client,
+    } = resetting(
         Presence::Wait,
         Duration::from_secs(3600),
-    );
-    key.set_pin("1234");
-    let _d = start(&bus, &key).await;
-    let prompt = Prompt::spawn(&bus, "cancel on touch-key\n", false);
-    let client = client(&bus).await;
-    client
-        .proxy()
-        .list_security_keys(HashMap::new())
-        .await
-        .unwrap();
-    let (name, message) = method_error(
-        client
-            .proxy()
-            .reset_security_key("key1", HashMap::new())
-            .await
-            .unwrap_err(),
-    );
+        "cancel on touch-key\n",
+    )
+    .await;
+    let (name, message) = reset_error(&client).await;
     assert_eq!(name, "dev.latchkey.Credentials1.Error.CallerRefused");
     assert!(message.contains("cancelled"), "{message}");
     assert_eq!(key.cancels(), 1, "the key got CTAPHID_CANCEL");
