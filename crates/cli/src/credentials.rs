@@ -65,7 +65,7 @@ fn list(rp_id: Option<&str>, args: &DeviceArgs) -> Result<Vec<CredentialInfo>, W
     match args.security_key() {
         false => {
             let mut platform = crate::local::open(args.store.as_deref())?;
-            platform.list(rp_id)
+            platform.list(rp_id).map_err(manage::store_error)
         }
         true => {
             let mut ui = args.ui()?;
@@ -97,7 +97,7 @@ fn delete(id: &str, args: &DeviceArgs) -> Result<(), WebAuthnError> {
     match args.security_key() {
         false => {
             let mut platform = crate::local::open(args.store.as_deref())?;
-            if platform.delete(&id)? {
+            if platform.delete(&id).map_err(manage::store_error)? {
                 Ok(())
             } else {
                 Err(WebAuthnError::not_allowed(

@@ -6,10 +6,8 @@
 use std::path::Path;
 
 use latchkey_authenticator::env::PresencePurpose;
-#[cfg(feature = "tpm")]
 use latchkey_authenticator::store::StoreError;
 use latchkey_keystore::FileStore;
-use latchkey_webauthn::WebAuthnError;
 
 use crate::device::{CancelHandle, Device, DeviceDescription, DeviceError, KeepaliveStatus};
 use crate::manage::{self, CredentialInfo};
@@ -87,28 +85,20 @@ impl PlatformAuthenticator {
     }
 
     /// Lists the platform credentials (public data: no PIN needed).
-    pub fn list(&mut self, rp_id: Option<&str>) -> Result<Vec<CredentialInfo>, WebAuthnError> {
+    pub fn list(&mut self, rp_id: Option<&str>) -> Result<Vec<CredentialInfo>, StoreError> {
         match self {
-            Self::File(d) => {
-                manage::list_store(d.core_mut().store_mut(), rp_id).map_err(manage::store_error)
-            }
+            Self::File(d) => manage::list_store(d.core_mut().store_mut(), rp_id),
             #[cfg(feature = "tpm")]
-            Self::Tpm(d) => {
-                manage::list_store(d.core_mut().store_mut(), rp_id).map_err(manage::store_error)
-            }
+            Self::Tpm(d) => manage::list_store(d.core_mut().store_mut(), rp_id),
         }
     }
 
     /// Deletes a platform credential; `false` if there was none with that ID.
-    pub fn delete(&mut self, id: &[u8]) -> Result<bool, WebAuthnError> {
+    pub fn delete(&mut self, id: &[u8]) -> Result<bool, StoreError> {
         match self {
-            Self::File(d) => {
-                manage::delete_from_store(d.core_mut().store_mut(), id).map_err(manage::store_error)
-            }
+            Self::File(d) => manage::delete_from_store(d.core_mut().store_mut(), id),
             #[cfg(feature = "tpm")]
-            Self::Tpm(d) => {
-                manage::delete_from_store(d.core_mut().store_mut(), id).map_err(manage::store_error)
-            }
+            Self::Tpm(d) => manage::delete_from_store(d.core_mut().store_mut(), id),
         }
     }
 
@@ -119,23 +109,31 @@ impl PlatformAuthenticator {
         credential_id: &[u8],
         name: &str,
         display_name: &str,
-    ) -> Result<bool, WebAuthnError> {
+    ) -> Result<bool, StoreError> {
         match self {
             Self::File(d) => manage::update_user_in_store(
                 d.core_mut().store_mut(),
                 credential_id,
                 name,
                 display_name,
-            )
-            .map_err(manage::store_error),
+            ),
             #[cfg(feature = "tpm")]
             Self::Tpm(d) => manage::update_user_in_store(
                 d.core_mut().store_mut(),
                 credential_id,
                 name,
                 display_name,
-            )
-            .map_err(manage::store_error),
+            ),
+        }
+    }
+
+    /// The store failure the authenticator core recorded in its last command, where its CTAP
+    /// status hides it (`Authenticator::take_store_failure`).
+    pub fn take_store_failure(&mut self) -> Option<StoreError> {
+        match self {
+            Self::File(d) => d.core_mut().take_store_failure(),
+            #[cfg(feature = "tpm")]
+            Self::Tpm(d) => d.core_mut().take_store_failure(),
         }
     }
 

@@ -88,31 +88,24 @@ where
     C: latchkey_authenticator::env::Clock,
     R: latchkey_authenticator::env::Rng,
 {
-    core.take_store_failure()
+    hidden(core.take_store_failure())
+}
+
+/// A recorded store failure, unless its kind has a CTAP status of its own (which said it).
+fn hidden(failure: Option<StoreError>) -> Option<ManageError> {
+    failure
         .filter(|e| !e.kind().has_own_status())
         .map(ManageError::Store)
 }
 
+/// Through the client's own methods, never its variants: which stores it has follows the client
+/// crate's `tpm` feature, which another package can turn on without this crate's.
 impl ManagedDevice for latchkey_client::PlatformAuthenticator {
     fn list(&mut self, rp_id: Option<&str>) -> Option<Result<Vec<CredentialInfo>, ManageError>> {
-        Some(
-            match self {
-                Self::File(d) => manage::list_store(d.core_mut().store_mut(), rp_id),
-                #[cfg(feature = "tpm")]
-                Self::Tpm(d) => manage::list_store(d.core_mut().store_mut(), rp_id),
-            }
-            .map_err(ManageError::Store),
-        )
+        Some(latchkey_client::PlatformAuthenticator::list(self, rp_id).map_err(ManageError::Store))
     }
     fn delete(&mut self, id: &[u8]) -> Option<Result<bool, ManageError>> {
-        Some(
-            match self {
-                Self::File(d) => manage::delete_from_store(d.core_mut().store_mut(), id),
-                #[cfg(feature = "tpm")]
-                Self::Tpm(d) => manage::delete_from_store(d.core_mut().store_mut(), id),
-            }
-            .map_err(ManageError::Store),
-        )
+        Some(latchkey_client::PlatformAuthenticator::delete(self, id).map_err(ManageError::Store))
     }
     fn update_user(
         &mut self,
@@ -121,16 +114,8 @@ impl ManagedDevice for latchkey_client::PlatformAuthenticator {
         display_name: &str,
     ) -> Option<Result<bool, ManageError>> {
         Some(
-            match self {
-                Self::File(d) => {
-                    manage::update_user_in_store(d.core_mut().store_mut(), id, name, display_name)
-                }
-                #[cfg(feature = "tpm")]
-                Self::Tpm(d) => {
-                    manage::update_user_in_store(d.core_mut().store_mut(), id, name, display_name)
-                }
-            }
-            .map_err(ManageError::Store),
+            latchkey_client::PlatformAuthenticator::update_user(self, id, name, display_name)
+                .map_err(ManageError::Store),
         )
     }
     fn end_session(&mut self) -> Result<bool, ManageError> {
@@ -140,11 +125,7 @@ impl ManagedDevice for latchkey_client::PlatformAuthenticator {
         latchkey_client::PlatformAuthenticator::expire_session(self)
     }
     fn take_failure(&mut self) -> Option<ManageError> {
-        match self {
-            Self::File(d) => hidden_store_failure(d.core_mut()),
-            #[cfg(feature = "tpm")]
-            Self::Tpm(d) => hidden_store_failure(d.core_mut()),
-        }
+        hidden(self.take_store_failure())
     }
 }
 
