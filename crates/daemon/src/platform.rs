@@ -96,6 +96,10 @@ impl PlatformBackend {
                 let mut run = RunOutcome::default();
                 let mut answered = AnsweredUi::new(&answers);
                 let result = c.perform(&mut **device, &mut answered);
+                // A store failure behind the authenticator's CTAP status: its cause and blame.
+                if result.is_err() {
+                    run.failure = device.take_failure();
+                }
                 drop(link);
                 // Cleared again before the lock goes, so that listing, deleting and signals
                 // (which take the same device) do not see this ceremony's cancel.
@@ -107,8 +111,15 @@ impl PlatformBackend {
             })
             .await
             .map_err(|e| WebAuthnError::unknown(format!("the ceremony thread failed: {e}")))?;
-            let (run, kept) = run;
+            let (mut run, kept) = run;
             answers = kept;
+            if let Some(failure) = run.failure.take() {
+                // The store's fault, not the user's (WebAuthn L3 §6.3.2 step 14: an error
+                // storing the credential is "UnknownError"); the log keeps the whole chain.
+                let fault = crate::fault::manage_fault(failure);
+                fault.log("platform ceremony");
+                return Err(fault.webauthn());
+            }
             for status in &run.statuses {
                 ui.status(latchkey_prompt::Status::new(status_kind(status)))
                     .await;
@@ -157,6 +168,8 @@ struct RunOutcome {
     question: Option<Question>,
     statuses: Vec<latchkey_client::Status>,
     pin_questions: Vec<PinRequest>,
+    /// Why the run failed, when its store failed under the authenticator.
+    failure: Option<latchkey_worker::ManageError>,
 }
 
 /// Asks the prompt the PIN question `question` and keeps its answer (or refusal).

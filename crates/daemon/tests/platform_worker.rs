@@ -191,6 +191,59 @@ async fn a_store_failing_under_the_worker_is_the_stores_fault_at_the_edge() {
     );
 }
 
+/// A store that fails under the worker during a ceremony is the store's fault too: the caller
+/// gets `UnknownError` (WebAuthn L3 §6.3.2: an error storing the credential), not the
+/// `NotAllowedError` of a refusal, with no path in the message (latchkeyd logs the cause).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_failing_under_the_worker_in_a_ceremony_is_an_unknown_error_not_a_refusal() {
+    use common::{create_options, policy_privileged_self, start_daemon, Prompt, TestBus};
+    use latchkey_api::Kind;
+    use latchkey_api::{CallOptions, CredentialsClient};
+    use latchkey_daemon::platform::PlatformBackend;
+
+    let dir = tempfile::tempdir().unwrap();
+    let worker = start(dir.path());
+    let auth = std::sync::Arc::new(PlatformBackend::new(Box::new(worker)));
+    let bus = TestBus::start();
+    let _d = start_daemon(&bus, &policy_privileged_self(), auth).await;
+    let _prompt = Prompt::spawn(&bus, "approve\npin 482916\napprove\npin 482916\n", false);
+    let client = CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap();
+    let web = CallOptions {
+        origin: Some("https://login.example.com".into()),
+        ..Default::default()
+    };
+    let out = client
+        .call(Kind::Create, &create_options("example.com"), &web)
+        .await
+        .unwrap();
+    assert_eq!(out.code, 0, "{:?}: {:?}", out.error_name(), out.message());
+    // The credentials directory becomes a file: the next record cannot be written (ENOTDIR),
+    // whoever runs the worker.
+    let credentials = dir.path().join("credentials");
+    std::fs::remove_dir_all(&credentials).unwrap();
+    std::fs::write(&credentials, b"not a directory").unwrap();
+
+    let out = client
+        .call(Kind::Create, &create_options("example.com"), &web)
+        .await
+        .unwrap();
+    assert_ne!(out.code, 0, "the create cannot have succeeded");
+    assert_eq!(
+        out.error_name(),
+        Some("UnknownError".to_owned()),
+        "{:?}",
+        out.message()
+    );
+    let message = out.message().unwrap_or_default();
+    assert!(message.contains("the credential store failed"), "{message}");
+    assert!(
+        !message.contains(&dir.path().display().to_string()),
+        "no path reaches the caller: {message}"
+    );
+}
+
 /// Security keys that are never right: a get routed here fails with a name the test recognises.
 struct NoKeys;
 
