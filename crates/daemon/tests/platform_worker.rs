@@ -130,22 +130,28 @@ async fn latchkeyd_runs_ceremonies_and_management_through_the_worker() {
     );
 }
 
-/// A store that fails under the worker is the store's fault at the D-Bus edge: the method error
-/// is `Failed` (`UnknownError` to a WebAuthn caller) with the top message only, no path; the
-/// cause travelled typed (the worker's error code `Store`) and the log has the whole chain.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_store_failing_under_the_worker_is_the_stores_fault_at_the_edge() {
+/// latchkeyd over a worker on a new store, whose first create (of the approvals and PINs the
+/// prompt holds for `ceremonies`) succeeded.
+struct Created {
+    dir: tempfile::TempDir,
+    _bus: common::TestBus,
+    _latchkeyd: latchkey_daemon::server::Daemon,
+    _prompt: common::Prompt,
+    client: latchkey_api::CredentialsClient,
+    web: latchkey_api::CallOptions,
+}
+
+async fn created_through_the_worker(ceremonies: usize) -> Created {
     use common::{create_options, policy_privileged_self, start_daemon, Prompt, TestBus};
-    use latchkey_api::Kind;
-    use latchkey_api::{CallOptions, CredentialsClient};
+    use latchkey_api::{CallOptions, CredentialsClient, Kind};
     use latchkey_daemon::platform::PlatformBackend;
 
     let dir = tempfile::tempdir().unwrap();
     let worker = start(dir.path());
     let auth = std::sync::Arc::new(PlatformBackend::new(Box::new(worker)));
     let bus = TestBus::start();
-    let _d = start_daemon(&bus, &policy_privileged_self(), auth).await;
-    let _prompt = Prompt::spawn(&bus, "approve\npin 482916\n", false);
+    let latchkeyd = start_daemon(&bus, &policy_privileged_self(), auth).await;
+    let prompt = Prompt::spawn(&bus, &"approve\npin 482916\n".repeat(ceremonies), false);
     let client = CredentialsClient::connect(Some(&bus.address))
         .await
         .unwrap();
@@ -158,6 +164,23 @@ async fn a_store_failing_under_the_worker_is_the_stores_fault_at_the_edge() {
         .await
         .unwrap();
     assert_eq!(out.code, 0, "{:?}: {:?}", out.error_name(), out.message());
+    Created {
+        dir,
+        _bus: bus,
+        _latchkeyd: latchkeyd,
+        _prompt: prompt,
+        client,
+        web,
+    }
+}
+
+/// A store that fails under the worker is the store's fault at the D-Bus edge: the method error
+/// is `Failed` (`UnknownError` to a WebAuthn caller) with the top message only, no path; the
+/// cause travelled typed (the worker's error code `Store`) and the log has the whole chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_failing_under_the_worker_is_the_stores_fault_at_the_edge() {
+    let created = created_through_the_worker(1).await;
+    let (dir, client) = (&created.dir, &created.client);
     let list = client
         .proxy()
         .list_credentials(Default::default())
@@ -196,29 +219,11 @@ async fn a_store_failing_under_the_worker_is_the_stores_fault_at_the_edge() {
 /// `NotAllowedError` of a refusal, with no path in the message (latchkeyd logs the cause).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_failing_under_the_worker_in_a_ceremony_is_an_unknown_error_not_a_refusal() {
-    use common::{create_options, policy_privileged_self, start_daemon, Prompt, TestBus};
+    use common::create_options;
     use latchkey_api::Kind;
-    use latchkey_api::{CallOptions, CredentialsClient};
-    use latchkey_daemon::platform::PlatformBackend;
 
-    let dir = tempfile::tempdir().unwrap();
-    let worker = start(dir.path());
-    let auth = std::sync::Arc::new(PlatformBackend::new(Box::new(worker)));
-    let bus = TestBus::start();
-    let _d = start_daemon(&bus, &policy_privileged_self(), auth).await;
-    let _prompt = Prompt::spawn(&bus, "approve\npin 482916\napprove\npin 482916\n", false);
-    let client = CredentialsClient::connect(Some(&bus.address))
-        .await
-        .unwrap();
-    let web = CallOptions {
-        origin: Some("https://login.example.com".into()),
-        ..Default::default()
-    };
-    let out = client
-        .call(Kind::Create, &create_options("example.com"), &web)
-        .await
-        .unwrap();
-    assert_eq!(out.code, 0, "{:?}: {:?}", out.error_name(), out.message());
+    let created = created_through_the_worker(2).await;
+    let (dir, client, web) = (&created.dir, &created.client, &created.web);
     // The credentials directory becomes a file: the next record cannot be written (ENOTDIR),
     // whoever runs the worker.
     let credentials = dir.path().join("credentials");
