@@ -231,7 +231,7 @@ async fn a_store_failing_under_the_worker_in_a_ceremony_is_an_unknown_error_not_
     std::fs::write(&credentials, b"not a directory").unwrap();
 
     let out = client
-        .call(Kind::Create, &create_options("example.com"), &web)
+        .call(Kind::Create, &create_options("example.com"), web)
         .await
         .unwrap();
     assert_ne!(out.code, 0, "the create cannot have succeeded");
