@@ -482,11 +482,10 @@ async fn ctrl_c_closes_the_request_and_exits_130() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while records(&record, "Consent").is_empty() {
-        assert!(std::time::Instant::now() < deadline, "no consent asked");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    latchkey_testkit::wait::file_until(&record, "the consent asked", || {
+        !records(&record, "Consent").is_empty()
+    })
+    .await;
     let request_id = records(&record, "Consent")[0]["request_id"].clone();
     assert_eq!(daemon.queued(), 1);
     let status = Command::new("kill")
@@ -509,17 +508,12 @@ async fn ctrl_c_closes_the_request_and_exits_130() {
         "{stderr}"
     );
     // That message is printed only once latchkeyd accepted Close(). It took the prompt down.
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while !records(&record, "Dismiss")
-        .iter()
-        .any(|r| r["request_id"] == request_id)
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the prompt was not dismissed"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    latchkey_testkit::wait::file_until(&record, "the prompt's dismissal", || {
+        records(&record, "Dismiss")
+            .iter()
+            .any(|r| r["request_id"] == request_id)
+    })
+    .await;
     assert_eq!(daemon.queued(), 0);
     assert_eq!(daemon.live_requests(), 0);
 

@@ -59,6 +59,8 @@ impl Card {
                 return;
             }
             assert!(Instant::now() < deadline, "the card never showed: {out:?}");
+            // pcscd finds the card when its own polling of the reader does: a real process's
+            // timer, which nothing outside pcscd announces, so this asks again after a pause.
             std::thread::sleep(Duration::from_millis(100));
         }
     }

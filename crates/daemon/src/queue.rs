@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
 use latchkey_webauthn::origin::Origin;
 
@@ -47,10 +47,22 @@ pub fn default_per_caller(capacity: usize) -> usize {
     (capacity / 8).max(4).min(capacity)
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Counts {
     total: usize,
     by_caller: HashMap<CallerKey, usize>,
+    /// `total`, for whoever watches it change ([`PromptQueue::watch_len`]).
+    watched: watch::Sender<usize>,
+}
+
+impl Default for Counts {
+    fn default() -> Self {
+        Self {
+            total: 0,
+            by_caller: HashMap::new(),
+            watched: watch::Sender::new(0),
+        }
+    }
 }
 
 /// The prompt queue.
@@ -154,6 +166,7 @@ impl PromptQueue {
         }
         *mine += 1;
         counts.total += 1;
+        counts.watched.send_replace(counts.total);
         Ok(Ticket {
             slot: self.slot.clone(),
             counts: self.counts.clone(),
@@ -165,6 +178,11 @@ impl PromptQueue {
     /// Requests in the queue (waiting + running).
     pub fn len(&self) -> usize {
         self.lock().total
+    }
+
+    /// [`Self::len`] as it changes (for tests waiting on the queue).
+    pub fn watch_len(&self) -> watch::Receiver<usize> {
+        self.lock().watched.subscribe()
     }
 
     /// Requests `caller` has in the queue.
@@ -199,6 +217,8 @@ impl Drop for Ticket {
     fn drop(&mut self) {
         let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
         counts.total = counts.total.saturating_sub(1);
+        let total = counts.total;
+        counts.watched.send_replace(total);
         if let Some(n) = counts.by_caller.get_mut(&self.caller) {
             *n = n.saturating_sub(1);
             if *n == 0 {

@@ -116,6 +116,11 @@ impl Daemon {
         self.shared.queue.len()
     }
 
+    /// [`Self::queued`] as it changes, for a test waiting on the queue.
+    pub fn watch_queued(&self) -> tokio::sync::watch::Receiver<usize> {
+        self.shared.queue.watch_len()
+    }
+
     /// Sets the most requests one caller may have queued for the prompt (default
     /// [`crate::queue::default_per_caller`] of `queue_capacity`).
     pub fn set_queue_per_caller(&self, limit: usize) {

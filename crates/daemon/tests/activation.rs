@@ -149,14 +149,12 @@ async fn dbus_activation_after_install() {
     // Stop the daemon we caused to start, then uninstall.
     let pid = rustix::process::Pid::from_raw(i32::try_from(pid).unwrap()).unwrap();
     rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while dbus.name_has_owner(name.clone()).await.unwrap() {
-        assert!(
-            Instant::now() < deadline,
-            "latchkeyd did not exit on SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    latchkey_testkit::wait::name_released(
+        dbus.inner().connection(),
+        latchkey_api::BUS_NAME,
+        "latchkeyd's exit on SIGTERM",
+    )
+    .await;
     // The activated daemon logged (its stderr is the bus's, captured in the test dir) at debug
     // level, and never the PIN.
     let log = std::fs::read_to_string(bus.dir.path().join("dbus-daemon.log")).unwrap();

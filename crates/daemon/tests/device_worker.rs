@@ -88,7 +88,7 @@ async fn latchkeyd_holds_no_key_the_sandboxed_device_worker_does() {
         UserVerificationPolicy::Discouraged_DO_NOT_USE,
     );
     let pending = client.start(Kind::Create, &reg.json, &web()).await.unwrap();
-    key.until_waiting(Duration::from_secs(20)).await;
+    key.until_waiting().await;
 
     let (worker, status) = child(&d, "latchkey-device-worker").expect("a device worker");
     for line in ["NoNewPrivs:\t1", "Seccomp:\t2"] {
@@ -141,7 +141,7 @@ async fn a_device_worker_killed_mid_ceremony_fails_it_clearly_and_the_next_one_r
         UserVerificationPolicy::Discouraged_DO_NOT_USE,
     );
     let pending = client.start(Kind::Create, &reg.json, &web()).await.unwrap();
-    key.until_waiting(Duration::from_secs(20)).await;
+    key.until_waiting().await;
     let (first, _) = child(&d, "latchkey-device-worker").unwrap();
     let killed = std::process::Command::new("kill")
         .args(["-KILL", &first.to_string()])
@@ -164,14 +164,7 @@ async fn a_device_worker_killed_mid_ceremony_fails_it_clearly_and_the_next_one_r
     // The key itself still waits in the dead worker's transaction (its channel is busy until
     // then): the touch ends it, as it would for any client that died.
     key.touch();
-    let start = std::time::Instant::now();
-    while key.waiting() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "the key kept waiting"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    key.until("the key's wait ended", || !key.waiting()).await;
     // The next ceremony starts a new worker and succeeds on the same key.
     key.set_presence(Presence::Touch);
     let reg = registration(

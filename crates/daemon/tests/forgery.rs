@@ -7,14 +7,16 @@
 mod common;
 
 use std::collections::HashMap;
-use std::io::{BufRead as _, BufReader, Write as _};
+use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use common::*;
 use futures_lite::StreamExt as _;
+use latchkey_api::BUS_NAME;
 use latchkey_api::{handle_path, CredentialsClient, Kind};
-use latchkey_prompt::tty::{serve_and_register, Terminal, TtyPrompt};
+use latchkey_testkit::terminal::TerminalPrompt;
+use latchkey_testkit::wait;
 use zbus::zvariant::{OwnedValue, Value};
 
 const FORGED: &str = r#"{"id":"forged","rawId":"forged","type":"public-key","response":{"clientDataJSON":"forged","attestationObject":"forged"}}"#;
@@ -86,35 +88,6 @@ async fn forge_the_next_response(bus: &TestBus) -> tokio::task::JoinHandle<()> {
     })
 }
 
-/// A terminal prompt whose user types `y` only when `answer` is called.
-struct HeldPrompt {
-    _conn: zbus::Connection,
-    typist: Mutex<Option<std::fs::File>>,
-}
-
-impl HeldPrompt {
-    async fn register(bus: &TestBus) -> Self {
-        let (r, w) = rustix::pipe::pipe().unwrap();
-        let terminal = Terminal::from_streams(
-            Box::new(BufReader::new(std::fs::File::from(r))),
-            Box::new(std::io::sink()),
-        );
-        let conn = connect(bus).await;
-        serve_and_register(&conn, TtyPrompt::new(terminal, None))
-            .await
-            .unwrap();
-        Self {
-            _conn: conn,
-            typist: Mutex::new(Some(std::fs::File::from(w))),
-        }
-    }
-
-    fn answer(&self) {
-        let mut w = self.typist.lock().unwrap().take().unwrap();
-        w.write_all(b"y\n").unwrap();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_response_forged_by_another_peer_is_not_taken_for_latchkeyds() {
     let bus = TestBus::start();
@@ -125,7 +98,7 @@ async fn a_response_forged_by_another_peer_is_not_taken_for_latchkeyds() {
         FakeBackend::new(FakeMode::Answer),
     )
     .await;
-    let prompt = Arc::new(HeldPrompt::register(&bus).await);
+    let prompt = Arc::new(TerminalPrompt::held(&bus).await);
     let forger = forge_the_next_response(&bus).await;
     let client = CredentialsClient::connect(Some(&bus.address))
         .await
@@ -137,7 +110,7 @@ async fn a_response_forged_by_another_peer_is_not_taken_for_latchkeyds() {
         .unwrap();
     // The forged Response is on its way before the user has even answered the prompt.
     forger.await.unwrap();
-    prompt.answer();
+    prompt.type_line("y");
     let out = pending.response().await.unwrap();
     let json = out.response_json().unwrap();
     assert_ne!(json, FORGED, "the client took the forger's Response");
@@ -270,17 +243,12 @@ async fn the_latchkeyd_binary_exits_with_a_reason_when_its_name_is_taken() {
         .spawn()
         .unwrap();
     // It should stop at once; one that waits in the name's queue is stopped here after a minute.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let status = if wait::exited_within(child.id(), std::time::Duration::from_secs(60)).await {
+        Some(child.wait().unwrap())
+    } else {
+        let _ = child.kill();
+        let _ = child.wait();
+        None
     };
     let stderr = std::fs::read_to_string(&log).unwrap();
     let Some(status) = status else {
@@ -325,9 +293,9 @@ async fn a_latchkeyd_started_by_hand_is_refused_and_one_the_bus_started_is_taken
         .spawn()
         .unwrap();
     let dbus = bus.dbus().await;
-    while !bus.latchkeyd_running(&dbus).await {
-        assert!(by_hand.try_wait().unwrap().is_none(), "latchkeyd exited");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    tokio::select! {
+        () = wait::name_owned(dbus.inner().connection(), BUS_NAME, "latchkeyd by hand") => {}
+        () = wait::exit(by_hand.id(), "latchkeyd by hand") => panic!("latchkeyd exited"),
     }
     let client = CredentialsClient::connect(Some(&bus.address))
         .await
@@ -356,9 +324,7 @@ async fn a_latchkeyd_started_by_hand_is_refused_and_one_the_bus_started_is_taken
     assert!(out.is_err(), "a request went to it: {out:?}");
     by_hand.kill().unwrap();
     by_hand.wait().unwrap();
-    while bus.latchkeyd_running(&dbus).await {
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    wait::name_released(dbus.inner().connection(), BUS_NAME, "latchkeyd killed").await;
 
     let activated = latchkeyd::Latchkeyd::start(&bus, &policy_privileged_self(), &[]).await;
     let owner = client.latchkeyd(true).await.unwrap();

@@ -433,7 +433,7 @@ async fn a_key_in_a_ceremony_is_not_managed_meanwhile() {
         UserVerificationPolicy::Discouraged_DO_NOT_USE,
     );
     let pending = client.start(Kind::Create, &reg.json, &web()).await.unwrap();
-    key.until_waiting(Duration::from_secs(20)).await;
+    key.until_waiting().await;
     let (name, message) = method_error(
         client
             .proxy()

@@ -8,8 +8,6 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use common::*;
 use latchkey_api::{CallOptions, CredentialsClient, Kind};
 use latchkey_testkit::latchkeyd::Latchkeyd;
@@ -33,22 +31,11 @@ fn lines(d: &Latchkeyd, needle: &str) -> Vec<String> {
         .collect()
 }
 
-/// Waits (bounded) until `needle` has been logged `n` times; the lines.
+/// Waits until `needle` has been logged `n` times (woken by each write to the log); the lines.
 async fn logged(d: &Latchkeyd, needle: &str, n: usize) -> Vec<String> {
-    let start = Instant::now();
-    loop {
-        let found = lines(d, needle);
-        if found.len() >= n {
-            return found;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "{needle:?} was logged {} times, not {n}: {}",
-            found.len(),
-            d.log()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let what = format!("{needle:?} logged {n} times");
+    d.until_logged(&what, || lines(d, needle).len() >= n).await;
+    lines(d, needle)
 }
 
 async fn ceremony(client: &CredentialsClient, kind: Kind) {

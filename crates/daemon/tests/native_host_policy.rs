@@ -37,7 +37,9 @@ impl Drop for Pair {
 
 fn spawn_pair(parent_exe: &Path, child_exe: &Path) -> Pair {
     let script = format!("'{}' 60 & echo $!; wait", child_exe.display());
-    // A freshly written executable can be briefly busy (ETXTBSY) while another test thread forks.
+    // A freshly written executable can be briefly busy (ETXTBSY) while another test thread forks:
+    // the child that thread forked holds the copy's descriptor until it execs. Nothing announces
+    // that exec to this thread, so the spawn is retried after a short pause: a sleep that stays.
     let mut tries = 0;
     let mut parent = loop {
         match Command::new(parent_exe)
@@ -59,7 +61,9 @@ fn spawn_pair(parent_exe: &Path, child_exe: &Path) -> Pair {
         .read_line(&mut line)
         .unwrap();
     let child_pid: u32 = line.trim().parse().unwrap();
-    // Wait until the child has exec'd the requested binary.
+    // Wait until the child has exec'd the requested binary. An exec is seen only in /proc (no
+    // inotify there, and a pidfd tells only of exit), so this looks again after a short pause: a
+    // sleep that stays.
     for _ in 0..200 {
         if std::fs::read_link(format!("/proc/{child_pid}/exe"))
             .ok()
@@ -173,15 +177,12 @@ fn host_whose_parent_is_gone_is_unknown() {
     let mut pair = pair;
     pair.parent.kill().unwrap();
     pair.parent.wait().unwrap();
-    for _ in 0..200 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", pair.child_pid)).unwrap();
-        let after = stat.rsplit_once(')').unwrap().1;
-        let ppid: u32 = after.split_whitespace().nth(1).unwrap().parse().unwrap();
-        if ppid != id.ppid {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    // The kernel reparents an exiting process's children before its parent can reap it: once
+    // wait() returned, the host has its new parent.
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pair.child_pid)).unwrap();
+    let after = stat.rsplit_once(')').unwrap().1;
+    let ppid: u32 = after.split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert_ne!(ppid, id.ppid, "the host was not reparented");
     assert_eq!(policy.classify(&id), CallerClass::Unknown);
 }
 
@@ -310,7 +311,8 @@ async fn a_request_through_the_native_host_is_shown_as_the_browser_via_the_host(
         origin: Some("https://example.com".into()),
     };
     let out = tokio::task::spawn_blocking(move || {
-        // A freshly copied executable can be briefly busy (ETXTBSY) while another thread forks.
+        // A freshly copied executable can be briefly busy (ETXTBSY) while another thread forks;
+        // nothing announces that thread's child's exec, so this retries (see `spawn_pair`).
         let mut tries = 0;
         let mut child = loop {
             match command_via(&browser, &host, &req).spawn() {

@@ -19,18 +19,6 @@ use latchkey_testkit::pcscd::{self, Pcscd};
 use latchkey_testkit::rp::*;
 use webauthn_rs_core::proto::{AuthenticatorAttachment, UserVerificationPolicy};
 
-async fn until<F: FnMut() -> bool>(what: &str, limit: Duration, d: &Latchkeyd, mut done: F) {
-    let start = Instant::now();
-    while !done() {
-        assert!(
-            start.elapsed() < limit,
-            "timed out waiting for {what}; latchkeyd:\n{}",
-            d.log()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// Sets the PIN of the card `spec` with `latchkey pin set`, once pcscd has seen the card.
 fn set_pin(pcscd: &Pcscd, spec: &str, pin: &str) {
     use std::io::Write as _;
@@ -52,6 +40,8 @@ fn set_pin(pcscd: &Pcscd, spec: &str, pin: &str) {
         }
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(Instant::now() < deadline, "latchkey pin set: {stderr}");
+        // pcscd finds the card when its own polling of the reader does: a real process's timer,
+        // which nothing outside pcscd announces, so this asks again after a pause.
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -76,6 +66,7 @@ fn wait_until_listed(pcscd: &Pcscd, spec: &str) {
             return;
         }
         assert!(Instant::now() < deadline, "the card never showed: {list}");
+        // pcscd's own polling of the reader finds the card (see `set_pin`): a sleep that stays.
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -122,10 +113,11 @@ async fn a_card_put_on_a_reader_joins_the_ceremony_and_a_card_pulled_ends_one() 
         UserVerificationPolicy::Discouraged_DO_NOT_USE,
     );
     let pending = client.start(Kind::Create, &reg.json, &web()).await.unwrap();
-    until("the insert notice", Duration::from_secs(20), &d, || {
-        notices(&prompt, "Insert your security key") == 1
-    })
-    .await;
+    prompt
+        .until("the insert notice", || {
+            notices(&prompt, "Insert your security key") == 1
+        })
+        .await;
     let card = KeyProcess::vpcd(&pcscd.vpcd(), pcscd::READER, &[]);
     let out = tokio::time::timeout(Duration::from_secs(30), pending.response())
         .await
@@ -202,10 +194,11 @@ async fn a_card_put_on_a_reader_joins_the_ceremony_and_a_card_pulled_ends_one() 
         UserVerificationPolicy::Discouraged_DO_NOT_USE,
     );
     let pending = client.start(Kind::Create, &reg.json, &web()).await.unwrap();
-    until("the touch notice", Duration::from_secs(30), &d, || {
-        notices(&prompt, "Touch your security key") > touches
-    })
-    .await;
+    prompt
+        .until("the touch notice", || {
+            notices(&prompt, "Touch your security key") > touches
+        })
+        .await;
     drop(card);
     let out = tokio::time::timeout(Duration::from_secs(30), pending.response())
         .await
@@ -382,13 +375,8 @@ async fn a_card_and_another_key_race_in_one_selection_and_the_one_touched_wins()
         serde_json::json!(["nfc"])
     );
     // The other key only blinked, and was told to stop.
-    let start = Instant::now();
-    while other.cancels() == 0 {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "no cancel at the other key"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    other
+        .until("a cancel at the other key", || other.cancels() > 0)
+        .await;
     assert_eq!(other.touches(), 1);
 }

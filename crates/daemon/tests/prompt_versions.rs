@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use latchkey_api::{CredentialsClient, Kind};
@@ -19,14 +19,6 @@ async fn client(bus: &TestBus) -> CredentialsClient {
     CredentialsClient::connect(Some(&bus.address))
         .await
         .unwrap()
-}
-
-async fn until<F: FnMut() -> bool>(what: &str, limit: Duration, mut done: F) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// Records of the methods only version 2 has.
@@ -177,14 +169,15 @@ async fn a_version_1_prompt_gets_only_version_1_calls_and_ceremonies_complete() 
         UserVerificationPolicy::Discouraged_DO_NOT_USE,
     );
     let pending = client.start(Kind::Create, &reg.json, &web()).await.unwrap();
-    key.until_waiting(Duration::from_secs(20)).await;
-    until("the touch notice", Duration::from_secs(10), || {
-        prompt
-            .calls("Notice")
-            .iter()
-            .any(|n| n["details"] == "Touch your security key")
-    })
-    .await;
+    key.until_waiting().await;
+    prompt
+        .until("the touch notice", || {
+            prompt
+                .calls("Notice")
+                .iter()
+                .any(|n| n["details"] == "Touch your security key")
+        })
+        .await;
     key.set_presence(Presence::Touch);
     key.touch();
     let out = tokio::time::timeout(Duration::from_secs(30), pending.response())
@@ -232,9 +225,7 @@ async fn the_prompts_cancel_while_a_key_waits_ends_the_request_with_not_allowed(
     );
     assert_eq!(prompt.calls("Cancelled").len(), 1);
     // The key was told to stop.
-    until("CTAPHID_CANCEL at the key", Duration::from_secs(10), || {
-        key.cancels() == 1
-    })
-    .await;
+    key.until("CTAPHID_CANCEL at the key", || key.cancels() == 1)
+        .await;
     assert_eq!(prompt.calls("Notice"), Vec::<serde_json::Value>::new());
 }

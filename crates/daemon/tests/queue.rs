@@ -9,6 +9,7 @@ use common::*;
 use latchkey_api::Kind;
 use latchkey_api::{CallOptions, CredentialsClient};
 use latchkey_daemon::server::Timeouts;
+use latchkey_testkit::wait;
 
 fn web() -> CallOptions {
     CallOptions {
@@ -143,7 +144,8 @@ async fn close_mid_prompt_frees_the_queue() {
         .start(Kind::Get, &get_options("example.com"), &web())
         .await
         .unwrap();
-    wait_until(|| p.consents().len() == 1).await;
+    p.until("the first consent", || p.consents().len() == 1)
+        .await;
     let handle = first.handle.clone();
     first.close().await.unwrap();
     let out = tokio::time::timeout(Duration::from_secs(10), second.response())
@@ -153,7 +155,7 @@ async fn close_mid_prompt_frees_the_queue() {
     assert_eq!(out.code, 0);
     // The hung prompt was dismissed; the authenticator never started for it, so it is not
     // cancelled, and it ran exactly the second request.
-    wait_until(|| {
+    p.until("the dismissal of r1", || {
         p.shown()
             .iter()
             .any(|r| r["method"] == "Dismiss" && r["request_id"] == "r1")
@@ -229,10 +231,16 @@ async fn disconnect_mid_ceremony_cancels_and_frees_the_queue() {
             .start(Kind::Get, &get_options("example.com"), &web())
             .await
             .unwrap();
-        wait_until(|| auth.ceremonies.lock().unwrap().len() == 1).await;
+        auth.changes
+            .until("the ceremony", || {
+                auth.ceremonies.lock().unwrap().len() == 1
+            })
+            .await;
         // Dropping the connection closes the socket: the caller leaves the bus.
     }
-    wait_until(|| auth.cancelled.lock().unwrap().len() == 1).await;
+    auth.changes
+        .until("the cancel", || auth.cancelled.lock().unwrap().len() == 1)
+        .await;
     *auth.mode.lock().unwrap() = FakeMode::Answer;
     let client = CredentialsClient::connect(Some(&bus.address))
         .await
@@ -267,7 +275,12 @@ async fn overflow_is_refused_at_once_and_timeouts_fire() {
     let long = r#"{"rpId":"example.com","challenge":"AAECAwQFBgcICQoLDA0ODw","timeout":60000}"#;
     let a = client.start(Kind::Get, long, &web()).await.unwrap();
     let b = client.start(Kind::Get, long, &web()).await.unwrap();
-    wait_until(|| auth.ceremonies.lock().unwrap().len() == 1 && daemon.queued() == 2).await;
+    auth.changes
+        .until("the first ceremony", || {
+            auth.ceremonies.lock().unwrap().len() == 1
+        })
+        .await;
+    wait::queued(&daemon, 2).await;
     let t = Instant::now();
     let c = client.call(Kind::Get, long, &web()).await.unwrap();
     assert_eq!(
@@ -294,9 +307,9 @@ async fn overflow_is_refused_at_once_and_timeouts_fire() {
 
     // Empty the queue: the waiting `b`, then the running `a` (its ceremony is cancelled).
     b.close().await.unwrap();
-    wait_until(|| daemon.queued() == 1).await;
+    wait::queued(&daemon, 1).await;
     a.close().await.unwrap();
-    wait_until(|| daemon.queued() == 0).await;
+    wait::queued(&daemon, 0).await;
     assert_eq!(auth.cancelled.lock().unwrap().len(), 1);
 
     // `timeout: 1` is clamped up to 300 ms; the request reaches the hanging authenticator, times
@@ -321,14 +334,6 @@ async fn overflow_is_refused_at_once_and_timeouts_fire() {
     assert_eq!(auth.ceremonies.lock().unwrap().len(), 2);
     assert_eq!(auth.cancelled.lock().unwrap().len(), 2);
     assert_eq!(daemon.queued(), 0);
-}
-
-async fn wait_until(mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !f() {
-        assert!(Instant::now() < deadline, "condition not reached in 10 s");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 #[test]
@@ -395,7 +400,8 @@ async fn one_flooding_caller_cannot_starve_another() {
             "{message}"
         );
     }
-    wait_until(|| p.consents().len() == 1).await;
+    p.until("the first consent", || p.consents().len() == 1)
+        .await;
     assert_eq!(daemon.queued(), 4, "the flood holds its share, no more");
     assert_eq!(daemon.live_requests(), 4, "refused requests export nothing");
 
@@ -424,7 +430,7 @@ async fn one_flooding_caller_cannot_starve_another() {
     };
     let other =
         tokio::task::spawn_blocking(move || caller::call_from_another_process(&other_exe, &req));
-    wait_until(|| daemon.queued() == 5).await;
+    wait::queued(&daemon, 5).await;
     // ...and is served once the flood's requests are through.
     let first: usize = p.consents()[0]["request_id"]
         .as_str()
@@ -451,7 +457,7 @@ async fn one_flooding_caller_cannot_starve_another() {
     // Five consents reached the prompt: the flood's four and the other process's one.
     assert_eq!(p.consents().len(), 5);
     assert_eq!(auth.ceremonies.lock().unwrap().len(), 4);
-    wait_until(|| daemon.queued() == 0).await;
+    wait::queued(&daemon, 0).await;
     for w in waiting {
         w.abort();
     }
@@ -478,7 +484,8 @@ async fn processes_of_one_executable_share_one_share_and_another_executable_has_
         .start(Kind::Get, &get_options("example.com"), &web())
         .await
         .unwrap();
-    wait_until(|| p.consents().len() == 1).await;
+    p.until("the first consent", || p.consents().len() == 1)
+        .await;
 
     let req = caller::CallerRequest {
         bus: bus.address.clone(),
@@ -510,7 +517,7 @@ async fn processes_of_one_executable_share_one_share_and_another_executable_has_
     // Another executable has a share of its own: queued behind the held request, then served.
     let other =
         tokio::task::spawn_blocking(move || caller::call_from_another_process(&other_exe, &req));
-    wait_until(|| daemon.queued() == 2).await;
+    wait::queued(&daemon, 2).await;
     held.close().await.unwrap();
     let other = tokio::time::timeout(Duration::from_secs(30), other)
         .await
@@ -518,7 +525,7 @@ async fn processes_of_one_executable_share_one_share_and_another_executable_has_
         .unwrap();
     assert_eq!(other["code"], 0, "{other}");
     assert_eq!(p.consents().len(), 2);
-    wait_until(|| daemon.queued() == 0).await;
+    wait::queued(&daemon, 0).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -544,7 +551,8 @@ async fn a_request_beyond_the_share_starts_no_work() {
         .start(Kind::Get, &get_options("example.com"), &web())
         .await
         .unwrap();
-    wait_until(|| p.consents().len() == 1).await;
+    p.until("the first consent", || p.consents().len() == 1)
+        .await;
 
     // A frame of the page that holds the share (a browser's share is per top-level origin).
     let related = CallOptions {
@@ -571,7 +579,7 @@ async fn a_request_beyond_the_share_starts_no_work() {
 
     // Once the share is free the same request is authorised through the fetched document.
     held.close().await.unwrap();
-    wait_until(|| daemon.queued() == 0).await;
+    wait::queued(&daemon, 0).await;
     let out = client
         .call(Kind::Get, &get_options("example.com"), &related)
         .await
@@ -663,7 +671,8 @@ async fn a_browser_has_a_share_per_top_level_origin_so_one_page_cannot_fill_it_f
         )
         .await
         .unwrap();
-    wait_until(|| p.consents().len() == 1).await;
+    p.until("the first consent", || p.consents().len() == 1)
+        .await;
 
     // The same page again, and a frame of another origin in it: the page's share is taken.
     for (origin, top) in [
@@ -696,7 +705,7 @@ async fn a_browser_has_a_share_per_top_level_origin_so_one_page_cannot_fill_it_f
         )
         .await
         .unwrap();
-    wait_until(|| daemon.queued() == 2).await;
+    wait::queued(&daemon, 2).await;
     held.close().await.unwrap();
     let out = tokio::time::timeout(Duration::from_secs(10), other.response())
         .await
@@ -705,7 +714,7 @@ async fn a_browser_has_a_share_per_top_level_origin_so_one_page_cannot_fill_it_f
     assert_eq!(out.code, 0, "{:?}", out.message());
     assert_eq!(p.consents().len(), 2);
     assert_eq!(p.consents()[1]["details"]["origin"], "https://example.org");
-    wait_until(|| daemon.queued() == 0).await;
+    wait::queued(&daemon, 0).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -729,7 +738,8 @@ async fn callers_policy_does_not_name_share_one_share_however_many_executables()
         )
         .await
         .unwrap();
-    wait_until(|| p.consents().len() == 1).await;
+    p.until("the first consent", || p.consents().len() == 1)
+        .await;
     let req = caller::CallerRequest {
         bus: bus.address.clone(),
         kind: Kind::Get,
@@ -745,7 +755,7 @@ async fn callers_policy_does_not_name_share_one_share_however_many_executables()
     assert_eq!(other["error"], "NotAllowedError", "{other}");
     assert_eq!(daemon.queued(), 1);
     held.close().await.unwrap();
-    wait_until(|| daemon.queued() == 0).await;
+    wait::queued(&daemon, 0).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -779,7 +789,7 @@ async fn a_caller_controlled_prompt_that_never_answers_loses_the_prompt() {
         message.contains("the prompt did not answer within 300ms"),
         "{message}"
     );
-    wait_until(|| daemon.queued() == 0).await;
+    wait::queued(&daemon, 0).await;
 }
 
 /// Many distinct callers at once through the shipped latchkeyd (its platform worker and file

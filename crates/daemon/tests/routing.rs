@@ -32,14 +32,6 @@ fn methods(prompt: &Prompt, method: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
-async fn until<F: FnMut() -> bool>(what: &str, limit: Duration, mut done: F) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cross_platform_create_lands_on_the_key_and_its_allow_list_signs_there() {
     let bus = TestBus::start();
@@ -345,21 +337,20 @@ async fn closing_a_request_while_the_key_waits_for_a_touch_cancels_it_on_the_key
         UserVerificationPolicy::Discouraged_DO_NOT_USE,
     );
     let pending = client.start(Kind::Create, &reg.json, &web()).await.unwrap();
-    key.until_waiting(Duration::from_secs(20)).await;
+    key.until_waiting().await;
     // The keepalives said "touch needed": the prompt was told once.
-    until("the touch notice", Duration::from_secs(5), || {
-        prompt
-            .status_lines()
-            .iter()
-            .any(|n| n == "Touch your security key")
-    })
-    .await;
+    prompt
+        .until("the touch notice", || {
+            prompt
+                .status_lines()
+                .iter()
+                .any(|n| n == "Touch your security key")
+        })
+        .await;
     let t = Instant::now();
     pending.close().await.unwrap();
-    until("CTAPHID_CANCEL at the key", Duration::from_secs(5), || {
-        key.cancels() == 1
-    })
-    .await;
+    key.until("CTAPHID_CANCEL at the key", || key.cancels() == 1)
+        .await;
     eprintln!("Close() to CTAPHID_CANCEL at the key: {:?}", t.elapsed());
     assert!(!key.waiting());
 
@@ -403,18 +394,15 @@ async fn with_two_keys_the_one_touched_wins_and_the_other_is_cancelled() {
     let race = |n: usize| {
         let (other, chosen) = (&other, &chosen);
         async move {
-            other.until_waiting(Duration::from_secs(20)).await;
-            chosen.until_waiting(Duration::from_secs(20)).await;
+            other.until_waiting().await;
+            chosen.until_waiting().await;
             // Each blinked once more: the other one for the n-th time.
             assert_eq!(other.touches(), n);
             chosen.set_presence(Presence::Touch);
             chosen.touch();
-            until(
-                "CTAPHID_CANCEL at the other key",
-                Duration::from_secs(5),
-                || other.cancels() == n,
-            )
-            .await;
+            other
+                .until("CTAPHID_CANCEL at the other key", || other.cancels() == n)
+                .await;
         }
     };
     let reg = registration(
@@ -472,7 +460,7 @@ async fn a_key_whose_socket_dies_mid_ceremony_fails_the_request_and_latchkeyd_li
         UserVerificationPolicy::Discouraged_DO_NOT_USE,
     );
     let pending = client.start(Kind::Create, &reg.json, &web()).await.unwrap();
-    key.until_waiting(Duration::from_secs(20)).await;
+    key.until_waiting().await;
     key.stop();
     let out = tokio::time::timeout(Duration::from_secs(20), pending.response())
         .await
@@ -513,13 +501,14 @@ async fn with_no_key_present_the_prompt_asks_for_one_and_the_key_plugged_in_is_u
         UserVerificationPolicy::Discouraged_DO_NOT_USE,
     );
     let pending = client.start(Kind::Create, &reg.json, &web()).await.unwrap();
-    until("the insert notice", Duration::from_secs(20), || {
-        prompt
-            .status_lines()
-            .iter()
-            .any(|n| n == "Insert your security key")
-    })
-    .await;
+    prompt
+        .until("the insert notice", || {
+            prompt
+                .status_lines()
+                .iter()
+                .any(|n| n == "Insert your security key")
+        })
+        .await;
     // The key appears only now.
     let key = TestKey::start(&path, Presence::Touch);
     let t = Instant::now();
@@ -549,6 +538,12 @@ async fn under_systemd_latchkeyd_logs_to_the_journal_or_says_why_not() {
         // The journal took the records: nothing of them on stderr.
         assert!(!log.contains("latchkeyd serving"), "{log}");
     } else {
+        // The bus hands the name out before latchkeyd's line saying so reaches its log.
+        d.until_logged("latchkeyd serving logged", || {
+            d.log().contains("latchkeyd serving")
+        })
+        .await;
+        let log = d.log();
         assert!(
             log.contains("the journal is not reachable") && log.contains("latchkeyd serving"),
             "{log}"

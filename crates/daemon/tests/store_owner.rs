@@ -9,7 +9,6 @@ mod common;
 
 use std::path::Path;
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
 
 use common::*;
 use latchkey_api::{CredentialsClient, Kind};
@@ -27,16 +26,6 @@ fn latchkey_local(bus: &TestBus, store: &Path, args: &[&str]) -> Output {
         .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
         .output()
         .unwrap()
-}
-
-/// Whether process `pid` has exited (gone, or a zombie: its descriptors are closed).
-fn exited(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => true,
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -99,14 +88,7 @@ async fn latchkey_local_is_refused_while_latchkeyds_worker_holds_the_store() {
     let mut d = d;
     let _home = std::mem::replace(&mut d.home, tempfile::tempdir().unwrap());
     drop(d);
-    let start = Instant::now();
-    while !exited(worker) {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "the worker outlived latchkeyd"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    latchkey_testkit::wait::exit(worker, "the worker, latchkeyd gone").await;
     let out = latchkey_local(&bus, &store, &["credentials", "list"]);
     assert!(
         out.status.success(),

@@ -4,58 +4,10 @@
 
 mod common;
 
-use std::io::{Cursor, Write};
-use std::sync::{Arc, Mutex};
-
 use common::*;
 use latchkey_api::Kind;
 use latchkey_api::{CallOptions, CredentialsClient};
-use latchkey_prompt::tty::{serve_and_register, Terminal, TtyPrompt};
-
-#[derive(Clone, Default)]
-struct Screen(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Screen {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Screen {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-}
-
-async fn terminal_prompt(
-    bus: &TestBus,
-    typed: &str,
-    pin: Option<&[u8]>,
-) -> (zbus::Connection, Screen) {
-    let screen = Screen::default();
-    let terminal = Terminal::from_streams(
-        Box::new(Cursor::new(typed.as_bytes().to_vec())),
-        Box::new(screen.clone()),
-    );
-    let pin_fd = pin.map(|p| {
-        let (r, w) = rustix::pipe::pipe().unwrap();
-        std::fs::File::from(w).write_all(p).unwrap();
-        r
-    });
-    let conn = zbus::connection::Builder::address(bus.address.as_str())
-        .unwrap()
-        .build()
-        .await
-        .unwrap();
-    serve_and_register(&conn, TtyPrompt::new(terminal, pin_fd))
-        .await
-        .unwrap();
-    (conn, screen)
-}
+use latchkey_testkit::terminal::TerminalPrompt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn terminal_prompt_relays_consent_and_pin_fd() {
@@ -65,7 +17,7 @@ async fn terminal_prompt_relays_consent_and_pin_fd() {
         std::env::current_exe().unwrap().display()
     );
     let _d = start_daemon(&bus, &policy, FakeBackend::new(FakeMode::AskPin)).await;
-    let (_agent, screen) = terminal_prompt(&bus, "y\n", Some(b"1357\n")).await;
+    let terminal = TerminalPrompt::typed(&bus, "y\n", Some(b"1357\n")).await;
     let client = CredentialsClient::connect(Some(&bus.address))
         .await
         .unwrap();
@@ -77,7 +29,7 @@ async fn terminal_prompt_relays_consent_and_pin_fd() {
     assert_eq!(out.code, 0, "{:?}", out.message());
     let v: serde_json::Value = serde_json::from_str(&out.response_json().unwrap()).unwrap();
     assert_eq!(v["pinLength"], 4);
-    let shown = screen.text();
+    let shown = terminal.screen();
     assert!(
         shown.contains("wants to sign in with a passkey on example.com"),
         "{shown}"
@@ -100,7 +52,7 @@ async fn terminal_prompt_is_never_asked_to_approve_an_unverified_caller() {
     let bus = TestBus::start();
     // The test binary is an unknown caller here.
     let _d = start_daemon(&bus, "", FakeBackend::new(FakeMode::Answer)).await;
-    let (_agent, screen) = terminal_prompt(&bus, "y\ny\ny\n", None).await;
+    let terminal = TerminalPrompt::typed(&bus, "y\ny\ny\n", None).await;
     let client = CredentialsClient::connect(Some(&bus.address))
         .await
         .unwrap();
@@ -117,7 +69,7 @@ async fn terminal_prompt_is_never_asked_to_approve_an_unverified_caller() {
         (2, Some("NotAllowedError"))
     );
     assert_eq!(
-        screen.text(),
+        terminal.screen(),
         "",
         "the caller-controlled prompt saw nothing"
     );
@@ -128,7 +80,7 @@ async fn terminal_prompt_is_never_asked_to_approve_an_unverified_caller() {
         .await
         .unwrap();
     assert_eq!(out.error_name().as_deref(), Some("SecurityError"));
-    assert_eq!(screen.text(), "");
+    assert_eq!(terminal.screen(), "");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -141,8 +93,8 @@ async fn terminal_prompt_answers_latchkeyd_only() {
     );
     let _d = start_daemon(&bus, &policy, FakeBackend::new(FakeMode::AskPin)).await;
     // The user ran `latchkey get --pin-fd …`: the PIN waits in the prompt for latchkeyd to ask.
-    let (agent, screen) = terminal_prompt(&bus, "y\n", Some(b"1357\n")).await;
-    let prompt = agent.unique_name().unwrap().to_string();
+    let terminal = TerminalPrompt::typed(&bus, "y\n", Some(b"1357\n")).await;
+    let prompt = terminal.connection().unique_name().unwrap().to_string();
     // Any other peer on the bus asks the prompt for it.
     let thief = zbus::connection::Builder::address(bus.address.as_str())
         .unwrap()
@@ -207,7 +159,7 @@ async fn terminal_prompt_answers_latchkeyd_only() {
         )
         .await;
     assert!(consent.is_err(), "Consent from another peer was served");
-    assert_eq!(screen.text(), "", "another peer's calls showed nothing");
+    assert_eq!(terminal.screen(), "", "another peer's calls showed nothing");
 
     // latchkeyd's own request still gets the consent and the PIN.
     let client = CredentialsClient::connect(Some(&bus.address))

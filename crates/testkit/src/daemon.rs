@@ -62,28 +62,12 @@ pub async fn start_with_settings(bus: &TestBus, settings: Settings) -> Daemon {
         .unwrap_or_else(|e| panic!("latchkeyd did not start on {}: {e}", bus.address))
 }
 
-/// Waits (10 s at most) until no latchkeyd owns its name on `bus`: a test that drops one latchkeyd
-/// and starts the next on the same bus would otherwise meet the first one's connection still
-/// closing, and latchkeyd does not queue for its name.
+/// Waits until no latchkeyd owns its name on `bus` (`NameOwnerChanged`): a test that drops one
+/// latchkeyd and starts the next on the same bus would otherwise meet the first one's connection
+/// still closing, and latchkeyd does not queue for its name.
 async fn wait_for_the_name_to_be_free(bus: &TestBus) {
-    let Ok(builder) = zbus::connection::Builder::address(bus.address.as_str()) else {
-        return;
-    };
-    let Ok(conn) = builder.build().await else {
-        return;
-    };
-    let Ok(dbus) = zbus::fdo::DBusProxy::new(&conn).await else {
-        return;
-    };
-    for _ in 0..200 {
-        let Ok(name) = zbus::names::BusName::try_from(latchkey_api::BUS_NAME) else {
-            return;
-        };
-        if !dbus.name_has_owner(name).await.unwrap_or(false) {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let conn = bus.connect().await;
+    crate::wait::name_released(&conn, latchkey_api::BUS_NAME, "the last latchkeyd's name").await;
 }
 
 /// latchkeyd on `bus` with `policy` and `auth`.

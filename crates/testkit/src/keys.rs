@@ -21,6 +21,8 @@ use latchkey_client::platform::{SystemClock, SystemRng};
 use latchkey_transport::virtual_key::{CtapHidApp, Signals, VirtualKey};
 use latchkey_transport::SeqpacketListener;
 
+use crate::wait::Changes;
+
 /// The AAGUID of every [`TestKey`] (the platform authenticator's is all zeros).
 pub const KEY_AAGUID: [u8; 16] = *b"latchkey-testkey";
 
@@ -41,6 +43,8 @@ struct Record {
     touches: AtomicUsize,
     cancels: AtomicUsize,
     waiting: AtomicBool,
+    /// Ticks at each change of the above.
+    changes: Changes,
 }
 
 struct KeyPresence {
@@ -62,12 +66,14 @@ impl UserPresence for KeyPresence {
 
     fn request_presence(&mut self, _: PresencePurpose<'_>) -> Result<(), PresenceDenied> {
         self.record.touches.fetch_add(1, Ordering::SeqCst);
+        self.record.changes.tick();
         match self.mode.load(Ordering::SeqCst) {
             0 => Ok(()),
             2 => Err(PresenceDenied::Denied),
             _ => {
                 self.signals.set_up_needed(true);
                 self.record.waiting.store(true, Ordering::SeqCst);
+                self.record.changes.tick();
                 let start = Instant::now();
                 let result = loop {
                     if self.signals.is_cancelled() {
@@ -90,6 +96,7 @@ impl UserPresence for KeyPresence {
                 };
                 self.record.waiting.store(false, Ordering::SeqCst);
                 self.signals.set_up_needed(false);
+                self.record.changes.tick();
                 result
             }
         }
@@ -271,16 +278,16 @@ impl TestKey {
         self.record.waiting.load(Ordering::SeqCst)
     }
 
-    /// Waits until the key waits for a touch (or panics after `limit`).
-    pub async fn until_waiting(&self, limit: Duration) {
-        let start = Instant::now();
-        while !self.waiting() {
-            assert!(
-                start.elapsed() < limit,
-                "the key was never asked for a touch"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+    /// Waits until the key waits for a touch.
+    pub async fn until_waiting(&self) {
+        self.until("a touch asked of the key", || self.waiting())
+            .await;
+    }
+
+    /// Waits until `done` holds, looking again each time the key's record (touches, cancels,
+    /// waiting) changes.
+    pub async fn until(&self, what: &str, done: impl FnMut() -> bool) {
+        self.record.changes.until(what, done).await;
     }
 
     /// Stops serving: hosts see their connection end and the socket file goes away.

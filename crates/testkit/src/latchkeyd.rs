@@ -124,6 +124,11 @@ impl Latchkeyd {
         out
     }
 
+    /// Waits until `done` holds, looking again each time latchkeyd (or its bus) writes its log.
+    pub async fn until_logged(&self, what: &str, done: impl FnMut() -> bool) {
+        crate::wait::file_until(&self.home.path().join("latchkeyd.log"), what, done).await;
+    }
+
     /// Its credential store directory (`--data-dir`).
     pub fn store(&self) -> PathBuf {
         self.home.path().join("store")

@@ -16,6 +16,10 @@
 //! - [`caller`]: another process as a caller (this test binary, re-run).
 //! - [`files`]: a directory's files and bytes, to show a refused operation changed nothing.
 //! - [`secret`]: whether a PIN shows in a log as a whole token.
+//! - [`terminal`]: the terminal prompt in this process, its answers typed up front or held until
+//!   the test types them.
+//! - [`wait`]: waiting on the event that says something happened (a tick, a file written, a
+//!   process's exit, a bus name released), never on a sleep.
 //!
 //! Set-ups either panic with what went wrong (for tests) or, where the benchmark uses them, also
 //! come as `try_…` returning a [`SetupError`].
@@ -36,6 +40,8 @@ pub mod policy;
 pub mod prompt;
 pub mod rp;
 pub mod secret;
+pub mod terminal;
+pub mod wait;
 
 pub use bus::TestBus;
 

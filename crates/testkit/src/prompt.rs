@@ -100,6 +100,11 @@ impl Prompt {
         self.calls("Consent")
     }
 
+    /// Waits until `done` holds, looking again each time the prompt records a call.
+    pub async fn until(&self, what: &str, done: impl FnMut() -> bool) {
+        crate::wait::file_until(&self.record, what, done).await;
+    }
+
     /// What the prompt was told to show, in order, as version 1 lines: a `Notice`'s text, or the
     /// line a `ShowStatus` stands for ([`latchkey_prompt::Status::v1_text`]).
     pub fn status_lines(&self) -> Vec<String> {

@@ -35,6 +35,7 @@ pub use latchkey_testkit::policy::{
     bound_self as policy_bound_self, privileged_self as policy_privileged_self, trusted_prompt,
 };
 pub use latchkey_testkit::prompt::{prompt_bin, Prompt};
+pub use latchkey_testkit::wait::Changes;
 pub use latchkey_testkit::{caller, https, TestBus};
 
 /// How [`FakeBackend`] behaves.
@@ -54,6 +55,8 @@ pub struct FakeBackend {
     pub mode: Mutex<FakeMode>,
     pub cancelled: Arc<Mutex<Vec<RequestId>>>,
     pub ceremonies: Mutex<Vec<RequestId>>,
+    /// Ticks when `ceremonies` or `cancelled` grows.
+    pub changes: Changes,
 }
 
 impl FakeBackend {
@@ -62,6 +65,7 @@ impl FakeBackend {
             mode: Mutex::new(mode),
             cancelled: Arc::default(),
             ceremonies: Mutex::default(),
+            changes: Changes::default(),
         })
     }
 
@@ -72,14 +76,17 @@ impl FakeBackend {
         cancel: &CancelToken,
     ) -> Result<serde_json::Value, WebAuthnError> {
         self.ceremonies.lock().unwrap().push(c.id());
-        let (cancelled, id) = (self.cancelled.clone(), c.id());
-        cancel.on_cancel(move || cancelled.lock().unwrap().push(id));
+        self.changes.tick();
+        let (cancelled, changes, id) = (self.cancelled.clone(), self.changes.clone(), c.id());
+        cancel.on_cancel(move || {
+            cancelled.lock().unwrap().push(id);
+            changes.tick();
+        });
         let mode = *self.mode.lock().unwrap();
         let pin_len = match mode {
             FakeMode::Answer => 0,
-            FakeMode::Hang => loop {
-                tokio::time::sleep(Duration::from_secs(3600)).await;
-            },
+            // Until the request is cancelled, which drops this future.
+            FakeMode::Hang => std::future::pending().await,
             FakeMode::AskPin => ui.pin(Default::default()).await?.expose().len(),
         };
         Ok(serde_json::json!({
@@ -245,6 +252,8 @@ pub struct GatedBackend {
 struct GateState {
     gate: Mutex<Gate>,
     freed: std::sync::Condvar,
+    /// Ticks at each change of `gate`.
+    changes: Changes,
 }
 
 /// What [`GatedBackend`] saw.
@@ -272,17 +281,23 @@ impl GatedBackend {
         *self.state.gate.lock().unwrap()
     }
 
+    /// Waits until what it saw satisfies `done`.
+    pub async fn until(&self, what: &str, mut done: impl FnMut(Gate) -> bool) {
+        self.state.changes.until(what, || done(self.gate())).await;
+    }
+
     /// Holds the authenticator until the request is cancelled.
     async fn hold(&self, cancel: &CancelToken) -> Result<serde_json::Value, WebAuthnError> {
         self.state.gate.lock().unwrap().held = true;
+        self.state.changes.tick();
         let state = self.state.clone();
         cancel.on_cancel(move || {
             state.gate.lock().unwrap().held = false;
             state.freed.notify_all();
+            state.changes.tick();
         });
-        loop {
-            tokio::time::sleep(Duration::from_secs(3600)).await;
-        }
+        // Until the request is cancelled, which drops this future.
+        std::future::pending().await
     }
 }
 
@@ -323,11 +338,14 @@ impl PlatformStore for GatedBackend {
         let mut gate = self.state.gate.lock().unwrap();
         gate.waiting += 1;
         gate.most_waiting = gate.most_waiting.max(gate.waiting);
+        self.state.changes.tick();
         while gate.held {
             gate = self.state.freed.wait(gate).unwrap();
         }
         gate.waiting -= 1;
         gate.applied += 1;
+        drop(gate);
+        self.state.changes.tick();
         Ok(SignalReport::default())
     }
 }
