@@ -10,7 +10,8 @@ use aws_lc_rs::digest;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
 use latchkey_authenticator::env::{PresenceDenied, PresencePurpose, UserPresence};
-use latchkey_authenticator::store::CredentialStore;
+use latchkey_authenticator::request;
+use latchkey_authenticator::store::{self, CredentialStore};
 use latchkey_authenticator::{Authenticator, Config};
 use latchkey_client::platform::{SystemClock, SystemRng};
 use latchkey_ctap::cbor::FromValue;
@@ -229,6 +230,44 @@ impl<S: CredentialStore> CtapClient<S> {
         Ok(Request::MakeCredential(r).encode())
     }
 
+    /// The same makeCredential as [`CtapClient::make_credential_request`] as the authenticator's
+    /// typed request (what `handle_cbor` decodes it to), for timing the command without its CBOR.
+    pub fn make_credential_typed(
+        &mut self,
+        rp_id: &str,
+        token: &[u8],
+    ) -> Result<request::MakeCredentialRequest, BenchError> {
+        let client_data_hash = self.next_hash("create");
+        let n = self.counter;
+        let user = user(n)?;
+        Ok(request::MakeCredentialRequest {
+            client_data_hash: client_data_hash.0.to_vec(),
+            rp: store::RpEntity {
+                id: rp_id.to_owned(),
+                name: Some("Example".to_owned()),
+            },
+            user: store::UserEntity {
+                id: user.id.as_bytes().to_vec(),
+                name: user.name,
+                display_name: user.display_name,
+            },
+            algorithms: vec![CoseAlgorithm::ES256.0],
+            exclude_list: Vec::new(),
+            extensions: request::MakeCredentialExtensions::default(),
+            rk: true,
+            up: None,
+            uv: false,
+            pin_uv_auth_param: Some(pin::authenticate(
+                PinUvAuthProtocol::Two,
+                token,
+                &client_data_hash.0,
+            )),
+            pin_uv_auth_protocol: Some(u64::from(PinUvAuthProtocol::Two.id())),
+            enterprise_attestation: None,
+            attestation_formats_preference: None,
+        })
+    }
+
     /// An encoded getAssertion for `rp_id` (empty allowList: discoverable) authorised by `token`.
     pub fn get_assertion_request(
         &mut self,
@@ -377,6 +416,31 @@ mod tests {
             ),
             "{e}"
         );
+    }
+
+    #[test]
+    fn the_typed_request_makes_the_credential_the_encoded_one_does() {
+        let mut c = CtapClient::platform(MemoryStore::default());
+        c.set_pin().unwrap();
+        let token = c
+            .token(Permissions::MAKE_CREDENTIAL, "example.com")
+            .unwrap();
+        let typed = c.make_credential_typed("example.com", &token).unwrap();
+        let made = c.auth.make_credential(&typed).unwrap();
+        assert_eq!(made.credential_id.len(), 32);
+        assert_eq!(credential_id(&made.auth_data).unwrap(), made.credential_id);
+        // The token was spent: the same request again is refused as the encoded one would be.
+        let again = c.make_credential_typed("example.com", &token).unwrap();
+        assert_eq!(
+            c.auth.make_credential(&again).unwrap_err(),
+            StatusCode::PinAuthInvalid
+        );
+        // And with a fresh token, the encoded form of the same kind of request is taken too.
+        let token = c
+            .token(Permissions::MAKE_CREDENTIAL, "example.com")
+            .unwrap();
+        let encoded = c.make_credential_request("example.com", &token).unwrap();
+        check_ok("makeCredential", &c.auth.handle_cbor(&encoded)).unwrap();
     }
 
     #[test]

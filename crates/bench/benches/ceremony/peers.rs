@@ -143,6 +143,48 @@ pub fn passkey_rs<C: CryptoBackend>(
     (mc, ga)
 }
 
+/// The CTAP 2 command byte of authenticatorMakeCredential (CTAP 2.1 §6.1).
+const MAKE_CREDENTIAL: u8 = 0x01;
+
+/// passkey-authenticator's makeCredential through its own CTAP 2 CBOR types, as Latchkey's row
+/// goes through `handle_cbor`: the command byte and the request map in (encoded untimed by
+/// passkey-types' serde with ciborium), decoded with ciborium into its typed request, the
+/// typed call, and the response encoded behind a success status byte. The first answer is
+/// read back with Latchkey's strict decoder, so the bytes are a real makeCredential response.
+pub fn passkey_rs_cbor<C: CryptoBackend>(crypto: C, budget: Budget) -> Result<Samples, BenchError> {
+    let mut auth = Authenticator::new(Aaguid::new_empty(), None::<Passkey>, Verified, crypto);
+    let mut n = 0u64;
+    let mut checked = false;
+    stats::measure_with_setup(
+        budget,
+        &mut (),
+        |_| {
+            n += 1;
+            let mut message = vec![MAKE_CREDENTIAL];
+            ciborium::ser::into_writer(&mc_request(n), &mut message).map_err(peer)?;
+            Ok(message)
+        },
+        |_, message| {
+            let body = match message.split_first() {
+                Some((&MAKE_CREDENTIAL, body)) => body,
+                _ => return Err(peer("not a makeCredential message")),
+            };
+            let request: make_credential::Request =
+                ciborium::de::from_reader(body).map_err(peer)?;
+            let response = block_on(auth.make_credential(request)).map_err(peer)?;
+            let mut out = vec![0u8];
+            ciborium::ser::into_writer(&response, &mut out).map_err(peer)?;
+            if !checked {
+                let r: latchkey_ctap::command::MakeCredentialResponse =
+                    latchkey_ctap::command::decode_response(&out).map_err(peer)?;
+                latchkey_bench::core::credential_id(&r.auth_data)?;
+                checked = true;
+            }
+            Ok(())
+        },
+    )
+}
+
 /// The AWS-LC backend.
 pub fn aws_lc() -> AwsLcRsBackend {
     AwsLcRsBackend
