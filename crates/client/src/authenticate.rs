@@ -4,6 +4,7 @@
 use latchkey_ctap::authdata::AuthenticatorData;
 use latchkey_ctap::command::{
     ClientDataHash as CtapHash, GetAssertionOptions, GetAssertionRequest, GetAssertionResponse,
+    GetInfoResponse,
 };
 use latchkey_ctap::entity::CredentialDescriptor;
 use latchkey_ctap::extensions::{
@@ -56,7 +57,7 @@ fn not_in_allow_list() -> WebAuthnError {
 /// Looks for the listed credentials under the `appid` extension's AppID, if the request has one.
 fn appid_preflight(
     device: &mut dyn Device,
-    info: &latchkey_ctap::command::GetInfoResponse,
+    info: &GetInfoResponse,
     options: &latchkey_webauthn::options::get::RequestOptions,
     allowed: &[Vec<u8>],
 ) -> Result<Option<(String, Vec<u8>)>, WebAuthnError> {
@@ -66,16 +67,37 @@ fn appid_preflight(
     Ok(uv::preflight(device, info, appid, allowed, None)?.map(|id| (appid.clone(), id)))
 }
 
-/// Runs an authentication ceremony on `device`.
+/// Runs an authentication ceremony on `device`; with several discoverable credentials the user
+/// chooses through `ui`.
 pub fn authenticate(
     device: &mut dyn Device,
     request: &GetRequest,
     ui: &mut dyn CeremonyUi,
 ) -> Result<Assertion, WebAuthnError> {
+    match authenticate_until_choice(device, request, ui)? {
+        Authentication::Done(assertion) => Ok(assertion),
+        Authentication::Choose(choice) => {
+            let index = ui
+                .choose_credential(choice.accounts())
+                .map_err(|_| not_chosen())?;
+            choice.finish(device, index)
+        }
+    }
+}
+
+/// Runs an authentication ceremony on `device` up to the choice of account, if there is one
+/// ([`AccountChoice`]): `ui` is asked for PINs and shown statuses, never for an account.
+pub fn authenticate_until_choice(
+    device: &mut dyn Device,
+    request: &GetRequest,
+    ui: &mut dyn CeremonyUi,
+) -> Result<Authentication, WebAuthnError> {
     let options = &request.options;
     let mut info = match probe(device)? {
         Protocol::Ctap2(info) => *info,
-        Protocol::U2f => return crate::u2f::authenticate(device, request, ui),
+        Protocol::U2f => {
+            return crate::u2f::authenticate(device, request, ui).map(Authentication::Done)
+        }
     };
     let support = extension_support(&info);
     let large_blob_write = matches!(
@@ -214,91 +236,175 @@ pub fn authenticate(
     };
     // A token is bound to the RP ID it was made for: none is used under the AppID.
     let token = if appid_used { None } else { token };
-    let count = first.number_of_credentials.unwrap_or(1).min(MAX_ACCOUNTS);
-    let answer = if count > 1 && chosen.is_none() {
-        let mut all = vec![first];
-        for _ in 1..count {
-            all.push(
-                ctap2::get_next_assertion(device)
-                    .map_err(|e| to_webauthn(Step::GetAssertion, &e))?,
-            );
-        }
-        let accounts: Vec<Account> = all.iter().map(|r| account(r, None)).collect();
-        let index = ui
-            .choose_credential(&accounts)
-            .map_err(|_| WebAuthnError::not_allowed("the user did not choose an account"))?;
-        if index >= all.len() {
-            return Err(WebAuthnError::not_allowed(
-                "the user did not choose an account",
-            ));
-        }
-        all.swap_remove(index)
-    } else {
-        first
-    };
-
-    let credential_id = answer
-        .credential
-        .as_ref()
-        .map(|c| c.id.clone())
-        .or_else(|| chosen.clone())
-        .ok_or_else(|| {
-            WebAuthnError::not_allowed("the authenticator did not name the credential")
-        })?;
-    if let Some(c) = &chosen {
-        if *c != credential_id {
-            return Err(WebAuthnError::not_allowed(
-                "the authenticator answered with a credential that was not asked for",
-            ));
-        }
-    }
-    let auth_data = AuthenticatorData::parse(&answer.auth_data).map_err(|e| {
-        WebAuthnError::not_allowed(format!(
-            "the authenticator's authenticatorData is malformed: {e}"
-        ))
-    })?;
-    let outputs = auth_data.extensions.clone().unwrap_or_default();
-    let prf_results = match (&outputs.hmac_secret, &hmac_session, &ext.hmac_secret) {
-        (Some(HmacSecretOutput::Output(enc)), Some(session), Some(salts)) => {
-            Some(crate::prf::output(session, enc, salts.salt2.is_some())?)
-        }
-        _ => None,
-    };
-    let mut outcome = AuthenticationOutcome {
+    let rest = Rest {
+        info,
+        token,
+        prf: hmac_session.zip(ext.hmac_secret.map(|salts| salts.salt2.is_some())),
         appid_used,
-        prf_results,
-        large_blob: None,
-        large_blob_written: false,
-        cred_blob: match outputs.cred_blob {
-            Some(CredBlobOutput::Blob(b)) => Some(b),
-            _ => None,
-        },
+        chosen,
     };
-    if let (Some(key), Some(large)) = (&answer.large_blob_key, &options.extensions.large_blob) {
-        match large {
-            LargeBlobAuthentication::Read => {
-                outcome.large_blob = crate::large_blob::read(device, &info, key)?;
+    let count = first.number_of_credentials.unwrap_or(1).min(MAX_ACCOUNTS);
+    if count <= 1 || rest.chosen.is_some() {
+        return rest
+            .finish(device, request, first)
+            .map(Authentication::Done);
+    }
+    // Several discoverable credentials (CTAP 2.1 §6.2.2): the platform fetches them all, with
+    // no further touch, and the user picks one.
+    let mut all = vec![first];
+    for _ in 1..count {
+        all.push(
+            ctap2::get_next_assertion(device).map_err(|e| to_webauthn(Step::GetAssertion, &e))?,
+        );
+    }
+    Ok(Authentication::Choose(AccountChoice {
+        accounts: all.iter().map(|r| account(r, None)).collect(),
+        answers: all,
+        request: Box::new(request.clone()),
+        rest: Box::new(rest),
+    }))
+}
+
+/// How [`authenticate_until_choice`] ended.
+#[derive(Debug)]
+pub enum Authentication {
+    /// The ceremony is done.
+    Done(Assertion),
+    /// Several discoverable credentials answered: the user chooses one of them.
+    Choose(AccountChoice),
+}
+
+/// Several discoverable credentials answered one getAssertion (CTAP 2.1 §6.2.2): each is already
+/// signed (the one touch is spent), so the choice can be asked at leisure — on another thread,
+/// after the device was put aside — and [`AccountChoice::finish`] completes the ceremony with the
+/// chosen one on the same device, without asking the authenticator for another signature.
+#[derive(Debug)]
+pub struct AccountChoice {
+    accounts: Vec<Account>,
+    answers: Vec<GetAssertionResponse>,
+    request: Box<GetRequest>,
+    rest: Box<Rest>,
+}
+
+impl AccountChoice {
+    /// The accounts to choose from, in the authenticator's order.
+    pub fn accounts(&self) -> &[Account] {
+        &self.accounts
+    }
+
+    /// Completes the ceremony with `accounts()[index]` on `device`, the device the choice came
+    /// from (large-blob reads and writes go to it).
+    pub fn finish(self, device: &mut dyn Device, index: usize) -> Result<Assertion, WebAuthnError> {
+        let AccountChoice {
+            mut answers,
+            request,
+            rest,
+            ..
+        } = self;
+        if index >= answers.len() {
+            return Err(not_chosen());
+        }
+        let answer = answers.swap_remove(index);
+        rest.finish(device, &request, answer)
+    }
+}
+
+fn not_chosen() -> WebAuthnError {
+    WebAuthnError::not_allowed("the user did not choose an account")
+}
+
+/// What the ceremony keeps from before the assertion for what comes after it.
+#[derive(Debug)]
+struct Rest {
+    info: GetInfoResponse,
+    token: Option<Token>,
+    /// The hmac-secret session and whether two salts were sent, when prf was asked.
+    prf: Option<(Session, bool)>,
+    appid_used: bool,
+    /// The credential asked for, when the allow list named one.
+    chosen: Option<Vec<u8>>,
+}
+
+impl Rest {
+    /// The client's part after the authenticator answered with `answer`: prf outputs, large
+    /// blobs, the assertion.
+    fn finish(
+        self,
+        device: &mut dyn Device,
+        request: &GetRequest,
+        answer: GetAssertionResponse,
+    ) -> Result<Assertion, WebAuthnError> {
+        let Self {
+            info,
+            token,
+            prf,
+            appid_used,
+            chosen,
+        } = self;
+        let options = &request.options;
+        let credential_id = answer
+            .credential
+            .as_ref()
+            .map(|c| c.id.clone())
+            .or_else(|| chosen.clone())
+            .ok_or_else(|| {
+                WebAuthnError::not_allowed("the authenticator did not name the credential")
+            })?;
+        if let Some(c) = &chosen {
+            if *c != credential_id {
+                return Err(WebAuthnError::not_allowed(
+                    "the authenticator answered with a credential that was not asked for",
+                ));
             }
-            LargeBlobAuthentication::Write(blob) => {
-                if let Some(token) = &token {
-                    crate::large_blob::write(device, &info, token, key, blob)?;
-                    outcome.large_blob_written = true;
+        }
+        let auth_data = AuthenticatorData::parse(&answer.auth_data).map_err(|e| {
+            WebAuthnError::not_allowed(format!(
+                "the authenticator's authenticatorData is malformed: {e}"
+            ))
+        })?;
+        let outputs = auth_data.extensions.clone().unwrap_or_default();
+        let prf_results = match (&outputs.hmac_secret, &prf) {
+            (Some(HmacSecretOutput::Output(enc)), Some((session, two))) => {
+                Some(crate::prf::output(session, enc, *two)?)
+            }
+            _ => None,
+        };
+        let mut outcome = AuthenticationOutcome {
+            appid_used,
+            prf_results,
+            large_blob: None,
+            large_blob_written: false,
+            cred_blob: match outputs.cred_blob {
+                Some(CredBlobOutput::Blob(b)) => Some(b),
+                _ => None,
+            },
+        };
+        if let (Some(key), Some(large)) = (&answer.large_blob_key, &options.extensions.large_blob) {
+            match large {
+                LargeBlobAuthentication::Read => {
+                    outcome.large_blob = crate::large_blob::read(device, &info, key)?;
+                }
+                LargeBlobAuthentication::Write(blob) => {
+                    if let Some(token) = &token {
+                        crate::large_blob::write(device, &info, token, key, blob)?;
+                        outcome.large_blob_written = true;
+                    }
                 }
             }
         }
+        let description = device.info();
+        Ok(Assertion {
+            credential_id,
+            client_data_json: request.client_data_json.clone(),
+            authenticator_data: answer.auth_data.clone(),
+            signature: answer.signature.clone(),
+            user_handle: answer
+                .user
+                .as_ref()
+                .map(|u| u.id.as_bytes().to_vec())
+                .filter(|h| !h.is_empty()),
+            attachment: description.transport.attachment(),
+            extensions: options.extensions.client_outputs(&outcome),
+        })
     }
-    let description = device.info();
-    Ok(Assertion {
-        credential_id,
-        client_data_json: request.client_data_json.clone(),
-        authenticator_data: answer.auth_data.clone(),
-        signature: answer.signature.clone(),
-        user_handle: answer
-            .user
-            .as_ref()
-            .map(|u| u.id.as_bytes().to_vec())
-            .filter(|h| !h.is_empty()),
-        attachment: description.transport.attachment(),
-        extensions: options.extensions.client_outputs(&outcome),
-    })
 }

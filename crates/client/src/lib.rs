@@ -53,12 +53,13 @@ pub mod ui;
 pub mod uv;
 pub mod uv_token;
 
-pub use authenticate::authenticate;
+pub use authenticate::{authenticate, authenticate_until_choice, AccountChoice, Authentication};
 pub use device::{CancelHandle, Device, DeviceDescription, DeviceError, Transport};
 pub use register::register;
 pub use request::{CreateRequest, GetRequest};
 pub use response::{Assertion, Registration};
 pub use store::PlatformAuthenticator;
 pub use ui::{
-    Account, CeremonyUi, Pin, PinReason, PinRequest, ScriptedUi, Status, UvReason, UvRequest,
+    Account, BuiltInUvEnd, CeremonyUi, Pin, PinReason, PinRequest, ScriptedUi, Status, UvReason,
+    UvRequest,
 };

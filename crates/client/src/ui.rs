@@ -102,6 +102,16 @@ pub struct UvRequest {
     pub device: String,
 }
 
+/// How the authenticator's built-in user verification ended without a token, so that the PIN
+/// takes over or the ceremony fails ([`crate::uv_token`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuiltInUvEnd {
+    /// Built-in UV is blocked (uvRetries is 0): a right PIN unblocks it.
+    Blocked,
+    /// Not set up, PIN blocked for this power cycle, or the attempts used up.
+    GaveUp,
+}
+
 /// The user (or the caller) gave up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("cancelled by the user")]
@@ -170,6 +180,20 @@ pub trait CeremonyUi {
     fn user_verification(&mut self, request: &UvRequest) {
         let _ = request;
         self.status(Status::TouchNeeded);
+    }
+
+    /// The authenticator's built-in user verification ended without a token (`end`), before
+    /// the PIN was asked. A UI that runs a ceremony again after a question it could not answer
+    /// at once keeps this for [`Self::earlier_built_in_uv_end`].
+    fn built_in_uv_ended(&mut self, end: BuiltInUvEnd) {
+        let _ = end;
+    }
+
+    /// How built-in user verification ended in an earlier run of this same ceremony on this
+    /// same authenticator, if it ended without a token: then its attempts are not made again —
+    /// each one costs an attempt of the key's real UV counter and asks the user's finger again.
+    fn earlier_built_in_uv_end(&mut self) -> Option<BuiltInUvEnd> {
+        None
     }
 }
 

@@ -19,7 +19,7 @@ use crate::device::Device;
 use crate::error::{to_webauthn, Step};
 use crate::pin_policy;
 use crate::pinuv::{self, Session, Token, TokenRequest};
-use crate::ui::{CeremonyUi, UvReason, UvRequest};
+use crate::ui::{BuiltInUvEnd, CeremonyUi, UvReason, UvRequest};
 
 /// The most getPinUvAuthTokenUsingUvWithPermissions calls per token, whatever the key prefers
 /// (maxUvRetries is at most 25, §6.5.2.2).
@@ -58,10 +58,8 @@ fn token_with_uv(
 enum Outcome {
     /// A token.
     Token(Token),
-    /// Built-in UV is blocked (uvRetries is 0): a right PIN unblocks it.
-    Blocked,
-    /// Not set up, PIN blocked for this power cycle, or the attempts used up.
-    GaveUp,
+    /// No token.
+    Ended(BuiltInUvEnd),
 }
 
 /// Gets a pinUvAuthToken by built-in user verification, falling back to the PIN (through
@@ -77,9 +75,17 @@ pub fn obtain(
     let pin_set = info.option("clientPin") == Some(true);
     let mc_ga = Permissions::MAKE_CREDENTIAL | Permissions::GET_ASSERTION;
     let built_in_only = pin_policy::no_mc_ga_with_pin(info) && request.permissions.0 & mc_ga.0 != 0;
-    match attempts(device, info, ui, &request)? {
+    // An earlier run of this ceremony already made the attempts and stopped at the PIN.
+    let first = match ui.earlier_built_in_uv_end() {
+        Some(end) => Outcome::Ended(end),
+        None => attempts(device, info, ui, &request)?,
+    };
+    if let Outcome::Ended(end) = first {
+        ui.built_in_uv_ended(end);
+    }
+    match first {
         Outcome::Token(token) => Ok(token),
-        Outcome::Blocked if built_in_only && pin_set => {
+        Outcome::Ended(BuiltInUvEnd::Blocked) if built_in_only && pin_set => {
             pin_policy::unblock_built_in_uv(device, info, ui)?;
             match attempts(device, info, ui, &request)? {
                 Outcome::Token(token) => Ok(token),
@@ -127,16 +133,18 @@ fn attempts(
                 // again with the attempts left unknown.
                 retries_left = uv_retries(device).ok().flatten();
                 if retries_left == Some(0) {
-                    return Ok(Outcome::Blocked);
+                    return Ok(Outcome::Ended(BuiltInUvEnd::Blocked));
                 }
                 reason = UvReason::Retry;
             }
-            Err(CtapError::Status(StatusCode::UvBlocked)) => return Ok(Outcome::Blocked),
+            Err(CtapError::Status(StatusCode::UvBlocked)) => {
+                return Ok(Outcome::Ended(BuiltInUvEnd::Blocked))
+            }
             Err(CtapError::Status(
                 StatusCode::PinAuthBlocked | StatusCode::PinBlocked | StatusCode::NotAllowed,
-            )) => return Ok(Outcome::GaveUp),
+            )) => return Ok(Outcome::Ended(BuiltInUvEnd::GaveUp)),
             Err(e) => return Err(to_webauthn(Step::UserVerification, &e)),
         }
     }
-    Ok(Outcome::GaveUp)
+    Ok(Outcome::Ended(BuiltInUvEnd::GaveUp))
 }

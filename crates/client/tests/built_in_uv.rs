@@ -14,7 +14,11 @@ use common::*;
 use latchkey_authenticator::uv::UvScript;
 use latchkey_authenticator::{BuiltInUv, Config};
 use latchkey_client::device::KeepaliveStatus;
-use latchkey_client::{CancelHandle, Device, DeviceDescription, DeviceError, ScriptedUi, UvReason};
+use latchkey_client::ui::Cancelled;
+use latchkey_client::{
+    Account, BuiltInUvEnd, CancelHandle, CeremonyUi, Device, DeviceDescription, DeviceError, Pin,
+    PinRequest, ScriptedUi, Status, UvReason, UvRequest,
+};
 use latchkey_ctap::cbor::{self, Value};
 use latchkey_webauthn::ErrorName;
 use serde_json::json;
@@ -201,6 +205,65 @@ fn once_built_in_uv_blocks_the_pin_takes_over() {
     register(&mut *dev, &mut ui, "required");
     assert_eq!(uv_log(&ui), [(UvReason::Verify, None)]);
     assert!(ui.pin_requests.is_empty());
+}
+
+/// A UI that stops at the PIN, as latchkeyd's does when it has no answer yet, and keeps how
+/// built-in UV ended for the next run of the same ceremony.
+#[derive(Default)]
+struct StopsAtPin {
+    inner: ScriptedUi,
+    ended: Option<BuiltInUvEnd>,
+    earlier: Option<BuiltInUvEnd>,
+}
+
+impl CeremonyUi for StopsAtPin {
+    fn pin(&mut self, request: &PinRequest) -> Result<Pin, Cancelled> {
+        self.inner.pin(request)
+    }
+    fn choose_credential(&mut self, accounts: &[Account]) -> Result<usize, Cancelled> {
+        self.inner.choose_credential(accounts)
+    }
+    fn status(&mut self, status: Status) {
+        self.inner.status(status);
+    }
+    fn user_verification(&mut self, request: &UvRequest) {
+        self.inner.user_verification(request);
+    }
+    fn built_in_uv_ended(&mut self, end: BuiltInUvEnd) {
+        self.ended = Some(end);
+    }
+    fn earlier_built_in_uv_end(&mut self) -> Option<BuiltInUvEnd> {
+        self.earlier
+    }
+}
+
+#[test]
+fn a_ceremony_run_again_after_its_pin_question_does_not_ask_the_finger_again() {
+    let server = fingerprint_key("no-match", 2, 3);
+    let mut dev = server.open();
+    set_pin(&mut *dev);
+    let user = random(8);
+    let (options, challenge) = create_options(&user, "discouraged", "required", &[], json!({}));
+    let request = create_request(&options);
+    // The first run: two misses block the reader, the PIN is asked and not answered yet.
+    let mut first = StopsAtPin::default();
+    let err = latchkey_client::register(&mut *dev, &request, &mut first).unwrap_err();
+    assert_eq!(err.kind(), ErrorName::NotAllowed);
+    assert_eq!(first.ended, Some(BuiltInUvEnd::Blocked));
+    assert_eq!(first.inner.pin_requests.len(), 1);
+    assert_eq!(server.uv_attempts.count(), 2);
+    // The second run, with the PIN: the reader is not tried again, and the PIN is asked with
+    // the same retries as in the first run.
+    let mut second = StopsAtPin {
+        inner: ScriptedUi::with_pins([PIN]),
+        earlier: first.ended,
+        ..StopsAtPin::default()
+    };
+    let reg = latchkey_client::register(&mut *dev, &request, &mut second).unwrap();
+    rp_register(&reg, &challenge, true);
+    assert!(second.inner.uv_requests.is_empty());
+    assert_eq!(second.inner.pin_requests, first.inner.pin_requests);
+    assert_eq!(server.uv_attempts.count(), 2);
 }
 
 #[test]

@@ -236,6 +236,46 @@ both!(
     }
 );
 
+both!(
+    several_accounts_are_chosen_after_the_one_touch_and_finished_without_another_signature,
+    |dev, touches| {
+        let mut ui = pins(2);
+        let first = create(dev, &mut ui, "required", "required", &[], json!({})).unwrap();
+        let second = create(dev, &mut ui, "required", "required", &[], json!({})).unwrap();
+        let before = touches.count();
+        let (options, _) = get_options(&[], "required", json!({}));
+        let request = get_request(&options);
+        let mut ui = pins(1);
+        let choice = match latchkey_client::authenticate_until_choice(dev, &request, &mut ui) {
+            Ok(latchkey_client::Authentication::Choose(choice)) => choice,
+            other => panic!("expected a choice of account, got {other:?}"),
+        };
+        // Never asked through the UI: the choice is the caller's to ask, after the touch.
+        assert!(ui.choices_offered.is_empty());
+        assert_eq!(touches.count(), before + 1);
+        let offered: Vec<&[u8]> = choice
+            .accounts()
+            .iter()
+            .map(|a| a.user_id.as_slice())
+            .collect();
+        assert_eq!(offered, [second.user.as_slice(), first.user.as_slice()]);
+        let a = choice.finish(dev, 1).unwrap();
+        assert_eq!(a.credential_id, first.reg.credential_id);
+        // The chosen credential signed once: its counter went from 0 to 1, with one touch.
+        assert_eq!(&a.authenticator_data[33..37], &[0, 0, 0, 1]);
+        assert_eq!(touches.count(), before + 1);
+        // An index beyond the list is no choice.
+        let mut ui = pins(1);
+        let Ok(latchkey_client::Authentication::Choose(choice)) =
+            latchkey_client::authenticate_until_choice(dev, &request, &mut ui)
+        else {
+            panic!("expected a choice of account");
+        };
+        let err = choice.finish(dev, 2).unwrap_err();
+        assert_eq!(err.kind(), ErrorName::NotAllowed);
+    }
+);
+
 both!(large_blob_is_written_then_read_back, |dev, _touches| {
     let mut ui = pins(1);
     let c = create(
