@@ -10,7 +10,10 @@
 //!   current and the new PIN (§6.5.5.5–6), a touch for a reset (§6.6) — is asked of the *trusted*
 //!   prompt (`RequestPin`, `ChangePin`, `ShowStatus`; PINs through file descriptors), never of a
 //!   prompt the caller controls and never as a D-Bus string. The prompt's `Cancelled` while the
-//!   key waits for a touch sends the key CTAPHID_CANCEL.
+//!   key waits for a touch sends the key CTAPHID_CANCEL. As in a ceremony, the prompt is asked
+//!   on the call's own task, never from the key's blocking thread: a PIN question ends the run,
+//!   is asked, and the operation runs again on the same open key with the answer
+//!   ([`crate::answers`]); statuses go to the prompt as they come ([`crate::shown`]).
 //! - One key operation runs at a time, and none while a ceremony uses keys: such a call fails at
 //!   once with `Busy`. A ceremony may wait minutes for a touch; a management call queued behind it
 //!   would leave the window waiting with no word why, while `Busy` lets it say so.
@@ -20,20 +23,21 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use latchkey_api::Error;
 use latchkey_client::manage::{self, ResetError};
-use latchkey_client::{CancelHandle, Device};
+use latchkey_client::{CancelHandle, CeremonyUi, Device};
 use latchkey_prompt::ChoiceKind;
 use latchkey_webauthn::WebAuthnError;
 use zbus::zvariant::{OwnedValue, Value};
 use zbus::Connection;
 use zeroize::Zeroizing;
 
-use crate::bridge::UiBridge;
+use crate::answers::{ask_pin, AnsweredUi, Answers, Question, MAX_ANSWERS};
 use crate::identity::CallerIdentity;
 use crate::keys::KeyBackend;
 use crate::pin_change::{ask_pins, dismiss, trusted_prompt};
 use crate::prompt::{ChosenPrompt, DbusPromptSession};
 use crate::queue::caller_key;
 use crate::session::PromptSession;
+use crate::shown::{self, showing, StatusLine};
 use crate::state::Shared;
 
 mod entries;
@@ -139,19 +143,29 @@ fn open_at(
         .ok_or_else(|| Error::NotFound("that security key is no longer plugged in".into()))
 }
 
-/// Runs `work` on the target key on a blocking thread, the user side through `prompt` for the
-/// prompt request `id` (dismissed afterwards), within the call limits. The user's cancel in the
-/// prompt while the key waits for a touch (`Cancelled`) sends the key CTAPHID_CANCEL.
+/// What one run on the key gives back: the key (kept open for the next run), the answers, the
+/// result, and the question the run stopped at.
+type Run<T> = (
+    Option<Box<dyn Device>>,
+    Answers,
+    Result<T, Error>,
+    Option<Question>,
+);
+
+/// Runs `work` on the target key on a blocking thread, within the call limits, the user side
+/// through `prompt` for the prompt request `id` (dismissed afterwards): a PIN question ends a
+/// run, is asked on this task, and `work` runs again on the same key with the answer. The
+/// user's cancel in the prompt while the key waits for a touch (`Cancelled`) sends the key
+/// CTAPHID_CANCEL.
 async fn on_key<T: Send + 'static>(
     shared: &Shared,
     caller: &CallerIdentity,
     target: Target,
     prompt: &ChosenPrompt,
     id: &str,
-    work: impl FnOnce(&mut dyn Device, &mut UiBridge) -> Result<T, Error> + Send + 'static,
+    work: impl Fn(&mut dyn Device, &mut dyn CeremonyUi) -> Result<T, Error> + Send + Sync + 'static,
 ) -> Result<T, Error> {
-    let session: Arc<dyn PromptSession> =
-        Arc::new(DbusPromptSession::new(prompt.clone(), id.to_owned()));
+    let session = DbusPromptSession::new(prompt.clone(), id.to_owned());
     let Target { keys, place, .. } = target;
     let cancel = CancelHandle::new();
     let user_cancel = session.user_cancel().await;
@@ -162,20 +176,53 @@ async fn on_key<T: Send + 'static>(
             cancel.cancel();
         })
     };
-    let result = shared
-        .calls
-        .run(caller_key(caller, shared.settings.uid), move || {
-            let mut bridge = UiBridge::new(session, tokio::runtime::Handle::current());
-            bridge.set_authenticator_kind(ChoiceKind::SecurityKey);
-            let mut device = open_at(&keys, &place, &cancel)?;
-            work(&mut *device, &mut bridge)
-        })
-        .await;
+    let work = Arc::new(work);
+    let mut line = StatusLine::default();
+    let mut device: Option<Box<dyn Device>> = None;
+    let mut answers = Answers::default();
+    let result = loop {
+        let (show, rx) = shown::channel();
+        let (keys, place, handle, work) =
+            (keys.clone(), place.clone(), cancel.clone(), work.clone());
+        let run = shared.calls.run(
+            caller_key(caller, shared.settings.uid),
+            move || -> Run<T> {
+                let mut key = match device {
+                    Some(key) => key,
+                    None => match open_at(&keys, &place, &handle) {
+                        Ok(key) => key,
+                        Err(e) => return (None, answers, Err(e), None),
+                    },
+                };
+                let mut answered = AnsweredUi::live(&mut answers, show);
+                let result = work(&mut *key, &mut answered);
+                let question = answered.question.take();
+                (Some(key), answers, result, question)
+            },
+        );
+        let (kept, kept_answers, result, question) =
+            match showing(&session, &mut line, rx, run).await {
+                Ok(Ok(run)) => run,
+                Ok(Err(e)) => {
+                    break Err(Error::Failed(format!(
+                        "the security key thread failed: {e}"
+                    )))
+                }
+                Err(busy) => break Err(Error::Busy(busy.to_string())),
+            };
+        (device, answers) = (kept, kept_answers);
+        let Some(Question::Pin(question)) = question else {
+            break result;
+        };
+        if answers.count() >= MAX_ANSWERS || cancel.is_cancelled() {
+            break result;
+        }
+        ask_pin(&session, question, ChoiceKind::SecurityKey, &mut answers).await;
+        line.reset();
+    };
     watch.abort();
     dismiss(prompt, id).await;
     result
-        .map_err(|e| Error::Busy(e.to_string()))?
-        .map_err(|e| Error::Failed(format!("the security key thread failed: {e}")))?
 }
 
 /// A key's answer as the method error; `CTAP2_ERR_NO_CREDENTIALS` (the client crate's
@@ -322,8 +369,9 @@ pub(crate) async fn change_pin(
     let changed = on_key(shared, caller, target, &prompt, &id, move |d, _| {
         let info = latchkey_client::ctap2::get_info(d)
             .map_err(|e| Error::Failed(format!("the key did not answer getInfo: {e}")))?;
-        let pin = |p: Zeroizing<String>| latchkey_client::Pin::new(p);
-        latchkey_client::pinuv::change_pin(d, &info, &pin(current), &pin(new))
+        // Copied into zeroised buffers: this work may run again after a question it never asks.
+        let pin = |p: &Zeroizing<String>| latchkey_client::Pin::new(p.clone());
+        latchkey_client::pinuv::change_pin(d, &info, &pin(&current), &pin(&new))
             .map_err(|e| Error::from_webauthn(&e))
     })
     .await;

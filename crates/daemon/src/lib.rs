@@ -12,8 +12,8 @@
 //! authenticator `latchkey_worker`.
 #![forbid(unsafe_code)]
 
+pub mod answers;
 pub mod authorize;
-pub mod bridge;
 pub mod cancel;
 pub mod ceremony;
 pub mod consent;
@@ -38,6 +38,7 @@ pub mod routing;
 pub mod server;
 pub mod service;
 pub mod session;
+pub mod shown;
 pub mod signal;
 pub mod state;
 pub mod store;

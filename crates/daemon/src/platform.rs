@@ -2,7 +2,7 @@
 //! (`latchkey_worker::WorkerDevice`), in tests the authenticator core in process — behind both
 //! back-end traits: its ceremonies ([`Ceremonies`], `latchkey_client::register` /
 //! `authenticate` on a blocking thread that never waits on the prompt: the prompt is asked on the
-//! runtime and its answers handed to the next run, [`answers`]) and its credentials ([`PlatformStore`]: list, delete, signals). One device,
+//! runtime and its answers handed to the next run, [`crate::answers`]) and its credentials ([`PlatformStore`]: list, delete, signals). One device,
 //! kept open; one ceremony at a time (the prompt queue already serialises requests), and
 //! management waits for the device while a ceremony holds it.
 //!
@@ -20,17 +20,13 @@ use latchkey_webauthn::WebAuthnError;
 use latchkey_worker::ManagedDevice;
 
 use latchkey_client::{PinReason, PinRequest};
-use zeroize::Zeroizing;
 
-use crate::bridge::{pin_request, status_kind};
-use crate::ceremony::{Account, CancelToken, Ceremonies, Ceremony, PromptSession};
+use crate::answers::{ask_pin, shown_accounts, AnsweredUi, Answers, Question, MAX_ANSWERS};
+use crate::ceremony::{CancelToken, Ceremonies, Ceremony, PromptSession};
 use crate::platform_pin::PlatformPinGuard;
+use crate::shown::status_kind;
 use crate::signal::{self, Signal, SignalError, SignalReport, SignalSupport};
 use crate::store::{PlatformStore, StoreError};
-
-mod answers;
-
-use answers::{AnsweredUi, Answers, Question};
 
 /// The platform authenticator (module doc).
 pub struct PlatformBackend {
@@ -65,7 +61,7 @@ impl PlatformBackend {
     }
 
     /// Runs the ceremony `c`: the prompt is asked on this task, the ceremony runs on a blocking
-    /// thread answered from what the prompt said ([`answers`]), again after each new question.
+    /// thread answered from what the prompt said ([`crate::answers`]), again after each new question.
     async fn run(
         &self,
         c: &Ceremony,
@@ -79,7 +75,7 @@ impl PlatformBackend {
         // (its retries reset by the last success), so it is asked before the first run.
         let expected = self.expected().take();
         if let Some(question) = expected {
-            ask_pin(ui.as_ref(), question, &mut answers).await;
+            ask_pin(ui.as_ref(), question, PLATFORM, &mut answers).await;
         }
         let mut asked_pins = 0;
         loop {
@@ -94,7 +90,7 @@ impl PlatformBackend {
                 handle.reset();
                 let link = token.link(&handle);
                 let mut run = RunOutcome::default();
-                let mut answered = AnsweredUi::new(&answers);
+                let mut answered = AnsweredUi::new(&mut answers);
                 let result = c.perform(&mut **device, &mut answered);
                 // A store failure behind the authenticator's CTAP status: its cause and blame.
                 if result.is_err() {
@@ -142,7 +138,7 @@ impl PlatformBackend {
             match question {
                 Question::Pin(q) => {
                     asked_pins += 1;
-                    ask_pin(ui.as_ref(), q, &mut answers).await;
+                    ask_pin(ui.as_ref(), q, PLATFORM, &mut answers).await;
                 }
                 Question::Account(offered) => {
                     let chosen = ui
@@ -158,9 +154,8 @@ impl PlatformBackend {
     }
 }
 
-/// The most answers one ceremony collects (PIN attempts, account choices) before it gives up:
-/// more than the platform PIN's eight retries and a first-use PIN with a choice of account.
-const MAX_ANSWERS: usize = 12;
+/// The platform authenticator, as the prompt names its kind.
+const PLATFORM: latchkey_prompt::ChoiceKind = latchkey_prompt::ChoiceKind::Platform;
 
 /// What one run of the ceremony asked and showed.
 #[derive(Default)]
@@ -170,31 +165,6 @@ struct RunOutcome {
     pin_questions: Vec<PinRequest>,
     /// Why the run failed, when its store failed under the authenticator.
     failure: Option<latchkey_worker::ManageError>,
-}
-
-/// Asks the prompt the PIN question `question` and keeps its answer (or refusal).
-async fn ask_pin(ui: &dyn PromptSession, question: PinRequest, answers: &mut Answers) {
-    let mut asked = pin_request(&question);
-    asked.kind = Some(latchkey_prompt::ChoiceKind::Platform);
-    let answer = match ui.pin(asked).await {
-        Ok(pin) => std::str::from_utf8(pin.expose())
-            .ok()
-            .map(|text| Zeroizing::new(text.to_owned())),
-        Err(_) => None,
-    };
-    answers.pin(question, answer);
-}
-
-/// The accounts as the prompt shows them.
-fn shown_accounts(accounts: &[latchkey_client::Account]) -> Vec<Account> {
-    accounts
-        .iter()
-        .map(|a| Account {
-            name: a.name.clone().unwrap_or_default(),
-            display_name: a.display_name.clone().unwrap_or_default(),
-            created: None,
-        })
-        .collect()
 }
 
 #[async_trait]

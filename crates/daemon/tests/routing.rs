@@ -669,3 +669,159 @@ fn a_device_that_is_not_a_key_name_stops_latchkeyd_with_the_reason() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--device tcp:1"), "{stderr}");
 }
+
+/// A discoverable registration on the key for `user` (raw options: webauthn-rs gives every
+/// registration the same user).
+async fn discoverable_on_the_key(client: &CredentialsClient, user: &[u8], uv: &str) -> String {
+    let json = serde_json::json!({
+        "rp": {"id": "example.com", "name": "Example"},
+        "user": {"id": latchkey_webauthn::b64::encode(user), "name": format!("user{}", user[0]), "displayName": "A User"},
+        "challenge": latchkey_webauthn::b64::encode(&[9; 32]),
+        "pubKeyCredParams": [{"type": "public-key", "alg": -7}],
+        "authenticatorSelection": {"authenticatorAttachment": "cross-platform", "residentKey": "required", "userVerification": uv},
+        "attestation": "none",
+    });
+    let out = client
+        .call(Kind::Create, &json.to_string(), &web())
+        .await
+        .unwrap();
+    ok_json(&out)["id"].as_str().unwrap().to_owned()
+}
+
+/// The signature counter in a response's authenticatorData (L3 §6.1: bytes 33..37).
+fn sign_count(response: &serde_json::Value) -> u32 {
+    let data = latchkey_webauthn::b64::decode(
+        "authenticatorData",
+        response["response"]["authenticatorData"].as_str().unwrap(),
+    )
+    .unwrap();
+    u32::from_be_bytes(data[33..37].try_into().unwrap())
+}
+
+/// The key's PIN retries, read on a connection of its own once latchkeyd let go of the key.
+async fn pin_retries(key: &TestKey) -> Option<u64> {
+    let path = key.path.clone();
+    let read = tokio::task::spawn_blocking(move || {
+        let mut dev = latchkey_client::hid::open_unix(&path).unwrap();
+        latchkey_client::pinuv::pin_retries(&mut dev).unwrap()
+    });
+    tokio::time::timeout(Duration::from_secs(20), read)
+        .await
+        .expect("latchkeyd never let go of the key")
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_with_several_accounts_signs_with_one_touch_and_its_counter_moves_by_one() {
+    let bus = TestBus::start();
+    let key = TestKey::start(&bus.dir.path().join("key.sock"), Presence::Touch);
+    let _d = Latchkeyd::start(
+        &bus,
+        &policy_privileged_self(),
+        &[format!("--device={}", key.spec())],
+    )
+    .await;
+    let prompt = Prompt::spawn(&bus, "approve\nchoose 1\n", false);
+    let client = client(&bus).await;
+    let first = discoverable_on_the_key(&client, &[1; 16], "discouraged").await;
+    let second = discoverable_on_the_key(&client, &[2; 16], "discouraged").await;
+    assert_ne!(first, second);
+    assert_eq!(key.touches(), 2);
+
+    // A discoverable get: both accounts answer the one getAssertion, the user picks one.
+    let json = serde_json::json!({
+        "challenge": latchkey_webauthn::b64::encode(&[5; 32]),
+        "rpId": "example.com",
+        "userVerification": "discouraged",
+    });
+    let out = client
+        .call(Kind::Get, &json.to_string(), &web())
+        .await
+        .unwrap();
+    let response = ok_json(&out);
+    let offered = methods(&prompt, "ChooseAccount");
+    assert_eq!(offered.len(), 1, "{offered:?}");
+    // Newest first: index 1 is the first account.
+    assert_eq!(response["id"], first.as_str());
+    assert_eq!(
+        response["response"]["userHandle"],
+        latchkey_webauthn::b64::encode(&[1; 16])
+    );
+    assert_eq!(key.touches(), 3, "one touch for the sign-in");
+    assert_eq!(sign_count(&response), 1, "signed once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_pin_then_the_right_one_costs_one_retry_and_one_touch() {
+    let bus = TestBus::start();
+    let key = TestKey::start(&bus.dir.path().join("key.sock"), Presence::Touch);
+    key.set_pin("4321");
+    let _d = Latchkeyd::start(
+        &bus,
+        &policy_privileged_self(),
+        &[format!("--device={}", key.spec())],
+    )
+    .await;
+    let prompt = Prompt::spawn(&bus, "approve\npin 999999\npin 4321\n", false);
+    let client = client(&bus).await;
+    discoverable_on_the_key(&client, &[1; 16], "required").await;
+    let pins = methods(&prompt, "RequestPin");
+    let retries: Vec<(&serde_json::Value, &serde_json::Value)> = pins
+        .iter()
+        .map(|p| (&p["details"]["retries"], &p["details"]["wrong_pin"]))
+        .collect();
+    assert_eq!(
+        retries,
+        [
+            (&serde_json::json!(8), &serde_json::json!(false)),
+            (&serde_json::json!(7), &serde_json::json!(true))
+        ]
+    );
+    assert_eq!(key.touches(), 1, "the PIN comes before the one touch");
+    // The right PIN restored the retries: the wrong one cost exactly one.
+    assert_eq!(pin_retries(&key).await, Some(8));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_while_the_pin_is_asked_leaves_the_key_untouched() {
+    let bus = TestBus::start();
+    let key = TestKey::start(&bus.dir.path().join("key.sock"), Presence::Touch);
+    key.set_pin("4321");
+    let d = Latchkeyd::start(
+        &bus,
+        &policy_privileged_self(),
+        &[format!("--device={}", key.spec())],
+    )
+    .await;
+    // The user cancels the PIN dialog; the next time the caller closes the request while the
+    // prompt still asks.
+    let prompt = Prompt::spawn(&bus, "approve\npin deny\ndelay 60000 pin 4321\n", false);
+    let client = client(&bus).await;
+    let reg = registration(
+        &rp(),
+        Some(AuthenticatorAttachment::CrossPlatform),
+        UserVerificationPolicy::Required,
+    );
+    let out = client.call(Kind::Create, &reg.json, &web()).await.unwrap();
+    assert_eq!(
+        out.error_name().as_deref(),
+        Some("NotAllowedError"),
+        "{:?}",
+        out.message()
+    );
+    assert_eq!(key.touches(), 0);
+
+    let pending = client.start(Kind::Create, &reg.json, &web()).await.unwrap();
+    prompt
+        .until("the second PIN question", || {
+            methods(&prompt, "RequestPin").len() == 2
+        })
+        .await;
+    pending.close().await.unwrap();
+    d.until_logged("the request cancelled", || {
+        d.log().contains("request cancelled")
+    })
+    .await;
+    assert_eq!(pin_retries(&key).await, Some(8), "no PIN was tried");
+    assert_eq!(key.touches(), 0);
+}

@@ -5,7 +5,9 @@
 //!    does), else in this process ([`KeyAccess::InProcess`], for embedders and in-process tests).
 //! 2. One key: it is used as is (no extra touch). Several: each is asked for a touch
 //!    ([`select_joining`]); the first touched wins and the others get CTAPHID_CANCEL. None: the
-//!    prompt says [`INSERT_KEY`] and the first key to appear is used.
+//!    prompt says [`crate::shown::INSERT_KEY`] and the first key to appear is used.
+//!
+//! What the prompt shows meanwhile goes through a [`ShowTx`]: this thread never waits on it.
 //!
 //! Every key opened is tied to the ceremony's [`CancelHandle`]: cancelling the ceremony cancels
 //! them all (CTAPHID_CANCEL to a key waiting for a touch) and stops following new ones.
@@ -21,7 +23,7 @@ use latchkey_worker::device_worker::{DeviceWorker, DeviceWorkerConfig};
 use latchkey_worker::keys::{self, Found, Sources, POLL};
 
 use super::KeySources;
-use crate::bridge::{UiBridge, INSERT_KEY};
+use crate::shown::ShowTx;
 
 /// Where keys are opened.
 #[derive(Debug)]
@@ -116,7 +118,7 @@ pub(crate) fn acquire(
     access: &KeyAccess,
     sources: &KeySources,
     ceremony: &CancelHandle,
-    ui: &mut UiBridge,
+    show: &ShowTx,
     deadline: Instant,
 ) -> Result<Box<dyn Device>, WebAuthnError> {
     if !sources.enabled() {
@@ -138,7 +140,7 @@ pub(crate) fn acquire(
             .ok_or_else(|| WebAuthnError::unknown("the key list changed"));
     }
     if devices.is_empty() {
-        ui.notice(INSERT_KEY);
+        show.state(latchkey_prompt::StatusKind::InsertKey);
         loop {
             if ceremony.is_cancelled() {
                 return Err(cancelled());
@@ -163,8 +165,8 @@ pub(crate) fn acquire(
         }
     }
     let left = deadline.saturating_duration_since(Instant::now());
-    ui.show(latchkey_prompt::StatusKind::SelectKey);
-    let chosen = select_joining(devices, &joins, ui, left);
+    show.state(latchkey_prompt::StatusKind::SelectKey);
+    let chosen = select_joining(devices, &joins, &mut show.clone(), left);
     if ceremony.is_cancelled() {
         return Err(cancelled());
     }

@@ -3,10 +3,16 @@
 //! in `devices.toml` (`$XDG_CONFIG_HOME/latchkey/devices.toml`, the file the `latchkey` CLI
 //! reads), or found by hidraw discovery with hot-plug and by pcscd's reader events. Each
 //! ceremony opens the keys afresh (the `acquire` module; in the sandboxed device worker when
-//! latchkeyd runs one, [`KeyAccess`]), runs
-//! `latchkey_client::register` / `authenticate` on the chosen one on a blocking thread, and
-//! closes them. The user side — PIN with retries left, "touch your key", "insert your key" —
-//! goes through the request's [`PromptSession`] ([`crate::bridge`]).
+//! latchkeyd runs one, [`KeyAccess`]), runs `latchkey_client::register` /
+//! `authenticate_until_choice` on the chosen one on a blocking thread, and closes them.
+//!
+//! The user side goes through the request's [`PromptSession`], on the request's own task, never
+//! from the blocking thread: "touch your key", "insert your key" and the like are sent to it as
+//! they come ([`crate::shown`]); a PIN question ends the run, is asked, and the ceremony runs
+//! again on the same key with the answer ([`crate::answers`]) — the PIN always comes before the
+//! touch, so the touch is asked once; with several discoverable credentials the client's part
+//! returns them all, signed by that one touch (CTAP 2.1 §6.2.2), and the account is asked
+//! afterwards and the ceremony finished on the key without another signature.
 //!
 //! Cancelling the request's [`CancelToken`] (or dropping the ceremony's future) cancels the
 //! ceremony's [`CancelHandle`], which sends CTAPHID_CANCEL to every key it opened and ends the
@@ -24,13 +30,16 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use latchkey_client::devices::{read_config, ListError};
-use latchkey_client::CancelHandle;
+use latchkey_client::{Authentication, CancelHandle, Device};
+use latchkey_prompt::ChoiceKind;
 use latchkey_transport::{DeviceSpec, Roots};
+use latchkey_webauthn::clientdata::CeremonyType;
 use latchkey_webauthn::WebAuthnError;
 
-use crate::bridge::run_blocking;
+use crate::answers::{ask_pin, shown_accounts, AnsweredUi, Answers, Question, MAX_ANSWERS};
 use crate::ceremony::{CancelToken, Ceremonies, Ceremony, PromptSession};
 use crate::options::Timeouts;
+use crate::shown::{self, showing, StatusLine};
 
 /// WebAuthn extensions the client drives on security keys (L3 §5.1.7 `extension:<id>`
 /// capabilities): appid/appidExclude on U2F keys, prf over hmac-secret, largeBlob, credProtect,
@@ -173,29 +182,101 @@ impl KeyBackend {
     ) -> Result<serde_json::Value, WebAuthnError> {
         self.running.fetch_add(1, Ordering::SeqCst);
         let _in_use = InUse(&self.running);
-        // This ceremony's own handle: every key it opens is tied to it.
+        // This ceremony's own handle: every key it opens is tied to it, and the request's
+        // cancel reaches it for as long as the ceremony runs, prompt questions included.
         let handle = CancelHandle::new();
-        let mut on_drop = CancelOnDrop(Some(handle.clone()));
-        let cancel = cancel.clone();
-        let sources = self.sources.clone();
-        let access = self.access.clone();
+        let _on_drop = CancelOnDrop(Some(handle.clone()));
+        let _link = cancel.link(&handle);
+        let ui = ui.as_ref();
+        let mut line = StatusLine::default();
         let wait = self.timeouts.clamp(c.options().timeout_ms());
         let deadline = Instant::now()
             .checked_add(wait)
             .unwrap_or_else(Instant::now);
-        let c = c.clone();
-        let result = run_blocking(ui, move |bridge| {
-            bridge.set_authenticator_kind(latchkey_prompt::ChoiceKind::SecurityKey);
-            let _link = cancel.link(&handle);
-            let mut device = acquire::acquire(&access, &sources, &handle, bridge, deadline)?;
-            let info = device.info();
-            tracing::info!(request = %c.id(), key = %info.path, name = %info.name, "security key chosen");
-            c.perform(&mut *device, bridge)
-        })
-        .await;
-        on_drop.0 = None;
-        result
+        // The key: the one present, the one touched among several, or the one plugged in.
+        let (show, rx) = shown::channel();
+        let (access, sources, ceremony) =
+            (self.access.clone(), self.sources.clone(), handle.clone());
+        let found = tokio::task::spawn_blocking(move || {
+            acquire::acquire(&access, &sources, &ceremony, &show, deadline)
+        });
+        let mut device = showing(ui, &mut line, rx, found)
+            .await
+            .map_err(thread_failed)??;
+        let info = device.info();
+        tracing::info!(request = %c.id(), key = %info.path, name = %info.name, "security key chosen");
+        // The ceremony, run again on the same key after each question the prompt answered.
+        let mut answers = Answers::default();
+        let done = loop {
+            let (show, rx) = shown::channel();
+            let run = {
+                let c = c.clone();
+                tokio::task::spawn_blocking(move || {
+                    let mut answered = AnsweredUi::live(&mut answers, show);
+                    let result = until_choice(&c, &mut *device, &mut answered);
+                    let question = answered.question.take();
+                    (device, answers, result, question)
+                })
+            };
+            let (kept, kept_answers, result, question) = showing(ui, &mut line, rx, run)
+                .await
+                .map_err(thread_failed)?;
+            (device, answers) = (kept, kept_answers);
+            let Some(Question::Pin(question)) = question else {
+                break result?;
+            };
+            if answers.count() >= MAX_ANSWERS || cancel.is_cancelled() {
+                break result?;
+            }
+            ask_pin(ui, question, ChoiceKind::SecurityKey, &mut answers).await;
+            line.reset();
+        };
+        let choice = match done {
+            Done::Response(json) => return Ok(json),
+            Done::Choose(choice) => choice,
+        };
+        // Several accounts, all signed by the one touch: the user picks one, and the key
+        // finishes the ceremony with it (large blobs) without another signature.
+        let index = ui
+            .choose_account(&shown_accounts(choice.accounts()))
+            .await
+            .map_err(|_| WebAuthnError::not_allowed("the user did not choose an account"))?;
+        tokio::task::spawn_blocking(move || choice.finish(&mut *device, index)?.to_json())
+            .await
+            .map_err(thread_failed)?
     }
+}
+
+/// How a run of the client's ceremony ended, short of a question.
+enum Done {
+    /// The response JSON.
+    Response(serde_json::Value),
+    /// Several discoverable credentials answered: the user chooses one.
+    Choose(latchkey_client::AccountChoice),
+}
+
+/// Runs `c` on `device` up to the choice of account, if there is one (blocking).
+fn until_choice(
+    c: &Ceremony,
+    device: &mut dyn Device,
+    ui: &mut AnsweredUi<'_>,
+) -> Result<Done, WebAuthnError> {
+    match c.kind() {
+        CeremonyType::Create => {
+            let registration = latchkey_client::register(device, &c.create_request()?, ui)?;
+            Ok(Done::Response(registration.to_json()?))
+        }
+        CeremonyType::Get => {
+            match latchkey_client::authenticate_until_choice(device, &c.get_request()?, ui)? {
+                Authentication::Done(assertion) => Ok(Done::Response(assertion.to_json()?)),
+                Authentication::Choose(choice) => Ok(Done::Choose(choice)),
+            }
+        }
+    }
+}
+
+fn thread_failed(e: tokio::task::JoinError) -> WebAuthnError {
+    WebAuthnError::unknown(format!("the ceremony thread failed: {e}"))
 }
 
 #[async_trait]

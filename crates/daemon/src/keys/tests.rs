@@ -1,32 +1,13 @@
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use latchkey_transport::virtual_key::{CtapHidApp, Signals, VirtualKey};
 use latchkey_transport::SeqpacketListener;
 
 use super::*;
-use std::sync::Mutex;
 
-use crate::bridge::UiBridge;
-use crate::ceremony::{Account, Pin, PinRequest};
+use crate::shown::StatusLine;
 use latchkey_client::Device;
-
-#[derive(Default)]
-struct Notices(Mutex<Vec<String>>);
-
-#[async_trait]
-impl PromptSession for Notices {
-    async fn pin(&self, _: PinRequest) -> Result<Pin, WebAuthnError> {
-        Err(WebAuthnError::not_allowed("no PIN here"))
-    }
-    async fn choose_account(&self, _: &[Account]) -> Result<usize, WebAuthnError> {
-        Err(WebAuthnError::not_allowed("no accounts here"))
-    }
-    async fn notice(&self, text: &str) {
-        self.0.lock().unwrap().push(text.to_owned());
-    }
-}
 
 /// A CTAPHID device that answers nothing useful: enough to be opened (INIT is the server's).
 struct Mute;
@@ -107,20 +88,23 @@ fn acquire_now(
     cancel: &CancelHandle,
     wait: Duration,
 ) -> (Result<Box<dyn Device>, WebAuthnError>, Vec<String>) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let notices = Arc::new(Notices::default());
-    let mut bridge = UiBridge::new(notices.clone(), runtime.handle().clone());
+    let (show, rx) = crate::shown::channel();
     let got = acquire::acquire(
         &KeyAccess::InProcess,
         s,
         cancel,
-        &mut bridge,
+        &show,
         Instant::now() + wait,
     );
-    let shown = notices.0.lock().unwrap().clone();
+    drop(show);
+    // What the request's task would have shown, as a version 1 prompt's notices.
+    let mut line = StatusLine::default();
+    let shown = rx
+        .queued()
+        .into_iter()
+        .filter_map(|s| line.next(s))
+        .map(|s| s.v1_text())
+        .collect();
     (got, shown)
 }
 
@@ -137,7 +121,7 @@ fn a_key_that_appears_while_waiting_is_used_and_the_user_is_asked_to_insert_one(
     let (got, shown) = acquire_now(&s, &CancelHandle::new(), Duration::from_secs(10));
     let device = got.unwrap();
     assert_eq!(device.info().path, format!("unix:{}", path.display()));
-    assert_eq!(shown, [crate::bridge::INSERT_KEY]);
+    assert_eq!(shown, [crate::shown::INSERT_KEY]);
     server
         .join()
         .unwrap()

@@ -24,8 +24,8 @@ fn pin(text: &str) -> Option<Zeroizing<String>> {
 
 #[test]
 fn an_unanswered_question_is_recorded_once_and_ends_the_run() {
-    let answers = Answers::default();
-    let mut ui = AnsweredUi::new(&answers);
+    let mut answers = Answers::default();
+    let mut ui = AnsweredUi::new(&mut answers);
     let asked = question(PinReason::Verify, 8);
     assert_eq!(ui.pin(&asked).unwrap_err(), Cancelled);
     // Whatever the ceremony asks after that is refused without replacing the first question.
@@ -46,7 +46,7 @@ fn an_unanswered_question_is_recorded_once_and_ends_the_run() {
 fn a_pin_answers_only_the_question_it_was_given_for() {
     let mut answers = Answers::default();
     answers.pin(question(PinReason::Retry, 7), pin("2468"));
-    let mut ui = AnsweredUi::new(&answers);
+    let mut ui = AnsweredUi::new(&mut answers);
     // A new run asks plainly, with the retries the prompt was shown: the same question.
     assert_eq!(
         ui.pin(&question(PinReason::Verify, 7)).unwrap().as_bytes(),
@@ -65,7 +65,7 @@ fn a_pin_answers_only_the_question_it_was_given_for() {
             ..question(PinReason::Verify, 7)
         },
     ] {
-        let mut ui = AnsweredUi::new(&answers);
+        let mut ui = AnsweredUi::new(&mut answers);
         assert_eq!(ui.pin(&other).unwrap_err(), Cancelled);
         assert_eq!(ui.question, Some(Question::Pin(other)));
     }
@@ -76,7 +76,7 @@ fn a_refusal_cancels_without_a_new_question() {
     let mut answers = Answers::default();
     answers.pin(question(PinReason::New, 8), None);
     answers.account(&[account(1), account(2)], None);
-    let mut ui = AnsweredUi::new(&answers);
+    let mut ui = AnsweredUi::new(&mut answers);
     assert_eq!(ui.pin(&question(PinReason::New, 8)).unwrap_err(), Cancelled);
     assert_eq!(
         ui.choose_credential(&[account(1), account(2)]).unwrap_err(),
@@ -90,14 +90,14 @@ fn a_refusal_cancels_without_a_new_question() {
 fn an_account_is_chosen_by_its_credential_id_among_the_same_accounts() {
     let mut answers = Answers::default();
     answers.account(&[account(1), account(2), account(3)], Some(vec![3; 16]));
-    let mut ui = AnsweredUi::new(&answers);
+    let mut ui = AnsweredUi::new(&mut answers);
     assert_eq!(
         ui.choose_credential(&[account(1), account(2), account(3)]),
         Ok(2)
     );
     assert_eq!(ui.question, None);
     // Another list is another question.
-    let mut ui = AnsweredUi::new(&answers);
+    let mut ui = AnsweredUi::new(&mut answers);
     assert_eq!(
         ui.choose_credential(&[account(1), account(3)]).unwrap_err(),
         Cancelled
@@ -110,10 +110,66 @@ fn an_account_is_chosen_by_its_credential_id_among_the_same_accounts() {
 
 #[test]
 fn statuses_are_kept_in_order_for_the_driver() {
-    let answers = Answers::default();
+    let mut answers = Answers::default();
     assert_eq!(answers.count(), 0);
-    let mut ui = AnsweredUi::new(&answers);
+    let mut ui = AnsweredUi::new(&mut answers);
     ui.status(Status::PinSet);
     ui.status(Status::Processing);
     assert_eq!(ui.statuses, [Status::PinSet, Status::Processing]);
+}
+
+#[test]
+fn a_pin_found_wrong_is_not_tried_again_in_the_next_run_even_without_retries() {
+    let unknown = |reason| PinRequest {
+        retries_left: None,
+        ..question(reason, 0)
+    };
+    let mut answers = Answers::default();
+    answers.pin(unknown(PinReason::Verify), pin("1111"));
+    answers.pin(unknown(PinReason::Retry), pin("2222"));
+    let mut ui = AnsweredUi::new(&mut answers);
+    // The newest answer first; after it was found wrong, no older one is offered again.
+    assert_eq!(
+        ui.pin(&unknown(PinReason::Verify)).unwrap().as_bytes(),
+        b"2222"
+    );
+    assert_eq!(ui.pin(&unknown(PinReason::Retry)).unwrap_err(), Cancelled);
+    assert_eq!(ui.question, Some(Question::Pin(unknown(PinReason::Retry))));
+}
+
+#[test]
+fn the_current_pin_of_a_forced_change_is_the_pin_the_prompt_gave_after_a_wrong_one() {
+    let mut answers = Answers::default();
+    answers.pin(question(PinReason::ChangeRequired, 8), pin("1111"));
+    answers.pin(
+        PinRequest {
+            retries_left: None,
+            ..question(PinReason::New, 0)
+        },
+        pin("5678"),
+    );
+    answers.pin(question(PinReason::Retry, 7), pin("1234"));
+    let mut ui = AnsweredUi::new(&mut answers);
+    assert_eq!(
+        ui.pin(&question(PinReason::ChangeRequired, 7))
+            .unwrap()
+            .as_bytes(),
+        b"1234"
+    );
+    // The new PIN the prompt gave before is still the new PIN: not asked again.
+    let new = PinRequest {
+        retries_left: None,
+        ..question(PinReason::New, 0)
+    };
+    assert_eq!(ui.pin(&new).unwrap().as_bytes(), b"5678");
+}
+
+#[test]
+fn how_built_in_uv_ended_is_kept_for_the_next_run() {
+    let mut answers = Answers::default();
+    let mut ui = AnsweredUi::new(&mut answers);
+    assert_eq!(ui.earlier_built_in_uv_end(), None);
+    ui.built_in_uv_ended(BuiltInUvEnd::Blocked);
+    let mut ui = AnsweredUi::new(&mut answers);
+    assert_eq!(ui.earlier_built_in_uv_end(), Some(BuiltInUvEnd::Blocked));
 }
