@@ -3,7 +3,8 @@
 //! [`DbusPromptSession`] that forwards PIN requests, account choices, where-to-go choices and
 //! status lines to it.
 //!
-//! Versions: the session reads the prompt's `Version` property once, at its first question. A
+//! Versions: the prompt's `Version` property is read once per chosen prompt (at the first
+//! question asked of it; the trusted prompt is kept while it owns the name). A
 //! version 2 prompt gets `Choose`, `ShowStatus`, the version 2 dictionary keys, and may cancel
 //! with its `Cancelled` signal (heard from that prompt's unique name only, for this request ID
 //! only); a version 1 prompt gets only version 1 calls: statuses as `Notice` lines, and no
@@ -45,6 +46,10 @@ pub struct ChosenPrompt {
     /// How long it may take to answer one question (caller-controlled prompts: whoever started
     /// one decides whether it answers, and it holds the one prompt slot meanwhile).
     pub answer_within: Option<std::time::Duration>,
+    /// Its `Version`, read at the first question of the first session on it and kept with it:
+    /// the trusted prompt is kept while its unique name (one process) owns the prompt's name, so
+    /// a request costs no round trip for it.
+    pub(crate) version: std::sync::Arc<OnceCell<u32>>,
 }
 
 impl ChosenPrompt {
@@ -69,7 +74,6 @@ impl ChosenPrompt {
 pub struct DbusPromptSession {
     prompt: ChosenPrompt,
     request_id: String,
-    version: OnceCell<u32>,
     parent_window: Option<ParentWindow>,
 }
 
@@ -79,7 +83,6 @@ impl DbusPromptSession {
         Self {
             prompt,
             request_id,
-            version: OnceCell::new(),
             parent_window: None,
         }
     }
@@ -103,15 +106,18 @@ impl DbusPromptSession {
         details
     }
 
-    /// The prompt's interface version, read once; a prompt that does not say is version 1.
+    /// The prompt's interface version, read once per chosen prompt; a prompt that does not say
+    /// is version 1 (asked again next time: only an answer is kept).
     pub async fn version(&self) -> u32 {
-        *self
+        let read = self
+            .prompt
             .version
-            .get_or_init(|| async {
+            .get_or_try_init(|| async {
                 let read = self.prompt.answer(self.prompt.proxy.version()).await;
-                read.unwrap_or(1).max(1)
+                read.map(|v| v.max(1))
             })
-            .await
+            .await;
+        read.map_or(1, |v| *v)
     }
 }
 

@@ -96,5 +96,6 @@ async fn proxy(
         proxy,
         trust,
         answer_within,
+        version: std::sync::Arc::default(),
     })
 }
