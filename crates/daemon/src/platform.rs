@@ -1,8 +1,9 @@
 //! [`PlatformBackend`]: the platform authenticator — in production the sandboxed worker
 //! (`latchkey_worker::WorkerDevice`), in tests the authenticator core in process — behind both
 //! back-end traits: its ceremonies ([`Ceremonies`], `latchkey_client::register` /
-//! `authenticate` on a blocking thread that never waits on the prompt: the prompt is asked on the
-//! runtime and its answers handed to the next run, [`crate::answers`]) and its credentials ([`PlatformStore`]: list, delete, signals). One device,
+//! `authenticate` run in place on the runtime's thread, [`in_place`], never waiting on the
+//! prompt: the prompt is asked on the runtime and its answers handed to the next run,
+//! [`crate::answers`]) and its credentials ([`PlatformStore`]: list, delete, signals). One device,
 //! kept open; one ceremony at a time (the prompt queue already serialises requests), and
 //! management waits for the device while a ceremony holds it.
 //!
@@ -82,7 +83,7 @@ impl PlatformBackend {
             let device = self.device.clone();
             let token = cancel.clone();
             let c = c.clone();
-            let (result, run) = tokio::task::spawn_blocking(move || {
+            let (result, run) = in_place(move || {
                 let mut device = device.lock().unwrap_or_else(PoisonError::into_inner);
                 let handle = device.cancel_handle();
                 // Cleared only once the device is ours: a ceremony still running holds the
@@ -105,8 +106,7 @@ impl PlatformBackend {
                 run.pin_questions = answered.pin_questions;
                 (result, (run, answers))
             })
-            .await
-            .map_err(|e| WebAuthnError::unknown(format!("the ceremony thread failed: {e}")))?;
+            .await?;
             let (mut run, kept) = run;
             answers = kept;
             if let Some(failure) = run.failure.take() {
@@ -156,6 +156,32 @@ impl PlatformBackend {
 
 /// The platform authenticator, as the prompt names its kind.
 const PLATFORM: latchkey_prompt::ChoiceKind = latchkey_prompt::ChoiceKind::Platform;
+
+/// Runs the synchronous ceremony `f` to its end. On a multi-threaded runtime (latchkeyd's) it
+/// runs on this very thread through `block_in_place`: the runtime hands this worker's other tasks
+/// to another thread, and the ceremony pays no hop to a blocking thread and back (two thread
+/// wake-ups, which were the larger part of a get's own time through latchkeyd). It never waits on
+/// a person: the prompt's answers are already in hand ([`crate::answers`]). A current-thread runtime
+/// (where `block_in_place` is not allowed) sends it to a blocking thread instead.
+async fn in_place<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, WebAuthnError> {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    let failed = |e: &dyn std::fmt::Display| {
+        WebAuthnError::unknown(format!("the ceremony thread failed: {e}"))
+    };
+    let multi_thread = matches!(
+        Handle::try_current().map(|h| h.runtime_flavor()),
+        Ok(RuntimeFlavor::MultiThread)
+    );
+    if multi_thread {
+        // As a blocking thread would, a panic fails this ceremony, not the request's task.
+        tokio::task::block_in_place(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)))
+            .map_err(|_| failed(&"it panicked"))
+    } else {
+        tokio::task::spawn_blocking(f).await.map_err(|e| failed(&e))
+    }
+}
 
 /// What one run of the ceremony asked and showed.
 #[derive(Default)]

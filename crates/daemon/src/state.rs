@@ -87,6 +87,9 @@ pub enum CancelReason {
 pub(crate) struct LiveRequest {
     pub(crate) sender: OwnedUniqueName,
     pub(crate) cancel: watch::Sender<Option<CancelReason>>,
+    /// The back-end's half, cancelled at once too: a platform ceremony runs in place on the
+    /// request's task (`platform::in_place`), where `cancel` is only seen once it returns.
+    pub(crate) stop: crate::ceremony::CancelToken,
 }
 
 /// State shared by the interface objects and request tasks.
@@ -208,6 +211,7 @@ impl Shared {
         for live in self.lock_requests().values() {
             if live.sender.as_str() == sender {
                 live.cancel.send_replace(Some(CancelReason::Disconnected));
+                live.stop.cancel();
                 n += 1;
             }
         }

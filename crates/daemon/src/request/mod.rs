@@ -48,6 +48,8 @@ pub use latchkey_api::{RESPONSE_CANCELLED, RESPONSE_ERROR, RESPONSE_SUCCESS};
 pub struct RequestObject {
     owner: OwnedUniqueName,
     cancel: watch::Sender<Option<CancelReason>>,
+    /// The back-end's half ([`LiveRequest::stop`]).
+    stop: CancelToken,
 }
 
 #[zbus::interface(name = "dev.latchkey.Request1")]
@@ -60,6 +62,7 @@ impl RequestObject {
             ));
         }
         self.cancel.send_replace(Some(CancelReason::Closed));
+        self.stop.cancel();
         Ok(())
     }
 
@@ -121,6 +124,8 @@ pub(crate) async fn spawn(
         }
     };
     let (cancel_tx, cancel_rx) = watch::channel(None);
+    // The back-end's half of the cancellation: whatever ends the request early stops it.
+    let stop = CancelToken::new();
     {
         let mut live = shared.lock_requests();
         if live.contains_key(&req.path) {
@@ -131,12 +136,14 @@ pub(crate) async fn spawn(
             LiveRequest {
                 sender: req.sender.clone(),
                 cancel: cancel_tx.clone(),
+                stop: stop.clone(),
             },
         );
     }
     let object = RequestObject {
         owner: req.sender.clone(),
         cancel: cancel_tx,
+        stop: stop.clone(),
     };
     match server.at(req.path.clone(), object).await {
         Ok(true) => {}
@@ -150,7 +157,7 @@ pub(crate) async fn spawn(
         }
     }
     tracing::debug!(request = %req.id, phase = "export", us = micros(t), "phase");
-    tokio::spawn(run(shared, conn, req, ticket, cancel_rx));
+    tokio::spawn(run(shared, conn, req, ticket, cancel_rx, stop));
     Ok(())
 }
 
@@ -180,11 +187,10 @@ async fn run(
     req: NewRequest,
     ticket: Ticket,
     mut cancel: watch::Receiver<Option<CancelReason>>,
+    stop: CancelToken,
 ) {
     let id = req.id;
     let chosen: Arc<Mutex<Progress>> = Arc::default();
-    // The back-end's half of the cancellation: whatever ends the request early stops it.
-    let stop = CancelToken::new();
     // The options are parsed here, once: for the timeout, then for the ceremony.
     let checked = options::check(req.kind, &req.options_json);
     let timeout = match &checked {
