@@ -242,14 +242,22 @@ impl MapBuilder {
         }
     }
 
-    /// The map, entries in CTAP2 canonical key order.
+    /// The map, entries in CTAP2 canonical key order (the keys encoded into one buffer to be
+    /// compared).
     pub fn build(self) -> Value {
-        let mut keyed: Vec<(Vec<u8>, (Value, Value))> = self
+        let mut keys = Vec::new();
+        let mut keyed: Vec<(core::ops::Range<usize>, (Value, Value))> = self
             .entries
             .into_iter()
-            .map(|entry| (super::write::encode(&entry.0), entry))
+            .map(|entry| {
+                let start = keys.len();
+                super::write::encode_into(&entry.0, &mut keys);
+                (start..keys.len(), entry)
+            })
             .collect();
-        keyed.sort_by(|a, b| super::read::canonical_key_order(&a.0, &b.0));
+        keyed.sort_by(|a, b| {
+            super::read::canonical_key_order(&keys[a.0.clone()], &keys[b.0.clone()])
+        });
         Value::Map(keyed.into_iter().map(|(_, entry)| entry).collect())
     }
 }

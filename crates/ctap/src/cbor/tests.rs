@@ -180,6 +180,21 @@ fn canonical_encoding_sorts_mixed_keys() {
         (Value::from(1), Value::Null),
     ]);
     assert_eq!(encode(&unsorted), hex("a2 01f6 02f6"));
+    // Out of order only late, and nested in an array: the partly written map is rewritten.
+    let late = Value::Array(vec![Value::Map(vec![
+        (Value::from(1), Value::from(1)),
+        (Value::from("b"), Value::from(2)),
+        (Value::from(-1), Value::from(3)),
+    ])]);
+    assert_eq!(encode(&late), hex("81 a3 0101 2003 616202"));
+    // A duplicate key is not in order either: both entries are written, sorted, as before.
+    let twice = Value::Map(vec![
+        (Value::from(2), Value::from(1)),
+        (Value::from(2), Value::from(0)),
+    ]);
+    assert_eq!(encode(&twice), hex("a2 0201 0200"));
+    // Every map the builder made encodes to the bytes it decodes from.
+    assert_eq!(encode(&decode(&expected).unwrap()), expected);
 }
 
 #[test]

@@ -1,5 +1,7 @@
 //! The canonical CBOR writer.
 
+use core::cmp::Ordering;
+
 use super::read::canonical_key_order;
 use super::value::Value;
 
@@ -37,18 +39,59 @@ pub fn encode_into(value: &Value, out: &mut Vec<u8>) {
             }
         }
         Value::Map(entries) => {
-            let mut encoded: Vec<(Vec<u8>, &Value)> =
-                entries.iter().map(|(k, v)| (encode(k), v)).collect();
-            encoded.sort_by(|a, b| canonical_key_order(&a.0, &b.0));
-            head(out, 5, encoded.len() as u64);
-            for (key, value) in encoded {
-                out.extend_from_slice(&key);
-                encode_into(value, out);
+            let start = out.len();
+            if !encode_map_in_order(entries, out) {
+                out.truncate(start);
+                encode_map_sorted(entries, out);
             }
         }
         Value::Bool(false) => out.push(0xf4),
         Value::Bool(true) => out.push(0xf5),
         Value::Null => out.push(0xf6),
+    }
+}
+
+/// Writes a map whose entries are in canonical key order already (every map [`MapBuilder`]
+/// builds or the strict reader reads), each key checked against the one before it as it is
+/// written. Returns false, having written part of it, at the first key that is not strictly
+/// greater than its predecessor; the caller then writes it with [`encode_map_sorted`].
+///
+/// [`MapBuilder`]: super::MapBuilder
+fn encode_map_in_order(entries: &[(Value, Value)], out: &mut Vec<u8>) -> bool {
+    head(out, 5, entries.len() as u64);
+    let mut previous = None;
+    for (key, value) in entries {
+        let key_start = out.len();
+        encode_into(key, out);
+        let key_end = out.len();
+        if let Some((start, end)) = previous {
+            if canonical_key_order(&out[start..end], &out[key_start..key_end]) != Ordering::Less {
+                return false;
+            }
+        }
+        previous = Some((key_start, key_end));
+        encode_into(value, out);
+    }
+    true
+}
+
+/// Writes a map in canonical key order whatever the order of its entries: the keys encoded into
+/// one buffer, the entries sorted by them.
+fn encode_map_sorted(entries: &[(Value, Value)], out: &mut Vec<u8>) {
+    let mut keys = Vec::new();
+    let mut order: Vec<(core::ops::Range<usize>, &Value)> = entries
+        .iter()
+        .map(|(k, v)| {
+            let start = keys.len();
+            encode_into(k, &mut keys);
+            (start..keys.len(), v)
+        })
+        .collect();
+    order.sort_by(|a, b| canonical_key_order(&keys[a.0.clone()], &keys[b.0.clone()]));
+    head(out, 5, order.len() as u64);
+    for (key, value) in order {
+        out.extend_from_slice(&keys[key]);
+        encode_into(value, out);
     }
 }
 
