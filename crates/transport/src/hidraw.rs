@@ -29,7 +29,7 @@ use rustix::io::Errno;
 
 use crate::connection::HidConnection;
 
-pub use ioctl::RawInfo;
+pub use ioctl::{RawInfo, REQUESTS as IOCTL_REQUESTS};
 
 /// How long a write may wait for the device to accept a report before it fails.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);

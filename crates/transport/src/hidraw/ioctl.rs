@@ -29,6 +29,10 @@ const HIDIOCGRDESCSIZE: Opcode = opcode::read::<c_int>(b'H', 0x01);
 const HIDIOCGRDESC: Opcode = opcode::read::<HidrawReportDescriptor>(b'H', 0x02);
 const HIDIOCGRAWINFO: Opcode = opcode::read::<HidrawDevinfo>(b'H', 0x03);
 
+/// Every ioctl request this module sends to a hidraw node, for a sandbox that allows these and
+/// refuses the rest.
+pub const REQUESTS: [Opcode; 3] = [HIDIOCGRDESCSIZE, HIDIOCGRDESC, HIDIOCGRAWINFO];
+
 /// A hidraw device's bus and IDs (`HIDIOCGRAWINFO`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RawInfo {

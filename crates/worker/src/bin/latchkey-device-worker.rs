@@ -70,23 +70,24 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let landlock = match sandbox::apply(&policy) {
-        Ok(landlock) => landlock,
-        Err(e) => {
-            let message = format!("cannot sandbox the security key worker: {e}");
-            tracing::error!("{message}");
-            let reply = failed(&latchkey_client::DeviceError::Transport(message));
-            if let Ok(bytes) = (Message {
-                seq: 0,
-                body: reply,
-            })
-            .encode()
-            {
-                let _ = link.send(&bytes);
+    let landlock =
+        match latchkey_worker::sandbox::single_threaded().and_then(|()| sandbox::apply(&policy)) {
+            Ok(landlock) => landlock,
+            Err(e) => {
+                let message = format!("cannot sandbox the security key worker: {e}");
+                tracing::error!("{message}");
+                let reply = failed(&latchkey_client::DeviceError::Transport(message));
+                if let Ok(bytes) = (Message {
+                    seq: 0,
+                    body: reply,
+                })
+                .encode()
+                {
+                    let _ = link.send(&bytes);
+                }
+                return ExitCode::FAILURE;
             }
-            return ExitCode::FAILURE;
-        }
-    };
+        };
     match landlock {
         LandlockOutcome::Full => tracing::debug!("sandboxed: Landlock, seccomp"),
         LandlockOutcome::Partial => tracing::warn!("Landlock is only partly enforced by this kernel"),
@@ -118,7 +119,9 @@ fn main() -> ExitCode {
 
 /// `--sandbox-probe`: sandboxed, opens `path` for reading and prints the outcome.
 fn probe(policy: &DevicePolicy, path: &std::path::Path) -> ExitCode {
-    if let Err(e) = sandbox::apply(policy) {
+    if let Err(e) =
+        latchkey_worker::sandbox::single_threaded().and_then(|()| sandbox::apply(policy))
+    {
         println!("sandbox: {e}");
         return ExitCode::from(2);
     }

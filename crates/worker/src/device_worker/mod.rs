@@ -8,6 +8,7 @@
 //! hostile key's bytes are parsed first by the worker's CTAPHID and APDU layers.
 
 pub mod client;
+pub mod profile;
 pub mod sandbox;
 pub mod serve;
 

@@ -80,7 +80,11 @@ const REFUSED: &[i64] = &[
     libc::SYS_newfstatat,
 ];
 
-fn dword(arg: u8, op: SeccompCmpOp, value: u64) -> Result<SeccompCondition, SandboxError> {
+pub(crate) fn dword(
+    arg: u8,
+    op: SeccompCmpOp,
+    value: u64,
+) -> Result<SeccompCondition, SandboxError> {
     Ok(SeccompCondition::new(
         arg,
         SeccompCmpArgLen::Dword,
@@ -89,7 +93,11 @@ fn dword(arg: u8, op: SeccompCmpOp, value: u64) -> Result<SeccompCondition, Sand
     )?)
 }
 
-fn qword(arg: u8, op: SeccompCmpOp, value: u64) -> Result<SeccompCondition, SandboxError> {
+pub(crate) fn qword(
+    arg: u8,
+    op: SeccompCmpOp,
+    value: u64,
+) -> Result<SeccompCondition, SandboxError> {
     Ok(SeccompCondition::new(
         arg,
         SeccompCmpArgLen::Qword,
@@ -98,7 +106,7 @@ fn qword(arg: u8, op: SeccompCmpOp, value: u64) -> Result<SeccompCondition, Sand
     )?)
 }
 
-fn flag(value: libc::c_int) -> u64 {
+pub(crate) fn flag(value: libc::c_int) -> u64 {
     u64::from(value.unsigned_abs())
 }
 
@@ -115,7 +123,7 @@ const NAMESPACE_FLAGS: [libc::c_int; 7] = [
 
 /// `socket`'s type argument: the type is in the low four bits (`SOCK_TYPE_MASK`); the others
 /// are flags (`SOCK_NONBLOCK`, `SOCK_CLOEXEC`).
-const SOCK_TYPE_MASK: u64 = 0xf;
+pub(crate) const SOCK_TYPE_MASK: u64 = 0xf;
 
 /// `prctl` options seen: `PR_SET_NAME` (a thread's name), `PR_GET_AUXV` (Linux 6.4; read by
 /// CPU feature detection) and `PR_SET_NO_NEW_PRIVS` (set again before each of the sandbox's own
@@ -136,57 +144,11 @@ const FCNTL_COMMANDS: [libc::c_int; 5] = [
     libc::F_DUPFD_CLOEXEC,
 ];
 
-/// The platform worker's profile under `policy`: [`ALLOWED`], [`REFUSED`], and with argument
-/// rules `clone` (threads only, no namespace), `mmap`/`mprotect` (never executable: every
-/// library is loaded before the sandbox), `prctl` and `fcntl` (the commands above), `tgkill`
-/// (this process's threads: a panic's abort); `socket` (TCP streams over IPv4 or IPv6) and
-/// `seccomp` (adding a filter); `socket` (TCP streams over IPv4 or IPv6) and
-/// `connect` only when the policy names TCP ports (an `swtpm` over TCP), else refused.
+/// The platform worker's profile under `policy`: [`ALLOWED`], [`REFUSED`], the rules every
+/// worker has ([`common_rules`]), and `socket` (TCP streams over IPv4 or IPv6) and `connect` only
+/// when the policy names TCP ports (an `swtpm` over TCP), else refused.
 pub fn platform_worker(policy: &Policy) -> Result<Profile, SandboxError> {
-    let mut profile = Profile::new().allow(ALLOWED).refuse(REFUSED);
-    let mut no_namespace = vec![qword(
-        0,
-        SeccompCmpOp::MaskedEq(flag(libc::CLONE_THREAD)),
-        flag(libc::CLONE_THREAD),
-    )?];
-    for ns in NAMESPACE_FLAGS {
-        no_namespace.push(qword(0, SeccompCmpOp::MaskedEq(flag(ns)), 0)?);
-    }
-    profile = profile.allow_if(libc::SYS_clone, vec![SeccompRule::new(no_namespace)?]);
-    let exec = flag(libc::PROT_EXEC);
-    for call in [libc::SYS_mmap, libc::SYS_mprotect] {
-        let rule = SeccompRule::new(vec![qword(2, SeccompCmpOp::MaskedEq(exec), 0)?])?;
-        profile = profile.allow_if(call, vec![rule]);
-    }
-    let options = PRCTL_OPTIONS
-        .iter()
-        .map(|&o| Ok(SeccompRule::new(vec![dword(0, SeccompCmpOp::Eq, o)?])?))
-        .collect::<Result<Vec<_>, SandboxError>>()?;
-    profile = profile.allow_if(libc::SYS_prctl, options);
-    let commands = FCNTL_COMMANDS
-        .iter()
-        .map(|&c| {
-            Ok(SeccompRule::new(vec![dword(
-                1,
-                SeccompCmpOp::Eq,
-                flag(c),
-            )?])?)
-        })
-        .collect::<Result<Vec<_>, SandboxError>>()?;
-    profile = profile.allow_if(libc::SYS_fcntl, commands);
-    profile = profile.allow_if(
-        libc::SYS_seccomp,
-        vec![SeccompRule::new(vec![dword(
-            0,
-            SeccompCmpOp::Eq,
-            SECCOMP_SET_MODE_FILTER,
-        )?])?],
-    );
-    let me = u64::from(std::process::id());
-    profile = profile.allow_if(
-        libc::SYS_tgkill,
-        vec![SeccompRule::new(vec![dword(0, SeccompCmpOp::Eq, me)?])?],
-    );
+    let profile = common_rules(Profile::new().allow(ALLOWED).refuse(REFUSED))?;
     if policy.tcp_connect.is_empty() {
         return Ok(profile.refuse(&[libc::SYS_socket, libc::SYS_connect]));
     }
@@ -209,4 +171,56 @@ pub fn platform_worker(policy: &Policy) -> Result<Profile, SandboxError> {
     Ok(profile
         .allow_if(libc::SYS_socket, sockets)
         .allow(&[libc::SYS_connect]))
+}
+
+/// What every sandboxed worker needs with argument rules, added to `profile`: `clone` for
+/// threads only (no namespace), `mmap`/`mprotect` never executable (every library is loaded
+/// before the sandbox), `prctl` and `fcntl` (the commands above), `seccomp` adding a filter (the
+/// sandbox's own later filters) and `tgkill` on this process (a panic's abort).
+pub(crate) fn common_rules(profile: Profile) -> Result<Profile, SandboxError> {
+    let mut profile = profile;
+    let options = PRCTL_OPTIONS
+        .iter()
+        .map(|&o| Ok(SeccompRule::new(vec![dword(0, SeccompCmpOp::Eq, o)?])?))
+        .collect::<Result<Vec<_>, SandboxError>>()?;
+    profile = profile.allow_if(libc::SYS_prctl, options);
+    let commands = FCNTL_COMMANDS
+        .iter()
+        .map(|&c| {
+            Ok(SeccompRule::new(vec![dword(
+                1,
+                SeccompCmpOp::Eq,
+                flag(c),
+            )?])?)
+        })
+        .collect::<Result<Vec<_>, SandboxError>>()?;
+    profile = profile.allow_if(libc::SYS_fcntl, commands);
+    let mut no_namespace = vec![qword(
+        0,
+        SeccompCmpOp::MaskedEq(flag(libc::CLONE_THREAD)),
+        flag(libc::CLONE_THREAD),
+    )?];
+    for ns in NAMESPACE_FLAGS {
+        no_namespace.push(qword(0, SeccompCmpOp::MaskedEq(flag(ns)), 0)?);
+    }
+    profile = profile.allow_if(libc::SYS_clone, vec![SeccompRule::new(no_namespace)?]);
+    let exec = flag(libc::PROT_EXEC);
+    for call in [libc::SYS_mmap, libc::SYS_mprotect] {
+        let rule = SeccompRule::new(vec![qword(2, SeccompCmpOp::MaskedEq(exec), 0)?])?;
+        profile = profile.allow_if(call, vec![rule]);
+    }
+    profile = profile.allow_if(
+        libc::SYS_seccomp,
+        vec![SeccompRule::new(vec![dword(
+            0,
+            SeccompCmpOp::Eq,
+            SECCOMP_SET_MODE_FILTER,
+        )?])?],
+    );
+    let me = u64::from(std::process::id());
+    profile = profile.allow_if(
+        libc::SYS_tgkill,
+        vec![SeccompRule::new(vec![dword(0, SeccompCmpOp::Eq, me)?])?],
+    );
+    Ok(profile)
 }

@@ -173,7 +173,7 @@ fn clone3_filter() -> Result<BpfProgram, SandboxError> {
 }
 
 /// The filters of `profile`, in the order they are installed.
-pub(super) fn filters(profile: &Profile) -> Result<[BpfProgram; 3], SandboxError> {
+pub(crate) fn filters(profile: &Profile) -> Result<[BpfProgram; 3], SandboxError> {
     Ok([
         profile.allow_list_filter()?,
         profile.argument_filter()?,
@@ -182,7 +182,7 @@ pub(super) fn filters(profile: &Profile) -> Result<[BpfProgram; 3], SandboxError
 }
 
 /// Installs `profile`'s filters on the calling thread (threads it starts later inherit them).
-pub(super) fn install(profile: &Profile) -> Result<(), SandboxError> {
+pub(crate) fn install(profile: &Profile) -> Result<(), SandboxError> {
     // All built first: one that cannot be built leaves none installed.
     let filters = filters(profile)?;
     // Every call sets PR_SET_NO_NEW_PRIVS first, which installing a filter unprivileged requires.

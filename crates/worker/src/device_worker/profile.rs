@@ -1,0 +1,170 @@
+//! The device worker's seccomp profile: the system calls it was measured making once sandboxed,
+//! and nothing else (the mechanism, and what happens to other calls, is
+//! [`crate::sandbox::seccomp`]).
+//!
+//! Measured with `scripts/worker-syscalls.sh device`, which runs the worker crate's
+//! `device_worker` suite (the sandbox probe, a `unix:` virtual key found and driven through the
+//! worker, a key answering garbage, a worker killed under a request) and latchkeyd's
+//! `device_worker`, `routing` and `nfc` suites (security keys routed through latchkeyd's device
+//! worker, PINs with retries, a card on a vpcd reader through pcscd) with every worker under
+//! `strace -f -ff`, and lists what each `latchkey-device-worker` called after its last
+//! `seccomp()` (x86-64, Debian 12's glibc 2.36, Rust 1.95, libpcsclite 1.9.9): 20 workers;
+//! counts from that run: `poll` 1083, `sendto` 776, `futex` 543, `recvfrom` 430, `read` 369,
+//! `setsockopt` 279, `newfstatat` 202, `mmap`/`mprotect` 187 each, `clone` 75 (`clone3` 75,
+//! answered `ENOSYS`), `socket`/`connect` 38 (`AF_UNIX` seqpacket keys, pcscd's stream socket),
+//! ... Re-measure after upgrading the toolchain, glibc or libpcsclite, and add what is new here
+//! with the reason.
+//!
+//! A few calls were not seen in that run but are on paths the worker takes where this machine
+//! has no such device; each is marked *unmeasured* with its reason (no `/dev/uhid` and no USB
+//! here, so no hidraw node, no uevent and no UDP virtual key was in those suites).
+
+use seccompiler::{SeccompCmpOp, SeccompRule};
+
+use crate::sandbox::profile::{common_rules, dword, flag, SOCK_TYPE_MASK};
+use crate::sandbox::{Profile, SandboxError};
+
+/// Calls allowed with any arguments.
+const ALLOWED: &[i64] = &[
+    // latchkeyd's link (an inherited SOCK_SEQPACKET socket), keys' sockets, pcscd's socket and
+    // hidraw nodes (opened read-write under Landlock's `/dev` rule).
+    libc::SYS_read,
+    libc::SYS_write,
+    libc::SYS_recvfrom,
+    libc::SYS_sendto,
+    libc::SYS_setsockopt,
+    libc::SYS_connect,
+    libc::SYS_openat,
+    libc::SYS_close,
+    libc::SYS_poll,
+    // A key's socket path is checked to be a socket (`symlink_metadata`); the standard library
+    // asks a file's size before reading it whole.
+    libc::SYS_newfstatat,
+    libc::SYS_statx,
+    // Unmeasured (no hidraw here): USB discovery lists `class/hidraw` in sysfs; the uevent
+    // socket is bound to its multicast group, a UDP virtual key's socket to a loopback port;
+    // without netlink, hot-plug watches `/dev` with inotify.
+    libc::SYS_getdents64,
+    libc::SYS_bind,
+    libc::SYS_inotify_init1,
+    libc::SYS_inotify_add_watch,
+    // Memory: mmap/mprotect only without PROT_EXEC ([`common_rules`]).
+    libc::SYS_munmap,
+    libc::SYS_madvise,
+    libc::SYS_brk,
+    // Unmeasured: glibc's malloc may grow a large block with mremap.
+    libc::SYS_mremap,
+    // Threads (one per `Acquire`, one per opened key) and their synchronisation; pauses between
+    // a key's retries.
+    libc::SYS_futex,
+    libc::SYS_set_robust_list,
+    libc::SYS_rseq,
+    libc::SYS_sched_getaffinity,
+    libc::SYS_gettid,
+    libc::SYS_clock_nanosleep,
+    libc::SYS_exit,
+    libc::SYS_exit_group,
+    // Signals: the standard library's masks and its stack-overflow handler.
+    libc::SYS_rt_sigaction,
+    libc::SYS_rt_sigprocmask,
+    libc::SYS_sigaltstack,
+    // Unmeasured: returning from a signal handler and restarting an interrupted call.
+    libc::SYS_rt_sigreturn,
+    libc::SYS_restart_syscall,
+    // Channel IDs' and nonces' randomness.
+    libc::SYS_getrandom,
+    // Unmeasured: the vDSO answers the clock without a system call, except on a clock source it
+    // cannot read from user space (some virtual machines).
+    libc::SYS_clock_gettime,
+    // Unmeasured: a panic's message and abort.
+    libc::SYS_getpid,
+    libc::SYS_getcwd,
+];
+
+/// Calls refused with `EPERM` (not measured): a server socket, or a new namespace, is never
+/// the worker's to make; a caller should see them refused rather than be killed for trying.
+const REFUSED: &[i64] = &[
+    libc::SYS_listen,
+    libc::SYS_accept,
+    libc::SYS_accept4,
+    libc::SYS_unshare,
+];
+
+/// `NETLINK_KOBJECT_UEVENT` (linux/netlink.h): the kernel's device events.
+const NETLINK_KOBJECT_UEVENT: u64 = 15;
+
+/// The device worker's profile: [`ALLOWED`], [`REFUSED`], the rules every worker has
+/// ([`common_rules`]: threads, no executable memory, `prctl`, `fcntl`, `seccomp`, `tgkill`), and
+/// with argument rules `socket` (any `AF_UNIX` socket: seqpacket virtual keys, pcscd's stream;
+/// the kernel's uevent netlink socket; IPv4 or IPv6 datagram sockets for `udp:` virtual keys —
+/// every other socket fails with `EPERM`) and `ioctl` (the hidraw requests
+/// [`latchkey_transport::hidraw::IOCTL_REQUESTS`] only; any other, a terminal's included, fails
+/// with `EPERM`).
+pub fn device_worker() -> Result<Profile, SandboxError> {
+    let profile = common_rules(Profile::new().allow(ALLOWED).refuse(REFUSED))?;
+    let mut sockets = vec![
+        SeccompRule::new(vec![dword(0, SeccompCmpOp::Eq, flag(libc::AF_UNIX))?])?,
+        SeccompRule::new(vec![
+            dword(0, SeccompCmpOp::Eq, flag(libc::AF_NETLINK))?,
+            dword(2, SeccompCmpOp::Eq, NETLINK_KOBJECT_UEVENT)?,
+        ])?,
+    ];
+    for family in [libc::AF_INET, libc::AF_INET6] {
+        sockets.push(SeccompRule::new(vec![
+            dword(0, SeccompCmpOp::Eq, flag(family))?,
+            dword(
+                1,
+                SeccompCmpOp::MaskedEq(SOCK_TYPE_MASK),
+                flag(libc::SOCK_DGRAM),
+            )?,
+        ])?);
+    }
+    let ioctls = latchkey_transport::hidraw::IOCTL_REQUESTS
+        .iter()
+        .map(|&request| {
+            Ok(SeccompRule::new(vec![dword(
+                1,
+                SeccompCmpOp::Eq,
+                u64::from(request),
+            )?])?)
+        })
+        .collect::<Result<Vec<_>, SandboxError>>()?;
+    Ok(profile
+        .allow_if(libc::SYS_socket, sockets)
+        .allow_if(libc::SYS_ioctl, ioctls))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_profile_allows_what_was_measured_and_names_the_rest_refused() {
+        let p = device_worker().unwrap();
+        for call in [
+            libc::SYS_socket,
+            libc::SYS_ioctl,
+            libc::SYS_clone,
+            libc::SYS_poll,
+            libc::SYS_sendto,
+        ] {
+            assert!(p.allows(call), "{call}");
+        }
+        for call in [libc::SYS_listen, libc::SYS_accept4, libc::SYS_unshare] {
+            assert!(p.refuses(call), "{call}");
+        }
+        for call in [
+            libc::SYS_execve,
+            libc::SYS_ptrace,
+            libc::SYS_mount,
+            libc::SYS_bpf,
+        ] {
+            assert!(
+                !p.allows(call) && !p.refuses(call),
+                "{call}: not named, so it kills"
+            );
+        }
+        // The filters build.
+        crate::sandbox::seccomp::filters(&p).unwrap();
+    }
+}

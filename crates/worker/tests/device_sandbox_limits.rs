@@ -1,0 +1,217 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+//! Where the device worker's sandbox ends, checked in child processes (this test binary re-run)
+//! that apply the worker's own `device_worker::sandbox::apply` and then make system calls: a call
+//! outside its measured seccomp allow-list kills the process; sockets and ioctls it has no use
+//! for fail with `EPERM` while the ones it needs are made.
+
+use std::os::unix::process::ExitStatusExt as _;
+use std::process::{Command, Stdio};
+
+use latchkey_worker::device_worker::profile;
+use latchkey_worker::device_worker::sandbox::{self, DevicePolicy};
+
+const CHILD: &str = "LATCHKEY_DEVICE_LIMITS_CHILD";
+
+/// Runs `test` of this binary in a child process with `CHILD=what`; its exit status and output.
+fn child(test: &str, what: &str) -> (std::process::ExitStatus, String) {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            test,
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD, what)
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap();
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// The `PROBE name value` lines of a child's output.
+fn probes(text: &str) -> std::collections::BTreeMap<String, String> {
+    text.lines()
+        .filter_map(|l| l.find("PROBE ").map(|i| &l[i + "PROBE ".len()..]))
+        .filter_map(|l| l.split_once(' '))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+fn os_result(r: libc::c_long) -> String {
+    if r == -1 {
+        std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or_default()
+            .to_string()
+    } else {
+        "ok".to_owned()
+    }
+}
+
+/// The worker's policy with USB discovery, as latchkeyd starts it.
+fn policy() -> DevicePolicy {
+    DevicePolicy {
+        sysfs: Some("/sys".into()),
+        dev: Some("/dev".into()),
+    }
+}
+
+/// System calls the device worker never makes, each made raw (arguments that would fail anyway).
+const OUTSIDE: &[(&str, libc::c_long)] = &[
+    ("ptrace", libc::SYS_ptrace),
+    ("mount", libc::SYS_mount),
+    ("execve", libc::SYS_execve),
+    ("bpf", libc::SYS_bpf),
+    ("setuid", libc::SYS_setuid),
+    ("chdir", libc::SYS_chdir),
+    ("unlink", libc::SYS_unlink),
+];
+
+#[test]
+fn a_call_outside_the_device_workers_allow_list_kills_it() {
+    for (name, _) in OUTSIDE {
+        let (status, text) = child("device_outside_call_child", name);
+        assert_eq!(
+            status.signal(),
+            Some(libc::SIGSYS),
+            "{name}: killed by the seccomp filter, not {status:?}:\n{text}"
+        );
+        assert!(
+            text.contains(&format!("PROBE sandboxed {name}")),
+            "{name}: the sandbox was on before the call:\n{text}"
+        );
+        assert!(
+            !text.contains("PROBE survived"),
+            "{name}: the call returned:\n{text}"
+        );
+    }
+}
+
+/// Not a test on its own: the child of the test above.
+#[test]
+#[ignore = "run in a child process by a_call_outside_the_device_workers_allow_list_kills_it"]
+fn device_outside_call_child() {
+    let name = std::env::var(CHILD).unwrap();
+    let nr = OUTSIDE.iter().find(|(n, _)| *n == name).unwrap().1;
+    let profile = profile::device_worker().unwrap();
+    assert!(
+        !profile.allows(nr) && !profile.refuses(nr),
+        "{name} is named"
+    );
+    sandbox::apply(&policy()).unwrap();
+    println!("PROBE sandboxed {name}");
+    // SAFETY: each call gets null or zero arguments, which the kernel rejects; the filter kills
+    // the process before that.
+    #[allow(unsafe_code)]
+    let r = unsafe { libc::syscall(nr, 0, 0, 0, 0, 0) };
+    println!("PROBE survived {}", os_result(r));
+}
+
+#[test]
+fn what_the_device_worker_has_no_use_for_fails_with_eperm_and_what_it_needs_works() {
+    let (status, text) = child("device_refused_call_child", "");
+    assert!(status.success(), "{status:?}\n{text}");
+    let r = probes(&text);
+    let eperm = libc::EPERM.to_string();
+    // Needed: virtual keys and pcscd (AF_UNIX), hot-plug (the uevent socket), udp: keys.
+    assert_eq!(r["unix_seqpacket"], "ok", "{r:?}");
+    assert_eq!(r["unix_stream"], "ok", "{r:?}");
+    assert_eq!(r["udp"], "ok", "{r:?}");
+    assert_eq!(r["udp6"], "ok", "{r:?}");
+    assert_eq!(r["netlink_uevent"], "ok", "{r:?}");
+    assert_eq!(r["thread"], "ok", "{r:?}");
+    // Not needed: TCP, raw IP, other netlink families, packet sockets.
+    assert_eq!(r["tcp"], eperm, "{r:?}");
+    assert_eq!(r["tcp6"], eperm, "{r:?}");
+    assert_eq!(r["raw_ip"], eperm, "{r:?}");
+    assert_eq!(r["netlink_route"], eperm, "{r:?}");
+    assert_eq!(r["packet"], eperm, "{r:?}");
+    assert_eq!(r["listen"], eperm, "{r:?}");
+    assert_eq!(r["ioctl_tiocsti"], eperm, "{r:?}");
+    assert_eq!(r["fork"], eperm, "clone that is not a thread: {r:?}");
+    assert_eq!(r["clone3"], libc::ENOSYS.to_string(), "{r:?}");
+}
+
+fn socket(domain: libc::c_int, kind: libc::c_int, protocol: libc::c_int) -> String {
+    // SAFETY: socket takes plain integers; a descriptor it returns is closed at once.
+    #[allow(unsafe_code)]
+    let fd = unsafe { libc::socket(domain, kind, protocol) };
+    if fd >= 0 {
+        // SAFETY: a descriptor this function owns.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::close(fd)
+        };
+    }
+    os_result(libc::c_long::from(fd))
+}
+
+/// Not a test on its own: the child of the test above.
+#[test]
+#[ignore = "run in a child process by what_the_device_worker_has_no_use_for_fails_with_eperm_and_what_it_needs_works"]
+fn device_refused_call_child() {
+    sandbox::apply(&policy()).unwrap();
+    let cloexec = libc::SOCK_CLOEXEC;
+    for (name, domain, kind, protocol) in [
+        ("unix_seqpacket", libc::AF_UNIX, libc::SOCK_SEQPACKET, 0),
+        ("unix_stream", libc::AF_UNIX, libc::SOCK_STREAM, 0),
+        ("udp", libc::AF_INET, libc::SOCK_DGRAM, 0),
+        ("udp6", libc::AF_INET6, libc::SOCK_DGRAM, 0),
+        // NETLINK_KOBJECT_UEVENT.
+        ("netlink_uevent", libc::AF_NETLINK, libc::SOCK_RAW, 15),
+        ("tcp", libc::AF_INET, libc::SOCK_STREAM, 0),
+        ("tcp6", libc::AF_INET6, libc::SOCK_STREAM, 0),
+        ("raw_ip", libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_ICMP),
+        // NETLINK_ROUTE.
+        ("netlink_route", libc::AF_NETLINK, libc::SOCK_RAW, 0),
+        ("packet", libc::AF_PACKET, libc::SOCK_RAW, 0),
+    ] {
+        println!("PROBE {name} {}", socket(domain, kind | cloexec, protocol));
+    }
+    // SAFETY: listen on a descriptor that is not a socket: refused before the kernel looks.
+    #[allow(unsafe_code)]
+    let r = unsafe { libc::listen(0, 1) };
+    println!("PROBE listen {}", os_result(libc::c_long::from(r)));
+    let mut c: libc::c_char = b'x' as libc::c_char;
+    // SAFETY: ioctl on our own stdout with a pointer to a live byte; at worst it fails.
+    #[allow(unsafe_code)]
+    let r = unsafe { libc::ioctl(1, libc::TIOCSTI, &mut c as *mut libc::c_char) };
+    println!("PROBE ioctl_tiocsti {}", os_result(libc::c_long::from(r)));
+    // SAFETY: a fork-like clone with SIGCHLD; a child that got through exits at once.
+    #[allow(unsafe_code)]
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            libc::c_long::from(libc::SIGCHLD),
+            0,
+            0,
+            0,
+            0,
+        )
+    };
+    if r == 0 {
+        // SAFETY: in the child; leave without running anything of the parent's.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::_exit(0)
+        };
+    }
+    println!("PROBE fork {}", os_result(r));
+    // SAFETY: clone3 with a null argument structure: refused before the kernel reads it.
+    #[allow(unsafe_code)]
+    let r = unsafe { libc::syscall(libc::SYS_clone3, 0, 0) };
+    println!("PROBE clone3 {}", os_result(r));
+    let thread = std::thread::spawn(|| 7).join().map(|n| n == 7);
+    println!(
+        "PROBE thread {}",
+        if matches!(thread, Ok(true)) {
+            "ok"
+        } else {
+            "failed"
+        }
+    );
+}
