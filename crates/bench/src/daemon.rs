@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 use latchkey_api::{CallOptions, CredentialsClient, Kind};
 use latchkey_daemon::policy::Policy;
 use latchkey_daemon::server::{Daemon, Settings, Timeouts};
+use latchkey_daemon::state::Backends;
 use latchkey_testkit::prompt::Prompt;
 use latchkey_testkit::{bins, platform, SetupError, TestBus};
 use latchkey_webauthn::b64;
@@ -77,10 +78,16 @@ fn setup(e: SetupError) -> BenchError {
     BenchError::setup("set-up", e)
 }
 
+/// The PIN the scripted prompt gives.
+pub fn prompt_pin() -> &'static str {
+    "482916"
+}
+
 /// The scripted prompt, answering consent and PIN at once and recording nothing (a JSON line per
 /// prompt call would be written inside the timed path).
 fn prompt(bus: &TestBus, bin: &Path) -> Result<Prompt, BenchError> {
-    Prompt::spawn_with(bin, bus, "approve\npin 482916\n", false, false).map_err(setup)
+    let script = format!("approve\npin {}\n", prompt_pin());
+    Prompt::spawn_with(bin, bus, &script, false, false).map_err(setup)
 }
 
 fn dbus(e: impl std::fmt::Display) -> BenchError {
@@ -248,11 +255,16 @@ pub struct InProcess {
 impl InProcess {
     /// Starts it all.
     pub fn start(bins: &Binaries) -> Result<Self, BenchError> {
+        Self::start_with(bins, platform::memory_platform().into())
+    }
+
+    /// The same over `backends`.
+    pub fn start_with(bins: &Binaries, backends: Backends) -> Result<Self, BenchError> {
         let rt = runtime()?;
         let bus = TestBus::try_start(None).map_err(setup)?;
         let settings = Settings {
             policy: policy(&bins.prompt)?,
-            backends: platform::memory_platform().into(),
+            backends,
             queue_capacity: 64,
             timeouts: Timeouts::default(),
             uid: rustix::process::getuid().as_raw(),
@@ -277,7 +289,8 @@ impl InProcess {
             prompt: Some(prompt),
             bus: Some(bus),
         };
-        // The first create sets the PIN (the prompt is asked for a new one).
+        // The first create sets the platform's PIN (the prompt is asked for a new one), or makes
+        // the security key's first credential.
         me.ceremony(Kind::Create)?;
         Ok(me)
     }
@@ -414,7 +427,7 @@ fn ceremonies(budget: Budget, bins: &Binaries, t: &mut Table) -> Result<(), Benc
 }
 
 /// One measurement's two sample sets as two rows' results.
-fn split_rows(
+pub(crate) fn split_rows(
     r: Result<(Samples, Samples), BenchError>,
 ) -> (Result<Samples, BenchError>, Result<Samples, BenchError>) {
     match r {

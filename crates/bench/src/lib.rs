@@ -14,13 +14,15 @@
 //!   virtual key on a Unix socket.
 //! - [`scale`]: a file store of 10 to 10,000 credentials.
 //! - [`tpm`]: a TPM-bound store against `swtpm` (feature `tpm`).
-//! - [`daemon`]: latchkeyd on a private D-Bus; [`load`]: many callers at once through it.
+//! - [`daemon`]: latchkeyd on a private D-Bus; [`load`]: many callers at once through it;
+//!   [`keys`]: ceremonies through it on a security key.
 //! - [`ui`]: the graphical prompt under Xvfb: latchkeyd's `Consent` call to the dialog on screen.
 
 pub mod core;
 pub mod daemon;
 pub mod error;
 pub mod hid;
+pub mod keys;
 pub mod load;
 pub mod prompt_time;
 pub mod scale;

@@ -278,6 +278,13 @@ fn row3(plan: &Plan, t: &mut Table) {
     }
 }
 
+fn row8(plan: &Plan, t: &mut Table) {
+    t.heading(
+        "8. Through latchkeyd on a security key (virtual key over CTAPHID, PIN, scripted prompt)",
+    );
+    latchkey_bench::keys::measure(plan.io, t);
+}
+
 fn row7(plan: &Plan, t: &mut Table) {
     t.heading("7. The graphical prompt (latchkey-ui under Xvfb)");
     let (running, activated) = if plan.quick { (3, 1) } else { (50, 10) };
@@ -514,14 +521,14 @@ fn rows_wanted(args: &[String]) -> Result<Vec<u8>, String> {
             .or_else(|| (a == "--rows").then(|| args.get(i + 1).cloned().unwrap_or_default()))
     });
     let Some(value) = value else {
-        return Ok(vec![1, 2, 3, 4, 5, 6, 7]);
+        return Ok(vec![1, 2, 3, 4, 5, 6, 7, 8]);
     };
     value
         .split(',')
         .map(|r| match r.trim().parse::<u8>() {
-            Ok(n @ 1..=7) => Ok(n),
+            Ok(n @ 1..=8) => Ok(n),
             _ => Err(format!(
-                "--rows takes row numbers 1 to 7, separated by commas, not {r:?}"
+                "--rows takes row numbers 1 to 8, separated by commas, not {r:?}"
             )),
         })
         .collect()
@@ -560,6 +567,9 @@ fn main() -> ExitCode {
     };
     if rows.contains(&3) {
         row3(&plan, &mut t);
+    }
+    if rows.contains(&8) {
+        row8(&plan, &mut t);
     }
     if rows.contains(&6) {
         algorithms::row6(plan.fast, &mut t);
