@@ -27,7 +27,7 @@
 mod map;
 mod read;
 mod value;
-mod write;
+pub(crate) mod write;
 
 #[cfg(test)]
 mod tests;

@@ -200,9 +200,18 @@ impl CoseKey {
         }
     }
 
-    /// The canonical CBOR encoding.
+    /// The canonical CBOR encoding. An EC2 key (every credential key of ES256 and ES384, and
+    /// the PIN protocol's key agreement) is written straight out, its labels in canonical order;
+    /// the same bytes as encoding [`ToValue::to_value`], without building the value first.
     pub fn to_bytes(&self) -> Vec<u8> {
-        cbor::encode(&self.to_value())
+        match self {
+            Self::Es256(p) => ec2_bytes(CoseAlgorithm::ES256, CRV_P256, &p.x, &p.y),
+            Self::EcdhEsHkdf256(p) => {
+                ec2_bytes(CoseAlgorithm::ECDH_ES_HKDF_256, CRV_P256, &p.x, &p.y)
+            }
+            Self::Es384(p) => ec2_bytes(CoseAlgorithm::ES384, CRV_P384, &p.x, &p.y),
+            _ => cbor::encode(&self.to_value()),
+        }
     }
 
     /// Decodes a complete COSE_Key encoding.
@@ -221,6 +230,22 @@ impl CoseKey {
             )),
         }
     }
+}
+
+/// An EC2 COSE_Key `{1: 2, 3: alg, -1: crv, -2: x, -3: y}`: the labels 1, 3, -1, -2, -3 are in
+/// CTAP2 canonical order (unsigned before negative, then by encoding).
+fn ec2_bytes(alg: CoseAlgorithm, crv: i64, x: &[u8], y: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16 + x.len() + y.len());
+    cbor::write::map_head_into(5, &mut out);
+    for (label, value) in [(LABEL_KTY, KTY_EC2), (LABEL_ALG, alg.0), (LABEL_CRV, crv)] {
+        cbor::write::int_into(label, &mut out);
+        cbor::write::int_into(value, &mut out);
+    }
+    cbor::write::int_into(LABEL_X, &mut out);
+    cbor::write::bytes_into(x, &mut out);
+    cbor::write::int_into(LABEL_Y, &mut out);
+    cbor::write::bytes_into(y, &mut out);
+    out
 }
 
 fn p256_point(map: &mut IntMap, field: &'static str) -> Result<P256Point, Error> {

@@ -51,6 +51,27 @@ pub fn encode_into(value: &Value, out: &mut Vec<u8>) {
     }
 }
 
+/// Appends the canonical encoding of the integer `v` (a map label, an algorithm, a curve).
+pub(crate) fn int_into(v: i64, out: &mut Vec<u8>) {
+    if v >= 0 {
+        head(out, 0, v.unsigned_abs());
+    } else {
+        // -1 - v is in 0..2^63 for every i64.
+        head(out, 1, (-1 - v).unsigned_abs());
+    }
+}
+
+/// Appends the canonical encoding of the byte string `b`.
+pub(crate) fn bytes_into(b: &[u8], out: &mut Vec<u8>) {
+    head(out, 2, b.len() as u64);
+    out.extend_from_slice(b);
+}
+
+/// Appends the head of a map of `len` entries; the caller writes them, in canonical key order.
+pub(crate) fn map_head_into(len: usize, out: &mut Vec<u8>) {
+    head(out, 5, len as u64);
+}
+
 /// Writes a map whose entries are in canonical key order already (every map [`MapBuilder`]
 /// builds or the strict reader reads), each key checked against the one before it as it is
 /// written. Returns false, having written part of it, at the first key that is not strictly

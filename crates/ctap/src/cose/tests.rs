@@ -255,3 +255,25 @@ fn ml_dsa_keys_are_akp_with_a_raw_public_key() {
         CoseAlgorithm(-51)
     );
 }
+
+#[test]
+fn ec2_keys_written_straight_out_are_the_bytes_of_their_value() {
+    let p256 = P256Point {
+        x: core::array::from_fn(|i| i as u8),
+        y: core::array::from_fn(|i| 0xff - i as u8),
+    };
+    let p384 = P384Point {
+        x: core::array::from_fn(|i| 0x80 | i as u8),
+        y: core::array::from_fn(|i| i as u8),
+    };
+    for key in [
+        CoseKey::Es256(p256.clone()),
+        CoseKey::EcdhEsHkdf256(p256),
+        CoseKey::Es384(p384),
+    ] {
+        let bytes = key.to_bytes();
+        assert_eq!(bytes, crate::cbor::encode(&key.to_value()), "{key:?}");
+        // Canonical: the strict reader takes it back as the same key.
+        assert_eq!(CoseKey::from_bytes(&bytes).unwrap(), key);
+    }
+}
