@@ -72,22 +72,33 @@ pub(super) fn public_ids(list: &Option<Vec<CredentialDescriptor>>) -> Vec<Vec<u8
         .collect()
 }
 
-pub(super) fn make_credential_in(r: &cmd::MakeCredentialRequest) -> req::MakeCredentialRequest {
-    let e = r.extensions.clone().unwrap_or_default();
+/// The decoded request as the command takes it, its fields moved rather than copied.
+pub(super) fn make_credential_in(r: cmd::MakeCredentialRequest) -> req::MakeCredentialRequest {
+    let e = r.extensions.unwrap_or_default();
     req::MakeCredentialRequest {
         client_data_hash: r.client_data_hash.0.to_vec(),
         rp: RpEntity {
-            id: r.rp.id.clone(),
-            name: r.rp.name.clone(),
+            id: r.rp.id,
+            name: r.rp.name,
         },
-        user: user_in(&r.user),
+        user: UserEntity {
+            id: r.user.id.into(),
+            name: r.user.name,
+            display_name: r.user.display_name,
+        },
         algorithms: r.pub_key_cred_params.iter().map(|p| p.alg.0).collect(),
-        exclude_list: public_ids(&r.exclude_list),
+        exclude_list: r
+            .exclude_list
+            .into_iter()
+            .flatten()
+            .filter(|d| d.cred_type.as_str() == "public-key")
+            .map(|d| d.id)
+            .collect(),
         extensions: req::MakeCredentialExtensions {
             cred_protect: e.cred_protect.map(cred_protect_in),
             hmac_secret: e.hmac_secret == Some(true),
             hmac_secret_mc: e.hmac_secret_mc.as_ref().map(hmac_input),
-            cred_blob: e.cred_blob.clone(),
+            cred_blob: e.cred_blob,
             large_blob_key: e.large_blob_key,
             min_pin_length: e.min_pin_length == Some(true),
             third_party_payment: e.third_party_payment == Some(true),
@@ -95,10 +106,10 @@ pub(super) fn make_credential_in(r: &cmd::MakeCredentialRequest) -> req::MakeCre
         rk: r.options.rk == Some(true),
         up: r.options.up,
         uv: r.options.uv == Some(true),
-        pin_uv_auth_param: r.pin_uv_auth_param.clone(),
+        pin_uv_auth_param: r.pin_uv_auth_param,
         pin_uv_auth_protocol: protocol_id(r.pin_uv_auth_protocol),
         enterprise_attestation: r.enterprise_attestation,
-        attestation_formats_preference: r.attestation_formats_preference.clone(),
+        attestation_formats_preference: r.attestation_formats_preference,
     }
 }
 
