@@ -267,7 +267,7 @@ fn ec2_keys_written_straight_out_are_the_bytes_of_their_value() {
         y: core::array::from_fn(|i| i as u8),
     };
     for key in [
-        CoseKey::Es256(p256.clone()),
+        CoseKey::Es256(p256),
         CoseKey::EcdhEsHkdf256(p256),
         CoseKey::Es384(p384),
     ] {
