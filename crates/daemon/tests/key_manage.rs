@@ -217,6 +217,50 @@ async fn a_keys_passkeys_are_listed_after_its_pin_and_one_is_deleted() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_pin_for_a_keys_passkeys_is_asked_again_with_the_retries_left_and_costs_one() {
+    let bus = TestBus::start();
+    let key = TestKey::start(&bus.dir.path().join("key.sock"), Presence::Touch);
+    key.set_pin("1234");
+    let _d = start(&bus, &key).await;
+    let prompt = Prompt::spawn(&bus, "approve\npin 9999\npin 1234\n", false);
+    let client = client(&bus).await;
+    let keys = client
+        .proxy()
+        .list_security_keys(HashMap::new())
+        .await
+        .unwrap();
+    assert_eq!(text(&keys[0], "handle"), "key1");
+
+    let listed = client
+        .proxy()
+        .list_security_key_credentials("key1", HashMap::new())
+        .await
+        .unwrap();
+    assert!(listed.is_empty(), "{listed:?}");
+    let pins = recorded(&prompt, "RequestPin");
+    let asked: Vec<(&serde_json::Value, &serde_json::Value)> = pins
+        .iter()
+        .map(|p| (&p["details"]["retries"], &p["details"]["wrong_pin"]))
+        .collect();
+    assert_eq!(
+        asked,
+        [
+            (&serde_json::json!(8), &serde_json::json!(false)),
+            (&serde_json::json!(7), &serde_json::json!(true))
+        ]
+    );
+    // Both questions belong to one operation, one prompt request.
+    assert_eq!(pins[0]["request_id"], pins[1]["request_id"]);
+    // The right PIN restored the retries: the wrong one cost exactly one.
+    let keys = client
+        .proxy()
+        .list_security_keys(HashMap::new())
+        .await
+        .unwrap();
+    assert_eq!(u32::try_from(&keys[0]["pin_retries"]).unwrap(), 8);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_keys_pin_is_changed_through_the_trusted_prompt_and_the_old_one_then_fails() {
     let bus = TestBus::start();
     let key = TestKey::start(&bus.dir.path().join("key.sock"), Presence::Touch);
