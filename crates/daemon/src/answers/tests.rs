@@ -173,3 +173,38 @@ fn how_built_in_uv_ended_is_kept_for_the_next_run() {
     let mut ui = AnsweredUi::new(&mut answers);
     assert_eq!(ui.earlier_built_in_uv_end(), Some(BuiltInUvEnd::Blocked));
 }
+
+#[test]
+fn the_prompt_is_asked_with_the_retries_the_reason_and_the_kind_of_authenticator() {
+    let asked = pin_request(
+        &PinRequest {
+            reason: PinReason::Retry,
+            retries_left: Some(7),
+            min_length: 4,
+            device: "virtual key".into(),
+        },
+        ChoiceKind::SecurityKey,
+    );
+    assert_eq!(
+        asked,
+        crate::ceremony::PinRequest {
+            authenticator: "virtual key".into(),
+            retries: Some(7),
+            wrong_pin: true,
+            new_pin: false,
+            min_length: 4,
+            kind: Some(ChoiceKind::SecurityKey),
+        }
+    );
+    let new = pin_request(
+        &PinRequest {
+            reason: PinReason::New,
+            retries_left: None,
+            min_length: 6,
+            device: "Latchkey platform authenticator".into(),
+        },
+        ChoiceKind::Platform,
+    );
+    assert!(new.new_pin && !new.wrong_pin);
+    assert_eq!((new.retries, new.min_length), (None, 6));
+}
