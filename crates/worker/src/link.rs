@@ -162,6 +162,38 @@ impl Link {
     }
 }
 
+/// Waits up to `within` for `child` to exit and reaps it: its exit status, or `None` while it
+/// still runs. The wait is poll(2) on a pidfd, which turns readable when the process exits, so
+/// nothing is polled on a timer. The child is ours and not reaped until `try_wait` says so, so
+/// its PID cannot name another process meanwhile.
+pub fn wait_exit(
+    child: &mut std::process::Child,
+    within: Duration,
+) -> io::Result<Option<std::process::ExitStatus>> {
+    if let Some(status) = child.try_wait()? {
+        return Ok(Some(status));
+    }
+    let pid = i32::try_from(child.id())
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+        .ok_or_else(|| io::Error::other("the child has no valid PID"))?;
+    let pidfd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())?;
+    let deadline = Instant::now() + within;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        let timeout = Timespec::try_from(left).unwrap_or(Timespec {
+            tv_sec: i64::MAX,
+            tv_nsec: 0,
+        });
+        let mut fds = [PollFd::new(&pidfd, PollFlags::IN)];
+        match rustix::event::poll(&mut fds, Some(&timeout)) {
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+            Ok(_) => break,
+        }
+    }
+    child.try_wait()
+}
+
 /// Wakes a thread waiting in [`Link::wait`] from another thread (an eventfd).
 #[derive(Debug)]
 pub struct Waker(OwnedFd);
@@ -192,4 +224,28 @@ pub fn is_timeout(e: &io::Error) -> bool {
         e.kind(),
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wait_exit;
+    use std::process::Command;
+    use std::time::Duration;
+
+    #[test]
+    fn an_exited_child_is_reaped_with_its_status() {
+        let mut child = Command::new("sh").args(["-c", "exit 3"]).spawn().unwrap();
+        let status = wait_exit(&mut child, Duration::from_secs(30)).unwrap();
+        assert_eq!(status.and_then(|s| s.code()), Some(3));
+    }
+
+    #[test]
+    fn a_child_that_still_runs_is_not_reaped() {
+        let mut child = Command::new("sleep").arg("30").spawn().unwrap();
+        let status = wait_exit(&mut child, Duration::from_millis(20)).unwrap();
+        assert_eq!(status, None);
+        child.kill().unwrap();
+        let status = wait_exit(&mut child, Duration::from_secs(30)).unwrap();
+        assert!(status.is_some_and(|s| !s.success()), "{status:?}");
+    }
 }

@@ -192,15 +192,10 @@ impl Running {
     /// Closes the link so the worker exits on its own; kills it after a grace period.
     pub(crate) fn close(mut self) {
         let _ = self.link.shutdown();
-        let deadline = Instant::now() + CLOSE_GRACE;
-        while Instant::now() < deadline {
-            match self.child.try_wait() {
-                Ok(Some(status)) => return self.reaped(Ok(status)),
-                Err(_) => return,
-                Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-            }
+        match super::link::wait_exit(&mut self.child, CLOSE_GRACE) {
+            Ok(Some(status)) => self.reaped(Ok(status)),
+            Ok(None) | Err(_) => self.kill(),
         }
-        self.kill();
     }
 }
 

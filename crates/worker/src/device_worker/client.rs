@@ -205,7 +205,9 @@ impl DeviceWorker {
                 }
             }
         }
-        // Keys that appear later: turned into RemoteKeys on a thread, until `Stop`.
+        // Keys that appear later: turned into RemoteKeys on a thread, until `Stop`. The thread
+        // sleeps in `recv` until a reply comes or its sender goes (`Stop` forgets `seq`, and a
+        // dead worker's reader drops every waiter); nothing wakes it on a timer.
         let (tx, joins) = mpsc::channel();
         let stopped = Arc::new(AtomicBool::new(false));
         let worker = Arc::downgrade(self);
@@ -214,26 +216,28 @@ impl DeviceWorker {
         let spawned = thread::Builder::new()
             .name("keys-joins".into())
             .spawn(move || {
-                while !flag.load(Ordering::SeqCst) {
-                    match rx.recv_timeout(crate::keys::POLL) {
-                        Ok(DeviceReply::Opened {
-                            key,
-                            name,
-                            path,
-                            transport,
-                            cbor,
-                        }) => {
-                            let Some(worker) = worker.upgrade() else {
-                                return;
-                            };
-                            let key = RemoteKey::new(&worker, key, name, path, transport, cbor);
-                            crate::keys::tie(&key, &tied);
-                            if tx.send(Box::new(key) as Box<dyn Device>).is_err() {
-                                return;
-                            }
-                        }
-                        Ok(_) | Err(mpsc::RecvTimeoutError::Timeout) => {}
-                        Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                while let Ok(reply) = rx.recv() {
+                    // A key the worker opened as `Stop` went out is not taken.
+                    if flag.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    let DeviceReply::Opened {
+                        key,
+                        name,
+                        path,
+                        transport,
+                        cbor,
+                    } = reply
+                    else {
+                        continue;
+                    };
+                    let Some(worker) = worker.upgrade() else {
+                        return;
+                    };
+                    let key = RemoteKey::new(&worker, key, name, path, transport, cbor);
+                    crate::keys::tie(&key, &tied);
+                    if tx.send(Box::new(key) as Box<dyn Device>).is_err() {
+                        return;
                     }
                 }
             });
@@ -260,12 +264,11 @@ impl Drop for DeviceWorker {
     fn drop(&mut self) {
         let _ = self.link.shutdown();
         if let Ok(mut child) = self.child.lock() {
-            let deadline = Instant::now() + Duration::from_secs(2);
-            while Instant::now() < deadline {
-                if !matches!(child.try_wait(), Ok(None)) {
-                    return;
-                }
-                thread::sleep(Duration::from_millis(10));
+            if matches!(
+                crate::link::wait_exit(&mut child, Duration::from_secs(2)),
+                Ok(Some(_))
+            ) {
+                return;
             }
             let _ = child.kill();
             let _ = child.wait();
