@@ -217,10 +217,21 @@ pub fn sign(alg: Algorithm, blob: &KeyBlob, message: &[u8]) -> Result<Vec<u8>, S
 /// dropped first: what a store keeps so the next signature with a key needs no load. aws-lc
 /// cleanses a key's memory when it is dropped here.
 pub struct LoadedKeys {
-    keys: HashMap<Vec<u8>, SigningKey>,
+    keys: HashMap<BlobId, SigningKey>,
     /// The keys of `keys`, oldest first.
-    order: VecDeque<Vec<u8>>,
+    order: VecDeque<BlobId>,
     capacity: usize,
+}
+
+/// What [`LoadedKeys`] files a key under: the SHA-256 of its blob, not the blob. A blob of the
+/// in-memory store holds the private key in the clear, and map keys are copied, moved on rehash
+/// and dropped without being cleansed; a digest says nothing about the key it names.
+type BlobId = [u8; 32];
+
+fn blob_id(blob: &[u8]) -> BlobId {
+    let mut id = [0; 32];
+    id.copy_from_slice(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, blob).as_ref());
+    id
 }
 
 impl LoadedKeys {
@@ -235,12 +246,13 @@ impl LoadedKeys {
 
     /// The key loaded from `blob`, if kept.
     pub fn get(&self, blob: &[u8]) -> Option<&SigningKey> {
-        self.keys.get(blob)
+        self.keys.get(&blob_id(blob))
     }
 
     /// Keeps `key`, loaded from `blob` (a blob kept already keeps its key).
     pub fn put(&mut self, blob: &[u8], key: SigningKey) {
-        if self.capacity == 0 || self.keys.contains_key(blob) {
+        let id = blob_id(blob);
+        if self.capacity == 0 || self.keys.contains_key(&id) {
             return;
         }
         while self.keys.len() >= self.capacity {
@@ -249,14 +261,15 @@ impl LoadedKeys {
             };
             self.keys.remove(&old);
         }
-        self.order.push_back(blob.to_vec());
-        self.keys.insert(blob.to_vec(), key);
+        self.order.push_back(id);
+        self.keys.insert(id, key);
     }
 
     /// Drops the key loaded from `blob`, if kept.
     pub fn remove(&mut self, blob: &[u8]) {
-        if self.keys.remove(blob).is_some() {
-            self.order.retain(|k| k.as_slice() != blob);
+        let id = blob_id(blob);
+        if self.keys.remove(&id).is_some() {
+            self.order.retain(|k| *k != id);
         }
     }
 

@@ -243,3 +243,41 @@ fn system_keys_come_from_aws_lc_and_keep_the_blob_layout() {
         }
     }
 }
+
+/// The loaded-key cache finds a key by its blob, forgets the oldest past its capacity and on
+/// `remove`, and files keys under digests: no blob (a private key in the clear for the in-memory
+/// store) is copied into it.
+#[test]
+fn loaded_keys_are_found_by_blob_evicted_oldest_first_and_filed_under_digests() {
+    let keys: Vec<_> = (0..3)
+        .map(|i| generate(Algorithm::Es256, &mut Counter(i * 40)).unwrap())
+        .collect();
+    let load = |blob: &KeyBlob| SigningKey::load(Algorithm::Es256, blob).unwrap();
+    let mut cache = LoadedKeys::new(2);
+    for (_, blob) in &keys[..2] {
+        cache.put(blob.as_bytes(), load(blob));
+    }
+    assert_eq!(cache.len(), 2);
+    let signed = cache.get(keys[0].1.as_bytes()).unwrap().sign(b"m").unwrap();
+    UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, &keys[0].0.bytes)
+        .verify(b"m", &signed)
+        .unwrap();
+    assert_eq!(cache.order[0], blob_id(keys[0].1.as_bytes()));
+    assert!(cache.keys.keys().all(|id| keys
+        .iter()
+        .all(|(_, blob)| id.as_slice() != blob.as_bytes())));
+
+    cache.put(keys[2].1.as_bytes(), load(&keys[2].1));
+    assert_eq!(cache.len(), 2);
+    assert!(
+        cache.get(keys[0].1.as_bytes()).is_none(),
+        "the oldest goes first"
+    );
+    assert!(cache.get(keys[1].1.as_bytes()).is_some());
+    assert!(cache.get(keys[2].1.as_bytes()).is_some());
+
+    cache.remove(keys[1].1.as_bytes());
+    assert!(cache.get(keys[1].1.as_bytes()).is_none());
+    assert_eq!(cache.order.len(), 1);
+    assert!(LoadedKeys::new(0).is_empty());
+}
