@@ -19,7 +19,7 @@ use latchkey_webauthn::WebAuthnError;
 
 use crate::ctap2::{self, CtapError};
 use crate::device::Device;
-use crate::error::{to_webauthn, Step};
+use crate::error::{to_webauthn, Declined, Step};
 use crate::pinuv::{self, Session, Token};
 use crate::register::{extension_support, probe, token_for, Protocol};
 use crate::request::GetRequest;
@@ -310,7 +310,7 @@ impl AccountChoice {
 }
 
 fn not_chosen() -> WebAuthnError {
-    WebAuthnError::not_allowed("the user did not choose an account")
+    crate::error::declined(Declined::Account, "the user did not choose an account")
 }
 
 /// What the ceremony keeps from before the assertion for what comes after it.

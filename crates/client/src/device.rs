@@ -93,6 +93,44 @@ pub enum DeviceError {
     Unsupported(&'static str),
 }
 
+/// The kind of a [`DeviceError`], without its details: what whoever runs a ceremony needs to
+/// decide whose fault it was ([`crate::error::Failure::Device`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeviceErrorKind {
+    /// [`DeviceError::Gone`].
+    Gone,
+    /// [`DeviceError::NotReady`].
+    NotReady,
+    /// [`DeviceError::Io`].
+    Io,
+    /// [`DeviceError::Garbage`].
+    Garbage,
+    /// [`DeviceError::Transport`].
+    Transport,
+    /// [`DeviceError::Timeout`].
+    Timeout,
+    /// [`DeviceError::Cancelled`].
+    Cancelled,
+    /// [`DeviceError::Unsupported`].
+    Unsupported,
+}
+
+impl DeviceError {
+    /// Its kind.
+    pub fn kind(&self) -> DeviceErrorKind {
+        match self {
+            Self::Gone(_) => DeviceErrorKind::Gone,
+            Self::NotReady(_) => DeviceErrorKind::NotReady,
+            Self::Io(_) => DeviceErrorKind::Io,
+            Self::Garbage(_) => DeviceErrorKind::Garbage,
+            Self::Transport(_) => DeviceErrorKind::Transport,
+            Self::Timeout => DeviceErrorKind::Timeout,
+            Self::Cancelled => DeviceErrorKind::Cancelled,
+            Self::Unsupported(_) => DeviceErrorKind::Unsupported,
+        }
+    }
+}
+
 /// A shared flag that cancels whatever a device is doing (CTAPHID_CANCEL for HID devices, a
 /// refused presence check for the platform authenticator). Cloning shares the flag.
 #[derive(Clone, Default)]

@@ -1,14 +1,17 @@
 //! The one place where CTAP outcomes become WebAuthn errors (WebAuthn L3 §6.3.2, §6.3.3, and the
-//! client steps of §5.1.3 / §5.1.4).
+//! client steps of §5.1.3 / §5.1.4). Each such error keeps what happened as a typed [`Failure`]
+//! (its `source`, read back with [`failure`]): the CTAP status, the kind of device failure, a
+//! malformed answer, or the user declining at the client. Whoever runs the ceremony decides from
+//! it whose fault the error is (latchkeyd's `fault` module), never from the message.
 
-use latchkey_ctap::status::StatusCode;
+pub use latchkey_ctap::status::StatusCode;
 use latchkey_webauthn::WebAuthnError;
 
 use crate::ctap2::CtapError;
-use crate::device::DeviceError;
+use crate::device::{DeviceError, DeviceErrorKind};
 
 /// Which ceremony step failed: the message names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Step {
     /// authenticatorGetInfo.
     Info,
@@ -28,6 +31,79 @@ pub enum Step {
     CredentialManagement,
 }
 
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.what())
+    }
+}
+
+/// What the user declined at the client (the [`crate::CeremonyUi`] answered `Cancelled`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Declined {
+    /// The PIN of a key that has one.
+    Pin,
+    /// A new PIN (for a key without one, or one that must change it).
+    NewPin,
+    /// The account to sign in with.
+    Account,
+}
+
+/// Why a ceremony failed, as the client saw it: the typed cause a WebAuthn error from this crate
+/// carries ([`failure`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+pub enum Failure {
+    /// The authenticator answered `status` during `step` (CTAP 2.1 §8.2).
+    #[error("the authenticator answered {status} while {step}")]
+    Status {
+        /// The ceremony step.
+        step: Step,
+        /// The CTAP status.
+        status: StatusCode,
+    },
+    /// The device did not answer during `step` ([`DeviceError`]).
+    #[error("the authenticator did not answer ({kind:?}) while {step}")]
+    Device {
+        /// The ceremony step.
+        step: Step,
+        /// What kind of device failure.
+        kind: DeviceErrorKind,
+    },
+    /// The authenticator answered `CTAP2_OK` with a body that is not the response it should be.
+    #[error("the authenticator sent a malformed response while {0}")]
+    Malformed(Step),
+    /// The user declined to answer the client's question.
+    #[error("the user declined: {0:?}")]
+    Declined(Declined),
+}
+
+impl Failure {
+    /// The typed failure of a failed CTAP call during `step`.
+    pub fn of(step: Step, error: &CtapError) -> Self {
+        match error {
+            CtapError::Device(e) => Self::Device {
+                step,
+                kind: e.kind(),
+            },
+            CtapError::Status(status) => Self::Status {
+                step,
+                status: *status,
+            },
+            CtapError::Malformed(_) => Self::Malformed(step),
+        }
+    }
+}
+
+/// The typed cause of a WebAuthn error this crate raised, if it has one (errors about the
+/// request itself, raised before any authenticator was asked, have none).
+pub fn failure(e: &WebAuthnError) -> Option<Failure> {
+    e.cause::<Failure>().copied()
+}
+
+/// The `NotAllowedError` of the user declining `what` at the client.
+pub fn declined(what: Declined, message: &str) -> WebAuthnError {
+    WebAuthnError::not_allowed(message).with_source(Failure::Declined(what))
+}
+
 impl Step {
     fn what(self) -> &'static str {
         match self {
@@ -43,8 +119,18 @@ impl Step {
     }
 }
 
-/// Maps a failed CTAP call during `step` to the DOMException WebAuthn raises.
+/// Maps a failed CTAP call during `step` to the DOMException WebAuthn raises, its [`Failure`]
+/// kept as the cause.
 pub fn to_webauthn(step: Step, error: &CtapError) -> WebAuthnError {
+    let cause = Failure::of(step, error);
+    let e = match error {
+        CtapError::Status(status) => return status_to_webauthn(step, *status),
+        other => device_to_webauthn(step, other),
+    };
+    e.with_source(cause)
+}
+
+fn device_to_webauthn(step: Step, error: &CtapError) -> WebAuthnError {
     let what = step.what();
     match error {
         CtapError::Device(DeviceError::Cancelled) => {
@@ -57,12 +143,17 @@ pub fn to_webauthn(step: Step, error: &CtapError) -> WebAuthnError {
         CtapError::Malformed(e) => WebAuthnError::not_allowed(format!(
             "the authenticator sent a malformed response while {what}: {e}"
         )),
-        CtapError::Status(status) => status_to_webauthn(step, *status),
+        CtapError::Status(status) => status_message(step, *status),
     }
 }
 
-/// Maps a CTAP status byte to the DOMException WebAuthn raises.
+/// Maps a CTAP status byte to the DOMException WebAuthn raises, the status kept as the cause
+/// ([`Failure::Status`]).
 pub fn status_to_webauthn(step: Step, status: StatusCode) -> WebAuthnError {
+    status_message(step, status).with_source(Failure::Status { step, status })
+}
+
+fn status_message(step: Step, status: StatusCode) -> WebAuthnError {
     let what = step.what();
     match status {
         StatusCode::CredentialExcluded => WebAuthnError::invalid_state(
@@ -114,41 +205,4 @@ pub fn status_to_webauthn(step: Step, status: StatusCode) -> WebAuthnError {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn statuses_map_to_the_dom_exceptions_webauthn_names() {
-        let name = |s: StatusCode| status_to_webauthn(Step::MakeCredential, s).name();
-        assert_eq!(name(StatusCode::CredentialExcluded), "InvalidStateError");
-        assert_eq!(name(StatusCode::NoCredentials), "NotAllowedError");
-        assert_eq!(name(StatusCode::PinBlocked), "NotAllowedError");
-        assert_eq!(name(StatusCode::OperationDenied), "NotAllowedError");
-        assert_eq!(name(StatusCode::KeepaliveCancel), "AbortError");
-        assert_eq!(name(StatusCode::UnsupportedAlgorithm), "NotSupportedError");
-        assert_eq!(name(StatusCode::KeyStoreFull), "ConstraintError");
-        assert_eq!(name(StatusCode::from(0xF3)), "NotAllowedError");
-    }
-
-    #[test]
-    fn messages_say_what_failed() {
-        let e = status_to_webauthn(Step::GetAssertion, StatusCode::InvalidCbor);
-        assert_eq!(
-            e.message(),
-            "the authenticator answered CTAP2_ERR_INVALID_CBOR (0x12) while signing in"
-        );
-        let e = to_webauthn(Step::Pin, &CtapError::Device(DeviceError::Timeout));
-        assert_eq!(e.name(), "NotAllowedError");
-        assert!(e
-            .message()
-            .contains("did not answer in time while verifying the PIN"));
-        let e = to_webauthn(Step::Info, &CtapError::Device(DeviceError::Cancelled));
-        assert_eq!(e.name(), "AbortError");
-        let e = status_to_webauthn(Step::Pin, StatusCode::PinAuthBlocked);
-        assert!(
-            e.message().contains("remove and reinsert"),
-            "{}",
-            e.message()
-        );
-    }
-}
+mod tests;

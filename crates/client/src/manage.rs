@@ -13,7 +13,7 @@ use latchkey_webauthn::WebAuthnError;
 
 use crate::ctap2;
 use crate::device::Device;
-use crate::error::{to_webauthn, Step};
+use crate::error::{to_webauthn, Declined, Step};
 use crate::pinuv::{self, Token, TokenRequest};
 use crate::ui::{CeremonyUi, PinReason, PinRequest};
 
@@ -122,7 +122,7 @@ pub fn set_pin(device: &mut dyn Device, ui: &mut dyn CeremonyUi) -> Result<(), W
             min_length: info.min_pin_length.unwrap_or(4),
             device: device.info().name,
         })
-        .map_err(|_| WebAuthnError::not_allowed("no PIN was entered"))?;
+        .map_err(|_| crate::error::declined(Declined::Pin, "no PIN was entered"))?;
     pinuv::set_pin(device, &info, &pin)
 }
 
@@ -144,7 +144,7 @@ pub fn change_pin(device: &mut dyn Device, ui: &mut dyn CeremonyUi) -> Result<()
             min_length,
             device: name.clone(),
         })
-        .map_err(|_| WebAuthnError::not_allowed("no PIN was entered"))?;
+        .map_err(|_| crate::error::declined(Declined::Pin, "no PIN was entered"))?;
     let new = ui
         .pin(&PinRequest {
             reason: PinReason::New,
@@ -152,7 +152,7 @@ pub fn change_pin(device: &mut dyn Device, ui: &mut dyn CeremonyUi) -> Result<()
             min_length,
             device: name,
         })
-        .map_err(|_| WebAuthnError::not_allowed("no new PIN was entered"))?;
+        .map_err(|_| crate::error::declined(Declined::NewPin, "no new PIN was entered"))?;
     pinuv::change_pin(device, &info, &current, &new)
 }
 
@@ -223,9 +223,15 @@ pub fn list_device(
         CredentialManagementSubcommand::EnumerateRpsBegin,
     ) {
         Ok(r) => r,
+        // A key without discoverable credentials answers the first enumeration so.
         Err(e)
-            if e.message().contains("CTAP2_ERR_NO_CREDENTIALS")
-                || e.message().contains("holds no credential") =>
+            if matches!(
+                crate::error::failure(&e),
+                Some(crate::error::Failure::Status {
+                    status: latchkey_ctap::status::StatusCode::NoCredentials,
+                    ..
+                })
+            ) =>
         {
             return Ok(Vec::new())
         }

@@ -15,7 +15,7 @@ use latchkey_webauthn::WebAuthnError;
 
 use crate::ctap2::{self, CtapError};
 use crate::device::Device;
-use crate::error::{status_to_webauthn, to_webauthn, Step};
+use crate::error::{status_to_webauthn, to_webauthn, Declined, Step};
 use crate::pinuv::{self, Token};
 use crate::ui::{CeremonyUi, Pin, PinReason, PinRequest, Status};
 
@@ -58,7 +58,9 @@ pub fn forced_change(
                     min_length,
                     device: name.clone(),
                 })
-                .map_err(|_| WebAuthnError::not_allowed("the user did not enter the PIN"))?
+                .map_err(|_| {
+                    crate::error::declined(Declined::Pin, "the user did not enter the PIN")
+                })?
             }
         };
         let replacement = match new.take() {
@@ -70,7 +72,9 @@ pub fn forced_change(
                     min_length,
                     device: name.clone(),
                 })
-                .map_err(|_| WebAuthnError::not_allowed("the user did not choose a new PIN"))?,
+                .map_err(|_| {
+                    crate::error::declined(Declined::NewPin, "the user did not choose a new PIN")
+                })?,
         };
         match pinuv::change(device, info, &old, &replacement)? {
             Ok(()) => {

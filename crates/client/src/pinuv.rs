@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 
 use crate::ctap2::{self, CtapError};
 use crate::device::Device;
-use crate::error::{status_to_webauthn, to_webauthn, Step};
+use crate::error::{status_to_webauthn, to_webauthn, Declined, Step};
 use crate::platform::SystemRng;
 use crate::ui::{CeremonyUi, Pin, PinReason, PinRequest, Status};
 
@@ -281,7 +281,9 @@ pub fn obtain(
                 min_length: min_pin_length(info),
                 device: name.clone(),
             })
-            .map_err(|_| WebAuthnError::not_allowed("the user did not choose a PIN"))?;
+            .map_err(|_| {
+                crate::error::declined(Declined::NewPin, "the user did not choose a PIN")
+            })?;
         set_pin(device, info, &pin)?;
         ui.status(Status::PinSet);
         *info = ctap2::get_info(device).map_err(|e| to_webauthn(Step::Info, &e))?;
@@ -311,7 +313,7 @@ pub fn obtain(
                 min_length: min_pin_length(info),
                 device: name.clone(),
             })
-            .map_err(|_| WebAuthnError::not_allowed("the user did not enter the PIN"))?;
+            .map_err(|_| crate::error::declined(Declined::Pin, "the user did not enter the PIN"))?;
         match token_with_pin(device, info, &pin, request.permissions, request.rp_id)? {
             Ok(token) => return Ok(token),
             Err(CtapError::Status(StatusCode::PinInvalid)) => reason = PinReason::Retry,

@@ -4,7 +4,9 @@
 //! authorized request ([`Ceremony`]: RP ID and origin checked, clientDataJSON built, options
 //! parsed), an interaction handle for the prompt ([`PromptSession`]) and a [`CancelToken`], and
 //! answers with the WebAuthn L3 response JSON (§5.1.10 `RegistrationResponseJSON`,
-//! `AuthenticationResponseJSON`). The platform credentials' management is another trait,
+//! `AuthenticationResponseJSON`) or a [`Fault`]: who is at fault (the caller, the user, the
+//! authenticator, the store, the system) and the cause, from which latchkeyd alone picks the
+//! DOMException name (`crate::fault`). The platform credentials' management is another trait,
 //! [`crate::store::PlatformStore`].
 
 use std::collections::BTreeMap;
@@ -20,6 +22,7 @@ use latchkey_webauthn::WebAuthnError;
 use crate::authorize::Authorized;
 pub use crate::cancel::CancelToken;
 use crate::consent::Consent;
+pub use crate::fault::{Blame, Fault, FaultKind};
 pub use crate::ids::RequestId;
 use crate::options::CheckedOptions;
 pub use crate::session::PromptSession;
@@ -194,6 +197,9 @@ impl Ceremony {
     }
 }
 
+/// What a back-end's ceremony answers: the response JSON, or whose fault it failed and why.
+pub type CeremonyResult = Result<serde_json::Value, Fault>;
+
 /// A back-end that runs ceremonies: the platform authenticator, the security keys, a router in
 /// front of both. `create` and `get` are called with the request's [`CancelToken`], which latchkeyd
 /// cancels when the caller closes the request, leaves the bus or the request times out; the
@@ -206,14 +212,14 @@ pub trait Ceremonies: Send + Sync + 'static {
         ceremony: &Ceremony,
         ui: Arc<dyn PromptSession>,
         cancel: &CancelToken,
-    ) -> Result<serde_json::Value, WebAuthnError>;
+    ) -> CeremonyResult;
     /// Runs `navigator.credentials.get()`; returns `AuthenticationResponseJSON`.
     async fn get(
         &self,
         ceremony: &Ceremony,
         ui: Arc<dyn PromptSession>,
         cancel: &CancelToken,
-    ) -> Result<serde_json::Value, WebAuthnError>;
+    ) -> CeremonyResult;
     /// Client capabilities this back-end provides (L3 §5.1.7 names, `extension:<id>` entries).
     fn capabilities(&self) -> BTreeMap<String, bool>;
 }

@@ -5,7 +5,9 @@
 //! made of them, and [`Blame`] with [`FaultKind`] alone decides the name: the WebAuthn
 //! DOMException name of a `Response` ([`Fault::webauthn_name`]) or the
 //! `dev.latchkey.Credentials1.Error.*` of a method ([`Fault::method_error`]). The log line
-//! ([`Fault::log`]) carries the whole chain; the caller gets the top message only.
+//! ([`Fault::log`]) carries the whole chain; the caller gets the top message only. Ceremony
+//! back-ends answer with a `Fault` too: a failed CTAP ceremony's blame comes from the client
+//! crate's typed cause ([`Fault::from_ceremony`], the `ceremony` submodule's table).
 //!
 //! | blame | kind | WebAuthn name | method error |
 //! |---|---|---|---|
@@ -203,8 +205,8 @@ impl Fault {
         Self::new(blame, Self::kind_of(e.name()), e.message())
     }
 
-    /// A ceremony back-end's WebAuthn error as a fault. The client crate answers a CTAP outcome
-    /// with a WebAuthn error (`latchkey_client::error`), so the name says whose it is: a
+    /// A WebAuthn error without a typed cause as a fault, by its name alone (the fall-back of
+    /// [`Self::from_ceremony`]; a prompt's answer is one such error): a
     /// cancellation is the user's, a malformed or forbidden request the caller's, an unknown
     /// failure the system's, and every other outcome the authenticator's (a refusal by the user
     /// at the authenticator is `NotAllowedError` either way).
@@ -341,6 +343,10 @@ pub fn manage_fault(e: ManageError) -> Fault {
     };
     Fault::new(blame, kind, message).caused_by(e)
 }
+
+mod ceremony;
+
+pub use ceremony::{failure_blame, status_blame};
 
 #[cfg(test)]
 mod tests;

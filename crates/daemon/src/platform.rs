@@ -18,12 +18,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_trait::async_trait;
 use latchkey_client::manage::CredentialInfo;
 use latchkey_webauthn::WebAuthnError;
-use latchkey_worker::ManagedDevice;
+use latchkey_worker::{ManageError, ManagedDevice, WorkerError};
 
 use latchkey_client::{PinReason, PinRequest};
 
 use crate::answers::{ask_pin, shown_accounts, AnsweredUi, Answers, Question, MAX_ANSWERS};
-use crate::ceremony::{CancelToken, Ceremonies, Ceremony, PromptSession};
+use crate::ceremony::{
+    Blame, CancelToken, Ceremonies, Ceremony, CeremonyResult, Fault, FaultKind, PromptSession,
+};
 use crate::platform_pin::PlatformPinGuard;
 use crate::shown::status_kind;
 use crate::signal::{self, Signal, SignalError, SignalReport, SignalSupport};
@@ -63,12 +65,22 @@ impl PlatformBackend {
 
     /// Runs the ceremony `c`: the prompt is asked on this task, the ceremony runs on a blocking
     /// thread answered from what the prompt said ([`crate::answers`]), again after each new question.
+    /// A worker that stops during the ceremony — while a run waits on it, or between runs while
+    /// the prompt asks — fails it as the system's fault (`UnknownError`), and the next request
+    /// starts a new worker; one that stopped before the ceremony is replaced without a word.
     async fn run(
         &self,
         c: &Ceremony,
         ui: Arc<dyn PromptSession>,
         cancel: &CancelToken,
-    ) -> Result<serde_json::Value, WebAuthnError> {
+    ) -> CeremonyResult {
+        // A worker that stopped while idle is reaped now, so that only a stop during this
+        // ceremony fails it (a device busy with management is looked at by the first run).
+        if let Ok(mut device) = self.device.try_lock() {
+            if device.take_exit().is_some() {
+                tracing::info!(request = %c.id(), "the platform authenticator worker had stopped while idle");
+            }
+        }
         let trusted = !ui.caller_controlled();
         let ui = PlatformPinGuard::wrap(ui, &self.pin_strike);
         let mut answers = Answers::default();
@@ -82,7 +94,7 @@ impl PlatformBackend {
         loop {
             let device = self.device.clone();
             let token = cancel.clone();
-            let c = c.clone();
+            let ceremony = c.clone();
             let (result, run) = in_place(move || {
                 let mut device = device.lock().unwrap_or_else(PoisonError::into_inner);
                 let handle = device.cancel_handle();
@@ -92,10 +104,16 @@ impl PlatformBackend {
                 let link = token.link(&handle);
                 let mut run = RunOutcome::default();
                 let mut answered = AnsweredUi::new(&mut answers);
-                let result = c.perform(&mut **device, &mut answered);
-                // A store failure behind the authenticator's CTAP status: its cause and blame.
+                // The worker this ceremony began on stopped while the prompt was asked.
+                let exit = device.take_exit();
+                let result = match exit {
+                    Some(_) => Err(WebAuthnError::unknown("the platform authenticator stopped")),
+                    None => ceremony.perform(&mut **device, &mut answered),
+                };
+                // A store failure behind the authenticator's CTAP status, or a worker that
+                // stopped: its cause and blame.
                 if result.is_err() {
-                    run.failure = device.take_failure();
+                    run.failure = exit.or_else(|| device.take_failure());
                 }
                 drop(link);
                 // Cleared again before the lock goes, so that listing, deleting and signals
@@ -106,15 +124,18 @@ impl PlatformBackend {
                 run.pin_questions = answered.pin_questions;
                 (result, (run, answers))
             })
-            .await?;
+            .await
+            .map_err(|e| Fault::new(Blame::System, FaultKind::Failed, e.message()))?;
             let (mut run, kept) = run;
             answers = kept;
             if let Some(failure) = run.failure.take() {
-                // The store's fault, not the user's (WebAuthn L3 §6.3.2 step 14: an error
-                // storing the credential is "UnknownError"); the log keeps the whole chain.
-                let fault = crate::fault::manage_fault(failure);
-                fault.log("platform ceremony");
-                return Err(fault.webauthn());
+                if matches!(failure, ManageError::Worker(WorkerError::Stopped)) {
+                    tracing::warn!(request = %c.id(), "the platform authenticator worker stopped during the ceremony, which fails; the next request starts a new worker");
+                }
+                // The store's fault or the system's, not the user's (WebAuthn L3 §6.3.2 step
+                // 14: an error storing the credential is "UnknownError"); the request's log
+                // line keeps the whole chain.
+                return Err(crate::fault::manage_fault(failure));
             }
             for status in &run.statuses {
                 ui.status(latchkey_prompt::Status::new(status_kind(status)))
@@ -130,10 +151,10 @@ impl PlatformBackend {
                     // was asked): a terminal prompt may try again.
                     self.pin_strike.store(false, Ordering::SeqCst);
                 }
-                return result;
+                return result.map_err(|e| Fault::from_ceremony(&e));
             };
             if answers.count() >= MAX_ANSWERS || cancel.is_cancelled() {
-                return result;
+                return result.map_err(|e| Fault::from_ceremony(&e));
             }
             match question {
                 Question::Pin(q) => {
@@ -200,7 +221,7 @@ impl Ceremonies for PlatformBackend {
         c: &Ceremony,
         ui: Arc<dyn PromptSession>,
         cancel: &CancelToken,
-    ) -> Result<serde_json::Value, WebAuthnError> {
+    ) -> CeremonyResult {
         self.run(c, ui, cancel).await
     }
 
@@ -209,7 +230,7 @@ impl Ceremonies for PlatformBackend {
         c: &Ceremony,
         ui: Arc<dyn PromptSession>,
         cancel: &CancelToken,
-    ) -> Result<serde_json::Value, WebAuthnError> {
+    ) -> CeremonyResult {
         self.run(c, ui, cancel).await
     }
 

@@ -44,7 +44,9 @@ use latchkey_webauthn::WebAuthnError;
 
 use latchkey_prompt::{Choice, ChoiceKind, ChoiceOffer};
 
-use crate::ceremony::{CancelToken, Ceremonies, Ceremony, PromptSession};
+use crate::ceremony::{
+    Blame, CancelToken, Ceremonies, Ceremony, CeremonyResult, Fault, FaultKind, PromptSession,
+};
 use crate::options::CheckedOptions;
 use crate::store::PlatformStore;
 
@@ -312,10 +314,14 @@ impl Router {
         ui: Arc<dyn PromptSession>,
         cancel: &CancelToken,
         create: bool,
-    ) -> Result<serde_json::Value, WebAuthnError> {
+    ) -> CeremonyResult {
         let user_cancel = ui.user_cancel().await;
         let work = async {
-            let to = self.pick(c, &*ui).await?;
+            // The prompt's answer to the choice of authenticator: refused is the user's.
+            let to = self
+                .pick(c, &*ui)
+                .await
+                .map_err(|e| Fault::from_backend(&e))?;
             if create {
                 to.create(c, ui.clone(), cancel).await
             } else {
@@ -326,7 +332,7 @@ impl Router {
             r = work => r,
             () = user_cancel => {
                 tracing::info!(request = %c.id(), "the user cancelled in the prompt");
-                Err(WebAuthnError::not_allowed("the user cancelled the request"))
+                Err(Fault::new(Blame::User, FaultKind::Refused, "the user cancelled the request"))
             }
         }
     }
@@ -339,7 +345,7 @@ impl Ceremonies for Router {
         c: &Ceremony,
         ui: Arc<dyn PromptSession>,
         cancel: &CancelToken,
-    ) -> Result<serde_json::Value, WebAuthnError> {
+    ) -> CeremonyResult {
         self.run(c, ui, cancel, true).await
     }
 
@@ -348,7 +354,7 @@ impl Ceremonies for Router {
         c: &Ceremony,
         ui: Arc<dyn PromptSession>,
         cancel: &CancelToken,
-    ) -> Result<serde_json::Value, WebAuthnError> {
+    ) -> CeremonyResult {
         self.run(c, ui, cancel, false).await
     }
 

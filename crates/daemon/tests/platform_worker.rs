@@ -259,20 +259,16 @@ impl latchkey_daemon::ceremony::Ceremonies for NoKeys {
         _c: &latchkey_daemon::ceremony::Ceremony,
         _ui: std::sync::Arc<dyn latchkey_daemon::ceremony::PromptSession>,
         _cancel: &latchkey_daemon::ceremony::CancelToken,
-    ) -> Result<serde_json::Value, latchkey_webauthn::WebAuthnError> {
-        Err(latchkey_webauthn::WebAuthnError::invalid_state(
-            "routed to the security keys",
-        ))
+    ) -> latchkey_daemon::ceremony::CeremonyResult {
+        Err(latchkey_webauthn::WebAuthnError::invalid_state("routed to the security keys").into())
     }
     async fn get(
         &self,
         _c: &latchkey_daemon::ceremony::Ceremony,
         _ui: std::sync::Arc<dyn latchkey_daemon::ceremony::PromptSession>,
         _cancel: &latchkey_daemon::ceremony::CancelToken,
-    ) -> Result<serde_json::Value, latchkey_webauthn::WebAuthnError> {
-        Err(latchkey_webauthn::WebAuthnError::invalid_state(
-            "routed to the security keys",
-        ))
+    ) -> latchkey_daemon::ceremony::CeremonyResult {
+        Err(latchkey_webauthn::WebAuthnError::invalid_state("routed to the security keys").into())
     }
     fn capabilities(&self) -> std::collections::BTreeMap<String, bool> {
         std::collections::BTreeMap::new()
@@ -368,5 +364,95 @@ async fn after_a_cancelled_platform_ceremony_list_signals_and_routing_still_work
         "routed to the platform: {:?}: {:?}",
         out.error_name(),
         out.message()
+    );
+}
+
+/// Kills the process `pid` and waits until it has exited (a zombie until latchkeyd's worker
+/// device reaps it).
+async fn kill_and_wait(pid: u32) {
+    let raw = rustix::process::Pid::from_raw(i32::try_from(pid).unwrap()).unwrap();
+    rustix::process::kill_process(raw, rustix::process::Signal::KILL).unwrap();
+    latchkey_testkit::wait::exit(pid, "the killed platform worker").await;
+}
+
+/// The platform worker killed while the prompt holds a get (at its PIN question) fails that get
+/// as the system's fault: `UnknownError` with latchkeyd's words, not the `NotAllowedError` of a
+/// refusal, and not finished silently on another worker. The dead worker is reaped and the next
+/// get runs on a new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_while_the_prompt_holds_a_get_fails_it_as_the_systems_fault() {
+    use common::{
+        create_options, get_options, policy_privileged_self, start_daemon, Prompt, TestBus,
+    };
+    use latchkey_api::{CallOptions, CredentialsClient, Kind};
+    use latchkey_daemon::platform::PlatformBackend;
+
+    let dir = tempfile::tempdir().unwrap();
+    let worker = start(dir.path());
+    let pid = worker.pid().unwrap();
+    let auth = std::sync::Arc::new(PlatformBackend::new(Box::new(worker)));
+    let bus = TestBus::start();
+    let _latchkeyd = start_daemon(&bus, &policy_privileged_self(), auth).await;
+    // The second PIN question (the get's) waits for the file `go`.
+    let go = bus.dir.path().join("go");
+    let script = format!(
+        "approve\npin 482916\nafter {} pin 482916\npin 482916\n",
+        go.display()
+    );
+    let prompt = Prompt::spawn(&bus, &script, false);
+    let client = CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap();
+    let web = CallOptions {
+        origin: Some("https://login.example.com".into()),
+        ..Default::default()
+    };
+    let out = client
+        .call(Kind::Create, &create_options("example.com"), &web)
+        .await
+        .unwrap();
+    assert_eq!(out.code, 0, "{:?}: {:?}", out.error_name(), out.message());
+    assert_eq!(
+        prompt.calls("RequestPin").len(),
+        1,
+        "the create asked one PIN"
+    );
+
+    let pending = client
+        .start(Kind::Get, &get_options("example.com"), &web)
+        .await
+        .unwrap();
+    latchkey_testkit::wait::file_until(&prompt.record, "the get's PIN question", || {
+        prompt.calls("RequestPin").len() >= 2
+    })
+    .await;
+    kill_and_wait(pid).await;
+    std::fs::write(&go, b"").unwrap();
+    let out = pending.response().await.unwrap();
+    assert_eq!(out.code, 2, "{:?}: {:?}", out.error_name(), out.message());
+    assert_eq!(
+        out.error_name().as_deref(),
+        Some("UnknownError"),
+        "{:?}",
+        out.message()
+    );
+    assert_eq!(
+        out.message().as_deref(),
+        Some("the platform authenticator failed")
+    );
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists(),
+        "the dead worker was reaped"
+    );
+
+    let out = client
+        .call(Kind::Get, &get_options("example.com"), &web)
+        .await
+        .unwrap();
+    assert_eq!(out.code, 0, "{:?}: {:?}", out.error_name(), out.message());
+    assert_eq!(
+        prompt.calls("RequestPin").len(),
+        3,
+        "the next get asked its PIN afresh"
     );
 }

@@ -16,6 +16,7 @@
 //! where deny         # Choose → refused
 //! change 1234 5678   # ChangePin → current PIN 1234, new PIN 5678
 //! delay 250 approve  # waits 250 ms, then the step (any queue)
+//! after /tmp/go pin 1234  # waits until the file /tmp/go exists, then the step (any queue)
 //! cancel on touch-key  # emits Cancelled when ShowStatus shows that kind (not a queue step)
 //! version 1          # serve version 1 of the interface only (no version 2 members)
 //! ```
@@ -74,6 +75,9 @@ pub enum Step {
     Version(u32),
     /// Wait, then do the inner step.
     Delay(Duration, Box<Step>),
+    /// Wait until this file exists (a test holds the prompt at a question this way), then do
+    /// the inner step.
+    After(std::path::PathBuf, Box<Step>),
 }
 
 impl std::fmt::Debug for Step {
@@ -94,6 +98,7 @@ impl std::fmt::Debug for Step {
             Step::PinDeny => f.write_str("PinDeny"),
             Step::ChooseDeny => f.write_str("ChooseDeny"),
             Step::Delay(d, s) => write!(f, "Delay({d:?}, {s:?})"),
+            Step::After(p, s) => write!(f, "After({p:?}, {s:?})"),
         }
     }
 }
@@ -143,6 +148,10 @@ fn parse_step(words: &[&str]) -> Result<Step, String> {
                 Box::new(parse_step(rest)?),
             ))
         }
+        ["after", path, rest @ ..] => Ok(Step::After(
+            std::path::PathBuf::from(path),
+            Box::new(parse_step(rest)?),
+        )),
         _ => Err(format!("unknown step {:?}", words.join(" "))),
     }
 }
@@ -193,7 +202,7 @@ pub(crate) enum Queue {
 
 fn queue_of(step: &Step) -> Queue {
     match step {
-        Step::Delay(_, inner) => queue_of(inner),
+        Step::Delay(_, inner) | Step::After(_, inner) => queue_of(inner),
         Step::Pin(_) | Step::PinDeny => Queue::Pin,
         Step::Choose(_) | Step::ChooseDeny => Queue::Choose,
         Step::Where(_) | Step::WhereDeny => Queue::Where,
@@ -288,7 +297,15 @@ impl ScriptedPrompt {
         }
     }
 
-    /// Resolves delays and hangs: `None` means dismissed while hanging.
+    /// Whether the request was dismissed.
+    fn is_dismissed(&self, request_id: &str) -> bool {
+        self.dismissed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(request_id)
+    }
+
+    /// Resolves delays, waits and hangs: `None` means dismissed while hanging or waiting.
     pub(crate) async fn resolve(&self, request_id: &str, mut step: Step) -> Option<Step> {
         loop {
             match step {
@@ -296,13 +313,17 @@ impl ScriptedPrompt {
                     tokio::time::sleep(d).await;
                     step = *inner;
                 }
+                Step::After(path, inner) => {
+                    while !path.exists() {
+                        if self.is_dismissed(request_id) {
+                            return None;
+                        }
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                    step = *inner;
+                }
                 Step::Hang => loop {
-                    if self
-                        .dismissed
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .contains(request_id)
-                    {
+                    if self.is_dismissed(request_id) {
                         return None;
                     }
                     tokio::time::sleep(Duration::from_millis(10)).await;

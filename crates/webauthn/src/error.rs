@@ -6,7 +6,9 @@
 //! type only where a caller needs the DOMException name.
 
 use serde::{Serialize, Serializer};
+use std::error::Error as StdError;
 use std::fmt;
+use std::sync::Arc;
 
 /// A DOMException name used by WebAuthn (plus the simple exception `TypeError`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -76,12 +78,49 @@ impl fmt::Display for ErrorName {
     }
 }
 
-/// A WebAuthn failure as a script would see it: `{"name": …, "message": …}`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{name}: {message}")]
+/// A WebAuthn failure as a script would see it: `{"name": …, "message": …}`, and, for whoever
+/// runs the ceremony, what caused it ([`Self::with_source`]): a typed cause that decides whose
+/// fault it was without reading the message. Two errors are equal when their names and messages
+/// are; the cause is neither compared nor serialized.
+#[derive(Clone)]
 pub struct WebAuthnError {
     name: ErrorName,
     message: String,
+    source: Option<Arc<dyn StdError + Send + Sync + 'static>>,
+}
+
+impl PartialEq for WebAuthnError {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.message == other.message
+    }
+}
+
+impl Eq for WebAuthnError {}
+
+impl fmt::Debug for WebAuthnError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("WebAuthnError");
+        d.field("name", &self.name).field("message", &self.message);
+        if let Some(source) = &self.source {
+            d.field("source", source);
+        }
+        d.finish()
+    }
+}
+
+impl fmt::Display for WebAuthnError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.name, self.message)
+    }
+}
+
+impl StdError for WebAuthnError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match &self.source {
+            Some(s) => Some(s.as_ref()),
+            None => None,
+        }
+    }
 }
 
 impl WebAuthnError {
@@ -90,8 +129,23 @@ impl WebAuthnError {
         Self {
             name,
             message: message.into(),
+            source: None,
         }
     }
+
+    /// The same error, caused by `source` (kept for whoever runs the ceremony; the caller gets
+    /// the name and the message only).
+    #[must_use]
+    pub fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {
+        self.source = Some(Arc::new(source));
+        self
+    }
+
+    /// The cause, when it is of type `T`.
+    pub fn cause<T: StdError + 'static>(&self) -> Option<&T> {
+        self.source.as_deref()?.downcast_ref::<T>()
+    }
+
     /// `NotAllowedError`.
     pub fn not_allowed(message: impl Into<String>) -> Self {
         Self::new(ErrorName::NotAllowed, message)
@@ -183,6 +237,31 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "SecurityError: rp.id \"evil.com\" is not a suffix of \"example.com\""
+        );
+    }
+
+    #[derive(Debug, PartialEq, Eq, thiserror::Error)]
+    #[error("status 0x31")]
+    struct Status(u8);
+
+    #[test]
+    fn a_cause_travels_typed_and_stays_out_of_equality_and_json() {
+        let plain = WebAuthnError::not_allowed("the PIN is wrong");
+        let caused = plain.clone().with_source(Status(0x31));
+        assert_eq!(caused.cause::<Status>(), Some(&Status(0x31)));
+        assert_eq!(plain.cause::<Status>(), None);
+        assert_eq!(caused.clone().cause::<Status>(), Some(&Status(0x31)));
+        assert_eq!(caused, plain);
+        assert_eq!(
+            serde_json::to_string(&caused).unwrap(),
+            r#"{"name":"NotAllowedError","message":"the PIN is wrong"}"#
+        );
+        assert_eq!(caused.to_string(), "NotAllowedError: the PIN is wrong");
+        assert_eq!(
+            StdError::source(&caused)
+                .map(ToString::to_string)
+                .as_deref(),
+            Some("status 0x31")
         );
     }
 }

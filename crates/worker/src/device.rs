@@ -4,9 +4,11 @@
 //!
 //! The worker starts with the device and again, on the next call, after it died: a request under
 //! way when it dies (crash, kill) fails with [`DeviceError::Gone`] "the platform authenticator
-//! stopped", which the client turns into a `NotAllowedError`; listing and deleting fail with an
-//! `UnknownError` with the same message; a worker found dead before a request is reaped and
-//! replaced. Cancelling (the device's [`CancelHandle`], which only ceremony requests heed: never
+//! stopped", and the device keeps [`WorkerError::Stopped`] for latchkeyd
+//! ([`ManagedDevice::take_failure`]), which fails the ceremony as the system's fault
+//! (`UnknownError`); listing and deleting fail the same way; a worker found dead before a
+//! request is reaped and replaced, and one found dead between the runs of a ceremony
+//! ([`ManagedDevice::take_exit`]) fails that ceremony first. Cancelling (the device's [`CancelHandle`], which only ceremony requests heed: never
 //! listing, deleting or renaming) sends `Cancel` to the worker and wakes the waiting call, which
 //! returns [`DeviceError::Cancelled`] at once; the late reply is dropped by the session.
 //!
@@ -394,5 +396,19 @@ impl ManagedDevice for WorkerDevice {
     }
     fn take_failure(&mut self) -> Option<ManageError> {
         self.failure.take().map(ManageError::Worker)
+    }
+    fn take_exit(&mut self) -> Option<ManageError> {
+        let exited = match self.running.as_mut() {
+            Some(running) => !matches!(running.child.try_wait(), Ok(None)),
+            None => false,
+        };
+        if !exited {
+            return None;
+        }
+        tracing::warn!(
+            "the platform authenticator worker stopped; the next request starts a new one"
+        );
+        self.stop_killing();
+        Some(ManageError::Worker(WorkerError::Stopped))
     }
 }

@@ -75,6 +75,13 @@ pub trait ManagedDevice: Device {
     fn take_failure(&mut self) -> Option<ManageError> {
         None
     }
+    /// Whether the process behind the device stopped while idle since it last answered, as the
+    /// error its next request would have met: it is reaped, and the next request starts a new
+    /// one. A ceremony asks between its runs, so that a worker lost mid-ceremony fails that
+    /// ceremony instead of finishing it on a new worker. In process, nothing stops.
+    fn take_exit(&mut self) -> Option<ManageError> {
+        None
+    }
 }
 
 /// The store failure an authenticator core recorded in its last command, where its CTAP status

@@ -233,3 +233,102 @@ fn a_webauthn_name_under_its_blame_maps_back_to_itself() {
         ErrorName::NotAllowed
     );
 }
+
+/// Every CTAP status a key can answer keeps the name the client gave it at the edge, and the
+/// ones a person causes are the user's.
+#[test]
+fn a_ctap_status_is_blamed_by_its_type_and_keeps_its_name() {
+    use latchkey_client::error::StatusCode;
+    use latchkey_client::error::{status_to_webauthn, Step};
+    for byte in 0..=u8::MAX {
+        let e = status_to_webauthn(Step::GetAssertion, StatusCode::from(byte));
+        let f = Fault::from_ceremony(&e);
+        assert_eq!(f.webauthn(), e, "{byte:#04x}");
+        assert_ne!(f.blame(), Blame::Store, "{byte:#04x}");
+        assert_ne!(f.blame(), Blame::System, "{byte:#04x}");
+    }
+    let blame = |s| Fault::from_ceremony(&status_to_webauthn(Step::Pin, s)).blame();
+    for user in [
+        StatusCode::PinInvalid,
+        StatusCode::PinBlocked,
+        StatusCode::PinAuthBlocked,
+        StatusCode::UvBlocked,
+        StatusCode::OperationDenied,
+        StatusCode::UserActionTimeout,
+        StatusCode::KeepaliveCancel,
+    ] {
+        assert_eq!(blame(user), Blame::User, "{user}");
+    }
+    for key in [
+        StatusCode::CredentialExcluded,
+        StatusCode::NoCredentials,
+        StatusCode::UnsupportedAlgorithm,
+        StatusCode::KeyStoreFull,
+        StatusCode::InvalidCbor,
+        StatusCode::Other,
+        StatusCode::from(0xF3),
+    ] {
+        assert_eq!(blame(key), Blame::Authenticator, "{key}");
+    }
+    let wrong = Fault::from_ceremony(&status_to_webauthn(Step::Pin, StatusCode::PinInvalid));
+    assert_eq!(wrong.kind(), FaultKind::Refused);
+    assert!(
+        wrong.chain().contains("CTAP2_ERR_PIN_INVALID"),
+        "the log names the status: {}",
+        wrong.chain()
+    );
+}
+
+/// The user declining at the client, a cancelled or silent device and a malformed answer are told
+/// apart by type; an error without a typed cause falls back to its name.
+#[test]
+fn device_failures_and_declines_are_blamed_by_their_type() {
+    use latchkey_client::ctap2::CtapError;
+    use latchkey_client::error::{declined, to_webauthn, Declined, Step};
+    use latchkey_client::DeviceError;
+    let fault = |e: CtapError| Fault::from_ceremony(&to_webauthn(Step::MakeCredential, &e));
+    let cancelled = fault(CtapError::Device(DeviceError::Cancelled));
+    assert_eq!(
+        (cancelled.blame(), cancelled.webauthn().name()),
+        (Blame::User, "AbortError")
+    );
+    let silent = fault(CtapError::Device(DeviceError::Timeout));
+    assert_eq!(
+        (silent.blame(), silent.kind(), silent.webauthn().name()),
+        (Blame::Authenticator, FaultKind::TimedOut, "NotAllowedError")
+    );
+    let gone = fault(CtapError::Device(DeviceError::Gone("unplugged".into())));
+    assert_eq!(
+        (gone.blame(), gone.webauthn().name()),
+        (Blame::Authenticator, "NotAllowedError")
+    );
+    let garbled = failure_blame(latchkey_client::error::Failure::Malformed(Step::Info));
+    assert_eq!(garbled, (Blame::Authenticator, FaultKind::Failed));
+    let no_pin = Fault::from_ceremony(&declined(Declined::Pin, "the user did not enter the PIN"));
+    assert_eq!(
+        (no_pin.blame(), no_pin.webauthn().name()),
+        (Blame::User, "NotAllowedError")
+    );
+    assert_eq!(no_pin.message(), "the user did not enter the PIN");
+    // Without a typed cause: by name, as before.
+    let untyped = Fault::from(WebAuthnError::not_supported("no usable algorithm"));
+    assert_eq!(
+        (untyped.blame(), untyped.webauthn().name()),
+        (Blame::Authenticator, "NotSupportedError")
+    );
+    let thread = Fault::from(WebAuthnError::unknown("the ceremony thread failed"));
+    assert_eq!(
+        (thread.blame(), thread.webauthn().name()),
+        (Blame::System, "UnknownError")
+    );
+}
+
+/// A platform worker that stopped is the system's fault: `UnknownError`, not a refusal.
+#[test]
+fn a_stopped_worker_is_the_systems_fault() {
+    let f = manage_fault(ManageError::Worker(WorkerError::Stopped));
+    assert_eq!(f.blame(), Blame::System);
+    assert_eq!(f.webauthn().name(), "UnknownError");
+    assert_eq!(f.message(), "the platform authenticator failed");
+    assert!(f.chain().contains("stopped"), "{}", f.chain());
+}

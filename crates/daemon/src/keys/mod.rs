@@ -37,7 +37,7 @@ use latchkey_webauthn::clientdata::CeremonyType;
 use latchkey_webauthn::WebAuthnError;
 
 use crate::answers::{ask_pin, shown_accounts, AnsweredUi, Answers, Question, MAX_ANSWERS};
-use crate::ceremony::{CancelToken, Ceremonies, Ceremony, PromptSession};
+use crate::ceremony::{CancelToken, Ceremonies, Ceremony, CeremonyResult, Fault, PromptSession};
 use crate::options::Timeouts;
 use crate::shown::{self, showing, StatusLine};
 
@@ -240,7 +240,12 @@ impl KeyBackend {
         let index = ui
             .choose_account(&shown_accounts(choice.accounts()))
             .await
-            .map_err(|_| WebAuthnError::not_allowed("the user did not choose an account"))?;
+            .map_err(|_| {
+                latchkey_client::error::declined(
+                    latchkey_client::error::Declined::Account,
+                    "the user did not choose an account",
+                )
+            })?;
         tokio::task::spawn_blocking(move || choice.finish(&mut *device, index)?.to_json())
             .await
             .map_err(thread_failed)?
@@ -286,8 +291,11 @@ impl Ceremonies for KeyBackend {
         c: &Ceremony,
         ui: Arc<dyn PromptSession>,
         cancel: &CancelToken,
-    ) -> Result<serde_json::Value, WebAuthnError> {
-        self.run(c, ui, cancel).await
+    ) -> CeremonyResult {
+        // The client's typed cause decides whose fault a failure is.
+        self.run(c, ui, cancel)
+            .await
+            .map_err(|e| Fault::from_ceremony(&e))
     }
 
     async fn get(
@@ -295,8 +303,11 @@ impl Ceremonies for KeyBackend {
         c: &Ceremony,
         ui: Arc<dyn PromptSession>,
         cancel: &CancelToken,
-    ) -> Result<serde_json::Value, WebAuthnError> {
-        self.run(c, ui, cancel).await
+    ) -> CeremonyResult {
+        // The client's typed cause decides whose fault a failure is.
+        self.run(c, ui, cancel)
+            .await
+            .map_err(|e| Fault::from_ceremony(&e))
     }
 
     fn capabilities(&self) -> BTreeMap<String, bool> {

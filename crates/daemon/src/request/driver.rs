@@ -119,7 +119,7 @@ pub(super) async fn ceremony(
         Kind::Get => backend.get(&ceremony, session, stop).await,
     };
     phase("ceremony", t);
-    result.map_err(|e| Stop::Failed(Fault::from_backend(&e)))
+    result.map_err(Stop::Failed)
 }
 
 fn asked_caller(progress: &Mutex<Progress>) -> String {

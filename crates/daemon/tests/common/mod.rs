@@ -20,7 +20,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use latchkey_client::manage::CredentialInfo;
-use latchkey_daemon::ceremony::{CancelToken, Ceremonies, Ceremony, PromptSession, RequestId};
+use latchkey_daemon::ceremony::{
+    CancelToken, Ceremonies, Ceremony, CeremonyResult, PromptSession, RequestId,
+};
 use latchkey_daemon::signal::{Signal, SignalError, SignalReport, SignalSupport};
 use latchkey_daemon::store::{PlatformStore, StoreError};
 use latchkey_webauthn::WebAuthnError;
@@ -74,7 +76,7 @@ impl FakeBackend {
         c: &Ceremony,
         ui: Arc<dyn PromptSession>,
         cancel: &CancelToken,
-    ) -> Result<serde_json::Value, WebAuthnError> {
+    ) -> CeremonyResult {
         self.ceremonies.lock().unwrap().push(c.id());
         self.changes.tick();
         let (cancelled, changes, id) = (self.cancelled.clone(), self.changes.clone(), c.id());
@@ -107,7 +109,7 @@ impl Ceremonies for FakeBackend {
         c: &Ceremony,
         ui: Arc<dyn PromptSession>,
         cancel: &CancelToken,
-    ) -> Result<serde_json::Value, WebAuthnError> {
+    ) -> CeremonyResult {
         self.answer(c, ui, cancel).await
     }
     async fn get(
@@ -115,7 +117,7 @@ impl Ceremonies for FakeBackend {
         c: &Ceremony,
         ui: Arc<dyn PromptSession>,
         cancel: &CancelToken,
-    ) -> Result<serde_json::Value, WebAuthnError> {
+    ) -> CeremonyResult {
         self.answer(c, ui, cancel).await
     }
     fn capabilities(&self) -> BTreeMap<String, bool> {
@@ -287,7 +289,7 @@ impl GatedBackend {
     }
 
     /// Holds the authenticator until the request is cancelled.
-    async fn hold(&self, cancel: &CancelToken) -> Result<serde_json::Value, WebAuthnError> {
+    async fn hold(&self, cancel: &CancelToken) -> CeremonyResult {
         self.state.gate.lock().unwrap().held = true;
         self.state.changes.tick();
         let state = self.state.clone();
@@ -308,7 +310,7 @@ impl Ceremonies for GatedBackend {
         _c: &Ceremony,
         _ui: Arc<dyn PromptSession>,
         cancel: &CancelToken,
-    ) -> Result<serde_json::Value, WebAuthnError> {
+    ) -> CeremonyResult {
         self.hold(cancel).await
     }
     async fn get(
@@ -316,7 +318,7 @@ impl Ceremonies for GatedBackend {
         _c: &Ceremony,
         _ui: Arc<dyn PromptSession>,
         cancel: &CancelToken,
-    ) -> Result<serde_json::Value, WebAuthnError> {
+    ) -> CeremonyResult {
         self.hold(cancel).await
     }
     fn capabilities(&self) -> BTreeMap<String, bool> {

@@ -15,6 +15,20 @@ fn parses_steps() {
     assert_eq!(format!("{:?}", s[1]), "Delay(5ms, Pin(<redacted>))");
     assert_eq!(s[2], Step::Choose(2));
     assert_eq!(parse_script("bogus").unwrap_err().line, 1);
+    let after = parse_script("after /tmp/go pin 1234\n").unwrap();
+    assert_eq!(
+        after[0],
+        Step::After(
+            "/tmp/go".into(),
+            Box::new(Step::Pin(Zeroizing::new("1234".into())))
+        )
+    );
+    assert_eq!(queue_of(&after[0]), Queue::Pin);
+    assert_eq!(
+        format!("{:?}", after[0]),
+        "After(\"/tmp/go\", Pin(<redacted>))"
+    );
+    assert_eq!(parse_script("after /tmp/go\n").unwrap_err().line, 1);
     let p = ScriptedPrompt::new(
         parse_script("approve\npin 1\ndeny\npin deny\n").unwrap(),
         None,
