@@ -180,21 +180,42 @@ impl Ceremony {
     }
 
     /// Runs this ceremony on `device` through the client crate (blocking): registration or
-    /// authentication as `kind` says, the user side through `ui`.
+    /// authentication as `kind` says, the user side through `ui`, up to the choice of account
+    /// when several discoverable credentials answered. They were all signed by the one
+    /// getAssertion (CTAP 2.1 §6.2.2), so the choice is asked of the user afterwards and
+    /// [`AccountChoice::finish`](latchkey_client::AccountChoice::finish) ends the ceremony
+    /// without signing again.
     pub fn perform(
         &self,
         device: &mut dyn Device,
         ui: &mut dyn latchkey_client::CeremonyUi,
-    ) -> Result<serde_json::Value, WebAuthnError> {
+    ) -> Result<Performed, WebAuthnError> {
         match self.kind {
             CeremonyType::Create => {
-                latchkey_client::register(device, &self.create_request()?, ui)?.to_json()
+                let registration = latchkey_client::register(device, &self.create_request()?, ui)?;
+                Ok(Performed::Response(registration.to_json()?))
             }
             CeremonyType::Get => {
-                latchkey_client::authenticate(device, &self.get_request()?, ui)?.to_json()
+                match latchkey_client::authenticate_until_choice(device, &self.get_request()?, ui)?
+                {
+                    latchkey_client::Authentication::Done(assertion) => {
+                        Ok(Performed::Response(assertion.to_json()?))
+                    }
+                    latchkey_client::Authentication::Choose(choice) => {
+                        Ok(Performed::Choose(choice))
+                    }
+                }
             }
         }
     }
+}
+
+/// How [`Ceremony::perform`] ended, short of a question.
+pub enum Performed {
+    /// The response JSON.
+    Response(serde_json::Value),
+    /// Several discoverable credentials answered: the user chooses one.
+    Choose(latchkey_client::AccountChoice),
 }
 
 /// What a back-end's ceremony answers: the response JSON, or whose fault it failed and why.

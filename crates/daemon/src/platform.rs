@@ -24,7 +24,8 @@ use latchkey_client::{PinReason, PinRequest};
 
 use crate::answers::{ask_pin, shown_accounts, AnsweredUi, Answers, Question, MAX_ANSWERS};
 use crate::ceremony::{
-    Blame, CancelToken, Ceremonies, Ceremony, CeremonyResult, Fault, FaultKind, PromptSession,
+    Blame, CancelToken, Ceremonies, Ceremony, CeremonyResult, Fault, FaultKind, Performed,
+    PromptSession,
 };
 use crate::platform_pin::PlatformPinGuard;
 use crate::shown::status_kind;
@@ -151,10 +152,10 @@ impl PlatformBackend {
                     // was asked): a terminal prompt may try again.
                     self.pin_strike.store(false, Ordering::SeqCst);
                 }
-                return result.map_err(|e| Fault::from_ceremony(&e));
+                return self.finish(ui.as_ref(), result).await;
             };
             if answers.count() >= MAX_ANSWERS || cancel.is_cancelled() {
-                return result.map_err(|e| Fault::from_ceremony(&e));
+                return self.finish(ui.as_ref(), result).await;
             }
             match question {
                 Question::Pin(q) => {
@@ -172,6 +173,37 @@ impl PlatformBackend {
                 }
             }
         }
+    }
+
+    /// Ends a ceremony that ran to its end. When several platform passkeys answered the one
+    /// getAssertion, each signed once (CTAP 2.1 §6.2.2), the user picks one on this task, and the ceremony ends with it without signing
+    /// again (each counter moves by one).
+    async fn finish(
+        &self,
+        ui: &dyn PromptSession,
+        performed: Result<Performed, WebAuthnError>,
+    ) -> CeremonyResult {
+        let choice = match performed.map_err(|e| Fault::from_ceremony(&e))? {
+            Performed::Response(json) => return Ok(json),
+            Performed::Choose(choice) => choice,
+        };
+        let index = ui
+            .choose_account(&shown_accounts(choice.accounts()))
+            .await
+            .map_err(|_| {
+                Fault::from_ceremony(&latchkey_client::error::declined(
+                    latchkey_client::error::Declined::Account,
+                    "the user did not choose an account",
+                ))
+            })?;
+        let device = self.device.clone();
+        in_place(move || {
+            let mut device = device.lock().unwrap_or_else(PoisonError::into_inner);
+            choice.finish(&mut **device, index)?.to_json()
+        })
+        .await
+        .and_then(|json| json)
+        .map_err(|e| Fault::from_ceremony(&e))
     }
 }
 

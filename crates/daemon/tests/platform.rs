@@ -186,3 +186,56 @@ async fn refusing_the_pin_fails_the_ceremony_and_frees_the_queue() {
         out.message()
     );
 }
+
+/// Two platform passkeys for one site: a sign-in that asks which account signs each passkey once
+/// (CTAP 2.1 §6.2.2: the one getAssertion and its getNextAssertion), then finishes with the chosen
+/// one without signing again, so the chosen passkey's counter moves by one per sign-in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn choosing_among_platform_accounts_signs_each_once() {
+    let bus = TestBus::start();
+    let _d = start_daemon(&bus, &policy_privileged_self(), platform_authenticator()).await;
+    let prompt = Prompt::spawn(&bus, "approve\npin 482916\nchoose 1\n", false);
+    let client = CredentialsClient::connect(Some(&bus.address))
+        .await
+        .unwrap();
+    let web = CallOptions {
+        origin: Some("https://login.example.com".into()),
+        ..Default::default()
+    };
+    let mut ids = Vec::new();
+    for (user, name) in [("AQIDBA", "alice"), ("BQYHCA", "bob")] {
+        let options = create_options("example.com")
+            .replace("AQIDBA", user)
+            .replace("alice", name);
+        let out = client.call(Kind::Create, &options, &web).await.unwrap();
+        assert_eq!(out.code, 0, "{:?}: {:?}", out.error_name(), out.message());
+        let json: serde_json::Value = serde_json::from_str(&out.response_json().unwrap()).unwrap();
+        ids.push(json["id"].as_str().unwrap().to_owned());
+    }
+    let sign_count = |json: &serde_json::Value| {
+        let data = latchkey_webauthn::b64::decode(
+            "authenticatorData",
+            json["response"]["authenticatorData"].as_str().unwrap(),
+        )
+        .unwrap();
+        u32::from_be_bytes(data[33..37].try_into().unwrap())
+    };
+    for round in 1..=2 {
+        let out = client
+            .call(Kind::Get, &get_options("example.com"), &web)
+            .await
+            .unwrap();
+        assert_eq!(out.code, 0, "{:?}: {:?}", out.error_name(), out.message());
+        let json: serde_json::Value = serde_json::from_str(&out.response_json().unwrap()).unwrap();
+        // Newest first: index 1 is alice's, the first made.
+        assert_eq!(json["id"], ids[0].as_str());
+        assert_eq!(json["response"]["userHandle"], "AQIDBA");
+        assert_eq!(sign_count(&json), round, "one signature per sign-in");
+    }
+    let chosen = prompt
+        .shown()
+        .into_iter()
+        .filter(|r| r["method"] == "ChooseAccount")
+        .count();
+    assert_eq!(chosen, 2, "the account was asked once per sign-in");
+}

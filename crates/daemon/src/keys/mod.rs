@@ -30,14 +30,15 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use latchkey_client::devices::{read_config, ListError};
-use latchkey_client::{Authentication, CancelHandle, Device};
+use latchkey_client::{CancelHandle, Device};
 use latchkey_prompt::ChoiceKind;
 use latchkey_transport::{DeviceSpec, Roots};
-use latchkey_webauthn::clientdata::CeremonyType;
 use latchkey_webauthn::WebAuthnError;
 
 use crate::answers::{ask_pin, shown_accounts, AnsweredUi, Answers, Question, MAX_ANSWERS};
-use crate::ceremony::{CancelToken, Ceremonies, Ceremony, CeremonyResult, Fault, PromptSession};
+use crate::ceremony::{
+    CancelToken, Ceremonies, Ceremony, CeremonyResult, Fault, Performed, PromptSession,
+};
 use crate::options::Timeouts;
 use crate::shown::{self, showing, StatusLine};
 
@@ -213,7 +214,7 @@ impl KeyBackend {
                 let c = c.clone();
                 tokio::task::spawn_blocking(move || {
                     let mut answered = AnsweredUi::live(&mut answers, show);
-                    let result = until_choice(&c, &mut *device, &mut answered);
+                    let result = c.perform(&mut *device, &mut answered);
                     let question = answered.question.take();
                     (device, answers, result, question)
                 })
@@ -232,8 +233,8 @@ impl KeyBackend {
             line.reset();
         };
         let choice = match done {
-            Done::Response(json) => return Ok(json),
-            Done::Choose(choice) => choice,
+            Performed::Response(json) => return Ok(json),
+            Performed::Choose(choice) => choice,
         };
         // Several accounts, all signed by the one touch: the user picks one, and the key
         // finishes the ceremony with it (large blobs) without another signature.
@@ -249,34 +250,6 @@ impl KeyBackend {
         tokio::task::spawn_blocking(move || choice.finish(&mut *device, index)?.to_json())
             .await
             .map_err(thread_failed)?
-    }
-}
-
-/// How a run of the client's ceremony ended, short of a question.
-enum Done {
-    /// The response JSON.
-    Response(serde_json::Value),
-    /// Several discoverable credentials answered: the user chooses one.
-    Choose(latchkey_client::AccountChoice),
-}
-
-/// Runs `c` on `device` up to the choice of account, if there is one (blocking).
-fn until_choice(
-    c: &Ceremony,
-    device: &mut dyn Device,
-    ui: &mut AnsweredUi<'_>,
-) -> Result<Done, WebAuthnError> {
-    match c.kind() {
-        CeremonyType::Create => {
-            let registration = latchkey_client::register(device, &c.create_request()?, ui)?;
-            Ok(Done::Response(registration.to_json()?))
-        }
-        CeremonyType::Get => {
-            match latchkey_client::authenticate_until_choice(device, &c.get_request()?, ui)? {
-                Authentication::Done(assertion) => Ok(Done::Response(assertion.to_json()?)),
-                Authentication::Choose(choice) => Ok(Done::Choose(choice)),
-            }
-        }
     }
 }
 
