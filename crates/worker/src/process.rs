@@ -13,6 +13,7 @@ use latchkey_client::DeviceError;
 
 use super::link::{Link, Readiness, Received};
 use super::protocol::PROTOCOL_VERSION;
+use super::refusal::Refusal;
 use super::session::client::Client;
 use super::session::{Ready, SessionError};
 
@@ -53,7 +54,7 @@ impl WorkerConfig {
     /// the store in `data_dir` (default `$XDG_DATA_HOME/latchkey`).
     pub fn for_latchkeyd(data_dir: Option<&Path>) -> Result<Self, WorkerError> {
         let store = latchkey_client::platform::store_dir(data_dir)
-            .map_err(|e| WorkerError::Refused(e.to_string()))?;
+            .map_err(|e| WorkerError::Refused(Refusal::NoStore(e)))?;
         let exe = std::env::current_exe().map_err(WorkerError::Io)?;
         let program = exe.with_file_name(WORKER_PROGRAM);
         if !program.is_file() {
@@ -81,9 +82,9 @@ pub enum WorkerError {
     /// The socketpair failed.
     #[error("I/O error with the platform authenticator worker: {0}")]
     Io(io::Error),
-    /// The worker refused to start (store or sandbox failure), in its words.
+    /// The worker refused to start (store or sandbox failure), or ended before it was ready.
     #[error("the platform authenticator could not start: {0}")]
-    Refused(String),
+    Refused(#[source] Refusal),
     /// The worker broke the protocol (a malformed message, a reply that answers nothing, …).
     #[error("the platform authenticator broke the worker protocol: {0}")]
     Protocol(SessionError),
@@ -342,7 +343,9 @@ fn wait_ready(
     match link.recv().map_err(WorkerError::Io)? {
         Received::Message(bytes) => match client.ready(&bytes) {
             Ok(ready) => Ok(ready),
-            Err(SessionError::Failed { message, .. }) => Err(WorkerError::Refused(message)),
+            Err(SessionError::Failed { message, store, .. }) => {
+                Err(WorkerError::Refused(Refusal::Said { store, message }))
+            }
             Err(SessionError::VersionMismatch { ours, theirs }) => {
                 Err(WorkerError::VersionMismatch {
                     program: config.program.clone(),
@@ -355,8 +358,6 @@ fn wait_ready(
         Received::TooLarge => Err(WorkerError::Protocol(SessionError::Malformed(
             super::protocol::Malformed::too_large(),
         ))),
-        Received::Closed => Err(WorkerError::Refused(
-            "the worker exited before opening the store".into(),
-        )),
+        Received::Closed => Err(WorkerError::Refused(Refusal::PlatformExited)),
     }
 }

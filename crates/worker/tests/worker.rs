@@ -28,7 +28,7 @@ use latchkey_worker::protocol::{
     ErrorCode, Message, Reply, Request, MAX_MESSAGE, MAX_USER_FIELD, PROTOCOL_VERSION,
 };
 use latchkey_worker::sandbox::{self, LandlockOutcome, Policy};
-use latchkey_worker::{ManagedDevice, WorkerConfig, WorkerDevice, WorkerError, STOPPED};
+use latchkey_worker::{ManagedDevice, Refusal, WorkerConfig, WorkerDevice, WorkerError, STOPPED};
 use serde_json::json;
 use socket2::{Domain, Socket, Type};
 
@@ -356,7 +356,9 @@ fn a_missing_worker_or_an_unusable_store_is_a_clear_error() {
     std::fs::write(&file, b"x").unwrap();
     let e = WorkerDevice::start(WorkerConfig::new(WORKER, file.join("store"))).unwrap_err();
     match e {
-        WorkerError::Refused(m) => assert!(m.contains("cannot create"), "{m}"),
+        WorkerError::Refused(Refusal::Said { message, .. }) => {
+            assert!(message.contains("cannot create"), "{message}");
+        }
         other => panic!("{other:?}"),
     }
 }

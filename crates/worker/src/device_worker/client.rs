@@ -22,6 +22,7 @@ use crate::keys::{Found, StopOnDrop};
 use crate::link::{Link, Readiness, Received};
 use crate::protocol::device::{failure, DeviceReply, DeviceRequest, Spec, MAX_SPECS};
 use crate::protocol::{Message, PROTOCOL_VERSION};
+use crate::refusal::Refusal;
 use crate::WorkerError;
 
 /// The device worker's executable file name; latchkeyd looks for it next to itself.
@@ -294,9 +295,7 @@ fn wait_ready(link: &Link) -> Result<(), WorkerError> {
     let bytes = match link.recv().map_err(WorkerError::Io)? {
         Received::Message(bytes) => bytes,
         Received::TooLarge | Received::Closed => {
-            return Err(WorkerError::Refused(
-                "the security key worker exited before it was ready".into(),
-            ))
+            return Err(WorkerError::Refused(Refusal::KeysExited))
         }
     };
     match Message::<DeviceReply>::decode(&bytes) {
@@ -307,20 +306,16 @@ fn wait_ready(link: &Link) -> Result<(), WorkerError> {
         Ok(Message {
             body: DeviceReply::Ready { version },
             ..
-        }) => Err(WorkerError::Refused(format!(
-            "the security key worker speaks protocol version {version}, latchkeyd version {PROTOCOL_VERSION}: restart latchkeyd"
-        ))),
+        }) => Err(WorkerError::Refused(Refusal::Version(version))),
         Ok(Message {
             body: DeviceReply::Failed { message, .. },
             ..
-        }) => Err(WorkerError::Refused(message)),
-        Ok(_) => Err(WorkerError::Refused(
-            "the security key worker did not say Ready first".into(),
-        )),
-        Err(e) => Err(WorkerError::Refused(format!(
-            "the security key worker sent a malformed message: {}",
-            e.error
-        ))),
+        }) => Err(WorkerError::Refused(Refusal::Said {
+            store: None,
+            message,
+        })),
+        Ok(_) => Err(WorkerError::Refused(Refusal::NotReadyFirst)),
+        Err(e) => Err(WorkerError::Refused(Refusal::Malformed(e))),
     }
 }
 
