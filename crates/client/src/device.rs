@@ -14,6 +14,12 @@ pub use latchkey_ctap::hid::KeepaliveStatus;
 use latchkey_webauthn::options::create::AuthenticatorAttachment;
 use latchkey_webauthn::options::AuthenticatorTransport;
 
+mod errors;
+
+pub use errors::{
+    DeviceError, DeviceErrorKind, Gone, Malformed, Server, TransportError, Unreachable,
+};
+
 /// How the client reaches an authenticator (WebAuthn L3 §5.8.4 `AuthenticatorTransport`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Transport {
@@ -57,78 +63,6 @@ pub struct DeviceDescription {
     pub transport: Transport,
     /// Whether it speaks CTAP2 (CTAPHID_CBOR); `false` for a U2F-only key.
     pub cbor: bool,
-}
-
-/// Why a device did not answer a request. The CTAP status byte of an answer that did come back is
-/// not a `DeviceError`: see [`crate::ctap2::CtapError::Status`].
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum DeviceError {
-    /// The device went away (unplugged, socket closed, server stopped) or is not there at all
-    /// (no such node or socket). Opening it again is pointless until something new appears.
-    #[error("the authenticator is gone: {0}")]
-    Gone(String),
-    /// The device is there but cannot be opened yet: a hidraw node udev has not given the
-    /// desktop user's ACL (permission denied), a socket bound but not yet listening (connection
-    /// refused). Opening it a moment later may succeed; this is the one error worth retrying.
-    #[error("the authenticator is not ready yet: {0}")]
-    NotReady(String),
-    /// An I/O error talking to the device.
-    #[error("I/O error talking to the authenticator: {0}")]
-    Io(#[from] std::io::Error),
-    /// The device answered with bytes that are not a valid transport frame or message.
-    #[error("the authenticator sent a malformed answer: {0}")]
-    Garbage(String),
-    /// The transport reported an error (CTAPHID_ERROR, CTAP 2.1 §11.2.9.1.6).
-    #[error("the authenticator's transport reported an error: {0}")]
-    Transport(String),
-    /// No answer in time.
-    #[error("the authenticator did not answer in time")]
-    Timeout,
-    /// The request was cancelled through the device's [`CancelHandle`].
-    #[error("the request was cancelled")]
-    Cancelled,
-    /// The device cannot carry this kind of message (e.g. a U2F APDU to a CTAP2-only device).
-    #[error("the authenticator does not support {0}")]
-    Unsupported(&'static str),
-}
-
-/// The kind of a [`DeviceError`], without its details: what whoever runs a ceremony needs to
-/// decide whose fault it was ([`crate::error::Failure::Device`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DeviceErrorKind {
-    /// [`DeviceError::Gone`].
-    Gone,
-    /// [`DeviceError::NotReady`].
-    NotReady,
-    /// [`DeviceError::Io`].
-    Io,
-    /// [`DeviceError::Garbage`].
-    Garbage,
-    /// [`DeviceError::Transport`].
-    Transport,
-    /// [`DeviceError::Timeout`].
-    Timeout,
-    /// [`DeviceError::Cancelled`].
-    Cancelled,
-    /// [`DeviceError::Unsupported`].
-    Unsupported,
-}
-
-impl DeviceError {
-    /// Its kind.
-    pub fn kind(&self) -> DeviceErrorKind {
-        match self {
-            Self::Gone(_) => DeviceErrorKind::Gone,
-            Self::NotReady(_) => DeviceErrorKind::NotReady,
-            Self::Io(_) => DeviceErrorKind::Io,
-            Self::Garbage(_) => DeviceErrorKind::Garbage,
-            Self::Transport(_) => DeviceErrorKind::Transport,
-            Self::Timeout => DeviceErrorKind::Timeout,
-            Self::Cancelled => DeviceErrorKind::Cancelled,
-            Self::Unsupported(_) => DeviceErrorKind::Unsupported,
-        }
-    }
 }
 
 /// A shared flag that cancels whatever a device is doing (CTAPHID_CANCEL for HID devices, a

@@ -279,6 +279,7 @@ pub fn watch_all(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::device::{Gone, Malformed, Unreachable};
 
     #[test]
     fn config_and_extra_are_merged_without_duplicates() {
@@ -339,11 +340,17 @@ mod tests {
     }
 
     fn refused() -> DeviceError {
-        DeviceError::NotReady("/dev/hidraw7: Connection refused (os error 111)".into())
+        DeviceError::NotReady(Unreachable::new(
+            "/dev/hidraw7",
+            std::io::Error::from_raw_os_error(111),
+        ))
     }
 
     fn no_acl() -> DeviceError {
-        DeviceError::NotReady("/dev/hidraw7: Permission denied (os error 13)".into())
+        DeviceError::NotReady(Unreachable::new(
+            "/dev/hidraw7",
+            std::io::Error::from_raw_os_error(13),
+        ))
     }
 
     fn io(kind: std::io::ErrorKind) -> DeviceError {
@@ -383,8 +390,14 @@ mod tests {
     fn a_key_that_is_gone_is_not_retried() {
         // An unplugged key: its node is removed (ENOENT) or the kernel says no device.
         for failure in [
-            DeviceError::Gone("/dev/hidraw7: No such file or directory (os error 2)".into()),
-            DeviceError::Gone("/dev/hidraw7: No such device (os error 19)".into()),
+            DeviceError::Gone(Gone::Os(Unreachable::new(
+                "/dev/hidraw7",
+                std::io::Error::from_raw_os_error(2),
+            ))),
+            DeviceError::Gone(Gone::Os(Unreachable::new(
+                "/dev/hidraw7",
+                std::io::Error::from_raw_os_error(19),
+            ))),
         ] {
             let shown = failure.to_string();
             let (attempt, calls) = failing_then_open(vec![failure]);
@@ -400,7 +413,9 @@ mod tests {
     fn a_key_that_was_reached_but_failed_is_not_retried() {
         for failure in [
             DeviceError::Timeout,
-            DeviceError::Garbage("short INIT answer".into()),
+            DeviceError::Garbage(Malformed::Ctaphid(
+                latchkey_ctap::hid::HostError::BadInitResponse,
+            )),
             io(std::io::ErrorKind::InvalidData),
             io(std::io::ErrorKind::PermissionDenied),
         ] {
@@ -439,7 +454,8 @@ mod tests {
         let (opened, failed) = open_all(&[DeviceSpec::Unix(path)]);
         assert!(opened.is_empty());
         assert!(
-            matches!(&failed[0].error, DeviceError::NotReady(why) if why.contains("refused")),
+            matches!(&failed[0].error, DeviceError::NotReady(why)
+                if why.error.kind() == std::io::ErrorKind::ConnectionRefused),
             "{:?}",
             failed[0].error
         );

@@ -11,7 +11,8 @@ use latchkey_transport::{
 };
 
 use crate::device::{
-    CancelHandle, Device, DeviceDescription, DeviceError, KeepaliveStatus, Transport,
+    CancelHandle, Device, DeviceDescription, DeviceError, Gone, KeepaliveStatus, Malformed,
+    Transport, TransportError, Unreachable,
 };
 
 /// A CTAPHID device with an allocated channel.
@@ -37,15 +38,15 @@ fn device_error(e: ChannelError) -> DeviceError {
             | ErrorKind::ConnectionReset
             | ErrorKind::BrokenPipe
             | ErrorKind::NotFound
-            | ErrorKind::UnexpectedEof => DeviceError::Gone(io.to_string()),
+            | ErrorKind::UnexpectedEof => DeviceError::Gone(Gone::Os(Unreachable::new("", io))),
             _ => DeviceError::Io(io),
         },
         ChannelError::Timeout => DeviceError::Timeout,
-        ChannelError::Protocol(HostError::Device(code)) => DeviceError::Transport(code.to_string()),
-        ChannelError::Protocol(other) => DeviceError::Garbage(other.to_string()),
-        ChannelError::Frame(f) => {
-            DeviceError::Transport(format!("the request cannot be framed: {f}"))
+        ChannelError::Protocol(HostError::Device(code)) => {
+            DeviceError::Transport(TransportError::Ctaphid(code))
         }
+        ChannelError::Protocol(other) => DeviceError::Garbage(Malformed::Ctaphid(other)),
+        ChannelError::Frame(f) => DeviceError::Transport(TransportError::Unframeable(f)),
     }
 }
 
@@ -54,7 +55,7 @@ fn device_error(e: ChannelError) -> DeviceError {
 fn open_error(e: ChannelError) -> DeviceError {
     match e {
         ChannelError::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
-            DeviceError::NotReady(io.to_string())
+            DeviceError::NotReady(Unreachable::new("", io))
         }
         other => device_error(other),
     }
@@ -65,11 +66,11 @@ fn open_error(e: ChannelError) -> DeviceError {
 fn connect_error(label: &str, e: std::io::Error) -> DeviceError {
     use std::io::ErrorKind;
     if latchkey_transport::is_device_gone(&e) || e.kind() == ErrorKind::NotFound {
-        return DeviceError::Gone(format!("{label}: {e}"));
+        return DeviceError::Gone(Gone::Os(Unreachable::new(label, e)));
     }
     match e.kind() {
         ErrorKind::PermissionDenied | ErrorKind::ConnectionRefused => {
-            DeviceError::NotReady(format!("{label}: {e}"))
+            DeviceError::NotReady(Unreachable::new(label, e))
         }
         _ => DeviceError::Io(e),
     }
@@ -114,9 +115,9 @@ pub fn open_unix(path: &Path) -> Result<HidDevice<UnixConnection>, DeviceError> 
 pub fn open_udp(addr: &str) -> Result<HidDevice<UdpConnection>, DeviceError> {
     let sock = addr
         .to_socket_addrs()
-        .map_err(|e| DeviceError::Gone(format!("{addr}: {e}")))?
+        .map_err(|e| DeviceError::Gone(Gone::Os(Unreachable::new(addr, e))))?
         .next()
-        .ok_or_else(|| DeviceError::Gone(format!("{addr}: no address")))?;
+        .ok_or_else(|| DeviceError::Gone(Gone::NoAddress(addr.to_owned())))?;
     let conn = UdpConnection::connect(sock).map_err(DeviceError::Io)?;
     HidDevice::open(
         conn,

@@ -11,7 +11,8 @@ use latchkey_transport::channel::TransactOptions;
 use latchkey_transport::{ApduLink, LinkError, NfcChannel, NfcChannelError};
 
 use crate::device::{
-    CancelHandle, Device, DeviceDescription, DeviceError, KeepaliveStatus, Transport,
+    CancelHandle, Device, DeviceDescription, DeviceError, Gone, KeepaliveStatus, Malformed,
+    Transport, TransportError,
 };
 
 /// How long one APDU may wait for its answer. Cards answer a request that waits for the user
@@ -37,14 +38,18 @@ impl<L: ApduLink> std::fmt::Debug for NfcDevice<L> {
 /// What a failed exchange means to a ceremony.
 pub fn device_error(e: NfcChannelError) -> DeviceError {
     match e {
-        NfcChannelError::Link(LinkError::Removed(why)) => DeviceError::Gone(why),
+        NfcChannelError::Link(LinkError::Removed(why)) => DeviceError::Gone(Gone::Removed(why)),
         NfcChannelError::Link(LinkError::Timeout) => DeviceError::Timeout,
         NfcChannelError::Link(LinkError::Cancelled) => DeviceError::Cancelled,
-        NfcChannelError::Link(LinkError::Failed(why)) => DeviceError::Transport(why),
+        NfcChannelError::Link(LinkError::Failed(why)) => {
+            DeviceError::Transport(TransportError::Reader(why))
+        }
         NfcChannelError::Protocol(NfcError::CancelIgnored) => DeviceError::Cancelled,
-        NfcChannelError::Protocol(e @ NfcError::Status(_)) => DeviceError::Transport(e.to_string()),
-        NfcChannelError::Protocol(e) => DeviceError::Garbage(e.to_string()),
-        e @ NfcChannelError::NotFido(_) => DeviceError::Transport(e.to_string()),
+        NfcChannelError::Protocol(e @ NfcError::Status(_)) => {
+            DeviceError::Transport(TransportError::Nfc(e))
+        }
+        NfcChannelError::Protocol(e) => DeviceError::Garbage(Malformed::Nfc(e)),
+        NfcChannelError::NotFido(sw) => DeviceError::Transport(TransportError::NotFido(sw)),
     }
 }
 
@@ -117,7 +122,7 @@ impl<L: ApduLink> Device for NfcDevice<L> {
             return Err(DeviceError::Cancelled);
         }
         let command = CommandApdu::parse(apdu)
-            .map_err(|e| DeviceError::Transport(format!("the U2F request cannot be sent: {e}")))?;
+            .map_err(|e| DeviceError::Transport(TransportError::BadApdu(e)))?;
         self.channel
             .msg(&command, options(&self.cancel, None))
             .map_err(device_error)

@@ -49,7 +49,7 @@ fn touched(
             }
             _ => {
                 return Err(CtapError::Device(crate::device::DeviceError::Garbage(
-                    "the U2F key refused a registration".into(),
+                    crate::device::Malformed::U2fRefused,
                 )))
             }
         }

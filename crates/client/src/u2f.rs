@@ -50,7 +50,7 @@ fn send(
     ResponseApdu::parse(&answer).ok_or_else(|| {
         to_webauthn(
             step,
-            &DeviceError::Garbage("a U2F response shorter than its status word".into()).into(),
+            &DeviceError::Garbage(crate::device::Malformed::ShortU2f).into(),
         )
     })
 }

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use latchkey_client::device::{Gone, Malformed, Server};
 use latchkey_client::DeviceError;
 
 use super::link::{Link, Readiness, Received};
@@ -21,7 +22,7 @@ use super::session::{Ready, SessionError};
 pub const WORKER_PROGRAM: &str = "latchkey-platform-worker";
 
 /// What a request failing because the worker went away says.
-pub const STOPPED: &str = "the platform authenticator stopped";
+pub const STOPPED: &str = Server::PlatformWorker.stopped();
 
 /// How latchkeyd starts the worker.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,21 +150,25 @@ impl WorkerError {
         match self {
             Self::Cancelled => DeviceError::Cancelled,
             Self::Timeout => DeviceError::Timeout,
-            Self::Stopped => DeviceError::Gone(STOPPED.into()),
-            Self::Protocol(e) => DeviceError::Garbage(e.to_string()),
+            Self::Stopped => DeviceError::Gone(Gone::Stopped(Server::PlatformWorker)),
+            Self::Protocol(_) => DeviceError::Garbage(Malformed::Protocol(Server::PlatformWorker)),
             // The worker's words name files: they go to the log, not into a WebAuthn message.
             Self::Failed {
                 store: Some(kind), ..
-            } => DeviceError::Gone(format!(
-                "the platform authenticator failed: {}",
-                kind.describe()
-            )),
-            Self::Failed { code, .. } => DeviceError::Gone(format!(
-                "the platform authenticator failed (worker error {code:?})"
-            )),
-            other => DeviceError::Gone(other.to_string()),
+            } => failed(kind.describe()),
+            Self::Failed { code, .. } => failed(code.describe()),
+            Self::Io(_) => failed("its link broke"),
+            _ => failed("it could not be started"),
         }
     }
+}
+
+/// The platform worker failed, `why`.
+fn failed(why: &'static str) -> DeviceError {
+    DeviceError::Gone(Gone::Failed {
+        server: Server::PlatformWorker,
+        why,
+    })
 }
 
 /// A running worker.

@@ -135,7 +135,12 @@ fn a_worker_killed_under_a_request_fails_it_as_stopped() {
     // authenticatorSelection (CTAP 2.1 §6.9): waits for a touch that never comes.
     let err = device.cbor(&[0x0b], &mut |_| {}).unwrap_err();
     assert!(
-        matches!(&err, DeviceError::Gone(why) if why == KEYS_STOPPED),
+        matches!(
+            &err,
+            DeviceError::Gone(latchkey_client::device::Gone::Stopped(
+                latchkey_client::device::Server::DeviceWorker
+            ))
+        ) && err.to_string().ends_with(KEYS_STOPPED),
         "{err:?}"
     );
     assert!(!worker.is_alive());

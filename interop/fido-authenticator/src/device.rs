@@ -6,7 +6,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use latchkey_client::device::KeepaliveStatus;
+use latchkey_client::device::{Gone, KeepaliveStatus, TransportError};
 use latchkey_client::{CancelHandle, Device, DeviceDescription, DeviceError, Transport};
 
 use crate::attestation::{Attestation, AttestationError};
@@ -154,7 +154,7 @@ impl FidoKey {
     pub fn power_cycle(&mut self) -> Result<(), DeviceError> {
         if let Some(running) = self.running.take() {
             if let Some(e) = running.stop() {
-                return Err(DeviceError::Gone(e));
+                return Err(DeviceError::Gone(Gone::Reported(e)));
             }
         }
         let running = Running::start(self.settings.clone(), None, self.person.clone())?;
@@ -173,7 +173,7 @@ impl FidoKey {
         let running = self
             .running
             .as_ref()
-            .ok_or_else(|| DeviceError::Gone("the key is stopped".into()))?;
+            .ok_or_else(|| DeviceError::Gone(Gone::Reported("the key is stopped".into())))?;
         if running.jobs.send(job).is_err() {
             return Err(self.gone());
         }
@@ -181,7 +181,9 @@ impl FidoKey {
             match running.events.recv_timeout(ANSWER_TIMEOUT) {
                 Ok(Event::UpNeeded) => status(KeepaliveStatus::UpNeeded),
                 Ok(Event::Done(answer)) => return Ok(answer),
-                Ok(Event::Refused(why)) => return Err(DeviceError::Transport(why.into())),
+                Ok(Event::Refused(why)) => {
+                    return Err(DeviceError::Transport(TransportError::Reported(why.into())))
+                }
                 Err(RecvTimeoutError::Timeout) => return Err(DeviceError::Timeout),
                 Err(RecvTimeoutError::Disconnected) => return Err(self.gone()),
             }
@@ -194,7 +196,7 @@ impl FidoKey {
             .take()
             .and_then(Running::stop)
             .unwrap_or_else(|| "the authenticator stopped".to_owned());
-        DeviceError::Gone(why)
+        DeviceError::Gone(Gone::Reported(why))
     }
 }
 

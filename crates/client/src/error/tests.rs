@@ -58,7 +58,9 @@ fn every_status_keeps_itself_and_its_step_as_the_typed_cause() {
 fn device_failures_and_malformed_answers_keep_their_kind() {
     let e = to_webauthn(
         Step::GetAssertion,
-        &CtapError::Device(DeviceError::Gone("unplugged".into())),
+        &CtapError::Device(DeviceError::Gone(crate::device::Gone::Removed(
+            "unplugged".into(),
+        ))),
     );
     assert_eq!(
         failure(&e),

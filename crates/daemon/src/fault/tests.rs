@@ -297,7 +297,9 @@ fn device_failures_and_declines_are_blamed_by_their_type() {
         (silent.blame(), silent.kind(), silent.webauthn().name()),
         (Blame::Authenticator, FaultKind::TimedOut, "NotAllowedError")
     );
-    let gone = fault(CtapError::Device(DeviceError::Gone("unplugged".into())));
+    let gone = fault(CtapError::Device(DeviceError::Gone(
+        latchkey_client::device::Gone::Removed("unplugged".into()),
+    )));
     assert_eq!(
         (gone.blame(), gone.webauthn().name()),
         (Blame::Authenticator, "NotAllowedError")

@@ -76,7 +76,9 @@ fn main() -> ExitCode {
             Err(e) => {
                 let message = format!("cannot sandbox the security key worker: {e}");
                 tracing::error!("{message}");
-                let reply = failed(&latchkey_client::DeviceError::Transport(message));
+                let reply = failed(&latchkey_client::DeviceError::Transport(
+                    latchkey_client::device::TransportError::Reported(message),
+                ));
                 if let Ok(bytes) = (Message {
                     seq: 0,
                     body: reply,

@@ -15,6 +15,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use latchkey_client::device::KeepaliveStatus;
+use latchkey_client::device::{Gone, Malformed, Server, TransportError, Unreachable};
 use latchkey_client::{CancelHandle, Device, DeviceDescription, DeviceError, Transport};
 use latchkey_transport::DeviceSpec;
 
@@ -29,7 +30,7 @@ use crate::WorkerError;
 pub const DEVICE_WORKER_PROGRAM: &str = "latchkey-device-worker";
 
 /// What a key request failing because the device worker went away says.
-pub const KEYS_STOPPED: &str = "the security key worker stopped";
+pub const KEYS_STOPPED: &str = Server::DeviceWorker.stopped();
 
 /// How long the worker may take to apply its sandbox and say `Ready`.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -142,7 +143,7 @@ impl DeviceWorker {
         let seq = self.next_seq.fetch_add(1, Ordering::SeqCst);
         let (tx, rx) = mpsc::channel();
         if !self.is_alive() {
-            return Err(DeviceError::Gone(KEYS_STOPPED.into()));
+            return Err(stopped());
         }
         if let Ok(mut waiters) = self.waiters.lock() {
             waiters.insert(seq, tx);
@@ -154,11 +155,13 @@ impl DeviceWorker {
     /// Sends `body` under `seq`, expecting no reply.
     fn notify(&self, seq: u64, body: DeviceRequest) -> Result<(), DeviceError> {
         let bytes = (Message { seq, body }).encode().map_err(|e| {
-            DeviceError::Transport(format!("cannot ask the security key worker: {e}"))
+            tracing::warn!(error = %e, "a request for the security key worker cannot be encoded");
+            DeviceError::Transport(TransportError::Unencodable(Server::DeviceWorker))
         })?;
-        self.link
-            .send(&bytes)
-            .map_err(|e| DeviceError::Gone(format!("{KEYS_STOPPED}: {e}")))
+        self.link.send(&bytes).map_err(|e| {
+            tracing::warn!(error = %e, "the security key worker's link failed");
+            stopped()
+        })
     }
 
     fn forget(&self, seq: u64) {
@@ -202,7 +205,7 @@ impl DeviceWorker {
                 }
                 Err(_) => {
                     self.forget(seq);
-                    return Err(DeviceError::Gone(KEYS_STOPPED.into()));
+                    return Err(stopped());
                 }
             }
         }
@@ -405,10 +408,7 @@ impl RemoteKey {
         if self.cancel.is_cancelled() {
             return Err(DeviceError::Cancelled);
         }
-        let worker = self
-            .worker
-            .upgrade()
-            .ok_or_else(|| DeviceError::Gone(KEYS_STOPPED.into()))?;
+        let worker = self.worker.upgrade().ok_or_else(stopped)?;
         let (seq, rx) = worker.call(body)?;
         let result = loop {
             match rx.recv() {
@@ -422,12 +422,12 @@ impl RemoteKey {
                     break Err(device_error(code, message))
                 }
                 Ok(other) => {
-                    break Err(DeviceError::Garbage(format!(
-                        "the security key worker answered a request with message type {}",
-                        kind(&other)
-                    )))
+                    tracing::warn!(reply = ?kind(&other), "the security key worker answered a request out of turn");
+                    break Err(DeviceError::Garbage(Malformed::Protocol(
+                        Server::DeviceWorker,
+                    )));
                 }
-                Err(_) => break Err(DeviceError::Gone(KEYS_STOPPED.into())),
+                Err(_) => break Err(stopped()),
             }
         };
         worker.forget(seq);
@@ -435,20 +435,28 @@ impl RemoteKey {
     }
 }
 
-/// A `Failed` reply as the [`DeviceError`] the worker saw.
+/// A key request failing because the device worker went away.
+fn stopped() -> DeviceError {
+    DeviceError::Gone(Gone::Stopped(Server::DeviceWorker))
+}
+
+/// A `Failed` reply as the [`DeviceError`] the worker saw, of its kind, in its words (the
+/// worker sends [`crate::device_worker::serve::failed`]'s detail, without the kind's prefix).
 fn device_error(code: u8, message: String) -> DeviceError {
     match code {
-        failure::GONE => DeviceError::Gone(message),
-        failure::NOT_READY => DeviceError::NotReady(message),
+        failure::GONE => DeviceError::Gone(Gone::Reported(message)),
+        failure::NOT_READY => {
+            DeviceError::NotReady(Unreachable::new("", std::io::Error::other(message)))
+        }
         failure::IO => DeviceError::Io(std::io::Error::other(message)),
-        failure::GARBAGE => DeviceError::Garbage(message),
+        failure::GARBAGE => DeviceError::Garbage(Malformed::Reported(message)),
         failure::TIMEOUT => DeviceError::Timeout,
         failure::CANCELLED => DeviceError::Cancelled,
         failure::UNSUPPORTED => {
             tracing::debug!(%message, "the key refused a request");
             DeviceError::Unsupported("this request on this key")
         }
-        _ => DeviceError::Transport(message),
+        _ => DeviceError::Transport(TransportError::Reported(message)),
     }
 }
 

@@ -9,6 +9,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread;
 
+use latchkey_client::device::{Gone, Malformed};
 use latchkey_client::{CancelHandle, Device, DeviceError, Transport};
 use latchkey_transport::{DeviceSpec, Roots};
 
@@ -113,9 +114,18 @@ pub fn failed(e: &DeviceError) -> DeviceReply {
         DeviceError::Cancelled => failure::CANCELLED,
         _ => failure::UNSUPPORTED,
     };
+    // The detail only: latchkeyd's side puts the kind's words before it again.
+    let detail = match e {
+        DeviceError::Gone(g) => g.to_string(),
+        DeviceError::NotReady(u) => u.to_string(),
+        DeviceError::Garbage(m) => m.to_string(),
+        DeviceError::Transport(t) => t.to_string(),
+        DeviceError::Io(io) => io.to_string(),
+        other => other.to_string(),
+    };
     DeviceReply::Failed {
         code,
-        message: cut(e.to_string(), crate::protocol::platform::MAX_ERROR_MESSAGE),
+        message: cut(detail, crate::protocol::platform::MAX_ERROR_MESSAGE),
     }
 }
 
@@ -137,9 +147,7 @@ fn drive(shared: &Shared, mut device: Box<dyn Device>, jobs: &mpsc::Receiver<Job
             Job::Msg(seq, apdu) => (seq, device.msg(&apdu)),
         };
         let reply = match result {
-            Ok(response) if response.is_empty() => {
-                failed(&DeviceError::Garbage("an empty answer from the key".into()))
-            }
+            Ok(response) if response.is_empty() => failed(&DeviceError::Garbage(Malformed::Empty)),
             Ok(response) => DeviceReply::Answer { response },
             Err(e) => failed(&e),
         };
@@ -267,6 +275,9 @@ fn job(shared: &Shared, seq: u64, key: u32, job: Job) {
         .ok()
         .and_then(|keys| keys.get(&key).map(|slot| slot.jobs.send(job).is_ok()));
     if sent != Some(true) {
-        shared.send(seq, failed(&DeviceError::Gone(format!("no key {key}"))));
+        shared.send(
+            seq,
+            failed(&DeviceError::Gone(Gone::Reported(format!("no key {key}")))),
+        );
     }
 }

@@ -157,6 +157,20 @@ pub enum ErrorCode {
     Busy = 6,
 }
 
+impl ErrorCode {
+    /// What failed in the worker, for a person.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Malformed => "it could not read latchkeyd's request",
+            Self::TooLarge => "latchkeyd's request was too large",
+            Self::Store => "the credential store failed",
+            Self::Cancelled => "the request was cancelled",
+            Self::Unavailable => "the credential store is unavailable",
+            Self::Busy => "it is busy",
+        }
+    }
+}
+
 impl Wire for ErrorCode {
     fn to_value(&self) -> Result<Value, ProtocolError> {
         Ok(Value::from(*self as u64))
