@@ -442,7 +442,7 @@ fn stopped() -> DeviceError {
 
 /// A `Failed` reply as the [`DeviceError`] the worker saw, of its kind, in its words (the
 /// worker sends [`crate::device_worker::serve::failed`]'s detail, without the kind's prefix).
-fn device_error(code: u8, message: String) -> DeviceError {
+pub(super) fn device_error(code: u8, message: String) -> DeviceError {
     match code {
         failure::GONE => DeviceError::Gone(Gone::Reported(message)),
         failure::NOT_READY => {

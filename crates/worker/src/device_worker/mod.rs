@@ -15,3 +15,6 @@ pub mod serve;
 pub use client::{
     DeviceWorker, DeviceWorkerConfig, RemoteKey, DEVICE_WORKER_PROGRAM, KEYS_STOPPED,
 };
+
+#[cfg(test)]
+mod tests;
