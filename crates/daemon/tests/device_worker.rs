@@ -8,17 +8,12 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use latchkey_api::{CredentialsClient, Kind};
+use latchkey_api::Kind;
 use latchkey_testkit::keys::*;
 use latchkey_testkit::latchkeyd::Latchkeyd;
+use latchkey_testkit::one_key::{client, start_key_create, OneKey};
 use latchkey_testkit::rp::*;
 use webauthn_rs_core::proto::{AuthenticatorAttachment, UserVerificationPolicy};
-
-async fn client(bus: &TestBus) -> CredentialsClient {
-    CredentialsClient::connect(Some(&bus.address))
-        .await
-        .unwrap()
-}
 
 /// The socket inodes a process holds (`socket:[N]` links in `/proc/PID/fd`), and its other
 /// open files; `None` if its descriptors cannot be read (the non-dumpable worker, unless this
@@ -82,12 +77,7 @@ async fn latchkeyd_holds_no_key_the_sandboxed_device_worker_does() {
     let _prompt = Prompt::spawn(&bus, "approve\n", false);
     let client = client(&bus).await;
     let core = rp();
-    let reg = registration(
-        &core,
-        Some(AuthenticatorAttachment::CrossPlatform),
-        UserVerificationPolicy::Discouraged_DO_NOT_USE,
-    );
-    let pending = client.start(Kind::Create, &reg.json, &web()).await.unwrap();
+    let (_, pending) = start_key_create(&client, &core).await;
     key.until_waiting().await;
 
     let (worker, status) = child(&d, "latchkey-device-worker").expect("a device worker");
@@ -124,23 +114,15 @@ async fn latchkeyd_holds_no_key_the_sandboxed_device_worker_does() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_device_worker_killed_mid_ceremony_fails_it_clearly_and_the_next_one_restarts_it() {
-    let bus = TestBus::start();
-    let key = TestKey::start(&bus.dir.path().join("key.sock"), Presence::Wait);
-    let mut d = Latchkeyd::start(
-        &bus,
-        &policy_privileged_self(),
-        &[format!("--device={}", key.spec())],
-    )
-    .await;
-    let _prompt = Prompt::spawn(&bus, "approve\napprove\n", false);
-    let client = client(&bus).await;
+    let OneKey {
+        client,
+        prompt: _prompt,
+        latchkeyd: mut d,
+        key,
+        bus: _bus,
+    } = OneKey::start(Presence::Wait, "approve\napprove\n").await;
     let core = rp();
-    let reg = registration(
-        &core,
-        Some(AuthenticatorAttachment::CrossPlatform),
-        UserVerificationPolicy::Discouraged_DO_NOT_USE,
-    );
-    let pending = client.start(Kind::Create, &reg.json, &web()).await.unwrap();
+    let (_, pending) = start_key_create(&client, &core).await;
     key.until_waiting().await;
     let (first, _) = child(&d, "latchkey-device-worker").unwrap();
     let killed = std::process::Command::new("kill")

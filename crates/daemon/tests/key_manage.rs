@@ -17,6 +17,7 @@ use latchkey_client::manage;
 use latchkey_client::ScriptedUi;
 use latchkey_testkit::keys::*;
 use latchkey_testkit::latchkeyd::Latchkeyd;
+use latchkey_testkit::one_key::{client, latchkeyd_with, start_key_create, OneKey};
 use latchkey_testkit::rp::*;
 use webauthn_rs_core::proto::{AuthenticatorAttachment, UserVerificationPolicy};
 use zbus::zvariant::OwnedValue;
@@ -39,21 +40,6 @@ fn method_error(e: zbus::Error) -> (String, String) {
     (name, message)
 }
 
-async fn client(bus: &TestBus) -> CredentialsClient {
-    CredentialsClient::connect(Some(&bus.address))
-        .await
-        .unwrap()
-}
-
-async fn start(bus: &TestBus, key: &TestKey) -> Latchkeyd {
-    Latchkeyd::start(
-        bus,
-        &policy_privileged_self(),
-        &[format!("--device={}", key.spec())],
-    )
-    .await
-}
-
 /// The passkeys on `key`, listed by the client crate straight from the key with `pin`.
 fn on_key(key: &TestKey, pin: &str) -> Result<Vec<String>, latchkey_webauthn::WebAuthnError> {
     let mut dev = latchkey_client::hid::open_unix(&key.path).unwrap();
@@ -67,33 +53,24 @@ fn on_key(key: &TestKey, pin: &str) -> Result<Vec<String>, latchkey_webauthn::We
 
 /// A key with PIN "1234" whose reset window is `window` and whose touch is `presence`, listed
 /// once (as `key1`) by a privileged caller, with a scripted prompt answering `script`.
-struct Resetting {
-    bus: TestBus,
-    key: TestKey,
-    latchkeyd: Latchkeyd,
-    prompt: Prompt,
-    client: CredentialsClient,
-}
+type Resetting = OneKey;
 
 async fn resetting(presence: Presence, window: Duration, script: &str) -> Resetting {
-    let bus = TestBus::start();
-    let key = TestKey::start_with_reset_window(&bus.dir.path().join("key.sock"), presence, window);
-    key.set_pin("1234");
-    let latchkeyd = start(&bus, &key).await;
-    let prompt = Prompt::spawn(&bus, script, false);
-    let client = client(&bus).await;
-    client
+    let one = OneKey::start_with(
+        |path| {
+            let key = TestKey::start_with_reset_window(path, presence, window);
+            key.set_pin("1234");
+            key
+        },
+        script,
+    )
+    .await;
+    one.client
         .proxy()
         .list_security_keys(HashMap::new())
         .await
         .unwrap();
-    Resetting {
-        bus,
-        key,
-        latchkeyd,
-        prompt,
-        client,
-    }
+    one
 }
 
 /// The D-Bus error of resetting `key1`, which must fail.
@@ -117,12 +94,13 @@ fn recorded(prompt: &Prompt, method: &str) -> Vec<serde_json::Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_keys_passkeys_are_listed_after_its_pin_and_one_is_deleted() {
-    let bus = TestBus::start();
-    let key = TestKey::start(&bus.dir.path().join("key.sock"), Presence::Touch);
-    key.set_pin("1234");
-    let _d = start(&bus, &key).await;
-    let prompt = Prompt::spawn(&bus, "approve\npin 1234\n", false);
-    let client = client(&bus).await;
+    let OneKey {
+        client,
+        prompt,
+        latchkeyd: _d,
+        key,
+        bus: _bus,
+    } = OneKey::start_with_pin(Presence::Touch, "1234", "approve\npin 1234\n").await;
 
     // A passkey made on the key through latchkeyd.
     let core = rp();
@@ -218,12 +196,13 @@ async fn a_keys_passkeys_are_listed_after_its_pin_and_one_is_deleted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_pin_for_a_keys_passkeys_is_asked_again_with_the_retries_left_and_costs_one() {
-    let bus = TestBus::start();
-    let key = TestKey::start(&bus.dir.path().join("key.sock"), Presence::Touch);
-    key.set_pin("1234");
-    let _d = start(&bus, &key).await;
-    let prompt = Prompt::spawn(&bus, "approve\npin 9999\npin 1234\n", false);
-    let client = client(&bus).await;
+    let OneKey {
+        client,
+        prompt,
+        latchkeyd: _d,
+        key: _key,
+        bus: _bus,
+    } = OneKey::start_with_pin(Presence::Touch, "1234", "approve\npin 9999\npin 1234\n").await;
     let keys = client
         .proxy()
         .list_security_keys(HashMap::new())
@@ -262,12 +241,13 @@ async fn a_wrong_pin_for_a_keys_passkeys_is_asked_again_with_the_retries_left_an
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_keys_pin_is_changed_through_the_trusted_prompt_and_the_old_one_then_fails() {
-    let bus = TestBus::start();
-    let key = TestKey::start(&bus.dir.path().join("key.sock"), Presence::Touch);
-    key.set_pin("1234");
-    let _d = start(&bus, &key).await;
-    let prompt = Prompt::spawn(&bus, "change 1234 97531\n", false);
-    let client = client(&bus).await;
+    let OneKey {
+        client,
+        prompt,
+        latchkeyd: _d,
+        key,
+        bus: _bus,
+    } = OneKey::start_with_pin(Presence::Touch, "1234", "change 1234 97531\n").await;
     client
         .proxy()
         .list_security_keys(HashMap::new())
@@ -288,12 +268,13 @@ async fn a_keys_pin_is_changed_through_the_trusted_prompt_and_the_old_one_then_f
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_current_pin_changes_nothing_and_says_so() {
-    let bus = TestBus::start();
-    let key = TestKey::start(&bus.dir.path().join("key.sock"), Presence::Touch);
-    key.set_pin("1234");
-    let _d = start(&bus, &key).await;
-    let _prompt = Prompt::spawn(&bus, "change 4321 97531\n", false);
-    let client = client(&bus).await;
+    let OneKey {
+        client,
+        prompt: _prompt,
+        latchkeyd: _d,
+        key,
+        bus: _bus,
+    } = OneKey::start_with_pin(Presence::Touch, "1234", "change 4321 97531\n").await;
     client
         .proxy()
         .list_security_keys(HashMap::new())
@@ -314,11 +295,13 @@ async fn a_wrong_current_pin_changes_nothing_and_says_so() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_without_a_pin_gets_its_first_one() {
-    let bus = TestBus::start();
-    let key = TestKey::start(&bus.dir.path().join("key.sock"), Presence::Touch);
-    let _d = start(&bus, &key).await;
-    let prompt = Prompt::spawn(&bus, "pin 246810\n", false);
-    let client = client(&bus).await;
+    let OneKey {
+        client,
+        prompt,
+        latchkeyd: _d,
+        key,
+        bus: _bus,
+    } = OneKey::start(Presence::Touch, "pin 246810\n").await;
     let keys = client
         .proxy()
         .list_security_keys(HashMap::new())
@@ -445,7 +428,7 @@ async fn a_keys_pin_is_never_asked_through_a_prompt_the_caller_controls() {
     let bus = TestBus::start();
     let key = TestKey::start(&bus.dir.path().join("key.sock"), Presence::Touch);
     key.set_pin("1234");
-    let _d = start(&bus, &key).await;
+    let _d = latchkeyd_with(&bus, &key).await;
     let prompt = Prompt::spawn(&bus, "approve\npin 1234\nchange 1234 5678\n", true);
     let client = client(&bus).await;
     let p = client.proxy();
@@ -465,18 +448,15 @@ async fn a_keys_pin_is_never_asked_through_a_prompt_the_caller_controls() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_in_a_ceremony_is_not_managed_meanwhile() {
-    let bus = TestBus::start();
-    let key = TestKey::start(&bus.dir.path().join("key.sock"), Presence::Wait);
-    let _d = start(&bus, &key).await;
-    let _prompt = Prompt::spawn(&bus, "approve\n", false);
-    let client = client(&bus).await;
+    let OneKey {
+        client,
+        prompt: _prompt,
+        latchkeyd: _d,
+        key,
+        bus: _bus,
+    } = OneKey::start(Presence::Wait, "approve\n").await;
     let core = rp();
-    let reg = registration(
-        &core,
-        Some(AuthenticatorAttachment::CrossPlatform),
-        UserVerificationPolicy::Discouraged_DO_NOT_USE,
-    );
-    let pending = client.start(Kind::Create, &reg.json, &web()).await.unwrap();
+    let (_, pending) = start_key_create(&client, &core).await;
     key.until_waiting().await;
     let (name, message) = method_error(
         client

@@ -9,17 +9,11 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use latchkey_api::{CredentialsClient, Kind};
+use latchkey_api::Kind;
 use latchkey_testkit::keys::*;
-use latchkey_testkit::latchkeyd::Latchkeyd;
+use latchkey_testkit::one_key::{start_key_create, OneKey};
 use latchkey_testkit::rp::*;
 use webauthn_rs_core::proto::{AuthenticatorAttachment, UserVerificationPolicy};
-
-async fn client(bus: &TestBus) -> CredentialsClient {
-    CredentialsClient::connect(Some(&bus.address))
-        .await
-        .unwrap()
-}
 
 /// Records of the methods only version 2 has.
 fn version_2_calls(prompt: &Prompt) -> Vec<serde_json::Value> {
@@ -37,20 +31,17 @@ fn version_2_calls(prompt: &Prompt) -> Vec<serde_json::Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn latchkeyd_offers_where_to_go_and_the_choice_routes_there() {
-    let bus = TestBus::start();
-    let key = TestKey::start(&bus.dir.path().join("key.sock"), Presence::Touch);
-    let _d = Latchkeyd::start(
-        &bus,
-        &policy_privileged_self(),
-        &[format!("--device={}", key.spec())],
+    let OneKey {
+        client,
+        prompt,
+        latchkeyd: _d,
+        key,
+        bus: _bus,
+    } = OneKey::start(
+        Presence::Touch,
+        "approve\nwhere security-key\nwhere platform\npin 271828\n",
     )
     .await;
-    let prompt = Prompt::spawn(
-        &bus,
-        "approve\nwhere security-key\nwhere platform\npin 271828\n",
-        false,
-    );
-    let client = client(&bus).await;
     let core = rp();
 
     // No attachment, no hint: both can serve; the user picks the security key.
@@ -104,16 +95,13 @@ async fn latchkeyd_offers_where_to_go_and_the_choice_routes_there() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_choice_is_not_allowed() {
-    let bus = TestBus::start();
-    let key = TestKey::start(&bus.dir.path().join("key.sock"), Presence::Touch);
-    let _d = Latchkeyd::start(
-        &bus,
-        &policy_privileged_self(),
-        &[format!("--device={}", key.spec())],
-    )
-    .await;
-    let prompt = Prompt::spawn(&bus, "approve\nwhere deny\n", false);
-    let client = client(&bus).await;
+    let OneKey {
+        client,
+        prompt,
+        latchkeyd: _d,
+        key,
+        bus: _bus,
+    } = OneKey::start(Presence::Touch, "approve\nwhere deny\n").await;
     let reg = registration(&rp(), None, UserVerificationPolicy::Discouraged_DO_NOT_USE);
     let out = client.call(Kind::Create, &reg.json, &web()).await.unwrap();
     assert_eq!(out.error_name().as_deref(), Some("NotAllowedError"));
@@ -123,16 +111,13 @@ async fn a_refused_choice_is_not_allowed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_version_1_prompt_gets_only_version_1_calls_and_ceremonies_complete() {
-    let bus = TestBus::start();
-    let key = TestKey::start(&bus.dir.path().join("key.sock"), Presence::Wait);
-    let _d = Latchkeyd::start(
-        &bus,
-        &policy_privileged_self(),
-        &[format!("--device={}", key.spec())],
-    )
-    .await;
-    let prompt = Prompt::spawn(&bus, "version 1\napprove\npin 271828\n", false);
-    let client = client(&bus).await;
+    let OneKey {
+        client,
+        prompt,
+        latchkeyd: _d,
+        key,
+        bus: _bus,
+    } = OneKey::start(Presence::Wait, "version 1\napprove\npin 271828\n").await;
 
     // It serves exactly version 1 as committed.
     let live = introspect(
@@ -163,12 +148,7 @@ async fn a_version_1_prompt_gets_only_version_1_calls_and_ceremonies_complete() 
     assert!(pins[0]["details"].get("blocked").is_none(), "{pins:?}");
 
     // The key's touch request reaches it as version 1's Notice line.
-    let reg = registration(
-        &core,
-        Some(AuthenticatorAttachment::CrossPlatform),
-        UserVerificationPolicy::Discouraged_DO_NOT_USE,
-    );
-    let pending = client.start(Kind::Create, &reg.json, &web()).await.unwrap();
+    let (reg, pending) = start_key_create(&client, &core).await;
     key.until_waiting().await;
     prompt
         .until("the touch notice", || {
@@ -190,16 +170,13 @@ async fn a_version_1_prompt_gets_only_version_1_calls_and_ceremonies_complete() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_prompts_cancel_while_a_key_waits_ends_the_request_with_not_allowed() {
-    let bus = TestBus::start();
-    let key = TestKey::start(&bus.dir.path().join("key.sock"), Presence::Wait);
-    let _d = Latchkeyd::start(
-        &bus,
-        &policy_privileged_self(),
-        &[format!("--device={}", key.spec())],
-    )
-    .await;
-    let prompt = Prompt::spawn(&bus, "approve\ncancel on touch-key\n", false);
-    let client = client(&bus).await;
+    let OneKey {
+        client,
+        prompt,
+        latchkeyd: _d,
+        key,
+        bus: _bus,
+    } = OneKey::start(Presence::Wait, "approve\ncancel on touch-key\n").await;
     let reg = registration(
         &rp(),
         Some(AuthenticatorAttachment::CrossPlatform),

@@ -12,17 +12,12 @@ use latchkey_api::Kind;
 use latchkey_api::{CallOptions, CredentialsClient};
 use latchkey_testkit::keys::*;
 use latchkey_testkit::latchkeyd::{latchkeyd_bin, Latchkeyd};
+use latchkey_testkit::one_key::{client, start_key_create, OneKey};
 use latchkey_testkit::rp::*;
 use webauthn_rs_core::proto::{
     AuthenticatorAttachment, PublicKeyCredential, PublicKeyCredentialHints, UserVerificationPolicy,
 };
 use webauthn_rs_core::WebauthnCore;
-
-async fn client(bus: &TestBus) -> CredentialsClient {
-    CredentialsClient::connect(Some(&bus.address))
-        .await
-        .unwrap()
-}
 
 fn methods(prompt: &Prompt, method: &str) -> Vec<serde_json::Value> {
     prompt
@@ -34,16 +29,13 @@ fn methods(prompt: &Prompt, method: &str) -> Vec<serde_json::Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cross_platform_create_lands_on_the_key_and_its_allow_list_signs_there() {
-    let bus = TestBus::start();
-    let key = TestKey::start(&bus.dir.path().join("key.sock"), Presence::Touch);
-    let d = Latchkeyd::start(
-        &bus,
-        &policy_privileged_self(),
-        &[format!("--device={}", key.spec())],
-    )
-    .await;
-    let prompt = Prompt::spawn(&bus, "approve\n", false);
-    let client = client(&bus).await;
+    let OneKey {
+        client,
+        prompt,
+        latchkeyd: d,
+        key,
+        bus: _bus,
+    } = OneKey::start(Presence::Touch, "approve\n").await;
     let core = rp();
 
     let reg = registration(
@@ -274,17 +266,13 @@ fn prompt_consents(prompt: &Prompt) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pin_protected_key_takes_its_pin_from_the_prompt_with_retries_after_a_wrong_one() {
-    let bus = TestBus::start();
-    let key = TestKey::start(&bus.dir.path().join("key.sock"), Presence::Touch);
-    key.set_pin("4321");
-    let d = Latchkeyd::start(
-        &bus,
-        &policy_privileged_self(),
-        &[format!("--device={}", key.spec())],
-    )
-    .await;
-    let prompt = Prompt::spawn(&bus, "approve\npin 999999\npin 4321\n", false);
-    let client = client(&bus).await;
+    let OneKey {
+        client,
+        prompt,
+        latchkeyd: d,
+        key: _key,
+        bus: _bus,
+    } = OneKey::start_with_pin(Presence::Touch, "4321", "approve\npin 999999\npin 4321\n").await;
     let core = rp();
 
     let reg = registration(
@@ -320,23 +308,15 @@ async fn a_pin_protected_key_takes_its_pin_from_the_prompt_with_retries_after_a_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closing_a_request_while_the_key_waits_for_a_touch_cancels_it_on_the_key() {
-    let bus = TestBus::start();
-    let key = TestKey::start(&bus.dir.path().join("key.sock"), Presence::Wait);
-    let _d = Latchkeyd::start(
-        &bus,
-        &policy_privileged_self(),
-        &[format!("--device={}", key.spec())],
-    )
-    .await;
-    let prompt = Prompt::spawn(&bus, "approve\n", false);
-    let client = client(&bus).await;
+    let OneKey {
+        client,
+        prompt,
+        latchkeyd: _d,
+        key,
+        bus: _bus,
+    } = OneKey::start(Presence::Wait, "approve\n").await;
     let core = rp();
-    let reg = registration(
-        &core,
-        Some(AuthenticatorAttachment::CrossPlatform),
-        UserVerificationPolicy::Discouraged_DO_NOT_USE,
-    );
-    let pending = client.start(Kind::Create, &reg.json, &web()).await.unwrap();
+    let (_, pending) = start_key_create(&client, &core).await;
     key.until_waiting().await;
     // The keepalives said "touch needed": the prompt was told once.
     prompt
@@ -405,12 +385,7 @@ async fn with_two_keys_the_one_touched_wins_and_the_other_is_cancelled() {
                 .await;
         }
     };
-    let reg = registration(
-        &core,
-        Some(AuthenticatorAttachment::CrossPlatform),
-        UserVerificationPolicy::Discouraged_DO_NOT_USE,
-    );
-    let pending = client.start(Kind::Create, &reg.json, &web()).await.unwrap();
+    let (reg, pending) = start_key_create(&client, &core).await;
     race(1).await;
     let out = tokio::time::timeout(Duration::from_secs(20), pending.response())
         .await
@@ -443,23 +418,15 @@ async fn with_two_keys_the_one_touched_wins_and_the_other_is_cancelled() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_whose_socket_dies_mid_ceremony_fails_the_request_and_latchkeyd_lives_on() {
-    let bus = TestBus::start();
-    let mut key = TestKey::start(&bus.dir.path().join("key.sock"), Presence::Wait);
-    let mut d = Latchkeyd::start(
-        &bus,
-        &policy_privileged_self(),
-        &[format!("--device={}", key.spec())],
-    )
-    .await;
-    let _prompt = Prompt::spawn(&bus, "approve\n", false);
-    let client = client(&bus).await;
+    let OneKey {
+        client,
+        prompt: _prompt,
+        latchkeyd: mut d,
+        mut key,
+        bus: _bus,
+    } = OneKey::start(Presence::Wait, "approve\n").await;
     let core = rp();
-    let reg = registration(
-        &core,
-        Some(AuthenticatorAttachment::CrossPlatform),
-        UserVerificationPolicy::Discouraged_DO_NOT_USE,
-    );
-    let pending = client.start(Kind::Create, &reg.json, &web()).await.unwrap();
+    let (_, pending) = start_key_create(&client, &core).await;
     key.until_waiting().await;
     key.stop();
     let out = tokio::time::timeout(Duration::from_secs(20), pending.response())
@@ -495,12 +462,7 @@ async fn with_no_key_present_the_prompt_asks_for_one_and_the_key_plugged_in_is_u
     let prompt = Prompt::spawn(&bus, "approve\n", false);
     let client = client(&bus).await;
     let core = rp();
-    let reg = registration(
-        &core,
-        Some(AuthenticatorAttachment::CrossPlatform),
-        UserVerificationPolicy::Discouraged_DO_NOT_USE,
-    );
-    let pending = client.start(Kind::Create, &reg.json, &web()).await.unwrap();
+    let (reg, pending) = start_key_create(&client, &core).await;
     prompt
         .until("the insert notice", || {
             prompt
@@ -559,21 +521,21 @@ async fn under_systemd_latchkeyd_logs_to_the_journal_or_says_why_not() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_with_a_fingerprint_reader_is_announced_to_the_prompt_with_attempts_left() {
-    let bus = TestBus::start();
-    let key = TestKey::start_with_fingers(
-        &bus.dir.path().join("key.sock"),
-        Presence::Touch,
-        Some("no-match,match"),
-    );
-    key.set_pin("4321");
-    let _d = Latchkeyd::start(
-        &bus,
-        &policy_privileged_self(),
-        &[format!("--device={}", key.spec())],
+    let OneKey {
+        client,
+        prompt,
+        latchkeyd: _d,
+        key: _key,
+        bus: _bus,
+    } = OneKey::start_with(
+        |path| {
+            let key = TestKey::start_with_fingers(path, Presence::Touch, Some("no-match,match"));
+            key.set_pin("4321");
+            key
+        },
+        "approve\npin deny\n",
     )
     .await;
-    let prompt = Prompt::spawn(&bus, "approve\npin deny\n", false);
-    let client = client(&bus).await;
     let core = rp();
     let reg = registration(
         &core,
@@ -604,16 +566,13 @@ async fn a_key_with_a_fingerprint_reader_is_announced_to_the_prompt_with_attempt
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_security_key_hint_and_a_discoverable_get_the_platform_cannot_answer_go_to_the_key() {
-    let bus = TestBus::start();
-    let key = TestKey::start(&bus.dir.path().join("key.sock"), Presence::Touch);
-    let d = Latchkeyd::start(
-        &bus,
-        &policy_privileged_self(),
-        &[format!("--device={}", key.spec())],
-    )
-    .await;
-    let _prompt = Prompt::spawn(&bus, "approve\n", false);
-    let client = client(&bus).await;
+    let OneKey {
+        client,
+        prompt: _prompt,
+        latchkeyd: d,
+        key: _key,
+        bus: _bus,
+    } = OneKey::start(Presence::Touch, "approve\n").await;
     let core = rp();
     // No attachment; the hint asks for a security key.
     let reg = registration_with(
@@ -713,16 +672,13 @@ async fn pin_retries(key: &TestKey) -> Option<u64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_with_several_accounts_signs_with_one_touch_and_its_counter_moves_by_one() {
-    let bus = TestBus::start();
-    let key = TestKey::start(&bus.dir.path().join("key.sock"), Presence::Touch);
-    let _d = Latchkeyd::start(
-        &bus,
-        &policy_privileged_self(),
-        &[format!("--device={}", key.spec())],
-    )
-    .await;
-    let prompt = Prompt::spawn(&bus, "approve\nchoose 1\n", false);
-    let client = client(&bus).await;
+    let OneKey {
+        client,
+        prompt,
+        latchkeyd: _d,
+        key,
+        bus: _bus,
+    } = OneKey::start(Presence::Touch, "approve\nchoose 1\n").await;
     let first = discoverable_on_the_key(&client, &[1; 16], "discouraged").await;
     let second = discoverable_on_the_key(&client, &[2; 16], "discouraged").await;
     assert_ne!(first, second);
@@ -753,17 +709,13 @@ async fn a_key_with_several_accounts_signs_with_one_touch_and_its_counter_moves_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_pin_then_the_right_one_costs_one_retry_and_one_touch() {
-    let bus = TestBus::start();
-    let key = TestKey::start(&bus.dir.path().join("key.sock"), Presence::Touch);
-    key.set_pin("4321");
-    let _d = Latchkeyd::start(
-        &bus,
-        &policy_privileged_self(),
-        &[format!("--device={}", key.spec())],
-    )
-    .await;
-    let prompt = Prompt::spawn(&bus, "approve\npin 999999\npin 4321\n", false);
-    let client = client(&bus).await;
+    let OneKey {
+        client,
+        prompt,
+        latchkeyd: _d,
+        key,
+        bus: _bus,
+    } = OneKey::start_with_pin(Presence::Touch, "4321", "approve\npin 999999\npin 4321\n").await;
     discoverable_on_the_key(&client, &[1; 16], "required").await;
     let pins = methods(&prompt, "RequestPin");
     let retries: Vec<(&serde_json::Value, &serde_json::Value)> = pins

@@ -9,17 +9,15 @@ use std::sync::{Arc, Mutex};
 
 use common::*;
 use latchkey_api::{ClientError, CredentialsClient};
-use latchkey_authenticator::env::Rng;
 use latchkey_authenticator::memory::MemoryStore;
-use latchkey_authenticator::store::{
-    Algorithm, CredProtect, Credential, CredentialKind, CredentialStore, RpEntity, UserEntity,
-};
+use latchkey_authenticator::store::CredentialStore;
 use latchkey_client::manage::CredentialInfo;
 use latchkey_client::platform::PlatformDevice;
 use latchkey_daemon::platform::PlatformBackend;
 use latchkey_daemon::server::Backends;
 use latchkey_daemon::signal::{self, Signal, SignalError, SignalReport, SignalSupport};
 use latchkey_daemon::store::{PlatformStore, StoreError};
+use latchkey_testkit::platform::seed;
 use zbus::zvariant::Value;
 
 /// The platform authenticator over an in-memory credential store, applying the signals of
@@ -55,51 +53,6 @@ fn serve(store: Arc<StoreBackend>) -> Backends {
         store,
         keys: None,
     }
-}
-
-struct CountingRng(u8);
-
-impl Rng for CountingRng {
-    fn fill(&mut self, buf: &mut [u8]) {
-        for b in buf {
-            self.0 = self.0.wrapping_add(1);
-            *b = self.0;
-        }
-    }
-}
-
-/// Stores a credential `id` for `rp` and `user`. A store keeps one discoverable credential per
-/// RP and user (CTAP 2.1 §6.1.2 step 16), so a user's second credential at an RP is stored
-/// non-discoverable, as a server-side credential would be.
-fn seed(store: &mut MemoryStore, id: &[u8], rp: &str, user: &[u8], name: &str, discoverable: bool) {
-    let (public_key, key) = store
-        .generate_key(Algorithm::Es256, &mut CountingRng(id[0]))
-        .unwrap();
-    store
-        .insert(Credential {
-            id: id.to_vec(),
-            rp: RpEntity {
-                id: rp.into(),
-                name: None,
-            },
-            user: UserEntity {
-                id: user.to_vec(),
-                name: Some(name.into()),
-                display_name: Some(name.to_uppercase()),
-            },
-            discoverable,
-            public_key,
-            key,
-            cred_protect: CredProtect::UvOptional,
-            cred_random: None,
-            cred_blob: None,
-            large_blob_key: None,
-            sign_count: 0,
-            created_at: 0,
-            kind: CredentialKind::Ctap2,
-            third_party_payment: false,
-        })
-        .unwrap();
 }
 
 /// [1,2,3] "AQID" and [4,5,6] "BAUG" of user "dXNlcg" (b"user"), [7,8,9] "BwgJ" of "b3RoZXI"

@@ -8,6 +8,8 @@
 //!   [`platform`]: the platform authenticator over a memory store, the back-end most tests use.
 //! - [`latchkeyd`]: the real `latchkeyd` binary on a test bus, with a chosen environment,
 //!   started by the bus ([`activation`]) as clients require.
+//! - [`one_key`]: a bus, a virtual key, latchkeyd using it, the scripted prompt and a client, as
+//!   the security-key tests begin.
 //! - [`prompt`]: the scripted prompt, as its own process or in this one.
 //! - [`keys`]: virtual security keys, in this process or as `latchkey virtual-key` processes.
 //! - [`pcscd`]: a private pcscd with a vsmartcard vpcd reader, for NFC cards.
@@ -34,6 +36,7 @@ pub mod files;
 pub mod https;
 pub mod keys;
 pub mod latchkeyd;
+pub mod one_key;
 pub mod pcscd;
 pub mod platform;
 pub mod policy;
