@@ -198,10 +198,7 @@ async fn choosing_among_platform_accounts_signs_each_once() {
     let client = CredentialsClient::connect(Some(&bus.address))
         .await
         .unwrap();
-    let web = CallOptions {
-        origin: Some("https://login.example.com".into()),
-        ..Default::default()
-    };
+    let web = latchkey_testkit::rp::web();
     let mut ids = Vec::new();
     for (user, name) in [("AQIDBA", "alice"), ("BQYHCA", "bob")] {
         let options = create_options("example.com")
