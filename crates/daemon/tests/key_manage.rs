@@ -84,14 +84,6 @@ async fn reset_error(client: &CredentialsClient) -> (String, String) {
     )
 }
 
-fn recorded(prompt: &Prompt, method: &str) -> Vec<serde_json::Value> {
-    prompt
-        .shown()
-        .into_iter()
-        .filter(|r| r["method"] == method)
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_keys_passkeys_are_listed_after_its_pin_and_one_is_deleted() {
     let OneKey {
@@ -131,7 +123,7 @@ async fn a_keys_passkeys_are_listed_after_its_pin_and_one_is_deleted() {
     assert_eq!(u32::try_from(&k["pin_retries"]).unwrap(), 8);
     assert_eq!(u32::try_from(&k["min_pin_length"]).unwrap(), 4);
     // Listing keys asks nothing of the user.
-    let pins_before = recorded(&prompt, "RequestPin").len();
+    let pins_before = prompt.calls("RequestPin").len();
 
     let listed = client
         .proxy()
@@ -142,7 +134,7 @@ async fn a_keys_passkeys_are_listed_after_its_pin_and_one_is_deleted() {
     assert_eq!(text(&listed[0], "rp_id"), "example.com");
     assert_eq!(text(&listed[0], "user_name"), "alice@example.com");
     assert_eq!(text(&listed[0], "user_display_name"), "Alice");
-    let pins = recorded(&prompt, "RequestPin");
+    let pins = prompt.calls("RequestPin");
     assert_eq!(pins.len(), pins_before + 1, "{pins:?}");
     let asked = &pins[pins_before]["details"];
     assert_eq!(asked["authenticator_kind"], "security-key");
@@ -151,7 +143,8 @@ async fn a_keys_passkeys_are_listed_after_its_pin_and_one_is_deleted() {
     // The prompt's dialog for it is closed afterwards.
     let id = pins[pins_before]["request_id"].clone();
     assert!(
-        recorded(&prompt, "Dismiss")
+        prompt
+            .calls("Dismiss")
             .iter()
             .any(|r| r["request_id"] == id),
         "{:?}",
@@ -216,16 +209,12 @@ async fn a_wrong_pin_for_a_keys_passkeys_is_asked_again_with_the_retries_left_an
         .await
         .unwrap();
     assert!(listed.is_empty(), "{listed:?}");
-    let pins = recorded(&prompt, "RequestPin");
-    let asked: Vec<(&serde_json::Value, &serde_json::Value)> = pins
-        .iter()
-        .map(|p| (&p["details"]["retries"], &p["details"]["wrong_pin"]))
-        .collect();
+    let pins = prompt.calls("RequestPin");
     assert_eq!(
-        asked,
+        prompt.pin_retries_asked(),
         [
-            (&serde_json::json!(8), &serde_json::json!(false)),
-            (&serde_json::json!(7), &serde_json::json!(true))
+            (serde_json::json!(8), serde_json::json!(false)),
+            (serde_json::json!(7), serde_json::json!(true))
         ]
     );
     // Both questions belong to one operation, one prompt request.
@@ -258,7 +247,7 @@ async fn a_keys_pin_is_changed_through_the_trusted_prompt_and_the_old_one_then_f
         .change_security_key_pin("key1", HashMap::new())
         .await
         .unwrap();
-    let change = recorded(&prompt, "ChangePin");
+    let change = prompt.calls("ChangePin");
     assert_eq!(change.len(), 1, "{:?}", prompt.shown());
     assert_eq!(change[0]["details"]["authenticator_kind"], "security-key");
     assert_eq!(change[0]["details"]["retries"], 8);
@@ -314,10 +303,10 @@ async fn a_key_without_a_pin_gets_its_first_one() {
         .change_security_key_pin("key1", HashMap::new())
         .await
         .unwrap();
-    let pins = recorded(&prompt, "RequestPin");
+    let pins = prompt.calls("RequestPin");
     assert_eq!(pins.len(), 1, "{:?}", prompt.shown());
     assert_eq!(pins[0]["details"]["new_pin"], true);
-    assert!(recorded(&prompt, "ChangePin").is_empty());
+    assert!(prompt.calls("ChangePin").is_empty());
     assert_eq!(on_key(&key, "246810").unwrap(), Vec::<String>::new());
     let keys = client
         .proxy()
@@ -496,7 +485,7 @@ async fn a_reset_the_user_cancels_in_the_prompt_stops_the_keys_wait_and_erases_n
     assert_eq!(name, "dev.latchkey.Credentials1.Error.CallerRefused");
     assert!(message.contains("cancelled"), "{message}");
     assert_eq!(key.cancels(), 1, "the key got CTAPHID_CANCEL");
-    let shown: Vec<_> = recorded(&prompt, "ShowStatus");
+    let shown: Vec<_> = prompt.calls("ShowStatus");
     assert!(
         shown.iter().any(|r| r["details"]["kind"] == "touch-key"),
         "{:?}",

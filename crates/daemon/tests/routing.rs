@@ -19,14 +19,6 @@ use webauthn_rs_core::proto::{
 };
 use webauthn_rs_core::WebauthnCore;
 
-fn methods(prompt: &Prompt, method: &str) -> Vec<serde_json::Value> {
-    prompt
-        .shown()
-        .into_iter()
-        .filter(|r| r["method"] == method)
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cross_platform_create_lands_on_the_key_and_its_allow_list_signs_there() {
     let OneKey {
@@ -61,7 +53,7 @@ async fn cross_platform_create_lands_on_the_key_and_its_allow_list_signs_there()
     assert_eq!(response["authenticatorAttachment"], "cross-platform");
     // The allowList pre-flight is silent; the assertion itself is the second touch.
     assert_eq!(key.touches(), 2);
-    assert_eq!(methods(&prompt, "Consent").len(), 2);
+    assert_eq!(prompt.calls("Consent").len(), 2);
     let log = d.log();
     assert!(
         log.contains("attachment cross-platform")
@@ -261,7 +253,7 @@ async fn listed_names(client: &CredentialsClient) -> Vec<(String, String, String
 
 /// How many consents the prompt was asked for.
 fn prompt_consents(prompt: &Prompt) -> usize {
-    methods(prompt, "Consent").len()
+    prompt.calls("Consent").len()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -286,7 +278,7 @@ async fn a_pin_protected_key_takes_its_pin_from_the_prompt_with_retries_after_a_
     assert_eq!(aaguid, KEY_AAGUID);
     assert!(cred.user_verified);
 
-    let pins = methods(&prompt, "RequestPin");
+    let pins = prompt.calls("RequestPin");
     assert_eq!(pins.len(), 2, "{pins:?}");
     assert_eq!(pins[0]["details"]["wrong_pin"], false);
     assert_eq!(pins[0]["details"]["new_pin"], false);
@@ -561,7 +553,7 @@ async fn a_key_with_a_fingerprint_reader_is_announced_to_the_prompt_with_attempt
     );
     assert!(uv[1].starts_with("Not recognised ("), "{}", uv[1]);
     assert!(uv[1].contains("tries left"), "{}", uv[1]);
-    assert!(methods(&prompt, "RequestPin").is_empty());
+    assert!(prompt.calls("RequestPin").is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -695,7 +687,7 @@ async fn a_key_with_several_accounts_signs_with_one_touch_and_its_counter_moves_
         .await
         .unwrap();
     let response = ok_json(&out);
-    let offered = methods(&prompt, "ChooseAccount");
+    let offered = prompt.calls("ChooseAccount");
     assert_eq!(offered.len(), 1, "{offered:?}");
     // Newest first: index 1 is the first account.
     assert_eq!(response["id"], first.as_str());
@@ -717,16 +709,11 @@ async fn a_wrong_pin_then_the_right_one_costs_one_retry_and_one_touch() {
         bus: _bus,
     } = OneKey::start_with_pin(Presence::Touch, "4321", "approve\npin 999999\npin 4321\n").await;
     discoverable_on_the_key(&client, &[1; 16], "required").await;
-    let pins = methods(&prompt, "RequestPin");
-    let retries: Vec<(&serde_json::Value, &serde_json::Value)> = pins
-        .iter()
-        .map(|p| (&p["details"]["retries"], &p["details"]["wrong_pin"]))
-        .collect();
     assert_eq!(
-        retries,
+        prompt.pin_retries_asked(),
         [
-            (&serde_json::json!(8), &serde_json::json!(false)),
-            (&serde_json::json!(7), &serde_json::json!(true))
+            (serde_json::json!(8), serde_json::json!(false)),
+            (serde_json::json!(7), serde_json::json!(true))
         ]
     );
     assert_eq!(key.touches(), 1, "the PIN comes before the one touch");
@@ -766,7 +753,7 @@ async fn a_cancel_while_the_pin_is_asked_leaves_the_key_untouched() {
     let pending = client.start(Kind::Create, &reg.json, &web()).await.unwrap();
     prompt
         .until("the second PIN question", || {
-            methods(&prompt, "RequestPin").len() == 2
+            prompt.calls("RequestPin").len() == 2
         })
         .await;
     pending.close().await.unwrap();

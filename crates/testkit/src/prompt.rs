@@ -95,6 +95,20 @@ impl Prompt {
         calls(&self.record, method)
     }
 
+    /// What each recorded `RequestPin` said of the retries left and of a wrong PIN before it,
+    /// in order: `(retries, wrong_pin)`.
+    pub fn pin_retries_asked(&self) -> Vec<(serde_json::Value, serde_json::Value)> {
+        self.calls("RequestPin")
+            .iter()
+            .map(|p| {
+                (
+                    p["details"]["retries"].clone(),
+                    p["details"]["wrong_pin"].clone(),
+                )
+            })
+            .collect()
+    }
+
     /// The recorded `Consent` calls.
     pub fn consents(&self) -> Vec<serde_json::Value> {
         self.calls("Consent")
