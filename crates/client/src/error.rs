@@ -139,6 +139,11 @@ fn device_to_webauthn(step: Step, error: &CtapError) -> WebAuthnError {
         CtapError::Device(DeviceError::Timeout) => WebAuthnError::not_allowed(format!(
             "the authenticator did not answer in time while {what}"
         )),
+        // latchkeyd's own worker process stopped: not the authenticator's doing nor the user's
+        // (WebAuthn L3 §6.3.2 names "UnknownError" for such failures).
+        CtapError::Device(e) if e.kind() == DeviceErrorKind::ServerStopped => {
+            WebAuthnError::unknown(format!("{e} (while {what})"))
+        }
         CtapError::Device(e) => WebAuthnError::not_allowed(format!("{e} (while {what})")),
         CtapError::Malformed(e) => WebAuthnError::not_allowed(format!(
             "the authenticator sent a malformed response while {what}: {e}"

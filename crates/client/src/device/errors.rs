@@ -194,8 +194,12 @@ pub enum TransportError {
 /// decide whose fault it was ([`crate::error::Failure::Device`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DeviceErrorKind {
-    /// [`DeviceError::Gone`].
+    /// [`DeviceError::Gone`], the device itself (unplugged, closed, not there).
     Gone,
+    /// [`DeviceError::Gone`] because the process serving the device ([`Server`], one of
+    /// latchkeyd's own workers) stopped or failed ([`Gone::Stopped`], [`Gone::Failed`]): the
+    /// system's fault, not the authenticator's.
+    ServerStopped,
     /// [`DeviceError::NotReady`].
     NotReady,
     /// [`DeviceError::Io`].
@@ -216,6 +220,7 @@ impl DeviceError {
     /// Its kind.
     pub fn kind(&self) -> DeviceErrorKind {
         match self {
+            Self::Gone(Gone::Stopped(_) | Gone::Failed { .. }) => DeviceErrorKind::ServerStopped,
             Self::Gone(_) => DeviceErrorKind::Gone,
             Self::NotReady(_) => DeviceErrorKind::NotReady,
             Self::Io(_) => DeviceErrorKind::Io,

@@ -84,6 +84,34 @@ fn device_failures_and_malformed_answers_keep_their_kind() {
 }
 
 #[test]
+fn a_worker_that_stopped_is_an_unknown_error_not_a_refusal() {
+    use crate::device::{Gone, Server};
+    for server in [Server::DeviceWorker, Server::PlatformWorker] {
+        let e = to_webauthn(
+            Step::MakeCredential,
+            &CtapError::Device(DeviceError::Gone(Gone::Stopped(server))),
+        );
+        assert_eq!(e.name(), "UnknownError", "{server:?}");
+        assert!(e.message().contains(server.stopped()), "{}", e.message());
+        assert_eq!(
+            failure(&e),
+            Some(Failure::Device {
+                step: Step::MakeCredential,
+                kind: DeviceErrorKind::ServerStopped
+            })
+        );
+    }
+    // A key that went away is still the authenticator's failure, refused as before.
+    let e = to_webauthn(
+        Step::MakeCredential,
+        &CtapError::Device(DeviceError::Gone(crate::device::Gone::Removed(
+            "unplugged".into(),
+        ))),
+    );
+    assert_eq!(e.name(), "NotAllowedError");
+}
+
+#[test]
 fn the_user_declining_at_the_client_is_typed_and_a_request_error_has_no_cause() {
     let e = declined(Declined::Pin, "the user did not enter the PIN");
     assert_eq!(e.name(), "NotAllowedError");

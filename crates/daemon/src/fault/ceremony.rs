@@ -15,6 +15,7 @@
 //! | no credential the request allows | authenticator | missing |
 //! | any other status, a device that is gone or talked nonsense, a malformed answer | authenticator | failed |
 //! | the device did not answer in time | authenticator | timed out |
+//! | latchkeyd's own worker serving the device stopped or failed | system | failed |
 //!
 //! Under these blames [`Fault::name_for`] gives the caller the same DOMException name the client
 //! chose (unit-tested for every status byte). An error without a typed cause — one the client
@@ -61,6 +62,7 @@ pub fn failure_blame(f: Failure) -> (Blame, FaultKind) {
         Failure::Device { kind, .. } => match kind {
             DeviceErrorKind::Cancelled => (Blame::User, FaultKind::Cancelled),
             DeviceErrorKind::Timeout => (Blame::Authenticator, FaultKind::TimedOut),
+            DeviceErrorKind::ServerStopped => (Blame::System, FaultKind::Failed),
             _ => (Blame::Authenticator, FaultKind::Failed),
         },
         Failure::Malformed(_) => (Blame::Authenticator, FaultKind::Failed),

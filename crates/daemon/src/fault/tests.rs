@@ -334,3 +334,26 @@ fn a_stopped_worker_is_the_systems_fault() {
     assert_eq!(f.message(), "the platform authenticator failed");
     assert!(f.chain().contains("stopped"), "{}", f.chain());
 }
+
+/// The security key worker that stopped under a ceremony is the system's fault too, decided by
+/// the client's typed cause: the same name as the platform worker's, not the key's refusal.
+#[test]
+fn a_stopped_security_key_worker_is_the_systems_fault() {
+    use latchkey_client::ctap2::CtapError;
+    use latchkey_client::device::{Gone, Server};
+    use latchkey_client::error::{to_webauthn, Step};
+    use latchkey_client::DeviceError;
+    let f = Fault::from_ceremony(&to_webauthn(
+        Step::GetAssertion,
+        &CtapError::Device(DeviceError::Gone(Gone::Stopped(Server::DeviceWorker))),
+    ));
+    assert_eq!(
+        (f.blame(), f.kind(), f.webauthn().name()),
+        (Blame::System, FaultKind::Failed, "UnknownError")
+    );
+    assert!(
+        f.message().contains("the security key worker stopped"),
+        "{}",
+        f.message()
+    );
+}

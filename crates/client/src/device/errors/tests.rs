@@ -59,13 +59,13 @@ fn a_worker_that_stopped_is_told_from_a_device_that_is_gone() {
         platform.to_string(),
         "the authenticator is gone: the platform authenticator stopped"
     );
-    assert_eq!(platform.kind(), DeviceErrorKind::Gone);
+    assert_eq!(platform.kind(), DeviceErrorKind::ServerStopped);
     let keys = DeviceError::Gone(Gone::Stopped(Server::DeviceWorker));
     assert_eq!(
         keys.to_string(),
         "the authenticator is gone: the security key worker stopped"
     );
-    assert_eq!(keys.kind(), DeviceErrorKind::Gone);
+    assert_eq!(keys.kind(), DeviceErrorKind::ServerStopped);
     let failed = DeviceError::Gone(Gone::Failed {
         server: Server::PlatformWorker,
         why: "the credential store is full",
@@ -74,10 +74,14 @@ fn a_worker_that_stopped_is_told_from_a_device_that_is_gone() {
         failed.to_string(),
         "the authenticator is gone: the platform authenticator failed: the credential store is full"
     );
-    assert_eq!(failed.kind(), DeviceErrorKind::Gone);
+    assert_eq!(failed.kind(), DeviceErrorKind::ServerStopped);
     assert_eq!(
         DeviceError::Gone(Gone::NoAddress("key.invalid:9".into())).to_string(),
         "the authenticator is gone: key.invalid:9: no address"
+    );
+    assert_eq!(
+        DeviceError::Gone(Gone::Removed("unplugged".into())).kind(),
+        DeviceErrorKind::Gone
     );
 }
 
