@@ -297,7 +297,7 @@ fn walk_every_state(scheme: Scheme) {
     let mut cancelled = s.rt.block_on(s.prompt.receive_cancelled()).unwrap();
     s.at.press("Cancel");
     let signal = s.rt.block_on(cancelled.next()).unwrap();
-    assert_eq!(signal.args().unwrap().request_id, "r3");
+    assert_eq!(signal.args().unwrap().request_id(), "r3");
     s.at.wait_gone();
 
     // Several accounts, after the request's consent (which names the site, as latchkeyd asks in

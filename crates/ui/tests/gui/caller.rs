@@ -7,53 +7,11 @@ use std::collections::HashMap;
 use std::io::Read as _;
 use std::os::fd::AsFd as _;
 
-use zbus::zvariant::{OwnedValue, Value};
+use zbus::zvariant::Value;
 
-/// The prompt interface as latchkeyd calls it (data/dev.latchkey.Prompt1.xml, version 2).
-#[zbus::proxy(
-    interface = "dev.latchkey.Prompt1",
-    default_service = "dev.latchkey.Prompt",
-    default_path = "/dev/latchkey/Prompt",
-    gen_blocking = false
-)]
-pub trait Prompt1 {
-    fn consent(
-        &self,
-        request_id: &str,
-        details: HashMap<&str, Value<'_>>,
-    ) -> zbus::Result<(u32, HashMap<String, OwnedValue>)>;
-    fn request_pin(
-        &self,
-        request_id: &str,
-        details: HashMap<&str, Value<'_>>,
-        pin_sink: zbus::zvariant::Fd<'_>,
-    ) -> zbus::Result<u32>;
-    fn change_pin(
-        &self,
-        request_id: &str,
-        details: HashMap<&str, Value<'_>>,
-        current_sink: zbus::zvariant::Fd<'_>,
-        new_sink: zbus::zvariant::Fd<'_>,
-    ) -> zbus::Result<u32>;
-    fn choose_account(
-        &self,
-        request_id: &str,
-        accounts: Vec<HashMap<&str, Value<'_>>>,
-    ) -> zbus::Result<(u32, u32)>;
-    fn choose(
-        &self,
-        request_id: &str,
-        details: HashMap<&str, Value<'_>>,
-        choices: Vec<HashMap<&str, Value<'_>>>,
-    ) -> zbus::Result<(u32, String)>;
-    fn show_status(&self, request_id: &str, status: HashMap<&str, Value<'_>>) -> zbus::Result<()>;
-    fn dismiss(&self, request_id: &str) -> zbus::Result<()>;
-    fn notice(&self, request_id: &str, text: &str) -> zbus::Result<()>;
-    #[zbus(signal)]
-    fn cancelled(&self, request_id: &str) -> zbus::Result<()>;
-    #[zbus(property)]
-    fn version(&self) -> zbus::Result<u32>;
-}
+/// The prompt interface as latchkeyd calls it: the prompt crate's own proxy
+/// (data/dev.latchkey.Prompt1.xml, version 2).
+pub use latchkey_prompt::Prompt1Proxy;
 
 /// A pipe as latchkeyd makes one for a PIN: `(reader, writer)`.
 pub fn pipe() -> (std::fs::File, std::fs::File) {
@@ -77,7 +35,12 @@ pub async fn connect(address: &str, own: bool) -> zbus::Connection {
 
 /// A proxy to the prompt on `conn`.
 pub async fn prompt(conn: &zbus::Connection) -> Prompt1Proxy<'static> {
-    Prompt1Proxy::new(conn).await.unwrap()
+    Prompt1Proxy::builder(conn)
+        .destination(latchkey_prompt::PROMPT_BUS_NAME)
+        .unwrap()
+        .build()
+        .await
+        .unwrap()
 }
 
 /// Calls `RequestPin` and returns the response and what the prompt wrote into the pipe.
