@@ -48,37 +48,9 @@ const ALLOWED: &[i64] = &[
     libc::SYS_bind,
     libc::SYS_inotify_init1,
     libc::SYS_inotify_add_watch,
-    // Memory: mmap/mprotect only without PROT_EXEC ([`common_rules`]).
-    libc::SYS_munmap,
-    libc::SYS_madvise,
-    libc::SYS_brk,
-    // Unmeasured: glibc's malloc may grow a large block with mremap.
-    libc::SYS_mremap,
-    // Threads (one per `Acquire`, one per opened key) and their synchronisation; pauses between
-    // a key's retries.
-    libc::SYS_futex,
-    libc::SYS_set_robust_list,
-    libc::SYS_rseq,
-    libc::SYS_sched_getaffinity,
-    libc::SYS_gettid,
+    // Pauses between a key's retries (threads: one per `Acquire`, one per opened key, under
+    // [`common_rules`]).
     libc::SYS_clock_nanosleep,
-    libc::SYS_exit,
-    libc::SYS_exit_group,
-    // Signals: the standard library's masks and its stack-overflow handler.
-    libc::SYS_rt_sigaction,
-    libc::SYS_rt_sigprocmask,
-    libc::SYS_sigaltstack,
-    // Unmeasured: returning from a signal handler and restarting an interrupted call.
-    libc::SYS_rt_sigreturn,
-    libc::SYS_restart_syscall,
-    // Channel IDs' and nonces' randomness.
-    libc::SYS_getrandom,
-    // Unmeasured: the vDSO answers the clock without a system call, except on a clock source it
-    // cannot read from user space (some virtual machines).
-    libc::SYS_clock_gettime,
-    // Unmeasured: a panic's message and abort.
-    libc::SYS_getpid,
-    libc::SYS_getcwd,
 ];
 
 /// Calls refused with `EPERM` (not measured): a server socket, or a new namespace, is never
@@ -93,8 +65,9 @@ const REFUSED: &[i64] = &[
 /// `NETLINK_KOBJECT_UEVENT` (linux/netlink.h): the kernel's device events.
 const NETLINK_KOBJECT_UEVENT: u64 = 15;
 
-/// The device worker's profile: [`ALLOWED`], [`REFUSED`], the rules every worker has
-/// ([`common_rules`]: threads, no executable memory, `prctl`, `fcntl`, `seccomp`, `tgkill`), and
+/// The device worker's profile: [`ALLOWED`], [`REFUSED`], what every worker has
+/// ([`common_rules`]: the runtime's calls, threads, no executable memory, `prctl`, `fcntl`,
+/// `seccomp`, `tgkill`), and
 /// with argument rules `socket` (any `AF_UNIX` socket: seqpacket virtual keys, pcscd's stream;
 /// the kernel's uevent netlink socket; IPv4 or IPv6 datagram sockets for `udp:` virtual keys —
 /// every other socket fails with `EPERM`) and `ioctl` (the hidraw requests

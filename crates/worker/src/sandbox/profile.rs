@@ -33,14 +33,24 @@ const ALLOWED: &[i64] = &[
     libc::SYS_flock,
     libc::SYS_rename,
     libc::SYS_unlink,
-    // Memory (glibc's malloc, Rust's allocator): mmap/mprotect only without PROT_EXEC, below.
+    // Unmeasured (no TPM device here): libtss2's device TCTI waits for its descriptor with poll.
+    libc::SYS_poll,
+    libc::SYS_ppoll,
+];
+
+/// Calls every worker makes as a Rust program on glibc, whatever it serves (measured in both
+/// workers' runs unless marked): memory, threads, signals, randomness, the clock and a panic.
+/// Allowed with any arguments by [`common_rules`].
+const RUNTIME: &[i64] = &[
+    // Memory (glibc's malloc, Rust's allocator): mmap/mprotect only without PROT_EXEC
+    // ([`common_rules`]).
     libc::SYS_munmap,
     libc::SYS_madvise,
-    // Unmeasured: glibc's malloc grows its main heap with brk and a large block (a large blob)
-    // with mremap; the runs' heaps never had to.
+    // Unmeasured in the platform worker: glibc's malloc grows its main heap with brk and a large
+    // block (a large blob) with mremap; its runs' heaps never had to.
     libc::SYS_brk,
     libc::SYS_mremap,
-    // Threads (the serving loop runs requests on one) and their synchronisation.
+    // Threads (each worker serves requests on one) and their synchronisation.
     libc::SYS_futex,
     libc::SYS_set_robust_list,
     libc::SYS_rseq,
@@ -55,7 +65,7 @@ const ALLOWED: &[i64] = &[
     // Unmeasured: returning from a signal handler and restarting an interrupted call.
     libc::SYS_rt_sigreturn,
     libc::SYS_restart_syscall,
-    // aws-lc's and the authenticator's randomness.
+    // aws-lc's, the authenticator's and the channels' randomness.
     libc::SYS_getrandom,
     // Unmeasured: the vDSO answers the clock without a system call, except on a clock source it
     // cannot read from user space (some virtual machines).
@@ -63,9 +73,6 @@ const ALLOWED: &[i64] = &[
     // A panic's message and abort (seen when a worker's standard error was closed under it).
     libc::SYS_getpid,
     libc::SYS_getcwd,
-    // Unmeasured (no TPM device here): libtss2's device TCTI waits for its descriptor with poll.
-    libc::SYS_poll,
-    libc::SYS_ppoll,
 ];
 
 /// Calls refused with `EPERM` (not measured; tried by libraries or by an attack, which then
@@ -173,12 +180,13 @@ pub fn platform_worker(policy: &Policy) -> Result<Profile, SandboxError> {
         .allow(&[libc::SYS_connect]))
 }
 
-/// What every sandboxed worker needs with argument rules, added to `profile`: `clone` for
+/// What every sandboxed worker needs, added to `profile`: [`RUNTIME`], and with argument rules
+/// `clone` for
 /// threads only (no namespace), `mmap`/`mprotect` never executable (every library is loaded
 /// before the sandbox), `prctl` and `fcntl` (the commands above), `seccomp` adding a filter (the
 /// sandbox's own later filters) and `tgkill` on this process (a panic's abort).
 pub(crate) fn common_rules(profile: Profile) -> Result<Profile, SandboxError> {
-    let mut profile = profile;
+    let mut profile = profile.allow(RUNTIME);
     let options = PRCTL_OPTIONS
         .iter()
         .map(|&o| Ok(SeccompRule::new(vec![dword(0, SeccompCmpOp::Eq, o)?])?))
