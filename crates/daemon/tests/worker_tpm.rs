@@ -13,8 +13,9 @@ mod common;
 #[path = "../../keystore/tests/common/swtpm.rs"]
 mod swtpm;
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{landlock_abi, policy_privileged_self, Prompt, TestBus};
@@ -225,27 +226,16 @@ fn over_an_swtpm_the_sandbox_allows_tcp_to_its_ports_only() {
     let other_port = other.local_addr().unwrap().port();
     assert!(other_port != port + 1, "pick another pair");
     let store = tempfile::tempdir().unwrap();
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--ignored",
-            "--exact",
-            "tcp_sandbox_probe_child",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("LATCHKEY_PROBE_STORE", store.path())
-        .env("LATCHKEY_PROBE_PORTS", format!("{port} {other_port}"))
-        .stderr(Stdio::inherit())
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "probe failed:\n{text}");
-    let r: std::collections::BTreeMap<String, String> = text
-        .lines()
-        .filter_map(|l| l.find("PROBE ").map(|i| &l[i + "PROBE ".len()..]))
-        .filter_map(|l| l.split_once(' '))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
+    let ports = format!("{port} {other_port}");
+    let (status, text) = latchkey_testkit::probe::run(
+        "tcp_sandbox_probe_child",
+        &[
+            (OsStr::new("LATCHKEY_PROBE_STORE"), store.path().as_os_str()),
+            (OsStr::new("LATCHKEY_PROBE_PORTS"), OsStr::new(&ports)),
+        ],
+    );
+    assert!(status.success(), "probe failed:\n{text}");
+    let r = latchkey_testkit::probe::probes(&text);
     let eperm = libc::EPERM.to_string();
     assert_eq!(r["tcti_port"], "ok", "{r:?}");
     if landlock_abi() >= 4 {

@@ -16,6 +16,8 @@
 //! - [`https`]: a local HTTPS `/.well-known/webauthn` server and a fetcher trusting only it.
 //! - [`rp`]: the relying party side, webauthn-rs (a library we did not write).
 //! - [`caller`]: another process as a caller (this test binary, re-run).
+//! - [`probe`]: a probe in a child process (this test binary, re-run for one ignored test) and
+//!   the `PROBE` lines it reports.
 //! - [`files`]: a directory's files and bytes, to show a refused operation changed nothing.
 //! - [`secret`]: whether a PIN shows in a log as a whole token.
 //! - [`terminal`]: the terminal prompt in this process, its answers typed up front or held until
@@ -40,6 +42,7 @@ pub mod one_key;
 pub mod pcscd;
 pub mod platform;
 pub mod policy;
+pub mod probe;
 pub mod prompt;
 pub mod rp;
 pub mod secret;

@@ -5,7 +5,8 @@
 //! for fail with `EPERM` while the ones it needs are made.
 
 use std::os::unix::process::ExitStatusExt as _;
-use std::process::{Command, Stdio};
+
+use latchkey_testkit::probe::{os_result, probes};
 
 use latchkey_worker::device_worker::profile;
 use latchkey_worker::device_worker::sandbox::{self, DevicePolicy};
@@ -14,42 +15,7 @@ const CHILD: &str = "LATCHKEY_DEVICE_LIMITS_CHILD";
 
 /// Runs `test` of this binary in a child process with `CHILD=what`; its exit status and output.
 fn child(test: &str, what: &str) -> (std::process::ExitStatus, String) {
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--ignored",
-            "--exact",
-            test,
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD, what)
-        .stderr(Stdio::inherit())
-        .output()
-        .unwrap();
-    (
-        out.status,
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
-}
-
-/// The `PROBE name value` lines of a child's output.
-fn probes(text: &str) -> std::collections::BTreeMap<String, String> {
-    text.lines()
-        .filter_map(|l| l.find("PROBE ").map(|i| &l[i + "PROBE ".len()..]))
-        .filter_map(|l| l.split_once(' '))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
-}
-
-fn os_result(r: libc::c_long) -> String {
-    if r == -1 {
-        std::io::Error::last_os_error()
-            .raw_os_error()
-            .unwrap_or_default()
-            .to_string()
-    } else {
-        "ok".to_owned()
-    }
+    latchkey_testkit::probe::run(test, &[(CHILD, what)])
 }
 
 /// The worker's policy with USB discovery, as latchkeyd starts it.

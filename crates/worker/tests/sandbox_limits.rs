@@ -6,7 +6,7 @@
 //! answers `ENOSYS` to the Landlock calls as such a kernel does, and one of ABI 3, asked for by
 //! the policy); and the real worker binary on a kernel without Landlock.
 
-use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::io::Read as _;
 use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
 use std::path::PathBuf;
@@ -14,6 +14,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use latchkey_testkit::landlock_abi;
+use latchkey_testkit::probe::{os_result, probes};
 use latchkey_worker::protocol::{Message, Reply, MAX_MESSAGE, PROTOCOL_VERSION};
 use latchkey_worker::sandbox::{self, Policy, SandboxError};
 use seccompiler::{BpfProgram, SeccompAction, SeccompFilter, TargetArch};
@@ -22,50 +23,22 @@ use socket2::{Domain, Socket, Type};
 const WORKER: &str = env!("CARGO_BIN_EXE_latchkey-platform-worker");
 const CHILD: &str = "LATCHKEY_LIMITS_CHILD";
 
-/// Runs `test` of this binary in a child process with `CHILD=what`; its exit status and output.
+/// Runs `test` of this binary in a child process with `CHILD=what` and a store of its own; its
+/// exit status and output.
 fn child(test: &str, what: &str) -> (std::process::ExitStatus, String) {
     let store = tempfile::tempdir().unwrap();
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--ignored",
-            "--exact",
-            test,
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD, what)
-        .env("LATCHKEY_LIMITS_STORE", store.path())
-        .stderr(Stdio::inherit())
-        .output()
-        .unwrap();
-    (
-        out.status,
-        String::from_utf8_lossy(&out.stdout).into_owned(),
+    let store = store.path().as_os_str();
+    latchkey_testkit::probe::run(
+        test,
+        &[
+            (OsStr::new(CHILD), OsStr::new(what)),
+            (OsStr::new("LATCHKEY_LIMITS_STORE"), store),
+        ],
     )
-}
-
-/// The `PROBE name value` lines of a child's output.
-fn probes(text: &str) -> BTreeMap<String, String> {
-    text.lines()
-        .filter_map(|l| l.find("PROBE ").map(|i| &l[i + "PROBE ".len()..]))
-        .filter_map(|l| l.split_once(' '))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
 }
 
 fn store() -> PathBuf {
     PathBuf::from(std::env::var_os("LATCHKEY_LIMITS_STORE").unwrap())
-}
-
-fn os_result(r: libc::c_long) -> String {
-    if r == -1 {
-        std::io::Error::last_os_error()
-            .raw_os_error()
-            .unwrap_or_default()
-            .to_string()
-    } else {
-        "ok".to_owned()
-    }
 }
 
 /// System calls the worker never makes, each made raw (arguments that would fail anyway).
