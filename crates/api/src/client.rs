@@ -321,6 +321,8 @@ pub struct CredentialsClient {
     owner: Arc<Mutex<Option<OwnedUniqueName>>>,
     /// The `Response` subscription, made by the first request.
     responses: Arc<OnceCell<Responses>>,
+    /// A peer-to-peer connection straight to latchkeyd ([`Self::on_peer`]): no bus to find it on.
+    peer: bool,
 }
 
 impl CredentialsClient {
@@ -344,13 +346,35 @@ impl CredentialsClient {
             proxy,
             owner: Arc::default(),
             responses: Arc::default(),
+            peer: false,
+        })
+    }
+
+    /// Uses a peer-to-peer connection whose other end is latchkeyd (no bus in between): the peer
+    /// is latchkeyd because this process connected to it, and its `Response`s are the ones sent as
+    /// `latchkeyd`, the name latchkeyd's end of the connection goes by. The connection must have
+    /// a unique name of its own, under which latchkeyd files its requests.
+    pub async fn on_peer(
+        conn: Connection,
+        latchkeyd: OwnedUniqueName,
+    ) -> Result<Self, ClientError> {
+        let proxy = Credentials1Proxy::builder(&conn)
+            .cache_properties(zbus::proxy::CacheProperties::No)
+            .build()
+            .await?;
+        Ok(Self {
+            conn,
+            proxy,
+            owner: Arc::new(Mutex::new(Some(latchkeyd))),
+            responses: Arc::default(),
+            peer: true,
         })
     }
 
     /// The latchkeyd this client sends requests to: the verified owner of `dev.latchkey.Credentials`
     /// (found, and latchkeyd started, on first use; found again when `again` is set).
     pub async fn latchkeyd(&self, again: bool) -> Result<OwnedUniqueName, ClientError> {
-        if !again {
+        if !again || self.peer {
             if let Some(o) = self.lock_owner().clone() {
                 return Ok(o);
             }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use futures_lite::StreamExt as _;
 use zbus::Connection;
 
+use crate::identity::port::{BusCallers, PeerSocket};
 use crate::service::CredentialsService;
 use crate::state::Shared;
 
@@ -39,7 +40,7 @@ impl Daemon {
         for w in &settings.policy.warnings {
             tracing::warn!(warning = %w, "policy");
         }
-        let shared = Arc::new(Shared::new(settings));
+        let shared = Arc::new(Shared::new(settings, Arc::new(BusCallers)));
         // Watch callers leaving before serving, so no request can miss its sender's departure.
         let dbus = zbus::fdo::DBusProxy::new(&conn).await?;
         let mut changes = dbus.receive_name_owner_changed().await?;
@@ -85,6 +86,41 @@ impl Daemon {
             Err(e) => return Err(e),
         }
         tracing::info!(name = BUS_NAME, unique = ?conn.unique_name(), "latchkeyd serving");
+        Ok(Self {
+            conn,
+            shared,
+            watcher,
+        })
+    }
+
+    /// Serves the API to the one peer of the peer-to-peer connection `conn` (no bus, no name):
+    /// its caller is `peer`, the process at the other end of the socket, as the kernel reports it
+    /// ([`PeerSocket::of`]). The peer's requests are cancelled when the connection closes. Nothing
+    /// here reaches a prompt (there is no bus to find one on): requests that need one are refused.
+    pub async fn serve_peer(
+        conn: Connection,
+        peer: PeerSocket,
+        settings: Settings,
+    ) -> zbus::Result<Self> {
+        for w in &settings.policy.warnings {
+            tracing::warn!(warning = %w, "policy");
+        }
+        let name = peer.name().to_string();
+        let shared = Arc::new(Shared::new(settings, Arc::new(peer)));
+        // The peer leaves when the connection ends: the stream of its messages ends then.
+        let mut messages = zbus::MessageStream::from(&conn);
+        let weak = Arc::downgrade(&shared);
+        let peer_name = name.clone();
+        let watcher = tokio::spawn(async move {
+            while messages.next().await.is_some() {}
+            if let Some(shared) = weak.upgrade() {
+                shared.sender_left(&peer_name);
+            }
+        });
+        conn.object_server()
+            .at(OBJECT_PATH, CredentialsService::new(shared.clone()))
+            .await?;
+        tracing::info!(peer = %name, "latchkeyd serving a peer");
         Ok(Self {
             conn,
             shared,

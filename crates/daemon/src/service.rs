@@ -6,7 +6,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use zbus::message::Header;
-use zbus::names::OwnedUniqueName;
 use zbus::object_server::ObjectServer;
 use zbus::zvariant::{OwnedObjectPath, OwnedValue, Value};
 use zbus::Connection;
@@ -63,10 +62,7 @@ impl CredentialsService {
     ) -> Result<OwnedObjectPath, Error> {
         let parent_window = latchkey_prompt::ParentWindow::parse(parent_window)
             .map_err(|e| Error::InvalidArgument(e.to_string()))?;
-        let sender = hdr
-            .sender()
-            .ok_or_else(|| Error::InvalidArgument("no sender".into()))?
-            .to_owned();
+        let sender = self.shared.callers.sender(&hdr)?;
         let id = self.shared.next_request_id();
         let token = match string_option(&options, "handle_token")? {
             Some(t) => t,
@@ -86,7 +82,7 @@ impl CredentialsService {
                 id,
                 kind,
                 path: path.clone(),
-                sender: OwnedUniqueName::from(sender),
+                sender,
                 caller,
                 options_json,
                 origin,
@@ -111,14 +107,12 @@ impl CredentialsService {
         options_json: &str,
         options: &HashMap<&str, Value<'_>>,
     ) -> Result<(), Error> {
-        let sender = hdr
-            .sender()
-            .ok_or_else(|| Error::InvalidArgument("no sender".into()))?;
+        let sender = self.shared.callers.sender(hdr)?;
         let origin = string_option(options, "origin")?;
         let top_origin = string_option(options, "top_origin")?;
         let parsed =
             SignalRequest::parse(kind, options_json).map_err(|e| Error::from_webauthn(&e))?;
-        let caller = self.shared.identify(conn, sender).await?;
+        let caller = self.shared.identify(conn, &sender).await?;
         let class = self.shared.settings.policy.classify(&caller);
         let claims = OriginClaims {
             origin: origin.as_deref(),
@@ -193,10 +187,8 @@ impl CredentialsService {
     }
 
     async fn manager(&self, hdr: &Header<'_>, conn: &Connection) -> Result<CallerIdentity, Error> {
-        let sender = hdr
-            .sender()
-            .ok_or_else(|| Error::InvalidArgument("no sender".into()))?;
-        let caller = self.shared.identify(conn, sender).await?;
+        let sender = self.shared.callers.sender(hdr)?;
+        let caller = self.shared.identify(conn, &sender).await?;
         if caller.sandboxed()
             || self.shared.settings.policy.classify(&caller) == CallerClass::Denied
         {
@@ -551,10 +543,8 @@ impl CredentialsService {
         #[zbus(header)] hdr: Header<'_>,
         #[zbus(connection)] conn: &Connection,
     ) -> Result<(), Error> {
-        let sender = hdr
-            .sender()
-            .ok_or_else(|| Error::InvalidArgument("no sender".into()))?;
-        let agent = self.shared.identify(conn, sender).await?;
+        let sender = self.shared.callers.sender(&hdr)?;
+        let agent = self.shared.identify(conn, &sender).await?;
         let mut serves = vec![(agent.pid, agent.start_time)];
         // Its parent, pinned while read and checked to be still its parent (the `latchkey`
         // command that started it, usually).
@@ -564,7 +554,7 @@ impl CredentialsService {
         let mut agents = self.shared.lock_agents();
         agents.retain(|a| a.name != *sender);
         agents.push(crate::state::Agent {
-            name: OwnedUniqueName::from(sender.to_owned()),
+            name: sender.clone(),
             serves,
         });
         tracing::info!(agent = %sender, pid = agent.pid, serves = agent.ppid, "terminal prompt registered");

@@ -15,7 +15,8 @@ use zbus::Connection;
 
 use crate::ceremony::{Ceremonies, RequestId};
 use crate::identity::cache::IdentityCache;
-use crate::identity::{self, CallerIdentity, PeerCredentials};
+use crate::identity::port::Callers;
+use crate::identity::{self, CallerIdentity};
 use crate::limits::{CallLimiter, CallLimits};
 use crate::options::Timeouts;
 use crate::policy::Policy;
@@ -104,6 +105,8 @@ pub struct Shared {
     pub(crate) calls: CallLimiter,
     /// Identities of the connections that called (callers and the prompt), by unique name.
     pub(crate) identities: IdentityCache,
+    /// Where the callers' credentials come from: the bus, or a peer-to-peer socket.
+    pub(crate) callers: Arc<dyn Callers>,
     /// The trusted prompt last found owning `dev.latchkey.Prompt`, by its unique name; cleared
     /// when `NameOwnerChanged` says that name changed owner or the owner left.
     pub(crate) trusted_prompt: Mutex<Option<(OwnedUniqueName, ChosenPrompt)>>,
@@ -142,8 +145,9 @@ impl Agent {
 }
 
 impl Shared {
-    /// The state of a latchkeyd serving `settings`, with no request yet.
-    pub(crate) fn new(settings: Settings) -> Self {
+    /// The state of a latchkeyd serving `settings` to the callers `callers` names, with no
+    /// request yet.
+    pub(crate) fn new(settings: Settings, callers: Arc<dyn Callers>) -> Self {
         let queue = PromptQueue::new(settings.queue_capacity);
         let remembered = match &settings.state_dir {
             Some(dir) => {
@@ -165,6 +169,7 @@ impl Shared {
             agents: Mutex::new(Vec::new()),
             calls: CallLimiter::new(CallLimits::default()),
             identities: IdentityCache::default(),
+            callers,
             trusted_prompt: Mutex::new(None),
             caller_prompt_answer_ms: AtomicU64::new(
                 u64::try_from(CALLER_PROMPT_ANSWER.as_millis()).unwrap_or(u64::MAX),
@@ -226,8 +231,9 @@ impl Shared {
         }
     }
 
-    /// Identifies `sender` from the kernel (see [`crate::identity`]): once per connection, through
-    /// the bus's `GetConnectionCredentials`; later calls on the same connection take the identity
+    /// Identifies `sender` from the kernel (see [`crate::identity`]): once per connection, from
+    /// the credentials [`Self::callers`] reports (the bus's `GetConnectionCredentials`, or a
+    /// peer-to-peer socket's `SO_PEERCRED`); later calls on the same connection take the identity
     /// from [`crate::identity::cache`], re-checked against the kernel through the kept pidfd.
     pub(crate) async fn identify(
         &self,
@@ -237,39 +243,10 @@ impl Shared {
         if let Some(id) = self.identities.get(sender.as_str()) {
             return Ok(id);
         }
-        let dbus = zbus::fdo::DBusProxy::new(conn).await?;
-        let creds = dbus
-            .get_connection_credentials(sender.clone().into())
-            .await
-            .map_err(|e| {
-                Error::CallerRefused(format!("the bus has no credentials for the caller: {e}"))
-            })?;
-        let pidfd = match creds.process_fd() {
-            Some(fd) => Some(
-                std::os::fd::AsFd::as_fd(fd)
-                    .try_clone_to_owned()
-                    .map_err(|e| Error::Failed(format!("dup pidfd: {e}")))?,
-            ),
-            None => None,
-        };
-        let peer = PeerCredentials {
-            pid: creds.process_id(),
-            pidfd,
-            uid: creds.unix_user_id(),
-        };
+        let peer = self.callers.credentials(conn, sender).await?;
         let (id, pidfd) = identity::identify_pinned(peer, self.settings.uid)
             .map_err(|e| Error::CallerRefused(e.to_string()))?;
-        // The unique name must still belong to the process we read (it could have left and the PID
-        // been reused only if the name were gone; a name is never reassigned).
-        let again = dbus
-            .get_connection_credentials(sender.clone().into())
-            .await
-            .map_err(|_| Error::CallerRefused("the caller left while it was identified".into()))?;
-        if again.process_id().is_some_and(|p| p != id.pid) {
-            return Err(Error::CallerRefused(
-                "the caller's process changed while it was identified".into(),
-            ));
-        }
+        self.callers.confirm(conn, sender, id.pid).await?;
         self.identities.insert(sender.as_str(), id.clone(), pidfd);
         Ok(id)
     }

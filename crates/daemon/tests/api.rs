@@ -421,11 +421,10 @@ async fn pin_travels_as_a_file_descriptor() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn management_methods() {
-    let bus = TestBus::start();
-    let _d = start_daemon(&bus, &trusted_prompt(), FakeBackend::new(FakeMode::Answer)).await;
-    let client = CredentialsClient::connect(Some(&bus.address))
-        .await
-        .unwrap();
+    // The API alone: over a socket pair, no bus.
+    let d =
+        latchkey_testkit::peer::start(&trusted_prompt(), FakeBackend::new(FakeMode::Answer)).await;
+    let client = &d.client;
     let list = client
         .proxy()
         .list_credentials(Default::default())

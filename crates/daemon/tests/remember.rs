@@ -164,16 +164,13 @@ async fn only_a_privileged_browser_is_offered_and_a_bound_app_is_never_remembere
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_policy_refuses_may_not_list_or_revoke_remembered_sites() {
-    let bus = TestBus::start();
     let policy = format!(
         "[[deny]]\nexecutable = \"{}\"\n{}",
         std::env::current_exe().unwrap().display(),
         trusted_prompt()
     );
-    let _d = start_daemon(&bus, &policy, FakeBackend::new(FakeMode::Answer)).await;
-    let client = CredentialsClient::connect(Some(&bus.address))
-        .await
-        .unwrap();
+    let d = latchkey_testkit::peer::start(&policy, FakeBackend::new(FakeMode::Answer)).await;
+    let client = &d.client;
     let list = ClientError::from(
         client
             .proxy()

@@ -129,11 +129,10 @@ async fn capabilities_report_only_the_signals_that_are_built() {
         (SignalSupport::REMOVE_ONLY, [true, true, false]),
         (SignalSupport::ALL, [true, true, true]),
     ] {
-        let bus = TestBus::start();
-        let _d = start_daemon(&bus, &policy_privileged_self(), serve(backend(support))).await;
-        let client = CredentialsClient::connect(Some(&bus.address))
-            .await
-            .unwrap();
+        // The API alone: over a socket pair, no bus.
+        let d =
+            latchkey_testkit::peer::start(&policy_privileged_self(), serve(backend(support))).await;
+        let client = &d.client;
         let caps = client.proxy().get_client_capabilities().await.unwrap();
         let got = [
             caps["signalUnknownCredential"],
@@ -143,16 +142,12 @@ async fn capabilities_report_only_the_signals_that_are_built() {
         assert_eq!(got, want, "{support:?}");
     }
     // The fake back-end of the other tests applies none.
-    let bus = TestBus::start();
-    let _d = start_daemon(
-        &bus,
+    let d = latchkey_testkit::peer::start(
         &policy_privileged_self(),
         FakeBackend::new(FakeMode::Answer),
     )
     .await;
-    let client = CredentialsClient::connect(Some(&bus.address))
-        .await
-        .unwrap();
+    let client = &d.client;
     let caps = client.proxy().get_client_capabilities().await.unwrap();
     assert!(!caps["signalUnknownCredential"]);
     let (name, _) = refused(
@@ -247,12 +242,9 @@ async fn a_caller_may_signal_only_for_rp_ids_it_may_use() {
     let unknown = r#"{"rpId":"example.com","credentialId":"AQID"}"#;
 
     // A privileged client: the RP ID must belong to the origin it vouches for.
-    let bus = TestBus::start();
     let store = backend(SignalSupport::ALL);
-    let _d = start_daemon(&bus, &policy_privileged_self(), serve(store.clone())).await;
-    let client = CredentialsClient::connect(Some(&bus.address))
-        .await
-        .unwrap();
+    let d = latchkey_testkit::peer::start(&policy_privileged_self(), serve(store.clone())).await;
+    let client = &d.client;
     let p = client.proxy();
     for (rp_id, options) in [
         ("example.com", web("https://evil.example")),
@@ -279,17 +271,11 @@ async fn a_caller_may_signal_only_for_rp_ids_it_may_use() {
     unchanged(&store);
 
     // An app bound to example.com: only that RP ID, from its app: origin.
-    let bus = TestBus::start();
     let store = backend(SignalSupport::ALL);
-    let _d = start_daemon(
-        &bus,
-        &policy_bound_self(&["example.com"]),
-        serve(store.clone()),
-    )
-    .await;
-    let client = CredentialsClient::connect(Some(&bus.address))
-        .await
-        .unwrap();
+    let d =
+        latchkey_testkit::peer::start(&policy_bound_self(&["example.com"]), serve(store.clone()))
+            .await;
+    let client = &d.client;
     let p = client.proxy();
     let (name, _) = refused(
         p.signal_unknown_credential(
@@ -325,16 +311,13 @@ async fn a_caller_may_signal_only_for_rp_ids_it_may_use() {
     unchanged(&store);
 
     // A denied caller.
-    let bus = TestBus::start();
     let store = backend(SignalSupport::ALL);
     let deny = format!(
         "[[deny]]\nexecutable = \"{}\"\n",
         std::env::current_exe().unwrap().display()
     );
-    let _d = start_daemon(&bus, &deny, serve(store.clone())).await;
-    let client = CredentialsClient::connect(Some(&bus.address))
-        .await
-        .unwrap();
+    let d = latchkey_testkit::peer::start(&deny, serve(store.clone())).await;
+    let client = &d.client;
     let (name, _) = refused(
         client
             .proxy()
@@ -347,12 +330,9 @@ async fn a_caller_may_signal_only_for_rp_ids_it_may_use() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_signal_calls_are_refused_with_the_l3_error() {
-    let bus = TestBus::start();
     let store = backend(SignalSupport::REMOVE_ONLY);
-    let _d = start_daemon(&bus, &policy_privileged_self(), serve(store.clone())).await;
-    let client = CredentialsClient::connect(Some(&bus.address))
-        .await
-        .unwrap();
+    let d = latchkey_testkit::peer::start(&policy_privileged_self(), serve(store.clone())).await;
+    let client = &d.client;
     let p = client.proxy();
     let o = || web("https://example.com");
     for json in [
@@ -436,11 +416,8 @@ async fn the_platform_back_end_applies_all_three_signals() {
     );
     let device = latchkey_testkit::platform::device_with(store);
     let backend = Arc::new(PlatformBackend::new(Box::new(device)));
-    let bus = TestBus::start();
-    let _d = start_daemon(&bus, &policy_privileged_self(), backend.clone()).await;
-    let client = CredentialsClient::connect(Some(&bus.address))
-        .await
-        .unwrap();
+    let d = latchkey_testkit::peer::start(&policy_privileged_self(), backend.clone()).await;
+    let client = &d.client;
     let p = client.proxy();
     let caps = p.get_client_capabilities().await.unwrap();
     assert!(caps["signalUnknownCredential"] && caps["signalAllAcceptedCredentials"]);

@@ -6,6 +6,8 @@
 //! - [`bus`]: a private `dbus-daemon` ([`bus::TestBus`]); never the machine's bus.
 //! - [`daemon`]: latchkeyd served in this process on a test bus; [`policy`] texts for it;
 //!   [`platform`]: the platform authenticator over a memory store, the back-end most tests use.
+//! - [`peer`]: latchkeyd served in this process over a peer-to-peer connection (a socket pair,
+//!   no bus), its caller identified from the socket: for tests that only need the API.
 //! - [`latchkeyd`]: the real `latchkeyd` binary on a test bus, with a chosen environment,
 //!   started by the bus ([`activation`]) as clients require.
 //! - [`one_key`]: a bus, a virtual key, latchkeyd using it, the scripted prompt and a client, as
@@ -40,6 +42,7 @@ pub mod keys;
 pub mod latchkeyd;
 pub mod one_key;
 pub mod pcscd;
+pub mod peer;
 pub mod platform;
 pub mod policy;
 pub mod probe;

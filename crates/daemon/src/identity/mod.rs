@@ -15,6 +15,7 @@
 
 pub mod cache;
 pub mod parse;
+pub mod port;
 
 use std::fs;
 use std::os::fd::{AsRawFd, OwnedFd};
