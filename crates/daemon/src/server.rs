@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_lite::StreamExt as _;
+use zbus::names::OwnedUniqueName;
 use zbus::Connection;
 
 use crate::identity::port::{BusCallers, PeerSocket};
@@ -93,20 +94,38 @@ impl Daemon {
         })
     }
 
-    /// Serves the API to the one peer of the peer-to-peer connection `conn` (no bus, no name):
-    /// its caller is `peer`, the process at the other end of the socket, as the kernel reports it
-    /// ([`PeerSocket::of`]). The peer's requests are cancelled when the connection closes. Nothing
-    /// here reaches a prompt (there is no bus to find one on): requests that need one are refused.
+    /// Serves the API to the one peer of the connected Unix socket `socket`, as a peer-to-peer
+    /// D-Bus connection (no bus): latchkeyd's end goes by `latchkeyd`, and its caller is the
+    /// process at the other end of `socket` as the kernel reports it (`SO_PEERCRED`, read here
+    /// from this very socket: [`PeerSocket::of`]), whose requests go by `caller`. The peer's
+    /// requests are cancelled when the connection closes. Nothing here reaches a prompt (there
+    /// is no bus to find one on): requests that need one are refused. Resolves once both ends
+    /// authenticated, so the peer must be connecting at the same time.
     pub async fn serve_peer(
-        conn: Connection,
-        peer: PeerSocket,
+        socket: std::os::unix::net::UnixStream,
+        latchkeyd: OwnedUniqueName,
+        caller: OwnedUniqueName,
         settings: Settings,
     ) -> zbus::Result<Self> {
         for w in &settings.policy.warnings {
             tracing::warn!(warning = %w, "policy");
         }
+        let peer = PeerSocket::of(&socket, caller)?;
+        socket.set_nonblocking(true)?;
+        let stream = tokio::net::UnixStream::from_std(socket)?;
         let name = peer.name().to_string();
         let shared = Arc::new(Shared::new(settings, Arc::new(peer)));
+        // The service is registered before the connection reads its first message. Registered
+        // on the built connection instead, zbus would start the object server's subscription to
+        // method calls in a task of its own, and a call arriving before that task ran would be
+        // dropped unanswered: the peer would wait for its reply forever.
+        let conn = zbus::connection::Builder::unix_stream(stream)
+            .server(zbus::Guid::generate())?
+            .p2p()
+            .unique_name(latchkeyd)?
+            .serve_at(OBJECT_PATH, CredentialsService::new(shared.clone()))?
+            .build()
+            .await?;
         // The peer leaves when the connection ends: the stream of its messages ends then.
         let mut messages = zbus::MessageStream::from(&conn);
         let weak = Arc::downgrade(&shared);
@@ -117,9 +136,6 @@ impl Daemon {
                 shared.sender_left(&peer_name);
             }
         });
-        conn.object_server()
-            .at(OBJECT_PATH, CredentialsService::new(shared.clone()))
-            .await?;
         tracing::info!(peer = %name, "latchkeyd serving a peer");
         Ok(Self {
             conn,

@@ -51,7 +51,9 @@ fn build(tpm: bool, pcsc: bool) -> Result<PathBuf, String> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.toml");
     let mut cmd = Command::new(cargo);
-    cmd.args(["build", "--quiet", "--bins", "--manifest-path"])
+    // Not `--quiet`: cargo then says what a long wait is (compiling, or "Blocking waiting for
+    // file lock on build directory" while another cargo builds in the same target directory).
+    cmd.args(["build", "--bins", "--manifest-path"])
         .arg(&manifest);
     for p in PACKAGES {
         cmd.args(["-p", p]);

@@ -1,16 +1,23 @@
 //! latchkeyd's API served in this process over a peer-to-peer D-Bus connection: a Unix socket
 //! pair, no `dbus-daemon`. For tests that only need the API (malformed input, policy refusals,
 //! signals, management): latchkeyd identifies its one caller from the socket's `SO_PEERCRED`
-//! ([`latchkey_daemon::identity::port::PeerSocket`]) — this test process, as a test on a bus
+//! (`latchkey_daemon::identity::port::PeerSocket`, made by [`Daemon::serve_peer`] from the socket) — this test process, as a test on a bus
 //! is identified through the bus. Nothing reaches a prompt here (there is no bus to find one
 //! on), so requests that need one are refused.
 //!
 //! Both ends of the pair live in this process, on the test's runtime, so a test here may also
 //! run on a paused tokio clock (`#[tokio::test(start_paused = true)]`): timeouts fire as soon as
 //! nothing else is left to do, without waiting them out.
+//!
+//! Every wait here is bounded by [`LIMIT`], so a regression fails instead of hanging: the set-up,
+//! each method call on the caller's connection (its `method_timeout`), and whatever a test awaits
+//! through [`within`]. On a paused clock the bound is virtual time too: it fires only after every
+//! shorter timer (a request's timeout, the prompt's) had its turn.
+
+use std::future::Future;
+use std::time::Duration;
 
 use latchkey_api::CredentialsClient;
-use latchkey_daemon::identity::port::PeerSocket;
 use latchkey_daemon::server::{Backends, Daemon, Settings};
 use zbus::names::OwnedUniqueName;
 
@@ -20,6 +27,18 @@ use crate::SetupError;
 pub const LATCHKEYD: &str = ":p2p.latchkeyd";
 /// The name the caller's end goes by (its requests' handle paths are under it).
 pub const CALLER: &str = ":p2p.caller";
+
+/// How long any one wait of a peer test may take: the set-up, a method call, or what [`within`]
+/// awaits. Everything here answers in milliseconds; the request timeouts tests use are shorter.
+pub const LIMIT: Duration = Duration::from_secs(30);
+
+/// Awaits `fut`, or panics saying that `what` did not happen within [`LIMIT`].
+pub async fn within<F: Future>(what: &str, fut: F) -> F::Output {
+    match tokio::time::timeout(LIMIT, fut).await {
+        Ok(out) => out,
+        Err(_) => panic!("{what}: nothing within {LIMIT:?} over the socket pair"),
+    }
+}
 
 /// latchkeyd serving one caller over a socket pair (module doc).
 pub struct PeerDaemon {
@@ -44,42 +63,33 @@ fn name(n: &str) -> Result<OwnedUniqueName, SetupError> {
 pub async fn try_serve(settings: Settings) -> Result<PeerDaemon, SetupError> {
     let (ours, theirs) =
         std::os::unix::net::UnixStream::pair().map_err(|e| SetupError::new("socket pair", e))?;
+    let theirs = theirs
+        .set_nonblocking(true)
+        .and_then(|()| tokio::net::UnixStream::from_std(theirs))
+        .map_err(|e| SetupError::new("socket pair", e))?;
     // latchkeyd's end learns its peer from the kernel, as latchkeyd would.
-    let peer = PeerSocket::of(&ours, name(CALLER)?)
-        .map_err(|e| SetupError::new("SO_PEERCRED of the socket pair", e))?;
-    let stream = |s: std::os::unix::net::UnixStream| {
-        s.set_nonblocking(true)
-            .and_then(|()| tokio::net::UnixStream::from_std(s))
-            .map_err(|e| SetupError::new("socket pair", e))
-    };
-    let (ours, theirs) = (stream(ours)?, stream(theirs)?);
-    let server = zbus::connection::Builder::unix_stream(ours)
-        .server(zbus::Guid::generate())
-        .map_err(|e| SetupError::new("latchkeyd's end", e))?
-        .p2p()
-        .unique_name(LATCHKEYD)
-        .map_err(|e| SetupError::new("latchkeyd's end", e))?
-        .build();
+    let server = Daemon::serve_peer(ours, name(LATCHKEYD)?, name(CALLER)?, settings);
     let client = zbus::connection::Builder::unix_stream(theirs)
         .p2p()
+        .method_timeout(LIMIT)
         .unique_name(CALLER)
         .map_err(|e| SetupError::new("the caller's end", e))?
         .build();
     // Both ends authenticate at once: each waits for the other.
-    let (server, client) = tokio::try_join!(server, client)
-        .map_err(|e| SetupError::new("peer-to-peer authentication", e))?;
-    let daemon = Daemon::serve_peer(server, peer, settings)
-        .await
-        .map_err(|e| SetupError::new("latchkeyd over a socket pair", e))?;
+    let (daemon, client) = tokio::join!(server, client);
+    let daemon = daemon.map_err(|e| SetupError::new("latchkeyd over a socket pair", e))?;
+    let client = client.map_err(|e| SetupError::new("the caller's end", e))?;
     let client = CredentialsClient::on_peer(client, name(LATCHKEYD)?)
         .await
         .map_err(|e| SetupError::new("the caller's client", e))?;
     Ok(PeerDaemon { daemon, client })
 }
 
-/// [`try_serve`], panicking with what went wrong.
+/// [`try_serve`] within [`LIMIT`], panicking with what went wrong.
 pub async fn serve(settings: Settings) -> PeerDaemon {
-    try_serve(settings).await.unwrap_or_else(|e| panic!("{e}"))
+    within("latchkeyd over a socket pair", try_serve(settings))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// latchkeyd with `policy` and `backends` ([`crate::daemon::settings`]) over a socket pair.
