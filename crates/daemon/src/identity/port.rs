@@ -197,3 +197,6 @@ impl Callers for PeerSocket {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
