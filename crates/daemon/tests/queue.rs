@@ -842,3 +842,51 @@ async fn many_callers_through_the_shipped_latchkeyd_are_each_answered() {
     }
     assert_eq!(answered, CALLERS * GETS);
 }
+
+/// The request timeout on a paused clock: latchkeyd, the scripted prompt and the hanging
+/// authenticator all run in this process over a socket pair, so the 5 s timeout fires as soon as
+/// nothing else is left to do, without waiting it out. Without the timeout the request would
+/// never answer, and the test kit's bound (30 s of the same clock) fails it.
+#[tokio::test(start_paused = true)]
+async fn a_request_times_out_on_a_paused_clock_and_its_ceremony_is_cancelled() {
+    use latchkey_testkit::{peer, policy};
+    let me = policy::this_executable();
+    let policy = format!(
+        "{}{}",
+        policy::privileged("test browser", &me),
+        policy::trusted_prompt_at(&me)
+    );
+    let auth = FakeBackend::new(FakeMode::Hang);
+    let settings = latchkey_testkit::daemon::settings(&policy, auth.clone());
+    let d = peer::serve_prompting(settings, "approve\n").await;
+    let get = r#"{"rpId":"example.com","challenge":"AAECAwQFBgcICQoLDA0ODw","timeout":5000}"#;
+    let started = tokio::time::Instant::now();
+    let out = peer::within(
+        "the response of a request that should time out",
+        d.client.call(Kind::Get, get, &web()),
+    )
+    .await
+    .unwrap();
+    let waited = started.elapsed();
+    assert_eq!(
+        (out.code, out.error_name().as_deref()),
+        (2, Some("NotAllowedError"))
+    );
+    assert_eq!(
+        out.message().as_deref(),
+        Some("the request timed out after 5 s")
+    );
+    // On the paused clock: the request's own 5 s, not the test kit's 30 s bound.
+    assert!(
+        waited >= Duration::from_secs(5) && waited < peer::LIMIT,
+        "{waited:?}"
+    );
+    // It reached the authenticator (the prompt approved) and its ceremony was cancelled.
+    assert_eq!(auth.ceremonies.lock().unwrap().len(), 1);
+    auth.changes
+        .until("the timed-out ceremony's cancel", || {
+            auth.cancelled.lock().unwrap().len() == 1
+        })
+        .await;
+    assert_eq!(d.live_requests(), 0);
+}

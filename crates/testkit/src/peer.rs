@@ -2,8 +2,9 @@
 //! pair, no `dbus-daemon`. For tests that only need the API (malformed input, policy refusals,
 //! signals, management): latchkeyd identifies its one caller from the socket's `SO_PEERCRED`
 //! (`latchkey_daemon::identity::port::PeerSocket`, made by [`Daemon::serve_peer`] from the socket) — this test process, as a test on a bus
-//! is identified through the bus. Nothing reaches a prompt here (there is no bus to find one
-//! on), so requests that need one are refused.
+//! is identified through the bus. latchkeyd asks its peer for the prompt: with [`serve`] nothing
+//! answers, so requests that need one are refused; with [`serve_prompting`] this process serves
+//! the scripted prompt on its end, trusted when policy names this executable.
 //!
 //! Both ends of the pair live in this process, on the test's runtime, so a test here may also
 //! run on a paused tokio clock (`#[tokio::test(start_paused = true)]`): timeouts fire as soon as
@@ -19,6 +20,7 @@ use std::time::Duration;
 
 use latchkey_api::CredentialsClient;
 use latchkey_daemon::server::{Backends, Daemon, Settings};
+use latchkey_prompt::{scripted, PROMPT_PATH};
 use zbus::names::OwnedUniqueName;
 
 use crate::SetupError;
@@ -61,6 +63,26 @@ fn name(n: &str) -> Result<OwnedUniqueName, SetupError> {
 
 /// Serves `settings` to a client of this process over a socket pair.
 pub async fn try_serve(settings: Settings) -> Result<PeerDaemon, SetupError> {
+    try_serve_with(settings, None).await
+}
+
+/// [`try_serve`], the caller's end also serving the scripted prompt `script` (recording nothing):
+/// latchkeyd over a peer-to-peer connection asks its peer, which it trusts as the prompt only when
+/// policy names this executable as the trusted prompt ([`crate::policy::trusted_prompt_at`]).
+pub async fn try_serve_prompting(
+    settings: Settings,
+    script: &str,
+) -> Result<PeerDaemon, SetupError> {
+    let steps = scripted::parse_script(script).map_err(|e| SetupError::new("prompt script", e))?;
+    let prompt = scripted::ScriptedPrompt::new(steps, None)
+        .map_err(|e| SetupError::new("prompt record", e))?;
+    try_serve_with(settings, Some(prompt)).await
+}
+
+async fn try_serve_with(
+    settings: Settings,
+    prompt: Option<scripted::ScriptedPrompt>,
+) -> Result<PeerDaemon, SetupError> {
     let (ours, theirs) =
         std::os::unix::net::UnixStream::pair().map_err(|e| SetupError::new("socket pair", e))?;
     let theirs = theirs
@@ -69,16 +91,28 @@ pub async fn try_serve(settings: Settings) -> Result<PeerDaemon, SetupError> {
         .map_err(|e| SetupError::new("socket pair", e))?;
     // latchkeyd's end learns its peer from the kernel, as latchkeyd would.
     let server = Daemon::serve_peer(ours, name(LATCHKEYD)?, name(CALLER)?, settings);
-    let client = zbus::connection::Builder::unix_stream(theirs)
+    let mut client = zbus::connection::Builder::unix_stream(theirs)
         .p2p()
-        .method_timeout(LIMIT)
-        .unique_name(CALLER)
-        .map_err(|e| SetupError::new("the caller's end", e))?
-        .build();
+        .method_timeout(LIMIT);
+    // Served from the start, as latchkeyd's service is (`Daemon::serve_peer`).
+    client = match prompt {
+        Some(p) if p.script_version() == 1 => {
+            client.serve_at(PROMPT_PATH, scripted::ScriptedPromptV1(p))
+        }
+        Some(p) => client.serve_at(PROMPT_PATH, p),
+        None => Ok(client),
+    }
+    .map_err(|e| SetupError::new("the prompt on the caller's end", e))?;
+    let client = client.build();
     // Both ends authenticate at once: each waits for the other.
     let (daemon, client) = tokio::join!(server, client);
     let daemon = daemon.map_err(|e| SetupError::new("latchkeyd over a socket pair", e))?;
     let client = client.map_err(|e| SetupError::new("the caller's end", e))?;
+    // zbus gives a client's end of a peer-to-peer connection no unique name (the builder's is
+    // for the server's end): without one its requests' handle paths cannot be predicted.
+    client
+        .set_unique_name(CALLER)
+        .map_err(|e| SetupError::new("the caller's name", e))?;
     let client = CredentialsClient::on_peer(client, name(LATCHKEYD)?)
         .await
         .map_err(|e| SetupError::new("the caller's client", e))?;
@@ -90,6 +124,16 @@ pub async fn serve(settings: Settings) -> PeerDaemon {
     within("latchkeyd over a socket pair", try_serve(settings))
         .await
         .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`try_serve_prompting`] within [`LIMIT`], panicking with what went wrong.
+pub async fn serve_prompting(settings: Settings, script: &str) -> PeerDaemon {
+    within(
+        "latchkeyd over a socket pair, with the prompt",
+        try_serve_prompting(settings, script),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// latchkeyd with `policy` and `backends` ([`crate::daemon::settings`]) over a socket pair.

@@ -19,6 +19,7 @@ use std::os::fd::{AsFd, OwnedFd};
 
 use async_trait::async_trait;
 use latchkey_api::Error;
+use latchkey_prompt::PROMPT_BUS_NAME;
 use zbus::message::Header;
 use zbus::names::{OwnedUniqueName, UniqueName};
 use zbus::Connection;
@@ -46,6 +47,13 @@ pub trait Callers: Send + Sync {
         sender: &UniqueName<'_>,
         pid: u32,
     ) -> Result<(), Error>;
+
+    /// The connection that may serve the trusted prompt, if any: it is trusted only when policy
+    /// trusts the process the kernel reports behind it.
+    async fn prompt_owner(&self, conn: &Connection) -> Option<OwnedUniqueName>;
+
+    /// Whether the process `pid` (started at `start_time`) was started by the bus's activation.
+    async fn started_by_the_bus(&self, conn: &Connection, pid: u32, start_time: u64) -> bool;
 }
 
 /// The callers of a latchkeyd on a bus (module doc).
@@ -106,6 +114,29 @@ impl Callers for BusCallers {
             ));
         }
         Ok(())
+    }
+
+    /// The owner of `dev.latchkey.Prompt`, started by the bus's activation if none owns it.
+    async fn prompt_owner(&self, conn: &Connection) -> Option<OwnedUniqueName> {
+        let dbus = zbus::fdo::DBusProxy::new(conn).await.ok()?;
+        let name = zbus::names::BusName::try_from(PROMPT_BUS_NAME).ok()?;
+        if let Ok(owner) = dbus.get_name_owner(name.clone()).await {
+            return Some(owner);
+        }
+        let activatable = dbus.list_activatable_names().await.unwrap_or_default();
+        if !activatable.iter().any(|n| n.as_str() == PROMPT_BUS_NAME) {
+            return None;
+        }
+        let wk = zbus::names::WellKnownName::try_from(PROMPT_BUS_NAME).ok()?;
+        let _ = dbus.start_service_by_name(wk, 0).await;
+        dbus.get_name_owner(name).await.ok()
+    }
+
+    async fn started_by_the_bus(&self, conn: &Connection, pid: u32, start_time: u64) -> bool {
+        match zbus::fdo::DBusProxy::new(conn).await {
+            Ok(dbus) => latchkey_api::started::started_by_the_bus(&dbus, pid, start_time).await,
+            Err(_) => false,
+        }
     }
 }
 
@@ -195,6 +226,18 @@ impl Callers for PeerSocket {
                 "the caller's process changed while it was identified".into(),
             ))
         }
+    }
+
+    /// The peer itself: the only other end there is (a test serving the scripted prompt on its
+    /// own end, trusted only when policy trusts its executable). No bus call is made: on a
+    /// connection with no bus, nothing would answer one.
+    async fn prompt_owner(&self, _conn: &Connection) -> Option<OwnedUniqueName> {
+        Some(self.name.clone())
+    }
+
+    /// No bus started anything here.
+    async fn started_by_the_bus(&self, _conn: &Connection, _pid: u32, _start_time: u64) -> bool {
+        false
     }
 }
 

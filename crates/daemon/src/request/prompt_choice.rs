@@ -25,32 +25,18 @@ pub(crate) async fn choose_prompt(
             _ => *shared.lock_trusted_prompt() = None,
         }
     }
-    let dbus = zbus::fdo::DBusProxy::new(conn).await.ok()?;
-    let name = zbus::names::BusName::try_from(prompt::PROMPT_BUS_NAME).ok()?;
-    let mut owner = dbus.get_name_owner(name.clone()).await.ok();
-    if owner.is_none() {
-        let activatable = dbus.list_activatable_names().await.unwrap_or_default();
-        if activatable
-            .iter()
-            .any(|n| n.as_str() == prompt::PROMPT_BUS_NAME)
-        {
-            if let Ok(wk) = zbus::names::WellKnownName::try_from(prompt::PROMPT_BUS_NAME) {
-                let _ = dbus.start_service_by_name(wk, 0).await;
-            }
-            owner = dbus.get_name_owner(name).await.ok();
-        }
-    }
+    // On a bus the owner of `dev.latchkey.Prompt` (activated if need be); over a peer-to-peer
+    // connection the peer (`crate::identity::port`).
+    let owner = shared.callers.prompt_owner(conn).await;
     if let Some(owner) = owner {
         match shared.identify(conn, &owner).await {
             Ok(id)
                 if shared.settings.policy.is_trusted_prompt(&id)
                     && (!shared.settings.policy.trusted_prompt_needs_bus_start(&id)
-                        || latchkey_api::started::started_by_the_bus(
-                            &dbus,
-                            id.pid,
-                            id.start_time,
-                        )
-                        .await) =>
+                        || shared
+                            .callers
+                            .started_by_the_bus(conn, id.pid, id.start_time)
+                            .await) =>
             {
                 let prompt = proxy(conn, owner.clone(), Trust::Trusted, None).await?;
                 *shared.lock_trusted_prompt() = Some((owner, prompt.clone()));
