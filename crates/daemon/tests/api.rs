@@ -295,18 +295,14 @@ async fn identity_and_policy_table() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_refusal_is_code_1() {
-    let bus = TestBus::start();
-    let _d = start_daemon(
-        &bus,
-        &policy_privileged_self(),
+    // The API alone: over a socket pair, this process serving the prompt that refuses.
+    let settings = latchkey_testkit::daemon::settings(
+        &latchkey_testkit::policy::privileged_self_prompting(),
         FakeBackend::new(FakeMode::Answer),
-    )
-    .await;
-    let _p = Prompt::spawn(&bus, "deny\n", false);
-    let client = CredentialsClient::connect(Some(&bus.address))
-        .await
-        .unwrap();
-    let out = client
+    );
+    let d = latchkey_testkit::peer::serve_prompting(settings, "deny\n").await;
+    let out = d
+        .client
         .call(
             Kind::Get,
             &get_options("example.com"),

@@ -7,8 +7,8 @@ mod common;
 use std::collections::HashMap;
 
 use common::*;
+use latchkey_api::CallOptions;
 use latchkey_api::Kind;
-use latchkey_api::{CallOptions, CredentialsClient};
 use serde_json::{json, Value};
 use zbus::zvariant::Value as ZValue;
 
@@ -321,13 +321,13 @@ fn cases() -> Vec<(Kind, String, &'static str, &'static str)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_calls_get_the_right_error_names() {
-    let bus = TestBus::start();
+    // The API alone: over a socket pair, no bus; this process serves the scripted prompt on its
+    // end, trusted as the prompt by policy.
+    let policy = latchkey_testkit::policy::privileged_self_prompting();
     let auth = FakeBackend::new(FakeMode::Answer);
-    let daemon = start_daemon(&bus, &policy_privileged_self(), auth.clone()).await;
-    let _p = Prompt::spawn(&bus, "approve\n", false);
-    let client = CredentialsClient::connect(Some(&bus.address))
-        .await
-        .unwrap();
+    let settings = latchkey_testkit::daemon::settings(&policy, auth.clone());
+    let daemon = latchkey_testkit::peer::serve_prompting(settings, "approve\n").await;
+    let client = &daemon.client;
     let cases = cases();
     let mut mismatches = Vec::new();
     for (i, (kind, json, origin, want)) in cases.iter().enumerate() {

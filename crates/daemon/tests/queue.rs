@@ -850,12 +850,7 @@ async fn many_callers_through_the_shipped_latchkeyd_are_each_answered() {
 #[tokio::test(start_paused = true)]
 async fn a_request_times_out_on_a_paused_clock_and_its_ceremony_is_cancelled() {
     use latchkey_testkit::{peer, policy};
-    let me = policy::this_executable();
-    let policy = format!(
-        "{}{}",
-        policy::privileged("test browser", &me),
-        policy::trusted_prompt_at(&me)
-    );
+    let policy = policy::privileged_self_prompting();
     let auth = FakeBackend::new(FakeMode::Hang);
     let settings = latchkey_testkit::daemon::settings(&policy, auth.clone());
     let d = peer::serve_prompting(settings, "approve\n").await;

@@ -34,6 +34,18 @@ pub fn privileged_self() -> String {
     )
 }
 
+/// This executable is a privileged client and the trusted prompt: it serves the scripted prompt
+/// itself on its end of a socket pair ([`crate::peer::serve_prompting`]), and no prompt binary
+/// is built.
+pub fn privileged_self_prompting() -> String {
+    let me = this_executable();
+    format!(
+        "{}{}",
+        privileged("test browser", &me),
+        trusted_prompt_at(&me)
+    )
+}
+
 /// This executable is an app bound to `rp_ids`, and the test prompt is trusted.
 pub fn bound_self(rp_ids: &[&str]) -> String {
     format!(
