@@ -265,7 +265,7 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
         if !self.token.in_use() {
             return Err(Status::PinAuthInvalid);
         }
-        if !crate::pinproto::verify_token(protocol, self.token.token(), message, param) {
+        if !self.token.verify(protocol, message, param) {
             return Err(Status::PinAuthInvalid);
         }
         self.token

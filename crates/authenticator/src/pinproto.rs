@@ -102,6 +102,42 @@ impl SharedSecret {
     }
 }
 
+/// A pinUvAuthToken's HMAC-SHA-256 key (CTAP 2.1 §6.5.6 and §6.5.7 `verify`: both protocols
+/// use the whole 32-byte token as the key), prepared once when the token is made: HMAC's inner
+/// and outer padded-key states are hashed then, so each command's pinUvAuthParam check hashes
+/// only its message, two SHA-256 compressions fewer than [`verify_token`]. aws-lc cleanses the
+/// prepared states when this is dropped.
+pub struct TokenMac(aws_lc_rs::hmac::Key);
+
+impl core::fmt::Debug for TokenMac {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("TokenMac(<redacted>)")
+    }
+}
+
+impl TokenMac {
+    /// The key of `token`.
+    pub fn new(token: &[u8; 32]) -> Self {
+        TokenMac(aws_lc_rs::hmac::Key::new(
+            aws_lc_rs::hmac::HMAC_SHA256,
+            token,
+        ))
+    }
+
+    /// Whether `signature` is `authenticate(token, message)` for `protocol`: the first 16 bytes
+    /// of the HMAC for protocol 1, all 32 for protocol 2, of exactly that length, compared in
+    /// constant time.
+    pub fn verify(&self, protocol: Protocol, message: &[u8], signature: &[u8]) -> bool {
+        let tag = aws_lc_rs::hmac::sign(&self.0, message);
+        let tag = tag.as_ref();
+        let expected = match protocol {
+            PinUvAuthProtocol::One => &tag[..tag.len().min(16)],
+            PinUvAuthProtocol::Two => tag,
+        };
+        aws_lc_rs::constant_time::verify_slices_are_equal(expected, signature).is_ok()
+    }
+}
+
 /// Verifies a pinUvAuthParam made with the pinUvAuthToken.
 pub fn verify_token(
     protocol: Protocol,

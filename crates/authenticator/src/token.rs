@@ -7,6 +7,8 @@
 
 use zeroize::Zeroizing;
 
+use crate::pinproto::{Protocol, TokenMac};
+
 /// pinUvAuthToken permission bits (CTAP 2.1 §6.5.5.7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Permissions(pub u8);
@@ -44,6 +46,8 @@ pub const MAX_USAGE_TIME_PERIOD_MS: u64 = 600_000;
 /// The pinUvAuthToken and its state variables. One token serves both PIN/UV auth protocols.
 pub struct TokenState {
     token: Zeroizing<[u8; 32]>,
+    /// The token's HMAC key, prepared with the token (every pinUvAuthParam is checked with it).
+    mac: TokenMac,
     permissions: u8,
     rp_id: Option<String>,
     in_use: bool,
@@ -80,6 +84,7 @@ impl TokenState {
     /// A fresh, unused token (`resetPinUvAuthToken`: new random bytes, not in use).
     pub fn new(token: [u8; 32]) -> Self {
         TokenState {
+            mac: TokenMac::new(&token),
             token: Zeroizing::new(token),
             permissions: 0,
             rp_id: None,
@@ -94,6 +99,12 @@ impl TokenState {
     /// The token bytes (what the platform gets, encrypted).
     pub fn token(&self) -> &[u8; 32] {
         &self.token
+    }
+
+    /// Whether `param` is the pinUvAuthParam of `message` under this token for `protocol`
+    /// (CTAP 2.1 §6.5.6 and §6.5.7 `verify`), whether or not the token is in use.
+    pub fn verify(&self, protocol: Protocol, message: &[u8], param: &[u8]) -> bool {
+        self.mac.verify(protocol, message, param)
     }
 
     /// resetPinUvAuthToken: new token bytes, and the old token stops being usable.

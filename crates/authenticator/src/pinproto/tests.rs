@@ -54,3 +54,34 @@ fn protocol_parse() {
     assert_eq!(parse_protocol(Some(3)), Err(Status::InvalidParameter));
     assert_eq!(parse_protocol(Some(2)), Ok(Protocol::Two));
 }
+
+#[test]
+fn the_prepared_token_key_checks_what_authenticate_makes_and_nothing_else() {
+    let token = [0x5a; 32];
+    let mac = TokenMac::new(&token);
+    for protocol in [Protocol::One, Protocol::Two] {
+        let param = pin::authenticate(protocol, &token, b"clientDataHash");
+        assert_eq!(param.len(), if protocol == Protocol::One { 16 } else { 32 });
+        assert!(mac.verify(protocol, b"clientDataHash", &param));
+        assert!(verify_token(protocol, &token, b"clientDataHash", &param));
+        // Another message, a flipped bit, a truncated or extended param, another token.
+        assert!(!mac.verify(protocol, b"clientDataHasi", &param));
+        let mut flipped = param.clone();
+        flipped[0] ^= 1;
+        assert!(!mac.verify(protocol, b"clientDataHash", &flipped));
+        assert!(!mac.verify(protocol, b"clientDataHash", &param[..param.len() - 1]));
+        let mut longer = param.clone();
+        longer.push(0);
+        assert!(!mac.verify(protocol, b"clientDataHash", &longer));
+        assert!(!mac.verify(protocol, b"clientDataHash", &[]));
+        let other = pin::authenticate(protocol, &[0x5b; 32], b"clientDataHash");
+        assert!(!mac.verify(protocol, b"clientDataHash", &other));
+    }
+    // Protocol one's 16 bytes are not protocol two's param, nor the reverse.
+    let one = pin::authenticate(Protocol::One, &token, b"m");
+    let two = pin::authenticate(Protocol::Two, &token, b"m");
+    assert_eq!(&two[..16], one.as_slice());
+    assert!(!mac.verify(Protocol::Two, b"m", &one));
+    assert!(!mac.verify(Protocol::One, b"m", &two));
+    assert_eq!(format!("{mac:?}"), "TokenMac(<redacted>)");
+}
