@@ -23,7 +23,7 @@ use webauthn_authenticator_rs::AuthenticatorBackendHashedClientData;
 use webauthn_rs_proto::{PublicKeyCredentialCreationOptions, PublicKeyCredentialRequestOptions};
 
 /// A user who is present and verified at once.
-struct Verified;
+pub struct Verified;
 
 #[async_trait::async_trait]
 impl UserValidationMethod for Verified {
@@ -56,14 +56,16 @@ fn random(n: usize) -> Vec<u8> {
     v
 }
 
-fn peer(e: impl std::fmt::Debug) -> BenchError {
+/// A failure of passkey-authenticator.
+pub fn peer(e: impl std::fmt::Debug) -> BenchError {
     BenchError::Peer {
         peer: "passkey-authenticator",
         detail: format!("{e:?}"),
     }
 }
 
-fn mc_request(n: u64) -> make_credential::Request {
+/// The `n`th makeCredential of the row: ES256, discoverable, UV, a new user each time.
+pub fn mc_request(n: u64) -> make_credential::Request {
     make_credential::Request {
         client_data_hash: random(32).into(),
         rp: make_credential::PublicKeyCredentialRpEntity {
@@ -103,13 +105,20 @@ fn ga_request() -> get_assertion::Request {
     }
 }
 
+/// The peer's in-memory store that keeps every credential it is given (its `MemoryStore`, a map
+/// by credential ID), as Latchkey's memory store in the row does. Its other built-in store,
+/// `Option<Passkey>`, keeps only the last credential made.
+pub type KeepingStore = passkey_authenticator::MemoryStore;
+
 /// passkey-authenticator's makeCredential and getAssertion (discoverable, empty allowList) on
-/// the crypto backend `C`.
+/// the crypto backend `C`. makeCredential stores every credential in [`KeepingStore`];
+/// getAssertion runs on the `Option<Passkey>` store, the one that can answer a discoverable
+/// request (the map store only finds credentials named in an allowList), holding one credential.
 pub fn passkey_rs<C: CryptoBackend>(
-    crypto: C,
+    crypto: fn() -> C,
     budget: Budget,
 ) -> (Result<Samples, BenchError>, Result<Samples, BenchError>) {
-    let mut auth = Authenticator::new(Aaguid::new_empty(), None::<Passkey>, Verified, crypto);
+    let mut auth = Authenticator::new(Aaguid::new_empty(), KeepingStore::new(), Verified, crypto());
     let mut n = 0u64;
     let mc = stats::measure_with_setup(
         budget,
@@ -127,6 +136,10 @@ pub fn passkey_rs<C: CryptoBackend>(
             }
         },
     );
+    let mut auth = Authenticator::new(Aaguid::new_empty(), None::<Passkey>, Verified, crypto());
+    if let Err(e) = block_on(auth.make_credential(mc_request(0))) {
+        return (mc, Err(peer(e)));
+    }
     let ga = stats::measure_with_setup(
         budget,
         &mut (),
@@ -144,7 +157,7 @@ pub fn passkey_rs<C: CryptoBackend>(
 }
 
 /// The CTAP 2 command byte of authenticatorMakeCredential (CTAP 2.1 §6.1).
-const MAKE_CREDENTIAL: u8 = 0x01;
+pub const MAKE_CREDENTIAL: u8 = 0x01;
 
 /// passkey-authenticator's makeCredential through its own CTAP 2 CBOR types, as Latchkey's row
 /// goes through `handle_cbor`: the command byte and the request map in (encoded untimed by
@@ -152,7 +165,7 @@ const MAKE_CREDENTIAL: u8 = 0x01;
 /// typed call, and the response encoded behind a success status byte. The first answer is
 /// read back with Latchkey's strict decoder, so the bytes are a real makeCredential response.
 pub fn passkey_rs_cbor<C: CryptoBackend>(crypto: C, budget: Budget) -> Result<Samples, BenchError> {
-    let mut auth = Authenticator::new(Aaguid::new_empty(), None::<Passkey>, Verified, crypto);
+    let mut auth = Authenticator::new(Aaguid::new_empty(), KeepingStore::new(), Verified, crypto);
     let mut n = 0u64;
     let mut checked = false;
     stats::measure_with_setup(
