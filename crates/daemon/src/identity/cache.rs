@@ -3,23 +3,24 @@
 //! A unique name is never reassigned, and the bus fixes a connection's process when it connects,
 //! so what the kernel said about `:1.42` when it first called holds for as long as `:1.42` exists
 //! — as long as the process is still the one we read. Each hit is therefore re-checked from the
-//! kernel through the pidfd kept from the first reading ([`super::still_same`]: same live PID,
-//! same start time and parent, same executable file); a failed check drops the entry and the
-//! caller is identified afresh. Entries go when `NameOwnerChanged` says the name left
+//! kernel through the process's `/proc/PID` directory, opened while the pidfd of the first
+//! reading pinned it ([`super::ProcDir`], [`super::still_same`]: the same live process, same
+//! start time and parent, same executable file); a failed check drops the entry and the caller is
+//! identified afresh. Entries go when `NameOwnerChanged` says the name left
 //! ([`IdentityCache::forget`]); the cache is bounded so a missed signal cannot grow it forever.
 
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 use std::sync::{Mutex, PoisonError};
 
-use super::{still_same, CallerIdentity};
+use super::{still_same, CallerIdentity, ProcDir};
 
 /// Most connections remembered; past it the cache starts over.
 pub const MAX_ENTRIES: usize = 1024;
 
 struct Entry {
     identity: CallerIdentity,
-    pidfd: OwnedFd,
+    dir: ProcDir,
 }
 
 /// Unique bus name → the identity read from the kernel for it.
@@ -47,7 +48,7 @@ impl IdentityCache {
     pub fn get(&self, unique_name: &str) -> Option<CallerIdentity> {
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         let entry = entries.get(unique_name)?;
-        if still_same(&entry.pidfd, &entry.identity) {
+        if still_same(&entry.dir, &entry.identity) {
             Some(entry.identity.clone())
         } else {
             entries.remove(unique_name);
@@ -55,13 +56,17 @@ impl IdentityCache {
         }
     }
 
-    /// Remembers `identity`, read while `pidfd` pinned its process, for `unique_name`.
+    /// Remembers `identity`, read while `pidfd` pinned its process, for `unique_name` (nothing,
+    /// when the process is already gone: the next call identifies it afresh).
     pub fn insert(&self, unique_name: &str, identity: CallerIdentity, pidfd: OwnedFd) {
+        let Ok(dir) = ProcDir::open(&pidfd, identity.pid) else {
+            return;
+        };
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         if entries.len() >= self.capacity && !entries.contains_key(unique_name) {
             entries.clear();
         }
-        entries.insert(unique_name.to_owned(), Entry { identity, pidfd });
+        entries.insert(unique_name.to_owned(), Entry { identity, dir });
     }
 
     /// Forgets `unique_name` (it left the bus).
@@ -124,6 +129,60 @@ mod tests {
         cache.insert(":1.9", id, fd);
         assert_eq!(cache.get(":1.9"), None);
         assert_eq!(cache.len(), 0, "the stale entry is removed");
+    }
+
+    fn identify_child(child: &std::process::Child) -> (CallerIdentity, OwnedFd) {
+        let creds = PeerCredentials {
+            pid: Some(child.id()),
+            pidfd: None,
+            uid: None,
+        };
+        identify_pinned(creds, 0).unwrap()
+    }
+
+    #[test]
+    fn a_process_that_exits_after_it_was_remembered_is_dropped() {
+        let mut child = std::process::Command::new("cat")
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (id, fd) = identify_child(&child);
+        let cache = IdentityCache::default();
+        cache.insert(":1.12", id.clone(), fd);
+        assert_eq!(cache.get(":1.12"), Some(id));
+        drop(child.stdin.take());
+        child.wait().unwrap();
+        assert_eq!(cache.get(":1.12"), None);
+        assert_eq!(cache.len(), 0, "the stale entry is removed");
+    }
+
+    #[test]
+    fn a_process_that_execs_after_it_was_remembered_is_not_served() {
+        use std::io::Write as _;
+        use std::os::unix::fs::MetadataExt as _;
+        // A shell that, once told, replaces itself with `cat`: same process, same PID, same start
+        // time, another program — as a caller that execs keeps its bus connection.
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "read line; exec cat"])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (id, fd) = identify_child(&child);
+        let shell = id.executable_file;
+        let cache = IdentityCache::default();
+        cache.insert(":1.13", id.clone(), fd);
+        assert_eq!(cache.get(":1.13"), Some(id));
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"go\n").unwrap();
+        let exe = format!("/proc/{}/exe", child.id());
+        // The exec is seen only in /proc: wait for it there.
+        while std::fs::metadata(&exe).ok().map(|m| (m.dev(), m.ino())) == shell {
+            std::thread::yield_now();
+        }
+        assert_eq!(cache.get(":1.13"), None);
+        assert_eq!(cache.len(), 0);
+        drop(stdin);
+        child.wait().unwrap();
     }
 
     #[test]

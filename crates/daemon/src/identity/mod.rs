@@ -157,7 +157,7 @@ pub fn identify(
 }
 
 /// [`identify`], also returning the pidfd that pinned the process while it was read (for
-/// [`still_same`]).
+/// [`ProcDir::open`]).
 pub fn identify_pinned(
     creds: PeerCredentials,
     expected_uid: u32,
@@ -200,22 +200,79 @@ pub fn identify_pinned(
     Ok((identity, pidfd))
 }
 
-/// Whether `identity`, read earlier while `pidfd` pinned it, still describes that process: the
-/// pidfd names a live process with the same PID, whose start time and parent are unchanged (no
-/// PID reuse, no reparenting) and whose executable is the same file (no `exec` since).
-pub fn still_same(pidfd: &OwnedFd, identity: &CallerIdentity) -> bool {
-    if !matches!(pidfd_pid(pidfd), Ok(Some(p)) if p == identity.pid) {
-        return false;
+/// A process's `/proc/PID` directory, opened while a pidfd pinned the process. The kernel ties
+/// the directory to that process, not to its number: reads through it name that process or fail
+/// once it is gone, and a later process given the same PID has a directory of its own. So a check
+/// through it needs no pidfd around it (see [`still_same`]).
+#[derive(Debug)]
+pub struct ProcDir(OwnedFd);
+
+impl ProcDir {
+    /// Opens `/proc/PID` for the process `pidfd` pins: `pidfd` names a live `pid` after the open,
+    /// so the number was not reused before it ([`IdentityError::Gone`] otherwise).
+    pub fn open(pidfd: &OwnedFd, pid: u32) -> Result<Self, IdentityError> {
+        use rustix::fs::{Mode, OFlags};
+        let dir = rustix::fs::open(
+            format!("/proc/{pid}"),
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|_| IdentityError::Gone)?;
+        if pidfd_pid(pidfd)? != Some(pid) {
+            return Err(IdentityError::Gone);
+        }
+        Ok(Self(dir))
     }
-    let proc_dir = PathBuf::from(format!("/proc/{}", identity.pid));
-    let stat_ok = matches!(read_stat(&proc_dir), Ok(s) if s.start_time == identity.start_time && s.ppid == identity.ppid);
-    let exe_now = fs::metadata(proc_dir.join("exe"))
-        .ok()
-        .map(|m| (m.dev(), m.ino()));
-    // Checked again after the reads: the PID did not change hands while we looked.
-    stat_ok
-        && exe_now == identity.executable_file
-        && matches!(pidfd_pid(pidfd), Ok(Some(p)) if p == identity.pid)
+
+    /// Device and inode of the file the process runs (`exe`, followed).
+    fn executable_file(&self) -> Option<(u64, u64)> {
+        use rustix::fs::{AtFlags, StatxFlags};
+        let x = rustix::fs::statx(&self.0, "exe", AtFlags::empty(), StatxFlags::INO).ok()?;
+        Some((
+            rustix::fs::makedev(x.stx_dev_major, x.stx_dev_minor),
+            x.stx_ino,
+        ))
+    }
+
+    /// `stat`, in one read into a buffer on the stack.
+    fn stat(&self) -> Option<parse::ProcStat> {
+        use rustix::fs::{Mode, OFlags};
+        let fd = rustix::fs::openat(
+            &self.0,
+            "stat",
+            OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .ok()?;
+        // The line is at most 52 numbers and a 16-byte name (escaped, at most 64 bytes): well
+        // under the buffer, which a full read would mean we cut it short.
+        let mut buf = [0u8; 2048];
+        let mut len = 0;
+        while len < buf.len() {
+            match rustix::io::read(&fd, &mut buf[len..]) {
+                Ok(0) => break,
+                Ok(n) => len += n,
+                Err(rustix::io::Errno::INTR) => {}
+                Err(_) => return None,
+            }
+        }
+        if len == buf.len() {
+            return None;
+        }
+        parse::proc_stat(std::str::from_utf8(&buf[..len]).ok()?)
+    }
+}
+
+/// Whether `identity`, read earlier while its process was pinned, still describes that process,
+/// looked at through the `/proc/PID` directory `dir` opened then ([`ProcDir`]: no reading here can
+/// come from another process, and none succeeds once the process exited): its start time and
+/// parent are unchanged (no reparenting) and its executable is the same file (no `exec` since).
+/// One `statx` and one read of `stat`.
+pub fn still_same(dir: &ProcDir, identity: &CallerIdentity) -> bool {
+    dir.executable_file() == identity.executable_file
+        && dir
+            .stat()
+            .is_some_and(|s| s.start_time == identity.start_time && s.ppid == identity.ppid)
 }
 
 /// Identifies `child`'s parent process (for a native messaging host: the browser that started it).
