@@ -33,39 +33,71 @@ impl pin::Rng for RngAdapter<'_> {
 }
 
 /// The authenticator's key agreement key (one for both protocols, regenerated on power-up and
-/// after each PIN mismatch).
+/// after each PIN mismatch), with the last secret it agreed.
+///
+/// A platform that keeps its own key for the lifetime of ours (latchkeyd does with its platform
+/// authenticator, ARCHITECTURE.md "PIN/UV key agreement kept") sends the same `keyAgreement`
+/// every time: the secret agreed with it is kept, so its later tokens cost no ECDH here. The
+/// kept secret is the one ECDH would derive again from the same two keys, so nothing a peer sees
+/// changes; it dies with this key, which every regeneration replaces (a new `KeyAgreementKey`
+/// starts empty).
 #[derive(Debug)]
-pub struct KeyAgreementKey(Option<pin::KeyAgreementKey>);
+pub struct KeyAgreementKey {
+    key: Option<pin::KeyAgreementKey>,
+    last: std::sync::Mutex<Option<(Protocol, PlatformKey, SharedSecret)>>,
+}
 
 impl KeyAgreementKey {
     /// A new key from `rng`. An RNG that yields no valid scalar leaves no key: key agreement
     /// then fails with CTAP1_ERR_OTHER instead of panicking.
     pub fn generate(rng: &mut dyn Rng) -> Self {
-        KeyAgreementKey(pin::KeyAgreementKey::generate(&mut RngAdapter(rng)).ok())
+        KeyAgreementKey {
+            key: pin::KeyAgreementKey::generate(&mut RngAdapter(rng)).ok(),
+            last: std::sync::Mutex::new(None),
+        }
     }
 
     /// getPublicKey.
     pub fn public(&self) -> Result<PlatformKey, Status> {
-        let p = self.0.as_ref().ok_or(Status::Other)?.public_key();
+        let p = self.key.as_ref().ok_or(Status::Other)?.public_key();
         Ok(PlatformKey { x: p.x, y: p.y })
     }
 
-    /// decapsulate; a point not on the curve is INVALID_PARAMETER.
+    /// decapsulate; a point not on the curve is INVALID_PARAMETER. The same platform key and
+    /// protocol as last time give the secret agreed then.
     pub fn shared_secret(
         &self,
         protocol: Protocol,
         peer: &PlatformKey,
     ) -> Result<SharedSecret, Status> {
-        let key = self.0.as_ref().ok_or(Status::Other)?;
-        key.decapsulate(
-            protocol,
-            &P256Point {
-                x: peer.x,
-                y: peer.y,
-            },
-        )
-        .map(SharedSecret)
-        .map_err(|e| e.status())
+        let key = self.key.as_ref().ok_or(Status::Other)?;
+        // A poisoned lock only loses the kept secret: agree again.
+        let mut last = self.last.lock().ok();
+        if let Some(Some((p, k, secret))) = last.as_deref() {
+            if *p == protocol && k == peer {
+                return Ok(secret.clone());
+            }
+        }
+        let secret = key
+            .decapsulate(
+                protocol,
+                &P256Point {
+                    x: peer.x,
+                    y: peer.y,
+                },
+            )
+            .map(SharedSecret)
+            .map_err(|e| e.status())?;
+        if let Some(slot) = last.as_deref_mut() {
+            *slot = Some((protocol, peer.clone(), secret.clone()));
+        }
+        Ok(secret)
+    }
+
+    /// Whether a secret is kept (for tests).
+    #[cfg(test)]
+    pub(crate) fn keeps_a_secret(&self) -> bool {
+        matches!(self.last.lock().as_deref(), Ok(Some(_)))
     }
 }
 

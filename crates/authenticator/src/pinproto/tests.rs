@@ -85,3 +85,43 @@ fn the_prepared_token_key_checks_what_authenticate_makes_and_nothing_else() {
     assert!(!mac.verify(Protocol::One, b"m", &two));
     assert_eq!(format!("{mac:?}"), "TokenMac(<redacted>)");
 }
+
+#[test]
+fn the_same_platform_key_gets_the_kept_secret_and_a_new_key_starts_empty() {
+    let a = KeyAgreementKey::generate(&mut Seq(1));
+    let b = KeyAgreementKey::generate(&mut Seq(2));
+    let c = KeyAgreementKey::generate(&mut Seq(3));
+    assert!(!a.keeps_a_secret());
+    let first = a
+        .shared_secret(Protocol::Two, &b.public().unwrap())
+        .unwrap();
+    assert!(a.keeps_a_secret());
+    // Kept: the same bytes as a fresh agreement (b's side) gives.
+    let again = a
+        .shared_secret(Protocol::Two, &b.public().unwrap())
+        .unwrap();
+    let fresh = b
+        .shared_secret(Protocol::Two, &a.public().unwrap())
+        .unwrap();
+    let ct = again.encrypt(&mut Seq(4), &[7u8; 32]).unwrap();
+    assert_eq!(fresh.decrypt(&ct).unwrap().as_slice(), &[7u8; 32]);
+    assert_eq!(first.authenticate(b"m"), fresh.authenticate(b"m"));
+    // Another protocol or another platform key is agreed afresh, not served the kept one.
+    let one = a
+        .shared_secret(Protocol::One, &b.public().unwrap())
+        .unwrap();
+    assert_ne!(one.authenticate(b"m"), first.authenticate(b"m"));
+    let other = a
+        .shared_secret(Protocol::Two, &c.public().unwrap())
+        .unwrap();
+    assert_ne!(other.authenticate(b"m"), first.authenticate(b"m"));
+    assert_eq!(
+        other.authenticate(b"m"),
+        c.shared_secret(Protocol::Two, &a.public().unwrap())
+            .unwrap()
+            .authenticate(b"m")
+    );
+    // A regenerated key (what a PIN mismatch, reset or power cycle does) keeps nothing.
+    let regenerated = KeyAgreementKey::generate(&mut Seq(9));
+    assert!(!regenerated.keeps_a_secret());
+}
