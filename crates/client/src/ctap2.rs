@@ -105,9 +105,17 @@ pub fn ensure_fits(
     Ok(())
 }
 
-/// authenticatorGetInfo (CTAP 2.1 §6.4).
+/// authenticatorGetInfo (CTAP 2.1 §6.4); the kept answer on a device that keeps it
+/// ([`crate::kept`]).
 pub fn get_info(device: &mut dyn Device) -> Result<GetInfoResponse, CtapError> {
-    call(device, &Request::GetInfo, &mut quiet)
+    if let Some(info) = device.kept().and_then(|k| k.info().cloned()) {
+        return Ok(info);
+    }
+    let info: GetInfoResponse = call(device, &Request::GetInfo, &mut quiet)?;
+    if let Some(kept) = device.kept() {
+        kept.keep_info(&info);
+    }
+    Ok(info)
 }
 
 /// authenticatorMakeCredential (CTAP 2.1 §6.1).

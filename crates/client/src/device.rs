@@ -145,6 +145,12 @@ pub trait Device: Send {
 
     /// The handle that cancels this device's requests.
     fn cancel_handle(&self) -> CancelHandle;
+
+    /// What the client may keep of this authenticator between ceremonies: only our own platform
+    /// authenticator, which nothing but this device changes, returns one ([`crate::kept`]).
+    fn kept(&mut self) -> Option<&mut crate::kept::Kept> {
+        None
+    }
 }
 
 impl<D: Device + ?Sized> Device for Box<D> {
@@ -163,5 +169,8 @@ impl<D: Device + ?Sized> Device for Box<D> {
     }
     fn cancel_handle(&self) -> CancelHandle {
         (**self).cancel_handle()
+    }
+    fn kept(&mut self) -> Option<&mut crate::kept::Kept> {
+        (**self).kept()
     }
 }

@@ -21,6 +21,8 @@
 //!   silent pre-flight, prf ↔ hmac-secret, the large-blob array, typed CTAP2 calls.
 //! - [`pin_policy`]: what a key's getInfo asks of the platform about PINs (`forcePINChange`,
 //!   `noMcGaPermissionsWithClientPin`).
+//! - [`kept`]: getInfo and the PIN/UV key agreement kept between ceremonies with our own
+//!   platform authenticator.
 //! - [`ui`]: [`CeremonyUi`], what a ceremony asks of the user.
 //! - [`manage`]: PIN set/change and credential management.
 //! - [`error`]: CTAP status → WebAuthn DOMException, in one place.
@@ -35,6 +37,7 @@ pub mod device;
 pub mod devices;
 pub mod error;
 pub mod hid;
+pub mod kept;
 pub mod large_blob;
 pub mod manage;
 pub mod nfc;

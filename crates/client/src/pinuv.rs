@@ -19,6 +19,7 @@ pub const MAX_PIN_BYTES: usize = pin::MAX_PIN_LEN;
 
 /// A shared secret with the authenticator (CTAP 2.1 §6.5.4 `encapsulate`), and the platform
 /// key-agreement public key that goes with every message under it.
+#[derive(Clone)]
 pub struct Session {
     /// The protocol.
     pub protocol: PinUvAuthProtocol,
@@ -40,7 +41,9 @@ fn bad_crypto(what: &str) -> WebAuthnError {
 }
 
 impl Session {
-    /// clientPIN getKeyAgreement, then ECDH with a fresh platform key.
+    /// clientPIN getKeyAgreement, then ECDH with a fresh platform key — or, on a device that
+    /// keeps its key agreement ([`crate::kept`]), the kept session when the authenticator's key
+    /// is still the one it was agreed with.
     pub fn establish(
         device: &mut dyn Device,
         protocol: PinUvAuthProtocol,
@@ -50,14 +53,21 @@ impl Session {
         let peer = answer.key_agreement.ok_or_else(|| {
             WebAuthnError::not_allowed("the authenticator sent no key-agreement key")
         })?;
+        if let Some(session) = device.kept().and_then(|k| k.session(protocol, &peer)) {
+            return Ok(session);
+        }
         let mut rng = |buf: &mut [u8]| latchkey_authenticator::env::Rng::fill(&mut SystemRng, buf);
         let (platform_key, secret) = pin::encapsulate(protocol, &peer, &mut rng)
             .map_err(|e| bad_crypto(&format!("key agreement failed: {e}")))?;
-        Ok(Self {
+        let session = Self {
             protocol,
             platform_key,
             secret,
-        })
+        };
+        if let Some(kept) = device.kept() {
+            kept.keep_session(peer, &session);
+        }
+        Ok(session)
     }
 
     /// `encrypt(sharedSecret, plaintext)`; the plaintext is a multiple of 16 bytes.

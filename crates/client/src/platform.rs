@@ -167,6 +167,9 @@ pub struct PlatformDevice<S: CredentialStore> {
     core: PlatformCore<S>,
     cancel: CancelHandle,
     description: DeviceDescription,
+    /// getInfo and the key agreement kept between ceremonies ([`crate::kept`]); the platform
+    /// authenticator only, not the in-process software key that stands in for a security key.
+    kept: Option<crate::kept::Kept>,
 }
 
 impl<S: CredentialStore> std::fmt::Debug for PlatformDevice<S> {
@@ -229,6 +232,7 @@ impl<S: CredentialStore + Send> PlatformDevice<S> {
                 transport,
                 cbor: true,
             },
+            kept: internal.then(crate::kept::Kept::new),
         }
     }
 
@@ -237,9 +241,18 @@ impl<S: CredentialStore + Send> PlatformDevice<S> {
         &self.core
     }
 
-    /// The authenticator core, mutably.
+    /// The authenticator core, mutably. Whoever changes its store through it (not through CTAP)
+    /// calls [`Self::forget_kept`].
     pub fn core_mut(&mut self) -> &mut PlatformCore<S> {
         &mut self.core
+    }
+
+    /// Forgets the kept getInfo and key agreement ([`crate::kept`]): the store changed outside
+    /// CTAP (credentials deleted or renamed, its session ended).
+    pub fn forget_kept(&mut self) {
+        if let Some(kept) = self.kept.as_mut() {
+            kept.forget();
+        }
     }
 }
 
@@ -256,6 +269,9 @@ impl<S: CredentialStore + Send> Device for PlatformDevice<S> {
         if self.cancel.is_cancelled() {
             return Err(DeviceError::Cancelled);
         }
+        if let Some(kept) = self.kept.as_mut() {
+            kept.observe(request);
+        }
         Ok(self.core.handle_cbor(request))
     }
 
@@ -263,10 +279,15 @@ impl<S: CredentialStore + Send> Device for PlatformDevice<S> {
         if self.cancel.is_cancelled() {
             return Err(DeviceError::Cancelled);
         }
+        self.forget_kept();
         Ok(self.core.handle_u2f(apdu))
     }
 
     fn cancel_handle(&self) -> CancelHandle {
         self.cancel.clone()
+    }
+
+    fn kept(&mut self) -> Option<&mut crate::kept::Kept> {
+        self.kept.as_mut()
     }
 }

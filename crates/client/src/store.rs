@@ -84,6 +84,16 @@ impl PlatformAuthenticator {
         }
     }
 
+    /// Forgets the kept getInfo and key agreement ([`crate::kept`]): the store changes outside
+    /// CTAP.
+    fn forget_kept(&mut self) {
+        match self {
+            Self::File(d) => d.forget_kept(),
+            #[cfg(feature = "tpm")]
+            Self::Tpm(d) => d.forget_kept(),
+        }
+    }
+
     /// Lists the platform credentials (public data: no PIN needed).
     pub fn list(&mut self, rp_id: Option<&str>) -> Result<Vec<CredentialInfo>, StoreError> {
         match self {
@@ -95,6 +105,7 @@ impl PlatformAuthenticator {
 
     /// Deletes a platform credential; `false` if there was none with that ID.
     pub fn delete(&mut self, id: &[u8]) -> Result<bool, StoreError> {
+        self.forget_kept();
         match self {
             Self::File(d) => manage::delete_from_store(d.core_mut().store_mut(), id),
             #[cfg(feature = "tpm")]
@@ -110,6 +121,7 @@ impl PlatformAuthenticator {
         name: &str,
         display_name: &str,
     ) -> Result<bool, StoreError> {
+        self.forget_kept();
         match self {
             Self::File(d) => manage::update_user_in_store(
                 d.core_mut().store_mut(),
@@ -141,6 +153,7 @@ impl PlatformAuthenticator {
     /// and the PIN verifier leave memory and the next PIN pays Argon2id (keystore SECURITY.md,
     /// "Sessions"); `true` if one was live. The TPM store has no sessions.
     pub fn end_session(&mut self) -> bool {
+        self.forget_kept();
         match self {
             Self::File(d) => {
                 let store = d.core_mut().store_mut();
@@ -209,5 +222,8 @@ impl Device for PlatformAuthenticator {
     }
     fn cancel_handle(&self) -> CancelHandle {
         self.device().cancel_handle()
+    }
+    fn kept(&mut self) -> Option<&mut crate::kept::Kept> {
+        self.device_mut().kept()
     }
 }

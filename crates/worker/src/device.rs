@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use latchkey_client::device::KeepaliveStatus;
+use latchkey_client::kept::Kept;
 use latchkey_client::manage::CredentialInfo;
 use latchkey_client::{CancelHandle, Device, DeviceDescription, DeviceError, Transport};
 use latchkey_webauthn::options::truncate_utf8;
@@ -61,6 +62,10 @@ pub struct WorkerDevice {
     ready: Ready,
     /// Why the last CTAP request failed below CTAP, for [`ManagedDevice::take_failure`].
     failure: Option<WorkerError>,
+    /// getInfo and the key agreement kept between ceremonies (`latchkey_client::kept`): every
+    /// request passes [`Self::call`], which forgets what a request may change, and a new worker
+    /// process forgets it all.
+    kept: Kept,
 }
 
 impl std::fmt::Debug for WorkerDevice {
@@ -104,6 +109,7 @@ impl WorkerDevice {
                 path: String::new(),
             },
             failure: None,
+            kept: Kept::new(),
         };
         device.ensure_running()?;
         Ok(device)
@@ -194,6 +200,7 @@ impl WorkerDevice {
         if self.running.is_some() {
             return Ok(());
         }
+        self.kept.forget();
         let (running, client, ready) = launch(&self.config)?;
         let link = running.link.try_clone().map_err(WorkerError::Io)?;
         if self.ready.store.is_empty() {
@@ -216,6 +223,11 @@ impl WorkerDevice {
     /// Sends `request` (starting the worker if needed) and waits, until the call's deadline,
     /// for its outcome. Only a ceremony request heeds the cancel flag.
     fn call(&mut self, request: &Request, kind: Kind) -> Result<Outcome, WorkerError> {
+        match request {
+            Request::Ctap { command } => self.kept.observe(command),
+            Request::List { .. } => {}
+            _ => self.kept.forget(),
+        }
         let deadline = Instant::now() + self.config.request_timeout;
         if kind == Kind::Ceremony && self.cancel.is_cancelled() {
             return Err(WorkerError::Cancelled);
@@ -373,6 +385,10 @@ impl Device for WorkerDevice {
 
     fn cancel_handle(&self) -> CancelHandle {
         self.cancel.clone()
+    }
+
+    fn kept(&mut self) -> Option<&mut Kept> {
+        Some(&mut self.kept)
     }
 }
 

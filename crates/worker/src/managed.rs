@@ -141,6 +141,7 @@ impl<S: CredentialStore + Send> ManagedDevice for PlatformDevice<S> {
         Some(manage::list_store(self.core_mut().store_mut(), rp_id).map_err(ManageError::Store))
     }
     fn delete(&mut self, id: &[u8]) -> Option<Result<bool, ManageError>> {
+        self.forget_kept();
         Some(manage::delete_from_store(self.core_mut().store_mut(), id).map_err(ManageError::Store))
     }
     fn update_user(
@@ -149,6 +150,7 @@ impl<S: CredentialStore + Send> ManagedDevice for PlatformDevice<S> {
         name: &str,
         display_name: &str,
     ) -> Option<Result<bool, ManageError>> {
+        self.forget_kept();
         Some(
             manage::update_user_in_store(self.core_mut().store_mut(), id, name, display_name)
                 .map_err(ManageError::Store),
