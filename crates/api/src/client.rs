@@ -337,16 +337,26 @@ impl CredentialsClient {
 
     /// Uses an existing connection.
     pub async fn on(conn: Connection) -> Result<Self, ClientError> {
+        Self::over(conn, None).await
+    }
+
+    /// A client on `conn`: `latchkeyd` is the peer's name on a peer-to-peer connection (none on
+    /// a bus, where it is learned from the bus).
+    async fn over(
+        conn: Connection,
+        latchkeyd: Option<OwnedUniqueName>,
+    ) -> Result<Self, ClientError> {
         let proxy = Credentials1Proxy::builder(&conn)
             .cache_properties(zbus::proxy::CacheProperties::No)
             .build()
             .await?;
+        let peer = latchkeyd.is_some();
         Ok(Self {
             conn,
             proxy,
-            owner: Arc::default(),
+            owner: Arc::new(Mutex::new(latchkeyd)),
             responses: Arc::default(),
-            peer: false,
+            peer,
         })
     }
 
@@ -358,17 +368,7 @@ impl CredentialsClient {
         conn: Connection,
         latchkeyd: OwnedUniqueName,
     ) -> Result<Self, ClientError> {
-        let proxy = Credentials1Proxy::builder(&conn)
-            .cache_properties(zbus::proxy::CacheProperties::No)
-            .build()
-            .await?;
-        Ok(Self {
-            conn,
-            proxy,
-            owner: Arc::new(Mutex::new(Some(latchkeyd))),
-            responses: Arc::default(),
-            peer: true,
-        })
+        Self::over(conn, Some(latchkeyd)).await
     }
 
     /// The latchkeyd this client sends requests to: the verified owner of `dev.latchkey.Credentials`
