@@ -227,6 +227,14 @@ impl ScriptedUi {
             ..Self::default()
         }
     }
+
+    /// The PIN requests seen, in order, as (why, retries left): what a test asserts on.
+    pub fn pins_asked(&self) -> Vec<(PinReason, Option<u64>)> {
+        self.pin_requests
+            .iter()
+            .map(|r| (r.reason, r.retries_left))
+            .collect()
+    }
 }
 
 impl CeremonyUi for ScriptedUi {

@@ -151,11 +151,7 @@ both!(wrong_pin_is_retried_with_retries_left, |dev, _touches| {
     let mut ui = ScriptedUi::with_pins(["0000", "1111", PIN]);
     let (a, _) = get(dev, &mut ui, &[], "required", json!({})).unwrap();
     assert_eq!(flags(&a.authenticator_data) & UV, UV);
-    let reasons: Vec<_> = ui
-        .pin_requests
-        .iter()
-        .map(|r| (r.reason, r.retries_left))
-        .collect();
+    let reasons = ui.pins_asked();
     assert_eq!(
         reasons,
         vec![

@@ -41,11 +41,7 @@ fn a_wrong_pin_then_the_right_one_costs_one_retry_with_the_agreement_kept() {
     // gives it back.
     let mut ui = ScriptedUi::with_pins(["9999", "1234"]);
     let third = pinuv::obtain(&mut device, &mut info, &mut ui, ga()).unwrap();
-    let asked: Vec<_> = ui
-        .pin_requests
-        .iter()
-        .map(|r| (r.reason, r.retries_left))
-        .collect();
+    let asked = ui.pins_asked();
     assert_eq!(
         asked,
         [(PinReason::Verify, Some(8)), (PinReason::Retry, Some(7))]

@@ -147,11 +147,7 @@ fn force_pin_change_is_driven_through_the_ui_before_the_ceremony() {
     let mut ui = ScriptedUi::with_pins(["0000", "5678", "1234"]);
     let reg = register(&mut dev, &mut ui, "discouraged", "required").unwrap();
     assert_eq!(flags(&reg.authenticator_data) & UV, UV);
-    let asked: Vec<(PinReason, Option<u64>)> = ui
-        .pin_requests
-        .iter()
-        .map(|r| (r.reason, r.retries_left))
-        .collect();
+    let asked = ui.pins_asked();
     assert_eq!(
         asked,
         [
