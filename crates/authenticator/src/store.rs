@@ -166,6 +166,37 @@ pub struct Credential {
     pub third_party_payment: bool,
 }
 
+impl Credential {
+    /// A credential made by authenticatorMakeCredential with no extension data: credProtect
+    /// `userVerificationOptional` (the level when none is asked, CTAP 2.1 §12.1), counter 0,
+    /// created at the epoch. Set what differs with struct update syntax.
+    pub fn new(
+        id: Vec<u8>,
+        rp: RpEntity,
+        user: UserEntity,
+        discoverable: bool,
+        public_key: PublicKey,
+        key: KeyBlob,
+    ) -> Self {
+        Self {
+            id,
+            rp,
+            user,
+            discoverable,
+            public_key,
+            key,
+            cred_protect: CredProtect::UvOptional,
+            cred_random: None,
+            cred_blob: None,
+            large_blob_key: None,
+            sign_count: 0,
+            created_at: 0,
+            kind: CredentialKind::Ctap2,
+            third_party_payment: false,
+        }
+    }
+}
+
 /// Persistent authenticator state outside the credentials (CTAP 2.1 §6.5 and §6.11).
 ///
 /// The PIN verifier itself is not here: it belongs to the store ([`CredentialStore::set_pin`]).

@@ -105,27 +105,23 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
         let signed = register_signed_data(application, challenge, &key_handle, &point);
         let signature = self.store.sign(&att_key, Algorithm::Es256, &signed)?;
         self.store.insert(Credential {
-            id: handle,
-            rp: RpEntity {
-                id: hex_lower(application),
-                name: None,
-            },
-            user: UserEntity {
-                id: Vec::new(),
-                name: None,
-                display_name: None,
-            },
-            discoverable: false,
-            public_key: public,
-            key,
-            cred_protect: CredProtect::UvOptional,
-            cred_random: None,
-            cred_blob: None,
-            large_blob_key: None,
-            sign_count: 0,
             created_at: self.clock.unix_time(),
             kind: CredentialKind::U2f,
-            third_party_payment: false,
+            ..Credential::new(
+                handle,
+                RpEntity {
+                    id: hex_lower(application),
+                    name: None,
+                },
+                UserEntity {
+                    id: Vec::new(),
+                    name: None,
+                    display_name: None,
+                },
+                false,
+                public,
+                key,
+            )
         })?;
         Ok(RegisterResponse {
             public_key: point,

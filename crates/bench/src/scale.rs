@@ -11,8 +11,7 @@ use std::path::{Path, PathBuf};
 
 use latchkey_authenticator::env::Rng;
 use latchkey_authenticator::store::{
-    Algorithm, CredProtect, Credential, CredentialKind, CredentialStore, PinHash, RpEntity,
-    UserEntity,
+    Algorithm, Credential, CredentialStore, PinHash, RpEntity, UserEntity,
 };
 use latchkey_client::platform::{PlatformDevice, Presence, SystemRng};
 use latchkey_client::{CancelHandle, GetRequest, ScriptedUi};
@@ -64,27 +63,22 @@ fn credential(store: &mut FileStore, i: usize, rps: usize) -> Result<Credential,
     SystemRng.fill(&mut id);
     let rp_id = rp(i % rps);
     Ok(Credential {
-        id,
-        rp: RpEntity {
-            id: rp_id.clone(),
-            name: Some(format!("{rp_id} Inc.")),
-        },
-        user: UserEntity {
-            id: format!("user{i}").into_bytes(),
-            name: Some(format!("user{i}@{rp_id}")),
-            display_name: Some(format!("User {i}")),
-        },
-        discoverable: true,
-        public_key,
-        key,
-        cred_protect: CredProtect::UvOptional,
-        cred_random: None,
-        cred_blob: None,
-        large_blob_key: None,
-        sign_count: 0,
         created_at: 1_700_000_000,
-        kind: CredentialKind::Ctap2,
-        third_party_payment: false,
+        ..Credential::new(
+            id,
+            RpEntity {
+                id: rp_id.clone(),
+                name: Some(format!("{rp_id} Inc.")),
+            },
+            UserEntity {
+                id: format!("user{i}").into_bytes(),
+                name: Some(format!("user{i}@{rp_id}")),
+                display_name: Some(format!("User {i}")),
+            },
+            true,
+            public_key,
+            key,
+        )
     })
 }
 

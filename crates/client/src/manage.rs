@@ -387,9 +387,7 @@ pub fn reset(device: &mut dyn Device, ui: &mut dyn CeremonyUi) -> Result<(), Web
 mod tests {
     use latchkey_authenticator::env::Rng;
     use latchkey_authenticator::memory::MemoryStore;
-    use latchkey_authenticator::store::{
-        Algorithm, CredProtect, Credential, CredentialKind, RpEntity, UserEntity,
-    };
+    use latchkey_authenticator::store::{Algorithm, Credential, RpEntity, UserEntity};
 
     use super::*;
 
@@ -406,27 +404,22 @@ mod tests {
         let (public_key, key) = store.generate_key(Algorithm::Es256, &mut FixedRng).unwrap();
         store
             .insert(Credential {
-                id: id.to_vec(),
-                rp: RpEntity {
-                    id: "example.com".into(),
-                    name: None,
-                },
-                user: UserEntity {
-                    id: b"user".to_vec(),
-                    name: Some("alice".into()),
-                    display_name: Some("Alice".into()),
-                },
-                discoverable: true,
-                public_key,
-                key,
-                cred_protect: CredProtect::UvOptional,
-                cred_random: None,
-                cred_blob: None,
-                large_blob_key: None,
                 sign_count: 3,
-                created_at: 0,
-                kind: CredentialKind::Ctap2,
-                third_party_payment: false,
+                ..Credential::new(
+                    id.to_vec(),
+                    RpEntity {
+                        id: "example.com".into(),
+                        name: None,
+                    },
+                    UserEntity {
+                        id: b"user".to_vec(),
+                        name: Some("alice".into()),
+                        display_name: Some("Alice".into()),
+                    },
+                    true,
+                    public_key,
+                    key,
+                )
             })
             .unwrap();
         store

@@ -7,9 +7,7 @@ use std::sync::Arc;
 
 use latchkey_authenticator::env::Rng;
 use latchkey_authenticator::memory::MemoryStore;
-use latchkey_authenticator::store::{
-    Algorithm, CredProtect, Credential, CredentialKind, CredentialStore, RpEntity, UserEntity,
-};
+use latchkey_authenticator::store::{Algorithm, Credential, CredentialStore, RpEntity, UserEntity};
 use latchkey_client::platform::{self, PlatformDevice, Presence};
 use latchkey_client::CancelHandle;
 use latchkey_daemon::platform::PlatformBackend;
@@ -64,13 +62,13 @@ pub fn seed(
         .generate_key(Algorithm::Es256, &mut CountingRng(id[0]))
         .unwrap();
     store
-        .insert(Credential {
-            id: id.to_vec(),
-            rp: RpEntity {
+        .insert(Credential::new(
+            id.to_vec(),
+            RpEntity {
                 id: rp.into(),
                 name: None,
             },
-            user: UserEntity {
+            UserEntity {
                 id: user.to_vec(),
                 name: Some(name.into()),
                 display_name: Some(name.to_uppercase()),
@@ -78,14 +76,6 @@ pub fn seed(
             discoverable,
             public_key,
             key,
-            cred_protect: CredProtect::UvOptional,
-            cred_random: None,
-            cred_blob: None,
-            large_blob_key: None,
-            sign_count: 0,
-            created_at: 0,
-            kind: CredentialKind::Ctap2,
-            third_party_payment: false,
-        })
+        ))
         .unwrap();
 }

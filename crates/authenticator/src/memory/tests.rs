@@ -1,5 +1,5 @@
 use super::*;
-use crate::store::{CredProtect, CredentialKind, UserEntity};
+use crate::store::UserEntity;
 
 struct Seq(u8);
 impl Rng for Seq {
@@ -13,29 +13,21 @@ impl Rng for Seq {
 
 fn cred(store: &mut MemoryStore, id: u8, rp: &str, user: u8, rk: bool) -> Credential {
     let (public_key, key) = store.generate_key(Algorithm::Es256, &mut Seq(id)).unwrap();
-    Credential {
-        id: vec![id; 16],
-        rp: RpEntity {
+    Credential::new(
+        vec![id; 16],
+        RpEntity {
             id: rp.into(),
             name: None,
         },
-        user: UserEntity {
+        UserEntity {
             id: vec![user],
             name: None,
             display_name: None,
         },
-        discoverable: rk,
+        rk,
         public_key,
         key,
-        cred_protect: CredProtect::UvOptional,
-        cred_random: None,
-        cred_blob: None,
-        large_blob_key: None,
-        sign_count: 0,
-        created_at: 0,
-        kind: CredentialKind::Ctap2,
-        third_party_payment: false,
-    }
+    )
 }
 
 #[test]
