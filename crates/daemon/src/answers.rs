@@ -21,6 +21,7 @@
 use latchkey_client::ui::{BuiltInUvEnd, Cancelled};
 use latchkey_client::{Account, CeremonyUi, Pin, PinReason, PinRequest, Status, UvRequest};
 use latchkey_prompt::ChoiceKind;
+use latchkey_webauthn::WebAuthnError;
 use zeroize::Zeroizing;
 
 use crate::session::PromptSession;
@@ -256,6 +257,22 @@ pub fn shown_accounts(accounts: &[Account]) -> Vec<crate::ceremony::Account> {
             created: None,
         })
         .collect()
+}
+
+/// Asks the user which of `accounts`, all signed by the one touch already, the ceremony ends
+/// with: its index, or the user's refusal (typed [`latchkey_client::error::Declined::Account`]).
+pub async fn choose_signed_account(
+    ui: &dyn PromptSession,
+    accounts: &[Account],
+) -> Result<usize, WebAuthnError> {
+    ui.choose_account(&shown_accounts(accounts))
+        .await
+        .map_err(|_| {
+            latchkey_client::error::declined(
+                latchkey_client::error::Declined::Account,
+                "the user did not choose an account",
+            )
+        })
 }
 
 #[cfg(test)]

@@ -22,7 +22,9 @@ use latchkey_worker::{ManageError, ManagedDevice, WorkerError};
 
 use latchkey_client::{PinReason, PinRequest};
 
-use crate::answers::{ask_pin, shown_accounts, AnsweredUi, Answers, Question, MAX_ANSWERS};
+use crate::answers::{
+    ask_pin, choose_signed_account, shown_accounts, AnsweredUi, Answers, Question, MAX_ANSWERS,
+};
 use crate::ceremony::{
     Blame, CancelToken, Ceremonies, Ceremony, CeremonyResult, Fault, FaultKind, Performed,
     PromptSession,
@@ -187,15 +189,9 @@ impl PlatformBackend {
             Performed::Response(json) => return Ok(json),
             Performed::Choose(choice) => choice,
         };
-        let index = ui
-            .choose_account(&shown_accounts(choice.accounts()))
+        let index = choose_signed_account(ui, choice.accounts())
             .await
-            .map_err(|_| {
-                Fault::from_ceremony(&latchkey_client::error::declined(
-                    latchkey_client::error::Declined::Account,
-                    "the user did not choose an account",
-                ))
-            })?;
+            .map_err(|e| Fault::from_ceremony(&e))?;
         let device = self.device.clone();
         in_place(move || {
             let mut device = device.lock().unwrap_or_else(PoisonError::into_inner);

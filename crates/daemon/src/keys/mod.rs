@@ -35,7 +35,7 @@ use latchkey_prompt::ChoiceKind;
 use latchkey_transport::{DeviceSpec, Roots};
 use latchkey_webauthn::WebAuthnError;
 
-use crate::answers::{ask_pin, shown_accounts, AnsweredUi, Answers, Question, MAX_ANSWERS};
+use crate::answers::{ask_pin, choose_signed_account, AnsweredUi, Answers, Question, MAX_ANSWERS};
 use crate::ceremony::{
     CancelToken, Ceremonies, Ceremony, CeremonyResult, Fault, Performed, PromptSession,
 };
@@ -238,15 +238,7 @@ impl KeyBackend {
         };
         // Several accounts, all signed by the one touch: the user picks one, and the key
         // finishes the ceremony with it (large blobs) without another signature.
-        let index = ui
-            .choose_account(&shown_accounts(choice.accounts()))
-            .await
-            .map_err(|_| {
-                latchkey_client::error::declined(
-                    latchkey_client::error::Declined::Account,
-                    "the user did not choose an account",
-                )
-            })?;
+        let index = choose_signed_account(ui, choice.accounts()).await?;
         tokio::task::spawn_blocking(move || choice.finish(&mut *device, index)?.to_json())
             .await
             .map_err(thread_failed)?
