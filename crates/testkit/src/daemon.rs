@@ -75,6 +75,19 @@ pub async fn start_daemon(bus: &TestBus, policy: &str, auth: impl Into<Backends>
     start_with_settings(bus, settings(policy, auth)).await
 }
 
+/// [`settings`] with a queue of `queue_capacity` and `timeouts`.
+pub fn settings_with(
+    policy: &str,
+    auth: impl Into<Backends>,
+    queue_capacity: usize,
+    timeouts: Timeouts,
+) -> Settings {
+    let mut s = settings(policy, auth);
+    s.queue_capacity = queue_capacity;
+    s.timeouts = timeouts;
+    s
+}
+
 /// [`start_daemon`] with a queue of `queue_capacity` and `timeouts`.
 pub async fn start_daemon_with(
     bus: &TestBus,
@@ -83,10 +96,7 @@ pub async fn start_daemon_with(
     queue_capacity: usize,
     timeouts: Timeouts,
 ) -> Daemon {
-    let mut s = settings(policy, auth);
-    s.queue_capacity = queue_capacity;
-    s.timeouts = timeouts;
-    start_with_settings(bus, s).await
+    start_with_settings(bus, settings_with(policy, auth, queue_capacity, timeouts)).await
 }
 
 /// [`start_daemon`] with a queue of `queue_capacity` and Related Origin Requests through

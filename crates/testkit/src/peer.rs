@@ -16,6 +16,7 @@
 //! shorter timer (a request's timeout, the prompt's) had its turn.
 
 use std::future::Future;
+use std::path::Path;
 use std::time::Duration;
 
 use latchkey_api::CredentialsClient;
@@ -73,8 +74,18 @@ pub async fn try_serve_prompting(
     settings: Settings,
     script: &str,
 ) -> Result<PeerDaemon, SetupError> {
+    try_serve_prompting_to(settings, script, None).await
+}
+
+/// [`try_serve_prompting`], the prompt recording what it was shown into `record` (JSON lines, as
+/// [`crate::prompt::read_record`] reads them) when given.
+pub async fn try_serve_prompting_to(
+    settings: Settings,
+    script: &str,
+    record: Option<&Path>,
+) -> Result<PeerDaemon, SetupError> {
     let steps = scripted::parse_script(script).map_err(|e| SetupError::new("prompt script", e))?;
-    let prompt = scripted::ScriptedPrompt::new(steps, None)
+    let prompt = scripted::ScriptedPrompt::new(steps, record)
         .map_err(|e| SetupError::new("prompt record", e))?;
     try_serve_with(settings, Some(prompt)).await
 }
@@ -131,6 +142,16 @@ pub async fn serve_prompting(settings: Settings, script: &str) -> PeerDaemon {
     within(
         "latchkeyd over a socket pair, with the prompt",
         try_serve_prompting(settings, script),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`try_serve_prompting_to`] within [`LIMIT`], panicking with what went wrong.
+pub async fn serve_prompting_to(settings: Settings, script: &str, record: &Path) -> PeerDaemon {
+    within(
+        "latchkeyd over a socket pair, with the prompt recording",
+        try_serve_prompting_to(settings, script, Some(record)),
     )
     .await
     .unwrap_or_else(|e| panic!("{e}"))
