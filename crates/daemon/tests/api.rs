@@ -1,5 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
-//! The D-Bus API on a private dbus-daemon: contract, identity/policy table, prompts.
+//! The D-Bus API: its contract and the prompts a bus serves on a private dbus-daemon; what needs
+//! the API alone (the identity/policy table, a refusal, the PIN's descriptor, management) over a
+//! socket pair (`latchkey_testkit::peer`).
 
 mod common;
 
@@ -16,13 +18,14 @@ fn web(origin: &str) -> CallOptions {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn privileged_client_registers_and_signs_in() {
-    let bus = TestBus::start();
-    let auth = FakeBackend::new(FakeMode::Answer);
-    let _d = start_daemon(&bus, &policy_privileged_self(), auth.clone()).await;
-    let prompt = Prompt::spawn(&bus, "approve\n", false);
-    let client = CredentialsClient::connect(Some(&bus.address))
-        .await
-        .unwrap();
+    // The API alone: over a socket pair, this process serving the prompt.
+    let (d, prompt) = peer::start_recorded(
+        &policy::privileged_self_prompting(),
+        FakeBackend::new(FakeMode::Answer),
+        "approve\n",
+    )
+    .await;
+    let client = &d.client;
 
     let out = client
         .call(
@@ -132,27 +135,24 @@ async fn interface_xml_is_the_contract() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn identity_and_policy_table() {
-    let bus = TestBus::start();
+    // The API alone: a latchkeyd over a socket pair per policy, this process serving the prompt.
     let exe_name = std::env::current_exe()
         .unwrap()
         .file_name()
         .unwrap()
         .to_string_lossy()
         .into_owned();
-    let client = CredentialsClient::connect(Some(&bus.address))
-        .await
-        .unwrap();
     let create = |rp: &str| create_options(rp);
 
     // 1. Privileged: may vouch for https://example.com, not for a mismatching RP ID or http.
     {
-        let _d = start_daemon(
-            &bus,
-            &policy_privileged_self(),
+        let d = peer::start_prompting(
+            &policy::privileged_self_prompting(),
             FakeBackend::new(FakeMode::Answer),
+            "approve\n",
         )
         .await;
-        let _p = Prompt::spawn(&bus, "approve\n", false);
+        let client = &d.client;
         let ok = client
             .call(
                 Kind::Create,
@@ -195,8 +195,13 @@ async fn identity_and_policy_table() {
     }
     // 2. Unprivileged (unknown): may not vouch for a web origin.
     {
-        let _d = start_daemon(&bus, &trusted_prompt(), FakeBackend::new(FakeMode::Answer)).await;
-        let p = Prompt::spawn(&bus, "approve\n", false);
+        let (d, p) = peer::start_recorded(
+            &policy::self_prompting(),
+            FakeBackend::new(FakeMode::Answer),
+            "approve\n",
+        )
+        .await;
+        let client = &d.client;
         let bad = client
             .call(
                 Kind::Create,
@@ -231,13 +236,14 @@ async fn identity_and_policy_table() {
     }
     // 3. Bound app: its RP IDs only, as app:<id> or as a web origin of that RP ID.
     {
-        let _d = start_daemon(
-            &bus,
-            &policy_bound_self(&["example.com"]),
-            FakeBackend::new(FakeMode::Answer),
-        )
-        .await;
-        let p = Prompt::spawn(&bus, "approve\n", false);
+        let policy = format!(
+            "{}{}",
+            policy::bound(&["example.com"]),
+            policy::self_prompting()
+        );
+        let (d, p) =
+            peer::start_recorded(&policy, FakeBackend::new(FakeMode::Answer), "approve\n").await;
+        let client = &d.client;
         let ok = client
             .call(
                 Kind::Get,
@@ -279,8 +285,10 @@ async fn identity_and_policy_table() {
     }
     // 4. Denied by policy.
     {
-        let policy = format!("unknown_callers = \"deny\"\n{}", trusted_prompt());
-        let _d = start_daemon(&bus, &policy, FakeBackend::new(FakeMode::Answer)).await;
+        let policy = format!("unknown_callers = \"deny\"\n{}", policy::self_prompting());
+        let d =
+            peer::start_prompting(&policy, FakeBackend::new(FakeMode::Answer), "approve\n").await;
+        let client = &d.client;
         let bad = client
             .call(
                 Kind::Get,
@@ -386,18 +394,15 @@ async fn caller_controlled_prompt_cannot_approve_unverified_callers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pin_travels_as_a_file_descriptor() {
-    let bus = TestBus::start();
-    let _d = start_daemon(
-        &bus,
-        &policy_privileged_self(),
+    // Over a socket pair: the PIN crosses it as a descriptor, as it crosses a bus.
+    let (d, p) = peer::start_recorded(
+        &policy::privileged_self_prompting(),
         FakeBackend::new(FakeMode::AskPin),
+        "approve\npin 314159\n",
     )
     .await;
-    let p = Prompt::spawn(&bus, "approve\npin 314159\n", false);
-    let client = CredentialsClient::connect(Some(&bus.address))
-        .await
-        .unwrap();
-    let out = client
+    let out = d
+        .client
         .call(
             Kind::Get,
             &get_options("example.com"),
@@ -410,7 +415,7 @@ async fn pin_travels_as_a_file_descriptor() {
     assert_eq!(v["pinLength"], 6);
     let shown = p.shown();
     assert_eq!(shown[1]["method"], "RequestPin");
-    assert!(!std::fs::read_to_string(&p.record)
+    assert!(!std::fs::read_to_string(p.path())
         .unwrap()
         .contains("314159"));
 }

@@ -1,14 +1,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
-//! Acceptance: a client on the bus registers and signs in through latchkeyd with the platform
-//! authenticator; the webauthn crate's RP-side verifier accepts the results.
+//! Acceptance: a client registers and signs in through latchkeyd with the platform
+//! authenticator; the webauthn crate's RP-side verifier accepts the results. The API alone: over
+//! a socket pair (`latchkey_testkit::peer`), this process serving the prompt.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
 use common::*;
+use latchkey_api::CallOptions;
 use latchkey_api::Kind;
-use latchkey_api::{CallOptions, CredentialsClient};
 use latchkey_webauthn::ids::{CoseAlgorithm, UserHandle};
 use latchkey_webauthn::origin::RpId;
 use latchkey_webauthn::response::{AuthenticationResponseJSON, RegistrationResponseJSON};
@@ -21,13 +22,14 @@ const CHALLENGE: [u8; 16] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 1
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn register_and_sign_in_with_the_platform_authenticator() {
-    let bus = TestBus::start();
-    let _d = start_daemon(&bus, &policy_privileged_self(), platform_authenticator()).await;
     // First use: the platform authenticator asks for a new PIN, then for the PIN to verify.
-    let prompt = Prompt::spawn(&bus, "approve\npin 482916\n", false);
-    let client = CredentialsClient::connect(Some(&bus.address))
-        .await
-        .unwrap();
+    let (d, prompt) = peer::start_recorded(
+        &policy::privileged_self_prompting(),
+        platform_authenticator(),
+        "approve\npin 482916\n",
+    )
+    .await;
+    let client = &d.client;
     let web = CallOptions {
         origin: Some("https://login.example.com".into()),
         ..Default::default()
@@ -95,7 +97,7 @@ async fn register_and_sign_in_with_the_platform_authenticator() {
         .collect();
     assert!(!pins.is_empty());
     assert_eq!(pins[0]["details"]["new_pin"], true);
-    assert!(!std::fs::read_to_string(&prompt.record)
+    assert!(!std::fs::read_to_string(prompt.path())
         .unwrap()
         .contains("482916"));
 
@@ -157,12 +159,13 @@ async fn register_and_sign_in_with_the_platform_authenticator() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusing_the_pin_fails_the_ceremony_and_frees_the_queue() {
-    let bus = TestBus::start();
-    let _d = start_daemon(&bus, &policy_privileged_self(), platform_authenticator()).await;
-    let prompt = Prompt::spawn(&bus, "approve\npin deny\n", false);
-    let client = CredentialsClient::connect(Some(&bus.address))
-        .await
-        .unwrap();
+    let (d, prompt) = peer::start_recorded(
+        &policy::privileged_self_prompting(),
+        platform_authenticator(),
+        "approve\npin deny\n",
+    )
+    .await;
+    let client = &d.client;
     let web = latchkey_testkit::rp::web();
     let options = create_options("example.com").replace("\"preferred\"", "\"required\"");
     let out = tokio::time::timeout(
@@ -192,12 +195,13 @@ async fn refusing_the_pin_fails_the_ceremony_and_frees_the_queue() {
 /// one without signing again, so the chosen passkey's counter moves by one per sign-in.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn choosing_among_platform_accounts_signs_each_once() {
-    let bus = TestBus::start();
-    let _d = start_daemon(&bus, &policy_privileged_self(), platform_authenticator()).await;
-    let prompt = Prompt::spawn(&bus, "approve\npin 482916\nchoose 1\n", false);
-    let client = CredentialsClient::connect(Some(&bus.address))
-        .await
-        .unwrap();
+    let (d, prompt) = peer::start_recorded(
+        &policy::privileged_self_prompting(),
+        platform_authenticator(),
+        "approve\npin 482916\nchoose 1\n",
+    )
+    .await;
+    let client = &d.client;
     let web = latchkey_testkit::rp::web();
     let mut ids = Vec::new();
     for (user, name) in [("AQIDBA", "alice"), ("BQYHCA", "bob")] {

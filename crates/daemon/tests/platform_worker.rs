@@ -422,7 +422,7 @@ async fn a_worker_killed_while_the_prompt_holds_a_get_fails_it_as_the_systems_fa
         .start(Kind::Get, &get_options("example.com"), &web)
         .await
         .unwrap();
-    latchkey_testkit::wait::file_until(&prompt.record, "the get's PIN question", || {
+    latchkey_testkit::wait::file_until(prompt.path(), "the get's PIN question", || {
         prompt.calls("RequestPin").len() >= 2
     })
     .await;

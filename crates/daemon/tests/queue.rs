@@ -783,12 +783,10 @@ async fn callers_policy_does_not_name_share_one_share_however_many_executables()
 /// request never answers and `peer::within` fails it.
 #[tokio::test(start_paused = true)]
 async fn a_caller_controlled_prompt_that_never_answers_loses_the_prompt() {
-    use latchkey_testkit::{peer, policy, prompt};
-    let dir = tempfile::tempdir().unwrap();
-    let record = dir.path().join("prompt.jsonl");
+    use latchkey_testkit::{peer, policy};
     let policy = policy::privileged("test browser", &policy::this_executable());
     let settings = latchkey_testkit::daemon::settings(&policy, FakeBackend::new(FakeMode::Answer));
-    let daemon = peer::serve_prompting_to(settings, "hang\n", &record).await;
+    let (daemon, prompt) = peer::serve_recorded(settings, "hang\n").await;
     let limit = Duration::from_millis(300);
     daemon.set_caller_prompt_answer(limit);
     daemon.client.proxy().register_prompt().await.unwrap();
@@ -804,7 +802,7 @@ async fn a_caller_controlled_prompt_that_never_answers_loses_the_prompt() {
     let waited = t.elapsed();
     assert!(waited >= limit && waited < peer::LIMIT, "{waited:?}");
     assert_eq!(
-        prompt::calls(&record, "Consent").len(),
+        prompt.consents().len(),
         1,
         "the registered prompt was asked"
     );

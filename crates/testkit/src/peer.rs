@@ -24,6 +24,7 @@ use latchkey_daemon::server::{Backends, Daemon, Settings};
 use latchkey_prompt::{scripted, PROMPT_PATH};
 use zbus::names::OwnedUniqueName;
 
+use crate::prompt::Record;
 use crate::SetupError;
 
 /// The name latchkeyd's end of the connection goes by (the sender of its `Response`s).
@@ -155,6 +156,35 @@ pub async fn serve_prompting_to(settings: Settings, script: &str, record: &Path)
     )
     .await
     .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// latchkeyd with `policy` and `backends` ([`crate::daemon::settings`]) over a socket pair, this
+/// process's end serving the scripted prompt `script`: `policy` names this executable as the
+/// trusted prompt ([`crate::policy::self_prompting`]).
+pub async fn start_prompting(
+    policy: &str,
+    backends: impl Into<Backends>,
+    script: &str,
+) -> PeerDaemon {
+    serve_prompting(crate::daemon::settings(policy, backends), script).await
+}
+
+/// [`serve_prompting`], the prompt recording what it was shown in a [`Record`] of its own.
+pub async fn serve_recorded(settings: Settings, script: &str) -> (PeerDaemon, Record) {
+    let record = Record::temporary().unwrap_or_else(|e| panic!("{e}"));
+    let d = serve_prompting_to(settings, script, record.path()).await;
+    (d, record)
+}
+
+/// latchkeyd with `policy` and `backends` ([`crate::daemon::settings`]) over a socket pair, this
+/// process's end serving the scripted prompt `script` and recording what it was shown
+/// ([`start_prompting`]).
+pub async fn start_recorded(
+    policy: &str,
+    backends: impl Into<Backends>,
+    script: &str,
+) -> (PeerDaemon, Record) {
+    serve_recorded(crate::daemon::settings(policy, backends), script).await
 }
 
 /// latchkeyd with `policy` and `backends` ([`crate::daemon::settings`]) over a socket pair.

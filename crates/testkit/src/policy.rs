@@ -34,24 +34,31 @@ pub fn privileged_self() -> String {
     )
 }
 
-/// This executable is a privileged client and the trusted prompt: it serves the scripted prompt
-/// itself on its end of a socket pair ([`crate::peer::serve_prompting`]), and no prompt binary
-/// is built.
+/// This executable is the trusted prompt: it serves the scripted prompt itself on its end of a
+/// socket pair ([`crate::peer::serve_prompting`]), and no prompt binary is built.
+pub fn self_prompting() -> String {
+    trusted_prompt_at(&this_executable())
+}
+
+/// This executable is a privileged client and the trusted prompt ([`self_prompting`]).
 pub fn privileged_self_prompting() -> String {
-    let me = this_executable();
     format!(
         "{}{}",
-        privileged("test browser", &me),
-        trusted_prompt_at(&me)
+        privileged("test browser", &this_executable()),
+        self_prompting()
+    )
+}
+
+/// This executable is an app bound to `rp_ids` (no prompt trusted).
+pub fn bound(rp_ids: &[&str]) -> String {
+    format!(
+        "[[app]]\nname = \"test app\"\nexecutable = \"{}\"\nrp_ids = {:?}\n",
+        this_executable().display(),
+        rp_ids,
     )
 }
 
 /// This executable is an app bound to `rp_ids`, and the test prompt is trusted.
 pub fn bound_self(rp_ids: &[&str]) -> String {
-    format!(
-        "[[app]]\nname = \"test app\"\nexecutable = \"{}\"\nrp_ids = {:?}\n{}",
-        this_executable().display(),
-        rp_ids,
-        trusted_prompt()
-    )
+    format!("{}{}", bound(rp_ids), trusted_prompt())
 }

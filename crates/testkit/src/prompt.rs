@@ -21,11 +21,34 @@ pub fn prompt_bin() -> PathBuf {
     crate::bins::binary("latchkey-test-prompt")
 }
 
-/// A running scripted prompt process, killed on drop.
+/// A running scripted prompt process, killed on drop; what it recorded through [`Record`]'s
+/// methods.
 pub struct Prompt {
     child: Child,
-    /// Where it records what it was shown (JSON lines); `None` for a prompt that records nothing.
-    pub record: PathBuf,
+    /// What it records it was shown (empty for a prompt that records nothing).
+    pub record: Record,
+}
+
+impl std::ops::Deref for Prompt {
+    type Target = Record;
+    fn deref(&self) -> &Record {
+        &self.record
+    }
+}
+
+/// What a scripted prompt records it was shown: JSON lines appended to a file, read as they come
+/// (by a prompt process, or one served in this process, as over a socket pair).
+#[derive(Debug)]
+pub struct Record {
+    path: PathBuf,
+    /// The directory the file is in, when it is the record's own.
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl AsRef<Path> for Record {
+    fn as_ref(&self) -> &Path {
+        &self.path
+    }
 }
 
 static NEXT: AtomicU64 = AtomicU64::new(0);
@@ -81,18 +104,39 @@ impl Prompt {
         }
         Ok(Self {
             child,
-            record: record_path,
+            record: Record::at(record_path),
         })
+    }
+}
+
+impl Record {
+    /// The record a prompt writes to `path`.
+    pub fn at(path: PathBuf) -> Self {
+        Self { path, _dir: None }
+    }
+
+    /// A record in a temporary directory of its own, removed with it.
+    pub fn temporary() -> Result<Self, SetupError> {
+        let dir = tempfile::tempdir().map_err(|e| SetupError::new("prompt record directory", e))?;
+        Ok(Self {
+            path: dir.path().join("record.jsonl"),
+            _dir: Some(dir),
+        })
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// The JSON lines recorded so far.
     pub fn shown(&self) -> Vec<serde_json::Value> {
-        read_record(&self.record)
+        read_record(&self.path)
     }
 
     /// The recorded calls of `method` (`"Consent"`, `"RequestPin"`, …).
     pub fn calls(&self, method: &str) -> Vec<serde_json::Value> {
-        calls(&self.record, method)
+        calls(&self.path, method)
     }
 
     /// What each recorded `RequestPin` said of the retries left and of a wrong PIN before it,
@@ -116,17 +160,17 @@ impl Prompt {
 
     /// Waits until `done` holds, looking again each time the prompt records a call.
     pub async fn until(&self, what: &str, done: impl FnMut() -> bool) {
-        crate::wait::file_until(&self.record, what, done).await;
+        crate::wait::file_until(&self.path, what, done).await;
     }
 
     /// What the prompt was told to show, in order, as version 1 lines: a `Notice`'s text, or the
     /// line a `ShowStatus` stands for ([`latchkey_prompt::Status::v1_text`]).
     pub fn status_lines(&self) -> Vec<String> {
-        status_lines(&self.record)
+        status_lines(&self.path)
     }
 }
 
-/// [`Prompt::status_lines`] of the prompt recording into `record`.
+/// [`Record::status_lines`] of the prompt recording into `record`.
 pub fn status_lines(record: &Path) -> Vec<String> {
     read_record(record)
         .iter()

@@ -38,7 +38,7 @@ pub use latchkey_testkit::policy::{
 };
 pub use latchkey_testkit::prompt::{prompt_bin, Prompt};
 pub use latchkey_testkit::wait::Changes;
-pub use latchkey_testkit::{caller, https, TestBus};
+pub use latchkey_testkit::{caller, https, peer, policy, TestBus};
 
 /// How [`FakeBackend`] behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
