@@ -236,11 +236,7 @@ async fn identity_and_policy_table() {
     }
     // 3. Bound app: its RP IDs only, as app:<id> or as a web origin of that RP ID.
     {
-        let policy = format!(
-            "{}{}",
-            policy::bound(&["example.com"]),
-            policy::self_prompting()
-        );
+        let policy = policy::bound_self_prompting(&["example.com"]);
         let (d, p) =
             peer::start_recorded(&policy, FakeBackend::new(FakeMode::Answer), "approve\n").await;
         let client = &d.client;

@@ -12,18 +12,18 @@ use common::*;
 use latchkey_api::Kind;
 use latchkey_api::{CallOptions, CredentialsClient};
 use latchkey_daemon::related::{Limits, RelatedOrigins};
-use latchkey_daemon::server::Daemon;
 use latchkey_testkit::https::{json_response, serve, Server};
 
-async fn daemon_with(bus: &TestBus, related: Arc<RelatedOrigins>) -> Daemon {
-    start_daemon_related(
-        bus,
-        &policy_privileged_self(),
+/// latchkeyd fetching well-known documents through `related`, over a socket pair (the API alone),
+/// this process serving the prompt that approves.
+async fn daemon_with(related: Arc<RelatedOrigins>) -> peer::PeerDaemon {
+    let settings = latchkey_testkit::daemon::settings_related(
+        &policy::privileged_self_prompting(),
         FakeBackend::new(FakeMode::Answer),
         16,
         related,
-    )
-    .await
+    );
+    peer::serve_prompting(settings, "approve\n").await
 }
 
 fn web(origin: &str) -> CallOptions {
@@ -44,12 +44,8 @@ async fn listed_origin_is_authorized_and_the_document_is_cached() {
     } = serve(json_response(doc), false).await;
     let related =
         Arc::new(RelatedOrigins::with_roots(roots, Limits::default(), Some(addr)).unwrap());
-    let bus = TestBus::start();
-    let _d = daemon_with(&bus, related.clone()).await;
-    let _p = Prompt::spawn(&bus, "approve\n", false);
-    let client = CredentialsClient::connect(Some(&bus.address))
-        .await
-        .unwrap();
+    let d = daemon_with(related.clone()).await;
+    let client = &d.client;
 
     let out = client
         .call(
@@ -105,12 +101,8 @@ async fn label_budget_caps_at_five() {
     let Server { addr, roots, .. } = serve(json_response(&doc), false).await;
     let related =
         Arc::new(RelatedOrigins::with_roots(roots, Limits::default(), Some(addr)).unwrap());
-    let bus = TestBus::start();
-    let _d = daemon_with(&bus, related).await;
-    let _p = Prompt::spawn(&bus, "approve\n", false);
-    let client = CredentialsClient::connect(Some(&bus.address))
-        .await
-        .unwrap();
+    let d = daemon_with(related).await;
+    let client = &d.client;
     let fifth = client
         .call(
             Kind::Get,
@@ -133,10 +125,6 @@ async fn label_budget_caps_at_five() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_documents_timeouts_and_untrusted_certificates_fail_closed() {
-    let bus = TestBus::start();
-    let client = CredentialsClient::connect(Some(&bus.address))
-        .await
-        .unwrap();
     let call = |client: CredentialsClient| async move {
         client
             .call(
@@ -157,9 +145,8 @@ async fn bad_documents_timeouts_and_untrusted_certificates_fail_closed() {
         let Server { addr, roots, .. } = serve(response, false).await;
         let related =
             Arc::new(RelatedOrigins::with_roots(roots, Limits::default(), Some(addr)).unwrap());
-        let _d = daemon_with(&bus, related).await;
-        let _p = Prompt::spawn(&bus, "approve\n", false);
-        let out = call(client.clone()).await;
+        let d = daemon_with(related).await;
+        let out = call(d.client.clone()).await;
         assert_eq!(
             out.error_name().as_deref(),
             Some("SecurityError"),
@@ -176,10 +163,9 @@ async fn bad_documents_timeouts_and_untrusted_certificates_fail_closed() {
     };
     let related = Arc::new(RelatedOrigins::with_roots(roots, limits, Some(addr)).unwrap());
     {
-        let _d = daemon_with(&bus, related).await;
-        let _p = Prompt::spawn(&bus, "approve\n", false);
+        let d = daemon_with(related).await;
         let t = Instant::now();
-        let out = call(client.clone()).await;
+        let out = call(d.client.clone()).await;
         assert_eq!(out.error_name().as_deref(), Some("SecurityError"));
         assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
     }
@@ -198,9 +184,8 @@ async fn bad_documents_timeouts_and_untrusted_certificates_fail_closed() {
     } = serve(json_response("{}"), false).await;
     let related =
         Arc::new(RelatedOrigins::with_roots(other_roots, Limits::default(), Some(addr)).unwrap());
-    let _d = daemon_with(&bus, related).await;
-    let _p = Prompt::spawn(&bus, "approve\n", false);
-    let out = call(client.clone()).await;
+    let d = daemon_with(related).await;
+    let out = call(d.client.clone()).await;
     assert_eq!(out.error_name().as_deref(), Some("SecurityError"));
     assert_eq!(
         count.load(Ordering::SeqCst),

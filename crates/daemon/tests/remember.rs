@@ -9,7 +9,7 @@ mod common;
 
 use common::*;
 use latchkey_api::Kind;
-use latchkey_api::{CallOptions, ClientError, CredentialsClient};
+use latchkey_api::{CallOptions, ClientError};
 use zbus::zvariant::{OwnedValue, Str};
 
 fn web(origin: &str, top: Option<&str>) -> CallOptions {
@@ -40,13 +40,14 @@ fn s(v: &str) -> OwnedValue {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_remembered_site_skips_consent_but_never_the_pin_until_revoked() {
-    let bus = TestBus::start();
-    let _d = start_daemon(&bus, &policy_privileged_self(), platform_authenticator()).await;
     // Consent: the first is answered with "Always allow", the later ones with approve.
-    let prompt = Prompt::spawn(&bus, "remember\napprove\npin 482916\n", false);
-    let client = CredentialsClient::connect(Some(&bus.address))
-        .await
-        .unwrap();
+    let (d, prompt) = peer::start_recorded(
+        &policy::privileged_self_prompting(),
+        platform_authenticator(),
+        "remember\napprove\npin 482916\n",
+    )
+    .await;
+    let client = &d.client;
     let site = web("https://example.com", None);
 
     let out = client
@@ -128,18 +129,11 @@ async fn a_remembered_site_skips_consent_but_never_the_pin_until_revoked() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_a_privileged_browser_is_offered_and_a_bound_app_is_never_remembered() {
-    let bus = TestBus::start();
-    let _d = start_daemon(
-        &bus,
-        &policy_bound_self(&["example.com"]),
-        FakeBackend::new(FakeMode::Answer),
-    )
-    .await;
+    let policy = policy::bound_self_prompting(&["example.com"]);
     // The prompt ticks "Always allow" although it was not offered: nothing is remembered.
-    let prompt = Prompt::spawn(&bus, "remember\n", false);
-    let client = CredentialsClient::connect(Some(&bus.address))
-        .await
-        .unwrap();
+    let (d, prompt) =
+        peer::start_recorded(&policy, FakeBackend::new(FakeMode::Answer), "remember\n").await;
+    let client = &d.client;
     for _ in 0..2 {
         let out = client
             .call(
@@ -196,13 +190,15 @@ async fn a_caller_policy_refuses_may_not_list_or_revoke_remembered_sites() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_platform_pin_is_never_changed_through_a_prompt_the_caller_controls() {
-    let bus = TestBus::start();
-    let _d = start_daemon(&bus, &policy_privileged_self(), platform_authenticator()).await;
-    // Only a caller-controlled prompt runs: latchkeyd refuses rather than ask it for PINs.
-    let prompt = Prompt::spawn(&bus, "approve\npin 482916\n", true);
-    let client = CredentialsClient::connect(Some(&bus.address))
-        .await
-        .unwrap();
+    // Only a caller-controlled prompt runs (this process, a browser but not the trusted prompt,
+    // registered as its own prompt): latchkeyd refuses rather than ask it for PINs.
+    let settings = latchkey_testkit::daemon::settings(
+        &policy::privileged("test browser", &policy::this_executable()),
+        platform_authenticator(),
+    );
+    let (d, prompt) = peer::serve_recorded(settings, "approve\npin 482916\n").await;
+    let client = &d.client;
+    client.proxy().register_prompt().await.unwrap();
     let e = ClientError::from(
         client
             .proxy()
@@ -219,17 +215,13 @@ async fn the_platform_pin_is_never_changed_through_a_prompt_the_caller_controls(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_policy_refuses_may_not_change_the_platform_pin() {
-    let bus = TestBus::start();
     let policy = format!(
         "[[deny]]\nexecutable = \"{}\"\n{}",
         std::env::current_exe().unwrap().display(),
-        trusted_prompt()
+        policy::self_prompting()
     );
-    let _d = start_daemon(&bus, &policy, platform_authenticator()).await;
-    let prompt = Prompt::spawn(&bus, "approve\n", false);
-    let client = CredentialsClient::connect(Some(&bus.address))
-        .await
-        .unwrap();
+    let (d, prompt) = peer::start_recorded(&policy, platform_authenticator(), "approve\n").await;
+    let client = &d.client;
     let e = ClientError::from(
         client
             .proxy()

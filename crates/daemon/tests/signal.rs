@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use common::*;
-use latchkey_api::{ClientError, CredentialsClient};
+use latchkey_api::ClientError;
 use latchkey_authenticator::memory::MemoryStore;
 use latchkey_authenticator::store::CredentialStore;
 use latchkey_client::manage::CredentialInfo;
@@ -164,13 +164,14 @@ async fn capabilities_report_only_the_signals_that_are_built() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signals_change_the_store_without_a_prompt() {
-    let bus = TestBus::start();
     let store = backend(SignalSupport::ALL);
-    let _d = start_daemon(&bus, &policy_privileged_self(), serve(store.clone())).await;
-    let prompt = Prompt::spawn(&bus, "deny\n", false);
-    let client = CredentialsClient::connect(Some(&bus.address))
-        .await
-        .unwrap();
+    let (d, prompt) = peer::start_recorded(
+        &policy::privileged_self_prompting(),
+        serve(store.clone()),
+        "deny\n",
+    )
+    .await;
+    let client = &d.client;
     let p = client.proxy();
 
     // Unknown credential: removed; an ID the store lacks changes nothing and looks the same.
@@ -292,13 +293,10 @@ async fn a_caller_may_signal_only_for_rp_ids_it_may_use() {
     assert_eq!(store.ids("example.com").len(), 2);
 
     // An unknown caller: only the user could approve it, and signals never ask.
-    let bus = TestBus::start();
     let store = backend(SignalSupport::ALL);
-    let _d = start_daemon(&bus, &trusted_prompt(), serve(store.clone())).await;
-    let prompt = Prompt::spawn(&bus, "approve\n", false);
-    let client = CredentialsClient::connect(Some(&bus.address))
-        .await
-        .unwrap();
+    let (d, prompt) =
+        peer::start_recorded(&policy::self_prompting(), serve(store.clone()), "approve\n").await;
+    let client = &d.client;
     let (name, message) = refused(
         client
             .proxy()

@@ -48,23 +48,18 @@ async fn hold_the_authenticator(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn related_origins_authorize_ceremonies_but_not_signals() {
     let well_known = https::serve_related_origins(&["https://example.co.uk"]).await;
-    let bus = TestBus::start();
     let auth = GatedBackend::new();
-    let _d = start_daemon_related(
-        &bus,
-        &policy_privileged_self(),
+    let settings = latchkey_testkit::daemon::settings_related(
+        &policy::privileged_self_prompting(),
         auth.clone(),
         16,
         well_known.related.clone(),
-    )
-    .await;
-    let _p = Prompt::spawn(&bus, "approve\n", false);
-    let client = CredentialsClient::connect(Some(&bus.address))
-        .await
-        .unwrap();
+    );
+    let d = peer::serve_prompting(settings, "approve\n").await;
+    let client = &d.client;
 
     // A ceremony for example.com from the listed origin reaches the authenticator...
-    let pending = hold_the_authenticator(&client, &auth, "https://example.co.uk").await;
+    let pending = hold_the_authenticator(client, &auth, "https://example.co.uk").await;
     assert_eq!(well_known.fetched(), 1);
     pending.close().await.unwrap();
     auth.until("the authenticator freed", |g| !g.held).await;
@@ -104,28 +99,28 @@ async fn related_origins_authorize_ceremonies_but_not_signals() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signals_beyond_a_callers_share_are_refused_at_once_while_a_ceremony_holds_the_platform() {
-    let bus = TestBus::start();
     let auth = GatedBackend::new();
-    let daemon = start_daemon(&bus, &policy_privileged_self(), auth.clone()).await;
+    let daemon = peer::start_prompting(
+        &policy::privileged_self_prompting(),
+        auth.clone(),
+        "approve\n",
+    )
+    .await;
     daemon.set_call_limits(CallLimits {
         total: 4,
         per_caller: 2,
         wait: Duration::from_secs(20),
     });
-    let _p = Prompt::spawn(&bus, "approve\n", false);
-    let client = CredentialsClient::connect(Some(&bus.address))
-        .await
-        .unwrap();
-    let pending = hold_the_authenticator(&client, &auth, "https://example.com").await;
+    let client = &daemon.client;
+    let pending = hold_the_authenticator(client, &auth, "https://example.com").await;
 
-    // Six signals at once from one caller (six connections of one process).
+    // Six signals at once from one caller.
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let started = Instant::now();
     for _ in 0..6 {
-        let address = bus.address.clone();
+        let c = client.clone();
         let tx = tx.clone();
         tokio::spawn(async move {
-            let c = CredentialsClient::connect(Some(&address)).await.unwrap();
             let r = c
                 .proxy()
                 .signal_unknown_credential(UNKNOWN, web("https://example.com"))
@@ -179,37 +174,50 @@ async fn signals_beyond_a_callers_share_are_refused_at_once_while_a_ceremony_hol
     assert_eq!(auth.gate().most_waiting, 2);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// On a paused clock over a socket pair: the signal holding the only place blocks a thread on the
+/// authenticator, so the clock does not move by itself and `peer::within_advancing` moves it. The
+/// calls waiting for a place fail once the bound is spent; without the bound they never answer and
+/// the wait fails the test.
+#[tokio::test(start_paused = true)]
 async fn calls_beyond_the_total_fail_as_busy_after_a_bounded_wait() {
-    let bus = TestBus::start();
     let auth = GatedBackend::new();
-    let daemon = start_daemon(&bus, &policy_privileged_self(), auth.clone()).await;
+    let daemon = peer::start_prompting(
+        &policy::privileged_self_prompting(),
+        auth.clone(),
+        "approve\n",
+    )
+    .await;
     let wait = Duration::from_millis(500);
+    let step = wait / 10;
     daemon.set_call_limits(CallLimits {
         total: 1,
         per_caller: 4,
         wait,
     });
-    let _p = Prompt::spawn(&bus, "approve\n", false);
-    let client = CredentialsClient::connect(Some(&bus.address))
-        .await
-        .unwrap();
-    let pending = hold_the_authenticator(&client, &auth, "https://example.com").await;
+    let client = &daemon.client;
+    let _freed = auth.freed_on_drop();
+    let pending = hold_the_authenticator(client, &auth, "https://example.com").await;
 
-    let started = Instant::now();
+    let started = tokio::time::Instant::now();
     let mut calls = Vec::new();
     for _ in 0..3 {
-        let address = bus.address.clone();
+        let c = client.clone();
         calls.push(tokio::spawn(async move {
-            let c = CredentialsClient::connect(Some(&address)).await.unwrap();
             c.proxy()
                 .signal_unknown_credential(UNKNOWN, web("https://example.com"))
                 .await
                 .map_err(|e| ClientError::from(e).webauthn_error())
         }));
     }
+    // One signal takes the only place and its thread waits for the authenticator; only then does
+    // the clock move (by hand: it moves past that thread, which runs in real time).
+    auth.until("a signal waiting for the authenticator", |g| g.waiting == 1)
+        .await;
     for call in calls {
-        let e = call.await.unwrap().unwrap_err();
+        let e = peer::within_advancing("a call beyond the total", step, call)
+            .await
+            .unwrap()
+            .unwrap_err();
         assert_eq!(e.name(), "NotAllowedError", "{}", e.message());
         assert!(
             e.message().contains("did not become free within 500 ms"),
@@ -219,21 +227,20 @@ async fn calls_beyond_the_total_fail_as_busy_after_a_bounded_wait() {
     }
     let took = started.elapsed();
     assert!(took >= wait, "{took:?}");
-    assert!(
-        took < Duration::from_secs(5),
-        "the wait is bounded: {took:?}"
-    );
+    assert!(took < wait * 2, "the wait is bounded: {took:?}");
     // One signal took the only place (and keeps it until its thread is done).
     assert_eq!(auth.gate().most_waiting, 1);
     assert_eq!(auth.gate().waiting, 1);
 
     // Management calls share the bound and fail with the D-Bus busy error.
     let e = ClientError::from(
-        client
-            .proxy()
-            .list_credentials(HashMap::new())
-            .await
-            .unwrap_err(),
+        peer::within_advancing(
+            "a management call beyond the total",
+            step,
+            client.proxy().list_credentials(HashMap::new()),
+        )
+        .await
+        .unwrap_err(),
     );
     assert_eq!(
         e.dbus_name(),

@@ -99,6 +99,19 @@ pub async fn start_daemon_with(
     start_with_settings(bus, settings_with(policy, auth, queue_capacity, timeouts)).await
 }
 
+/// [`settings`] with a queue of `queue_capacity` and Related Origin Requests through `related`.
+pub fn settings_related(
+    policy: &str,
+    auth: impl Into<Backends>,
+    queue_capacity: usize,
+    related: Arc<RelatedOrigins>,
+) -> Settings {
+    let mut s = settings(policy, auth);
+    s.queue_capacity = queue_capacity;
+    s.related_origins = Some(related);
+    s
+}
+
 /// [`start_daemon`] with a queue of `queue_capacity` and Related Origin Requests through
 /// `related`.
 pub async fn start_daemon_related(
@@ -108,8 +121,5 @@ pub async fn start_daemon_related(
     queue_capacity: usize,
     related: Arc<RelatedOrigins>,
 ) -> Daemon {
-    let mut s = settings(policy, auth);
-    s.queue_capacity = queue_capacity;
-    s.related_origins = Some(related);
-    start_with_settings(bus, s).await
+    start_with_settings(bus, settings_related(policy, auth, queue_capacity, related)).await
 }

@@ -58,6 +58,11 @@ pub fn bound(rp_ids: &[&str]) -> String {
     )
 }
 
+/// This executable is an app bound to `rp_ids` and the trusted prompt ([`self_prompting`]).
+pub fn bound_self_prompting(rp_ids: &[&str]) -> String {
+    format!("{}{}", bound(rp_ids), self_prompting())
+}
+
 /// This executable is an app bound to `rp_ids`, and the test prompt is trusted.
 pub fn bound_self(rp_ids: &[&str]) -> String {
     format!("{}{}", bound(rp_ids), trusted_prompt())

@@ -293,13 +293,33 @@ impl GatedBackend {
         self.state.gate.lock().unwrap().held = true;
         self.state.changes.tick();
         let state = self.state.clone();
-        cancel.on_cancel(move || {
-            state.gate.lock().unwrap().held = false;
-            state.freed.notify_all();
-            state.changes.tick();
-        });
+        cancel.on_cancel(move || state.free());
         // Until the request is cancelled, which drops this future.
         std::future::pending().await
+    }
+
+    /// Frees the authenticator when dropped, so that a test failing while a signal's thread waits
+    /// for it does not hang: its runtime waits for that thread as it shuts down.
+    pub fn freed_on_drop(self: &Arc<Self>) -> FreedOnDrop {
+        FreedOnDrop(self.state.clone())
+    }
+}
+
+/// Frees a [`GatedBackend`]'s authenticator when dropped.
+pub struct FreedOnDrop(Arc<GateState>);
+
+impl Drop for FreedOnDrop {
+    fn drop(&mut self) {
+        self.0.free();
+    }
+}
+
+impl GateState {
+    /// The ceremony holding the authenticator is over: the signals waiting for it run.
+    fn free(&self) {
+        self.gate.lock().unwrap_or_else(|e| e.into_inner()).held = false;
+        self.freed.notify_all();
+        self.changes.tick();
     }
 }
 
