@@ -1,5 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
-//! The request queue under load, cancellation, disconnection, overflow and timeouts.
+//! The request queue under load, cancellation, disconnection, overflow and timeouts. One caller's
+//! tests run over a socket pair (`latchkey_testkit::peer`, the timeouts on a paused clock); those
+//! of several callers (connections, processes, executables) and of the shipped latchkeyd on a
+//! private bus.
 
 mod common;
 
@@ -82,17 +85,13 @@ async fn fifty_clients_ten_requests_each() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_are_served_in_arrival_order() {
-    let bus = TestBus::start();
-    let _d = start_daemon(
-        &bus,
-        &policy_privileged_self(),
+    let (d, p) = peer::start_recorded(
+        &policy::privileged_self_prompting(),
         FakeBackend::new(FakeMode::Answer),
+        "delay 30 approve\n",
     )
     .await;
-    let p = Prompt::spawn(&bus, "delay 30 approve\n", false);
-    let client = CredentialsClient::connect(Some(&bus.address))
-        .await
-        .unwrap();
+    let client = &d.client;
     let mut pending = Vec::new();
     for i in 0..8 {
         let opts = CallOptions {
@@ -129,13 +128,14 @@ async fn requests_are_served_in_arrival_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn close_mid_prompt_frees_the_queue() {
-    let bus = TestBus::start();
     let auth = FakeBackend::new(FakeMode::Answer);
-    let daemon = start_daemon(&bus, &policy_privileged_self(), auth.clone()).await;
-    let p = Prompt::spawn(&bus, "hang\napprove\n", false);
-    let client = CredentialsClient::connect(Some(&bus.address))
-        .await
-        .unwrap();
+    let (daemon, p) = peer::start_recorded(
+        &policy::privileged_self_prompting(),
+        auth.clone(),
+        "hang\napprove\n",
+    )
+    .await;
+    let client = &daemon.client;
     let first = client
         .start(Kind::Get, &get_options("example.com"), &web())
         .await
@@ -167,7 +167,7 @@ async fn close_mid_prompt_frees_the_queue() {
     let e = client
         .connection()
         .call_method(
-            Some("dev.latchkey.Credentials"),
+            Some(peer::LATCHKEYD),
             handle.as_str(),
             Some("dev.latchkey.Request1"),
             "Close",
@@ -551,21 +551,16 @@ async fn processes_of_one_executable_share_one_share_and_another_executable_has_
 async fn a_request_beyond_the_share_starts_no_work() {
     // An RP whose well-known document lists the origin: an authorised request would fetch it.
     let well_known = https::serve_related_origins(&["https://example.co.uk"]).await;
-    let bus = TestBus::start();
     let auth = FakeBackend::new(FakeMode::Answer);
-    let daemon = start_daemon_related(
-        &bus,
-        &policy_privileged_self(),
+    let settings = latchkey_testkit::daemon::settings_related(
+        &policy::privileged_self_prompting(),
         auth.clone(),
         16,
         well_known.related.clone(),
-    )
-    .await;
+    );
+    let (daemon, p) = peer::serve_recorded(settings, "hang\napprove\n").await;
     daemon.set_queue_per_caller(1);
-    let p = Prompt::spawn(&bus, "hang\napprove\n", false);
-    let client = CredentialsClient::connect(Some(&bus.address))
-        .await
-        .unwrap();
+    let client = &daemon.client;
     let held = client
         .start(Kind::Get, &get_options("example.com"), &web())
         .await
@@ -612,17 +607,13 @@ async fn a_request_beyond_the_share_starts_no_work() {
 /// handle token can be used again once its request is over.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_connection_routes_each_response_to_its_request() {
-    let bus = TestBus::start();
-    let _d = start_daemon(
-        &bus,
-        &policy_privileged_self(),
+    let d = peer::start_prompting(
+        &policy::privileged_self_prompting(),
         FakeBackend::new(FakeMode::Answer),
+        &"approve\n".repeat(20),
     )
     .await;
-    let _p = Prompt::spawn(&bus, &"approve\n".repeat(20), false);
-    let client = CredentialsClient::connect(Some(&bus.address))
-        .await
-        .unwrap();
+    let client = &d.client;
     let challenge =
         |i: usize| latchkey_webauthn::b64::encode(format!("challenge number {i}").as_bytes());
     let options = |i: usize| format!(r#"{{"rpId":"example.com","challenge":"{}"}}"#, challenge(i));
@@ -668,15 +659,16 @@ async fn one_connection_routes_each_response_to_its_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_browser_has_a_share_per_top_level_origin_so_one_page_cannot_fill_it_for_all() {
-    let bus = TestBus::start();
     let auth = FakeBackend::new(FakeMode::Answer);
-    let daemon = start_daemon(&bus, &policy_privileged_self(), auth.clone()).await;
-    daemon.set_queue_per_caller(1);
     // The first consent holds the prompt until its request is closed.
-    let p = Prompt::spawn(&bus, "hang\napprove\n", false);
-    let client = CredentialsClient::connect(Some(&bus.address))
-        .await
-        .unwrap();
+    let (daemon, p) = peer::start_recorded(
+        &policy::privileged_self_prompting(),
+        auth.clone(),
+        "hang\napprove\n",
+    )
+    .await;
+    daemon.set_queue_per_caller(1);
+    let client = &daemon.client;
     let page = |origin: &str, top: Option<&str>| CallOptions {
         origin: Some(origin.into()),
         top_origin: top.map(Into::into),
