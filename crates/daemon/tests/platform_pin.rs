@@ -6,8 +6,8 @@
 mod common;
 
 use common::*;
+use latchkey_api::CallOptions;
 use latchkey_api::Kind;
-use latchkey_api::{CallOptions, CredentialsClient};
 
 fn web() -> CallOptions {
     CallOptions {
@@ -18,13 +18,14 @@ fn web() -> CallOptions {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_controlled_prompt_cannot_choose_the_platform_pin() {
-    let bus = TestBus::start();
-    let _d = start_daemon(&bus, &policy_privileged_self(), platform_authenticator()).await;
-    // First use, and the only prompt is one this caller registered.
-    let p = Prompt::spawn(&bus, "approve\npin 482916\n", true);
-    let client = CredentialsClient::connect(Some(&bus.address))
-        .await
-        .unwrap();
+    // First use, and the only prompt is one this caller registered (this process's end of the
+    // socket pair, not the trusted prompt).
+    let settings = latchkey_testkit::daemon::settings(
+        &policy::privileged_self_alone(),
+        platform_authenticator(),
+    );
+    let (d, p) = peer::serve_registered(settings, "approve\npin 482916\n").await;
+    let client = &d.client;
     let out = client
         .call(Kind::Create, &create_options("example.com"), &web())
         .await
@@ -50,23 +51,28 @@ async fn a_caller_controlled_prompt_cannot_choose_the_platform_pin() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_controlled_prompt_stops_after_one_wrong_platform_pin() {
-    let bus = TestBus::start();
-    let _d = start_daemon(&bus, &policy_privileged_self(), platform_authenticator()).await;
-    let client = CredentialsClient::connect(Some(&bus.address))
-        .await
-        .unwrap();
-    // The user sets the PIN in the trusted prompt.
+    let platform = platform_authenticator();
+    // The user sets the PIN in the trusted prompt (this process's end of a socket pair, trusted
+    // by that latchkeyd's policy).
     {
-        let trusted = Prompt::spawn(&bus, "approve\npin 482916\n", false);
-        let out = client
+        let trusted = peer::start_prompting(
+            &policy::privileged_self_prompting(),
+            platform.clone(),
+            "approve\npin 482916\n",
+        )
+        .await;
+        let out = trusted
+            .client
             .call(Kind::Create, &create_options("example.com"), &web())
             .await
             .unwrap();
         assert_eq!(out.code, 0, "{:?}", out.message());
-        drop(trusted);
     }
-    // A prompt the caller controls answers with wrong PINs, again and again.
-    let p = Prompt::spawn(&bus, "approve\npin 000000\n", true);
+    // A latchkeyd over the same platform authenticator whose policy trusts no prompt: this
+    // process's end is a prompt the caller controls, and answers with wrong PINs, again and again.
+    let settings = latchkey_testkit::daemon::settings(&policy::privileged_self_alone(), platform);
+    let (d, p) = peer::serve_registered(settings, "approve\npin 000000\n").await;
+    let client = &d.client;
     let out = client
         .call(Kind::Get, &get_options("example.com"), &web())
         .await

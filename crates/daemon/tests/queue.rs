@@ -263,7 +263,7 @@ async fn disconnect_mid_ceremony_cancels_and_frees_the_queue() {
 /// fails it.
 #[tokio::test(start_paused = true)]
 async fn overflow_is_refused_at_once_and_timeouts_fire() {
-    use latchkey_testkit::{daemon::settings_with, peer, policy};
+    use latchkey_testkit::daemon::settings_with;
     use tokio::time::Instant;
     let auth = FakeBackend::new(FakeMode::Hang);
     let timeouts = Timeouts {
@@ -775,13 +775,13 @@ async fn callers_policy_does_not_name_share_one_share_however_many_executables()
 /// request never answers and `peer::within` fails it.
 #[tokio::test(start_paused = true)]
 async fn a_caller_controlled_prompt_that_never_answers_loses_the_prompt() {
-    use latchkey_testkit::{peer, policy};
-    let policy = policy::privileged("test browser", &policy::this_executable());
-    let settings = latchkey_testkit::daemon::settings(&policy, FakeBackend::new(FakeMode::Answer));
-    let (daemon, prompt) = peer::serve_recorded(settings, "hang\n").await;
+    let settings = latchkey_testkit::daemon::settings(
+        &policy::privileged_self_alone(),
+        FakeBackend::new(FakeMode::Answer),
+    );
+    let (daemon, prompt) = peer::serve_registered(settings, "hang\n").await;
     let limit = Duration::from_millis(300);
     daemon.set_caller_prompt_answer(limit);
-    daemon.client.proxy().register_prompt().await.unwrap();
     let t = tokio::time::Instant::now();
     let out = peer::within(
         "the response of a request whose prompt never answers",
@@ -869,7 +869,6 @@ async fn many_callers_through_the_shipped_latchkeyd_are_each_answered() {
 /// never answer, and the test kit's bound (30 s of the same clock) fails it.
 #[tokio::test(start_paused = true)]
 async fn a_request_times_out_on_a_paused_clock_and_its_ceremony_is_cancelled() {
-    use latchkey_testkit::{peer, policy};
     let policy = policy::privileged_self_prompting();
     let auth = FakeBackend::new(FakeMode::Hang);
     let settings = latchkey_testkit::daemon::settings(&policy, auth.clone());

@@ -193,12 +193,11 @@ async fn the_platform_pin_is_never_changed_through_a_prompt_the_caller_controls(
     // Only a caller-controlled prompt runs (this process, a browser but not the trusted prompt,
     // registered as its own prompt): latchkeyd refuses rather than ask it for PINs.
     let settings = latchkey_testkit::daemon::settings(
-        &policy::privileged("test browser", &policy::this_executable()),
+        &policy::privileged_self_alone(),
         platform_authenticator(),
     );
-    let (d, prompt) = peer::serve_recorded(settings, "approve\npin 482916\n").await;
+    let (d, prompt) = peer::serve_registered(settings, "approve\npin 482916\n").await;
     let client = &d.client;
-    client.proxy().register_prompt().await.unwrap();
     let e = ClientError::from(
         client
             .proxy()

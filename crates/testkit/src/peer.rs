@@ -195,6 +195,20 @@ pub async fn serve_recorded(settings: Settings, script: &str) -> (PeerDaemon, Re
     (d, record)
 }
 
+/// [`serve_recorded`], the caller's end registered (`RegisterPrompt`) as the caller-controlled
+/// prompt of its own requests: what a terminal prompt is, when policy does not name this
+/// executable as the trusted prompt ([`crate::policy::privileged_self_alone`]).
+pub async fn serve_registered(settings: Settings, script: &str) -> (PeerDaemon, Record) {
+    let (d, record) = serve_recorded(settings, script).await;
+    within(
+        "registering the caller's prompt",
+        d.client.proxy().register_prompt(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("registering the caller's prompt: {e}"));
+    (d, record)
+}
+
 /// latchkeyd with `policy` and `backends` ([`crate::daemon::settings`]) over a socket pair, this
 /// process's end serving the scripted prompt `script` and recording what it was shown
 /// ([`start_prompting`]).

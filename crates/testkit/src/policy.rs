@@ -34,6 +34,12 @@ pub fn privileged_self() -> String {
     )
 }
 
+/// This executable is a privileged client, and no prompt is trusted: a prompt it serves is one
+/// the caller controls ([`crate::peer::serve_registered`]).
+pub fn privileged_self_alone() -> String {
+    privileged("test browser", &this_executable())
+}
+
 /// This executable is the trusted prompt: it serves the scripted prompt itself on its end of a
 /// socket pair ([`crate::peer::serve_prompting`]), and no prompt binary is built.
 pub fn self_prompting() -> String {
