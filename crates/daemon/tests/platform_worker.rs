@@ -305,8 +305,13 @@ async fn after_a_cancelled_platform_ceremony_list_signals_and_routing_still_work
     };
     let bus = TestBus::start();
     let _d = start_daemon(&bus, &policy_privileged_self(), backends).await;
-    // Every PIN comes late, so that the request can be closed while the prompt still asks.
-    let prompt = Prompt::spawn(&bus, "approve\ndelay 1500 pin 482916\n", false);
+    // The second PIN (the get that is closed) comes late, so that the request can be closed while
+    // the prompt still asks; the others at once.
+    let prompt = Prompt::spawn(
+        &bus,
+        "approve\npin 482916\ndelay 1500 pin 482916\npin 482916\n",
+        false,
+    );
     let client = CredentialsClient::connect(Some(&bus.address))
         .await
         .unwrap();
@@ -337,11 +342,20 @@ async fn after_a_cancelled_platform_ceremony_list_signals_and_routing_still_work
     prompt
         .until("the PIN request", || pins(&prompt) > before)
         .await;
+    let closed = prompt.calls("RequestPin").last().unwrap()["request_id"].clone();
     pending.close().await.unwrap();
-    // Let the closed ceremony wind down: its PIN arrives when the prompt process's own timer
-    // (`delay 1500`) fires, and the device refuses it. Nothing outside latchkeyd marks the end of
-    // that wind-down, so this waits out the prompt's timer with a margin: a sleep that stays.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // The PIN is asked between the ceremony's runs, on the request's task, with the device free:
+    // closing cancels that task, and latchkeyd then takes the prompt down (`Dismiss`), which is
+    // where its part ends: nothing of that request is left to wind down. The PIN the prompt would
+    // still send when its own timer fires (`delay 1500`) goes to a call nobody awaits.
+    prompt
+        .until("the closed request's dismissal", || {
+            prompt
+                .calls("Dismiss")
+                .iter()
+                .any(|d| d["request_id"] == closed)
+        })
+        .await;
 
     let list = client
         .proxy()
