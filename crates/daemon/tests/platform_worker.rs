@@ -1,6 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
-//! latchkeyd's D-Bus API over a private bus with the sandboxed platform worker as its platform
-//! authenticator: ceremonies and management through it, and what still works after a platform
+//! latchkeyd's D-Bus API with the sandboxed platform worker as its platform authenticator, over a
+//! socket pair (`latchkey_testkit::peer`, this process serving the prompt): ceremonies and management through it, and what still works after a platform
 //! ceremony was cancelled. The worker on its own is tested in `crates/worker/tests/worker.rs`.
 
 mod common;
@@ -32,11 +32,9 @@ fn start(store: &Path) -> WorkerDevice {
 /// `PlatformBackend` runs it: create, get (verified), list and delete over D-Bus.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn latchkeyd_runs_ceremonies_and_management_through_the_worker() {
-    use common::{
-        create_options, get_options, policy_privileged_self, start_daemon, Prompt, TestBus,
-    };
+    use common::{create_options, get_options, peer, policy};
+    use latchkey_api::CallOptions;
     use latchkey_api::Kind;
-    use latchkey_api::{CallOptions, CredentialsClient};
     use latchkey_daemon::platform::PlatformBackend;
     use latchkey_webauthn::response::{AuthenticationResponseJSON, RegistrationResponseJSON};
     use zbus::zvariant::{OwnedValue, Str};
@@ -45,12 +43,13 @@ async fn latchkeyd_runs_ceremonies_and_management_through_the_worker() {
     let worker = start(dir.path());
     let pid = worker.pid().unwrap();
     let auth = std::sync::Arc::new(PlatformBackend::new(Box::new(worker)));
-    let bus = TestBus::start();
-    let _d = start_daemon(&bus, &policy_privileged_self(), auth).await;
-    let prompt = Prompt::spawn(&bus, "approve\npin 482916\n", false);
-    let client = CredentialsClient::connect(Some(&bus.address))
-        .await
-        .unwrap();
+    let (d, prompt) = peer::start_recorded(
+        &policy::privileged_self_prompting(),
+        auth,
+        "approve\npin 482916\n",
+    )
+    .await;
+    let client = &d.client;
     let web = CallOptions {
         origin: Some("https://login.example.com".into()),
         ..Default::default()
@@ -101,7 +100,7 @@ async fn latchkeyd_runs_ceremonies_and_management_through_the_worker() {
     )
     .unwrap();
     assert!(result.user_verified);
-    assert!(!std::fs::read_to_string(&prompt.record)
+    assert!(!std::fs::read_to_string(prompt.path())
         .unwrap()
         .contains("482916"));
 
@@ -134,27 +133,27 @@ async fn latchkeyd_runs_ceremonies_and_management_through_the_worker() {
 /// prompt holds for `ceremonies`) succeeded.
 struct Created {
     dir: tempfile::TempDir,
-    _bus: common::TestBus,
-    _latchkeyd: latchkey_daemon::server::Daemon,
-    _prompt: common::Prompt,
-    client: latchkey_api::CredentialsClient,
+    /// Over a socket pair, this process serving the prompt.
+    latchkeyd: common::peer::PeerDaemon,
+    _prompt: latchkey_testkit::prompt::Record,
     web: latchkey_api::CallOptions,
 }
 
 async fn created_through_the_worker(ceremonies: usize) -> Created {
-    use common::{create_options, policy_privileged_self, start_daemon, Prompt, TestBus};
-    use latchkey_api::{CallOptions, CredentialsClient, Kind};
+    use common::{create_options, peer, policy};
+    use latchkey_api::{CallOptions, Kind};
     use latchkey_daemon::platform::PlatformBackend;
 
     let dir = tempfile::tempdir().unwrap();
     let worker = start(dir.path());
     let auth = std::sync::Arc::new(PlatformBackend::new(Box::new(worker)));
-    let bus = TestBus::start();
-    let latchkeyd = start_daemon(&bus, &policy_privileged_self(), auth).await;
-    let prompt = Prompt::spawn(&bus, &"approve\npin 482916\n".repeat(ceremonies), false);
-    let client = CredentialsClient::connect(Some(&bus.address))
-        .await
-        .unwrap();
+    let (d, prompt) = peer::start_recorded(
+        &policy::privileged_self_prompting(),
+        auth,
+        &"approve\npin 482916\n".repeat(ceremonies),
+    )
+    .await;
+    let client = &d.client;
     let web = CallOptions {
         origin: Some("https://login.example.com".into()),
         ..Default::default()
@@ -166,10 +165,8 @@ async fn created_through_the_worker(ceremonies: usize) -> Created {
     assert_eq!(out.code, 0, "{:?}: {:?}", out.error_name(), out.message());
     Created {
         dir,
-        _bus: bus,
-        _latchkeyd: latchkeyd,
+        latchkeyd: d,
         _prompt: prompt,
-        client,
         web,
     }
 }
@@ -180,7 +177,7 @@ async fn created_through_the_worker(ceremonies: usize) -> Created {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_failing_under_the_worker_is_the_stores_fault_at_the_edge() {
     let created = created_through_the_worker(1).await;
-    let (dir, client) = (&created.dir, &created.client);
+    let (dir, client) = (&created.dir, &created.latchkeyd.client);
     let list = client
         .proxy()
         .list_credentials(Default::default())
@@ -223,7 +220,7 @@ async fn a_store_failing_under_the_worker_in_a_ceremony_is_an_unknown_error_not_
     use latchkey_api::Kind;
 
     let created = created_through_the_worker(2).await;
-    let (dir, client, web) = (&created.dir, &created.client, &created.web);
+    let (dir, client, web) = (&created.dir, &created.latchkeyd.client, &created.web);
     // The credentials directory becomes a file: the next record cannot be written (ENOTDIR),
     // whoever runs the worker.
     let credentials = dir.path().join("credentials");
@@ -280,9 +277,9 @@ impl latchkey_daemon::ceremony::Ceremonies for NoKeys {
 /// the security keys) all still work.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_cancelled_platform_ceremony_list_signals_and_routing_still_work() {
-    use common::{create_options, policy_privileged_self, start_daemon, Prompt, TestBus};
+    use common::{create_options, peer, policy};
+    use latchkey_api::CallOptions;
     use latchkey_api::Kind;
-    use latchkey_api::{CallOptions, CredentialsClient};
     use latchkey_daemon::platform::PlatformBackend;
     use latchkey_daemon::routing::Router;
     use latchkey_webauthn::response::RegistrationResponseJSON;
@@ -303,18 +300,15 @@ async fn after_a_cancelled_platform_ceremony_list_signals_and_routing_still_work
         store: platform,
         keys: None,
     };
-    let bus = TestBus::start();
-    let _d = start_daemon(&bus, &policy_privileged_self(), backends).await;
     // The second PIN (the get that is closed) comes late, so that the request can be closed while
     // the prompt still asks; the others at once.
-    let prompt = Prompt::spawn(
-        &bus,
+    let (d, prompt) = peer::start_recorded(
+        &policy::privileged_self_prompting(),
+        backends,
         "approve\npin 482916\ndelay 1500 pin 482916\npin 482916\n",
-        false,
-    );
-    let client = CredentialsClient::connect(Some(&bus.address))
-        .await
-        .unwrap();
+    )
+    .await;
+    let client = &d.client;
     let web = CallOptions {
         origin: Some("https://login.example.com".into()),
         ..Default::default()
@@ -331,7 +325,7 @@ async fn after_a_cancelled_platform_ceremony_list_signals_and_routing_still_work
         r#"{{"rpId":"example.com","challenge":"AAECAwQFBgcICQoLDA0ODw","userVerification":"required","allowCredentials":[{{"type":"public-key","id":"{id}"}}]}}"#
     );
 
-    let pins = |p: &Prompt| {
+    let pins = |p: &latchkey_testkit::prompt::Record| {
         p.shown()
             .iter()
             .filter(|r| r["method"] == "RequestPin")
@@ -395,28 +389,24 @@ async fn kill_and_wait(pid: u32) {
 /// get runs on a new one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_while_the_prompt_holds_a_get_fails_it_as_the_systems_fault() {
-    use common::{
-        create_options, get_options, policy_privileged_self, start_daemon, Prompt, TestBus,
-    };
-    use latchkey_api::{CallOptions, CredentialsClient, Kind};
+    use common::{create_options, get_options, peer, policy};
+    use latchkey_api::{CallOptions, Kind};
     use latchkey_daemon::platform::PlatformBackend;
 
     let dir = tempfile::tempdir().unwrap();
     let worker = start(dir.path());
     let pid = worker.pid().unwrap();
     let auth = std::sync::Arc::new(PlatformBackend::new(Box::new(worker)));
-    let bus = TestBus::start();
-    let _latchkeyd = start_daemon(&bus, &policy_privileged_self(), auth).await;
     // The second PIN question (the get's) waits for the file `go`.
-    let go = bus.dir.path().join("go");
+    let signals = tempfile::tempdir().unwrap();
+    let go = signals.path().join("go");
     let script = format!(
         "approve\npin 482916\nafter {} pin 482916\npin 482916\n",
         go.display()
     );
-    let prompt = Prompt::spawn(&bus, &script, false);
-    let client = CredentialsClient::connect(Some(&bus.address))
-        .await
-        .unwrap();
+    let (d, prompt) =
+        peer::start_recorded(&policy::privileged_self_prompting(), auth, &script).await;
+    let client = &d.client;
     let web = CallOptions {
         origin: Some("https://login.example.com".into()),
         ..Default::default()
