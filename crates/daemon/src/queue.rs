@@ -24,7 +24,7 @@ use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
 use latchkey_webauthn::origin::Origin;
 
-use crate::identity::{parse, CallerIdentity};
+use crate::identity::CallerIdentity;
 
 /// Who a request counts against, from the kernel-backed identity (see [`caller_key`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -233,8 +233,9 @@ impl Drop for Ticket {
 ///
 /// * a sandboxed app as a whole (its app ID is the kernel's and the sandbox's word);
 /// * else the systemd user unit it runs in, when that names an app (`app-*.scope`, or a
-///   `*.service`, under `user@UID.service`; `/proc/PID/cgroup`): every process an app launch
-///   starts, however many it forks;
+///   `*.service`, under `user@UID.service`; `/proc/PID/cgroup` as read when the caller was
+///   identified, [`CallerIdentity::cgroup_path`]): every process an app launch starts, however
+///   many it forks;
 /// * else its executable (path, for user `uid`): forking or re-running the same program does not
 ///   make another caller. A process whose executable is unknown counts as itself alone.
 pub fn caller_key(caller: &CallerIdentity, uid: u32) -> CallerKey {
@@ -244,7 +245,7 @@ pub fn caller_key(caller: &CallerIdentity, uid: u32) -> CallerKey {
     if let Some(name) = &caller.snap_name {
         return CallerKey::new(format!("snap:{name}"));
     }
-    if let Some(unit) = live_cgroup(caller).and_then(|c| app_unit(&c, uid).map(str::to_owned)) {
+    if let Some(unit) = caller.cgroup_path.as_deref().and_then(|c| app_unit(c, uid)) {
         return CallerKey::new(format!("unit:{uid}:{unit}"));
     }
     match &caller.executable {
@@ -286,18 +287,6 @@ pub fn request_key(
         Some(page) if privileged => CallerKey::new(format!("{}|page:{page}", caller.as_str())),
         _ => caller,
     }
-}
-
-/// The cgroup v2 path of `caller`, if its PID still names the same process afterwards (a PID
-/// reused since identification reads as nothing).
-fn live_cgroup(caller: &CallerIdentity) -> Option<String> {
-    let dir = std::path::PathBuf::from(format!("/proc/{}", caller.pid));
-    let cgroup = std::fs::read_to_string(dir.join("cgroup")).ok()?;
-    let stat = std::fs::read_to_string(dir.join("stat")).ok()?;
-    if parse::proc_stat(&stat)?.start_time != caller.start_time {
-        return None;
-    }
-    parse::cgroup_v2_path(&cgroup).map(str::to_owned)
 }
 
 /// The outermost unit below `user@UID.service` in `cgroup_path` that names an app: an
@@ -396,6 +385,7 @@ mod tests {
             flatpak_app_id: None,
             snap_name: None,
             systemd_unit: None,
+            cgroup_path: None,
         };
         let copy = CallerIdentity {
             executable: Some("/home/u/bin/tool-copy-7".into()),
@@ -425,6 +415,7 @@ mod tests {
             flatpak_app_id: None,
             snap_name: None,
             systemd_unit: None,
+            cgroup_path: None,
         };
         let forked = CallerIdentity {
             pid: me.pid + 1,
@@ -451,6 +442,39 @@ mod tests {
             ..me
         };
         assert_eq!(caller_key(&flatpak, 1000).as_str(), "flatpak:org.x.Y");
+    }
+
+    #[test]
+    fn an_app_unit_from_the_identified_cgroup_keys_every_process_of_the_app() {
+        let base = "/user.slice/user-1000.slice/user@1000.service/app.slice";
+        let launched = CallerIdentity {
+            pid: 4242,
+            ppid: 1,
+            start_time: 9,
+            executable: Some("/usr/bin/editor".into()),
+            executable_file: None,
+            same_mount_namespace: true,
+            flatpak_app_id: None,
+            snap_name: None,
+            systemd_unit: Some("app-editor-7.scope".into()),
+            cgroup_path: Some(format!("{base}/app-editor-7.scope")),
+        };
+        // A helper of the same launch runs another program: same unit, same key.
+        let helper = CallerIdentity {
+            pid: 4243,
+            executable: Some("/usr/libexec/editor-helper".into()),
+            ..launched.clone()
+        };
+        assert_eq!(
+            caller_key(&launched, 1000).as_str(),
+            "unit:1000:app-editor-7.scope"
+        );
+        assert_eq!(caller_key(&launched, 1000), caller_key(&helper, 1000));
+        // Under another user's manager the unit names no app of this user: the executable counts.
+        assert_eq!(
+            caller_key(&launched, 1001).as_str(),
+            "exe:1001:/usr/bin/editor"
+        );
     }
 
     fn key(s: &str) -> CallerKey {

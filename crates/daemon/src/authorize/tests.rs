@@ -12,6 +12,7 @@ fn caller(flatpak: Option<&str>) -> CallerIdentity {
         flatpak_app_id: flatpak.map(str::to_owned),
         snap_name: None,
         systemd_unit: None,
+        cgroup_path: None,
     }
 }
 

@@ -80,6 +80,10 @@ pub struct CallerIdentity {
     pub snap_name: Option<String>,
     /// The systemd unit (scope/service) the process runs in; informative only.
     pub systemd_unit: Option<String>,
+    /// The process's cgroup v2 path, read with the rest of this identity while the process was
+    /// pinned; what [`crate::queue::caller_key`] keys an app unit by (ARCHITECTURE.md, "Who is
+    /// calling, on a connection's later calls").
+    pub cgroup_path: Option<String>,
 }
 
 impl CallerIdentity {
@@ -323,7 +327,7 @@ fn read_identity(
         read_small(&root.join(".flatpak-info")).and_then(|k| parse::flatpak_app_id(&k))
     };
     let cgroup = read_small(&proc_dir.join("cgroup")).unwrap_or_default();
-    let cgroup_path = parse::cgroup_v2_path(&cgroup).unwrap_or("");
+    let cgroup_path = parse::cgroup_v2_path(&cgroup);
     // A Snap is what snapd confines: an enforced AppArmor profile `snap.NAME.*`, which only root
     // can load, in the mount namespace snap-confine made for it. A cgroup or scope named
     // `snap.NAME.*` is no evidence (any process of the user can run in one: `systemd-run --user
@@ -335,7 +339,8 @@ fn read_identity(
             .or_else(|| read_small(&proc_dir.join("attr/current")))
             .and_then(|label| parse::snap_name_from_apparmor_label(&label))
     };
-    let systemd_unit = parse::systemd_unit(cgroup_path).map(str::to_owned);
+    let systemd_unit = cgroup_path.and_then(parse::systemd_unit).map(str::to_owned);
+    let cgroup_path = cgroup_path.map(str::to_owned);
     Ok(CallerIdentity {
         pid,
         ppid: stat.ppid,
@@ -346,6 +351,7 @@ fn read_identity(
         flatpak_app_id,
         snap_name,
         systemd_unit,
+        cgroup_path,
     })
 }
 

@@ -11,6 +11,7 @@ fn ident(exe: Option<&str>, flatpak: Option<&str>, snap: Option<&str>) -> Caller
         flatpak_app_id: flatpak.map(str::to_owned),
         snap_name: snap.map(str::to_owned),
         systemd_unit: None,
+        cgroup_path: None,
     }
 }
 

@@ -30,6 +30,7 @@ fn flatpak(app: &str) -> CallerIdentity {
         flatpak_app_id: Some(app.to_owned()),
         snap_name: None,
         systemd_unit: None,
+        cgroup_path: None,
     }
 }
 

@@ -11,6 +11,7 @@ fn process(pid: u32, start_time: u64) -> CallerIdentity {
         flatpak_app_id: None,
         snap_name: None,
         systemd_unit: None,
+        cgroup_path: None,
     }
 }
 
