@@ -28,21 +28,38 @@ fn start(store: &Path) -> WorkerDevice {
         .unwrap_or_else(|e| panic!("the worker over {} did not start: {e}", store.display()))
 }
 
-/// latchkeyd (in process, on a private bus) with the worker as its platform authenticator, as
+/// A page of example.com's login subdomain.
+fn web() -> latchkey_api::CallOptions {
+    latchkey_api::CallOptions {
+        origin: Some("https://login.example.com".into()),
+        ..Default::default()
+    }
+}
+
+/// The platform back-end over a worker on the store at `store`, and the worker's PID.
+fn platform_over_a_worker(
+    store: &Path,
+) -> (
+    std::sync::Arc<latchkey_daemon::platform::PlatformBackend>,
+    u32,
+) {
+    let worker = start(store);
+    let pid = worker.pid().unwrap();
+    let platform = latchkey_daemon::platform::PlatformBackend::new(Box::new(worker));
+    (std::sync::Arc::new(platform), pid)
+}
+
+/// latchkeyd (in process, over a socket pair) with the worker as its platform authenticator, as
 /// `PlatformBackend` runs it: create, get (verified), list and delete over D-Bus.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn latchkeyd_runs_ceremonies_and_management_through_the_worker() {
     use common::{create_options, get_options, peer, policy};
-    use latchkey_api::CallOptions;
     use latchkey_api::Kind;
-    use latchkey_daemon::platform::PlatformBackend;
     use latchkey_webauthn::response::{AuthenticationResponseJSON, RegistrationResponseJSON};
     use zbus::zvariant::{OwnedValue, Str};
 
     let dir = tempfile::tempdir().unwrap();
-    let worker = start(dir.path());
-    let pid = worker.pid().unwrap();
-    let auth = std::sync::Arc::new(PlatformBackend::new(Box::new(worker)));
+    let (auth, pid) = platform_over_a_worker(dir.path());
     let (d, prompt) = peer::start_recorded(
         &policy::privileged_self_prompting(),
         auth,
@@ -50,10 +67,7 @@ async fn latchkeyd_runs_ceremonies_and_management_through_the_worker() {
     )
     .await;
     let client = &d.client;
-    let web = CallOptions {
-        origin: Some("https://login.example.com".into()),
-        ..Default::default()
-    };
+    let web = web();
     let rp_id = RpId::parse("example.com").unwrap();
     let origins = ExpectedOrigins {
         origins: &["https://login.example.com"],
@@ -141,12 +155,10 @@ struct Created {
 
 async fn created_through_the_worker(ceremonies: usize) -> Created {
     use common::{create_options, peer, policy};
-    use latchkey_api::{CallOptions, Kind};
-    use latchkey_daemon::platform::PlatformBackend;
+    use latchkey_api::Kind;
 
     let dir = tempfile::tempdir().unwrap();
-    let worker = start(dir.path());
-    let auth = std::sync::Arc::new(PlatformBackend::new(Box::new(worker)));
+    let (auth, _) = platform_over_a_worker(dir.path());
     let (d, prompt) = peer::start_recorded(
         &policy::privileged_self_prompting(),
         auth,
@@ -154,10 +166,7 @@ async fn created_through_the_worker(ceremonies: usize) -> Created {
     )
     .await;
     let client = &d.client;
-    let web = CallOptions {
-        origin: Some("https://login.example.com".into()),
-        ..Default::default()
-    };
+    let web = web();
     let out = client
         .call(Kind::Create, &create_options("example.com"), &web)
         .await
@@ -278,17 +287,14 @@ impl latchkey_daemon::ceremony::Ceremonies for NoKeys {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_cancelled_platform_ceremony_list_signals_and_routing_still_work() {
     use common::{create_options, peer, policy};
-    use latchkey_api::CallOptions;
     use latchkey_api::Kind;
-    use latchkey_daemon::platform::PlatformBackend;
     use latchkey_daemon::routing::Router;
     use latchkey_webauthn::response::RegistrationResponseJSON;
     use std::collections::HashMap;
     use zbus::zvariant::Value;
 
     let dir = tempfile::tempdir().unwrap();
-    let worker = start(dir.path());
-    let platform = std::sync::Arc::new(PlatformBackend::new(Box::new(worker)));
+    let (platform, _) = platform_over_a_worker(dir.path());
     let router = std::sync::Arc::new(Router::new(
         platform.clone(),
         platform.clone(),
@@ -309,10 +315,7 @@ async fn after_a_cancelled_platform_ceremony_list_signals_and_routing_still_work
     )
     .await;
     let client = &d.client;
-    let web = CallOptions {
-        origin: Some("https://login.example.com".into()),
-        ..Default::default()
-    };
+    let web = web();
     let out = client
         .call(Kind::Create, &create_options("example.com"), &web)
         .await
@@ -390,13 +393,10 @@ async fn kill_and_wait(pid: u32) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_while_the_prompt_holds_a_get_fails_it_as_the_systems_fault() {
     use common::{create_options, get_options, peer, policy};
-    use latchkey_api::{CallOptions, Kind};
-    use latchkey_daemon::platform::PlatformBackend;
+    use latchkey_api::Kind;
 
     let dir = tempfile::tempdir().unwrap();
-    let worker = start(dir.path());
-    let pid = worker.pid().unwrap();
-    let auth = std::sync::Arc::new(PlatformBackend::new(Box::new(worker)));
+    let (auth, pid) = platform_over_a_worker(dir.path());
     // The second PIN question (the get's) waits for the file `go`.
     let signals = tempfile::tempdir().unwrap();
     let go = signals.path().join("go");
@@ -407,10 +407,7 @@ async fn a_worker_killed_while_the_prompt_holds_a_get_fails_it_as_the_systems_fa
     let (d, prompt) =
         peer::start_recorded(&policy::privileged_self_prompting(), auth, &script).await;
     let client = &d.client;
-    let web = CallOptions {
-        origin: Some("https://login.example.com".into()),
-        ..Default::default()
-    };
+    let web = web();
     let out = client
         .call(Kind::Create, &create_options("example.com"), &web)
         .await

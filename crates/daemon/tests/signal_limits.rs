@@ -97,8 +97,9 @@ async fn related_origins_authorize_ceremonies_but_not_signals() {
     assert_eq!(auth.gate().applied, 2);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn signals_beyond_a_callers_share_are_refused_at_once_while_a_ceremony_holds_the_platform() {
+/// latchkeyd over a socket pair with `limits` and a [`GatedBackend`], this process serving the
+/// prompt that approves.
+async fn limited(limits: CallLimits) -> (peer::PeerDaemon, std::sync::Arc<GatedBackend>) {
     let auth = GatedBackend::new();
     let daemon = peer::start_prompting(
         &policy::privileged_self_prompting(),
@@ -106,11 +107,18 @@ async fn signals_beyond_a_callers_share_are_refused_at_once_while_a_ceremony_hol
         "approve\n",
     )
     .await;
-    daemon.set_call_limits(CallLimits {
+    daemon.set_call_limits(limits);
+    (daemon, auth)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signals_beyond_a_callers_share_are_refused_at_once_while_a_ceremony_holds_the_platform() {
+    let (daemon, auth) = limited(CallLimits {
         total: 4,
         per_caller: 2,
         wait: Duration::from_secs(20),
-    });
+    })
+    .await;
     let client = &daemon.client;
     let pending = hold_the_authenticator(client, &auth, "https://example.com").await;
 
@@ -180,20 +188,14 @@ async fn signals_beyond_a_callers_share_are_refused_at_once_while_a_ceremony_hol
 /// the wait fails the test.
 #[tokio::test(start_paused = true)]
 async fn calls_beyond_the_total_fail_as_busy_after_a_bounded_wait() {
-    let auth = GatedBackend::new();
-    let daemon = peer::start_prompting(
-        &policy::privileged_self_prompting(),
-        auth.clone(),
-        "approve\n",
-    )
-    .await;
     let wait = Duration::from_millis(500);
     let step = wait / 10;
-    daemon.set_call_limits(CallLimits {
+    let (daemon, auth) = limited(CallLimits {
         total: 1,
         per_caller: 4,
         wait,
-    });
+    })
+    .await;
     let client = &daemon.client;
     let _freed = auth.freed_on_drop();
     let pending = hold_the_authenticator(client, &auth, "https://example.com").await;
