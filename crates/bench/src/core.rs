@@ -25,6 +25,7 @@ use latchkey_ctap::pin::{self, Permissions, PinUvAuthProtocol};
 use latchkey_ctap::{ResponseError, StatusCode};
 use zeroize::Zeroizing;
 
+use crate::stats::{self, Side};
 use crate::BenchError;
 
 /// The PIN every benchmark store is set up with.
@@ -266,6 +267,42 @@ impl<S: CredentialStore> CtapClient<S> {
             enterprise_attestation: None,
             attestation_formats_preference: None,
         })
+    }
+
+    /// Row 1's makeCredential through `handle_cbor` as one [`Side`] of a measurement: a fresh
+    /// pinUvAuthToken (getKeyAgreement and getPinUvAuthTokenUsingPinWithPermissions, as a client
+    /// gets one before each ceremony) and the encoded request for a new user untimed; the
+    /// command, with its pinUvAuthParam check, timed.
+    pub fn make_credential_side(&mut self, rp_id: &'static str) -> Side<'_> {
+        stats::timed_after(
+            self,
+            move |c| {
+                let token = c.token(Permissions::MAKE_CREDENTIAL, rp_id)?;
+                c.make_credential_request(rp_id, &token)
+            },
+            |c, request| check_ok("makeCredential", &c.auth.handle_cbor(&request)),
+        )
+    }
+
+    /// [`CtapClient::make_credential_side`] with the typed request (what `handle_cbor` decodes
+    /// the encoded one to) and the typed response: no CBOR either way.
+    pub fn make_credential_typed_side(&mut self, rp_id: &'static str) -> Side<'_> {
+        stats::timed_after(
+            self,
+            move |c| {
+                let token = c.token(Permissions::MAKE_CREDENTIAL, rp_id)?;
+                c.make_credential_typed(rp_id, &token)
+            },
+            |c, request| {
+                c.auth
+                    .make_credential(&request)
+                    .map(drop)
+                    .map_err(|status| BenchError::Status {
+                        command: "makeCredential",
+                        status,
+                    })
+            },
+        )
     }
 
     /// An encoded getAssertion for `rp_id` (empty allowList: discoverable) authorised by `token`.

@@ -117,28 +117,130 @@ pub fn measure(
 pub fn measure_with_setup<S, T>(
     budget: Budget,
     state: &mut S,
-    mut setup: impl FnMut(&mut S) -> Result<T, BenchError>,
-    mut op: impl FnMut(&mut S, T) -> Result<(), BenchError>,
+    setup: impl FnMut(&mut S) -> Result<T, BenchError>,
+    op: impl FnMut(&mut S, T) -> Result<(), BenchError>,
 ) -> Result<Samples, BenchError> {
-    for _ in 0..budget.warmup {
+    measure_side(budget, timed_after(state, setup, op))
+}
+
+/// One side of an [interleaved](measure_interleaved) measurement: each call sets up untimed,
+/// times one run, and returns that run's time. [`timed_after`] builds one from a set-up and an
+/// operation.
+pub type Side<'a> = Box<dyn FnMut() -> Result<Duration, BenchError> + 'a>;
+
+/// A [`Side`] that runs `setup(state)` untimed, then times `op(state, what setup returned)`, as
+/// [`measure_with_setup`] does (`op` takes its input, so dropping it is timed too).
+pub fn timed_after<'a, S, T>(
+    state: &'a mut S,
+    mut setup: impl FnMut(&mut S) -> Result<T, BenchError> + 'a,
+    mut op: impl FnMut(&mut S, T) -> Result<(), BenchError> + 'a,
+) -> Side<'a> {
+    Box::new(move || {
         let input = setup(state)?;
+        let start = Instant::now();
         op(state, input)?;
+        Ok(start.elapsed())
+    })
+}
+
+/// Times `side` alone under `budget`.
+pub fn measure_side(budget: Budget, mut side: Side<'_>) -> Result<Samples, BenchError> {
+    for _ in 0..budget.warmup {
+        side()?;
     }
     let mut times = Vec::with_capacity(budget.iterations);
     let mut spent = Duration::ZERO;
     while times.len() < budget.iterations
         && (spent < budget.max_time || times.len() < budget.min_iterations)
     {
-        let input = setup(state)?;
-        let start = Instant::now();
-        op(state, input)?;
-        let t = start.elapsed();
+        let t = side()?;
         spent += t;
         times.push(t);
     }
-    Samples::from_durations(times).ok_or(BenchError::Setup {
+    Samples::from_durations(times).ok_or_else(no_run)
+}
+
+fn no_run() -> BenchError {
+    BenchError::Setup {
         what: "timing",
         detail: "no iteration ran".into(),
+    }
+}
+
+/// Ratios of paired runs, sorted.
+#[derive(Debug, Clone)]
+pub struct Ratios {
+    sorted: Vec<f64>,
+}
+
+impl Ratios {
+    /// How many pairs.
+    pub fn len(&self) -> usize {
+        self.sorted.len()
+    }
+
+    /// Never true: ratios hold at least one pair.
+    pub fn is_empty(&self) -> bool {
+        self.sorted.is_empty()
+    }
+
+    /// The `q`-quantile by nearest rank (q in 0..=1).
+    pub fn quantile(&self, q: f64) -> f64 {
+        let n = self.sorted.len();
+        let rank = (q.clamp(0.0, 1.0) * n as f64).ceil() as usize;
+        self.sorted[rank.clamp(1, n) - 1]
+    }
+
+    /// The median (nearest rank).
+    pub fn median(&self) -> f64 {
+        self.quantile(0.5)
+    }
+}
+
+/// Two operations timed in one loop, their runs alternating (A, B, A, B, …) so that whatever
+/// else the machine does drifts over both alike: each side's samples, and the ratio A ÷ B of
+/// each pair (the `i`th run of A over the `i`th of B, taken one after the other).
+#[derive(Debug, Clone)]
+pub struct Interleaved {
+    /// A's runs.
+    pub a: Samples,
+    /// B's runs.
+    pub b: Samples,
+    /// A ÷ B, pair by pair.
+    pub ratios: Ratios,
+}
+
+/// Times `a` and `b` alternately under `budget` (warm-up runs alternate too; `max_time` counts
+/// both sides' timed runs). Each side's set-up stays untimed, as in [`measure_with_setup`].
+pub fn measure_interleaved(
+    budget: Budget,
+    mut a: Side<'_>,
+    mut b: Side<'_>,
+) -> Result<Interleaved, BenchError> {
+    for _ in 0..budget.warmup {
+        a()?;
+        b()?;
+    }
+    let mut times_a = Vec::with_capacity(budget.iterations);
+    let mut times_b = Vec::with_capacity(budget.iterations);
+    let mut ratios = Vec::with_capacity(budget.iterations);
+    let mut spent = Duration::ZERO;
+    while times_a.len() < budget.iterations
+        && (spent < budget.max_time || times_a.len() < budget.min_iterations)
+    {
+        let ta = a()?;
+        let tb = b()?;
+        spent += ta + tb;
+        times_a.push(ta);
+        times_b.push(tb);
+        // A run too short for the clock to see counts as one nanosecond.
+        ratios.push(ta.as_secs_f64() / tb.as_secs_f64().max(1e-9));
+    }
+    ratios.sort_unstable_by(f64::total_cmp);
+    Ok(Interleaved {
+        a: Samples::from_durations(times_a).ok_or_else(no_run)?,
+        b: Samples::from_durations(times_b).ok_or_else(no_run)?,
+        ratios: Ratios { sorted: ratios },
     })
 }
 
@@ -176,89 +278,4 @@ pub fn measure_excluding(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ms(v: &[u64]) -> Samples {
-        Samples::from_durations(v.iter().map(|&m| Duration::from_millis(m)).collect()).unwrap()
-    }
-
-    #[test]
-    fn excluding_subtracts_per_run() {
-        let mut n = 0u64;
-        let (whole, net) = measure_excluding(Budget::quick(), || {
-            n += 1;
-            std::thread::sleep(Duration::from_millis(2));
-            Ok(Duration::from_millis(if n % 2 == 0 { 1 } else { 100 }))
-        })
-        .unwrap();
-        assert!(whole.median() >= Duration::from_millis(2));
-        // A run can't go below zero, and the 1 ms exclusions leave at least 1 ms.
-        assert_eq!(net.quantile(0.0), Duration::ZERO);
-        assert!(net.quantile(1.0) >= Duration::from_millis(1));
-        assert!(net.quantile(1.0) < whole.quantile(1.0));
-    }
-
-    #[test]
-    fn median_and_p99_are_nearest_rank() {
-        let s = ms(&(1..=100).rev().collect::<Vec<_>>());
-        assert_eq!(s.median(), Duration::from_millis(50));
-        assert_eq!(s.p99(), Duration::from_millis(99));
-        assert_eq!(s.quantile(1.0), Duration::from_millis(100));
-        assert_eq!(s.quantile(0.0), Duration::from_millis(1));
-        let one = ms(&[7]);
-        assert_eq!(one.median(), Duration::from_millis(7));
-        assert_eq!(one.p99(), Duration::from_millis(7));
-        assert!((ms(&[2, 2, 2]).per_second() - 500.0).abs() < 1e-6);
-    }
-
-    #[test]
-    fn no_samples_is_none() {
-        assert!(Samples::from_durations(Vec::new()).is_none());
-    }
-
-    #[test]
-    fn measure_runs_warmup_then_the_budget_and_stops_on_error() {
-        let mut calls = 0;
-        let b = Budget {
-            warmup: 2,
-            iterations: 10,
-            max_time: Duration::from_secs(10),
-            min_iterations: 1,
-        };
-        let s = measure(b, || {
-            calls += 1;
-            Ok(())
-        })
-        .unwrap();
-        assert_eq!((s.len(), calls), (10, 12));
-        let mut left = 3;
-        let e = measure(b, || {
-            left -= 1;
-            if left == 0 {
-                Err(BenchError::Ceremony("boom".into()))
-            } else {
-                Ok(())
-            }
-        })
-        .unwrap_err();
-        assert_eq!(e.to_string(), "ceremony: boom");
-    }
-
-    #[test]
-    fn max_time_caps_slow_rows_but_min_iterations_still_run() {
-        let b = Budget {
-            warmup: 0,
-            iterations: 1000,
-            max_time: Duration::from_millis(1),
-            min_iterations: 4,
-        };
-        let s = measure(b, || {
-            std::thread::sleep(Duration::from_millis(2));
-            Ok(())
-        })
-        .unwrap();
-        assert_eq!(s.len(), 4);
-        assert_eq!(Budget::quick().scaled(1, 5).iterations, 1);
-    }
-}
+mod tests;

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use crate::stats::Ratios;
 use crate::{BenchError, Samples};
 
 enum Cell {
@@ -12,6 +13,7 @@ enum Cell {
     Value(String),
     NotMeasured(String),
     Ratio { median: f64, p99: f64 },
+    Paired(Ratios),
     Heading,
 }
 
@@ -25,6 +27,7 @@ struct Row {
 pub struct Table {
     rows: Vec<Row>,
     timed: HashMap<&'static str, usize>,
+    paired: HashMap<&'static str, usize>,
     /// latchkeyd's resident memory after the request run, in KiB, for the targets.
     pub rss_kib: Option<u64>,
     /// The load test's answered gets, of how many.
@@ -140,6 +143,35 @@ impl Table {
         }
     }
 
+    /// A row of paired ratios (from [`crate::stats::measure_interleaved`]): their median and
+    /// p99, and how many pairs. `key` names it for [`Table::paired`]. Not measured if `result`
+    /// is an error.
+    pub fn paired_ratios(
+        &mut self,
+        key: &'static str,
+        name: impl Into<String>,
+        result: Result<Ratios, BenchError>,
+    ) {
+        match result {
+            Ok(ratios) => {
+                self.paired.insert(key, self.rows.len());
+                self.rows.push(Row {
+                    name: name.into(),
+                    cell: Cell::Paired(ratios),
+                });
+            }
+            Err(e) => self.not_measured(name, e.to_string()),
+        }
+    }
+
+    /// The paired ratios of row `key`.
+    pub fn paired(&self, key: &str) -> Option<&Ratios> {
+        match self.paired.get(key).map(|&i| &self.rows[i].cell) {
+            Some(Cell::Paired(r)) => Some(r),
+            _ => None,
+        }
+    }
+
     /// How many rows were measured (timed, valued or ratios) and how many were not.
     pub fn counts(&self) -> (usize, usize) {
         let not = self
@@ -187,6 +219,14 @@ impl Table {
                 Cell::Ratio { median, p99 } => {
                     writeln!(out, "| {} | {median:.2}× | {p99:.2}× | | |", r.name)
                 }
+                Cell::Paired(ratios) => writeln!(
+                    out,
+                    "| {} | {:.2}× | {:.2}× | | {} |",
+                    r.name,
+                    ratios.median(),
+                    ratios.quantile(0.99),
+                    ratios.len()
+                ),
                 Cell::NotMeasured(why) => {
                     writeln!(out, "| {} | not measured: {why} | | | |", r.name)
                 }
@@ -227,6 +267,38 @@ mod tests {
         );
         assert_eq!(t.counts(), (4, 2));
         assert_eq!(t.not_measured_rows().len(), 2);
+    }
+
+    #[test]
+    fn paired_ratios_render_median_p99_and_pairs() {
+        let mut t = Table::new();
+        let r = crate::stats::measure_interleaved(
+            crate::Budget {
+                warmup: 0,
+                iterations: 3,
+                max_time: Duration::from_secs(1),
+                min_iterations: 3,
+            },
+            Box::new(|| Ok(Duration::from_micros(50))),
+            Box::new(|| Ok(Duration::from_micros(100))),
+        )
+        .unwrap();
+        t.paired_ratios("ab", "A ÷ B, paired", Ok(r.ratios));
+        t.paired_ratios(
+            "cd",
+            "C ÷ D, paired",
+            Err(BenchError::setup("peer", "failed")),
+        );
+        assert_eq!(t.paired("ab").map(|r| r.median()), Some(0.5));
+        assert!(t.paired("cd").is_none());
+        let s = t.render();
+        let lines: Vec<&str> = s.lines().collect();
+        assert_eq!(lines[2], "| A ÷ B, paired | 0.50× | 0.50× | | 3 |");
+        assert_eq!(
+            lines[3],
+            "| C ÷ D, paired | not measured: peer: failed | | | |"
+        );
+        assert_eq!(t.counts(), (1, 1));
     }
 
     #[test]

@@ -10,7 +10,8 @@
 //!   (`falsify_uv` sets the flag), so its get names the credential in allowCredentials.
 
 use futures_lite::future::block_on;
-use latchkey_bench::{stats, BenchError, Budget, Samples};
+use latchkey_bench::stats::{self, Side};
+use latchkey_bench::{BenchError, Budget, Samples};
 use passkey_authenticator::{Authenticator, UiHint, UserCheck, UserValidationMethod};
 use passkey_crypto::aws_lc_rs::AwsLcRsBackend;
 use passkey_crypto::rust_crypto::RustCryptoBackend;
@@ -110,41 +111,91 @@ fn ga_request() -> get_assertion::Request {
 /// `Option<Passkey>`, keeps only the last credential made.
 pub type KeepingStore = passkey_authenticator::MemoryStore;
 
-/// passkey-authenticator's makeCredential and getAssertion (discoverable, empty allowList) on
-/// the crypto backend `C`. makeCredential stores every credential in [`KeepingStore`];
-/// getAssertion runs on the `Option<Passkey>` store, the one that can answer a discoverable
-/// request (the map store only finds credentials named in an allowList), holding one credential.
-pub fn passkey_rs<C: CryptoBackend>(
-    crypto: fn() -> C,
-    budget: Budget,
-) -> (Result<Samples, BenchError>, Result<Samples, BenchError>) {
-    let mut auth = Authenticator::new(Aaguid::new_empty(), KeepingStore::new(), Verified, crypto());
-    let mut n = 0u64;
-    let mc = stats::measure_with_setup(
-        budget,
-        &mut (),
-        |_| {
-            n += 1;
-            Ok(mc_request(n))
-        },
-        |_, request| {
-            let r = block_on(auth.make_credential(request)).map_err(peer)?;
-            if r.auth_data.attested_credential_data.is_some() {
-                Ok(())
-            } else {
-                Err(peer("no attested credential"))
-            }
-        },
-    );
-    let mut auth = Authenticator::new(Aaguid::new_empty(), None::<Passkey>, Verified, crypto());
-    if let Err(e) = block_on(auth.make_credential(mc_request(0))) {
-        return (mc, Err(peer(e)));
+/// passkey-authenticator making row 1's credentials on the crypto backend `C`, kept in its map
+/// store ([`KeepingStore`]), as one [`Side`] of a measurement: the `n`th request for a new user
+/// is built untimed, the call is timed.
+pub struct PeerMaker<C: CryptoBackend> {
+    auth: Authenticator<KeepingStore, Verified, C>,
+    n: u64,
+    checked: bool,
+}
+
+impl<C: CryptoBackend> PeerMaker<C> {
+    /// An authenticator with an empty store.
+    pub fn new(crypto: C) -> Self {
+        PeerMaker {
+            auth: Authenticator::new(Aaguid::new_empty(), KeepingStore::new(), Verified, crypto),
+            n: 0,
+            checked: false,
+        }
     }
-    let ga = stats::measure_with_setup(
+
+    /// makeCredential at the peer's typed API (no CBOR either way).
+    pub fn typed(&mut self) -> Side<'_> {
+        stats::timed_after(
+            self,
+            |p| {
+                p.n += 1;
+                Ok(mc_request(p.n))
+            },
+            |p, request| {
+                let r = block_on(p.auth.make_credential(request)).map_err(peer)?;
+                if r.auth_data.attested_credential_data.is_some() {
+                    Ok(())
+                } else {
+                    Err(peer("no attested credential"))
+                }
+            },
+        )
+    }
+
+    /// makeCredential through the peer's own CTAP 2 CBOR types, as Latchkey's row goes through
+    /// `handle_cbor`: the command byte and the request map in (encoded untimed by passkey-types'
+    /// serde with ciborium), decoded with ciborium into its typed request, the typed call, and
+    /// the response encoded behind a success status byte. The first answer is read back with
+    /// Latchkey's strict decoder, so the bytes are a real makeCredential response.
+    pub fn cbor(&mut self) -> Side<'_> {
+        stats::timed_after(
+            self,
+            |p| {
+                p.n += 1;
+                let mut message = vec![MAKE_CREDENTIAL];
+                ciborium::ser::into_writer(&mc_request(p.n), &mut message).map_err(peer)?;
+                Ok(message)
+            },
+            |p, message| {
+                let body = match message.split_first() {
+                    Some((&MAKE_CREDENTIAL, body)) => body,
+                    _ => return Err(peer("not a makeCredential message")),
+                };
+                let request: make_credential::Request =
+                    ciborium::de::from_reader(body).map_err(peer)?;
+                let response = block_on(p.auth.make_credential(request)).map_err(peer)?;
+                let mut out = vec![0u8];
+                ciborium::ser::into_writer(&response, &mut out).map_err(peer)?;
+                if !p.checked {
+                    let r: latchkey_ctap::command::MakeCredentialResponse =
+                        latchkey_ctap::command::decode_response(&out).map_err(peer)?;
+                    latchkey_bench::core::credential_id(&r.auth_data)?;
+                    p.checked = true;
+                }
+                Ok(())
+            },
+        )
+    }
+}
+
+/// passkey-authenticator's getAssertion (discoverable, empty allowList) on the crypto backend
+/// `C`, on the `Option<Passkey>` store, the one that can answer a discoverable request (the map
+/// store only finds credentials named in an allowList), holding one credential.
+pub fn passkey_rs_ga<C: CryptoBackend>(crypto: C, budget: Budget) -> Result<Samples, BenchError> {
+    let mut auth = Authenticator::new(Aaguid::new_empty(), None::<Passkey>, Verified, crypto);
+    block_on(auth.make_credential(mc_request(0))).map_err(peer)?;
+    stats::measure_with_setup(
         budget,
-        &mut (),
+        &mut auth,
         |_| Ok(ga_request()),
-        |_, request| {
+        |auth, request| {
             let r = block_on(auth.get_assertion(request)).map_err(peer)?;
             if r.signature.is_empty() {
                 Err(peer("empty signature"))
@@ -152,51 +203,11 @@ pub fn passkey_rs<C: CryptoBackend>(
                 Ok(())
             }
         },
-    );
-    (mc, ga)
+    )
 }
 
 /// The CTAP 2 command byte of authenticatorMakeCredential (CTAP 2.1 §6.1).
 pub const MAKE_CREDENTIAL: u8 = 0x01;
-
-/// passkey-authenticator's makeCredential through its own CTAP 2 CBOR types, as Latchkey's row
-/// goes through `handle_cbor`: the command byte and the request map in (encoded untimed by
-/// passkey-types' serde with ciborium), decoded with ciborium into its typed request, the
-/// typed call, and the response encoded behind a success status byte. The first answer is
-/// read back with Latchkey's strict decoder, so the bytes are a real makeCredential response.
-pub fn passkey_rs_cbor<C: CryptoBackend>(crypto: C, budget: Budget) -> Result<Samples, BenchError> {
-    let mut auth = Authenticator::new(Aaguid::new_empty(), KeepingStore::new(), Verified, crypto);
-    let mut n = 0u64;
-    let mut checked = false;
-    stats::measure_with_setup(
-        budget,
-        &mut (),
-        |_| {
-            n += 1;
-            let mut message = vec![MAKE_CREDENTIAL];
-            ciborium::ser::into_writer(&mc_request(n), &mut message).map_err(peer)?;
-            Ok(message)
-        },
-        |_, message| {
-            let body = match message.split_first() {
-                Some((&MAKE_CREDENTIAL, body)) => body,
-                _ => return Err(peer("not a makeCredential message")),
-            };
-            let request: make_credential::Request =
-                ciborium::de::from_reader(body).map_err(peer)?;
-            let response = block_on(auth.make_credential(request)).map_err(peer)?;
-            let mut out = vec![0u8];
-            ciborium::ser::into_writer(&response, &mut out).map_err(peer)?;
-            if !checked {
-                let r: latchkey_ctap::command::MakeCredentialResponse =
-                    latchkey_ctap::command::decode_response(&out).map_err(peer)?;
-                latchkey_bench::core::credential_id(&r.auth_data)?;
-                checked = true;
-            }
-            Ok(())
-        },
-    )
-}
 
 /// The AWS-LC backend.
 pub fn aws_lc() -> AwsLcRsBackend {
