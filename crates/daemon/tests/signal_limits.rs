@@ -183,7 +183,7 @@ async fn signals_beyond_a_callers_share_are_refused_at_once_while_a_ceremony_hol
 }
 
 /// On a paused clock over a socket pair: the signal holding the only place blocks a thread on the
-/// authenticator, so the clock does not move by itself and `peer::within_advancing` moves it. The
+/// authenticator, so the clock does not move by itself and `within_advancing` moves it. The
 /// calls waiting for a place fail once the bound is spent; without the bound they never answer and
 /// the wait fails the test.
 #[tokio::test(start_paused = true)]
@@ -216,7 +216,7 @@ async fn calls_beyond_the_total_fail_as_busy_after_a_bounded_wait() {
     auth.until("a signal waiting for the authenticator", |g| g.waiting == 1)
         .await;
     for call in calls {
-        let e = peer::within_advancing("a call beyond the total", step, call)
+        let e = within_advancing("a call beyond the total", step, call)
             .await
             .unwrap()
             .unwrap_err();
@@ -236,7 +236,7 @@ async fn calls_beyond_the_total_fail_as_busy_after_a_bounded_wait() {
 
     // Management calls share the bound and fail with the D-Bus busy error.
     let e = ClientError::from(
-        peer::within_advancing(
+        within_advancing(
             "a management call beyond the total",
             step,
             client.proxy().list_credentials(HashMap::new()),
@@ -282,4 +282,45 @@ async fn calls_beyond_the_total_fail_as_busy_after_a_bounded_wait() {
         .await
         .unwrap()
         .is_empty());
+}
+
+/// A blocking-pool thread stops tokio from moving a paused clock by itself; the thread stays
+/// blocked until the test is over (its sender dropped), so only `within_advancing` moves it.
+fn hold_the_clock() -> std::sync::mpsc::Sender<()> {
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    tokio::task::spawn_blocking(move || {
+        let _ = rx.recv();
+    });
+    tx
+}
+
+#[tokio::test]
+async fn a_timer_fires_on_a_held_clock_moved_by_hand() {
+    tokio::time::pause();
+    let _held = hold_the_clock();
+    let started = tokio::time::Instant::now();
+    let wait = std::time::Duration::from_secs(5);
+    within_advancing(
+        "a timer on a held clock",
+        std::time::Duration::from_millis(100),
+        tokio::time::sleep(wait),
+    )
+    .await;
+    let waited = started.elapsed();
+    assert!(waited >= wait && waited < peer::LIMIT, "{waited:?}");
+}
+
+#[tokio::test]
+#[should_panic(
+    expected = "a wait held by a thread: nothing within 30s of a moved clock over the socket pair"
+)]
+async fn a_wait_that_never_ends_on_a_held_clock_fails_instead_of_hanging() {
+    tokio::time::pause();
+    let _held = hold_the_clock();
+    within_advancing(
+        "a wait held by a thread",
+        std::time::Duration::from_millis(100),
+        std::future::pending::<()>(),
+    )
+    .await;
 }

@@ -44,25 +44,6 @@ pub async fn within<F: Future>(what: &str, fut: F) -> F::Output {
     }
 }
 
-/// [`within`] on a paused clock that does not move by itself: while a `spawn_blocking` thread
-/// runs (a back-end blocked on its authenticator), tokio does not auto-advance a paused clock. So
-/// each time `fut` is still pending this moves the clock on by `step` and lets the runtime run,
-/// until `fut` is ready or [`LIMIT`] of moved time is spent.
-pub async fn within_advancing<F: Future>(what: &str, step: Duration, fut: F) -> F::Output {
-    let mut fut = std::pin::pin!(fut);
-    let start = tokio::time::Instant::now();
-    loop {
-        if start.elapsed() >= LIMIT {
-            panic!("{what}: nothing within {LIMIT:?} of a moved clock over the socket pair");
-        }
-        tokio::select! {
-            biased;
-            out = &mut fut => return out,
-            () = tokio::time::advance(step) => {}
-        }
-    }
-}
-
 /// latchkeyd serving one caller over a socket pair (module doc).
 pub struct PeerDaemon {
     /// The latchkeyd.

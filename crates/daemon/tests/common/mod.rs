@@ -371,3 +371,30 @@ impl PlatformStore for GatedBackend {
         Ok(SignalReport::default())
     }
 }
+
+/// [`peer::within`] on a paused clock that does not move by itself: while a `spawn_blocking` thread
+/// runs (a back-end blocked on its authenticator), tokio does not auto-advance a paused clock. So
+/// each time `fut` is still pending this moves the clock on by `step` and lets the runtime run,
+/// until `fut` is ready or [`peer::LIMIT`] of moved time is spent (a paused clock needs tokio's
+/// `test-util`, which only these tests enable).
+pub async fn within_advancing<F: std::future::Future>(
+    what: &str,
+    step: Duration,
+    fut: F,
+) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    let start = tokio::time::Instant::now();
+    loop {
+        if start.elapsed() >= peer::LIMIT {
+            panic!(
+                "{what}: nothing within {:?} of a moved clock over the socket pair",
+                peer::LIMIT
+            );
+        }
+        tokio::select! {
+            biased;
+            out = &mut fut => return out,
+            () = tokio::time::advance(step) => {}
+        }
+    }
+}
