@@ -16,17 +16,19 @@ use crate::ceremony::{CancelToken, PromptSession};
 use crate::consent;
 use crate::fault::{Blame, Fault, FaultKind};
 use crate::options::{CheckedOptions, Kind};
+use crate::policy::CallerClass;
 use crate::prompt::{micros, DbusPromptSession};
 use crate::queue::Ticket;
 use crate::remember;
 use crate::state::Shared;
 
-/// Runs `req` from its parsed options to the back-end's response JSON.
+/// Runs `req` from its parsed options (and what policy said of its caller when it was queued)
+/// to the back-end's response JSON.
 pub(super) async fn ceremony(
     shared: &Shared,
     conn: &Connection,
     req: &NewRequest,
-    checked: Result<CheckedOptions, WebAuthnError>,
+    (class, checked): (CallerClass, Result<CheckedOptions, WebAuthnError>),
     ticket: &Ticket,
     progress: &Mutex<Progress>,
     stop: &CancelToken,
@@ -43,7 +45,7 @@ pub(super) async fn ceremony(
         parent_window: req.parent_window.as_ref(),
     };
     let t = Instant::now();
-    let admitted = Admitted::new(&shared.settings.policy, &asked, checked)?;
+    let admitted = Admitted::new(class, &asked, checked)?;
     lock(progress).caller = Some(admitted.shown().to_owned());
     let related = shared.settings.related_origins.as_ref();
     let granted = match admitted.authorize(&asked, related.is_some())? {

@@ -157,7 +157,8 @@ pub(crate) async fn spawn(
         }
     }
     tracing::debug!(request = %req.id, phase = "export", us = micros(t), "phase");
-    tokio::spawn(run(shared, conn, req, ticket, cancel_rx, stop));
+    // Classified once: the request's steps go on with what policy said here.
+    tokio::spawn(run(shared, conn, req, class, ticket, cancel_rx, stop));
     Ok(())
 }
 
@@ -185,6 +186,7 @@ async fn run(
     shared: Arc<Shared>,
     conn: Connection,
     req: NewRequest,
+    class: CallerClass,
     ticket: Ticket,
     mut cancel: watch::Receiver<Option<CancelReason>>,
     stop: CancelToken,
@@ -207,7 +209,7 @@ async fn run(
         () = tokio::time::sleep(timeout) => {
             Some(Err(Stop::Failed(Fault::new(Blame::User, FaultKind::TimedOut, format!("the request timed out after {} s", timeout.as_secs())))))
         }
-        o = driver::ceremony(&shared, &conn, &req, checked, &ticket, &chosen, &stop) => Some(o),
+        o = driver::ceremony(&shared, &conn, &req, (class, checked), &ticket, &chosen, &stop) => Some(o),
     };
     drop(ticket);
     // Whatever ended it, stop the authenticator and take the prompt down.
@@ -216,12 +218,6 @@ async fn run(
     if !finished {
         stop.cancel();
     }
-    let t = Instant::now();
-    let _ = conn
-        .object_server()
-        .remove::<RequestObject, _>(&req.path)
-        .await;
-    tracing::debug!(request = %id, phase = "unexport", us = micros(t), "phase");
     shared.lock_requests().remove(&req.path);
     // The prompt comes down after the caller has its answer: `Dismiss` is a round trip to
     // another process that the caller need not wait for.
@@ -234,6 +230,7 @@ async fn run(
         }
     });
     let Some(outcome) = outcome else {
+        unexport(&conn, &req.path, id).await;
         if let Some(d) = dismiss {
             d.await;
         }
@@ -264,12 +261,22 @@ async fn run(
             tracing::info!(request = %id, kind = req.kind.as_str(), caller = ?progress.caller, error = stop.error().name(), blame = fault.blame().as_str(), fault = ?fault.kind(), message = %fault.chain(), "request failed")
         }
     }
+    // The caller's answer goes before the object comes down: a `Close()` that arrives in between
+    // finds the request no longer live and stops nothing.
     let t = Instant::now();
-    respond(conn, req.path, req.sender, code, results).await;
+    respond(conn.clone(), req.path.clone(), req.sender, code, results).await;
     tracing::debug!(request = %id, phase = "response", us = micros(t), "phase");
+    unexport(&conn, &req.path, id).await;
     if let Some(d) = dismiss {
         d.await;
     }
+}
+
+/// Takes the request object at `path` off the bus.
+async fn unexport(conn: &Connection, path: &OwnedObjectPath, id: RequestId) {
+    let t = Instant::now();
+    let _ = conn.object_server().remove::<RequestObject, _>(path).await;
+    tracing::debug!(request = %id, phase = "unexport", us = micros(t), "phase");
 }
 
 /// How far a request got, for cleaning up after cancellation.

@@ -17,7 +17,7 @@ use crate::consent::{self, Consent, NoConsent};
 use crate::fault::{Blame, Fault, FaultKind};
 use crate::identity::CallerIdentity;
 use crate::options::{CheckedOptions, Kind};
-use crate::policy::{CallerClass, Policy};
+use crate::policy::CallerClass;
 use crate::prompt::Trust;
 use crate::remember;
 
@@ -74,14 +74,13 @@ pub(crate) struct Admitted {
 
 impl Admitted {
     /// The first step: the options (parsed once, by the driver, for the timeout too) must have
-    /// parsed; policy classifies the caller.
+    /// parsed; `class` is what policy said of the caller when the request was queued.
     pub(crate) fn new(
-        policy: &Policy,
+        class: CallerClass,
         asked: &Asked<'_>,
         options: Result<CheckedOptions, WebAuthnError>,
     ) -> Decision<Self> {
         let options = options.map_err(|e| caller(&e))?;
-        let class = policy.classify(asked.caller);
         let shown = shown_caller(&class, asked.caller);
         Ok(Self {
             options,

@@ -56,7 +56,7 @@ fn asked<'a>(caller: &'a CallerIdentity, origin: Option<&'a str>) -> Asked<'a> {
 
 fn admit(asked: &Asked<'_>, rp_id: &str) -> Decision<Admitted> {
     Admitted::new(
-        &policy(),
+        policy().classify(asked.caller),
         asked,
         options::check(Kind::Create, &create_options(rp_id)),
     )
@@ -96,7 +96,7 @@ fn malformed_options_stop_before_policy_with_the_parsers_error() {
     let browser = flatpak("org.example.Browser");
     let a = asked(&browser, Some("https://example.com"));
     let e = failed(Admitted::new(
-        &policy(),
+        policy().classify(a.caller),
         &a,
         options::check(Kind::Create, r#"{"challenge":"!!!"}"#),
     ));
@@ -313,7 +313,7 @@ fn each_stop_says_whose_fault_it_is() {
     let chat = flatpak("org.example.Chat");
     let a = asked(&chat, None);
     let malformed = fault_of(Admitted::new(
-        &policy(),
+        policy().classify(a.caller),
         &a,
         options::check(Kind::Create, "{\"rp\": 1}"),
     ));
