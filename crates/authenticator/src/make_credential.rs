@@ -18,10 +18,11 @@ use crate::token::Permissions;
 use crate::wire;
 
 impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, C, R> {
-    /// authenticatorMakeCredential on a parsed request.
+    /// authenticatorMakeCredential on a parsed request. The request is taken, not borrowed: its
+    /// RP and user become the credential's without a copy.
     pub fn make_credential(
         &mut self,
-        req: &MakeCredentialRequest,
+        req: MakeCredentialRequest,
     ) -> Result<MakeCredentialResponse, Status> {
         let purpose = PresencePurpose::MakeCredential {
             rp_id: &req.rp.id,
@@ -224,10 +225,18 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
         } else {
             None
         };
+        let rp_id_hash = sha256(req.rp.id.as_bytes());
+        let MakeCredentialRequest {
+            rp,
+            user: user_entity,
+            client_data_hash,
+            attestation_formats_preference,
+            ..
+        } = req;
         let credential = Credential {
             id: credential_id.clone(),
-            rp: req.rp.clone(),
-            user: req.user.clone(),
+            rp,
+            user: user_entity,
             discoverable: req.rk,
             public_key: public_key.clone(),
             key,
@@ -247,7 +256,7 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
             Some(wire::make_credential_extensions(&outputs))
         };
         let auth_data = wire::attested_auth_data(
-            &sha256(req.rp.id.as_bytes()),
+            &rp_id_hash,
             &user,
             self.backup_flags(),
             credential.sign_count,
@@ -258,8 +267,7 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
         )?;
         // CTAP 2.2 §6.1 attestationFormatsPreference: the first format made here, else the
         // default.
-        let mode = req
-            .attestation_formats_preference
+        let mode = attestation_formats_preference
             .iter()
             .flatten()
             .find_map(|f| AttestationMode::from_format(f))
@@ -268,7 +276,7 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
             AttestationMode::None => AttestationStatement::None,
             AttestationMode::PackedSelf => {
                 let mut message = auth_data.clone();
-                message.extend_from_slice(&req.client_data_hash);
+                message.extend_from_slice(&client_data_hash);
                 let sig = self.store.sign(&credential.key, alg, &message)?;
                 AttestationStatement::PackedSelf {
                     alg: alg.cose(),

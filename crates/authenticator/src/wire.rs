@@ -185,7 +185,7 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
         self.observe_token();
         match decoded? {
             cmd::Request::MakeCredential(r) => self
-                .make_credential(&make_credential_in(r))
+                .make_credential(make_credential_in(r))
                 .map(|r| Response::MakeCredential(make_credential_out(r))),
             cmd::Request::GetAssertion(r) => {
                 let out = self.get_assertion(&get_assertion_in(&r))?;

@@ -27,7 +27,7 @@ fn send(c: &mut CtapClient<MemoryStore>, request: &[u8]) -> Result<(), BenchErro
 #[inline(never)]
 fn send_typed(
     c: &mut CtapClient<MemoryStore>,
-    request: &MakeCredentialRequest,
+    request: MakeCredentialRequest,
 ) -> Result<(), BenchError> {
     c.auth
         .make_credential(request)
@@ -49,7 +49,7 @@ fn main() -> ExitCode {
             let token = c.token(Permissions::MAKE_CREDENTIAL, "example.com")?;
             if typed {
                 let request = c.make_credential_typed("example.com", &token)?;
-                send_typed(&mut c, &request)?;
+                send_typed(&mut c, request)?;
             } else {
                 let request = c.make_credential_request("example.com", &token)?;
                 send(&mut c, &request)?;

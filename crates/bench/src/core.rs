@@ -295,7 +295,7 @@ impl<S: CredentialStore> CtapClient<S> {
             },
             |c, request| {
                 c.auth
-                    .make_credential(&request)
+                    .make_credential(request)
                     .map(drop)
                     .map_err(|status| BenchError::Status {
                         command: "makeCredential",
@@ -463,13 +463,13 @@ mod tests {
             .token(Permissions::MAKE_CREDENTIAL, "example.com")
             .unwrap();
         let typed = c.make_credential_typed("example.com", &token).unwrap();
-        let made = c.auth.make_credential(&typed).unwrap();
+        let made = c.auth.make_credential(typed).unwrap();
         assert_eq!(made.credential_id.len(), 32);
         assert_eq!(credential_id(&made.auth_data).unwrap(), made.credential_id);
         // The token was spent: the same request again is refused as the encoded one would be.
         let again = c.make_credential_typed("example.com", &token).unwrap();
         assert_eq!(
-            c.auth.make_credential(&again).unwrap_err(),
+            c.auth.make_credential(again).unwrap_err(),
             StatusCode::PinAuthInvalid
         );
         // And with a fresh token, the encoded form of the same kind of request is taken too.
