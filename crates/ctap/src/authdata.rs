@@ -84,7 +84,11 @@ impl AuthenticatorData {
         if self.extensions.is_some() {
             flags |= Flags::ED;
         }
-        let mut out = Vec::with_capacity(37);
+        // The fixed 37 bytes, then AAGUID, length and credential ID, and the key: one allocation.
+        let attested = self.attested_credential_data.as_ref().map_or(0, |acd| {
+            16 + 2 + acd.credential_id.len() + acd.public_key.size_hint()
+        });
+        let mut out = Vec::with_capacity(37 + attested);
         out.extend_from_slice(&self.rp_id_hash);
         out.push(flags);
         out.extend_from_slice(&self.sign_count.to_be_bytes());
@@ -96,7 +100,7 @@ impl AuthenticatorData {
             let len = u16::try_from(acd.credential_id.len()).unwrap_or(u16::MAX);
             out.extend_from_slice(&len.to_be_bytes());
             out.extend_from_slice(&acd.credential_id[..usize::from(len)]);
-            out.extend_from_slice(&acd.public_key.to_bytes());
+            acd.public_key.write_into(&mut out);
         }
         if let Some(ext) = &self.extensions {
             cbor::encode_into(&ext.to_value(), &mut out);

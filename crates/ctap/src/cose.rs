@@ -204,13 +204,32 @@ impl CoseKey {
     /// the PIN protocol's key agreement) is written straight out, its labels in canonical order;
     /// the same bytes as encoding [`ToValue::to_value`], without building the value first.
     pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.size_hint());
+        self.write_into(&mut out);
+        out
+    }
+
+    /// Appends the encoding [`CoseKey::to_bytes`] gives to `out` (authenticatorData writes the
+    /// key in place this way, without a buffer of its own).
+    pub fn write_into(&self, out: &mut Vec<u8>) {
         match self {
-            Self::Es256(p) => ec2_bytes(CoseAlgorithm::ES256, CRV_P256, &p.x, &p.y),
+            Self::Es256(p) => ec2_into(CoseAlgorithm::ES256, CRV_P256, &p.x, &p.y, out),
             Self::EcdhEsHkdf256(p) => {
-                ec2_bytes(CoseAlgorithm::ECDH_ES_HKDF_256, CRV_P256, &p.x, &p.y)
+                ec2_into(CoseAlgorithm::ECDH_ES_HKDF_256, CRV_P256, &p.x, &p.y, out)
             }
-            Self::Es384(p) => ec2_bytes(CoseAlgorithm::ES384, CRV_P384, &p.x, &p.y),
-            _ => cbor::encode(&self.to_value()),
+            Self::Es384(p) => ec2_into(CoseAlgorithm::ES384, CRV_P384, &p.x, &p.y, out),
+            _ => cbor::encode_into(&self.to_value(), out),
+        }
+    }
+
+    /// At least the length of an EC2 key's encoding (the map head and labels take at most 16
+    /// bytes besides the coordinates), for a buffer's capacity; 0, no guess, for the other key
+    /// types.
+    pub fn size_hint(&self) -> usize {
+        match self {
+            Self::Es256(p) | Self::EcdhEsHkdf256(p) => 16 + p.x.len() + p.y.len(),
+            Self::Es384(p) => 16 + p.x.len() + p.y.len(),
+            _ => 0,
         }
     }
 
@@ -234,18 +253,16 @@ impl CoseKey {
 
 /// An EC2 COSE_Key `{1: 2, 3: alg, -1: crv, -2: x, -3: y}`: the labels 1, 3, -1, -2, -3 are in
 /// CTAP2 canonical order (unsigned before negative, then by encoding).
-fn ec2_bytes(alg: CoseAlgorithm, crv: i64, x: &[u8], y: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(16 + x.len() + y.len());
-    cbor::write::map_head_into(5, &mut out);
+fn ec2_into(alg: CoseAlgorithm, crv: i64, x: &[u8], y: &[u8], out: &mut Vec<u8>) {
+    cbor::write::map_head_into(5, out);
     for (label, value) in [(LABEL_KTY, KTY_EC2), (LABEL_ALG, alg.0), (LABEL_CRV, crv)] {
-        cbor::write::int_into(label, &mut out);
-        cbor::write::int_into(value, &mut out);
+        cbor::write::int_into(label, out);
+        cbor::write::int_into(value, out);
     }
-    cbor::write::int_into(LABEL_X, &mut out);
-    cbor::write::bytes_into(x, &mut out);
-    cbor::write::int_into(LABEL_Y, &mut out);
-    cbor::write::bytes_into(y, &mut out);
-    out
+    cbor::write::int_into(LABEL_X, out);
+    cbor::write::bytes_into(x, out);
+    cbor::write::int_into(LABEL_Y, out);
+    cbor::write::bytes_into(y, out);
 }
 
 fn p256_point(map: &mut IntMap, field: &'static str) -> Result<P256Point, Error> {

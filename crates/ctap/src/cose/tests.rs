@@ -18,6 +18,31 @@ fn es256_key_encodes_in_canonical_label_order() {
 }
 
 #[test]
+fn write_into_appends_what_to_bytes_gives_and_the_hint_is_the_ec2_length() {
+    let es256 = CoseKey::Es256(P256Point {
+        x: [0x11; 32],
+        y: [0x22; 32],
+    });
+    let es384 = CoseKey::Es384(P384Point {
+        x: [0x33; 48],
+        y: [0x44; 48],
+    });
+    let ed = CoseKey::Ed25519([9; 32]);
+    for key in [&es256, &es384, &ed] {
+        let mut out = b"prefix".to_vec();
+        key.write_into(&mut out);
+        assert_eq!(&out[..6], b"prefix");
+        assert_eq!(&out[6..], key.to_bytes().as_slice());
+    }
+    // {1: 2, 3: -7, -1: 1, -2: x, -3: y} is 77 bytes: the hint covers it without a second
+    // allocation.
+    assert_eq!(es256.size_hint(), 80);
+    assert_eq!(es256.to_bytes().len(), 77);
+    assert!(es384.size_hint() >= es384.to_bytes().len());
+    assert_eq!(ed.size_hint(), 0);
+}
+
+#[test]
 fn key_agreement_and_ed25519_keys() {
     let ka = CoseKey::EcdhEsHkdf256(P256Point {
         x: [3; 32],
