@@ -123,11 +123,12 @@ impl MemoryStore {
     /// Adds `c` to the discoverable index (if it is discoverable).
     fn index(&mut self, c: &Credential) {
         if c.discoverable {
-            let previous = self
-                .discoverable
-                .entry(c.rp.id.clone())
-                .or_default()
-                .insert(c.user.id.clone(), c.id.clone());
+            // The RP ID is copied only for an RP's first credential.
+            let users = match self.discoverable.get_mut(&c.rp.id) {
+                Some(users) => users,
+                None => self.discoverable.entry(c.rp.id.clone()).or_default(),
+            };
+            let previous = users.insert(c.user.id.clone(), c.id.clone());
             if previous.is_none() {
                 self.discoverable_count += 1;
             }
