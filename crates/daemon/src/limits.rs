@@ -41,7 +41,7 @@ pub enum Busy {
     CallerShare(usize),
     /// The call did not finish within the bounded wait.
     #[error(
-        "latchkeyd is busy: the authenticator did not become free within {} ms (a ceremony may          be waiting for the user); retry later",
+        "latchkeyd is busy: the authenticator did not become free within {} ms (a ceremony may be waiting for the user); retry later",
         .0.as_millis()
     )]
     Timeout(Duration),

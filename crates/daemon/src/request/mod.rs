@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use latchkey_webauthn::WebAuthnError;
 use tokio::sync::watch;
@@ -207,7 +207,7 @@ async fn run(
             None
         }
         () = tokio::time::sleep(timeout) => {
-            Some(Err(Stop::Failed(Fault::new(Blame::User, FaultKind::TimedOut, format!("the request timed out after {} s", timeout.as_secs())))))
+            Some(Err(Stop::Failed(Fault::new(Blame::User, FaultKind::TimedOut, format!("the request timed out after {}", seconds_or_ms(timeout))))))
         }
         o = driver::ceremony(&shared, &conn, &req, (class, checked), &ticket, &chosen, &stop) => Some(o),
     };
@@ -292,4 +292,14 @@ fn error_results(e: &WebAuthnError) -> HashMap<&'static str, Value<'static>> {
         ("error", Value::from(e.name())),
         ("message", Value::from(e.message().to_owned())),
     ])
+}
+
+/// `d` as a person reads it in an error message: whole seconds as "5 s", anything else (the
+/// short timeouts tests and impatient callers ask for) as "300 ms", never "0 s".
+fn seconds_or_ms(d: Duration) -> String {
+    if d.subsec_millis() == 0 && d.as_secs() > 0 {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{} ms", d.as_millis())
+    }
 }

@@ -1,3 +1,5 @@
+use std::time::Duration;
+
 use latchkey_webauthn::WebAuthnError;
 use zbus::zvariant::Value;
 
@@ -339,4 +341,11 @@ fn each_stop_says_whose_fault_it_is() {
         (refused.blame(), refused.kind()),
         (Blame::User, FaultKind::Refused)
     );
+}
+
+#[test]
+fn a_timeout_is_named_in_seconds_when_whole_and_in_milliseconds_otherwise() {
+    assert_eq!(super::seconds_or_ms(Duration::from_secs(5)), "5 s");
+    assert_eq!(super::seconds_or_ms(Duration::from_millis(300)), "300 ms");
+    assert_eq!(super::seconds_or_ms(Duration::from_millis(1500)), "1500 ms");
 }
