@@ -29,13 +29,7 @@ fn send_typed(
     c: &mut CtapClient<MemoryStore>,
     request: MakeCredentialRequest,
 ) -> Result<(), BenchError> {
-    c.auth
-        .make_credential(request)
-        .map(drop)
-        .map_err(|status| BenchError::Status {
-            command: "makeCredential",
-            status,
-        })
+    c.send_make_credential_typed(request)
 }
 
 fn main() -> ExitCode {

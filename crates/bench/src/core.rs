@@ -293,16 +293,22 @@ impl<S: CredentialStore> CtapClient<S> {
                 let token = c.token(Permissions::MAKE_CREDENTIAL, rp_id)?;
                 c.make_credential_typed(rp_id, &token)
             },
-            |c, request| {
-                c.auth
-                    .make_credential(request)
-                    .map(drop)
-                    .map_err(|status| BenchError::Status {
-                        command: "makeCredential",
-                        status,
-                    })
-            },
+            |c, request| c.send_make_credential_typed(request),
         )
+    }
+
+    /// One typed makeCredential (what the typed row times), its response dropped.
+    pub fn send_make_credential_typed(
+        &mut self,
+        request: request::MakeCredentialRequest,
+    ) -> Result<(), BenchError> {
+        self.auth
+            .make_credential(request)
+            .map(drop)
+            .map_err(|status| BenchError::Status {
+                command: "makeCredential",
+                status,
+            })
     }
 
     /// An encoded getAssertion for `rp_id` (empty allowList: discoverable) authorised by `token`.
