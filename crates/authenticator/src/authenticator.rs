@@ -195,7 +195,8 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
             return id;
         }
         let mut id = vec![0u8; self.config.credential_id_length.clamp(16, 1023)];
-        self.rng.fill(&mut id);
+        // A credential ID is published to the RP at once: public randomness.
+        self.rng.fill_public(&mut id);
         id
     }
 

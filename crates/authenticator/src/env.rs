@@ -15,6 +15,15 @@ pub trait Rng {
     /// Fills `buf` with random bytes.
     fn fill(&mut self, buf: &mut [u8]);
 
+    /// Fills `buf` with random bytes that will be published, never kept secret (credential
+    /// IDs, which every relying party and client sees). A generator may serve these from a
+    /// buffer it refills in bulk; secrets (keys, tokens, nonces) always come from
+    /// [`Rng::fill`]. By default the same as [`Rng::fill`], so an injected generator's sequence
+    /// is unchanged.
+    fn fill_public(&mut self, buf: &mut [u8]) {
+        self.fill(buf);
+    }
+
     /// Whether this is the operating system's generator, which aws-lc also draws from. Software
     /// ECDSA keys are then made by aws-lc's own key generation (one base-point multiplication)
     /// instead of from a scalar drawn here (two: aws-lc computes the public key and tests the

@@ -387,3 +387,40 @@ fn a_store_failure_is_kept_for_the_host_behind_its_status() {
     let _ = h.status(&Request::MakeCredential(mc("example.com", 1, true)));
     assert!(h.auth.take_store_failure().is_none());
 }
+
+/// A generator whose public randomness is recognisable: credential IDs must come from
+/// `fill_public` (which a system generator may serve from a bulk pool), secrets from `fill`.
+struct MarkedPublic(SeededRng);
+
+impl latchkey_authenticator::env::Rng for MarkedPublic {
+    fn fill(&mut self, buf: &mut [u8]) {
+        self.0.fill(buf);
+    }
+    fn fill_public(&mut self, buf: &mut [u8]) {
+        buf.fill(0xA5);
+    }
+}
+
+#[test]
+fn credential_ids_are_drawn_as_public_randomness_and_keys_are_not() {
+    let mut auth = latchkey_authenticator::Authenticator::new(
+        Config::default(),
+        latchkey_authenticator::memory::MemoryStore::default(),
+        ScriptedUser::default(),
+        TestClock::default(),
+        MarkedPublic(SeededRng::new(7)),
+    );
+    let out = auth.handle_cbor(&Request::MakeCredential(mc("a.example", 1, false)).encode());
+    assert_eq!(StatusCode::from(out[0]), StatusCode::Ok);
+    let resp: cmd::MakeCredentialResponse = cmd::decode_response(&out).unwrap();
+    let acd = AuthenticatorData::parse(&resp.auth_data)
+        .unwrap()
+        .attested_credential_data
+        .unwrap();
+    assert_eq!(acd.credential_id, vec![0xA5; 32]);
+    // The key did not come from the public draw: its point is not built from 0xA5 bytes.
+    match &acd.public_key {
+        CoseKey::Es256(p) => assert_ne!(p.x, [0xA5; 32]),
+        other => panic!("{other:?}"),
+    }
+}
