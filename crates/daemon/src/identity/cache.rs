@@ -15,8 +15,11 @@ use std::sync::{Mutex, PoisonError};
 
 use super::{still_same, CallerIdentity, ProcDir};
 
-/// Most connections remembered; past it the cache starts over.
-pub const MAX_ENTRIES: usize = 1024;
+/// Most connections remembered; past it the cache starts over. Each keeps two descriptors open
+/// ([`ProcDir`]): 256 entries hold 512, half of the soft `RLIMIT_NOFILE` a user service gets by
+/// default (1024), leaving the rest for bus connections, workers and devices. A desktop session
+/// has far fewer distinct callers at once; one past the bound costs a fresh identification.
+pub const MAX_ENTRIES: usize = 256;
 
 struct Entry {
     identity: CallerIdentity,
@@ -183,6 +186,57 @@ mod tests {
         assert_eq!(cache.len(), 0);
         drop(stdin);
         child.wait().unwrap();
+    }
+
+    /// The kept `stat` is read afresh at every check: a parent that dies after a check that
+    /// passed is seen at the next one.
+    #[test]
+    fn a_process_reparented_after_a_passed_check_is_not_served() {
+        use std::io::{BufRead as _, Write as _};
+        // sh starts a sleeping child, says its PID, and exits when a line comes in.
+        let mut sh = std::process::Command::new("sh")
+            .args(["-c", "sleep 30 & echo $!; read _"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(sh.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let pid: u32 = line.trim().parse().unwrap();
+        let creds = PeerCredentials {
+            pid: Some(pid),
+            pidfd: None,
+            uid: None,
+        };
+        let (id, fd) = identify_pinned(creds, 0).unwrap();
+        assert_eq!(id.ppid, sh.id());
+        let cache = IdentityCache::default();
+        cache.insert(":1.20", id.clone(), fd);
+        assert_eq!(cache.get(":1.20"), Some(id.clone()));
+        assert_eq!(
+            cache.get(":1.20"),
+            Some(id),
+            "a second check reads the same"
+        );
+        writeln!(sh.stdin.take().unwrap()).unwrap();
+        sh.wait().unwrap();
+        // The orphan is reparented once its parent is reaped.
+        let stat = format!("/proc/{pid}/stat");
+        let parent_is_sh = || {
+            std::fs::read_to_string(&stat)
+                .ok()
+                .and_then(|s| crate::identity::parse::proc_stat(&s))
+                .is_some_and(|s| s.ppid == sh.id())
+        };
+        while parent_is_sh() {
+            std::thread::yield_now();
+        }
+        assert_eq!(cache.get(":1.20"), None);
+        let _ = std::process::Command::new("kill")
+            .arg(pid.to_string())
+            .status();
     }
 
     #[test]
