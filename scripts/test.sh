@@ -40,6 +40,14 @@ echo "== the crate graph in ARCHITECTURE.md against cargo metadata"
 status=0
 python3 scripts/check-crate-graph.py || status=1
 
+# The CLI built on its own has its own feature set (no other package's features unified into it):
+# the README's first command must compile and work that way, and without GTK (nothing it builds
+# links latchkey-ui; pkg-config finding nothing makes a GTK dependency fail the build). It runs
+# before the workspace build, which then rebuilds target/debug/latchkey with every feature: the
+# binary the tests, and a developer's later runs of single suites, use.
+echo "== the README's first command: latchkey demo, the CLI built on its own"
+PKG_CONFIG_LIBDIR=/nonexistent PKG_CONFIG_PATH="" cargo run -q -p latchkey-cli -- demo || status=1
+
 echo "== building"
 cargo build --workspace --all-features --all-targets
 
@@ -59,11 +67,6 @@ cargo test --workspace --all-features --no-fail-fast 2>&1 | tee target/rust-test
 echo "== our client against Nitrokey's fido-authenticator (trussed virtual platform)"
 interop/fido-authenticator/run.sh --no-fail-fast 2>&1 | tee -a target/rust-tests.log || status=1
 
-# The CLI built on its own has its own feature set (no other package's features unified into it):
-# the README's first command must compile and work that way, and without GTK (nothing it builds
-# links latchkey-ui; pkg-config finding nothing makes a GTK dependency fail the build).
-echo "== the README's first command: latchkey demo, the CLI built on its own"
-PKG_CONFIG_LIBDIR=/nonexistent PKG_CONFIG_PATH="" cargo run -q -p latchkey-cli -- demo || status=1
 
 echo "== browsers: the WebExtension in headless Chromium, the Electron bridge (Node)"
 tests/browser/run.sh || status=1
