@@ -205,6 +205,12 @@ mod tests {
             .read_line(&mut line)
             .unwrap();
         let pid: u32 = line.trim().parse().unwrap();
+        // `$!` is known before the child has replaced the shell with sleep: wait for the exec,
+        // which would otherwise fail the checks below for the wrong reason.
+        let exe = format!("/proc/{pid}/exe");
+        while !std::fs::read_link(&exe).is_ok_and(|p| p.ends_with("sleep")) {
+            std::thread::yield_now();
+        }
         let creds = PeerCredentials {
             pid: Some(pid),
             pidfd: None,
