@@ -78,9 +78,7 @@ impl Samples {
 
     /// The `q`-quantile by nearest rank (q in 0..=1).
     pub fn quantile(&self, q: f64) -> Duration {
-        let n = self.sorted.len();
-        let rank = (q.clamp(0.0, 1.0) * n as f64).ceil() as usize;
-        self.sorted[rank.clamp(1, n) - 1]
+        nearest_rank(&self.sorted, q)
     }
 
     /// The median (nearest rank).
@@ -102,6 +100,14 @@ impl Samples {
             f64::INFINITY
         }
     }
+}
+
+/// The `q`-quantile (q in 0..=1) of `sorted` by nearest rank: of [`Samples`] and of [`Ratios`],
+/// which both hold at least one value.
+fn nearest_rank<T: Copy>(sorted: &[T], q: f64) -> T {
+    let n = sorted.len();
+    let rank = (q.clamp(0.0, 1.0) * n as f64).ceil() as usize;
+    sorted[rank.clamp(1, n) - 1]
 }
 
 /// Times `op` under `budget`; each call is one timed run. `op` may do untimed setup before it
@@ -186,9 +192,7 @@ impl Ratios {
 
     /// The `q`-quantile by nearest rank (q in 0..=1).
     pub fn quantile(&self, q: f64) -> f64 {
-        let n = self.sorted.len();
-        let rank = (q.clamp(0.0, 1.0) * n as f64).ceil() as usize;
-        self.sorted[rank.clamp(1, n) - 1]
+        nearest_rank(&self.sorted, q)
     }
 
     /// The median (nearest rank).
