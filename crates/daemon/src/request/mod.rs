@@ -219,6 +219,10 @@ async fn run(
         stop.cancel();
     }
     shared.lock_requests().remove(&req.path);
+    // The object comes down before the caller has its answer: a caller may reuse its handle
+    // token as soon as the Response arrives, and must not find the old object still there
+    // (`HandleInUse`).
+    unexport(&conn, &req.path, id).await;
     // The prompt comes down after the caller has its answer: `Dismiss` is a round trip to
     // another process that the caller need not wait for.
     let dismiss = progress.prompt.map(|p| {
@@ -230,7 +234,6 @@ async fn run(
         }
     });
     let Some(outcome) = outcome else {
-        unexport(&conn, &req.path, id).await;
         if let Some(d) = dismiss {
             d.await;
         }
@@ -261,12 +264,9 @@ async fn run(
             tracing::info!(request = %id, kind = req.kind.as_str(), caller = ?progress.caller, error = stop.error().name(), blame = fault.blame().as_str(), fault = ?fault.kind(), message = %fault.chain(), "request failed")
         }
     }
-    // The caller's answer goes before the object comes down: a `Close()` that arrives in between
-    // finds the request no longer live and stops nothing.
     let t = Instant::now();
-    respond(conn.clone(), req.path.clone(), req.sender, code, results).await;
+    respond(conn, req.path, req.sender, code, results).await;
     tracing::debug!(request = %id, phase = "response", us = micros(t), "phase");
-    unexport(&conn, &req.path, id).await;
     if let Some(d) = dismiss {
         d.await;
     }
