@@ -244,3 +244,29 @@ pub trait Ceremonies: Send + Sync + 'static {
     /// Client capabilities this back-end provides (L3 §5.1.7 names, `extension:<id>` entries).
     fn capabilities(&self) -> BTreeMap<String, bool>;
 }
+
+/// Runs the synchronous ceremony step `f` (a run of an authenticator, a look in the platform
+/// store) to its end. On a multi-threaded runtime (latchkeyd's) it runs on this very thread through `block_in_place`: the runtime hands this worker's other tasks
+/// to another thread, and the ceremony pays no hop to a blocking thread and back (two thread
+/// wake-ups, which were the larger part of a get's own time through latchkeyd). It never waits on
+/// a person: the prompt's answers are already in hand ([`crate::answers`]). A current-thread runtime
+/// (where `block_in_place` is not allowed) sends it to a blocking thread instead.
+pub(crate) async fn in_place<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, WebAuthnError> {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    let failed = |e: &dyn std::fmt::Display| {
+        WebAuthnError::unknown(format!("the ceremony thread failed: {e}"))
+    };
+    let multi_thread = matches!(
+        Handle::try_current().map(|h| h.runtime_flavor()),
+        Ok(RuntimeFlavor::MultiThread)
+    );
+    if multi_thread {
+        // As a blocking thread would, a panic fails this ceremony, not the request's task.
+        tokio::task::block_in_place(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)))
+            .map_err(|_| failed(&"it panicked"))
+    } else {
+        tokio::task::spawn_blocking(f).await.map_err(|e| failed(&e))
+    }
+}

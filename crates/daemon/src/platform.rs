@@ -1,7 +1,7 @@
 //! [`PlatformBackend`]: the platform authenticator — in production the sandboxed worker
 //! (`latchkey_worker::WorkerDevice`), in tests the authenticator core in process — behind both
 //! back-end traits: its ceremonies ([`Ceremonies`], `latchkey_client::register` /
-//! `authenticate` run in place on the runtime's thread, [`in_place`], never waiting on the
+//! `authenticate` run in place on the runtime's thread, [`crate::ceremony::in_place`], never waiting on the
 //! prompt: the prompt is asked on the runtime and its answers handed to the next run,
 //! [`crate::answers`]) and its credentials ([`PlatformStore`]: list, delete, signals). One device,
 //! kept open; one ceremony at a time (the prompt queue already serialises requests), and
@@ -26,8 +26,8 @@ use crate::answers::{
     ask_pin, choose_signed_account, shown_accounts, AnsweredUi, Answers, Question, MAX_ANSWERS,
 };
 use crate::ceremony::{
-    Blame, CancelToken, Ceremonies, Ceremony, CeremonyResult, Fault, FaultKind, Performed,
-    PromptSession,
+    in_place, Blame, CancelToken, Ceremonies, Ceremony, CeremonyResult, Fault, FaultKind,
+    Performed, PromptSession,
 };
 use crate::platform_pin::PlatformPinGuard;
 use crate::shown::status_kind;
@@ -205,32 +205,6 @@ impl PlatformBackend {
 
 /// The platform authenticator, as the prompt names its kind.
 const PLATFORM: latchkey_prompt::ChoiceKind = latchkey_prompt::ChoiceKind::Platform;
-
-/// Runs the synchronous ceremony `f` to its end. On a multi-threaded runtime (latchkeyd's) it
-/// runs on this very thread through `block_in_place`: the runtime hands this worker's other tasks
-/// to another thread, and the ceremony pays no hop to a blocking thread and back (two thread
-/// wake-ups, which were the larger part of a get's own time through latchkeyd). It never waits on
-/// a person: the prompt's answers are already in hand ([`crate::answers`]). A current-thread runtime
-/// (where `block_in_place` is not allowed) sends it to a blocking thread instead.
-async fn in_place<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, WebAuthnError> {
-    use tokio::runtime::{Handle, RuntimeFlavor};
-    let failed = |e: &dyn std::fmt::Display| {
-        WebAuthnError::unknown(format!("the ceremony thread failed: {e}"))
-    };
-    let multi_thread = matches!(
-        Handle::try_current().map(|h| h.runtime_flavor()),
-        Ok(RuntimeFlavor::MultiThread)
-    );
-    if multi_thread {
-        // As a blocking thread would, a panic fails this ceremony, not the request's task.
-        tokio::task::block_in_place(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)))
-            .map_err(|_| failed(&"it panicked"))
-    } else {
-        tokio::task::spawn_blocking(f).await.map_err(|e| failed(&e))
-    }
-}
 
 /// What one run of the ceremony asked and showed.
 #[derive(Default)]

@@ -7,7 +7,7 @@
 //! question asked of it; the trusted prompt is kept while it owns the name). A
 //! version 2 prompt gets `Choose`, `ShowStatus`, the version 2 dictionary keys, and may cancel
 //! with its `Cancelled` signal (heard from that prompt's unique name only, for this request ID
-//! only); a version 1 prompt gets only version 1 calls: statuses as `Notice` lines, and no
+//! only, through one subscription kept with the chosen prompt: [`cancels`]); a version 1 prompt gets only version 1 calls: statuses as `Notice` lines, and no
 //! `Choose` (latchkeyd's routing decision stands).
 //!
 //! Who may answer what is in PROMPT-TRUST.md; [`Trust`] carries the answer.
@@ -15,7 +15,6 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use futures_lite::StreamExt as _;
 use latchkey_prompt::{
     pin, response, Account, ChoiceOffer, ParentWindow, Pin, PinRequest, Prompt1Proxy, Status,
 };
@@ -24,6 +23,8 @@ use tokio::sync::OnceCell;
 use zbus::zvariant::Value;
 
 use crate::session::{PromptSession, UserCancel};
+
+mod cancels;
 
 /// How far a prompt is trusted (PROMPT-TRUST.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +51,9 @@ pub struct ChosenPrompt {
     /// the trusted prompt is kept while its unique name (one process) owns the prompt's name, so
     /// a request costs no round trip for it.
     pub(crate) version: std::sync::Arc<OnceCell<u32>>,
+    /// Its `Cancelled` signals, subscribed to at the first ceremony that listens and kept with
+    /// it like [`Self::version`] ([`cancels`]).
+    pub(crate) cancels: std::sync::Arc<OnceCell<cancels::Cancels>>,
 }
 
 impl ChosenPrompt {
@@ -231,25 +235,18 @@ impl PromptSession for DbusPromptSession {
         if self.version().await < 2 {
             return Box::pin(std::future::pending());
         }
-        // The proxy's destination is the chosen prompt's unique name: the match rule and zbus
-        // both take the signal from that sender only.
-        let stream = match self.prompt.proxy.receive_cancelled().await {
-            Ok(s) => s,
+        let listening = self
+            .prompt
+            .cancels
+            .get_or_try_init(|| cancels::Cancels::listen(&self.prompt.proxy))
+            .await;
+        match listening {
+            Ok(cancels) => Box::pin(cancels.waiter(&self.request_id)),
             Err(e) => {
                 tracing::debug!(error = %e, "cannot listen for the prompt's Cancelled");
-                return Box::pin(std::future::pending());
+                Box::pin(std::future::pending())
             }
-        };
-        let mine = self.request_id.clone();
-        Box::pin(async move {
-            let mut stream = stream;
-            while let Some(signal) = stream.next().await {
-                if signal.args().is_ok_and(|a| a.request_id == mine) {
-                    return;
-                }
-            }
-            std::future::pending::<()>().await;
-        })
+        }
     }
 
     fn caller_controlled(&self) -> bool {

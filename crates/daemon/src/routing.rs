@@ -45,7 +45,8 @@ use latchkey_webauthn::WebAuthnError;
 use latchkey_prompt::{Choice, ChoiceKind, ChoiceOffer};
 
 use crate::ceremony::{
-    Blame, CancelToken, Ceremonies, Ceremony, CeremonyResult, Fault, FaultKind, PromptSession,
+    in_place, Blame, CancelToken, Ceremonies, Ceremony, CeremonyResult, Fault, FaultKind,
+    PromptSession,
 };
 use crate::options::CheckedOptions;
 use crate::store::PlatformStore;
@@ -245,7 +246,9 @@ impl Router {
     async fn holdings(&self, rp_id: &str) -> Option<PlatformHoldings> {
         let store = self.store.clone();
         let rp_id = rp_id.to_owned();
-        let listed = tokio::task::spawn_blocking(move || store.list(Some(&rp_id))).await;
+        // In place, as the platform's ceremony runs: a blocking thread would cost two thread
+        // wake-ups on every get.
+        let listed = in_place(move || store.list(Some(&rp_id))).await;
         match listed {
             Ok(Ok(list)) => Some(PlatformHoldings {
                 credential_ids: list.into_iter().map(|c| c.credential_id).collect(),

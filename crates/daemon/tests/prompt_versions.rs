@@ -206,3 +206,47 @@ async fn the_prompts_cancel_while_a_key_waits_ends_the_request_with_not_allowed(
         .await;
     assert_eq!(prompt.calls("Notice"), Vec::<serde_json::Value>::new());
 }
+
+/// latchkeyd listens to the trusted prompt's `Cancelled` once and keeps listening: each of three
+/// requests in a row is cancelled by its own signal, and none hangs on a listener that stopped
+/// after the first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_prompts_cancel_ends_each_request_in_a_row() {
+    let OneKey {
+        client,
+        prompt,
+        latchkeyd: _d,
+        key,
+        bus: _bus,
+    } = OneKey::start(Presence::Wait, "approve\ncancel on touch-key\n").await;
+    for n in 1..=3 {
+        let reg = registration(
+            &rp(),
+            Some(AuthenticatorAttachment::CrossPlatform),
+            UserVerificationPolicy::Discouraged_DO_NOT_USE,
+        );
+        let out = tokio::time::timeout(
+            Duration::from_secs(30),
+            client.call(Kind::Create, &reg.json, &web()),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("request {n} was not cancelled"))
+        .unwrap();
+        assert_eq!(
+            out.error_name().as_deref(),
+            Some("NotAllowedError"),
+            "request {n}: {:?}",
+            out.message()
+        );
+        assert_eq!(prompt.calls("Cancelled").len(), n);
+        key.until("CTAPHID_CANCEL at the key", || key.cancels() == n)
+            .await;
+    }
+    // Each request's cancel was its own: the three request IDs differ.
+    let ids: std::collections::HashSet<String> = prompt
+        .calls("Cancelled")
+        .iter()
+        .filter_map(|c| c["request_id"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(ids.len(), 3, "{:?}", prompt.calls("Cancelled"));
+}

@@ -83,5 +83,6 @@ async fn proxy(
         trust,
         answer_within,
         version: std::sync::Arc::default(),
+        cancels: std::sync::Arc::default(),
     })
 }
