@@ -7,8 +7,9 @@
 //! question asked of it; the trusted prompt is kept while it owns the name). A
 //! version 2 prompt gets `Choose`, `ShowStatus`, the version 2 dictionary keys, and may cancel
 //! with its `Cancelled` signal (heard from that prompt's unique name only, for this request ID
-//! only, through one subscription kept with the chosen prompt: [`cancels`]); a version 1 prompt gets only version 1 calls: statuses as `Notice` lines, and no
-//! `Choose` (latchkeyd's routing decision stands).
+//! only, through one subscription kept with the chosen prompt: `cancels`); a version 1 prompt
+//! gets only version 1 calls: statuses as `Notice` lines, and no `Choose` (latchkeyd's routing
+//! decision stands).
 //!
 //! Who may answer what is in PROMPT-TRUST.md; [`Trust`] carries the answer.
 
