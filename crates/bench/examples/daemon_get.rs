@@ -28,22 +28,29 @@ fn main() -> ExitCode {
     let run = (|| {
         let timed = prompt_time::install();
         let lk = InProcess::start(&binaries()?)?;
-        let ping = stats::measure(budget, || lk.ping())?;
         prompt_time::take_phases();
-        let (whole, own) = stats::measure_excluding(budget, || {
+        // Each ceremony beside an empty round trip, as row 3 times them.
+        let ping: stats::Side<'_> = Box::new(|| {
+            let start = std::time::Instant::now();
+            lk.ping()?;
+            Ok(start.elapsed())
+        });
+        let beside = stats::measure_excluding_beside(budget, ping, || {
             prompt_time::take();
             lk.ceremony(kind)?;
             Ok(prompt_time::take())
         })?;
+        let (ping, whole, own) = (&beside.floor, &beside.whole, &beside.net);
         let phases = prompt_time::take_phases();
         let us = |d: Duration| d.as_secs_f64() * 1e6;
         println!(
-            "{n} ceremonies: median {:.1} µs, less the prompt waits {:.1} µs{}; empty round trip {:.1} µs (ratio {:.2}×)",
+            "{n} ceremonies: median {:.1} µs, less the prompt waits {:.1} µs{}; empty round trip beside each {:.1} µs (ratio {:.2}× of the medians, {:.2}× run by run)",
             us(whole.median()),
             us(own.median()),
             if timed { "" } else { " (not measured)" },
             us(ping.median()),
             us(own.median()) / us(ping.median()).max(f64::MIN_POSITIVE),
+            beside.ratios.median(),
         );
         let shown: Vec<String> = phases
             .iter()

@@ -1,8 +1,9 @@
 //! Row 3: latchkeyd on a private D-Bus (`dbus-daemon` started here; never the machine's bus).
 //!
-//! - Ceremonies: latchkeyd served in this process on the private bus, with the platform
-//!   authenticator (the platform configuration over a memory store, so no ceremony pays the file
-//!   store's Argon2id: that cost has its own row in row 4) and the scripted test prompt
+//! - Ceremonies: latchkeyd served in this process on the private bus, with its back-ends as the
+//!   binary builds them (the router in front of the platform authenticator and the security
+//!   keys, no key in use), the platform authenticator over a memory store (so no ceremony pays
+//!   the file store's Argon2id: that cost has its own row in row 4), and the scripted test prompt
 //!   (`latchkey-test-prompt`, a separate process, answering consent and PIN at once); the caller
 //!   is this process, trusted by policy as a browser. Against it: the floor of one empty method
 //!   call round trip on the same bus (`org.freedesktop.DBus.Peer.Ping` to latchkeyd).
@@ -22,10 +23,13 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use latchkey_api::{CallOptions, CredentialsClient, Kind};
+use latchkey_daemon::keys::{KeyBackend, KeySources};
 use latchkey_daemon::policy::Policy;
+use latchkey_daemon::routing::Router;
 use latchkey_daemon::server::{Daemon, Settings, Timeouts};
 use latchkey_daemon::state::Backends;
 use latchkey_testkit::prompt::Prompt;
@@ -253,9 +257,24 @@ pub struct InProcess {
 }
 
 impl InProcess {
-    /// Starts it all.
+    /// Starts it all, with latchkeyd's back-ends as the `latchkeyd` binary builds them: the
+    /// [`Router`] in front of the platform authenticator (over a memory store here) and the
+    /// security keys, none of which is in use (`--no-usb --no-pcsc`, none named), so a get for
+    /// an RP the platform holds a passkey for goes there without asking the user where.
     pub fn start(bins: &Binaries) -> Result<Self, BenchError> {
-        Self::start_with(bins, platform::memory_platform().into())
+        let platform = platform::memory_platform();
+        let keys = Arc::new(KeyBackend::new(KeySources::default(), Timeouts::default()));
+        let backends = Backends {
+            ceremonies: Arc::new(Router::new(
+                platform.clone(),
+                platform.clone(),
+                keys.clone(),
+                false,
+            )),
+            store: platform,
+            keys: Some(keys),
+        };
+        Self::start_with(bins, backends)
     }
 
     /// The same over `backends`.
@@ -343,34 +362,53 @@ fn ceremonies(budget: Budget, bins: &Binaries, t: &mut Table) -> Result<(), Benc
     let prompt_timed = prompt_time::install();
     let lk = InProcess::start(bins)?;
     t.timed(
-        "dbus_ping",
-        "floor: empty D-Bus method call round trip (Peer.Ping to latchkeyd, same bus)",
-        stats::measure(budget, || lk.ping()),
-    );
-    t.timed(
         "dbus_caps",
         "latchkeyd GetClientCapabilities",
         stats::measure(budget, || lk.capabilities()),
     );
     // Each run also reports how long latchkeyd waited on the prompt (its Consent and RequestPin
     // calls): a person answers those, at human speed.
-    let split = |kind: Kind| {
-        if !prompt_timed {
-            return Err(BenchError::setup(
+    let timed = || {
+        if prompt_timed {
+            Ok(())
+        } else {
+            Err(BenchError::setup(
                 "prompt timing",
                 "another tracing subscriber was installed first",
-            ));
+            ))
         }
-        stats::measure_excluding(budget, || {
-            prompt_time::take();
-            lk.ceremony(kind)?;
-            Ok(prompt_time::take())
-        })
     };
-    let (create, create_own) = split_rows(split(Kind::Create));
+    let run = |kind: Kind| {
+        prompt_time::take();
+        lk.ceremony(kind)?;
+        Ok(prompt_time::take())
+    };
+    let (create, create_own) =
+        split_rows(timed().and_then(|()| stats::measure_excluding(budget, || run(Kind::Create))));
     prompt_time::take_phases();
-    let (get, get_own) = split_rows(split(Kind::Get));
+    // The gets alternate with the empty round trip, so that the floor and the get are timed side
+    // by side on this bus and the ratio of each pair is of runs taken under the same load.
+    let beside = timed().and_then(|()| {
+        let ping: stats::Side<'_> = Box::new(|| {
+            let start = Instant::now();
+            lk.ping()?;
+            Ok(start.elapsed())
+        });
+        stats::measure_excluding_beside(budget, ping, || run(Kind::Get))
+    });
     let phases = prompt_time::take_phases();
+    let (ping, get, get_own, paired) = match beside {
+        Ok(b) => (Ok(b.floor), Ok(b.whole), Ok(b.net), Ok(b.ratios)),
+        Err(e) => {
+            let again = || BenchError::Ceremony(e.to_string());
+            (Err(again()), Err(again()), Err(again()), Err(e))
+        }
+    };
+    t.timed(
+        "dbus_ping",
+        "floor: empty D-Bus method call round trip (Peer.Ping to latchkeyd, same bus, each beside a get)",
+        ping,
+    );
     t.timed(
         "dbus_create",
         "latchkeyd create (CreateCredential → prompt consent + PIN → Response), in process, memory store",
@@ -401,6 +439,11 @@ fn ceremonies(budget: Budget, bins: &Binaries, t: &mut Table) -> Result<(), Benc
         "dbus_get_own",
         "dbus_ping",
     );
+    t.paired_ratios(
+        PAIRED_GET_PING,
+        "ratio latchkeyd get, less its waits on the prompt ÷ the empty round trip beside it, run by run",
+        paired,
+    );
     if !phases.is_empty() {
         let mean = |name: &str| {
             phases
@@ -425,6 +468,9 @@ fn ceremonies(budget: Budget, bins: &Binaries, t: &mut Table) -> Result<(), Benc
     drop(lk);
     Ok(())
 }
+
+/// The key of the paired row: a get less its prompt waits over the round trip beside it.
+pub const PAIRED_GET_PING: &str = "paired_get_ping";
 
 /// One measurement's two sample sets as two rows' results.
 pub(crate) fn split_rows(

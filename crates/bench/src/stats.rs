@@ -281,5 +281,47 @@ pub fn measure_excluding(
     ))
 }
 
+/// What [`measure_excluding_beside`] measured: the floor's runs, the operation's whole and net
+/// runs, and net ÷ floor pair by pair.
+#[derive(Debug, Clone)]
+pub struct Beside {
+    /// The floor's runs.
+    pub floor: Samples,
+    /// The operation's whole runs.
+    pub whole: Samples,
+    /// The operation's runs less the part each reported.
+    pub net: Samples,
+    /// Each net run over the floor's run beside it.
+    pub ratios: Ratios,
+}
+
+/// Times `op` as [`measure_excluding`] does, alternating with runs of `floor` as
+/// [`measure_interleaved`] does (`op` first), so that a ratio of the net time to the floor is
+/// of runs taken side by side, under whatever the machine did then.
+pub fn measure_excluding_beside(
+    budget: Budget,
+    floor: Side<'_>,
+    mut op: impl FnMut() -> Result<Duration, BenchError>,
+) -> Result<Beside, BenchError> {
+    let wholes = std::cell::RefCell::new(Vec::with_capacity(budget.warmup + budget.iterations));
+    let net: Side<'_> = Box::new(|| {
+        let start = Instant::now();
+        let excluded = op()?;
+        let t = start.elapsed();
+        wholes.borrow_mut().push(t);
+        Ok(t.saturating_sub(excluded))
+    });
+    let pair = measure_interleaved(budget, net, floor)?;
+    let mut whole = wholes.into_inner();
+    // The warm-up runs come first; only the timed runs are the operation's samples.
+    whole.drain(..budget.warmup.min(whole.len()));
+    Ok(Beside {
+        floor: pair.b,
+        whole: Samples::from_durations(whole).ok_or_else(no_run)?,
+        net: pair.a,
+        ratios: pair.ratios,
+    })
+}
+
 #[cfg(test)]
 mod tests;

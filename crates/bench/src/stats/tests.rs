@@ -158,3 +158,44 @@ fn max_time_caps_slow_rows_but_min_iterations_still_run() {
     assert_eq!(s.len(), 4);
     assert_eq!(Budget::quick().scaled(1, 5).iterations, 1);
 }
+
+#[test]
+fn beside_alternates_with_the_floor_and_pairs_net_over_floor() {
+    use std::cell::RefCell;
+    let order = RefCell::new(String::new());
+    let b = Budget {
+        warmup: 2,
+        iterations: 4,
+        max_time: Duration::from_secs(10),
+        min_iterations: 1,
+    };
+    let r = measure_excluding_beside(
+        b,
+        Box::new(|| {
+            order.borrow_mut().push('f');
+            Ok(Duration::from_millis(2))
+        }),
+        || {
+            order.borrow_mut().push('o');
+            std::thread::sleep(Duration::from_millis(7));
+            // 1 ms of each run was spent waiting on something else.
+            Ok(Duration::from_millis(1))
+        },
+    )
+    .unwrap();
+    assert_eq!(order.into_inner(), "ofofofofofof");
+    // Warm-up runs are in none of the samples.
+    assert_eq!(
+        (r.floor.len(), r.whole.len(), r.net.len(), r.ratios.len()),
+        (4, 4, 4, 4)
+    );
+    assert_eq!(r.floor.median(), Duration::from_millis(2));
+    assert!(r.whole.quantile(0.0) >= Duration::from_millis(7));
+    // Net is whole less 1 ms, run by run.
+    assert_eq!(
+        r.net.quantile(1.0),
+        r.whole.quantile(1.0) - Duration::from_millis(1)
+    );
+    // Each ratio is a net run (at least 6 ms) over the 2 ms floor beside it.
+    assert!(r.ratios.quantile(0.0) >= 3.0, "{:?}", r.ratios);
+}
