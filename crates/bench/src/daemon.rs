@@ -264,17 +264,7 @@ impl InProcess {
     pub fn start(bins: &Binaries) -> Result<Self, BenchError> {
         let platform = platform::memory_platform();
         let keys = Arc::new(KeyBackend::new(KeySources::default(), Timeouts::default()));
-        let backends = Backends {
-            ceremonies: Arc::new(Router::new(
-                platform.clone(),
-                platform.clone(),
-                keys.clone(),
-                false,
-            )),
-            store: platform,
-            keys: Some(keys),
-        };
-        Self::start_with(bins, backends)
+        Self::start_with(bins, Router::backends(platform, keys, false))
     }
 
     /// The same over `backends`.

@@ -48,7 +48,9 @@ use crate::ceremony::{
     in_place, Blame, CancelToken, Ceremonies, Ceremony, CeremonyResult, Fault, FaultKind,
     PromptSession,
 };
+use crate::keys::KeyBackend;
 use crate::options::CheckedOptions;
+use crate::state::Backends;
 use crate::store::PlatformStore;
 
 #[cfg(test)]
@@ -240,6 +242,26 @@ impl Router {
             store,
             keys,
             keys_enabled,
+        }
+    }
+
+    /// latchkeyd's back-ends as the `latchkeyd` binary builds them: a router in front of
+    /// `platform` (its ceremonies; it is also the store) and `keys`, which latchkeyd also
+    /// manages; `keys_enabled` as for [`Router::new`].
+    pub fn backends<P: Ceremonies + PlatformStore + 'static>(
+        platform: Arc<P>,
+        keys: Arc<KeyBackend>,
+        keys_enabled: bool,
+    ) -> Backends {
+        Backends {
+            ceremonies: Arc::new(Self::new(
+                platform.clone(),
+                platform.clone(),
+                keys.clone(),
+                keys_enabled,
+            )),
+            store: platform,
+            keys: Some(keys),
         }
     }
 

@@ -168,15 +168,9 @@ async fn a_version_1_prompt_gets_only_version_1_calls_and_ceremonies_complete() 
     assert_eq!(version_2_calls(&prompt), Vec::<serde_json::Value>::new());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_prompts_cancel_while_a_key_waits_ends_the_request_with_not_allowed() {
-    let OneKey {
-        client,
-        prompt,
-        latchkeyd: _d,
-        key,
-        bus: _bus,
-    } = OneKey::start(Presence::Wait, "approve\ncancel on touch-key\n").await;
+/// One create on the waiting key, which the prompt cancels when it shows touch-key: answered
+/// `NotAllowedError`, with the prompt's `n`th `Cancelled` and the key's `n`th CTAPHID_CANCEL.
+async fn create_cancelled_by_the_prompt(one: &OneKey, n: usize) {
     let reg = registration(
         &rp(),
         Some(AuthenticatorAttachment::CrossPlatform),
@@ -184,27 +178,34 @@ async fn the_prompts_cancel_while_a_key_waits_ends_the_request_with_not_allowed(
     );
     let out = tokio::time::timeout(
         Duration::from_secs(30),
-        client.call(Kind::Create, &reg.json, &web()),
+        one.client.call(Kind::Create, &reg.json, &web()),
     )
     .await
-    .unwrap()
+    .unwrap_or_else(|_| panic!("request {n} was not cancelled"))
     .unwrap();
     assert_eq!(
         out.error_name().as_deref(),
         Some("NotAllowedError"),
-        "{:?}",
+        "request {n}: {:?}",
         out.message()
     );
-    let statuses = prompt.calls("ShowStatus");
+    assert_eq!(one.prompt.calls("Cancelled").len(), n);
+    // The key was told to stop.
+    one.key
+        .until("CTAPHID_CANCEL at the key", || one.key.cancels() == n)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_prompts_cancel_while_a_key_waits_ends_the_request_with_not_allowed() {
+    let one = OneKey::start(Presence::Wait, "approve\ncancel on touch-key\n").await;
+    create_cancelled_by_the_prompt(&one, 1).await;
+    let statuses = one.prompt.calls("ShowStatus");
     assert!(
         statuses.iter().any(|s| s["details"]["kind"] == "touch-key"),
         "{statuses:?}"
     );
-    assert_eq!(prompt.calls("Cancelled").len(), 1);
-    // The key was told to stop.
-    key.until("CTAPHID_CANCEL at the key", || key.cancels() == 1)
-        .await;
-    assert_eq!(prompt.calls("Notice"), Vec::<serde_json::Value>::new());
+    assert_eq!(one.prompt.calls("Notice"), Vec::<serde_json::Value>::new());
 }
 
 /// latchkeyd listens to the trusted prompt's `Cancelled` once and keeps listening: each of three
@@ -212,41 +213,16 @@ async fn the_prompts_cancel_while_a_key_waits_ends_the_request_with_not_allowed(
 /// after the first.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_prompts_cancel_ends_each_request_in_a_row() {
-    let OneKey {
-        client,
-        prompt,
-        latchkeyd: _d,
-        key,
-        bus: _bus,
-    } = OneKey::start(Presence::Wait, "approve\ncancel on touch-key\n").await;
+    let one = OneKey::start(Presence::Wait, "approve\ncancel on touch-key\n").await;
     for n in 1..=3 {
-        let reg = registration(
-            &rp(),
-            Some(AuthenticatorAttachment::CrossPlatform),
-            UserVerificationPolicy::Discouraged_DO_NOT_USE,
-        );
-        let out = tokio::time::timeout(
-            Duration::from_secs(30),
-            client.call(Kind::Create, &reg.json, &web()),
-        )
-        .await
-        .unwrap_or_else(|_| panic!("request {n} was not cancelled"))
-        .unwrap();
-        assert_eq!(
-            out.error_name().as_deref(),
-            Some("NotAllowedError"),
-            "request {n}: {:?}",
-            out.message()
-        );
-        assert_eq!(prompt.calls("Cancelled").len(), n);
-        key.until("CTAPHID_CANCEL at the key", || key.cancels() == n)
-            .await;
+        create_cancelled_by_the_prompt(&one, n).await;
     }
     // Each request's cancel was its own: the three request IDs differ.
-    let ids: std::collections::HashSet<String> = prompt
+    let ids: std::collections::HashSet<String> = one
+        .prompt
         .calls("Cancelled")
         .iter()
         .filter_map(|c| c["request_id"].as_str().map(str::to_owned))
         .collect();
-    assert_eq!(ids.len(), 3, "{:?}", prompt.calls("Cancelled"));
+    assert_eq!(ids.len(), 3, "{:?}", one.prompt.calls("Cancelled"));
 }

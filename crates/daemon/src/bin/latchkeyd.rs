@@ -14,7 +14,7 @@ use latchkey_daemon::platform::PlatformBackend;
 use latchkey_daemon::policy::{Policy, PolicyDirs};
 use latchkey_daemon::related::{Limits, RelatedOrigins};
 use latchkey_daemon::routing::Router;
-use latchkey_daemon::server::{Backends, Daemon, Settings, Timeouts};
+use latchkey_daemon::server::{Daemon, Settings, Timeouts};
 use latchkey_transport::{DeviceSpec, Roots};
 use latchkey_worker::device_worker::{DeviceWorkerConfig, DEVICE_WORKER_PROGRAM};
 use latchkey_worker::{WorkerConfig, WorkerDevice};
@@ -184,16 +184,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let keys = Arc::new(
         KeyBackend::new(sources, Timeouts::default()).with_access(KeyAccess::worker(device_worker)),
     );
-    let backends = Backends {
-        ceremonies: Arc::new(Router::new(
-            platform.clone(),
-            platform.clone(),
-            keys.clone(),
-            keys_enabled,
-        )),
-        store: platform,
-        keys: Some(keys),
-    };
+    let backends = Router::backends(platform, keys, keys_enabled);
     let related_origins = match RelatedOrigins::with_system_roots(Limits::default()) {
         Ok(r) => Some(Arc::new(r)),
         Err(e) => {
