@@ -3,7 +3,7 @@
 //! `StoreError`, the worker's `WorkerError` with its protocol error code, the device's
 //! `DeviceError` — and keep their cause as a `source()` chain; at the D-Bus edge a [`Fault`] is
 //! made of them, and [`Blame`] with [`FaultKind`] alone decides the name: the WebAuthn
-//! DOMException name of a `Response` ([`Fault::webauthn_name`]) or the
+//! DOMException name of a `Response` ([`Fault::webauthn`]) or the
 //! `dev.latchkey.Credentials1.Error.*` of a method ([`Fault::method_error`]). The log line
 //! ([`Fault::log`]) carries the whole chain; the caller gets the top message only. Ceremony
 //! back-ends answer with a `Fault` too: a failed CTAP ceremony's blame comes from the client

@@ -64,7 +64,7 @@ pub struct Settings {
     /// The back-ends.
     pub backends: Backends,
     /// Most requests queued for the prompt (waiting + running); one caller may hold an eighth of
-    /// them, at least 4 (see [`crate::queue`] and [`Daemon::set_queue_per_caller`]).
+    /// them, at least 4 (see [`crate::queue`] and [`crate::server::Daemon::set_queue_per_caller`]).
     pub queue_capacity: usize,
     /// Request timeout bounds.
     pub timeouts: Timeouts,

@@ -213,7 +213,7 @@ pub fn identify_pinned(
 /// every use of the prompt: opening and closing it each time was most of the check's cost (about
 /// 20 µs of kernel work per check in a `perf` profile of `daemon_get`, two checks per get), while
 /// a read from offset 0 of the open file makes the kernel write the line afresh. Two descriptors
-/// per remembered process ([`super::cache::MAX_ENTRIES`] bounds them).
+/// per remembered process ([`cache::MAX_ENTRIES`] bounds them).
 #[derive(Debug)]
 pub struct ProcDir {
     dir: OwnedFd,
