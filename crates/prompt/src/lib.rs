@@ -105,6 +105,10 @@ pub trait Prompt1 {
     fn show_status(&self, request_id: &str, status: HashMap<&str, Value<'_>>) -> zbus::Result<()>;
     /// Takes down any prompt for `request_id` (cancelled, timed out or finished).
     fn dismiss(&self, request_id: &str) -> zbus::Result<()>;
+    /// `Dismiss`, sent flagged `NO_REPLY_EXPECTED`: the prompt sends nothing back and the caller
+    /// waits for nothing (latchkeyd after a request ended; the same member and arguments).
+    #[zbus(name = "Dismiss", no_reply)]
+    fn dismiss_without_reply(&self, request_id: &str) -> zbus::Result<()>;
     /// Shows a status line for `request_id`.
     fn notice(&self, request_id: &str, text: &str) -> zbus::Result<()>;
     /// Version 2: the user cancelled `request_id` while no call waited for an answer.

@@ -224,12 +224,12 @@ async fn run(
     // (`HandleInUse`).
     unexport(&conn, &req.path, id).await;
     // The prompt comes down after the caller has its answer: `Dismiss` goes to another process
-    // that the caller need not wait for, and latchkeyd does not wait for its reply either.
+    // that the caller need not wait for, and latchkeyd does not wait for a reply either (the
+    // prompt sends none): a finished request leaves one message behind it on the bus, not two.
     let dismiss = progress.prompt.map(|p| {
         let rid = id.to_string();
-        let conn = conn.clone();
         async move {
-            if let Err(e) = dismiss_without_reply(&conn, &p, &rid).await {
+            if let Err(e) = p.proxy.dismiss_without_reply(&rid).await {
                 tracing::debug!(error = %e, "dismissing the prompt failed");
             }
         }
@@ -271,24 +271,6 @@ async fn run(
     if let Some(d) = dismiss {
         d.await;
     }
-}
-
-/// Sends the prompt's `Dismiss(request_id)` flagged `NO_REPLY_EXPECTED`: the prompt takes its
-/// dialogs down and sends nothing back, so a finished request leaves one message behind it on the
-/// bus, not two, and its task ends once the message is sent. (The `Prompt1` proxy's `dismiss`
-/// waits for the reply, which the prompt's own tests need.)
-async fn dismiss_without_reply(
-    conn: &Connection,
-    prompt: &ChosenPrompt,
-    request_id: &str,
-) -> zbus::Result<()> {
-    let proxy = prompt.proxy.inner();
-    let msg = zbus::message::Message::method_call(proxy.path().clone(), "Dismiss")?
-        .destination(proxy.destination().clone())?
-        .interface(proxy.interface().clone())?
-        .with_flags(zbus::message::Flags::NoReplyExpected)?
-        .build(&(request_id,))?;
-    conn.send(&msg).await
 }
 
 /// Takes the request object at `path` off the bus.
