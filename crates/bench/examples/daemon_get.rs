@@ -30,16 +30,15 @@ fn main() -> ExitCode {
         let lk = InProcess::start(&binaries()?)?;
         prompt_time::take_phases();
         // Each ceremony beside an empty round trip, as row 3 times them.
-        let ping: stats::Side<'_> = Box::new(|| {
-            let start = std::time::Instant::now();
-            lk.ping()?;
-            Ok(start.elapsed())
-        });
-        let beside = stats::measure_excluding_beside(budget, ping, || {
-            prompt_time::take();
-            lk.ceremony(kind)?;
-            Ok(prompt_time::take())
-        })?;
+        let beside = stats::measure_excluding_beside(
+            budget,
+            || lk.ping(),
+            || {
+                prompt_time::take();
+                lk.ceremony(kind)?;
+                Ok(prompt_time::take())
+            },
+        )?;
         let (ping, whole, own) = (&beside.floor, &beside.whole, &beside.net);
         let phases = prompt_time::take_phases();
         let us = |d: Duration| d.as_secs_f64() * 1e6;

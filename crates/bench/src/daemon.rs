@@ -351,9 +351,9 @@ impl Drop for InProcess {
 fn ceremonies(budget: Budget, bins: &Binaries, t: &mut Table) -> Result<(), BenchError> {
     let prompt_timed = prompt_time::install();
     let lk = InProcess::start(bins)?;
-    // The floor in a loop of its own too, for comparison: round trips back to back have
-    // measured faster than round trips each beside a get (after a get, the prompt's Dismiss is
-    // still on the bus). The targets use the floor timed beside each get, below.
+    // The floor in a loop of its own too, for comparison: back to back, round trips have
+    // measured faster than round trips each beside a get in some runs and slower in others.
+    // The targets hold the get to both floors.
     t.timed(
         "dbus_ping_alone",
         "empty D-Bus method call round trip in a loop of its own (Peer.Ping to latchkeyd, same bus; not the targets' floor)",
@@ -386,14 +386,8 @@ fn ceremonies(budget: Budget, bins: &Binaries, t: &mut Table) -> Result<(), Benc
     prompt_time::take_phases();
     // The gets alternate with the empty round trip, so that the floor and the get are timed side
     // by side on this bus and the ratio of each pair is of runs taken under the same load.
-    let beside = timed().and_then(|()| {
-        let ping: stats::Side<'_> = Box::new(|| {
-            let start = Instant::now();
-            lk.ping()?;
-            Ok(start.elapsed())
-        });
-        stats::measure_excluding_beside(budget, ping, || run(Kind::Get))
-    });
+    let beside = timed()
+        .and_then(|()| stats::measure_excluding_beside(budget, || lk.ping(), || run(Kind::Get)));
     let phases = prompt_time::take_phases();
     let (ping, get, get_own, paired) = match beside {
         Ok(b) => (Ok(b.floor), Ok(b.whole), Ok(b.net), Ok(b.ratios)),

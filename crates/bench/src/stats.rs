@@ -295,12 +295,12 @@ pub struct Beside {
     pub ratios: Ratios,
 }
 
-/// Times `op` as [`measure_excluding`] does, alternating with runs of `floor` as
+/// Times `op` as [`measure_excluding`] does, alternating with timed runs of `floor` as
 /// [`measure_interleaved`] does (`op` first), so that a ratio of the net time to the floor is
 /// of runs taken side by side, under whatever the machine did then.
 pub fn measure_excluding_beside(
     budget: Budget,
-    floor: Side<'_>,
+    mut floor: impl FnMut() -> Result<(), BenchError>,
     mut op: impl FnMut() -> Result<Duration, BenchError>,
 ) -> Result<Beside, BenchError> {
     let wholes = std::cell::RefCell::new(Vec::with_capacity(budget.warmup + budget.iterations));
@@ -310,6 +310,11 @@ pub fn measure_excluding_beside(
         let t = start.elapsed();
         wholes.borrow_mut().push(t);
         Ok(t.saturating_sub(excluded))
+    });
+    let floor: Side<'_> = Box::new(|| {
+        let start = Instant::now();
+        floor()?;
+        Ok(start.elapsed())
     });
     let pair = measure_interleaved(budget, net, floor)?;
     let mut whole = wholes.into_inner();
