@@ -67,7 +67,6 @@ cargo test --workspace --all-features --no-fail-fast 2>&1 | tee target/rust-test
 echo "== our client against Nitrokey's fido-authenticator (trussed virtual platform)"
 interop/fido-authenticator/run.sh --no-fail-fast 2>&1 | tee -a target/rust-tests.log || status=1
 
-
 echo "== browsers: the WebExtension in headless Chromium, the Electron bridge (Node)"
 tests/browser/run.sh || status=1
 

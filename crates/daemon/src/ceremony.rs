@@ -246,11 +246,12 @@ pub trait Ceremonies: Send + Sync + 'static {
 }
 
 /// Runs the synchronous ceremony step `f` (a run of an authenticator, a look in the platform
-/// store) to its end. On a multi-threaded runtime (latchkeyd's) it runs on this very thread through `block_in_place`: the runtime hands this worker's other tasks
-/// to another thread, and the ceremony pays no hop to a blocking thread and back (two thread
-/// wake-ups, which were the larger part of a get's own time through latchkeyd). It never waits on
-/// a person: the prompt's answers are already in hand ([`crate::answers`]). A current-thread runtime
-/// (where `block_in_place` is not allowed) sends it to a blocking thread instead.
+/// store) to its end. On a multi-threaded runtime (latchkeyd's) it runs on this very thread
+/// through `block_in_place`: the runtime hands this worker's other tasks to another thread, and
+/// the step pays no hop to a blocking thread and back (two thread wake-ups, which were the larger
+/// part of a get's own time through latchkeyd). It never waits on a person: the prompt's answers
+/// are already in hand ([`crate::answers`]). A current-thread runtime (where `block_in_place` is
+/// not allowed) sends it to a blocking thread instead.
 pub(crate) async fn in_place<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, WebAuthnError> {

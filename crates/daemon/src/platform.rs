@@ -2,8 +2,8 @@
 //! (`latchkey_worker::WorkerDevice`), in tests the authenticator core in process — behind both
 //! back-end traits: its ceremonies ([`Ceremonies`], `latchkey_client::register` /
 //! `authenticate` run in place on the runtime's thread, `crate::ceremony::in_place`, never
-//! waiting on the prompt: the prompt is asked on the runtime and its answers handed to the next run,
-//! [`crate::answers`]) and its credentials ([`PlatformStore`]: list, delete, signals). One device,
+//! waiting on the prompt: the prompt is asked on the runtime and its answers handed to the next
+//! run, [`crate::answers`]) and its credentials ([`PlatformStore`]: list, delete, signals). One device,
 //! kept open; one ceremony at a time (the prompt queue already serialises requests), and
 //! management waits for the device while a ceremony holds it.
 //!

@@ -188,6 +188,18 @@ mod tests {
         child.wait().unwrap();
     }
 
+    /// Waits for `done`, failing after 10 s instead of hanging the test run.
+    fn until(what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !done() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {what} within 10 s"
+            );
+            std::thread::yield_now();
+        }
+    }
+
     /// The kept `stat` is read afresh at every check: a parent that dies after a check that
     /// passed is seen at the next one.
     #[test]
@@ -208,9 +220,9 @@ mod tests {
         // `$!` is known before the child has replaced the shell with sleep: wait for the exec,
         // which would otherwise fail the checks below for the wrong reason.
         let exe = format!("/proc/{pid}/exe");
-        while !std::fs::read_link(&exe).is_ok_and(|p| p.ends_with("sleep")) {
-            std::thread::yield_now();
-        }
+        until("the child's exec of sleep", || {
+            std::fs::read_link(&exe).is_ok_and(|p| p.ends_with("sleep"))
+        });
         let creds = PeerCredentials {
             pid: Some(pid),
             pidfd: None,
@@ -236,9 +248,7 @@ mod tests {
                 .and_then(|s| crate::identity::parse::proc_stat(&s))
                 .is_some_and(|s| s.ppid == sh.id())
         };
-        while parent_is_sh() {
-            std::thread::yield_now();
-        }
+        until("the orphan's reparenting", || !parent_is_sh());
         assert_eq!(cache.get(":1.20"), None);
         let _ = std::process::Command::new("kill")
             .arg(pid.to_string())
