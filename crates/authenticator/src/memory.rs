@@ -168,8 +168,8 @@ impl CredentialStore for MemoryStore {
             None => softkey::generate_loaded(alg, rng)?,
         };
         // The key is loaded already: the first signature (self attestation, the first
-        // assertion) needs no second load.
-        self.cache.put(blob.as_bytes(), loaded);
+        // assertion) needs no second load. It waits apart from the keys in use until it signs.
+        self.cache.put_new(blob.as_bytes(), loaded);
         Ok((public, blob))
     }
 

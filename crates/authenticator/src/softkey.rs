@@ -216,10 +216,17 @@ pub fn sign(alg: Algorithm, blob: &KeyBlob, message: &[u8]) -> Result<Vec<u8>, S
 /// Loaded keys kept by the blob they were loaded from, at most `capacity`, the oldest loaded
 /// dropped first: what a store keeps so the next signature with a key needs no load. aws-lc
 /// cleanses a key's memory when it is dropped here.
+///
+/// A key just generated ([`LoadedKeys::put_new`]) waits in a slot of its own until it signs:
+/// only then does it join the others (and may push the oldest out). A run of registrations
+/// therefore never evicts the keys in use (each new key takes the previous one's slot), while the
+/// newest key still signs its self attestation or its first assertion without a load.
 pub struct LoadedKeys {
     keys: HashMap<BlobId, SigningKey>,
     /// The keys of `keys`, oldest first.
     order: VecDeque<BlobId>,
+    /// The newest generated key, until it signs or the next one is generated.
+    fresh: Option<(BlobId, SigningKey)>,
     capacity: usize,
 }
 
@@ -235,23 +242,50 @@ fn blob_id(blob: &[u8]) -> BlobId {
 }
 
 impl LoadedKeys {
-    /// An empty set that keeps at most `capacity` keys.
+    /// An empty set that keeps at most `capacity` keys, besides the newest generated one.
     pub fn new(capacity: usize) -> Self {
         Self {
             keys: HashMap::new(),
             order: VecDeque::new(),
+            fresh: None,
             capacity,
         }
     }
 
-    /// The key loaded from `blob`, if kept.
-    pub fn get(&self, blob: &[u8]) -> Option<&SigningKey> {
-        self.keys.get(&blob_id(blob))
+    /// The key loaded from `blob`, if kept. The newest generated key joins the others here, as
+    /// it is about to sign.
+    pub fn get(&mut self, blob: &[u8]) -> Option<&SigningKey> {
+        let id = blob_id(blob);
+        if !self.keys.contains_key(&id) {
+            match self.fresh.take() {
+                Some((fresh, key)) if fresh == id => self.keep(id, key),
+                other => {
+                    self.fresh = other;
+                    return None;
+                }
+            }
+        }
+        self.keys.get(&id)
     }
 
-    /// Keeps `key`, loaded from `blob` (a blob kept already keeps its key).
+    /// Keeps `key`, loaded from `blob` to sign (a blob kept already keeps its key).
     pub fn put(&mut self, blob: &[u8], key: SigningKey) {
         let id = blob_id(blob);
+        if self.fresh.as_ref().is_some_and(|(fresh, _)| *fresh == id) {
+            self.fresh = None;
+        }
+        self.keep(id, key);
+    }
+
+    /// Keeps `key`, just generated with `blob`, in place of the previous generated key that has
+    /// not signed since: the loaded keys stay as they are.
+    pub fn put_new(&mut self, blob: &[u8], key: SigningKey) {
+        if self.capacity > 0 {
+            self.fresh = Some((blob_id(blob), key));
+        }
+    }
+
+    fn keep(&mut self, id: BlobId, key: SigningKey) {
         if self.capacity == 0 || self.keys.contains_key(&id) {
             return;
         }
@@ -268,6 +302,9 @@ impl LoadedKeys {
     /// Drops the key loaded from `blob`, if kept.
     pub fn remove(&mut self, blob: &[u8]) {
         let id = blob_id(blob);
+        if self.fresh.as_ref().is_some_and(|(fresh, _)| *fresh == id) {
+            self.fresh = None;
+        }
         if self.keys.remove(&id).is_some() {
             self.order.retain(|k| *k != id);
         }
@@ -277,15 +314,16 @@ impl LoadedKeys {
     pub fn clear(&mut self) {
         self.keys.clear();
         self.order.clear();
+        self.fresh = None;
     }
 
-    /// How many keys are kept.
+    /// How many keys are kept, the newest generated one included.
     pub fn len(&self) -> usize {
-        self.keys.len()
+        self.keys.len() + usize::from(self.fresh.is_some())
     }
 
     /// Whether no key is kept.
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
+        self.len() == 0
     }
 }

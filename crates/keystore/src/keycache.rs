@@ -17,7 +17,8 @@
 //! - Entries are keyed by the sealed blob and by the master key that opened them: a hit needs the
 //!   very bytes that were opened and authenticated under the same master key. If the usable
 //!   master key changes, the cache is emptied before it is consulted.
-//! - At most [`CAPACITY`] keys are kept; the oldest loaded is dropped first.
+//! - At most [`CAPACITY`] keys are kept, and the newest generated one until it signs; the oldest
+//!   loaded is dropped first, and a key just generated replaces only the one generated before it.
 
 use latchkey_authenticator::softkey::{LoadedKeys, SigningKey};
 
@@ -61,6 +62,13 @@ impl KeyCache {
     pub(crate) fn put(&mut self, mk: &MasterKey, blob: &[u8], key: SigningKey) {
         self.claim(mk);
         self.keys.put(blob, key);
+    }
+
+    /// Keeps `key`, just generated and sealed as `blob` under `mk`, apart from the keys in use
+    /// until it signs (`LoadedKeys::put_new`).
+    pub(crate) fn put_new(&mut self, mk: &MasterKey, blob: &[u8], key: SigningKey) {
+        self.claim(mk);
+        self.keys.put_new(blob, key);
     }
 
     /// Drops every key and the master key they were opened with.

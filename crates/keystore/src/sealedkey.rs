@@ -44,7 +44,7 @@ pub(crate) fn generate(
     let (public, plain, loaded) = softkey::generate_loaded(alg, rng)?;
     let mut blob = vec![KEY_BLOB_VERSION, alg_byte(alg)];
     blob.extend_from_slice(&mk.seal(&key_aad(alg), plain.as_bytes())?);
-    keys.put(mk, &blob, loaded);
+    keys.put_new(mk, &blob, loaded);
     Ok((public, KeyBlob::new(blob)))
 }
 

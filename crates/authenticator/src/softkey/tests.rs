@@ -281,3 +281,53 @@ fn loaded_keys_are_found_by_blob_evicted_oldest_first_and_filed_under_digests() 
     assert_eq!(cache.order.len(), 1);
     assert!(LoadedKeys::new(0).is_empty());
 }
+
+/// A key just generated waits in its own slot: a run of them replaces only each other and never
+/// the keys loaded to sign, the newest still signs without a load, and it joins the loaded keys
+/// (pushing the oldest out) when it does. A cache of no keys keeps no new key either.
+#[test]
+fn generated_keys_wait_apart_until_they_sign() {
+    let made = |i: usize| generate_loaded(Algorithm::Es256, &mut Counter(i as u8 * 40)).unwrap();
+    let keys: Vec<_> = (0..5).map(made).collect();
+    let blob = |i: usize| keys[i].1.as_bytes();
+    let load = |i: usize| SigningKey::load(Algorithm::Es256, &keys[i].1).unwrap();
+    let mut cache = LoadedKeys::new(2);
+    cache.put(blob(0), load(0));
+    cache.put(blob(1), load(1));
+    for i in 2..5 {
+        cache.put_new(blob(i), made(i).2);
+        assert_eq!(
+            cache.len(),
+            3,
+            "two loaded keys and the newest generated one"
+        );
+    }
+    // The run of new keys evicted no loaded key, and only the newest of them is kept.
+    assert!(cache.get(blob(0)).is_some());
+    assert!(cache.get(blob(1)).is_some());
+    assert!(cache.get(blob(2)).is_none());
+    assert!(cache.get(blob(3)).is_none());
+    assert_eq!(cache.len(), 3);
+    // The newest signs (with its own key) and so joins the loaded keys, in place of the oldest.
+    let signed = cache.get(blob(4)).unwrap().sign(b"m").unwrap();
+    UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, &keys[4].0.bytes)
+        .verify(b"m", &signed)
+        .unwrap();
+    assert_eq!(cache.len(), 2);
+    assert!(cache.fresh.is_none());
+    assert_eq!(
+        cache.order.iter().copied().collect::<Vec<_>>(),
+        [blob_id(blob(1)), blob_id(blob(4))]
+    );
+    assert!(cache.get(blob(0)).is_none());
+    // Removing or clearing forgets the waiting key too.
+    cache.put_new(blob(2), made(2).2);
+    cache.remove(blob(2));
+    assert!(cache.fresh.is_none());
+    cache.put_new(blob(3), made(3).2);
+    cache.clear();
+    assert!(cache.is_empty());
+    let mut none = LoadedKeys::new(0);
+    none.put_new(blob(4), load(4));
+    assert!(none.is_empty());
+}
