@@ -295,7 +295,13 @@ impl Router {
                 (r, offer(r, open, true, self.keys_enabled, false))
             }
             CheckedOptions::Get(o) => {
-                let holdings = self.holdings(c.authorized().rp_id().as_str()).await;
+                // With the security keys off, a get goes to the platform whatever it holds
+                // ([`decide_get`], [`offer`]): its store is not looked in.
+                let holdings = if self.keys_enabled {
+                    self.holdings(c.authorized().rp_id().as_str()).await
+                } else {
+                    None
+                };
                 let r = decide_get(o, holdings.as_ref(), self.keys_enabled);
                 let holds = holdings.is_some_and(|h| !h.credential_ids.is_empty());
                 (r, offer(r, open, false, self.keys_enabled, holds))

@@ -255,32 +255,6 @@ async fn a_store_failing_under_the_worker_in_a_ceremony_is_an_unknown_error_not_
     );
 }
 
-/// Security keys that are never right: a get routed here fails with a name the test recognises.
-struct NoKeys;
-
-#[async_trait::async_trait]
-impl latchkey_daemon::ceremony::Ceremonies for NoKeys {
-    async fn create(
-        &self,
-        _c: &latchkey_daemon::ceremony::Ceremony,
-        _ui: std::sync::Arc<dyn latchkey_daemon::ceremony::PromptSession>,
-        _cancel: &latchkey_daemon::ceremony::CancelToken,
-    ) -> latchkey_daemon::ceremony::CeremonyResult {
-        Err(latchkey_webauthn::WebAuthnError::invalid_state("routed to the security keys").into())
-    }
-    async fn get(
-        &self,
-        _c: &latchkey_daemon::ceremony::Ceremony,
-        _ui: std::sync::Arc<dyn latchkey_daemon::ceremony::PromptSession>,
-        _cancel: &latchkey_daemon::ceremony::CancelToken,
-    ) -> latchkey_daemon::ceremony::CeremonyResult {
-        Err(latchkey_webauthn::WebAuthnError::invalid_state("routed to the security keys").into())
-    }
-    fn capabilities(&self) -> std::collections::BTreeMap<String, bool> {
-        std::collections::BTreeMap::new()
-    }
-}
-
 /// After a platform ceremony is closed while the prompt asks for the PIN, listing, a signal and
 /// the routing look-up (an allowList get for the platform credential goes to the platform, not
 /// the security keys) all still work.
@@ -298,7 +272,7 @@ async fn after_a_cancelled_platform_ceremony_list_signals_and_routing_still_work
     let router = std::sync::Arc::new(Router::new(
         platform.clone(),
         platform.clone(),
-        std::sync::Arc::new(NoKeys),
+        std::sync::Arc::new(common::NoKeys),
         true,
     ));
     let backends = latchkey_daemon::server::Backends {

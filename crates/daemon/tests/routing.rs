@@ -764,3 +764,62 @@ async fn a_cancel_while_the_pin_is_asked_leaves_the_key_untouched() {
     assert_eq!(pin_retries(&key).await, Some(8), "no PIN was tried");
     assert_eq!(key.touches(), 0);
 }
+
+/// The router looks in the platform store for a get only when the answer could send it
+/// elsewhere: with security keys configured it looks once per get (the allowList credential is
+/// the platform's, so the get goes there); with none, every get goes to the platform whatever it
+/// holds, and the store is not looked in. Both gets sign on the platform.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_router_looks_in_the_platform_store_only_when_keys_are_configured() {
+    use latchkey_daemon::routing::Router;
+    use latchkey_webauthn::response::RegistrationResponseJSON;
+    use std::sync::Arc;
+
+    for keys_enabled in [true, false] {
+        let platform = latchkey_testkit::platform::memory_platform();
+        let store = Arc::new(CountingStore::new(platform.clone()));
+        let backends = latchkey_daemon::server::Backends {
+            ceremonies: Arc::new(Router::new(
+                platform.clone(),
+                store.clone(),
+                Arc::new(NoKeys),
+                keys_enabled,
+            )),
+            store: platform,
+            keys: None,
+        };
+        let (d, _prompt) = peer::start_recorded(
+            &policy::privileged_self_prompting(),
+            backends,
+            "approve\npin 482916\npin 482916\n",
+        )
+        .await;
+        let web = web();
+        let out = d
+            .client
+            .call(Kind::Create, &create_options("example.com"), &web)
+            .await
+            .unwrap();
+        assert_eq!(out.code, 0, "{:?}: {:?}", out.error_name(), out.message());
+        let reg: RegistrationResponseJSON =
+            serde_json::from_str(&out.response_json().unwrap()).unwrap();
+        let allow = format!(
+            r#"{{"rpId":"example.com","challenge":"AAECAwQFBgcICQoLDA0ODw","userVerification":"required","allowCredentials":[{{"type":"public-key","id":"{}"}}]}}"#,
+            reg.raw_id
+        );
+        assert_eq!(store.lists(), 0, "a create looks up nothing");
+        let out = d.client.call(Kind::Get, &allow, &web).await.unwrap();
+        assert_eq!(
+            out.code,
+            0,
+            "keys {keys_enabled}: {:?}: {:?}",
+            out.error_name(),
+            out.message()
+        );
+        assert_eq!(
+            store.lists(),
+            usize::from(keys_enabled),
+            "keys configured: {keys_enabled}"
+        );
+    }
+}

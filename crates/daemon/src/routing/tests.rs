@@ -138,3 +138,41 @@ fn the_user_is_offered_a_choice_only_when_the_options_leave_it_open() {
     assert_eq!(Keys.choice().id, "security-key");
     assert_eq!(Platform.choice().kind, ChoiceKind::Platform);
 }
+
+/// Why the router does not look in the platform store when the security keys are off: for every
+/// kind of get, what it holds (something, nothing, or unreadable) changes neither where the get
+/// goes nor what the user is offered.
+#[test]
+fn with_keys_off_what_the_platform_holds_changes_no_get() {
+    let allows = [
+        String::new(),
+        desc(1, ""),
+        desc(2, ""),
+        desc(1, r#""internal""#),
+        desc(2, r#""usb""#),
+        format!("{},{}", desc(2, r#""usb""#), desc(1, r#""internal""#)),
+    ];
+    let hints = ["", r#""security-key""#, r#""client-device""#, r#""hybrid""#];
+    let held = [Some(holding(&[1])), Some(holding(&[])), None];
+    for allow in &allows {
+        for hint in hints {
+            let o = get(allow, hint);
+            let open = open_choice(&CheckedOptions::Get(Box::new(o.clone())));
+            let outcome = |h: &Option<PlatformHoldings>| {
+                let r = decide_get(&o, h.as_ref(), false);
+                let holds = h.as_ref().is_some_and(|h| !h.credential_ids.is_empty());
+                (r.to, offer(r, open, false, false, holds))
+            };
+            let unread = outcome(&None);
+            for h in &held {
+                assert_eq!(outcome(h), unread, "allow [{allow}], hints [{hint}], {h:?}");
+            }
+        }
+    }
+    let o = get(&desc(1, ""), "");
+    assert_ne!(
+        decide_get(&o, Some(&holding(&[1])), true).to,
+        decide_get(&o, None, true).to,
+        "with keys on, what the platform holds decides"
+    );
+}

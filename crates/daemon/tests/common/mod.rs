@@ -398,3 +398,65 @@ pub async fn within_advancing<F: std::future::Future>(
         }
     }
 }
+
+/// Security keys that are never right: a ceremony routed here fails with a name the test
+/// recognises.
+pub struct NoKeys;
+
+#[async_trait]
+impl Ceremonies for NoKeys {
+    async fn create(
+        &self,
+        _c: &Ceremony,
+        _ui: Arc<dyn PromptSession>,
+        _cancel: &CancelToken,
+    ) -> CeremonyResult {
+        Err(WebAuthnError::invalid_state("routed to the security keys").into())
+    }
+    async fn get(
+        &self,
+        _c: &Ceremony,
+        _ui: Arc<dyn PromptSession>,
+        _cancel: &CancelToken,
+    ) -> CeremonyResult {
+        Err(WebAuthnError::invalid_state("routed to the security keys").into())
+    }
+    fn capabilities(&self) -> BTreeMap<String, bool> {
+        BTreeMap::new()
+    }
+}
+
+/// A platform store that counts the look-ups made in it (`list`) and otherwise is `inner`.
+pub struct CountingStore<S> {
+    pub inner: Arc<S>,
+    pub lists: std::sync::atomic::AtomicUsize,
+}
+
+impl<S> CountingStore<S> {
+    pub fn new(inner: Arc<S>) -> Self {
+        Self {
+            inner,
+            lists: Default::default(),
+        }
+    }
+
+    pub fn lists(&self) -> usize {
+        self.lists.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl<S: PlatformStore> PlatformStore for CountingStore<S> {
+    fn list(&self, rp_id: Option<&str>) -> Result<Vec<CredentialInfo>, StoreError> {
+        self.lists.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.list(rp_id)
+    }
+    fn delete(&self, credential_id: &[u8]) -> Result<bool, StoreError> {
+        self.inner.delete(credential_id)
+    }
+    fn signal_support(&self) -> SignalSupport {
+        self.inner.signal_support()
+    }
+    fn apply_signal(&self, signal: &Signal) -> Result<SignalReport, SignalError> {
+        self.inner.apply_signal(signal)
+    }
+}
