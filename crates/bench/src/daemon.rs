@@ -2,7 +2,7 @@
 //!
 //! - Ceremonies: latchkeyd served in this process on the private bus, with its back-ends as the
 //!   binary builds them (the router in front of the platform authenticator and the security
-//!   keys, no key in use), the platform authenticator over a memory store (so no ceremony pays
+//!   keys, none configured), the platform authenticator over a memory store (so no ceremony pays
 //!   the file store's Argon2id: that cost has its own row in row 4), and the scripted test prompt
 //!   (`latchkey-test-prompt`, a separate process, answering consent and PIN at once); the caller
 //!   is this process, trusted by policy as a browser. Against it: the floor of one empty method
@@ -259,8 +259,8 @@ pub struct InProcess {
 impl InProcess {
     /// Starts it all, with latchkeyd's back-ends as the `latchkeyd` binary builds them: the
     /// [`Router`] in front of the platform authenticator (over a memory store here) and the
-    /// security keys, none of which is in use (`--no-usb --no-pcsc`, none named), so a get for
-    /// an RP the platform holds a passkey for goes there without asking the user where.
+    /// security keys, none configured (`--no-usb --no-pcsc`, none named), so every get goes to
+    /// the platform without a look in its store or a question where.
     pub fn start(bins: &Binaries) -> Result<Self, BenchError> {
         let platform = platform::memory_platform();
         let keys = Arc::new(KeyBackend::new(KeySources::default(), Timeouts::default()));
