@@ -260,47 +260,24 @@ async fn a_store_failing_under_the_worker_in_a_ceremony_is_an_unknown_error_not_
 /// the security keys) all still work.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_cancelled_platform_ceremony_list_signals_and_routing_still_work() {
-    use common::{create_options, peer, policy};
     use latchkey_api::Kind;
-    use latchkey_daemon::routing::Router;
-    use latchkey_webauthn::response::RegistrationResponseJSON;
     use std::collections::HashMap;
     use zbus::zvariant::Value;
 
     let dir = tempfile::tempdir().unwrap();
     let (platform, _) = platform_over_a_worker(dir.path());
-    let router = std::sync::Arc::new(Router::new(
-        platform.clone(),
-        platform.clone(),
-        std::sync::Arc::new(common::NoKeys),
-        true,
-    ));
-    let backends = latchkey_daemon::server::Backends {
-        ceremonies: router,
-        store: platform,
-        keys: None,
-    };
     // The second PIN (the get that is closed) comes late, so that the request can be closed while
     // the prompt still asks; the others at once.
-    let (d, prompt) = peer::start_recorded(
-        &policy::privileged_self_prompting(),
-        backends,
+    let (d, prompt) = common::routed(
+        platform.clone(),
+        platform,
+        true,
         "approve\npin 482916\ndelay 1500 pin 482916\npin 482916\n",
     )
     .await;
     let client = &d.client;
     let web = web();
-    let out = client
-        .call(Kind::Create, &create_options("example.com"), &web)
-        .await
-        .unwrap();
-    assert_eq!(out.code, 0, "{:?}: {:?}", out.error_name(), out.message());
-    let reg: RegistrationResponseJSON =
-        serde_json::from_str(&out.response_json().unwrap()).unwrap();
-    let id = reg.raw_id.clone();
-    let allow = format!(
-        r#"{{"rpId":"example.com","challenge":"AAECAwQFBgcICQoLDA0ODw","userVerification":"required","allowCredentials":[{{"type":"public-key","id":"{id}"}}]}}"#
-    );
+    let allow = common::create_then_allow(client).await;
 
     let pins = |p: &latchkey_testkit::prompt::Record| {
         p.shown()

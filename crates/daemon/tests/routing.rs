@@ -771,44 +771,19 @@ async fn a_cancel_while_the_pin_is_asked_leaves_the_key_untouched() {
 /// holds, and the store is not looked in. Both gets sign on the platform.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_router_looks_in_the_platform_store_only_when_keys_are_configured() {
-    use latchkey_daemon::routing::Router;
-    use latchkey_webauthn::response::RegistrationResponseJSON;
-    use std::sync::Arc;
-
     for keys_enabled in [true, false] {
         let platform = latchkey_testkit::platform::memory_platform();
-        let store = Arc::new(CountingStore::new(platform.clone()));
-        let backends = latchkey_daemon::server::Backends {
-            ceremonies: Arc::new(Router::new(
-                platform.clone(),
-                store.clone(),
-                Arc::new(NoKeys),
-                keys_enabled,
-            )),
-            store: platform,
-            keys: None,
-        };
-        let (d, _prompt) = peer::start_recorded(
-            &policy::privileged_self_prompting(),
-            backends,
+        let store = std::sync::Arc::new(CountingStore::new(platform.clone()));
+        let (d, _prompt) = routed(
+            platform,
+            store.clone(),
+            keys_enabled,
             "approve\npin 482916\npin 482916\n",
         )
         .await;
-        let web = web();
-        let out = d
-            .client
-            .call(Kind::Create, &create_options("example.com"), &web)
-            .await
-            .unwrap();
-        assert_eq!(out.code, 0, "{:?}: {:?}", out.error_name(), out.message());
-        let reg: RegistrationResponseJSON =
-            serde_json::from_str(&out.response_json().unwrap()).unwrap();
-        let allow = format!(
-            r#"{{"rpId":"example.com","challenge":"AAECAwQFBgcICQoLDA0ODw","userVerification":"required","allowCredentials":[{{"type":"public-key","id":"{}"}}]}}"#,
-            reg.raw_id
-        );
+        let allow = create_then_allow(&d.client).await;
         assert_eq!(store.lists(), 0, "a create looks up nothing");
-        let out = d.client.call(Kind::Get, &allow, &web).await.unwrap();
+        let out = d.client.call(Kind::Get, &allow, &web()).await.unwrap();
         assert_eq!(
             out.code,
             0,

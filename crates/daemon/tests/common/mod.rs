@@ -403,27 +403,73 @@ pub async fn within_advancing<F: std::future::Future>(
 /// recognises.
 pub struct NoKeys;
 
+impl NoKeys {
+    fn refuse() -> CeremonyResult {
+        Err(WebAuthnError::invalid_state("routed to the security keys").into())
+    }
+}
+
 #[async_trait]
 impl Ceremonies for NoKeys {
     async fn create(
         &self,
-        _c: &Ceremony,
-        _ui: Arc<dyn PromptSession>,
-        _cancel: &CancelToken,
+        _: &Ceremony,
+        _: Arc<dyn PromptSession>,
+        _: &CancelToken,
     ) -> CeremonyResult {
-        Err(WebAuthnError::invalid_state("routed to the security keys").into())
+        Self::refuse()
     }
     async fn get(
         &self,
-        _c: &Ceremony,
-        _ui: Arc<dyn PromptSession>,
-        _cancel: &CancelToken,
+        _: &Ceremony,
+        _: Arc<dyn PromptSession>,
+        _: &CancelToken,
     ) -> CeremonyResult {
-        Err(WebAuthnError::invalid_state("routed to the security keys").into())
+        Self::refuse()
     }
     fn capabilities(&self) -> BTreeMap<String, bool> {
         BTreeMap::new()
     }
+}
+
+/// latchkeyd (over a peer connection) with the router in front of `platform` and [`NoKeys`]:
+/// `store` answers the router's look-ups, and the scripted prompt answers with `script`.
+pub async fn routed<P: Ceremonies + PlatformStore>(
+    platform: Arc<P>,
+    store: Arc<dyn PlatformStore>,
+    keys_enabled: bool,
+    script: &str,
+) -> (peer::PeerDaemon, latchkey_testkit::prompt::Record) {
+    let backends = latchkey_daemon::server::Backends {
+        ceremonies: Arc::new(latchkey_daemon::routing::Router::new(
+            platform.clone(),
+            store,
+            Arc::new(NoKeys),
+            keys_enabled,
+        )),
+        store: platform,
+        keys: None,
+    };
+    peer::start_recorded(&policy::privileged_self_prompting(), backends, script).await
+}
+
+/// Creates a passkey for example.com and returns get options whose allowList names it.
+pub async fn create_then_allow(client: &latchkey_api::CredentialsClient) -> String {
+    let out = client
+        .call(
+            latchkey_api::Kind::Create,
+            &create_options("example.com"),
+            &latchkey_testkit::rp::web(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.code, 0, "{:?}: {:?}", out.error_name(), out.message());
+    let reg: latchkey_webauthn::response::RegistrationResponseJSON =
+        serde_json::from_str(&out.response_json().unwrap()).unwrap();
+    format!(
+        r#"{{"rpId":"example.com","challenge":"AAECAwQFBgcICQoLDA0ODw","userVerification":"required","allowCredentials":[{{"type":"public-key","id":"{}"}}]}}"#,
+        reg.raw_id
+    )
 }
 
 /// A platform store that counts the look-ups made in it (`list`) and otherwise is `inner`.
