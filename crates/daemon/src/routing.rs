@@ -30,7 +30,8 @@
 //! `NotAllowedError`.
 //!
 //! [`decide_create`] and [`decide_get`] are the rules, without I/O; [`Router`] applies them
-//! in front of two [`Ceremonies`] back-ends, looking in the platform's [`PlatformStore`] for a get.
+//! in front of two [`Ceremonies`] back-ends, looking in the platform's [`PlatformStore`] for a get
+//! when security keys are configured (without them, what the store holds decides nothing).
 //! Management and signals (L3 §5.1.10) concern platform credentials and go to that store only
 //! (`crate::server::Backends`), never through the router.
 
