@@ -44,13 +44,12 @@ pub struct ProcStat {
 
 /// Parses `/proc/PID/stat`.
 pub fn proc_stat(stat: &str) -> Option<ProcStat> {
-    let after = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    // after ')' come field 3 (state), 4 (ppid), ... 22 (starttime) at index 19.
-    Some(ProcStat {
-        ppid: fields.get(1)?.parse().ok()?,
-        start_time: fields.get(19)?.parse().ok()?,
-    })
+    let mut fields = stat[stat.rfind(')')? + 1..].split_ascii_whitespace();
+    // After ')' come field 3 (state), 4 (ppid), ... 22 (starttime): indices 1 and 19. Read in
+    // passing, without collecting the line's fifty fields (this runs at every request).
+    let ppid = fields.nth(1)?.parse().ok()?;
+    let start_time = fields.nth(17)?.parse().ok()?;
+    Some(ProcStat { ppid, start_time })
 }
 
 /// The cgroup v2 path from `/proc/PID/cgroup` (the `0::` line), if any.
