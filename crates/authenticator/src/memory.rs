@@ -37,7 +37,8 @@ pub struct MemoryStore {
     capacity: usize,
     /// Private keys to hand out instead of generating one (test vectors).
     injected_keys: VecDeque<Zeroizing<Vec<u8>>>,
-    /// Loaded signing keys, keyed by their blob, at most [`KEY_CACHE`].
+    /// Loaded signing keys, keyed by their blob: at most [`KEY_CACHE`], and the newest generated
+    /// key until it signs ([`LoadedKeys::put_new`]).
     cache: LoadedKeys,
     /// Bumped by every change to the discoverable credentials (see
     /// [`CredentialStore::discoverable_generation`]).

@@ -179,9 +179,9 @@ mod tests {
         stdin.write_all(b"go\n").unwrap();
         let exe = format!("/proc/{}/exe", child.id());
         // The exec is seen only in /proc: wait for it there.
-        while std::fs::metadata(&exe).ok().map(|m| (m.dev(), m.ino())) == shell {
-            std::thread::yield_now();
-        }
+        until("the child's exec of cat", || {
+            std::fs::metadata(&exe).ok().map(|m| (m.dev(), m.ino())) != shell
+        });
         assert_eq!(cache.get(":1.13"), None);
         assert_eq!(cache.len(), 0);
         drop(stdin);
