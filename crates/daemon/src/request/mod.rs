@@ -159,6 +159,15 @@ pub(crate) async fn spawn(
     tracing::debug!(request = %req.id, phase = "export", us = micros(t), "phase");
     // Classified once: the request's steps go on with what policy said here.
     tokio::spawn(run(shared, conn, req, class, ticket, cancel_rx, stop));
+    // The request's task goes first, up to its first wait (on the prompt, the related-origins
+    // fetch, the queue): tokio runs a task this one spawned when this one yields, and the method
+    // reply is built and sent only after this returns. Sent while the prompt is asked, the reply
+    // leaves the caller's path; in that order the get through latchkeyd measured 10% faster
+    // (`daemon_get`, run by run ÷ the round trip beside it: 2.50–2.60× → 2.26–2.31×). A caller
+    // may see `Response` before the reply: callers register the handle they predicted before
+    // calling (the portal convention, `latchkey_api::client`), as the reply could already lose
+    // that race to another worker thread.
+    tokio::task::yield_now().await;
     Ok(())
 }
 
