@@ -263,6 +263,11 @@ async fn run(
         Err(Stop::Refused(f)) => (RESPONSE_CANCELLED, error_results(&f.webauthn())),
         Err(Stop::Failed(f)) => (RESPONSE_ERROR, error_results(&f.webauthn())),
     };
+    let t = Instant::now();
+    respond(conn, req.path, req.sender, code, results).await;
+    tracing::debug!(request = %id, phase = "response", us = micros(t), "phase");
+    // Logged once the caller has its answer: formatting the line and writing it to the journal
+    // is not the caller's wait.
     match &outcome {
         Ok(_) => {
             tracing::info!(request = %id, kind = req.kind.as_str(), caller = ?progress.caller, "request succeeded")
@@ -274,9 +279,6 @@ async fn run(
             tracing::info!(request = %id, kind = req.kind.as_str(), caller = ?progress.caller, error = stop.error().name(), blame = fault.blame().as_str(), fault = ?fault.kind(), message = %fault.chain(), "request failed")
         }
     }
-    let t = Instant::now();
-    respond(conn, req.path, req.sender, code, results).await;
-    tracing::debug!(request = %id, phase = "response", us = micros(t), "phase");
     if let Some(d) = dismiss {
         d.await;
     }
