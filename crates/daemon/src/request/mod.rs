@@ -162,11 +162,11 @@ pub(crate) async fn spawn(
     // The request's task goes first, up to its first wait (on the prompt, the related-origins
     // fetch, the queue): tokio runs a task this one spawned when this one yields, and the method
     // reply is built and sent only after this returns. Sent while the prompt is asked, the reply
-    // leaves the caller's path; in that order the get through latchkeyd measured 10% faster
-    // (`daemon_get`, run by run ÷ the round trip beside it: 2.50–2.60× → 2.26–2.31×). A caller
-    // may see `Response` before the reply: callers register the handle they predicted before
-    // calling (the portal convention, `latchkey_api::client`), as the reply could already lose
-    // that race to another worker thread.
+    // leaves the caller's path; in that order the get through latchkeyd measured about 10% faster
+    // (ARCHITECTURE.md, "What sits on the caller's path"). A caller may see `Response` before
+    // the reply: callers register the handle they predicted before calling (the portal
+    // convention, `latchkey_api::client`), as the reply could already lose that race to another
+    // worker thread.
     tokio::task::yield_now().await;
     Ok(())
 }
