@@ -43,40 +43,53 @@ fn interleaved_runs_alternate_and_pair_their_ratios() {
         max_time: Duration::from_secs(10),
         min_iterations: 1,
     };
+    // Each side reports its run's time itself, so the pairing is checked exactly, whatever the
+    // machine's load: A's n-th run takes n ms and B's n-th 2n ms, so every pair is exactly 0.5,
+    // and pairing A's run with any other run of B's would give another ratio.
+    let (mut na, mut nb) = (0u64, 0u64);
     let r = measure_interleaved(
         b,
-        timed_after(
-            &mut (),
-            |_| {
-                // Set-up is not timed: this sleep must not show in A's runs.
-                std::thread::sleep(Duration::from_millis(20));
-                Ok(())
-            },
-            |_, ()| {
-                order.borrow_mut().push('a');
-                std::thread::sleep(Duration::from_millis(2));
-                Ok(())
-            },
-        ),
-        timed_after(
-            &mut (),
-            |_| Ok(()),
-            |_, ()| {
-                order.borrow_mut().push('b');
-                std::thread::sleep(Duration::from_millis(4));
-                Ok(())
-            },
-        ),
+        Box::new(|| {
+            order.borrow_mut().push('a');
+            na += 1;
+            Ok(Duration::from_millis(na))
+        }),
+        Box::new(|| {
+            order.borrow_mut().push('b');
+            nb += 1;
+            Ok(Duration::from_millis(2 * nb))
+        }),
     )
     .unwrap();
     assert_eq!(order.borrow().iter().collect::<String>(), "abababababab");
     assert_eq!((r.a.len(), r.b.len(), r.ratios.len()), (5, 5, 5));
-    assert!(r.a.quantile(1.0) < Duration::from_millis(20), "{:?}", r.a);
-    assert!(r.b.median() >= Duration::from_millis(4));
-    // Each ratio is a run of A over the run of B beside it: 2 ms over at least 4 ms.
-    assert!(r.ratios.quantile(1.0) < 1.0, "{:?}", r.ratios);
-    assert!(r.ratios.quantile(0.0) > 0.0);
-    assert!(!r.ratios.is_empty());
+    // The warm-up pair (1 ms, 2 ms) is in no sample.
+    assert_eq!(r.a.quantile(0.0), Duration::from_millis(2));
+    assert_eq!(r.a.quantile(1.0), Duration::from_millis(6));
+    assert_eq!(r.b.quantile(1.0), Duration::from_millis(12));
+    assert_eq!((r.ratios.quantile(0.0), r.ratios.quantile(1.0)), (0.5, 0.5));
+}
+
+#[test]
+fn timed_after_leaves_the_set_up_out() {
+    let mut runs = 0;
+    let mut side = timed_after(
+        &mut runs,
+        |_| {
+            std::thread::sleep(Duration::from_millis(100));
+            Ok(7)
+        },
+        |runs, input| {
+            assert_eq!(input, 7, "the set-up's output goes to the operation");
+            *runs += 1;
+            Ok(())
+        },
+    );
+    let t = side().unwrap();
+    drop(side);
+    assert_eq!(runs, 1);
+    // The operation does next to nothing: only a set-up that was timed could take 100 ms.
+    assert!(t < Duration::from_millis(100), "{t:?}");
 }
 
 #[test]
@@ -173,12 +186,11 @@ fn beside_alternates_with_the_floor_and_pairs_net_over_floor() {
         b,
         || {
             order.borrow_mut().push('f');
-            std::thread::sleep(Duration::from_millis(1));
             Ok(())
         },
         || {
             order.borrow_mut().push('o');
-            std::thread::sleep(Duration::from_millis(10));
+            std::thread::sleep(Duration::from_millis(50));
             // 1 ms of each run was spent waiting on something else.
             Ok(Duration::from_millis(1))
         },
@@ -190,13 +202,13 @@ fn beside_alternates_with_the_floor_and_pairs_net_over_floor() {
         (r.floor.len(), r.whole.len(), r.net.len(), r.ratios.len()),
         (4, 4, 4, 4)
     );
-    assert!(r.floor.quantile(0.0) >= Duration::from_millis(1));
-    assert!(r.whole.quantile(0.0) >= Duration::from_millis(10));
+    assert!(r.whole.quantile(0.0) >= Duration::from_millis(50));
     // Net is whole less 1 ms, run by run.
     assert_eq!(
         r.net.quantile(1.0),
         r.whole.quantile(1.0) - Duration::from_millis(1)
     );
-    // Each ratio is a net run (at least 9 ms) over the floor's run beside it (1 ms asleep).
+    // Each ratio is a net run (at least 49 ms) over the floor's run beside it (a push onto a
+    // string: only a floor run held up for 49 ms could make a ratio of 1).
     assert!(r.ratios.quantile(0.0) > 1.0, "{:?}", r.ratios);
 }
