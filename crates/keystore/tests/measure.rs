@@ -111,10 +111,11 @@ fn measure_load(n: usize) -> Duration {
 }
 
 #[test]
-fn loading_a_thousand_credentials_is_fast() {
-    // Debug build: a loose bound; the release numbers are in the ignored test below.
-    let load = measure_load(1000);
-    assert!(load < Duration::from_millis(200), "{load:?}");
+fn a_thousand_credentials_load_and_are_found_by_rp() {
+    // What the measurement runs, checked without its clock: every credential is there after
+    // opening, and each RP's are found, locked and unlocked. How fast is the benchmark's row 4
+    // ("10,000 credentials: load < 100 ms") and the ignored test below.
+    measure_load(1000);
 }
 
 #[test]
