@@ -256,13 +256,9 @@ impl LoadedKeys {
     /// it is about to sign.
     pub fn get(&mut self, blob: &[u8]) -> Option<&SigningKey> {
         let id = blob_id(blob);
-        if !self.keys.contains_key(&id) {
-            match self.fresh.take() {
-                Some((fresh, key)) if fresh == id => self.keep(id, key),
-                other => {
-                    self.fresh = other;
-                    return None;
-                }
+        if self.fresh.as_ref().is_some_and(|(fresh, _)| *fresh == id) {
+            if let Some((id, key)) = self.fresh.take() {
+                self.keep(id, key);
             }
         }
         self.keys.get(&id)

@@ -474,8 +474,8 @@ pub async fn create_then_allow(client: &latchkey_api::CredentialsClient) -> Stri
 
 /// A platform store that counts the look-ups made in it (`list`) and otherwise is `inner`.
 pub struct CountingStore<S> {
-    pub inner: Arc<S>,
-    pub lists: std::sync::atomic::AtomicUsize,
+    inner: Arc<S>,
+    lists: std::sync::atomic::AtomicUsize,
 }
 
 impl<S> CountingStore<S> {
