@@ -39,17 +39,19 @@ fn main() -> ExitCode {
                 Ok(prompt_time::take())
             },
         )?;
-        let (ping, whole, own) = (&beside.floor, &beside.whole, &beside.net);
+        let (ping, alone, whole, own) = (&beside.floor, &beside.alone, &beside.whole, &beside.net);
         let phases = prompt_time::take_phases();
         let us = |d: Duration| d.as_secs_f64() * 1e6;
         println!(
-            "{n} ceremonies: median {:.1} µs, less the prompt waits {:.1} µs{}; empty round trip beside each {:.1} µs (ratio {:.2}× of the medians, {:.2}× run by run)",
+            "{n} ceremonies: median {:.1} µs, less the prompt waits {:.1} µs{}; empty round trip beside each {:.1} µs (ratio {:.2}× of the medians, {:.2}× run by run), in loops of their own {:.1} µs ({:.2}×)",
             us(whole.median()),
             us(own.median()),
             if timed { "" } else { " (not measured)" },
             us(ping.median()),
             us(own.median()) / us(ping.median()).max(f64::MIN_POSITIVE),
             beside.ratios.median(),
+            us(alone.median()),
+            us(own.median()) / us(alone.median()).max(f64::MIN_POSITIVE),
         );
         let shown: Vec<String> = phases
             .iter()

@@ -351,14 +351,6 @@ impl Drop for InProcess {
 fn ceremonies(budget: Budget, bins: &Binaries, t: &mut Table) -> Result<(), BenchError> {
     let prompt_timed = prompt_time::install();
     let lk = InProcess::start(bins)?;
-    // The floor in a loop of its own too, for comparison: back to back, round trips have
-    // measured faster than round trips each beside a get in some runs and slower in others.
-    // The targets hold the get to both floors.
-    t.timed(
-        "dbus_ping_alone",
-        "empty D-Bus method call round trip in a loop of its own (Peer.Ping to latchkeyd, same bus; not the targets' floor)",
-        stats::measure(budget, || lk.ping()),
-    );
     t.timed(
         "dbus_caps",
         "latchkeyd GetClientCapabilities",
@@ -385,21 +377,44 @@ fn ceremonies(budget: Budget, bins: &Binaries, t: &mut Table) -> Result<(), Benc
         split_rows(timed().and_then(|()| stats::measure_excluding(budget, || run(Kind::Create))));
     prompt_time::take_phases();
     // The gets alternate with the empty round trip, so that the floor and the get are timed side
-    // by side on this bus and the ratio of each pair is of runs taken under the same load.
+    // by side on this bus and the ratio of each pair is of runs taken under the same load. The
+    // floor also runs in loops of its own, in stretches spread between the gets: back to back,
+    // round trips have measured faster than round trips each beside a get in some runs and
+    // slower in others, and the targets hold the get to both floors.
     let beside = timed()
         .and_then(|()| stats::measure_excluding_beside(budget, || lk.ping(), || run(Kind::Get)));
     let phases = prompt_time::take_phases();
-    let (ping, get, get_own, paired) = match beside {
-        Ok(b) => (Ok(b.floor), Ok(b.whole), Ok(b.net), Ok(b.ratios)),
+    let (ping, ping_alone, get, get_own, paired) = match beside {
+        Ok(b) => (
+            Ok(b.floor),
+            Ok(b.alone),
+            Ok(b.whole),
+            Ok(b.net),
+            Ok(b.ratios),
+        ),
         Err(e) => {
             let again = || BenchError::Ceremony(e.to_string());
-            (Err(again()), Err(again()), Err(again()), Err(e))
+            (
+                Err(again()),
+                Err(again()),
+                Err(again()),
+                Err(again()),
+                Err(e),
+            )
         }
     };
     t.timed(
         "dbus_ping",
         "floor: empty D-Bus method call round trip (Peer.Ping to latchkeyd, same bus, each beside a get)",
         ping,
+    );
+    t.timed(
+        "dbus_ping_alone",
+        format!(
+            "empty D-Bus method call round trip in loops of their own (Peer.Ping to latchkeyd, same bus, {n} back to back before every {n}th get)",
+            n = stats::STRETCH
+        ),
+        ping_alone,
     );
     t.timed(
         "dbus_create",

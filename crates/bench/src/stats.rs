@@ -281,12 +281,14 @@ pub fn measure_excluding(
     ))
 }
 
-/// What [`measure_excluding_beside`] measured: the floor's runs, the operation's whole and net
-/// runs, and net ÷ floor pair by pair.
+/// What [`measure_excluding_beside`] measured: the floor's runs beside the operation's and in
+/// stretches of their own, the operation's whole and net runs, and net ÷ floor pair by pair.
 #[derive(Debug, Clone)]
 pub struct Beside {
-    /// The floor's runs.
+    /// The floor's runs, each beside a run of the operation.
     pub floor: Samples,
+    /// The floor's runs back to back, in stretches of [`STRETCH`] spread between the pairs.
+    pub alone: Samples,
     /// The operation's whole runs.
     pub whole: Samples,
     /// The operation's runs less the part each reported.
@@ -295,33 +297,54 @@ pub struct Beside {
     pub ratios: Ratios,
 }
 
+/// How many pairs come between two stretches of the floor's runs of their own, and how many runs
+/// a stretch holds (so the floor alone has as many runs as the operation).
+pub const STRETCH: usize = 50;
+
 /// Times `op` as [`measure_excluding`] does, alternating with timed runs of `floor` as
 /// [`measure_interleaved`] does (`op` first), so that a ratio of the net time to the floor is
-/// of runs taken side by side, under whatever the machine did then.
+/// of runs taken side by side, under whatever the machine did then. Before every [`STRETCH`]th
+/// timed run of `op` (the first included), `floor` also runs [`STRETCH`] times back to back:
+/// the floor's speed in a loop of its own, sampled over the same minutes as the pairs rather
+/// than before or after them, when the machine may have been faster or slower.
 pub fn measure_excluding_beside(
     budget: Budget,
-    mut floor: impl FnMut() -> Result<(), BenchError>,
+    floor: impl FnMut() -> Result<(), BenchError>,
     mut op: impl FnMut() -> Result<Duration, BenchError>,
 ) -> Result<Beside, BenchError> {
+    let floor = std::cell::RefCell::new(floor);
+    let time_floor = || {
+        let start = Instant::now();
+        (floor.borrow_mut())()?;
+        Ok::<_, BenchError>(start.elapsed())
+    };
     let wholes = std::cell::RefCell::new(Vec::with_capacity(budget.warmup + budget.iterations));
+    let alone = std::cell::RefCell::new(Vec::with_capacity(budget.iterations + STRETCH));
+    let mut runs = 0usize;
     let net: Side<'_> = Box::new(|| {
+        // The stretch is untimed for this side: its runs are the floor's, kept apart.
+        if let Some(timed) = runs.checked_sub(budget.warmup) {
+            if timed % STRETCH == 0 {
+                for _ in 0..STRETCH {
+                    let t = time_floor()?;
+                    alone.borrow_mut().push(t);
+                }
+            }
+        }
+        runs += 1;
         let start = Instant::now();
         let excluded = op()?;
         let t = start.elapsed();
         wholes.borrow_mut().push(t);
         Ok(t.saturating_sub(excluded))
     });
-    let floor: Side<'_> = Box::new(|| {
-        let start = Instant::now();
-        floor()?;
-        Ok(start.elapsed())
-    });
-    let pair = measure_interleaved(budget, net, floor)?;
+    let pair = measure_interleaved(budget, net, Box::new(time_floor))?;
     let mut whole = wholes.into_inner();
     // The warm-up runs come first; only the timed runs are the operation's samples.
     whole.drain(..budget.warmup.min(whole.len()));
     Ok(Beside {
         floor: pair.b,
+        alone: Samples::from_durations(alone.into_inner()).ok_or_else(no_run)?,
         whole: Samples::from_durations(whole).ok_or_else(no_run)?,
         net: pair.a,
         ratios: pair.ratios,

@@ -196,11 +196,19 @@ fn beside_alternates_with_the_floor_and_pairs_net_over_floor() {
         },
     )
     .unwrap();
-    assert_eq!(order.into_inner(), "ofofofofofof");
+    // Two warm-up pairs, a stretch of the floor alone before the first timed run, four pairs.
+    let stretch = "f".repeat(STRETCH);
+    assert_eq!(order.into_inner(), format!("ofof{stretch}ofofofof"));
     // Warm-up runs are in none of the samples.
     assert_eq!(
-        (r.floor.len(), r.whole.len(), r.net.len(), r.ratios.len()),
-        (4, 4, 4, 4)
+        (
+            r.floor.len(),
+            r.alone.len(),
+            r.whole.len(),
+            r.net.len(),
+            r.ratios.len()
+        ),
+        (4, STRETCH, 4, 4, 4)
     );
     assert!(r.whole.quantile(0.0) >= Duration::from_millis(50));
     // Net is whole less 1 ms, run by run.
@@ -211,4 +219,44 @@ fn beside_alternates_with_the_floor_and_pairs_net_over_floor() {
     // Each ratio is a net run (at least 49 ms) over the floor's run beside it (a push onto a
     // string: only a floor run held up for 49 ms could make a ratio of 1).
     assert!(r.ratios.quantile(0.0) > 1.0, "{:?}", r.ratios);
+}
+
+#[test]
+fn beside_spreads_the_floors_stretches_between_the_pairs() {
+    use std::cell::RefCell;
+    let order = RefCell::new(String::new());
+    let timed = 2 * STRETCH + 3;
+    let b = Budget {
+        warmup: 1,
+        iterations: timed,
+        max_time: Duration::from_secs(10),
+        min_iterations: 1,
+    };
+    let r = measure_excluding_beside(
+        b,
+        || {
+            order.borrow_mut().push('f');
+            Ok(())
+        },
+        || {
+            order.borrow_mut().push('o');
+            Ok(Duration::ZERO)
+        },
+    )
+    .unwrap();
+    // A stretch before timed runs 0, STRETCH and 2 × STRETCH: three, spread over the pairs.
+    let stretch = "f".repeat(STRETCH);
+    let pairs = |n: usize| "of".repeat(n);
+    let expected = format!(
+        "{}{stretch}{}{stretch}{}{stretch}{}",
+        pairs(1),
+        pairs(STRETCH),
+        pairs(STRETCH),
+        pairs(3)
+    );
+    assert_eq!(order.into_inner(), expected);
+    assert_eq!(
+        (r.alone.len(), r.floor.len(), r.net.len()),
+        (3 * STRETCH, timed, timed)
+    );
 }
