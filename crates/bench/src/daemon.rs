@@ -447,7 +447,7 @@ fn ceremonies(budget: Budget, bins: &Binaries, t: &mut Table) -> Result<(), Benc
         "dbus_ping",
     );
     t.ratio(
-        "ratio latchkeyd get, less its waits on the prompt ÷ the round trip in its own loop",
+        "ratio latchkeyd get, less its waits on the prompt ÷ the round trips in loops of their own",
         "dbus_get_own",
         "dbus_ping_alone",
     );

@@ -480,9 +480,9 @@ fn targets(t: &Table, tpm_per_get: Option<f64>) -> Vec<String> {
         " ms",
     ));
     // The gets alternate with the round trips: met only if the ratio of the medians and the
-    // median of the run-by-run ratios are, and the ratio to the round trip timed in a loop of
-    // its own (the faster floor) too.
-    let what = "latchkeyd get, less the waits on the prompt, ≤ 3× the empty D-Bus round trip (of the medians / median run by run / to the round trip in its own loop)";
+    // median of the run-by-run ratios are, and the ratio to the round trips timed back to back in
+    // stretches spread between the gets (the faster floor) too.
+    let what = "latchkeyd get, less the waits on the prompt, ≤ 3× the empty D-Bus round trip (of the medians / median run by run / to the round trips in loops of their own)";
     out.push(
         match (
             ratio(t, "dbus_get_own", "dbus_ping"),
