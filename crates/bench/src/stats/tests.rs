@@ -172,13 +172,20 @@ fn max_time_caps_slow_rows_but_min_iterations_still_run() {
     assert_eq!(Budget::quick().scaled(1, 5).iterations, 1);
 }
 
-#[test]
-fn beside_alternates_with_the_floor_and_pairs_net_over_floor() {
+/// Runs [`measure_excluding_beside`] with `warmup` and `iterations`, on a floor that records an
+/// `f` and an operation that records an `o`, sleeps `sleep` and reports `waited` as excluded:
+/// the order of their runs, and what was measured.
+fn beside_in_order(
+    warmup: usize,
+    iterations: usize,
+    sleep: Duration,
+    waited: Duration,
+) -> (String, Beside) {
     use std::cell::RefCell;
     let order = RefCell::new(String::new());
     let b = Budget {
-        warmup: 2,
-        iterations: 4,
+        warmup,
+        iterations,
         max_time: Duration::from_secs(10),
         min_iterations: 1,
     };
@@ -190,15 +197,21 @@ fn beside_alternates_with_the_floor_and_pairs_net_over_floor() {
         },
         || {
             order.borrow_mut().push('o');
-            std::thread::sleep(Duration::from_millis(50));
-            // 1 ms of each run was spent waiting on something else.
-            Ok(Duration::from_millis(1))
+            std::thread::sleep(sleep);
+            Ok(waited)
         },
     )
     .unwrap();
+    (order.into_inner(), r)
+}
+
+#[test]
+fn beside_alternates_with_the_floor_and_pairs_net_over_floor() {
+    // 1 ms of each run was spent waiting on something else.
+    let (order, r) = beside_in_order(2, 4, Duration::from_millis(50), Duration::from_millis(1));
     // Two warm-up pairs, a stretch of the floor alone before the first timed run, four pairs.
     let stretch = "f".repeat(STRETCH);
-    assert_eq!(order.into_inner(), format!("ofof{stretch}ofofofof"));
+    assert_eq!(order, format!("ofof{stretch}ofofofof"));
     // Warm-up runs are in none of the samples.
     assert_eq!(
         (
@@ -223,27 +236,8 @@ fn beside_alternates_with_the_floor_and_pairs_net_over_floor() {
 
 #[test]
 fn beside_spreads_the_floors_stretches_between_the_pairs() {
-    use std::cell::RefCell;
-    let order = RefCell::new(String::new());
     let timed = 2 * STRETCH + 3;
-    let b = Budget {
-        warmup: 1,
-        iterations: timed,
-        max_time: Duration::from_secs(10),
-        min_iterations: 1,
-    };
-    let r = measure_excluding_beside(
-        b,
-        || {
-            order.borrow_mut().push('f');
-            Ok(())
-        },
-        || {
-            order.borrow_mut().push('o');
-            Ok(Duration::ZERO)
-        },
-    )
-    .unwrap();
+    let (order, r) = beside_in_order(1, timed, Duration::ZERO, Duration::ZERO);
     // A stretch before timed runs 0, STRETCH and 2 × STRETCH: three, spread over the pairs.
     let stretch = "f".repeat(STRETCH);
     let pairs = |n: usize| "of".repeat(n);
@@ -254,7 +248,7 @@ fn beside_spreads_the_floors_stretches_between_the_pairs() {
         pairs(STRETCH),
         pairs(3)
     );
-    assert_eq!(order.into_inner(), expected);
+    assert_eq!(order, expected);
     assert_eq!(
         (r.alone.len(), r.floor.len(), r.net.len()),
         (3 * STRETCH, timed, timed)
