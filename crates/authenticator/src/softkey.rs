@@ -256,10 +256,8 @@ impl LoadedKeys {
     /// it is about to sign.
     pub fn get(&mut self, blob: &[u8]) -> Option<&SigningKey> {
         let id = blob_id(blob);
-        if self.fresh.as_ref().is_some_and(|(fresh, _)| *fresh == id) {
-            if let Some((id, key)) = self.fresh.take() {
-                self.keep(id, key);
-            }
+        if let Some((id, key)) = self.fresh.take_if(|(fresh, _)| *fresh == id) {
+            self.keep(id, key);
         }
         self.keys.get(&id)
     }

@@ -384,25 +384,18 @@ fn ceremonies(budget: Budget, bins: &Binaries, t: &mut Table) -> Result<(), Benc
     let beside = timed()
         .and_then(|()| stats::measure_excluding_beside(budget, || lk.ping(), || run(Kind::Get)));
     let phases = prompt_time::take_phases();
-    let (ping, ping_alone, get, get_own, paired) = match beside {
-        Ok(b) => (
-            Ok(b.floor),
-            Ok(b.alone),
-            Ok(b.whole),
-            Ok(b.net),
-            Ok(b.ratios),
-        ),
-        Err(e) => {
-            let again = || BenchError::Ceremony(e.to_string());
-            (
-                Err(again()),
-                Err(again()),
-                Err(again()),
-                Err(again()),
-                Err(e),
-            )
-        }
+    // Each row of the measurement, or its error again.
+    let row = |pick: fn(&stats::Beside) -> &Samples| match &beside {
+        Ok(b) => Ok(pick(b).clone()),
+        Err(e) => Err(BenchError::Ceremony(e.to_string())),
     };
+    let (ping, ping_alone, get, get_own) = (
+        row(|b| &b.floor),
+        row(|b| &b.alone),
+        row(|b| &b.whole),
+        row(|b| &b.net),
+    );
+    let paired = beside.map(|b| b.ratios);
     t.timed(
         "dbus_ping",
         "floor: empty D-Bus method call round trip (Peer.Ping to latchkeyd, same bus, each beside a get)",

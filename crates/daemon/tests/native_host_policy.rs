@@ -253,21 +253,22 @@ fn caller_process() {
 
 /// Everything latchkeyd logs in this test binary, for asserting on what it logged.
 #[derive(Clone, Default)]
-struct LogBuffer(
-    std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
-    latchkey_testkit::wait::Changes,
-);
+struct LogBuffer {
+    bytes: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    /// Ticks at each write, for waiting on a line to be logged.
+    written: latchkey_testkit::wait::Changes,
+}
 
 impl LogBuffer {
     fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+        String::from_utf8(self.bytes.lock().unwrap().clone()).unwrap()
     }
 }
 
 impl std::io::Write for LogBuffer {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        self.1.tick();
+        self.bytes.lock().unwrap().extend_from_slice(buf);
+        self.written.tick();
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -352,7 +353,7 @@ async fn a_request_through_the_native_host_is_shown_as_the_browser_via_the_host(
     assert_eq!(details["origin"], "https://example.com");
     // latchkeyd logs a request's end after it has sent the Response.
     let ended = |l: &str| l.contains("request succeeded") || l.contains("request failed");
-    log.1
+    log.written
         .until("latchkeyd's log line of the request's end", || {
             log.text().lines().any(ended)
         })
