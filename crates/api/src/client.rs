@@ -1,7 +1,7 @@
 //! The caller side of `dev.latchkey.Credentials1`, for the `latchkey` command, the native
 //! messaging host and tests. Follows the portal convention: wait for `Response` on the
 //! predicted handle (`/…/request/SENDER/TOKEN`), registered *before* calling, so no result can
-//! be missed; one subscription per connection serves every request ([`responses`]).
+//! be missed; one subscription per connection serves every request (`responses`).
 
 mod responses;
 

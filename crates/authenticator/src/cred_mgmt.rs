@@ -1,6 +1,6 @@
 //! authenticatorCredentialManagement (CTAP 2.1 §6.8), also answered as the prototype command
 //! 0x41; its read-only subcommands also under the persistent pinUvAuthToken (CTAP 2.2 §6.8,
-//! see [`crate::persistent`]).
+//! see `crate::persistent`).
 
 use std::collections::VecDeque;
 

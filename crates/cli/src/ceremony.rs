@@ -20,6 +20,8 @@ use crate::daemon;
 pub struct CreateArgs {
     /// The web origin asking, e.g. https://example.com (the RP ID must be its domain or a
     /// registrable suffix of it).
+    // The comment is `--help` text, read in a terminal: its URL stays bare.
+    #[allow(rustdoc::bare_urls)]
     #[arg(long, value_name = "ORIGIN")]
     pub origin: String,
     /// The top-level origin, when the request comes from an embedded (cross-origin) frame.
@@ -38,6 +40,8 @@ pub struct CreateArgs {
     latchkey get --origin https://example.com --options request.json > assertion.json")]
 pub struct GetArgs {
     /// The web origin asking, e.g. https://example.com.
+    // As on `CreateArgs::origin`: `--help` text, so the URL stays bare.
+    #[allow(rustdoc::bare_urls)]
     #[arg(long, value_name = "ORIGIN")]
     pub origin: String,
     /// The top-level origin, when the request comes from an embedded (cross-origin) frame.

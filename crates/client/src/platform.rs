@@ -164,11 +164,12 @@ impl Rng for SystemRng {
 ///
 /// One `aws_lc_rs::rand::fill` costs the same for 16 bytes as for 512 (about 0.35 µs on the
 /// benchmark machine: the cost is per call), and makeCredential draws a 16-byte credential ID
-/// each time. So IDs come from a per-thread pool refilled with one call per [`POOL`] bytes. Only
-/// values that are published at once are served from it ([`Rng::fill_public`]); keys, tokens and
-/// nonces keep coming straight from aws-lc. Each handed-out byte is zeroed in the pool, so the
-/// pool holds only IDs not yet made. A pool copied by `fork(2)` would be handed out twice; the
-/// workspace forbids unsafe code, so nothing here forks without an `exec`.
+/// each time. So IDs come from a per-thread pool refilled with one call per
+/// [`POOL`](public_pool::POOL) bytes. Only values that are published at once are served from it
+/// ([`Rng::fill_public`]); keys, tokens and nonces keep coming straight from aws-lc. Each
+/// handed-out byte is zeroed in the pool, so the pool holds only IDs not yet made. A pool copied
+/// by `fork(2)` would be handed out twice; the workspace forbids unsafe code, so nothing here
+/// forks without an `exec`.
 mod public_pool {
     use std::cell::RefCell;
 

@@ -3,8 +3,8 @@
 //!
 //! <https://fidoalliance.org/specs/fido-v2.1-ps-20210615/fido-client-to-authenticator-protocol-v2.1-ps-errata-20220621.html#pinProto1>
 //!
-//! Both sides of the protocol live here: the platform ([`platform`]) encapsulates against the
-//! authenticator's key-agreement key; the authenticator ([`authenticator`]) regenerates that
+//! Both sides of the protocol live here: the platform (`platform`) encapsulates against the
+//! authenticator's key-agreement key; the authenticator (`authenticator`) regenerates that
 //! key from injected randomness and decapsulates. Randomness is always an argument
 //! ([`Rng`]); nothing here reads a clock or an OS RNG.
 

@@ -29,7 +29,7 @@ pub use crate::session::PromptSession;
 pub use latchkey_prompt::{Account, Pin, PinRequest};
 
 /// Everything a back-end needs for one ceremony. Its fields are private: the one way to build it,
-/// [`Ceremony::new`], is crate-private and takes the two gates latchkeyd's pipeline passes —
+/// `Ceremony::new`, is crate-private and takes the two gates latchkeyd's pipeline passes —
 /// the caller's authorization ([`Authorized`], which only [`crate::authorize`] mints) and the
 /// user's [`Consent`] (which only a prompt's approval mints) — and builds `clientDataJSON` from
 /// them itself, so a back-end never runs a ceremony that skipped either.

@@ -8,7 +8,7 @@
 //! under it ([`Eligible`]): an embedded frame, an origin authorized through Related Origin
 //! Requests, an unverified or non-browser caller, and a caller-controlled prompt always get the
 //! consent dialog. A remembered decision skips only the consent step: the ceremony is then run
-//! with user verification required (see [`crate::ceremony::Ceremony::new`]), so the PIN (or the
+//! with user verification required (see `crate::ceremony::Ceremony::new`), so the PIN (or the
 //! key's own verification) is still asked.
 //!
 //! Stored in `remembered.json` in latchkeyd's state directory (`$XDG_STATE_HOME/latchkey`, or

@@ -1,6 +1,6 @@
 //! The state one latchkeyd shares between its interface objects and request tasks: its
 //! [`Settings`] (policy, [`Backends`], bounds), the live requests and how each is cancelled, the
-//! registered prompts, the call limits, and who the callers are ([`Shared::identify`]).
+//! registered prompts, the call limits, and who the callers are (`Shared::identify`).
 //! [`crate::server`] creates it; [`crate::service`] and [`crate::request`] use it.
 
 use std::collections::HashMap;

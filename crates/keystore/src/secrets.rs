@@ -89,7 +89,7 @@ impl Record {
         Ok(cred)
     }
 
-    /// As [`Record::credential`], keeping the opened secrets with the record until
+    /// As `Record::credential` (test builds only), keeping the opened secrets with the record until
     /// [`Record::forget_secrets`], so the next call with the key does not open them again.
     pub(crate) fn credential_keeping(
         &mut self,

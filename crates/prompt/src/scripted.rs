@@ -212,7 +212,7 @@ fn queue_of(step: &Step) -> Queue {
     }
 }
 
-/// The scripted prompt (serve it with [`serve`], which picks the interface version the script
+/// The scripted prompt (serve it with [`serve()`], which picks the interface version the script
 /// asks for).
 pub struct ScriptedPrompt {
     steps: Vec<Step>,

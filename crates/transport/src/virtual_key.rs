@@ -1,6 +1,6 @@
 //! The virtual security key: serves a CTAPHID device over UDP or a Unix socket.
 //!
-//! One documented loop ([`engine`]) owns the sans-I/O [`Device`](latchkey_ctap::hid::Device):
+//! One documented loop (`engine`) owns the sans-I/O [`Device`](latchkey_ctap::hid::Device):
 //! listener threads feed it the reports they read, a worker thread runs the application and
 //! feeds back its answers, and the loop wakes the device at its next deadline for keepalives
 //! and timeouts. Because the application runs on its own thread, PING, INIT, CANCEL and

@@ -339,7 +339,7 @@ impl Device {
 
     /// CTAPHID_INIT (§11.2.9.1.3): on the broadcast CID allocates a channel; on any other
     /// (non-reserved) CID resynchronises it, abandoning its transaction, and adopts it if it was
-    /// not allocated (see [`super::channels`]). Answered even while another channel is busy: it
+    /// not allocated (see [`channels`]). Answered even while another channel is busy: it
     /// is a single packet and touches no other channel's transaction.
     fn on_init(&mut self, cid: ChannelId, bcnt: u16, data: &[u8], out: &mut Vec<Event>) {
         let Some(nonce) = data.get(..8).filter(|_| bcnt == 8) else {

@@ -29,7 +29,7 @@ pub struct OriginClaims<'a> {
 }
 
 /// What policy granted. `NeedsApproval` may only be used after the user approved the caller in a
-/// trusted prompt (which [`crate::ceremony::Ceremony::new`] checks).
+/// trusted prompt (which `crate::ceremony::Ceremony::new` checks).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Grant {
     /// The caller may proceed (the prompt still asks for consent as for any ceremony).
@@ -110,7 +110,7 @@ impl Grant {
             Grant::Allowed(a) | Grant::NeedsApproval(a) => a,
         }
     }
-    /// The gate, for [`crate::ceremony::Ceremony::new`].
+    /// The gate, for `crate::ceremony::Ceremony::new`.
     pub fn into_gate(self) -> Authorized {
         match self {
             Grant::Allowed(a) | Grant::NeedsApproval(a) => a,

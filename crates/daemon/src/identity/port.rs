@@ -11,7 +11,7 @@
 //!   peer names nothing: its requests are filed under the name latchkeyd gave the connection, and
 //!   a message claiming another sender is refused.
 //!
-//! Either way [`crate::state::Shared::identify`] reads the process through
+//! Either way `crate::state::Shared::identify` reads the process through
 //! [`super::identify_pinned`] and keeps it in [`super::cache`]. No implementation takes an
 //! identity as given: a test that wants another caller runs another process.
 

@@ -1,10 +1,10 @@
 //! One request's life: its exported object (`dev.latchkey.Request1`: `Close()`, `Response`), the
 //! task that checks, queues, prompts and runs the ceremony, and the `Response` at the end.
 //!
-//! The ceremony is a pipeline of steps that decide without I/O ([`steps`]: options, policy and
+//! The ceremony is a pipeline of steps that decide without I/O (`steps`: options, policy and
 //! origin, the prompt's trust, consent, the gates of a [`crate::ceremony::Ceremony`]) and a thin
-//! driver that does the I/O between them ([`driver`]: related origins, the queue, the prompt, the
-//! back-end); [`prompt_choice`] finds the prompt. This module runs the driver against the timeout
+//! driver that does the I/O between them (`driver`: related origins, the queue, the prompt, the
+//! back-end); `prompt_choice` finds the prompt. This module runs the driver against the timeout
 //! and cancellation and sends the `Response`.
 //!
 //! `Response` codes (xdg-desktop-portal convention): 0 success, 1 the user refused or dismissed,

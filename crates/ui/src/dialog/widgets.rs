@@ -180,7 +180,7 @@ pub fn choice_button(name: &str) -> gtk::Button {
 const CSS: &str = "row.fact .title { font-size: 0.85em; opacity: 0.7; } \
                    row.fact .subtitle { font-size: 1em; opacity: 1; font-family: monospace; }";
 
-/// Loads [`CSS`] for the default display (once, at start-up).
+/// Loads `CSS` for the default display (once, at start-up).
 pub fn load_css() {
     let Some(display) = gtk::gdk::Display::default() else {
         return;

@@ -65,8 +65,8 @@ const REFUSED: &[i64] = &[
 /// `NETLINK_KOBJECT_UEVENT` (linux/netlink.h): the kernel's device events.
 const NETLINK_KOBJECT_UEVENT: u64 = 15;
 
-/// The device worker's profile: [`ALLOWED`], [`REFUSED`], what every worker has
-/// ([`common_rules`]: the runtime's calls, threads, no executable memory, `prctl`, `fcntl`,
+/// The device worker's profile: `ALLOWED`, `REFUSED`, what every worker has
+/// (`common_rules`: the runtime's calls, threads, no executable memory, `prctl`, `fcntl`,
 /// `seccomp`, `tgkill`), and
 /// with argument rules `socket` (any `AF_UNIX` socket: seqpacket virtual keys, pcscd's stream;
 /// the kernel's uevent netlink socket; IPv4 or IPv6 datagram sockets for `udp:` virtual keys —

@@ -2,7 +2,7 @@
 //! and two macros that declare a message once.
 //!
 //! Each message is written once, as a table of `key => field: type [min ..= max]` rows
-//! ([`wire_messages!`] for a set of messages, [`wire_record!`] for a map nested in one), and
+//! (`wire_messages!` for a set of messages, `wire_record!` for a map nested in one), and
 //! the macro derives both directions from that table: the encoder writes each row's key, the
 //! decoder takes each row's key, converts it with the field type's [`Wire`] impl, checks its
 //! bounds (a string's or array's length, an integer's value), and refuses keys no row names.
@@ -56,7 +56,7 @@ pub trait Wire: Sized {
     }
 }
 
-/// A map declared with [`wire_record!`], which may be an array's element.
+/// A map declared with `wire_record!`, which may be an array's element.
 pub trait Record: Wire {}
 
 fn wrong(field: &'static str, expected: Kind, value: &Value) -> ProtocolError {

@@ -151,8 +151,8 @@ const FCNTL_COMMANDS: [libc::c_int; 5] = [
     libc::F_DUPFD_CLOEXEC,
 ];
 
-/// The platform worker's profile under `policy`: [`ALLOWED`], [`REFUSED`], the rules every
-/// worker has ([`common_rules`]), and `socket` (TCP streams over IPv4 or IPv6) and `connect` only
+/// The platform worker's profile under `policy`: `ALLOWED`, `REFUSED`, the rules every
+/// worker has (`common_rules`), and `socket` (TCP streams over IPv4 or IPv6) and `connect` only
 /// when the policy names TCP ports (an `swtpm` over TCP), else refused.
 pub fn platform_worker(policy: &Policy) -> Result<Profile, SandboxError> {
     let profile = common_rules(Profile::new().allow(ALLOWED).refuse(REFUSED))?;
