@@ -122,7 +122,13 @@ pub(crate) struct Engine<C: Custody> {
     /// The master key and a PIN verifier kept between verifications (see `session`).
     pub(crate) sessions: Sessions,
     index: Index,
+    /// The authenticator's persistent state as it works on it.
     state: Option<PersistentState>,
+    /// What the `state` file holds (read or last written); `None` while there is no file.
+    written: Option<PersistentState>,
+    /// `state` holds a PIN retry count one above the file's, not yet written
+    /// ([`Engine::save_state`]).
+    deferred: bool,
     limits: Limits,
     /// Bumped by every change to the discoverable credentials while open (see
     /// `CredentialStore::discoverable_generation`); a deletion bumps it whether or not the
@@ -154,6 +160,8 @@ impl<C: Custody> Engine<C> {
             sessions: Sessions::new(limits.session_idle),
             index,
             state: None,
+            written: None,
+            deferred: false,
             limits,
             generation: 0,
             _lock: lock,
@@ -322,18 +330,58 @@ impl<C: Custody> Engine<C> {
         if let Some(s) = &self.state {
             return Ok(s.clone());
         }
-        let s = match fsutil::read_bounded(&self.dir.join(STATE), state::MAX_FILE)? {
-            Some(bytes) => state::decode(&bytes)?,
-            None => PersistentState::default(),
+        let written = match fsutil::read_bounded(&self.dir.join(STATE), state::MAX_FILE)? {
+            Some(bytes) => Some(state::decode(&bytes)?),
+            None => None,
         };
+        let s = written.clone().unwrap_or_default();
         self.state = Some(s.clone());
+        self.written = written;
         Ok(s)
     }
 
+    /// Saves the authenticator's state: durably before it returns, with one exception.
+    ///
+    /// Every PIN check lowers `pinRetries` and saves that before it compares (CTAP 2.1
+    /// §6.5.5.5), and a right PIN raises it back to the maximum. Writing both would cost each
+    /// sign-in two atomic writes (four fsyncs). Instead, a save that differs from the file only
+    /// by `pinRetries` one above it stays in memory: the file keeps the lowered count, which
+    /// already pays for the next check's lowering, so that save finds the file holding what it
+    /// asks and writes nothing. Any other save is written before it returns, so a guess is always
+    /// on disk before it is compared. Closing the store writes the raised count
+    /// ([`Engine::settle_state`]); a crash loses it, and the next open counts one try fewer until
+    /// the next right PIN (keystore SECURITY.md).
     pub(crate) fn save_state(&mut self, s: &PersistentState) -> Result<(), StoreError> {
-        fsutil::write_atomic(&self.dir, STATE, &state::encode(s)?)?;
+        self.load_state()?;
+        let on_disk = self.written.as_ref();
+        let raised_by_one = on_disk.is_some_and(|w| {
+            w.pin_retries.checked_add(1) == Some(s.pin_retries)
+                && PersistentState {
+                    pin_retries: w.pin_retries,
+                    ..s.clone()
+                } == *w
+        });
+        if !raised_by_one && on_disk != Some(s) {
+            fsutil::write_atomic(&self.dir, STATE, &state::encode(s)?)?;
+            self.written = Some(s.clone());
+        }
+        self.deferred = raised_by_one;
         self.state = Some(s.clone());
         Ok(())
+    }
+
+    /// Writes a raised PIN retry count that [`Engine::save_state`] kept in memory.
+    pub(crate) fn settle_state(&mut self) -> Result<bool, StoreError> {
+        match &self.state {
+            Some(s) if self.deferred => {
+                let s = s.clone();
+                fsutil::write_atomic(&self.dir, STATE, &state::encode(&s)?)?;
+                self.written = Some(s);
+                self.deferred = false;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 
     pub(crate) fn pin_is_set(&mut self) -> Result<bool, StoreError> {
@@ -421,6 +469,8 @@ impl<C: Custody> Engine<C> {
         self.generation += 1;
         fsutil::remove_durable(&self.dir, STATE)?;
         self.state = None;
+        self.written = None;
+        self.deferred = false;
         Ok(())
     }
 }
@@ -428,7 +478,9 @@ impl<C: Custody> Engine<C> {
 impl<C: Custody> Drop for Engine<C> {
     fn drop(&mut self) {
         // Best effort: if these writes fail, the ceilings on disk still keep the counters from
-        // going back; they only skip further at the next open.
+        // going back; they only skip further at the next open. Likewise the PIN retry count on
+        // disk is never above the one in memory: a failed write costs one try, not a guess.
         let _ = self.settle_counters();
+        let _ = self.settle_state();
     }
 }

@@ -354,3 +354,122 @@ fn pin_retries_and_lockout_are_exact_inside_a_session() {
     );
     assert!(!a.store().is_unlocked());
 }
+
+/// The `state` file's identity and bytes: every write of it is a new file renamed over the old,
+/// so an unchanged inode means it was not written.
+fn state_file(dir: &std::path::Path) -> (u64, Vec<u8>) {
+    use std::os::unix::fs::MetadataExt as _;
+    let path = dir.join("state");
+    (
+        std::fs::metadata(&path).unwrap().ino(),
+        std::fs::read(&path).unwrap(),
+    )
+}
+
+/// What a kill leaves: a copy of the files of a store that is still open, opened on its own.
+fn as_a_kill_leaves_it(dir: &std::path::Path) -> (tempfile::TempDir, Platform<FileStore>) {
+    let copy = tempfile::tempdir().unwrap();
+    common::copy_store(dir, copy.path());
+    let store = FileStore::open_with(copy.path(), Protection::Pin, common::fast_options()).unwrap();
+    (copy, platform(store))
+}
+
+/// Each PIN check saves the lowered retry count before it compares, and a right PIN raises it
+/// back (CTAP 2.1 §6.5.5.5): once the file holds the lowered count, sign-ins with the right PIN
+/// write `state` no more (keystore SECURITY.md, "Durability and layout").
+#[test]
+fn a_right_pin_writes_state_only_after_a_wrong_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = FileStore::open_with(tmp.path(), Protection::Pin, common::fast_options()).unwrap();
+    let mut a = platform(store);
+    set_pin(&mut a, b"24681357");
+    let after_set = state_file(tmp.path());
+    token(&mut a, b"24681357", "bank.example").unwrap();
+    let steady = state_file(tmp.path());
+    assert_ne!(
+        steady, after_set,
+        "the first check lowers the count on disk"
+    );
+    for _ in 0..5 {
+        token(&mut a, b"24681357", "bank.example").unwrap();
+        assert_eq!(retries(&mut a), 8);
+        assert_eq!(state_file(tmp.path()), steady, "a right PIN wrote state");
+    }
+    // The first wrong PIN finds its lowering on disk already; the second writes its own.
+    assert_eq!(
+        token(&mut a, b"00000000", "bank.example"),
+        Err(StatusCode::PinInvalid)
+    );
+    assert_eq!(retries(&mut a), 7);
+    assert_eq!(state_file(tmp.path()), steady);
+    assert_eq!(
+        token(&mut a, b"00000000", "bank.example"),
+        Err(StatusCode::PinInvalid)
+    );
+    assert_eq!(retries(&mut a), 6);
+    let after_wrong = state_file(tmp.path());
+    assert_ne!(after_wrong, steady);
+    // A right PIN after wrong ones writes the full count (a raise by more than one), and the next
+    // check lowers it on disk again; then sign-ins are quiet once more.
+    token(&mut a, b"24681357", "bank.example").unwrap();
+    assert_eq!(retries(&mut a), 8);
+    let restored = state_file(tmp.path());
+    assert_ne!(restored, after_wrong);
+    token(&mut a, b"24681357", "bank.example").unwrap();
+    let steady_again = state_file(tmp.path());
+    assert_ne!(steady_again, restored);
+    assert_eq!(steady_again.1, steady.1, "the same lowered count as before");
+    token(&mut a, b"24681357", "bank.example").unwrap();
+    assert_eq!(state_file(tmp.path()), steady_again);
+}
+
+/// A kill right after a wrong PIN leaves that guess counted on disk, in the steady state (where
+/// the check wrote nothing: the file already held the lowered count) and after it.
+#[test]
+fn a_wrong_pin_is_on_disk_as_a_kill_would_leave_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = FileStore::open_with(tmp.path(), Protection::Pin, common::fast_options()).unwrap();
+    let mut a = platform(store);
+    set_pin(&mut a, b"24681357");
+    for _ in 0..3 {
+        token(&mut a, b"24681357", "bank.example").unwrap();
+    }
+    for left in [7, 6] {
+        assert_eq!(
+            token(&mut a, b"00000000", "bank.example"),
+            Err(StatusCode::PinInvalid)
+        );
+        assert_eq!(retries(&mut a), left);
+        let (_copy, mut killed) = as_a_kill_leaves_it(tmp.path());
+        assert_eq!(retries(&mut killed), left, "the guess survives the kill");
+    }
+}
+
+/// A kill after a right PIN costs one try until the next right PIN; closing the store writes
+/// the full count back.
+#[test]
+fn a_kill_after_a_right_pin_costs_one_try_and_closing_writes_it_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let open =
+        || FileStore::open_with(tmp.path(), Protection::Pin, common::fast_options()).unwrap();
+    let mut a = platform(open());
+    set_pin(&mut a, b"24681357");
+    token(&mut a, b"24681357", "bank.example").unwrap();
+    assert_eq!(retries(&mut a), 8);
+    {
+        let (_copy, mut killed) = as_a_kill_leaves_it(tmp.path());
+        assert_eq!(retries(&mut killed), 7, "one try short after a kill");
+        token(&mut killed, b"24681357", "bank.example").unwrap();
+        assert_eq!(retries(&mut killed), 8, "the next right PIN restores it");
+    }
+    drop(a);
+    let mut a = platform(open());
+    assert_eq!(retries(&mut a), 8, "a clean close wrote the full count");
+    let closed = state_file(tmp.path());
+    token(&mut a, b"24681357", "bank.example").unwrap();
+    assert_ne!(
+        state_file(tmp.path()),
+        closed,
+        "the next check lowers it on disk first"
+    );
+}
