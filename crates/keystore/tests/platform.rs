@@ -54,6 +54,21 @@ fn platform<S: CredentialStore>(store: S) -> Platform<S> {
     Authenticator::new(Config::default(), store, Yes, Frozen, Sys)
 }
 
+/// `FileStore(Pin)` in `dir`, with the test kit's cheap Argon2id.
+fn file_store(dir: &std::path::Path) -> FileStore {
+    FileStore::open_with(dir, Protection::Pin, common::fast_options()).unwrap()
+}
+
+/// The PIN the file-store tests set.
+const PIN: &[u8] = b"24681357";
+
+/// The platform authenticator over a new `FileStore(Pin)` in `dir`, with [`PIN`] set.
+fn with_pin(dir: &std::path::Path) -> Platform<FileStore> {
+    let mut a = platform(file_store(dir));
+    set_pin(&mut a, PIN);
+    a
+}
+
 fn send<T: latchkey_ctap::cbor::FromValue, S: CredentialStore>(
     a: &mut Platform<S>,
     r: &Request,
@@ -193,15 +208,15 @@ fn register_and_sign_in<S: CredentialStore>(open: impl Fn() -> S) {
     let mut a = platform(open());
     // No PIN, no key: the store refuses to make an unprotected key.
     assert_eq!(make_credential(&mut a, None), Err(StatusCode::PuatRequired));
-    set_pin(&mut a, b"24681357");
+    set_pin(&mut a, PIN);
     assert_eq!(
         token(&mut a, b"00000000", "bank.example"),
         Err(StatusCode::PinInvalid)
     );
-    let t = token(&mut a, b"24681357", "bank.example").unwrap();
+    let t = token(&mut a, PIN, "bank.example").unwrap();
     let (id, public) = make_credential(&mut a, Some(&t)).unwrap();
     assert_eq!(id.len(), 32);
-    let t = token(&mut a, b"24681357", "bank.example").unwrap();
+    let t = token(&mut a, PIN, "bank.example").unwrap();
     assert_eq!(get_assertion(&mut a, Some(&t), &public), Ok(1));
     drop(a);
 
@@ -211,7 +226,7 @@ fn register_and_sign_in<S: CredentialStore>(open: impl Fn() -> S) {
         get_assertion(&mut a, None, &public),
         Err(StatusCode::PuatRequired)
     );
-    let t = token(&mut a, b"24681357", "bank.example").unwrap();
+    let t = token(&mut a, PIN, "bank.example").unwrap();
     assert_eq!(
         get_assertion(&mut a, Some(&t), &public),
         Ok(2),
@@ -224,36 +239,32 @@ fn register_and_sign_in<S: CredentialStore>(open: impl Fn() -> S) {
 #[test]
 fn file_store_counters_never_go_back() {
     let tmp = tempfile::tempdir().unwrap();
-    let open =
-        || FileStore::open_with(tmp.path(), Protection::Pin, common::fast_options()).unwrap();
-    let mut a = platform(open());
-    set_pin(&mut a, b"24681357");
-    let t = token(&mut a, b"24681357", "bank.example").unwrap();
+    let open = || file_store(tmp.path());
+    let mut a = with_pin(tmp.path());
+    let t = token(&mut a, PIN, "bank.example").unwrap();
     let (_, public) = make_credential(&mut a, Some(&t)).unwrap();
     let mut counts = Vec::new();
     for _ in 0..5 {
-        let t = token(&mut a, b"24681357", "bank.example").unwrap();
+        let t = token(&mut a, PIN, "bank.example").unwrap();
         counts.push(get_assertion(&mut a, Some(&t), &public).unwrap());
     }
     assert_eq!(counts, [1, 2, 3, 4, 5]);
     drop(a);
     let mut a = platform(open());
-    let t = token(&mut a, b"24681357", "bank.example").unwrap();
+    let t = token(&mut a, PIN, "bank.example").unwrap();
     assert_eq!(
         get_assertion(&mut a, Some(&t), &public),
         Ok(6),
         "clean restart"
     );
-    let t = token(&mut a, b"24681357", "bank.example").unwrap();
+    let t = token(&mut a, PIN, "bank.example").unwrap();
     assert_eq!(get_assertion(&mut a, Some(&t), &public), Ok(7));
     // A crash: the authenticator and its store are never dropped; its files are what it leaves.
     std::mem::forget(a);
     let crashed = tempfile::tempdir().unwrap();
     common::copy_store(tmp.path(), crashed.path());
-    let mut a = platform(
-        FileStore::open_with(crashed.path(), Protection::Pin, common::fast_options()).unwrap(),
-    );
-    let t = token(&mut a, b"24681357", "bank.example").unwrap();
+    let mut a = platform(file_store(crashed.path()));
+    let t = token(&mut a, PIN, "bank.example").unwrap();
     let after = get_assertion(&mut a, Some(&t), &public).unwrap();
     assert_eq!(after, 6 + 1024 + 1, "resumes past the ceiling written at 6");
 }
@@ -261,9 +272,7 @@ fn file_store_counters_never_go_back() {
 #[test]
 fn file_store_platform_authenticator() {
     let tmp = tempfile::tempdir().unwrap();
-    register_and_sign_in(|| {
-        FileStore::open_with(tmp.path(), Protection::Pin, common::fast_options()).unwrap()
-    });
+    register_and_sign_in(|| file_store(tmp.path()));
 }
 
 #[cfg(feature = "tpm")]
@@ -297,10 +306,8 @@ fn retries<S: CredentialStore>(a: &mut Platform<S>) -> u64 {
 #[test]
 fn pin_retries_and_lockout_are_exact_inside_a_session() {
     let tmp = tempfile::tempdir().unwrap();
-    let store = FileStore::open_with(tmp.path(), Protection::Pin, common::fast_options()).unwrap();
-    let mut a = platform(store);
-    set_pin(&mut a, b"24681357");
-    token(&mut a, b"24681357", "bank.example").unwrap();
+    let mut a = with_pin(tmp.path());
+    token(&mut a, PIN, "bank.example").unwrap();
     assert!(a.store().session_is_live());
     assert_eq!(retries(&mut a), 8);
     assert_eq!(
@@ -310,7 +317,7 @@ fn pin_retries_and_lockout_are_exact_inside_a_session() {
     assert_eq!(retries(&mut a), 7);
     // The wrong PIN ended the session; the right one starts another and restores the count.
     assert!(!a.store().session_is_live());
-    token(&mut a, b"24681357", "bank.example").unwrap();
+    token(&mut a, PIN, "bank.example").unwrap();
     assert!(a.store().session_is_live());
     assert_eq!(retries(&mut a), 8);
     for left in [7, 6] {
@@ -327,12 +334,12 @@ fn pin_retries_and_lockout_are_exact_inside_a_session() {
     assert_eq!(retries(&mut a), 5);
     // Blocked for this power cycle: even the right PIN is refused, without a retry.
     assert_eq!(
-        token(&mut a, b"24681357", "bank.example"),
+        token(&mut a, PIN, "bank.example"),
         Err(StatusCode::PinAuthBlocked)
     );
     assert_eq!(retries(&mut a), 5);
     a.power_cycle();
-    token(&mut a, b"24681357", "bank.example").unwrap();
+    token(&mut a, PIN, "bank.example").unwrap();
     assert_eq!(retries(&mut a), 8);
     // Eight wrong PINs in a row (power cycles between) block the PIN, the right one included.
     for n in 1..=8u64 {
@@ -349,7 +356,7 @@ fn pin_retries_and_lockout_are_exact_inside_a_session() {
         }
     }
     assert_eq!(
-        token(&mut a, b"24681357", "bank.example"),
+        token(&mut a, PIN, "bank.example"),
         Err(StatusCode::PinBlocked)
     );
     assert!(!a.store().is_unlocked());
@@ -370,7 +377,7 @@ fn state_file(dir: &std::path::Path) -> (u64, Vec<u8>) {
 fn as_a_kill_leaves_it(dir: &std::path::Path) -> (tempfile::TempDir, Platform<FileStore>) {
     let copy = tempfile::tempdir().unwrap();
     common::copy_store(dir, copy.path());
-    let store = FileStore::open_with(copy.path(), Protection::Pin, common::fast_options()).unwrap();
+    let store = file_store(copy.path());
     (copy, platform(store))
 }
 
@@ -380,18 +387,16 @@ fn as_a_kill_leaves_it(dir: &std::path::Path) -> (tempfile::TempDir, Platform<Fi
 #[test]
 fn a_right_pin_writes_state_only_after_a_wrong_one() {
     let tmp = tempfile::tempdir().unwrap();
-    let store = FileStore::open_with(tmp.path(), Protection::Pin, common::fast_options()).unwrap();
-    let mut a = platform(store);
-    set_pin(&mut a, b"24681357");
+    let mut a = with_pin(tmp.path());
     let after_set = state_file(tmp.path());
-    token(&mut a, b"24681357", "bank.example").unwrap();
+    token(&mut a, PIN, "bank.example").unwrap();
     let steady = state_file(tmp.path());
     assert_ne!(
         steady, after_set,
         "the first check lowers the count on disk"
     );
     for _ in 0..5 {
-        token(&mut a, b"24681357", "bank.example").unwrap();
+        token(&mut a, PIN, "bank.example").unwrap();
         assert_eq!(retries(&mut a), 8);
         assert_eq!(state_file(tmp.path()), steady, "a right PIN wrote state");
     }
@@ -411,15 +416,15 @@ fn a_right_pin_writes_state_only_after_a_wrong_one() {
     assert_ne!(after_wrong, steady);
     // A right PIN after wrong ones writes the full count (a raise by more than one), and the next
     // check lowers it on disk again; then sign-ins are quiet once more.
-    token(&mut a, b"24681357", "bank.example").unwrap();
+    token(&mut a, PIN, "bank.example").unwrap();
     assert_eq!(retries(&mut a), 8);
     let restored = state_file(tmp.path());
     assert_ne!(restored, after_wrong);
-    token(&mut a, b"24681357", "bank.example").unwrap();
+    token(&mut a, PIN, "bank.example").unwrap();
     let steady_again = state_file(tmp.path());
     assert_ne!(steady_again, restored);
     assert_eq!(steady_again.1, steady.1, "the same lowered count as before");
-    token(&mut a, b"24681357", "bank.example").unwrap();
+    token(&mut a, PIN, "bank.example").unwrap();
     assert_eq!(state_file(tmp.path()), steady_again);
 }
 
@@ -428,11 +433,9 @@ fn a_right_pin_writes_state_only_after_a_wrong_one() {
 #[test]
 fn a_wrong_pin_is_on_disk_as_a_kill_would_leave_it() {
     let tmp = tempfile::tempdir().unwrap();
-    let store = FileStore::open_with(tmp.path(), Protection::Pin, common::fast_options()).unwrap();
-    let mut a = platform(store);
-    set_pin(&mut a, b"24681357");
+    let mut a = with_pin(tmp.path());
     for _ in 0..3 {
-        token(&mut a, b"24681357", "bank.example").unwrap();
+        token(&mut a, PIN, "bank.example").unwrap();
     }
     for left in [7, 6] {
         assert_eq!(
@@ -450,23 +453,20 @@ fn a_wrong_pin_is_on_disk_as_a_kill_would_leave_it() {
 #[test]
 fn a_kill_after_a_right_pin_costs_one_try_and_closing_writes_it_back() {
     let tmp = tempfile::tempdir().unwrap();
-    let open =
-        || FileStore::open_with(tmp.path(), Protection::Pin, common::fast_options()).unwrap();
-    let mut a = platform(open());
-    set_pin(&mut a, b"24681357");
-    token(&mut a, b"24681357", "bank.example").unwrap();
+    let mut a = with_pin(tmp.path());
+    token(&mut a, PIN, "bank.example").unwrap();
     assert_eq!(retries(&mut a), 8);
     {
         let (_copy, mut killed) = as_a_kill_leaves_it(tmp.path());
         assert_eq!(retries(&mut killed), 7, "one try short after a kill");
-        token(&mut killed, b"24681357", "bank.example").unwrap();
+        token(&mut killed, PIN, "bank.example").unwrap();
         assert_eq!(retries(&mut killed), 8, "the next right PIN restores it");
     }
     drop(a);
-    let mut a = platform(open());
+    let mut a = platform(file_store(tmp.path()));
     assert_eq!(retries(&mut a), 8, "a clean close wrote the full count");
     let closed = state_file(tmp.path());
-    token(&mut a, b"24681357", "bank.example").unwrap();
+    token(&mut a, PIN, "bank.example").unwrap();
     assert_ne!(
         state_file(tmp.path()),
         closed,
