@@ -184,6 +184,7 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
         let mut state = self.state()?;
         self.retry_gate.check(state.pin_retries)?;
         state.pin_retries = state.pin_retries.saturating_sub(1);
+        // Durable before the comparison (`CredentialStore::save_state`).
         self.save_state(&state)?;
         // "If an error results, or a mismatch is detected": a pinHashEnc that does not decrypt
         // to 16 bytes counts as a mismatch, after the retry was spent.

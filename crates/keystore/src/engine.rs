@@ -124,11 +124,9 @@ pub(crate) struct Engine<C: Custody> {
     index: Index,
     /// The authenticator's persistent state as it works on it.
     state: Option<PersistentState>,
-    /// What the `state` file holds (read or last written); `None` while there is no file.
+    /// What the `state` file holds (read or last written); `None` while there is no file. It
+    /// differs from `state` only by a PIN retry count not yet written ([`one_try_ahead`]).
     written: Option<PersistentState>,
-    /// `state` holds a PIN retry count one above the file's, not yet written
-    /// ([`Engine::save_state`]).
-    deferred: bool,
     limits: Limits,
     /// Bumped by every change to the discoverable credentials while open (see
     /// `CredentialStore::discoverable_generation`); a deletion bumps it whether or not the
@@ -161,7 +159,6 @@ impl<C: Custody> Engine<C> {
             index,
             state: None,
             written: None,
-            deferred: false,
             limits,
             generation: 0,
             _lock: lock,
@@ -352,36 +349,30 @@ impl<C: Custody> Engine<C> {
     /// ([`Engine::settle_state`]); a crash loses it, and the next open counts one try fewer until
     /// the next right PIN (keystore SECURITY.md).
     pub(crate) fn save_state(&mut self, s: &PersistentState) -> Result<(), StoreError> {
-        self.load_state()?;
+        if self.state.is_none() {
+            self.load_state()?;
+        }
         let on_disk = self.written.as_ref();
-        let raised_by_one = on_disk.is_some_and(|w| {
-            w.pin_retries.checked_add(1) == Some(s.pin_retries)
-                && PersistentState {
-                    pin_retries: w.pin_retries,
-                    ..s.clone()
-                } == *w
-        });
-        if !raised_by_one && on_disk != Some(s) {
+        if on_disk != Some(s) && !on_disk.is_some_and(|w| one_try_ahead(w, s)) {
             fsutil::write_atomic(&self.dir, STATE, &state::encode(s)?)?;
             self.written = Some(s.clone());
         }
-        self.deferred = raised_by_one;
         self.state = Some(s.clone());
         Ok(())
     }
 
     /// Writes a raised PIN retry count that [`Engine::save_state`] kept in memory.
     pub(crate) fn settle_state(&mut self) -> Result<bool, StoreError> {
-        match &self.state {
-            Some(s) if self.deferred => {
-                let s = s.clone();
-                fsutil::write_atomic(&self.dir, STATE, &state::encode(&s)?)?;
-                self.written = Some(s);
-                self.deferred = false;
-                Ok(true)
-            }
-            _ => Ok(false),
+        let (Some(s), Some(w)) = (&self.state, &self.written) else {
+            return Ok(false);
+        };
+        if !one_try_ahead(w, s) {
+            return Ok(false);
         }
+        let s = s.clone();
+        fsutil::write_atomic(&self.dir, STATE, &state::encode(&s)?)?;
+        self.written = Some(s);
+        Ok(true)
     }
 
     pub(crate) fn pin_is_set(&mut self) -> Result<bool, StoreError> {
@@ -470,9 +461,18 @@ impl<C: Custody> Engine<C> {
         fsutil::remove_durable(&self.dir, STATE)?;
         self.state = None;
         self.written = None;
-        self.deferred = false;
         Ok(())
     }
+}
+
+/// `state` is `on_disk` with pinRetries one higher and nothing else changed: the one save
+/// [`Engine::save_state`] may keep in memory, because losing it costs a try, never a guess.
+fn one_try_ahead(on_disk: &PersistentState, state: &PersistentState) -> bool {
+    on_disk.pin_retries.checked_add(1) == Some(state.pin_retries)
+        && PersistentState {
+            pin_retries: on_disk.pin_retries,
+            ..state.clone()
+        } == *on_disk
 }
 
 impl<C: Custody> Drop for Engine<C> {
