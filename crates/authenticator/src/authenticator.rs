@@ -224,6 +224,17 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
         }
     }
 
+    /// Locks the store again after a PIN check that unlocked it but ended in no new token (a
+    /// request refused while a PIN change is forced, a changePIN that failed after the old PIN
+    /// matched), unless a token still in use needs it: what a PIN unlocks lasts only as long as
+    /// the token it was checked for (keystore SECURITY.md, "How long a verification lasts").
+    pub(crate) fn relock_unless_token_in_use(&mut self) {
+        self.observe_token();
+        if !self.token.in_use() {
+            self.store.lock();
+        }
+    }
+
     /// Revokes the current token (resetPinUvAuthToken) and locks the store.
     pub(crate) fn revoke_token(&mut self) {
         let token = self.random32();

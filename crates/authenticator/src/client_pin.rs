@@ -7,7 +7,7 @@ use crate::pinproto::SharedSecret;
 use crate::request::{ClientPinRequest, ClientPinResponse, PlatformKey};
 use crate::retries::MAX_PIN_RETRIES;
 use crate::status::Status;
-use crate::store::{CredentialStore, PinHash};
+use crate::store::{CredentialStore, PinHash, StoreError};
 use crate::token::Permissions;
 
 /// clientPIN subcommands (CTAP 2.1 §6.5.5.1).
@@ -179,8 +179,13 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
         Ok(())
     }
 
-    /// Decrypts pinHashEnc and checks it, applying the retry rules (§6.5.5.5 "pinHashEnc").
-    fn check_pin_hash(&mut self, shared: &SharedSecret, pin_hash_enc: &[u8]) -> Result<(), Status> {
+    /// Decrypts pinHashEnc and checks it, applying the retry rules (§6.5.5.5 "pinHashEnc"); on a
+    /// match, the PIN hash it held (the current PIN's).
+    fn check_pin_hash(
+        &mut self,
+        shared: &SharedSecret,
+        pin_hash_enc: &[u8],
+    ) -> Result<PinHash, Status> {
         let mut state = self.state()?;
         self.retry_gate.check(state.pin_retries)?;
         state.pin_retries = state.pin_retries.saturating_sub(1);
@@ -188,26 +193,45 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
         self.save_state(&state)?;
         // "If an error results, or a mismatch is detected": a pinHashEnc that does not decrypt
         // to 16 bytes counts as a mismatch, after the retry was spent.
-        let matched = match shared.decrypt(pin_hash_enc) {
+        let given = match shared.decrypt(pin_hash_enc) {
             Ok(plain) if plain.len() == 16 => {
-                let mut hash = [0u8; 16];
-                hash.copy_from_slice(&plain);
-                self.store.verify_pin(&PinHash(hash))?
+                let mut hash = PinHash([0; 16]);
+                hash.0.copy_from_slice(&plain);
+                Some(hash)
             }
-            _ => false,
+            _ => None,
         };
-        if !matched {
+        let matched = match &given {
+            Some(hash) => match self.store.verify_pin(hash) {
+                Ok(matched) => matched,
+                Err(StoreError::TpmLockout) => {
+                    // The TPM refused before looking at the PIN (dictionary-attack lockout,
+                    // TPM 2.0 Part 1 §19.8): nothing was compared, so no try is spent. The
+                    // raise is one above what is on disk, so a crash before it is written
+                    // costs a try, never a guess.
+                    state.pin_retries = state.pin_retries.saturating_add(1);
+                    self.save_state(&state)?;
+                    return Err(Status::from(StoreError::TpmLockout));
+                }
+                Err(e) => return Err(Status::from(e)),
+            },
+            None => false,
+        };
+        let Some(given) = given.filter(|_| matched) else {
             self.key_agreement = crate::pinproto::KeyAgreementKey::generate(&mut self.rng);
             return Err(self.retry_gate.mismatch(state.pin_retries));
-        }
+        };
         self.retry_gate.matched();
         // A right PIN also restores the built-in UV attempts (§6.5.2.2), and is the PIN entry
         // uvCountSinceLastPinEntry counts from (CTAP 2.2 §6.4).
         self.uv_retries = self.max_uv_retries();
         self.uv_count_since_pin = 0;
         state.pin_retries = MAX_PIN_RETRIES;
-        self.save_state(&state)?;
-        Ok(())
+        if let Err(e) = self.save_state(&state) {
+            self.relock_unless_token_in_use();
+            return Err(e);
+        }
+        Ok(given)
     }
 
     fn change_pin(&mut self, req: &ClientPinRequest) -> Result<(), Status> {
@@ -226,9 +250,29 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
         if !shared.verify(&message, &param) {
             return Err(Status::PinAuthInvalid);
         }
-        self.check_pin_hash(&shared, &pin_hash_enc)?;
-        let (hash, code_points) = self.new_pin(&shared, &new_pin_enc)?;
-        if state.force_pin_change && self.store.verify_pin(&hash)? {
+        let current = self.check_pin_hash(&shared, &pin_hash_enc)?;
+        let changed = self.replace_pin(&shared, &new_pin_enc, &current, state.force_pin_change);
+        if changed.is_err() {
+            // The old PIN matched and unlocked the store, but no new PIN came of it.
+            self.relock_unless_token_in_use();
+        }
+        changed
+    }
+
+    /// changePIN once the current PIN (`current`) matched: checks and sets the new one. With
+    /// forcePINChange set, the new PIN must differ from the current one; that is compared with
+    /// the hash just checked, not asked of the store again (a TPM would count the new PIN as a
+    /// wrong one against its dictionary-attack lockout).
+    fn replace_pin(
+        &mut self,
+        shared: &SharedSecret,
+        new_pin_enc: &[u8],
+        current: &PinHash,
+        forced: bool,
+    ) -> Result<(), Status> {
+        let (hash, code_points) = self.new_pin(shared, new_pin_enc)?;
+        if forced && aws_lc_rs::constant_time::verify_slices_are_equal(&hash.0, &current.0).is_ok()
+        {
             return Err(Status::PinPolicyViolation);
         }
         self.store.set_pin(&hash, &mut self.rng)?;
@@ -262,10 +306,14 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
         self.retry_gate.check(state.pin_retries)?;
         let shared = self.shared_secret(req)?;
         self.check_pin_hash(&shared, &pin_hash_enc)?;
-        if self.state()?.force_pin_change {
-            return Err(forced_change);
+        match self.state().map(|state| state.force_pin_change) {
+            Ok(false) => Ok(shared),
+            // The right PIN unlocked the store, but no token comes of it.
+            refused => {
+                self.relock_unless_token_in_use();
+                Err(refused.err().unwrap_or(forced_change))
+            }
         }
-        Ok(shared)
     }
 
     /// Checks the PIN and issues a token with `permissions` (see

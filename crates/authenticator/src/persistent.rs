@@ -53,10 +53,7 @@ impl<S: CredentialStore, U: UserPresence, C: Clock, R: Rng> Authenticator<S, U, 
         };
         // The PIN check unlocked the store; nothing here needs it, so it stays locked unless an
         // ordinary token in use still does.
-        self.observe_token();
-        if !self.token.in_use() {
-            self.store.lock();
-        }
+        self.relock_unless_token_in_use();
         let encrypted = shared.encrypt(&mut self.rng, &token.0)?;
         Ok(ClientPinResponse {
             pin_uv_auth_token: Some(encrypted),

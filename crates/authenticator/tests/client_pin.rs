@@ -148,27 +148,29 @@ fn a_mismatch_regenerates_the_key_agreement_key() {
     assert_eq!(h.status(&req(good)), StatusCode::PinInvalid);
 }
 
+/// changePIN from `old` to `new` (PIN/UV protocol one).
+fn change(h: &mut Harness, old: &[u8], new: &[u8]) -> StatusCode {
+    let (key_agreement, shared) = h.shared_secret(PinUvAuthProtocol::One);
+    let mut padded = [0u8; 64];
+    padded[..new.len()].copy_from_slice(new);
+    let new_pin_enc = shared.encrypt(&mut h.rng, &padded).unwrap();
+    let pin_hash_enc = shared.encrypt(&mut h.rng, &pin::pin_hash(old)).unwrap();
+    let pin_uv_auth_param =
+        shared.authenticate(&pin::change_pin_message(&new_pin_enc, &pin_hash_enc));
+    h.status(&Request::ClientPin(ClientPinRequest::ChangePin {
+        protocol: PinUvAuthProtocol::One,
+        key_agreement,
+        pin_hash_enc,
+        new_pin_enc,
+        pin_uv_auth_param,
+    }))
+}
+
 #[test]
 fn change_pin_and_force_pin_change() {
     let mut h = Harness::new();
     h.set_pin(PIN);
     let token = h.token(MC | GA | ACFG, Some("a.example"));
-    let change = |h: &mut Harness, old: &[u8], new: &[u8]| {
-        let (key_agreement, shared) = h.shared_secret(PinUvAuthProtocol::One);
-        let mut padded = [0u8; 64];
-        padded[..new.len()].copy_from_slice(new);
-        let new_pin_enc = shared.encrypt(&mut h.rng, &padded).unwrap();
-        let pin_hash_enc = shared.encrypt(&mut h.rng, &pin::pin_hash(old)).unwrap();
-        let pin_uv_auth_param =
-            shared.authenticate(&pin::change_pin_message(&new_pin_enc, &pin_hash_enc));
-        h.status(&Request::ClientPin(ClientPinRequest::ChangePin {
-            protocol: PinUvAuthProtocol::One,
-            key_agreement,
-            pin_hash_enc,
-            new_pin_enc,
-            pin_uv_auth_param,
-        }))
-    };
     assert_eq!(change(&mut h, b"0000", b"5678"), StatusCode::PinInvalid);
     assert_eq!(h.pin_retries(), (7, false));
     assert_eq!(change(&mut h, PIN, b"5678"), StatusCode::Ok);
@@ -223,6 +225,24 @@ fn change_pin_and_force_pin_change() {
     assert_eq!(h.info().force_pin_change, Some(false));
     h.token_with(PinUvAuthProtocol::Two, b"24680", GA, Some("a"))
         .unwrap();
+}
+
+/// A changePIN that fails after the old PIN matched (here: a new PIN below the minimum length)
+/// restores the retries, as a right PIN does, and leaves the store locked: the PIN unlocked it,
+/// but no token or new PIN came of it.
+#[test]
+fn a_failed_change_pin_leaves_the_store_locked() {
+    let mut h = Harness::new();
+    h.set_pin(PIN);
+    assert!(!h.auth.store().is_unlocked());
+    assert_eq!(change(&mut h, PIN, b"12"), StatusCode::PinPolicyViolation);
+    assert_eq!(h.pin_retries(), (8, false));
+    assert!(!h.auth.store().is_unlocked());
+    // A token still in use keeps what it unlocked.
+    h.token(GA, Some("a.example"));
+    assert!(h.auth.store().is_unlocked());
+    assert_eq!(change(&mut h, PIN, b"12"), StatusCode::PinPolicyViolation);
+    assert!(h.auth.store().is_unlocked());
 }
 
 #[test]

@@ -178,6 +178,29 @@ fn force_pin_change_refuses_tokens_with_the_answer_ctap_2_2_gives_each_subcomman
     assert_eq!(h.pin_retries(), (8, false));
 }
 
+/// With a PIN change forced, a right PIN restores the retries but gets no token, and leaves the
+/// store as locked as it found it: what a PIN unlocks lasts only as long as a token in use.
+#[test]
+fn a_right_pin_refused_a_token_leaves_the_store_locked() {
+    let mut h = Harness::new();
+    h.set_pin(PIN);
+    force_pin_change(&mut h);
+    // The power cycle ends the acfg token force_pin_change used, and locks the store.
+    h.auth.power_cycle();
+    assert!(!h.auth.store().is_unlocked());
+    assert_eq!(
+        h.token_with(PinUvAuthProtocol::Two, PIN, MC, Some("a.example")),
+        Err(StatusCode::PinPolicyViolation)
+    );
+    assert!(!h.auth.store().is_unlocked());
+    assert_eq!(
+        h.legacy_token(PinUvAuthProtocol::Two, PIN),
+        Err(StatusCode::PinInvalid)
+    );
+    assert!(!h.auth.store().is_unlocked());
+    assert_eq!(h.pin_retries(), (8, false));
+}
+
 fn no_mc_ga(built_in_uv: BuiltInUv) -> Harness {
     Harness::with_config(Config {
         no_mc_ga_permissions_with_client_pin: true,

@@ -465,10 +465,12 @@ impl<C: Custody> Engine<C> {
     }
 }
 
-/// `state` is `on_disk` with pinRetries one higher and nothing else changed: the one save
-/// [`Engine::save_state`] may keep in memory, because losing it costs a try, never a guess.
+/// `state` is `on_disk` with pinRetries raised by one to the maximum and nothing else changed
+/// (a right PIN after the lowering its check wrote): the one save [`Engine::save_state`] may
+/// keep in memory, because losing it costs a try, never a guess.
 fn one_try_ahead(on_disk: &PersistentState, state: &PersistentState) -> bool {
-    on_disk.pin_retries.checked_add(1) == Some(state.pin_retries)
+    state.pin_retries == latchkey_authenticator::retries::MAX_PIN_RETRIES
+        && on_disk.pin_retries.checked_add(1) == Some(state.pin_retries)
         && PersistentState {
             pin_retries: on_disk.pin_retries,
             ..state.clone()

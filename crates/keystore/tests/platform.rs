@@ -129,6 +129,28 @@ fn token<S: CredentialStore>(
     Ok(s.decrypt(&r.pin_uv_auth_token.unwrap()).unwrap().to_vec())
 }
 
+/// changePIN from `old` to `new`.
+fn change_pin<S: CredentialStore>(
+    a: &mut Platform<S>,
+    old: &[u8],
+    new: &[u8],
+) -> Result<(), StatusCode> {
+    let (key_agreement, s) = shared(a);
+    let mut padded = [0u8; 64];
+    padded[..new.len()].copy_from_slice(new);
+    let new_pin_enc = s.encrypt(&mut Sys, &padded).unwrap();
+    let pin_hash_enc = s.encrypt(&mut Sys, &pin::pin_hash(old)).unwrap();
+    let pin_uv_auth_param = s.authenticate(&pin::change_pin_message(&new_pin_enc, &pin_hash_enc));
+    let req = Request::ClientPin(cmd::ClientPinRequest::ChangePin {
+        protocol: PinUvAuthProtocol::Two,
+        key_agreement,
+        pin_hash_enc,
+        new_pin_enc,
+        pin_uv_auth_param,
+    });
+    send::<cmd::ClientPinResponse, S>(a, &req).map(drop)
+}
+
 fn cdh(tag: &str) -> ClientDataHash {
     let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, tag.as_bytes());
     ClientDataHash(d.as_ref().try_into().unwrap())
@@ -287,6 +309,72 @@ fn tpm_store_platform_authenticator() {
         };
         latchkey_keystore::TpmStore::open(tmp.path(), opts).unwrap()
     });
+}
+
+/// The platform authenticator over a new `TpmStore` in `dir` on `tpm`, with [`PIN`] set.
+#[cfg(feature = "tpm")]
+fn tpm_with_pin(
+    tpm: &swtpm::Swtpm,
+    dir: &std::path::Path,
+) -> Platform<latchkey_keystore::TpmStore> {
+    let opts = latchkey_keystore::TpmStoreOptions {
+        tcti: Some(tpm.tcti()),
+        ..Default::default()
+    };
+    let mut a = platform(latchkey_keystore::TpmStore::open(dir, opts).unwrap());
+    set_pin(&mut a, PIN);
+    a
+}
+
+/// A forced PIN change compares the new PIN with the current one without asking the TPM: a
+/// `TPM2_Unseal` with the new PIN would count as a failed authorization against the TPM's
+/// dictionary-attack lockout, at every forced change.
+#[cfg(feature = "tpm")]
+#[test]
+fn a_forced_pin_change_costs_the_tpm_no_failed_unseal() {
+    let tpm = swtpm::Swtpm::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut a = tpm_with_pin(&tpm, tmp.path());
+    let mut state = a.store_mut().load_state().unwrap();
+    state.force_pin_change = true;
+    a.store_mut().save_state(&state).unwrap();
+    let before = a.store_mut().lockout_counter().unwrap();
+    assert_eq!(
+        change_pin(&mut a, PIN, PIN),
+        Err(StatusCode::PinPolicyViolation),
+        "a forced change must change the PIN"
+    );
+    assert_eq!(a.store_mut().lockout_counter().unwrap(), before);
+    change_pin(&mut a, PIN, b"13572468").unwrap();
+    assert_eq!(a.store_mut().lockout_counter().unwrap(), before);
+    assert!(!a.store_mut().load_state().unwrap().force_pin_change);
+    token(&mut a, b"13572468", "bank.example").unwrap();
+    assert_eq!(retries(&mut a), 8);
+}
+
+/// In the TPM's dictionary-attack lockout (here from wrong unseals outside the core, as another
+/// user of the TPM or earlier guesses leave it) the TPM refuses before it looks at the PIN, so a
+/// PIN entered then costs no try: nine attempts with the right PIN leave all eight retries.
+#[cfg(feature = "tpm")]
+#[test]
+fn a_pin_entered_in_tpm_lockout_costs_no_try() {
+    use latchkey_authenticator::store::PinHash;
+    let tpm = swtpm::Swtpm::start_with(3);
+    let tmp = tempfile::tempdir().unwrap();
+    let mut a = tpm_with_pin(&tpm, tmp.path());
+    for guess in [b"00000000", b"11111111", b"22222222"] {
+        let wrong = PinHash(pin::pin_hash(guess));
+        assert!(!a.store_mut().verify_pin(&wrong).unwrap());
+    }
+    for attempt in 1..=9 {
+        assert_eq!(
+            token(&mut a, PIN, "bank.example"),
+            Err(StatusCode::Other),
+            "attempt {attempt}"
+        );
+        assert_eq!(retries(&mut a), 8, "attempt {attempt}");
+    }
+    assert!(!a.store().is_unlocked());
 }
 
 fn retries<S: CredentialStore>(a: &mut Platform<S>) -> u64 {
@@ -472,4 +560,31 @@ fn a_kill_after_a_right_pin_costs_one_try_and_closing_writes_it_back() {
         closed,
         "the next check lowers it on disk first"
     );
+}
+
+/// Only the raise back to the full count after a right PIN may wait in memory
+/// (`CredentialStore::save_state`): any other raise of the count is written before the save
+/// returns.
+#[test]
+fn only_the_raise_to_the_full_count_waits_in_memory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = file_store(tmp.path());
+    let mut state = s.load_state().unwrap();
+    let mut on_disk = Vec::new();
+    for count in [5, 6, 7] {
+        state.pin_retries = count;
+        s.save_state(&state).unwrap();
+        let file = state_file(tmp.path());
+        assert!(
+            !on_disk.contains(&file),
+            "the raise to {count} was not written"
+        );
+        on_disk.push(file);
+    }
+    state.pin_retries = 8;
+    s.save_state(&state).unwrap();
+    assert_eq!(Some(&state_file(tmp.path())), on_disk.last());
+    assert_eq!(s.load_state().unwrap().pin_retries, 8);
+    drop(s);
+    assert_eq!(file_store(tmp.path()).load_state().unwrap().pin_retries, 8);
 }
