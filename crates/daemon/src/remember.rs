@@ -31,8 +31,8 @@ pub const MAX_DECISIONS: usize = 1000;
 pub const MAX_FILE_BYTES: u64 = 256 * 1024;
 /// Longest browser name kept (policy names are short).
 pub const MAX_BROWSER_CHARS: usize = 128;
-/// Longest RP ID (a DNS name).
-pub const MAX_RP_ID_CHARS: usize = 253;
+/// Longest RP ID (a DNS name and the trailing dot a canonical RP ID keeps).
+pub const MAX_RP_ID_CHARS: usize = latchkey_webauthn::origin::MAX_RP_ID_LEN;
 /// The file's name in the state directory.
 pub const FILE_NAME: &str = "remembered.json";
 /// The on-disk format's version.

@@ -210,6 +210,10 @@ fn is_localhost(host: &str) -> bool {
     host == "localhost" || host.ends_with(".localhost")
 }
 
+/// The longest canonical RP ID in bytes: a valid domain of 253 and the one trailing dot kept.
+/// Whatever carries or keeps an RP ID (the worker protocol, remembered sites) takes this bound.
+pub const MAX_RP_ID_LEN: usize = 254;
+
 /// Strict valid-domain check on an already host-parsed (lowercase, A-label) domain.
 pub(crate) fn is_valid_domain(d: &str) -> bool {
     let body = d.strip_suffix('.').unwrap_or(d);

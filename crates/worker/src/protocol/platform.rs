@@ -24,8 +24,9 @@ use super::{ProtocolError, MAX_CTAP_MESSAGE, MAX_USER_FIELD};
 pub const MAX_CTAP_REQUEST: usize = 7609;
 /// The longest credential ID (CTAP 2.1 §6.1: at most 1023 bytes).
 pub const MAX_CREDENTIAL_ID: usize = 1023;
-/// The longest RP ID (a DNS name: 253 characters).
-pub const MAX_RP_ID: usize = 253;
+/// The longest RP ID: a DNS name of 253 characters and the trailing dot a canonical RP ID
+/// keeps.
+pub const MAX_RP_ID: usize = latchkey_webauthn::origin::MAX_RP_ID_LEN;
 /// The longest `user.id` (WebAuthn L3 §5.4.3: at most 64 bytes).
 pub const MAX_USER_ID: usize = 64;
 /// The longest store kind in `Ready` (`"file"`, `"tpm"`).

@@ -475,3 +475,71 @@ fn a_listing_in_parts_is_put_together_and_bounded() {
     assert!(matches!(result, Err(SessionError::ListTooLong { items, .. }) if items == sent));
     assert!(!client.waiting());
 }
+
+/// The longest valid RP ID (a 253-byte domain and its trailing dot) goes over the wire; a
+/// credential with a field beyond the protocol's bounds is left out of a listing instead of
+/// failing all of it.
+#[test]
+fn a_listing_carries_the_longest_rp_id_and_leaves_out_what_cannot_go() {
+    let domain = [
+        "a".repeat(63),
+        "b".repeat(63),
+        "c".repeat(63),
+        "d".repeat(61),
+    ]
+    .join(".");
+    let longest = latchkey_webauthn::origin::RpId::parse(&format!("{domain}."))
+        .unwrap()
+        .as_str()
+        .to_owned();
+    assert_eq!(longest.len(), 254);
+    let long = CredentialInfo {
+        rp_id: longest.clone(),
+        ..credential(1)
+    };
+    let too_long = CredentialInfo {
+        rp_id: "e".repeat(1024),
+        ..credential(2)
+    };
+    let (mut client, mut server) = pair();
+    let bytes = client
+        .start(&Request::List {
+            rp_id: Some(longest),
+        })
+        .unwrap();
+    server.receive(&bytes);
+    server.start(1).unwrap();
+    let parts = server.finish(
+        1,
+        Ok(Outcome::Credentials(vec![
+            long.clone(),
+            too_long,
+            credential(3),
+        ])),
+    );
+    assert_eq!(parts.len(), 1);
+    assert_eq!(
+        client.receive(&parts[0]),
+        Ok(Some(Outcome::Credentials(vec![long, credential(3)])))
+    );
+}
+
+/// A cancel naming the request after the largest sequence number is no overflow.
+#[test]
+fn a_cancel_after_the_last_sequence_number_is_nothing() {
+    let mut server = Server::new();
+    let request = Message {
+        seq: u64::MAX,
+        body: getinfo(),
+    }
+    .encode()
+    .unwrap();
+    assert!(matches!(server.receive(&request), Action::Run(u64::MAX, _)));
+    let cancel = Message {
+        seq: 5,
+        body: Request::Cancel {},
+    }
+    .encode()
+    .unwrap();
+    assert!(matches!(server.receive(&cancel), Action::Nothing));
+}
