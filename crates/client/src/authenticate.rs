@@ -67,6 +67,24 @@ fn appid_preflight(
     Ok(uv::preflight(device, info, appid, allowed, None)?.map(|id| (appid.clone(), id)))
 }
 
+/// A credential found only under its FIDO AppID is asked for without user verification (a PIN
+/// token is bound to the RP ID it was made for, and U2F has none): with `userVerification`
+/// required it cannot be used, rather than silently signing unverified (L3 §10.1.1 leaves
+/// `userVerification` as it is).
+fn appid_without_uv(
+    options: &latchkey_webauthn::options::get::RequestOptions,
+) -> Result<(), WebAuthnError> {
+    if options.user_verification
+        == latchkey_webauthn::options::UserVerificationRequirement::Required
+    {
+        return Err(WebAuthnError::not_allowed(
+            "the credential answers only under its FIDO AppID, which cannot verify the user, and \
+             user verification is required",
+        ));
+    }
+    Ok(())
+}
+
 /// Runs an authentication ceremony on `device`; with several discoverable credentials the user
 /// chooses through `ui`.
 pub fn authenticate(
@@ -144,6 +162,7 @@ pub fn authenticate_until_choice(
             Some(id) => Some(id),
             None => match appid_preflight(device, &info, options, &allowed)? {
                 Some((appid, id)) => {
+                    appid_without_uv(options)?;
                     rp_id = appid;
                     appid_used = true;
                     Some(id)
@@ -210,6 +229,7 @@ pub fn authenticate_until_choice(
             let Some(appid) = &options.extensions.appid else {
                 return Err(not_in_allow_list());
             };
+            appid_without_uv(options)?;
             appid_used = true;
             // No built-in UV in the request either: the direct path never carries it (see
             // `uv::needs_no_preflight`), and with it the key would verify before the lookup.

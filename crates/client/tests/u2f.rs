@@ -231,3 +231,23 @@ fn an_appid_sign_in_on_a_ctap21_key_costs_one_touch() {
     // Signed once, with no silent pre-flight signature before it.
     assert_eq!(&a.authenticator_data[33..37], &[0, 0, 0, 1]);
 }
+
+/// With user verification required, a credential that answers only under its AppID (asked
+/// without UV) is refused before it signs, not used unverified.
+#[test]
+fn an_appid_sign_in_is_refused_when_user_verification_is_required() {
+    let (mut dev, touches) = usb_key_in_memory();
+    let appid = "https://example.com/u2f-app-id.json";
+    let id = legacy_credential(&mut dev, appid);
+    let before = touches.count();
+    let mut ui = ScriptedUi::with_pins(["12345678", "12345678"]);
+    let (options, _) = get_options(
+        std::slice::from_ref(&id),
+        "required",
+        json!({"appid": appid}),
+    );
+    let err = latchkey_client::authenticate(&mut dev, &get_request(&options), &mut ui).unwrap_err();
+    assert_eq!(err.kind(), ErrorName::NotAllowed, "{err:?}");
+    assert!(err.message().contains("AppID"), "{err:?}");
+    assert_eq!(touches.count(), before, "nothing was signed");
+}

@@ -93,6 +93,16 @@ impl CheckedOptions {
         self
     }
 
+    /// The FIDO AppID the options name for an RP ID of its own: `appid` (get, L3 §10.1.1) or
+    /// `appidExclude` (create, §10.1.2). The caller's origin must be authorized for it as for
+    /// the RP ID (`crate::request::steps`).
+    pub fn app_id(&self) -> Option<&str> {
+        match self {
+            Self::Create(o) => o.extensions.appid_exclude.as_deref(),
+            Self::Get(o) => o.extensions.appid.as_deref(),
+        }
+    }
+
     /// `user.name` (create only), for the prompt.
     pub fn user_name(&self) -> Option<&str> {
         match self {

@@ -107,7 +107,7 @@ impl Admitted {
             rp_id: self.options.rp_id(),
         };
         match authorize::authorize(&self.class, asked.caller, &claims) {
-            Ok(grant) => Ok(Authorizing::Granted(self.granted(grant))),
+            Ok(grant) => Ok(Authorizing::Granted(self.granted(grant)?)),
             Err(AuthorizeError::WebAuthn(e)) => Err(caller(&e)),
             Err(AuthorizeError::TryRelatedOrigins { origin, error }) if related_origins => {
                 Ok(Authorizing::Related {
@@ -127,14 +127,25 @@ impl Admitted {
 
     /// Moves on with what Related Origin Requests decided.
     pub(crate) fn related(self, answer: Result<Grant, WebAuthnError>) -> Decision<Granted> {
-        Ok(self.granted(answer.map_err(|e| caller(&e))?))
+        self.granted(answer.map_err(|e| caller(&e))?)
     }
 
-    fn granted(self, grant: Grant) -> Granted {
-        Granted {
+    /// The RP ID is authorized; so must be the FIDO AppID the options name, which the
+    /// authenticator is asked under as an RP ID of its own (`appid`: L3 §10.1.1 step 2,
+    /// `appidExclude`: §10.1.2): the caller's origin must be allowed to claim it (FIDO AppID and
+    /// Facet §3.1.2), or the ceremony stops with `SecurityError` before anyone is asked.
+    fn granted(self, grant: Grant) -> Decision<Granted> {
+        if let Some(app_id) = self.options.app_id() {
+            latchkey_webauthn::extensions::appid::authorize_appid(
+                grant.authorized().origin(),
+                app_id,
+            )
+            .map_err(|e| caller(&e))?;
+        }
+        Ok(Granted {
             admitted: self,
             grant,
-        }
+        })
     }
 }
 

@@ -116,6 +116,96 @@ fn a_denied_caller_stops_at_authorization() {
     );
 }
 
+/// Get options for `rp_id` with these `extensions` (a JSON object).
+fn get_options(rp_id: &str, extensions: &str) -> String {
+    format!(r#"{{"rpId":"{rp_id}","challenge":"{CH}","extensions":{extensions}}}"#)
+}
+
+/// Create options for `rp_id` with these `extensions` (a JSON object).
+fn create_options_with(rp_id: &str, extensions: &str) -> String {
+    let plain = create_options(rp_id);
+    format!(
+        "{},\"extensions\":{extensions}}}",
+        plain.strip_suffix('}').unwrap()
+    )
+}
+
+/// Authorizes `options` (of `kind`) for the caller of `asked`.
+fn authorize_options(asked: &Asked<'_>, kind: Kind, options: &str) -> Decision<Authorizing> {
+    Admitted::new(
+        policy().classify(asked.caller),
+        asked,
+        options::check(kind, options),
+    )?
+    .authorize(asked, false)
+}
+
+/// `appid` and `appidExclude` name an RP ID of their own, which the authenticator is asked
+/// under: the caller's origin must be authorized for it as for the RP ID, or nothing goes on.
+#[test]
+fn an_app_id_the_origin_may_not_claim_is_a_security_error() {
+    let browser = flatpak("org.example.Browser");
+    let a = asked(&browser, Some("https://login.example.com"));
+    let refused = [
+        (
+            Kind::Get,
+            get_options("example.com", r#"{"appid":"https://other.test/app.json"}"#),
+        ),
+        (
+            Kind::Get,
+            get_options("example.com", r#"{"appid":"other.test"}"#),
+        ),
+        (
+            Kind::Get,
+            get_options("example.com", r#"{"appid":"http://example.com"}"#),
+        ),
+        (
+            Kind::Create,
+            create_options_with("example.com", r#"{"appidExclude":"https://other.test"}"#),
+        ),
+    ];
+    for (kind, options) in refused {
+        let e = failed(authorize_options(&a, kind, &options));
+        assert_eq!(e.name(), "SecurityError", "{options}: {}", e.message());
+    }
+    // The same site may claim its AppIDs.
+    let allowed = [
+        (
+            Kind::Get,
+            get_options("example.com", r#"{"appid":"https://example.com/app.json"}"#),
+        ),
+        (
+            Kind::Create,
+            create_options_with(
+                "example.com",
+                r#"{"appidExclude":"https://www.example.com"}"#,
+            ),
+        ),
+    ];
+    for (kind, options) in allowed {
+        assert!(
+            matches!(
+                authorize_options(&a, kind, &options),
+                Ok(Authorizing::Granted(_))
+            ),
+            "{options}"
+        );
+    }
+    // An app (no web origin) has no AppIDs at all.
+    let chat = flatpak("org.example.Chat");
+    let a = asked(&chat, None);
+    let options = get_options(
+        "chat.example.com",
+        r#"{"appid":"https://chat.example.com"}"#,
+    );
+    assert!(matches!(
+        authorize_options(&a, Kind::Get, &get_options("chat.example.com", "{}")),
+        Ok(Authorizing::Granted(_))
+    ));
+    let e = failed(authorize_options(&a, Kind::Get, &options));
+    assert_eq!(e.name(), "SecurityError", "{}", e.message());
+}
+
 #[test]
 fn a_foreign_rp_id_goes_to_related_origins_only_when_enabled() {
     let browser = flatpak("org.example.Browser");
