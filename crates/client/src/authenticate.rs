@@ -67,15 +67,18 @@ fn appid_preflight(
     Ok(uv::preflight(device, info, appid, allowed, None)?.map(|id| (appid.clone(), id)))
 }
 
-/// A credential found only under its FIDO AppID is asked for without user verification (a PIN
-/// token is bound to the RP ID it was made for, and U2F has none): with `userVerification`
-/// required it cannot be used, rather than silently signing unverified (L3 §10.1.1 leaves
+/// A credential found only under its FIDO AppID is asked for there without a PIN token (a token
+/// is bound to the RP ID it was made for, and U2F has none); only built-in UV in the request
+/// (`carries_uv`) still verifies the user. Without it, with `userVerification` required, the
+/// credential cannot be used, rather than signing unverified (L3 §10.1.1 leaves
 /// `userVerification` as it is).
 fn appid_without_uv(
     options: &latchkey_webauthn::options::get::RequestOptions,
+    carries_uv: bool,
 ) -> Result<(), WebAuthnError> {
-    if options.user_verification
-        == latchkey_webauthn::options::UserVerificationRequirement::Required
+    if !carries_uv
+        && options.user_verification
+            == latchkey_webauthn::options::UserVerificationRequirement::Required
     {
         return Err(WebAuthnError::not_allowed(
             "the credential answers only under its FIDO AppID, which cannot verify the user, and \
@@ -162,7 +165,8 @@ pub fn authenticate_until_choice(
             Some(id) => Some(id),
             None => match appid_preflight(device, &info, options, &allowed)? {
                 Some((appid, id)) => {
-                    appid_without_uv(options)?;
+                    // Built-in UV goes with the request under the AppID; a PIN token does not.
+                    appid_without_uv(options, plan == UvPlan::BuiltIn)?;
                     rp_id = appid;
                     appid_used = true;
                     Some(id)
@@ -229,7 +233,7 @@ pub fn authenticate_until_choice(
             let Some(appid) = &options.extensions.appid else {
                 return Err(not_in_allow_list());
             };
-            appid_without_uv(options)?;
+            appid_without_uv(options, false)?;
             appid_used = true;
             // No built-in UV in the request either: the direct path never carries it (see
             // `uv::needs_no_preflight`), and with it the key would verify before the lookup.

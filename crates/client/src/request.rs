@@ -49,9 +49,18 @@ fn ancestry(top_origin: Option<&str>, origin: &Origin) -> Result<Ancestry, WebAu
     }
 }
 
-fn authorize(origin: &str, rp_id: Option<&str>) -> Result<(Origin, AuthorizedRpId), WebAuthnError> {
+/// Checks `rp_id`, and the FIDO AppID of `appid`/`appidExclude` (an RP ID of its own to the
+/// authenticator, L3 §10.1.1/§10.1.2), against `origin`.
+fn authorize(
+    origin: &str,
+    rp_id: Option<&str>,
+    app_id: Option<&str>,
+) -> Result<(Origin, AuthorizedRpId), WebAuthnError> {
     let origin = Origin::parse(origin)?;
     let authorized = AuthorizedRpId::check_origin(&origin, rp_id)?;
+    if let Some(app_id) = app_id {
+        latchkey_webauthn::extensions::appid::authorize_appid(&origin, app_id)?;
+    }
     Ok((origin, authorized))
 }
 
@@ -64,7 +73,11 @@ impl CreateRequest {
         top_origin: Option<&str>,
     ) -> Result<Self, WebAuthnError> {
         let options = CreationOptions::from_json(options_json)?;
-        let (origin, authorized) = authorize(origin, options.rp_id.as_deref())?;
+        let (origin, authorized) = authorize(
+            origin,
+            options.rp_id.as_deref(),
+            options.extensions.appid_exclude.as_deref(),
+        )?;
         let client_data = CollectedClientData::new(
             CeremonyType::Create,
             &options.challenge,
@@ -119,7 +132,11 @@ impl GetRequest {
         top_origin: Option<&str>,
     ) -> Result<Self, WebAuthnError> {
         let options = RequestOptions::from_json(options_json)?;
-        let (origin, authorized) = authorize(origin, options.rp_id.as_deref())?;
+        let (origin, authorized) = authorize(
+            origin,
+            options.rp_id.as_deref(),
+            options.extensions.appid.as_deref(),
+        )?;
         let client_data = CollectedClientData::new(
             CeremonyType::Get,
             &options.challenge,

@@ -251,3 +251,28 @@ fn an_appid_sign_in_is_refused_when_user_verification_is_required() {
     assert!(err.message().contains("AppID"), "{err:?}");
     assert_eq!(touches.count(), before, "nothing was signed");
 }
+
+/// A request names only AppIDs its origin may claim (FIDO AppID and Facet §3.1.2, same site):
+/// another site's is a `SecurityError` before any authenticator is asked.
+#[test]
+fn an_appid_of_another_site_is_refused_with_the_request() {
+    for extensions in [
+        json!({"appid": "https://other.test/u2f-app-id.json"}),
+        json!({"appid": "other.test"}),
+    ] {
+        let (options, _) = get_options(&[random(16)], "discouraged", extensions);
+        let err = latchkey_client::GetRequest::new(options.to_string().as_bytes(), ORIGIN, None)
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorName::Security, "{err:?}");
+    }
+    let (options, _) = create_options(
+        &random(8),
+        "discouraged",
+        "discouraged",
+        &[],
+        json!({"appidExclude": "https://other.test"}),
+    );
+    let err = latchkey_client::CreateRequest::new(options.to_string().as_bytes(), ORIGIN, None)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorName::Security, "{err:?}");
+}
