@@ -313,10 +313,38 @@ pub fn identify_parent(child: &CallerIdentity) -> Result<CallerIdentity, Identit
     Ok(parent)
 }
 
+/// Where snapd keeps each snap's mount namespace (root's, bind mounts of `nsfs`).
+const SNAPD_NAMESPACES: &str = "/run/snapd/ns";
+
 fn read_identity(
     proc_dir: &Path,
     pid: u32,
     stat: parse::ProcStat,
+) -> Result<CallerIdentity, IdentityError> {
+    read_identity_in(proc_dir, pid, stat, Path::new(SNAPD_NAMESPACES))
+}
+
+/// Whether the mount namespace `ns` (the caller's `ns/mnt`) is one snapd made for the snap
+/// `name`: the namespace snap-confine preserved for it under `snapd_ns` (`NAME.mnt`, or the
+/// per-user `snap.NAME.UID.mnt`). Those are root's bind mounts of the namespace itself, and
+/// joining a namespace of the initial user namespace takes `CAP_SYS_ADMIN` there, so no process
+/// of the user can be in one that snapd did not put it in.
+fn in_snap_namespace(ns: &Path, name: &str, snapd_ns: &Path) -> bool {
+    let Ok(ns) = fs::metadata(ns) else {
+        return false;
+    };
+    let uid = rustix::process::getuid().as_raw();
+    [format!("{name}.mnt"), format!("snap.{name}.{uid}.mnt")]
+        .iter()
+        .filter_map(|file| fs::metadata(snapd_ns.join(file)).ok())
+        .any(|preserved| (preserved.dev(), preserved.ino()) == (ns.dev(), ns.ino()))
+}
+
+fn read_identity_in(
+    proc_dir: &Path,
+    pid: u32,
+    stat: parse::ProcStat,
+    snapd_ns: &Path,
 ) -> Result<CallerIdentity, IdentityError> {
     let exe_link = proc_dir.join("exe");
     let executable = fs::read_link(&exe_link).ok();
@@ -338,16 +366,21 @@ fn read_identity(
     };
     let cgroup = read_small(&proc_dir.join("cgroup")).unwrap_or_default();
     let cgroup_path = parse::cgroup_v2_path(&cgroup);
-    // A Snap is what snapd confines: an enforced AppArmor profile `snap.NAME.*`, which only root
-    // can load, in the mount namespace snap-confine made for it. A cgroup or scope named
-    // `snap.NAME.*` is no evidence (any process of the user can run in one: `systemd-run --user
-    // --scope --unit=snap.chromium.x.scope`), nor is a `meta/snap.yaml` under its root.
+    // A Snap is what snapd confines: an enforced AppArmor profile `snap.NAME.*` in the mount
+    // namespace snap-confine made for that snap. The label alone is no evidence: only root loads
+    // profiles, but an unconfined process may change into any loaded one (AppArmor's
+    // change_profile), and any process of the user may enter a mount namespace of its own. The
+    // namespace is: it must be the one snapd preserved for NAME ([`in_snap_namespace`]). A
+    // cgroup or scope named `snap.NAME.*` is no evidence either (any process of the user can run
+    // in one: `systemd-run --user --scope --unit=snap.chromium.x.scope`), nor is a
+    // `meta/snap.yaml` under its root.
     let snap_name = if same_mount_namespace {
         None
     } else {
         read_small(&proc_dir.join("attr/apparmor/current"))
             .or_else(|| read_small(&proc_dir.join("attr/current")))
             .and_then(|label| parse::snap_name_from_apparmor_label(&label))
+            .filter(|name| in_snap_namespace(&proc_dir.join("ns/mnt"), name, snapd_ns))
     };
     let systemd_unit = cgroup_path.and_then(parse::systemd_unit).map(str::to_owned);
     let cgroup_path = cgroup_path.map(str::to_owned);

@@ -150,7 +150,20 @@ fn read_fake(dir: &tempfile::TempDir) -> CallerIdentity {
         ppid: 1,
         start_time: 7,
     };
-    read_identity(dir.path(), 4242, stat).unwrap()
+    read_identity_in(dir.path(), 4242, stat, &dir.path().join("snapd-ns")).unwrap()
+}
+
+/// Makes the fake process's mount namespace the one snapd preserved for `snap` (`per_user`: the
+/// per-user `snap.NAME.UID.mnt`), as snap-confine leaves it in `/run/snapd/ns`.
+fn in_snapd_namespace(dir: &tempfile::TempDir, snap: &str, per_user: bool) {
+    let ns = dir.path().join("snapd-ns");
+    std::fs::create_dir_all(&ns).unwrap();
+    let file = if per_user {
+        format!("snap.{snap}.{}.mnt", rustix::process::getuid().as_raw())
+    } else {
+        format!("{snap}.mnt")
+    };
+    std::fs::hard_link(dir.path().join("ns/mnt"), ns.join(file)).unwrap();
 }
 
 const SNAP_SCOPE: &str =
@@ -183,28 +196,50 @@ fn a_snap_scope_in_our_own_mount_namespace_is_no_snap() {
 }
 
 #[test]
-fn a_snap_is_known_by_its_enforced_apparmor_label_in_its_own_mount_namespace() {
-    let id = read_fake(&fake_proc(
+fn a_snap_is_known_by_its_enforced_apparmor_label_in_the_namespace_snapd_made_for_it() {
+    let proc = fake_proc(
         SNAP_SCOPE,
         Some("snap.chromium.chromium (enforce)\n"),
         false,
-    ));
+    );
+    in_snapd_namespace(&proc, "chromium", false);
+    let id = read_fake(&proc);
     assert_eq!(id.snap_name.as_deref(), Some("chromium"));
     assert_eq!(id.display_name(), "chromium (Snap)");
-    // Whatever the cgroup says: the label names the snap.
-    let id = read_fake(&fake_proc(
-        "/",
-        Some("snap.firefox.firefox (enforce)\n"),
-        false,
-    ));
-    assert_eq!(id.snap_name.as_deref(), Some("firefox"));
+    // Whatever the cgroup says: the label names the snap; snapd's per-user namespace counts.
+    let proc = fake_proc("/", Some("snap.firefox.firefox (enforce)\n"), false);
+    in_snapd_namespace(&proc, "firefox", true);
+    assert_eq!(read_fake(&proc).snap_name.as_deref(), Some("firefox"));
     // Complain mode holds the process to nothing; unconfined is no snap.
     for label in ["snap.chromium.chromium (complain)\n", "unconfined\n"] {
-        let id = read_fake(&fake_proc(SNAP_SCOPE, Some(label), false));
-        assert_eq!(id.snap_name, None, "{label}");
+        let proc = fake_proc(SNAP_SCOPE, Some(label), false);
+        in_snapd_namespace(&proc, "chromium", false);
+        assert_eq!(read_fake(&proc).snap_name, None, "{label}");
     }
-    let id = read_fake(&fake_proc(SNAP_SCOPE, None, false));
-    assert_eq!(id.snap_name, None);
+    let proc = fake_proc(SNAP_SCOPE, None, false);
+    in_snapd_namespace(&proc, "chromium", false);
+    assert_eq!(read_fake(&proc).snap_name, None);
+}
+
+/// An unconfined process can change into any loaded AppArmor profile and enter a mount
+/// namespace of its own (`unshare -Urm`), so a snap's label in another namespace is not enough:
+/// the namespace must be the one snapd preserved for that very snap.
+#[test]
+fn a_snap_label_in_a_namespace_snapd_did_not_make_is_no_snap() {
+    let label = Some("snap.firefox.firefox (enforce)\n");
+    // No namespace of snapd's at all.
+    let proc = fake_proc(SNAP_SCOPE, label, false);
+    assert_eq!(read_fake(&proc).snap_name, None);
+    // Another snap's namespace.
+    let proc = fake_proc(SNAP_SCOPE, label, false);
+    in_snapd_namespace(&proc, "chromium", false);
+    assert_eq!(read_fake(&proc).snap_name, None);
+    // A file of the snap's name that is not the caller's namespace.
+    let proc = fake_proc(SNAP_SCOPE, label, false);
+    let ns = proc.path().join("snapd-ns");
+    std::fs::create_dir_all(&ns).unwrap();
+    std::fs::write(ns.join("firefox.mnt"), "").unwrap();
+    assert_eq!(read_fake(&proc).snap_name, None);
 }
 
 /// `.flatpak-info` as Flatpak writes it for `app` (its `[Instance]` group names the deployment,
