@@ -19,9 +19,17 @@ use crate::protocol::device::{failure, DeviceReply, DeviceRequest};
 use crate::protocol::Message;
 
 /// One request for a key's thread.
-enum Job {
+pub(super) enum Job {
     Cbor(u64, Vec<u8>),
     Msg(u64, Vec<u8>),
+}
+
+impl Job {
+    fn seq(&self) -> u64 {
+        match self {
+            Self::Cbor(seq, _) | Self::Msg(seq, _) => *seq,
+        }
+    }
 }
 
 /// A key latchkeyd holds: its thread's queue and its cancel handle.
@@ -31,21 +39,45 @@ struct Slot {
 }
 
 /// What the worker shares between its threads.
-struct Shared {
+pub(super) struct Shared {
     link: Link,
     keys: Mutex<HashMap<u32, Slot>>,
     next_key: Mutex<u32>,
 }
 
 impl Shared {
+    /// Shares `link` (to latchkeyd) with no key yet.
+    pub(super) fn new(link: Link) -> Self {
+        Self {
+            link,
+            keys: Mutex::default(),
+            next_key: Mutex::default(),
+        }
+    }
+
+    /// Answers `seq`. A reply the protocol cannot carry (a key's answer longer than any CTAP
+    /// message) is answered as a failure of the key instead, never dropped: latchkeyd waits for
+    /// an answer to every request.
     fn send(&self, seq: u64, body: DeviceReply) {
-        match (Message { seq, body }).encode() {
-            Ok(bytes) => {
-                if let Err(e) = self.link.send(&bytes) {
-                    tracing::debug!(error = %e, "cannot answer latchkeyd");
+        let bytes = match (Message { seq, body }).encode() {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                tracing::warn!(error = %e, "a reply cannot be encoded; the request fails instead");
+                let failed = DeviceReply::Failed {
+                    code: failure::GARBAGE,
+                    message: "the key's answer does not fit the worker protocol".to_owned(),
+                };
+                match (Message { seq, body: failed }).encode() {
+                    Ok(bytes) => bytes,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "a failure cannot be encoded");
+                        return;
+                    }
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "a reply could not be encoded"),
+        };
+        if let Err(e) = self.link.send(&bytes) {
+            tracing::debug!(error = %e, "cannot answer latchkeyd");
         }
     }
 
@@ -130,9 +162,13 @@ pub fn failed(e: &DeviceError) -> DeviceReply {
 }
 
 /// A key's thread: runs its jobs in order until latchkeyd closes it (or the worker ends).
-fn drive(shared: &Shared, mut device: Box<dyn Device>, jobs: &mpsc::Receiver<Job>) {
+pub(super) fn drive(shared: &Shared, mut device: Box<dyn Device>, jobs: &mpsc::Receiver<Job>) {
     for job in jobs {
-        let (seq, result) = match job {
+        let seq = job.seq();
+        // A panic on this key's thread fails its request and ends the thread (the key is let
+        // go; later requests for it are answered that it is gone), instead of leaving
+        // latchkeyd waiting for an answer that would never come.
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match job {
             Job::Cbor(seq, request) => {
                 let mut status = |s: latchkey_client::device::KeepaliveStatus| {
                     shared.send(
@@ -142,9 +178,19 @@ fn drive(shared: &Shared, mut device: Box<dyn Device>, jobs: &mpsc::Receiver<Job
                         },
                     );
                 };
-                (seq, device.cbor(&request, &mut status))
+                device.cbor(&request, &mut status)
             }
-            Job::Msg(seq, apdu) => (seq, device.msg(&apdu)),
+            Job::Msg(_, apdu) => device.msg(&apdu),
+        }));
+        let Ok(result) = run else {
+            tracing::warn!("a key's thread failed; the key is let go");
+            shared.send(
+                seq,
+                failed(&DeviceError::Gone(Gone::Reported(
+                    "the worker's thread for this key failed".into(),
+                ))),
+            );
+            return;
         };
         let reply = match result {
             Ok(response) if response.is_empty() => failed(&DeviceError::Garbage(Malformed::Empty)),
@@ -184,11 +230,7 @@ pub struct Config {
 pub fn serve(link: Link, ready: &[u8], config: &Config) -> std::io::Result<()> {
     link.send(ready)?;
     let reader = link.try_clone()?;
-    let shared = Arc::new(Shared {
-        link,
-        keys: Mutex::new(HashMap::new()),
-        next_key: Mutex::new(0),
-    });
+    let shared = Arc::new(Shared::new(link));
     let mut acquisitions: HashMap<u64, Arc<AtomicBool>> = HashMap::new();
     loop {
         let bytes = match reader.recv()? {
