@@ -61,6 +61,7 @@ fn options<'a>(
         on_keepalive: status,
         cancel: Some(cancel.flag()),
         timeout: APDU_TIMEOUT,
+        ..TransactOptions::default()
     }
 }
 

@@ -62,7 +62,18 @@ impl From<io::Error> for ChannelError {
     }
 }
 
-/// Per-transaction options: keepalive callback, cancel flag, idle timeout.
+/// The longest a transaction goes on while the device keeps sending keepalives without an
+/// answer: two minutes, as for a card's status updates over NFC
+/// (`latchkey_ctap::nfc::host::Limits`). A key waiting for a touch gives up well before (its own
+/// user action timeout), so only a broken or hostile key meets it.
+pub const MAX_TRANSACTION: Duration = Duration::from_secs(120);
+
+/// How long the device has to answer once CTAPHID_CANCEL was sent (a key answers at once,
+/// `CTAP2_ERR_KEEPALIVE_CANCEL`), however many keepalives it sends meanwhile.
+pub const CANCEL_GRACE: Duration = Duration::from_secs(5);
+
+/// Per-transaction options: keepalive callback, cancel flag, idle timeout and the bounds on a
+/// device that keeps talking without answering.
 pub struct TransactOptions<'a> {
     /// Called with the status of every KEEPALIVE the device sends.
     pub on_keepalive: Option<&'a mut dyn FnMut(KeepaliveStatus)>,
@@ -70,6 +81,10 @@ pub struct TransactOptions<'a> {
     pub cancel: Option<&'a AtomicBool>,
     /// Longest silence from the device before [`ChannelError::Timeout`].
     pub timeout: Duration,
+    /// Longest the whole transaction may take ([`MAX_TRANSACTION`]).
+    pub max_time: Duration,
+    /// Longest wait for the answer after CANCEL ([`CANCEL_GRACE`]).
+    pub cancel_grace: Duration,
 }
 
 impl Default for TransactOptions<'_> {
@@ -78,6 +93,8 @@ impl Default for TransactOptions<'_> {
             on_keepalive: None,
             cancel: None,
             timeout: DEFAULT_TIMEOUT,
+            max_time: MAX_TRANSACTION,
+            cancel_grace: CANCEL_GRACE,
         }
     }
 }
@@ -88,6 +105,8 @@ impl fmt::Debug for TransactOptions<'_> {
             .field("on_keepalive", &self.on_keepalive.is_some())
             .field("cancel", &self.cancel)
             .field("timeout", &self.timeout)
+            .field("max_time", &self.max_time)
+            .field("cancel_grace", &self.cancel_grace)
             .finish()
     }
 }
@@ -181,7 +200,9 @@ impl<C: HidConnection> CtapHidChannel<C> {
     }
 
     /// Sends any request and waits for its answer, reporting keepalives and sending CANCEL
-    /// when the cancel flag rises.
+    /// when the cancel flag rises. A device that stays silent for `timeout`, talks without
+    /// answering for `max_time`, or has not answered `cancel_grace` after the CANCEL gives
+    /// [`ChannelError::Timeout`].
     pub fn transact(
         &mut self,
         cmd: Command,
@@ -193,12 +214,18 @@ impl<C: HidConnection> CtapHidChannel<C> {
         for r in &reports {
             self.conn.send_report(r)?;
         }
-        let mut cancel_sent = false;
-        let mut last_heard = Instant::now();
+        let started = Instant::now();
+        let mut cancel_sent: Option<Instant> = None;
+        let mut last_heard = started;
         loop {
-            if !cancel_sent && options.cancel.is_some_and(|c| c.load(Ordering::SeqCst)) {
+            if cancel_sent.is_none() && options.cancel.is_some_and(|c| c.load(Ordering::SeqCst)) {
                 self.conn.send_report(&tx.cancel_report())?;
-                cancel_sent = true;
+                cancel_sent = Some(Instant::now());
+            }
+            if started.elapsed() >= options.max_time
+                || cancel_sent.is_some_and(|at| at.elapsed() >= options.cancel_grace)
+            {
+                return Err(ChannelError::Timeout);
             }
             let Some(report) = self.conn.recv_report(POLL)? else {
                 if last_heard.elapsed() >= options.timeout {

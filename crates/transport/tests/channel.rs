@@ -113,3 +113,60 @@ fn device_error_and_cancel_report() {
     );
     fake.join().unwrap();
 }
+
+/// A device on channel 7 that answers INIT, then sends KEEPALIVE (user presence needed) every
+/// 50 ms until `stop`, ignoring everything else, CANCEL included.
+fn chatty_device(dev: UdpSocket, stop: std::sync::Arc<AtomicBool>) -> thread::JoinHandle<()> {
+    thread::spawn(move || {
+        let peer = answer_init(&dev, 7);
+        dev.set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        let mut buf = [0u8; 64];
+        while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+            let _ = dev.recv_from(&mut buf);
+            for r in fragment(ChannelId(7), Command::KEEPALIVE, &[0x02]).unwrap() {
+                let _ = dev.send_to(&r, peer);
+            }
+        }
+    })
+}
+
+/// A key that keeps sending keepalives and never answers is given up on: `max_time` after the
+/// request, or `cancel_grace` after the CANCEL it ignores.
+#[test]
+fn a_key_that_only_keeps_alive_is_given_up_on() {
+    for cancelled in [false, true] {
+        let dev = fake_device();
+        let addr = dev.local_addr().unwrap();
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let fake = chatty_device(dev, stop.clone());
+        let mut ch = CtapHidChannel::open(UdpConnection::connect(addr).unwrap()).unwrap();
+        let cancel = AtomicBool::new(cancelled);
+        let mut keepalives = 0;
+        let mut on_keepalive = |_| keepalives += 1;
+        let start = Instant::now();
+        let err = ch
+            .cbor(
+                &[0x01],
+                TransactOptions {
+                    on_keepalive: Some(&mut on_keepalive),
+                    cancel: Some(&cancel),
+                    max_time: if cancelled {
+                        Duration::from_secs(600)
+                    } else {
+                        Duration::from_millis(700)
+                    },
+                    cancel_grace: Duration::from_millis(400),
+                    ..TransactOptions::default()
+                },
+            )
+            .unwrap_err();
+        let took = start.elapsed();
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        fake.join().unwrap();
+        assert!(matches!(err, ChannelError::Timeout), "{err}");
+        let bound = if cancelled { 400 } else { 700 };
+        assert!(took >= Duration::from_millis(bound), "{took:?}");
+        assert!(keepalives > 2, "the key kept talking: {keepalives}");
+    }
+}

@@ -90,6 +90,7 @@ fn opts<'a>(
         on_keepalive: on,
         cancel,
         timeout: Duration::from_secs(5),
+        ..TransactOptions::default()
     }
 }
 
