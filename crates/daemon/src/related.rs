@@ -44,12 +44,72 @@ impl Default for Limits {
 
 type Cached = (Instant, Result<Arc<Document>, WebAuthnError>);
 
+/// Most RP IDs whose answer is kept. Any web page can name RP IDs for latchkeyd to fetch (each
+/// answer up to [`MAX_RESPONSE`], failures too), so the cache is bounded: expired answers go
+/// first, then the oldest.
+pub const MAX_CACHED: usize = 256;
+
+/// The answers fetched, per RP ID, for [`Limits::ttl`] (failures for a tenth of it), at most
+/// [`MAX_CACHED`] of them.
+#[derive(Default)]
+struct Cache {
+    entries: HashMap<String, Cached>,
+}
+
+impl Cache {
+    /// How long `answer` is reused.
+    fn ttl(limits: &Limits, answer: &Result<Arc<Document>, WebAuthnError>) -> Duration {
+        if answer.is_ok() {
+            limits.ttl
+        } else {
+            limits.ttl / 10
+        }
+    }
+
+    /// The answer for `rp_id`, while it is fresh at `now`.
+    fn get(
+        &self,
+        limits: &Limits,
+        rp_id: &str,
+        now: Instant,
+    ) -> Option<Result<Arc<Document>, WebAuthnError>> {
+        let (at, answer) = self.entries.get(rp_id)?;
+        (now.saturating_duration_since(*at) < Self::ttl(limits, answer)).then(|| answer.clone())
+    }
+
+    /// Keeps `answer` for `rp_id`, fetched at `now`, within [`MAX_CACHED`] entries.
+    fn insert(
+        &mut self,
+        limits: &Limits,
+        rp_id: &str,
+        now: Instant,
+        answer: Result<Arc<Document>, WebAuthnError>,
+    ) {
+        if !self.entries.contains_key(rp_id) && self.entries.len() >= MAX_CACHED {
+            self.entries
+                .retain(|_, (at, a)| now.saturating_duration_since(*at) < Self::ttl(limits, a));
+            while self.entries.len() >= MAX_CACHED {
+                let oldest = self
+                    .entries
+                    .iter()
+                    .min_by_key(|(_, (at, _))| *at)
+                    .map(|(k, _)| k.clone());
+                match oldest {
+                    Some(k) => self.entries.remove(&k),
+                    None => break,
+                };
+            }
+        }
+        self.entries.insert(rp_id.to_owned(), (now, answer));
+    }
+}
+
 /// The `/.well-known/webauthn` fetcher and its cache.
 pub struct RelatedOrigins {
     tls: Arc<rustls::ClientConfig>,
     limits: Limits,
     connect_to: Option<SocketAddr>,
-    cache: Mutex<HashMap<String, Cached>>,
+    cache: Mutex<Cache>,
     fetches: std::sync::atomic::AtomicUsize,
 }
 
@@ -96,7 +156,7 @@ impl RelatedOrigins {
             tls: Arc::new(tls),
             limits,
             connect_to,
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::default(),
             fetches: std::sync::atomic::AtomicUsize::new(0),
         })
     }
@@ -147,21 +207,13 @@ impl RelatedOrigins {
     }
 
     async fn document(&self, rp_id: &RpId) -> Result<Arc<Document>, WebAuthnError> {
-        let now = Instant::now();
-        if let Some((at, cached)) = self
+        if let Some(answer) = self
             .cache
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .get(rp_id.as_str())
+            .get(&self.limits, rp_id.as_str(), Instant::now())
         {
-            let ttl = if cached.is_ok() {
-                self.limits.ttl
-            } else {
-                self.limits.ttl / 10
-            };
-            if now.duration_since(*at) < ttl {
-                return cached.clone();
-            }
+            return answer;
         }
         self.fetches
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -177,7 +229,7 @@ impl RelatedOrigins {
         self.cache
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(rp_id.as_str().to_owned(), (Instant::now(), result.clone()));
+            .insert(&self.limits, rp_id.as_str(), Instant::now(), result.clone());
         result
     }
 
@@ -252,6 +304,39 @@ pub fn parse_response(raw: &[u8]) -> Result<Vec<u8>, &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Any page can make latchkeyd fetch for RP IDs of its choosing: at most [`MAX_CACHED`]
+    /// answers stay, expired ones go before fresh ones, and then the oldest.
+    #[test]
+    fn the_cache_keeps_at_most_its_bound_expired_answers_first() {
+        let limits = Limits::default();
+        let mut cache = Cache::default();
+        let start = Instant::now();
+        let failed = || Err(WebAuthnError::security("no document"));
+        let ok = || Ok(Arc::new(Document::parse(br#"{"origins":[]}"#).unwrap()));
+        // A failure kept a tenth of the ttl, then many answers long after it.
+        cache.insert(&limits, "failed.example", start, failed());
+        cache.insert(&limits, "kept.example", start, ok());
+        let later = start + limits.ttl / 5;
+        for i in 0..1000 {
+            let at = later + Duration::from_millis(i);
+            cache.insert(&limits, &format!("a{i}.example"), at, ok());
+            assert!(cache.entries.len() <= MAX_CACHED);
+        }
+        assert_eq!(cache.entries.len(), MAX_CACHED);
+        let now = later + Duration::from_secs(1);
+        // The newest answers are there; the oldest went.
+        assert!(cache.get(&limits, "a999.example", now).is_some());
+        assert!(cache.get(&limits, "a0.example", now).is_none());
+        assert!(!cache.entries.contains_key("failed.example"));
+        // Within its ttl an answer is reused, after it not.
+        assert!(cache
+            .get(&limits, "a999.example", later + limits.ttl)
+            .is_some());
+        assert!(cache
+            .get(&limits, "a999.example", later + limits.ttl * 2)
+            .is_none());
+    }
 
     #[test]
     fn responses() {
