@@ -93,12 +93,47 @@ pub(crate) struct LiveRequest {
     pub(crate) stop: crate::ceremony::CancelToken,
 }
 
+/// How many unique names of callers that left the bus are remembered ([`Departed`]).
+pub(crate) const DEPARTED_KEPT: usize = 4096;
+
+/// The unique names of the latest [`DEPARTED_KEPT`] callers that left the bus. A bus never gives
+/// a unique name twice, so a request recorded for one of them has a caller that is gone: it may
+/// have left while its request was being started (identified, queued), before the request was
+/// recorded for [`Shared::sender_left`] to cancel.
+#[derive(Debug, Default)]
+pub(crate) struct Departed {
+    order: std::collections::VecDeque<String>,
+    names: std::collections::HashSet<String>,
+}
+
+impl Departed {
+    /// Remembers that `name` left, forgetting the oldest beyond [`DEPARTED_KEPT`].
+    pub(crate) fn remember(&mut self, name: &str) {
+        if !self.names.insert(name.to_owned()) {
+            return;
+        }
+        self.order.push_back(name.to_owned());
+        while self.order.len() > DEPARTED_KEPT {
+            if let Some(old) = self.order.pop_front() {
+                self.names.remove(&old);
+            }
+        }
+    }
+
+    /// Whether `name` left the bus.
+    pub(crate) fn contains(&self, name: &str) -> bool {
+        self.names.contains(name)
+    }
+}
+
 /// State shared by the interface objects and request tasks.
 pub struct Shared {
     pub(crate) settings: Settings,
     pub(crate) queue: PromptQueue,
     next_id: AtomicU64,
     pub(crate) requests: Mutex<HashMap<OwnedObjectPath, LiveRequest>>,
+    /// Callers that left the bus; taken after `requests` when both are held.
+    pub(crate) departed: Mutex<Departed>,
     /// Registered caller-controlled prompts.
     pub(crate) agents: Mutex<Vec<Agent>>,
     /// Admission for management and signal calls.
@@ -166,6 +201,7 @@ impl Shared {
             queue,
             next_id: AtomicU64::new(0),
             requests: Mutex::new(HashMap::new()),
+            departed: Mutex::default(),
             agents: Mutex::new(Vec::new()),
             calls: CallLimiter::new(CallLimits::default()),
             identities: IdentityCache::default(),
@@ -213,13 +249,21 @@ impl Shared {
         }
         drop(prompt);
         let mut n = 0;
-        for live in self.lock_requests().values() {
+        let requests = self.lock_requests();
+        // Under the requests' lock: a request being started for this sender is either recorded
+        // already (and cancelled here) or finds the sender departed when it would be.
+        self.departed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remember(sender);
+        for live in requests.values() {
             if live.sender.as_str() == sender {
                 live.cancel.send_replace(Some(CancelReason::Disconnected));
                 live.stop.cancel();
                 n += 1;
             }
         }
+        drop(requests);
         self.lock_agents()
             .retain(|agent| agent.name.as_str() != sender);
         if n > 0 {

@@ -131,6 +131,17 @@ pub(crate) async fn spawn(
         if live.contains_key(&req.path) {
             return Err(Error::HandleInUse(req.path.to_string()));
         }
+        let departed = shared
+            .departed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(req.sender.as_str());
+        if departed {
+            // The caller left while its request was being started: nobody to ask for, nobody
+            // to answer.
+            tracing::info!(request = %req.id, "the caller left the bus before its request started; it is dropped");
+            return Ok(());
+        }
         live.insert(
             req.path.clone(),
             LiveRequest {

@@ -27,3 +27,21 @@ fn a_registered_prompt_serves_its_processes_not_their_pids() {
     assert!(!agent.serves(&process(4200, 5000)));
     assert!(!agent.serves(&process(4243, 1000)));
 }
+
+/// Callers that left are remembered by unique name (a bus never gives one twice), the latest
+/// `DEPARTED_KEPT` of them.
+#[test]
+fn departed_callers_are_remembered_within_a_bound() {
+    let mut departed = Departed::default();
+    assert!(!departed.contains(":1.9"));
+    departed.remember(":1.9");
+    departed.remember(":1.9");
+    assert!(departed.contains(":1.9"));
+    for i in 0..DEPARTED_KEPT {
+        departed.remember(&format!(":2.{i}"));
+    }
+    assert!(!departed.contains(":1.9"), "the oldest is forgotten");
+    assert!(departed.contains(":2.0") && departed.contains(&format!(":2.{}", DEPARTED_KEPT - 1)));
+    assert_eq!(departed.order.len(), DEPARTED_KEPT);
+    assert_eq!(departed.names.len(), DEPARTED_KEPT);
+}
