@@ -310,7 +310,8 @@ fn on_a_kernel_without_landlock_the_file_store_worker_runs_and_says_so() {
     assert!(status.success(), "{status:?}\n{stderr}");
     assert!(
         stderr.contains(
-            "this kernel has no Landlock: the worker's filesystem access is not confined"
+            "this kernel has no Landlock: the worker's filesystem access is not confined (taken \
+             over, it could write any of the user's files)"
         ),
         "{stderr}"
     );

@@ -91,7 +91,8 @@ fn main() -> ExitCode {
         }
         // Still run: seccomp keeps the worker from sockets and exec (sandbox::landlock).
         LandlockOutcome::Unsupported => tracing::warn!(
-            "this kernel has no Landlock: the worker's filesystem access is not confined"
+            "this kernel has no Landlock: the worker's filesystem access is not confined (taken \
+             over, it could write any of the user's files)"
         ),
     }
     // With TCP allowed, `apply` has refused already unless Landlock's network rules confine it.
