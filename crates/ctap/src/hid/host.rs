@@ -20,6 +20,9 @@ pub enum HostError {
     Frame(FrameError),
     /// The CTAPHID_INIT response is shorter than 17 bytes.
     BadInitResponse,
+    /// The CTAPHID_INIT response allocates a channel no host may use: 0 (reserved) or the
+    /// broadcast channel (CTAP 2.1 §11.2.3).
+    BadChannel(ChannelId),
 }
 
 impl fmt::Display for HostError {
@@ -29,6 +32,11 @@ impl fmt::Display for HostError {
             Self::UnexpectedCommand(c) => write!(f, "device answered with command {:#04x}", c.0),
             Self::Frame(e) => write!(f, "bad response framing: {e}"),
             Self::BadInitResponse => f.write_str("CTAPHID_INIT response too short"),
+            Self::BadChannel(cid) => write!(
+                f,
+                "CTAPHID_INIT allocated channel {:#010x}, which no host may use",
+                cid.0
+            ),
         }
     }
 }
@@ -83,7 +91,14 @@ impl InitHandshake {
             Command::INIT => {
                 let payload = data.get(..usize::from(bcnt).min(data.len()))?;
                 match InitResponse::parse(payload) {
-                    Some(r) if r.nonce == self.nonce => Some(Ok(r)),
+                    Some(r)
+                        if r.nonce == self.nonce
+                            && r.cid.0 != 0
+                            && r.cid != ChannelId::BROADCAST =>
+                    {
+                        Some(Ok(r))
+                    }
+                    Some(r) if r.nonce == self.nonce => Some(Err(HostError::BadChannel(r.cid))),
                     Some(_) => None,
                     None => Some(Err(HostError::BadInitResponse)),
                 }

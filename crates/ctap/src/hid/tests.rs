@@ -550,3 +550,25 @@ fn random_reports_never_break_the_device() {
         messages(&sent);
     }
 }
+
+/// A CTAPHID_INIT answer that allocates channel 0 (reserved) or the broadcast channel is
+/// refused: a host on either would talk past every other host's channel.
+#[test]
+fn init_refuses_an_allocated_channel_no_host_may_use() {
+    let hs = InitHandshake::new(NONCE);
+    for (cid, refused) in [(0u32, true), (0xffff_ffff, true), (0x0102_0304, false)] {
+        let mut payload = NONCE.to_vec();
+        payload.extend_from_slice(&cid.to_be_bytes());
+        payload.extend_from_slice(&[2, 1, 0, 0, 0x04]);
+        let answer = frames(ChannelId::BROADCAST, Command::INIT, &payload);
+        let got = hs.on_report(&answer[0]).unwrap();
+        if refused {
+            assert!(
+                matches!(got, Err(HostError::BadChannel(c)) if c == ChannelId(cid)),
+                "{cid:#x}: {got:?}"
+            );
+        } else {
+            assert_eq!(got.unwrap().cid, ChannelId(cid));
+        }
+    }
+}
