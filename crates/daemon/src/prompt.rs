@@ -80,6 +80,7 @@ pub struct DbusPromptSession {
     prompt: ChosenPrompt,
     request_id: String,
     parent_window: Option<ParentWindow>,
+    rp_id: Option<String>,
 }
 
 impl DbusPromptSession {
@@ -89,7 +90,16 @@ impl DbusPromptSession {
             prompt,
             request_id,
             parent_window: None,
+            rp_id: None,
         }
+    }
+
+    /// The RP ID the ceremony was authorized for, sent to version 2 prompts with each PIN
+    /// question: when a remembered decision stood for consent, the PIN dialog is the only one the
+    /// user sees, and it must say which site it unlocks for.
+    pub fn with_rp_id(mut self, rp_id: Option<String>) -> Self {
+        self.rp_id = rp_id;
+        self
     }
 
     /// The caller's window the prompt's dialogs are to be transient for (sent to version 2
@@ -141,7 +151,10 @@ impl PromptSession for DbusPromptSession {
         let (reader, writer) =
             pin::pipe().map_err(|e| WebAuthnError::unknown(format!("pipe: {e}")))?;
         let version = self.version().await;
-        let details = self.with_parent(version, request.details(version));
+        let mut details = self.with_parent(version, request.details(version));
+        if let (2.., Some(rp_id)) = (version, &self.rp_id) {
+            details.insert("rp_id", Value::from(rp_id.clone()));
+        }
         let started = std::time::Instant::now();
         let code = {
             use std::os::fd::AsFd as _;

@@ -76,7 +76,14 @@ async fn a_remembered_site_skips_consent_but_never_the_pin_until_revoked() {
         .unwrap();
     assert_eq!(out.code, 0, "{:?}: {:?}", out.error_name(), out.message());
     assert_eq!(prompt.consents().len(), 1, "consent was asked again");
-    assert_eq!(prompt.calls("RequestPin").len(), pins_before + 1);
+    let pins = prompt.calls("RequestPin");
+    assert_eq!(pins.len(), pins_before + 1);
+    // The PIN dialog is the only one the user sees: it names the site.
+    assert_eq!(
+        pins.last().unwrap()["details"]["rp_id"],
+        "example.com",
+        "{pins:?}"
+    );
     let f = flags(&out.response_json().unwrap());
     assert_eq!(f & 0x05, 0x05, "UP and UV set: {f:#04x}");
 

@@ -231,6 +231,9 @@ pub struct PinRequest {
     pub blocked: bool,
     /// The caller's window, if it named one (version 2).
     pub parent_window: Option<ParentWindow>,
+    /// The site the PIN is asked for (version 2): the one dialog the user sees when a
+    /// remembered decision stood for consent.
+    pub rp_id: Option<String>,
 }
 
 /// The name latchkeyd version 1 gives its platform authenticator in `RequestPin`.
@@ -265,6 +268,7 @@ impl PinRequest {
             parent_window: opt_str(d, "parent_window")?
                 .as_deref()
                 .and_then(ParentWindow::parse),
+            rp_id: opt_str(d, "rp_id")?.filter(|r| !r.is_empty()),
         })
     }
 }

@@ -98,10 +98,13 @@ fn walk_every_state(scheme: Scheme) {
             ("authenticator", Value::from("This device")),
             ("authenticator_kind", Value::from("platform")),
             ("retries", Value::from(8u32)),
+            ("rp_id", Value::from("example.com")),
         ]);
         caller::request_pin(&p, "r1", d).await
     });
     s.at.wait_text("Enter your device PIN");
+    // The PIN dialog names the site (after a remembered decision it is the only dialog).
+    assert_has(&s.labels(), "for example.com");
     s.shot("pin-verify");
     s.at.set_text("PIN", "1234");
     s.at.press("Continue");

@@ -14,9 +14,9 @@ use super::widgets::{
     button, button_row, label, page, password_entry, picture, start_label, title as title_label,
 };
 use super::Page;
-use crate::i18n::{tr, trn};
+use crate::i18n::{tr, trf, trn};
 use crate::protocol::PinRequest;
-use crate::text::{shown, NAME_CHARS};
+use crate::text::{shown, NAME_CHARS, RP_ID_CHARS};
 
 /// CTAP 2.1 §6.5.5.5: a PIN is at most 63 bytes of UTF-8.
 pub const MAX_PIN_BYTES: usize = 63;
@@ -31,6 +31,15 @@ pub fn take(entry: &gtk::PasswordEntry) -> Zeroizing<String> {
 fn authenticator_line(req: &PinRequest) -> Option<gtk::Label> {
     (!req.platform && !req.authenticator.is_empty())
         .then(|| label(&shown(&req.authenticator, NAME_CHARS), &["dim-label"]))
+}
+
+/// "for SITE", when latchkeyd says which site the PIN is asked for: after a remembered
+/// decision this is the only dialog, and it must not ask for a PIN without saying for what.
+fn site_line(req: &PinRequest) -> Option<gtk::Label> {
+    req.rp_id.as_deref().map(|rp| {
+        let rp = shown(rp, RP_ID_CHARS);
+        label(&trf("for {rp_id}", &[("rp_id", &rp)]), &["dim-label"])
+    })
 }
 
 /// Entering an existing PIN; `on_continue(pin)` or `on_cancel()`.
@@ -66,6 +75,9 @@ pub fn verify(
         tr("Enter your security key PIN")
     };
     root.append(&title_label(&title));
+    if let Some(l) = site_line(req) {
+        root.append(&l);
+    }
     if let Some(l) = authenticator_line(req) {
         root.append(&l);
     }
@@ -140,6 +152,9 @@ pub fn create_or_change(
         (true, false) => tr("Change the PIN of your security key"),
     };
     root.append(&title_label(&title));
+    if let (false, Some(l)) = (change, site_line(req)) {
+        root.append(&l);
+    }
     if let Some(l) = authenticator_line(req) {
         root.append(&l);
     }
