@@ -146,3 +146,47 @@ fn a_worker_killed_under_a_request_fails_it_as_stopped() {
     assert!(!worker.is_alive());
     let _key = killer.join().unwrap();
 }
+
+/// A worker that stops answering (here: stopped with SIGSTOP, as a hung or taken-over worker
+/// would be) does not hold latchkeyd's request for ever: once the request is cancelled and no
+/// answer comes in time, the request fails as timed out and the worker is killed.
+#[test]
+fn a_worker_that_stops_answering_fails_a_cancelled_request_in_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = TestKey::start(&dir.path().join("key.sock"), Presence::Wait);
+    let worker = start();
+    let ceremony = CancelHandle::new();
+    let mut found = worker.find(&[spec(&key)], false, false, &ceremony).unwrap();
+    let mut device = found.present.pop().unwrap();
+    let pid = worker.pid().unwrap();
+    let cancel = device.cancel_handle();
+    let stopper = std::thread::spawn(move || {
+        while !key.waiting() {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let status = Command::new("kill")
+            .args(["-STOP", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        cancel.cancel();
+        key
+    });
+    let started = std::time::Instant::now();
+    // authenticatorSelection (CTAP 2.1 §6.9): waits for a touch that never comes.
+    let err = device.cbor(&[0x0b], &mut |_| {}).unwrap_err();
+    assert!(matches!(err, DeviceError::Timeout), "{err:?}");
+    assert!(started.elapsed() >= std::time::Duration::from_secs(10));
+    let _key = stopper.join().unwrap();
+    // Killed: a stopped process is gone once SIGKILL arrives.
+    let mut gone = false;
+    for _ in 0..200 {
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        if state.is_empty() || state.contains(") Z ") {
+            gone = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(gone, "the unresponsive worker {pid} still runs");
+}

@@ -35,6 +35,16 @@ pub const KEYS_STOPPED: &str = Server::DeviceWorker.stopped();
 /// How long the worker may take to apply its sandbox and say `Ready`.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long latchkeyd waits for a key's answer once its request was cancelled: the key has
+/// `latchkey_transport::channel::CANCEL_GRACE` to answer the CANCEL, and the worker passes that on
+/// at once.
+const CANCELLED_ANSWER: Duration = Duration::from_secs(10);
+
+/// The longest the worker may stay silent while a request is under way: each key transaction
+/// ends within its own bounds (`latchkey_transport::channel::MAX_TRANSACTION`, NFC's status limit),
+/// and a key at work sends keepalives, which the worker passes on.
+const WORKER_SILENCE: Duration = Duration::from_secs(150);
+
 /// How latchkeyd starts the device worker.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceWorkerConfig {
@@ -148,8 +158,22 @@ impl DeviceWorker {
         if let Ok(mut waiters) = self.waiters.lock() {
             waiters.insert(seq, tx);
         }
-        self.notify(seq, body)?;
+        if let Err(e) = self.notify(seq, body) {
+            self.forget(seq);
+            return Err(e);
+        }
         Ok((seq, rx))
+    }
+
+    /// Stops a worker that did not answer in time (hung, or taken over by a hostile key): its
+    /// link is shut and its process killed, so every request still waiting on it fails as
+    /// stopped, and the next ceremony starts a new worker.
+    fn stop_unresponsive(&self) {
+        tracing::warn!("the security key worker did not answer in time; it is stopped");
+        let _ = self.link.shutdown();
+        if let Ok(mut child) = self.child.lock() {
+            let _ = child.kill();
+        }
     }
 
     /// Sends `body` under `seq`, expecting no reply.
@@ -187,7 +211,17 @@ impl DeviceWorker {
         let (seq, rx) = self.call(DeviceRequest::Acquire { specs, usb, pcsc })?;
         let mut present = Vec::new();
         loop {
-            match rx.recv() {
+            // Each key present is opened within its transport's timeouts; a worker that does not
+            // list them in WORKER_SILENCE is hung (or taken over) and stopped.
+            let reply = match rx.recv_timeout(WORKER_SILENCE) {
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    self.forget(seq);
+                    self.stop_unresponsive();
+                    return Err(DeviceError::Timeout);
+                }
+                other => other,
+            };
+            match reply {
                 Ok(DeviceReply::Opened {
                     key,
                     name,
@@ -410,8 +444,29 @@ impl RemoteKey {
         }
         let worker = self.worker.upgrade().ok_or_else(stopped)?;
         let (seq, rx) = worker.call(body)?;
+        let mut heard = Instant::now();
+        let mut cancelled: Option<Instant> = None;
         let result = loop {
-            match rx.recv() {
+            let reply = match rx.recv_timeout(Duration::from_millis(250)) {
+                Ok(reply) => {
+                    heard = Instant::now();
+                    Ok(reply)
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if self.cancel.is_cancelled() {
+                        cancelled.get_or_insert_with(Instant::now);
+                    }
+                    if heard.elapsed() >= WORKER_SILENCE
+                        || cancelled.is_some_and(|at| at.elapsed() >= CANCELLED_ANSWER)
+                    {
+                        worker.stop_unresponsive();
+                        break Err(DeviceError::Timeout);
+                    }
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => Err(()),
+            };
+            match reply {
                 Ok(DeviceReply::Keepalive { status: byte }) => {
                     if let Some(s) = KeepaliveStatus::from_byte(byte) {
                         status(s);
