@@ -77,6 +77,27 @@ fn connect_error(label: &str, e: std::io::Error) -> DeviceError {
 }
 
 impl<C: HidConnection> HidDevice<C> {
+    /// A transaction's result, the channel resynchronised first when it ended without a clean
+    /// answer (no answer in time, or a garbled one): the key may still answer that request
+    /// late, and an answer names no request, so the next request would take it for its own.
+    /// CTAPHID_INIT on the channel makes the key drop whatever it had under way (CTAP 2.1
+    /// §11.2.9.1.3).
+    fn settled(&mut self, result: Result<Vec<u8>, ChannelError>) -> Result<Vec<u8>, DeviceError> {
+        let unsettled = matches!(
+            result,
+            Err(ChannelError::Timeout | ChannelError::Frame(_))
+                | Err(ChannelError::Protocol(
+                    HostError::UnexpectedCommand(_) | HostError::Frame(_)
+                ))
+        );
+        if unsettled {
+            if let Err(e) = self.channel.resync() {
+                tracing::debug!(error = %e, "the key did not resynchronise its channel");
+            }
+        }
+        result.map_err(device_error)
+    }
+
     /// Allocates a channel on `conn` (CTAPHID_INIT).
     pub fn open(
         conn: C,
@@ -161,7 +182,8 @@ impl<C: HidConnection> Device for HidDevice<C> {
             cancel: Some(self.cancel.flag()),
             ..TransactOptions::default()
         };
-        self.channel.cbor(request, options).map_err(device_error)
+        let result = self.channel.cbor(request, options);
+        self.settled(result)
     }
 
     fn msg(&mut self, apdu: &[u8]) -> Result<Vec<u8>, DeviceError> {
@@ -172,7 +194,8 @@ impl<C: HidConnection> Device for HidDevice<C> {
             cancel: Some(self.cancel.flag()),
             ..TransactOptions::default()
         };
-        self.channel.msg(apdu, options).map_err(device_error)
+        let result = self.channel.msg(apdu, options);
+        self.settled(result)
     }
 
     fn cancel_handle(&self) -> CancelHandle {
