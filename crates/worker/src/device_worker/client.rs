@@ -255,8 +255,14 @@ impl DeviceWorker {
             .name("keys-joins".into())
             .spawn(move || {
                 while let Ok(reply) = rx.recv() {
-                    // A key the worker opened as `Stop` went out is not taken.
+                    // A key the worker opened as `Stop` went out is not taken: it is let go.
                     if flag.load(Ordering::SeqCst) {
+                        if let (DeviceReply::Opened { key, .. }, Some(worker)) =
+                            (&reply, worker.upgrade())
+                        {
+                            let seq = worker.next_seq.fetch_add(1, Ordering::SeqCst);
+                            let _ = worker.notify(seq, DeviceRequest::Close { key: *key });
+                        }
                         return;
                     }
                     let DeviceReply::Opened {
@@ -358,14 +364,29 @@ fn wait_ready(link: &Link) -> Result<(), WorkerError> {
 
 /// The reader thread: hands each reply to its waiter; when the link closes (the worker died or
 /// exited), drops every waiter, which fails their requests as [`KEYS_STOPPED`].
-fn read_replies(link: &Link, waiters: &Waiters, alive: &AtomicBool) {
+pub(super) fn read_replies(link: &Link, waiters: &Waiters, alive: &AtomicBool) {
     loop {
         match link.recv() {
             Ok(Received::Message(bytes)) => match Message::<DeviceReply>::decode(&bytes) {
                 Ok(Message { seq, body }) => {
                     let waiter = waiters.lock().ok().and_then(|w| w.get(&seq).cloned());
-                    if let Some(waiter) = waiter {
-                        let _ = waiter.send(body);
+                    match (waiter, body) {
+                        (Some(waiter), body) => {
+                            let _ = waiter.send(body);
+                        }
+                        // A key opened for an acquisition latchkeyd stopped following (the key
+                        // came as the ceremony ended): let go at once, or the worker would hold
+                        // its descriptor and thread until it exits.
+                        (None, DeviceReply::Opened { key, .. }) => {
+                            let close = Message {
+                                seq,
+                                body: DeviceRequest::Close { key },
+                            };
+                            if let Ok(bytes) = close.encode() {
+                                let _ = link.send(&bytes);
+                            }
+                        }
+                        (None, _) => {}
                     }
                 }
                 Err(e) => {

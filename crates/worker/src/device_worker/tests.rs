@@ -146,3 +146,42 @@ fn a_key_thread_that_panics_answers_its_request() {
         "{got:?}"
     );
 }
+
+/// A key the worker opened for an acquisition latchkeyd no longer follows is closed at once.
+#[test]
+fn a_key_opened_for_no_one_is_closed() {
+    use crate::protocol::device::DeviceRequest;
+    let (ours, theirs) = Link::pair().unwrap();
+    let worker_end = Link::from_fd(theirs).unwrap();
+    let waiters = std::sync::Arc::default();
+    let alive = std::sync::atomic::AtomicBool::new(true);
+    let opened = Message {
+        seq: 41,
+        body: DeviceReply::Opened {
+            key: 3,
+            name: "late key".into(),
+            path: "unix:/late".into(),
+            transport: 1,
+            cbor: true,
+        },
+    }
+    .encode()
+    .unwrap();
+    let reader = std::thread::spawn(move || {
+        super::client::read_replies(&ours, &waiters, &alive);
+    });
+    worker_end.send(&opened).unwrap();
+    worker_end
+        .set_read_timeout(Some(std::time::Duration::from_secs(2)))
+        .unwrap();
+    let Received::Message(bytes) = worker_end.recv().unwrap() else {
+        panic!("no Close sent");
+    };
+    drop(worker_end);
+    reader.join().unwrap();
+    let close = Message::<DeviceRequest>::decode(&bytes).unwrap();
+    assert!(
+        matches!(close.body, DeviceRequest::Close { key: 3 }),
+        "{close:?}"
+    );
+}
