@@ -155,7 +155,13 @@ pub fn authorize(
             let top = Origin::parse(top)
                 .map_err(|e| AuthorizeError::WebAuthn(e.into()))?
                 .serialize();
-            if Some(top.as_str()) == claims.origin {
+            // Compared as origins, not as the strings the caller sent: `https://EXAMPLE.com:443`
+            // is the same origin as `https://example.com`.
+            let origin = claims
+                .origin
+                .and_then(|o| Origin::parse(o).ok())
+                .map(|o| o.serialize());
+            if origin.as_deref() == Some(top.as_str()) {
                 Ancestry::SameOrigin
             } else {
                 Ancestry::CrossOrigin {

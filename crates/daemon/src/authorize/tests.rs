@@ -105,6 +105,20 @@ fn top_origin_only_from_privileged() {
     );
     let u = CallerClass::Unknown;
     assert_eq!(err_name(authorize(&u, &caller(None), &c)), "SecurityError");
+    // The same origin written another way is the same origin: not cross-origin.
+    for (origin, top) in [
+        ("https://EXAMPLE.com", "https://example.com"),
+        ("https://example.com:443", "https://example.com"),
+        ("https://example.com/", "https://Example.com:443"),
+    ] {
+        let c = OriginClaims {
+            origin: Some(origin),
+            top_origin: Some(top),
+            rp_id: None,
+        };
+        let g = authorize(&p, &caller(None), &c).unwrap();
+        assert_eq!(*g.ancestry(), Ancestry::SameOrigin, "{origin} in {top}");
+    }
 }
 
 #[test]
