@@ -149,11 +149,25 @@ fn legacy_credential(dev: &mut dyn latchkey_client::Device, appid: &str) -> Vec<
         .to_vec()
 }
 
+/// The AppID of the legacy U2F site in these tests.
+const APPID: &str = "https://example.com/u2f-app-id.json";
+
+/// A CTAP2 key holding a credential a legacy U2F site made for [`APPID`]: the key, its touch
+/// counter, the credential's ID.
+fn key_holding_a_u2f_credential() -> (
+    latchkey_client::platform::PlatformDevice<latchkey_authenticator::memory::MemoryStore>,
+    Touches,
+    Vec<u8>,
+) {
+    let (mut dev, touches) = usb_key_in_memory();
+    let id = legacy_credential(&mut dev, APPID);
+    (dev, touches, id)
+}
+
 #[test]
 fn appid_finds_a_u2f_credential_on_a_ctap2_key() {
-    let (mut dev, _) = usb_key_in_memory();
-    let appid = "https://example.com/u2f-app-id.json";
-    let id = legacy_credential(&mut dev, appid);
+    let (mut dev, _, id) = key_holding_a_u2f_credential();
+    let appid = APPID;
     let mut ui = ScriptedUi::default();
     let (options, _) = get_options(
         std::slice::from_ref(&id),
@@ -178,9 +192,8 @@ fn appid_finds_a_u2f_credential_on_a_ctap2_key() {
 
 #[test]
 fn appid_exclude_refuses_a_key_holding_the_u2f_credential() {
-    let (mut dev, touches) = usb_key_in_memory();
-    let appid = "https://example.com/u2f-app-id.json";
-    let id = legacy_credential(&mut dev, appid);
+    let (mut dev, touches, id) = key_holding_a_u2f_credential();
+    let appid = APPID;
     let before = touches.count();
     let mut ui = ScriptedUi::default();
     let exclude = vec![id];
@@ -213,9 +226,8 @@ fn appid_exclude_refuses_a_key_holding_the_u2f_credential() {
 fn an_appid_sign_in_on_a_ctap21_key_costs_one_touch() {
     // Asked directly under the RP ID, the key answers NO_CREDENTIALS before any touch; under
     // the AppID it asks for the one touch of the sign-in.
-    let (mut dev, touches) = usb_key_in_memory();
-    let appid = "https://example.com/u2f-app-id.json";
-    let id = legacy_credential(&mut dev, appid);
+    let (mut dev, touches, id) = key_holding_a_u2f_credential();
+    let appid = APPID;
     let before = touches.count();
     let mut ui = ScriptedUi::default();
     let (options, _) = get_options(
@@ -236,9 +248,8 @@ fn an_appid_sign_in_on_a_ctap21_key_costs_one_touch() {
 /// without UV) is refused before it signs, not used unverified.
 #[test]
 fn an_appid_sign_in_is_refused_when_user_verification_is_required() {
-    let (mut dev, touches) = usb_key_in_memory();
-    let appid = "https://example.com/u2f-app-id.json";
-    let id = legacy_credential(&mut dev, appid);
+    let (mut dev, touches, id) = key_holding_a_u2f_credential();
+    let appid = APPID;
     let before = touches.count();
     let mut ui = ScriptedUi::with_pins(["12345678", "12345678"]);
     let (options, _) = get_options(

@@ -112,26 +112,57 @@ fn a_key_that_answers_garbage_is_refused_in_the_worker_which_serves_on() {
     server.join().unwrap();
 }
 
-#[test]
-fn a_worker_killed_under_a_request_fails_it_as_stopped() {
+/// A key that waits for a touch, opened through a new worker.
+struct WaitingKey {
+    worker: Arc<DeviceWorker>,
+    /// The key's device in the worker.
+    device: Box<dyn latchkey_client::Device>,
+    /// The worker's process.
+    pid: u32,
+    /// Sends the worker its signal once the key waits.
+    signaller: std::thread::JoinHandle<(TestKey, tempfile::TempDir)>,
+}
+
+/// A [`WaitingKey`] whose worker gets `signal` once the key waits, after which `then` runs.
+fn waiting_key_and_signal(
+    signal: &'static str,
+    then: impl FnOnce() + Send + 'static,
+) -> WaitingKey {
     let dir = tempfile::tempdir().unwrap();
     let key = TestKey::start(&dir.path().join("key.sock"), Presence::Wait);
     let worker = start();
     let ceremony = CancelHandle::new();
     let mut found = worker.find(&[spec(&key)], false, false, &ceremony).unwrap();
-    let mut device = found.present.pop().unwrap();
+    let device = found.present.pop().unwrap();
     let pid = worker.pid().unwrap();
-    let killer = std::thread::spawn(move || {
+    let signaller = std::thread::spawn(move || {
         while !key.waiting() {
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
         let status = Command::new("kill")
-            .args(["-KILL", &pid.to_string()])
+            .args([signal, &pid.to_string()])
             .status()
             .unwrap();
         assert!(status.success());
-        key
+        then();
+        (key, dir)
     });
+    WaitingKey {
+        worker,
+        device,
+        pid,
+        signaller,
+    }
+}
+
+#[test]
+fn a_worker_killed_under_a_request_fails_it_as_stopped() {
+    let WaitingKey {
+        worker,
+        mut device,
+        signaller: killer,
+        ..
+    } = waiting_key_and_signal("-KILL", || {});
     // authenticatorSelection (CTAP 2.1 §6.9): waits for a touch that never comes.
     let err = device.cbor(&[0x0b], &mut |_| {}).unwrap_err();
     assert!(
@@ -152,26 +183,19 @@ fn a_worker_killed_under_a_request_fails_it_as_stopped() {
 /// answer comes in time, the request fails as timed out and the worker is killed.
 #[test]
 fn a_worker_that_stops_answering_fails_a_cancelled_request_in_time() {
-    let dir = tempfile::tempdir().unwrap();
-    let key = TestKey::start(&dir.path().join("key.sock"), Presence::Wait);
-    let worker = start();
-    let ceremony = CancelHandle::new();
-    let mut found = worker.find(&[spec(&key)], false, false, &ceremony).unwrap();
-    let mut device = found.present.pop().unwrap();
-    let pid = worker.pid().unwrap();
-    let cancel = device.cancel_handle();
-    let stopper = std::thread::spawn(move || {
-        while !key.waiting() {
-            std::thread::sleep(std::time::Duration::from_millis(10));
+    let cancel: Arc<std::sync::Mutex<Option<CancelHandle>>> = Arc::default();
+    let handle = cancel.clone();
+    let WaitingKey {
+        worker: _worker,
+        mut device,
+        pid,
+        signaller: stopper,
+    } = waiting_key_and_signal("-STOP", move || {
+        if let Some(c) = handle.lock().unwrap().take() {
+            c.cancel();
         }
-        let status = Command::new("kill")
-            .args(["-STOP", &pid.to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        cancel.cancel();
-        key
     });
+    *cancel.lock().unwrap() = Some(device.cancel_handle());
     let started = std::time::Instant::now();
     // authenticatorSelection (CTAP 2.1 §6.9): waits for a touch that never comes.
     let err = device.cbor(&[0x0b], &mut |_| {}).unwrap_err();
