@@ -50,16 +50,19 @@ fn ancestry(top_origin: Option<&str>, origin: &Origin) -> Result<Ancestry, WebAu
 }
 
 /// Checks `rp_id`, and the FIDO AppID of `appid`/`appidExclude` (an RP ID of its own to the
-/// authenticator, L3 §10.1.1/§10.1.2), against `origin`.
+/// authenticator, L3 §10.1.1/§10.1.2), against `origin`; the AppID becomes the one the check
+/// settled on (an empty one is the origin itself, FIDO AppID and Facet §3.1.2 step 2).
 fn authorize(
     origin: &str,
     rp_id: Option<&str>,
-    app_id: Option<&str>,
+    app_id: &mut Option<String>,
 ) -> Result<(Origin, AuthorizedRpId), WebAuthnError> {
     let origin = Origin::parse(origin)?;
     let authorized = AuthorizedRpId::check_origin(&origin, rp_id)?;
-    if let Some(app_id) = app_id {
-        latchkey_webauthn::extensions::appid::authorize_appid(&origin, app_id)?;
+    if let Some(id) = app_id.as_mut() {
+        *id = latchkey_webauthn::extensions::appid::authorize_appid(&origin, id)?
+            .as_str()
+            .to_owned();
     }
     Ok((origin, authorized))
 }
@@ -72,11 +75,11 @@ impl CreateRequest {
         origin: &str,
         top_origin: Option<&str>,
     ) -> Result<Self, WebAuthnError> {
-        let options = CreationOptions::from_json(options_json)?;
+        let mut options = CreationOptions::from_json(options_json)?;
         let (origin, authorized) = authorize(
             origin,
             options.rp_id.as_deref(),
-            options.extensions.appid_exclude.as_deref(),
+            &mut options.extensions.appid_exclude,
         )?;
         let client_data = CollectedClientData::new(
             CeremonyType::Create,
@@ -131,11 +134,11 @@ impl GetRequest {
         origin: &str,
         top_origin: Option<&str>,
     ) -> Result<Self, WebAuthnError> {
-        let options = RequestOptions::from_json(options_json)?;
+        let mut options = RequestOptions::from_json(options_json)?;
         let (origin, authorized) = authorize(
             origin,
             options.rp_id.as_deref(),
-            options.extensions.appid.as_deref(),
+            &mut options.extensions.appid,
         )?;
         let client_data = CollectedClientData::new(
             CeremonyType::Get,

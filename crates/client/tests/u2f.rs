@@ -286,4 +286,9 @@ fn an_appid_of_another_site_is_refused_with_the_request() {
     let err = latchkey_client::CreateRequest::new(options.to_string().as_bytes(), ORIGIN, None)
         .unwrap_err();
     assert_eq!(err.kind(), ErrorName::Security, "{err:?}");
+    // An empty AppID is the origin itself, and the key is asked under that.
+    let (options, _) = get_options(&[random(16)], "discouraged", json!({"appid": ""}));
+    let request =
+        latchkey_client::GetRequest::new(options.to_string().as_bytes(), ORIGIN, None).unwrap();
+    assert_eq!(request.options.extensions.appid.as_deref(), Some(ORIGIN));
 }

@@ -103,6 +103,14 @@ impl CheckedOptions {
         }
     }
 
+    /// Replaces the FIDO AppID with the one its check settled on (see [`Self::app_id`]).
+    pub fn set_app_id(&mut self, app_id: String) {
+        match self {
+            Self::Create(o) => o.extensions.appid_exclude = Some(app_id),
+            Self::Get(o) => o.extensions.appid = Some(app_id),
+        }
+    }
+
     /// `user.name` (create only), for the prompt.
     pub fn user_name(&self) -> Option<&str> {
         match self {

@@ -130,6 +130,7 @@ fn token<S: CredentialStore>(
 }
 
 /// changePIN from `old` to `new`.
+#[cfg(feature = "tpm")]
 fn change_pin<S: CredentialStore>(
     a: &mut Platform<S>,
     old: &[u8],

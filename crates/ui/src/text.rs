@@ -13,8 +13,9 @@
 //! `<b>` is shown as the four characters it is. Where our own markup frames a peer string, the
 //! string goes through GLib's markup escaping first ([`markup`]).
 
-/// The longest RP ID a valid domain has (RFC 1035: 253 characters).
-pub const RP_ID_CHARS: usize = 253;
+/// The longest RP ID: a valid domain of 253 characters (RFC 1035) and the trailing dot a
+/// canonical RP ID keeps.
+pub const RP_ID_CHARS: usize = 254;
 /// Origins: a scheme, a host of up to 253 characters and a port.
 pub const ORIGIN_CHARS: usize = 280;
 /// User names, display names, app names.

@@ -180,7 +180,7 @@ fn a_worker_killed_under_a_request_fails_it_as_stopped() {
 
 /// A worker that stops answering (here: stopped with SIGSTOP, as a hung or taken-over worker
 /// would be) does not hold latchkeyd's request for ever: once the request is cancelled and no
-/// answer comes in time, the request fails as timed out and the worker is killed.
+/// answer comes in time, the request fails as the worker's (stopped) and the worker is killed.
 #[test]
 fn a_worker_that_stops_answering_fails_a_cancelled_request_in_time() {
     let cancel: Arc<std::sync::Mutex<Option<CancelHandle>>> = Arc::default();
@@ -199,7 +199,15 @@ fn a_worker_that_stops_answering_fails_a_cancelled_request_in_time() {
     let started = std::time::Instant::now();
     // authenticatorSelection (CTAP 2.1 §6.9): waits for a touch that never comes.
     let err = device.cbor(&[0x0b], &mut |_| {}).unwrap_err();
-    assert!(matches!(err, DeviceError::Timeout), "{err:?}");
+    assert!(
+        matches!(
+            &err,
+            DeviceError::Gone(latchkey_client::device::Gone::Stopped(
+                latchkey_client::device::Server::DeviceWorker
+            ))
+        ),
+        "{err:?}"
+    );
     assert!(started.elapsed() >= std::time::Duration::from_secs(10));
     let _key = stopper.join().unwrap();
     // Killed: a stopped process is gone once SIGKILL arrives.

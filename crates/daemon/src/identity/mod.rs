@@ -326,7 +326,7 @@ fn read_identity(
 
 /// Whether the mount namespace `ns` (the caller's `ns/mnt`) is one snapd made for the snap
 /// `name`: the namespace snap-confine preserved for it under `snapd_ns` (`NAME.mnt`, or the
-/// per-user `snap.NAME.UID.mnt`). Those are root's bind mounts of the namespace itself, and
+/// per-user `NAME.UID.mnt`). Those are root's bind mounts of the namespace itself, and
 /// joining a namespace of the initial user namespace takes `CAP_SYS_ADMIN` there, so no process
 /// of the user can be in one that snapd did not put it in.
 fn in_snap_namespace(ns: &Path, name: &str, snapd_ns: &Path) -> bool {
@@ -334,7 +334,7 @@ fn in_snap_namespace(ns: &Path, name: &str, snapd_ns: &Path) -> bool {
         return false;
     };
     let uid = rustix::process::getuid().as_raw();
-    [format!("{name}.mnt"), format!("snap.{name}.{uid}.mnt")]
+    [format!("{name}.mnt"), format!("{name}.{uid}.mnt")]
         .iter()
         .filter_map(|file| fs::metadata(snapd_ns.join(file)).ok())
         .any(|preserved| (preserved.dev(), preserved.ino()) == (ns.dev(), ns.ino()))

@@ -154,12 +154,12 @@ fn read_fake(dir: &tempfile::TempDir) -> CallerIdentity {
 }
 
 /// Makes the fake process's mount namespace the one snapd preserved for `snap` (`per_user`: the
-/// per-user `snap.NAME.UID.mnt`), as snap-confine leaves it in `/run/snapd/ns`.
+/// per-user `NAME.UID.mnt`), as snap-confine leaves it in `/run/snapd/ns`.
 fn in_snapd_namespace(dir: &tempfile::TempDir, snap: &str, per_user: bool) {
     let ns = dir.path().join("snapd-ns");
     std::fs::create_dir_all(&ns).unwrap();
     let file = if per_user {
-        format!("snap.{snap}.{}.mnt", rustix::process::getuid().as_raw())
+        format!("{snap}.{}.mnt", rustix::process::getuid().as_raw())
     } else {
         format!("{snap}.mnt")
     };

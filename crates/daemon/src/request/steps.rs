@@ -134,13 +134,16 @@ impl Admitted {
     /// authenticator is asked under as an RP ID of its own (`appid`: L3 §10.1.1 step 2,
     /// `appidExclude`: §10.1.2): the caller's origin must be allowed to claim it (FIDO AppID and
     /// Facet §3.1.2), or the ceremony stops with `SecurityError` before anyone is asked.
-    fn granted(self, grant: Grant) -> Decision<Granted> {
+    fn granted(mut self, grant: Grant) -> Decision<Granted> {
         if let Some(app_id) = self.options.app_id() {
-            latchkey_webauthn::extensions::appid::authorize_appid(
+            let checked = latchkey_webauthn::extensions::appid::authorize_appid(
                 grant.authorized().origin(),
                 app_id,
             )
             .map_err(|e| caller(&e))?;
+            // What the check settled on is what the authenticator is asked under: an empty
+            // AppID is the caller's own origin (FIDO AppID and Facet §3.1.2 step 2).
+            self.options.set_app_id(checked.as_str().to_owned());
         }
         Ok(Granted {
             admitted: self,

@@ -174,6 +174,8 @@ fn an_app_id_the_origin_may_not_claim_is_a_security_error() {
             Kind::Get,
             get_options("example.com", r#"{"appid":"https://example.com/app.json"}"#),
         ),
+        // Empty: the caller's own origin.
+        (Kind::Get, get_options("example.com", r#"{"appid":""}"#)),
         (
             Kind::Create,
             create_options_with(

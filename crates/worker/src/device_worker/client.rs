@@ -40,9 +40,10 @@ const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// at once.
 const CANCELLED_ANSWER: Duration = Duration::from_secs(10);
 
-/// The longest the worker may stay silent while a request is under way: each key transaction
-/// ends within its own bounds (`latchkey_transport::channel::MAX_TRANSACTION`, NFC's status limit),
-/// and a key at work sends keepalives, which the worker passes on.
+/// The longest a request may take in the worker, keepalives or not: each key transaction ends
+/// within its own bounds (`latchkey_transport::channel::MAX_TRANSACTION` and `CANCEL_GRACE`,
+/// NFC's status limit, a resync after a timeout), all well inside this. Also the longest the
+/// worker may take to list the keys present.
 const WORKER_SILENCE: Duration = Duration::from_secs(150);
 
 /// How latchkeyd starts the device worker.
@@ -217,7 +218,7 @@ impl DeviceWorker {
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     self.forget(seq);
                     self.stop_unresponsive();
-                    return Err(DeviceError::Timeout);
+                    return Err(stopped());
                 }
                 other => other,
             };
@@ -255,7 +256,8 @@ impl DeviceWorker {
             .name("keys-joins".into())
             .spawn(move || {
                 while let Ok(reply) = rx.recv() {
-                    // A key the worker opened as `Stop` went out is not taken: it is let go.
+                    // Keys the worker opened as `Stop` went out are not taken: each is let go
+                    // (until `Stop` forgets the acquisition and this channel ends).
                     if flag.load(Ordering::SeqCst) {
                         if let (DeviceReply::Opened { key, .. }, Some(worker)) =
                             (&reply, worker.upgrade())
@@ -263,7 +265,7 @@ impl DeviceWorker {
                             let seq = worker.next_seq.fetch_add(1, Ordering::SeqCst);
                             let _ = worker.notify(seq, DeviceRequest::Close { key: *key });
                         }
-                        return;
+                        continue;
                     }
                     let DeviceReply::Opened {
                         key,
@@ -465,26 +467,24 @@ impl RemoteKey {
         }
         let worker = self.worker.upgrade().ok_or_else(stopped)?;
         let (seq, rx) = worker.call(body)?;
-        let mut heard = Instant::now();
+        let started = Instant::now();
         let mut cancelled: Option<Instant> = None;
         let result = loop {
+            // Checked at every turn, keepalives or not: a worker that keeps passing keepalives
+            // on (hung in a loop, or taken over) holds no request past these bounds.
+            if self.cancel.is_cancelled() {
+                cancelled.get_or_insert_with(Instant::now);
+            }
+            if started.elapsed() >= WORKER_SILENCE
+                || cancelled.is_some_and(|at| at.elapsed() >= CANCELLED_ANSWER)
+            {
+                worker.stop_unresponsive();
+                // The worker failed, not the key: the system's fault, as a worker that stops.
+                break Err(stopped());
+            }
             let reply = match rx.recv_timeout(Duration::from_millis(250)) {
-                Ok(reply) => {
-                    heard = Instant::now();
-                    Ok(reply)
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    if self.cancel.is_cancelled() {
-                        cancelled.get_or_insert_with(Instant::now);
-                    }
-                    if heard.elapsed() >= WORKER_SILENCE
-                        || cancelled.is_some_and(|at| at.elapsed() >= CANCELLED_ANSWER)
-                    {
-                        worker.stop_unresponsive();
-                        break Err(DeviceError::Timeout);
-                    }
-                    continue;
-                }
+                Ok(reply) => Ok(reply),
+                Err(mpsc::RecvTimeoutError::Timeout) => continue,
                 Err(mpsc::RecvTimeoutError::Disconnected) => Err(()),
             };
             match reply {

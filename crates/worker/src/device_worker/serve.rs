@@ -163,11 +163,21 @@ pub fn failed(e: &DeviceError) -> DeviceReply {
 
 /// A key's thread: runs its jobs in order until latchkeyd closes it (or the worker ends).
 pub(super) fn drive(shared: &Shared, mut device: Box<dyn Device>, jobs: &mpsc::Receiver<Job>) {
+    let gone = || {
+        failed(&DeviceError::Gone(Gone::Reported(
+            "the worker's thread for this key failed".into(),
+        )))
+    };
+    let mut broken = false;
     for job in jobs {
         let seq = job.seq();
-        // A panic on this key's thread fails its request and ends the thread (the key is let
-        // go; later requests for it are answered that it is gone), instead of leaving
-        // latchkeyd waiting for an answer that would never come.
+        if broken {
+            shared.send(seq, gone());
+            continue;
+        }
+        // A panic on this key's thread fails its request, and every later one until latchkeyd
+        // lets the key go, instead of leaving latchkeyd waiting for answers that would never
+        // come; the key is not used again.
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match job {
             Job::Cbor(seq, request) => {
                 let mut status = |s: latchkey_client::device::KeepaliveStatus| {
@@ -183,14 +193,10 @@ pub(super) fn drive(shared: &Shared, mut device: Box<dyn Device>, jobs: &mpsc::R
             Job::Msg(_, apdu) => device.msg(&apdu),
         }));
         let Ok(result) = run else {
-            tracing::warn!("a key's thread failed; the key is let go");
-            shared.send(
-                seq,
-                failed(&DeviceError::Gone(Gone::Reported(
-                    "the worker's thread for this key failed".into(),
-                ))),
-            );
-            return;
+            tracing::warn!("a key's thread failed; the key is no longer used");
+            shared.send(seq, gone());
+            broken = true;
+            continue;
         };
         let reply = match result {
             Ok(response) if response.is_empty() => failed(&DeviceError::Garbage(Malformed::Empty)),

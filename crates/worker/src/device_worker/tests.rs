@@ -131,20 +131,26 @@ fn an_answer_too_long_for_the_protocol_fails_the_request_instead_of_vanishing() 
     );
 }
 
-/// A panic on a key's thread fails its request (the key is gone) and ends the thread, whose
-/// later requests are then answered by the worker that the key is gone.
+/// A panic on a key's thread fails its request (the key is gone), and every request queued
+/// after it too, until latchkeyd lets the key go.
 #[test]
-fn a_key_thread_that_panics_answers_its_request() {
+fn a_key_thread_that_panics_answers_its_request_and_the_queued_ones() {
     let got = replies(
         Answers(None),
-        vec![Job::Cbor(3, vec![4]), Job::Cbor(4, vec![4])],
+        vec![
+            Job::Cbor(3, vec![4]),
+            Job::Cbor(4, vec![4]),
+            Job::Msg(5, vec![0]),
+        ],
     );
-    assert_eq!(got.len(), 1, "{got:?}");
-    assert_eq!(got[0].seq, 3);
-    assert!(
-        matches!(&got[0].body, DeviceReply::Failed { code, .. } if *code == failure::GONE),
-        "{got:?}"
-    );
+    assert_eq!(got.len(), 3, "{got:?}");
+    for (reply, seq) in got.iter().zip([3, 4, 5]) {
+        assert_eq!(reply.seq, seq);
+        assert!(
+            matches!(&reply.body, DeviceReply::Failed { code, .. } if *code == failure::GONE),
+            "{reply:?}"
+        );
+    }
 }
 
 /// A key the worker opened for an acquisition latchkeyd no longer follows is closed at once.
