@@ -155,6 +155,16 @@ fn waiting_key_and_signal(
     }
 }
 
+/// Whether `err` says the security key worker stopped (the system's fault, not the key's).
+fn the_worker_stopped(err: &DeviceError) -> bool {
+    matches!(
+        err,
+        DeviceError::Gone(latchkey_client::device::Gone::Stopped(
+            latchkey_client::device::Server::DeviceWorker
+        ))
+    )
+}
+
 #[test]
 fn a_worker_killed_under_a_request_fails_it_as_stopped() {
     let WaitingKey {
@@ -166,12 +176,7 @@ fn a_worker_killed_under_a_request_fails_it_as_stopped() {
     // authenticatorSelection (CTAP 2.1 §6.9): waits for a touch that never comes.
     let err = device.cbor(&[0x0b], &mut |_| {}).unwrap_err();
     assert!(
-        matches!(
-            &err,
-            DeviceError::Gone(latchkey_client::device::Gone::Stopped(
-                latchkey_client::device::Server::DeviceWorker
-            ))
-        ) && err.to_string().ends_with(KEYS_STOPPED),
+        the_worker_stopped(&err) && err.to_string().ends_with(KEYS_STOPPED),
         "{err:?}"
     );
     assert!(!worker.is_alive());
@@ -199,15 +204,7 @@ fn a_worker_that_stops_answering_fails_a_cancelled_request_in_time() {
     let started = std::time::Instant::now();
     // authenticatorSelection (CTAP 2.1 §6.9): waits for a touch that never comes.
     let err = device.cbor(&[0x0b], &mut |_| {}).unwrap_err();
-    assert!(
-        matches!(
-            &err,
-            DeviceError::Gone(latchkey_client::device::Gone::Stopped(
-                latchkey_client::device::Server::DeviceWorker
-            ))
-        ),
-        "{err:?}"
-    );
+    assert!(the_worker_stopped(&err), "{err:?}");
     assert!(started.elapsed() >= std::time::Duration::from_secs(10));
     let _key = stopper.join().unwrap();
     // Killed: a stopped process is gone once SIGKILL arrives.
