@@ -317,7 +317,8 @@ pub trait CredentialStore {
     /// Saves the persistent state. A store that keeps it on disk has it there when this returns:
     /// the PIN check saves pinRetries lowered by one before it compares, and a guess must survive
     /// a crash. The one exception it may make: `state` differing from what is on disk only by
-    /// pinRetries one higher (a right PIN's raise) may stay in memory until the store closes, as
+    /// pinRetries raised by one to the maximum (a right PIN's raise) may stay in memory until the
+    /// store closes, as
     /// losing it costs one try, never a guess (the keystore's `Engine::save_state`).
     fn save_state(&mut self, state: &PersistentState) -> Result<(), StoreError>;
 

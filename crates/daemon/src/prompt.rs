@@ -97,8 +97,8 @@ impl DbusPromptSession {
     /// The RP ID the ceremony was authorized for, sent to version 2 prompts with each PIN
     /// question: when a remembered decision stood for consent, the PIN dialog is the only one the
     /// user sees, and it must say which site it unlocks for.
-    pub fn with_rp_id(mut self, rp_id: Option<String>) -> Self {
-        self.rp_id = rp_id;
+    pub fn with_rp_id(mut self, rp_id: String) -> Self {
+        self.rp_id = Some(rp_id);
         self
     }
 

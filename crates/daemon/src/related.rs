@@ -49,45 +49,45 @@ type Cached = (Instant, Result<Arc<Document>, WebAuthnError>);
 /// first, then the oldest.
 pub const MAX_CACHED: usize = 256;
 
+/// Whether `answer`, fetched at `at`, is still fresh at `now`: a document for `ttl`, a failure
+/// for a tenth of it.
+fn fresh(
+    ttl: Duration,
+    at: Instant,
+    answer: &Result<Arc<Document>, WebAuthnError>,
+    now: Instant,
+) -> bool {
+    let ttl = if answer.is_ok() { ttl } else { ttl / 10 };
+    now.saturating_duration_since(at) < ttl
+}
+
 /// The answers fetched, per RP ID, for [`Limits::ttl`] (failures for a tenth of it), at most
 /// [`MAX_CACHED`] of them.
-#[derive(Default)]
 struct Cache {
     entries: HashMap<String, Cached>,
+    /// How long a document is reused ([`Limits::ttl`]).
+    ttl: Duration,
 }
 
 impl Cache {
-    /// How long `answer` is reused.
-    fn ttl(limits: &Limits, answer: &Result<Arc<Document>, WebAuthnError>) -> Duration {
-        if answer.is_ok() {
-            limits.ttl
-        } else {
-            limits.ttl / 10
+    fn new(ttl: Duration) -> Self {
+        Self {
+            entries: HashMap::new(),
+            ttl,
         }
     }
 
     /// The answer for `rp_id`, while it is fresh at `now`.
-    fn get(
-        &self,
-        limits: &Limits,
-        rp_id: &str,
-        now: Instant,
-    ) -> Option<Result<Arc<Document>, WebAuthnError>> {
+    fn get(&self, rp_id: &str, now: Instant) -> Option<Result<Arc<Document>, WebAuthnError>> {
         let (at, answer) = self.entries.get(rp_id)?;
-        (now.saturating_duration_since(*at) < Self::ttl(limits, answer)).then(|| answer.clone())
+        fresh(self.ttl, *at, answer, now).then(|| answer.clone())
     }
 
     /// Keeps `answer` for `rp_id`, fetched at `now`, within [`MAX_CACHED`] entries.
-    fn insert(
-        &mut self,
-        limits: &Limits,
-        rp_id: &str,
-        now: Instant,
-        answer: Result<Arc<Document>, WebAuthnError>,
-    ) {
+    fn insert(&mut self, rp_id: &str, now: Instant, answer: Result<Arc<Document>, WebAuthnError>) {
         if !self.entries.contains_key(rp_id) && self.entries.len() >= MAX_CACHED {
-            self.entries
-                .retain(|_, (at, a)| now.saturating_duration_since(*at) < Self::ttl(limits, a));
+            let ttl = self.ttl;
+            self.entries.retain(|_, (at, a)| fresh(ttl, *at, a, now));
             while self.entries.len() >= MAX_CACHED {
                 let oldest = self
                     .entries
@@ -156,7 +156,7 @@ impl RelatedOrigins {
             tls: Arc::new(tls),
             limits,
             connect_to,
-            cache: Mutex::default(),
+            cache: Mutex::new(Cache::new(limits.ttl)),
             fetches: std::sync::atomic::AtomicUsize::new(0),
         })
     }
@@ -211,7 +211,7 @@ impl RelatedOrigins {
             .cache
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .get(&self.limits, rp_id.as_str(), Instant::now())
+            .get(rp_id.as_str(), Instant::now())
         {
             return answer;
         }
@@ -229,7 +229,7 @@ impl RelatedOrigins {
         self.cache
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(&self.limits, rp_id.as_str(), Instant::now(), result.clone());
+            .insert(rp_id.as_str(), Instant::now(), result.clone());
         result
     }
 
@@ -310,32 +310,28 @@ mod tests {
     #[test]
     fn the_cache_keeps_at_most_its_bound_expired_answers_first() {
         let limits = Limits::default();
-        let mut cache = Cache::default();
+        let mut cache = Cache::new(limits.ttl);
         let start = Instant::now();
         let failed = || Err(WebAuthnError::security("no document"));
         let ok = || Ok(Arc::new(Document::parse(br#"{"origins":[]}"#).unwrap()));
         // A failure kept a tenth of the ttl, then many answers long after it.
-        cache.insert(&limits, "failed.example", start, failed());
-        cache.insert(&limits, "kept.example", start, ok());
+        cache.insert("failed.example", start, failed());
+        cache.insert("kept.example", start, ok());
         let later = start + limits.ttl / 5;
         for i in 0..1000 {
             let at = later + Duration::from_millis(i);
-            cache.insert(&limits, &format!("a{i}.example"), at, ok());
+            cache.insert(&format!("a{i}.example"), at, ok());
             assert!(cache.entries.len() <= MAX_CACHED);
         }
         assert_eq!(cache.entries.len(), MAX_CACHED);
         let now = later + Duration::from_secs(1);
         // The newest answers are there; the oldest went.
-        assert!(cache.get(&limits, "a999.example", now).is_some());
-        assert!(cache.get(&limits, "a0.example", now).is_none());
+        assert!(cache.get("a999.example", now).is_some());
+        assert!(cache.get("a0.example", now).is_none());
         assert!(!cache.entries.contains_key("failed.example"));
         // Within its ttl an answer is reused, after it not.
-        assert!(cache
-            .get(&limits, "a999.example", later + limits.ttl)
-            .is_some());
-        assert!(cache
-            .get(&limits, "a999.example", later + limits.ttl * 2)
-            .is_none());
+        assert!(cache.get("a999.example", later + limits.ttl).is_some());
+        assert!(cache.get("a999.example", later + limits.ttl * 2).is_none());
     }
 
     #[test]

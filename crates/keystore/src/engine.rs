@@ -342,7 +342,8 @@ impl<C: Custody> Engine<C> {
     /// Every PIN check lowers `pinRetries` and saves that before it compares (CTAP 2.1
     /// §6.5.5.5), and a right PIN raises it back to the maximum. Writing both would cost each
     /// sign-in two atomic writes (four fsyncs). Instead, a save that differs from the file only
-    /// by `pinRetries` one above it stays in memory: the file keeps the lowered count, which
+    /// by `pinRetries` raised by one to the maximum stays in memory ([`one_try_ahead`]): the file
+    /// keeps the lowered count, which
     /// already pays for the next check's lowering, so that save finds the file holding what it
     /// asks and writes nothing. Any other save is written before it returns, so a guess is always
     /// on disk before it is compared. Closing the store writes the raised count

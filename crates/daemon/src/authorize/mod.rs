@@ -149,6 +149,8 @@ pub fn authorize(
             "policy refuses this caller",
         )));
     }
+    // Parsed once: compared with the top origin, then authorized (its error reported there).
+    let claimed = claims.origin.map(Origin::parse);
     let ancestry = match (claims.top_origin, class) {
         (None, _) => Ancestry::SameOrigin,
         (Some(top), CallerClass::Privileged { .. }) => {
@@ -157,10 +159,10 @@ pub fn authorize(
                 .serialize();
             // Compared as origins, not as the strings the caller sent: `https://EXAMPLE.com:443`
             // is the same origin as `https://example.com`.
-            let origin = claims
-                .origin
-                .and_then(|o| Origin::parse(o).ok())
-                .map(|o| o.serialize());
+            let origin = claimed
+                .as_ref()
+                .and_then(|o| o.as_ref().ok())
+                .map(Origin::serialize);
             if origin.as_deref() == Some(top.as_str()) {
                 Ancestry::SameOrigin
             } else {
@@ -175,9 +177,9 @@ pub fn authorize(
             )))
         }
     };
-    match claims.origin {
+    match claimed {
         Some(origin) => {
-            let web = match Origin::parse(origin).map_err(|e| AuthorizeError::WebAuthn(e.into()))? {
+            let web = match origin.map_err(|e| AuthorizeError::WebAuthn(e.into()))? {
                 Origin::Web(w) => w,
                 Origin::App(_) => {
                     return Err(AuthorizeError::WebAuthn(WebAuthnError::security(

@@ -113,7 +113,7 @@ pub(super) async fn ceremony(
     let session: Arc<dyn PromptSession> = Arc::new(
         DbusPromptSession::new(prompt, req.id.to_string())
             .with_parent_window(req.parent_window.clone())
-            .with_rp_id(Some(ceremony.authorized().rp_id().as_str().to_owned())),
+            .with_rp_id(ceremony.authorized().rp_id().as_str().to_owned()),
     );
     let backend = &shared.settings.backends.ceremonies;
     let t = Instant::now();

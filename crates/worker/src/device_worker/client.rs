@@ -44,7 +44,7 @@ const CANCELLED_ANSWER: Duration = Duration::from_secs(10);
 /// within its own bounds (`latchkey_transport::channel::MAX_TRANSACTION` and `CANCEL_GRACE`,
 /// NFC's status limit, a resync after a timeout), all well inside this. Also the longest the
 /// worker may take to list the keys present.
-const WORKER_SILENCE: Duration = Duration::from_secs(150);
+const REQUEST_LIMIT: Duration = Duration::from_secs(150);
 
 /// How latchkeyd starts the device worker.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -166,6 +166,12 @@ impl DeviceWorker {
         Ok((seq, rx))
     }
 
+    /// Lets the worker's key `key` go (`Close`, no reply).
+    fn close(&self, key: u32) {
+        let seq = self.next_seq.fetch_add(1, Ordering::SeqCst);
+        let _ = self.notify(seq, DeviceRequest::Close { key });
+    }
+
     /// Stops a worker that did not answer in time (hung, or taken over by a hostile key): its
     /// link is shut and its process killed, so every request still waiting on it fails as
     /// stopped, and the next ceremony starts a new worker.
@@ -213,8 +219,8 @@ impl DeviceWorker {
         let mut present = Vec::new();
         loop {
             // Each key present is opened within its transport's timeouts; a worker that does not
-            // list them in WORKER_SILENCE is hung (or taken over) and stopped.
-            let reply = match rx.recv_timeout(WORKER_SILENCE) {
+            // list them in REQUEST_LIMIT is hung (or taken over) and stopped.
+            let reply = match rx.recv_timeout(REQUEST_LIMIT) {
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     self.forget(seq);
                     self.stop_unresponsive();
@@ -262,8 +268,7 @@ impl DeviceWorker {
                         if let (DeviceReply::Opened { key, .. }, Some(worker)) =
                             (&reply, worker.upgrade())
                         {
-                            let seq = worker.next_seq.fetch_add(1, Ordering::SeqCst);
-                            let _ = worker.notify(seq, DeviceRequest::Close { key: *key });
+                            worker.close(*key);
                         }
                         continue;
                     }
@@ -475,7 +480,7 @@ impl RemoteKey {
             if self.cancel.is_cancelled() {
                 cancelled.get_or_insert_with(Instant::now);
             }
-            if started.elapsed() >= WORKER_SILENCE
+            if started.elapsed() >= REQUEST_LIMIT
                 || cancelled.is_some_and(|at| at.elapsed() >= CANCELLED_ANSWER)
             {
                 worker.stop_unresponsive();
@@ -572,8 +577,7 @@ impl Device for RemoteKey {
 impl Drop for RemoteKey {
     fn drop(&mut self) {
         if let Some(worker) = self.worker.upgrade() {
-            let seq = worker.next_seq.fetch_add(1, Ordering::SeqCst);
-            let _ = worker.notify(seq, DeviceRequest::Close { key: self.key });
+            worker.close(self.key);
         }
     }
 }
