@@ -93,6 +93,28 @@ async fn latchkeyd_holds_no_key_the_sandboxed_device_worker_does() {
             "the worker holds the key's connection"
         );
     }
+    // Its filesystem holds neither the key's socket (latchkeyd connected it and passed it in)
+    // nor the bus's beside it, as a key's socket in $XDG_RUNTIME_DIR lies beside the session bus
+    // (from which `systemd --user` would start any process). Its root is readable here only as
+    // root, the worker being non-dumpable.
+    let root = std::path::PathBuf::from(format!("/proc/{worker}/root"));
+    if std::fs::read_dir(&root).is_ok() {
+        let inside = |p: &std::path::Path| root.join(p.strip_prefix("/").unwrap());
+        let bus_socket = bus.address.strip_prefix("unix:path=").unwrap();
+        let bus_socket = bus_socket.split(',').next().unwrap();
+        assert!(std::path::Path::new(bus_socket).exists());
+        assert!(
+            !inside(std::path::Path::new(&path)).exists(),
+            "the key's socket"
+        );
+        assert!(
+            !inside(std::path::Path::new(bus_socket)).exists(),
+            "the bus"
+        );
+        assert!(!inside(std::path::Path::new("/etc")).exists());
+        let ptmx = std::path::Path::new("/dev/pts/ptmx");
+        assert!(ptmx.exists() && !inside(ptmx).exists(), "terminals");
+    }
     let latchkeyd: u32 = status
         .lines()
         .find_map(|l| l.strip_prefix("PPid:"))
@@ -170,4 +192,42 @@ async fn a_device_worker_killed_mid_ceremony_fails_it_clearly_and_the_next_one_r
     assert!(d
         .log()
         .contains("the security key worker stopped; starting a new one"));
+}
+
+/// The worker's filesystem holds no `unix:` key's socket: latchkeyd connects each for it. A key
+/// that made its socket anew (restarted) is reached by the same worker, and the ceremony
+/// succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_that_made_its_socket_anew_is_reached_through_the_same_worker() {
+    let OneKey {
+        client,
+        prompt: _prompt,
+        latchkeyd: d,
+        key,
+        bus: _bus,
+    } = OneKey::start(Presence::Touch, "approve\napprove\n").await;
+    let core = rp();
+    let create = || async {
+        let reg = registration(
+            &core,
+            Some(AuthenticatorAttachment::CrossPlatform),
+            UserVerificationPolicy::Discouraged_DO_NOT_USE,
+        );
+        let out = tokio::time::timeout(
+            Duration::from_secs(30),
+            client.call(Kind::Create, &reg.json, &web()),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        verify_registration(&core, &reg, &ok_json(&out)).1
+    };
+    assert_eq!(create().await, KEY_AAGUID);
+    let (first, _) = child(&d, "latchkey-device-worker").unwrap();
+    let path = key.spec().strip_prefix("unix:").unwrap().to_owned();
+    drop(key);
+    let _key = TestKey::start(std::path::Path::new(&path), Presence::Touch);
+    assert_eq!(create().await, KEY_AAGUID);
+    let (second, _) = child(&d, "latchkey-device-worker").unwrap();
+    assert_eq!(first, second);
 }

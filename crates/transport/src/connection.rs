@@ -47,6 +47,11 @@ impl UnixConnection {
             stream: SeqpacketStream::connect(path)?,
         })
     }
+
+    /// A device socket connected elsewhere and passed in.
+    pub fn from_stream(stream: SeqpacketStream) -> Self {
+        Self { stream }
+    }
 }
 
 impl HidConnection for UnixConnection {

@@ -75,6 +75,19 @@ pub struct SeqpacketStream {
 }
 
 impl SeqpacketStream {
+    /// A socket connected elsewhere (by another process, passed in), which must be a
+    /// `SOCK_SEQPACKET` socket.
+    pub fn from_fd(fd: std::os::fd::OwnedFd) -> io::Result<Self> {
+        let socket = Socket::from(fd);
+        if socket.r#type()? != Type::SEQPACKET {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the descriptor is not a SOCK_SEQPACKET socket",
+            ));
+        }
+        Ok(Self { socket })
+    }
+
     /// Connects to a listener at `path`.
     pub fn connect(path: &Path) -> io::Result<Self> {
         let socket = Socket::new(Domain::UNIX, Type::SEQPACKET, None)?;

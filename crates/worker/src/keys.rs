@@ -20,7 +20,7 @@ use std::thread;
 use std::time::Duration;
 
 use latchkey_client::devices::pcsc::{present_cards, CardWatcher};
-use latchkey_client::hid::open_spec;
+use latchkey_client::hid::{open_spec, open_spec_via, UnixConnector};
 use latchkey_client::{CancelHandle, Device};
 use latchkey_transport::{enumerate, DeviceSpec, DeviceWatcher, Roots, WatchEvent};
 
@@ -36,6 +36,9 @@ pub struct Sources {
     pub usb: Option<Roots>,
     /// Whether the cards on PC/SC readers are used.
     pub pcsc: bool,
+    /// How `unix:` keys are reached when not connected in place (the device worker has
+    /// latchkeyd connect them, [`crate::device_worker::broker`]).
+    pub unix: Option<Arc<dyn UnixConnector>>,
 }
 
 /// The keys present, opened, and the keys that appear later.
@@ -75,6 +78,8 @@ struct Present {
     devices: Vec<Box<dyn Device>>,
     /// Named specs that could not be opened yet (tried again at every poll).
     pending: Vec<DeviceSpec>,
+    /// How `unix:` keys among them are reached.
+    unix: Option<Arc<dyn UnixConnector>>,
     /// Specs already in use (hot-plug events for them are ignored).
     known: Vec<DeviceSpec>,
     watcher: Option<DeviceWatcher>,
@@ -85,12 +90,13 @@ fn open_present(sources: &Sources, ceremony: &CancelHandle) -> Present {
     let mut present = Present {
         devices: Vec::new(),
         pending: Vec::new(),
+        unix: sources.unix.clone(),
         known: Vec::new(),
         watcher: None,
         cards: None,
     };
     for spec in sources.specs.iter().cloned() {
-        match open_spec(&spec, None) {
+        match open_spec_via(&spec, None, present.unix.as_deref()) {
             Ok(d) => {
                 tie(&*d, ceremony);
                 present.devices.push(d);
@@ -245,7 +251,7 @@ fn feed(
                 }
                 let mut still = Vec::new();
                 for spec in std::mem::take(&mut present.pending) {
-                    match open_spec(&spec, None) {
+                    match open_spec_via(&spec, None, present.unix.as_deref()) {
                         Ok(d) => {
                             present.known.push(spec);
                             if !send(d) {

@@ -23,6 +23,7 @@ fn policy() -> DevicePolicy {
     DevicePolicy {
         sysfs: Some("/sys".into()),
         dev: Some("/dev".into()),
+        sockets: Vec::new(),
     }
 }
 

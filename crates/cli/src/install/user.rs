@@ -275,7 +275,8 @@ mod tests {
             "RestrictAddressFamilies=AF_UNIX AF_NETLINK AF_INET AF_INET6",
             "LockPersonality=yes",
             "MemoryDenyWriteExecute=yes",
-            "RestrictNamespaces=yes",
+            // The device worker's own namespaces only.
+            "RestrictNamespaces=user mnt ipc",
             "RestrictSUIDSGID=yes",
             "SystemCallArchitectures=native",
             "SystemCallFilter=~@privileged @resources",
@@ -397,15 +398,17 @@ mod tests {
     }
 
     /// The score of the unit without any user or mount namespace (ARCHITECTURE.md, "Sandboxes":
-    /// from a namespace of its own latchkeyd could not know its callers); a change that loosens
-    /// it further fails here.
+    /// from a namespace of its own latchkeyd could not know its callers), whose processes may
+    /// create user, mount and IPC namespaces (the device worker confines itself in them; 0.4 of
+    /// exposure to systemd-analyze, which was 6.2 without); a change that loosens it further
+    /// fails here.
     #[test]
-    fn the_installed_unit_scores_6_2_or_better_in_systemd_analyze_security() {
+    fn the_installed_unit_scores_6_6_or_better_in_systemd_analyze_security() {
         let t = tempfile::tempdir().unwrap();
         let dirs = dirs_in(t.path().join("data"));
         install_user(&dirs, Path::new("/usr/libexec/latchkeyd"), &[]).unwrap();
         match exposure(&dirs.systemd_unit()) {
-            Some(score) => assert!(score <= 6.2, "exposure {score}, more than 6.2"),
+            Some(score) => assert!(score <= 6.6, "exposure {score}, more than 6.6"),
             None => eprintln!("systemd-analyze not installed; skipping the exposure check"),
         }
     }

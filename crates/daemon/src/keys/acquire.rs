@@ -19,7 +19,7 @@ use std::time::Instant;
 use latchkey_client::select::select_joining;
 use latchkey_client::{CancelHandle, Device};
 use latchkey_webauthn::WebAuthnError;
-use latchkey_worker::device_worker::{DeviceWorker, DeviceWorkerConfig};
+use latchkey_worker::device_worker::{pcscd_socket, DeviceWorker, DeviceWorkerConfig};
 use latchkey_worker::keys::{self, Found, Sources, POLL};
 
 use super::KeySources;
@@ -49,21 +49,31 @@ impl KeyAccess {
         }
     }
 
-    /// The running device worker, started if there is none or the last one stopped.
+    /// The running device worker, started if there is none, the last one stopped, or it cannot
+    /// reach one of `sockets` (pcscd's: its namespace keeps only the sockets it was started with,
+    /// as they were then; `unix:` keys latchkeyd connects for it). A worker replaced so lives on
+    /// for the ceremonies that hold its keys.
     fn running(
         config: &DeviceWorkerConfig,
         running: &Mutex<Option<Arc<DeviceWorker>>>,
+        sockets: &[std::path::PathBuf],
     ) -> Result<Arc<DeviceWorker>, WebAuthnError> {
         let mut slot = running
             .lock()
             .map_err(|_| WebAuthnError::unknown("the security key worker's lock is poisoned"))?;
-        if let Some(worker) = slot.as_ref().filter(|w| w.is_alive()) {
-            return Ok(worker.clone());
+        match slot.as_ref() {
+            Some(worker) if worker.is_alive() && worker.reaches(sockets) => {
+                return Ok(worker.clone())
+            }
+            Some(worker) if worker.is_alive() => tracing::info!(
+                ?sockets,
+                "pcscd's socket is new to the security key worker; starting one that keeps it"
+            ),
+            Some(_) => tracing::warn!("the security key worker stopped; starting a new one"),
+            None => {}
         }
-        if slot.take().is_some() {
-            tracing::warn!("the security key worker stopped; starting a new one");
-        }
-        let worker = DeviceWorker::start(config).map_err(|e| {
+        slot.take();
+        let worker = DeviceWorker::start(config, sockets).map_err(|e| {
             WebAuthnError::not_allowed(format!("cannot start the security key worker: {e}"))
         })?;
         tracing::info!(pid = ?worker.pid(), "security key worker started");
@@ -95,11 +105,14 @@ impl KeyAccess {
                     specs,
                     usb: sources.usb.clone(),
                     pcsc: sources.pcsc,
+                    unix: None,
                 },
                 ceremony,
             )),
             Self::Worker { config, running } => {
-                let worker = Self::running(config, running)?;
+                let sockets: Vec<std::path::PathBuf> =
+                    sources.pcsc.then(pcscd_socket).into_iter().collect();
+                let worker = Self::running(config, running, &sockets)?;
                 worker
                     .find(&specs, sources.usb.is_some(), sources.pcsc, ceremony)
                     .map_err(|e| WebAuthnError::not_allowed(e.to_string()))

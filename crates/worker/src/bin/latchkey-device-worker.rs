@@ -1,12 +1,13 @@
 //! `latchkey-device-worker`: latchkeyd's security keys, sandboxed, as a child of latchkeyd.
 //!
 //! latchkeyd starts it with a `SOCK_SEQPACKET` socket as standard input. It applies its sandbox
-//! first (no dumps, Landlock: sysfs read, `/dev` for hidraw nodes, nothing else; seccomp:
+//! first (a namespace whose root keeps sysfs, `/dev` and the `--socket`s only; no dumps;
+//! Landlock: sysfs read, `/dev` for hidraw nodes, nothing else; seccomp:
 //! `latchkey_worker::device_worker::sandbox`), says `Ready`, then finds, opens and drives keys
 //! for latchkeyd until latchkeyd closes the socket. Nothing from latchkeyd is read and no key is
 //! opened before the sandbox is on. It is not meant to be run by hand; `--sandbox-probe PATH`
-//! applies the sandbox and reports whether PATH can still be read (for tests and for checking a
-//! kernel's Landlock).
+//! applies the sandbox and reports whether PATH can still be read, or for a socket connected to
+//! (for tests and for checking a kernel's Landlock and user namespaces).
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
@@ -14,7 +15,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use latchkey_transport::Roots;
-use latchkey_worker::device_worker::sandbox::{self, DevicePolicy};
+use std::sync::Arc;
+
+use latchkey_worker::device_worker::broker::BrokerClient;
+use latchkey_worker::device_worker::namespace::Outcome;
+use latchkey_worker::device_worker::sandbox::{self, Applied, DevicePolicy, DeviceSandboxError};
 use latchkey_worker::device_worker::serve::{failed, serve, Config};
 use latchkey_worker::link::Link;
 use latchkey_worker::protocol::device::DeviceReply;
@@ -34,6 +39,10 @@ struct Args {
     /// No USB discovery: only named keys and PC/SC cards.
     #[arg(long)]
     no_usb: bool,
+    /// A socket the worker connects to (pcscd's, a `unix:` virtual key's): kept in its
+    /// filesystem, where no other socket is. Repeatable.
+    #[arg(long = "socket", value_name = "PATH")]
+    sockets: Vec<PathBuf>,
     /// Log filter (`error`, `warn`, `info`, `debug`, or a tracing directive).
     #[arg(long, default_value = "info")]
     log_level: String,
@@ -59,6 +68,7 @@ fn main() -> ExitCode {
     let policy = DevicePolicy {
         sysfs: usb.as_ref().map(|r| r.sysfs.clone()),
         dev: usb.as_ref().map(|r| r.dev.clone()),
+        sockets: args.sockets.clone(),
     };
     if let Some(path) = &args.sandbox_probe {
         return probe(&policy, path);
@@ -70,33 +80,30 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let landlock =
-        match latchkey_worker::sandbox::single_threaded().and_then(|()| sandbox::apply(&policy)) {
-            Ok(landlock) => landlock,
-            Err(e) => {
-                let message = format!("cannot sandbox the security key worker: {e}");
-                tracing::error!("{message}");
-                let reply = failed(&latchkey_client::DeviceError::Transport(
-                    latchkey_client::device::TransportError::Reported(message),
-                ));
-                if let Ok(bytes) = (Message {
-                    seq: 0,
-                    body: reply,
-                })
-                .encode()
-                {
-                    let _ = link.send(&bytes);
-                }
-                return ExitCode::FAILURE;
+    // latchkeyd connects `unix:` keys for the worker, whose namespace holds none of the user's
+    // sockets (taken before the sandbox, which has no `getsockopt` for its type check).
+    let unix = BrokerClient::from_stdout()
+        .map(|b| Arc::new(b) as Arc<dyn latchkey_client::hid::UnixConnector>);
+    let applied = match sandboxed(&policy) {
+        Ok(applied) => applied,
+        Err(e) => {
+            let message = format!("cannot sandbox the security key worker: {e}");
+            tracing::error!("{message}");
+            let reply = failed(&latchkey_client::DeviceError::Transport(
+                latchkey_client::device::TransportError::Reported(message),
+            ));
+            if let Ok(bytes) = (Message {
+                seq: 0,
+                body: reply,
+            })
+            .encode()
+            {
+                let _ = link.send(&bytes);
             }
-        };
-    match landlock {
-        LandlockOutcome::Full => tracing::debug!("sandboxed: Landlock, seccomp"),
-        LandlockOutcome::Partial => tracing::warn!("Landlock is only partly enforced by this kernel"),
-        LandlockOutcome::Unsupported => tracing::warn!(
-            "this kernel has no Landlock: the security key worker's filesystem access is not confined"
-        ),
-    }
+            return ExitCode::FAILURE;
+        }
+    };
+    report(&applied);
     let ready = Message {
         seq: 0,
         body: DeviceReply::Ready {
@@ -110,7 +117,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match serve(link, &ready, &Config { usb }) {
+    match serve(link, &ready, &Config { usb, unix }) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "the link to latchkeyd failed");
@@ -119,22 +126,58 @@ fn main() -> ExitCode {
     }
 }
 
-/// `--sandbox-probe`: sandboxed, opens `path` for reading and prints the outcome.
-fn probe(policy: &DevicePolicy, path: &std::path::Path) -> ExitCode {
-    if let Err(e) =
-        latchkey_worker::sandbox::single_threaded().and_then(|()| sandbox::apply(policy))
-    {
-        println!("sandbox: {e}");
-        return ExitCode::from(2);
+/// Checks that no thread runs, then applies the sandbox.
+fn sandboxed(policy: &DevicePolicy) -> Result<Applied, DeviceSandboxError> {
+    latchkey_worker::sandbox::single_threaded()?;
+    sandbox::apply(policy)
+}
+
+/// Logs what the sandbox could not do on this system.
+fn report(applied: &Applied) {
+    match &applied.namespace {
+        Outcome::Entered { sockets } => {
+            tracing::debug!(?sockets, "in a namespace of its own, keeping these sockets")
+        }
+        Outcome::Unavailable { step, error } => tracing::warn!(
+            step,
+            %error,
+            "no user namespace ({step}: {error}): the security key worker can connect to any of the user's sockets"
+        ),
     }
-    let opened = if path.is_dir() {
-        std::fs::read_dir(path).map(drop)
-    } else {
-        std::fs::File::open(path).map(drop)
+    match applied.landlock {
+        LandlockOutcome::Full => tracing::debug!("sandboxed: Landlock, seccomp"),
+        LandlockOutcome::Partial => tracing::warn!("Landlock is only partly enforced by this kernel"),
+        LandlockOutcome::Unsupported => tracing::warn!(
+            "this kernel has no Landlock: the security key worker's filesystem access is not confined"
+        ),
+    }
+}
+
+/// `--sandbox-probe`: sandboxed, opens `path` for reading (a socket: connects to it) and prints
+/// the outcome, after a first line saying whether the namespace was made.
+fn probe(policy: &DevicePolicy, path: &std::path::Path) -> ExitCode {
+    match sandboxed(policy) {
+        Ok(applied) => match applied.namespace {
+            Outcome::Entered { .. } => println!("namespace: entered"),
+            Outcome::Unavailable { step, error } => println!("namespace: none ({step}: {error})"),
+        },
+        Err(e) => {
+            println!("sandbox: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    use std::os::unix::fs::FileTypeExt as _;
+    let opened = match std::fs::metadata(path) {
+        Err(e) => Err(e),
+        Ok(m) if m.is_dir() => std::fs::read_dir(path).map(drop),
+        Ok(m) if m.file_type().is_socket() => std::os::unix::net::UnixStream::connect(path)
+            .map(drop)
+            .or_else(|_| connect_seqpacket(path)),
+        Ok(_) => std::fs::File::open(path).map(drop),
     };
     match opened {
         Ok(()) => {
-            println!("{}: readable", path.display());
+            println!("{}: reachable", path.display());
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -142,4 +185,10 @@ fn probe(policy: &DevicePolicy, path: &std::path::Path) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Connects a `SOCK_SEQPACKET` socket (a virtual key's kind) to `path`.
+fn connect_seqpacket(path: &std::path::Path) -> std::io::Result<()> {
+    let socket = socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::SEQPACKET, None)?;
+    socket.connect(&socket2::SockAddr::unix(path)?)
 }

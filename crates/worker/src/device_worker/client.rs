@@ -6,11 +6,12 @@
 //! [`DeviceWorker::is_alive`] turns false, so the next ceremony starts a new one.
 
 use std::collections::HashMap;
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -19,6 +20,9 @@ use latchkey_client::device::{Gone, Malformed, Server, TransportError, Unreachab
 use latchkey_client::{CancelHandle, Device, DeviceDescription, DeviceError, Transport};
 use latchkey_transport::DeviceSpec;
 
+use socket2::{Domain, Socket, Type};
+
+use super::broker::Allowed;
 use crate::keys::{Found, StopOnDrop};
 use crate::link::{Link, Readiness, Received};
 use crate::protocol::device::{failure, DeviceReply, DeviceRequest, Spec, MAX_SPECS};
@@ -59,9 +63,23 @@ pub struct DeviceWorkerConfig {
 
 type Waiters = Mutex<HashMap<u64, mpsc::Sender<DeviceReply>>>;
 
+/// Where pcscd listens: `PCSCLITE_CSOCK_NAME` as latchkeyd has it, else pcsc-lite's default.
+pub fn pcscd_socket() -> PathBuf {
+    std::env::var_os("PCSCLITE_CSOCK_NAME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/run/pcscd/pcscd.comm"))
+}
+
+/// A socket kept in a worker's namespace: its path and the inode bound there.
+type KeptSocket = (PathBuf, (u64, u64));
+
 /// A running device worker.
 pub struct DeviceWorker {
     link: Link,
+    /// The sockets it was started with that existed then, as they were.
+    sockets: Vec<KeptSocket>,
+    /// The `unix:` keys the broker connects for it ([`super::broker`]).
+    allowed: Allowed,
     waiters: Arc<Waiters>,
     next_seq: AtomicU64,
     alive: Arc<AtomicBool>,
@@ -78,15 +96,22 @@ impl std::fmt::Debug for DeviceWorker {
 }
 
 impl DeviceWorker {
-    /// Starts the worker and waits for its `Ready` (with this build's protocol version).
-    pub fn start(config: &DeviceWorkerConfig) -> Result<Arc<Self>, WorkerError> {
+    /// Starts the worker, with `sockets` ([`sockets_for`]) in its filesystem, and waits for its
+    /// `Ready` (with this build's protocol version).
+    pub fn start(
+        config: &DeviceWorkerConfig,
+        sockets: &[PathBuf],
+    ) -> Result<Arc<Self>, WorkerError> {
         let (link, theirs) = Link::pair().map_err(WorkerError::Io)?;
+        // The broker's socketpair: the worker's end is its standard output.
+        let (broker, broker_theirs) =
+            Socket::pair(Domain::UNIX, Type::SEQPACKET.cloexec(), None).map_err(WorkerError::Io)?;
         let mut command = Command::new(&config.program);
         command
             .arg("--log-level")
             .arg(&config.log_level)
             .stdin(Stdio::from(theirs))
-            .stdout(Stdio::null())
+            .stdout(Stdio::from(OwnedFd::from(broker_theirs)))
             .stderr(Stdio::piped())
             // Nothing of latchkeyd's environment but where pcscd listens.
             .env_clear();
@@ -100,6 +125,14 @@ impl DeviceWorker {
         }
         if let Some(value) = std::env::var_os("PCSCLITE_CSOCK_NAME") {
             command.env("PCSCLITE_CSOCK_NAME", value);
+        }
+        // Taken before the worker binds them: a socket replaced meanwhile is seen as replaced.
+        let kept: Vec<KeptSocket> = sockets
+            .iter()
+            .filter_map(|path| super::namespace::socket_identity(path).map(|id| (path.clone(), id)))
+            .collect();
+        for (path, _) in &kept {
+            command.arg("--socket").arg(path);
         }
         let mut child = command.spawn().map_err(|source| WorkerError::Spawn {
             program: config.program.clone(),
@@ -122,8 +155,21 @@ impl DeviceWorker {
             let _ = child.wait();
             return Err(e);
         }
+        let allowed = Allowed::default();
+        let served = allowed.clone();
+        // Ends when the worker's end closes (the worker exited).
+        if let Err(e) = thread::Builder::new()
+            .name(format!("keys-{}-broker", child.id()))
+            .spawn(move || super::broker::serve(&broker, &served))
+        {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(WorkerError::Io(e));
+        }
         let worker = Arc::new(Self {
             link,
+            sockets: kept,
+            allowed,
             waiters: Arc::new(Mutex::new(HashMap::new())),
             next_seq: AtomicU64::new(1),
             alive: Arc::new(AtomicBool::new(true)),
@@ -142,6 +188,19 @@ impl DeviceWorker {
     /// The worker's process ID.
     pub fn pid(&self) -> Option<u32> {
         self.child.lock().ok().map(|c| c.id())
+    }
+
+    /// Whether this worker can reach every socket in `sockets` that exists now: each was a
+    /// socket when it started and is still the same one (a key or pcscd that made its socket
+    /// anew, or one that appeared since, needs a new worker).
+    pub fn reaches(&self, sockets: &[PathBuf]) -> bool {
+        sockets.iter().all(|path| {
+            super::namespace::socket_identity(path).is_none_or(|now| {
+                self.sockets
+                    .iter()
+                    .any(|(kept, then)| kept == path && *then == now)
+            })
+        })
     }
 
     /// Whether the worker still runs (its link is open).
@@ -210,11 +269,20 @@ impl DeviceWorker {
         pcsc: bool,
         ceremony: &CancelHandle,
     ) -> Result<Found, DeviceError> {
-        let specs = specs
+        let specs: Vec<Spec> = specs
             .iter()
             .take(MAX_SPECS)
             .map(|s| Spec(s.to_string()))
             .collect();
+        // The `unix:` keys the worker may now have connected: these paths, as it reads them.
+        let unix: Vec<PathBuf> = specs
+            .iter()
+            .filter_map(|s| match s.0.parse() {
+                Ok(DeviceSpec::Unix(path)) => Some(path),
+                _ => None,
+            })
+            .collect();
+        *self.allowed.lock().unwrap_or_else(PoisonError::into_inner) = unix;
         let (seq, rx) = self.call(DeviceRequest::Acquire { specs, usb, pcsc })?;
         let mut present = Vec::new();
         loop {

@@ -7,13 +7,15 @@
 //! holds a PIN or a PIN token in the clear (only the encrypted exchanges a key is sent), and a
 //! hostile key's bytes are parsed first by the worker's CTAPHID and APDU layers.
 
+pub mod broker;
 pub mod client;
+pub mod namespace;
 pub mod profile;
 pub mod sandbox;
 pub mod serve;
 
 pub use client::{
-    DeviceWorker, DeviceWorkerConfig, RemoteKey, DEVICE_WORKER_PROGRAM, KEYS_STOPPED,
+    pcscd_socket, DeviceWorker, DeviceWorkerConfig, RemoteKey, DEVICE_WORKER_PROGRAM, KEYS_STOPPED,
 };
 
 #[cfg(test)]

@@ -37,6 +37,11 @@ const ALLOWED: &[i64] = &[
     libc::SYS_openat,
     libc::SYS_close,
     libc::SYS_poll,
+    // latchkeyd's broker answers with a `unix:` key's connected socket attached (SCM_RIGHTS,
+    // `device_worker::broker`), whose type is checked (`SO_TYPE`) before it is used; added with
+    // the broker, after the measured run.
+    libc::SYS_recvmsg,
+    libc::SYS_getsockopt,
     // A key's socket path is checked to be a socket (`symlink_metadata`); the standard library
     // asks a file's size before reading it whole.
     libc::SYS_newfstatat,

@@ -1,16 +1,22 @@
 //! The device worker's own sandbox profile, applied by `latchkey-device-worker` before it reads
 //! anything from latchkeyd and before it starts a thread (threads inherit both filters).
 //!
-//! 1. `PR_SET_DUMPABLE = 0`.
-//! 2. Landlock (best effort, as the platform worker's): every filesystem access is handled; the
+//! 1. A user, mount and IPC namespace of its own whose root keeps sysfs, `/dev` (its terminals and
+//!    shared memory covered) and the sockets latchkeyd names, nothing else
+//!    ([`super::namespace`]): no other socket of the user's can be connected to. Where the system
+//!    refuses unprivileged user namespaces the worker goes on without ([`Applied::namespace`]).
+//! 2. `PR_SET_DUMPABLE = 0` (after the namespace: a non-dumpable process may not write its own
+//!    `uid_map`).
+//! 3. Landlock (best effort, as the platform worker's): every filesystem access is handled; the
 //!    sysfs root may be read (hidraw enumeration: `class/hidraw`, report descriptors, uevents),
 //!    the `/dev` root read, written and sent device ioctls (hidraw nodes, which come and go with
 //!    hot-plug, so Landlock — which names existing files only — cannot be given them one by
 //!    one; the user's own permissions still decide which nodes open). Nothing else: no home
 //!    directory, no credential store, no configuration. TCP bind and connect are handled with
 //!    no port allowed; signals and abstract Unix sockets are scoped. Connecting to a named Unix
-//!    socket (virtual keys, pcscd's socket) is not something Landlock mediates.
-//! 3. seccomp (`PR_SET_NO_NEW_PRIVS` first): the allow-list of what the worker was measured
+//!    socket (virtual keys, pcscd's socket) is not something Landlock mediates: the namespace
+//!    is what keeps the others out of reach.
+//! 4. seccomp (`PR_SET_NO_NEW_PRIVS` first): the allow-list of what the worker was measured
 //!    calling ([`super::profile::device_worker`], installed as the platform worker's is, by
 //!    [`crate::sandbox::seccomp`]). A call it does not name kills the worker; sockets other than
 //!    `AF_UNIX`, the uevent netlink socket and UDP, ioctls other than hidraw's, a `clone` that is
@@ -25,6 +31,7 @@ use landlock::{
     RulesetAttr, RulesetCreatedAttr, RulesetStatus, Scope, ABI,
 };
 
+use super::namespace::{self, NamespaceError, Outcome, View};
 use crate::sandbox::{LandlockOutcome, SandboxError};
 
 /// The Landlock ABI whose rights are requested, as for the platform worker.
@@ -37,19 +44,50 @@ pub struct DevicePolicy {
     pub sysfs: Option<PathBuf>,
     /// Read, write, device ioctls: the `/dev` root (`None` without USB discovery).
     pub dev: Option<PathBuf>,
+    /// Sockets the worker connects to (pcscd's, `unix:` virtual keys'): the only ones its
+    /// namespace keeps.
+    pub sockets: Vec<PathBuf>,
+}
+
+/// What [`apply`] put in force.
+#[derive(Debug)]
+pub struct Applied {
+    /// The namespace, or why there is none.
+    pub namespace: Outcome,
+    /// How much of Landlock the kernel enforces.
+    pub landlock: LandlockOutcome,
+}
+
+/// Why the sandbox could not be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum DeviceSandboxError {
+    /// The namespace was half made.
+    #[error(transparent)]
+    Namespace(#[from] NamespaceError),
+    /// Landlock or seccomp.
+    #[error(transparent)]
+    Sandbox(#[from] SandboxError),
 }
 
 /// Applies the device worker's sandbox to the calling thread and the threads it starts later.
 /// Threads running already are not confined: the worker checks first that it runs none
 /// ([`crate::sandbox::single_threaded`]), as the platform worker does.
-pub fn apply(policy: &DevicePolicy) -> Result<LandlockOutcome, SandboxError> {
-    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
-        .map_err(|e| SandboxError::Dumpable(e.into()))?;
+pub fn apply(policy: &DevicePolicy) -> Result<Applied, DeviceSandboxError> {
     // Built before anything is confined: a profile that cannot be built leaves none applied.
     let profile = super::profile::device_worker()?;
+    let namespace = namespace::enter(&View {
+        sysfs: policy.sysfs.clone(),
+        dev: policy.dev.clone(),
+        sockets: policy.sockets.clone(),
+    })?;
+    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+        .map_err(|e| SandboxError::Dumpable(e.into()))?;
     let landlock = landlock(policy)?;
     crate::sandbox::seccomp::install(&profile)?;
-    Ok(landlock)
+    Ok(Applied {
+        namespace,
+        landlock,
+    })
 }
 
 fn rule(

@@ -230,6 +230,8 @@ fn acquire(shared: &Arc<Shared>, seq: u64, sources: &Sources, stopped: &AtomicBo
 pub struct Config {
     /// sysfs and `/dev` roots for hidraw discovery.
     pub usb: Option<Roots>,
+    /// latchkeyd's broker, which connects `unix:` keys ([`super::broker`]).
+    pub unix: Option<Arc<dyn latchkey_client::hid::UnixConnector>>,
 }
 
 /// Serves latchkeyd on `link` until it closes its end. `ready` is sent first.
@@ -277,6 +279,7 @@ pub fn serve(link: Link, ready: &[u8], config: &Config) -> std::io::Result<()> {
                     specs,
                     usb: if usb { config.usb.clone() } else { None },
                     pcsc,
+                    unix: config.unix.clone(),
                 };
                 let stopped = Arc::new(AtomicBool::new(false));
                 acquisitions.insert(seq, stopped.clone());

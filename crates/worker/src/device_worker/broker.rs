@@ -1,0 +1,257 @@
+//! latchkeyd connects the device worker's `unix:` virtual keys for it and passes the connected
+//! socket in (`SCM_RIGHTS`): the worker's namespace holds none of the user's sockets
+//! ([`super::namespace`]), so it cannot name a key's socket, nor the session bus that may lie
+//! beside it, and a key whose socket appears or is made anew during a ceremony is still reached.
+//!
+//! The broker runs on a `SOCK_SEQPACKET` socketpair of its own, the worker's standard output
+//! (standard input is the worker protocol's link). A request is one message: a socket path (at
+//! most [`MAX_PATH`] bytes). The answer is one message: `0` with the connected socket attached, or
+//! `1` followed by the `errno` (4 bytes, little-endian) of the refusal or the failed connect.
+//! latchkeyd ([`serve`]) connects only the paths of the `unix:` keys it named in its last
+//! `Acquire` ([`Allowed`]); any other is `EACCES`, so a worker taken over by a hostile key gets
+//! no socket latchkeyd was not asked to use, and only as `SOCK_SEQPACKET` (a bus is a stream
+//! socket: `EPROTOTYPE`).
+//!
+//! Written here rather than taken from a crate: it is a few lines on rustix's `sendmsg`/`recvmsg`
+//! with their `SCM_RIGHTS` buffers, and its rules (which path, which socket type) are ours.
+
+use std::ffi::OsStr;
+use std::io::{self, IoSlice, IoSliceMut, Read as _, Write as _};
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd as _, OwnedFd};
+use std::os::unix::ffi::OsStrExt as _;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use latchkey_client::hid::UnixConnector;
+use rustix::net::{
+    recvmsg, sendmsg, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendAncillaryBuffer,
+    SendAncillaryMessage, SendFlags,
+};
+use socket2::{Domain, SockAddr, Socket, Type};
+
+/// The longest socket path asked for (the kernel's `sun_path` holds 108 bytes; a longer path
+/// fails to connect anyway).
+pub const MAX_PATH: usize = 4096;
+
+/// The answer's first byte: connected, the socket attached.
+const CONNECTED: u8 = 0;
+/// The answer's first byte: refused or failed, the `errno` follows.
+const FAILED: u8 = 1;
+
+/// The `unix:` key paths latchkeyd allows the worker to have connected.
+pub type Allowed = Arc<Mutex<Vec<PathBuf>>>;
+
+/// latchkeyd's side: answers the worker's requests on `socket` until the worker closes it.
+pub fn serve(socket: &Socket, allowed: &Allowed) {
+    let mut buf = vec![0u8; MAX_PATH + 1];
+    loop {
+        // One message per read (a longer one is cut, and refused as too long).
+        let n = match (&*socket).read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                tracing::debug!(error = %e, "the security key worker's broker socket failed");
+                return;
+            }
+        };
+        let answer = answer(&buf[..n], allowed);
+        let sent = match &answer {
+            Ok(connected) => send(socket, &[CONNECTED], Some(connected)),
+            Err(e) => {
+                let errno = e.raw_os_error().unwrap_or(libc::EIO);
+                let mut reply = vec![FAILED];
+                reply.extend_from_slice(&errno.to_le_bytes());
+                send(socket, &reply, None)
+            }
+        };
+        if let Err(e) = sent {
+            tracing::debug!(error = %e, "cannot answer the security key worker's broker request");
+            return;
+        }
+    }
+}
+
+/// The connected socket for the request `path`, or why not.
+fn answer(path: &[u8], allowed: &Allowed) -> io::Result<OwnedFd> {
+    if path.len() > MAX_PATH || path.is_empty() {
+        return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
+    }
+    let path = Path::new(OsStr::from_bytes(path));
+    let known = allowed
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+        .any(|p| p == path);
+    if !known {
+        tracing::warn!(path = %path.display(), "the security key worker asked for a socket no key names; refused");
+        return Err(io::Error::from_raw_os_error(libc::EACCES));
+    }
+    let socket = Socket::new(Domain::UNIX, Type::SEQPACKET.cloexec(), None)?;
+    socket.connect(&SockAddr::unix(path)?)?;
+    Ok(socket.into())
+}
+
+fn send(socket: &Socket, bytes: &[u8], fd: Option<&OwnedFd>) -> io::Result<()> {
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    let fds;
+    if let Some(fd) = fd {
+        fds = [fd.as_fd()];
+        if !control.push(SendAncillaryMessage::ScmRights(&fds)) {
+            return Err(io::Error::other("no room for the descriptor"));
+        }
+    }
+    sendmsg(
+        socket,
+        &[IoSlice::new(bytes)],
+        &mut control,
+        SendFlags::NOSIGNAL,
+    )?;
+    Ok(())
+}
+
+/// The worker's side: asks latchkeyd for each `unix:` key's connected socket.
+#[derive(Debug)]
+pub struct BrokerClient {
+    socket: Mutex<Socket>,
+}
+
+impl BrokerClient {
+    /// The worker's end of the broker socketpair, when standard output is one (a duplicate).
+    /// `None` when the worker was started without it (by hand): `unix:` keys are then connected
+    /// in place, which its namespace may not allow.
+    pub fn from_stdout() -> Option<Self> {
+        let fd = io::stdout().as_fd().try_clone_to_owned().ok()?;
+        let socket = Socket::from(fd);
+        matches!(socket.r#type(), Ok(t) if t == Type::SEQPACKET).then(|| Self {
+            socket: Mutex::new(socket),
+        })
+    }
+
+    /// Wraps one end of a socketpair (tests).
+    pub fn from_socket(socket: Socket) -> Self {
+        Self {
+            socket: Mutex::new(socket),
+        }
+    }
+}
+
+impl UnixConnector for BrokerClient {
+    fn connect(&self, path: &Path) -> io::Result<OwnedFd> {
+        let bytes = path.as_os_str().as_bytes();
+        if bytes.len() > MAX_PATH {
+            return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
+        }
+        // One request at a time: the answer that follows is this one's.
+        let socket = self.socket.lock().unwrap_or_else(PoisonError::into_inner);
+        (&*socket).write_all(bytes)?;
+        let mut reply = [0u8; 5];
+        let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+        let mut control = RecvAncillaryBuffer::new(&mut space);
+        let got = recvmsg(
+            &*socket,
+            &mut [IoSliceMut::new(&mut reply)],
+            &mut control,
+            RecvFlags::CMSG_CLOEXEC,
+        )?;
+        let mut received: Option<OwnedFd> = None;
+        for message in control.drain() {
+            if let RecvAncillaryMessage::ScmRights(fds) = message {
+                for fd in fds {
+                    // One is expected; any other is closed as it drops.
+                    if received.is_none() {
+                        received = Some(fd);
+                    }
+                }
+            }
+        }
+        match (got.bytes, reply[0], received) {
+            (0, _, _) => Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "latchkeyd closed the broker socket",
+            )),
+            (1, CONNECTED, Some(fd)) => Ok(fd),
+            (5, FAILED, None) => {
+                let errno = i32::from_le_bytes([reply[1], reply[2], reply[3], reply[4]]);
+                Err(io::Error::from_raw_os_error(errno))
+            }
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "a malformed answer from the broker",
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::net::UnixListener;
+
+    fn broker(allowed: Vec<PathBuf>) -> (BrokerClient, std::thread::JoinHandle<()>) {
+        let (ours, theirs) = Socket::pair(Domain::UNIX, Type::SEQPACKET, None).unwrap();
+        let allowed: Allowed = Arc::new(Mutex::new(allowed));
+        let server = std::thread::spawn(move || serve(&ours, &allowed));
+        (BrokerClient::from_socket(theirs), server)
+    }
+
+    #[test]
+    fn only_a_named_keys_socket_is_connected_and_only_as_seqpacket() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("key.sock");
+        let key_listener = Socket::new(Domain::UNIX, Type::SEQPACKET, None).unwrap();
+        key_listener.bind(&SockAddr::unix(&key).unwrap()).unwrap();
+        key_listener.listen(4).unwrap();
+        // A stream socket beside it, as the session bus is, and a stream socket named as a key.
+        let bus = dir.path().join("bus");
+        let _bus = UnixListener::bind(&bus).unwrap();
+        let stream_key = dir.path().join("stream.sock");
+        let _stream_key = UnixListener::bind(&stream_key).unwrap();
+        let (client, server) = broker(vec![key.clone(), stream_key.clone()]);
+
+        let fd = client.connect(&key).unwrap();
+        let connected = Socket::from(fd);
+        assert_eq!(connected.r#type().unwrap(), Type::SEQPACKET);
+        let (accepted, _) = key_listener.accept().unwrap();
+        (&connected).write_all(b"report").unwrap();
+        let mut got = [0u8; 16];
+        assert_eq!((&accepted).read(&mut got).unwrap(), 6);
+
+        let refused = client.connect(&bus).unwrap_err();
+        assert_eq!(refused.raw_os_error(), Some(libc::EACCES), "{refused}");
+        let wrong_type = client.connect(&stream_key).unwrap_err();
+        assert_eq!(
+            wrong_type.raw_os_error(),
+            Some(libc::EPROTOTYPE),
+            "{wrong_type}"
+        );
+        let missing = client.connect(&dir.path().join("gone.sock")).unwrap_err();
+        assert_eq!(missing.raw_os_error(), Some(libc::EACCES), "{missing}");
+        drop(client);
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn a_request_too_long_or_malformed_is_refused_and_the_broker_serves_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let (client, server) = broker(vec![dir.path().join("k")]);
+        let long = PathBuf::from("/".repeat(MAX_PATH + 1));
+        assert_eq!(
+            client.connect(&long).unwrap_err().raw_os_error(),
+            Some(libc::ENAMETOOLONG)
+        );
+        // Sent raw, past the client's own check.
+        let raw = client.socket.lock().unwrap();
+        (&*raw).write_all(&vec![b'/'; MAX_PATH + 1]).unwrap();
+        let mut reply = [0u8; 8];
+        assert_eq!((&*raw).read(&mut reply).unwrap(), 5);
+        assert_eq!(reply[..5], [FAILED, libc::ENAMETOOLONG as u8, 0, 0, 0]);
+        drop(raw);
+        let named = client.connect(&dir.path().join("k")).unwrap_err();
+        assert_eq!(named.raw_os_error(), Some(libc::ENOENT), "{named}");
+        drop(client);
+        server.join().unwrap();
+    }
+}

@@ -1,0 +1,305 @@
+//! The device worker's own view of the filesystem: a user and mount namespace whose root holds
+//! only what the worker needs to reach, so that connecting to the user's other Unix sockets — the
+//! session bus (from which `systemd --user` starts any process), the display, agents — is
+//! impossible, not just unmediated. Landlock cannot refuse `connect(2)` on a named socket, and
+//! seccomp cannot read the address a `connect` names; a socket that is not in the worker's
+//! filesystem cannot be named at all.
+//!
+//! The root is an empty, read-only tmpfs holding, each at its own path:
+//! - the sysfs root, recursively bound, for hidraw enumeration (read-only again by Landlock);
+//! - the `/dev` root, recursively bound (hidraw nodes come and go with hot-plug, so the whole
+//!   devtmpfs stays), with its `pts`, `shm`, `mqueue` and `hugepages` mounts covered by empty
+//!   read-only tmpfs: no terminal of the user's, no other process's shared memory;
+//! - each socket latchkeyd names (`--socket`): pcscd's and the `unix:` virtual keys', bound one
+//!   file each, never their directories (a key's socket in `$XDG_RUNTIME_DIR` must not bring the
+//!   session bus beside it). A bound socket is the inode that was there when the worker started;
+//!   latchkeyd starts a new worker when a socket it needs is another inode by now
+//!   ([`super::DeviceWorker::reaches`]).
+//!
+//! A new IPC namespace goes with it (no System V shared memory of the session's, X11's MIT-SHM
+//! among them). The network namespace stays the session's: the kernel sends hot-plug uevents only
+//! to network namespaces of the initial user namespace.
+//!
+//! Built the way unprivileged sandboxes build it (bubblewrap's way, in our own words): unshare
+//! the user, mount and IPC namespaces, map the worker's own user and group to themselves, make
+//! every mount private, mount a tmpfs on a staging directory, bind what stays under it, then
+//! `pivot_root` into it and detach the old root. Finally every capability the new user namespace
+//! gave is dropped. The worker must be single-threaded (the kernel refuses a new user namespace
+//! to a threaded process).
+//!
+//! Where the kernel or a security module refuses unprivileged user namespaces (Debian 12 allows
+//! them; Ubuntu 24.04's AppArmor restricts them, a unit's `RestrictNamespaces=` may forbid them)
+//! the worker cannot make this view: [`enter`] says so with [`Outcome::Unavailable`], leaving the
+//! process as it was, and the worker runs with Landlock and seccomp only, logging a warning.
+
+use std::ffi::CStr;
+use std::io;
+use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _};
+use std::path::{Component, Path, PathBuf};
+
+use rustix::mount::{
+    mount, mount_bind, mount_bind_recursive, mount_change, mount_remount, unmount, MountFlags,
+    MountPropagationFlags, UnmountFlags,
+};
+use rustix::thread::{CapabilitySet, CapabilitySets, UnshareFlags};
+
+/// Directories, one of which carries the new root while it is built: the first that exists and
+/// is neither inside nor above anything kept. Whatever it hid in this mount namespace is gone
+/// with the old root.
+const STAGING: &[&str] = &["/mnt", "/media", "/srv", "/opt", "/proc"];
+
+/// The mounts under `/dev` that are covered: the user's terminals, POSIX shared memory and
+/// message queues, huge pages.
+const DEV_COVERED: &[&str] = &["pts", "shm", "mqueue", "hugepages"];
+
+/// tmpfs options: nothing to write, nothing to run.
+const TMPFS: MountFlags = MountFlags::NOSUID
+    .union(MountFlags::NODEV)
+    .union(MountFlags::NOEXEC);
+
+/// What the worker's filesystem keeps.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct View {
+    /// The sysfs root (recursively).
+    pub sysfs: Option<PathBuf>,
+    /// The `/dev` root (recursively, its terminals and shared memory covered).
+    pub dev: Option<PathBuf>,
+    /// Sockets, each bound alone; those that do not exist (or are no sockets) when the worker
+    /// starts are left out.
+    pub sockets: Vec<PathBuf>,
+}
+
+/// What [`enter`] did.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The worker runs in its own namespaces, its root holding what the [`View`] keeps; the
+    /// sockets that were bound.
+    Entered {
+        /// The sockets in the new root.
+        sockets: Vec<PathBuf>,
+    },
+    /// No namespace could be made; the process is as it was.
+    Unavailable {
+        /// The step that failed.
+        step: &'static str,
+        /// Why.
+        error: io::Error,
+    },
+}
+
+/// A failure after which the process is neither as it was nor confined: the worker must stop.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot leave the old root behind ({step}): {error}")]
+pub struct NamespaceError {
+    step: &'static str,
+    #[source]
+    error: io::Error,
+}
+
+fn at(step: &'static str) -> impl FnOnce(io::Error) -> (&'static str, io::Error) {
+    move |error| (step, error)
+}
+
+fn unavailable((step, error): (&'static str, io::Error)) -> Outcome {
+    Outcome::Unavailable { step, error }
+}
+
+/// Moves this (single-threaded) process into a user, mount and IPC namespace of its own whose
+/// root keeps only `view` (module docs).
+pub fn enter(view: &View) -> Result<Outcome, NamespaceError> {
+    let uid = rustix::process::getuid().as_raw();
+    let gid = rustix::process::getgid().as_raw();
+    let sockets: Vec<PathBuf> = view
+        .sockets
+        .iter()
+        .filter(|s| s.is_absolute() && is_socket(s))
+        .cloned()
+        .collect();
+    let mut kept: Vec<&Path> = sockets.iter().map(PathBuf::as_path).collect();
+    kept.extend(view.sysfs.as_deref());
+    kept.extend(view.dev.as_deref());
+    let Some(staging) = staging(&kept) else {
+        return Ok(unavailable((
+            "staging directory",
+            io::Error::other("every staging directory holds something the worker keeps"),
+        )));
+    };
+    // SAFETY: `unshare` without CLONE_FILES (or CLONE_FS, CLONE_SIGHAND…) changes no state that
+    // Rust code in this process relies on; the worker runs one thread here (checked by the caller,
+    // and the kernel refuses CLONE_NEWUSER to a threaded process anyway).
+    #[allow(unsafe_code)]
+    let unshared = unsafe {
+        rustix::thread::unshare_unsafe(
+            UnshareFlags::NEWUSER | UnshareFlags::NEWNS | UnshareFlags::NEWIPC,
+        )
+    };
+    if let Err(e) = unshared {
+        return Ok(unavailable(("unshare", e.into())));
+    }
+    // From here on the process is in namespaces of its own; until the pivot, a failure leaves
+    // its filesystem view as it was (the staging mount is taken away again).
+    if let Err(e) = map_ids(uid, gid) {
+        return Ok(unavailable(e));
+    }
+    if let Err(e) = build(view, &sockets, staging) {
+        let _ = unmount(staging, UnmountFlags::DETACH);
+        return Ok(unavailable(e));
+    }
+    if let Err(e) = rustix::process::chdir(staging) {
+        let _ = unmount(staging, UnmountFlags::DETACH);
+        return Ok(unavailable(("chdir", e.into())));
+    }
+    // pivot_root(".", "."): the new root goes on top of the old one, both at "/"; detaching
+    // what is now under "." takes the old root (and every mount in it) away.
+    if let Err(e) = rustix::process::pivot_root(".", ".") {
+        let _ = rustix::process::chdir("/");
+        let _ = unmount(staging, UnmountFlags::DETACH);
+        return Ok(unavailable(("pivot_root", e.into())));
+    }
+    let fatal = |step| {
+        move |e: rustix::io::Errno| NamespaceError {
+            step,
+            error: e.into(),
+        }
+    };
+    unmount(".", UnmountFlags::DETACH).map_err(fatal("detach the old root"))?;
+    rustix::process::chdir("/").map_err(fatal("chdir /"))?;
+    mount_remount("/", MountFlags::BIND | MountFlags::RDONLY | TMPFS, c"")
+        .map_err(fatal("read-only root"))?;
+    // The new user namespace gave every capability within it; none is needed any more.
+    rustix::thread::set_capabilities(
+        None,
+        CapabilitySets {
+            effective: CapabilitySet::empty(),
+            permitted: CapabilitySet::empty(),
+            inheritable: CapabilitySet::empty(),
+        },
+    )
+    .map_err(fatal("drop capabilities"))?;
+    Ok(Outcome::Entered { sockets })
+}
+
+fn is_socket(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.file_type().is_socket())
+}
+
+/// The first staging directory that exists and neither holds nor lies within a kept path.
+fn staging(kept: &[&Path]) -> Option<&'static Path> {
+    STAGING
+        .iter()
+        .map(Path::new)
+        .find(|s| s.is_dir() && kept.iter().all(|k| !k.starts_with(s) && !s.starts_with(k)))
+}
+
+/// The worker's user and group, mapped to themselves (`setgroups` denied first, as an
+/// unprivileged process must).
+fn map_ids(uid: u32, gid: u32) -> Result<(), (&'static str, io::Error)> {
+    std::fs::write("/proc/self/setgroups", "deny").map_err(at("setgroups"))?;
+    std::fs::write("/proc/self/uid_map", format!("{uid} {uid} 1\n")).map_err(at("uid_map"))?;
+    std::fs::write("/proc/self/gid_map", format!("{gid} {gid} 1\n")).map_err(at("gid_map"))
+}
+
+/// `path` under `root`, as it reads (`..` and `.` components refused: kept paths are absolute
+/// and plain).
+fn under(root: &Path, path: &Path) -> Result<PathBuf, (&'static str, io::Error)> {
+    let mut out = root.to_path_buf();
+    for c in path.components() {
+        match c {
+            Component::RootDir => {}
+            Component::Normal(part) => out.push(part),
+            _ => {
+                return Err((
+                    "kept path",
+                    io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!("{} is not a plain absolute path", path.display()),
+                    ),
+                ))
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn tmpfs(target: &Path, options: &CStr) -> rustix::io::Result<()> {
+    mount("tmpfs", target, "tmpfs", TMPFS, options)
+}
+
+/// Mounts the new root's tmpfs on `staging` and binds what the view keeps under it.
+fn build(
+    view: &View,
+    sockets: &[PathBuf],
+    staging: &Path,
+) -> Result<(), (&'static str, io::Error)> {
+    let io = |step| move |e: rustix::io::Errno| (step, io::Error::from(e));
+    // Nothing done here may reach the mounts of the session's namespace.
+    mount_change(
+        "/",
+        MountPropagationFlags::PRIVATE | MountPropagationFlags::REC,
+    )
+    .map_err(io("private mounts"))?;
+    tmpfs(staging, c"mode=0755,size=1m").map_err(io("root tmpfs"))?;
+    for tree in view.sysfs.iter().chain(view.dev.iter()) {
+        let target = under(staging, tree)?;
+        std::fs::create_dir_all(&target).map_err(at("mount point"))?;
+        mount_bind_recursive(tree, &target).map_err(io("bind"))?;
+    }
+    if let Some(dev) = &view.dev {
+        let dev = under(staging, dev)?;
+        for covered in DEV_COVERED {
+            let target = dev.join(covered);
+            if target.is_dir() {
+                tmpfs(&target, c"mode=0755,size=4k").map_err(io("cover /dev"))?;
+                mount_remount(&target, MountFlags::RDONLY | TMPFS, c"")
+                    .map_err(io("cover /dev read-only"))?;
+            }
+        }
+    }
+    for socket in sockets {
+        let target = under(staging, socket)?;
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(at("socket mount point"))?;
+        }
+        std::fs::File::create(&target).map_err(at("socket mount point"))?;
+        mount_bind(socket, &target).map_err(io("bind a socket"))?;
+    }
+    Ok(())
+}
+
+/// The device and inode of the socket at `path` now, to tell whether the one a worker bound is
+/// still the one there.
+pub fn socket_identity(path: &Path) -> Option<(u64, u64)> {
+    std::fs::metadata(path)
+        .ok()
+        .filter(|m| m.file_type().is_socket())
+        .map(|m| (m.dev(), m.ino()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_staging_directory_neither_holds_nor_lies_within_a_kept_path() {
+        let first = STAGING
+            .iter()
+            .map(Path::new)
+            .find(|s| s.is_dir())
+            .expect("a staging directory exists");
+        assert_eq!(staging(&[Path::new("/dev")]), Some(first));
+        let inside = first.join("k.sock");
+        assert_ne!(staging(&[inside.as_path()]), Some(first));
+        assert_ne!(staging(&[Path::new("/")]), Some(first));
+        assert_eq!(staging(&[Path::new("/")]), None);
+    }
+
+    #[test]
+    fn kept_paths_are_placed_under_the_new_root_as_they_read() {
+        let root = Path::new("/stage");
+        assert_eq!(
+            under(root, Path::new("/run/pcscd/pcscd.comm")).unwrap(),
+            Path::new("/stage/run/pcscd/pcscd.comm")
+        );
+        assert!(under(root, Path::new("/tmp/../run/user/1/bus")).is_err());
+    }
+}
