@@ -97,6 +97,11 @@ async fn latchkeyd_holds_no_key_the_sandboxed_device_worker_does() {
     // nor the bus's beside it, as a key's socket in $XDG_RUNTIME_DIR lies beside the session bus
     // (from which `systemd --user` would start any process). Its root is readable here only as
     // root, the worker being non-dumpable.
+    assert!(
+        d.log().contains("in namespaces of its own"),
+        "the worker did not say it entered its namespaces:\n{}",
+        d.log()
+    );
     let root = std::path::PathBuf::from(format!("/proc/{worker}/root"));
     if std::fs::read_dir(&root).is_ok() {
         let inside = |p: &std::path::Path| root.join(p.strip_prefix("/").unwrap());

@@ -39,6 +39,9 @@ pub struct Sources {
     /// How `unix:` keys are reached when not connected in place (the device worker has
     /// latchkeyd connect them, [`crate::device_worker::broker`]).
     pub unix: Option<Arc<dyn UnixConnector>>,
+    /// Follow USB keys with inotify on `/dev`, not the kernel's uevents: a process in a network
+    /// namespace of its own gets none (the device worker's, `device_worker::namespace`).
+    pub inotify: bool,
 }
 
 /// The keys present, opened, and the keys that appear later.
@@ -109,8 +112,14 @@ fn open_present(sources: &Sources, ceremony: &CancelHandle) -> Present {
         }
     }
     if let Some(roots) = &sources.usb {
-        let listed: Vec<_> = match DeviceWatcher::open(roots.clone()) {
-            Ok((watcher, _kind)) => {
+        let opened = if sources.inotify {
+            latchkey_transport::hotplug::InotifySource::open(&roots.dev)
+                .and_then(|s| DeviceWatcher::with_source(roots.clone(), Box::new(s)))
+        } else {
+            DeviceWatcher::open(roots.clone()).map(|(watcher, _kind)| watcher)
+        };
+        let listed: Vec<_> = match opened {
+            Ok(watcher) => {
                 let listed = watcher.devices().cloned().collect();
                 present.watcher = Some(watcher);
                 listed

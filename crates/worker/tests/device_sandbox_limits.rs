@@ -24,6 +24,7 @@ fn policy() -> DevicePolicy {
         sysfs: Some("/sys".into()),
         dev: Some("/dev".into()),
         sockets: Vec::new(),
+        host_network: false,
     }
 }
 

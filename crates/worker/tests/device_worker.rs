@@ -10,7 +10,7 @@ use std::sync::Arc;
 use latchkey_client::{CancelHandle, Device, DeviceError};
 use latchkey_testkit::keys::{Presence, TestKey};
 use latchkey_transport::DeviceSpec;
-use latchkey_worker::device_worker::{DeviceWorker, DeviceWorkerConfig, KEYS_STOPPED};
+use latchkey_worker::device_worker::{DeviceWorker, DeviceWorkerConfig, Reach, KEYS_STOPPED};
 use socket2::{Domain, SockAddr, Socket, Type};
 
 const WORKER: &str = env!("CARGO_BIN_EXE_latchkey-device-worker");
@@ -59,38 +59,61 @@ fn the_sandboxed_worker_cannot_read_a_home_directory_or_a_store_but_reads_sysfs(
     );
 }
 
-/// The user's sockets are out of the worker's reach but for those latchkeyd names: a key's
-/// socket, not the bus socket beside it (as the session bus lies beside a key's socket in
-/// `$XDG_RUNTIME_DIR`; from the bus, `systemd --user` starts any process). Its terminals and
-/// shared memory under `/dev` are covered; hidraw's `/dev` and sysfs stay.
+/// The user's sockets are out of the worker's reach but for those latchkeyd names (pcscd's): not
+/// a key's socket (latchkeyd connects those for it), not the bus socket beside them (as the
+/// session bus lies beside a key's socket in `$XDG_RUNTIME_DIR`; from the bus, `systemd --user`
+/// starts any process), not an abstract socket of the session's (its network namespace is its
+/// own). Its terminals and shared memory under `/dev` are covered, and of sysfs only `class` and
+/// `devices` are there; hidraw's `/dev` stays.
 #[test]
 fn the_worker_reaches_the_sockets_it_is_given_and_no_other() {
+    use std::os::linux::net::SocketAddrExt as _;
+    use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
     let dir = tempfile::tempdir().unwrap();
     let bus = dir.path().join("bus");
-    let _listener = std::os::unix::net::UnixListener::bind(&bus).unwrap();
+    let _bus = UnixListener::bind(&bus).unwrap();
+    let pcscd = dir.path().join("pcscd.comm");
+    let _pcscd = UnixListener::bind(&pcscd).unwrap();
     let key = TestKey::start(&dir.path().join("key.sock"), Presence::Touch);
     let key_path = key.spec().strip_prefix("unix:").unwrap().to_owned();
-    // This process reaches both.
-    std::os::unix::net::UnixStream::connect(&bus).unwrap();
-    let given = ["--socket", key_path.as_str()];
-    let (reached, said) = probe(&given, Path::new(&key_path));
+    let abstract_name = format!("latchkey-test-{}", std::process::id());
+    let _abstract =
+        UnixListener::bind_addr(&SocketAddr::from_abstract_name(&abstract_name).unwrap()).unwrap();
+    // This process reaches them all.
+    UnixStream::connect(&bus).unwrap();
+    UnixStream::connect_addr(&SocketAddr::from_abstract_name(&abstract_name).unwrap()).unwrap();
+    let given = ["--socket", pcscd.to_str().unwrap()];
+    let (reached, said) = probe(&given, &pcscd);
     assert!(
         reached && said.starts_with("namespace: entered\n"),
         "{said}"
     );
     assert!(said.contains("reachable"), "{said}");
-    let (reached, said) = probe(&given, &bus);
-    assert!(!reached, "{said}");
-    assert!(
-        said.contains("No such file or directory (os error 2)"),
-        "{said}"
-    );
+    for unreached in [bus.as_path(), Path::new(&key_path)] {
+        let (reached, said) = probe(&given, unreached);
+        assert!(!reached, "{said}");
+        assert!(
+            said.contains("No such file or directory (os error 2)"),
+            "{said}"
+        );
+    }
     // Given the bus, it would reach it: the refusal above is the namespace's.
     let (reached, said) = probe(&["--socket", bus.to_str().unwrap()], &bus);
     assert!(reached, "{said}");
+    // No abstract socket of this network namespace exists in the worker's (refused by the
+    // namespace, ECONNREFUSED; Landlock's scope, where the kernel has it, would say EPERM).
+    let (reached, said) = probe(&given, Path::new(&format!("@{abstract_name}")));
+    assert!(
+        !reached && said.contains("Connection refused (os error 111)"),
+        "{said}"
+    );
     let ptmx = Path::new("/dev/pts/ptmx");
     assert!(ptmx.exists());
     let (reached, said) = probe(&given, ptmx);
+    assert!(!reached && said.contains("os error 2"), "{said}");
+    let cgroups = Path::new("/sys/fs/cgroup");
+    assert!(cgroups.exists());
+    let (reached, said) = probe(&given, cgroups);
     assert!(!reached && said.contains("os error 2"), "{said}");
     for kept in ["/dev/null", "/sys/class"] {
         let (reached, said) = probe(&given, Path::new(kept));
@@ -107,7 +130,16 @@ fn a_socket_made_anew_is_not_reached_by_a_worker_started_before_but_a_key_is() {
     let pcscd = dir.path().join("pcscd.comm");
     let listener = std::os::unix::net::UnixListener::bind(&pcscd).unwrap();
     let later = dir.path().join("later.comm");
-    let worker = DeviceWorker::start(&config(), std::slice::from_ref(&pcscd)).unwrap();
+    let reach = Reach {
+        sockets: vec![pcscd.clone()],
+        host_network: false,
+    };
+    let worker = DeviceWorker::start(&config(), &reach).unwrap();
+    assert!(worker.suits(&reach));
+    assert!(!worker.suits(&Reach {
+        host_network: true,
+        ..reach.clone()
+    }));
     assert!(worker.reaches(std::slice::from_ref(&pcscd)));
     // A socket that is not there yet is nothing to reach.
     assert!(worker.reaches(&[pcscd.clone(), later.clone()]));
@@ -149,7 +181,7 @@ fn config() -> DeviceWorkerConfig {
 
 /// A worker, its `unix:` keys connected by latchkeyd's side (the broker).
 fn start() -> Arc<DeviceWorker> {
-    DeviceWorker::start(&config(), &[]).unwrap()
+    DeviceWorker::start(&config(), &Reach::default()).unwrap()
 }
 
 fn spec(key: &TestKey) -> DeviceSpec {

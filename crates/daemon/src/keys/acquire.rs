@@ -19,7 +19,7 @@ use std::time::Instant;
 use latchkey_client::select::select_joining;
 use latchkey_client::{CancelHandle, Device};
 use latchkey_webauthn::WebAuthnError;
-use latchkey_worker::device_worker::{pcscd_socket, DeviceWorker, DeviceWorkerConfig};
+use latchkey_worker::device_worker::{DeviceWorker, DeviceWorkerConfig, Reach};
 use latchkey_worker::keys::{self, Found, Sources, POLL};
 
 use super::KeySources;
@@ -49,35 +49,40 @@ impl KeyAccess {
         }
     }
 
-    /// The running device worker, started if there is none, the last one stopped, or it cannot
-    /// reach one of `sockets` (pcscd's: its namespace keeps only the sockets it was started with,
-    /// as they were then; `unix:` keys latchkeyd connects for it). A worker replaced so lives on
-    /// for the ceremonies that hold its keys.
+    /// The running device worker, started if there is none, the last one stopped, or it is not
+    /// the one `reach` needs (its namespaces keep pcscd's socket as it was when it started, and
+    /// the session's network only for `udp:` keys; `unix:` keys latchkeyd connects for it). A
+    /// worker replaced so lives on for the ceremonies that hold its keys, and is let go outside
+    /// the lock.
     fn running(
         config: &DeviceWorkerConfig,
         running: &Mutex<Option<Arc<DeviceWorker>>>,
-        sockets: &[std::path::PathBuf],
+        reach: &Reach,
     ) -> Result<Arc<DeviceWorker>, WebAuthnError> {
         let mut slot = running
             .lock()
             .map_err(|_| WebAuthnError::unknown("the security key worker's lock is poisoned"))?;
         match slot.as_ref() {
-            Some(worker) if worker.is_alive() && worker.reaches(sockets) => {
-                return Ok(worker.clone())
-            }
+            Some(worker) if worker.is_alive() && worker.suits(reach) => return Ok(worker.clone()),
             Some(worker) if worker.is_alive() => tracing::info!(
-                ?sockets,
-                "pcscd's socket is new to the security key worker; starting one that keeps it"
+                ?reach,
+                "the security key worker cannot reach what this ceremony needs (pcscd's socket made anew, or udp: keys named or no longer); starting one that can"
             ),
             Some(_) => tracing::warn!("the security key worker stopped; starting a new one"),
             None => {}
         }
-        slot.take();
-        let worker = DeviceWorker::start(config, sockets).map_err(|e| {
+        let retired = slot.take();
+        let started = DeviceWorker::start(config, reach);
+        if let Ok(worker) = &started {
+            *slot = Some(worker.clone());
+        }
+        // A retired worker no key holds stops here (its drop waits for it), not under the lock.
+        drop(slot);
+        drop(retired);
+        let worker = started.map_err(|e| {
             WebAuthnError::not_allowed(format!("cannot start the security key worker: {e}"))
         })?;
         tracing::info!(pid = ?worker.pid(), "security key worker started");
-        *slot = Some(worker.clone());
         Ok(worker)
     }
 
@@ -106,13 +111,13 @@ impl KeyAccess {
                     usb: sources.usb.clone(),
                     pcsc: sources.pcsc,
                     unix: None,
+                    inotify: false,
                 },
                 ceremony,
             )),
             Self::Worker { config, running } => {
-                let sockets: Vec<std::path::PathBuf> =
-                    sources.pcsc.then(pcscd_socket).into_iter().collect();
-                let worker = Self::running(config, running, &sockets)?;
+                let reach = Reach::for_keys(&specs, sources.pcsc);
+                let worker = Self::running(config, running, &reach)?;
                 worker
                     .find(&specs, sources.usb.is_some(), sources.pcsc, ceremony)
                     .map_err(|e| WebAuthnError::not_allowed(e.to_string()))

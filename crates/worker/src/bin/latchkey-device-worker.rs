@@ -39,10 +39,14 @@ struct Args {
     /// No USB discovery: only named keys and PC/SC cards.
     #[arg(long)]
     no_usb: bool,
-    /// A socket the worker connects to (pcscd's, a `unix:` virtual key's): kept in its
-    /// filesystem, where no other socket is. Repeatable.
+    /// A socket the worker connects to itself (pcscd's): kept in its filesystem, where no
+    /// other socket is (latchkeyd connects `unix:` keys for it). Repeatable.
     #[arg(long = "socket", value_name = "PATH")]
     sockets: Vec<PathBuf>,
+    /// Stay in the session's network namespace (for `udp:` keys): abstract Unix sockets and
+    /// the network stay reachable.
+    #[arg(long)]
+    host_network: bool,
     /// Log filter (`error`, `warn`, `info`, `debug`, or a tracing directive).
     #[arg(long, default_value = "info")]
     log_level: String,
@@ -69,6 +73,7 @@ fn main() -> ExitCode {
         sysfs: usb.as_ref().map(|r| r.sysfs.clone()),
         dev: usb.as_ref().map(|r| r.dev.clone()),
         sockets: args.sockets.clone(),
+        host_network: args.host_network,
     };
     if let Some(path) = &args.sandbox_probe {
         return probe(&policy, path);
@@ -81,7 +86,7 @@ fn main() -> ExitCode {
         }
     };
     // latchkeyd connects `unix:` keys for the worker, whose namespace holds none of the user's
-    // sockets (taken before the sandbox, which has no `getsockopt` for its type check).
+    // sockets (taken before the sandbox: nothing from latchkeyd is read before it).
     let unix = BrokerClient::from_stdout()
         .map(|b| Arc::new(b) as Arc<dyn latchkey_client::hid::UnixConnector>);
     let applied = match sandboxed(&policy) {
@@ -117,7 +122,14 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match serve(link, &ready, &Config { usb, unix }) {
+    let inotify = matches!(
+        applied.namespace,
+        Outcome::Entered {
+            own_network: true,
+            ..
+        }
+    );
+    match serve(link, &ready, &Config { usb, unix, inotify }) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "the link to latchkeyd failed");
@@ -135,9 +147,14 @@ fn sandboxed(policy: &DevicePolicy) -> Result<Applied, DeviceSandboxError> {
 /// Logs what the sandbox could not do on this system.
 fn report(applied: &Applied) {
     match &applied.namespace {
-        Outcome::Entered { sockets } => {
-            tracing::debug!(?sockets, "in a namespace of its own, keeping these sockets")
-        }
+        Outcome::Entered {
+            sockets,
+            own_network,
+        } => tracing::info!(
+            ?sockets,
+            own_network,
+            "in namespaces of its own, keeping these sockets"
+        ),
         Outcome::Unavailable { step, error } => tracing::warn!(
             step,
             %error,
@@ -167,6 +184,14 @@ fn probe(policy: &DevicePolicy, path: &std::path::Path) -> ExitCode {
         }
     }
     use std::os::unix::fs::FileTypeExt as _;
+    // `@NAME`: an abstract socket.
+    if let Some(name) = path.to_str().and_then(|p| p.strip_prefix('@')) {
+        use std::os::linux::net::SocketAddrExt as _;
+        use std::os::unix::net::{SocketAddr, UnixStream};
+        let reached =
+            SocketAddr::from_abstract_name(name).and_then(|addr| UnixStream::connect_addr(&addr));
+        return said(path, reached.map(drop));
+    }
     let opened = match std::fs::metadata(path) {
         Err(e) => Err(e),
         Ok(m) if m.is_dir() => std::fs::read_dir(path).map(drop),
@@ -175,7 +200,12 @@ fn probe(policy: &DevicePolicy, path: &std::path::Path) -> ExitCode {
             .or_else(|_| connect_seqpacket(path)),
         Ok(_) => std::fs::File::open(path).map(drop),
     };
-    match opened {
+    said(path, opened)
+}
+
+/// Prints what the probe of `path` found; exit status 0 if it was reached.
+fn said(path: &std::path::Path, reached: std::io::Result<()>) -> ExitCode {
+    match reached {
         Ok(()) => {
             println!("{}: reachable", path.display());
             ExitCode::SUCCESS

@@ -75,21 +75,27 @@ pub fn serve(socket: &Socket, allowed: &Allowed) {
 
 /// The connected socket for the request `path`, or why not.
 fn answer(path: &[u8], allowed: &Allowed) -> io::Result<OwnedFd> {
-    if path.len() > MAX_PATH || path.is_empty() {
+    if path.len() > MAX_PATH {
         return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
     }
-    let path = Path::new(OsStr::from_bytes(path));
-    let known = allowed
+    let asked = Path::new(OsStr::from_bytes(path));
+    // The path as latchkeyd named it, not as the worker spelled it.
+    let Some(path) = allowed
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .iter()
-        .any(|p| p == path);
-    if !known {
-        tracing::warn!(path = %path.display(), "the security key worker asked for a socket no key names; refused");
+        .find(|p| p.as_path() == asked)
+        .cloned()
+    else {
+        // Debug-formatted: the worker chose these bytes.
+        tracing::warn!(path = ?asked, "the security key worker asked for a socket no key names; refused");
         return Err(io::Error::from_raw_os_error(libc::EACCES));
-    }
-    let socket = Socket::new(Domain::UNIX, Type::SEQPACKET.cloexec(), None)?;
-    socket.connect(&SockAddr::unix(path)?)?;
+    };
+    // Non-blocking: a key whose backlog is full (a worker taken over may fill it) answers
+    // EAGAIN at once instead of holding this thread; the worker tries again at its next poll.
+    let socket = Socket::new(Domain::UNIX, Type::SEQPACKET.cloexec().nonblocking(), None)?;
+    socket.connect(&SockAddr::unix(&path)?)?;
+    socket.set_nonblocking(false)?;
     Ok(socket.into())
 }
 
@@ -112,10 +118,16 @@ fn send(socket: &Socket, bytes: &[u8], fd: Option<&OwnedFd>) -> io::Result<()> {
     Ok(())
 }
 
+/// How long the worker waits for the broker's answer; latchkeyd answers at once (its connect
+/// does not block).
+const ANSWER_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The worker's side: asks latchkeyd for each `unix:` key's connected socket.
 #[derive(Debug)]
 pub struct BrokerClient {
-    socket: Mutex<Socket>,
+    /// `None` once a request failed half-way: its answer may still come, and would be taken for
+    /// the next request's, so no request is made again.
+    socket: Mutex<Option<Socket>>,
 }
 
 impl BrokerClient {
@@ -125,15 +137,17 @@ impl BrokerClient {
     pub fn from_stdout() -> Option<Self> {
         let fd = io::stdout().as_fd().try_clone_to_owned().ok()?;
         let socket = Socket::from(fd);
-        matches!(socket.r#type(), Ok(t) if t == Type::SEQPACKET).then(|| Self {
-            socket: Mutex::new(socket),
-        })
+        if !matches!(socket.r#type(), Ok(t) if t == Type::SEQPACKET) {
+            return None;
+        }
+        socket.set_read_timeout(Some(ANSWER_LIMIT)).ok()?;
+        Some(Self::from_socket(socket))
     }
 
-    /// Wraps one end of a socketpair (tests).
+    /// Wraps one end of a socketpair.
     pub fn from_socket(socket: Socket) -> Self {
         Self {
-            socket: Mutex::new(socket),
+            socket: Mutex::new(Some(socket)),
         }
     }
 }
@@ -144,14 +158,38 @@ impl UnixConnector for BrokerClient {
         if bytes.len() > MAX_PATH {
             return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
         }
+        if bytes.is_empty() {
+            return Err(io::Error::from_raw_os_error(libc::ENOENT));
+        }
         // One request at a time: the answer that follows is this one's.
-        let socket = self.socket.lock().unwrap_or_else(PoisonError::into_inner);
-        (&*socket).write_all(bytes)?;
+        let mut slot = self.socket.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(socket) = slot.as_ref() else {
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the broker failed earlier",
+            ));
+        };
+        match Self::exchange(socket, bytes) {
+            Ok(answer) => answer,
+            Err(e) => {
+                *slot = None;
+                Err(e)
+            }
+        }
+    }
+}
+
+impl BrokerClient {
+    /// One request and its answer on `socket`: `Err` when the exchange itself failed (nothing
+    /// or no whole answer came back), else the broker's answer.
+    fn exchange(socket: &Socket, bytes: &[u8]) -> io::Result<io::Result<OwnedFd>> {
+        let mut writer = socket;
+        writer.write_all(bytes)?;
         let mut reply = [0u8; 5];
         let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
         let mut control = RecvAncillaryBuffer::new(&mut space);
         let got = recvmsg(
-            &*socket,
+            socket,
             &mut [IoSliceMut::new(&mut reply)],
             &mut control,
             RecvFlags::CMSG_CLOEXEC,
@@ -172,10 +210,10 @@ impl UnixConnector for BrokerClient {
                 io::ErrorKind::UnexpectedEof,
                 "latchkeyd closed the broker socket",
             )),
-            (1, CONNECTED, Some(fd)) => Ok(fd),
+            (1, CONNECTED, Some(fd)) => Ok(Ok(fd)),
             (5, FAILED, None) => {
                 let errno = i32::from_le_bytes([reply[1], reply[2], reply[3], reply[4]]);
-                Err(io::Error::from_raw_os_error(errno))
+                Ok(Err(io::Error::from_raw_os_error(errno)))
             }
             _ => Err(io::Error::new(
                 io::ErrorKind::InvalidData,
@@ -234,6 +272,36 @@ mod tests {
     }
 
     #[test]
+    fn a_key_whose_backlog_is_full_is_refused_at_once_not_waited_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("key.sock");
+        let listener = Socket::new(Domain::UNIX, Type::SEQPACKET, None).unwrap();
+        listener.bind(&SockAddr::unix(&key).unwrap()).unwrap();
+        listener.listen(0).unwrap();
+        // Connections never accepted, until the backlog refuses more.
+        let mut pending = Vec::new();
+        loop {
+            let s = Socket::new(Domain::UNIX, Type::SEQPACKET.nonblocking(), None).unwrap();
+            match s.connect(&SockAddr::unix(&key).unwrap()) {
+                Ok(()) => pending.push(s),
+                Err(e) => {
+                    assert_eq!(e.raw_os_error(), Some(libc::EAGAIN), "{e}");
+                    break;
+                }
+            }
+            assert!(pending.len() < 1000);
+        }
+        let (client, server) = broker(vec![key.clone()]);
+        let full = client.connect(&key).unwrap_err();
+        assert_eq!(full.raw_os_error(), Some(libc::EAGAIN), "{full}");
+        // Once one is accepted, the key is reached again.
+        let _accepted = listener.accept().unwrap();
+        assert!(client.connect(&key).is_ok());
+        drop(client);
+        server.join().unwrap();
+    }
+
+    #[test]
     fn a_request_too_long_or_malformed_is_refused_and_the_broker_serves_on() {
         let dir = tempfile::tempdir().unwrap();
         let (client, server) = broker(vec![dir.path().join("k")]);
@@ -242,13 +310,18 @@ mod tests {
             client.connect(&long).unwrap_err().raw_os_error(),
             Some(libc::ENAMETOOLONG)
         );
+        assert_eq!(
+            client.connect(Path::new("")).unwrap_err().raw_os_error(),
+            Some(libc::ENOENT)
+        );
         // Sent raw, past the client's own check.
-        let raw = client.socket.lock().unwrap();
+        let guard = client.socket.lock().unwrap();
+        let raw = guard.as_ref().unwrap();
         (&*raw).write_all(&vec![b'/'; MAX_PATH + 1]).unwrap();
         let mut reply = [0u8; 8];
         assert_eq!((&*raw).read(&mut reply).unwrap(), 5);
         assert_eq!(reply[..5], [FAILED, libc::ENAMETOOLONG as u8, 0, 0, 0]);
-        drop(raw);
+        drop(guard);
         let named = client.connect(&dir.path().join("k")).unwrap_err();
         assert_eq!(named.raw_os_error(), Some(libc::ENOENT), "{named}");
         drop(client);

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -63,12 +63,37 @@ pub struct DeviceWorkerConfig {
 
 type Waiters = Mutex<HashMap<u64, mpsc::Sender<DeviceReply>>>;
 
-/// Where pcscd listens: `PCSCLITE_CSOCK_NAME` as latchkeyd has it, else pcsc-lite's default.
+/// Where pcscd listens: `PCSCLITE_CSOCK_NAME` as latchkeyd has it (made absolute), else
+/// pcsc-lite's default. The worker is told this very path, whatever its libpcsclite's built-in
+/// default, since this is the one its namespace keeps.
 pub fn pcscd_socket() -> PathBuf {
-    std::env::var_os("PCSCLITE_CSOCK_NAME")
+    let named = std::env::var_os("PCSCLITE_CSOCK_NAME")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/run/pcscd/pcscd.comm"))
+        .unwrap_or_else(|| PathBuf::from("/run/pcscd/pcscd.comm"));
+    std::path::absolute(&named).unwrap_or(named)
 }
+
+/// What a device worker must be able to reach, decided per ceremony ([`DeviceWorker::suits`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reach {
+    /// Sockets it connects to itself (pcscd's), kept in its filesystem.
+    pub sockets: Vec<PathBuf>,
+    /// `udp:` keys are named: it stays in the session's network namespace.
+    pub host_network: bool,
+}
+
+impl Reach {
+    /// What opening `specs` (and, with `pcsc`, PC/SC cards) needs.
+    pub fn for_keys(specs: &[DeviceSpec], pcsc: bool) -> Self {
+        Self {
+            sockets: pcsc.then(pcscd_socket).into_iter().collect(),
+            host_network: specs.iter().any(|s| matches!(s, DeviceSpec::Udp { .. })),
+        }
+    }
+}
+
+/// The most `unix:` key paths a worker's broker remembers as allowed (the latest first).
+const MAX_ALLOWED: usize = 4 * MAX_SPECS;
 
 /// A socket kept in a worker's namespace: its path and the inode bound there.
 type KeptSocket = (PathBuf, (u64, u64));
@@ -78,6 +103,8 @@ pub struct DeviceWorker {
     link: Link,
     /// The sockets it was started with that existed then, as they were.
     sockets: Vec<KeptSocket>,
+    /// Whether it stayed in the session's network namespace.
+    host_network: bool,
     /// The `unix:` keys the broker connects for it ([`super::broker`]).
     allowed: Allowed,
     waiters: Arc<Waiters>,
@@ -96,12 +123,9 @@ impl std::fmt::Debug for DeviceWorker {
 }
 
 impl DeviceWorker {
-    /// Starts the worker, with `sockets` ([`sockets_for`]) in its filesystem, and waits for its
-    /// `Ready` (with this build's protocol version).
-    pub fn start(
-        config: &DeviceWorkerConfig,
-        sockets: &[PathBuf],
-    ) -> Result<Arc<Self>, WorkerError> {
+    /// Starts the worker, able to reach what `reach` says, and waits for its `Ready` (with this
+    /// build's protocol version).
+    pub fn start(config: &DeviceWorkerConfig, reach: &Reach) -> Result<Arc<Self>, WorkerError> {
         let (link, theirs) = Link::pair().map_err(WorkerError::Io)?;
         // The broker's socketpair: the worker's end is its standard output.
         let (broker, broker_theirs) =
@@ -123,11 +147,13 @@ impl DeviceWorker {
                 command.arg("--no-usb");
             }
         }
-        if let Some(value) = std::env::var_os("PCSCLITE_CSOCK_NAME") {
-            command.env("PCSCLITE_CSOCK_NAME", value);
+        command.env("PCSCLITE_CSOCK_NAME", pcscd_socket());
+        if reach.host_network {
+            command.arg("--host-network");
         }
         // Taken before the worker binds them: a socket replaced meanwhile is seen as replaced.
-        let kept: Vec<KeptSocket> = sockets
+        let kept: Vec<KeptSocket> = reach
+            .sockets
             .iter()
             .filter_map(|path| super::namespace::socket_identity(path).map(|id| (path.clone(), id)))
             .collect();
@@ -169,6 +195,7 @@ impl DeviceWorker {
         let worker = Arc::new(Self {
             link,
             sockets: kept,
+            host_network: reach.host_network,
             allowed,
             waiters: Arc::new(Mutex::new(HashMap::new())),
             next_seq: AtomicU64::new(1),
@@ -190,9 +217,14 @@ impl DeviceWorker {
         self.child.lock().ok().map(|c| c.id())
     }
 
-    /// Whether this worker can reach every socket in `sockets` that exists now: each was a
-    /// socket when it started and is still the same one (a key or pcscd that made its socket
-    /// anew, or one that appeared since, needs a new worker).
+    /// Whether this worker is the one `reach` needs: in the network namespace it names, and
+    /// able to reach every socket in it that exists now, each a socket when the worker started
+    /// and still the same one (pcscd restarted, or started since, needs a new worker).
+    pub fn suits(&self, reach: &Reach) -> bool {
+        self.host_network == reach.host_network && self.reaches(&reach.sockets)
+    }
+
+    /// The socket half of [`Self::suits`].
     pub fn reaches(&self, sockets: &[PathBuf]) -> bool {
         sockets.iter().all(|path| {
             super::namespace::socket_identity(path).is_none_or(|now| {
@@ -274,15 +306,18 @@ impl DeviceWorker {
             .take(MAX_SPECS)
             .map(|s| Spec(s.to_string()))
             .collect();
-        // The `unix:` keys the worker may now have connected: these paths, as it reads them.
-        let unix: Vec<PathBuf> = specs
-            .iter()
-            .filter_map(|s| match s.0.parse() {
-                Ok(DeviceSpec::Unix(path)) => Some(path),
-                _ => None,
-            })
-            .collect();
-        *self.allowed.lock().unwrap_or_else(PoisonError::into_inner) = unix;
+        // The `unix:` keys the worker may now have connected: these paths, as it reads them,
+        // added to those of the ceremonies before (one may still wait for its keys).
+        {
+            let mut allowed = self.allowed.lock().unwrap_or_else(PoisonError::into_inner);
+            for spec in &specs {
+                if let Ok(DeviceSpec::Unix(path)) = spec.0.parse() {
+                    allowed.retain(|p| *p != path);
+                    allowed.insert(0, path);
+                }
+            }
+            allowed.truncate(MAX_ALLOWED);
+        }
         let (seq, rx) = self.call(DeviceRequest::Acquire { specs, usb, pcsc })?;
         let mut present = Vec::new();
         loop {
@@ -321,9 +356,11 @@ impl DeviceWorker {
         // Keys that appear later: turned into RemoteKeys on a thread, until `Stop`. The thread
         // sleeps in `recv` until a reply comes or its sender goes (`Stop` forgets `seq`, and a
         // dead worker's reader drops every waiter); nothing wakes it on a timer.
+        // The joins thread, the stop and each key hold the worker: one replaced by a newer
+        // (`KeyAccess::running`) lives on until the ceremonies using it let go.
         let (tx, joins) = mpsc::channel();
         let stopped = Arc::new(AtomicBool::new(false));
-        let worker = Arc::downgrade(self);
+        let worker = self.clone();
         let flag = stopped.clone();
         let tied = ceremony.clone();
         let spawned = thread::Builder::new()
@@ -333,9 +370,7 @@ impl DeviceWorker {
                     // Keys the worker opened as `Stop` went out are not taken: each is let go
                     // (until `Stop` forgets the acquisition and this channel ends).
                     if flag.load(Ordering::SeqCst) {
-                        if let (DeviceReply::Opened { key, .. }, Some(worker)) =
-                            (&reply, worker.upgrade())
-                        {
+                        if let DeviceReply::Opened { key, .. } = &reply {
                             worker.close(*key);
                         }
                         continue;
@@ -350,9 +385,6 @@ impl DeviceWorker {
                     else {
                         continue;
                     };
-                    let Some(worker) = worker.upgrade() else {
-                        return;
-                    };
                     let key = RemoteKey::new(&worker, key, name, path, transport, cbor);
                     crate::keys::tie(&key, &tied);
                     if tx.send(Box::new(key) as Box<dyn Device>).is_err() {
@@ -363,13 +395,11 @@ impl DeviceWorker {
         if let Err(e) = spawned {
             tracing::warn!(error = %e, "cannot follow keys that appear");
         }
-        let worker = Arc::downgrade(self);
+        let worker = self.clone();
         let stop = StopOnDrop::with(move || {
             stopped.store(true, Ordering::SeqCst);
-            if let Some(worker) = worker.upgrade() {
-                worker.forget(seq);
-                let _ = worker.notify(seq, DeviceRequest::Stop {});
-            }
+            worker.forget(seq);
+            let _ = worker.notify(seq, DeviceRequest::Stop {});
         });
         Ok(Found {
             present,
@@ -486,9 +516,10 @@ pub(super) fn read_replies(link: &Link, waiters: &Waiters, alive: &AtomicBool) {
     }
 }
 
-/// A key the device worker holds open, driven from latchkeyd.
+/// A key the device worker holds open, driven from latchkeyd. It holds its worker: one replaced
+/// by a newer lives on until its keys are let go.
 pub struct RemoteKey {
-    worker: Weak<DeviceWorker>,
+    worker: Arc<DeviceWorker>,
     key: u32,
     description: DeviceDescription,
     cancel: CancelHandle,
@@ -504,8 +535,8 @@ impl RemoteKey {
         cbor: bool,
     ) -> Self {
         let cancel = CancelHandle::new();
-        let weak = Arc::downgrade(worker);
-        let hook = weak.clone();
+        // The ceremony's cancel handle may outlive the key: it does not keep the worker.
+        let hook = Arc::downgrade(worker);
         cancel.on_cancel(move || {
             if let Some(worker) = hook.upgrade() {
                 let seq = worker.next_seq.fetch_add(1, Ordering::SeqCst);
@@ -518,7 +549,7 @@ impl RemoteKey {
             _ => Transport::Usb,
         };
         Self {
-            worker: weak,
+            worker: worker.clone(),
             key,
             description: DeviceDescription {
                 name,
@@ -538,7 +569,7 @@ impl RemoteKey {
         if self.cancel.is_cancelled() {
             return Err(DeviceError::Cancelled);
         }
-        let worker = self.worker.upgrade().ok_or_else(stopped)?;
+        let worker = &self.worker;
         let (seq, rx) = worker.call(body)?;
         let started = Instant::now();
         let mut cancelled: Option<Instant> = None;
@@ -644,8 +675,6 @@ impl Device for RemoteKey {
 
 impl Drop for RemoteKey {
     fn drop(&mut self) {
-        if let Some(worker) = self.worker.upgrade() {
-            worker.close(self.key);
-        }
+        self.worker.close(self.key);
     }
 }

@@ -15,7 +15,8 @@ pub mod sandbox;
 pub mod serve;
 
 pub use client::{
-    pcscd_socket, DeviceWorker, DeviceWorkerConfig, RemoteKey, DEVICE_WORKER_PROGRAM, KEYS_STOPPED,
+    pcscd_socket, DeviceWorker, DeviceWorkerConfig, Reach, RemoteKey, DEVICE_WORKER_PROGRAM,
+    KEYS_STOPPED,
 };
 
 #[cfg(test)]

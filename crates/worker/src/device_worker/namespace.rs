@@ -1,36 +1,43 @@
-//! The device worker's own view of the filesystem: a user and mount namespace whose root holds
-//! only what the worker needs to reach, so that connecting to the user's other Unix sockets — the
-//! session bus (from which `systemd --user` starts any process), the display, agents — is
-//! impossible, not just unmediated. Landlock cannot refuse `connect(2)` on a named socket, and
-//! seccomp cannot read the address a `connect` names; a socket that is not in the worker's
-//! filesystem cannot be named at all.
+//! The device worker's own view of the system: a user, mount, IPC and (unless it must reach
+//! `udp:` keys) network namespace whose root holds only what the worker needs, so that connecting
+//! to the user's other Unix sockets — the session bus (from which `systemd --user` starts any
+//! process), the display, agents — is impossible, not just unmediated. Landlock cannot refuse
+//! `connect(2)` on a named socket (and scopes abstract ones only from Linux 6.12), and seccomp
+//! cannot read the address a `connect` names; a socket that is not in the worker's filesystem, or
+//! in its network namespace (abstract sockets belong to one), cannot be named at all.
 //!
-//! The root is an empty, read-only tmpfs holding, each at its own path:
-//! - the sysfs root, recursively bound, for hidraw enumeration (read-only again by Landlock);
-//! - the `/dev` root, recursively bound (hidraw nodes come and go with hot-plug, so the whole
-//!   devtmpfs stays), with its `pts`, `shm`, `mqueue` and `hugepages` mounts covered by empty
-//!   read-only tmpfs: no terminal of the user's, no other process's shared memory;
-//! - each socket latchkeyd names (`--socket`): pcscd's and the `unix:` virtual keys', bound one
-//!   file each, never their directories (a key's socket in `$XDG_RUNTIME_DIR` must not bring the
-//!   session bus beside it). A bound socket is the inode that was there when the worker started;
-//!   latchkeyd starts a new worker when a socket it needs is another inode by now
-//!   ([`super::DeviceWorker::reaches`]).
+//! The root is an empty, read-only tmpfs holding, each at its own path and read-only:
+//! - sysfs's `class` and `devices` (hidraw enumeration: `class/hidraw` and the report descriptors
+//!   and uevents behind its links), not the rest of sysfs (no cgroup files, no `/sys/fs`);
+//! - the `/dev` root, recursively (hidraw nodes come and go with hot-plug, so the whole devtmpfs
+//!   stays; device nodes open for writing on a read-only mount, as the user's permissions
+//!   allow), with its `pts`, `shm`, `mqueue` and `hugepages` mounts covered by empty read-only
+//!   tmpfs: no terminal of the user's, no other process's shared memory;
+//! - each socket latchkeyd names (`--socket`: pcscd's), bound one file each, never its
+//!   directory. A bound socket is the inode that was there when the worker started; latchkeyd
+//!   starts a new worker when it is another one by now ([`super::DeviceWorker::reaches`]).
+//!   `unix:` virtual keys are not bound: latchkeyd connects them for the worker
+//!   ([`super::broker`]).
 //!
 //! A new IPC namespace goes with it (no System V shared memory of the session's, X11's MIT-SHM
-//! among them). The network namespace stays the session's: the kernel sends hot-plug uevents only
-//! to network namespaces of the initial user namespace.
+//! among them), and a new network namespace, empty (no abstract socket of the session's: X11's
+//! `@/tmp/.X11-unix/X0`, a `dbus-launch` bus; no network at all), unless latchkeyd names `udp:`
+//! keys (`--host-network`). The kernel sends hot-plug uevents only to network namespaces of the
+//! initial user namespace, so in its own the worker follows USB keys with inotify on `/dev`.
 //!
 //! Built the way unprivileged sandboxes build it (bubblewrap's way, in our own words): unshare
-//! the user, mount and IPC namespaces, map the worker's own user and group to themselves, make
-//! every mount private, mount a tmpfs on a staging directory, bind what stays under it, then
-//! `pivot_root` into it and detach the old root. Finally every capability the new user namespace
-//! gave is dropped. The worker must be single-threaded (the kernel refuses a new user namespace
-//! to a threaded process).
+//! the namespaces, map the worker's own user and group to themselves, make every mount private,
+//! mount a tmpfs on a staging directory, bind what stays under it, then `pivot_root` into it and
+//! detach the old root. Finally every capability the new user namespace gave is dropped, on this
+//! path and on every failure after the `unshare`. The worker must be single-threaded (the kernel
+//! refuses a new user namespace to a threaded process).
 //!
-//! Where the kernel or a security module refuses unprivileged user namespaces (Debian 12 allows
-//! them; Ubuntu 24.04's AppArmor restricts them, a unit's `RestrictNamespaces=` may forbid them)
-//! the worker cannot make this view: [`enter`] says so with [`Outcome::Unavailable`], leaving the
-//! process as it was, and the worker runs with Landlock and seccomp only, logging a warning.
+//! Where the kernel, a security module or a seccomp filter refuses a step (Debian 12 allows
+//! unprivileged user namespaces; Ubuntu 24.04's AppArmor restricts them; a unit's
+//! `RestrictNamespaces=` or `SystemCallFilter=` may forbid them) the worker cannot make this view:
+//! [`enter`] says so with [`Outcome::Unavailable`], its filesystem view as it was (in namespaces
+//! of its own if the `unshare` went through, holding no capability in them), and the worker runs
+//! with Landlock and seccomp only, logging a warning.
 
 use std::ffi::CStr;
 use std::io;
@@ -57,16 +64,21 @@ const TMPFS: MountFlags = MountFlags::NOSUID
     .union(MountFlags::NODEV)
     .union(MountFlags::NOEXEC);
 
-/// What the worker's filesystem keeps.
+/// The directories of sysfs kept: hidraw's class and the devices its links lead to.
+const SYSFS_KEPT: &[&str] = &["class", "devices"];
+
+/// What the worker's namespaces keep.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct View {
-    /// The sysfs root (recursively).
+    /// The sysfs root ([`SYSFS_KEPT`] under it).
     pub sysfs: Option<PathBuf>,
     /// The `/dev` root (recursively, its terminals and shared memory covered).
     pub dev: Option<PathBuf>,
     /// Sockets, each bound alone; those that do not exist (or are no sockets) when the worker
     /// starts are left out.
     pub sockets: Vec<PathBuf>,
+    /// Stay in the session's network namespace (`udp:` keys need it).
+    pub host_network: bool,
 }
 
 /// What [`enter`] did.
@@ -77,6 +89,8 @@ pub enum Outcome {
     Entered {
         /// The sockets in the new root.
         sockets: Vec<PathBuf>,
+        /// Whether the network namespace is the worker's own (hot-plug then uses inotify).
+        own_network: bool,
     },
     /// No namespace could be made; the process is as it was.
     Unavailable {
@@ -104,8 +118,8 @@ fn unavailable((step, error): (&'static str, io::Error)) -> Outcome {
     Outcome::Unavailable { step, error }
 }
 
-/// Moves this (single-threaded) process into a user, mount and IPC namespace of its own whose
-/// root keeps only `view` (module docs).
+/// Moves this (single-threaded) process into a user, mount, IPC and (unless `view` keeps the
+/// host's) network namespace of its own whose root keeps only `view` (module docs).
 pub fn enter(view: &View) -> Result<Outcome, NamespaceError> {
     let uid = rustix::process::getuid().as_raw();
     let gid = rustix::process::getgid().as_raw();
@@ -127,34 +141,42 @@ pub fn enter(view: &View) -> Result<Outcome, NamespaceError> {
     // SAFETY: `unshare` without CLONE_FILES (or CLONE_FS, CLONE_SIGHAND…) changes no state that
     // Rust code in this process relies on; the worker runs one thread here (checked by the caller,
     // and the kernel refuses CLONE_NEWUSER to a threaded process anyway).
+    let mut flags = UnshareFlags::NEWUSER | UnshareFlags::NEWNS | UnshareFlags::NEWIPC;
+    if !view.host_network {
+        flags |= UnshareFlags::NEWNET;
+    }
     #[allow(unsafe_code)]
-    let unshared = unsafe {
-        rustix::thread::unshare_unsafe(
-            UnshareFlags::NEWUSER | UnshareFlags::NEWNS | UnshareFlags::NEWIPC,
-        )
-    };
+    let unshared = unsafe { rustix::thread::unshare_unsafe(flags) };
     if let Err(e) = unshared {
         return Ok(unavailable(("unshare", e.into())));
     }
     // From here on the process is in namespaces of its own; until the pivot, a failure leaves
-    // its filesystem view as it was (the staging mount is taken away again).
+    // its filesystem view as it was (the staging mount is taken away again) and gives up the
+    // capabilities the new user namespace gave.
+    let given_up = |e: (&'static str, io::Error)| -> Result<Outcome, NamespaceError> {
+        drop_capabilities().map_err(|error| NamespaceError {
+            step: "drop capabilities",
+            error: error.into(),
+        })?;
+        Ok(unavailable(e))
+    };
     if let Err(e) = map_ids(uid, gid) {
-        return Ok(unavailable(e));
+        return given_up(e);
     }
     if let Err(e) = build(view, &sockets, staging) {
         let _ = unmount(staging, UnmountFlags::DETACH);
-        return Ok(unavailable(e));
+        return given_up(e);
     }
     if let Err(e) = rustix::process::chdir(staging) {
         let _ = unmount(staging, UnmountFlags::DETACH);
-        return Ok(unavailable(("chdir", e.into())));
+        return given_up(("chdir", e.into()));
     }
     // pivot_root(".", "."): the new root goes on top of the old one, both at "/"; detaching
     // what is now under "." takes the old root (and every mount in it) away.
     if let Err(e) = rustix::process::pivot_root(".", ".") {
         let _ = rustix::process::chdir("/");
         let _ = unmount(staging, UnmountFlags::DETACH);
-        return Ok(unavailable(("pivot_root", e.into())));
+        return given_up(("pivot_root", e.into()));
     }
     let fatal = |step| {
         move |e: rustix::io::Errno| NamespaceError {
@@ -166,7 +188,15 @@ pub fn enter(view: &View) -> Result<Outcome, NamespaceError> {
     rustix::process::chdir("/").map_err(fatal("chdir /"))?;
     mount_remount("/", MountFlags::BIND | MountFlags::RDONLY | TMPFS, c"")
         .map_err(fatal("read-only root"))?;
-    // The new user namespace gave every capability within it; none is needed any more.
+    drop_capabilities().map_err(fatal("drop capabilities"))?;
+    Ok(Outcome::Entered {
+        sockets,
+        own_network: !view.host_network,
+    })
+}
+
+/// Gives up every capability: the new user namespace gave them all, and none is needed.
+fn drop_capabilities() -> rustix::io::Result<()> {
     rustix::thread::set_capabilities(
         None,
         CapabilitySets {
@@ -175,8 +205,6 @@ pub fn enter(view: &View) -> Result<Outcome, NamespaceError> {
             inheritable: CapabilitySet::empty(),
         },
     )
-    .map_err(fatal("drop capabilities"))?;
-    Ok(Outcome::Entered { sockets })
 }
 
 fn is_socket(path: &Path) -> bool {
@@ -239,13 +267,29 @@ fn build(
     )
     .map_err(io("private mounts"))?;
     tmpfs(staging, c"mode=0755,size=1m").map_err(io("root tmpfs"))?;
-    for tree in view.sysfs.iter().chain(view.dev.iter()) {
-        let target = under(staging, tree)?;
-        std::fs::create_dir_all(&target).map_err(at("mount point"))?;
-        mount_bind_recursive(tree, &target).map_err(io("bind"))?;
+    let read_only = |target: &Path| read_only(target).map_err(io("read-only bind"));
+    if let Some(sysfs) = &view.sysfs {
+        // Plain binds: these hold no mount of their own (sysfs's cgroup, security, debug and
+        // tracing mounts are all elsewhere), so nothing else of sysfs comes along.
+        for kept in SYSFS_KEPT {
+            let source = sysfs.join(kept);
+            if !source.is_dir() {
+                continue;
+            }
+            let target = under(staging, &source)?;
+            std::fs::create_dir_all(&target).map_err(at("mount point"))?;
+            mount_bind(&source, &target).map_err(io("bind sysfs"))?;
+            read_only(&target)?;
+        }
     }
     if let Some(dev) = &view.dev {
-        let dev = under(staging, dev)?;
+        let target = under(staging, dev)?;
+        std::fs::create_dir_all(&target).map_err(at("mount point"))?;
+        // Recursive: devtmpfs's own submounts are locked to it in a user namespace, and a plain
+        // bind of it is refused. They are covered below.
+        mount_bind_recursive(dev, &target).map_err(io("bind /dev"))?;
+        read_only(&target)?;
+        let dev = target;
         for covered in DEV_COVERED {
             let target = dev.join(covered);
             if target.is_dir() {
@@ -262,8 +306,31 @@ fn build(
         }
         std::fs::File::create(&target).map_err(at("socket mount point"))?;
         mount_bind(socket, &target).map_err(io("bind a socket"))?;
+        read_only(&target)?;
     }
     Ok(())
+}
+
+/// Makes the bind mount at `target` read-only. Its other flags are kept as they are: in a user
+/// namespace the kernel locks `nosuid`, `nodev`, `noexec` and the atime flags of the mounts it
+/// copied, and refuses a remount that would clear one.
+fn read_only(target: &Path) -> rustix::io::Result<()> {
+    use rustix::fs::StatVfsMountFlags as St;
+    let now = rustix::fs::statvfs(target)?.f_flag;
+    let mut flags = MountFlags::BIND | MountFlags::RDONLY;
+    for (st, ms) in [
+        (St::NOSUID, MountFlags::NOSUID),
+        (St::NODEV, MountFlags::NODEV),
+        (St::NOEXEC, MountFlags::NOEXEC),
+        (St::NOATIME, MountFlags::NOATIME),
+        (St::NODIRATIME, MountFlags::NODIRATIME),
+        (St::RELATIME, MountFlags::RELATIME),
+    ] {
+        if now.contains(st) {
+            flags |= ms;
+        }
+    }
+    mount_remount(target, flags, c"")
 }
 
 /// The device and inode of the socket at `path` now, to tell whether the one a worker bound is

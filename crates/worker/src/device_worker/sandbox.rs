@@ -1,10 +1,11 @@
 //! The device worker's own sandbox profile, applied by `latchkey-device-worker` before it reads
 //! anything from latchkeyd and before it starts a thread (threads inherit both filters).
 //!
-//! 1. A user, mount and IPC namespace of its own whose root keeps sysfs, `/dev` (its terminals and
-//!    shared memory covered) and the sockets latchkeyd names, nothing else
-//!    ([`super::namespace`]): no other socket of the user's can be connected to. Where the system
-//!    refuses unprivileged user namespaces the worker goes on without ([`Applied::namespace`]).
+//! 1. A user, mount, IPC and network namespace of its own whose root keeps sysfs's `class` and
+//!    `devices`, `/dev` (its terminals and shared memory covered) and pcscd's socket, nothing
+//!    else ([`super::namespace`]): no other socket of the user's, named or abstract, can be
+//!    connected to. Where the system refuses it the worker goes on without
+//!    ([`Applied::namespace`]).
 //! 2. `PR_SET_DUMPABLE = 0` (after the namespace: a non-dumpable process may not write its own
 //!    `uid_map`).
 //! 3. Landlock (best effort, as the platform worker's): every filesystem access is handled; the
@@ -44,9 +45,10 @@ pub struct DevicePolicy {
     pub sysfs: Option<PathBuf>,
     /// Read, write, device ioctls: the `/dev` root (`None` without USB discovery).
     pub dev: Option<PathBuf>,
-    /// Sockets the worker connects to (pcscd's, `unix:` virtual keys'): the only ones its
-    /// namespace keeps.
+    /// Sockets the worker connects to itself (pcscd's): the only ones its namespace keeps.
     pub sockets: Vec<PathBuf>,
+    /// Stay in the session's network namespace (`udp:` keys need it).
+    pub host_network: bool,
 }
 
 /// What [`apply`] put in force.
@@ -79,6 +81,7 @@ pub fn apply(policy: &DevicePolicy) -> Result<Applied, DeviceSandboxError> {
         sysfs: policy.sysfs.clone(),
         dev: policy.dev.clone(),
         sockets: policy.sockets.clone(),
+        host_network: policy.host_network,
     })?;
     rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
         .map_err(|e| SandboxError::Dumpable(e.into()))?;

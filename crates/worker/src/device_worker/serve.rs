@@ -232,6 +232,8 @@ pub struct Config {
     pub usb: Option<Roots>,
     /// latchkeyd's broker, which connects `unix:` keys ([`super::broker`]).
     pub unix: Option<Arc<dyn latchkey_client::hid::UnixConnector>>,
+    /// Follow USB keys with inotify (the worker's network namespace gets no uevents).
+    pub inotify: bool,
 }
 
 /// Serves latchkeyd on `link` until it closes its end. `ready` is sent first.
@@ -280,6 +282,7 @@ pub fn serve(link: Link, ready: &[u8], config: &Config) -> std::io::Result<()> {
                     usb: if usb { config.usb.clone() } else { None },
                     pcsc,
                     unix: config.unix.clone(),
+                    inotify: config.inotify,
                 };
                 let stopped = Arc::new(AtomicBool::new(false));
                 acquisitions.insert(seq, stopped.clone());
