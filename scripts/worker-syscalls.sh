@@ -11,11 +11,12 @@
 # real latchkeyd, which finds its workers next to its own executable, and tests find the binaries
 # through the test kit's LATCHKEY_BIN_DIR: that directory gets copies of the workspace's
 # binaries, with each worker replaced by a wrapper that runs the real one under strace (latchkeyd
-# itself under strace waits on its children's traces and the suites hang). Three of those tests
+# itself under strace waits on its children's traces and the suites hang). Four of those tests
 # fail under the wrappers, and only under them: latchkeyd's child is then strace, not the
 # worker, and they look for the worker among latchkeyd's children by name
-# (device_worker's latchkeyd_holds_no_key_the_sandboxed_device_worker_does and
-# a_device_worker_killed_mid_ceremony_fails_it_clearly_and_the_next_one_restarts_it, routing's
+# (device_worker's latchkeyd_holds_no_key_the_sandboxed_device_worker_does,
+# a_device_worker_killed_mid_ceremony_fails_it_clearly_and_the_next_one_restarts_it and
+# a_key_that_made_its_socket_anew_is_reached_through_the_same_worker, routing's
 # platform_create_lands_on_the_platform_authenticator_not_the_key); the workers they start are
 # still traced. --no-fail-fast: the suites after a failing one run too.
 #

@@ -344,3 +344,29 @@ fn a_worker_that_stops_answering_fails_a_cancelled_request_in_time() {
     }
     assert!(gone, "the unresponsive worker {pid} still runs");
 }
+
+/// A key holds its worker: a worker latchkeyd let go (replaced by a newer one) still serves the
+/// keys a ceremony holds, and stops once they and the acquisition are let go.
+#[test]
+fn a_worker_let_go_serves_the_keys_still_held_then_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = TestKey::start(&dir.path().join("key.sock"), Presence::Touch);
+    let worker = start();
+    let ceremony = CancelHandle::new();
+    let mut found = worker.find(&[spec(&key)], false, false, &ceremony).unwrap();
+    let pid = worker.pid().unwrap();
+    drop(worker);
+    let info = found.present[0].cbor(&[0x04], &mut |_| {}).unwrap();
+    assert_eq!(info[0], 0);
+    let proc_dir = std::path::PathBuf::from(format!("/proc/{pid}"));
+    assert!(proc_dir.exists());
+    drop(found);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while proc_dir.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the worker let go still runs"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

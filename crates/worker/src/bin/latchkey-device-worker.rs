@@ -122,13 +122,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let inotify = matches!(
-        applied.namespace,
-        Outcome::Entered {
-            own_network: true,
-            ..
-        }
-    );
+    let inotify = applied.namespace.own_network();
     match serve(link, &ready, &Config { usb, unix, inotify }) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -155,7 +149,7 @@ fn report(applied: &Applied) {
             own_network,
             "in namespaces of its own, keeping these sockets"
         ),
-        Outcome::Unavailable { step, error } => tracing::warn!(
+        Outcome::Unavailable { step, error, .. } => tracing::warn!(
             step,
             %error,
             "no user namespace ({step}: {error}): the security key worker can connect to any of the user's sockets"
@@ -176,7 +170,9 @@ fn probe(policy: &DevicePolicy, path: &std::path::Path) -> ExitCode {
     match sandboxed(policy) {
         Ok(applied) => match applied.namespace {
             Outcome::Entered { .. } => println!("namespace: entered"),
-            Outcome::Unavailable { step, error } => println!("namespace: none ({step}: {error})"),
+            Outcome::Unavailable { step, error, .. } => {
+                println!("namespace: none ({step}: {error})")
+            }
         },
         Err(e) => {
             println!("sandbox: {e}");

@@ -4,13 +4,16 @@
 //! beside it, and a key whose socket appears or is made anew during a ceremony is still reached.
 //!
 //! The broker runs on a `SOCK_SEQPACKET` socketpair of its own, the worker's standard output
-//! (standard input is the worker protocol's link). A request is one message: a socket path (at
-//! most [`MAX_PATH`] bytes). The answer is one message: `0` with the connected socket attached, or
-//! `1` followed by the `errno` (4 bytes, little-endian) of the refusal or the failed connect.
-//! latchkeyd ([`serve`]) connects only the paths of the `unix:` keys it named in its last
-//! `Acquire` ([`Allowed`]); any other is `EACCES`, so a worker taken over by a hostile key gets
+//! (standard input is the worker protocol's link; the worker writes nothing else there: its log
+//! goes to standard error). A request is one message: a request number (4 bytes, little-endian)
+//! and a socket path (at most [`MAX_PATH`] bytes). The answer is one message: `0` and the
+//! request's number with the connected socket attached, or `1`, the number and the `errno`
+//! (4 bytes each, little-endian) of the refusal or the failed connect. The worker takes only the
+//! answer with its request's number: one that comes after its wait ended is dropped, its socket
+//! closed. latchkeyd ([`serve`]) connects only the paths of the `unix:` keys it named in its recent
+//! `Acquire`s ([`Allowed`]); any other is `EACCES`, so a worker taken over by a hostile key gets
 //! no socket latchkeyd was not asked to use, and only as `SOCK_SEQPACKET` (a bus is a stream
-//! socket: `EPROTOTYPE`).
+//! socket: `EPROTOTYPE`), never making latchkeyd wait (a key whose backlog is full is `EAGAIN`).
 //!
 //! Written here rather than taken from a crate: it is a few lines on rustix's `sendmsg`/`recvmsg`
 //! with their `SCM_RIGHTS` buffers, and its rules (which path, which socket type) are ours.
@@ -39,12 +42,15 @@ const CONNECTED: u8 = 0;
 /// The answer's first byte: refused or failed, the `errno` follows.
 const FAILED: u8 = 1;
 
+/// A request's number.
+const ID: usize = 4;
+
 /// The `unix:` key paths latchkeyd allows the worker to have connected.
 pub type Allowed = Arc<Mutex<Vec<PathBuf>>>;
 
 /// latchkeyd's side: answers the worker's requests on `socket` until the worker closes it.
 pub fn serve(socket: &Socket, allowed: &Allowed) {
-    let mut buf = vec![0u8; MAX_PATH + 1];
+    let mut buf = vec![0u8; ID + MAX_PATH + 1];
     loop {
         // One message per read (a longer one is cut, and refused as too long).
         let n = match (&*socket).read(&mut buf) {
@@ -56,13 +62,21 @@ pub fn serve(socket: &Socket, allowed: &Allowed) {
                 return;
             }
         };
-        let answer = answer(&buf[..n], allowed);
+        let (id, path) = match buf[..n].split_first_chunk::<ID>() {
+            Some((id, path)) if !path.is_empty() => (*id, path),
+            Some((id, _)) => (*id, &[][..]),
+            None => ([0; ID], &[][..]),
+        };
+        let answer = if path.is_empty() {
+            Err(io::Error::from_raw_os_error(libc::EINVAL))
+        } else {
+            answer(path, allowed)
+        };
         let sent = match &answer {
-            Ok(connected) => send(socket, &[CONNECTED], Some(connected)),
+            Ok(connected) => send(socket, &[&[CONNECTED][..], &id].concat(), Some(connected)),
             Err(e) => {
                 let errno = e.raw_os_error().unwrap_or(libc::EIO);
-                let mut reply = vec![FAILED];
-                reply.extend_from_slice(&errno.to_le_bytes());
+                let reply = [&[FAILED][..], &id, &errno.to_le_bytes()].concat();
                 send(socket, &reply, None)
             }
         };
@@ -125,9 +139,8 @@ const ANSWER_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
 /// The worker's side: asks latchkeyd for each `unix:` key's connected socket.
 #[derive(Debug)]
 pub struct BrokerClient {
-    /// `None` once a request failed half-way: its answer may still come, and would be taken for
-    /// the next request's, so no request is made again.
-    socket: Mutex<Option<Socket>>,
+    /// The socket and the next request's number; one request at a time.
+    socket: Mutex<(Socket, u32)>,
 }
 
 impl BrokerClient {
@@ -147,7 +160,7 @@ impl BrokerClient {
     /// Wraps one end of a socketpair.
     pub fn from_socket(socket: Socket) -> Self {
         Self {
-            socket: Mutex::new(Some(socket)),
+            socket: Mutex::new((socket, 1)),
         }
     }
 }
@@ -161,31 +174,27 @@ impl UnixConnector for BrokerClient {
         if bytes.is_empty() {
             return Err(io::Error::from_raw_os_error(libc::ENOENT));
         }
-        // One request at a time: the answer that follows is this one's.
-        let mut slot = self.socket.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(socket) = slot.as_ref() else {
-            return Err(io::Error::new(
-                io::ErrorKind::BrokenPipe,
-                "the broker failed earlier",
-            ));
-        };
-        match Self::exchange(socket, bytes) {
-            Ok(answer) => answer,
-            Err(e) => {
-                *slot = None;
-                Err(e)
+        let mut guard = self.socket.lock().unwrap_or_else(PoisonError::into_inner);
+        let (socket, next) = &mut *guard;
+        let id = *next;
+        *next = next.wrapping_add(1);
+        let mut writer = &*socket;
+        writer.write_all(&[&id.to_le_bytes()[..], bytes].concat())?;
+        loop {
+            match Self::receive(socket)? {
+                (answered, answer) if answered == id => return answer,
+                // The answer to a request whose wait ended: its socket closes as it drops.
+                (stale, _) => tracing::debug!(stale, "a late broker answer dropped"),
             }
         }
     }
 }
 
 impl BrokerClient {
-    /// One request and its answer on `socket`: `Err` when the exchange itself failed (nothing
-    /// or no whole answer came back), else the broker's answer.
-    fn exchange(socket: &Socket, bytes: &[u8]) -> io::Result<io::Result<OwnedFd>> {
-        let mut writer = socket;
-        writer.write_all(bytes)?;
-        let mut reply = [0u8; 5];
+    /// One answer: its request's number and what it says. `Err` when none came whole (within
+    /// the socket's timeout).
+    fn receive(socket: &Socket) -> io::Result<(u32, io::Result<OwnedFd>)> {
+        let mut reply = [0u8; 1 + ID + 4];
         let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
         let mut control = RecvAncillaryBuffer::new(&mut space);
         let got = recvmsg(
@@ -205,15 +214,16 @@ impl BrokerClient {
                 }
             }
         }
+        let id = u32::from_le_bytes([reply[1], reply[2], reply[3], reply[4]]);
         match (got.bytes, reply[0], received) {
             (0, _, _) => Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 "latchkeyd closed the broker socket",
             )),
-            (1, CONNECTED, Some(fd)) => Ok(Ok(fd)),
-            (5, FAILED, None) => {
-                let errno = i32::from_le_bytes([reply[1], reply[2], reply[3], reply[4]]);
-                Ok(Err(io::Error::from_raw_os_error(errno)))
+            (5, CONNECTED, Some(fd)) => Ok((id, Ok(fd))),
+            (9, FAILED, None) => {
+                let errno = i32::from_le_bytes([reply[5], reply[6], reply[7], reply[8]]);
+                Ok((id, Err(io::Error::from_raw_os_error(errno))))
             }
             _ => Err(io::Error::new(
                 io::ErrorKind::InvalidData,
@@ -230,6 +240,10 @@ mod tests {
 
     fn broker(allowed: Vec<PathBuf>) -> (BrokerClient, std::thread::JoinHandle<()>) {
         let (ours, theirs) = Socket::pair(Domain::UNIX, Type::SEQPACKET, None).unwrap();
+        // A broker that never answers fails the test instead of hanging it.
+        theirs
+            .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
         let allowed: Allowed = Arc::new(Mutex::new(allowed));
         let server = std::thread::spawn(move || serve(&ours, &allowed));
         (BrokerClient::from_socket(theirs), server)
@@ -269,6 +283,34 @@ mod tests {
         assert_eq!(missing.raw_os_error(), Some(libc::EACCES), "{missing}");
         drop(client);
         server.join().unwrap();
+    }
+
+    #[test]
+    fn a_late_answer_is_not_taken_for_the_next_request() {
+        // The test plays latchkeyd: an answer to an earlier request whose wait ended (a refusal,
+        // number 99) is still queued when the next request's answer (a socket) comes.
+        let (ours, theirs) = Socket::pair(Domain::UNIX, Type::SEQPACKET, None).unwrap();
+        let client = BrokerClient::from_socket(theirs);
+        let stale = [
+            &[FAILED][..],
+            &99u32.to_le_bytes(),
+            &libc::EACCES.to_le_bytes(),
+        ]
+        .concat();
+        send(&ours, &stale, None).unwrap();
+        let latchkeyd = std::thread::spawn(move || {
+            let mut request = [0u8; 64];
+            let n = (&ours).read(&mut request).unwrap();
+            let (id, path) = request[..n].split_first_chunk::<ID>().unwrap();
+            assert_eq!(path, b"/k");
+            let (key, _peer) = Socket::pair(Domain::UNIX, Type::SEQPACKET, None).unwrap();
+            let key: OwnedFd = key.into();
+            send(&ours, &[&[CONNECTED][..], id].concat(), Some(&key)).unwrap();
+            _peer
+        });
+        let fd = client.connect(Path::new("/k")).unwrap();
+        assert_eq!(Socket::from(fd).r#type().unwrap(), Type::SEQPACKET);
+        latchkeyd.join().unwrap();
     }
 
     #[test]
@@ -314,13 +356,30 @@ mod tests {
             client.connect(Path::new("")).unwrap_err().raw_os_error(),
             Some(libc::ENOENT)
         );
-        // Sent raw, past the client's own check.
+        // Sent raw, past the client's own checks: too long, and no path at all.
         let guard = client.socket.lock().unwrap();
-        let raw = guard.as_ref().unwrap();
-        (&*raw).write_all(&vec![b'/'; MAX_PATH + 1]).unwrap();
-        let mut reply = [0u8; 8];
-        assert_eq!((&*raw).read(&mut reply).unwrap(), 5);
-        assert_eq!(reply[..5], [FAILED, libc::ENAMETOOLONG as u8, 0, 0, 0]);
+        let raw = &guard.0;
+        let mut reply = [0u8; 16];
+        (&*raw)
+            .write_all(&[&7u32.to_le_bytes()[..], &vec![b'/'; MAX_PATH + 1]].concat())
+            .unwrap();
+        assert_eq!((&*raw).read(&mut reply).unwrap(), 9);
+        assert_eq!(
+            reply[..9],
+            [FAILED, 7, 0, 0, 0, libc::ENAMETOOLONG as u8, 0, 0, 0]
+        );
+        (&*raw).write_all(&8u32.to_le_bytes()).unwrap();
+        assert_eq!((&*raw).read(&mut reply).unwrap(), 9);
+        assert_eq!(
+            reply[..9],
+            [FAILED, 8, 0, 0, 0, libc::EINVAL as u8, 0, 0, 0]
+        );
+        (&*raw).write_all(&[1, 2]).unwrap();
+        assert_eq!((&*raw).read(&mut reply).unwrap(), 9);
+        assert_eq!(
+            reply[..9],
+            [FAILED, 0, 0, 0, 0, libc::EINVAL as u8, 0, 0, 0]
+        );
         drop(guard);
         let named = client.connect(&dir.path().join("k")).unwrap_err();
         assert_eq!(named.raw_os_error(), Some(libc::ENOENT), "{named}");

@@ -35,9 +35,10 @@
 //! Where the kernel, a security module or a seccomp filter refuses a step (Debian 12 allows
 //! unprivileged user namespaces; Ubuntu 24.04's AppArmor restricts them; a unit's
 //! `RestrictNamespaces=` or `SystemCallFilter=` may forbid them) the worker cannot make this view:
-//! [`enter`] says so with [`Outcome::Unavailable`], its filesystem view as it was (in namespaces
-//! of its own if the `unshare` went through, holding no capability in them), and the worker runs
-//! with Landlock and seccomp only, logging a warning.
+//! [`enter`] says so with [`Outcome::Unavailable`], its filesystem view the session's (in
+//! namespaces of its own if the `unshare` went through, its capabilities in them given up where
+//! `capset` is allowed, and its network then its own too, so hot-plug still goes through
+//! inotify), and the worker runs with Landlock and seccomp only, logging a warning.
 
 use std::ffi::CStr;
 use std::io;
@@ -92,13 +93,28 @@ pub enum Outcome {
         /// Whether the network namespace is the worker's own (hot-plug then uses inotify).
         own_network: bool,
     },
-    /// No namespace could be made; the process is as it was.
+    /// The namespaces could not be made whole; the filesystem view is the session's (in
+    /// namespaces of its own if the `unshare` went through).
     Unavailable {
         /// The step that failed.
         step: &'static str,
         /// Why.
         error: io::Error,
+        /// Whether the network namespace is the worker's own all the same (the `unshare` went
+        /// through): hot-plug then needs inotify.
+        own_network: bool,
     },
+}
+
+impl Outcome {
+    /// Whether the worker is in a network namespace of its own (no uevents reach it).
+    pub fn own_network(&self) -> bool {
+        match self {
+            Self::Entered { own_network, .. } | Self::Unavailable { own_network, .. } => {
+                *own_network
+            }
+        }
+    }
 }
 
 /// A failure after which the process is neither as it was nor confined: the worker must stop.
@@ -115,7 +131,11 @@ fn at(step: &'static str) -> impl FnOnce(io::Error) -> (&'static str, io::Error)
 }
 
 fn unavailable((step, error): (&'static str, io::Error)) -> Outcome {
-    Outcome::Unavailable { step, error }
+    Outcome::Unavailable {
+        step,
+        error,
+        own_network: false,
+    }
 }
 
 /// Moves this (single-threaded) process into a user, mount, IPC and (unless `view` keeps the
@@ -152,13 +172,16 @@ pub fn enter(view: &View) -> Result<Outcome, NamespaceError> {
     }
     // From here on the process is in namespaces of its own; until the pivot, a failure leaves
     // its filesystem view as it was (the staging mount is taken away again) and gives up the
-    // capabilities the new user namespace gave.
-    let given_up = |e: (&'static str, io::Error)| -> Result<Outcome, NamespaceError> {
-        drop_capabilities().map_err(|error| NamespaceError {
-            step: "drop capabilities",
-            error: error.into(),
-        })?;
-        Ok(unavailable(e))
+    // capabilities the new user namespace gave (best effort: a filter that refused the step may
+    // refuse `capset` too, and seccomp then keeps the worker from every call they would serve).
+    let own_network = !view.host_network;
+    let given_up = |(step, error): (&'static str, io::Error)| -> Result<Outcome, NamespaceError> {
+        let _ = drop_capabilities();
+        Ok(Outcome::Unavailable {
+            step,
+            error,
+            own_network,
+        })
     };
     if let Err(e) = map_ids(uid, gid) {
         return given_up(e);
@@ -191,7 +214,7 @@ pub fn enter(view: &View) -> Result<Outcome, NamespaceError> {
     drop_capabilities().map_err(fatal("drop capabilities"))?;
     Ok(Outcome::Entered {
         sockets,
-        own_network: !view.host_network,
+        own_network,
     })
 }
 

@@ -1,10 +1,11 @@
 //! The device worker's own sandbox profile, applied by `latchkey-device-worker` before it reads
 //! anything from latchkeyd and before it starts a thread (threads inherit both filters).
 //!
-//! 1. A user, mount, IPC and network namespace of its own whose root keeps sysfs's `class` and
-//!    `devices`, `/dev` (its terminals and shared memory covered) and pcscd's socket, nothing
-//!    else ([`super::namespace`]): no other socket of the user's, named or abstract, can be
-//!    connected to. Where the system refuses it the worker goes on without
+//! 1. A user, mount, IPC and network namespace of its own (the session's network when `udp:`
+//!    keys are named) whose root keeps sysfs's `class` and `devices`, `/dev` (its terminals and
+//!    shared memory covered) and pcscd's socket, nothing else ([`super::namespace`]): no other
+//!    named socket of the user's can be connected to, nor (in its own network namespace) an
+//!    abstract one. Where the system refuses it the worker goes on without
 //!    ([`Applied::namespace`]).
 //! 2. `PR_SET_DUMPABLE = 0` (after the namespace: a non-dumpable process may not write its own
 //!    `uid_map`).
