@@ -8,12 +8,10 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use latchkey_api::Kind;
 use latchkey_testkit::keys::*;
 use latchkey_testkit::latchkeyd::Latchkeyd;
-use latchkey_testkit::one_key::{client, start_key_create, OneKey};
+use latchkey_testkit::one_key::{client, key_create, start_key_create, OneKey};
 use latchkey_testkit::rp::*;
-use webauthn_rs_core::proto::{AuthenticatorAttachment, UserVerificationPolicy};
 
 /// The socket inodes a process holds (`socket:[N]` links in `/proc/PID/fd`), and its other
 /// open files; `None` if its descriptors cannot be read (the non-dumpable worker, unless this
@@ -178,20 +176,7 @@ async fn a_device_worker_killed_mid_ceremony_fails_it_clearly_and_the_next_one_r
     key.until("the key's wait ended", || !key.waiting()).await;
     // The next ceremony starts a new worker and succeeds on the same key.
     key.set_presence(Presence::Touch);
-    let reg = registration(
-        &core,
-        Some(AuthenticatorAttachment::CrossPlatform),
-        UserVerificationPolicy::Discouraged_DO_NOT_USE,
-    );
-    let out = tokio::time::timeout(
-        Duration::from_secs(30),
-        client.call(Kind::Create, &reg.json, &web()),
-    )
-    .await
-    .unwrap()
-    .unwrap();
-    let (_, aaguid) = verify_registration(&core, &reg, &ok_json(&out));
-    assert_eq!(aaguid, KEY_AAGUID);
+    assert_eq!(key_create(&client, &core).await, KEY_AAGUID);
     let (second, _) = child(&d, "latchkey-device-worker").unwrap();
     assert_ne!(first, second);
     assert!(d
@@ -212,27 +197,12 @@ async fn a_key_that_made_its_socket_anew_is_reached_through_the_same_worker() {
         bus: _bus,
     } = OneKey::start(Presence::Touch, "approve\napprove\n").await;
     let core = rp();
-    let create = || async {
-        let reg = registration(
-            &core,
-            Some(AuthenticatorAttachment::CrossPlatform),
-            UserVerificationPolicy::Discouraged_DO_NOT_USE,
-        );
-        let out = tokio::time::timeout(
-            Duration::from_secs(30),
-            client.call(Kind::Create, &reg.json, &web()),
-        )
-        .await
-        .unwrap()
-        .unwrap();
-        verify_registration(&core, &reg, &ok_json(&out)).1
-    };
-    assert_eq!(create().await, KEY_AAGUID);
+    assert_eq!(key_create(&client, &core).await, KEY_AAGUID);
     let (first, _) = child(&d, "latchkey-device-worker").unwrap();
     let path = key.spec().strip_prefix("unix:").unwrap().to_owned();
     drop(key);
     let _key = TestKey::start(std::path::Path::new(&path), Presence::Touch);
-    assert_eq!(create().await, KEY_AAGUID);
+    assert_eq!(key_create(&client, &core).await, KEY_AAGUID);
     let (second, _) = child(&d, "latchkey-device-worker").unwrap();
     assert_eq!(first, second);
 }

@@ -12,7 +12,7 @@ use latchkey_api::Kind;
 use latchkey_api::{CallOptions, CredentialsClient};
 use latchkey_testkit::keys::*;
 use latchkey_testkit::latchkeyd::{latchkeyd_bin, Latchkeyd};
-use latchkey_testkit::one_key::{client, start_key_create, OneKey};
+use latchkey_testkit::one_key::{client, key_create, start_key_create, OneKey};
 use latchkey_testkit::rp::*;
 use webauthn_rs_core::proto::{
     AuthenticatorAttachment, PublicKeyCredential, PublicKeyCredentialHints, UserVerificationPolicy,
@@ -328,20 +328,7 @@ async fn closing_a_request_while_the_key_waits_for_a_touch_cancels_it_on_the_key
 
     // The next request runs on the same key.
     key.set_presence(Presence::Touch);
-    let reg = registration(
-        &core,
-        Some(AuthenticatorAttachment::CrossPlatform),
-        UserVerificationPolicy::Discouraged_DO_NOT_USE,
-    );
-    let out = tokio::time::timeout(
-        Duration::from_secs(30),
-        client.call(Kind::Create, &reg.json, &web()),
-    )
-    .await
-    .unwrap()
-    .unwrap();
-    let (_, aaguid) = verify_registration(&core, &reg, &ok_json(&out));
-    assert_eq!(aaguid, KEY_AAGUID);
+    assert_eq!(key_create(&client, &core).await, KEY_AAGUID);
     assert_eq!(key.cancels(), 1);
 }
 

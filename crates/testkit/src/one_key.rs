@@ -83,6 +83,24 @@ impl OneKey {
     }
 }
 
+/// A whole cross-platform create for `core` without user verification (a touch alone), within
+/// 30 s; the AAGUID of the authenticator that answered, its response verified by the RP.
+pub async fn key_create(client: &CredentialsClient, core: &WebauthnCore) -> [u8; 16] {
+    let reg = registration(
+        core,
+        Some(AuthenticatorAttachment::CrossPlatform),
+        UserVerificationPolicy::Discouraged_DO_NOT_USE,
+    );
+    let out = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        client.call(Kind::Create, &reg.json, &web()),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("no answer to a create in 30 s"))
+    .unwrap_or_else(|e| panic!("a create: {e}"));
+    crate::rp::verify_registration(core, &reg, &crate::rp::ok_json(&out)).1
+}
+
 /// Starts a cross-platform create for `core` without user verification (what a security key
 /// answers with a touch alone), from [`crate::rp::ORIGIN`]; the RP's state and the request in
 /// flight.

@@ -38,4 +38,4 @@ pub use discovery::{enumerate, DeviceInfo, DeviceSpec, Roots};
 pub use hidraw::{is_device_gone, HidrawConnection};
 pub use hotplug::{DeviceWatcher, WatchEvent};
 pub use nfc::{ApduLink, LinkError, NfcChannel, NfcChannelError};
-pub use seqpacket::{SeqpacketListener, SeqpacketStream};
+pub use seqpacket::{checked_seqpacket, SeqpacketListener, SeqpacketStream};

@@ -68,6 +68,18 @@ impl Drop for SeqpacketListener {
     }
 }
 
+/// `fd` as a socket, if it is a `SOCK_SEQPACKET` one (a descriptor inherited or passed in).
+pub fn checked_seqpacket(fd: std::os::fd::OwnedFd) -> io::Result<Socket> {
+    let socket = Socket::from(fd);
+    if socket.r#type()? != Type::SEQPACKET {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the descriptor is not a SOCK_SEQPACKET socket",
+        ));
+    }
+    Ok(socket)
+}
+
 /// A connected `SOCK_SEQPACKET` socket.
 #[derive(Debug)]
 pub struct SeqpacketStream {
@@ -78,14 +90,9 @@ impl SeqpacketStream {
     /// A socket connected elsewhere (by another process, passed in), which must be a
     /// `SOCK_SEQPACKET` socket.
     pub fn from_fd(fd: std::os::fd::OwnedFd) -> io::Result<Self> {
-        let socket = Socket::from(fd);
-        if socket.r#type()? != Type::SEQPACKET {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "the descriptor is not a SOCK_SEQPACKET socket",
-            ));
-        }
-        Ok(Self { socket })
+        Ok(Self {
+            socket: checked_seqpacket(fd)?,
+        })
     }
 
     /// Connects to a listener at `path`.

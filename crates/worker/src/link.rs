@@ -40,14 +40,9 @@ impl Link {
 
     /// Wraps an inherited descriptor, which must be a `SOCK_SEQPACKET` socket.
     pub fn from_fd(fd: OwnedFd) -> io::Result<Self> {
-        let socket = Socket::from(fd);
-        if socket.r#type()? != Type::SEQPACKET {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "the descriptor is not a SOCK_SEQPACKET socket",
-            ));
-        }
-        Ok(Self { socket })
+        Ok(Self {
+            socket: latchkey_transport::checked_seqpacket(fd)?,
+        })
     }
 
     /// The worker's end, passed as standard input (a duplicate; fd 0 itself stays open).

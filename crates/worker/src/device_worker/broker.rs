@@ -149,10 +149,7 @@ impl BrokerClient {
     /// in place, which its namespace may not allow.
     pub fn from_stdout() -> Option<Self> {
         let fd = io::stdout().as_fd().try_clone_to_owned().ok()?;
-        let socket = Socket::from(fd);
-        if !matches!(socket.r#type(), Ok(t) if t == Type::SEQPACKET) {
-            return None;
-        }
+        let socket = latchkey_transport::checked_seqpacket(fd).ok()?;
         socket.set_read_timeout(Some(ANSWER_LIMIT)).ok()?;
         Some(Self::from_socket(socket))
     }
@@ -249,13 +246,19 @@ mod tests {
         (BrokerClient::from_socket(theirs), server)
     }
 
+    /// A key's listening `SOCK_SEQPACKET` socket at `key.sock` in `dir`, with `backlog`.
+    fn key_listener(dir: &Path, backlog: i32) -> (PathBuf, Socket) {
+        let key = dir.join("key.sock");
+        let listener = Socket::new(Domain::UNIX, Type::SEQPACKET, None).unwrap();
+        listener.bind(&SockAddr::unix(&key).unwrap()).unwrap();
+        listener.listen(backlog).unwrap();
+        (key, listener)
+    }
+
     #[test]
     fn only_a_named_keys_socket_is_connected_and_only_as_seqpacket() {
         let dir = tempfile::tempdir().unwrap();
-        let key = dir.path().join("key.sock");
-        let key_listener = Socket::new(Domain::UNIX, Type::SEQPACKET, None).unwrap();
-        key_listener.bind(&SockAddr::unix(&key).unwrap()).unwrap();
-        key_listener.listen(4).unwrap();
+        let (key, key_listener) = key_listener(dir.path(), 4);
         // A stream socket beside it, as the session bus is, and a stream socket named as a key.
         let bus = dir.path().join("bus");
         let _bus = UnixListener::bind(&bus).unwrap();
@@ -316,10 +319,7 @@ mod tests {
     #[test]
     fn a_key_whose_backlog_is_full_is_refused_at_once_not_waited_on() {
         let dir = tempfile::tempdir().unwrap();
-        let key = dir.path().join("key.sock");
-        let listener = Socket::new(Domain::UNIX, Type::SEQPACKET, None).unwrap();
-        listener.bind(&SockAddr::unix(&key).unwrap()).unwrap();
-        listener.listen(0).unwrap();
+        let (key, listener) = key_listener(dir.path(), 0);
         // Connections never accepted, until the backlog refuses more.
         let mut pending = Vec::new();
         loop {
