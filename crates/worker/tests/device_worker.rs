@@ -48,6 +48,12 @@ fn the_sandboxed_worker_cannot_read_a_home_directory_or_a_store_but_reads_sysfs(
         };
         assert!(said.contains(refused), "{said}");
     }
+    // Landlock too, not only the namespace: the worker's own root exists, and Landlock refuses it.
+    let (readable, said) = probe(&[], Path::new("/"));
+    assert!(
+        !readable && said.contains("Permission denied (os error 13)"),
+        "{said}"
+    );
     // What it needs stays readable: sysfs for hidraw enumeration (and nothing else).
     let (readable, said) = probe(&[], Path::new("/sys/class"));
     assert!(readable, "{said}");

@@ -73,16 +73,28 @@ impl KeyAccess {
         }
         let retired = slot.take();
         let started = DeviceWorker::start(config, reach);
-        if let Ok(worker) = &started {
-            *slot = Some(worker.clone());
-        }
-        // A retired worker no key holds stops here (its drop waits for it), not under the lock.
-        drop(slot);
-        drop(retired);
-        let worker = started.map_err(|e| {
-            WebAuthnError::not_allowed(format!("cannot start the security key worker: {e}"))
-        })?;
-        tracing::info!(pid = ?worker.pid(), "security key worker started");
+        let worker = match (started, retired) {
+            (Ok(worker), retired) => {
+                *slot = Some(worker.clone());
+                // A retired worker no key holds stops here (its drop waits for it), not under
+                // the lock.
+                drop(slot);
+                drop(retired);
+                tracing::info!(pid = ?worker.pid(), "security key worker started");
+                worker
+            }
+            // The one running still serves USB keys and cards: better than none.
+            (Err(e), Some(old)) if old.is_alive() => {
+                tracing::warn!(error = %e, "cannot start a security key worker that can reach what this ceremony needs; the running one is kept");
+                *slot = Some(old.clone());
+                old
+            }
+            (Err(e), _) => {
+                return Err(WebAuthnError::not_allowed(format!(
+                    "cannot start the security key worker: {e}"
+                )))
+            }
+        };
         Ok(worker)
     }
 

@@ -152,7 +152,7 @@ fn report(applied: &Applied) {
         Outcome::Unavailable { step, error, .. } => tracing::warn!(
             step,
             %error,
-            "no user namespace ({step}: {error}): the security key worker can connect to any of the user's sockets"
+            "its namespaces are not whole ({step}: {error}): the security key worker can connect to any of the user's named sockets"
         ),
     }
     match applied.landlock {

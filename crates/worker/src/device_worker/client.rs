@@ -107,6 +107,8 @@ pub struct DeviceWorker {
     host_network: bool,
     /// The `unix:` keys the broker connects for it ([`super::broker`]).
     allowed: Allowed,
+    /// Whether latchkeyd's side of the broker still serves.
+    broker_serves: Arc<AtomicBool>,
     waiters: Arc<Waiters>,
     next_seq: AtomicU64,
     alive: Arc<AtomicBool>,
@@ -183,10 +185,16 @@ impl DeviceWorker {
         }
         let allowed = Allowed::default();
         let served = allowed.clone();
-        // Ends when the worker's end closes (the worker exited).
+        let broker_serves = Arc::new(AtomicBool::new(true));
+        let serving = broker_serves.clone();
+        // Ends when the worker's end closes (the worker exited), or the broker socket failed:
+        // then this worker reaches no `unix:` key any more, and is replaced ([`Self::suits`]).
         if let Err(e) = thread::Builder::new()
             .name(format!("keys-{}-broker", child.id()))
-            .spawn(move || super::broker::serve(&broker, &served))
+            .spawn(move || {
+                super::broker::serve(&broker, &served);
+                serving.store(false, Ordering::SeqCst);
+            })
         {
             let _ = child.kill();
             let _ = child.wait();
@@ -197,6 +205,7 @@ impl DeviceWorker {
             sockets: kept,
             host_network: reach.host_network,
             allowed,
+            broker_serves,
             waiters: Arc::new(Mutex::new(HashMap::new())),
             next_seq: AtomicU64::new(1),
             alive: Arc::new(AtomicBool::new(true)),
@@ -217,11 +226,14 @@ impl DeviceWorker {
         self.child.lock().ok().map(|c| c.id())
     }
 
-    /// Whether this worker is the one `reach` needs: in the network namespace it names, and
-    /// able to reach every socket in it that exists now, each a socket when the worker started
-    /// and still the same one (pcscd restarted, or started since, needs a new worker).
+    /// Whether this worker is the one `reach` needs: its broker still serves, it is in the
+    /// network namespace `reach` names, and it can reach every socket in it that exists now,
+    /// each a socket when the worker started and still the same one (pcscd restarted, or
+    /// started since, needs a new worker).
     pub fn suits(&self, reach: &Reach) -> bool {
-        self.host_network == reach.host_network && self.reaches(&reach.sockets)
+        self.broker_serves.load(Ordering::SeqCst)
+            && self.host_network == reach.host_network
+            && self.reaches(&reach.sockets)
     }
 
     /// The socket half of [`Self::suits`].

@@ -115,7 +115,8 @@ fn landlock(policy: &DevicePolicy) -> Result<LandlockOutcome, SandboxError> {
         .handle_access(AccessNet::from_all(LANDLOCK_ABI))?
         .scope(Scope::from_all(LANDLOCK_ABI))?
         .create()?;
-    if let Some(sysfs) = &policy.sysfs {
+    // A sysfs root that holds nothing the namespace keeps is not in the worker's root at all.
+    if let Some(sysfs) = policy.sysfs.as_ref().filter(|p| p.exists()) {
         created = created.add_rule(rule(sysfs, read)?)?;
     }
     if let Some(dev) = &policy.dev {
