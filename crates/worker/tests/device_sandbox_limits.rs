@@ -183,3 +183,58 @@ fn device_refused_call_child() {
         }
     );
 }
+
+/// The real worker binary under a seccomp filter that refuses `mount` with `EPERM`, as a systemd
+/// unit without the calls given back (or a security module refusing the step after `unshare`)
+/// does: its namespace cannot be made whole, and it says so; it still runs, in a network
+/// namespace of its own (no abstract socket of the session's: ECONNREFUSED), with Landlock (its
+/// root refused: EACCES), and without its own root a named socket beside it is reachable — what
+/// its warning says.
+#[test]
+fn a_refused_mount_leaves_the_worker_running_without_its_root_but_with_its_network_and_landlock() {
+    use seccompiler::{BpfProgram, SeccompAction, SeccompFilter, TargetArch};
+    use std::os::linux::net::SocketAddrExt as _;
+    use std::os::unix::net::{SocketAddr, UnixListener};
+    use std::os::unix::process::CommandExt as _;
+
+    let dir = tempfile::tempdir().unwrap();
+    let bus = dir.path().join("bus");
+    let _bus = UnixListener::bind(&bus).unwrap();
+    let name = format!("latchkey-refused-mount-{}", std::process::id());
+    let _abstract =
+        UnixListener::bind_addr(&SocketAddr::from_abstract_name(&name).unwrap()).unwrap();
+    let probe = |path: &std::path::Path| {
+        let filter: BpfProgram = SeccompFilter::new(
+            [(libc::SYS_mount, Vec::new())].into_iter().collect(),
+            SeccompAction::Allow,
+            SeccompAction::Errno(libc::EPERM.unsigned_abs()),
+            TargetArch::try_from(std::env::consts::ARCH).unwrap(),
+        )
+        .unwrap()
+        .try_into()
+        .unwrap();
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_latchkey-device-worker"));
+        cmd.arg("--sandbox-probe").arg(path);
+        // SAFETY: between fork and exec the child only installs a filter built beforehand
+        // (prctl and seccomp system calls, no allocation).
+        #[allow(unsafe_code)]
+        unsafe {
+            cmd.pre_exec(move || seccompiler::apply_filter(&filter).map_err(std::io::Error::other));
+        }
+        let out = cmd.output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let said = probe(std::path::Path::new(&format!("@{name}")));
+    assert!(
+        said.starts_with("namespace: none (private mounts: Operation not permitted (os error 1)); own network namespace: yes\n"),
+        "{said}"
+    );
+    assert!(said.contains("Connection refused (os error 111)"), "{said}");
+    let said = probe(std::path::Path::new("/"));
+    assert!(
+        said.contains("/: Permission denied (os error 13)"),
+        "{said}"
+    );
+    let said = probe(&bus);
+    assert!(said.contains("reachable"), "{said}");
+}

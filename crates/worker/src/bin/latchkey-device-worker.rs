@@ -170,9 +170,14 @@ fn probe(policy: &DevicePolicy, path: &std::path::Path) -> ExitCode {
     match sandboxed(policy) {
         Ok(applied) => match applied.namespace {
             Outcome::Entered { .. } => println!("namespace: entered"),
-            Outcome::Unavailable { step, error, .. } => {
-                println!("namespace: none ({step}: {error})")
-            }
+            Outcome::Unavailable {
+                step,
+                error,
+                own_network,
+            } => println!(
+                "namespace: none ({step}: {error}); own network namespace: {}",
+                if own_network { "yes" } else { "no" }
+            ),
         },
         Err(e) => {
             println!("sandbox: {e}");
