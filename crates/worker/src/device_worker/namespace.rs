@@ -71,7 +71,7 @@ const SYSFS_KEPT: &[&str] = &["class", "devices"];
 /// What the worker's namespaces keep.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct View {
-    /// The sysfs root ([`SYSFS_KEPT`] under it).
+    /// The sysfs root (its `class` and `devices` are kept).
     pub sysfs: Option<PathBuf>,
     /// The `/dev` root (recursively, its terminals and shared memory covered).
     pub dev: Option<PathBuf>,
