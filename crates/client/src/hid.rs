@@ -203,13 +203,7 @@ impl<C: HidConnection> Device for HidDevice<C> {
     }
 }
 
-/// Reaches a `unix:` virtual key's socket for [`open_spec_via`]: connected by another process
-/// and passed in (the device worker, whose filesystem holds no socket of the user's, has
-/// latchkeyd connect its keys).
-pub trait UnixConnector: std::fmt::Debug + Send + Sync {
-    /// The `SOCK_SEQPACKET` socket connected to the key at `path`.
-    fn connect(&self, path: &Path) -> std::io::Result<std::os::fd::OwnedFd>;
-}
+pub use latchkey_transport::UnixConnector;
 
 /// Opens the device a [`DeviceSpec`] names: a virtual key (reported as [`Transport::Virtual`])
 /// or a USB key's hidraw node ([`Transport::Usb`]), both over CTAPHID, or the card on a PC/SC
@@ -228,18 +222,7 @@ pub fn open_spec_via(
         return crate::nfc::open_reader(reader, name);
     }
     let label = spec.to_string();
-    let opened = match (spec, unix) {
-        (DeviceSpec::Unix(path), Some(unix)) => unix
-            .connect(path)
-            .and_then(latchkey_transport::SeqpacketStream::from_fd)
-            .map(|s| {
-                Box::new(latchkey_transport::UnixConnection::from_stream(s))
-                    as Box<dyn latchkey_transport::HidConnection>
-            })
-            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))),
-        _ => spec.open(),
-    };
-    let conn = opened.map_err(|e| connect_error(&label, e))?;
+    let conn = spec.open_via(unix).map_err(|e| connect_error(&label, e))?;
     let (transport, default_name) = if spec.is_usb() {
         (Transport::Usb, format!("security key at {label}"))
     } else {

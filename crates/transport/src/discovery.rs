@@ -24,7 +24,7 @@ use latchkey_ctap::hid::REPORT_SIZE;
 use crate::hidraw::descriptor::{self, DescriptorError};
 use crate::hidraw::HidrawConnection;
 
-pub use spec::{DeviceSpec, SpecError};
+pub use spec::{DeviceSpec, SpecError, UnixConnector};
 
 /// Where sysfs and the device nodes are (`/sys` and `/dev` on a real system).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -34,7 +34,7 @@ pub mod virtual_key;
 
 pub use channel::{ChannelError, CtapHidChannel, TransactOptions};
 pub use connection::{HidConnection, UdpConnection, UnixConnection};
-pub use discovery::{enumerate, DeviceInfo, DeviceSpec, Roots};
+pub use discovery::{enumerate, DeviceInfo, DeviceSpec, Roots, UnixConnector};
 pub use hidraw::{is_device_gone, HidrawConnection};
 pub use hotplug::{DeviceWatcher, WatchEvent};
 pub use nfc::{ApduLink, LinkError, NfcChannel, NfcChannelError};

@@ -117,10 +117,13 @@ fn walk_every_state(scheme: Scheme) {
             ("authenticator_kind", Value::from("platform")),
             ("retries", Value::from(2u32)),
             ("wrong_pin", Value::from(true)),
+            ("rp_id", Value::from("example.com")),
         ]);
         caller::request_pin(&p, "r1", d).await
     });
     s.at.wait_text("Wrong PIN. 2 tries left.");
+    // As latchkeyd asks it again: with the site, under the title, above the retries.
+    assert_has(&s.labels(), "for example.com");
     s.shot("pin-wrong");
     s.at.press("Cancel");
     assert_eq!(s.rt.block_on(pin).unwrap(), (1, String::new()));

@@ -15,8 +15,17 @@ use std::str::FromStr;
 
 use crate::connection::{HidConnection, UdpConnection, UnixConnection};
 use crate::hidraw::HidrawConnection;
+use crate::seqpacket::SeqpacketStream;
 
 use super::HidrawNode;
+
+/// Reaches a `unix:` virtual key's socket for [`DeviceSpec::open_via`]: connected by another
+/// process and passed in (the device worker, whose filesystem holds no socket of the user's, has
+/// latchkeyd connect its keys).
+pub trait UnixConnector: std::fmt::Debug + Send + Sync {
+    /// The `SOCK_SEQPACKET` socket connected to the key at `path`.
+    fn connect(&self, path: &Path) -> io::Result<std::os::fd::OwnedFd>;
+}
 
 /// Most entries a config file may list.
 pub const MAX_CONFIG_DEVICES: usize = 64;
@@ -190,11 +199,26 @@ impl DeviceSpec {
     /// Opens the device. UDP hosts are resolved and the first address is used. A PC/SC card is
     /// not a CTAPHID device: it is opened through [`crate::nfc`] (an `Unsupported` error here).
     pub fn open(&self) -> io::Result<Box<dyn HidConnection>> {
+        self.open_via(None)
+    }
+
+    /// [`Self::open`], a `unix:` key's socket connected through `unix` when there is one.
+    pub fn open_via(&self, unix: Option<&dyn UnixConnector>) -> io::Result<Box<dyn HidConnection>> {
         Ok(match self {
-            Self::Unix(path) => Box::new(
-                UnixConnection::connect(path)
-                    .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?,
-            ),
+            Self::Unix(path) => {
+                let connected = match unix {
+                    Some(unix) => unix
+                        .connect(path)
+                        .and_then(SeqpacketStream::from_fd)
+                        .map(UnixConnection::from_stream),
+                    None => UnixConnection::connect(path),
+                };
+                Box::new(
+                    connected.map_err(|e| {
+                        io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+                    })?,
+                )
+            }
             Self::Udp { host, port } => {
                 let addr = (host.as_str(), *port)
                     .to_socket_addrs()?

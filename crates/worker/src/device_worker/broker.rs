@@ -62,11 +62,10 @@ pub fn serve(socket: &Socket, allowed: &Allowed) {
                 return;
             }
         };
-        let (id, path) = match buf[..n].split_first_chunk::<ID>() {
-            Some((id, path)) if !path.is_empty() => (*id, path),
-            Some((id, _)) => (*id, &[][..]),
-            None => ([0; ID], &[][..]),
-        };
+        // A message too short for a number is answered under number 0.
+        let (id, path) = buf[..n]
+            .split_first_chunk::<ID>()
+            .map_or(([0; ID], &[][..]), |(id, path)| (*id, path));
         let answer = if path.is_empty() {
             Err(io::Error::from_raw_os_error(libc::EINVAL))
         } else {

@@ -95,6 +95,13 @@ impl Reach {
 /// The most `unix:` key paths a worker's broker remembers as allowed (the latest first).
 const MAX_ALLOWED: usize = 4 * MAX_SPECS;
 
+/// Kills and reaps a worker that could not be started whole; `e` is why.
+fn abandon(child: &mut Child, e: WorkerError) -> WorkerError {
+    let _ = child.kill();
+    let _ = child.wait();
+    e
+}
+
 /// A socket kept in a worker's namespace: its path and the inode bound there.
 type KeptSocket = (PathBuf, (u64, u64));
 
@@ -172,16 +179,12 @@ impl DeviceWorker {
                 .name(format!("keys-{pid}-stderr"))
                 .spawn(move || crate::process::relay_stderr(stderr, pid));
             if let Err(e) = relay {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(WorkerError::Io(e));
+                return Err(abandon(&mut child, WorkerError::Io(e)));
             }
         }
         drop(command);
         if let Err(e) = wait_ready(&link) {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(e);
+            return Err(abandon(&mut child, e));
         }
         let allowed = Allowed::default();
         let served = allowed.clone();
@@ -196,9 +199,7 @@ impl DeviceWorker {
                 serving.store(false, Ordering::SeqCst);
             })
         {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(WorkerError::Io(e));
+            return Err(abandon(&mut child, WorkerError::Io(e)));
         }
         let worker = Arc::new(Self {
             link,

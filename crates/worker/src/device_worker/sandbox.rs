@@ -26,7 +26,7 @@
 //!    with `ENOSYS` (its flags are in memory a filter cannot read), so threads are made with
 //!    `clone`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use landlock::{
     Access, AccessFs, AccessNet, CompatLevel, Compatible, PathBeneath, PathFd, Ruleset,
@@ -39,18 +39,10 @@ use crate::sandbox::{LandlockOutcome, SandboxError};
 /// The Landlock ABI whose rights are requested, as for the platform worker.
 const LANDLOCK_ABI: ABI = ABI::V7;
 
-/// What the device worker may reach on the filesystem.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DevicePolicy {
-    /// Read only: the sysfs root (`None` without USB discovery).
-    pub sysfs: Option<PathBuf>,
-    /// Read, write, device ioctls: the `/dev` root (`None` without USB discovery).
-    pub dev: Option<PathBuf>,
-    /// Sockets the worker connects to itself (pcscd's): the only ones its namespace keeps.
-    pub sockets: Vec<PathBuf>,
-    /// Stay in the session's network namespace (`udp:` keys need it).
-    pub host_network: bool,
-}
+/// What the device worker may reach: what its namespaces keep ([`View`]) is also what Landlock
+/// lets it use (sysfs read; `/dev` read, written and sent device ioctls; each `None` without USB
+/// discovery).
+pub type DevicePolicy = View;
 
 /// What [`apply`] put in force.
 #[derive(Debug)]
@@ -78,12 +70,7 @@ pub enum DeviceSandboxError {
 pub fn apply(policy: &DevicePolicy) -> Result<Applied, DeviceSandboxError> {
     // Built before anything is confined: a profile that cannot be built leaves none applied.
     let profile = super::profile::device_worker()?;
-    let namespace = namespace::enter(&View {
-        sysfs: policy.sysfs.clone(),
-        dev: policy.dev.clone(),
-        sockets: policy.sockets.clone(),
-        host_network: policy.host_network,
-    })?;
+    let namespace = namespace::enter(policy)?;
     rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
         .map_err(|e| SandboxError::Dumpable(e.into()))?;
     let landlock = landlock(policy)?;
