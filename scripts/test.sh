@@ -4,6 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Each section says when it began (seconds since the start), so a slow run shows where; the disk
+# left is printed first and again if the build fails (a linker killed by SIGBUS is how a full disk
+# shows itself).
+section() { echo "== $* (at ${SECONDS}s)"; }
+df -h --output=avail,target . | awk 'NR == 2 {print "== disk: " $1 " free on " $2}'
+
 need_apt=()
 # pcscd, vsmartcard-vpcd: NFC keys through a private pcscd and a virtual contactless reader;
 # libpcsclite-dev: the `pcsc` feature (and pyscard, built from source with swig and python3-dev).
@@ -18,7 +24,7 @@ done
 # The browser tests run under Node.js; use the machine's if it has one.
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs npm)
 if [ ${#need_apt[@]} -gt 0 ]; then
-    echo "== installing system packages: ${need_apt[*]}"
+    section "installing system packages: ${need_apt[*]}"
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
@@ -26,7 +32,7 @@ fi
 
 venv=tests/python/.venv
 if [ ! -x "$venv/bin/pytest" ] || ! cmp -s tests/python/requirements.txt "$venv/requirements.txt"; then
-    echo "== preparing the Python environment (pinned in tests/python/requirements.txt)"
+    section "preparing the Python environment (pinned in tests/python/requirements.txt)"
     rm -rf "$venv"
     python3 -m venv "$venv"
     "$venv/bin/pip" install -q --disable-pip-version-check -r tests/python/requirements.txt
@@ -36,7 +42,7 @@ fi
 # One build from scratch gains nothing from incremental state, which would double the disk the
 # build takes; a developer's own setting wins.
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
-echo "== the crate graph in ARCHITECTURE.md against cargo metadata"
+section "the crate graph in ARCHITECTURE.md against cargo metadata"
 status=0
 python3 scripts/check-crate-graph.py || status=1
 
@@ -45,11 +51,15 @@ python3 scripts/check-crate-graph.py || status=1
 # links latchkey-ui; pkg-config finding nothing makes a GTK dependency fail the build). It runs
 # before the workspace build, which then rebuilds target/debug/latchkey with every feature: the
 # binary the tests, and a developer's later runs of single suites, use.
-echo "== the README's first command: latchkey demo, the CLI built on its own"
+section "the README's first command: latchkey demo, the CLI built on its own"
 PKG_CONFIG_LIBDIR=/nonexistent PKG_CONFIG_PATH="" cargo run -q -p latchkey-cli -- demo || status=1
 
-echo "== building"
-cargo build --workspace --all-features --all-targets
+section "building"
+cargo build --workspace --all-features --all-targets || {
+    rc=$?
+    df -h --output=avail,target . | awk 'NR == 2 {print "== the build failed; disk: " $1 " free on " $2}'
+    exit $rc
+}
 
 # The browser tests' packages (playwright-core, pinned in tests/browser/package-lock.json): the
 # graphical prompt's browser end to end (crates/ui/tests/ui_browser.rs) runs with the Rust tests.
@@ -61,13 +71,13 @@ export LATCHKEY_REQUIRE_PEERS=1
 # benchmark's smoke test, use the binaries just built (with every feature) instead of rebuilding
 # them with their own feature set, which would replace them under the tests running alongside.
 export LATCHKEY_BIN_DIR="${LATCHKEY_BIN_DIR:-$PWD/target/debug}"
-echo "== Rust tests"
+section "Rust tests"
 cargo test --workspace --all-features --no-fail-fast 2>&1 | tee target/rust-tests.log || status=1
 
-echo "== our client against Nitrokey's fido-authenticator (trussed virtual platform)"
+section "our client against Nitrokey's fido-authenticator (trussed virtual platform)"
 interop/fido-authenticator/run.sh --no-fail-fast 2>&1 | tee -a target/rust-tests.log || status=1
 
-echo "== browsers: the WebExtension in headless Chromium, the Electron bridge (Node)"
+section "browsers: the WebExtension in headless Chromium, the Electron bridge (Node)"
 tests/browser/run.sh || status=1
 
 grep -E "^test result:" target/rust-tests.log |
@@ -78,8 +88,9 @@ awk '/^ +(Running|Doc-tests) /{ui = ($0 ~ /deps\/(latchkey_ui|ui_[a-z_]+)-[0-9a-
     /^test result:/ && ui {p+=$4; f+=$6; i+=$8; n++}
     END {printf "ui (latchkey-ui, %d suites): %d passed, %d failed, %d skipped\n", n, p, f, i}' target/rust-tests.log
 
-echo "== Python interoperability tests (python-fido2 as the peer)"
+section "Python interoperability tests (python-fido2 as the peer)"
 export LATCHKEY_BIN="$PWD/target/debug/latchkey"
 "$venv/bin/pytest" -q -p no:cacheprovider tests/python || status=1
 
+section "finished, exit status $status"
 exit $status

@@ -25,6 +25,7 @@ use std::os::fd::{AsFd as _, OwnedFd};
 use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use latchkey_client::hid::UnixConnector;
 use rustix::net::{
@@ -51,6 +52,7 @@ pub type Allowed = Arc<Mutex<Vec<PathBuf>>>;
 /// latchkeyd's side: answers the worker's requests on `socket` until the worker closes it.
 pub fn serve(socket: &Socket, allowed: &Allowed) {
     let mut buf = vec![0u8; ID + MAX_PATH + 1];
+    let mut refusals = Refusals::default();
     loop {
         // One message per read (a longer one is cut, and refused as too long).
         let n = match (&*socket).read(&mut buf) {
@@ -66,10 +68,12 @@ pub fn serve(socket: &Socket, allowed: &Allowed) {
         let (id, path) = buf[..n]
             .split_first_chunk::<ID>()
             .map_or(([0; ID], &[][..]), |(id, path)| (*id, path));
-        let answer = if path.is_empty() {
-            Err(io::Error::from_raw_os_error(libc::EINVAL))
-        } else {
-            answer(path, allowed)
+        let answer = match named(path, allowed) {
+            Ok(path) => connect(&path),
+            Err(refused) => {
+                refusals.refused(path, &refused);
+                Err(refused)
+            }
         };
         let sent = match &answer {
             Ok(connected) => send(socket, &[&[CONNECTED][..], &id].concat(), Some(connected)),
@@ -86,30 +90,78 @@ pub fn serve(socket: &Socket, allowed: &Allowed) {
     }
 }
 
-/// The connected socket for the request `path`, or why not.
-fn answer(path: &[u8], allowed: &Allowed) -> io::Result<OwnedFd> {
-    if path.len() > MAX_PATH {
-        return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
-    }
-    let asked = Path::new(OsStr::from_bytes(path));
-    // The path as latchkeyd named it, not as the worker spelled it.
-    let Some(path) = allowed
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .iter()
-        .find(|p| p.as_path() == asked)
-        .cloned()
-    else {
-        // Debug-formatted: the worker chose these bytes.
-        tracing::warn!(path = ?asked, "the security key worker asked for a socket no key names; refused");
-        return Err(io::Error::from_raw_os_error(libc::EACCES));
+/// The path of the key latchkeyd named that the request `path` asks for, as latchkeyd named it
+/// (not as the worker spelled it), or why the request is refused.
+fn named(path: &[u8], allowed: &Allowed) -> io::Result<PathBuf> {
+    let errno = if path.is_empty() {
+        libc::EINVAL
+    } else if path.len() > MAX_PATH {
+        libc::ENAMETOOLONG
+    } else {
+        let asked = Path::new(OsStr::from_bytes(path));
+        let allowed = allowed.lock().unwrap_or_else(PoisonError::into_inner);
+        match allowed.iter().find(|p| p.as_path() == asked) {
+            Some(p) => return Ok(p.clone()),
+            None => libc::EACCES,
+        }
     };
+    Err(io::Error::from_raw_os_error(errno))
+}
+
+/// The connected socket of the named key at `path`, or why not.
+fn connect(path: &Path) -> io::Result<OwnedFd> {
     // Non-blocking: a key whose backlog is full (a worker taken over may fill it) answers
     // EAGAIN at once instead of holding this thread; the worker tries again at its next poll.
     let socket = Socket::new(Domain::UNIX, Type::SEQPACKET.cloexec().nonblocking(), None)?;
-    socket.connect(&SockAddr::unix(&path)?)?;
+    socket.connect(&SockAddr::unix(path)?)?;
     socket.set_nonblocking(false)?;
     Ok(socket.into())
+}
+
+/// How long the broker pauses after refusing a request, before it reads the next one.
+const REFUSAL_PAUSE: Duration = Duration::from_millis(10);
+/// At most one log line about refused requests per this long.
+const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(60);
+
+/// The requests refused: a path no key names, none, or one too long. The worker's own client
+/// sends none of the last two, and asks only for keys latchkeyd named (unless it still polls one
+/// latchkeyd has since stopped naming), so these come from a worker taken over by a hostile
+/// device. Each costs that worker a pause ([`REFUSAL_PAUSE`]: latchkeyd's thread does not spin
+/// for it), and the log gets the first and then at most one line a minute
+/// ([`REFUSAL_LOG_EVERY`]) with the count refused in between (the journal is not flooded).
+#[derive(Debug, Default)]
+struct Refusals {
+    /// When the last line was logged.
+    logged: Option<Instant>,
+    /// Refused since without a line.
+    unlogged: u64,
+}
+
+impl Refusals {
+    /// Notes one refusal at `now`: whether it gets a log line, with how many went unlogged
+    /// before it.
+    fn note(&mut self, now: Instant) -> Option<u64> {
+        let due = self
+            .logged
+            .is_none_or(|t| now.duration_since(t) >= REFUSAL_LOG_EVERY);
+        if due {
+            self.logged = Some(now);
+            Some(std::mem::take(&mut self.unlogged))
+        } else {
+            self.unlogged += 1;
+            None
+        }
+    }
+
+    /// Logs (if due) and pauses for the refused request `path`.
+    fn refused(&mut self, path: &[u8], why: &io::Error) {
+        if let Some(unlogged) = self.note(Instant::now()) {
+            // Debug-formatted and cut: the worker chose these bytes.
+            let shown = Path::new(OsStr::from_bytes(&path[..path.len().min(256)]));
+            tracing::warn!(path = ?shown, error = %why, unlogged, "the security key worker asked for a socket no key names, or sent a malformed request; refused (`unlogged`: refused since the last such line)");
+        }
+        std::thread::sleep(REFUSAL_PAUSE);
+    }
 }
 
 fn send(socket: &Socket, bytes: &[u8], fd: Option<&OwnedFd>) -> io::Result<()> {
@@ -133,7 +185,7 @@ fn send(socket: &Socket, bytes: &[u8], fd: Option<&OwnedFd>) -> io::Result<()> {
 
 /// How long the worker waits for the broker's answer; latchkeyd answers at once (its connect
 /// does not block).
-const ANSWER_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
+const ANSWER_LIMIT: Duration = Duration::from_secs(5);
 
 /// The worker's side: asks latchkeyd for each `unix:` key's connected socket.
 #[derive(Debug)]
@@ -285,6 +337,84 @@ mod tests {
         assert_eq!(missing.raw_os_error(), Some(libc::EACCES), "{missing}");
         drop(client);
         server.join().unwrap();
+    }
+
+    #[test]
+    fn refusals_are_logged_first_then_once_a_minute_with_the_count_between() {
+        let mut refusals = Refusals::default();
+        let start = Instant::now();
+        assert_eq!(refusals.note(start), Some(0));
+        for s in 1..=5 {
+            assert_eq!(refusals.note(start + Duration::from_secs(s)), None);
+        }
+        assert_eq!(refusals.note(start + REFUSAL_LOG_EVERY), Some(5));
+        assert_eq!(refusals.note(start + REFUSAL_LOG_EVERY), None);
+        assert_eq!(refusals.note(start + REFUSAL_LOG_EVERY * 2), Some(1));
+    }
+
+    /// A log line's writer into a shared buffer.
+    #[derive(Clone, Default)]
+    struct Log(Arc<Mutex<Vec<u8>>>);
+
+    impl io::Write for Log {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_worker_asking_for_sockets_no_key_names_is_paused_and_logged_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let (key, key_listener) = key_listener(dir.path(), 4);
+        let (ours, theirs) = Socket::pair(Domain::UNIX, Type::SEQPACKET, None).unwrap();
+        theirs
+            .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        let allowed: Allowed = Arc::new(Mutex::new(vec![key.clone()]));
+        let log = Log::default();
+        let writer = log.clone();
+        let server = std::thread::spawn(move || {
+            let subscriber = tracing_subscriber::fmt()
+                .with_writer(move || writer.clone())
+                .with_ansi(false)
+                .finish();
+            tracing::subscriber::with_default(subscriber, || serve(&ours, &allowed));
+        });
+        let client = BrokerClient::from_socket(theirs);
+
+        const ASKED: u32 = 20;
+        let start = Instant::now();
+        for i in 0..ASKED {
+            let bus = dir.path().join(format!("bus{i}"));
+            let refused = client.connect(&bus).unwrap_err();
+            assert_eq!(refused.raw_os_error(), Some(libc::EACCES), "{refused}");
+        }
+        // Each refusal paused the broker before it read the next request (the last one's pause
+        // ends before the named key's request below is answered).
+        let named = client.connect(&key);
+        assert!(
+            start.elapsed() >= REFUSAL_PAUSE * ASKED,
+            "{:?}",
+            start.elapsed()
+        );
+        // The named key is still served.
+        let connected = Socket::from(named.unwrap());
+        let (_accepted, _) = key_listener.accept().unwrap();
+        assert_eq!(connected.r#type().unwrap(), Type::SEQPACKET);
+        drop(client);
+        server.join().unwrap();
+
+        let log = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = log.lines().filter(|l| l.contains("no key names")).collect();
+        assert_eq!(lines.len(), 1, "{log}");
+        assert!(
+            lines[0].contains("bus0") && lines[0].contains("unlogged=0"),
+            "{log}"
+        );
     }
 
     #[test]
