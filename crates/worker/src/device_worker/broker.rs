@@ -68,11 +68,12 @@ pub fn serve(socket: &Socket, allowed: &Allowed) {
         let (id, path) = buf[..n]
             .split_first_chunk::<ID>()
             .map_or(([0; ID], &[][..]), |(id, path)| (*id, path));
-        let answer = match named(path, allowed) {
-            Ok(path) => connect(&path),
-            Err(refused) => {
-                refusals.refused(path, &refused);
-                Err(refused)
+        let named = named(path, allowed);
+        let answer = match &named {
+            Ok(path) => connect(path),
+            Err(errno) => {
+                refusals.log(path, *errno);
+                Err(io::Error::from_raw_os_error(*errno))
             }
         };
         let sent = match &answer {
@@ -87,12 +88,16 @@ pub fn serve(socket: &Socket, allowed: &Allowed) {
             tracing::debug!(error = %e, "cannot answer the security key worker's broker request");
             return;
         }
+        if named.is_err() {
+            // Answered at once; the worker's next request waits.
+            std::thread::sleep(REFUSAL_PAUSE);
+        }
     }
 }
 
 /// The path of the key latchkeyd named that the request `path` asks for, as latchkeyd named it
-/// (not as the worker spelled it), or why the request is refused.
-fn named(path: &[u8], allowed: &Allowed) -> io::Result<PathBuf> {
+/// (not as the worker spelled it), or the `errno` it is refused with.
+fn named(path: &[u8], allowed: &Allowed) -> Result<PathBuf, i32> {
     let errno = if path.is_empty() {
         libc::EINVAL
     } else if path.len() > MAX_PATH {
@@ -105,7 +110,7 @@ fn named(path: &[u8], allowed: &Allowed) -> io::Result<PathBuf> {
             None => libc::EACCES,
         }
     };
-    Err(io::Error::from_raw_os_error(errno))
+    Err(errno)
 }
 
 /// The connected socket of the named key at `path`, or why not.
@@ -118,7 +123,7 @@ fn connect(path: &Path) -> io::Result<OwnedFd> {
     Ok(socket.into())
 }
 
-/// How long the broker pauses after refusing a request, before it reads the next one.
+/// How long the broker pauses after answering a refused request, before it reads the next one.
 const REFUSAL_PAUSE: Duration = Duration::from_millis(10);
 /// At most one log line about refused requests per this long.
 const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(60);
@@ -153,14 +158,13 @@ impl Refusals {
         }
     }
 
-    /// Logs (if due) and pauses for the refused request `path`.
-    fn refused(&mut self, path: &[u8], why: &io::Error) {
+    /// Logs the refused request `path`, if a line is due.
+    fn log(&mut self, path: &[u8], errno: i32) {
         if let Some(unlogged) = self.note(Instant::now()) {
             // Debug-formatted and cut: the worker chose these bytes.
             let shown = Path::new(OsStr::from_bytes(&path[..path.len().min(256)]));
-            tracing::warn!(path = ?shown, error = %why, unlogged, "the security key worker asked for a socket no key names, or sent a malformed request; refused (`unlogged`: refused since the last such line)");
+            tracing::warn!(path = ?shown, error = %io::Error::from_raw_os_error(errno), unlogged, "the security key worker asked for a socket no key names, or sent a malformed request; refused (`unlogged`: refused since the last such line)");
         }
-        std::thread::sleep(REFUSAL_PAUSE);
     }
 }
 
@@ -397,7 +401,7 @@ mod tests {
         // ends before the named key's request below is answered).
         let named = client.connect(&key);
         assert!(
-            start.elapsed() >= REFUSAL_PAUSE * ASKED,
+            start.elapsed() >= Duration::from_millis(10) * ASKED,
             "{:?}",
             start.elapsed()
         );
