@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 # left is printed first and again if the build fails (a linker killed by SIGBUS is how a full disk
 # shows itself).
 section() { echo "== $* (at ${SECONDS}s)"; }
-df -h --output=avail,target . | awk 'NR == 2 {print "== disk: " $1 " free on " $2}'
+disk() { df -h --output=avail,target . | awk -v said="$*" 'NR == 2 {print "== " said "disk: " $1 " free on " $2}'; }
+disk
 
 need_apt=()
 # pcscd, vsmartcard-vpcd: NFC keys through a private pcscd and a virtual contactless reader;
@@ -57,7 +58,7 @@ PKG_CONFIG_LIBDIR=/nonexistent PKG_CONFIG_PATH="" cargo run -q -p latchkey-cli -
 section "building"
 cargo build --workspace --all-features --all-targets || {
     rc=$?
-    df -h --output=avail,target . | awk 'NR == 2 {print "== the build failed; disk: " $1 " free on " $2}'
+    disk "the build failed; "
     exit $rc
 }
 
