@@ -32,7 +32,7 @@ use zeroize::Zeroizing;
 
 use crate::answers::{ask_pin, AnsweredUi, Answers, Question, MAX_ANSWERS};
 use crate::identity::CallerIdentity;
-use crate::keys::KeyBackend;
+use crate::keys::{Held, KeyBackend};
 use crate::pin_change::{ask_pins, dismiss, trusted_prompt};
 use crate::prompt::{ChosenPrompt, DbusPromptSession};
 use crate::queue::caller_key;
@@ -178,9 +178,11 @@ async fn on_key<T: Send + 'static>(
     };
     let work = Arc::new(work);
     let mut line = StatusLine::default();
-    let mut device: Option<Box<dyn Device>> = None;
+    // Held while the prompt is asked and let go off this runtime thread (`crate::keys::Held`).
+    let mut held: Option<Held<Box<dyn Device>>> = None;
     let mut answers = Answers::default();
     let result = loop {
+        let device = held.as_mut().and_then(Held::take);
         let (show, rx) = shown::channel();
         let (keys, place, handle, work) =
             (keys.clone(), place.clone(), cancel.clone(), work.clone());
@@ -210,7 +212,8 @@ async fn on_key<T: Send + 'static>(
                 }
                 Err(busy) => break Err(Error::Busy(busy.to_string())),
             };
-        (device, answers) = (kept, kept_answers);
+        held = kept.map(Held::new);
+        answers = kept_answers;
         let Some(Question::Pin(question)) = question else {
             break result;
         };

@@ -19,8 +19,10 @@
 //! wait for keys; the blocking thread then ends on its own and the request is freed at once.
 
 mod acquire;
+mod held;
 
 pub use acquire::KeyAccess;
+pub(crate) use held::Held;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -201,14 +203,17 @@ impl KeyBackend {
         let found = tokio::task::spawn_blocking(move || {
             acquire::acquire(&access, &sources, &ceremony, &show, deadline)
         });
-        let mut device = showing(ui, &mut line, rx, found)
+        let device = showing(ui, &mut line, rx, found)
             .await
             .map_err(thread_failed)??;
         let info = device.info();
         tracing::info!(request = %c.id(), key = %info.path, name = %info.name, "security key chosen");
+        // Held while the prompt is asked and let go off this runtime thread (`held`).
+        let mut held = Held::new(device);
         // The ceremony, run again on the same key after each question the prompt answered.
         let mut answers = Answers::default();
         let done = loop {
+            let mut device = held.take().ok_or_else(key_lost)?;
             let (show, rx) = shown::channel();
             let run = {
                 let c = c.clone();
@@ -222,7 +227,8 @@ impl KeyBackend {
             let (kept, kept_answers, result, question) = showing(ui, &mut line, rx, run)
                 .await
                 .map_err(thread_failed)?;
-            (device, answers) = (kept, kept_answers);
+            held.put(kept);
+            answers = kept_answers;
             let Some(Question::Pin(question)) = question else {
                 break result?;
             };
@@ -239,10 +245,16 @@ impl KeyBackend {
         // Several accounts, all signed by the one touch: the user picks one, and the key
         // finishes the ceremony with it (large blobs) without another signature.
         let index = choose_signed_account(ui, choice.accounts()).await?;
+        let mut device = held.take().ok_or_else(key_lost)?;
         tokio::task::spawn_blocking(move || choice.finish(&mut *device, index)?.to_json())
             .await
             .map_err(thread_failed)?
     }
+}
+
+/// A run that did not give its key back (it cannot happen: every run returns the key it took).
+fn key_lost() -> WebAuthnError {
+    WebAuthnError::unknown("the security key was lost between two runs of the ceremony")
 }
 
 fn thread_failed(e: tokio::task::JoinError) -> WebAuthnError {
