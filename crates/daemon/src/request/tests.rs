@@ -441,3 +441,152 @@ fn a_timeout_is_named_in_seconds_when_whole_and_in_milliseconds_otherwise() {
     assert_eq!(super::seconds_or_ms(Duration::from_millis(300)), "300 ms");
     assert_eq!(super::seconds_or_ms(Duration::from_millis(1500)), "1500 ms");
 }
+
+/// The caller leaving the bus while its request is being started (identified and queued, not
+/// yet recorded for `Shared::sender_left` to cancel): `spawn` finds it departed.
+mod starting {
+    use std::sync::Arc;
+
+    use latchkey_api::request::handle_path;
+    use zbus::names::{OwnedUniqueName, UniqueName};
+    use zbus::Connection;
+
+    use super::super::{spawn, NewRequest, RequestObject};
+    use crate::ceremony::RequestId;
+    use crate::identity::port::BusCallers;
+    use crate::identity::CallerIdentity;
+    use crate::options::{Kind, Timeouts};
+    use crate::queue;
+    use crate::state::{Backends, Settings, Shared};
+
+    /// latchkeyd's end of a peer-to-peer connection (the caller's end is returned to be kept).
+    async fn connected() -> (Connection, Connection) {
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+        let tokio_stream = |s: std::os::unix::net::UnixStream| {
+            s.set_nonblocking(true).unwrap();
+            tokio::net::UnixStream::from_std(s).unwrap()
+        };
+        let server = zbus::connection::Builder::unix_stream(tokio_stream(ours))
+            .server(zbus::Guid::generate())
+            .unwrap()
+            .p2p()
+            .unique_name(":1.0")
+            .unwrap()
+            .build();
+        let client = zbus::connection::Builder::unix_stream(tokio_stream(theirs))
+            .p2p()
+            .build();
+        let (server, client) = tokio::join!(server, client);
+        (server.unwrap(), client.unwrap())
+    }
+
+    fn shared() -> Arc<Shared> {
+        let platform = Arc::new(crate::platform::PlatformBackend::new(Box::new(
+            latchkey_testkit::platform::device(),
+        )));
+        let settings = Settings {
+            policy: super::policy(),
+            backends: Backends::single(platform),
+            queue_capacity: 64,
+            timeouts: Timeouts::default(),
+            uid: 0,
+            related_origins: None,
+            state_dir: None,
+        };
+        Arc::new(Shared::new(settings, Arc::new(BusCallers)))
+    }
+
+    fn process(pid: u32) -> CallerIdentity {
+        CallerIdentity {
+            pid,
+            ppid: 1,
+            start_time: 1,
+            executable: Some("/usr/bin/example".into()),
+            executable_file: None,
+            same_mount_namespace: true,
+            flatpak_app_id: None,
+            snap_name: None,
+            systemd_unit: None,
+            cgroup_path: None,
+        }
+    }
+
+    fn request(n: u64, sender: &str) -> NewRequest {
+        let name = UniqueName::try_from(sender).unwrap();
+        NewRequest {
+            id: RequestId(n),
+            kind: Kind::Get,
+            path: handle_path(&name, "t1").unwrap(),
+            sender: OwnedUniqueName::from(name),
+            caller: super::flatpak("org.example.Browser"),
+            options_json: super::get_options("example.com", "{}"),
+            origin: Some("https://example.com".into()),
+            top_origin: None,
+            parent_window: None,
+        }
+    }
+
+    async fn exported(conn: &Connection, req: &NewRequest) -> bool {
+        conn.object_server()
+            .interface::<_, RequestObject>(&req.path)
+            .await
+            .is_ok()
+    }
+
+    #[tokio::test]
+    async fn a_caller_that_left_while_its_request_was_started_gets_no_request_object() {
+        let (conn, _caller) = connected().await;
+        let shared = shared();
+        // Someone else's ceremony holds the prompt, so a request that is started waits in the
+        // queue (its task cannot end before the checks below).
+        let ahead = shared
+            .queue
+            .enter(queue::caller_key(&process(1), 0))
+            .unwrap();
+        let _turn = ahead.turn().await.unwrap();
+
+        shared.sender_left(":1.5");
+        let left = request(1, ":1.5");
+        spawn(shared.clone(), conn.clone(), conn.object_server(), left)
+            .await
+            .unwrap();
+        let left = request(1, ":1.5");
+        assert!(
+            !exported(&conn, &left).await,
+            "no object for a caller that left"
+        );
+        assert!(!shared.lock_requests().contains_key(&left.path));
+        assert_eq!(
+            shared.queue.len(),
+            1,
+            "its place in the queue is given back"
+        );
+
+        // Another caller's request on the same latchkeyd is started as usual.
+        let staying = request(2, ":1.6");
+        spawn(shared.clone(), conn.clone(), conn.object_server(), staying)
+            .await
+            .unwrap();
+        let staying = request(2, ":1.6");
+        assert!(exported(&conn, &staying).await);
+        assert!(shared.lock_requests().contains_key(&staying.path));
+        assert_eq!(shared.queue.len(), 2);
+
+        // Leaving now cancels it: the task takes the object down and gives the place back.
+        shared.sender_left(":1.6");
+        let mut queued = shared.queue.watch_len();
+        tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            queued.wait_for(|n| *n == 1),
+        )
+        .await
+        .expect("the cancelled request left the queue")
+        .unwrap();
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        while exported(&conn, &staying).await {
+            assert!(tokio::time::Instant::now() < deadline, "its object stayed");
+            tokio::task::yield_now().await;
+        }
+        assert!(!shared.lock_requests().contains_key(&staying.path));
+    }
+}
