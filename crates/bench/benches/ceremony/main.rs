@@ -296,7 +296,7 @@ fn row3(plan: &Plan, t: &mut Table) {
     t.heading("3. Through latchkeyd (D-Bus, platform authenticator, scripted prompt)");
     match daemon::unavailable() {
         Some(why) => t.not_measured("latchkeyd create / get / activation / RSS", why),
-        None => daemon::measure(plan.io, plan.kdf, plan.quick, t),
+        None => daemon::measure(plan.io, plan.quick, t),
     }
 }
 
