@@ -454,7 +454,6 @@ mod starting {
     use super::super::{spawn, NewRequest, RequestObject};
     use crate::ceremony::RequestId;
     use crate::identity::port::BusCallers;
-    use crate::identity::CallerIdentity;
     use crate::options::{Kind, Timeouts};
     use crate::queue;
     use crate::state::{Backends, Settings, Shared};
@@ -496,21 +495,6 @@ mod starting {
         Arc::new(Shared::new(settings, Arc::new(BusCallers)))
     }
 
-    fn process(pid: u32) -> CallerIdentity {
-        CallerIdentity {
-            pid,
-            ppid: 1,
-            start_time: 1,
-            executable: Some("/usr/bin/example".into()),
-            executable_file: None,
-            same_mount_namespace: true,
-            flatpak_app_id: None,
-            snap_name: None,
-            systemd_unit: None,
-            cgroup_path: None,
-        }
-    }
-
     fn request(n: u64, sender: &str) -> NewRequest {
         let name = UniqueName::try_from(sender).unwrap();
         NewRequest {
@@ -541,7 +525,7 @@ mod starting {
         // queue (its task cannot end before the checks below).
         let ahead = shared
             .queue
-            .enter(queue::caller_key(&process(1), 0))
+            .enter(queue::caller_key(&super::flatpak("org.example.Other"), 0))
             .unwrap();
         let _turn = ahead.turn().await.unwrap();
 
