@@ -224,6 +224,10 @@ async fn on_key<T: Send + 'static>(
         line.reset();
     };
     watch.abort();
+    // Closed before the call answers, so that the next may open the key.
+    if let Some(key) = held {
+        key.let_go().await;
+    }
     dismiss(prompt, id).await;
     result
 }

@@ -4,9 +4,11 @@
 //! (`latchkey_worker::device_worker::RemoteKey`), and the last key of a worker that was replaced
 //! (its reach changed, [`super::KeyAccess`]) stops that worker, waiting up to two seconds for it
 //! to exit. A task that let go of such a key on a runtime thread would stall every other task
-//! queued there. The task holds its key in a [`Held`] instead: when the task lets go of it — the
-//! ceremony answered, or its future was dropped while the prompt was asked for a PIN or an
-//! account (the request was closed or timed out) — the key is dropped on a blocking thread.
+//! queued there. The task holds its key in a [`Held`] instead, and the key is dropped on a
+//! blocking thread: where the ceremony ends, the task waits for that ([`Held::let_go`]), so the
+//! key is closed before the ceremony counts as over and another may open it; where the task's
+//! future is dropped while the prompt is asked for a PIN or an account (the request was closed or
+//! timed out), nothing can wait, and the key goes on its own.
 
 /// A value dropped on a blocking thread when this is dropped inside a tokio runtime, and in
 /// place outside one (module doc).
@@ -27,6 +29,20 @@ impl<T: Send + 'static> Held<T> {
     /// Holds `value` again; one held already is let go as [`Drop`] does.
     pub(crate) fn put(&mut self, value: T) {
         let _before = std::mem::replace(self, Self::new(value));
+    }
+
+    /// Lets go of the value on a blocking thread and waits until it is gone: where a request
+    /// ends normally, so that its key is closed before the ceremony counts as over (and another
+    /// may open the key). [`Drop`] does not wait: a future dropped cannot.
+    pub(crate) async fn let_go(mut self) {
+        let Some(value) = self.0.take() else {
+            return;
+        };
+        if tokio::runtime::Handle::try_current().is_ok() {
+            let _ = tokio::task::spawn_blocking(move || drop(value)).await;
+        } else {
+            drop(value);
+        }
     }
 }
 
@@ -110,6 +126,25 @@ mod tests {
                 .unwrap();
             assert_ne!(dropped, task_thread);
         });
+    }
+
+    #[test]
+    fn let_go_waits_until_the_value_is_gone_on_another_thread() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .build()
+            .unwrap();
+        let (tx, rx) = mpsc::channel();
+        let (task_thread, dropped) = runtime.block_on(async move {
+            tokio::spawn(async move {
+                Held::new(Probe(tx)).let_go().await;
+                // Gone already, not merely on its way.
+                (std::thread::current().id(), rx.try_recv().expect("dropped"))
+            })
+            .await
+            .unwrap()
+        });
+        assert_ne!(dropped, task_thread);
     }
 
     #[test]
