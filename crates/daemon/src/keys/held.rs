@@ -75,6 +75,14 @@ mod tests {
         }
     }
 
+    /// A runtime whose tasks all run on its one worker thread.
+    fn one_worker() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .build()
+            .unwrap()
+    }
+
     fn dropped_on(rx: &mpsc::Receiver<ThreadId>) -> ThreadId {
         rx.recv_timeout(Duration::from_secs(10))
             .expect("the held value was never dropped")
@@ -82,10 +90,7 @@ mod tests {
 
     #[test]
     fn a_value_let_go_on_a_runtime_thread_is_dropped_on_another() {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .build()
-            .unwrap();
+        let runtime = one_worker();
         let (tx, rx) = mpsc::channel();
         let task_thread = runtime.block_on(async move {
             tokio::spawn(async move {
@@ -103,11 +108,7 @@ mod tests {
     fn a_task_dropped_while_it_waits_lets_go_of_its_value_off_the_runtime_thread() {
         // As a request closed while the prompt is asked: the ceremony's future is dropped with
         // the key it holds.
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_time()
-            .build()
-            .unwrap();
+        let runtime = one_worker();
         let (tx, rx) = mpsc::channel();
         let (started_tx, started_rx) = mpsc::channel();
         runtime.block_on(async move {
@@ -130,10 +131,7 @@ mod tests {
 
     #[test]
     fn let_go_waits_until_the_value_is_gone_on_another_thread() {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .build()
-            .unwrap();
+        let runtime = one_worker();
         let (tx, rx) = mpsc::channel();
         let (task_thread, dropped) = runtime.block_on(async move {
             tokio::spawn(async move {
