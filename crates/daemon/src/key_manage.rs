@@ -179,10 +179,10 @@ async fn on_key<T: Send + 'static>(
     let work = Arc::new(work);
     let mut line = StatusLine::default();
     // Held while the prompt is asked and let go off this runtime thread (`crate::keys::Held`).
-    let mut held: Option<Held<Box<dyn Device>>> = None;
+    let mut held: Held<Box<dyn Device>> = Held::default();
     let mut answers = Answers::default();
     let result = loop {
-        let device = held.as_mut().and_then(Held::take);
+        let device = held.take();
         let (show, rx) = shown::channel();
         let (keys, place, handle, work) =
             (keys.clone(), place.clone(), cancel.clone(), work.clone());
@@ -212,7 +212,9 @@ async fn on_key<T: Send + 'static>(
                 }
                 Err(busy) => break Err(Error::Busy(busy.to_string())),
             };
-        held = kept.map(Held::new);
+        if let Some(key) = kept {
+            held.put(key);
+        }
         answers = kept_answers;
         let Some(Question::Pin(question)) = question else {
             break result;
@@ -225,9 +227,7 @@ async fn on_key<T: Send + 'static>(
     };
     watch.abort();
     // Closed before the call answers, so that the next may open the key.
-    if let Some(key) = held {
-        key.let_go().await;
-    }
+    held.let_go().await;
     dismiss(prompt, id).await;
     result
 }

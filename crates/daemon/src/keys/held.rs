@@ -14,6 +14,13 @@
 /// place outside one (module doc).
 pub(crate) struct Held<T: Send + 'static>(Option<T>);
 
+impl<T: Send + 'static> Default for Held<T> {
+    /// Holds nothing yet.
+    fn default() -> Self {
+        Self(None)
+    }
+}
+
 impl<T: Send + 'static> Held<T> {
     /// Holds `value`.
     pub(crate) fn new(value: T) -> Self {
@@ -21,7 +28,7 @@ impl<T: Send + 'static> Held<T> {
     }
 
     /// The value, for a run on a blocking thread (which gives it back with [`Self::put`]);
-    /// `None` when a run before did not give it back.
+    /// `None` when nothing was put yet or a run did not give it back.
     pub(crate) fn take(&mut self) -> Option<T> {
         self.0.take()
     }
@@ -158,7 +165,9 @@ mod tests {
     #[test]
     fn taken_values_are_the_takers_and_put_back_ones_are_held_again() {
         let (tx, rx) = mpsc::channel();
-        let mut held = Held::new(Probe(tx));
+        let mut held = Held::default();
+        assert!(held.take().is_none(), "nothing held yet");
+        held.put(Probe(tx));
         let probe = held.take().expect("held");
         assert!(held.take().is_none());
         held.put(probe);

@@ -238,31 +238,24 @@ impl KeyBackend {
             ask_pin(ui, question, ChoiceKind::SecurityKey, &mut answers).await;
             line.reset();
         };
-        // Where the ceremony ends here, the key is closed before it counts as over.
-        let choice = match done {
-            Ok(Performed::Choose(choice)) => choice,
-            Ok(Performed::Response(json)) => {
-                held.let_go().await;
-                return Ok(json);
-            }
-            Err(e) => {
-                held.let_go().await;
-                return Err(e);
-            }
-        };
-        // Several accounts, all signed by the one touch: the user picks one, and the key
-        // finishes the ceremony with it (large blobs) without another signature.
-        let index = match choose_signed_account(ui, choice.accounts()).await {
-            Ok(index) => index,
-            Err(e) => {
-                held.let_go().await;
-                return Err(e);
-            }
-        };
-        let mut device = held.take().ok_or_else(key_lost)?;
-        tokio::task::spawn_blocking(move || choice.finish(&mut *device, index)?.to_json())
-            .await
-            .map_err(thread_failed)?
+        let outcome = async {
+            let choice = match done? {
+                Performed::Response(json) => return Ok(json),
+                Performed::Choose(choice) => choice,
+            };
+            // Several accounts, all signed by the one touch: the user picks one, and the key
+            // finishes the ceremony with it (large blobs) without another signature.
+            let index = choose_signed_account(ui, choice.accounts()).await?;
+            let mut device = held.take().ok_or_else(key_lost)?;
+            tokio::task::spawn_blocking(move || choice.finish(&mut *device, index)?.to_json())
+                .await
+                .map_err(thread_failed)?
+        }
+        .await;
+        // However it ended, the key is closed before the ceremony counts as over (a key the
+        // last step took is closed on its thread already).
+        held.let_go().await;
+        outcome
     }
 }
 

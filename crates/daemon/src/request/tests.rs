@@ -449,6 +449,7 @@ mod starting {
 
     use latchkey_api::request::handle_path;
     use zbus::names::{OwnedUniqueName, UniqueName};
+    use zbus::zvariant::OwnedObjectPath;
     use zbus::Connection;
 
     use super::super::{spawn, NewRequest, RequestObject};
@@ -510,9 +511,9 @@ mod starting {
         }
     }
 
-    async fn exported(conn: &Connection, req: &NewRequest) -> bool {
+    async fn exported(conn: &Connection, path: &OwnedObjectPath) -> bool {
         conn.object_server()
-            .interface::<_, RequestObject>(&req.path)
+            .interface::<_, RequestObject>(path)
             .await
             .is_ok()
     }
@@ -531,15 +532,15 @@ mod starting {
 
         shared.sender_left(":1.5");
         let left = request(1, ":1.5");
+        let left_path = left.path.clone();
         spawn(shared.clone(), conn.clone(), conn.object_server(), left)
             .await
             .unwrap();
-        let left = request(1, ":1.5");
         assert!(
-            !exported(&conn, &left).await,
+            !exported(&conn, &left_path).await,
             "no object for a caller that left"
         );
-        assert!(!shared.lock_requests().contains_key(&left.path));
+        assert!(!shared.lock_requests().contains_key(&left_path));
         assert_eq!(
             shared.queue.len(),
             1,
@@ -548,12 +549,12 @@ mod starting {
 
         // Another caller's request on the same latchkeyd is started as usual.
         let staying = request(2, ":1.6");
+        let staying_path = staying.path.clone();
         spawn(shared.clone(), conn.clone(), conn.object_server(), staying)
             .await
             .unwrap();
-        let staying = request(2, ":1.6");
-        assert!(exported(&conn, &staying).await);
-        assert!(shared.lock_requests().contains_key(&staying.path));
+        assert!(exported(&conn, &staying_path).await);
+        assert!(shared.lock_requests().contains_key(&staying_path));
         assert_eq!(shared.queue.len(), 2);
 
         // Leaving now cancels it: the task takes the object down and gives the place back.
@@ -567,10 +568,10 @@ mod starting {
         .expect("the cancelled request left the queue")
         .unwrap();
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-        while exported(&conn, &staying).await {
+        while exported(&conn, &staying_path).await {
             assert!(tokio::time::Instant::now() < deadline, "its object stayed");
             tokio::task::yield_now().await;
         }
-        assert!(!shared.lock_requests().contains_key(&staying.path));
+        assert!(!shared.lock_requests().contains_key(&staying_path));
     }
 }
