@@ -143,14 +143,9 @@ fn open_at(
         .ok_or_else(|| Error::NotFound("that security key is no longer plugged in".into()))
 }
 
-/// What one run on the key gives back: the key (kept open for the next run), the answers, the
-/// result, and the question the run stopped at.
-type Run<T> = (
-    Option<Box<dyn Device>>,
-    Answers,
-    Result<T, Error>,
-    Option<Question>,
-);
+/// What one run on the key gives back besides the key (which comes back in its `Held`, kept open
+/// for the next run): the answers, the result, and the question the run stopped at.
+type Run<T> = (Answers, Result<T, Error>, Option<Question>);
 
 /// Runs `work` on the target key on a blocking thread, within the call limits, the user side
 /// through `prompt` for the prompt request `id` (dismissed afterwards): a PIN question ends a
@@ -182,39 +177,37 @@ async fn on_key<T: Send + 'static>(
     let mut held: Held<Box<dyn Device>> = Held::default();
     let mut answers = Answers::default();
     let result = loop {
-        let device = held.take();
         let (show, rx) = shown::channel();
         let (keys, place, handle, work) =
             (keys.clone(), place.clone(), cancel.clone(), work.clone());
-        let run = shared.calls.run(
-            caller_key(caller, shared.settings.uid),
-            move || -> Run<T> {
-                let mut key = match device {
-                    Some(key) => key,
-                    None => match open_at(&keys, &place, &handle) {
-                        Ok(key) => key,
-                        Err(e) => return (None, answers, Err(e), None),
-                    },
+        let limited = caller_key(caller, shared.settings.uid);
+        // The key goes to the run's thread and back inside a `Held` (`Held::run_on`): a run the
+        // limiter refuses lets go of it off this thread too.
+        let run = held.run_on(
+            |job| async {
+                match shared.calls.run(limited, job).await {
+                    Ok(Ok(back)) => Ok(back),
+                    Ok(Err(e)) => Err(Error::Failed(format!(
+                        "the security key thread failed: {e}"
+                    ))),
+                    Err(busy) => Err(Error::Busy(busy.to_string())),
+                }
+            },
+            move |key| -> Run<T> {
+                let key = match key.get_or_try_insert(|| open_at(&keys, &place, &handle)) {
+                    Ok(key) => key,
+                    Err(e) => return (answers, Err(e), None),
                 };
                 let mut answered = AnsweredUi::live(&mut answers, show);
-                let result = work(&mut *key, &mut answered);
+                let result = work(&mut **key, &mut answered);
                 let question = answered.question.take();
-                (Some(key), answers, result, question)
+                (answers, result, question)
             },
         );
-        let (kept, kept_answers, result, question) =
-            match showing(&session, &mut line, rx, run).await {
-                Ok(Ok(run)) => run,
-                Ok(Err(e)) => {
-                    break Err(Error::Failed(format!(
-                        "the security key thread failed: {e}"
-                    )))
-                }
-                Err(busy) => break Err(Error::Busy(busy.to_string())),
-            };
-        if let Some(key) = kept {
-            held.put(key);
-        }
+        let (kept_answers, result, question) = match showing(&session, &mut line, rx, run).await {
+            Ok(run) => run,
+            Err(e) => break Err(e),
+        };
         answers = kept_answers;
         let Some(Question::Pin(question)) = question else {
             break result;

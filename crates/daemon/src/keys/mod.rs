@@ -213,21 +213,24 @@ impl KeyBackend {
         // The ceremony, run again on the same key after each question the prompt answered.
         let mut answers = Answers::default();
         let done = loop {
-            let mut device = held.take().ok_or_else(key_lost)?;
+            if held.is_empty() {
+                return Err(key_lost());
+            }
             let (show, rx) = shown::channel();
-            let run = {
-                let c = c.clone();
-                tokio::task::spawn_blocking(move || {
-                    let mut answered = AnsweredUi::live(&mut answers, show);
-                    let result = c.perform(&mut *device, &mut answered);
-                    let question = answered.question.take();
-                    (device, answers, result, question)
-                })
-            };
-            let (kept, kept_answers, result, question) = showing(ui, &mut line, rx, run)
+            let c = c.clone();
+            // The key goes to the run's thread and back inside a `Held` (`Held::run_on`).
+            let run = held.run_on(tokio::task::spawn_blocking, move |device| {
+                let mut answered = AnsweredUi::live(&mut answers, show);
+                let result = match device.get_mut() {
+                    Some(device) => c.perform(&mut **device, &mut answered),
+                    None => Err(key_lost()),
+                };
+                let question = answered.question.take();
+                (answers, result, question)
+            });
+            let (kept_answers, result, question) = showing(ui, &mut line, rx, run)
                 .await
                 .map_err(thread_failed)?;
-            held.put(kept);
             answers = kept_answers;
             let Some(Question::Pin(question)) = question else {
                 break result;
@@ -246,14 +249,15 @@ impl KeyBackend {
             // Several accounts, all signed by the one touch: the user picks one, and the key
             // finishes the ceremony with it (large blobs) without another signature.
             let index = choose_signed_account(ui, choice.accounts()).await?;
-            let mut device = held.take().ok_or_else(key_lost)?;
-            tokio::task::spawn_blocking(move || choice.finish(&mut *device, index)?.to_json())
-                .await
-                .map_err(thread_failed)?
+            held.run_on(tokio::task::spawn_blocking, move |device| {
+                let device = device.get_mut().ok_or_else(key_lost)?;
+                choice.finish(&mut **device, index)?.to_json()
+            })
+            .await
+            .map_err(thread_failed)?
         }
         .await;
-        // However it ended, the key is closed before the ceremony counts as over (a key the
-        // last step took is closed on its thread already).
+        // However it ended, the key is closed before the ceremony counts as over.
         held.let_go().await;
         outcome
     }
