@@ -145,20 +145,29 @@ mod tests {
             .expect("the held value was never dropped")
     }
 
-    #[test]
-    fn a_value_let_go_on_a_runtime_thread_is_dropped_on_another() {
+    /// Runs `task` with a probe as a task on a one-worker runtime; asserts the probe was
+    /// dropped on another thread than the task's.
+    fn dropped_off_the_task_thread<F>(task: impl FnOnce(Probe) -> F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
         let runtime = one_worker();
         let (tx, rx) = mpsc::channel();
+        let task = task(Probe(tx));
         let task_thread = runtime.block_on(async move {
             tokio::spawn(async move {
-                let held = Held::new(Probe(tx));
-                drop(held);
+                task.await;
                 std::thread::current().id()
             })
             .await
             .unwrap()
         });
         assert_ne!(dropped_on(&rx), task_thread);
+    }
+
+    #[test]
+    fn a_value_let_go_on_a_runtime_thread_is_dropped_on_another() {
+        dropped_off_the_task_thread(|probe| async move { drop(Held::new(probe)) });
     }
 
     #[test]
@@ -270,29 +279,21 @@ mod tests {
 
     #[test]
     fn a_run_refused_before_it_starts_lets_go_of_the_value_off_the_runtime_thread() {
-        let runtime = one_worker();
-        let (tx, rx) = mpsc::channel();
-        let task_thread = runtime.block_on(async move {
-            tokio::spawn(async move {
-                let mut held = Held::new(Probe(tx));
-                // As the call limiter refusing: the job is dropped here, unrun.
-                let refused = held
-                    .run_on(
-                        |job| async move {
-                            drop(job);
-                            Err::<(Held<Probe>, ()), _>("refused")
-                        },
-                        |_| (),
-                    )
-                    .await;
-                assert_eq!(refused.unwrap_err(), "refused");
-                assert!(held.is_empty());
-                std::thread::current().id()
-            })
-            .await
-            .unwrap()
+        dropped_off_the_task_thread(|probe| async move {
+            let mut held = Held::new(probe);
+            // As the call limiter refusing: the job is dropped here, unrun.
+            let refused = held
+                .run_on(
+                    |job| async move {
+                        drop(job);
+                        Err::<(Held<Probe>, ()), _>("refused")
+                    },
+                    |_| (),
+                )
+                .await;
+            assert_eq!(refused.unwrap_err(), "refused");
+            assert!(held.is_empty());
         });
-        assert_ne!(dropped_on(&rx), task_thread);
     }
 
     #[test]
