@@ -30,11 +30,6 @@ impl<T: Send + 'static> Held<T> {
         Self(Some(value))
     }
 
-    /// Whether nothing is held.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.0.is_none()
-    }
-
     /// The value held, to work on.
     pub(crate) fn get_mut(&mut self) -> Option<&mut T> {
         self.0.as_mut()
@@ -225,14 +220,14 @@ mod tests {
     fn a_value_is_opened_only_when_none_is_held_and_a_failed_open_holds_nothing() {
         let (tx, rx) = mpsc::channel();
         let mut held: Held<Probe> = Held::default();
-        assert!(held.is_empty(), "nothing held yet");
+        assert!(held.get_mut().is_none(), "nothing held yet");
         assert!(matches!(
             held.get_or_try_insert(|| Err("gone")),
             Err("gone")
         ));
-        assert!(held.is_empty());
+        assert!(held.get_mut().is_none());
         assert!(held.get_or_try_insert(|| Ok::<_, ()>(Probe(tx))).is_ok());
-        assert!(!held.is_empty());
+        assert!(held.get_mut().is_some());
         let mut opened_again = false;
         let again = held.get_or_try_insert(|| {
             opened_again = true;
@@ -260,7 +255,7 @@ mod tests {
                     .await
                     .unwrap();
                 assert_ne!(ran_on, task_thread);
-                assert!(!held.is_empty(), "given back");
+                assert!(held.get_mut().is_some(), "given back");
                 assert!(rx.try_recv().is_err(), "and not dropped");
                 // A run may put a value where none was.
                 let mut empty: Held<u8> = Held::default();
@@ -292,7 +287,7 @@ mod tests {
                 )
                 .await;
             assert_eq!(refused.unwrap_err(), "refused");
-            assert!(held.is_empty());
+            assert!(held.get_mut().is_none());
         });
     }
 
@@ -342,7 +337,7 @@ mod tests {
                         )
                         .await;
                     assert_eq!(refused.unwrap_err(), Some(Busy::CallerShare(1)));
-                    assert!(held.is_empty());
+                    assert!(held.get_mut().is_none());
                     std::thread::current().id()
                 }
             })

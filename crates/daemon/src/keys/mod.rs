@@ -213,9 +213,6 @@ impl KeyBackend {
         // The ceremony, run again on the same key after each question the prompt answered.
         let mut answers = Answers::default();
         let done = loop {
-            if held.is_empty() {
-                return Err(key_lost());
-            }
             let (show, rx) = shown::channel();
             let c = c.clone();
             // The key goes to the run's thread and back inside a `Held` (`Held::run_on`).
