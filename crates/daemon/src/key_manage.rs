@@ -184,15 +184,7 @@ async fn on_key<T: Send + 'static>(
         // The key goes to the run's thread and back inside a `Held` (`Held::run_on`): a run the
         // limiter refuses lets go of it off this thread too.
         let run = held.run_on(
-            |job| async {
-                match shared.calls.run(limited, job).await {
-                    Ok(Ok(back)) => Ok(back),
-                    Ok(Err(e)) => Err(Error::Failed(format!(
-                        "the security key thread failed: {e}"
-                    ))),
-                    Err(busy) => Err(Error::Busy(busy.to_string())),
-                }
-            },
+            |job| shared.calls.call(limited, "security key", job),
             move |key| -> Run<T> {
                 let key = match key.get_or_try_insert(|| open_at(&keys, &place, &handle)) {
                     Ok(key) => key,
@@ -263,7 +255,7 @@ pub(crate) async fn list_keys(
     let _one = one_at_a_time(shared)?;
     let reports = shared
         .calls
-        .run(caller_key(caller, shared.settings.uid), move || {
+        .call(caller_key(caller, shared.settings.uid), "security key", move || {
             let described = open_present(&keys, &CancelHandle::new())?.into_iter().filter_map(|mut d| {
                 manage::describe(&mut *d)
                     .map_err(|e| {
@@ -273,9 +265,7 @@ pub(crate) async fn list_keys(
             });
             Ok::<_, WebAuthnError>(described.collect::<Vec<_>>())
         })
-        .await
-        .map_err(|e| Error::Busy(e.to_string()))?
-        .map_err(|e| Error::Failed(format!("the security key thread failed: {e}")))?
+        .await?
         .map_err(|e| Error::from_webauthn(&e))?;
     Ok(reports
         .iter()
@@ -339,13 +329,15 @@ pub(crate) async fn change_pin(
     let (keys, place) = (target.keys.clone(), target.place.clone());
     let report = shared
         .calls
-        .run(caller_key(caller, shared.settings.uid), move || {
-            let mut device = open_at(&keys, &place, &CancelHandle::new())?;
-            manage::describe(&mut *device).map_err(|e| Error::from_webauthn(&e))
-        })
-        .await
-        .map_err(|e| Error::Busy(e.to_string()))?
-        .map_err(|e| Error::Failed(format!("the security key thread failed: {e}")))??;
+        .call(
+            caller_key(caller, shared.settings.uid),
+            "security key",
+            move || {
+                let mut device = open_at(&keys, &place, &CancelHandle::new())?;
+                manage::describe(&mut *device).map_err(|e| Error::from_webauthn(&e))
+            },
+        )
+        .await??;
     if report.info.option("clientPin") != Some(true) {
         let set = on_key(shared, caller, target, &prompt, &id, |d, ui| {
             manage::set_pin(d, ui).map_err(|e| Error::from_webauthn(&e))

@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use latchkey_api::Error;
+
 use crate::queue::CallerKey;
 
 /// Bounds on management and signal calls (`ListCredentials`, `DeleteCredential`, `Signal*`).
@@ -142,6 +144,21 @@ impl CallLimiter {
         tokio::time::timeout_at(deadline, task)
             .await
             .map_err(|_| Busy::Timeout(limits.wait))
+    }
+
+    /// [`Self::run`] for a D-Bus method: a call that did not run is `…Error.Busy`, one whose
+    /// thread failed (`work` panicked) is `…Error.Failed`, naming the thread by `what`.
+    pub(crate) async fn call<T: Send + 'static>(
+        &self,
+        caller: CallerKey,
+        what: &str,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, Error> {
+        match self.run(caller, work).await {
+            Ok(Ok(done)) => Ok(done),
+            Ok(Err(e)) => Err(Error::Failed(format!("the {what} thread failed: {e}"))),
+            Err(busy) => Err(Error::Busy(busy.to_string())),
+        }
     }
 }
 

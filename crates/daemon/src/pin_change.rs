@@ -118,15 +118,13 @@ pub(crate) async fn change_platform_pin(
     let store = shared.settings.backends.store.clone();
     let changed = shared
         .calls
-        .run(caller_key(caller, shared.settings.uid), move || {
+        .call(caller_key(caller, shared.settings.uid), "PIN", move || {
             store.change_pin(&current, &new)
         })
         .await;
     dismiss(&prompt, &id).await;
-    match changed {
-        Err(busy) => Err(Error::Busy(busy.to_string())),
-        Ok(Err(e)) => Err(Error::Failed(format!("the PIN thread failed: {e}"))),
-        Ok(Ok(Err(e))) => {
+    match changed? {
+        Err(e) => {
             tracing::info!(
                 error = e.name(),
                 message = e.message(),
@@ -134,7 +132,7 @@ pub(crate) async fn change_platform_pin(
             );
             Err(Error::from_webauthn(&e))
         }
-        Ok(Ok(Ok(()))) => {
+        Ok(()) => {
             tracing::info!(by = %caller.display_name(), "platform PIN changed");
             Ok(())
         }

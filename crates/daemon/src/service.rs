@@ -12,7 +12,6 @@ use zbus::Connection;
 
 use crate::authorize::{self, AuthorizeError, Grant, OriginClaims};
 use crate::identity::CallerIdentity;
-use crate::limits::Busy;
 use crate::policy::CallerClass;
 use crate::queue::caller_key;
 use crate::request::{self, NewRequest};
@@ -42,11 +41,6 @@ fn string_option(options: &HashMap<&str, Value<'_>>, key: &str) -> Result<Option
             other.value_signature()
         ))),
     }
-}
-
-/// The method error for a management call that did not run (`…Error.Busy`).
-fn busy(e: Busy) -> Error {
-    Error::Busy(e.to_string())
 }
 
 impl CredentialsService {
@@ -352,12 +346,12 @@ impl CredentialsService {
         let list = self
             .shared
             .calls
-            .run(caller_key(&caller, self.shared.settings.uid), move || {
-                store.list(rp_id.as_deref())
-            })
-            .await
-            .map_err(busy)?
-            .map_err(|e| Error::Failed(format!("the listing thread failed: {e}")))?
+            .call(
+                caller_key(&caller, self.shared.settings.uid),
+                "listing",
+                move || store.list(rp_id.as_deref()),
+            )
+            .await?
             .map_err(|e| {
                 let fault = e.fault();
                 fault.log("ListCredentials");
@@ -383,12 +377,12 @@ impl CredentialsService {
         let found = self
             .shared
             .calls
-            .run(caller_key(&caller, self.shared.settings.uid), move || {
-                store.delete(&id)
-            })
-            .await
-            .map_err(busy)?
-            .map_err(|e| Error::Failed(format!("the deleting thread failed: {e}")))?
+            .call(
+                caller_key(&caller, self.shared.settings.uid),
+                "deleting",
+                move || store.delete(&id),
+            )
+            .await?
             .map_err(|e| {
                 let fault = e.fault();
                 fault.log("DeleteCredential");

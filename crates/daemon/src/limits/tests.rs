@@ -111,3 +111,41 @@ fn limits_below_one_are_raised_to_one() {
     assert_eq!((set.total, set.per_caller), (1, 1));
     assert_eq!(slots.available_permits(), 1);
 }
+
+/// A method's view of a call: its result, `…Error.Busy` when it did not run, `…Error.Failed`
+/// naming the thread when its work panicked.
+#[tokio::test(start_paused = true)]
+async fn a_method_call_maps_refusal_to_busy_and_a_panic_to_failed() {
+    let limits = Arc::new(limiter(4, 1, Duration::from_secs(600)));
+    assert!(matches!(
+        limits.call(CallerKey::new("a"), "listing", || 5).await,
+        Ok(5)
+    ));
+    let (release, rx) = mpsc::channel();
+    let first = {
+        let limits = limits.clone();
+        tokio::spawn(async move { limits.call(CallerKey::new("a"), "listing", held(rx)).await })
+    };
+    while limits
+        .by_caller
+        .lock()
+        .unwrap()
+        .get(&CallerKey::new("a"))
+        .is_none()
+    {
+        tokio::task::yield_now().await;
+    }
+    match limits.call(CallerKey::new("a"), "listing", || 1).await {
+        Err(Error::Busy(m)) => assert_eq!(m, Busy::CallerShare(1).to_string()),
+        other => panic!("expected Busy, got {other:?}"),
+    }
+    release.send(()).unwrap();
+    assert!(matches!(first.await.unwrap(), Ok(7)));
+    let panicked = limits
+        .call(CallerKey::new("b"), "deleting", || -> u8 { panic!("boom") })
+        .await;
+    match panicked {
+        Err(Error::Failed(m)) => assert!(m.starts_with("the deleting thread failed: "), "{m}"),
+        other => panic!("expected Failed, got {other:?}"),
+    }
+}
