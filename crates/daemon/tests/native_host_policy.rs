@@ -251,38 +251,6 @@ fn caller_process() {
     common::caller::serve_if_asked();
 }
 
-/// Everything latchkeyd logs in this test binary, for asserting on what it logged.
-#[derive(Clone, Default)]
-struct LogBuffer {
-    bytes: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
-    /// Ticks at each write, for waiting on a line to be logged.
-    written: latchkey_testkit::wait::Changes,
-}
-
-impl LogBuffer {
-    fn text(&self) -> String {
-        String::from_utf8(self.bytes.lock().unwrap().clone()).unwrap()
-    }
-}
-
-impl std::io::Write for LogBuffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.bytes.lock().unwrap().extend_from_slice(buf);
-        self.written.tick();
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
-    type Writer = LogBuffer;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
 /// Copies `src` to `dst` (permissions included).
 fn copy_to(src: &Path, dst: &Path) {
     std::fs::copy(src, dst).unwrap();
@@ -293,7 +261,7 @@ async fn a_request_through_the_native_host_is_shown_as_the_browser_via_the_host(
     use common::caller::{command_via, outcome, CallerRequest};
     use common::{get_options, start_daemon, Prompt, TestBus};
 
-    let log = LogBuffer::default();
+    let log = latchkey_testkit::logs::LogCapture::default();
     tracing_subscriber::fmt()
         .with_writer(log.clone())
         .with_ansi(false)
@@ -353,10 +321,7 @@ async fn a_request_through_the_native_host_is_shown_as_the_browser_via_the_host(
     assert_eq!(details["origin"], "https://example.com");
     // latchkeyd logs a request's end after it has sent the Response.
     let ended = |l: &str| l.contains("request succeeded") || l.contains("request failed");
-    log.written
-        .until("latchkeyd's log line of the request's end", || {
-            log.text().lines().any(ended)
-        })
+    log.until("latchkeyd's log line of the request's end", ended)
         .await;
     let logged = log.text();
     assert!(

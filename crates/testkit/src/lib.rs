@@ -40,6 +40,7 @@ pub mod files;
 pub mod https;
 pub mod keys;
 pub mod latchkeyd;
+pub mod logs;
 pub mod one_key;
 pub mod pcscd;
 pub mod peer;

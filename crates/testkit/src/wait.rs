@@ -56,20 +56,13 @@ impl Changes {
     }
 
     /// [`Self::until`] from a thread outside the runtime.
-    pub fn blocking_until(&self, what: &str, mut done: impl FnMut() -> bool) {
-        let mut ticks = self.0.subscribe();
-        let deadline = std::time::Instant::now() + LIMIT;
-        while !done() {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_time()
-                .build()
-                .expect("a runtime to wait on");
-            let changed = rt.block_on(tokio::time::timeout(left, ticks.changed()));
-            if changed.is_err() {
-                panic!("{what} did not happen within {LIMIT:?}");
-            }
-        }
+    pub fn blocking_until(&self, what: &str, done: impl FnMut() -> bool) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("a runtime to wait on");
+        // The timer is made inside the runtime (`Self::until` is the whole wait).
+        rt.block_on(self.until(what, done));
     }
 }
 

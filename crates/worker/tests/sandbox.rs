@@ -4,10 +4,8 @@
 //! `worker=PID` lines. Checked in a child process (this test binary, re-run) whose standard
 //! error and log are both captured.
 
-use std::io::Write;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use latchkey_client::Device;
 use latchkey_worker::process::log_line;
@@ -16,19 +14,6 @@ use latchkey_worker::{WorkerConfig, WorkerDevice};
 const WORKER: &str = env!("CARGO_BIN_EXE_latchkey-platform-worker");
 /// What the worker logs at debug level once its sandbox is on.
 const SANDBOXED: &str = "sandboxed: Landlock, seccomp";
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[test]
 fn the_workers_stderr_goes_to_latchkeyds_log_not_to_its_stderr() {
@@ -68,13 +53,12 @@ fn relay_child() {
     if std::env::var_os("LATCHKEY_RELAY_CHILD").is_none() {
         return;
     }
-    let log = Captured::default();
-    let writer = log.clone();
+    let log = latchkey_testkit::logs::LogCapture::default();
     tracing::subscriber::set_global_default(
         tracing_subscriber::fmt()
             .with_max_level(tracing::Level::DEBUG)
             .with_ansi(false)
-            .with_writer(move || writer.clone())
+            .with_writer(log.clone())
             .finish(),
     )
     .unwrap();
@@ -86,18 +70,9 @@ fn relay_child() {
     let pid = dev.pid().unwrap();
     assert_eq!(dev.cbor(&[0x04], &mut |_| {}).unwrap()[0], 0x00);
     drop(dev);
-    let waited = Instant::now();
-    let text = loop {
-        let text = String::from_utf8_lossy(&log.0.lock().unwrap()).into_owned();
-        if text.contains(SANDBOXED) || waited.elapsed() > Duration::from_secs(10) {
-            break text;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let line = text
-        .lines()
-        .find(|l| l.contains(SANDBOXED))
-        .unwrap_or("(none)");
+    let line = log.blocking_until("the worker's sandboxed line in the log", |l| {
+        l.contains(SANDBOXED)
+    });
     println!("\nPID {pid}");
     println!("LOG {line}");
 }
