@@ -20,6 +20,14 @@ fn held(release: mpsc::Receiver<()>) -> impl FnOnce() -> u8 + Send + 'static {
     }
 }
 
+/// Lets the call `caller` started take its place.
+async fn placed(limits: &CallLimiter, caller: &str) {
+    let key = CallerKey::new(caller);
+    while limits.by_caller.lock().unwrap().get(&key).is_none() {
+        tokio::task::yield_now().await;
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_caller_beyond_its_share_is_refused_at_once_and_others_are_not() {
     let limits = Arc::new(limiter(4, 1, Duration::from_secs(600)));
@@ -28,16 +36,7 @@ async fn a_caller_beyond_its_share_is_refused_at_once_and_others_are_not() {
         let limits = limits.clone();
         tokio::spawn(async move { limits.run(CallerKey::new("a"), held(rx)).await })
     };
-    // Let the first call take its place.
-    while limits
-        .by_caller
-        .lock()
-        .unwrap()
-        .get(&CallerKey::new("a"))
-        .is_none()
-    {
-        tokio::task::yield_now().await;
-    }
+    placed(&limits, "a").await;
     let refused = limits.run(CallerKey::new("a"), || 1).await;
     assert_eq!(refused.unwrap_err(), Busy::CallerShare(1));
     let other = limits.run(CallerKey::new("b"), || 2).await;
@@ -126,15 +125,7 @@ async fn a_method_call_maps_refusal_to_busy_and_a_panic_to_failed() {
         let limits = limits.clone();
         tokio::spawn(async move { limits.call(CallerKey::new("a"), "listing", held(rx)).await })
     };
-    while limits
-        .by_caller
-        .lock()
-        .unwrap()
-        .get(&CallerKey::new("a"))
-        .is_none()
-    {
-        tokio::task::yield_now().await;
-    }
+    placed(&limits, "a").await;
     match limits.call(CallerKey::new("a"), "listing", || 1).await {
         Err(Error::Busy(m)) => assert_eq!(m, Busy::CallerShare(1).to_string()),
         other => panic!("expected Busy, got {other:?}"),
