@@ -183,11 +183,14 @@ impl CredentialsService {
     async fn manager(&self, hdr: &Header<'_>, conn: &Connection) -> Result<CallerIdentity, Error> {
         let sender = self.shared.callers.sender(hdr)?;
         let caller = self.shared.identify(conn, &sender).await?;
+        // Sandboxed includes any mount namespace but latchkeyd's own: a sandbox it does not
+        // recognise (or one whose marks it could not verify) manages nothing.
         if caller.sandboxed()
+            || !caller.same_mount_namespace
             || self.shared.settings.policy.classify(&caller) == CallerClass::Denied
         {
             return Err(Error::AccessDenied(
-                "sandboxed or denied callers may not manage credentials".into(),
+                "sandboxed or denied callers, and callers in a mount namespace other than latchkeyd's, may not manage credentials".into(),
             ));
         }
         Ok(caller)

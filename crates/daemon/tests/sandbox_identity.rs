@@ -110,3 +110,42 @@ async fn a_caller_in_a_snap_named_scope_is_not_that_snap() {
     assert!(prompt.consents().is_empty(), "{:?}", prompt.consents());
     drop(cgroup);
 }
+
+/// A caller in a mount namespace of its own that is no sandbox latchkeyd recognises (here one
+/// made with `unshare`, as any process of the user can) manages no credentials: only what runs
+/// in latchkeyd's own namespace may list or delete them. The same caller outside it may.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_in_a_mount_namespace_of_its_own_may_not_manage_credentials() {
+    let bus = TestBus::start();
+    let _d = start_daemon(&bus, &trusted_prompt(), FakeBackend::new(FakeMode::Answer)).await;
+    let exe = std::env::current_exe().unwrap();
+    let run = |unshared: bool| {
+        let inner = common::caller::list_command(&exe, &bus.address);
+        let mut cmd = if unshared {
+            let mut c = std::process::Command::new("unshare");
+            c.args(["--user", "--map-current-user", "--mount", "--"])
+                .arg(inner.get_program())
+                .args(inner.get_args());
+            c
+        } else {
+            std::process::Command::new(inner.get_program())
+        };
+        if !unshared {
+            cmd.args(inner.get_args());
+        }
+        cmd.envs(
+            inner
+                .get_envs()
+                .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))),
+        )
+        .stdout(std::process::Stdio::piped());
+        move || outcome(&mut cmd.spawn().unwrap())
+    };
+    let at_home = tokio::task::spawn_blocking(run(false)).await.unwrap();
+    assert_eq!(at_home["code"], 0, "{at_home}");
+    let unshared = tokio::task::spawn_blocking(run(true)).await.unwrap();
+    assert_eq!(
+        unshared["error"], "dev.latchkey.Credentials1.Error.AccessDenied",
+        "{unshared}"
+    );
+}

@@ -81,6 +81,23 @@ pub fn command(exe: &Path, req: &CallerRequest) -> Command {
     cmd
 }
 
+/// The command that runs `exe` as a caller that calls `ListCredentials` once on `bus` (its
+/// outcome, read with [`outcome`]: `{"code":0,"count":N}`, or `{"code":-1,"error":NAME}` with the
+/// method error's D-Bus name).
+pub fn list_command(exe: &Path, bus: &str) -> Command {
+    let mut cmd = command(
+        exe,
+        &CallerRequest {
+            bus: bus.to_owned(),
+            kind: Kind::Get,
+            options_json: String::new(),
+            origin: None,
+        },
+    );
+    cmd.env("LATCHKEY_TEST_CALLER_LIST", "1");
+    cmd
+}
+
 /// The command that runs `shell` (a copy of `/bin/sh`: the parent, e.g. a browser) which starts
 /// `exe` as its child caller making `req` and waits for it.
 pub fn command_via(shell: &Path, exe: &Path, req: &CallerRequest) -> Command {
@@ -146,6 +163,17 @@ pub fn serve_if_asked() {
         .unwrap();
     rt.block_on(async {
         let client = CredentialsClient::connect(Some(&bus)).await.unwrap();
+        if std::env::var_os("LATCHKEY_TEST_CALLER_LIST").is_some() {
+            let json = match client.proxy().list_credentials(Default::default()).await {
+                Ok(list) => serde_json::json!({ "code": 0, "count": list.len() }),
+                Err(e) => {
+                    let e = latchkey_api::client::ClientError::from(e);
+                    serde_json::json!({ "code": -1, "error": e.dbus_name().unwrap_or("(none)") })
+                }
+            };
+            println!("\n{PREFIX}{json}");
+            return;
+        }
         let opts = CallOptions {
             origin,
             ..Default::default()

@@ -56,6 +56,11 @@ pub enum IdentityError {
     /// `/proc` could not be read.
     #[error("reading /proc for the caller failed: {0}")]
     Proc(String),
+    /// The caller's mount namespace cannot be read: the kernel hides a process that made itself
+    /// non-dumpable (`PR_SET_DUMPABLE` 0) from the user's other processes, and such a caller
+    /// could be a sandboxed app hiding its sandbox. latchkeyd serves no caller it cannot place.
+    #[error("the caller's process cannot be examined ({0}); a process that is not dumpable hides what it is, and latchkeyd serves no caller it cannot identify")]
+    Hidden(String),
 }
 
 /// The identity of a process, read from the kernel while pinned by a pidfd.
@@ -349,13 +354,16 @@ fn read_identity_in(
     let exe_link = proc_dir.join("exe");
     let executable = fs::read_link(&exe_link).ok();
     let executable_file = fs::metadata(&exe_link).ok().map(|m| (m.dev(), m.ino()));
-    let same_mount_namespace = match (
-        fs::metadata(proc_dir.join("ns/mnt")),
-        fs::metadata("/proc/self/ns/mnt"),
-    ) {
-        (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
-        _ => false,
-    };
+    // Fails closed: a caller whose namespace cannot be read is refused, never taken for one in
+    // ours (nor for one in no sandbox). The process is pinned and alive here (its exit is caught
+    // by the caller's re-check of `stat`), so a failure is the kernel's ptrace access check: the
+    // caller is not dumpable and latchkeyd holds no `CAP_SYS_PTRACE` over it (a Snap app, which
+    // runs in the initial user namespace, can make itself so).
+    let theirs = fs::metadata(proc_dir.join("ns/mnt"))
+        .map_err(|e| IdentityError::Hidden(format!("its mount namespace: {e}")))?;
+    let ours = fs::metadata("/proc/self/ns/mnt")
+        .map_err(|e| IdentityError::Proc(format!("latchkeyd's own mount namespace: {e}")))?;
+    let same_mount_namespace = theirs.ino() == ours.ino() && theirs.dev() == ours.dev();
     let root = proc_dir.join("root");
     let flatpak_app_id = if same_mount_namespace {
         // Our own root has no .flatpak-info worth trusting; only a separate mount namespace (the

@@ -278,3 +278,133 @@ fn a_sideloaded_flatpak_named_like_a_browser_is_no_browser() {
         );
     }
 }
+
+#[test]
+fn a_caller_whose_mount_namespace_cannot_be_read_is_refused_not_taken_for_ours() {
+    let dir = fake_proc("/user.slice/app.slice/x.scope", None, false);
+    std::fs::remove_file(dir.path().join("ns/mnt")).unwrap();
+    let stat = parse::ProcStat {
+        ppid: 1,
+        start_time: 7,
+    };
+    match read_identity_in(dir.path(), 4242, stat, &dir.path().join("snapd-ns")) {
+        Err(IdentityError::Hidden(why)) => assert!(why.contains("mount namespace"), "{why}"),
+        other => panic!("expected Hidden, got {other:?}"),
+    }
+}
+
+/// Gives up `CAP_SYS_PTRACE` on this thread until dropped (a test run as root reads any
+/// process's `/proc` entries with it; the user's own processes have no such capability).
+struct WithoutPtrace(rustix::thread::CapabilitySets);
+
+impl WithoutPtrace {
+    fn now() -> Self {
+        let had = rustix::thread::capabilities(None).unwrap();
+        let mut less = had;
+        less.effective
+            .remove(rustix::thread::CapabilitySet::SYS_PTRACE);
+        rustix::thread::set_capabilities(None, less).unwrap();
+        Self(had)
+    }
+}
+
+impl Drop for WithoutPtrace {
+    fn drop(&mut self) {
+        let _ = rustix::thread::set_capabilities(None, self.0);
+    }
+}
+
+const NOT_DUMPABLE_CHILD: &str = "LATCHKEY_TEST_NOT_DUMPABLE_CHILD";
+
+/// Not a test on its own: the process the test below identifies. Makes itself non-dumpable (or
+/// not, as asked), says so, and waits until its standard input closes.
+#[test]
+#[ignore = "run by a test as the process it identifies"]
+fn not_dumpable_child() {
+    let Some(dumpable) = std::env::var_os(NOT_DUMPABLE_CHILD) else {
+        return;
+    };
+    if dumpable == "no" {
+        rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+            .unwrap();
+    }
+    println!("\nchild-ready");
+    let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new());
+}
+
+/// Starts [`not_dumpable_child`] (`dumpable`: whether it stays dumpable) and waits until it is.
+/// Run as root, the child holds no capability (as the user's processes hold none), so that only
+/// the dumpable flag decides whether this thread, without `CAP_SYS_PTRACE`, may read it.
+fn child(dumpable: bool) -> std::process::Child {
+    use std::io::BufRead as _;
+    let exe = std::env::current_exe().unwrap();
+    let mut command = if rustix::process::geteuid().is_root() {
+        let mut c = std::process::Command::new("setpriv");
+        c.args(["--bounding-set=-all", "--inh-caps=-all", "--"])
+            .arg(&exe);
+        c
+    } else {
+        std::process::Command::new(&exe)
+    };
+    let mut child = command
+        .args([
+            "--exact",
+            "identity::tests::not_dumpable_child",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(NOT_DUMPABLE_CHILD, if dumpable { "yes" } else { "no" })
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    assert!(
+        lines
+            .by_ref()
+            .map_while(Result::ok)
+            .any(|l| l == "child-ready"),
+        "the child never said it was ready"
+    );
+    // The rest of what it prints is read (and dropped) until it exits.
+    std::thread::spawn(move || lines.for_each(drop));
+    child
+}
+
+fn identify_child(child: &std::process::Child) -> Result<CallerIdentity, IdentityError> {
+    identify(
+        PeerCredentials {
+            pid: Some(child.id()),
+            pidfd: None,
+            uid: Some(uid()),
+        },
+        uid(),
+    )
+}
+
+/// A process can hide what it is from the user's other processes: once it is not dumpable, the
+/// kernel refuses them its `exe`, `root` and `ns/mnt` (a Snap app, in the initial user namespace,
+/// can do this to look like no sandbox at all). latchkeyd, holding no `CAP_SYS_PTRACE` over it,
+/// refuses it rather than taking it for a process of its own mount namespace and no sandbox.
+#[test]
+fn a_caller_that_made_itself_not_dumpable_is_refused() {
+    let mut seen = child(true);
+    let mut hidden = child(false);
+    let outcome = {
+        let _without = WithoutPtrace::now();
+        (identify_child(&seen), identify_child(&hidden))
+    };
+    for c in [&mut seen, &mut hidden] {
+        drop(c.stdin.take());
+        c.wait().unwrap();
+    }
+    let (seen, hidden) = outcome;
+    let seen = seen.unwrap();
+    assert!(seen.same_mount_namespace && !seen.sandboxed());
+    assert_eq!(seen.executable, Some(std::env::current_exe().unwrap()));
+    match hidden {
+        Err(IdentityError::Hidden(why)) => assert!(why.contains("mount namespace"), "{why}"),
+        other => panic!("a non-dumpable caller must be refused, got {other:?}"),
+    }
+}
