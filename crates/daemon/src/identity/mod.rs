@@ -370,7 +370,7 @@ fn read_identity_in(
         // sandbox) can carry one.
         None
     } else {
-        read_small(&root.join(".flatpak-info")).and_then(|k| parse::flatpak_app_id(&k))
+        read_flatpak_info(&root).and_then(|k| parse::flatpak_app_id(&k))
     };
     let cgroup = read_small(&proc_dir.join("cgroup")).unwrap_or_default();
     let cgroup_path = parse::cgroup_v2_path(&cgroup);
@@ -404,6 +404,40 @@ fn read_identity_in(
         systemd_unit,
         cgroup_path,
     })
+}
+
+/// Reads `.flatpak-info` at the top of the caller's own filesystem (`root`, its `/proc/PID/root`):
+/// resolved inside that root (`RESOLVE_IN_ROOT`: an absolute symlink there names a file of the
+/// caller's view, never one of latchkeyd's, so it cannot make latchkeyd open its own devices or
+/// files), opened without blocking and read only if it is a regular file (a FIFO or a device
+/// there would hold latchkeyd's thread). At most 64 KiB; `None` otherwise.
+fn read_flatpak_info(root: &Path) -> Option<String> {
+    use rustix::fs::{FileType, Mode, OFlags, ResolveFlags};
+    use std::io::Read as _;
+    let dir = rustix::fs::open(
+        root,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()?;
+    let fd = rustix::fs::openat2(
+        &dir,
+        ".flatpak-info",
+        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+    )
+    .ok()?;
+    let stat = rustix::fs::fstat(&fd).ok()?;
+    if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
+        return None;
+    }
+    let mut s = String::new();
+    fs::File::from(fd)
+        .take(64 * 1024)
+        .read_to_string(&mut s)
+        .ok()?;
+    Some(s)
 }
 
 /// Reads at most 64 KiB of a text file; `None` if absent or unreadable.

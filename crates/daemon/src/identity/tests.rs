@@ -408,3 +408,53 @@ fn a_caller_that_made_itself_not_dumpable_is_refused() {
         other => panic!("a non-dumpable caller must be refused, got {other:?}"),
     }
 }
+
+/// `.flatpak-info` in a caller's own root is read inside that root and only as a regular file:
+/// an absolute symlink names a file of the caller's view (here none), not latchkeyd's; a FIFO
+/// (which a caller in a mount namespace of its own can put there) is not opened for reading,
+/// where a blocking open would hold latchkeyd's thread until someone writes to it.
+#[test]
+fn flatpak_info_is_read_inside_the_callers_root_and_only_as_a_regular_file() {
+    // A file of latchkeyd's that would name an app, outside the caller's root.
+    let outside = tempfile::tempdir().unwrap();
+    let info = outside.path().join("flatpak-info");
+    std::fs::write(&info, flatpak_info("com.example.Trusted")).unwrap();
+
+    let linked = fake_proc("/user.slice/app.slice/x.scope", None, false);
+    std::os::unix::fs::symlink(&info, linked.path().join("rootfs/.flatpak-info")).unwrap();
+    assert_eq!(read_fake(&linked).flatpak_app_id, None);
+
+    let fifo = fake_proc("/user.slice/app.slice/x.scope", None, false);
+    let at = fifo.path().join("rootfs/.flatpak-info");
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        &at,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
+        0,
+    )
+    .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(read_fake(&fifo).flatpak_app_id);
+    });
+    let read = rx.recv_timeout(std::time::Duration::from_secs(10));
+    if read.is_err() {
+        // Unblock the reader so the test process can exit.
+        let _ = std::fs::OpenOptions::new().write(true).open(&at);
+        panic!("reading a FIFO named .flatpak-info blocked");
+    }
+    assert_eq!(read.unwrap(), None);
+
+    // The real file, where Flatpak puts it, is still read.
+    let real = fake_proc("/user.slice/app.slice/x.scope", None, false);
+    std::fs::write(
+        real.path().join("rootfs/.flatpak-info"),
+        flatpak_info("org.example.App"),
+    )
+    .unwrap();
+    assert_eq!(
+        read_fake(&real).flatpak_app_id.as_deref(),
+        Some("org.example.App")
+    );
+}
