@@ -2,9 +2,14 @@
 //! tokio thread. Each call is checked, parsed, and handed to the GTK thread as a [`UiRequest`];
 //! the call's reply waits for the user's answer on a oneshot channel.
 //!
-//! Only latchkeyd may ask: the sender of every call must be the current owner of
-//! `dev.latchkey.Credentials` (its unique name, compared with `GetNameOwner` at each call), so
-//! another process of the user cannot make this trusted prompt show a dialog of its choosing.
+//! Only latchkeyd may ask: the sender of every call must be the unique name of the verified
+//! latchkeyd ([`latchkey_api::latchkeyd::verified_owner`]: the owner of
+//! `dev.latchkey.Credentials`, read from the kernel, running the latchkeyd executable, started by
+//! the bus or `systemd --user`). Owning the name proves nothing (any process of the user may take
+//! it while latchkeyd is not running), so another process of the user cannot make this trusted
+//! prompt show a dialog of its choosing, nor receive the PIN typed into it. The verified name is
+//! kept (unique names are never reused on a bus) and looked for again only when another sender
+//! calls.
 
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
@@ -12,7 +17,6 @@ use std::os::fd::OwnedFd;
 use tokio::sync::oneshot;
 use zbus::fdo;
 use zbus::message::Header;
-use zbus::names::BusName;
 use zbus::zvariant::{self, OwnedValue};
 
 use crate::protocol::{
@@ -112,12 +116,52 @@ pub enum UiRequest {
 /// The `dev.latchkey.Prompt1` object.
 pub struct PromptService {
     to_ui: async_channel::Sender<UiRequest>,
+    /// The latchkeyd verified last (module doc).
+    latchkeyd: std::sync::Mutex<Option<zbus::names::OwnedUniqueName>>,
 }
 
 impl PromptService {
     /// A service handing its requests to `to_ui`.
     pub fn new(to_ui: async_channel::Sender<UiRequest>) -> Self {
-        Self { to_ui }
+        Self {
+            to_ui,
+            latchkeyd: std::sync::Mutex::default(),
+        }
+    }
+
+    fn known_latchkeyd(&self) -> std::sync::MutexGuard<'_, Option<zbus::names::OwnedUniqueName>> {
+        self.latchkeyd
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Refuses any sender but the verified latchkeyd (module doc).
+    async fn check_caller(&self, conn: &zbus::Connection, header: &Header<'_>) -> fdo::Result<()> {
+        let denied = || fdo::Error::AccessDenied("only latchkeyd may use this prompt".into());
+        let sender = header.sender().ok_or_else(denied)?;
+        if self
+            .known_latchkeyd()
+            .as_ref()
+            .is_some_and(|l| l.as_str() == sender.as_str())
+        {
+            return Ok(());
+        }
+        // Not the latchkeyd known so far (or none yet): who is latchkeyd now, by the kernel.
+        match latchkey_api::latchkeyd::verified_owner(conn).await {
+            Ok(owner) if owner.as_str() == sender.as_str() => {
+                *self.known_latchkeyd() = Some(owner);
+                Ok(())
+            }
+            Ok(owner) => {
+                *self.known_latchkeyd() = Some(owner);
+                tracing::warn!(sender = %sender, "refused a prompt call from a process that is not latchkeyd");
+                Err(denied())
+            }
+            Err(e) => {
+                tracing::warn!(sender = %sender, error = %e, "refused a prompt call: no verified latchkeyd owns dev.latchkey.Credentials");
+                Err(denied())
+            }
+        }
     }
 
     async fn send(&self, request: UiRequest) -> fdo::Result<()> {
@@ -125,22 +169,6 @@ impl PromptService {
             .send(request)
             .await
             .map_err(|_| fdo::Error::Failed("the prompt is shutting down".into()))
-    }
-}
-
-/// Refuses any sender but latchkeyd.
-async fn check_caller(conn: &zbus::Connection, header: &Header<'_>) -> fdo::Result<()> {
-    let denied = || fdo::Error::AccessDenied("only latchkeyd may use this prompt".into());
-    let sender = header.sender().ok_or_else(denied)?;
-    let dbus = fdo::DBusProxy::new(conn).await?;
-    let name =
-        BusName::try_from(CREDENTIALS_BUS_NAME).map_err(|e| fdo::Error::Failed(e.to_string()))?;
-    let owner = dbus.get_name_owner(name).await.map_err(|_| denied())?;
-    if owner.as_str() == sender.as_str() {
-        Ok(())
-    } else {
-        tracing::warn!(sender = %sender, "refused a prompt call from a process that is not latchkeyd");
-        Err(denied())
     }
 }
 
@@ -164,7 +192,7 @@ impl PromptService {
         request: impl FnOnce(P, oneshot::Sender<A>) -> UiRequest,
         (failed, refused): (A, A),
     ) -> fdo::Result<A> {
-        check_caller(check.0, check.1).await?;
+        self.check_caller(check.0, check.1).await?;
         let parsed = match parse() {
             Ok(p) => p,
             Err(e) => {
@@ -341,7 +369,7 @@ impl PromptService {
         #[zbus(connection)] conn: &zbus::Connection,
         #[zbus(header)] header: Header<'_>,
     ) -> fdo::Result<()> {
-        check_caller(conn, &header).await?;
+        self.check_caller(conn, &header).await?;
         match Status::parse(&status) {
             Ok(status) => {
                 self.send(UiRequest::Status {
@@ -363,7 +391,7 @@ impl PromptService {
         #[zbus(connection)] conn: &zbus::Connection,
         #[zbus(header)] header: Header<'_>,
     ) -> fdo::Result<()> {
-        check_caller(conn, &header).await?;
+        self.check_caller(conn, &header).await?;
         self.send(UiRequest::Dismiss { id: request_id }).await
     }
 
@@ -374,7 +402,7 @@ impl PromptService {
         #[zbus(connection)] conn: &zbus::Connection,
         #[zbus(header)] header: Header<'_>,
     ) -> fdo::Result<()> {
-        check_caller(conn, &header).await?;
+        self.check_caller(conn, &header).await?;
         let text: String = text.chars().take(crate::protocol::MAX_STRING).collect();
         let status = Status::from_notice(&text);
         self.send(UiRequest::Status {

@@ -100,6 +100,51 @@ fn version_2_keeps_every_version_1_member() {
     );
 }
 
+/// Owning latchkeyd's bus name proves nothing (any process of the user may take it while
+/// latchkeyd is not running): a process that owns it but is not the latchkeyd executable gets no
+/// dialog, and no PIN.
+#[test]
+fn a_process_owning_latchkeyds_name_that_is_not_latchkeyd_may_not_ask() {
+    // Nothing is taken for latchkeyd: not this test binary, which owns the name below.
+    let d = Desktop::start_with(
+        None,
+        &[(
+            latchkey_api::latchkeyd::LATCHKEYD_ENV,
+            "/nonexistent/latchkeyd",
+        )],
+    );
+    let _ui = d.start_ui(Scheme::Light, &[]);
+    d.wait_for_name("dev.latchkey.Prompt");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let squatter = caller::connect(&d.bus_address, true).await;
+        let p = caller::prompt(&squatter).await;
+        // Refused at once: a dialog shown would wait for a person.
+        let err = tokio::time::timeout(
+            Duration::from_secs(20),
+            p.consent("x", consent_details("get", "example.com")),
+        )
+        .await
+        .expect("the prompt showed a dialog to a process that is not latchkeyd")
+        .unwrap_err();
+        assert!(err.to_string().contains("AccessDenied"), "{err}");
+        let (mut r, w) = caller::pipe();
+        use std::os::fd::AsFd as _;
+        let res = p
+            .request_pin(
+                "x",
+                dict(&[("authenticator_kind", "platform".into())]),
+                zbus::zvariant::Fd::from(w.as_fd()),
+            )
+            .await;
+        assert!(res.unwrap_err().to_string().contains("AccessDenied"));
+        drop(w);
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut r, &mut s).unwrap();
+        assert_eq!(s, "", "no PIN reaches a process that is not latchkeyd");
+    });
+}
+
 #[test]
 fn only_latchkeyd_may_ask() {
     let d = Desktop::start(None);

@@ -108,6 +108,13 @@ impl Latchkeyd {
             &log,
         )
         .unwrap();
+        // The prompt, activated by the bus later, takes this binary for latchkeyd (and this test
+        // binary still, for the tests that call it as latchkeyd too).
+        let trusted = std::env::join_paths([
+            std::env::current_exe().unwrap(),
+            workspace_binary("latchkeyd"),
+        ])
+        .unwrap();
         let rt = tokio::runtime::Runtime::new().unwrap();
         let process = rt
             .block_on(async {
@@ -115,6 +122,12 @@ impl Latchkeyd {
                     .build()
                     .await?;
                 let dbus = zbus::fdo::DBusProxy::new(&conn).await?;
+                let trusted = trusted.to_string_lossy();
+                dbus.update_activation_environment(std::collections::HashMap::from([(
+                    latchkey_api::latchkeyd::LATCHKEYD_ENV,
+                    trusted.as_ref(),
+                )]))
+                .await?;
                 Ok::<_, zbus::Error>(Activated::start_latchkeyd(&dbus).await)
             })
             .unwrap()

@@ -164,6 +164,13 @@ impl Desktop {
             ("LC_ALL".into(), "C.UTF-8".into()),
             ("NO_AT_BRIDGE".into(), "0".into()),
         ];
+        // The prompt answers only the process it verifies as latchkeyd: in the dialog tests this
+        // test binary plays latchkeyd (owning its name); the latchkeyd binary is added when one
+        // is started (`latchkeyd::Latchkeyd`).
+        env.push((
+            latchkey_api::latchkeyd::LATCHKEYD_ENV.into(),
+            std::env::current_exe().unwrap().display().to_string(),
+        ));
         for (k, v) in extra_env {
             env.push(((*k).into(), (*v).into()));
         }
