@@ -8,6 +8,9 @@ use latchkey_client::ui::{Account, Cancelled, CeremonyUi, Pin, PinReason, PinReq
 use rustix::termios::{self, LocalModes, OptionalActions};
 use zeroize::Zeroizing;
 
+/// The most `--pin-fd` gives, in bytes.
+pub const PIN_FD_LIMIT: usize = 64 * 1024;
+
 /// Where PINs come from.
 pub enum PinSource {
     /// Lines read from a file descriptor, used in order.
@@ -17,13 +20,23 @@ pub enum PinSource {
 }
 
 impl PinSource {
-    /// Reads every line of file descriptor `fd` (through `/proc/self/fd`, so no unsafe code).
+    /// Reads every line of file descriptor `fd` (through `/proc/self/fd`, so no unsafe code), at
+    /// most [`PIN_FD_LIMIT`] bytes. Read straight into one buffer allocated whole and wiped on
+    /// drop: no reader's buffer and no grown-out-of allocation keeps a copy of the PINs.
     pub fn from_fd(fd: u32) -> std::io::Result<Self> {
-        let file = File::open(format!("/proc/self/fd/{fd}"))?;
-        let mut text = Zeroizing::new(String::new());
-        BufReader::new(file)
-            .take(64 * 1024)
-            .read_to_string(&mut text)?;
+        let mut file = File::open(format!("/proc/self/fd/{fd}"))?;
+        let mut buf = Zeroizing::new(vec![0u8; PIN_FD_LIMIT]);
+        let mut len = 0;
+        while len < buf.len() {
+            match file.read(&mut buf[len..]) {
+                Ok(0) => break,
+                Ok(n) => len += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let text = std::str::from_utf8(&buf[..len])
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
         let mut lines: Vec<Zeroizing<String>> = text
             .lines()
             .map(|l| Zeroizing::new(l.trim_end_matches('\r').to_owned()))
@@ -157,5 +170,49 @@ impl CeremonyUi for TerminalUi {
             Status::Processing => {}
             Status::PinSet => eprintln!("PIN set."),
         }
+    }
+}
+
+#[cfg(test)]
+mod pin_fd_tests {
+    use std::io::Write as _;
+    use std::os::fd::AsRawFd as _;
+
+    use super::*;
+
+    fn from_bytes(bytes: &[u8]) -> std::io::Result<PinSource> {
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(bytes).unwrap();
+        let f = File::open(format!("/proc/self/fd/{}", f.as_raw_fd())).unwrap();
+        PinSource::from_fd(u32::try_from(f.as_raw_fd()).unwrap())
+    }
+
+    fn lines(source: PinSource) -> Vec<String> {
+        match source {
+            PinSource::Lines(l) => l.iter().map(|s| s.as_str().to_owned()).collect(),
+            PinSource::Terminal => panic!("lines expected"),
+        }
+    }
+
+    #[test]
+    fn pin_fd_lines_come_in_order_and_the_input_is_bounded() {
+        // Kept last-first: the next PIN is popped from the end.
+        assert_eq!(
+            lines(from_bytes(b"1234\r\n5678\n").unwrap()),
+            ["5678", "1234"]
+        );
+        assert_eq!(lines(from_bytes(b"").unwrap()), Vec::<String>::new());
+        let mut long = vec![b'7'; PIN_FD_LIMIT + 10];
+        long[4] = b'\n';
+        let got = lines(from_bytes(&long).unwrap());
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[1], "7777");
+        assert_eq!(
+            got[0].len(),
+            PIN_FD_LIMIT - 5,
+            "read up to the limit, no further"
+        );
+        let e = from_bytes(b"12\xff34\n").err().unwrap();
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
     }
 }
