@@ -1,9 +1,10 @@
 //! PIN pages: entering a PIN (tries left, wrong PIN, blocked), creating one on first use (asked
 //! twice, with its minimum length and why it matters) and changing one. A PIN is read from the
 //! `GtkPasswordEntry` (whose buffer GTK keeps in non-pageable memory and wipes) into a
-//! [`Zeroizing`] string, and the field is emptied at once. The one copy GTK's getter returns is
-//! freed right after (by GLib's allocator, which does not wipe it): the shortest exposure the
-//! toolkit's API allows.
+//! [`Zeroizing`] string, and the field is emptied at once. The copy GTK's getter returns is freed
+//! right after (by GLib's allocator, which does not wipe it). The handlers that follow the typing
+//! (the button's sensitivity, the create/change hints) call the getter too, at every keystroke,
+//! each leaving such a copy (ARCHITECTURE.md, "PINs"; to be narrowed to length checks).
 
 use std::rc::Rc;
 
