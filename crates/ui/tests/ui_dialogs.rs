@@ -57,6 +57,34 @@ impl Session {
     }
 }
 
+/// Whether the accessible tree (`Driver::tree`) shows the button `name` as sensitive.
+fn button_sensitive(tree: &str, name: &str) -> bool {
+    let quoted = format!("'{name}'");
+    let line = tree
+        .lines()
+        .find(|l| l.contains("button") && l.contains(&quoted))
+        .unwrap_or_else(|| panic!("no button {name} in\n{tree}"));
+    line.split_whitespace()
+        .last()
+        .is_some_and(|states| states.split(',').any(|st| st == "sensitive"))
+}
+
+/// Waits until the button `name` is (or is not) sensitive as AT-SPI reports it, which follows
+/// the widget an event later; each look is a call to the application, bounded in number.
+fn until_button(at: &mut Driver, name: &str, sensitive: bool) {
+    let mut tree = String::new();
+    for _ in 0..500 {
+        tree = at.tree();
+        if button_sensitive(&tree, name) == sensitive {
+            return;
+        }
+    }
+    panic!(
+        "{name} never became {}sensitive:\n{tree}",
+        if sensitive { "" } else { "in" }
+    );
+}
+
 fn has(texts: &[String], want: &str) -> bool {
     texts.iter().any(|t| t == want)
 }
@@ -106,6 +134,14 @@ fn walk_every_state(scheme: Scheme) {
     // The PIN dialog names the site (after a remembered decision it is the only dialog).
     assert_has(&s.labels(), "for example.com");
     s.shot("pin-verify");
+    // "Continue" follows whether the field holds anything (asked by length only): typed, it
+    // can be pressed; emptied again, it cannot.
+    let tree = s.at.tree();
+    assert!(!button_sensitive(&tree, "Continue"), "{tree}");
+    s.at.set_text("PIN", "12");
+    until_button(&mut s.at, "Continue", true);
+    s.at.set_text("PIN", "");
+    until_button(&mut s.at, "Continue", false);
     s.at.set_text("PIN", "1234");
     s.at.press("Continue");
     assert_eq!(s.rt.block_on(pin).unwrap(), (0, "1234".to_owned()));

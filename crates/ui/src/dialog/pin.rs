@@ -2,9 +2,10 @@
 //! twice, with its minimum length and why it matters) and changing one. A PIN is read from the
 //! `GtkPasswordEntry` (whose buffer GTK keeps in non-pageable memory and wipes) into a
 //! [`Zeroizing`] string, and the field is emptied at once. The copy GTK's getter returns is freed
-//! right after (by GLib's allocator, which does not wipe it). The handlers that follow the typing
-//! (the button's sensitivity, the create/change hints) call the getter too, at every keystroke,
-//! each leaving such a copy (ARCHITECTURE.md, "PINs"; to be narrowed to length checks).
+//! right after (by GLib's allocator, which does not wipe it). While the user types, the entry
+//! page asks only the field's length ([`is_empty`]); the create/change page compares the new PIN
+//! with its confirmation as they are typed (its hint says when they differ), which reads both
+//! fields at every keystroke, each read leaving such a copy (ARCHITECTURE.md, "PINs").
 
 use std::rc::Rc;
 
@@ -27,6 +28,16 @@ pub fn take(entry: &gtk::PasswordEntry) -> Zeroizing<String> {
     let pin = Zeroizing::new(String::from(entry.text()));
     entry.set_text("");
     pin
+}
+
+/// Whether the field is empty, asked of its `GtkText` delegate by length: unlike the text
+/// getter, this leaves no copy of the PIN behind (the handlers that follow the typing run at
+/// every keystroke).
+fn is_empty(entry: &gtk::PasswordEntry) -> bool {
+    entry
+        .delegate()
+        .and_then(|d| d.downcast::<gtk::Text>().ok())
+        .map_or_else(|| entry.text().is_empty(), |t| t.text_length() == 0)
 }
 
 fn authenticator_line(req: &PinRequest) -> Option<gtk::Label> {
@@ -101,7 +112,7 @@ pub fn verify(
     primary.set_sensitive(false);
     root.append(&button_row(&[&cancel, &primary]));
     let p = primary.clone();
-    entry.connect_changed(move |e| p.set_sensitive(!e.text().is_empty()));
+    entry.connect_changed(move |e| p.set_sensitive(!is_empty(e)));
     let e = entry.clone();
     primary.connect_clicked(move |_| {
         let pin = take(&e);
@@ -203,7 +214,7 @@ pub fn create_or_change(
             let n = Zeroizing::new(String::from(new.text()));
             let c = Zeroizing::new(String::from(confirm.text()));
             let problem = new_pin_problem(&n, &c, min);
-            let has_current = current.as_ref().is_none_or(|e| !e.text().is_empty());
+            let has_current = current.as_ref().is_none_or(|e| !is_empty(e));
             primary.set_sensitive(problem.is_none() && has_current);
             // Say what is wrong only once both fields have something in them.
             match problem {
